@@ -1,0 +1,46 @@
+/*
+ * core/codec.h - the only place that calls tpl. Encodes a message value into
+ * a frame and decodes a frame's payload into a value living in an arena.
+ * Internal.
+ *
+ * Safety rules (see PLATFORM-NOTES.md): tpl's hooks are set once per process
+ * (oops -> the last error text, malloc/realloc/free -> the current arena,
+ * fatal -> longjmp back into the codec call, which returns ENS_ENOMEM or
+ * ENS_EBADFRAME); decoding uses tpl_load(TPL_MEM) with the exact payload
+ * length; every A(...) count is checked with tpl_Alen (>= 0 and <=
+ * max_items) before unpacking; the header has been checked before tpl sees
+ * a byte. Not thread-safe (tpl's hooks are process-wide): one thread per
+ * process uses the codec.
+ */
+#ifndef ENS_CORE_CODEC_H
+#define ENS_CORE_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "frame.h"
+#include "msgtype.h"
+
+/* Encode value v of type info into a new frame: 64 header bytes written
+ * from *h (its payload_len and type_id are set from the encoding, the rest
+ * is taken as given) followed by the tpl image. *out is malloc'ed and owned
+ * by the caller (free()); *out_len is the total frame length. v NULL means a
+ * zeroed value. Errors: ENS_EMSGSIZE (frame above max_frame), ENS_ENOMEM,
+ * ENS_EINVAL (a value the format cannot encode, e.g. an ens_array with
+ * count > 0 and items NULL, or count above the type's max_items). */
+int ens__codec_encode(const ens_typeinfo *info, const void *v, const ens_frame_hdr *h,
+                      uint32_t max_frame, uint8_t **out, size_t *out_len);
+
+/* Decode the payload (exactly len bytes, borrowed) of a frame of type info
+ * into a value struct allocated in arena a (with all its strings, arrays and
+ * bytes); *value points into the arena. Errors: ENS_EBADFRAME (the image is
+ * not a valid tpl image of this format, an array count is negative or above
+ * max_items), ENS_ENOMEM. On error nothing outside the arena was allocated. */
+int ens__codec_decode(const ens_typeinfo *info, const uint8_t *payload, size_t len, ens_arena *a,
+                      void **value);
+
+/* The text of the last tpl complaint in this process ("" if none). */
+const char *ens__codec_last_error(void);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * core/msgtype.h - the process-wide table of message types and the parsed
+ * form of their formats, shared by the codec and the runtime. Internal.
+ *
+ * A format is parsed once at registration into a list of top-level items
+ * (see ensemble/msg.h): one optional leading S(...), then A(...) and B
+ * items. For each item the table keeps the tpl format text of the item, its
+ * offset in the user's C struct and, for arrays, the element size and the
+ * list of string offsets inside an element. The C layout is computed with
+ * the x86-64/aarch64 System V rules (natural alignment; struct alignment is
+ * its largest member's).
+ */
+#ifndef ENS_CORE_MSGTYPE_H
+#define ENS_CORE_MSGTYPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ensemble/msg.h"
+
+#define ENS_TYPE_ID_SYSTEM_MIN 0xFFFF0000u /* ids at or above: system types */
+#define ENS_MSGTYPE_MAX_ITEMS  8           /* top-level items per format */
+#define ENS_MAX_ITEMS_DEFAULT  65536u      /* default A(...) element limit */
+
+typedef enum ens_item_kind {
+    ENS_ITEM_STRUCT = 1, /* S(...): fields inline at offset 0 */
+    ENS_ITEM_ARRAY,      /* A(...): an ens_array member */
+    ENS_ITEM_BYTES,      /* B: an ens_bytes member */
+} ens_item_kind;
+
+typedef struct ens_item {
+    ens_item_kind kind;
+    size_t offset;    /* of the member (STRUCT: 0) in the user struct */
+    size_t elem_size; /* ARRAY: size of one element; STRUCT: size of the fields */
+    size_t elem_align;
+} ens_item;
+
+typedef struct ens_typeinfo {
+    const ens_msgtype *type; /* borrowed from the registrant */
+    char *tpl_format;        /* writable copy of type->format for tpl_map */
+    size_t n_items;
+    ens_item items[ENS_MSGTYPE_MAX_ITEMS];
+    size_t size;        /* computed C struct size */
+    uint32_t max_items; /* effective A(...) limit */
+} ens_typeinfo;
+
+/* FNV-1a 32-bit hash of name: the wire id of a type of that name. */
+uint32_t ens__type_hash(const char *name);
+
+/* Parse `format` and compute the C layout into *info (info->type and
+ * info->tpl_format are set by the caller). Returns 0 or ENS_EINVAL for a
+ * format outside the accepted grammar. Pure function, for tests too. */
+int ens__format_layout(const char *format, ens_typeinfo *info);
+
+/* The registered type with wire id `id`, with its parsed layout; NULL if
+ * none. The built-in and system types are always registered. */
+const ens_typeinfo *ens__typeinfo_by_id(uint32_t id);
+
+/* The registered info of t (by t->id, or by name for an unregistered t that
+ * is a registered name's pointer); NULL if t is not registered. */
+const ens_typeinfo *ens__typeinfo_of(const ens_msgtype *t);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * ensemble/addr.h - actor addresses as plain values.
+ *
+ * An address names one actor for as long as it lives, across restarts by the
+ * runtime or by a supervisor (the incarnation is metadata, not part of the
+ * address). It is a small struct: copy it, compare it, print it, parse it
+ * back, and carry it inside messages with ENS_ADDR_FMT in a tpl format.
+ * The all-zero address is "none". `node` identifies the system that owns the
+ * actor (conventions across hosts use it later); `spare` is reserved and 0.
+ */
+#ifndef ENSEMBLE_ADDR_H
+#define ENSEMBLE_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ens_addr {
+    uint64_t id;    /* actor id within its node; 0 = none */
+    uint32_t node;  /* owning system / host identity */
+    uint32_t spare; /* reserved, always 0 */
+} ens_addr;
+
+/* The tpl format of an ens_addr embedded in a message struct:
+ * "S(i" ENS_ADDR_FMT ")" describes struct { int32_t n; ens_addr who; }. */
+#define ENS_ADDR_FMT "$(Uuu)"
+
+/* Buffer size that always suffices for ens_addr_format(). */
+#define ENS_ADDR_STRLEN 40
+
+/* The "no actor" address (all zero), usable as a value. */
+#define ENS_ADDR_NONE ((ens_addr){0, 0, 0})
+
+/* True when a and b name the same actor. */
+bool ens_addr_equal(ens_addr a, ens_addr b);
+
+/* True for the all-zero address. */
+bool ens_addr_is_none(ens_addr a);
+
+/* Total order (node, then id, then spare): <0, 0 or >0, for sorting. */
+int ens_addr_compare(ens_addr a, ens_addr b);
+
+/* Write "ens:<node>/<id>" (decimal) into buf, NUL-terminated. buf is
+ * borrowed. Returns the length written (without the NUL), or ENS_ENOBUFS
+ * when len is too small (buf then holds a truncated, terminated string if
+ * len > 0), or ENS_EINVAL when buf is NULL and len > 0. */
+int ens_addr_format(ens_addr a, char *buf, size_t len);
+
+/* Parse the text produced by ens_addr_format() (the whole string, no
+ * trailing characters) into *out. text and out are borrowed. Returns 0, or
+ * ENS_EINVAL for NULL arguments, a malformed string or an out-of-range
+ * number; *out is untouched on error. */
+int ens_addr_parse(const char *text, ens_addr *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,69 @@
+/*
+ * ensemble/event.h - failure events: the one record of everything that went
+ * wrong (or was recovered) in a system.
+ *
+ * The runtime reports each failure as one ens_event: handler errors, retries,
+ * poison messages, crashes and restarts, exits, dead letters, rejected
+ * frames. The failure journal stores them as rows; a program can also watch
+ * them live with ens_system_opts.on_event.
+ */
+#ifndef ENSEMBLE_EVENT_H
+#define ENSEMBLE_EVENT_H
+
+#include <stdint.h>
+
+#include "addr.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ens_event_kind {
+    ENS_EV_ERROR = 1,   /* a handler returned an error (attempt says which) */
+    ENS_EV_RETRY,       /* the same message is delivered once more */
+    ENS_EV_POISON,      /* second failure: the message went back as poison */
+    ENS_EV_CRASH,       /* the actor's process died by a signal */
+    ENS_EV_RESTART,     /* the actor was started again at the same address */
+    ENS_EV_EXIT,        /* the actor ended for good, abnormally */
+    ENS_EV_ESCALATE,    /* a supervisor gave up and passed the failure up */
+    ENS_EV_BREAKER,     /* a circuit breaker changed state */
+    ENS_EV_BADFRAME,    /* a malformed frame was rejected */
+    ENS_EV_DEAD_LETTER, /* a message found no actor and no dead-letter handler */
+    ENS_EV_INIT_FAILED, /* an actor's init failed; it never ran */
+} ens_event_kind;
+
+/* One failure event. Every pointer is borrowed for the duration of the
+ * callback that receives the event; strings are never NULL ("" if unknown). */
+typedef struct ens_event {
+    int64_t at_ms; /* UTC, milliseconds since the Unix epoch */
+    ens_event_kind kind;
+    ens_addr actor;         /* the actor concerned (the target for letters) */
+    ens_addr parent;        /* its parent or supervisor; none if top level */
+    const char *actor_type; /* the actor definition's name */
+    const char *msg_type;   /* the message type name, if a message was involved */
+    ens_addr sender;        /* the sender of that message */
+    int32_t error;          /* ENS_E* or the handler's return code, else 0 */
+    int32_t signal;         /* the signal for CRASH, else 0 */
+    uint32_t attempt;       /* delivery attempt of the message, else 0 */
+    uint32_t incarnation;   /* 1 for the first start, +1 per restart */
+    uint32_t msg_size;      /* encoded size of the message, else 0 */
+    const char *reason;     /* human-readable reason text */
+} ens_event;
+
+/* Called once per event, in the program that started the system (inproc
+ * base). ev is borrowed for the duration of the call. Must not call back
+ * into the system. */
+typedef void (*ens_event_cb)(const ens_event *ev, void *arg);
+
+/* "error", "retry", "poison", "crash", "restart", "exit", "escalate",
+ * "breaker", "badframe", "dead_letter", "init_failed"; "unknown" otherwise.
+ * Static strings, never NULL. */
+const char *ens_event_kind_name(ens_event_kind kind);
+
+/* The kind whose name is `name` (as above), or ENS_EINVAL. name borrowed. */
+int ens_event_kind_parse(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,210 @@
+/*
+ * ensemble/msg.h - message types and messages.
+ *
+ * Every message has a registered type: a unique name, a tpl format and the
+ * size of the C struct the format describes. Sending encodes the struct with
+ * tpl into a frame (also inside one process, so an actor never sees another's
+ * memory); receiving decodes the frame into a fresh struct that the message
+ * owns. Handlers get messages borrowed for the duration of the callback;
+ * ens_msg_dup() keeps one longer.
+ *
+ * Formats. A format is a sequence of top-level items; the C struct holds one
+ * member (or group of members) per item, in order, with normal C alignment:
+ *
+ *   S(...)   at most one, and only as the first item: its fields are the
+ *            leading members of the C struct. Fields: i (int32_t),
+ *            u (uint32_t), j (int16_t), v (uint16_t), c (char), f (double),
+ *            I (int64_t), U (uint64_t), s (char *, NULL allowed) and nested
+ *            structs $(...) of the same fields (ENS_ADDR_FMT is one).
+ *   A(x)     a variable-length array: one ens_array member {items, count}
+ *            where items points to count elements of x; x is one field
+ *            character from the list above or S(...) of them.
+ *   B        raw bytes: one ens_bytes member {data, len}.
+ *
+ * Examples: "S(is)" is struct { int32_t count; char *text; };
+ * "S(i)A(S(iU))" is struct { int32_t n; ens_array items; } whose items are
+ * struct { int32_t a; uint64_t b; }. Fixed-length arrays (#) are not
+ * accepted. Registration computes the struct size implied by the format and
+ * rejects a mismatch with `size`.
+ *
+ * Limits on decode: the frame limit of the system (ens_system_opts) bounds
+ * every message; `max_items` bounds the element count of each A(...) array.
+ */
+#ifndef ENSEMBLE_MSG_H
+#define ENSEMBLE_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Raw bytes inside a message value (layout fixed: pointer, then length). */
+typedef struct ens_bytes {
+    void *data;
+    uint32_t len;
+} ens_bytes;
+
+/* A variable-length array inside a message value. */
+typedef struct ens_array {
+    void *items; /* count elements of the item struct/scalar */
+    uint32_t count;
+} ens_array;
+
+/* A message type. Declare one per kind of message, usually static:
+ *   static ens_msgtype greeting = { "demo.Greeting", "S(is)", sizeof(greeting_v) };
+ * and register it before starting a system. The struct must outlive every
+ * use (the registry keeps the pointer). */
+typedef struct ens_msgtype {
+    const char *name;   /* unique; hashed (FNV-1a, 32 bit) to the wire id */
+    const char *format; /* tpl format, see the top of this header */
+    size_t size;        /* sizeof the C struct the format describes */
+    uint32_t max_items; /* element limit per A(...) array on decode; 0 = 65536 */
+    uint32_t id;        /* set by ens_msgtype_register; leave 0 */
+} ens_msgtype;
+
+/* A message: frame header plus decoded value. Opaque. */
+typedef struct ens_msg ens_msg;
+
+/* Register t in this process's type table, so it can be sent and decoded.
+ * Call before ens_system_start (the process base forks after it). t is
+ * borrowed for the life of the process. Registering the same pointer again
+ * returns 0. Errors: ENS_EINVAL (NULL, bad name, format not accepted, size
+ * mismatch with the format), ENS_EEXIST (another type has this name or the
+ * name hashes onto a registered id or into the reserved system range),
+ * ENS_ENOMEM. Not thread-safe: register from one thread at start-up. */
+int ens_msgtype_register(ens_msgtype *t);
+
+/* Find a registered type by name; NULL if none. name is borrowed. */
+const ens_msgtype *ens_msgtype_find(const char *name);
+
+/* The message's type, or NULL if its type id is not registered here. */
+const ens_msgtype *ens_msg_type(const ens_msg *m);
+
+/* The wire type id of m (also for unknown types). */
+uint32_t ens_msg_type_id(const ens_msg *m);
+
+/* The decoded value of m if m is of type `want` (compared by id), else NULL.
+ * The value is owned by m and lives as long as m; do not free its members. */
+const void *ens_msg_value(const ens_msg *m, const ens_msgtype *want);
+
+/* The original sender (for forwarded frames too); ENS_ADDR_NONE if none. */
+ens_addr ens_msg_sender(const ens_msg *m);
+
+/* The address the message was sent to. */
+ens_addr ens_msg_target(const ens_msg *m);
+
+/* 1 on first delivery; 2 on the redelivery after an error return (or, on the
+ * process base, after a crash). */
+uint32_t ens_msg_attempt(const ens_msg *m);
+
+/* The encoded size of m in bytes (frame header plus payload). */
+size_t ens_msg_size(const ens_msg *m);
+
+/* A copy of m that the caller owns (release with ens_msg_free), to keep a
+ * message beyond its callback. NULL when out of memory or m is NULL. */
+ens_msg *ens_msg_dup(const ens_msg *m);
+
+/* Release a message the caller owns (from ens_ask, ens_listen, ens_msg_dup).
+ * NULL-safe. Never free a message borrowed in a callback. */
+void ens_msg_free(ens_msg *m);
+
+/* ---- Built-in types: usable without declarations ---------------------- */
+
+typedef struct ens_string_v {
+    char *text;
+} ens_string_v; /* "S(s)" */
+typedef struct ens_int64_v {
+    int64_t value;
+} ens_int64_v; /* "S(I)" */
+typedef struct ens_bytes_v {
+    ens_bytes data;
+} ens_bytes_v; /* "B" */
+
+extern const ens_msgtype ens_type_string; /* "ens.String" */
+extern const ens_msgtype ens_type_int64;  /* "ens.Int64" */
+extern const ens_msgtype ens_type_bytes;  /* "ens.Bytes" */
+#define ENS_MSG_STRING (&ens_type_string)
+#define ENS_MSG_INT64  (&ens_type_int64)
+#define ENS_MSG_BYTES  (&ens_type_bytes)
+
+/* ---- System messages: delivered to receive like any other -------------- */
+
+/* Exit request: the actor handles it as a message (to clean up), then its
+ * terminate callback runs with ENS_EXIT_SHUTDOWN and it is gone; its living
+ * children get exit requests of their own. */
+typedef struct ens_exit_request_v {
+    int32_t reserved;
+} ens_exit_request_v;
+
+/* Exit reasons, in child-exited notices and terminate(). */
+enum ens_exit_reason {
+    ENS_EXIT_NORMAL = 0,  /* ens_stop(c, ENS_EXIT_NORMAL) */
+    ENS_EXIT_SHUTDOWN,    /* after an exit request */
+    ENS_EXIT_ERROR,       /* ens_stop with an error reason */
+    ENS_EXIT_CRASH,       /* killed by a signal it raised (process base) */
+    ENS_EXIT_KILLED,      /* killed from outside (process base) */
+    ENS_EXIT_INIT_FAILED, /* init returned an error; the actor never ran */
+    ENS_EXIT_INTENSITY,   /* a supervisor gave up (restart intensity) */
+};
+
+/* Child exited: sent to the parent when a child ends for good. */
+typedef struct ens_child_exited_v {
+    ens_addr child;
+    int32_t reason;       /* enum ens_exit_reason */
+    int32_t signal;       /* the signal for CRASH/KILLED, else 0 */
+    int32_t status;       /* the error code given to ens_stop, or init's */
+    uint32_t incarnation; /* 1 for the first start, +1 per restart */
+} ens_child_exited_v;
+
+/* Wake-up: the payload given to ens_wakeup_after, delivered to the actor
+ * that asked, never before the delay has passed. */
+typedef struct ens_wakeup_v {
+    uint64_t timer_id;
+    uint64_t payload;
+    uint32_t delay_ms;
+} ens_wakeup_v;
+
+/* PoisonMessage: a message the target failed to handle twice, returned to
+ * its sender. ens_poison_original() gives the failed message. */
+typedef struct ens_poison_v {
+    ens_addr target;    /* the actor that failed */
+    int32_t error;      /* the handler's error code (0 if it crashed) */
+    int32_t signal;     /* the signal that killed the handler, or 0 */
+    uint32_t attempts;  /* deliveries made */
+    char *detail;       /* human-readable reason */
+    ens_bytes original; /* the failed frame; read it with ens_poison_original */
+} ens_poison_v;
+
+/* DeadEnvelope: a message that found no live actor, given to the actor that
+ * registered for dead letters (ens_dead_letters_handle). */
+typedef struct ens_dead_envelope_v {
+    ens_addr intended;  /* the address it was sent to */
+    uint32_t type_id;   /* the wire type id of the original */
+    char *reason;       /* why it is dead ("no such actor", "actor ended") */
+    ens_bytes original; /* the original frame; see ens_poison_original */
+} ens_dead_envelope_v;
+
+extern const ens_msgtype ens_sys_exit_request;  /* "ens.ExitRequest" */
+extern const ens_msgtype ens_sys_child_exited;  /* "ens.ChildExited" */
+extern const ens_msgtype ens_sys_wakeup;        /* "ens.WakeUp" */
+extern const ens_msgtype ens_sys_poison;        /* "ens.PoisonMessage" */
+extern const ens_msgtype ens_sys_dead_envelope; /* "ens.DeadEnvelope" */
+#define ENS_MSG_EXIT_REQUEST  (&ens_sys_exit_request)
+#define ENS_MSG_CHILD_EXITED  (&ens_sys_child_exited)
+#define ENS_MSG_WAKEUP        (&ens_sys_wakeup)
+#define ENS_MSG_POISON        (&ens_sys_poison)
+#define ENS_MSG_DEAD_ENVELOPE (&ens_sys_dead_envelope)
+
+/* The message inside a PoisonMessage or a DeadEnvelope, decoded on first use
+ * and owned by m (borrowed: valid as long as m). NULL if m is neither, or if
+ * the original cannot be decoded here (for example its type is unknown). */
+const ens_msg *ens_poison_original(const ens_msg *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
