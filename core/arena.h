@@ -27,4 +27,16 @@ void ens__arena_free(ens_arena *a);
 /* Bytes allocated from the system by this arena (for tests). */
 size_t ens__arena_footprint(const ens_arena *a);
 
+/* malloc(size) that honours the fault-injection countdown below: for the
+ * buffers the codec and messages own outside an arena (frames, ens_msg).
+ * Release with free(). NULL when out of memory. */
+void *ens__malloc(size_t size);
+
+/* Test hook for allocation-failure injection. After ens__alloc_fail_after(n)
+ * with n >= 0, the n-th next allocation (0-based) made by ens__arena_new,
+ * ens__arena_alloc, ens__arena_realloc or ens__malloc fails, and so does
+ * every one after it, until ens__alloc_fail_after(-1) (the default) turns
+ * injection off. Process-wide, not thread-safe: for tests only. */
+void ens__alloc_fail_after(long n);
+
 #endif

@@ -5,10 +5,14 @@
  * A format is parsed once at registration into a list of top-level items
  * (see ensemble/msg.h): one optional leading S(...), then A(...) and B
  * items. For each item the table keeps the tpl format text of the item, its
- * offset in the user's C struct and, for arrays, the element size and the
- * list of string offsets inside an element. The C layout is computed with
- * the x86-64/aarch64 System V rules (natural alignment; struct alignment is
- * its largest member's).
+ * offset in the user's C struct and, for arrays, the element size and
+ * alignment (tpl itself finds the strings inside an element). The C layout
+ * is computed with the x86-64/aarch64 System V rules (natural alignment;
+ * struct alignment is its largest member's). tpl places the fields of
+ * S(...) by flattening nested $(...) structs, so a nested struct whose
+ * alignment or trailing padding makes C place a field elsewhere than tpl
+ * would (e.g. "S(c$(cI))") is rejected as outside the grammar;
+ * ENS_ADDR_FMT and the like are fine.
  */
 #ifndef ENS_CORE_MSGTYPE_H
 #define ENS_CORE_MSGTYPE_H

@@ -8,6 +8,7 @@
 #include "addr.h"
 #include "error.h"
 #include "event.h"
+#include "journal.h"
 #include "msg.h"
 #include "system.h"
 

@@ -4,7 +4,7 @@
  * Every public function that can fail returns an int: 0 (or a documented
  * non-negative value) on success, a negative ENS_E* code on failure. Codes
  * reuse the Linux errno value (negated) where one fits; the rest live in a
- * private range below -1000. ens_strerror() and ens_err_name() turn any int
+ * private range from -1000 down. ens_strerror() and ens_err_name() turn any int
  * into words and never return NULL.
  */
 #ifndef ENSEMBLE_ERROR_H
@@ -16,24 +16,24 @@ extern "C" {
 
 enum ens_error {
     ENS_OK = 0,
-    ENS_ENOENT = -2,      /* no such entry (name, timer, system) */
-    ENS_EIO = -5,         /* an operating-system I/O call failed */
-    ENS_EAGAIN = -11,     /* try again: a resource is busy for now */
-    ENS_ENOMEM = -12,     /* out of memory */
-    ENS_EEXIST = -17,     /* already exists (type name, global name) */
-    ENS_EINVAL = -22,     /* invalid argument or call in the wrong place */
-    ENS_EMSGSIZE = -90,   /* message larger than the frame limit */
-    ENS_ENOTSUP = -95,    /* not supported (yet) by this base or build */
-    ENS_ENOBUFS = -105,   /* caller's buffer is too small */
-    ENS_ESHUTDOWN = -108, /* the system has been shut down */
-    ENS_ETIMEDOUT = -110, /* no reply within the timeout */
-    ENS_ENOACTOR = -1000, /* no live actor at that address */
-    ENS_EPOISON,          /* the request was poisoned: handler failed twice */
-    ENS_EBREAKER_OPEN,    /* a circuit breaker is open and failed fast */
-    ENS_EINIT,            /* an actor's init callback failed */
-    ENS_EBADFRAME,        /* malformed frame: header or payload rejected */
-    ENS_EBADTYPE,         /* message type unknown or value not of that type */
-    ENS_EFULL,            /* the receiver's mailbox is at its bound */
+    ENS_ENOENT = -2,           /* no such entry (name, timer, system) */
+    ENS_EIO = -5,              /* an operating-system I/O call failed */
+    ENS_EAGAIN = -11,          /* try again: a resource is busy for now */
+    ENS_ENOMEM = -12,          /* out of memory */
+    ENS_EEXIST = -17,          /* already exists (type name, global name) */
+    ENS_EINVAL = -22,          /* invalid argument or call in the wrong place */
+    ENS_EMSGSIZE = -90,        /* message larger than the frame limit */
+    ENS_ENOTSUP = -95,         /* not supported (yet) by this base or build */
+    ENS_ENOBUFS = -105,        /* caller's buffer is too small */
+    ENS_ESHUTDOWN = -108,      /* the system has been shut down */
+    ENS_ETIMEDOUT = -110,      /* no reply within the timeout */
+    ENS_ENOACTOR = -1000,      /* no live actor at that address */
+    ENS_EPOISON = -1001,       /* the request was poisoned: handler failed twice */
+    ENS_EBREAKER_OPEN = -1002, /* a circuit breaker is open and failed fast */
+    ENS_EINIT = -1003,         /* an actor's init callback failed */
+    ENS_EBADFRAME = -1004,     /* malformed frame: header or payload rejected */
+    ENS_EBADTYPE = -1005,      /* message type unknown or value not of that type */
+    ENS_EFULL = -1006,         /* the receiver's mailbox is at its bound */
 };
 
 /* A static English sentence describing err; never NULL. Unknown codes give

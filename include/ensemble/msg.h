@@ -25,7 +25,9 @@
  * "S(i)A(S(iU))" is struct { int32_t n; ens_array items; } whose items are
  * struct { int32_t a; uint64_t b; }. Fixed-length arrays (#) are not
  * accepted. Registration computes the struct size implied by the format and
- * rejects a mismatch with `size`.
+ * rejects a mismatch with `size`. tpl flattens nested structs, so a $(...)
+ * whose C layout puts a field where the flattened layout would not (e.g.
+ * "S(c$(cI))") is rejected with ENS_EINVAL; ENS_ADDR_FMT is always fine.
  *
  * Limits on decode: the frame limit of the system (ens_system_opts) bounds
  * every message; `max_items` bounds the element count of each A(...) array.

@@ -7,9 +7,29 @@
  *    outside program is inside ens_spawn, ens_ask, ens_listen or
  *    ens_system_shutdown, one message at a time, in the order messages were
  *    sent. Messages are still encoded, so actors never share memory.
- *  - ENS_BASE_PROCESS: every actor its own OS process (not available yet:
- *    ens_system_start returns ENS_ENOTSUP for it).
- *
+ *  - ENS_BASE_PROCESS: every actor its own OS process. Starting the system
+ *    forks an admin process that never runs a handler; it forks one process
+ *    per actor (so actor definitions and message types must exist before
+ *    ens_system_start: static data, types registered first). Messages go
+ *    directly from process to process, coalesced per destination: what a
+ *    handler sends leaves together when it returns, before its message
+ *    counts as handled. A crash of an actor process (signal, abort, SIGKILL from
+ *    outside) restarts it at the same address: the message in hand is
+ *    delivered once more (attempt 2), and after a second crash on it goes
+ *    back to its sender as a PoisonMessage carrying the signal; messages
+ *    queued for it are kept, none lost, none twice. A crash in init, or ten
+ *    crashes within a second, ends the actor for good: its parent gets
+ *    child exited, its queue becomes dead letters. If the admin dies, every
+ *    actor process ends with it; if the starting program ends, so does the
+ *    system. Call ens_system_start early in main(), before creating threads.
+ *    Process titles (ps) show "ens: <type> <address>" and "ens-admin <name>".
+ *    A handler that crashes has sent nothing (its message is handled
+ *    again); frames waiting for a full destination when a process crashes
+ *    are lost with it (a bounded amount: see mailbox_limit). Back-pressure: a destination holds at
+ most mailbox_limit
+ *    frames waiting to leave a process; past that, ens_send returns
+ *    ENS_EFULL (nothing queued, nothing lost).
+
  * The outside program holds one ens_ctx for the system (ens_system_ctx) with
  * an address of its own: it spawns top-level actors, sends ("tell"), asks
  * and listens through it. Not thread-safe: use a system from one thread.
@@ -56,7 +76,10 @@ typedef struct ens_system ens_system;
 /* Start a system with options o (borrowed; NULL = ENS_SYSTEM_OPTS_INIT) and
  * store its handle in *out (owned by the caller until ens_system_shutdown).
  * Errors: ENS_EINVAL (NULL out, bad options: frame limit below 4 KiB,
- * mailbox_limit 0), ENS_ENOTSUP (base not available), ENS_ENOMEM. */
+ * mailbox_limit 0, unknown base), ENS_ENOTSUP (persistent process-base
+ * systems: not yet), ENS_EIO / ENS_EAGAIN (the admin could not be forked),
+ * ENS_ENOMEM. Process base: the caller's stdio buffers should be flushed
+ * first (fork copies them). */
 int ens_system_start(const ens_system_opts *o, ens_system **out);
 
 /* The outside context of the system (borrowed; valid until shutdown). */
@@ -83,10 +106,13 @@ int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, 
  * an actor), ENS_ESHUTDOWN. */
 int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out);
 
-/* Run the actors of an inproc system until no message is queued or
- * timeout_ms passed, without waiting for wake-ups. Returns the number of
- * messages handled (>= 0). A no-op returning 0 on bases where actors run by
- * themselves. Errors: ENS_EINVAL (NULL s). */
+/* Inproc: run the actors until no message is queued or timeout_ms passed,
+ * without waiting for wake-ups; returns the number of messages handled
+ * (>= 0). Process base (actors run by themselves): sends what the outside
+ * program has queued and takes in what arrived, waiting at most timeout_ms
+ * for either to be possible; returns 0. Use it to make room after
+ * ENS_EFULL from a tell.
+ * Errors: ENS_EINVAL (NULL s), ENS_ESHUTDOWN. */
 int ens_system_run(ens_system *s, uint32_t timeout_ms);
 
 /* End the system: every top-level actor gets an exit request (and with it

@@ -1,0 +1,107 @@
+# ensemble - the user-facing entry points. CMake does the real work; this
+# file names the usual jobs and the build directories they use:
+#   build/       normal build (-O2 -g, asserts on)
+#   build-asan/  ASan + UBSan build (ENS_SANITIZE=ON)
+#   build-fuzz/  libFuzzer targets (clang, ENS_FUZZ=ON)
+#
+#   make deps | build | test | demo | format | format-check | install | clean
+#   make install PREFIX=/opt/ensemble
+#   make test ENS_FUZZ_SECONDS=60
+
+PREFIX           ?= /usr/local
+JOBS             ?= $(shell nproc 2>/dev/null || echo 2)
+ENS_FUZZ_SECONDS ?= 20
+CMAKE            ?= cmake
+CTEST            ?= ctest
+CLANG_FORMAT     ?= clang-format
+CTEST_FLAGS      ?= --output-on-failure --timeout 120 -j$(JOBS)
+
+BUILD      := build
+BUILD_ASAN := build-asan
+BUILD_FUZZ := build-fuzz
+
+# Every .c/.h the repository holds or would hold (tracked, or new and not
+# ignored), so build directories are never formatted.
+SOURCES = $(shell git ls-files --cached --others --exclude-standard -- '*.c' '*.h' 2>/dev/null \
+            || find . -path './build*' -prune -o -name '*.[ch]' -print)
+
+# Sanitizer reports must fail the run and say where.
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0
+
+.NOTPARALLEL:
+MAKEFLAGS += --no-print-directory
+
+.PHONY: all deps build test test-unit test-asan test-fuzz demo format format-check install clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+# Configure once; later builds let CMake re-glob and re-configure itself.
+$(BUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(BUILD_ASAN)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENS_SANITIZE=ON
+
+$(BUILD_FUZZ)/CMakeCache.txt:
+	CC=clang $(CMAKE) -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENS_FUZZ=ON
+
+build: deps $(BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD) -j$(JOBS)
+
+test: deps test-unit test-asan format-check test-fuzz
+	@echo "== make test: all passed"
+
+test-unit: build
+	@echo "== tests (build/)"
+	cd $(BUILD) && $(CTEST) $(CTEST_FLAGS)
+
+test-asan: deps $(BUILD_ASAN)/CMakeCache.txt
+	@echo "== tests under ASan + UBSan (build-asan/)"
+	$(CMAKE) --build $(BUILD_ASAN) -j$(JOBS)
+	cd $(BUILD_ASAN) && $(CTEST) $(CTEST_FLAGS)
+
+# Each fuzz target runs for ENS_FUZZ_SECONDS on a scratch copy of its corpus
+# (new inputs stay out of the repository); crashes land in build-fuzz/artifacts/.
+test-fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt
+	@echo "== fuzz smoke run, $(ENS_FUZZ_SECONDS)s per target (build-fuzz/)"
+	$(CMAKE) --build $(BUILD_FUZZ) -j$(JOBS) --target ens_fuzz
+	@set -e; found=0; mkdir -p $(BUILD_FUZZ)/artifacts; \
+	for src in tests/fuzz/fuzz_*.c; do \
+	    [ -e "$$src" ] || continue; found=1; \
+	    name=$$(basename "$$src" .c); \
+	    corpus=$$(mktemp -d); \
+	    if [ -d "tests/fuzz/corpus/$$name" ]; then cp -R "tests/fuzz/corpus/$$name/." "$$corpus/"; fi; \
+	    log=$(BUILD_FUZZ)/$$name.log; \
+	    printf '   %-28s ' "$$name"; \
+	    if $(BUILD_FUZZ)/fuzz/$$name -max_total_time=$(ENS_FUZZ_SECONDS) -max_len=70000 \
+	         -artifact_prefix=$(BUILD_FUZZ)/artifacts/$$name- "$$corpus" >"$$log" 2>&1; then \
+	        echo "ok ($$(grep -o 'Done [0-9]* runs' "$$log" | tail -n 1))"; rm -rf "$$corpus"; \
+	    else \
+	        echo "FAILED (log: $$log)"; tail -n 40 "$$log"; rm -rf "$$corpus"; exit 1; \
+	    fi; \
+	done; \
+	[ $$found = 1 ] || echo "   (no tests/fuzz/fuzz_*.c yet)"
+
+demo: deps build
+	@for ex in hello hello_goodbye; do \
+	    if [ -x $(BUILD)/examples/$$ex ]; then \
+	        echo "== $$ex"; ./$(BUILD)/examples/$$ex || exit 1; \
+	    fi; \
+	done
+
+format:
+	$(CLANG_FORMAT) -i $(SOURCES)
+
+format-check:
+	@echo "== format check"
+	$(CLANG_FORMAT) --dry-run -Werror $(SOURCES)
+
+install: build
+	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

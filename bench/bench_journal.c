@@ -1,0 +1,177 @@
+/*
+ * bench/bench_journal.c - how fast the journal writer commits rows.
+ *
+ * Writes N failure events through ens__jwriter_append/flush in batches of
+ * 1000 (one transaction each; WAL, synchronous=NORMAL, the writer's
+ * defaults) into a fresh file, five runs, and prints one JSON line with the
+ * median rows per second. A second line ("base":"raw") is the floor under
+ * it: the same rows inserted with plain sqlite into the same schema, one
+ * prepared INSERT, the same 1000 rows per transaction, no batching copy.
+ * Usage: bench_journal [N] [DIR]   (default 100000 rows, /tmp)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "ensemble/error.h"
+#include "persistence/journal_schema.h"
+#include "persistence/journal_writer.h"
+
+#define RUNS  5
+#define BATCH 1000
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void event_n(ens_event *e, int i)
+{
+    static const char *const types[] = {"worker", "cache", "supervisor"};
+    memset(e, 0, sizeof(*e));
+    e->at_ms = INT64_C(1795899600000) + i;
+    e->kind = (ens_event_kind)(1 + i % 11);
+    e->actor = (ens_addr){16 + (uint64_t)(i % 100), 1, 0};
+    e->parent = (ens_addr){15, 1, 0};
+    e->sender = (ens_addr){2, 1, 0};
+    e->actor_type = types[i % 3];
+    e->msg_type = "job";
+    e->error = ENS_EINVAL;
+    e->attempt = 2;
+    e->incarnation = 1;
+    e->msg_size = 64;
+    e->reason = "handler returned an error twice; message poisoned";
+}
+
+static void remove_db(const char *path)
+{
+    char side[600];
+    unlink(path);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    unlink(side);
+}
+
+static double run_writer(const char *path, int n)
+{
+    remove_db(path);
+    ens_jwriter *w = NULL;
+    char why[256];
+    if (ens__jwriter_open_why(path, "bench", &w, why, sizeof(why)) != 0) {
+        fprintf(stderr, "bench_journal: %s\n", why);
+        exit(1);
+    }
+    ens_event e;
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        event_n(&e, i);
+        if (ens__jwriter_append(w, &e) != 0)
+            exit(1);
+        if ((i + 1) % BATCH == 0 && ens__jwriter_flush(w) != 0) {
+            fprintf(stderr, "bench_journal: %s\n", ens__jwriter_last_error(w));
+            exit(1);
+        }
+    }
+    if (ens__jwriter_flush(w) != 0)
+        exit(1);
+    double dt = now_s() - t0;
+    ens__jwriter_close(w);
+    return n / dt;
+}
+
+static double run_raw(const char *path, int n)
+{
+    remove_db(path);
+    sqlite3 *db = NULL;
+    char why[256];
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", NULL, NULL,
+                     NULL) != SQLITE_OK ||
+        ens__jschema_migrate(db, why, sizeof(why)) != 0) {
+        fprintf(stderr, "bench_journal: raw setup failed: %s\n", sqlite3_errmsg(db));
+        exit(1);
+    }
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db,
+                       "INSERT INTO failures (at_ms, system, host, actor, actor_id, node,"
+                       " actor_type, parent, msg_type, sender, kind, error, error_name, signal,"
+                       " attempt, incarnation, msg_size, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                       " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                       -1, &st, NULL);
+    ens_event e;
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        if (i % BATCH == 0)
+            sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+        event_n(&e, i);
+        char actor[ENS_ADDR_STRLEN];
+        ens_addr_format(e.actor, actor, sizeof(actor));
+        sqlite3_bind_int64(st, 1, e.at_ms);
+        sqlite3_bind_text(st, 2, "bench", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, "host", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, actor, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)e.actor.id);
+        sqlite3_bind_int64(st, 6, e.actor.node);
+        sqlite3_bind_text(st, 7, e.actor_type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, "ens:1/15", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, e.msg_type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, "ens:1/2", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 11, ens_event_kind_name(e.kind), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 12, e.error);
+        sqlite3_bind_text(st, 13, ens_err_name(e.error), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 14, e.signal);
+        sqlite3_bind_int64(st, 15, e.attempt);
+        sqlite3_bind_int64(st, 16, e.incarnation);
+        sqlite3_bind_int64(st, 17, e.msg_size);
+        sqlite3_bind_text(st, 18, e.reason, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            exit(1);
+        sqlite3_reset(st);
+        if ((i + 1) % BATCH == 0 || i + 1 == n)
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    }
+    double dt = now_s() - t0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n / dt;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void report(const char *base, int n, double v[RUNS])
+{
+    qsort(v, RUNS, sizeof(v[0]), cmp_double);
+    printf("{\"bench\":\"journal\",\"base\":\"%s\",\"n\":%d,\"payload\":0,\"value\":%.0f,"
+           "\"unit\":\"rows/s\",\"runs\":%d,\"min\":%.0f,\"median\":%.0f,\"max\":%.0f}\n",
+           base, n, v[RUNS / 2], RUNS, v[0], v[RUNS / 2], v[RUNS - 1]);
+}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : 100000;
+    const char *dir = argc > 2 ? argv[2] : "/tmp";
+    if (n <= 0)
+        n = 100000;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/bench_journal_%d.db", dir, (int)getpid());
+    double w[RUNS], r[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        w[i] = run_writer(path, n);
+        r[i] = run_raw(path, n);
+    }
+    remove_db(path);
+    report("inproc", n, w);
+    report("raw", n, r);
+    return 0;
+}

@@ -1,0 +1,171 @@
+/*
+ * core/proc.h - the process base's shared pieces. Internal.
+ *
+ * Three kinds of process take part:
+ *  - the starting program ("outside"), which forks
+ *  - the admin: never runs a handler; forks one process per actor, brokers
+ *    connections, restarts crashed actors, routes dead letters and events;
+ *  - one process per actor, each with its own libuv loop.
+ *
+ * Control traffic (spawn, connect, events, exits) travels as frames on one
+ * SOCK_SEQPACKET socketpair per process to the admin, with file descriptors
+ * passed alongside (SCM_RIGHTS). Messages travel directly, actor to actor,
+ * on one SOCK_STREAM socketpair per (sender, receiver) pair, made by the
+ * admin on the sender's first send. The admin keeps a copy of every
+ * receiving end, so frames a crashed actor had not read stay queued in the
+ * kernel for its next incarnation; frames it had read sit in its stage, a
+ * shared-memory region the admin also maps, which records the frame in hand
+ * and its attempt. That is how a crash loses nothing.
+ */
+#ifndef ENS_CORE_PROC_H
+#define ENS_CORE_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/runtime.h"
+#include "ensemble/msg.h"
+
+/* ---- control messages (frames on the control channel) ----------------- */
+
+#define ENS_CTL_MAX     65536u /* largest control frame (and spawn argument) */
+#define ENS_CTL_MAX_FDS 16
+
+typedef struct {
+    uint64_t def;  /* the ens_actor_def pointer (same image in every process) */
+    int32_t sync;  /* 1: reply after init ran (outside spawns) */
+    char *name;    /* the definition's name, checked against def */
+    ens_bytes arg; /* encoded start-argument frame, or empty */
+} ens_ctl_spawn_v; /* "S(Uis)B" requester -> admin; reply ens_ctl_status_v */
+
+typedef struct {
+    ens_addr addr;
+    int32_t status;
+} ens_ctl_status_v; /* "S($(Uuu)i)" replies: spawned, connected, ... */
+
+typedef struct {
+    ens_addr peer;
+    uint64_t conn_id;
+} ens_ctl_conn_v; /* "S($(Uuu)U)" connect request (-> admin), new receiving
+                     end (admin -> receiver, with the fd), closed (-> admin) */
+
+typedef struct {
+    int32_t reason;
+    int32_t status;
+} ens_ctl_exit_v; /* "S(ii)" actor -> admin: started (reason -1) or exiting */
+
+typedef struct {
+    int64_t at_ms;
+    ens_addr actor, parent, sender;
+    int32_t kind, error, signal;
+    uint32_t attempt, incarnation, msg_size;
+    char *actor_type, *msg_type, *reason;
+} ens_ctl_event_v; /* "S(I$(Uuu)$(Uuu)$(Uuu)iiiuuusss)" -> admin -> outside */
+
+typedef struct {
+    char *reason;
+    ens_bytes frame;
+} ens_ctl_frame_v; /* "S(s)B" a dead letter (-> admin) */
+
+typedef struct {
+    int32_t enable;
+    uint32_t timeout_ms;
+} ens_ctl_flag_v; /* "S(iu)" dead-letter handler (enable), shutdown (timeout) */
+
+extern ens_msgtype ens_ctl_spawn, ens_ctl_spawned, ens_ctl_connect, ens_ctl_connected,
+    ens_ctl_newconn, ens_ctl_closed, ens_ctl_started, ens_ctl_exiting, ens_ctl_event,
+    ens_ctl_deadletter, ens_ctl_deadhandler, ens_ctl_shutdown;
+
+/* Register the control types (idempotent). */
+int ens__ctl_register(void);
+
+/* Send one control frame of (t, v) on fd (SOCK_SEQPACKET), from `from`,
+ * with correlation corr and up to ENS_CTL_MAX_FDS descriptors (borrowed:
+ * the caller still owns them). Blocking send; the control channel is never
+ * full for long (its reader never blocks on its writer). Errors: as
+ * ens__frame_build, ENS_EIO (the peer is gone). */
+int ens__ctl_send(int fd, ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
+                  const int *fds, int nfds);
+
+/* Receive one control frame from fd. Returns 1 and *out (owned by the
+ * caller) with up to *nfds descriptors (owned by the caller; *nfds updated),
+ * 0 when nothing is ready (non-blocking fd), or ENS_EIO when the peer closed
+ * or the read failed, ENS_EBADFRAME for a malformed frame (dropped). */
+int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds);
+
+/* Forward a failure event to the admin (actor side) in a control frame. */
+int ens__ctl_send_event(int fd, const ens_event *ev);
+
+/* Rebuild an ens_event from a control event value (strings borrowed). */
+void ens__ctl_event_from(const ens_ctl_event_v *v, ens_event *ev);
+
+/* ---- the stage: an actor's crash-proof read buffer -------------------- */
+
+enum ens_stage_state {
+    ENS_STAGE_IDLE = 0,
+    ENS_STAGE_INIT,     /* init is running */
+    ENS_STAGE_HANDLING, /* the frame at `done` is being handled */
+};
+
+#define ENS_STAGE_CHUNK 65536u
+
+typedef struct ens_stage {
+    uint32_t state;      /* enum ens_stage_state */
+    uint32_t attempt;    /* attempt of the frame at `done` while HANDLING */
+    uint64_t len;        /* bytes in buf */
+    uint64_t done;       /* bytes of buf already handled */
+    int32_t sticky_fd;   /* the receiving end a partial frame at the tail came from, or -1 */
+    int32_t last_signal; /* set by the admin: the signal of the last crash */
+    uint64_t cap;        /* bytes of buf */
+    uint8_t buf[];
+} ens_stage;
+
+/* Map a stage of capacity for max_frame bytes (shared, anonymous, pages
+ * taken only when touched). NULL on failure. */
+ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len);
+
+/* ---- process helpers ---------------------------------------------------- */
+
+/* In a freshly forked child: default signal dispositions, empty mask, die
+ * with the parent (PR_SET_PDEATHSIG) and check the parent is still
+ * parent_pid. Returns false if the parent is already gone. */
+bool ens__child_setup(pid_t parent_pid);
+
+/* Close every descriptor >= 3 except the sorted, distinct keep[0..n). */
+void ens__close_fds_except(const int *keep, size_t n);
+
+/* Set the process title shown by ps (argv area and comm). */
+void ens__proctitle(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Make fd non-blocking and close-on-exec. */
+int ens__fd_nonblock(int fd);
+
+/* ---- entry points ------------------------------------------------------- */
+
+/* Start the process base for s (in the starting program). */
+int ens__process_start(ens_system *s);
+
+/* The admin's main: never returns. ctl is its control channel to the
+ * starting program, tx the sending end of its connection to it. */
+_Noreturn void ens__admin_main(ens_system *s, int ctl, int tx);
+
+/* Run one actor process: never returns. */
+typedef struct ens_actor_boot {
+    ens_system *sys;
+    const ens_actor_def *def;
+    ens_addr addr, parent;
+    uint32_t incarnation;
+    int ctl;       /* channel to the admin */
+    const int *rx; /* receiving ends (inherited) */
+    size_t n_rx;
+    const uint64_t *rx_ids;
+    ens_stage *stage;
+    uint8_t *arg_frame; /* start argument, or NULL */
+    size_t arg_len;
+    bool sync; /* report init's result to the admin */
+} ens_actor_boot;
+
+_Noreturn void ens__actor_process_main(const ens_actor_boot *boot);
+
+#endif

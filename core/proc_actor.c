@@ -1,0 +1,586 @@
+/*
+ * core/proc_actor.c - one actor process of the process base.
+ *
+ * Forked by the admin, it runs a fresh libuv loop: a poll watcher per
+ * receiving end, one for the control channel, timers for wake-ups, and a
+ * prepare hook that sends every coalesced outgoing buffer before the loop
+ * blocks. Incoming bytes are read into the stage (shared with the admin):
+ * up to 64 KiB at a time from one connection, then handled frame by frame,
+ * the stage recording which frame is in hand and its attempt. When a frame
+ * straddles the end of a read, that connection alone is read until the
+ * frame is whole. A new incarnation after a crash finds the stage as the
+ * crash left it: it redelivers the frame in hand (attempt + 1), or returns
+ * it as poison when that was its second attempt, then goes on.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "core/proc.h"
+#include "core/proc_tx.h"
+#include "ensemble/error.h"
+
+typedef struct rxconn {
+    uv_poll_t poll;
+    int fd;
+    uint64_t id;
+    bool paused;
+    bool closing;
+} rxconn;
+
+typedef struct wtimer {
+    uv_timer_t t;
+    uint64_t id;
+    uint64_t payload;
+    uint32_t delay_ms;
+    struct wtimer *next;
+} wtimer;
+
+typedef struct proc_actor {
+    ens_system *sys;
+    ens_actor *actor;
+    uv_loop_t loop;
+    int ctl;
+    uv_poll_t ctl_poll;
+    rxconn **rx;
+    size_t n_rx, cap_rx;
+    ens_tx_table tx;
+    ens_stage *st;
+    uint64_t cur_len; /* length of the frame in hand */
+    uv_prepare_t flush;
+    wtimer *timers;
+    uint64_t next_timer;
+    uint64_t next_corr;
+    uint64_t spawn_corr;
+    bool spawn_done;
+    ens_ctl_status_v spawn_reply;
+} proc_actor;
+
+static proc_actor P;
+
+static void process_stage(void);
+
+/* ---- receiving ---------------------------------------------------------- */
+
+static void on_rx(uv_poll_t *h, int status, int events);
+
+static void resume_paused(void)
+{
+    for (size_t i = 0; i < P.n_rx; i++) {
+        rxconn *c = P.rx[i];
+        if (c->paused && !c->closing) {
+            c->paused = false;
+            uv_poll_start(&c->poll, UV_READABLE, on_rx);
+        }
+    }
+}
+
+static void on_rx_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* Close callback of handles that are the first member of a malloc'ed block. */
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void rx_close(rxconn *c)
+{
+    for (size_t i = 0; i < P.n_rx; i++) {
+        if (P.rx[i] == c) {
+            P.rx[i] = P.rx[--P.n_rx];
+            break;
+        }
+    }
+    ens_ctl_conn_v v = {ENS_ADDR_NONE, c->id};
+    ens__ctl_send(P.ctl, P.actor->addr, &ens_ctl_closed, &v, 0, NULL, 0);
+    c->closing = true;
+    uv_poll_stop(&c->poll);
+    close(c->fd);
+    uv_close((uv_handle_t *)&c->poll, on_rx_closed);
+}
+
+static int rx_add(int fd, uint64_t id)
+{
+    if (P.n_rx == P.cap_rx) {
+        size_t cap = P.cap_rx ? P.cap_rx * 2 : 8;
+        rxconn **n = realloc(P.rx, cap * sizeof(*n));
+        if (n == NULL)
+            return ENS_ENOMEM;
+        P.rx = n;
+        P.cap_rx = cap;
+    }
+    rxconn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return ENS_ENOMEM;
+    c->fd = fd;
+    c->id = id;
+    ens__fd_nonblock(fd);
+    uv_poll_init(&P.loop, &c->poll, fd);
+    c->poll.data = c;
+    P.rx[P.n_rx++] = c;
+    uv_poll_start(&c->poll, UV_READABLE, on_rx);
+    return 0;
+}
+
+static void bad_stream(rxconn *c, const char *why)
+{
+    ens_event ev = {.kind = ENS_EV_BADFRAME, .error = ENS_EBADFRAME, .reason = why};
+    ens__event_actor(&ev, P.actor);
+    ens__event(P.sys, &ev);
+    P.st->len = P.st->done;
+    P.st->sticky_fd = -1;
+    rx_close(c);
+    resume_paused();
+}
+
+static void on_rx(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    rxconn *c = h->data;
+    ens_stage *st = P.st;
+    if (st->len > st->done && st->sticky_fd != c->fd) {
+        c->paused = true; /* another connection's frame is half read */
+        uv_poll_stop(&c->poll);
+        return;
+    }
+    size_t want;
+    if (st->len > st->done) {
+        uint64_t have = st->len - st->done;
+        if (have < ENS_FRAME_HEADER_LEN) {
+            want = ENS_FRAME_HEADER_LEN - have;
+        } else {
+            uint64_t total = ens__frame_total_len(st->buf + st->done);
+            if (total > P.sys->opts.max_frame_bytes || total > st->cap - st->done) {
+                bad_stream(c, "frame above the size limit: connection closed");
+                return;
+            }
+            want = total - have;
+        }
+    } else {
+        st->len = st->done = 0;
+        want = ENS_STAGE_CHUNK;
+    }
+    ssize_t n = recv(c->fd, st->buf + st->len, want, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        if (st->sticky_fd == c->fd && st->len > st->done)
+            bad_stream(c, "the sender ended in the middle of a frame");
+        else
+            rx_close(c);
+        return;
+    }
+    st->len += (uint64_t)n;
+    st->sticky_fd = c->fd;
+    process_stage();
+}
+
+/* Deliver message m (owned) as the frame in hand, attempt as given. */
+static void deliver(ens_msg *m, uint64_t total)
+{
+    P.st->attempt = m->hdr.attempt;
+    P.st->state = ENS_STAGE_HANDLING;
+    P.cur_len = total;
+    ens__actor_deliver(P.actor, m);
+    ens_msg_free(m);
+    /* What the handler sent leaves before its message counts as handled, so
+     * a crash from here on repeats nothing and loses nothing (unless a
+     * destination is full: then its frames wait in this process). */
+    ens__tx_flush_all(&P.tx);
+    P.st->done += total;
+    P.st->state = ENS_STAGE_IDLE;
+}
+
+/* The complete frame at the stage's `done` as a message, or NULL (a bad
+ * frame is reported and skipped; *total is set in both cases, 0 if the
+ * frame is not complete yet). */
+static ens_msg *staged_msg(uint64_t *total)
+{
+    ens_stage *st = P.st;
+    *total = 0;
+    if (st->len - st->done < ENS_FRAME_HEADER_LEN)
+        return NULL;
+    uint64_t t = ens__frame_total_len(st->buf + st->done);
+    if (t > st->len - st->done)
+        return NULL;
+    *total = t;
+    uint8_t *copy = malloc(t);
+    ens_msg *m = NULL;
+    int rc = ENS_ENOMEM;
+    if (copy != NULL) {
+        memcpy(copy, st->buf + st->done, t);
+        rc = ens__msg_from_frame(copy, t, P.sys->opts.max_frame_bytes, &m);
+    }
+    if (rc < 0) {
+        ens_event ev = {.kind = ENS_EV_BADFRAME,
+                        .error = rc,
+                        .msg_size = (uint32_t)t,
+                        .reason = "a received frame was rejected"};
+        ens__event_actor(&ev, P.actor);
+        ens__event(P.sys, &ev);
+        st->done += t;
+        return NULL;
+    }
+    return m;
+}
+
+static void process_stage(void)
+{
+    ens_stage *st = P.st;
+    for (;;) {
+        uint64_t total;
+        ens_msg *m = staged_msg(&total);
+        if (total == 0)
+            break;
+        if (m != NULL)
+            deliver(m, total);
+    }
+    if (st->done == st->len) {
+        st->len = st->done = 0;
+        st->sticky_fd = -1;
+        resume_paused();
+    }
+}
+
+/* ---- control channel ------------------------------------------------------ */
+
+static void handle_ctl(ens_msg *m, int *fds, int nfds)
+{
+    uint32_t t = m->hdr.type_id;
+    int fd = nfds > 0 ? fds[0] : -1;
+    bool taken = false;
+    if (t == ens_ctl_connected.id) {
+        const ens_ctl_status_v *v = m->value;
+        ens__tx_connected(&P.tx, v->addr, v->status, fd);
+        taken = true;
+    } else if (t == ens_ctl_newconn.id && fd >= 0) {
+        const ens_ctl_conn_v *v = m->value;
+        taken = rx_add(fd, v->conn_id) == 0;
+    } else if (t == ens_ctl_spawned.id && m->hdr.corr == P.spawn_corr) {
+        P.spawn_reply = *(const ens_ctl_status_v *)m->value;
+        P.spawn_done = true;
+    }
+    for (int i = taken ? 1 : 0; i < nfds; i++)
+        close(fds[i]);
+    ens_msg_free(m);
+}
+
+static void pump_ctl(void)
+{
+    for (;;) {
+        ens_msg *m = NULL;
+        int fds[ENS_CTL_MAX_FDS];
+        int nfds = ENS_CTL_MAX_FDS;
+        int rc = ens__ctl_recv(P.ctl, &m, fds, &nfds);
+        if (rc == 0)
+            return;
+        if (rc == ENS_EBADFRAME)
+            continue;
+        if (rc < 0)
+            _exit(0); /* the admin is gone: so is the system */
+        handle_ctl(m, fds, nfds);
+    }
+}
+
+static void pump_ctl_tx(ens_tx_table *t)
+{
+    (void)t;
+    pump_ctl();
+}
+
+static void on_ctl(uv_poll_t *h, int status, int events)
+{
+    (void)h;
+    (void)status;
+    (void)events;
+    pump_ctl();
+}
+
+/* ---- outgoing --------------------------------------------------------------- */
+
+static void on_tx_writable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    ens__tx_flush(&P.tx, h->data);
+}
+
+static void want_write(ens_tx_table *t, ens_tx *tx, bool want)
+{
+    (void)t;
+    if (tx->fd < 0) {
+        if (tx->watch != NULL) {
+            uv_poll_stop(tx->watch);
+            uv_close((uv_handle_t *)tx->watch, free_handle);
+            tx->watch = NULL;
+        }
+        return;
+    }
+    if (want && tx->watch == NULL) {
+        uv_poll_t *p = malloc(sizeof(*p));
+        if (p == NULL)
+            return;
+        uv_poll_init(&P.loop, p, tx->fd);
+        p->data = tx;
+        tx->watch = p;
+    }
+    if (tx->watch != NULL) {
+        if (want)
+            uv_poll_start(tx->watch, UV_WRITABLE, on_tx_writable);
+        else
+            uv_poll_stop(tx->watch);
+    }
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    (void)h;
+    ens__tx_flush_all(&P.tx);
+}
+
+/* ---- base operations --------------------------------------------------------- */
+
+static int pa_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
+{
+    (void)s;
+    return ens__tx_send(&P.tx, frame, len, h, bounded);
+}
+
+static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
+                    size_t arg_len, bool sync, ens_addr *out)
+{
+    (void)parent;
+    (void)sync;
+    if (arg_len > ENS_CTL_MAX - 1024) {
+        free(arg_frame);
+        return ENS_EMSGSIZE;
+    }
+    ens_ctl_spawn_v v = {
+        (uint64_t)(uintptr_t)d, 0, (char *)d->name, {arg_frame, (uint32_t)arg_len}};
+    P.spawn_corr = ++P.next_corr;
+    P.spawn_done = false;
+    int rc = ens__ctl_send(P.ctl, P.actor->addr, &ens_ctl_spawn, &v, P.spawn_corr, NULL, 0);
+    free(arg_frame);
+    if (rc < 0)
+        return rc;
+    uint64_t deadline = ens__mono_ns() + (uint64_t)s->opts.call_timeout_ms * 1000000u;
+    while (!P.spawn_done) {
+        uint64_t now = ens__mono_ns();
+        if (now >= deadline)
+            return ENS_ETIMEDOUT;
+        struct pollfd p = {.fd = P.ctl, .events = POLLIN};
+        poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+        pump_ctl();
+    }
+    if (P.spawn_reply.status < 0)
+        return P.spawn_reply.status;
+    *out = P.spawn_reply.addr;
+    return 0;
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    wtimer *w = h->data;
+    for (wtimer **pp = &P.timers; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    ens_wakeup_v v = {w->id, w->payload, w->delay_ms};
+    ens__send_frame(P.sys, P.actor->addr, P.actor->addr, ENS_MSG_WAKEUP, &v, ENS_FRAME_SYSTEM, 0, 0,
+                    false);
+    uv_close((uv_handle_t *)h, free_handle);
+}
+
+static int pa_timer_add(ens_system *s, ens_actor *a, uint32_t delay_ms, uint64_t payload,
+                        uint64_t *id)
+{
+    (void)s;
+    (void)a;
+    wtimer *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return ENS_ENOMEM;
+    w->id = ++P.next_timer;
+    w->payload = payload;
+    w->delay_ms = delay_ms;
+    uv_timer_init(&P.loop, &w->t);
+    w->t.data = w;
+    w->next = P.timers;
+    P.timers = w;
+    /* libuv counts from the loop's cached millisecond clock: refresh it and
+     * add the millisecond it rounds down, so a wake-up is never early. */
+    uv_update_time(&P.loop);
+    uv_timer_start(&w->t, on_timer, (uint64_t)delay_ms + 1, 0);
+    *id = w->id;
+    return 0;
+}
+
+static int pa_timer_cancel(ens_system *s, ens_actor *a, uint64_t id)
+{
+    (void)s;
+    (void)a;
+    for (wtimer **pp = &P.timers; *pp != NULL; pp = &(*pp)->next) {
+        wtimer *w = *pp;
+        if (w->id == id) {
+            *pp = w->next;
+            uv_timer_stop(&w->t);
+            uv_close((uv_handle_t *)&w->t, free_handle);
+            return 0;
+        }
+    }
+    return ENS_ENOENT;
+}
+
+static void pa_actor_gone(ens_system *s, ens_actor *a)
+{
+    (void)s;
+    if (P.st->state == ENS_STAGE_HANDLING) {
+        P.st->done += P.cur_len; /* the frame that ended the actor is handled */
+        P.st->state = ENS_STAGE_IDLE;
+    } else if (P.st->state == ENS_STAGE_INIT) {
+        P.st->state = ENS_STAGE_IDLE;
+    }
+    ens__tx_drain(&P.tx, 2000, pump_ctl_tx);
+    ens_ctl_exit_v v = {a->stop_reason, a->stop_status};
+    ens__ctl_send(P.ctl, a->addr, &ens_ctl_exiting, &v, 0, NULL, 0);
+    _exit(0);
+}
+
+static void pa_dead_letters_set(ens_system *s, ens_addr who, bool enable)
+{
+    (void)s;
+    ens_ctl_flag_v v = {enable ? 1 : 0, 0};
+    ens__ctl_send(P.ctl, who, &ens_ctl_deadhandler, &v, 0, NULL, 0);
+}
+
+static void pa_on_attempt(ens_system *s, ens_actor *a, uint32_t attempt)
+{
+    (void)s;
+    (void)a;
+    P.st->attempt = attempt;
+}
+
+static int pa_not_outside(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v,
+                          uint32_t timeout_ms, ens_msg **reply)
+{
+    (void)s, (void)to, (void)t, (void)v, (void)timeout_ms, (void)reply;
+    return ENS_EINVAL;
+}
+
+static int pa_listen(ens_system *s, uint32_t timeout_ms, ens_msg **out)
+{
+    (void)s, (void)timeout_ms, (void)out;
+    return ENS_EINVAL;
+}
+
+static int pa_run(ens_system *s, uint32_t timeout_ms)
+{
+    (void)s, (void)timeout_ms;
+    return 0;
+}
+
+static const ens_base_ops actor_ops = {
+    .route = pa_route,
+    .spawn = pa_spawn,
+    .timer_add = pa_timer_add,
+    .timer_cancel = pa_timer_cancel,
+    .actor_gone = pa_actor_gone,
+    .dead_letters_set = pa_dead_letters_set,
+    .on_attempt = pa_on_attempt,
+    .ask = pa_not_outside,
+    .listen = pa_listen,
+    .run = pa_run,
+    .shutdown = pa_run,
+};
+
+static void send_event(const ens_event *ev, void *arg)
+{
+    (void)arg;
+    ens__ctl_send_event(P.ctl, ev);
+}
+
+/* After a crash: the frame in hand once more, or back as poison. */
+static void recover(uint32_t state, uint32_t attempt, int sig)
+{
+    if (state != ENS_STAGE_HANDLING)
+        return;
+    uint64_t total;
+    ens_msg *m = staged_msg(&total);
+    if (m == NULL)
+        return;
+    if (attempt >= 2) {
+        m->hdr.attempt = (uint16_t)attempt;
+        ens__actor_poison(P.actor, m, 0, sig);
+        ens_msg_free(m);
+        P.st->done += total;
+        return;
+    }
+    m->hdr.attempt = (uint16_t)(attempt + 1);
+    ens_event ev = {.kind = ENS_EV_RETRY,
+                    .signal = sig,
+                    .attempt = m->hdr.attempt,
+                    .msg_type = m->info != NULL ? m->info->type->name : "",
+                    .sender = m->hdr.sender,
+                    .reason = "delivering the message in hand at the crash once more"};
+    ens__event_actor(&ev, P.actor);
+    ens__event(P.sys, &ev);
+    deliver(m, total);
+}
+
+_Noreturn void ens__actor_process_main(const ens_actor_boot *b)
+{
+    ens_system *s = b->sys;
+    char addr[ENS_ADDR_STRLEN];
+    ens_addr_format(b->addr, addr, sizeof(addr));
+    ens__proctitle("ens: %s %s", b->def->name, addr);
+    memset(&P, 0, sizeof(P));
+    P.sys = s;
+    P.ctl = b->ctl;
+    P.st = b->stage;
+    s->ops = &actor_ops;
+    s->base = &P;
+    s->opts.on_event = send_event;
+    s->opts.event_arg = NULL;
+    ens__fd_nonblock(P.ctl);
+    if (uv_loop_init(&P.loop) != 0)
+        _exit(72);
+    P.tx.ctl = P.ctl;
+    P.tx.self = b->addr;
+    P.tx.limit = s->opts.mailbox_limit;
+    P.tx.want_write = want_write;
+    uint8_t *arg = NULL;
+    if (b->arg_frame != NULL && (arg = malloc(b->arg_len)) != NULL)
+        memcpy(arg, b->arg_frame, b->arg_len);
+    P.actor = ens__actor_new(s, b->def, b->addr, b->parent, arg, b->arg_len);
+    if (P.actor == NULL)
+        _exit(73);
+    P.actor->incarnation = b->incarnation;
+    uv_poll_init(&P.loop, &P.ctl_poll, P.ctl);
+    uv_poll_start(&P.ctl_poll, UV_READABLE, on_ctl);
+    uv_prepare_init(&P.loop, &P.flush);
+    uv_prepare_start(&P.flush, on_prepare);
+
+    ens_stage *st = P.st;
+    uint32_t crash_state = st->state, crash_attempt = st->attempt;
+    int sig = st->last_signal;
+    st->state = ENS_STAGE_INIT;
+    int rc = ens__actor_start(P.actor); /* on failure it exits via actor_gone */
+    st->state = ENS_STAGE_IDLE;
+    ens_ctl_exit_v started = {-1, rc};
+    ens__ctl_send(P.ctl, b->addr, &ens_ctl_started, &started, 0, NULL, 0);
+    for (size_t i = 0; i < b->n_rx; i++)
+        rx_add(b->rx[i], b->rx_ids[i]);
+    recover(crash_state, crash_attempt, sig);
+    process_stage();
+    uv_run(&P.loop, UV_RUN_DEFAULT);
+    _exit(0);
+}

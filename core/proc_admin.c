@@ -1,0 +1,768 @@
+/*
+ * core/proc_admin.c - the admin of a process-base system.
+ *
+ * Forked by the starting program, the admin never runs a handler, so it
+ * stays a clean template to fork actors from; it has no libuv loop and no
+ * threads (a poll() loop and a signalfd). It keeps one record per actor:
+ * its process, control channel, stage, start argument and a copy of the
+ * receiving end of every connection to it. From these it
+ *  - forks actors (spawn requests) and brokers connections between them;
+ *  - on SIGCHLD tells an orderly exit from a crash; restarts a crashed
+ *    actor at the same address (the new process inherits the receiving
+ *    ends and the stage, so nothing queued is lost) unless it crashed in
+ *    init or too often, and then ends it for good: the parent gets
+ *    child-exited, everything still queued becomes a dead letter;
+ *  - routes dead letters, and passes failure events to the starting
+ *    program;
+ *  - at shutdown asks the top-level actors to exit, waits, kills the rest.
+ * Frames from the admin to an endpoint (child exited, dead envelopes, exit
+ * requests, error replies) travel on a data connection of its own per
+ * endpoint, so they are staged and crash-safe like any other message.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/proc.h"
+#include "ensemble/error.h"
+
+#define RESTART_WINDOW_MS 1000
+#define RESTART_MAX       10 /* crashes within the window before the admin gives up */
+
+typedef struct rxend {
+    uint64_t id;
+    int fd;
+} rxend;
+
+typedef struct arec {
+    ens_addr addr, parent;
+    const ens_actor_def *def;
+    pid_t pid; /* 0 while no process runs */
+    uint32_t incarnation;
+    int ctl;      /* admin's end of the control channel, -1 if none */
+    int tx;       /* admin's sending end of its own connection */
+    uint8_t *out; /* frames waiting for tx */
+    size_t out_len, out_cap;
+    rxend *rx; /* receiving ends (kept for restarts) */
+    size_t n_rx, cap_rx;
+    ens_stage *stage;
+    size_t stage_len;
+    uint8_t *arg;
+    size_t arg_len;
+    bool sync_pending;  /* an outside spawn waits for init */
+    ens_addr requester; /* who asked for the spawn */
+    uint64_t req_corr;
+    bool exiting; /* announced an orderly exit */
+    int exit_reason, exit_status;
+    int64_t crashes[RESTART_MAX];
+    size_t n_crashes;
+    bool outside; /* the starting program's endpoint */
+} arec;
+
+typedef struct admin {
+    ens_system *sys;
+    pid_t pid;
+    arec **recs;
+    size_t n, cap;
+    uint64_t next_id, next_conn;
+    ens_addr dead_handler;
+    int sigfd;
+    bool shutting_down;
+    uint64_t shutdown_deadline;
+    uint64_t order; /* spawn order of top-level actors */
+} admin;
+
+static admin A;
+
+static arec *by_addr(ens_addr addr)
+{
+    for (size_t i = 0; i < A.n; i++) {
+        if (ens_addr_equal(A.recs[i]->addr, addr))
+            return A.recs[i];
+    }
+    return NULL;
+}
+
+static arec *outside_rec(void)
+{
+    return A.n > 0 && A.recs[0]->outside ? A.recs[0] : NULL;
+}
+
+static void emit(ens_event *ev)
+{
+    ev->at_ms = ens__now_ms();
+    if (ev->actor_type == NULL)
+        ev->actor_type = "";
+    if (ev->msg_type == NULL)
+        ev->msg_type = "";
+    if (ev->reason == NULL)
+        ev->reason = "";
+    arec *o = outside_rec();
+    if (o != NULL && o->ctl >= 0)
+        ens__ctl_send_event(o->ctl, ev);
+    char addr[ENS_ADDR_STRLEN];
+    ens_addr_format(ev->actor, addr, sizeof(addr));
+    ens__log(A.sys, NULL,
+             ev->kind == ENS_EV_CRASH || ev->kind == ENS_EV_DEAD_LETTER ? ENS_LOG_WARN
+                                                                        : ENS_LOG_INFO,
+             "%s: actor %s (%s) signal %d: %s", ens_event_kind_name(ev->kind), addr, ev->actor_type,
+             ev->signal, ev->reason);
+}
+
+static void rec_event(arec *r, ens_event_kind kind, int sig, const char *reason)
+{
+    ens_event ev = {.kind = kind,
+                    .actor = r->addr,
+                    .parent = r->parent,
+                    .actor_type = r->def != NULL ? r->def->name : "outside",
+                    .signal = sig,
+                    .incarnation = r->incarnation,
+                    .reason = reason};
+    emit(&ev);
+}
+
+/* ---- the admin's own frames to an endpoint ---------------------------- */
+
+static void out_flush(arec *r)
+{
+    size_t off = 0;
+    while (off < r->out_len) {
+        ssize_t n = send(r->tx, r->out + off, r->out_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        break; /* EAGAIN: poll for POLLOUT; other errors: the record ends soon */
+    }
+    memmove(r->out, r->out + off, r->out_len - off);
+    r->out_len -= off;
+}
+
+static void out_frame(arec *r, const uint8_t *frame, size_t len)
+{
+    if (r->out_len + len > r->out_cap) {
+        size_t cap = r->out_cap ? r->out_cap : 4096;
+        while (cap < r->out_len + len)
+            cap *= 2;
+        uint8_t *n = realloc(r->out, cap);
+        if (n == NULL)
+            return;
+        r->out = n;
+        r->out_cap = cap;
+    }
+    memcpy(r->out + r->out_len, frame, len);
+    r->out_len += len;
+    out_flush(r);
+}
+
+static void send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const void *v, uint16_t flags,
+                    uint64_t corr, int16_t error);
+
+/* The dead-letter rules of core/actor.c, in the admin. Takes frame. */
+static void dead_letter(uint8_t *frame, size_t len, const char *reason)
+{
+    ens_frame_hdr h;
+    if (ens__frame_hdr_read(frame, len, A.sys->opts.max_frame_bytes, &h) < 0) {
+        free(frame);
+        return;
+    }
+    if ((h.flags & ENS_FRAME_SYSTEM) && h.type_id == ens_sys_child_exited.id) {
+        free(frame);
+        return;
+    }
+    if ((h.flags & ENS_FRAME_REQUEST) && h.corr != 0 && !ens_addr_is_none(h.sender)) {
+        ens_string_v why = {(char *)reason};
+        send_to(h.target, h.sender, ENS_MSG_STRING, &why,
+                ENS_FRAME_SYSTEM | ENS_FRAME_REPLY | ENS_FRAME_ERROR, h.corr, ENS_ENOACTOR);
+    }
+    arec *handler = ens_addr_is_none(A.dead_handler) ? NULL : by_addr(A.dead_handler);
+    if (handler != NULL && !ens_addr_equal(handler->addr, h.target) &&
+        h.type_id != ens_sys_dead_envelope.id) {
+        ens_dead_envelope_v env = {h.target, h.type_id, (char *)reason, {frame, (uint32_t)len}};
+        send_to(h.sender, handler->addr, ENS_MSG_DEAD_ENVELOPE, &env, ENS_FRAME_SYSTEM, 0, 0);
+    } else {
+        const ens_typeinfo *info = ens__typeinfo_by_id(h.type_id);
+        ens_event ev = {.kind = ENS_EV_DEAD_LETTER,
+                        .actor = h.target,
+                        .msg_type = info != NULL ? info->type->name : "",
+                        .sender = h.sender,
+                        .msg_size = (uint32_t)len,
+                        .reason = reason};
+        emit(&ev);
+    }
+    free(frame);
+}
+
+static void send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const void *v, uint16_t flags,
+                    uint64_t corr, int16_t error)
+{
+    ens_frame_hdr h = {
+        .flags = flags, .target = to, .sender = from, .corr = corr, .attempt = 1, .error = error};
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if (ens__frame_build(t, v, &h, A.sys->opts.max_frame_bytes, &frame, &len) < 0)
+        return;
+    arec *r = by_addr(to);
+    if (r == NULL) {
+        dead_letter(frame, len, "no live actor at that address");
+        return;
+    }
+    out_frame(r, frame, len);
+    free(frame);
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+static arec *rec_add(void)
+{
+    if (A.n == A.cap) {
+        size_t cap = A.cap ? A.cap * 2 : 32;
+        arec **n = realloc(A.recs, cap * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        A.recs = n;
+        A.cap = cap;
+    }
+    arec *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->ctl = -1;
+    r->tx = -1;
+    A.recs[A.n++] = r;
+    return r;
+}
+
+static int rx_add(arec *r, uint64_t id, int fd)
+{
+    if (r->n_rx == r->cap_rx) {
+        size_t cap = r->cap_rx ? r->cap_rx * 2 : 8;
+        rxend *n = realloc(r->rx, cap * sizeof(*n));
+        if (n == NULL)
+            return ENS_ENOMEM;
+        r->rx = n;
+        r->cap_rx = cap;
+    }
+    r->rx[r->n_rx++] = (rxend){id, fd};
+    return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Fork a process for r (a new incarnation when r ran before). */
+static int fork_actor(arec *r, bool sync)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return ENS_EIO;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return errno == EAGAIN ? ENS_EAGAIN : ENS_ENOMEM;
+    }
+    if (pid == 0) {
+        if (!ens__child_setup(A.pid))
+            _exit(70);
+        size_t nk = r->n_rx + 1;
+        int *keep = malloc(nk * sizeof(int));
+        int *rx = malloc((r->n_rx + 1) * sizeof(int));
+        uint64_t *ids = malloc((r->n_rx + 1) * sizeof(uint64_t));
+        if (keep == NULL || rx == NULL || ids == NULL)
+            _exit(71);
+        keep[0] = sv[1];
+        for (size_t i = 0; i < r->n_rx; i++) {
+            keep[i + 1] = r->rx[i].fd;
+            rx[i] = r->rx[i].fd;
+            ids[i] = r->rx[i].id;
+        }
+        qsort(keep, nk, sizeof(int), cmp_int);
+        ens__close_fds_except(keep, nk);
+        free(keep);
+        ens_actor_boot boot = {
+            .sys = A.sys,
+            .def = r->def,
+            .addr = r->addr,
+            .parent = r->parent,
+            .incarnation = r->incarnation,
+            .ctl = sv[1],
+            .rx = rx,
+            .n_rx = r->n_rx,
+            .rx_ids = ids,
+            .stage = r->stage,
+            .arg_frame = r->arg,
+            .arg_len = r->arg_len,
+            .sync = sync,
+        };
+        ens__actor_process_main(&boot);
+    }
+    close(sv[1]);
+    ens__fd_nonblock(sv[0]);
+    r->ctl = sv[0];
+    r->pid = pid;
+    r->exiting = false;
+    return 0;
+}
+
+/* Give every frame still queued for r (its stage, then its receiving ends)
+ * to the dead-letter rules, and close the receiving ends. */
+static void drain_to_dead_letters(arec *r, const char *reason)
+{
+    ens_stage *st = r->stage;
+    if (st != NULL) {
+        uint64_t off = st->done;
+        while (st->len >= off + ENS_FRAME_HEADER_LEN) {
+            uint64_t total = ens__frame_total_len(st->buf + off);
+            if (total > st->len - off)
+                break;
+            uint8_t *f = malloc(total);
+            if (f != NULL) {
+                memcpy(f, st->buf + off, total);
+                dead_letter(f, total, reason);
+            }
+            off += total;
+        }
+        st->len = st->done = 0;
+    }
+    for (size_t i = 0; i < r->n_rx; i++) {
+        int fd = r->rx[i].fd;
+        /* Writers get EPIPE from now on; what is queued is still readable. */
+        shutdown(fd, SHUT_RDWR);
+        uint8_t *buf = NULL;
+        size_t len = 0, cap = 0;
+        for (;;) {
+            if (cap - len < 65536) {
+                cap = cap ? cap * 2 : 131072;
+                uint8_t *n = realloc(buf, cap);
+                if (n == NULL)
+                    break;
+                buf = n;
+            }
+            ssize_t n = recv(fd, buf + len, cap - len, MSG_DONTWAIT);
+            if (n <= 0)
+                break;
+            len += (size_t)n;
+        }
+        size_t off = 0;
+        if (st != NULL && st->sticky_fd == fd)
+            off = len; /* the rest of a frame whose head was lost with the stage */
+        while (len - off >= ENS_FRAME_HEADER_LEN) {
+            uint64_t total = ens__frame_total_len(buf + off);
+            if (total > len - off)
+                break;
+            uint8_t *f = malloc(total);
+            if (f != NULL) {
+                memcpy(f, buf + off, total);
+                dead_letter(f, total, reason);
+            }
+            off += total;
+        }
+        free(buf);
+        close(fd);
+    }
+    r->n_rx = 0;
+}
+
+static void rec_free(arec *r)
+{
+    for (size_t i = 0; i < A.n; i++) {
+        if (A.recs[i] == r) {
+            memmove(&A.recs[i], &A.recs[i + 1], (A.n - i - 1) * sizeof(A.recs[0]));
+            A.n--;
+            break;
+        }
+    }
+    if (r->ctl >= 0)
+        close(r->ctl);
+    if (r->tx >= 0)
+        close(r->tx);
+    for (size_t i = 0; i < r->n_rx; i++)
+        close(r->rx[i].fd);
+    if (r->stage != NULL)
+        munmap(r->stage, r->stage_len);
+    free(r->rx);
+    free(r->out);
+    free(r->arg);
+    free(r);
+}
+
+/* r ended for good: tell whoever waits, the parent if the actor could not
+ * tell it itself, turn its queue into dead letters, forget it. */
+static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
+{
+    ens_addr addr = r->addr;
+    if (r->sync_pending) {
+        ens_ctl_status_v v = {addr, ENS_EINIT};
+        arec *q = by_addr(r->requester);
+        if (q != NULL && q->ctl >= 0)
+            ens__ctl_send(q->ctl, addr, &ens_ctl_spawned, &v, r->req_corr, NULL, 0);
+        r->sync_pending = false;
+    }
+    if (ens_addr_equal(A.dead_handler, addr))
+        A.dead_handler = ENS_ADDR_NONE;
+    if (!orderly && !ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
+        ens_child_exited_v ce = {addr, reason, sig, status, r->incarnation};
+        send_to(addr, r->parent, ENS_MSG_CHILD_EXITED, &ce, ENS_FRAME_SYSTEM, 0, 0);
+    }
+    /* Mark it gone before draining, so its letters do not come back to it. */
+    r->addr = ENS_ADDR_NONE;
+    drain_to_dead_letters(r, "the actor ended");
+    r->addr = addr;
+    rec_free(r);
+}
+
+static void on_ctl(arec *r);
+
+/* A process of ours ended: orderly exit, or a crash to absorb. */
+static void on_child_exit(pid_t pid, int wstatus)
+{
+    arec *r = NULL;
+    for (size_t i = 0; i < A.n; i++) {
+        if (A.recs[i]->pid == pid)
+            r = A.recs[i];
+    }
+    if (r == NULL)
+        return;
+    r->pid = 0;
+    if (r->ctl >= 0) {
+        on_ctl(r); /* what it said before it ended (its exit notice) */
+        if (r->ctl >= 0)
+            close(r->ctl);
+        r->ctl = -1;
+    }
+    if (r->exiting && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+        end_for_good(r, r->exit_reason, r->exit_status, 0, true);
+        return;
+    }
+    int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+    int reason = sig == SIGKILL ? ENS_EXIT_KILLED : ENS_EXIT_CRASH;
+    char why[128];
+    if (sig != 0)
+        snprintf(why, sizeof(why), "process killed by signal %d (%s)", sig, strsignal(sig));
+    else
+        snprintf(why, sizeof(why), "process exited with status %d", WEXITSTATUS(wstatus));
+    rec_event(r, ENS_EV_CRASH, sig, why);
+    bool in_init = r->stage != NULL && r->stage->state == ENS_STAGE_INIT;
+    int64_t now = ens__now_ms();
+    size_t recent = 0;
+    for (size_t i = 0; i < r->n_crashes; i++) {
+        if (now - r->crashes[i] < RESTART_WINDOW_MS)
+            r->crashes[recent++] = r->crashes[i];
+    }
+    r->n_crashes = recent;
+    if (in_init || A.shutting_down || recent >= RESTART_MAX - 1) {
+        const char *gave_up = in_init           ? "crashed in init: not restarted"
+                              : A.shutting_down ? "crashed during shutdown"
+                                                : "crashed too often: not restarted";
+        ens_event ev = {.kind = ENS_EV_EXIT,
+                        .actor = r->addr,
+                        .parent = r->parent,
+                        .actor_type = r->def->name,
+                        .signal = sig,
+                        .incarnation = r->incarnation,
+                        .reason = gave_up};
+        emit(&ev);
+        end_for_good(r, in_init ? ENS_EXIT_INIT_FAILED : reason, 0, sig, false);
+        return;
+    }
+    r->crashes[r->n_crashes++] = now;
+    r->stage->last_signal = sig;
+    r->incarnation++;
+    if (fork_actor(r, false) < 0) {
+        end_for_good(r, reason, 0, sig, false);
+        return;
+    }
+    rec_event(r, ENS_EV_RESTART, sig, "restarted at the same address");
+}
+
+/* ---- control requests ------------------------------------------------- */
+
+static void do_spawn(arec *from, const ens_msg *m)
+{
+    const ens_ctl_spawn_v *v = m->value;
+    const ens_actor_def *def = (const ens_actor_def *)(uintptr_t)v->def;
+    ens_ctl_status_v reply = {ENS_ADDR_NONE, 0};
+    arec *r = NULL;
+    if (A.shutting_down)
+        reply.status = ENS_ESHUTDOWN;
+    else if (def == NULL || v->name == NULL || def->name == NULL || strcmp(def->name, v->name))
+        reply.status = ENS_EINVAL;
+    else if ((r = rec_add()) == NULL)
+        reply.status = ENS_ENOMEM;
+    if (reply.status == 0) {
+        r->addr = (ens_addr){A.next_id++, A.sys->node, 0};
+        r->parent = from->outside ? ENS_ADDR_NONE : from->addr;
+        r->def = def;
+        r->incarnation = 1;
+        r->stage = ens__stage_map(A.sys->opts.max_frame_bytes, &r->stage_len);
+        int sv[2] = {-1, -1};
+        if (v->arg.len > 0 && (r->arg = malloc(v->arg.len)) != NULL) {
+            memcpy(r->arg, v->arg.data, v->arg.len);
+            r->arg_len = v->arg.len;
+        }
+        if (r->stage == NULL || (v->arg.len > 0 && r->arg == NULL) ||
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+            reply.status = ENS_ENOMEM;
+        } else {
+            ens__fd_nonblock(sv[0]);
+            r->tx = sv[0];
+            rx_add(r, A.next_conn++, sv[1]);
+            r->sync_pending = v->sync != 0;
+            r->requester = from->addr;
+            r->req_corr = m->hdr.corr;
+            reply.status = fork_actor(r, v->sync != 0);
+        }
+        if (reply.status < 0) {
+            r->sync_pending = false;
+            r->addr = ENS_ADDR_NONE;
+            rec_free(r);
+        } else {
+            reply.addr = r->addr;
+        }
+    }
+    if (reply.status < 0 || !v->sync)
+        ens__ctl_send(from->ctl, reply.addr, &ens_ctl_spawned, &reply, m->hdr.corr, NULL, 0);
+}
+
+static void do_connect(arec *from, const ens_msg *m)
+{
+    const ens_ctl_conn_v *v = m->value;
+    arec *to = by_addr(v->peer);
+    ens_ctl_status_v reply = {v->peer, 0};
+    int sv[2] = {-1, -1};
+    /* An actor between two incarnations (pid 0) is connected all the same:
+     * its next process inherits the receiving end. */
+    if (to == NULL || to->exiting)
+        reply.status = ENS_ENOACTOR;
+    if (reply.status == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        reply.status = ENS_EIO;
+    if (reply.status < 0) {
+        ens__ctl_send(from->ctl, v->peer, &ens_ctl_connected, &reply, 0, NULL, 0);
+        return;
+    }
+    uint64_t id = A.next_conn++;
+    ens_ctl_conn_v nc = {from->addr, id};
+    if (to->ctl >= 0)
+        ens__ctl_send(to->ctl, from->addr, &ens_ctl_newconn, &nc, 0, &sv[1], 1);
+    if (to->outside)
+        close(sv[1]); /* the outside never restarts: it holds its only copy */
+    else
+        rx_add(to, id, sv[1]);
+    ens__ctl_send(from->ctl, v->peer, &ens_ctl_connected, &reply, 0, &sv[0], 1);
+    close(sv[0]);
+}
+
+static void begin_shutdown(uint32_t timeout_ms)
+{
+    if (A.shutting_down)
+        return;
+    A.shutting_down = true;
+    A.shutdown_deadline = ens__mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    ens_exit_request_v v = {0};
+    for (size_t i = A.n; i-- > 0;) {
+        arec *r = A.recs[i];
+        if (!r->outside && ens_addr_is_none(r->parent))
+            send_to(outside_rec() ? outside_rec()->addr : ENS_ADDR_NONE, r->addr,
+                    ENS_MSG_EXIT_REQUEST, &v, ENS_FRAME_SYSTEM, 0, 0);
+    }
+}
+
+static void on_ctl(arec *r)
+{
+    for (;;) {
+        ens_msg *m = NULL;
+        int fds[ENS_CTL_MAX_FDS];
+        int nfds = ENS_CTL_MAX_FDS;
+        int rc = ens__ctl_recv(r->ctl, &m, fds, &nfds);
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]); /* nobody sends the admin descriptors */
+        if (rc == 0)
+            return;
+        if (rc == ENS_EBADFRAME) {
+            rec_event(r, ENS_EV_BADFRAME, 0, "malformed control frame");
+            continue;
+        }
+        if (rc < 0) {
+            close(r->ctl);
+            r->ctl = -1;
+            if (r->outside && !A.sys->opts.persistent)
+                begin_shutdown(0); /* the starting program is gone */
+            return;
+        }
+        uint32_t t = m->hdr.type_id;
+        if (t == ens_ctl_spawn.id) {
+            do_spawn(r, m);
+        } else if (t == ens_ctl_connect.id) {
+            do_connect(r, m);
+        } else if (t == ens_ctl_closed.id) {
+            const ens_ctl_conn_v *v = m->value;
+            for (size_t i = 0; i < r->n_rx; i++) {
+                if (r->rx[i].id == v->conn_id) {
+                    close(r->rx[i].fd);
+                    r->rx[i] = r->rx[--r->n_rx];
+                    break;
+                }
+            }
+        } else if (t == ens_ctl_started.id) {
+            const ens_ctl_exit_v *v = m->value;
+            if (r->sync_pending && v->status == 0) {
+                ens_ctl_status_v s = {r->addr, 0};
+                arec *q = by_addr(r->requester);
+                if (q != NULL && q->ctl >= 0)
+                    ens__ctl_send(q->ctl, r->addr, &ens_ctl_spawned, &s, r->req_corr, NULL, 0);
+                r->sync_pending = false;
+            }
+        } else if (t == ens_ctl_exiting.id) {
+            const ens_ctl_exit_v *v = m->value;
+            r->exiting = true;
+            r->exit_reason = v->reason;
+            r->exit_status = v->status;
+        } else if (t == ens_ctl_event.id) {
+            ens_event ev;
+            ens__ctl_event_from(m->value, &ev);
+            arec *o = outside_rec();
+            if (o != NULL && o->ctl >= 0)
+                ens__ctl_send_event(o->ctl, &ev);
+        } else if (t == ens_ctl_deadletter.id) {
+            const ens_ctl_frame_v *v = m->value;
+            uint8_t *f = malloc(v->frame.len);
+            if (f != NULL) {
+                memcpy(f, v->frame.data, v->frame.len);
+                dead_letter(f, v->frame.len, v->reason != NULL ? v->reason : "dead letter");
+            }
+        } else if (t == ens_ctl_deadhandler.id) {
+            const ens_ctl_flag_v *v = m->value;
+            if (v->enable)
+                A.dead_handler = r->addr;
+            else if (ens_addr_equal(A.dead_handler, r->addr))
+                A.dead_handler = ENS_ADDR_NONE;
+        } else if (t == ens_ctl_shutdown.id) {
+            const ens_ctl_flag_v *v = m->value;
+            begin_shutdown(v->timeout_ms);
+        }
+        ens_msg_free(m);
+    }
+}
+
+static void reap(void)
+{
+    int wstatus;
+    pid_t pid;
+    while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
+        on_child_exit(pid, wstatus);
+}
+
+static bool only_outside_left(void)
+{
+    return A.n == 0 || (A.n == 1 && A.recs[0]->outside);
+}
+
+_Noreturn static void finish(void)
+{
+    for (size_t i = 0; i < A.n; i++) {
+        if (A.recs[i]->pid > 0)
+            kill(A.recs[i]->pid, SIGKILL);
+    }
+    while (waitpid(-1, NULL, 0) > 0)
+        ;
+    arec *o = outside_rec();
+    if (o != NULL) {
+        out_flush(o);
+        if (o->ctl >= 0)
+            shutdown(o->ctl, SHUT_WR);
+    }
+    _exit(0);
+}
+
+_Noreturn void ens__admin_main(ens_system *s, int ctl, int tx)
+{
+    A.sys = s;
+    A.pid = getpid();
+    A.next_id = ENS_ID_FIRST_ACTOR;
+    A.next_conn = 1;
+    ens__proctitle("ens-admin %s", s->name);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    A.sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    /* The outside endpoint: its control channel and the admin's connection
+     * to it (both made by the starting program before the fork). */
+    arec *o = rec_add();
+    o->outside = true;
+    o->addr = s->outside.self;
+    o->ctl = ctl;
+    o->tx = tx;
+    o->incarnation = 1;
+    ens__fd_nonblock(ctl);
+    ens__fd_nonblock(tx);
+
+    struct pollfd *p = NULL;
+    arec **who = NULL;
+    size_t cap = 0;
+    for (;;) {
+        if (A.shutting_down && only_outside_left())
+            finish();
+        if (A.shutting_down && ens__mono_ns() >= A.shutdown_deadline)
+            finish();
+        if (A.n + 1 > cap) {
+            cap = (A.n + 1) * 2;
+            p = realloc(p, cap * 2 * sizeof(*p));
+            who = realloc(who, cap * 2 * sizeof(*who));
+            if (p == NULL || who == NULL)
+                finish();
+        }
+        nfds_t n = 0;
+        p[n] = (struct pollfd){.fd = A.sigfd, .events = POLLIN};
+        who[n++] = NULL;
+        for (size_t i = 0; i < A.n; i++) {
+            arec *r = A.recs[i];
+            if (r->ctl >= 0) {
+                p[n] = (struct pollfd){.fd = r->ctl, .events = POLLIN};
+                who[n++] = r;
+            }
+            if (r->out_len > 0 && r->tx >= 0) {
+                p[n] = (struct pollfd){.fd = r->tx, .events = POLLOUT};
+                who[n++] = r;
+            }
+        }
+        int timeout = A.shutting_down ? 10 : -1;
+        int k = poll(p, n, timeout);
+        if (k < 0 && errno != EINTR)
+            finish();
+        for (nfds_t i = 0; i < n && k > 0; i++) {
+            if (p[i].revents == 0)
+                continue;
+            if (who[i] == NULL) {
+                struct signalfd_siginfo si;
+                while (read(A.sigfd, &si, sizeof(si)) == sizeof(si))
+                    ;
+                reap();
+                break; /* records may have changed: rebuild the poll set */
+            }
+            arec *r = who[i];
+            if (p[i].fd == r->tx) {
+                out_flush(r);
+            } else {
+                on_ctl(r);
+                break; /* records may have changed: rebuild the poll set */
+            }
+        }
+        if (o->ctl < 0 && !s->opts.persistent && !A.shutting_down)
+            begin_shutdown(0);
+    }
+}

@@ -1,0 +1,499 @@
+/*
+ * core/proc_outside.c - the starting program's side of a process-base
+ * system: forks the admin, then serves the outside context (spawn, send,
+ * ask, listen, shutdown) with a poll() loop that runs only inside those
+ * calls. It owns no libuv loop, so a program that uses libuv itself keeps
+ * its loops to itself.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/proc.h"
+#include "core/proc_tx.h"
+#include "ensemble/error.h"
+
+typedef struct orx {
+    int fd;
+    uint8_t *buf;
+    size_t len, cap;
+} orx;
+
+typedef struct inbox_item {
+    struct inbox_item *next;
+    ens_msg *m;
+} inbox_item;
+
+typedef struct outside {
+    pid_t admin;
+    int ctl;
+    bool admin_gone;
+    orx *rx;
+    size_t n_rx, cap_rx;
+    ens_tx_table tx;
+    inbox_item *in_head, *in_tail;
+    uint64_t ask_corr;
+    ens_msg *ask_reply;
+    uint64_t spawn_corr;
+    bool spawn_done;
+    ens_ctl_status_v spawn_reply;
+} outside;
+
+static outside *base_of(ens_system *s)
+{
+    return s->base;
+}
+
+static int rx_add(outside *o, int fd)
+{
+    if (o->n_rx == o->cap_rx) {
+        size_t cap = o->cap_rx ? o->cap_rx * 2 : 8;
+        orx *n = realloc(o->rx, cap * sizeof(*n));
+        if (n == NULL)
+            return ENS_ENOMEM;
+        o->rx = n;
+        o->cap_rx = cap;
+    }
+    ens__fd_nonblock(fd);
+    o->rx[o->n_rx++] = (orx){fd, NULL, 0, 0};
+    return 0;
+}
+
+/* A frame for the outside endpoint (taken). */
+static void to_outside(ens_system *s, uint8_t *frame, size_t len)
+{
+    outside *o = base_of(s);
+    ens_msg *m = NULL;
+    if (ens__msg_from_frame(frame, len, s->opts.max_frame_bytes, &m) < 0) {
+        ens_event ev = {.kind = ENS_EV_BADFRAME,
+                        .actor = s->outside.self,
+                        .reason = "a message to the outside endpoint could not be decoded"};
+        ens__event(s, &ev);
+        return;
+    }
+    if ((m->hdr.flags & ENS_FRAME_REPLY) && m->hdr.corr != 0) {
+        if (m->hdr.corr == o->ask_corr && o->ask_reply == NULL)
+            o->ask_reply = m;
+        else
+            ens_msg_free(m); /* the reply of an ask that timed out: expected */
+        return;
+    }
+    inbox_item *it = malloc(sizeof(*it));
+    if (it == NULL) {
+        ens_msg_free(m);
+        return;
+    }
+    *it = (inbox_item){NULL, m};
+    if (o->in_tail != NULL)
+        o->in_tail->next = it;
+    else
+        o->in_head = it;
+    o->in_tail = it;
+}
+
+static void read_rx(ens_system *s, size_t i)
+{
+    outside *o = base_of(s);
+    orx *r = &o->rx[i];
+    for (;;) {
+        if (r->cap - r->len < 65536) {
+            size_t cap = r->cap ? r->cap * 2 : 131072;
+            uint8_t *n = realloc(r->buf, cap);
+            if (n == NULL)
+                return;
+            r->buf = n;
+            r->cap = cap;
+        }
+        ssize_t n = recv(r->fd, r->buf + r->len, r->cap - r->len, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) { /* the sender is gone */
+            close(r->fd);
+            free(r->buf);
+            o->rx[i] = o->rx[--o->n_rx];
+            return;
+        }
+        r->len += (size_t)n;
+        size_t off = 0;
+        while (r->len - off >= ENS_FRAME_HEADER_LEN) {
+            uint64_t total = ens__frame_total_len(r->buf + off);
+            if (total < ENS_FRAME_HEADER_LEN || total > s->opts.max_frame_bytes) {
+                close(r->fd); /* garbage: this stream cannot be resynchronised */
+                free(r->buf);
+                o->rx[i] = o->rx[--o->n_rx];
+                return;
+            }
+            if (total > r->len - off)
+                break;
+            uint8_t *f = malloc(total);
+            if (f != NULL) {
+                memcpy(f, r->buf + off, total);
+                to_outside(s, f, total);
+            }
+            off += total;
+        }
+        memmove(r->buf, r->buf + off, r->len - off);
+        r->len -= off;
+    }
+}
+
+static void handle_ctl(ens_system *s)
+{
+    outside *o = base_of(s);
+    for (;;) {
+        ens_msg *m = NULL;
+        int fds[ENS_CTL_MAX_FDS];
+        int nfds = ENS_CTL_MAX_FDS;
+        int rc = ens__ctl_recv(o->ctl, &m, fds, &nfds);
+        if (rc == 0)
+            return;
+        if (rc == ENS_EBADFRAME)
+            continue;
+        if (rc < 0) {
+            o->admin_gone = true;
+            return;
+        }
+        uint32_t t = m->hdr.type_id;
+        int fd = nfds > 0 ? fds[0] : -1;
+        bool taken = false;
+        if (t == ens_ctl_connected.id) {
+            const ens_ctl_status_v *v = m->value;
+            ens__tx_connected(&o->tx, v->addr, v->status, fd);
+            taken = true;
+        } else if (t == ens_ctl_newconn.id && fd >= 0) {
+            taken = rx_add(o, fd) == 0;
+        } else if (t == ens_ctl_spawned.id && m->hdr.corr == o->spawn_corr) {
+            o->spawn_reply = *(const ens_ctl_status_v *)m->value;
+            o->spawn_done = true;
+        } else if (t == ens_ctl_event.id && s->opts.on_event != NULL) {
+            ens_event ev;
+            ens__ctl_event_from(m->value, &ev);
+            s->opts.on_event(&ev, s->opts.event_arg);
+        }
+        for (int i = taken ? 1 : 0; i < nfds; i++)
+            close(fds[i]);
+        ens_msg_free(m);
+    }
+}
+
+/* Wait up to timeout_ms for something to happen, and handle it. */
+static void pump(ens_system *s, int timeout_ms)
+{
+    outside *o = base_of(s);
+    ens__tx_flush_all(&o->tx);
+    size_t cap = o->n_rx + o->tx.n + 1;
+    struct pollfd *p = malloc(cap * sizeof(*p));
+    if (p == NULL)
+        return;
+    nfds_t n = 0;
+    p[n++] = (struct pollfd){.fd = o->ctl, .events = POLLIN};
+    for (size_t i = 0; i < o->n_rx; i++)
+        p[n++] = (struct pollfd){.fd = o->rx[i].fd, .events = POLLIN};
+    size_t first_tx = n;
+    for (size_t i = 0; i < o->tx.n; i++) {
+        ens_tx *tx = o->tx.tx[i];
+        if (tx->state == ENS_TX_OPEN && tx->off < tx->len)
+            p[n++] = (struct pollfd){.fd = tx->fd, .events = POLLOUT};
+    }
+    int k = poll(p, n, timeout_ms);
+    if (k > 0) {
+        if (n > first_tx)
+            ens__tx_flush_all(&o->tx);
+        if (p[0].revents != 0)
+            handle_ctl(s);
+        /* Read every receiving end that was ready, last first, so removing
+         * one (swap with the last) does not skip another. */
+        for (size_t i = first_tx - 1; i >= 1; i--) {
+            if (p[i].revents != 0 && i - 1 < o->n_rx && o->rx[i - 1].fd == p[i].fd)
+                read_rx(s, i - 1);
+        }
+    }
+    free(p);
+}
+
+typedef bool (*done_fn)(ens_system *s);
+
+static int run_until(ens_system *s, done_fn done, uint32_t timeout_ms)
+{
+    outside *o = base_of(s);
+    uint64_t deadline = ens__mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        if (done(s))
+            return 0;
+        if (o->admin_gone)
+            return ENS_ESHUTDOWN;
+        uint64_t now = ens__mono_ns();
+        if (now >= deadline)
+            return ENS_ETIMEDOUT;
+        pump(s, (int)((deadline - now + 999999u) / 1000000u));
+    }
+}
+
+static int po_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
+{
+    outside *o = base_of(s);
+    if (ens_addr_equal(h->target, s->outside.self)) {
+        to_outside(s, frame, len);
+        return 0;
+    }
+    if (o->admin_gone) {
+        free(frame);
+        return ENS_ESHUTDOWN;
+    }
+    return ens__tx_send(&o->tx, frame, len, h, bounded);
+}
+
+static bool spawn_done(ens_system *s)
+{
+    return base_of(s)->spawn_done;
+}
+
+static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
+                    size_t arg_len, bool sync, ens_addr *out)
+{
+    (void)parent;
+    (void)sync;
+    outside *o = base_of(s);
+    if (arg_len > ENS_CTL_MAX - 1024) {
+        free(arg_frame);
+        return ENS_EMSGSIZE;
+    }
+    ens_ctl_spawn_v v = {
+        (uint64_t)(uintptr_t)d, 1, (char *)d->name, {arg_frame, (uint32_t)arg_len}};
+    o->spawn_corr = ++s->next_corr;
+    o->spawn_done = false;
+    int rc = ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_spawn, &v, o->spawn_corr, NULL, 0);
+    free(arg_frame);
+    if (rc < 0)
+        return ENS_ESHUTDOWN;
+    rc = run_until(s, spawn_done, s->opts.call_timeout_ms);
+    if (rc < 0)
+        return rc;
+    if (o->spawn_reply.status < 0)
+        return o->spawn_reply.status;
+    *out = o->spawn_reply.addr;
+    return 0;
+}
+
+static bool ask_done(ens_system *s)
+{
+    return base_of(s)->ask_reply != NULL;
+}
+
+static int po_ask(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v,
+                  uint32_t timeout_ms, ens_msg **reply)
+{
+    outside *o = base_of(s);
+    uint64_t corr = ++s->next_corr;
+    o->ask_corr = corr;
+    o->ask_reply = NULL;
+    int rc = ens__send_frame(s, s->outside.self, to, t, v, ENS_FRAME_REQUEST, corr, 0, true);
+    if (rc == 0)
+        rc = run_until(s, ask_done, timeout_ms);
+    o->ask_corr = 0;
+    ens_msg *m = o->ask_reply;
+    o->ask_reply = NULL;
+    if (rc < 0) {
+        ens_msg_free(m);
+        return rc;
+    }
+    if (m->hdr.flags & ENS_FRAME_ERROR) {
+        rc = m->hdr.error < 0 ? m->hdr.error : ENS_EBADFRAME;
+        if (rc == ENS_EPOISON) {
+            *reply = m;
+            return rc;
+        }
+        ens_msg_free(m);
+        return rc;
+    }
+    *reply = m;
+    return 0;
+}
+
+static bool inbox_ready(ens_system *s)
+{
+    return base_of(s)->in_head != NULL;
+}
+
+static int po_listen(ens_system *s, uint32_t timeout_ms, ens_msg **out)
+{
+    outside *o = base_of(s);
+    int rc = run_until(s, inbox_ready, timeout_ms);
+    if (rc < 0)
+        return rc;
+    inbox_item *it = o->in_head;
+    o->in_head = it->next;
+    if (o->in_head == NULL)
+        o->in_tail = NULL;
+    *out = it->m;
+    free(it);
+    return 0;
+}
+
+static int po_run(ens_system *s, uint32_t timeout_ms)
+{
+    /* Actors run by themselves: send what waits, take in what arrived,
+     * waiting at most timeout_ms for something to happen. */
+    pump(s, timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms);
+    return 0;
+}
+
+static bool admin_gone(ens_system *s)
+{
+    return base_of(s)->admin_gone;
+}
+
+static int po_shutdown(ens_system *s, uint32_t timeout_ms)
+{
+    outside *o = base_of(s);
+    int rc = 0;
+    ens__tx_flush_all(&o->tx);
+    ens_ctl_flag_v v = {0, timeout_ms};
+    if (!o->admin_gone &&
+        ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_shutdown, &v, 0, NULL, 0) == 0) {
+        /* The admin ends when every actor has; allow it a little more than
+         * the timeout it was given to kill stragglers. */
+        if (run_until(s, admin_gone, timeout_ms + 2000) < 0)
+            rc = ENS_ETIMEDOUT;
+    }
+    s->down = true;
+    /* The admin closed its channel as its last act: wait for it to be gone
+     * (bounded), else kill it; its actors die with it. */
+    int status;
+    int pfd = (int)syscall(SYS_pidfd_open, o->admin, 0);
+    if (pfd >= 0) {
+        struct pollfd p = {.fd = pfd, .events = POLLIN};
+        poll(&p, 1, 2000);
+        close(pfd);
+    }
+    if (waitpid(o->admin, &status, WNOHANG) == 0) {
+        kill(o->admin, SIGKILL);
+        rc = ENS_ETIMEDOUT;
+        waitpid(o->admin, &status, 0);
+    }
+    close(o->ctl);
+    for (size_t i = 0; i < o->n_rx; i++) {
+        close(o->rx[i].fd);
+        free(o->rx[i].buf);
+    }
+    free(o->rx);
+    ens__tx_free(&o->tx);
+    for (inbox_item *it = o->in_head, *n; it != NULL; it = n) {
+        n = it->next;
+        ens_msg_free(it->m);
+        free(it);
+    }
+    ens_msg_free(o->ask_reply);
+    free(o);
+    return rc;
+}
+
+static int po_timer_add(ens_system *s, ens_actor *a, uint32_t d, uint64_t p, uint64_t *id)
+{
+    (void)s, (void)a, (void)d, (void)p, (void)id;
+    return ENS_EINVAL;
+}
+
+static int po_timer_cancel(ens_system *s, ens_actor *a, uint64_t id)
+{
+    (void)s, (void)a, (void)id;
+    return ENS_EINVAL;
+}
+
+static void po_actor_gone(ens_system *s, ens_actor *a)
+{
+    (void)s;
+    ens__actor_free(a);
+}
+
+static void po_dead_letters_set(ens_system *s, ens_addr who, bool enable)
+{
+    (void)s, (void)who, (void)enable;
+}
+
+static const ens_base_ops outside_ops = {
+    .route = po_route,
+    .spawn = po_spawn,
+    .timer_add = po_timer_add,
+    .timer_cancel = po_timer_cancel,
+    .actor_gone = po_actor_gone,
+    .dead_letters_set = po_dead_letters_set,
+    .ask = po_ask,
+    .listen = po_listen,
+    .run = po_run,
+    .shutdown = po_shutdown,
+};
+
+static uint32_t make_node(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint32_t h = 2166136261u;
+    uint64_t parts[3] = {(uint64_t)getpid(), (uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec};
+    for (size_t i = 0; i < sizeof(parts); i++) {
+        h ^= ((const uint8_t *)parts)[i];
+        h *= 16777619u;
+    }
+    return h > 1 ? h : 2; /* 0 is "none", 1 the inproc base */
+}
+
+int ens__process_start(ens_system *s)
+{
+    int rc = ens__ctl_register();
+    if (rc < 0)
+        return rc;
+    outside *o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        return ENS_ENOMEM;
+    int ctl[2], conn[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+        free(o);
+        return ENS_EIO;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn) < 0) {
+        close(ctl[0]);
+        close(ctl[1]);
+        free(o);
+        return ENS_EIO;
+    }
+    s->node = make_node();
+    s->outside.self = (ens_addr){ENS_ID_OUTSIDE, s->node, 0};
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(ctl[0]);
+        close(ctl[1]);
+        close(conn[0]);
+        close(conn[1]);
+        free(o);
+        return errno == EAGAIN ? ENS_EAGAIN : ENS_ENOMEM;
+    }
+    if (pid == 0) {
+        if (!ens__child_setup(parent))
+            _exit(70);
+        int keep[2] = {ctl[1] < conn[0] ? ctl[1] : conn[0], ctl[1] < conn[0] ? conn[0] : ctl[1]};
+        ens__close_fds_except(keep, 2);
+        ens__admin_main(s, ctl[1], conn[0]);
+    }
+    close(ctl[1]);
+    close(conn[0]);
+    o->admin = pid;
+    o->ctl = ctl[0];
+    ens__fd_nonblock(o->ctl);
+    rx_add(o, conn[1]);
+    o->tx.ctl = o->ctl;
+    o->tx.self = s->outside.self;
+    o->tx.limit = s->opts.mailbox_limit;
+    s->base = o;
+    s->ops = &outside_ops;
+    return 0;
+}

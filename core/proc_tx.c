@@ -1,0 +1,244 @@
+/*
+ * core/proc_tx.c - outgoing connections with per-destination coalescing
+ * buffers (see core/proc_tx.h).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/proc.h"
+#include "core/proc_tx.h"
+#include "ensemble/error.h"
+
+/* A destination holding this much is sent at once, not at the turn's end. */
+#define ENS_TX_EAGER_BYTES 65536u
+
+static ens_tx *find(ens_tx_table *t, ens_addr peer)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (ens_addr_equal(t->tx[i]->peer, peer))
+            return t->tx[i];
+    }
+    return NULL;
+}
+
+static ens_tx *add(ens_tx_table *t, ens_addr peer)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 8;
+        ens_tx **n = realloc(t->tx, cap * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        t->tx = n;
+        t->cap = cap;
+    }
+    ens_tx *tx = calloc(1, sizeof(*tx));
+    if (tx == NULL)
+        return NULL;
+    tx->peer = peer;
+    tx->fd = -1;
+    t->tx[t->n++] = tx;
+    return tx;
+}
+
+/* Hand every frame from offset `from` of tx's buffer to the admin as a dead
+ * letter, and empty the buffer. */
+static void dead_letters(ens_tx_table *t, ens_tx *tx, size_t from, const char *reason)
+{
+    size_t off = from;
+    while (tx->len - off >= ENS_FRAME_HEADER_LEN) {
+        uint64_t total = ens__frame_total_len(tx->buf + off);
+        if (total > tx->len - off)
+            break;
+        ens_ctl_frame_v v = {(char *)reason, {tx->buf + off, (uint32_t)total}};
+        ens__ctl_send(t->ctl, t->self, &ens_ctl_deadletter, &v, 0, NULL, 0);
+        off += total;
+    }
+    tx->len = tx->off = 0;
+    tx->frames = 0;
+}
+
+/* Start of the frame that holds byte `pos` (frames start at 0). */
+static size_t frame_start(const ens_tx *tx, size_t pos)
+{
+    size_t off = 0;
+    while (off < tx->len) {
+        uint64_t total = ens__frame_total_len(tx->buf + off);
+        if (off + total > pos)
+            return off;
+        off += total;
+    }
+    return off;
+}
+
+static void count_sent(ens_tx *tx, size_t before, size_t after)
+{
+    /* Frames whose last byte lies in [before, after) are done. */
+    size_t off = frame_start(tx, before);
+    while (off < after) {
+        uint64_t total = ens__frame_total_len(tx->buf + off);
+        if (off + total <= after)
+            tx->frames--;
+        off += total;
+    }
+}
+
+void ens__tx_flush(ens_tx_table *t, ens_tx *tx)
+{
+    if (tx->state != ENS_TX_OPEN)
+        return;
+    while (tx->off < tx->len) {
+        ssize_t n = send(tx->fd, tx->buf + tx->off, tx->len - tx->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            if (tx->off + (size_t)n < tx->len)
+                count_sent(tx, tx->off, tx->off + (size_t)n);
+            tx->off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* Keep the buffer small: drop what was sent, at a frame start. */
+            size_t start = frame_start(tx, tx->off);
+            if (start > 0) {
+                memmove(tx->buf, tx->buf + start, tx->len - start);
+                tx->len -= start;
+                tx->off -= start;
+            }
+            if (t->want_write != NULL)
+                t->want_write(t, tx, true);
+            return;
+        }
+        /* The receiver is gone for good: what it did not get is dead. */
+        size_t start = frame_start(tx, tx->off);
+        close(tx->fd);
+        tx->fd = -1;
+        tx->state = ENS_TX_DEAD;
+        if (t->want_write != NULL)
+            t->want_write(t, tx, false);
+        dead_letters(t, tx, start, "the actor ended");
+        return;
+    }
+    tx->len = tx->off = 0;
+    tx->frames = 0;
+    if (t->want_write != NULL)
+        t->want_write(t, tx, false);
+}
+
+int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
+{
+    ens_tx *tx = find(t, h->target);
+    if (tx == NULL) {
+        tx = add(t, h->target);
+        if (tx == NULL) {
+            free(frame);
+            return ENS_ENOMEM;
+        }
+        ens_ctl_conn_v v = {h->target, 0};
+        tx->state = ENS_TX_CONNECTING;
+        if (ens__ctl_send(t->ctl, t->self, &ens_ctl_connect, &v, 0, NULL, 0) < 0) {
+            free(frame);
+            return ENS_EIO;
+        }
+    }
+    if (tx->state == ENS_TX_DEAD) {
+        ens_ctl_frame_v v = {"no live actor at that address", {frame, (uint32_t)len}};
+        int rc = ens__ctl_send(t->ctl, t->self, &ens_ctl_deadletter, &v, 0, NULL, 0);
+        free(frame);
+        return rc < 0 ? ENS_EIO : 0;
+    }
+    if (bounded && !(h->flags & ENS_FRAME_SYSTEM) && tx->frames >= t->limit) {
+        free(frame);
+        return ENS_EFULL;
+    }
+    if (tx->len + len > tx->cap) {
+        size_t cap = tx->cap ? tx->cap : 4096;
+        while (cap < tx->len + len)
+            cap *= 2;
+        uint8_t *n = realloc(tx->buf, cap);
+        if (n == NULL) {
+            free(frame);
+            return ENS_ENOMEM;
+        }
+        tx->buf = n;
+        tx->cap = cap;
+    }
+    memcpy(tx->buf + tx->len, frame, len);
+    tx->len += len;
+    tx->frames++;
+    free(frame);
+    if (tx->len - tx->off >= ENS_TX_EAGER_BYTES)
+        ens__tx_flush(t, tx); /* a long burst: do not wait for the turn's end */
+    return 0;
+}
+
+void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd)
+{
+    ens_tx *tx = find(t, peer);
+    if (tx == NULL || tx->state != ENS_TX_CONNECTING) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    if (status < 0 || fd < 0) {
+        tx->state = ENS_TX_DEAD;
+        dead_letters(t, tx, 0, "no live actor at that address");
+        return;
+    }
+    ens__fd_nonblock(fd);
+    tx->fd = fd;
+    tx->state = ENS_TX_OPEN;
+    ens__tx_flush(t, tx);
+}
+
+void ens__tx_flush_all(ens_tx_table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->tx[i]->off < t->tx[i]->len)
+            ens__tx_flush(t, t->tx[i]);
+    }
+}
+
+bool ens__tx_pending(const ens_tx_table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->tx[i]->off < t->tx[i]->len)
+            return true;
+    }
+    return false;
+}
+
+void ens__tx_free(ens_tx_table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->tx[i]->fd >= 0)
+            close(t->tx[i]->fd);
+        free(t->tx[i]->buf);
+        free(t->tx[i]);
+    }
+    free(t->tx);
+    t->tx = NULL;
+    t->n = t->cap = 0;
+}
+
+void ens__tx_drain(ens_tx_table *t, uint32_t timeout_ms, void (*pump_ctl)(ens_tx_table *t))
+{
+    uint64_t deadline = ens__mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    ens__tx_flush_all(t);
+    while (ens__tx_pending(t) && ens__mono_ns() < deadline) {
+        struct pollfd p[65];
+        nfds_t n = 0;
+        p[n++] = (struct pollfd){.fd = t->ctl, .events = POLLIN};
+        for (size_t i = 0; i < t->n && n < 64; i++) {
+            if (t->tx[i]->state == ENS_TX_OPEN && t->tx[i]->off < t->tx[i]->len)
+                p[n++] = (struct pollfd){.fd = t->tx[i]->fd, .events = POLLOUT};
+        }
+        poll(p, n, 10);
+        if (pump_ctl != NULL)
+            pump_ctl(t); /* answers to connection requests */
+        ens__tx_flush_all(t);
+    }
+}

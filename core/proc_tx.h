@@ -1,0 +1,76 @@
+/*
+ * core/proc_tx.h - outgoing connections of one process of the process base
+ * (an actor process or the outside program): one SOCK_STREAM connection
+ * per destination, asked from the admin on the first send, with a buffer
+ * that coalesces every frame for that destination until the end of the loop
+ * turn (one send() carries many frames: batching is where throughput comes
+ * from). Internal.
+ *
+ * Back-pressure: while a destination's socket is full, frames wait in its
+ * buffer; a bounded send finds at most `limit` frames waiting and gets
+ * ENS_EFULL beyond (nothing queued). Frames for a destination that is gone
+ * (the admin refuses the connection, or the peer end closes) go to the
+ * admin as dead letters, whole, never silently dropped.
+ */
+#ifndef ENS_CORE_PROC_TX_H
+#define ENS_CORE_PROC_TX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/frame.h"
+#include "ensemble/addr.h"
+
+typedef enum { ENS_TX_CONNECTING = 1, ENS_TX_OPEN, ENS_TX_DEAD } ens_tx_state;
+
+typedef struct ens_tx {
+    ens_addr peer;
+    ens_tx_state state;
+    int fd;
+    uint8_t *buf; /* frames not yet sent: [off, len) */
+    size_t len, off, cap;
+    uint32_t frames; /* frames (whole or partly) in [off, len) */
+    void *watch;     /* the owner's writability watcher, or NULL */
+} ens_tx;
+
+typedef struct ens_tx_table {
+    ens_tx **tx;
+    size_t n, cap;
+    int ctl;        /* the control channel to the admin */
+    ens_addr self;  /* sender address of control frames */
+    uint32_t limit; /* frames waiting per destination before ENS_EFULL */
+    /* Called when tx has bytes the socket did not take (want = true) or
+     * none left (want = false); may be NULL. */
+    void (*want_write)(struct ens_tx_table *t, ens_tx *tx, bool want);
+    void *owner;
+} ens_tx_table;
+
+/* Queue a frame (taken in every case) for h->target. Errors: ENS_EFULL
+ * (bounded and the destination has `limit` frames waiting), ENS_ENOMEM,
+ * ENS_EIO (the admin is gone). */
+int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded);
+
+/* The admin answered a connection request: fd (taken) is the sending end,
+ * or status < 0 (fd -1) means the peer is gone. */
+void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd);
+
+/* Send what every open destination holds, as far as the sockets take it. */
+void ens__tx_flush_all(ens_tx_table *t);
+
+/* Send what tx holds (after a writability event). */
+void ens__tx_flush(ens_tx_table *t, ens_tx *tx);
+
+/* True when any destination still holds bytes. */
+bool ens__tx_pending(const ens_tx_table *t);
+
+/* Flush everything, waiting up to timeout_ms (blocking poll), calling
+ * pump_ctl (non-blocking) whenever the control channel is readable so the
+ * admin's answers to connection requests arrive: before an actor process
+ * exits. */
+void ens__tx_drain(ens_tx_table *t, uint32_t timeout_ms, void (*pump_ctl)(ens_tx_table *t));
+
+/* Close every connection and free the table's memory (not t itself). */
+void ens__tx_free(ens_tx_table *t);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * core/runtime.h - what every system base shares: the system and context
+ * objects, one actor instance, and the table of operations a base provides.
+ * Internal.
+ *
+ * The split: core/actor.c holds everything an actor does that does not
+ * depend on where it runs (the handler calls, the retry-then-poison rule,
+ * the orderly stop, the ens_ctx API); a base (core/inproc.c today, the
+ * process base next) moves frames, starts actors and keeps timers through
+ * ens_base_ops. Frames travel as encoded bytes on every base; a message is
+ * decoded only when it is delivered.
+ */
+#ifndef ENS_CORE_RUNTIME_H
+#define ENS_CORE_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/frame.h"
+#include "core/msg_internal.h"
+#include "ensemble/actor.h"
+#include "ensemble/event.h"
+#include "ensemble/system.h"
+
+#define ENS_ID_OUTSIDE     2u /* the outside endpoint of a system */
+#define ENS_ID_FIRST_ACTOR 16u
+
+typedef enum ens_actor_status {
+    ENS_ACTOR_STARTING = 1, /* init not run yet */
+    ENS_ACTOR_RUNNING,
+    ENS_ACTOR_DEAD,
+} ens_actor_status;
+
+typedef struct ens_actor ens_actor;
+
+struct ens_ctx {
+    ens_system *sys;
+    ens_actor *actor;   /* NULL for the outside context */
+    const ens_msg *cur; /* the message being handled, or NULL */
+    ens_addr self;
+};
+
+struct ens_actor {
+    const ens_actor_def *def;
+    void *state;
+    ens_addr addr;
+    ens_addr parent;      /* none for top-level actors */
+    uint32_t incarnation; /* 1 for the first start */
+    ens_actor_status status;
+    uint8_t *arg_frame; /* encoded start argument (owned), or NULL */
+    size_t arg_len;
+    bool stop_requested; /* ens_stop or an exit request was handled */
+    int stop_reason;
+    int stop_status;
+    ens_addr *children; /* living children, in start order */
+    size_t n_children, cap_children;
+    uint32_t queued;  /* frames waiting for this actor (mailbox depth) */
+    uint64_t handled; /* messages handled */
+    ens_ctx ctx;
+};
+
+typedef struct ens_base_ops {
+    /* Route a frame (header already in the bytes; h is its parsed header)
+     * to h->target. Takes ownership of frame in every case. `bounded`: the
+     * receiver's mailbox bound applies (ENS_EFULL, frame freed). */
+    int (*route)(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded);
+    /* Create an actor of def d, child of parent (NULL: top level), with the
+     * encoded start argument (ownership transferred, may be NULL). sync:
+     * run init before returning (outside spawns). */
+    int (*spawn)(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
+                 size_t arg_len, bool sync, ens_addr *out);
+    int (*timer_add)(ens_system *s, ens_actor *a, uint32_t delay_ms, uint64_t payload,
+                     uint64_t *id);
+    int (*timer_cancel)(ens_system *s, ens_actor *a, uint64_t id);
+    /* The actor has stopped: forget it (table, timers); the frame memory of
+     * its queue stays with the base, whose later deliveries turn them into
+     * dead letters. Frees a. */
+    void (*actor_gone)(ens_system *s, ens_actor *a);
+    /* Make `who` the dead-letter handler (enable) or drop it if it is the
+     * current one (!enable). */
+    void (*dead_letters_set)(ens_system *s, ens_addr who, bool enable);
+    /* The handler is about to see the message in hand again with this
+     * attempt (the process base records it in the stage). May be NULL. */
+    void (*on_attempt)(ens_system *s, ens_actor *a, uint32_t attempt);
+    /* Outside operations. */
+    int (*ask)(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
+               ens_msg **reply);
+    int (*listen)(ens_system *s, uint32_t timeout_ms, ens_msg **out);
+    int (*run)(ens_system *s, uint32_t timeout_ms);
+    int (*shutdown)(ens_system *s, uint32_t timeout_ms);
+} ens_base_ops;
+
+struct ens_system {
+    ens_system_opts opts;
+    char *name;
+    const ens_base_ops *ops;
+    void *base; /* the base's private data */
+    uint32_t node;
+    uint64_t next_corr;
+    ens_ctx outside;
+    bool down; /* shutdown started */
+};
+
+/* ---- core/actor.c ---- */
+
+/* Allocate an actor of def d (state zeroed, incarnation 1, STARTING).
+ * Takes arg_frame. NULL when out of memory (arg_frame freed). */
+ens_actor *ens__actor_new(ens_system *s, const ens_actor_def *d, ens_addr addr, ens_addr parent,
+                          uint8_t *arg_frame, size_t arg_len);
+
+/* Free an actor's memory (no callbacks). NULL-safe. */
+void ens__actor_free(ens_actor *a);
+
+/* Run init. On failure reports INIT_FAILED and stops the actor (which then
+ * is gone: a freed). Returns 0 or the init error (ENS_EINIT if init
+ * returned a code outside the ENS_E* set). */
+int ens__actor_start(ens_actor *a);
+
+/* Deliver message m (owned by the caller) to a RUNNING actor, applying the
+ * retry-then-poison rule and exit requests; stops the actor when it asked
+ * to stop (a then is freed: the return value says so). Returns true if the
+ * actor is still alive. */
+bool ens__actor_deliver(ens_actor *a, ens_msg *m);
+
+/* Return m (borrowed) to its sender as a PoisonMessage after its handler
+ * failed with err (or was killed by signal sig), and report POISON. */
+void ens__actor_poison(ens_actor *a, const ens_msg *m, int err, int sig);
+
+/* Stop a: terminate (unless init failed), exit requests to living children,
+ * child-exited to the parent, dead-letter registration dropped, then the
+ * base forgets and frees it. */
+void ens__actor_stop(ens_actor *a, int reason, int status);
+
+/* Remove child from a's list of living children (no-op if absent). */
+void ens__actor_forget_child(ens_actor *a, ens_addr child);
+
+/* Build and route a frame of (t, v) from ctx c: the common path of send,
+ * reply and system notices. flags/corr/error as in the header. */
+int ens__send_frame(ens_system *s, ens_addr from, ens_addr to, const ens_msgtype *t, const void *v,
+                    uint16_t flags, uint64_t corr, int16_t error, bool bounded);
+
+/* A dead letter: frame (owned, taken) could not be delivered to h->target.
+ * Requests get an ENS_ENOACTOR error reply; then the frame goes to the
+ * dead-letter handler `handler` as a DeadEnvelope if it is not none, else
+ * it is reported as a DEAD_LETTER event. child-exited notices to a parent
+ * that already ended are dropped (nobody could act on them). */
+void ens__dead_letter(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h,
+                      ens_addr handler, const char *reason);
+
+/* ---- core/log.c ---- */
+
+/* Now, UTC milliseconds since the Unix epoch. */
+int64_t ens__now_ms(void);
+
+/* Monotonic nanoseconds. */
+uint64_t ens__mono_ns(void);
+
+/* Report a failure event (fills at_ms and empty strings), to opts.on_event
+ * and to the log. */
+void ens__event(ens_system *s, ens_event *ev);
+
+/* Fill the actor fields of ev from a (a may be NULL). */
+void ens__event_actor(ens_event *ev, const ens_actor *a);
+
+/* Log a line for the system (a may be NULL: the system itself). */
+void ens__log(ens_system *s, const ens_actor *a, ens_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- core/inproc.c ---- */
+int ens__inproc_start(ens_system *s);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * core/system.c - starting a system on a base and the outside program's
+ * calls. Checks arguments and hands the work to the base's operations
+ * (core/runtime.h), so every base keeps the same contract.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/frame.h"
+#include "core/proc.h"
+#include "core/runtime.h"
+#include "ensemble/error.h"
+
+int ens_system_start(const ens_system_opts *o, ens_system **out)
+{
+    ens_system_opts defaults = ENS_SYSTEM_OPTS_INIT;
+    if (out == NULL)
+        return ENS_EINVAL;
+    if (o == NULL)
+        o = &defaults;
+    if (o->max_frame_bytes < ENS_FRAME_MIN_LIMIT || o->mailbox_limit == 0)
+        return ENS_EINVAL;
+    if (o->base != ENS_BASE_INPROC && o->base != ENS_BASE_PROCESS)
+        return ENS_EINVAL;
+    if (o->base == ENS_BASE_PROCESS && o->persistent)
+        return ENS_ENOTSUP; /* needs connecting by name: not there yet */
+    ens_system *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return ENS_ENOMEM;
+    s->opts = *o;
+    s->name = strdup(o->name != NULL ? o->name : "default");
+    if (s->name == NULL) {
+        free(s);
+        return ENS_ENOMEM;
+    }
+    s->opts.name = s->name;
+    s->opts.journal_path = NULL; /* the journal arrives with its issue */
+    s->outside.sys = s;
+    int rc = o->base == ENS_BASE_INPROC ? ens__inproc_start(s) : ens__process_start(s);
+    if (rc < 0) {
+        free(s->name);
+        free(s);
+        return rc;
+    }
+    s->outside.self = (ens_addr){ENS_ID_OUTSIDE, s->node, 0};
+    *out = s;
+    return 0;
+}
+
+ens_ctx *ens_system_ctx(ens_system *s)
+{
+    return s != NULL ? &s->outside : NULL;
+}
+
+const ens_system_opts *ens_system_options(const ens_system *s)
+{
+    return s != NULL ? &s->opts : NULL;
+}
+
+static bool is_outside(const ens_ctx *c)
+{
+    return c != NULL && c->actor == NULL && c == &c->sys->outside;
+}
+
+int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
+            ens_msg **reply)
+{
+    if (reply != NULL)
+        *reply = NULL;
+    if (!is_outside(outside) || t == NULL || reply == NULL || ens_addr_is_none(to))
+        return ENS_EINVAL;
+    ens_system *s = outside->sys;
+    if (s->down)
+        return ENS_ESHUTDOWN;
+    return s->ops->ask(s, to, t, v, timeout_ms, reply);
+}
+
+int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (!is_outside(outside) || out == NULL)
+        return ENS_EINVAL;
+    ens_system *s = outside->sys;
+    if (s->down)
+        return ENS_ESHUTDOWN;
+    return s->ops->listen(s, timeout_ms, out);
+}
+
+int ens_system_run(ens_system *s, uint32_t timeout_ms)
+{
+    if (s == NULL)
+        return ENS_EINVAL;
+    if (s->down)
+        return ENS_ESHUTDOWN;
+    return s->ops->run(s, timeout_ms);
+}
+
+int ens_system_shutdown(ens_system *s, uint32_t timeout_ms)
+{
+    if (s == NULL)
+        return 0;
+    int rc = s->ops->shutdown(s, timeout_ms);
+    free(s->name);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,102 @@
+/*
+ * ensemble/journal.h - the failure journal: one sqlite database per system
+ * holding one row per failure event (see event.h), and the query API.
+ *
+ * The runtime writes the journal (one writer per system; actors never touch
+ * sqlite); any program may read it at any time, also while the system runs
+ * (WAL mode) and after it ended. Rows are returned newest first.
+ */
+#ifndef ENSEMBLE_JOURNAL_H
+#define ENSEMBLE_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "event.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A filter for ens_journal_query and ens_journal_count. Zero/NULL fields do
+ * not filter. */
+typedef struct ens_journal_filter {
+    ens_addr actor;         /* one actor (none = all) */
+    const char *actor_type; /* exact actor type name */
+    const char *msg_type;   /* exact message type name */
+    uint32_t kinds;         /* bit mask of (1u << ens_event_kind); 0 = all */
+    int64_t since_ms;       /* at_ms >= since_ms (UTC ms); 0 = open */
+    int64_t until_ms;       /* at_ms < until_ms; 0 = open */
+    uint32_t limit;         /* at most this many rows; 0 = no limit */
+} ens_journal_filter;
+
+#define ENS_JOURNAL_FILTER_INIT                                                                    \
+    {                                                                                              \
+        {0, 0, 0}, NULL, NULL, 0, 0, 0, 1000                                                       \
+    }
+
+/* One journal row: an ens_event plus where it happened. Every pointer is
+ * borrowed for the duration of the callback. */
+typedef struct ens_journal_row {
+    int64_t seq;            /* row id, increasing */
+    const char *system;     /* system name */
+    const char *host;       /* host name */
+    const char *error_name; /* ens_err_name(ev.error) as the writer saw it; "" if none */
+    ens_event ev;           /* the event; its strings are never NULL */
+} ens_journal_row;
+
+/* Called per row; return nonzero to stop the query early. */
+typedef int (*ens_journal_row_cb)(const ens_journal_row *row, void *arg);
+
+typedef struct ens_journal ens_journal;
+
+/* Open the journal at path for reading (path borrowed). The file is opened
+ * read-only and never created or changed. Errors: ENS_EINVAL (NULL
+ * arguments), ENS_ENOENT (no such file), ENS_EBADFRAME (not a journal: not
+ * a sqlite database, corrupt, without the journal's schema, or a schema
+ * version this build does not read), ENS_EIO (cannot be opened, e.g. no
+ * permission), ENS_ENOMEM. On success *out is owned by the caller
+ * (ens_journal_close); on failure *out is NULL. */
+int ens_journal_open(const char *path, ens_journal **out);
+
+/* ens_journal_open() that also writes a one-line reason for a failure
+ * ("not an ensemble journal (file is not a database)") into why (borrowed,
+ * may be NULL; always NUL-terminated when why_len > 0). */
+int ens_journal_open_why(const char *path, ens_journal **out, char *why, size_t why_len);
+
+/* Call cb for each row matching f (borrowed; NULL = every row, no limit),
+ * newest first (by at_ms, then seq). Returns the number of rows passed to cb
+ * (>= 0), or ENS_EINVAL (NULL j or cb, a kinds bit that names no kind),
+ * ENS_EBADFRAME (the file turned out corrupt while reading), ENS_EAGAIN
+ * (locked past the busy timeout), ENS_EIO, ENS_ENOMEM; rows passed to cb
+ * before an error stay passed. ens_journal_errmsg() then says more. */
+int ens_journal_query(ens_journal *j, const ens_journal_filter *f, ens_journal_row_cb cb,
+                      void *arg);
+
+/* Rows matching f (limit ignored), grouped: for each distinct value of
+ * `by` ("kind" or "actor_type"), cb gets a row whose ev.kind (for "kind")
+ * or ev.actor_type (for "actor_type") names the group and whose seq holds
+ * the count. Returns the number of groups, or ENS_EINVAL (bad `by`,
+ * NULL j or cb), or the errors of ens_journal_query. Groups come largest
+ * first. */
+int ens_journal_count(ens_journal *j, const ens_journal_filter *f, const char *by,
+                      ens_journal_row_cb cb, void *arg);
+
+/* A one-line description of j's last failure ("" if none). Owned by j,
+ * valid until the next call on j; "" for NULL. */
+const char *ens_journal_errmsg(const ens_journal *j);
+
+/* Close a journal opened for reading. NULL-safe. */
+void ens_journal_close(ens_journal *j);
+
+/* The default journal path of system `name` (NULL = "default"):
+ * $XDG_STATE_HOME/ensemble/<name>.db, else $HOME/.local/state/ensemble/
+ * <name>.db. Written into buf (borrowed). Returns the length, ENS_ENOBUFS,
+ * or ENS_EINVAL (no HOME, bad name: empty or with '/'). */
+int ens_journal_default_path(const char *name, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,48 @@
+/*
+ * persistence/journal_schema.h - the journal's on-disk layout: its tables,
+ * its version and the migrations from older versions. Internal; shared by
+ * the writer (which creates and migrates) and the query side (which only
+ * checks).
+ *
+ * Version history (schema_version.version):
+ *   0  the prototype layout: a loose `failures` table (seq, at_ms, system,
+ *      actor, actor_type, msg_type, kind, error, signal, attempt, reason)
+ *      and no schema_version table.
+ *   1  STRICT `failures` with every ens_event field plus system, host and
+ *      error_name; indexes on at_ms, actor_id, actor_type and kind; the
+ *      file's application_id is ENS__JOURNAL_APP_ID.
+ */
+#ifndef ENS_PERSISTENCE_JOURNAL_SCHEMA_H
+#define ENS_PERSISTENCE_JOURNAL_SCHEMA_H
+
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+/* The version this build writes and reads. */
+#define ENS__JOURNAL_SCHEMA_VERSION 1
+
+/* PRAGMA application_id of a journal: "ENSJ". */
+#define ENS__JOURNAL_APP_ID 0x454e534a
+
+/* Bring db (borrowed, open read-write, no transaction active) to the
+ * current schema: create it in an empty database, migrate an older one step
+ * by step, all in one transaction. Returns 0; ENS_EBADFRAME when db is not a
+ * journal (another program's database, a newer schema, corrupt); ENS_EIO,
+ * ENS_EAGAIN, ENS_ENOMEM for sqlite failures. A failure leaves the file as
+ * it was and writes a one-line reason into why (borrowed, may be NULL). */
+int ens__jschema_migrate(sqlite3 *db, char *why, size_t why_len);
+
+/* Check that db (borrowed, may be read-only) holds a journal of the current
+ * version, without changing it. Returns 0, ENS_EBADFRAME (not a journal,
+ * corrupt, older or newer version; reason in why), or the mapped sqlite
+ * error. */
+int ens__jschema_check(sqlite3 *db, char *why, size_t why_len);
+
+/* The ENS_E* code for a sqlite result code (extended codes accepted):
+ * 0 for SQLITE_OK/ROW/DONE, ENS_EBADFRAME for corrupt/not-a-database,
+ * ENS_EAGAIN for busy/locked, ENS_ENOMEM, ENS_EINVAL for misuse, else
+ * ENS_EIO. */
+int ens__jschema_err(int sqlite_rc);
+
+#endif

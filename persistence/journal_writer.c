@@ -1,0 +1,373 @@
+/*
+ * persistence/journal_writer.c - the failure journal's writer: events are
+ * copied into a bounded in-memory batch and written one transaction per
+ * flush through a single prepared INSERT.
+ *
+ * Everything a writer needs hangs off its handle (no globals), so the same
+ * code serves the inproc base and a dedicated writer process. Failure is
+ * explicit: a flush that cannot commit rolls back, keeps its batch for the
+ * next try and leaves its reason in last_error; an event that finds the
+ * batch full and unflushable is counted in `dropped`, never lost silently.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "ensemble/addr.h"
+#include "ensemble/error.h"
+#include "persistence/journal_schema.h"
+#include "persistence/journal_writer.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+/* One batched event: ev's strings point into strs (owned). */
+typedef struct jentry {
+    ens_event ev;
+    char *strs;
+} jentry;
+
+struct ens_jwriter {
+    sqlite3 *db;
+    sqlite3_stmt *ins;
+    char *path;
+    char *system;
+    char host[256];
+    jentry *batch;
+    uint32_t n, cap; /* cap grows up to ENS__JWRITER_BATCH_MAX */
+    uint64_t dropped;
+    char err[512];
+};
+
+static const char insert_sql[] =
+    "INSERT INTO failures (at_ms, system, host, actor, actor_id, node, actor_type, parent,"
+    " msg_type, sender, kind, error, error_name, signal, attempt, incarnation, msg_size, reason)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+
+static void set_err(ens_jwriter *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_err(ens_jwriter *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->err, sizeof(w->err), fmt, ap);
+    va_end(ap);
+}
+
+/* Create every missing directory of dir (mode 0700). 0 or -errno. */
+static int make_dirs(char *dir)
+{
+    size_t len = strlen(dir);
+    for (size_t i = 1; i <= len; i++) {
+        if (dir[i] != '/' && dir[i] != '\0')
+            continue;
+        char saved = dir[i];
+        dir[i] = '\0';
+        int rc = 0;
+        if (mkdir(dir, 0700) != 0) {
+            struct stat st;
+            if (errno != EEXIST)
+                rc = -errno;
+            else if (stat(dir, &st) != 0)
+                rc = -errno;
+            else if (!S_ISDIR(st.st_mode))
+                rc = -ENOTDIR;
+        }
+        dir[i] = saved;
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The parent directory of path, created if missing. */
+static int ensure_parent(ens_jwriter *w, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path)
+        return 0; /* the current directory or "/" */
+    size_t len = (size_t)(slash - path);
+    char *dir = malloc(len + 1);
+    if (dir == NULL)
+        return ENS_ENOMEM;
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+    int rc = make_dirs(dir);
+    if (rc != 0)
+        set_err(w, "cannot create directory %s: %s", dir, strerror(-rc));
+    free(dir);
+    return rc != 0 ? ENS_EIO : 0;
+}
+
+/* Map a sqlite failure of w->db to an ENS_E* code with a message. */
+static int db_fail(ens_jwriter *w, int rc, const char *doing)
+{
+    int err = ens__jschema_err(rc);
+    if (err == 0)
+        err = ENS_EIO;
+    /* sqlite's words, its extended code (778 is SQLITE_IOERR_WRITE) and the
+     * errno behind an I/O error when sqlite kept one. */
+    int ext = w->db != NULL ? sqlite3_extended_errcode(w->db) : rc;
+    int sys = w->db != NULL ? sqlite3_system_errno(w->db) : 0;
+    char os[96] = "";
+    if (sys != 0 && (rc & 0xff) == SQLITE_IOERR)
+        snprintf(os, sizeof(os), ": %s", strerror(sys));
+    set_err(w, "journal %s%s: %s: %s (sqlite %d%s, %s)", w->path,
+            err == ENS_EBADFRAME ? " is corrupt or not a journal" : "", doing,
+            w->db != NULL ? sqlite3_errmsg(w->db) : sqlite3_errstr(rc), ext, os, ens_err_name(err));
+    return err;
+}
+
+static int open_db(ens_jwriter *w)
+{
+    bool memory = strcmp(w->path, ":memory:") == 0;
+    if (!memory) {
+        int err = ensure_parent(w, w->path);
+        if (err != 0)
+            return err;
+    }
+    int rc = sqlite3_open_v2(
+        w->path, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        int err = ens__jschema_err(rc) != 0 ? ens__jschema_err(rc) : ENS_EIO;
+        set_err(w, "cannot open journal %s: %s", w->path,
+                w->db != NULL ? sqlite3_errmsg(w->db) : sqlite3_errstr(rc));
+        return err == ENS_EAGAIN ? ENS_EIO : err;
+    }
+    sqlite3_extended_result_codes(w->db, 1);
+    sqlite3_busy_timeout(w->db, BUSY_TIMEOUT_MS);
+    /* sqlite falls back to read-only when it may not write the file; the
+     * writer must say so now, not at its first flush. */
+    if (sqlite3_db_readonly(w->db, "main") == 1) {
+        set_err(w, "journal %s is read-only", w->path);
+        return ENS_EIO;
+    }
+    rc = sqlite3_exec(w->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(w, rc, "cannot switch to WAL");
+    rc = sqlite3_exec(w->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(w, rc, "cannot set synchronous");
+    char why[256] = "";
+    int err = ens__jschema_migrate(w->db, why, sizeof(why));
+    if (err != 0) {
+        set_err(w, "journal %s: %s", w->path, why);
+        return err;
+    }
+    rc = sqlite3_prepare_v3(w->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &w->ins, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(w, rc, "cannot prepare the insert");
+    return 0;
+}
+
+static void release(ens_jwriter *w)
+{
+    for (uint32_t i = 0; i < w->n; i++)
+        free(w->batch[i].strs);
+    free(w->batch);
+    sqlite3_finalize(w->ins);
+    sqlite3_close_v2(w->db);
+    free(w->path);
+    free(w->system);
+    free(w);
+}
+
+int ens__jwriter_open_why(const char *path, const char *system_name, ens_jwriter **out, char *why,
+                          size_t why_len)
+{
+    if (why != NULL && why_len > 0)
+        why[0] = '\0';
+    if (out != NULL)
+        *out = NULL;
+    if (path == NULL || out == NULL || path[0] == '\0') {
+        if (why != NULL && why_len > 0)
+            snprintf(why, why_len, "no journal path given");
+        return ENS_EINVAL;
+    }
+    ens_jwriter *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return ENS_ENOMEM;
+    w->path = strdup(path);
+    w->system = strdup(system_name != NULL ? system_name : "");
+    if (w->path == NULL || w->system == NULL) {
+        release(w);
+        return ENS_ENOMEM;
+    }
+    if (gethostname(w->host, sizeof(w->host)) != 0)
+        w->host[0] = '\0';
+    w->host[sizeof(w->host) - 1] = '\0';
+    int err = open_db(w);
+    if (err != 0) {
+        if (why != NULL && why_len > 0)
+            snprintf(why, why_len, "%s", w->err);
+        release(w);
+        return err;
+    }
+    *out = w;
+    return 0;
+}
+
+int ens__jwriter_open(const char *path, const char *system_name, ens_jwriter **out)
+{
+    return ens__jwriter_open_why(path, system_name, out, NULL, 0);
+}
+
+/* Copy ev into e (strings into one allocation). */
+static int copy_event(jentry *e, const ens_event *ev)
+{
+    const char *at = ev->actor_type != NULL ? ev->actor_type : "";
+    const char *mt = ev->msg_type != NULL ? ev->msg_type : "";
+    const char *rs = ev->reason != NULL ? ev->reason : "";
+    size_t la = strlen(at) + 1, lm = strlen(mt) + 1, lr = strlen(rs) + 1;
+    char *s = malloc(la + lm + lr);
+    if (s == NULL)
+        return ENS_ENOMEM;
+    memcpy(s, at, la);
+    memcpy(s + la, mt, lm);
+    memcpy(s + la + lm, rs, lr);
+    e->ev = *ev;
+    e->ev.actor_type = s;
+    e->ev.msg_type = s + la;
+    e->ev.reason = s + la + lm;
+    e->strs = s;
+    return 0;
+}
+
+int ens__jwriter_append(ens_jwriter *w, const ens_event *ev)
+{
+    if (w == NULL || ev == NULL)
+        return ENS_EINVAL;
+    if (w->n >= ENS__JWRITER_BATCH_MAX) {
+        int err = ens__jwriter_flush(w);
+        if (err != 0) {
+            w->dropped++;
+            return err;
+        }
+    }
+    if (w->n == w->cap) {
+        uint32_t cap = w->cap == 0 ? 64 : w->cap * 2;
+        if (cap > ENS__JWRITER_BATCH_MAX)
+            cap = ENS__JWRITER_BATCH_MAX;
+        jentry *b = realloc(w->batch, cap * sizeof(*b));
+        if (b == NULL) {
+            w->dropped++;
+            set_err(w, "journal %s: out of memory for the batch", w->path);
+            return ENS_ENOMEM;
+        }
+        w->batch = b;
+        w->cap = cap;
+    }
+    if (copy_event(&w->batch[w->n], ev) != 0) {
+        w->dropped++;
+        set_err(w, "journal %s: out of memory copying an event", w->path);
+        return ENS_ENOMEM;
+    }
+    w->n++;
+    return 0;
+}
+
+/* Text form of an address; "" for none. */
+static void addr_text(ens_addr a, char buf[ENS_ADDR_STRLEN])
+{
+    buf[0] = '\0';
+    if (!ens_addr_is_none(a))
+        ens_addr_format(a, buf, ENS_ADDR_STRLEN);
+}
+
+static int insert_one(ens_jwriter *w, const ens_event *ev)
+{
+    sqlite3_stmt *st = w->ins;
+    char actor[ENS_ADDR_STRLEN], parent[ENS_ADDR_STRLEN], sender[ENS_ADDR_STRLEN];
+    addr_text(ev->actor, actor);
+    addr_text(ev->parent, parent);
+    addr_text(ev->sender, sender);
+    sqlite3_bind_int64(st, 1, ev->at_ms);
+    sqlite3_bind_text(st, 2, w->system, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, w->host, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, actor, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)ev->actor.id);
+    sqlite3_bind_int64(st, 6, ev->actor.node);
+    sqlite3_bind_text(st, 7, ev->actor_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, parent, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 9, ev->msg_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, sender, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 11, ens_event_kind_name(ev->kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 12, ev->error);
+    sqlite3_bind_text(st, 13, ev->error != 0 ? ens_err_name(ev->error) : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 14, ev->signal);
+    sqlite3_bind_int64(st, 15, ev->attempt);
+    sqlite3_bind_int64(st, 16, ev->incarnation);
+    sqlite3_bind_int64(st, 17, ev->msg_size);
+    sqlite3_bind_text(st, 18, ev->reason, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int ens__jwriter_flush(ens_jwriter *w)
+{
+    if (w == NULL)
+        return ENS_EINVAL;
+    if (w->n == 0)
+        return 0;
+    int rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    const char *doing = "cannot begin a transaction";
+    for (uint32_t i = 0; rc == SQLITE_OK && i < w->n; i++) {
+        rc = insert_one(w, &w->batch[i].ev);
+        doing = "cannot insert";
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
+        doing = "cannot commit";
+    }
+    if (rc != SQLITE_OK) {
+        char what[96];
+        snprintf(what, sizeof(what), "%s %u events", doing, w->n);
+        int err = db_fail(w, rc, what);
+        if (!sqlite3_get_autocommit(w->db))
+            sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        return err;
+    }
+    sqlite3_clear_bindings(w->ins);
+    for (uint32_t i = 0; i < w->n; i++)
+        free(w->batch[i].strs);
+    w->n = 0;
+    return 0;
+}
+
+uint32_t ens__jwriter_pending(const ens_jwriter *w)
+{
+    return w != NULL ? w->n : 0;
+}
+
+uint64_t ens__jwriter_dropped(const ens_jwriter *w)
+{
+    return w != NULL ? w->dropped : 0;
+}
+
+int ens__jwriter_set_durable(ens_jwriter *w, bool full)
+{
+    if (w == NULL)
+        return ENS_EINVAL;
+    int rc = sqlite3_exec(w->db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+                          NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_fail(w, rc, "cannot set synchronous");
+}
+
+const char *ens__jwriter_last_error(const ens_jwriter *w)
+{
+    return w != NULL ? w->err : "";
+}
+
+void ens__jwriter_close(ens_jwriter *w)
+{
+    if (w == NULL)
+        return;
+    ens__jwriter_flush(w);
+    release(w);
+}

@@ -1,0 +1,92 @@
+/*
+ * persistence/journal_writer.h - the one writer of a system's failure
+ * journal. Internal.
+ *
+ * The runtime hands every ens_event to ens__jwriter_append(), which copies it
+ * into an in-memory batch, and calls ens__jwriter_flush() when it has time
+ * (a loop turn, a timer): one sqlite transaction per batch is where the
+ * throughput comes from. A writer keeps no global state, so it can live in
+ * the calling process (inproc base) or in a dedicated writer process forked
+ * before it opens the database (process base; PLATFORM-NOTES.md: a sqlite
+ * connection must never cross a fork). A writer is not thread-safe: one
+ * owner calls it.
+ *
+ * Durability: WAL with synchronous=NORMAL. A flush that returned 0 survives
+ * the writer or the whole system being killed (SIGKILL): the WAL is written
+ * before COMMIT returns. It may be lost if the machine itself loses power or
+ * the OS crashes before the next checkpoint syncs the WAL; the database then
+ * still opens clean, it just ends at an earlier transaction.
+ * ens__jwriter_set_durable() switches to synchronous=FULL (an fsync per
+ * flush) for those who need power-loss durability.
+ */
+#ifndef ENS_PERSISTENCE_JOURNAL_WRITER_H
+#define ENS_PERSISTENCE_JOURNAL_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ensemble/event.h"
+
+/* The batch bound: at most this many events wait in memory. */
+#define ENS__JWRITER_BATCH_MAX 4096u
+
+typedef struct ens_jwriter ens_jwriter;
+
+/* Open (or create) the journal at path for writing, as system system_name
+ * (borrowed, copied; NULL = ""). ":memory:" gives a private in-memory
+ * journal (for tests). The parent directory is created (mode 0700, with any
+ * missing ancestors) when missing; the database is put in WAL mode with a
+ * busy timeout and its schema is created or migrated to the current version
+ * (persistence/journal_schema.h).
+ * Errors: ENS_EINVAL (NULL path/out, empty path), ENS_EIO (directory cannot
+ * be created, file cannot be opened, file or directory read-only, I/O
+ * error), ENS_EBADFRAME (the file is not a journal: not a sqlite database,
+ * corrupt, another program's database, or a newer schema), ENS_ENOMEM.
+ * On success *out is owned by the caller (ens__jwriter_close); on failure
+ * *out is NULL and nothing stays open (ens__jwriter_open_why() also says
+ * why). */
+int ens__jwriter_open(const char *path, const char *system_name, ens_jwriter **out);
+
+/* ens__jwriter_open() that also writes a one-line reason for a failure
+ * ("cannot create directory /x/y: Not a directory") into why (borrowed,
+ * may be NULL; always NUL-terminated when why_len > 0). */
+int ens__jwriter_open_why(const char *path, const char *system_name, ens_jwriter **out, char *why,
+                          size_t why_len);
+
+/* Copy ev (borrowed; its strings may be NULL, taken as "") into the batch.
+ * No I/O unless the batch already holds ENS__JWRITER_BATCH_MAX events: then
+ * it flushes first. If that flush fails, ev is not kept, the dropped count
+ * grows by one and the flush's error is returned; out of memory for the copy
+ * is ENS_ENOMEM (also counted as dropped). ENS_EINVAL for NULL arguments. */
+int ens__jwriter_append(ens_jwriter *w, const ens_event *ev);
+
+/* Write every batched event in one transaction. Returns 0 (the batch is
+ * then empty and its rows are committed), or on failure ENS_EIO (disk full,
+ * read-only, I/O error), ENS_EAGAIN (the database stayed locked past the
+ * busy timeout), ENS_EBADFRAME (the file became corrupt), ENS_ENOMEM; the
+ * transaction is rolled back, the batch is kept for a later retry and
+ * ens__jwriter_last_error() says what happened. ENS_EINVAL for NULL. */
+int ens__jwriter_flush(ens_jwriter *w);
+
+/* Events in the batch, not yet committed. */
+uint32_t ens__jwriter_pending(const ens_jwriter *w);
+
+/* Events that were never written: refused by append because the batch was
+ * at its bound and could not be flushed, or because their copy could not be
+ * allocated. Never reset. 0 for NULL. */
+uint64_t ens__jwriter_dropped(const ens_jwriter *w);
+
+/* synchronous=FULL (durable) or NORMAL (the default). 0, or ENS_EIO. */
+int ens__jwriter_set_durable(ens_jwriter *w, bool full);
+
+/* A one-line description of the last failure of w ("" if none). Owned by
+ * w, valid until the next call on w. Never NULL (for NULL w: ""). */
+const char *ens__jwriter_last_error(const ens_jwriter *w);
+
+/* Flush, then close and free w. Events that the final flush cannot write
+ * are lost with the handle: a caller that must know calls
+ * ens__jwriter_flush() first and checks ens__jwriter_pending(). NULL-safe. */
+void ens__jwriter_close(ens_jwriter *w);
+
+#endif

@@ -1,0 +1,431 @@
+/*
+ * tests/test_ens_cli.c - the `ens` program as a user runs it: each test
+ * writes a journal with the writer, runs the built binary (ENS_TOOL_PATH,
+ * set by CMakeLists.txt) as a subprocess with stdout and stderr captured in
+ * files, and checks the exit code and the text: the table, JSON lines,
+ * every filter, --count-by, --help, and the errors for a missing journal, a
+ * corrupt file, a bad time, a bad address and unknown options.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ensemble/error.h"
+#include "ensemble/journal.h"
+#include "persistence/journal_writer.h"
+
+#ifndef ENS_TOOL_PATH
+#error "ENS_TOOL_PATH must name the built ens program (CMakeLists.txt sets it)"
+#endif
+
+#define BASE_MS INT64_C(1709294400000) /* 2024-03-01T12:00:00Z, well in the past */
+
+typedef struct fixture {
+    char dir[64];
+    char db[128];
+    char out[128], err[128];
+    char *stdout_text, *stderr_text;
+} fixture;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void add(ens_jwriter *w, int64_t at_ms, ens_event_kind kind, uint64_t id, const char *type,
+                const char *msg, int32_t error, int32_t sig, uint32_t attempt, const char *reason)
+{
+    ens_event e;
+    memset(&e, 0, sizeof(e));
+    e.at_ms = at_ms;
+    e.kind = kind;
+    e.actor = (ens_addr){id, 1, 0};
+    e.parent = (ens_addr){16, 1, 0};
+    e.actor_type = type;
+    e.msg_type = msg;
+    e.error = error;
+    e.signal = sig;
+    e.attempt = attempt;
+    e.incarnation = 1;
+    e.msg_size = 24;
+    e.reason = reason;
+    assert_int_equal(ens__jwriter_append(w, &e), 0);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Six rows at fixed times plus two relative to now (for --since -1h). */
+static int setup(void **state)
+{
+    fixture *fx = calloc(1, sizeof(*fx));
+    assert_non_null(fx);
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/ens_cli_XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->db, sizeof(fx->db), "%s/j.db", fx->dir);
+    snprintf(fx->out, sizeof(fx->out), "%s/stdout", fx->dir);
+    snprintf(fx->err, sizeof(fx->err), "%s/stderr", fx->dir);
+    ens_jwriter *w = NULL;
+    assert_int_equal(ens__jwriter_open(fx->db, "clisys", &w), 0);
+    add(w, BASE_MS + 1000, ENS_EV_ERROR, 17, "worker", "job", ENS_EINVAL, 0, 1, "bad input");
+    add(w, BASE_MS + 2000, ENS_EV_RETRY, 17, "worker", "job", 0, 0, 2, "retrying");
+    add(w, BASE_MS + 3000, ENS_EV_POISON, 17, "worker", "job", ENS_EINVAL, 0, 2,
+        "said \"no\"\nthen stopped");
+    add(w, BASE_MS + 4000, ENS_EV_CRASH, 18, "cache", "get", 0, 11, 1, "segfault");
+    add(w, BASE_MS + 5000, ENS_EV_RESTART, 18, "cache", "", 0, 0, 0, "restarted é∂");
+    add(w, BASE_MS + 6000, ENS_EV_DEAD_LETTER, 99, "", "ping", ENS_ENOACTOR, 0, 0, "no actor");
+    int64_t now = now_ms();
+    add(w, now - 2 * 3600 * 1000, ENS_EV_ERROR, 20, "recent", "tick", ENS_EIO, 0, 1, "two hours");
+    add(w, now - 5 * 60 * 1000, ENS_EV_ERROR, 20, "recent", "tick", ENS_EIO, 0, 1, "five min");
+    assert_int_equal(ens__jwriter_flush(w), 0);
+    ens__jwriter_close(w);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+    free(fx->stdout_text);
+    free(fx->stderr_text);
+    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(fp);
+    if (buf == NULL)
+        buf = calloc(1, 1);
+    else
+        buf[len] = '\0';
+    return buf;
+}
+
+/* Run ens with args (NULL-terminated, without argv[0]); env_kv is an
+ * optional "NAME=value" to set in the child. Returns the exit code; the
+ * output is in fx->stdout_text / stderr_text. */
+static int run_env(fixture *fx, const char *env_kv, const char *const *args)
+{
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = ENS_TOOL_PATH;
+    for (; args[n - 1] != NULL && n < 31; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int o = open(fx->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(fx->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+            _exit(126);
+        if (env_kv != NULL)
+            putenv((char *)env_kv);
+        execv(ENS_TOOL_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    free(fx->stdout_text);
+    free(fx->stderr_text);
+    fx->stdout_text = slurp(fx->out);
+    fx->stderr_text = slurp(fx->err);
+    if (!WIFEXITED(status))
+        fail_msg("ens died: status %d; stderr: %s", status, fx->stderr_text);
+    return WEXITSTATUS(status);
+}
+
+#define RUN(fx, ...) run_env((fx), NULL, (const char *const[]){__VA_ARGS__, NULL})
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s != '\0'; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* How many JSON lines have "key":"value" (value quoted as given). */
+static int lines_with(const char *text, const char *needle)
+{
+    int n = 0;
+    const char *line = text;
+    while (*line != '\0') {
+        const char *end = strchr(line, '\n');
+        size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+        char *copy = strndup(line, len);
+        assert_non_null(copy);
+        n += strstr(copy, needle) != NULL;
+        free(copy);
+        line += len + (end != NULL);
+    }
+    return n;
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+    if (strstr(haystack, needle) == NULL)
+        fail_msg("expected \"%s\" in:\n%s", needle, haystack);
+}
+
+/* ---- usage ---- */
+
+static void test_no_command_prints_usage_and_exits_2(void **state)
+{
+    fixture *fx = *state;
+    const char *none[] = {NULL};
+    assert_int_equal(run_env(fx, NULL, none), 2);
+    assert_contains(fx->stderr_text, "usage: ens");
+    assert_int_equal(RUN(fx, "frobnicate"), 2);
+    assert_contains(fx->stderr_text, "unknown command 'frobnicate'");
+}
+
+static void test_help_lists_only_existing_commands(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "--help"), 0);
+    assert_contains(fx->stdout_text, "journal");
+    assert_null(strstr(fx->stdout_text, "\n  status"));
+    assert_null(strstr(fx->stdout_text, "\n  shell"));
+    assert_int_equal(RUN(fx, "journal", "--help"), 0);
+    assert_contains(fx->stdout_text, "--since TIME");
+    assert_contains(fx->stdout_text, "--count-by");
+    assert_int_equal(RUN(fx, "help", "journal"), 0);
+    assert_contains(fx->stdout_text, "usage: ens journal");
+}
+
+/* ---- output ---- */
+
+static void test_table_shows_rows_newest_first_aligned(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db), 0);
+    const char *t = fx->stdout_text;
+    assert_int_equal(count_lines(t), 1 + 8);
+    assert_true(strncmp(t, "TIME", 4) == 0);
+    assert_contains(t, "KIND");
+    assert_contains(t, "REASON");
+    assert_contains(t, "2024-03-01T12:00:04.000Z  crash");
+    assert_contains(t, "SIGSEGV");
+    assert_contains(t, "ENS_EINVAL");
+    assert_contains(t, "ENS_ENOACTOR");
+    assert_contains(t, "said \"no\"\\nthen stopped"); /* one line per row */
+    assert_contains(t, "restarted é∂");
+    /* newest first: the fixed rows come after the recent ones, 6s before 1s */
+    assert_true(strstr(t, "five min") < strstr(t, "two hours"));
+    assert_true(strstr(t, "no actor") < strstr(t, "bad input"));
+    /* aligned: KIND starts in the same column in the header and every row */
+    const char *header_kind = strstr(t, "KIND");
+    size_t col = (size_t)(header_kind - t);
+    const char *row = strstr(t, "2024-03-01T12:00:01.000Z");
+    assert_non_null(row);
+    assert_true(strncmp(row + col, "error", 5) == 0);
+}
+
+static void test_json_lines_carry_every_field_escaped(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json"), 0);
+    const char *t = fx->stdout_text;
+    assert_int_equal(count_lines(t), 8);
+    assert_int_equal(lines_with(t, "{\"seq\":"), 8);
+    assert_int_equal(lines_with(t, "\"system\":\"clisys\""), 8);
+    assert_contains(t, "\"kind\":\"crash\",\"actor\":\"ens:1/18\",\"actor_type\":\"cache\","
+                       "\"parent\":\"ens:1/16\",\"msg_type\":\"get\",\"sender\":null");
+    assert_contains(t, "\"signal\":11");
+    assert_contains(t, "\"error\":-22,\"error_name\":\"ENS_EINVAL\"");
+    assert_contains(t, "\"reason\":\"said \\\"no\\\"\\nthen stopped\"}");
+    assert_contains(t, "\"reason\":\"restarted é∂\"");
+    assert_contains(t, "\"time\":\"2024-03-01T12:00:06.000Z\"");
+    /* Every line is one object. */
+    for (const char *line = t; *line != '\0';) {
+        assert_int_equal(line[0], '{');
+        const char *end = strchr(line, '\n');
+        assert_non_null(end);
+        assert_int_equal(end[-1], '}');
+        line = end + 1;
+    }
+}
+
+/* ---- filters ---- */
+
+static void test_filters_select_rows(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--kind", "crash,poison"), 0);
+    assert_int_equal(count_lines(fx->stdout_text), 2);
+    assert_int_equal(lines_with(fx->stdout_text, "\"kind\":\"crash\""), 1);
+    assert_int_equal(lines_with(fx->stdout_text, "\"kind\":\"poison\""), 1);
+
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--type", "worker"), 0);
+    assert_int_equal(count_lines(fx->stdout_text), 3);
+    assert_int_equal(lines_with(fx->stdout_text, "\"actor_type\":\"worker\""), 3);
+
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--actor", "ens:1/18"), 0);
+    assert_int_equal(count_lines(fx->stdout_text), 2);
+
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--msg-type", "job"), 0);
+    assert_int_equal(count_lines(fx->stdout_text), 3);
+
+    /* ISO times, with and without seconds and Z; until is exclusive. */
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--since", "2024-03-01T12:00:02Z",
+                         "--until", "2024-03-01T12:00:05"),
+                     0);
+    assert_int_equal(count_lines(fx->stdout_text), 3);
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--since", "2024-03-01T12:00",
+                         "--until", "1709294402000"),
+                     0);
+    assert_int_equal(count_lines(fx->stdout_text), 1);
+    assert_contains(fx->stdout_text, "bad input");
+
+    /* Relative: only the row from five minutes ago is within the hour. */
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--since", "-1h"), 0);
+    assert_int_equal(count_lines(fx->stdout_text), 1);
+    assert_contains(fx->stdout_text, "five min");
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--since=-1d"), 0);
+    assert_int_equal(count_lines(fx->stdout_text), 2);
+
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--limit", "2"), 0);
+    assert_int_equal(count_lines(fx->stdout_text), 2);
+    assert_contains(fx->stdout_text, "five min");
+
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--type", "nobody"), 0);
+    assert_contains(fx->stdout_text, "no failures match");
+}
+
+static void test_count_by_kind_and_type(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--count-by", "kind", "--json"), 0);
+    assert_contains(fx->stdout_text, "{\"kind\":\"error\",\"count\":3}");
+    assert_contains(fx->stdout_text, "{\"kind\":\"crash\",\"count\":1}");
+    assert_int_equal(count_lines(fx->stdout_text), 6);
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--count-by", "type"), 0);
+    assert_true(strncmp(fx->stdout_text, "TYPE", 4) == 0);
+    assert_contains(fx->stdout_text, "worker");
+    assert_contains(fx->stdout_text, "recent");
+}
+
+static void test_system_name_finds_the_default_path(void **state)
+{
+    fixture *fx = *state;
+    char dir[200], path[260], env[220];
+    snprintf(dir, sizeof(dir), "%s/state/ensemble", fx->dir);
+    snprintf(path, sizeof(path), "%s/mysys.db", dir);
+    ens_jwriter *w = NULL;
+    assert_int_equal(ens__jwriter_open(path, "mysys", &w), 0); /* creates the directories */
+    add(w, BASE_MS, ENS_EV_EXIT, 30, "named", "", 0, 0, 0, "from the default path");
+    ens__jwriter_close(w);
+    snprintf(env, sizeof(env), "XDG_STATE_HOME=%s/state", fx->dir);
+    assert_int_equal(run_env(fx, env, (const char *const[]){"journal", "mysys", NULL}), 0);
+    assert_contains(fx->stdout_text, "from the default path");
+    assert_int_equal(run_env(fx, env, (const char *const[]){"journal", "othersys", NULL}), 1);
+    assert_contains(fx->stderr_text, "no journal at");
+    assert_contains(fx->stderr_text, "othersys.db");
+}
+
+/* ---- errors ---- */
+
+static void test_missing_journal_is_a_runtime_error(void **state)
+{
+    fixture *fx = *state;
+    char path[200];
+    snprintf(path, sizeof(path), "%s/nothere.db", fx->dir);
+    assert_int_equal(RUN(fx, "journal", "--db", path), 1);
+    assert_contains(fx->stderr_text, "no journal at ");
+    assert_contains(fx->stderr_text, path);
+    assert_int_equal(access(path, F_OK), -1); /* not created */
+}
+
+static void test_corrupt_journal_is_a_runtime_error(void **state)
+{
+    fixture *fx = *state;
+    char path[200];
+    snprintf(path, sizeof(path), "%s/junk.db", fx->dir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    for (int i = 0; i < 4096; i++)
+        fputc((i * 131 + 7) & 0xff, fp);
+    fclose(fp);
+    assert_int_equal(RUN(fx, "journal", "--db", path), 1);
+    assert_contains(fx->stderr_text, "not an ensemble journal");
+    assert_int_equal(fx->stdout_text[0], '\0');
+}
+
+static void test_bad_values_are_usage_errors(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--since", "yesterday"), 2);
+    assert_contains(fx->stderr_text, "bad time 'yesterday'");
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--until", "2024-02-30T00:00Z"), 2);
+    assert_contains(fx->stderr_text, "bad time");
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--actor", "ens:1/x"), 2);
+    assert_contains(fx->stderr_text, "bad address 'ens:1/x'");
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--kind", "crash,oops"), 2);
+    assert_contains(fx->stderr_text, "bad kind list");
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--limit", "-3"), 2);
+    assert_contains(fx->stderr_text, "bad limit");
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--count-by", "actor"), 2);
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--frobnicate"), 2);
+    assert_contains(fx->stderr_text, "unknown option '--frobnicate'");
+    assert_int_equal(RUN(fx, "journal", "--db"), 2);
+    assert_contains(fx->stderr_text, "needs a value");
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "sys"), 2);
+    assert_contains(fx->stderr_text, "either SYSTEM or --db");
+    assert_int_equal(RUN(fx, "journal", "a/b"), 2);
+    assert_contains(fx->stderr_text, "bad system name");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_no_command_prints_usage_and_exits_2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_help_lists_only_existing_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_shows_rows_newest_first_aligned, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_json_lines_carry_every_field_escaped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filters_select_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_count_by_kind_and_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_system_name_finds_the_default_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_journal_is_a_runtime_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_journal_is_a_runtime_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_values_are_usage_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

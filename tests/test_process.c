@@ -1,0 +1,467 @@
+/*
+ * tests/test_process.c - what only the process base can do: survive hard
+ * crashes of actor processes without losing a queued message, end every
+ * process it started, carry messages larger than a socket buffer, and hold
+ * senders back instead of growing without bound.
+ *
+ * Handlers never assert (they run in other processes): they report in
+ * messages, and the test asserts on those. Waiting is always ens_ask /
+ * ens_listen with a timeout, or poll() on a pidfd for a process to end.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ensemble/ensemble.h"
+
+#define WAIT_MS 30000
+
+/* {op, arg}: what a Victim should do with a message. */
+typedef struct {
+    int32_t op;
+    int32_t arg;
+    int64_t seq;
+} cmd_v;
+static ens_msgtype cmd_t = {"ptest.Cmd", "S(iiI)", sizeof(cmd_v), 0, 0};
+
+/* A report: what the actor saw. */
+typedef struct {
+    int64_t seq;
+    int32_t attempt;
+    int32_t pid;
+    int32_t ppid;
+    uint32_t incarnation_hint;
+} seen_v;
+static ens_msgtype seen_t = {"ptest.Seen", "S(Iiiiu)", sizeof(seen_v), 0, 0};
+
+enum {
+    OP_ECHO = 1,     /* reply with what was seen */
+    OP_SEGV_ONCE,    /* crash with SIGSEGV on attempt 1, then reply */
+    OP_ABORT_ALWAYS, /* abort() on every attempt */
+    OP_HANG_ONCE,    /* tell the outside "in", then block until killed; attempt 2 replies */
+    OP_NOTE,         /* tell the outside what was seen (a tell, no reply) */
+    OP_FLOOD,        /* send arg messages to the outside in one handler, report EFULLs */
+};
+
+/* A page shared with every process of the system (mapped before the system
+ * starts, so the admin and the actors inherit it): a handler raises the flag
+ * and wakes the test through a futex, so the test knows without polling that
+ * the handler is running. */
+static volatile uint32_t *in_handler;
+
+static void raise_flag(void)
+{
+    *in_handler = 1;
+    syscall(SYS_futex, (uint32_t *)in_handler, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static bool wait_flag(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (*in_handler == 0) {
+        if (syscall(SYS_futex, (uint32_t *)in_handler, FUTEX_WAIT, 0, &ts, NULL, 0) < 0 &&
+            errno == ETIMEDOUT)
+            return *in_handler != 0;
+    }
+    return true;
+}
+
+typedef struct {
+    int32_t last_full; /* ENS_EFULL answers seen by the last OP_FLOOD */
+} victim_state;
+
+static int victim_receive(ens_ctx *c, void *st, const ens_msg *m)
+{
+    victim_state *vs = st;
+    const ens_bytes_v *b = ens_msg_value(m, ENS_MSG_BYTES);
+    if (b != NULL)
+        return ens_reply(c, ENS_MSG_BYTES, b);
+    const cmd_v *v = ens_msg_value(m, &cmd_t);
+    if (v == NULL)
+        return 0;
+    seen_v s = {v->seq, (int32_t)ens_msg_attempt(m), (int32_t)getpid(), (int32_t)getppid(), 0};
+    switch (v->op) {
+    case OP_SEGV_ONCE:
+        if (ens_msg_attempt(m) == 1)
+            raise(SIGSEGV);
+        break;
+    case OP_ABORT_ALWAYS:
+        abort();
+    case OP_HANG_ONCE:
+        if (ens_msg_attempt(m) == 1) {
+            raise_flag();
+            for (;;)
+                pause(); /* until the test kills this process */
+        }
+        break;
+    case OP_NOTE:
+        return ens_send(c, ens_sender(c), &seen_t, &s);
+    case OP_FLOOD: {
+        int32_t full = 0;
+        for (int32_t i = 0; i < v->arg; i++) {
+            ens_int64_v x = {i};
+            int rc = ens_send(c, ens_sender(c), ENS_MSG_INT64, &x);
+            if (rc == ENS_EFULL)
+                full++;
+            else if (rc != 0)
+                return rc;
+        }
+        vs->last_full = full;
+        return 0;
+    }
+    case OP_ECHO:
+        if (v->arg == 1)
+            s.seq = vs->last_full;
+        break;
+    default:
+        break;
+    }
+    return ens_reply(c, &seen_t, &s);
+}
+
+static const ens_actor_def victim_def = {
+    "ptest.Victim", sizeof(victim_state), NULL, victim_receive, NULL, NULL, NULL};
+
+static int crash_init(ens_ctx *c, void *st, const ens_msg *arg)
+{
+    (void)c;
+    (void)st;
+    (void)arg;
+    raise(SIGSEGV);
+    return 0;
+}
+
+static const ens_actor_def crash_init_def = {
+    "ptest.CrashInit", 0, crash_init, victim_receive, NULL, NULL, NULL};
+
+/* The system of the running test, shut down by the teardown when an
+ * assertion ends the test early, so no process outlives a failed test. */
+static ens_system *current;
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (current != NULL)
+        ens_system_shutdown(current, 5000);
+    current = NULL;
+    return 0;
+}
+
+static int stop(ens_system *s, uint32_t timeout_ms)
+{
+    current = NULL;
+    return ens_system_shutdown(s, timeout_ms);
+}
+
+static ens_system *start(ens_system_opts *o)
+{
+    ens_system_opts d = ENS_SYSTEM_OPTS_INIT;
+    if (o == NULL)
+        o = &d;
+    o->base = ENS_BASE_PROCESS;
+    o->log_level = ENS_LOG_ERROR;
+    ens_system *s = NULL;
+    assert_int_equal(ens_system_start(o, &s), 0);
+    current = s;
+    return s;
+}
+
+static seen_v ask_cmd(ens_system *s, ens_addr to, int32_t op, int64_t seq)
+{
+    cmd_v c = {op, 0, seq};
+    ens_msg *r = NULL;
+    assert_int_equal(ens_ask(ens_system_ctx(s), to, &cmd_t, &c, WAIT_MS, &r), 0);
+    const seen_v *v = ens_msg_value(r, &seen_t);
+    assert_non_null(v);
+    seen_v out = *v;
+    ens_msg_free(r);
+    return out;
+}
+
+/* Wait (bounded) for a process that is not our child to end. */
+static bool gone_within(pid_t pid, int ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return true; /* already gone */
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int k = poll(&p, 1, ms);
+    close(fd);
+    return k == 1;
+}
+
+static void test_segv_redelivers_in_flight_and_keeps_queue(void **state)
+{
+    (void)state;
+    ens_system *s = start(NULL);
+    ens_ctx *out = ens_system_ctx(s);
+    ens_addr v;
+    assert_int_equal(ens_spawn(out, &victim_def, NULL, NULL, &v), 0);
+    seen_v first = ask_cmd(s, v, OP_ECHO, 0);
+    /* Queue: a crash-once message, then 100 notes behind it. */
+    cmd_v crash = {OP_SEGV_ONCE, 0, 1000};
+    assert_int_equal(ens_send(out, v, &cmd_t, &crash), 0);
+    for (int64_t i = 1; i <= 100; i++) {
+        cmd_v note = {OP_NOTE, 0, i};
+        assert_int_equal(ens_send(out, v, &cmd_t, &note), 0);
+    }
+    /* The crash-once message's reply goes nowhere (it was a tell: its reply
+     * reaches the outside as a plain message), then the notes, in order,
+     * each exactly once. */
+    ens_msg *m = NULL;
+    assert_int_equal(ens_listen(out, WAIT_MS, &m), 0);
+    const seen_v *sv = ens_msg_value(m, &seen_t);
+    assert_non_null(sv);
+    assert_int_equal(sv->seq, 1000);
+    assert_int_equal(sv->attempt, 2);         /* redelivered after the crash */
+    assert_int_not_equal(sv->pid, first.pid); /* by a new process */
+    assert_int_equal(sv->ppid, first.ppid);   /* of the same admin */
+    ens_msg_free(m);
+    for (int64_t i = 1; i <= 100; i++) {
+        assert_int_equal(ens_listen(out, WAIT_MS, &m), 0);
+        sv = ens_msg_value(m, &seen_t);
+        assert_non_null(sv);
+        assert_int_equal(sv->seq, i);
+        assert_int_equal(sv->attempt, 1);
+        ens_msg_free(m);
+    }
+    assert_int_equal(ens_listen(out, 200, &m), ENS_ETIMEDOUT);
+    /* Same address, still serving. */
+    assert_int_equal(ask_cmd(s, v, OP_ECHO, 7).seq, 7);
+    assert_int_equal(stop(s, WAIT_MS), 0);
+    assert_true(gone_within(first.ppid, 5000));
+}
+
+static void test_second_crash_poisons_with_signal(void **state)
+{
+    (void)state;
+    ens_system *s = start(NULL);
+    ens_ctx *out = ens_system_ctx(s);
+    ens_addr v;
+    assert_int_equal(ens_spawn(out, &victim_def, NULL, NULL, &v), 0);
+    cmd_v c = {OP_ABORT_ALWAYS, 0, 5};
+    ens_msg *r = NULL;
+    assert_int_equal(ens_ask(out, v, &cmd_t, &c, WAIT_MS, &r), ENS_EPOISON);
+    const ens_poison_v *p = ens_msg_value(r, ENS_MSG_POISON);
+    assert_non_null(p);
+    assert_int_equal(p->signal, SIGABRT);
+    assert_int_equal(p->attempts, 2);
+    assert_true(ens_addr_equal(p->target, v));
+    const ens_msg *orig = ens_poison_original(r);
+    assert_non_null(orig);
+    const cmd_v *oc = ens_msg_value(orig, &cmd_t);
+    assert_non_null(oc);
+    assert_int_equal(oc->seq, 5);
+    ens_msg_free(r);
+    /* Restarted once more, it goes on with the next message. */
+    assert_int_equal(ask_cmd(s, v, OP_ECHO, 6).seq, 6);
+    assert_int_equal(stop(s, WAIT_MS), 0);
+}
+
+static void test_sigkill_from_outside_redelivers(void **state)
+{
+    (void)state;
+    ens_system *s = start(NULL);
+    ens_ctx *out = ens_system_ctx(s);
+    ens_addr v;
+    assert_int_equal(ens_spawn(out, &victim_def, NULL, NULL, &v), 0);
+    seen_v first = ask_cmd(s, v, OP_ECHO, 0);
+    *in_handler = 0;
+    cmd_v c = {OP_HANG_ONCE, 0, 9};
+    ens_msg *r = NULL;
+    /* The ask blocks while the handler hangs: send it as a tell, wait for
+     * the flag, kill, then collect the redelivered message's reply. */
+    assert_int_equal(ens_send(out, v, &cmd_t, &c), 0);
+    for (int64_t i = 1; i <= 10; i++) {
+        cmd_v note = {OP_NOTE, 0, i};
+        assert_int_equal(ens_send(out, v, &cmd_t, &note), 0);
+    }
+    ens_system_run(s, 0); /* let the sends leave */
+    assert_true(wait_flag(WAIT_MS));
+    assert_int_equal(kill(first.pid, SIGKILL), 0);
+    assert_int_equal(ens_listen(out, WAIT_MS, &r), 0);
+    const seen_v *sv = ens_msg_value(r, &seen_t);
+    assert_non_null(sv);
+    assert_int_equal(sv->seq, 9);
+    assert_int_equal(sv->attempt, 2);
+    assert_int_not_equal(sv->pid, first.pid);
+    ens_msg_free(r);
+    for (int64_t i = 1; i <= 10; i++) {
+        assert_int_equal(ens_listen(out, WAIT_MS, &r), 0);
+        sv = ens_msg_value(r, &seen_t);
+        assert_non_null(sv);
+        assert_int_equal(sv->seq, i);
+        ens_msg_free(r);
+    }
+    assert_int_equal(stop(s, WAIT_MS), 0);
+}
+
+static void test_crash_in_init_is_not_restarted(void **state)
+{
+    (void)state;
+    ens_system *s = start(NULL);
+    ens_addr v;
+    assert_int_equal(ens_spawn(ens_system_ctx(s), &crash_init_def, NULL, NULL, &v), ENS_EINIT);
+    assert_int_equal(stop(s, WAIT_MS), 0);
+}
+
+static void test_admin_death_ends_every_actor(void **state)
+{
+    (void)state;
+    /* Orphaned actors come to us (not to init) so we can reap them. */
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    ens_system *s = start(NULL);
+    ens_ctx *out = ens_system_ctx(s);
+    pid_t pids[5];
+    pid_t admin = 0;
+    for (int i = 0; i < 5; i++) {
+        ens_addr v;
+        assert_int_equal(ens_spawn(out, &victim_def, NULL, NULL, &v), 0);
+        seen_v sv = ask_cmd(s, v, OP_ECHO, i);
+        pids[i] = sv.pid;
+        admin = sv.ppid;
+    }
+    assert_int_equal(kill(admin, SIGKILL), 0);
+    for (int i = 0; i < 5; i++)
+        assert_true(gone_within(pids[i], 2000));
+    ens_msg *m = NULL;
+    assert_int_equal(ens_listen(out, WAIT_MS, &m), ENS_ESHUTDOWN);
+    stop(s, 1000);
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+static void test_shutdown_leaves_no_process(void **state)
+{
+    (void)state;
+    ens_system *s = start(NULL);
+    ens_ctx *out = ens_system_ctx(s);
+    pid_t pids[8];
+    pid_t admin = 0;
+    for (int i = 0; i < 8; i++) {
+        ens_addr v;
+        assert_int_equal(ens_spawn(out, &victim_def, NULL, NULL, &v), 0);
+        seen_v sv = ask_cmd(s, v, OP_ECHO, i);
+        pids[i] = sv.pid;
+        admin = sv.ppid;
+        /* ps shows the actor's type and address. */
+        char path[64], cmdline[256] = "";
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", sv.pid);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        size_t n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
+        fclose(f);
+        cmdline[n] = '\0';
+        char want[64];
+        char a[ENS_ADDR_STRLEN];
+        ens_addr_format(v, a, sizeof(a));
+        snprintf(want, sizeof(want), "ens: ptest.Victim %s", a);
+        assert_string_equal(cmdline, want);
+    }
+    assert_int_equal(stop(s, WAIT_MS), 0);
+    for (int i = 0; i < 8; i++)
+        assert_true(gone_within(pids[i], 100));
+    assert_true(gone_within(admin, 100));
+}
+
+static void test_large_messages_cross_processes(void **state)
+{
+    (void)state;
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.max_frame_bytes = (16u << 20) + 4096;
+    ens_system *s = start(&o);
+    ens_ctx *out = ens_system_ctx(s);
+    ens_addr v;
+    assert_int_equal(ens_spawn(out, &victim_def, NULL, NULL, &v), 0);
+    size_t sizes[] = {1u << 20, 16u << 20};
+    for (size_t k = 0; k < 2; k++) {
+        uint8_t *data = malloc(sizes[k]);
+        assert_non_null(data);
+        for (size_t i = 0; i < sizes[k]; i++)
+            data[i] = (uint8_t)(i * 7 + k);
+        ens_bytes_v b = {{data, (uint32_t)sizes[k]}};
+        ens_msg *r = NULL;
+        assert_int_equal(ens_ask(out, v, ENS_MSG_BYTES, &b, WAIT_MS, &r), 0);
+        const ens_bytes_v *back = ens_msg_value(r, ENS_MSG_BYTES);
+        assert_non_null(back);
+        assert_int_equal(back->data.len, sizes[k]);
+        assert_memory_equal(back->data.data, data, sizes[k]);
+        ens_msg_free(r);
+        free(data);
+    }
+    /* Above the limit: refused at the sender. */
+    uint8_t *big = calloc(1, o.max_frame_bytes);
+    assert_non_null(big);
+    ens_bytes_v b = {{big, o.max_frame_bytes}};
+    assert_int_equal(ens_send(out, v, ENS_MSG_BYTES, &b), ENS_EMSGSIZE);
+    free(big);
+    assert_int_equal(stop(s, WAIT_MS), 0);
+}
+
+static void test_flood_is_bounded_by_efull(void **state)
+{
+    (void)state;
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.mailbox_limit = 1000;
+    ens_system *s = start(&o);
+    ens_ctx *out = ens_system_ctx(s);
+    ens_addr v;
+    assert_int_equal(ens_spawn(out, &victim_def, NULL, NULL, &v), 0);
+    cmd_v c = {OP_FLOOD, 3000, 0};
+    assert_int_equal(ens_send(out, v, &cmd_t, &c), 0);
+    /* Within one handler nothing leaves before the turn ends: exactly the
+     * bound is accepted, the rest refused with ENS_EFULL, none lost. */
+    for (int64_t i = 0; i < 1000; i++) {
+        ens_msg *m = NULL;
+        assert_int_equal(ens_listen(out, WAIT_MS, &m), 0);
+        const ens_int64_v *x = ens_msg_value(m, ENS_MSG_INT64);
+        assert_non_null(x);
+        assert_int_equal(x->value, i);
+        ens_msg_free(m);
+    }
+    ens_msg *m = NULL;
+    assert_int_equal(ens_listen(out, 200, &m), ENS_ETIMEDOUT);
+    cmd_v q = {OP_ECHO, 1, 0};
+    assert_int_equal(ens_ask(out, v, &cmd_t, &q, WAIT_MS, &m), 0);
+    const seen_v *sv = ens_msg_value(m, &seen_t);
+    assert_non_null(sv);
+    assert_int_equal(sv->seq, 2000);
+    ens_msg_free(m);
+    assert_int_equal(stop(s, WAIT_MS), 0);
+}
+
+int main(void)
+{
+    in_handler = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (in_handler == MAP_FAILED)
+        return 1;
+    ens_msgtype_register(&cmd_t);
+    ens_msgtype_register(&seen_t);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_segv_redelivers_in_flight_and_keeps_queue, teardown),
+        cmocka_unit_test_teardown(test_second_crash_poisons_with_signal, teardown),
+        cmocka_unit_test_teardown(test_sigkill_from_outside_redelivers, teardown),
+        cmocka_unit_test_teardown(test_crash_in_init_is_not_restarted, teardown),
+        cmocka_unit_test_teardown(test_admin_death_ends_every_actor, teardown),
+        cmocka_unit_test_teardown(test_shutdown_leaves_no_process, teardown),
+        cmocka_unit_test_teardown(test_large_messages_cross_processes, teardown),
+        cmocka_unit_test_teardown(test_flood_is_bounded_by_efull, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,77 @@
+/*
+ * tools/ens.c - the `ens` command: entry point and subcommand dispatch.
+ *
+ * Each subcommand lives in its own tools/ens_<name>.c and is one entry of
+ * the table below: `ens <command> [options]`, `ens <command> --help`.
+ * Only commands that exist are listed; the process base adds status, ask,
+ * tell, names, shutdown and shell. Exit codes everywhere: 0 success,
+ * 1 runtime error (missing journal, corrupt file), 2 usage error.
+ */
+#include <stdio.h>
+#include <string.h>
+
+/* tools/ens_journal.c: `ens journal`. argv[0] is "journal". */
+int ens_tool_journal(int argc, char **argv);
+
+typedef struct ens_tool_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} ens_tool_cmd;
+
+static const ens_tool_cmd commands[] = {
+    {"journal", ens_tool_journal, "query the failure journal of a system"},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+    fputs("usage: ens <command> [options]\n"
+          "       ens <command> --help\n"
+          "\n"
+          "ens talks to ensemble actor systems and reads what they recorded.\n"
+          "\n"
+          "commands:\n",
+          out);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\n"
+          "exit status: 0 success, 1 runtime error, 2 usage error\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        /* `ens help journal` is `ens journal --help`. */
+        for (size_t i = 0; i < N_COMMANDS; i++) {
+            if (strcmp(argv[2], commands[i].name) == 0) {
+                char *help_argv[] = {argv[2], "--help", NULL};
+                return commands[i].run(2, help_argv);
+            }
+        }
+        name = argv[2];
+    } else {
+        for (size_t i = 0; i < N_COMMANDS; i++) {
+            if (strcmp(name, commands[i].name) == 0)
+                return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "ens: unknown command '%s'\n\n", name);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,758 @@
+/*
+ * tools/ens_journal.c - `ens journal`: query a system's failure journal.
+ *
+ * A thin front end over the query API of ensemble/journal.h: parse the
+ * options into an ens_journal_filter, open the file read-only and print the
+ * rows newest first, as an aligned table (cells buffered so that columns
+ * fit their widest value) or as JSON lines. It only reads the file, so it
+ * works whether or not the system runs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ensemble/error.h"
+#include "ensemble/journal.h"
+
+int ens_tool_journal(int argc, char **argv);
+
+#define PROG "ens journal"
+
+static void help(FILE *out)
+{
+    fputs("usage: ens journal [--db PATH | SYSTEM] [options]\n"
+          "\n"
+          "Show the failures a system recorded, newest first. Reads the journal file only:\n"
+          "works whether or not the system runs.\n"
+          "\n"
+          "  SYSTEM              the system's name (default \"default\"); its journal is\n"
+          "                      $XDG_STATE_HOME/ensemble/SYSTEM.db or\n"
+          "                      ~/.local/state/ensemble/SYSTEM.db\n"
+          "  --db PATH           read the journal at PATH instead\n"
+          "  --actor ADDR        only this actor (ens:NODE/ID)\n"
+          "  --type NAME         only actors of this type\n"
+          "  --msg-type NAME     only failures while handling this message type\n"
+          "  --kind K[,K...]     only these kinds: error, retry, poison, crash, restart,\n"
+          "                      exit, escalate, breaker, badframe, dead_letter, init_failed\n"
+          "  --since TIME        at or after TIME\n"
+          "  --until TIME        before TIME\n"
+          "  --limit N           at most N rows (default 1000; 0 = all)\n"
+          "  --count-by kind|type  count the matching rows per kind or per actor type\n"
+          "  --json              one JSON object per line instead of a table\n"
+          "  -h, --help          this text\n"
+          "\n"
+          "TIME is UTC ISO-8601 (2026-11-28T21:00:00Z, 2026-11-28T21:00, 2026-11-28),\n"
+          "relative to now (-30s, -10m, -2h, -1d), or Unix milliseconds (1795899600000).\n"
+          "\n"
+          "exit status: 0 success, 1 runtime error (missing or corrupt journal), 2 usage error\n",
+          out);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(try '" PROG " --help')\n");
+    return 2;
+}
+
+/* ---- parsing option values ---- */
+
+/* Exactly n decimal digits at *p (advanced). */
+static bool digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+/* ISO-8601 UTC: YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z]. */
+static bool parse_iso(const char *s, int64_t *out)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
+    const char *p = s;
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+        !digits(&p, 2, &d))
+        return false;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+            return false;
+        if (*p == ':') {
+            p++;
+            if (!digits(&p, 2, &sec))
+                return false;
+            if (*p == '.') {
+                p++;
+                int scale = 100, nd = 0;
+                while (*p >= '0' && *p <= '9' && nd < 9) {
+                    ms += (*p - '0') * scale;
+                    scale /= 10;
+                    p++;
+                    nd++;
+                }
+                if (nd == 0)
+                    return false;
+            }
+        }
+    }
+    if (*p == 'Z' || *p == 'z')
+        p++;
+    if (*p != '\0')
+        return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return false;
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    if (tm.tm_mday != d || tm.tm_mon != mo - 1) /* 2026-02-30 normalised away */
+        return false;
+    *out = (int64_t)t * 1000 + ms;
+    return true;
+}
+
+/* TIME as documented in help(). */
+static bool parse_time(const char *s, int64_t now_ms, int64_t *out)
+{
+    if (s[0] == '-') {
+        char *end = NULL;
+        errno = 0;
+        if (s[1] < '0' || s[1] > '9')
+            return false;
+        long long n = strtoll(s + 1, &end, 10);
+        if (errno != 0 || end[0] == '\0' || end[1] != '\0')
+            return false;
+        int64_t unit;
+        switch (end[0]) {
+        case 's':
+            unit = 1000;
+            break;
+        case 'm':
+            unit = 60 * 1000;
+            break;
+        case 'h':
+            unit = 3600 * 1000;
+            break;
+        case 'd':
+            unit = 86400 * 1000;
+            break;
+        case 'w':
+            unit = 7 * 86400 * 1000;
+            break;
+        default:
+            return false;
+        }
+        if (n > now_ms / unit)
+            return false;
+        *out = now_ms - n * unit;
+        return true;
+    }
+    size_t len = strlen(s);
+    if (len > 0 && strspn(s, "0123456789") == len) {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno != 0)
+            return false;
+        *out = v;
+        return true;
+    }
+    return parse_iso(s, out);
+}
+
+static bool parse_kinds(const char *s, uint32_t *mask)
+{
+    char *copy = strdup(s);
+    if (copy == NULL)
+        return false;
+    bool ok = true;
+    char *save = NULL;
+    int n = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        int k = ens_event_kind_parse(tok);
+        if (k < 0 || k > 31) {
+            ok = false;
+            break;
+        }
+        *mask |= 1u << k;
+        n++;
+    }
+    free(copy);
+    return ok && n > 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- output ---- */
+
+static void format_time(int64_t ms, char *buf, size_t len)
+{
+    int64_t secs = ms / 1000, frac = ms % 1000;
+    if (frac < 0) {
+        frac += 1000;
+        secs--;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL) {
+        snprintf(buf, len, "%" PRId64, ms);
+        return;
+    }
+    char day[32];
+    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%03dZ", day, (int)frac);
+}
+
+static void format_addr(ens_addr a, char *buf, size_t len)
+{
+    if (ens_addr_is_none(a))
+        snprintf(buf, len, "-");
+    else
+        ens_addr_format(a, buf, len);
+}
+
+/* A growable string. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void sb_putn(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap == 0 ? 64 : b->cap;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_puts(sbuf *b, const char *s)
+{
+    sb_putn(b, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* s as a JSON string literal: quotes, escapes for controls, invalid UTF-8
+ * replaced by U+FFFD. */
+static void sb_json_str(sbuf *b, const char *s)
+{
+    sb_putn(b, "\"", 1);
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        unsigned char c = *p;
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            sb_putn(b, esc, 2);
+            p++;
+        } else if (c < 0x20) {
+            switch (c) {
+            case '\n':
+                sb_puts(b, "\\n");
+                break;
+            case '\r':
+                sb_puts(b, "\\r");
+                break;
+            case '\t':
+                sb_puts(b, "\\t");
+                break;
+            case '\b':
+                sb_puts(b, "\\b");
+                break;
+            case '\f':
+                sb_puts(b, "\\f");
+                break;
+            default:
+                snprintf(esc, sizeof(esc), "\\u%04x", c);
+                sb_puts(b, esc);
+            }
+            p++;
+        } else {
+            size_t n = utf8_len(p);
+            if (n == 0) {
+                sb_puts(b, "\\ufffd");
+                p++;
+            } else {
+                sb_putn(b, (const char *)p, n);
+                p += n;
+            }
+        }
+    }
+    sb_putn(b, "\"", 1);
+}
+
+/* s for one table cell: controls shown as escapes, so a row stays a line. */
+static char *cell_text(const char *s)
+{
+    sbuf b = {0};
+    if (s == NULL || s[0] == '\0')
+        s = "-";
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '\n')
+            sb_puts(&b, "\\n");
+        else if (*p == '\t')
+            sb_puts(&b, "\\t");
+        else if (*p < 0x20 || *p == 0x7f) {
+            char esc[8];
+            snprintf(esc, sizeof(esc), "\\x%02x", *p);
+            sb_puts(&b, esc);
+        } else {
+            sb_putn(&b, (const char *)p, 1);
+        }
+    }
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+/* Columns on screen: code points, not bytes. */
+static size_t display_width(const char *s)
+{
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+        if ((*p & 0xc0) != 0x80)
+            w++;
+    return w;
+}
+
+#define NCOLS 8
+static const char *const col_names[NCOLS] = {"TIME",    "KIND",    "ACTOR", "TYPE",
+                                             "MESSAGE", "ATTEMPT", "ERROR", "REASON"};
+
+typedef struct table {
+    char **cells; /* rows * NCOLS */
+    size_t rows, cap;
+    bool oom;
+} table;
+
+static void table_add(table *t, const char *vals[NCOLS])
+{
+    if (t->oom)
+        return;
+    if (t->rows == t->cap) {
+        size_t cap = t->cap == 0 ? 64 : t->cap * 2;
+        char **c = realloc(t->cells, cap * NCOLS * sizeof(*c));
+        if (c == NULL) {
+            t->oom = true;
+            return;
+        }
+        t->cells = c;
+        t->cap = cap;
+    }
+    for (int i = 0; i < NCOLS; i++) {
+        t->cells[t->rows * NCOLS + (size_t)i] = cell_text(vals[i]);
+        if (t->cells[t->rows * NCOLS + (size_t)i] == NULL)
+            t->oom = true;
+    }
+    t->rows++;
+}
+
+static void table_print(const table *t, FILE *out, int ncols, const char *const *names)
+{
+    size_t width[NCOLS];
+    for (int c = 0; c < ncols; c++)
+        width[c] = display_width(names[c]);
+    for (size_t r = 0; r < t->rows; r++)
+        for (int c = 0; c < ncols; c++) {
+            const char *s = t->cells[r * NCOLS + (size_t)c];
+            size_t w = s != NULL ? display_width(s) : 0;
+            if (w > width[c])
+                width[c] = w;
+        }
+    for (size_t r = 0; r <= t->rows; r++) {
+        for (int c = 0; c < ncols; c++) {
+            const char *s = r == 0 ? names[c] : t->cells[(r - 1) * NCOLS + (size_t)c];
+            if (s == NULL)
+                s = "";
+            fputs(s, out);
+            if (c + 1 < ncols)
+                fprintf(out, "%*s", (int)(width[c] - display_width(s) + 2), "");
+        }
+        fputc('\n', out);
+    }
+}
+
+static void table_free(table *t)
+{
+    for (size_t i = 0; i < t->rows * NCOLS; i++)
+        free(t->cells[i]);
+    free(t->cells);
+}
+
+typedef struct out_ctx {
+    bool json;
+    bool by_kind; /* --count-by kind (else type) */
+    table tab;
+    sbuf line;
+} out_ctx;
+
+static void error_cell(const ens_journal_row *row, char *buf, size_t len)
+{
+    const ens_event *ev = &row->ev;
+    if (ev->signal != 0) {
+        const char *abbrev = sigabbrev_np(ev->signal);
+        if (abbrev != NULL)
+            snprintf(buf, len, "SIG%s", abbrev);
+        else
+            snprintf(buf, len, "signal %d", (int)ev->signal);
+    } else if (row->error_name[0] != '\0' && strcmp(row->error_name, "ENS_EUNKNOWN") != 0) {
+        snprintf(buf, len, "%s", row->error_name);
+    } else if (ev->error != 0) {
+        snprintf(buf, len, "%d", (int)ev->error);
+    } else {
+        snprintf(buf, len, "-");
+    }
+}
+
+static void json_field_str(sbuf *b, const char *name, const char *v, bool first)
+{
+    if (!first)
+        sb_puts(b, ",");
+    sb_json_str(b, name);
+    sb_puts(b, ":");
+    sb_json_str(b, v);
+}
+
+static void json_field_int(sbuf *b, const char *name, int64_t v)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%" PRId64, v);
+    sb_puts(b, ",");
+    sb_json_str(b, name);
+    sb_puts(b, ":");
+    sb_puts(b, num);
+}
+
+static void json_field_addr(sbuf *b, const char *name, ens_addr a)
+{
+    sb_puts(b, ",");
+    sb_json_str(b, name);
+    sb_puts(b, ":");
+    if (ens_addr_is_none(a)) {
+        sb_puts(b, "null");
+    } else {
+        char text[ENS_ADDR_STRLEN];
+        ens_addr_format(a, text, sizeof(text));
+        sb_json_str(b, text);
+    }
+}
+
+static int on_row(const ens_journal_row *row, void *arg)
+{
+    out_ctx *o = arg;
+    const ens_event *ev = &row->ev;
+    char when[48];
+    format_time(ev->at_ms, when, sizeof(when));
+    if (o->json) {
+        sbuf *b = &o->line;
+        b->len = 0;
+        sb_puts(b, "{");
+        sb_json_str(b, "seq");
+        char num[32];
+        snprintf(num, sizeof(num), ":%" PRId64, row->seq);
+        sb_puts(b, num);
+        json_field_int(b, "at_ms", ev->at_ms);
+        json_field_str(b, "time", when, false);
+        json_field_str(b, "system", row->system, false);
+        json_field_str(b, "host", row->host, false);
+        json_field_str(b, "kind", ens_event_kind_name(ev->kind), false);
+        json_field_addr(b, "actor", ev->actor);
+        json_field_str(b, "actor_type", ev->actor_type, false);
+        json_field_addr(b, "parent", ev->parent);
+        json_field_str(b, "msg_type", ev->msg_type, false);
+        json_field_addr(b, "sender", ev->sender);
+        json_field_int(b, "error", ev->error);
+        json_field_str(b, "error_name", row->error_name, false);
+        json_field_int(b, "signal", ev->signal);
+        json_field_int(b, "attempt", ev->attempt);
+        json_field_int(b, "incarnation", ev->incarnation);
+        json_field_int(b, "msg_size", ev->msg_size);
+        json_field_str(b, "reason", ev->reason, false);
+        sb_puts(b, "}\n");
+        if (b->oom)
+            return 1;
+        fwrite(b->p, 1, b->len, stdout);
+        return 0;
+    }
+    char actor[ENS_ADDR_STRLEN], attempt[16], error[48];
+    format_addr(ev->actor, actor, sizeof(actor));
+    if (ev->attempt != 0)
+        snprintf(attempt, sizeof(attempt), "%u", ev->attempt);
+    else
+        snprintf(attempt, sizeof(attempt), "-");
+    error_cell(row, error, sizeof(error));
+    const char *vals[NCOLS] = {when,         ens_event_kind_name(ev->kind),
+                               actor,        ev->actor_type,
+                               ev->msg_type, attempt,
+                               error,        ev->reason};
+    table_add(&o->tab, vals);
+    return o->tab.oom ? 1 : 0;
+}
+
+static int on_group(const ens_journal_row *row, void *arg)
+{
+    out_ctx *o = arg;
+    const char *name = o->by_kind ? ens_event_kind_name(row->ev.kind) : row->ev.actor_type;
+    if (o->json) {
+        sbuf *b = &o->line;
+        b->len = 0;
+        sb_puts(b, "{");
+        sb_json_str(b, o->by_kind ? "kind" : "actor_type");
+        sb_puts(b, ":");
+        sb_json_str(b, name);
+        json_field_int(b, "count", row->seq);
+        sb_puts(b, "}\n");
+        if (b->oom)
+            return 1;
+        fwrite(b->p, 1, b->len, stdout);
+        return 0;
+    }
+    char count[32];
+    snprintf(count, sizeof(count), "%" PRId64, row->seq);
+    const char *vals[NCOLS] = {name, count, "", "", "", "", "", ""};
+    table_add(&o->tab, vals);
+    return o->tab.oom ? 1 : 0;
+}
+
+/* ---- the command ---- */
+
+enum {
+    OPT_DB = 256,
+    OPT_ACTOR,
+    OPT_TYPE,
+    OPT_MSG_TYPE,
+    OPT_KIND,
+    OPT_SINCE,
+    OPT_UNTIL,
+    OPT_LIMIT,
+    OPT_JSON,
+    OPT_COUNT_BY
+};
+
+static const struct option options[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"actor", required_argument, NULL, OPT_ACTOR},
+    {"type", required_argument, NULL, OPT_TYPE},
+    {"msg-type", required_argument, NULL, OPT_MSG_TYPE},
+    {"kind", required_argument, NULL, OPT_KIND},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"count-by", required_argument, NULL, OPT_COUNT_BY},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int ens_tool_journal(int argc, char **argv)
+{
+    ens_journal_filter f = ENS_JOURNAL_FILTER_INIT;
+    const char *db = NULL, *count_by = NULL;
+    bool json = false;
+    int64_t now = now_ms();
+    opterr = 0;
+    optind = 0; /* glibc: full re-initialisation */
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help(stdout);
+            return 0;
+        case OPT_DB:
+            db = optarg;
+            break;
+        case OPT_ACTOR:
+            if (ens_addr_parse(optarg, &f.actor) != 0 || ens_addr_is_none(f.actor))
+                return usage_error("bad address '%s' (expected ens:NODE/ID, e.g. ens:1/16)",
+                                   optarg);
+            break;
+        case OPT_TYPE:
+            f.actor_type = optarg;
+            break;
+        case OPT_MSG_TYPE:
+            f.msg_type = optarg;
+            break;
+        case OPT_KIND:
+            if (!parse_kinds(optarg, &f.kinds))
+                return usage_error("bad kind list '%s' (kinds: error, retry, poison, crash, "
+                                   "restart, exit, escalate, breaker, badframe, dead_letter, "
+                                   "init_failed)",
+                                   optarg);
+            break;
+        case OPT_SINCE:
+            if (!parse_time(optarg, now, &f.since_ms))
+                return usage_error("bad time '%s' (expected 2026-11-28T21:00:00Z, -10m, -2h, "
+                                   "-1d or Unix milliseconds)",
+                                   optarg);
+            break;
+        case OPT_UNTIL:
+            if (!parse_time(optarg, now, &f.until_ms))
+                return usage_error("bad time '%s' (expected 2026-11-28T21:00:00Z, -10m, -2h, "
+                                   "-1d or Unix milliseconds)",
+                                   optarg);
+            break;
+        case OPT_LIMIT: {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || v > UINT32_MAX)
+                return usage_error("bad limit '%s' (a number, 0 = no limit)", optarg);
+            f.limit = (uint32_t)v;
+            break;
+        }
+        case OPT_JSON:
+            json = true;
+            break;
+        case OPT_COUNT_BY:
+            if (strcmp(optarg, "kind") != 0 && strcmp(optarg, "type") != 0)
+                return usage_error("bad --count-by '%s' (kind or type)", optarg);
+            count_by = optarg;
+            break;
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    const char *system = NULL;
+    if (optind < argc)
+        system = argv[optind++];
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (system != NULL && db != NULL)
+        return usage_error("give either SYSTEM or --db, not both (SYSTEM was '%s')", system);
+    if (f.since_ms != 0 && f.until_ms != 0 && f.until_ms <= f.since_ms)
+        fprintf(stderr, PROG ": note: --until is not after --since; nothing can match\n");
+
+    char path_buf[4096];
+    if (db == NULL) {
+        int rc = ens_journal_default_path(system, path_buf, sizeof(path_buf));
+        if (rc < 0) {
+            if (system != NULL && (system[0] == '\0' || strchr(system, '/') != NULL))
+                return usage_error("bad system name '%s' (use --db for a path)", system);
+            fprintf(stderr, PROG ": cannot find the journal: %s (HOME is not set? use --db)\n",
+                    ens_strerror(rc));
+            return 1;
+        }
+        db = path_buf;
+    }
+
+    ens_journal *j = NULL;
+    char why[512];
+    int rc = ens_journal_open_why(db, &j, why, sizeof(why));
+    if (rc == ENS_ENOENT) {
+        fprintf(stderr, PROG ": no journal at %s: %s\n", db, why);
+        return 1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, PROG ": cannot read %s: %s\n", db, why);
+        return 1;
+    }
+
+    out_ctx o = {.json = json};
+    if (count_by != NULL) {
+        o.by_kind = strcmp(count_by, "kind") == 0;
+        rc = ens_journal_count(j, &f, o.by_kind ? "kind" : "actor_type", on_group, &o);
+    } else {
+        rc = ens_journal_query(j, &f, on_row, &o);
+    }
+    int status = 0;
+    if (rc < 0) {
+        fprintf(stderr, PROG ": cannot read %s: %s\n", db, ens_journal_errmsg(j));
+        status = 1;
+    } else if (o.tab.oom || o.line.oom) {
+        fprintf(stderr, PROG ": out of memory\n");
+        status = 1;
+    } else if (!json) {
+        if (count_by != NULL) {
+            static const char *const kind_cols[] = {"KIND", "COUNT"};
+            static const char *const type_cols[] = {"TYPE", "COUNT"};
+            table_print(&o.tab, stdout, 2, o.by_kind ? kind_cols : type_cols);
+        } else if (o.tab.rows == 0) {
+            printf("no failures match (journal %s)\n", db);
+        } else {
+            table_print(&o.tab, stdout, NCOLS, col_names);
+            if (f.limit != 0 && o.tab.rows == f.limit)
+                fprintf(stderr, PROG ": showing the newest %u rows; --limit 0 shows all\n",
+                        f.limit);
+        }
+    }
+    table_free(&o.tab);
+    free(o.line.p);
+    ens_journal_close(j);
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, PROG ": cannot write the output: %s\n", strerror(errno));
+        status = 1;
+    }
+    return status;
+}
