@@ -4,7 +4,7 @@
 #   build-asan/  ASan + UBSan build (ENS_SANITIZE=ON)
 #   build-fuzz/  libFuzzer targets (clang, ENS_FUZZ=ON)
 #
-#   make deps | build | test | demo | format | format-check | install | clean
+#   make deps | build | test | bench | demo | format | format-check | install | clean
 #   make install PREFIX=/opt/ensemble
 #   make test ENS_FUZZ_SECONDS=60
 
@@ -86,12 +86,23 @@ test-fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt
 	done; \
 	[ $$found = 1 ] || echo "   (no tests/fuzz/fuzz_*.c yet)"
 
+# Benchmarks, never part of `make test`: the full set, one JSON line per
+# result on stdout (BENCHMARKS.md). `make bench ENS_BENCH_FLAGS=--quick` for a
+# short run, ENS_BENCH_FLAGS="--only pingpong" for one benchmark.
+# The build's own output goes to stderr, so stdout carries only JSON lines.
+ENS_BENCH_FLAGS ?=
+.PHONY: bench
+bench: deps $(BUILD)/CMakeCache.txt
+	@$(CMAKE) --build $(BUILD) -j$(JOBS) >&2
+	@./$(BUILD)/bench/ens-bench $(ENS_BENCH_FLAGS)
+
 demo: deps build
-	@for ex in hello hello_goodbye; do \
-	    if [ -x $(BUILD)/examples/$$ex ]; then \
-	        echo "== $$ex"; ./$(BUILD)/examples/$$ex || exit 1; \
-	    fi; \
-	done
+	@set -e; \
+	echo "== hello (inproc base)"; ./$(BUILD)/examples/hello; \
+	echo "== hello (process base)"; ./$(BUILD)/examples/hello process; \
+	echo "== hello_goodbye (process base)"; ./$(BUILD)/examples/hello_goodbye; \
+	echo "== crash_recovery (process base: SIGSEGV, abort, nothing lost)"; \
+	./$(BUILD)/examples/crash_recovery
 
 format:
 	$(CLANG_FORMAT) -i $(SOURCES)

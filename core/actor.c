@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/runtime.h"
 #include "ensemble/error.h"
@@ -455,4 +456,40 @@ int ens_dead_letters_handle(ens_ctx *c, bool enable)
         return ENS_EINVAL;
     c->sys->ops->dead_letters_set(c->sys, c->self, enable);
     return 0;
+}
+
+/* ---- services: watched descriptors and commands (the bases do the work) -- */
+
+int ens_watch_fd(ens_ctx *c, int fd, uint64_t tag)
+{
+    struct stat sb;
+    if (c == NULL || c->actor == NULL || fd < 0 || fstat(fd, &sb) < 0 || S_ISREG(sb.st_mode) ||
+        S_ISDIR(sb.st_mode))
+        return ENS_EINVAL; /* closed, or a file: always "ready", epoll refuses it */
+    if (c->sys->ops->watch == NULL)
+        return ENS_ENOTSUP;
+    return c->sys->ops->watch(c->sys, c->actor, fd, tag, true);
+}
+
+int ens_unwatch_fd(ens_ctx *c, int fd)
+{
+    if (c == NULL || c->actor == NULL || fd < 0)
+        return ENS_EINVAL;
+    if (c->sys->ops->watch == NULL)
+        return ENS_ENOTSUP;
+    return c->sys->ops->watch(c->sys, c->actor, fd, 0, false);
+}
+
+int ens_command_run(ens_ctx *c, const char *shell_command, uint32_t max_output, uint64_t tag)
+{
+    if (c == NULL || c->actor == NULL || shell_command == NULL)
+        return ENS_EINVAL;
+    if (max_output == 0)
+        max_output = ENS_COMMAND_OUTPUT_DEFAULT;
+    /* The result carries the output in one frame: keep room for the rest. */
+    if (max_output > c->sys->opts.max_frame_bytes - 1024u)
+        return ENS_EMSGSIZE;
+    if (c->sys->ops->command == NULL)
+        return ENS_ENOTSUP;
+    return c->sys->ops->command(c->sys, c->actor, shell_command, max_output, tag);
 }

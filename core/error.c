@@ -20,6 +20,7 @@ static const struct err_entry err_table[] = {
     {ENS_ENOENT, "ENS_ENOENT", "no such entry"},
     {ENS_EIO, "ENS_EIO", "input/output error"},
     {ENS_EAGAIN, "ENS_EAGAIN", "resource temporarily unavailable, try again"},
+    {ENS_EACCES, "ENS_EACCES", "permission denied"},
     {ENS_ENOMEM, "ENS_ENOMEM", "out of memory"},
     {ENS_EEXIST, "ENS_EEXIST", "already exists"},
     {ENS_EINVAL, "ENS_EINVAL", "invalid argument"},

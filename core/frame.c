@@ -82,7 +82,7 @@ void ens__frame_hdr_write(const ens_frame_hdr *h, uint8_t out[ENS_FRAME_HEADER_L
     put64(out + 48, h->corr);
     put16(out + 56, h->attempt);
     put16(out + 58, (uint16_t)h->error);
-    put32(out + 60, 0);
+    put32(out + 60, h->seq);
 }
 
 int ens__frame_hdr_read(const uint8_t *buf, size_t len, uint32_t max_frame, ens_frame_hdr *h)
@@ -96,8 +96,6 @@ int ens__frame_hdr_read(const uint8_t *buf, size_t len, uint32_t max_frame, ens_
     r.flags = get16(buf + 6);
     if (r.flags & ~ENS_FRAME_FLAGS_KNOWN)
         return ENS_EBADFRAME;
-    if (get32(buf + 60) != 0)
-        return ENS_EBADFRAME;
     r.payload_len = get32(buf + 8);
     r.type_id = get32(buf + 12);
     r.target = get_addr(buf + 16);
@@ -105,6 +103,7 @@ int ens__frame_hdr_read(const uint8_t *buf, size_t len, uint32_t max_frame, ens_
     r.corr = get64(buf + 48);
     r.attempt = get16(buf + 56);
     r.error = (int16_t)get16(buf + 58);
+    r.seq = get32(buf + 60);
     if (r.attempt == 0 || r.target.spare != 0 || r.sender.spare != 0)
         return ENS_EBADFRAME;
     uint64_t total = (uint64_t)ENS_FRAME_HEADER_LEN + r.payload_len;
@@ -119,4 +118,14 @@ int ens__frame_hdr_read(const uint8_t *buf, size_t len, uint32_t max_frame, ens_
 uint64_t ens__frame_total_len(const uint8_t buf[ENS_FRAME_HEADER_LEN])
 {
     return (uint64_t)ENS_FRAME_HEADER_LEN + get32(buf + 8);
+}
+
+void ens__frame_set_seq(uint8_t *frame, uint32_t seq)
+{
+    put32(frame + 60, seq);
+}
+
+uint32_t ens__frame_seq(const uint8_t *frame)
+{
+    return get32(frame + 60);
 }

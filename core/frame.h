@@ -15,7 +15,8 @@
  *    48   8 correlation id (0 = none)
  *    56   2 attempt (1 = first delivery)
  *    58   2 error code, int16 (replies with ERROR set; else 0)
- *    60   4 reserved, 0 (CRC-32C later)
+ *    60   4 sequence number of the frame on its connection (0 = none): the
+ *            receiver's way to tell, after a crash, what it already took
  *    64   . payload
  * The header is read and checked here without tpl; only core/codec.c runs
  * tpl, on the payload, after the header passed.
@@ -50,7 +51,14 @@ typedef struct ens_frame_hdr {
     uint64_t corr;
     uint16_t attempt;
     int16_t error;
+    uint32_t seq; /* per-connection sequence, set when the frame is queued */
 } ens_frame_hdr;
+
+/* Stamp the sequence number into an encoded frame's header. */
+void ens__frame_set_seq(uint8_t *frame, uint32_t seq);
+
+/* The sequence number of an encoded frame (at least 64 bytes). */
+uint32_t ens__frame_seq(const uint8_t *frame);
 
 /* Write h as 64 header bytes into out (borrowed). */
 void ens__frame_hdr_write(const ens_frame_hdr *h, uint8_t out[ENS_FRAME_HEADER_LEN]);

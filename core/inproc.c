@@ -10,15 +10,19 @@
  * wake-up joins the FIFO when the loop sees it. Actors run only inside the
  * outside program's blocking calls (spawn, ask, listen, run, shutdown);
  * when nothing is queued the loop sleeps until the next wake-up or the
- * call's deadline, on the real clock.
+ * call's deadline, on the real clock (polling watched descriptors and
+ * commands meanwhile: core/inproc_services.c).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "core/inproc_services.h"
 #include "core/runtime.h"
 #include "ensemble/error.h"
+#include "ensemble/status.h"
 
 typedef struct qitem {
     struct qitem *next;
@@ -56,11 +60,17 @@ typedef struct inproc {
     ens_addr dead_handler;
     ens_addr *top; /* top-level actors alive, in start order */
     size_t n_top, cap_top;
+    void *services; /* watches and commands: core/inproc_services.c */
 } inproc;
 
 static inproc *base_of(ens_system *s)
 {
     return s->base;
+}
+
+void **ens__inproc_services_slot(ens_system *s)
+{
+    return &base_of(s)->services;
 }
 
 static ens_actor *lookup(ens_system *s, ens_addr addr)
@@ -147,8 +157,10 @@ static int ip_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_h
         return ENS_EFULL;
     }
     int rc = enqueue(b, h->target, frame, len);
-    if (rc == 0)
+    if (rc == 0) {
         a->queued++;
+        a->queued_bytes += len;
+    }
     return rc;
 }
 
@@ -292,6 +304,7 @@ static int ip_timer_cancel(ens_system *s, ens_actor *a, uint64_t id)
 static void ip_actor_gone(ens_system *s, ens_actor *a)
 {
     inproc *b = base_of(s);
+    ens__inproc_services_actor_gone(s, a);
     for (size_t i = b->n_timers; i-- > 0;) {
         if (ens_addr_equal(b->timers[i].owner, a->addr))
             heap_remove(b, i);
@@ -339,6 +352,7 @@ static bool step(ens_system *s)
 {
     inproc *b = base_of(s);
     fire_timers(s);
+    ens__inproc_services_pump(s);
     qitem *q = b->head;
     if (q == NULL)
         return false;
@@ -365,6 +379,7 @@ static bool step(ens_system *s)
         return true;
     }
     a->queued--;
+    a->queued_bytes -= len;
     ens_msg *m = NULL;
     int rc = ens__msg_from_frame(frame, len, s->opts.max_frame_bytes, &m);
     if (rc < 0) {
@@ -376,17 +391,6 @@ static bool step(ens_system *s)
     ens__actor_deliver(a, m);
     ens_msg_free(m);
     return true;
-}
-
-static void sleep_until(uint64_t when_ns)
-{
-    uint64_t now = ens__mono_ns();
-    if (when_ns <= now)
-        return;
-    uint64_t d = when_ns - now;
-    struct timespec ts = {(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 typedef bool (*done_fn)(ens_system *s);
@@ -408,7 +412,7 @@ static int run_until(ens_system *s, done_fn done, uint64_t deadline_ns, bool wai
         uint64_t until = deadline_ns;
         if (b->n_timers > 0 && b->timers[0].deadline_ns < until)
             until = b->timers[0].deadline_ns;
-        sleep_until(until);
+        ens__inproc_services_wait(s, until); /* sleeps, or polls fds and commands */
     }
 }
 
@@ -491,6 +495,7 @@ static bool all_gone(ens_system *s)
 static void free_all(ens_system *s)
 {
     inproc *b = base_of(s);
+    ens__inproc_services_free(s);
     for (size_t i = 0; i < b->cap_actors; i++)
         ens__actor_free(b->actors[i]);
     free(b->actors);
@@ -536,6 +541,47 @@ static int ip_shutdown(ens_system *s, uint32_t timeout_ms)
     return rc;
 }
 
+static int ip_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out)
+{
+    (void)timeout_ms;
+    inproc *b = base_of(s);
+    ens_actor_status *rows = calloc(b->live + 1, sizeof(*rows));
+    if (rows == NULL)
+        return ENS_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < b->cap_actors && n < b->live; i++) {
+        const ens_actor *a = b->actors[i];
+        if (a == NULL)
+            continue;
+        rows[n++] = (ens_actor_status){
+            .addr = a->addr,
+            .parent = a->parent,
+            .type = (char *)a->def->name,
+            .pid = (int32_t)getpid(),
+            .incarnation = a->incarnation,
+            .handled = a->handled,
+            .mailbox_bytes = a->queued_bytes,
+        };
+    }
+    ens_status_v v = {(int32_t)getpid(), 0, {rows, (uint32_t)n}};
+    ens_addr admin = {ENS_ID_ADMIN, s->node, 0};
+    int rc;
+    if (requester != NULL) {
+        rc = ens__send_frame(s, admin, requester->addr, ENS_MSG_STATUS, &v, ENS_FRAME_SYSTEM, 0, 0,
+                             false);
+    } else {
+        ens_frame_hdr h = {
+            .flags = ENS_FRAME_SYSTEM, .sender = admin, .target = s->outside.self, .attempt = 1};
+        uint8_t *frame = NULL;
+        size_t len = 0;
+        rc = ens__frame_build(ENS_MSG_STATUS, &v, &h, UINT32_MAX, &frame, &len);
+        if (rc == 0)
+            rc = ens__msg_from_frame(frame, len, UINT32_MAX, out);
+    }
+    free(rows);
+    return rc;
+}
+
 static const ens_base_ops inproc_ops = {
     .route = ip_route,
     .spawn = ip_spawn,
@@ -547,6 +593,9 @@ static const ens_base_ops inproc_ops = {
     .listen = ip_listen,
     .run = ip_run,
     .shutdown = ip_shutdown,
+    .status = ip_status,
+    .watch = ens__inproc_watch,
+    .command = ens__inproc_command,
 };
 
 int ens__inproc_start(ens_system *s)

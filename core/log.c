@@ -6,10 +6,12 @@
  * writer takes the same path later) and writes a log line. Log lines go to
  * stderr, one line each, filtered by the system's log level.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/runtime.h"
 #include "ensemble/error.h"
@@ -62,8 +64,27 @@ static void log_linev(ens_system *s, const ens_actor *a, ens_log_level level, co
     }
     char text[512];
     vsnprintf(text, sizeof(text), fmt, ap);
-    fprintf(stderr, "%s.%03dZ %-5s [%s] %s: %s\n", when, (int)(now % 1000), level_name(level),
-            s != NULL && s->name != NULL ? s->name : "ensemble", who, text);
+    char line[sizeof(text) + 256];
+    snprintf(line, sizeof(line), "%s.%03dZ %-5s [%s] %s: %s\n", when, (int)(now % 1000),
+             level_name(level), s != NULL && s->name != NULL ? s->name : "ensemble", who, text);
+    if (s != NULL && s->log_sink != NULL)
+        s->log_sink(s, line);
+    else
+        ens__log_write(s, line);
+}
+
+void ens__log_write(ens_system *s, const char *line)
+{
+    int fd = s != NULL && s->log_fd > 0 ? s->log_fd : 2;
+    size_t len = strlen(line), off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, line + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; /* nowhere left to complain to */
+        off += (size_t)n;
+    }
 }
 
 void ens__log(ens_system *s, const ens_actor *a, ens_log_level level, const char *fmt, ...)

@@ -11,7 +11,9 @@
  * Ids: a user type's id is the FNV-1a hash of its name. The built-in types
  * ens.String, ens.Int64 and ens.Bytes are ordinary types and use their hash
  * too; the system types (exit request, child exited, wake-up, poison, dead
- * envelope) have fixed ids 0xFFFF0001..0xFFFF0005 in the reserved range.
+ * envelope) have fixed ids 0xFFFF0001..0xFFFF0005 in the reserved range,
+ * fd ready and command result 0xFFFF0008 and 0xFFFF0009 (6 and 7 are kept
+ * for the status request and reply).
  * Ids 0 and >= ENS_TYPE_ID_SYSTEM_MIN are never given to user types.
  *
  * The table is an open-addressing hash keyed by id, initialised lazily on
@@ -44,6 +46,8 @@
 #define ID_WAKEUP        0xFFFF0003u
 #define ID_POISON        0xFFFF0004u
 #define ID_DEAD_ENVELOPE 0xFFFF0005u
+#define ID_FD_READY      0xFFFF0008u
+#define ID_CMD_RESULT    0xFFFF0009u
 
 const ens_msgtype ens_type_string = {"ens.String", "S(s)", sizeof(ens_string_v), 0, ID_STRING};
 const ens_msgtype ens_type_int64 = {"ens.Int64", "S(I)", sizeof(ens_int64_v), 0, ID_INT64};
@@ -57,6 +61,10 @@ const ens_msgtype ens_sys_poison = {"ens.PoisonMessage", "S(" ENS_ADDR_FMT "iius
                                     sizeof(ens_poison_v), 0, ID_POISON};
 const ens_msgtype ens_sys_dead_envelope = {"ens.DeadEnvelope", "S(" ENS_ADDR_FMT "us)B",
                                            sizeof(ens_dead_envelope_v), 0, ID_DEAD_ENVELOPE};
+const ens_msgtype ens_sys_fd_ready = {"ens.FdReady", "S(iiU)", sizeof(ens_fd_ready_v), 0,
+                                      ID_FD_READY};
+const ens_msgtype ens_sys_command_result = {"ens.CommandResult", "S(Uiii)B",
+                                            sizeof(ens_command_result_v), 0, ID_CMD_RESULT};
 
 /* The C structs of msg.h as the formats above describe them (x86-64 and
  * aarch64 System V); ensure_init() also checks the parsed layouts. */
@@ -72,10 +80,14 @@ _Static_assert(offsetof(ens_poison_v, detail) == 32 && sizeof(ens_poison_v) == 5
                "ens_poison_v layout");
 _Static_assert(offsetof(ens_dead_envelope_v, reason) == 24 && sizeof(ens_dead_envelope_v) == 48,
                "ens_dead_envelope_v layout");
+_Static_assert(sizeof(ens_fd_ready_v) == 16, "ens_fd_ready_v layout");
+_Static_assert(offsetof(ens_command_result_v, output) == 24 && sizeof(ens_command_result_v) == 40,
+               "ens_command_result_v layout");
 
 static const ens_msgtype *const builtins[] = {
-    &ens_type_string,      &ens_type_int64, &ens_type_bytes, &ens_sys_exit_request,
-    &ens_sys_child_exited, &ens_sys_wakeup, &ens_sys_poison, &ens_sys_dead_envelope,
+    &ens_type_string,      &ens_type_int64,         &ens_type_bytes, &ens_sys_exit_request,
+    &ens_sys_child_exited, &ens_sys_wakeup,         &ens_sys_poison, &ens_sys_dead_envelope,
+    &ens_sys_fd_ready,     &ens_sys_command_result,
 };
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])
 

@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/un.h>
 
 #include "core/runtime.h"
 #include "ensemble/msg.h"
@@ -71,11 +73,18 @@ typedef struct {
 typedef struct {
     int32_t enable;
     uint32_t timeout_ms;
-} ens_ctl_flag_v; /* "S(iu)" dead-letter handler (enable), shutdown (timeout) */
+} ens_ctl_flag_v;
+
+typedef struct {
+    ens_addr addr; /* the connected program's outside address */
+    uint32_t max_frame_bytes, mailbox_limit, call_timeout_ms, log_level;
+} ens_ctl_hello_v; /* "S($(Uuu)uuuu)" admin -> a program connected by name,
+                      with the receiving end of the admin's connection to it */ /* "S(iu)" dead-letter handler (enable), shutdown (timeout) */
 
 extern ens_msgtype ens_ctl_spawn, ens_ctl_spawned, ens_ctl_connect, ens_ctl_connected,
     ens_ctl_newconn, ens_ctl_closed, ens_ctl_started, ens_ctl_exiting, ens_ctl_event,
-    ens_ctl_deadletter, ens_ctl_deadhandler, ens_ctl_shutdown;
+    ens_ctl_deadletter, ens_ctl_deadhandler, ens_ctl_shutdown, ens_ctl_status, ens_ctl_log,
+    ens_ctl_hello;
 
 /* Register the control types (idempotent). */
 int ens__ctl_register(void);
@@ -88,6 +97,17 @@ int ens__ctl_register(void);
 int ens__ctl_send(int fd, ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
                   const int *fds, int nfds);
 
+/* Encode a control frame (*frame malloc'ed, owned by the caller). Errors
+ * as ens__frame_build. */
+int ens__ctl_build(ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
+                   uint8_t **frame, size_t *len);
+
+/* Send an encoded control frame with descriptors (borrowed). With wait,
+ * block until there is room; without, return ENS_EAGAIN when the channel
+ * is full. Errors: ENS_EIO (the peer is gone). */
+int ens__ctl_send_raw(int fd, const uint8_t *frame, size_t len, const int *fds, int nfds,
+                      bool wait);
+
 /* Receive one control frame from fd. Returns 1 and *out (owned by the
  * caller) with up to *nfds descriptors (owned by the caller; *nfds updated),
  * 0 when nothing is ready (non-blocking fd), or ENS_EIO when the peer closed
@@ -96,6 +116,9 @@ int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds);
 
 /* Forward a failure event to the admin (actor side) in a control frame. */
 int ens__ctl_send_event(int fd, const ens_event *ev);
+
+/* The control value of an event (strings borrowed from ev). */
+void ens__ctl_event_to(const ens_event *ev, ens_ctl_event_v *v);
 
 /* Rebuild an ens_event from a control event value (strings borrowed). */
 void ens__ctl_event_from(const ens_ctl_event_v *v, ens_event *ev);
@@ -115,11 +138,24 @@ typedef struct ens_stage {
     uint32_t attempt;    /* attempt of the frame at `done` while HANDLING */
     uint64_t len;        /* bytes in buf */
     uint64_t done;       /* bytes of buf already handled */
-    int32_t sticky_fd;   /* the receiving end a partial frame at the tail came from, or -1 */
+    uint64_t sticky;     /* id of the connection a partial frame at the tail
+                            came from, or 0 (ids, not fds: a new incarnation
+                            holds the same connections under other numbers) */
     int32_t last_signal; /* set by the admin: the signal of the last crash */
+    uint32_t pend_seq;   /* a take in progress: sequence number of its first frame, */
+    uint64_t pend_conn;  /* the connection it comes from, */
+    uint64_t pend_bytes; /* and its length (0: none in progress) */
+    uint64_t handled;    /* messages handled, over all incarnations */
     uint64_t cap;        /* bytes of buf */
     uint8_t buf[];
 } ens_stage;
+
+/* After a crash: finish or forget a take that was in progress. fd is the
+ * receiving end of st->pend_conn (-1 if gone). If the kernel still holds the
+ * frames the stage copied (the first one's sequence number is at the head of
+ * the connection), they are taken from the kernel now; if they were never
+ * copied, nothing is done (they are still queued). */
+void ens__stage_settle(ens_stage *st, int fd);
 
 /* Map a stage of capacity for max_frame bytes (shared, anonymous, pages
  * taken only when touched). NULL on failure. */
@@ -127,10 +163,17 @@ ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len);
 
 /* ---- process helpers ---------------------------------------------------- */
 
-/* In a freshly forked child: default signal dispositions, empty mask, die
- * with the parent (PR_SET_PDEATHSIG) and check the parent is still
- * parent_pid. Returns false if the parent is already gone. */
-bool ens__child_setup(pid_t parent_pid);
+/* In a freshly forked child: default signal dispositions, empty mask, and
+ * (with die_with_parent) PR_SET_PDEATHSIG and a check that the parent is
+ * still parent_pid. Returns false if the parent is already gone. */
+bool ens__child_setup(pid_t parent_pid, bool die_with_parent);
+
+/* The abstract AF_UNIX address of system `name` of this user. Returns the
+ * address length, or ENS_EINVAL for a bad name. */
+int ens__system_sockaddr(const char *name, struct sockaddr_un *sa);
+
+/* True if name is a valid system name: 1-64 of [A-Za-z0-9._-]. */
+bool ens__system_name_ok(const char *name);
 
 /* Close every descriptor >= 3 except the sorted, distinct keep[0..n). */
 void ens__close_fds_except(const int *keep, size_t n);
@@ -148,7 +191,13 @@ int ens__process_start(ens_system *s);
 
 /* The admin's main: never returns. ctl is its control channel to the
  * starting program, tx the sending end of its connection to it. */
-_Noreturn void ens__admin_main(ens_system *s, int ctl, int tx);
+_Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd);
+
+/* Attach to a running system by name (ens_system_connect). */
+int ens__process_connect(const char *name, ens_system **out);
+
+/* End a whole process-base system from this handle (ens_system_stop). */
+int ens__process_stop(ens_system *s, uint32_t timeout_ms);
 
 /* Run one actor process: never returns. */
 typedef struct ens_actor_boot {

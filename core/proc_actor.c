@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "core/proc.h"
+#include "core/proc_services.h"
 #include "core/proc_tx.h"
 #include "ensemble/error.h"
 
@@ -52,21 +53,29 @@ typedef struct proc_actor {
     ens_stage *st;
     uint64_t cur_len; /* length of the frame in hand */
     uv_prepare_t flush;
+    uv_timer_t retry; /* looks again at connections that held half a frame */
     wtimer *timers;
     uint64_t next_timer;
     uint64_t next_corr;
-    uint64_t spawn_corr;
-    bool spawn_done;
-    ens_ctl_status_v spawn_reply;
+    uint64_t rpc_corr;
+    bool rpc_done;
+    ens_ctl_status_v rpc_reply;
 } proc_actor;
 
 static proc_actor P;
+
+uv_loop_t *ens__proc_loop(void)
+{
+    return &P.loop;
+}
 
 static void process_stage(void);
 
 /* ---- receiving ---------------------------------------------------------- */
 
 static void on_rx(uv_poll_t *h, int status, int events);
+static void on_retry(uv_timer_t *t);
+static void pump_ctl(void);
 
 static void resume_paused(void)
 {
@@ -77,6 +86,13 @@ static void resume_paused(void)
             uv_poll_start(&c->poll, UV_READABLE, on_rx);
         }
     }
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    (void)t;
+    if (P.st->len == P.st->done)
+        resume_paused();
 }
 
 static void on_rx_closed(uv_handle_t *h)
@@ -135,52 +151,132 @@ static void bad_stream(rxconn *c, const char *why)
     ens__event_actor(&ev, P.actor);
     ens__event(P.sys, &ev);
     P.st->len = P.st->done;
-    P.st->sticky_fd = -1;
+    P.st->sticky = 0;
     rx_close(c);
     resume_paused();
 }
 
+/* Take a frame too large to be seen whole (it passes a look of 64 KiB, or
+ * only part of it has arrived) piece by piece into the stage, this
+ * connection alone until it is complete. Known limit: a crash landing just
+ * after one of these reads loses that piece, and the connection is then
+ * dropped as malformed (its frames become dead letters). */
+static void read_partial(rxconn *c)
+{
+    ens_stage *st = P.st;
+    size_t want;
+    uint64_t have = st->len - st->done;
+    if (have < ENS_FRAME_HEADER_LEN) {
+        want = ENS_FRAME_HEADER_LEN - have;
+    } else {
+        uint64_t total = ens__frame_total_len(st->buf + st->done);
+        if (total < ENS_FRAME_HEADER_LEN || total > P.sys->opts.max_frame_bytes ||
+            total > st->cap - st->done) {
+            bad_stream(c, "frame above the size limit: connection closed");
+            return;
+        }
+        want = total - have;
+    }
+    ssize_t n = recv(c->fd, st->buf + st->len, want, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        if (st->len > st->done)
+            bad_stream(c, "the sender ended in the middle of a frame");
+        else
+            rx_close(c);
+        return;
+    }
+    st->sticky = c->id;
+    st->len += (uint64_t)n;
+    process_stage();
+}
+
+/* Frames are first looked at (MSG_PEEK, copied into the stage), then taken
+ * from the kernel, whole frames only. The stage notes the take before it
+ * happens (connection, length, sequence number of the first frame), so a
+ * crash at any instant - SIGKILL lands typically right as a read returns -
+ * neither loses nor repeats a byte: the next incarnation finds out from
+ * the head of the connection whether the take happened. */
 static void on_rx(uv_poll_t *h, int status, int events)
 {
     (void)status;
     (void)events;
     rxconn *c = h->data;
     ens_stage *st = P.st;
-    if (st->len > st->done && st->sticky_fd != c->fd) {
-        c->paused = true; /* another connection's frame is half read */
-        uv_poll_stop(&c->poll);
+    if (st->len > st->done) {
+        if (st->sticky != c->id) {
+            c->paused = true; /* another connection's frame is half read */
+            uv_poll_stop(&c->poll);
+            return;
+        }
+        read_partial(c);
         return;
     }
-    size_t want;
-    if (st->len > st->done) {
-        uint64_t have = st->len - st->done;
-        if (have < ENS_FRAME_HEADER_LEN) {
-            want = ENS_FRAME_HEADER_LEN - have;
-        } else {
-            uint64_t total = ens__frame_total_len(st->buf + st->done);
-            if (total > P.sys->opts.max_frame_bytes || total > st->cap - st->done) {
-                bad_stream(c, "frame above the size limit: connection closed");
-                return;
-            }
-            want = total - have;
-        }
-    } else {
-        st->len = st->done = 0;
-        want = ENS_STAGE_CHUNK;
-    }
-    ssize_t n = recv(c->fd, st->buf + st->len, want, MSG_DONTWAIT);
+    st->len = st->done = 0;
+    ssize_t n = recv(c->fd, st->buf, ENS_STAGE_CHUNK, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
-        if (st->sticky_fd == c->fd && st->len > st->done)
-            bad_stream(c, "the sender ended in the middle of a frame");
-        else
-            rx_close(c);
+        rx_close(c);
         return;
     }
-    st->len += (uint64_t)n;
-    st->sticky_fd = c->fd;
+    size_t whole = 0;
+    while ((size_t)n - whole >= ENS_FRAME_HEADER_LEN) {
+        uint64_t total = ens__frame_total_len(st->buf + whole);
+        if (total < ENS_FRAME_HEADER_LEN || total > P.sys->opts.max_frame_bytes) {
+            bad_stream(c, "malformed frame header: connection closed");
+            return;
+        }
+        if (total > (size_t)n - whole)
+            break;
+        whole += total;
+    }
+    if (whole == 0) {
+        uint64_t total = n >= (ssize_t)ENS_FRAME_HEADER_LEN ? ens__frame_total_len(st->buf) : 0;
+        if (total > ENS_STAGE_CHUNK) {
+            read_partial(c);
+            return;
+        }
+        /* Only the head of a small frame is there (its sender's write was
+         * cut short): look again in a moment rather than take a piece. */
+        c->paused = true;
+        uv_poll_stop(&c->poll);
+        if (!uv_is_active((uv_handle_t *)&P.retry))
+            uv_timer_start(&P.retry, on_retry, 1, 0);
+        return;
+    }
+    st->pend_seq = ens__frame_seq(st->buf);
+    st->pend_conn = c->id;
+    st->pend_bytes = whole;
+    st->len = whole;
+    /* One read takes them all (they are queued): a crash cannot split the
+     * take, so the head of the connection tells whether it happened. */
+    static uint8_t scratch[ENS_STAGE_CHUNK];
+    ssize_t got;
+    do
+        got = recv(c->fd, scratch, whole, MSG_DONTWAIT);
+    while (got < 0 && errno == EINTR);
+    (void)got;
+    st->pend_bytes = 0;
+    st->sticky = c->id;
     process_stage();
+}
+
+/* Make what the handler sent leave before its message counts as handled:
+ * send what the sockets take, and wait (briefly: the admin never waits on
+ * anyone) for the connections still being set up, so that a crash from here
+ * on repeats nothing and loses nothing. Frames for a destination whose
+ * socket is full stay queued in this process (see system.h). */
+static void settle_sends(void)
+{
+    ens__tx_flush_all(&P.tx);
+    uint64_t deadline = ens__mono_ns() + (uint64_t)P.sys->opts.call_timeout_ms * 1000000u;
+    while (ens__tx_connecting(&P.tx) && ens__mono_ns() < deadline) {
+        struct pollfd p = {.fd = P.ctl, .events = POLLIN};
+        poll(&p, 1, 100);
+        pump_ctl(); /* Connected answers flush their frames */
+    }
 }
 
 /* Deliver message m (owned) as the frame in hand, attempt as given. */
@@ -194,7 +290,8 @@ static void deliver(ens_msg *m, uint64_t total)
     /* What the handler sent leaves before its message counts as handled, so
      * a crash from here on repeats nothing and loses nothing (unless a
      * destination is full: then its frames wait in this process). */
-    ens__tx_flush_all(&P.tx);
+    settle_sends();
+    P.st->handled++;
     P.st->done += total;
     P.st->state = ENS_STAGE_IDLE;
 }
@@ -245,7 +342,7 @@ static void process_stage(void)
     }
     if (st->done == st->len) {
         st->len = st->done = 0;
-        st->sticky_fd = -1;
+        st->sticky = 0;
         resume_paused();
     }
 }
@@ -264,9 +361,9 @@ static void handle_ctl(ens_msg *m, int *fds, int nfds)
     } else if (t == ens_ctl_newconn.id && fd >= 0) {
         const ens_ctl_conn_v *v = m->value;
         taken = rx_add(fd, v->conn_id) == 0;
-    } else if (t == ens_ctl_spawned.id && m->hdr.corr == P.spawn_corr) {
-        P.spawn_reply = *(const ens_ctl_status_v *)m->value;
-        P.spawn_done = true;
+    } else if (t == ens_ctl_spawned.id && m->hdr.corr == P.rpc_corr) {
+        P.rpc_reply = *(const ens_ctl_status_v *)m->value;
+        P.rpc_done = true;
     }
     for (int i = taken ? 1 : 0; i < nfds; i++)
         close(fds[i]);
@@ -354,6 +451,30 @@ static int pa_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_h
     return ens__tx_send(&P.tx, frame, len, h, bounded);
 }
 
+/* A control request that waits for the admin's answer (spawn, dead-letter
+ * registration): the only blocking calls an actor makes, short because the
+ * admin never waits on an actor. Other control frames that arrive meanwhile
+ * are handled as usual. */
+static int rpc(ens_system *s, const ens_msgtype *t, const void *v, ens_ctl_status_v *reply)
+{
+    P.rpc_corr = ++P.next_corr;
+    P.rpc_done = false;
+    int rc = ens__ctl_send(P.ctl, P.actor->addr, t, v, P.rpc_corr, NULL, 0);
+    if (rc < 0)
+        return rc;
+    uint64_t deadline = ens__mono_ns() + (uint64_t)s->opts.call_timeout_ms * 1000000u;
+    while (!P.rpc_done) {
+        uint64_t now = ens__mono_ns();
+        if (now >= deadline)
+            return ENS_ETIMEDOUT;
+        struct pollfd p = {.fd = P.ctl, .events = POLLIN};
+        poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+        pump_ctl();
+    }
+    *reply = P.rpc_reply;
+    return reply->status < 0 ? reply->status : 0;
+}
+
 static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
                     size_t arg_len, bool sync, ens_addr *out)
 {
@@ -365,25 +486,12 @@ static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
     }
     ens_ctl_spawn_v v = {
         (uint64_t)(uintptr_t)d, 0, (char *)d->name, {arg_frame, (uint32_t)arg_len}};
-    P.spawn_corr = ++P.next_corr;
-    P.spawn_done = false;
-    int rc = ens__ctl_send(P.ctl, P.actor->addr, &ens_ctl_spawn, &v, P.spawn_corr, NULL, 0);
+    ens_ctl_status_v reply;
+    int rc = rpc(s, &ens_ctl_spawn, &v, &reply);
     free(arg_frame);
-    if (rc < 0)
-        return rc;
-    uint64_t deadline = ens__mono_ns() + (uint64_t)s->opts.call_timeout_ms * 1000000u;
-    while (!P.spawn_done) {
-        uint64_t now = ens__mono_ns();
-        if (now >= deadline)
-            return ENS_ETIMEDOUT;
-        struct pollfd p = {.fd = P.ctl, .events = POLLIN};
-        poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
-        pump_ctl();
-    }
-    if (P.spawn_reply.status < 0)
-        return P.spawn_reply.status;
-    *out = P.spawn_reply.addr;
-    return 0;
+    if (rc == 0)
+        *out = reply.addr;
+    return rc;
 }
 
 static void on_timer(uv_timer_t *h)
@@ -443,6 +551,7 @@ static int pa_timer_cancel(ens_system *s, ens_actor *a, uint64_t id)
 static void pa_actor_gone(ens_system *s, ens_actor *a)
 {
     (void)s;
+    ens__proc_services_end(); /* commands die with the actor */
     if (P.st->state == ENS_STAGE_HANDLING) {
         P.st->done += P.cur_len; /* the frame that ended the actor is handled */
         P.st->state = ENS_STAGE_IDLE;
@@ -457,9 +566,14 @@ static void pa_actor_gone(ens_system *s, ens_actor *a)
 
 static void pa_dead_letters_set(ens_system *s, ens_addr who, bool enable)
 {
-    (void)s;
+    (void)who;
+    if (!enable && P.actor->status == ENS_ACTOR_DEAD)
+        return; /* ending: the admin drops the registration itself */
+    /* Wait for the admin to have taken it: letters routed after this call
+     * returns follow the new registration. */
     ens_ctl_flag_v v = {enable ? 1 : 0, 0};
-    ens__ctl_send(P.ctl, who, &ens_ctl_deadhandler, &v, 0, NULL, 0);
+    ens_ctl_status_v reply;
+    rpc(s, &ens_ctl_deadhandler, &v, &reply);
 }
 
 static void pa_on_attempt(ens_system *s, ens_actor *a, uint32_t attempt)
@@ -488,6 +602,13 @@ static int pa_run(ens_system *s, uint32_t timeout_ms)
     return 0;
 }
 
+static int pa_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out)
+{
+    (void)s, (void)timeout_ms, (void)out;
+    ens_ctl_flag_v v = {0, 0};
+    return ens__ctl_send(P.ctl, requester->addr, &ens_ctl_status, &v, 0, NULL, 0) < 0 ? ENS_EIO : 0;
+}
+
 static const ens_base_ops actor_ops = {
     .route = pa_route,
     .spawn = pa_spawn,
@@ -500,7 +621,19 @@ static const ens_base_ops actor_ops = {
     .listen = pa_listen,
     .run = pa_run,
     .shutdown = pa_run,
+    .status = pa_status,
+    .watch = ens__proc_watch,
+    .command = ens__proc_command,
 };
+
+/* Log lines of an actor process are written by the admin. */
+static void send_log(ens_system *s, const char *line)
+{
+    (void)s;
+    ens_ctl_frame_v v = {(char *)line, {NULL, 0}};
+    ens__ctl_send(P.ctl, P.actor != NULL ? P.actor->addr : ENS_ADDR_NONE, &ens_ctl_log, &v, 0, NULL,
+                  0);
+}
 
 static void send_event(const ens_event *ev, void *arg)
 {
@@ -549,6 +682,7 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     s->ops = &actor_ops;
     s->base = &P;
     s->opts.on_event = send_event;
+    s->log_sink = send_log;
     s->opts.event_arg = NULL;
     ens__fd_nonblock(P.ctl);
     if (uv_loop_init(&P.loop) != 0)
@@ -566,6 +700,7 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     P.actor->incarnation = b->incarnation;
     uv_poll_init(&P.loop, &P.ctl_poll, P.ctl);
     uv_poll_start(&P.ctl_poll, UV_READABLE, on_ctl);
+    uv_timer_init(&P.loop, &P.retry);
     uv_prepare_init(&P.loop, &P.flush);
     uv_prepare_start(&P.flush, on_prepare);
 
@@ -577,8 +712,12 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     st->state = ENS_STAGE_IDLE;
     ens_ctl_exit_v started = {-1, rc};
     ens__ctl_send(P.ctl, b->addr, &ens_ctl_started, &started, 0, NULL, 0);
-    for (size_t i = 0; i < b->n_rx; i++)
+    for (size_t i = 0; i < b->n_rx; i++) {
+        if (st->pend_bytes != 0 && b->rx_ids[i] == st->pend_conn)
+            ens__stage_settle(st, b->rx[i]);
         rx_add(b->rx[i], b->rx_ids[i]);
+    }
+    ens__stage_settle(st, -1); /* its connection is gone: nothing to settle */
     recover(crash_state, crash_attempt, sig);
     process_stage();
     uv_run(&P.loop, UV_RUN_DEFAULT);

@@ -20,11 +20,13 @@
  * endpoint, so they are staged and crash-safe like any other message.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -33,6 +35,7 @@
 
 #include "core/proc.h"
 #include "ensemble/error.h"
+#include "ensemble/status.h"
 
 #define RESTART_WINDOW_MS 1000
 #define RESTART_MAX       10 /* crashes within the window before the admin gives up */
@@ -42,14 +45,28 @@ typedef struct rxend {
     int fd;
 } rxend;
 
+/* A control frame waiting for room in a full channel (with a duplicate of
+ * the descriptor it carries, or -1): the admin never blocks on a peer. */
+typedef struct ctlq {
+    struct ctlq *next;
+    uint8_t *frame;
+    size_t len;
+    int fd;
+} ctlq;
+
+#define CTLQ_DROP_AT 4096 /* queued events beyond this are dropped, counted */
+
 typedef struct arec {
     ens_addr addr, parent;
     const ens_actor_def *def;
     pid_t pid; /* 0 while no process runs */
     uint32_t incarnation;
-    int ctl;      /* admin's end of the control channel, -1 if none */
-    int tx;       /* admin's sending end of its own connection */
-    uint8_t *out; /* frames waiting for tx */
+    int ctl;                 /* admin's end of the control channel, -1 if none */
+    int tx;                  /* admin's sending end of its own connection */
+    uint8_t *out;            /* frames waiting for tx */
+    uint32_t out_seq;        /* sequence number of the last frame queued on tx */
+    ctlq *cq_head, *cq_tail; /* control frames waiting for room */
+    size_t cq_n;
     size_t out_len, out_cap;
     rxend *rx; /* receiving ends (kept for restarts) */
     size_t n_rx, cap_rx;
@@ -64,7 +81,8 @@ typedef struct arec {
     int exit_reason, exit_status;
     int64_t crashes[RESTART_MAX];
     size_t n_crashes;
-    bool outside; /* the starting program's endpoint */
+    bool outside; /* an outside endpoint: the starting program or one connected by name */
+    bool foreign; /* connected by name: another program image */
 } arec;
 
 typedef struct admin {
@@ -77,7 +95,8 @@ typedef struct admin {
     int sigfd;
     bool shutting_down;
     uint64_t shutdown_deadline;
-    uint64_t order; /* spawn order of top-level actors */
+    int listen_fd; /* where programs connect by the system name */
+    arec *starter; /* the starting program endpoint, NULL once it left */
 } admin;
 
 static admin A;
@@ -93,7 +112,75 @@ static arec *by_addr(ens_addr addr)
 
 static arec *outside_rec(void)
 {
-    return A.n > 0 && A.recs[0]->outside ? A.recs[0] : NULL;
+    return A.starter;
+}
+
+static void ctl_flush(arec *r)
+{
+    while (r->cq_head != NULL && r->ctl >= 0) {
+        ctlq *q = r->cq_head;
+        int rc = ens__ctl_send_raw(r->ctl, q->frame, q->len, &q->fd, q->fd >= 0 ? 1 : 0, false);
+        if (rc == ENS_EAGAIN)
+            return;
+        r->cq_head = q->next;
+        if (r->cq_head == NULL)
+            r->cq_tail = NULL;
+        r->cq_n--;
+        if (q->fd >= 0)
+            close(q->fd);
+        free(q->frame);
+        free(q);
+    }
+}
+
+static void ctl_drop_all(arec *r)
+{
+    while (r->cq_head != NULL) {
+        ctlq *q = r->cq_head;
+        r->cq_head = q->next;
+        if (q->fd >= 0)
+            close(q->fd);
+        free(q->frame);
+        free(q);
+    }
+    r->cq_tail = NULL;
+    r->cq_n = 0;
+}
+
+/* Queue a control frame for r (fd, if >= 0, is borrowed: a duplicate
+ * travels) and send what the channel takes. Events (droppable) beyond
+ * CTLQ_DROP_AT waiting are dropped: a program that does not read its
+ * channel must not make the admin grow without bound. */
+static void ctl_out(arec *r, ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
+                    int fd, bool droppable)
+{
+    if (r->ctl < 0 || (droppable && r->cq_n >= CTLQ_DROP_AT))
+        return;
+    ctlq *q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        return;
+    q->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+    if (ens__ctl_build(from, t, v, corr, &q->frame, &q->len) < 0 || (fd >= 0 && q->fd < 0)) {
+        if (q->fd >= 0)
+            close(q->fd);
+        free(q->frame);
+        free(q);
+        return;
+    }
+    if (r->cq_tail != NULL)
+        r->cq_tail->next = q;
+    else
+        r->cq_head = q;
+    r->cq_tail = q;
+    r->cq_n++;
+    ctl_flush(r);
+}
+
+static void ctl_event(arec *r, const ens_event *ev)
+{
+    ens_ctl_event_v v;
+    ens__ctl_event_to(ev, &v);
+    ctl_out(r, ev->actor, &ens_ctl_event, &v, 0, -1, true);
 }
 
 static void emit(ens_event *ev)
@@ -106,8 +193,8 @@ static void emit(ens_event *ev)
     if (ev->reason == NULL)
         ev->reason = "";
     arec *o = outside_rec();
-    if (o != NULL && o->ctl >= 0)
-        ens__ctl_send_event(o->ctl, ev);
+    if (o != NULL)
+        ctl_event(o, ev);
     char addr[ENS_ADDR_STRLEN];
     ens_addr_format(ev->actor, addr, sizeof(addr));
     ens__log(A.sys, NULL,
@@ -144,8 +231,10 @@ static void out_flush(arec *r)
             continue;
         break; /* EAGAIN: poll for POLLOUT; other errors: the record ends soon */
     }
-    memmove(r->out, r->out + off, r->out_len - off);
-    r->out_len -= off;
+    if (off > 0) {
+        memmove(r->out, r->out + off, r->out_len - off);
+        r->out_len -= off;
+    }
 }
 
 static void out_frame(arec *r, const uint8_t *frame, size_t len)
@@ -161,6 +250,7 @@ static void out_frame(arec *r, const uint8_t *frame, size_t len)
         r->out_cap = cap;
     }
     memcpy(r->out + r->out_len, frame, len);
+    ens__frame_set_seq(r->out + r->out_len, ++r->out_seq);
     r->out_len += len;
     out_flush(r);
 }
@@ -275,8 +365,14 @@ static int fork_actor(arec *r, bool sync)
         return errno == EAGAIN ? ENS_EAGAIN : ENS_ENOMEM;
     }
     if (pid == 0) {
-        if (!ens__child_setup(A.pid))
+        if (!ens__child_setup(A.pid, true))
             _exit(70);
+        /* Keep only our own stage: another actor's is none of our business
+         * (and each mapping would make our forks and page tables dearer). */
+        for (size_t i = 0; i < A.n; i++) {
+            if (A.recs[i] != r && A.recs[i]->stage != NULL)
+                munmap(A.recs[i]->stage, A.recs[i]->stage_len);
+        }
         size_t nk = r->n_rx + 1;
         int *keep = malloc(nk * sizeof(int));
         int *rx = malloc((r->n_rx + 1) * sizeof(int));
@@ -319,23 +415,45 @@ static int fork_actor(arec *r, bool sync)
 
 /* Give every frame still queued for r (its stage, then its receiving ends)
  * to the dead-letter rules, and close the receiving ends. */
+/* Hand every whole frame in buf[0..len) to the dead-letter rules; returns
+ * the bytes used. */
+static size_t frames_to_dead_letters(const uint8_t *buf, size_t len, const char *reason)
+{
+    size_t off = 0;
+    while (len - off >= ENS_FRAME_HEADER_LEN) {
+        uint64_t total = ens__frame_total_len(buf + off);
+        if (total < ENS_FRAME_HEADER_LEN || total > len - off)
+            break;
+        uint8_t *f = malloc(total);
+        if (f != NULL) {
+            memcpy(f, buf + off, total);
+            dead_letter(f, total, reason);
+        }
+        off += total;
+    }
+    return off;
+}
+
+/* Give every frame still queued for r (its stage, then its receiving ends)
+ * to the dead-letter rules, and close the receiving ends. A frame whose head
+ * is in the stage and whose rest is in its connection is put together. */
 static void drain_to_dead_letters(arec *r, const char *reason)
 {
     ens_stage *st = r->stage;
-    if (st != NULL) {
-        uint64_t off = st->done;
-        while (st->len >= off + ENS_FRAME_HEADER_LEN) {
-            uint64_t total = ens__frame_total_len(st->buf + off);
-            if (total > st->len - off)
-                break;
-            uint8_t *f = malloc(total);
-            if (f != NULL) {
-                memcpy(f, st->buf + off, total);
-                dead_letter(f, total, reason);
-            }
-            off += total;
+    const uint8_t *tail = NULL;
+    size_t tail_len = 0;
+    if (st != NULL && st->pend_bytes != 0) {
+        int fd = -1;
+        for (size_t i = 0; i < r->n_rx; i++) {
+            if (r->rx[i].id == st->pend_conn)
+                fd = r->rx[i].fd;
         }
-        st->len = st->done = 0;
+        ens__stage_settle(st, fd);
+    }
+    if (st != NULL && st->len > st->done) {
+        size_t used = frames_to_dead_letters(st->buf + st->done, st->len - st->done, reason);
+        tail = st->buf + st->done + used;
+        tail_len = st->len - st->done - used;
     }
     for (size_t i = 0; i < r->n_rx; i++) {
         int fd = r->rx[i].fd;
@@ -343,35 +461,35 @@ static void drain_to_dead_letters(arec *r, const char *reason)
         shutdown(fd, SHUT_RDWR);
         uint8_t *buf = NULL;
         size_t len = 0, cap = 0;
+        if (tail_len > 0 && st->sticky == r->rx[i].id) {
+            cap = tail_len + 131072;
+            if ((buf = malloc(cap)) != NULL) {
+                memcpy(buf, tail, tail_len);
+                len = tail_len;
+            }
+        }
         for (;;) {
             if (cap - len < 65536) {
-                cap = cap ? cap * 2 : 131072;
-                uint8_t *n = realloc(buf, cap);
+                size_t ncap = cap ? cap * 2 : 131072;
+                uint8_t *n = realloc(buf, ncap);
                 if (n == NULL)
                     break;
                 buf = n;
+                cap = ncap;
             }
             ssize_t n = recv(fd, buf + len, cap - len, MSG_DONTWAIT);
             if (n <= 0)
                 break;
             len += (size_t)n;
         }
-        size_t off = 0;
-        if (st != NULL && st->sticky_fd == fd)
-            off = len; /* the rest of a frame whose head was lost with the stage */
-        while (len - off >= ENS_FRAME_HEADER_LEN) {
-            uint64_t total = ens__frame_total_len(buf + off);
-            if (total > len - off)
-                break;
-            uint8_t *f = malloc(total);
-            if (f != NULL) {
-                memcpy(f, buf + off, total);
-                dead_letter(f, total, reason);
-            }
-            off += total;
-        }
+        if (buf != NULL)
+            frames_to_dead_letters(buf, len, reason);
         free(buf);
         close(fd);
+    }
+    if (st != NULL) {
+        st->len = st->done = 0;
+        st->sticky = 0;
     }
     r->n_rx = 0;
 }
@@ -385,6 +503,7 @@ static void rec_free(arec *r)
             break;
         }
     }
+    ctl_drop_all(r);
     if (r->ctl >= 0)
         close(r->ctl);
     if (r->tx >= 0)
@@ -408,7 +527,7 @@ static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
         ens_ctl_status_v v = {addr, ENS_EINIT};
         arec *q = by_addr(r->requester);
         if (q != NULL && q->ctl >= 0)
-            ens__ctl_send(q->ctl, addr, &ens_ctl_spawned, &v, r->req_corr, NULL, 0);
+            ctl_out(q, addr, &ens_ctl_spawned, &v, r->req_corr, -1, false);
         r->sync_pending = false;
     }
     if (ens_addr_equal(A.dead_handler, addr))
@@ -493,11 +612,16 @@ static void on_child_exit(pid_t pid, int wstatus)
 static void do_spawn(arec *from, const ens_msg *m)
 {
     const ens_ctl_spawn_v *v = m->value;
-    const ens_actor_def *def = (const ens_actor_def *)(uintptr_t)v->def;
+    /* The same program image can pass the definition itself; a program
+     * connected by name can only name a registered one. */
+    const ens_actor_def *def =
+        from->foreign ? ens_actor_find(v->name) : (const ens_actor_def *)(uintptr_t)v->def;
     ens_ctl_status_v reply = {ENS_ADDR_NONE, 0};
     arec *r = NULL;
     if (A.shutting_down)
         reply.status = ENS_ESHUTDOWN;
+    else if (from->foreign && def == NULL)
+        reply.status = ENS_ENOENT;
     else if (def == NULL || v->name == NULL || def->name == NULL || strcmp(def->name, v->name))
         reply.status = ENS_EINVAL;
     else if ((r = rec_add()) == NULL)
@@ -534,7 +658,7 @@ static void do_spawn(arec *from, const ens_msg *m)
         }
     }
     if (reply.status < 0 || !v->sync)
-        ens__ctl_send(from->ctl, reply.addr, &ens_ctl_spawned, &reply, m->hdr.corr, NULL, 0);
+        ctl_out(from, reply.addr, &ens_ctl_spawned, &reply, m->hdr.corr, -1, false);
 }
 
 static void do_connect(arec *from, const ens_msg *m)
@@ -550,19 +674,67 @@ static void do_connect(arec *from, const ens_msg *m)
     if (reply.status == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         reply.status = ENS_EIO;
     if (reply.status < 0) {
-        ens__ctl_send(from->ctl, v->peer, &ens_ctl_connected, &reply, 0, NULL, 0);
+        ctl_out(from, v->peer, &ens_ctl_connected, &reply, 0, -1, false);
         return;
     }
     uint64_t id = A.next_conn++;
     ens_ctl_conn_v nc = {from->addr, id};
     if (to->ctl >= 0)
-        ens__ctl_send(to->ctl, from->addr, &ens_ctl_newconn, &nc, 0, &sv[1], 1);
+        ctl_out(to, from->addr, &ens_ctl_newconn, &nc, 0, sv[1], false);
     if (to->outside)
         close(sv[1]); /* the outside never restarts: it holds its only copy */
     else
         rx_add(to, id, sv[1]);
-    ens__ctl_send(from->ctl, v->peer, &ens_ctl_connected, &reply, 0, &sv[0], 1);
+    ctl_out(from, v->peer, &ens_ctl_connected, &reply, 0, sv[0], false);
     close(sv[0]);
+}
+
+/* Status rows from what the admin holds: the records, the stages, /proc. */
+static void do_status(arec *from, const ens_msg *m)
+{
+    ens_actor_status *rows = calloc(A.n + 1, sizeof(*rows));
+    size_t n = 0;
+    long page_kib = sysconf(_SC_PAGESIZE) / 1024;
+    for (size_t i = 0; rows != NULL && i < A.n; i++) {
+        arec *r = A.recs[i];
+        if (r->outside)
+            continue;
+        uint64_t queued = 0, rss_pages = 0;
+        if (r->stage != NULL && r->stage->len > r->stage->done)
+            queued = r->stage->len - r->stage->done;
+        for (size_t k = 0; k < r->n_rx; k++) {
+            int bytes = 0;
+            if (ioctl(r->rx[k].fd, FIONREAD, &bytes) == 0 && bytes > 0)
+                queued += (uint64_t)bytes;
+        }
+        if (r->pid > 0) {
+            char path[64];
+            snprintf(path, sizeof(path), "/proc/%d/statm", (int)r->pid);
+            FILE *f = fopen(path, "re");
+            unsigned long size = 0, res = 0;
+            if (f != NULL) {
+                if (fscanf(f, "%lu %lu", &size, &res) == 2)
+                    rss_pages = res;
+                fclose(f);
+            }
+        }
+        rows[n++] = (ens_actor_status){
+            .addr = r->addr,
+            .parent = r->parent,
+            .type = (char *)r->def->name,
+            .pid = (int32_t)r->pid,
+            .incarnation = r->incarnation,
+            .restarts = r->incarnation - 1,
+            .handled = r->stage != NULL ? r->stage->handled : 0,
+            .mailbox_bytes = queued,
+            .rss_kib = rss_pages * (uint64_t)page_kib,
+        };
+    }
+    ens_status_v v = {(int32_t)A.pid, 0, {rows, (uint32_t)n}};
+    ens_addr self = {ENS_ID_ADMIN, A.sys->node, 0};
+    uint16_t flags = ENS_FRAME_SYSTEM | (m->hdr.corr != 0 ? ENS_FRAME_REPLY : 0);
+    send_to(self, from->addr, ENS_MSG_STATUS, &v, flags, m->hdr.corr, 0);
+    free(rows);
 }
 
 static void begin_shutdown(uint32_t timeout_ms)
@@ -575,8 +747,8 @@ static void begin_shutdown(uint32_t timeout_ms)
     for (size_t i = A.n; i-- > 0;) {
         arec *r = A.recs[i];
         if (!r->outside && ens_addr_is_none(r->parent))
-            send_to(outside_rec() ? outside_rec()->addr : ENS_ADDR_NONE, r->addr,
-                    ENS_MSG_EXIT_REQUEST, &v, ENS_FRAME_SYSTEM, 0, 0);
+            send_to((ens_addr){ENS_ID_ADMIN, A.sys->node, 0}, r->addr, ENS_MSG_EXIT_REQUEST, &v,
+                    ENS_FRAME_SYSTEM, 0, 0);
     }
 }
 
@@ -598,8 +770,13 @@ static void on_ctl(arec *r)
         if (rc < 0) {
             close(r->ctl);
             r->ctl = -1;
-            if (r->outside && !A.sys->opts.persistent)
-                begin_shutdown(0); /* the starting program is gone */
+            if (r == A.starter) {
+                A.starter = NULL;
+                if (!A.sys->opts.persistent)
+                    begin_shutdown(0); /* the starting program is gone */
+            }
+            if (r->outside) /* an outside program left: forget its endpoint */
+                rec_free(r);
             return;
         }
         uint32_t t = m->hdr.type_id;
@@ -622,7 +799,7 @@ static void on_ctl(arec *r)
                 ens_ctl_status_v s = {r->addr, 0};
                 arec *q = by_addr(r->requester);
                 if (q != NULL && q->ctl >= 0)
-                    ens__ctl_send(q->ctl, r->addr, &ens_ctl_spawned, &s, r->req_corr, NULL, 0);
+                    ctl_out(q, r->addr, &ens_ctl_spawned, &s, r->req_corr, -1, false);
                 r->sync_pending = false;
             }
         } else if (t == ens_ctl_exiting.id) {
@@ -634,8 +811,8 @@ static void on_ctl(arec *r)
             ens_event ev;
             ens__ctl_event_from(m->value, &ev);
             arec *o = outside_rec();
-            if (o != NULL && o->ctl >= 0)
-                ens__ctl_send_event(o->ctl, &ev);
+            if (o != NULL)
+                ctl_event(o, &ev);
         } else if (t == ens_ctl_deadletter.id) {
             const ens_ctl_frame_v *v = m->value;
             uint8_t *f = malloc(v->frame.len);
@@ -649,6 +826,15 @@ static void on_ctl(arec *r)
                 A.dead_handler = r->addr;
             else if (ens_addr_equal(A.dead_handler, r->addr))
                 A.dead_handler = ENS_ADDR_NONE;
+            ens_ctl_status_v ack = {r->addr, 0};
+            if (m->hdr.corr != 0 && r->ctl >= 0)
+                ctl_out(r, r->addr, &ens_ctl_spawned, &ack, m->hdr.corr, -1, false);
+        } else if (t == ens_ctl_status.id) {
+            do_status(r, m);
+        } else if (t == ens_ctl_log.id) {
+            const ens_ctl_frame_v *v = m->value;
+            if (v->reason != NULL)
+                ens__log_write(A.sys, v->reason);
         } else if (t == ens_ctl_shutdown.id) {
             const ens_ctl_flag_v *v = m->value;
             begin_shutdown(v->timeout_ms);
@@ -667,7 +853,50 @@ static void reap(void)
 
 static bool only_outside_left(void)
 {
-    return A.n == 0 || (A.n == 1 && A.recs[0]->outside);
+    for (size_t i = 0; i < A.n; i++) {
+        if (!A.recs[i]->outside)
+            return false;
+    }
+    return true;
+}
+
+/* A program connects by the system's name: only the system's own user is
+ * let in. It becomes an outside endpoint with an address of its own. */
+static void on_connect(void)
+{
+    int fd = accept4(A.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid()) {
+        ens__log(A.sys, NULL, ENS_LOG_WARN, "refused a connection from uid %d (pid %d)",
+                 (int)cred.uid, (int)cred.pid);
+        close(fd);
+        return;
+    }
+    int sv[2];
+    arec *r = A.shutting_down ? NULL : rec_add();
+    if (r == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        if (r != NULL) {
+            r->addr = ENS_ADDR_NONE;
+            rec_free(r);
+        }
+        close(fd);
+        return;
+    }
+    r->outside = true;
+    r->foreign = true;
+    r->addr = (ens_addr){A.next_id++, A.sys->node, 0};
+    r->incarnation = 1;
+    r->ctl = fd;
+    r->tx = sv[0];
+    ens__fd_nonblock(sv[0]);
+    const ens_system_opts *o = &A.sys->opts;
+    ens_ctl_hello_v hello = {r->addr, o->max_frame_bytes, o->mailbox_limit, o->call_timeout_ms,
+                             (uint32_t)o->log_level};
+    ctl_out(r, r->addr, &ens_ctl_hello, &hello, 0, sv[1], false);
+    close(sv[1]);
 }
 
 _Noreturn static void finish(void)
@@ -678,8 +907,10 @@ _Noreturn static void finish(void)
     }
     while (waitpid(-1, NULL, 0) > 0)
         ;
-    arec *o = outside_rec();
-    if (o != NULL) {
+    for (size_t i = 0; i < A.n; i++) {
+        arec *o = A.recs[i];
+        if (!o->outside)
+            continue;
         out_flush(o);
         if (o->ctl >= 0)
             shutdown(o->ctl, SHUT_WR);
@@ -687,8 +918,9 @@ _Noreturn static void finish(void)
     _exit(0);
 }
 
-_Noreturn void ens__admin_main(ens_system *s, int ctl, int tx)
+_Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd)
 {
+    A.listen_fd = listen_fd;
     A.sys = s;
     A.pid = getpid();
     A.next_id = ENS_ID_FIRST_ACTOR;
@@ -704,6 +936,7 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx)
      * to it (both made by the starting program before the fork). */
     arec *o = rec_add();
     o->outside = true;
+    A.starter = o;
     o->addr = s->outside.self;
     o->ctl = ctl;
     o->tx = tx;
@@ -721,18 +954,21 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx)
             finish();
         if (A.n + 1 > cap) {
             cap = (A.n + 1) * 2;
-            p = realloc(p, cap * 2 * sizeof(*p));
-            who = realloc(who, cap * 2 * sizeof(*who));
+            p = realloc(p, (cap * 2 + 1) * sizeof(*p));
+            who = realloc(who, (cap * 2 + 1) * sizeof(*who));
             if (p == NULL || who == NULL)
                 finish();
         }
         nfds_t n = 0;
         p[n] = (struct pollfd){.fd = A.sigfd, .events = POLLIN};
         who[n++] = NULL;
+        p[n] = (struct pollfd){.fd = A.listen_fd, .events = POLLIN};
+        who[n++] = NULL;
         for (size_t i = 0; i < A.n; i++) {
             arec *r = A.recs[i];
             if (r->ctl >= 0) {
-                p[n] = (struct pollfd){.fd = r->ctl, .events = POLLIN};
+                short ev = POLLIN | (r->cq_head != NULL ? POLLOUT : 0);
+                p[n] = (struct pollfd){.fd = r->ctl, .events = ev};
                 who[n++] = r;
             }
             if (r->out_len > 0 && r->tx >= 0) {
@@ -747,6 +983,10 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx)
         for (nfds_t i = 0; i < n && k > 0; i++) {
             if (p[i].revents == 0)
                 continue;
+            if (who[i] == NULL && p[i].fd == A.listen_fd) {
+                on_connect();
+                break;
+            }
             if (who[i] == NULL) {
                 struct signalfd_siginfo si;
                 while (read(A.sigfd, &si, sizeof(si)) == sizeof(si))
@@ -758,11 +998,15 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx)
             if (p[i].fd == r->tx) {
                 out_flush(r);
             } else {
-                on_ctl(r);
-                break; /* records may have changed: rebuild the poll set */
+                if (p[i].revents & POLLOUT)
+                    ctl_flush(r);
+                if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+                    on_ctl(r);
+                    break; /* records may have changed: rebuild the poll set */
+                }
             }
         }
-        if (o->ctl < 0 && !s->opts.persistent && !A.shutting_down)
+        if (A.starter == NULL && !s->opts.persistent && !A.shutting_down)
             begin_shutdown(0);
     }
 }

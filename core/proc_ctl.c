@@ -6,8 +6,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,13 +40,18 @@ ens_msgtype ens_ctl_event = {"ens.ctl.Event",
 ens_msgtype ens_ctl_deadletter = {"ens.ctl.DeadLetter", "S(s)B", sizeof(ens_ctl_frame_v), 0, 0};
 ens_msgtype ens_ctl_deadhandler = {"ens.ctl.DeadHandler", "S(iu)", sizeof(ens_ctl_flag_v), 0, 0};
 ens_msgtype ens_ctl_shutdown = {"ens.ctl.Shutdown", "S(iu)", sizeof(ens_ctl_flag_v), 0, 0};
+ens_msgtype ens_ctl_status = {"ens.ctl.Status", "S(iu)", sizeof(ens_ctl_flag_v), 0, 0};
+ens_msgtype ens_ctl_log = {"ens.ctl.Log", "S(s)B", sizeof(ens_ctl_frame_v), 0, 0};
+ens_msgtype ens_ctl_hello = {"ens.ctl.Hello", "S(" ENS_ADDR_FMT "uuuu)", sizeof(ens_ctl_hello_v), 0,
+                             0};
 
 int ens__ctl_register(void)
 {
     ens_msgtype *all[] = {&ens_ctl_spawn,      &ens_ctl_spawned,     &ens_ctl_connect,
                           &ens_ctl_connected,  &ens_ctl_newconn,     &ens_ctl_closed,
                           &ens_ctl_started,    &ens_ctl_exiting,     &ens_ctl_event,
-                          &ens_ctl_deadletter, &ens_ctl_deadhandler, &ens_ctl_shutdown};
+                          &ens_ctl_deadletter, &ens_ctl_deadhandler, &ens_ctl_shutdown,
+                          &ens_ctl_status,     &ens_ctl_log,         &ens_ctl_hello};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rc = ens_msgtype_register(all[i]);
         if (rc < 0)
@@ -53,16 +60,16 @@ int ens__ctl_register(void)
     return 0;
 }
 
-int ens__ctl_send(int fd, ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
-                  const int *fds, int nfds)
+int ens__ctl_build(ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
+                   uint8_t **frame, size_t *len)
 {
     ens_frame_hdr h = {.flags = ENS_FRAME_SYSTEM, .sender = from, .corr = corr, .attempt = 1};
-    uint8_t *frame = NULL;
-    size_t len = 0;
-    int rc = ens__frame_build(t, v, &h, ENS_CTL_MAX, &frame, &len);
-    if (rc < 0)
-        return rc;
-    struct iovec iov = {frame, len};
+    return ens__frame_build(t, v, &h, ENS_CTL_MAX, frame, len);
+}
+
+int ens__ctl_send_raw(int fd, const uint8_t *frame, size_t len, const int *fds, int nfds, bool wait)
+{
+    struct iovec iov = {(void *)frame, len};
     union {
         char buf[CMSG_SPACE(sizeof(int) * ENS_CTL_MAX_FDS)];
         struct cmsghdr align;
@@ -80,19 +87,32 @@ int ens__ctl_send(int fd, ens_addr from, const ens_msgtype *t, const void *v, ui
     }
     ssize_t n;
     do
-        n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        /* A non-blocking channel that is full for a moment: wait for room. */
-        int fl = fcntl(fd, F_GETFL);
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-        do
-            n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        fcntl(fd, F_SETFL, fl);
+        if (!wait)
+            return ENS_EAGAIN;
+        /* Full for a moment: wait for room (the admin never waits on us). */
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        do {
+            poll(&p, 1, -1);
+            n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK));
     }
-    free(frame);
     return n == (ssize_t)len ? 0 : ENS_EIO;
+}
+
+int ens__ctl_send(int fd, ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
+                  const int *fds, int nfds)
+{
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = ens__ctl_build(from, t, v, corr, &frame, &len);
+    if (rc < 0)
+        return rc;
+    rc = ens__ctl_send_raw(fd, frame, len, fds, nfds, true);
+    free(frame);
+    return rc;
 }
 
 int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds)
@@ -148,9 +168,9 @@ int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds)
     return 1;
 }
 
-int ens__ctl_send_event(int fd, const ens_event *ev)
+void ens__ctl_event_to(const ens_event *ev, ens_ctl_event_v *v)
 {
-    ens_ctl_event_v v = {
+    *v = (ens_ctl_event_v){
         .at_ms = ev->at_ms,
         .actor = ev->actor,
         .parent = ev->parent,
@@ -165,6 +185,12 @@ int ens__ctl_send_event(int fd, const ens_event *ev)
         .msg_type = (char *)ev->msg_type,
         .reason = (char *)ev->reason,
     };
+}
+
+int ens__ctl_send_event(int fd, const ens_event *ev)
+{
+    ens_ctl_event_v v;
+    ens__ctl_event_to(ev, &v);
     return ens__ctl_send(fd, ev->actor, &ens_ctl_event, &v, 0, NULL, 0);
 }
 
@@ -187,6 +213,28 @@ void ens__ctl_event_from(const ens_ctl_event_v *v, ens_event *ev)
     };
 }
 
+void ens__stage_settle(ens_stage *st, int fd)
+{
+    if (st->pend_bytes == 0)
+        return;
+    uint8_t head[ENS_FRAME_HEADER_LEN];
+    if (fd >= 0 && st->len == st->pend_bytes &&
+        recv(fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof(head) &&
+        ens__frame_seq(head) == st->pend_seq) {
+        /* Copied but not taken: take them now (in one read, as the first
+         * take would have), the stage's copy counts. */
+        uint8_t *scratch = malloc(st->pend_bytes);
+        if (scratch != NULL) {
+            ssize_t n;
+            do
+                n = recv(fd, scratch, st->pend_bytes, MSG_DONTWAIT);
+            while (n < 0 && errno == EINTR);
+            free(scratch);
+        }
+    }
+    st->pend_bytes = 0;
+}
+
 ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len)
 {
     size_t len = sizeof(ens_stage) + (size_t)max_frame + ENS_STAGE_CHUNK;
@@ -196,12 +244,37 @@ ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len)
         return NULL;
     ens_stage *st = p;
     st->cap = (uint64_t)max_frame + ENS_STAGE_CHUNK;
-    st->sticky_fd = -1;
     *map_len = len;
     return st;
 }
 
-bool ens__child_setup(pid_t parent_pid)
+bool ens__system_name_ok(const char *name)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+int ens__system_sockaddr(const char *name, struct sockaddr_un *sa)
+{
+    if (!ens__system_name_ok(name))
+        return ENS_EINVAL;
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    /* Abstract namespace: nothing on disk to clean up, gone with the admin. */
+    int n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "ensemble.%u.%s",
+                     (unsigned)getuid(), name);
+    return (int)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+bool ens__child_setup(pid_t parent_pid, bool die_with_parent)
 {
     sigset_t none;
     sigemptyset(&none);
@@ -213,6 +286,8 @@ bool ens__child_setup(pid_t parent_pid)
     }
     /* Writes to a peer that is gone must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    if (!die_with_parent)
+        return true;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     return getppid() == parent_pid;
 }

@@ -32,7 +32,7 @@ typedef struct inbox_item {
 } inbox_item;
 
 typedef struct outside {
-    pid_t admin;
+    pid_t admin; /* our child, to reap; 0 when the admin is not ours */
     int ctl;
     bool admin_gone;
     orx *rx;
@@ -44,6 +44,7 @@ typedef struct outside {
     uint64_t spawn_corr;
     bool spawn_done;
     ens_ctl_status_v spawn_reply;
+    bool detach_only; /* shutdown leaves the system running */
 } outside;
 
 static outside *base_of(ens_system *s)
@@ -352,34 +353,16 @@ static bool admin_gone(ens_system *s)
     return base_of(s)->admin_gone;
 }
 
-static int po_shutdown(ens_system *s, uint32_t timeout_ms)
+static void pump_ctl_tx(ens_tx_table *t)
+{
+    handle_ctl(t->owner);
+}
+
+/* Free this handle's side: descriptors, buffers, messages, o. */
+static void release(ens_system *s)
 {
     outside *o = base_of(s);
-    int rc = 0;
-    ens__tx_flush_all(&o->tx);
-    ens_ctl_flag_v v = {0, timeout_ms};
-    if (!o->admin_gone &&
-        ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_shutdown, &v, 0, NULL, 0) == 0) {
-        /* The admin ends when every actor has; allow it a little more than
-         * the timeout it was given to kill stragglers. */
-        if (run_until(s, admin_gone, timeout_ms + 2000) < 0)
-            rc = ENS_ETIMEDOUT;
-    }
     s->down = true;
-    /* The admin closed its channel as its last act: wait for it to be gone
-     * (bounded), else kill it; its actors die with it. */
-    int status;
-    int pfd = (int)syscall(SYS_pidfd_open, o->admin, 0);
-    if (pfd >= 0) {
-        struct pollfd p = {.fd = pfd, .events = POLLIN};
-        poll(&p, 1, 2000);
-        close(pfd);
-    }
-    if (waitpid(o->admin, &status, WNOHANG) == 0) {
-        kill(o->admin, SIGKILL);
-        rc = ENS_ETIMEDOUT;
-        waitpid(o->admin, &status, 0);
-    }
     close(o->ctl);
     for (size_t i = 0; i < o->n_rx; i++) {
         close(o->rx[i].fd);
@@ -394,6 +377,57 @@ static int po_shutdown(ens_system *s, uint32_t timeout_ms)
     }
     ens_msg_free(o->ask_reply);
     free(o);
+}
+
+/* Ask the admin to end the system and wait until it has: it closes its
+ * channels as its last act. Then reap it if it is our child (bounded: kill
+ * it if it does not go; its actors die with it). */
+static int end_system(ens_system *s, uint32_t timeout_ms)
+{
+    outside *o = base_of(s);
+    int rc = 0;
+    ens__tx_flush_all(&o->tx);
+    ens_ctl_flag_v v = {0, timeout_ms};
+    if (!o->admin_gone &&
+        ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_shutdown, &v, 0, NULL, 0) == 0) {
+        /* The admin ends when every actor has; allow it a little more than
+         * the timeout it was given to kill stragglers. */
+        if (run_until(s, admin_gone, timeout_ms + 2000) < 0)
+            rc = ENS_ETIMEDOUT;
+    }
+    if (o->admin > 0) {
+        int status;
+        int pfd = (int)syscall(SYS_pidfd_open, o->admin, 0);
+        if (pfd >= 0) {
+            struct pollfd p = {.fd = pfd, .events = POLLIN};
+            poll(&p, 1, 2000);
+            close(pfd);
+        }
+        if (waitpid(o->admin, &status, WNOHANG) == 0) {
+            kill(o->admin, SIGKILL);
+            rc = ENS_ETIMEDOUT;
+            waitpid(o->admin, &status, 0);
+        }
+    }
+    return rc;
+}
+
+static int po_shutdown(ens_system *s, uint32_t timeout_ms)
+{
+    outside *o = base_of(s);
+    int rc = 0;
+    if (o->detach_only)
+        ens__tx_drain(&o->tx, timeout_ms, pump_ctl_tx); /* what we sent still leaves */
+    else
+        rc = end_system(s, timeout_ms);
+    release(s);
+    return rc;
+}
+
+int ens__process_stop(ens_system *s, uint32_t timeout_ms)
+{
+    int rc = end_system(s, timeout_ms);
+    release(s);
     return rc;
 }
 
@@ -420,6 +454,30 @@ static void po_dead_letters_set(ens_system *s, ens_addr who, bool enable)
     (void)s, (void)who, (void)enable;
 }
 
+static int po_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out)
+{
+    (void)requester;
+    outside *o = base_of(s);
+    uint64_t corr = ++s->next_corr;
+    o->ask_corr = corr;
+    o->ask_reply = NULL;
+    ens_ctl_flag_v v = {0, 0};
+    int rc = ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_status, &v, corr, NULL, 0);
+    if (rc == 0)
+        rc = run_until(s, ask_done, timeout_ms);
+    else
+        rc = ENS_ESHUTDOWN;
+    o->ask_corr = 0;
+    if (rc < 0) {
+        ens_msg_free(o->ask_reply);
+        o->ask_reply = NULL;
+        return rc;
+    }
+    *out = o->ask_reply;
+    o->ask_reply = NULL;
+    return 0;
+}
+
 static const ens_base_ops outside_ops = {
     .route = po_route,
     .spawn = po_spawn,
@@ -431,6 +489,7 @@ static const ens_base_ops outside_ops = {
     .listen = po_listen,
     .run = po_run,
     .shutdown = po_shutdown,
+    .status = po_status,
 };
 
 static uint32_t make_node(void)
@@ -446,27 +505,62 @@ static uint32_t make_node(void)
     return h > 1 ? h : 2; /* 0 is "none", 1 the inproc base */
 }
 
+/* Sort the few descriptors the admin keeps, for ens__close_fds_except. */
+static size_t admin_keep(int *keep, int a, int b, int c, int d)
+{
+    int all[4] = {a, b, c, d};
+    size_t n = 0;
+    for (size_t i = 0; i < 4; i++) {
+        if (all[i] > 2)
+            keep[n++] = all[i];
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    return n;
+}
+
 int ens__process_start(ens_system *s)
 {
     int rc = ens__ctl_register();
     if (rc < 0)
         return rc;
+    struct sockaddr_un sa;
+    int salen = ens__system_sockaddr(s->name, &sa);
+    if (salen < 0)
+        return salen;
+    int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (lfd < 0)
+        return ENS_EIO;
+    if (bind(lfd, (struct sockaddr *)&sa, (socklen_t)salen) < 0 || listen(lfd, 16) < 0) {
+        int err = errno == EADDRINUSE ? ENS_EEXIST : ENS_EIO;
+        close(lfd);
+        return err;
+    }
     outside *o = calloc(1, sizeof(*o));
-    if (o == NULL)
+    if (o == NULL) {
+        close(lfd);
         return ENS_ENOMEM;
+    }
     int ctl[2], conn[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+        close(lfd);
         free(o);
         return ENS_EIO;
     }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn) < 0) {
         close(ctl[0]);
         close(ctl[1]);
+        close(lfd);
         free(o);
         return ENS_EIO;
     }
     s->node = make_node();
     s->outside.self = (ens_addr){ENS_ID_OUTSIDE, s->node, 0};
+    const bool persistent = s->opts.persistent;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -474,26 +568,133 @@ int ens__process_start(ens_system *s)
         close(ctl[1]);
         close(conn[0]);
         close(conn[1]);
+        close(lfd);
         free(o);
         return errno == EAGAIN ? ENS_EAGAIN : ENS_ENOMEM;
     }
     if (pid == 0) {
-        if (!ens__child_setup(parent))
+        /* A persistent admin is not tied to us: it runs in a session of its
+         * own, as the grandchild of a process that exits at once (so init,
+         * not this program, reaps it). */
+        if (!ens__child_setup(parent, !persistent))
             _exit(70);
-        int keep[2] = {ctl[1] < conn[0] ? ctl[1] : conn[0], ctl[1] < conn[0] ? conn[0] : ctl[1]};
-        ens__close_fds_except(keep, 2);
-        ens__admin_main(s, ctl[1], conn[0]);
+        if (persistent) {
+            setsid();
+            pid_t admin = fork();
+            if (admin != 0)
+                _exit(admin < 0 ? 71 : 0);
+        }
+        int keep[4];
+        size_t nk = admin_keep(keep, ctl[1], conn[0], lfd, s->log_fd);
+        ens__close_fds_except(keep, nk);
+        ens__admin_main(s, ctl[1], conn[0], lfd);
     }
     close(ctl[1]);
     close(conn[0]);
-    o->admin = pid;
+    close(lfd);
+    if (persistent) {
+        int status;
+        waitpid(pid, &status, 0); /* the middle process, gone at once */
+        o->admin = 0;
+        o->detach_only = true;
+    } else {
+        o->admin = pid;
+    }
     o->ctl = ctl[0];
     ens__fd_nonblock(o->ctl);
     rx_add(o, conn[1]);
     o->tx.ctl = o->ctl;
     o->tx.self = s->outside.self;
     o->tx.limit = s->opts.mailbox_limit;
+    o->tx.owner = s;
     s->base = o;
     s->ops = &outside_ops;
+    return 0;
+}
+
+int ens__process_connect(const char *name, ens_system **out)
+{
+    struct sockaddr_un sa;
+    int salen = ens__system_sockaddr(name, &sa);
+    if (salen < 0)
+        return salen;
+    int rc = ens__ctl_register();
+    if (rc == 0)
+        rc = ens__status_register();
+    if (rc < 0)
+        return rc;
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return ENS_EIO;
+    if (connect(fd, (struct sockaddr *)&sa, (socklen_t)salen) < 0) {
+        int err = errno == ECONNREFUSED || errno == ENOENT ? ENS_ENOENT : ENS_EIO;
+        close(fd);
+        return err;
+    }
+    ens__fd_nonblock(fd);
+    /* The admin answers at once with our address and its settings, or
+     * closes the connection when it refuses us. */
+    ens_msg *m = NULL;
+    int fds[ENS_CTL_MAX_FDS];
+    int nfds = 0;
+    uint64_t deadline = ens__mono_ns() + 5000000000u;
+    for (;;) {
+        nfds = ENS_CTL_MAX_FDS;
+        rc = ens__ctl_recv(fd, &m, fds, &nfds);
+        if (rc != 0)
+            break;
+        uint64_t now = ens__mono_ns();
+        if (now >= deadline) {
+            rc = ENS_ETIMEDOUT;
+            break;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+    }
+    if (rc == 1 && (m->hdr.type_id != ens_ctl_hello.id || nfds != 1))
+        rc = ENS_EIO;
+    if (rc != 1) {
+        ens_msg_free(m);
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        close(fd);
+        return rc == ENS_EIO && m == NULL ? ENS_EACCES : rc < 0 ? rc : ENS_EIO;
+    }
+    const ens_ctl_hello_v *h = m->value;
+    ens_system *s = calloc(1, sizeof(*s));
+    outside *o = calloc(1, sizeof(*o));
+    char *copy = strdup(name);
+    if (s == NULL || o == NULL || copy == NULL) {
+        free(s);
+        free(o);
+        free(copy);
+        ens_msg_free(m);
+        close(fds[0]);
+        close(fd);
+        return ENS_ENOMEM;
+    }
+    ens_system_opts defaults = ENS_SYSTEM_OPTS_INIT;
+    s->opts = defaults;
+    s->opts.name = copy;
+    s->opts.max_frame_bytes = h->max_frame_bytes;
+    s->opts.mailbox_limit = h->mailbox_limit;
+    s->opts.call_timeout_ms = h->call_timeout_ms;
+    s->opts.log_level = (ens_log_level)h->log_level;
+    s->name = copy;
+    s->log_fd = 2;
+    s->node = h->addr.node;
+    s->outside.sys = s;
+    s->outside.self = h->addr;
+    ens_msg_free(m);
+    o->ctl = fd;
+    o->detach_only = true;
+    rx_add(o, fds[0]);
+    o->tx.ctl = fd;
+    o->tx.self = s->outside.self;
+    o->tx.limit = s->opts.mailbox_limit;
+    o->tx.owner = s;
+    s->base = o;
+    s->ops = &outside_ops;
+    *out = s;
     return 0;
 }

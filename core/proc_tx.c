@@ -167,6 +167,7 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
         tx->cap = cap;
     }
     memcpy(tx->buf + tx->len, frame, len);
+    ens__frame_set_seq(tx->buf + tx->len, ++tx->seq);
     tx->len += len;
     tx->frames++;
     free(frame);
@@ -241,4 +242,13 @@ void ens__tx_drain(ens_tx_table *t, uint32_t timeout_ms, void (*pump_ctl)(ens_tx
             pump_ctl(t); /* answers to connection requests */
         ens__tx_flush_all(t);
     }
+}
+
+bool ens__tx_connecting(const ens_tx_table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->tx[i]->state == ENS_TX_CONNECTING && t->tx[i]->len > t->tx[i]->off)
+            return true;
+    }
+    return false;
 }

@@ -31,6 +31,7 @@ typedef struct ens_tx {
     uint8_t *buf; /* frames not yet sent: [off, len) */
     size_t len, off, cap;
     uint32_t frames; /* frames (whole or partly) in [off, len) */
+    uint32_t seq;    /* sequence number of the last frame queued */
     void *watch;     /* the owner's writability watcher, or NULL */
 } ens_tx;
 
@@ -60,6 +61,9 @@ void ens__tx_flush_all(ens_tx_table *t);
 
 /* Send what tx holds (after a writability event). */
 void ens__tx_flush(ens_tx_table *t, ens_tx *tx);
+
+/* True when a destination holding frames waits for its connection. */
+bool ens__tx_connecting(const ens_tx_table *t);
 
 /* True when any destination still holds bytes. */
 bool ens__tx_pending(const ens_tx_table *t);

@@ -23,14 +23,15 @@
 #include "ensemble/event.h"
 #include "ensemble/system.h"
 
+#define ENS_ID_ADMIN       1u /* the admin (the system itself on inproc) */
 #define ENS_ID_OUTSIDE     2u /* the outside endpoint of a system */
 #define ENS_ID_FIRST_ACTOR 16u
 
-typedef enum ens_actor_status {
+typedef enum ens_actor_state {
     ENS_ACTOR_STARTING = 1, /* init not run yet */
     ENS_ACTOR_RUNNING,
     ENS_ACTOR_DEAD,
-} ens_actor_status;
+} ens_actor_state;
 
 typedef struct ens_actor ens_actor;
 
@@ -47,7 +48,7 @@ struct ens_actor {
     ens_addr addr;
     ens_addr parent;      /* none for top-level actors */
     uint32_t incarnation; /* 1 for the first start */
-    ens_actor_status status;
+    ens_actor_state status;
     uint8_t *arg_frame; /* encoded start argument (owned), or NULL */
     size_t arg_len;
     bool stop_requested; /* ens_stop or an exit request was handled */
@@ -55,8 +56,9 @@ struct ens_actor {
     int stop_status;
     ens_addr *children; /* living children, in start order */
     size_t n_children, cap_children;
-    uint32_t queued;  /* frames waiting for this actor (mailbox depth) */
-    uint64_t handled; /* messages handled */
+    uint32_t queued;       /* frames waiting for this actor (mailbox depth) */
+    uint64_t queued_bytes; /* their bytes */
+    uint64_t handled;      /* messages handled */
     ens_ctx ctx;
 };
 
@@ -89,6 +91,14 @@ typedef struct ens_base_ops {
     int (*listen)(ens_system *s, uint32_t timeout_ms, ens_msg **out);
     int (*run)(ens_system *s, uint32_t timeout_ms);
     int (*shutdown)(ens_system *s, uint32_t timeout_ms);
+    /* Status: for requester NULL (the outside), wait up to timeout_ms and
+     * store the ENS_MSG_STATUS message in *out; for an actor, have the
+     * message delivered to it later. */
+    int (*status)(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out);
+    /* Services (ens_watch_fd, ens_command_run): start (on) or stop a watch
+     * of fd for a; start a command for a. NULL: ENS_ENOTSUP. */
+    int (*watch)(ens_system *s, ens_actor *a, int fd, uint64_t tag, bool on);
+    int (*command)(ens_system *s, ens_actor *a, const char *cmd, uint32_t max_output, uint64_t tag);
 } ens_base_ops;
 
 struct ens_system {
@@ -99,7 +109,11 @@ struct ens_system {
     uint32_t node;
     uint64_t next_corr;
     ens_ctx outside;
-    bool down; /* shutdown started */
+    bool down;  /* shutdown started */
+    int log_fd; /* where log lines go (2, or the opened log_path) */
+    /* Where this process sends its log lines instead (actor processes: to
+     * the admin), or NULL. */
+    void (*log_sink)(ens_system *s, const char *line);
 };
 
 /* ---- core/actor.c ---- */
@@ -160,12 +174,20 @@ uint64_t ens__mono_ns(void);
  * and to the log. */
 void ens__event(ens_system *s, ens_event *ev);
 
+/* Write one formatted log line to the system's log destination. */
+void ens__log_write(ens_system *s, const char *line);
+
 /* Fill the actor fields of ev from a (a may be NULL). */
 void ens__event_actor(ens_event *ev, const ens_actor *a);
 
 /* Log a line for the system (a may be NULL: the system itself). */
 void ens__log(ens_system *s, const ens_actor *a, ens_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* ---- core/status.c ---- */
+
+/* Register ENS_MSG_STATUS (idempotent). */
+int ens__status_register(void);
 
 /* ---- core/inproc.c ---- */
 int ens__inproc_start(ens_system *s);

@@ -3,8 +3,12 @@
  * calls. Checks arguments and hands the work to the base's operations
  * (core/runtime.h), so every base keeps the same contract.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/frame.h"
 #include "core/proc.h"
@@ -22,22 +26,42 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
         return ENS_EINVAL;
     if (o->base != ENS_BASE_INPROC && o->base != ENS_BASE_PROCESS)
         return ENS_EINVAL;
-    if (o->base == ENS_BASE_PROCESS && o->persistent)
-        return ENS_ENOTSUP; /* needs connecting by name: not there yet */
+    if (o->base == ENS_BASE_INPROC && o->persistent)
+        return ENS_ENOTSUP; /* an inproc system lives in its program */
+    if (o->name != NULL && !ens__system_name_ok(o->name))
+        return ENS_EINVAL;
     ens_system *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return ENS_ENOMEM;
     s->opts = *o;
-    s->name = strdup(o->name != NULL ? o->name : "default");
+    static unsigned seq;
+    char auto_name[32];
+    snprintf(auto_name, sizeof(auto_name), "pid%d-%u", (int)getpid(), ++seq);
+    s->name = strdup(o->name != NULL ? o->name : auto_name);
     if (s->name == NULL) {
         free(s);
         return ENS_ENOMEM;
     }
     s->opts.name = s->name;
     s->opts.journal_path = NULL; /* the journal arrives with its issue */
+    s->log_fd = 2;
+    if (o->log_path != NULL) {
+        s->log_fd = open(o->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (s->log_fd < 0) {
+            int err = errno == ENOENT ? ENS_ENOENT : ENS_EIO;
+            free(s->name);
+            free(s);
+            return err;
+        }
+    }
+    s->opts.log_path = NULL; /* the caller's string is only borrowed */
     s->outside.sys = s;
-    int rc = o->base == ENS_BASE_INPROC ? ens__inproc_start(s) : ens__process_start(s);
+    int rc = ens__status_register();
+    if (rc == 0)
+        rc = o->base == ENS_BASE_INPROC ? ens__inproc_start(s) : ens__process_start(s);
     if (rc < 0) {
+        if (s->log_fd > 2)
+            close(s->log_fd);
         free(s->name);
         free(s);
         return rc;
@@ -96,11 +120,36 @@ int ens_system_run(ens_system *s, uint32_t timeout_ms)
     return s->ops->run(s, timeout_ms);
 }
 
+int ens_system_connect(const char *name, ens_system **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (out == NULL || !ens__system_name_ok(name))
+        return ENS_EINVAL;
+    return ens__process_connect(name, out);
+}
+
+int ens_system_stop(ens_system *s, uint32_t timeout_ms)
+{
+    if (s == NULL)
+        return 0;
+    if (s->opts.base == ENS_BASE_INPROC)
+        return ens_system_shutdown(s, timeout_ms);
+    int rc = ens__process_stop(s, timeout_ms);
+    if (s->log_fd > 2)
+        close(s->log_fd);
+    free(s->name);
+    free(s);
+    return rc;
+}
+
 int ens_system_shutdown(ens_system *s, uint32_t timeout_ms)
 {
     if (s == NULL)
         return 0;
     int rc = s->ops->shutdown(s, timeout_ms);
+    if (s->log_fd > 2)
+        close(s->log_fd);
     free(s->name);
     free(s);
     return rc;

@@ -43,14 +43,14 @@ static int hello_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static const ens_actor_def hello_def = {.name = "example.Hello",
                                             .state_size = sizeof(ens_addr),
                                             .init = hello_init,
                                             .receive = hello_receive};
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
-    o.base = ENS_BASE_INPROC; /* the process base is not available yet */
+    o.base = argc > 1 && strcmp(argv[1], "inproc") == 0 ? ENS_BASE_INPROC : ENS_BASE_PROCESS;
     ens_system *sys;
     ens_addr hello;
     if (ens_system_start(&o, &sys) != 0)

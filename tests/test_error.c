@@ -22,6 +22,7 @@ static const struct {
     {ENS_ENOENT, "ENS_ENOENT"},
     {ENS_EIO, "ENS_EIO"},
     {ENS_EAGAIN, "ENS_EAGAIN"},
+    {ENS_EACCES, "ENS_EACCES"},
     {ENS_ENOMEM, "ENS_ENOMEM"},
     {ENS_EEXIST, "ENS_EEXIST"},
     {ENS_EINVAL, "ENS_EINVAL"},

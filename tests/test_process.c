@@ -50,12 +50,21 @@ typedef struct {
 static ens_msgtype seen_t = {"ptest.Seen", "S(Iiiiu)", sizeof(seen_v), 0, 0};
 
 enum {
-    OP_ECHO = 1,     /* reply with what was seen */
-    OP_SEGV_ONCE,    /* crash with SIGSEGV on attempt 1, then reply */
-    OP_ABORT_ALWAYS, /* abort() on every attempt */
-    OP_HANG_ONCE,    /* tell the outside "in", then block until killed; attempt 2 replies */
-    OP_NOTE,         /* tell the outside what was seen (a tell, no reply) */
-    OP_FLOOD,        /* send arg messages to the outside in one handler, report EFULLs */
+    OP_ECHO = 1,      /* reply with what was seen */
+    OP_SEGV_ONCE,     /* crash with SIGSEGV on attempt 1, then reply */
+    OP_ABORT_ALWAYS,  /* abort() on every attempt */
+    OP_HANG_ONCE,     /* tell the outside "in", then block until killed; attempt 2 replies */
+    OP_NOTE,          /* tell the outside what was seen (a tell, no reply) */
+    OP_FLOOD,         /* send arg messages to the outside in one handler, report EFULLs */
+    OP_COUNT,         /* count seq in the shared area; arg: COUNT_* */
+    OP_SPAWN_CRASHER, /* spawn a child that aborts on every message, send it arg of them */
+};
+
+enum {
+    COUNT_PLAIN = 0,
+    COUNT_SEGV_ONCE, /* SIGSEGV on attempt 1, before counting */
+    COUNT_ABORT,     /* abort on every attempt: never counted, poisoned */
+    COUNT_FLAG,      /* count, then raise the flag with this process's pid */
 };
 
 /* A page shared with every process of the system (mapped before the system
@@ -63,6 +72,15 @@ enum {
  * and wakes the test through a futex, so the test knows without polling that
  * the handler is running. */
 static volatile uint32_t *in_handler;
+
+/* The rest of the shared area: for the kill storm, how often each message
+ * was handled, and the pid of the process that raised the flag. */
+#define STORM_N 10000
+typedef struct {
+    volatile int32_t pid;
+    volatile uint8_t handled[STORM_N + 1];
+} storm_area;
+static storm_area *storm;
 
 static void raise_flag(void)
 {
@@ -84,6 +102,15 @@ static bool wait_flag(int ms)
 typedef struct {
     int32_t last_full; /* ENS_EFULL answers seen by the last OP_FLOOD */
 } victim_state;
+
+/* A real NULL dereference, hidden from UBSan (which would turn it into an
+ * abort before the hardware fault). */
+static volatile int *volatile null_ptr; /* the compiler cannot know it stays NULL */
+
+__attribute__((no_sanitize_undefined, noinline)) static void null_store(void)
+{
+    *null_ptr = 1;
+}
 
 static int victim_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
@@ -111,6 +138,17 @@ static int victim_receive(ens_ctx *c, void *st, const ens_msg *m)
         break;
     case OP_NOTE:
         return ens_send(c, ens_sender(c), &seen_t, &s);
+    case OP_COUNT:
+        if (v->arg == COUNT_SEGV_ONCE && ens_msg_attempt(m) == 1)
+            null_store(); /* a real NULL dereference */
+        if (v->arg == COUNT_ABORT)
+            abort();
+        storm->handled[v->seq]++;
+        if (v->arg == COUNT_FLAG) {
+            storm->pid = getpid();
+            raise_flag();
+        }
+        return 0;
     case OP_FLOOD: {
         int32_t full = 0;
         for (int32_t i = 0; i < v->arg; i++) {
@@ -133,6 +171,52 @@ static int victim_receive(ens_ctx *c, void *st, const ens_msg *m)
     }
     return ens_reply(c, &seen_t, &s);
 }
+
+static int crasher_receive(ens_ctx *c, void *st, const ens_msg *m)
+{
+    (void)c;
+    (void)st;
+    if (ens_msg_value(m, &cmd_t) != NULL)
+        abort();
+    return 0;
+}
+
+static const ens_actor_def crasher_def = {
+    "ptest.Crasher", 0, NULL, crasher_receive, NULL, NULL, NULL};
+
+typedef struct {
+    ens_addr outside;
+} watcher_state;
+
+/* Spawns a crasher, feeds it, and tells the outside how it ended. */
+static int watcher_receive(ens_ctx *c, void *st, const ens_msg *m)
+{
+    watcher_state *ws = st;
+    const cmd_v *v = ens_msg_value(m, &cmd_t);
+    if (v != NULL && v->op == OP_SPAWN_CRASHER) {
+        ws->outside = ens_sender(c);
+        ens_addr child;
+        int rc = ens_spawn(c, &crasher_def, NULL, NULL, &child);
+        if (rc < 0)
+            return rc;
+        for (int32_t i = 0; i < v->arg; i++) {
+            cmd_v x = {OP_ECHO, 0, i};
+            ens_send(c, child, &cmd_t, &x);
+        }
+        char text[ENS_ADDR_STRLEN];
+        ens_addr_format(child, text, sizeof(text));
+        return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){text});
+    }
+    const ens_child_exited_v *ce = ens_msg_value(m, ENS_MSG_CHILD_EXITED);
+    if (ce != NULL) {
+        seen_v s = {ce->reason, ce->signal, 0, 0, ce->incarnation};
+        return ens_send(c, ws->outside, &seen_t, &s);
+    }
+    return 0;
+}
+
+static const ens_actor_def watcher_def = {
+    "ptest.Watcher", sizeof(watcher_state), NULL, watcher_receive, NULL, NULL, NULL};
 
 static const ens_actor_def victim_def = {
     "ptest.Victim", sizeof(victim_state), NULL, victim_receive, NULL, NULL, NULL};
@@ -174,7 +258,7 @@ static ens_system *start(ens_system_opts *o)
     if (o == NULL)
         o = &d;
     o->base = ENS_BASE_PROCESS;
-    o->log_level = ENS_LOG_ERROR;
+    o->log_level = getenv("ENS_TEST_LOG") ? ENS_LOG_DEBUG : ENS_LOG_ERROR;
     ens_system *s = NULL;
     assert_int_equal(ens_system_start(o, &s), 0);
     current = s;
@@ -446,11 +530,164 @@ static void test_flood_is_bounded_by_efull(void **state)
     assert_int_equal(stop(s, WAIT_MS), 0);
 }
 
+/* Send a tell, making room (not dropping) when the destination is full. */
+static void tell(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v)
+{
+    int rc;
+    while ((rc = ens_send(ens_system_ctx(s), to, t, v)) == ENS_EFULL)
+        ens_system_run(s, 100);
+    assert_int_equal(rc, 0);
+}
+
+static void test_kill_storm_handles_every_message_once(void **state)
+{
+    (void)state;
+    memset((void *)storm, 0, sizeof(*storm));
+    *in_handler = 0;
+    ens_system *s = start(NULL);
+    ens_ctx *out = ens_system_ctx(s);
+    ens_addr v;
+    assert_int_equal(ens_spawn(out, &victim_def, NULL, NULL, &v), 0);
+    /* 10 000 messages in flight: a NULL dereference at 2 500, a SIGKILL
+     * from here just after 3 000, an abort on every attempt at 5 000. */
+    for (int64_t seq = 1; seq <= STORM_N; seq++) {
+        int32_t how = seq == 2500   ? COUNT_SEGV_ONCE
+                      : seq == 3000 ? COUNT_FLAG
+                      : seq == 5000 ? COUNT_ABORT
+                                    : COUNT_PLAIN;
+        cmd_v c = {OP_COUNT, how, seq};
+        tell(s, v, &cmd_t, &c);
+    }
+    /* What the socket did not take waits in this program: keep sending
+     * while waiting for the flag (each call waits for I/O, not a clock). */
+    uint64_t waited = 0;
+    while (*in_handler == 0 && waited < WAIT_MS) {
+        ens_system_run(s, 50);
+        waited += 50;
+    }
+    assert_true(*in_handler != 0);
+    assert_true(storm->pid > 0); /* never kill(0): that is our own group */
+    if (getenv("ENS_TEST_LOG") != NULL) {
+        int n = 0;
+        for (int i = 1; i <= STORM_N; i++)
+            n += storm->handled[i] != 0;
+        fprintf(stderr, "storm: killing %d after %d handled (2500: %d)\n", (int)storm->pid, n,
+                storm->handled[2500]);
+    }
+    assert_int_equal(kill(storm->pid, SIGKILL), 0);
+    /* FIFO per pair: this answer comes after all 10 000. */
+    seen_v last = ask_cmd(s, v, OP_ECHO, 1);
+    assert_int_not_equal(last.pid, storm->pid);
+    ens_msg *m = NULL;
+    assert_int_equal(ens_listen(out, WAIT_MS, &m), 0);
+    const ens_poison_v *p = ens_msg_value(m, ENS_MSG_POISON);
+    assert_non_null(p);
+    assert_int_equal(p->signal, SIGABRT);
+    const cmd_v *pc = ens_msg_value(ens_poison_original(m), &cmd_t);
+    assert_non_null(pc);
+    assert_int_equal(pc->seq, 5000);
+    ens_msg_free(m);
+    int twice = 0;
+    for (int seq = 1; seq <= STORM_N; seq++) {
+        if (seq == 5000) {
+            assert_int_equal(storm->handled[seq], 0);
+            continue;
+        }
+        if (storm->handled[seq] == 2) {
+            twice++; /* the message in hand at the SIGKILL, handled again */
+            continue;
+        }
+        if (storm->handled[seq] != 1)
+            fail_msg("message %d handled %d times", seq, storm->handled[seq]);
+    }
+    assert_true(twice <= 1);
+    assert_int_equal(stop(s, WAIT_MS), 0);
+}
+
+static void test_crash_loop_ends_actor_and_tells_parent(void **state)
+{
+    (void)state;
+    ens_system *s = start(NULL);
+    ens_ctx *out = ens_system_ctx(s);
+    ens_addr w;
+    assert_int_equal(ens_spawn(out, &watcher_def, NULL, NULL, &w), 0);
+    cmd_v c = {OP_SPAWN_CRASHER, 20, 0};
+    ens_msg *r = NULL;
+    assert_int_equal(ens_ask(out, w, &cmd_t, &c, WAIT_MS, &r), 0);
+    ens_addr child;
+    assert_int_equal(
+        ens_addr_parse(((const ens_string_v *)ens_msg_value(r, ENS_MSG_STRING))->text, &child), 0);
+    ens_msg_free(r);
+    /* Twenty messages, each fatal twice: past ten crashes in a second the
+     * admin gives up, and the parent hears how its child ended. */
+    assert_int_equal(ens_listen(out, WAIT_MS, &r), 0);
+    const seen_v *sv = ens_msg_value(r, &seen_t);
+    assert_non_null(sv);
+    assert_int_equal(sv->seq, ENS_EXIT_CRASH);
+    assert_int_equal(sv->attempt, SIGABRT);
+    ens_msg_free(r);
+    cmd_v e = {OP_ECHO, 0, 0};
+    assert_int_equal(ens_ask(out, child, &cmd_t, &e, WAIT_MS, &r), ENS_ENOACTOR);
+    assert_null(r);
+    assert_int_equal(stop(s, WAIT_MS), 0);
+}
+
+typedef struct {
+    int64_t next;
+    int32_t bad;
+} order_state;
+
+static int order_receive(ens_ctx *c, void *st, const ens_msg *m)
+{
+    order_state *os = st;
+    const ens_int64_v *x = ens_msg_value(m, ENS_MSG_INT64);
+    if (x != NULL) {
+        if (x->value != os->next)
+            os->bad++;
+        os->next = x->value + 1;
+        return 0;
+    }
+    ens_int64_v r = {os->bad ? -1 : os->next};
+    return ens_reply(c, ENS_MSG_INT64, &r);
+}
+
+static const ens_actor_def order_def = {
+    "ptest.Order", sizeof(order_state), NULL, order_receive, NULL, NULL, NULL};
+
+static void test_million_messages_keep_their_order(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    const int64_t n = 200000; /* the sanitizer build is ~10x slower */
+#else
+    const int64_t n = 1000000;
+#endif
+    ens_system *s = start(NULL);
+    ens_ctx *out = ens_system_ctx(s);
+    ens_addr a;
+    assert_int_equal(ens_spawn(out, &order_def, NULL, NULL, &a), 0);
+    for (int64_t i = 0; i < n; i++) {
+        ens_int64_v x = {i};
+        tell(s, a, ENS_MSG_INT64, &x);
+    }
+    ens_msg *r = NULL;
+    assert_int_equal(ens_ask(out, a, ENS_MSG_STRING, &(ens_string_v){"count"}, WAIT_MS * 4, &r), 0);
+    const ens_int64_v *got = ens_msg_value(r, ENS_MSG_INT64);
+    assert_non_null(got);
+    assert_int_equal(got->value, n);
+    ens_msg_free(r);
+    assert_int_equal(stop(s, WAIT_MS), 0);
+}
+
 int main(void)
 {
     in_handler = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (in_handler == MAP_FAILED)
+    storm =
+        mmap(NULL, sizeof(storm_area), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (in_handler == MAP_FAILED || storm == MAP_FAILED)
         return 1;
+    if (getenv("ENS_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("ENS_TEST_FILTER"));
     ens_msgtype_register(&cmd_t);
     ens_msgtype_register(&seen_t);
     const struct CMUnitTest tests[] = {
@@ -462,6 +699,9 @@ int main(void)
         cmocka_unit_test_teardown(test_shutdown_leaves_no_process, teardown),
         cmocka_unit_test_teardown(test_large_messages_cross_processes, teardown),
         cmocka_unit_test_teardown(test_flood_is_bounded_by_efull, teardown),
+        cmocka_unit_test_teardown(test_kill_storm_handles_every_message_once, teardown),
+        cmocka_unit_test_teardown(test_crash_loop_ends_actor_and_tells_parent, teardown),
+        cmocka_unit_test_teardown(test_million_messages_keep_their_order, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

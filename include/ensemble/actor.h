@@ -71,6 +71,18 @@ typedef struct ens_actor_def {
     const void *impl; /* behaviour data (supervisor, ...); NULL for plain actors */
 } ens_actor_def;
 
+/* Register d under its name, so that programs connected to a running
+ * system by name (ens_system_connect) can spawn it - and, later, other
+ * hosts. Call before ens_system_start, like ens_msgtype_register. d is
+ * borrowed for the life of the process. The same pointer twice returns 0.
+ * Errors: ENS_EINVAL (NULL d or name, neither receive nor dispatch),
+ * ENS_EEXIST (another definition has this name), ENS_ENOMEM. Not
+ * thread-safe: register at start-up. */
+int ens_actor_register(const ens_actor_def *d);
+
+/* The registered definition called name, or NULL. name is borrowed. */
+const ens_actor_def *ens_actor_find(const char *name);
+
 /* The calling actor's own address (the outside endpoint's address for the
  * outside context). */
 ens_addr ens_self(const ens_ctx *c);
@@ -142,6 +154,61 @@ int ens_stop(ens_ctx *c, int reason, int status);
  * registration wins; after it unregisters or ends, dead letters are only
  * journaled. Errors: ENS_EINVAL outside an actor. */
 int ens_dead_letters_handle(ens_ctx *c, bool enable);
+
+/* ---- Services: watched descriptors and shell commands ------------------ */
+
+/* Ask to be told once when fd becomes readable (or hangs up, or is in
+ * error), without blocking: the actor then receives one system message
+ * ENS_MSG_FD_READY (ens_fd_ready_v: fd, events as a mask of enum
+ * ens_fd_event, tag) and the watch is off, until this is called again
+ * (Thespian's WatchMessage). Nothing is read from fd: the handler reads it;
+ * the watch makes fd non-blocking (O_NONBLOCK stays set), so a read never
+ * stalls the actor. fd must be open in the calling actor's
+ * process - on the process base that is the actor's own process, so the
+ * actor opens or creates it itself (descriptors of the starting program are
+ * not inherited) - and stays owned by the caller: unwatch it before closing
+ * it (a descriptor closed while watched may never report). Watches end with
+ * the actor and are not carried over a crash restart on the process base:
+ * the new incarnation watches again if it wants to. A FdReady already
+ * queued when the watch is dropped is still delivered.
+ * Errors: ENS_EINVAL (NULL c, outside an actor, fd not open, a regular file
+ * or a directory: those are always readable), ENS_EEXIST (fd is watched
+ * already), ENS_ENOMEM, ENS_ENOTSUP (the base has no watches). */
+int ens_watch_fd(ens_ctx *c, int fd, uint64_t tag);
+
+/* Stop watching fd. Errors: ENS_ENOENT (fd is not watched: never was, or its
+ * FdReady was sent already), ENS_EINVAL (NULL c, outside an actor, fd < 0). */
+int ens_unwatch_fd(ens_ctx *c, int fd);
+
+/* The max_output of ens_command_run when 0 is given: 64 KiB. */
+#define ENS_COMMAND_OUTPUT_DEFAULT 65536u
+
+/* Run `/bin/sh -c shell_command` without blocking the actor (Thespian's
+ * runCommand). When the shell has exited, the actor receives one system
+ * message ENS_MSG_COMMAND_RESULT (ens_command_result_v): the tag, the exit
+ * status (or -1 and the signal that ended it), and its standard output and
+ * standard error merged in one stream, as a terminal shows them: the first
+ * max_output bytes (0 = ENS_COMMAND_OUTPUT_DEFAULT); the rest is read and
+ * thrown away and truncated is 1. Standard input is /dev/null; the command
+ * inherits no other descriptor of the actor, runs in a process group of its
+ * own with default signal dispositions and an empty signal mask. When the
+ * shell exits while something it started in the background still holds the
+ * output open, that process group is killed (SIGKILL), so the result comes
+ * at once. shell_command is borrowed for the call.
+ * Commands end with the actor: one still running when the actor ends (stop,
+ * exit request, shutdown) is killed with its process group (SIGKILL) and
+ * reaped before the actor is gone, and its result never comes. A process-
+ * base actor that crashes (or is killed) cannot do that: the commands of
+ * that incarnation are left running, and their results are lost; the next
+ * incarnation does not know them.
+ * On the inproc base the command is a child of the program that started the
+ * system: a SIGCHLD handler there that reaps every child (waitpid(-1, ...))
+ * would take its exit status away.
+ * Errors: ENS_EINVAL (NULL c or shell_command, outside an actor),
+ * ENS_EMSGSIZE (max_output does not fit in a frame: above the frame limit
+ * less 1 KiB), ENS_ENOMEM, ENS_EAGAIN (the shell could not be started:
+ * fork or exec failed; no result will come), ENS_ENOTSUP. */
+int ens_command_run(ens_ctx *c, const char *shell_command, uint32_t max_output, uint64_t tag);
 
 typedef enum ens_log_level {
     ENS_LOG_ERROR = 0,

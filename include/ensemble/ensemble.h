@@ -10,6 +10,7 @@
 #include "event.h"
 #include "journal.h"
 #include "msg.h"
+#include "status.h"
 #include "system.h"
 
 #endif

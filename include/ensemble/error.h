@@ -19,6 +19,7 @@ enum ens_error {
     ENS_ENOENT = -2,           /* no such entry (name, timer, system) */
     ENS_EIO = -5,              /* an operating-system I/O call failed */
     ENS_EAGAIN = -11,          /* try again: a resource is busy for now */
+    ENS_EACCES = -13,          /* permission denied (another user's system) */
     ENS_ENOMEM = -12,          /* out of memory */
     ENS_EEXIST = -17,          /* already exists (type name, global name) */
     ENS_EINVAL = -22,          /* invalid argument or call in the wrong place */

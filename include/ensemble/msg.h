@@ -190,6 +190,32 @@ typedef struct ens_dead_envelope_v {
     ens_bytes original; /* the original frame; see ens_poison_original */
 } ens_dead_envelope_v;
 
+/* FdReady: a descriptor watched with ens_watch_fd became ready. The watch
+ * is off once this is sent (one-shot): call ens_watch_fd again for more.
+ * events is a mask of enum ens_fd_event, as poll() saw the descriptor. */
+typedef struct ens_fd_ready_v {
+    int32_t fd;     /* the watched descriptor */
+    int32_t events; /* ENS_FD_READABLE | ENS_FD_HANGUP | ENS_FD_ERROR */
+    uint64_t tag;   /* the tag given to ens_watch_fd */
+} ens_fd_ready_v;
+
+enum ens_fd_event {
+    ENS_FD_READABLE = 1, /* a read will not block (data, or end of file) */
+    ENS_FD_HANGUP = 2,   /* the peer closed (POLLHUP): reads drain, then end */
+    ENS_FD_ERROR = 4,    /* an error condition (POLLERR), or the fd was closed */
+};
+
+/* CommandResult: a command started with ens_command_run ended. output holds
+ * its standard output and standard error, merged in the order written, cut
+ * at the max_output given (truncated = 1 when bytes were cut). */
+typedef struct ens_command_result_v {
+    uint64_t tag;        /* the tag given to ens_command_run */
+    int32_t exit_status; /* the shell's exit code, or -1 if a signal ended it */
+    int32_t signal;      /* the signal that ended the shell, or 0 */
+    int32_t truncated;   /* 1 if output was cut at max_output */
+    ens_bytes output;    /* the (first max_output bytes of) output */
+} ens_command_result_v;
+
 extern const ens_msgtype ens_sys_exit_request;  /* "ens.ExitRequest" */
 extern const ens_msgtype ens_sys_child_exited;  /* "ens.ChildExited" */
 extern const ens_msgtype ens_sys_wakeup;        /* "ens.WakeUp" */
@@ -200,6 +226,12 @@ extern const ens_msgtype ens_sys_dead_envelope; /* "ens.DeadEnvelope" */
 #define ENS_MSG_WAKEUP        (&ens_sys_wakeup)
 #define ENS_MSG_POISON        (&ens_sys_poison)
 #define ENS_MSG_DEAD_ENVELOPE (&ens_sys_dead_envelope)
+
+/* The services' messages (ens_watch_fd, ens_command_run in actor.h). */
+extern const ens_msgtype ens_sys_fd_ready;       /* "ens.FdReady" */
+extern const ens_msgtype ens_sys_command_result; /* "ens.CommandResult" */
+#define ENS_MSG_FD_READY       (&ens_sys_fd_ready)
+#define ENS_MSG_COMMAND_RESULT (&ens_sys_command_result)
 
 /* The message inside a PoisonMessage or a DeadEnvelope, decoded on first use
  * and owned by m (borrowed: valid as long as m). NULL if m is neither, or if

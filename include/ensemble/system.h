@@ -28,7 +28,10 @@
  *    are lost with it (a bounded amount: see mailbox_limit). Back-pressure: a destination holds at
  most mailbox_limit
  *    frames waiting to leave a process; past that, ens_send returns
- *    ENS_EFULL (nothing queued, nothing lost).
+ *    ENS_EFULL (nothing queued, nothing lost). The outside program has no
+ *    thread of ours: what its sends could not hand to the kernel at once
+ *    leaves during its next ens_ask, ens_listen, ens_system_run or
+ *    ens_system_shutdown.
 
  * The outside program holds one ens_ctx for the system (ens_system_ctx) with
  * an address of its own: it spawns top-level actors, sends ("tell"), asks
@@ -54,21 +57,28 @@ typedef enum ens_base {
 } ens_base;
 
 typedef struct ens_system_opts {
-    const char *name; /* system name; NULL = "default" */
+    const char *name; /* system name: 1-64 of [A-Za-z0-9._-]; NULL = a unique
+                         name "pid<PID>-<N>". Process base: other programs
+                         of the same user connect by it. */
     ens_base base;
     const char *journal_path; /* failure journal; NULL = default location */
     uint32_t max_frame_bytes; /* frame limit (header + payload); 16 MiB by default */
     uint32_t mailbox_limit;   /* queued messages per actor before ENS_EFULL */
     uint32_t call_timeout_ms; /* default timeout for blocking calls */
-    bool persistent;          /* process base: outlive the starting program */
+    bool persistent;          /* process base: outlive the starting program,
+                                 until ens_system_stop (or `ens shutdown`) */
     ens_log_level log_level;  /* lines above this level are not written */
     ens_event_cb on_event;    /* failure events as they happen, or NULL */
     void *event_arg;          /* passed to on_event */
+    const char *log_path;     /* log file, appended to; NULL = stderr. On the
+                                 process base the lines of every process go
+                                 through the admin to it. */
 } ens_system_opts;
 
 #define ENS_SYSTEM_OPTS_INIT                                                                       \
     {                                                                                              \
-        NULL, ENS_BASE_PROCESS, NULL, 16u << 20, 1u << 20, 5000, false, ENS_LOG_WARN, NULL, NULL   \
+        NULL, ENS_BASE_PROCESS, NULL, 16u << 20, 1u << 20, 5000, false, ENS_LOG_WARN, NULL, NULL,  \
+            NULL                                                                                   \
     }
 
 typedef struct ens_system ens_system;
@@ -76,8 +86,10 @@ typedef struct ens_system ens_system;
 /* Start a system with options o (borrowed; NULL = ENS_SYSTEM_OPTS_INIT) and
  * store its handle in *out (owned by the caller until ens_system_shutdown).
  * Errors: ENS_EINVAL (NULL out, bad options: frame limit below 4 KiB,
- * mailbox_limit 0, unknown base), ENS_ENOTSUP (persistent process-base
- * systems: not yet), ENS_EIO / ENS_EAGAIN (the admin could not be forked),
+ * mailbox_limit 0, unknown base, bad name), ENS_EEXIST (process base: a
+ * system of that name runs already), ENS_ENOENT / ENS_EIO (log_path cannot
+ * be opened), ENS_ENOTSUP (a persistent inproc system), ENS_EIO /
+ * ENS_EAGAIN (the admin could not be forked),
  * ENS_ENOMEM. Process base: the caller's stdio buffers should be flushed
  * first (fork copies them). */
 int ens_system_start(const ens_system_opts *o, ens_system **out);
@@ -115,11 +127,31 @@ int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out);
  * Errors: ENS_EINVAL (NULL s), ENS_ESHUTDOWN. */
 int ens_system_run(ens_system *s, uint32_t timeout_ms);
 
+/* Attach to the running process-base system called `name` of this user on
+ * this host, as another outside endpoint with an address of its own: spawn
+ * (by the definition's name, which the system's program must have
+ * registered with ens_actor_register), send, ask, listen and status work as
+ * for the starting program. *out is owned by the caller: ens_system_shutdown
+ * detaches (the system runs on), ens_system_stop ends it. Message types must
+ * be registered here too, with the same names and formats. Errors:
+ * ENS_EINVAL (bad name, NULL out), ENS_ENOENT (no such system),
+ * ENS_EACCES (refused: it belongs to another user), ENS_ETIMEDOUT (the
+ * admin did not answer), ENS_EIO, ENS_ENOMEM. */
+int ens_system_connect(const char *name, ens_system **out);
+
+/* End the whole system, from any handle (started or connected): every
+ * top-level actor gets an exit request, stragglers are killed after
+ * timeout_ms; then the handle is released as by ens_system_shutdown.
+ * NULL-safe. Returns 0 or ENS_ETIMEDOUT. */
+int ens_system_stop(ens_system *s, uint32_t timeout_ms);
+
 /* End the system: every top-level actor gets an exit request (and with it
  * its children), queued messages are handled up to timeout_ms, then all that
  * is left is stopped and everything is freed, s included. NULL-safe
  * (returns 0). Returns 0, or ENS_ETIMEDOUT when actors had to be stopped
- * without finishing (the system is freed all the same). */
+ * without finishing (the system is freed all the same). On a handle from
+ * ens_system_connect, and for a persistent system, this only detaches: the
+ * system runs on (ens_system_stop ends it). */
 int ens_system_shutdown(ens_system *s, uint32_t timeout_ms);
 
 #ifdef __cplusplus

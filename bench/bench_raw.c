@@ -1,0 +1,275 @@
+/*
+ * bench/bench_raw.c - plain-C baselines: socketpair round trips, one-way
+ * streams, fork, and the memory of an idle libuv process.
+ */
+#include "bench_raw.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "bench_util.h"
+
+#define BATCH_BYTES 65536u
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reap child; kill it first when the parent gave up on it. */
+static int reap(pid_t pid, int failed)
+{
+    int status = 0;
+    if (failed)
+        kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return failed || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ? -1 : 0;
+}
+
+double raw_pingpong_us(const uint8_t *frame, size_t len, long n)
+{
+    int sv[2];
+    uint8_t *buf = malloc(len);
+    if (buf == NULL || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+        free(buf);
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        free(buf);
+        return -1;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        for (long i = 0; i < n; i++) {
+            if (read_all(sv[1], buf, len) < 0 || write_all(sv[1], buf, len) < 0)
+                _exit(1);
+        }
+        _exit(0);
+    }
+    close(sv[1]);
+    int failed = 0;
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n && !failed; i++) {
+        if (write_all(sv[0], frame, len) < 0 || read_all(sv[0], buf, len) < 0)
+            failed = 1;
+    }
+    uint64_t dt = bench_now_ns() - t0;
+    close(sv[0]);
+    free(buf);
+    if (reap(pid, failed) < 0)
+        return -1;
+    return (double)dt / 1e3 / (double)n;
+}
+
+double raw_stream_msgs(const uint8_t *frame, size_t len, long n, int batch)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        /* the reader: take every byte, then acknowledge with one byte */
+        close(sv[0]);
+        static uint8_t in[BATCH_BYTES];
+        uint64_t left = (uint64_t)len * (uint64_t)n;
+        while (left > 0) {
+            ssize_t r = read(sv[1], in, left < sizeof(in) ? left : sizeof(in));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                _exit(1);
+            left -= (uint64_t)r;
+        }
+        _exit(write_all(sv[1], "k", 1) < 0 ? 1 : 0);
+    }
+    close(sv[1]);
+    int failed = 0;
+    uint8_t *out = batch ? malloc(BATCH_BYTES + len) : NULL;
+    uint64_t t0 = bench_now_ns();
+    if (!batch) {
+        for (long i = 0; i < n && !failed; i++)
+            failed = write_all(sv[0], frame, len) < 0;
+    } else if (out == NULL) {
+        failed = 1;
+    } else {
+        /* coalesce whole frames until the next would pass 64 KiB */
+        size_t used = 0;
+        for (long i = 0; i < n && !failed; i++) {
+            if (used + len > BATCH_BYTES && used > 0) {
+                failed = write_all(sv[0], out, used) < 0;
+                used = 0;
+            }
+            memcpy(out + used, frame, len);
+            used += len;
+        }
+        if (!failed && used > 0)
+            failed = write_all(sv[0], out, used) < 0;
+    }
+    char ack;
+    if (!failed)
+        failed = read_all(sv[0], &ack, 1) < 0;
+    uint64_t dt = bench_now_ns() - t0;
+    free(out);
+    close(sv[0]);
+    if (reap(pid, failed) < 0)
+        return -1;
+    return (double)n / ((double)dt / 1e9);
+}
+
+double raw_spawn_rate(long n)
+{
+    fflush(NULL);
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            return -1;
+        if (pid == 0)
+            _exit(0);
+        if (reap(pid, 0) < 0)
+            return -1;
+    }
+    uint64_t dt = bench_now_ns() - t0;
+    return (double)n / ((double)dt / 1e9);
+}
+
+int bench_proc_mem(int pid, double *pss_kib, double *rss_kib)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    int found = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        long kib;
+        if (sscanf(line, "Rss: %ld kB", &kib) == 1) {
+            *rss_kib = (double)kib;
+            found |= 1;
+        } else if (sscanf(line, "Pss: %ld kB", &kib) == 1) {
+            *pss_kib = (double)kib;
+            found |= 2;
+        }
+    }
+    fclose(f);
+    return found == 3 ? 0 : -1;
+}
+
+/* An idle child: a libuv loop polling the quit pipe; EOF ends it. */
+static void on_quit(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    uv_poll_stop(h);
+}
+
+static _Noreturn void idle_child(int quit_fd, int ready_fd)
+{
+    uv_loop_t loop;
+    uv_poll_t p;
+    if (uv_loop_init(&loop) != 0 || uv_poll_init(&loop, &p, quit_fd) != 0)
+        _exit(1);
+    uv_poll_start(&p, UV_READABLE, on_quit);
+    if (write_all(ready_fd, "r", 1) < 0)
+        _exit(1);
+    close(ready_fd);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    _exit(0);
+}
+
+int raw_idle_memory(int count, double *pss_kib, double *rss_kib)
+{
+    int quit[2], ready[2];
+    if (pipe(quit) < 0)
+        return -1;
+    if (pipe(ready) < 0) {
+        close(quit[0]);
+        close(quit[1]);
+        return -1;
+    }
+    pid_t *pids = calloc((size_t)count, sizeof(*pids));
+    int started = 0, rc = pids != NULL ? 0 : -1;
+    fflush(NULL);
+    for (; rc == 0 && started < count; started++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            rc = -1;
+            break;
+        }
+        if (pid == 0) {
+            close(quit[1]);
+            close(ready[0]);
+            idle_child(quit[0], ready[1]);
+        }
+        pids[started] = pid;
+    }
+    close(ready[1]);
+    close(quit[0]);
+    /* every child has its loop running before anything is measured */
+    char c;
+    for (int i = 0; rc == 0 && i < started; i++)
+        if (read_all(ready[0], &c, 1) < 0)
+            rc = -1;
+    double pss = 0, rss = 0;
+    for (int i = 0; rc == 0 && i < started; i++) {
+        double p, r;
+        if (bench_proc_mem(pids[i], &p, &r) < 0)
+            rc = -1;
+        pss += p;
+        rss += r;
+    }
+    close(quit[1]); /* EOF: every loop ends */
+    close(ready[0]);
+    for (int i = 0; i < started; i++)
+        if (reap(pids[i], rc < 0) < 0)
+            rc = -1;
+    free(pids);
+    if (rc == 0 && started > 0) {
+        *pss_kib = pss / started;
+        *rss_kib = rss / started;
+    }
+    return rc;
+}

@@ -1,0 +1,79 @@
+/*
+ * ensemble/status.h - what a running system is made of: every actor with
+ * its type, address, parent, process, restarts, messages handled, bytes
+ * waiting in its mailbox and memory. The admin answers from what it holds
+ * (the shared stage of each actor and /proc), so a stuck actor still shows.
+ * The same rows reach an actor as an ENS_MSG_STATUS message, and `ens
+ * status` prints them.
+ */
+#ifndef ENSEMBLE_STATUS_H
+#define ENSEMBLE_STATUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actor.h"
+#include "addr.h"
+#include "msg.h"
+#include "system.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One actor. In an ens_status or an ENS_MSG_STATUS value; strings are owned
+ * by that object. */
+typedef struct ens_actor_status {
+    ens_addr addr;
+    ens_addr parent;      /* none for top-level actors */
+    char *type;           /* the actor definition's name */
+    int32_t pid;          /* its process (the program's own pid on inproc) */
+    uint32_t incarnation; /* 1, +1 per restart */
+    uint32_t restarts;    /* incarnation - 1 */
+    uint32_t spare;
+    uint64_t handled;       /* messages handled, over all incarnations */
+    uint64_t mailbox_bytes; /* bytes of messages waiting for it */
+    uint64_t rss_kib;       /* resident memory of its process (0 on inproc) */
+} ens_actor_status;
+
+/* The value of an ENS_MSG_STATUS message. */
+typedef struct ens_status_v {
+    int32_t admin_pid; /* the admin's pid (the program's own on inproc) */
+    int32_t spare;
+    ens_array actors; /* ens_actor_status items, in start order */
+} ens_status_v;
+
+/* "ens.Status": registered by ens_system_start (do not modify). */
+extern ens_msgtype ens_sys_status;
+#define ENS_MSG_STATUS (&ens_sys_status)
+
+/* A status snapshot taken from outside. Opaque. */
+typedef struct ens_status ens_status;
+
+/* Take a snapshot of the system's actors, waiting up to timeout_ms for the
+ * admin. Only from the outside context's thread. *out is owned by the
+ * caller: ens_status_free. Errors: ENS_EINVAL (NULL arguments),
+ * ENS_ETIMEDOUT, ENS_ESHUTDOWN, ENS_ENOMEM. */
+int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out);
+
+/* Number of actors in st. */
+size_t ens_status_count(const ens_status *st);
+
+/* Actor i (0 <= i < count) of st, borrowed from st; NULL past the end. */
+const ens_actor_status *ens_status_at(const ens_status *st, size_t i);
+
+/* The admin's pid. */
+int ens_status_admin_pid(const ens_status *st);
+
+/* Release a snapshot. NULL-safe. */
+void ens_status_free(ens_status *st);
+
+/* From inside an actor: ask the admin for status; the answer arrives as an
+ * ENS_MSG_STATUS message (read it with ens_msg_value(m, ENS_MSG_STATUS)).
+ * Errors: ENS_EINVAL (outside an actor), ENS_EIO (the admin is gone). */
+int ens_status_request(ens_ctx *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
