@@ -102,7 +102,11 @@ demo: deps build
 	echo "== hello (process base)"; ./$(BUILD)/examples/hello process; \
 	echo "== hello_goodbye (process base)"; ./$(BUILD)/examples/hello_goodbye; \
 	echo "== crash_recovery (process base: SIGSEGV, abort, nothing lost)"; \
-	./$(BUILD)/examples/crash_recovery
+	rm -f $(BUILD)/demo-journal.db*; \
+	./$(BUILD)/examples/crash_recovery $(BUILD)/demo-journal.db; \
+	echo "== ens journal --db $(BUILD)/demo-journal.db (what that run recorded)"; \
+	./$(BUILD)/tools/ens journal --db $(BUILD)/demo-journal.db; \
+	./$(BUILD)/tools/ens journal --db $(BUILD)/demo-journal.db --count-by kind
 
 format:
 	$(CLANG_FORMAT) -i $(SOURCES)

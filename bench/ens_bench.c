@@ -272,6 +272,7 @@ static ens_system *sys_start(ens_base base)
     snprintf(name, sizeof(name), "ens-bench-%d", (int)getpid());
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
     o.name = name;
+    o.journal_path = ""; /* measured on its own (bench_journal) */
     o.base = base;
     o.mailbox_limit = MAILBOX_LIMIT;
     o.call_timeout_ms = WAIT_MS;

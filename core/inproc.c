@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/endpoint.h"
 #include "core/inproc_services.h"
 #include "core/runtime.h"
 #include "ensemble/error.h"
@@ -40,11 +41,6 @@ typedef struct timer {
     ens_addr owner;
 } timer;
 
-typedef struct inbox_item {
-    struct inbox_item *next;
-    ens_msg *m;
-} inbox_item;
-
 typedef struct inproc {
     ens_actor **actors; /* index: id - ENS_ID_FIRST_ACTOR; NULL once gone */
     size_t cap_actors;
@@ -54,9 +50,7 @@ typedef struct inproc {
     timer *timers; /* binary heap */
     size_t n_timers, cap_timers;
     uint64_t next_timer_id;
-    inbox_item *in_head, *in_tail; /* the outside endpoint's messages */
-    uint64_t ask_corr;             /* the ask waiting for its reply, or 0 */
-    ens_msg *ask_reply;
+    ens_endpoint out; /* the outside program's endpoint */
     ens_addr dead_handler;
     ens_addr *top; /* top-level actors alive, in start order */
     size_t n_top, cap_top;
@@ -103,48 +97,15 @@ static int enqueue(inproc *b, ens_addr target, uint8_t *frame, size_t len)
 
 /* ---- the outside endpoint --------------------------------------------- */
 
-static int to_outside(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h)
-{
-    inproc *b = base_of(s);
-    if ((h->flags & ENS_FRAME_REPLY) && h->corr != 0 && h->corr != b->ask_corr) {
-        free(frame); /* the reply of an ask that timed out: expected, dropped */
-        return 0;
-    }
-    ens_msg *m = NULL;
-    int rc = ens__msg_from_frame(frame, len, s->opts.max_frame_bytes, &m);
-    if (rc < 0) {
-        ens_event ev = {.kind = ENS_EV_BADFRAME,
-                        .actor = h->target,
-                        .error = rc,
-                        .reason = "a message to the outside endpoint could not be decoded"};
-        ens__event(s, &ev);
-        return 0;
-    }
-    if ((h->flags & ENS_FRAME_REPLY) && h->corr != 0) {
-        b->ask_reply = m;
-        return 0;
-    }
-    inbox_item *it = malloc(sizeof(*it));
-    if (it == NULL) {
-        ens_msg_free(m);
-        return ENS_ENOMEM;
-    }
-    *it = (inbox_item){NULL, m};
-    if (b->in_tail != NULL)
-        b->in_tail->next = it;
-    else
-        b->in_head = it;
-    b->in_tail = it;
-    return 0;
-}
-
 /* ---- base operations -------------------------------------------------- */
 
 static int ip_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
 {
     inproc *b = base_of(s);
-    if (h->target.node == s->node && h->target.id == ENS_ID_OUTSIDE && h->target.spare == 0)
-        return to_outside(s, frame, len, h);
+    if (h->target.node == s->node && h->target.id == ENS_ID_OUTSIDE && h->target.spare == 0) {
+        ens__endpoint_accept(s, &b->out, frame, len);
+        return 0;
+    }
     ens_actor *a = lookup(s, h->target);
     if (a == NULL) {
         ens__dead_letter(s, frame, len, h, b->dead_handler,
@@ -396,24 +357,32 @@ static bool step(ens_system *s)
 typedef bool (*done_fn)(ens_system *s);
 
 /* Run until done(s) or the deadline. Returns 0 or ENS_ETIMEDOUT. With
- * wait_timers false, an empty FIFO ends the run (returns 0). */
+ * wait_timers false, an empty FIFO ends the run (returns 0). The failure
+ * journal is flushed whenever the loop goes idle: before it sleeps and when
+ * it returns. */
 static int run_until(ens_system *s, done_fn done, uint64_t deadline_ns, bool wait_timers)
 {
     inproc *b = base_of(s);
+    int rc = 0;
     for (;;) {
         if (done != NULL && done(s))
-            return 0;
-        if (ens__mono_ns() >= deadline_ns)
-            return ENS_ETIMEDOUT;
+            break;
+        if (ens__mono_ns() >= deadline_ns) {
+            rc = ENS_ETIMEDOUT;
+            break;
+        }
         if (step(s))
             continue;
         if (!wait_timers)
-            return 0;
+            break;
         uint64_t until = deadline_ns;
         if (b->n_timers > 0 && b->timers[0].deadline_ns < until)
             until = b->timers[0].deadline_ns;
+        ens__journal_flush(s);
         ens__inproc_services_wait(s, until); /* sleeps, or polls fds and commands */
     }
+    ens__journal_flush(s);
+    return rc;
 }
 
 static uint64_t deadline_after(uint32_t timeout_ms)
@@ -423,7 +392,7 @@ static uint64_t deadline_after(uint32_t timeout_ms)
 
 static bool ask_done(ens_system *s)
 {
-    return base_of(s)->ask_reply != NULL;
+    return base_of(s)->out.ask_reply != NULL;
 }
 
 static int ip_ask(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v,
@@ -432,35 +401,16 @@ static int ip_ask(ens_system *s, ens_addr to, const ens_msgtype *t, const void *
     inproc *b = base_of(s);
     if (lookup(s, to) == NULL)
         return ENS_ENOACTOR;
-    uint64_t corr = ++s->next_corr;
-    b->ask_corr = corr;
-    b->ask_reply = NULL;
+    uint64_t corr = ens__endpoint_expect(s, &b->out);
     int rc = ens__send_frame(s, s->outside.self, to, t, v, ENS_FRAME_REQUEST, corr, 0, true);
     if (rc == 0)
         rc = run_until(s, ask_done, deadline_after(timeout_ms), true);
-    b->ask_corr = 0;
-    ens_msg *m = b->ask_reply;
-    b->ask_reply = NULL;
-    if (rc < 0) {
-        ens_msg_free(m);
-        return rc;
-    }
-    if (m->hdr.flags & ENS_FRAME_ERROR) {
-        rc = m->hdr.error < 0 ? m->hdr.error : ENS_EBADFRAME;
-        if (rc == ENS_EPOISON) {
-            *reply = m;
-            return rc;
-        }
-        ens_msg_free(m);
-        return rc;
-    }
-    *reply = m;
-    return 0;
+    return ens__endpoint_answer(&b->out, rc, reply);
 }
 
 static bool inbox_ready(ens_system *s)
 {
-    return base_of(s)->in_head != NULL;
+    return base_of(s)->out.head != NULL;
 }
 
 static int ip_listen(ens_system *s, uint32_t timeout_ms, ens_msg **out)
@@ -469,12 +419,7 @@ static int ip_listen(ens_system *s, uint32_t timeout_ms, ens_msg **out)
     int rc = run_until(s, inbox_ready, deadline_after(timeout_ms), true);
     if (rc < 0)
         return rc;
-    inbox_item *it = b->in_head;
-    b->in_head = it->next;
-    if (b->in_head == NULL)
-        b->in_tail = NULL;
-    *out = it->m;
-    free(it);
+    *out = ens__endpoint_pop(&b->out);
     return 0;
 }
 
@@ -484,6 +429,7 @@ static int ip_run(ens_system *s, uint32_t timeout_ms)
     int n = 0;
     while (ens__mono_ns() < deadline && step(s))
         n++;
+    ens__journal_flush(s);
     return n;
 }
 
@@ -504,11 +450,7 @@ static void free_all(ens_system *s)
         free(q->frame);
         free(q);
     }
-    for (inbox_item *it = b->in_head, *n; it != NULL; it = n) {
-        n = it->next;
-        ens_msg_free(it->m);
-        free(it);
-    }
+    ens__endpoint_clear(&b->out);
     free(b->timers);
     free(b->top);
     free(b);

@@ -2,8 +2,10 @@
  * core/log.c - clocks, the system log and failure-event reporting.
  *
  * Every failure the runtime sees goes through ens__event(): it stamps the
- * time, hands the event to the program's on_event callback (the journal
- * writer takes the same path later) and writes a log line. Log lines go to
+ * time, hands the event to the program's on_event callback and to the
+ * failure journal (inproc base: core/journal_sink.c; on the process base
+ * the admin forwards events to its journal writer process) and writes a
+ * log line. Log lines go to
  * stderr, one line each, filtered by the system's log level.
  */
 #include <errno.h>
@@ -131,6 +133,7 @@ void ens__event(ens_system *s, ens_event *ev)
         ev->reason = "";
     if (s->opts.on_event != NULL)
         s->opts.on_event(ev, s->opts.event_arg);
+    ens__journal_append(s, ev); /* inproc: into the batch; elsewhere no-op */
     char addr[ENS_ADDR_STRLEN];
     ens_addr_format(ev->actor, addr, sizeof(addr));
     ens_log_level level = ev->kind == ENS_EV_DEAD_LETTER || ev->kind == ENS_EV_POISON ||

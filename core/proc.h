@@ -193,6 +193,15 @@ int ens__process_start(ens_system *s);
  * starting program, tx the sending end of its connection to it. */
 _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd);
 
+/* In the admin, before any actor: fork the journal writer process of s
+ * (when s->journal_path is set), a child of the admin that dies with it.
+ * It reads ens_ctl_event frames from its channel, appends them, flushes
+ * whenever the channel is empty (and every ENS__JWRITER_BATCH_MAX events),
+ * and at end of file flushes, closes and exits 0. On success *pid is the
+ * writer (0: no journal) and *fd the admin's end of the channel
+ * (non-blocking; -1: none). Errors: ENS_EIO, ENS_EAGAIN, ENS_ENOMEM. */
+int ens__journal_proc_start(ens_system *s, pid_t admin, pid_t *pid, int *fd);
+
 /* Attach to a running system by name (ens_system_connect). */
 int ens__process_connect(const char *name, ens_system **out);
 

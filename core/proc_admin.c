@@ -13,7 +13,8 @@
  *    init or too often, and then ends it for good: the parent gets
  *    child-exited, everything still queued becomes a dead letter;
  *  - routes dead letters, and passes failure events to the starting
- *    program;
+ *    program and to the journal writer process (core/journal_sink.c: forked
+ *    first, the one process that opens sqlite; never waited on);
  *  - at shutdown asks the top-level actors to exit, waits, kills the rest.
  * Frames from the admin to an endpoint (child exited, dead envelopes, exit
  * requests, error replies) travel on a data connection of its own per
@@ -30,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -95,8 +97,12 @@ typedef struct admin {
     int sigfd;
     bool shutting_down;
     uint64_t shutdown_deadline;
-    int listen_fd; /* where programs connect by the system name */
-    arec *starter; /* the starting program endpoint, NULL once it left */
+    int listen_fd;     /* where programs connect by the system name */
+    arec *starter;     /* the starting program endpoint, NULL once it left */
+    pid_t jpid;        /* the journal writer process (0: none) */
+    int jfd;           /* the channel to it, -1 if none */
+    int jpidfd;        /* its pidfd, -1 if none */
+    uint64_t jdropped; /* events the full channel refused */
 } admin;
 
 static admin A;
@@ -154,8 +160,18 @@ static void ctl_drop_all(arec *r)
 static void ctl_out(arec *r, ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
                     int fd, bool droppable)
 {
-    if (r->ctl < 0 || (droppable && r->cq_n >= CTLQ_DROP_AT))
+    if (r->ctl < 0)
         return;
+    if (droppable && r->cq_n >= CTLQ_DROP_AT) {
+        /* Never silent: counted, and said once per thousand. */
+        static uint64_t dropped;
+        if (dropped++ % 1000 == 0)
+            ens__log(A.sys, NULL, ENS_LOG_WARN,
+                     "a program does not read its control channel: %llu event(s) not passed on "
+                     "(the journal still has them)",
+                     (unsigned long long)dropped);
+        return;
+    }
     ctlq *q = calloc(1, sizeof(*q));
     if (q == NULL)
         return;
@@ -183,6 +199,91 @@ static void ctl_event(arec *r, const ens_event *ev)
     ctl_out(r, ev->actor, &ens_ctl_event, &v, 0, -1, true);
 }
 
+/* Hand ev to the journal writer process without ever waiting: a full
+ * channel drops the event (counted, a warning per 1000). */
+static void journal_send(const ens_event *ev)
+{
+    if (A.jfd < 0)
+        return;
+    ens_ctl_event_v v;
+    ens__ctl_event_to(ev, &v);
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = ens__ctl_build(ev->actor, &ens_ctl_event, &v, 0, &frame, &len);
+    if (rc == 0)
+        rc = ens__ctl_send_raw(A.jfd, frame, len, NULL, 0, false);
+    free(frame);
+    if (rc == 0)
+        return;
+    if (rc != ENS_EIO) {
+        if (A.jdropped++ % 1000 == 0)
+            ens__log(A.sys, NULL, ENS_LOG_WARN,
+                     "failure journal: the writer is behind, %llu event(s) dropped so far",
+                     (unsigned long long)A.jdropped);
+        return;
+    }
+    ens__log(A.sys, NULL, ENS_LOG_ERROR,
+             "failure journal: the writer process is gone; events are no longer journaled");
+    close(A.jfd);
+    A.jfd = -1;
+}
+
+/* The journal writer process ended (reaped): say so, forget it. */
+static void journal_exited(int wstatus)
+{
+    if (!A.shutting_down || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+        if (WIFSIGNALED(wstatus))
+            ens__log(A.sys, NULL, ENS_LOG_ERROR,
+                     "failure journal: the writer process was killed by signal %d; events are "
+                     "no longer journaled",
+                     WTERMSIG(wstatus));
+        else
+            ens__log(A.sys, NULL, ENS_LOG_ERROR,
+                     "failure journal: the writer process exited with status %d; events are no "
+                     "longer journaled",
+                     WEXITSTATUS(wstatus));
+    }
+    if (A.jfd >= 0)
+        close(A.jfd);
+    if (A.jpidfd >= 0)
+        close(A.jpidfd);
+    A.jfd = A.jpidfd = -1;
+    A.jpid = 0;
+}
+
+/* At the end: close the channel (the writer drains it, commits, exits) and
+ * wait for the writer, at most 2 s, so the last rows are committed before
+ * the starting program's shutdown returns. */
+static void journal_stop(void)
+{
+    if (A.jfd >= 0)
+        close(A.jfd);
+    A.jfd = -1;
+    if (A.jpid <= 0)
+        return;
+    int wstatus = 0;
+    pid_t got = 0;
+    if (A.jpidfd >= 0) {
+        struct pollfd p = {.fd = A.jpidfd, .events = POLLIN};
+        while (poll(&p, 1, 2000) < 0 && errno == EINTR)
+            ;
+        got = waitpid(A.jpid, &wstatus, WNOHANG);
+    } else {
+        for (int i = 0; i < 200 && (got = waitpid(A.jpid, &wstatus, WNOHANG)) == 0; i++)
+            poll(NULL, 0, 10);
+    }
+    if (got == 0) {
+        ens__log(A.sys, NULL, ENS_LOG_ERROR,
+                 "failure journal: the writer did not finish in time; killed");
+        kill(A.jpid, SIGKILL);
+        waitpid(A.jpid, &wstatus, 0);
+    }
+    if (A.jpidfd >= 0)
+        close(A.jpidfd);
+    A.jpidfd = -1;
+    A.jpid = 0;
+}
+
 static void emit(ens_event *ev)
 {
     ev->at_ms = ens__now_ms();
@@ -195,6 +296,7 @@ static void emit(ens_event *ev)
     arec *o = outside_rec();
     if (o != NULL)
         ctl_event(o, ev);
+    journal_send(ev);
     char addr[ENS_ADDR_STRLEN];
     ens_addr_format(ev->actor, addr, sizeof(addr));
     ens__log(A.sys, NULL,
@@ -548,6 +650,10 @@ static void on_ctl(arec *r);
 /* A process of ours ended: orderly exit, or a crash to absorb. */
 static void on_child_exit(pid_t pid, int wstatus)
 {
+    if (A.jpid > 0 && pid == A.jpid) { /* the journal writer: not an actor */
+        journal_exited(wstatus);
+        return;
+    }
     arec *r = NULL;
     for (size_t i = 0; i < A.n; i++) {
         if (A.recs[i]->pid == pid)
@@ -813,6 +919,7 @@ static void on_ctl(arec *r)
             arec *o = outside_rec();
             if (o != NULL)
                 ctl_event(o, &ev);
+            journal_send(&ev);
         } else if (t == ens_ctl_deadletter.id) {
             const ens_ctl_frame_v *v = m->value;
             uint8_t *f = malloc(v->frame.len);
@@ -905,6 +1012,7 @@ _Noreturn static void finish(void)
         if (A.recs[i]->pid > 0)
             kill(A.recs[i]->pid, SIGKILL);
     }
+    journal_stop();
     while (waitpid(-1, NULL, 0) > 0)
         ;
     for (size_t i = 0; i < A.n; i++) {
@@ -931,6 +1039,16 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd)
     sigaddset(&chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &chld, NULL);
     A.sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    /* The journal writer first, while the admin holds nothing else: it is
+     * the one process of the system that opens sqlite. */
+    A.jfd = A.jpidfd = -1;
+    int jrc = ens__journal_proc_start(s, A.pid, &A.jpid, &A.jfd);
+    if (jrc < 0)
+        ens__log(s, NULL, ENS_LOG_ERROR, "failure journal: cannot start its writer: %s",
+                 ens_strerror(jrc));
+    if (A.jpid > 0)
+        A.jpidfd = (int)syscall(SYS_pidfd_open, A.jpid, 0);
 
     /* The outside endpoint: its control channel and the admin's connection
      * to it (both made by the starting program before the fork). */

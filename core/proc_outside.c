@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/endpoint.h"
 #include "core/proc.h"
 #include "core/proc_tx.h"
 #include "ensemble/error.h"
@@ -26,11 +27,6 @@ typedef struct orx {
     size_t len, cap;
 } orx;
 
-typedef struct inbox_item {
-    struct inbox_item *next;
-    ens_msg *m;
-} inbox_item;
-
 typedef struct outside {
     pid_t admin; /* our child, to reap; 0 when the admin is not ours */
     int ctl;
@@ -38,9 +34,7 @@ typedef struct outside {
     orx *rx;
     size_t n_rx, cap_rx;
     ens_tx_table tx;
-    inbox_item *in_head, *in_tail;
-    uint64_t ask_corr;
-    ens_msg *ask_reply;
+    ens_endpoint out; /* this program's endpoint */
     uint64_t spawn_corr;
     bool spawn_done;
     ens_ctl_status_v spawn_reply;
@@ -70,33 +64,7 @@ static int rx_add(outside *o, int fd)
 /* A frame for the outside endpoint (taken). */
 static void to_outside(ens_system *s, uint8_t *frame, size_t len)
 {
-    outside *o = base_of(s);
-    ens_msg *m = NULL;
-    if (ens__msg_from_frame(frame, len, s->opts.max_frame_bytes, &m) < 0) {
-        ens_event ev = {.kind = ENS_EV_BADFRAME,
-                        .actor = s->outside.self,
-                        .reason = "a message to the outside endpoint could not be decoded"};
-        ens__event(s, &ev);
-        return;
-    }
-    if ((m->hdr.flags & ENS_FRAME_REPLY) && m->hdr.corr != 0) {
-        if (m->hdr.corr == o->ask_corr && o->ask_reply == NULL)
-            o->ask_reply = m;
-        else
-            ens_msg_free(m); /* the reply of an ask that timed out: expected */
-        return;
-    }
-    inbox_item *it = malloc(sizeof(*it));
-    if (it == NULL) {
-        ens_msg_free(m);
-        return;
-    }
-    *it = (inbox_item){NULL, m};
-    if (o->in_tail != NULL)
-        o->in_tail->next = it;
-    else
-        o->in_head = it;
-    o->in_tail = it;
+    ens__endpoint_accept(s, &base_of(s)->out, frame, len);
 }
 
 static void read_rx(ens_system *s, size_t i)
@@ -287,42 +255,23 @@ static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
 
 static bool ask_done(ens_system *s)
 {
-    return base_of(s)->ask_reply != NULL;
+    return base_of(s)->out.ask_reply != NULL;
 }
 
 static int po_ask(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v,
                   uint32_t timeout_ms, ens_msg **reply)
 {
     outside *o = base_of(s);
-    uint64_t corr = ++s->next_corr;
-    o->ask_corr = corr;
-    o->ask_reply = NULL;
+    uint64_t corr = ens__endpoint_expect(s, &o->out);
     int rc = ens__send_frame(s, s->outside.self, to, t, v, ENS_FRAME_REQUEST, corr, 0, true);
     if (rc == 0)
         rc = run_until(s, ask_done, timeout_ms);
-    o->ask_corr = 0;
-    ens_msg *m = o->ask_reply;
-    o->ask_reply = NULL;
-    if (rc < 0) {
-        ens_msg_free(m);
-        return rc;
-    }
-    if (m->hdr.flags & ENS_FRAME_ERROR) {
-        rc = m->hdr.error < 0 ? m->hdr.error : ENS_EBADFRAME;
-        if (rc == ENS_EPOISON) {
-            *reply = m;
-            return rc;
-        }
-        ens_msg_free(m);
-        return rc;
-    }
-    *reply = m;
-    return 0;
+    return ens__endpoint_answer(&o->out, rc, reply);
 }
 
 static bool inbox_ready(ens_system *s)
 {
-    return base_of(s)->in_head != NULL;
+    return base_of(s)->out.head != NULL;
 }
 
 static int po_listen(ens_system *s, uint32_t timeout_ms, ens_msg **out)
@@ -331,12 +280,7 @@ static int po_listen(ens_system *s, uint32_t timeout_ms, ens_msg **out)
     int rc = run_until(s, inbox_ready, timeout_ms);
     if (rc < 0)
         return rc;
-    inbox_item *it = o->in_head;
-    o->in_head = it->next;
-    if (o->in_head == NULL)
-        o->in_tail = NULL;
-    *out = it->m;
-    free(it);
+    *out = ens__endpoint_pop(&o->out);
     return 0;
 }
 
@@ -370,12 +314,7 @@ static void release(ens_system *s)
     }
     free(o->rx);
     ens__tx_free(&o->tx);
-    for (inbox_item *it = o->in_head, *n; it != NULL; it = n) {
-        n = it->next;
-        ens_msg_free(it->m);
-        free(it);
-    }
-    ens_msg_free(o->ask_reply);
+    ens__endpoint_clear(&o->out);
     free(o);
 }
 
@@ -458,24 +397,11 @@ static int po_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, e
 {
     (void)requester;
     outside *o = base_of(s);
-    uint64_t corr = ++s->next_corr;
-    o->ask_corr = corr;
-    o->ask_reply = NULL;
+    uint64_t corr = ens__endpoint_expect(s, &o->out);
     ens_ctl_flag_v v = {0, 0};
     int rc = ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_status, &v, corr, NULL, 0);
-    if (rc == 0)
-        rc = run_until(s, ask_done, timeout_ms);
-    else
-        rc = ENS_ESHUTDOWN;
-    o->ask_corr = 0;
-    if (rc < 0) {
-        ens_msg_free(o->ask_reply);
-        o->ask_reply = NULL;
-        return rc;
-    }
-    *out = o->ask_reply;
-    o->ask_reply = NULL;
-    return 0;
+    rc = rc == 0 ? run_until(s, ask_done, timeout_ms) : ENS_ESHUTDOWN;
+    return ens__endpoint_answer(&o->out, rc, out);
 }
 
 static const ens_base_ops outside_ops = {

@@ -34,6 +34,7 @@ typedef enum ens_actor_state {
 } ens_actor_state;
 
 typedef struct ens_actor ens_actor;
+struct ens_jwriter; /* persistence/journal_writer.h (sqlite stays out of core/ headers) */
 
 struct ens_ctx {
     ens_system *sys;
@@ -114,6 +115,13 @@ struct ens_system {
     /* Where this process sends its log lines instead (actor processes: to
      * the admin), or NULL. */
     void (*log_sink)(ens_system *s, const char *line);
+    /* The failure journal: its resolved path (owned; NULL = no journal) and,
+     * in the one process that writes it (the inproc program, the process
+     * base's journal writer process), the open writer. */
+    char *journal_path;
+    struct ens_jwriter *journal;
+    bool journal_failing;     /* the last flush failed (logged once) */
+    uint64_t journal_dropped; /* drops already logged */
 };
 
 /* ---- core/actor.c ---- */
@@ -183,6 +191,27 @@ void ens__event_actor(ens_event *ev, const ens_actor *a);
 /* Log a line for the system (a may be NULL: the system itself). */
 void ens__log(ens_system *s, const ens_actor *a, ens_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* ---- core/journal_sink.c ---- */
+
+/* At system start (s->name and s->log_fd set): resolve the journal path of
+ * options o into s->journal_path (opts.journal_path; NULL with a name: the
+ * default path; NULL without one: none), then open the writer and keep it
+ * (inproc) or open and close it again (process base: only the journal
+ * writer process, forked by the admin, holds it). Returns 0 or the
+ * writer's open error (logged with its reason); on error nothing is kept. */
+int ens__journal_setup(ens_system *s, const ens_system_opts *o);
+
+/* Batch ev for the journal, if this process writes it (no I/O unless the
+ * batch is full). */
+void ens__journal_append(ens_system *s, const ens_event *ev);
+
+/* Commit what is batched. A failure is logged (once until writes work
+ * again); the writer keeps the batch for the next try. */
+void ens__journal_flush(ens_system *s);
+
+/* Flush and close the writer (if open) and free the path. NULL-safe. */
+void ens__journal_close(ens_system *s);
 
 /* ---- core/status.c ---- */
 

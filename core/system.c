@@ -43,7 +43,6 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
         return ENS_ENOMEM;
     }
     s->opts.name = s->name;
-    s->opts.journal_path = NULL; /* the journal arrives with its issue */
     s->log_fd = 2;
     if (o->log_path != NULL) {
         s->log_fd = open(o->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -56,10 +55,14 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
     }
     s->opts.log_path = NULL; /* the caller's string is only borrowed */
     s->outside.sys = s;
-    int rc = ens__status_register();
+    int rc = ens__journal_setup(s, o);
+    s->opts.journal_path = s->journal_path; /* resolved, owned by s */
+    if (rc == 0)
+        rc = ens__status_register();
     if (rc == 0)
         rc = o->base == ENS_BASE_INPROC ? ens__inproc_start(s) : ens__process_start(s);
     if (rc < 0) {
+        ens__journal_close(s);
         if (s->log_fd > 2)
             close(s->log_fd);
         free(s->name);
@@ -136,6 +139,7 @@ int ens_system_stop(ens_system *s, uint32_t timeout_ms)
     if (s->opts.base == ENS_BASE_INPROC)
         return ens_system_shutdown(s, timeout_ms);
     int rc = ens__process_stop(s, timeout_ms);
+    ens__journal_close(s);
     if (s->log_fd > 2)
         close(s->log_fd);
     free(s->name);
@@ -148,6 +152,7 @@ int ens_system_shutdown(ens_system *s, uint32_t timeout_ms)
     if (s == NULL)
         return 0;
     int rc = s->ops->shutdown(s, timeout_ms);
+    ens__journal_close(s); /* inproc: the last events of the shutdown */
     if (s->log_fd > 2)
         close(s->log_fd);
     free(s->name);

@@ -6,7 +6,8 @@
  * behind them are not lost: the worker is restarted at the same address,
  * the message in hand is delivered once more (attempt 2), and a message
  * that kills it twice comes back as a PoisonMessage. Every failure is
- * printed as the runtime reports it.
+ * printed as the runtime reports it, and recorded in the failure journal
+ * given as the first argument (then read it with `ens journal --db PATH`).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -46,11 +47,12 @@ static void print_event(const ens_event *ev, void *arg)
            who, ev->signal, ev->reason);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT; /* the process base */
     o.on_event = print_event;
     o.log_level = ENS_LOG_ERROR;
+    o.journal_path = argc > 1 ? argv[1] : ""; /* where every failure is recorded */
     ens_system *sys;
     ens_addr w;
     if (ens_system_start(&o, &sys) != 0 ||

@@ -431,6 +431,51 @@ static void test_admin_death_ends_every_actor(void **state)
     prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+static void test_killed_starter_ends_its_system(void **state)
+{
+    (void)state;
+    /* The starter's orphans come to us (not init), so we can reap them. */
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t starter = fork();
+    assert_true(starter >= 0);
+    if (starter == 0) {
+        close(fds[0]);
+        ens_system *s = NULL;
+        ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+        o.log_level = ENS_LOG_ERROR;
+        ens_addr v;
+        if (ens_system_start(&o, &s) != 0 ||
+            ens_spawn(ens_system_ctx(s), &victim_def, NULL, NULL, &v) != 0)
+            _exit(1);
+        cmd_v c = {OP_ECHO, 0, 0};
+        ens_msg *r = NULL;
+        if (ens_ask(ens_system_ctx(s), v, &cmd_t, &c, WAIT_MS, &r) != 0)
+            _exit(2);
+        const seen_v *sv = ens_msg_value(r, &seen_t);
+        int32_t pids[2] = {sv->pid, sv->ppid};
+        if (write(fds[1], pids, sizeof(pids)) != (ssize_t)sizeof(pids))
+            _exit(3);
+        raise(SIGKILL); /* no shutdown, no exit handlers */
+    }
+    close(fds[1]);
+    int32_t pids[2] = {0, 0};
+    ssize_t n = read(fds[0], pids, sizeof(pids));
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(starter, &status, 0), starter);
+    assert_int_equal(n, (ssize_t)sizeof(pids));
+    assert_true(WIFSIGNALED(status));
+    /* The admin dies with its starter, the actor with its admin. */
+    assert_true(gone_within(pids[1], 5000));
+    assert_true(gone_within(pids[0], 5000));
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 static void test_shutdown_leaves_no_process(void **state)
 {
     (void)state;
@@ -696,6 +741,7 @@ int main(void)
         cmocka_unit_test_teardown(test_sigkill_from_outside_redelivers, teardown),
         cmocka_unit_test_teardown(test_crash_in_init_is_not_restarted, teardown),
         cmocka_unit_test_teardown(test_admin_death_ends_every_actor, teardown),
+        cmocka_unit_test_teardown(test_killed_starter_ends_its_system, teardown),
         cmocka_unit_test_teardown(test_shutdown_leaves_no_process, teardown),
         cmocka_unit_test_teardown(test_large_messages_cross_processes, teardown),
         cmocka_unit_test_teardown(test_flood_is_bounded_by_efull, teardown),

@@ -61,7 +61,20 @@ typedef struct ens_system_opts {
                          name "pid<PID>-<N>". Process base: other programs
                          of the same user connect by it. */
     ens_base base;
-    const char *journal_path; /* failure journal; NULL = default location */
+    const char *journal_path; /* the failure journal (journal.h), one row per
+                                 failure event. NULL: none, unless the system
+                                 has a name: then ens_journal_default_path(name)
+                                 (no journal, with a warning, if HOME is not
+                                 set). "" for none at all. ":memory:" for a
+                                 private in-memory one;
+                                 anything else is the path (its directory is
+                                 created). Opened at start: a path that cannot
+                                 be used fails ens_system_start. Write errors
+                                 while the system runs (disk full) are logged,
+                                 the system keeps running. Process base: a
+                                 journal writer process, forked by the admin,
+                                 owns it; actors and the admin never open it.
+                                 ens_system_options() shows the resolved path. */
     uint32_t max_frame_bytes; /* frame limit (header + payload); 16 MiB by default */
     uint32_t mailbox_limit;   /* queued messages per actor before ENS_EFULL */
     uint32_t call_timeout_ms; /* default timeout for blocking calls */
@@ -88,10 +101,11 @@ typedef struct ens_system ens_system;
  * Errors: ENS_EINVAL (NULL out, bad options: frame limit below 4 KiB,
  * mailbox_limit 0, unknown base, bad name), ENS_EEXIST (process base: a
  * system of that name runs already), ENS_ENOENT / ENS_EIO (log_path cannot
- * be opened), ENS_ENOTSUP (a persistent inproc system), ENS_EIO /
- * ENS_EAGAIN (the admin could not be forked),
- * ENS_ENOMEM. Process base: the caller's stdio buffers should be flushed
- * first (fork copies them). */
+ * be opened), the failure journal cannot be opened: ENS_EIO (directory or
+ * file cannot be created or written), ENS_EBADFRAME (the file is not a
+ * journal), ENS_EINVAL (empty path) - the reason is logged, ENS_ENOTSUP (a persistent inproc
+ * system), ENS_EIO / ENS_EAGAIN (the admin could not be forked), ENS_ENOMEM. Process base: the
+ * caller's stdio buffers should be flushed first (fork copies them). */
 int ens_system_start(const ens_system_opts *o, ens_system **out);
 
 /* The outside context of the system (borrowed; valid until shutdown). */
