@@ -39,8 +39,9 @@ enum ens_frame_flag {
     ENS_FRAME_SYSTEM = 1u << 2,    /* a system message (never poisoned) */
     ENS_FRAME_FORWARDED = 1u << 3, /* sender is the original sender */
     ENS_FRAME_ERROR = 1u << 4,     /* an error reply: error holds the code */
+    ENS_FRAME_FRAGMENT = 1u << 5,  /* a piece of a larger frame (core/frag.h) */
 };
-#define ENS_FRAME_FLAGS_KNOWN 0x1Fu
+#define ENS_FRAME_FLAGS_KNOWN 0x3Fu
 
 typedef struct ens_frame_hdr {
     uint16_t flags;

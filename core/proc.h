@@ -145,8 +145,13 @@ typedef struct ens_stage {
     uint32_t pend_seq;   /* a take in progress: sequence number of its first frame, */
     uint64_t pend_conn;  /* the connection it comes from, */
     uint64_t pend_bytes; /* and its length (0: none in progress) */
-    uint64_t handled;    /* messages handled, over all incarnations */
-    uint64_t cap;        /* bytes of buf */
+    uint64_t asm_conn;   /* a frame in pieces (core/frag.h): its connection, */
+    uint64_t asm_total;  /* its length (0: none), */
+    uint64_t asm_have;   /* the bytes put together so far (after ENS_STAGE_CHUNK), */
+    uint32_t asm_ready;  /* 1 while the whole frame is being handled */
+    uint32_t asm_spare;
+    uint64_t handled; /* messages handled, over all incarnations */
+    uint64_t cap;     /* bytes of buf */
     uint8_t buf[];
 } ens_stage;
 

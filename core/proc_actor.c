@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "core/frag.h"
 #include "core/proc.h"
 #include "core/proc_services.h"
 #include "core/proc_tx.h"
@@ -156,75 +157,43 @@ static void bad_stream(rxconn *c, const char *why)
     resume_paused();
 }
 
-/* Take a frame too large to be seen whole (it passes a look of 64 KiB, or
- * only part of it has arrived) piece by piece into the stage, this
- * connection alone until it is complete. Known limit: a crash landing just
- * after one of these reads loses that piece, and the connection is then
- * dropped as malformed (its frames become dead letters). */
-static void read_partial(rxconn *c)
-{
-    ens_stage *st = P.st;
-    size_t want;
-    uint64_t have = st->len - st->done;
-    if (have < ENS_FRAME_HEADER_LEN) {
-        want = ENS_FRAME_HEADER_LEN - have;
-    } else {
-        uint64_t total = ens__frame_total_len(st->buf + st->done);
-        if (total < ENS_FRAME_HEADER_LEN || total > P.sys->opts.max_frame_bytes ||
-            total > st->cap - st->done) {
-            bad_stream(c, "frame above the size limit: connection closed");
-            return;
-        }
-        want = total - have;
-    }
-    ssize_t n = recv(c->fd, st->buf + st->len, want, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
-    if (n <= 0) {
-        if (st->len > st->done)
-            bad_stream(c, "the sender ended in the middle of a frame");
-        else
-            rx_close(c);
-        return;
-    }
-    st->sticky = c->id;
-    st->len += (uint64_t)n;
-    process_stage();
-}
-
 /* Frames are first looked at (MSG_PEEK, copied into the stage), then taken
  * from the kernel, whole frames only. The stage notes the take before it
  * happens (connection, length, sequence number of the first frame), so a
  * crash at any instant - SIGKILL lands typically right as a read returns -
  * neither loses nor repeats a byte: the next incarnation finds out from
- * the head of the connection whether the take happened. */
+ * the head of the connection whether the take happened. Frames above a
+ * look's 64 KiB arrive in pieces (core/frag.h), each taken the same way. */
 static void on_rx(uv_poll_t *h, int status, int events)
 {
     (void)status;
     (void)events;
     rxconn *c = h->data;
     ens_stage *st = P.st;
-    if (st->len > st->done) {
-        if (st->sticky != c->id) {
-            c->paused = true; /* another connection's frame is half read */
-            uv_poll_stop(&c->poll);
-            return;
-        }
-        read_partial(c);
+    if (st->asm_total != 0 && st->asm_conn != c->id) {
+        c->paused = true; /* another connection's frame is half put together */
+        uv_poll_stop(&c->poll);
         return;
     }
+    if (st->len > st->done)
+        return; /* still handling a batch (cannot happen between turns) */
     st->len = st->done = 0;
     ssize_t n = recv(c->fd, st->buf, ENS_STAGE_CHUNK, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
+        if (st->asm_total != 0 && st->asm_conn == c->id) {
+            st->asm_total = st->asm_have = 0; /* its sender ended mid-frame */
+            bad_stream(c, "the sender ended in the middle of a frame in pieces");
+            return;
+        }
         rx_close(c);
         return;
     }
     size_t whole = 0;
     while ((size_t)n - whole >= ENS_FRAME_HEADER_LEN) {
         uint64_t total = ens__frame_total_len(st->buf + whole);
-        if (total < ENS_FRAME_HEADER_LEN || total > P.sys->opts.max_frame_bytes) {
+        if (total < ENS_FRAME_HEADER_LEN || total > ENS_STAGE_CHUNK) {
             bad_stream(c, "malformed frame header: connection closed");
             return;
         }
@@ -233,13 +202,8 @@ static void on_rx(uv_poll_t *h, int status, int events)
         whole += total;
     }
     if (whole == 0) {
-        uint64_t total = n >= (ssize_t)ENS_FRAME_HEADER_LEN ? ens__frame_total_len(st->buf) : 0;
-        if (total > ENS_STAGE_CHUNK) {
-            read_partial(c);
-            return;
-        }
-        /* Only the head of a small frame is there (its sender's write was
-         * cut short): look again in a moment rather than take a piece. */
+        /* Only the head of a frame is there (its sender's write was cut
+         * short): look again in a moment rather than take a piece. */
         c->paused = true;
         uv_poll_stop(&c->poll);
         if (!uv_is_active((uv_handle_t *)&P.retry))
@@ -329,21 +293,81 @@ static ens_msg *staged_msg(uint64_t *total)
     return m;
 }
 
+static void bad_piece(const char *why)
+{
+    ens_event ev = {.kind = ENS_EV_BADFRAME, .error = ENS_EBADFRAME, .reason = why};
+    ens__event_actor(&ev, P.actor);
+    ens__event(P.sys, &ev);
+    P.st->asm_total = P.st->asm_have = 0;
+}
+
+/* A fragment at the stage's `done` (flen bytes): its bytes go into the
+ * stage's assembly area at their offset (so doing it twice after a crash
+ * does no harm); the last one makes the whole frame the one in hand. */
+static void take_piece(uint64_t flen)
+{
+    ens_stage *st = P.st;
+    uint8_t *area = st->buf + ENS_STAGE_CHUNK;
+    uint64_t total, off;
+    const uint8_t *bytes;
+    size_t n;
+    if (!ens__frag_parse(st->buf + st->done, flen, P.sys->opts.max_frame_bytes, &total, &off,
+                         &bytes, &n) ||
+        total > st->cap - ENS_STAGE_CHUNK) {
+        bad_piece("a malformed piece of a large frame");
+    } else if (off == 0) {
+        st->asm_conn = st->sticky;
+        st->asm_total = total;
+        memcpy(area, bytes, n);
+        st->asm_have = n;
+    } else if (st->asm_total != total || st->asm_have != off || st->asm_conn != st->sticky) {
+        bad_piece("a piece of a large frame out of order");
+    } else {
+        memcpy(area + off, bytes, n);
+        st->asm_have = off + n;
+    }
+    if (st->asm_total == 0 || st->asm_have < st->asm_total) {
+        st->done += flen;
+        return;
+    }
+    uint8_t *copy = malloc(st->asm_total);
+    ens_msg *m = NULL;
+    int rc = ENS_ENOMEM;
+    if (copy != NULL) {
+        memcpy(copy, area, st->asm_total);
+        rc = ens__msg_from_frame(copy, st->asm_total, P.sys->opts.max_frame_bytes, &m);
+    }
+    if (rc < 0) {
+        bad_piece("a large frame was rejected");
+        st->done += flen;
+        return;
+    }
+    st->asm_ready = 1;
+    deliver(m, flen);
+    st->asm_ready = 0;
+    st->asm_total = st->asm_have = 0;
+}
+
 static void process_stage(void)
 {
     ens_stage *st = P.st;
-    for (;;) {
-        uint64_t total;
-        ens_msg *m = staged_msg(&total);
-        if (total == 0)
+    while (st->len - st->done >= ENS_FRAME_HEADER_LEN) {
+        uint64_t total = ens__frame_total_len(st->buf + st->done);
+        if (total > st->len - st->done)
             break;
+        if (ens__frag_is(st->buf + st->done)) {
+            take_piece(total);
+            continue;
+        }
+        ens_msg *m = staged_msg(&total);
         if (m != NULL)
             deliver(m, total);
     }
     if (st->done == st->len) {
         st->len = st->done = 0;
         st->sticky = 0;
-        resume_paused();
+        if (st->asm_total == 0)
+            resume_paused();
     }
 }
 
@@ -555,6 +579,10 @@ static void pa_actor_gone(ens_system *s, ens_actor *a)
     if (P.st->state == ENS_STAGE_HANDLING) {
         P.st->done += P.cur_len; /* the frame that ended the actor is handled */
         P.st->state = ENS_STAGE_IDLE;
+        if (P.st->asm_ready) {
+            P.st->asm_ready = 0;
+            P.st->asm_total = P.st->asm_have = 0;
+        }
     } else if (P.st->state == ENS_STAGE_INIT) {
         P.st->state = ENS_STAGE_IDLE;
     }
@@ -644,10 +672,31 @@ static void send_event(const ens_event *ev, void *arg)
 /* After a crash: the frame in hand once more, or back as poison. */
 static void recover(uint32_t state, uint32_t attempt, int sig)
 {
+    ens_stage *st = P.st;
     if (state != ENS_STAGE_HANDLING)
         return;
-    uint64_t total;
-    ens_msg *m = staged_msg(&total);
+    uint64_t total = 0;
+    ens_msg *m = NULL;
+    if (st->asm_ready && st->len - st->done >= ENS_FRAME_HEADER_LEN &&
+        ens__frag_is(st->buf + st->done)) {
+        /* The frame in hand was put together from pieces: the last piece is
+         * at `done`, the frame in the assembly area. */
+        total = ens__frame_total_len(st->buf + st->done);
+        uint8_t *copy = malloc(st->asm_total);
+        if (copy != NULL) {
+            memcpy(copy, st->buf + ENS_STAGE_CHUNK, st->asm_total);
+            if (ens__msg_from_frame(copy, st->asm_total, P.sys->opts.max_frame_bytes, &m) < 0)
+                m = NULL;
+        }
+        st->asm_ready = 0;
+        st->asm_total = st->asm_have = 0;
+        if (m == NULL) {
+            st->done += total;
+            return;
+        }
+    } else {
+        m = staged_msg(&total);
+    }
     if (m == NULL)
         return;
     if (attempt >= 2) {

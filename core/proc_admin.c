@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/frag.h"
 #include "core/proc.h"
 #include "ensemble/error.h"
 #include "ensemble/status.h"
@@ -341,20 +342,8 @@ static void out_flush(arec *r)
 
 static void out_frame(arec *r, const uint8_t *frame, size_t len)
 {
-    if (r->out_len + len > r->out_cap) {
-        size_t cap = r->out_cap ? r->out_cap : 4096;
-        while (cap < r->out_len + len)
-            cap *= 2;
-        uint8_t *n = realloc(r->out, cap);
-        if (n == NULL)
-            return;
-        r->out = n;
-        r->out_cap = cap;
-    }
-    memcpy(r->out + r->out_len, frame, len);
-    ens__frame_set_seq(r->out + r->out_len, ++r->out_seq);
-    r->out_len += len;
-    out_flush(r);
+    if (ens__frag_append(&r->out, &r->out_len, &r->out_cap, frame, len, &r->out_seq) == 0)
+        out_flush(r);
 }
 
 static void send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const void *v, uint16_t flags,
@@ -519,31 +508,39 @@ static int fork_actor(arec *r, bool sync)
  * to the dead-letter rules, and close the receiving ends. */
 /* Hand every whole frame in buf[0..len) to the dead-letter rules; returns
  * the bytes used. */
-static size_t frames_to_dead_letters(const uint8_t *buf, size_t len, const char *reason)
+/* Hand every whole frame in buf[0..len) to the dead-letter rules, putting
+ * frames in pieces together with a (which may hold the first pieces). */
+static void frames_to_dead_letters(const uint8_t *buf, size_t len, ens_frag_asm *a,
+                                   const char *reason)
 {
     size_t off = 0;
     while (len - off >= ENS_FRAME_HEADER_LEN) {
         uint64_t total = ens__frame_total_len(buf + off);
         if (total < ENS_FRAME_HEADER_LEN || total > len - off)
             break;
-        uint8_t *f = malloc(total);
-        if (f != NULL) {
+        uint8_t *f = NULL;
+        size_t flen = total;
+        if (ens__frag_is(buf + off)) {
+            if (ens__frag_feed(a, buf + off, total, A.sys->opts.max_frame_bytes, &f, &flen) != 1)
+                f = NULL;
+        } else if ((f = malloc(total)) != NULL) {
             memcpy(f, buf + off, total);
-            dead_letter(f, total, reason);
         }
+        if (f != NULL)
+            dead_letter(f, flen, reason);
         off += total;
     }
-    return off;
 }
 
 /* Give every frame still queued for r (its stage, then its receiving ends)
- * to the dead-letter rules, and close the receiving ends. A frame whose head
- * is in the stage and whose rest is in its connection is put together. */
+ * to the dead-letter rules, and close the receiving ends. A frame in
+ * pieces, partly put together in the stage, is completed from its
+ * connection. */
 static void drain_to_dead_letters(arec *r, const char *reason)
 {
     ens_stage *st = r->stage;
-    const uint8_t *tail = NULL;
-    size_t tail_len = 0;
+    ens_frag_asm staged = {NULL, 0, 0};
+    uint64_t staged_conn = 0;
     if (st != NULL && st->pend_bytes != 0) {
         int fd = -1;
         for (size_t i = 0; i < r->n_rx; i++) {
@@ -552,24 +549,21 @@ static void drain_to_dead_letters(arec *r, const char *reason)
         }
         ens__stage_settle(st, fd);
     }
-    if (st != NULL && st->len > st->done) {
-        size_t used = frames_to_dead_letters(st->buf + st->done, st->len - st->done, reason);
-        tail = st->buf + st->done + used;
-        tail_len = st->len - st->done - used;
+    if (st != NULL && st->asm_total != 0 && !st->asm_ready && st->asm_have < st->asm_total &&
+        (staged.buf = malloc(st->asm_total)) != NULL) {
+        memcpy(staged.buf, st->buf + ENS_STAGE_CHUNK, st->asm_have);
+        staged.total = st->asm_total;
+        staged.have = st->asm_have;
+        staged_conn = st->asm_conn;
     }
+    if (st != NULL && st->len > st->done)
+        frames_to_dead_letters(st->buf + st->done, st->len - st->done, &staged, reason);
     for (size_t i = 0; i < r->n_rx; i++) {
         int fd = r->rx[i].fd;
         /* Writers get EPIPE from now on; what is queued is still readable. */
         shutdown(fd, SHUT_RDWR);
         uint8_t *buf = NULL;
         size_t len = 0, cap = 0;
-        if (tail_len > 0 && st->sticky == r->rx[i].id) {
-            cap = tail_len + 131072;
-            if ((buf = malloc(cap)) != NULL) {
-                memcpy(buf, tail, tail_len);
-                len = tail_len;
-            }
-        }
         for (;;) {
             if (cap - len < 65536) {
                 size_t ncap = cap ? cap * 2 : 131072;
@@ -584,14 +578,20 @@ static void drain_to_dead_letters(arec *r, const char *reason)
                 break;
             len += (size_t)n;
         }
+        ens_frag_asm own = {NULL, 0, 0};
+        ens_frag_asm *a = r->rx[i].id == staged_conn ? &staged : &own;
         if (buf != NULL)
-            frames_to_dead_letters(buf, len, reason);
+            frames_to_dead_letters(buf, len, a, reason);
+        ens__frag_reset(&own);
         free(buf);
         close(fd);
     }
+    ens__frag_reset(&staged);
     if (st != NULL) {
         st->len = st->done = 0;
         st->sticky = 0;
+        st->asm_total = st->asm_have = 0;
+        st->asm_ready = 0;
     }
     r->n_rx = 0;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/endpoint.h"
+#include "core/frag.h"
 #include "core/proc.h"
 #include "core/proc_tx.h"
 #include "ensemble/error.h"
@@ -25,6 +26,7 @@ typedef struct orx {
     int fd;
     uint8_t *buf;
     size_t len, cap;
+    ens_frag_asm pieces; /* a frame arriving in pieces */
 } orx;
 
 typedef struct outside {
@@ -57,7 +59,7 @@ static int rx_add(outside *o, int fd)
         o->cap_rx = cap;
     }
     ens__fd_nonblock(fd);
-    o->rx[o->n_rx++] = (orx){fd, NULL, 0, 0};
+    o->rx[o->n_rx++] = (orx){fd, NULL, 0, 0, {NULL, 0, 0}};
     return 0;
 }
 
@@ -87,6 +89,7 @@ static void read_rx(ens_system *s, size_t i)
             break;
         if (n <= 0) { /* the sender is gone */
             close(r->fd);
+            ens__frag_reset(&r->pieces);
             free(r->buf);
             o->rx[i] = o->rx[--o->n_rx];
             return;
@@ -97,17 +100,24 @@ static void read_rx(ens_system *s, size_t i)
             uint64_t total = ens__frame_total_len(r->buf + off);
             if (total < ENS_FRAME_HEADER_LEN || total > s->opts.max_frame_bytes) {
                 close(r->fd); /* garbage: this stream cannot be resynchronised */
+                ens__frag_reset(&r->pieces);
                 free(r->buf);
                 o->rx[i] = o->rx[--o->n_rx];
                 return;
             }
             if (total > r->len - off)
                 break;
-            uint8_t *f = malloc(total);
-            if (f != NULL) {
+            uint8_t *f = NULL;
+            size_t flen = total;
+            if (ens__frag_is(r->buf + off)) {
+                if (ens__frag_feed(&r->pieces, r->buf + off, total, s->opts.max_frame_bytes, &f,
+                                   &flen) != 1)
+                    f = NULL;
+            } else if ((f = malloc(total)) != NULL) {
                 memcpy(f, r->buf + off, total);
-                to_outside(s, f, total);
             }
+            if (f != NULL)
+                to_outside(s, f, flen);
             off += total;
         }
         memmove(r->buf, r->buf + off, r->len - off);
@@ -310,6 +320,7 @@ static void release(ens_system *s)
     close(o->ctl);
     for (size_t i = 0; i < o->n_rx; i++) {
         close(o->rx[i].fd);
+        ens__frag_reset(&o->rx[i].pieces);
         free(o->rx[i].buf);
     }
     free(o->rx);

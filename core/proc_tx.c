@@ -4,11 +4,13 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/frag.h"
 #include "core/proc.h"
 #include "core/proc_tx.h"
 #include "ensemble/error.h"
@@ -44,19 +46,48 @@ static ens_tx *add(ens_tx_table *t, ens_addr peer)
     return tx;
 }
 
+/* Give one frame (borrowed) to the admin as a dead letter. A frame too large
+ * for a control message goes with its header only (its body is left out,
+ * and the reason says so): the letter is still reported, never dropped. */
+static int send_dead(ens_tx_table *t, const uint8_t *frame, size_t len, const char *reason)
+{
+    ens_ctl_frame_v v = {(char *)reason, {(void *)frame, (uint32_t)len}};
+    uint8_t head[ENS_FRAME_HEADER_LEN];
+    char why[160];
+    if (len > ENS_CTL_MAX - 1024) {
+        ens_frame_hdr h;
+        if (ens__frame_hdr_read(frame, len, UINT32_MAX, &h) < 0)
+            return ENS_EBADFRAME;
+        h.payload_len = 0;
+        ens__frame_hdr_write(&h, head);
+        snprintf(why, sizeof(why), "%s (a %zu-byte message: its body is left out)", reason, len);
+        v = (ens_ctl_frame_v){why, {head, sizeof(head)}};
+    }
+    return ens__ctl_send(t->ctl, t->self, &ens_ctl_deadletter, &v, 0, NULL, 0);
+}
+
 /* Hand every frame from offset `from` of tx's buffer to the admin as a dead
  * letter, and empty the buffer. */
 static void dead_letters(ens_tx_table *t, ens_tx *tx, size_t from, const char *reason)
 {
     size_t off = from;
+    ens_frag_asm pieces = {NULL, 0, 0};
     while (tx->len - off >= ENS_FRAME_HEADER_LEN) {
         uint64_t total = ens__frame_total_len(tx->buf + off);
         if (total > tx->len - off)
             break;
-        ens_ctl_frame_v v = {(char *)reason, {tx->buf + off, (uint32_t)total}};
-        ens__ctl_send(t->ctl, t->self, &ens_ctl_deadletter, &v, 0, NULL, 0);
+        const uint8_t *f = tx->buf + off;
+        uint8_t *whole = NULL;
+        size_t wlen = total;
+        if (ens__frag_is(f) && ens__frag_feed(&pieces, f, total, UINT32_MAX, &whole, &wlen) != 1) {
+            off += total; /* more pieces to come (or the first ones left already) */
+            continue;
+        }
+        send_dead(t, whole != NULL ? whole : f, wlen, reason);
+        free(whole);
         off += total;
     }
+    ens__frag_reset(&pieces);
     tx->len = tx->off = 0;
     tx->frames = 0;
 }
@@ -80,7 +111,9 @@ static void count_sent(ens_tx *tx, size_t before, size_t after)
     size_t off = frame_start(tx, before);
     while (off < after) {
         uint64_t total = ens__frame_total_len(tx->buf + off);
-        if (off + total <= after)
+        /* A message is sent with its last piece. */
+        if (off + total <= after &&
+            (!ens__frag_is(tx->buf + off) || ens__frag_is_last(tx->buf + off, total)))
             tx->frames--;
         off += total;
     }
@@ -145,8 +178,7 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
         }
     }
     if (tx->state == ENS_TX_DEAD) {
-        ens_ctl_frame_v v = {"no live actor at that address", {frame, (uint32_t)len}};
-        int rc = ens__ctl_send(t->ctl, t->self, &ens_ctl_deadletter, &v, 0, NULL, 0);
+        int rc = send_dead(t, frame, len, "no live actor at that address");
         free(frame);
         return rc < 0 ? ENS_EIO : 0;
     }
@@ -154,23 +186,11 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
         free(frame);
         return ENS_EFULL;
     }
-    if (tx->len + len > tx->cap) {
-        size_t cap = tx->cap ? tx->cap : 4096;
-        while (cap < tx->len + len)
-            cap *= 2;
-        uint8_t *n = realloc(tx->buf, cap);
-        if (n == NULL) {
-            free(frame);
-            return ENS_ENOMEM;
-        }
-        tx->buf = n;
-        tx->cap = cap;
-    }
-    memcpy(tx->buf + tx->len, frame, len);
-    ens__frame_set_seq(tx->buf + tx->len, ++tx->seq);
-    tx->len += len;
-    tx->frames++;
+    int rc = ens__frag_append(&tx->buf, &tx->len, &tx->cap, frame, len, &tx->seq);
     free(frame);
+    if (rc < 0)
+        return rc;
+    tx->frames++;
     if (tx->len - tx->off >= ENS_TX_EAGER_BYTES)
         ens__tx_flush(t, tx); /* a long burst: do not wait for the turn's end */
     return 0;

@@ -1,0 +1,60 @@
+/*
+ * core/frag.h - frames larger than a look at a connection travel in pieces.
+ * Internal.
+ *
+ * A receiving actor takes frames from its connections only whole, after
+ * looking at them (core/proc_actor.c); a look sees at most 64 KiB. So a
+ * frame above ENS_FRAG_CHUNK is sent as a run of fragment frames, each a
+ * whole small frame with its own sequence number: header flags
+ * ENS_FRAME_FRAGMENT, type id 0, target and sender of the original, payload
+ * = u64le total length of the original frame, u64le offset, then the bytes.
+ * Fragments of one frame are consecutive on their connection, in order.
+ */
+#ifndef ENS_CORE_FRAG_H
+#define ENS_CORE_FRAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/frame.h"
+
+#define ENS_FRAG_CHUNK 32768u /* original bytes per fragment */
+#define ENS_FRAG_HEAD  16u    /* total + offset, before the bytes */
+
+/* Append frame (borrowed, len bytes, header already written) to the
+ * growing buffer *buf (len *blen, capacity *cap; realloc'ed), whole or as
+ * fragments, stamping each piece with the next sequence number from *seq.
+ * Returns 0 or ENS_ENOMEM (the buffer is then unchanged). */
+int ens__frag_append(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *frame, size_t len,
+                     uint32_t *seq);
+
+/* The fields of a fragment frame (whole, flen bytes, header checked):
+ * false if its payload is malformed or the numbers do not fit max_frame. */
+bool ens__frag_parse(const uint8_t *frag, size_t flen, uint32_t max_frame, uint64_t *total,
+                     uint64_t *offset, const uint8_t **bytes, size_t *n);
+
+/* True if the frame at p (at least 64 bytes) is a fragment. */
+bool ens__frag_is(const uint8_t *p);
+
+/* True if the fragment (whole, parsable) is the last piece of its frame. */
+bool ens__frag_is_last(const uint8_t *frag, size_t flen);
+
+/* Puts a frame together from its fragments, for the places that see them
+ * in a byte stream (the outside program, dead letters). */
+typedef struct ens_frag_asm {
+    uint8_t *buf;
+    uint64_t total, have;
+} ens_frag_asm;
+
+/* Feed one fragment. Returns 1 with *frame (malloc'ed, owned by the
+ * caller) when it completes a frame, 0 when more are needed, ENS_EBADFRAME
+ * when it does not continue the frame being put together (the partial
+ * frame is dropped; a first fragment starts afresh), ENS_ENOMEM. */
+int ens__frag_feed(ens_frag_asm *a, const uint8_t *frag, size_t flen, uint32_t max_frame,
+                   uint8_t **frame, size_t *len);
+
+/* Free a partial frame. */
+void ens__frag_reset(ens_frag_asm *a);
+
+#endif
