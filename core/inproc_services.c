@@ -20,6 +20,7 @@
  * process group id) cannot be reused, so killing the group is safe.
  */
 #include "core/inproc_services.h"
+#include "core/capbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,10 +55,7 @@ typedef struct icmd {
     int out;   /* read end of the output pipe; -1 once at its end */
     ens_addr owner;
     uint64_t tag;
-    uint32_t max;
-    uint8_t *buf;
-    uint32_t len, cap;
-    bool truncated;
+    ens_capbuf output; /* what it wrote, up to its max */
     struct icmd *next;
 } icmd;
 
@@ -141,34 +139,6 @@ static void watch_fired(ens_system *s, svc *v, iwatch *w, short revents)
     free(w);
 }
 
-/* ---- commands ------------------------------------------------------------- */
-
-static void cmd_keep(icmd *c, const uint8_t *p, size_t n)
-{
-    size_t room = c->max - c->len;
-    size_t take = n < room ? n : room;
-    if (n > take)
-        c->truncated = true;
-    if (take == 0)
-        return;
-    if (c->len + take > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
-        while (cap < c->len + take)
-            cap *= 2;
-        if (cap > c->max)
-            cap = c->max;
-        uint8_t *b = realloc(c->buf, cap);
-        if (b == NULL) {
-            c->truncated = true; /* out of memory: keep what we have */
-            return;
-        }
-        c->buf = b;
-        c->cap = (uint32_t)cap;
-    }
-    memcpy(c->buf + c->len, p, take);
-    c->len += (uint32_t)take;
-}
-
 /* Read what the pipe holds now; close it at its end. */
 static void cmd_drain(icmd *c)
 {
@@ -176,7 +146,7 @@ static void cmd_drain(icmd *c)
     while (c->out >= 0) {
         ssize_t n = read(c->out, chunk, sizeof(chunk));
         if (n > 0) {
-            cmd_keep(c, chunk, (size_t)n);
+            ens__capbuf_keep(&c->output, chunk, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -194,7 +164,7 @@ static void cmd_free(icmd *c)
         close(c->out);
     if (c->pidfd >= 0)
         close(c->pidfd);
-    free(c->buf);
+    free(c->output.buf);
     free(c);
 }
 
@@ -228,7 +198,7 @@ static void cmd_exited(ens_system *s, svc *v, icmd *c)
     pid_t r;
     while ((r = waitpid(c->pid, &st, 0)) < 0 && errno == EINTR)
         ;
-    ens_command_result_v m = {.tag = c->tag, .truncated = c->truncated ? 1 : 0};
+    ens_command_result_v m = {.tag = c->tag, .truncated = c->output.truncated ? 1 : 0};
     if (r < 0) {
         m.exit_status = -1; /* someone else reaped it: status unknown */
     } else if (WIFSIGNALED(st)) {
@@ -237,7 +207,7 @@ static void cmd_exited(ens_system *s, svc *v, icmd *c)
     } else {
         m.exit_status = WEXITSTATUS(st);
     }
-    m.output = (ens_bytes){c->buf, c->len};
+    m.output = (ens_bytes){c->output.buf, c->output.len};
     cmd_unlink(v, c);
     ens__send_frame(s, c->owner, c->owner, ENS_MSG_COMMAND_RESULT, &m, ENS_FRAME_SYSTEM, 0, 0,
                     false);
@@ -334,7 +304,7 @@ int ens__inproc_command(ens_system *s, ens_actor *a, const char *cmd, uint32_t m
     c->out = p[0];
     c->owner = a->addr;
     c->tag = tag;
-    c->max = max_output;
+    c->output.max = max_output;
     c->next = v->cmds;
     v->cmds = c;
     return 0;

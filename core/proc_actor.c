@@ -77,6 +77,7 @@ static void process_stage(void);
 static void on_rx(uv_poll_t *h, int status, int events);
 static void on_retry(uv_timer_t *t);
 static void pump_ctl(void);
+static void pump_ctl_tx(ens_tx_table *t);
 
 static void resume_paused(void)
 {
@@ -228,19 +229,17 @@ static void on_rx(uv_poll_t *h, int status, int events)
 }
 
 /* Make what the handler sent leave before its message counts as handled:
- * send what the sockets take, and wait (briefly: the admin never waits on
- * anyone) for the connections still being set up, so that a crash from here
- * on repeats nothing and loses nothing. Frames for a destination whose
- * socket is full stay queued in this process (see system.h). */
+ * wait until the sockets took it all (and the connections still being set
+ * up exist), so that a crash from here on repeats nothing and loses
+ * nothing. A slow receiver thus holds its sender back (back-pressure); two
+ * actors flooding each other give up waiting after call_timeout_ms, and
+ * then their frames wait in their processes (see system.h). */
 static void settle_sends(void)
 {
     ens__tx_flush_all(&P.tx);
-    uint64_t deadline = ens__mono_ns() + (uint64_t)P.sys->opts.call_timeout_ms * 1000000u;
-    while (ens__tx_connecting(&P.tx) && ens__mono_ns() < deadline) {
-        struct pollfd p = {.fd = P.ctl, .events = POLLIN};
-        poll(&p, 1, 100);
-        pump_ctl(); /* Connected answers flush their frames */
-    }
+    if (!ens__tx_pending(&P.tx))
+        return; /* the common case: everything left at once */
+    ens__tx_drain(&P.tx, P.sys->opts.call_timeout_ms, pump_ctl_tx);
 }
 
 /* Deliver message m (owned) as the frame in hand, attempt as given. */

@@ -19,6 +19,7 @@
  * reaps every running command before the process exits.
  */
 #include "core/proc_services.h"
+#include "core/capbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,10 +45,7 @@ typedef struct pcmd {
     int open_handles; /* freed when both handles are closed */
     pid_t pid;
     uint64_t tag;
-    uint32_t max;
-    uint8_t *buf;
-    uint32_t len, cap;
-    bool truncated;
+    ens_capbuf output; /* what it wrote, up to its max */
     bool exited, eof;
     int32_t exit_status, signal;
     struct pcmd *next;
@@ -163,7 +161,7 @@ static void cmd_closed(uv_handle_t *h)
 {
     pcmd *c = h->data;
     if (--c->open_handles == 0) {
-        free(c->buf);
+        free(c->output.buf);
         free(c);
     }
 }
@@ -178,33 +176,6 @@ static void cmd_unlink(pcmd *c)
     }
 }
 
-/* Keep the first max bytes of what the command wrote; count the rest as cut. */
-static void cmd_keep(pcmd *c, const uint8_t *p, size_t n)
-{
-    size_t room = c->max - c->len;
-    size_t take = n < room ? n : room;
-    if (n > take)
-        c->truncated = true;
-    if (take == 0)
-        return;
-    if (c->len + take > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
-        while (cap < c->len + take)
-            cap *= 2;
-        if (cap > c->max)
-            cap = c->max;
-        uint8_t *b = realloc(c->buf, cap);
-        if (b == NULL) {
-            c->truncated = true; /* out of memory: keep what we have */
-            return;
-        }
-        c->buf = b;
-        c->cap = (uint32_t)cap;
-    }
-    memcpy(c->buf + c->len, p, take);
-    c->len += (uint32_t)take;
-}
-
 static void cmd_finish(pcmd *c)
 {
     if (!c->exited || !c->eof)
@@ -213,8 +184,8 @@ static void cmd_finish(pcmd *c)
         .tag = c->tag,
         .exit_status = c->exit_status,
         .signal = c->signal,
-        .truncated = c->truncated ? 1 : 0,
-        .output = {c->buf, c->len},
+        .truncated = c->output.truncated ? 1 : 0,
+        .output = {c->output.buf, c->output.len},
     };
     cmd_unlink(c);
     ens__send_frame(S.sys, S.self, S.self, ENS_MSG_COMMAND_RESULT, &v, ENS_FRAME_SYSTEM, 0, 0,
@@ -234,7 +205,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     pcmd *c = st->data;
     if (n > 0) {
-        cmd_keep(c, (const uint8_t *)buf->base, (size_t)n);
+        ens__capbuf_keep(&c->output, (const uint8_t *)buf->base, (size_t)n);
         return;
     }
     if (n == 0)
@@ -257,7 +228,7 @@ static void on_cmd_exit(uv_process_t *p, int64_t exit_status, int term_signal)
             for (;;) {
                 ssize_t n = read(fd, scratch, sizeof(scratch));
                 if (n > 0) {
-                    cmd_keep(c, scratch, (size_t)n);
+                    ens__capbuf_keep(&c->output, scratch, (size_t)n);
                     continue;
                 }
                 if (n < 0 && errno == EINTR)
@@ -337,7 +308,7 @@ int ens__proc_command(ens_system *s, ens_actor *a, const char *cmd, uint32_t max
     }
     c->pid = c->proc.pid;
     c->tag = tag;
-    c->max = max_output;
+    c->output.max = max_output;
     c->open_handles = 2;
     uv_pipe_init(ens__proc_loop(), &c->out, 0);
     c->out.data = c;

@@ -3,15 +3,20 @@
  *
  * Each subcommand lives in its own tools/ens_<name>.c and is one entry of
  * the table below: `ens <command> [options]`, `ens <command> --help`.
- * Only commands that exist are listed; the process base adds status, ask,
- * tell, names, shutdown and shell. Exit codes everywhere: 0 success,
- * 1 runtime error (missing journal, corrupt file), 2 usage error.
+ * Only commands that exist are listed; names and shell come with the
+ * registry. Exit codes everywhere: 0 success, 1 runtime error (no such
+ * system, missing journal, corrupt file), 2 usage error.
  */
 #include <stdio.h>
 #include <string.h>
 
 /* tools/ens_journal.c: `ens journal`. argv[0] is "journal". */
 int ens_tool_journal(int argc, char **argv);
+/* tools/ens_system.c: commands that talk to a running system. */
+int ens_tool_status(int argc, char **argv);
+int ens_tool_ask(int argc, char **argv);
+int ens_tool_tell(int argc, char **argv);
+int ens_tool_shutdown(int argc, char **argv);
 
 typedef struct ens_tool_cmd {
     const char *name;
@@ -20,6 +25,10 @@ typedef struct ens_tool_cmd {
 } ens_tool_cmd;
 
 static const ens_tool_cmd commands[] = {
+    {"status", ens_tool_status, "show the actors of a running system as a tree"},
+    {"ask", ens_tool_ask, "send text to an actor and print its reply"},
+    {"tell", ens_tool_tell, "send text to an actor without waiting"},
+    {"shutdown", ens_tool_shutdown, "end a running system"},
     {"journal", ens_tool_journal, "query the failure journal of a system"},
 };
 

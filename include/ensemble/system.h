@@ -24,8 +24,10 @@
  *    system. Call ens_system_start early in main(), before creating threads.
  *    Process titles (ps) show "ens: <type> <address>" and "ens-admin <name>".
  *    A handler that crashes has sent nothing (its message is handled
- *    again); frames waiting for a full destination when a process crashes
- *    are lost with it (a bounded amount: see mailbox_limit). Back-pressure: a destination holds at
+ *    again). A handler's message counts as handled once all it sent has
+ *    left its process: a slow receiver holds its sender back. Two actors
+ *    flooding each other stop waiting after call_timeout_ms; frames still
+ *    waiting then would be lost if that process crashed. Back-pressure: a destination holds at
  most mailbox_limit
  *    frames waiting to leave a process; past that, ens_send returns
  *    ENS_EFULL (nothing queued, nothing lost). The outside program has no

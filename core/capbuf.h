@@ -1,0 +1,21 @@
+/*
+ * core/capbuf.h - a byte buffer that keeps at most `max` bytes and notes
+ * that more came (a command's output on both bases). Internal.
+ */
+#ifndef ENS_CORE_CAPBUF_H
+#define ENS_CORE_CAPBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ens_capbuf {
+    uint8_t *buf; /* owned; free() */
+    uint32_t len, cap, max;
+    bool truncated; /* bytes beyond max (or beyond memory) were dropped */
+} ens_capbuf;
+
+/* Keep what fits of p[0..n) (borrowed); count the rest as cut. */
+void ens__capbuf_keep(ens_capbuf *b, const uint8_t *p, size_t n);
+
+#endif

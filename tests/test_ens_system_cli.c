@@ -1,0 +1,434 @@
+/*
+ * tests/test_ens_system_cli.c - `ens status`, `ens ask`, `ens tell` and
+ * `ens shutdown` against a live process-base system. The test starts a
+ * named system with one echo actor, runs the built `ens` (ENS_TOOL_PATH,
+ * set by CMakeLists.txt) as a subprocess with stdout and stderr read
+ * through pipes, and checks exit codes and text: the status tree and its
+ * JSON lines, an echoed ask, a tell that the actor counts, a poisoned ask,
+ * a dead address, an unknown system, bad arguments, and finally a shutdown
+ * that the test's own handle sees as the end of the system.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ensemble/ensemble.h"
+
+#ifndef ENS_TOOL_PATH
+#error "ENS_TOOL_PATH must name the built ens program (CMakeLists.txt sets it)"
+#endif
+
+#define WAIT_MS 30000
+
+/* ---- the actor: echoes, counts "tell:" texts, fails on "fail" ---- */
+
+typedef struct echo_state {
+    int told;
+} echo_state;
+
+static int echo_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    echo_state *st = state;
+    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    if (s == NULL || s->text == NULL)
+        return 0;
+    char buf[256];
+    if (strncmp(s->text, "tell:", 5) == 0) {
+        st->told++;
+        return 0;
+    }
+    if (strcmp(s->text, "fail") == 0)
+        return ENS_EINVAL;
+    if (strcmp(s->text, "count?") == 0)
+        snprintf(buf, sizeof(buf), "count: %d", st->told);
+    else
+        snprintf(buf, sizeof(buf), "echo: %s", s->text);
+    ens_string_v r = {buf};
+    return ens_reply(c, ENS_MSG_STRING, &r);
+}
+
+static const ens_actor_def echo_def = {
+    "clitest.Echo", sizeof(echo_state), NULL, echo_receive, NULL, NULL, NULL};
+
+/* A parent with one child, for the tree of `ens status`. */
+static int ignore_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    (void)c, (void)state, (void)m;
+    return 0;
+}
+
+static const ens_actor_def child_def = {"clitest.Child", 0, NULL, ignore_receive, NULL, NULL, NULL};
+
+static int parent_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)state, (void)arg;
+    ens_addr child;
+    return ens_spawn(c, &child_def, NULL, NULL, &child);
+}
+
+static const ens_actor_def parent_def = {
+    "clitest.Parent", 0, parent_init, ignore_receive, NULL, NULL, NULL};
+
+/* ---- the system, shared by the tests in order ---- */
+
+static ens_system *sys;
+static char sys_name[64];
+static ens_addr echo_addr, parent_addr;
+static char echo_text[ENS_ADDR_STRLEN], parent_text[ENS_ADDR_STRLEN];
+static char *out_text, *err_text;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(sys_name, sizeof(sys_name), "clitest-%d", (int)getpid());
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.name = sys_name;
+    o.journal_path = "";
+    o.log_level = ENS_LOG_ERROR;
+    fflush(NULL);
+    if (ens_system_start(&o, &sys) != 0)
+        return -1;
+    if (ens_spawn(ens_system_ctx(sys), &echo_def, NULL, NULL, &echo_addr) != 0)
+        return -1;
+    if (ens_addr_format(echo_addr, echo_text, sizeof(echo_text)) < 0)
+        return -1;
+    if (ens_spawn(ens_system_ctx(sys), &parent_def, NULL, NULL, &parent_addr) != 0)
+        return -1;
+    if (ens_addr_format(parent_addr, parent_text, sizeof(parent_text)) < 0)
+        return -1;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (sys != NULL) /* the shutdown test did not get there */
+        ens_system_stop(sys, 5000);
+    sys = NULL;
+    free(out_text);
+    free(err_text);
+    out_text = err_text = NULL;
+    return 0;
+}
+
+/* ---- running ens ---- */
+
+typedef struct capture {
+    char *buf;
+    size_t len, cap;
+} capture;
+
+static void capture_add(capture *c, const char *p, size_t n)
+{
+    if (c->len + n + 1 > c->cap) {
+        c->cap = (c->len + n + 1) * 2;
+        c->buf = realloc(c->buf, c->cap);
+        assert_non_null(c->buf);
+    }
+    memcpy(c->buf + c->len, p, n);
+    c->len += n;
+    c->buf[c->len] = '\0';
+}
+
+/* Run ens with args (NULL-terminated, without argv[0]). Returns the exit
+ * code; the output is in out_text / err_text. */
+static int run(const char *const *args)
+{
+    const char *argv[16];
+    int n = 0;
+    argv[n++] = ENS_TOOL_PATH;
+    for (; args[n - 1] != NULL && n < 15; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    int po[2], pe[2];
+    assert_int_equal(pipe2(po, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* dup2 clears close-on-exec on 1 and 2 only; every other
+         * descriptor (the pipes, the system's) is close-on-exec. */
+        if (dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+            _exit(126);
+        execv(ENS_TOOL_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    capture co = {0}, ce = {0};
+    capture_add(&co, "", 0);
+    capture_add(&ce, "", 0);
+    struct pollfd p[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
+    capture *caps[2] = {&co, &ce};
+    int open_ends = 2;
+    while (open_ends > 0) {
+        int r = poll(p, 2, WAIT_MS);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            fail_msg("ens %s did not finish", args[0]);
+        }
+        for (int i = 0; i < 2; i++) {
+            if (p[i].fd < 0 || p[i].revents == 0)
+                continue;
+            char chunk[4096];
+            ssize_t got = read(p[i].fd, chunk, sizeof(chunk));
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                close(p[i].fd);
+                p[i].fd = -1;
+                open_ends--;
+            } else {
+                capture_add(caps[i], chunk, (size_t)got);
+            }
+        }
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    free(out_text);
+    free(err_text);
+    out_text = co.buf;
+    err_text = ce.buf;
+    if (!WIFEXITED(status))
+        fail_msg("ens died: status %d; stderr: %s", status, err_text);
+    return WEXITSTATUS(status);
+}
+
+#define RUN(...) run((const char *const[]){__VA_ARGS__, NULL})
+
+static void assert_contains(const char *text, const char *needle)
+{
+    if (strstr(text, needle) == NULL)
+        fail_msg("expected \"%s\" in:\n%s", needle, text);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s != '\0'; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* ---- the tests ---- */
+
+static void test_status_lists_the_actor(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("status", sys_name), 0);
+    print_message("%s", out_text);
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(sys, WAIT_MS, &st), 0);
+    char admin[64];
+    snprintf(admin, sizeof(admin), "admin pid %d", ens_status_admin_pid(st));
+    ens_status_free(st);
+    assert_contains(out_text, sys_name);
+    assert_contains(out_text, admin);
+    assert_contains(out_text, "TYPE");
+    assert_contains(out_text, "clitest.Echo");
+    assert_contains(out_text, echo_text);
+    assert_contains(out_text, "actors 3");
+    /* The child is indented under its parent. */
+    const char *parent = strstr(out_text, "\nclitest.Parent ");
+    assert_non_null(parent);
+    const char *child = strstr(out_text, "\n  clitest.Child ");
+    assert_non_null(child);
+    assert_true(child > parent);
+    assert_non_null(strstr(out_text, "\nclitest.Echo "));
+    assert_string_equal(err_text, "");
+}
+
+static void test_status_json_lines(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("status", "--json", sys_name), 0);
+    print_message("%s", out_text);
+    assert_int_equal(count_lines(out_text), 3);
+    assert_true(out_text[0] == '{');
+    assert_contains(out_text, "\"type\":\"clitest.Echo\"");
+    char addr[160];
+    snprintf(addr, sizeof(addr), "\"address\":\"%s\"", echo_text);
+    assert_contains(out_text, addr);
+    assert_contains(out_text, "\"parent\":null");
+    snprintf(addr, sizeof(addr), "\"parent\":\"%s\",\"type\":\"clitest.Child\",\"depth\":1",
+             parent_text);
+    assert_contains(out_text, addr);
+    assert_contains(out_text, "\"restarts\":0");
+    assert_contains(out_text, "\"rss_kib\":");
+    assert_string_equal(err_text, "");
+}
+
+static void test_ask_prints_the_reply(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("ask", sys_name, echo_text, "hi"), 0);
+    assert_string_equal(out_text, "echo: hi\n");
+    assert_string_equal(err_text, "");
+    /* Options after the arguments, and -- before a text that looks like one. */
+    assert_int_equal(RUN("ask", sys_name, echo_text, "--timeout", "20000", "--", "-x"), 0);
+    assert_string_equal(out_text, "echo: -x\n");
+}
+
+static void test_tell_reaches_the_actor(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("tell", sys_name, echo_text, "tell: one"), 0);
+    assert_string_equal(out_text, "");
+    assert_int_equal(RUN("tell", sys_name, echo_text, "tell: two"), 0);
+    /* The tells left ens before it exited; they travel on another channel
+     * than the test's ask, so ask again (no sleep) until they are counted. */
+    char last[64] = "";
+    for (int i = 0; i < 100; i++) {
+        ens_msg *r = NULL;
+        ens_string_v q = {"count?"};
+        assert_int_equal(ens_ask(ens_system_ctx(sys), echo_addr, ENS_MSG_STRING, &q, WAIT_MS, &r),
+                         0);
+        const ens_string_v *s = ens_msg_value(r, ENS_MSG_STRING);
+        assert_non_null(s);
+        snprintf(last, sizeof(last), "%s", s->text);
+        ens_msg_free(r);
+        if (strcmp(last, "count: 2") == 0)
+            break;
+    }
+    assert_string_equal(last, "count: 2");
+}
+
+static void test_ask_poisoned_prints_the_detail(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("ask", sys_name, echo_text, "fail"), 1);
+    assert_string_equal(out_text, "");
+    print_message("%s", err_text);
+    assert_contains(err_text, "poisoned");
+    assert_contains(err_text, "ENS_EINVAL");
+}
+
+static void test_ask_dead_address(void **state)
+{
+    (void)state;
+    ens_addr dead = echo_addr;
+    dead.id += 1000;
+    char text[ENS_ADDR_STRLEN];
+    assert_true(ens_addr_format(dead, text, sizeof(text)) > 0);
+    assert_int_equal(RUN("ask", sys_name, text, "hi", "--timeout", "20000"), 1);
+    assert_string_equal(out_text, "");
+    assert_contains(err_text, "no live actor at");
+    assert_contains(err_text, text);
+}
+
+static void test_unknown_system(void **state)
+{
+    (void)state;
+    char name[80];
+    snprintf(name, sizeof(name), "clitest-nosuch-%d", (int)getpid());
+    const char *cmds[] = {"status", "shutdown"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(RUN(cmds[i], name), 1);
+        assert_contains(err_text, "no running system called");
+        assert_contains(err_text, name);
+    }
+    assert_int_equal(RUN("ask", name, echo_text, "hi"), 1);
+    assert_contains(err_text, "no running system called");
+    assert_int_equal(RUN("tell", name, echo_text, "hi"), 1);
+    assert_contains(err_text, "for this user");
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("ask", sys_name, "ens:abc", "hi"), 2);
+    assert_contains(err_text, "bad address 'ens:abc'");
+    assert_int_equal(RUN("tell", sys_name, "some-name", "hi"), 2);
+    assert_contains(err_text, "registry");
+    assert_int_equal(RUN("ask", sys_name, echo_text), 2);
+    assert_contains(err_text, "missing arguments");
+    assert_int_equal(RUN("status", sys_name, "extra"), 2);
+    assert_contains(err_text, "unexpected argument 'extra'");
+    assert_int_equal(RUN("status", "bad/name"), 2);
+    assert_contains(err_text, "bad system name");
+    assert_int_equal(RUN("ask", sys_name, echo_text, "hi", "--timeout", "soon"), 2);
+    assert_contains(err_text, "bad timeout");
+    assert_int_equal(RUN("tell", sys_name, echo_text, "hi", "--json"), 2);
+    assert_contains(err_text, "unknown option '--json'");
+    assert_int_equal(RUN("shutdown"), 2);
+}
+
+static void test_help(void **state)
+{
+    (void)state;
+    const char *cmds[] = {"status", "ask", "tell", "shutdown"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(RUN(cmds[i], "--help"), 0);
+        char usage[64];
+        snprintf(usage, sizeof(usage), "usage: ens %s SYSTEM", cmds[i]);
+        assert_contains(out_text, usage);
+        assert_int_equal(RUN("help", cmds[i]), 0);
+        assert_contains(out_text, usage);
+    }
+    assert_int_equal(RUN("ask", "-h"), 0);
+    assert_contains(out_text, "registry");
+    assert_int_equal(RUN("--help"), 0);
+    assert_contains(out_text, "shutdown");
+}
+
+static void test_shutdown_ends_the_system(void **state)
+{
+    (void)state;
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(sys, WAIT_MS, &st), 0);
+    pid_t admin = ens_status_admin_pid(st);
+    size_t n = ens_status_count(st);
+    assert_int_equal(n, 3);
+    pid_t actors[3];
+    for (size_t i = 0; i < n; i++)
+        actors[i] = ens_status_at(st, i)->pid;
+    ens_status_free(st);
+    assert_int_equal(RUN("shutdown", sys_name, "--timeout", "20000"), 0);
+    assert_string_equal(err_text, "");
+    ens_msg *m = NULL;
+    assert_int_equal(ens_listen(ens_system_ctx(sys), WAIT_MS, &m), ENS_ESHUTDOWN);
+    assert_null(m);
+    ens_system_shutdown(sys, WAIT_MS);
+    sys = NULL;
+    /* Nothing left: the admin is reaped, the actors are gone, the name is free. */
+    assert_int_equal(kill(admin, 0), -1);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(kill(actors[i], 0), -1);
+    assert_int_equal(RUN("status", sys_name), 1);
+    assert_contains(err_text, "no running system called");
+}
+
+int main(void)
+{
+    if (ens_actor_register(&echo_def) != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_lists_the_actor),
+        cmocka_unit_test(test_status_json_lines),
+        cmocka_unit_test(test_ask_prints_the_reply),
+        cmocka_unit_test(test_tell_reaches_the_actor),
+        cmocka_unit_test(test_ask_poisoned_prints_the_detail),
+        cmocka_unit_test(test_ask_dead_address),
+        cmocka_unit_test(test_unknown_system),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_shutdown_ends_the_system),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

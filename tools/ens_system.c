@@ -1,0 +1,528 @@
+/*
+ * tools/ens_system.c - the commands that talk to a running system:
+ * `ens status`, `ens ask`, `ens tell` and `ens shutdown`.
+ *
+ * Each one attaches to the process-base system by name
+ * (ens_system_connect) as one more outside endpoint, does its one thing and
+ * lets go again: ens_system_shutdown on a connected handle only detaches
+ * (after sending what was queued), ens_system_stop ends the system.
+ * Addresses are given as ens:NODE/ID; global names come with the registry.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ensemble/addr.h"
+#include "ensemble/error.h"
+#include "ensemble/msg.h"
+#include "ensemble/status.h"
+#include "ensemble/system.h"
+
+int ens_tool_status(int argc, char **argv);
+int ens_tool_ask(int argc, char **argv);
+int ens_tool_tell(int argc, char **argv);
+int ens_tool_shutdown(int argc, char **argv);
+
+#define DEFAULT_TIMEOUT_MS 5000u
+#define DETACH_TIMEOUT_MS  5000u
+
+/* ---- help texts ---- */
+
+#define SYSTEM_HELP                                                                                \
+    "  SYSTEM              the name the system was started with (ens_system_opts.name);\n"         \
+    "                      only systems of this user on this host are found\n"
+
+#define ADDRESS_HELP                                                                               \
+    "  ADDRESS             an actor address, ens:NODE/ID (as `ens status` shows it);\n"            \
+    "                      looking actors up by a global NAME comes with the registry\n"
+
+static void help_status(FILE *out)
+{
+    fputs("usage: ens status SYSTEM [--json] [--timeout MS]\n"
+          "\n"
+          "Show the actors of a running system as a tree (parent -> children), each with\n"
+          "its type, address, process id, restarts, messages handled, bytes waiting in its\n"
+          "mailbox and resident memory (KiB). The first line names the admin process.\n"
+          "\n" SYSTEM_HELP "  --json              one JSON object per actor per line (no header)\n"
+          "  --timeout MS        wait at most MS milliseconds for the admin (default 5000)\n"
+          "  -h, --help          this text\n"
+          "\n"
+          "exit status: 0 success, 1 runtime error (no such system, no answer), 2 usage error\n",
+          out);
+}
+
+static void help_ask(FILE *out)
+{
+    fputs("usage: ens ask SYSTEM ADDRESS TEXT [--timeout MS]\n"
+          "\n"
+          "Send TEXT as a string message (ens.String) to the actor at ADDRESS and wait for\n"
+          "its reply. A string reply is printed as it is; any other reply as its type name\n"
+          "and size.\n"
+          "\n" SYSTEM_HELP ADDRESS_HELP
+          "  TEXT                the text to send (put -- before it if it starts with -)\n"
+          "  --timeout MS        wait at most MS milliseconds for the reply (default 5000)\n"
+          "  -h, --help          this text\n"
+          "\n"
+          "exit status: 0 a reply came, 1 runtime error (no such system, no actor at\n"
+          "ADDRESS, no reply in time, the message was poisoned), 2 usage error\n",
+          out);
+}
+
+static void help_tell(FILE *out)
+{
+    fputs("usage: ens tell SYSTEM ADDRESS TEXT\n"
+          "\n"
+          "Send TEXT as a string message (ens.String) to the actor at ADDRESS without\n"
+          "waiting for an answer. A message to an address with no live actor becomes a\n"
+          "dead letter (see `ens journal --kind dead_letter`).\n"
+          "\n" SYSTEM_HELP ADDRESS_HELP
+          "  TEXT                the text to send (put -- before it if it starts with -)\n"
+          "  -h, --help          this text\n"
+          "\n"
+          "exit status: 0 sent, 1 runtime error (no such system, mailbox full), 2 usage error\n",
+          out);
+}
+
+static void help_shutdown(FILE *out)
+{
+    fputs("usage: ens shutdown SYSTEM [--timeout MS]\n"
+          "\n"
+          "End a running system: every top-level actor (and with it its children) gets an\n"
+          "exit request; actors still running after the timeout are killed.\n"
+          "\n" SYSTEM_HELP
+          "  --timeout MS        time given to the actors to finish (default 5000)\n"
+          "  -h, --help          this text\n"
+          "\n"
+          "exit status: 0 the system ended (also when stragglers had to be killed: a note\n"
+          "says so), 1 runtime error (no such system), 2 usage error\n",
+          out);
+}
+
+/* ---- shared parsing ---- */
+
+typedef struct cmd_spec {
+    const char *prog;     /* "ens ask" */
+    void (*help)(FILE *); /* the command's --help */
+    int npos;             /* positional arguments required */
+    const char *pos_names;
+    bool has_json;
+    bool has_timeout;
+} cmd_spec;
+
+typedef struct cmd_args {
+    char *pos[3];
+    bool json;
+    uint32_t timeout_ms;
+} cmd_args;
+
+static int usage_error(const cmd_spec *spec, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", spec->prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(try '%s --help')\n", spec->prog);
+    return 2;
+}
+
+enum { OPT_JSON = 256, OPT_TIMEOUT };
+
+static const struct option options[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Parse argv for spec. Returns -1 to go on, else the exit code (help
+ * printed: 0, usage error: 2). */
+static int parse_args(const cmd_spec *spec, int argc, char **argv, cmd_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->timeout_ms = DEFAULT_TIMEOUT_MS;
+    opterr = 0;
+    optind = 0; /* glibc: full re-initialisation */
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            spec->help(stdout);
+            return 0;
+        case OPT_JSON:
+            if (!spec->has_json)
+                return usage_error(spec, "unknown option '%s'", "--json");
+            a->json = true;
+            break;
+        case OPT_TIMEOUT: {
+            if (!spec->has_timeout)
+                return usage_error(spec, "unknown option '%s'", "--timeout");
+            char *end = NULL;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
+                v > UINT32_MAX)
+                return usage_error(spec, "bad timeout '%s' (milliseconds, at least 1)", optarg);
+            a->timeout_ms = (uint32_t)v;
+            break;
+        }
+        case ':':
+            return usage_error(spec, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error(spec, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    int n = argc - optind;
+    if (n < spec->npos)
+        return usage_error(spec, "missing arguments: expected %s", spec->pos_names);
+    if (n > spec->npos)
+        return usage_error(spec, "unexpected argument '%s'", argv[optind + spec->npos]);
+    for (int i = 0; i < spec->npos; i++)
+        a->pos[i] = argv[optind + i];
+    return -1;
+}
+
+static int parse_address(const cmd_spec *spec, const char *text, ens_addr *out)
+{
+    if (ens_addr_parse(text, out) != 0 || ens_addr_is_none(*out)) {
+        if (strncmp(text, "ens:", 4) != 0)
+            return usage_error(spec,
+                               "bad address '%s' (expected ens:NODE/ID, e.g. ens:1/16; "
+                               "looking up actors by name comes with the registry)",
+                               text);
+        return usage_error(spec, "bad address '%s' (expected ens:NODE/ID, e.g. ens:1/16)", text);
+    }
+    return -1;
+}
+
+/* Attach to system `name`. Returns -1 with *out set, else the exit code. */
+static int connect_to(const cmd_spec *spec, const char *name, ens_system **out)
+{
+    int rc = ens_system_connect(name, out);
+    switch (rc) {
+    case 0:
+        return -1;
+    case ENS_ENOENT:
+        fprintf(stderr, "%s: no running system called %s for this user\n", spec->prog, name);
+        return 1;
+    case ENS_EINVAL:
+        return usage_error(spec, "bad system name '%s' (1-64 of A-Z a-z 0-9 . _ -)", name);
+    case ENS_EACCES:
+        fprintf(stderr, "%s: system %s belongs to another user\n", spec->prog, name);
+        return 1;
+    case ENS_ETIMEDOUT:
+        fprintf(stderr, "%s: system %s did not answer (its admin may be stuck)\n", spec->prog,
+                name);
+        return 1;
+    default:
+        fprintf(stderr, "%s: cannot connect to system %s: %s\n", spec->prog, name,
+                ens_strerror(rc));
+        return 1;
+    }
+}
+
+static int finish_output(const cmd_spec *spec, int status)
+{
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, "%s: cannot write the output: %s\n", spec->prog, strerror(errno));
+        return 1;
+    }
+    return status;
+}
+
+/* ---- ens status ---- */
+
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", out);
+        else if (*p == '\t')
+            fputs("\\t", out);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+typedef struct tree {
+    const ens_status *st;
+    size_t n;
+    size_t *order; /* actor indexes, depth first */
+    int *depth;    /* depth of order[i] */
+    size_t len;
+    bool *placed;
+} tree;
+
+static bool has_parent_in(const ens_status *st, size_t n, ens_addr parent)
+{
+    if (ens_addr_is_none(parent))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (ens_addr_equal(ens_status_at(st, i)->addr, parent))
+            return true;
+    }
+    return false;
+}
+
+static void tree_visit(tree *t, size_t i, int depth)
+{
+    if (t->placed[i])
+        return;
+    t->placed[i] = true;
+    t->order[t->len] = i;
+    t->depth[t->len] = depth;
+    t->len++;
+    ens_addr self = ens_status_at(t->st, i)->addr;
+    for (size_t k = 0; k < t->n; k++) {
+        if (ens_addr_equal(ens_status_at(t->st, k)->parent, self))
+            tree_visit(t, k, depth + 1);
+    }
+}
+
+/* Order the actors parent before children, children in start order. */
+static bool tree_build(tree *t, const ens_status *st)
+{
+    memset(t, 0, sizeof(*t));
+    t->st = st;
+    t->n = ens_status_count(st);
+    size_t cap = t->n > 0 ? t->n : 1;
+    t->order = calloc(cap, sizeof(*t->order));
+    t->depth = calloc(cap, sizeof(*t->depth));
+    t->placed = calloc(cap, sizeof(*t->placed));
+    if (t->order == NULL || t->depth == NULL || t->placed == NULL)
+        return false;
+    for (size_t i = 0; i < t->n; i++) {
+        if (!has_parent_in(st, t->n, ens_status_at(st, i)->parent))
+            tree_visit(t, i, 0);
+    }
+    for (size_t i = 0; i < t->n; i++) /* a parent cycle cannot happen; be safe */
+        tree_visit(t, i, 0);
+    return true;
+}
+
+static void tree_free(tree *t)
+{
+    free(t->order);
+    free(t->depth);
+    free(t->placed);
+}
+
+static void print_json(const char *system, const ens_status *st, const tree *t)
+{
+    for (size_t k = 0; k < t->len; k++) {
+        const ens_actor_status *a = ens_status_at(st, t->order[k]);
+        char addr[ENS_ADDR_STRLEN], parent[ENS_ADDR_STRLEN];
+        ens_addr_format(a->addr, addr, sizeof(addr));
+        fputs("{\"system\":", stdout);
+        json_str(stdout, system);
+        printf(",\"admin_pid\":%d,\"address\":", ens_status_admin_pid(st));
+        json_str(stdout, addr);
+        fputs(",\"parent\":", stdout);
+        if (ens_addr_is_none(a->parent)) {
+            fputs("null", stdout);
+        } else {
+            ens_addr_format(a->parent, parent, sizeof(parent));
+            json_str(stdout, parent);
+        }
+        fputs(",\"type\":", stdout);
+        json_str(stdout, a->type);
+        printf(",\"depth\":%d,\"pid\":%" PRId32 ",\"incarnation\":%" PRIu32 ",\"restarts\":%" PRIu32
+               ",\"handled\":%" PRIu64 ",\"mailbox_bytes\":%" PRIu64 ",\"rss_kib\":%" PRIu64 "}\n",
+               t->depth[k], a->pid, a->incarnation, a->restarts, a->handled, a->mailbox_bytes,
+               a->rss_kib);
+    }
+}
+
+static void print_table(const char *system, const ens_status *st, const tree *t)
+{
+    printf("system %s  admin pid %d  actors %zu\n", system, ens_status_admin_pid(st), t->len);
+    if (t->len == 0)
+        return;
+    /* The first column is the tree: two spaces per level, then the type. */
+    int w_type = (int)strlen("TYPE"), w_addr = (int)strlen("ADDRESS");
+    for (size_t k = 0; k < t->len; k++) {
+        const ens_actor_status *a = ens_status_at(st, t->order[k]);
+        int w = 2 * t->depth[k] + (int)strlen(a->type != NULL ? a->type : "");
+        if (w > w_type)
+            w_type = w;
+        char addr[ENS_ADDR_STRLEN];
+        int al = ens_addr_format(a->addr, addr, sizeof(addr));
+        if (al > w_addr)
+            w_addr = al;
+    }
+    printf("%-*s  %-*s  %8s  %8s  %10s  %12s  %10s\n", w_type, "TYPE", w_addr, "ADDRESS", "PID",
+           "RESTARTS", "HANDLED", "MAILBOX_B", "RSS_KIB");
+    for (size_t k = 0; k < t->len; k++) {
+        const ens_actor_status *a = ens_status_at(st, t->order[k]);
+        char addr[ENS_ADDR_STRLEN];
+        ens_addr_format(a->addr, addr, sizeof(addr));
+        const char *type = a->type != NULL ? a->type : "";
+        int indent = 2 * t->depth[k];
+        printf("%*s%-*s  %-*s  %8" PRId32 "  %8" PRIu32 "  %10" PRIu64 "  %12" PRIu64 "  %10" PRIu64
+               "\n",
+               indent, "", w_type - indent, type, w_addr, addr, a->pid, a->restarts, a->handled,
+               a->mailbox_bytes, a->rss_kib);
+    }
+}
+
+int ens_tool_status(int argc, char **argv)
+{
+    static const cmd_spec spec = {"ens status", help_status, 1, "SYSTEM", true, true};
+    cmd_args a;
+    int rc = parse_args(&spec, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    ens_system *s = NULL;
+    if ((rc = connect_to(&spec, a.pos[0], &s)) >= 0)
+        return rc;
+    ens_status *st = NULL;
+    rc = ens_system_status(s, a.timeout_ms, &st);
+    int status = 0;
+    if (rc == ENS_ETIMEDOUT) {
+        fprintf(stderr, "%s: system %s did not answer within %" PRIu32 " ms\n", spec.prog, a.pos[0],
+                a.timeout_ms);
+        status = 1;
+    } else if (rc == ENS_ESHUTDOWN) {
+        fprintf(stderr, "%s: system %s ended\n", spec.prog, a.pos[0]);
+        status = 1;
+    } else if (rc < 0) {
+        fprintf(stderr, "%s: cannot take the status of %s: %s\n", spec.prog, a.pos[0],
+                ens_strerror(rc));
+        status = 1;
+    } else {
+        tree t;
+        if (!tree_build(&t, st)) {
+            fprintf(stderr, "%s: out of memory\n", spec.prog);
+            status = 1;
+        } else if (a.json) {
+            print_json(a.pos[0], st, &t);
+        } else {
+            print_table(a.pos[0], st, &t);
+        }
+        tree_free(&t);
+    }
+    ens_status_free(st);
+    ens_system_shutdown(s, DETACH_TIMEOUT_MS);
+    return finish_output(&spec, status);
+}
+
+/* ---- ens ask ---- */
+
+int ens_tool_ask(int argc, char **argv)
+{
+    static const cmd_spec spec = {"ens ask", help_ask, 3, "SYSTEM ADDRESS TEXT", false, true};
+    cmd_args a;
+    int rc = parse_args(&spec, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    ens_addr to;
+    if ((rc = parse_address(&spec, a.pos[1], &to)) >= 0)
+        return rc;
+    ens_system *s = NULL;
+    if ((rc = connect_to(&spec, a.pos[0], &s)) >= 0)
+        return rc;
+    ens_string_v v = {a.pos[2]};
+    ens_msg *reply = NULL;
+    rc = ens_ask(ens_system_ctx(s), to, ENS_MSG_STRING, &v, a.timeout_ms, &reply);
+    int status = 0;
+    if (rc == 0) {
+        const ens_string_v *text = ens_msg_value(reply, ENS_MSG_STRING);
+        if (text != NULL) {
+            printf("%s\n", text->text != NULL ? text->text : "");
+        } else {
+            const ens_msgtype *t = ens_msg_type(reply);
+            if (t != NULL)
+                printf("reply of type %s (%zu bytes)\n", t->name, ens_msg_size(reply));
+            else
+                printf("reply of unknown type id 0x%08" PRIx32 " (%zu bytes)\n",
+                       ens_msg_type_id(reply), ens_msg_size(reply));
+        }
+    } else if (rc == ENS_ETIMEDOUT) {
+        fprintf(stderr, "%s: no reply from %s within %" PRIu32 " ms\n", spec.prog, a.pos[1],
+                a.timeout_ms);
+        status = 1;
+    } else if (rc == ENS_ENOACTOR) {
+        fprintf(stderr, "%s: no live actor at %s in system %s\n", spec.prog, a.pos[1], a.pos[0]);
+        status = 1;
+    } else if (rc == ENS_EPOISON) {
+        const ens_poison_v *p = reply != NULL ? ens_msg_value(reply, ENS_MSG_POISON) : NULL;
+        const char *detail =
+            p != NULL && p->detail != NULL && p->detail[0] != '\0' ? p->detail : "no detail given";
+        fprintf(stderr, "%s: the message was poisoned: %s\n", spec.prog, detail);
+        status = 1;
+    } else if (rc == ENS_EFULL) {
+        fprintf(stderr, "%s: the mailbox of %s is full; try again later\n", spec.prog, a.pos[1]);
+        status = 1;
+    } else {
+        fprintf(stderr, "%s: cannot ask %s: %s\n", spec.prog, a.pos[1], ens_strerror(rc));
+        status = 1;
+    }
+    ens_msg_free(reply);
+    ens_system_shutdown(s, DETACH_TIMEOUT_MS);
+    return finish_output(&spec, status);
+}
+
+/* ---- ens tell ---- */
+
+int ens_tool_tell(int argc, char **argv)
+{
+    static const cmd_spec spec = {"ens tell", help_tell, 3, "SYSTEM ADDRESS TEXT", false, false};
+    cmd_args a;
+    int rc = parse_args(&spec, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    ens_addr to;
+    if ((rc = parse_address(&spec, a.pos[1], &to)) >= 0)
+        return rc;
+    ens_system *s = NULL;
+    if ((rc = connect_to(&spec, a.pos[0], &s)) >= 0)
+        return rc;
+    ens_string_v v = {a.pos[2]};
+    rc = ens_send(ens_system_ctx(s), to, ENS_MSG_STRING, &v);
+    int status = 0;
+    if (rc == ENS_EFULL) {
+        fprintf(stderr, "%s: the mailbox of %s is full; nothing was sent\n", spec.prog, a.pos[1]);
+        status = 1;
+    } else if (rc < 0) {
+        fprintf(stderr, "%s: cannot send to %s: %s\n", spec.prog, a.pos[1], ens_strerror(rc));
+        status = 1;
+    }
+    /* Detaching sends what is still queued. */
+    int drc = ens_system_shutdown(s, DETACH_TIMEOUT_MS);
+    if (status == 0 && drc < 0) {
+        fprintf(stderr, "%s: the message may not have left: %s\n", spec.prog, ens_strerror(drc));
+        status = 1;
+    }
+    return status;
+}
+
+/* ---- ens shutdown ---- */
+
+int ens_tool_shutdown(int argc, char **argv)
+{
+    static const cmd_spec spec = {"ens shutdown", help_shutdown, 1, "SYSTEM", false, true};
+    cmd_args a;
+    int rc = parse_args(&spec, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    ens_system *s = NULL;
+    if ((rc = connect_to(&spec, a.pos[0], &s)) >= 0)
+        return rc;
+    rc = ens_system_stop(s, a.timeout_ms);
+    if (rc == ENS_ETIMEDOUT)
+        fprintf(stderr, "%s: note: actors still running after %" PRIu32 " ms were killed\n",
+                spec.prog, a.timeout_ms);
+    else if (rc < 0) {
+        fprintf(stderr, "%s: cannot stop %s: %s\n", spec.prog, a.pos[0], ens_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
