@@ -211,6 +211,7 @@ static void on_rx(uv_poll_t *h, int status, int events)
             uv_timer_start(&P.retry, on_retry, 1, 0);
         return;
     }
+    st->sticky = c->id; /* the batch's connection, noted before the batch */
     st->pend_seq = ens__frame_seq(st->buf);
     st->pend_conn = c->id;
     st->pend_bytes = whole;
@@ -224,7 +225,6 @@ static void on_rx(uv_poll_t *h, int status, int events)
     while (got < 0 && errno == EINTR);
     (void)got;
     st->pend_bytes = 0;
-    st->sticky = c->id;
     process_stage();
 }
 
@@ -319,9 +319,13 @@ static void take_piece(uint64_t flen)
         st->asm_total = total;
         memcpy(area, bytes, n);
         st->asm_have = n;
-    } else if (st->asm_total != total || st->asm_have != off || st->asm_conn != st->sticky) {
+    } else if (st->asm_total != total || st->asm_conn != st->sticky ||
+               (off != st->asm_have && off + n != st->asm_have)) {
         bad_piece("a piece of a large frame out of order");
     } else {
+        /* The next piece, or (after a crash between copying a piece and
+         * moving past it) the same piece once more: copying it again is
+         * harmless, its bytes go to the same place. */
         memcpy(area + off, bytes, n);
         st->asm_have = off + n;
     }
@@ -754,6 +758,12 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
 
     ens_stage *st = P.st;
     uint32_t crash_state = st->state, crash_attempt = st->attempt;
+    if (st->asm_ready && crash_state != ENS_STAGE_HANDLING) {
+        /* The crash came after a frame in pieces was handled and before its
+         * assembly was put away. */
+        st->asm_ready = 0;
+        st->asm_total = st->asm_have = 0;
+    }
     int sig = st->last_signal;
     st->state = ENS_STAGE_INIT;
     int rc = ens__actor_start(P.actor); /* on failure it exits via actor_gone */
