@@ -1,10 +1,14 @@
 /*
  * core/capbuf.c - a byte buffer with a ceiling (see core/capbuf.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/capbuf.h"
+#include "ensemble/error.h"
 
 void ens__capbuf_keep(ens_capbuf *b, const uint8_t *p, size_t n)
 {
@@ -30,4 +34,28 @@ void ens__capbuf_keep(ens_capbuf *b, const uint8_t *p, size_t n)
     }
     memcpy(b->buf + b->len, p, take);
     b->len += (uint32_t)take;
+}
+
+static int above_stdio(int fd)
+{
+    if (fd > 2)
+        return fd;
+    int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return n;
+}
+
+int ens__output_pipe(int p[2])
+{
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return errno == ENOMEM ? ENS_ENOMEM : ENS_EAGAIN;
+    p[0] = above_stdio(p[0]);
+    p[1] = above_stdio(p[1]);
+    if (p[0] >= 0 && p[1] >= 0)
+        return 0;
+    if (p[0] >= 0)
+        close(p[0]);
+    if (p[1] >= 0)
+        close(p[1]);
+    return ENS_EAGAIN;
 }

@@ -224,15 +224,6 @@ static bool cmd_has_exited(const icmd *c)
     return si.si_pid == c->pid;
 }
 
-static int fd_above_stdio(int fd)
-{
-    if (fd > 2)
-        return fd;
-    int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    close(fd);
-    return n;
-}
-
 static int spawn_shell(const char *cmd, int out_w, pid_t *pid)
 {
     posix_spawnattr_t at;
@@ -282,19 +273,16 @@ int ens__inproc_command(ens_system *s, ens_actor *a, const char *cmd, uint32_t m
     if (c == NULL)
         return ENS_ENOMEM;
     int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) {
+    int err = ens__output_pipe(p);
+    if (err < 0) {
         free(c);
-        return errno == ENOMEM ? ENS_ENOMEM : ENS_EAGAIN;
+        return err;
     }
-    p[0] = fd_above_stdio(p[0]);
-    p[1] = fd_above_stdio(p[1]);
     pid_t pid = 0;
-    int rc = p[0] >= 0 && p[1] >= 0 ? spawn_shell(cmd, p[1], &pid) : EMFILE;
-    if (p[1] >= 0)
-        close(p[1]);
+    int rc = spawn_shell(cmd, p[1], &pid);
+    close(p[1]);
     if (rc != 0) {
-        if (p[0] >= 0)
-            close(p[0]);
+        close(p[0]);
         free(c);
         return rc == ENOMEM ? ENS_ENOMEM : ENS_EAGAIN;
     }

@@ -247,15 +247,6 @@ static void on_cmd_exit(uv_process_t *p, int64_t exit_status, int term_signal)
 }
 
 /* fd moved to 3 or above (so the child's dup2 onto 0..2 cannot clash). */
-static int above_stdio(int fd)
-{
-    if (fd > 2)
-        return fd;
-    int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    close(fd);
-    return n;
-}
-
 int ens__proc_command(ens_system *s, ens_actor *a, const char *cmd, uint32_t max_output,
                       uint64_t tag)
 {
@@ -264,19 +255,10 @@ int ens__proc_command(ens_system *s, ens_actor *a, const char *cmd, uint32_t max
     if (c == NULL)
         return ENS_ENOMEM;
     int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) {
+    int err = ens__output_pipe(p);
+    if (err < 0) {
         free(c);
-        return errno == ENOMEM ? ENS_ENOMEM : ENS_EAGAIN;
-    }
-    p[0] = above_stdio(p[0]);
-    p[1] = above_stdio(p[1]);
-    if (p[0] < 0 || p[1] < 0) {
-        if (p[0] >= 0)
-            close(p[0]);
-        if (p[1] >= 0)
-            close(p[1]);
-        free(c);
-        return ENS_EAGAIN;
+        return err;
     }
     /* libuv closes no descriptor in the child: make every one of this
      * process close-on-exec, so the command inherits only 0..2. */

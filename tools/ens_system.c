@@ -414,20 +414,30 @@ int ens_tool_status(int argc, char **argv)
     return finish_output(&spec, status);
 }
 
+/* The common start of ask and tell: SYSTEM ADDRESS TEXT parsed, the
+ * address checked, the system connected. Returns -1 when all went well,
+ * else the exit status to return (the message is printed). */
+static int open_target(const cmd_spec *spec, int argc, char **argv, cmd_args *a, ens_addr *to,
+                       ens_system **s)
+{
+    int rc = parse_args(spec, argc, argv, a);
+    if (rc >= 0)
+        return rc;
+    if ((rc = parse_address(spec, a->pos[1], to)) >= 0)
+        return rc;
+    return connect_to(spec, a->pos[0], s);
+}
+
 /* ---- ens ask ---- */
 
 int ens_tool_ask(int argc, char **argv)
 {
     static const cmd_spec spec = {"ens ask", help_ask, 3, "SYSTEM ADDRESS TEXT", false, true};
     cmd_args a;
-    int rc = parse_args(&spec, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
     ens_addr to;
-    if ((rc = parse_address(&spec, a.pos[1], &to)) >= 0)
-        return rc;
     ens_system *s = NULL;
-    if ((rc = connect_to(&spec, a.pos[0], &s)) >= 0)
+    int rc = open_target(&spec, argc, argv, &a, &to, &s);
+    if (rc >= 0)
         return rc;
     ens_string_v v = {a.pos[2]};
     ens_msg *reply = NULL;
@@ -476,14 +486,10 @@ int ens_tool_tell(int argc, char **argv)
 {
     static const cmd_spec spec = {"ens tell", help_tell, 3, "SYSTEM ADDRESS TEXT", false, false};
     cmd_args a;
-    int rc = parse_args(&spec, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
     ens_addr to;
-    if ((rc = parse_address(&spec, a.pos[1], &to)) >= 0)
-        return rc;
     ens_system *s = NULL;
-    if ((rc = connect_to(&spec, a.pos[0], &s)) >= 0)
+    int rc = open_target(&spec, argc, argv, &a, &to, &s);
+    if (rc >= 0)
         return rc;
     ens_string_v v = {a.pos[2]};
     rc = ens_send(ens_system_ctx(s), to, ENS_MSG_STRING, &v);
