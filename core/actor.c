@@ -48,6 +48,10 @@ void ens__actor_free(ens_actor *a)
     free(a->state);
     free(a->arg_frame);
     free(a->children);
+    free(a->pending);
+    for (size_t k = 0; k < a->n_held; k++)
+        ens_msg_free(a->held[a->held_head + k]);
+    free(a->held);
     free(a);
 }
 
@@ -178,6 +182,9 @@ void ens__actor_poison(ens_actor *a, const ens_msg *m, int err, int sig)
 
 bool ens__actor_deliver(ens_actor *a, ens_msg *m)
 {
+    int taken = ens__request_intercept(a, m);
+    if (taken != 0)
+        return taken > 0;
     const bool system = (m->hdr.flags & ENS_FRAME_SYSTEM) != 0;
     const bool is_exit = system && m->hdr.type_id == ens_sys_exit_request.id;
     if (system && m->hdr.type_id == ens_sys_child_exited.id && m->value != NULL)
@@ -254,6 +261,7 @@ void ens__actor_stop(ens_actor *a, int reason, int status)
     a->ctx.cur = NULL;
     if (ran && a->def->terminate != NULL)
         a->def->terminate(&a->ctx, a->state, reason);
+    ens__request_release(a);
     for (size_t i = 0; i < a->n_children; i++)
         ens__send_frame(s, a->addr, a->children[i], ENS_MSG_EXIT_REQUEST, NULL, ENS_FRAME_SYSTEM, 0,
                         0, false);
@@ -323,6 +331,25 @@ void ens__dead_letter(ens_system *s, uint8_t *frame, size_t len, const ens_frame
 
 /* ---- the ens_ctx API -------------------------------------------------- */
 
+bool ens_in_actor(const ens_ctx *c)
+{
+    return c != NULL && c->actor != NULL;
+}
+
+int ens_event_report(ens_ctx *c, const ens_event *ev)
+{
+    if (c == NULL || ev == NULL)
+        return ENS_EINVAL;
+    ens_event e = *ev;
+    if (ens_addr_is_none(e.actor) && c->actor != NULL) {
+        ens__event_actor(&e, c->actor);
+    } else if (ens_addr_is_none(e.actor)) {
+        e.actor = c->self;
+    }
+    ens__event(c->sys, &e);
+    return 0;
+}
+
 ens_addr ens_self(const ens_ctx *c)
 {
     return c != NULL ? c->self : ENS_ADDR_NONE;
@@ -341,8 +368,14 @@ ens_addr ens_parent(const ens_ctx *c)
 int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
               ens_addr *out)
 {
+    return ens_spawn_flags(c, d, argt, arg, 0, out);
+}
+
+int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                    uint32_t flags, ens_addr *out)
+{
     if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
-        (argt == NULL && arg != NULL))
+        (argt == NULL && arg != NULL) || (flags & ~(uint32_t)ENS_SPAWN_NO_RESTART))
         return ENS_EINVAL;
     ens_system *s = c->sys;
     if (s->down)
@@ -356,7 +389,7 @@ int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const
             return rc;
     }
     ens_addr child;
-    int rc = s->ops->spawn(s, c->actor, d, frame, len, c->actor == NULL, &child);
+    int rc = s->ops->spawn(s, c->actor, d, frame, len, c->actor == NULL, flags, &child);
     if (rc < 0)
         return rc;
     if (c->actor != NULL && add_child(c->actor, child) < 0) {

@@ -40,8 +40,9 @@ enum ens_frame_flag {
     ENS_FRAME_FORWARDED = 1u << 3, /* sender is the original sender */
     ENS_FRAME_ERROR = 1u << 4,     /* an error reply: error holds the code */
     ENS_FRAME_FRAGMENT = 1u << 5,  /* a piece of a larger frame (core/frag.h) */
+    ENS_FRAME_CAST = 1u << 6,      /* sent with ens_cast */
 };
-#define ENS_FRAME_FLAGS_KNOWN 0x3Fu
+#define ENS_FRAME_FLAGS_KNOWN 0x7Fu
 
 typedef struct ens_frame_hdr {
     uint16_t flags;

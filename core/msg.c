@@ -116,6 +116,26 @@ ens_addr ens_msg_target(const ens_msg *m)
     return m ? m->hdr.target : ENS_ADDR_NONE;
 }
 
+bool ens_msg_is_request(const ens_msg *m)
+{
+    return m != NULL && (m->hdr.flags & ENS_FRAME_REQUEST) && m->hdr.corr != 0;
+}
+
+bool ens_msg_is_cast(const ens_msg *m)
+{
+    return m != NULL && (m->hdr.flags & ENS_FRAME_CAST);
+}
+
+bool ens_msg_is_system(const ens_msg *m)
+{
+    return m != NULL && (m->hdr.flags & ENS_FRAME_SYSTEM);
+}
+
+int ens_msg_error(const ens_msg *m)
+{
+    return m != NULL && (m->hdr.flags & ENS_FRAME_ERROR) ? m->hdr.error : 0;
+}
+
 uint32_t ens_msg_attempt(const ens_msg *m)
 {
     return m ? m->hdr.attempt : 0;

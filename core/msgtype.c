@@ -12,7 +12,8 @@
  * ens.String, ens.Int64 and ens.Bytes are ordinary types and use their hash
  * too; the system types (exit request, child exited, wake-up, poison, dead
  * envelope) have fixed ids 0xFFFF0001..0xFFFF0005 in the reserved range,
- * fd ready and command result 0xFFFF0008 and 0xFFFF0009 (6 and 7 are kept
+ * fd ready and command result 0xFFFF0008 and 0xFFFF0009, child restarted
+ * 0xFFFF000A (6 and 7 are kept
  * for the status request and reply).
  * Ids 0 and >= ENS_TYPE_ID_SYSTEM_MIN are never given to user types.
  *
@@ -38,16 +39,17 @@
 
 /* ---- built-in and system types ------------------------------------------ */
 
-#define ID_STRING        0x15B20BFAu /* FNV-1a("ens.String") */
-#define ID_INT64         0x5C456122u /* FNV-1a("ens.Int64") */
-#define ID_BYTES         0xE271EBFAu /* FNV-1a("ens.Bytes") */
-#define ID_EXIT_REQUEST  0xFFFF0001u
-#define ID_CHILD_EXITED  0xFFFF0002u
-#define ID_WAKEUP        0xFFFF0003u
-#define ID_POISON        0xFFFF0004u
-#define ID_DEAD_ENVELOPE 0xFFFF0005u
-#define ID_FD_READY      0xFFFF0008u
-#define ID_CMD_RESULT    0xFFFF0009u
+#define ID_STRING          0x15B20BFAu /* FNV-1a("ens.String") */
+#define ID_INT64           0x5C456122u /* FNV-1a("ens.Int64") */
+#define ID_BYTES           0xE271EBFAu /* FNV-1a("ens.Bytes") */
+#define ID_EXIT_REQUEST    0xFFFF0001u
+#define ID_CHILD_EXITED    0xFFFF0002u
+#define ID_WAKEUP          0xFFFF0003u
+#define ID_POISON          0xFFFF0004u
+#define ID_DEAD_ENVELOPE   0xFFFF0005u
+#define ID_CHILD_RESTARTED 0xFFFF000Au
+#define ID_FD_READY        0xFFFF0008u
+#define ID_CMD_RESULT      0xFFFF0009u
 
 const ens_msgtype ens_type_string = {"ens.String", "S(s)", sizeof(ens_string_v), 0, ID_STRING};
 const ens_msgtype ens_type_int64 = {"ens.Int64", "S(I)", sizeof(ens_int64_v), 0, ID_INT64};
@@ -56,6 +58,8 @@ const ens_msgtype ens_sys_exit_request = {"ens.ExitRequest", "S(i)", sizeof(ens_
                                           ID_EXIT_REQUEST};
 const ens_msgtype ens_sys_child_exited = {"ens.ChildExited", "S(" ENS_ADDR_FMT "iiiu)",
                                           sizeof(ens_child_exited_v), 0, ID_CHILD_EXITED};
+const ens_msgtype ens_sys_child_restarted = {"ens.ChildRestarted", "S(" ENS_ADDR_FMT "iuii)",
+                                             sizeof(ens_child_restarted_v), 0, ID_CHILD_RESTARTED};
 const ens_msgtype ens_sys_wakeup = {"ens.WakeUp", "S(UUu)", sizeof(ens_wakeup_v), 0, ID_WAKEUP};
 const ens_msgtype ens_sys_poison = {"ens.PoisonMessage", "S(" ENS_ADDR_FMT "iius)B",
                                     sizeof(ens_poison_v), 0, ID_POISON};
@@ -75,6 +79,7 @@ _Static_assert(sizeof(ens_string_v) == sizeof(char *), "ens_string_v layout");
 _Static_assert(sizeof(ens_int64_v) == 8, "ens_int64_v layout");
 _Static_assert(sizeof(ens_exit_request_v) == 4, "ens_exit_request_v layout");
 _Static_assert(sizeof(ens_child_exited_v) == 32, "ens_child_exited_v layout");
+_Static_assert(sizeof(ens_child_restarted_v) == 32, "ens_child_restarted_v layout");
 _Static_assert(sizeof(ens_wakeup_v) == 24, "ens_wakeup_v layout");
 _Static_assert(offsetof(ens_poison_v, detail) == 32 && sizeof(ens_poison_v) == 56,
                "ens_poison_v layout");
@@ -85,9 +90,10 @@ _Static_assert(offsetof(ens_command_result_v, output) == 24 && sizeof(ens_comman
                "ens_command_result_v layout");
 
 static const ens_msgtype *const builtins[] = {
-    &ens_type_string,      &ens_type_int64,         &ens_type_bytes, &ens_sys_exit_request,
-    &ens_sys_child_exited, &ens_sys_wakeup,         &ens_sys_poison, &ens_sys_dead_envelope,
-    &ens_sys_fd_ready,     &ens_sys_command_result,
+    &ens_type_string,        &ens_type_int64,          &ens_type_bytes,
+    &ens_sys_exit_request,   &ens_sys_child_exited,    &ens_sys_wakeup,
+    &ens_sys_poison,         &ens_sys_dead_envelope,   &ens_sys_fd_ready,
+    &ens_sys_command_result, &ens_sys_child_restarted,
 };
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])
 

@@ -37,9 +37,10 @@
 typedef struct {
     uint64_t def;  /* the ens_actor_def pointer (same image in every process) */
     int32_t sync;  /* 1: reply after init ran (outside spawns) */
+    int32_t flags; /* enum ens_spawn_flag */
     char *name;    /* the definition's name, checked against def */
     ens_bytes arg; /* encoded start-argument frame, or empty */
-} ens_ctl_spawn_v; /* "S(Uis)B" requester -> admin; reply ens_ctl_status_v */
+} ens_ctl_spawn_v; /* "S(Uiis)B" requester -> admin; reply ens_ctl_status_v */
 
 typedef struct {
     ens_addr addr;

@@ -503,7 +503,7 @@ static int rpc(ens_system *s, const ens_msgtype *t, const void *v, ens_ctl_statu
 }
 
 static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
-                    size_t arg_len, bool sync, ens_addr *out)
+                    size_t arg_len, bool sync, uint32_t flags, ens_addr *out)
 {
     (void)parent;
     (void)sync;
@@ -512,7 +512,7 @@ static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
         return ENS_EMSGSIZE;
     }
     ens_ctl_spawn_v v = {
-        (uint64_t)(uintptr_t)d, 0, (char *)d->name, {arg_frame, (uint32_t)arg_len}};
+        (uint64_t)(uintptr_t)d, 0, (int32_t)flags, (char *)d->name, {arg_frame, (uint32_t)arg_len}};
     ens_ctl_status_v reply;
     int rc = rpc(s, &ens_ctl_spawn, &v, &reply);
     free(arg_frame);

@@ -78,6 +78,7 @@ typedef struct arec {
     uint8_t *arg;
     size_t arg_len;
     bool sync_pending;  /* an outside spawn waits for init */
+    bool no_restart;    /* ENS_SPAWN_NO_RESTART: a crash ends it for good */
     ens_addr requester; /* who asked for the spawn */
     uint64_t req_corr;
     bool exiting; /* announced an orderly exit */
@@ -688,9 +689,10 @@ static void on_child_exit(pid_t pid, int wstatus)
             r->crashes[recent++] = r->crashes[i];
     }
     r->n_crashes = recent;
-    if (in_init || A.shutting_down || recent >= RESTART_MAX - 1) {
+    if (in_init || A.shutting_down || r->no_restart || recent >= RESTART_MAX - 1) {
         const char *gave_up = in_init           ? "crashed in init: not restarted"
                               : A.shutting_down ? "crashed during shutdown"
+                              : r->no_restart   ? "crashed: spawned not to be restarted"
                                                 : "crashed too often: not restarted";
         ens_event ev = {.kind = ENS_EV_EXIT,
                         .actor = r->addr,
@@ -706,11 +708,16 @@ static void on_child_exit(pid_t pid, int wstatus)
     r->crashes[r->n_crashes++] = now;
     r->stage->last_signal = sig;
     r->incarnation++;
+    const bool redelivering = r->stage->state == ENS_STAGE_HANDLING && r->stage->attempt < 2;
     if (fork_actor(r, false) < 0) {
         end_for_good(r, reason, 0, sig, false);
         return;
     }
     rec_event(r, ENS_EV_RESTART, sig, "restarted at the same address");
+    if (!ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
+        ens_child_restarted_v cr = {r->addr, sig, r->incarnation, redelivering ? 1 : 0, 0};
+        send_to(r->addr, r->parent, ENS_MSG_CHILD_RESTARTED, &cr, ENS_FRAME_SYSTEM, 0, 0);
+    }
 }
 
 /* ---- control requests ------------------------------------------------- */
@@ -737,6 +744,7 @@ static void do_spawn(arec *from, const ens_msg *m)
         r->parent = from->outside ? ENS_ADDR_NONE : from->addr;
         r->def = def;
         r->incarnation = 1;
+        r->no_restart = (v->flags & ENS_SPAWN_NO_RESTART) != 0;
         r->stage = ens__stage_map(A.sys->opts.max_frame_bytes, &r->stage_len);
         int sv[2] = {-1, -1};
         if (v->arg.len > 0 && (r->arg = malloc(v->arg.len)) != NULL) {

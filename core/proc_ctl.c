@@ -21,7 +21,7 @@
 #include "core/proc.h"
 #include "ensemble/error.h"
 
-ens_msgtype ens_ctl_spawn = {"ens.ctl.Spawn", "S(Uis)B", sizeof(ens_ctl_spawn_v), 0, 0};
+ens_msgtype ens_ctl_spawn = {"ens.ctl.Spawn", "S(Uiis)B", sizeof(ens_ctl_spawn_v), 0, 0};
 ens_msgtype ens_ctl_spawned = {"ens.ctl.Spawned", "S(" ENS_ADDR_FMT "i)", sizeof(ens_ctl_status_v),
                                0, 0};
 ens_msgtype ens_ctl_connect = {"ens.ctl.Connect", "S(" ENS_ADDR_FMT "U)", sizeof(ens_ctl_conn_v), 0,

@@ -237,7 +237,7 @@ static bool spawn_done(ens_system *s)
 }
 
 static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
-                    size_t arg_len, bool sync, ens_addr *out)
+                    size_t arg_len, bool sync, uint32_t flags, ens_addr *out)
 {
     (void)parent;
     (void)sync;
@@ -247,7 +247,7 @@ static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
         return ENS_EMSGSIZE;
     }
     ens_ctl_spawn_v v = {
-        (uint64_t)(uintptr_t)d, 1, (char *)d->name, {arg_frame, (uint32_t)arg_len}};
+        (uint64_t)(uintptr_t)d, 1, (int32_t)flags, (char *)d->name, {arg_frame, (uint32_t)arg_len}};
     o->spawn_corr = ++s->next_corr;
     o->spawn_done = false;
     int rc = ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_spawn, &v, o->spawn_corr, NULL, 0);

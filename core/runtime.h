@@ -60,8 +60,24 @@ struct ens_actor {
     uint32_t queued;       /* frames waiting for this actor (mailbox depth) */
     uint64_t queued_bytes; /* their bytes */
     uint64_t handled;      /* messages handled */
+    /* Requests waiting for their reply (ens_request, ens_call). */
+    struct ens_pending *pending;
+    size_t n_pending, cap_pending;
+    /* Messages held while an ens_call waits (a FIFO of owned copies). */
+    uint32_t calls_waiting; /* ens_call requests pending */
+    ens_msg **held;
+    size_t held_head, n_held, cap_held;
     ens_ctx ctx;
 };
+
+/* One request waiting for its reply. */
+typedef struct ens_pending {
+    uint64_t corr;
+    uint64_t timer_id;
+    ens_reply_cb cb;
+    uint64_t tag;
+    bool exclusive; /* ens_call: other messages are held meanwhile */
+} ens_pending;
 
 typedef struct ens_base_ops {
     /* Route a frame (header already in the bytes; h is its parsed header)
@@ -70,9 +86,10 @@ typedef struct ens_base_ops {
     int (*route)(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded);
     /* Create an actor of def d, child of parent (NULL: top level), with the
      * encoded start argument (ownership transferred, may be NULL). sync:
-     * run init before returning (outside spawns). */
+     * run init before returning (outside spawns). flags: enum
+     * ens_spawn_flag (a base without restarts ignores them). */
     int (*spawn)(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
-                 size_t arg_len, bool sync, ens_addr *out);
+                 size_t arg_len, bool sync, uint32_t flags, ens_addr *out);
     int (*timer_add)(ens_system *s, ens_actor *a, uint32_t delay_ms, uint64_t payload,
                      uint64_t *id);
     int (*timer_cancel)(ens_system *s, ens_actor *a, uint64_t id);
@@ -169,6 +186,20 @@ int ens__send_frame(ens_system *s, ens_addr from, ens_addr to, const ens_msgtype
  * that already ended are dropped (nobody could act on them). */
 void ens__dead_letter(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h,
                       ens_addr handler, const char *reason);
+
+/* ---- core/request.c ---- */
+
+/* Let the request machinery see m (borrowed) before the handler: a reply
+ * completes its request (one nobody waits for is dropped), a request's
+ * timer completes it with ENS_ETIMEDOUT, and while an ens_call waits every
+ * other message is held. Returns 1 (m consumed, the actor lives on), 0 (not
+ * consumed: deliver it as usual) or -1 (consumed, and the actor stopped: a
+ * is freed). */
+int ens__request_intercept(ens_actor *a, ens_msg *m);
+
+/* a is stopping: its held messages are sent to it again (to become dead
+ * letters), pending requests are dropped with their timers. */
+void ens__request_release(ens_actor *a);
 
 /* ---- core/log.c ---- */
 

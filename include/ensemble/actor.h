@@ -27,6 +27,8 @@
 #include "addr.h"
 #include "msg.h"
 
+struct ens_event; /* event.h */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -83,6 +85,10 @@ int ens_actor_register(const ens_actor_def *d);
 /* The registered definition called name, or NULL. name is borrowed. */
 const ens_actor_def *ens_actor_find(const char *name);
 
+/* True if c is an actor's context (false for the outside context and NULL):
+ * behaviours use it to choose between ens_request (inside) and ens_ask. */
+bool ens_in_actor(const ens_ctx *c);
+
 /* The calling actor's own address (the outside endpoint's address for the
  * outside context). */
 ens_addr ens_self(const ens_ctx *c);
@@ -128,6 +134,67 @@ int ens_forward(ens_ctx *c, ens_addr to, const ens_msg *m);
  * sender. */
 int ens_reply(ens_ctx *c, const ens_msgtype *t, const void *v);
 
+/* Reply with an error: the sender's ens_ask, ens_request or ens_call
+ * completes with status `error` (a negative code: an ENS_E* code or the
+ * caller's own convention, -32768..-1) and the reply message (t, v), which
+ * may carry details (t NULL: no payload, an empty ens.String is sent).
+ * Errors as ens_reply, plus ENS_EINVAL for error >= 0 or < -32768. */
+int ens_reply_error(ens_ctx *c, int error, const ens_msgtype *t, const void *v);
+
+/* Where a reply must go: the requester and its correlation. Storable, so a
+ * handler can answer later, from another handler (OTP's From). */
+typedef struct ens_from {
+    ens_addr to;
+    uint64_t corr; /* 0: the message was not a request (the reply is a plain send) */
+} ens_from;
+
+/* The ens_from of the message being handled; to is ENS_ADDR_NONE outside
+ * receive or when the message has no sender. */
+ens_from ens_from_current(const ens_ctx *c);
+
+/* Reply to `from` now (error 0: a reply; < 0: an error reply as in
+ * ens_reply_error). Used to answer a request later than its own handler.
+ * Errors as ens_send; ENS_EINVAL for a from with no address. */
+int ens_reply_to(ens_ctx *c, ens_from from, int error, const ens_msgtype *t, const void *v);
+
+/* The completion of ens_request / ens_call, called exactly once, inside
+ * the requesting actor, with its state: status 0 and the reply; or the
+ * error of an error reply (ENS_ENOACTOR: nobody at that address; ENS_EPOISON:
+ * the handler failed twice, reply is the PoisonMessage; or the replier's own
+ * code) with the error reply; or ENS_ETIMEDOUT with reply NULL. reply is
+ * borrowed for the call (ens_msg_dup to keep it). The callback may send,
+ * reply (to the message being handled when the request was made it cannot:
+ * use ens_reply_to), request, stop. */
+typedef void (*ens_reply_cb)(ens_ctx *c, void *state, int status, const ens_msg *reply,
+                             uint64_t tag);
+
+/* Send (t, v) to `to` as a request and have cb called with its reply or
+ * its failure within timeout_ms (0: the system's call_timeout_ms). The
+ * actor goes on handling other messages meanwhile. A reply that comes after
+ * the timeout is dropped, never delivered. Pending requests belong to the
+ * incarnation: after a crash restart (process base) their callbacks never
+ * run and their replies are dropped. Inside an actor only.
+ * Errors (cb is then never called): ENS_EINVAL (outside an actor, NULL cb
+ * or t, none address), ENS_ENOMEM, and those of ens_send. */
+int ens_request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
+                ens_reply_cb cb, uint64_t tag);
+
+/* Like ens_request, but the actor handles nothing else until cb has run
+ * (OTP's gen_server:call from inside a process): every other message that
+ * arrives meanwhile - system messages and exit requests included - is held
+ * in arrival order and delivered after cb, before anything newer. A call
+ * made from cb (or while held messages are delivered) holds them again.
+ * On the process base held messages live in the actor's memory: a crash
+ * while a call waits loses them (they were taken from the mailbox).
+ * Errors as ens_request. */
+int ens_call(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
+             ens_reply_cb cb, uint64_t tag);
+
+/* Send (t, v) to `to` marked as a cast (ens_msg_is_cast), the asynchronous
+ * counterpart of a call for behaviours such as gen_server. Errors as
+ * ens_send. */
+int ens_cast(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v);
+
 /* Ask for a WakeUp message to this actor after delay_ms, carrying payload.
  * Wake-ups arrive in deadline order (ties in request order), never early.
  * *timer_id (may be NULL) receives an id for ens_wakeup_cancel. Errors:
@@ -136,6 +203,21 @@ int ens_wakeup_after(ens_ctx *c, uint32_t delay_ms, uint64_t payload, uint64_t *
 
 /* Cancel a wake-up not yet delivered. ENS_ENOENT if it fired or is unknown. */
 int ens_wakeup_cancel(ens_ctx *c, uint64_t timer_id);
+
+/* Spawn flags (ens_spawn_flags). */
+enum ens_spawn_flag {
+    /* A crash ends the actor for good instead of a restart in place
+     * (process base): the parent gets child exited with ENS_EXIT_CRASH or
+     * ENS_EXIT_KILLED, the message in hand and the queue become dead
+     * letters (requests among them get ENS_ENOACTOR). For supervisors'
+     * temporary children and strategies that restart siblings. */
+    ENS_SPAWN_NO_RESTART = 1u << 0,
+};
+
+/* ens_spawn with flags (a mask of enum ens_spawn_flag). Unknown flags:
+ * ENS_EINVAL. Otherwise as ens_spawn. */
+int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                    uint32_t flags, ens_addr *out);
 
 /* Send an exit request to `who` (which may be ens_self(c)). It is queued
  * like a message; an address with no live actor turns it into a dead letter.
@@ -209,6 +291,14 @@ int ens_unwatch_fd(ens_ctx *c, int fd);
  * less 1 KiB), ENS_ENOMEM, ENS_EAGAIN (the shell could not be started:
  * fork or exec failed; no result will come), ENS_ENOTSUP. */
 int ens_command_run(ens_ctx *c, const char *shell_command, uint32_t max_output, uint64_t tag);
+
+/* Report a failure event (a behaviour's decision: ENS_EV_ESCALATE,
+ * ENS_EV_BREAKER, ENS_EV_RESTART by a supervisor, ...) as the runtime does:
+ * to on_event, the log and the journal. Fields of ev left zero or NULL are
+ * filled from c: actor, parent, actor_type and incarnation of the calling
+ * actor (when ev->actor is none), the time, and "" for strings. ev and its
+ * strings are borrowed. Errors: ENS_EINVAL (NULL c or ev). */
+int ens_event_report(ens_ctx *c, const struct ens_event *ev);
 
 typedef enum ens_log_level {
     ENS_LOG_ERROR = 0,

@@ -6,11 +6,16 @@
 
 #include "actor.h"
 #include "addr.h"
+#include "circuit_breaker.h"
 #include "error.h"
 #include "event.h"
+#include "gen_server.h"
 #include "journal.h"
 #include "msg.h"
+#include "registry.h"
 #include "status.h"
+#include "supervisor.h"
 #include "system.h"
+#include "troupe.h"
 
 #endif

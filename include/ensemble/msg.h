@@ -35,6 +35,7 @@
 #ifndef ENSEMBLE_MSG_H
 #define ENSEMBLE_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,6 +96,19 @@ const void *ens_msg_value(const ens_msg *m, const ens_msgtype *want);
 
 /* The original sender (for forwarded frames too); ENS_ADDR_NONE if none. */
 ens_addr ens_msg_sender(const ens_msg *m);
+
+/* True if m is a request (sent with ens_ask, ens_request or ens_call): a
+ * reply is awaited under its correlation. */
+bool ens_msg_is_request(const ens_msg *m);
+
+/* True if m was sent with ens_cast. */
+bool ens_msg_is_cast(const ens_msg *m);
+
+/* True if m is a system message (exit request, child exited, wake-up, ...). */
+bool ens_msg_is_system(const ens_msg *m);
+
+/* The error code of an error reply (negative), else 0. */
+int ens_msg_error(const ens_msg *m);
 
 /* The address the message was sent to. */
 ens_addr ens_msg_target(const ens_msg *m);
@@ -162,6 +176,18 @@ typedef struct ens_child_exited_v {
     uint32_t incarnation; /* 1 for the first start, +1 per restart */
 } ens_child_exited_v;
 
+/* Child restarted: sent to the parent each time the runtime restarts a
+ * crashed child in place (process base; same address, next incarnation),
+ * so a supervisor can count it toward its restart intensity. */
+typedef struct ens_child_restarted_v {
+    ens_addr child;
+    int32_t signal;       /* the signal that ended the previous incarnation, or 0 */
+    uint32_t incarnation; /* of the new incarnation */
+    int32_t redelivering; /* 1: the message in hand is delivered again;
+                             0: none was in hand, or it was returned as poison */
+    int32_t spare;        /* 0 */
+} ens_child_restarted_v;
+
 /* Wake-up: the payload given to ens_wakeup_after, delivered to the actor
  * that asked, never before the delay has passed. */
 typedef struct ens_wakeup_v {
@@ -216,16 +242,18 @@ typedef struct ens_command_result_v {
     ens_bytes output;    /* the (first max_output bytes of) output */
 } ens_command_result_v;
 
-extern const ens_msgtype ens_sys_exit_request;  /* "ens.ExitRequest" */
-extern const ens_msgtype ens_sys_child_exited;  /* "ens.ChildExited" */
-extern const ens_msgtype ens_sys_wakeup;        /* "ens.WakeUp" */
-extern const ens_msgtype ens_sys_poison;        /* "ens.PoisonMessage" */
-extern const ens_msgtype ens_sys_dead_envelope; /* "ens.DeadEnvelope" */
-#define ENS_MSG_EXIT_REQUEST  (&ens_sys_exit_request)
-#define ENS_MSG_CHILD_EXITED  (&ens_sys_child_exited)
-#define ENS_MSG_WAKEUP        (&ens_sys_wakeup)
-#define ENS_MSG_POISON        (&ens_sys_poison)
-#define ENS_MSG_DEAD_ENVELOPE (&ens_sys_dead_envelope)
+extern const ens_msgtype ens_sys_exit_request;    /* "ens.ExitRequest" */
+extern const ens_msgtype ens_sys_child_exited;    /* "ens.ChildExited" */
+extern const ens_msgtype ens_sys_child_restarted; /* "ens.ChildRestarted" */
+extern const ens_msgtype ens_sys_wakeup;          /* "ens.WakeUp" */
+extern const ens_msgtype ens_sys_poison;          /* "ens.PoisonMessage" */
+extern const ens_msgtype ens_sys_dead_envelope;   /* "ens.DeadEnvelope" */
+#define ENS_MSG_EXIT_REQUEST    (&ens_sys_exit_request)
+#define ENS_MSG_CHILD_EXITED    (&ens_sys_child_exited)
+#define ENS_MSG_CHILD_RESTARTED (&ens_sys_child_restarted)
+#define ENS_MSG_WAKEUP          (&ens_sys_wakeup)
+#define ENS_MSG_POISON          (&ens_sys_poison)
+#define ENS_MSG_DEAD_ENVELOPE   (&ens_sys_dead_envelope)
 
 /* The services' messages (ens_watch_fd, ens_command_run in actor.h). */
 extern const ens_msgtype ens_sys_fd_ready;       /* "ens.FdReady" */

@@ -1,0 +1,4 @@
+#ifndef ENSEMBLE_SUPERVISOR_H
+#define ENSEMBLE_SUPERVISOR_H
+#include "actor.h"
+#endif
