@@ -74,7 +74,8 @@ test-fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt
 	    [ -e "$$src" ] || continue; found=1; \
 	    name=$$(basename "$$src" .c); \
 	    corpus=$$(mktemp -d); \
-	    if [ -d "tests/fuzz/corpus/$$name" ]; then cp -R "tests/fuzz/corpus/$$name/." "$$corpus/"; fi; \
+	    seeds=tests/fuzz/corpus/$${name#fuzz_}; \
+	    if [ -d "$$seeds" ]; then cp -R "$$seeds/." "$$corpus/"; fi; \
 	    log=$(BUILD_FUZZ)/$$name.log; \
 	    printf '   %-28s ' "$$name"; \
 	    if $(BUILD_FUZZ)/fuzz/$$name -max_total_time=$(ENS_FUZZ_SECONDS) -max_len=70000 \

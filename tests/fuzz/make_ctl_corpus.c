@@ -1,0 +1,90 @@
+/*
+ * tests/fuzz/make_ctl_corpus.c - writes the seed corpus of fuzz_ctl: one
+ * valid control frame of each kind the admin reads (spawn with a start
+ * argument, connect, closed, started, exiting, event, dead letter carrying
+ * a frame, dead-letter handler, shutdown, status, log).
+ * Usage: make_ctl_corpus <dir>   (see README.md)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/proc.h"
+
+static int written;
+
+static int save(const char *dir, const char *name, const ens_msgtype *t, const void *v,
+                uint8_t **keep, size_t *keep_len)
+{
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = ens__ctl_build((ens_addr){16, 1, 0}, t, v, 7, &frame, &len);
+    if (rc != 0) {
+        fprintf(stderr, "%s: build failed (%d)\n", name, rc);
+        return -1;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(frame, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "%s: cannot write\n", path);
+        free(frame);
+        return -1;
+    }
+    written++;
+    if (keep != NULL) {
+        *keep = frame;
+        *keep_len = len;
+    } else {
+        free(frame);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s <corpus dir>\n", argv[0]);
+        return 2;
+    }
+    const char *dir = argv[1];
+    if (ens__ctl_register() != 0)
+        return 1;
+    int rc = 0;
+    ens_string_v s = {"start"};
+    uint8_t *arg = NULL;
+    size_t arg_len = 0;
+    rc |= save(dir, "string", ENS_MSG_STRING, &s, &arg, &arg_len);
+    ens_ctl_spawn_v sp = {0x1000, 1, 0, "demo.Worker", {arg, (uint32_t)arg_len}};
+    rc |= save(dir, "spawn", &ens_ctl_spawn, &sp, NULL, NULL);
+    ens_ctl_conn_v cn = {{17, 1, 0}, 3};
+    rc |= save(dir, "connect", &ens_ctl_connect, &cn, NULL, NULL);
+    rc |= save(dir, "closed", &ens_ctl_closed, &cn, NULL, NULL);
+    ens_ctl_exit_v ex = {-1, 0};
+    rc |= save(dir, "started", &ens_ctl_started, &ex, NULL, NULL);
+    ex = (ens_ctl_exit_v){ENS_EXIT_ERROR, -22};
+    rc |= save(dir, "exiting", &ens_ctl_exiting, &ex, NULL, NULL);
+    ens_ctl_event_v ev = {1764370000000,
+                          {16, 1, 0},
+                          {0, 0, 0},
+                          {2, 1, 0},
+                          ENS_EV_ERROR,
+                          -22,
+                          0,
+                          1,
+                          1,
+                          80,
+                          "demo.Worker",
+                          "ens.String",
+                          "handler returned an error"};
+    rc |= save(dir, "event", &ens_ctl_event, &ev, NULL, NULL);
+    ens_ctl_frame_v dl = {"the actor ended", {arg, (uint32_t)arg_len}};
+    rc |= save(dir, "deadletter", &ens_ctl_deadletter, &dl, NULL, NULL);
+    rc |= save(dir, "log", &ens_ctl_log, &dl, NULL, NULL);
+    ens_ctl_flag_v fl = {1, 5000};
+    rc |= save(dir, "deadhandler", &ens_ctl_deadhandler, &fl, NULL, NULL);
+    rc |= save(dir, "shutdown", &ens_ctl_shutdown, &fl, NULL, NULL);
+    rc |= save(dir, "status", &ens_ctl_status, &fl, NULL, NULL);
+    free(arg);
+    fprintf(stderr, "%d control frames written to %s\n", written, dir);
+    return rc ? 1 : 0;
+}
