@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -722,6 +723,24 @@ static void on_child_exit(pid_t pid, int wstatus)
 
 /* ---- control requests ------------------------------------------------- */
 
+/* Descriptors kept free for connections between the actors that exist: a
+ * spawn is refused (ENS_EAGAIN) rather than take the last of them, so that
+ * running out of descriptors stops growth, not the actors already there. */
+static bool fds_short(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return false;
+    rlim_t reserve = rl.rlim_cur / 8 > 32 ? rl.rlim_cur / 8 : 32;
+    /* Descriptors are handed out lowest first: the lowest free one tells
+     * how many are in use (near enough for a reserve). */
+    int probe = fcntl(0, F_DUPFD_CLOEXEC, 0);
+    if (probe < 0)
+        return true;
+    close(probe);
+    return (rlim_t)probe + reserve >= rl.rlim_cur;
+}
+
 static void do_spawn(arec *from, const ens_msg *m)
 {
     const ens_ctl_spawn_v *v = m->value;
@@ -733,7 +752,12 @@ static void do_spawn(arec *from, const ens_msg *m)
     arec *r = NULL;
     if (A.shutting_down)
         reply.status = ENS_ESHUTDOWN;
-    else if (from->foreign && def == NULL)
+    else if (fds_short()) {
+        reply.status = ENS_EAGAIN;
+        ens__log(A.sys, NULL, ENS_LOG_WARN,
+                 "spawn refused: too few file descriptors left (RLIMIT_NOFILE); the rest are "
+                 "kept for the actors that run");
+    } else if (from->foreign && def == NULL)
         reply.status = ENS_ENOENT;
     else if (def == NULL || v->name == NULL || def->name == NULL || strcmp(def->name, v->name))
         reply.status = ENS_EINVAL;
@@ -1042,6 +1066,12 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd)
     A.next_id = ENS_ID_FIRST_ACTOR;
     A.next_conn = 1;
     ens__proctitle("ens-admin %s", s->name);
+    /* Every actor costs the admin a few descriptors: take what is allowed. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
