@@ -69,6 +69,11 @@ static int add_child(ens_actor *a, ens_addr child)
     return 0;
 }
 
+int ens__actor_add_child(ens_actor *a, ens_addr child)
+{
+    return add_child(a, child);
+}
+
 void ens__actor_forget_child(ens_actor *a, ens_addr child)
 {
     for (size_t i = 0; i < a->n_children; i++) {
@@ -259,7 +264,7 @@ void ens__actor_stop(ens_actor *a, int reason, int status)
     a->stop_reason = reason;
     a->stop_status = status;
     a->ctx.cur = NULL;
-    if (ran && a->def->terminate != NULL)
+    if (ran && !a->killed && a->def->terminate != NULL)
         a->def->terminate(&a->ctx, a->state, reason);
     ens__request_release(a);
     for (size_t i = 0; i < a->n_children; i++)
@@ -481,6 +486,17 @@ int ens_stop(ens_ctx *c, int reason, int status)
         a->stop_status = status;
     }
     return 0;
+}
+
+int ens_kill(ens_ctx *c, ens_addr who)
+{
+    if (c == NULL || ens_addr_is_none(who))
+        return ENS_EINVAL;
+    if (c->sys->down)
+        return ENS_ESHUTDOWN;
+    if (c->sys->ops->kill == NULL)
+        return ENS_ENOTSUP;
+    return c->sys->ops->kill(c->sys, c->actor, who);
 }
 
 int ens_dead_letters_handle(ens_ctx *c, bool enable)

@@ -21,6 +21,7 @@
 
 #include "core/endpoint.h"
 #include "core/inproc_services.h"
+#include "core/names.h"
 #include "core/runtime.h"
 #include "ensemble/error.h"
 #include "ensemble/status.h"
@@ -54,7 +55,8 @@ typedef struct inproc {
     ens_addr dead_handler;
     ens_addr *top; /* top-level actors alive, in start order */
     size_t n_top, cap_top;
-    void *services; /* watches and commands: core/inproc_services.c */
+    void *services;  /* watches and commands: core/inproc_services.c */
+    ens_names names; /* global names (registry/) */
 } inproc;
 
 static inproc *base_of(ens_system *s)
@@ -278,6 +280,7 @@ static void ip_actor_gone(ens_system *s, ens_actor *a)
             break;
         }
     }
+    ens__names_drop_addr(&b->names, a->addr); /* it ended for good */
     b->actors[a->addr.id - ENS_ID_FIRST_ACTOR] = NULL;
     b->live--;
     ens__actor_free(a);
@@ -454,6 +457,7 @@ static void free_all(ens_system *s)
     ens__endpoint_clear(&b->out);
     free(b->timers);
     free(b->top);
+    ens__names_clear(&b->names);
     free(b);
 }
 
@@ -500,6 +504,7 @@ static int ip_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, e
             .addr = a->addr,
             .parent = a->parent,
             .type = (char *)a->def->name,
+            .name = (char *)ens__names_of(&b->names, a->addr),
             .pid = (int32_t)getpid(),
             .incarnation = a->incarnation,
             .handled = a->handled,
@@ -525,6 +530,71 @@ static int ip_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, e
     return rc;
 }
 
+/* Global names: the table is the system's own, and nothing runs between
+ * the check and the spawn, so create-or-get is atomic here by itself. The
+ * name is given after the spawn returns: for an outside spawn init has run
+ * by then (an init that fails leaves the name free). */
+static int ip_names(ens_system *s, ens_actor *caller, ens_names_req *req)
+{
+    inproc *b = base_of(s);
+    ens_addr at = req->name != NULL ? ens__names_get(&b->names, req->name) : ENS_ADDR_NONE;
+    switch (req->op) {
+    case ENS_NAMES_LOOKUP:
+        if (ens_addr_is_none(at))
+            return ENS_ENOENT;
+        req->addr = at;
+        return 0;
+    case ENS_NAMES_REGISTER:
+        return ens__names_set(&b->names, req->name, caller->addr);
+    case ENS_NAMES_UNREGISTER:
+        return ens__names_drop_addr(&b->names, caller->addr);
+    case ENS_NAMES_SPAWN: {
+        if (!ens_addr_is_none(at)) {
+            free(req->frame);
+            req->addr = at;
+            return 1;
+        }
+        int rc =
+            ip_spawn(s, caller, req->def, req->frame, req->len, req->sync, req->flags, &req->addr);
+        if (rc < 0)
+            return rc;
+        rc = ens__names_set(&b->names, req->name, req->addr);
+        if (rc == ENS_EEXIST) { /* its init named it otherwise: the asked name wins */
+            ens__names_drop_addr(&b->names, req->addr);
+            rc = ens__names_set(&b->names, req->name, req->addr);
+        }
+        return rc;
+    }
+    case ENS_NAMES_DEAD: {
+        ens_frame_hdr h;
+        if (ens__frame_hdr_read(req->frame, req->len, UINT32_MAX, &h) < 0) {
+            free(req->frame);
+            return ENS_EBADFRAME;
+        }
+        ens__dead_letter(s, req->frame, req->len, &h, b->dead_handler, req->reason);
+        return 0;
+    }
+    }
+    free(req->frame);
+    return ENS_EINVAL;
+}
+
+static int ip_kill(ens_system *s, ens_actor *caller, ens_addr who)
+{
+    ens_actor *a = lookup(s, who);
+    if (a == NULL || a->status == ENS_ACTOR_DEAD)
+        return 0;
+    a->killed = true;
+    if (a == caller) { /* it is running: it ends when its handler returns */
+        a->stop_requested = true;
+        a->stop_reason = ENS_EXIT_KILLED;
+        a->stop_status = 0;
+        return 0;
+    }
+    ens__actor_stop(a, ENS_EXIT_KILLED, 0);
+    return 0;
+}
+
 static const ens_base_ops inproc_ops = {
     .route = ip_route,
     .spawn = ip_spawn,
@@ -539,6 +609,8 @@ static const ens_base_ops inproc_ops = {
     .status = ip_status,
     .watch = ens__inproc_watch,
     .command = ens__inproc_command,
+    .kill = ip_kill,
+    .names = ip_names,
 };
 
 int ens__inproc_start(ens_system *s)

@@ -39,8 +39,10 @@ typedef struct {
     int32_t sync;  /* 1: reply after init ran (outside spawns) */
     int32_t flags; /* enum ens_spawn_flag */
     char *name;    /* the definition's name, checked against def */
+    char *global;  /* ens_name_spawn: the global name, else NULL */
     ens_bytes arg; /* encoded start-argument frame, or empty */
-} ens_ctl_spawn_v; /* "S(Uiis)B" requester -> admin; reply ens_ctl_status_v */
+} ens_ctl_spawn_v; /* "S(Uiiss)B" requester -> admin; reply ens_ctl_status_v
+                      (status 1: the global name was taken, addr is its actor) */
 
 typedef struct {
     ens_addr addr;
@@ -82,6 +84,15 @@ typedef struct {
 } ens_ctl_hello_v; /* "S($(Uuu)uuuu)" admin -> a program connected by name,
                       with the receiving end of the admin's connection to it */ /* "S(iu)" dead-letter handler (enable), shutdown (timeout) */
 
+typedef struct {
+    int32_t op; /* ens_names_op: LOOKUP, REGISTER, UNREGISTER */
+    char *name;
+} ens_ctl_name_v; /* "S(is)" requester -> admin (core/proc_names.c); reply
+                     ens_ctl_spawned with the address (LOOKUP) and status */
+
+extern ens_msgtype ens_ctl_name;
+/* "ens.ctl.Kill" (an ens_ctl_conn_v, conn_id 0): -> admin, SIGKILL peer for good. */
+extern ens_msgtype ens_ctl_kill;
 extern ens_msgtype ens_ctl_spawn, ens_ctl_spawned, ens_ctl_connect, ens_ctl_connected,
     ens_ctl_newconn, ens_ctl_closed, ens_ctl_started, ens_ctl_exiting, ens_ctl_event,
     ens_ctl_deadletter, ens_ctl_deadhandler, ens_ctl_shutdown, ens_ctl_status, ens_ctl_log,

@@ -511,14 +511,50 @@ static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
         free(arg_frame);
         return ENS_EMSGSIZE;
     }
-    ens_ctl_spawn_v v = {
-        (uint64_t)(uintptr_t)d, 0, (int32_t)flags, (char *)d->name, {arg_frame, (uint32_t)arg_len}};
+    ens_ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)d,
+                         .flags = (int32_t)flags,
+                         .name = (char *)d->name,
+                         .arg = {arg_frame, (uint32_t)arg_len}};
     ens_ctl_status_v reply;
     int rc = rpc(s, &ens_ctl_spawn, &v, &reply);
     free(arg_frame);
     if (rc == 0)
         *out = reply.addr;
     return rc;
+}
+
+/* Global names: one request to the admin, which owns the table
+ * (core/proc_names.c); a named spawn is a spawn request with the name. */
+static int pa_names(ens_system *s, ens_actor *caller, ens_names_req *req)
+{
+    (void)caller;
+    ens_ctl_status_v reply = {ENS_ADDR_NONE, 0};
+    int rc;
+    if (req->op == ENS_NAMES_DEAD) {
+        rc = ens__tx_dead_letter(&P.tx, req->frame, req->len, req->reason);
+        free(req->frame);
+        return rc;
+    }
+    if (req->op == ENS_NAMES_SPAWN) {
+        if (req->len > ENS_CTL_MAX - 1024) {
+            free(req->frame);
+            return ENS_EMSGSIZE;
+        }
+        ens_ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)req->def,
+                             .flags = (int32_t)req->flags,
+                             .name = (char *)req->def->name,
+                             .global = (char *)req->name,
+                             .arg = {req->frame, (uint32_t)req->len}};
+        rc = rpc(s, &ens_ctl_spawn, &v, &reply);
+        free(req->frame);
+    } else {
+        ens_ctl_name_v v = {(int32_t)req->op, (char *)req->name};
+        rc = rpc(s, &ens_ctl_name, &v, &reply);
+    }
+    if (rc < 0)
+        return rc;
+    req->addr = reply.addr;
+    return reply.status;
 }
 
 static void on_timer(uv_timer_t *h)
@@ -640,6 +676,15 @@ static int pa_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, e
     return ens__ctl_send(P.ctl, requester->addr, &ens_ctl_status, &v, 0, NULL, 0) < 0 ? ENS_EIO : 0;
 }
 
+static int pa_kill(ens_system *s, ens_actor *caller, ens_addr who)
+{
+    (void)s;
+    (void)caller;
+    ens_ctl_conn_v v = {who, 0};
+    return ens__ctl_send(P.ctl, P.actor->addr, &ens_ctl_kill, &v, 0, NULL, 0) < 0 ? ENS_ESHUTDOWN
+                                                                                  : 0;
+}
+
 static const ens_base_ops actor_ops = {
     .route = pa_route,
     .spawn = pa_spawn,
@@ -655,6 +700,8 @@ static const ens_base_ops actor_ops = {
     .status = pa_status,
     .watch = ens__proc_watch,
     .command = ens__proc_command,
+    .kill = pa_kill,
+    .names = pa_names,
 };
 
 /* Log lines of an actor process are written by the admin. */

@@ -38,7 +38,9 @@
 
 #include "core/frag.h"
 #include "core/proc.h"
+#include "core/proc_names.h"
 #include "ensemble/error.h"
+#include "ensemble/registry.h"
 #include "ensemble/status.h"
 
 #define RESTART_WINDOW_MS 1000
@@ -80,6 +82,7 @@ typedef struct arec {
     size_t arg_len;
     bool sync_pending;  /* an outside spawn waits for init */
     bool no_restart;    /* ENS_SPAWN_NO_RESTART: a crash ends it for good */
+    bool killed;        /* ens_kill: SIGKILLed on request, ends for good */
     ens_addr requester; /* who asked for the spawn */
     uint64_t req_corr;
     bool exiting; /* announced an orderly exit */
@@ -607,6 +610,7 @@ static void rec_free(arec *r)
             break;
         }
     }
+    ens__admin_name_forget(r->addr); /* it ended for good: its name is free */
     ctl_drop_all(r);
     if (r->ctl >= 0)
         close(r->ctl);
@@ -675,6 +679,18 @@ static void on_child_exit(pid_t pid, int wstatus)
         return;
     }
     int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+    if (r->killed) { /* ens_kill: no restart, whatever it died of */
+        ens_event ev = {.kind = ENS_EV_EXIT,
+                        .actor = r->addr,
+                        .parent = r->parent,
+                        .actor_type = r->def->name,
+                        .signal = sig,
+                        .incarnation = r->incarnation,
+                        .reason = "killed on request (ens_kill)"};
+        emit(&ev);
+        end_for_good(r, ENS_EXIT_KILLED, 0, sig, false);
+        return;
+    }
     int reason = sig == SIGKILL ? ENS_EXIT_KILLED : ENS_EXIT_CRASH;
     char why[128];
     if (sig != 0)
@@ -741,6 +757,19 @@ static bool fds_short(void)
     return (rlim_t)probe + reserve >= rl.rlim_cur;
 }
 
+/* ens_kill: SIGKILL the actor's process; on_child_exit then ends it for
+ * good. Nothing to do for an address with no actor process. */
+static void do_kill(const ens_msg *m)
+{
+    const ens_ctl_conn_v *v = m->value;
+    arec *r = by_addr(v->peer);
+    if (r == NULL || r->outside || r->killed)
+        return;
+    r->killed = true;
+    if (r->pid > 0)
+        kill(r->pid, SIGKILL);
+}
+
 static void do_spawn(arec *from, const ens_msg *m)
 {
     const ens_ctl_spawn_v *v = m->value;
@@ -750,8 +779,16 @@ static void do_spawn(arec *from, const ens_msg *m)
         from->foreign ? ens_actor_find(v->name) : (const ens_actor_def *)(uintptr_t)v->def;
     ens_ctl_status_v reply = {ENS_ADDR_NONE, 0};
     arec *r = NULL;
+    /* ens_name_spawn: create-or-get, atomic because nothing else runs here
+     * between the check and the registration. */
+    const bool named = v->global != NULL && v->global[0] != '\0';
+    ens_addr holder = named ? ens__admin_name_get(v->global) : ENS_ADDR_NONE;
     if (A.shutting_down)
         reply.status = ENS_ESHUTDOWN;
+    else if (named && !ens_name_valid(v->global))
+        reply.status = ENS_EINVAL;
+    else if (!ens_addr_is_none(holder))
+        reply = (ens_ctl_status_v){holder, 1};
     else if (fds_short()) {
         reply.status = ENS_EAGAIN;
         ens__log(A.sys, NULL, ENS_LOG_WARN,
@@ -785,9 +822,12 @@ static void do_spawn(arec *from, const ens_msg *m)
             r->sync_pending = v->sync != 0;
             r->requester = from->addr;
             r->req_corr = m->hdr.corr;
-            reply.status = fork_actor(r, v->sync != 0);
+            reply.status = named ? ens__admin_name_set(v->global, r->addr) : 0;
+            if (reply.status == 0)
+                reply.status = fork_actor(r, v->sync != 0);
         }
         if (reply.status < 0) {
+            ens__admin_name_forget(r->addr);
             r->sync_pending = false;
             r->addr = ENS_ADDR_NONE;
             rec_free(r);
@@ -795,8 +835,16 @@ static void do_spawn(arec *from, const ens_msg *m)
             reply.addr = r->addr;
         }
     }
-    if (reply.status < 0 || !v->sync)
+    if (reply.status != 0 || !v->sync)
         ctl_out(from, reply.addr, &ens_ctl_spawned, &reply, m->hdr.corr, -1, false);
+}
+
+/* A name request: answered at once (core/proc_names.c). */
+static void do_name(arec *from, const ens_msg *m)
+{
+    ens_ctl_status_v reply = {ENS_ADDR_NONE, 0};
+    reply.status = ens__admin_name_request(from->addr, !from->outside, m->value, &reply.addr);
+    ctl_out(from, reply.addr, &ens_ctl_spawned, &reply, m->hdr.corr, -1, false);
 }
 
 static void do_connect(arec *from, const ens_msg *m)
@@ -860,6 +908,7 @@ static void do_status(arec *from, const ens_msg *m)
             .addr = r->addr,
             .parent = r->parent,
             .type = (char *)r->def->name,
+            .name = (char *)ens__admin_name_of(r->addr),
             .pid = (int32_t)r->pid,
             .incarnation = r->incarnation,
             .restarts = r->incarnation - 1,
@@ -922,6 +971,10 @@ static void on_ctl(arec *r)
             do_spawn(r, m);
         } else if (t == ens_ctl_connect.id) {
             do_connect(r, m);
+        } else if (t == ens_ctl_name.id) {
+            do_name(r, m);
+        } else if (t == ens_ctl_kill.id) {
+            do_kill(m);
         } else if (t == ens_ctl_closed.id) {
             const ens_ctl_conn_v *v = m->value;
             for (size_t i = 0; i < r->n_rx; i++) {

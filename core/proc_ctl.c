@@ -21,7 +21,9 @@
 #include "core/proc.h"
 #include "ensemble/error.h"
 
-ens_msgtype ens_ctl_spawn = {"ens.ctl.Spawn", "S(Uiis)B", sizeof(ens_ctl_spawn_v), 0, 0};
+ens_msgtype ens_ctl_spawn = {"ens.ctl.Spawn", "S(Uiiss)B", sizeof(ens_ctl_spawn_v), 0, 0};
+ens_msgtype ens_ctl_kill = {"ens.ctl.Kill", "S(" ENS_ADDR_FMT "U)", sizeof(ens_ctl_conn_v), 0, 0};
+ens_msgtype ens_ctl_name = {"ens.ctl.Name", "S(is)", sizeof(ens_ctl_name_v), 0, 0};
 ens_msgtype ens_ctl_spawned = {"ens.ctl.Spawned", "S(" ENS_ADDR_FMT "i)", sizeof(ens_ctl_status_v),
                                0, 0};
 ens_msgtype ens_ctl_connect = {"ens.ctl.Connect", "S(" ENS_ADDR_FMT "U)", sizeof(ens_ctl_conn_v), 0,
@@ -51,7 +53,8 @@ int ens__ctl_register(void)
                           &ens_ctl_connected,  &ens_ctl_newconn,     &ens_ctl_closed,
                           &ens_ctl_started,    &ens_ctl_exiting,     &ens_ctl_event,
                           &ens_ctl_deadletter, &ens_ctl_deadhandler, &ens_ctl_shutdown,
-                          &ens_ctl_status,     &ens_ctl_log,         &ens_ctl_hello};
+                          &ens_ctl_status,     &ens_ctl_log,         &ens_ctl_hello,
+                          &ens_ctl_name,       &ens_ctl_kill};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rc = ens_msgtype_register(all[i]);
         if (rc < 0)

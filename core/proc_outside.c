@@ -246,8 +246,11 @@ static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
         free(arg_frame);
         return ENS_EMSGSIZE;
     }
-    ens_ctl_spawn_v v = {
-        (uint64_t)(uintptr_t)d, 1, (int32_t)flags, (char *)d->name, {arg_frame, (uint32_t)arg_len}};
+    ens_ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)d,
+                         .sync = 1,
+                         .flags = (int32_t)flags,
+                         .name = (char *)d->name,
+                         .arg = {arg_frame, (uint32_t)arg_len}};
     o->spawn_corr = ++s->next_corr;
     o->spawn_done = false;
     int rc = ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_spawn, &v, o->spawn_corr, NULL, 0);
@@ -261,6 +264,50 @@ static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
         return o->spawn_reply.status;
     *out = o->spawn_reply.addr;
     return 0;
+}
+
+/* Global names: one request to the admin (core/proc_names.c), answered
+ * like a spawn; a named spawn is a spawn request with the name. */
+static int po_names(ens_system *s, ens_actor *caller, ens_names_req *req)
+{
+    (void)caller;
+    outside *o = base_of(s);
+    if (o->admin_gone) {
+        free(req->frame);
+        return ENS_ESHUTDOWN;
+    }
+    if (req->op == ENS_NAMES_DEAD) {
+        int rc = ens__tx_dead_letter(&o->tx, req->frame, req->len, req->reason);
+        free(req->frame);
+        return rc;
+    }
+    o->spawn_corr = ++s->next_corr;
+    o->spawn_done = false;
+    int rc;
+    if (req->op == ENS_NAMES_SPAWN) {
+        if (req->len > ENS_CTL_MAX - 1024) {
+            free(req->frame);
+            return ENS_EMSGSIZE;
+        }
+        ens_ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)req->def,
+                             .sync = 1,
+                             .flags = (int32_t)req->flags,
+                             .name = (char *)req->def->name,
+                             .global = (char *)req->name,
+                             .arg = {req->frame, (uint32_t)req->len}};
+        rc = ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_spawn, &v, o->spawn_corr, NULL, 0);
+        free(req->frame);
+    } else {
+        ens_ctl_name_v v = {(int32_t)req->op, (char *)req->name};
+        rc = ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_name, &v, o->spawn_corr, NULL, 0);
+    }
+    if (rc < 0)
+        return ENS_ESHUTDOWN;
+    rc = run_until(s, spawn_done, s->opts.call_timeout_ms);
+    if (rc < 0)
+        return rc;
+    req->addr = o->spawn_reply.addr;
+    return o->spawn_reply.status;
 }
 
 static bool ask_done(ens_system *s)
@@ -415,6 +462,15 @@ static int po_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, e
     return ens__endpoint_answer(&o->out, rc, out);
 }
 
+static int po_kill(ens_system *s, ens_actor *caller, ens_addr who)
+{
+    (void)caller;
+    ens_ctl_conn_v v = {who, 0};
+    return ens__ctl_send(base_of(s)->ctl, s->outside.self, &ens_ctl_kill, &v, 0, NULL, 0) < 0
+               ? ENS_ESHUTDOWN
+               : 0;
+}
+
 static const ens_base_ops outside_ops = {
     .route = po_route,
     .spawn = po_spawn,
@@ -427,6 +483,8 @@ static const ens_base_ops outside_ops = {
     .run = po_run,
     .shutdown = po_shutdown,
     .status = po_status,
+    .names = po_names,
+    .kill = po_kill,
 };
 
 static uint32_t make_node(void)

@@ -66,6 +66,11 @@ static int send_dead(ens_tx_table *t, const uint8_t *frame, size_t len, const ch
     return ens__ctl_send(t->ctl, t->self, &ens_ctl_deadletter, &v, 0, NULL, 0);
 }
 
+int ens__tx_dead_letter(ens_tx_table *t, const uint8_t *frame, size_t len, const char *reason)
+{
+    return send_dead(t, frame, len, reason);
+}
+
 /* Hand every frame from offset `from` of tx's buffer to the admin as a dead
  * letter, and empty the buffer. */
 static void dead_letters(ens_tx_table *t, ens_tx *tx, size_t from, const char *reason)

@@ -74,6 +74,10 @@ bool ens__tx_pending(const ens_tx_table *t);
  * exits. */
 void ens__tx_drain(ens_tx_table *t, uint32_t timeout_ms, void (*pump_ctl)(ens_tx_table *t));
 
+/* Give one frame (borrowed) to the admin as a dead letter for `reason`
+ * (ens_name_send to a name nobody has). Errors: ENS_EIO, ENS_EBADFRAME. */
+int ens__tx_dead_letter(ens_tx_table *t, const uint8_t *frame, size_t len, const char *reason);
+
 /* Close every connection and free the table's memory (not t itself). */
 void ens__tx_free(ens_tx_table *t);
 

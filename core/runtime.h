@@ -53,6 +53,7 @@ struct ens_actor {
     uint8_t *arg_frame; /* encoded start argument (owned), or NULL */
     size_t arg_len;
     bool stop_requested; /* ens_stop or an exit request was handled */
+    bool killed;         /* ens_kill: stops without terminate */
     int stop_reason;
     int stop_status;
     ens_addr *children; /* living children, in start order */
@@ -78,6 +79,8 @@ typedef struct ens_pending {
     uint64_t tag;
     bool exclusive; /* ens_call: other messages are held meanwhile */
 } ens_pending;
+
+struct ens_names_req; /* below */
 
 typedef struct ens_base_ops {
     /* Route a frame (header already in the bytes; h is its parsed header)
@@ -117,7 +120,36 @@ typedef struct ens_base_ops {
      * of fd for a; start a command for a. NULL: ENS_ENOTSUP. */
     int (*watch)(ens_system *s, ens_actor *a, int fd, uint64_t tag, bool on);
     int (*command)(ens_system *s, ens_actor *a, const char *cmd, uint32_t max_output, uint64_t tag);
+    /* End `who` at once and for good (ens_kill), asked by caller (NULL:
+     * the outside). NULL: ENS_ENOTSUP. */
+    int (*kill)(ens_system *s, ens_actor *caller, ens_addr who);
+    /* Global names (registry/): one request to the system's name table, from
+     * `caller` (NULL: the outside). See ens_names_req. NULL: ENS_ENOTSUP. */
+    int (*names)(ens_system *s, ens_actor *caller, struct ens_names_req *req);
 } ens_base_ops;
+
+/* A request to the name table (ens_base_ops.names). Returns 0, 1 (SPAWN:
+ * the name was taken, req->addr is its actor) or an error. */
+typedef enum ens_names_op {
+    ENS_NAMES_LOOKUP = 1, /* req->addr = the live actor named req->name; ENS_ENOENT */
+    ENS_NAMES_REGISTER,   /* name the caller (an actor); ENS_EEXIST */
+    ENS_NAMES_UNREGISTER, /* drop the caller's name; ENS_ENOENT */
+    ENS_NAMES_SPAWN,      /* create-or-get: spawn as ops->spawn and name it atomically */
+    ENS_NAMES_DEAD,       /* req->frame (taken) is a dead letter for req->reason */
+} ens_names_op;
+
+typedef struct ens_names_req {
+    ens_names_op op;
+    const char *name; /* valid (ens_name_valid) for every op but UNREGISTER, DEAD */
+    ens_addr addr;    /* out: LOOKUP, SPAWN */
+    /* SPAWN: as ops->spawn (arg_frame taken in every case); DEAD: the frame. */
+    const ens_actor_def *def;
+    uint8_t *frame;
+    size_t len;
+    bool sync;
+    uint32_t flags;
+    const char *reason; /* DEAD */
+} ens_names_req;
 
 struct ens_system {
     ens_system_opts opts;
@@ -173,6 +205,10 @@ void ens__actor_stop(ens_actor *a, int reason, int status);
 
 /* Remove child from a's list of living children (no-op if absent). */
 void ens__actor_forget_child(ens_actor *a, ens_addr child);
+
+/* Note child in a's list of living children (registry/: a named spawn).
+ * ENS_ENOMEM. */
+int ens__actor_add_child(ens_actor *a, ens_addr child);
 
 /* Build and route a frame of (t, v) from ctx c: the common path of send,
  * reply and system notices. flags/corr/error as in the header. */

@@ -10,7 +10,7 @@
 #include "ensemble/error.h"
 #include "ensemble/status.h"
 
-ens_msgtype ens_sys_status = {"ens.Status", "S(ii)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "siuuuUUU))",
+ens_msgtype ens_sys_status = {"ens.Status", "S(ii)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
                               sizeof(ens_status_v), 1u << 20, 0};
 
 struct ens_status {

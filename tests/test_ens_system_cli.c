@@ -1,12 +1,15 @@
 /*
- * tests/test_ens_system_cli.c - `ens status`, `ens ask`, `ens tell` and
- * `ens shutdown` against a live process-base system. The test starts a
+ * tests/test_ens_system_cli.c - `ens status`, `ens names`, `ens ask`,
+ * `ens tell`, `ens shell` and `ens shutdown` against a live process-base
+ * system. The test starts a
  * named system with one echo actor, runs the built `ens` (ENS_TOOL_PATH,
  * set by CMakeLists.txt) as a subprocess with stdout and stderr read
  * through pipes, and checks exit codes and text: the status tree and its
  * JSON lines, an echoed ask, a tell that the actor counts, a poisoned ask,
- * a dead address, an unknown system, bad arguments, and finally a shutdown
- * that the test's own handle sees as the end of the system.
+ * a dead address, actors by global name (the echo is named "cli-echo"),
+ * `ens shell` driven through a pipe, an unknown system, bad arguments, and
+ * finally a shutdown that the test's own handle sees as the end of the
+ * system.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -100,7 +103,7 @@ static int group_setup(void **state)
     fflush(NULL);
     if (ens_system_start(&o, &sys) != 0)
         return -1;
-    if (ens_spawn(ens_system_ctx(sys), &echo_def, NULL, NULL, &echo_addr) != 0)
+    if (ens_name_spawn(ens_system_ctx(sys), "cli-echo", &echo_def, NULL, NULL, &echo_addr) != 0)
         return -1;
     if (ens_addr_format(echo_addr, echo_text, sizeof(echo_text)) < 0)
         return -1;
@@ -142,9 +145,10 @@ static void capture_add(capture *c, const char *p, size_t n)
     c->buf[c->len] = '\0';
 }
 
-/* Run ens with args (NULL-terminated, without argv[0]). Returns the exit
- * code; the output is in out_text / err_text. */
-static int run(const char *const *args)
+/* Run ens with args (NULL-terminated, without argv[0]) and `input` (or
+ * nothing) on its standard input. Returns the exit code; the output is in
+ * out_text / err_text. */
+static int run_input(const char *input, const char *const *args)
 {
     const char *argv[16];
     int n = 0;
@@ -152,22 +156,28 @@ static int run(const char *const *args)
     for (; args[n - 1] != NULL && n < 15; n++)
         argv[n] = args[n - 1];
     argv[n] = NULL;
-    int po[2], pe[2];
+    int po[2], pe[2], pi[2];
     assert_int_equal(pipe2(po, O_CLOEXEC), 0);
     assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(pi, O_CLOEXEC), 0);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        /* dup2 clears close-on-exec on 1 and 2 only; every other
+        /* dup2 clears close-on-exec on 0, 1 and 2 only; every other
          * descriptor (the pipes, the system's) is close-on-exec. */
-        if (dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+        if (dup2(pi[0], 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
             _exit(126);
         execv(ENS_TOOL_PATH, (char *const *)argv);
         _exit(127);
     }
     close(po[1]);
     close(pe[1]);
+    close(pi[0]);
+    /* Scripts are small: the pipe takes them whole before ens reads. */
+    if (input != NULL)
+        assert_int_equal(write(pi[1], input, strlen(input)), (ssize_t)strlen(input));
+    close(pi[1]);
     capture co = {0}, ce = {0};
     capture_add(&co, "", 0);
     capture_add(&ce, "", 0);
@@ -210,7 +220,8 @@ static int run(const char *const *args)
     return WEXITSTATUS(status);
 }
 
-#define RUN(...) run((const char *const[]){__VA_ARGS__, NULL})
+#define RUN(...)              run_input(NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define RUN_INPUT(input, ...) run_input(input, (const char *const[]){__VA_ARGS__, NULL})
 
 static void assert_contains(const char *text, const char *needle)
 {
@@ -251,6 +262,8 @@ static void test_status_lists_the_actor(void **state)
     assert_non_null(child);
     assert_true(child > parent);
     assert_non_null(strstr(out_text, "\nclitest.Echo "));
+    assert_contains(out_text, "NAME");
+    assert_contains(out_text, "cli-echo");
     assert_string_equal(err_text, "");
 }
 
@@ -271,7 +284,98 @@ static void test_status_json_lines(void **state)
     assert_contains(out_text, addr);
     assert_contains(out_text, "\"restarts\":0");
     assert_contains(out_text, "\"rss_kib\":");
+    assert_contains(out_text, "\"name\":\"cli-echo\"");
+    assert_contains(out_text, "\"name\":null");
     assert_string_equal(err_text, "");
+}
+
+static void test_names_lists_the_name(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("names", sys_name), 0);
+    print_message("%s", out_text);
+    char line[160];
+    snprintf(line, sizeof(line), "system %s  names 1\n", sys_name);
+    assert_contains(out_text, line);
+    assert_contains(out_text, "NAME");
+    assert_contains(out_text, "cli-echo");
+    assert_contains(out_text, echo_text);
+    assert_contains(out_text, "clitest.Echo");
+    assert_int_equal(RUN("names", "--json", sys_name), 0);
+    assert_int_equal(count_lines(out_text), 1);
+    snprintf(line, sizeof(line), "\"name\":\"cli-echo\",\"address\":\"%s\"", echo_text);
+    assert_contains(out_text, line);
+    assert_string_equal(err_text, "");
+}
+
+static void test_ask_and_tell_by_name(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("ask", sys_name, "cli-echo", "by name"), 0);
+    assert_string_equal(out_text, "echo: by name\n");
+    assert_string_equal(err_text, "");
+    assert_int_equal(RUN("ask", sys_name, "nobody", "hi"), 1);
+    assert_string_equal(out_text, "");
+    assert_contains(err_text, "no actor is named 'nobody'");
+    assert_contains(err_text, sys_name);
+    assert_int_equal(RUN("tell", sys_name, "nobody", "hi"), 1);
+    assert_contains(err_text, "no actor is named 'nobody'");
+    assert_contains(err_text, "dead letter");
+}
+
+/* `ens shell` reads a script from a pipe: no prompt, registers filled by
+ * names, status and lookup, targets by register, name and address. */
+static void test_shell_script(void **state)
+{
+    (void)state;
+    char script[1024];
+    snprintf(script, sizeof(script),
+             "# a comment, then commands\n"
+             "names\n"
+             "ask $0 hello\n"
+             "ask cli-echo \"two  words\"\n"
+             "ask %s third\n"
+             "lookup cli-echo\n"
+             "status\n"
+             "ask nobody hi\n"
+             "ask $99 hi\n"
+             "frobnicate\n"
+             "set $1 cli-echo\n"
+             "regs\n",
+             echo_text);
+    assert_int_equal(RUN_INPUT(script, "shell", sys_name), 0);
+    print_message("%s---\n%s", out_text, err_text);
+    char line[160];
+    snprintf(line, sizeof(line), "$0    cli-echo");
+    assert_contains(out_text, line);
+    assert_contains(out_text, "echo: hello\n");
+    assert_contains(out_text, "echo: two  words\n");
+    assert_contains(out_text, "echo: third\n");
+    snprintf(line, sizeof(line), "$0 = %s (cli-echo)\n", echo_text);
+    assert_contains(out_text, line);
+    assert_contains(out_text, "REG");
+    assert_contains(out_text, "clitest.Parent");
+    snprintf(line, sizeof(line), "$1 = %s\n", echo_text);
+    assert_contains(out_text, line);
+    assert_null(strstr(out_text, "ens>")); /* no prompt when not a terminal */
+    assert_contains(err_text, "no actor is named 'nobody'");
+    assert_contains(err_text, "no register $99");
+    assert_contains(err_text, "unknown command 'frobnicate'");
+
+    /* The exit status is the last command's; a usage error is 2. */
+    assert_int_equal(RUN_INPUT("ask nobody hi\n", "shell", sys_name), 1);
+    assert_int_equal(RUN_INPUT("names --bogus\n", "shell", sys_name), 2);
+    assert_int_equal(RUN_INPUT("status\n", "shell"), 1);
+    assert_contains(err_text, "not connected");
+    /* connect inside the shell; a bad system name. */
+    snprintf(script, sizeof(script), "connect %s\nask cli-echo x\n", sys_name);
+    assert_int_equal(RUN_INPUT(script, "shell"), 0);
+    assert_string_equal(out_text, "echo: x\n");
+    assert_int_equal(RUN_INPUT("connect bad/name\n", "shell"), 2);
+    assert_contains(err_text, "bad system name");
+    assert_int_equal(RUN_INPUT("", "shell", "--bogus"), 2);
+    assert_int_equal(RUN_INPUT("help\n", "shell"), 0);
+    assert_contains(out_text, "registers");
 }
 
 static void test_ask_prints_the_reply(void **state)
@@ -354,8 +458,11 @@ static void test_usage_errors(void **state)
     (void)state;
     assert_int_equal(RUN("ask", sys_name, "ens:abc", "hi"), 2);
     assert_contains(err_text, "bad address 'ens:abc'");
-    assert_int_equal(RUN("tell", sys_name, "some-name", "hi"), 2);
-    assert_contains(err_text, "registry");
+    assert_int_equal(RUN("tell", sys_name, "bad name!", "hi"), 2);
+    assert_contains(err_text, "bad address or name 'bad name!'");
+    assert_int_equal(RUN("ask", sys_name, "-lead", "hi"), 2);
+    assert_int_equal(RUN("names", sys_name, "extra"), 2);
+    assert_contains(err_text, "unexpected argument 'extra'");
     assert_int_equal(RUN("ask", sys_name, echo_text), 2);
     assert_contains(err_text, "missing arguments");
     assert_int_equal(RUN("status", sys_name, "extra"), 2);
@@ -372,8 +479,8 @@ static void test_usage_errors(void **state)
 static void test_help(void **state)
 {
     (void)state;
-    const char *cmds[] = {"status", "ask", "tell", "shutdown"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *cmds[] = {"status", "names", "ask", "tell", "shutdown"};
+    for (size_t i = 0; i < 5; i++) {
         assert_int_equal(RUN(cmds[i], "--help"), 0);
         char usage[64];
         snprintf(usage, sizeof(usage), "usage: ens %s SYSTEM", cmds[i]);
@@ -382,9 +489,15 @@ static void test_help(void **state)
         assert_contains(out_text, usage);
     }
     assert_int_equal(RUN("ask", "-h"), 0);
-    assert_contains(out_text, "registry");
+    assert_contains(out_text, "ADDRESS-OR-NAME");
+    assert_int_equal(RUN("shell", "--help"), 0);
+    assert_contains(out_text, "usage: ens shell [SYSTEM]");
+    assert_int_equal(RUN("help", "shell"), 0);
+    assert_contains(out_text, "usage: ens shell [SYSTEM]");
     assert_int_equal(RUN("--help"), 0);
     assert_contains(out_text, "shutdown");
+    assert_contains(out_text, "names");
+    assert_contains(out_text, "shell");
 }
 
 static void test_shutdown_ends_the_system(void **state)
@@ -425,6 +538,9 @@ int main(void)
         cmocka_unit_test(test_tell_reaches_the_actor),
         cmocka_unit_test(test_ask_poisoned_prints_the_detail),
         cmocka_unit_test(test_ask_dead_address),
+        cmocka_unit_test(test_names_lists_the_name),
+        cmocka_unit_test(test_ask_and_tell_by_name),
+        cmocka_unit_test(test_shell_script),
         cmocka_unit_test(test_unknown_system),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_help),

@@ -3,20 +3,13 @@
  *
  * Each subcommand lives in its own tools/ens_<name>.c and is one entry of
  * the table below: `ens <command> [options]`, `ens <command> --help`.
- * Only commands that exist are listed; names and shell come with the
- * registry. Exit codes everywhere: 0 success, 1 runtime error (no such
+ * Exit codes everywhere: 0 success, 1 runtime error (no such
  * system, missing journal, corrupt file), 2 usage error.
  */
 #include <stdio.h>
 #include <string.h>
 
-/* tools/ens_journal.c: `ens journal`. argv[0] is "journal". */
-int ens_tool_journal(int argc, char **argv);
-/* tools/ens_system.c: commands that talk to a running system. */
-int ens_tool_status(int argc, char **argv);
-int ens_tool_ask(int argc, char **argv);
-int ens_tool_tell(int argc, char **argv);
-int ens_tool_shutdown(int argc, char **argv);
+#include "ens_tool.h" /* the subcommands (tools/ens_journal.c, ens_system.c, ens_shell.c) */
 
 typedef struct ens_tool_cmd {
     const char *name;
@@ -26,10 +19,12 @@ typedef struct ens_tool_cmd {
 
 static const ens_tool_cmd commands[] = {
     {"status", ens_tool_status, "show the actors of a running system as a tree"},
+    {"names", ens_tool_names, "list the global names of a running system"},
     {"ask", ens_tool_ask, "send text to an actor and print its reply"},
     {"tell", ens_tool_tell, "send text to an actor without waiting"},
     {"shutdown", ens_tool_shutdown, "end a running system"},
     {"journal", ens_tool_journal, "query the failure journal of a system"},
+    {"shell", ens_tool_shell, "an interactive shell for all of the above"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,12 +1,14 @@
 /*
  * tools/ens_system.c - the commands that talk to a running system:
- * `ens status`, `ens ask`, `ens tell` and `ens shutdown`.
+ * `ens status`, `ens names`, `ens ask`, `ens tell` and `ens shutdown`.
  *
  * Each one attaches to the process-base system by name
  * (ens_system_connect) as one more outside endpoint, does its one thing and
  * lets go again: ens_system_shutdown on a connected handle only detaches
  * (after sending what was queued), ens_system_stop ends the system.
- * Addresses are given as ens:NODE/ID; global names come with the registry.
+ * Actors are given as an address, ens:NODE/ID, or by their global name
+ * (ensemble/registry.h). The pieces `ens shell` reuses on the connection it
+ * keeps are declared in tools/ens_tool.h.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,16 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ens_tool.h"
 #include "ensemble/addr.h"
 #include "ensemble/error.h"
 #include "ensemble/msg.h"
+#include "ensemble/registry.h"
 #include "ensemble/status.h"
 #include "ensemble/system.h"
-
-int ens_tool_status(int argc, char **argv);
-int ens_tool_ask(int argc, char **argv);
-int ens_tool_tell(int argc, char **argv);
-int ens_tool_shutdown(int argc, char **argv);
 
 #define DEFAULT_TIMEOUT_MS 5000u
 #define DETACH_TIMEOUT_MS  5000u
@@ -38,17 +37,33 @@ int ens_tool_shutdown(int argc, char **argv);
     "                      only systems of this user on this host are found\n"
 
 #define ADDRESS_HELP                                                                               \
-    "  ADDRESS             an actor address, ens:NODE/ID (as `ens status` shows it);\n"            \
-    "                      looking actors up by a global NAME comes with the registry\n"
+    "  ADDRESS-OR-NAME     an actor address, ens:NODE/ID (as `ens status` shows it),\n"            \
+    "                      or the global NAME of an actor (as `ens names` shows it)\n"
 
 static void help_status(FILE *out)
 {
     fputs("usage: ens status SYSTEM [--json] [--timeout MS]\n"
           "\n"
           "Show the actors of a running system as a tree (parent -> children), each with\n"
-          "its type, address, process id, restarts, messages handled, bytes waiting in its\n"
-          "mailbox and resident memory (KiB). The first line names the admin process.\n"
+          "its type, address, global name (- if none), process id, restarts, messages\n"
+          "handled, bytes waiting in its mailbox and resident memory (KiB). The first line\n"
+          "names the admin process.\n"
           "\n" SYSTEM_HELP "  --json              one JSON object per actor per line (no header)\n"
+          "  --timeout MS        wait at most MS milliseconds for the admin (default 5000)\n"
+          "  -h, --help          this text\n"
+          "\n"
+          "exit status: 0 success, 1 runtime error (no such system, no answer), 2 usage error\n",
+          out);
+}
+
+static void help_names(FILE *out)
+{
+    fputs("usage: ens names SYSTEM [--json] [--timeout MS]\n"
+          "\n"
+          "List the global names of a running system (ens_name_spawn, ens_name_register),\n"
+          "sorted, each with the address, type and process id of the actor that has it.\n"
+          "The first line says how many there are.\n"
+          "\n" SYSTEM_HELP "  --json              one JSON object per name per line (no header)\n"
           "  --timeout MS        wait at most MS milliseconds for the admin (default 5000)\n"
           "  -h, --help          this text\n"
           "\n"
@@ -58,10 +73,11 @@ static void help_status(FILE *out)
 
 static void help_ask(FILE *out)
 {
-    fputs("usage: ens ask SYSTEM ADDRESS TEXT [--timeout MS]\n"
+    fputs("usage: ens ask SYSTEM ADDRESS-OR-NAME TEXT [--timeout MS]\n"
           "\n"
-          "Send TEXT as a string message (ens.String) to the actor at ADDRESS and wait for\n"
-          "its reply. A string reply is printed as it is; any other reply as its type name\n"
+          "Send TEXT as a string message (ens.String) to the actor at ADDRESS (or named\n"
+          "NAME) and wait for its reply. A string reply is printed as it is; any other reply as "
+          "its type name\n"
           "and size.\n"
           "\n" SYSTEM_HELP ADDRESS_HELP
           "  TEXT                the text to send (put -- before it if it starts with -)\n"
@@ -69,22 +85,25 @@ static void help_ask(FILE *out)
           "  -h, --help          this text\n"
           "\n"
           "exit status: 0 a reply came, 1 runtime error (no such system, no actor at\n"
-          "ADDRESS, no reply in time, the message was poisoned), 2 usage error\n",
+          "ADDRESS or by that NAME, no reply in time, the message was poisoned), 2 usage\n"
+          "error\n",
           out);
 }
 
 static void help_tell(FILE *out)
 {
-    fputs("usage: ens tell SYSTEM ADDRESS TEXT\n"
+    fputs("usage: ens tell SYSTEM ADDRESS-OR-NAME TEXT\n"
           "\n"
-          "Send TEXT as a string message (ens.String) to the actor at ADDRESS without\n"
-          "waiting for an answer. A message to an address with no live actor becomes a\n"
-          "dead letter (see `ens journal --kind dead_letter`).\n"
+          "Send TEXT as a string message (ens.String) to the actor at ADDRESS (or named\n"
+          "NAME) without waiting for an answer. A message to an address with no live actor\n"
+          "or to a name nobody has becomes a dead letter (see `ens journal --kind\n"
+          "dead_letter`); for a name nobody has, tell also says so and exits with 1.\n"
           "\n" SYSTEM_HELP ADDRESS_HELP
           "  TEXT                the text to send (put -- before it if it starts with -)\n"
           "  -h, --help          this text\n"
           "\n"
-          "exit status: 0 sent, 1 runtime error (no such system, mailbox full), 2 usage error\n",
+          "exit status: 0 sent, 1 runtime error (no such system, no actor by that NAME,\n"
+          "mailbox full), 2 usage error\n",
           out);
 }
 
@@ -184,41 +203,48 @@ static int parse_args(const cmd_spec *spec, int argc, char **argv, cmd_args *a)
     return -1;
 }
 
-static int parse_address(const cmd_spec *spec, const char *text, ens_addr *out)
+int ens_tool_target(const char *prog, const char *text, ens_addr *addr, const char **name)
 {
-    if (ens_addr_parse(text, out) != 0 || ens_addr_is_none(*out)) {
-        if (strncmp(text, "ens:", 4) != 0)
-            return usage_error(spec,
-                               "bad address '%s' (expected ens:NODE/ID, e.g. ens:1/16; "
-                               "looking up actors by name comes with the registry)",
-                               text);
-        return usage_error(spec, "bad address '%s' (expected ens:NODE/ID, e.g. ens:1/16)", text);
+    *name = NULL;
+    if (strchr(text, ':') == NULL && ens_name_valid(text)) {
+        *name = text;
+        return -1;
     }
-    return -1;
+    if (ens_addr_parse(text, addr) == 0 && !ens_addr_is_none(*addr))
+        return -1;
+    fprintf(stderr, "%s: ", prog);
+    if (strchr(text, ':') != NULL)
+        fprintf(stderr, "bad address '%s' (expected ens:NODE/ID, e.g. ens:1/16)\n", text);
+    else
+        fprintf(stderr,
+                "bad address or name '%s' (an address is ens:NODE/ID; a name is 1-%d of "
+                "A-Z a-z 0-9 . _ - / starting with a letter, digit or _)\n",
+                text, ENS_NAME_MAX);
+    fprintf(stderr, "(try '%s --help')\n", prog);
+    return 2;
 }
 
 /* Attach to system `name`. Returns -1 with *out set, else the exit code. */
-static int connect_to(const cmd_spec *spec, const char *name, ens_system **out)
+int ens_tool_connect(const char *prog, const char *name, ens_system **out)
 {
     int rc = ens_system_connect(name, out);
     switch (rc) {
     case 0:
         return -1;
     case ENS_ENOENT:
-        fprintf(stderr, "%s: no running system called %s for this user\n", spec->prog, name);
+        fprintf(stderr, "%s: no running system called %s for this user\n", prog, name);
         return 1;
     case ENS_EINVAL:
-        return usage_error(spec, "bad system name '%s' (1-64 of A-Z a-z 0-9 . _ -)", name);
+        fprintf(stderr, "%s: bad system name '%s' (1-64 of A-Z a-z 0-9 . _ -)\n", prog, name);
+        return 2;
     case ENS_EACCES:
-        fprintf(stderr, "%s: system %s belongs to another user\n", spec->prog, name);
+        fprintf(stderr, "%s: system %s belongs to another user\n", prog, name);
         return 1;
     case ENS_ETIMEDOUT:
-        fprintf(stderr, "%s: system %s did not answer (its admin may be stuck)\n", spec->prog,
-                name);
+        fprintf(stderr, "%s: system %s did not answer (its admin may be stuck)\n", prog, name);
         return 1;
     default:
-        fprintf(stderr, "%s: cannot connect to system %s: %s\n", spec->prog, name,
-                ens_strerror(rc));
+        fprintf(stderr, "%s: cannot connect to system %s: %s\n", prog, name, ens_strerror(rc));
         return 1;
     }
 }
@@ -315,7 +341,8 @@ static void tree_free(tree *t)
     free(t->placed);
 }
 
-static void print_json(const char *system, const ens_status *st, const tree *t)
+static void print_json(const char *system, const ens_status *st, const tree *t,
+                       ens_tool_label_fn label, void *arg)
 {
     for (size_t k = 0; k < t->len; k++) {
         const ens_actor_status *a = ens_status_at(st, t->order[k]);
@@ -335,19 +362,36 @@ static void print_json(const char *system, const ens_status *st, const tree *t)
         fputs(",\"type\":", stdout);
         json_str(stdout, a->type);
         printf(",\"depth\":%d,\"pid\":%" PRId32 ",\"incarnation\":%" PRIu32 ",\"restarts\":%" PRIu32
-               ",\"handled\":%" PRIu64 ",\"mailbox_bytes\":%" PRIu64 ",\"rss_kib\":%" PRIu64 "}\n",
+               ",\"handled\":%" PRIu64 ",\"mailbox_bytes\":%" PRIu64 ",\"rss_kib\":%" PRIu64
+               ",\"name\":",
                t->depth[k], a->pid, a->incarnation, a->restarts, a->handled, a->mailbox_bytes,
                a->rss_kib);
+        if (a->name != NULL && a->name[0] != '\0')
+            json_str(stdout, a->name);
+        else
+            fputs("null", stdout);
+        const char *reg = label != NULL ? label(a->addr, arg) : NULL;
+        if (reg != NULL) {
+            fputs(",\"register\":", stdout);
+            json_str(stdout, reg);
+        }
+        fputs("}\n", stdout);
     }
 }
 
-static void print_table(const char *system, const ens_status *st, const tree *t)
+static const char *name_or_dash(const ens_actor_status *a)
+{
+    return a->name != NULL && a->name[0] != '\0' ? a->name : "-";
+}
+
+static void print_table(const char *system, const ens_status *st, const tree *t,
+                        ens_tool_label_fn label, void *arg)
 {
     printf("system %s  admin pid %d  actors %zu\n", system, ens_status_admin_pid(st), t->len);
     if (t->len == 0)
         return;
     /* The first column is the tree: two spaces per level, then the type. */
-    int w_type = (int)strlen("TYPE"), w_addr = (int)strlen("ADDRESS");
+    int w_type = (int)strlen("TYPE"), w_addr = (int)strlen("ADDRESS"), w_name = (int)strlen("NAME");
     for (size_t k = 0; k < t->len; k++) {
         const ens_actor_status *a = ens_status_at(st, t->order[k]);
         int w = 2 * t->depth[k] + (int)strlen(a->type != NULL ? a->type : "");
@@ -357,20 +401,66 @@ static void print_table(const char *system, const ens_status *st, const tree *t)
         int al = ens_addr_format(a->addr, addr, sizeof(addr));
         if (al > w_addr)
             w_addr = al;
+        if ((int)strlen(name_or_dash(a)) > w_name)
+            w_name = (int)strlen(name_or_dash(a));
     }
-    printf("%-*s  %-*s  %8s  %8s  %10s  %12s  %10s\n", w_type, "TYPE", w_addr, "ADDRESS", "PID",
-           "RESTARTS", "HANDLED", "MAILBOX_B", "RSS_KIB");
+    if (label != NULL)
+        printf("%-5s ", "REG");
+    printf("%-*s  %-*s  %-*s  %8s  %8s  %10s  %12s  %10s\n", w_type, "TYPE", w_addr, "ADDRESS",
+           w_name, "NAME", "PID", "RESTARTS", "HANDLED", "MAILBOX_B", "RSS_KIB");
     for (size_t k = 0; k < t->len; k++) {
         const ens_actor_status *a = ens_status_at(st, t->order[k]);
         char addr[ENS_ADDR_STRLEN];
         ens_addr_format(a->addr, addr, sizeof(addr));
         const char *type = a->type != NULL ? a->type : "";
         int indent = 2 * t->depth[k];
-        printf("%*s%-*s  %-*s  %8" PRId32 "  %8" PRIu32 "  %10" PRIu64 "  %12" PRIu64 "  %10" PRIu64
-               "\n",
-               indent, "", w_type - indent, type, w_addr, addr, a->pid, a->restarts, a->handled,
-               a->mailbox_bytes, a->rss_kib);
+        if (label != NULL) {
+            const char *reg = label(a->addr, arg);
+            printf("%-5s ", reg != NULL ? reg : "");
+        }
+        printf("%*s%-*s  %-*s  %-*s  %8" PRId32 "  %8" PRIu32 "  %10" PRIu64 "  %12" PRIu64
+               "  %10" PRIu64 "\n",
+               indent, "", w_type - indent, type, w_addr, addr, w_name, name_or_dash(a), a->pid,
+               a->restarts, a->handled, a->mailbox_bytes, a->rss_kib);
     }
+}
+
+/* Take the status of s, printing why not. NULL on failure (*status set). */
+static ens_status *take_status(ens_system *s, const char *prog, const char *system,
+                               uint32_t timeout_ms, int *status)
+{
+    ens_status *st = NULL;
+    int rc = ens_system_status(s, timeout_ms, &st);
+    *status = rc < 0 ? 1 : 0;
+    if (rc == ENS_ETIMEDOUT)
+        fprintf(stderr, "%s: system %s did not answer within %" PRIu32 " ms\n", prog, system,
+                timeout_ms);
+    else if (rc == ENS_ESHUTDOWN)
+        fprintf(stderr, "%s: system %s ended\n", prog, system);
+    else if (rc < 0)
+        fprintf(stderr, "%s: cannot take the status of %s: %s\n", prog, system, ens_strerror(rc));
+    return rc < 0 ? NULL : st;
+}
+
+int ens_tool_print_status(ens_system *s, const char *prog, const char *system, bool json,
+                          uint32_t timeout_ms, ens_tool_label_fn label, void *arg)
+{
+    int status = 0;
+    ens_status *st = take_status(s, prog, system, timeout_ms, &status);
+    if (st == NULL)
+        return status;
+    tree t;
+    if (!tree_build(&t, st)) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        status = 1;
+    } else if (json) {
+        print_json(system, st, &t, label, arg);
+    } else {
+        print_table(system, st, &t, label, arg);
+    }
+    tree_free(&t);
+    ens_status_free(st);
+    return status;
 }
 
 int ens_tool_status(int argc, char **argv)
@@ -381,126 +471,245 @@ int ens_tool_status(int argc, char **argv)
     if (rc >= 0)
         return rc;
     ens_system *s = NULL;
-    if ((rc = connect_to(&spec, a.pos[0], &s)) >= 0)
+    if ((rc = ens_tool_connect(spec.prog, a.pos[0], &s)) >= 0)
         return rc;
-    ens_status *st = NULL;
-    rc = ens_system_status(s, a.timeout_ms, &st);
-    int status = 0;
-    if (rc == ENS_ETIMEDOUT) {
-        fprintf(stderr, "%s: system %s did not answer within %" PRIu32 " ms\n", spec.prog, a.pos[0],
-                a.timeout_ms);
-        status = 1;
-    } else if (rc == ENS_ESHUTDOWN) {
-        fprintf(stderr, "%s: system %s ended\n", spec.prog, a.pos[0]);
-        status = 1;
-    } else if (rc < 0) {
-        fprintf(stderr, "%s: cannot take the status of %s: %s\n", spec.prog, a.pos[0],
-                ens_strerror(rc));
-        status = 1;
-    } else {
-        tree t;
-        if (!tree_build(&t, st)) {
-            fprintf(stderr, "%s: out of memory\n", spec.prog);
-            status = 1;
-        } else if (a.json) {
-            print_json(a.pos[0], st, &t);
-        } else {
-            print_table(a.pos[0], st, &t);
-        }
-        tree_free(&t);
-    }
-    ens_status_free(st);
+    int status = ens_tool_print_status(s, spec.prog, a.pos[0], a.json, a.timeout_ms, NULL, NULL);
     ens_system_shutdown(s, DETACH_TIMEOUT_MS);
     return finish_output(&spec, status);
 }
 
-/* The common start of ask and tell: SYSTEM ADDRESS TEXT parsed, the
- * address checked, the system connected. Returns -1 when all went well,
+/* ---- ens names ---- */
+
+static const ens_status *sort_st; /* for by_name: qsort has no context */
+
+static int by_name(const void *x, const void *y)
+{
+    const ens_actor_status *a = ens_status_at(sort_st, *(const size_t *)x);
+    const ens_actor_status *b = ens_status_at(sort_st, *(const size_t *)y);
+    return strcmp(a->name, b->name);
+}
+
+int ens_tool_print_names(ens_system *s, const char *prog, const char *system, bool json,
+                         uint32_t timeout_ms, ens_tool_label_fn label, void *arg)
+{
+    int status = 0;
+    ens_status *st = take_status(s, prog, system, timeout_ms, &status);
+    if (st == NULL)
+        return status;
+    size_t n = 0, count = ens_status_count(st);
+    size_t *idx = calloc(count + 1, sizeof(*idx));
+    if (idx == NULL) {
+        ens_status_free(st);
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
+    }
+    int w_name = (int)strlen("NAME");
+    for (size_t i = 0; i < count; i++) {
+        const ens_actor_status *a = ens_status_at(st, i);
+        if (a->name == NULL || a->name[0] == '\0')
+            continue;
+        idx[n++] = i;
+        if ((int)strlen(a->name) > w_name)
+            w_name = (int)strlen(a->name);
+    }
+    sort_st = st;
+    qsort(idx, n, sizeof(*idx), by_name);
+    if (!json) {
+        printf("system %s  names %zu\n", system, n);
+        if (n > 0) {
+            if (label != NULL)
+                printf("%-5s ", "REG");
+            printf("%-*s  %-22s  %-24s  %8s\n", w_name, "NAME", "ADDRESS", "TYPE", "PID");
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        const ens_actor_status *a = ens_status_at(st, idx[k]);
+        char addr[ENS_ADDR_STRLEN];
+        ens_addr_format(a->addr, addr, sizeof(addr));
+        const char *reg = label != NULL ? label(a->addr, arg) : NULL;
+        if (json) {
+            fputs("{\"system\":", stdout);
+            json_str(stdout, system);
+            fputs(",\"name\":", stdout);
+            json_str(stdout, a->name);
+            fputs(",\"address\":", stdout);
+            json_str(stdout, addr);
+            fputs(",\"type\":", stdout);
+            json_str(stdout, a->type);
+            printf(",\"pid\":%" PRId32, a->pid);
+            if (reg != NULL) {
+                fputs(",\"register\":", stdout);
+                json_str(stdout, reg);
+            }
+            fputs("}\n", stdout);
+        } else {
+            if (label != NULL)
+                printf("%-5s ", reg != NULL ? reg : "");
+            printf("%-*s  %-22s  %-24s  %8" PRId32 "\n", w_name, a->name, addr,
+                   a->type != NULL ? a->type : "", a->pid);
+        }
+    }
+    free(idx);
+    ens_status_free(st);
+    return 0;
+}
+
+int ens_tool_names(int argc, char **argv)
+{
+    static const cmd_spec spec = {"ens names", help_names, 1, "SYSTEM", true, true};
+    cmd_args a;
+    int rc = parse_args(&spec, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    ens_system *s = NULL;
+    if ((rc = ens_tool_connect(spec.prog, a.pos[0], &s)) >= 0)
+        return rc;
+    int status = ens_tool_print_names(s, spec.prog, a.pos[0], a.json, a.timeout_ms, NULL, NULL);
+    ens_system_shutdown(s, DETACH_TIMEOUT_MS);
+    return finish_output(&spec, status);
+}
+
+/* The common start of ask and tell: SYSTEM ADDRESS-OR-NAME TEXT parsed, the
+ * target checked, the system connected. Returns -1 when all went well,
  * else the exit status to return (the message is printed). */
 static int open_target(const cmd_spec *spec, int argc, char **argv, cmd_args *a, ens_addr *to,
-                       ens_system **s)
+                       const char **name, ens_system **s)
 {
     int rc = parse_args(spec, argc, argv, a);
     if (rc >= 0)
         return rc;
-    if ((rc = parse_address(spec, a->pos[1], to)) >= 0)
+    if ((rc = ens_tool_target(spec->prog, a->pos[1], to, name)) >= 0)
         return rc;
-    return connect_to(spec, a->pos[0], s);
+    return ens_tool_connect(spec->prog, a->pos[0], s);
+}
+
+/* Resolve `name` (if not NULL) into *to. Returns -1 to go on, else 1. */
+static int resolve(ens_system *s, const char *prog, const char *system, const char *name,
+                   ens_addr *to)
+{
+    if (name == NULL)
+        return -1;
+    int rc = ens_name_lookup(ens_system_ctx(s), name, to);
+    if (rc == 0)
+        return -1;
+    if (rc == ENS_ENOENT)
+        fprintf(stderr, "%s: no actor is named '%s' in system %s (see `ens names %s`)\n", prog,
+                name, system, system);
+    else
+        fprintf(stderr, "%s: cannot look up the name '%s': %s\n", prog, name, ens_strerror(rc));
+    return 1;
 }
 
 /* ---- ens ask ---- */
 
-int ens_tool_ask(int argc, char **argv)
+int ens_tool_ask_run(ens_system *s, const char *prog, const char *system, const char *shown,
+                     ens_addr to, const char *name, const char *text, uint32_t timeout_ms)
 {
-    static const cmd_spec spec = {"ens ask", help_ask, 3, "SYSTEM ADDRESS TEXT", false, true};
-    cmd_args a;
-    ens_addr to;
-    ens_system *s = NULL;
-    int rc = open_target(&spec, argc, argv, &a, &to, &s);
+    int rc = resolve(s, prog, system, name, &to);
     if (rc >= 0)
         return rc;
-    ens_string_v v = {a.pos[2]};
+    ens_string_v v = {(char *)text};
     ens_msg *reply = NULL;
-    rc = ens_ask(ens_system_ctx(s), to, ENS_MSG_STRING, &v, a.timeout_ms, &reply);
+    rc = ens_ask(ens_system_ctx(s), to, ENS_MSG_STRING, &v, timeout_ms, &reply);
     int status = 0;
     if (rc == 0) {
-        const ens_string_v *text = ens_msg_value(reply, ENS_MSG_STRING);
-        if (text != NULL) {
-            printf("%s\n", text->text != NULL ? text->text : "");
+        const ens_string_v *t = ens_msg_value(reply, ENS_MSG_STRING);
+        if (t != NULL) {
+            printf("%s\n", t->text != NULL ? t->text : "");
         } else {
-            const ens_msgtype *t = ens_msg_type(reply);
-            if (t != NULL)
-                printf("reply of type %s (%zu bytes)\n", t->name, ens_msg_size(reply));
+            const ens_msgtype *type = ens_msg_type(reply);
+            if (type != NULL)
+                printf("reply of type %s (%zu bytes)\n", type->name, ens_msg_size(reply));
             else
                 printf("reply of unknown type id 0x%08" PRIx32 " (%zu bytes)\n",
                        ens_msg_type_id(reply), ens_msg_size(reply));
         }
     } else if (rc == ENS_ETIMEDOUT) {
-        fprintf(stderr, "%s: no reply from %s within %" PRIu32 " ms\n", spec.prog, a.pos[1],
-                a.timeout_ms);
+        fprintf(stderr, "%s: no reply from %s within %" PRIu32 " ms\n", prog, shown, timeout_ms);
         status = 1;
     } else if (rc == ENS_ENOACTOR) {
-        fprintf(stderr, "%s: no live actor at %s in system %s\n", spec.prog, a.pos[1], a.pos[0]);
+        fprintf(stderr, "%s: no live actor at %s in system %s\n", prog, shown, system);
         status = 1;
     } else if (rc == ENS_EPOISON) {
         const ens_poison_v *p = reply != NULL ? ens_msg_value(reply, ENS_MSG_POISON) : NULL;
         const char *detail =
             p != NULL && p->detail != NULL && p->detail[0] != '\0' ? p->detail : "no detail given";
-        fprintf(stderr, "%s: the message was poisoned: %s\n", spec.prog, detail);
+        fprintf(stderr, "%s: the message was poisoned: %s\n", prog, detail);
         status = 1;
     } else if (rc == ENS_EFULL) {
-        fprintf(stderr, "%s: the mailbox of %s is full; try again later\n", spec.prog, a.pos[1]);
+        fprintf(stderr, "%s: the mailbox of %s is full; try again later\n", prog, shown);
         status = 1;
     } else {
-        fprintf(stderr, "%s: cannot ask %s: %s\n", spec.prog, a.pos[1], ens_strerror(rc));
+        fprintf(stderr, "%s: cannot ask %s: %s\n", prog, shown, ens_strerror(rc));
         status = 1;
     }
     ens_msg_free(reply);
+    return status;
+}
+
+int ens_tool_ask(int argc, char **argv)
+{
+    static const cmd_spec spec = {"ens ask", help_ask, 3, "SYSTEM ADDRESS-OR-NAME TEXT",
+                                  false,     true};
+    cmd_args a;
+    ens_addr to = ENS_ADDR_NONE;
+    const char *name = NULL;
+    ens_system *s = NULL;
+    int rc = open_target(&spec, argc, argv, &a, &to, &name, &s);
+    if (rc >= 0)
+        return rc;
+    int status =
+        ens_tool_ask_run(s, spec.prog, a.pos[0], a.pos[1], to, name, a.pos[2], a.timeout_ms);
     ens_system_shutdown(s, DETACH_TIMEOUT_MS);
     return finish_output(&spec, status);
 }
 
 /* ---- ens tell ---- */
 
+int ens_tool_tell_run(ens_system *s, const char *prog, const char *system, const char *shown,
+                      ens_addr to, const char *name, const char *text)
+{
+    ens_string_v v = {(char *)text};
+    ens_ctx *out = ens_system_ctx(s);
+    int rc;
+    bool nobody = false;
+    if (name != NULL) {
+        /* A name nobody has: the send still records the dead letter. */
+        nobody = ens_name_lookup(out, name, &to) == ENS_ENOENT;
+        rc = nobody ? ens_name_send(out, name, ENS_MSG_STRING, &v)
+                    : ens_send(out, to, ENS_MSG_STRING, &v);
+    } else {
+        rc = ens_send(out, to, ENS_MSG_STRING, &v);
+    }
+    if (rc == ENS_EFULL) {
+        fprintf(stderr, "%s: the mailbox of %s is full; nothing was sent\n", prog, shown);
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "%s: cannot send to %s: %s\n", prog, shown, ens_strerror(rc));
+        return 1;
+    }
+    if (nobody) {
+        fprintf(stderr,
+                "%s: no actor is named '%s' in system %s; the message became a dead letter\n", prog,
+                name, system);
+        return 1;
+    }
+    return 0;
+}
+
 int ens_tool_tell(int argc, char **argv)
 {
-    static const cmd_spec spec = {"ens tell", help_tell, 3, "SYSTEM ADDRESS TEXT", false, false};
+    static const cmd_spec spec = {"ens tell", help_tell, 3, "SYSTEM ADDRESS-OR-NAME TEXT",
+                                  false,      false};
     cmd_args a;
-    ens_addr to;
+    ens_addr to = ENS_ADDR_NONE;
+    const char *name = NULL;
     ens_system *s = NULL;
-    int rc = open_target(&spec, argc, argv, &a, &to, &s);
+    int rc = open_target(&spec, argc, argv, &a, &to, &name, &s);
     if (rc >= 0)
         return rc;
-    ens_string_v v = {a.pos[2]};
-    rc = ens_send(ens_system_ctx(s), to, ENS_MSG_STRING, &v);
-    int status = 0;
-    if (rc == ENS_EFULL) {
-        fprintf(stderr, "%s: the mailbox of %s is full; nothing was sent\n", spec.prog, a.pos[1]);
-        status = 1;
-    } else if (rc < 0) {
-        fprintf(stderr, "%s: cannot send to %s: %s\n", spec.prog, a.pos[1], ens_strerror(rc));
-        status = 1;
-    }
+    int status = ens_tool_tell_run(s, spec.prog, a.pos[0], a.pos[1], to, name, a.pos[2]);
     /* Detaching sends what is still queued. */
     int drc = ens_system_shutdown(s, DETACH_TIMEOUT_MS);
     if (status == 0 && drc < 0) {
@@ -520,7 +729,7 @@ int ens_tool_shutdown(int argc, char **argv)
     if (rc >= 0)
         return rc;
     ens_system *s = NULL;
-    if ((rc = connect_to(&spec, a.pos[0], &s)) >= 0)
+    if ((rc = ens_tool_connect(spec.prog, a.pos[0], &s)) >= 0)
         return rc;
     rc = ens_system_stop(s, a.timeout_ms);
     if (rc == ENS_ETIMEDOUT)

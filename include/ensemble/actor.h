@@ -231,6 +231,18 @@ int ens_exit_request(ens_ctx *c, ens_addr who);
  * actor or for a reason other than NORMAL/ERROR. */
 int ens_stop(ens_ctx *c, int reason, int status);
 
+/* End `who` at once and for good, without its terminate callback (OTP's
+ * exit(Pid, kill), a supervisor's brutal kill or the end of a shutdown
+ * timeout): on the process base its process is SIGKILLed, also in the
+ * middle of a handler that never returns; it is not restarted; its parent
+ * gets child exited with ENS_EXIT_KILLED; its queue and the message in hand
+ * become dead letters. On the inproc base it stops before its next message
+ * (a handler that never returns cannot be stopped there). Asynchronous:
+ * returns once asked; an address with no live actor is ignored. who may be
+ * the caller itself. Errors: ENS_EINVAL (NULL c, none address),
+ * ENS_ESHUTDOWN, ENS_ENOTSUP. */
+int ens_kill(ens_ctx *c, ens_addr who);
+
 /* Register (enable) or unregister the calling actor as the system's handler
  * of dead letters: it then receives each as ENS_MSG_DEAD_ENVELOPE. The latest
  * registration wins; after it unregisters or ends, dead letters are only

@@ -1,4 +1,85 @@
+/*
+ * ensemble/registry.h - global names: one system-wide name per actor.
+ *
+ * A name is a short string that finds an actor anywhere in its system:
+ * create-or-get (ens_name_spawn), look up, name the calling actor, send by
+ * name. The system holds the one table (the admin on the process base, the
+ * system itself on inproc), so create-or-get is atomic: two requests for
+ * one name, from any processes, never start two actors.
+ *
+ * Lifetime: a name belongs to its actor until the actor ends for good (an
+ * orderly stop, init failure, or a crash the runtime does not absorb). A
+ * crash the runtime absorbs by restarting the actor in place keeps the
+ * address and therefore the name. An actor has at most one name.
+ *
+ * Inside an actor every call here is one short request to the admin, bounded
+ * by the system's call timeout (the admin never waits on an actor). The
+ * list of names is part of the status: ens_actor_status.name (ens status,
+ * ens names).
+ */
 #ifndef ENSEMBLE_REGISTRY_H
 #define ENSEMBLE_REGISTRY_H
+
+#include <stdbool.h>
+
 #include "actor.h"
+#include "addr.h"
+#include "msg.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The longest name, in bytes (without the terminating NUL). */
+#define ENS_NAME_MAX 127
+
+/* True if name is a valid global name: 1 to ENS_NAME_MAX characters of
+ * A-Z a-z 0-9 . _ - / starting with a letter, a digit or '_'. (No ':', so
+ * a name never reads as an address "ens:NODE/ID"; no spaces, so the shell
+ * and the command line take it as one word.) NULL: false. */
+bool ens_name_valid(const char *name);
+
+/* Create-or-get: if an actor named `name` is alive, store its address in
+ * *out and return 1 (d and the argument are ignored; nothing starts).
+ * Otherwise spawn an actor of d exactly as ens_spawn does (a child of the
+ * caller inside an actor, top level from outside: init has run when this
+ * returns) and give it the name before any other request can see the name
+ * free; return 0. The argument (argt, arg) is encoded before the call and
+ * borrowed. Errors: ENS_EINVAL (NULL arguments, an invalid name),
+ * ENS_EINIT (outside: init failed; the name is free again), ENS_ETIMEDOUT
+ * (the admin did not answer), ENS_ESHUTDOWN, ENS_ENOMEM, ENS_EMSGSIZE, and
+ * those of ens_spawn. The name is taken from the moment the actor is
+ * created, before its init has run: a concurrent request gets its address
+ * at once (messages queue until init has run); if that init fails, the name
+ * is free again and the address has no actor (sends become dead letters). */
+int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const ens_msgtype *argt,
+                   const void *arg, ens_addr *out);
+
+/* The address of the live actor named `name`, in *out. Errors: ENS_ENOENT
+ * (no such name), ENS_EINVAL (NULL arguments, invalid name), ENS_ETIMEDOUT,
+ * ENS_ESHUTDOWN. */
+int ens_name_lookup(ens_ctx *c, const char *name, ens_addr *out);
+
+/* Give the calling actor the name `name` (inside an actor only). Naming it
+ * again with its own name is a no-op. Errors: ENS_EEXIST (another live actor
+ * has the name, or the caller already has a different name), ENS_EINVAL
+ * (outside an actor, NULL or invalid name), ENS_ETIMEDOUT. */
+int ens_name_register(ens_ctx *c, const char *name);
+
+/* Drop the calling actor's name (inside an actor only), so the name is free
+ * for another. Errors: ENS_ENOENT (it has none), ENS_EINVAL (outside an
+ * actor), ENS_ETIMEDOUT. */
+int ens_name_unregister(ens_ctx *c);
+
+/* Send (t, v) to the actor named `name`, as ens_send would to its address.
+ * An unregistered name makes the message a dead letter with the reason
+ * "no such name: NAME" (the dead-letter handler gets it, else a
+ * DEAD_LETTER journal row) and still returns 0. Errors: ENS_EINVAL (NULL
+ * arguments, invalid name), ENS_ETIMEDOUT (the lookup), and those of
+ * ens_send. */
+int ens_name_send(ens_ctx *c, const char *name, const ens_msgtype *t, const void *v);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

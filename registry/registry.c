@@ -1,0 +1,143 @@
+/*
+ * registry/registry.c - global names (ensemble/registry.h), independent of
+ * the system base.
+ *
+ * Everything here checks arguments, encodes what has to travel, and hands
+ * one request to the base's name table through ens_base_ops.names: the
+ * inproc base answers from the table in the system (core/inproc.c), the
+ * process base asks the admin, which owns the system's one table and is
+ * single-threaded, so create-or-get is atomic by construction
+ * (core/proc_names.c). Sending by name is a lookup followed by an ordinary
+ * send, so ordering per sender and receiver is the same as by address.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/runtime.h"
+#include "ensemble/error.h"
+#include "ensemble/registry.h"
+
+bool ens_name_valid(const char *name)
+{
+    if (name == NULL || name[0] == '\0')
+        return false;
+    char first = name[0];
+    if (!((first >= 'A' && first <= 'Z') || (first >= 'a' && first <= 'z') ||
+          (first >= '0' && first <= '9') || first == '_'))
+        return false;
+    size_t n = 0;
+    for (const char *p = name; *p != '\0'; p++, n++) {
+        char ch = *p;
+        bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-' || ch == '/';
+        if (!ok || n >= ENS_NAME_MAX)
+            return false;
+    }
+    return true;
+}
+
+/* Hand req to the base; frames in req are taken in every case. */
+static int names_call(ens_ctx *c, ens_names_req *req)
+{
+    ens_system *s = c->sys;
+    if (s->down || s->ops->names == NULL) {
+        free(req->frame);
+        return s->down ? ENS_ESHUTDOWN : ENS_ENOTSUP;
+    }
+    return s->ops->names(s, c->actor, req);
+}
+
+int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const ens_msgtype *argt,
+                   const void *arg, ens_addr *out)
+{
+    if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
+        (argt == NULL && arg != NULL) || !ens_name_valid(name))
+        return ENS_EINVAL;
+    ens_system *s = c->sys;
+    if (s->down)
+        return ENS_ESHUTDOWN;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if (argt != NULL) {
+        ens_frame_hdr h = {.flags = ENS_FRAME_SYSTEM, .sender = c->self, .attempt = 1};
+        int rc = ens__frame_build(argt, arg, &h, s->opts.max_frame_bytes, &frame, &len);
+        if (rc < 0)
+            return rc;
+    }
+    ens_names_req req = {
+        .op = ENS_NAMES_SPAWN,
+        .name = name,
+        .def = d,
+        .frame = frame,
+        .len = len,
+        .sync = c->actor == NULL,
+    };
+    int rc = names_call(c, &req);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 && c->actor != NULL && ens__actor_add_child(c->actor, req.addr) < 0) {
+        /* As ens_spawn: a child its parent cannot note is stopped. */
+        ens__send_frame(s, c->self, req.addr, ENS_MSG_EXIT_REQUEST, NULL, ENS_FRAME_SYSTEM, 0, 0,
+                        false);
+        return ENS_ENOMEM;
+    }
+    *out = req.addr;
+    return rc;
+}
+
+int ens_name_lookup(ens_ctx *c, const char *name, ens_addr *out)
+{
+    if (c == NULL || out == NULL || !ens_name_valid(name))
+        return ENS_EINVAL;
+    ens_names_req req = {.op = ENS_NAMES_LOOKUP, .name = name};
+    int rc = names_call(c, &req);
+    if (rc < 0)
+        return rc;
+    *out = req.addr;
+    return 0;
+}
+
+int ens_name_register(ens_ctx *c, const char *name)
+{
+    if (c == NULL || c->actor == NULL || !ens_name_valid(name))
+        return ENS_EINVAL;
+    ens_names_req req = {.op = ENS_NAMES_REGISTER, .name = name};
+    int rc = names_call(c, &req);
+    return rc < 0 ? rc : 0;
+}
+
+int ens_name_unregister(ens_ctx *c)
+{
+    if (c == NULL || c->actor == NULL)
+        return ENS_EINVAL;
+    ens_names_req req = {.op = ENS_NAMES_UNREGISTER};
+    int rc = names_call(c, &req);
+    return rc < 0 ? rc : 0;
+}
+
+int ens_name_send(ens_ctx *c, const char *name, const ens_msgtype *t, const void *v)
+{
+    if (c == NULL || t == NULL || !ens_name_valid(name))
+        return ENS_EINVAL;
+    ens_addr to;
+    int rc = ens_name_lookup(c, name, &to);
+    if (rc == 0)
+        return ens_send(c, to, t, v);
+    if (rc != ENS_ENOENT)
+        return rc;
+    /* No such name: the message is built as if sent, to nobody, and goes
+     * to the dead-letter rules with a reason that names the name. */
+    ens_system *s = c->sys;
+    ens_frame_hdr h = {.target = ENS_ADDR_NONE, .sender = c->self, .attempt = 1};
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    rc = ens__frame_build(t, v, &h, s->opts.max_frame_bytes, &frame, &len);
+    if (rc < 0)
+        return rc;
+    char reason[ENS_NAME_MAX + 32];
+    snprintf(reason, sizeof(reason), "no such name: %s", name);
+    ens_names_req req = {.op = ENS_NAMES_DEAD, .frame = frame, .len = len, .reason = reason};
+    rc = names_call(c, &req);
+    return rc < 0 ? rc : 0;
+}
