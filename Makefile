@@ -4,13 +4,14 @@
 #   build-asan/  ASan + UBSan build (ENS_SANITIZE=ON)
 #   build-fuzz/  libFuzzer targets (clang, ENS_FUZZ=ON)
 #
-#   make deps | build | test | bench | demo | format | format-check | install | clean
+#   make deps | build | test | bench | demo | reliability | soak | format | format-check |
+#        install | clean
 #   make install PREFIX=/opt/ensemble
-#   make test ENS_FUZZ_SECONDS=60
+#   make test ENS_FUZZ_SECONDS=600
 
 PREFIX           ?= /usr/local
 JOBS             ?= $(shell nproc 2>/dev/null || echo 2)
-ENS_FUZZ_SECONDS ?= 20
+ENS_FUZZ_SECONDS ?= 60
 CMAKE            ?= cmake
 CTEST            ?= ctest
 CLANG_FORMAT     ?= clang-format
@@ -32,7 +33,8 @@ export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0
 .NOTPARALLEL:
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build test test-unit test-asan test-fuzz demo format format-check install clean
+.PHONY: all deps build test test-unit test-asan test-fuzz demo reliability soak format format-check \
+        install clean
 
 all: build
 
@@ -87,6 +89,31 @@ test-fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt
 	done; \
 	[ $$found = 1 ] || echo "   (no tests/fuzz/fuzz_*.c yet)"
 
+# The reliability matrix (RELIABILITY.md), long versions: the kill storm
+# with 1 000 kills, the flood with 100 000 messages per producer, and the
+# fault rows as they run in `make test`. Each prints its figures ("# ...").
+ENS_STORM_KILLS ?= 1000
+ENS_FLOOD_PER_PRODUCER ?= 100000
+reliability: build
+	@echo "== reliability matrix (build/tests)"
+	@set -e; cd $(BUILD)/tests; export XDG_STATE_HOME=$$PWD/state; \
+	for t in test_kill_storm test_flood test_process test_kill test_hostile test_limits \
+	         test_connect test_journal test_journal_runtime; do \
+	    echo "-- $$t"; \
+	    if ! ENS_STORM_KILLS=$(ENS_STORM_KILLS) ENS_FLOOD_PER_PRODUCER=$(ENS_FLOOD_PER_PRODUCER) \
+	        ./$$t > $$t.log 2>&1; then tail -n 60 $$t.log; exit 1; fi; \
+	    grep -E '^(#|\[  PASSED)' $$t.log; \
+	done
+
+# The soak: mixed request/reply traffic through a supervision tree with a
+# random SIGKILL after each restart, for ENS_SOAK_SECONDS (10 minutes); it
+# reports messages, restarts and memory over time, and fails if memory grows.
+ENS_SOAK_SECONDS ?= 600
+soak: build
+	@echo "== soak, $(ENS_SOAK_SECONDS) s (build/tests/test_kill_storm)"
+	@cd $(BUILD)/tests && XDG_STATE_HOME=$$PWD/state ENS_STORM_SECONDS=$(ENS_SOAK_SECONDS) \
+	    ./test_kill_storm
+
 # Benchmarks, never part of `make test`: the full set, one JSON line per
 # result on stdout (BENCHMARKS.md). `make bench ENS_BENCH_FLAGS=--quick` for a
 # short run, ENS_BENCH_FLAGS="--only pingpong" for one benchmark.
@@ -101,13 +128,15 @@ demo: deps build
 	@set -e; \
 	echo "== hello (inproc base)"; ./$(BUILD)/examples/hello; \
 	echo "== hello (process base)"; ./$(BUILD)/examples/hello process; \
-	echo "== hello_goodbye (process base)"; ./$(BUILD)/examples/hello_goodbye; \
-	echo "== crash_recovery (process base: SIGSEGV, abort, nothing lost)"; \
+	echo "== supervision_tree (process base: a supervision tree with injected failures)"; \
 	rm -f $(BUILD)/demo-journal.db*; \
-	./$(BUILD)/examples/crash_recovery $(BUILD)/demo-journal.db; \
-	echo "== ens journal --db $(BUILD)/demo-journal.db (what that run recorded)"; \
-	./$(BUILD)/tools/ens journal --db $(BUILD)/demo-journal.db; \
-	./$(BUILD)/tools/ens journal --db $(BUILD)/demo-journal.db --count-by kind
+	./$(BUILD)/examples/supervision_tree $(BUILD)/demo-journal.db; \
+	echo; echo "== ens journal --db $(BUILD)/demo-journal.db --limit 25 (the newest rows of that run)"; \
+	./$(BUILD)/tools/ens journal --db $(BUILD)/demo-journal.db --limit 25; \
+	echo; echo "== ens journal --db $(BUILD)/demo-journal.db --count-by kind"; \
+	./$(BUILD)/tools/ens journal --db $(BUILD)/demo-journal.db --count-by kind; \
+	echo; echo "== ens journal --db $(BUILD)/demo-journal.db --kind escalate,breaker"; \
+	./$(BUILD)/tools/ens journal --db $(BUILD)/demo-journal.db --kind escalate,breaker
 
 format:
 	$(CLANG_FORMAT) -i $(SOURCES)

@@ -213,7 +213,7 @@ bool ens__actor_deliver(ens_actor *a, ens_msg *m)
     }
     a->ctx.cur = NULL;
     a->handled++;
-    if (is_exit && !a->stop_requested) {
+    if (is_exit && !a->stop_requested && !a->exit_deferred) {
         a->stop_requested = true;
         a->stop_reason = ENS_EXIT_SHUTDOWN;
         a->stop_status = 0;
@@ -249,6 +249,12 @@ int ens__actor_start(ens_actor *a)
         return rc;
     }
     a->status = ENS_ACTOR_RUNNING;
+    if ((a->spawn_flags & ENS_SPAWN_NOTIFY_START) && a->incarnation == 1 &&
+        !ens_addr_is_none(a->parent) && a->parent.id != ENS_ID_OUTSIDE) {
+        ens_child_started_v cs = {a->addr, a->incarnation, 0};
+        ens__send_frame(a->ctx.sys, a->addr, a->parent, ENS_MSG_CHILD_STARTED, &cs,
+                        ENS_FRAME_SYSTEM, 0, 0, false);
+    }
     if (a->stop_requested)
         ens__actor_stop(a, a->stop_reason, a->stop_status);
     return 0;
@@ -267,7 +273,7 @@ void ens__actor_stop(ens_actor *a, int reason, int status)
     if (ran && !a->killed && a->def->terminate != NULL)
         a->def->terminate(&a->ctx, a->state, reason);
     ens__request_release(a);
-    for (size_t i = 0; i < a->n_children; i++)
+    for (size_t i = a->n_children; i-- > 0;) /* the last started first */
         ens__send_frame(s, a->addr, a->children[i], ENS_MSG_EXIT_REQUEST, NULL, ENS_FRAME_SYSTEM, 0,
                         0, false);
     a->n_children = 0;
@@ -380,7 +386,8 @@ int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt,
                     uint32_t flags, ens_addr *out)
 {
     if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
-        (argt == NULL && arg != NULL) || (flags & ~(uint32_t)ENS_SPAWN_NO_RESTART))
+        (argt == NULL && arg != NULL) ||
+        (flags & ~(uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START)))
         return ENS_EINVAL;
     ens_system *s = c->sys;
     if (s->down)
@@ -477,7 +484,9 @@ int ens_exit_request(ens_ctx *c, ens_addr who)
 
 int ens_stop(ens_ctx *c, int reason, int status)
 {
-    if (c == NULL || c->actor == NULL || (reason != ENS_EXIT_NORMAL && reason != ENS_EXIT_ERROR))
+    if (c == NULL || c->actor == NULL ||
+        (reason != ENS_EXIT_NORMAL && reason != ENS_EXIT_ERROR && reason != ENS_EXIT_SHUTDOWN &&
+         reason != ENS_EXIT_INTENSITY))
         return ENS_EINVAL;
     ens_actor *a = c->actor;
     if (!a->stop_requested) {
@@ -497,6 +506,20 @@ int ens_kill(ens_ctx *c, ens_addr who)
     if (c->sys->ops->kill == NULL)
         return ENS_ENOTSUP;
     return c->sys->ops->kill(c->sys, c->actor, who);
+}
+
+int ens_exit_defer(ens_ctx *c)
+{
+    if (c == NULL || c->actor == NULL || c->cur == NULL ||
+        !(c->cur->hdr.flags & ENS_FRAME_SYSTEM) || c->cur->hdr.type_id != ens_sys_exit_request.id)
+        return ENS_EINVAL;
+    c->actor->exit_deferred = true;
+    return 0;
+}
+
+const ens_actor_def *ens_self_def(const ens_ctx *c)
+{
+    return c != NULL && c->actor != NULL ? c->actor->def : NULL;
 }
 
 int ens_dead_letters_handle(ens_ctx *c, bool enable)

@@ -69,10 +69,7 @@ int ens__endpoint_answer(ens_endpoint *e, int rc, ens_msg **reply)
     }
     if (m->hdr.flags & ENS_FRAME_ERROR) {
         rc = m->hdr.error < 0 ? m->hdr.error : ENS_EBADFRAME;
-        if (rc == ENS_EPOISON)
-            *reply = m;
-        else
-            ens_msg_free(m);
+        *reply = m; /* its details: the poison, why nobody was there, ... */
         return rc;
     }
     *reply = m;

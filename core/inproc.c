@@ -144,7 +144,6 @@ static int add_top(inproc *b, ens_addr addr)
 static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
                     size_t arg_len, bool sync, uint32_t flags, ens_addr *out)
 {
-    (void)flags; /* no crashes here, hence no restarts to turn off */
     inproc *b = base_of(s);
     uint64_t i = b->next_id - ENS_ID_FIRST_ACTOR;
     if (i >= b->cap_actors) {
@@ -163,6 +162,7 @@ static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
                                   arg_frame, arg_len);
     if (a == NULL)
         return ENS_ENOMEM;
+    a->spawn_flags = flags; /* NO_RESTART: nothing to turn off, no crashes here */
     if (parent == NULL && add_top(b, addr) < 0) {
         ens__actor_free(a);
         return ENS_ENOMEM;
@@ -585,6 +585,9 @@ static int ip_kill(ens_system *s, ens_actor *caller, ens_addr who)
     if (a == NULL || a->status == ENS_ACTOR_DEAD)
         return 0;
     a->killed = true;
+    ens_event ev = {.kind = ENS_EV_EXIT, .reason = "killed on request (ens_kill)"};
+    ens__event_actor(&ev, a);
+    ens__event(s, &ev);
     if (a == caller) { /* it is running: it ends when its handler returns */
         a->stop_requested = true;
         a->stop_reason = ENS_EXIT_KILLED;

@@ -116,6 +116,27 @@ ens_addr ens_msg_target(const ens_msg *m)
     return m ? m->hdr.target : ENS_ADDR_NONE;
 }
 
+#define ENS_MSG_CODEC_LIMIT (1u << 30)
+
+int ens_msg_encode(const ens_msgtype *t, const void *v, uint8_t **out, size_t *len)
+{
+    if (t == NULL || out == NULL || len == NULL)
+        return ENS_EINVAL;
+    ens_frame_hdr h = {.attempt = 1};
+    return ens__frame_build(t, v, &h, ENS_MSG_CODEC_LIMIT, out, len);
+}
+
+int ens_msg_decode(const void *data, size_t len, ens_msg **out)
+{
+    if (data == NULL || out == NULL)
+        return ENS_EINVAL;
+    uint8_t *copy = ens__malloc(len > 0 ? len : 1);
+    if (copy == NULL)
+        return ENS_ENOMEM;
+    memcpy(copy, data, len);
+    return ens__msg_from_frame(copy, len, ENS_MSG_CODEC_LIMIT, out);
+}
+
 bool ens_msg_is_request(const ens_msg *m)
 {
     return m != NULL && (m->hdr.flags & ENS_FRAME_REQUEST) && m->hdr.corr != 0;

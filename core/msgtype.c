@@ -13,7 +13,7 @@
  * too; the system types (exit request, child exited, wake-up, poison, dead
  * envelope) have fixed ids 0xFFFF0001..0xFFFF0005 in the reserved range,
  * fd ready and command result 0xFFFF0008 and 0xFFFF0009, child restarted
- * 0xFFFF000A (6 and 7 are kept
+ * 0xFFFF000A, child started 0xFFFF000B (6 and 7 are kept
  * for the status request and reply).
  * Ids 0 and >= ENS_TYPE_ID_SYSTEM_MIN are never given to user types.
  *
@@ -48,6 +48,7 @@
 #define ID_POISON          0xFFFF0004u
 #define ID_DEAD_ENVELOPE   0xFFFF0005u
 #define ID_CHILD_RESTARTED 0xFFFF000Au
+#define ID_CHILD_STARTED   0xFFFF000Bu
 #define ID_FD_READY        0xFFFF0008u
 #define ID_CMD_RESULT      0xFFFF0009u
 
@@ -60,6 +61,8 @@ const ens_msgtype ens_sys_child_exited = {"ens.ChildExited", "S(" ENS_ADDR_FMT "
                                           sizeof(ens_child_exited_v), 0, ID_CHILD_EXITED};
 const ens_msgtype ens_sys_child_restarted = {"ens.ChildRestarted", "S(" ENS_ADDR_FMT "iuii)",
                                              sizeof(ens_child_restarted_v), 0, ID_CHILD_RESTARTED};
+const ens_msgtype ens_sys_child_started = {"ens.ChildStarted", "S(" ENS_ADDR_FMT "ui)",
+                                           sizeof(ens_child_started_v), 0, ID_CHILD_STARTED};
 const ens_msgtype ens_sys_wakeup = {"ens.WakeUp", "S(UUu)", sizeof(ens_wakeup_v), 0, ID_WAKEUP};
 const ens_msgtype ens_sys_poison = {"ens.PoisonMessage", "S(" ENS_ADDR_FMT "iius)B",
                                     sizeof(ens_poison_v), 0, ID_POISON};
@@ -80,6 +83,7 @@ _Static_assert(sizeof(ens_int64_v) == 8, "ens_int64_v layout");
 _Static_assert(sizeof(ens_exit_request_v) == 4, "ens_exit_request_v layout");
 _Static_assert(sizeof(ens_child_exited_v) == 32, "ens_child_exited_v layout");
 _Static_assert(sizeof(ens_child_restarted_v) == 32, "ens_child_restarted_v layout");
+_Static_assert(sizeof(ens_child_started_v) == 24, "ens_child_started_v layout");
 _Static_assert(sizeof(ens_wakeup_v) == 24, "ens_wakeup_v layout");
 _Static_assert(offsetof(ens_poison_v, detail) == 32 && sizeof(ens_poison_v) == 56,
                "ens_poison_v layout");
@@ -93,7 +97,7 @@ static const ens_msgtype *const builtins[] = {
     &ens_type_string,        &ens_type_int64,          &ens_type_bytes,
     &ens_sys_exit_request,   &ens_sys_child_exited,    &ens_sys_wakeup,
     &ens_sys_poison,         &ens_sys_dead_envelope,   &ens_sys_fd_ready,
-    &ens_sys_command_result, &ens_sys_child_restarted,
+    &ens_sys_command_result, &ens_sys_child_restarted, &ens_sys_child_started,
 };
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])
 

@@ -150,6 +150,9 @@ typedef struct ens_stage {
     uint32_t attempt;    /* attempt of the frame at `done` while HANDLING */
     uint64_t len;        /* bytes in buf */
     uint64_t done;       /* bytes of buf already handled */
+    uint64_t hand_at;    /* `done` when the frame in hand was taken up: HANDLING
+                            holds only while done == hand_at (advancing done, one
+                            aligned store, is what marks the frame handled) */
     uint64_t sticky;     /* id of the connection a partial frame at the tail
                             came from, or 0 (ids, not fds: a new incarnation
                             holds the same connections under other numbers) */
@@ -166,6 +169,13 @@ typedef struct ens_stage {
     uint64_t cap;     /* bytes of buf */
     uint8_t buf[];
 } ens_stage;
+
+/* True if the stage says a frame is in hand: HANDLING, and `done` not yet
+ * advanced past it. */
+static inline bool ens__stage_in_hand(const ens_stage *st)
+{
+    return st->state == ENS_STAGE_HANDLING && st->hand_at == st->done;
+}
 
 /* After a crash: finish or forget a take that was in progress. fd is the
  * receiving end of st->pend_conn (-1 if gone). If the kernel still holds the
@@ -238,7 +248,8 @@ typedef struct ens_actor_boot {
     ens_stage *stage;
     uint8_t *arg_frame; /* start argument, or NULL */
     size_t arg_len;
-    bool sync; /* report init's result to the admin */
+    bool sync;            /* report init's result to the admin */
+    uint32_t spawn_flags; /* enum ens_spawn_flag */
 } ens_actor_boot;
 
 _Noreturn void ens__actor_process_main(const ens_actor_boot *boot);

@@ -246,6 +246,7 @@ static void settle_sends(void)
 static void deliver(ens_msg *m, uint64_t total)
 {
     P.st->attempt = m->hdr.attempt;
+    P.st->hand_at = P.st->done;
     P.st->state = ENS_STAGE_HANDLING;
     P.cur_len = total;
     ens__actor_deliver(P.actor, m);
@@ -255,7 +256,7 @@ static void deliver(ens_msg *m, uint64_t total)
      * destination is full: then its frames wait in this process). */
     settle_sends();
     P.st->handled++;
-    P.st->done += total;
+    P.st->done += total; /* handled: a crash from here on finds nothing in hand */
     P.st->state = ENS_STAGE_IDLE;
 }
 
@@ -615,7 +616,7 @@ static void pa_actor_gone(ens_system *s, ens_actor *a)
 {
     (void)s;
     ens__proc_services_end(); /* commands die with the actor */
-    if (P.st->state == ENS_STAGE_HANDLING) {
+    if (ens__stage_in_hand(P.st)) {
         P.st->done += P.cur_len; /* the frame that ended the actor is handled */
         P.st->state = ENS_STAGE_IDLE;
         if (P.st->asm_ready) {
@@ -720,11 +721,13 @@ static void send_event(const ens_event *ev, void *arg)
 }
 
 /* After a crash: the frame in hand once more, or back as poison. */
-static void recover(uint32_t state, uint32_t attempt, int sig)
+static void recover(bool in_hand, uint32_t attempt, int sig)
 {
     ens_stage *st = P.st;
-    if (state != ENS_STAGE_HANDLING)
+    if (!in_hand)
         return;
+    /* Every way out below advances `done` (the frame is dealt with) before
+     * the stage says IDLE: a crash in between finds it in hand again. */
     uint64_t total = 0;
     ens_msg *m = NULL;
     if (st->asm_ready && st->len - st->done >= ENS_FRAME_HEADER_LEN &&
@@ -742,18 +745,25 @@ static void recover(uint32_t state, uint32_t attempt, int sig)
         st->asm_total = st->asm_have = 0;
         if (m == NULL) {
             st->done += total;
+            st->state = ENS_STAGE_IDLE;
             return;
         }
     } else {
         m = staged_msg(&total);
     }
-    if (m == NULL)
+    if (m == NULL) {
+        st->state = ENS_STAGE_IDLE;
         return;
+    }
     if (attempt >= 2) {
         m->hdr.attempt = (uint16_t)attempt;
         ens__actor_poison(P.actor, m, 0, sig);
         ens_msg_free(m);
-        P.st->done += total;
+        /* The poison leaves before the frame counts as dealt with: a crash
+         * meanwhile returns it again (at least once, never lost). */
+        settle_sends();
+        st->done += total;
+        st->state = ENS_STAGE_IDLE;
         return;
     }
     m->hdr.attempt = (uint16_t)(attempt + 1);
@@ -797,6 +807,7 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     if (P.actor == NULL)
         _exit(73);
     P.actor->incarnation = b->incarnation;
+    P.actor->spawn_flags = b->spawn_flags;
     uv_poll_init(&P.loop, &P.ctl_poll, P.ctl);
     uv_poll_start(&P.ctl_poll, UV_READABLE, on_ctl);
     uv_timer_init(&P.loop, &P.retry);
@@ -804,8 +815,9 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     uv_prepare_start(&P.flush, on_prepare);
 
     ens_stage *st = P.st;
-    uint32_t crash_state = st->state, crash_attempt = st->attempt;
-    if (st->asm_ready && crash_state != ENS_STAGE_HANDLING) {
+    const bool in_hand = ens__stage_in_hand(st);
+    uint32_t crash_attempt = st->attempt;
+    if (st->asm_ready && !in_hand) {
         /* The crash came after a frame in pieces was handled and before its
          * assembly was put away. */
         st->asm_ready = 0;
@@ -814,7 +826,11 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     int sig = st->last_signal;
     st->state = ENS_STAGE_INIT;
     int rc = ens__actor_start(P.actor); /* on failure it exits via actor_gone */
-    st->state = ENS_STAGE_IDLE;
+    /* Until recover() has dealt with the frame in hand, the stage keeps
+     * saying it is in hand: a crash in between must find that frame again,
+     * with the same attempt, not take it up as a new message. */
+    st->attempt = crash_attempt;
+    st->state = in_hand ? ENS_STAGE_HANDLING : ENS_STAGE_IDLE;
     ens_ctl_exit_v started = {-1, rc};
     ens__ctl_send(P.ctl, b->addr, &ens_ctl_started, &started, 0, NULL, 0);
     for (size_t i = 0; i < b->n_rx; i++) {
@@ -823,7 +839,7 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
         rx_add(b->rx[i], b->rx_ids[i]);
     }
     ens__stage_settle(st, -1); /* its connection is gone: nothing to settle */
-    recover(crash_state, crash_attempt, sig);
+    recover(in_hand, crash_attempt, sig);
     process_stage();
     uv_run(&P.loop, UV_RUN_DEFAULT);
     _exit(0);

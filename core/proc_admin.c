@@ -80,10 +80,11 @@ typedef struct arec {
     size_t stage_len;
     uint8_t *arg;
     size_t arg_len;
-    bool sync_pending;  /* an outside spawn waits for init */
-    bool no_restart;    /* ENS_SPAWN_NO_RESTART: a crash ends it for good */
-    bool killed;        /* ens_kill: SIGKILLed on request, ends for good */
-    ens_addr requester; /* who asked for the spawn */
+    bool sync_pending;    /* an outside spawn waits for init */
+    bool no_restart;      /* ENS_SPAWN_NO_RESTART: a crash ends it for good */
+    bool killed;          /* ens_kill: SIGKILLed on request, ends for good */
+    uint32_t spawn_flags; /* enum ens_spawn_flag, as asked */
+    ens_addr requester;   /* who asked for the spawn */
     uint64_t req_corr;
     bool exiting; /* announced an orderly exit */
     int exit_reason, exit_status;
@@ -498,6 +499,7 @@ static int fork_actor(arec *r, bool sync)
             .arg_frame = r->arg,
             .arg_len = r->arg_len,
             .sync = sync,
+            .spawn_flags = r->spawn_flags,
         };
         ens__actor_process_main(&boot);
     }
@@ -628,6 +630,24 @@ static void rec_free(arec *r)
 
 /* r ended for good: tell whoever waits, the parent if the actor could not
  * tell it itself, turn its queue into dead letters, forget it. */
+/* The children of an incarnation that died without its orderly stop (a
+ * crash, a kill) are asked to exit, the last started first, as its stop
+ * would have done: the incarnation that knew them is gone (a restarted one
+ * starts with zeroed state, and its init starts children of its own). Their
+ * exit notices reach the address, so the next incarnation, if any, hears of
+ * them as of any child. */
+static void stop_orphans(ens_addr parent)
+{
+    for (size_t i = A.n; i-- > 0;) {
+        arec *c = A.recs[i];
+        if (!c->outside && !c->killed && ens_addr_equal(c->parent, parent) &&
+            !ens_addr_is_none(c->addr)) {
+            ens_exit_request_v v = {0};
+            send_to(parent, c->addr, ENS_MSG_EXIT_REQUEST, &v, ENS_FRAME_SYSTEM, 0, 0);
+        }
+    }
+}
+
 static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
 {
     ens_addr addr = r->addr;
@@ -644,6 +664,8 @@ static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
         ens_child_exited_v ce = {addr, reason, sig, status, r->incarnation};
         send_to(addr, r->parent, ENS_MSG_CHILD_EXITED, &ce, ENS_FRAME_SYSTEM, 0, 0);
     }
+    if (!orderly)
+        stop_orphans(addr);
     /* Mark it gone before draining, so its letters do not come back to it. */
     r->addr = ENS_ADDR_NONE;
     drain_to_dead_letters(r, "the actor ended");
@@ -723,9 +745,10 @@ static void on_child_exit(pid_t pid, int wstatus)
         return;
     }
     r->crashes[r->n_crashes++] = now;
+    stop_orphans(r->addr);
     r->stage->last_signal = sig;
     r->incarnation++;
-    const bool redelivering = r->stage->state == ENS_STAGE_HANDLING && r->stage->attempt < 2;
+    const bool redelivering = ens__stage_in_hand(r->stage) && r->stage->attempt < 2;
     if (fork_actor(r, false) < 0) {
         end_for_good(r, reason, 0, sig, false);
         return;
@@ -750,9 +773,9 @@ static bool fds_short(void)
     rlim_t reserve = rl.rlim_cur / 8 > 32 ? rl.rlim_cur / 8 : 32;
     /* Descriptors are handed out lowest first: the lowest free one tells
      * how many are in use (near enough for a reserve). */
-    int probe = fcntl(0, F_DUPFD_CLOEXEC, 0);
+    int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (probe < 0)
-        return true;
+        return errno == EMFILE || errno == ENFILE;
     close(probe);
     return (rlim_t)probe + reserve >= rl.rlim_cur;
 }
@@ -806,6 +829,7 @@ static void do_spawn(arec *from, const ens_msg *m)
         r->def = def;
         r->incarnation = 1;
         r->no_restart = (v->flags & ENS_SPAWN_NO_RESTART) != 0;
+        r->spawn_flags = (uint32_t)v->flags;
         r->stage = ens__stage_map(A.sys->opts.max_frame_bytes, &r->stage_len);
         int sv[2] = {-1, -1};
         if (v->arg.len > 0 && (r->arg = malloc(v->arg.len)) != NULL) {

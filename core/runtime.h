@@ -52,8 +52,10 @@ struct ens_actor {
     ens_actor_state status;
     uint8_t *arg_frame; /* encoded start argument (owned), or NULL */
     size_t arg_len;
-    bool stop_requested; /* ens_stop or an exit request was handled */
-    bool killed;         /* ens_kill: stops without terminate */
+    bool stop_requested;  /* ens_stop or an exit request was handled */
+    bool killed;          /* ens_kill: stops without terminate */
+    bool exit_deferred;   /* ens_exit_defer: an exit request did not stop it */
+    uint32_t spawn_flags; /* enum ens_spawn_flag it was spawned with */
     int stop_reason;
     int stop_status;
     ens_addr *children; /* living children, in start order */

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "ensemble/ensemble.h"
+#include "support/procfs.h"
 
 #define WAIT_MS     120000
 #define PRODUCERS   50
@@ -134,21 +135,6 @@ static const ens_actor_def consumer_def = {
 
 /* ---- the test ---------------------------------------------------------- */
 
-static long rss_kib(int pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    FILE *fp = fopen(path, "r");
-    long kib = -1;
-    while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
-        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-            break;
-    }
-    if (fp != NULL)
-        fclose(fp);
-    return kib;
-}
-
 static void test_fifty_producers_one_consumer(void **state)
 {
     (void)state;
@@ -191,7 +177,7 @@ static void test_fifty_producers_one_consumer(void **state)
             if (kib > peak_actor)
                 peak_actor = kib;
         }
-        long admin = rss_kib(ens_status_admin_pid(st));
+        long admin = test_rss_kib(ens_status_admin_pid(st));
         if (admin > peak_admin)
             peak_admin = admin;
         if (total + admin > peak_total)

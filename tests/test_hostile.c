@@ -21,6 +21,7 @@
 #include "core/frame.h"
 #include "core/proc.h"
 #include "ensemble/ensemble.h"
+#include "support/procfs.h"
 
 #define WAIT_MS 30000
 
@@ -121,22 +122,6 @@ static snapshot take_snapshot(fixture *f)
     ens_status_free(st);
     assert_true(s.echo_pid > 0);
     return s;
-}
-
-/* VmRSS of pid in KiB (the admin is not in the status rows). */
-static long rss_kib(int pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    FILE *fp = fopen(path, "r");
-    long kib = -1;
-    while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
-        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-            break;
-    }
-    if (fp != NULL)
-        fclose(fp);
-    return kib;
 }
 
 static int count_row(const ens_journal_row *row, void *arg)
@@ -321,7 +306,7 @@ static void test_bad_control_frames_are_rejected(void **state)
     snapshot after = take_snapshot(f);
     assert_int_equal(after.admin_pid, before.admin_pid);
     assert_int_equal(after.echo_pid, before.echo_pid);
-    long admin_kib = rss_kib(after.admin_pid);
+    long admin_kib = test_rss_kib(after.admin_pid);
     /* Ten times more bad frames: the admin's memory must not follow. */
     for (int round = 0; round < 300; round++) {
         for (int kind = 0; kind < BAD_COUNT; kind++) {
@@ -333,7 +318,7 @@ static void test_bad_control_frames_are_rejected(void **state)
             close(conn);
         }
     }
-    long admin_kib_after = rss_kib(after.admin_pid);
+    long admin_kib_after = test_rss_kib(after.admin_pid);
     assert_true(admin_kib > 0);
     /* The admin queues one journal event per bad frame for the writer, so
      * it grows while the writer catches up: about 1 MiB, the same for 3 000
@@ -385,7 +370,7 @@ static void test_bad_bytes_in_an_inbox_are_rejected(void **state)
     assert_int_equal(after.echo_incarnation, before.echo_incarnation);
     assert_int_equal(after.admin_pid, before.admin_pid);
     /* Memory: many more bad inputs must not grow the actor. */
-    long kib = rss_kib(after.echo_pid);
+    long kib = test_rss_kib(after.echo_pid);
     for (int round = 0; round < 100; round++) {
         for (int kind = 0; kind < BAD_COUNT; kind++) {
             int conn = -1;
@@ -396,7 +381,7 @@ static void test_bad_bytes_in_an_inbox_are_rejected(void **state)
         }
     }
     expect_echo(f, "after many");
-    long kib_after = rss_kib(after.echo_pid);
+    long kib_after = test_rss_kib(after.echo_pid);
     assert_true(kib > 0);
     assert_true(RSS_BOUNDED(kib, kib_after, 1024));
     /* And a valid frame on a raw connection is handled like any other. */

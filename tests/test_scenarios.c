@@ -558,7 +558,7 @@ static void test_exit_request_seen_then_terminate_then_child_exited(void **state
     assert_int_equal(
         ens_ask(t->out, child, ENS_MSG_STRING, &(ens_string_v){"hi"}, SCN_WAIT_MS, &reply),
         ENS_ENOACTOR);
-    assert_null(reply);
+    ens_msg_free(reply); /* why nobody was there, when it came as a reply */
     assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
 }
 
@@ -786,7 +786,7 @@ static void test_dead_letters_go_to_latest_handler_else_event(void **state)
     assert_int_equal(
         ens_ask(t->out, dead, &greeting_t, &(greeting_v){9, "ask"}, SCN_WAIT_MS, &reply),
         ENS_ENOACTOR);
-    assert_null(reply);
+    ens_msg_free(reply); /* why nobody was there, when it came as a reply */
     assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
 }
 

@@ -212,6 +212,11 @@ enum ens_spawn_flag {
      * letters (requests among them get ENS_ENOACTOR). For supervisors'
      * temporary children and strategies that restart siblings. */
     ENS_SPAWN_NO_RESTART = 1u << 0,
+    /* Once init has run, the parent receives ENS_MSG_CHILD_STARTED (first
+     * start only; in-place restarts are told by ENS_MSG_CHILD_RESTARTED).
+     * With an init failure it receives child exited (INIT_FAILED) as
+     * always, so a parent can start children strictly one after another. */
+    ENS_SPAWN_NOTIFY_START = 1u << 1,
 };
 
 /* ens_spawn with flags (a mask of enum ens_spawn_flag). Unknown flags:
@@ -225,11 +230,25 @@ int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt,
 int ens_exit_request(ens_ctx *c, ens_addr who);
 
 /* Stop the calling actor once the current handler returns, with reason
- * (ENS_EXIT_NORMAL, or ENS_EXIT_ERROR with status carried in the parent's
- * child-exited notice). terminate runs; queued messages become dead
- * letters; living children get exit requests. Errors: ENS_EINVAL outside an
- * actor or for a reason other than NORMAL/ERROR. */
+ * (ENS_EXIT_NORMAL; ENS_EXIT_ERROR with status carried in the parent's
+ * child-exited notice; ENS_EXIT_SHUTDOWN to finish an exit request deferred
+ * with ens_exit_defer; ENS_EXIT_INTENSITY for a supervisor that gave up).
+ * terminate runs; queued messages become dead letters; living children get
+ * exit requests, the last started first. Errors: ENS_EINVAL outside an
+ * actor or for another reason. */
 int ens_stop(ens_ctx *c, int reason, int status);
+
+/* Called while handling an exit request: do not stop when this handler
+ * returns; the actor stops itself later with ens_stop(c,
+ * ENS_EXIT_SHUTDOWN, 0) (a supervisor first stops its children, the last
+ * started first, each by its shutdown rule). Meanwhile it handles messages
+ * as usual; further exit requests are ordinary messages. Errors: ENS_EINVAL
+ * (outside an actor, or not handling an exit request). */
+int ens_exit_defer(ens_ctx *c);
+
+/* The definition of the calling actor (NULL for the outside context):
+ * behaviours reach their data through its impl. Borrowed. */
+const ens_actor_def *ens_self_def(const ens_ctx *c);
 
 /* End `who` at once and for good, without its terminate callback (OTP's
  * exit(Pid, kill), a supervisor's brutal kill or the end of a shutdown

@@ -1,4 +1,146 @@
+/*
+ * ensemble/circuit_breaker.h - an actor that fronts a downstream actor and
+ * stops calling it while it fails (the circuit breaker pattern).
+ *
+ * Send requests to the breaker instead of the target (ens_ask from the
+ * outside, ens_request / ens_call / ens_gen_server_call inside an actor).
+ * The breaker makes its own request to the target with (t, v) of the
+ * original and call_timeout_ms, and answers the original requester with
+ * the target's reply, or its error reply with the same code and payload, or
+ * ENS_ETIMEDOUT. Because the breaker asks in its own name, the target sees
+ * the breaker as the sender.
+ *
+ * States:
+ *  - closed: requests go through. Each completion is a success (a reply)
+ *    or a failure (an error reply - the target's own code, ENS_EPOISON when
+ *    its handler failed twice, ENS_ENOACTOR when it is gone - or no reply
+ *    within call_timeout_ms). The breaker opens after max_failures
+ *    consecutive failures, or when failure_percent of the last window_calls
+ *    completions failed (checked once window_calls completions are known).
+ *  - open: every request is answered at once with the error reply
+ *    ENS_EBREAKER_OPEN carrying ens_breaker_open_v (retry_after_ms: time
+ *    left until half-open; from the outside, ens_ask returns that reply in
+ *    *reply). After the reset timeout the breaker goes
+ *    half-open by itself.
+ *  - half-open: the next half_open_probes requests go through as trials;
+ *    others fail fast with ENS_EBREAKER_OPEN (retry_after_ms 0: a trial is
+ *    in flight). When all trials succeed the breaker closes (the reset
+ *    timeout goes back to reset_timeout_ms); the first failed trial opens
+ *    it again, with the reset timeout grown by backoff_percent (up to
+ *    max_reset_timeout_ms).
+ * Only completions of requests made in the current state count: a slow
+ * reply to a request let through before the breaker opened is passed on to
+ * its requester but changes nothing.
+ *
+ * Every state change is reported as a failure event of kind ENS_EV_BREAKER
+ * (on_event, log, journal) with a reason such as
+ * "closed -> open after 5 consecutive failures (last ENS_ETIMEDOUT)".
+ *
+ * Other messages. A request of type ENS_MSG_BREAKER_INFO is answered by the
+ * breaker itself with its state (ens_breaker_info_v). Messages that are not
+ * requests (plain sends, casts) cannot fail visibly, so they do not count:
+ * while closed they are forwarded to the target unchanged (ens_forward: the
+ * original sender is kept); while open or half-open they are dropped and
+ * reported as a DEAD_LETTER event ("circuit breaker open"), never silently.
+ * System messages to the breaker itself (its own wake-ups, exit requests)
+ * are handled by it.
+ */
 #ifndef ENSEMBLE_CIRCUIT_BREAKER_H
 #define ENSEMBLE_CIRCUIT_BREAKER_H
+
+#include <stdint.h>
+
 #include "actor.h"
+#include "addr.h"
+#include "msg.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The breaker's states (ens_breaker_info_v.state). */
+typedef enum ens_breaker_state {
+    ENS_BREAKER_CLOSED = 0,
+    ENS_BREAKER_OPEN,
+    ENS_BREAKER_HALF_OPEN,
+} ens_breaker_state;
+
+/* The largest window_calls. */
+#define ENS_BREAKER_MAX_WINDOW 256u
+
+typedef struct ens_breaker_opts {
+    ens_addr target;               /* the downstream actor (required) */
+    uint32_t max_failures;         /* consecutive failures that open; 0: rule off */
+    uint32_t failure_percent;      /* 1-100: failures in the window that open; 0: rule off */
+    uint32_t window_calls;         /* completions in the ratio window, 1..ENS_BREAKER_MAX_WINDOW */
+    uint32_t call_timeout_ms;      /* a slower reply is a failure (ENS_ETIMEDOUT) */
+    uint32_t reset_timeout_ms;     /* open -> half-open after this long */
+    uint32_t max_reset_timeout_ms; /* cap of the backoff; below reset_timeout_ms: no growth */
+    uint32_t backoff_percent;      /* 100: no growth; 200: doubles after each failed trial */
+    uint32_t half_open_probes;     /* trials let through while half-open, >= 1 */
+} ens_breaker_opts;
+
+/* Defaults: 5 consecutive failures, no ratio rule (50% of 20 when turned
+ * on), 10 s call timeout, 60 s reset timeout without backoff, one trial. */
+#define ENS_BREAKER_OPTS_INIT                                                                      \
+    {                                                                                              \
+        {0, 0, 0}, 5, 0, 20, 10000, 60000, 60000, 100, 1                                           \
+    }
+
+/* The payload of the ENS_EBREAKER_OPEN error reply. */
+typedef struct ens_breaker_open_v {
+    uint32_t retry_after_ms; /* until half-open; 0 while half-open */
+} ens_breaker_open_v;
+
+/* The reply to an ENS_MSG_BREAKER_INFO request (the request's value is
+ * ignored; send a zeroed ens_breaker_info_v). */
+typedef struct ens_breaker_info_v {
+    int32_t state;                 /* ens_breaker_state */
+    uint32_t consecutive_failures; /* while closed */
+    uint32_t window_failures;      /* failures among the window's completions */
+    uint32_t window_count;         /* completions in the window */
+    uint32_t reset_timeout_ms;     /* the current reset timeout (with backoff) */
+    uint32_t retry_after_ms;       /* while open: until half-open */
+    uint64_t times_opened;         /* transitions to open so far */
+    uint64_t rejected;             /* requests failed fast so far */
+    uint64_t passed;               /* requests let through so far */
+} ens_breaker_info_v;
+
+/* The breaker's message types, registered when the library loads (so they
+ * exist before any system starts, in every process). */
+extern const ens_msgtype *const ens_breaker_open_msgtype; /* "ens.BreakerOpen" */
+extern const ens_msgtype *const ens_breaker_info_msgtype; /* "ens.BreakerInfo" */
+#define ENS_MSG_BREAKER_OPEN (ens_breaker_open_msgtype)
+#define ENS_MSG_BREAKER_INFO (ens_breaker_info_msgtype)
+
+/* The breaker's actor definition ("ens.CircuitBreaker"), registered with
+ * ens_actor_register when the library loads, like the message types above.
+ * Its start argument is made by ens_breaker_spawn; use that. */
+extern const ens_actor_def ens_breaker_def;
+
+/* Start a breaker with options o (borrowed; copied into the start
+ * argument) and store its address in *out: a child of the calling actor,
+ * or top level from the outside context (as ens_spawn). Errors: ENS_EINVAL
+ * (NULL arguments, none target, both failure rules off, failure_percent >
+ * 100, window_calls 0 or above ENS_BREAKER_MAX_WINDOW while the ratio rule
+ * is on, zero call or reset timeout, backoff_percent < 100,
+ * half_open_probes 0), ENS_EEXIST (the library's message types or
+ * definition could not be registered: a name clash), and the errors of
+ * ens_spawn. */
+int ens_breaker_spawn(ens_ctx *c, const ens_breaker_opts *o, ens_addr *out);
+
+/* From the outside context: ask `breaker` for its state, waiting up to
+ * timeout_ms, into *out. Inside an actor send an ENS_MSG_BREAKER_INFO
+ * request instead (ens_request). Errors: ENS_EINVAL (NULL arguments, inside
+ * an actor), ENS_EBADTYPE (the reply was not an ens_breaker_info_v: not a
+ * breaker) and the errors of ens_ask. */
+int ens_breaker_info(ens_ctx *outside, ens_addr breaker, uint32_t timeout_ms,
+                     ens_breaker_info_v *out);
+
+/* "closed", "open", "half-open"; "unknown" for other values. Static. */
+const char *ens_breaker_state_name(int state);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

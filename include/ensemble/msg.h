@@ -124,6 +124,20 @@ size_t ens_msg_size(const ens_msg *m);
  * message beyond its callback. NULL when out of memory or m is NULL. */
 ens_msg *ens_msg_dup(const ens_msg *m);
 
+/* Encode (t, v) as a whole frame (header and payload), the form start
+ * arguments and messages inside messages travel in (a behaviour's
+ * configuration, for example). *out is malloc'ed, owned by the caller
+ * (free()), *len its size. Errors: ENS_EINVAL (NULL arguments, v NULL with
+ * a non-empty format), ENS_EBADTYPE (t not registered), ENS_EMSGSIZE (over
+ * 1 GiB), ENS_ENOMEM. */
+int ens_msg_encode(const ens_msgtype *t, const void *v, uint8_t **out, size_t *len);
+
+/* Decode a frame made by ens_msg_encode (or found in a message) into a
+ * message owned by the caller (ens_msg_free); data is copied, borrowed.
+ * Errors: ENS_EINVAL (NULL arguments), ENS_EBADFRAME (malformed),
+ * ENS_EBADTYPE (its type is not registered here), ENS_EMSGSIZE, ENS_ENOMEM. */
+int ens_msg_decode(const void *data, size_t len, ens_msg **out);
+
 /* Release a message the caller owns (from ens_ask, ens_listen, ens_msg_dup).
  * NULL-safe. Never free a message borrowed in a callback. */
 void ens_msg_free(ens_msg *m);
@@ -188,6 +202,14 @@ typedef struct ens_child_restarted_v {
     int32_t spare;        /* 0 */
 } ens_child_restarted_v;
 
+/* Child started: sent to the parent when a child spawned with
+ * ENS_SPAWN_NOTIFY_START has run its init successfully (first start). */
+typedef struct ens_child_started_v {
+    ens_addr child;
+    uint32_t incarnation;
+    int32_t spare; /* 0 */
+} ens_child_started_v;
+
 /* Wake-up: the payload given to ens_wakeup_after, delivered to the actor
  * that asked, never before the delay has passed. */
 typedef struct ens_wakeup_v {
@@ -245,12 +267,14 @@ typedef struct ens_command_result_v {
 extern const ens_msgtype ens_sys_exit_request;    /* "ens.ExitRequest" */
 extern const ens_msgtype ens_sys_child_exited;    /* "ens.ChildExited" */
 extern const ens_msgtype ens_sys_child_restarted; /* "ens.ChildRestarted" */
+extern const ens_msgtype ens_sys_child_started;   /* "ens.ChildStarted" */
 extern const ens_msgtype ens_sys_wakeup;          /* "ens.WakeUp" */
 extern const ens_msgtype ens_sys_poison;          /* "ens.PoisonMessage" */
 extern const ens_msgtype ens_sys_dead_envelope;   /* "ens.DeadEnvelope" */
 #define ENS_MSG_EXIT_REQUEST    (&ens_sys_exit_request)
 #define ENS_MSG_CHILD_EXITED    (&ens_sys_child_exited)
 #define ENS_MSG_CHILD_RESTARTED (&ens_sys_child_restarted)
+#define ENS_MSG_CHILD_STARTED   (&ens_sys_child_started)
 #define ENS_MSG_WAKEUP          (&ens_sys_wakeup)
 #define ENS_MSG_POISON          (&ens_sys_poison)
 #define ENS_MSG_DEAD_ENVELOPE   (&ens_sys_dead_envelope)

@@ -1,4 +1,383 @@
+/*
+ * ensemble/supervisor.h - OTP supervisors: trees of actors that restart
+ * their children by rule.
+ *
+ * A supervisor is an ordinary actor definition (ENS_SUPERVISOR_DEF, or the
+ * built-in one behind ens_supervisor_spawn), so supervisors nest to any
+ * depth. It starts its children in spec order, one after another: each is
+ * spawned with ENS_SPAWN_NOTIFY_START and the next is spawned only once its
+ * init has run (OTP's synchronous start). It watches them (child exited and
+ * child restarted notices from the runtime) and applies:
+ *
+ *  - restart types: permanent children are always restarted; transient ones
+ *    only after an abnormal exit (anything but ENS_EXIT_NORMAL,
+ *    ENS_EXIT_SHUTDOWN and ENS_EXIT_INTENSITY, which counts as OTP's
+ *    `shutdown`); temporary ones never (their spec is dropped when they end).
+ *  - strategies: one_for_one (the failed child alone), one_for_all (the
+ *    others are stopped in reverse start order, then all are started again
+ *    in start order, one after another), rest_for_one (the failed child and
+ *    those started after it, the same way), simple_one_for_one (one spec,
+ *    children added at run time with ens_supervisor_start_child, each
+ *    restarted alone).
+ *  - restart intensity: more than `intensity` restarts within `period_ms`
+ *    make the supervisor give up: it journals ENS_EV_ESCALATE, stops all its
+ *    children in reverse start order and exits with ENS_EXIT_INTENSITY, so
+ *    that its own supervisor decides (escalation). A restart whose init
+ *    fails counts as one more failure and is tried again, as in OTP.
+ *
+ * Addresses. A child that the runtime restarts in place after a crash (the
+ * process base restarts one_for_one and simple_one_for_one children that are
+ * not temporary) keeps its address; the supervisor counts that restart
+ * toward its intensity. A child that the supervisor starts again after it
+ * ended for good (an ens_stop with an error, an init failure, a crash of a
+ * one_for_all / rest_for_one / temporary child, which are spawned with
+ * ENS_SPAWN_NO_RESTART) is a new actor with a new address: which_children
+ * shows it. Every restart the supervisor makes is journaled as ENS_EV_RESTART
+ * with a reason such as "supervisor restarted child db (one_for_all)".
+ *
+ * Stopping a child, by its spec's shutdown rule (OTP's): ENS_SHUTDOWN_TIMEOUT
+ * sends an exit request and waits shutdown_ms for the child's exit notice,
+ * then ends it with ens_kill (ENS_EXIT_KILLED: on the process base also in
+ * the middle of a handler that never returns) and waits for that notice;
+ * ENS_SHUTDOWN_BRUTAL ends it with ens_kill at once (no exit request, no
+ * terminate callback); ENS_SHUTDOWN_INFINITY sends an exit request and waits
+ * as long as it takes (for child supervisors, which stop their own children
+ * first). Children are stopped one at a time, the last started first.
+ *
+ * Stopping the supervisor. An exit request to a supervisor (from its parent
+ * supervisor, or anyone) is deferred (ens_exit_defer): it stops its running
+ * children one at a time, the last started first, each by its shutdown rule,
+ * and then exits with ENS_EXIT_SHUTDOWN, so a tree stops from the leaves up.
+ * Work in progress is cut short: a restart is not finished, a pending
+ * start/restart/terminate_child request is answered ENS_ESHUTDOWN, and later
+ * requests get ENS_ESHUTDOWN too. An ens_kill of the supervisor skips all
+ * that (on the process base the runtime ends its children).
+ *
+ * A start failure. If a child's init fails while the supervisor starts, the
+ * children started before it are stopped in reverse order and the
+ * supervisor exits with ENS_EXIT_ERROR and status ENS_EINIT (when it is the
+ * first child and its spawn fails at once, the supervisor's own init fails).
+ *
+ * Limit: a child supervisor counts as started when its own init has run,
+ * which spawns its first child; its other children start after that, while
+ * the parent goes on with the next spec (the runtime has no way yet for an
+ * init to say "started" later, as OTP's proc_lib:init_ack does).
+ */
 #ifndef ENSEMBLE_SUPERVISOR_H
 #define ENSEMBLE_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "actor.h"
+#include "addr.h"
+#include "msg.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ens_sup_strategy {
+    ENS_ONE_FOR_ONE = 0,
+    ENS_ONE_FOR_ALL,
+    ENS_REST_FOR_ONE,
+    ENS_SIMPLE_ONE_FOR_ONE,
+} ens_sup_strategy;
+
+typedef enum ens_restart {
+    ENS_PERMANENT = 0, /* always restarted */
+    ENS_TRANSIENT,     /* restarted after an abnormal exit only */
+    ENS_TEMPORARY,     /* never restarted; forgotten when it ends */
+} ens_restart;
+
+typedef enum ens_shutdown {
+    ENS_SHUTDOWN_TIMEOUT = 0, /* exit request, wait up to shutdown_ms, then ens_kill */
+    ENS_SHUTDOWN_BRUTAL,      /* ens_kill at once (OTP's brutal_kill) */
+    ENS_SHUTDOWN_INFINITY,    /* exit request, wait as long as it takes */
+} ens_shutdown;
+
+/* Supervisor flags: at most `intensity` restarts within `period_ms`
+ * (OTP's MaxR and MaxT, the period in milliseconds). intensity 0: the
+ * first restart needed makes the supervisor give up. */
+typedef struct ens_sup_flags {
+    ens_sup_strategy strategy;
+    uint32_t intensity;
+    uint32_t period_ms; /* > 0 */
+} ens_sup_flags;
+
+#define ENS_SUP_FLAGS_INIT                                                                         \
+    {                                                                                              \
+        ENS_ONE_FOR_ONE, 1, 5000                                                                   \
+    }
+
+/* Largest number of children specs one supervisor holds. */
+#define ENS_SUP_MAX_SPECS 256
+
+/* A child spec. Every pointer is borrowed for the call it is given to: the
+ * supervisor copies the id and encodes the start argument at once. */
+typedef struct ens_child_spec {
+    const char *id;              /* unique within the supervisor: 1-63 bytes */
+    const ens_actor_def *def;    /* travels by name if registered
+                                    (ens_actor_register), else by pointer: then
+                                    only the program that started the system
+                                    may use it */
+    const ens_msgtype *arg_type; /* start argument, or NULL for none */
+    const void *arg;
+    ens_restart restart;
+    ens_shutdown shutdown;
+    uint32_t shutdown_ms; /* for ENS_SHUTDOWN_TIMEOUT: the wait before the kill */
+    bool is_supervisor;   /* OTP's child type (worker / supervisor) */
+} ens_child_spec;
+
+#define ENS_CHILD_SPEC_INIT                                                                        \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, ENS_PERMANENT, ENS_SHUTDOWN_TIMEOUT, 5000, false                   \
+    }
+
+/* A supervisor's configuration callback (OTP's Module:init/1). It runs in
+ * the supervisor's init with its start argument (borrowed, may be NULL) and
+ * fills *flags (preset to ENS_SUP_FLAGS_INIT) and specs[0..*n_specs) (at
+ * most max_specs, each preset to ENS_CHILD_SPEC_INIT). The specs' strings
+ * and arguments are copied when it returns, so they need only live until
+ * then: static data, or values inside arg (a local's address stored through
+ * specs trips GCC's -Wdangling-pointer). For simple_one_for_one,
+ * exactly one spec: the template of the children added later (its arg is
+ * used when start_child gives none). Return 0, or < 0 to fail the start. */
+typedef int (*ens_sup_configure)(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
+                                 ens_child_spec *specs, size_t max_specs, size_t *n_specs);
+
+/* The supervisor runtime (internal: use ENS_SUPERVISOR_DEF). ens__sup_init
+ * finds the configure callback through the definition's impl (an
+ * ens_sup_impl); a definition without impl (ens_supervisor_def) takes its
+ * configuration from the start argument. */
+typedef struct ens_sup_impl {
+    ens_sup_configure configure;
+} ens_sup_impl;
+int ens__sup_init(ens_ctx *c, void *state, const ens_msg *arg);
+int ens__sup_receive(ens_ctx *c, void *state, const ens_msg *m);
+void ens__sup_terminate(ens_ctx *c, void *state, int reason);
+
+/* Define `var`, a static const ens_actor_def of a supervisor named
+ * type_name whose flags and children come from configure_fn (declared
+ * before). Use it at file scope (it also defines var_sup_impl, the
+ * ens_sup_impl the definition points to):
+ *   ENS_SUPERVISOR_DEF(shop_sup, "shop.Sup", shop_configure);
+ * Spawn it like any actor, or name &var in a parent's child spec (with
+ * is_supervisor true and ENS_SHUTDOWN_INFINITY). */
+#define ENS_SUPERVISOR_DEF(var, type_name, configure_fn)                                           \
+    static const ens_sup_impl var##_sup_impl = {(configure_fn)};                                   \
+    static const ens_actor_def var = {(type_name),      sizeof(void *),     ens__sup_init,         \
+                                      ens__sup_receive, ens__sup_terminate, NULL,                  \
+                                      &var##_sup_impl}
+
+/* The definition ens_supervisor_spawn uses ("ens.Supervisor"); its start
+ * argument is an ENS_MSG_SUP_CONFIG value made by ens_supervisor_spawn. */
+extern const ens_actor_def ens_supervisor_def;
+
+/* True when a child-exited notice (reason, status) means "stopped in
+ * order" for the transient rule: ENS_EXIT_NORMAL, ENS_EXIT_SHUTDOWN, or
+ * ENS_EXIT_INTENSITY (a supervisor that gave up, OTP's `shutdown`). status
+ * is not looked at. */
+bool ens_sup_is_shutdown_exit(int reason, int status);
+
+/* ---- Starting a tree ------------------------------------------------- */
+
+/* Spawn a supervisor (ens_supervisor_def) with flags f and children
+ * specs[0..n) (copied and encoded before return; all borrowed). From
+ * inside an actor the supervisor is its child; from outside it is top level
+ * and its init - which validates the specs and spawns the first child - has
+ * run when this returns; the other children start one after another after
+ * that (operations and queries sent meanwhile are answered once all have
+ * started). A child whose init fails then makes the supervisor exit (see
+ * "A start failure" above). Errors: ENS_EINVAL (NULL arguments, n 0 or
+ * above ENS_SUP_MAX_SPECS, a spec without id or def, duplicate ids, bad
+ * flags, simple_one_for_one with n != 1), ENS_EBADTYPE (an argument type
+ * not registered), ENS_EMSGSIZE, ENS_ENOMEM, ENS_EINIT (outside: the
+ * supervisor's init failed, e.g. its first child could not be spawned), and
+ * those of ens_spawn. *out is written on
+ * success only. */
+int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spec *specs, size_t n,
+                         ens_addr *out);
+
+/* ---- Operations ------------------------------------------------------ */
+/*
+ * Each operation is a request to the supervisor `sup` and works in both
+ * contexts:
+ *  - inside an actor: asynchronous (ens_request): cb (required) runs later
+ *    in the calling actor with the status and the reply (an ENS_MSG_SUP_RESULT,
+ *    ENS_MSG_SUP_CHILDREN or ENS_MSG_SUP_COUNTS value; for an error the
+ *    error reply), and the function returns 0 once the request is sent; the
+ *    typed out-parameter must be NULL.
+ *  - outside (the system's context): blocking (ens_ask, up to
+ *    ENS_SUP_CALL_TIMEOUT_MS); cb must be NULL; the function returns the
+ *    operation's status and fills the out-parameter (may be NULL) on success.
+ * The supervisor handles operations one at a time, after any restart or
+ * stop in progress (as OTP's does). Operation errors: ENS_ENOENT (no child
+ * with that id / address), ENS_EEXIST (start: the id exists; restart,
+ * delete: the child is running), ENS_EINIT (start, restart: the child's
+ * init failed), ENS_EINVAL (bad arguments, or an operation the strategy
+ * does not have: restart/delete under simple_one_for_one), ENS_ENOBUFS
+ * (start: ENS_SUP_MAX_SPECS children already), ENS_ESHUTDOWN (the
+ * supervisor is stopping), ENS_EBADTYPE, ENS_ENOMEM, and ENS_ETIMEDOUT /
+ * ENS_ENOACTOR from the request itself.
+ */
+
+#define ENS_SUP_CALL_TIMEOUT_MS 60000u
+
+/* Add and start a child. Static strategies: spec is the new child's spec.
+ * simple_one_for_one: spec is NULL and (argt, arg) the new child's start
+ * argument (both NULL: the template's). The reply comes once the child's
+ * init has run and carries its address (*out outside); if its init fails
+ * the child is dropped and the reply is ENS_EINIT (OTP's {error, Reason}). */
+int ens_supervisor_start_child(ens_ctx *c, ens_addr sup, const ens_child_spec *spec,
+                               const ens_msgtype *argt, const void *arg, ens_reply_cb cb,
+                               uint64_t tag, ens_addr *out);
+
+/* Stop a child with its shutdown rule (exit request and shutdown_ms, then
+ * ens_kill; ens_kill at once; or an unbounded wait), without restarting it.
+ * Static strategies: by id (child ignored); its spec is kept (status
+ * stopped) unless it is temporary. simple_one_for_one: by address (id NULL),
+ * and the child is forgotten. The reply comes once the child has ended and
+ * carries the address it had and how it ended (ens_sup_result_v.reason:
+ * ENS_EXIT_SHUTDOWN, ENS_EXIT_KILLED, or its own reason if it ended first;
+ * -1 if it was not running). */
+int ens_supervisor_terminate_child(ens_ctx *c, ens_addr sup, const char *id, ens_addr child,
+                                   ens_reply_cb cb, uint64_t tag);
+
+/* Start again a stopped child of a static strategy by id; the reply comes
+ * once its init has run and carries its new address (*out outside).
+ * ENS_EEXIST if it runs; ENS_EINIT if its init failed (it stays stopped). */
+int ens_supervisor_restart_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
+                                 uint64_t tag, ens_addr *out);
+
+/* Forget the spec of a stopped child of a static strategy. ENS_EEXIST if it
+ * runs. */
+int ens_supervisor_delete_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
+                                uint64_t tag);
+
+/* List the children in start order: id, address (none when not running),
+ * definition name, status, worker or supervisor. Outside, *out is the reply
+ * (owned by the caller: ens_msg_free; read it with
+ * ens_msg_value(*out, ENS_MSG_SUP_CHILDREN)). */
+int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
+                                  ens_msg **out);
+
+/* Counts of the children (OTP's count_children). */
+typedef struct ens_sup_counts_v {
+    uint32_t specs;       /* children known (specs, or dynamic children) */
+    uint32_t active;      /* of them, running */
+    uint32_t supervisors; /* of them, of type supervisor */
+    uint32_t workers;     /* of them, of type worker */
+} ens_sup_counts_v;
+
+/* Count the children; outside, *out receives the counts. */
+int ens_supervisor_count_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
+                                  ens_sup_counts_v *out);
+
+/* ---- Message types of the operations (public: any program may send
+ * them; the functions above are the usual way) --------------------------- */
+
+/* A spec on the wire; def travels by name and pointer (see ens_child_spec).
+ * args_off/args_len locate its encoded start argument in the message's
+ * `args` bytes (args_len 0: none). */
+typedef struct ens_sup_spec_w {
+    char *id;
+    char *def_name;
+    uint64_t def_ptr;
+    int32_t restart;
+    int32_t shutdown;
+    uint32_t shutdown_ms;
+    int32_t is_supervisor;
+    uint32_t args_off;
+    uint32_t args_len;
+} ens_sup_spec_w;
+
+/* "ens.sup.Config": the start argument of ens_supervisor_def, and the
+ * request of start_child ("ens.sup.StartChild": flags ignored; one spec for
+ * static strategies, none for simple_one_for_one with the argument as the
+ * whole of `args`). */
+typedef struct ens_sup_config_v {
+    int32_t strategy;
+    uint32_t intensity;
+    uint32_t period_ms;
+    ens_array specs; /* ens_sup_spec_w items */
+    ens_bytes args;  /* encoded start arguments, back to back */
+} ens_sup_config_v;
+
+/* "ens.sup.TerminateChild", "ens.sup.RestartChild", "ens.sup.DeleteChild":
+ * the child by id, or by address under simple_one_for_one. */
+typedef struct ens_sup_child_ref_v {
+    char *id;
+    ens_addr child;
+} ens_sup_child_ref_v;
+
+/* "ens.sup.WhichChildren", "ens.sup.CountChildren": no content. */
+typedef struct ens_sup_query_v {
+    int32_t reserved;
+} ens_sup_query_v;
+
+/* "ens.sup.Result": reply of start/terminate/restart/delete (error replies
+ * carry the code, and the address when one is known). */
+typedef struct ens_sup_result_v {
+    ens_addr child;
+    int32_t reason; /* terminate: how the child ended (enum ens_exit_reason),
+                       -1 if it was not running; otherwise 0 */
+    int32_t spare;  /* 0 */
+} ens_sup_result_v;
+
+typedef enum ens_sup_child_status {
+    ENS_SUP_CHILD_RUNNING = 0,
+    ENS_SUP_CHILD_STOPPED,    /* OTP's undefined: spec kept, not running */
+    ENS_SUP_CHILD_RESTARTING, /* being stopped or started again by a restart */
+} ens_sup_child_status;
+
+/* One row of "ens.sup.Children" (the reply of which_children). */
+typedef struct ens_sup_child_info {
+    char *id;
+    ens_addr child; /* none when not running */
+    char *type;     /* the definition's name */
+    int32_t status; /* enum ens_sup_child_status */
+    int32_t is_supervisor;
+    uint32_t restarts; /* restarts of this child counted by the supervisor */
+} ens_sup_child_info;
+
+typedef struct ens_sup_children_v {
+    int32_t strategy;
+    ens_array children; /* ens_sup_child_info items, in start order */
+} ens_sup_children_v;
+
+extern ens_msgtype ens_sup_config_type;    /* "ens.sup.Config" */
+extern ens_msgtype ens_sup_start_type;     /* "ens.sup.StartChild" */
+extern ens_msgtype ens_sup_terminate_type; /* "ens.sup.TerminateChild" */
+extern ens_msgtype ens_sup_restart_type;   /* "ens.sup.RestartChild" */
+extern ens_msgtype ens_sup_delete_type;    /* "ens.sup.DeleteChild" */
+extern ens_msgtype ens_sup_which_type;     /* "ens.sup.WhichChildren" */
+extern ens_msgtype ens_sup_count_type;     /* "ens.sup.CountChildren" */
+extern ens_msgtype ens_sup_result_type;    /* "ens.sup.Result" */
+extern ens_msgtype ens_sup_children_type;  /* "ens.sup.Children" */
+extern ens_msgtype ens_sup_counts_type;    /* "ens.sup.Counts" */
+#define ENS_MSG_SUP_CONFIG    (&ens_sup_config_type)
+#define ENS_MSG_SUP_START     (&ens_sup_start_type)
+#define ENS_MSG_SUP_TERMINATE (&ens_sup_terminate_type)
+#define ENS_MSG_SUP_RESTART   (&ens_sup_restart_type)
+#define ENS_MSG_SUP_DELETE    (&ens_sup_delete_type)
+#define ENS_MSG_SUP_WHICH     (&ens_sup_which_type)
+#define ENS_MSG_SUP_COUNT     (&ens_sup_count_type)
+#define ENS_MSG_SUP_RESULT    (&ens_sup_result_type)
+#define ENS_MSG_SUP_CHILDREN  (&ens_sup_children_type)
+#define ENS_MSG_SUP_COUNTS    (&ens_sup_counts_type)
+
+/* Register the supervisor message types. Done automatically when the
+ * library is loaded; calling it again (before ens_system_start) returns 0.
+ * Errors: those of ens_msgtype_register. */
+int ens_supervisor_types_register(void);
+
+/* "one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one";
+ * "unknown" otherwise. Static strings. */
+const char *ens_sup_strategy_name(ens_sup_strategy s);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

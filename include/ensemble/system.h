@@ -118,12 +118,14 @@ const ens_system_opts *ens_system_options(const ens_system *s);
 
 /* Send (t, v) to `to` as a request and wait up to timeout_ms for the reply.
  * Only from the outside context. On success *reply is the reply (owned by
- * the caller: ens_msg_free). Errors: ENS_ETIMEDOUT (no reply in time; a
- * late reply is dropped), ENS_EPOISON (the handler failed twice: *reply is
- * the PoisonMessage, owned by the caller), ENS_ENOACTOR (no live actor at
- * `to`; nothing was delivered), ENS_EINVAL (NULL arguments, called inside
- * an actor), the send errors of ens_send. *reply is NULL on every error
- * but ENS_EPOISON. */
+ * the caller: ens_msg_free). An error reply returns its code with *reply
+ * set to the error reply (owned by the caller: free it on every return):
+ * ENS_EPOISON (the handler failed twice: *reply is the PoisonMessage),
+ * ENS_ENOACTOR (no live actor at `to`, nothing was delivered: *reply says
+ * why, or is NULL when the system knew at once), ENS_EBREAKER_OPEN (a circuit breaker failed fast),
+ * or the code the replier chose (ens_reply_error). Other errors, with *reply NULL: ENS_ETIMEDOUT
+ * (no reply in time; a late reply is dropped), ENS_EINVAL (NULL arguments, called inside an actor),
+ * the send errors of ens_send. */
 int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
             ens_msg **reply);
 

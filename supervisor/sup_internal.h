@@ -1,0 +1,187 @@
+/*
+ * supervisor/sup_internal.h - what the supervisor's files share: the state of
+ * a running supervisor, its child records and its pending work. Internal.
+ *
+ * A supervisor's actor state is one pointer to a sup_state (so the public
+ * ENS_SUPERVISOR_DEF needs no private struct size). Children live in one
+ * array of pointers in start order; for simple_one_for_one every dynamic
+ * child is a record of its own that shares the template's definition.
+ *
+ * Everything that stops or starts children is a "job": a list of children
+ * to stop one at a time in order (each by its shutdown rule: exit request
+ * and a wait of shutdown_ms, then ens_kill; ens_kill at once; or a wait as
+ * long as it takes), then a list of children to start one at a time in order
+ * (each spawned with ENS_SPAWN_NOTIFY_START and awaited until its init has
+ * run or failed), then a follow-up (reply, exit, ...). While a job runs,
+ * every other message that needs a decision is deferred (kept, with its
+ * reply address) and handled in arrival order afterwards, so the supervisor
+ * decides on one thing at a time, as OTP's does.
+ */
+#ifndef ENS_SUPERVISOR_SUP_INTERNAL_H
+#define ENS_SUPERVISOR_SUP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ensemble/actor.h"
+#include "ensemble/supervisor.h"
+
+#define SUP_ID_MAX 63
+
+typedef struct sup_child {
+    char *id;
+    const ens_actor_def *def;
+    ens_msg *arg; /* owned start argument, or NULL */
+    ens_restart restart;
+    ens_shutdown shutdown;
+    uint32_t shutdown_ms;
+    bool is_supervisor;
+    ens_addr addr; /* none when not running */
+    int status;    /* enum ens_sup_child_status */
+    uint32_t restarts;
+} sup_child;
+
+enum sup_job_kind {
+    JOB_NONE = 0,
+    JOB_START,         /* the supervisor's start: every child, in order */
+    JOB_RESTART,       /* a restart: one child, or a group (one_for_all,
+                          rest_for_one) stopped in reverse first */
+    JOB_START_CHILD,   /* the start_child operation: then reply */
+    JOB_RESTART_CHILD, /* the restart_child operation: then reply */
+    JOB_TERMINATE,     /* the terminate_child operation: then reply */
+    JOB_GIVE_UP,       /* intensity reached: then exit with INTENSITY */
+    JOB_ABORT_START,   /* a child's start failed at start: then exit ERROR */
+    JOB_SHUTDOWN,      /* an exit request: then exit with SHUTDOWN */
+};
+
+typedef struct sup_deferred {
+    ens_msg *m;    /* owned copy */
+    ens_from from; /* where its reply goes */
+} sup_deferred;
+
+typedef struct sup_job {
+    int kind;
+    uint64_t seq;     /* job number, carried by the shutdown wake-up */
+    sup_child **stop; /* children to stop, in order (malloc'ed) */
+    size_t n_stop, pos;
+    sup_child *waiting; /* the child whose exit notice is awaited, or NULL */
+    uint64_t timer;     /* its shutdown wake-up (0: none) */
+    bool killed;        /* it was sent ens_kill */
+    int last_reason;    /* the exit reason of the last child stopped */
+    sup_child **start;  /* children to start, in order (malloc'ed) */
+    size_t n_start, spos;
+    sup_child *starting;  /* the child whose start notice is awaited, or NULL */
+    sup_child *failed;    /* the child whose start failed (the rest is not
+                             started), or NULL */
+    int fail_status;      /* why: ENS_EINIT, or the spawn's error */
+    sup_child *target;    /* operations: the child */
+    ens_addr target_addr; /* TERMINATE: the address it had */
+    ens_from from;        /* operations: the requester */
+} sup_job;
+
+typedef struct sup_state {
+    ens_sup_flags flags;
+    sup_child **kids; /* start order */
+    size_t n_kids, cap_kids;
+    sup_child *tmpl;   /* simple_one_for_one: the template (not in kids) */
+    int64_t *restarts; /* ring of restart times (ms, monotonic) */
+    size_t n_restarts;
+    ens_msg *start_arg; /* the supervisor's own start argument (copy) */
+    sup_job job;
+    uint64_t job_seq;
+    sup_deferred *deferred;
+    size_t n_deferred, cap_deferred;
+    bool shutting_down; /* an exit request came: only stopping from now on */
+    bool stopping;      /* ens_stop called: nothing more to do */
+    bool in_init;       /* inside the supervisor's init */
+    int init_error;     /* a start failure seen inside init */
+} sup_state;
+
+/* ---- sup_codec.c: start arguments as bytes, and the message types ----- */
+
+/* A copy of (t, v) as an owned message (*out NULL when t is NULL). */
+int ens__sup_copy_arg(const ens_msgtype *t, const void *v, ens_msg **out);
+
+/* Validate a spec (id, def, enums). 0 or ENS_EINVAL. */
+int ens__sup_spec_check(const ens_child_spec *s);
+
+/* A child record from a spec (argument copied); NULL when out of memory,
+ * *err says why when it fails otherwise. */
+sup_child *ens__sup_child_new(const ens_child_spec *s, int *err);
+
+/* A child record from a spec on the wire, its argument taken from
+ * args[off..off+len). NULL on error (*err). */
+sup_child *ens__sup_child_from_wire(const ens_sup_spec_w *w, const ens_bytes *args, int *err);
+
+void ens__sup_child_free(sup_child *k);
+
+/* Encode n specs (and their arguments) into a config value: *cfg points
+ * into *specs_out and *args_out, both malloc'ed and owned by the caller. */
+int ens__sup_config_build(const ens_sup_flags *f, const ens_child_spec *specs, size_t n,
+                          ens_sup_config_v *cfg);
+void ens__sup_config_release(ens_sup_config_v *cfg);
+
+/* ---- supervisor.c: children, jobs, decisions ------------------------- */
+
+/* Append k (owned from now on). ENS_ENOMEM. */
+int ens__sup_add(sup_state *st, sup_child *k);
+/* Drop k from the children and free it. */
+void ens__sup_remove(sup_state *st, sup_child *k);
+sup_child *ens__sup_find_id(const sup_state *st, const char *id);
+/* The running child at address a, or NULL. */
+sup_child *ens__sup_find_addr(const sup_state *st, ens_addr a);
+/* Spawn k with its spec (flags by strategy and restart type, always
+ * ENS_SPAWN_NOTIFY_START); marks it running. Errors: those of ens_spawn. */
+int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k);
+void ens__sup_child_stopped(sup_child *k);
+/* The running children of kids[from..to) in reverse order, except `except`;
+ * malloc'ed with room for one more (NULL when out of memory), count in *n. */
+sup_child **ens__sup_running_reversed(sup_state *st, size_t from, size_t to,
+                                      const sup_child *except, size_t *n);
+/* Set up a job that stops stop[0..n_stop) then starts start[0..n_start)
+ * (both taken over; either may be NULL); the caller sets the kind's other
+ * fields, then calls ens__sup_job_next. No job may be running. */
+sup_job *ens__sup_job_begin(sup_state *st, int kind, sup_child **stop, size_t n_stop,
+                            sup_child **start, size_t n_start);
+/* Go on with the job: the next stop, the next start, or its follow-up. */
+void ens__sup_job_next(ens_ctx *c, sup_state *st);
+/* Handle a message that may need a decision; true if it was deferred. */
+bool ens__sup_handle(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from);
+/* Take kids[0..n) (ownership passes), check, start the children in order
+ * (the first here, the next each time one has run its init). On failure
+ * st is freed and *state cleared. */
+int ens__sup_begin(ens_ctx *c, void *state, sup_state *st, sup_child **kids, size_t n);
+
+/* ---- sup_api.c --------------------------------------------------------- */
+
+/* The init of ens_supervisor_def: flags and specs from the ENS_MSG_SUP_CONFIG
+ * start argument. */
+int ens__sup_start_config(ens_ctx *c, void *state, const ens_msg *arg);
+
+/* ---- sup_ops.c: operations inside the supervisor ---------------------- */
+
+/* Keep a copy of m to handle after the running job; true (deferred), or
+ * false when out of memory (a request then gets ENS_ENOMEM). */
+bool ens__sup_defer(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from);
+/* If a child-exited notice for addr is among the deferred messages, drop it
+ * and return true with its reason in *reason. */
+bool ens__sup_take_deferred_exit(sup_state *st, ens_addr addr, int *reason);
+/* Handle deferred messages in order until none is left or a job starts. */
+void ens__sup_run_deferred(ens_ctx *c, sup_state *st);
+/* True if m is a which/count children query. */
+bool ens__sup_is_query(const ens_msg *m);
+/* Answer the which/count children query m to from. */
+void ens__sup_query(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from);
+/* start/terminate/restart/delete child; true if deferred. Other messages:
+ * a request gets ENS_EBADTYPE, the rest is ignored. */
+bool ens__sup_operation(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from);
+/* A TERMINATE job ended: the child k is stopped (with reason); reply to
+ * from. */
+void ens__sup_terminated(ens_ctx *c, sup_state *st, sup_child *k, ens_addr addr, int reason,
+                         ens_from from);
+/* Reply (err, child, reason) to from with an ens.sup.Result; nothing when
+ * from has no address. */
+void ens__sup_reply(ens_ctx *c, ens_from from, int err, ens_addr child, int reason);
+
+#endif

@@ -1,0 +1,802 @@
+/*
+ * supervisor/supervisor.c - the supervisor runtime: start, the restart rules
+ * per strategy and restart type, restart intensity, and ordered stops and
+ * starts.
+ *
+ * Everything happens in the supervisor's own handlers. A child's end reaches
+ * it as child exited (ended for good) or child restarted (the process base
+ * restarted it in place); each is turned into a decision: nothing, restart
+ * one child, restart a group (one_for_all, rest_for_one), or give up.
+ * Every decision that stops or starts children runs as a job
+ * (sup_internal.h): children are stopped one at a time in reverse start
+ * order, each by its shutdown rule (exit request, then ens_kill when its
+ * shutdown_ms run out; ens_kill at once for brutal_kill; or a wait without
+ * end), then started one at a time in start order, each awaited until its
+ * init has run (ENS_MSG_CHILD_STARTED) or failed (child exited with
+ * INIT_FAILED), as OTP starts children. Messages that need a decision while a
+ * job runs are deferred and handled in order afterwards; queries
+ * (which/count children) are answered at once, except while the supervisor
+ * is still starting.
+ *
+ * An exit request to the supervisor is deferred with ens_exit_defer: the
+ * running job is cut short, every running child is stopped by its rule,
+ * the last started first, and only then does the supervisor exit with
+ * ENS_EXIT_SHUTDOWN, so a tree stops from the leaves up.
+ *
+ * The operations (start/terminate/restart/delete child) are in sup_ops.c.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ensemble/error.h"
+#include "ensemble/event.h"
+#include "supervisor/sup_internal.h"
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *ens_sup_strategy_name(ens_sup_strategy s)
+{
+    switch (s) {
+    case ENS_ONE_FOR_ONE:
+        return "one_for_one";
+    case ENS_ONE_FOR_ALL:
+        return "one_for_all";
+    case ENS_REST_FOR_ONE:
+        return "rest_for_one";
+    case ENS_SIMPLE_ONE_FOR_ONE:
+        return "simple_one_for_one";
+    }
+    return "unknown";
+}
+
+bool ens_sup_is_shutdown_exit(int reason, int status)
+{
+    (void)status;
+    return reason == ENS_EXIT_NORMAL || reason == ENS_EXIT_SHUTDOWN || reason == ENS_EXIT_INTENSITY;
+}
+
+/* ---- children ----------------------------------------------------------- */
+
+int ens__sup_add(sup_state *st, sup_child *k)
+{
+    if (st->n_kids == st->cap_kids) {
+        size_t cap = st->cap_kids ? st->cap_kids * 2 : 8;
+        sup_child **n = realloc(st->kids, cap * sizeof(*n));
+        if (n == NULL)
+            return ENS_ENOMEM;
+        st->kids = n;
+        st->cap_kids = cap;
+    }
+    st->kids[st->n_kids++] = k;
+    return 0;
+}
+
+void ens__sup_remove(sup_state *st, sup_child *k)
+{
+    for (size_t i = 0; i < st->n_kids; i++) {
+        if (st->kids[i] == k) {
+            memmove(&st->kids[i], &st->kids[i + 1], (st->n_kids - i - 1) * sizeof(st->kids[0]));
+            st->n_kids--;
+            ens__sup_child_free(k);
+            return;
+        }
+    }
+}
+
+sup_child *ens__sup_find_id(const sup_state *st, const char *id)
+{
+    for (size_t i = 0; id != NULL && i < st->n_kids; i++)
+        if (strcmp(st->kids[i]->id, id) == 0)
+            return st->kids[i];
+    return NULL;
+}
+
+sup_child *ens__sup_find_addr(const sup_state *st, ens_addr a)
+{
+    for (size_t i = 0; !ens_addr_is_none(a) && i < st->n_kids; i++)
+        if (ens_addr_equal(st->kids[i]->addr, a))
+            return st->kids[i];
+    return NULL;
+}
+
+static size_t index_of(const sup_state *st, const sup_child *k)
+{
+    for (size_t i = 0; i < st->n_kids; i++)
+        if (st->kids[i] == k)
+            return i;
+    return st->n_kids;
+}
+
+int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
+{
+    /* The runtime restarts one_for_one children in place after a crash (same
+     * address, counted through child restarted). Where siblings must restart
+     * too, or never, the supervisor does it itself. */
+    uint32_t flags = ENS_SPAWN_NOTIFY_START;
+    if (k->restart == ENS_TEMPORARY || st->flags.strategy == ENS_ONE_FOR_ALL ||
+        st->flags.strategy == ENS_REST_FOR_ONE)
+        flags |= ENS_SPAWN_NO_RESTART;
+    const ens_msgtype *argt = k->arg != NULL ? ens_msg_type(k->arg) : NULL;
+    const void *argv = argt != NULL ? ens_msg_value(k->arg, argt) : NULL;
+    ens_addr a = ENS_ADDR_NONE;
+    int rc = ens_spawn_flags(c, k->def, argt, argv, flags, &a);
+    if (rc < 0) {
+        ens_log(c, ENS_LOG_ERROR, "supervisor could not start child %s (%s): %s", k->id,
+                k->def->name, ens_strerror(rc));
+        k->addr = ENS_ADDR_NONE;
+        k->status = ENS_SUP_CHILD_STOPPED;
+        return rc;
+    }
+    k->addr = a;
+    k->status = ENS_SUP_CHILD_RUNNING;
+    return 0;
+}
+
+static void report(ens_ctx *c, ens_event_kind kind, ens_addr actor, const char *type,
+                   const char *reason)
+{
+    ens_event ev = {0};
+    ev.kind = kind;
+    ev.actor = actor;
+    if (!ens_addr_is_none(actor))
+        ev.parent = ens_self(c);
+    ev.actor_type = type;
+    ev.reason = reason;
+    (void)ens_event_report(c, &ev);
+}
+
+/* Add a restart at now; true when that exceeds the intensity. */
+static bool restart_exceeds(sup_state *st)
+{
+    int64_t now = now_ms();
+    size_t keep = 0;
+    for (size_t i = 0; i < st->n_restarts; i++)
+        if (now - st->restarts[i] < (int64_t)st->flags.period_ms)
+            st->restarts[keep++] = st->restarts[i];
+    st->n_restarts = keep;
+    if (st->n_restarts >= st->flags.intensity)
+        return true;
+    st->restarts[st->n_restarts++] = now; /* room: n < intensity <= allocated */
+    return false;
+}
+
+/* ---- jobs: stopping and starting children in order ---------------------- */
+
+sup_job *ens__sup_job_begin(sup_state *st, int kind, sup_child **stop, size_t n_stop,
+                            sup_child **start, size_t n_start)
+{
+    sup_job *j = &st->job;
+    assert(j->kind == JOB_NONE);
+    memset(j, 0, sizeof(*j));
+    j->kind = kind;
+    j->seq = ++st->job_seq;
+    j->stop = stop;
+    j->n_stop = stop != NULL ? n_stop : 0;
+    j->start = start;
+    j->n_start = start != NULL ? n_start : 0;
+    for (size_t i = 0; i < j->n_stop; i++)
+        if (kind == JOB_RESTART && stop[i]->status == ENS_SUP_CHILD_RUNNING)
+            stop[i]->status = ENS_SUP_CHILD_RESTARTING;
+    for (size_t i = 0; kind == JOB_RESTART && i < j->n_start; i++)
+        if (ens_addr_is_none(start[i]->addr))
+            start[i]->status = ENS_SUP_CHILD_RESTARTING;
+    return j;
+}
+
+/* The running children of kids[from..to) in reverse order (malloc'ed with
+ * room for one more; the count in *n), skipping `except`. */
+sup_child **ens__sup_running_reversed(sup_state *st, size_t from, size_t to,
+                                      const sup_child *except, size_t *n)
+{
+    sup_child **v = malloc((st->n_kids + 1) * sizeof(*v));
+    *n = 0;
+    if (v == NULL)
+        return NULL;
+    for (size_t i = to; i > from; i--) {
+        sup_child *k = st->kids[i - 1];
+        if (k != except && !ens_addr_is_none(k->addr))
+            v[(*n)++] = k;
+    }
+    return v;
+}
+
+void ens__sup_child_stopped(sup_child *k)
+{
+    k->addr = ENS_ADDR_NONE;
+    k->status = ENS_SUP_CHILD_STOPPED;
+}
+
+/* k is stopped for the running job: a member of a group restart shows as
+ * restarting until it is started again. */
+static void job_stopped(sup_state *st, sup_child *k)
+{
+    ens__sup_child_stopped(k);
+    const sup_job *j = &st->job;
+    for (size_t i = j->spos; j->kind == JOB_RESTART && i < j->n_start; i++)
+        if (j->start[i] == k)
+            k->status = ENS_SUP_CHILD_RESTARTING;
+}
+
+static void child_failed(ens_ctx *c, sup_state *st, sup_child *k, int reason, int status);
+static void abort_start(ens_ctx *c, sup_state *st, const sup_child *k, int status);
+
+static void restart_reported(ens_ctx *c, sup_state *st, const sup_child *k)
+{
+    char why[160];
+    snprintf(why, sizeof(why), "supervisor restarted child %s (%s)", k->id,
+             ens_sup_strategy_name(st->flags.strategy));
+    report(c, ENS_EV_RESTART, k->addr, k->def->name, why);
+}
+
+static void job_finish(ens_ctx *c, sup_state *st)
+{
+    sup_job j = st->job;
+    memset(&st->job, 0, sizeof(st->job));
+    free(j.stop);
+    /* Children a failed start left out stay stopped. */
+    for (size_t i = j.spos; i < j.n_start; i++)
+        if (ens_addr_is_none(j.start[i]->addr))
+            ens__sup_child_stopped(j.start[i]);
+    free(j.start);
+    switch (j.kind) {
+    case JOB_START:
+        if (j.failed != NULL && st->in_init)
+            st->init_error = j.fail_status; /* nothing runs yet: init fails */
+        else if (j.failed != NULL)
+            abort_start(c, st, j.failed, j.fail_status);
+        break;
+    case JOB_RESTART:
+        if (j.failed != NULL) /* counts as one more failure, as in OTP */
+            child_failed(c, st, j.failed, ENS_EXIT_INIT_FAILED, j.fail_status);
+        break;
+    case JOB_START_CHILD:
+        if (j.failed != NULL) {
+            ens_log(c, ENS_LOG_ERROR, "child %s added by start_child failed to start: %s",
+                    j.target->id, ens_strerror(j.fail_status));
+            ens__sup_remove(st, j.target);
+            ens__sup_reply(c, j.from, j.fail_status, ENS_ADDR_NONE, 0);
+        } else {
+            ens__sup_reply(c, j.from, 0, j.target->addr, 0);
+        }
+        break;
+    case JOB_RESTART_CHILD:
+        if (j.failed != NULL)
+            ens_log(c, ENS_LOG_ERROR, "child %s restarted by restart_child failed to start: %s",
+                    j.target->id, ens_strerror(j.fail_status));
+        ens__sup_reply(c, j.from, j.failed != NULL ? j.fail_status : 0, j.target->addr, 0);
+        break;
+    case JOB_TERMINATE:
+        ens__sup_terminated(c, st, j.target, j.target_addr, j.last_reason, j.from);
+        break;
+    case JOB_GIVE_UP:
+        st->stopping = true;
+        (void)ens_stop(c, ENS_EXIT_INTENSITY, 0);
+        break;
+    case JOB_ABORT_START:
+        st->stopping = true;
+        (void)ens_stop(c, ENS_EXIT_ERROR, ENS_EINIT);
+        break;
+    case JOB_SHUTDOWN:
+        st->stopping = true;
+        (void)ens_stop(c, ENS_EXIT_SHUTDOWN, 0);
+        break;
+    default:
+        break;
+    }
+    if (!st->stopping && !st->in_init)
+        ens__sup_run_deferred(c, st);
+}
+
+/* End k at once; false when there is nothing to wait for. */
+static bool kill_child(ens_ctx *c, sup_job *j, sup_child *k)
+{
+    if (ens_kill(c, k->addr) < 0)
+        return false;
+    j->killed = true;
+    return true;
+}
+
+/* Begin stopping k by its shutdown rule; false when it is stopped already
+ * (nothing to wait for). */
+static bool stop_child(ens_ctx *c, sup_job *j, sup_child *k)
+{
+    j->killed = false;
+    j->timer = 0;
+    if (k->shutdown == ENS_SHUTDOWN_BRUTAL)
+        return kill_child(c, j, k);
+    if (ens_exit_request(c, k->addr) < 0)
+        return kill_child(c, j, k);
+    if (k->shutdown == ENS_SHUTDOWN_TIMEOUT &&
+        ens_wakeup_after(c, k->shutdown_ms, j->seq, &j->timer) < 0) {
+        j->timer = 0;
+        return kill_child(c, j, k); /* no way to time it: do not wait forever */
+    }
+    return true;
+}
+
+void ens__sup_job_next(ens_ctx *c, sup_state *st)
+{
+    sup_job *j = &st->job;
+    while (j->pos < j->n_stop) {
+        sup_child *k = j->stop[j->pos++];
+        int reason = ENS_EXIT_SHUTDOWN;
+        if (ens_addr_is_none(k->addr))
+            continue; /* it ended on its own meanwhile */
+        if (ens__sup_take_deferred_exit(st, k->addr, &reason) || !stop_child(c, j, k)) {
+            j->last_reason = reason;
+            job_stopped(st, k);
+            continue;
+        }
+        j->waiting = k;
+        return;
+    }
+    while (j->failed == NULL && j->spos < j->n_start) {
+        sup_child *k = j->start[j->spos++];
+        if (j->kind == JOB_RESTART && k->restart == ENS_TEMPORARY) {
+            ens__sup_remove(st, k); /* never restarted */
+            continue;
+        }
+        if (!ens_addr_is_none(k->addr))
+            continue;
+        int rc = ens__sup_spawn(c, st, k);
+        if (rc < 0) {
+            j->failed = k;
+            j->fail_status = rc;
+            break;
+        }
+        if (j->kind == JOB_RESTART)
+            restart_reported(c, st, k);
+        j->starting = k;
+        return;
+    }
+    job_finish(c, st);
+}
+
+/* The awaited child ended with reason. */
+static void job_child_done(ens_ctx *c, sup_state *st, int reason)
+{
+    sup_job *j = &st->job;
+    if (j->timer != 0)
+        (void)ens_wakeup_cancel(c, j->timer);
+    j->timer = 0;
+    j->last_reason = reason;
+    sup_child *k = j->waiting;
+    j->waiting = NULL;
+    job_stopped(st, k);
+    ens__sup_job_next(c, st);
+}
+
+/* The awaited child did not stop within its shutdown_ms: kill it and wait
+ * for its exit notice (ENS_EXIT_KILLED). */
+static void job_timed_out(ens_ctx *c, sup_state *st)
+{
+    sup_job *j = &st->job;
+    sup_child *k = j->waiting;
+    j->timer = 0;
+    ens_log(c, ENS_LOG_WARN, "child %s did not stop within %u ms: killed", k->id, k->shutdown_ms);
+    if (!kill_child(c, j, k))
+        job_child_done(c, st, ENS_EXIT_KILLED);
+}
+
+/* The awaited child has run its init. */
+static void job_child_started(ens_ctx *c, sup_state *st)
+{
+    st->job.starting = NULL;
+    ens__sup_job_next(c, st);
+}
+
+/* ---- decisions ---------------------------------------------------------- */
+
+/* Stop every running child in reverse start order, then exit (the job's
+ * follow-up); out of memory, exit at once (the runtime then sends the
+ * children exit requests, the last started first). */
+static void stop_all_then_exit(ens_ctx *c, sup_state *st, int kind)
+{
+    size_t n = 0;
+    sup_child **stop = ens__sup_running_reversed(st, 0, st->n_kids, NULL, &n);
+    if (stop == NULL) {
+        ens_log(c, ENS_LOG_ERROR, "supervisor out of memory: exiting without ordered stops");
+        ens__sup_job_begin(st, kind, NULL, 0, NULL, 0);
+    } else {
+        ens__sup_job_begin(st, kind, stop, n, NULL, 0);
+    }
+    ens__sup_job_next(c, st);
+}
+
+static void give_up(ens_ctx *c, sup_state *st, const sup_child *k)
+{
+    char why[200];
+    snprintf(why, sizeof(why),
+             "supervisor gave up: child %s needed more than %u restarts in %u ms (%s); stopping "
+             "its children and exiting with intensity",
+             k != NULL ? k->id : "?", st->flags.intensity, st->flags.period_ms,
+             ens_sup_strategy_name(st->flags.strategy));
+    ens_log(c, ENS_LOG_ERROR, "%s", why);
+    report(c, ENS_EV_ESCALATE, ENS_ADDR_NONE, NULL, why);
+    stop_all_then_exit(c, st, JOB_GIVE_UP);
+}
+
+static void abort_start(ens_ctx *c, sup_state *st, const sup_child *k, int status)
+{
+    ens_log(c, ENS_LOG_ERROR,
+            "supervisor start failed: child %s (%s) could not start: %s; stopping the started "
+            "children",
+            k->id, k->def->name, ens_strerror(status < 0 ? status : ENS_EINIT));
+    stop_all_then_exit(c, st, JOB_ABORT_START);
+}
+
+/* k ended for good with (reason, status): apply its restart type and the
+ * strategy. k is already marked stopped. No job is running. */
+static void child_failed(ens_ctx *c, sup_state *st, sup_child *k, int reason, int status)
+{
+    const ens_sup_strategy strategy = st->flags.strategy;
+    bool restart = k->restart == ENS_PERMANENT ||
+                   (k->restart == ENS_TRANSIENT && !ens_sup_is_shutdown_exit(reason, status));
+    if (!restart) {
+        if (k->restart == ENS_TEMPORARY || strategy == ENS_SIMPLE_ONE_FOR_ONE)
+            ens__sup_remove(st, k);
+        return;
+    }
+    if (restart_exceeds(st)) {
+        give_up(c, st, k);
+        return;
+    }
+    k->restarts++;
+    /* one_for_one, simple_one_for_one: k alone; one_for_all: every child;
+     * rest_for_one: k and those after it. The others are stopped in reverse
+     * start order, then the group is started again in start order. */
+    size_t from = strategy == ENS_ONE_FOR_ALL ? 0 : index_of(st, k);
+    size_t to =
+        strategy == ENS_ONE_FOR_ONE || strategy == ENS_SIMPLE_ONE_FOR_ONE ? from + 1 : st->n_kids;
+    size_t n_stop = 0;
+    sup_child **stop = ens__sup_running_reversed(st, from, to, k, &n_stop);
+    sup_child **group = malloc((to - from + 1) * sizeof(*group));
+    if (stop == NULL || group == NULL) {
+        free(stop);
+        free(group);
+        ens_log(c, ENS_LOG_ERROR, "supervisor out of memory: cannot restart child %s", k->id);
+        give_up(c, st, k);
+        return;
+    }
+    size_t n_group = 0;
+    for (size_t i = from; i < to; i++)
+        group[n_group++] = st->kids[i];
+    ens__sup_job_begin(st, JOB_RESTART, stop, n_stop, group, n_group);
+    ens__sup_job_next(c, st);
+}
+
+/* ---- notices from the runtime ------------------------------------------- */
+
+static bool job_busy(const sup_state *st)
+{
+    return st->job.kind != JOB_NONE;
+}
+
+static bool in_pending_stop(const sup_state *st, const sup_child *k)
+{
+    for (size_t i = st->job.pos; i < st->job.n_stop; i++)
+        if (st->job.stop[i] == k)
+            return true;
+    return false;
+}
+
+static const ens_from no_reply = {{0}, 0};
+
+/* Returns true if m was deferred. */
+static bool on_child_exited(ens_ctx *c, sup_state *st, const ens_msg *m,
+                            const ens_child_exited_v *v)
+{
+    sup_child *k = ens__sup_find_addr(st, v->child);
+    if (k == NULL)
+        return false; /* an earlier incarnation, or one we stopped waiting for */
+    if (job_busy(st)) {
+        sup_job *j = &st->job;
+        if (j->waiting == k) {
+            job_child_done(c, st, v->reason);
+            return false;
+        }
+        if (j->starting == k && v->reason == ENS_EXIT_INIT_FAILED) {
+            ens__sup_child_stopped(k);
+            j->starting = NULL;
+            j->failed = k;
+            j->fail_status = ENS_EINIT;
+            ens__sup_job_next(c, st);
+            return false;
+        }
+        if (j->starting == k) {
+            /* It started and ended already: its start notice comes from
+             * another sender (or was lost with a crash). The start counts;
+             * the end is handled after the job. */
+            bool deferred = ens__sup_defer(c, st, m, no_reply);
+            job_child_started(c, st);
+            return deferred;
+        }
+        if (in_pending_stop(st, k)) {
+            ens__sup_child_stopped(k);
+            return false;
+        }
+        return ens__sup_defer(c, st, m, no_reply);
+    }
+    ens__sup_child_stopped(k);
+    child_failed(c, st, k, v->reason, v->status);
+    return false;
+}
+
+static bool on_child_restarted(ens_ctx *c, sup_state *st, const ens_msg *m,
+                               const ens_child_restarted_v *v)
+{
+    sup_child *k = ens__sup_find_addr(st, v->child);
+    if (k == NULL)
+        return false;
+    if (job_busy(st)) {
+        bool deferred = ens__sup_defer(c, st, m, no_reply);
+        if (st->job.starting == k) /* restarted in place: its init had run */
+            job_child_started(c, st);
+        return deferred;
+    }
+    if (restart_exceeds(st)) {
+        give_up(c, st, k);
+        return false;
+    }
+    k->restarts++;
+    return false;
+}
+
+/* Handle one message that needs a decision (fresh, or deferred earlier);
+ * returns true when it was deferred (again). */
+bool ens__sup_handle(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from)
+{
+    const void *v;
+    if ((v = ens_msg_value(m, ENS_MSG_CHILD_EXITED)) != NULL)
+        return on_child_exited(c, st, m, v);
+    if ((v = ens_msg_value(m, ENS_MSG_CHILD_RESTARTED)) != NULL)
+        return on_child_restarted(c, st, m, v);
+    if (ens__sup_is_query(m)) {
+        if (st->job.kind == JOB_START) /* as OTP: nothing is answered before the start */
+            return ens__sup_defer(c, st, m, from);
+        ens__sup_query(c, st, m, from);
+        return false;
+    }
+    return ens__sup_operation(c, st, m, from);
+}
+
+/* An exit request: stop every child by its rule, the last started first,
+ * then exit with ENS_EXIT_SHUTDOWN. A running job is cut short (its
+ * requester is answered ENS_ESHUTDOWN); a child being stopped is still
+ * awaited, first. A supervisor already stopping everything goes on. */
+static void on_exit_request(ens_ctx *c, sup_state *st)
+{
+    (void)ens_exit_defer(c);
+    st->shutting_down = true;
+    sup_job *j = &st->job;
+    if (j->kind == JOB_GIVE_UP || j->kind == JOB_ABORT_START || j->kind == JOB_SHUTDOWN)
+        return;
+    if (j->kind == JOB_START_CHILD || j->kind == JOB_RESTART_CHILD || j->kind == JOB_TERMINATE)
+        ens__sup_reply(c, j->from, ENS_ESHUTDOWN, ENS_ADDR_NONE, 0);
+    sup_child *w = j->waiting;
+    uint64_t seq = j->seq, timer = j->timer;
+    bool killed = j->killed;
+    for (size_t i = j->spos; i < j->n_start; i++) /* never started */
+        if (ens_addr_is_none(j->start[i]->addr))
+            ens__sup_child_stopped(j->start[i]);
+    free(j->stop);
+    free(j->start);
+    memset(j, 0, sizeof(*j));
+    if (w == NULL) {
+        stop_all_then_exit(c, st, JOB_SHUTDOWN);
+        return;
+    }
+    size_t n = 0;
+    sup_child **stop = ens__sup_running_reversed(st, 0, st->n_kids, w, &n);
+    if (stop == NULL) {
+        ens_log(c, ENS_LOG_ERROR, "supervisor out of memory: exiting without ordered stops");
+        (void)ens_wakeup_cancel(c, timer);
+        ens__sup_job_begin(st, JOB_SHUTDOWN, NULL, 0, NULL, 0);
+        ens__sup_job_next(c, st);
+        return;
+    }
+    memmove(&stop[1], &stop[0], n * sizeof(*stop)); /* room for one more */
+    stop[0] = w;
+    ens__sup_job_begin(st, JOB_SHUTDOWN, stop, n + 1, NULL, 0);
+    j->pos = 1; /* w: stopping already, awaited first */
+    j->waiting = w;
+    j->seq = seq; /* its shutdown wake-up carries the old number */
+    j->timer = timer;
+    j->killed = killed;
+}
+
+/* ---- the actor callbacks ------------------------------------------------ */
+
+static sup_state *state_of(void *state)
+{
+    return state != NULL ? *(sup_state **)state : NULL;
+}
+
+static void state_free(sup_state *st)
+{
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < st->n_kids; i++)
+        ens__sup_child_free(st->kids[i]);
+    free(st->kids);
+    ens__sup_child_free(st->tmpl);
+    free(st->restarts);
+    ens_msg_free(st->start_arg);
+    free(st->job.stop);
+    free(st->job.start);
+    for (size_t i = 0; i < st->n_deferred; i++)
+        ens_msg_free(st->deferred[i].m);
+    free(st->deferred);
+    free(st);
+}
+
+static int check_flags(const ens_sup_flags *f)
+{
+    if ((unsigned)f->strategy > ENS_SIMPLE_ONE_FOR_ONE || f->period_ms == 0 ||
+        f->intensity > 1000000)
+        return ENS_EINVAL;
+    return 0;
+}
+
+/* Take the children records kids[0..n) (ownership passes in every case),
+ * check them and start the static ones in order: the first is spawned
+ * here, the others each once the one before has run its init. */
+int ens__sup_begin(ens_ctx *c, void *state, sup_state *st, sup_child **kids, size_t n)
+{
+    int rc = check_flags(&st->flags);
+    if (rc == 0 && (n == 0 || n > ENS_SUP_MAX_SPECS ||
+                    (st->flags.strategy == ENS_SIMPLE_ONE_FOR_ONE && n != 1)))
+        rc = ENS_EINVAL;
+    st->restarts = malloc((st->flags.intensity + 1) * sizeof(*st->restarts));
+    if (rc == 0 && st->restarts == NULL)
+        rc = ENS_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(kids[i]->id, kids[j]->id) == 0)
+                rc = ENS_EINVAL;
+    if (rc == 0 && st->flags.strategy == ENS_SIMPLE_ONE_FOR_ONE) {
+        st->tmpl = kids[0];
+        kids[0] = NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (kids[i] == NULL)
+            continue;
+        if (rc == 0)
+            rc = ens__sup_add(st, kids[i]);
+        if (rc < 0)
+            ens__sup_child_free(kids[i]);
+        kids[i] = NULL;
+    }
+    sup_child **start = NULL;
+    if (rc == 0 && st->n_kids > 0 && (start = malloc(st->n_kids * sizeof(*start))) == NULL)
+        rc = ENS_ENOMEM;
+    if (rc == 0) {
+        if (start != NULL)
+            memcpy(start, st->kids, st->n_kids * sizeof(*start));
+        st->in_init = true;
+        ens__sup_job_begin(st, JOB_START, NULL, 0, start, st->n_kids);
+        ens__sup_job_next(c, st); /* spawns the first child */
+        st->in_init = false;
+        rc = st->init_error; /* the first spawn failed: nothing runs */
+    }
+    if (rc < 0) {
+        ens_log(c, ENS_LOG_ERROR, "supervisor start failed: %s", ens_strerror(rc));
+        state_free(st);
+        *(sup_state **)state = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+/* Start a supervisor defined with ENS_SUPERVISOR_DEF: its configure
+ * callback gives the flags and specs. */
+static int start_configured(ens_ctx *c, void *state, const ens_msg *arg,
+                            ens_sup_configure configure)
+{
+    if (configure == NULL)
+        return ENS_EINVAL;
+    sup_state *st = calloc(1, sizeof(*st));
+    ens_child_spec *specs = calloc(ENS_SUP_MAX_SPECS, sizeof(*specs));
+    sup_child **kids = calloc(ENS_SUP_MAX_SPECS, sizeof(*kids));
+    if (st == NULL || specs == NULL || kids == NULL) {
+        free(st);
+        free(specs);
+        free(kids);
+        return ENS_ENOMEM;
+    }
+    *(sup_state **)state = st;
+    st->flags = (ens_sup_flags)ENS_SUP_FLAGS_INIT;
+    for (size_t i = 0; i < ENS_SUP_MAX_SPECS; i++)
+        specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
+    if (arg != NULL && (st->start_arg = ens_msg_dup(arg)) == NULL) {
+        free(specs);
+        free(kids);
+        state_free(st);
+        *(sup_state **)state = NULL;
+        return ENS_ENOMEM;
+    }
+    size_t n = 0;
+    int rc = configure(c, st->start_arg, &st->flags, specs, ENS_SUP_MAX_SPECS, &n);
+    if (rc == 0 && n > ENS_SUP_MAX_SPECS)
+        rc = ENS_EINVAL;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if ((kids[i] = ens__sup_child_new(&specs[i], &rc)) == NULL && rc == 0)
+            rc = ENS_ENOMEM;
+    if (rc < 0) {
+        ens_log(c, ENS_LOG_ERROR, "supervisor configuration failed: %s", ens_strerror(rc));
+        for (size_t i = 0; i < n && i < ENS_SUP_MAX_SPECS; i++)
+            ens__sup_child_free(kids[i]);
+        free(specs);
+        free(kids);
+        state_free(st);
+        *(sup_state **)state = NULL;
+        return rc < 0 ? rc : ENS_EINVAL;
+    }
+    free(specs);
+    rc = ens__sup_begin(c, state, st, kids, n);
+    free(kids);
+    return rc;
+}
+
+int ens__sup_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    const ens_actor_def *d = ens_self_def(c);
+    const ens_sup_impl *impl = d != NULL ? d->impl : NULL;
+    if (impl != NULL)
+        return start_configured(c, state, arg, impl->configure);
+    return ens__sup_start_config(c, state, arg); /* ens_supervisor_def */
+}
+
+int ens__sup_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    sup_state *st = state_of(state);
+    if (st == NULL || st->stopping)
+        return 0;
+    if (ens_msg_value(m, ENS_MSG_EXIT_REQUEST) != NULL) {
+        if (!st->shutting_down) /* later ones are ordinary messages */
+            on_exit_request(c, st);
+        return 0;
+    }
+    const ens_wakeup_v *w = ens_msg_value(m, ENS_MSG_WAKEUP);
+    if (w != NULL) {
+        const sup_job *j = &st->job;
+        if (job_busy(st) && j->waiting != NULL && !j->killed && j->timer != 0 &&
+            w->payload == j->seq && w->timer_id == j->timer)
+            job_timed_out(c, st);
+        return 0;
+    }
+    const ens_child_started_v *started = ens_msg_value(m, ENS_MSG_CHILD_STARTED);
+    if (started != NULL) {
+        if (st->job.starting != NULL && ens_addr_equal(st->job.starting->addr, started->child))
+            job_child_started(c, st);
+        return 0; /* else: one we stopped waiting for */
+    }
+    (void)ens__sup_handle(c, st, m, ens_from_current(c));
+    return 0;
+}
+
+void ens__sup_terminate(ens_ctx *c, void *state, int reason)
+{
+    (void)reason;
+    sup_state *st = state_of(state);
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < st->n_deferred; i++) {
+        ens_from f = st->deferred[i].from;
+        if (f.corr != 0)
+            (void)ens_reply_to(c, f, ENS_ESHUTDOWN, NULL, NULL);
+    }
+    const int k = st->job.kind;
+    if (k == JOB_TERMINATE || k == JOB_START_CHILD || k == JOB_RESTART_CHILD)
+        ens__sup_reply(c, st->job.from, ENS_ESHUTDOWN, ENS_ADDR_NONE, 0);
+    state_free(st);
+    *(sup_state **)state = NULL;
+}

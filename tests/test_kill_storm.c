@@ -1,0 +1,636 @@
+/*
+ * tests/test_kill_storm.c - SIGKILL storms under steady request/reply load
+ * through a supervision tree (process base).
+ *
+ *   storm.Top (one_for_one)
+ *   |- group-a  storm.GroupA (one_for_one): 4 storm.Worker, restarted in
+ *   |           place by the runtime (same address) when killed
+ *   `- group-b  storm.GroupB (one_for_all): 4 storm.Worker spawned without
+ *               in-place restart, so a kill makes the group restart all four
+ *
+ * Four client actors keep requests in flight to random workers (ens_request,
+ * 10 s timeout) and refresh their worker lists from the groups
+ * (which_children) when a worker is gone. Meanwhile the test SIGKILLs random
+ * workers and, now and then, a group supervisor, each time waiting until
+ * the victim's process was replaced. Checked at the end:
+ *  - every request completed with its reply, a PoisonMessage (ENS_EPOISON)
+ *    or an error reply (ENS_ENOACTOR): none timed out, none was lost;
+ *  - no request was handled twice at attempt 1, nor twice at attempt 2 (the
+ *    only repeat allowed is the documented redelivery of the message in
+ *    hand at a crash);
+ *  - the journal holds exactly one CRASH row with SIGKILL per kill, and the
+ *    supervisors' RESTART rows follow their strategies;
+ *  - no process of the system is left after shutdown.
+ * ENS_STORM_KILLS sets the number of kills (50 by default; `make
+ * reliability` runs 1 000).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support/procfs.h"
+#include "support/scenario.h"
+
+#define MAX_REQUESTS (1u << 20)
+#define CLIENTS      4
+#define IN_FLIGHT    4 /* per client */
+#define WORKERS      4 /* per group */
+#define MAX_PIDS     8192
+
+/* Per request id: how often a worker handled it at attempt 1 and 2. */
+typedef struct storm_shared {
+    uint32_t attempt1[MAX_REQUESTS];
+    uint32_t attempt2[MAX_REQUESTS];
+    uint8_t outcome[MAX_REQUESTS];        /* enum outcome, set by the client */
+    uint32_t handler[MAX_REQUESTS];       /* address id of the worker that handled it */
+    int32_t handler_pid[MAX_REQUESTS][2]; /* its process at attempt 1 and 2 */
+} storm_shared;
+
+enum outcome { OUT_NONE, OUT_REPLY, OUT_POISON, OUT_NOACTOR, OUT_TIMEOUT, OUT_OTHER };
+static storm_shared *shared;
+
+typedef struct req_v {
+    uint32_t id;
+} req_v;
+static ens_msgtype req_t = {"storm.Req", "S(u)", sizeof(req_v), 0, 0};
+
+typedef struct groups_v {
+    ens_addr top, spare_addr;
+    uint32_t first_id; /* this client's ids: first_id, first_id + 1, ... */
+    uint32_t spare;
+} groups_v;
+static ens_msgtype groups_t = {"storm.Groups", "S(" ENS_ADDR_FMT ENS_ADDR_FMT "uu)",
+                               sizeof(groups_v), 0, 0};
+
+typedef struct tally_v {
+    uint64_t sent, replied, poisoned, noactor, timedout, other, refreshes;
+    uint32_t first_id, last_id; /* the client's ids: [first_id, last_id) */
+} tally_v;
+static ens_msgtype tally_t = {"storm.Tally", "S(UUUUUUUuu)", sizeof(tally_v), 0, 0};
+
+/* ---- the worker ------------------------------------------------------- */
+
+static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    (void)state;
+    const req_v *r = ens_msg_value(m, &req_t);
+    if (r == NULL || r->id >= MAX_REQUESTS)
+        return 0;
+    if (ens_msg_attempt(m) >= 2)
+        __atomic_add_fetch(&shared->attempt2[r->id], 1, __ATOMIC_SEQ_CST);
+    else
+        __atomic_add_fetch(&shared->attempt1[r->id], 1, __ATOMIC_SEQ_CST);
+    shared->handler[r->id] = (uint32_t)ens_self(c).id;
+    shared->handler_pid[r->id][ens_msg_attempt(m) >= 2] = (int32_t)getpid();
+    return ens_reply(c, &req_t, r);
+}
+
+static const ens_actor_def worker_def = {.name = "storm.Worker", .receive = worker_receive};
+
+/* ---- the tree ---------------------------------------------------------- */
+
+static int group_configure(ens_sup_strategy strategy, ens_sup_flags *flags, ens_child_spec *specs,
+                           size_t *n)
+{
+    static const char *ids[WORKERS] = {"w1", "w2", "w3", "w4"};
+    /* The storm is the point: never give up. */
+    *flags = (ens_sup_flags){strategy, 1000000, 1000};
+    for (size_t i = 0; i < WORKERS; i++) {
+        specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
+        specs[i].id = ids[i];
+        specs[i].def = &worker_def;
+        specs[i].shutdown_ms = 2000;
+    }
+    *n = WORKERS;
+    return 0;
+}
+
+static int group_a_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
+                             ens_child_spec *specs, size_t max, size_t *n)
+{
+    (void)c;
+    (void)arg;
+    (void)max;
+    return group_configure(ENS_ONE_FOR_ONE, flags, specs, n);
+}
+
+static int group_b_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
+                             ens_child_spec *specs, size_t max, size_t *n)
+{
+    (void)c;
+    (void)arg;
+    (void)max;
+    return group_configure(ENS_ONE_FOR_ALL, flags, specs, n);
+}
+
+ENS_SUPERVISOR_DEF(group_a_def, "storm.GroupA", group_a_configure);
+ENS_SUPERVISOR_DEF(group_b_def, "storm.GroupB", group_b_configure);
+
+static int top_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
+                         ens_child_spec *specs, size_t max, size_t *n)
+{
+    (void)c;
+    (void)arg;
+    (void)max;
+    *flags = (ens_sup_flags){ENS_ONE_FOR_ONE, 1000000, 1000};
+    specs[0] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
+    specs[0].id = "group-a";
+    specs[0].def = &group_a_def;
+    specs[0].is_supervisor = true;
+    specs[0].shutdown = ENS_SHUTDOWN_INFINITY;
+    specs[1] = specs[0];
+    specs[1].id = "group-b";
+    specs[1].def = &group_b_def;
+    *n = 2;
+    return 0;
+}
+ENS_SUPERVISOR_DEF(top_def, "storm.Top", top_configure);
+
+/* ---- the clients ------------------------------------------------------- */
+
+typedef struct client_state {
+    groups_v g;
+    ens_addr workers[2 * WORKERS];
+    size_t n_workers;
+    uint32_t next_id;
+    uint32_t outstanding;
+    uint32_t refreshing; /* which_children requests pending */
+    bool stopping;
+    ens_addr report_to;
+    tally_v t;
+    uint64_t rng;
+} client_state;
+
+static uint32_t rnd(client_state *st)
+{
+    st->rng = st->rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(st->rng >> 33);
+}
+
+static void client_pump(ens_ctx *c, client_state *st);
+
+static void on_children(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag);
+
+/* The top's children: the groups as they are now (a group that crashed in
+ * its init was started anew, at a new address); then their workers. */
+static void on_groups(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag)
+{
+    client_state *st = state;
+    (void)tag;
+    st->refreshing--;
+    const ens_sup_children_v *v =
+        status == 0 && reply != NULL ? ens_msg_value(reply, ENS_MSG_SUP_CHILDREN) : NULL;
+    const ens_sup_child_info *rows = v != NULL ? v->children.items : NULL;
+    for (uint32_t i = 0; v != NULL && i < v->children.count && i < 2; i++) {
+        if (!ens_addr_is_none(rows[i].child) &&
+            ens_supervisor_which_children(c, rows[i].child, on_children, i, NULL) == 0)
+            st->refreshing++;
+    }
+    client_pump(c, st);
+}
+
+static void on_children(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag)
+{
+    client_state *st = state;
+    st->refreshing--;
+    const ens_sup_children_v *v =
+        status == 0 && reply != NULL ? ens_msg_value(reply, ENS_MSG_SUP_CHILDREN) : NULL;
+    size_t base = tag == 0 ? 0 : WORKERS;
+    for (size_t i = 0; i < WORKERS; i++)
+        st->workers[base + i] = ENS_ADDR_NONE;
+    if (v != NULL) {
+        const ens_sup_child_info *rows = v->children.items;
+        for (uint32_t i = 0; i < v->children.count && i < WORKERS; i++)
+            st->workers[base + i] = rows[i].child;
+    }
+    client_pump(c, st);
+}
+
+static void refresh(ens_ctx *c, client_state *st)
+{
+    st->t.refreshes++;
+    if (ens_supervisor_which_children(c, st->g.top, on_groups, 0, NULL) == 0)
+        st->refreshing++;
+}
+
+static void finish_if_done(ens_ctx *c, client_state *st)
+{
+    if (st->stopping && st->outstanding == 0 && st->refreshing == 0 &&
+        !ens_addr_is_none(st->report_to)) {
+        st->t.first_id = st->g.first_id;
+        st->t.last_id = st->next_id;
+        ens_send(c, st->report_to, &tally_t, &st->t);
+        st->report_to = ENS_ADDR_NONE;
+    }
+}
+
+static void on_reply(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag)
+{
+    client_state *st = state;
+    (void)reply;
+    (void)tag;
+    st->outstanding--;
+    if (tag < MAX_REQUESTS)
+        shared->outcome[tag] = status == 0               ? OUT_REPLY
+                               : status == ENS_EPOISON   ? OUT_POISON
+                               : status == ENS_ENOACTOR  ? OUT_NOACTOR
+                               : status == ENS_ETIMEDOUT ? OUT_TIMEOUT
+                                                         : OUT_OTHER;
+    if (status == 0)
+        st->t.replied++;
+    else if (status == ENS_EPOISON)
+        st->t.poisoned++;
+    else if (status == ENS_ENOACTOR)
+        st->t.noactor++;
+    else if (status == ENS_ETIMEDOUT)
+        st->t.timedout++;
+    else
+        st->t.other++;
+    if (status == ENS_ENOACTOR && st->refreshing == 0)
+        refresh(c, st);
+    client_pump(c, st);
+}
+
+static void client_pump(ens_ctx *c, client_state *st)
+{
+    while (!st->stopping && st->outstanding < IN_FLIGHT && st->refreshing == 0) {
+        ens_addr to = st->workers[rnd(st) % (2 * WORKERS)];
+        if (ens_addr_is_none(to)) { /* a group between restarts: ask again */
+            refresh(c, st);
+            break;
+        }
+        if (st->next_id >= st->g.first_id + MAX_REQUESTS / CLIENTS - 1)
+            break;
+        req_v r = {st->next_id};
+        if (ens_request(c, to, &req_t, &r, 10000, on_reply, r.id) != 0) {
+            st->t.other++;
+            break;
+        }
+        st->next_id++;
+        st->outstanding++;
+        st->t.sent++;
+    }
+    finish_if_done(c, st);
+}
+
+static int client_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    client_state *st = state;
+    const groups_v *g = ens_msg_value(arg, &groups_t);
+    if (g == NULL)
+        return ENS_EINVAL;
+    st->g = *g;
+    st->next_id = g->first_id;
+    st->rng = g->first_id * 2654435761u + 1;
+    refresh(c, st);
+    return 0;
+}
+
+static int client_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    client_state *st = state;
+    if (ens_msg_value(m, ENS_MSG_STRING) != NULL) { /* "stop": report when drained */
+        st->stopping = true;
+        st->report_to = ens_sender(c);
+        finish_if_done(c, st);
+    }
+    return 0;
+}
+
+static const ens_actor_def client_def = {.name = "storm.Client",
+                                         .state_size = sizeof(client_state),
+                                         .init = client_init,
+                                         .receive = client_receive};
+
+/* ---- the storm --------------------------------------------------------- */
+
+typedef struct victim {
+    ens_addr addr;
+    int pid;
+    bool group;
+} victim;
+
+/* Memory over the run: the peak of any actor process, the peak total of all
+ * of them with the admin, and per sample the mean per process (the number
+ * of processes varies with restarts in progress; their size must not). */
+#define MAX_SAMPLES 200000
+typedef struct mem_samples {
+    long peak_proc_kib, peak_total_kib;
+    size_t n;
+    long total_kib[MAX_SAMPLES];
+} mem_samples;
+static mem_samples mem;
+
+/* Mean of the samples in [from, to) (fractions of the run). */
+static long mem_mean(double from, double to)
+{
+    size_t a = (size_t)(from * (double)mem.n), b = (size_t)(to * (double)mem.n);
+    if (b <= a)
+        return 0;
+    double sum = 0;
+    for (size_t i = a; i < b; i++)
+        sum += (double)mem.total_kib[i];
+    return (long)(sum / (double)(b - a));
+}
+
+static void note_pid(int pid, int *pids, size_t *n_pids)
+{
+    for (size_t i = 0; i < *n_pids; i++) {
+        if (pids[i] == pid)
+            return;
+    }
+    if (*n_pids < MAX_PIDS)
+        pids[(*n_pids)++] = pid;
+}
+
+/* The live workers and group supervisors, and every pid seen. */
+static size_t snapshot(scn *t, victim *v, size_t max, int *pids, size_t *n_pids)
+{
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(t->sys, SCN_WAIT_MS, &st), 0);
+    size_t n = 0;
+    long total = test_rss_kib(ens_status_admin_pid(st));
+    long procs = 1;
+    for (size_t i = 0; i < ens_status_count(st); i++) {
+        const ens_actor_status *a = ens_status_at(st, i);
+        if (a->pid > 0)
+            note_pid(a->pid, pids, n_pids);
+        total += (long)a->rss_kib;
+        procs += a->rss_kib > 0;
+        if ((long)a->rss_kib > mem.peak_proc_kib)
+            mem.peak_proc_kib = (long)a->rss_kib;
+        bool worker = strcmp(a->type, "storm.Worker") == 0;
+        bool group = strcmp(a->type, "storm.GroupA") == 0 || strcmp(a->type, "storm.GroupB") == 0;
+        if ((worker || group) && a->pid > 0 && n < max)
+            v[n++] = (victim){a->addr, a->pid, group};
+    }
+    ens_status_free(st);
+    if (total > mem.peak_total_kib)
+        mem.peak_total_kib = total;
+    if (mem.n < MAX_SAMPLES)
+        mem.total_kib[mem.n++] = total / procs;
+    return n;
+}
+
+/* Is pid a live process (not a zombie, not gone)? A kill of a zombie
+ * succeeds but kills nothing, and would be counted as a kill. */
+static bool running(int pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Has v's process been replaced? 0: not yet; 1: restarted in place (same
+ * address, another process: the kill was surely a crash); 2: v ended. */
+static int replaced(scn *t, const victim *v)
+{
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(t->sys, SCN_WAIT_MS, &st), 0);
+    int how = 2;
+    for (size_t i = 0; i < ens_status_count(st); i++) {
+        const ens_actor_status *a = ens_status_at(st, i);
+        if (ens_addr_equal(a->addr, v->addr))
+            how = a->pid == v->pid ? 0 : 1;
+    }
+    ens_status_free(st);
+    return how;
+}
+
+static int count_rows(const ens_journal_row *row, void *arg)
+{
+    size_t *n = arg;
+    if (row->ev.kind != ENS_EV_CRASH || row->ev.signal == SIGKILL)
+        (*n)++;
+    return 0;
+}
+
+static size_t journal_count(const char *db, ens_event_kind kind, const char *type)
+{
+    ens_journal *j = NULL;
+    assert_int_equal(ens_journal_open(db, &j), 0);
+    ens_journal_filter f = ENS_JOURNAL_FILTER_INIT;
+    f.kinds = 1u << kind;
+    f.actor_type = type;
+    f.limit = 0;
+    size_t n = 0;
+    assert_true(ens_journal_query(j, &f, count_rows, &n) >= 0);
+    ens_journal_close(j);
+    return n;
+}
+
+static bool pid_is_gone(int pid)
+{
+    char path[64], cmd[64] = "";
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return true;
+    size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
+    fclose(f);
+    cmd[n] = '\0';
+    return strncmp(cmd, "ens", 3) != 0; /* reused by someone else, or a zombie */
+}
+
+static void test_kill_storm_through_a_supervision_tree(void **state)
+{
+    scn *t = *state;
+    if (t->base != ENS_BASE_PROCESS)
+        skip(); /* SIGKILL needs processes */
+    unsigned kills_wanted = 50;
+    const char *env = getenv("ENS_STORM_KILLS");
+    if (env != NULL && atoi(env) > 0)
+        kills_wanted = (unsigned)atoi(env);
+    /* The soak: kill for this many seconds instead of a number of kills. */
+    long seconds = 0;
+    env = getenv("ENS_STORM_SECONDS");
+    if (env != NULL && atol(env) > 0)
+        seconds = atol(env);
+    int64_t t_start = scn_now_ns();
+    memset(&mem, 0, sizeof(mem));
+    memset(shared, 0, sizeof(*shared));
+    char db[128];
+    snprintf(db, sizeof(db), "storm-%d.db", (int)getpid());
+    unlink(db);
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = db;
+    o.log_level = getenv("ENS_TEST_LOG") != NULL ? ENS_LOG_DEBUG : ENS_LOG_ERROR;
+    scn_start(t, &o);
+    ens_addr top;
+    assert_int_equal(ens_spawn(t->out, &top_def, NULL, NULL, &top), 0);
+    /* The storm starts once the whole tree is up: a kill in the first
+     * start of a supervisor is a start failure, not a storm. */
+    static int pids[MAX_PIDS];
+    size_t n_pids = 0;
+    victim v[64];
+    for (int tries = 0; tries < 30000; tries++) {
+        size_t up = snapshot(t, v, 64, pids, &n_pids);
+        if (up == 2 + 2 * WORKERS)
+            break;
+    }
+    assert_int_equal(snapshot(t, v, 64, pids, &n_pids), 2 + 2 * WORKERS);
+    groups_v g = {top, ENS_ADDR_NONE, 0, 0};
+    ens_addr clients[CLIENTS];
+    for (uint32_t i = 0; i < CLIENTS; i++) {
+        g.first_id = 1 + i * (MAX_REQUESTS / CLIENTS);
+        assert_int_equal(ens_spawn(t->out, &client_def, &groups_t, &g, &clients[i]), 0);
+    }
+
+    unsigned kills = 0, group_kills = 0, restarted_in_place = 0;
+    uint64_t rng = 12345;
+    while (seconds > 0 ? scn_now_ns() - t_start < seconds * 1000000000LL : kills < kills_wanted) {
+        size_t n = snapshot(t, v, 64, pids, &n_pids);
+        assert_true(n > 0);
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t pick = (uint32_t)(rng >> 33);
+        /* One kill in ten goes to a supervisor. */
+        bool want_group = pick % 10 == 0;
+        victim *chosen = NULL;
+        for (size_t k = 0; k < n && chosen == NULL; k++) {
+            victim *c = &v[(pick / 10 + k) % n];
+            if (c->group == want_group)
+                chosen = c;
+        }
+        if (chosen == NULL)
+            continue;
+        if (!running(chosen->pid))
+            continue; /* it is ending by itself (a group restart): pick again */
+        if (kill(chosen->pid, SIGKILL) != 0) {
+            assert_int_equal(errno, ESRCH); /* it ended meanwhile: pick again */
+            continue;
+        }
+        kills++;
+        if (getenv("ENS_STORM_DEBUG") != NULL) {
+            char a[ENS_ADDR_STRLEN];
+            ens_addr_format(chosen->addr, a, sizeof(a));
+            printf("# kill %u at %.3f s: %s pid %d%s\n", kills,
+                   (double)(scn_now_ns() - t_start) / 1e9, a, chosen->pid,
+                   chosen->group ? " (supervisor)" : "");
+        }
+        if (chosen->group)
+            group_kills++;
+        /* Wait until it was replaced, so the next kill meets a live tree. */
+        int tries = 0, how = 0;
+        while ((how = replaced(t, chosen)) == 0 && tries++ < 5000)
+            ;
+        assert_true(tries < 5000);
+        restarted_in_place += how == 1;
+    }
+
+    /* Drain: every client stops issuing and reports once all its requests
+     * completed. */
+    tally_v total = {0};
+    for (uint32_t i = 0; i < CLIENTS; i++)
+        assert_int_equal(ens_send(t->out, clients[i], ENS_MSG_STRING, &(ens_string_v){"stop"}), 0);
+    uint32_t first_ids[CLIENTS], last_ids[CLIENTS];
+    for (uint32_t i = 0; i < CLIENTS; i++) {
+        ens_msg *m = scn_listen_type(t, &tally_t, 60000);
+        const tally_v *tv = ens_msg_value(m, &tally_t);
+        total.sent += tv->sent;
+        total.replied += tv->replied;
+        total.poisoned += tv->poisoned;
+        total.noactor += tv->noactor;
+        total.timedout += tv->timedout;
+        total.other += tv->other;
+        total.refreshes += tv->refreshes;
+        first_ids[i] = tv->first_id;
+        last_ids[i] = tv->last_id;
+        ens_msg_free(m);
+    }
+    snapshot(t, v, 64, pids, &n_pids);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+
+    uint64_t twice1 = 0, twice2 = 0, redelivered = 0;
+    for (uint32_t i = 0; i < CLIENTS; i++) {
+        for (uint32_t id = first_ids[i]; id < last_ids[i]; id++) {
+            twice1 += shared->attempt1[id] > 1;
+            twice2 += shared->attempt2[id] > 1;
+            redelivered += shared->attempt2[id] > 0;
+            if (shared->outcome[id] == OUT_NONE || shared->outcome[id] >= OUT_TIMEOUT ||
+                shared->attempt1[id] > 1 || shared->attempt2[id] > 1)
+                printf("# request %u: outcome %d, handled %u times at attempt 1, %u at 2, by "
+                       "actor %u, pids %d and %d\n",
+                       id, shared->outcome[id], shared->attempt1[id], shared->attempt2[id],
+                       shared->handler[id], shared->handler_pid[id][0], shared->handler_pid[id][1]);
+        }
+    }
+    size_t crash_rows = journal_count(db, ENS_EV_CRASH, NULL);
+    size_t inplace_rows = journal_count(db, ENS_EV_RESTART, "storm.Worker");
+    size_t escalations = journal_count(db, ENS_EV_ESCALATE, NULL);
+    printf("# %u kills (%u of supervisors) under %llu requests: %llu replies, %llu poisoned, "
+           "%llu error replies (no actor), %llu timed out, %llu other; %llu redelivered after a "
+           "crash, %llu handled twice; %u restarted in place; journal: %zu SIGKILL crash rows, %zu "
+           "worker restart rows\n",
+           kills, group_kills, (unsigned long long)total.sent, (unsigned long long)total.replied,
+           (unsigned long long)total.poisoned, (unsigned long long)total.noactor,
+           (unsigned long long)total.timedout, (unsigned long long)total.other,
+           (unsigned long long)redelivered, (unsigned long long)(twice1 + twice2),
+           restarted_in_place, crash_rows, inplace_rows);
+    assert_true(total.sent > 0);
+    assert_int_equal(total.sent,
+                     total.replied + total.poisoned + total.noactor + total.timedout + total.other);
+    assert_int_equal(total.timedout, 0);
+    assert_int_equal(total.other, 0);
+    assert_int_equal(twice1, 0);
+    assert_int_equal(twice2, 0);
+    /* One CRASH row per kill. A victim that ended rather than restarting
+     * in place may have been ending by itself already (its group restarting
+     * all): then the kill met an exiting process, or none. */
+    assert_true(crash_rows >= restarted_in_place);
+    assert_true(crash_rows <= kills);
+    assert_true(inplace_rows >= 1);
+    assert_int_equal(escalations, 0);
+    /* Memory must not grow with the kills: the last third of the run
+     * against the second (the first is the warm-up). */
+    long mid = mem_mean(1.0 / 3, 2.0 / 3), late = mem_mean(2.0 / 3, 1.0);
+    printf("# memory: peak %ld KiB in one process, %ld KiB in all; mean per process %ld KiB in "
+           "the middle third of the run, %ld KiB in the last (%zu samples over %.1f s)\n",
+           mem.peak_proc_kib, mem.peak_total_kib, mid, late, mem.n,
+           (double)(scn_now_ns() - t_start) / 1e9);
+#ifndef __SANITIZE_ADDRESS__
+    if (seconds > 0)
+        assert_true(late < mid + mid / 4); /* no growth beyond noise */
+#endif
+    for (size_t i = 0; i < n_pids; i++) {
+        int tries = 0;
+        while (!pid_is_gone(pids[i]) && tries++ < 200) {
+            struct timespec nap = {0, 10 * 1000 * 1000};
+            nanosleep(&nap, NULL); /* polling for exits, not synchronising */
+        }
+        if (!pid_is_gone(pids[i]))
+            fail_msg("process %d is left after shutdown", pids[i]);
+    }
+    unlink(db);
+    char side[160];
+    snprintf(side, sizeof(side), "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", db);
+    unlink(side);
+}
+
+static const struct CMUnitTest tests[] = {
+    SCN_TEST(test_kill_storm_through_a_supervision_tree),
+};
+
+int main(void)
+{
+    shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED)
+        return 1;
+    if (ens_msgtype_register(&req_t) != 0 || ens_msgtype_register(&groups_t) != 0 ||
+        ens_msgtype_register(&tally_t) != 0)
+        return 1;
+    return scn_run_bases("kill_storm", tests, sizeof(tests) / sizeof(tests[0]));
+}

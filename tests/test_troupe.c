@@ -1,0 +1,714 @@
+/*
+ * tests/test_troupe.c - the troupe behaviour (behaviours/troupe.c), on both
+ * bases (tests/support/scenario.h) where it applies.
+ *
+ * Workers answer each job with a Result (the job's id, the delivery attempt,
+ * their pid, address and start argument) by ens_reply, so a Result reaching
+ * the test proves the reply went to the original sender through the
+ * leader's forward. A page of shared memory, mapped before any system
+ * starts, lets process-base workers show how many of them are inside a
+ * handler at once and lets the test hold them there; the test waits for
+ * states it reads there or in the leader's ENS_MSG_TROUPE_STATS, never for
+ * time. Crash tests run on the process base only.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support/scenario.h"
+
+/* ---- messages ------------------------------------------------------------- */
+
+enum job_mode {
+    JOB_PLAIN = 0,
+    JOB_FAIL_ONCE,   /* error on attempt 1, then fine */
+    JOB_FAIL_ALWAYS, /* error on both attempts: poison */
+    JOB_CRASH_ONCE,  /* SIGSEGV on attempt 1 (process base) */
+    JOB_CRASH_ALWAYS,
+    JOB_BLOCK, /* attempt 1 waits inside the handler until shared->release */
+    JOB_STOP,  /* reply, then ens_stop: the worker ends for good */
+    JOB_HOLD,  /* ens_troupe_busy(true), answer from a wake-up, then release */
+};
+
+typedef struct job_v {
+    int64_t id;
+    int32_t mode;
+} job_v;
+static ens_msgtype job_t = {"tt.Job", "S(Ii)", sizeof(job_v), 0, 0};
+
+typedef struct result_v {
+    int64_t id;
+    int64_t arg; /* the worker's start argument */
+    int32_t attempt;
+    int32_t pid;
+    ens_addr worker;
+} result_v;
+static ens_msgtype result_t = {"tt.Result", "S(IIii" ENS_ADDR_FMT ")", sizeof(result_v), 0, 0};
+
+/* Shared with every process of the process base. */
+typedef struct shared_page {
+    atomic_int in_handler;
+    atomic_int max_in_handler;
+    atomic_int release;
+    atomic_int blocked_pid;
+} shared_page;
+static shared_page *shared;
+
+/* A start argument that fails the worker's init. */
+#define INIT_FAILS (-99)
+
+/* ---- the worker ------------------------------------------------------------ */
+
+typedef struct worker_state {
+    int64_t arg;
+    ens_from held; /* JOB_HOLD: whom to answer */
+    int64_t held_id;
+} worker_state;
+
+static int worker_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)c;
+    const ens_int64_v *v = arg != NULL ? ens_msg_value(arg, ENS_MSG_INT64) : NULL;
+    ((worker_state *)state)->arg = v != NULL ? v->value : -1;
+    return v != NULL && v->value == INIT_FAILS ? ENS_EIO : 0;
+}
+
+static int reply_result(ens_ctx *c, worker_state *w, int64_t id, uint32_t attempt)
+{
+    result_v r = {id, w->arg, (int32_t)attempt, (int32_t)getpid(), ens_self(c)};
+    return ens_reply(c, &result_t, &r);
+}
+
+static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    worker_state *w = state;
+    if (ens_msg_value(m, ENS_MSG_WAKEUP) != NULL && !ens_addr_is_none(w->held.to)) {
+        result_v r = {w->held_id, w->arg, 1, (int32_t)getpid(), ens_self(c)};
+        int rc = ens_reply_to(c, w->held, 0, &result_t, &r);
+        w->held = (ens_from){ENS_ADDR_NONE, 0};
+        return rc < 0 ? rc : ens_troupe_busy(c, false);
+    }
+    const job_v *j = ens_msg_value(m, &job_t);
+    if (j == NULL)
+        return 0;
+    uint32_t attempt = ens_msg_attempt(m);
+    int now = atomic_fetch_add(&shared->in_handler, 1) + 1;
+    int seen = atomic_load(&shared->max_in_handler);
+    while (now > seen && !atomic_compare_exchange_weak(&shared->max_in_handler, &seen, now)) {
+    }
+    int rc = 0;
+    switch (j->mode) {
+    case JOB_FAIL_ONCE:
+        rc = attempt == 1 ? ENS_EIO : 0;
+        break;
+    case JOB_FAIL_ALWAYS:
+        rc = ENS_EIO;
+        break;
+    case JOB_CRASH_ONCE:
+        if (attempt == 1)
+            raise(SIGSEGV);
+        break;
+    case JOB_CRASH_ALWAYS:
+        raise(SIGSEGV); /* as a NULL dereference would (UBSan stops those) */
+        break;
+    case JOB_BLOCK:
+        atomic_store(&shared->blocked_pid, (int)getpid());
+        while (attempt == 1 && !atomic_load(&shared->release))
+            nanosleep(&(struct timespec){0, 200000}, NULL);
+        break;
+    case JOB_HOLD:
+        atomic_fetch_sub(&shared->in_handler, 1);
+        w->held = ens_from_current(c);
+        w->held_id = j->id;
+        rc = ens_troupe_busy(c, true);
+        return rc < 0 ? rc : ens_wakeup_after(c, 1, 0, NULL);
+    default:
+        break;
+    }
+    atomic_fetch_sub(&shared->in_handler, 1);
+    if (rc < 0)
+        return rc;
+    rc = reply_result(c, w, j->id, attempt);
+    if (rc == 0 && j->mode == JOB_STOP)
+        rc = ens_stop(c, ENS_EXIT_NORMAL, 0);
+    return rc;
+}
+
+static const ens_actor_def worker_def = {
+    "tt.Worker", sizeof(worker_state), worker_init, worker_receive, NULL, NULL, NULL};
+
+/* A client actor: on a job from the outside, asks the troupe (its start
+ * argument) with ens_request and tells the outside what came back. */
+typedef struct client_state {
+    ens_addr troupe;
+    ens_addr outside;
+} client_state;
+
+static int client_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)c;
+    const result_v *r = arg != NULL ? ens_msg_value(arg, &result_t) : NULL;
+    if (r == NULL)
+        return ENS_EINVAL;
+    ((client_state *)state)->troupe = r->worker;
+    return 0;
+}
+
+static void client_reply(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag)
+{
+    client_state *cs = state;
+    const result_v *r = reply != NULL ? ens_msg_value(reply, &result_t) : NULL;
+    result_v out = r != NULL ? *r : (result_v){(int64_t)tag, 0, status, 0, ENS_ADDR_NONE};
+    if (status != 0)
+        out.attempt = status;
+    (void)ens_send(c, cs->outside, &result_t, &out);
+}
+
+static int client_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    client_state *cs = state;
+    const job_v *j = ens_msg_value(m, &job_t);
+    if (j == NULL)
+        return 0;
+    cs->outside = ens_sender(c);
+    return ens_request(c, cs->troupe, &job_t, j, SCN_WAIT_MS, client_reply, (uint64_t)j->id);
+}
+
+static const ens_actor_def client_def = {
+    "tt.Client", sizeof(client_state), client_init, client_receive, NULL, NULL, NULL};
+
+/* ---- test helpers ------------------------------------------------------------ */
+
+static void shared_reset(void)
+{
+    atomic_store(&shared->in_handler, 0);
+    atomic_store(&shared->max_in_handler, 0);
+    atomic_store(&shared->release, 0);
+    atomic_store(&shared->blocked_pid, 0);
+}
+
+static ens_addr troupe_ok(scn *t, uint32_t max, uint32_t idle, uint32_t dismiss_ms, int64_t arg)
+{
+    ens_troupe_opts o = ENS_TROUPE_OPTS_INIT;
+    o.worker = &worker_def;
+    o.arg_type = ENS_MSG_INT64;
+    o.arg = &(ens_int64_v){arg};
+    o.max_count = max;
+    o.idle_count = idle;
+    o.dismiss_after_ms = dismiss_ms;
+    ens_addr a = ENS_ADDR_NONE;
+    int rc = ens_troupe_spawn(t->out, &o, &a);
+    if (rc != 0)
+        fail_msg("ens_troupe_spawn: %s", ens_err_name(rc));
+    return a;
+}
+
+static void tell_job(scn *t, ens_addr to, int64_t id, int32_t mode)
+{
+    int rc = ens_send(t->out, to, &job_t, &(job_v){id, mode});
+    if (rc != 0)
+        fail_msg("tell job %lld: %s", (long long)id, ens_err_name(rc));
+}
+
+static result_v listen_result(scn *t)
+{
+    ens_msg *m = scn_listen_type(t, &result_t, SCN_WAIT_MS);
+    result_v r = *(const result_v *)ens_msg_value(m, &result_t);
+    ens_msg_free(m);
+    return r;
+}
+
+/* Ask for a job and return the Result; the reply must be one. */
+static result_v ask_job(scn *t, ens_addr to, int64_t id, int32_t mode)
+{
+    ens_msg *m = NULL;
+    int rc = ens_ask(t->out, to, &job_t, &(job_v){id, mode}, SCN_WAIT_MS, &m);
+    if (rc != 0) {
+        ens_msg_free(m);
+        fail_msg("ask job %lld: %s", (long long)id, ens_err_name(rc));
+    }
+    const result_v *r = ens_msg_value(m, &result_t);
+    assert_non_null(r);
+    result_v out = *r;
+    ens_msg_free(m);
+    return out;
+}
+
+static ens_troupe_stats_v stats(scn *t, ens_addr troupe)
+{
+    ens_msg *m = NULL;
+    int rc =
+        ens_ask(t->out, troupe, ENS_MSG_TROUPE_STATS, &(ens_troupe_stats_v){0}, SCN_WAIT_MS, &m);
+    if (rc != 0)
+        fail_msg("stats: %s", ens_err_name(rc));
+    ens_troupe_stats_v v = *(const ens_troupe_stats_v *)ens_msg_value(m, ENS_MSG_TROUPE_STATS);
+    ens_msg_free(m);
+    return v;
+}
+
+/* The leader's stats once no work is in hand or waiting: a worker's reply
+ * can reach the test before the leader hears that the worker is done. */
+static ens_troupe_stats_v stats_settled(scn *t, ens_addr troupe)
+{
+    int64_t deadline = scn_now_ns() + (int64_t)SCN_WAIT_MS * 1000000;
+    ens_troupe_stats_v s;
+    while ((s = stats(t, troupe)).busy > 0 || s.waiting > 0)
+        if (scn_now_ns() > deadline)
+            fail_msg("the troupe stays busy (%u busy, %u waiting)", s.busy, s.waiting);
+    return s;
+}
+
+/* Let time pass for wake-ups (inproc runs them while the outside listens). */
+static void let_time_pass(scn *t, uint32_t ms)
+{
+    ens_msg *m = NULL;
+    int rc = ens_listen(t->out, ms, &m);
+    if (rc != ENS_ETIMEDOUT)
+        fail_msg("unexpected message while waiting: %s", ens_err_name(rc));
+}
+
+static void wait_in_handler(scn *t, int n)
+{
+    int64_t deadline = scn_now_ns() + (int64_t)SCN_WAIT_MS * 1000000;
+    while (atomic_load(&shared->in_handler) < n) {
+        if (scn_now_ns() > deadline)
+            fail_msg("%d workers never were in a handler at once (%d)", n,
+                     atomic_load(&shared->in_handler));
+        /* Also sends what the outside has queued (the jobs). */
+        assert_int_equal(ens_system_run(t->sys, 1), 0);
+    }
+}
+
+static size_t count_workers(scn *t)
+{
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(t->sys, SCN_WAIT_MS, &st), 0);
+    size_t n = 0;
+    for (size_t i = 0; i < ens_status_count(st); i++)
+        n += strcmp(ens_status_at(st, i)->type, "ens.TroupeWorker") == 0;
+    ens_status_free(st);
+    return n;
+}
+
+/* Distinct worker addresses among results. */
+static size_t distinct_workers(const result_v *r, size_t n)
+{
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < i && !ens_addr_equal(r[k].worker, r[i].worker))
+            k++;
+        d += k == i;
+    }
+    return d;
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+#define MANY 10000
+
+static void test_ten_thousand_handled_exactly_once(void **state)
+{
+    scn *t = *state;
+    shared_reset();
+    scn_start(t, NULL);
+    ens_addr tr = troupe_ok(t, 4, 1, 2000, 7);
+    for (int64_t i = 0; i < MANY; i++)
+        tell_job(t, tr, i, JOB_PLAIN);
+    uint8_t *seen = calloc(MANY, 1);
+    result_v *r = calloc(MANY, sizeof(*r));
+    assert_non_null(seen);
+    assert_non_null(r);
+    for (size_t i = 0; i < MANY; i++) {
+        r[i] = listen_result(t);
+        assert_true(r[i].id >= 0 && r[i].id < MANY);
+        assert_int_equal(seen[r[i].id], 0);
+        seen[r[i].id] = 1;
+        assert_int_equal(r[i].attempt, 1);
+        assert_int_equal(r[i].arg, 7);
+    }
+    assert_true(distinct_workers(r, MANY) <= 4);
+    ens_troupe_stats_v s = stats_settled(t, tr);
+    assert_int_equal(s.done, MANY);
+    assert_int_equal(s.waiting, 0);
+    assert_int_equal(s.busy, 0);
+    assert_true(s.max_busy <= 4);
+    assert_true(atomic_load(&shared->max_in_handler) <= 4);
+    free(seen);
+    free(r);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
+static void test_waiting_messages_keep_order(void **state)
+{
+    scn *t = *state;
+    shared_reset();
+    scn_start(t, NULL);
+    /* One worker: everything waits at the leader and comes out in order. */
+    ens_addr one = troupe_ok(t, 1, 1, 2000, 0);
+    for (int64_t i = 0; i < 500; i++)
+        tell_job(t, one, i, JOB_PLAIN);
+    for (int64_t i = 0; i < 500; i++)
+        assert_int_equal(listen_result(t).id, i);
+    /* Three workers: each sees its share in arrival order. */
+    ens_addr three = troupe_ok(t, 3, 0, 2000, 0);
+    for (int64_t i = 0; i < 900; i++)
+        tell_job(t, three, i, JOB_PLAIN);
+    result_v r[900];
+    for (size_t i = 0; i < 900; i++)
+        r[i] = listen_result(t);
+    assert_true(distinct_workers(r, 900) <= 3);
+    for (size_t i = 0; i < 900; i++)
+        for (size_t k = 0; k < i; k++)
+            if (ens_addr_equal(r[k].worker, r[i].worker))
+                assert_true(r[k].id < r[i].id);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
+/* max_count workers at most, created on demand, the rest waits. */
+static void test_max_count_respected_and_created_on_demand(void **state)
+{
+    scn *t = *state;
+    shared_reset();
+    scn_start(t, NULL);
+    ens_addr tr = troupe_ok(t, 3, 0, 60000, 0);
+    assert_int_equal(stats(t, tr).workers, 0);
+    if (t->base == ENS_BASE_PROCESS) {
+        for (int64_t i = 0; i < 5; i++)
+            tell_job(t, tr, i, JOB_BLOCK);
+        wait_in_handler(t, 3);
+        ens_troupe_stats_v s = stats(t, tr);
+        assert_int_equal(s.workers, 3);
+        assert_int_equal(s.busy, 3);
+        assert_int_equal(s.waiting, 2);
+        assert_int_equal(count_workers(t), 3);
+        atomic_store(&shared->release, 1);
+    } else {
+        /* Inproc runs the leader on all five before any worker. */
+        for (int64_t i = 0; i < 5; i++)
+            tell_job(t, tr, i, JOB_PLAIN);
+    }
+    result_v r[5];
+    for (size_t i = 0; i < 5; i++)
+        r[i] = listen_result(t);
+    assert_int_equal(distinct_workers(r, 5), 3);
+    ens_troupe_stats_v s = stats_settled(t, tr);
+    assert_int_equal(s.max_busy, 3);
+    assert_int_equal(s.started, 3);
+    assert_int_equal(s.done, 5);
+    assert_true(atomic_load(&shared->max_in_handler) <= 3);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
+static void test_idle_workers_dismissed_down_to_minimum(void **state)
+{
+    scn *t = *state;
+    shared_reset();
+    scn_start(t, NULL);
+    ens_addr tr = troupe_ok(t, 4, 1, 30, 0);
+    assert_int_equal(stats(t, tr).workers, 1);
+    if (t->base == ENS_BASE_PROCESS) {
+        for (int64_t i = 0; i < 4; i++)
+            tell_job(t, tr, i, JOB_BLOCK);
+        wait_in_handler(t, 4);
+        atomic_store(&shared->release, 1);
+    } else {
+        for (int64_t i = 0; i < 4; i++)
+            tell_job(t, tr, i, JOB_PLAIN);
+    }
+    for (int i = 0; i < 4; i++)
+        (void)listen_result(t);
+    assert_int_equal(stats(t, tr).started, 4);
+    int64_t deadline = scn_now_ns() + (int64_t)SCN_WAIT_MS * 1000000;
+    ens_troupe_stats_v s;
+    while ((s = stats(t, tr)).workers > 1) {
+        if (scn_now_ns() > deadline)
+            fail_msg("still %u workers", s.workers);
+        let_time_pass(t, 10);
+    }
+    assert_int_equal(s.dismissed, 3);
+    assert_int_equal(s.lost, 0);
+    /* The leader hears of an orderly exit from the worker itself, a moment
+     * before the admin has reaped its process. */
+    while (count_workers(t) > 1) {
+        if (scn_now_ns() > deadline)
+            fail_msg("the status still shows more than one worker");
+        let_time_pass(t, 1);
+    }
+    assert_int_equal(count_workers(t), 1);
+    /* The one kept still works, and no more go. */
+    assert_int_equal(ask_job(t, tr, 9, JOB_PLAIN).id, 9);
+    let_time_pass(t, 60);
+    assert_int_equal(stats(t, tr).workers, 1);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
+static void test_replies_reach_original_sender(void **state)
+{
+    scn *t = *state;
+    shared_reset();
+    scn_start(t, NULL);
+    ens_addr tr = troupe_ok(t, 2, 1, 2000, 42);
+    /* Outside ens_ask through the leader gets the worker's reply. */
+    result_v r = ask_job(t, tr, 1, JOB_PLAIN);
+    assert_int_equal(r.id, 1);
+    assert_int_equal(r.arg, 42);
+    assert_false(ens_addr_equal(r.worker, tr));
+    /* And an ens_request from inside another actor. */
+    ens_addr client = ENS_ADDR_NONE;
+    result_v targ = {0, 0, 0, 0, tr};
+    assert_int_equal(ens_spawn(t->out, &client_def, &result_t, &targ, &client), 0);
+    tell_job(t, client, 2, JOB_PLAIN);
+    r = listen_result(t);
+    assert_int_equal(r.id, 2);
+    assert_int_equal(r.attempt, 1);
+    assert_int_equal(r.arg, 42);
+    /* A poisoned request completes the requester's callback with EPOISON. */
+    tell_job(t, client, 3, JOB_FAIL_ALWAYS);
+    r = listen_result(t);
+    assert_int_equal(r.id, 3);
+    assert_int_equal(r.attempt, ENS_EPOISON);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
+static void test_error_retried_then_poisoned_to_original_sender(void **state)
+{
+    scn *t = *state;
+    shared_reset();
+    scn_start(t, NULL);
+    ens_addr tr = troupe_ok(t, 2, 1, 2000, 0);
+    result_v r = ask_job(t, tr, 1, JOB_FAIL_ONCE);
+    assert_int_equal(r.attempt, 2);
+
+    ens_msg *m = NULL;
+    assert_int_equal(ens_ask(t->out, tr, &job_t, &(job_v){2, JOB_FAIL_ALWAYS}, SCN_WAIT_MS, &m),
+                     ENS_EPOISON);
+    const ens_poison_v *p = ens_msg_value(m, ENS_MSG_POISON);
+    assert_non_null(p);
+    assert_int_equal(p->attempts, 2);
+    assert_int_equal(p->error, ENS_EIO);
+    assert_false(ens_addr_equal(p->target, tr)); /* the worker failed, not the leader */
+    const ens_msg *orig = ens_poison_original(m);
+    assert_non_null(orig);
+    assert_int_equal(((const job_v *)ens_msg_value(orig, &job_t))->id, 2);
+    ens_msg_free(m);
+
+    /* A tell's poison comes back to the outside through ens_listen. */
+    tell_job(t, tr, 3, JOB_FAIL_ALWAYS);
+    m = scn_listen_type(t, ENS_MSG_POISON, SCN_WAIT_MS);
+    orig = ens_poison_original(m);
+    assert_non_null(orig);
+    assert_int_equal(((const job_v *)ens_msg_value(orig, &job_t))->id, 3);
+    ens_msg_free(m);
+
+    for (int64_t i = 10; i < 20; i++)
+        assert_int_equal(ask_job(t, tr, i, JOB_PLAIN).id, i);
+    ens_troupe_stats_v s = stats_settled(t, tr);
+    assert_int_equal(s.lost, 0);
+    assert_int_equal(s.busy, 0);
+    assert_int_equal(s.done, 13);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
+static void test_worker_that_ends_is_replaced(void **state)
+{
+    scn *t = *state;
+    shared_reset();
+    scn_start(t, NULL);
+    ens_addr tr = troupe_ok(t, 1, 1, 2000, 0);
+    result_v first = ask_job(t, tr, 1, JOB_STOP);
+    for (int64_t i = 2; i < 40; i++)
+        tell_job(t, tr, i, JOB_PLAIN);
+    for (int64_t i = 2; i < 40; i++) {
+        result_v r = listen_result(t);
+        assert_int_equal(r.id, i);
+        assert_false(ens_addr_equal(r.worker, first.worker));
+    }
+    ens_troupe_stats_v s = stats_settled(t, tr);
+    assert_int_equal(s.lost, 1);
+    assert_int_equal(s.started, 2);
+    assert_int_equal(s.workers, 1);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
+static void test_busy_worker_keeps_its_item_open(void **state)
+{
+    scn *t = *state;
+    shared_reset();
+    scn_start(t, NULL);
+    ens_addr tr = troupe_ok(t, 1, 1, 2000, 0);
+    tell_job(t, tr, 1, JOB_HOLD);
+    tell_job(t, tr, 2, JOB_PLAIN);
+    /* Job 2 waits at the leader until the held job 1 is answered. */
+    assert_int_equal(listen_result(t).id, 1);
+    assert_int_equal(listen_result(t).id, 2);
+    assert_int_equal(stats_settled(t, tr).done, 2);
+    assert_int_equal(ens_troupe_busy(t->out, true), ENS_EINVAL);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
+static void test_crashed_worker_restarted_and_message_redelivered(void **state)
+{
+    scn *t = *state;
+    if (t->base != ENS_BASE_PROCESS)
+        skip();
+    shared_reset();
+    scn_start(t, NULL);
+    ens_addr tr = troupe_ok(t, 3, 1, 2000, 5);
+    for (int64_t i = 0; i < 60; i++)
+        tell_job(t, tr, i, i == 10 ? JOB_CRASH_ONCE : i == 20 ? JOB_CRASH_ALWAYS : JOB_PLAIN);
+    uint8_t seen[60] = {0};
+    bool poisoned = false;
+    for (int n = 0; n < 60; n++) {
+        ens_msg *m = NULL;
+        assert_int_equal(ens_listen(t->out, SCN_WAIT_MS, &m), 0);
+        const result_v *r = ens_msg_value(m, &result_t);
+        if (r == NULL) {
+            const ens_poison_v *p = ens_msg_value(m, ENS_MSG_POISON);
+            assert_non_null(p);
+            assert_int_equal(p->signal, SIGSEGV);
+            const ens_msg *o = ens_poison_original(m);
+            assert_int_equal(((const job_v *)ens_msg_value(o, &job_t))->id, 20);
+            poisoned = true;
+        } else {
+            assert_int_equal(seen[r->id], 0);
+            seen[r->id] = 1;
+            assert_int_equal(r->attempt, r->id == 10 ? 2 : 1);
+            assert_int_equal(r->arg, 5);
+        }
+        ens_msg_free(m);
+    }
+    assert_true(poisoned);
+    ens_troupe_stats_v s = stats_settled(t, tr);
+    assert_int_equal(s.done, 60);
+    assert_int_equal(s.busy, 0);
+    assert_int_equal(s.lost, 0);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
+static void test_killed_worker_restarted_and_message_redelivered(void **state)
+{
+    scn *t = *state;
+    if (t->base != ENS_BASE_PROCESS)
+        skip();
+    shared_reset();
+    scn_start(t, NULL);
+    ens_addr tr = troupe_ok(t, 2, 2, 2000, 0);
+    tell_job(t, tr, 0, JOB_BLOCK);
+    wait_in_handler(t, 1);
+    for (int64_t i = 1; i < 30; i++)
+        tell_job(t, tr, i, JOB_PLAIN);
+    /* The other worker takes what follows meanwhile. */
+    for (int64_t i = 1; i < 30; i++)
+        assert_int_equal(listen_result(t).id, i);
+    int pid = atomic_load(&shared->blocked_pid);
+    assert_true(pid > 0);
+    atomic_fetch_sub(&shared->in_handler, 1); /* it will not get to say so */
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    result_v r = listen_result(t);
+    assert_int_equal(r.id, 0);
+    assert_int_equal(r.attempt, 2);
+    assert_true(r.pid != pid);
+    for (int64_t i = 30; i < 40; i++)
+        assert_int_equal(ask_job(t, tr, i, JOB_PLAIN).id, i);
+    ens_troupe_stats_v s = stats_settled(t, tr);
+    assert_int_equal(s.done, 40);
+    assert_int_equal(s.workers, 2);
+    assert_int_equal(s.lost, 0);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+    /* Nothing is left behind. */
+    int64_t deadline = scn_now_ns() + (int64_t)SCN_WAIT_MS * 1000000;
+    while (kill(r.pid, 0) == 0 && scn_now_ns() < deadline)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    assert_int_not_equal(kill(r.pid, 0), 0);
+}
+
+/* Workers that cannot start are not started over and over, and work sent
+ * meanwhile does not wait forever. */
+static void test_workers_failing_init_not_restarted_in_a_loop(void **state)
+{
+    scn *t = *state;
+    shared_reset();
+    scn_start(t, NULL);
+    ens_addr tr = troupe_ok(t, 3, 2, 2000, INIT_FAILS);
+    ens_msg *m = NULL;
+    assert_int_equal(ens_ask(t->out, tr, &job_t, &(job_v){1, JOB_PLAIN}, SCN_WAIT_MS, &m),
+                     ENS_ENOACTOR);
+    ens_msg_free(m); /* the error reply says why */
+    int64_t deadline = scn_now_ns() + (int64_t)SCN_WAIT_MS * 1000000;
+    ens_troupe_stats_v s;
+    while ((s = stats(t, tr)).workers > 0) {
+        if (scn_now_ns() > deadline)
+            fail_msg("still %u workers", s.workers);
+        let_time_pass(t, 1);
+    }
+    assert_true(s.started <= 3);
+    let_time_pass(t, 50);
+    s = stats(t, tr);
+    assert_true(s.started <= 3);
+    assert_int_equal(s.workers, 0);
+    assert_int_equal(s.waiting, 0);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
+static void test_bad_options_rejected(void **state)
+{
+    scn *t = *state;
+    scn_start(t, NULL);
+    ens_addr a = ENS_ADDR_NONE;
+    ens_troupe_opts o = ENS_TROUPE_OPTS_INIT;
+    assert_int_equal(ens_troupe_spawn(t->out, &o, &a), ENS_EINVAL); /* no worker */
+    o.worker = &worker_def;
+    assert_int_equal(ens_troupe_spawn(NULL, &o, &a), ENS_EINVAL);
+    assert_int_equal(ens_troupe_spawn(t->out, NULL, &a), ENS_EINVAL);
+    assert_int_equal(ens_troupe_spawn(t->out, &o, NULL), ENS_EINVAL);
+    o.max_count = 0;
+    assert_int_equal(ens_troupe_spawn(t->out, &o, &a), ENS_EINVAL);
+    o.max_count = 2;
+    o.idle_count = 3;
+    assert_int_equal(ens_troupe_spawn(t->out, &o, &a), ENS_EINVAL);
+    o.idle_count = 0;
+    o.arg_type = ENS_MSG_INT64; /* without a value */
+    assert_int_equal(ens_troupe_spawn(t->out, &o, &a), ENS_EINVAL);
+    assert_true(ens_addr_is_none(a));
+    o.arg_type = NULL;
+    assert_int_equal(ens_troupe_spawn(t->out, &o, &a), 0);
+    assert_false(ens_addr_is_none(a));
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
+static const struct CMUnitTest troupe_tests[] = {
+    SCN_TEST(test_ten_thousand_handled_exactly_once),
+    SCN_TEST(test_waiting_messages_keep_order),
+    SCN_TEST(test_max_count_respected_and_created_on_demand),
+    SCN_TEST(test_idle_workers_dismissed_down_to_minimum),
+    SCN_TEST(test_replies_reach_original_sender),
+    SCN_TEST(test_error_retried_then_poisoned_to_original_sender),
+    SCN_TEST(test_worker_that_ends_is_replaced),
+    SCN_TEST(test_busy_worker_keeps_its_item_open),
+    SCN_TEST(test_crashed_worker_restarted_and_message_redelivered),
+    SCN_TEST(test_killed_worker_restarted_and_message_redelivered),
+    SCN_TEST(test_workers_failing_init_not_restarted_in_a_loop),
+    SCN_TEST(test_bad_options_rejected),
+};
+
+int main(void)
+{
+    shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED)
+        return 1;
+    ens_msgtype *types[] = {&job_t, &result_t};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        int rc = ens_msgtype_register(types[i]);
+        if (rc != 0) {
+            fprintf(stderr, "registering %s: %s\n", types[i]->name, ens_err_name(rc));
+            return 1;
+        }
+    }
+    return scn_run_bases("troupe", troupe_tests, sizeof(troupe_tests) / sizeof(troupe_tests[0]));
+}
