@@ -18,9 +18,17 @@
  * our own walk over the image before tpl_load (which also spares tpl's walk
  * a signed overflow on counts >= 2^31), and with tpl_Alen (>= 0, <=
  * max_items) after it.
+ *
+ * Types of fixed-size scalars only skip all of this (see codec.h): their
+ * fields are copied one by one between the C struct and the payload, so
+ * the caller's padding bytes never reach the wire and a decoded value is a
+ * zeroed struct with the fields filled in. tpl per message was the
+ * throughput ceiling (BENCHMARKS.md); this path costs one malloc to encode
+ * and one arena block to decode.
  */
 #include "codec.h"
 
+#include <assert.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -168,6 +176,107 @@ static void set_ptrs(job *j, uint8_t *value)
     }
 }
 
+/* ---- fixed layout ------------------------------------------------------------ */
+
+/* A field of `size` bytes (1, 2, 4, 8) at src in host order. */
+static uint64_t field_load(const uint8_t *src, size_t size)
+{
+    uint8_t b;
+    uint16_t h;
+    uint32_t w;
+    uint64_t d;
+    switch (size) {
+    case 1:
+        memcpy(&b, src, 1);
+        return b;
+    case 2:
+        memcpy(&h, src, 2);
+        return h;
+    case 4:
+        memcpy(&w, src, 4);
+        return w;
+    default:
+        memcpy(&d, src, 8);
+        return d;
+    }
+}
+
+static void field_store(uint8_t *dst, uint64_t x, size_t size)
+{
+    uint8_t b = (uint8_t)x;
+    uint16_t h = (uint16_t)x;
+    uint32_t w = (uint32_t)x;
+    switch (size) {
+    case 1:
+        memcpy(dst, &b, 1);
+        break;
+    case 2:
+        memcpy(dst, &h, 2);
+        break;
+    case 4:
+        memcpy(dst, &w, 4);
+        break;
+    default:
+        memcpy(dst, &x, 8);
+        break;
+    }
+}
+
+static int encode_fixed(const ens_typeinfo *info, const uint8_t *value, const ens_frame_hdr *h,
+                        uint32_t max_frame, uint8_t **out, size_t *out_len)
+{
+    size_t len = ENS_FRAME_HEADER_LEN + (size_t)info->fixed_size;
+    if (len > max_frame)
+        return ENS_EMSGSIZE;
+    uint8_t *frame = ens__malloc(len);
+    if (!frame)
+        return ENS_ENOMEM;
+    uint8_t *p = frame + ENS_FRAME_HEADER_LEN;
+    for (uint32_t k = 0; k < info->n_fixed; k++) {
+        const ens_fixed_field *f = &info->fixed[k];
+        uint64_t x = value ? field_load(value + f->offset, f->size) : 0;
+        for (size_t i = 0; i < f->size; i++)
+            p[i] = (uint8_t)(x >> (8 * i));
+        p += f->size;
+    }
+    assert(p == frame + len);
+    ens_frame_hdr nh = *h;
+    nh.flags |= ENS_FRAME_FIXED;
+    nh.payload_len = info->fixed_size;
+    nh.type_id = info->type->id;
+    ens__frame_hdr_write(&nh, frame);
+    *out = frame;
+    *out_len = len;
+    return 0;
+}
+
+static int decode_fixed(const ens_typeinfo *info, const uint8_t *payload, size_t len, ens_arena *a,
+                        void **value)
+{
+    if (info->fixed_size == 0 || len != info->fixed_size) {
+        snprintf(last_error, sizeof last_error,
+                 info->fixed_size ? "fixed-layout payload of %zu bytes, %s needs %u"
+                                  : "fixed-layout payload of %zu bytes for %s, not fixed (%u)",
+                 len, info->tpl_format, (unsigned)info->fixed_size);
+        return ENS_EBADFRAME;
+    }
+    uint8_t *v = ens__arena_alloc(a, info->size);
+    if (!v)
+        return ENS_ENOMEM;
+    memset(v, 0, info->size);
+    const uint8_t *p = payload;
+    for (uint32_t k = 0; k < info->n_fixed; k++) {
+        const ens_fixed_field *f = &info->fixed[k];
+        uint64_t x = 0;
+        for (size_t i = 0; i < f->size; i++)
+            x |= (uint64_t)p[i] << (8 * i);
+        field_store(v + f->offset, x, f->size);
+        p += f->size;
+    }
+    *value = v;
+    return 0;
+}
+
 /* ---- encode ---------------------------------------------------------------- */
 
 static int encode_job(job *j)
@@ -215,6 +324,7 @@ static int encode_job(job *j)
     if (tpl_dump(tn, TPL_MEM | TPL_PREALLOCD, j->frame + ENS_FRAME_HEADER_LEN, sz) != 0)
         return ENS_EINVAL;
     ens_frame_hdr h = *j->hdr;
+    h.flags &= (uint16_t)~ENS_FRAME_FIXED; /* e.g. copied from a received header */
     h.payload_len = (uint32_t)sz;
     h.type_id = info->type->id;
     ens__frame_hdr_write(&h, j->frame);
@@ -249,6 +359,8 @@ int ens__codec_encode(const ens_typeinfo *info, const void *v, const ens_frame_h
 {
     if (!info || !h || !out || !out_len)
         return ENS_EINVAL;
+    if (info->fixed_size)
+        return encode_fixed(info, v, h, max_frame, out, out_len);
     int rc;
     job j = {0};
     j.info = info;
@@ -464,11 +576,13 @@ static int decode_job(job *j)
     return 0;
 }
 
-int ens__codec_decode(const ens_typeinfo *info, const uint8_t *payload, size_t len, ens_arena *a,
-                      void **value)
+int ens__codec_decode(const ens_typeinfo *info, uint16_t flags, const uint8_t *payload, size_t len,
+                      ens_arena *a, void **value)
 {
     if (!info || !a || !value || (!payload && len > 0))
         return ENS_EINVAL;
+    if (flags & ENS_FRAME_FIXED)
+        return decode_fixed(info, payload, len, a, value);
     int rc = image_precheck(info, payload, len);
     if (rc) {
         snprintf(last_error, sizeof last_error, "payload is not a tpl image of %s",

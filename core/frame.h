@@ -8,7 +8,8 @@
  *     4   1 version = 1
  *     5   1 header length in 8-byte words = 8
  *     6   2 flags (ENS_FRAME_*); unknown bits are rejected
- *     8   4 payload length: bytes that follow the header (one tpl image)
+ *     8   4 payload length: bytes that follow the header (one tpl image,
+ *            or with FIXED the fields of a fixed-layout type, see codec.h)
  *    12   4 message type id
  *    16  16 target address (id u64, node u32, spare u32)
  *    32  16 sender address (the original sender when FORWARDED)
@@ -41,8 +42,9 @@ enum ens_frame_flag {
     ENS_FRAME_ERROR = 1u << 4,     /* an error reply: error holds the code */
     ENS_FRAME_FRAGMENT = 1u << 5,  /* a piece of a larger frame (core/frag.h) */
     ENS_FRAME_CAST = 1u << 6,      /* sent with ens_cast */
+    ENS_FRAME_FIXED = 1u << 7,     /* fixed-layout payload, not tpl (core/codec.h) */
 };
-#define ENS_FRAME_FLAGS_KNOWN 0x7Fu
+#define ENS_FRAME_FLAGS_KNOWN 0xFFu
 
 typedef struct ens_frame_hdr {
     uint16_t flags;

@@ -40,7 +40,7 @@ int ens__msg_from_frame(uint8_t *frame, size_t len, uint32_t max_frame, ens_msg 
         return ENS_ENOMEM;
     }
     void *value = NULL;
-    rc = ens__codec_decode(info, frame + ENS_FRAME_HEADER_LEN, h.payload_len, a, &value);
+    rc = ens__codec_decode(info, h.flags, frame + ENS_FRAME_HEADER_LEN, h.payload_len, a, &value);
     if (rc) {
         ens__arena_free(a);
         free(m);
@@ -80,7 +80,8 @@ int ens__frame_rebuild(const ens_msg *m, const ens_frame_hdr *h, uint8_t **out, 
     ens_frame_hdr nh = m->hdr;
     nh.target = h->target;
     nh.sender = h->sender;
-    nh.flags = h->flags;
+    /* the payload is unchanged: keep its encoding flag */
+    nh.flags = (uint16_t)((h->flags & ~ENS_FRAME_FIXED) | (m->hdr.flags & ENS_FRAME_FIXED));
     nh.corr = h->corr;
     nh.attempt = h->attempt;
     ens__frame_hdr_write(&nh, f);

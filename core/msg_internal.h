@@ -40,9 +40,9 @@ int ens__frame_build(const ens_msgtype *t, const void *v, const ens_frame_hdr *h
                      uint32_t max_frame, uint8_t **out, size_t *out_len);
 
 /* Copy frame bytes: a malloc'ed copy of m's frame with header fields
- * target, sender, flags, corr, attempt replaced from *h (its payload_len
- * and type_id are ignored). For forwarding and redelivery. Errors:
- * ENS_ENOMEM. */
+ * target, sender, flags, corr, attempt replaced from *h (its payload_len,
+ * type_id and FIXED flag are ignored: the payload keeps its encoding). For forwarding and
+ * redelivery. Errors: ENS_ENOMEM. */
 int ens__frame_rebuild(const ens_msg *m, const ens_frame_hdr *h, uint8_t **out, size_t *out_len);
 
 #endif

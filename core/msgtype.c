@@ -8,6 +8,10 @@
  * layout differs from tpl's guess (possible only with nested structs) is
  * rejected, so tpl can never write outside a field.
  *
+ * A lone S(...) of fixed-size scalars also gets its fixed layout (the C
+ * offset and width of every flattened field), so the codec can send it
+ * without tpl; the offsets are the ones checked against tpl's above.
+ *
  * Ids: a user type's id is the FNV-1a hash of its name. The built-in types
  * ens.String, ens.Int64 and ens.Bytes are ordinary types and use their hash
  * too; the system types (exit request, child exited, wake-up, poison, dead
@@ -253,12 +257,38 @@ static int parse_struct(parser *ps, size_t *size, size_t *align)
     return 0;
 }
 
+/* Record the fields of the S(...) just parsed as a fixed layout if they are
+ * all fixed-size scalars (no 's') and few enough; else mark the type as not
+ * eligible. The caller drops the mark if another item follows. */
+static void set_fixed(ens_typeinfo *info, const parser *ps, size_t struct_size)
+{
+    info->fixed_size = 0;
+    info->n_fixed = 0;
+    if (ps->n_fields > ENS_FIXED_MAX_FIELDS)
+        return;
+    size_t total = 0;
+    for (size_t k = 0; k < ps->n_fields; k++) {
+        const flat_field *f = &ps->fields[k];
+        if (f->ch == 's')
+            return;
+        /* parse_fields placed it inside the struct, at its own alignment */
+        assert(f->size <= 8 && f->off + f->size <= struct_size && f->off % f->size == 0);
+        info->fixed[k] = (ens_fixed_field){(uint16_t)f->off, (uint8_t)f->size};
+        total += f->size;
+    }
+    (void)struct_size;
+    info->n_fixed = (uint32_t)ps->n_fields;
+    info->fixed_size = (uint32_t)total;
+}
+
 int ens__format_layout(const char *format, ens_typeinfo *info)
 {
     if (!format || !info || *format == '\0' || strlen(format) > FORMAT_MAX_LEN)
         return ENS_EINVAL;
     parser pst, *ps = &pst;
     ps->p = format;
+    info->fixed_size = 0;
+    info->n_fixed = 0;
     size_t cur = 0, max_align = 1, n = 0;
     int rc = 0;
     while (*ps->p && rc == 0) {
@@ -271,6 +301,8 @@ int ens__format_layout(const char *format, ens_typeinfo *info)
             rc = parse_struct(ps, &sz, &al);
             it = (ens_item){ENS_ITEM_STRUCT, 0, sz, al};
             cur = sz;
+            if (rc == 0)
+                set_fixed(info, ps, sz);
         } else if (ch == 'B') {
             al = alignof(ens_bytes);
             cur = align_up(cur, al);
@@ -306,6 +338,11 @@ int ens__format_layout(const char *format, ens_typeinfo *info)
             if (al > max_align)
                 max_align = al;
         }
+    }
+    if (rc || n != 1) {
+        /* fixed layout only for a lone S(...) */
+        info->fixed_size = 0;
+        info->n_fixed = 0;
     }
     if (rc)
         return rc;

@@ -13,6 +13,12 @@
  * alignment or trailing padding makes C place a field elsewhere than tpl
  * would (e.g. "S(c$(cI))") is rejected as outside the grammar;
  * ENS_ADDR_FMT and the like are fine.
+ *
+ * Fixed layout: a format that is a single S(...) of fixed-size scalars
+ * (c j v i u I U f, nested $(...) of them; no s, A, B, no second item) and
+ * at most ENS_FIXED_MAX_FIELDS fields is marked at registration with the
+ * C offset and wire width of each field. The codec then sends it as the
+ * fields one after another, little-endian, without tpl (codec.h).
  */
 #ifndef ENS_CORE_MSGTYPE_H
 #define ENS_CORE_MSGTYPE_H
@@ -25,6 +31,7 @@
 #define ENS_TYPE_ID_SYSTEM_MIN 0xFFFF0000u /* ids at or above: system types */
 #define ENS_MSGTYPE_MAX_ITEMS  8           /* top-level items per format */
 #define ENS_MAX_ITEMS_DEFAULT  65536u      /* default A(...) element limit */
+#define ENS_FIXED_MAX_FIELDS   32          /* fields of a fixed-layout type */
 
 typedef enum ens_item_kind {
     ENS_ITEM_STRUCT = 1, /* S(...): fields inline at offset 0 */
@@ -39,6 +46,13 @@ typedef struct ens_item {
     size_t elem_align;
 } ens_item;
 
+/* One field of a fixed-layout type: its offset in the C struct and its
+ * width, the same in C and on the wire (1, 2, 4 or 8 bytes). */
+typedef struct ens_fixed_field {
+    uint16_t offset;
+    uint8_t size;
+} ens_fixed_field;
+
 typedef struct ens_typeinfo {
     const ens_msgtype *type; /* borrowed from the registrant */
     char *tpl_format;        /* writable copy of type->format for tpl_map */
@@ -46,13 +60,18 @@ typedef struct ens_typeinfo {
     ens_item items[ENS_MSGTYPE_MAX_ITEMS];
     size_t size;        /* computed C struct size */
     uint32_t max_items; /* effective A(...) limit */
+    /* fixed layout (see above): fixed_size is the packed payload size, the
+     * sum of the field widths, or 0 when the type is not eligible */
+    uint32_t fixed_size;
+    uint32_t n_fixed;
+    ens_fixed_field fixed[ENS_FIXED_MAX_FIELDS];
 } ens_typeinfo;
 
 /* FNV-1a 32-bit hash of name: the wire id of a type of that name. */
 uint32_t ens__type_hash(const char *name);
 
-/* Parse `format` and compute the C layout into *info (info->type and
- * info->tpl_format are set by the caller). Returns 0 or ENS_EINVAL for a
+/* Parse `format` and compute the C layout into *info, fixed-layout fields
+ * included (info->type and info->tpl_format are set by the caller). Returns 0 or ENS_EINVAL for a
  * format outside the accepted grammar. Pure function, for tests too. */
 int ens__format_layout(const char *format, ens_typeinfo *info);
 

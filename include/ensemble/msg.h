@@ -2,11 +2,14 @@
  * ensemble/msg.h - message types and messages.
  *
  * Every message has a registered type: a unique name, a tpl format and the
- * size of the C struct the format describes. Sending encodes the struct with
- * tpl into a frame (also inside one process, so an actor never sees another's
- * memory); receiving decodes the frame into a fresh struct that the message
- * owns. Handlers get messages borrowed for the duration of the callback;
- * ens_msg_dup() keeps one longer.
+ * size of the C struct the format describes. Sending encodes the struct into
+ * a frame (also inside one process, so an actor never sees another's
+ * memory): a type made only of fixed-size fields (an S(...) of the scalars
+ * below and nested $(...), no strings, arrays or bytes) is written field by
+ * field, little-endian, without tpl (the frame says so); every other type is
+ * encoded with tpl. Receiving decodes the frame into a fresh struct that the
+ * message owns. Handlers get messages borrowed for the duration of the
+ * callback; ens_msg_dup() keeps one longer.
  *
  * Formats. A format is a sequence of top-level items; the C struct holds one
  * member (or group of members) per item, in order, with normal C alignment:

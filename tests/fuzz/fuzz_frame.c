@@ -2,8 +2,9 @@
  * tests/fuzz/fuzz_frame.c - libFuzzer target for the receive path: any byte
  * string handed to ens__msg_from_frame must give a message or an error,
  * never a crash, an out-of-bounds access or a leak. A few user types (one
- * with arrays of structs with strings, one with bytes) are registered so
- * the fuzzer reaches tpl through every kind of item; accepted messages are
+ * with arrays of structs with strings, one with bytes, one of fixed-size
+ * scalars that takes the fixed-layout path) are registered so the fuzzer
+ * reaches tpl through every kind of item and the fixed decoder too; accepted messages are
  * walked and, for poisons and dead envelopes, their original is decoded.
  * Most mutations would only break the payload length in the header, so
  * the target rewrites that field to the true length unless the input sets
@@ -37,9 +38,24 @@ typedef struct fz_list_v {
     ens_bytes blob;
 } fz_list_v;
 
+/* every fixed-size scalar kind and an address: sent without tpl */
+typedef struct fz_fixed_v {
+    char c;
+    int16_t j;
+    uint16_t v;
+    int32_t i;
+    uint32_t u;
+    int64_t big;
+    uint64_t ubig;
+    double f;
+    ens_addr who;
+} fz_fixed_v;
+
 static ens_msgtype fz_greeting = {"fuzz.Greeting", "S(is)", sizeof(fz_greeting_v), 0, 0};
 static ens_msgtype fz_list = {"fuzz.List", "S(is)A(S(is" ENS_ADDR_FMT "))A(s)A(U)B",
                               sizeof(fz_list_v), 64, 0};
+static ens_msgtype fz_fixed = {"fuzz.Fixed", "S(cjviuIUf" ENS_ADDR_FMT ")", sizeof(fz_fixed_v), 0,
+                               0};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,7 +65,8 @@ static void fz_register(void)
     if (!done) {
         done = 1;
         /* a layout mistake here would make the target fuzz nothing */
-        if (ens_msgtype_register(&fz_greeting) != 0 || ens_msgtype_register(&fz_list) != 0)
+        if (ens_msgtype_register(&fz_greeting) != 0 || ens_msgtype_register(&fz_list) != 0 ||
+            ens_msgtype_register(&fz_fixed) != 0)
             abort();
     }
 }
@@ -82,6 +99,13 @@ static size_t fz_touch(const ens_msg *m)
         for (uint32_t i = 0; i < l->blob.len; i++)
             sum += b[i];
     }
+    const fz_fixed_v *fx = ens_msg_value(m, &fz_fixed);
+    if (fx)
+        sum += (size_t)fx->c + (size_t)fx->j + fx->v + (size_t)fx->i + fx->u + (size_t)fx->big +
+               fx->ubig + (size_t)(fx->f == fx->f) + fx->who.id + fx->who.node + fx->who.spare;
+    const ens_int64_v *i64 = ens_msg_value(m, ENS_MSG_INT64);
+    if (i64)
+        sum += (size_t)i64->value;
     const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
     if (s)
         sum += fz_strlen(s->text);

@@ -1,8 +1,9 @@
 /*
  * tests/fuzz/make_corpus.c - writes the seed corpus of fuzz_frame: one valid
  * frame of each kind of message (user types with strings, arrays and bytes,
- * the built-in and system types, a poison and a dead envelope carrying
- * another frame). It includes fuzz_frame.c to register the same types.
+ * a fixed-layout type, the built-in and system types - the fixed-size ones
+ * as FIXED frames - and poisons and dead envelopes carrying another
+ * frame). It includes fuzz_frame.c to register the same types.
  * Usage: make_corpus <dir>   (see README.md)
  */
 #include <stdio.h>
@@ -71,6 +72,15 @@ int main(int argc, char **argv)
     fz_list_v empty = {0, NULL, {NULL, 0}, {NULL, 0}, {NULL, 0}, {NULL, 0}};
     rc |= save(dir, "list_empty", &fz_list, &empty, NULL, NULL);
 
+    fz_fixed_v fx = {'f',        -2,         65535,
+                     INT32_MIN,  UINT32_MAX, INT64_MIN,
+                     UINT64_MAX, -1.5,       {0xFEDCBA9876543210ull, 7, 0}};
+    uint8_t *fframe = NULL;
+    size_t flen = 0;
+    rc |= save(dir, "fixed", &fz_fixed, &fx, &fframe, &flen);
+    fz_fixed_v zero = {0};
+    rc |= save(dir, "fixed_zero", &fz_fixed, &zero, NULL, NULL);
+
     ens_string_v s = {"a string"};
     rc |= save(dir, "string", ENS_MSG_STRING, &s, NULL, NULL);
     ens_int64_v i = {-42};
@@ -89,8 +99,15 @@ int main(int argc, char **argv)
         ens_dead_envelope_v d = {{9, 1, 0}, fz_list.id, "no such actor", {lframe, (uint32_t)llen}};
         rc |= save(dir, "dead_envelope", ENS_MSG_DEAD_ENVELOPE, &d, NULL, NULL);
     }
+    if (fframe) {
+        ens_poison_v p = {{2, 1, 0}, -5, 0, 2, "fixed original", {fframe, (uint32_t)flen}};
+        rc |= save(dir, "poison_fixed", ENS_MSG_POISON, &p, NULL, NULL);
+        ens_dead_envelope_v d = {{9, 1, 0}, fz_fixed.id, "fixed", {fframe, (uint32_t)flen}};
+        rc |= save(dir, "dead_envelope_fixed", ENS_MSG_DEAD_ENVELOPE, &d, NULL, NULL);
+    }
     free(gframe);
     free(lframe);
+    free(fframe);
     fprintf(stderr, "%d frames written to %s\n", written, dir);
     return rc ? 1 : 0;
 }

@@ -2,7 +2,7 @@
  * tests/fuzz/make_ctl_corpus.c - writes the seed corpus of fuzz_ctl: one
  * valid control frame of each kind the admin reads (spawn with a start
  * argument, connect, closed, started, exiting, event, dead letter carrying
- * a frame, dead-letter handler, shutdown, status, log).
+ * a frame, dead-letter handler, shutdown, status, log, name, kill).
  * Usage: make_ctl_corpus <dir>   (see README.md)
  */
 #include <stdio.h>
@@ -54,7 +54,11 @@ int main(int argc, char **argv)
     uint8_t *arg = NULL;
     size_t arg_len = 0;
     rc |= save(dir, "string", ENS_MSG_STRING, &s, &arg, &arg_len);
-    ens_ctl_spawn_v sp = {0x1000, 1, 0, "demo.Worker", {arg, (uint32_t)arg_len}};
+    ens_ctl_spawn_v sp = {.def = 0x1000,
+                          .sync = 1,
+                          .name = "demo.Worker",
+                          .global = "worker-1",
+                          .arg = {arg, (uint32_t)arg_len}};
     rc |= save(dir, "spawn", &ens_ctl_spawn, &sp, NULL, NULL);
     ens_ctl_conn_v cn = {{17, 1, 0}, 3};
     rc |= save(dir, "connect", &ens_ctl_connect, &cn, NULL, NULL);
@@ -84,6 +88,10 @@ int main(int argc, char **argv)
     rc |= save(dir, "deadhandler", &ens_ctl_deadhandler, &fl, NULL, NULL);
     rc |= save(dir, "shutdown", &ens_ctl_shutdown, &fl, NULL, NULL);
     rc |= save(dir, "status", &ens_ctl_status, &fl, NULL, NULL);
+    ens_ctl_name_v nm = {1, "worker-1"};
+    rc |= save(dir, "name", &ens_ctl_name, &nm, NULL, NULL);
+    ens_ctl_conn_v kl = {{17, 1, 0}, 0};
+    rc |= save(dir, "kill", &ens_ctl_kill, &kl, NULL, NULL);
     free(arg);
     fprintf(stderr, "%d control frames written to %s\n", written, dir);
     return rc ? 1 : 0;
