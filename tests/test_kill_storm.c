@@ -176,6 +176,15 @@ static void client_pump(ens_ctx *c, client_state *st);
 
 static void on_children(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag);
 
+/* which_children with a short timeout: a supervisor killed while it held
+ * the question (during a restart) never answers it, and a client must not
+ * stall for the operations' default minute. */
+static int ask_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag)
+{
+    ens_sup_query_v q = {0};
+    return ens_request(c, sup, ENS_MSG_SUP_WHICH, &q, 500, cb, tag);
+}
+
 /* The top's children: the groups as they are now (a group that crashed in
  * its init was started anew, at a new address); then their workers. */
 static void on_groups(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag)
@@ -187,8 +196,7 @@ static void on_groups(ens_ctx *c, void *state, int status, const ens_msg *reply,
         status == 0 && reply != NULL ? ens_msg_value(reply, ENS_MSG_SUP_CHILDREN) : NULL;
     const ens_sup_child_info *rows = v != NULL ? v->children.items : NULL;
     for (uint32_t i = 0; v != NULL && i < v->children.count && i < 2; i++) {
-        if (!ens_addr_is_none(rows[i].child) &&
-            ens_supervisor_which_children(c, rows[i].child, on_children, i, NULL) == 0)
+        if (!ens_addr_is_none(rows[i].child) && ask_children(c, rows[i].child, on_children, i) == 0)
             st->refreshing++;
     }
     client_pump(c, st);
@@ -214,7 +222,7 @@ static void on_children(ens_ctx *c, void *state, int status, const ens_msg *repl
 static void refresh(ens_ctx *c, client_state *st)
 {
     st->t.refreshes++;
-    if (ens_supervisor_which_children(c, st->g.top, on_groups, 0, NULL) == 0)
+    if (ask_children(c, st->g.top, on_groups, 0) == 0)
         st->refreshing++;
 }
 
