@@ -61,6 +61,7 @@ typedef struct proc_actor {
     uint64_t rpc_corr;
     bool rpc_done;
     ens_ctl_status_v rpc_reply;
+    bool exit_announced; /* the admin acked our Exiting (pa_route) */
 } proc_actor;
 
 static proc_actor P;
@@ -473,9 +474,30 @@ static void on_prepare(uv_prepare_t *h)
 
 /* ---- base operations --------------------------------------------------------- */
 
+static int rpc(ens_system *s, const ens_msgtype *t, const void *v, ens_ctl_status_v *reply);
+
+/* Announce an orderly exit to the admin and wait for its ack (once). */
+static void announce_exit(ens_system *s)
+{
+    if (P.exit_announced)
+        return;
+    P.exit_announced = true;
+    ens_ctl_exit_v v = {P.actor->stop_reason, P.actor->stop_status};
+    ens_ctl_status_v reply;
+    (void)rpc(s, &ens_ctl_exiting, &v, &reply);
+}
+
 static int pa_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
 {
-    (void)s;
+    /* The actor's own child-exited notice (its orderly stop, after
+     * terminate): the admin hears of the exit first, and frees the name
+     * then, so the parent that reads the notice and starts the child again
+     * at once never finds the old actor still holding its name (the notice
+     * and the admin's control channel are different sockets: only the ack
+     * orders them). */
+    if (P.actor->status == ENS_ACTOR_DEAD && (h->flags & ENS_FRAME_SYSTEM) &&
+        h->type_id == ens_sys_child_exited.id && ens_addr_equal(h->sender, P.actor->addr))
+        announce_exit(s);
     return ens__tx_send(&P.tx, frame, len, h, bounded);
 }
 
@@ -627,8 +649,10 @@ static void pa_actor_gone(ens_system *s, ens_actor *a)
         P.st->state = ENS_STAGE_IDLE;
     }
     ens__tx_drain(&P.tx, 2000, pump_ctl_tx);
-    ens_ctl_exit_v v = {a->stop_reason, a->stop_status};
-    ens__ctl_send(P.ctl, a->addr, &ens_ctl_exiting, &v, 0, NULL, 0);
+    if (!P.exit_announced) { /* no parent to tell (see pa_route) */
+        ens_ctl_exit_v v = {a->stop_reason, a->stop_status};
+        ens__ctl_send(P.ctl, a->addr, &ens_ctl_exiting, &v, 0, NULL, 0);
+    }
     _exit(0);
 }
 

@@ -1022,6 +1022,14 @@ static void on_ctl(arec *r)
             r->exiting = true;
             r->exit_reason = v->reason;
             r->exit_status = v->status;
+            /* Its name is free from now on, not only once the process is
+             * reaped: the actor announces this (and waits for the ack)
+             * before its parent's child-exited notice leaves, so a
+             * supervisor that starts it again at once finds the name free. */
+            ens__admin_name_forget(r->addr);
+            ens_ctl_status_v ack = {r->addr, 0};
+            if (m->hdr.corr != 0 && r->ctl >= 0)
+                ctl_out(r, r->addr, &ens_ctl_spawned, &ack, m->hdr.corr, -1, false);
         } else if (t == ens_ctl_event.id) {
             ens_event ev;
             ens__ctl_event_from(m->value, &ev);

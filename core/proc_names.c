@@ -2,9 +2,12 @@
  * core/proc_names.c - the admin's table of global names (core/proc_names.h).
  *
  * One core/names.h table in the admin's memory. Entries always name live
- * records: the admin drops an actor's name when it frees the actor's record
- * (it ended for good: an orderly exit, an init failure, a crash it does not
- * absorb), and a restart in place keeps the record, hence the name.
+ * records: the admin drops an actor's name when the actor announces an
+ * orderly exit (ctl Exiting, which the actor sends and has acknowledged
+ * before its parent's child-exited notice leaves, so a supervisor restarting
+ * the child at once finds the name free), and at the latest when it frees
+ * the actor's record (it ended for good: an init failure, a crash it does
+ * not absorb); a restart in place keeps the record, hence the name.
  * Requests are answered at once; nothing here waits.
  */
 #include "core/proc_names.h"

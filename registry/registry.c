@@ -51,8 +51,15 @@ static int names_call(ens_ctx *c, ens_names_req *req)
 int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const ens_msgtype *argt,
                    const void *arg, ens_addr *out)
 {
+    return ens_name_spawn_flags(c, name, d, argt, arg, 0, out);
+}
+
+int ens_name_spawn_flags(ens_ctx *c, const char *name, const ens_actor_def *d,
+                         const ens_msgtype *argt, const void *arg, uint32_t flags, ens_addr *out)
+{
     if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
-        (argt == NULL && arg != NULL) || !ens_name_valid(name))
+        (argt == NULL && arg != NULL) || !ens_name_valid(name) ||
+        (flags & ~(uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START)))
         return ENS_EINVAL;
     ens_system *s = c->sys;
     if (s->down)
@@ -72,6 +79,7 @@ int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const e
         .frame = frame,
         .len = len,
         .sync = c->actor == NULL,
+        .flags = flags,
     };
     int rc = names_call(c, &req);
     if (rc < 0)

@@ -61,10 +61,13 @@ int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spe
         (f->strategy == ENS_SIMPLE_ONE_FOR_ONE && n != 1))
         return ENS_EINVAL;
     for (size_t i = 0; i < n; i++) {
-        if (ens__sup_spec_check(&specs[i]) < 0)
+        const char *name = specs[i].name != NULL && specs[i].name[0] != '\0' ? specs[i].name : NULL;
+        if (ens__sup_spec_check(&specs[i]) < 0 ||
+            (name != NULL && f->strategy == ENS_SIMPLE_ONE_FOR_ONE))
             return ENS_EINVAL;
         for (size_t j = 0; j < i; j++)
-            if (strcmp(specs[i].id, specs[j].id) == 0)
+            if (strcmp(specs[i].id, specs[j].id) == 0 ||
+                (name != NULL && specs[j].name != NULL && strcmp(name, specs[j].name) == 0))
                 return ENS_EINVAL;
     }
     ens_sup_config_v cfg;

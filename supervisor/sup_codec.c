@@ -12,9 +12,10 @@
 #include <string.h>
 
 #include "ensemble/error.h"
+#include "ensemble/registry.h"
 #include "supervisor/sup_internal.h"
 
-#define SPEC_W_FMT "S(ssUiiuiuu)"
+#define SPEC_W_FMT "S(ssUiiuiuus)"
 
 ens_msgtype ens_sup_config_type = {"ens.sup.Config", "S(iuu)A(" SPEC_W_FMT ")B",
                                    sizeof(ens_sup_config_v), ENS_SUP_MAX_SPECS, 0};
@@ -84,17 +85,23 @@ int ens__sup_spec_check(const ens_child_spec *s)
         return ENS_EINVAL;
     if ((s->arg_type == NULL) != (s->arg == NULL))
         return ENS_EINVAL;
+    if (s->name != NULL && s->name[0] != '\0' && !ens_name_valid(s->name))
+        return ENS_EINVAL;
     return 0;
 }
 
 static sup_child *child_alloc(const char *id, const ens_actor_def *def, int restart, int shutdown,
-                              uint32_t shutdown_ms, bool is_sup)
+                              uint32_t shutdown_ms, bool is_sup, const char *name)
 {
     sup_child *k = calloc(1, sizeof(*k));
     if (k == NULL)
         return NULL;
     k->id = strdup(id);
-    if (k->id == NULL) {
+    if (name != NULL && name[0] != '\0')
+        k->name = strdup(name);
+    if (k->id == NULL || (name != NULL && name[0] != '\0' && k->name == NULL)) {
+        free(k->id);
+        free(k->name);
         free(k);
         return NULL;
     }
@@ -112,8 +119,8 @@ sup_child *ens__sup_child_new(const ens_child_spec *s, int *err)
     *err = ens__sup_spec_check(s);
     if (*err < 0)
         return NULL;
-    sup_child *k =
-        child_alloc(s->id, s->def, s->restart, s->shutdown, s->shutdown_ms, s->is_supervisor);
+    sup_child *k = child_alloc(s->id, s->def, s->restart, s->shutdown, s->shutdown_ms,
+                               s->is_supervisor, s->name);
     if (k == NULL) {
         *err = ENS_ENOMEM;
         return NULL;
@@ -150,6 +157,7 @@ sup_child *ens__sup_child_from_wire(const ens_sup_spec_w *w, const ens_bytes *ar
     s.shutdown = (ens_shutdown)w->shutdown;
     s.shutdown_ms = w->shutdown_ms;
     s.is_supervisor = w->is_supervisor != 0;
+    s.name = w->name;
     *err = ens__sup_spec_check(&s);
     if (*err < 0)
         return NULL;
@@ -157,7 +165,8 @@ sup_child *ens__sup_child_from_wire(const ens_sup_spec_w *w, const ens_bytes *ar
         *err = ENS_EINVAL;
         return NULL;
     }
-    sup_child *k = child_alloc(s.id, s.def, s.restart, s.shutdown, s.shutdown_ms, s.is_supervisor);
+    sup_child *k =
+        child_alloc(s.id, s.def, s.restart, s.shutdown, s.shutdown_ms, s.is_supervisor, s.name);
     if (k == NULL) {
         *err = ENS_ENOMEM;
         return NULL;
@@ -179,6 +188,7 @@ void ens__sup_child_free(sup_child *k)
         return;
     ens_msg_free(k->arg);
     free(k->id);
+    free(k->name);
     free(k);
 }
 
@@ -217,6 +227,7 @@ int ens__sup_config_build(const ens_sup_flags *f, const ens_child_spec *specs, s
         w[i].shutdown = (int32_t)s->shutdown;
         w[i].shutdown_ms = s->shutdown_ms;
         w[i].is_supervisor = s->is_supervisor ? 1 : 0;
+        w[i].name = (char *)s->name;
         if (s->arg_type == NULL)
             continue;
         uint8_t *f1 = NULL;

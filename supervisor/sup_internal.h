@@ -37,6 +37,7 @@ typedef struct sup_child {
     ens_shutdown shutdown;
     uint32_t shutdown_ms;
     bool is_supervisor;
+    char *name;    /* owned global name, or NULL */
     ens_addr addr; /* none when not running */
     int status;    /* enum ens_sup_child_status */
     uint32_t restarts;
@@ -132,7 +133,9 @@ sup_child *ens__sup_find_id(const sup_state *st, const char *id);
 /* The running child at address a, or NULL. */
 sup_child *ens__sup_find_addr(const sup_state *st, ens_addr a);
 /* Spawn k with its spec (flags by strategy and restart type, always
- * ENS_SPAWN_NOTIFY_START); marks it running. Errors: those of ens_spawn. */
+ * ENS_SPAWN_NOTIFY_START; through create-or-get when it has a name); marks
+ * it running. Errors: those of ens_spawn, ENS_EEXIST (its name belongs to
+ * another live actor). */
 int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k);
 void ens__sup_child_stopped(sup_child *k);
 /* The running children of kids[from..to) in reverse order, except `except`;

@@ -141,8 +141,8 @@ void ens__sup_query(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from)
 static sup_child *dynamic_child(const sup_state *st, const ens_bytes *args, int *err)
 {
     const sup_child *t = st->tmpl;
-    ens_child_spec s = {t->id,      t->def,      NULL,           NULL,
-                        t->restart, t->shutdown, t->shutdown_ms, t->is_supervisor};
+    ens_child_spec s = {t->id,          t->def,           NULL, NULL, t->restart, t->shutdown,
+                        t->shutdown_ms, t->is_supervisor, NULL}; /* a template has no name */
     if (t->arg != NULL && args->len == 0) {
         s.arg_type = ens_msg_type(t->arg);
         s.arg = ens_msg_value(t->arg, s.arg_type);

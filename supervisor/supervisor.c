@@ -33,6 +33,7 @@
 
 #include "ensemble/error.h"
 #include "ensemble/event.h"
+#include "ensemble/registry.h"
 #include "supervisor/sup_internal.h"
 
 static int64_t now_ms(void)
@@ -127,10 +128,29 @@ int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
     const ens_msgtype *argt = k->arg != NULL ? ens_msg_type(k->arg) : NULL;
     const void *argv = argt != NULL ? ens_msg_value(k->arg, argt) : NULL;
     ens_addr a = ENS_ADDR_NONE;
-    int rc = ens_spawn_flags(c, k->def, argt, argv, flags, &a);
+    int rc;
+    bool said = false;
+    if (k->name != NULL) {
+        /* Create-or-get: spawned and named in one step. A name already
+         * taken is another live actor's (the child's own earlier actor gave
+         * it up before we heard that it exited): this start fails. */
+        rc = ens_name_spawn_flags(c, k->name, k->def, argt, argv, flags, &a);
+        if (rc == 1) {
+            char who[ENS_ADDR_STRLEN];
+            ens_addr_format(a, who, sizeof(who));
+            ens_log(c, ENS_LOG_ERROR,
+                    "supervisor could not start child %s (%s): its name %s belongs to %s", k->id,
+                    k->def->name, k->name, who);
+            rc = ENS_EEXIST;
+            said = true;
+        }
+    } else {
+        rc = ens_spawn_flags(c, k->def, argt, argv, flags, &a);
+    }
     if (rc < 0) {
-        ens_log(c, ENS_LOG_ERROR, "supervisor could not start child %s (%s): %s", k->id,
-                k->def->name, ens_strerror(rc));
+        if (!said)
+            ens_log(c, ENS_LOG_ERROR, "supervisor could not start child %s (%s): %s", k->id,
+                    k->def->name, ens_strerror(rc));
         k->addr = ENS_ADDR_NONE;
         k->status = ENS_SUP_CHILD_STOPPED;
         return rc;
@@ -660,8 +680,12 @@ int ens__sup_begin(ens_ctx *c, void *state, sup_state *st, sup_child **kids, siz
         rc = ENS_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++)
         for (size_t j = 0; j < i; j++)
-            if (strcmp(kids[i]->id, kids[j]->id) == 0)
+            if (strcmp(kids[i]->id, kids[j]->id) == 0 ||
+                (kids[i]->name != NULL && kids[j]->name != NULL &&
+                 strcmp(kids[i]->name, kids[j]->name) == 0))
                 rc = ENS_EINVAL;
+    if (rc == 0 && st->flags.strategy == ENS_SIMPLE_ONE_FOR_ONE && kids[0]->name != NULL)
+        rc = ENS_EINVAL; /* one name cannot follow many children */
     if (rc == 0 && st->flags.strategy == ENS_SIMPLE_ONE_FOR_ONE) {
         st->tmpl = kids[0];
         kids[0] = NULL;

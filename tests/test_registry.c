@@ -223,6 +223,11 @@ static void test_invalid_names_are_einval(void **state)
                          ENS_EINVAL);
     }
     assert_false(ens_name_valid(NULL));
+    /* Unknown spawn flags: nothing starts, the name stays free. (The
+     * supervisor suites use ENS_SPAWN_NOTIFY_START and NO_RESTART.) */
+    assert_int_equal(ens_name_spawn_flags(t->out, "flagged", &echo_def, NULL, NULL, 1u << 7, &a),
+                     ENS_EINVAL);
+    assert_int_equal(ens_name_lookup(t->out, "flagged", &a), ENS_ENOENT);
     assert_int_equal(ens_name_lookup(t->out, NULL, &a), ENS_EINVAL);
     assert_int_equal(ens_name_lookup(t->out, "nobody", &a), ENS_ENOENT);
     /* Naming and unnaming are for actors. */

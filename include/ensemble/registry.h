@@ -10,7 +10,10 @@
  * Lifetime: a name belongs to its actor until the actor ends for good (an
  * orderly stop, init failure, or a crash the runtime does not absorb). A
  * crash the runtime absorbs by restarting the actor in place keeps the
- * address and therefore the name. An actor has at most one name.
+ * address and therefore the name. An actor that stops in order gives its
+ * name up before its parent can hear that it exited, so a supervisor that
+ * starts it again at once (a child spec with a name) finds the name free.
+ * An actor has at most one name.
  *
  * Inside an actor every call here is one short request to the admin, bounded
  * by the system's call timeout (the admin never waits on an actor). The
@@ -21,6 +24,7 @@
 #define ENSEMBLE_REGISTRY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "actor.h"
 #include "addr.h"
@@ -54,6 +58,16 @@ bool ens_name_valid(const char *name);
  * is free again and the address has no actor (sends become dead letters). */
 int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const ens_msgtype *argt,
                    const void *arg, ens_addr *out);
+
+/* ens_name_spawn with spawn flags (a mask of enum ens_spawn_flag, as
+ * ens_spawn_flags), which apply only when an actor is created: a
+ * supervisor starts a named child with ENS_SPAWN_NOTIFY_START (and
+ * ENS_SPAWN_NO_RESTART where it restarts children itself). Returns 1 when
+ * the name was taken (*out its actor; nothing starts, no notice comes).
+ * Unknown flags: ENS_EINVAL. Otherwise as ens_name_spawn, which is this
+ * with flags 0. */
+int ens_name_spawn_flags(ens_ctx *c, const char *name, const ens_actor_def *d,
+                         const ens_msgtype *argt, const void *arg, uint32_t flags, ens_addr *out);
 
 /* The address of the live actor named `name`, in *out. Errors: ENS_ENOENT
  * (no such name), ENS_EINVAL (NULL arguments, invalid name), ENS_ETIMEDOUT,

@@ -35,6 +35,16 @@
  * shows it. Every restart the supervisor makes is journaled as ENS_EV_RESTART
  * with a reason such as "supervisor restarted child db (one_for_all)".
  *
+ * Names. A spec with a global name (ens_child_spec.name) is started through
+ * the registry's create-or-get (ens_name_spawn_flags), so the child is
+ * registered under that name atomically with its spawn, at every start and
+ * restart: callers that go by name (ens_name_lookup, ens_name_send) find the
+ * new address once the supervisor has restarted it, and never the old one
+ * after that (an actor gives its name up before its parent hears that it
+ * exited; a crash the runtime absorbs in place keeps address and name). If
+ * the name belongs to another live actor, that start fails with ENS_EEXIST
+ * (logged), as any start failure.
+ *
  * Stopping a child, by its spec's shutdown rule (OTP's): ENS_SHUTDOWN_TIMEOUT
  * sends an exit request and waits shutdown_ms for the child's exit notice,
  * then ends it with ens_kill (ENS_EXIT_KILLED: on the process base also in
@@ -128,11 +138,16 @@ typedef struct ens_child_spec {
     ens_shutdown shutdown;
     uint32_t shutdown_ms; /* for ENS_SHUTDOWN_TIMEOUT: the wait before the kill */
     bool is_supervisor;   /* OTP's child type (worker / supervisor) */
+    const char *name;     /* optional global name (ensemble/registry.h), or
+                             NULL: the child is spawned through create-or-get
+                             under this name at every start and restart, so
+                             the name follows it to each new address. Not
+                             with simple_one_for_one. */
 } ens_child_spec;
 
 #define ENS_CHILD_SPEC_INIT                                                                        \
     {                                                                                              \
-        NULL, NULL, NULL, NULL, ENS_PERMANENT, ENS_SHUTDOWN_TIMEOUT, 5000, false                   \
+        NULL, NULL, NULL, NULL, ENS_PERMANENT, ENS_SHUTDOWN_TIMEOUT, 5000, false, NULL             \
     }
 
 /* A supervisor's configuration callback (OTP's Module:init/1). It runs in
@@ -191,8 +206,9 @@ bool ens_sup_is_shutdown_exit(int reason, int status);
  * that (operations and queries sent meanwhile are answered once all have
  * started). A child whose init fails then makes the supervisor exit (see
  * "A start failure" above). Errors: ENS_EINVAL (NULL arguments, n 0 or
- * above ENS_SUP_MAX_SPECS, a spec without id or def, duplicate ids, bad
- * flags, simple_one_for_one with n != 1), ENS_EBADTYPE (an argument type
+ * above ENS_SUP_MAX_SPECS, a spec without id or def, an invalid name,
+ * duplicate ids or names, bad flags, simple_one_for_one with n != 1 or a
+ * name), ENS_EBADTYPE (an argument type
  * not registered), ENS_EMSGSIZE, ENS_ENOMEM, ENS_EINIT (outside: the
  * supervisor's init failed, e.g. its first child could not be spawned), and
  * those of ens_spawn. *out is written on
@@ -291,6 +307,7 @@ typedef struct ens_sup_spec_w {
     int32_t is_supervisor;
     uint32_t args_off;
     uint32_t args_len;
+    char *name; /* the global name, or NULL / "": none */
 } ens_sup_spec_w;
 
 /* "ens.sup.Config": the start argument of ens_supervisor_def, and the
