@@ -17,8 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_ALIGN     16u
-#define ARENA_CHUNK_MIN 4096u  /* first chunk's usable bytes */
+#define ARENA_ALIGN 16u
+#define ARENA_CHUNK_MIN                                                                            \
+    256u                       /* first chunk's usable bytes: small, so a small                    \
+                                  message costs a small malloc (a 4 KiB one per                    \
+                                  message kept glibc in malloc_consolidate) */
 #define ARENA_CHUNK_MAX 65536u /* chunks grow up to this size */
 #define ARENA_BLOCK_HDR 16u    /* size prefix of every block */
 #define ARENA_BIG_BLOCK 16384u /* blocks above this get a chunk of their own */
