@@ -470,6 +470,7 @@ static void on_prepare(uv_prepare_t *h)
 {
     (void)h;
     ens__tx_flush_all(&P.tx);
+    ens__tx_sweep(&P.tx);
 }
 
 /* ---- base operations --------------------------------------------------------- */

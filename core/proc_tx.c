@@ -228,6 +228,48 @@ void ens__tx_flush_all(ens_tx_table *t)
     }
 }
 
+#define ENS_TX_IDLE_FREE  256u  /* empty sweeps before the buffer goes */
+#define ENS_TX_IDLE_PROBE 1024u /* empty sweeps between hang-up probes */
+
+static bool peer_hung_up(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+static void forget(ens_tx_table *t, ens_tx *tx)
+{
+    if (tx->fd >= 0)
+        close(tx->fd);
+    tx->fd = -1;
+    if (t->want_write != NULL)
+        t->want_write(t, tx, false); /* with fd -1: lets its watcher go */
+    free(tx->buf);
+    free(tx);
+}
+
+void ens__tx_sweep(ens_tx_table *t)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        ens_tx *tx = t->tx[i];
+        bool empty = tx->off >= tx->len;
+        if (!empty || tx->state == ENS_TX_CONNECTING) {
+            tx->idle = 0;
+        } else if (tx->state == ENS_TX_DEAD ||
+                   (++tx->idle % ENS_TX_IDLE_PROBE == 0 && peer_hung_up(tx->fd))) {
+            forget(t, tx);
+            continue;
+        } else if (tx->idle >= ENS_TX_IDLE_FREE && tx->buf != NULL) {
+            free(tx->buf);
+            tx->buf = NULL;
+            tx->len = tx->off = tx->cap = 0;
+        }
+        t->tx[keep++] = tx;
+    }
+    t->n = keep;
+}
+
 bool ens__tx_pending(const ens_tx_table *t)
 {
     for (size_t i = 0; i < t->n; i++) {

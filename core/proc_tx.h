@@ -32,6 +32,7 @@ typedef struct ens_tx {
     size_t len, off, cap;
     uint32_t frames; /* frames (whole or partly) in [off, len) */
     uint32_t seq;    /* sequence number of the last frame queued */
+    uint32_t idle;   /* sweeps it has been empty for (ens__tx_sweep) */
     void *watch;     /* the owner's writability watcher, or NULL */
 } ens_tx;
 
@@ -67,6 +68,13 @@ bool ens__tx_connecting(const ens_tx_table *t);
 
 /* True when any destination still holds bytes. */
 bool ens__tx_pending(const ens_tx_table *t);
+
+/* Between loop turns (no ens_tx pointer held anywhere): forget destinations
+ * that are dead and empty, give back the buffer of one empty for a while,
+ * and close and forget an empty one whose receiver has hung up (the actor
+ * ended for good; a later send connects again and learns it). Keeps an
+ * actor that talks to many short-lived actors from growing without bound. */
+void ens__tx_sweep(ens_tx_table *t);
 
 /* Flush everything, waiting up to timeout_ms (blocking poll), calling
  * pump_ctl (non-blocking) whenever the control channel is readable so the

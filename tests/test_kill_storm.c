@@ -329,6 +329,8 @@ typedef struct victim {
 #define MAX_SAMPLES 200000
 typedef struct mem_samples {
     long peak_proc_kib, peak_total_kib;
+    char peak_type[8][32]; /* the peak per actor type, to name a grower */
+    long peak_type_kib[8];
     size_t n;
     long total_kib[MAX_SAMPLES];
 } mem_samples;
@@ -369,6 +371,15 @@ static size_t snapshot(scn *t, victim *v, size_t max, int *pids, size_t *n_pids)
         if (a->pid > 0)
             note_pid(a->pid, pids, n_pids);
         total += (long)a->rss_kib;
+        for (size_t k = 0; k < 8; k++) {
+            if (mem.peak_type[k][0] == '\0')
+                snprintf(mem.peak_type[k], sizeof(mem.peak_type[k]), "%s", a->type);
+            if (strcmp(mem.peak_type[k], a->type) == 0) {
+                if ((long)a->rss_kib > mem.peak_type_kib[k])
+                    mem.peak_type_kib[k] = (long)a->rss_kib;
+                break;
+            }
+        }
         procs += a->rss_kib > 0;
         if ((long)a->rss_kib > mem.peak_proc_kib)
             mem.peak_proc_kib = (long)a->rss_kib;
@@ -607,6 +618,8 @@ static void test_kill_storm_through_a_supervision_tree(void **state)
            "the middle third of the run, %ld KiB in the last (%zu samples over %.1f s)\n",
            mem.peak_proc_kib, mem.peak_total_kib, mid, late, mem.n,
            (double)(scn_now_ns() - t_start) / 1e9);
+    for (size_t k = 0; k < 8 && mem.peak_type[k][0] != '\0'; k++)
+        printf("# memory: peak %ld KiB for %s\n", mem.peak_type_kib[k], mem.peak_type[k]);
 #ifndef __SANITIZE_ADDRESS__
     if (seconds > 0)
         assert_true(late < mid + mid / 4); /* no growth beyond noise */
