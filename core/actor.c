@@ -382,24 +382,32 @@ int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const
     return ens_spawn_flags(c, d, argt, arg, 0, out);
 }
 
-int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
-                    uint32_t flags, ens_addr *out)
+int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                       uint32_t flags, ens_addr *out, uint8_t **frame, size_t *len)
 {
+    *frame = NULL;
+    *len = 0;
     if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
         (argt == NULL && arg != NULL) ||
         (flags & ~(uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START)))
         return ENS_EINVAL;
-    ens_system *s = c->sys;
-    if (s->down)
+    if (c->sys->down)
         return ENS_ESHUTDOWN;
+    if (argt == NULL)
+        return 0;
+    ens_frame_hdr h = {.flags = ENS_FRAME_SYSTEM, .sender = c->self, .attempt = 1};
+    return ens__frame_build(argt, arg, &h, c->sys->opts.max_frame_bytes, frame, len);
+}
+
+int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                    uint32_t flags, ens_addr *out)
+{
     uint8_t *frame = NULL;
     size_t len = 0;
-    if (argt != NULL) {
-        ens_frame_hdr h = {.flags = ENS_FRAME_SYSTEM, .sender = c->self, .attempt = 1};
-        int rc = ens__frame_build(argt, arg, &h, s->opts.max_frame_bytes, &frame, &len);
-        if (rc < 0)
-            return rc;
-    }
+    int prep = ens__spawn_prepare(c, d, argt, arg, flags, out, &frame, &len);
+    if (prep < 0)
+        return prep;
+    ens_system *s = c->sys;
     ens_addr child;
     int rc = s->ops->spawn(s, c->actor, d, frame, len, c->actor == NULL, flags, &child);
     if (rc < 0)

@@ -225,6 +225,12 @@ int ens__send_frame(ens_system *s, ens_addr from, ens_addr to, const ens_msgtype
 void ens__dead_letter(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h,
                       ens_addr handler, const char *reason);
 
+/* The checks of ens_spawn_flags (ENS_EINVAL, ENS_ESHUTDOWN) and the start
+ * argument encoded into *frame (malloc'ed, owned by the caller; NULL when
+ * none): shared with the registry's named spawn. */
+int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                       uint32_t flags, ens_addr *out, uint8_t **frame, size_t *len);
+
 /* ---- core/request.c ---- */
 
 /* Let the request machinery see m (borrowed) before the handler: a reply

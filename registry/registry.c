@@ -57,21 +57,14 @@ int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const e
 int ens_name_spawn_flags(ens_ctx *c, const char *name, const ens_actor_def *d,
                          const ens_msgtype *argt, const void *arg, uint32_t flags, ens_addr *out)
 {
-    if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
-        (argt == NULL && arg != NULL) || !ens_name_valid(name) ||
-        (flags & ~(uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START)))
+    if (!ens_name_valid(name))
         return ENS_EINVAL;
-    ens_system *s = c->sys;
-    if (s->down)
-        return ENS_ESHUTDOWN;
     uint8_t *frame = NULL;
     size_t len = 0;
-    if (argt != NULL) {
-        ens_frame_hdr h = {.flags = ENS_FRAME_SYSTEM, .sender = c->self, .attempt = 1};
-        int rc = ens__frame_build(argt, arg, &h, s->opts.max_frame_bytes, &frame, &len);
-        if (rc < 0)
-            return rc;
-    }
+    int prep = ens__spawn_prepare(c, d, argt, arg, flags, out, &frame, &len);
+    if (prep < 0)
+        return prep;
+    ens_system *s = c->sys;
     ens_names_req req = {
         .op = ENS_NAMES_SPAWN,
         .name = name,
