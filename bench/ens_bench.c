@@ -634,8 +634,6 @@ static void bench_spawn_base(ens_base base, long n)
 static void group_spawn(void)
 {
     long n = bench_n(1000, 100);
-    bench_spawn_base(ENS_BASE_PROCESS, n);
-    bench_spawn_base(ENS_BASE_INPROC, n);
     bench_result r;
     bench_result_init(&r, "spawn", "raw", n, 0, "procs/s");
     double v = raw_spawn_rate(n / 10);
@@ -646,6 +644,8 @@ static void group_spawn(void)
         bench_fail("spawn", "raw", "fork", 0);
     else
         bench_print(&r);
+    bench_spawn_base(ENS_BASE_PROCESS, n);
+    bench_spawn_base(ENS_BASE_INPROC, n);
 }
 
 /* ---- 5. memory ----------------------------------------------------------------- */

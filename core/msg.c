@@ -19,43 +19,50 @@
 /* Frame limit for the original inside a poison or dead envelope. */
 #define ORIGINAL_MAX_FRAME (16u << 20)
 
-int ens__msg_from_frame(uint8_t *frame, size_t len, uint32_t max_frame, ens_msg **out)
+/* The message of frame; with owned, the frame is freed on error and by
+ * ens_msg_free. */
+static int msg_build(uint8_t *frame, size_t len, uint32_t max_frame, bool owned, ens_msg **out)
 {
     ens_frame_hdr h;
     int rc = out ? ens__frame_hdr_read(frame, len, max_frame, &h) : ENS_EINVAL;
-    if (rc) {
-        free(frame);
-        return rc;
-    }
-    const ens_typeinfo *info = ens__typeinfo_by_id(h.type_id);
-    if (!info) {
-        free(frame);
-        return ENS_EBADTYPE;
-    }
-    ens_msg *m = ens__malloc(sizeof *m);
-    ens_arena *a = m ? ens__arena_new() : NULL;
-    if (!a) {
-        free(m);
-        free(frame);
-        return ENS_ENOMEM;
-    }
+    const ens_typeinfo *info = rc == 0 ? ens__typeinfo_by_id(h.type_id) : NULL;
+    if (rc == 0 && info == NULL)
+        rc = ENS_EBADTYPE;
+    ens_msg *m = rc == 0 ? ens__malloc(sizeof *m) : NULL;
+    ens_arena *a = m != NULL ? ens__arena_new() : NULL;
+    if (rc == 0 && a == NULL)
+        rc = ENS_ENOMEM;
     void *value = NULL;
-    rc = ens__codec_decode(info, h.flags, frame + ENS_FRAME_HEADER_LEN, h.payload_len, a, &value);
-    if (rc) {
+    if (rc == 0)
+        rc = ens__codec_decode(info, h.flags, frame + ENS_FRAME_HEADER_LEN, h.payload_len, a,
+                               &value);
+    if (rc != 0) {
         ens__arena_free(a);
         free(m);
-        free(frame);
+        if (owned)
+            free(frame);
         return rc;
     }
     m->hdr = h;
     m->info = info;
     m->frame = frame;
     m->frame_len = len;
+    m->frame_borrowed = !owned;
     m->arena = a;
     m->value = value;
     m->original = NULL;
     *out = m;
     return 0;
+}
+
+int ens__msg_from_frame(uint8_t *frame, size_t len, uint32_t max_frame, ens_msg **out)
+{
+    return msg_build(frame, len, max_frame, true, out);
+}
+
+int ens__msg_from_borrowed(const uint8_t *frame, size_t len, uint32_t max_frame, ens_msg **out)
+{
+    return msg_build((uint8_t *)frame, len, max_frame, false, out);
 }
 
 int ens__frame_build(const ens_msgtype *t, const void *v, const ens_frame_hdr *h,
@@ -183,7 +190,7 @@ ens_msg *ens_msg_dup(const ens_msg *m)
             free(f);
             return NULL;
         }
-        *c = (ens_msg){m->hdr, NULL, f, m->frame_len, NULL, NULL, NULL};
+        *c = (ens_msg){.hdr = m->hdr, .frame = f, .frame_len = m->frame_len};
         return c;
     }
     ens_msg *c = NULL;
@@ -199,7 +206,8 @@ void ens_msg_free(ens_msg *m)
         return;
     ens_msg_free(m->original);
     ens__arena_free(m->arena);
-    free(m->frame);
+    if (!m->frame_borrowed)
+        free(m->frame);
     free(m);
 }
 

@@ -9,6 +9,7 @@
 #ifndef ENS_CORE_MSG_INTERNAL_H
 #define ENS_CORE_MSG_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,8 +20,9 @@
 struct ens_msg {
     ens_frame_hdr hdr;
     const ens_typeinfo *info; /* NULL if the type id is unknown here */
-    uint8_t *frame;           /* owned: header + payload */
+    uint8_t *frame;           /* header + payload: owned, unless frame_borrowed */
     size_t frame_len;
+    bool frame_borrowed;      /* frame belongs to the caller (ens__msg_from_borrowed) */
     ens_arena *arena;         /* owns the value; NULL when value is NULL */
     void *value;              /* decoded value, or NULL (unknown type) */
     struct ens_msg *original; /* lazily decoded poison/dead-letter original */
@@ -32,6 +34,13 @@ struct ens_msg {
  * Errors: ENS_EBADFRAME, ENS_EMSGSIZE, ENS_EBADTYPE (unknown type id),
  * ENS_ENOMEM. */
 int ens__msg_from_frame(uint8_t *frame, size_t len, uint32_t max_frame, ens_msg **out);
+
+/* As ens__msg_from_frame, but the frame is only borrowed: it must stay
+ * unchanged until the message is freed, which ens_msg_free does not free.
+ * For a message that lives only while its handler runs (the process base
+ * delivers from the stage so, without a copy per message; a handler that
+ * keeps a message calls ens_msg_dup, which copies). */
+int ens__msg_from_borrowed(const uint8_t *frame, size_t len, uint32_t max_frame, ens_msg **out);
 
 /* Encode (t, v) with header fields from *h into a new frame (see
  * ens__codec_encode). Errors: ENS_EBADTYPE (t not registered), ENS_EINVAL

@@ -90,6 +90,20 @@ typedef struct {
 } ens_ctl_name_v; /* "S(is)" requester -> admin (core/proc_names.c); reply
                      ens_ctl_spawned with the address (LOOKUP) and status */
 
+typedef struct {
+    uint64_t def; /* the ens_actor_def pointer */
+    ens_addr addr, parent;
+    uint32_t incarnation, spawn_flags;
+    int32_t sync;
+    uint64_t rx_id; /* the id of its one receiving end */
+    ens_bytes arg;  /* encoded start-argument frame, or empty */
+} ens_ctl_fork_v;   /* "S(U$(Uuu)$(Uuu)uuiU)B" admin -> a spare process
+                       (core/proc_zygote.c), with the control channel, the stage
+                       memfd and the receiving end: become this actor */
+
+extern ens_msgtype ens_ctl_fork;
+/* "ens.ctl.Spare" (an ens_ctl_flag_v, enable: how many): admin -> zygote, make more spares. */
+extern ens_msgtype ens_ctl_spare;
 extern ens_msgtype ens_ctl_name;
 /* "ens.ctl.Kill" (an ens_ctl_conn_v, conn_id 0): -> admin, SIGKILL peer for good. */
 extern ens_msgtype ens_ctl_kill;
@@ -184,9 +198,16 @@ static inline bool ens__stage_in_hand(const ens_stage *st)
  * copied, nothing is done (they are still queued). */
 void ens__stage_settle(ens_stage *st, int fd);
 
-/* Map a stage of capacity for max_frame bytes (shared, anonymous, pages
- * taken only when touched). NULL on failure. */
-ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len);
+/* Map a stage of capacity for max_frame bytes (shared, pages taken only
+ * when touched). With memfd non-NULL the stage lives in a memfd whose
+ * descriptor (close-on-exec, owned by the caller) goes to *memfd, so that
+ * another process can map it (the zygote's actors); with NULL it is
+ * anonymous. NULL on failure. */
+ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len, int *memfd);
+
+/* Map the stage behind memfd fd (as made by ens__stage_map); *map_len gets
+ * its length. NULL on failure (not a stage-sized memfd). */
+ens_stage *ens__stage_map_fd(int fd, size_t *map_len);
 
 /* ---- process helpers ---------------------------------------------------- */
 
@@ -253,5 +274,11 @@ typedef struct ens_actor_boot {
 } ens_actor_boot;
 
 _Noreturn void ens__actor_process_main(const ens_actor_boot *boot);
+
+/* The part of an actor process that does not depend on which actor it
+ * will be (its libuv loop): done by a spare (core/proc_zygote.c) while it
+ * waits, else by ens__actor_process_main. Any descriptors it opens must
+ * stay open. Returns false if it failed. */
+bool ens__actor_process_prepare(void);
 
 #endif

@@ -274,13 +274,10 @@ static ens_msg *staged_msg(uint64_t *total)
     if (t > st->len - st->done)
         return NULL;
     *total = t;
-    uint8_t *copy = malloc(t);
+    /* Borrowed from the stage, which keeps the frame unchanged until it
+     * counts as handled: the message lives only while its handler runs. */
     ens_msg *m = NULL;
-    int rc = ENS_ENOMEM;
-    if (copy != NULL) {
-        memcpy(copy, st->buf + st->done, t);
-        rc = ens__msg_from_frame(copy, t, P.sys->opts.max_frame_bytes, &m);
-    }
+    int rc = ens__msg_from_borrowed(st->buf + st->done, t, P.sys->opts.max_frame_bytes, &m);
     if (rc < 0) {
         ens_event ev = {.kind = ENS_EV_BADFRAME,
                         .error = rc,
@@ -803,13 +800,30 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
     deliver(m, total);
 }
 
+static bool prepared;
+
+bool ens__actor_process_prepare(void)
+{
+    if (prepared)
+        return true;
+    memset(&P, 0, sizeof(P));
+    if (uv_loop_init(&P.loop) != 0)
+        return false;
+    uv_timer_init(&P.loop, &P.retry);
+    uv_prepare_init(&P.loop, &P.flush);
+    uv_prepare_start(&P.flush, on_prepare);
+    prepared = true;
+    return true;
+}
+
 _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
 {
     ens_system *s = b->sys;
     char addr[ENS_ADDR_STRLEN];
     ens_addr_format(b->addr, addr, sizeof(addr));
     ens__proctitle("ens: %s %s", b->def->name, addr);
-    memset(&P, 0, sizeof(P));
+    if (!ens__actor_process_prepare())
+        _exit(72);
     P.sys = s;
     P.ctl = b->ctl;
     P.st = b->stage;
@@ -819,8 +833,6 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     s->log_sink = send_log;
     s->opts.event_arg = NULL;
     ens__fd_nonblock(P.ctl);
-    if (uv_loop_init(&P.loop) != 0)
-        _exit(72);
     P.tx.ctl = P.ctl;
     P.tx.self = b->addr;
     P.tx.limit = s->opts.mailbox_limit;
@@ -835,9 +847,6 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     P.actor->spawn_flags = b->spawn_flags;
     uv_poll_init(&P.loop, &P.ctl_poll, P.ctl);
     uv_poll_start(&P.ctl_poll, UV_READABLE, on_ctl);
-    uv_timer_init(&P.loop, &P.retry);
-    uv_prepare_init(&P.loop, &P.flush);
-    uv_prepare_start(&P.flush, on_prepare);
 
     ens_stage *st = P.st;
     const bool in_hand = ens__stage_in_hand(st);

@@ -2,11 +2,13 @@
  * core/proc_admin.c - the admin of a process-base system.
  *
  * Forked by the starting program, the admin never runs a handler, so it
- * stays a clean template to fork actors from; it has no libuv loop and no
- * threads (a poll() loop and a signalfd). It keeps one record per actor:
+ * stays a clean template to fork restarted actors from; it has no libuv loop and no
+ * threads (an epoll loop and a signalfd). It keeps one record per actor:
  * its process, control channel, stage, start argument and a copy of the
  * receiving end of every connection to it. From these it
- *  - forks actors (spawn requests) and brokers connections between them;
+ *  - starts actors (spawn requests: in a spare process the zygote keeps
+ *    ready, core/proc_zygote.h; restarts: forked here) and brokers
+ *    connections between them;
  *  - on SIGCHLD tells an orderly exit from a crash; restarts a crashed
  *    actor at the same address (the new process inherits the receiving
  *    ends and the stage, so nothing queued is lost) unless it crashed in
@@ -27,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -39,6 +42,7 @@
 #include "core/frag.h"
 #include "core/proc.h"
 #include "core/proc_names.h"
+#include "core/proc_zygote.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
 #include "ensemble/status.h"
@@ -90,8 +94,10 @@ typedef struct arec {
     int exit_reason, exit_status;
     int64_t crashes[RESTART_MAX];
     size_t n_crashes;
-    bool outside; /* an outside endpoint: the starting program or one connected by name */
-    bool foreign; /* connected by name: another program image */
+    bool outside;      /* an outside endpoint: the starting program or one connected by name */
+    bool foreign;      /* connected by name: another program image */
+    int ep_ctl, ep_tx; /* what the admin's epoll watches: fd (-1: none), */
+    uint32_t ep_ctl_ev, ep_tx_ev; /* and events */
 } arec;
 
 typedef struct admin {
@@ -110,6 +116,9 @@ typedef struct admin {
     int jfd;           /* the channel to it, -1 if none */
     int jpidfd;        /* its pidfd, -1 if none */
     uint64_t jdropped; /* events the full channel refused */
+    ens_zygote zygote; /* forks first incarnations (core/proc_zygote.h) */
+    int ep;            /* epoll: the channels and connections to wait on */
+    int ep_zygote;     /* the zygote channel it watches, -1 if none */
 } admin;
 
 static admin A;
@@ -425,6 +434,7 @@ static arec *rec_add(void)
         return NULL;
     r->ctl = -1;
     r->tx = -1;
+    r->ep_ctl = r->ep_tx = -1;
     A.recs[A.n++] = r;
     return r;
 }
@@ -449,13 +459,51 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Fork a process for r (a new incarnation when r ran before). */
-static int fork_actor(arec *r, bool sync)
+/* Start r's first incarnation in one of the zygote's spares, with ctl as
+ * its control channel. Returns 0 (*pid set) or ENS_ENOENT (nothing
+ * started: fork it here). */
+static int zygote_fork(arec *r, bool sync, int ctl, int stage_fd, pid_t *pid)
+{
+    if (stage_fd < 0 || r->n_rx != 1)
+        return ENS_ENOENT;
+    int rx = r->rx[0].fd;
+    uint64_t rx_id = r->rx[0].id;
+    ens_actor_boot boot = {
+        .def = r->def,
+        .addr = r->addr,
+        .parent = r->parent,
+        .incarnation = r->incarnation,
+        .ctl = ctl,
+        .rx = &rx,
+        .n_rx = 1,
+        .rx_ids = &rx_id,
+        .arg_frame = r->arg,
+        .arg_len = r->arg_len,
+        .sync = sync,
+        .spawn_flags = r->spawn_flags,
+    };
+    return ens__zygote_fork(&A.zygote, &boot, stage_fd, pid) == 0 ? 0 : ENS_ENOENT;
+}
+
+/* Start a process for r (a new incarnation when r ran before). stage_fd is
+ * the memfd of a new actor's stage, or -1: first incarnations go through
+ * the zygote when there is one, the others are forked here (they inherit
+ * every receiving end the admin holds for them). */
+static int fork_actor(arec *r, bool sync, int stage_fd)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return ENS_EIO;
-    pid_t pid = fork();
+    pid_t pid = -1;
+    if (zygote_fork(r, sync, sv[1], stage_fd, &pid) == 0) {
+        close(sv[1]);
+        ens__fd_nonblock(sv[0]);
+        r->ctl = sv[0];
+        r->pid = pid;
+        r->exiting = false;
+        return 0;
+    }
+    pid = fork();
     if (pid < 0) {
         close(sv[0]);
         close(sv[1]);
@@ -603,6 +651,52 @@ static void drain_to_dead_letters(arec *r, const char *reason)
     r->n_rx = 0;
 }
 
+/* ---- what the admin waits on --------------------------------------------
+ * One epoll set, level-triggered: r's control channel (readable, and
+ * writable while control frames wait for room) and its connection (writable
+ * while frames wait). ep_sync brings the set in line with the records
+ * before each wait; a descriptor leaves the set before it is closed. */
+
+enum { EP_CTL = 0, EP_TX = 1 };
+#define EP_SIGNALS 2u /* tags of the admin's own descriptors (below any pointer) */
+#define EP_LISTEN  4u
+#define EP_ZYGOTE  6u
+
+static void ep_set(int *reg_fd, uint32_t *reg_ev, int fd, uint32_t ev, uint64_t tag)
+{
+    if (*reg_fd >= 0 && (*reg_fd != fd || ev == 0)) {
+        epoll_ctl(A.ep, EPOLL_CTL_DEL, *reg_fd, NULL);
+        *reg_fd = -1;
+    }
+    if (fd < 0 || ev == 0)
+        return;
+    struct epoll_event e = {.events = ev, .data.u64 = tag};
+    if (*reg_fd < 0) {
+        if (epoll_ctl(A.ep, EPOLL_CTL_ADD, fd, &e) == 0) {
+            *reg_fd = fd;
+            *reg_ev = ev;
+        }
+    } else if (*reg_ev != ev && epoll_ctl(A.ep, EPOLL_CTL_MOD, fd, &e) == 0) {
+        *reg_ev = ev;
+    }
+}
+
+static void ep_sync(arec *r)
+{
+    uint64_t tag = (uint64_t)(uintptr_t)r;
+    ep_set(&r->ep_ctl, &r->ep_ctl_ev, r->ctl,
+           r->ctl >= 0 ? EPOLLIN | (r->cq_head != NULL ? EPOLLOUT : 0u) : 0u, tag | EP_CTL);
+    ep_set(&r->ep_tx, &r->ep_tx_ev, r->tx, r->out_len > 0 ? EPOLLOUT : 0u, tag | EP_TX);
+}
+
+static void close_ctl(arec *r)
+{
+    ep_set(&r->ep_ctl, &r->ep_ctl_ev, -1, 0, 0);
+    if (r->ctl >= 0)
+        close(r->ctl);
+    r->ctl = -1;
+}
+
 static void rec_free(arec *r)
 {
     for (size_t i = 0; i < A.n; i++) {
@@ -614,8 +708,8 @@ static void rec_free(arec *r)
     }
     ens__admin_name_forget(r->addr); /* it ended for good: its name is free */
     ctl_drop_all(r);
-    if (r->ctl >= 0)
-        close(r->ctl);
+    close_ctl(r);
+    ep_set(&r->ep_tx, &r->ep_tx_ev, -1, 0, 0);
     if (r->tx >= 0)
         close(r->tx);
     for (size_t i = 0; i < r->n_rx; i++)
@@ -682,6 +776,8 @@ static void on_child_exit(pid_t pid, int wstatus)
         journal_exited(wstatus);
         return;
     }
+    if (ens__zygote_exited(&A.zygote, pid))
+        return;
     arec *r = NULL;
     for (size_t i = 0; i < A.n; i++) {
         if (A.recs[i]->pid == pid)
@@ -692,9 +788,7 @@ static void on_child_exit(pid_t pid, int wstatus)
     r->pid = 0;
     if (r->ctl >= 0) {
         on_ctl(r); /* what it said before it ended (its exit notice) */
-        if (r->ctl >= 0)
-            close(r->ctl);
-        r->ctl = -1;
+        close_ctl(r);
     }
     if (r->exiting && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
         end_for_good(r, r->exit_reason, r->exit_status, 0, true);
@@ -749,7 +843,7 @@ static void on_child_exit(pid_t pid, int wstatus)
     r->stage->last_signal = sig;
     r->incarnation++;
     const bool redelivering = ens__stage_in_hand(r->stage) && r->stage->attempt < 2;
-    if (fork_actor(r, false) < 0) {
+    if (fork_actor(r, false, -1) < 0) {
         end_for_good(r, reason, 0, sig, false);
         return;
     }
@@ -771,13 +865,21 @@ static bool fds_short(void)
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
         return false;
     rlim_t reserve = rl.rlim_cur / 8 > 32 ? rl.rlim_cur / 8 : 32;
-    /* Descriptors are handed out lowest first: the lowest free one tells
-     * how many are in use (near enough for a reserve). */
+    /* The descriptors the records hold, and the admin's own (standard
+     * streams, signalfd, listening socket, epoll, journal, zygote, log and
+     * some slack)... */
+    rlim_t used = 16 + (rlim_t)A.zygote.n_spares;
+    for (size_t i = 0; i < A.n; i++)
+        used += (A.recs[i]->ctl >= 0) + (A.recs[i]->tx >= 0) + (rlim_t)A.recs[i]->n_rx;
+    /* ...or, if higher, the lowest free descriptor (they are handed out
+     * lowest first; holes left by closed ones make it an underestimate). */
     int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (probe < 0)
         return errno == EMFILE || errno == ENFILE;
     close(probe);
-    return (rlim_t)probe + reserve >= rl.rlim_cur;
+    if ((rlim_t)probe > used)
+        used = (rlim_t)probe;
+    return used + reserve >= rl.rlim_cur;
 }
 
 /* ens_kill: SIGKILL the actor's process; on_child_exit then ends it for
@@ -830,7 +932,9 @@ static void do_spawn(arec *from, const ens_msg *m)
         r->incarnation = 1;
         r->no_restart = (v->flags & ENS_SPAWN_NO_RESTART) != 0;
         r->spawn_flags = (uint32_t)v->flags;
-        r->stage = ens__stage_map(A.sys->opts.max_frame_bytes, &r->stage_len);
+        int stage_fd = -1;
+        r->stage = ens__stage_map(A.sys->opts.max_frame_bytes, &r->stage_len,
+                                  A.zygote.pid > 0 || A.zygote.n_spares > 0 ? &stage_fd : NULL);
         int sv[2] = {-1, -1};
         if (v->arg.len > 0 && (r->arg = malloc(v->arg.len)) != NULL) {
             memcpy(r->arg, v->arg.data, v->arg.len);
@@ -848,8 +952,10 @@ static void do_spawn(arec *from, const ens_msg *m)
             r->req_corr = m->hdr.corr;
             reply.status = named ? ens__admin_name_set(v->global, r->addr) : 0;
             if (reply.status == 0)
-                reply.status = fork_actor(r, v->sync != 0);
+                reply.status = fork_actor(r, v->sync != 0, stage_fd);
         }
+        if (stage_fd >= 0)
+            close(stage_fd);
         if (reply.status < 0) {
             ens__admin_name_forget(r->addr);
             r->sync_pending = false;
@@ -979,8 +1085,7 @@ static void on_ctl(arec *r)
             continue;
         }
         if (rc < 0) {
-            close(r->ctl);
-            r->ctl = -1;
+            close_ctl(r);
             if (r == A.starter) {
                 A.starter = NULL;
                 if (!A.sys->opts.persistent)
@@ -1130,6 +1235,7 @@ _Noreturn static void finish(void)
             kill(A.recs[i]->pid, SIGKILL);
     }
     journal_stop();
+    ens__zygote_stop(&A.zygote);
     while (waitpid(-1, NULL, 0) > 0)
         ;
     for (size_t i = 0; i < A.n; i++) {
@@ -1172,6 +1278,11 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd)
                  ens_strerror(jrc));
     if (A.jpid > 0)
         A.jpidfd = (int)syscall(SYS_pidfd_open, A.jpid, 0);
+    /* Then the zygote, which forks new actors while the admin grows. */
+    int zrc = ens__zygote_start(s, A.pid, &A.zygote);
+    if (zrc < 0)
+        ens__log(s, NULL, ENS_LOG_WARN, "no zygote (%s): actors are forked by the admin",
+                 ens_strerror(zrc));
 
     /* The outside endpoint: its control channel and the admin's connection
      * to it (both made by the starting program before the fork). */
@@ -1185,66 +1296,53 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd)
     ens__fd_nonblock(ctl);
     ens__fd_nonblock(tx);
 
-    struct pollfd *p = NULL;
-    arec **who = NULL;
-    size_t cap = 0;
+    A.ep = epoll_create1(EPOLL_CLOEXEC);
+    if (A.ep < 0)
+        finish();
+    int fixed[2] = {A.sigfd, A.listen_fd};
+    uint64_t tags[2] = {EP_SIGNALS, EP_LISTEN};
+    for (int i = 0; i < 2; i++) {
+        struct epoll_event e = {.events = EPOLLIN, .data.u64 = tags[i]};
+        if (fixed[i] >= 0)
+            epoll_ctl(A.ep, EPOLL_CTL_ADD, fixed[i], &e);
+    }
+    A.ep_zygote = -1;
+    uint32_t zygote_ev = 0;
     for (;;) {
         if (A.shutting_down && only_outside_left())
             finish();
         if (A.shutting_down && ens__mono_ns() >= A.shutdown_deadline)
             finish();
-        if (A.n + 1 > cap) {
-            cap = (A.n + 1) * 2;
-            p = realloc(p, (cap * 2 + 1) * sizeof(*p));
-            who = realloc(who, (cap * 2 + 1) * sizeof(*who));
-            if (p == NULL || who == NULL)
-                finish();
-        }
-        nfds_t n = 0;
-        p[n] = (struct pollfd){.fd = A.sigfd, .events = POLLIN};
-        who[n++] = NULL;
-        p[n] = (struct pollfd){.fd = A.listen_fd, .events = POLLIN};
-        who[n++] = NULL;
-        for (size_t i = 0; i < A.n; i++) {
-            arec *r = A.recs[i];
-            if (r->ctl >= 0) {
-                short ev = POLLIN | (r->cq_head != NULL ? POLLOUT : 0);
-                p[n] = (struct pollfd){.fd = r->ctl, .events = ev};
-                who[n++] = r;
-            }
-            if (r->out_len > 0 && r->tx >= 0) {
-                p[n] = (struct pollfd){.fd = r->tx, .events = POLLOUT};
-                who[n++] = r;
-            }
-        }
+        ep_set(&A.ep_zygote, &zygote_ev, A.zygote.fd, EPOLLIN, EP_ZYGOTE);
+        for (size_t i = 0; i < A.n; i++)
+            ep_sync(A.recs[i]);
+        /* One event per wait: handling it may free records that a second
+         * one would name (level-triggered, the rest are still reported). */
+        struct epoll_event e;
         int timeout = A.shutting_down ? 10 : -1;
-        int k = poll(p, n, timeout);
+        int k = epoll_wait(A.ep, &e, 1, timeout);
         if (k < 0 && errno != EINTR)
             finish();
-        for (nfds_t i = 0; i < n && k > 0; i++) {
-            if (p[i].revents == 0)
-                continue;
-            if (who[i] == NULL && p[i].fd == A.listen_fd) {
-                on_connect();
-                break;
-            }
-            if (who[i] == NULL) {
-                struct signalfd_siginfo si;
-                while (read(A.sigfd, &si, sizeof(si)) == sizeof(si))
-                    ;
-                reap();
-                break; /* records may have changed: rebuild the poll set */
-            }
-            arec *r = who[i];
-            if (p[i].fd == r->tx) {
+        if (k == 1 && e.data.u64 == EP_LISTEN) {
+            on_connect();
+        } else if (k == 1 && e.data.u64 == EP_ZYGOTE) {
+            if (ens__zygote_on_readable(&A.zygote) && !A.shutting_down)
+                ens__log(A.sys, NULL, ENS_LOG_WARN,
+                         "the zygote ended: actors are forked by the admin");
+        } else if (k == 1 && e.data.u64 == EP_SIGNALS) {
+            struct signalfd_siginfo si;
+            while (read(A.sigfd, &si, sizeof(si)) == sizeof(si))
+                ;
+            reap();
+        } else if (k == 1) {
+            arec *r = (arec *)(uintptr_t)(e.data.u64 & ~(uint64_t)EP_TX);
+            if ((e.data.u64 & EP_TX) != 0) {
                 out_flush(r);
             } else {
-                if (p[i].revents & POLLOUT)
+                if (e.events & EPOLLOUT)
                     ctl_flush(r);
-                if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+                if (e.events & (EPOLLIN | EPOLLHUP | EPOLLERR))
                     on_ctl(r);
-                    break; /* records may have changed: rebuild the poll set */
-                }
             }
         }
         if (A.starter == NULL && !s->opts.persistent && !A.shutting_down)

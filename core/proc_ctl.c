@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/proc.h"
@@ -23,6 +24,9 @@
 
 ens_msgtype ens_ctl_spawn = {"ens.ctl.Spawn", "S(Uiiss)B", sizeof(ens_ctl_spawn_v), 0, 0};
 ens_msgtype ens_ctl_kill = {"ens.ctl.Kill", "S(" ENS_ADDR_FMT "U)", sizeof(ens_ctl_conn_v), 0, 0};
+ens_msgtype ens_ctl_fork = {"ens.ctl.Fork", "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuiU)B",
+                            sizeof(ens_ctl_fork_v), 0, 0};
+ens_msgtype ens_ctl_spare = {"ens.ctl.Spare", "S(iu)", sizeof(ens_ctl_flag_v), 0, 0};
 ens_msgtype ens_ctl_name = {"ens.ctl.Name", "S(is)", sizeof(ens_ctl_name_v), 0, 0};
 ens_msgtype ens_ctl_spawned = {"ens.ctl.Spawned", "S(" ENS_ADDR_FMT "i)", sizeof(ens_ctl_status_v),
                                0, 0};
@@ -49,12 +53,12 @@ ens_msgtype ens_ctl_hello = {"ens.ctl.Hello", "S(" ENS_ADDR_FMT "uuuu)", sizeof(
 
 int ens__ctl_register(void)
 {
-    ens_msgtype *all[] = {&ens_ctl_spawn,      &ens_ctl_spawned,     &ens_ctl_connect,
-                          &ens_ctl_connected,  &ens_ctl_newconn,     &ens_ctl_closed,
-                          &ens_ctl_started,    &ens_ctl_exiting,     &ens_ctl_event,
-                          &ens_ctl_deadletter, &ens_ctl_deadhandler, &ens_ctl_shutdown,
-                          &ens_ctl_status,     &ens_ctl_log,         &ens_ctl_hello,
-                          &ens_ctl_name,       &ens_ctl_kill};
+    ens_msgtype *all[] = {
+        &ens_ctl_spawn,   &ens_ctl_spawned,    &ens_ctl_connect,     &ens_ctl_connected,
+        &ens_ctl_newconn, &ens_ctl_closed,     &ens_ctl_started,     &ens_ctl_exiting,
+        &ens_ctl_event,   &ens_ctl_deadletter, &ens_ctl_deadhandler, &ens_ctl_shutdown,
+        &ens_ctl_status,  &ens_ctl_log,        &ens_ctl_hello,       &ens_ctl_name,
+        &ens_ctl_kill,    &ens_ctl_fork,       &ens_ctl_spare};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rc = ens_msgtype_register(all[i]);
         if (rc < 0)
@@ -238,15 +242,49 @@ void ens__stage_settle(ens_stage *st, int fd)
     st->pend_bytes = 0;
 }
 
-ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len)
+ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len, int *memfd)
 {
     size_t len = sizeof(ens_stage) + (size_t)max_frame + ENS_STAGE_CHUNK;
-    void *p =
-        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    int fd = -1;
+    if (memfd != NULL) {
+        *memfd = -1;
+        fd = memfd_create("ens-stage", MFD_CLOEXEC);
+        if (fd < 0)
+            return NULL;
+        if (ftruncate(fd, (off_t)len) < 0) {
+            close(fd);
+            return NULL;
+        }
+    }
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+    if (p == MAP_FAILED) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (memfd != NULL)
+        *memfd = fd;
+    ens_stage *st = p;
+    st->cap = (uint64_t)max_frame + ENS_STAGE_CHUNK;
+    *map_len = len;
+    return st;
+}
+
+ens_stage *ens__stage_map_fd(int fd, size_t *map_len)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) < 0 || (size_t)sb.st_size <= sizeof(ens_stage))
+        return NULL;
+    size_t len = (size_t)sb.st_size;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
     if (p == MAP_FAILED)
         return NULL;
     ens_stage *st = p;
-    st->cap = (uint64_t)max_frame + ENS_STAGE_CHUNK;
+    if (st->cap != len - sizeof(ens_stage)) { /* not one of ours */
+        munmap(p, len);
+        return NULL;
+    }
     *map_len = len;
     return st;
 }
@@ -352,6 +390,34 @@ static bool arg_env_area(uintptr_t *arg_start, uintptr_t *arg_end, uintptr_t *en
     return v[0] != 0 && v[1] > v[0];
 }
 
+/* The area of argv (and of the environment strings, moved to the heap when
+ * they follow argv) to write a title into. */
+static bool title_area(uintptr_t *start, uintptr_t *end_out)
+{
+    uintptr_t as, ae, es, ee;
+    if (!arg_env_area(&as, &ae, &es, &ee))
+        return false;
+    uintptr_t end = ae;
+    if (es == ae && ee > es) {
+        extern char **environ;
+        size_t n_env = 0;
+        while (environ != NULL && environ[n_env] != NULL)
+            n_env++;
+        char **copy = calloc(n_env + 1, sizeof(char *));
+        if (copy == NULL)
+            return false;
+        for (size_t i = 0; i < n_env; i++) {
+            uintptr_t p = (uintptr_t)environ[i];
+            copy[i] = p >= es && p < ee ? strdup(environ[i]) : environ[i];
+        }
+        environ = copy; /* the old strings become title space */
+        end = ee;
+    }
+    *start = as;
+    *end_out = end;
+    return true;
+}
+
 /* The argv and environment strings of a process are one contiguous area;
  * /proc/PID/cmdline (hence ps) shows it from argv[0], and on past the end
  * of argv when the last argv byte is not a NUL (the kernel's setproctitle
@@ -365,27 +431,13 @@ void ens__proctitle(const char *fmt, ...)
     vsnprintf(title, sizeof(title), fmt, ap);
     va_end(ap);
     prctl(PR_SET_NAME, title);
-    uintptr_t as, ae, es, ee;
-    if (!arg_env_area(&as, &ae, &es, &ee))
+    /* Found once per program image: a forked process (every actor) has
+     * the same area, and the environment was already moved. */
+    static uintptr_t start_at, end_at;
+    if (start_at == 0 && !title_area(&start_at, &end_at))
         return;
-    uintptr_t end = ae;
-    if (es == ae && ee > es) {
-        extern char **environ;
-        size_t n_env = 0;
-        while (environ != NULL && environ[n_env] != NULL)
-            n_env++;
-        char **copy = calloc(n_env + 1, sizeof(char *));
-        if (copy == NULL)
-            return;
-        for (size_t i = 0; i < n_env; i++) {
-            uintptr_t p = (uintptr_t)environ[i];
-            copy[i] = p >= es && p < ee ? strdup(environ[i]) : environ[i];
-        }
-        environ = copy; /* the old strings become title space */
-        end = ee;
-    }
-    char *start = (char *)as;
-    size_t room = (size_t)(end - as);
+    char *start = (char *)start_at;
+    size_t room = (size_t)(end_at - start_at);
     size_t len = strlen(title);
     if (len >= room)
         len = room - 1;

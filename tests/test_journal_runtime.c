@@ -198,9 +198,23 @@ static pid_t ppid_of(pid_t pid)
     return (pid_t)ppid;
 }
 
+/* True if process pid's name (comm) starts with prefix. */
+static bool comm_is(pid_t pid, const char *prefix)
+{
+    char p[64], comm[32] = "";
+    snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(p, "re");
+    if (f == NULL)
+        return false;
+    bool ok = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, prefix, strlen(prefix)) == 0;
+    fclose(f);
+    return ok;
+}
+
 /* The journal writer process of the running system s: the admin's one
- * child that is not an actor. The admin forks it before it answers
- * anything, so after the status round trip it exists. */
+ * child that is not an actor and is named so (the others are the zygote
+ * and its spares). The admin forks it before it answers anything, so after
+ * the status round trip it exists. */
 static pid_t writer_of(ens_system *s, pid_t *admin)
 {
     ens_status *st = NULL;
@@ -219,7 +233,7 @@ static pid_t writer_of(ens_system *s, pid_t *admin)
         bool actor = false;
         for (size_t i = 0; i < ens_status_count(st); i++)
             actor = actor || ens_status_at(st, i)->pid == (int32_t)pid;
-        if (!actor) {
+        if (!actor && comm_is((pid_t)pid, "ens-journal")) {
             found = (pid_t)pid;
             n++;
         }
