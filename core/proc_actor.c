@@ -252,11 +252,13 @@ static void deliver(ens_msg *m, uint64_t total)
     P.cur_len = total;
     ens__actor_deliver(P.actor, m);
     ens_msg_free(m);
-    /* What the handler sent leaves before its message counts as handled, so
+    /* Counted before its sends leave, so whoever got a reply sees it in
+     * status (a crash in between counts it twice: a statistic). */
+    P.st->handled++;
+    /* What the handler sent leaves before its message counts as done, so
      * a crash from here on repeats nothing and loses nothing (unless a
      * destination is full: then its frames wait in this process). */
     settle_sends();
-    P.st->handled++;
     P.st->done += total; /* handled: a crash from here on finds nothing in hand */
     P.st->state = ENS_STAGE_IDLE;
 }

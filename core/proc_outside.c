@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,17 +25,21 @@
 
 typedef struct orx {
     int fd;
-    uint8_t *buf;
+    uint8_t *buf; /* the head of a frame whose rest has not come yet */
     size_t len, cap;
     ens_frag_asm pieces; /* a frame arriving in pieces */
 } orx;
+
+#define RX_READ (64u * 1024u) /* one read from a receiving end */
 
 typedef struct outside {
     pid_t admin; /* our child, to reap; 0 when the admin is not ours */
     int ctl;
     bool admin_gone;
-    orx *rx;
+    orx **rx; /* receiving ends (each its own block: epoll names it) */
     size_t n_rx, cap_rx;
+    int ep;           /* epoll over ctl and the receiving ends, -1 if none */
+    uint8_t *scratch; /* RX_READ bytes every receiving end reads into */
     ens_tx_table tx;
     ens_endpoint out; /* this program's endpoint */
     uint64_t spawn_corr;
@@ -48,19 +53,75 @@ static outside *base_of(ens_system *s)
     return s->base;
 }
 
+static int rx_add(outside *o, int fd);
+
+/* A new outside handle (NULL: out of memory or descriptors): its epoll
+ * set and read buffer; io_start puts the control channel in. */
+static outside *outside_new(void)
+{
+    outside *o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        return NULL;
+    o->ep = epoll_create1(EPOLL_CLOEXEC);
+    o->scratch = malloc(RX_READ);
+    if (o->ep < 0 || o->scratch == NULL) {
+        if (o->ep >= 0)
+            close(o->ep);
+        free(o->scratch);
+        free(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Watch o's control channel (data NULL) and the admin's connection to it.
+ * Errors: ENS_ENOMEM (the kernel could not add them). */
+static int io_start(outside *o, int admin_conn)
+{
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
+    if (epoll_ctl(o->ep, EPOLL_CTL_ADD, o->ctl, &e) < 0)
+        return ENS_ENOMEM;
+    return rx_add(o, admin_conn) == 0 ? 0 : ENS_ENOMEM;
+}
+
 static int rx_add(outside *o, int fd)
 {
     if (o->n_rx == o->cap_rx) {
         size_t cap = o->cap_rx ? o->cap_rx * 2 : 8;
-        orx *n = realloc(o->rx, cap * sizeof(*n));
+        orx **n = realloc(o->rx, cap * sizeof(*n));
         if (n == NULL)
             return ENS_ENOMEM;
         o->rx = n;
         o->cap_rx = cap;
     }
+    orx *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return ENS_ENOMEM;
     ens__fd_nonblock(fd);
-    o->rx[o->n_rx++] = (orx){fd, NULL, 0, 0, {NULL, 0, 0}};
+    r->fd = fd;
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = r};
+    if (epoll_ctl(o->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+        free(r);
+        return ENS_EIO;
+    }
+    o->rx[o->n_rx++] = r;
     return 0;
+}
+
+/* Close and forget receiving end r. */
+static void rx_drop(outside *o, orx *r)
+{
+    for (size_t i = 0; i < o->n_rx; i++) {
+        if (o->rx[i] == r) {
+            o->rx[i] = o->rx[--o->n_rx];
+            break;
+        }
+    }
+    epoll_ctl(o->ep, EPOLL_CTL_DEL, r->fd, NULL);
+    close(r->fd);
+    ens__frag_reset(&r->pieces);
+    free(r->buf);
+    free(r);
 }
 
 /* A frame for the outside endpoint (taken). */
@@ -69,59 +130,93 @@ static void to_outside(ens_system *s, uint8_t *frame, size_t len)
     ens__endpoint_accept(s, &base_of(s)->out, frame, len);
 }
 
-static void read_rx(ens_system *s, size_t i)
+/* Hand the whole frames at the start of data[0..len) to the outside
+ * endpoint; *used gets their bytes. False if the stream is garbage (it
+ * cannot be resynchronised). */
+static bool take_frames(ens_system *s, orx *r, const uint8_t *data, size_t len, size_t *used)
+{
+    size_t off = 0;
+    while (len - off >= ENS_FRAME_HEADER_LEN) {
+        uint64_t total = ens__frame_total_len(data + off);
+        if (total < ENS_FRAME_HEADER_LEN || total > s->opts.max_frame_bytes)
+            return false;
+        if (total > len - off)
+            break;
+        uint8_t *f = NULL;
+        size_t flen = total;
+        if (ens__frag_is(data + off)) {
+            if (ens__frag_feed(&r->pieces, data + off, total, s->opts.max_frame_bytes, &f, &flen) !=
+                1)
+                f = NULL;
+        } else if ((f = malloc(total)) != NULL) {
+            memcpy(f, data + off, total);
+        }
+        if (f != NULL)
+            to_outside(s, f, flen);
+        off += total;
+    }
+    *used = off;
+    return true;
+}
+
+/* Keep n bytes as r's partial frame, after the len it holds. */
+static bool rx_keep(orx *r, const uint8_t *bytes, size_t n)
+{
+    if (r->cap - r->len < n) {
+        size_t cap = r->len + n;
+        uint8_t *b = realloc(r->buf, cap);
+        if (b == NULL)
+            return false;
+        r->buf = b;
+        r->cap = cap;
+    }
+    memmove(r->buf + r->len, bytes, n);
+    r->len += n;
+    return true;
+}
+
+/* Read what r has, a RX_READ at a time into the shared buffer; only the
+ * head of a frame still incomplete is kept per connection. */
+static void read_rx(ens_system *s, orx *r)
 {
     outside *o = base_of(s);
-    orx *r = &o->rx[i];
     for (;;) {
-        if (r->cap - r->len < 65536) {
-            size_t cap = r->cap ? r->cap * 2 : 131072;
-            uint8_t *n = realloc(r->buf, cap);
-            if (n == NULL)
-                return;
-            r->buf = n;
-            r->cap = cap;
-        }
-        ssize_t n = recv(r->fd, r->buf + r->len, r->cap - r->len, MSG_DONTWAIT);
+        ssize_t n = recv(r->fd, o->scratch, RX_READ, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
+            return;
         if (n <= 0) { /* the sender is gone */
-            close(r->fd);
-            ens__frag_reset(&r->pieces);
-            free(r->buf);
-            o->rx[i] = o->rx[--o->n_rx];
+            rx_drop(o, r);
             return;
         }
-        r->len += (size_t)n;
-        size_t off = 0;
-        while (r->len - off >= ENS_FRAME_HEADER_LEN) {
-            uint64_t total = ens__frame_total_len(r->buf + off);
-            if (total < ENS_FRAME_HEADER_LEN || total > s->opts.max_frame_bytes) {
-                close(r->fd); /* garbage: this stream cannot be resynchronised */
-                ens__frag_reset(&r->pieces);
-                free(r->buf);
-                o->rx[i] = o->rx[--o->n_rx];
+        const uint8_t *data = o->scratch;
+        size_t len = (size_t)n;
+        if (r->len > 0) { /* the rest of a frame whose head came earlier */
+            if (!rx_keep(r, o->scratch, len)) {
+                rx_drop(o, r); /* out of memory: this stream is lost */
                 return;
             }
-            if (total > r->len - off)
-                break;
-            uint8_t *f = NULL;
-            size_t flen = total;
-            if (ens__frag_is(r->buf + off)) {
-                if (ens__frag_feed(&r->pieces, r->buf + off, total, s->opts.max_frame_bytes, &f,
-                                   &flen) != 1)
-                    f = NULL;
-            } else if ((f = malloc(total)) != NULL) {
-                memcpy(f, r->buf + off, total);
-            }
-            if (f != NULL)
-                to_outside(s, f, flen);
-            off += total;
+            data = r->buf;
+            len = r->len;
         }
-        memmove(r->buf, r->buf + off, r->len - off);
-        r->len -= off;
+        size_t used = 0;
+        if (!take_frames(s, r, data, len, &used)) {
+            rx_drop(o, r); /* garbage: this stream cannot be resynchronised */
+            return;
+        }
+        if (data == r->buf) {
+            memmove(r->buf, r->buf + used, len - used);
+            r->len = len - used;
+        } else if (used < len && !rx_keep(r, data + used, len - used)) {
+            rx_drop(o, r);
+            return;
+        }
+        if (r->len == 0 && r->cap > RX_READ) { /* a large frame's buffer goes */
+            free(r->buf);
+            r->buf = NULL;
+            r->cap = 0;
+        }
     }
 }
 
@@ -164,39 +259,56 @@ static void handle_ctl(ens_system *s)
     }
 }
 
-/* Wait up to timeout_ms for something to happen, and handle it. */
+/* Handle the m ready events of ev: each receiving end is named at most
+ * once per batch, and handling one frees none but itself. */
+static void handle_ready(ens_system *s, const struct epoll_event *ev, int m)
+{
+    for (int i = 0; i < m; i++) {
+        if (ev[i].data.ptr == NULL)
+            handle_ctl(s);
+        else
+            read_rx(s, ev[i].data.ptr);
+    }
+}
+
+/* Wait up to timeout_ms for something to happen, and handle it: the
+ * control channel and the receiving ends are in o->ep; the sending ends
+ * that have bytes waiting are polled beside it. */
 static void pump(ens_system *s, int timeout_ms)
 {
     outside *o = base_of(s);
     ens__tx_flush_all(&o->tx);
-    size_t cap = o->n_rx + o->tx.n + 1;
-    struct pollfd *p = malloc(cap * sizeof(*p));
+    size_t waiting = 0;
+    for (size_t i = 0; i < o->tx.n; i++) {
+        ens_tx *tx = o->tx.tx[i];
+        waiting += tx->state == ENS_TX_OPEN && tx->off < tx->len;
+    }
+    struct epoll_event ev[64];
+    int m;
+    if (waiting == 0) { /* the common case: one wait, on the epoll set */
+        m = epoll_wait(o->ep, ev, 64, timeout_ms);
+        handle_ready(s, ev, m);
+        return;
+    }
+    struct pollfd *p = malloc((waiting + 1) * sizeof(*p));
     if (p == NULL)
         return;
     nfds_t n = 0;
-    p[n++] = (struct pollfd){.fd = o->ctl, .events = POLLIN};
-    for (size_t i = 0; i < o->n_rx; i++)
-        p[n++] = (struct pollfd){.fd = o->rx[i].fd, .events = POLLIN};
-    size_t first_tx = n;
-    for (size_t i = 0; i < o->tx.n; i++) {
+    p[n++] = (struct pollfd){.fd = o->ep, .events = POLLIN};
+    for (size_t i = 0; i < o->tx.n && waiting > 0; i++) {
         ens_tx *tx = o->tx.tx[i];
         if (tx->state == ENS_TX_OPEN && tx->off < tx->len)
             p[n++] = (struct pollfd){.fd = tx->fd, .events = POLLOUT};
     }
     int k = poll(p, n, timeout_ms);
-    if (k > 0) {
-        if (n > first_tx)
-            ens__tx_flush_all(&o->tx);
-        if (p[0].revents != 0)
-            handle_ctl(s);
-        /* Read every receiving end that was ready, last first, so removing
-         * one (swap with the last) does not skip another. */
-        for (size_t i = first_tx - 1; i >= 1; i--) {
-            if (p[i].revents != 0 && i - 1 < o->n_rx && o->rx[i - 1].fd == p[i].fd)
-                read_rx(s, i - 1);
-        }
-    }
+    bool ready = k > 0 && p[0].revents != 0;
+    if (k > 0 && n > 1)
+        ens__tx_flush_all(&o->tx);
     free(p);
+    if (!ready)
+        return;
+    m = epoll_wait(o->ep, ev, 64, 0);
+    handle_ready(s, ev, m);
 }
 
 typedef bool (*done_fn)(ens_system *s);
@@ -364,13 +476,12 @@ static void release(ens_system *s)
 {
     outside *o = base_of(s);
     s->down = true;
-    close(o->ctl);
-    for (size_t i = 0; i < o->n_rx; i++) {
-        close(o->rx[i].fd);
-        ens__frag_reset(&o->rx[i].pieces);
-        free(o->rx[i].buf);
-    }
+    while (o->n_rx > 0)
+        rx_drop(o, o->rx[o->n_rx - 1]);
     free(o->rx);
+    close(o->ep);
+    close(o->ctl);
+    free(o->scratch);
     ens__tx_free(&o->tx);
     ens__endpoint_clear(&o->out);
     free(o);
@@ -535,7 +646,7 @@ int ens__process_start(ens_system *s)
         close(lfd);
         return err;
     }
-    outside *o = calloc(1, sizeof(*o));
+    outside *o = outside_new();
     if (o == NULL) {
         close(lfd);
         return ENS_ENOMEM;
@@ -597,7 +708,16 @@ int ens__process_start(ens_system *s)
     }
     o->ctl = ctl[0];
     ens__fd_nonblock(o->ctl);
-    rx_add(o, conn[1]);
+    if (io_start(o, conn[1]) < 0) {
+        /* Closing the control channel ends the admin (its starter left). */
+        close(conn[1]);
+        s->base = o;
+        release(s);
+        s->base = NULL;
+        if (!persistent)
+            waitpid(pid, NULL, 0);
+        return ENS_ENOMEM;
+    }
     o->tx.ctl = o->ctl;
     o->tx.self = s->outside.self;
     o->tx.limit = s->opts.mailbox_limit;
@@ -657,10 +777,14 @@ int ens__process_connect(const char *name, ens_system **out)
     }
     const ens_ctl_hello_v *h = m->value;
     ens_system *s = calloc(1, sizeof(*s));
-    outside *o = calloc(1, sizeof(*o));
+    outside *o = outside_new();
     char *copy = strdup(name);
     if (s == NULL || o == NULL || copy == NULL) {
         free(s);
+        if (o != NULL) {
+            close(o->ep);
+            free(o->scratch);
+        }
         free(o);
         free(copy);
         ens_msg_free(m);
@@ -683,7 +807,14 @@ int ens__process_connect(const char *name, ens_system **out)
     ens_msg_free(m);
     o->ctl = fd;
     o->detach_only = true;
-    rx_add(o, fds[0]);
+    if (io_start(o, fds[0]) < 0) {
+        close(fds[0]);
+        s->base = o;
+        release(s); /* closes fd: the admin forgets this program */
+        free(copy);
+        free(s);
+        return ENS_ENOMEM;
+    }
     o->tx.ctl = fd;
     o->tx.self = s->outside.self;
     o->tx.limit = s->opts.mailbox_limit;

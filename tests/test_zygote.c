@@ -167,8 +167,10 @@ static void test_actors_come_from_spares(void **state)
     pid_t admin;
     ens_system *s = start(&admin);
     pid_t z[4];
-    assert_int_equal(children_named(admin, "ens-zygote", z, 4), 1);
+    /* Steady: both spares have named themselves (until then a spare still
+     * carries the zygote's name). */
     assert_true(wait_children(admin, "ens-spare", 2));
+    assert_int_equal(children_named(admin, "ens-zygote", z, 4), 1);
     pid_t spares[2];
     assert_int_equal(children_named(admin, "ens-spare", spares, 2), 2);
     ens_addr a;
@@ -198,6 +200,9 @@ static void test_spare_born_actor_aborts_and_restarts(void **state)
     assert_int_not_equal((pid_t)pid->value, first);
     assert_true(gone_within(first, WAIT_MS));
     pid_t z[2];
+    /* Steady: both spares have named themselves (until then a spare still
+     * carries the zygote's name). */
+    assert_true(wait_children(admin, "ens-spare", 2));
     assert_int_equal(children_named(admin, "ens-zygote", z, 2), 1);
     pid_t second = (pid_t)pid->value;
     ens_msg_free(r);
@@ -210,6 +215,9 @@ static void test_zygote_killed_spawns_go_on(void **state)
     pid_t admin;
     ens_system *s = start(&admin);
     pid_t z[2];
+    /* Steady: both spares have named themselves (until then a spare still
+     * carries the zygote's name). */
+    assert_true(wait_children(admin, "ens-spare", 2));
     assert_int_equal(children_named(admin, "ens-zygote", z, 2), 1);
     assert_int_equal(kill(z[0], SIGKILL), 0);
     assert_true(gone_within(z[0], WAIT_MS));
