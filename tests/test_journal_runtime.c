@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "support/procfs.h"
 #include <sqlite3.h>
 
 #include "ensemble/ensemble.h"
@@ -180,66 +182,42 @@ static bool holds_file(pid_t pid, const char *prefix)
     return found;
 }
 
-/* The parent pid of process pid, or -1. */
-static pid_t ppid_of(pid_t pid)
+/* The journal writer processes of admin (by name: the admin's other
+ * children are actors, the zygote and its spares); the last in *found. */
+static int writers_of(pid_t admin, pid_t *found)
 {
-    char p[64], buf[512];
-    snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(p, "re");
-    if (f == NULL)
-        return -1;
-    size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    const char *q = strrchr(buf, ')'); /* the command name may hold spaces */
-    int ppid = -1;
-    if (q == NULL || sscanf(q + 1, " %*c %d", &ppid) != 1)
-        return -1;
-    return (pid_t)ppid;
-}
-
-/* True if process pid's name (comm) starts with prefix. */
-static bool comm_is(pid_t pid, const char *prefix)
-{
-    char p[64], comm[32] = "";
-    snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
-    FILE *f = fopen(p, "re");
-    if (f == NULL)
-        return false;
-    bool ok = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, prefix, strlen(prefix)) == 0;
-    fclose(f);
-    return ok;
-}
-
-/* The journal writer process of the running system s: the admin's one
- * child that is not an actor and is named so (the others are the zygote
- * and its spares). The admin forks it before it answers anything, so after
- * the status round trip it exists. */
-static pid_t writer_of(ens_system *s, pid_t *admin)
-{
-    ens_status *st = NULL;
-    assert_int_equal(ens_system_status(s, WAIT_MS, &st), 0);
-    *admin = (pid_t)ens_status_admin_pid(st);
     DIR *d = opendir("/proc");
     assert_non_null(d);
-    pid_t found = 0;
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        if (*end != '\0' || pid <= 0 || ppid_of((pid_t)pid) != *admin)
+        if (*end != '\0' || pid <= 0 || test_ppid_of((int)pid) != admin ||
+            !test_comm_is((int)pid, "ens-journal"))
             continue;
-        bool actor = false;
-        for (size_t i = 0; i < ens_status_count(st); i++)
-            actor = actor || ens_status_at(st, i)->pid == (int32_t)pid;
-        if (!actor && comm_is((pid_t)pid, "ens-journal")) {
-            found = (pid_t)pid;
-            n++;
-        }
+        *found = (pid_t)pid;
+        n++;
     }
     closedir(d);
+    return n;
+}
+
+/* The journal writer process of the running system s. The admin forks it
+ * before it answers anything, so after the status round trip it exists;
+ * it names itself first thing, which is waited for (bounded). */
+static pid_t writer_of(ens_system *s, pid_t *admin)
+{
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(s, WAIT_MS, &st), 0);
+    *admin = (pid_t)ens_status_admin_pid(st);
     ens_status_free(st);
+    pid_t found = 0;
+    int n = 0;
+    for (int tries = 0; tries < WAIT_MS && (n = writers_of(*admin, &found)) == 0; tries++) {
+        struct timespec nap = {0, 1000000};
+        nanosleep(&nap, NULL); /* polling /proc: nothing to wait on */
+    }
     assert_int_equal(n, 1);
     return found;
 }

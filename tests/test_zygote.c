@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "support/procfs.h"
+
 #include "ensemble/ensemble.h"
 
 #define WAIT_MS 20000
@@ -42,35 +44,6 @@ static const ens_actor_def echo_def = {"zygote.Echo", 0, NULL, echo_receive, NUL
 
 /* ---- /proc ------------------------------------------------------------- */
 
-static pid_t ppid_of(pid_t pid)
-{
-    char p[64], buf[512];
-    snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(p, "re");
-    if (f == NULL)
-        return -1;
-    size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    const char *q = strrchr(buf, ')');
-    int ppid = -1;
-    if (q == NULL || sscanf(q + 1, " %*c %d", &ppid) != 1)
-        return -1;
-    return (pid_t)ppid;
-}
-
-static bool comm_is(pid_t pid, const char *prefix)
-{
-    char p[64], comm[32] = "";
-    snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
-    FILE *f = fopen(p, "re");
-    if (f == NULL)
-        return false;
-    bool ok = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, prefix, strlen(prefix)) == 0;
-    fclose(f);
-    return ok;
-}
-
 /* The children of admin named prefix..., up to max in pids; their count. */
 static int children_named(pid_t admin, const char *prefix, pid_t *pids, int max)
 {
@@ -81,8 +54,8 @@ static int children_named(pid_t admin, const char *prefix, pid_t *pids, int max)
     while ((e = readdir(d)) != NULL) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        if (*end != '\0' || pid <= 0 || ppid_of((pid_t)pid) != admin ||
-            !comm_is((pid_t)pid, prefix))
+        if (*end != '\0' || pid <= 0 || test_ppid_of((int)pid) != admin ||
+            !test_comm_is((int)pid, prefix))
             continue;
         if (n < max)
             pids[n] = (pid_t)pid;
@@ -175,7 +148,7 @@ static void test_actors_come_from_spares(void **state)
     assert_int_equal(children_named(admin, "ens-spare", spares, 2), 2);
     ens_addr a;
     pid_t p = spawn_echo(s, &a);
-    assert_int_equal(ppid_of(p), admin); /* CLONE_PARENT: the admin's child */
+    assert_int_equal(test_ppid_of(p), admin); /* CLONE_PARENT: the admin's child */
     assert_true(p == spares[0] || p == spares[1]);
     /* The zygote made a new spare in its place. */
     assert_true(wait_children(admin, "ens-spare", 2));
@@ -226,7 +199,7 @@ static void test_zygote_killed_spawns_go_on(void **state)
     for (int i = 0; i < 6; i++) {
         ens_addr a;
         pids[i] = spawn_echo(s, &a);
-        assert_int_equal(ppid_of(pids[i]), admin);
+        assert_int_equal(test_ppid_of(pids[i]), admin);
     }
     stop_all_gone(s, admin, pids, 6);
 }

@@ -4,6 +4,7 @@
 #include "procfs.h"
 
 #include <stdio.h>
+#include <string.h>
 
 long test_rss_kib(int pid)
 {
@@ -18,4 +19,33 @@ long test_rss_kib(int pid)
     if (fp != NULL)
         fclose(fp);
     return kib;
+}
+
+int test_ppid_of(int pid)
+{
+    char p[64], buf[512];
+    snprintf(p, sizeof(p), "/proc/%d/stat", pid);
+    FILE *f = fopen(p, "re");
+    if (f == NULL)
+        return -1;
+    size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    const char *q = strrchr(buf, ')'); /* the command name may hold spaces */
+    int ppid = -1;
+    if (q == NULL || sscanf(q + 1, " %*c %d", &ppid) != 1)
+        return -1;
+    return ppid;
+}
+
+bool test_comm_is(int pid, const char *prefix)
+{
+    char p[64], comm[32] = "";
+    snprintf(p, sizeof(p), "/proc/%d/comm", pid);
+    FILE *f = fopen(p, "re");
+    if (f == NULL)
+        return false;
+    bool ok = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, prefix, strlen(prefix)) == 0;
+    fclose(f);
+    return ok;
 }

@@ -4,8 +4,17 @@
 #ifndef ENS_TESTS_PROCFS_H
 #define ENS_TESTS_PROCFS_H
 
+#include <stdbool.h>
+
 /* VmRSS of process pid in KiB, from /proc/PID/status; -1 if it cannot be
  * read (the process is gone). */
 long test_rss_kib(int pid);
+
+/* The parent pid of process pid from /proc/PID/stat, or -1 (gone). */
+int test_ppid_of(int pid);
+
+/* True if process pid's name (/proc/PID/comm, 15 characters at most)
+ * starts with prefix. */
+bool test_comm_is(int pid, const char *prefix);
 
 #endif
