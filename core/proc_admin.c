@@ -47,8 +47,10 @@
 #include "ensemble/registry.h"
 #include "ensemble/status.h"
 
-#define RESTART_WINDOW_MS 1000
-#define RESTART_MAX       10 /* crashes within the window before the admin gives up */
+#define RESTART_WINDOW_MS         1000
+#define RESTART_MAX               10 /* crashes within the window before the admin gives up */
+#define JOURNAL_RESTART_WINDOW_MS 60000
+#define JOURNAL_RESTART_MAX       5 /* writer restarts within the window before giving up */
 
 typedef struct rxend {
     uint64_t id;
@@ -110,12 +112,14 @@ typedef struct admin {
     int sigfd;
     bool shutting_down;
     uint64_t shutdown_deadline;
-    int listen_fd;     /* where programs connect by the system name */
-    arec *starter;     /* the starting program endpoint, NULL once it left */
-    pid_t jpid;        /* the journal writer process (0: none) */
-    int jfd;           /* the channel to it, -1 if none */
-    int jpidfd;        /* its pidfd, -1 if none */
-    uint64_t jdropped; /* events the full channel refused */
+    int listen_fd;                          /* where programs connect by the system name */
+    arec *starter;                          /* the starting program endpoint, NULL once it left */
+    pid_t jpid;                             /* the journal writer process (0: none) */
+    int jfd;                                /* the channel to it, -1 if none */
+    int jpidfd;                             /* its pidfd, -1 if none */
+    uint64_t jdropped;                      /* events the full channel refused */
+    int64_t jrestarts[JOURNAL_RESTART_MAX]; /* when the writer was restarted (ms) */
+    size_t n_jrestarts;
     ens_zygote zygote; /* forks first incarnations (core/proc_zygote.h) */
     int ep;            /* epoll: the channels and connections to wait on */
     int ep_zygote;     /* the zygote channel it watches, -1 if none */
@@ -238,33 +242,71 @@ static void journal_send(const ens_event *ev)
                      (unsigned long long)A.jdropped);
         return;
     }
-    ens__log(A.sys, NULL, ENS_LOG_ERROR,
-             "failure journal: the writer process is gone; events are no longer journaled");
+    ens__log(A.sys, NULL, ENS_LOG_WARN,
+             "failure journal: the writer process is gone; events until a new one runs are lost");
     close(A.jfd);
     A.jfd = -1;
 }
 
-/* The journal writer process ended (reaped): say so, forget it. */
+static void emit(ens_event *ev);
+
+/* Start the journal writer again after it died, unless it died too often
+ * (JOURNAL_RESTART_MAX times within JOURNAL_RESTART_WINDOW_MS: it cannot
+ * work, e.g. its file went bad). True if a new writer runs. */
+static bool journal_restart(void)
+{
+    int64_t now = ens__now_ms();
+    size_t n = 0;
+    for (size_t i = 0; i < A.n_jrestarts; i++) {
+        if (now - A.jrestarts[i] < JOURNAL_RESTART_WINDOW_MS)
+            A.jrestarts[n++] = A.jrestarts[i];
+    }
+    A.n_jrestarts = n;
+    if (n == JOURNAL_RESTART_MAX)
+        return false;
+    if (ens__journal_proc_start(A.sys, A.pid, &A.jpid, &A.jfd) < 0 || A.jpid <= 0)
+        return false;
+    A.jpidfd = (int)syscall(SYS_pidfd_open, A.jpid, 0);
+    A.jrestarts[A.n_jrestarts++] = now;
+    return true;
+}
+
+/* The journal writer process ended (reaped): forget it, and unless the
+ * system is ending, start a new one and journal what happened. Events the
+ * dead writer had not committed are lost with it. */
 static void journal_exited(int wstatus)
 {
-    if (!A.shutting_down || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-        if (WIFSIGNALED(wstatus))
-            ens__log(A.sys, NULL, ENS_LOG_ERROR,
-                     "failure journal: the writer process was killed by signal %d; events are "
-                     "no longer journaled",
-                     WTERMSIG(wstatus));
-        else
-            ens__log(A.sys, NULL, ENS_LOG_ERROR,
-                     "failure journal: the writer process exited with status %d; events are no "
-                     "longer journaled",
-                     WEXITSTATUS(wstatus));
-    }
     if (A.jfd >= 0)
         close(A.jfd);
     if (A.jpidfd >= 0)
         close(A.jpidfd);
     A.jfd = A.jpidfd = -1;
     A.jpid = 0;
+    bool orderly = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+    if (A.shutting_down && orderly)
+        return;
+    char how[64];
+    if (WIFSIGNALED(wstatus))
+        snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(wstatus));
+    else
+        snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(wstatus));
+    if (A.shutting_down || !journal_restart()) {
+        ens__log(A.sys, NULL, ENS_LOG_ERROR,
+                 "failure journal: the writer process %s; events are no longer journaled%s", how,
+                 A.shutting_down ? "" : " (it died too often to start it again)");
+        return;
+    }
+    char why[256];
+    snprintf(why, sizeof(why),
+             "the failure journal's writer process %s; a new one was started (events it had not "
+             "committed are lost)",
+             how);
+    ens_event ev = {.kind = ENS_EV_CRASH,
+                    .actor = ENS_ADDR_NONE,
+                    .actor_type = "ens.JournalWriter",
+                    .signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0,
+                    .reason = why};
+    emit(&ev);
 }
 
 /* At the end: close the channel (the writer drains it, commits, exits) and

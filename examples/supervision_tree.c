@@ -256,8 +256,8 @@ static ens_addr child_of(ens_ctx *out, ens_addr sup, const char *id, int print)
         char a[ENS_ADDR_STRLEN];
         ens_addr_format(rows[i].child, a, sizeof(a));
         if (print)
-            printf("   %-10s %-14s %-26s restarts %u\n", rows[i].id, rows[i].type, a,
-                   rows[i].restarts);
+            printf("   %-10s %-14s %-26s restarts %u%s%s\n", rows[i].id, rows[i].type, a,
+                   rows[i].restarts, rows[i].name[0] != '\0' ? "  name " : "", rows[i].name);
         if (strcmp(rows[i].id, id) == 0)
             found = rows[i].child;
     }

@@ -31,7 +31,7 @@ ens_msgtype ens_sup_which_type = {"ens.sup.WhichChildren", "S(i)", sizeof(ens_su
 ens_msgtype ens_sup_count_type = {"ens.sup.CountChildren", "S(i)", sizeof(ens_sup_query_v), 0, 0};
 ens_msgtype ens_sup_result_type = {"ens.sup.Result", "S(" ENS_ADDR_FMT "ii)",
                                    sizeof(ens_sup_result_v), 0, 0};
-ens_msgtype ens_sup_children_type = {"ens.sup.Children", "S(i)A(S(s" ENS_ADDR_FMT "siiu))",
+ens_msgtype ens_sup_children_type = {"ens.sup.Children", "S(i)A(S(s" ENS_ADDR_FMT "siius))",
                                      sizeof(ens_sup_children_v), 0, 0};
 ens_msgtype ens_sup_counts_type = {"ens.sup.Counts", "S(uuuu)", sizeof(ens_sup_counts_v), 0, 0};
 

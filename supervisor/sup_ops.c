@@ -96,6 +96,7 @@ static void which_children(ens_ctx *c, sup_state *st, ens_from from)
             .status = k->status,
             .is_supervisor = k->is_supervisor ? 1 : 0,
             .restarts = k->restarts,
+            .name = k->name != NULL ? k->name : "",
         };
     }
     ens_sup_children_v v = {(int32_t)st->flags.strategy, {rows, (uint32_t)st->n_kids}};

@@ -476,29 +476,70 @@ static void test_default_path(void **state)
     stop(fx);
 }
 
-/* The journal writer process killed: the admin logs it and the system runs
- * on (events are then only logged). */
-static void test_writer_killed(void **state)
+/* True if the log file at path has a line containing text. */
+static bool log_says(const char *path, const char *text)
 {
-    fixture *fx = *state;
-    char log[PATH_MAX + 16];
-    snprintf(log, sizeof(log), "%s/log", fx->dir);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return false;
+    char line[1024];
+    bool said = false;
+    while (!said && fgets(line, sizeof(line), f) != NULL)
+        said = strstr(line, text) != NULL;
+    fclose(f);
+    return said;
+}
+
+/* SIGKILL process pid and wait until it has gone. */
+static void kill_and_wait(pid_t pid)
+{
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    assert_true(pfd >= 0);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+    close(pfd);
+}
+
+/* The writer after old: a new process (bounded wait), or 0 if none came. */
+static pid_t next_writer(pid_t admin, pid_t old, int wait_ms)
+{
+    for (int tries = 0; tries < wait_ms; tries++) {
+        pid_t w = 0;
+        if (writers_of(admin, &w) == 1 && w != old)
+            return w;
+        struct timespec nap = {0, 1000000};
+        nanosleep(&nap, NULL); /* polling /proc: nothing to wait on */
+    }
+    return 0;
+}
+
+static ens_system *start_logged(fixture *fx, const char *log)
+{
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
     o.base = ENS_BASE_PROCESS;
     o.name = fx->name;
     o.journal_path = fx->path;
     o.log_path = log;
-    o.log_level = ENS_LOG_ERROR;
+    o.log_level = ENS_LOG_WARN;
     fflush(NULL);
     assert_int_equal(ens_system_start(&o, &fx->sys), 0);
-    ens_ctx *out = ens_system_ctx(fx->sys);
-    pid_t admin = 0, writer = writer_of(fx->sys, &admin);
-    int pfd = (int)syscall(SYS_pidfd_open, writer, 0);
-    assert_true(pfd >= 0);
-    assert_int_equal(kill(writer, SIGKILL), 0);
-    struct pollfd p = {.fd = pfd, .events = POLLIN};
-    assert_int_equal(poll(&p, 1, WAIT_MS), 1);
-    close(pfd);
+    return fx->sys;
+}
+
+/* The journal writer process killed: the admin starts a new one, journals
+ * the writer's crash, and the failures after it are journaled as before. */
+static void test_writer_killed(void **state)
+{
+    fixture *fx = *state;
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof(log), "%s/log", fx->dir);
+    ens_system *s = start_logged(fx, log);
+    ens_ctx *out = ens_system_ctx(s);
+    pid_t admin = 0, writer = writer_of(s, &admin);
+    kill_and_wait(writer);
+    pid_t second = next_writer(admin, writer, WAIT_MS);
+    assert_true(second > 0);
 
     ens_addr w;
     assert_int_equal(ens_spawn(out, &worker_def, NULL, NULL, &w), 0);
@@ -511,14 +552,47 @@ static void test_writer_killed(void **state)
     ens_msg_free(r);
     stop(fx);
 
-    FILE *f = fopen(log, "re");
-    assert_non_null(f);
-    char line[1024];
+    assert_true(log_says(log, "a new one was started"));
+    ens_journal *j = NULL;
+    assert_int_equal(ens_journal_open(fx->path, &j), 0);
+    assert_int_equal(rows_of(j, ENS_EV_CRASH, "ens.JournalWriter", NULL, SIGKILL), 1);
+    assert_int_equal(rows_of(j, ENS_EV_POISON, "jrt.Worker", NULL, -1), 1);
+    ens_journal_close(j);
+}
+
+/* A writer that dies again and again is started JOURNAL_RESTART_MAX (5)
+ * times within a minute, then no more: the admin says so, and the system
+ * runs on without a journal. */
+static void test_writer_dies_too_often(void **state)
+{
+    fixture *fx = *state;
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof(log), "%s/log", fx->dir);
+    ens_system *s = start_logged(fx, log);
+    pid_t admin = 0, writer = writer_of(s, &admin);
+    for (int i = 0; i < 5; i++) {
+        kill_and_wait(writer);
+        pid_t next = next_writer(admin, writer, WAIT_MS);
+        assert_true(next > 0);
+        writer = next;
+    }
+    kill_and_wait(writer);
     bool said = false;
-    while (!said && fgets(line, sizeof(line), f) != NULL)
-        said = strstr(line, "failure journal: the writer process") != NULL;
-    fclose(f);
+    for (int tries = 0; tries < WAIT_MS && !said; tries++) {
+        said = log_says(log, "died too often");
+        struct timespec nap = {0, 1000000};
+        nanosleep(&nap, NULL); /* polling the log: nothing to wait on */
+    }
     assert_true(said);
+    pid_t none = 0;
+    assert_int_equal(writers_of(admin, &none), 0);
+    ens_addr w;
+    ens_msg *r = NULL;
+    cmd_v c = {OP_ECHO};
+    assert_int_equal(ens_spawn(ens_system_ctx(s), &worker_def, NULL, NULL, &w), 0);
+    assert_int_equal(ens_ask(ens_system_ctx(s), w, &cmd_t, &c, WAIT_MS, &r), 0);
+    ens_msg_free(r);
+    stop(fx);
 }
 
 static int count_any(const ens_journal_row *row, void *arg)
@@ -643,6 +717,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_default_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_dies_too_often, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_killed, setup, teardown),
     };
     return cmocka_run_group_tests_name("journal_runtime", tests, NULL, NULL);

@@ -89,6 +89,8 @@ static void run_named_row(scn *t, const nrow *rw)
     assert_int_equal(tsup_which(t, sup, k, 4), 3);
     assert_addr_eq(k[1].addr, now_b);
     assert_int_equal(k[1].restarts, 1);
+    assert_string_equal(k[1].name, NAME_B); /* which_children shows the names */
+    assert_string_equal(k[0].name, "");
     assert_int_equal(ens_name_lookup(t->out, NAME_B, &got), 0);
     assert_addr_eq(got, now_b);
     if (in_place) {

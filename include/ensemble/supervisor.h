@@ -357,6 +357,7 @@ typedef struct ens_sup_child_info {
     int32_t status; /* enum ens_sup_child_status */
     int32_t is_supervisor;
     uint32_t restarts; /* restarts of this child counted by the supervisor */
+    char *name;        /* its global name (ens_child_spec.name), "" if none */
 } ens_sup_child_info;
 
 typedef struct ens_sup_children_v {

@@ -370,6 +370,7 @@ size_t tsup_which(scn *t, ens_addr sup, tsup_kid *kids, size_t max)
         kids[i].status = rows[i].status;
         kids[i].is_sup = rows[i].is_supervisor;
         kids[i].restarts = rows[i].restarts;
+        snprintf(kids[i].name, sizeof(kids[i].name), "%s", rows[i].name);
     }
     ens_msg_free(r);
     return n;

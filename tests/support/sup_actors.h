@@ -130,6 +130,7 @@ typedef struct tsup_kid {
     int32_t is_sup;
     uint32_t restarts;
     char type[32];
+    char name[64]; /* its global name, "" if none */
 } tsup_kid;
 
 /* which_children from outside into kids[]; returns the row count. */
