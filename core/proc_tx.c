@@ -93,34 +93,23 @@ static void dead_letters(ens_tx_table *t, ens_tx *tx, size_t from, const char *r
         off += total;
     }
     ens__frag_reset(&pieces);
-    tx->len = tx->off = 0;
+    tx->len = tx->off = tx->mark = 0;
     tx->frames = 0;
 }
 
-/* Start of the frame that holds byte `pos` (frames start at 0). */
-static size_t frame_start(const ens_tx *tx, size_t pos)
+/* The frames that ended before tx->off are sent: count them, and move the
+ * mark to the start of the frame that holds off. Walks only the frames
+ * sent since the last call. */
+static void count_sent(ens_tx *tx)
 {
-    size_t off = 0;
-    while (off < tx->len) {
-        uint64_t total = ens__frame_total_len(tx->buf + off);
-        if (off + total > pos)
-            return off;
-        off += total;
-    }
-    return off;
-}
-
-static void count_sent(ens_tx *tx, size_t before, size_t after)
-{
-    /* Frames whose last byte lies in [before, after) are done. */
-    size_t off = frame_start(tx, before);
-    while (off < after) {
-        uint64_t total = ens__frame_total_len(tx->buf + off);
+    while (tx->mark < tx->off) {
+        uint64_t total = ens__frame_total_len(tx->buf + tx->mark);
+        if (tx->mark + total > tx->off)
+            break;
         /* A message is sent with its last piece. */
-        if (off + total <= after &&
-            (!ens__frag_is(tx->buf + off) || ens__frag_is_last(tx->buf + off, total)))
+        if (!ens__frag_is(tx->buf + tx->mark) || ens__frag_is_last(tx->buf + tx->mark, total))
             tx->frames--;
-        off += total;
+        tx->mark += total;
     }
 }
 
@@ -131,27 +120,32 @@ void ens__tx_flush(ens_tx_table *t, ens_tx *tx)
     while (tx->off < tx->len) {
         ssize_t n = send(tx->fd, tx->buf + tx->off, tx->len - tx->off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
-            if (tx->off + (size_t)n < tx->len)
-                count_sent(tx, tx->off, tx->off + (size_t)n);
+            tx->blocked = false;
             tx->off += (size_t)n;
+            if (tx->off < tx->len)
+                count_sent(tx);
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            /* Keep the buffer small: drop what was sent, at a frame start. */
-            size_t start = frame_start(tx, tx->off);
-            if (start > 0) {
-                memmove(tx->buf, tx->buf + start, tx->len - start);
-                tx->len -= start;
-                tx->off -= start;
+            tx->blocked = true;
+            /* Give back what was sent once it is at least what waits, so
+             * that each byte is moved at most once on average (moving the
+             * whole backlog at every full socket made a large backlog cost
+             * its size per 200 KiB sent). */
+            if (tx->mark > 0 && tx->mark >= tx->len - tx->mark) {
+                memmove(tx->buf, tx->buf + tx->mark, tx->len - tx->mark);
+                tx->len -= tx->mark;
+                tx->off -= tx->mark;
+                tx->mark = 0;
             }
             if (t->want_write != NULL)
                 t->want_write(t, tx, true);
             return;
         }
         /* The receiver is gone for good: what it did not get is dead. */
-        size_t start = frame_start(tx, tx->off);
+        size_t start = tx->mark;
         close(tx->fd);
         tx->fd = -1;
         tx->state = ENS_TX_DEAD;
@@ -160,7 +154,7 @@ void ens__tx_flush(ens_tx_table *t, ens_tx *tx)
         dead_letters(t, tx, start, "the actor ended");
         return;
     }
-    tx->len = tx->off = 0;
+    tx->len = tx->off = tx->mark = 0;
     tx->frames = 0;
     if (t->want_write != NULL)
         t->want_write(t, tx, false);
@@ -196,8 +190,10 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
     if (rc < 0)
         return rc;
     tx->frames++;
-    if (tx->len - tx->off >= ENS_TX_EAGER_BYTES)
-        ens__tx_flush(t, tx); /* a long burst: do not wait for the turn's end */
+    /* A long burst: do not wait for the turn's end (unless the socket is
+     * full: then its writable event or the turn's end flushes). */
+    if (!tx->blocked && tx->len - tx->off >= ENS_TX_EAGER_BYTES)
+        ens__tx_flush(t, tx);
     return 0;
 }
 
@@ -263,7 +259,7 @@ void ens__tx_sweep(ens_tx_table *t)
         } else if (tx->idle >= ENS_TX_IDLE_FREE && tx->buf != NULL) {
             free(tx->buf);
             tx->buf = NULL;
-            tx->len = tx->off = tx->cap = 0;
+            tx->len = tx->off = tx->mark = tx->cap = 0;
         }
         t->tx[keep++] = tx;
     }

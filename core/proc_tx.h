@@ -30,6 +30,9 @@ typedef struct ens_tx {
     int fd;
     uint8_t *buf; /* frames not yet sent: [off, len) */
     size_t len, off, cap;
+    size_t mark;     /* start of the frame that holds off: the frames before it
+                        are sent and counted; [0, mark) is given back lazily */
+    bool blocked;    /* the socket said EAGAIN and has taken nothing since */
     uint32_t frames; /* frames (whole or partly) in [off, len) */
     uint32_t seq;    /* sequence number of the last frame queued */
     uint32_t idle;   /* sweeps it has been empty for (ens__tx_sweep) */

@@ -186,20 +186,11 @@ static bool holds_file(pid_t pid, const char *prefix)
  * children are actors, the zygote and its spares); the last in *found. */
 static int writers_of(pid_t admin, pid_t *found)
 {
-    DIR *d = opendir("/proc");
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char *end;
-        long pid = strtol(e->d_name, &end, 10);
-        if (*end != '\0' || pid <= 0 || test_ppid_of((int)pid) != admin ||
-            !test_comm_is((int)pid, "ens-journal"))
-            continue;
-        *found = (pid_t)pid;
-        n++;
-    }
-    closedir(d);
+    int pids[4];
+    int n = test_children_named((int)admin, "ens-journal", pids, 4);
+    assert_true(n >= 0);
+    if (n > 0)
+        *found = (pid_t)pids[n < 4 ? n - 1 : 3];
     return n;
 }
 

@@ -5,7 +5,6 @@
  * falls back to forking itself); a first incarnation made this way
  * crashes, restarts and aborts like any other; nothing is left behind.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -47,21 +46,8 @@ static const ens_actor_def echo_def = {"zygote.Echo", 0, NULL, echo_receive, NUL
 /* The children of admin named prefix..., up to max in pids; their count. */
 static int children_named(pid_t admin, const char *prefix, pid_t *pids, int max)
 {
-    DIR *d = opendir("/proc");
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char *end;
-        long pid = strtol(e->d_name, &end, 10);
-        if (*end != '\0' || pid <= 0 || test_ppid_of((int)pid) != admin ||
-            !test_comm_is((int)pid, prefix))
-            continue;
-        if (n < max)
-            pids[n] = (pid_t)pid;
-        n++;
-    }
-    closedir(d);
+    int n = test_children_named((int)admin, prefix, pids, max);
+    assert_true(n >= 0);
     return n;
 }
 

@@ -3,7 +3,9 @@
  */
 #include "procfs.h"
 
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 long test_rss_kib(int pid)
@@ -48,4 +50,25 @@ bool test_comm_is(int pid, const char *prefix)
     bool ok = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, prefix, strlen(prefix)) == 0;
     fclose(f);
     return ok;
+}
+
+int test_children_named(int parent, const char *prefix, int *pids, int max)
+{
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || pid <= 0 || test_ppid_of((int)pid) != parent ||
+            !test_comm_is((int)pid, prefix))
+            continue;
+        if (n < max)
+            pids[n] = (int)pid;
+        n++;
+    }
+    closedir(d);
+    return n;
 }

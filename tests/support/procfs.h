@@ -17,4 +17,9 @@ int test_ppid_of(int pid);
  * starts with prefix. */
 bool test_comm_is(int pid, const char *prefix);
 
+/* The children of process parent whose name starts with prefix: up to max
+ * of their pids in pids (may be NULL when max is 0); returns how many
+ * there are. */
+int test_children_named(int parent, const char *prefix, int *pids, int max);
+
 #endif
