@@ -537,15 +537,8 @@ static int fork_actor(arec *r, bool sync, int stage_fd)
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return ENS_EIO;
     pid_t pid = -1;
-    if (zygote_fork(r, sync, sv[1], stage_fd, &pid) == 0) {
-        close(sv[1]);
-        ens__fd_nonblock(sv[0]);
-        r->ctl = sv[0];
-        r->pid = pid;
-        r->exiting = false;
-        return 0;
-    }
-    pid = fork();
+    if (zygote_fork(r, sync, sv[1], stage_fd, &pid) != 0)
+        pid = fork();
     if (pid < 0) {
         close(sv[0]);
         close(sv[1]);
@@ -601,10 +594,6 @@ static int fork_actor(arec *r, bool sync, int stage_fd)
     return 0;
 }
 
-/* Give every frame still queued for r (its stage, then its receiving ends)
- * to the dead-letter rules, and close the receiving ends. */
-/* Hand every whole frame in buf[0..len) to the dead-letter rules; returns
- * the bytes used. */
 /* Hand every whole frame in buf[0..len) to the dead-letter rules, putting
  * frames in pieces together with a (which may hold the first pieces). */
 static void frames_to_dead_letters(const uint8_t *buf, size_t len, ens_frag_asm *a,

@@ -14,11 +14,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "support/procfs.h"
 
 #include "core/proc.h"
 #include "ensemble/ensemble.h"
@@ -65,17 +66,6 @@ static void expect_echo(ens_system *s, ens_addr to, const char *text)
     assert_non_null(v);
     assert_string_equal(v->text, text);
     ens_msg_free(r);
-}
-
-static bool gone_within(pid_t pid, int ms)
-{
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd < 0)
-        return true;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int k = poll(&p, 1, ms);
-    close(fd);
-    return k == 1;
 }
 
 static void test_second_handle_connects_by_name(void **state)
@@ -165,8 +155,8 @@ static void test_persistent_system_outlives_its_starter(void **state)
     /* Any handle may end it. */
     assert_int_equal(ens_system_stop(connected, WAIT_MS), 0);
     connected = NULL;
-    assert_true(gone_within(admin, 5000));
-    assert_true(gone_within(actor, 5000));
+    assert_true(test_gone_within((int)admin, 5000));
+    assert_true(test_gone_within((int)actor, 5000));
     assert_int_equal(waitpid(admin, NULL, 0), admin);
     prctl(PR_SET_CHILD_SUBREAPER, 0);
     assert_int_equal(ens_system_connect(name, &connected), ENS_ENOENT);

@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "support/procfs.h"
+
 #include "ensemble/ensemble.h"
 
 #define WAIT_MS 30000
@@ -282,18 +284,6 @@ static seen_v ask_cmd(ens_system *s, ens_addr to, int32_t op, int64_t seq)
     return out;
 }
 
-/* Wait (bounded) for a process that is not our child to end. */
-static bool gone_within(pid_t pid, int ms)
-{
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd < 0)
-        return true; /* already gone */
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int k = poll(&p, 1, ms);
-    close(fd);
-    return k == 1;
-}
-
 static void test_segv_redelivers_in_flight_and_keeps_queue(void **state)
 {
     (void)state;
@@ -333,7 +323,7 @@ static void test_segv_redelivers_in_flight_and_keeps_queue(void **state)
     /* Same address, still serving. */
     assert_int_equal(ask_cmd(s, v, OP_ECHO, 7).seq, 7);
     assert_int_equal(stop(s, WAIT_MS), 0);
-    assert_true(gone_within(first.ppid, 5000));
+    assert_true(test_gone_within((int)first.ppid, 5000));
 }
 
 static void test_second_crash_poisons_with_signal(void **state)
@@ -427,7 +417,7 @@ static void test_admin_death_ends_every_actor(void **state)
     }
     assert_int_equal(kill(admin, SIGKILL), 0);
     for (int i = 0; i < 5; i++)
-        assert_true(gone_within(pids[i], 2000));
+        assert_true(test_gone_within((int)pids[i], 2000));
     ens_msg *m = NULL;
     assert_int_equal(ens_listen(out, WAIT_MS, &m), ENS_ESHUTDOWN);
     stop(s, 1000);
@@ -474,8 +464,8 @@ static void test_killed_starter_ends_its_system(void **state)
     assert_int_equal(n, (ssize_t)sizeof(pids));
     assert_true(WIFSIGNALED(status));
     /* The admin dies with its starter, the actor with its admin. */
-    assert_true(gone_within(pids[1], 5000));
-    assert_true(gone_within(pids[0], 5000));
+    assert_true(test_gone_within((int)pids[1], 5000));
+    assert_true(test_gone_within((int)pids[0], 5000));
     while (waitpid(-1, NULL, WNOHANG) > 0)
         ;
     prctl(PR_SET_CHILD_SUBREAPER, 0);
@@ -510,8 +500,8 @@ static void test_shutdown_leaves_no_process(void **state)
     }
     assert_int_equal(stop(s, WAIT_MS), 0);
     for (int i = 0; i < 8; i++)
-        assert_true(gone_within(pids[i], 100));
-    assert_true(gone_within(admin, 100));
+        assert_true(test_gone_within((int)pids[i], 100));
+    assert_true(test_gone_within((int)admin, 100));
 }
 
 static void test_large_messages_cross_processes(void **state)

@@ -4,9 +4,12 @@
 #include "procfs.h"
 
 #include <dirent.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 long test_rss_kib(int pid)
 {
@@ -71,4 +74,15 @@ int test_children_named(int parent, const char *prefix, int *pids, int max)
     }
     closedir(d);
     return n;
+}
+
+bool test_gone_within(int pid, int ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return true; /* already gone */
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int k = poll(&p, 1, ms);
+    close(fd);
+    return k == 1;
 }

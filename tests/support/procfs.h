@@ -22,4 +22,8 @@ bool test_comm_is(int pid, const char *prefix);
  * there are. */
 int test_children_named(int parent, const char *prefix, int *pids, int max);
 
+/* True if process pid is gone (or a zombie) within ms milliseconds: waits
+ * on a pidfd, no polling. */
+bool test_gone_within(int pid, int ms);
+
 #endif
