@@ -129,3 +129,8 @@ uint32_t ens__frame_seq(const uint8_t *frame)
 {
     return get32(frame + 60);
 }
+
+ens_addr ens__frame_sender(const uint8_t *frame)
+{
+    return get_addr(frame + 32);
+}

@@ -64,6 +64,10 @@ void ens__frame_set_seq(uint8_t *frame, uint32_t seq);
 /* The sequence number of an encoded frame (at least 64 bytes). */
 uint32_t ens__frame_seq(const uint8_t *frame);
 
+/* The sender field of a header (at least 64 bytes), unchecked: for naming
+ * the sender of a frame that will never be whole. */
+ens_addr ens__frame_sender(const uint8_t *frame);
+
 /* Write h as 64 header bytes into out (borrowed). */
 void ens__frame_hdr_write(const ens_frame_hdr *h, uint8_t out[ENS_FRAME_HEADER_LEN]);
 

@@ -1,21 +1,26 @@
 /*
  * core/proc_actor.c - one actor process of the process base.
  *
- * Forked by the admin, it runs a fresh libuv loop: a poll watcher per
- * receiving end, one for the control channel, timers for wake-ups, and a
- * prepare hook that sends every coalesced outgoing buffer before the loop
- * blocks. Incoming bytes are read into the stage (shared with the admin):
- * up to 64 KiB at a time from one connection, then handled frame by frame,
- * the stage recording which frame is in hand and its attempt. When a frame
- * straddles the end of a read, that connection alone is read until the
- * frame is whole. A new incarnation after a crash finds the stage as the
+ * Forked by the admin (or made from a zygote's spare), it runs a libuv
+ * loop: one watch on an edge-triggered epoll set of its receiving ends, one
+ * for the control channel, timers for wake-ups, and a prepare hook that
+ * sends every coalesced outgoing buffer before the loop blocks. Incoming
+ * bytes are read into the stage (shared with the admin): up to 64 KiB at a
+ * time from one connection, whole frames only, then handled frame by frame,
+ * the stage recording which frame is in hand and its attempt; connections
+ * take turns. A frame whose head only has arrived stays in the kernel until
+ * the rest comes (the next edge) or its sender hangs up (it is dropped, with
+ * a BADFRAME row). Frames in pieces are put together in a slot of the stage
+ * per connection. A new incarnation after a crash finds the stage as the
  * crash left it: it redelivers the frame in hand (attempt + 1), or returns
  * it as poison when that was its second attempt, then goes on.
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -26,12 +31,17 @@
 #include "core/proc_tx.h"
 #include "ensemble/error.h"
 
+/* A receiving end. Connections are watched edge-triggered in an epoll set
+ * of their own (the loop watches that set), so a connection that holds
+ * only the head of a frame is not reported again until more bytes or its
+ * sender's hang-up arrive: no polling, and it never holds up the others. */
 typedef struct rxconn {
-    uv_poll_t poll;
     int fd;
     uint64_t id;
-    bool paused;
-    bool closing;
+    ens_addr peer;   /* its sender, as the admin said (for the journal) */
+    bool ready;      /* in the ready list: may hold frames not yet looked at */
+    bool hup;        /* its sender hung up: what is queued is all there is */
+    bool wants_slot; /* its next frame comes in pieces and every slot is taken */
 } rxconn;
 
 typedef struct wtimer {
@@ -48,13 +58,19 @@ typedef struct proc_actor {
     uv_loop_t loop;
     int ctl;
     uv_poll_t ctl_poll;
-    rxconn **rx;
+    rxconn **rx; /* every receiving end */
     size_t n_rx, cap_rx;
+    rxconn **ready; /* those that may hold frames, in turn order */
+    size_t n_ready;
+    int rx_ep;                         /* the epoll set of the receiving ends (edge-triggered) */
+    uv_poll_t rx_poll;                 /* the loop's watch on rx_ep */
+    uv_idle_t rx_again;                /* active while the ready list is not empty */
+    uv_timer_t stall;                  /* looks at stalled slots while a connection wants one */
+    uint64_t slot_ms[ENS_STAGE_SLOTS]; /* when each slot last got a piece */
     ens_tx_table tx;
     ens_stage *st;
     uint64_t cur_len; /* length of the frame in hand */
     uv_prepare_t flush;
-    uv_timer_t retry; /* looks again at connections that held half a frame */
     wtimer *timers;
     uint64_t next_timer;
     uint64_t next_corr;
@@ -72,36 +88,11 @@ uv_loop_t *ens__proc_loop(void)
 }
 
 static void process_stage(void);
-
-/* ---- receiving ---------------------------------------------------------- */
-
-static void on_rx(uv_poll_t *h, int status, int events);
-static void on_retry(uv_timer_t *t);
+static void on_rx_again(uv_idle_t *h);
 static void pump_ctl(void);
 static void pump_ctl_tx(ens_tx_table *t);
 
-static void resume_paused(void)
-{
-    for (size_t i = 0; i < P.n_rx; i++) {
-        rxconn *c = P.rx[i];
-        if (c->paused && !c->closing) {
-            c->paused = false;
-            uv_poll_start(&c->poll, UV_READABLE, on_rx);
-        }
-    }
-}
-
-static void on_retry(uv_timer_t *t)
-{
-    (void)t;
-    if (P.st->len == P.st->done)
-        resume_paused();
-}
-
-static void on_rx_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
+/* ---- receiving: connections ------------------------------------------------ */
 
 /* Close callback of handles that are the first member of a malloc'ed block. */
 static void free_handle(uv_handle_t *h)
@@ -109,6 +100,41 @@ static void free_handle(uv_handle_t *h)
     free(h);
 }
 
+static void ready_remove(rxconn *c)
+{
+    if (!c->ready)
+        return;
+    for (size_t i = 0; i < P.n_ready; i++) {
+        if (P.ready[i] == c) {
+            memmove(P.ready + i, P.ready + i + 1, (P.n_ready - i - 1) * sizeof(*P.ready));
+            P.n_ready--;
+            break;
+        }
+    }
+    c->ready = false;
+}
+
+/* The ready list has room for every connection (grown with P.rx). */
+static void ready_push(rxconn *c)
+{
+    if (c->ready)
+        return;
+    c->ready = true;
+    P.ready[P.n_ready++] = c;
+    if (!uv_is_active((uv_handle_t *)&P.rx_again))
+        uv_idle_start(&P.rx_again, on_rx_again);
+}
+
+static rxconn *rx_find(uint64_t id)
+{
+    for (size_t i = 0; i < P.n_rx; i++) {
+        if (P.rx[i]->id == id)
+            return P.rx[i];
+    }
+    return NULL;
+}
+
+/* Close c for good and tell the admin, which closes its copy. */
 static void rx_close(rxconn *c)
 {
     for (size_t i = 0; i < P.n_rx; i++) {
@@ -117,15 +143,16 @@ static void rx_close(rxconn *c)
             break;
         }
     }
+    ready_remove(c);
     ens_ctl_conn_v v = {ENS_ADDR_NONE, c->id};
     ens__ctl_send(P.ctl, P.actor->addr, &ens_ctl_closed, &v, 0, NULL, 0);
-    c->closing = true;
-    uv_poll_stop(&c->poll);
+    /* The admin holds the same open file: leave the set before closing. */
+    epoll_ctl(P.rx_ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
-    uv_close((uv_handle_t *)&c->poll, on_rx_closed);
+    free(c);
 }
 
-static int rx_add(int fd, uint64_t id)
+static int rx_add(int fd, uint64_t id, ens_addr peer)
 {
     if (P.n_rx == P.cap_rx) {
         size_t cap = P.cap_rx ? P.cap_rx * 2 : 8;
@@ -133,6 +160,10 @@ static int rx_add(int fd, uint64_t id)
         if (n == NULL)
             return ENS_ENOMEM;
         P.rx = n;
+        rxconn **r = realloc(P.ready, cap * sizeof(*r));
+        if (r == NULL)
+            return ENS_ENOMEM;
+        P.ready = r;
         P.cap_rx = cap;
     }
     rxconn *c = calloc(1, sizeof(*c));
@@ -140,23 +171,164 @@ static int rx_add(int fd, uint64_t id)
         return ENS_ENOMEM;
     c->fd = fd;
     c->id = id;
+    c->peer = peer;
     ens__fd_nonblock(fd);
-    uv_poll_init(&P.loop, &c->poll, fd);
-    c->poll.data = c;
+    /* Edge-triggered: adding reports what is queued already, then each
+     * arrival and the hang-up once. */
+    struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(P.rx_ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+        free(c);
+        return ENS_EIO;
+    }
     P.rx[P.n_rx++] = c;
-    uv_poll_start(&c->poll, UV_READABLE, on_rx);
     return 0;
+}
+
+static void journal_bad(int error, uint64_t bytes, ens_addr sender, const char *why)
+{
+    ens_event ev = {.kind = ENS_EV_BADFRAME,
+                    .error = error,
+                    .sender = sender,
+                    .msg_size = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes,
+                    .reason = why};
+    ens__event_actor(&ev, P.actor);
+    ens__event(P.sys, &ev);
+}
+
+/* ---- receiving: slots for frames in pieces ----------------------------------- */
+
+static int slot_of(uint64_t conn)
+{
+    for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
+        if (P.st->slot[i].conn == conn)
+            return (int)i;
+    }
+    return -1;
+}
+
+static bool slot_available(void)
+{
+    return slot_of(0) >= 0;
+}
+
+/* Free slot i; connections that waited for one are looked at again. */
+static void slot_free(int i)
+{
+    ens_stage_slot *s = &P.st->slot[i];
+    s->total = s->have = 0;
+    s->conn = 0;
+    for (size_t k = 0; k < P.n_rx; k++) {
+        if (P.rx[k]->wants_slot) {
+            P.rx[k]->wants_slot = false;
+            ready_push(P.rx[k]);
+        }
+    }
+}
+
+/* Drop what slot i put together (its sender is gone or stalled), with a
+ * row that names the sender and the bytes dropped. */
+static void slot_drop(int i, const char *why)
+{
+    ens_stage_slot *s = &P.st->slot[i];
+    rxconn *c = rx_find(s->conn);
+    char reason[160];
+    snprintf(reason, sizeof(reason), "%s: %llu of %llu bytes of a frame in pieces dropped", why,
+             (unsigned long long)s->have, (unsigned long long)s->total);
+    journal_bad(ENS_EBADFRAME, s->have, c != NULL ? c->peer : ENS_ADDR_NONE, reason);
+    slot_free(i);
+}
+
+/* After the frame in hand counted as handled: the slot it was put
+ * together in is free. */
+static void hand_slot_put_away(void)
+{
+    ens_stage *st = P.st;
+    if (st->hand_slot == 0)
+        return;
+    int i = (int)st->hand_slot - 1;
+    st->hand_slot = 0;
+    if (i < (int)ENS_STAGE_SLOTS)
+        slot_free(i);
+}
+
+static void on_stall(uv_timer_t *t);
+
+/* A connection wants a slot and none is free: the slot that has waited
+ * longest for its next piece is dropped, and its connection closed, once it
+ * has waited call_timeout_ms (a sender that stalls mid-frame then holds
+ * nobody up for longer than that); until then the connection waits. */
+static void stall_check(void)
+{
+    bool wanted = false;
+    for (size_t k = 0; k < P.n_rx && !wanted; k++)
+        wanted = P.rx[k]->wants_slot;
+    if (!wanted || slot_available())
+        return;
+    int oldest = 0;
+    for (unsigned i = 1; i < ENS_STAGE_SLOTS; i++) {
+        if (P.slot_ms[i] < P.slot_ms[oldest])
+            oldest = (int)i;
+    }
+    uint64_t now = uv_now(&P.loop), limit = P.sys->opts.call_timeout_ms;
+    if (now - P.slot_ms[oldest] < limit) {
+        uv_timer_start(&P.stall, on_stall, P.slot_ms[oldest] + limit - now, 0);
+        return;
+    }
+    rxconn *c = rx_find(P.st->slot[oldest].conn);
+    slot_drop(oldest, "a sender stalled in the middle of a frame while others waited");
+    if (c != NULL)
+        rx_close(c);
+}
+
+static void on_stall(uv_timer_t *t)
+{
+    (void)t;
+    uv_update_time(&P.loop);
+    stall_check();
+}
+
+/* ---- receiving: taking frames -------------------------------------------------- */
+
+enum { CONN_WAIT, CONN_MORE, CONN_GONE };
+
+/* The sender of c hung up with the head of a frame (or part of one in
+ * pieces) not yet whole: drop it, with a row that says so, and close. */
+static int conn_ended_mid_frame(rxconn *c)
+{
+    /* Its sender: the connection's, else the one the frame names. */
+    ens_addr from = c->peer;
+    int i = slot_of(c->id);
+    uint8_t head[ENS_FRAME_HEADER_LEN];
+    if (!ens_addr_is_none(from)) {
+        /* known */
+    } else if (i >= 0 && P.st->slot[i].have >= ENS_FRAME_HEADER_LEN) {
+        from = ens__frame_sender(ens__stage_slot_area(P.st, (unsigned)i));
+    } else if (recv(c->fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof(head)) {
+        from = ens__frame_sender(head);
+    }
+    uint64_t bytes = i >= 0 ? P.st->slot[i].have : 0;
+    static uint8_t sink[ENS_STAGE_CHUNK];
+    ssize_t n;
+    while ((n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0 || (n < 0 && errno == EINTR))
+        bytes += n > 0 ? (uint64_t)n : 0;
+    if (i >= 0)
+        slot_free(i);
+    char reason[160];
+    snprintf(reason, sizeof(reason),
+             "the sender hung up in the middle of a frame: %llu bytes dropped, connection closed",
+             (unsigned long long)bytes);
+    journal_bad(ENS_EBADFRAME, bytes, from, reason);
+    rx_close(c);
+    return CONN_GONE;
 }
 
 static void bad_stream(rxconn *c, const char *why)
 {
-    ens_event ev = {.kind = ENS_EV_BADFRAME, .error = ENS_EBADFRAME, .reason = why};
-    ens__event_actor(&ev, P.actor);
-    ens__event(P.sys, &ev);
-    P.st->len = P.st->done;
-    P.st->sticky = 0;
+    journal_bad(ENS_EBADFRAME, 0, c->peer, why);
+    int i = slot_of(c->id);
+    if (i >= 0)
+        slot_drop(i, "the connection was closed after a malformed frame");
     rx_close(c);
-    resume_paused();
 }
 
 /* Frames are first looked at (MSG_PEEK, copied into the stage), then taken
@@ -165,52 +337,55 @@ static void bad_stream(rxconn *c, const char *why)
  * crash at any instant - SIGKILL lands typically right as a read returns -
  * neither loses nor repeats a byte: the next incarnation finds out from
  * the head of the connection whether the take happened. Frames above a
- * look's 64 KiB arrive in pieces (core/frag.h), each taken the same way. */
-static void on_rx(uv_poll_t *h, int status, int events)
+ * look's 64 KiB arrive in pieces (core/frag.h), each taken the same way and
+ * put together in the connection's slot. Returns CONN_MORE when c may hold
+ * more whole frames, CONN_WAIT when it needs a new arrival (or a slot),
+ * CONN_GONE when c was closed (and freed). */
+static int read_conn(rxconn *c)
 {
-    (void)status;
-    (void)events;
-    rxconn *c = h->data;
     ens_stage *st = P.st;
-    if (st->asm_total != 0 && st->asm_conn != c->id) {
-        c->paused = true; /* another connection's frame is half put together */
-        uv_poll_stop(&c->poll);
-        return;
-    }
-    if (st->len > st->done)
-        return; /* still handling a batch (cannot happen between turns) */
     st->len = st->done = 0;
     ssize_t n = recv(c->fd, st->buf, ENS_STAGE_CHUNK, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
+    if (n < 0 && errno == EINTR)
+        return CONN_MORE;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return CONN_WAIT; /* a hang-up with nothing queued reads as 0 */
     if (n <= 0) {
-        if (st->asm_total != 0 && st->asm_conn == c->id) {
-            st->asm_total = st->asm_have = 0; /* its sender ended mid-frame */
-            bad_stream(c, "the sender ended in the middle of a frame in pieces");
-            return;
-        }
+        if (slot_of(c->id) >= 0)
+            return conn_ended_mid_frame(c);
         rx_close(c);
-        return;
+        return CONN_GONE;
     }
+    const bool slot_free_now = slot_of(c->id) >= 0 || slot_available();
     size_t whole = 0;
+    bool for_slot = false;
     while ((size_t)n - whole >= ENS_FRAME_HEADER_LEN) {
-        uint64_t total = ens__frame_total_len(st->buf + whole);
+        const uint8_t *f = st->buf + whole;
+        uint64_t total = ens__frame_total_len(f);
         if (total < ENS_FRAME_HEADER_LEN || total > ENS_STAGE_CHUNK) {
             bad_stream(c, "malformed frame header: connection closed");
-            return;
+            return CONN_GONE;
         }
         if (total > (size_t)n - whole)
             break;
+        /* The first piece of a frame needs a slot: stop before it if none is
+         * free (a batch needs at most one: the pieces of one connection come
+         * in order, so a frame ends before the next begins). */
+        if (!slot_free_now && ens__frag_is(f) && ens__frag_starts(f, total)) {
+            for_slot = true;
+            break;
+        }
         whole += total;
     }
     if (whole == 0) {
-        /* Only the head of a frame is there (its sender's write was cut
-         * short): look again in a moment rather than take a piece. */
-        c->paused = true;
-        uv_poll_stop(&c->poll);
-        if (!uv_is_active((uv_handle_t *)&P.retry))
-            uv_timer_start(&P.retry, on_retry, 1, 0);
-        return;
+        if (for_slot) {
+            c->wants_slot = true;
+            stall_check();
+            return CONN_WAIT;
+        }
+        /* Only the head of a frame: wait for the rest, unless its sender is
+         * gone (then the rest never comes). */
+        return c->hup ? conn_ended_mid_frame(c) : CONN_WAIT;
     }
     st->sticky = c->id; /* the batch's connection, noted before the batch */
     st->pend_seq = ens__frame_seq(st->buf);
@@ -227,6 +402,54 @@ static void on_rx(uv_poll_t *h, int status, int events)
     (void)got;
     st->pend_bytes = 0;
     process_stage();
+    /* A look that saw less than it could saw all there was: what arrives
+     * later is announced by the next edge (after a hang-up there is none:
+     * read on to the end). */
+    return (size_t)n < ENS_STAGE_CHUNK && !c->hup ? CONN_WAIT : CONN_MORE;
+}
+
+/* One turn: each ready connection gets one look (one batch), in order, so
+ * a busy sender does not starve the others. */
+static void rx_turn(void)
+{
+    for (size_t turns = P.n_ready; turns > 0 && P.n_ready > 0; turns--) {
+        rxconn *c = P.ready[0];
+        ready_remove(c);
+        if (c->wants_slot)
+            continue;
+        int r = read_conn(c);
+        if (r == CONN_MORE)
+            ready_push(c);
+    }
+    if (P.n_ready == 0)
+        uv_idle_stop(&P.rx_again);
+}
+
+static void on_rx_events(uv_poll_t *h, int status, int events)
+{
+    (void)h;
+    (void)status;
+    (void)events;
+    struct epoll_event ev[64];
+    int k;
+    while ((k = epoll_wait(P.rx_ep, ev, 64, 0)) > 0) {
+        for (int i = 0; i < k; i++) {
+            rxconn *c = ev[i].data.ptr;
+            if (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                c->hup = true;
+            if (!c->wants_slot)
+                ready_push(c);
+        }
+        if (k < 64)
+            break;
+    }
+    rx_turn();
+}
+
+static void on_rx_again(uv_idle_t *h)
+{
+    (void)h;
+    rx_turn();
 }
 
 /* Make what the handler sent leave before its message counts as handled:
@@ -243,7 +466,8 @@ static void settle_sends(void)
     ens__tx_drain(&P.tx, P.sys->opts.call_timeout_ms, pump_ctl_tx);
 }
 
-/* Deliver message m (owned) as the frame in hand, attempt as given. */
+/* Deliver message m (owned) as the frame in hand, attempt as given; total
+ * is the bytes of the batch area it stands for. */
 static void deliver(ens_msg *m, uint64_t total)
 {
     P.st->attempt = m->hdr.attempt;
@@ -263,6 +487,20 @@ static void deliver(ens_msg *m, uint64_t total)
     P.st->state = ENS_STAGE_IDLE;
 }
 
+/* The message of the frame at frame[0..len), borrowed: the stage keeps the
+ * frame unchanged until it counts as handled, and the message lives only
+ * while its handler runs. NULL if the frame is rejected (reported). */
+static ens_msg *borrowed_msg(const uint8_t *frame, uint64_t len, ens_addr from)
+{
+    ens_msg *m = NULL;
+    int rc = ens__msg_from_borrowed(frame, len, P.sys->opts.max_frame_bytes, &m);
+    if (rc < 0) {
+        journal_bad(rc, len, from, "a received frame was rejected");
+        return NULL;
+    }
+    return m;
+}
+
 /* The complete frame at the stage's `done` as a message, or NULL (a bad
  * frame is reported and skipped; *total is set in both cases, 0 if the
  * frame is not complete yet). */
@@ -276,80 +514,84 @@ static ens_msg *staged_msg(uint64_t *total)
     if (t > st->len - st->done)
         return NULL;
     *total = t;
-    /* Borrowed from the stage, which keeps the frame unchanged until it
-     * counts as handled: the message lives only while its handler runs. */
-    ens_msg *m = NULL;
-    int rc = ens__msg_from_borrowed(st->buf + st->done, t, P.sys->opts.max_frame_bytes, &m);
-    if (rc < 0) {
-        ens_event ev = {.kind = ENS_EV_BADFRAME,
-                        .error = rc,
-                        .msg_size = (uint32_t)t,
-                        .reason = "a received frame was rejected"};
-        ens__event_actor(&ev, P.actor);
-        ens__event(P.sys, &ev);
+    ens_frame_hdr h;
+    ens_addr from =
+        ens__frame_hdr_read(st->buf + st->done, t, UINT32_MAX, &h) == 0 ? h.sender : ENS_ADDR_NONE;
+    ens_msg *m = borrowed_msg(st->buf + st->done, t, from);
+    if (m == NULL)
         st->done += t;
-        return NULL;
-    }
     return m;
 }
 
-static void bad_piece(const char *why)
-{
-    ens_event ev = {.kind = ENS_EV_BADFRAME, .error = ENS_EBADFRAME, .reason = why};
-    ens__event_actor(&ev, P.actor);
-    ens__event(P.sys, &ev);
-    P.st->asm_total = P.st->asm_have = 0;
-}
-
-/* A fragment at the stage's `done` (flen bytes): its bytes go into the
- * stage's assembly area at their offset (so doing it twice after a crash
- * does no harm); the last one makes the whole frame the one in hand. */
+/* A fragment at the stage's `done` (flen bytes), from the batch's
+ * connection: its bytes go into that connection's slot at their offset (so
+ * doing it twice after a crash does no harm); the last one makes the whole
+ * frame the one in hand. */
 static void take_piece(uint64_t flen)
 {
     ens_stage *st = P.st;
-    uint8_t *area = st->buf + ENS_STAGE_CHUNK;
+    const uint64_t conn = st->sticky;
+    rxconn *c = rx_find(conn);
+    const ens_addr from = c != NULL ? c->peer : ENS_ADDR_NONE;
     uint64_t total, off;
     const uint8_t *bytes;
     size_t n;
+    int i = slot_of(conn);
     if (!ens__frag_parse(st->buf + st->done, flen, P.sys->opts.max_frame_bytes, &total, &off,
                          &bytes, &n) ||
-        total > st->cap - ENS_STAGE_CHUNK) {
-        bad_piece("a malformed piece of a large frame");
-    } else if (off == 0) {
-        st->asm_conn = st->sticky;
-        st->asm_total = total;
-        memcpy(area, bytes, n);
-        st->asm_have = n;
-    } else if (st->asm_total != total || st->asm_conn != st->sticky ||
-               (off != st->asm_have && off + n != st->asm_have)) {
-        bad_piece("a piece of a large frame out of order");
-    } else {
-        /* The next piece, or (after a crash between copying a piece and
-         * moving past it) the same piece once more: copying it again is
-         * harmless, its bytes go to the same place. */
-        memcpy(area + off, bytes, n);
-        st->asm_have = off + n;
-    }
-    if (st->asm_total == 0 || st->asm_have < st->asm_total) {
+        total > st->slot_bytes) {
+        if (i >= 0)
+            slot_drop(i, "a malformed piece of a large frame");
+        else
+            journal_bad(ENS_EBADFRAME, flen, from, "a malformed piece of a large frame");
         st->done += flen;
         return;
     }
-    uint8_t *copy = malloc(st->asm_total);
-    ens_msg *m = NULL;
-    int rc = ENS_ENOMEM;
-    if (copy != NULL) {
-        memcpy(copy, area, st->asm_total);
-        rc = ens__msg_from_frame(copy, st->asm_total, P.sys->opts.max_frame_bytes, &m);
+    /* A first piece starts the slot afresh, unless it is the same first
+     * piece once more (a crash between copying it and moving past it). */
+    if (off == 0 && (i < 0 || st->slot[i].total != total || st->slot[i].have != n)) {
+        if (i >= 0)
+            slot_drop(i, "a new frame began before the last one ended");
+        i = slot_of(0);
+        if (i < 0) { /* cannot happen: read_conn stops before it */
+            journal_bad(ENS_EBADFRAME, total, from, "no slot for a large frame");
+            st->done += flen;
+            return;
+        }
+        ens_stage_slot *s = &st->slot[i];
+        s->total = total;
+        s->have = 0;
+        s->conn = conn;
     }
-    if (rc < 0) {
-        bad_piece("a large frame was rejected");
+    ens_stage_slot *s = i >= 0 ? &st->slot[i] : NULL;
+    if (s == NULL || s->total != total || (off != s->have && off + n != s->have)) {
+        if (i >= 0)
+            slot_drop(i, "a piece of a large frame out of order");
+        else
+            journal_bad(ENS_EBADFRAME, flen, from, "a piece of a large frame out of order");
         st->done += flen;
         return;
     }
-    st->asm_ready = 1;
+    /* The next piece, or (after a crash between copying a piece and moving
+     * past it) the same piece once more: copying it again is harmless, its
+     * bytes go to the same place. */
+    uint8_t *area = ens__stage_slot_area(st, (unsigned)i);
+    memcpy(area + off, bytes, n);
+    s->have = off + n;
+    P.slot_ms[i] = uv_now(&P.loop);
+    if (s->have < s->total) {
+        st->done += flen;
+        return;
+    }
+    ens_msg *m = borrowed_msg(area, s->total, from);
+    if (m == NULL) {
+        slot_free(i);
+        st->done += flen;
+        return;
+    }
+    st->hand_slot = (uint32_t)i + 1;
     deliver(m, flen);
-    st->asm_ready = 0;
-    st->asm_total = st->asm_have = 0;
+    hand_slot_put_away();
 }
 
 static void process_stage(void)
@@ -370,8 +612,6 @@ static void process_stage(void)
     if (st->done == st->len) {
         st->len = st->done = 0;
         st->sticky = 0;
-        if (st->asm_total == 0)
-            resume_paused();
     }
 }
 
@@ -388,7 +628,7 @@ static void handle_ctl(ens_msg *m, int *fds, int nfds)
         taken = true;
     } else if (t == ens_ctl_newconn.id && fd >= 0) {
         const ens_ctl_conn_v *v = m->value;
-        taken = rx_add(fd, v->conn_id) == 0;
+        taken = rx_add(fd, v->conn_id, v->peer) == 0;
     } else if (t == ens_ctl_spawned.id && m->hdr.corr == P.rpc_corr) {
         P.rpc_reply = *(const ens_ctl_status_v *)m->value;
         P.rpc_done = true;
@@ -641,10 +881,7 @@ static void pa_actor_gone(ens_system *s, ens_actor *a)
     if (ens__stage_in_hand(P.st)) {
         P.st->done += P.cur_len; /* the frame that ended the actor is handled */
         P.st->state = ENS_STAGE_IDLE;
-        if (P.st->asm_ready) {
-            P.st->asm_ready = 0;
-            P.st->asm_total = P.st->asm_have = 0;
-        }
+        hand_slot_put_away();
     } else if (P.st->state == ENS_STAGE_INIT) {
         P.st->state = ENS_STAGE_IDLE;
     }
@@ -754,22 +991,18 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
      * the stage says IDLE: a crash in between finds it in hand again. */
     uint64_t total = 0;
     ens_msg *m = NULL;
-    if (st->asm_ready && st->len - st->done >= ENS_FRAME_HEADER_LEN &&
-        ens__frag_is(st->buf + st->done)) {
-        /* The frame in hand was put together from pieces: the last piece is
-         * at `done`, the frame in the assembly area. */
+    if (st->hand_slot != 0 && st->hand_slot <= ENS_STAGE_SLOTS &&
+        st->len - st->done >= ENS_FRAME_HEADER_LEN && ens__frag_is(st->buf + st->done)) {
+        /* The frame in hand was put together from pieces: its last piece is
+         * at `done`, the frame in its slot. */
+        const unsigned i = st->hand_slot - 1;
+        const uint8_t *area = ens__stage_slot_area(st, i);
         total = ens__frame_total_len(st->buf + st->done);
-        uint8_t *copy = malloc(st->asm_total);
-        if (copy != NULL) {
-            memcpy(copy, st->buf + ENS_STAGE_CHUNK, st->asm_total);
-            if (ens__msg_from_frame(copy, st->asm_total, P.sys->opts.max_frame_bytes, &m) < 0)
-                m = NULL;
-        }
-        st->asm_ready = 0;
-        st->asm_total = st->asm_have = 0;
+        m = borrowed_msg(area, st->slot[i].total, ens__frame_sender(area));
         if (m == NULL) {
             st->done += total;
             st->state = ENS_STAGE_IDLE;
+            hand_slot_put_away();
             return;
         }
     } else {
@@ -788,6 +1021,7 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
         settle_sends();
         st->done += total;
         st->state = ENS_STAGE_IDLE;
+        hand_slot_put_away();
         return;
     }
     m->hdr.attempt = (uint16_t)(attempt + 1);
@@ -800,6 +1034,7 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
     ens__event_actor(&ev, P.actor);
     ens__event(P.sys, &ev);
     deliver(m, total);
+    hand_slot_put_away();
 }
 
 static bool prepared;
@@ -811,7 +1046,14 @@ bool ens__actor_process_prepare(void)
     memset(&P, 0, sizeof(P));
     if (uv_loop_init(&P.loop) != 0)
         return false;
-    uv_timer_init(&P.loop, &P.retry);
+    /* The receiving ends' own epoll set, edge-triggered (see rxconn). */
+    P.rx_ep = epoll_create1(EPOLL_CLOEXEC);
+    if (P.rx_ep < 0)
+        return false;
+    uv_poll_init(&P.loop, &P.rx_poll, P.rx_ep);
+    uv_poll_start(&P.rx_poll, UV_READABLE, on_rx_events);
+    uv_idle_init(&P.loop, &P.rx_again);
+    uv_timer_init(&P.loop, &P.stall);
     uv_prepare_init(&P.loop, &P.flush);
     uv_prepare_start(&P.flush, on_prepare);
     prepared = true;
@@ -853,11 +1095,10 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     ens_stage *st = P.st;
     const bool in_hand = ens__stage_in_hand(st);
     uint32_t crash_attempt = st->attempt;
-    if (st->asm_ready && !in_hand) {
+    if (st->hand_slot != 0 && !in_hand) {
         /* The crash came after a frame in pieces was handled and before its
-         * assembly was put away. */
-        st->asm_ready = 0;
-        st->asm_total = st->asm_have = 0;
+         * slot was put away. */
+        hand_slot_put_away();
     }
     int sig = st->last_signal;
     st->state = ENS_STAGE_INIT;
@@ -872,7 +1113,13 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     for (size_t i = 0; i < b->n_rx; i++) {
         if (st->pend_bytes != 0 && b->rx_ids[i] == st->pend_conn)
             ens__stage_settle(st, b->rx[i]);
-        rx_add(b->rx[i], b->rx_ids[i]);
+        if (rx_add(b->rx[i], b->rx_ids[i], ENS_ADDR_NONE) < 0)
+            _exit(74); /* cannot watch a connection: a crash, restarted */
+    }
+    for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
+        P.slot_ms[i] = uv_now(&P.loop);
+        if (st->slot[i].conn != 0 && rx_find(st->slot[i].conn) == NULL)
+            slot_drop((int)i, "the connection of a frame in pieces was gone after a crash");
     }
     ens__stage_settle(st, -1); /* its connection is gone: nothing to settle */
     recover(in_hand, crash_attempt, sig);

@@ -625,8 +625,12 @@ static void frames_to_dead_letters(const uint8_t *buf, size_t len, ens_frag_asm 
 static void drain_to_dead_letters(arec *r, const char *reason)
 {
     ens_stage *st = r->stage;
-    ens_frag_asm staged = {NULL, 0, 0};
-    uint64_t staged_conn = 0;
+    ens_frag_asm staged[ENS_STAGE_SLOTS];
+    uint64_t staged_conn[ENS_STAGE_SLOTS];
+    for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
+        staged[i] = (ens_frag_asm){NULL, 0, 0};
+        staged_conn[i] = 0;
+    }
     if (st != NULL && st->pend_bytes != 0) {
         int fd = -1;
         for (size_t i = 0; i < r->n_rx; i++) {
@@ -635,15 +639,26 @@ static void drain_to_dead_letters(arec *r, const char *reason)
         }
         ens__stage_settle(st, fd);
     }
-    if (st != NULL && st->asm_total != 0 && !st->asm_ready && st->asm_have < st->asm_total &&
-        (staged.buf = malloc(st->asm_total)) != NULL) {
-        memcpy(staged.buf, st->buf + ENS_STAGE_CHUNK, st->asm_have);
-        staged.total = st->asm_total;
-        staged.have = st->asm_have;
-        staged_conn = st->asm_conn;
+    /* Frames partly put together go on from their connections. */
+    for (unsigned i = 0; st != NULL && i < ENS_STAGE_SLOTS; i++) {
+        const ens_stage_slot *s = &st->slot[i];
+        if (s->conn == 0 || st->hand_slot == i + 1 || s->have >= s->total ||
+            s->total > st->slot_bytes || (staged[i].buf = malloc(s->total)) == NULL)
+            continue;
+        memcpy(staged[i].buf, ens__stage_slot_area(st, i), s->have);
+        staged[i].total = s->total;
+        staged[i].have = s->have;
+        staged_conn[i] = s->conn;
+    }
+    ens_frag_asm none = {NULL, 0, 0};
+    ens_frag_asm *batch_asm = &none;
+    for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
+        if (st != NULL && staged_conn[i] != 0 && staged_conn[i] == st->sticky)
+            batch_asm = &staged[i];
     }
     if (st != NULL && st->len > st->done)
-        frames_to_dead_letters(st->buf + st->done, st->len - st->done, &staged, reason);
+        frames_to_dead_letters(st->buf + st->done, st->len - st->done, batch_asm, reason);
+    ens__frag_reset(&none);
     for (size_t i = 0; i < r->n_rx; i++) {
         int fd = r->rx[i].fd;
         /* Writers get EPIPE from now on; what is queued is still readable. */
@@ -665,19 +680,24 @@ static void drain_to_dead_letters(arec *r, const char *reason)
             len += (size_t)n;
         }
         ens_frag_asm own = {NULL, 0, 0};
-        ens_frag_asm *a = r->rx[i].id == staged_conn ? &staged : &own;
+        ens_frag_asm *a = &own;
+        for (unsigned k = 0; k < ENS_STAGE_SLOTS; k++) {
+            if (staged_conn[k] != 0 && staged_conn[k] == r->rx[i].id)
+                a = &staged[k];
+        }
         if (buf != NULL)
             frames_to_dead_letters(buf, len, a, reason);
         ens__frag_reset(&own);
         free(buf);
         close(fd);
     }
-    ens__frag_reset(&staged);
+    for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++)
+        ens__frag_reset(&staged[i]);
     if (st != NULL) {
         st->len = st->done = 0;
         st->sticky = 0;
-        st->asm_total = st->asm_have = 0;
-        st->asm_ready = 0;
+        st->hand_slot = 0;
+        memset(st->slot, 0, sizeof(st->slot));
     }
     r->n_rx = 0;
 }

@@ -244,7 +244,7 @@ void ens__stage_settle(ens_stage *st, int fd)
 
 ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len, int *memfd)
 {
-    size_t len = sizeof(ens_stage) + (size_t)max_frame + ENS_STAGE_CHUNK;
+    size_t len = sizeof(ens_stage) + ENS_STAGE_CHUNK + (size_t)ENS_STAGE_SLOTS * max_frame;
     int fd = -1;
     if (memfd != NULL) {
         *memfd = -1;
@@ -266,7 +266,8 @@ ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len, int *memfd)
     if (memfd != NULL)
         *memfd = fd;
     ens_stage *st = p;
-    st->cap = (uint64_t)max_frame + ENS_STAGE_CHUNK;
+    st->slot_bytes = max_frame;
+    st->cap = ENS_STAGE_CHUNK + (uint64_t)ENS_STAGE_SLOTS * max_frame;
     *map_len = len;
     return st;
 }
@@ -281,7 +282,9 @@ ens_stage *ens__stage_map_fd(int fd, size_t *map_len)
     if (p == MAP_FAILED)
         return NULL;
     ens_stage *st = p;
-    if (st->cap != len - sizeof(ens_stage)) { /* not one of ours */
+    if (st->cap != len - sizeof(ens_stage) ||
+        st->cap != ENS_STAGE_CHUNK + (uint64_t)ENS_STAGE_SLOTS * st->slot_bytes) {
+        /* not one of ours */
         munmap(p, len);
         return NULL;
     }

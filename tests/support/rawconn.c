@@ -1,0 +1,80 @@
+/*
+ * tests/support/rawconn.c - raw connections to a running system (see
+ * rawconn.h).
+ */
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/proc.h"
+#include "ensemble/error.h"
+#include "support/rawconn.h"
+
+/* Wait for one control frame on fd: 1 with *m, or a negative error. */
+static int recv_ctl(int fd, int timeout_ms, ens_msg **m, int *fds, int *nfds)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) != 1)
+        return ENS_ETIMEDOUT;
+    int rc = ens__ctl_recv(fd, m, fds, nfds);
+    return rc == 0 ? ENS_EAGAIN : rc;
+}
+
+int test_raw_connect(const char *name, int timeout_ms)
+{
+    struct sockaddr_un sa;
+    int salen = ens__system_sockaddr(name, &sa);
+    if (salen < 0)
+        return salen;
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return ENS_EIO;
+    if (connect(fd, (struct sockaddr *)&sa, (socklen_t)salen) < 0) {
+        close(fd);
+        return ENS_ENOENT;
+    }
+    /* The admin's hello, with the receiving end of its connection to us. */
+    ens_msg *m = NULL;
+    int fds[ENS_CTL_MAX_FDS];
+    int nfds = ENS_CTL_MAX_FDS;
+    int rc = recv_ctl(fd, timeout_ms, &m, fds, &nfds);
+    for (int i = 0; rc == 1 && i < nfds; i++)
+        close(fds[i]);
+    if (rc == 1 && ens_msg_value(m, &ens_ctl_hello) == NULL)
+        rc = ENS_EBADFRAME;
+    if (rc == 1)
+        ens_msg_free(m);
+    if (rc != 1) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int test_raw_connect_peer(int fd, ens_addr peer, int timeout_ms, int *out)
+{
+    ens_ctl_conn_v v = {peer, 0};
+    *out = -1;
+    if (ens__ctl_send(fd, ENS_ADDR_NONE, &ens_ctl_connect, &v, 0, NULL, 0) != 0)
+        return ENS_EIO;
+    for (;;) {
+        ens_msg *m = NULL;
+        int fds[ENS_CTL_MAX_FDS];
+        int nfds = ENS_CTL_MAX_FDS;
+        int rc = recv_ctl(fd, timeout_ms, &m, fds, &nfds);
+        if (rc < 0)
+            return rc;
+        const ens_ctl_status_v *st = ens_msg_value(m, &ens_ctl_connected);
+        int status = st != NULL ? st->status : 0;
+        for (int i = 0; i < nfds; i++) {
+            if (st != NULL && *out < 0 && status == 0)
+                *out = fds[i];
+            else
+                close(fds[i]);
+        }
+        ens_msg_free(m);
+        if (st != NULL)
+            return status;
+    }
+}
