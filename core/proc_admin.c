@@ -51,6 +51,8 @@
 #define RESTART_MAX               10 /* crashes within the window before the admin gives up */
 #define JOURNAL_RESTART_WINDOW_MS 60000
 #define JOURNAL_RESTART_MAX       5 /* writer restarts within the window before giving up */
+#define ZYGOTE_RESTART_WINDOW_MS  60000
+#define ZYGOTE_RESTART_MAX        5 /* zygote restarts within the window before giving up */
 
 typedef struct rxend {
     uint64_t id;
@@ -120,9 +122,12 @@ typedef struct admin {
     uint64_t jdropped;                      /* events the full channel refused */
     int64_t jrestarts[JOURNAL_RESTART_MAX]; /* when the writer was restarted (ms) */
     size_t n_jrestarts;
-    ens_zygote zygote; /* forks first incarnations (core/proc_zygote.h) */
-    int ep;            /* epoll: the channels and connections to wait on */
-    int ep_zygote;     /* the zygote channel it watches, -1 if none */
+    ens_zygote zygote;                     /* forks first incarnations (core/proc_zygote.h) */
+    int64_t zrestarts[ZYGOTE_RESTART_MAX]; /* when the zygote was restarted (ms) */
+    size_t n_zrestarts;
+    int ep;                 /* epoll: the channels and connections to wait on */
+    int ep_zygote;          /* the zygote channel it watches, -1 if none */
+    unsigned ep_zygote_gen; /* the zygote.gen of that channel */
 } admin;
 
 static admin A;
@@ -250,19 +255,28 @@ static void journal_send(const ens_event *ev)
 
 static void emit(ens_event *ev);
 
+/* May a helper process (the journal writer, the zygote) that died be
+ * started again? Not if it was restarted max times within the last
+ * window_ms (at[0..*n): when, dropped as they age out): it cannot work. */
+static bool restart_allowed(int64_t *at, size_t *n, size_t max, int64_t window_ms, int64_t now)
+{
+    size_t recent = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (now - at[i] < window_ms)
+            at[recent++] = at[i];
+    }
+    *n = recent;
+    return recent < max;
+}
+
 /* Start the journal writer again after it died, unless it died too often
  * (JOURNAL_RESTART_MAX times within JOURNAL_RESTART_WINDOW_MS: it cannot
  * work, e.g. its file went bad). True if a new writer runs. */
 static bool journal_restart(void)
 {
     int64_t now = ens__now_ms();
-    size_t n = 0;
-    for (size_t i = 0; i < A.n_jrestarts; i++) {
-        if (now - A.jrestarts[i] < JOURNAL_RESTART_WINDOW_MS)
-            A.jrestarts[n++] = A.jrestarts[i];
-    }
-    A.n_jrestarts = n;
-    if (n == JOURNAL_RESTART_MAX)
+    if (!restart_allowed(A.jrestarts, &A.n_jrestarts, JOURNAL_RESTART_MAX,
+                         JOURNAL_RESTART_WINDOW_MS, now))
         return false;
     if (ens__journal_proc_start(A.sys, A.pid, &A.jpid, &A.jfd) < 0 || A.jpid <= 0)
         return false;
@@ -340,6 +354,60 @@ static void journal_stop(void)
         close(A.jpidfd);
     A.jpidfd = -1;
     A.jpid = 0;
+}
+
+/* Run first in a zygote started while actors exist: the admin's mappings
+ * of their stages are none of its business, nor of the spares it makes and
+ * the actors they become (and each would make its clones dearer). Its
+ * descriptors are closed already. */
+static void zygote_drop(void)
+{
+    for (size_t i = 0; i < A.n; i++) {
+        if (A.recs[i]->stage != NULL)
+            munmap(A.recs[i]->stage, A.recs[i]->stage_len);
+    }
+}
+
+/* The zygote was reaped. It never ends by itself while the system runs:
+ * journal it as a crash (whose log line says what followed), and start a
+ * new one unless the system is ending or the zygote died too often
+ * (ZYGOTE_RESTART_MAX restarts within ZYGOTE_RESTART_WINDOW_MS): then there
+ * is no zygote any more and the admin forks every actor itself. The spares
+ * in hand stay in use. */
+static void zygote_exited(int wstatus)
+{
+    char how[96];
+    if (A.zygote.stuck)
+        snprintf(how, sizeof(how), "was killed: a spare it owed was late");
+    else if (WIFSIGNALED(wstatus))
+        snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(wstatus));
+    else
+        snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(wstatus));
+    char then[128] = "the system is ending";
+    int64_t now = ens__now_ms();
+    int rc = 0;
+    if (A.shutting_down) {
+        /* nothing more to start */
+    } else if (!restart_allowed(A.zrestarts, &A.n_zrestarts, ZYGOTE_RESTART_MAX,
+                                ZYGOTE_RESTART_WINDOW_MS, now)) {
+        snprintf(then, sizeof(then),
+                 "it died too often to start it again: actors are forked by the admin");
+    } else if ((rc = ens__zygote_start(A.sys, A.pid, &A.zygote, zygote_drop)) < 0) {
+        snprintf(then, sizeof(then),
+                 "a new one could not be started (%s): actors are forked by the admin",
+                 ens_strerror(rc));
+    } else {
+        A.zrestarts[A.n_zrestarts++] = now;
+        snprintf(then, sizeof(then), "a new one was started");
+    }
+    char why[256];
+    snprintf(why, sizeof(why), "the zygote process %s; %s", how, then);
+    ens_event ev = {.kind = ENS_EV_CRASH,
+                    .actor = ENS_ADDR_NONE,
+                    .actor_type = "ens.Zygote",
+                    .signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0,
+                    .reason = why};
+    emit(&ev);
 }
 
 static void emit(ens_event *ev)
@@ -827,8 +895,15 @@ static void on_child_exit(pid_t pid, int wstatus)
         journal_exited(wstatus);
         return;
     }
-    if (ens__zygote_exited(&A.zygote, pid))
+    switch (ens__zygote_exited(&A.zygote, pid)) {
+    case ENS_ZYGOTE_ITSELF:
+        zygote_exited(wstatus);
         return;
+    case ENS_ZYGOTE_SPARE:
+        return;
+    case ENS_ZYGOTE_NOT_OURS:
+        break;
+    }
     arec *r = NULL;
     for (size_t i = 0; i < A.n; i++) {
         if (A.recs[i]->pid == pid)
@@ -985,7 +1060,7 @@ static void do_spawn(arec *from, const ens_msg *m)
         r->spawn_flags = (uint32_t)v->flags;
         int stage_fd = -1;
         r->stage = ens__stage_map(A.sys->opts.max_frame_bytes, &r->stage_len,
-                                  A.zygote.pid > 0 || A.zygote.n_spares > 0 ? &stage_fd : NULL);
+                                  ens__zygote_can_fork(&A.zygote) ? &stage_fd : NULL);
         int sv[2] = {-1, -1};
         if (v->arg.len > 0 && (r->arg = malloc(v->arg.len)) != NULL) {
             memcpy(r->arg, v->arg.data, v->arg.len);
@@ -1330,7 +1405,8 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd)
     if (A.jpid > 0)
         A.jpidfd = (int)syscall(SYS_pidfd_open, A.jpid, 0);
     /* Then the zygote, which forks new actors while the admin grows. */
-    int zrc = ens__zygote_start(s, A.pid, &A.zygote);
+    ens__zygote_init(&A.zygote);
+    int zrc = ens__zygote_start(s, A.pid, &A.zygote, zygote_drop);
     if (zrc < 0)
         ens__log(s, NULL, ENS_LOG_WARN, "no zygote (%s): actors are forked by the admin",
                  ens_strerror(zrc));
@@ -1364,6 +1440,12 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd)
             finish();
         if (A.shutting_down && ens__mono_ns() >= A.shutdown_deadline)
             finish();
+        if (A.ep_zygote_gen != A.zygote.gen) {
+            /* Its channel was closed (which took it out of the epoll set;
+             * the number may already name another descriptor) or replaced. */
+            A.ep_zygote = -1;
+            A.ep_zygote_gen = A.zygote.gen;
+        }
         ep_set(&A.ep_zygote, &zygote_ev, A.zygote.fd, EPOLLIN, EP_ZYGOTE);
         for (size_t i = 0; i < A.n; i++)
             ep_sync(A.recs[i]);
@@ -1377,9 +1459,7 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd)
         if (k == 1 && e.data.u64 == EP_LISTEN) {
             on_connect();
         } else if (k == 1 && e.data.u64 == EP_ZYGOTE) {
-            if (ens__zygote_on_readable(&A.zygote) && !A.shutting_down)
-                ens__log(A.sys, NULL, ENS_LOG_WARN,
-                         "the zygote ended: actors are forked by the admin");
+            ens__zygote_on_readable(&A.zygote); /* its end: replaced once reaped */
         } else if (k == 1 && e.data.u64 == EP_SIGNALS) {
             struct signalfd_siginfo si;
             while (read(A.sigfd, &si, sizeof(si)) == sizeof(si))

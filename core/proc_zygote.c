@@ -13,6 +13,7 @@
  * the zygote's, which only pthread calls aimed at the thread itself would
  * use (raise and abort ask the kernel: the crash tests cover them).
  */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
@@ -151,11 +152,13 @@ static void warm_up(void)
         free(frame);
 }
 
-_Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch)
+/* The zygote: make `initial` spares, then one more per spare the admin
+ * asks for. */
+_Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch, int initial)
 {
     ens__proctitle("ens-zygote %s", s->name);
     warm_up();
-    for (int i = 0; i < ENS_ZYGOTE_SPARES; i++) {
+    for (int i = 0; i < initial; i++) {
         if (!make_spare(s, admin, ch))
             _exit(0);
     }
@@ -183,10 +186,18 @@ _Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch)
 
 /* ---- in the admin ------------------------------------------------------- */
 
-int ens__zygote_start(ens_system *s, pid_t admin, ens_zygote *z)
+void ens__zygote_init(ens_zygote *z)
 {
     memset(z, 0, sizeof(*z));
     z->fd = -1;
+}
+
+int ens__zygote_start(ens_system *s, pid_t admin, ens_zygote *z, void (*drop)(void))
+{
+    assert(z->pid == 0 && z->fd < 0);
+    z->stuck = false;
+    z->asked = 0;
+    int initial = ENS_ZYGOTE_SPARES - z->n_spares;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return ENS_EIO;
@@ -199,23 +210,31 @@ int ens__zygote_start(ens_system *s, pid_t admin, ens_zygote *z)
     if (pid == 0) {
         if (!ens__child_setup(admin, true))
             _exit(70);
+        /* Started again later, the zygote would otherwise keep actors'
+         * connections open (and pass them to every spare). */
         ens__close_fds_except(&sv[1], 1);
-        zygote_main(s, admin, sv[1]);
+        if (drop != NULL)
+            drop();
+        zygote_main(s, admin, sv[1], initial);
     }
     close(sv[1]);
     ens__fd_nonblock(sv[0]);
     z->pid = pid;
     z->fd = sv[0];
-    z->asked = ENS_ZYGOTE_SPARES;
+    z->gen++;
+    z->asked = initial;
     return 0;
 }
 
-static void forget_zygote(ens_zygote *z)
+/* No longer talk to the zygote (it ended, or is killed); its pid stays
+ * until it is reaped. */
+static void close_zygote(ens_zygote *z)
 {
-    if (z->fd >= 0)
+    if (z->fd >= 0) {
         close(z->fd);
+        z->gen++;
+    }
     z->fd = -1;
-    z->pid = 0;
     z->asked = 0;
 }
 
@@ -228,7 +247,7 @@ static void drop_spare(ens_zygote *z, int i)
 /* Ask the zygote for one more spare. */
 static void ask_spare(ens_zygote *z)
 {
-    if (z->pid <= 0 || z->n_spares + z->asked >= ENS_ZYGOTE_SPARES)
+    if (z->fd < 0 || z->n_spares + z->asked >= ENS_ZYGOTE_SPARES)
         return;
     ens_ctl_flag_v v = {1, 0};
     if (ens__ctl_send(z->fd, ENS_ADDR_NONE, &ens_ctl_spare, &v, 0, NULL, 0) == 0)
@@ -246,7 +265,7 @@ bool ens__zygote_on_readable(ens_zygote *z)
         if (rc == ENS_EBADFRAME)
             continue;
         if (rc < 0) { /* the zygote ended: its spares in hand stay */
-            forget_zygote(z);
+            close_zygote(z);
             return true;
         }
         const ens_ctl_status_v *v = m->value;
@@ -271,9 +290,10 @@ static void wait_spare(ens_zygote *z)
     uint64_t deadline = ens__mono_ns() + (uint64_t)SPARE_WAIT_MS * 1000000u;
     while (z->n_spares == 0 && z->asked > 0 && z->fd >= 0) {
         uint64_t now = ens__mono_ns();
-        if (now >= deadline) { /* stuck: no longer counted on */
+        if (now >= deadline) { /* stuck: no longer counted on (replaced when reaped) */
             kill(z->pid, SIGKILL);
-            forget_zygote(z);
+            z->stuck = true;
+            close_zygote(z);
             return;
         }
         struct pollfd p = {.fd = z->fd, .events = POLLIN};
@@ -327,27 +347,39 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
     return rc;
 }
 
-bool ens__zygote_exited(ens_zygote *z, pid_t pid)
+bool ens__zygote_can_fork(const ens_zygote *z)
+{
+    return z->fd >= 0 || z->n_spares > 0;
+}
+
+ens_zygote_child ens__zygote_exited(ens_zygote *z, pid_t pid)
 {
     if (z->pid > 0 && pid == z->pid) {
-        forget_zygote(z);
-        return true;
+        /* Take the spares it sent before it died. (A spare cloned at that
+         * moment may hold its end of the channel a little longer: do not
+         * wait for the end of file.) */
+        if (z->fd >= 0)
+            ens__zygote_on_readable(z);
+        close_zygote(z);
+        z->pid = 0;
+        return ENS_ZYGOTE_ITSELF;
     }
     for (int i = 0; i < z->n_spares; i++) {
         if (z->spares[i].pid == pid) {
             drop_spare(z, i);
             ask_spare(z);
-            return true;
+            return ENS_ZYGOTE_SPARE;
         }
     }
-    return false;
+    return ENS_ZYGOTE_NOT_OURS;
 }
 
 void ens__zygote_stop(ens_zygote *z)
 {
     if (z->pid > 0)
         kill(z->pid, SIGKILL);
-    forget_zygote(z);
+    close_zygote(z);
+    z->pid = 0;
     while (z->n_spares > 0) {
         kill(z->spares[0].pid, SIGKILL);
         drop_spare(z, 0);

@@ -21,7 +21,15 @@
  * the admin, which holds every receiving end of the actor.
  *
  * The zygote is an optimisation only: without it (it failed to start, or
- * was killed) the admin forks actors itself, as before.
+ * died too often) the admin forks actors itself, as before. When it dies
+ * the admin starts a new one (core/proc_admin.c: at most a few times a
+ * minute). A new zygote is forked from an admin that holds every actor's
+ * channels, receiving ends and stages: before anything else it closes every
+ * descriptor but its channel (an actor's connection held open elsewhere
+ * would hide the actor's hang-up) and runs the admin's drop callback, which
+ * unmaps the stages. The spares of the dead zygote stay in use: each holds
+ * only its own channel, already the admin's child like any spare, and the
+ * new zygote is asked only for the ones missing.
  */
 #ifndef ENS_CORE_PROC_ZYGOTE_H
 #define ENS_CORE_PROC_ZYGOTE_H
@@ -39,23 +47,42 @@ typedef struct ens_spare {
 } ens_spare;
 
 typedef struct ens_zygote {
-    pid_t pid; /* 0: none (never started, or gone) */
-    int fd;    /* the admin's end of the zygote's channel, -1 if none */
+    pid_t pid;    /* 0: none (never started, or reaped); stays until reaped */
+    int fd;       /* the admin's end of the zygote's channel, -1 if none */
+    unsigned gen; /* +1 whenever fd is closed or replaced (fd numbers are reused) */
+    bool stuck;   /* the admin killed it: a spare was late (SPARE_WAIT_MS) */
     ens_spare spares[ENS_ZYGOTE_SPARES];
     int n_spares;
     int asked; /* spares asked for and not yet received */
 } ens_zygote;
 
-/* In the admin, before any actor: fork the zygote of s, which starts
- * making spares. admin is the admin's pid (the zygote and the spares die
- * with it). On failure z has no zygote and the admin forks actors itself.
- * Errors: ENS_EIO (socketpair or fork failed). */
-int ens__zygote_start(ens_system *s, pid_t admin, ens_zygote *z);
+/* What ens__zygote_exited found a reaped process to be. */
+typedef enum ens_zygote_child {
+    ENS_ZYGOTE_NOT_OURS, /* neither the zygote nor a spare in hand */
+    ENS_ZYGOTE_SPARE,    /* a spare in hand (forgotten, a new one asked for) */
+    ENS_ZYGOTE_ITSELF,   /* the zygote (forgotten; its spares in hand stay) */
+} ens_zygote_child;
+
+/* No zygote and no spare yet. */
+void ens__zygote_init(ens_zygote *z);
+
+/* In the admin: fork a zygote for s, the first one (before any actor) or
+ * one in place of a zygote that was reaped (z->pid is 0). Spares in hand
+ * stay; the new zygote makes the ones missing. admin is the admin's pid
+ * (the zygote and the spares die with it). drop, if not NULL, runs first
+ * in the new zygote, to let go of what the admin holds besides descriptors
+ * (which are all closed). On failure z has no zygote and the admin forks
+ * actors itself. Errors: ENS_EIO (socketpair or fork failed). */
+int ens__zygote_start(ens_system *s, pid_t admin, ens_zygote *z, void (*drop)(void));
 
 /* The zygote's channel (z->fd) is readable: take the spares it sent. When
- * it says end of file, the zygote is forgotten (the spares in hand stay)
+ * it says end of file, the channel is closed (z->pid stays until reaped)
  * and true is returned. */
 bool ens__zygote_on_readable(ens_zygote *z);
+
+/* True if a first incarnation may start in a spare (one in hand, or a
+ * zygote to make one): the caller then makes its stage shareable. */
+bool ens__zygote_can_fork(const ens_zygote *z);
 
 /* Start a first incarnation described by boot in a spare: boot->ctl (the
  * actor's end of its control channel), boot->rx[0] (its one receiving end;
@@ -68,10 +95,9 @@ bool ens__zygote_on_readable(ens_zygote *z);
  *  - as ens__frame_build (a start argument too large for one message). */
 int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *boot, int stage_fd, pid_t *pid);
 
-/* The admin reaped process pid: true if it was the zygote (forgotten if
- * it was not yet, its spares stay) or a spare (forgotten, and a new one
- * asked for). */
-bool ens__zygote_exited(ens_zygote *z, pid_t pid);
+/* The admin reaped process pid: was it the zygote or a spare in hand?
+ * Either is forgotten (the spares the zygote had sent are taken first). */
+ens_zygote_child ens__zygote_exited(ens_zygote *z, pid_t pid);
 
 /* At the admin's end: kill the zygote and the spares, close their
  * channels. The caller reaps them with its other children. */

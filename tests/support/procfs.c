@@ -4,6 +4,7 @@
 #include "procfs.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,4 +86,65 @@ bool test_gone_within(int pid, int ms)
     int k = poll(&p, 1, ms);
     close(fd);
     return k == 1;
+}
+
+bool test_cmdline_of(int pid, char *buf, size_t len)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/cmdline", pid);
+    FILE *f = fopen(p, "re");
+    if (f == NULL || len == 0) {
+        if (f != NULL)
+            fclose(f);
+        return false;
+    }
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && buf[n - 1] == '\0') /* the padding of a rewritten title */
+        n--;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    }
+    buf[n] = '\0';
+    return n > 0;
+}
+
+int test_fds_linked(int pid, const char *prefix)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/fd", pid);
+    DIR *d = opendir(p);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char link[PATH_MAX], target[PATH_MAX];
+        snprintf(link, sizeof(link), "%s/%s", p, e->d_name);
+        ssize_t len = readlink(link, target, sizeof(target) - 1);
+        if (len < 0)
+            continue; /* closed meanwhile */
+        target[len] = '\0';
+        n += strncmp(target, prefix, strlen(prefix)) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+bool test_maps_name(int pid, const char *text)
+{
+    char p[64], line[512];
+    snprintf(p, sizeof(p), "/proc/%d/maps", pid);
+    FILE *f = fopen(p, "re");
+    if (f == NULL)
+        return false;
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, text) != NULL;
+    fclose(f);
+    return found;
 }
