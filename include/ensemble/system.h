@@ -35,6 +35,21 @@
  *    leaves during its next ens_ask, ens_listen, ens_system_run or
  *    ens_system_shutdown.
 
+ * Files: the log and the failure journal are opened so that another local
+ * user cannot point them elsewhere (a symbolic link planted in /tmp would
+ * otherwise make the system append to any file its user may write). A file
+ * the system writes must be a regular file of its effective uid with one
+ * link (no hard link to a file of ours), never reached through a symbolic
+ * link at its last component (a FIFO, a device or a socket is refused:
+ * only /dev/null is taken, as a log thrown away); the directory holding it
+ * must belong to us or root and, if others may write it, be sticky (as
+ * /tmp: no one else can rename or remove our file there); no symbolic link
+ * along the path may belong to another user (root's are trusted). Group
+ * write on a directory is not refused: the group is trusted as with the
+ * files in it. A refusal is ENS_EUNSAFE from ens_system_start, with a log
+ * line (to stderr for the log) saying which check failed. Existing files
+ * keep their mode.
+ *
  * The outside program holds one ens_ctx for the system (ens_system_ctx) with
  * an address of its own: it spawns top-level actors, sends ("tell"), asks
  * and listens through it. Not thread-safe: use a system from one thread.
@@ -76,7 +91,11 @@ typedef struct ens_system_opts {
                                  the system keeps running. Process base: a
                                  journal writer process, forked by the admin,
                                  owns it; actors and the admin never open it.
-                                 ens_system_options() shows the resolved path. */
+                                 ens_system_options() shows the resolved path.
+                                 A new journal is created mode 0600 (its WAL
+                                 and shared-memory files take its mode); the
+                                 file and those beside it (-wal, -shm,
+                                 -journal) follow the rule of "Files" above. */
     uint32_t max_frame_bytes; /* frame limit (header + payload); 16 MiB by default */
     uint32_t mailbox_limit;   /* queued messages per actor before ENS_EFULL */
     uint32_t call_timeout_ms; /* default timeout for blocking calls */
@@ -87,7 +106,11 @@ typedef struct ens_system_opts {
     void *event_arg;          /* passed to on_event */
     const char *log_path;     /* log file, appended to; NULL = stderr. On the
                                  process base the lines of every process go
-                                 through the admin to it. */
+                                 through the admin to it. Created mode 0600.
+                                 Refused (ENS_EUNSAFE) unless it is a regular
+                                 file of ours with one link, not reached by a
+                                 symbolic link at its last component, or
+                                 /dev/null; see "Files" above. */
 } ens_system_opts;
 
 #define ENS_SYSTEM_OPTS_INIT                                                                       \
@@ -103,7 +126,9 @@ typedef struct ens_system ens_system;
  * Errors: ENS_EINVAL (NULL out, bad options: frame limit below 4 KiB,
  * mailbox_limit 0, unknown base, bad name), ENS_EEXIST (process base: a
  * system of that name runs already), ENS_ENOENT / ENS_EIO (log_path cannot
- * be opened), the failure journal cannot be opened: ENS_EIO (directory or
+ * be opened), ENS_EUNSAFE (log_path or the journal's files are refused by
+ * the rule of "Files" above; the failed check is logged), the failure
+ * journal cannot be opened: ENS_EIO (directory or
  * file cannot be created or written), ENS_EBADFRAME (the file is not a
  * journal), ENS_EINVAL (empty path) - the reason is logged, ENS_ENOTSUP (a persistent inproc
  * system), ENS_EIO / ENS_EAGAIN (the admin could not be forked), ENS_ENOMEM. Process base: the
