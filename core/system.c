@@ -23,7 +23,8 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
         return ENS_EINVAL;
     if (o == NULL)
         o = &defaults;
-    if (o->max_frame_bytes < ENS_FRAME_MIN_LIMIT || o->mailbox_limit == 0)
+    if (o->max_frame_bytes < ENS_FRAME_MIN_LIMIT || o->mailbox_limit == 0 ||
+        o->mailbox_bytes_limit == 0)
         return ENS_EINVAL;
     if (o->base != ENS_BASE_INPROC && o->base != ENS_BASE_PROCESS)
         return ENS_EINVAL;
