@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,8 +172,12 @@ static int slow_receive(ens_ctx *c, void *st, const ens_msg *m)
     }
     const ens_string_v *t = ens_msg_value(m, ENS_MSG_STRING);
     if (t != NULL && strcmp(t->text, "gate") == 0) {
-        int fd = open(gate_path, O_RDONLY | O_CLOEXEC);
+        int fd = open(gate_path, O_RDWR | O_CLOEXEC);
         if (fd >= 0) {
+            /* A byte in the file tells the test the handler is stuck now
+             * (nothing it sent would leave before it returns). */
+            if (write(fd, "g", 1) != 1)
+                s->out_of_order = -1000000;
             while (flock(fd, LOCK_SH) != 0 && errno == EINTR)
                 ;
             close(fd);
@@ -304,12 +309,126 @@ static void test_bytes_waiting_for_a_slow_actor_are_bounded(void **state)
     slow_sys = NULL;
 }
 
+/* On "flood <address>": tell 20 messages of 8 MiB to that address and
+ * reply "<accepted> <refused> <other errors>". */
+static int flooder_receive(ens_ctx *c, void *st, const ens_msg *m)
+{
+    (void)st;
+    const ens_string_v *t = ens_msg_value(m, ENS_MSG_STRING);
+    ens_addr to;
+    if (t == NULL || strncmp(t->text, "flood ", 6) != 0 || ens_addr_parse(t->text + 6, &to) != 0)
+        return 0;
+    const size_t msg = 8u << 20;
+    uint8_t *buf = calloc(1, msg);
+    if (buf == NULL)
+        return ENS_ENOMEM;
+    int64_t accepted = 0;
+    int refused = 0, other = 0;
+    for (int i = 0; i < 20; i++) {
+        memcpy(buf, &accepted, sizeof(accepted));
+        int rc = ens_send(c, to, ENS_MSG_BYTES, &(ens_bytes_v){{buf, (uint32_t)msg}});
+        if (rc == 0)
+            accepted++;
+        else if (rc == ENS_EFULL)
+            refused++;
+        else
+            other++;
+    }
+    free(buf);
+    char text[64];
+    snprintf(text, sizeof(text), "%lld %d %d", (long long)accepted, refused, other);
+    return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){text});
+}
+
+static const ens_actor_def flooder_def = {
+    "limits.Flooder", 0, NULL, flooder_receive, NULL, NULL, NULL};
+
+/* The same attack from inside: an actor floods the stuck actor. Actor
+ * processes keep the byte bound too (the default, 64 MiB). */
+static void test_bytes_an_actor_holds_for_a_slow_actor_are_bounded(void **state)
+{
+    (void)state;
+    const size_t msg = 8u << 20;
+    const uint64_t limit = ENS_MAILBOX_BYTES_DEFAULT;
+    snprintf(gate_path, sizeof(gate_path), "/tmp/ens-gate-XXXXXX");
+    gate_fd = mkstemp(gate_path);
+    assert_true(gate_fd >= 0);
+    assert_int_equal(flock(gate_fd, LOCK_EX), 0);
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = "";
+    o.log_level = ENS_LOG_ERROR;
+    assert_int_equal(ens_system_start(&o, &slow_sys), 0);
+    ens_ctx *out = ens_system_ctx(slow_sys);
+    ens_addr slow, flooder;
+    assert_int_equal(ens_spawn(out, &slow_def, NULL, NULL, &slow), 0);
+    assert_int_equal(ens_spawn(out, &flooder_def, NULL, NULL, &flooder), 0);
+    assert_int_equal(ens_send(out, slow, ENS_MSG_STRING, &(ens_string_v){"gate"}), 0);
+    /* Wait until the slow actor's handler is stuck (it writes a byte first). */
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct stat st;
+    while (fstat(gate_fd, &st) == 0 && st.st_size == 0) {
+        assert_int_equal(ens_system_run(slow_sys, 10), 0); /* sends the gate */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec > 30)
+            fail_msg("the slow actor never reached its gate");
+    }
+    char text[64];
+    ens_addr_format(slow, text + 6, sizeof(text) - 6);
+    memcpy(text, "flood ", 6);
+    ens_msg *r = NULL;
+    assert_int_equal(ens_ask(out, flooder, ENS_MSG_STRING, &(ens_string_v){text}, WAIT_MS, &r), 0);
+    long long accepted = -1;
+    int refused = -1, other = -1;
+    assert_int_equal(sscanf(((const ens_string_v *)ens_msg_value(r, ENS_MSG_STRING))->text,
+                            "%lld %d %d", &accepted, &refused, &other),
+                     3);
+    ens_msg_free(r);
+    long rss = -1;
+    ens_status *sts = NULL;
+    if (ens_system_status(slow_sys, WAIT_MS, &sts) == 0) {
+        for (size_t i = 0; i < ens_status_count(sts); i++) {
+            if (ens_addr_equal(ens_status_at(sts, i)->addr, flooder))
+                rss = test_rss_kib((int)ens_status_at(sts, i)->pid);
+        }
+        ens_status_free(sts);
+    }
+    print_message("# an actor tells 20 x 8 MiB to a stuck actor, default bound 64 MiB: %lld "
+                  "accepted, %d ENS_EFULL; flooder RSS %ld KiB\n",
+                  accepted, refused, rss);
+    assert_int_equal(other, 0);
+    assert_int_equal(accepted + refused, 20);
+    assert_true(accepted >= (long long)(limit / (msg + msg / 256)));
+    assert_true((uint64_t)accepted * msg <= limit + msg);
+
+    close(gate_fd);
+    gate_fd = -1;
+    /* The flooder's messages and this program's asks travel on different
+     * connections: wait until all accepted ones are counted. */
+    long long count = -1, bad = -1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        ask_count(slow, &count, &bad);
+        if (count >= accepted)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec > 60)
+            fail_msg("only %lld of %lld messages arrived", count, accepted);
+    }
+    assert_int_equal(count, accepted);
+    assert_int_equal(bad, 0);
+    assert_int_equal(ens_system_shutdown(slow_sys, WAIT_MS), 0);
+    slow_sys = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nofile_limit),
         cmocka_unit_test(test_nproc_limit),
         cmocka_unit_test_teardown(test_bytes_waiting_for_a_slow_actor_are_bounded, slow_teardown),
+        cmocka_unit_test_teardown(test_bytes_an_actor_holds_for_a_slow_actor_are_bounded,
+                                  slow_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
