@@ -36,6 +36,9 @@ static const struct err_entry err_table[] = {
     {ENS_EBADFRAME, "ENS_EBADFRAME", "malformed frame rejected"},
     {ENS_EBADTYPE, "ENS_EBADTYPE", "unknown message type or value of the wrong type"},
     {ENS_EFULL, "ENS_EFULL", "the receiver's mailbox is full"},
+    {ENS_EUNSAFE, "ENS_EUNSAFE",
+     "unsafe file refused (a symbolic or hard link, not a regular file, another user's file "
+     "or a directory others may change)"},
 };
 
 static const struct err_entry *err_find(int err)

@@ -115,7 +115,11 @@ static int ip_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_h
                                                    : "address of another system");
         return 0;
     }
-    if (bounded && !(h->flags & ENS_FRAME_SYSTEM) && a->queued >= s->opts.mailbox_limit) {
+    /* The same two bounds as the process base's senders (core/proc_tx.c):
+     * frames, and bytes (a lone message always fits). */
+    if (bounded && !(h->flags & ENS_FRAME_SYSTEM) &&
+        (a->queued >= s->opts.mailbox_limit ||
+         (a->queued_bytes > 0 && a->queued_bytes + len > s->opts.mailbox_bytes_limit))) {
         free(frame);
         return ENS_EFULL;
     }

@@ -76,13 +76,15 @@ typedef struct {
 typedef struct {
     int32_t enable;
     uint32_t timeout_ms;
-} ens_ctl_flag_v;
+} ens_ctl_flag_v; /* "S(iu)" dead-letter handler (enable), shutdown (timeout) */
 
 typedef struct {
     ens_addr addr; /* the connected program's outside address */
     uint32_t max_frame_bytes, mailbox_limit, call_timeout_ms, log_level;
-} ens_ctl_hello_v; /* "S($(Uuu)uuuu)" admin -> a program connected by name,
-                      with the receiving end of the admin's connection to it */ /* "S(iu)" dead-letter handler (enable), shutdown (timeout) */
+    uint64_t mailbox_bytes_limit;
+} ens_ctl_hello_v; /* "S($(Uuu)uuuuU)" admin -> a program connected by name,
+                      with the receiving end of the admin's connection to it:
+                      the system's limits, which its sends must keep too */
 
 typedef struct {
     int32_t op; /* ens_names_op: LOOKUP, REGISTER, UNREGISTER */

@@ -1348,8 +1348,12 @@ static void on_connect(void)
     r->tx = sv[0];
     ens__fd_nonblock(sv[0]);
     const ens_system_opts *o = &A.sys->opts;
-    ens_ctl_hello_v hello = {r->addr, o->max_frame_bytes, o->mailbox_limit, o->call_timeout_ms,
-                             (uint32_t)o->log_level};
+    ens_ctl_hello_v hello = {r->addr,
+                             o->max_frame_bytes,
+                             o->mailbox_limit,
+                             o->call_timeout_ms,
+                             (uint32_t)o->log_level,
+                             o->mailbox_bytes_limit};
     ctl_out(r, r->addr, &ens_ctl_hello, &hello, 0, sv[1], false);
     close(sv[1]);
 }

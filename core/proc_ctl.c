@@ -48,8 +48,8 @@ ens_msgtype ens_ctl_deadhandler = {"ens.ctl.DeadHandler", "S(iu)", sizeof(ens_ct
 ens_msgtype ens_ctl_shutdown = {"ens.ctl.Shutdown", "S(iu)", sizeof(ens_ctl_flag_v), 0, 0};
 ens_msgtype ens_ctl_status = {"ens.ctl.Status", "S(iu)", sizeof(ens_ctl_flag_v), 0, 0};
 ens_msgtype ens_ctl_log = {"ens.ctl.Log", "S(s)B", sizeof(ens_ctl_frame_v), 0, 0};
-ens_msgtype ens_ctl_hello = {"ens.ctl.Hello", "S(" ENS_ADDR_FMT "uuuu)", sizeof(ens_ctl_hello_v), 0,
-                             0};
+ens_msgtype ens_ctl_hello = {"ens.ctl.Hello", "S(" ENS_ADDR_FMT "uuuuU)", sizeof(ens_ctl_hello_v),
+                             0, 0};
 
 int ens__ctl_register(void)
 {

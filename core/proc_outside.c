@@ -721,6 +721,7 @@ int ens__process_start(ens_system *s)
     o->tx.ctl = o->ctl;
     o->tx.self = s->outside.self;
     o->tx.limit = s->opts.mailbox_limit;
+    o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
     o->tx.owner = s;
     s->base = o;
     s->ops = &outside_ops;
@@ -797,6 +798,7 @@ int ens__process_connect(const char *name, ens_system **out)
     s->opts.name = copy;
     s->opts.max_frame_bytes = h->max_frame_bytes;
     s->opts.mailbox_limit = h->mailbox_limit;
+    s->opts.mailbox_bytes_limit = h->mailbox_bytes_limit;
     s->opts.call_timeout_ms = h->call_timeout_ms;
     s->opts.log_level = (ens_log_level)h->log_level;
     s->name = copy;
@@ -818,6 +820,7 @@ int ens__process_connect(const char *name, ens_system **out)
     o->tx.ctl = fd;
     o->tx.self = s->outside.self;
     o->tx.limit = s->opts.mailbox_limit;
+    o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
     o->tx.owner = s;
     s->base = o;
     s->ops = &outside_ops;

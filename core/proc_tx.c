@@ -14,6 +14,7 @@
 #include "core/proc.h"
 #include "core/proc_tx.h"
 #include "ensemble/error.h"
+#include "ensemble/system.h"
 
 /* A destination holding this much is sent at once, not at the turn's end. */
 #define ENS_TX_EAGER_BYTES 65536u
@@ -160,6 +161,23 @@ void ens__tx_flush(ens_tx_table *t, ens_tx *tx)
         t->want_write(t, tx, false);
 }
 
+/* True if a frame of len bytes would take what tx holds waiting past the
+ * byte bound. Counted as the buffer will hold it: a frame over
+ * ENS_FRAG_CHUNK goes as pieces, each with its own header. A destination
+ * holding nothing takes any one frame (the frame limit bounds it). */
+static bool over_bytes(const ens_tx_table *t, const ens_tx *tx, size_t len)
+{
+    uint64_t waiting = tx->len - tx->off;
+    if (waiting == 0)
+        return false;
+    uint64_t limit = t->bytes_limit != 0 ? t->bytes_limit : ENS_MAILBOX_BYTES_DEFAULT;
+    uint64_t wire = len;
+    if (len > ENS_FRAG_CHUNK)
+        wire +=
+            (len + ENS_FRAG_CHUNK - 1) / ENS_FRAG_CHUNK * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD);
+    return waiting + wire > limit;
+}
+
 int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
 {
     ens_tx *tx = find(t, h->target);
@@ -181,7 +199,8 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
         free(frame);
         return rc < 0 ? ENS_EIO : 0;
     }
-    if (bounded && !(h->flags & ENS_FRAME_SYSTEM) && tx->frames >= t->limit) {
+    if (bounded && !(h->flags & ENS_FRAME_SYSTEM) &&
+        (tx->frames >= t->limit || over_bytes(t, tx, len))) {
         free(frame);
         return ENS_EFULL;
     }

@@ -8,7 +8,10 @@
  *
  * Back-pressure: while a destination's socket is full, frames wait in its
  * buffer; a bounded send finds at most `limit` frames waiting and gets
- * ENS_EFULL beyond (nothing queued). Frames for a destination that is gone
+ * ENS_EFULL beyond (nothing queued), and the same when its bytes would take
+ * what waits past `bytes_limit` (unless nothing waits: one frame of any
+ * size fits), so a slow receiver costs its senders bounded memory whatever
+ * the size of the messages. Frames for a destination that is gone
  * (the admin refuses the connection, or the peer end closes) go to the
  * admin as dead letters, whole, never silently dropped.
  */
@@ -45,6 +48,9 @@ typedef struct ens_tx_table {
     int ctl;        /* the control channel to the admin */
     ens_addr self;  /* sender address of control frames */
     uint32_t limit; /* frames waiting per destination before ENS_EFULL */
+    /* Bytes waiting per destination (as sent, pieces included) that a
+     * bounded send may not exceed; 0 = ENS_MAILBOX_BYTES_DEFAULT. */
+    uint64_t bytes_limit;
     /* Called when tx has bytes the socket did not take (want = true) or
      * none left (want = false); may be NULL. */
     void (*want_write)(struct ens_tx_table *t, ens_tx *tx, bool want);
@@ -52,7 +58,8 @@ typedef struct ens_tx_table {
 } ens_tx_table;
 
 /* Queue a frame (taken in every case) for h->target. Errors: ENS_EFULL
- * (bounded and the destination has `limit` frames waiting), ENS_ENOMEM,
+ * (bounded, and the destination has `limit` frames waiting, or bytes
+ * waiting that this frame would take past `bytes_limit`), ENS_ENOMEM,
  * ENS_EIO (the admin is gone). */
 int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded);
 

@@ -4,12 +4,13 @@
  * (core/runtime.h), so every base keeps the same contract.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "core/frame.h"
 #include "core/proc.h"
 #include "core/runtime.h"
@@ -22,7 +23,8 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
         return ENS_EINVAL;
     if (o == NULL)
         o = &defaults;
-    if (o->max_frame_bytes < ENS_FRAME_MIN_LIMIT || o->mailbox_limit == 0)
+    if (o->max_frame_bytes < ENS_FRAME_MIN_LIMIT || o->mailbox_limit == 0 ||
+        o->mailbox_bytes_limit == 0)
         return ENS_EINVAL;
     if (o->base != ENS_BASE_INPROC && o->base != ENS_BASE_PROCESS)
         return ENS_EINVAL;
@@ -45,9 +47,11 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
     s->opts.name = s->name;
     s->log_fd = 2;
     if (o->log_path != NULL) {
-        s->log_fd = open(o->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (s->log_fd < 0) {
-            int err = errno == ENOENT ? ENS_ENOENT : ENS_EIO;
+        char why[PATH_MAX + 128];
+        int err = ens__file_open_log(o->log_path, &s->log_fd, why, sizeof(why));
+        if (err < 0) {
+            s->log_fd = 2; /* the reason goes to stderr */
+            ens__log(s, NULL, ENS_LOG_ERROR, "cannot use log_path: %s", why);
             free(s->name);
             free(s);
             return err;

@@ -19,6 +19,7 @@
 
 #include <sqlite3.h>
 
+#include "core/files.h"
 #include "ensemble/error.h"
 #include "ensemble/journal.h"
 #include "persistence/journal_schema.h"
@@ -43,6 +44,38 @@ static void say(char *why, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A reader may read another user's journal (file permissions decide), but
+ * never through a link (sqlite would open -shm beside the link's target
+ * and write it) and never a FIFO or a device (the open would hang or read
+ * a stream); sqlite's companions, which a reader opens and may write (the
+ * shared-memory index), must belong to the journal's owner: a -shm or -wal
+ * planted by someone else beside it is refused. */
+static int check_files(const char *path, const struct stat *st, char *why, size_t why_len)
+{
+    if (S_ISLNK(st->st_mode) || !S_ISREG(st->st_mode)) {
+        say(why, why_len, "%s is %s", path,
+            S_ISLNK(st->st_mode) ? "a symbolic link (give the journal's own path)"
+                                 : "not a regular file");
+        return ENS_EUNSAFE;
+    }
+    static const char *const companions[] = {"-journal", "-wal", "-shm"};
+    size_t len = strlen(path);
+    char *name = malloc(len + sizeof("-journal"));
+    if (name == NULL)
+        return ENS_ENOMEM;
+    int err = 0;
+    for (size_t i = 0; i < sizeof(companions) / sizeof(companions[0]) && err == 0; i++) {
+        memcpy(name, path, len);
+        strcpy(name + len, companions[i]);
+        char reason[512] = "";
+        err = ens__file_check(name, st->st_uid, NULL, reason, sizeof(reason));
+        if (err != 0)
+            say(why, why_len, "%s", reason);
+    }
+    free(name);
+    return err;
+}
+
 int ens_journal_open_why(const char *path, ens_journal **out, char *why, size_t why_len)
 {
     say(why, why_len, "%s", "");
@@ -54,7 +87,7 @@ int ens_journal_open_why(const char *path, ens_journal **out, char *why, size_t 
     }
     /* Look first: sqlite would report a missing file as "unable to open". */
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (lstat(path, &st) != 0) {
         int e = errno;
         say(why, why_len, "%s", strerror(e));
         return e == ENOENT || e == ENOTDIR ? ENS_ENOENT : ENS_EIO;
@@ -63,11 +96,14 @@ int ens_journal_open_why(const char *path, ens_journal **out, char *why, size_t 
         say(why, why_len, "not an ensemble journal (a directory)");
         return ENS_EBADFRAME;
     }
+    int err = check_files(path, &st, why, why_len);
+    if (err != 0)
+        return err;
     ens_journal *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return ENS_ENOMEM;
-    int rc = sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    int err = 0;
+    int rc = sqlite3_open_v2(
+        path, &j->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc != SQLITE_OK) {
         err = ens__jschema_err(rc);
         if (err == 0 || err == ENS_EAGAIN)

@@ -19,6 +19,7 @@
 
 #include <sqlite3.h>
 
+#include "core/files.h"
 #include "ensemble/addr.h"
 #include "ensemble/error.h"
 #include "persistence/journal_schema.h"
@@ -123,16 +124,59 @@ static int db_fail(ens_jwriter *w, int rc, const char *doing)
     return err;
 }
 
+/* sqlite's companions of a database: the rollback journal (used while
+ * switching to WAL), the WAL and the shared-memory index. */
+static const char *const companions[] = {"-journal", "-wal", "-shm"};
+
+/* Check every companion that exists (core/files.h: a file we may write). */
+static int check_companions(ens_jwriter *w)
+{
+    size_t len = strlen(w->path);
+    char *name = malloc(len + sizeof("-journal"));
+    if (name == NULL)
+        return ENS_ENOMEM;
+    int err = 0;
+    for (size_t i = 0; i < sizeof(companions) / sizeof(companions[0]) && err == 0; i++) {
+        memcpy(name, w->path, len);
+        strcpy(name + len, companions[i]);
+        err = ens__file_check(name, geteuid(), NULL, w->err, sizeof(w->err));
+    }
+    free(name);
+    return err;
+}
+
+/* Before sqlite sees the path: the directory (created if missing) and the
+ * files pass core/files.h's rule, and a new database file is created here,
+ * mode 0600, so that sqlite, which gives the WAL and shared-memory files
+ * the database's mode, makes them 0600 too. */
+static int prepare_files(ens_jwriter *w)
+{
+    int err = ens__file_dir_check(w->path, w->err, sizeof(w->err));
+    if (err == ENS_ENOENT) {
+        err = ensure_parent(w, w->path);
+        if (err == 0)
+            err = ens__file_dir_check(w->path, w->err, sizeof(w->err));
+    }
+    if (err == 0)
+        err = check_companions(w);
+    if (err == 0)
+        err = ens__file_create_private(w->path, w->err, sizeof(w->err));
+    return err == ENS_ENOENT ? ENS_EIO : err;
+}
+
 static int open_db(ens_jwriter *w)
 {
     bool memory = strcmp(w->path, ":memory:") == 0;
     if (!memory) {
-        int err = ensure_parent(w, w->path);
+        int err = prepare_files(w);
         if (err != 0)
             return err;
     }
-    int rc = sqlite3_open_v2(
-        w->path, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    /* NOFOLLOW: a link put at the path after the check is refused too. */
+    int rc = sqlite3_open_v2(w->path, &w->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                                 (memory ? 0 : SQLITE_OPEN_NOFOLLOW),
+                             NULL);
     if (rc != SQLITE_OK) {
         int err = ens__jschema_err(rc) != 0 ? ens__jschema_err(rc) : ENS_EIO;
         set_err(w, "cannot open journal %s: %s", w->path,
@@ -162,7 +206,9 @@ static int open_db(ens_jwriter *w)
     rc = sqlite3_prepare_v3(w->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &w->ins, NULL);
     if (rc != SQLITE_OK)
         return db_fail(w, rc, "cannot prepare the insert");
-    return 0;
+    /* sqlite has its WAL and shared-memory files open now: names planted
+     * between the first check and sqlite's open show here. */
+    return memory ? 0 : check_companions(w);
 }
 
 static void release(ens_jwriter *w)

@@ -39,7 +39,11 @@ typedef struct ens_jwriter ens_jwriter;
  * missing ancestors) when missing; the database is put in WAL mode with a
  * busy timeout and its schema is created or migrated to the current version
  * (persistence/journal_schema.h).
- * Errors: ENS_EINVAL (NULL path/out, empty path), ENS_EIO (directory cannot
+ * A new database file is created mode 0600 before sqlite opens it; the
+ * path passes core/files.h's rule before sqlite opens it, and the -wal and
+ * -shm files again after.
+ * Errors: ENS_EINVAL (NULL path/out, empty path), ENS_EUNSAFE (refused by
+ * core/files.h's rule), ENS_EIO (directory cannot
  * be created, file cannot be opened, file or directory read-only, I/O
  * error), ENS_EBADFRAME (the file is not a journal: not a sqlite database,
  * corrupt, another program's database, or a newer schema), ENS_ENOMEM.

@@ -109,6 +109,46 @@ static void test_second_handle_connects_by_name(void **state)
     assert_null(connected);
 }
 
+/* A program connected by name keeps the system's limits: they come in the
+ * admin's hello, the byte bound of its sends among them. */
+static void test_connected_program_keeps_the_byte_bound(void **state)
+{
+    (void)state;
+    char name[64];
+    unique_name(name, sizeof(name), "bytes");
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.name = name;
+    o.log_level = ENS_LOG_ERROR;
+    o.mailbox_limit = 1000;
+    o.mailbox_bytes_limit = 1u << 20;
+    assert_int_equal(ens_system_start(&o, &started), 0);
+    ens_addr echo;
+    assert_int_equal(ens_spawn(ens_system_ctx(started), &echo_def, NULL, NULL, &echo), 0);
+    assert_int_equal(ens_system_connect(name, &connected), 0);
+    const ens_system_opts *seen = ens_system_options(connected);
+    assert_int_equal(seen->mailbox_limit, 1000);
+    assert_int_equal(seen->mailbox_bytes_limit, 1u << 20);
+    /* Its first sends wait for the connection (until its next call): ten
+     * messages of 100 000 bytes fit in 1 MiB, the eleventh does not. */
+    size_t len = 100000;
+    uint8_t *buf = calloc(1, len);
+    assert_non_null(buf);
+    ens_ctx *c = ens_system_ctx(connected);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(ens_send(c, echo, ENS_MSG_BYTES, &(ens_bytes_v){{buf, (uint32_t)len}}), 0);
+    assert_int_equal(ens_send(c, echo, ENS_MSG_BYTES, &(ens_bytes_v){{buf, (uint32_t)len}}),
+                     ENS_EFULL);
+    free(buf);
+    /* The ask waits behind them (it is bounded too): make room first. */
+    ens_msg *r = NULL;
+    int rc;
+    while ((rc = ens_ask(c, echo, ENS_MSG_STRING, &(ens_string_v){"after"}, WAIT_MS, &r)) ==
+           ENS_EFULL)
+        assert_int_equal(ens_system_run(connected, 100), 0);
+    assert_int_equal(rc, 0);
+    ens_msg_free(r);
+}
+
 static void test_bad_names_are_refused(void **state)
 {
     (void)state;
@@ -209,6 +249,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_second_handle_connects_by_name, teardown),
+        cmocka_unit_test_teardown(test_connected_program_keeps_the_byte_bound, teardown),
         cmocka_unit_test_teardown(test_bad_names_are_refused, teardown),
         cmocka_unit_test_teardown(test_persistent_system_outlives_its_starter, teardown),
         cmocka_unit_test_teardown(test_another_user_is_refused, teardown),

@@ -38,6 +38,7 @@ static const struct {
     {ENS_EBADFRAME, "ENS_EBADFRAME"},
     {ENS_EBADTYPE, "ENS_EBADTYPE"},
     {ENS_EFULL, "ENS_EFULL"},
+    {ENS_EUNSAFE, "ENS_EUNSAFE"},
 };
 
 #define NCODES (sizeof(all_codes) / sizeof(all_codes[0]))
@@ -89,13 +90,13 @@ static void test_codes_reuse_errno_values_where_they_fit(void **state)
     assert_int_equal(ENS_ETIMEDOUT, -110);
     /* ensemble's own codes count down from -1000, clear of errno values. */
     assert_int_equal(ENS_ENOACTOR, -1000);
-    assert_true(ENS_EFULL < ENS_ENOACTOR && ENS_EFULL > -1100);
+    assert_true(ENS_EUNSAFE < ENS_ENOACTOR && ENS_EUNSAFE > -1100);
 }
 
 static void test_unknown_codes_get_fixed_answers(void **state)
 {
     (void)state;
-    static const int unknown[] = {1,     42,      -1,     -3, -4, ENS_ENOACTOR + 1, ENS_EFULL - 1,
+    static const int unknown[] = {1,     42,      -1,     -3, -4, ENS_ENOACTOR + 1, ENS_EUNSAFE - 1,
                                   -5000, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         assert_string_equal(ens_strerror(unknown[i]), "unknown error");

@@ -35,6 +35,7 @@ enum ens_error {
     ENS_EBADFRAME = -1004,     /* malformed frame: header or payload rejected */
     ENS_EBADTYPE = -1005,      /* message type unknown or value not of that type */
     ENS_EFULL = -1006,         /* the receiver's mailbox is at its bound */
+    ENS_EUNSAFE = -1007,       /* a file refused: a link, not regular, another user's */
 };
 
 /* A static English sentence describing err; never NULL. Unknown codes give

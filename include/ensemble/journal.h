@@ -5,6 +5,18 @@
  * The runtime writes the journal (one writer per system; actors never touch
  * sqlite); any program may read it at any time, also while the system runs
  * (WAL mode) and after it ended. Rows are returned newest first.
+ *
+ * Files: the writer creates a new journal mode 0600 (sqlite gives its WAL
+ * and shared-memory files the same mode) and refuses (ENS_EUNSAFE) a
+ * journal, or a -wal, -shm or -journal file beside it, that is a symbolic
+ * link, not a regular file, another user's, or has more than one link, a
+ * directory others may write without the sticky bit, or one of another
+ * user (system.h, "Files"). It checks before sqlite opens the path and
+ * again once sqlite holds the WAL open. A reader may read another user's
+ * journal (file permissions decide) but not through a symbolic link, not
+ * a FIFO or device, and only with -wal, -shm and -journal files (which a
+ * reader opens, and may write the shared-memory one) of the journal's
+ * owner, regular and with one link.
  */
 #ifndef ENSEMBLE_JOURNAL_H
 #define ENSEMBLE_JOURNAL_H
@@ -55,8 +67,10 @@ typedef struct ens_journal ens_journal;
  * read-only and never created or changed. Errors: ENS_EINVAL (NULL
  * arguments), ENS_ENOENT (no such file), ENS_EBADFRAME (not a journal: not
  * a sqlite database, corrupt, without the journal's schema, or a schema
- * version this build does not read), ENS_EIO (cannot be opened, e.g. no
- * permission), ENS_ENOMEM. On success *out is owned by the caller
+ * version this build does not read), ENS_EUNSAFE (a symbolic link, not a
+ * regular file, or a -wal/-shm/-journal beside it that is not a regular
+ * file of the journal's owner with one link: see "Files" above), ENS_EIO
+ * (cannot be opened, e.g. no permission), ENS_ENOMEM. On success *out is owned by the caller
  * (ens_journal_close); on failure *out is NULL. */
 int ens_journal_open(const char *path, ens_journal **out);
 

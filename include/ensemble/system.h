@@ -27,14 +27,29 @@
  *    again). A handler's message counts as handled once all it sent has
  *    left its process: a slow receiver holds its sender back. Two actors
  *    flooding each other stop waiting after call_timeout_ms; frames still
- *    waiting then would be lost if that process crashed. Back-pressure: a destination holds at
- most mailbox_limit
- *    frames waiting to leave a process; past that, ens_send returns
- *    ENS_EFULL (nothing queued, nothing lost). The outside program has no
- *    thread of ours: what its sends could not hand to the kernel at once
- *    leaves during its next ens_ask, ens_listen, ens_system_run or
- *    ens_system_shutdown.
+ *    waiting then would be lost if that process crashed.
+ *    Back-pressure: a destination holds at most mailbox_limit frames and
+ *    mailbox_bytes_limit bytes waiting to leave a process; past either,
+ *    ens_send returns ENS_EFULL (nothing queued, nothing lost). The
+ *    outside program has no thread of ours: what its sends could not hand
+ *    to the kernel at once leaves during its next ens_ask, ens_listen,
+ *    ens_system_run or ens_system_shutdown.
 
+ * Files: the log and the failure journal are opened so that another local
+ * user cannot point them elsewhere (a symbolic link planted in /tmp would
+ * otherwise make the system append to any file its user may write). A file
+ * the system writes must be a regular file of its effective uid with one
+ * link (no hard link to a file of ours), never reached through a symbolic
+ * link at its last component (a FIFO, a device or a socket is refused:
+ * only /dev/null is taken, as a log thrown away); the directory holding it
+ * must belong to us or root and, if others may write it, be sticky (as
+ * /tmp: no one else can rename or remove our file there); no symbolic link
+ * along the path may belong to another user (root's are trusted). Group
+ * write on a directory is not refused: the group is trusted as with the
+ * files in it. A refusal is ENS_EUNSAFE from ens_system_start, with a log
+ * line (to stderr for the log) saying which check failed. Existing files
+ * keep their mode.
+ *
  * The outside program holds one ens_ctx for the system (ens_system_ctx) with
  * an address of its own: it spawns top-level actors, sends ("tell"), asks
  * and listens through it. Not thread-safe: use a system from one thread.
@@ -76,9 +91,24 @@ typedef struct ens_system_opts {
                                  the system keeps running. Process base: a
                                  journal writer process, forked by the admin,
                                  owns it; actors and the admin never open it.
-                                 ens_system_options() shows the resolved path. */
+                                 ens_system_options() shows the resolved path.
+                                 A new journal is created mode 0600 (its WAL
+                                 and shared-memory files take its mode); the
+                                 file and those beside it (-wal, -shm,
+                                 -journal) follow the rule of "Files" above. */
     uint32_t max_frame_bytes; /* frame limit (header + payload); 16 MiB by default */
     uint32_t mailbox_limit;   /* queued messages per actor before ENS_EFULL */
+    /* Bytes a destination may hold waiting (ENS_MAILBOX_BYTES_DEFAULT): a
+     * send that would take it past this gets ENS_EFULL, unless nothing
+     * waits there (one message, up to the frame limit, always fits).
+     * Inproc base: the encoded messages queued for an actor. Process base:
+     * what waits in the sending process for one destination (the outside
+     * program's or an actor's buffer), counted as sent (a message over 32
+     * KiB goes in pieces: 80 bytes more per 32 KiB); what the kernel's
+     * socket buffers and the receiver took already is not counted. It is
+     * what bounds the memory a slow receiver costs its senders: the count
+     * alone let 20 messages of 8 MiB wait in one program. */
+    uint64_t mailbox_bytes_limit;
     uint32_t call_timeout_ms; /* default timeout for blocking calls */
     bool persistent;          /* process base: outlive the starting program,
                                  until ens_system_stop (or `ens shutdown`) */
@@ -87,13 +117,22 @@ typedef struct ens_system_opts {
     void *event_arg;          /* passed to on_event */
     const char *log_path;     /* log file, appended to; NULL = stderr. On the
                                  process base the lines of every process go
-                                 through the admin to it. */
+                                 through the admin to it. Created mode 0600.
+                                 Refused (ENS_EUNSAFE) unless it is a regular
+                                 file of ours with one link, not reached by a
+                                 symbolic link at its last component, or
+                                 /dev/null; see "Files" above. */
 } ens_system_opts;
+
+/* The default of mailbox_bytes_limit, 64 MiB: four messages at the default
+ * frame limit, and far above what bursts of ordinary messages hold (the
+ * flood test's 64 Ki-message bound is about 5 MiB of them). */
+#define ENS_MAILBOX_BYTES_DEFAULT ((uint64_t)64 << 20)
 
 #define ENS_SYSTEM_OPTS_INIT                                                                       \
     {                                                                                              \
-        NULL, ENS_BASE_PROCESS, NULL, 16u << 20, 1u << 20, 5000, false, ENS_LOG_WARN, NULL, NULL,  \
-            NULL                                                                                   \
+        NULL, ENS_BASE_PROCESS, NULL, 16u << 20, 1u << 20, ENS_MAILBOX_BYTES_DEFAULT, 5000, false, \
+            ENS_LOG_WARN, NULL, NULL, NULL                                                         \
     }
 
 typedef struct ens_system ens_system;
@@ -101,13 +140,14 @@ typedef struct ens_system ens_system;
 /* Start a system with options o (borrowed; NULL = ENS_SYSTEM_OPTS_INIT) and
  * store its handle in *out (owned by the caller until ens_system_shutdown).
  * Errors: ENS_EINVAL (NULL out, bad options: frame limit below 4 KiB,
- * mailbox_limit 0, unknown base, bad name), ENS_EEXIST (process base: a
- * system of that name runs already), ENS_ENOENT / ENS_EIO (log_path cannot
- * be opened), the failure journal cannot be opened: ENS_EIO (directory or
- * file cannot be created or written), ENS_EBADFRAME (the file is not a
- * journal), ENS_EINVAL (empty path) - the reason is logged, ENS_ENOTSUP (a persistent inproc
- * system), ENS_EIO / ENS_EAGAIN (the admin could not be forked), ENS_ENOMEM. Process base: the
- * caller's stdio buffers should be flushed first (fork copies them). */
+ * mailbox_limit or mailbox_bytes_limit 0, unknown base, bad name),
+ * ENS_EEXIST (process base: a system of that name runs already), ENS_ENOENT / ENS_EIO (log_path
+ * cannot be opened), ENS_EUNSAFE (log_path or the journal's files are refused by the rule of
+ * "Files" above; the failed check is logged), the failure journal cannot be opened: ENS_EIO
+ * (directory or file cannot be created or written), ENS_EBADFRAME (the file is not a journal),
+ * ENS_EINVAL (empty path) - the reason is logged, ENS_ENOTSUP (a persistent inproc system), ENS_EIO
+ * / ENS_EAGAIN (the admin could not be forked), ENS_ENOMEM. Process base: the caller's stdio
+ * buffers should be flushed first (fork copies them). */
 int ens_system_start(const ens_system_opts *o, ens_system **out);
 
 /* The outside context of the system (borrowed; valid until shutdown). */
