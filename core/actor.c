@@ -89,6 +89,8 @@ void ens__actor_forget_child(ens_actor *a, ens_addr child)
 int ens__send_frame(ens_system *s, ens_addr from, ens_addr to, const ens_msgtype *t, const void *v,
                     uint16_t flags, uint64_t corr, int16_t error, bool bounded)
 {
+    if (to.spare != 0 || from.spare != 0)
+        return ENS_EINVAL; /* no receiver would accept the frame (ens__addr_usable) */
     const ens_typeinfo *info = ens__typeinfo_of(t);
     if (info == NULL)
         return ENS_EBADTYPE;
@@ -347,9 +349,22 @@ bool ens_in_actor(const ens_ctx *c)
     return c != NULL && c->actor != NULL;
 }
 
+const char *ens__event_refusal(ens_addr reporter, bool outside, const ens_event *ev)
+{
+    if (strcmp(ens_event_kind_name(ev->kind), "unknown") == 0)
+        return "not a kind of event";
+    if (ens_addr_is_none(ev->actor) || ens_addr_equal(ev->actor, reporter))
+        return NULL;
+    if (outside)
+        return "an outside program reports events about itself only";
+    if (ev->kind == ENS_EV_DEAD_LETTER || ens_addr_equal(ev->parent, reporter))
+        return NULL;
+    return "an actor reports events about itself, its children and its dead letters only";
+}
+
 int ens_event_report(ens_ctx *c, const ens_event *ev)
 {
-    if (c == NULL || ev == NULL)
+    if (c == NULL || ev == NULL || ens__event_refusal(c->self, c->actor == NULL, ev) != NULL)
         return ENS_EINVAL;
     ens_event e = *ev;
     if (ens_addr_is_none(e.actor) && c->actor != NULL) {
@@ -388,7 +403,7 @@ int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *ar
     *frame = NULL;
     *len = 0;
     if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
-        (argt == NULL && arg != NULL) ||
+        (argt == NULL) != (arg == NULL) ||
         (flags & ~(uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START)))
         return ENS_EINVAL;
     if (c->sys->down)
@@ -425,7 +440,7 @@ int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt,
 
 int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)
 {
-    if (c == NULL || t == NULL || ens_addr_is_none(to))
+    if (c == NULL || t == NULL || v == NULL || !ens__addr_usable(to))
         return ENS_EINVAL;
     if (c->sys->down)
         return ENS_ESHUTDOWN;
@@ -434,7 +449,7 @@ int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)
 
 int ens_forward(ens_ctx *c, ens_addr to, const ens_msg *m)
 {
-    if (c == NULL || m == NULL || ens_addr_is_none(to))
+    if (c == NULL || m == NULL || !ens__addr_usable(to))
         return ENS_EINVAL;
     ens_system *s = c->sys;
     if (s->down)
@@ -453,7 +468,8 @@ int ens_forward(ens_ctx *c, ens_addr to, const ens_msg *m)
 
 int ens_reply(ens_ctx *c, const ens_msgtype *t, const void *v)
 {
-    if (c == NULL || t == NULL || c->cur == NULL || ens_addr_is_none(c->cur->hdr.sender))
+    if (c == NULL || t == NULL || v == NULL || c->cur == NULL ||
+        ens_addr_is_none(c->cur->hdr.sender))
         return ENS_EINVAL;
     if (c->sys->down)
         return ENS_ESHUTDOWN;
@@ -482,7 +498,7 @@ int ens_wakeup_cancel(ens_ctx *c, uint64_t timer_id)
 
 int ens_exit_request(ens_ctx *c, ens_addr who)
 {
-    if (c == NULL || ens_addr_is_none(who))
+    if (c == NULL || !ens__addr_usable(who))
         return ENS_EINVAL;
     if (c->sys->down)
         return ENS_ESHUTDOWN;
@@ -507,7 +523,7 @@ int ens_stop(ens_ctx *c, int reason, int status)
 
 int ens_kill(ens_ctx *c, ens_addr who)
 {
-    if (c == NULL || ens_addr_is_none(who))
+    if (c == NULL || !ens__addr_usable(who))
         return ENS_EINVAL;
     if (c->sys->down)
         return ENS_ESHUTDOWN;

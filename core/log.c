@@ -7,10 +7,16 @@
  * the admin forwards events to its journal writer process) and writes a
  * log line. Log lines go to
  * stderr, one line each, filtered by the system's log level.
+ *
+ * A log line is one line whatever its text: everything written passes
+ * ens__log_write, which escapes control characters (a newline inside a
+ * reason, an actor name or a line a hostile peer sent the admin would
+ * otherwise start a line of its own that looks like any other).
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,18 +81,106 @@ static void log_linev(ens_system *s, const ens_actor *a, ens_log_level level, co
         ens__log_write(s, line);
 }
 
+/* The length of the well-formed UTF-8 sequence at p (n bytes left) that
+ * encodes a character from U+00A0 up (no overlong forms, surrogates or C1
+ * controls), or 0. */
+static size_t utf8_printable(const unsigned char *p, size_t n)
+{
+    /* The range of the second byte depends on the first. */
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t len = 0;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF) {
+        len = 2;
+        lo = p[0] == 0xC2 ? 0xA0 : 0x80; /* C2 80..C2 9F: the C1 controls */
+    } else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+        len = 3;
+        lo = p[0] == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+        hi = p[0] == 0xED ? 0x9F : 0xBF; /* no surrogates */
+    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+        len = 4;
+        lo = p[0] == 0xF0 ? 0x90 : 0x80;
+        hi = p[0] == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++) {
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    }
+    return len;
+}
+
+size_t ens__text_escape(char *out, size_t cap, const char *in, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)in;
+    size_t n = 0;
+    if (cap == 0)
+        return 0;
+    for (size_t i = 0; i < len;) {
+        char esc[4];
+        const char *put = esc;
+        size_t k = 0, take = 1;
+        if (p[i] >= 0x20 && p[i] < 0x7F) {
+            esc[k++] = (char)p[i];
+        } else if (p[i] >= 0x80 && (take = utf8_printable(p + i, len - i)) > 0) {
+            put = in + i;
+            k = take;
+        } else {
+            take = 1;
+            esc[k++] = '\\';
+            if (p[i] == '\n' || p[i] == '\r' || p[i] == '\t') {
+                esc[k++] = p[i] == '\n' ? 'n' : p[i] == '\r' ? 'r' : 't';
+            } else {
+                esc[k++] = 'x';
+                esc[k++] = hex[p[i] >> 4];
+                esc[k++] = hex[p[i] & 0xF];
+            }
+        }
+        if (n + k > cap - 1)
+            break; /* never half an escape or a character */
+        memcpy(out + n, put, k);
+        n += k;
+        i += take;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 void ens__log_write(ens_system *s, const char *line)
 {
     int fd = s != NULL && s->log_fd > 0 ? s->log_fd : 2;
-    size_t len = strlen(line), off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, line + off, len - off);
+    size_t len = strlen(line);
+    if (len > 0 && line[len - 1] == '\n')
+        len--; /* the one newline that ends the line is added back below */
+    /* One buffer, so that the line leaves in one write (O_APPEND keeps the
+     * lines of several processes whole); too large for the stack: from the
+     * heap, or cut short if there is none. */
+    char small[2048];
+    char *buf = small;
+    size_t cap = sizeof(small);
+    if (len > (sizeof(small) - 2) / 4) {
+        char *big = malloc(len * 4 + 2);
+        if (big != NULL) {
+            buf = big;
+            cap = len * 4 + 2;
+        }
+    }
+    size_t end = ens__text_escape(buf, cap - 1, line, len);
+    buf[end++] = '\n';
+    size_t off = 0;
+    while (off < end) {
+        ssize_t n = write(fd, buf + off, end - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return; /* nowhere left to complain to */
+            break; /* nowhere left to complain to */
         off += (size_t)n;
     }
+    if (buf != small)
+        free(buf);
 }
 
 void ens__log(ens_system *s, const ens_actor *a, ens_log_level level, const char *fmt, ...)

@@ -16,6 +16,21 @@
  * kernel for its next incarnation; frames it had read sit in its stage, a
  * shared-memory region the admin also maps, which records the frame in hand
  * and its attempt. That is how a crash loses nothing.
+ *
+ * What a control peer may report. The admin trusts no peer's word for more
+ * than the peer itself: the channel says who is speaking (its record), and
+ *  - an event (ens.ctl.Event) must be of a kind of enum ens_event_kind and
+ *    follow ens__event_refusal (core/runtime.h): an outside program reports
+ *    events about itself only; an actor about itself, its children (checked
+ *    against the child's record while there is one) and its dead letters.
+ *    Anything else is refused with a BADFRAME row about the reporter;
+ *  - a log line (ens.ctl.Log) comes from actor processes only (outside
+ *    programs write their own log): one from an outside program is refused
+ *    with a BADFRAME row; every line is written as one line, its control
+ *    characters escaped (ens__log_write);
+ *  - a dead letter (ens.ctl.DeadLetter) whose frame header cannot be read
+ *    becomes a BADFRAME row with the reason and size: no frame is dropped
+ *    without a row.
  */
 #ifndef ENS_CORE_PROC_H
 #define ENS_CORE_PROC_H

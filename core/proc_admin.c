@@ -478,7 +478,16 @@ static void send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const void
 static void dead_letter(uint8_t *frame, size_t len, const char *reason)
 {
     ens_frame_hdr h;
-    if (ens__frame_hdr_read(frame, len, A.sys->opts.max_frame_bytes, &h) < 0) {
+    int bad = ens__frame_hdr_read(frame, len, A.sys->opts.max_frame_bytes, &h);
+    if (bad < 0) {
+        /* Nobody can be told (its addresses cannot be trusted): the row is
+         * its only trace. */
+        char why[256];
+        snprintf(why, sizeof(why),
+                 "a dead letter whose frame header cannot be read (%zu bytes): %s", len, reason);
+        ens_event ev = {
+            .kind = ENS_EV_BADFRAME, .error = bad, .msg_size = (uint32_t)len, .reason = why};
+        emit(&ev);
         free(frame);
         return;
     }
@@ -1195,6 +1204,57 @@ static void begin_shutdown(uint32_t timeout_ms)
     }
 }
 
+/* An event a control peer reports (ens.ctl.Event): passed on to the
+ * starting program and the journal if r may report it (the rule of
+ * ens__event_refusal, core/proc.h), else refused with a BADFRAME row about
+ * r that says why. An actor's claim about a child is checked against the
+ * child's record while there is one. */
+static void on_event_report(arec *r, const ens_msg *m)
+{
+    ens_event ev;
+    ens__ctl_event_from(m->value, &ev);
+    const char *why = ens__event_refusal(r->addr, r->outside, &ev);
+    if (why == NULL && !ens_addr_equal(ev.actor, r->addr) && ev.kind != ENS_EV_DEAD_LETTER) {
+        const arec *child = by_addr(ev.actor);
+        if (child != NULL && !ens_addr_equal(child->parent, r->addr))
+            why = "an actor reports events about itself, its children and its dead letters only";
+    }
+    if (why != NULL) {
+        char about[ENS_ADDR_STRLEN], reason[256];
+        ens_addr_format(ev.actor, about, sizeof(about));
+        snprintf(reason, sizeof(reason), "event refused (%s): kind %d about %s", why, (int)ev.kind,
+                 about);
+        rec_event(r, ENS_EV_BADFRAME, 0, reason);
+        return;
+    }
+    if (ens_addr_is_none(ev.actor))
+        ev.actor = r->addr;
+    arec *o = outside_rec();
+    if (o != NULL)
+        ctl_event(o, &ev);
+    journal_send(&ev);
+}
+
+/* A log line from a control peer (ens.ctl.Log). Actor processes send their
+ * lines here (the admin writes the system's log); ens__log_write keeps each
+ * one line. Outside programs write their own log and never send one: a
+ * line from one is refused, with a BADFRAME row that quotes its start. */
+static void on_log_line(arec *r, const ens_msg *m)
+{
+    const ens_ctl_frame_v *v = m->value;
+    if (v->reason == NULL)
+        return;
+    if (!r->outside) {
+        ens__log_write(A.sys, v->reason);
+        return;
+    }
+    char text[96], reason[192];
+    ens__text_escape(text, sizeof(text), v->reason, strlen(v->reason));
+    snprintf(reason, sizeof(reason), "log line refused (outside programs write their own log): %s",
+             text);
+    rec_event(r, ENS_EV_BADFRAME, 0, reason);
+}
+
 static void on_ctl(arec *r)
 {
     for (;;) {
@@ -1262,12 +1322,7 @@ static void on_ctl(arec *r)
             if (m->hdr.corr != 0 && r->ctl >= 0)
                 ctl_out(r, r->addr, &ens_ctl_spawned, &ack, m->hdr.corr, -1, false);
         } else if (t == ens_ctl_event.id) {
-            ens_event ev;
-            ens__ctl_event_from(m->value, &ev);
-            arec *o = outside_rec();
-            if (o != NULL)
-                ctl_event(o, &ev);
-            journal_send(&ev);
+            on_event_report(r, m);
         } else if (t == ens_ctl_deadletter.id) {
             const ens_ctl_frame_v *v = m->value;
             uint8_t *f = malloc(v->frame.len);
@@ -1287,9 +1342,7 @@ static void on_ctl(arec *r)
         } else if (t == ens_ctl_status.id) {
             do_status(r, m);
         } else if (t == ens_ctl_log.id) {
-            const ens_ctl_frame_v *v = m->value;
-            if (v->reason != NULL)
-                ens__log_write(A.sys, v->reason);
+            on_log_line(r, m);
         } else if (t == ens_ctl_shutdown.id) {
             const ens_ctl_flag_v *v = m->value;
             begin_shutdown(v->timeout_ms);

@@ -220,6 +220,29 @@ static void read_rx(ens_system *s, orx *r)
     }
 }
 
+/* The admin's channel closed: it ended (killed, or its orderly end). If it
+ * is our child, reap it now, waiting at most wait_ms for the kernel to
+ * finish its exit (the channel closes a moment before the process is a
+ * zombie); one that has not ended by then is reaped, or killed, by
+ * end_system. A persistent admin, or the admin of a system we connected
+ * to, is not our child (o->admin is 0): there is nothing to reap. */
+static void reap_admin(outside *o, int wait_ms)
+{
+    if (o->admin <= 0)
+        return;
+    int pfd = (int)syscall(SYS_pidfd_open, o->admin, 0);
+    if (pfd >= 0) {
+        struct pollfd p = {.fd = pfd, .events = POLLIN};
+        while (poll(&p, 1, wait_ms) < 0 && errno == EINTR)
+            ;
+        close(pfd);
+    }
+    int status;
+    pid_t got = waitpid(o->admin, &status, WNOHANG);
+    if (got == o->admin || (got < 0 && errno == ECHILD))
+        o->admin = 0;
+}
+
 static void handle_ctl(ens_system *s)
 {
     outside *o = base_of(s);
@@ -234,6 +257,7 @@ static void handle_ctl(ens_system *s)
             continue;
         if (rc < 0) {
             o->admin_gone = true;
+            reap_admin(o, 1000);
             return;
         }
         uint32_t t = m->hdr.type_id;
@@ -457,8 +481,11 @@ static int po_run(ens_system *s, uint32_t timeout_ms)
 {
     /* Actors run by themselves: send what waits, take in what arrived,
      * waiting at most timeout_ms for something to happen. */
+    outside *o = base_of(s);
+    if (o->admin_gone)
+        return ENS_ESHUTDOWN;
     pump(s, timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms);
-    return 0;
+    return o->admin_gone ? ENS_ESHUTDOWN : 0;
 }
 
 static bool admin_gone(ens_system *s)

@@ -159,7 +159,8 @@ void ens__request_release(ens_actor *a)
 static int request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v,
                    uint32_t timeout_ms, ens_reply_cb cb, uint64_t tag, bool exclusive)
 {
-    if (c == NULL || c->actor == NULL || t == NULL || cb == NULL || ens_addr_is_none(to))
+    if (c == NULL || c->actor == NULL || t == NULL || v == NULL || cb == NULL ||
+        !ens__addr_usable(to))
         return ENS_EINVAL;
     ens_system *s = c->sys;
     ens_actor *a = c->actor;
@@ -219,7 +220,8 @@ ens_from ens_from_current(const ens_ctx *c)
 
 int ens_reply_to(ens_ctx *c, ens_from from, int error, const ens_msgtype *t, const void *v)
 {
-    if (c == NULL || ens_addr_is_none(from.to) || error > 0 || error < -32768)
+    if (c == NULL || !ens__addr_usable(from.to) || error > 0 || error < -32768 ||
+        (t != NULL && v == NULL))
         return ENS_EINVAL;
     if (c->sys->down)
         return ENS_ESHUTDOWN;
@@ -243,7 +245,7 @@ int ens_reply_error(ens_ctx *c, int error, const ens_msgtype *t, const void *v)
 
 int ens_cast(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)
 {
-    if (c == NULL || t == NULL || ens_addr_is_none(to))
+    if (c == NULL || t == NULL || v == NULL || !ens__addr_usable(to))
         return ENS_EINVAL;
     if (c->sys->down)
         return ENS_ESHUTDOWN;

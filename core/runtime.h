@@ -177,6 +177,15 @@ struct ens_system {
 
 /* ---- core/actor.c ---- */
 
+/* True if a can be the target of a message: not the none address, and its
+ * reserved field (spare) 0. Every frame header with a non-zero spare is
+ * malformed (core/frame.c), so such an address could only make a frame
+ * that every receiver rejects: the API refuses it with ENS_EINVAL. */
+static inline bool ens__addr_usable(ens_addr a)
+{
+    return !ens_addr_is_none(a) && a.spare == 0;
+}
+
 /* Allocate an actor of def d (state zeroed, incarnation 1, STARTING).
  * Takes arg_frame. NULL when out of memory (arg_frame freed). */
 ens_actor *ens__actor_new(ens_system *s, const ens_actor_def *d, ens_addr addr, ens_addr parent,
@@ -211,6 +220,16 @@ void ens__actor_forget_child(ens_actor *a, ens_addr child);
 /* Note child in a's list of living children (registry/: a named spawn).
  * ENS_ENOMEM. */
 int ens__actor_add_child(ens_actor *a, ens_addr child);
+
+/* Who may report which failure events (ens_event_report; the admin applies
+ * the same rule to events that reach it on a control channel): NULL if
+ * `reporter` may report ev, else why not. The kind must be one of enum
+ * ens_event_kind. An outside program (outside) reports events about itself
+ * only: ev->actor is its own address or none (then filled in). An actor
+ * reports events about itself, about its children (ev->parent is its
+ * address, as a supervisor reporting a restart) and dead letters
+ * (ev->actor the address a message could not reach). */
+const char *ens__event_refusal(ens_addr reporter, bool outside, const ens_event *ev);
 
 /* Build and route a frame of (t, v) from ctx c: the common path of send,
  * reply and system notices. flags/corr/error as in the header. */
@@ -257,8 +276,19 @@ uint64_t ens__mono_ns(void);
  * and to the log. */
 void ens__event(ens_system *s, ens_event *ev);
 
-/* Write one formatted log line to the system's log destination. */
+/* Write one log line to the system's log destination, as one line: every
+ * control character in it (a trailing newline aside) is escaped as
+ * ens__text_escape does, and one newline ends it. */
 void ens__log_write(ens_system *s, const char *line);
+
+/* Copy in[0..len) into out (cap bytes, always NUL-terminated when cap > 0)
+ * as printable text on one line: newline, carriage return and tab become
+ * \n, \r, \t; every other control character (below 0x20, 0x7F, and the C1
+ * controls U+0080..U+009F) and every byte that is not part of well-formed
+ * UTF-8 becomes \xNN, byte by byte; the rest is copied as is. Stops before
+ * an escape or a character that would not fit whole. Returns the length
+ * written (without the NUL). */
+size_t ens__text_escape(char *out, size_t cap, const char *in, size_t len);
 
 /* Fill the actor fields of ev from a (a may be NULL). */
 void ens__event_actor(ens_event *ev, const ens_actor *a);

@@ -98,7 +98,7 @@ int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, 
 {
     if (reply != NULL)
         *reply = NULL;
-    if (!is_outside(outside) || t == NULL || reply == NULL || ens_addr_is_none(to))
+    if (!is_outside(outside) || t == NULL || v == NULL || reply == NULL || !ens__addr_usable(to))
         return ENS_EINVAL;
     ens_system *s = outside->sys;
     if (s->down)

@@ -119,7 +119,7 @@ int ens_name_unregister(ens_ctx *c)
 
 int ens_name_send(ens_ctx *c, const char *name, const ens_msgtype *t, const void *v)
 {
-    if (c == NULL || t == NULL || !ens_name_valid(name))
+    if (c == NULL || t == NULL || v == NULL || !ens_name_valid(name))
         return ENS_EINVAL;
     ens_addr to;
     int rc = ens_name_lookup(c, name, &to);

@@ -421,6 +421,48 @@ static void test_bad_values_are_usage_errors(void **state)
     assert_contains(fx->stderr_text, "bad system name");
 }
 
+/* No byte a terminal would obey: ESC, BEL, DEL, C1 (as UTF-8: C2 80..9F). */
+static void assert_no_controls(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        bool control = (*p < 0x20 && *p != '\n') || *p == 0x7f ||
+                       (p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0);
+        if (control)
+            fail_msg("a raw control byte 0x%02x at offset %td in:\n%s", *p, (const char *)p - text,
+                     text);
+    }
+}
+
+/* Journal text comes from the programs that reported it: escape sequences
+ * in it (C0, DEL and C1 controls) are shown spelled out, in the table and
+ * in JSON, and so are bad arguments. */
+static void test_control_characters_are_shown_escaped(void **state)
+{
+    fixture *fx = *state;
+    ens_jwriter *w = NULL;
+    assert_int_equal(ens__jwriter_open(fx->db, "clisys", &w), 0);
+    add(w, BASE_MS + 7000, ENS_EV_ERROR, 21, "evil\x1b[7m", "job", ENS_EIO, 0, 1,
+        "\x1b]0;owned\x07 then \xc2\x9b"
+        "2J and \x7f end");
+    assert_int_equal(ens__jwriter_flush(w), 0);
+    ens__jwriter_close(w);
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--actor", "ens:1/21"), 0);
+    assert_contains(fx->stdout_text, "evil\\x1b[7m");
+    assert_contains(fx->stdout_text, "\\x1b]0;owned\\x07 then \\xc2\\x9b2J and \\x7f end");
+    assert_no_controls(fx->stdout_text);
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--actor", "ens:1/21", "--json"), 0);
+    assert_contains(fx->stdout_text, "\"actor_type\":\"evil\\u001b[7m\"");
+    assert_contains(fx->stdout_text,
+                    "\"reason\":\"\\u001b]0;owned\\u0007 then \\u009b2J and \\u007f end\"");
+    assert_no_controls(fx->stdout_text);
+    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--kind", "\x1b[2J"), 2);
+    assert_contains(fx->stderr_text, "bad kind list '\\x1b[2J'");
+    assert_no_controls(fx->stderr_text);
+    assert_int_equal(RUN(fx, "journal", "--db", "/nonexistent/\x1b[2J.db"), 1);
+    assert_contains(fx->stderr_text, "/nonexistent/\\x1b[2J.db");
+    assert_no_controls(fx->stderr_text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +477,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_journal_is_a_runtime_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_journal_is_a_runtime_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values_are_usage_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_characters_are_shown_escaped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

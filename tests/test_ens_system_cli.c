@@ -476,6 +476,57 @@ static void test_usage_errors(void **state)
     assert_int_equal(RUN("shutdown"), 2);
 }
 
+/* No byte a terminal would obey: ESC, BEL, DEL, C1 (as UTF-8: C2 80..9F). */
+static void assert_no_controls(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        bool control = (*p < 0x20 && *p != '\n') || *p == 0x7f ||
+                       (p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0);
+        if (control)
+            fail_msg("a raw control byte 0x%02x at offset %td in:\n%s", *p, (const char *)p - text,
+                     text);
+    }
+}
+
+/* Text that is not the tool's own (replies, what the user typed) is
+ * printed with its control characters spelled out: an escape sequence in a
+ * reply or a bad argument cannot drive the terminal. */
+static void test_untrusted_text_is_escaped(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("ask", sys_name, "cli-echo", "\x1b]0;owned\x07\x1b[2Jnext\nline\xc2\x9b"),
+                     0);
+    assert_string_equal(out_text, "echo: \\x1b]0;owned\\x07\\x1b[2Jnext\\nline\\xc2\\x9b\n");
+    assert_no_controls(out_text);
+    assert_int_equal(RUN("ask", sys_name, "ens:\x1b[2J", "hi"), 2);
+    assert_contains(err_text, "bad address 'ens:\\x1b[2J'");
+    assert_no_controls(err_text);
+    assert_int_equal(RUN("tell", sys_name, "\x1b[1mname", "hi"), 2);
+    assert_contains(err_text, "bad address or name '\\x1b[1mname'");
+    assert_no_controls(err_text);
+    assert_int_equal(RUN("status", "sys\x1b[2J"), 2);
+    assert_contains(err_text, "bad system name 'sys\\x1b[2J'");
+    assert_no_controls(err_text);
+    assert_int_equal(RUN("ask", sys_name, "cli-echo", "hi", "--timeout", "\x1b[5m"), 2);
+    assert_contains(err_text, "bad timeout '\\x1b[5m'");
+    assert_no_controls(err_text);
+    /* The shell: an unknown command, a bad name to look up, a bad target,
+     * and a reply, all with escape sequences. */
+    assert_int_equal(RUN_INPUT("\x1b[31mred\n"
+                               "lookup \x1b[2J\n"
+                               "ask \x1b[1m hi\n"
+                               "ask cli-echo \x1b[H\x7f\n",
+                               "shell", sys_name),
+                     0);
+    print_message("%s---\n%s", out_text, err_text);
+    assert_contains(err_text, "unknown command '\\x1b[31mred'");
+    assert_contains(err_text, "'\\x1b[2J'");
+    assert_contains(err_text, "bad address or name '\\x1b[1m'");
+    assert_contains(out_text, "echo: \\x1b[H\\x7f\n");
+    assert_no_controls(out_text);
+    assert_no_controls(err_text);
+}
+
 static void test_help(void **state)
 {
     (void)state;
@@ -543,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_shell_script),
         cmocka_unit_test(test_unknown_system),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_untrusted_text_is_escaped),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_shutdown_ends_the_system),
     };

@@ -161,7 +161,7 @@ static void test_outside_calls_are_refused_where_they_do_not_belong(void **state
     assert_int_equal(ens_spawn(out, &misuse_def, NULL, NULL, &a), 0);
     assert_int_equal(ens_send(out, ENS_ADDR_NONE, ENS_MSG_INT64, NULL), ENS_EINVAL);
     ens_msg *r = NULL;
-    assert_int_equal(ens_ask(out, a, ENS_MSG_INT64, NULL, 1000, &r), 0);
+    assert_int_equal(ens_ask(out, a, ENS_MSG_INT64, &(ens_int64_v){0}, 1000, &r), 0);
     const ens_int64_v *v = ens_msg_value(r, ENS_MSG_INT64);
     assert_non_null(v);
     assert_int_equal(v->value, 1);

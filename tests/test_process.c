@@ -426,6 +426,83 @@ static void test_admin_death_ends_every_actor(void **state)
     prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+/* The admin of s, from its status. */
+static pid_t admin_of(ens_system *s)
+{
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(s, WAIT_MS, &st), 0);
+    pid_t admin = ens_status_admin_pid(st);
+    ens_status_free(st);
+    assert_true(admin > 0);
+    return admin;
+}
+
+/* Call ens_system_run until it says something other than 0 (each call
+ * waits at most a second), for at most WAIT_MS. */
+static int run_until_not_0(ens_system *s)
+{
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int rc = ens_system_run(s, 1000);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (rc != 0 || (now.tv_sec - t0.tv_sec) * 1000 > WAIT_MS)
+            return rc;
+    }
+}
+
+static void test_run_after_admin_death_says_shutdown_and_reaps(void **state)
+{
+    (void)state;
+    /* Orphaned actors come to us (not to init) so we can reap them. */
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    ens_system *s = start(NULL);
+    ens_addr v;
+    assert_int_equal(ens_spawn(ens_system_ctx(s), &victim_def, NULL, NULL, &v), 0);
+    pid_t admin = admin_of(s);
+    assert_int_equal(test_ppid_of((int)admin), (int)getpid()); /* ours to reap */
+    assert_int_equal(ens_system_run(s, 0), 0);
+    assert_int_equal(kill(admin, SIGKILL), 0);
+    assert_int_equal(run_until_not_0(s), ENS_ESHUTDOWN);
+    assert_int_equal(ens_system_run(s, 0), ENS_ESHUTDOWN);
+    /* Reaped by the call that saw the end: no zombie is left. */
+    errno = 0;
+    assert_int_equal(waitpid(admin, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d", (int)admin);
+    assert_int_equal(access(path, F_OK), -1);
+    stop(s, 1000);
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+static void test_run_after_persistent_admin_death_says_shutdown(void **state)
+{
+    (void)state;
+    /* The persistent admin is nobody's child: the runtime must not wait for
+     * it; we become its reaper here so the test leaves no zombie. */
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    char name[64];
+    snprintf(name, sizeof(name), "ptest-persistent-%d", (int)getpid());
+    o.name = name;
+    o.journal_path = "";
+    o.persistent = true;
+    ens_system *s = start(&o);
+    pid_t admin = admin_of(s);
+    assert_int_equal(kill(admin, SIGKILL), 0);
+    assert_int_equal(run_until_not_0(s), ENS_ESHUTDOWN);
+    ens_msg *m = NULL;
+    assert_int_equal(ens_listen(ens_system_ctx(s), 0, &m), ENS_ESHUTDOWN);
+    stop(s, 1000);
+    assert_true(test_gone_within((int)admin, WAIT_MS));
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 static void test_killed_starter_ends_its_system(void **state)
 {
     (void)state;
@@ -803,6 +880,8 @@ int main(void)
         cmocka_unit_test_teardown(test_sigkill_from_outside_redelivers, teardown),
         cmocka_unit_test_teardown(test_crash_in_init_is_not_restarted, teardown),
         cmocka_unit_test_teardown(test_admin_death_ends_every_actor, teardown),
+        cmocka_unit_test_teardown(test_run_after_admin_death_says_shutdown_and_reaps, teardown),
+        cmocka_unit_test_teardown(test_run_after_persistent_admin_death_says_shutdown, teardown),
         cmocka_unit_test_teardown(test_killed_starter_ends_its_system, teardown),
         cmocka_unit_test_teardown(test_shutdown_leaves_no_process, teardown),
         cmocka_unit_test_teardown(test_large_messages_cross_processes, teardown),

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ens_tool.h"
 #include "ensemble/error.h"
 #include "ensemble/journal.h"
 
@@ -58,7 +59,7 @@ static void help(FILE *out)
 static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, arg);
+    fprintf(stderr, fmt, ens_tool_esc(arg));
     fprintf(stderr, "\n(try '" PROG " --help')\n");
     return 2;
 }
@@ -299,8 +300,9 @@ static size_t utf8_len(const unsigned char *s)
     return n;
 }
 
-/* s as a JSON string literal: quotes, escapes for controls, invalid UTF-8
- * replaced by U+FFFD. */
+/* s as a JSON string literal: quotes, escapes for controls (C0, DEL and
+ * the C1 controls too, which a terminal may obey), invalid UTF-8 replaced
+ * by U+FFFD. */
 static void sb_json_str(sbuf *b, const char *s)
 {
     sb_putn(b, "\"", 1);
@@ -313,7 +315,9 @@ static void sb_json_str(sbuf *b, const char *s)
             esc[1] = (char)c;
             sb_putn(b, esc, 2);
             p++;
-        } else if (c < 0x20) {
+        } else if (c < 0x20 || c == 0x7f || (c == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)) {
+            if (c == 0xc2)
+                c = *++p; /* U+0080..U+009F: one escape for the two bytes */
             switch (c) {
             case '\n':
                 sb_puts(b, "\\n");
@@ -349,30 +353,11 @@ static void sb_json_str(sbuf *b, const char *s)
     sb_putn(b, "\"", 1);
 }
 
-/* s for one table cell: controls shown as escapes, so a row stays a line. */
+/* s for one table cell (malloc'ed; NULL: out of memory): controls shown as
+ * escapes, so a row stays a line and the terminal obeys nothing in it. */
 static char *cell_text(const char *s)
 {
-    sbuf b = {0};
-    if (s == NULL || s[0] == '\0')
-        s = "-";
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '\n')
-            sb_puts(&b, "\\n");
-        else if (*p == '\t')
-            sb_puts(&b, "\\t");
-        else if (*p < 0x20 || *p == 0x7f) {
-            char esc[8];
-            snprintf(esc, sizeof(esc), "\\x%02x", *p);
-            sb_puts(&b, esc);
-        } else {
-            sb_putn(&b, (const char *)p, 1);
-        }
-    }
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+    return strdup(s == NULL || s[0] == '\0' ? "-" : ens_tool_esc(s));
 }
 
 /* Columns on screen: code points, not bytes. */
@@ -711,11 +696,11 @@ int ens_tool_journal(int argc, char **argv)
     char why[512];
     int rc = ens_journal_open_why(db, &j, why, sizeof(why));
     if (rc == ENS_ENOENT) {
-        fprintf(stderr, PROG ": no journal at %s: %s\n", db, why);
+        fprintf(stderr, PROG ": no journal at %s: %s\n", ens_tool_esc(db), ens_tool_esc(why));
         return 1;
     }
     if (rc != 0) {
-        fprintf(stderr, PROG ": cannot read %s: %s\n", db, why);
+        fprintf(stderr, PROG ": cannot read %s: %s\n", ens_tool_esc(db), ens_tool_esc(why));
         return 1;
     }
 
@@ -728,7 +713,8 @@ int ens_tool_journal(int argc, char **argv)
     }
     int status = 0;
     if (rc < 0) {
-        fprintf(stderr, PROG ": cannot read %s: %s\n", db, ens_journal_errmsg(j));
+        fprintf(stderr, PROG ": cannot read %s: %s\n", ens_tool_esc(db),
+                ens_tool_esc(ens_journal_errmsg(j)));
         status = 1;
     } else if (o.tab.oom || o.line.oom) {
         fprintf(stderr, PROG ": out of memory\n");
@@ -739,7 +725,7 @@ int ens_tool_journal(int argc, char **argv)
             static const char *const type_cols[] = {"TYPE", "COUNT"};
             table_print(&o.tab, stdout, 2, o.by_kind ? kind_cols : type_cols);
         } else if (o.tab.rows == 0) {
-            printf("no failures match (journal %s)\n", db);
+            printf("no failures match (journal %s)\n", ens_tool_esc(db));
         } else {
             table_print(&o.tab, stdout, NCOLS, col_names);
             if (f.limit != 0 && o.tab.rows == f.limit)

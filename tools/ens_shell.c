@@ -106,7 +106,7 @@ static int reg_get(shell *sh, const char *text, ens_addr *out)
     errno = 0;
     unsigned long n = strtoul(text + 1, &end, 10);
     if (text[1] < '0' || text[1] > '9' || *end != '\0' || errno != 0 || n >= sh->n_regs) {
-        fprintf(stderr, "%s: no register %s (see `regs`)\n", PROG, text);
+        fprintf(stderr, "%s: no register %s (see `regs`)\n", PROG, ens_tool_esc(text));
         return -1;
     }
     *out = sh->regs[n];
@@ -228,17 +228,19 @@ static int do_lookup(shell *sh, const char *name)
     ens_addr a;
     int rc = ens_name_lookup(ens_system_ctx(sh->sys), name, &a);
     if (rc == ENS_ENOENT) {
-        fprintf(stderr, "%s: no actor is named '%s' in system %s\n", PROG, name, sh->name);
+        fprintf(stderr, "%s: no actor is named '%s' in system %s\n", PROG, ens_tool_esc(name),
+                sh->name);
         return 1;
     }
     if (rc < 0) {
-        fprintf(stderr, "%s: cannot look up '%s': %s\n", PROG, name, ens_strerror(rc));
+        fprintf(stderr, "%s: cannot look up '%s': %s\n", PROG, ens_tool_esc(name),
+                ens_strerror(rc));
         return rc == ENS_EINVAL ? 2 : 1;
     }
     char text[ENS_ADDR_STRLEN];
     ens_addr_format(a, text, sizeof(text));
     const char *reg = label(a, sh);
-    printf("%s = %s (%s)\n", reg != NULL ? reg : "-", text, name);
+    printf("%s = %s (%s)\n", reg != NULL ? reg : "-", text, ens_tool_esc(name));
     return 0;
 }
 
@@ -260,7 +262,7 @@ static int do_set(shell *sh, char **w, int n)
             return 1;
         rc = ens_name_lookup(ens_system_ctx(sh->sys), name, &a);
         if (rc < 0) {
-            fprintf(stderr, "%s: no actor is named '%s'%s%s\n", PROG, name,
+            fprintf(stderr, "%s: no actor is named '%s'%s%s\n", PROG, ens_tool_esc(name),
                     sh->sys != NULL ? " in system " : "", sh->name);
             return 1;
         }
@@ -398,7 +400,7 @@ static int run_line(shell *sh, char *line)
     } else if (strcmp(cmd, "shutdown") == 0) {
         rc = do_shutdown(sh, w, n);
     } else {
-        fprintf(stderr, "%s: unknown command '%s' (try `help`)\n", PROG, cmd);
+        fprintf(stderr, "%s: unknown command '%s' (try `help`)\n", PROG, ens_tool_esc(cmd));
         rc = 2;
     }
     free(copy);
@@ -443,7 +445,8 @@ int ens_tool_shell(int argc, char **argv)
     }
     if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
         fprintf(stderr, "%s: %s '%s'\n(try '%s --help')\n", PROG,
-                argc > 2 ? "unexpected argument" : "unknown option", argv[argc > 2 ? 2 : 1], PROG);
+                argc > 2 ? "unexpected argument" : "unknown option",
+                ens_tool_esc(argv[argc > 2 ? 2 : 1]), PROG);
         return 2;
     }
     shell *sh = calloc(1, sizeof(*sh));

@@ -142,7 +142,7 @@ typedef struct cmd_args {
 static int usage_error(const cmd_spec *spec, const char *fmt, const char *arg)
 {
     fprintf(stderr, "%s: ", spec->prog);
-    fprintf(stderr, fmt, arg);
+    fprintf(stderr, fmt, ens_tool_esc(arg));
     fprintf(stderr, "\n(try '%s --help')\n", spec->prog);
     return 2;
 }
@@ -214,12 +214,13 @@ int ens_tool_target(const char *prog, const char *text, ens_addr *addr, const ch
         return -1;
     fprintf(stderr, "%s: ", prog);
     if (strchr(text, ':') != NULL)
-        fprintf(stderr, "bad address '%s' (expected ens:NODE/ID, e.g. ens:1/16)\n", text);
+        fprintf(stderr, "bad address '%s' (expected ens:NODE/ID, e.g. ens:1/16)\n",
+                ens_tool_esc(text));
     else
         fprintf(stderr,
                 "bad address or name '%s' (an address is ens:NODE/ID; a name is 1-%d of "
                 "A-Z a-z 0-9 . _ - / starting with a letter, digit or _)\n",
-                text, ENS_NAME_MAX);
+                ens_tool_esc(text), ENS_NAME_MAX);
     fprintf(stderr, "(try '%s --help')\n", prog);
     return 2;
 }
@@ -228,6 +229,7 @@ int ens_tool_target(const char *prog, const char *text, ens_addr *addr, const ch
 int ens_tool_connect(const char *prog, const char *name, ens_system **out)
 {
     int rc = ens_system_connect(name, out);
+    name = ens_tool_esc(name); /* for the messages below */
     switch (rc) {
     case 0:
         return -1;
@@ -394,15 +396,15 @@ static void print_table(const char *system, const ens_status *st, const tree *t,
     int w_type = (int)strlen("TYPE"), w_addr = (int)strlen("ADDRESS"), w_name = (int)strlen("NAME");
     for (size_t k = 0; k < t->len; k++) {
         const ens_actor_status *a = ens_status_at(st, t->order[k]);
-        int w = 2 * t->depth[k] + (int)strlen(a->type != NULL ? a->type : "");
+        int w = 2 * t->depth[k] + (int)strlen(ens_tool_esc(a->type));
         if (w > w_type)
             w_type = w;
         char addr[ENS_ADDR_STRLEN];
         int al = ens_addr_format(a->addr, addr, sizeof(addr));
         if (al > w_addr)
             w_addr = al;
-        if ((int)strlen(name_or_dash(a)) > w_name)
-            w_name = (int)strlen(name_or_dash(a));
+        if ((int)strlen(ens_tool_esc(name_or_dash(a))) > w_name)
+            w_name = (int)strlen(ens_tool_esc(name_or_dash(a)));
     }
     if (label != NULL)
         printf("%-5s ", "REG");
@@ -412,7 +414,7 @@ static void print_table(const char *system, const ens_status *st, const tree *t,
         const ens_actor_status *a = ens_status_at(st, t->order[k]);
         char addr[ENS_ADDR_STRLEN];
         ens_addr_format(a->addr, addr, sizeof(addr));
-        const char *type = a->type != NULL ? a->type : "";
+        const char *type = ens_tool_esc(a->type);
         int indent = 2 * t->depth[k];
         if (label != NULL) {
             const char *reg = label(a->addr, arg);
@@ -420,8 +422,9 @@ static void print_table(const char *system, const ens_status *st, const tree *t,
         }
         printf("%*s%-*s  %-*s  %-*s  %8" PRId32 "  %8" PRIu32 "  %10" PRIu64 "  %12" PRIu64
                "  %10" PRIu64 "\n",
-               indent, "", w_type - indent, type, w_addr, addr, w_name, name_or_dash(a), a->pid,
-               a->restarts, a->handled, a->mailbox_bytes, a->rss_kib);
+               indent, "", w_type - indent, type, w_addr, addr, w_name,
+               ens_tool_esc(name_or_dash(a)), a->pid, a->restarts, a->handled, a->mailbox_bytes,
+               a->rss_kib);
     }
 }
 
@@ -509,8 +512,8 @@ int ens_tool_print_names(ens_system *s, const char *prog, const char *system, bo
         if (a->name == NULL || a->name[0] == '\0')
             continue;
         idx[n++] = i;
-        if ((int)strlen(a->name) > w_name)
-            w_name = (int)strlen(a->name);
+        if ((int)strlen(ens_tool_esc(a->name)) > w_name)
+            w_name = (int)strlen(ens_tool_esc(a->name));
     }
     sort_st = st;
     qsort(idx, n, sizeof(*idx), by_name);
@@ -545,8 +548,8 @@ int ens_tool_print_names(ens_system *s, const char *prog, const char *system, bo
         } else {
             if (label != NULL)
                 printf("%-5s ", reg != NULL ? reg : "");
-            printf("%-*s  %-22s  %-24s  %8" PRId32 "\n", w_name, a->name, addr,
-                   a->type != NULL ? a->type : "", a->pid);
+            printf("%-*s  %-22s  %-24s  %8" PRId32 "\n", w_name, ens_tool_esc(a->name), addr,
+                   ens_tool_esc(a->type), a->pid);
         }
     }
     free(idx);
@@ -594,9 +597,10 @@ static int resolve(ens_system *s, const char *prog, const char *system, const ch
         return -1;
     if (rc == ENS_ENOENT)
         fprintf(stderr, "%s: no actor is named '%s' in system %s (see `ens names %s`)\n", prog,
-                name, system, system);
+                ens_tool_esc(name), system, system);
     else
-        fprintf(stderr, "%s: cannot look up the name '%s': %s\n", prog, name, ens_strerror(rc));
+        fprintf(stderr, "%s: cannot look up the name '%s': %s\n", prog, ens_tool_esc(name),
+                ens_strerror(rc));
     return 1;
 }
 
@@ -615,7 +619,7 @@ int ens_tool_ask_run(ens_system *s, const char *prog, const char *system, const 
     if (rc == 0) {
         const ens_string_v *t = ens_msg_value(reply, ENS_MSG_STRING);
         if (t != NULL) {
-            printf("%s\n", t->text != NULL ? t->text : "");
+            printf("%s\n", ens_tool_esc(t->text));
         } else {
             const ens_msgtype *type = ens_msg_type(reply);
             if (type != NULL)
@@ -625,22 +629,25 @@ int ens_tool_ask_run(ens_system *s, const char *prog, const char *system, const 
                        ens_msg_type_id(reply), ens_msg_size(reply));
         }
     } else if (rc == ENS_ETIMEDOUT) {
-        fprintf(stderr, "%s: no reply from %s within %" PRIu32 " ms\n", prog, shown, timeout_ms);
+        fprintf(stderr, "%s: no reply from %s within %" PRIu32 " ms\n", prog, ens_tool_esc(shown),
+                timeout_ms);
         status = 1;
     } else if (rc == ENS_ENOACTOR) {
-        fprintf(stderr, "%s: no live actor at %s in system %s\n", prog, shown, system);
+        fprintf(stderr, "%s: no live actor at %s in system %s\n", prog, ens_tool_esc(shown),
+                system);
         status = 1;
     } else if (rc == ENS_EPOISON) {
         const ens_poison_v *p = reply != NULL ? ens_msg_value(reply, ENS_MSG_POISON) : NULL;
         const char *detail =
             p != NULL && p->detail != NULL && p->detail[0] != '\0' ? p->detail : "no detail given";
-        fprintf(stderr, "%s: the message was poisoned: %s\n", prog, detail);
+        fprintf(stderr, "%s: the message was poisoned: %s\n", prog, ens_tool_esc(detail));
         status = 1;
     } else if (rc == ENS_EFULL) {
-        fprintf(stderr, "%s: the mailbox of %s is full; try again later\n", prog, shown);
+        fprintf(stderr, "%s: the mailbox of %s is full; try again later\n", prog,
+                ens_tool_esc(shown));
         status = 1;
     } else {
-        fprintf(stderr, "%s: cannot ask %s: %s\n", prog, shown, ens_strerror(rc));
+        fprintf(stderr, "%s: cannot ask %s: %s\n", prog, ens_tool_esc(shown), ens_strerror(rc));
         status = 1;
     }
     ens_msg_free(reply);
@@ -682,17 +689,18 @@ int ens_tool_tell_run(ens_system *s, const char *prog, const char *system, const
         rc = ens_send(out, to, ENS_MSG_STRING, &v);
     }
     if (rc == ENS_EFULL) {
-        fprintf(stderr, "%s: the mailbox of %s is full; nothing was sent\n", prog, shown);
+        fprintf(stderr, "%s: the mailbox of %s is full; nothing was sent\n", prog,
+                ens_tool_esc(shown));
         return 1;
     }
     if (rc < 0) {
-        fprintf(stderr, "%s: cannot send to %s: %s\n", prog, shown, ens_strerror(rc));
+        fprintf(stderr, "%s: cannot send to %s: %s\n", prog, ens_tool_esc(shown), ens_strerror(rc));
         return 1;
     }
     if (nobody) {
         fprintf(stderr,
                 "%s: no actor is named '%s' in system %s; the message became a dead letter\n", prog,
-                name, system);
+                ens_tool_esc(name), system);
         return 1;
     }
     return 0;

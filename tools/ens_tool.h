@@ -17,6 +17,14 @@
 #include "ensemble/addr.h"
 #include "ensemble/system.h"
 
+/* text (NULL: "") as printable text on one line, for printing anything the
+ * tool did not write itself (user input, replies, names, journal text):
+ * newline, carriage return and tab become \n, \r, \t; every other control
+ * character (C0, DEL, C1) and every byte that is not well-formed UTF-8
+ * becomes \xNN. The string is the tool's, valid until 8 more calls (so up
+ * to 8 may appear in one printf). tools/ens_text.c. */
+const char *ens_tool_esc(const char *text);
+
 /* Subcommands: argv[0] is the command's name. */
 int ens_tool_journal(int argc, char **argv);
 int ens_tool_status(int argc, char **argv);

@@ -107,7 +107,7 @@ ens_addr ens_parent(const ens_ctx *c);
  * parent as child exited with ENS_EXIT_INIT_FAILED. From the outside
  * context the actor is top level and init has run when this returns.
  * Errors: ENS_EINVAL (NULL c/d/out, d without receive and dispatch,
- * argt/arg mismatch), ENS_EBADTYPE (argt not registered), ENS_EMSGSIZE,
+ * argt/arg mismatch: one NULL, the other not), ENS_EBADTYPE (argt not registered), ENS_EMSGSIZE,
  * ENS_ENOMEM, ENS_EINIT (outside only: init failed, no actor is left),
  * ENS_ESHUTDOWN. *out is written only on success. */
 int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
@@ -117,8 +117,9 @@ int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const
  * encoded before return (borrowed). From the outside context this is a
  * "tell": replies and PoisonMessages come back through ens_listen. A send to
  * an address with no live actor still returns 0: the message becomes a dead
- * letter. Errors: ENS_EINVAL (NULL arguments, the none address),
- * ENS_EBADTYPE (t not registered), ENS_EMSGSIZE (above the frame limit),
+ * letter. Errors: ENS_EINVAL (NULL c, t or v - every message type has a
+ * value, so v is never optional -, the none address, an address whose
+ * reserved field is not 0), ENS_EBADTYPE (t not registered), ENS_EMSGSIZE (above the frame limit),
  * ENS_EFULL (the receiver's mailbox is at its bound: nothing was queued),
  * ENS_ENOMEM, ENS_ESHUTDOWN. */
 int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v);
@@ -154,7 +155,8 @@ ens_from ens_from_current(const ens_ctx *c);
 
 /* Reply to `from` now (error 0: a reply; < 0: an error reply as in
  * ens_reply_error). Used to answer a request later than its own handler.
- * Errors as ens_send; ENS_EINVAL for a from with no address. */
+ * Errors as ens_send; ENS_EINVAL for a from with no address, or t set with
+ * v NULL. */
 int ens_reply_to(ens_ctx *c, ens_from from, int error, const ens_msgtype *t, const void *v);
 
 /* The completion of ens_request / ens_call, called exactly once, inside
@@ -174,8 +176,8 @@ typedef void (*ens_reply_cb)(ens_ctx *c, void *state, int status, const ens_msg 
  * the timeout is dropped, never delivered. Pending requests belong to the
  * incarnation: after a crash restart (process base) their callbacks never
  * run and their replies are dropped. Inside an actor only.
- * Errors (cb is then never called): ENS_EINVAL (outside an actor, NULL cb
- * or t, none address), ENS_ENOMEM, and those of ens_send. */
+ * Errors (cb is then never called): ENS_EINVAL (outside an actor, NULL cb,
+ * t or v, an address ens_send refuses), ENS_ENOMEM, and those of ens_send. */
 int ens_request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
                 ens_reply_cb cb, uint64_t tag);
 
@@ -258,8 +260,8 @@ const ens_actor_def *ens_self_def(const ens_ctx *c);
  * become dead letters. On the inproc base it stops before its next message
  * (a handler that never returns cannot be stopped there). Asynchronous:
  * returns once asked; an address with no live actor is ignored. who may be
- * the caller itself. Errors: ENS_EINVAL (NULL c, none address),
- * ENS_ESHUTDOWN, ENS_ENOTSUP. */
+ * the caller itself. Errors: ENS_EINVAL (NULL c, an address ens_send
+ * refuses), ENS_ESHUTDOWN, ENS_ENOTSUP. */
 int ens_kill(ens_ctx *c, ens_addr who);
 
 /* Register (enable) or unregister the calling actor as the system's handler
@@ -328,7 +330,14 @@ int ens_command_run(ens_ctx *c, const char *shell_command, uint32_t max_output, 
  * to on_event, the log and the journal. Fields of ev left zero or NULL are
  * filled from c: actor, parent, actor_type and incarnation of the calling
  * actor (when ev->actor is none), the time, and "" for strings. ev and its
- * strings are borrowed. Errors: ENS_EINVAL (NULL c or ev). */
+ * strings are borrowed. What may be reported: a kind of enum
+ * ens_event_kind; from the outside context, events about the outside
+ * program itself (ev->actor none or its own address); from an actor,
+ * events about itself, about its children (ev->parent its own address) and
+ * dead letters (ev->actor the address a message could not reach). On the
+ * process base the admin applies the same rule to every event that reaches
+ * it, so a program cannot write journal rows about other actors. Errors:
+ * ENS_EINVAL (NULL c or ev, a report the caller may not make). */
 int ens_event_report(ens_ctx *c, const struct ens_event *ev);
 
 typedef enum ens_log_level {

@@ -6,7 +6,9 @@
  * address). It is a small struct: copy it, compare it, print it, parse it
  * back, and carry it inside messages with ENS_ADDR_FMT in a tpl format.
  * The all-zero address is "none". `node` identifies the system that owns the
- * actor (conventions across hosts use it later); `spare` is reserved and 0.
+ * actor (conventions across hosts use it later); `spare` is reserved and 0:
+ * every call that sends to an address refuses one whose spare is not 0
+ * with ENS_EINVAL (no frame could carry it).
  */
 #ifndef ENSEMBLE_ADDR_H
 #define ENSEMBLE_ADDR_H

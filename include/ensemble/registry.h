@@ -89,7 +89,7 @@ int ens_name_unregister(ens_ctx *c);
  * An unregistered name makes the message a dead letter with the reason
  * "no such name: NAME" (the dead-letter handler gets it, else a
  * DEAD_LETTER journal row) and still returns 0. Errors: ENS_EINVAL (NULL
- * arguments, invalid name), ENS_ETIMEDOUT (the lookup), and those of
+ * arguments, v included; invalid name), ENS_ETIMEDOUT (the lookup), and those of
  * ens_send. */
 int ens_name_send(ens_ctx *c, const char *name, const ens_msgtype *t, const void *v);
 

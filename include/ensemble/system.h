@@ -164,8 +164,8 @@ const ens_system_opts *ens_system_options(const ens_system *s);
  * ENS_ENOACTOR (no live actor at `to`, nothing was delivered: *reply says
  * why, or is NULL when the system knew at once), ENS_EBREAKER_OPEN (a circuit breaker failed fast),
  * or the code the replier chose (ens_reply_error). Other errors, with *reply NULL: ENS_ETIMEDOUT
- * (no reply in time; a late reply is dropped), ENS_EINVAL (NULL arguments, called inside an actor),
- * the send errors of ens_send. */
+ * (no reply in time; a late reply is dropped), ENS_EINVAL (NULL arguments, v included; an address
+ * ens_send refuses; called inside an actor), the send errors of ens_send. */
 int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
             ens_msg **reply);
 
@@ -173,7 +173,8 @@ int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, 
  * that is not the reply to an ask: replies to tells, PoisonMessages of
  * tells, anything actors send to it. On success *out is owned by the caller
  * (ens_msg_free). Errors: ENS_ETIMEDOUT, ENS_EINVAL (NULL arguments, inside
- * an actor), ENS_ESHUTDOWN. */
+ * an actor), ENS_ESHUTDOWN (the system has ended and nothing is left to
+ * take). */
 int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out);
 
 /* Inproc: run the actors until no message is queued or timeout_ms passed,
@@ -182,7 +183,11 @@ int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out);
  * program has queued and takes in what arrived, waiting at most timeout_ms
  * for either to be possible; returns 0. Use it to make room after
  * ENS_EFULL from a tell.
- * Errors: ENS_EINVAL (NULL s), ENS_ESHUTDOWN. */
+ * Errors: ENS_EINVAL (NULL s), ENS_ESHUTDOWN (the system has ended: its
+ * admin is gone, killed or stopped from elsewhere; messages that arrived
+ * before are still there for ens_listen). An admin that was this program's
+ * child is reaped as soon as its end is seen, by this call, ens_ask or
+ * ens_listen: no zombie is left. */
 int ens_system_run(ens_system *s, uint32_t timeout_ms);
 
 /* Attach to the running process-base system called `name` of this user on
