@@ -36,6 +36,8 @@ static const struct err_entry err_table[] = {
     {ENS_EBADFRAME, "ENS_EBADFRAME", "malformed frame rejected"},
     {ENS_EBADTYPE, "ENS_EBADTYPE", "unknown message type or value of the wrong type"},
     {ENS_EFULL, "ENS_EFULL", "the receiver's mailbox is full"},
+    {ENS_EPEERCRED, "ENS_EPEERCRED", "the system's socket is held by another user"},
+    {ENS_ETOOMANY, "ENS_ETOOMANY", "too many connections to the system"},
 };
 
 static const struct err_entry *err_find(int err)

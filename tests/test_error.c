@@ -38,6 +38,8 @@ static const struct {
     {ENS_EBADFRAME, "ENS_EBADFRAME"},
     {ENS_EBADTYPE, "ENS_EBADTYPE"},
     {ENS_EFULL, "ENS_EFULL"},
+    {ENS_EPEERCRED, "ENS_EPEERCRED"},
+    {ENS_ETOOMANY, "ENS_ETOOMANY"},
 };
 
 #define NCODES (sizeof(all_codes) / sizeof(all_codes[0]))
@@ -95,7 +97,7 @@ static void test_codes_reuse_errno_values_where_they_fit(void **state)
 static void test_unknown_codes_get_fixed_answers(void **state)
 {
     (void)state;
-    static const int unknown[] = {1,     42,      -1,     -3, -4, ENS_ENOACTOR + 1, ENS_EFULL - 1,
+    static const int unknown[] = {1,     42,      -1,     -3, -4, ENS_ENOACTOR + 1, ENS_ETOOMANY - 1,
                                   -5000, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         assert_string_equal(ens_strerror(unknown[i]), "unknown error");

@@ -161,7 +161,11 @@ static int raw_connect(fixture *f)
     int fds[ENS_CTL_MAX_FDS];
     int nfds = ENS_CTL_MAX_FDS;
     assert_int_equal(ens__ctl_recv(fd, &m, fds, &nfds), 1);
-    assert_non_null(ens_msg_value(m, &ens_ctl_hello));
+    const ens_ctl_hello_v *hello = ens_msg_value(m, &ens_ctl_hello);
+    assert_non_null(hello);
+    /* Answered as a real client does, or the admin closes a silent one. */
+    ens_ctl_hello_v ack = {hello->addr, 0, 0, 0, 0};
+    assert_int_equal(ens__ctl_send(fd, hello->addr, &ens_ctl_hello, &ack, 0, NULL, 0), 0);
     ens_msg_free(m);
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
