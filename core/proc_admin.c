@@ -97,12 +97,12 @@ typedef struct arec {
     int exit_reason, exit_status;
     int64_t crashes[RESTART_MAX];
     size_t n_crashes;
-    bool outside;      /* an outside endpoint: the starting program or one connected by name */
-    bool foreign;      /* connected by name: another program image */
-    uint64_t hello_by; /* connected by name and silent so far: closed at this
-                          monotonic time (ns) unless it speaks; 0 once it has */
+    bool outside;           /* an outside endpoint: the starting program or one connected by name */
+    bool foreign;           /* connected by name: another program image */
+    uint64_t hello_by;      /* connected by name and silent so far: closed at this
+                               monotonic time (ns) unless it speaks; 0 once it has */
     int peer_uid, peer_pid; /* connected by name: who connected */
-    int ep_ctl, ep_tx; /* what the admin's epoll watches: fd (-1: none), */
+    int ep_ctl, ep_tx;      /* what the admin's epoll watches: fd (-1: none), */
     uint32_t ep_ctl_ev, ep_tx_ev; /* and events */
 } arec;
 
@@ -695,9 +695,9 @@ static void drain_to_dead_letters(arec *r, const char *reason)
  * before each wait; a descriptor leaves the set before it is closed. */
 
 enum { EP_CTL = 0, EP_TX = 1 };
-#define EP_SIGNALS 2u /* tags of the admin's own descriptors (below any pointer) */
-#define EP_LISTEN  4u
-#define EP_ZYGOTE  6u
+#define EP_SIGNALS         2u /* tags of the admin's own descriptors (below any pointer) */
+#define EP_LISTEN          4u
+#define EP_ZYGOTE          6u
 #define EP_LISTEN_ABSTRACT 8u
 
 static void ep_set(int *reg_fd, uint32_t *reg_ev, int fd, uint32_t ev, uint64_t tag)
@@ -1363,6 +1363,12 @@ _Noreturn static void finish(void)
 _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *door)
 {
     A.door = *door;
+    /* Listening again makes the admin the listener the kernel names to
+     * programs that ask who answers (SO_PEERCRED), not the starter. */
+    if (A.door.path_fd >= 0)
+        listen(A.door.path_fd, 64);
+    if (A.door.abstract_fd >= 0)
+        listen(A.door.abstract_fd, 64);
     A.sys = s;
     A.pid = getpid();
     A.next_id = ENS_ID_FIRST_ACTOR;

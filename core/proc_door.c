@@ -62,8 +62,8 @@ int ens__rundir_check(const char *dir, bool create, char *why, size_t why_len)
         return ENS_EACCES;
     }
     if (st.st_uid != geteuid()) {
-        snprintf(why, why_len, "belongs to uid %u, not to this user (uid %u)",
-                 (unsigned)st.st_uid, (unsigned)geteuid());
+        snprintf(why, why_len, "belongs to uid %u, not to this user (uid %u)", (unsigned)st.st_uid,
+                 (unsigned)geteuid());
         return ENS_EACCES;
     }
     if ((st.st_mode & 0777) != 0700) {
@@ -412,7 +412,7 @@ static void refusal_line(ens_system *s, ens_refusal *e, uint64_t now)
         ens__log(s, NULL, ENS_LOG_WARN,
                  "refused %llu more connection(s) from uid %d (last pid %d) in the last %llu s: %s",
                  (unsigned long long)e->held, e->uid, e->pid,
-                 (unsigned long long)((now - e->since + 999999999u) / 1000000000u), e->why);
+                 (unsigned long long)((now - e->since + 500000000u) / 1000000000u), e->why);
     e->held = 0;
     e->since = now;
 }
@@ -443,8 +443,7 @@ void ens__refusal_note(ens_system *s, ens_refusals *t, int uid, int pid, const c
         refusal_line(s, e, now);
     }
     *e = (ens_refusal){uid, pid, why, now, 0};
-    ens__log(s, NULL, ENS_LOG_WARN, "refused a connection from uid %d (pid %d): %s", uid, pid,
-             why);
+    ens__log(s, NULL, ENS_LOG_WARN, "refused a connection from uid %d (pid %d): %s", uid, pid, why);
 }
 
 uint64_t ens__refusal_flush(ens_system *s, ens_refusals *t, uint64_t now, bool all)

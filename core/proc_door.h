@@ -93,7 +93,7 @@ int ens__door_connect_addr(const struct sockaddr_un *sa, socklen_t len, bool any
 #define ENS_REFUSAL_SOURCES   32u
 
 typedef struct ens_refusal {
-    int uid, pid;   /* the source, and the last pid seen */
+    int uid, pid;    /* the source, and the last pid seen */
     const char *why; /* static text: the reason, part of the key */
     uint64_t since;  /* monotonic ns: when its last line was written */
     uint64_t held;   /* refusals since then, not yet logged */

@@ -97,8 +97,8 @@ static void test_codes_reuse_errno_values_where_they_fit(void **state)
 static void test_unknown_codes_get_fixed_answers(void **state)
 {
     (void)state;
-    static const int unknown[] = {1,     42,      -1,     -3, -4, ENS_ENOACTOR + 1, ENS_ETOOMANY - 1,
-                                  -5000, INT_MIN, INT_MAX};
+    static const int unknown[] = {
+        1, 42, -1, -3, -4, ENS_ENOACTOR + 1, ENS_ETOOMANY - 1, -5000, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         assert_string_equal(ens_strerror(unknown[i]), "unknown error");
         assert_string_equal(ens_err_name(unknown[i]), "ENS_EUNKNOWN");

@@ -256,8 +256,8 @@ int ens_tool_connect(const char *prog, const char *name, ens_system **out)
     }
     case ENS_ETOOMANY:
         fprintf(stderr,
-                "%s: system %s refused the connection: %s (its max_connections are in use)\n",
-                prog, name, ens_strerror(rc));
+                "%s: system %s refused the connection: %s (its max_connections are in use)\n", prog,
+                name, ens_strerror(rc));
         return 1;
     case ENS_EAGAIN:
         fprintf(stderr,
