@@ -82,19 +82,39 @@ static bool base_ok(const char *dir)
            st.st_uid == geteuid() && (st.st_mode & 022) == 0;
 }
 
-int ens__rundir(char *out, size_t len, bool create, char *why, size_t why_len)
+#define RUNDIRS 3
+typedef char rundir_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+/* Where this user's systems may listen, in order: a system starts in the
+ * first; a program looks in each that exists and is safe, so that one
+ * whose environment differs (no XDG_RUNTIME_DIR under cron or sudo) still
+ * finds it. Returns how many (paths too long are left out). */
+static size_t rundir_candidates(rundir_path *out)
 {
     unsigned uid = (unsigned)geteuid();
     const char *xdg = getenv("XDG_RUNTIME_DIR");
     char run[64];
     snprintf(run, sizeof(run), "/run/user/%u", uid);
-    int n;
-    if (base_ok(xdg))
-        n = snprintf(out, len, "%s/ensemble", xdg);
-    else if (base_ok(run))
-        n = snprintf(out, len, "%s/ensemble", run);
-    else
-        n = snprintf(out, len, "/tmp/ensemble-%u", uid);
+    size_t n = 0;
+    int len;
+    if (base_ok(xdg) && (len = snprintf(out[n], sizeof(out[n]), "%s/ensemble", xdg)) > 0 &&
+        (size_t)len < sizeof(out[n]))
+        n++;
+    if (base_ok(run))
+        snprintf(out[n++], sizeof(out[0]), "%s/ensemble", run);
+    snprintf(out[n++], sizeof(out[0]), "/tmp/ensemble-%u", uid);
+    if (n == 3 && strcmp(out[0], out[1]) == 0) { /* XDG_RUNTIME_DIR is /run/user/UID */
+        memmove(out[1], out[2], sizeof(out[0]));
+        n--;
+    }
+    return n;
+}
+
+int ens__rundir(char *out, size_t len, bool create, char *why, size_t why_len)
+{
+    rundir_path dirs[RUNDIRS];
+    rundir_candidates(dirs);
+    int n = snprintf(out, len, "%s", dirs[0]);
     if (n < 0 || (size_t)n >= len)
         return ENS_ENOBUFS;
     return ens__rundir_check(out, create, why, why_len);
@@ -273,6 +293,32 @@ static int bind_abstract(ens_system *s, ens_door *d)
     return 0;
 }
 
+/* A system of ours of that name started with another runtime directory
+ * (another environment) runs already. d holds our own socket (the same
+ * directory may be named twice, through a symlink). */
+static int runs_elsewhere(ens_system *s, const ens_door *d)
+{
+    rundir_path dirs[RUNDIRS];
+    size_t n = rundir_candidates(dirs);
+    for (size_t i = 1; i < n; i++) {
+        struct sockaddr_un sa;
+        int len = path_addr(dirs[i], s->name, &sa);
+        ens_peer who;
+        struct stat st;
+        if (len < 0 || ens__rundir_check(dirs[i], false, NULL, 0) < 0 ||
+            (lstat(sa.sun_path, &st) == 0 && st.st_dev == d->dev && st.st_ino == d->ino) ||
+            probe(&sa, (socklen_t)len, &who) != PROBE_HELD ||
+            (who.uid >= 0 && (uid_t)who.uid != geteuid()))
+            continue;
+        ens__log(s, NULL, ENS_LOG_WARN,
+                 "cannot start system %s: a system of this user of that name answers at %s "
+                 "(pid %d): it runs already, started with another runtime directory",
+                 s->name, sa.sun_path, who.pid);
+        return ENS_EEXIST;
+    }
+    return 0;
+}
+
 int ens__door_open(ens_system *s, ens_door *d)
 {
     *d = (ens_door){.path_fd = -1, .abstract_fd = -1};
@@ -304,6 +350,8 @@ int ens__door_open(ens_system *s, ens_door *d)
         }
     }
     rc = bind_path(s, &pa, (socklen_t)plen, d);
+    if (rc == 0)
+        rc = runs_elsewhere(s, d);
     if (rc == 0)
         rc = bind_abstract(s, d);
     if (rc < 0)
@@ -384,13 +432,18 @@ int ens__door_connect(const char *name, bool any_uid, int *fd, ens_peer *who)
 {
     *fd = -1;
     *who = (ens_peer){-1, -1};
+    if (!ens__system_name_ok(name))
+        return ENS_EINVAL;
     struct sockaddr_un sa;
-    int len = ens__system_pathaddr(name, &sa);
-    if (len == ENS_EINVAL)
-        return len;
-    /* No usable runtime directory here: the abstract name may still lead
-     * to the system (started with another one). */
-    if (len > 0) {
+    int len;
+    rundir_path dirs[RUNDIRS];
+    size_t n = rundir_candidates(dirs);
+    for (size_t i = 0; i < n; i++) {
+        /* A directory that is not safe is not looked into: whatever
+         * answers there could have been put there by someone else. */
+        if (ens__rundir_check(dirs[i], false, NULL, 0) < 0 ||
+            (len = path_addr(dirs[i], name, &sa)) < 0)
+            continue;
         int rc = ens__door_connect_addr(&sa, (socklen_t)len, any_uid, fd, who);
         if (rc != ENS_ENOENT)
             return rc;

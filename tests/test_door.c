@@ -371,6 +371,16 @@ static void test_squatted_abstract_name_does_not_stop_a_start(void **state)
     int uid = -1;
     assert_int_equal(ens_system_holder(name, &uid, NULL), 0);
     assert_int_equal(uid, (int)geteuid());
+
+    /* A program whose environment names another runtime directory looks
+     * there first, then in the others: it still finds the system, and a
+     * second start there still finds the name taken. */
+    assert_int_equal(setenv("XDG_RUNTIME_DIR", tmp_dir, 1), 0);
+    assert_int_equal(ens_system_connect(name, &conns[1]), 0);
+    expect_echo(conns[1], echo, "from another environment");
+    ens_system *twin = NULL;
+    assert_int_equal(ens_system_start(&o, &twin), ENS_EEXIST);
+    assert_true(file_gets(log, "started with another runtime directory"));
 }
 
 static void test_squatted_name_of_a_stopped_system_is_refused(void **state)
