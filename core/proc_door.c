@@ -7,8 +7,10 @@
  * logged without letting their sender flood the log. core/proc_door.h says
  * why there are two addresses.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +295,33 @@ static int bind_abstract(ens_system *s, ens_door *d)
     return 0;
 }
 
+/* Remove the stale sockets of unnamed systems ("pid<P>-<N>") whose
+ * starting program P is gone: a killed one leaves its socket file, and no
+ * system will take that name again to replace it. Named systems' stale
+ * sockets are replaced when the name starts again. The caller holds the
+ * directory's lock. */
+static void sweep_unnamed(const char *dir)
+{
+    DIR *dh = opendir(dir);
+    if (dh == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dh)) != NULL) {
+        int pid = 0, n = 0, used = 0;
+        if (sscanf(e->d_name, "pid%d-%d%n", &pid, &n, &used) != 2 || e->d_name[used] != '\0' ||
+            pid <= 0 || (kill(pid, 0) == 0 || errno != ESRCH))
+            continue;
+        struct sockaddr_un sa;
+        int len = path_addr(dir, e->d_name, &sa);
+        struct stat st;
+        ens_peer who;
+        if (len > 0 && lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+            probe(&sa, (socklen_t)len, &who) == PROBE_STALE)
+            unlink(sa.sun_path);
+    }
+    closedir(dh);
+}
+
 /* A system of ours of that name started with another runtime directory
  * (another environment) runs already. d holds our own socket (the same
  * directory may be named twice, through a symlink). */
@@ -349,6 +378,7 @@ int ens__door_open(ens_system *s, ens_door *d)
             return ENS_EIO;
         }
     }
+    sweep_unnamed(dir);
     rc = bind_path(s, &pa, (socklen_t)plen, d);
     if (rc == 0)
         rc = runs_elsewhere(s, d);

@@ -14,13 +14,21 @@
  *    environment names another runtime directory (or none: cron, sudo)
  *    still finds the system. Any local user can bind any abstract name, so
  *    it is never trusted without a look at who listens (SO_PEERCRED).
- * Starting binds the path socket (a leftover socket file that refuses
- * connections is the stale one of a crashed system: removed), then the
- * abstract name if it is free; held by another user, it is left to them
- * (a warning names the uid) and the system listens at the path only.
- * Connecting tries the path socket, then the abstract name, and talks only
- * to a listener of its own uid. The admin removes the socket file when it
- * ends.
+ * Starting (under a lock on the runtime directory, so that two starts of
+ * ours never race) binds the path socket: a leftover socket file that
+ * refuses connections is the stale one of a killed system and is removed;
+ * one that answers from this user means the system runs already. It then
+ * refuses the name if a system of ours answers at it in another of the
+ * runtime directories above (another environment's), and binds the
+ * abstract name if it is free: held by another user, it is left to them (a
+ * warning names the uid) and the system listens at its path only; held by
+ * this user, the system runs already. Sockets of unnamed systems whose program is gone are swept.
+ * Connecting tries the path socket in each candidate runtime directory
+ * that exists and is safe, then the abstract name, and talks only to a
+ * listener of its own uid: another uid gets not a byte (ENS_EPEERCRED).
+ * The admin holds both listening sockets (it listens again, so that the
+ * kernel names it, not the starter, as the listener) and removes the
+ * socket file when it ends, before it stops listening.
  */
 #ifndef ENS_CORE_PROC_DOOR_H
 #define ENS_CORE_PROC_DOOR_H
@@ -74,8 +82,8 @@ int ens__door_open(ens_system *s, ens_door *d);
  * still the one bound). */
 void ens__door_close(ens_door *d, bool remove);
 
-/* Connect to system `name` of this user: its path socket, then its
- * abstract name. *fd (blocking, close-on-exec) is a connection to a
+/* Connect to system `name` of this user: its path socket in each safe
+ * runtime directory, then its abstract name. *fd (blocking, close-on-exec) is a connection to a
  * listener of this uid; *who says who answered (also on ENS_EPEERCRED).
  * With any_uid, a listener of another uid is connected too (to ask who it
  * is). Errors: ENS_ENOENT (nobody listens), ENS_EPEERCRED (another uid

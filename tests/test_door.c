@@ -339,6 +339,28 @@ static void test_stale_socket_is_replaced(void **state)
     ens_system *twin = NULL;
     assert_int_equal(ens_system_start(&o, &twin), ENS_EEXIST);
     expect_echo(conns[0], echo, "the first one still answers");
+
+    /* An unnamed system of a program that is gone left its socket: no
+     * start will take that name again, so any start removes it. */
+    fflush(NULL);
+    pid_t gone = fork();
+    assert_true(gone >= 0);
+    if (gone == 0)
+        _exit(0);
+    assert_int_equal(waitpid(gone, NULL, 0), gone);
+    char unnamed[64];
+    snprintf(unnamed, sizeof(unnamed), "pid%d-1", (int)gone);
+    len = ens__system_pathaddr(unnamed, &sa);
+    assert_true(len > 0);
+    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, (socklen_t)len), 0);
+    close(fd);
+    ens_system_opts anon = opts_for(NULL);
+    assert_int_equal(ens_system_start(&anon, &twin), 0);
+    assert_int_equal(lstat(sa.sun_path, &st), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(ens_system_shutdown(twin, WAIT_MS), 0);
 }
 
 /* ---- another user at the name ---- */
