@@ -39,6 +39,8 @@ static const struct err_entry err_table[] = {
     {ENS_EUNSAFE, "ENS_EUNSAFE",
      "unsafe file refused (a symbolic or hard link, not a regular file, another user's file "
      "or a directory others may change)"},
+    {ENS_EPEERCRED, "ENS_EPEERCRED", "the system's socket is held by another user"},
+    {ENS_ETOOMANY, "ENS_ETOOMANY", "too many connections to the system"},
 };
 
 static const struct err_entry *err_find(int err)

@@ -249,8 +249,9 @@ ens_stage *ens__stage_map_fd(int fd, size_t *map_len);
  * still parent_pid. Returns false if the parent is already gone. */
 bool ens__child_setup(pid_t parent_pid, bool die_with_parent);
 
-/* The abstract AF_UNIX address of system `name` of this user. Returns the
- * address length, or ENS_EINVAL for a bad name. */
+/* The abstract AF_UNIX address of system `name` of this user (its path
+ * socket and the rules for both: core/proc_door.h). Returns the address
+ * length, or ENS_EINVAL for a bad name. */
 int ens__system_sockaddr(const char *name, struct sockaddr_un *sa);
 
 /* True if name is a valid system name: 1-64 of [A-Za-z0-9._-]. */
@@ -270,9 +271,13 @@ int ens__fd_nonblock(int fd);
 /* Start the process base for s (in the starting program). */
 int ens__process_start(ens_system *s);
 
+struct ens_door;
+
 /* The admin's main: never returns. ctl is its control channel to the
- * starting program, tx the sending end of its connection to it. */
-_Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd);
+ * starting program, tx the sending end of its connection to it, door the
+ * sockets programs connect to by the system's name (the admin's from now
+ * on: it removes the socket file when it ends). */
+_Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const struct ens_door *door);
 
 /* In the admin, before any actor: fork the journal writer process of s
  * (when s->journal_path is set), a child of the admin that dies with it.

@@ -1080,6 +1080,7 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     P.tx.ctl = P.ctl;
     P.tx.self = b->addr;
     P.tx.limit = s->opts.mailbox_limit;
+    P.tx.bytes_limit = s->opts.mailbox_bytes_limit;
     P.tx.want_write = want_write;
     uint8_t *arg = NULL;
     if (b->arg_frame != NULL && (arg = malloc(b->arg_len)) != NULL)

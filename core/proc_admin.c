@@ -41,6 +41,7 @@
 
 #include "core/frag.h"
 #include "core/proc.h"
+#include "core/proc_door.h"
 #include "core/proc_names.h"
 #include "core/proc_zygote.h"
 #include "ensemble/error.h"
@@ -98,9 +99,12 @@ typedef struct arec {
     int exit_reason, exit_status;
     int64_t crashes[RESTART_MAX];
     size_t n_crashes;
-    bool outside;      /* an outside endpoint: the starting program or one connected by name */
-    bool foreign;      /* connected by name: another program image */
-    int ep_ctl, ep_tx; /* what the admin's epoll watches: fd (-1: none), */
+    bool outside;           /* an outside endpoint: the starting program or one connected by name */
+    bool foreign;           /* connected by name: another program image */
+    uint64_t hello_by;      /* connected by name and silent so far: closed at this
+                               monotonic time (ns) unless it speaks; 0 once it has */
+    int peer_uid, peer_pid; /* connected by name: who connected */
+    int ep_ctl, ep_tx;      /* what the admin's epoll watches: fd (-1: none), */
     uint32_t ep_ctl_ev, ep_tx_ev; /* and events */
 } arec;
 
@@ -114,7 +118,9 @@ typedef struct admin {
     int sigfd;
     bool shutting_down;
     uint64_t shutdown_deadline;
-    int listen_fd;                          /* where programs connect by the system name */
+    ens_door door;                          /* where programs connect by the system name */
+    ens_refusals refusals;                  /* refused connections, for the log */
+    size_t n_foreign;                       /* programs connected by name (records) */
     arec *starter;                          /* the starting program endpoint, NULL once it left */
     pid_t jpid;                             /* the journal writer process (0: none) */
     int jfd;                                /* the channel to it, -1 if none */
@@ -786,9 +792,10 @@ static void drain_to_dead_letters(arec *r, const char *reason)
  * before each wait; a descriptor leaves the set before it is closed. */
 
 enum { EP_CTL = 0, EP_TX = 1 };
-#define EP_SIGNALS 2u /* tags of the admin's own descriptors (below any pointer) */
-#define EP_LISTEN  4u
-#define EP_ZYGOTE  6u
+#define EP_SIGNALS         2u /* tags of the admin's own descriptors (below any pointer) */
+#define EP_LISTEN          4u
+#define EP_ZYGOTE          6u
+#define EP_LISTEN_ABSTRACT 8u
 
 static void ep_set(int *reg_fd, uint32_t *reg_ev, int fd, uint32_t ev, uint64_t tag)
 {
@@ -835,6 +842,8 @@ static void rec_free(arec *r)
         }
     }
     ens__admin_name_forget(r->addr); /* it ended for good: its name is free */
+    if (r->foreign)
+        A.n_foreign--;
     ctl_drop_all(r);
     close_ctl(r);
     ep_set(&r->ep_tx, &r->ep_tx_ev, -1, 0, 0);
@@ -1266,6 +1275,8 @@ static void on_ctl(arec *r)
             close(fds[i]); /* nobody sends the admin descriptors */
         if (rc == 0)
             return;
+        if (rc == 1)
+            r->hello_by = 0; /* it speaks the protocol: a real client */
         if (rc == ENS_EBADFRAME) {
             rec_event(r, ENS_EV_BADFRAME, 0, "malformed control frame");
             continue;
@@ -1368,33 +1379,77 @@ static bool only_outside_left(void)
     return true;
 }
 
-/* A program connects by the system's name: only the system's own user is
- * let in. It becomes an outside endpoint with an address of its own. */
-static void on_connect(void)
+/* Why connections are refused (static: the log's rate limit is per source
+ * and reason). */
+static const char NOT_OURS[] = "not this system's user";
+static const char TOO_MANY[] = "too many programs connected (max_connections)";
+static const char NO_FDS[] = "too few file descriptors left (kept for the actors)";
+static const char ENDING[] = "the system is shutting down";
+static const char SILENT[] = "connected but did not answer the hello in time";
+
+/* How long a program connected by name may stay silent: it answers the
+ * hello at once, so the call timeout is plenty (never below a second). */
+static uint64_t hello_wait_ns(void)
 {
-    int fd = accept4(A.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    uint64_t ms = A.sys->opts.call_timeout_ms;
+    return (ms < 1000 ? 1000 : ms) * 1000000u;
+}
+
+/* A program connects by the system's name (on lfd): only the system's own
+ * user is let in, and at most max_connections programs at once, never
+ * taking the descriptors kept for actors. It becomes an outside endpoint
+ * with an address of its own. A refused program of our user is told why;
+ * another user is told nothing. */
+static void on_connect(int lfd)
+{
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
         return;
-    struct ucred cred;
+    struct ucred cred = {0, (uid_t)-1, (gid_t)-1};
     socklen_t len = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid()) {
-        ens__log(A.sys, NULL, ENS_LOG_WARN, "refused a connection from uid %d (pid %d)",
-                 (int)cred.uid, (int)cred.pid);
+    uint64_t now = ens__mono_ns();
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
+        ens__refusal_note(A.sys, &A.refusals, (int)cred.uid, (int)cred.pid, NOT_OURS, now);
         close(fd);
         return;
     }
-    int sv[2];
-    arec *r = A.shutting_down ? NULL : rec_add();
-    if (r == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    const char *why = NULL;
+    int status = 0;
+    if (A.shutting_down)
+        why = ENDING, status = ENS_ESHUTDOWN;
+    else if (A.n_foreign >= A.sys->opts.max_connections)
+        why = TOO_MANY, status = ENS_ETOOMANY;
+    else if (fds_short())
+        why = NO_FDS, status = ENS_EAGAIN;
+    int sv[2] = {-1, -1};
+    arec *r = NULL;
+    if (status == 0 && (r = rec_add()) == NULL)
+        status = ENS_ENOMEM;
+    if (status == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        status = ENS_EAGAIN;
+    if (status != 0) {
         if (r != NULL) {
             r->addr = ENS_ADDR_NONE;
             rec_free(r);
         }
+        if (why != NULL)
+            ens__refusal_note(A.sys, &A.refusals, (int)cred.uid, (int)cred.pid, why, now);
+        /* A refusal is one small frame into an empty channel: it fits. */
+        ens_ctl_status_v no = {ENS_ADDR_NONE, status};
+        uint8_t *frame = NULL;
+        size_t flen = 0;
+        if (ens__ctl_build(ENS_ADDR_NONE, &ens_ctl_connected, &no, 0, &frame, &flen) == 0)
+            ens__ctl_send_raw(fd, frame, flen, NULL, 0, false);
+        free(frame);
         close(fd);
         return;
     }
     r->outside = true;
     r->foreign = true;
+    A.n_foreign++;
+    r->hello_by = now + hello_wait_ns();
+    r->peer_uid = (int)cred.uid;
+    r->peer_pid = (int)cred.pid;
     r->addr = (ens_addr){A.next_id++, A.sys->node, 0};
     r->incarnation = 1;
     r->ctl = fd;
@@ -1411,8 +1466,33 @@ static void on_connect(void)
     close(sv[1]);
 }
 
+/* Close the connections by name that stayed silent past their deadline
+ * (they hold a place among max_connections). Returns the next deadline,
+ * 0 if none. */
+static uint64_t close_silent(uint64_t now)
+{
+    uint64_t next = 0;
+    for (size_t i = A.n; i-- > 0;) {
+        arec *r = A.recs[i];
+        if (r->hello_by == 0)
+            continue;
+        if (r->hello_by > now) {
+            if (next == 0 || r->hello_by < next)
+                next = r->hello_by;
+            continue;
+        }
+        ens__refusal_note(A.sys, &A.refusals, r->peer_uid, r->peer_pid, SILENT, now);
+        close_ctl(r);
+        rec_free(r); /* only records after i move */
+    }
+    return next;
+}
+
 _Noreturn static void finish(void)
 {
+    /* Nobody finds the system from now on (the socket file goes first). */
+    ens__door_close(&A.door, true);
+    ens__refusal_flush(A.sys, &A.refusals, ens__mono_ns(), true);
     for (size_t i = 0; i < A.n; i++) {
         if (A.recs[i]->pid > 0)
             kill(A.recs[i]->pid, SIGKILL);
@@ -1432,9 +1512,15 @@ _Noreturn static void finish(void)
     _exit(0);
 }
 
-_Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd)
+_Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *door)
 {
-    A.listen_fd = listen_fd;
+    A.door = *door;
+    /* Listening again makes the admin the listener the kernel names to
+     * programs that ask who answers (SO_PEERCRED), not the starter. */
+    if (A.door.path_fd >= 0)
+        listen(A.door.path_fd, 64);
+    if (A.door.abstract_fd >= 0)
+        listen(A.door.abstract_fd, 64);
     A.sys = s;
     A.pid = getpid();
     A.next_id = ENS_ID_FIRST_ACTOR;
@@ -1483,9 +1569,9 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd)
     A.ep = epoll_create1(EPOLL_CLOEXEC);
     if (A.ep < 0)
         finish();
-    int fixed[2] = {A.sigfd, A.listen_fd};
-    uint64_t tags[2] = {EP_SIGNALS, EP_LISTEN};
-    for (int i = 0; i < 2; i++) {
+    int fixed[3] = {A.sigfd, A.door.path_fd, A.door.abstract_fd};
+    uint64_t tags[3] = {EP_SIGNALS, EP_LISTEN, EP_LISTEN_ABSTRACT};
+    for (int i = 0; i < 3; i++) {
         struct epoll_event e = {.events = EPOLLIN, .data.u64 = tags[i]};
         if (fixed[i] >= 0)
             epoll_ctl(A.ep, EPOLL_CTL_ADD, fixed[i], &e);
@@ -1509,12 +1595,24 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, int listen_fd)
         /* One event per wait: handling it may free records that a second
          * one would name (level-triggered, the rest are still reported). */
         struct epoll_event e;
+        uint64_t now = ens__mono_ns();
+        uint64_t wake = close_silent(now);
+        uint64_t log_at = ens__refusal_flush(s, &A.refusals, now, false);
+        if (log_at != 0 && (wake == 0 || log_at < wake))
+            wake = log_at;
         int timeout = A.shutting_down ? 10 : -1;
+        if (wake != 0) {
+            uint64_t ms = (wake - now + 999999u) / 1000000u;
+            if (timeout < 0 || ms < (uint64_t)timeout)
+                timeout = ms > INT32_MAX ? INT32_MAX : (int)ms;
+        }
         int k = epoll_wait(A.ep, &e, 1, timeout);
         if (k < 0 && errno != EINTR)
             finish();
         if (k == 1 && e.data.u64 == EP_LISTEN) {
-            on_connect();
+            on_connect(A.door.path_fd);
+        } else if (k == 1 && e.data.u64 == EP_LISTEN_ABSTRACT) {
+            on_connect(A.door.abstract_fd);
         } else if (k == 1 && e.data.u64 == EP_ZYGOTE) {
             ens__zygote_on_readable(&A.zygote); /* its end: replaced once reaped */
         } else if (k == 1 && e.data.u64 == EP_SIGNALS) {

@@ -306,18 +306,6 @@ bool ens__system_name_ok(const char *name)
     return true;
 }
 
-int ens__system_sockaddr(const char *name, struct sockaddr_un *sa)
-{
-    if (!ens__system_name_ok(name))
-        return ENS_EINVAL;
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    /* Abstract namespace: nothing on disk to clean up, gone with the admin. */
-    int n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "ensemble.%u.%s",
-                     (unsigned)getuid(), name);
-    return (int)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-}
-
 bool ens__child_setup(pid_t parent_pid, bool die_with_parent)
 {
     sigset_t none;

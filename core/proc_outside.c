@@ -20,6 +20,7 @@
 #include "core/endpoint.h"
 #include "core/frag.h"
 #include "core/proc.h"
+#include "core/proc_door.h"
 #include "core/proc_tx.h"
 #include "ensemble/error.h"
 
@@ -72,6 +73,14 @@ static outside *outside_new(void)
         return NULL;
     }
     return o;
+}
+
+/* Free a handle made by outside_new that holds nothing else yet. */
+static void outside_drop(outside *o)
+{
+    close(o->ep);
+    free(o->scratch);
+    free(o);
 }
 
 /* Watch o's control channel (data NULL) and the admin's connection to it.
@@ -638,14 +647,14 @@ static uint32_t make_node(void)
     return h > 1 ? h : 2; /* 0 is "none", 1 the inproc base */
 }
 
-/* Sort the few descriptors the admin keeps, for ens__close_fds_except. */
-static size_t admin_keep(int *keep, int a, int b, int c, int d)
+/* Sort the few descriptors the admin keeps (those > 2 of fds[0..n)), for
+ * ens__close_fds_except. */
+static size_t admin_keep(int *keep, const int *fds, size_t n_fds)
 {
-    int all[4] = {a, b, c, d};
     size_t n = 0;
-    for (size_t i = 0; i < 4; i++) {
-        if (all[i] > 2)
-            keep[n++] = all[i];
+    for (size_t i = 0; i < n_fds; i++) {
+        if (fds[i] > 2)
+            keep[n++] = fds[i];
     }
     for (size_t i = 1; i < n; i++)
         for (size_t j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
@@ -661,34 +670,26 @@ int ens__process_start(ens_system *s)
     int rc = ens__ctl_register();
     if (rc < 0)
         return rc;
-    struct sockaddr_un sa;
-    int salen = ens__system_sockaddr(s->name, &sa);
-    if (salen < 0)
-        return salen;
-    int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (lfd < 0)
-        return ENS_EIO;
-    if (bind(lfd, (struct sockaddr *)&sa, (socklen_t)salen) < 0 || listen(lfd, 16) < 0) {
-        int err = errno == EADDRINUSE ? ENS_EEXIST : ENS_EIO;
-        close(lfd);
-        return err;
-    }
+    ens_door door;
+    rc = ens__door_open(s, &door);
+    if (rc < 0)
+        return rc;
     outside *o = outside_new();
     if (o == NULL) {
-        close(lfd);
+        ens__door_close(&door, true);
         return ENS_ENOMEM;
     }
     int ctl[2], conn[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
-        close(lfd);
-        free(o);
+        ens__door_close(&door, true);
+        outside_drop(o);
         return ENS_EIO;
     }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn) < 0) {
         close(ctl[0]);
         close(ctl[1]);
-        close(lfd);
-        free(o);
+        ens__door_close(&door, true);
+        outside_drop(o);
         return ENS_EIO;
     }
     s->node = make_node();
@@ -697,13 +698,14 @@ int ens__process_start(ens_system *s)
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
+        int err = errno == EAGAIN ? ENS_EAGAIN : ENS_ENOMEM;
         close(ctl[0]);
         close(ctl[1]);
         close(conn[0]);
         close(conn[1]);
-        close(lfd);
-        free(o);
-        return errno == EAGAIN ? ENS_EAGAIN : ENS_ENOMEM;
+        ens__door_close(&door, true);
+        outside_drop(o);
+        return err;
     }
     if (pid == 0) {
         /* A persistent admin is not tied to us: it runs in a session of its
@@ -717,14 +719,15 @@ int ens__process_start(ens_system *s)
             if (admin != 0)
                 _exit(admin < 0 ? 71 : 0);
         }
-        int keep[4];
-        size_t nk = admin_keep(keep, ctl[1], conn[0], lfd, s->log_fd);
+        int fds[5] = {ctl[1], conn[0], door.path_fd, door.abstract_fd, s->log_fd};
+        int keep[5];
+        size_t nk = admin_keep(keep, fds, 5);
         ens__close_fds_except(keep, nk);
-        ens__admin_main(s, ctl[1], conn[0], lfd);
+        ens__admin_main(s, ctl[1], conn[0], &door);
     }
     close(ctl[1]);
     close(conn[0]);
-    close(lfd);
+    ens__door_close(&door, false); /* the admin's now: it removes the file */
     if (persistent) {
         int status;
         waitpid(pid, &status, 0); /* the middle process, gone at once */
@@ -757,26 +760,21 @@ int ens__process_start(ens_system *s)
 
 int ens__process_connect(const char *name, ens_system **out)
 {
-    struct sockaddr_un sa;
-    int salen = ens__system_sockaddr(name, &sa);
-    if (salen < 0)
-        return salen;
+    if (!ens__system_name_ok(name))
+        return ENS_EINVAL;
     int rc = ens__ctl_register();
     if (rc == 0)
         rc = ens__status_register();
     if (rc < 0)
         return rc;
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return ENS_EIO;
-    if (connect(fd, (struct sockaddr *)&sa, (socklen_t)salen) < 0) {
-        int err = errno == ECONNREFUSED || errno == ENOENT ? ENS_ENOENT : ENS_EIO;
-        close(fd);
-        return err;
-    }
+    int fd = -1;
+    ens_peer who;
+    rc = ens__door_connect(name, false, &fd, &who);
+    if (rc < 0)
+        return rc;
     ens__fd_nonblock(fd);
-    /* The admin answers at once with our address and its settings, or
-     * closes the connection when it refuses us. */
+    /* The admin answers at once: the hello (our address, its settings), or
+     * why it refuses us (a Connected frame with the error), then closes. */
     ens_msg *m = NULL;
     int fds[ENS_CTL_MAX_FDS];
     int nfds = 0;
@@ -794,26 +792,34 @@ int ens__process_connect(const char *name, ens_system **out)
         struct pollfd p = {.fd = fd, .events = POLLIN};
         poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
     }
-    if (rc == 1 && (m->hdr.type_id != ens_ctl_hello.id || nfds != 1))
+    if (rc == 1 && m->hdr.type_id == ens_ctl_connected.id) {
+        const ens_ctl_status_v *refusal = m->value;
+        rc = refusal->status < 0 ? refusal->status : ENS_EIO;
+    } else if (rc == 1 && (m->hdr.type_id != ens_ctl_hello.id || nfds != 1)) {
         rc = ENS_EIO;
+    }
+    const ens_ctl_hello_v *h = rc == 1 ? m->value : NULL;
+    /* Show the admin we are a real client: a connection that says nothing
+     * in time is closed (it holds one of the system's max_connections). */
+    if (h != NULL) {
+        ens_ctl_hello_v ack = {.addr = h->addr};
+        if (ens__ctl_send(fd, h->addr, &ens_ctl_hello, &ack, 0, NULL, 0) < 0)
+            rc = ENS_EIO;
+    }
     if (rc != 1) {
         ens_msg_free(m);
         for (int i = 0; i < nfds; i++)
             close(fds[i]);
         close(fd);
-        return rc == ENS_EIO && m == NULL ? ENS_EACCES : rc < 0 ? rc : ENS_EIO;
+        return rc < 0 ? rc : ENS_EIO;
     }
-    const ens_ctl_hello_v *h = m->value;
     ens_system *s = calloc(1, sizeof(*s));
     outside *o = outside_new();
     char *copy = strdup(name);
     if (s == NULL || o == NULL || copy == NULL) {
         free(s);
-        if (o != NULL) {
-            close(o->ep);
-            free(o->scratch);
-        }
-        free(o);
+        if (o != NULL)
+            outside_drop(o);
         free(copy);
         ens_msg_free(m);
         close(fds[0]);

@@ -13,6 +13,7 @@
 #include "core/files.h"
 #include "core/frame.h"
 #include "core/proc.h"
+#include "core/proc_door.h"
 #include "core/runtime.h"
 #include "ensemble/error.h"
 
@@ -134,6 +135,28 @@ int ens_system_connect(const char *name, ens_system **out)
     if (out == NULL || !ens__system_name_ok(name))
         return ENS_EINVAL;
     return ens__process_connect(name, out);
+}
+
+int ens_system_holder(const char *name, int *uid, int *pid)
+{
+    if (uid != NULL)
+        *uid = -1;
+    if (pid != NULL)
+        *pid = -1;
+    if (!ens__system_name_ok(name))
+        return ENS_EINVAL;
+    int fd = -1;
+    ens_peer who;
+    int rc = ens__door_connect(name, true, &fd, &who);
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0 && rc != ENS_EPEERCRED)
+        return rc;
+    if (uid != NULL)
+        *uid = who.uid;
+    if (pid != NULL)
+        *pid = who.pid;
+    return 0;
 }
 
 int ens_system_stop(ens_system *s, uint32_t timeout_ms)

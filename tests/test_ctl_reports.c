@@ -26,6 +26,7 @@
 #include "core/frame.h"
 #include "core/proc.h"
 #include "ensemble/ensemble.h"
+#include "support/rawconn.h"
 
 #define WAIT_MS 30000
 
@@ -100,24 +101,8 @@ static int teardown(void **state)
  * address the admin gave us. */
 static int raw_connect(const fixture *f, ens_addr *self)
 {
-    struct sockaddr_un sa;
-    int salen = ens__system_sockaddr(f->name, &sa);
-    assert_true(salen > 0);
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    int fd = test_raw_connect(f->name, WAIT_MS, self);
     assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, (socklen_t)salen), 0);
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    assert_int_equal(poll(&p, 1, WAIT_MS), 1);
-    ens_msg *m = NULL;
-    int fds[ENS_CTL_MAX_FDS];
-    int nfds = ENS_CTL_MAX_FDS;
-    assert_int_equal(ens__ctl_recv(fd, &m, fds, &nfds), 1);
-    const ens_ctl_hello_v *h = ens_msg_value(m, &ens_ctl_hello);
-    assert_non_null(h);
-    *self = h->addr;
-    ens_msg_free(m);
-    for (int i = 0; i < nfds; i++)
-        close(fds[i]);
     return fd;
 }
 

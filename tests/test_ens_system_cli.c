@@ -27,7 +27,9 @@
 
 #include <cmocka.h>
 
+#include "core/proc.h"
 #include "ensemble/ensemble.h"
+#include "support/squat.h"
 
 #ifndef ENS_TOOL_PATH
 #error "ENS_TOOL_PATH must name the built ens program (CMakeLists.txt sets it)"
@@ -453,6 +455,55 @@ static void test_unknown_system(void **state)
     assert_contains(err_text, "for this user");
 }
 
+static void test_ask_refuses_a_name_held_by_another_user(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* needs root to become another user */
+    char name[80];
+    snprintf(name, sizeof(name), "clitest-squat-%d", (int)getpid());
+    struct sockaddr_un sa;
+    int len = ens__system_sockaddr(name, &sa);
+    test_squatter squat;
+    assert_true(test_squat(&sa, (socklen_t)len, &squat));
+    int rc = RUN("ask", name, echo_text, "hi");
+    /* Its connections (the refused one, then the look at who it is) were
+     * told nothing. */
+    int sent[2] = {test_squat_next(&squat, WAIT_MS), test_squat_next(&squat, WAIT_MS)};
+    pid_t impostor = squat.pid;
+    test_squat_end(&squat);
+    assert_int_equal(rc, 1);
+    char who[64];
+    snprintf(who, sizeof(who), "uid 65534 (pid %d)", (int)impostor);
+    assert_contains(err_text, "held by another user");
+    assert_contains(err_text, who);
+    assert_contains(err_text, "nothing was sent");
+    assert_int_equal(sent[0], 0);
+    assert_int_equal(sent[1], 0);
+}
+
+static void test_ask_refused_past_max_connections(void **state)
+{
+    (void)state;
+    char name[80];
+    snprintf(name, sizeof(name), "clitest-cap-%d", (int)getpid());
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.name = name;
+    o.journal_path = "";
+    o.log_level = ENS_LOG_ERROR;
+    o.max_connections = 1;
+    ens_system *s = NULL, *held = NULL;
+    fflush(NULL);
+    assert_int_equal(ens_system_start(&o, &s), 0);
+    int rc = ens_system_connect(name, &held);
+    int run_rc = rc == 0 ? RUN("ask", name, "ens:1/16", "hi") : -1;
+    ens_system_shutdown(held, WAIT_MS);
+    ens_system_stop(s, WAIT_MS);
+    assert_int_equal(rc, 0);
+    assert_int_equal(run_rc, 1);
+    assert_contains(err_text, "too many connections to the system");
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -593,6 +644,8 @@ int main(void)
         cmocka_unit_test(test_ask_and_tell_by_name),
         cmocka_unit_test(test_shell_script),
         cmocka_unit_test(test_unknown_system),
+        cmocka_unit_test(test_ask_refuses_a_name_held_by_another_user),
+        cmocka_unit_test(test_ask_refused_past_max_connections),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_untrusted_text_is_escaped),
         cmocka_unit_test(test_help),

@@ -39,6 +39,8 @@ static const struct {
     {ENS_EBADTYPE, "ENS_EBADTYPE"},
     {ENS_EFULL, "ENS_EFULL"},
     {ENS_EUNSAFE, "ENS_EUNSAFE"},
+    {ENS_EPEERCRED, "ENS_EPEERCRED"},
+    {ENS_ETOOMANY, "ENS_ETOOMANY"},
 };
 
 #define NCODES (sizeof(all_codes) / sizeof(all_codes[0]))
@@ -96,8 +98,8 @@ static void test_codes_reuse_errno_values_where_they_fit(void **state)
 static void test_unknown_codes_get_fixed_answers(void **state)
 {
     (void)state;
-    static const int unknown[] = {1,     42,      -1,     -3, -4, ENS_ENOACTOR + 1, ENS_EUNSAFE - 1,
-                                  -5000, INT_MIN, INT_MAX};
+    static const int unknown[] = {
+        1, 42, -1, -3, -4, ENS_ENOACTOR + 1, ENS_ETOOMANY - 1, -5000, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         assert_string_equal(ens_strerror(unknown[i]), "unknown error");
         assert_string_equal(ens_err_name(unknown[i]), "ENS_EUNKNOWN");

@@ -22,6 +22,7 @@
 #include "core/proc.h"
 #include "ensemble/ensemble.h"
 #include "support/procfs.h"
+#include "support/rawconn.h"
 
 #define WAIT_MS 30000
 
@@ -148,23 +149,8 @@ static int journal_rows(fixture *f, ens_event_kind kind)
 
 static int raw_connect(fixture *f)
 {
-    struct sockaddr_un sa;
-    int salen = ens__system_sockaddr(f->name, &sa);
-    assert_true(salen > 0);
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    int fd = test_raw_connect(f->name, WAIT_MS, NULL);
     assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, (socklen_t)salen), 0);
-    /* The admin's hello, with the receiving end of its connection to us. */
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    assert_int_equal(poll(&p, 1, WAIT_MS), 1);
-    ens_msg *m = NULL;
-    int fds[ENS_CTL_MAX_FDS];
-    int nfds = ENS_CTL_MAX_FDS;
-    assert_int_equal(ens__ctl_recv(fd, &m, fds, &nfds), 1);
-    assert_non_null(ens_msg_value(m, &ens_ctl_hello));
-    ens_msg_free(m);
-    for (int i = 0; i < nfds; i++)
-        close(fds[i]);
     return fd;
 }
 
@@ -172,37 +158,7 @@ static int raw_connect(fixture *f)
  * returns its status, and the sending end in *out (or -1). */
 static int raw_connect_peer(int fd, ens_addr peer, int *out)
 {
-    ens_ctl_conn_v v = {peer, 0};
-    *out = -1;
-    if (ens__ctl_send(fd, ENS_ADDR_NONE, &ens_ctl_connect, &v, 0, NULL, 0) != 0)
-        return ENS_EIO;
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, WAIT_MS) != 1)
-            return ENS_ETIMEDOUT;
-        ens_msg *m = NULL;
-        int fds[ENS_CTL_MAX_FDS];
-        int nfds = ENS_CTL_MAX_FDS;
-        int rc = ens__ctl_recv(fd, &m, fds, &nfds);
-        if (rc <= 0)
-            return rc < 0 ? rc : ENS_EIO;
-        const ens_ctl_status_v *st = ens_msg_value(m, &ens_ctl_connected);
-        if (st == NULL) {
-            ens_msg_free(m);
-            for (int i = 0; i < nfds; i++)
-                close(fds[i]);
-            continue;
-        }
-        int status = st->status;
-        ens_msg_free(m);
-        for (int i = 0; i < nfds; i++) {
-            if (*out < 0 && status == 0)
-                *out = fds[i];
-            else
-                close(fds[i]);
-        }
-        return status;
-    }
+    return test_raw_connect_peer(fd, peer, WAIT_MS, out);
 }
 
 static void put_le32(uint8_t *p, uint32_t v)

@@ -208,7 +208,7 @@ static pid_t sender(fixture *f, const uint8_t *stream, size_t upto, bool kill_se
     /* Hold nothing of the parent's but hold_fd: other children's hold ends
      * and the system's sockets stay with their owners. */
     ens__close_fds_except(&hold_fd, hold_fd >= 0 ? 1 : 0);
-    int ctl = test_raw_connect(f->name, WAIT_MS);
+    int ctl = test_raw_connect(f->name, WAIT_MS, NULL);
     int conn = -1;
     if (ctl < 0 || test_raw_connect_peer(ctl, f->sink, WAIT_MS, &conn) != 0)
         _exit(3);

@@ -649,7 +649,10 @@ static void test_kill_during_large_transfers_loses_nothing(void **state)
         ens_system_run(s, 0);
         ens_msg *m = NULL;
         assert_int_equal(ens_listen(out, WAIT_MS, &m), 0);
-        const ens_bytes_v *back = ens_msg_value(m, ENS_MSG_BYTES);
+        /* A message in hand at two kills (the victim may run ahead of the
+         * replies it sends) comes back as poison: dealt with all the same. */
+        const ens_msg *orig = ens_poison_original(m);
+        const ens_bytes_v *back = ens_msg_value(orig != NULL ? orig : m, ENS_MSG_BYTES);
         assert_non_null(back);
         assert_int_equal(back->data.len, SIZE);
         const uint8_t *got = back->data.data;
@@ -673,9 +676,10 @@ static void test_kill_during_large_transfers_loses_nothing(void **state)
             fail_msg("reply %d is message %d (-1: none of those sent)", next, was);
         }
         ens_msg_free(m);
-        if (k == next)
-            next++; /* (k == next - 1: the one in hand at a kill, handled again) */
-        if (kills < 3 && next % 2 == 1) {
+        const bool advanced = k == next; /* (else the one in hand at a kill, again) */
+        if (advanced)
+            next++;
+        if (advanced && kills < 3 && next % 2 == 1) {
             ens_status *st = NULL;
             assert_int_equal(ens_system_status(s, WAIT_MS, &st), 0);
             pid_t pid = ens_status_at(st, 0)->pid;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ens_tool.h"
 #include "ensemble/addr.h"
@@ -239,8 +240,32 @@ int ens_tool_connect(const char *prog, const char *name, ens_system **out)
     case ENS_EINVAL:
         fprintf(stderr, "%s: bad system name '%s' (1-64 of A-Z a-z 0-9 . _ -)\n", prog, name);
         return 2;
-    case ENS_EACCES:
-        fprintf(stderr, "%s: system %s belongs to another user\n", prog, name);
+    case ENS_EPEERCRED: {
+        /* Never talked to: who it is comes from the kernel, not from it. */
+        int uid = -1, pid = -1;
+        ens_system_holder(name, &uid, &pid);
+        if (uid >= 0)
+            fprintf(stderr,
+                    "%s: system %s: %s: uid %d (pid %d) answered, not this user (uid %d); "
+                    "nothing was sent to it\n",
+                    prog, name, ens_strerror(rc), uid, pid, (int)geteuid());
+        else
+            fprintf(stderr,
+                    "%s: system %s: %s: a socket that is not a system's answered; nothing was "
+                    "sent to it\n",
+                    prog, name, ens_strerror(rc));
+        return 1;
+    }
+    case ENS_ETOOMANY:
+        fprintf(stderr,
+                "%s: system %s refused the connection: %s (its max_connections are in use)\n", prog,
+                name, ens_strerror(rc));
+        return 1;
+    case ENS_EAGAIN:
+        fprintf(stderr,
+                "%s: system %s refused the connection: it is short of file descriptors; try "
+                "again later\n",
+                prog, name);
         return 1;
     case ENS_ETIMEDOUT:
         fprintf(stderr, "%s: system %s did not answer (its admin may be stuck)\n", prog, name);

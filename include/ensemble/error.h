@@ -19,7 +19,7 @@ enum ens_error {
     ENS_ENOENT = -2,           /* no such entry (name, timer, system) */
     ENS_EIO = -5,              /* an operating-system I/O call failed */
     ENS_EAGAIN = -11,          /* try again: a resource is busy for now */
-    ENS_EACCES = -13,          /* permission denied (another user's system) */
+    ENS_EACCES = -13,          /* permission denied (an unsafe runtime directory) */
     ENS_ENOMEM = -12,          /* out of memory */
     ENS_EEXIST = -17,          /* already exists (type name, global name) */
     ENS_EINVAL = -22,          /* invalid argument or call in the wrong place */
@@ -36,6 +36,8 @@ enum ens_error {
     ENS_EBADTYPE = -1005,      /* message type unknown or value not of that type */
     ENS_EFULL = -1006,         /* the receiver's mailbox is at its bound */
     ENS_EUNSAFE = -1007,       /* a file refused: a link, not regular, another user's */
+    ENS_EPEERCRED = -1008,     /* the system's socket is held by another user */
+    ENS_ETOOMANY = -1009,      /* too many programs connected to the system */
 };
 
 /* A static English sentence describing err; never NULL. Unknown codes give

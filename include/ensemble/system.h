@@ -122,6 +122,15 @@ typedef struct ens_system_opts {
                                  file of ours with one link, not reached by a
                                  symbolic link at its last component, or
                                  /dev/null; see "Files" above. */
+    uint32_t max_connections; /* process base: programs connected by name
+                                 (ens_system_connect, `ens`) at once; 256 by
+                                 default, 0 = none may connect. Past it, or
+                                 when the admin is short of descriptors (it
+                                 keeps RLIMIT_NOFILE / 8 for actors), a program
+                                 is refused with ENS_ETOOMANY / ENS_EAGAIN. A
+                                 program that connects and does not answer the
+                                 admin's hello within call_timeout_ms (at least
+                                 1 s) is disconnected: it holds a place. */
 } ens_system_opts;
 
 /* The default of mailbox_bytes_limit, 64 MiB: four messages at the default
@@ -132,7 +141,7 @@ typedef struct ens_system_opts {
 #define ENS_SYSTEM_OPTS_INIT                                                                       \
     {                                                                                              \
         NULL, ENS_BASE_PROCESS, NULL, 16u << 20, 1u << 20, ENS_MAILBOX_BYTES_DEFAULT, 5000, false, \
-            ENS_LOG_WARN, NULL, NULL, NULL                                                         \
+            ENS_LOG_WARN, NULL, NULL, NULL, 256u                                                   \
     }
 
 typedef struct ens_system ens_system;
@@ -141,13 +150,17 @@ typedef struct ens_system ens_system;
  * store its handle in *out (owned by the caller until ens_system_shutdown).
  * Errors: ENS_EINVAL (NULL out, bad options: frame limit below 4 KiB,
  * mailbox_limit or mailbox_bytes_limit 0, unknown base, bad name),
- * ENS_EEXIST (process base: a system of that name runs already), ENS_ENOENT / ENS_EIO (log_path
- * cannot be opened), ENS_EUNSAFE (log_path or the journal's files are refused by the rule of
- * "Files" above; the failed check is logged), the failure journal cannot be opened: ENS_EIO
- * (directory or file cannot be created or written), ENS_EBADFRAME (the file is not a journal),
- * ENS_EINVAL (empty path) - the reason is logged, ENS_ENOTSUP (a persistent inproc system), ENS_EIO
- * / ENS_EAGAIN (the admin could not be forked), ENS_ENOMEM. Process base: the caller's stdio
- * buffers should be flushed first (fork copies them). */
+ * ENS_EEXIST (process base: a system of that name runs already), ENS_EPEERCRED (process base:
+ * the system's socket in this user's runtime directory answers from another uid; the log names
+ * it), ENS_EACCES (process base: the runtime directory is unsafe - not a directory of this
+ * user's with mode 0700; the log says which and why), ENS_ENOBUFS (its path is too long for a
+ * socket address), ENS_ENOENT / ENS_EIO (log_path cannot be opened), ENS_EUNSAFE (log_path or
+ * the journal's files are refused by the rule of "Files" above; the failed check is logged),
+ * the failure journal cannot be opened: ENS_EIO (directory or file cannot be created or
+ * written), ENS_EBADFRAME (the file is not a journal), ENS_EINVAL (empty path) - the reason is
+ * logged, ENS_ENOTSUP (a persistent inproc system), ENS_EIO / ENS_EAGAIN (the admin could not
+ * be forked), ENS_ENOMEM. Process base: the caller's stdio buffers should be flushed first (fork
+ * copies them). */
 int ens_system_start(const ens_system_opts *o, ens_system **out);
 
 /* The outside context of the system (borrowed; valid until shutdown). */
@@ -191,16 +204,32 @@ int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out);
 int ens_system_run(ens_system *s, uint32_t timeout_ms);
 
 /* Attach to the running process-base system called `name` of this user on
- * this host, as another outside endpoint with an address of its own: spawn
+ * this host, as another outside endpoint with an address of its own. The
+ * system is looked for at its socket in this user's runtime directory
+ * ($XDG_RUNTIME_DIR/ensemble, /run/user/UID/ensemble or /tmp/ensemble-UID),
+ * then at its abstract name; whichever answers must be a process of this
+ * user (SO_PEERCRED), else nothing is sent to it. Then: spawn
  * (by the definition's name, which the system's program must have
  * registered with ens_actor_register), send, ask, listen and status work as
  * for the starting program. *out is owned by the caller: ens_system_shutdown
  * detaches (the system runs on), ens_system_stop ends it. Message types must
  * be registered here too, with the same names and formats. Errors:
  * ENS_EINVAL (bad name, NULL out), ENS_ENOENT (no such system),
- * ENS_EACCES (refused: it belongs to another user), ENS_ETIMEDOUT (the
- * admin did not answer), ENS_EIO, ENS_ENOMEM. */
+ * ENS_EPEERCRED (the name is held by a process of another user: an
+ * impostor, or another user's system; ens_system_holder says who),
+ * ENS_ETOOMANY (max_connections programs are connected already),
+ * ENS_EAGAIN (the system is short of file descriptors), ENS_ESHUTDOWN (it
+ * is ending), ENS_ETIMEDOUT (the admin did not answer), ENS_EIO (it closed
+ * the connection without a word), ENS_ENOMEM. */
 int ens_system_connect(const char *name, ens_system **out);
+
+/* Who answers at the name of system `name` of this user, looked for as
+ * ens_system_connect does: *uid and *pid (either may be NULL) get the
+ * credentials of the listening process (for messages after ENS_EPEERCRED;
+ * -1 when a socket there is not a system's kind and cannot tell). Nothing
+ * is sent to it. Errors: ENS_EINVAL (bad name), ENS_ENOENT (nobody
+ * listens), ENS_ETIMEDOUT, ENS_EIO. */
+int ens_system_holder(const char *name, int *uid, int *pid);
 
 /* End the whole system, from any handle (started or connected): every
  * top-level actor gets an exit request, stragglers are killed after

@@ -4,10 +4,10 @@
  */
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/proc.h"
+#include "core/proc_door.h"
 #include "ensemble/error.h"
 #include "support/rawconn.h"
 
@@ -21,29 +21,32 @@ static int recv_ctl(int fd, int timeout_ms, ens_msg **m, int *fds, int *nfds)
     return rc == 0 ? ENS_EAGAIN : rc;
 }
 
-int test_raw_connect(const char *name, int timeout_ms)
+int test_raw_connect(const char *name, int timeout_ms, ens_addr *self)
 {
-    struct sockaddr_un sa;
-    int salen = ens__system_sockaddr(name, &sa);
-    if (salen < 0)
-        return salen;
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return ENS_EIO;
-    if (connect(fd, (struct sockaddr *)&sa, (socklen_t)salen) < 0) {
-        close(fd);
-        return ENS_ENOENT;
-    }
-    /* The admin's hello, with the receiving end of its connection to us. */
+    int fd = -1;
+    ens_peer who;
+    int rc = ens__door_connect(name, false, &fd, &who);
+    if (rc < 0)
+        return rc;
+    /* The admin's hello, with the receiving end of its connection to us,
+     * answered as a real client does (or the admin closes a silent one). */
     ens_msg *m = NULL;
     int fds[ENS_CTL_MAX_FDS];
     int nfds = ENS_CTL_MAX_FDS;
-    int rc = recv_ctl(fd, timeout_ms, &m, fds, &nfds);
+    rc = recv_ctl(fd, timeout_ms, &m, fds, &nfds);
     for (int i = 0; rc == 1 && i < nfds; i++)
         close(fds[i]);
-    if (rc == 1 && ens_msg_value(m, &ens_ctl_hello) == NULL)
+    const ens_ctl_hello_v *hello = rc == 1 ? ens_msg_value(m, &ens_ctl_hello) : NULL;
+    if (rc == 1 && hello == NULL)
         rc = ENS_EBADFRAME;
-    if (rc == 1)
+    if (hello != NULL) {
+        if (self != NULL)
+            *self = hello->addr;
+        ens_ctl_hello_v ack = {.addr = hello->addr};
+        if (ens__ctl_send(fd, hello->addr, &ens_ctl_hello, &ack, 0, NULL, 0) != 0)
+            rc = ENS_EIO;
+    }
+    if (m != NULL)
         ens_msg_free(m);
     if (rc != 1) {
         close(fd);

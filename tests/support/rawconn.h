@@ -8,10 +8,11 @@
 
 #include "ensemble/addr.h"
 
-/* Connect to system `name` of this user as a program would and read the
- * admin's hello. Returns the control channel (the caller closes it), or a
- * negative error. */
-int test_raw_connect(const char *name, int timeout_ms);
+/* Connect to system `name` of this user as a program would, read the
+ * admin's hello and answer it. Returns the control channel (the caller
+ * closes it), or a negative error; *self (may be NULL) gets the address
+ * the admin gave the connection. */
+int test_raw_connect(const char *name, int timeout_ms, ens_addr *self);
 
 /* Ask the admin, on control channel fd, for a connection to peer and wait
  * up to timeout_ms for the answer: returns its status (0: *out is the
