@@ -131,10 +131,10 @@ typedef struct {
 
 static int producer_burst(ens_ctx *c, producer_state *ps)
 {
-    size_t frame = 85 + (size_t)ps->payload; /* 64-byte header + tpl image */
+    size_t frame = 64 + (size_t)ps->payload; /* 64-byte header + payload */
     int64_t chunk = (int64_t)(CHUNK_BYTES / frame);
-    if (chunk < 16)
-        chunk = 16;
+    if (chunk < 1)
+        chunk = 1; /* a message above a chunk goes alone */
     ens_bytes_v b = {{ps->buf, (uint32_t)ps->payload}};
     bool full = false;
     for (int64_t i = 0; i < chunk && ps->left > 0; i++) {
@@ -317,7 +317,9 @@ static int listen_int64(ens_ctx *out, int64_t *value)
  * the raw baselines move exactly these bytes. Caller frees. */
 static uint8_t *sample_frame(long payload, size_t *len)
 {
-    static uint8_t data[65536];
+    uint8_t *data = calloc(1, (size_t)payload);
+    if (data == NULL)
+        return NULL;
     ens_frame_hdr h = {0};
     h.target = (ens_addr){16, 1, 0};
     h.sender = (ens_addr){17, 1, 0};
@@ -327,6 +329,7 @@ static uint8_t *sample_frame(long payload, size_t *len)
     uint8_t *f = NULL;
     int rc = payload == 8 ? ens__frame_build(ENS_MSG_INT64, &x, &h, 16u << 20, &f, len)
                           : ens__frame_build(ENS_MSG_BYTES, &b, &h, 16u << 20, &f, len);
+    free(data);
     return rc < 0 ? NULL : f;
 }
 
@@ -562,12 +565,16 @@ static void bench_tput_codec(long n, long payload)
         bench_print(&r);
 }
 
+static long one_payload; /* --payload: throughput at this size only (0: all) */
+
 static void group_throughput(void)
 {
     long n = bench_n(2000000, 200000);
     static const long payloads[] = {8, 64, 4096, 65536, 1048576};
     for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
-        long p = payloads[i];
+        long p = one_payload != 0 ? one_payload : payloads[i];
+        if (one_payload != 0 && i > 0)
+            break;
         /* From 4 KiB on, about 800 MB in a full run (a tenth with --quick). */
         long np = p >= 4096 ? (long)((double)n * 410.0 / (double)p) : n;
         bench_tput_base("throughput", ENS_BASE_PROCESS, 1, np, p);
@@ -576,6 +583,8 @@ static void group_throughput(void)
         bench_tput_raw("throughput_raw_batch", np, p, 1);
         bench_tput_codec(np / 4, p);
     }
+    if (one_payload != 0)
+        return;
     bench_tput_base("throughput_4p", ENS_BASE_PROCESS, 4, n, 8);
     bench_tput_base("throughput_4p", ENS_BASE_INPROC, 4, n, 8);
 }
@@ -865,7 +874,8 @@ static int run_isolated(const char *name)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ens-bench [--quick] [--only NAME]\n  NAME:");
+    fprintf(f, "usage: ens-bench [--quick] [--only NAME] [--payload BYTES]\n"
+               "  --payload: throughput at that one payload size only\n  NAME:");
     for (size_t i = 0; i < N_GROUPS; i++)
         fprintf(f, " %s", groups[i].name);
     fprintf(f, "\n");
@@ -880,6 +890,13 @@ int main(int argc, char **argv)
             bench.runs = 3;
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
+        } else if (strcmp(argv[i], "--payload") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            one_payload = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || one_payload < 8 || one_payload > (8L << 20)) {
+                fprintf(stderr, "ens-bench: --payload takes 8 to 8388608 bytes\n");
+                return 2;
+            }
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;

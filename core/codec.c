@@ -31,6 +31,7 @@
 #include <assert.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,7 +242,7 @@ static int encode_fixed(const ens_typeinfo *info, const uint8_t *value, const en
     }
     assert(p == frame + len);
     ens_frame_hdr nh = *h;
-    nh.flags |= ENS_FRAME_FIXED;
+    nh.flags = (uint16_t)((nh.flags & ~ENS_FRAME_ENCODING) | ENS_FRAME_FIXED);
     nh.payload_len = info->fixed_size;
     nh.type_id = info->type->id;
     ens__frame_hdr_write(&nh, frame);
@@ -273,6 +274,56 @@ static int decode_fixed(const ens_typeinfo *info, const uint8_t *payload, size_t
         field_store(v + f->offset, x, f->size);
         p += f->size;
     }
+    *value = v;
+    return 0;
+}
+
+/* A type whose only item is one blob at offset 0 (see codec.h). */
+static bool is_blob(const ens_typeinfo *info)
+{
+    return info->n_items == 1 && info->items[0].kind == ENS_ITEM_BYTES &&
+           info->items[0].offset == 0 && info->size == sizeof(ens_bytes);
+}
+
+static int encode_blob(const ens_typeinfo *info, const uint8_t *value, const ens_frame_hdr *h,
+                       uint32_t max_frame, uint8_t **out, size_t *out_len)
+{
+    ens_bytes b = {NULL, 0};
+    if (value != NULL)
+        memcpy(&b, value, sizeof b);
+    if (b.len > 0 && b.data == NULL)
+        return ENS_EINVAL;
+    if ((uint64_t)ENS_FRAME_HEADER_LEN + b.len > max_frame)
+        return ENS_EMSGSIZE;
+    size_t len = ENS_FRAME_HEADER_LEN + (size_t)b.len;
+    uint8_t *frame = ens__malloc(len);
+    if (!frame)
+        return ENS_ENOMEM;
+    if (b.len > 0)
+        memcpy(frame + ENS_FRAME_HEADER_LEN, b.data, b.len);
+    ens_frame_hdr nh = *h;
+    nh.flags = (uint16_t)((nh.flags & ~ENS_FRAME_ENCODING) | ENS_FRAME_BLOB);
+    nh.payload_len = b.len;
+    nh.type_id = info->type->id;
+    ens__frame_hdr_write(&nh, frame);
+    *out = frame;
+    *out_len = len;
+    return 0;
+}
+
+static int decode_blob(const ens_typeinfo *info, const uint8_t *payload, size_t len, ens_arena *a,
+                       void **value)
+{
+    if (!is_blob(info) || len > UINT32_MAX) {
+        snprintf(last_error, sizeof last_error, "a blob payload for %s, not a one-blob type",
+                 info->tpl_format);
+        return ENS_EBADFRAME;
+    }
+    ens_bytes *v = ens__arena_alloc(a, sizeof *v);
+    if (!v)
+        return ENS_ENOMEM;
+    v->data = len > 0 ? (void *)(uintptr_t)payload : NULL;
+    v->len = (uint32_t)len;
     *value = v;
     return 0;
 }
@@ -324,7 +375,7 @@ static int encode_job(job *j)
     if (tpl_dump(tn, TPL_MEM | TPL_PREALLOCD, j->frame + ENS_FRAME_HEADER_LEN, sz) != 0)
         return ENS_EINVAL;
     ens_frame_hdr h = *j->hdr;
-    h.flags &= (uint16_t)~ENS_FRAME_FIXED; /* e.g. copied from a received header */
+    h.flags &= (uint16_t)~ENS_FRAME_ENCODING; /* e.g. copied from a received header */
     h.payload_len = (uint32_t)sz;
     h.type_id = info->type->id;
     ens__frame_hdr_write(&h, j->frame);
@@ -361,6 +412,8 @@ int ens__codec_encode(const ens_typeinfo *info, const void *v, const ens_frame_h
         return ENS_EINVAL;
     if (info->fixed_size)
         return encode_fixed(info, v, h, max_frame, out, out_len);
+    if (is_blob(info))
+        return encode_blob(info, v, h, max_frame, out, out_len);
     int rc;
     job j = {0};
     j.info = info;
@@ -581,8 +634,12 @@ int ens__codec_decode(const ens_typeinfo *info, uint16_t flags, const uint8_t *p
 {
     if (!info || !a || !value || (!payload && len > 0))
         return ENS_EINVAL;
+    if ((flags & ENS_FRAME_ENCODING) == ENS_FRAME_ENCODING)
+        return ENS_EBADFRAME;
     if (flags & ENS_FRAME_FIXED)
         return decode_fixed(info, payload, len, a, value);
+    if (flags & ENS_FRAME_BLOB)
+        return decode_blob(info, payload, len, a, value);
     int rc = image_precheck(info, payload, len);
     if (rc) {
         snprintf(last_error, sizeof last_error, "payload is not a tpl image of %s",

@@ -20,6 +20,15 @@
  * decoder takes that path only when the frame has the flag (a tpl image of
  * the same type, without the flag, still decodes through tpl), and rejects
  * a FIXED payload of an ineligible type or of any other length.
+ *
+ * One-blob fast path: a type whose only item is one B at offset 0
+ * (ens.Bytes, "B") is encoded as the blob's bytes as they are, and the
+ * frame gets ENS_FRAME_BLOB. Decoding points the value's ens_bytes at the
+ * payload itself: no copy, so the bytes live exactly as long as the frame
+ * (a message's own, or the receive buffer for a message delivered to a
+ * handler), and are read-only. tpl packed a blob twice and unpacked it once:
+ * three copies of every large message. A BLOB payload of any other type is
+ * rejected.
  */
 #ifndef ENS_CORE_CODEC_H
 #define ENS_CORE_CODEC_H
@@ -44,9 +53,11 @@ int ens__codec_encode(const ens_typeinfo *info, const void *v, const ens_frame_h
 
 /* Decode the payload (exactly len bytes, borrowed) of a frame of type info
  * whose header has flags `flags` into a value struct allocated in arena a
- * (with all its strings, arrays and bytes); *value points into the arena.
- * Errors: ENS_EBADFRAME (with ENS_FRAME_FIXED: the type is not eligible or
- * len is not its fixed size; without: the image is not a valid tpl image
+ * (with all its strings, arrays and bytes); *value points into the arena,
+ * except the bytes of a BLOB payload, which stay in the payload (it must
+ * outlive the value). Errors: ENS_EBADFRAME (with ENS_FRAME_FIXED: the type
+ * is not eligible or len is not its fixed size; with ENS_FRAME_BLOB: the
+ * type is not a one-blob type, or both flags; without: the image is not a valid tpl image
  * of this format, an array count is negative or above max_items),
  * ENS_ENOMEM. On error nothing outside the arena was allocated. */
 int ens__codec_decode(const ens_typeinfo *info, uint16_t flags, const uint8_t *payload, size_t len,

@@ -19,8 +19,13 @@
 
 #include "core/frame.h"
 
-#define ENS_FRAG_CHUNK 32768u /* original bytes per fragment */
-#define ENS_FRAG_HEAD  16u    /* total + offset, before the bytes */
+/* Original bytes per fragment. A receiver takes a piece only once it is
+ * whole in the kernel, and an AF_UNIX sender may write only while less than
+ * a quarter of its send buffer (212 992 bytes by default) is queued: a
+ * piece of 64 KiB could stall half-queued with its sender waiting for room,
+ * 32 KiB cannot. */
+#define ENS_FRAG_CHUNK 32768u
+#define ENS_FRAG_HEAD  16u /* total + offset, before the bytes */
 
 /* Append frame (borrowed, len bytes, header already written) to the
  * growing buffer *buf (len *blen, capacity *cap; realloc'ed), whole or as

@@ -43,8 +43,11 @@ enum ens_frame_flag {
     ENS_FRAME_FRAGMENT = 1u << 5,  /* a piece of a larger frame (core/frag.h) */
     ENS_FRAME_CAST = 1u << 6,      /* sent with ens_cast */
     ENS_FRAME_FIXED = 1u << 7,     /* fixed-layout payload, not tpl (core/codec.h) */
+    ENS_FRAME_BLOB = 1u << 8,      /* the payload is a one-blob value's bytes (core/codec.h) */
 };
-#define ENS_FRAME_FLAGS_KNOWN 0xFFu
+#define ENS_FRAME_FLAGS_KNOWN 0x1FFu
+/* The flags that say how the payload is encoded. */
+#define ENS_FRAME_ENCODING (ENS_FRAME_FIXED | ENS_FRAME_BLOB)
 
 typedef struct ens_frame_hdr {
     uint16_t flags;

@@ -88,7 +88,7 @@ int ens__frame_rebuild(const ens_msg *m, const ens_frame_hdr *h, uint8_t **out, 
     nh.target = h->target;
     nh.sender = h->sender;
     /* the payload is unchanged: keep its encoding flag */
-    nh.flags = (uint16_t)((h->flags & ~ENS_FRAME_FIXED) | (m->hdr.flags & ENS_FRAME_FIXED));
+    nh.flags = (uint16_t)((h->flags & ~ENS_FRAME_ENCODING) | (m->hdr.flags & ENS_FRAME_ENCODING));
     nh.corr = h->corr;
     nh.attempt = h->attempt;
     ens__frame_hdr_write(&nh, f);

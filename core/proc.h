@@ -176,6 +176,7 @@ enum ens_stage_state {
 
 #define ENS_STAGE_CHUNK 65536u /* the batch area: what one look at a connection sees */
 #define ENS_STAGE_SLOTS 4u     /* frames in pieces put together at once */
+#define ENS_PIECE_HEAD  80u    /* a piece's frame header and its total and offset */
 
 /* A frame in pieces (core/frag.h) being put together from one connection.
  * Each connection has at most one; a connection whose next frame needs a
@@ -204,7 +205,9 @@ typedef struct ens_stage {
     uint32_t hand_slot;  /* 1 + the slot whose whole frame is in hand (its last
                             piece is at `done`), 0: the frame in hand is in the
                             batch area */
-    uint32_t spare;
+    uint32_t head_only;  /* 1: the batch area holds only the head of one piece
+                            (ENS_PIECE_HEAD bytes) whose bytes were taken
+                            straight into its slot (core/proc_actor.c) */
     ens_stage_slot slot[ENS_STAGE_SLOTS];
     uint64_t handled;    /* messages handled, over all incarnations */
     uint64_t slot_bytes; /* bytes of each slot's area (the frame limit) */
@@ -229,7 +232,10 @@ static inline bool ens__stage_in_hand(const ens_stage *st)
  * receiving end of st->pend_conn (-1 if gone). If the kernel still holds the
  * frames the stage copied (the first one's sequence number is at the head of
  * the connection), they are taken from the kernel now; if they were never
- * copied, nothing is done (they are still queued). */
+ * copied, nothing is done (they are still queued). A piece taken straight
+ * into its slot (head_only): if it is still at the head of the connection
+ * the batch area is emptied (it will be taken again), else its slot counts
+ * its bytes. */
 void ens__stage_settle(ens_stage *st, int fd);
 
 /* Map a stage with a batch area and ENS_STAGE_SLOTS slots of max_frame

@@ -16,11 +16,13 @@
  * it as poison when that was its second attempt, then goes on.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -42,6 +44,8 @@ typedef struct rxconn {
     bool ready;      /* in the ready list: may hold frames not yet looked at */
     bool hup;        /* its sender hung up: what is queued is all there is */
     bool wants_slot; /* its next frame comes in pieces and every slot is taken */
+    bool in_pieces;  /* its last frame came in pieces: look at the next one's
+                        head first, to take a piece straight into its slot */
 } rxconn;
 
 typedef struct wtimer {
@@ -331,6 +335,77 @@ static void bad_stream(rxconn *c, const char *why)
     rx_close(c);
 }
 
+/* The head of a piece is in the batch area (peeked): take the piece
+ * straight into its connection's slot, one copy, once it is whole in the
+ * kernel. The stage notes the take (the head, head_only) before it happens,
+ * so after a crash the head of the connection tells whether it did
+ * (ens__stage_settle). A piece this path cannot place (out of order) is
+ * left to the batch path, which reports it. */
+static int read_piece(rxconn *c)
+{
+    ens_stage *st = P.st;
+    const uint64_t flen = ens__frame_total_len(st->buf);
+    ens_frame_hdr h;
+    uint64_t total, off;
+    const uint8_t *bytes;
+    size_t n;
+    if (flen > ENS_STAGE_CHUNK || ens__frame_hdr_read(st->buf, flen, UINT32_MAX, &h) < 0 ||
+        !ens__frag_parse(st->buf, flen, P.sys->opts.max_frame_bytes, &total, &off, &bytes, &n) ||
+        total > st->slot_bytes) {
+        bad_stream(c, "a malformed piece of a large frame: connection closed");
+        return CONN_GONE;
+    }
+    int i = slot_of(c->id);
+    if (off == 0 && i < 0 && !slot_available()) {
+        c->wants_slot = true;
+        stall_check();
+        return CONN_WAIT;
+    }
+    if (off != 0 && (i < 0 || st->slot[i].total != total || st->slot[i].have != off)) {
+        c->in_pieces = false;
+        return CONN_MORE;
+    }
+    int queued = 0;
+    if (ioctl(c->fd, FIONREAD, &queued) < 0 || (uint64_t)queued < flen)
+        return c->hup ? conn_ended_mid_frame(c) : CONN_WAIT;
+    if (off == 0) {
+        if (i >= 0 && st->slot[i].have != 0) {
+            slot_drop(i, "a new frame began before the last one ended");
+            i = -1;
+        }
+        if (i < 0)
+            i = slot_of(0);
+        ens_stage_slot *s = &st->slot[i];
+        s->total = total;
+        s->have = 0;
+        s->conn = c->id;
+    }
+    st->len = ENS_PIECE_HEAD;
+    st->done = 0;
+    st->head_only = 1;
+    st->sticky = c->id;
+    st->pend_seq = h.seq;
+    st->pend_conn = c->id;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the note is whole before it counts */
+    st->pend_bytes = flen;
+    struct iovec iov[2] = {{st->buf, ENS_PIECE_HEAD},
+                           {ens__stage_slot_area(st, (unsigned)i) + off, n}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+    ssize_t got;
+    do
+        got = recvmsg(c->fd, &mh, MSG_DONTWAIT);
+    while (got < 0 && errno == EINTR);
+    st->pend_bytes = 0;
+    if (got != (ssize_t)flen) { /* FIONREAD said it was there: the stream is lost */
+        st->len = st->done = 0;
+        st->head_only = 0;
+        bad_stream(c, "a piece could not be taken whole: connection closed");
+        return CONN_GONE;
+    }
+    process_stage();
+    return (uint64_t)queued > flen || c->hup ? CONN_MORE : CONN_WAIT;
+}
+
 /* Frames are first looked at (MSG_PEEK, copied into the stage), then taken
  * from the kernel, whole frames only. The stage notes the take before it
  * happens (connection, length, sequence number of the first frame), so a
@@ -345,6 +420,13 @@ static int read_conn(rxconn *c)
 {
     ens_stage *st = P.st;
     st->len = st->done = 0;
+    if (c->in_pieces) {
+        ssize_t k = recv(c->fd, st->buf, ENS_PIECE_HEAD, MSG_PEEK | MSG_DONTWAIT);
+        if (k == (ssize_t)ENS_PIECE_HEAD && ens__frag_is(st->buf))
+            return read_piece(c);
+        if (k == (ssize_t)ENS_PIECE_HEAD)
+            c->in_pieces = false;
+    }
     ssize_t n = recv(c->fd, st->buf, ENS_STAGE_CHUNK, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR)
         return CONN_MORE;
@@ -523,16 +605,27 @@ static ens_msg *staged_msg(uint64_t *total)
     return m;
 }
 
-/* A fragment at the stage's `done` (flen bytes), from the batch's
- * connection: its bytes go into that connection's slot at their offset (so
- * doing it twice after a crash does no harm); the last one makes the whole
- * frame the one in hand. */
-static void take_piece(uint64_t flen)
+/* The bytes of the batch area that the piece at `done` stands for: all of
+ * it, or only its head when its bytes went straight into its slot. */
+static uint64_t staged_piece_len(void)
 {
     ens_stage *st = P.st;
-    const uint64_t conn = st->sticky;
+    return st->head_only ? st->len - st->done : ens__frame_total_len(st->buf + st->done);
+}
+
+/* A fragment (flen bytes) at the stage's `done`, from the batch's
+ * connection: its bytes go into that connection's slot at their offset (so
+ * doing it twice after a crash does no harm), unless `placed`: they were
+ * taken straight there. The last one makes the whole frame the one in
+ * hand. */
+static void take_piece(uint64_t flen, bool placed)
+{
+    ens_stage *st = P.st;
+    const uint64_t conn = st->sticky, here = staged_piece_len();
     rxconn *c = rx_find(conn);
     const ens_addr from = c != NULL ? c->peer : ENS_ADDR_NONE;
+    if (c != NULL)
+        c->in_pieces = true;
     uint64_t total, off;
     const uint8_t *bytes;
     size_t n;
@@ -544,53 +637,53 @@ static void take_piece(uint64_t flen)
             slot_drop(i, "a malformed piece of a large frame");
         else
             journal_bad(ENS_EBADFRAME, flen, from, "a malformed piece of a large frame");
-        st->done += flen;
+        st->done += here;
         return;
     }
+    ens_stage_slot *s = i >= 0 ? &st->slot[i] : NULL;
     /* A first piece starts the slot afresh, unless it is the same first
-     * piece once more (a crash between copying it and moving past it). */
-    if (off == 0 && (i < 0 || st->slot[i].total != total || st->slot[i].have != n)) {
+     * piece once more (a crash between copying it and moving past it), or
+     * was taken straight into the slot made for it. */
+    bool fresh = off == 0 && (s == NULL || s->total != total || (!placed && s->have != n));
+    if (fresh) {
         if (i >= 0)
             slot_drop(i, "a new frame began before the last one ended");
         i = slot_of(0);
         if (i < 0) { /* cannot happen: read_conn stops before it */
             journal_bad(ENS_EBADFRAME, total, from, "no slot for a large frame");
-            st->done += flen;
+            st->done += here;
             return;
         }
-        ens_stage_slot *s = &st->slot[i];
+        s = &st->slot[i];
         s->total = total;
         s->have = 0;
         s->conn = conn;
     }
-    ens_stage_slot *s = i >= 0 ? &st->slot[i] : NULL;
     if (s == NULL || s->total != total || (off != s->have && off + n != s->have)) {
         if (i >= 0)
             slot_drop(i, "a piece of a large frame out of order");
         else
             journal_bad(ENS_EBADFRAME, flen, from, "a piece of a large frame out of order");
-        st->done += flen;
+        st->done += here;
         return;
     }
-    /* The next piece, or (after a crash between copying a piece and moving
-     * past it) the same piece once more: copying it again is harmless, its
-     * bytes go to the same place. */
     uint8_t *area = ens__stage_slot_area(st, (unsigned)i);
-    memcpy(area + off, bytes, n);
+    if (!placed)
+        memcpy(area + off, bytes, n);
     s->have = off + n;
     P.slot_ms[i] = uv_now(&P.loop);
     if (s->have < s->total) {
-        st->done += flen;
+        st->done += here;
         return;
     }
     ens_msg *m = borrowed_msg(area, s->total, from);
     if (m == NULL) {
         slot_free(i);
-        st->done += flen;
+        st->done += here;
         return;
     }
     st->hand_slot = (uint32_t)i + 1;
-    deliver(m, flen);
+    deliver(m, here);
     hand_slot_put_away();
 }
 
@@ -599,10 +692,14 @@ static void process_stage(void)
     ens_stage *st = P.st;
     while (st->len - st->done >= ENS_FRAME_HEADER_LEN) {
         uint64_t total = ens__frame_total_len(st->buf + st->done);
+        if (st->head_only) {
+            take_piece(total, true);
+            continue;
+        }
         if (total > st->len - st->done)
             break;
         if (ens__frag_is(st->buf + st->done)) {
-            take_piece(total);
+            take_piece(total, false);
             continue;
         }
         ens_msg *m = staged_msg(&total);
@@ -612,6 +709,7 @@ static void process_stage(void)
     if (st->done == st->len) {
         st->len = st->done = 0;
         st->sticky = 0;
+        st->head_only = 0;
     }
 }
 
@@ -997,7 +1095,7 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
          * at `done`, the frame in its slot. */
         const unsigned i = st->hand_slot - 1;
         const uint8_t *area = ens__stage_slot_area(st, i);
-        total = ens__frame_total_len(st->buf + st->done);
+        total = staged_piece_len();
         m = borrowed_msg(area, st->slot[i].total, ens__frame_sender(area));
         if (m == NULL) {
             st->done += total;
@@ -1044,6 +1142,12 @@ bool ens__actor_process_prepare(void)
     if (prepared)
         return true;
     memset(&P, 0, sizeof(P));
+    /* Large messages are encoded into and sent from buffers of their size:
+     * keep freed ones for reuse rather than giving them back to the kernel
+     * each time (a page first written costs 15-26 us on the VMs we measure
+     * on: PLATFORM-NOTES.md) - up to 32 MiB, glibc's ceiling for these. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     if (uv_loop_init(&P.loop) != 0)
         return false;
     /* The receiving ends' own epoll set, edge-triggered (see rxconn). */

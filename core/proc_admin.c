@@ -725,8 +725,17 @@ static void drain_to_dead_letters(arec *r, const char *reason)
     /* Frames partly put together go on from their connections. */
     for (unsigned i = 0; st != NULL && i < ENS_STAGE_SLOTS; i++) {
         const ens_stage_slot *s = &st->slot[i];
-        if (s->conn == 0 || st->hand_slot == i + 1 || s->have >= s->total ||
-            s->total > st->slot_bytes || (staged[i].buf = malloc(s->total)) == NULL)
+        if (s->conn == 0 || s->total > st->slot_bytes || s->have > s->total)
+            continue;
+        if (s->have == s->total) { /* whole (in hand, or its last piece just taken) */
+            uint8_t *f = malloc(s->total);
+            if (f != NULL) {
+                memcpy(f, ens__stage_slot_area(st, i), s->total);
+                dead_letter(f, s->total, reason);
+            }
+            continue;
+        }
+        if ((staged[i].buf = malloc(s->total)) == NULL)
             continue;
         memcpy(staged[i].buf, ens__stage_slot_area(st, i), s->have);
         staged[i].total = s->total;
@@ -739,7 +748,7 @@ static void drain_to_dead_letters(arec *r, const char *reason)
         if (st != NULL && staged_conn[i] != 0 && staged_conn[i] == st->sticky)
             batch_asm = &staged[i];
     }
-    if (st != NULL && st->len > st->done)
+    if (st != NULL && st->len > st->done && !st->head_only)
         frames_to_dead_letters(st->buf + st->done, st->len - st->done, batch_asm, reason);
     ens__frag_reset(&none);
     for (size_t i = 0; i < r->n_rx; i++) {
@@ -780,6 +789,7 @@ static void drain_to_dead_letters(arec *r, const char *reason)
         st->len = st->done = 0;
         st->sticky = 0;
         st->hand_slot = 0;
+        st->head_only = 0;
         memset(st->slot, 0, sizeof(st->slot));
     }
     r->n_rx = 0;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/frag.h"
 #include "core/proc.h"
 #include "ensemble/error.h"
 
@@ -220,14 +221,39 @@ void ens__ctl_event_from(const ens_ctl_event_v *v, ens_event *ev)
     };
 }
 
+/* The piece whose head is in the batch area went into its slot: count it. */
+static void settle_piece(ens_stage *st)
+{
+    uint64_t total, off;
+    const uint8_t *bytes;
+    size_t n;
+    if (!ens__frag_parse(st->buf, ens__frame_total_len(st->buf), UINT32_MAX, &total, &off, &bytes,
+                         &n))
+        return;
+    for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
+        ens_stage_slot *s = &st->slot[i];
+        if (s->conn == st->pend_conn && s->total == total && off + n <= total)
+            s->have = off + n;
+    }
+}
+
 void ens__stage_settle(ens_stage *st, int fd)
 {
     if (st->pend_bytes == 0)
         return;
     uint8_t head[ENS_FRAME_HEADER_LEN];
-    if (fd >= 0 && st->len == st->pend_bytes &&
-        recv(fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof(head) &&
-        ens__frame_seq(head) == st->pend_seq) {
+    const bool at_head =
+        fd >= 0 && recv(fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof(head) &&
+        ens__frame_seq(head) == st->pend_seq;
+    if (st->head_only) {
+        if (at_head) { /* not taken: it is read again */
+            st->len = st->done = 0;
+            st->head_only = 0;
+            st->sticky = 0;
+        } else {
+            settle_piece(st);
+        }
+    } else if (at_head && st->len == st->pend_bytes) {
         /* Copied but not taken: take them now (in one read, as the first
          * take would have), the stage's copy counts. */
         uint8_t *scratch = malloc(st->pend_bytes);

@@ -128,18 +128,22 @@ static void *round_trip(const ens_msgtype *t, const void *v, ens_arena **a)
     uint8_t *frame = NULL;
     size_t len = 0;
     assert_int_equal(encode(t, v, &frame, &len), 0);
-    assert_true(len > ENS_FRAME_HEADER_LEN);
+    assert_true(len >= ENS_FRAME_HEADER_LEN); /* an empty blob is the header alone */
     ens_frame_hdr h;
     assert_int_equal(ens__frame_hdr_read(frame, len, LIMIT, &h), 0);
     assert_int_equal(h.type_id, t->id);
     assert_int_equal(h.payload_len, len - ENS_FRAME_HEADER_LEN);
     *a = ens__arena_new();
     assert_non_null(*a);
+    /* The frame lives as long as the value: a blob's value points into it. */
+    uint8_t *kept = ens__arena_alloc(*a, len);
+    assert_non_null(kept);
+    memcpy(kept, frame, len);
+    free(frame);
     void *out = NULL;
-    assert_int_equal(ens__codec_decode(info_of(t), h.flags, frame + ENS_FRAME_HEADER_LEN,
+    assert_int_equal(ens__codec_decode(info_of(t), h.flags, kept + ENS_FRAME_HEADER_LEN,
                                        h.payload_len, *a, &out),
                      0);
-    free(frame);
     assert_non_null(out);
     return out;
 }
@@ -261,6 +265,39 @@ static void test_bytes_empty_and_one_mebibyte(void **state)
     assert_memory_equal(out->data.data, big, n);
     ens__arena_free(a);
     free(big);
+}
+
+static int decode_flags(const ens_msgtype *t, uint16_t flags, const uint8_t *payload, size_t len);
+
+/* A one-blob type travels as its bytes (ENS_FRAME_BLOB), decoded without
+ * a copy; the flag on any other type, or with FIXED, is refused. */
+static void test_blob_payload_rules(void **state)
+{
+    (void)state;
+    uint8_t data[100];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)i;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    assert_int_equal(encode(ENS_MSG_BYTES, &(ens_bytes_v){{data, sizeof data}}, &frame, &len), 0);
+    ens_frame_hdr h;
+    assert_int_equal(ens__frame_hdr_read(frame, len, LIMIT, &h), 0);
+    assert_int_equal(h.flags & ENS_FRAME_ENCODING, ENS_FRAME_BLOB);
+    assert_int_equal(h.payload_len, sizeof data);
+    const uint8_t *payload = frame + ENS_FRAME_HEADER_LEN;
+    assert_memory_equal(payload, data, sizeof data);
+    ens_arena *a = ens__arena_new();
+    void *v = NULL;
+    assert_int_equal(
+        ens__codec_decode(info_of(ENS_MSG_BYTES), h.flags, payload, h.payload_len, a, &v), 0);
+    assert_ptr_equal(((ens_bytes_v *)v)->data.data, payload); /* no copy */
+    assert_int_equal(decode_flags(ENS_MSG_STRING, ENS_FRAME_BLOB, payload, 8), ENS_EBADFRAME);
+    assert_int_equal(decode_flags(ENS_MSG_INT64, ENS_FRAME_BLOB, payload, 8), ENS_EBADFRAME);
+    assert_int_equal(decode_flags(ENS_MSG_POISON, ENS_FRAME_BLOB, payload, 8), ENS_EBADFRAME);
+    assert_int_equal(decode_flags(ENS_MSG_BYTES, ENS_FRAME_BLOB | ENS_FRAME_FIXED, payload, 8),
+                     ENS_EBADFRAME);
+    ens__arena_free(a);
+    free(frame);
 }
 
 static void test_builtin_and_system_types_round_trip(void **state)
@@ -1048,6 +1085,7 @@ int main(void)
         cmocka_unit_test(test_nested_address_round_trip),
         cmocka_unit_test(test_arrays_of_scalars_and_structs_round_trip),
         cmocka_unit_test(test_bytes_empty_and_one_mebibyte),
+        cmocka_unit_test(test_blob_payload_rules),
         cmocka_unit_test(test_builtin_and_system_types_round_trip),
         cmocka_unit_test(test_image_of_another_format_is_rejected),
         cmocka_unit_test(test_truncated_or_extended_payloads_are_rejected),

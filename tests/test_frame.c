@@ -122,7 +122,7 @@ static void test_unknown_flag_bits_are_rejected(void **state)
 {
     (void)state;
     uint8_t buf[ENS_FRAME_HEADER_LEN + PAYLOAD];
-    for (unsigned bit = 8; bit < 16; bit++) {
+    for (unsigned bit = 9; bit < 16; bit++) {
         sample_frame(buf);
         buf[6 + bit / 8] |= (uint8_t)(1u << (bit % 8));
         assert_int_equal(read_sample(buf, sizeof buf), ENS_EBADFRAME);

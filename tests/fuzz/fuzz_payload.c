@@ -41,7 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (frame == NULL)
         return 0;
     ens_frame_hdr h = {
-        .flags = (uint16_t)((data[1] & 1) ? ENS_FRAME_FIXED : 0),
+        /* the payload's encoding: tpl, fixed layout, one blob, or both flags */
+        .flags = (uint16_t)(((data[1] & 1) ? ENS_FRAME_FIXED : 0) |
+                            ((data[1] & 2) ? ENS_FRAME_BLOB : 0)),
         .payload_len = (uint32_t)plen,
         .type_id = t->id,
         .target = {16, 1, 0},
