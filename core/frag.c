@@ -48,7 +48,7 @@ int ens__frag_append(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *fr
         *blen += len;
         return 0;
     }
-    size_t pieces = (len + ENS_FRAG_CHUNK - 1) / ENS_FRAG_CHUNK;
+    size_t pieces = ens__frag_pieces(len);
     if (reserve(buf, cap, *blen + len + pieces * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD)) < 0)
         return ENS_ENOMEM;
     ens_frame_hdr orig;
@@ -56,25 +56,33 @@ int ens__frag_append(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *fr
      * a length check (its length is len). */
     if (ens__frame_hdr_read(frame, len, UINT32_MAX, &orig) < 0)
         return ENS_EINVAL;
-    for (size_t off = 0; off < len; off += ENS_FRAG_CHUNK) {
-        size_t n = len - off < ENS_FRAG_CHUNK ? len - off : ENS_FRAG_CHUNK;
-        ens_frame_hdr h = {
-            .flags = ENS_FRAME_FRAGMENT,
-            .payload_len = (uint32_t)(ENS_FRAG_HEAD + n),
-            .type_id = 0,
-            .target = orig.target,
-            .sender = orig.sender,
-            .attempt = 1,
-            .seq = ++*seq,
-        };
+    for (size_t k = 0; k < pieces; k++) {
         uint8_t *p = *buf + *blen;
-        ens__frame_hdr_write(&h, p);
-        put64(p + ENS_FRAME_HEADER_LEN, len);
-        put64(p + ENS_FRAME_HEADER_LEN + 8, off);
-        memcpy(p + ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD, frame + off, n);
+        size_t n = ens__frag_head(p, &orig, len, k, ++*seq);
+        memcpy(p + ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD, frame + k * ENS_FRAG_CHUNK, n);
         *blen += ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD + n;
     }
     return 0;
+}
+
+size_t ens__frag_head(uint8_t *out, const ens_frame_hdr *orig, size_t len, size_t index,
+                      uint32_t seq)
+{
+    size_t off = index * ENS_FRAG_CHUNK;
+    size_t n = len - off < ENS_FRAG_CHUNK ? len - off : ENS_FRAG_CHUNK;
+    ens_frame_hdr h = {
+        .flags = ENS_FRAME_FRAGMENT,
+        .payload_len = (uint32_t)(ENS_FRAG_HEAD + n),
+        .type_id = 0,
+        .target = orig->target,
+        .sender = orig->sender,
+        .attempt = 1,
+        .seq = seq,
+    };
+    ens__frame_hdr_write(&h, out);
+    put64(out + ENS_FRAME_HEADER_LEN, len);
+    put64(out + ENS_FRAME_HEADER_LEN + 8, off);
+    return n;
 }
 
 bool ens__frag_is(const uint8_t *p)

@@ -27,6 +27,18 @@
 #define ENS_FRAG_CHUNK 32768u
 #define ENS_FRAG_HEAD  16u /* total + offset, before the bytes */
 
+/* Write the head of piece `index` (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD
+ * bytes) of a frame of len bytes whose header is orig, with sequence
+ * number seq, into out; returns the bytes of the frame that piece carries. */
+size_t ens__frag_head(uint8_t *out, const ens_frame_hdr *orig, size_t len, size_t index,
+                      uint32_t seq);
+
+/* The number of pieces a frame of len bytes (> ENS_FRAG_CHUNK) travels in. */
+static inline size_t ens__frag_pieces(size_t len)
+{
+    return (len + ENS_FRAG_CHUNK - 1) / ENS_FRAG_CHUNK;
+}
+
 /* Append frame (borrowed, len bytes, header already written) to the
  * growing buffer *buf (len *blen, capacity *cap; realloc'ed), whole or as
  * fragments, stamping each piece with the next sequence number from *seq.

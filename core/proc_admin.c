@@ -701,6 +701,27 @@ static void frames_to_dead_letters(const uint8_t *buf, size_t len, ens_frag_asm 
     }
 }
 
+/* A frame in pieces that never became whole when r ended: its row (the
+ * sender, if it lives, also reports the message whole as a dead letter). */
+static void drop_partial(arec *r, ens_frag_asm *a)
+{
+    if (a->buf != NULL && a->have < a->total) {
+        char why[200];
+        snprintf(why, sizeof(why),
+                 "the actor ended with a frame in pieces not yet whole: %llu of %llu bytes dropped",
+                 (unsigned long long)a->have, (unsigned long long)a->total);
+        ens_event ev = {.kind = ENS_EV_BADFRAME,
+                        .error = ENS_EBADFRAME,
+                        .actor = r->addr,
+                        .sender = a->have >= ENS_FRAME_HEADER_LEN ? ens__frame_sender(a->buf)
+                                                                  : ENS_ADDR_NONE,
+                        .msg_size = (uint32_t)a->total,
+                        .reason = why};
+        emit(&ev);
+    }
+    ens__frag_reset(a);
+}
+
 /* Give every frame still queued for r (its stage, then its receiving ends)
  * to the dead-letter rules, and close the receiving ends. A frame in
  * pieces, partly put together in the stage, is completed from its
@@ -779,12 +800,12 @@ static void drain_to_dead_letters(arec *r, const char *reason)
         }
         if (buf != NULL)
             frames_to_dead_letters(buf, len, a, reason);
-        ens__frag_reset(&own);
+        drop_partial(r, &own);
         free(buf);
         close(fd);
     }
     for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++)
-        ens__frag_reset(&staged[i]);
+        drop_partial(r, &staged[i]);
     if (st != NULL) {
         st->len = st->done = 0;
         st->sticky = 0;

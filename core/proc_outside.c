@@ -314,7 +314,7 @@ static void pump(ens_system *s, int timeout_ms)
     size_t waiting = 0;
     for (size_t i = 0; i < o->tx.n; i++) {
         ens_tx *tx = o->tx.tx[i];
-        waiting += tx->state == ENS_TX_OPEN && tx->off < tx->len;
+        waiting += tx->state == ENS_TX_OPEN && ens__tx_has_bytes(tx);
     }
     struct epoll_event ev[64];
     int m;
@@ -330,7 +330,7 @@ static void pump(ens_system *s, int timeout_ms)
     p[n++] = (struct pollfd){.fd = o->ep, .events = POLLIN};
     for (size_t i = 0; i < o->tx.n && waiting > 0; i++) {
         ens_tx *tx = o->tx.tx[i];
-        if (tx->state == ENS_TX_OPEN && tx->off < tx->len)
+        if (tx->state == ENS_TX_OPEN && ens__tx_has_bytes(tx))
             p[n++] = (struct pollfd){.fd = tx->fd, .events = POLLOUT};
     }
     int k = poll(p, n, timeout_ms);

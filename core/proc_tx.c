@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/frag.h"
@@ -98,26 +99,134 @@ static void dead_letters(ens_tx_table *t, ens_tx *tx, size_t from, const char *r
     tx->frames = 0;
 }
 
-/* The frames that ended before tx->off are sent: count them, and move the
- * mark to the start of the frame that holds off. Walks only the frames
- * sent since the last call. */
+bool ens__tx_has_bytes(const ens_tx *tx)
+{
+    return tx->off < tx->len || tx->big.frame != NULL;
+}
+
+static void big_free(ens_tx *tx)
+{
+    free(tx->big.frame);
+    free(tx->big.heads);
+    tx->big = (ens_tx_big){0};
+}
+
+/* Take frame (len bytes, above a piece, owned) as tx's large frame on its
+ * way: its pieces' heads get the next sequence numbers. ENS_ENOMEM leaves
+ * tx unchanged and the frame with the caller. */
+static int big_take(ens_tx *tx, uint8_t *frame, size_t len)
+{
+    ens_frame_hdr orig;
+    if (ens__frame_hdr_read(frame, len, UINT32_MAX, &orig) < 0)
+        return ENS_EINVAL;
+    size_t pieces = ens__frag_pieces(len);
+    uint8_t *heads = malloc(pieces * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD));
+    if (heads == NULL)
+        return ENS_ENOMEM;
+    for (size_t k = 0; k < pieces; k++)
+        ens__frag_head(heads + k * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD), &orig, len, k,
+                       ++tx->seq);
+    tx->big = (ens_tx_big){frame,  len, heads,
+                           pieces, 0,   len + pieces * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD)};
+    return 0;
+}
+
+/* Send what is left of tx's large frame. Returns 1 when it all left, 0 when
+ * the socket is full, -1 when the receiver is gone. */
+static int big_flush(ens_tx *tx)
+{
+    enum { HEAD = ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD, PIECE = HEAD + ENS_FRAG_CHUNK };
+    ens_tx_big *b = &tx->big;
+    while (b->sent < b->wire) {
+        struct iovec iov[64];
+        int n = 0;
+        for (size_t pos = b->sent; pos < b->wire && n < 63;) {
+            size_t k = pos / PIECE, at = pos % PIECE;
+            size_t bytes = b->len - k * ENS_FRAG_CHUNK;
+            if (bytes > ENS_FRAG_CHUNK)
+                bytes = ENS_FRAG_CHUNK;
+            if (at < HEAD) {
+                iov[n++] = (struct iovec){b->heads + k * HEAD + at, HEAD - at};
+                at = HEAD;
+            }
+            iov[n++] =
+                (struct iovec){b->frame + k * ENS_FRAG_CHUNK + (at - HEAD), bytes - (at - HEAD)};
+            pos = k * PIECE + HEAD + bytes;
+        }
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(tx->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            b->sent += (size_t)w;
+            tx->blocked = false;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 0;
+        } else {
+            return -1;
+        }
+    }
+    big_free(tx);
+    tx->frames--;
+    return 1;
+}
+
+/* The messages that ended before tx->off are sent: count them, and move the
+ * mark to the start of the message that holds off. A message in pieces
+ * counts as sent with its last piece, and the mark stays at its first one
+ * until then, so that a message partly sent when its receiver goes is still
+ * whole in the buffer for the dead letters. */
 static void count_sent(ens_tx *tx)
 {
-    while (tx->mark < tx->off) {
-        uint64_t total = ens__frame_total_len(tx->buf + tx->mark);
-        if (tx->mark + total > tx->off)
+    size_t at = tx->mark;
+    while (at < tx->off) {
+        const uint8_t *f = tx->buf + at;
+        uint64_t total = ens__frame_total_len(f);
+        if (at + total > tx->off)
             break;
-        /* A message is sent with its last piece. */
-        if (!ens__frag_is(tx->buf + tx->mark) || ens__frag_is_last(tx->buf + tx->mark, total))
+        at += total;
+        if (!ens__frag_is(f) || ens__frag_is_last(f, total)) {
             tx->frames--;
-        tx->mark += total;
+            tx->mark = at;
+        }
     }
+}
+
+/* The receiver is gone for good: what it did not get is dead. */
+static void tx_died(ens_tx_table *t, ens_tx *tx)
+{
+    size_t start = tx->mark;
+    close(tx->fd);
+    tx->fd = -1;
+    tx->state = ENS_TX_DEAD;
+    if (t->want_write != NULL)
+        t->want_write(t, tx, false);
+    if (tx->big.frame != NULL) {
+        /* Pieces that left are dropped by the receiver (its sender hung up
+         * mid-frame): the frame goes whole. */
+        send_dead(t, tx->big.frame, tx->big.len, "the actor ended");
+        big_free(tx);
+    }
+    dead_letters(t, tx, start, "the actor ended");
 }
 
 void ens__tx_flush(ens_tx_table *t, ens_tx *tx)
 {
     if (tx->state != ENS_TX_OPEN)
         return;
+    if (tx->big.frame != NULL) {
+        int r = big_flush(tx);
+        if (r < 0) {
+            tx_died(t, tx);
+            return;
+        }
+        if (r == 0) {
+            tx->blocked = true;
+            if (t->want_write != NULL)
+                t->want_write(t, tx, true);
+            return;
+        }
+    }
     while (tx->off < tx->len) {
         ssize_t n = send(tx->fd, tx->buf + tx->off, tx->len - tx->off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
@@ -145,14 +254,7 @@ void ens__tx_flush(ens_tx_table *t, ens_tx *tx)
                 t->want_write(t, tx, true);
             return;
         }
-        /* The receiver is gone for good: what it did not get is dead. */
-        size_t start = tx->mark;
-        close(tx->fd);
-        tx->fd = -1;
-        tx->state = ENS_TX_DEAD;
-        if (t->want_write != NULL)
-            t->want_write(t, tx, false);
-        dead_letters(t, tx, start, "the actor ended");
+        tx_died(t, tx);
         return;
     }
     tx->len = tx->off = tx->mark = 0;
@@ -167,7 +269,7 @@ void ens__tx_flush(ens_tx_table *t, ens_tx *tx)
  * holding nothing takes any one frame (the frame limit bounds it). */
 static bool over_bytes(const ens_tx_table *t, const ens_tx *tx, size_t len)
 {
-    uint64_t waiting = tx->len - tx->off;
+    uint64_t waiting = tx->len - tx->off + (tx->big.wire - tx->big.sent);
     if (waiting == 0)
         return false;
     uint64_t limit = t->bytes_limit != 0 ? t->bytes_limit : ENS_MAILBOX_BYTES_DEFAULT;
@@ -204,6 +306,14 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
         free(frame);
         return ENS_EFULL;
     }
+    /* A large frame with nothing before it goes from where it was encoded
+     * (the common case: a handler's sends leave before its next message). */
+    if (len > ENS_FRAG_CHUNK && !ens__tx_has_bytes(tx) && big_take(tx, frame, len) == 0) {
+        tx->frames++;
+        if (!tx->blocked)
+            ens__tx_flush(t, tx);
+        return 0;
+    }
     int rc = ens__frag_append(&tx->buf, &tx->len, &tx->cap, frame, len, &tx->seq);
     free(frame);
     if (rc < 0)
@@ -226,6 +336,10 @@ void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd)
     }
     if (status < 0 || fd < 0) {
         tx->state = ENS_TX_DEAD;
+        if (tx->big.frame != NULL) {
+            send_dead(t, tx->big.frame, tx->big.len, "no live actor at that address");
+            big_free(tx);
+        }
         dead_letters(t, tx, 0, "no live actor at that address");
         return;
     }
@@ -238,7 +352,7 @@ void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd)
 void ens__tx_flush_all(ens_tx_table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
-        if (t->tx[i]->off < t->tx[i]->len)
+        if (ens__tx_has_bytes(t->tx[i]))
             ens__tx_flush(t, t->tx[i]);
     }
 }
@@ -260,6 +374,7 @@ static void forget(ens_tx_table *t, ens_tx *tx)
     if (t->want_write != NULL)
         t->want_write(t, tx, false); /* with fd -1: lets its watcher go */
     free(tx->buf);
+    big_free(tx);
     free(tx);
 }
 
@@ -268,7 +383,7 @@ void ens__tx_sweep(ens_tx_table *t)
     size_t keep = 0;
     for (size_t i = 0; i < t->n; i++) {
         ens_tx *tx = t->tx[i];
-        bool empty = tx->off >= tx->len;
+        bool empty = !ens__tx_has_bytes(tx);
         if (!empty || tx->state == ENS_TX_CONNECTING) {
             tx->idle = 0;
         } else if (tx->state == ENS_TX_DEAD ||
@@ -288,7 +403,7 @@ void ens__tx_sweep(ens_tx_table *t)
 bool ens__tx_pending(const ens_tx_table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
-        if (t->tx[i]->off < t->tx[i]->len)
+        if (ens__tx_has_bytes(t->tx[i]))
             return true;
     }
     return false;
@@ -300,6 +415,7 @@ void ens__tx_free(ens_tx_table *t)
         if (t->tx[i]->fd >= 0)
             close(t->tx[i]->fd);
         free(t->tx[i]->buf);
+        big_free(t->tx[i]);
         free(t->tx[i]);
     }
     free(t->tx);
@@ -316,7 +432,7 @@ void ens__tx_drain(ens_tx_table *t, uint32_t timeout_ms, void (*pump_ctl)(ens_tx
         nfds_t n = 0;
         p[n++] = (struct pollfd){.fd = t->ctl, .events = POLLIN};
         for (size_t i = 0; i < t->n && n < 64; i++) {
-            if (t->tx[i]->state == ENS_TX_OPEN && t->tx[i]->off < t->tx[i]->len)
+            if (t->tx[i]->state == ENS_TX_OPEN && ens__tx_has_bytes(t->tx[i]))
                 p[n++] = (struct pollfd){.fd = t->tx[i]->fd, .events = POLLOUT};
         }
         poll(p, n, 10);

@@ -27,18 +27,32 @@
 
 typedef enum { ENS_TX_CONNECTING = 1, ENS_TX_OPEN, ENS_TX_DEAD } ens_tx_state;
 
+/* A large frame sent from where it was encoded, not copied into the
+ * buffer: its pieces' heads are made beside it and the socket gets both
+ * (one iovec per head and per piece). It goes before what the buffer holds. */
+typedef struct ens_tx_big {
+    uint8_t *frame; /* owned; NULL: none */
+    size_t len;     /* of the frame */
+    uint8_t *heads; /* the pieces' heads, ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD each */
+    size_t pieces;
+    size_t sent; /* bytes of the pieces (heads included) the socket took */
+    size_t wire; /* bytes of the pieces in all */
+} ens_tx_big;
+
 typedef struct ens_tx {
     ens_addr peer;
     ens_tx_state state;
     int fd;
     uint8_t *buf; /* frames not yet sent: [off, len) */
     size_t len, off, cap;
-    size_t mark;     /* start of the frame that holds off: the frames before it
-                        are sent and counted; [0, mark) is given back lazily */
+    size_t mark;     /* start of the message that holds off (of its first piece):
+                        the messages before it are sent and counted; [0, mark)
+                        is given back lazily */
     bool blocked;    /* the socket said EAGAIN and has taken nothing since */
     uint32_t frames; /* frames (whole or partly) in [off, len) */
     uint32_t seq;    /* sequence number of the last frame queued */
     uint32_t idle;   /* sweeps it has been empty for (ens__tx_sweep) */
+    ens_tx_big big;  /* a large frame on its way, before the buffer */
     void *watch;     /* the owner's writability watcher, or NULL */
 } ens_tx;
 
@@ -78,6 +92,9 @@ bool ens__tx_connecting(const ens_tx_table *t);
 
 /* True when any destination still holds bytes. */
 bool ens__tx_pending(const ens_tx_table *t);
+
+/* True when tx holds bytes not yet sent. */
+bool ens__tx_has_bytes(const ens_tx *tx);
 
 /* Between loop turns (no ens_tx pointer held anywhere): forget destinations
  * that are dead and empty, give back the buffer of one empty for a while,

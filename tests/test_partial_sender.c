@@ -45,6 +45,10 @@ static int sink_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     sink_state *s = state;
     const ens_string_v *str = ens_msg_value(m, ENS_MSG_STRING);
+    if (str != NULL && strcmp(str->text, "block") == 0) {
+        for (;;)
+            pause(); /* until it is killed */
+    }
     if (str != NULL)
         return ens_reply(c, ENS_MSG_STRING, str);
     if (ens_msg_value(m, ENS_MSG_BYTES) != NULL) {
@@ -252,15 +256,21 @@ typedef struct rows {
     int hung_up;
     int stalled;
     int named;
+    int dead_bytes;    /* dead letters of an ens.Bytes */
+    int ended_partial; /* frames in pieces dropped when their actor ended */
 } rows;
 
 static int count_row(const ens_journal_row *row, void *arg)
 {
     rows *r = arg;
+    if (row->ev.kind == ENS_EV_DEAD_LETTER && strcmp(row->ev.msg_type, "ens.Bytes") == 0)
+        r->dead_bytes++;
     bool named = !ens_addr_is_none(row->ev.sender);
     if (strstr(row->ev.reason, "hung up in the middle of a frame") != NULL) {
         r->hung_up++;
         r->named += named;
+    } else if (strstr(row->ev.reason, "ended with a frame in pieces") != NULL) {
+        r->ended_partial++;
     } else if (strstr(row->ev.reason, "stalled in the middle of a frame") != NULL) {
         r->stalled++;
         r->named += named;
@@ -273,9 +283,9 @@ static rows journal_rows(fixture *f)
     ens_journal *j = NULL;
     assert_int_equal(ens_journal_open(f->db, &j), 0);
     ens_journal_filter flt = ENS_JOURNAL_FILTER_INIT;
-    flt.kinds = 1u << ENS_EV_BADFRAME;
+    flt.kinds = 1u << ENS_EV_BADFRAME | 1u << ENS_EV_DEAD_LETTER;
     flt.limit = 0;
-    rows r = {0, 0, 0};
+    rows r = {0, 0, 0, 0, 0};
     assert_true(ens_journal_query(j, &flt, count_row, &r) >= 0);
     ens_journal_close(j);
     return r;
@@ -430,6 +440,51 @@ static void test_stalled_senders_in_every_slot(void **state)
     assert_int_equal(r.stalled + r.hung_up, (int)ENS_STAGE_SLOTS);
 }
 
+/* A large message still on its way (its receiver stopped reading) when
+ * the receiver ends for good: the sender's pieces that left are dropped by
+ * the admin with the rest of the actor's queue, and the message becomes
+ * one dead letter from the sender - whole, never half and never twice.
+ * Twice: queued behind another message (it goes through the sender's
+ * buffer), and alone (it goes from where it was encoded). */
+static void test_large_message_on_its_way_to_an_ended_actor(void **state)
+{
+    fixture *f = *state;
+    ens_ctx *out = ens_system_ctx(f->sys);
+    size_t size = 8u << 20;
+    uint8_t *data = calloc(1, size);
+    assert_non_null(data);
+    for (int alone = 0; alone < 2; alone++) {
+        ens_addr sink = f->sink;
+        if (alone)
+            assert_int_equal(ens_spawn(out, &sink_def, NULL, NULL, &sink), 0);
+        if (alone) { /* an ask leaves at once: nothing waits in front of the bytes */
+            ens_msg *r = NULL;
+            assert_int_equal(ens_ask(out, sink, ENS_MSG_STRING, &(ens_string_v){"block"}, 200, &r),
+                             ENS_ETIMEDOUT);
+        } else {
+            assert_int_equal(ens_send(out, sink, ENS_MSG_STRING, &(ens_string_v){"block"}), 0);
+        }
+        assert_int_equal(ens_send(out, sink, ENS_MSG_BYTES, &(ens_bytes_v){{data, (uint32_t)size}}),
+                         0);
+        ens_system_run(f->sys, 100); /* what the socket takes leaves */
+        assert_int_equal(ens_kill(out, sink), 0);
+        /* The sender learns it when it sends what is left: run until it has. */
+        uint64_t t0 = ens__mono_ns();
+        while (journal_rows(f).dead_bytes < alone + 1) {
+            assert_true(ens__mono_ns() - t0 < (uint64_t)WAIT_MS * 1000000u);
+            ens_system_run(f->sys, 100);
+        }
+    }
+    free(data);
+    assert_int_equal(ens_system_shutdown(f->sys, WAIT_MS), 0);
+    f->sys = NULL;
+    rows r = journal_rows(f);
+    printf("# 2 large messages to ended actors: %d dead letters from the sender, %d partial "
+           "frames dropped by the admin (with a row)\n",
+           r.dead_bytes, r.ended_partial);
+    assert_int_equal(r.dead_bytes, 2);
+}
+
 int main(void)
 {
     if (ens_actor_register(&sink_def) != 0)
@@ -438,6 +493,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sender_killed_mid_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled_sender_holds_nobody_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled_senders_in_every_slot, setup_short_stall,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_large_message_on_its_way_to_an_ended_actor, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

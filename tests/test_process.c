@@ -635,7 +635,7 @@ static void test_kill_during_large_transfers_loses_nothing(void **state)
     ens_ctx *out = ens_system_ctx(s);
     ens_addr v;
     assert_int_equal(ens_spawn(out, &victim_def, NULL, NULL, &v), 0);
-    enum { N = 8, SIZE = 2u << 20 };
+    enum { N = 14, SIZE = 2u << 20 };
     uint8_t *data = malloc(SIZE);
     assert_non_null(data);
     for (int k = 0; k < N; k++) {
@@ -679,7 +679,7 @@ static void test_kill_during_large_transfers_loses_nothing(void **state)
         const bool advanced = k == next; /* (else the one in hand at a kill, again) */
         if (advanced)
             next++;
-        if (advanced && kills < 3 && next % 2 == 1) {
+        if (advanced && kills < 6 && next % 2 == 1) {
             ens_status *st = NULL;
             assert_int_equal(ens_system_status(s, WAIT_MS, &st), 0);
             pid_t pid = ens_status_at(st, 0)->pid;
