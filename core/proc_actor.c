@@ -490,8 +490,10 @@ static int read_conn(rxconn *c)
     return (size_t)n < ENS_STAGE_CHUNK && !c->hup ? CONN_WAIT : CONN_MORE;
 }
 
-/* One turn: each ready connection gets one look (one batch), in order, so
- * a busy sender does not starve the others. */
+#define RX_LOOKS_PER_TURN 4 /* a loop turn costs a poll and a flush: take a few */
+
+/* One turn: each ready connection gets a few looks (batches, or pieces), in
+ * order, so a busy sender does not starve the others. */
 static void rx_turn(void)
 {
     for (size_t turns = P.n_ready; turns > 0 && P.n_ready > 0; turns--) {
@@ -499,7 +501,10 @@ static void rx_turn(void)
         ready_remove(c);
         if (c->wants_slot)
             continue;
-        int r = read_conn(c);
+        int r, looks = RX_LOOKS_PER_TURN;
+        do
+            r = read_conn(c);
+        while (r == CONN_MORE && --looks > 0);
         if (r == CONN_MORE)
             ready_push(c);
     }
