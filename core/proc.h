@@ -42,6 +42,7 @@
 #include <sys/un.h>
 
 #include "core/runtime.h"
+#include "core/stage.h"
 #include "ensemble/msg.h"
 
 /* ---- control messages (frames on the control channel) ----------------- */
@@ -165,88 +166,6 @@ void ens__ctl_event_to(const ens_event *ev, ens_ctl_event_v *v);
 
 /* Rebuild an ens_event from a control event value (strings borrowed). */
 void ens__ctl_event_from(const ens_ctl_event_v *v, ens_event *ev);
-
-/* ---- the stage: an actor's crash-proof read buffer -------------------- */
-
-enum ens_stage_state {
-    ENS_STAGE_IDLE = 0,
-    ENS_STAGE_INIT,     /* init is running */
-    ENS_STAGE_HANDLING, /* the frame at `done` is being handled */
-};
-
-#define ENS_STAGE_CHUNK 65536u /* the batch area: what one look at a connection sees */
-#define ENS_STAGE_SLOTS 4u     /* frames in pieces put together at once */
-#define ENS_PIECE_HEAD  80u    /* a piece's frame header and its total and offset */
-
-/* A frame in pieces (core/frag.h) being put together from one connection.
- * Each connection has at most one; a connection whose next frame needs a
- * slot while all are taken waits in the kernel (see core/proc_actor.c). */
-typedef struct ens_stage_slot {
-    uint64_t conn;  /* the connection it comes from (0: the slot is free) */
-    uint64_t total; /* the frame's length */
-    uint64_t have;  /* bytes put together so far (a prefix: pieces come in order) */
-} ens_stage_slot;
-
-typedef struct ens_stage {
-    uint32_t state;      /* enum ens_stage_state */
-    uint32_t attempt;    /* attempt of the frame at `done` while HANDLING */
-    uint64_t len;        /* bytes in the batch area */
-    uint64_t done;       /* bytes of the batch area already handled */
-    uint64_t hand_at;    /* `done` when the frame in hand was taken up: HANDLING
-                            holds only while done == hand_at (advancing done, one
-                            aligned store, is what marks the frame handled) */
-    uint64_t sticky;     /* id of the connection the batch came from, or 0 (ids,
-                            not fds: a new incarnation holds the same connections
-                            under other numbers) */
-    int32_t last_signal; /* set by the admin: the signal of the last crash */
-    uint32_t pend_seq;   /* a take in progress: sequence number of its first frame, */
-    uint64_t pend_conn;  /* the connection it comes from, */
-    uint64_t pend_bytes; /* and its length (0: none in progress) */
-    uint32_t hand_slot;  /* 1 + the slot whose whole frame is in hand (its last
-                            piece is at `done`), 0: the frame in hand is in the
-                            batch area */
-    uint32_t head_only;  /* 1: the batch area holds only the head of one piece
-                            (ENS_PIECE_HEAD bytes) whose bytes were taken
-                            straight into its slot (core/proc_actor.c) */
-    ens_stage_slot slot[ENS_STAGE_SLOTS];
-    uint64_t handled;    /* messages handled, over all incarnations */
-    uint64_t slot_bytes; /* bytes of each slot's area (the frame limit) */
-    uint64_t cap;        /* bytes of buf: the batch area, then the slots' areas */
-    uint8_t buf[];
-} ens_stage;
-
-/* Where slot i puts its frame together. */
-static inline uint8_t *ens__stage_slot_area(ens_stage *st, unsigned i)
-{
-    return st->buf + ENS_STAGE_CHUNK + (size_t)i * st->slot_bytes;
-}
-
-/* True if the stage says a frame is in hand: HANDLING, and `done` not yet
- * advanced past it. */
-static inline bool ens__stage_in_hand(const ens_stage *st)
-{
-    return st->state == ENS_STAGE_HANDLING && st->hand_at == st->done;
-}
-
-/* After a crash: finish or forget a take that was in progress. fd is the
- * receiving end of st->pend_conn (-1 if gone). If the kernel still holds the
- * frames the stage copied (the first one's sequence number is at the head of
- * the connection), they are taken from the kernel now; if they were never
- * copied, nothing is done (they are still queued). A piece taken straight
- * into its slot (head_only): if it is still at the head of the connection
- * the batch area is emptied (it will be taken again), else its slot counts
- * its bytes. */
-void ens__stage_settle(ens_stage *st, int fd);
-
-/* Map a stage with a batch area and ENS_STAGE_SLOTS slots of max_frame
- * bytes each (shared, pages taken only when touched). With memfd non-NULL the stage lives in a
- * memfd whose descriptor (close-on-exec, owned by the caller) goes to *memfd, so that another
- * process can map it (the zygote's actors); with NULL it is anonymous. NULL on failure. */
-ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len, int *memfd);
-
-/* Map the stage behind memfd fd (as made by ens__stage_map); *map_len gets
- * its length. NULL on failure (not a stage-sized memfd). */
-ens_stage *ens__stage_map_fd(int fd, size_t *map_len);
 
 /* ---- process helpers ---------------------------------------------------- */
 

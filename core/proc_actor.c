@@ -203,11 +203,7 @@ static void journal_bad(int error, uint64_t bytes, ens_addr sender, const char *
 
 static int slot_of(uint64_t conn)
 {
-    for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
-        if (P.st->slot[i].conn == conn)
-            return (int)i;
-    }
-    return -1;
+    return ens__stage_slot_of(P.st, conn);
 }
 
 static bool slot_available(void)
@@ -218,9 +214,7 @@ static bool slot_available(void)
 /* Free slot i; connections that waited for one are looked at again. */
 static void slot_free(int i)
 {
-    ens_stage_slot *s = &P.st->slot[i];
-    s->total = s->have = 0;
-    s->conn = 0;
+    ens__stage_slot_release(P.st, i);
     for (size_t k = 0; k < P.n_rx; k++) {
         if (P.rx[k]->wants_slot) {
             P.rx[k]->wants_slot = false;
@@ -375,30 +369,10 @@ static int read_piece(rxconn *c)
         }
         if (i < 0)
             i = slot_of(0);
-        ens_stage_slot *s = &st->slot[i];
-        s->total = total;
-        s->have = 0;
-        s->conn = c->id;
+        ens__stage_slot_claim(st, i, c->id, total);
     }
-    st->len = ENS_PIECE_HEAD;
-    st->done = 0;
-    st->head_only = 1;
-    st->sticky = c->id;
-    st->pend_seq = h.seq;
-    st->pend_conn = c->id;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the note is whole before it counts */
-    st->pend_bytes = flen;
-    struct iovec iov[2] = {{st->buf, ENS_PIECE_HEAD},
-                           {ens__stage_slot_area(st, (unsigned)i) + off, n}};
-    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-    ssize_t got;
-    do
-        got = recvmsg(c->fd, &mh, MSG_DONTWAIT);
-    while (got < 0 && errno == EINTR);
-    st->pend_bytes = 0;
-    if (got != (ssize_t)flen) { /* FIONREAD said it was there: the stream is lost */
-        st->len = st->done = 0;
-        st->head_only = 0;
+    if (ens__stage_take_piece(st, c->fd, c->id, h.seq, flen, (unsigned)i, off) < 0) {
+        /* FIONREAD said it was there: the stream is lost */
         bad_stream(c, "a piece could not be taken whole: connection closed");
         return CONN_GONE;
     }
@@ -419,18 +393,17 @@ static int read_piece(rxconn *c)
 static int read_conn(rxconn *c)
 {
     ens_stage *st = P.st;
-    st->len = st->done = 0;
     if (c->in_pieces) {
-        ssize_t k = recv(c->fd, st->buf, ENS_PIECE_HEAD, MSG_PEEK | MSG_DONTWAIT);
+        ssize_t k = ens__stage_look(st, c->fd, ENS_PIECE_HEAD);
         if (k == (ssize_t)ENS_PIECE_HEAD && ens__frag_is(st->buf))
             return read_piece(c);
         if (k == (ssize_t)ENS_PIECE_HEAD)
             c->in_pieces = false;
     }
-    ssize_t n = recv(c->fd, st->buf, ENS_STAGE_CHUNK, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR)
+    ssize_t n = ens__stage_look(st, c->fd, ENS_STAGE_CHUNK);
+    if (n == -EINTR)
         return CONN_MORE;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    if (n == -EAGAIN || n == -EWOULDBLOCK)
         return CONN_WAIT; /* a hang-up with nothing queued reads as 0 */
     if (n <= 0) {
         if (slot_of(c->id) >= 0)
@@ -469,20 +442,11 @@ static int read_conn(rxconn *c)
          * gone (then the rest never comes). */
         return c->hup ? conn_ended_mid_frame(c) : CONN_WAIT;
     }
-    st->sticky = c->id; /* the batch's connection, noted before the batch */
-    st->pend_seq = ens__frame_seq(st->buf);
-    st->pend_conn = c->id;
-    st->pend_bytes = whole;
-    st->len = whole;
-    /* One read takes them all (they are queued): a crash cannot split the
-     * take, so the head of the connection tells whether it happened. */
-    static uint8_t scratch[ENS_STAGE_CHUNK];
-    ssize_t got;
-    do
-        got = recv(c->fd, scratch, whole, MSG_DONTWAIT);
-    while (got < 0 && errno == EINTR);
-    (void)got;
-    st->pend_bytes = 0;
+    if (ens__stage_take(st, c->fd, c->id, whole) < 0) {
+        st->len = st->done = 0;
+        bad_stream(c, "frames looked at could not be taken whole: connection closed");
+        return CONN_GONE;
+    }
     process_stage();
     /* A look that saw less than it could saw all there was: what arrives
      * later is announced by the next edge (after a hang-up there is none:
@@ -557,9 +521,7 @@ static void settle_sends(void)
  * is the bytes of the batch area it stands for. */
 static void deliver(ens_msg *m, uint64_t total)
 {
-    P.st->attempt = m->hdr.attempt;
-    P.st->hand_at = P.st->done;
-    P.st->state = ENS_STAGE_HANDLING;
+    ens__stage_hand(P.st, m->hdr.attempt);
     P.cur_len = total;
     ens__actor_deliver(P.actor, m);
     ens_msg_free(m);
@@ -570,8 +532,7 @@ static void deliver(ens_msg *m, uint64_t total)
      * a crash from here on repeats nothing and loses nothing (unless a
      * destination is full: then its frames wait in this process). */
     settle_sends();
-    P.st->done += total; /* handled: a crash from here on finds nothing in hand */
-    P.st->state = ENS_STAGE_IDLE;
+    ens__stage_mark(P.st, total);
 }
 
 /* The message of the frame at frame[0..len), borrowed: the stage keeps the
@@ -606,7 +567,7 @@ static ens_msg *staged_msg(uint64_t *total)
         ens__frame_hdr_read(st->buf + st->done, t, UINT32_MAX, &h) == 0 ? h.sender : ENS_ADDR_NONE;
     ens_msg *m = borrowed_msg(st->buf + st->done, t, from);
     if (m == NULL)
-        st->done += t;
+        ens__stage_skip(st, t);
     return m;
 }
 
@@ -642,7 +603,7 @@ static void take_piece(uint64_t flen, bool placed)
             slot_drop(i, "a malformed piece of a large frame");
         else
             journal_bad(ENS_EBADFRAME, flen, from, "a malformed piece of a large frame");
-        st->done += here;
+        ens__stage_skip(st, here);
         return;
     }
     ens_stage_slot *s = i >= 0 ? &st->slot[i] : NULL;
@@ -656,20 +617,18 @@ static void take_piece(uint64_t flen, bool placed)
         i = slot_of(0);
         if (i < 0) { /* cannot happen: read_conn stops before it */
             journal_bad(ENS_EBADFRAME, total, from, "no slot for a large frame");
-            st->done += here;
+            ens__stage_skip(st, here);
             return;
         }
+        ens__stage_slot_claim(st, i, conn, total);
         s = &st->slot[i];
-        s->total = total;
-        s->have = 0;
-        s->conn = conn;
     }
     if (s == NULL || s->total != total || (off != s->have && off + n != s->have)) {
         if (i >= 0)
             slot_drop(i, "a piece of a large frame out of order");
         else
             journal_bad(ENS_EBADFRAME, flen, from, "a piece of a large frame out of order");
-        st->done += here;
+        ens__stage_skip(st, here);
         return;
     }
     uint8_t *area = ens__stage_slot_area(st, (unsigned)i);
@@ -678,13 +637,13 @@ static void take_piece(uint64_t flen, bool placed)
     s->have = off + n;
     P.slot_ms[i] = uv_now(&P.loop);
     if (s->have < s->total) {
-        st->done += here;
+        ens__stage_skip(st, here);
         return;
     }
     ens_msg *m = borrowed_msg(area, s->total, from);
     if (m == NULL) {
         slot_free(i);
-        st->done += here;
+        ens__stage_skip(st, here);
         return;
     }
     st->hand_slot = (uint32_t)i + 1;
@@ -711,11 +670,7 @@ static void process_stage(void)
         if (m != NULL)
             deliver(m, total);
     }
-    if (st->done == st->len) {
-        st->len = st->done = 0;
-        st->sticky = 0;
-        st->head_only = 0;
-    }
+    ens__stage_end_batch(st);
 }
 
 /* ---- control channel ------------------------------------------------------ */
@@ -982,8 +937,7 @@ static void pa_actor_gone(ens_system *s, ens_actor *a)
     (void)s;
     ens__proc_services_end(); /* commands die with the actor */
     if (ens__stage_in_hand(P.st)) {
-        P.st->done += P.cur_len; /* the frame that ended the actor is handled */
-        P.st->state = ENS_STAGE_IDLE;
+        ens__stage_mark(P.st, P.cur_len); /* the frame that ended the actor is handled */
         hand_slot_put_away();
     } else if (P.st->state == ENS_STAGE_INIT) {
         P.st->state = ENS_STAGE_IDLE;
@@ -1103,8 +1057,7 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
         total = staged_piece_len();
         m = borrowed_msg(area, st->slot[i].total, ens__frame_sender(area));
         if (m == NULL) {
-            st->done += total;
-            st->state = ENS_STAGE_IDLE;
+            ens__stage_mark(st, total);
             hand_slot_put_away();
             return;
         }
@@ -1122,8 +1075,7 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
         /* The poison leaves before the frame counts as dealt with: a crash
          * meanwhile returns it again (at least once, never lost). */
         settle_sends();
-        st->done += total;
-        st->state = ENS_STAGE_IDLE;
+        ens__stage_mark(st, total);
         hand_slot_put_away();
         return;
     }

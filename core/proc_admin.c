@@ -806,13 +806,8 @@ static void drain_to_dead_letters(arec *r, const char *reason)
     }
     for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++)
         drop_partial(r, &staged[i]);
-    if (st != NULL) {
-        st->len = st->done = 0;
-        st->sticky = 0;
-        st->hand_slot = 0;
-        st->head_only = 0;
-        memset(st->slot, 0, sizeof(st->slot));
-    }
+    if (st != NULL)
+        ens__stage_reset(st);
     r->n_rx = 0;
 }
 
