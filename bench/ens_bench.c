@@ -2,7 +2,8 @@
  * bench/ens_bench.c - ens-bench, the benchmarks of issue 4.
  *
  * Usage: ens-bench [--quick] [--only NAME]
- *   NAME: pingpong, ask, throughput, spawn, memory, recovery, journal, troupe
+ *   NAME: pingpong, ask, throughput, spawn, memory, recovery, journal, troupe,
+ *         admin_scaling (bench/bench_admin.c)
  * Prints one JSON object per line on stdout (diagnostics go to stderr):
  *   {"bench", "base", "n", "payload", "value", "unit", "runs", "min",
  *    "median", "max"}   value = median of the recorded runs.
@@ -34,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_admin.h"
 #include "bench_raw.h"
 #include "bench_troupe.h"
 #include "bench_util.h"
@@ -840,10 +842,15 @@ typedef struct {
 } group;
 
 static const group groups[] = {
-    {"pingpong", group_pingpong},     {"ask", group_ask},
-    {"throughput", group_throughput}, {"spawn", group_spawn},
-    {"memory", group_memory},         {"recovery", group_recovery},
-    {"journal", group_journal},       {"troupe", bench_troupe_group},
+    {"pingpong", group_pingpong},
+    {"ask", group_ask},
+    {"throughput", group_throughput},
+    {"spawn", group_spawn},
+    {"memory", group_memory},
+    {"recovery", group_recovery},
+    {"journal", group_journal},
+    {"troupe", bench_troupe_group},
+    {"admin_scaling", bench_admin_group},
 };
 #define N_GROUPS (sizeof(groups) / sizeof(groups[0]))
 

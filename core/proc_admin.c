@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "core/frag.h"
+#include "core/idmap.h"
 #include "core/proc.h"
 #include "core/proc_door.h"
 #include "core/proc_names.h"
@@ -101,6 +102,10 @@ typedef struct arec {
     size_t n_crashes;
     bool outside;           /* an outside endpoint: the starting program or one connected by name */
     bool foreign;           /* connected by name: another program image */
+    bool ep_dirty;          /* its wanted events may have changed: synced at the turn's end */
+    bool gone;              /* freed this turn: events still naming it are ignored */
+    struct arec *next_gone; /* the turn's freed records */
+    uint64_t map_id;        /* the id it is found by in A.by_id (0: none) */
     uint64_t hello_by;      /* connected by name and silent so far: closed at this
                                monotonic time (ns) unless it speaks; 0 once it has */
     int peer_uid, peer_pid; /* connected by name: who connected */
@@ -138,13 +143,63 @@ typedef struct admin {
 
 static admin A;
 
+/* Records are found by id and by pid in O(1) (core/idmap.h); the epoll set
+ * follows only the records touched this turn (the dirty list); a record
+ * freed while a turn's batch of events may still name it is kept until the
+ * turn ends (the graveyard). So an event costs the admin the same with 10
+ * or 1 000 actors. */
+static ens_idmap rec_by_id, rec_by_pid;
+static arec **dirty_recs;
+static size_t n_dirty, cap_dirty;
+static arec *graveyard;
+static size_t n_hello; /* records waiting for a program's hello */
+
+/* r's wanted epoll events may have changed: sync them at the turn's end. */
+static void dirty(arec *r)
+{
+    if (r->ep_dirty || r->gone)
+        return;
+    if (n_dirty == cap_dirty) {
+        size_t cap = cap_dirty ? cap_dirty * 2 : 64;
+        arec **n = realloc(dirty_recs, cap * sizeof(*n));
+        if (n == NULL) {
+            /* Cannot remember it: sync now (the caller may still change it,
+             * and then marks it again). */
+            ens__log(A.sys, NULL, ENS_LOG_ERROR, "out of memory in the admin's dirty list");
+            return;
+        }
+        dirty_recs = n;
+        cap_dirty = cap;
+    }
+    r->ep_dirty = true;
+    dirty_recs[n_dirty++] = r;
+}
+
+/* Index r by its address's id (after the address is set). */
+static void rec_index(arec *r)
+{
+    if (r->map_id != 0)
+        ens__idmap_del(&rec_by_id, r->map_id);
+    r->map_id = r->addr.id;
+    if (r->map_id != 0 && ens__idmap_put(&rec_by_id, r->map_id, r) < 0) {
+        r->map_id = 0;
+        ens__log(A.sys, NULL, ENS_LOG_ERROR, "out of memory indexing an actor: it cannot be found");
+    }
+}
+
+static void rec_set_pid(arec *r, pid_t pid)
+{
+    if (r->pid > 0 && ens__idmap_get(&rec_by_pid, (uint64_t)r->pid) == r)
+        ens__idmap_del(&rec_by_pid, (uint64_t)r->pid);
+    r->pid = pid;
+    if (pid > 0 && ens__idmap_put(&rec_by_pid, (uint64_t)pid, r) < 0)
+        ens__log(A.sys, NULL, ENS_LOG_ERROR, "out of memory indexing a process: its end is missed");
+}
+
 static arec *by_addr(ens_addr addr)
 {
-    for (size_t i = 0; i < A.n; i++) {
-        if (ens_addr_equal(A.recs[i]->addr, addr))
-            return A.recs[i];
-    }
-    return NULL;
+    arec *r = ens__idmap_get(&rec_by_id, addr.id);
+    return r != NULL && !r->gone && ens_addr_equal(r->addr, addr) ? r : NULL;
 }
 
 static arec *outside_rec(void)
@@ -154,6 +209,7 @@ static arec *outside_rec(void)
 
 static void ctl_flush(arec *r)
 {
+    dirty(r);
     while (r->cq_head != NULL && r->ctl >= 0) {
         ctlq *q = r->cq_head;
         int rc = ens__ctl_send_raw(r->ctl, q->frame, q->len, &q->fd, q->fd >= 0 ? 1 : 0, false);
@@ -172,6 +228,7 @@ static void ctl_flush(arec *r)
 
 static void ctl_drop_all(arec *r)
 {
+    dirty(r);
     while (r->cq_head != NULL) {
         ctlq *q = r->cq_head;
         r->cq_head = q->next;
@@ -454,6 +511,7 @@ static void rec_event(arec *r, ens_event_kind kind, int sig, const char *reason)
 
 static void out_flush(arec *r)
 {
+    dirty(r);
     size_t off = 0;
     while (off < r->out_len) {
         ssize_t n = send(r->tx, r->out + off, r->out_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -672,7 +730,8 @@ static int fork_actor(arec *r, bool sync, int stage_fd)
     close(sv[1]);
     ens__fd_nonblock(sv[0]);
     r->ctl = sv[0];
-    r->pid = pid;
+    rec_set_pid(r, pid);
+    dirty(r);
     r->exiting = false;
     return 0;
 }
@@ -880,9 +939,21 @@ static void rec_free(arec *r)
     if (r->stage != NULL)
         munmap(r->stage, r->stage_len);
     free(r->rx);
+    r->rx = NULL;
     free(r->out);
+    r->out = NULL;
     free(r->arg);
-    free(r);
+    r->arg = NULL;
+    if (r->map_id != 0 && ens__idmap_get(&rec_by_id, r->map_id) == r)
+        ens__idmap_del(&rec_by_id, r->map_id);
+    rec_set_pid(r, 0);
+    if (r->hello_by != 0)
+        n_hello--;
+    r->hello_by = 0;
+    /* Events of this turn may still name it: freed when the turn ends. */
+    r->gone = true;
+    r->next_gone = graveyard;
+    graveyard = r;
 }
 
 /* r ended for good: tell whoever waits, the parent if the actor could not
@@ -948,14 +1019,10 @@ static void on_child_exit(pid_t pid, int wstatus)
     case ENS_ZYGOTE_NOT_OURS:
         break;
     }
-    arec *r = NULL;
-    for (size_t i = 0; i < A.n; i++) {
-        if (A.recs[i]->pid == pid)
-            r = A.recs[i];
-    }
-    if (r == NULL)
+    arec *r = ens__idmap_get(&rec_by_pid, (uint64_t)pid);
+    if (r == NULL || r->pid != pid)
         return;
-    r->pid = 0;
+    rec_set_pid(r, 0);
     if (r->ctl >= 0) {
         on_ctl(r); /* what it said before it ended (its exit notice) */
         close_ctl(r);
@@ -1097,6 +1164,7 @@ static void do_spawn(arec *from, const ens_msg *m)
         reply.status = ENS_ENOMEM;
     if (reply.status == 0) {
         r->addr = (ens_addr){A.next_id++, A.sys->node, 0};
+        rec_index(r);
         r->parent = from->outside ? ENS_ADDR_NONE : from->addr;
         r->def = def;
         r->incarnation = 1;
@@ -1116,6 +1184,7 @@ static void do_spawn(arec *from, const ens_msg *m)
         } else {
             ens__fd_nonblock(sv[0]);
             r->tx = sv[0];
+            dirty(r);
             rx_add(r, A.next_conn++, sv[1]);
             r->sync_pending = v->sync != 0;
             r->requester = from->addr;
@@ -1301,8 +1370,10 @@ static void on_ctl(arec *r)
             close(fds[i]); /* nobody sends the admin descriptors */
         if (rc == 0)
             return;
-        if (rc == 1)
+        if (rc == 1 && r->hello_by != 0) {
+            n_hello--;
             r->hello_by = 0; /* it speaks the protocol: a real client */
+        }
         if (rc == ENS_EBADFRAME) {
             rec_event(r, ENS_EV_BADFRAME, 0, "malformed control frame");
             continue;
@@ -1474,12 +1545,15 @@ static void on_connect(int lfd)
     r->foreign = true;
     A.n_foreign++;
     r->hello_by = now + hello_wait_ns();
+    n_hello++;
     r->peer_uid = (int)cred.uid;
     r->peer_pid = (int)cred.pid;
     r->addr = (ens_addr){A.next_id++, A.sys->node, 0};
+    rec_index(r);
     r->incarnation = 1;
     r->ctl = fd;
     r->tx = sv[0];
+    dirty(r);
     ens__fd_nonblock(sv[0]);
     const ens_system_opts *o = &A.sys->opts;
     ens_ctl_hello_v hello = {r->addr,
@@ -1498,6 +1572,8 @@ static void on_connect(int lfd)
 static uint64_t close_silent(uint64_t now)
 {
     uint64_t next = 0;
+    if (n_hello == 0)
+        return 0;
     for (size_t i = A.n; i-- > 0;) {
         arec *r = A.recs[i];
         if (r->hello_by == 0)
@@ -1512,6 +1588,59 @@ static uint64_t close_silent(uint64_t now)
         rec_free(r); /* only records after i move */
     }
     return next;
+}
+
+/* One event of a turn's batch. A record freed by an earlier event of the
+ * batch is still in memory (the graveyard) and marked gone. */
+static void on_event(const struct epoll_event *e)
+{
+    if (e->data.u64 == EP_LISTEN) {
+        on_connect(A.door.path_fd);
+    } else if (e->data.u64 == EP_LISTEN_ABSTRACT) {
+        on_connect(A.door.abstract_fd);
+    } else if (e->data.u64 == EP_ZYGOTE) {
+        ens__zygote_on_readable(&A.zygote); /* its end: replaced once reaped */
+    } else if (e->data.u64 == EP_SIGNALS) {
+        struct signalfd_siginfo si;
+        while (read(A.sigfd, &si, sizeof(si)) == sizeof(si))
+            ;
+        reap();
+    } else {
+        arec *r = (arec *)(uintptr_t)(e->data.u64 & ~(uint64_t)EP_TX);
+        if (r->gone)
+            return;
+        if ((e->data.u64 & EP_TX) != 0) {
+            out_flush(r);
+        } else {
+            if (e->events & EPOLLOUT)
+                ctl_flush(r);
+            if (!r->gone && (e->events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                on_ctl(r);
+        }
+    }
+}
+
+/* Bring the epoll set in line with the records touched this turn. */
+static void sync_dirty(void)
+{
+    for (size_t i = 0; i < n_dirty; i++) {
+        arec *r = dirty_recs[i];
+        if (r->gone)
+            continue;
+        r->ep_dirty = false;
+        ep_sync(r);
+    }
+    n_dirty = 0;
+}
+
+/* Free the records that ended this turn. */
+static void bury(void)
+{
+    while (graveyard != NULL) {
+        arec *r = graveyard;
+        graveyard = r->next_gone;
+        free(r);
+    }
 }
 
 _Noreturn static void finish(void)
@@ -1588,6 +1717,8 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
     o->addr = s->outside.self;
     o->ctl = ctl;
     o->tx = tx;
+    rec_index(o);
+    dirty(o);
     o->incarnation = 1;
     ens__fd_nonblock(ctl);
     ens__fd_nonblock(tx);
@@ -1616,11 +1747,8 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
             A.ep_zygote_gen = A.zygote.gen;
         }
         ep_set(&A.ep_zygote, &zygote_ev, A.zygote.fd, EPOLLIN, EP_ZYGOTE);
-        for (size_t i = 0; i < A.n; i++)
-            ep_sync(A.recs[i]);
-        /* One event per wait: handling it may free records that a second
-         * one would name (level-triggered, the rest are still reported). */
-        struct epoll_event e;
+        sync_dirty();
+        struct epoll_event ev[64];
         uint64_t now = ens__mono_ns();
         uint64_t wake = close_silent(now);
         uint64_t log_at = ens__refusal_flush(s, &A.refusals, now, false);
@@ -1632,31 +1760,13 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
             if (timeout < 0 || ms < (uint64_t)timeout)
                 timeout = ms > INT32_MAX ? INT32_MAX : (int)ms;
         }
-        int k = epoll_wait(A.ep, &e, 1, timeout);
+        int k = epoll_wait(A.ep, ev, 64, timeout);
         if (k < 0 && errno != EINTR)
             finish();
-        if (k == 1 && e.data.u64 == EP_LISTEN) {
-            on_connect(A.door.path_fd);
-        } else if (k == 1 && e.data.u64 == EP_LISTEN_ABSTRACT) {
-            on_connect(A.door.abstract_fd);
-        } else if (k == 1 && e.data.u64 == EP_ZYGOTE) {
-            ens__zygote_on_readable(&A.zygote); /* its end: replaced once reaped */
-        } else if (k == 1 && e.data.u64 == EP_SIGNALS) {
-            struct signalfd_siginfo si;
-            while (read(A.sigfd, &si, sizeof(si)) == sizeof(si))
-                ;
-            reap();
-        } else if (k == 1) {
-            arec *r = (arec *)(uintptr_t)(e.data.u64 & ~(uint64_t)EP_TX);
-            if ((e.data.u64 & EP_TX) != 0) {
-                out_flush(r);
-            } else {
-                if (e.events & EPOLLOUT)
-                    ctl_flush(r);
-                if (e.events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                    on_ctl(r);
-            }
-        }
+        for (int i = 0; i < k; i++)
+            on_event(&ev[i]);
+        sync_dirty();
+        bury();
         if (A.starter == NULL && !s->opts.persistent && !A.shutting_down)
             begin_shutdown(0);
     }
