@@ -93,14 +93,16 @@ bool ens__frag_is(const uint8_t *p)
 bool ens__frag_parse(const uint8_t *frag, size_t flen, uint32_t max_frame, uint64_t *total,
                      uint64_t *offset, const uint8_t **bytes, size_t *n)
 {
-    if (flen < ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD || !ens__frag_is(frag))
+    ens_frame_hdr h;
+    if (flen < ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD || !ens__frag_is(frag) ||
+        ens__frame_hdr_read(frag, flen, UINT32_MAX, &h) < 0)
         return false;
     *total = get64(frag + ENS_FRAME_HEADER_LEN);
     *offset = get64(frag + ENS_FRAME_HEADER_LEN + 8);
     *bytes = frag + ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD;
     *n = flen - ENS_FRAME_HEADER_LEN - ENS_FRAG_HEAD;
-    return *total >= ENS_FRAME_HEADER_LEN && *total <= max_frame && *offset <= *total &&
-           *n <= *total - *offset && *n > 0;
+    return *total >= ENS_FRAME_HEADER_LEN && *total <= max_frame && *offset <= *total && *n > 0 &&
+           *n <= ENS_FRAG_CHUNK && *n <= *total - *offset;
 }
 
 bool ens__frag_starts(const uint8_t *frag, size_t flen)
@@ -123,7 +125,7 @@ bool ens__frag_is_last(const uint8_t *frag, size_t flen)
 void ens__frag_reset(ens_frag_asm *a)
 {
     free(a->buf);
-    *a = (ens_frag_asm){NULL, 0, 0};
+    *a = (ens_frag_asm){NULL, 0, 0, 0};
 }
 
 int ens__frag_feed(ens_frag_asm *a, const uint8_t *frag, size_t flen, uint32_t max_frame,
@@ -136,22 +138,28 @@ int ens__frag_feed(ens_frag_asm *a, const uint8_t *frag, size_t flen, uint32_t m
         ens__frag_reset(a);
         return ENS_EBADFRAME;
     }
+    const uint32_t seq = ens__frame_seq(frag);
     if (offset == 0) {
         ens__frag_reset(a);
         a->buf = malloc(total);
         if (a->buf == NULL)
             return ENS_ENOMEM;
         a->total = total;
-    } else if (a->buf == NULL || a->total != total || a->have != offset) {
+    } else if (a->buf != NULL && a->total == total && offset + n == a->have &&
+               (a->seq == 0 || seq == a->seq)) {
+        return 0; /* the last piece once more */
+    } else if (a->buf == NULL || a->total != total || a->have != offset ||
+               (a->seq != 0 && seq != (uint32_t)(a->seq + 1))) {
         ens__frag_reset(a);
         return ENS_EBADFRAME;
     }
     memcpy(a->buf + offset, bytes, n);
     a->have = offset + n;
+    a->seq = seq;
     if (a->have < a->total)
         return 0;
     *frame = a->buf;
     *len = a->total;
-    *a = (ens_frag_asm){NULL, 0, 0};
+    *a = (ens_frag_asm){NULL, 0, 0, 0};
     return 1;
 }

@@ -46,8 +46,13 @@ static inline size_t ens__frag_pieces(size_t len)
 int ens__frag_append(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *frame, size_t len,
                      uint32_t *seq);
 
-/* The fields of a fragment frame (whole, flen bytes, header checked):
- * false if its payload is malformed or the numbers do not fit max_frame. */
+/* The fields of a fragment frame of flen bytes (only its first
+ * ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD need be there; *bytes points after
+ * them): false unless its header passes ens__frame_hdr_read (flen its
+ * length), it is a fragment, total is at least a header and at most
+ * max_frame, and its 1 to ENS_FRAG_CHUNK bytes lie within total from
+ * offset. The one check of a piece's fields: every reader uses it
+ * (core/framing.h). */
 bool ens__frag_parse(const uint8_t *frag, size_t flen, uint32_t max_frame, uint64_t *total,
                      uint64_t *offset, const uint8_t **bytes, size_t *n);
 
@@ -66,12 +71,20 @@ bool ens__frag_is_last(const uint8_t *frag, size_t flen);
 typedef struct ens_frag_asm {
     uint8_t *buf;
     uint64_t total, have;
+    uint32_t seq; /* the sequence number of the last piece taken; 0: not known */
 } ens_frag_asm;
 
-/* Feed one fragment. Returns 1 with *frame (malloc'ed, owned by the
- * caller) when it completes a frame, 0 when more are needed, ENS_EBADFRAME
- * when it does not continue the frame being put together (the partial
- * frame is dropped; a first fragment starts afresh), ENS_ENOMEM. */
+/* Feed one fragment (flen bytes, whole). A first piece (offset 0) starts a
+ * frame afresh, dropping any partial one; any other must continue the
+ * frame being put together: the same total, its offset where the bytes
+ * so far end, and (when the last one's is known) the next sequence number,
+ * as a sender's pieces are consecutive on their connection. The last
+ * piece taken, met again (a reader that crashed between taking it and
+ * moving past it, core/proc_actor.c), is ignored. Returns 1 with
+ * *frame (malloc'ed, owned by the caller) when it completes a frame, 0
+ * when more are needed, ENS_EBADFRAME when ens__frag_parse refuses it or
+ * it does not continue the frame (the partial frame is dropped),
+ * ENS_ENOMEM. */
 int ens__frag_feed(ens_frag_asm *a, const uint8_t *frag, size_t flen, uint32_t max_frame,
                    uint8_t **frame, size_t *len);
 

@@ -85,12 +85,15 @@ void ens__frame_hdr_write(const ens_frame_hdr *h, uint8_t out[ENS_FRAME_HEADER_L
     put32(out + 60, h->seq);
 }
 
+bool ens__frame_is_head(const uint8_t buf[ENS_FRAME_HEADER_LEN])
+{
+    return memcmp(buf, frame_magic, 4) == 0 && buf[4] == ENS_FRAME_VERSION &&
+           buf[5] == ENS_FRAME_HEADER_LEN / 8;
+}
+
 int ens__frame_hdr_read(const uint8_t *buf, size_t len, uint32_t max_frame, ens_frame_hdr *h)
 {
-    if (!buf || !h || len < ENS_FRAME_HEADER_LEN)
-        return ENS_EBADFRAME;
-    if (memcmp(buf, frame_magic, 4) != 0 || buf[4] != ENS_FRAME_VERSION ||
-        buf[5] != ENS_FRAME_HEADER_LEN / 8)
+    if (!buf || !h || len < ENS_FRAME_HEADER_LEN || !ens__frame_is_head(buf))
         return ENS_EBADFRAME;
     ens_frame_hdr r;
     r.flags = get16(buf + 6);

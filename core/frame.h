@@ -25,6 +25,7 @@
 #ifndef ENS_CORE_FRAME_H
 #define ENS_CORE_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,5 +87,10 @@ int ens__frame_hdr_read(const uint8_t *buf, size_t len, uint32_t max_frame, ens_
  * hold at least 64 bytes) without other checks: 64 + payload_len. For
  * stream readers that must know how much to read before ens__frame_hdr_read. */
 uint64_t ens__frame_total_len(const uint8_t buf[ENS_FRAME_HEADER_LEN]);
+
+/* True if buf (at least 64 bytes) starts like a frame header: magic,
+ * version and header length. A stream reader that finds otherwise has lost
+ * the frame boundaries (the length field cannot be trusted either). */
+bool ens__frame_is_head(const uint8_t buf[ENS_FRAME_HEADER_LEN]);
 
 #endif

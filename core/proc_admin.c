@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "core/frag.h"
+#include "core/framing.h"
 #include "core/idmap.h"
 #include "core/proc.h"
 #include "core/proc_door.h"
@@ -736,27 +737,59 @@ static int fork_actor(arec *r, bool sync, int stage_fd)
     return 0;
 }
 
+typedef struct letters {
+    arec *r;
+    const char *reason;
+} letters;
+
+/* One frame of a queue turned into dead letters (ens__frame_walk): a whole
+ * one goes to the dead-letter rules (which report one whose header they
+ * refuse), a refused piece gets its row. */
+static void letter_found(void *arg, ens_framed *f)
+{
+    const letters *l = arg;
+    if (f->err != 0 && f->len >= ENS_FRAME_HEADER_LEN && ens__frag_is(f->frame)) {
+        char why[256];
+        snprintf(why, sizeof(why),
+                 "a piece of a large frame queued for an actor that ended was refused "
+                 "(%zu bytes): %s",
+                 f->len, l->reason);
+        ens_event ev = {.kind = ENS_EV_BADFRAME,
+                        .error = f->err,
+                        .actor = l->r->addr,
+                        .sender = ens__frame_sender(f->frame),
+                        .msg_size = (uint32_t)f->len,
+                        .reason = why};
+        emit(&ev);
+        return;
+    }
+    uint8_t *frame = f->err == 0 ? f->heap : NULL;
+    f->heap = NULL;
+    if (frame == NULL && (frame = malloc(f->len)) != NULL)
+        memcpy(frame, f->frame, f->len);
+    if (frame != NULL)
+        dead_letter(frame, f->len, l->reason);
+}
+
 /* Hand every whole frame in buf[0..len) to the dead-letter rules, putting
  * frames in pieces together with a (which may hold the first pieces). */
-static void frames_to_dead_letters(const uint8_t *buf, size_t len, ens_frag_asm *a,
+static void frames_to_dead_letters(arec *r, const uint8_t *buf, size_t len, ens_frag_asm *a,
                                    const char *reason)
 {
-    size_t off = 0;
-    while (len - off >= ENS_FRAME_HEADER_LEN) {
-        uint64_t total = ens__frame_total_len(buf + off);
-        if (total < ENS_FRAME_HEADER_LEN || total > len - off)
-            break;
-        uint8_t *f = NULL;
-        size_t flen = total;
-        if (ens__frag_is(buf + off)) {
-            if (ens__frag_feed(a, buf + off, total, A.sys->opts.max_frame_bytes, &f, &flen) != 1)
-                f = NULL;
-        } else if ((f = malloc(total)) != NULL) {
-            memcpy(f, buf + off, total);
-        }
-        if (f != NULL)
-            dead_letter(f, flen, reason);
-        off += total;
+    letters l = {r, reason};
+    ens_walk w = ens__frame_walk(buf, len, A.sys->opts.max_frame_bytes, a, letter_found, &l);
+    if (w.lost) {
+        char why[256];
+        snprintf(why, sizeof(why),
+                 "bytes that are not a frame queued for an actor that ended: %zu bytes dropped: "
+                 "%s",
+                 len - w.used, reason);
+        ens_event ev = {.kind = ENS_EV_BADFRAME,
+                        .error = ENS_EBADFRAME,
+                        .actor = r->addr,
+                        .msg_size = (uint32_t)(len - w.used),
+                        .reason = why};
+        emit(&ev);
     }
 }
 
@@ -791,7 +824,7 @@ static void drain_to_dead_letters(arec *r, const char *reason)
     ens_frag_asm staged[ENS_STAGE_SLOTS];
     uint64_t staged_conn[ENS_STAGE_SLOTS];
     for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
-        staged[i] = (ens_frag_asm){NULL, 0, 0};
+        staged[i] = (ens_frag_asm){NULL, 0, 0, 0};
         staged_conn[i] = 0;
     }
     if (st != NULL && st->pend_bytes != 0) {
@@ -822,14 +855,14 @@ static void drain_to_dead_letters(arec *r, const char *reason)
         staged[i].have = s->have;
         staged_conn[i] = s->conn;
     }
-    ens_frag_asm none = {NULL, 0, 0};
+    ens_frag_asm none = {NULL, 0, 0, 0};
     ens_frag_asm *batch_asm = &none;
     for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
         if (st != NULL && staged_conn[i] != 0 && staged_conn[i] == st->sticky)
             batch_asm = &staged[i];
     }
     if (st != NULL && st->len > st->done && !st->head_only)
-        frames_to_dead_letters(st->buf + st->done, st->len - st->done, batch_asm, reason);
+        frames_to_dead_letters(r, st->buf + st->done, st->len - st->done, batch_asm, reason);
     ens__frag_reset(&none);
     for (size_t i = 0; i < r->n_rx; i++) {
         int fd = r->rx[i].fd;
@@ -851,14 +884,14 @@ static void drain_to_dead_letters(arec *r, const char *reason)
                 break;
             len += (size_t)n;
         }
-        ens_frag_asm own = {NULL, 0, 0};
+        ens_frag_asm own = {NULL, 0, 0, 0};
         ens_frag_asm *a = &own;
         for (unsigned k = 0; k < ENS_STAGE_SLOTS; k++) {
             if (staged_conn[k] != 0 && staged_conn[k] == r->rx[i].id)
                 a = &staged[k];
         }
         if (buf != NULL)
-            frames_to_dead_letters(buf, len, a, reason);
+            frames_to_dead_letters(r, buf, len, a, reason);
         drop_partial(r, &own);
         free(buf);
         close(fd);

@@ -19,6 +19,7 @@
 
 #include "core/endpoint.h"
 #include "core/frag.h"
+#include "core/framing.h"
 #include "core/proc.h"
 #include "core/proc_door.h"
 #include "core/proc_tx.h"
@@ -139,33 +140,44 @@ static void to_outside(ens_system *s, uint8_t *frame, size_t len)
     ens__endpoint_accept(s, &base_of(s)->out, frame, len);
 }
 
+/* One frame from a receiving end (ens__frame_walk): a whole one goes to
+ * the outside endpoint, a refused one is reported. */
+static void frame_found(void *arg, ens_framed *f)
+{
+    ens_system *s = arg;
+    if (f->err != 0) {
+        ens_event ev = {.kind = ENS_EV_BADFRAME,
+                        .actor = s->outside.self,
+                        .error = f->err,
+                        .msg_size = (uint32_t)f->len,
+                        .reason = "a frame to the outside endpoint was refused"};
+        ens__event(s, &ev);
+        return;
+    }
+    uint8_t *frame = f->heap;
+    f->heap = NULL;
+    if (frame == NULL && (frame = malloc(f->len)) != NULL)
+        memcpy(frame, f->frame, f->len);
+    if (frame != NULL)
+        to_outside(s, frame, f->len);
+}
+
 /* Hand the whole frames at the start of data[0..len) to the outside
  * endpoint; *used gets their bytes. False if the stream is garbage (it
  * cannot be resynchronised). */
 static bool take_frames(ens_system *s, orx *r, const uint8_t *data, size_t len, size_t *used)
 {
-    size_t off = 0;
-    while (len - off >= ENS_FRAME_HEADER_LEN) {
-        uint64_t total = ens__frame_total_len(data + off);
-        if (total < ENS_FRAME_HEADER_LEN || total > s->opts.max_frame_bytes)
-            return false;
-        if (total > len - off)
-            break;
-        uint8_t *f = NULL;
-        size_t flen = total;
-        if (ens__frag_is(data + off)) {
-            if (ens__frag_feed(&r->pieces, data + off, total, s->opts.max_frame_bytes, &f, &flen) !=
-                1)
-                f = NULL;
-        } else if ((f = malloc(total)) != NULL) {
-            memcpy(f, data + off, total);
-        }
-        if (f != NULL)
-            to_outside(s, f, flen);
-        off += total;
+    ens_walk w = ens__frame_walk(data, len, s->opts.max_frame_bytes, &r->pieces, frame_found, s);
+    *used = w.used;
+    if (w.lost) {
+        ens_event ev = {.kind = ENS_EV_BADFRAME,
+                        .actor = s->outside.self,
+                        .error = ENS_EBADFRAME,
+                        .reason = "bytes that are not a frame on a connection to the outside "
+                                  "endpoint: connection closed"};
+        ens__event(s, &ev);
     }
-    *used = off;
-    return true;
+    return !w.lost;
 }
 
 /* Keep n bytes as r's partial frame, after the len it holds. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/frag.h"
+#include "core/framing.h"
 #include "core/proc.h"
 #include "core/proc_tx.h"
 #include "ensemble/error.h"
@@ -73,27 +74,28 @@ int ens__tx_dead_letter(ens_tx_table *t, const uint8_t *frame, size_t len, const
     return send_dead(t, frame, len, reason);
 }
 
-/* Hand every frame from offset `from` of tx's buffer to the admin as a dead
- * letter, and empty the buffer. */
+typedef struct letters {
+    ens_tx_table *t;
+    const char *reason;
+} letters;
+
+/* A frame of tx's buffer (ens__frame_walk): its own frames, which pass;
+ * one that would not is not a message anyone sent, and goes nowhere. */
+static void letter_found(void *arg, ens_framed *f)
+{
+    const letters *l = arg;
+    if (f->err == 0)
+        send_dead(l->t, f->frame, f->len, l->reason);
+}
+
+/* Hand every frame from offset `from` of tx's buffer (the start of a
+ * message: see count_sent) to the admin as a dead letter, and empty the
+ * buffer. */
 static void dead_letters(ens_tx_table *t, ens_tx *tx, size_t from, const char *reason)
 {
-    size_t off = from;
-    ens_frag_asm pieces = {NULL, 0, 0};
-    while (tx->len - off >= ENS_FRAME_HEADER_LEN) {
-        uint64_t total = ens__frame_total_len(tx->buf + off);
-        if (total > tx->len - off)
-            break;
-        const uint8_t *f = tx->buf + off;
-        uint8_t *whole = NULL;
-        size_t wlen = total;
-        if (ens__frag_is(f) && ens__frag_feed(&pieces, f, total, UINT32_MAX, &whole, &wlen) != 1) {
-            off += total; /* more pieces to come (or the first ones left already) */
-            continue;
-        }
-        send_dead(t, whole != NULL ? whole : f, wlen, reason);
-        free(whole);
-        off += total;
-    }
+    ens_frag_asm pieces = {NULL, 0, 0, 0};
+    letters l = {t, reason};
+    ens__frame_walk(tx->buf + from, tx->len - from, UINT32_MAX, &pieces, letter_found, &l);
     ens__frag_reset(&pieces);
     tx->len = tx->off = tx->mark = 0;
     tx->frames = 0;

@@ -421,6 +421,52 @@ static void test_bytes_an_actor_holds_for_a_slow_actor_are_bounded(void **state)
     slow_sys = NULL;
 }
 
+/* A frame limit just above the piece size (32 KiB): a reply a little
+ * longer than a piece travels in pieces, and its first piece, with its
+ * head, is longer than the limit, which bounds frames, not pieces. The
+ * outside program's reader once took that piece for garbage and closed the
+ * connection: the reply never came. Every reply from just under to just
+ * over a piece must arrive whole. */
+static void test_replies_around_a_piece_under_a_limit_just_above_it(void **state)
+{
+    (void)state;
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = "";
+    o.log_level = ENS_LOG_ERROR;
+    o.max_frame_bytes = 32800;
+    assert_int_equal(ens_system_start(&o, &slow_sys), 0);
+    ens_addr echo;
+    assert_int_equal(ens_spawn(ens_system_ctx(slow_sys), &echo_def, NULL, NULL, &echo), 0);
+    char *text = malloc(o.max_frame_bytes);
+    assert_non_null(text);
+    size_t in_pieces = 0, largest = 0;
+    for (size_t len = 32600; len < o.max_frame_bytes; len++) {
+        memset(text, 'x', len);
+        text[len] = '\0';
+        ens_msg *r = NULL;
+        int rc = ens_ask(ens_system_ctx(slow_sys), echo, ENS_MSG_STRING, &(ens_string_v){text},
+                         WAIT_MS, &r);
+        if (rc == ENS_EMSGSIZE) /* the question itself is over the limit: done */
+            break;
+        assert_int_equal(rc, 0);
+        const ens_string_v *v = ens_msg_value(r, ENS_MSG_STRING);
+        assert_non_null(v);
+        assert_int_equal(strlen(v->text), len);
+        if (ens_msg_size(r) > 32768)
+            in_pieces++;
+        if (ens_msg_size(r) > largest)
+            largest = ens_msg_size(r);
+        ens_msg_free(r);
+    }
+    free(text);
+    print_message("# limit 32800: replies up to %zu bytes, %zu of them in pieces\n", largest,
+                  in_pieces);
+    assert_true(in_pieces > 0);
+    assert_true(largest <= o.max_frame_bytes);
+    assert_int_equal(ens_system_shutdown(slow_sys, WAIT_MS), 0);
+    slow_sys = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +474,8 @@ int main(void)
         cmocka_unit_test(test_nproc_limit),
         cmocka_unit_test_teardown(test_bytes_waiting_for_a_slow_actor_are_bounded, slow_teardown),
         cmocka_unit_test_teardown(test_bytes_an_actor_holds_for_a_slow_actor_are_bounded,
+                                  slow_teardown),
+        cmocka_unit_test_teardown(test_replies_around_a_piece_under_a_limit_just_above_it,
                                   slow_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
