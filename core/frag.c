@@ -105,14 +105,6 @@ bool ens__frag_parse(const uint8_t *frag, size_t flen, uint32_t max_frame, uint6
            *n <= ENS_FRAG_CHUNK && *n <= *total - *offset;
 }
 
-bool ens__frag_starts(const uint8_t *frag, size_t flen)
-{
-    uint64_t total, offset;
-    const uint8_t *bytes;
-    size_t n;
-    return ens__frag_parse(frag, flen, UINT32_MAX, &total, &offset, &bytes, &n) && offset == 0;
-}
-
 bool ens__frag_is_last(const uint8_t *frag, size_t flen)
 {
     uint64_t total, offset;

@@ -59,10 +59,6 @@ bool ens__frag_parse(const uint8_t *frag, size_t flen, uint32_t max_frame, uint6
 /* True if the frame at p (at least 64 bytes) is a fragment. */
 bool ens__frag_is(const uint8_t *p);
 
-/* True if the fragment (whole, flen bytes) parses and is the first piece
- * of its frame. */
-bool ens__frag_starts(const uint8_t *frag, size_t flen);
-
 /* True if the fragment (whole, parsable) is the last piece of its frame. */
 bool ens__frag_is_last(const uint8_t *frag, size_t flen);
 

@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "core/frag.h"
+#include "core/framing.h"
 #include "core/proc.h"
 #include "core/proc_services.h"
 #include "core/proc_tx.h"
@@ -329,6 +330,13 @@ static void bad_stream(rxconn *c, const char *why)
     rx_close(c);
 }
 
+/* The largest frame this actor takes, whole or put together in a slot. */
+static uint32_t wire_limit(void)
+{
+    uint64_t slot = P.st->slot_bytes;
+    return slot < P.sys->opts.max_frame_bytes ? (uint32_t)slot : P.sys->opts.max_frame_bytes;
+}
+
 /* The head of a piece is in the batch area (peeked): take the piece
  * straight into its connection's slot, one copy, once it is whole in the
  * kernel. The stage notes the take (the head, head_only) before it happens,
@@ -338,17 +346,13 @@ static void bad_stream(rxconn *c, const char *why)
 static int read_piece(rxconn *c)
 {
     ens_stage *st = P.st;
-    const uint64_t flen = ens__frame_total_len(st->buf);
-    ens_frame_hdr h;
-    uint64_t total, off;
-    const uint8_t *bytes;
-    size_t n;
-    if (flen > ENS_STAGE_CHUNK || ens__frame_hdr_read(st->buf, flen, UINT32_MAX, &h) < 0 ||
-        !ens__frag_parse(st->buf, flen, P.sys->opts.max_frame_bytes, &total, &off, &bytes, &n) ||
-        total > st->slot_bytes) {
+    ens_wire_item it;
+    if (ens__wire_head(st->buf, ENS_PIECE_HEAD, wire_limit(), &it) != 1 || !it.piece ||
+        it.err != 0) {
         bad_stream(c, "a malformed piece of a large frame: connection closed");
         return CONN_GONE;
     }
+    const uint64_t flen = it.len, total = it.total, off = it.offset;
     int i = slot_of(c->id);
     if (off == 0 && i < 0 && !slot_available()) {
         c->wants_slot = true;
@@ -371,7 +375,8 @@ static int read_piece(rxconn *c)
             i = slot_of(0);
         ens__stage_slot_claim(st, i, c->id, total);
     }
-    if (ens__stage_take_piece(st, c->fd, c->id, h.seq, flen, (unsigned)i, off) < 0) {
+    if (ens__stage_take_piece(st, c->fd, c->id, ens__frame_seq(st->buf), flen, (unsigned)i, off) <
+        0) {
         /* FIONREAD said it was there: the stream is lost */
         bad_stream(c, "a piece could not be taken whole: connection closed");
         return CONN_GONE;
@@ -414,23 +419,21 @@ static int read_conn(rxconn *c)
     const bool slot_free_now = slot_of(c->id) >= 0 || slot_available();
     size_t whole = 0;
     bool for_slot = false;
-    while ((size_t)n - whole >= ENS_FRAME_HEADER_LEN) {
-        const uint8_t *f = st->buf + whole;
-        uint64_t total = ens__frame_total_len(f);
-        if (total < ENS_FRAME_HEADER_LEN || total > ENS_STAGE_CHUNK) {
-            bad_stream(c, "malformed frame header: connection closed");
-            return CONN_GONE;
-        }
-        if (total > (size_t)n - whole)
-            break;
+    ens_wire_item it;
+    int wr;
+    while ((wr = ens__wire_next(st->buf + whole, (size_t)n - whole, wire_limit(), &it)) == 1) {
         /* The first piece of a frame needs a slot: stop before it if none is
          * free (a batch needs at most one: the pieces of one connection come
          * in order, so a frame ends before the next begins). */
-        if (!slot_free_now && ens__frag_is(f) && ens__frag_starts(f, total)) {
+        if (!slot_free_now && it.piece && it.err == 0 && it.offset == 0) {
             for_slot = true;
             break;
         }
-        whole += total;
+        whole += it.len;
+    }
+    if (wr < 0 && whole == 0) { /* the frames before it are taken first */
+        bad_stream(c, "bytes that are not a frame: connection closed");
+        return CONN_GONE;
     }
     if (whole == 0) {
         if (for_slot) {
