@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "support/deadline.h"
 #include "support/scn_reports.h"
 
 /* ---- a parent and its child: exit request, ens_stop, init failure ----- */
@@ -494,6 +495,18 @@ static int counted_init(ens_ctx *c, void *state, const ens_msg *arg)
     return 0;
 }
 
+/* How many scn.Counted actors the system's status lists. */
+static size_t counted_live(scn *t)
+{
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(t->sys, SCN_WAIT_MS, &st), 0);
+    size_t n = 0;
+    for (size_t i = 0; i < ens_status_count(st); i++)
+        n += strcmp(ens_status_at(st, i)->type, counted_def.name) == 0;
+    ens_status_free(st);
+    return n;
+}
+
 static void test_shutdown_terminates_every_actor(void **state)
 {
     scn *t = *state;
@@ -501,7 +514,11 @@ static void test_shutdown_terminates_every_actor(void **state)
     memset(shut, 0, sizeof(*shut));
     ens_addr top[3] = {spawn_mode(t, &counted_def, 2), spawn_mode(t, &counted_def, 0),
                        spawn_mode(t, &counted_def, 1)};
-    assert_true(ens_system_run(t->sys, SCN_WAIT_MS) >= 0);
+    /* Every actor is up (the parents spawn the children in their init). */
+    test_deadline up = test_deadline_in(TEST_WAIT_MS);
+    while (counted_live(t) < 6 && !test_deadline_passed(up))
+        assert_true(ens_system_run(t->sys, 10) >= 0);
+    assert_int_equal(counted_live(t), 6);
     assert_int_equal(shut->terminated, 0);
 
     assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
