@@ -11,6 +11,10 @@
  * deadline, never a sleep. Each state change must leave one BREAKER row in
  * the journal (read after shutdown, on both bases) and, on inproc, one
  * event through on_event.
+ *
+ * The transitions are a table: each case gives the breaker's options, the
+ * steps (what is sent, and the status, state or figure that must follow)
+ * and the journal rows it must leave; one runner plays them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,269 +271,338 @@ static void finish(scn *t, rig *r, const char *const *want)
     }
 }
 
-/* ---- tests -------------------------------------------------------------- */
+/* ---- the cases: a table of steps and the journal they must leave ---------- */
 
-static ens_breaker_opts opts_base(void)
+/* What a step does, and what must follow. */
+typedef enum step_kind {
+    END = 0,
+    ASK,           /* ask the breaker op from outside: the status is want */
+    PROXY,         /* the proxy requests op, then op2 (0: none): statuses want, want2 and
+                      retry_after_ms retry, retry2 (-1: no BreakerOpen payload) */
+    PROXY_TELL,    /* tell the proxy to request op, then op2; it answers later */
+    PROXY_ANSWER,  /* the proxy's answer to PROXY_TELL comes: want, want2 as for PROXY */
+    TELL,          /* tell the breaker op */
+    FORWARDED,     /* the target's answer to a forwarded tell of op comes, from the target */
+    NOTHING_COMES, /* no message comes within 200 ms */
+    DEAD_LETTERS,  /* n dead letters about the target reached on_event (inproc) */
+    IS,            /* the breaker is in state n */
+    BECOMES,       /* the breaker becomes state n by itself (within SCN_WAIT_MS) */
+    INFO,          /* ens_breaker_info's field `field` is n */
+    SEEN,          /* the target has seen n requests */
+    FAILS_FAST,    /* an ask and a request of op are both refused with ENS_EBREAKER_OPEN and a
+                      retry_after_ms in (0, 60 s], without reaching the target, within 5 s */
+} step_kind;
+
+typedef enum info_field {
+    CONSECUTIVE_FAILURES,
+    WINDOW_FAILURES,
+    RESET_TIMEOUT_MS,
+    TIMES_OPENED,
+    REJECTED,
+} info_field;
+
+typedef struct step {
+    step_kind kind;
+    int32_t op, op2;
+    int64_t want, want2, retry, retry2;
+    info_field field;
+    int64_t n;
+} step;
+
+/* The steps as the table writes them. */
+#define STEP(...)                                                                                  \
+    {                                                                                              \
+        __VA_ARGS__                                                                                \
+    }
+#define S_ASK(o, w) STEP(.kind = ASK, .op = (o), .want = (w))
+#define S_PROXY(o, w, r, o2, w2, r2)                                                               \
+    STEP(.kind = PROXY, .op = (o), .want = (w), .retry = (r), .op2 = (o2), .want2 = (w2),          \
+         .retry2 = (r2))
+#define S_PROXY_TELL(o, o2) STEP(.kind = PROXY_TELL, .op = (o), .op2 = (o2))
+#define S_PROXY_ANSWER(w, r, w2, r2)                                                               \
+    STEP(.kind = PROXY_ANSWER, .want = (w), .retry = (r), .want2 = (w2), .retry2 = (r2))
+#define S_TELL(o)         STEP(.kind = TELL, .op = (o))
+#define S_FORWARDED(o)    STEP(.kind = FORWARDED, .op = (o))
+#define S_NOTHING_COMES   STEP(.kind = NOTHING_COMES)
+#define S_DEAD_LETTERS(k) STEP(.kind = DEAD_LETTERS, .n = (k))
+#define S_IS(st)          STEP(.kind = IS, .n = ENS_BREAKER_##st)
+#define S_BECOMES(st)     STEP(.kind = BECOMES, .n = ENS_BREAKER_##st)
+#define S_INFO(f, k)      STEP(.kind = INFO, .field = (f), .n = (k))
+#define S_SEEN(k)         STEP(.kind = SEEN, .n = (k))
+#define S_FAILS_FAST(o)   STEP(.kind = FAILS_FAST, .op = (o))
+
+/* The breaker's options. Zero is the default of ENS_BREAKER_OPTS_INIT,
+ * except for max_failures, which every case gives (0 turns the rule off);
+ * the call timeout defaults to 10 s. */
+typedef struct config {
+    uint32_t max_failures, failure_percent, window_calls, call_timeout_ms;
+    uint32_t reset_timeout_ms, max_reset_timeout_ms, backoff_percent;
+} config;
+
+#define MAX_STEPS   24
+#define MAX_JOURNAL 8
+
+typedef struct cb_case {
+    const char *name;
+    config opts;
+    step steps[MAX_STEPS];                /* up to the first END */
+    const char *journal[MAX_JOURNAL + 1]; /* BREAKER rows, oldest first: reason prefixes */
+} cb_case;
+
+static const cb_case cases[] = {
+    /* Consecutive failures open it (a success in between starts the count
+     * again); then requests fail fast without reaching the target, and the
+     * error reply carries retry_after_ms. */
+    {"test_consecutive_failures_open_then_fail_fast",
+     {.max_failures = 3},
+     {S_ASK(WK_FAIL, WK_ERR), S_ASK(WK_FAIL, WK_ERR), S_IS(CLOSED), S_INFO(CONSECUTIVE_FAILURES, 2),
+      S_ASK(WK_OK, 0), S_INFO(CONSECUTIVE_FAILURES, 0), S_ASK(WK_FAIL, WK_ERR),
+      S_ASK(WK_FAIL, WK_ERR), S_ASK(WK_FAIL, WK_ERR), S_IS(OPEN), S_INFO(TIMES_OPENED, 1),
+      S_SEEN(6), S_FAILS_FAST(WK_OK), S_SEEN(6), S_INFO(REJECTED, 2)},
+     {"closed -> open after 3 consecutive failures"}},
+
+    /* The ratio rule waits for a full window: two failures out of two do
+     * not open a 4-call window at 50%; two out of four do. */
+    {"test_failure_ratio_needs_full_window",
+     {.max_failures = 0, .failure_percent = 50, .window_calls = 4},
+     {S_ASK(WK_FAIL, WK_ERR), S_ASK(WK_FAIL, WK_ERR), S_IS(CLOSED), S_ASK(WK_OK, 0), S_IS(CLOSED),
+      S_ASK(WK_OK, 0), S_IS(OPEN)},
+     {"closed -> open: 2 of the last 4 calls failed (threshold 50%)"}},
+
+    /* The window slides: old failures leave it. 1 of 4, then 1 of the last
+     * 4 (the first failure left), then 2 of the last 4: open. A cumulative
+     * count (2 of 6) would not open. */
+    {"test_failure_ratio_window_slides",
+     {.max_failures = 0, .failure_percent = 50, .window_calls = 4},
+     {S_ASK(WK_FAIL, WK_ERR), S_IS(CLOSED), S_ASK(WK_OK, 0), S_IS(CLOSED), S_ASK(WK_OK, 0),
+      S_IS(CLOSED), S_ASK(WK_OK, 0), S_IS(CLOSED), S_ASK(WK_OK, 0), S_IS(CLOSED),
+      S_ASK(WK_FAIL, WK_ERR), S_IS(CLOSED), S_INFO(WINDOW_FAILURES, 1), S_ASK(WK_FAIL, WK_ERR),
+      S_IS(OPEN)},
+     {"closed -> open: 2 of the last 4 calls failed"}},
+
+    /* open -> half-open after the reset timeout (by itself), half-open ->
+     * closed when the trial succeeds; closed again, requests go through. */
+    {"test_reset_timeout_then_trial_success_closes",
+     {.max_failures = 1, .reset_timeout_ms = 50, .max_reset_timeout_ms = 50},
+     {S_ASK(WK_FAIL, WK_ERR), S_IS(OPEN), S_BECOMES(HALF_OPEN), S_ASK(WK_OK, 0), S_IS(CLOSED),
+      S_ASK(WK_OK, 0), S_SEEN(3)},
+     {"closed -> open after 1 consecutive failures", "open -> half-open after 50 ms",
+      "half-open -> closed after 1 successful trial"}},
+
+    /* A failed trial opens it again with the reset timeout grown by
+     * backoff_percent, up to max_reset_timeout_ms (200 capped at 150);
+     * closing resets it. */
+    {"test_failed_trial_reopens_with_backoff",
+     {.max_failures = 1,
+      .reset_timeout_ms = 50,
+      .max_reset_timeout_ms = 150,
+      .backoff_percent = 200},
+     {S_ASK(WK_FAIL, WK_ERR), S_INFO(RESET_TIMEOUT_MS, 50), S_BECOMES(HALF_OPEN),
+      S_ASK(WK_FAIL, WK_ERR), S_INFO(RESET_TIMEOUT_MS, 100), S_BECOMES(HALF_OPEN),
+      S_ASK(WK_FAIL, WK_ERR), S_INFO(RESET_TIMEOUT_MS, 150), S_BECOMES(HALF_OPEN), S_ASK(WK_OK, 0),
+      S_IS(CLOSED), S_INFO(RESET_TIMEOUT_MS, 50), S_INFO(TIMES_OPENED, 3)},
+     {"closed -> open after 1 consecutive failures", "open -> half-open after 50 ms",
+      "half-open -> open: trial failed (ENS_EUNKNOWN); next trial in 100 ms",
+      "open -> half-open after 100 ms",
+      "half-open -> open: trial failed (ENS_EUNKNOWN); next trial in 150 ms",
+      "open -> half-open after 150 ms", "half-open -> closed after 1 successful trial"}},
+
+    /* Half-open lets one trial through: a second request while the trial
+     * is in flight fails fast (retry_after_ms 0); the trial that times out
+     * opens the breaker again, for 5 s (backoff 10000%). */
+    {"test_half_open_lets_one_trial_through",
+     {.max_failures = 1,
+      .reset_timeout_ms = 50,
+      .max_reset_timeout_ms = 60000,
+      .backoff_percent = 10000,
+      .call_timeout_ms = 200},
+     {S_ASK(WK_FAIL, WK_ERR), S_BECOMES(HALF_OPEN),
+      S_PROXY(WK_HANG, ENS_ETIMEDOUT, -1, WK_OK, ENS_EBREAKER_OPEN, 0), S_IS(OPEN),
+      S_INFO(RESET_TIMEOUT_MS, 5000), S_SEEN(2) /* the failure and the one trial */},
+     {"closed -> open after 1 consecutive failures", "open -> half-open after 50 ms",
+      "half-open -> open: trial failed (ENS_ETIMEDOUT)"}},
+
+    /* No reply within call_timeout_ms and a poisoned request are failures;
+     * the requesters get ENS_ETIMEDOUT and ENS_EPOISON. */
+    {"test_timeouts_and_poison_count_as_failures",
+     {.max_failures = 2, .call_timeout_ms = 100},
+     {S_ASK(WK_HANG, ENS_ETIMEDOUT), S_IS(CLOSED), S_ASK(WK_POISON, ENS_EPOISON), S_IS(OPEN)},
+     {"closed -> open after 2 consecutive failures (last ENS_EPOISON)"}},
+
+    /* Tells: forwarded with their sender kept while closed; dropped and
+     * reported (dead letter) while open. */
+    {"test_tells_forwarded_when_closed_dropped_when_open",
+     {.max_failures = 1},
+     {S_TELL(WK_OK), S_FORWARDED(WK_OK), S_ASK(WK_FAIL, WK_ERR), S_IS(OPEN), S_TELL(WK_OK),
+      S_SEEN(1), S_NOTHING_COMES, S_DEAD_LETTERS(1)},
+     {"closed -> open after 1 consecutive failures"}},
+
+    /* Only outcomes of requests made in the current state count: a timeout
+     * of a request let through before the breaker opened arrives after it
+     * has closed again (both let through while closed; the failure opens it
+     * at once, the hanging one times out 1 s later), and must not open it. */
+    {"test_stale_outcome_does_not_count",
+     {.max_failures = 1, .reset_timeout_ms = 50, .call_timeout_ms = 1000},
+     {S_PROXY_TELL(WK_HANG, WK_FAIL), S_BECOMES(OPEN), S_BECOMES(HALF_OPEN), S_ASK(WK_OK, 0),
+      S_IS(CLOSED), S_PROXY_ANSWER(ENS_ETIMEDOUT, -1, WK_ERR, -1), S_IS(CLOSED),
+      S_INFO(CONSECUTIVE_FAILURES, 0)},
+     {"closed -> open after 1 consecutive failures", "open -> half-open after 50 ms",
+      "half-open -> closed after 1 successful trial"}},
+};
+
+#define N_CASES (sizeof(cases) / sizeof(cases[0]))
+
+static ens_breaker_opts opts_of(const config *c)
 {
     ens_breaker_opts o = ENS_BREAKER_OPTS_INIT;
-    o.call_timeout_ms = 10000;
+    o.max_failures = c->max_failures;
+    o.failure_percent = c->failure_percent;
+    if (c->window_calls != 0)
+        o.window_calls = c->window_calls;
+    if (c->call_timeout_ms != 0)
+        o.call_timeout_ms = c->call_timeout_ms;
+    if (c->reset_timeout_ms != 0)
+        o.reset_timeout_ms = c->reset_timeout_ms;
+    if (c->max_reset_timeout_ms != 0)
+        o.max_reset_timeout_ms = c->max_reset_timeout_ms;
+    if (c->backoff_percent != 0)
+        o.backoff_percent = c->backoff_percent;
     return o;
 }
 
-/* Consecutive failures open it (a success in between starts the count
- * again); then requests fail fast without reaching the target, and the
- * error reply carries retry_after_ms. */
-static void test_consecutive_failures_open_then_fail_fast(void **state)
-{
-    scn *t = *state;
-    rig r;
-    ens_breaker_opts o = opts_base();
-    o.max_failures = 3;
-    rig_start(t, &r, &o);
-    assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    ens_breaker_info_v v = info(t, &r);
-    assert_int_equal(v.state, ENS_BREAKER_CLOSED);
-    assert_int_equal(v.consecutive_failures, 2);
-    assert_int_equal(work(t, r.breaker, WK_OK), 0);
-    assert_int_equal(info(t, &r).consecutive_failures, 0);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    v = info(t, &r);
-    assert_int_equal(v.state, ENS_BREAKER_OPEN);
-    assert_int_equal(v.times_opened, 1);
-    assert_int_equal(flaky_seen(t, &r), 6);
+static const char *const step_names[] = {
+    "END",           "ASK",          "PROXY", "PROXY_TELL", "PROXY_ANSWER", "TELL", "FORWARDED",
+    "NOTHING_COMES", "DEAD_LETTERS", "IS",    "BECOMES",    "INFO",         "SEEN", "FAILS_FAST",
+};
 
+/* Fail the case at step i unless have == want. */
+static void expect(size_t i, const step *s, const char *what, int64_t have, int64_t want)
+{
+    if (have != want)
+        fail_msg("step %zu (%s): %s is %lld, expected %lld", i, step_names[s->kind], what,
+                 (long long)have, (long long)want);
+}
+
+static void expect_seen(size_t i, const step *s, const seen_v *v)
+{
+    expect(i, s, "the first status", v->status1, s->want);
+    expect(i, s, "the first retry_after_ms", v->retry1, s->retry);
+    if (s->op2 != 0 || s->kind == PROXY_ANSWER) {
+        expect(i, s, "the second status", v->status2, s->want2);
+        expect(i, s, "the second retry_after_ms", v->retry2, s->retry2);
+    }
+}
+
+static int64_t info_field_of(const ens_breaker_info_v *v, info_field f)
+{
+    switch (f) {
+    case CONSECUTIVE_FAILURES:
+        return v->consecutive_failures;
+    case WINDOW_FAILURES:
+        return v->window_failures;
+    case RESET_TIMEOUT_MS:
+        return v->reset_timeout_ms;
+    case TIMES_OPENED:
+        return (int64_t)v->times_opened;
+    case REJECTED:
+        return (int64_t)v->rejected;
+    }
+    fail_msg("no info field %d", (int)f);
+    return -1;
+}
+
+static void fails_fast(scn *t, rig *r, size_t i, const step *s)
+{
     int64_t t0 = scn_now_ns();
     ens_msg *m = NULL; /* outside, the error reply comes back too */
-    assert_int_equal(ens_ask(t->out, r.breaker, &work_t, WORK(WK_OK, 0), SCN_WAIT_MS, &m),
-                     ENS_EBREAKER_OPEN);
+    expect(i, s, "the ask's status",
+           ens_ask(t->out, r->breaker, &work_t, WORK(s->op, 0), SCN_WAIT_MS, &m),
+           ENS_EBREAKER_OPEN);
     const ens_breaker_open_v *open = m != NULL ? ens_msg_value(m, ENS_MSG_BREAKER_OPEN) : NULL;
     assert_non_null(open);
     assert_true(open->retry_after_ms > 0 && open->retry_after_ms <= 60000);
     ens_msg_free(m);
-    seen_v s = via_proxy(t, &r, WK_OK, 0);
+    seen_v v = via_proxy(t, r, s->op, 0);
     assert_true(scn_now_ns() - t0 < 5 * 1000000000LL);
-    assert_int_equal(s.status1, ENS_EBREAKER_OPEN);
-    assert_true(s.retry1 > 0 && s.retry1 <= 60000);
-    assert_int_equal(flaky_seen(t, &r), 6); /* nothing reached the target */
-    assert_int_equal(info(t, &r).rejected, 2);
-    finish(t, &r, (const char *const[]){"closed -> open after 3 consecutive failures", NULL});
+    expect(i, s, "the request's status", v.status1, ENS_EBREAKER_OPEN);
+    assert_true(v.retry1 > 0 && v.retry1 <= 60000);
 }
 
-/* The ratio rule waits for a full window: two failures out of two do not
- * open a 4-call window at 50%; two out of four do. */
-static void test_failure_ratio_needs_full_window(void **state)
+static void run_step(scn *t, rig *r, size_t i, const step *s)
 {
-    scn *t = *state;
-    rig r;
-    ens_breaker_opts o = opts_base();
-    o.max_failures = 0;
-    o.failure_percent = 50;
-    o.window_calls = 4;
-    rig_start(t, &r, &o);
-    assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    assert_state(t, &r, ENS_BREAKER_CLOSED);
-    assert_int_equal(work(t, r.breaker, WK_OK), 0);
-    assert_state(t, &r, ENS_BREAKER_CLOSED);
-    assert_int_equal(work(t, r.breaker, WK_OK), 0);
-    assert_state(t, &r, ENS_BREAKER_OPEN);
-    finish(t, &r,
-           (const char *const[]){"closed -> open: 2 of the last 4 calls failed (threshold 50%)",
-                                 NULL});
-}
-
-/* The window slides: old failures leave it. 1 of 4, then 1 of the last 4
- * (the first failure left), then 2 of the last 4: open. A cumulative count
- * (2 of 6) would not open. */
-static void test_failure_ratio_window_slides(void **state)
-{
-    scn *t = *state;
-    rig r;
-    ens_breaker_opts o = opts_base();
-    o.max_failures = 0;
-    o.failure_percent = 50;
-    o.window_calls = 4;
-    rig_start(t, &r, &o);
-    const int32_t ops[] = {WK_FAIL, WK_OK, WK_OK, WK_OK, WK_OK, WK_FAIL};
-    for (size_t i = 0; i < 6; i++) {
-        assert_int_equal(work(t, r.breaker, ops[i]), ops[i] == WK_OK ? 0 : WK_ERR);
-        assert_state(t, &r, ENS_BREAKER_CLOSED);
+    ens_msg *m = NULL;
+    switch (s->kind) {
+    case END:
+        break;
+    case ASK:
+        expect(i, s, "the status", work(t, r->breaker, s->op), s->want);
+        break;
+    case PROXY: {
+        seen_v v = via_proxy(t, r, s->op, s->op2);
+        expect_seen(i, s, &v);
+        break;
     }
-    assert_int_equal(info(t, &r).window_failures, 1);
-    assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    assert_state(t, &r, ENS_BREAKER_OPEN);
-    finish(t, &r, (const char *const[]){"closed -> open: 2 of the last 4 calls failed", NULL});
+    case PROXY_TELL:
+        assert_int_equal(ens_send(t->out, r->proxy, &work_t, WORK(s->op, s->op2)), 0);
+        break;
+    case PROXY_ANSWER:
+        m = scn_listen_type(t, &seen_t, SCN_WAIT_MS);
+        expect_seen(i, s, ens_msg_value(m, &seen_t));
+        ens_msg_free(m);
+        break;
+    case TELL:
+        assert_int_equal(ens_send(t->out, r->breaker, &work_t, WORK(s->op, 0)), 0);
+        break;
+    case FORWARDED:
+        m = scn_listen_type(t, ENS_MSG_INT64, SCN_WAIT_MS);
+        expect(i, s, "the answer", ((const ens_int64_v *)ens_msg_value(m, ENS_MSG_INT64))->value,
+               1000 + s->op);
+        assert_true(ens_addr_equal(ens_msg_sender(m), r->flaky));
+        ens_msg_free(m);
+        break;
+    case NOTHING_COMES:
+        expect(i, s, "ens_listen", ens_listen(t->out, 200, &m), ENS_ETIMEDOUT);
+        break;
+    case DEAD_LETTERS:
+        if (scn_events_local(t))
+            expect(i, s, "dead letters", (int64_t)scn_events_count(t, ENS_EV_DEAD_LETTER, r->flaky),
+                   s->n);
+        break;
+    case IS:
+        assert_state(t, r, (ens_breaker_state)s->n);
+        break;
+    case BECOMES:
+        wait_state(t, r, (ens_breaker_state)s->n);
+        break;
+    case INFO: {
+        ens_breaker_info_v v = info(t, r);
+        static const char *const names[] = {"consecutive_failures", "window_failures",
+                                            "reset_timeout_ms", "times_opened", "rejected"};
+        expect(i, s, names[s->field], info_field_of(&v, s->field), s->n);
+        break;
+    }
+    case SEEN:
+        expect(i, s, "the target's count", flaky_seen(t, r), s->n);
+        break;
+    case FAILS_FAST:
+        fails_fast(t, r, i, s);
+        break;
+    }
 }
 
-/* open -> half-open after the reset timeout (by itself), half-open ->
- * closed when the trial succeeds. */
-static void test_reset_timeout_then_trial_success_closes(void **state)
+/* The runner: a breaker with the case's options in front of a flaky
+ * target, the steps in order, then the journal. */
+static void run_case(void **state)
 {
     scn *t = *state;
+    const cb_case *c = t->row;
+    assert_non_null(c);
     rig r;
-    ens_breaker_opts o = opts_base();
-    o.max_failures = 1;
-    o.reset_timeout_ms = 50;
-    o.max_reset_timeout_ms = 50;
+    ens_breaker_opts o = opts_of(&c->opts);
     rig_start(t, &r, &o);
-    assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    assert_state(t, &r, ENS_BREAKER_OPEN);
-    wait_state(t, &r, ENS_BREAKER_HALF_OPEN);
-    assert_int_equal(work(t, r.breaker, WK_OK), 0);
-    assert_state(t, &r, ENS_BREAKER_CLOSED);
-    assert_int_equal(work(t, r.breaker, WK_OK), 0); /* closed again: goes through */
-    assert_int_equal(flaky_seen(t, &r), 3);
-    finish(t, &r,
-           (const char *const[]){"closed -> open after 1 consecutive failures",
-                                 "open -> half-open after 50 ms",
-                                 "half-open -> closed after 1 successful trial", NULL});
-}
-
-/* A failed trial opens it again with the reset timeout grown by
- * backoff_percent, up to max_reset_timeout_ms; closing resets it. */
-static void test_failed_trial_reopens_with_backoff(void **state)
-{
-    scn *t = *state;
-    rig r;
-    ens_breaker_opts o = opts_base();
-    o.max_failures = 1;
-    o.reset_timeout_ms = 50;
-    o.max_reset_timeout_ms = 150;
-    o.backoff_percent = 200;
-    rig_start(t, &r, &o);
-    assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    assert_int_equal(info(t, &r).reset_timeout_ms, 50);
-    wait_state(t, &r, ENS_BREAKER_HALF_OPEN);
-    assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    ens_breaker_info_v v = info(t, &r);
-    assert_int_equal(v.reset_timeout_ms, 100);
-    wait_state(t, &r, ENS_BREAKER_HALF_OPEN);
-    assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    assert_int_equal(info(t, &r).reset_timeout_ms, 150); /* 200 capped */
-    wait_state(t, &r, ENS_BREAKER_HALF_OPEN);
-    assert_int_equal(work(t, r.breaker, WK_OK), 0);
-    v = info(t, &r);
-    assert_int_equal(v.state, ENS_BREAKER_CLOSED);
-    assert_int_equal(v.reset_timeout_ms, 50);
-    assert_int_equal(v.times_opened, 3);
-    finish(t, &r,
-           (const char *const[]){
-               "closed -> open after 1 consecutive failures", "open -> half-open after 50 ms",
-               "half-open -> open: trial failed (ENS_EUNKNOWN); next trial in 100 ms",
-               "open -> half-open after 100 ms",
-               "half-open -> open: trial failed (ENS_EUNKNOWN); next trial in 150 ms",
-               "open -> half-open after 150 ms", "half-open -> closed after 1 successful trial",
-               NULL});
-}
-
-/* Half-open lets one trial through: a second request while the trial is
- * in flight fails fast (retry_after_ms 0); the trial that times out opens
- * the breaker again. */
-static void test_half_open_lets_one_trial_through(void **state)
-{
-    scn *t = *state;
-    rig r;
-    ens_breaker_opts o = opts_base();
-    o.max_failures = 1;
-    o.reset_timeout_ms = 50;
-    o.max_reset_timeout_ms = 60000;
-    o.backoff_percent = 10000; /* the reopened breaker stays open 5 s */
-    o.call_timeout_ms = 200;
-    rig_start(t, &r, &o);
-    assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    wait_state(t, &r, ENS_BREAKER_HALF_OPEN);
-    seen_v s = via_proxy(t, &r, WK_HANG, WK_OK);
-    assert_int_equal(s.status1, ENS_ETIMEDOUT);
-    assert_int_equal(s.status2, ENS_EBREAKER_OPEN);
-    assert_int_equal(s.retry2, 0);
-    ens_breaker_info_v v = info(t, &r);
-    assert_int_equal(v.state, ENS_BREAKER_OPEN);
-    assert_int_equal(v.reset_timeout_ms, 5000);
-    assert_int_equal(flaky_seen(t, &r), 2); /* the failure and the one trial */
-    finish(t, &r,
-           (const char *const[]){"closed -> open after 1 consecutive failures",
-                                 "open -> half-open after 50 ms",
-                                 "half-open -> open: trial failed (ENS_ETIMEDOUT)", NULL});
-}
-
-/* No reply within call_timeout_ms and a poisoned request are failures; the
- * requesters get ENS_ETIMEDOUT and ENS_EPOISON. */
-static void test_timeouts_and_poison_count_as_failures(void **state)
-{
-    scn *t = *state;
-    rig r;
-    ens_breaker_opts o = opts_base();
-    o.max_failures = 2;
-    o.call_timeout_ms = 100;
-    rig_start(t, &r, &o);
-    assert_int_equal(work(t, r.breaker, WK_HANG), ENS_ETIMEDOUT);
-    assert_state(t, &r, ENS_BREAKER_CLOSED);
-    assert_int_equal(work(t, r.breaker, WK_POISON), ENS_EPOISON);
-    assert_state(t, &r, ENS_BREAKER_OPEN);
-    finish(t, &r,
-           (const char *const[]){"closed -> open after 2 consecutive failures (last ENS_EPOISON)",
-                                 NULL});
-}
-
-/* Tells: forwarded with their sender kept while closed; dropped and
- * reported (dead letter) while open. */
-static void test_tells_forwarded_when_closed_dropped_when_open(void **state)
-{
-    scn *t = *state;
-    rig r;
-    ens_breaker_opts o = opts_base();
-    o.max_failures = 1;
-    rig_start(t, &r, &o);
-    assert_int_equal(ens_send(t->out, r.breaker, &work_t, WORK(WK_OK, 0)), 0);
-    ens_msg *m = scn_listen_type(t, ENS_MSG_INT64, SCN_WAIT_MS);
-    assert_int_equal(((const ens_int64_v *)ens_msg_value(m, ENS_MSG_INT64))->value, 1000 + WK_OK);
-    assert_true(ens_addr_equal(ens_msg_sender(m), r.flaky));
-    ens_msg_free(m);
-
-    assert_int_equal(work(t, r.breaker, WK_FAIL), WK_ERR);
-    assert_state(t, &r, ENS_BREAKER_OPEN);
-    assert_int_equal(ens_send(t->out, r.breaker, &work_t, WORK(WK_OK, 0)), 0);
-    assert_int_equal(flaky_seen(t, &r), 1);
-    m = NULL;
-    assert_int_equal(ens_listen(t->out, 200, &m), ENS_ETIMEDOUT);
-    if (scn_events_local(t))
-        assert_int_equal(scn_events_count(t, ENS_EV_DEAD_LETTER, r.flaky), 1);
-    finish(t, &r, (const char *const[]){"closed -> open after 1 consecutive failures", NULL});
-}
-
-/* Only outcomes of requests made in the current state count: a timeout of
- * a request let through before the breaker opened arrives after it has
- * closed again, and must not open it. */
-static void test_stale_outcome_does_not_count(void **state)
-{
-    scn *t = *state;
-    rig r;
-    ens_breaker_opts o = opts_base();
-    o.max_failures = 1;
-    o.reset_timeout_ms = 50;
-    o.call_timeout_ms = 1000;
-    rig_start(t, &r, &o);
-    /* Both let through while closed; the failure opens it at once, the
-     * hanging one times out 1 s later. */
-    assert_int_equal(ens_send(t->out, r.proxy, &work_t, WORK(WK_HANG, WK_FAIL)), 0);
-    wait_state(t, &r, ENS_BREAKER_OPEN);
-    wait_state(t, &r, ENS_BREAKER_HALF_OPEN);
-    assert_int_equal(work(t, r.breaker, WK_OK), 0);
-    assert_state(t, &r, ENS_BREAKER_CLOSED);
-    ens_msg *m = scn_listen_type(t, &seen_t, SCN_WAIT_MS);
-    const seen_v *s = ens_msg_value(m, &seen_t);
-    assert_int_equal(s->status1, ENS_ETIMEDOUT);
-    assert_int_equal(s->status2, WK_ERR);
-    ens_msg_free(m);
-    ens_breaker_info_v v = info(t, &r);
-    assert_int_equal(v.state, ENS_BREAKER_CLOSED);
-    assert_int_equal(v.consecutive_failures, 0);
-    finish(t, &r,
-           (const char *const[]){"closed -> open after 1 consecutive failures",
-                                 "open -> half-open after 50 ms",
-                                 "half-open -> closed after 1 successful trial", NULL});
+    for (size_t i = 0; i < MAX_STEPS && c->steps[i].kind != END; i++)
+        run_step(t, &r, i, &c->steps[i]);
+    finish(t, &r, c->journal);
 }
 
 /* Options that make no breaker are refused. */
@@ -562,19 +635,6 @@ static void test_bad_options_refused(void **state)
     assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
 }
 
-static const struct CMUnitTest tests[] = {
-    SCN_TEST(test_consecutive_failures_open_then_fail_fast),
-    SCN_TEST(test_failure_ratio_needs_full_window),
-    SCN_TEST(test_failure_ratio_window_slides),
-    SCN_TEST(test_reset_timeout_then_trial_success_closes),
-    SCN_TEST(test_failed_trial_reopens_with_backoff),
-    SCN_TEST(test_half_open_lets_one_trial_through),
-    SCN_TEST(test_timeouts_and_poison_count_as_failures),
-    SCN_TEST(test_tells_forwarded_when_closed_dropped_when_open),
-    SCN_TEST(test_stale_outcome_does_not_count),
-    SCN_TEST(test_bad_options_refused),
-};
-
 int main(void)
 {
     ens_msgtype *types[] = {&work_t, &seen_t, &addr_t};
@@ -585,5 +645,9 @@ int main(void)
             return 1;
         }
     }
-    return scn_run_bases("circuit_breaker", tests, sizeof(tests) / sizeof(tests[0]));
+    struct CMUnitTest tests[N_CASES + 1];
+    for (size_t i = 0; i < N_CASES; i++)
+        tests[i] = SCN_TEST_ROW(cases[i].name, run_case, &cases[i]);
+    tests[N_CASES] = (struct CMUnitTest)SCN_TEST(test_bad_options_refused);
+    return scn_run_bases("circuit_breaker", tests, N_CASES + 1);
 }

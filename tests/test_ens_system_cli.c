@@ -29,6 +29,7 @@
 
 #include "core/proc.h"
 #include "ensemble/ensemble.h"
+#include "support/deadline.h"
 #include "support/squat.h"
 
 #ifndef ENS_TOOL_PATH
@@ -400,7 +401,7 @@ static void test_tell_reaches_the_actor(void **state)
     /* The tells left ens before it exited; they travel on another channel
      * than the test's ask, so ask again (no sleep) until they are counted. */
     char last[64] = "";
-    for (int i = 0; i < 100; i++) {
+    for (test_deadline d = test_deadline_in(WAIT_MS); !test_deadline_passed(d);) {
         ens_msg *r = NULL;
         ens_string_v q = {"count?"};
         assert_int_equal(ens_ask(ens_system_ctx(sys), echo_addr, ENS_MSG_STRING, &q, WAIT_MS, &r),

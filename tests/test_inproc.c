@@ -2,7 +2,7 @@
  * tests/test_inproc.c - what only the inproc base promises: the same
  * program gives the same interleaving every run, actors run only inside the
  * outside program's calls, and the system frees everything at shutdown.
- * The behaviour shared with the process base is in test_scenarios.c.
+ * The behaviour shared with the process base is in test_scenarios_*.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "support/deadline.h"
 #include "support/procfs.h"
 #include <sqlite3.h>
 
@@ -205,10 +206,9 @@ static pid_t writer_of(ens_system *s, pid_t *admin)
     ens_status_free(st);
     pid_t found = 0;
     int n = 0;
-    for (int tries = 0; tries < WAIT_MS && (n = writers_of(*admin, &found)) == 0; tries++) {
-        struct timespec nap = {0, 1000000};
-        nanosleep(&nap, NULL); /* polling /proc: nothing to wait on */
-    }
+    test_deadline named = test_deadline_in(WAIT_MS);
+    while ((n = writers_of(*admin, &found)) == 0 && !test_deadline_passed(named))
+        test_nap_ms(1); /* polling /proc: nothing to wait on */
     assert_int_equal(n, 1);
     return found;
 }
@@ -495,14 +495,15 @@ static void kill_and_wait(pid_t pid)
 /* The writer after old: a new process (bounded wait), or 0 if none came. */
 static pid_t next_writer(pid_t admin, pid_t old, int wait_ms)
 {
-    for (int tries = 0; tries < wait_ms; tries++) {
+    test_deadline d = test_deadline_in(wait_ms);
+    for (;;) {
         pid_t w = 0;
         if (writers_of(admin, &w) == 1 && w != old)
             return w;
-        struct timespec nap = {0, 1000000};
-        nanosleep(&nap, NULL); /* polling /proc: nothing to wait on */
+        if (test_deadline_passed(d))
+            return 0;
+        test_nap_ms(1); /* polling /proc: nothing to wait on */
     }
-    return 0;
 }
 
 static ens_system *start_logged(fixture *fx, const char *log)
@@ -568,12 +569,10 @@ static void test_writer_dies_too_often(void **state)
         writer = next;
     }
     kill_and_wait(writer);
-    bool said = false;
-    for (int tries = 0; tries < WAIT_MS && !said; tries++) {
-        said = log_says(log, "died too often");
-        struct timespec nap = {0, 1000000};
-        nanosleep(&nap, NULL); /* polling the log: nothing to wait on */
-    }
+    test_deadline logged = test_deadline_in(WAIT_MS);
+    bool said;
+    while (!(said = log_says(log, "died too often")) && !test_deadline_passed(logged))
+        test_nap_ms(1); /* polling the log: nothing to wait on */
     assert_true(said);
     pid_t none = 0;
     assert_int_equal(writers_of(admin, &none), 0);
@@ -633,9 +632,10 @@ static void test_admin_killed(void **state)
         ens_msg_free(r);
     }
     /* Acknowledged means committed: wait until the rows are readable. */
-    int committed = 0;
-    for (int tries = 0; tries < 30000 && committed < 40; tries++)
-        committed = journal_rows(fx->path);
+    test_deadline readable = test_deadline_in(WAIT_MS);
+    int committed;
+    while ((committed = journal_rows(fx->path)) < 40 && !test_deadline_passed(readable))
+        ;
     assert_int_equal(committed, 40);
     pid_t admin = 0, writer = writer_of(s, &admin);
     assert_int_equal(kill(admin, SIGKILL), 0);

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "support/deadline.h"
 #include "support/procfs.h"
 #include "support/scenario.h"
 
@@ -602,11 +603,9 @@ static void test_kill_storm_through_a_supervision_tree(void **state)
     static int pids[MAX_PIDS];
     size_t n_pids = 0;
     victim v[64];
-    for (int tries = 0; tries < 30000; tries++) {
-        size_t up = snapshot(t, v, 64, pids, &n_pids);
-        if (up == 2 + 2 * WORKERS)
-            break;
-    }
+    test_deadline tree_up = test_deadline_in(TEST_WAIT_MS);
+    while (snapshot(t, v, 64, pids, &n_pids) != 2 + 2 * WORKERS && !test_deadline_passed(tree_up))
+        ;
     assert_int_equal(snapshot(t, v, 64, pids, &n_pids), 2 + 2 * WORKERS);
     groups_v g = {top, ENS_ADDR_NONE, 0, 0};
     ens_addr clients[CLIENTS];
@@ -651,10 +650,11 @@ static void test_kill_storm_through_a_supervision_tree(void **state)
         if (chosen->group)
             group_kills++;
         /* Wait until it was replaced, so the next kill meets a live tree. */
-        int tries = 0, how = 0;
-        while ((how = replaced(t, chosen)) == 0 && tries++ < 5000)
-            ;
-        assert_true(tries < 5000);
+        test_deadline back = test_deadline_in(TEST_WAIT_MS);
+        int how = 0;
+        while ((how = replaced(t, chosen)) == 0)
+            if (test_deadline_passed(back))
+                fail_msg("pid %d was not replaced within %d ms", chosen->pid, TEST_WAIT_MS);
         restarted_in_place += how == 1;
     }
 
@@ -739,12 +739,10 @@ static void test_kill_storm_through_a_supervision_tree(void **state)
     if (seconds > 0)
         assert_true(late < mid + mid / 4); /* no growth beyond noise */
 #endif
+    test_deadline all_gone = test_deadline_in(TEST_WAIT_MS);
     for (size_t i = 0; i < n_pids; i++) {
-        int tries = 0;
-        while (!pid_is_gone(pids[i]) && tries++ < 200) {
-            struct timespec nap = {0, 10 * 1000 * 1000};
-            nanosleep(&nap, NULL); /* polling for exits, not synchronising */
-        }
+        while (!pid_is_gone(pids[i]) && !test_deadline_passed(all_gone))
+            test_nap_ms(10); /* polling /proc for exits: nothing to wait on */
         if (!pid_is_gone(pids[i]))
             fail_msg("process %d is left after shutdown", pids[i]);
     }

@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "support/deadline.h"
 #include "support/procfs.h"
 
 #include "ensemble/ensemble.h"
@@ -747,11 +748,9 @@ static void test_kill_storm_handles_every_message_once(void **state)
     }
     /* What the socket did not take waits in this program: keep sending
      * while waiting for the flag (each call waits for I/O, not a clock). */
-    uint64_t waited = 0;
-    while (*in_handler == 0 && waited < WAIT_MS) {
+    test_deadline d = test_deadline_in(WAIT_MS);
+    while (*in_handler == 0 && !test_deadline_passed(d))
         ens_system_run(s, 50);
-        waited += 50;
-    }
     assert_true(*in_handler != 0);
     assert_true(storm->pid > 0); /* never kill(0): that is our own group */
     if (getenv("ENS_TEST_LOG") != NULL) {

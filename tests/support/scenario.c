@@ -31,6 +31,7 @@ int scn_setup(void **state)
     if (t == NULL)
         return -1;
     t->base = current_base;
+    t->row = *state; /* the initial state: a table row (SCN_TEST_ROW), or NULL */
     *state = t;
     return 0;
 }

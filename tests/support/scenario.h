@@ -42,6 +42,7 @@ typedef struct scn_event {
 
 typedef struct scn {
     ens_base base;
+    const void *row; /* the table row of a test made with SCN_TEST_ROW, or NULL */
     ens_system *sys; /* the system of the running test, or NULL */
     ens_ctx *out;    /* its outside context */
     size_t n_events;
@@ -59,6 +60,10 @@ int scn_run_bases(const char *suite, const struct CMUnitTest *tests, size_t n);
 
 /* A cmocka test entry whose state is an scn fixture. */
 #define SCN_TEST(f) cmocka_unit_test_setup_teardown(f, scn_setup, scn_teardown)
+/* The entry of a table-driven test: runner f runs the table row `row`
+ * (found in the fixture's row field) under the test name `name`. */
+#define SCN_TEST_ROW(name, f, row)                                                                 \
+    ((struct CMUnitTest){(name), (f), scn_setup, scn_teardown, (void *)(row)})
 int scn_setup(void **state);
 int scn_teardown(void **state);
 
