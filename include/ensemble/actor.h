@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "api.h"
 #include "msg.h"
 
 struct ens_event; /* event.h */
@@ -80,25 +81,25 @@ typedef struct ens_actor_def {
  * Errors: ENS_EINVAL (NULL d or name, neither receive nor dispatch),
  * ENS_EEXIST (another definition has this name), ENS_ENOMEM. Not
  * thread-safe: register at start-up. */
-int ens_actor_register(const ens_actor_def *d);
+ENS_API int ens_actor_register(const ens_actor_def *d);
 
 /* The registered definition called name, or NULL. name is borrowed. */
-const ens_actor_def *ens_actor_find(const char *name);
+ENS_API const ens_actor_def *ens_actor_find(const char *name);
 
 /* True if c is an actor's context (false for the outside context and NULL):
  * behaviours use it to choose between ens_request (inside) and ens_ask. */
-bool ens_in_actor(const ens_ctx *c);
+ENS_API bool ens_in_actor(const ens_ctx *c);
 
 /* The calling actor's own address (the outside endpoint's address for the
  * outside context). */
-ens_addr ens_self(const ens_ctx *c);
+ENS_API ens_addr ens_self(const ens_ctx *c);
 
 /* The sender of the message being handled; ENS_ADDR_NONE outside receive. */
-ens_addr ens_sender(const ens_ctx *c);
+ENS_API ens_addr ens_sender(const ens_ctx *c);
 
 /* The calling actor's parent; ENS_ADDR_NONE for top-level actors and for
  * the outside context. */
-ens_addr ens_parent(const ens_ctx *c);
+ENS_API ens_addr ens_parent(const ens_ctx *c);
 
 /* Start an actor of definition d with start argument (argt, arg) - both NULL
  * for none; arg is encoded before return, so it is only borrowed. From inside
@@ -110,8 +111,8 @@ ens_addr ens_parent(const ens_ctx *c);
  * argt/arg mismatch: one NULL, the other not), ENS_EBADTYPE (argt not registered), ENS_EMSGSIZE,
  * ENS_ENOMEM, ENS_EINIT (outside only: init failed, no actor is left),
  * ENS_ESHUTDOWN. *out is written only on success. */
-int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
-              ens_addr *out);
+ENS_API int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                      ens_addr *out);
 
 /* Send a message of type t with value v to `to`, asynchronously; v is
  * encoded before return (borrowed). From the outside context this is a
@@ -122,25 +123,25 @@ int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const
  * reserved field is not 0), ENS_EBADTYPE (t not registered), ENS_EMSGSIZE (above the frame limit),
  * ENS_EFULL (the receiver's mailbox is at its bound: nothing was queued),
  * ENS_ENOMEM, ENS_ESHUTDOWN. */
-int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v);
+ENS_API int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v);
 
 /* Send m on to `to` unchanged: same type, value and original sender, and the
  * same correlation, so a reply from `to` reaches the original asker. m is
  * borrowed. Errors as ens_send. */
-int ens_forward(ens_ctx *c, ens_addr to, const ens_msg *m);
+ENS_API int ens_forward(ens_ctx *c, ens_addr to, const ens_msg *m);
 
 /* Reply to the message being handled: to its sender, carrying its
  * correlation, so an ens_ask waiting for it completes. Errors as ens_send,
  * plus ENS_EINVAL when called outside receive or when the message has no
  * sender. */
-int ens_reply(ens_ctx *c, const ens_msgtype *t, const void *v);
+ENS_API int ens_reply(ens_ctx *c, const ens_msgtype *t, const void *v);
 
 /* Reply with an error: the sender's ens_ask, ens_request or ens_call
  * completes with status `error` (a negative code: an ENS_E* code or the
  * caller's own convention, -32768..-1) and the reply message (t, v), which
  * may carry details (t NULL: no payload, an empty ens.String is sent).
  * Errors as ens_reply, plus ENS_EINVAL for error >= 0 or < -32768. */
-int ens_reply_error(ens_ctx *c, int error, const ens_msgtype *t, const void *v);
+ENS_API int ens_reply_error(ens_ctx *c, int error, const ens_msgtype *t, const void *v);
 
 /* Where a reply must go: the requester and its correlation. Storable, so a
  * handler can answer later, from another handler (OTP's From). */
@@ -151,13 +152,13 @@ typedef struct ens_from {
 
 /* The ens_from of the message being handled; to is ENS_ADDR_NONE outside
  * receive or when the message has no sender. */
-ens_from ens_from_current(const ens_ctx *c);
+ENS_API ens_from ens_from_current(const ens_ctx *c);
 
 /* Reply to `from` now (error 0: a reply; < 0: an error reply as in
  * ens_reply_error). Used to answer a request later than its own handler.
  * Errors as ens_send; ENS_EINVAL for a from with no address, or t set with
  * v NULL. */
-int ens_reply_to(ens_ctx *c, ens_from from, int error, const ens_msgtype *t, const void *v);
+ENS_API int ens_reply_to(ens_ctx *c, ens_from from, int error, const ens_msgtype *t, const void *v);
 
 /* The completion of ens_request / ens_call, called exactly once, inside
  * the requesting actor, with its state: status 0 and the reply; or the
@@ -178,8 +179,8 @@ typedef void (*ens_reply_cb)(ens_ctx *c, void *state, int status, const ens_msg 
  * run and their replies are dropped. Inside an actor only.
  * Errors (cb is then never called): ENS_EINVAL (outside an actor, NULL cb,
  * t or v, an address ens_send refuses), ENS_ENOMEM, and those of ens_send. */
-int ens_request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
-                ens_reply_cb cb, uint64_t tag);
+ENS_API int ens_request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v,
+                        uint32_t timeout_ms, ens_reply_cb cb, uint64_t tag);
 
 /* Like ens_request, but the actor handles nothing else until cb has run
  * (OTP's gen_server:call from inside a process): every other message that
@@ -189,22 +190,22 @@ int ens_request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v, ui
  * On the process base held messages live in the actor's memory: a crash
  * while a call waits loses them (they were taken from the mailbox).
  * Errors as ens_request. */
-int ens_call(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
-             ens_reply_cb cb, uint64_t tag);
+ENS_API int ens_call(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v,
+                     uint32_t timeout_ms, ens_reply_cb cb, uint64_t tag);
 
 /* Send (t, v) to `to` marked as a cast (ens_msg_is_cast), the asynchronous
  * counterpart of a call for behaviours such as gen_server. Errors as
  * ens_send. */
-int ens_cast(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v);
+ENS_API int ens_cast(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v);
 
 /* Ask for a WakeUp message to this actor after delay_ms, carrying payload.
  * Wake-ups arrive in deadline order (ties in request order), never early.
  * *timer_id (may be NULL) receives an id for ens_wakeup_cancel. Errors:
  * ENS_EINVAL (outside an actor, NULL c), ENS_ENOMEM. */
-int ens_wakeup_after(ens_ctx *c, uint32_t delay_ms, uint64_t payload, uint64_t *timer_id);
+ENS_API int ens_wakeup_after(ens_ctx *c, uint32_t delay_ms, uint64_t payload, uint64_t *timer_id);
 
 /* Cancel a wake-up not yet delivered. ENS_ENOENT if it fired or is unknown. */
-int ens_wakeup_cancel(ens_ctx *c, uint64_t timer_id);
+ENS_API int ens_wakeup_cancel(ens_ctx *c, uint64_t timer_id);
 
 /* Spawn flags (ens_spawn_flags). */
 enum ens_spawn_flag {
@@ -223,13 +224,13 @@ enum ens_spawn_flag {
 
 /* ens_spawn with flags (a mask of enum ens_spawn_flag). Unknown flags:
  * ENS_EINVAL. Otherwise as ens_spawn. */
-int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
-                    uint32_t flags, ens_addr *out);
+ENS_API int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt,
+                            const void *arg, uint32_t flags, ens_addr *out);
 
 /* Send an exit request to `who` (which may be ens_self(c)). It is queued
  * like a message; an address with no live actor turns it into a dead letter.
  * Errors as ens_send. */
-int ens_exit_request(ens_ctx *c, ens_addr who);
+ENS_API int ens_exit_request(ens_ctx *c, ens_addr who);
 
 /* Stop the calling actor once the current handler returns, with reason
  * (ENS_EXIT_NORMAL; ENS_EXIT_ERROR with status carried in the parent's
@@ -238,7 +239,7 @@ int ens_exit_request(ens_ctx *c, ens_addr who);
  * terminate runs; queued messages become dead letters; living children get
  * exit requests, the last started first. Errors: ENS_EINVAL outside an
  * actor or for another reason. */
-int ens_stop(ens_ctx *c, int reason, int status);
+ENS_API int ens_stop(ens_ctx *c, int reason, int status);
 
 /* Called while handling an exit request: do not stop when this handler
  * returns; the actor stops itself later with ens_stop(c,
@@ -246,11 +247,11 @@ int ens_stop(ens_ctx *c, int reason, int status);
  * started first, each by its shutdown rule). Meanwhile it handles messages
  * as usual; further exit requests are ordinary messages. Errors: ENS_EINVAL
  * (outside an actor, or not handling an exit request). */
-int ens_exit_defer(ens_ctx *c);
+ENS_API int ens_exit_defer(ens_ctx *c);
 
 /* The definition of the calling actor (NULL for the outside context):
  * behaviours reach their data through its impl. Borrowed. */
-const ens_actor_def *ens_self_def(const ens_ctx *c);
+ENS_API const ens_actor_def *ens_self_def(const ens_ctx *c);
 
 /* End `who` at once and for good, without its terminate callback (OTP's
  * exit(Pid, kill), a supervisor's brutal kill or the end of a shutdown
@@ -262,13 +263,13 @@ const ens_actor_def *ens_self_def(const ens_ctx *c);
  * returns once asked; an address with no live actor is ignored. who may be
  * the caller itself. Errors: ENS_EINVAL (NULL c, an address ens_send
  * refuses), ENS_ESHUTDOWN, ENS_ENOTSUP. */
-int ens_kill(ens_ctx *c, ens_addr who);
+ENS_API int ens_kill(ens_ctx *c, ens_addr who);
 
 /* Register (enable) or unregister the calling actor as the system's handler
  * of dead letters: it then receives each as ENS_MSG_DEAD_ENVELOPE. The latest
  * registration wins; after it unregisters or ends, dead letters are only
  * journaled. Errors: ENS_EINVAL outside an actor. */
-int ens_dead_letters_handle(ens_ctx *c, bool enable);
+ENS_API int ens_dead_letters_handle(ens_ctx *c, bool enable);
 
 /* ---- Services: watched descriptors and shell commands ------------------ */
 
@@ -289,11 +290,11 @@ int ens_dead_letters_handle(ens_ctx *c, bool enable);
  * Errors: ENS_EINVAL (NULL c, outside an actor, fd not open, a regular file
  * or a directory: those are always readable), ENS_EEXIST (fd is watched
  * already), ENS_ENOMEM, ENS_ENOTSUP (the base has no watches). */
-int ens_watch_fd(ens_ctx *c, int fd, uint64_t tag);
+ENS_API int ens_watch_fd(ens_ctx *c, int fd, uint64_t tag);
 
 /* Stop watching fd. Errors: ENS_ENOENT (fd is not watched: never was, or its
  * FdReady was sent already), ENS_EINVAL (NULL c, outside an actor, fd < 0). */
-int ens_unwatch_fd(ens_ctx *c, int fd);
+ENS_API int ens_unwatch_fd(ens_ctx *c, int fd);
 
 /* The max_output of ens_command_run when 0 is given: 64 KiB. */
 #define ENS_COMMAND_OUTPUT_DEFAULT 65536u
@@ -323,7 +324,8 @@ int ens_unwatch_fd(ens_ctx *c, int fd);
  * ENS_EMSGSIZE (max_output does not fit in a frame: above the frame limit
  * less 1 KiB), ENS_ENOMEM, ENS_EAGAIN (the shell could not be started:
  * fork or exec failed; no result will come), ENS_ENOTSUP. */
-int ens_command_run(ens_ctx *c, const char *shell_command, uint32_t max_output, uint64_t tag);
+ENS_API int ens_command_run(ens_ctx *c, const char *shell_command, uint32_t max_output,
+                            uint64_t tag);
 
 /* Report a failure event (a behaviour's decision: ENS_EV_ESCALATE,
  * ENS_EV_BREAKER, ENS_EV_RESTART by a supervisor, ...) as the runtime does:
@@ -338,7 +340,7 @@ int ens_command_run(ens_ctx *c, const char *shell_command, uint32_t max_output, 
  * process base the admin applies the same rule to every event that reaches
  * it, so a program cannot write journal rows about other actors. Errors:
  * ENS_EINVAL (NULL c or ev, a report the caller may not make). */
-int ens_event_report(ens_ctx *c, const struct ens_event *ev);
+ENS_API int ens_event_report(ens_ctx *c, const struct ens_event *ev);
 
 typedef enum ens_log_level {
     ENS_LOG_ERROR = 0,
@@ -350,11 +352,11 @@ typedef enum ens_log_level {
 /* Log a line prefixed with time, level and the actor's type and address, to
  * the system's log (stderr by default), if level is within the system's
  * log level. fmt is printf-style and borrowed. */
-void ens_log(ens_ctx *c, ens_log_level level, const char *fmt, ...)
+ENS_API void ens_log(ens_ctx *c, ens_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* va_list form of ens_log. */
-void ens_logv(ens_ctx *c, ens_log_level level, const char *fmt, va_list ap);
+ENS_API void ens_logv(ens_ctx *c, ens_log_level level, const char *fmt, va_list ap);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -38,25 +40,25 @@ typedef struct ens_addr {
 #define ENS_ADDR_NONE ((ens_addr){0, 0, 0})
 
 /* True when a and b name the same actor. */
-bool ens_addr_equal(ens_addr a, ens_addr b);
+ENS_API bool ens_addr_equal(ens_addr a, ens_addr b);
 
 /* True for the all-zero address. */
-bool ens_addr_is_none(ens_addr a);
+ENS_API bool ens_addr_is_none(ens_addr a);
 
 /* Total order (node, then id, then spare): <0, 0 or >0, for sorting. */
-int ens_addr_compare(ens_addr a, ens_addr b);
+ENS_API int ens_addr_compare(ens_addr a, ens_addr b);
 
 /* Write "ens:<node>/<id>" (decimal) into buf, NUL-terminated. buf is
  * borrowed. Returns the length written (without the NUL), or ENS_ENOBUFS
  * when len is too small (buf then holds a truncated, terminated string if
  * len > 0), or ENS_EINVAL when buf is NULL and len > 0. */
-int ens_addr_format(ens_addr a, char *buf, size_t len);
+ENS_API int ens_addr_format(ens_addr a, char *buf, size_t len);
 
 /* Parse the text produced by ens_addr_format() (the whole string, no
  * trailing characters) into *out. text and out are borrowed. Returns 0, or
  * ENS_EINVAL for NULL arguments, a malformed string or an out-of-range
  * number; *out is untouched on error. */
-int ens_addr_parse(const char *text, ens_addr *out);
+ENS_API int ens_addr_parse(const char *text, ens_addr *out);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,7 @@
 
 #include "actor.h"
 #include "addr.h"
+#include "api.h"
 #include "msg.h"
 
 #ifdef __cplusplus
@@ -108,15 +109,15 @@ typedef struct ens_breaker_info_v {
 
 /* The breaker's message types, registered when the library loads (so they
  * exist before any system starts, in every process). */
-extern const ens_msgtype *const ens_breaker_open_msgtype; /* "ens.BreakerOpen" */
-extern const ens_msgtype *const ens_breaker_info_msgtype; /* "ens.BreakerInfo" */
+ENS_API extern const ens_msgtype *const ens_breaker_open_msgtype; /* "ens.BreakerOpen" */
+ENS_API extern const ens_msgtype *const ens_breaker_info_msgtype; /* "ens.BreakerInfo" */
 #define ENS_MSG_BREAKER_OPEN (ens_breaker_open_msgtype)
 #define ENS_MSG_BREAKER_INFO (ens_breaker_info_msgtype)
 
 /* The breaker's actor definition ("ens.CircuitBreaker"), registered with
  * ens_actor_register when the library loads, like the message types above.
  * Its start argument is made by ens_breaker_spawn; use that. */
-extern const ens_actor_def ens_breaker_def;
+ENS_API extern const ens_actor_def ens_breaker_def;
 
 /* Start a breaker with options o (borrowed; copied into the start
  * argument) and store its address in *out: a child of the calling actor,
@@ -127,18 +128,18 @@ extern const ens_actor_def ens_breaker_def;
  * half_open_probes 0), ENS_EEXIST (the library's message types or
  * definition could not be registered: a name clash), and the errors of
  * ens_spawn. */
-int ens_breaker_spawn(ens_ctx *c, const ens_breaker_opts *o, ens_addr *out);
+ENS_API int ens_breaker_spawn(ens_ctx *c, const ens_breaker_opts *o, ens_addr *out);
 
 /* From the outside context: ask `breaker` for its state, waiting up to
  * timeout_ms, into *out. Inside an actor send an ENS_MSG_BREAKER_INFO
  * request instead (ens_request). Errors: ENS_EINVAL (NULL arguments, inside
  * an actor), ENS_EBADTYPE (the reply was not an ens_breaker_info_v: not a
  * breaker) and the errors of ens_ask. */
-int ens_breaker_info(ens_ctx *outside, ens_addr breaker, uint32_t timeout_ms,
-                     ens_breaker_info_v *out);
+ENS_API int ens_breaker_info(ens_ctx *outside, ens_addr breaker, uint32_t timeout_ms,
+                             ens_breaker_info_v *out);
 
 /* "closed", "open", "half-open"; "unknown" for other values. Static. */
-const char *ens_breaker_state_name(int state);
+ENS_API const char *ens_breaker_state_name(int state);
 
 #ifdef __cplusplus
 }

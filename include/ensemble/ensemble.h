@@ -6,6 +6,7 @@
 
 #include "actor.h"
 #include "addr.h"
+#include "api.h"
 #include "circuit_breaker.h"
 #include "error.h"
 #include "event.h"

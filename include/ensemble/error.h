@@ -10,6 +10,8 @@
 #ifndef ENSEMBLE_ERROR_H
 #define ENSEMBLE_ERROR_H
 
+#include "api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,11 +44,11 @@ enum ens_error {
 
 /* A static English sentence describing err; never NULL. Unknown codes give
  * "unknown error". Thread-safe; the string is never freed. */
-const char *ens_strerror(int err);
+ENS_API const char *ens_strerror(int err);
 
 /* The symbolic name of err ("ENS_ETIMEDOUT"); "ENS_EUNKNOWN" for codes that
  * are not ENS_E*. Thread-safe; the string is never freed. */
-const char *ens_err_name(int err);
+ENS_API const char *ens_err_name(int err);
 
 #ifdef __cplusplus
 }

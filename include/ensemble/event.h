@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "api.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,10 +59,10 @@ typedef void (*ens_event_cb)(const ens_event *ev, void *arg);
 /* "error", "retry", "poison", "crash", "restart", "exit", "escalate",
  * "breaker", "badframe", "dead_letter", "init_failed"; "unknown" otherwise.
  * Static strings, never NULL. */
-const char *ens_event_kind_name(ens_event_kind kind);
+ENS_API const char *ens_event_kind_name(ens_event_kind kind);
 
 /* The kind whose name is `name` (as above), or ENS_EINVAL. name borrowed. */
-int ens_event_kind_parse(const char *name);
+ENS_API int ens_event_kind_parse(const char *name);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "actor.h"
+#include "api.h"
 #include "msg.h"
 
 #ifdef __cplusplus
@@ -57,9 +58,9 @@ typedef struct ens_gen_server_cbs {
 } ens_gen_server_cbs;
 
 /* The runtime callbacks behind ENS_GEN_SERVER_DEF; not called directly. */
-int ens__gen_server_init(ens_ctx *c, void *state, const ens_msg *arg);
-int ens__gen_server_receive(ens_ctx *c, void *state, const ens_msg *m);
-void ens__gen_server_terminate(ens_ctx *c, void *state, int reason);
+ENS_API int ens__gen_server_init(ens_ctx *c, void *state, const ens_msg *arg);
+ENS_API int ens__gen_server_receive(ens_ctx *c, void *state, const ens_msg *m);
+ENS_API void ens__gen_server_terminate(ens_ctx *c, void *state, int reason);
 
 /* An ens_actor_def initializer for a gen_server called `name` (a string:
  * the registered actor type name) with state of type state_type and the
@@ -102,26 +103,27 @@ void ens__gen_server_terminate(ens_ctx *c, void *state, int reason);
  * Errors: ENS_EINVAL (NULL c or t, the none address, cb/reply not as
  * above), and the send errors of ens_send; inside an actor cb is then
  * never called. */
-int ens_gen_server_call(ens_ctx *c, ens_addr server, const ens_msgtype *t, const void *v,
-                        uint32_t timeout_ms, ens_reply_cb cb, uint64_t tag, ens_msg **reply);
+ENS_API int ens_gen_server_call(ens_ctx *c, ens_addr server, const ens_msgtype *t, const void *v,
+                                uint32_t timeout_ms, ens_reply_cb cb, uint64_t tag,
+                                ens_msg **reply);
 
 /* Cast (t, v) to `server`, to land in its handle_cast; no reply. Works
  * from inside an actor and from the outside context. v is encoded before
  * return (borrowed). Errors as ens_cast / ens_send. */
-int ens_gen_server_cast(ens_ctx *c, ens_addr server, const ens_msgtype *t, const void *v);
+ENS_API int ens_gen_server_cast(ens_ctx *c, ens_addr server, const ens_msgtype *t, const void *v);
 
 /* Reply (t, v) to a call whose ens_from the server kept (OTP's
  * gen_server:reply), from any callback of the server, once. A reply to a
  * caller that has timed out is dropped by the caller's runtime. v is
  * encoded before return (borrowed). Errors: ENS_EINVAL (NULL c or t, a from
  * with no address) and those of ens_reply_to. */
-int ens_gen_server_reply(ens_ctx *c, ens_from from, const ens_msgtype *t, const void *v);
+ENS_API int ens_gen_server_reply(ens_ctx *c, ens_from from, const ens_msgtype *t, const void *v);
 
 /* Complete a kept call with an error (error < 0, -32768..-1): the caller's
  * call completes with that status; (t, v) may carry details (t NULL: none).
  * Errors as ens_reply_to. */
-int ens_gen_server_reply_error(ens_ctx *c, ens_from from, int error, const ens_msgtype *t,
-                               const void *v);
+ENS_API int ens_gen_server_reply_error(ens_ctx *c, ens_from from, int error, const ens_msgtype *t,
+                                       const void *v);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "api.h"
 #include "event.h"
 
 #ifdef __cplusplus
@@ -72,12 +73,12 @@ typedef struct ens_journal ens_journal;
  * file of the journal's owner with one link: see "Files" above), ENS_EIO
  * (cannot be opened, e.g. no permission), ENS_ENOMEM. On success *out is owned by the caller
  * (ens_journal_close); on failure *out is NULL. */
-int ens_journal_open(const char *path, ens_journal **out);
+ENS_API int ens_journal_open(const char *path, ens_journal **out);
 
 /* ens_journal_open() that also writes a one-line reason for a failure
  * ("not an ensemble journal (file is not a database)") into why (borrowed,
  * may be NULL; always NUL-terminated when why_len > 0). */
-int ens_journal_open_why(const char *path, ens_journal **out, char *why, size_t why_len);
+ENS_API int ens_journal_open_why(const char *path, ens_journal **out, char *why, size_t why_len);
 
 /* Call cb for each row matching f (borrowed; NULL = every row, no limit),
  * newest first (by at_ms, then seq). Returns the number of rows passed to cb
@@ -85,8 +86,8 @@ int ens_journal_open_why(const char *path, ens_journal **out, char *why, size_t 
  * ENS_EBADFRAME (the file turned out corrupt while reading), ENS_EAGAIN
  * (locked past the busy timeout), ENS_EIO, ENS_ENOMEM; rows passed to cb
  * before an error stay passed. ens_journal_errmsg() then says more. */
-int ens_journal_query(ens_journal *j, const ens_journal_filter *f, ens_journal_row_cb cb,
-                      void *arg);
+ENS_API int ens_journal_query(ens_journal *j, const ens_journal_filter *f, ens_journal_row_cb cb,
+                              void *arg);
 
 /* Rows matching f (limit ignored), grouped: for each distinct value of
  * `by` ("kind" or "actor_type"), cb gets a row whose ev.kind (for "kind")
@@ -94,21 +95,21 @@ int ens_journal_query(ens_journal *j, const ens_journal_filter *f, ens_journal_r
  * the count. Returns the number of groups, or ENS_EINVAL (bad `by`,
  * NULL j or cb), or the errors of ens_journal_query. Groups come largest
  * first. */
-int ens_journal_count(ens_journal *j, const ens_journal_filter *f, const char *by,
-                      ens_journal_row_cb cb, void *arg);
+ENS_API int ens_journal_count(ens_journal *j, const ens_journal_filter *f, const char *by,
+                              ens_journal_row_cb cb, void *arg);
 
 /* A one-line description of j's last failure ("" if none). Owned by j,
  * valid until the next call on j; "" for NULL. */
-const char *ens_journal_errmsg(const ens_journal *j);
+ENS_API const char *ens_journal_errmsg(const ens_journal *j);
 
 /* Close a journal opened for reading. NULL-safe. */
-void ens_journal_close(ens_journal *j);
+ENS_API void ens_journal_close(ens_journal *j);
 
 /* The default journal path of system `name` (NULL = "default"):
  * $XDG_STATE_HOME/ensemble/<name>.db, else $HOME/.local/state/ensemble/
  * <name>.db. Written into buf (borrowed). Returns the length, ENS_ENOBUFS,
  * or ENS_EINVAL (no HOME, bad name: empty or with '/'). */
-int ens_journal_default_path(const char *name, char *buf, size_t len);
+ENS_API int ens_journal_default_path(const char *name, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

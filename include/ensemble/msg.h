@@ -43,6 +43,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "api.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,50 +83,50 @@ typedef struct ens_msg ens_msg;
  * mismatch with the format), ENS_EEXIST (another type has this name or the
  * name hashes onto a registered id or into the reserved system range),
  * ENS_ENOMEM. Not thread-safe: register from one thread at start-up. */
-int ens_msgtype_register(ens_msgtype *t);
+ENS_API int ens_msgtype_register(ens_msgtype *t);
 
 /* Find a registered type by name; NULL if none. name is borrowed. */
-const ens_msgtype *ens_msgtype_find(const char *name);
+ENS_API const ens_msgtype *ens_msgtype_find(const char *name);
 
 /* The message's type, or NULL if its type id is not registered here. */
-const ens_msgtype *ens_msg_type(const ens_msg *m);
+ENS_API const ens_msgtype *ens_msg_type(const ens_msg *m);
 
 /* The wire type id of m (also for unknown types). */
-uint32_t ens_msg_type_id(const ens_msg *m);
+ENS_API uint32_t ens_msg_type_id(const ens_msg *m);
 
 /* The decoded value of m if m is of type `want` (compared by id), else NULL.
  * The value is owned by m and lives as long as m; do not free its members. */
-const void *ens_msg_value(const ens_msg *m, const ens_msgtype *want);
+ENS_API const void *ens_msg_value(const ens_msg *m, const ens_msgtype *want);
 
 /* The original sender (for forwarded frames too); ENS_ADDR_NONE if none. */
-ens_addr ens_msg_sender(const ens_msg *m);
+ENS_API ens_addr ens_msg_sender(const ens_msg *m);
 
 /* True if m is a request (sent with ens_ask, ens_request or ens_call): a
  * reply is awaited under its correlation. */
-bool ens_msg_is_request(const ens_msg *m);
+ENS_API bool ens_msg_is_request(const ens_msg *m);
 
 /* True if m was sent with ens_cast. */
-bool ens_msg_is_cast(const ens_msg *m);
+ENS_API bool ens_msg_is_cast(const ens_msg *m);
 
 /* True if m is a system message (exit request, child exited, wake-up, ...). */
-bool ens_msg_is_system(const ens_msg *m);
+ENS_API bool ens_msg_is_system(const ens_msg *m);
 
 /* The error code of an error reply (negative), else 0. */
-int ens_msg_error(const ens_msg *m);
+ENS_API int ens_msg_error(const ens_msg *m);
 
 /* The address the message was sent to. */
-ens_addr ens_msg_target(const ens_msg *m);
+ENS_API ens_addr ens_msg_target(const ens_msg *m);
 
 /* 1 on first delivery; 2 on the redelivery after an error return (or, on the
  * process base, after a crash). */
-uint32_t ens_msg_attempt(const ens_msg *m);
+ENS_API uint32_t ens_msg_attempt(const ens_msg *m);
 
 /* The encoded size of m in bytes (frame header plus payload). */
-size_t ens_msg_size(const ens_msg *m);
+ENS_API size_t ens_msg_size(const ens_msg *m);
 
 /* A copy of m that the caller owns (release with ens_msg_free), to keep a
  * message beyond its callback. NULL when out of memory or m is NULL. */
-ens_msg *ens_msg_dup(const ens_msg *m);
+ENS_API ens_msg *ens_msg_dup(const ens_msg *m);
 
 /* Encode (t, v) as a whole frame (header and payload), the form start
  * arguments and messages inside messages travel in (a behaviour's
@@ -133,17 +134,17 @@ ens_msg *ens_msg_dup(const ens_msg *m);
  * (free()), *len its size. Errors: ENS_EINVAL (NULL arguments, v NULL with
  * a non-empty format), ENS_EBADTYPE (t not registered), ENS_EMSGSIZE (over
  * 1 GiB), ENS_ENOMEM. */
-int ens_msg_encode(const ens_msgtype *t, const void *v, uint8_t **out, size_t *len);
+ENS_API int ens_msg_encode(const ens_msgtype *t, const void *v, uint8_t **out, size_t *len);
 
 /* Decode a frame made by ens_msg_encode (or found in a message) into a
  * message owned by the caller (ens_msg_free); data is copied, borrowed.
  * Errors: ENS_EINVAL (NULL arguments), ENS_EBADFRAME (malformed),
  * ENS_EBADTYPE (its type is not registered here), ENS_EMSGSIZE, ENS_ENOMEM. */
-int ens_msg_decode(const void *data, size_t len, ens_msg **out);
+ENS_API int ens_msg_decode(const void *data, size_t len, ens_msg **out);
 
 /* Release a message the caller owns (from ens_ask, ens_listen, ens_msg_dup).
  * NULL-safe. Never free a message borrowed in a callback. */
-void ens_msg_free(ens_msg *m);
+ENS_API void ens_msg_free(ens_msg *m);
 
 /* ---- Built-in types: usable without declarations ---------------------- */
 
@@ -157,9 +158,9 @@ typedef struct ens_bytes_v {
     ens_bytes data;
 } ens_bytes_v; /* "B" */
 
-extern const ens_msgtype ens_type_string; /* "ens.String" */
-extern const ens_msgtype ens_type_int64;  /* "ens.Int64" */
-extern const ens_msgtype ens_type_bytes;  /* "ens.Bytes" */
+ENS_API extern const ens_msgtype ens_type_string; /* "ens.String" */
+ENS_API extern const ens_msgtype ens_type_int64;  /* "ens.Int64" */
+ENS_API extern const ens_msgtype ens_type_bytes;  /* "ens.Bytes" */
 #define ENS_MSG_STRING (&ens_type_string)
 #define ENS_MSG_INT64  (&ens_type_int64)
 #define ENS_MSG_BYTES  (&ens_type_bytes)
@@ -267,13 +268,13 @@ typedef struct ens_command_result_v {
     ens_bytes output;    /* the (first max_output bytes of) output */
 } ens_command_result_v;
 
-extern const ens_msgtype ens_sys_exit_request;    /* "ens.ExitRequest" */
-extern const ens_msgtype ens_sys_child_exited;    /* "ens.ChildExited" */
-extern const ens_msgtype ens_sys_child_restarted; /* "ens.ChildRestarted" */
-extern const ens_msgtype ens_sys_child_started;   /* "ens.ChildStarted" */
-extern const ens_msgtype ens_sys_wakeup;          /* "ens.WakeUp" */
-extern const ens_msgtype ens_sys_poison;          /* "ens.PoisonMessage" */
-extern const ens_msgtype ens_sys_dead_envelope;   /* "ens.DeadEnvelope" */
+ENS_API extern const ens_msgtype ens_sys_exit_request;    /* "ens.ExitRequest" */
+ENS_API extern const ens_msgtype ens_sys_child_exited;    /* "ens.ChildExited" */
+ENS_API extern const ens_msgtype ens_sys_child_restarted; /* "ens.ChildRestarted" */
+ENS_API extern const ens_msgtype ens_sys_child_started;   /* "ens.ChildStarted" */
+ENS_API extern const ens_msgtype ens_sys_wakeup;          /* "ens.WakeUp" */
+ENS_API extern const ens_msgtype ens_sys_poison;          /* "ens.PoisonMessage" */
+ENS_API extern const ens_msgtype ens_sys_dead_envelope;   /* "ens.DeadEnvelope" */
 #define ENS_MSG_EXIT_REQUEST    (&ens_sys_exit_request)
 #define ENS_MSG_CHILD_EXITED    (&ens_sys_child_exited)
 #define ENS_MSG_CHILD_RESTARTED (&ens_sys_child_restarted)
@@ -283,15 +284,15 @@ extern const ens_msgtype ens_sys_dead_envelope;   /* "ens.DeadEnvelope" */
 #define ENS_MSG_DEAD_ENVELOPE   (&ens_sys_dead_envelope)
 
 /* The services' messages (ens_watch_fd, ens_command_run in actor.h). */
-extern const ens_msgtype ens_sys_fd_ready;       /* "ens.FdReady" */
-extern const ens_msgtype ens_sys_command_result; /* "ens.CommandResult" */
+ENS_API extern const ens_msgtype ens_sys_fd_ready;       /* "ens.FdReady" */
+ENS_API extern const ens_msgtype ens_sys_command_result; /* "ens.CommandResult" */
 #define ENS_MSG_FD_READY       (&ens_sys_fd_ready)
 #define ENS_MSG_COMMAND_RESULT (&ens_sys_command_result)
 
 /* The message inside a PoisonMessage or a DeadEnvelope, decoded on first use
  * and owned by m (borrowed: valid as long as m). NULL if m is neither, or if
  * the original cannot be decoded here (for example its type is unknown). */
-const ens_msg *ens_poison_original(const ens_msg *m);
+ENS_API const ens_msg *ens_poison_original(const ens_msg *m);
 
 #ifdef __cplusplus
 }

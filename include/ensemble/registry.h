@@ -28,6 +28,7 @@
 
 #include "actor.h"
 #include "addr.h"
+#include "api.h"
 #include "msg.h"
 
 #ifdef __cplusplus
@@ -41,7 +42,7 @@ extern "C" {
  * A-Z a-z 0-9 . _ - / starting with a letter, a digit or '_'. (No ':', so
  * a name never reads as an address "ens:NODE/ID"; no spaces, so the shell
  * and the command line take it as one word.) NULL: false. */
-bool ens_name_valid(const char *name);
+ENS_API bool ens_name_valid(const char *name);
 
 /* Create-or-get: if an actor named `name` is alive, store its address in
  * *out and return 1 (d and the argument are ignored; nothing starts).
@@ -56,8 +57,8 @@ bool ens_name_valid(const char *name);
  * created, before its init has run: a concurrent request gets its address
  * at once (messages queue until init has run); if that init fails, the name
  * is free again and the address has no actor (sends become dead letters). */
-int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const ens_msgtype *argt,
-                   const void *arg, ens_addr *out);
+ENS_API int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d,
+                           const ens_msgtype *argt, const void *arg, ens_addr *out);
 
 /* ens_name_spawn with spawn flags (a mask of enum ens_spawn_flag, as
  * ens_spawn_flags), which apply only when an actor is created: a
@@ -66,24 +67,25 @@ int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const e
  * the name was taken (*out its actor; nothing starts, no notice comes).
  * Unknown flags: ENS_EINVAL. Otherwise as ens_name_spawn, which is this
  * with flags 0. */
-int ens_name_spawn_flags(ens_ctx *c, const char *name, const ens_actor_def *d,
-                         const ens_msgtype *argt, const void *arg, uint32_t flags, ens_addr *out);
+ENS_API int ens_name_spawn_flags(ens_ctx *c, const char *name, const ens_actor_def *d,
+                                 const ens_msgtype *argt, const void *arg, uint32_t flags,
+                                 ens_addr *out);
 
 /* The address of the live actor named `name`, in *out. Errors: ENS_ENOENT
  * (no such name), ENS_EINVAL (NULL arguments, invalid name), ENS_ETIMEDOUT,
  * ENS_ESHUTDOWN. */
-int ens_name_lookup(ens_ctx *c, const char *name, ens_addr *out);
+ENS_API int ens_name_lookup(ens_ctx *c, const char *name, ens_addr *out);
 
 /* Give the calling actor the name `name` (inside an actor only). Naming it
  * again with its own name is a no-op. Errors: ENS_EEXIST (another live actor
  * has the name, or the caller already has a different name), ENS_EINVAL
  * (outside an actor, NULL or invalid name), ENS_ETIMEDOUT. */
-int ens_name_register(ens_ctx *c, const char *name);
+ENS_API int ens_name_register(ens_ctx *c, const char *name);
 
 /* Drop the calling actor's name (inside an actor only), so the name is free
  * for another. Errors: ENS_ENOENT (it has none), ENS_EINVAL (outside an
  * actor), ENS_ETIMEDOUT. */
-int ens_name_unregister(ens_ctx *c);
+ENS_API int ens_name_unregister(ens_ctx *c);
 
 /* Send (t, v) to the actor named `name`, as ens_send would to its address.
  * An unregistered name makes the message a dead letter with the reason
@@ -91,7 +93,7 @@ int ens_name_unregister(ens_ctx *c);
  * DEAD_LETTER journal row) and still returns 0. Errors: ENS_EINVAL (NULL
  * arguments, v included; invalid name), ENS_ETIMEDOUT (the lookup), and those of
  * ens_send. */
-int ens_name_send(ens_ctx *c, const char *name, const ens_msgtype *t, const void *v);
+ENS_API int ens_name_send(ens_ctx *c, const char *name, const ens_msgtype *t, const void *v);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 
 #include "actor.h"
 #include "addr.h"
+#include "api.h"
 #include "msg.h"
 #include "system.h"
 
@@ -45,7 +46,7 @@ typedef struct ens_status_v {
 } ens_status_v;
 
 /* "ens.Status": registered by ens_system_start (do not modify). */
-extern ens_msgtype ens_sys_status;
+ENS_API extern ens_msgtype ens_sys_status;
 #define ENS_MSG_STATUS (&ens_sys_status)
 
 /* A status snapshot taken from outside. Opaque. */
@@ -55,24 +56,24 @@ typedef struct ens_status ens_status;
  * admin. Only from the outside context's thread. *out is owned by the
  * caller: ens_status_free. Errors: ENS_EINVAL (NULL arguments),
  * ENS_ETIMEDOUT, ENS_ESHUTDOWN, ENS_ENOMEM. */
-int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out);
+ENS_API int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out);
 
 /* Number of actors in st. */
-size_t ens_status_count(const ens_status *st);
+ENS_API size_t ens_status_count(const ens_status *st);
 
 /* Actor i (0 <= i < count) of st, borrowed from st; NULL past the end. */
-const ens_actor_status *ens_status_at(const ens_status *st, size_t i);
+ENS_API const ens_actor_status *ens_status_at(const ens_status *st, size_t i);
 
 /* The admin's pid. */
-int ens_status_admin_pid(const ens_status *st);
+ENS_API int ens_status_admin_pid(const ens_status *st);
 
 /* Release a snapshot. NULL-safe. */
-void ens_status_free(ens_status *st);
+ENS_API void ens_status_free(ens_status *st);
 
 /* From inside an actor: ask the admin for status; the answer arrives as an
  * ENS_MSG_STATUS message (read it with ens_msg_value(m, ENS_MSG_STATUS)).
  * Errors: ENS_EINVAL (outside an actor), ENS_EIO (the admin is gone). */
-int ens_status_request(ens_ctx *c);
+ENS_API int ens_status_request(ens_ctx *c);
 
 #ifdef __cplusplus
 }

@@ -82,6 +82,7 @@
 
 #include "actor.h"
 #include "addr.h"
+#include "api.h"
 #include "msg.h"
 
 #ifdef __cplusplus
@@ -169,9 +170,9 @@ typedef int (*ens_sup_configure)(ens_ctx *c, const ens_msg *arg, ens_sup_flags *
 typedef struct ens_sup_impl {
     ens_sup_configure configure;
 } ens_sup_impl;
-int ens__sup_init(ens_ctx *c, void *state, const ens_msg *arg);
-int ens__sup_receive(ens_ctx *c, void *state, const ens_msg *m);
-void ens__sup_terminate(ens_ctx *c, void *state, int reason);
+ENS_API int ens__sup_init(ens_ctx *c, void *state, const ens_msg *arg);
+ENS_API int ens__sup_receive(ens_ctx *c, void *state, const ens_msg *m);
+ENS_API void ens__sup_terminate(ens_ctx *c, void *state, int reason);
 
 /* Define `var`, a static const ens_actor_def of a supervisor named
  * type_name whose flags and children come from configure_fn (declared
@@ -188,13 +189,13 @@ void ens__sup_terminate(ens_ctx *c, void *state, int reason);
 
 /* The definition ens_supervisor_spawn uses ("ens.Supervisor"); its start
  * argument is an ENS_MSG_SUP_CONFIG value made by ens_supervisor_spawn. */
-extern const ens_actor_def ens_supervisor_def;
+ENS_API extern const ens_actor_def ens_supervisor_def;
 
 /* True when a child-exited notice (reason, status) means "stopped in
  * order" for the transient rule: ENS_EXIT_NORMAL, ENS_EXIT_SHUTDOWN, or
  * ENS_EXIT_INTENSITY (a supervisor that gave up, OTP's `shutdown`). status
  * is not looked at. */
-bool ens_sup_is_shutdown_exit(int reason, int status);
+ENS_API bool ens_sup_is_shutdown_exit(int reason, int status);
 
 /* ---- Starting a tree ------------------------------------------------- */
 
@@ -213,8 +214,8 @@ bool ens_sup_is_shutdown_exit(int reason, int status);
  * supervisor's init failed, e.g. its first child could not be spawned), and
  * those of ens_spawn. *out is written on
  * success only. */
-int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spec *specs, size_t n,
-                         ens_addr *out);
+ENS_API int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spec *specs,
+                                 size_t n, ens_addr *out);
 
 /* ---- Operations ------------------------------------------------------ */
 /*
@@ -246,9 +247,9 @@ int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spe
  * argument (both NULL: the template's). The reply comes once the child's
  * init has run and carries its address (*out outside); if its init fails
  * the child is dropped and the reply is ENS_EINIT (OTP's {error, Reason}). */
-int ens_supervisor_start_child(ens_ctx *c, ens_addr sup, const ens_child_spec *spec,
-                               const ens_msgtype *argt, const void *arg, ens_reply_cb cb,
-                               uint64_t tag, ens_addr *out);
+ENS_API int ens_supervisor_start_child(ens_ctx *c, ens_addr sup, const ens_child_spec *spec,
+                                       const ens_msgtype *argt, const void *arg, ens_reply_cb cb,
+                                       uint64_t tag, ens_addr *out);
 
 /* Stop a child with its shutdown rule (exit request and shutdown_ms, then
  * ens_kill; ens_kill at once; or an unbounded wait), without restarting it.
@@ -258,26 +259,26 @@ int ens_supervisor_start_child(ens_ctx *c, ens_addr sup, const ens_child_spec *s
  * carries the address it had and how it ended (ens_sup_result_v.reason:
  * ENS_EXIT_SHUTDOWN, ENS_EXIT_KILLED, or its own reason if it ended first;
  * -1 if it was not running). */
-int ens_supervisor_terminate_child(ens_ctx *c, ens_addr sup, const char *id, ens_addr child,
-                                   ens_reply_cb cb, uint64_t tag);
+ENS_API int ens_supervisor_terminate_child(ens_ctx *c, ens_addr sup, const char *id, ens_addr child,
+                                           ens_reply_cb cb, uint64_t tag);
 
 /* Start again a stopped child of a static strategy by id; the reply comes
  * once its init has run and carries its new address (*out outside).
  * ENS_EEXIST if it runs; ENS_EINIT if its init failed (it stays stopped). */
-int ens_supervisor_restart_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
-                                 uint64_t tag, ens_addr *out);
+ENS_API int ens_supervisor_restart_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
+                                         uint64_t tag, ens_addr *out);
 
 /* Forget the spec of a stopped child of a static strategy. ENS_EEXIST if it
  * runs. */
-int ens_supervisor_delete_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
-                                uint64_t tag);
+ENS_API int ens_supervisor_delete_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
+                                        uint64_t tag);
 
 /* List the children in start order: id, address (none when not running),
  * definition name, status, worker or supervisor. Outside, *out is the reply
  * (owned by the caller: ens_msg_free; read it with
  * ens_msg_value(*out, ENS_MSG_SUP_CHILDREN)). */
-int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
-                                  ens_msg **out);
+ENS_API int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
+                                          ens_msg **out);
 
 /* Counts of the children (OTP's count_children). */
 typedef struct ens_sup_counts_v {
@@ -288,8 +289,8 @@ typedef struct ens_sup_counts_v {
 } ens_sup_counts_v;
 
 /* Count the children; outside, *out receives the counts. */
-int ens_supervisor_count_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
-                                  ens_sup_counts_v *out);
+ENS_API int ens_supervisor_count_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
+                                          ens_sup_counts_v *out);
 
 /* ---- Message types of the operations (public: any program may send
  * them; the functions above are the usual way) --------------------------- */
@@ -365,16 +366,16 @@ typedef struct ens_sup_children_v {
     ens_array children; /* ens_sup_child_info items, in start order */
 } ens_sup_children_v;
 
-extern ens_msgtype ens_sup_config_type;    /* "ens.sup.Config" */
-extern ens_msgtype ens_sup_start_type;     /* "ens.sup.StartChild" */
-extern ens_msgtype ens_sup_terminate_type; /* "ens.sup.TerminateChild" */
-extern ens_msgtype ens_sup_restart_type;   /* "ens.sup.RestartChild" */
-extern ens_msgtype ens_sup_delete_type;    /* "ens.sup.DeleteChild" */
-extern ens_msgtype ens_sup_which_type;     /* "ens.sup.WhichChildren" */
-extern ens_msgtype ens_sup_count_type;     /* "ens.sup.CountChildren" */
-extern ens_msgtype ens_sup_result_type;    /* "ens.sup.Result" */
-extern ens_msgtype ens_sup_children_type;  /* "ens.sup.Children" */
-extern ens_msgtype ens_sup_counts_type;    /* "ens.sup.Counts" */
+ENS_API extern ens_msgtype ens_sup_config_type;    /* "ens.sup.Config" */
+ENS_API extern ens_msgtype ens_sup_start_type;     /* "ens.sup.StartChild" */
+ENS_API extern ens_msgtype ens_sup_terminate_type; /* "ens.sup.TerminateChild" */
+ENS_API extern ens_msgtype ens_sup_restart_type;   /* "ens.sup.RestartChild" */
+ENS_API extern ens_msgtype ens_sup_delete_type;    /* "ens.sup.DeleteChild" */
+ENS_API extern ens_msgtype ens_sup_which_type;     /* "ens.sup.WhichChildren" */
+ENS_API extern ens_msgtype ens_sup_count_type;     /* "ens.sup.CountChildren" */
+ENS_API extern ens_msgtype ens_sup_result_type;    /* "ens.sup.Result" */
+ENS_API extern ens_msgtype ens_sup_children_type;  /* "ens.sup.Children" */
+ENS_API extern ens_msgtype ens_sup_counts_type;    /* "ens.sup.Counts" */
 #define ENS_MSG_SUP_CONFIG    (&ens_sup_config_type)
 #define ENS_MSG_SUP_START     (&ens_sup_start_type)
 #define ENS_MSG_SUP_TERMINATE (&ens_sup_terminate_type)
@@ -389,11 +390,11 @@ extern ens_msgtype ens_sup_counts_type;    /* "ens.sup.Counts" */
 /* Register the supervisor message types. Done automatically when the
  * library is loaded; calling it again (before ens_system_start) returns 0.
  * Errors: those of ens_msgtype_register. */
-int ens_supervisor_types_register(void);
+ENS_API int ens_supervisor_types_register(void);
 
 /* "one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one";
  * "unknown" otherwise. Static strings. */
-const char *ens_sup_strategy_name(ens_sup_strategy s);
+ENS_API const char *ens_sup_strategy_name(ens_sup_strategy s);
 
 #ifdef __cplusplus
 }

@@ -61,6 +61,7 @@
 #include <stdint.h>
 
 #include "actor.h"
+#include "api.h"
 #include "event.h"
 #include "msg.h"
 
@@ -161,13 +162,13 @@ typedef struct ens_system ens_system;
  * logged, ENS_ENOTSUP (a persistent inproc system), ENS_EIO / ENS_EAGAIN (the admin could not
  * be forked), ENS_ENOMEM. Process base: the caller's stdio buffers should be flushed first (fork
  * copies them). */
-int ens_system_start(const ens_system_opts *o, ens_system **out);
+ENS_API int ens_system_start(const ens_system_opts *o, ens_system **out);
 
 /* The outside context of the system (borrowed; valid until shutdown). */
-ens_ctx *ens_system_ctx(ens_system *s);
+ENS_API ens_ctx *ens_system_ctx(ens_system *s);
 
 /* The system's options as started (borrowed). */
-const ens_system_opts *ens_system_options(const ens_system *s);
+ENS_API const ens_system_opts *ens_system_options(const ens_system *s);
 
 /* Send (t, v) to `to` as a request and wait up to timeout_ms for the reply.
  * Only from the outside context. On success *reply is the reply (owned by
@@ -179,8 +180,8 @@ const ens_system_opts *ens_system_options(const ens_system *s);
  * or the code the replier chose (ens_reply_error). Other errors, with *reply NULL: ENS_ETIMEDOUT
  * (no reply in time; a late reply is dropped), ENS_EINVAL (NULL arguments, v included; an address
  * ens_send refuses; called inside an actor), the send errors of ens_send. */
-int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
-            ens_msg **reply);
+ENS_API int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v,
+                    uint32_t timeout_ms, ens_msg **reply);
 
 /* Wait up to timeout_ms for the next message sent to the outside endpoint
  * that is not the reply to an ask: replies to tells, PoisonMessages of
@@ -188,7 +189,7 @@ int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, 
  * (ens_msg_free). Errors: ENS_ETIMEDOUT, ENS_EINVAL (NULL arguments, inside
  * an actor), ENS_ESHUTDOWN (the system has ended and nothing is left to
  * take). */
-int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out);
+ENS_API int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out);
 
 /* Inproc: run the actors until no message is queued or timeout_ms passed,
  * without waiting for wake-ups; returns the number of messages handled
@@ -201,7 +202,7 @@ int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out);
  * before are still there for ens_listen). An admin that was this program's
  * child is reaped as soon as its end is seen, by this call, ens_ask or
  * ens_listen: no zombie is left. */
-int ens_system_run(ens_system *s, uint32_t timeout_ms);
+ENS_API int ens_system_run(ens_system *s, uint32_t timeout_ms);
 
 /* Attach to the running process-base system called `name` of this user on
  * this host, as another outside endpoint with an address of its own. The
@@ -221,7 +222,7 @@ int ens_system_run(ens_system *s, uint32_t timeout_ms);
  * ENS_EAGAIN (the system is short of file descriptors), ENS_ESHUTDOWN (it
  * is ending), ENS_ETIMEDOUT (the admin did not answer), ENS_EIO (it closed
  * the connection without a word), ENS_ENOMEM. */
-int ens_system_connect(const char *name, ens_system **out);
+ENS_API int ens_system_connect(const char *name, ens_system **out);
 
 /* Who answers at the name of system `name` of this user, looked for as
  * ens_system_connect does: *uid and *pid (either may be NULL) get the
@@ -229,13 +230,13 @@ int ens_system_connect(const char *name, ens_system **out);
  * -1 when a socket there is not a system's kind and cannot tell). Nothing
  * is sent to it. Errors: ENS_EINVAL (bad name), ENS_ENOENT (nobody
  * listens), ENS_ETIMEDOUT, ENS_EIO. */
-int ens_system_holder(const char *name, int *uid, int *pid);
+ENS_API int ens_system_holder(const char *name, int *uid, int *pid);
 
 /* End the whole system, from any handle (started or connected): every
  * top-level actor gets an exit request, stragglers are killed after
  * timeout_ms; then the handle is released as by ens_system_shutdown.
  * NULL-safe. Returns 0 or ENS_ETIMEDOUT. */
-int ens_system_stop(ens_system *s, uint32_t timeout_ms);
+ENS_API int ens_system_stop(ens_system *s, uint32_t timeout_ms);
 
 /* End the system: every top-level actor gets an exit request (and with it
  * its children), queued messages are handled up to timeout_ms, then all that
@@ -244,7 +245,7 @@ int ens_system_stop(ens_system *s, uint32_t timeout_ms);
  * without finishing (the system is freed all the same). On a handle from
  * ens_system_connect, and for a persistent system, this only detaches: the
  * system runs on (ens_system_stop ends it). */
-int ens_system_shutdown(ens_system *s, uint32_t timeout_ms);
+ENS_API int ens_system_shutdown(ens_system *s, uint32_t timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "actor.h"
+#include "api.h"
 #include "msg.h"
 
 #ifdef __cplusplus
@@ -71,7 +72,7 @@ typedef struct ens_troupe_opts {
  * arg_type/arg mismatch), ENS_EBADTYPE (arg_type not registered),
  * ENS_EMSGSIZE, ENS_ENOMEM, ENS_EINIT (outside only: the leader could not
  * start), ENS_ESHUTDOWN. *out is written only on success. */
-int ens_troupe_spawn(ens_ctx *c, const ens_troupe_opts *o, ens_addr *out);
+ENS_API int ens_troupe_spawn(ens_ctx *c, const ens_troupe_opts *o, ens_addr *out);
 
 /* Inside a worker: keep (busy true) or end (false) the current work item
  * beyond the handler that took it. While kept, the worker counts as busy
@@ -80,7 +81,7 @@ int ens_troupe_spawn(ens_ctx *c, const ens_troupe_opts *o, ens_addr *out);
  * then makes the worker idle. May be called from any callback of the
  * worker, including request completions. Errors: ENS_EINVAL (NULL c, or c
  * is not a troupe worker). */
-int ens_troupe_busy(ens_ctx *c, bool busy);
+ENS_API int ens_troupe_busy(ens_ctx *c, bool busy);
 
 /* The leader's figures, as the value of an ENS_MSG_TROUPE_STATS reply. */
 typedef struct ens_troupe_stats_v {
@@ -98,7 +99,7 @@ typedef struct ens_troupe_stats_v {
  * (ens_ask, ens_request; the value is ignored) it is answered by the leader
  * with its own ens_troupe_stats_v instead of being given to a worker. It is
  * registered when the library is loaded. */
-extern ens_msgtype ens_troupe_stats;
+ENS_API extern ens_msgtype ens_troupe_stats;
 #define ENS_MSG_TROUPE_STATS (&ens_troupe_stats)
 
 #ifdef __cplusplus
