@@ -6,7 +6,7 @@
  * loop flushes when it goes idle, shutdown flushes and closes.
  * Process base: the admin, which forks every actor, must never hold a
  * sqlite connection (PLATFORM-NOTES.md), so it forks a journal writer
- * process before any actor and sends it every event as an ens_ctl_event
+ * process before any actor and sends it every event as an ens__ctl_event
  * frame on a SOCK_SEQPACKET channel; the writer opens the database itself.
  * The path is checked at start by the starting program (opened, then closed
  * again before the admin is forked).
@@ -132,7 +132,7 @@ _Noreturn static void writer_main(ens_system *s, int ch)
         for (int i = 0; i < nfds; i++)
             close(fds[i]);
         if (rc == 1) {
-            if (m->hdr.type_id == ens_ctl_event.id) {
+            if (m->hdr.type_id == ens__ctl_event.id) {
                 ens_event ev;
                 ens__ctl_event_from(m->value, &ev);
                 ens__journal_append(s, &ev);

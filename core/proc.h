@@ -51,30 +51,30 @@
 #define ENS_CTL_MAX_FDS 16
 
 typedef struct {
-    uint64_t def;  /* the ens_actor_def pointer (same image in every process) */
-    int32_t sync;  /* 1: reply after init ran (outside spawns) */
-    int32_t flags; /* enum ens_spawn_flag */
-    char *name;    /* the definition's name, checked against def */
-    char *global;  /* ens_name_spawn: the global name, else NULL */
-    ens_bytes arg; /* encoded start-argument frame, or empty */
-} ens_ctl_spawn_v; /* "S(Uiiss)B" requester -> admin; reply ens_ctl_status_v
+    uint64_t def;   /* the ens_actor_def pointer (same image in every process) */
+    int32_t sync;   /* 1: reply after init ran (outside spawns) */
+    int32_t flags;  /* enum ens_spawn_flag */
+    char *name;     /* the definition's name, checked against def */
+    char *global;   /* ens_name_spawn: the global name, else NULL */
+    ens_bytes arg;  /* encoded start-argument frame, or empty */
+} ens__ctl_spawn_v; /* "S(Uiiss)B" requester -> admin; reply ens__ctl_status_v
                       (status 1: the global name was taken, addr is its actor) */
 
 typedef struct {
     ens_addr addr;
     int32_t status;
-} ens_ctl_status_v; /* "S($(Uuu)i)" replies: spawned, connected, ... */
+} ens__ctl_status_v; /* "S($(Uuu)i)" replies: spawned, connected, ... */
 
 typedef struct {
     ens_addr peer;
     uint64_t conn_id;
-} ens_ctl_conn_v; /* "S($(Uuu)U)" connect request (-> admin), new receiving
+} ens__ctl_conn_v; /* "S($(Uuu)U)" connect request (-> admin), new receiving
                      end (admin -> receiver, with the fd), closed (-> admin) */
 
 typedef struct {
     int32_t reason;
     int32_t status;
-} ens_ctl_exit_v; /* "S(ii)" actor -> admin: started (reason -1) or exiting */
+} ens__ctl_exit_v; /* "S(ii)" actor -> admin: started (reason -1) or exiting */
 
 typedef struct {
     int64_t at_ms;
@@ -82,31 +82,31 @@ typedef struct {
     int32_t kind, error, signal;
     uint32_t attempt, incarnation, msg_size;
     char *actor_type, *msg_type, *reason;
-} ens_ctl_event_v; /* "S(I$(Uuu)$(Uuu)$(Uuu)iiiuuusss)" -> admin -> outside */
+} ens__ctl_event_v; /* "S(I$(Uuu)$(Uuu)$(Uuu)iiiuuusss)" -> admin -> outside */
 
 typedef struct {
     char *reason;
     ens_bytes frame;
-} ens_ctl_frame_v; /* "S(s)B" a dead letter (-> admin) */
+} ens__ctl_frame_v; /* "S(s)B" a dead letter (-> admin) */
 
 typedef struct {
     int32_t enable;
     uint32_t timeout_ms;
-} ens_ctl_flag_v; /* "S(iu)" dead-letter handler (enable), shutdown (timeout) */
+} ens__ctl_flag_v; /* "S(iu)" dead-letter handler (enable), shutdown (timeout) */
 
 typedef struct {
     ens_addr addr; /* the connected program's outside address */
     uint32_t max_frame_bytes, mailbox_limit, call_timeout_ms, log_level;
     uint64_t mailbox_bytes_limit;
-} ens_ctl_hello_v; /* "S($(Uuu)uuuuU)" admin -> a program connected by name,
+} ens__ctl_hello_v; /* "S($(Uuu)uuuuU)" admin -> a program connected by name,
                       with the receiving end of the admin's connection to it:
                       the system's limits, which its sends must keep too */
 
 typedef struct {
     int32_t op; /* ens_names_op: LOOKUP, REGISTER, UNREGISTER */
     char *name;
-} ens_ctl_name_v; /* "S(is)" requester -> admin (core/proc_names.c); reply
-                     ens_ctl_spawned with the address (LOOKUP) and status */
+} ens__ctl_name_v; /* "S(is)" requester -> admin (core/proc_names.c); reply
+                     ens__ctl_spawned with the address (LOOKUP) and status */
 
 typedef struct {
     uint64_t def; /* the ens_actor_def pointer */
@@ -115,20 +115,20 @@ typedef struct {
     int32_t sync;
     uint64_t rx_id; /* the id of its one receiving end */
     ens_bytes arg;  /* encoded start-argument frame, or empty */
-} ens_ctl_fork_v;   /* "S(U$(Uuu)$(Uuu)uuiU)B" admin -> a spare process
-                       (core/proc_zygote.c), with the control channel, the stage
-                       memfd and the receiving end: become this actor */
+} ens__ctl_fork_v;  /* "S(U$(Uuu)$(Uuu)uuiU)B" admin -> a spare process
+                      (core/proc_zygote.c), with the control channel, the stage
+                      memfd and the receiving end: become this actor */
 
-extern ens_msgtype ens_ctl_fork;
-/* "ens.ctl.Spare" (an ens_ctl_flag_v, enable: how many): admin -> zygote, make more spares. */
-extern ens_msgtype ens_ctl_spare;
-extern ens_msgtype ens_ctl_name;
-/* "ens.ctl.Kill" (an ens_ctl_conn_v, conn_id 0): -> admin, SIGKILL peer for good. */
-extern ens_msgtype ens_ctl_kill;
-extern ens_msgtype ens_ctl_spawn, ens_ctl_spawned, ens_ctl_connect, ens_ctl_connected,
-    ens_ctl_newconn, ens_ctl_closed, ens_ctl_started, ens_ctl_exiting, ens_ctl_event,
-    ens_ctl_deadletter, ens_ctl_deadhandler, ens_ctl_shutdown, ens_ctl_status, ens_ctl_log,
-    ens_ctl_hello;
+extern ens_msgtype ens__ctl_fork;
+/* "ens.ctl.Spare" (an ens__ctl_flag_v, enable: how many): admin -> zygote, make more spares. */
+extern ens_msgtype ens__ctl_spare;
+extern ens_msgtype ens__ctl_name;
+/* "ens.ctl.Kill" (an ens__ctl_conn_v, conn_id 0): -> admin, SIGKILL peer for good. */
+extern ens_msgtype ens__ctl_kill;
+extern ens_msgtype ens__ctl_spawn, ens__ctl_spawned, ens__ctl_connect, ens__ctl_connected,
+    ens__ctl_newconn, ens__ctl_closed, ens__ctl_started, ens__ctl_exiting, ens__ctl_event,
+    ens__ctl_deadletter, ens__ctl_deadhandler, ens__ctl_shutdown, ens__ctl_status, ens__ctl_log,
+    ens__ctl_hello;
 
 /* Register the control types (idempotent). */
 int ens__ctl_register(void);
@@ -162,10 +162,10 @@ int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds);
 int ens__ctl_send_event(int fd, const ens_event *ev);
 
 /* The control value of an event (strings borrowed from ev). */
-void ens__ctl_event_to(const ens_event *ev, ens_ctl_event_v *v);
+void ens__ctl_event_to(const ens_event *ev, ens__ctl_event_v *v);
 
 /* Rebuild an ens_event from a control event value (strings borrowed). */
-void ens__ctl_event_from(const ens_ctl_event_v *v, ens_event *ev);
+void ens__ctl_event_from(const ens__ctl_event_v *v, ens_event *ev);
 
 /* ---- process helpers ---------------------------------------------------- */
 
@@ -206,7 +206,7 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const struct ens_
 
 /* In the admin, before any actor: fork the journal writer process of s
  * (when s->journal_path is set), a child of the admin that dies with it.
- * It reads ens_ctl_event frames from its channel, appends them, flushes
+ * It reads ens__ctl_event frames from its channel, appends them, flushes
  * whenever the channel is empty (and every ENS__JWRITER_BATCH_MAX events),
  * and at end of file flushes, closes and exits 0. On success *pid is the
  * writer (0: no journal) and *fd the admin's end of the channel

@@ -81,7 +81,7 @@ typedef struct proc_actor {
     uint64_t next_corr;
     uint64_t rpc_corr;
     bool rpc_done;
-    ens_ctl_status_v rpc_reply;
+    ens__ctl_status_v rpc_reply;
     bool exit_announced; /* the admin acked our Exiting (pa_route) */
 } proc_actor;
 
@@ -149,8 +149,8 @@ static void rx_close(rxconn *c)
         }
     }
     ready_remove(c);
-    ens_ctl_conn_v v = {ENS_ADDR_NONE, c->id};
-    ens__ctl_send(P.ctl, P.actor->addr, &ens_ctl_closed, &v, 0, NULL, 0);
+    ens__ctl_conn_v v = {ENS_ADDR_NONE, c->id};
+    ens__ctl_send(P.ctl, P.actor->addr, &ens__ctl_closed, &v, 0, NULL, 0);
     /* The admin holds the same open file: leave the set before closing. */
     epoll_ctl(P.rx_ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
@@ -683,15 +683,15 @@ static void handle_ctl(ens_msg *m, int *fds, int nfds)
     uint32_t t = m->hdr.type_id;
     int fd = nfds > 0 ? fds[0] : -1;
     bool taken = false;
-    if (t == ens_ctl_connected.id) {
-        const ens_ctl_status_v *v = m->value;
+    if (t == ens__ctl_connected.id) {
+        const ens__ctl_status_v *v = m->value;
         ens__tx_connected(&P.tx, v->addr, v->status, fd);
         taken = true;
-    } else if (t == ens_ctl_newconn.id && fd >= 0) {
-        const ens_ctl_conn_v *v = m->value;
+    } else if (t == ens__ctl_newconn.id && fd >= 0) {
+        const ens__ctl_conn_v *v = m->value;
         taken = rx_add(fd, v->conn_id, v->peer) == 0;
-    } else if (t == ens_ctl_spawned.id && m->hdr.corr == P.rpc_corr) {
-        P.rpc_reply = *(const ens_ctl_status_v *)m->value;
+    } else if (t == ens__ctl_spawned.id && m->hdr.corr == P.rpc_corr) {
+        P.rpc_reply = *(const ens__ctl_status_v *)m->value;
         P.rpc_done = true;
     }
     for (int i = taken ? 1 : 0; i < nfds; i++)
@@ -775,7 +775,7 @@ static void on_prepare(uv_prepare_t *h)
 
 /* ---- base operations --------------------------------------------------------- */
 
-static int rpc(ens_system *s, const ens_msgtype *t, const void *v, ens_ctl_status_v *reply);
+static int rpc(ens_system *s, const ens_msgtype *t, const void *v, ens__ctl_status_v *reply);
 
 /* Announce an orderly exit to the admin and wait for its ack (once). */
 static void announce_exit(ens_system *s)
@@ -783,9 +783,9 @@ static void announce_exit(ens_system *s)
     if (P.exit_announced)
         return;
     P.exit_announced = true;
-    ens_ctl_exit_v v = {P.actor->stop_reason, P.actor->stop_status};
-    ens_ctl_status_v reply;
-    (void)rpc(s, &ens_ctl_exiting, &v, &reply);
+    ens__ctl_exit_v v = {P.actor->stop_reason, P.actor->stop_status};
+    ens__ctl_status_v reply;
+    (void)rpc(s, &ens__ctl_exiting, &v, &reply);
 }
 
 static int pa_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
@@ -806,7 +806,7 @@ static int pa_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_h
  * registration): the only blocking calls an actor makes, short because the
  * admin never waits on an actor. Other control frames that arrive meanwhile
  * are handled as usual. */
-static int rpc(ens_system *s, const ens_msgtype *t, const void *v, ens_ctl_status_v *reply)
+static int rpc(ens_system *s, const ens_msgtype *t, const void *v, ens__ctl_status_v *reply)
 {
     P.rpc_corr = ++P.next_corr;
     P.rpc_done = false;
@@ -835,12 +835,12 @@ static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
         free(arg_frame);
         return ENS_EMSGSIZE;
     }
-    ens_ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)d,
-                         .flags = (int32_t)flags,
-                         .name = (char *)d->name,
-                         .arg = {arg_frame, (uint32_t)arg_len}};
-    ens_ctl_status_v reply;
-    int rc = rpc(s, &ens_ctl_spawn, &v, &reply);
+    ens__ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)d,
+                          .flags = (int32_t)flags,
+                          .name = (char *)d->name,
+                          .arg = {arg_frame, (uint32_t)arg_len}};
+    ens__ctl_status_v reply;
+    int rc = rpc(s, &ens__ctl_spawn, &v, &reply);
     free(arg_frame);
     if (rc == 0)
         *out = reply.addr;
@@ -852,7 +852,7 @@ static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
 static int pa_names(ens_system *s, ens_actor *caller, ens_names_req *req)
 {
     (void)caller;
-    ens_ctl_status_v reply = {ENS_ADDR_NONE, 0};
+    ens__ctl_status_v reply = {ENS_ADDR_NONE, 0};
     int rc;
     if (req->op == ENS_NAMES_DEAD) {
         rc = ens__tx_dead_letter(&P.tx, req->frame, req->len, req->reason);
@@ -864,16 +864,16 @@ static int pa_names(ens_system *s, ens_actor *caller, ens_names_req *req)
             free(req->frame);
             return ENS_EMSGSIZE;
         }
-        ens_ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)req->def,
-                             .flags = (int32_t)req->flags,
-                             .name = (char *)req->def->name,
-                             .global = (char *)req->name,
-                             .arg = {req->frame, (uint32_t)req->len}};
-        rc = rpc(s, &ens_ctl_spawn, &v, &reply);
+        ens__ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)req->def,
+                              .flags = (int32_t)req->flags,
+                              .name = (char *)req->def->name,
+                              .global = (char *)req->name,
+                              .arg = {req->frame, (uint32_t)req->len}};
+        rc = rpc(s, &ens__ctl_spawn, &v, &reply);
         free(req->frame);
     } else {
-        ens_ctl_name_v v = {(int32_t)req->op, (char *)req->name};
-        rc = rpc(s, &ens_ctl_name, &v, &reply);
+        ens__ctl_name_v v = {(int32_t)req->op, (char *)req->name};
+        rc = rpc(s, &ens__ctl_name, &v, &reply);
     }
     if (rc < 0)
         return rc;
@@ -947,8 +947,8 @@ static void pa_actor_gone(ens_system *s, ens_actor *a)
     }
     ens__tx_drain(&P.tx, 2000, pump_ctl_tx);
     if (!P.exit_announced) { /* no parent to tell (see pa_route) */
-        ens_ctl_exit_v v = {a->stop_reason, a->stop_status};
-        ens__ctl_send(P.ctl, a->addr, &ens_ctl_exiting, &v, 0, NULL, 0);
+        ens__ctl_exit_v v = {a->stop_reason, a->stop_status};
+        ens__ctl_send(P.ctl, a->addr, &ens__ctl_exiting, &v, 0, NULL, 0);
     }
     _exit(0);
 }
@@ -960,9 +960,9 @@ static void pa_dead_letters_set(ens_system *s, ens_addr who, bool enable)
         return; /* ending: the admin drops the registration itself */
     /* Wait for the admin to have taken it: letters routed after this call
      * returns follow the new registration. */
-    ens_ctl_flag_v v = {enable ? 1 : 0, 0};
-    ens_ctl_status_v reply;
-    rpc(s, &ens_ctl_deadhandler, &v, &reply);
+    ens__ctl_flag_v v = {enable ? 1 : 0, 0};
+    ens__ctl_status_v reply;
+    rpc(s, &ens__ctl_deadhandler, &v, &reply);
 }
 
 static void pa_on_attempt(ens_system *s, ens_actor *a, uint32_t attempt)
@@ -994,17 +994,18 @@ static int pa_run(ens_system *s, uint32_t timeout_ms)
 static int pa_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out)
 {
     (void)s, (void)timeout_ms, (void)out;
-    ens_ctl_flag_v v = {0, 0};
-    return ens__ctl_send(P.ctl, requester->addr, &ens_ctl_status, &v, 0, NULL, 0) < 0 ? ENS_EIO : 0;
+    ens__ctl_flag_v v = {0, 0};
+    return ens__ctl_send(P.ctl, requester->addr, &ens__ctl_status, &v, 0, NULL, 0) < 0 ? ENS_EIO
+                                                                                       : 0;
 }
 
 static int pa_kill(ens_system *s, ens_actor *caller, ens_addr who)
 {
     (void)s;
     (void)caller;
-    ens_ctl_conn_v v = {who, 0};
-    return ens__ctl_send(P.ctl, P.actor->addr, &ens_ctl_kill, &v, 0, NULL, 0) < 0 ? ENS_ESHUTDOWN
-                                                                                  : 0;
+    ens__ctl_conn_v v = {who, 0};
+    return ens__ctl_send(P.ctl, P.actor->addr, &ens__ctl_kill, &v, 0, NULL, 0) < 0 ? ENS_ESHUTDOWN
+                                                                                   : 0;
 }
 
 static const ens_base_ops actor_ops = {
@@ -1030,9 +1031,9 @@ static const ens_base_ops actor_ops = {
 static void send_log(ens_system *s, const char *line)
 {
     (void)s;
-    ens_ctl_frame_v v = {(char *)line, {NULL, 0}};
-    ens__ctl_send(P.ctl, P.actor != NULL ? P.actor->addr : ENS_ADDR_NONE, &ens_ctl_log, &v, 0, NULL,
-                  0);
+    ens__ctl_frame_v v = {(char *)line, {NULL, 0}};
+    ens__ctl_send(P.ctl, P.actor != NULL ? P.actor->addr : ENS_ADDR_NONE, &ens__ctl_log, &v, 0,
+                  NULL, 0);
 }
 
 static void send_event(const ens_event *ev, void *arg)
@@ -1173,8 +1174,8 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
      * with the same attempt, not take it up as a new message. */
     st->attempt = crash_attempt;
     st->state = in_hand ? ENS_STAGE_HANDLING : ENS_STAGE_IDLE;
-    ens_ctl_exit_v started = {-1, rc};
-    ens__ctl_send(P.ctl, b->addr, &ens_ctl_started, &started, 0, NULL, 0);
+    ens__ctl_exit_v started = {-1, rc};
+    ens__ctl_send(P.ctl, b->addr, &ens__ctl_started, &started, 0, NULL, 0);
     for (size_t i = 0; i < b->n_rx; i++) {
         if (st->pend_bytes != 0 && b->rx_ids[i] == st->pend_conn)
             ens__stage_settle(st, b->rx[i]);

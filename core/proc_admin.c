@@ -283,9 +283,9 @@ static void ctl_out(arec *r, ens_addr from, const ens_msgtype *t, const void *v,
 
 static void ctl_event(arec *r, const ens_event *ev)
 {
-    ens_ctl_event_v v;
+    ens__ctl_event_v v;
     ens__ctl_event_to(ev, &v);
-    ctl_out(r, ev->actor, &ens_ctl_event, &v, 0, -1, true);
+    ctl_out(r, ev->actor, &ens__ctl_event, &v, 0, -1, true);
 }
 
 /* Hand ev to the journal writer process without ever waiting: a full
@@ -294,11 +294,11 @@ static void journal_send(const ens_event *ev)
 {
     if (A.jfd < 0)
         return;
-    ens_ctl_event_v v;
+    ens__ctl_event_v v;
     ens__ctl_event_to(ev, &v);
     uint8_t *frame = NULL;
     size_t len = 0;
-    int rc = ens__ctl_build(ev->actor, &ens_ctl_event, &v, 0, &frame, &len);
+    int rc = ens__ctl_build(ev->actor, &ens__ctl_event, &v, 0, &frame, &len);
     if (rc == 0)
         rc = ens__ctl_send_raw(A.jfd, frame, len, NULL, 0, false);
     free(frame);
@@ -1013,10 +1013,10 @@ static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
 {
     ens_addr addr = r->addr;
     if (r->sync_pending) {
-        ens_ctl_status_v v = {addr, ENS_EINIT};
+        ens__ctl_status_v v = {addr, ENS_EINIT};
         arec *q = by_addr(r->requester);
         if (q != NULL && q->ctl >= 0)
-            ctl_out(q, addr, &ens_ctl_spawned, &v, r->req_corr, -1, false);
+            ctl_out(q, addr, &ens__ctl_spawned, &v, r->req_corr, -1, false);
         r->sync_pending = false;
     }
     if (ens_addr_equal(A.dead_handler, addr))
@@ -1156,7 +1156,7 @@ static bool fds_short(void)
  * good. Nothing to do for an address with no actor process. */
 static void do_kill(const ens_msg *m)
 {
-    const ens_ctl_conn_v *v = m->value;
+    const ens__ctl_conn_v *v = m->value;
     arec *r = by_addr(v->peer);
     if (r == NULL || r->outside || r->killed)
         return;
@@ -1167,12 +1167,12 @@ static void do_kill(const ens_msg *m)
 
 static void do_spawn(arec *from, const ens_msg *m)
 {
-    const ens_ctl_spawn_v *v = m->value;
+    const ens__ctl_spawn_v *v = m->value;
     /* The same program image can pass the definition itself; a program
      * connected by name can only name a registered one. */
     const ens_actor_def *def =
         from->foreign ? ens_actor_find(v->name) : (const ens_actor_def *)(uintptr_t)v->def;
-    ens_ctl_status_v reply = {ENS_ADDR_NONE, 0};
+    ens__ctl_status_v reply = {ENS_ADDR_NONE, 0};
     arec *r = NULL;
     /* ens_name_spawn: create-or-get, atomic because nothing else runs here
      * between the check and the registration. */
@@ -1183,7 +1183,7 @@ static void do_spawn(arec *from, const ens_msg *m)
     else if (named && !ens_name_valid(v->global))
         reply.status = ENS_EINVAL;
     else if (!ens_addr_is_none(holder))
-        reply = (ens_ctl_status_v){holder, 1};
+        reply = (ens__ctl_status_v){holder, 1};
     else if (fds_short()) {
         reply.status = ENS_EAGAIN;
         ens__log(A.sys, NULL, ENS_LOG_WARN,
@@ -1238,22 +1238,22 @@ static void do_spawn(arec *from, const ens_msg *m)
         }
     }
     if (reply.status != 0 || !v->sync)
-        ctl_out(from, reply.addr, &ens_ctl_spawned, &reply, m->hdr.corr, -1, false);
+        ctl_out(from, reply.addr, &ens__ctl_spawned, &reply, m->hdr.corr, -1, false);
 }
 
 /* A name request: answered at once (core/proc_names.c). */
 static void do_name(arec *from, const ens_msg *m)
 {
-    ens_ctl_status_v reply = {ENS_ADDR_NONE, 0};
+    ens__ctl_status_v reply = {ENS_ADDR_NONE, 0};
     reply.status = ens__admin_name_request(from->addr, !from->outside, m->value, &reply.addr);
-    ctl_out(from, reply.addr, &ens_ctl_spawned, &reply, m->hdr.corr, -1, false);
+    ctl_out(from, reply.addr, &ens__ctl_spawned, &reply, m->hdr.corr, -1, false);
 }
 
 static void do_connect(arec *from, const ens_msg *m)
 {
-    const ens_ctl_conn_v *v = m->value;
+    const ens__ctl_conn_v *v = m->value;
     arec *to = by_addr(v->peer);
-    ens_ctl_status_v reply = {v->peer, 0};
+    ens__ctl_status_v reply = {v->peer, 0};
     int sv[2] = {-1, -1};
     /* An actor between two incarnations (pid 0) is connected all the same:
      * its next process inherits the receiving end. */
@@ -1262,18 +1262,18 @@ static void do_connect(arec *from, const ens_msg *m)
     if (reply.status == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         reply.status = ENS_EIO;
     if (reply.status < 0) {
-        ctl_out(from, v->peer, &ens_ctl_connected, &reply, 0, -1, false);
+        ctl_out(from, v->peer, &ens__ctl_connected, &reply, 0, -1, false);
         return;
     }
     uint64_t id = A.next_conn++;
-    ens_ctl_conn_v nc = {from->addr, id};
+    ens__ctl_conn_v nc = {from->addr, id};
     if (to->ctl >= 0)
-        ctl_out(to, from->addr, &ens_ctl_newconn, &nc, 0, sv[1], false);
+        ctl_out(to, from->addr, &ens__ctl_newconn, &nc, 0, sv[1], false);
     if (to->outside)
         close(sv[1]); /* the outside never restarts: it holds its only copy */
     else
         rx_add(to, id, sv[1]);
-    ctl_out(from, v->peer, &ens_ctl_connected, &reply, 0, sv[0], false);
+    ctl_out(from, v->peer, &ens__ctl_connected, &reply, 0, sv[0], false);
     close(sv[0]);
 }
 
@@ -1378,7 +1378,7 @@ static void on_event_report(arec *r, const ens_msg *m)
  * line from one is refused, with a BADFRAME row that quotes its start. */
 static void on_log_line(arec *r, const ens_msg *m)
 {
-    const ens_ctl_frame_v *v = m->value;
+    const ens__ctl_frame_v *v = m->value;
     if (v->reason == NULL)
         return;
     if (!r->outside) {
@@ -1423,16 +1423,16 @@ static void on_ctl(arec *r)
             return;
         }
         uint32_t t = m->hdr.type_id;
-        if (t == ens_ctl_spawn.id) {
+        if (t == ens__ctl_spawn.id) {
             do_spawn(r, m);
-        } else if (t == ens_ctl_connect.id) {
+        } else if (t == ens__ctl_connect.id) {
             do_connect(r, m);
-        } else if (t == ens_ctl_name.id) {
+        } else if (t == ens__ctl_name.id) {
             do_name(r, m);
-        } else if (t == ens_ctl_kill.id) {
+        } else if (t == ens__ctl_kill.id) {
             do_kill(m);
-        } else if (t == ens_ctl_closed.id) {
-            const ens_ctl_conn_v *v = m->value;
+        } else if (t == ens__ctl_closed.id) {
+            const ens__ctl_conn_v *v = m->value;
             for (size_t i = 0; i < r->n_rx; i++) {
                 if (r->rx[i].id == v->conn_id) {
                     close(r->rx[i].fd);
@@ -1440,17 +1440,17 @@ static void on_ctl(arec *r)
                     break;
                 }
             }
-        } else if (t == ens_ctl_started.id) {
-            const ens_ctl_exit_v *v = m->value;
+        } else if (t == ens__ctl_started.id) {
+            const ens__ctl_exit_v *v = m->value;
             if (r->sync_pending && v->status == 0) {
-                ens_ctl_status_v s = {r->addr, 0};
+                ens__ctl_status_v s = {r->addr, 0};
                 arec *q = by_addr(r->requester);
                 if (q != NULL && q->ctl >= 0)
-                    ctl_out(q, r->addr, &ens_ctl_spawned, &s, r->req_corr, -1, false);
+                    ctl_out(q, r->addr, &ens__ctl_spawned, &s, r->req_corr, -1, false);
                 r->sync_pending = false;
             }
-        } else if (t == ens_ctl_exiting.id) {
-            const ens_ctl_exit_v *v = m->value;
+        } else if (t == ens__ctl_exiting.id) {
+            const ens__ctl_exit_v *v = m->value;
             r->exiting = true;
             r->exit_reason = v->reason;
             r->exit_status = v->status;
@@ -1459,33 +1459,33 @@ static void on_ctl(arec *r)
              * before its parent's child-exited notice leaves, so a
              * supervisor that starts it again at once finds the name free. */
             ens__admin_name_forget(r->addr);
-            ens_ctl_status_v ack = {r->addr, 0};
+            ens__ctl_status_v ack = {r->addr, 0};
             if (m->hdr.corr != 0 && r->ctl >= 0)
-                ctl_out(r, r->addr, &ens_ctl_spawned, &ack, m->hdr.corr, -1, false);
-        } else if (t == ens_ctl_event.id) {
+                ctl_out(r, r->addr, &ens__ctl_spawned, &ack, m->hdr.corr, -1, false);
+        } else if (t == ens__ctl_event.id) {
             on_event_report(r, m);
-        } else if (t == ens_ctl_deadletter.id) {
-            const ens_ctl_frame_v *v = m->value;
+        } else if (t == ens__ctl_deadletter.id) {
+            const ens__ctl_frame_v *v = m->value;
             uint8_t *f = malloc(v->frame.len);
             if (f != NULL) {
                 memcpy(f, v->frame.data, v->frame.len);
                 dead_letter(f, v->frame.len, v->reason != NULL ? v->reason : "dead letter");
             }
-        } else if (t == ens_ctl_deadhandler.id) {
-            const ens_ctl_flag_v *v = m->value;
+        } else if (t == ens__ctl_deadhandler.id) {
+            const ens__ctl_flag_v *v = m->value;
             if (v->enable)
                 A.dead_handler = r->addr;
             else if (ens_addr_equal(A.dead_handler, r->addr))
                 A.dead_handler = ENS_ADDR_NONE;
-            ens_ctl_status_v ack = {r->addr, 0};
+            ens__ctl_status_v ack = {r->addr, 0};
             if (m->hdr.corr != 0 && r->ctl >= 0)
-                ctl_out(r, r->addr, &ens_ctl_spawned, &ack, m->hdr.corr, -1, false);
-        } else if (t == ens_ctl_status.id) {
+                ctl_out(r, r->addr, &ens__ctl_spawned, &ack, m->hdr.corr, -1, false);
+        } else if (t == ens__ctl_status.id) {
             do_status(r, m);
-        } else if (t == ens_ctl_log.id) {
+        } else if (t == ens__ctl_log.id) {
             on_log_line(r, m);
-        } else if (t == ens_ctl_shutdown.id) {
-            const ens_ctl_flag_v *v = m->value;
+        } else if (t == ens__ctl_shutdown.id) {
+            const ens__ctl_flag_v *v = m->value;
             begin_shutdown(v->timeout_ms);
         }
         ens_msg_free(m);
@@ -1565,10 +1565,10 @@ static void on_connect(int lfd)
         if (why != NULL)
             ens__refusal_note(A.sys, &A.refusals, (int)cred.uid, (int)cred.pid, why, now);
         /* A refusal is one small frame into an empty channel: it fits. */
-        ens_ctl_status_v no = {ENS_ADDR_NONE, status};
+        ens__ctl_status_v no = {ENS_ADDR_NONE, status};
         uint8_t *frame = NULL;
         size_t flen = 0;
-        if (ens__ctl_build(ENS_ADDR_NONE, &ens_ctl_connected, &no, 0, &frame, &flen) == 0)
+        if (ens__ctl_build(ENS_ADDR_NONE, &ens__ctl_connected, &no, 0, &frame, &flen) == 0)
             ens__ctl_send_raw(fd, frame, flen, NULL, 0, false);
         free(frame);
         close(fd);
@@ -1589,13 +1589,13 @@ static void on_connect(int lfd)
     dirty(r);
     ens__fd_nonblock(sv[0]);
     const ens_system_opts *o = &A.sys->opts;
-    ens_ctl_hello_v hello = {r->addr,
-                             o->max_frame_bytes,
-                             o->mailbox_limit,
-                             o->call_timeout_ms,
-                             (uint32_t)o->log_level,
-                             o->mailbox_bytes_limit};
-    ctl_out(r, r->addr, &ens_ctl_hello, &hello, 0, sv[1], false);
+    ens__ctl_hello_v hello = {r->addr,
+                              o->max_frame_bytes,
+                              o->mailbox_limit,
+                              o->call_timeout_ms,
+                              (uint32_t)o->log_level,
+                              o->mailbox_bytes_limit};
+    ctl_out(r, r->addr, &ens__ctl_hello, &hello, 0, sv[1], false);
     close(sv[1]);
 }
 

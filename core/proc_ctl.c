@@ -23,43 +23,43 @@
 #include "core/proc.h"
 #include "ensemble/error.h"
 
-ens_msgtype ens_ctl_spawn = {"ens.ctl.Spawn", "S(Uiiss)B", sizeof(ens_ctl_spawn_v), 0, 0};
-ens_msgtype ens_ctl_kill = {"ens.ctl.Kill", "S(" ENS_ADDR_FMT "U)", sizeof(ens_ctl_conn_v), 0, 0};
-ens_msgtype ens_ctl_fork = {"ens.ctl.Fork", "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuiU)B",
-                            sizeof(ens_ctl_fork_v), 0, 0};
-ens_msgtype ens_ctl_spare = {"ens.ctl.Spare", "S(iu)", sizeof(ens_ctl_flag_v), 0, 0};
-ens_msgtype ens_ctl_name = {"ens.ctl.Name", "S(is)", sizeof(ens_ctl_name_v), 0, 0};
-ens_msgtype ens_ctl_spawned = {"ens.ctl.Spawned", "S(" ENS_ADDR_FMT "i)", sizeof(ens_ctl_status_v),
-                               0, 0};
-ens_msgtype ens_ctl_connect = {"ens.ctl.Connect", "S(" ENS_ADDR_FMT "U)", sizeof(ens_ctl_conn_v), 0,
+ens_msgtype ens__ctl_spawn = {"ens.ctl.Spawn", "S(Uiiss)B", sizeof(ens__ctl_spawn_v), 0, 0};
+ens_msgtype ens__ctl_kill = {"ens.ctl.Kill", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0};
+ens_msgtype ens__ctl_fork = {"ens.ctl.Fork", "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuiU)B",
+                             sizeof(ens__ctl_fork_v), 0, 0};
+ens_msgtype ens__ctl_spare = {"ens.ctl.Spare", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
+ens_msgtype ens__ctl_name = {"ens.ctl.Name", "S(is)", sizeof(ens__ctl_name_v), 0, 0};
+ens_msgtype ens__ctl_spawned = {"ens.ctl.Spawned", "S(" ENS_ADDR_FMT "i)",
+                                sizeof(ens__ctl_status_v), 0, 0};
+ens_msgtype ens__ctl_connect = {"ens.ctl.Connect", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v),
+                                0, 0};
+ens_msgtype ens__ctl_connected = {"ens.ctl.Connected", "S(" ENS_ADDR_FMT "i)",
+                                  sizeof(ens__ctl_status_v), 0, 0};
+ens_msgtype ens__ctl_newconn = {"ens.ctl.NewConn", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v),
+                                0, 0};
+ens_msgtype ens__ctl_closed = {"ens.ctl.Closed", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0,
                                0};
-ens_msgtype ens_ctl_connected = {"ens.ctl.Connected", "S(" ENS_ADDR_FMT "i)",
-                                 sizeof(ens_ctl_status_v), 0, 0};
-ens_msgtype ens_ctl_newconn = {"ens.ctl.NewConn", "S(" ENS_ADDR_FMT "U)", sizeof(ens_ctl_conn_v), 0,
-                               0};
-ens_msgtype ens_ctl_closed = {"ens.ctl.Closed", "S(" ENS_ADDR_FMT "U)", sizeof(ens_ctl_conn_v), 0,
-                              0};
-ens_msgtype ens_ctl_started = {"ens.ctl.Started", "S(ii)", sizeof(ens_ctl_exit_v), 0, 0};
-ens_msgtype ens_ctl_exiting = {"ens.ctl.Exiting", "S(ii)", sizeof(ens_ctl_exit_v), 0, 0};
-ens_msgtype ens_ctl_event = {"ens.ctl.Event",
-                             "S(I" ENS_ADDR_FMT ENS_ADDR_FMT ENS_ADDR_FMT "iiiuuusss)",
-                             sizeof(ens_ctl_event_v), 0, 0};
-ens_msgtype ens_ctl_deadletter = {"ens.ctl.DeadLetter", "S(s)B", sizeof(ens_ctl_frame_v), 0, 0};
-ens_msgtype ens_ctl_deadhandler = {"ens.ctl.DeadHandler", "S(iu)", sizeof(ens_ctl_flag_v), 0, 0};
-ens_msgtype ens_ctl_shutdown = {"ens.ctl.Shutdown", "S(iu)", sizeof(ens_ctl_flag_v), 0, 0};
-ens_msgtype ens_ctl_status = {"ens.ctl.Status", "S(iu)", sizeof(ens_ctl_flag_v), 0, 0};
-ens_msgtype ens_ctl_log = {"ens.ctl.Log", "S(s)B", sizeof(ens_ctl_frame_v), 0, 0};
-ens_msgtype ens_ctl_hello = {"ens.ctl.Hello", "S(" ENS_ADDR_FMT "uuuuU)", sizeof(ens_ctl_hello_v),
-                             0, 0};
+ens_msgtype ens__ctl_started = {"ens.ctl.Started", "S(ii)", sizeof(ens__ctl_exit_v), 0, 0};
+ens_msgtype ens__ctl_exiting = {"ens.ctl.Exiting", "S(ii)", sizeof(ens__ctl_exit_v), 0, 0};
+ens_msgtype ens__ctl_event = {"ens.ctl.Event",
+                              "S(I" ENS_ADDR_FMT ENS_ADDR_FMT ENS_ADDR_FMT "iiiuuusss)",
+                              sizeof(ens__ctl_event_v), 0, 0};
+ens_msgtype ens__ctl_deadletter = {"ens.ctl.DeadLetter", "S(s)B", sizeof(ens__ctl_frame_v), 0, 0};
+ens_msgtype ens__ctl_deadhandler = {"ens.ctl.DeadHandler", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
+ens_msgtype ens__ctl_shutdown = {"ens.ctl.Shutdown", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
+ens_msgtype ens__ctl_status = {"ens.ctl.Status", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
+ens_msgtype ens__ctl_log = {"ens.ctl.Log", "S(s)B", sizeof(ens__ctl_frame_v), 0, 0};
+ens_msgtype ens__ctl_hello = {"ens.ctl.Hello", "S(" ENS_ADDR_FMT "uuuuU)", sizeof(ens__ctl_hello_v),
+                              0, 0};
 
 int ens__ctl_register(void)
 {
     ens_msgtype *all[] = {
-        &ens_ctl_spawn,   &ens_ctl_spawned,    &ens_ctl_connect,     &ens_ctl_connected,
-        &ens_ctl_newconn, &ens_ctl_closed,     &ens_ctl_started,     &ens_ctl_exiting,
-        &ens_ctl_event,   &ens_ctl_deadletter, &ens_ctl_deadhandler, &ens_ctl_shutdown,
-        &ens_ctl_status,  &ens_ctl_log,        &ens_ctl_hello,       &ens_ctl_name,
-        &ens_ctl_kill,    &ens_ctl_fork,       &ens_ctl_spare};
+        &ens__ctl_spawn,   &ens__ctl_spawned,    &ens__ctl_connect,     &ens__ctl_connected,
+        &ens__ctl_newconn, &ens__ctl_closed,     &ens__ctl_started,     &ens__ctl_exiting,
+        &ens__ctl_event,   &ens__ctl_deadletter, &ens__ctl_deadhandler, &ens__ctl_shutdown,
+        &ens__ctl_status,  &ens__ctl_log,        &ens__ctl_hello,       &ens__ctl_name,
+        &ens__ctl_kill,    &ens__ctl_fork,       &ens__ctl_spare};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rc = ens_msgtype_register(all[i]);
         if (rc < 0)
@@ -176,9 +176,9 @@ int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds)
     return 1;
 }
 
-void ens__ctl_event_to(const ens_event *ev, ens_ctl_event_v *v)
+void ens__ctl_event_to(const ens_event *ev, ens__ctl_event_v *v)
 {
-    *v = (ens_ctl_event_v){
+    *v = (ens__ctl_event_v){
         .at_ms = ev->at_ms,
         .actor = ev->actor,
         .parent = ev->parent,
@@ -197,12 +197,12 @@ void ens__ctl_event_to(const ens_event *ev, ens_ctl_event_v *v)
 
 int ens__ctl_send_event(int fd, const ens_event *ev)
 {
-    ens_ctl_event_v v;
+    ens__ctl_event_v v;
     ens__ctl_event_to(ev, &v);
-    return ens__ctl_send(fd, ev->actor, &ens_ctl_event, &v, 0, NULL, 0);
+    return ens__ctl_send(fd, ev->actor, &ens__ctl_event, &v, 0, NULL, 0);
 }
 
-void ens__ctl_event_from(const ens_ctl_event_v *v, ens_event *ev)
+void ens__ctl_event_from(const ens__ctl_event_v *v, ens_event *ev)
 {
     *ev = (ens_event){
         .at_ms = v->at_ms,

@@ -17,7 +17,7 @@
 
 static ens_names T;
 
-int ens__admin_name_request(ens_addr from, bool is_actor, const ens_ctl_name_v *v, ens_addr *out)
+int ens__admin_name_request(ens_addr from, bool is_actor, const ens__ctl_name_v *v, ens_addr *out)
 {
     *out = ENS_ADDR_NONE;
     switch (v->op) {

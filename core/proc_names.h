@@ -12,10 +12,10 @@
 
 #include "core/proc.h"
 
-/* Answer a name request (ens_ctl_name_v) from the endpoint `from`
+/* Answer a name request (ens__ctl_name_v) from the endpoint `from`
  * (is_actor: an actor, which may name itself; else an outside program):
  * the status for the reply, and *out the address for LOOKUP. */
-int ens__admin_name_request(ens_addr from, bool is_actor, const ens_ctl_name_v *v, ens_addr *out);
+int ens__admin_name_request(ens_addr from, bool is_actor, const ens__ctl_name_v *v, ens_addr *out);
 
 /* The live actor named `name`, or ENS_ADDR_NONE (NULL or "": none). */
 ens_addr ens__admin_name_get(const char *name);

@@ -46,7 +46,7 @@ typedef struct outside {
     ens_endpoint out; /* this program's endpoint */
     uint64_t spawn_corr;
     bool spawn_done;
-    ens_ctl_status_v spawn_reply;
+    ens__ctl_status_v spawn_reply;
     bool detach_only; /* shutdown leaves the system running */
 } outside;
 
@@ -284,16 +284,16 @@ static void handle_ctl(ens_system *s)
         uint32_t t = m->hdr.type_id;
         int fd = nfds > 0 ? fds[0] : -1;
         bool taken = false;
-        if (t == ens_ctl_connected.id) {
-            const ens_ctl_status_v *v = m->value;
+        if (t == ens__ctl_connected.id) {
+            const ens__ctl_status_v *v = m->value;
             ens__tx_connected(&o->tx, v->addr, v->status, fd);
             taken = true;
-        } else if (t == ens_ctl_newconn.id && fd >= 0) {
+        } else if (t == ens__ctl_newconn.id && fd >= 0) {
             taken = rx_add(o, fd) == 0;
-        } else if (t == ens_ctl_spawned.id && m->hdr.corr == o->spawn_corr) {
-            o->spawn_reply = *(const ens_ctl_status_v *)m->value;
+        } else if (t == ens__ctl_spawned.id && m->hdr.corr == o->spawn_corr) {
+            o->spawn_reply = *(const ens__ctl_status_v *)m->value;
             o->spawn_done = true;
-        } else if (t == ens_ctl_event.id && s->opts.on_event != NULL) {
+        } else if (t == ens__ctl_event.id && s->opts.on_event != NULL) {
             ens_event ev;
             ens__ctl_event_from(m->value, &ev);
             s->opts.on_event(&ev, s->opts.event_arg);
@@ -403,14 +403,14 @@ static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
         free(arg_frame);
         return ENS_EMSGSIZE;
     }
-    ens_ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)d,
-                         .sync = 1,
-                         .flags = (int32_t)flags,
-                         .name = (char *)d->name,
-                         .arg = {arg_frame, (uint32_t)arg_len}};
+    ens__ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)d,
+                          .sync = 1,
+                          .flags = (int32_t)flags,
+                          .name = (char *)d->name,
+                          .arg = {arg_frame, (uint32_t)arg_len}};
     o->spawn_corr = ++s->next_corr;
     o->spawn_done = false;
-    int rc = ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_spawn, &v, o->spawn_corr, NULL, 0);
+    int rc = ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_spawn, &v, o->spawn_corr, NULL, 0);
     free(arg_frame);
     if (rc < 0)
         return ENS_ESHUTDOWN;
@@ -446,17 +446,17 @@ static int po_names(ens_system *s, ens_actor *caller, ens_names_req *req)
             free(req->frame);
             return ENS_EMSGSIZE;
         }
-        ens_ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)req->def,
-                             .sync = 1,
-                             .flags = (int32_t)req->flags,
-                             .name = (char *)req->def->name,
-                             .global = (char *)req->name,
-                             .arg = {req->frame, (uint32_t)req->len}};
-        rc = ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_spawn, &v, o->spawn_corr, NULL, 0);
+        ens__ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)req->def,
+                              .sync = 1,
+                              .flags = (int32_t)req->flags,
+                              .name = (char *)req->def->name,
+                              .global = (char *)req->name,
+                              .arg = {req->frame, (uint32_t)req->len}};
+        rc = ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_spawn, &v, o->spawn_corr, NULL, 0);
         free(req->frame);
     } else {
-        ens_ctl_name_v v = {(int32_t)req->op, (char *)req->name};
-        rc = ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_name, &v, o->spawn_corr, NULL, 0);
+        ens__ctl_name_v v = {(int32_t)req->op, (char *)req->name};
+        rc = ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_name, &v, o->spawn_corr, NULL, 0);
     }
     if (rc < 0)
         return ENS_ESHUTDOWN;
@@ -543,9 +543,9 @@ static int end_system(ens_system *s, uint32_t timeout_ms)
     outside *o = base_of(s);
     int rc = 0;
     ens__tx_flush_all(&o->tx);
-    ens_ctl_flag_v v = {0, timeout_ms};
+    ens__ctl_flag_v v = {0, timeout_ms};
     if (!o->admin_gone &&
-        ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_shutdown, &v, 0, NULL, 0) == 0) {
+        ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_shutdown, &v, 0, NULL, 0) == 0) {
         /* The admin ends when every actor has; allow it a little more than
          * the timeout it was given to kill stragglers. */
         if (run_until(s, admin_gone, timeout_ms + 2000) < 0)
@@ -615,8 +615,8 @@ static int po_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, e
     (void)requester;
     outside *o = base_of(s);
     uint64_t corr = ens__endpoint_expect(s, &o->out);
-    ens_ctl_flag_v v = {0, 0};
-    int rc = ens__ctl_send(o->ctl, s->outside.self, &ens_ctl_status, &v, corr, NULL, 0);
+    ens__ctl_flag_v v = {0, 0};
+    int rc = ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_status, &v, corr, NULL, 0);
     rc = rc == 0 ? run_until(s, ask_done, timeout_ms) : ENS_ESHUTDOWN;
     return ens__endpoint_answer(&o->out, rc, out);
 }
@@ -624,8 +624,8 @@ static int po_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, e
 static int po_kill(ens_system *s, ens_actor *caller, ens_addr who)
 {
     (void)caller;
-    ens_ctl_conn_v v = {who, 0};
-    return ens__ctl_send(base_of(s)->ctl, s->outside.self, &ens_ctl_kill, &v, 0, NULL, 0) < 0
+    ens__ctl_conn_v v = {who, 0};
+    return ens__ctl_send(base_of(s)->ctl, s->outside.self, &ens__ctl_kill, &v, 0, NULL, 0) < 0
                ? ENS_ESHUTDOWN
                : 0;
 }
@@ -804,18 +804,18 @@ int ens__process_connect(const char *name, ens_system **out)
         struct pollfd p = {.fd = fd, .events = POLLIN};
         poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
     }
-    if (rc == 1 && m->hdr.type_id == ens_ctl_connected.id) {
-        const ens_ctl_status_v *refusal = m->value;
+    if (rc == 1 && m->hdr.type_id == ens__ctl_connected.id) {
+        const ens__ctl_status_v *refusal = m->value;
         rc = refusal->status < 0 ? refusal->status : ENS_EIO;
-    } else if (rc == 1 && (m->hdr.type_id != ens_ctl_hello.id || nfds != 1)) {
+    } else if (rc == 1 && (m->hdr.type_id != ens__ctl_hello.id || nfds != 1)) {
         rc = ENS_EIO;
     }
-    const ens_ctl_hello_v *h = rc == 1 ? m->value : NULL;
+    const ens__ctl_hello_v *h = rc == 1 ? m->value : NULL;
     /* Show the admin we are a real client: a connection that says nothing
      * in time is closed (it holds one of the system's max_connections). */
     if (h != NULL) {
-        ens_ctl_hello_v ack = {.addr = h->addr};
-        if (ens__ctl_send(fd, h->addr, &ens_ctl_hello, &ack, 0, NULL, 0) < 0)
+        ens__ctl_hello_v ack = {.addr = h->addr};
+        if (ens__ctl_send(fd, h->addr, &ens__ctl_hello, &ack, 0, NULL, 0) < 0)
             rc = ENS_EIO;
     }
     if (rc != 1) {

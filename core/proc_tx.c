@@ -54,7 +54,7 @@ static ens_tx *add(ens_tx_table *t, ens_addr peer)
  * and the reason says so): the letter is still reported, never dropped. */
 static int send_dead(ens_tx_table *t, const uint8_t *frame, size_t len, const char *reason)
 {
-    ens_ctl_frame_v v = {(char *)reason, {(void *)frame, (uint32_t)len}};
+    ens__ctl_frame_v v = {(char *)reason, {(void *)frame, (uint32_t)len}};
     uint8_t head[ENS_FRAME_HEADER_LEN];
     char why[160];
     if (len > ENS_CTL_MAX - 1024) {
@@ -64,9 +64,9 @@ static int send_dead(ens_tx_table *t, const uint8_t *frame, size_t len, const ch
         h.payload_len = 0;
         ens__frame_hdr_write(&h, head);
         snprintf(why, sizeof(why), "%s (a %zu-byte message: its body is left out)", reason, len);
-        v = (ens_ctl_frame_v){why, {head, sizeof(head)}};
+        v = (ens__ctl_frame_v){why, {head, sizeof(head)}};
     }
-    return ens__ctl_send(t->ctl, t->self, &ens_ctl_deadletter, &v, 0, NULL, 0);
+    return ens__ctl_send(t->ctl, t->self, &ens__ctl_deadletter, &v, 0, NULL, 0);
 }
 
 int ens__tx_dead_letter(ens_tx_table *t, const uint8_t *frame, size_t len, const char *reason)
@@ -291,9 +291,9 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
             free(frame);
             return ENS_ENOMEM;
         }
-        ens_ctl_conn_v v = {h->target, 0};
+        ens__ctl_conn_v v = {h->target, 0};
         tx->state = ENS_TX_CONNECTING;
-        if (ens__ctl_send(t->ctl, t->self, &ens_ctl_connect, &v, 0, NULL, 0) < 0) {
+        if (ens__ctl_send(t->ctl, t->self, &ens__ctl_connect, &v, 0, NULL, 0) < 0) {
             free(frame);
             return ENS_EIO;
         }

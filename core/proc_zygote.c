@@ -2,10 +2,10 @@
  * core/proc_zygote.c - the zygote and its spares (see core/proc_zygote.h).
  *
  * Channels (SOCK_SEQPACKET, control frames):
- *  - admin -> zygote: ens_ctl_spare {enable: how many more spares};
- *  - zygote -> admin: ens_ctl_spawned {status: a spare's pid}, with the
+ *  - admin -> zygote: ens__ctl_spare {enable: how many more spares};
+ *  - zygote -> admin: ens__ctl_spawned {status: a spare's pid}, with the
  *    admin's end of that spare's channel;
- *  - admin -> spare: ens_ctl_fork, with the actor's control channel, stage
+ *  - admin -> spare: ens__ctl_fork, with the actor's control channel, stage
  *    memfd and receiving end. The spare becomes that actor.
  * The zygote and the spares are single-threaded and run no libuv loop.
  * Spares are made with a raw clone(CLONE_PARENT): no lock of libc's is held
@@ -36,7 +36,7 @@ enum { FD_CTL, FD_STAGE, FD_RX, N_FDS };
 
 /* The spare got its actor: take over the descriptors and run it. Besides
  * them the spare holds only its channel ch and what its loop opened. */
-_Noreturn static void become_actor(ens_system *s, int ch, const ens_ctl_fork_v *v, const int *fds)
+_Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v *v, const int *fds)
 {
     close(ch);
     size_t stage_len;
@@ -70,7 +70,7 @@ _Noreturn static void become_actor(ens_system *s, int ch, const ens_ctl_fork_v *
     ens__actor_process_main(&boot);
 }
 
-/* A spare: wait for one ens_ctl_fork on ch, then become that actor. Any
+/* A spare: wait for one ens__ctl_fork on ch, then become that actor. Any
  * other end (the admin closed the channel, a bad frame) ends the spare. */
 _Noreturn static void spare_main(ens_system *s, pid_t admin, int ch)
 {
@@ -94,7 +94,7 @@ _Noreturn static void spare_main(ens_system *s, pid_t admin, int ch)
         int rc = ens__ctl_recv(ch, &m, fds, &nfds);
         if (rc == 0)
             continue;
-        if (rc == 1 && m->hdr.type_id == ens_ctl_fork.id && nfds == N_FDS)
+        if (rc == 1 && m->hdr.type_id == ens__ctl_fork.id && nfds == N_FDS)
             become_actor(s, ch, m->value, fds); /* m stays: its value is the boot */
         _exit(0);
     }
@@ -127,9 +127,9 @@ static bool make_spare(ens_system *s, pid_t admin, int ch)
             why = ENS_ENOMEM;
         close(sv[1]);
     }
-    ens_ctl_status_v v = {ENS_ADDR_NONE, pid > 0 ? (int32_t)pid : why};
+    ens__ctl_status_v v = {ENS_ADDR_NONE, pid > 0 ? (int32_t)pid : why};
     bool ok =
-        ens__ctl_send(ch, ENS_ADDR_NONE, &ens_ctl_spawned, &v, 0, &sv[0], pid > 0 ? 1 : 0) == 0;
+        ens__ctl_send(ch, ENS_ADDR_NONE, &ens__ctl_spawned, &v, 0, &sv[0], pid > 0 ? 1 : 0) == 0;
     if (sv[0] >= 0)
         close(sv[0]); /* the spare, if the admin never got it, ends on end of file */
     return ok;
@@ -137,15 +137,15 @@ static bool make_spare(ens_system *s, pid_t admin, int ch)
 
 /* Take once, here, what every spare would otherwise take anew after its
  * clone (each at the price of page faults): the symbols and the heap that
- * receiving and decoding its ens_ctl_fork use. */
+ * receiving and decoding its ens__ctl_fork use. */
 static void warm_up(void)
 {
     uint8_t arg[64] = {0};
-    ens_ctl_fork_v v = {.arg = {arg, sizeof(arg)}};
+    ens__ctl_fork_v v = {.arg = {arg, sizeof(arg)}};
     uint8_t *frame = NULL;
     size_t len = 0;
     ens_msg *m = NULL;
-    if (ens__ctl_build(ENS_ADDR_NONE, &ens_ctl_fork, &v, 0, &frame, &len) == 0 &&
+    if (ens__ctl_build(ENS_ADDR_NONE, &ens__ctl_fork, &v, 0, &frame, &len) == 0 &&
         ens__msg_from_frame(frame, len, ENS_CTL_MAX, &m) == 0)
         ens_msg_free(m);
     else
@@ -174,8 +174,8 @@ _Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch, int initia
         if (rc < 0) /* the admin closed the channel */
             _exit(0);
         int more = 0;
-        if (m->hdr.type_id == ens_ctl_spare.id)
-            more = ((const ens_ctl_flag_v *)m->value)->enable;
+        if (m->hdr.type_id == ens__ctl_spare.id)
+            more = ((const ens__ctl_flag_v *)m->value)->enable;
         ens_msg_free(m);
         for (int i = 0; i < more && i < ENS_ZYGOTE_SPARES; i++) {
             if (!make_spare(s, admin, ch))
@@ -249,8 +249,8 @@ static void ask_spare(ens_zygote *z)
 {
     if (z->fd < 0 || z->n_spares + z->asked >= ENS_ZYGOTE_SPARES)
         return;
-    ens_ctl_flag_v v = {1, 0};
-    if (ens__ctl_send(z->fd, ENS_ADDR_NONE, &ens_ctl_spare, &v, 0, NULL, 0) == 0)
+    ens__ctl_flag_v v = {1, 0};
+    if (ens__ctl_send(z->fd, ENS_ADDR_NONE, &ens__ctl_spare, &v, 0, NULL, 0) == 0)
         z->asked++;
 }
 
@@ -268,8 +268,8 @@ bool ens__zygote_on_readable(ens_zygote *z)
             close_zygote(z);
             return true;
         }
-        const ens_ctl_status_v *v = m->value;
-        bool spare = m->hdr.type_id == ens_ctl_spawned.id && v->status > 0 && nfds == 1;
+        const ens__ctl_status_v *v = m->value;
+        bool spare = m->hdr.type_id == ens__ctl_spawned.id && v->status > 0 && nfds == 1;
         pid_t pid = spare ? (pid_t)v->status : 0;
         ens_msg_free(m);
         if (z->asked > 0)
@@ -306,7 +306,7 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
 {
     if (b->n_rx != 1)
         return ENS_EINVAL;
-    ens_ctl_fork_v v = {
+    ens__ctl_fork_v v = {
         .def = (uint64_t)(uintptr_t)b->def,
         .addr = b->addr,
         .parent = b->parent,
@@ -331,7 +331,8 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
             rc = ENS_ENOENT;
             break;
         }
-        if (frame == NULL && (rc = ens__ctl_build(b->addr, &ens_ctl_fork, &v, 0, &frame, &len)) < 0)
+        if (frame == NULL &&
+            (rc = ens__ctl_build(b->addr, &ens__ctl_fork, &v, 0, &frame, &len)) < 0)
             break;
         ens_spare sp = z->spares[z->n_spares - 1];
         rc = ens__ctl_send_raw(sp.fd, frame, len, fds, N_FDS, false);

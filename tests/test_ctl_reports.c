@@ -110,8 +110,8 @@ static int raw_connect(const fixture *f, ens_addr *self)
  * admin has handled everything sent on it before. */
 static void raw_sync(int fd, ens_addr peer)
 {
-    ens_ctl_conn_v v = {peer, 0};
-    assert_int_equal(ens__ctl_send(fd, ENS_ADDR_NONE, &ens_ctl_connect, &v, 0, NULL, 0), 0);
+    ens__ctl_conn_v v = {peer, 0};
+    assert_int_equal(ens__ctl_send(fd, ENS_ADDR_NONE, &ens__ctl_connect, &v, 0, NULL, 0), 0);
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         assert_int_equal(poll(&p, 1, WAIT_MS), 1);
@@ -119,7 +119,7 @@ static void raw_sync(int fd, ens_addr peer)
         int fds[ENS_CTL_MAX_FDS];
         int nfds = ENS_CTL_MAX_FDS;
         assert_int_equal(ens__ctl_recv(fd, &m, fds, &nfds), 1);
-        bool answered = ens_msg_value(m, &ens_ctl_connected) != NULL;
+        bool answered = ens_msg_value(m, &ens__ctl_connected) != NULL;
         ens_msg_free(m);
         for (int i = 0; i < nfds; i++)
             close(fds[i]);
@@ -131,10 +131,10 @@ static void raw_sync(int fd, ens_addr peer)
 static void raw_event(int fd, ens_addr from, int kind, ens_addr about, const char *reason)
 {
     ens_event ev = {.kind = (ens_event_kind)kind, .actor = about, .reason = reason};
-    ens_ctl_event_v v;
+    ens__ctl_event_v v;
     ens__ctl_event_to(&ev, &v);
     v.actor_type = v.msg_type = "";
-    assert_int_equal(ens__ctl_send(fd, from, &ens_ctl_event, &v, 0, NULL, 0), 0);
+    assert_int_equal(ens__ctl_send(fd, from, &ens__ctl_event, &v, 0, NULL, 0), 0);
 }
 
 /* ---- what the journal and the log hold afterwards --------------------- */
@@ -200,8 +200,8 @@ static void test_forged_reports_leave_no_row_and_no_line(void **state)
     raw_event(fd, self, 999, self, "kind 999");
     raw_event(fd, self, ENS_EV_CRASH, f->logger, "a crash of someone else");
     raw_event(fd, self, ENS_EV_ERROR, self, "a report about itself");
-    ens_ctl_frame_v line = {"hello\n[forged line] from outside\n", {NULL, 0}};
-    assert_int_equal(ens__ctl_send(fd, self, &ens_ctl_log, &line, 0, NULL, 0), 0);
+    ens__ctl_frame_v line = {"hello\n[forged line] from outside\n", {NULL, 0}};
+    assert_int_equal(ens__ctl_send(fd, self, &ens__ctl_log, &line, 0, NULL, 0), 0);
     /* Dead letters whose frame header does not pass: an address with its
      * reserved field set, and bytes that are no frame at all. */
     uint8_t *frame = NULL;
@@ -214,11 +214,11 @@ static void test_forged_reports_leave_no_row_and_no_line(void **state)
     h.target = f->logger;
     h.target.spare = 5;
     ens__frame_hdr_write(&h, frame);
-    ens_ctl_frame_v letter = {"raw dead letter", {frame, (uint32_t)len}};
-    assert_int_equal(ens__ctl_send(fd, self, &ens_ctl_deadletter, &letter, 0, NULL, 0), 0);
+    ens__ctl_frame_v letter = {"raw dead letter", {frame, (uint32_t)len}};
+    assert_int_equal(ens__ctl_send(fd, self, &ens__ctl_deadletter, &letter, 0, NULL, 0), 0);
     uint8_t junk[10] = {'E', 'N', 'S', '1'};
-    ens_ctl_frame_v garbage = {"raw dead letter", {junk, sizeof(junk)}};
-    assert_int_equal(ens__ctl_send(fd, self, &ens_ctl_deadletter, &garbage, 0, NULL, 0), 0);
+    ens__ctl_frame_v garbage = {"raw dead letter", {junk, sizeof(junk)}};
+    assert_int_equal(ens__ctl_send(fd, self, &ens__ctl_deadletter, &garbage, 0, NULL, 0), 0);
     free(frame);
     raw_sync(fd, f->logger);
     close(fd);

@@ -66,12 +66,12 @@ static void fz_walk(const ens_msg *m)
     size_t len = 0;
     if (ens__frame_build(m->info->type, m->value, &h, ENS_CTL_MAX * 4u, &frame, &len) == 0)
         free(frame);
-    const ens_ctl_frame_v *dl = ens_msg_value(m, &ens_ctl_deadletter);
+    const ens__ctl_frame_v *dl = ens_msg_value(m, &ens__ctl_deadletter);
     if (dl == NULL)
-        dl = ens_msg_value(m, &ens_ctl_log);
+        dl = ens_msg_value(m, &ens__ctl_log);
     if (dl != NULL)
         fz_inner(&dl->frame);
-    const ens_ctl_spawn_v *sp = ens_msg_value(m, &ens_ctl_spawn);
+    const ens__ctl_spawn_v *sp = ens_msg_value(m, &ens__ctl_spawn);
     if (sp != NULL) {
         fz_inner(&sp->arg);
         volatile size_t n = sp->name != NULL ? strlen(sp->name) : 0;

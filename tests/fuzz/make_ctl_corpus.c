@@ -54,44 +54,44 @@ int main(int argc, char **argv)
     uint8_t *arg = NULL;
     size_t arg_len = 0;
     rc |= save(dir, "string", ENS_MSG_STRING, &s, &arg, &arg_len);
-    ens_ctl_spawn_v sp = {.def = 0x1000,
-                          .sync = 1,
-                          .name = "demo.Worker",
-                          .global = "worker-1",
-                          .arg = {arg, (uint32_t)arg_len}};
-    rc |= save(dir, "spawn", &ens_ctl_spawn, &sp, NULL, NULL);
-    ens_ctl_conn_v cn = {{17, 1, 0}, 3};
-    rc |= save(dir, "connect", &ens_ctl_connect, &cn, NULL, NULL);
-    rc |= save(dir, "closed", &ens_ctl_closed, &cn, NULL, NULL);
-    ens_ctl_exit_v ex = {-1, 0};
-    rc |= save(dir, "started", &ens_ctl_started, &ex, NULL, NULL);
-    ex = (ens_ctl_exit_v){ENS_EXIT_ERROR, -22};
-    rc |= save(dir, "exiting", &ens_ctl_exiting, &ex, NULL, NULL);
-    ens_ctl_event_v ev = {1764370000000,
-                          {16, 1, 0},
-                          {0, 0, 0},
-                          {2, 1, 0},
-                          ENS_EV_ERROR,
-                          -22,
-                          0,
-                          1,
-                          1,
-                          80,
-                          "demo.Worker",
-                          "ens.String",
-                          "handler returned an error"};
-    rc |= save(dir, "event", &ens_ctl_event, &ev, NULL, NULL);
-    ens_ctl_frame_v dl = {"the actor ended", {arg, (uint32_t)arg_len}};
-    rc |= save(dir, "deadletter", &ens_ctl_deadletter, &dl, NULL, NULL);
-    rc |= save(dir, "log", &ens_ctl_log, &dl, NULL, NULL);
-    ens_ctl_flag_v fl = {1, 5000};
-    rc |= save(dir, "deadhandler", &ens_ctl_deadhandler, &fl, NULL, NULL);
-    rc |= save(dir, "shutdown", &ens_ctl_shutdown, &fl, NULL, NULL);
-    rc |= save(dir, "status", &ens_ctl_status, &fl, NULL, NULL);
-    ens_ctl_name_v nm = {1, "worker-1"};
-    rc |= save(dir, "name", &ens_ctl_name, &nm, NULL, NULL);
-    ens_ctl_conn_v kl = {{17, 1, 0}, 0};
-    rc |= save(dir, "kill", &ens_ctl_kill, &kl, NULL, NULL);
+    ens__ctl_spawn_v sp = {.def = 0x1000,
+                           .sync = 1,
+                           .name = "demo.Worker",
+                           .global = "worker-1",
+                           .arg = {arg, (uint32_t)arg_len}};
+    rc |= save(dir, "spawn", &ens__ctl_spawn, &sp, NULL, NULL);
+    ens__ctl_conn_v cn = {{17, 1, 0}, 3};
+    rc |= save(dir, "connect", &ens__ctl_connect, &cn, NULL, NULL);
+    rc |= save(dir, "closed", &ens__ctl_closed, &cn, NULL, NULL);
+    ens__ctl_exit_v ex = {-1, 0};
+    rc |= save(dir, "started", &ens__ctl_started, &ex, NULL, NULL);
+    ex = (ens__ctl_exit_v){ENS_EXIT_ERROR, -22};
+    rc |= save(dir, "exiting", &ens__ctl_exiting, &ex, NULL, NULL);
+    ens__ctl_event_v ev = {1764370000000,
+                           {16, 1, 0},
+                           {0, 0, 0},
+                           {2, 1, 0},
+                           ENS_EV_ERROR,
+                           -22,
+                           0,
+                           1,
+                           1,
+                           80,
+                           "demo.Worker",
+                           "ens.String",
+                           "handler returned an error"};
+    rc |= save(dir, "event", &ens__ctl_event, &ev, NULL, NULL);
+    ens__ctl_frame_v dl = {"the actor ended", {arg, (uint32_t)arg_len}};
+    rc |= save(dir, "deadletter", &ens__ctl_deadletter, &dl, NULL, NULL);
+    rc |= save(dir, "log", &ens__ctl_log, &dl, NULL, NULL);
+    ens__ctl_flag_v fl = {1, 5000};
+    rc |= save(dir, "deadhandler", &ens__ctl_deadhandler, &fl, NULL, NULL);
+    rc |= save(dir, "shutdown", &ens__ctl_shutdown, &fl, NULL, NULL);
+    rc |= save(dir, "status", &ens__ctl_status, &fl, NULL, NULL);
+    ens__ctl_name_v nm = {1, "worker-1"};
+    rc |= save(dir, "name", &ens__ctl_name, &nm, NULL, NULL);
+    ens__ctl_conn_v kl = {{17, 1, 0}, 0};
+    rc |= save(dir, "kill", &ens__ctl_kill, &kl, NULL, NULL);
     free(arg);
     fprintf(stderr, "%d control frames written to %s\n", written, dir);
     return rc ? 1 : 0;

@@ -36,14 +36,14 @@ int test_raw_connect(const char *name, int timeout_ms, ens_addr *self)
     rc = recv_ctl(fd, timeout_ms, &m, fds, &nfds);
     for (int i = 0; rc == 1 && i < nfds; i++)
         close(fds[i]);
-    const ens_ctl_hello_v *hello = rc == 1 ? ens_msg_value(m, &ens_ctl_hello) : NULL;
+    const ens__ctl_hello_v *hello = rc == 1 ? ens_msg_value(m, &ens__ctl_hello) : NULL;
     if (rc == 1 && hello == NULL)
         rc = ENS_EBADFRAME;
     if (hello != NULL) {
         if (self != NULL)
             *self = hello->addr;
-        ens_ctl_hello_v ack = {.addr = hello->addr};
-        if (ens__ctl_send(fd, hello->addr, &ens_ctl_hello, &ack, 0, NULL, 0) != 0)
+        ens__ctl_hello_v ack = {.addr = hello->addr};
+        if (ens__ctl_send(fd, hello->addr, &ens__ctl_hello, &ack, 0, NULL, 0) != 0)
             rc = ENS_EIO;
     }
     if (m != NULL)
@@ -57,9 +57,9 @@ int test_raw_connect(const char *name, int timeout_ms, ens_addr *self)
 
 int test_raw_connect_peer(int fd, ens_addr peer, int timeout_ms, int *out)
 {
-    ens_ctl_conn_v v = {peer, 0};
+    ens__ctl_conn_v v = {peer, 0};
     *out = -1;
-    if (ens__ctl_send(fd, ENS_ADDR_NONE, &ens_ctl_connect, &v, 0, NULL, 0) != 0)
+    if (ens__ctl_send(fd, ENS_ADDR_NONE, &ens__ctl_connect, &v, 0, NULL, 0) != 0)
         return ENS_EIO;
     for (;;) {
         ens_msg *m = NULL;
@@ -68,7 +68,7 @@ int test_raw_connect_peer(int fd, ens_addr peer, int timeout_ms, int *out)
         int rc = recv_ctl(fd, timeout_ms, &m, fds, &nfds);
         if (rc < 0)
             return rc;
-        const ens_ctl_status_v *st = ens_msg_value(m, &ens_ctl_connected);
+        const ens__ctl_status_v *st = ens_msg_value(m, &ens__ctl_connected);
         int status = st != NULL ? st->status : 0;
         for (int i = 0; i < nfds; i++) {
             if (st != NULL && *out < 0 && status == 0)
