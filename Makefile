@@ -3,9 +3,11 @@
 #   build/       normal build (-O2 -g, asserts on)
 #   build-asan/  ASan + UBSan build (ENS_SANITIZE=ON)
 #   build-fuzz/  libFuzzer targets (clang, ENS_FUZZ=ON)
+#   build-clang/ the same sources compiled by clang (-O0), for its warnings
+#                and for clang-tidy's compile_commands.json
 #
-#   make deps | build | test | bench | demo | reliability | soak | format | format-check |
-#        install | clean
+#   make deps | build | test | bench | demo | reliability | soak | lint | format |
+#        format-check | install | clean
 #   make install PREFIX=/opt/ensemble
 #   make test ENS_FUZZ_SECONDS=600
 
@@ -15,11 +17,13 @@ ENS_FUZZ_SECONDS ?= 60
 CMAKE            ?= cmake
 CTEST            ?= ctest
 CLANG_FORMAT     ?= clang-format
+CLANG_TIDY       ?= clang-tidy
 CTEST_FLAGS      ?= --output-on-failure --timeout 120 -j$(JOBS)
 
 BUILD      := build
 BUILD_ASAN := build-asan
 BUILD_FUZZ := build-fuzz
+BUILD_CLANG := build-clang
 
 # Every .c/.h the repository holds or would hold (tracked, or new and not
 # ignored), so build directories are never formatted.
@@ -33,8 +37,8 @@ export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0
 .NOTPARALLEL:
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build test test-unit test-asan test-fuzz demo reliability soak format format-check \
-        install clean
+.PHONY: all deps build test test-unit test-asan test-fuzz test-clang lint demo reliability soak \
+        format format-check install clean
 
 all: build
 
@@ -51,10 +55,15 @@ $(BUILD_ASAN)/CMakeCache.txt:
 $(BUILD_FUZZ)/CMakeCache.txt:
 	CC=clang $(CMAKE) -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENS_FUZZ=ON
 
+# -O0: clang's warnings come from its front end, and this build only compiles.
+$(BUILD_CLANG)/CMakeCache.txt:
+	CC=clang $(CMAKE) -S . -B $(BUILD_CLANG) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG=-O0 \
+	    -DENS_WERROR=ON
+
 build: deps $(BUILD)/CMakeCache.txt
 	$(CMAKE) --build $(BUILD) -j$(JOBS)
 
-test: deps test-unit test-asan format-check test-fuzz
+test: deps test-unit test-asan format-check test-clang lint test-fuzz
 	@echo "== make test: all passed"
 
 test-unit: build
@@ -65,6 +74,30 @@ test-asan: deps $(BUILD_ASAN)/CMakeCache.txt
 	@echo "== tests under ASan + UBSan (build-asan/)"
 	$(CMAKE) --build $(BUILD_ASAN) -j$(JOBS)
 	cd $(BUILD_ASAN) && $(CTEST) $(CTEST_FLAGS)
+
+# Everything compiled by clang with -Werror (the other builds use gcc, and
+# each compiler warns about things the other misses). The suite already ran
+# twice: here only two quick suites show the clang binaries work (the codec's
+# struct layouts, the process base's forks and signals).
+test-clang: deps $(BUILD_CLANG)/CMakeCache.txt
+	@echo "== clang build, -Werror (build-clang/)"
+	$(CMAKE) --build $(BUILD_CLANG) -j$(JOBS)
+	cd $(BUILD_CLANG) && $(CTEST) $(CTEST_FLAGS) -R '^test_(codec|process)$$'
+
+# Static analysis: clang-tidy with the checks in .clang-tidy (tests/.clang-tidy
+# for the tests) over every file build-clang/compile_commands.json lists:
+# library, tool, tests, examples, benchmarks. Any finding fails. Needs only
+# the configured build tree, not a build.
+lint: deps $(BUILD_CLANG)/CMakeCache.txt
+	@echo "== clang-tidy (.clang-tidy) over $(BUILD_CLANG)/compile_commands.json"
+	@log=$(BUILD_CLANG)/clang-tidy.log; \
+	if sed -n 's/^ *"file": "\(.*\)",*$$/\1/p' $(BUILD_CLANG)/compile_commands.json | sort -u | \
+	    xargs -P$(JOBS) -n4 $(CLANG_TIDY) -p $(BUILD_CLANG) --quiet >"$$log" 2>&1; then \
+	    echo "   no findings"; \
+	else \
+	    grep -v '^[0-9]* warnings\{0,1\} generated\.$$' "$$log"; \
+	    echo "lint: clang-tidy found the problems above (full log: $$log)"; exit 1; \
+	fi
 
 # Each fuzz target runs for ENS_FUZZ_SECONDS on a scratch copy of its corpus
 # (new inputs stay out of the repository); crashes land in build-fuzz/artifacts/.
@@ -149,4 +182,4 @@ install: build
 	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_CLANG)

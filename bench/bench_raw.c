@@ -255,7 +255,7 @@ int raw_idle_memory(int count, double *pss_kib, double *rss_kib)
             rc = -1;
     double pss = 0, rss = 0;
     for (int i = 0; rc == 0 && i < started; i++) {
-        double p, r;
+        double p = 0, r = 0;
         if (bench_proc_mem(pids[i], &p, &r) < 0)
             rc = -1;
         pss += p;

@@ -378,7 +378,7 @@ static void bench_pingpong_base(ens_base base, long n)
  * exchange (an int64 message), reported under `name`. */
 static void bench_raw_roundtrip(const char *name, long n)
 {
-    size_t len;
+    size_t len = 0;
     uint8_t *f = sample_frame(8, &len);
     bench_result r;
     bench_result_init(&r, name, "raw", n, 8, "us/roundtrip");
@@ -509,7 +509,7 @@ static void bench_tput_base(const char *name, ens_base base, int np, long n, lon
 /* Raw: the same frames over AF_UNIX, one write() each or 64 KiB writes. */
 static void bench_tput_raw(const char *name, long n, long payload, int batch)
 {
-    size_t len;
+    size_t len = 0;
     uint8_t *f = sample_frame(payload, &len);
     bench_result r;
     bench_result_init(&r, name, "raw", n, payload, "msgs/s");

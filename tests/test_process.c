@@ -110,7 +110,7 @@ typedef struct {
  * abort before the hardware fault). */
 static volatile int *volatile null_ptr; /* the compiler cannot know it stays NULL */
 
-__attribute__((no_sanitize_undefined, noinline)) static void null_store(void)
+__attribute__((no_sanitize("undefined"), noinline)) static void null_store(void)
 {
     *null_ptr = 1;
 }
