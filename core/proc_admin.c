@@ -1747,6 +1747,10 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
     /* The outside endpoint: its control channel and the admin's connection
      * to it (both made by the starting program before the fork). */
     arec *o = rec_add();
+    if (o == NULL) { /* the starting program sees the admin end: ENS_ESHUTDOWN */
+        ens__log(s, NULL, ENS_LOG_ERROR, "out of memory starting the admin");
+        finish();
+    }
     o->outside = true;
     A.starter = o;
     o->addr = s->outside.self;
