@@ -26,6 +26,7 @@
 #include "core/frame.h"
 #include "core/proc.h"
 #include "ensemble/ensemble.h"
+#include "support/journal_files.h"
 #include "support/rawconn.h"
 
 #define WAIT_MS 30000
@@ -52,12 +53,7 @@ typedef struct fixture {
 
 static void unlink_all(const fixture *f)
 {
-    char path[160];
-    unlink(f->db);
-    snprintf(path, sizeof(path), "%s-wal", f->db);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s-shm", f->db);
-    unlink(path);
+    test_journal_remove(f->db);
     unlink(f->log);
 }
 

@@ -21,6 +21,7 @@
 #include "core/frame.h"
 #include "core/proc.h"
 #include "ensemble/ensemble.h"
+#include "support/journal_files.h"
 #include "support/procfs.h"
 #include "support/rawconn.h"
 
@@ -78,26 +79,14 @@ static int teardown(void **state)
     fixture *f = *state;
     if (f->sys != NULL)
         ens_system_shutdown(f->sys, WAIT_MS);
-    char path[300];
-    unlink(f->db);
-    snprintf(path, sizeof(path), "%s-wal", f->db);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s-shm", f->db);
-    unlink(path);
+    test_journal_remove(f->db);
     free(f);
     return 0;
 }
 
 static void expect_echo(fixture *f, const char *text)
 {
-    ens_msg *r = NULL;
-    assert_int_equal(ens_ask(ens_system_ctx(f->sys), f->echo, ENS_MSG_STRING,
-                             &(ens_string_v){(char *)text}, WAIT_MS, &r),
-                     0);
-    const ens_string_v *v = ens_msg_value(r, ENS_MSG_STRING);
-    assert_non_null(v);
-    assert_string_equal(v->text, text);
-    ens_msg_free(r);
+    test_expect_echo(ens_system_ctx(f->sys), f->echo, text, WAIT_MS);
 }
 
 /* The echo actor's pid and incarnation, and the admin's pid. */

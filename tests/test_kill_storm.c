@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "support/deadline.h"
+#include "support/journal_files.h"
 #include "support/procfs.h"
 #include "support/scenario.h"
 
@@ -746,12 +747,7 @@ static void test_kill_storm_through_a_supervision_tree(void **state)
         if (!pid_is_gone(pids[i]))
             fail_msg("process %d is left after shutdown", pids[i]);
     }
-    unlink(db);
-    char side[160];
-    snprintf(side, sizeof(side), "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", db);
-    unlink(side);
+    test_journal_remove(db);
 }
 
 static const struct CMUnitTest tests[] = {
