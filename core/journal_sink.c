@@ -118,7 +118,7 @@ _Noreturn static void writer_main(ens_system *s, int ch)
     if (ens__jwriter_open_why(s->journal_path, s->name, &w, why, sizeof(why)) < 0) {
         ens__log(s, NULL, ENS_LOG_ERROR, "journal writer: cannot open %s: %s", s->journal_path,
                  why);
-        _exit(1);
+        _exit(ENS_PROC_EXIT_NO_JOURNAL);
     }
     s->journal = w;
     s->journal_failing = false;
@@ -177,7 +177,7 @@ int ens__journal_proc_start(ens_system *s, pid_t admin, pid_t *pid, int *fd)
     }
     if (child == 0) {
         if (!ens__child_setup(admin, true))
-            _exit(70);
+            _exit(ENS_PROC_EXIT_PARENT_GONE);
         int keep[2] = {sv[1], s->log_fd};
         size_t nk = 1;
         if (s->log_fd > 2 && s->log_fd != sv[1]) {

@@ -106,7 +106,7 @@ typedef struct {
     int32_t op; /* ens_names_op: LOOKUP, REGISTER, UNREGISTER */
     char *name;
 } ens__ctl_name_v; /* "S(is)" requester -> admin (core/proc_names.c); reply
-                     ens__ctl_spawned with the address (LOOKUP) and status */
+                     ens__ctl_ack with the address (LOOKUP) and status */
 
 typedef struct {
     uint64_t def; /* the ens_actor_def pointer */
@@ -125,6 +125,10 @@ extern ens_msgtype ens__ctl_spare;
 extern ens_msgtype ens__ctl_name;
 /* "ens.ctl.Kill" (an ens__ctl_conn_v, conn_id 0): -> admin, SIGKILL peer for good. */
 extern ens_msgtype ens__ctl_kill;
+/* "ens.ctl.Ack" (an ens__ctl_status_v): admin -> requester, the answer to a
+ * request that is not a spawn (a name, an announced exit, a dead-letter
+ * handler), under the request's correlation id. */
+extern ens_msgtype ens__ctl_ack;
 extern ens_msgtype ens__ctl_spawn, ens__ctl_spawned, ens__ctl_connect, ens__ctl_connected,
     ens__ctl_newconn, ens__ctl_closed, ens__ctl_started, ens__ctl_exiting, ens__ctl_event,
     ens__ctl_deadletter, ens__ctl_deadhandler, ens__ctl_shutdown, ens__ctl_status, ens__ctl_log,
@@ -166,6 +170,20 @@ void ens__ctl_event_to(const ens_event *ev, ens__ctl_event_v *v);
 
 /* Rebuild an ens_event from a control event value (strings borrowed). */
 void ens__ctl_event_from(const ens__ctl_event_v *v, ens_event *ev);
+
+/* ---- exit statuses ------------------------------------------------------
+ * How a process of the system ends when it cannot start (the admin counts
+ * such an end as a crash in start-up; the statuses are for whoever reads
+ * them in a debugger or in `ens status`). */
+enum ens_proc_exit {
+    ENS_PROC_EXIT_PARENT_GONE = 70, /* its parent ended before it was set up */
+    ENS_PROC_EXIT_NO_MEMORY = 71,   /* what it needs to start could not be had */
+    ENS_PROC_EXIT_NO_LOOP = 72,     /* its libuv loop could not be built */
+    ENS_PROC_EXIT_NO_ACTOR = 73,    /* the actor could not be made */
+    ENS_PROC_EXIT_NO_WATCH = 74,    /* a receiving end could not be watched */
+    ENS_PROC_EXIT_NO_JOURNAL = 75,  /* the journal writer could not open the journal */
+    ENS_PROC_EXIT_CHANNEL = 76,     /* waiting on its channel to the admin failed */
+};
 
 /* ---- process helpers ---------------------------------------------------- */
 

@@ -690,7 +690,7 @@ static void handle_ctl(ens_msg *m, int *fds, int nfds)
     } else if (t == ens__ctl_newconn.id && fd >= 0) {
         const ens__ctl_conn_v *v = m->value;
         taken = rx_add(fd, v->conn_id, v->peer) == 0;
-    } else if (t == ens__ctl_spawned.id && m->hdr.corr == P.rpc_corr) {
+    } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) && m->hdr.corr == P.rpc_corr) {
         P.rpc_reply = *(const ens__ctl_status_v *)m->value;
         P.rpc_done = true;
     }
@@ -1132,7 +1132,7 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     ens_addr_format(b->addr, addr, sizeof(addr));
     ens__proctitle("ens: %s %s", b->def->name, addr);
     if (!ens__actor_process_prepare())
-        _exit(72);
+        _exit(ENS_PROC_EXIT_NO_LOOP);
     P.sys = s;
     P.ctl = b->ctl;
     P.st = b->stage;
@@ -1152,7 +1152,7 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
         memcpy(arg, b->arg_frame, b->arg_len);
     P.actor = ens__actor_new(s, b->def, b->addr, b->parent, arg, b->arg_len);
     if (P.actor == NULL)
-        _exit(73);
+        _exit(ENS_PROC_EXIT_NO_ACTOR);
     P.actor->incarnation = b->incarnation;
     P.actor->spawn_flags = b->spawn_flags;
     uv_poll_init(&P.loop, &P.ctl_poll, P.ctl);
@@ -1180,7 +1180,7 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
         if (st->pend_bytes != 0 && b->rx_ids[i] == st->pend_conn)
             ens__stage_settle(st, b->rx[i]);
         if (rx_add(b->rx[i], b->rx_ids[i], ENS_ADDR_NONE) < 0)
-            _exit(74); /* cannot watch a connection: a crash, restarted */
+            _exit(ENS_PROC_EXIT_NO_WATCH); /* a crash: restarted */
     }
     for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
         P.slot_ms[i] = uv_now(&P.loop);

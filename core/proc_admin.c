@@ -688,7 +688,7 @@ static int fork_actor(arec *r, bool sync, int stage_fd)
     }
     if (pid == 0) {
         if (!ens__child_setup(A.pid, true))
-            _exit(70);
+            _exit(ENS_PROC_EXIT_PARENT_GONE);
         /* Keep only our own stage: another actor's is none of our business
          * (and each mapping would make our forks and page tables dearer). */
         for (size_t i = 0; i < A.n; i++) {
@@ -700,7 +700,7 @@ static int fork_actor(arec *r, bool sync, int stage_fd)
         int *rx = malloc((r->n_rx + 1) * sizeof(int));
         uint64_t *ids = malloc((r->n_rx + 1) * sizeof(uint64_t));
         if (keep == NULL || rx == NULL || ids == NULL)
-            _exit(71);
+            _exit(ENS_PROC_EXIT_NO_MEMORY);
         keep[0] = sv[1];
         for (size_t i = 0; i < r->n_rx; i++) {
             keep[i + 1] = r->rx[i].fd;
@@ -1248,7 +1248,7 @@ static void do_name(arec *from, const ens_msg *m)
 {
     ens__ctl_status_v reply = {ENS_ADDR_NONE, 0};
     reply.status = ens__admin_name_request(from->addr, !from->outside, m->value, &reply.addr);
-    ctl_out(from, reply.addr, &ens__ctl_spawned, &reply, m->hdr.corr, -1, false);
+    ctl_out(from, reply.addr, &ens__ctl_ack, &reply, m->hdr.corr, -1, false);
 }
 
 static void do_connect(arec *from, const ens_msg *m)
@@ -1271,10 +1271,19 @@ static void do_connect(arec *from, const ens_msg *m)
     ens__ctl_conn_v nc = {from->addr, id};
     if (to->ctl >= 0)
         ctl_out(to, from->addr, &ens__ctl_newconn, &nc, 0, sv[1], false);
-    if (to->outside)
+    if (to->outside) {
         close(sv[1]); /* the outside never restarts: it holds its only copy */
-    else
-        rx_add(to, id, sv[1]);
+    } else if (rx_add(to, id, sv[1]) < 0) {
+        /* The actor has its own copy: the connection works, but what is
+         * queued on it when the actor crashes is lost with it. Said once. */
+        static bool said;
+        if (!said)
+            ens__log(A.sys, NULL, ENS_LOG_ERROR,
+                     "out of memory keeping a connection for restarts: what is queued on it "
+                     "when its actor crashes is lost");
+        said = true;
+        close(sv[1]);
+    }
     ctl_out(from, v->peer, &ens__ctl_connected, &reply, 0, sv[0], false);
     close(sv[0]);
 }
@@ -1463,7 +1472,7 @@ static void on_ctl(arec *r)
             ens__admin_name_forget(r->addr);
             ens__ctl_status_v ack = {r->addr, 0};
             if (m->hdr.corr != 0 && r->ctl >= 0)
-                ctl_out(r, r->addr, &ens__ctl_spawned, &ack, m->hdr.corr, -1, false);
+                ctl_out(r, r->addr, &ens__ctl_ack, &ack, m->hdr.corr, -1, false);
         } else if (t == ens__ctl_event.id) {
             on_event_report(r, m);
         } else if (t == ens__ctl_deadletter.id) {
@@ -1481,7 +1490,7 @@ static void on_ctl(arec *r)
                 A.dead_handler = ENS_ADDR_NONE;
             ens__ctl_status_v ack = {r->addr, 0};
             if (m->hdr.corr != 0 && r->ctl >= 0)
-                ctl_out(r, r->addr, &ens__ctl_spawned, &ack, m->hdr.corr, -1, false);
+                ctl_out(r, r->addr, &ens__ctl_ack, &ack, m->hdr.corr, -1, false);
         } else if (t == ens__ctl_status.id) {
             do_status(r, m);
         } else if (t == ens__ctl_log.id) {

@@ -31,6 +31,7 @@ ens_msgtype ens__ctl_spare = {"ens.ctl.Spare", "S(iu)", sizeof(ens__ctl_flag_v),
 ens_msgtype ens__ctl_name = {"ens.ctl.Name", "S(is)", sizeof(ens__ctl_name_v), 0, 0};
 ens_msgtype ens__ctl_spawned = {"ens.ctl.Spawned", "S(" ENS_ADDR_FMT "i)",
                                 sizeof(ens__ctl_status_v), 0, 0};
+ens_msgtype ens__ctl_ack = {"ens.ctl.Ack", "S(" ENS_ADDR_FMT "i)", sizeof(ens__ctl_status_v), 0, 0};
 ens_msgtype ens__ctl_connect = {"ens.ctl.Connect", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v),
                                 0, 0};
 ens_msgtype ens__ctl_connected = {"ens.ctl.Connected", "S(" ENS_ADDR_FMT "i)",
@@ -59,7 +60,7 @@ int ens__ctl_register(void)
         &ens__ctl_newconn, &ens__ctl_closed,     &ens__ctl_started,     &ens__ctl_exiting,
         &ens__ctl_event,   &ens__ctl_deadletter, &ens__ctl_deadhandler, &ens__ctl_shutdown,
         &ens__ctl_status,  &ens__ctl_log,        &ens__ctl_hello,       &ens__ctl_name,
-        &ens__ctl_kill,    &ens__ctl_fork,       &ens__ctl_spare};
+        &ens__ctl_kill,    &ens__ctl_fork,       &ens__ctl_spare,       &ens__ctl_ack};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rc = ens_msgtype_register(all[i]);
         if (rc < 0)

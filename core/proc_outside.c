@@ -290,7 +290,8 @@ static void handle_ctl(ens_system *s)
             taken = true;
         } else if (t == ens__ctl_newconn.id && fd >= 0) {
             taken = rx_add(o, fd) == 0;
-        } else if (t == ens__ctl_spawned.id && m->hdr.corr == o->spawn_corr) {
+        } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) &&
+                   m->hdr.corr == o->spawn_corr) {
             o->spawn_reply = *(const ens__ctl_status_v *)m->value;
             o->spawn_done = true;
         } else if (t == ens__ctl_event.id && s->opts.on_event != NULL) {
@@ -725,7 +726,7 @@ int ens__process_start(ens_system *s)
          * own, as the grandchild of a process that exits at once (so init,
          * not this program, reaps it). */
         if (!ens__child_setup(parent, !persistent))
-            _exit(70);
+            _exit(ENS_PROC_EXIT_PARENT_GONE);
         if (persistent) {
             setsid();
             pid_t admin = fork();

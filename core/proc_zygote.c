@@ -43,12 +43,12 @@ _Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v 
     ens_stage *st = ens__stage_map_fd(fds[FD_STAGE], &stage_len);
     close(fds[FD_STAGE]);
     if (st == NULL)
-        _exit(71);
+        _exit(ENS_PROC_EXIT_NO_MEMORY);
     int rx = fds[FD_RX];
     uint64_t rx_id = v->rx_id;
     uint8_t *arg = NULL;
     if (v->arg.len > 0 && (arg = malloc(v->arg.len)) == NULL)
-        _exit(71);
+        _exit(ENS_PROC_EXIT_NO_MEMORY);
     if (arg != NULL)
         memcpy(arg, v->arg.data, v->arg.len);
     ens_actor_boot boot = {
@@ -78,16 +78,16 @@ _Noreturn static void spare_main(ens_system *s, pid_t admin, int ch)
      * admin, CLONE_PARENT), and make sure the admin did not end meanwhile. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != admin)
-        _exit(70);
+        _exit(ENS_PROC_EXIT_PARENT_GONE);
     ens__close_fds_except(&ch, 1);
     ens__proctitle("ens-spare %s", s->name);
     /* What does not depend on the actor is done now, while nobody waits. */
     if (!ens__actor_process_prepare())
-        _exit(72);
+        _exit(ENS_PROC_EXIT_NO_LOOP);
     for (;;) {
         struct pollfd p = {.fd = ch, .events = POLLIN};
         if (poll(&p, 1, -1) < 0 && errno != EINTR)
-            _exit(1);
+            _exit(ENS_PROC_EXIT_CHANNEL);
         ens_msg *m = NULL;
         int fds[ENS_CTL_MAX_FDS];
         int nfds = ENS_CTL_MAX_FDS;
@@ -165,7 +165,7 @@ _Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch, int initia
     for (;;) {
         struct pollfd p = {.fd = ch, .events = POLLIN};
         if (poll(&p, 1, -1) < 0 && errno != EINTR)
-            _exit(1);
+            _exit(ENS_PROC_EXIT_CHANNEL);
         ens_msg *m = NULL;
         int nfds = 0;
         int rc = ens__ctl_recv(ch, &m, NULL, &nfds);
@@ -209,7 +209,7 @@ int ens__zygote_start(ens_system *s, pid_t admin, ens_zygote *z, void (*drop)(vo
     }
     if (pid == 0) {
         if (!ens__child_setup(admin, true))
-            _exit(70);
+            _exit(ENS_PROC_EXIT_PARENT_GONE);
         /* Started again later, the zygote would otherwise keep actors'
          * connections open (and pass them to every spare). */
         ens__close_fds_except(&sv[1], 1);
