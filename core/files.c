@@ -20,19 +20,8 @@
 #include <unistd.h>
 
 #include "core/files.h"
+#include "core/why.h"
 #include "ensemble/error.h"
-
-static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t len, const char *fmt, ...)
-{
-    if (why == NULL || len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-}
 
 static bool trusted_owner(uid_t uid)
 {
@@ -60,8 +49,8 @@ int ens__file_dir_check(const char *path, char *why, size_t why_len)
             break; /* missing from here on: nothing to follow */
         }
         if (S_ISLNK(st.st_mode) && !trusted_owner(st.st_uid)) {
-            say(why, why_len, "%s is a symbolic link of uid %u, another user", p,
-                (unsigned)st.st_uid);
+            ens__why(why, why_len, "%s is a symbolic link of uid %u, another user", p,
+                     (unsigned)st.st_uid);
             rc = ENS_EUNSAFE;
         }
         *c = '/';
@@ -77,17 +66,17 @@ int ens__file_dir_check(const char *path, char *why, size_t why_len)
         struct stat st;
         if (stat(dir, &st) != 0) {
             int e = errno;
-            say(why, why_len, "directory %s: %s", dir, strerror(e));
+            ens__why(why, why_len, "directory %s: %s", dir, strerror(e));
             rc = e == ENOENT || e == ENOTDIR ? ENS_ENOENT : ENS_EIO;
         } else if (!S_ISDIR(st.st_mode)) {
-            say(why, why_len, "%s is not a directory", dir);
+            ens__why(why, why_len, "%s is not a directory", dir);
             rc = ENS_EIO;
         } else if (!trusted_owner(st.st_uid)) {
-            say(why, why_len, "directory %s belongs to uid %u, another user", dir,
-                (unsigned)st.st_uid);
+            ens__why(why, why_len, "directory %s belongs to uid %u, another user", dir,
+                     (unsigned)st.st_uid);
             rc = ENS_EUNSAFE;
         } else if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
-            say(why, why_len, "directory %s is writable by others and not sticky", dir);
+            ens__why(why, why_len, "directory %s is writable by others and not sticky", dir);
             rc = ENS_EUNSAFE;
         }
     }
@@ -110,16 +99,16 @@ int ens__file_stat_check(const char *path, const struct stat *st, uid_t owner, c
     else if (!S_ISREG(st->st_mode))
         what = "not a regular file";
     if (what != NULL) {
-        say(why, why_len, "%s is %s", path, what);
+        ens__why(why, why_len, "%s is %s", path, what);
         return ENS_EUNSAFE;
     }
     if (st->st_uid != owner) {
-        say(why, why_len, "%s belongs to uid %u, not %u", path, (unsigned)st->st_uid,
-            (unsigned)owner);
+        ens__why(why, why_len, "%s belongs to uid %u, not %u", path, (unsigned)st->st_uid,
+                 (unsigned)owner);
         return ENS_EUNSAFE;
     }
     if (st->st_nlink != 1) {
-        say(why, why_len, "%s has %lu names (hard links)", path, (unsigned long)st->st_nlink);
+        ens__why(why, why_len, "%s has %lu names (hard links)", path, (unsigned long)st->st_nlink);
         return ENS_EUNSAFE;
     }
     return 0;
@@ -133,7 +122,7 @@ int ens__file_check(const char *path, uid_t owner, bool *exists, char *why, size
     if (lstat(path, &st) != 0) {
         if (errno == ENOENT)
             return 0;
-        say(why, why_len, "%s: %s", path, strerror(errno));
+        ens__why(why, why_len, "%s: %s", path, strerror(errno));
         return ENS_EIO;
     }
     if (exists != NULL)
@@ -153,7 +142,7 @@ static int open_failed(const char *path, int e, char *why, size_t why_len)
     if ((e == ELOOP || e == ENXIO || e == EEXIST) && lstat(path, &st) == 0 &&
         ens__file_stat_check(path, &st, geteuid(), why, why_len) < 0)
         return ENS_EUNSAFE;
-    say(why, why_len, "%s: %s", path, strerror(e));
+    ens__why(why, why_len, "%s: %s", path, strerror(e));
     return e == ENOENT ? ENS_ENOENT : ENS_EIO;
 }
 
@@ -171,7 +160,7 @@ int ens__file_open_log(const char *path, int *fd, char *why, size_t why_len)
         return open_failed(path, errno, why, why_len);
     struct stat st;
     if (fstat(f, &st) != 0) {
-        say(why, why_len, "%s: %s", path, strerror(errno));
+        ens__why(why, why_len, "%s: %s", path, strerror(errno));
         close(f);
         return ENS_EIO;
     }
@@ -181,7 +170,7 @@ int ens__file_open_log(const char *path, int *fd, char *why, size_t why_len)
     }
     int flags = fcntl(f, F_GETFL);
     if (flags < 0 || fcntl(f, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-        say(why, why_len, "%s: %s", path, strerror(errno));
+        ens__why(why, why_len, "%s: %s", path, strerror(errno));
         close(f);
         return ENS_EIO;
     }
@@ -202,6 +191,6 @@ int ens__file_create_private(const char *path, char *why, size_t why_len)
     int rc = ens__file_check(path, geteuid(), &exists, why, why_len);
     if (rc < 0 || exists)
         return rc; /* there already (a read-only directory is not our concern here) */
-    say(why, why_len, "cannot create %s: %s", path, strerror(e));
+    ens__why(why, why_len, "cannot create %s: %s", path, strerror(e));
     return e == ENOENT ? ENS_ENOENT : ENS_EIO;
 }

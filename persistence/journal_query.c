@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "core/files.h"
+#include "core/why.h"
 #include "ensemble/error.h"
 #include "ensemble/journal.h"
 #include "persistence/journal_schema.h"
@@ -32,18 +33,6 @@ struct ens_journal {
     char err[512];
 };
 
-static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t len, const char *fmt, ...)
-{
-    if (why == NULL || len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-}
-
 /* A reader may read another user's journal (file permissions decide), but
  * never through a link (sqlite would open -shm beside the link's target
  * and write it) and never a FIFO or a device (the open would hang or read
@@ -53,9 +42,9 @@ static void say(char *why, size_t len, const char *fmt, ...)
 static int check_files(const char *path, const struct stat *st, char *why, size_t why_len)
 {
     if (S_ISLNK(st->st_mode) || !S_ISREG(st->st_mode)) {
-        say(why, why_len, "%s is %s", path,
-            S_ISLNK(st->st_mode) ? "a symbolic link (give the journal's own path)"
-                                 : "not a regular file");
+        ens__why(why, why_len, "%s is %s", path,
+                 S_ISLNK(st->st_mode) ? "a symbolic link (give the journal's own path)"
+                                      : "not a regular file");
         return ENS_EUNSAFE;
     }
     static const char *const companions[] = {"-journal", "-wal", "-shm"};
@@ -70,7 +59,7 @@ static int check_files(const char *path, const struct stat *st, char *why, size_
         char reason[512] = "";
         err = ens__file_check(name, st->st_uid, NULL, reason, sizeof(reason));
         if (err != 0)
-            say(why, why_len, "%s", reason);
+            ens__why(why, why_len, "%s", reason);
     }
     free(name);
     return err;
@@ -78,22 +67,22 @@ static int check_files(const char *path, const struct stat *st, char *why, size_
 
 int ens_journal_open_why(const char *path, ens_journal **out, char *why, size_t why_len)
 {
-    say(why, why_len, "%s", "");
+    ens__why(why, why_len, "%s", "");
     if (out != NULL)
         *out = NULL;
     if (path == NULL || out == NULL) {
-        say(why, why_len, "no journal path given");
+        ens__why(why, why_len, "no journal path given");
         return ENS_EINVAL;
     }
     /* Look first: sqlite would report a missing file as "unable to open". */
     struct stat st;
     if (lstat(path, &st) != 0) {
         int e = errno;
-        say(why, why_len, "%s", strerror(e));
+        ens__why(why, why_len, "%s", strerror(e));
         return e == ENOENT || e == ENOTDIR ? ENS_ENOENT : ENS_EIO;
     }
     if (S_ISDIR(st.st_mode)) {
-        say(why, why_len, "not an ensemble journal (a directory)");
+        ens__why(why, why_len, "not an ensemble journal (a directory)");
         return ENS_EBADFRAME;
     }
     int err = check_files(path, &st, why, why_len);
@@ -108,8 +97,8 @@ int ens_journal_open_why(const char *path, ens_journal **out, char *why, size_t 
         err = ens__jschema_err(rc);
         if (err == 0 || err == ENS_EAGAIN)
             err = ENS_EIO;
-        say(why, why_len, "cannot open: %s",
-            j->db != NULL ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc));
+        ens__why(why, why_len, "cannot open: %s",
+                 j->db != NULL ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc));
     } else {
         sqlite3_extended_result_codes(j->db, 1);
         sqlite3_busy_timeout(j->db, BUSY_TIMEOUT_MS);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/why.h"
 #include "ensemble/error.h"
 #include "persistence/journal_schema.h"
 
@@ -46,18 +47,6 @@
     "CREATE INDEX IF NOT EXISTS failures_type ON failures(actor_type, at_ms);"                     \
     "CREATE INDEX IF NOT EXISTS failures_kind ON failures(kind, at_ms);"
 
-static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t len, const char *fmt, ...)
-{
-    if (why == NULL || len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-}
-
 int ens__jschema_err(int sqlite_rc)
 {
     switch (sqlite_rc & 0xff) {
@@ -87,11 +76,11 @@ static int fail(sqlite3 *db, int rc, char *why, size_t len, const char *doing)
 {
     int err = ens__jschema_err(rc);
     if ((rc & 0xff) == SQLITE_CORRUPT)
-        say(why, len, "corrupt journal (%s: %s)", doing, sqlite3_errmsg(db));
+        ens__why(why, len, "corrupt journal (%s: %s)", doing, sqlite3_errmsg(db));
     else if (err == ENS_EBADFRAME)
-        say(why, len, "not an ensemble journal (%s: %s)", doing, sqlite3_errmsg(db));
+        ens__why(why, len, "not an ensemble journal (%s: %s)", doing, sqlite3_errmsg(db));
     else
-        say(why, len, "%s: %s", doing, sqlite3_errmsg(db));
+        ens__why(why, len, "%s: %s", doing, sqlite3_errmsg(db));
     return err != 0 ? err : ENS_EIO;
 }
 
@@ -136,7 +125,8 @@ static int detect_version(sqlite3 *db, char *why, size_t len, int *version)
     if (rc != SQLITE_OK)
         return fail(db, rc, why, len, "reading the schema");
     if (app_id != 0 && app_id != ENS__JOURNAL_APP_ID) {
-        say(why, len, "not an ensemble journal (application_id %#llx)", (unsigned long long)app_id);
+        ens__why(why, len, "not an ensemble journal (application_id %#llx)",
+                 (unsigned long long)app_id);
         return ENS_EBADFRAME;
     }
     if (n_tables == 0) {
@@ -144,7 +134,7 @@ static int detect_version(sqlite3 *db, char *why, size_t len, int *version)
         return 0;
     }
     if (!has_failures) {
-        say(why, len, "not an ensemble journal (a sqlite database without a failures table)");
+        ens__why(why, len, "not an ensemble journal (a sqlite database without a failures table)");
         return ENS_EBADFRAME;
     }
     if (!has_version) {
@@ -156,7 +146,7 @@ static int detect_version(sqlite3 *db, char *why, size_t len, int *version)
     if (rc != SQLITE_OK)
         return fail(db, rc, why, len, "reading the schema version");
     if (v < 0 || v > 1000000) {
-        say(why, len, "not an ensemble journal (schema version %lld)", v);
+        ens__why(why, len, "not an ensemble journal (schema version %lld)", v);
         return ENS_EBADFRAME;
     }
     *version = (int)v;
@@ -225,8 +215,8 @@ static int migrate_locked(sqlite3 *db, char *why, size_t len)
     if (err != 0)
         return err;
     if (version > ENS__JOURNAL_SCHEMA_VERSION) {
-        say(why, len, "journal schema version %d is newer than this build's (%d)", version,
-            ENS__JOURNAL_SCHEMA_VERSION);
+        ens__why(why, len, "journal schema version %d is newer than this build's (%d)", version,
+                 ENS__JOURNAL_SCHEMA_VERSION);
         return ENS_EBADFRAME;
     }
     if (version == ENS__JOURNAL_SCHEMA_VERSION)
@@ -280,19 +270,19 @@ int ens__jschema_check(sqlite3 *db, char *why, size_t why_len)
     if (err != 0)
         return err;
     if (version < 0) {
-        say(why, why_len, "not an ensemble journal (an empty database)");
+        ens__why(why, why_len, "not an ensemble journal (an empty database)");
         return ENS_EBADFRAME;
     }
     if (version < ENS__JOURNAL_SCHEMA_VERSION) {
-        say(why, why_len,
-            "journal schema version %d is older than this build's (%d); the writer migrates it"
-            " when the system next starts with this journal",
-            version, ENS__JOURNAL_SCHEMA_VERSION);
+        ens__why(why, why_len,
+                 "journal schema version %d is older than this build's (%d); the writer migrates it"
+                 " when the system next starts with this journal",
+                 version, ENS__JOURNAL_SCHEMA_VERSION);
         return ENS_EBADFRAME;
     }
     if (version > ENS__JOURNAL_SCHEMA_VERSION) {
-        say(why, why_len, "journal schema version %d is newer than this build's (%d)", version,
-            ENS__JOURNAL_SCHEMA_VERSION);
+        ens__why(why, why_len, "journal schema version %d is newer than this build's (%d)", version,
+                 ENS__JOURNAL_SCHEMA_VERSION);
         return ENS_EBADFRAME;
     }
     return 0;

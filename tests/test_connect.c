@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "support/echo.h"
 #include "support/procfs.h"
 
 #include "core/proc.h"
@@ -26,18 +27,10 @@
 
 #define WAIT_MS 30000
 
-static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
-{
-    (void)st;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
-    if (s == NULL)
-        return 0;
-    return ens_reply(c, ENS_MSG_STRING, s);
-}
-
-static const ens_actor_def echo_def = {"connect.Echo", 0, NULL, echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"connect.Echo", 0,    NULL, test_echo_receive,
+                                       NULL,           NULL, NULL};
 static const ens_actor_def unregistered_def = {
-    "connect.Unregistered", 0, NULL, echo_receive, NULL, NULL, NULL};
+    "connect.Unregistered", 0, NULL, test_echo_receive, NULL, NULL, NULL};
 
 static ens_system *started, *connected;
 

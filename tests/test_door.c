@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "support/echo.h"
 #include "support/procfs.h"
 #include "support/squat.h"
 
@@ -38,16 +39,7 @@
 #define FLOOD     2000 /* connections from another user */
 #define MAX_CONNS 4
 
-static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
-{
-    (void)st;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
-    if (s == NULL)
-        return 0;
-    return ens_reply(c, ENS_MSG_STRING, s);
-}
-
-static const ens_actor_def echo_def = {"door.Echo", 0, NULL, echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"door.Echo", 0, NULL, test_echo_receive, NULL, NULL, NULL};
 
 /* ---- what every test may leave behind, cleaned up by teardown ---- */
 

@@ -21,6 +21,7 @@
 #include "core/frame.h"
 #include "core/proc.h"
 #include "ensemble/ensemble.h"
+#include "support/echo.h"
 #include "support/journal_files.h"
 #include "support/procfs.h"
 #include "support/rawconn.h"
@@ -36,14 +37,8 @@
 #define RSS_BOUNDED(before, after, kib) ((after) < (before) + (kib))
 #endif
 
-static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
-{
-    (void)st;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
-    return s != NULL ? ens_reply(c, ENS_MSG_STRING, s) : 0;
-}
-
-static const ens_actor_def echo_def = {"hostile.Echo", 0, NULL, echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"hostile.Echo", 0,    NULL, test_echo_receive,
+                                       NULL,           NULL, NULL};
 
 typedef struct fixture {
     ens_system *sys;

@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "support/echo.h"
 #include "support/procfs.h"
 
 #include "ensemble/ensemble.h"
@@ -35,14 +36,7 @@
 #define WAIT_MS   30000
 #define MAX_SPAWN 2000
 
-static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
-{
-    (void)st;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
-    return s != NULL ? ens_reply(c, ENS_MSG_STRING, s) : 0;
-}
-
-static const ens_actor_def echo_def = {"limits.Echo", 0, NULL, echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"limits.Echo", 0, NULL, test_echo_receive, NULL, NULL, NULL};
 
 static int echo_ok(ens_system *s, ens_addr to)
 {

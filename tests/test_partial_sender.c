@@ -28,6 +28,7 @@
 #include "core/msg_internal.h"
 #include "core/proc.h"
 #include "ensemble/ensemble.h"
+#include "support/echo.h"
 #include "support/journal_files.h"
 #include "support/procfs.h"
 #include "support/rawconn.h"
