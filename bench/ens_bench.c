@@ -39,7 +39,7 @@
 #include "bench_raw.h"
 #include "bench_troupe.h"
 #include "bench_util.h"
-#include "core/msg_internal.h"
+#include "core/wire/msg_internal.h"
 #include "ensemble/ensemble.h"
 
 #define WAIT_MS       120000u /* longest wait for any one reply */

@@ -1,7 +1,7 @@
 /*
  * core/system.c - starting a system on a base and the outside program's
  * calls. Checks arguments and hands the work to the base's operations
- * (core/runtime.h), so every base keeps the same contract.
+ * (core/runtime/runtime.h), so every base keeps the same contract.
  */
 #include <errno.h>
 #include <limits.h>
@@ -10,12 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/files.h"
-#include "core/frame.h"
-#include "core/proc.h"
-#include "core/proc_door.h"
-#include "core/runtime.h"
+#include "core/process/proc.h"
+#include "core/process/proc_door.h"
+#include "core/runtime/files.h"
+#include "core/runtime/runtime.h"
+#include "core/wire/frame.h"
 #include "ensemble/error.h"
+#include "persistence/journal_writer.h"
 
 int ens_system_start(const ens_system_opts *o, ens_system **out)
 {
@@ -60,6 +61,7 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
     }
     s->opts.log_path = NULL; /* the caller's string is only borrowed */
     s->outside.sys = s;
+    s->journal_store = &ens__sqlite_journal;
     int rc = ens__journal_setup(s, o);
     s->opts.journal_path = s->journal_path; /* resolved, owned by s */
     if (rc == 0)

@@ -19,8 +19,8 @@
 
 #include <sqlite3.h>
 
-#include "core/files.h"
-#include "core/why.h"
+#include "core/runtime/files.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 #include "ensemble/journal.h"
 #include "persistence/journal_schema.h"

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/why.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 #include "persistence/journal_schema.h"
 

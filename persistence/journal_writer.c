@@ -19,9 +19,11 @@
 
 #include <sqlite3.h>
 
-#include "core/files.h"
+#include "core/runtime/files.h"
+#include "core/runtime/runtime.h"
 #include "ensemble/addr.h"
 #include "ensemble/error.h"
+#include "ensemble/journal.h"
 #include "persistence/journal_schema.h"
 #include "persistence/journal_writer.h"
 
@@ -128,7 +130,7 @@ static int db_fail(ens_jwriter *w, int rc, const char *doing)
  * switching to WAL), the WAL and the shared-memory index. */
 static const char *const companions[] = {"-journal", "-wal", "-shm"};
 
-/* Check every companion that exists (core/files.h: a file we may write). */
+/* Check every companion that exists (core/runtime/files.h: a file we may write). */
 static int check_companions(ens_jwriter *w)
 {
     size_t len = strlen(w->path);
@@ -146,7 +148,7 @@ static int check_companions(ens_jwriter *w)
 }
 
 /* Before sqlite sees the path: the directory (created if missing) and the
- * files pass core/files.h's rule, and a new database file is created here,
+ * files pass core/runtime/files.h's rule, and a new database file is created here,
  * mode 0600, so that sqlite, which gives the WAL and shared-memory files
  * the database's mode, makes them 0600 too. */
 static int prepare_files(ens_jwriter *w)
@@ -417,3 +419,14 @@ void ens__jwriter_close(ens_jwriter *w)
     ens__jwriter_flush(w);
     release(w);
 }
+
+const ens__journal_store ens__sqlite_journal = {
+    .default_path = ens_journal_default_path,
+    .open = ens__jwriter_open_why,
+    .append = ens__jwriter_append,
+    .flush = ens__jwriter_flush,
+    .pending = ens__jwriter_pending,
+    .dropped = ens__jwriter_dropped,
+    .last_error = ens__jwriter_last_error,
+    .close = ens__jwriter_close,
+};

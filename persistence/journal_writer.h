@@ -40,10 +40,10 @@ typedef struct ens_jwriter ens_jwriter;
  * busy timeout and its schema is created or migrated to the current version
  * (persistence/journal_schema.h).
  * A new database file is created mode 0600 before sqlite opens it; the
- * path passes core/files.h's rule before sqlite opens it, and the -wal and
+ * path passes core/runtime/files.h's rule before sqlite opens it, and the -wal and
  * -shm files again after.
  * Errors: ENS_EINVAL (NULL path/out, empty path), ENS_EUNSAFE (refused by
- * core/files.h's rule), ENS_EIO (directory cannot
+ * core/runtime/files.h's rule), ENS_EIO (directory cannot
  * be created, file cannot be opened, file or directory read-only, I/O
  * error), ENS_EBADFRAME (the file is not a journal: not a sqlite database,
  * corrupt, another program's database, or a newer schema), ENS_ENOMEM.
@@ -92,5 +92,10 @@ const char *ens__jwriter_last_error(const ens_jwriter *w);
  * are lost with the handle: a caller that must know calls
  * ens__jwriter_flush() first and checks ens__jwriter_pending(). NULL-safe. */
 void ens__jwriter_close(ens_jwriter *w);
+
+/* The sqlite store as the runtime reaches it (core/runtime/runtime.h,
+ * ens__journal_store): these functions and ens_journal_default_path. */
+struct ens__journal_store;
+extern const struct ens__journal_store ens__sqlite_journal;
 
 #endif

@@ -4,17 +4,17 @@
  *
  * Everything here checks arguments, encodes what has to travel, and hands
  * one request to the base's name table through ens_base_ops.names: the
- * inproc base answers from the table in the system (core/inproc.c), the
+ * inproc base answers from the table in the system (core/inproc/inproc.c), the
  * process base asks the admin, which owns the system's one table and is
  * single-threaded, so create-or-get is atomic by construction
- * (core/proc_names.c). Sending by name is a lookup followed by an ordinary
+ * (core/process/admin/proc_names.c). Sending by name is a lookup followed by an ordinary
  * send, so ordering per sender and receiver is the same as by address.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/runtime.h"
+#include "core/runtime/runtime.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
 

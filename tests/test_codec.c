@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "core/arena.h"
-#include "core/codec.h"
-#include "core/msg_internal.h"
+#include "core/wire/arena.h"
+#include "core/wire/codec.h"
+#include "core/wire/msg_internal.h"
 #include "ensemble/error.h"
 
 #define LIMIT (16u << 20)

@@ -22,7 +22,7 @@
 #include "support/echo.h"
 #include "support/procfs.h"
 
-#include "core/proc.h"
+#include "core/process/proc.h"
 #include "ensemble/ensemble.h"
 
 #define WAIT_MS 30000

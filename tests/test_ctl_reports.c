@@ -1,6 +1,6 @@
 /*
  * tests/test_ctl_reports.c - what a program may report to the admin of a
- * process-base system (core/proc.h, "What a control peer may report").
+ * process-base system (core/process/proc.h, "What a control peer may report").
  *
  * A raw client connects to the system's socket as a program connected by
  * name would, and sends well-formed control frames that lie: an event of a
@@ -23,8 +23,8 @@
 
 #include <cmocka.h>
 
-#include "core/frame.h"
-#include "core/proc.h"
+#include "core/process/proc.h"
+#include "core/wire/frame.h"
 #include "ensemble/ensemble.h"
 #include "support/journal_files.h"
 #include "support/rawconn.h"

@@ -1,6 +1,6 @@
 /*
  * tests/test_door.c - how programs reach a named system, and who may
- * (core/proc_door.h): the socket lives in a private runtime directory and
+ * (core/process/proc_door.h): the socket lives in a private runtime directory and
  * goes when the system ends; an unsafe runtime directory is refused; a
  * stale socket of a killed system does not block a start; another user who
  * takes the abstract name first neither stops a start nor is ever talked
@@ -31,8 +31,8 @@
 #include "support/procfs.h"
 #include "support/squat.h"
 
-#include "core/proc.h"
-#include "core/proc_door.h"
+#include "core/process/proc.h"
+#include "core/process/proc_door.h"
 #include "ensemble/ensemble.h"
 
 #define WAIT_MS   30000

@@ -27,7 +27,7 @@
 
 #include <cmocka.h>
 
-#include "core/proc.h"
+#include "core/process/proc.h"
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
 #include "support/squat.h"

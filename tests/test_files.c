@@ -1,6 +1,6 @@
 /*
  * tests/test_files.c - the files a system writes cannot be pointed elsewhere
- * by another local user (core/files.h): a symbolic link, a hard link, a
+ * by another local user (core/runtime/files.h): a symbolic link, a hard link, a
  * FIFO or another user's file planted at the log path or beside the failure
  * journal is refused at ens_system_start (ENS_EUNSAFE) and what it points
  * to stays unchanged; so is a directory others may change. Files the system

@@ -1,6 +1,6 @@
 /*
  * tests/test_frag.c - frames in pieces and the walk over a byte stream
- * (core/frag.h, core/framing.h): what a piece must say to be taken, how a
+ * (core/wire/frag.h, core/wire/framing.h): what a piece must say to be taken, how a
  * frame is put together again, where a walk stops, and ens__frag_append
  * round trips around the piece size. Pure unit tests: no processes.
  */
@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "core/frag.h"
-#include "core/frame.h"
-#include "core/framing.h"
+#include "core/wire/frag.h"
+#include "core/wire/frame.h"
+#include "core/wire/framing.h"
 #include "ensemble/error.h"
 
 #define LIMIT    (2u * 1024u * 1024u) /* the frame limit of these tests */

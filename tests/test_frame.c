@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "core/frame.h"
+#include "core/wire/frame.h"
 #include "ensemble/error.h"
 
 #define PAYLOAD 16u

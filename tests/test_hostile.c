@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "core/frame.h"
-#include "core/proc.h"
+#include "core/process/proc.h"
+#include "core/wire/frame.h"
 #include "ensemble/ensemble.h"
 #include "support/echo.h"
 #include "support/journal_files.h"

@@ -1,5 +1,5 @@
 /*
- * tests/test_idmap.c - the id map (core/idmap.h) against a plain array as
+ * tests/test_idmap.c - the id map (core/process/admin/idmap.h) against a plain array as
  * the model, through random puts and deletes that collide and wrap.
  */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "core/idmap.h"
+#include "core/process/admin/idmap.h"
 #include "ensemble/error.h"
 
 #define KEYS 5000

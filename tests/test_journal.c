@@ -541,7 +541,7 @@ static void test_read_only_journal_is_refused_at_writer_open(void **state)
     struct passwd *nobody = getpwnam("nobody");
     uid_t uid = nobody != NULL ? nobody->pw_uid : 65534;
     gid_t gid = nobody != NULL ? nobody->pw_gid : 65534;
-    /* The writer takes only a file of its own user (core/files.h): the
+    /* The writer takes only a file of its own user (core/runtime/files.h): the
      * read-only file must be nobody's. */
     bool root = geteuid() == 0;
     if (root)

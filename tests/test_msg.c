@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "core/msg_internal.h"
+#include "core/wire/msg_internal.h"
 #include "ensemble/error.h"
 
 #define LIMIT (1u << 20)

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "core/arena.h"
-#include "core/msgtype.h"
+#include "core/wire/arena.h"
+#include "core/wire/msgtype.h"
 #include "ensemble/error.h"
 
 static size_t layout_size(const char *fmt)

@@ -23,10 +23,10 @@
 
 #include <cmocka.h>
 
-#include "core/frag.h"
-#include "core/frame.h"
-#include "core/msg_internal.h"
-#include "core/proc.h"
+#include "core/process/proc.h"
+#include "core/wire/frag.h"
+#include "core/wire/frame.h"
+#include "core/wire/msg_internal.h"
 #include "ensemble/ensemble.h"
 #include "support/echo.h"
 #include "support/journal_files.h"

@@ -1,5 +1,5 @@
 /*
- * tests/test_stage.c - the stage's protocol under SIGKILL (core/stage.h).
+ * tests/test_stage.c - the stage's protocol under SIGKILL (core/process/stage.h).
  *
  * A receiver made of the stage's transitions (look, take, take a piece,
  * hand, mark, end, settle) reads a stream of small frames and one frame in
@@ -26,10 +26,10 @@
 
 #include <cmocka.h>
 
-#include "core/frag.h"
-#include "core/frame.h"
-#include "core/msg_internal.h"
-#include "core/stage.h"
+#include "core/process/stage.h"
+#include "core/wire/frag.h"
+#include "core/wire/frame.h"
+#include "core/wire/msg_internal.h"
 #include "ensemble/ensemble.h"
 
 #define SMALL_BEFORE 6

@@ -1,5 +1,5 @@
 /*
- * tests/test_zygote.c - the zygote and its spares (core/proc_zygote.h):
+ * tests/test_zygote.c - the zygote and its spares (core/process/proc_zygote.h):
  * new actors are the admin's children, started in spares that the zygote
  * keeps ready; a killed zygote is replaced (journaled as a crash), and one
  * that dies too often is not, the admin then forking by itself; killing a

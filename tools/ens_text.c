@@ -7,7 +7,7 @@
  * hold an escape sequence that a terminal would obey (move the cursor,
  * rewrite the title, fake a line of output). Every such string passes
  * ens_tool_esc first, which spells control characters out; the rule is the
- * same as for the system log (ens__text_escape in core/log.c).
+ * same as for the system log (ens__text_escape in core/runtime/log.c).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -21,8 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/msg_internal.h"
-#include "core/proc.h"
+#include "core/process/proc.h"
+#include "core/wire/msg_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

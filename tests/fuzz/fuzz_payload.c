@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/msg_internal.h"
+#include "core/wire/msg_internal.h"
 #include "fuzz_types.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/msg_internal.h"
+#include "core/wire/msg_internal.h"
 
 typedef struct fz_greeting_v {
     int32_t count;

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/proc.h"
+#include "core/process/proc.h"
 
 static int written;
 

@@ -6,8 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/proc.h"
-#include "core/proc_door.h"
+#include "core/process/proc.h"
+#include "core/process/proc_door.h"
 #include "ensemble/error.h"
 #include "support/rawconn.h"
 

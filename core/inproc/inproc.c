@@ -1,0 +1,633 @@
+/*
+ * core/inproc/inproc.c - the inproc base: every actor in the calling process, run
+ * one message at a time, in the order the messages were sent (Thespian's
+ * simpleSystemBase). The deterministic base for tests and debugging.
+ *
+ * One FIFO of encoded frames holds every message of the system; a
+ * "start" entry in the same FIFO runs the init of an actor spawned from
+ * inside another, so messages sent to a new actor wait behind its init.
+ * Wake-ups are a binary heap ordered by (deadline, request order); a due
+ * wake-up joins the FIFO when the loop sees it. Actors run only inside the
+ * outside program's blocking calls (spawn, ask, listen, run, shutdown);
+ * when nothing is queued the loop sleeps until the next wake-up or the
+ * call's deadline, on the real clock (polling watched descriptors and
+ * commands meanwhile: core/inproc/inproc_services.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/inproc/inproc_services.h"
+#include "core/runtime/endpoint.h"
+#include "core/runtime/names.h"
+#include "core/runtime/runtime.h"
+#include "ensemble/error.h"
+#include "ensemble/status.h"
+
+typedef struct qitem {
+    struct qitem *next;
+    ens_addr target;
+    uint8_t *frame; /* NULL for a start entry */
+    size_t len;
+} qitem;
+
+typedef struct timer {
+    uint64_t deadline_ns;
+    uint64_t seq;
+    uint64_t id;
+    uint64_t payload;
+    uint32_t delay_ms;
+    ens_addr owner;
+} timer;
+
+typedef struct inproc {
+    ens_actor **actors; /* index: id - ENS_ID_FIRST_ACTOR; NULL once gone */
+    size_t cap_actors;
+    uint64_t next_id;
+    size_t live;
+    qitem *head, *tail;
+    timer *timers; /* binary heap */
+    size_t n_timers, cap_timers;
+    uint64_t next_timer_id;
+    ens_endpoint out; /* the outside program's endpoint */
+    ens_addr dead_handler;
+    ens_addr *top; /* top-level actors alive, in start order */
+    size_t n_top, cap_top;
+    void *services;  /* watches and commands: core/inproc/inproc_services.c */
+    ens_names names; /* global names (registry/) */
+} inproc;
+
+static inproc *base_of(ens_system *s)
+{
+    return s->base;
+}
+
+void **ens__inproc_services_slot(ens_system *s)
+{
+    return &base_of(s)->services;
+}
+
+static ens_actor *lookup(ens_system *s, ens_addr addr)
+{
+    inproc *b = base_of(s);
+    if (addr.node != s->node || addr.spare != 0 || addr.id < ENS_ID_FIRST_ACTOR)
+        return NULL;
+    uint64_t i = addr.id - ENS_ID_FIRST_ACTOR;
+    if (i >= b->cap_actors)
+        return NULL;
+    ens_actor *a = b->actors[i];
+    return a != NULL && a->status != ENS_ACTOR_DEAD ? a : NULL;
+}
+
+static int enqueue(inproc *b, ens_addr target, uint8_t *frame, size_t len)
+{
+    qitem *q = malloc(sizeof(*q));
+    if (q == NULL) {
+        free(frame);
+        return ENS_ENOMEM;
+    }
+    *q = (qitem){NULL, target, frame, len};
+    if (b->tail != NULL)
+        b->tail->next = q;
+    else
+        b->head = q;
+    b->tail = q;
+    return 0;
+}
+
+/* ---- the outside endpoint --------------------------------------------- */
+
+/* ---- base operations -------------------------------------------------- */
+
+static int ip_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
+{
+    inproc *b = base_of(s);
+    if (h->target.node == s->node && h->target.id == ENS_ID_OUTSIDE && h->target.spare == 0) {
+        ens__endpoint_accept(s, &b->out, frame, len);
+        return 0;
+    }
+    ens_actor *a = lookup(s, h->target);
+    if (a == NULL) {
+        ens__dead_letter(s, frame, len, h, b->dead_handler,
+                         h->target.node == s->node ? "no live actor at that address"
+                                                   : "address of another system");
+        return 0;
+    }
+    /* The same two bounds as the process base's senders (core/process/proc_tx.c):
+     * frames, and bytes (a lone message always fits). */
+    if (bounded && !(h->flags & ENS_FRAME_SYSTEM) &&
+        (a->queued >= s->opts.mailbox_limit ||
+         (a->queued_bytes > 0 && a->queued_bytes + len > s->opts.mailbox_bytes_limit))) {
+        free(frame);
+        return ENS_EFULL;
+    }
+    int rc = enqueue(b, h->target, frame, len);
+    if (rc == 0) {
+        a->queued++;
+        a->queued_bytes += len;
+    }
+    return rc;
+}
+
+static int add_top(inproc *b, ens_addr addr)
+{
+    if (b->n_top == b->cap_top) {
+        size_t cap = b->cap_top ? b->cap_top * 2 : 16;
+        ens_addr *n = realloc(b->top, cap * sizeof(*n));
+        if (n == NULL)
+            return ENS_ENOMEM;
+        b->top = n;
+        b->cap_top = cap;
+    }
+    b->top[b->n_top++] = addr;
+    return 0;
+}
+
+static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
+                    size_t arg_len, bool sync, uint32_t flags, ens_addr *out)
+{
+    inproc *b = base_of(s);
+    uint64_t i = b->next_id - ENS_ID_FIRST_ACTOR;
+    if (i >= b->cap_actors) {
+        size_t cap = b->cap_actors ? b->cap_actors * 2 : 64;
+        ens_actor **n = realloc(b->actors, cap * sizeof(*n));
+        if (n == NULL) {
+            free(arg_frame);
+            return ENS_ENOMEM;
+        }
+        memset(n + b->cap_actors, 0, (cap - b->cap_actors) * sizeof(*n));
+        b->actors = n;
+        b->cap_actors = cap;
+    }
+    ens_addr addr = {b->next_id, s->node, 0};
+    ens_actor *a = ens__actor_new(s, d, addr, parent != NULL ? parent->addr : ENS_ADDR_NONE,
+                                  arg_frame, arg_len);
+    if (a == NULL)
+        return ENS_ENOMEM;
+    a->spawn_flags = flags; /* NO_RESTART: nothing to turn off, no crashes here */
+    if (parent == NULL && add_top(b, addr) < 0) {
+        ens__actor_free(a);
+        return ENS_ENOMEM;
+    }
+    if (!sync && enqueue(b, addr, NULL, 0) < 0) {
+        ens__actor_free(a);
+        return ENS_ENOMEM;
+    }
+    b->next_id++;
+    b->actors[i] = a;
+    b->live++;
+    *out = addr;
+    if (sync) {
+        int rc = ens__actor_start(a);
+        if (rc < 0)
+            return ENS_EINIT;
+    }
+    return 0;
+}
+
+static bool timer_before(const timer *x, const timer *y)
+{
+    return x->deadline_ns < y->deadline_ns || (x->deadline_ns == y->deadline_ns && x->seq < y->seq);
+}
+
+static void heap_up(inproc *b, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!timer_before(&b->timers[i], &b->timers[p]))
+            break;
+        timer t = b->timers[i];
+        b->timers[i] = b->timers[p];
+        b->timers[p] = t;
+        i = p;
+    }
+}
+
+static void heap_down(inproc *b, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < b->n_timers && timer_before(&b->timers[l], &b->timers[m]))
+            m = l;
+        if (r < b->n_timers && timer_before(&b->timers[r], &b->timers[m]))
+            m = r;
+        if (m == i)
+            return;
+        timer t = b->timers[i];
+        b->timers[i] = b->timers[m];
+        b->timers[m] = t;
+        i = m;
+    }
+}
+
+static void heap_remove(inproc *b, size_t i)
+{
+    b->timers[i] = b->timers[--b->n_timers];
+    if (i < b->n_timers) {
+        heap_down(b, i);
+        heap_up(b, i);
+    }
+}
+
+static int ip_timer_add(ens_system *s, ens_actor *a, uint32_t delay_ms, uint64_t payload,
+                        uint64_t *id)
+{
+    inproc *b = base_of(s);
+    if (b->n_timers == b->cap_timers) {
+        size_t cap = b->cap_timers ? b->cap_timers * 2 : 16;
+        timer *n = realloc(b->timers, cap * sizeof(*n));
+        if (n == NULL)
+            return ENS_ENOMEM;
+        b->timers = n;
+        b->cap_timers = cap;
+    }
+    uint64_t tid = ++b->next_timer_id;
+    b->timers[b->n_timers] = (timer){
+        .deadline_ns = ens__mono_ns() + (uint64_t)delay_ms * 1000000u,
+        .seq = tid,
+        .id = tid,
+        .payload = payload,
+        .delay_ms = delay_ms,
+        .owner = a->addr,
+    };
+    heap_up(b, b->n_timers++);
+    *id = tid;
+    return 0;
+}
+
+static int ip_timer_cancel(ens_system *s, ens_actor *a, uint64_t id)
+{
+    inproc *b = base_of(s);
+    for (size_t i = 0; i < b->n_timers; i++) {
+        if (b->timers[i].id == id && ens_addr_equal(b->timers[i].owner, a->addr)) {
+            heap_remove(b, i);
+            return 0;
+        }
+    }
+    return ENS_ENOENT;
+}
+
+static void ip_actor_gone(ens_system *s, ens_actor *a)
+{
+    inproc *b = base_of(s);
+    ens__inproc_services_actor_gone(s, a);
+    for (size_t i = b->n_timers; i-- > 0;) {
+        if (ens_addr_equal(b->timers[i].owner, a->addr))
+            heap_remove(b, i);
+    }
+    for (size_t i = 0; i < b->n_top; i++) {
+        if (ens_addr_equal(b->top[i], a->addr)) {
+            memmove(&b->top[i], &b->top[i + 1], (b->n_top - i - 1) * sizeof(b->top[0]));
+            b->n_top--;
+            break;
+        }
+    }
+    ens__names_drop_addr(&b->names, a->addr); /* it ended for good */
+    b->actors[a->addr.id - ENS_ID_FIRST_ACTOR] = NULL;
+    b->live--;
+    ens__actor_free(a);
+}
+
+static void ip_dead_letters_set(ens_system *s, ens_addr who, bool enable)
+{
+    inproc *b = base_of(s);
+    if (enable)
+        b->dead_handler = who;
+    else if (ens_addr_equal(b->dead_handler, who))
+        b->dead_handler = ENS_ADDR_NONE;
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+/* Move due wake-ups into the FIFO, in deadline order. */
+static void fire_timers(ens_system *s)
+{
+    inproc *b = base_of(s);
+    if (b->n_timers == 0)
+        return;
+    uint64_t now = ens__mono_ns();
+    while (b->n_timers > 0 && b->timers[0].deadline_ns <= now) {
+        timer t = b->timers[0];
+        heap_remove(b, 0);
+        ens_wakeup_v w = {t.id, t.payload, t.delay_ms};
+        ens__send_frame(s, t.owner, t.owner, ENS_MSG_WAKEUP, &w, ENS_FRAME_SYSTEM, 0, 0, false);
+    }
+}
+
+/* Handle the first entry of the FIFO. Returns false when it is empty. */
+static bool step(ens_system *s)
+{
+    inproc *b = base_of(s);
+    fire_timers(s);
+    ens__inproc_services_pump(s);
+    qitem *q = b->head;
+    if (q == NULL)
+        return false;
+    b->head = q->next;
+    if (b->head == NULL)
+        b->tail = NULL;
+    ens_addr target = q->target;
+    uint8_t *frame = q->frame;
+    size_t len = q->len;
+    free(q);
+
+    ens_actor *a = lookup(s, target);
+    if (frame == NULL) { /* start entry */
+        if (a != NULL && a->status == ENS_ACTOR_STARTING)
+            ens__actor_start(a);
+        return true;
+    }
+    if (a == NULL) {
+        ens_frame_hdr h;
+        if (ens__frame_hdr_read(frame, len, s->opts.max_frame_bytes, &h) == 0)
+            ens__dead_letter(s, frame, len, &h, b->dead_handler, "the actor ended");
+        else
+            free(frame);
+        return true;
+    }
+    a->queued--;
+    a->queued_bytes -= len;
+    ens_msg *m = NULL;
+    int rc = ens__msg_from_frame(frame, len, s->opts.max_frame_bytes, &m);
+    if (rc < 0) {
+        ens_event ev = {.kind = ENS_EV_BADFRAME, .error = rc, .reason = ens_strerror(rc)};
+        ens__event_actor(&ev, a);
+        ens__event(s, &ev);
+        return true;
+    }
+    ens__actor_deliver(a, m);
+    ens_msg_free(m);
+    return true;
+}
+
+typedef bool (*done_fn)(ens_system *s);
+
+/* Run until done(s) or the deadline. Returns 0 or ENS_ETIMEDOUT. With
+ * wait_timers false, an empty FIFO ends the run (returns 0). The failure
+ * journal is flushed whenever the loop goes idle: before it sleeps and when
+ * it returns. */
+static int run_until(ens_system *s, done_fn done, uint64_t deadline_ns, bool wait_timers)
+{
+    inproc *b = base_of(s);
+    int rc = 0;
+    for (;;) {
+        if (done != NULL && done(s))
+            break;
+        if (ens__mono_ns() >= deadline_ns) {
+            rc = ENS_ETIMEDOUT;
+            break;
+        }
+        if (step(s))
+            continue;
+        if (!wait_timers)
+            break;
+        uint64_t until = deadline_ns;
+        if (b->n_timers > 0 && b->timers[0].deadline_ns < until)
+            until = b->timers[0].deadline_ns;
+        ens__journal_flush(s);
+        ens__inproc_services_wait(s, until); /* sleeps, or polls fds and commands */
+    }
+    ens__journal_flush(s);
+    return rc;
+}
+
+static uint64_t deadline_after(uint32_t timeout_ms)
+{
+    return ens__mono_ns() + (uint64_t)timeout_ms * 1000000u;
+}
+
+static bool ask_done(ens_system *s)
+{
+    return base_of(s)->out.ask_reply != NULL;
+}
+
+static int ip_ask(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v,
+                  uint32_t timeout_ms, ens_msg **reply)
+{
+    inproc *b = base_of(s);
+    if (lookup(s, to) == NULL)
+        return ENS_ENOACTOR;
+    uint64_t corr = ens__endpoint_expect(s, &b->out);
+    int rc = ens__send_frame(s, s->outside.self, to, t, v, ENS_FRAME_REQUEST, corr, 0, true);
+    if (rc == 0)
+        rc = run_until(s, ask_done, deadline_after(timeout_ms), true);
+    return ens__endpoint_answer(&b->out, rc, reply);
+}
+
+static bool inbox_ready(ens_system *s)
+{
+    return base_of(s)->out.head != NULL;
+}
+
+static int ip_listen(ens_system *s, uint32_t timeout_ms, ens_msg **out)
+{
+    inproc *b = base_of(s);
+    int rc = run_until(s, inbox_ready, deadline_after(timeout_ms), true);
+    if (rc < 0)
+        return rc;
+    *out = ens__endpoint_pop(&b->out);
+    return 0;
+}
+
+static int ip_run(ens_system *s, uint32_t timeout_ms)
+{
+    uint64_t deadline = deadline_after(timeout_ms);
+    int n = 0;
+    while (ens__mono_ns() < deadline && step(s))
+        n++;
+    ens__journal_flush(s);
+    return n;
+}
+
+static bool all_gone(ens_system *s)
+{
+    return base_of(s)->live == 0;
+}
+
+static void free_all(ens_system *s)
+{
+    inproc *b = base_of(s);
+    ens__inproc_services_free(s);
+    for (size_t i = 0; i < b->cap_actors; i++)
+        ens__actor_free(b->actors[i]);
+    free(b->actors);
+    for (qitem *q = b->head, *n; q != NULL; q = n) {
+        n = q->next;
+        free(q->frame);
+        free(q);
+    }
+    ens__endpoint_clear(&b->out);
+    free(b->timers);
+    free(b->top);
+    ens__names_clear(&b->names);
+    free(b);
+}
+
+static int ip_shutdown(ens_system *s, uint32_t timeout_ms)
+{
+    inproc *b = base_of(s);
+    uint64_t deadline = deadline_after(timeout_ms);
+    int rc = 0;
+    /* Exit requests to the top-level actors in reverse start order; their
+     * children follow as each parent stops. Actors left over (started by a
+     * terminate, say) get theirs in the next round. */
+    while (b->live > 0 && rc == 0) {
+        if (b->n_top > 0) {
+            for (size_t i = b->n_top; i-- > 0;)
+                ens__send_frame(s, s->outside.self, b->top[i], ENS_MSG_EXIT_REQUEST, NULL,
+                                ENS_FRAME_SYSTEM, 0, 0, false);
+        } else {
+            for (size_t i = 0; i < b->cap_actors; i++) {
+                if (b->actors[i] != NULL)
+                    ens__send_frame(s, s->outside.self, b->actors[i]->addr, ENS_MSG_EXIT_REQUEST,
+                                    NULL, ENS_FRAME_SYSTEM, 0, 0, false);
+            }
+        }
+        rc = run_until(s, all_gone, deadline, false);
+    }
+    s->down = true;
+    free_all(s);
+    return rc;
+}
+
+static int ip_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out)
+{
+    (void)timeout_ms;
+    inproc *b = base_of(s);
+    ens_actor_status *rows = calloc(b->live + 1, sizeof(*rows));
+    if (rows == NULL)
+        return ENS_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < b->cap_actors && n < b->live; i++) {
+        const ens_actor *a = b->actors[i];
+        if (a == NULL)
+            continue;
+        rows[n++] = (ens_actor_status){
+            .addr = a->addr,
+            .parent = a->parent,
+            .type = (char *)a->def->name,
+            .name = (char *)ens__names_of(&b->names, a->addr),
+            .pid = (int32_t)getpid(),
+            .incarnation = a->incarnation,
+            .handled = a->handled,
+            .mailbox_bytes = a->queued_bytes,
+        };
+    }
+    ens_status_v v = {(int32_t)getpid(), 0, {rows, (uint32_t)n}};
+    ens_addr admin = {ENS_ID_ADMIN, s->node, 0};
+    int rc;
+    if (requester != NULL) {
+        rc = ens__send_frame(s, admin, requester->addr, ENS_MSG_STATUS, &v, ENS_FRAME_SYSTEM, 0, 0,
+                             false);
+    } else {
+        ens_frame_hdr h = {
+            .flags = ENS_FRAME_SYSTEM, .sender = admin, .target = s->outside.self, .attempt = 1};
+        uint8_t *frame = NULL;
+        size_t len = 0;
+        rc = ens__frame_build(ENS_MSG_STATUS, &v, &h, UINT32_MAX, &frame, &len);
+        if (rc == 0)
+            rc = ens__msg_from_frame(frame, len, UINT32_MAX, out);
+    }
+    free(rows);
+    return rc;
+}
+
+/* Global names: the table is the system's own, and nothing runs between
+ * the check and the spawn, so create-or-get is atomic here by itself. The
+ * name is given after the spawn returns: for an outside spawn init has run
+ * by then (an init that fails leaves the name free). */
+static int ip_names(ens_system *s, ens_actor *caller, ens_names_req *req)
+{
+    inproc *b = base_of(s);
+    ens_addr at = req->name != NULL ? ens__names_get(&b->names, req->name) : ENS_ADDR_NONE;
+    switch (req->op) {
+    case ENS_NAMES_LOOKUP:
+        if (ens_addr_is_none(at))
+            return ENS_ENOENT;
+        req->addr = at;
+        return 0;
+    case ENS_NAMES_REGISTER:
+        return ens__names_set(&b->names, req->name, caller->addr);
+    case ENS_NAMES_UNREGISTER:
+        return ens__names_drop_addr(&b->names, caller->addr);
+    case ENS_NAMES_SPAWN: {
+        if (!ens_addr_is_none(at)) {
+            free(req->frame);
+            req->addr = at;
+            return 1;
+        }
+        int rc =
+            ip_spawn(s, caller, req->def, req->frame, req->len, req->sync, req->flags, &req->addr);
+        if (rc < 0)
+            return rc;
+        rc = ens__names_set(&b->names, req->name, req->addr);
+        if (rc == ENS_EEXIST) { /* its init named it otherwise: the asked name wins */
+            ens__names_drop_addr(&b->names, req->addr);
+            rc = ens__names_set(&b->names, req->name, req->addr);
+        }
+        return rc;
+    }
+    case ENS_NAMES_DEAD: {
+        ens_frame_hdr h;
+        if (ens__frame_hdr_read(req->frame, req->len, UINT32_MAX, &h) < 0) {
+            free(req->frame);
+            return ENS_EBADFRAME;
+        }
+        ens__dead_letter(s, req->frame, req->len, &h, b->dead_handler, req->reason);
+        return 0;
+    }
+    }
+    free(req->frame);
+    return ENS_EINVAL;
+}
+
+static int ip_kill(ens_system *s, ens_actor *caller, ens_addr who)
+{
+    ens_actor *a = lookup(s, who);
+    if (a == NULL || a->status == ENS_ACTOR_DEAD)
+        return 0;
+    a->killed = true;
+    ens_event ev = {.kind = ENS_EV_EXIT, .reason = "killed on request (ens_kill)"};
+    ens__event_actor(&ev, a);
+    ens__event(s, &ev);
+    if (a == caller) { /* it is running: it ends when its handler returns */
+        a->stop_requested = true;
+        a->stop_reason = ENS_EXIT_KILLED;
+        a->stop_status = 0;
+        return 0;
+    }
+    ens__actor_stop(a, ENS_EXIT_KILLED, 0);
+    return 0;
+}
+
+static const ens_base_ops inproc_ops = {
+    .route = ip_route,
+    .spawn = ip_spawn,
+    .timer_add = ip_timer_add,
+    .timer_cancel = ip_timer_cancel,
+    .actor_gone = ip_actor_gone,
+    .dead_letters_set = ip_dead_letters_set,
+    .ask = ip_ask,
+    .listen = ip_listen,
+    .run = ip_run,
+    .shutdown = ip_shutdown,
+    .status = ip_status,
+    .watch = ens__inproc_watch,
+    .command = ens__inproc_command,
+    .kill = ip_kill,
+    .names = ip_names,
+};
+
+int ens__inproc_start(ens_system *s)
+{
+    inproc *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return ENS_ENOMEM;
+    b->next_id = ENS_ID_FIRST_ACTOR;
+    s->base = b;
+    s->ops = &inproc_ops;
+    s->node = 1;
+    return 0;
+}

@@ -1,0 +1,64 @@
+/*
+ * core/process/admin/proc_names.c - the admin's table of global names
+ * (core/process/admin/proc_names.h).
+ *
+ * One core/runtime/names.h table in the admin's memory. Entries always name live
+ * records: the admin drops an actor's name when the actor announces an
+ * orderly exit (ctl Exiting, which the actor sends and has acknowledged
+ * before its parent's child-exited notice leaves, so a supervisor restarting
+ * the child at once finds the name free), and at the latest when it frees
+ * the actor's record (it ended for good: an init failure, a crash it does
+ * not absorb); a restart in place keeps the record, hence the name.
+ * Requests are answered at once; nothing here waits.
+ */
+#include "core/process/admin/proc_names.h"
+#include "core/runtime/names.h"
+#include "ensemble/error.h"
+#include "ensemble/registry.h"
+
+static ens_names T;
+
+int ens__admin_name_request(ens_addr from, bool is_actor, const ens__ctl_name_v *v, ens_addr *out)
+{
+    *out = ENS_ADDR_NONE;
+    switch (v->op) {
+    case ENS_NAMES_LOOKUP:
+        if (!ens_name_valid(v->name))
+            return ENS_EINVAL;
+        *out = ens__names_get(&T, v->name);
+        return ens_addr_is_none(*out) ? ENS_ENOENT : 0;
+    case ENS_NAMES_REGISTER:
+        if (!is_actor || !ens_name_valid(v->name))
+            return ENS_EINVAL;
+        *out = from;
+        return ens__names_set(&T, v->name, from);
+    case ENS_NAMES_UNREGISTER:
+        if (!is_actor)
+            return ENS_EINVAL;
+        return ens__names_drop_addr(&T, from);
+    default:
+        return ENS_EINVAL;
+    }
+}
+
+ens_addr ens__admin_name_get(const char *name)
+{
+    if (name == NULL || name[0] == '\0')
+        return ENS_ADDR_NONE;
+    return ens__names_get(&T, name);
+}
+
+int ens__admin_name_set(const char *name, ens_addr addr)
+{
+    return ens__names_set(&T, name, addr);
+}
+
+const char *ens__admin_name_of(ens_addr addr)
+{
+    return ens__names_of(&T, addr);
+}
+
+void ens__admin_name_forget(ens_addr addr)
+{
+    ens__names_drop_addr(&T, addr);
+}

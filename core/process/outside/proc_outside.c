@@ -1,0 +1,877 @@
+/*
+ * core/process/outside/proc_outside.c - the starting program's side of a process-base
+ * system: forks the admin, then serves the outside context (spawn, send,
+ * ask, listen, shutdown) with a poll() loop that runs only inside those
+ * calls. It owns no libuv loop, so a program that uses libuv itself keeps
+ * its loops to itself.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/process/proc.h"
+#include "core/process/proc_door.h"
+#include "core/process/proc_tx.h"
+#include "core/runtime/endpoint.h"
+#include "core/wire/frag.h"
+#include "core/wire/framing.h"
+#include "ensemble/error.h"
+
+typedef struct orx {
+    int fd;
+    uint8_t *buf; /* the head of a frame whose rest has not come yet */
+    size_t len, cap;
+    ens_frag_asm pieces; /* a frame arriving in pieces */
+} orx;
+
+#define RX_READ (64u * 1024u) /* one read from a receiving end */
+
+typedef struct outside {
+    pid_t admin; /* our child, to reap; 0 when the admin is not ours */
+    int ctl;
+    bool admin_gone;
+    orx **rx; /* receiving ends (each its own block: epoll names it) */
+    size_t n_rx, cap_rx;
+    int ep;           /* epoll over ctl and the receiving ends, -1 if none */
+    uint8_t *scratch; /* RX_READ bytes every receiving end reads into */
+    ens_tx_table tx;
+    ens_endpoint out; /* this program's endpoint */
+    uint64_t spawn_corr;
+    bool spawn_done;
+    ens__ctl_status_v spawn_reply;
+    bool detach_only; /* shutdown leaves the system running */
+} outside;
+
+static outside *base_of(ens_system *s)
+{
+    return s->base;
+}
+
+static int rx_add(outside *o, int fd);
+
+/* A new outside handle (NULL: out of memory or descriptors): its epoll
+ * set and read buffer; io_start puts the control channel in. */
+static outside *outside_new(void)
+{
+    outside *o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        return NULL;
+    o->ep = epoll_create1(EPOLL_CLOEXEC);
+    o->scratch = malloc(RX_READ);
+    if (o->ep < 0 || o->scratch == NULL) {
+        if (o->ep >= 0)
+            close(o->ep);
+        free(o->scratch);
+        free(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Free a handle made by outside_new that holds nothing else yet. */
+static void outside_drop(outside *o)
+{
+    close(o->ep);
+    free(o->scratch);
+    free(o);
+}
+
+/* Watch o's control channel (data NULL) and the admin's connection to it.
+ * Errors: ENS_ENOMEM (the kernel could not add them). */
+static int io_start(outside *o, int admin_conn)
+{
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
+    if (epoll_ctl(o->ep, EPOLL_CTL_ADD, o->ctl, &e) < 0)
+        return ENS_ENOMEM;
+    return rx_add(o, admin_conn) == 0 ? 0 : ENS_ENOMEM;
+}
+
+static int rx_add(outside *o, int fd)
+{
+    if (o->n_rx == o->cap_rx) {
+        size_t cap = o->cap_rx ? o->cap_rx * 2 : 8;
+        orx **n = realloc(o->rx, cap * sizeof(*n));
+        if (n == NULL)
+            return ENS_ENOMEM;
+        o->rx = n;
+        o->cap_rx = cap;
+    }
+    orx *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return ENS_ENOMEM;
+    ens__fd_nonblock(fd);
+    r->fd = fd;
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = r};
+    if (epoll_ctl(o->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+        free(r);
+        return ENS_EIO;
+    }
+    o->rx[o->n_rx++] = r;
+    return 0;
+}
+
+/* Close and forget receiving end r. */
+static void rx_drop(outside *o, orx *r)
+{
+    for (size_t i = 0; i < o->n_rx; i++) {
+        if (o->rx[i] == r) {
+            o->rx[i] = o->rx[--o->n_rx];
+            break;
+        }
+    }
+    epoll_ctl(o->ep, EPOLL_CTL_DEL, r->fd, NULL);
+    close(r->fd);
+    ens__frag_reset(&r->pieces);
+    free(r->buf);
+    free(r);
+}
+
+/* A frame for the outside endpoint (taken). */
+static void to_outside(ens_system *s, uint8_t *frame, size_t len)
+{
+    ens__endpoint_accept(s, &base_of(s)->out, frame, len);
+}
+
+/* One frame from a receiving end (ens__frame_walk): a whole one goes to
+ * the outside endpoint, a refused one is reported. */
+static void frame_found(void *arg, ens_framed *f)
+{
+    ens_system *s = arg;
+    if (f->err != 0) {
+        ens_event ev = {.kind = ENS_EV_BADFRAME,
+                        .actor = s->outside.self,
+                        .error = f->err,
+                        .msg_size = (uint32_t)f->len,
+                        .reason = "a frame to the outside endpoint was refused"};
+        ens__event(s, &ev);
+        return;
+    }
+    uint8_t *frame = f->heap;
+    f->heap = NULL;
+    if (frame == NULL && (frame = malloc(f->len)) != NULL)
+        memcpy(frame, f->frame, f->len);
+    if (frame != NULL)
+        to_outside(s, frame, f->len);
+}
+
+/* Hand the whole frames at the start of data[0..len) to the outside
+ * endpoint; *used gets their bytes. False if the stream is garbage (it
+ * cannot be resynchronised). */
+static bool take_frames(ens_system *s, orx *r, const uint8_t *data, size_t len, size_t *used)
+{
+    ens_walk w = ens__frame_walk(data, len, s->opts.max_frame_bytes, &r->pieces, frame_found, s);
+    *used = w.used;
+    if (w.lost) {
+        ens_event ev = {.kind = ENS_EV_BADFRAME,
+                        .actor = s->outside.self,
+                        .error = ENS_EBADFRAME,
+                        .reason = "bytes that are not a frame on a connection to the outside "
+                                  "endpoint: connection closed"};
+        ens__event(s, &ev);
+    }
+    return !w.lost;
+}
+
+/* Keep n bytes as r's partial frame, after the len it holds. */
+static bool rx_keep(orx *r, const uint8_t *bytes, size_t n)
+{
+    if (r->cap - r->len < n) {
+        size_t cap = r->len + n;
+        uint8_t *b = realloc(r->buf, cap);
+        if (b == NULL)
+            return false;
+        r->buf = b;
+        r->cap = cap;
+    }
+    memmove(r->buf + r->len, bytes, n);
+    r->len += n;
+    return true;
+}
+
+/* Read what r has, a RX_READ at a time into the shared buffer; only the
+ * head of a frame still incomplete is kept per connection. */
+static void read_rx(ens_system *s, orx *r)
+{
+    outside *o = base_of(s);
+    for (;;) {
+        ssize_t n = recv(r->fd, o->scratch, RX_READ, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) { /* the sender is gone */
+            rx_drop(o, r);
+            return;
+        }
+        const uint8_t *data = o->scratch;
+        size_t len = (size_t)n;
+        if (r->len > 0) { /* the rest of a frame whose head came earlier */
+            if (!rx_keep(r, o->scratch, len)) {
+                rx_drop(o, r); /* out of memory: this stream is lost */
+                return;
+            }
+            data = r->buf;
+            len = r->len;
+        }
+        size_t used = 0;
+        if (!take_frames(s, r, data, len, &used)) {
+            rx_drop(o, r); /* garbage: this stream cannot be resynchronised */
+            return;
+        }
+        if (data == r->buf) {
+            memmove(r->buf, r->buf + used, len - used);
+            r->len = len - used;
+        } else if (used < len && !rx_keep(r, data + used, len - used)) {
+            rx_drop(o, r);
+            return;
+        }
+        if (r->len == 0 && r->cap > RX_READ) { /* a large frame's buffer goes */
+            free(r->buf);
+            r->buf = NULL;
+            r->cap = 0;
+        }
+    }
+}
+
+/* The admin's channel closed: it ended (killed, or its orderly end). If it
+ * is our child, reap it now, waiting at most wait_ms for the kernel to
+ * finish its exit (the channel closes a moment before the process is a
+ * zombie); one that has not ended by then is reaped, or killed, by
+ * end_system. A persistent admin, or the admin of a system we connected
+ * to, is not our child (o->admin is 0): there is nothing to reap. */
+static void reap_admin(outside *o, int wait_ms)
+{
+    if (o->admin <= 0)
+        return;
+    int pfd = (int)syscall(SYS_pidfd_open, o->admin, 0);
+    if (pfd >= 0) {
+        struct pollfd p = {.fd = pfd, .events = POLLIN};
+        while (poll(&p, 1, wait_ms) < 0 && errno == EINTR)
+            ;
+        close(pfd);
+    }
+    int status;
+    pid_t got = waitpid(o->admin, &status, WNOHANG);
+    if (got == o->admin || (got < 0 && errno == ECHILD))
+        o->admin = 0;
+}
+
+static void handle_ctl(ens_system *s)
+{
+    outside *o = base_of(s);
+    for (;;) {
+        ens_msg *m = NULL;
+        int fds[ENS_CTL_MAX_FDS];
+        int nfds = ENS_CTL_MAX_FDS;
+        int rc = ens__ctl_recv(o->ctl, &m, fds, &nfds);
+        if (rc == 0)
+            return;
+        if (rc == ENS_EBADFRAME)
+            continue;
+        if (rc < 0) {
+            o->admin_gone = true;
+            reap_admin(o, 1000);
+            return;
+        }
+        uint32_t t = m->hdr.type_id;
+        int fd = nfds > 0 ? fds[0] : -1;
+        bool taken = false;
+        if (t == ens__ctl_connected.id) {
+            const ens__ctl_status_v *v = m->value;
+            ens__tx_connected(&o->tx, v->addr, v->status, fd);
+            taken = true;
+        } else if (t == ens__ctl_newconn.id && fd >= 0) {
+            taken = rx_add(o, fd) == 0;
+        } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) &&
+                   m->hdr.corr == o->spawn_corr) {
+            o->spawn_reply = *(const ens__ctl_status_v *)m->value;
+            o->spawn_done = true;
+        } else if (t == ens__ctl_event.id && s->opts.on_event != NULL) {
+            ens_event ev;
+            ens__ctl_event_from(m->value, &ev);
+            s->opts.on_event(&ev, s->opts.event_arg);
+        }
+        for (int i = taken ? 1 : 0; i < nfds; i++)
+            close(fds[i]);
+        ens_msg_free(m);
+    }
+}
+
+/* Handle the m ready events of ev: each receiving end is named at most
+ * once per batch, and handling one frees none but itself. */
+static void handle_ready(ens_system *s, const struct epoll_event *ev, int m)
+{
+    for (int i = 0; i < m; i++) {
+        if (ev[i].data.ptr == NULL)
+            handle_ctl(s);
+        else
+            read_rx(s, ev[i].data.ptr);
+    }
+}
+
+/* Wait up to timeout_ms for something to happen, and handle it: the
+ * control channel and the receiving ends are in o->ep; the sending ends
+ * that have bytes waiting are polled beside it. */
+static void pump(ens_system *s, int timeout_ms)
+{
+    outside *o = base_of(s);
+    ens__tx_flush_all(&o->tx);
+    size_t waiting = 0;
+    for (size_t i = 0; i < o->tx.n; i++) {
+        ens_tx *tx = o->tx.tx[i];
+        waiting += tx->state == ENS_TX_OPEN && ens__tx_has_bytes(tx);
+    }
+    struct epoll_event ev[64];
+    int m;
+    if (waiting == 0) { /* the common case: one wait, on the epoll set */
+        m = epoll_wait(o->ep, ev, 64, timeout_ms);
+        handle_ready(s, ev, m);
+        return;
+    }
+    struct pollfd *p = malloc((waiting + 1) * sizeof(*p));
+    if (p == NULL)
+        return;
+    nfds_t n = 0;
+    p[n++] = (struct pollfd){.fd = o->ep, .events = POLLIN};
+    for (size_t i = 0; i < o->tx.n && waiting > 0; i++) {
+        ens_tx *tx = o->tx.tx[i];
+        if (tx->state == ENS_TX_OPEN && ens__tx_has_bytes(tx))
+            p[n++] = (struct pollfd){.fd = tx->fd, .events = POLLOUT};
+    }
+    int k = poll(p, n, timeout_ms);
+    bool ready = k > 0 && p[0].revents != 0;
+    if (k > 0 && n > 1)
+        ens__tx_flush_all(&o->tx);
+    free(p);
+    if (!ready)
+        return;
+    m = epoll_wait(o->ep, ev, 64, 0);
+    handle_ready(s, ev, m);
+}
+
+typedef bool (*done_fn)(ens_system *s);
+
+static int run_until(ens_system *s, done_fn done, uint32_t timeout_ms)
+{
+    outside *o = base_of(s);
+    uint64_t deadline = ens__mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        if (done(s))
+            return 0;
+        if (o->admin_gone)
+            return ENS_ESHUTDOWN;
+        uint64_t now = ens__mono_ns();
+        if (now >= deadline)
+            return ENS_ETIMEDOUT;
+        pump(s, (int)((deadline - now + 999999u) / 1000000u));
+    }
+}
+
+static int po_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
+{
+    outside *o = base_of(s);
+    if (ens_addr_equal(h->target, s->outside.self)) {
+        to_outside(s, frame, len);
+        return 0;
+    }
+    if (o->admin_gone) {
+        free(frame);
+        return ENS_ESHUTDOWN;
+    }
+    return ens__tx_send(&o->tx, frame, len, h, bounded);
+}
+
+static bool spawn_done(ens_system *s)
+{
+    return base_of(s)->spawn_done;
+}
+
+static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
+                    size_t arg_len, bool sync, uint32_t flags, ens_addr *out)
+{
+    (void)parent;
+    (void)sync;
+    outside *o = base_of(s);
+    if (arg_len > ENS_CTL_MAX - 1024) {
+        free(arg_frame);
+        return ENS_EMSGSIZE;
+    }
+    ens__ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)d,
+                          .sync = 1,
+                          .flags = (int32_t)flags,
+                          .name = (char *)d->name,
+                          .arg = {arg_frame, (uint32_t)arg_len}};
+    o->spawn_corr = ++s->next_corr;
+    o->spawn_done = false;
+    int rc = ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_spawn, &v, o->spawn_corr, NULL, 0);
+    free(arg_frame);
+    if (rc < 0)
+        return ENS_ESHUTDOWN;
+    rc = run_until(s, spawn_done, s->opts.call_timeout_ms);
+    if (rc < 0)
+        return rc;
+    if (o->spawn_reply.status < 0)
+        return o->spawn_reply.status;
+    *out = o->spawn_reply.addr;
+    return 0;
+}
+
+/* Global names: one request to the admin (core/process/admin/proc_names.c), answered
+ * like a spawn; a named spawn is a spawn request with the name. */
+static int po_names(ens_system *s, ens_actor *caller, ens_names_req *req)
+{
+    (void)caller;
+    outside *o = base_of(s);
+    if (o->admin_gone) {
+        free(req->frame);
+        return ENS_ESHUTDOWN;
+    }
+    if (req->op == ENS_NAMES_DEAD) {
+        int rc = ens__tx_dead_letter(&o->tx, req->frame, req->len, req->reason);
+        free(req->frame);
+        return rc;
+    }
+    o->spawn_corr = ++s->next_corr;
+    o->spawn_done = false;
+    int rc;
+    if (req->op == ENS_NAMES_SPAWN) {
+        if (req->len > ENS_CTL_MAX - 1024) {
+            free(req->frame);
+            return ENS_EMSGSIZE;
+        }
+        ens__ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)req->def,
+                              .sync = 1,
+                              .flags = (int32_t)req->flags,
+                              .name = (char *)req->def->name,
+                              .global = (char *)req->name,
+                              .arg = {req->frame, (uint32_t)req->len}};
+        rc = ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_spawn, &v, o->spawn_corr, NULL, 0);
+        free(req->frame);
+    } else {
+        ens__ctl_name_v v = {(int32_t)req->op, (char *)req->name};
+        rc = ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_name, &v, o->spawn_corr, NULL, 0);
+    }
+    if (rc < 0)
+        return ENS_ESHUTDOWN;
+    rc = run_until(s, spawn_done, s->opts.call_timeout_ms);
+    if (rc < 0)
+        return rc;
+    req->addr = o->spawn_reply.addr;
+    return o->spawn_reply.status;
+}
+
+static bool ask_done(ens_system *s)
+{
+    return base_of(s)->out.ask_reply != NULL;
+}
+
+static int po_ask(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v,
+                  uint32_t timeout_ms, ens_msg **reply)
+{
+    outside *o = base_of(s);
+    uint64_t corr = ens__endpoint_expect(s, &o->out);
+    int rc = ens__send_frame(s, s->outside.self, to, t, v, ENS_FRAME_REQUEST, corr, 0, true);
+    if (rc == 0)
+        rc = run_until(s, ask_done, timeout_ms);
+    return ens__endpoint_answer(&o->out, rc, reply);
+}
+
+static bool inbox_ready(ens_system *s)
+{
+    return base_of(s)->out.head != NULL;
+}
+
+static int po_listen(ens_system *s, uint32_t timeout_ms, ens_msg **out)
+{
+    outside *o = base_of(s);
+    int rc = run_until(s, inbox_ready, timeout_ms);
+    if (rc < 0)
+        return rc;
+    *out = ens__endpoint_pop(&o->out);
+    return 0;
+}
+
+static int po_run(ens_system *s, uint32_t timeout_ms)
+{
+    /* Actors run by themselves: send what waits, take in what arrived,
+     * waiting at most timeout_ms for something to happen. */
+    outside *o = base_of(s);
+    if (o->admin_gone)
+        return ENS_ESHUTDOWN;
+    pump(s, timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms);
+    return o->admin_gone ? ENS_ESHUTDOWN : 0;
+}
+
+static bool admin_gone(ens_system *s)
+{
+    return base_of(s)->admin_gone;
+}
+
+static void pump_ctl_tx(ens_tx_table *t)
+{
+    handle_ctl(t->owner);
+}
+
+/* Free this handle's side: descriptors, buffers, messages, o. */
+static void release(ens_system *s)
+{
+    outside *o = base_of(s);
+    s->down = true;
+    while (o->n_rx > 0)
+        rx_drop(o, o->rx[o->n_rx - 1]);
+    free(o->rx);
+    close(o->ep);
+    close(o->ctl);
+    free(o->scratch);
+    ens__tx_free(&o->tx);
+    ens__endpoint_clear(&o->out);
+    free(o);
+}
+
+/* Ask the admin to end the system and wait until it has: it closes its
+ * channels as its last act. Then reap it if it is our child (bounded: kill
+ * it if it does not go; its actors die with it). */
+static int end_system(ens_system *s, uint32_t timeout_ms)
+{
+    outside *o = base_of(s);
+    int rc = 0;
+    ens__tx_flush_all(&o->tx);
+    ens__ctl_flag_v v = {0, timeout_ms};
+    if (!o->admin_gone &&
+        ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_shutdown, &v, 0, NULL, 0) == 0) {
+        /* The admin ends when every actor has; allow it a little more than
+         * the timeout it was given to kill stragglers. */
+        if (run_until(s, admin_gone, timeout_ms + 2000) < 0)
+            rc = ENS_ETIMEDOUT;
+    }
+    if (o->admin > 0) {
+        int status;
+        int pfd = (int)syscall(SYS_pidfd_open, o->admin, 0);
+        if (pfd >= 0) {
+            struct pollfd p = {.fd = pfd, .events = POLLIN};
+            poll(&p, 1, 2000);
+            close(pfd);
+        }
+        if (waitpid(o->admin, &status, WNOHANG) == 0) {
+            kill(o->admin, SIGKILL);
+            rc = ENS_ETIMEDOUT;
+            waitpid(o->admin, &status, 0);
+        }
+    }
+    return rc;
+}
+
+static int po_shutdown(ens_system *s, uint32_t timeout_ms)
+{
+    outside *o = base_of(s);
+    int rc = 0;
+    if (o->detach_only)
+        ens__tx_drain(&o->tx, timeout_ms, pump_ctl_tx); /* what we sent still leaves */
+    else
+        rc = end_system(s, timeout_ms);
+    release(s);
+    return rc;
+}
+
+int ens__process_stop(ens_system *s, uint32_t timeout_ms)
+{
+    int rc = end_system(s, timeout_ms);
+    release(s);
+    return rc;
+}
+
+static int po_timer_add(ens_system *s, ens_actor *a, uint32_t d, uint64_t p, uint64_t *id)
+{
+    (void)s, (void)a, (void)d, (void)p, (void)id;
+    return ENS_EINVAL;
+}
+
+static int po_timer_cancel(ens_system *s, ens_actor *a, uint64_t id)
+{
+    (void)s, (void)a, (void)id;
+    return ENS_EINVAL;
+}
+
+static void po_actor_gone(ens_system *s, ens_actor *a)
+{
+    (void)s;
+    ens__actor_free(a);
+}
+
+static void po_dead_letters_set(ens_system *s, ens_addr who, bool enable)
+{
+    (void)s, (void)who, (void)enable;
+}
+
+static int po_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out)
+{
+    (void)requester;
+    outside *o = base_of(s);
+    uint64_t corr = ens__endpoint_expect(s, &o->out);
+    ens__ctl_flag_v v = {0, 0};
+    int rc = ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_status, &v, corr, NULL, 0);
+    rc = rc == 0 ? run_until(s, ask_done, timeout_ms) : ENS_ESHUTDOWN;
+    return ens__endpoint_answer(&o->out, rc, out);
+}
+
+static int po_kill(ens_system *s, ens_actor *caller, ens_addr who)
+{
+    (void)caller;
+    ens__ctl_conn_v v = {who, 0};
+    return ens__ctl_send(base_of(s)->ctl, s->outside.self, &ens__ctl_kill, &v, 0, NULL, 0) < 0
+               ? ENS_ESHUTDOWN
+               : 0;
+}
+
+static const ens_base_ops outside_ops = {
+    .route = po_route,
+    .spawn = po_spawn,
+    .timer_add = po_timer_add,
+    .timer_cancel = po_timer_cancel,
+    .actor_gone = po_actor_gone,
+    .dead_letters_set = po_dead_letters_set,
+    .ask = po_ask,
+    .listen = po_listen,
+    .run = po_run,
+    .shutdown = po_shutdown,
+    .status = po_status,
+    .names = po_names,
+    .kill = po_kill,
+};
+
+static uint32_t make_node(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint32_t h = 2166136261u;
+    uint64_t parts[3] = {(uint64_t)getpid(), (uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec};
+    for (size_t i = 0; i < sizeof(parts); i++) {
+        /* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): all 24 bytes are set */
+        h ^= ((const uint8_t *)parts)[i];
+        h *= 16777619u;
+    }
+    return h > 1 ? h : 2; /* 0 is "none", 1 the inproc base */
+}
+
+/* Sort the few descriptors the admin keeps (those > 2 of fds[0..n)), for
+ * ens__close_fds_except. */
+static size_t admin_keep(int *keep, const int *fds, size_t n_fds)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < n_fds; i++) {
+        if (fds[i] > 2)
+            keep[n++] = fds[i];
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    return n;
+}
+
+int ens__process_start(ens_system *s)
+{
+    int rc = ens__ctl_register();
+    if (rc < 0)
+        return rc;
+    ens_door door;
+    rc = ens__door_open(s, &door);
+    if (rc < 0)
+        return rc;
+    outside *o = outside_new();
+    if (o == NULL) {
+        ens__door_close(&door, true);
+        return ENS_ENOMEM;
+    }
+    int ctl[2], conn[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+        ens__door_close(&door, true);
+        outside_drop(o);
+        return ENS_EIO;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn) < 0) {
+        close(ctl[0]);
+        close(ctl[1]);
+        ens__door_close(&door, true);
+        outside_drop(o);
+        return ENS_EIO;
+    }
+    s->node = make_node();
+    s->outside.self = (ens_addr){ENS_ID_OUTSIDE, s->node, 0};
+    const bool persistent = s->opts.persistent;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno == EAGAIN ? ENS_EAGAIN : ENS_ENOMEM;
+        close(ctl[0]);
+        close(ctl[1]);
+        close(conn[0]);
+        close(conn[1]);
+        ens__door_close(&door, true);
+        outside_drop(o);
+        return err;
+    }
+    if (pid == 0) {
+        /* A persistent admin is not tied to us: it runs in a session of its
+         * own, as the grandchild of a process that exits at once (so init,
+         * not this program, reaps it). */
+        if (!ens__child_setup(parent, !persistent))
+            _exit(ENS_PROC_EXIT_PARENT_GONE);
+        if (persistent) {
+            setsid();
+            pid_t admin = fork();
+            if (admin != 0)
+                _exit(admin < 0 ? 71 : 0);
+        }
+        int fds[5] = {ctl[1], conn[0], door.path_fd, door.abstract_fd, s->log_fd};
+        int keep[5];
+        size_t nk = admin_keep(keep, fds, 5);
+        ens__close_fds_except(keep, nk);
+        ens__admin_main(s, ctl[1], conn[0], &door);
+    }
+    close(ctl[1]);
+    close(conn[0]);
+    ens__door_close(&door, false); /* the admin's now: it removes the file */
+    if (persistent) {
+        int status;
+        waitpid(pid, &status, 0); /* the middle process, gone at once */
+        o->admin = 0;
+        o->detach_only = true;
+    } else {
+        o->admin = pid;
+    }
+    o->ctl = ctl[0];
+    ens__fd_nonblock(o->ctl);
+    if (io_start(o, conn[1]) < 0) {
+        /* Closing the control channel ends the admin (its starter left). */
+        close(conn[1]);
+        s->base = o;
+        release(s);
+        s->base = NULL;
+        if (!persistent)
+            waitpid(pid, NULL, 0);
+        return ENS_ENOMEM;
+    }
+    o->tx.ctl = o->ctl;
+    o->tx.self = s->outside.self;
+    o->tx.limit = s->opts.mailbox_limit;
+    o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
+    o->tx.owner = s;
+    s->base = o;
+    s->ops = &outside_ops;
+    return 0;
+}
+
+int ens__process_connect(const char *name, ens_system **out)
+{
+    if (!ens__system_name_ok(name))
+        return ENS_EINVAL;
+    int rc = ens__ctl_register();
+    if (rc == 0)
+        rc = ens__status_register();
+    if (rc < 0)
+        return rc;
+    int fd = -1;
+    ens_peer who;
+    rc = ens__door_connect(name, false, &fd, &who);
+    if (rc < 0)
+        return rc;
+    ens__fd_nonblock(fd);
+    /* The admin answers at once: the hello (our address, its settings), or
+     * why it refuses us (a Connected frame with the error), then closes. */
+    ens_msg *m = NULL;
+    int fds[ENS_CTL_MAX_FDS];
+    int nfds = 0;
+    uint64_t deadline = ens__mono_ns() + 5000000000u;
+    for (;;) {
+        nfds = ENS_CTL_MAX_FDS;
+        rc = ens__ctl_recv(fd, &m, fds, &nfds);
+        if (rc != 0)
+            break;
+        uint64_t now = ens__mono_ns();
+        if (now >= deadline) {
+            rc = ENS_ETIMEDOUT;
+            break;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+    }
+    if (rc == 1 && m->hdr.type_id == ens__ctl_connected.id) {
+        const ens__ctl_status_v *refusal = m->value;
+        rc = refusal->status < 0 ? refusal->status : ENS_EIO;
+    } else if (rc == 1 && (m->hdr.type_id != ens__ctl_hello.id || nfds != 1)) {
+        rc = ENS_EIO;
+    }
+    const ens__ctl_hello_v *h = rc == 1 ? m->value : NULL;
+    /* Show the admin we are a real client: a connection that says nothing
+     * in time is closed (it holds one of the system's max_connections). */
+    if (h != NULL) {
+        ens__ctl_hello_v ack = {.addr = h->addr};
+        if (ens__ctl_send(fd, h->addr, &ens__ctl_hello, &ack, 0, NULL, 0) < 0)
+            rc = ENS_EIO;
+    }
+    if (rc != 1) {
+        ens_msg_free(m);
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        close(fd);
+        return rc < 0 ? rc : ENS_EIO;
+    }
+    ens_system *s = calloc(1, sizeof(*s));
+    outside *o = outside_new();
+    char *copy = strdup(name);
+    if (s == NULL || o == NULL || copy == NULL) {
+        free(s);
+        if (o != NULL)
+            outside_drop(o);
+        free(copy);
+        ens_msg_free(m);
+        close(fds[0]);
+        close(fd);
+        return ENS_ENOMEM;
+    }
+    ens_system_opts defaults = ENS_SYSTEM_OPTS_INIT;
+    s->opts = defaults;
+    s->opts.name = copy;
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): rc == 1, so h is set */
+    s->opts.max_frame_bytes = h->max_frame_bytes;
+    s->opts.mailbox_limit = h->mailbox_limit;
+    s->opts.mailbox_bytes_limit = h->mailbox_bytes_limit;
+    s->opts.call_timeout_ms = h->call_timeout_ms;
+    s->opts.log_level = (ens_log_level)h->log_level;
+    s->name = copy;
+    s->log_fd = 2;
+    s->node = h->addr.node;
+    s->outside.sys = s;
+    s->outside.self = h->addr;
+    ens_msg_free(m);
+    o->ctl = fd;
+    o->detach_only = true;
+    if (io_start(o, fds[0]) < 0) {
+        close(fds[0]);
+        s->base = o;
+        release(s); /* closes fd: the admin forgets this program */
+        free(copy);
+        free(s);
+        return ENS_ENOMEM;
+    }
+    o->tx.ctl = fd;
+    o->tx.self = s->outside.self;
+    o->tx.limit = s->opts.mailbox_limit;
+    o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
+    o->tx.owner = s;
+    s->base = o;
+    s->ops = &outside_ops;
+    *out = s;
+    return 0;
+}

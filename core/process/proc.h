@@ -1,0 +1,265 @@
+/*
+ * core/process/proc.h - the process base's shared pieces. Internal.
+ *
+ * Three kinds of process take part:
+ *  - the starting program ("outside"), which forks
+ *  - the admin: never runs a handler; forks one process per actor, brokers
+ *    connections, restarts crashed actors, routes dead letters and events;
+ *  - one process per actor, each with its own libuv loop.
+ *
+ * Control traffic (spawn, connect, events, exits) travels as frames on one
+ * SOCK_SEQPACKET socketpair per process to the admin, with file descriptors
+ * passed alongside (SCM_RIGHTS). Messages travel directly, actor to actor,
+ * on one SOCK_STREAM socketpair per (sender, receiver) pair, made by the
+ * admin on the sender's first send. The admin keeps a copy of every
+ * receiving end, so frames a crashed actor had not read stay queued in the
+ * kernel for its next incarnation; frames it had read sit in its stage, a
+ * shared-memory region the admin also maps, which records the frame in hand
+ * and its attempt. That is how a crash loses nothing.
+ *
+ * What a control peer may report. The admin trusts no peer's word for more
+ * than the peer itself: the channel says who is speaking (its record), and
+ *  - an event (ens.ctl.Event) must be of a kind of enum ens_event_kind and
+ *    follow ens__event_refusal (core/runtime/runtime.h): an outside program reports
+ *    events about itself only; an actor about itself, its children (checked
+ *    against the child's record while there is one) and its dead letters.
+ *    Anything else is refused with a BADFRAME row about the reporter;
+ *  - a log line (ens.ctl.Log) comes from actor processes only (outside
+ *    programs write their own log): one from an outside program is refused
+ *    with a BADFRAME row; every line is written as one line, its control
+ *    characters escaped (ens__log_write);
+ *  - a dead letter (ens.ctl.DeadLetter) whose frame header cannot be read
+ *    becomes a BADFRAME row with the reason and size: no frame is dropped
+ *    without a row.
+ */
+#ifndef ENS_CORE_PROC_H
+#define ENS_CORE_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include "core/process/stage.h"
+#include "core/runtime/runtime.h"
+#include "ensemble/msg.h"
+
+/* ---- control messages (frames on the control channel) ----------------- */
+
+#define ENS_CTL_MAX     65536u /* largest control frame (and spawn argument) */
+#define ENS_CTL_MAX_FDS 16
+
+typedef struct {
+    uint64_t def;   /* the ens_actor_def pointer (same image in every process) */
+    int32_t sync;   /* 1: reply after init ran (outside spawns) */
+    int32_t flags;  /* enum ens_spawn_flag */
+    char *name;     /* the definition's name, checked against def */
+    char *global;   /* ens_name_spawn: the global name, else NULL */
+    ens_bytes arg;  /* encoded start-argument frame, or empty */
+} ens__ctl_spawn_v; /* "S(Uiiss)B" requester -> admin; reply ens__ctl_status_v
+                      (status 1: the global name was taken, addr is its actor) */
+
+typedef struct {
+    ens_addr addr;
+    int32_t status;
+} ens__ctl_status_v; /* "S($(Uuu)i)" replies: spawned, connected, ... */
+
+typedef struct {
+    ens_addr peer;
+    uint64_t conn_id;
+} ens__ctl_conn_v; /* "S($(Uuu)U)" connect request (-> admin), new receiving
+                     end (admin -> receiver, with the fd), closed (-> admin) */
+
+typedef struct {
+    int32_t reason;
+    int32_t status;
+} ens__ctl_exit_v; /* "S(ii)" actor -> admin: started (reason -1) or exiting */
+
+typedef struct {
+    int64_t at_ms;
+    ens_addr actor, parent, sender;
+    int32_t kind, error, signal;
+    uint32_t attempt, incarnation, msg_size;
+    char *actor_type, *msg_type, *reason;
+} ens__ctl_event_v; /* "S(I$(Uuu)$(Uuu)$(Uuu)iiiuuusss)" -> admin -> outside */
+
+typedef struct {
+    char *reason;
+    ens_bytes frame;
+} ens__ctl_frame_v; /* "S(s)B" a dead letter (-> admin) */
+
+typedef struct {
+    int32_t enable;
+    uint32_t timeout_ms;
+} ens__ctl_flag_v; /* "S(iu)" dead-letter handler (enable), shutdown (timeout) */
+
+typedef struct {
+    ens_addr addr; /* the connected program's outside address */
+    uint32_t max_frame_bytes, mailbox_limit, call_timeout_ms, log_level;
+    uint64_t mailbox_bytes_limit;
+} ens__ctl_hello_v; /* "S($(Uuu)uuuuU)" admin -> a program connected by name,
+                      with the receiving end of the admin's connection to it:
+                      the system's limits, which its sends must keep too */
+
+typedef struct {
+    int32_t op; /* ens_names_op: LOOKUP, REGISTER, UNREGISTER */
+    char *name;
+} ens__ctl_name_v; /* "S(is)" requester -> admin (core/process/admin/proc_names.c); reply
+                     ens__ctl_ack with the address (LOOKUP) and status */
+
+typedef struct {
+    uint64_t def; /* the ens_actor_def pointer */
+    ens_addr addr, parent;
+    uint32_t incarnation, spawn_flags;
+    int32_t sync;
+    uint64_t rx_id; /* the id of its one receiving end */
+    ens_bytes arg;  /* encoded start-argument frame, or empty */
+} ens__ctl_fork_v;  /* "S(U$(Uuu)$(Uuu)uuiU)B" admin -> a spare process
+                      (core/process/proc_zygote.c), with the control channel, the stage
+                      memfd and the receiving end: become this actor */
+
+extern ens_msgtype ens__ctl_fork;
+/* "ens.ctl.Spare" (an ens__ctl_flag_v, enable: how many): admin -> zygote, make more spares. */
+extern ens_msgtype ens__ctl_spare;
+extern ens_msgtype ens__ctl_name;
+/* "ens.ctl.Kill" (an ens__ctl_conn_v, conn_id 0): -> admin, SIGKILL peer for good. */
+extern ens_msgtype ens__ctl_kill;
+/* "ens.ctl.Ack" (an ens__ctl_status_v): admin -> requester, the answer to a
+ * request that is not a spawn (a name, an announced exit, a dead-letter
+ * handler), under the request's correlation id. */
+extern ens_msgtype ens__ctl_ack;
+extern ens_msgtype ens__ctl_spawn, ens__ctl_spawned, ens__ctl_connect, ens__ctl_connected,
+    ens__ctl_newconn, ens__ctl_closed, ens__ctl_started, ens__ctl_exiting, ens__ctl_event,
+    ens__ctl_deadletter, ens__ctl_deadhandler, ens__ctl_shutdown, ens__ctl_status, ens__ctl_log,
+    ens__ctl_hello;
+
+/* Register the control types (idempotent). */
+int ens__ctl_register(void);
+
+/* Send one control frame of (t, v) on fd (SOCK_SEQPACKET), from `from`,
+ * with correlation corr and up to ENS_CTL_MAX_FDS descriptors (borrowed:
+ * the caller still owns them). Blocking send; the control channel is never
+ * full for long (its reader never blocks on its writer). Errors: as
+ * ens__frame_build, ENS_EIO (the peer is gone). */
+int ens__ctl_send(int fd, ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
+                  const int *fds, int nfds);
+
+/* Encode a control frame (*frame malloc'ed, owned by the caller). Errors
+ * as ens__frame_build. */
+int ens__ctl_build(ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
+                   uint8_t **frame, size_t *len);
+
+/* Send an encoded control frame with descriptors (borrowed). With wait,
+ * block until there is room; without, return ENS_EAGAIN when the channel
+ * is full. Errors: ENS_EIO (the peer is gone). */
+int ens__ctl_send_raw(int fd, const uint8_t *frame, size_t len, const int *fds, int nfds,
+                      bool wait);
+
+/* Receive one control frame from fd. Returns 1 and *out (owned by the
+ * caller) with up to *nfds descriptors (owned by the caller; *nfds updated),
+ * 0 when nothing is ready (non-blocking fd), or ENS_EIO when the peer closed
+ * or the read failed, ENS_EBADFRAME for a malformed frame (dropped). */
+int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds);
+
+/* Forward a failure event to the admin (actor side) in a control frame. */
+int ens__ctl_send_event(int fd, const ens_event *ev);
+
+/* The control value of an event (strings borrowed from ev). */
+void ens__ctl_event_to(const ens_event *ev, ens__ctl_event_v *v);
+
+/* Rebuild an ens_event from a control event value (strings borrowed). */
+void ens__ctl_event_from(const ens__ctl_event_v *v, ens_event *ev);
+
+/* ---- exit statuses ------------------------------------------------------
+ * How a process of the system ends when it cannot start (the admin counts
+ * such an end as a crash in start-up; the statuses are for whoever reads
+ * them in a debugger or in `ens status`). */
+enum ens_proc_exit {
+    ENS_PROC_EXIT_PARENT_GONE = 70, /* its parent ended before it was set up */
+    ENS_PROC_EXIT_NO_MEMORY = 71,   /* what it needs to start could not be had */
+    ENS_PROC_EXIT_NO_LOOP = 72,     /* its libuv loop could not be built */
+    ENS_PROC_EXIT_NO_ACTOR = 73,    /* the actor could not be made */
+    ENS_PROC_EXIT_NO_WATCH = 74,    /* a receiving end could not be watched */
+    ENS_PROC_EXIT_NO_JOURNAL = 75,  /* the journal writer could not open the journal */
+    ENS_PROC_EXIT_CHANNEL = 76,     /* waiting on its channel to the admin failed */
+};
+
+/* ---- process helpers ---------------------------------------------------- */
+
+/* In a freshly forked child: default signal dispositions, empty mask, and
+ * (with die_with_parent) PR_SET_PDEATHSIG and a check that the parent is
+ * still parent_pid. Returns false if the parent is already gone. */
+bool ens__child_setup(pid_t parent_pid, bool die_with_parent);
+
+/* The abstract AF_UNIX address of system `name` of this user (its path
+ * socket and the rules for both: core/process/proc_door.h). Returns the address
+ * length, or ENS_EINVAL for a bad name. */
+int ens__system_sockaddr(const char *name, struct sockaddr_un *sa);
+
+/* True if name is a valid system name: 1-64 of [A-Za-z0-9._-]. */
+bool ens__system_name_ok(const char *name);
+
+/* Close every descriptor >= 3 except the sorted, distinct keep[0..n). */
+void ens__close_fds_except(const int *keep, size_t n);
+
+/* Set the process title shown by ps (argv area and comm). */
+void ens__proctitle(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Make fd non-blocking and close-on-exec. */
+int ens__fd_nonblock(int fd);
+
+/* ---- entry points ------------------------------------------------------- */
+
+/* Start the process base for s (in the starting program). */
+int ens__process_start(ens_system *s);
+
+struct ens_door;
+
+/* The admin's main: never returns. ctl is its control channel to the
+ * starting program, tx the sending end of its connection to it, door the
+ * sockets programs connect to by the system's name (the admin's from now
+ * on: it removes the socket file when it ends). */
+_Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const struct ens_door *door);
+
+/* In the admin, before any actor: fork the journal writer process of s
+ * (when s->journal_path is set), a child of the admin that dies with it.
+ * It reads ens__ctl_event frames from its channel, appends them, flushes
+ * whenever the channel is empty (and every ENS__JWRITER_BATCH_MAX events),
+ * and at end of file flushes, closes and exits 0. On success *pid is the
+ * writer (0: no journal) and *fd the admin's end of the channel
+ * (non-blocking; -1: none). Errors: ENS_EIO, ENS_EAGAIN, ENS_ENOMEM. */
+int ens__journal_proc_start(ens_system *s, pid_t admin, pid_t *pid, int *fd);
+
+/* Attach to a running system by name (ens_system_connect). */
+int ens__process_connect(const char *name, ens_system **out);
+
+/* End a whole process-base system from this handle (ens_system_stop). */
+int ens__process_stop(ens_system *s, uint32_t timeout_ms);
+
+/* Run one actor process: never returns. */
+typedef struct ens_actor_boot {
+    ens_system *sys;
+    const ens_actor_def *def;
+    ens_addr addr, parent;
+    uint32_t incarnation;
+    int ctl;       /* channel to the admin */
+    const int *rx; /* receiving ends (inherited) */
+    size_t n_rx;
+    const uint64_t *rx_ids;
+    ens_stage *stage;
+    uint8_t *arg_frame; /* start argument, or NULL */
+    size_t arg_len;
+    bool sync;            /* report init's result to the admin */
+    uint32_t spawn_flags; /* enum ens_spawn_flag */
+} ens_actor_boot;
+
+_Noreturn void ens__actor_process_main(const ens_actor_boot *boot);
+
+/* The part of an actor process that does not depend on which actor it
+ * will be (its libuv loop): done by a spare (core/process/proc_zygote.c) while it
+ * waits, else by ens__actor_process_main. Any descriptors it opens must
+ * stay open. Returns false if it failed. */
+bool ens__actor_process_prepare(void);
+
+#endif

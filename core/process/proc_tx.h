@@ -1,0 +1,119 @@
+/*
+ * core/process/proc_tx.h - outgoing connections of one process of the process base
+ * (an actor process or the outside program): one SOCK_STREAM connection
+ * per destination, asked from the admin on the first send, with a buffer
+ * that coalesces every frame for that destination until the end of the loop
+ * turn (one send() carries many frames: batching is where throughput comes
+ * from). Internal.
+ *
+ * Back-pressure: while a destination's socket is full, frames wait in its
+ * buffer; a bounded send finds at most `limit` frames waiting and gets
+ * ENS_EFULL beyond (nothing queued), and the same when its bytes would take
+ * what waits past `bytes_limit` (unless nothing waits: one frame of any
+ * size fits), so a slow receiver costs its senders bounded memory whatever
+ * the size of the messages. Frames for a destination that is gone
+ * (the admin refuses the connection, or the peer end closes) go to the
+ * admin as dead letters, whole, never silently dropped.
+ */
+#ifndef ENS_CORE_PROC_TX_H
+#define ENS_CORE_PROC_TX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/wire/frame.h"
+#include "ensemble/addr.h"
+
+typedef enum { ENS_TX_CONNECTING = 1, ENS_TX_OPEN, ENS_TX_DEAD } ens_tx_state;
+
+/* A large frame sent from where it was encoded, not copied into the
+ * buffer: its pieces' heads are made beside it and the socket gets both
+ * (one iovec per head and per piece). It goes before what the buffer holds. */
+typedef struct ens_tx_big {
+    uint8_t *frame; /* owned; NULL: none */
+    size_t len;     /* of the frame */
+    uint8_t *heads; /* the pieces' heads, ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD each */
+    size_t pieces;
+    size_t sent; /* bytes of the pieces (heads included) the socket took */
+    size_t wire; /* bytes of the pieces in all */
+} ens_tx_big;
+
+typedef struct ens_tx {
+    ens_addr peer;
+    ens_tx_state state;
+    int fd;
+    uint8_t *buf; /* frames not yet sent: [off, len) */
+    size_t len, off, cap;
+    size_t mark;     /* start of the message that holds off (of its first piece):
+                        the messages before it are sent and counted; [0, mark)
+                        is given back lazily */
+    bool blocked;    /* the socket said EAGAIN and has taken nothing since */
+    uint32_t frames; /* frames (whole or partly) in [off, len) */
+    uint32_t seq;    /* sequence number of the last frame queued */
+    uint32_t idle;   /* sweeps it has been empty for (ens__tx_sweep) */
+    ens_tx_big big;  /* a large frame on its way, before the buffer */
+    void *watch;     /* the owner's writability watcher, or NULL */
+} ens_tx;
+
+typedef struct ens_tx_table {
+    ens_tx **tx;
+    size_t n, cap;
+    int ctl;        /* the control channel to the admin */
+    ens_addr self;  /* sender address of control frames */
+    uint32_t limit; /* frames waiting per destination before ENS_EFULL */
+    /* Bytes waiting per destination (as sent, pieces included) that a
+     * bounded send may not exceed; 0 = ENS_MAILBOX_BYTES_DEFAULT. */
+    uint64_t bytes_limit;
+    /* Called when tx has bytes the socket did not take (want = true) or
+     * none left (want = false); may be NULL. */
+    void (*want_write)(struct ens_tx_table *t, ens_tx *tx, bool want);
+    void *owner;
+} ens_tx_table;
+
+/* Queue a frame (taken in every case) for h->target. Errors: ENS_EFULL
+ * (bounded, and the destination has `limit` frames waiting, or bytes
+ * waiting that this frame would take past `bytes_limit`), ENS_ENOMEM,
+ * ENS_EIO (the admin is gone). */
+int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded);
+
+/* The admin answered a connection request: fd (taken) is the sending end,
+ * or status < 0 (fd -1) means the peer is gone. */
+void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd);
+
+/* Send what every open destination holds, as far as the sockets take it. */
+void ens__tx_flush_all(ens_tx_table *t);
+
+/* Send what tx holds (after a writability event). */
+void ens__tx_flush(ens_tx_table *t, ens_tx *tx);
+
+/* True when a destination holding frames waits for its connection. */
+bool ens__tx_connecting(const ens_tx_table *t);
+
+/* True when any destination still holds bytes. */
+bool ens__tx_pending(const ens_tx_table *t);
+
+/* True when tx holds bytes not yet sent. */
+bool ens__tx_has_bytes(const ens_tx *tx);
+
+/* Between loop turns (no ens_tx pointer held anywhere): forget destinations
+ * that are dead and empty, give back the buffer of one empty for a while,
+ * and close and forget an empty one whose receiver has hung up (the actor
+ * ended for good; a later send connects again and learns it). Keeps an
+ * actor that talks to many short-lived actors from growing without bound. */
+void ens__tx_sweep(ens_tx_table *t);
+
+/* Flush everything, waiting up to timeout_ms (blocking poll), calling
+ * pump_ctl (non-blocking) whenever the control channel is readable so the
+ * admin's answers to connection requests arrive: before an actor process
+ * exits. */
+void ens__tx_drain(ens_tx_table *t, uint32_t timeout_ms, void (*pump_ctl)(ens_tx_table *t));
+
+/* Give one frame (borrowed) to the admin as a dead letter for `reason`
+ * (ens_name_send to a name nobody has). Errors: ENS_EIO, ENS_EBADFRAME. */
+int ens__tx_dead_letter(ens_tx_table *t, const uint8_t *frame, size_t len, const char *reason);
+
+/* Close every connection and free the table's memory (not t itself). */
+void ens__tx_free(ens_tx_table *t);
+
+#endif

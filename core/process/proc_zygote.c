@@ -1,0 +1,388 @@
+/*
+ * core/process/proc_zygote.c - the zygote and its spares (see core/process/proc_zygote.h).
+ *
+ * Channels (SOCK_SEQPACKET, control frames):
+ *  - admin -> zygote: ens__ctl_spare {enable: how many more spares};
+ *  - zygote -> admin: ens__ctl_spawned {status: a spare's pid}, with the
+ *    admin's end of that spare's channel;
+ *  - admin -> spare: ens__ctl_fork, with the actor's control channel, stage
+ *    memfd and receiving end. The spare becomes that actor.
+ * The zygote and the spares are single-threaded and run no libuv loop.
+ * Spares are made with a raw clone(CLONE_PARENT): no lock of libc's is held
+ * at the clone (one thread), and glibc's cached thread id in the spare is
+ * the zygote's, which only pthread calls aimed at the thread itself would
+ * use (raise and abort ask the kernel: the crash tests cover them).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/process/proc_zygote.h"
+#include "ensemble/error.h"
+
+#define SPARE_WAIT_MS 5000 /* a spare on its way later than this: the zygote is stuck */
+
+enum { FD_CTL, FD_STAGE, FD_RX, N_FDS };
+
+/* ---- in a spare --------------------------------------------------------- */
+
+/* The spare got its actor: take over the descriptors and run it. Besides
+ * them the spare holds only its channel ch and what its loop opened. */
+_Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v *v, const int *fds)
+{
+    close(ch);
+    size_t stage_len;
+    ens_stage *st = ens__stage_map_fd(fds[FD_STAGE], &stage_len);
+    close(fds[FD_STAGE]);
+    if (st == NULL)
+        _exit(ENS_PROC_EXIT_NO_MEMORY);
+    int rx = fds[FD_RX];
+    uint64_t rx_id = v->rx_id;
+    uint8_t *arg = NULL;
+    if (v->arg.len > 0 && (arg = malloc(v->arg.len)) == NULL)
+        _exit(ENS_PROC_EXIT_NO_MEMORY);
+    if (arg != NULL)
+        memcpy(arg, v->arg.data, v->arg.len);
+    ens_actor_boot boot = {
+        .sys = s,
+        .def = (const ens_actor_def *)(uintptr_t)v->def,
+        .addr = v->addr,
+        .parent = v->parent,
+        .incarnation = v->incarnation,
+        .ctl = fds[FD_CTL],
+        .rx = &rx,
+        .n_rx = 1,
+        .rx_ids = &rx_id,
+        .stage = st,
+        .arg_frame = arg,
+        .arg_len = v->arg.len,
+        .sync = v->sync != 0,
+        .spawn_flags = v->spawn_flags,
+    };
+    ens__actor_process_main(&boot);
+}
+
+/* A spare: wait for one ens__ctl_fork on ch, then become that actor. Any
+ * other end (the admin closed the channel, a bad frame) ends the spare. */
+_Noreturn static void spare_main(ens_system *s, pid_t admin, int ch)
+{
+    /* The death signal is not inherited: set it again (our parent is the
+     * admin, CLONE_PARENT), and make sure the admin did not end meanwhile. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != admin)
+        _exit(ENS_PROC_EXIT_PARENT_GONE);
+    ens__close_fds_except(&ch, 1);
+    ens__proctitle("ens-spare %s", s->name);
+    /* What does not depend on the actor is done now, while nobody waits. */
+    if (!ens__actor_process_prepare())
+        _exit(ENS_PROC_EXIT_NO_LOOP);
+    for (;;) {
+        struct pollfd p = {.fd = ch, .events = POLLIN};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            _exit(ENS_PROC_EXIT_CHANNEL);
+        ens_msg *m = NULL;
+        int fds[ENS_CTL_MAX_FDS];
+        int nfds = ENS_CTL_MAX_FDS;
+        int rc = ens__ctl_recv(ch, &m, fds, &nfds);
+        if (rc == 0)
+            continue;
+        if (rc == 1 && m->hdr.type_id == ens__ctl_fork.id && nfds == N_FDS)
+            become_actor(s, ch, m->value, fds); /* m stays: its value is the boot */
+        _exit(0);
+    }
+}
+
+/* ---- in the zygote ------------------------------------------------------ */
+
+/* fork(), except that the child's parent is our parent (the admin). */
+static pid_t clone_sibling(void)
+{
+    return (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), NULL, NULL, NULL,
+                          0ul);
+}
+
+/* Make one spare and hand it to the admin, or tell it why not (a process
+ * or descriptor limit: the admin then forks by itself). False if the admin
+ * is gone. */
+static bool make_spare(ens_system *s, pid_t admin, int ch)
+{
+    int sv[2] = {-1, -1};
+    pid_t pid = -1;
+    int why = ENS_EAGAIN;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0) {
+        pid = clone_sibling();
+        if (pid == 0) {
+            close(sv[0]);
+            spare_main(s, admin, sv[1]);
+        }
+        if (pid < 0 && errno != EAGAIN)
+            why = ENS_ENOMEM;
+        close(sv[1]);
+    }
+    ens__ctl_status_v v = {ENS_ADDR_NONE, pid > 0 ? (int32_t)pid : why};
+    bool ok =
+        ens__ctl_send(ch, ENS_ADDR_NONE, &ens__ctl_spawned, &v, 0, &sv[0], pid > 0 ? 1 : 0) == 0;
+    if (sv[0] >= 0)
+        close(sv[0]); /* the spare, if the admin never got it, ends on end of file */
+    return ok;
+}
+
+/* Take once, here, what every spare would otherwise take anew after its
+ * clone (each at the price of page faults): the symbols and the heap that
+ * receiving and decoding its ens__ctl_fork use. */
+static void warm_up(void)
+{
+    uint8_t arg[64] = {0};
+    ens__ctl_fork_v v = {.arg = {arg, sizeof(arg)}};
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    ens_msg *m = NULL;
+    if (ens__ctl_build(ENS_ADDR_NONE, &ens__ctl_fork, &v, 0, &frame, &len) == 0 &&
+        ens__msg_from_frame(frame, len, ENS_CTL_MAX, &m) == 0)
+        ens_msg_free(m);
+    else
+        free(frame);
+}
+
+/* The zygote: make `initial` spares, then one more per spare the admin
+ * asks for. */
+_Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch, int initial)
+{
+    ens__proctitle("ens-zygote %s", s->name);
+    warm_up();
+    for (int i = 0; i < initial; i++) {
+        if (!make_spare(s, admin, ch))
+            _exit(0);
+    }
+    for (;;) {
+        struct pollfd p = {.fd = ch, .events = POLLIN};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            _exit(ENS_PROC_EXIT_CHANNEL);
+        ens_msg *m = NULL;
+        int nfds = 0;
+        int rc = ens__ctl_recv(ch, &m, NULL, &nfds);
+        if (rc == 0 || rc == ENS_EBADFRAME)
+            continue;
+        if (rc < 0) /* the admin closed the channel */
+            _exit(0);
+        int more = 0;
+        if (m->hdr.type_id == ens__ctl_spare.id)
+            more = ((const ens__ctl_flag_v *)m->value)->enable;
+        ens_msg_free(m);
+        for (int i = 0; i < more && i < ENS_ZYGOTE_SPARES; i++) {
+            if (!make_spare(s, admin, ch))
+                _exit(0);
+        }
+    }
+}
+
+/* ---- in the admin ------------------------------------------------------- */
+
+void ens__zygote_init(ens_zygote *z)
+{
+    memset(z, 0, sizeof(*z));
+    z->fd = -1;
+}
+
+int ens__zygote_start(ens_system *s, pid_t admin, ens_zygote *z, void (*drop)(void))
+{
+    assert(z->pid == 0 && z->fd < 0);
+    z->stuck = false;
+    z->asked = 0;
+    int initial = ENS_ZYGOTE_SPARES - z->n_spares;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return ENS_EIO;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return ENS_EIO;
+    }
+    if (pid == 0) {
+        if (!ens__child_setup(admin, true))
+            _exit(ENS_PROC_EXIT_PARENT_GONE);
+        /* Started again later, the zygote would otherwise keep actors'
+         * connections open (and pass them to every spare). */
+        ens__close_fds_except(&sv[1], 1);
+        if (drop != NULL)
+            drop();
+        zygote_main(s, admin, sv[1], initial);
+    }
+    close(sv[1]);
+    ens__fd_nonblock(sv[0]);
+    z->pid = pid;
+    z->fd = sv[0];
+    z->gen++;
+    z->asked = initial;
+    return 0;
+}
+
+/* No longer talk to the zygote (it ended, or is killed); its pid stays
+ * until it is reaped. */
+static void close_zygote(ens_zygote *z)
+{
+    if (z->fd >= 0) {
+        close(z->fd);
+        z->gen++;
+    }
+    z->fd = -1;
+    z->asked = 0;
+}
+
+static void drop_spare(ens_zygote *z, int i)
+{
+    close(z->spares[i].fd);
+    z->spares[i] = z->spares[--z->n_spares];
+}
+
+/* Ask the zygote for one more spare. */
+static void ask_spare(ens_zygote *z)
+{
+    if (z->fd < 0 || z->n_spares + z->asked >= ENS_ZYGOTE_SPARES)
+        return;
+    ens__ctl_flag_v v = {1, 0};
+    if (ens__ctl_send(z->fd, ENS_ADDR_NONE, &ens__ctl_spare, &v, 0, NULL, 0) == 0)
+        z->asked++;
+}
+
+bool ens__zygote_on_readable(ens_zygote *z)
+{
+    while (z->fd >= 0) {
+        ens_msg *m = NULL;
+        int fd = -1, nfds = 1;
+        int rc = ens__ctl_recv(z->fd, &m, &fd, &nfds);
+        if (rc == 0)
+            return false;
+        if (rc == ENS_EBADFRAME)
+            continue;
+        if (rc < 0) { /* the zygote ended: its spares in hand stay */
+            close_zygote(z);
+            return true;
+        }
+        const ens__ctl_status_v *v = m->value;
+        bool spare = m->hdr.type_id == ens__ctl_spawned.id && v->status > 0 && nfds == 1;
+        pid_t pid = spare ? (pid_t)v->status : 0;
+        ens_msg_free(m);
+        if (z->asked > 0)
+            z->asked--;
+        if (!spare || z->n_spares == ENS_ZYGOTE_SPARES) {
+            if (nfds == 1)
+                close(fd); /* the spare, if any, ends on end of file */
+            continue;
+        }
+        z->spares[z->n_spares++] = (ens_spare){pid, fd};
+    }
+    return false;
+}
+
+/* With no spare in hand but one asked for: wait for it. */
+static void wait_spare(ens_zygote *z)
+{
+    uint64_t deadline = ens__mono_ns() + (uint64_t)SPARE_WAIT_MS * 1000000u;
+    while (z->n_spares == 0 && z->asked > 0 && z->fd >= 0) {
+        uint64_t now = ens__mono_ns();
+        if (now >= deadline) { /* stuck: no longer counted on (replaced when reaped) */
+            kill(z->pid, SIGKILL);
+            z->stuck = true;
+            close_zygote(z);
+            return;
+        }
+        struct pollfd p = {.fd = z->fd, .events = POLLIN};
+        poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+        ens__zygote_on_readable(z);
+    }
+}
+
+int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t *pid)
+{
+    if (b->n_rx != 1)
+        return ENS_EINVAL;
+    ens__ctl_fork_v v = {
+        .def = (uint64_t)(uintptr_t)b->def,
+        .addr = b->addr,
+        .parent = b->parent,
+        .incarnation = b->incarnation,
+        .spawn_flags = b->spawn_flags,
+        .sync = b->sync ? 1 : 0,
+        .rx_id = b->rx_ids[0],
+        .arg = {b->arg_frame, b->arg_len},
+    };
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int fds[N_FDS];
+    fds[FD_CTL] = b->ctl;
+    fds[FD_STAGE] = stage_fd;
+    fds[FD_RX] = b->rx[0];
+    int rc = 0;
+    for (;;) {
+        if (z->n_spares == 0)
+            wait_spare(z);
+        if (z->n_spares == 0) {
+            ask_spare(z); /* for the next spawn, if the limit that stopped it has lifted */
+            rc = ENS_ENOENT;
+            break;
+        }
+        if (frame == NULL &&
+            (rc = ens__ctl_build(b->addr, &ens__ctl_fork, &v, 0, &frame, &len)) < 0)
+            break;
+        ens_spare sp = z->spares[z->n_spares - 1];
+        rc = ens__ctl_send_raw(sp.fd, frame, len, fds, N_FDS, false);
+        drop_spare(z, z->n_spares - 1);
+        ask_spare(z);
+        if (rc == 0) {
+            *pid = sp.pid;
+            break;
+        }
+        /* That spare is gone (it is reaped later): the next one. */
+    }
+    free(frame);
+    return rc;
+}
+
+bool ens__zygote_can_fork(const ens_zygote *z)
+{
+    return z->fd >= 0 || z->n_spares > 0;
+}
+
+ens_zygote_child ens__zygote_exited(ens_zygote *z, pid_t pid)
+{
+    if (z->pid > 0 && pid == z->pid) {
+        /* Take the spares it sent before it died. (A spare cloned at that
+         * moment may hold its end of the channel a little longer: do not
+         * wait for the end of file.) */
+        if (z->fd >= 0)
+            ens__zygote_on_readable(z);
+        close_zygote(z);
+        z->pid = 0;
+        return ENS_ZYGOTE_ITSELF;
+    }
+    for (int i = 0; i < z->n_spares; i++) {
+        if (z->spares[i].pid == pid) {
+            drop_spare(z, i);
+            ask_spare(z);
+            return ENS_ZYGOTE_SPARE;
+        }
+    }
+    return ENS_ZYGOTE_NOT_OURS;
+}
+
+void ens__zygote_stop(ens_zygote *z)
+{
+    if (z->pid > 0)
+        kill(z->pid, SIGKILL);
+    close_zygote(z);
+    z->pid = 0;
+    while (z->n_spares > 0) {
+        kill(z->spares[0].pid, SIGKILL);
+        drop_spare(z, 0);
+    }
+}

@@ -1,0 +1,106 @@
+/*
+ * core/process/proc_zygote.h - the zygote and its spares: how new actors get a
+ * process quickly. Internal.
+ *
+ * Forking the admin itself gets dearer with every actor it holds: the
+ * kernel copies its page tables, one stage mapping and a few descriptors
+ * per actor, and the child then drops all of them again (measured: 1 000
+ * forks/s from a small process, 208/s from one holding 1 000 stages and
+ * 3 000 descriptors). And on this kind of machine a fork costs about a
+ * millisecond however small the process is, and every page a new process
+ * first writes costs 15-20 us (BENCHMARKS.md, spawn).
+ *
+ * So the admin forks a zygote before any actor exists, and the zygote
+ * keeps ENS_ZYGOTE_SPARES spare processes ready: each is cloned with
+ * CLONE_PARENT (the admin is its parent, like any actor's: SIGCHLD, waitpid
+ * and restarts are unchanged), has taken its first page faults, and waits
+ * on a channel the zygote hands to the admin. A first incarnation is one
+ * message to a spare (its control channel, receiving end and stage memfd,
+ * with the start argument); the admin then asks the zygote for a new spare,
+ * which is cloned while the actor runs its init. Restarts still fork from
+ * the admin, which holds every receiving end of the actor.
+ *
+ * The zygote is an optimisation only: without it (it failed to start, or
+ * died too often) the admin forks actors itself, as before. When it dies
+ * the admin starts a new one (core/process/admin/proc_admin.c: at most a few times a
+ * minute). A new zygote is forked from an admin that holds every actor's
+ * channels, receiving ends and stages: before anything else it closes every
+ * descriptor but its channel (an actor's connection held open elsewhere
+ * would hide the actor's hang-up) and runs the admin's drop callback, which
+ * unmaps the stages. The spares of the dead zygote stay in use: each holds
+ * only its own channel, already the admin's child like any spare, and the
+ * new zygote is asked only for the ones missing.
+ */
+#ifndef ENS_CORE_PROC_ZYGOTE_H
+#define ENS_CORE_PROC_ZYGOTE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "core/process/proc.h"
+
+#define ENS_ZYGOTE_SPARES 2 /* spare processes kept ready */
+
+typedef struct ens_spare {
+    pid_t pid;
+    int fd; /* the admin's end of the spare's channel */
+} ens_spare;
+
+typedef struct ens_zygote {
+    pid_t pid;    /* 0: none (never started, or reaped); stays until reaped */
+    int fd;       /* the admin's end of the zygote's channel, -1 if none */
+    unsigned gen; /* +1 whenever fd is closed or replaced (fd numbers are reused) */
+    bool stuck;   /* the admin killed it: a spare was late (SPARE_WAIT_MS) */
+    ens_spare spares[ENS_ZYGOTE_SPARES];
+    int n_spares;
+    int asked; /* spares asked for and not yet received */
+} ens_zygote;
+
+/* What ens__zygote_exited found a reaped process to be. */
+typedef enum ens_zygote_child {
+    ENS_ZYGOTE_NOT_OURS, /* neither the zygote nor a spare in hand */
+    ENS_ZYGOTE_SPARE,    /* a spare in hand (forgotten, a new one asked for) */
+    ENS_ZYGOTE_ITSELF,   /* the zygote (forgotten; its spares in hand stay) */
+} ens_zygote_child;
+
+/* No zygote and no spare yet. */
+void ens__zygote_init(ens_zygote *z);
+
+/* In the admin: fork a zygote for s, the first one (before any actor) or
+ * one in place of a zygote that was reaped (z->pid is 0). Spares in hand
+ * stay; the new zygote makes the ones missing. admin is the admin's pid
+ * (the zygote and the spares die with it). drop, if not NULL, runs first
+ * in the new zygote, to let go of what the admin holds besides descriptors
+ * (which are all closed). On failure z has no zygote and the admin forks
+ * actors itself. Errors: ENS_EIO (socketpair or fork failed). */
+int ens__zygote_start(ens_system *s, pid_t admin, ens_zygote *z, void (*drop)(void));
+
+/* The zygote's channel (z->fd) is readable: take the spares it sent. When
+ * it says end of file, the channel is closed (z->pid stays until reaped)
+ * and true is returned. */
+bool ens__zygote_on_readable(ens_zygote *z);
+
+/* True if a first incarnation may start in a spare (one in hand, or a
+ * zygote to make one): the caller then makes its stage shareable. */
+bool ens__zygote_can_fork(const ens_zygote *z);
+
+/* Start a first incarnation described by boot in a spare: boot->ctl (the
+ * actor's end of its control channel), boot->rx[0] (its one receiving end;
+ * boot->n_rx must be 1) and stage_fd (the memfd behind boot->stage) go to
+ * the spare and stay owned by the caller. With no spare in hand but one on
+ * its way, waits for it (at most a few seconds). On success *pid is the
+ * actor's process, a child of the admin. Errors:
+ *  - ENS_ENOENT: no spare to be had (fork the actor yourself);
+ *  - ENS_EINVAL: boot cannot go this way (more than one receiving end);
+ *  - as ens__frame_build (a start argument too large for one message). */
+int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *boot, int stage_fd, pid_t *pid);
+
+/* The admin reaped process pid: was it the zygote or a spare in hand?
+ * Either is forgotten (the spares the zygote had sent are taken first). */
+ens_zygote_child ens__zygote_exited(ens_zygote *z, pid_t pid);
+
+/* At the admin's end: kill the zygote and the spares, close their
+ * channels. The caller reaps them with its other children. */
+void ens__zygote_stop(ens_zygote *z);
+
+#endif

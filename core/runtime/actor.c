@@ -1,0 +1,591 @@
+/*
+ * core/runtime/actor.c - one actor, wherever it runs: the handler calls with the
+ * retry-then-poison rule, start and orderly stop, dead letters, and the
+ * ens_ctx API that handlers (and the outside program) call.
+ *
+ * Nothing here knows how frames travel or where actors live: that is the
+ * base's job, reached through s->ops (core/runtime/runtime.h). So the process base
+ * runs this same file in every actor process, and the failure semantics are
+ * the same on every base by construction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/runtime/runtime.h"
+#include "ensemble/error.h"
+
+ens_actor *ens__actor_new(ens_system *s, const ens_actor_def *d, ens_addr addr, ens_addr parent,
+                          uint8_t *arg_frame, size_t arg_len)
+{
+    ens_actor *a = calloc(1, sizeof(*a));
+    void *state = calloc(1, d->state_size > 0 ? d->state_size : 1);
+    if (a == NULL || state == NULL) {
+        free(a);
+        free(state);
+        free(arg_frame);
+        return NULL;
+    }
+    a->def = d;
+    a->state = state;
+    a->addr = addr;
+    a->parent = parent;
+    a->incarnation = 1;
+    a->status = ENS_ACTOR_STARTING;
+    a->arg_frame = arg_frame;
+    a->arg_len = arg_len;
+    a->ctx.sys = s;
+    a->ctx.actor = a;
+    a->ctx.self = addr;
+    return a;
+}
+
+void ens__actor_free(ens_actor *a)
+{
+    if (a == NULL)
+        return;
+    free(a->state);
+    free(a->arg_frame);
+    free(a->children);
+    free(a->pending);
+    for (size_t k = 0; k < a->n_held; k++)
+        ens_msg_free(a->held[a->held_head + k]);
+    free(a->held);
+    free(a);
+}
+
+static int add_child(ens_actor *a, ens_addr child)
+{
+    if (a->n_children == a->cap_children) {
+        size_t cap = a->cap_children ? a->cap_children * 2 : 4;
+        ens_addr *n = realloc(a->children, cap * sizeof(*n));
+        if (n == NULL)
+            return ENS_ENOMEM;
+        a->children = n;
+        a->cap_children = cap;
+    }
+    a->children[a->n_children++] = child;
+    return 0;
+}
+
+int ens__actor_add_child(ens_actor *a, ens_addr child)
+{
+    return add_child(a, child);
+}
+
+void ens__actor_forget_child(ens_actor *a, ens_addr child)
+{
+    for (size_t i = 0; i < a->n_children; i++) {
+        if (ens_addr_equal(a->children[i], child)) {
+            memmove(&a->children[i], &a->children[i + 1],
+                    (a->n_children - i - 1) * sizeof(a->children[0]));
+            a->n_children--;
+            return;
+        }
+    }
+}
+
+int ens__send_frame(ens_system *s, ens_addr from, ens_addr to, const ens_msgtype *t, const void *v,
+                    uint16_t flags, uint64_t corr, int16_t error, bool bounded)
+{
+    if (to.spare != 0 || from.spare != 0)
+        return ENS_EINVAL; /* no receiver would accept the frame (ens__addr_usable) */
+    const ens_typeinfo *info = ens__typeinfo_of(t);
+    if (info == NULL)
+        return ENS_EBADTYPE;
+    ens_frame_hdr h = {
+        .flags = flags,
+        .type_id = info->type->id,
+        .target = to,
+        .sender = from,
+        .corr = corr,
+        .attempt = 1,
+        .error = error,
+    };
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = ens__frame_build(t, v, &h, s->opts.max_frame_bytes, &frame, &len);
+    if (rc < 0)
+        return rc;
+    h.payload_len = (uint32_t)(len - ENS_FRAME_HEADER_LEN);
+    return s->ops->route(s, frame, len, &h, bounded);
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+static void msg_event(ens_actor *a, const ens_msg *m, ens_event_kind kind, int err, int sig,
+                      const char *reason)
+{
+    ens_event ev = {.kind = kind, .signal = sig};
+    ens__event_actor(&ev, a);
+    ev.msg_type = m->info != NULL ? m->info->type->name : "";
+    ev.sender = m->hdr.sender;
+    ev.error = err;
+    ev.attempt = m->hdr.attempt;
+    ev.msg_size = (uint32_t)m->frame_len;
+    ev.reason = reason;
+    ens__event(a->ctx.sys, &ev);
+}
+
+/* ---- delivery --------------------------------------------------------- */
+
+static int call_handler(ens_actor *a, const ens_msg *m)
+{
+    const ens_actor_def *d = a->def;
+    if (d->dispatch != NULL) {
+        for (const ens_dispatch_entry *e = d->dispatch; e->type != NULL; e++) {
+            if (e->type->id == m->hdr.type_id && e->handle != NULL)
+                return e->handle(&a->ctx, a->state, m->value, m);
+        }
+    }
+    if (d->receive != NULL)
+        return d->receive(&a->ctx, a->state, m);
+    return 0;
+}
+
+/* Return m to its sender as a PoisonMessage (rule 1 of the failure
+ * semantics): with the original frame inside, or without it when the whole
+ * would pass the frame limit. */
+void ens__actor_poison(ens_actor *a, const ens_msg *m, int err, int sig)
+{
+    ens_system *s = a->ctx.sys;
+    char detail[160];
+    if (sig != 0)
+        snprintf(detail, sizeof(detail), "handler of %s was killed twice by signal %d (%s)",
+                 a->def->name != NULL ? a->def->name : "actor", sig, strsignal(sig));
+    else
+        snprintf(detail, sizeof(detail), "handler of %s failed twice: %s (%s)",
+                 a->def->name != NULL ? a->def->name : "actor", ens_strerror(err),
+                 ens_err_name(err));
+    if (ens_addr_is_none(m->hdr.sender)) {
+        msg_event(a, m, ENS_EV_POISON, err, sig, "no sender to return the poisoned message to");
+        return;
+    }
+    ens_poison_v p = {
+        .target = a->addr,
+        .error = err,
+        .signal = sig,
+        .attempts = m->hdr.attempt,
+        .detail = detail,
+        .original = {m->frame, (uint32_t)m->frame_len},
+    };
+    uint16_t flags = ENS_FRAME_SYSTEM;
+    int16_t code = 0;
+    if (m->hdr.corr != 0 && (m->hdr.flags & ENS_FRAME_REQUEST)) {
+        flags |= ENS_FRAME_REPLY | ENS_FRAME_ERROR;
+        code = ENS_EPOISON;
+    }
+    int rc = ens__send_frame(s, a->addr, m->hdr.sender, ENS_MSG_POISON, &p, flags, m->hdr.corr,
+                             code, false);
+    if (rc == ENS_EMSGSIZE) {
+        p.original.data = NULL;
+        p.original.len = 0;
+        rc = ens__send_frame(s, a->addr, m->hdr.sender, ENS_MSG_POISON, &p, flags, m->hdr.corr,
+                             code, false);
+    }
+    msg_event(a, m, ENS_EV_POISON, err, sig, rc == 0 ? detail : "poisoned; returning it failed");
+}
+
+bool ens__actor_deliver(ens_actor *a, ens_msg *m)
+{
+    int taken = ens__request_intercept(a, m);
+    if (taken != 0)
+        return taken > 0;
+    const bool system = (m->hdr.flags & ENS_FRAME_SYSTEM) != 0;
+    const bool is_exit = system && m->hdr.type_id == ens_sys_exit_request.id;
+    if (system && m->hdr.type_id == ens_sys_child_exited.id && m->value != NULL)
+        ens__actor_forget_child(a, ((const ens_child_exited_v *)m->value)->child);
+
+    a->ctx.cur = m;
+    int rc = call_handler(a, m);
+    if (rc < 0) {
+        msg_event(a, m, ENS_EV_ERROR, rc, 0, "handler returned an error");
+        if (m->hdr.attempt < 2 && !a->stop_requested) {
+            m->hdr.attempt = 2;
+            msg_event(a, m, ENS_EV_RETRY, rc, 0, "delivering the message once more");
+            if (a->ctx.sys->ops->on_attempt != NULL)
+                a->ctx.sys->ops->on_attempt(a->ctx.sys, a, 2);
+            rc = call_handler(a, m);
+            if (rc < 0)
+                msg_event(a, m, ENS_EV_ERROR, rc, 0, "handler returned an error");
+        }
+        if (rc < 0 && !system && m->hdr.type_id != ens_sys_poison.id)
+            ens__actor_poison(a, m, rc, 0);
+    }
+    a->ctx.cur = NULL;
+    a->handled++;
+    if (is_exit && !a->stop_requested && !a->exit_deferred) {
+        a->stop_requested = true;
+        a->stop_reason = ENS_EXIT_SHUTDOWN;
+        a->stop_status = 0;
+    }
+    if (a->stop_requested) {
+        ens__actor_stop(a, a->stop_reason, a->stop_status);
+        return false;
+    }
+    return true;
+}
+
+int ens__actor_start(ens_actor *a)
+{
+    ens_msg *arg = NULL;
+    int rc = 0;
+    if (a->arg_frame != NULL) {
+        uint8_t *copy = malloc(a->arg_len);
+        if (copy == NULL)
+            rc = ENS_ENOMEM;
+        else {
+            memcpy(copy, a->arg_frame, a->arg_len);
+            rc = ens__msg_from_frame(copy, a->arg_len, a->ctx.sys->opts.max_frame_bytes, &arg);
+        }
+    }
+    if (rc == 0 && a->def->init != NULL)
+        rc = a->def->init(&a->ctx, a->state, arg);
+    ens_msg_free(arg);
+    if (rc < 0) {
+        ens_event ev = {.kind = ENS_EV_INIT_FAILED, .error = rc, .reason = ens_strerror(rc)};
+        ens__event_actor(&ev, a);
+        ens__event(a->ctx.sys, &ev);
+        ens__actor_stop(a, ENS_EXIT_INIT_FAILED, rc);
+        return rc;
+    }
+    a->status = ENS_ACTOR_RUNNING;
+    if ((a->spawn_flags & ENS_SPAWN_NOTIFY_START) && a->incarnation == 1 &&
+        !ens_addr_is_none(a->parent) && a->parent.id != ENS_ID_OUTSIDE) {
+        ens_child_started_v cs = {a->addr, a->incarnation, 0};
+        ens__send_frame(a->ctx.sys, a->addr, a->parent, ENS_MSG_CHILD_STARTED, &cs,
+                        ENS_FRAME_SYSTEM, 0, 0, false);
+    }
+    if (a->stop_requested)
+        ens__actor_stop(a, a->stop_reason, a->stop_status);
+    return 0;
+}
+
+void ens__actor_stop(ens_actor *a, int reason, int status)
+{
+    ens_system *s = a->ctx.sys;
+    if (a->status == ENS_ACTOR_DEAD)
+        return;
+    const bool ran = a->status == ENS_ACTOR_RUNNING;
+    a->status = ENS_ACTOR_DEAD;
+    a->stop_reason = reason;
+    a->stop_status = status;
+    a->ctx.cur = NULL;
+    if (ran && !a->killed && a->def->terminate != NULL)
+        a->def->terminate(&a->ctx, a->state, reason);
+    ens__request_release(a);
+    for (size_t i = a->n_children; i-- > 0;) /* the last started first */
+        ens__send_frame(s, a->addr, a->children[i], ENS_MSG_EXIT_REQUEST, NULL, ENS_FRAME_SYSTEM, 0,
+                        0, false);
+    a->n_children = 0;
+    if (reason == ENS_EXIT_ERROR) {
+        char why[64];
+        snprintf(why, sizeof(why), "stopped with an error (status %d)", status);
+        ens_event ev = {.kind = ENS_EV_EXIT, .error = status < 0 ? status : 0, .reason = why};
+        ens__event_actor(&ev, a);
+        ens__event(s, &ev);
+    }
+    if (!ens_addr_is_none(a->parent) && a->parent.id != ENS_ID_OUTSIDE) {
+        ens_child_exited_v ce = {
+            .child = a->addr,
+            .reason = reason,
+            .signal = 0,
+            .status = status,
+            .incarnation = a->incarnation,
+        };
+        ens__send_frame(s, a->addr, a->parent, ENS_MSG_CHILD_EXITED, &ce, ENS_FRAME_SYSTEM, 0, 0,
+                        false);
+    }
+    s->ops->dead_letters_set(s, a->addr, false);
+    s->ops->actor_gone(s, a);
+}
+
+void ens__dead_letter(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h,
+                      ens_addr handler, const char *reason)
+{
+    const bool system = (h->flags & ENS_FRAME_SYSTEM) != 0;
+    if (system && h->type_id == ens_sys_child_exited.id) {
+        free(frame); /* the parent ended first: nobody could act on it */
+        return;
+    }
+    if ((h->flags & ENS_FRAME_REQUEST) && h->corr != 0 && !ens_addr_is_none(h->sender)) {
+        ens_string_v why = {(char *)reason};
+        ens__send_frame(s, h->target, h->sender, ENS_MSG_STRING, &why,
+                        ENS_FRAME_SYSTEM | ENS_FRAME_REPLY | ENS_FRAME_ERROR, h->corr, ENS_ENOACTOR,
+                        false);
+    }
+    const ens_typeinfo *info = ens__typeinfo_by_id(h->type_id);
+    bool handled = false;
+    if (!ens_addr_is_none(handler) && !ens_addr_equal(handler, h->target) &&
+        h->type_id != ens_sys_dead_envelope.id) {
+        ens_dead_envelope_v env = {
+            .intended = h->target,
+            .type_id = h->type_id,
+            .reason = (char *)reason,
+            .original = {frame, (uint32_t)len},
+        };
+        handled = ens__send_frame(s, h->sender, handler, ENS_MSG_DEAD_ENVELOPE, &env,
+                                  ENS_FRAME_SYSTEM, 0, 0, false) == 0;
+    }
+    if (!handled) {
+        ens_event ev = {
+            .kind = ENS_EV_DEAD_LETTER,
+            .actor = h->target,
+            .msg_type = info != NULL ? info->type->name : "",
+            .sender = h->sender,
+            .msg_size = (uint32_t)len,
+            .reason = reason,
+        };
+        ens__event(s, &ev);
+    }
+    free(frame);
+}
+
+/* ---- the ens_ctx API -------------------------------------------------- */
+
+bool ens_in_actor(const ens_ctx *c)
+{
+    return c != NULL && c->actor != NULL;
+}
+
+const char *ens__event_refusal(ens_addr reporter, bool outside, const ens_event *ev)
+{
+    if (strcmp(ens_event_kind_name(ev->kind), "unknown") == 0)
+        return "not a kind of event";
+    if (ens_addr_is_none(ev->actor) || ens_addr_equal(ev->actor, reporter))
+        return NULL;
+    if (outside)
+        return "an outside program reports events about itself only";
+    if (ev->kind == ENS_EV_DEAD_LETTER || ens_addr_equal(ev->parent, reporter))
+        return NULL;
+    return "an actor reports events about itself, its children and its dead letters only";
+}
+
+int ens_event_report(ens_ctx *c, const ens_event *ev)
+{
+    if (c == NULL || ev == NULL || ens__event_refusal(c->self, c->actor == NULL, ev) != NULL)
+        return ENS_EINVAL;
+    ens_event e = *ev;
+    if (ens_addr_is_none(e.actor) && c->actor != NULL) {
+        ens__event_actor(&e, c->actor);
+    } else if (ens_addr_is_none(e.actor)) {
+        e.actor = c->self;
+    }
+    ens__event(c->sys, &e);
+    return 0;
+}
+
+ens_addr ens_self(const ens_ctx *c)
+{
+    return c != NULL ? c->self : ENS_ADDR_NONE;
+}
+
+ens_addr ens_sender(const ens_ctx *c)
+{
+    return c != NULL && c->cur != NULL ? c->cur->hdr.sender : ENS_ADDR_NONE;
+}
+
+ens_addr ens_parent(const ens_ctx *c)
+{
+    return c != NULL && c->actor != NULL ? c->actor->parent : ENS_ADDR_NONE;
+}
+
+int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+              ens_addr *out)
+{
+    return ens_spawn_flags(c, d, argt, arg, 0, out);
+}
+
+int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                       uint32_t flags, ens_addr *out, uint8_t **frame, size_t *len)
+{
+    *frame = NULL;
+    *len = 0;
+    if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
+        (argt == NULL) != (arg == NULL) ||
+        (flags & ~(uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START)))
+        return ENS_EINVAL;
+    if (c->sys->down)
+        return ENS_ESHUTDOWN;
+    if (argt == NULL)
+        return 0;
+    ens_frame_hdr h = {.flags = ENS_FRAME_SYSTEM, .sender = c->self, .attempt = 1};
+    return ens__frame_build(argt, arg, &h, c->sys->opts.max_frame_bytes, frame, len);
+}
+
+int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                    uint32_t flags, ens_addr *out)
+{
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int prep = ens__spawn_prepare(c, d, argt, arg, flags, out, &frame, &len);
+    if (prep < 0)
+        return prep;
+    ens_system *s = c->sys;
+    ens_addr child;
+    int rc = s->ops->spawn(s, c->actor, d, frame, len, c->actor == NULL, flags, &child);
+    if (rc < 0)
+        return rc;
+    if (c->actor != NULL && add_child(c->actor, child) < 0) {
+        /* The child runs but its parent could not note it: stop it rather
+         * than leave an actor nobody stops with its parent. */
+        ens__send_frame(s, c->self, child, ENS_MSG_EXIT_REQUEST, NULL, ENS_FRAME_SYSTEM, 0, 0,
+                        false);
+        return ENS_ENOMEM;
+    }
+    *out = child;
+    return 0;
+}
+
+int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)
+{
+    if (c == NULL || t == NULL || v == NULL || !ens__addr_usable(to))
+        return ENS_EINVAL;
+    if (c->sys->down)
+        return ENS_ESHUTDOWN;
+    return ens__send_frame(c->sys, c->self, to, t, v, 0, 0, 0, true);
+}
+
+int ens_forward(ens_ctx *c, ens_addr to, const ens_msg *m)
+{
+    if (c == NULL || m == NULL || !ens__addr_usable(to))
+        return ENS_EINVAL;
+    ens_system *s = c->sys;
+    if (s->down)
+        return ENS_ESHUTDOWN;
+    ens_frame_hdr h = m->hdr;
+    h.target = to;
+    h.flags |= ENS_FRAME_FORWARDED;
+    h.attempt = 1;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = ens__frame_rebuild(m, &h, &frame, &len);
+    if (rc < 0)
+        return rc;
+    return s->ops->route(s, frame, len, &h, true);
+}
+
+int ens_reply(ens_ctx *c, const ens_msgtype *t, const void *v)
+{
+    if (c == NULL || t == NULL || v == NULL || c->cur == NULL ||
+        ens_addr_is_none(c->cur->hdr.sender))
+        return ENS_EINVAL;
+    if (c->sys->down)
+        return ENS_ESHUTDOWN;
+    const ens_frame_hdr *in = &c->cur->hdr;
+    uint16_t flags = (in->flags & ENS_FRAME_REQUEST) && in->corr != 0 ? ENS_FRAME_REPLY : 0;
+    return ens__send_frame(c->sys, c->self, in->sender, t, v, flags, flags ? in->corr : 0, 0, true);
+}
+
+int ens_wakeup_after(ens_ctx *c, uint32_t delay_ms, uint64_t payload, uint64_t *timer_id)
+{
+    if (c == NULL || c->actor == NULL)
+        return ENS_EINVAL;
+    uint64_t id = 0;
+    int rc = c->sys->ops->timer_add(c->sys, c->actor, delay_ms, payload, &id);
+    if (rc == 0 && timer_id != NULL)
+        *timer_id = id;
+    return rc;
+}
+
+int ens_wakeup_cancel(ens_ctx *c, uint64_t timer_id)
+{
+    if (c == NULL || c->actor == NULL)
+        return ENS_EINVAL;
+    return c->sys->ops->timer_cancel(c->sys, c->actor, timer_id);
+}
+
+int ens_exit_request(ens_ctx *c, ens_addr who)
+{
+    if (c == NULL || !ens__addr_usable(who))
+        return ENS_EINVAL;
+    if (c->sys->down)
+        return ENS_ESHUTDOWN;
+    return ens__send_frame(c->sys, c->self, who, ENS_MSG_EXIT_REQUEST, NULL, ENS_FRAME_SYSTEM, 0, 0,
+                           false);
+}
+
+int ens_stop(ens_ctx *c, int reason, int status)
+{
+    if (c == NULL || c->actor == NULL ||
+        (reason != ENS_EXIT_NORMAL && reason != ENS_EXIT_ERROR && reason != ENS_EXIT_SHUTDOWN &&
+         reason != ENS_EXIT_INTENSITY))
+        return ENS_EINVAL;
+    ens_actor *a = c->actor;
+    if (!a->stop_requested) {
+        a->stop_requested = true;
+        a->stop_reason = reason;
+        a->stop_status = status;
+    }
+    return 0;
+}
+
+int ens_kill(ens_ctx *c, ens_addr who)
+{
+    if (c == NULL || !ens__addr_usable(who))
+        return ENS_EINVAL;
+    if (c->sys->down)
+        return ENS_ESHUTDOWN;
+    if (c->sys->ops->kill == NULL)
+        return ENS_ENOTSUP;
+    return c->sys->ops->kill(c->sys, c->actor, who);
+}
+
+int ens_exit_defer(ens_ctx *c)
+{
+    if (c == NULL || c->actor == NULL || c->cur == NULL ||
+        !(c->cur->hdr.flags & ENS_FRAME_SYSTEM) || c->cur->hdr.type_id != ens_sys_exit_request.id)
+        return ENS_EINVAL;
+    c->actor->exit_deferred = true;
+    return 0;
+}
+
+const ens_actor_def *ens_self_def(const ens_ctx *c)
+{
+    return c != NULL && c->actor != NULL ? c->actor->def : NULL;
+}
+
+int ens_dead_letters_handle(ens_ctx *c, bool enable)
+{
+    if (c == NULL || c->actor == NULL)
+        return ENS_EINVAL;
+    c->sys->ops->dead_letters_set(c->sys, c->self, enable);
+    return 0;
+}
+
+/* ---- services: watched descriptors and commands (the bases do the work) -- */
+
+int ens_watch_fd(ens_ctx *c, int fd, uint64_t tag)
+{
+    struct stat sb;
+    if (c == NULL || c->actor == NULL || fd < 0 || fstat(fd, &sb) < 0 || S_ISREG(sb.st_mode) ||
+        S_ISDIR(sb.st_mode))
+        return ENS_EINVAL; /* closed, or a file: always "ready", epoll refuses it */
+    if (c->sys->ops->watch == NULL)
+        return ENS_ENOTSUP;
+    return c->sys->ops->watch(c->sys, c->actor, fd, tag, true);
+}
+
+int ens_unwatch_fd(ens_ctx *c, int fd)
+{
+    if (c == NULL || c->actor == NULL || fd < 0)
+        return ENS_EINVAL;
+    if (c->sys->ops->watch == NULL)
+        return ENS_ENOTSUP;
+    return c->sys->ops->watch(c->sys, c->actor, fd, 0, false);
+}
+
+int ens_command_run(ens_ctx *c, const char *shell_command, uint32_t max_output, uint64_t tag)
+{
+    if (c == NULL || c->actor == NULL || shell_command == NULL)
+        return ENS_EINVAL;
+    if (max_output == 0)
+        max_output = ENS_COMMAND_OUTPUT_DEFAULT;
+    /* The result carries the output in one frame: keep room for the rest. */
+    if (max_output > c->sys->opts.max_frame_bytes - 1024u)
+        return ENS_EMSGSIZE;
+    if (c->sys->ops->command == NULL)
+        return ENS_ENOTSUP;
+    return c->sys->ops->command(c->sys, c->actor, shell_command, max_output, tag);
+}

@@ -1,0 +1,45 @@
+/*
+ * core/runtime/actor_registry.c - actor definitions by name, so a spawn can travel
+ * as a name: from a program connected to a running system today, from other
+ * hosts and loadable images later. A small array: definitions are few and
+ * registered once at start-up.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ensemble/actor.h"
+#include "ensemble/error.h"
+
+static const ens_actor_def **defs;
+static size_t n_defs, cap_defs;
+
+const ens_actor_def *ens_actor_find(const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    for (size_t i = 0; i < n_defs; i++) {
+        if (strcmp(defs[i]->name, name) == 0)
+            return defs[i];
+    }
+    return NULL;
+}
+
+int ens_actor_register(const ens_actor_def *d)
+{
+    if (d == NULL || d->name == NULL || d->name[0] == '\0' ||
+        (d->receive == NULL && d->dispatch == NULL))
+        return ENS_EINVAL;
+    const ens_actor_def *known = ens_actor_find(d->name);
+    if (known != NULL)
+        return known == d ? 0 : ENS_EEXIST;
+    if (n_defs == cap_defs) {
+        size_t cap = cap_defs ? cap_defs * 2 : 16;
+        const ens_actor_def **n = realloc(defs, cap * sizeof(*n));
+        if (n == NULL)
+            return ENS_ENOMEM;
+        defs = n;
+        cap_defs = cap;
+    }
+    defs[n_defs++] = d;
+    return 0;
+}

@@ -1,0 +1,347 @@
+/*
+ * core/runtime/runtime.h - what every system base shares: the system and context
+ * objects, one actor instance, and the table of operations a base provides.
+ * Internal.
+ *
+ * The split: core/runtime/actor.c holds everything an actor does that does not
+ * depend on where it runs (the handler calls, the retry-then-poison rule,
+ * the orderly stop, the ens_ctx API); a base (core/inproc/inproc.c today, the
+ * process base next) moves frames, starts actors and keeps timers through
+ * ens_base_ops. Frames travel as encoded bytes on every base; a message is
+ * decoded only when it is delivered.
+ */
+#ifndef ENS_CORE_RUNTIME_H
+#define ENS_CORE_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/wire/frame.h"
+#include "core/wire/msg_internal.h"
+#include "ensemble/actor.h"
+#include "ensemble/event.h"
+#include "ensemble/system.h"
+
+#define ENS_ID_ADMIN       1u /* the admin (the system itself on inproc) */
+#define ENS_ID_OUTSIDE     2u /* the outside endpoint of a system */
+#define ENS_ID_FIRST_ACTOR 16u
+
+typedef enum ens_actor_state {
+    ENS_ACTOR_STARTING = 1, /* init not run yet */
+    ENS_ACTOR_RUNNING,
+    ENS_ACTOR_DEAD,
+} ens_actor_state;
+
+typedef struct ens_actor ens_actor;
+struct ens_jwriter; /* persistence/journal_writer.h (sqlite stays out of core/ headers) */
+
+struct ens_ctx {
+    ens_system *sys;
+    ens_actor *actor;   /* NULL for the outside context */
+    const ens_msg *cur; /* the message being handled, or NULL */
+    ens_addr self;
+};
+
+struct ens_actor {
+    const ens_actor_def *def;
+    void *state;
+    ens_addr addr;
+    ens_addr parent;      /* none for top-level actors */
+    uint32_t incarnation; /* 1 for the first start */
+    ens_actor_state status;
+    uint8_t *arg_frame; /* encoded start argument (owned), or NULL */
+    size_t arg_len;
+    bool stop_requested;  /* ens_stop or an exit request was handled */
+    bool killed;          /* ens_kill: stops without terminate */
+    bool exit_deferred;   /* ens_exit_defer: an exit request did not stop it */
+    uint32_t spawn_flags; /* enum ens_spawn_flag it was spawned with */
+    int stop_reason;
+    int stop_status;
+    ens_addr *children; /* living children, in start order */
+    size_t n_children, cap_children;
+    uint32_t queued;       /* frames waiting for this actor (mailbox depth) */
+    uint64_t queued_bytes; /* their bytes */
+    uint64_t handled;      /* messages handled */
+    /* Requests waiting for their reply (ens_request, ens_call). */
+    struct ens_pending *pending;
+    size_t n_pending, cap_pending;
+    /* Messages held while an ens_call waits (a FIFO of owned copies). */
+    uint32_t calls_waiting; /* ens_call requests pending */
+    ens_msg **held;
+    size_t held_head, n_held, cap_held;
+    ens_ctx ctx;
+};
+
+/* One request waiting for its reply. */
+typedef struct ens_pending {
+    uint64_t corr;
+    uint64_t timer_id;
+    ens_reply_cb cb;
+    uint64_t tag;
+    bool exclusive; /* ens_call: other messages are held meanwhile */
+} ens_pending;
+
+struct ens_names_req; /* below */
+
+typedef struct ens_base_ops {
+    /* Route a frame (header already in the bytes; h is its parsed header)
+     * to h->target. Takes ownership of frame in every case. `bounded`: the
+     * receiver's mailbox bound applies (ENS_EFULL, frame freed). */
+    int (*route)(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded);
+    /* Create an actor of def d, child of parent (NULL: top level), with the
+     * encoded start argument (ownership transferred, may be NULL). sync:
+     * run init before returning (outside spawns). flags: enum
+     * ens_spawn_flag (a base without restarts ignores them). */
+    int (*spawn)(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
+                 size_t arg_len, bool sync, uint32_t flags, ens_addr *out);
+    int (*timer_add)(ens_system *s, ens_actor *a, uint32_t delay_ms, uint64_t payload,
+                     uint64_t *id);
+    int (*timer_cancel)(ens_system *s, ens_actor *a, uint64_t id);
+    /* The actor has stopped: forget it (table, timers); the frame memory of
+     * its queue stays with the base, whose later deliveries turn them into
+     * dead letters. Frees a. */
+    void (*actor_gone)(ens_system *s, ens_actor *a);
+    /* Make `who` the dead-letter handler (enable) or drop it if it is the
+     * current one (!enable). */
+    void (*dead_letters_set)(ens_system *s, ens_addr who, bool enable);
+    /* The handler is about to see the message in hand again with this
+     * attempt (the process base records it in the stage). May be NULL. */
+    void (*on_attempt)(ens_system *s, ens_actor *a, uint32_t attempt);
+    /* Outside operations. */
+    int (*ask)(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
+               ens_msg **reply);
+    int (*listen)(ens_system *s, uint32_t timeout_ms, ens_msg **out);
+    int (*run)(ens_system *s, uint32_t timeout_ms);
+    int (*shutdown)(ens_system *s, uint32_t timeout_ms);
+    /* Status: for requester NULL (the outside), wait up to timeout_ms and
+     * store the ENS_MSG_STATUS message in *out; for an actor, have the
+     * message delivered to it later. */
+    int (*status)(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out);
+    /* Services (ens_watch_fd, ens_command_run): start (on) or stop a watch
+     * of fd for a; start a command for a. NULL: ENS_ENOTSUP. */
+    int (*watch)(ens_system *s, ens_actor *a, int fd, uint64_t tag, bool on);
+    int (*command)(ens_system *s, ens_actor *a, const char *cmd, uint32_t max_output, uint64_t tag);
+    /* End `who` at once and for good (ens_kill), asked by caller (NULL:
+     * the outside). NULL: ENS_ENOTSUP. */
+    int (*kill)(ens_system *s, ens_actor *caller, ens_addr who);
+    /* Global names (registry/): one request to the system's name table, from
+     * `caller` (NULL: the outside). See ens_names_req. NULL: ENS_ENOTSUP. */
+    int (*names)(ens_system *s, ens_actor *caller, struct ens_names_req *req);
+} ens_base_ops;
+
+/* A request to the name table (ens_base_ops.names). Returns 0, 1 (SPAWN:
+ * the name was taken, req->addr is its actor) or an error. */
+typedef enum ens_names_op {
+    ENS_NAMES_LOOKUP = 1, /* req->addr = the live actor named req->name; ENS_ENOENT */
+    ENS_NAMES_REGISTER,   /* name the caller (an actor); ENS_EEXIST */
+    ENS_NAMES_UNREGISTER, /* drop the caller's name; ENS_ENOENT */
+    ENS_NAMES_SPAWN,      /* create-or-get: spawn as ops->spawn and name it atomically */
+    ENS_NAMES_DEAD,       /* req->frame (taken) is a dead letter for req->reason */
+} ens_names_op;
+
+typedef struct ens_names_req {
+    ens_names_op op;
+    const char *name; /* valid (ens_name_valid) for every op but UNREGISTER, DEAD */
+    ens_addr addr;    /* out: LOOKUP, SPAWN */
+    /* SPAWN: as ops->spawn (arg_frame taken in every case); DEAD: the frame. */
+    const ens_actor_def *def;
+    uint8_t *frame;
+    size_t len;
+    bool sync;
+    uint32_t flags;
+    const char *reason; /* DEAD */
+} ens_names_req;
+
+struct ens_system {
+    ens_system_opts opts;
+    char *name;
+    const ens_base_ops *ops;
+    void *base; /* the base's private data */
+    uint32_t node;
+    uint64_t next_corr;
+    ens_ctx outside;
+    bool down;  /* shutdown started */
+    int log_fd; /* where log lines go (2, or the opened log_path) */
+    /* Where this process sends its log lines instead (actor processes: to
+     * the admin), or NULL. */
+    void (*log_sink)(ens_system *s, const char *line);
+    /* The failure journal: its resolved path (owned; NULL = no journal) and,
+     * in the one process that writes it (the inproc program, the process
+     * base's journal writer process), the open writer. */
+    char *journal_path;
+    const struct ens__journal_store *journal_store; /* set before ens__journal_setup */
+    struct ens_jwriter *journal;
+    bool journal_failing;     /* the last flush failed (logged once) */
+    uint64_t journal_dropped; /* drops already logged */
+};
+
+/* ---- core/runtime/actor.c ---- */
+
+/* True if a can be the target of a message: not the none address, and its
+ * reserved field (spare) 0. Every frame header with a non-zero spare is
+ * malformed (core/wire/frame.c), so such an address could only make a frame
+ * that every receiver rejects: the API refuses it with ENS_EINVAL. */
+static inline bool ens__addr_usable(ens_addr a)
+{
+    return !ens_addr_is_none(a) && a.spare == 0;
+}
+
+/* Allocate an actor of def d (state zeroed, incarnation 1, STARTING).
+ * Takes arg_frame. NULL when out of memory (arg_frame freed). */
+ens_actor *ens__actor_new(ens_system *s, const ens_actor_def *d, ens_addr addr, ens_addr parent,
+                          uint8_t *arg_frame, size_t arg_len);
+
+/* Free an actor's memory (no callbacks). NULL-safe. */
+void ens__actor_free(ens_actor *a);
+
+/* Run init. On failure reports INIT_FAILED and stops the actor (which then
+ * is gone: a freed). Returns 0 or the init error (ENS_EINIT if init
+ * returned a code outside the ENS_E* set). */
+int ens__actor_start(ens_actor *a);
+
+/* Deliver message m (owned by the caller) to a RUNNING actor, applying the
+ * retry-then-poison rule and exit requests; stops the actor when it asked
+ * to stop (a then is freed: the return value says so). Returns true if the
+ * actor is still alive. */
+bool ens__actor_deliver(ens_actor *a, ens_msg *m);
+
+/* Return m (borrowed) to its sender as a PoisonMessage after its handler
+ * failed with err (or was killed by signal sig), and report POISON. */
+void ens__actor_poison(ens_actor *a, const ens_msg *m, int err, int sig);
+
+/* Stop a: terminate (unless init failed), exit requests to living children,
+ * child-exited to the parent, dead-letter registration dropped, then the
+ * base forgets and frees it. */
+void ens__actor_stop(ens_actor *a, int reason, int status);
+
+/* Remove child from a's list of living children (no-op if absent). */
+void ens__actor_forget_child(ens_actor *a, ens_addr child);
+
+/* Note child in a's list of living children (registry/: a named spawn).
+ * ENS_ENOMEM. */
+int ens__actor_add_child(ens_actor *a, ens_addr child);
+
+/* Who may report which failure events (ens_event_report; the admin applies
+ * the same rule to events that reach it on a control channel): NULL if
+ * `reporter` may report ev, else why not. The kind must be one of enum
+ * ens_event_kind. An outside program (outside) reports events about itself
+ * only: ev->actor is its own address or none (then filled in). An actor
+ * reports events about itself, about its children (ev->parent is its
+ * address, as a supervisor reporting a restart) and dead letters
+ * (ev->actor the address a message could not reach). */
+const char *ens__event_refusal(ens_addr reporter, bool outside, const ens_event *ev);
+
+/* Build and route a frame of (t, v) from ctx c: the common path of send,
+ * reply and system notices. flags/corr/error as in the header. */
+int ens__send_frame(ens_system *s, ens_addr from, ens_addr to, const ens_msgtype *t, const void *v,
+                    uint16_t flags, uint64_t corr, int16_t error, bool bounded);
+
+/* A dead letter: frame (owned, taken) could not be delivered to h->target.
+ * Requests get an ENS_ENOACTOR error reply; then the frame goes to the
+ * dead-letter handler `handler` as a DeadEnvelope if it is not none, else
+ * it is reported as a DEAD_LETTER event. child-exited notices to a parent
+ * that already ended are dropped (nobody could act on them). */
+void ens__dead_letter(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h,
+                      ens_addr handler, const char *reason);
+
+/* The checks of ens_spawn_flags (ENS_EINVAL, ENS_ESHUTDOWN) and the start
+ * argument encoded into *frame (malloc'ed, owned by the caller; NULL when
+ * none): shared with the registry's named spawn. */
+int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                       uint32_t flags, ens_addr *out, uint8_t **frame, size_t *len);
+
+/* ---- core/runtime/request.c ---- */
+
+/* Let the request machinery see m (borrowed) before the handler: a reply
+ * completes its request (one nobody waits for is dropped), a request's
+ * timer completes it with ENS_ETIMEDOUT, and while an ens_call waits every
+ * other message is held. Returns 1 (m consumed, the actor lives on), 0 (not
+ * consumed: deliver it as usual) or -1 (consumed, and the actor stopped: a
+ * is freed). */
+int ens__request_intercept(ens_actor *a, ens_msg *m);
+
+/* a is stopping: its held messages are sent to it again (to become dead
+ * letters), pending requests are dropped with their timers. */
+void ens__request_release(ens_actor *a);
+
+/* ---- core/runtime/log.c ---- */
+
+/* Now, UTC milliseconds since the Unix epoch. */
+int64_t ens__now_ms(void);
+
+/* Monotonic nanoseconds. */
+uint64_t ens__mono_ns(void);
+
+/* Report a failure event (fills at_ms and empty strings), to opts.on_event
+ * and to the log. */
+void ens__event(ens_system *s, ens_event *ev);
+
+/* Write one log line to the system's log destination, as one line: every
+ * control character in it (a trailing newline aside) is escaped as
+ * ens__text_escape does, and one newline ends it. */
+void ens__log_write(ens_system *s, const char *line);
+
+/* Copy in[0..len) into out (cap bytes, always NUL-terminated when cap > 0)
+ * as printable text on one line: newline, carriage return and tab become
+ * \n, \r, \t; every other control character (below 0x20, 0x7F, and the C1
+ * controls U+0080..U+009F) and every byte that is not part of well-formed
+ * UTF-8 becomes \xNN, byte by byte; the rest is copied as is. Stops before
+ * an escape or a character that would not fit whole. Returns the length
+ * written (without the NUL). */
+size_t ens__text_escape(char *out, size_t cap, const char *in, size_t len);
+
+/* Fill the actor fields of ev from a (a may be NULL). */
+void ens__event_actor(ens_event *ev, const ens_actor *a);
+
+/* Log a line for the system (a may be NULL: the system itself). */
+void ens__log(ens_system *s, const ens_actor *a, ens_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- core/runtime/journal_sink.c ---- */
+
+/* What the runtime needs of a failure-journal store. persistence/ provides
+ * the sqlite one (persistence/journal_writer.h) and core/system.c plugs it
+ * in: the runtime reaches the store only through this table, so it stays
+ * below persistence in the layers (docs/ARCHITECTURE.md, Layout). The
+ * entries have the contracts of the ens__jwriter_* functions. */
+typedef struct ens__journal_store {
+    int (*default_path)(const char *system_name, char *buf, size_t len);
+    int (*open)(const char *path, const char *system_name, struct ens_jwriter **out, char *why,
+                size_t why_len);
+    int (*append)(struct ens_jwriter *w, const ens_event *ev);
+    int (*flush)(struct ens_jwriter *w);
+    uint32_t (*pending)(const struct ens_jwriter *w);
+    uint64_t (*dropped)(const struct ens_jwriter *w);
+    const char *(*last_error)(const struct ens_jwriter *w);
+    void (*close)(struct ens_jwriter *w);
+} ens__journal_store;
+
+/* At system start (s->name and s->log_fd set): resolve the journal path of
+ * options o into s->journal_path (opts.journal_path; NULL with a name: the
+ * default path; NULL without one: none), then open the writer and keep it
+ * (inproc) or open and close it again (process base: only the journal
+ * writer process, forked by the admin, holds it). Returns 0 or the
+ * writer's open error (logged with its reason); on error nothing is kept. */
+int ens__journal_setup(ens_system *s, const ens_system_opts *o);
+
+/* Batch ev for the journal, if this process writes it (no I/O unless the
+ * batch is full). */
+void ens__journal_append(ens_system *s, const ens_event *ev);
+
+/* Commit what is batched. A failure is logged (once until writes work
+ * again); the writer keeps the batch for the next try. */
+void ens__journal_flush(ens_system *s);
+
+/* Flush and close the writer (if open) and free the path. NULL-safe. */
+void ens__journal_close(ens_system *s);
+
+/* ---- core/runtime/status.c ---- */
+
+/* Register ENS_MSG_STATUS (idempotent). */
+int ens__status_register(void);
+
+/* ---- core/inproc/inproc.c ---- */
+int ens__inproc_start(ens_system *s);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * core/wire/msgtype.h - the process-wide table of message types and the parsed
+ * form of their formats, shared by the codec and the runtime. Internal.
+ *
+ * A format is parsed once at registration into a list of top-level items
+ * (see ensemble/msg.h): one optional leading S(...), then A(...) and B
+ * items. For each item the table keeps the tpl format text of the item, its
+ * offset in the user's C struct and, for arrays, the element size and
+ * alignment (tpl itself finds the strings inside an element). The C layout
+ * is computed with the x86-64/aarch64 System V rules (natural alignment;
+ * struct alignment is its largest member's). tpl places the fields of
+ * S(...) by flattening nested $(...) structs, so a nested struct whose
+ * alignment or trailing padding makes C place a field elsewhere than tpl
+ * would (e.g. "S(c$(cI))") is rejected as outside the grammar;
+ * ENS_ADDR_FMT and the like are fine.
+ *
+ * Fixed layout: a format that is a single S(...) of fixed-size scalars
+ * (c j v i u I U f, nested $(...) of them; no s, A, B, no second item) and
+ * at most ENS_FIXED_MAX_FIELDS fields is marked at registration with the
+ * C offset and wire width of each field. The codec then sends it as the
+ * fields one after another, little-endian, without tpl (codec.h).
+ */
+#ifndef ENS_CORE_MSGTYPE_H
+#define ENS_CORE_MSGTYPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ensemble/msg.h"
+
+#define ENS_TYPE_ID_SYSTEM_MIN 0xFFFF0000u /* ids at or above: system types */
+#define ENS_MSGTYPE_MAX_ITEMS  8           /* top-level items per format */
+#define ENS_MAX_ITEMS_DEFAULT  65536u      /* default A(...) element limit */
+#define ENS_FIXED_MAX_FIELDS   32          /* fields of a fixed-layout type */
+
+typedef enum ens_item_kind {
+    ENS_ITEM_STRUCT = 1, /* S(...): fields inline at offset 0 */
+    ENS_ITEM_ARRAY,      /* A(...): an ens_array member */
+    ENS_ITEM_BYTES,      /* B: an ens_bytes member */
+} ens_item_kind;
+
+typedef struct ens_item {
+    ens_item_kind kind;
+    size_t offset;    /* of the member (STRUCT: 0) in the user struct */
+    size_t elem_size; /* ARRAY: size of one element; STRUCT: size of the fields */
+    size_t elem_align;
+} ens_item;
+
+/* One field of a fixed-layout type: its offset in the C struct and its
+ * width, the same in C and on the wire (1, 2, 4 or 8 bytes). */
+typedef struct ens_fixed_field {
+    uint16_t offset;
+    uint8_t size;
+} ens_fixed_field;
+
+typedef struct ens_typeinfo {
+    const ens_msgtype *type; /* borrowed from the registrant */
+    char *tpl_format;        /* writable copy of type->format for tpl_map */
+    size_t n_items;
+    ens_item items[ENS_MSGTYPE_MAX_ITEMS];
+    size_t size;        /* computed C struct size */
+    uint32_t max_items; /* effective A(...) limit */
+    /* fixed layout (see above): fixed_size is the packed payload size, the
+     * sum of the field widths, or 0 when the type is not eligible */
+    uint32_t fixed_size;
+    uint32_t n_fixed;
+    ens_fixed_field fixed[ENS_FIXED_MAX_FIELDS];
+} ens_typeinfo;
+
+/* FNV-1a 32-bit hash of name: the wire id of a type of that name. */
+uint32_t ens__type_hash(const char *name);
+
+/* Parse `format` and compute the C layout into *info, fixed-layout fields
+ * included (info->type and info->tpl_format are set by the caller). Returns 0 or ENS_EINVAL for a
+ * format outside the accepted grammar. Pure function, for tests too. */
+int ens__format_layout(const char *format, ens_typeinfo *info);
+
+/* The registered type with wire id `id`, with its parsed layout; NULL if
+ * none. The built-in and system types are always registered. */
+const ens_typeinfo *ens__typeinfo_by_id(uint32_t id);
+
+/* The registered info of t (by t->id, or by name for an unregistered t that
+ * is a registered name's pointer); NULL if t is not registered. */
+const ens_typeinfo *ens__typeinfo_of(const ens_msgtype *t);
+
+#endif

@@ -1,0 +1,14 @@
+/*
+ * core/wire/why.h - the one-line reason an operation that failed gives its
+ * caller (a `why` buffer next to an error code). Internal.
+ */
+#ifndef ENS_CORE_WHY_H
+#define ENS_CORE_WHY_H
+
+#include <stddef.h>
+
+/* Format the reason into why[0..len) (always NUL-terminated); nothing when
+ * why is NULL or len 0. */
+void ens__why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif
