@@ -1,7 +1,7 @@
 /*
- * core/system.c - starting a system on a base and the outside program's
- * calls. Checks arguments and hands the work to the base's operations
- * (core/runtime/runtime.h), so every base keeps the same contract.
+ * core/system.c - starting a system on a base, or connecting to one, and
+ * finding out who holds a system's name. The calls the outside program
+ * makes afterwards are in core/runtime/outside.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -62,13 +62,16 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
     s->opts.log_path = NULL; /* the caller's string is only borrowed */
     s->outside.sys = s;
     s->journal_store = &ens__sqlite_journal;
-    int rc = ens__journal_setup(s, o);
+    int rc = ens__outside_open(s);
+    if (rc == 0)
+        rc = ens__journal_setup(s, o);
     s->opts.journal_path = s->journal_path; /* resolved, owned by s */
     if (rc == 0)
         rc = ens__status_register();
     if (rc == 0)
         rc = o->base == ENS_BASE_INPROC ? ens__inproc_start(s) : ens__process_start(s);
     if (rc < 0) {
+        ens__outside_free(s);
         ens__journal_close(s);
         if (s->log_fd > 2)
             close(s->log_fd);
@@ -89,45 +92,6 @@ ens_ctx *ens_system_ctx(ens_system *s)
 const ens_system_opts *ens_system_options(const ens_system *s)
 {
     return s != NULL ? &s->opts : NULL;
-}
-
-static bool is_outside(const ens_ctx *c)
-{
-    return c != NULL && c->actor == NULL && c == &c->sys->outside;
-}
-
-int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
-            ens_msg **reply)
-{
-    if (reply != NULL)
-        *reply = NULL;
-    if (!is_outside(outside) || t == NULL || v == NULL || reply == NULL || !ens__addr_usable(to))
-        return ENS_EINVAL;
-    ens_system *s = outside->sys;
-    if (s->down)
-        return ENS_ESHUTDOWN;
-    return s->ops->ask(s, to, t, v, timeout_ms, reply);
-}
-
-int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out)
-{
-    if (out != NULL)
-        *out = NULL;
-    if (!is_outside(outside) || out == NULL)
-        return ENS_EINVAL;
-    ens_system *s = outside->sys;
-    if (s->down)
-        return ENS_ESHUTDOWN;
-    return s->ops->listen(s, timeout_ms, out);
-}
-
-int ens_system_run(ens_system *s, uint32_t timeout_ms)
-{
-    if (s == NULL)
-        return ENS_EINVAL;
-    if (s->down)
-        return ENS_ESHUTDOWN;
-    return s->ops->run(s, timeout_ms);
 }
 
 int ens_system_connect(const char *name, ens_system **out)
@@ -159,32 +123,4 @@ int ens_system_holder(const char *name, int *uid, int *pid)
     if (pid != NULL)
         *pid = who.pid;
     return 0;
-}
-
-int ens_system_stop(ens_system *s, uint32_t timeout_ms)
-{
-    if (s == NULL)
-        return 0;
-    if (s->opts.base == ENS_BASE_INPROC)
-        return ens_system_shutdown(s, timeout_ms);
-    int rc = ens__process_stop(s, timeout_ms);
-    ens__journal_close(s);
-    if (s->log_fd > 2)
-        close(s->log_fd);
-    free(s->name);
-    free(s);
-    return rc;
-}
-
-int ens_system_shutdown(ens_system *s, uint32_t timeout_ms)
-{
-    if (s == NULL)
-        return 0;
-    int rc = s->ops->shutdown(s, timeout_ms);
-    ens__journal_close(s); /* inproc: the last events of the shutdown */
-    if (s->log_fd > 2)
-        close(s->log_fd);
-    free(s->name);
-    free(s);
-    return rc;
 }

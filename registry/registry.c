@@ -3,7 +3,7 @@
  * the system base.
  *
  * Everything here checks arguments, encodes what has to travel, and hands
- * one request to the base's name table through ens_base_ops.names: the
+ * one request to the base's name table through ens__host_ops.names: the
  * inproc base answers from the table in the system (core/inproc/inproc.c), the
  * process base asks the admin, which owns the system's one table and is
  * single-threaded, so create-or-get is atomic by construction
@@ -41,11 +41,11 @@ bool ens_name_valid(const char *name)
 static int names_call(ens_ctx *c, ens_names_req *req)
 {
     ens_system *s = c->sys;
-    if (s->down || s->ops->names == NULL) {
+    if (s->down || s->host->names == NULL) {
         free(req->frame);
         return s->down ? ENS_ESHUTDOWN : ENS_ENOTSUP;
     }
-    return s->ops->names(s, c->actor, req);
+    return s->host->names(s, c->actor, req);
 }
 
 int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const ens_msgtype *argt,

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "core/inproc/inproc_services.h"
-#include "core/runtime/endpoint.h"
 #include "core/runtime/names.h"
 #include "core/runtime/runtime.h"
 #include "ensemble/error.h"
@@ -51,7 +50,6 @@ typedef struct inproc {
     timer *timers; /* binary heap */
     size_t n_timers, cap_timers;
     uint64_t next_timer_id;
-    ens_endpoint out; /* the outside program's endpoint */
     ens_addr dead_handler;
     ens_addr *top; /* top-level actors alive, in start order */
     size_t n_top, cap_top;
@@ -97,15 +95,13 @@ static int enqueue(inproc *b, ens_addr target, uint8_t *frame, size_t len)
     return 0;
 }
 
-/* ---- the outside endpoint --------------------------------------------- */
-
 /* ---- base operations -------------------------------------------------- */
 
 static int ip_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
 {
     inproc *b = base_of(s);
     if (h->target.node == s->node && h->target.id == ENS_ID_OUTSIDE && h->target.spare == 0) {
-        ens__endpoint_accept(s, &b->out, frame, len);
+        ens__outside_deliver(s, frame, len);
         return 0;
     }
     ens_actor *a = lookup(s, h->target);
@@ -398,37 +394,18 @@ static uint64_t deadline_after(uint32_t timeout_ms)
     return ens__mono_ns() + (uint64_t)timeout_ms * 1000000u;
 }
 
-static bool ask_done(ens_system *s)
+/* The outside's calls (core/runtime/outside.c) wait here: actors run meanwhile,
+ * wake-ups are waited for. */
+static int ip_pump(ens_system *s, done_fn done, uint64_t deadline_ns)
 {
-    return base_of(s)->out.ask_reply != NULL;
+    return run_until(s, done, deadline_ns, true);
 }
 
-static int ip_ask(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v,
-                  uint32_t timeout_ms, ens_msg **reply)
+/* Nothing runs between the call and the lookup, so an address without a
+ * live actor is known at once. */
+static bool ip_absent(ens_system *s, ens_addr to)
 {
-    inproc *b = base_of(s);
-    if (lookup(s, to) == NULL)
-        return ENS_ENOACTOR;
-    uint64_t corr = ens__endpoint_expect(s, &b->out);
-    int rc = ens__send_frame(s, s->outside.self, to, t, v, ENS_FRAME_REQUEST, corr, 0, true);
-    if (rc == 0)
-        rc = run_until(s, ask_done, deadline_after(timeout_ms), true);
-    return ens__endpoint_answer(&b->out, rc, reply);
-}
-
-static bool inbox_ready(ens_system *s)
-{
-    return base_of(s)->out.head != NULL;
-}
-
-static int ip_listen(ens_system *s, uint32_t timeout_ms, ens_msg **out)
-{
-    inproc *b = base_of(s);
-    int rc = run_until(s, inbox_ready, deadline_after(timeout_ms), true);
-    if (rc < 0)
-        return rc;
-    *out = ens__endpoint_pop(&b->out);
-    return 0;
+    return lookup(s, to) == NULL;
 }
 
 static int ip_run(ens_system *s, uint32_t timeout_ms)
@@ -458,15 +435,17 @@ static void free_all(ens_system *s)
         free(q->frame);
         free(q);
     }
-    ens__endpoint_clear(&b->out);
     free(b->timers);
     free(b->top);
     ens__names_clear(&b->names);
     free(b);
 }
 
-static int ip_shutdown(ens_system *s, uint32_t timeout_ms)
+/* The outside program and its actors are one: closing the handle ends the
+ * system (`end` or not). */
+static int ip_close(ens_system *s, uint32_t timeout_ms, bool end)
 {
+    (void)end;
     inproc *b = base_of(s);
     uint64_t deadline = deadline_after(timeout_ms);
     int rc = 0;
@@ -492,9 +471,8 @@ static int ip_shutdown(ens_system *s, uint32_t timeout_ms)
     return rc;
 }
 
-static int ip_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out)
+static int ip_status(ens_system *s, ens_addr requester, uint64_t corr)
 {
-    (void)timeout_ms;
     inproc *b = base_of(s);
     ens_actor_status *rows = calloc(b->live + 1, sizeof(*rows));
     if (rows == NULL)
@@ -517,19 +495,8 @@ static int ip_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, e
     }
     ens_status_v v = {(int32_t)getpid(), 0, {rows, (uint32_t)n}};
     ens_addr admin = {ENS_ID_ADMIN, s->node, 0};
-    int rc;
-    if (requester != NULL) {
-        rc = ens__send_frame(s, admin, requester->addr, ENS_MSG_STATUS, &v, ENS_FRAME_SYSTEM, 0, 0,
-                             false);
-    } else {
-        ens_frame_hdr h = {
-            .flags = ENS_FRAME_SYSTEM, .sender = admin, .target = s->outside.self, .attempt = 1};
-        uint8_t *frame = NULL;
-        size_t len = 0;
-        rc = ens__frame_build(ENS_MSG_STATUS, &v, &h, UINT32_MAX, &frame, &len);
-        if (rc == 0)
-            rc = ens__msg_from_frame(frame, len, UINT32_MAX, out);
-    }
+    uint16_t flags = ENS_FRAME_SYSTEM | (corr != 0 ? ENS_FRAME_REPLY : 0);
+    int rc = ens__send_frame(s, admin, requester, ENS_MSG_STATUS, &v, flags, corr, 0, false);
     free(rows);
     return rc;
 }
@@ -541,18 +508,19 @@ static int ip_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, e
 static int ip_names(ens_system *s, ens_actor *caller, ens_names_req *req)
 {
     inproc *b = base_of(s);
-    ens_addr at = req->name != NULL ? ens__names_get(&b->names, req->name) : ENS_ADDR_NONE;
     switch (req->op) {
     case ENS_NAMES_LOOKUP:
-        if (ens_addr_is_none(at))
-            return ENS_ENOENT;
-        req->addr = at;
-        return 0;
     case ENS_NAMES_REGISTER:
-        return ens__names_set(&b->names, req->name, caller->addr);
-    case ENS_NAMES_UNREGISTER:
-        return ens__names_drop_addr(&b->names, caller->addr);
+    case ENS_NAMES_UNREGISTER: {
+        ens_addr from = caller != NULL ? caller->addr : s->outside.self;
+        ens_addr at = ENS_ADDR_NONE;
+        int rc = ens__names_apply(&b->names, (int)req->op, req->name, from, &at);
+        if (req->op == ENS_NAMES_LOOKUP)
+            req->addr = at;
+        return rc;
+    }
     case ENS_NAMES_SPAWN: {
+        ens_addr at = ens__names_get(&b->names, req->name);
         if (!ens_addr_is_none(at)) {
             free(req->frame);
             req->addr = at;
@@ -602,22 +570,27 @@ static int ip_kill(ens_system *s, ens_actor *caller, ens_addr who)
     return 0;
 }
 
-static const ens_base_ops inproc_ops = {
+/* The outside program and the actors' host are one process here: the
+ * inproc base fills both tables. */
+static const ens__host_ops inproc_host = {
     .route = ip_route,
     .spawn = ip_spawn,
     .timer_add = ip_timer_add,
     .timer_cancel = ip_timer_cancel,
     .actor_gone = ip_actor_gone,
     .dead_letters_set = ip_dead_letters_set,
-    .ask = ip_ask,
-    .listen = ip_listen,
-    .run = ip_run,
-    .shutdown = ip_shutdown,
     .status = ip_status,
     .watch = ens__inproc_watch,
     .command = ens__inproc_command,
     .kill = ip_kill,
     .names = ip_names,
+};
+
+static const ens__outside_ops inproc_outside = {
+    .pump = ip_pump,
+    .run = ip_run,
+    .absent = ip_absent,
+    .close = ip_close,
 };
 
 int ens__inproc_start(ens_system *s)
@@ -627,7 +600,8 @@ int ens__inproc_start(ens_system *s)
         return ENS_ENOMEM;
     b->next_id = ENS_ID_FIRST_ACTOR;
     s->base = b;
-    s->ops = &inproc_ops;
+    s->host = &inproc_host;
+    s->outside_ops = &inproc_outside;
     s->node = 1;
     return 0;
 }

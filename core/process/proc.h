@@ -234,9 +234,6 @@ int ens__journal_proc_start(ens_system *s, pid_t admin, pid_t *pid, int *fd);
 /* Attach to a running system by name (ens_system_connect). */
 int ens__process_connect(const char *name, ens_system **out);
 
-/* End a whole process-base system from this handle (ens_system_stop). */
-int ens__process_stop(ens_system *s, uint32_t timeout_ms);
-
 /* Run one actor process: never returns. */
 typedef struct ens_actor_boot {
     ens_system *sys;

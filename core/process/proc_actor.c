@@ -972,31 +972,11 @@ static void pa_on_attempt(ens_system *s, ens_actor *a, uint32_t attempt)
     P.st->attempt = attempt;
 }
 
-static int pa_not_outside(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v,
-                          uint32_t timeout_ms, ens_msg **reply)
+static int pa_status(ens_system *s, ens_addr requester, uint64_t corr)
 {
-    (void)s, (void)to, (void)t, (void)v, (void)timeout_ms, (void)reply;
-    return ENS_EINVAL;
-}
-
-static int pa_listen(ens_system *s, uint32_t timeout_ms, ens_msg **out)
-{
-    (void)s, (void)timeout_ms, (void)out;
-    return ENS_EINVAL;
-}
-
-static int pa_run(ens_system *s, uint32_t timeout_ms)
-{
-    (void)s, (void)timeout_ms;
-    return 0;
-}
-
-static int pa_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out)
-{
-    (void)s, (void)timeout_ms, (void)out;
+    (void)s;
     ens__ctl_flag_v v = {0, 0};
-    return ens__ctl_send(P.ctl, requester->addr, &ens__ctl_status, &v, 0, NULL, 0) < 0 ? ENS_EIO
-                                                                                       : 0;
+    return ens__ctl_send(P.ctl, requester, &ens__ctl_status, &v, corr, NULL, 0) < 0 ? ENS_EIO : 0;
 }
 
 static int pa_kill(ens_system *s, ens_actor *caller, ens_addr who)
@@ -1008,7 +988,9 @@ static int pa_kill(ens_system *s, ens_actor *caller, ens_addr who)
                                                                                    : 0;
 }
 
-static const ens_base_ops actor_ops = {
+/* An actor process hosts its one actor; it has no outside program (its
+ * outside operations table stays NULL). */
+static const ens__host_ops actor_host = {
     .route = pa_route,
     .spawn = pa_spawn,
     .timer_add = pa_timer_add,
@@ -1016,10 +998,6 @@ static const ens_base_ops actor_ops = {
     .actor_gone = pa_actor_gone,
     .dead_letters_set = pa_dead_letters_set,
     .on_attempt = pa_on_attempt,
-    .ask = pa_not_outside,
-    .listen = pa_listen,
-    .run = pa_run,
-    .shutdown = pa_run,
     .status = pa_status,
     .watch = ens__proc_watch,
     .command = ens__proc_command,
@@ -1136,7 +1114,8 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     P.sys = s;
     P.ctl = b->ctl;
     P.st = b->stage;
-    s->ops = &actor_ops;
+    s->host = &actor_host;
+    s->outside_ops = NULL;
     s->base = &P;
     s->opts.on_event = send_event;
     s->log_sink = send_log;

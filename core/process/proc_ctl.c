@@ -210,16 +210,17 @@ void ens__ctl_event_from(const ens__ctl_event_v *v, ens_event *ev)
         .kind = (ens_event_kind)v->kind,
         .actor = v->actor,
         .parent = v->parent,
-        .actor_type = v->actor_type != NULL ? v->actor_type : "",
-        .msg_type = v->msg_type != NULL ? v->msg_type : "",
+        .actor_type = v->actor_type,
+        .msg_type = v->msg_type,
         .sender = v->sender,
         .error = v->error,
         .signal = v->signal,
         .attempt = v->attempt,
         .incarnation = v->incarnation,
         .msg_size = v->msg_size,
-        .reason = v->reason != NULL ? v->reason : "",
+        .reason = v->reason,
     };
+    ens__event_fill(ev);
 }
 
 bool ens__system_name_ok(const char *name)

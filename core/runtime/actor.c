@@ -4,7 +4,7 @@
  * ens_ctx API that handlers (and the outside program) call.
  *
  * Nothing here knows how frames travel or where actors live: that is the
- * base's job, reached through s->ops (core/runtime/runtime.h). So the process base
+ * base's job, reached through s->host (core/runtime/runtime.h). So the process base
  * runs this same file in every actor process, and the failure semantics are
  * the same on every base by construction.
  */
@@ -109,7 +109,7 @@ int ens__send_frame(ens_system *s, ens_addr from, ens_addr to, const ens_msgtype
     if (rc < 0)
         return rc;
     h.payload_len = (uint32_t)(len - ENS_FRAME_HEADER_LEN);
-    return s->ops->route(s, frame, len, &h, bounded);
+    return s->host->route(s, frame, len, &h, bounded);
 }
 
 /* ---- events ----------------------------------------------------------- */
@@ -204,8 +204,8 @@ bool ens__actor_deliver(ens_actor *a, ens_msg *m)
         if (m->hdr.attempt < 2 && !a->stop_requested) {
             m->hdr.attempt = 2;
             msg_event(a, m, ENS_EV_RETRY, rc, 0, "delivering the message once more");
-            if (a->ctx.sys->ops->on_attempt != NULL)
-                a->ctx.sys->ops->on_attempt(a->ctx.sys, a, 2);
+            if (a->ctx.sys->host->on_attempt != NULL)
+                a->ctx.sys->host->on_attempt(a->ctx.sys, a, 2);
             rc = call_handler(a, m);
             if (rc < 0)
                 msg_event(a, m, ENS_EV_ERROR, rc, 0, "handler returned an error");
@@ -297,8 +297,8 @@ void ens__actor_stop(ens_actor *a, int reason, int status)
         ens__send_frame(s, a->addr, a->parent, ENS_MSG_CHILD_EXITED, &ce, ENS_FRAME_SYSTEM, 0, 0,
                         false);
     }
-    s->ops->dead_letters_set(s, a->addr, false);
-    s->ops->actor_gone(s, a);
+    s->host->dead_letters_set(s, a->addr, false);
+    s->host->actor_gone(s, a);
 }
 
 void ens__dead_letter(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h,
@@ -424,7 +424,7 @@ int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt,
         return prep;
     ens_system *s = c->sys;
     ens_addr child;
-    int rc = s->ops->spawn(s, c->actor, d, frame, len, c->actor == NULL, flags, &child);
+    int rc = s->host->spawn(s, c->actor, d, frame, len, c->actor == NULL, flags, &child);
     if (rc < 0)
         return rc;
     if (c->actor != NULL && add_child(c->actor, child) < 0) {
@@ -463,7 +463,7 @@ int ens_forward(ens_ctx *c, ens_addr to, const ens_msg *m)
     int rc = ens__frame_rebuild(m, &h, &frame, &len);
     if (rc < 0)
         return rc;
-    return s->ops->route(s, frame, len, &h, true);
+    return s->host->route(s, frame, len, &h, true);
 }
 
 int ens_reply(ens_ctx *c, const ens_msgtype *t, const void *v)
@@ -483,7 +483,7 @@ int ens_wakeup_after(ens_ctx *c, uint32_t delay_ms, uint64_t payload, uint64_t *
     if (c == NULL || c->actor == NULL)
         return ENS_EINVAL;
     uint64_t id = 0;
-    int rc = c->sys->ops->timer_add(c->sys, c->actor, delay_ms, payload, &id);
+    int rc = c->sys->host->timer_add(c->sys, c->actor, delay_ms, payload, &id);
     if (rc == 0 && timer_id != NULL)
         *timer_id = id;
     return rc;
@@ -493,7 +493,7 @@ int ens_wakeup_cancel(ens_ctx *c, uint64_t timer_id)
 {
     if (c == NULL || c->actor == NULL)
         return ENS_EINVAL;
-    return c->sys->ops->timer_cancel(c->sys, c->actor, timer_id);
+    return c->sys->host->timer_cancel(c->sys, c->actor, timer_id);
 }
 
 int ens_exit_request(ens_ctx *c, ens_addr who)
@@ -527,9 +527,9 @@ int ens_kill(ens_ctx *c, ens_addr who)
         return ENS_EINVAL;
     if (c->sys->down)
         return ENS_ESHUTDOWN;
-    if (c->sys->ops->kill == NULL)
+    if (c->sys->host->kill == NULL)
         return ENS_ENOTSUP;
-    return c->sys->ops->kill(c->sys, c->actor, who);
+    return c->sys->host->kill(c->sys, c->actor, who);
 }
 
 int ens_exit_defer(ens_ctx *c)
@@ -550,7 +550,7 @@ int ens_dead_letters_handle(ens_ctx *c, bool enable)
 {
     if (c == NULL || c->actor == NULL)
         return ENS_EINVAL;
-    c->sys->ops->dead_letters_set(c->sys, c->self, enable);
+    c->sys->host->dead_letters_set(c->sys, c->self, enable);
     return 0;
 }
 
@@ -562,18 +562,18 @@ int ens_watch_fd(ens_ctx *c, int fd, uint64_t tag)
     if (c == NULL || c->actor == NULL || fd < 0 || fstat(fd, &sb) < 0 || S_ISREG(sb.st_mode) ||
         S_ISDIR(sb.st_mode))
         return ENS_EINVAL; /* closed, or a file: always "ready", epoll refuses it */
-    if (c->sys->ops->watch == NULL)
+    if (c->sys->host->watch == NULL)
         return ENS_ENOTSUP;
-    return c->sys->ops->watch(c->sys, c->actor, fd, tag, true);
+    return c->sys->host->watch(c->sys, c->actor, fd, tag, true);
 }
 
 int ens_unwatch_fd(ens_ctx *c, int fd)
 {
     if (c == NULL || c->actor == NULL || fd < 0)
         return ENS_EINVAL;
-    if (c->sys->ops->watch == NULL)
+    if (c->sys->host->watch == NULL)
         return ENS_ENOTSUP;
-    return c->sys->ops->watch(c->sys, c->actor, fd, 0, false);
+    return c->sys->host->watch(c->sys, c->actor, fd, 0, false);
 }
 
 int ens_command_run(ens_ctx *c, const char *shell_command, uint32_t max_output, uint64_t tag)
@@ -585,7 +585,7 @@ int ens_command_run(ens_ctx *c, const char *shell_command, uint32_t max_output, 
     /* The result carries the output in one frame: keep room for the rest. */
     if (max_output > c->sys->opts.max_frame_bytes - 1024u)
         return ENS_EMSGSIZE;
-    if (c->sys->ops->command == NULL)
+    if (c->sys->host->command == NULL)
         return ENS_ENOTSUP;
-    return c->sys->ops->command(c->sys, c->actor, shell_command, max_output, tag);
+    return c->sys->host->command(c->sys, c->actor, shell_command, max_output, tag);
 }

@@ -216,15 +216,20 @@ void ens__event_actor(ens_event *ev, const ens_actor *a)
     ev->incarnation = a->incarnation;
 }
 
-void ens__event(ens_system *s, ens_event *ev)
+void ens__event_fill(ens_event *ev)
 {
-    ev->at_ms = ens__now_ms();
     if (ev->actor_type == NULL)
         ev->actor_type = "";
     if (ev->msg_type == NULL)
         ev->msg_type = "";
     if (ev->reason == NULL)
         ev->reason = "";
+}
+
+void ens__event(ens_system *s, ens_event *ev)
+{
+    ev->at_ms = ens__now_ms();
+    ens__event_fill(ev);
     if (s->opts.on_event != NULL)
         s->opts.on_event(ev, s->opts.event_arg);
     ens__journal_append(s, ev); /* inproc: into the batch; elsewhere no-op */

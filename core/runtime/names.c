@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/runtime/names.h"
+#include "core/runtime/runtime.h"
 #include "ensemble/error.h"
 
 /* Index of name, or of where it would go (*found false). */
@@ -95,4 +96,21 @@ void ens__names_clear(ens_names *t)
     free(t->v);
     t->v = NULL;
     t->n = t->cap = 0;
+}
+
+int ens__names_apply(ens_names *t, int op, const char *name, ens_addr from, ens_addr *out)
+{
+    *out = ENS_ADDR_NONE;
+    switch (op) {
+    case ENS_NAMES_LOOKUP:
+        *out = ens__names_get(t, name);
+        return ens_addr_is_none(*out) ? ENS_ENOENT : 0;
+    case ENS_NAMES_REGISTER:
+        *out = from;
+        return ens__names_set(t, name, from);
+    case ENS_NAMES_UNREGISTER:
+        return ens__names_drop_addr(t, from);
+    default:
+        return ENS_EINVAL;
+    }
 }

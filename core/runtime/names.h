@@ -36,6 +36,15 @@ int ens__names_set(ens_names *t, const char *name, ens_addr addr);
 /* Drop the name of addr, if any. Returns 0, or ENS_ENOENT if it had none. */
 int ens__names_drop_addr(ens_names *t, ens_addr addr);
 
+/* One request of the name-op vocabulary (enum ens_names_op,
+ * core/runtime/runtime.h) that only reads or writes the table: LOOKUP (*out = the
+ * address named `name`; ENS_ENOENT), REGISTER (name `from`, and *out =
+ * from; errors as ens__names_set) or UNREGISTER (drop from's name;
+ * ENS_ENOENT). Any other op: ENS_EINVAL. The caller has checked the name
+ * and that `from` may ask (an actor, for REGISTER and UNREGISTER). Both
+ * bases answer their name requests with it. */
+int ens__names_apply(ens_names *t, int op, const char *name, ens_addr from, ens_addr *out);
+
 /* Free every entry. */
 void ens__names_clear(ens_names *t);
 

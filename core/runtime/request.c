@@ -11,7 +11,7 @@
  * it with ENS_ETIMEDOUT, and while an ens_call waits everything else is
  * held in arrival order and delivered once the call has completed. Like the
  * rest of core/runtime/actor.c this does not know the base: timers and frames go
- * through s->ops.
+ * through s->host.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +106,7 @@ int ens__request_intercept(ens_actor *a, ens_msg *m)
             return 1;
         }
         ens_pending p = take_pending(a, i);
-        s->ops->timer_cancel(s, a, p.timer_id);
+        s->host->timer_cancel(s, a, p.timer_id);
         int status = 0;
         if (h->flags & ENS_FRAME_ERROR)
             status = h->error < 0 ? h->error : ENS_EIO;
@@ -139,7 +139,7 @@ void ens__request_release(ens_actor *a)
         uint8_t *frame = malloc(m->frame_len);
         if (frame != NULL) {
             memcpy(frame, m->frame, m->frame_len);
-            s->ops->route(s, frame, m->frame_len, &m->hdr, false);
+            s->host->route(s, frame, m->frame_len, &m->hdr, false);
         }
         ens_msg_free(m);
     }
@@ -147,7 +147,7 @@ void ens__request_release(ens_actor *a)
     a->held = NULL;
     a->n_held = a->held_head = a->cap_held = 0;
     for (size_t i = 0; i < a->n_pending; i++)
-        s->ops->timer_cancel(s, a, a->pending[i].timer_id);
+        s->host->timer_cancel(s, a, a->pending[i].timer_id);
     free(a->pending);
     a->pending = NULL;
     a->n_pending = a->cap_pending = 0;
@@ -179,7 +179,7 @@ static int request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v,
     uint64_t corr = (++s->next_corr & 0xFFFFFFFFFFFFull) | ((uint64_t)a->incarnation << 48);
     uint64_t timer_id = 0;
     int rc =
-        s->ops->timer_add(s, a, timeout_ms ? timeout_ms : s->opts.call_timeout_ms, 0, &timer_id);
+        s->host->timer_add(s, a, timeout_ms ? timeout_ms : s->opts.call_timeout_ms, 0, &timer_id);
     if (rc < 0)
         return rc;
     a->pending[a->n_pending++] = (ens_pending){corr, timer_id, cb, tag, exclusive};
@@ -190,7 +190,7 @@ static int request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v,
         size_t i = find_pending(a, corr, 0);
         if (i != NOT_FOUND)
             take_pending(a, i);
-        s->ops->timer_cancel(s, a, timer_id);
+        s->host->timer_cancel(s, a, timer_id);
     }
     return rc;
 }

@@ -5,9 +5,11 @@
  *
  * The split: core/runtime/actor.c holds everything an actor does that does not
  * depend on where it runs (the handler calls, the retry-then-poison rule,
- * the orderly stop, the ens_ctx API); a base (core/inproc/inproc.c today, the
- * process base next) moves frames, starts actors and keeps timers through
- * ens_base_ops. Frames travel as encoded bytes on every base; a message is
+ * the orderly stop, the ens_ctx API); a base (core/inproc/inproc.c, the process
+ * base's core/process/) moves frames, starts actors and keeps timers
+ * through ens__host_ops, and runs the outside program's loop through
+ * ens__outside_ops (core/runtime/outside.c builds ask, listen and the rest on it).
+ * Frames travel as encoded bytes on every base; a message is
  * decoded only when it is delivered.
  */
 #ifndef ENS_CORE_RUNTIME_H
@@ -83,8 +85,15 @@ typedef struct ens_pending {
 } ens_pending;
 
 struct ens_names_req; /* below */
+struct ens_endpoint;  /* core/runtime/endpoint.h */
 
-typedef struct ens_base_ops {
+/* What an actor's host provides: the base an ens_ctx runs on. Every base
+ * fills it for its actors; the process base's outside program fills the
+ * part an outside context uses (route, spawn, status, kill, names) and
+ * leaves the rest NULL, since it hosts no actor. A NULL operation has one
+ * caller, which answers ENS_ENOTSUP (or never calls it: the operations
+ * that take an ens_actor are only called where actors run). */
+typedef struct ens__host_ops {
     /* Route a frame (header already in the bytes; h is its parsed header)
      * to h->target. Takes ownership of frame in every case. `bounded`: the
      * receiver's mailbox bound applies (ENS_EFULL, frame freed). */
@@ -95,6 +104,7 @@ typedef struct ens_base_ops {
      * ens_spawn_flag (a base without restarts ignores them). */
     int (*spawn)(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
                  size_t arg_len, bool sync, uint32_t flags, ens_addr *out);
+    /* Wake-ups of actor a (ens_wakeup_after, request timeouts). */
     int (*timer_add)(ens_system *s, ens_actor *a, uint32_t delay_ms, uint64_t payload,
                      uint64_t *id);
     int (*timer_cancel)(ens_system *s, ens_actor *a, uint64_t id);
@@ -108,16 +118,10 @@ typedef struct ens_base_ops {
     /* The handler is about to see the message in hand again with this
      * attempt (the process base records it in the stage). May be NULL. */
     void (*on_attempt)(ens_system *s, ens_actor *a, uint32_t attempt);
-    /* Outside operations. */
-    int (*ask)(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
-               ens_msg **reply);
-    int (*listen)(ens_system *s, uint32_t timeout_ms, ens_msg **out);
-    int (*run)(ens_system *s, uint32_t timeout_ms);
-    int (*shutdown)(ens_system *s, uint32_t timeout_ms);
-    /* Status: for requester NULL (the outside), wait up to timeout_ms and
-     * store the ENS_MSG_STATUS message in *out; for an actor, have the
-     * message delivered to it later. */
-    int (*status)(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out);
+    /* Have a status snapshot (ENS_MSG_STATUS) sent to `requester` (an actor,
+     * or the outside endpoint), as a reply to corr when corr is not 0.
+     * Errors: the send's. */
+    int (*status)(ens_system *s, ens_addr requester, uint64_t corr);
     /* Services (ens_watch_fd, ens_command_run): start (on) or stop a watch
      * of fd for a; start a command for a. NULL: ENS_ENOTSUP. */
     int (*watch)(ens_system *s, ens_actor *a, int fd, uint64_t tag, bool on);
@@ -128,15 +132,40 @@ typedef struct ens_base_ops {
     /* Global names (registry/): one request to the system's name table, from
      * `caller` (NULL: the outside). See ens_names_req. NULL: ENS_ENOTSUP. */
     int (*names)(ens_system *s, ens_actor *caller, struct ens_names_req *req);
-} ens_base_ops;
+} ens__host_ops;
 
-/* A request to the name table (ens_base_ops.names). Returns 0, 1 (SPAWN:
+/* What the outside program's side of a base provides: a loop that runs
+ * only inside the program's blocking calls. ask, listen, status and the
+ * rest are written once on top of it (core/runtime/outside.c); frames for the
+ * outside endpoint go to ens__outside_deliver. NULL in an actor process:
+ * there is no outside program there. */
+typedef struct ens__outside_ops {
+    /* Run the loop until done(s) (checked before every wait) or until
+     * deadline_ns (monotonic). Returns 0 (done), ENS_ETIMEDOUT, or
+     * ENS_ESHUTDOWN (the system ended under the program). */
+    int (*pump)(ens_system *s, bool (*done)(ens_system *s), uint64_t deadline_ns);
+    /* ens_system_run: one turn of the loop, bounded by timeout_ms (see its
+     * contract in ensemble/system.h for what each base does). */
+    int (*run)(ens_system *s, uint32_t timeout_ms);
+    /* True when `to` is known at once to be no live actor (ens_ask then
+     * answers ENS_ENOACTOR without sending). NULL: the base cannot tell
+     * without sending. */
+    bool (*absent)(ens_system *s, ens_addr to);
+    /* Release the program's side of the system (its base data; s itself
+     * stays to the caller): with `end`, end the whole system first
+     * (ens_system_stop); without, as ens_system_shutdown says (end it, or
+     * only detach from a persistent or connected system). Returns 0 or
+     * ENS_ETIMEDOUT. */
+    int (*close)(ens_system *s, uint32_t timeout_ms, bool end);
+} ens__outside_ops;
+
+/* A request to the name table (ens__host_ops.names). Returns 0, 1 (SPAWN:
  * the name was taken, req->addr is its actor) or an error. */
 typedef enum ens_names_op {
     ENS_NAMES_LOOKUP = 1, /* req->addr = the live actor named req->name; ENS_ENOENT */
     ENS_NAMES_REGISTER,   /* name the caller (an actor); ENS_EEXIST */
     ENS_NAMES_UNREGISTER, /* drop the caller's name; ENS_ENOENT */
-    ENS_NAMES_SPAWN,      /* create-or-get: spawn as ops->spawn and name it atomically */
+    ENS_NAMES_SPAWN,      /* create-or-get: spawn as host->spawn and name it atomically */
     ENS_NAMES_DEAD,       /* req->frame (taken) is a dead letter for req->reason */
 } ens_names_op;
 
@@ -144,7 +173,7 @@ typedef struct ens_names_req {
     ens_names_op op;
     const char *name; /* valid (ens_name_valid) for every op but UNREGISTER, DEAD */
     ens_addr addr;    /* out: LOOKUP, SPAWN */
-    /* SPAWN: as ops->spawn (arg_frame taken in every case); DEAD: the frame. */
+    /* SPAWN: as host->spawn (arg_frame taken in every case); DEAD: the frame. */
     const ens_actor_def *def;
     uint8_t *frame;
     size_t len;
@@ -156,8 +185,10 @@ typedef struct ens_names_req {
 struct ens_system {
     ens_system_opts opts;
     char *name;
-    const ens_base_ops *ops;
-    void *base; /* the base's private data */
+    const ens__host_ops *host;
+    const ens__outside_ops *outside_ops; /* NULL in an actor process */
+    struct ens_endpoint *endpoint; /* the outside endpoint (core/runtime/outside.c), or NULL */
+    void *base;                    /* the base's private data */
     uint32_t node;
     uint64_t next_corr;
     ens_ctx outside;
@@ -277,6 +308,10 @@ uint64_t ens__mono_ns(void);
  * and to the log. */
 void ens__event(ens_system *s, ens_event *ev);
 
+/* Fill the strings of ev an event source left NULL with "" (every
+ * consumer of an ens_event may read them as text). */
+void ens__event_fill(ens_event *ev);
+
 /* Write one log line to the system's log destination, as one line: every
  * control character in it (a trailing newline aside) is escaped as
  * ens__text_escape does, and one newline ends it. */
@@ -340,6 +375,28 @@ void ens__journal_close(ens_system *s);
 
 /* Register ENS_MSG_STATUS (idempotent). */
 int ens__status_register(void);
+
+/* ---- core/runtime/outside.c ---- */
+
+/* Give s (base not started yet) its outside endpoint. ENS_ENOMEM. */
+int ens__outside_open(ens_system *s);
+
+/* A frame for the outside endpoint (taken in every case): the answer to
+ * the request the program waits for, or a message for ens_listen. */
+void ens__outside_deliver(ens_system *s, uint8_t *frame, size_t len);
+
+/* Start waiting for an answer at the outside endpoint: the correlation id
+ * to send the request with. */
+uint64_t ens__outside_expect(ens_system *s);
+
+/* Wait up to timeout_ms for the answer expected, after the request was
+ * sent with result rc (not 0: no wait, rc is returned). Returns as
+ * ens_ask does: 0 with *reply the answer, an error reply's code with
+ * *reply set, or an error with *reply NULL. */
+int ens__outside_await(ens_system *s, int rc, uint32_t timeout_ms, ens_msg **reply);
+
+/* Free what ens__outside_open gave s. NULL-safe. */
+void ens__outside_free(ens_system *s);
 
 /* ---- core/inproc/inproc.c ---- */
 int ens__inproc_start(ens_system *s);

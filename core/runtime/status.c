@@ -1,7 +1,9 @@
 /*
  * core/runtime/status.c - status snapshots: the ENS_MSG_STATUS type, the outside's
- * ens_status object and the inproc base's answer. The process base's
- * answer is built by the admin (core/process/admin/proc_admin.c) from its records.
+ * ens_status object and the requests for one. An outside program asks and
+ * waits like an ask (core/runtime/outside.c), an actor has it delivered; the rows
+ * come from the base (core/inproc/inproc.c; on the process base the admin's
+ * records, core/process/admin/proc_admin.c).
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -29,12 +31,17 @@ int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out)
         *out = NULL;
     if (s == NULL || out == NULL)
         return ENS_EINVAL;
+    if (s->outside_ops == NULL)
+        return ENS_EINVAL; /* inside an actor process: ens_status_request */
     if (s->down)
         return ENS_ESHUTDOWN;
     ens_msg *m = NULL;
-    int rc = s->ops->status(s, NULL, timeout_ms, &m);
-    if (rc < 0)
+    uint64_t corr = ens__outside_expect(s);
+    int rc = ens__outside_await(s, s->host->status(s, s->outside.self, corr), timeout_ms, &m);
+    if (rc < 0) {
+        ens_msg_free(m); /* an error reply: not a snapshot */
         return rc;
+    }
     const ens_status_v *v = ens_msg_value(m, ENS_MSG_STATUS);
     ens_status *st = malloc(sizeof(*st));
     if (v == NULL || st == NULL) {
@@ -77,5 +84,5 @@ int ens_status_request(ens_ctx *c)
 {
     if (c == NULL || c->actor == NULL)
         return ENS_EINVAL;
-    return c->sys->ops->status(c->sys, c->actor, 0, NULL);
+    return c->sys->host->status(c->sys, c->self, 0);
 }

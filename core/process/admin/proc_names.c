@@ -20,25 +20,14 @@ static ens_names T;
 
 int ens__admin_name_request(ens_addr from, bool is_actor, const ens__ctl_name_v *v, ens_addr *out)
 {
+    /* The request came over a socket: check what the registry's API
+     * checked on the sender's side. */
     *out = ENS_ADDR_NONE;
-    switch (v->op) {
-    case ENS_NAMES_LOOKUP:
-        if (!ens_name_valid(v->name))
-            return ENS_EINVAL;
-        *out = ens__names_get(&T, v->name);
-        return ens_addr_is_none(*out) ? ENS_ENOENT : 0;
-    case ENS_NAMES_REGISTER:
-        if (!is_actor || !ens_name_valid(v->name))
-            return ENS_EINVAL;
-        *out = from;
-        return ens__names_set(&T, v->name, from);
-    case ENS_NAMES_UNREGISTER:
-        if (!is_actor)
-            return ENS_EINVAL;
-        return ens__names_drop_addr(&T, from);
-    default:
+    if ((v->op == ENS_NAMES_LOOKUP || v->op == ENS_NAMES_REGISTER) && !ens_name_valid(v->name))
         return ENS_EINVAL;
-    }
+    if ((v->op == ENS_NAMES_REGISTER || v->op == ENS_NAMES_UNREGISTER) && !is_actor)
+        return ENS_EINVAL;
+    return ens__names_apply(&T, v->op, v->name, from, out);
 }
 
 ens_addr ens__admin_name_get(const char *name)

@@ -1,9 +1,11 @@
 /*
  * core/process/outside/proc_outside.c - the starting program's side of a process-base
- * system: forks the admin, then serves the outside context (spawn, send,
- * ask, listen, shutdown) with a poll() loop that runs only inside those
- * calls. It owns no libuv loop, so a program that uses libuv itself keeps
- * its loops to itself.
+ * system: forks the admin (or connects to it), then serves the outside
+ * context: the host operations it uses (route, spawn, status, kill, names)
+ * and a poll() loop that runs only inside its blocking calls (the calls
+ * themselves, ask, listen and the rest, are core/runtime/outside.c). It owns no
+ * libuv loop, so a program that uses libuv itself keeps its loops to
+ * itself.
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,7 +22,6 @@
 #include "core/process/proc.h"
 #include "core/process/proc_door.h"
 #include "core/process/proc_tx.h"
-#include "core/runtime/endpoint.h"
 #include "core/wire/frag.h"
 #include "core/wire/framing.h"
 #include "ensemble/error.h"
@@ -43,7 +44,6 @@ typedef struct outside {
     int ep;           /* epoll over ctl and the receiving ends, -1 if none */
     uint8_t *scratch; /* RX_READ bytes every receiving end reads into */
     ens_tx_table tx;
-    ens_endpoint out; /* this program's endpoint */
     uint64_t spawn_corr;
     bool spawn_done;
     ens__ctl_status_v spawn_reply;
@@ -134,12 +134,6 @@ static void rx_drop(outside *o, orx *r)
     free(r);
 }
 
-/* A frame for the outside endpoint (taken). */
-static void to_outside(ens_system *s, uint8_t *frame, size_t len)
-{
-    ens__endpoint_accept(s, &base_of(s)->out, frame, len);
-}
-
 /* One frame from a receiving end (ens__frame_walk): a whole one goes to
  * the outside endpoint, a refused one is reported. */
 static void frame_found(void *arg, ens_framed *f)
@@ -159,7 +153,7 @@ static void frame_found(void *arg, ens_framed *f)
     if (frame == NULL && (frame = malloc(f->len)) != NULL)
         memcpy(frame, f->frame, f->len);
     if (frame != NULL)
-        to_outside(s, frame, f->len);
+        ens__outside_deliver(s, frame, f->len);
 }
 
 /* Hand the whole frames at the start of data[0..len) to the outside
@@ -359,10 +353,11 @@ static void pump(ens_system *s, int timeout_ms)
 
 typedef bool (*done_fn)(ens_system *s);
 
-static int run_until(ens_system *s, done_fn done, uint32_t timeout_ms)
+/* The loop of the outside's calls (core/runtime/outside.c): until done(s), the
+ * deadline (monotonic), or the admin's end. */
+static int po_pump(ens_system *s, done_fn done, uint64_t deadline)
 {
     outside *o = base_of(s);
-    uint64_t deadline = ens__mono_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
         if (done(s))
             return 0;
@@ -375,11 +370,16 @@ static int run_until(ens_system *s, done_fn done, uint32_t timeout_ms)
     }
 }
 
+static int run_until(ens_system *s, done_fn done, uint32_t timeout_ms)
+{
+    return po_pump(s, done, ens__mono_ns() + (uint64_t)timeout_ms * 1000000u);
+}
+
 static int po_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
 {
     outside *o = base_of(s);
     if (ens_addr_equal(h->target, s->outside.self)) {
-        to_outside(s, frame, len);
+        ens__outside_deliver(s, frame, len);
         return 0;
     }
     if (o->admin_gone) {
@@ -468,37 +468,6 @@ static int po_names(ens_system *s, ens_actor *caller, ens_names_req *req)
     return o->spawn_reply.status;
 }
 
-static bool ask_done(ens_system *s)
-{
-    return base_of(s)->out.ask_reply != NULL;
-}
-
-static int po_ask(ens_system *s, ens_addr to, const ens_msgtype *t, const void *v,
-                  uint32_t timeout_ms, ens_msg **reply)
-{
-    outside *o = base_of(s);
-    uint64_t corr = ens__endpoint_expect(s, &o->out);
-    int rc = ens__send_frame(s, s->outside.self, to, t, v, ENS_FRAME_REQUEST, corr, 0, true);
-    if (rc == 0)
-        rc = run_until(s, ask_done, timeout_ms);
-    return ens__endpoint_answer(&o->out, rc, reply);
-}
-
-static bool inbox_ready(ens_system *s)
-{
-    return base_of(s)->out.head != NULL;
-}
-
-static int po_listen(ens_system *s, uint32_t timeout_ms, ens_msg **out)
-{
-    outside *o = base_of(s);
-    int rc = run_until(s, inbox_ready, timeout_ms);
-    if (rc < 0)
-        return rc;
-    *out = ens__endpoint_pop(&o->out);
-    return 0;
-}
-
 static int po_run(ens_system *s, uint32_t timeout_ms)
 {
     /* Actors run by themselves: send what waits, take in what arrived,
@@ -532,7 +501,6 @@ static void release(ens_system *s)
     close(o->ctl);
     free(o->scratch);
     ens__tx_free(&o->tx);
-    ens__endpoint_clear(&o->out);
     free(o);
 }
 
@@ -569,57 +537,27 @@ static int end_system(ens_system *s, uint32_t timeout_ms)
     return rc;
 }
 
-static int po_shutdown(ens_system *s, uint32_t timeout_ms)
+/* Close this handle: end the system (asked to, or when the system is this
+ * program's own and not persistent), else detach, letting what was sent
+ * still leave. */
+static int po_close(ens_system *s, uint32_t timeout_ms, bool end)
 {
     outside *o = base_of(s);
     int rc = 0;
-    if (o->detach_only)
-        ens__tx_drain(&o->tx, timeout_ms, pump_ctl_tx); /* what we sent still leaves */
+    if (o->detach_only && !end)
+        ens__tx_drain(&o->tx, timeout_ms, pump_ctl_tx);
     else
         rc = end_system(s, timeout_ms);
     release(s);
     return rc;
 }
 
-int ens__process_stop(ens_system *s, uint32_t timeout_ms)
+static int po_status(ens_system *s, ens_addr requester, uint64_t corr)
 {
-    int rc = end_system(s, timeout_ms);
-    release(s);
-    return rc;
-}
-
-static int po_timer_add(ens_system *s, ens_actor *a, uint32_t d, uint64_t p, uint64_t *id)
-{
-    (void)s, (void)a, (void)d, (void)p, (void)id;
-    return ENS_EINVAL;
-}
-
-static int po_timer_cancel(ens_system *s, ens_actor *a, uint64_t id)
-{
-    (void)s, (void)a, (void)id;
-    return ENS_EINVAL;
-}
-
-static void po_actor_gone(ens_system *s, ens_actor *a)
-{
-    (void)s;
-    ens__actor_free(a);
-}
-
-static void po_dead_letters_set(ens_system *s, ens_addr who, bool enable)
-{
-    (void)s, (void)who, (void)enable;
-}
-
-static int po_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, ens_msg **out)
-{
-    (void)requester;
-    outside *o = base_of(s);
-    uint64_t corr = ens__endpoint_expect(s, &o->out);
     ens__ctl_flag_v v = {0, 0};
-    int rc = ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_status, &v, corr, NULL, 0);
-    rc = rc == 0 ? run_until(s, ask_done, timeout_ms) : ENS_ESHUTDOWN;
-    return ens__endpoint_answer(&o->out, rc, out);
+    return ens__ctl_send(base_of(s)->ctl, requester, &ens__ctl_status, &v, corr, NULL, 0) < 0
+               ? ENS_ESHUTDOWN
+               : 0;
 }
 
 static int po_kill(ens_system *s, ens_actor *caller, ens_addr who)
@@ -631,20 +569,20 @@ static int po_kill(ens_system *s, ens_actor *caller, ens_addr who)
                : 0;
 }
 
-static const ens_base_ops outside_ops = {
+/* The outside program hosts no actor: no timers, watches, commands or
+ * dead-letter handler here. */
+static const ens__host_ops outside_host = {
     .route = po_route,
     .spawn = po_spawn,
-    .timer_add = po_timer_add,
-    .timer_cancel = po_timer_cancel,
-    .actor_gone = po_actor_gone,
-    .dead_letters_set = po_dead_letters_set,
-    .ask = po_ask,
-    .listen = po_listen,
-    .run = po_run,
-    .shutdown = po_shutdown,
     .status = po_status,
     .names = po_names,
     .kill = po_kill,
+};
+
+static const ens__outside_ops outside_loop = {
+    .pump = po_pump,
+    .run = po_run,
+    .close = po_close,
 };
 
 static uint32_t make_node(void)
@@ -768,7 +706,8 @@ int ens__process_start(ens_system *s)
     o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
     o->tx.owner = s;
     s->base = o;
-    s->ops = &outside_ops;
+    s->host = &outside_host;
+    s->outside_ops = &outside_loop;
     return 0;
 }
 
@@ -830,7 +769,8 @@ int ens__process_connect(const char *name, ens_system **out)
     ens_system *s = calloc(1, sizeof(*s));
     outside *o = outside_new();
     char *copy = strdup(name);
-    if (s == NULL || o == NULL || copy == NULL) {
+    if (s == NULL || o == NULL || copy == NULL || ens__outside_open(s) < 0) {
+        ens__outside_free(s);
         free(s);
         if (o != NULL)
             outside_drop(o);
@@ -861,6 +801,7 @@ int ens__process_connect(const char *name, ens_system **out)
         close(fds[0]);
         s->base = o;
         release(s); /* closes fd: the admin forgets this program */
+        ens__outside_free(s);
         free(copy);
         free(s);
         return ENS_ENOMEM;
@@ -871,7 +812,8 @@ int ens__process_connect(const char *name, ens_system **out)
     o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
     o->tx.owner = s;
     s->base = o;
-    s->ops = &outside_ops;
+    s->host = &outside_host;
+    s->outside_ops = &outside_loop;
     *out = s;
     return 0;
 }

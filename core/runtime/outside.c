@@ -1,0 +1,142 @@
+/*
+ * core/runtime/outside.c - the outside program's calls, written once for every
+ * base: ask, listen, run, status's wait, shutdown and stop.
+ *
+ * The outside program has one endpoint (core/runtime/endpoint.h) and a loop that
+ * runs only inside its blocking calls. The loop is the base's
+ * (ens__outside_ops.pump: the inproc base runs the actors there, the
+ * process base's starting program moves frames to and from the admin and
+ * the actors); everything above it - the one answer waited for, matched by
+ * its correlation id, the inbox for ens_listen, the deadlines - is here, so
+ * both bases keep one contract (ensemble/system.h).
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/runtime/endpoint.h"
+#include "core/runtime/runtime.h"
+#include "ensemble/error.h"
+
+int ens__outside_open(ens_system *s)
+{
+    s->endpoint = calloc(1, sizeof(*s->endpoint));
+    return s->endpoint != NULL ? 0 : ENS_ENOMEM;
+}
+
+void ens__outside_free(ens_system *s)
+{
+    if (s == NULL || s->endpoint == NULL)
+        return;
+    ens__endpoint_clear(s->endpoint);
+    free(s->endpoint);
+    s->endpoint = NULL;
+}
+
+void ens__outside_deliver(ens_system *s, uint8_t *frame, size_t len)
+{
+    ens__endpoint_accept(s, s->endpoint, frame, len);
+}
+
+uint64_t ens__outside_expect(ens_system *s)
+{
+    return ens__endpoint_expect(s, s->endpoint);
+}
+
+static uint64_t deadline_after(uint32_t timeout_ms)
+{
+    return ens__mono_ns() + (uint64_t)timeout_ms * 1000000u;
+}
+
+static bool answer_here(ens_system *s)
+{
+    return s->endpoint->ask_reply != NULL;
+}
+
+static bool inbox_ready(ens_system *s)
+{
+    return s->endpoint->head != NULL;
+}
+
+int ens__outside_await(ens_system *s, int rc, uint32_t timeout_ms, ens_msg **reply)
+{
+    if (rc == 0)
+        rc = s->outside_ops->pump(s, answer_here, deadline_after(timeout_ms));
+    return ens__endpoint_answer(s->endpoint, rc, reply);
+}
+
+/* The program's own context of a system whose outside runs here (not the
+ * copy of it an actor process inherits). */
+static bool is_outside(const ens_ctx *c)
+{
+    return c != NULL && c->actor == NULL && c == &c->sys->outside && c->sys->outside_ops != NULL;
+}
+
+int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
+            ens_msg **reply)
+{
+    if (reply != NULL)
+        *reply = NULL;
+    if (!is_outside(outside) || t == NULL || v == NULL || reply == NULL || !ens__addr_usable(to))
+        return ENS_EINVAL;
+    ens_system *s = outside->sys;
+    if (s->down)
+        return ENS_ESHUTDOWN;
+    if (s->outside_ops->absent != NULL && s->outside_ops->absent(s, to))
+        return ENS_ENOACTOR;
+    uint64_t corr = ens__outside_expect(s);
+    int rc = ens__send_frame(s, s->outside.self, to, t, v, ENS_FRAME_REQUEST, corr, 0, true);
+    return ens__outside_await(s, rc, timeout_ms, reply);
+}
+
+int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (!is_outside(outside) || out == NULL)
+        return ENS_EINVAL;
+    ens_system *s = outside->sys;
+    if (s->down)
+        return ENS_ESHUTDOWN;
+    int rc = s->outside_ops->pump(s, inbox_ready, deadline_after(timeout_ms));
+    if (rc < 0)
+        return rc;
+    *out = ens__endpoint_pop(s->endpoint);
+    return 0;
+}
+
+int ens_system_run(ens_system *s, uint32_t timeout_ms)
+{
+    if (s == NULL || s->outside_ops == NULL)
+        return ENS_EINVAL;
+    if (s->down)
+        return ENS_ESHUTDOWN;
+    return s->outside_ops->run(s, timeout_ms);
+}
+
+/* Close the program's side (ending the system with `end`), then free s. */
+static int release(ens_system *s, uint32_t timeout_ms, bool end)
+{
+    if (s == NULL)
+        return 0;
+    if (s->outside_ops == NULL)
+        return ENS_EINVAL; /* an actor process holds no outside to close */
+    int rc = s->outside_ops->close(s, timeout_ms, end);
+    s->down = true;
+    ens__outside_free(s);
+    ens__journal_close(s); /* inproc: the last events of the shutdown */
+    if (s->log_fd > 2)
+        close(s->log_fd);
+    free(s->name);
+    free(s);
+    return rc;
+}
+
+int ens_system_stop(ens_system *s, uint32_t timeout_ms)
+{
+    return release(s, timeout_ms, true);
+}
+
+int ens_system_shutdown(ens_system *s, uint32_t timeout_ms)
+{
+    return release(s, timeout_ms, false);
+}
