@@ -294,7 +294,7 @@ static int reject(ens_ctx *c, breaker *b)
 {
     b->rejected++;
     ens_breaker_open_v v = {retry_after_ms(b)};
-    (void)ens_reply_error(c, ENS_EBREAKER_OPEN, ENS_MSG_BREAKER_OPEN, &v);
+    (void)ens_reply_error(c, ENS_EBREAKER_OPEN, &ens_msg_breaker_open, &v);
     return 0;
 }
 
@@ -346,7 +346,7 @@ static int reply_info(ens_ctx *c, const breaker *b)
         .rejected = b->rejected,
         .passed = b->passed,
     };
-    return ens_reply(c, ENS_MSG_BREAKER_INFO, &v);
+    return ens_reply(c, &ens_msg_breaker_info, &v);
 }
 
 /* ---- the actor ------------------------------------------------------------ */
@@ -381,13 +381,13 @@ static int breaker_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     breaker *b = state;
     if (ens_msg_is_system(m)) {
-        const ens_wakeup_v *w = ens_msg_value(m, ENS_MSG_WAKEUP);
+        const ens_wakeup_v *w = ens_msg_value(m, &ens_msg_wakeup);
         if (w != NULL && b->state == ENS_BREAKER_OPEN && w->payload == b->epoch)
             enter_half_open(c, b);
         return 0;
     }
     if (ens_msg_is_request(m)) {
-        if (ens_msg_value(m, ENS_MSG_BREAKER_INFO) != NULL)
+        if (ens_msg_value(m, &ens_msg_breaker_info) != NULL)
             return reply_info(c, b);
         return admit(c, b, m);
     }
@@ -442,9 +442,9 @@ int ens_breaker_info(ens_ctx *outside, ens_addr breaker_addr, uint32_t timeout_m
     ens_breaker_info_v q;
     memset(&q, 0, sizeof(q));
     ens_msg *r = NULL;
-    int rc = ens_ask(outside, breaker_addr, ENS_MSG_BREAKER_INFO, &q, timeout_ms, &r);
+    int rc = ens_ask(outside, breaker_addr, &ens_msg_breaker_info, &q, timeout_ms, &r);
     if (rc == 0) {
-        const ens_breaker_info_v *v = ens_msg_value(r, ENS_MSG_BREAKER_INFO);
+        const ens_breaker_info_v *v = ens_msg_value(r, &ens_msg_breaker_info);
         if (v != NULL)
             *out = *v;
         else

@@ -26,7 +26,7 @@ static const ens_gen_server_cbs *cbs_of(const ens_ctx *c)
     return d != NULL ? (const ens_gen_server_cbs *)d->impl : NULL;
 }
 
-int ens__gen_server_init(ens_ctx *c, void *state, const ens_msg *arg)
+int ens_gen_server_on_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
     const ens_gen_server_cbs *cbs = cbs_of(c);
     if (cbs == NULL)
@@ -34,7 +34,7 @@ int ens__gen_server_init(ens_ctx *c, void *state, const ens_msg *arg)
     return cbs->init != NULL ? cbs->init(c, state, arg) : 0;
 }
 
-int ens__gen_server_receive(ens_ctx *c, void *state, const ens_msg *m)
+int ens_gen_server_on_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     const ens_gen_server_cbs *cbs = cbs_of(c);
     if (cbs == NULL)
@@ -56,7 +56,7 @@ int ens__gen_server_receive(ens_ctx *c, void *state, const ens_msg *m)
     return cbs->handle_info != NULL ? cbs->handle_info(c, state, m) : 0;
 }
 
-void ens__gen_server_terminate(ens_ctx *c, void *state, int reason)
+void ens_gen_server_on_terminate(ens_ctx *c, void *state, int reason)
 {
     const ens_gen_server_cbs *cbs = cbs_of(c);
     if (cbs != NULL && cbs->terminate != NULL)

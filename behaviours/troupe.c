@@ -15,10 +15,10 @@
  *    message at a time, so when it takes a Mark the work before it is over:
  *    handled, retried and handled, or poisoned (after errors or, on the
  *    process base, after a crash, redelivery and a second crash). The leader
- *    needs no other notice, not even ENS_MSG_CHILD_RESTARTED: a crash
+ *    needs no other notice, not even ens_msg_child_restarted: a crash
  *    restart keeps the mailbox, so the Mark still comes.
  *
- * A worker that ends for good reaches the leader as ENS_MSG_CHILD_EXITED:
+ * A worker that ends for good reaches the leader as ens_msg_child_exited:
  * its slot is freed (its work became a dead letter in the core) and work
  * waiting, or the minimum of idle_count workers, gets a new one.
  *
@@ -58,7 +58,8 @@ typedef struct troupe_seq_v {
 static ens_msgtype mark_t = {"ens.TroupeMark", "S(U)", sizeof(troupe_seq_v), 0, 0};
 static ens_msgtype done_t = {"ens.TroupeDone", "S(U)", sizeof(troupe_seq_v), 0, 0};
 
-ens_msgtype ens_troupe_stats = {"ens.TroupeStats", "S(uuuuUUUU)", sizeof(ens_troupe_stats_v), 0, 0};
+ens_msgtype ens_msg_troupe_stats = {"ens.TroupeStats", "S(uuuuUUUU)", sizeof(ens_troupe_stats_v), 0,
+                                    0};
 
 static int types_register(void)
 {
@@ -68,7 +69,7 @@ static int types_register(void)
     if (rc == 0)
         rc = ens_msgtype_register(&done_t);
     if (rc == 0)
-        rc = ens_msgtype_register(&ens_troupe_stats);
+        rc = ens_msgtype_register(&ens_msg_troupe_stats);
     return rc;
 }
 
@@ -531,10 +532,10 @@ static int leader_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     leader_state *L = state;
     if (ens_msg_is_system(m)) {
-        const ens_child_exited_v *x = ens_msg_value(m, ENS_MSG_CHILD_EXITED);
+        const ens_child_exited_v *x = ens_msg_value(m, &ens_msg_child_exited);
         if (x != NULL)
             on_child_exited(c, L, x);
-        else if (ens_msg_value(m, ENS_MSG_WAKEUP) != NULL)
+        else if (ens_msg_value(m, &ens_msg_wakeup) != NULL)
             dismiss_due(c, L);
         return 0; /* exit requests are the core's; restarts change nothing here */
     }
@@ -551,9 +552,9 @@ static int leader_receive(ens_ctx *c, void *state, const ens_msg *m)
         L->init_failing = false;
         return pump(c, L);
     }
-    if (ens_msg_value(m, &ens_troupe_stats) != NULL) {
+    if (ens_msg_value(m, &ens_msg_troupe_stats) != NULL) {
         stats_fill(L);
-        return ens_reply(c, &ens_troupe_stats, &L->st);
+        return ens_reply(c, &ens_msg_troupe_stats, &L->st);
     }
     /* Work. Anything waiting goes first, to keep arrival order. */
     if (L->q_len == 0) {

@@ -100,7 +100,7 @@ static int run(int actors, long n, double *per_lookup, double *per_spawn)
         *per_lookup = (double)(t1 - t0) / (double)n;
         *per_spawn = (double)(t2 - t1) / (double)ns;
     }
-    ens_system_shutdown(s, 60000);
+    ens_system_close(s, 60000);
     return rc;
 }
 

@@ -82,11 +82,11 @@ static void print_workers(const bench_result *r, int workers)
 static int worker_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
-    const ens_int64_v *v = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     if (v == NULL)
         return 0;
     burn();
-    return ens_reply(c, ENS_MSG_INT64, v);
+    return ens_reply(c, &ens_msg_int64, v);
 }
 static const ens_actor_def worker_def = {
     "bench.TroupeWorker", 0, NULL, worker_receive, NULL, NULL, NULL};
@@ -97,7 +97,7 @@ static double troupe_run(ens_system *s, ens_addr leader, long n)
     ens_ctx *out = ens_system_ctx(s);
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++) {
-        int rc = ens_send(out, leader, ENS_MSG_INT64, &(ens_int64_v){i});
+        int rc = ens_send(out, leader, &ens_msg_int64, &(ens_int64_v){i});
         if (rc < 0) {
             bench_fail("troupe", "process", "ens_send", rc);
             return -1;
@@ -106,7 +106,7 @@ static double troupe_run(ens_system *s, ens_addr leader, long n)
     for (long got = 0; got < n; got++) {
         ens_msg *m = NULL;
         int rc = ens_listen(out, TROUPE_WAIT_MS, &m);
-        bool ok = rc == 0 && ens_msg_value(m, ENS_MSG_INT64) != NULL;
+        bool ok = rc == 0 && ens_msg_value(m, &ens_msg_int64) != NULL;
         ens_msg_free(m);
         if (!ok) {
             bench_fail("troupe", "process", "ens_listen", rc < 0 ? rc : ENS_EBADTYPE);
@@ -154,9 +154,9 @@ static void troupe_base(int workers, long n)
         if (ok)
             print_workers(&r, workers);
     }
-    rc = ens_system_shutdown(s, 30000);
+    rc = ens_system_close(s, 30000);
     if (rc < 0)
-        bench_fail("troupe", "process", "ens_system_shutdown", rc);
+        bench_fail("troupe", "process", "ens_system_close", rc);
 }
 
 /* ---- raw: forked processes over socketpairs ------------------------------------------ */

@@ -68,12 +68,12 @@ static ens_msgtype go_t = {"bench.Go", "S(I)", sizeof(ens_int64_v), 0, 0};
 static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
-    const ens_int64_v *v = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     if (v != NULL)
-        return ens_reply(c, ENS_MSG_INT64, v);
-    const ens_bytes_v *b = ens_msg_value(m, ENS_MSG_BYTES);
+        return ens_reply(c, &ens_msg_int64, v);
+    const ens_bytes_v *b = ens_msg_value(m, &ens_msg_bytes);
     if (b != NULL)
-        return ens_reply(c, ENS_MSG_BYTES, b);
+        return ens_reply(c, &ens_msg_bytes, b);
     return 0;
 }
 static const ens_actor_def echo_def = {"bench.Echo", 0, NULL, echo_receive, NULL, NULL, NULL};
@@ -82,10 +82,10 @@ static const ens_actor_def echo_def = {"bench.Echo", 0, NULL, echo_receive, NULL
 static int hello_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
-    if (ens_msg_value(m, ENS_MSG_INT64) == NULL)
+    if (ens_msg_value(m, &ens_msg_int64) == NULL)
         return 0;
     ens_int64_v pid = {(int64_t)getpid()};
-    return ens_reply(c, ENS_MSG_INT64, &pid);
+    return ens_reply(c, &ens_msg_int64, &pid);
 }
 static const ens_actor_def hello_def = {"bench.Hello", 0, NULL, hello_receive, NULL, NULL, NULL};
 
@@ -107,16 +107,16 @@ static int pinger_receive(ens_ctx *c, void *state, const ens_msg *m)
         ps->report = ens_sender(c);
         ps->t0 = bench_now_ns();
         ens_int64_v x = {ps->left};
-        return ens_send(c, ps->peer, ENS_MSG_INT64, &x);
+        return ens_send(c, ps->peer, &ens_msg_int64, &x);
     }
-    if (ens_msg_value(m, ENS_MSG_INT64) == NULL)
+    if (ens_msg_value(m, &ens_msg_int64) == NULL)
         return 0;
     if (--ps->left > 0) {
         ens_int64_v x = {ps->left};
-        return ens_send(c, ps->peer, ENS_MSG_INT64, &x);
+        return ens_send(c, ps->peer, &ens_msg_int64, &x);
     }
     ens_int64_v dt = {(int64_t)(bench_now_ns() - ps->t0)};
-    return ens_send(c, ps->report, ENS_MSG_INT64, &dt);
+    return ens_send(c, ps->report, &ens_msg_int64, &dt);
 }
 static const ens_actor_def pinger_def = {
     "bench.Pinger", sizeof(pinger_state), NULL, pinger_receive, NULL, NULL, NULL};
@@ -143,9 +143,9 @@ static int producer_burst(ens_ctx *c, producer_state *ps)
         int rc;
         if (ps->payload == 8) {
             ens_int64_v x = {ps->left};
-            rc = ens_send(c, ps->peer, ENS_MSG_INT64, &x);
+            rc = ens_send(c, ps->peer, &ens_msg_int64, &x);
         } else {
-            rc = ens_send(c, ps->peer, ENS_MSG_BYTES, &b);
+            rc = ens_send(c, ps->peer, &ens_msg_bytes, &b);
         }
         if (rc == ENS_EFULL) {
             full = true;
@@ -181,7 +181,7 @@ static int producer_receive(ens_ctx *c, void *state, const ens_msg *m)
         }
         return producer_burst(c, ps);
     }
-    if (ens_msg_value(m, &go_t) != NULL || ens_msg_value(m, ENS_MSG_WAKEUP) != NULL)
+    if (ens_msg_value(m, &go_t) != NULL || ens_msg_value(m, &ens_msg_wakeup) != NULL)
         return producer_burst(c, ps);
     return 0;
 }
@@ -215,14 +215,14 @@ static int counter_check(ens_ctx *c, counter_state *cs)
     ens_int64_v x = {cs->count};
     cs->count -= cs->expected;
     cs->expected = 0;
-    return ens_send(c, cs->report, ENS_MSG_INT64, &x);
+    return ens_send(c, cs->report, &ens_msg_int64, &x);
 }
 
 static int counter_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     counter_state *cs = state;
     uint32_t id = ens_msg_type_id(m);
-    if (id == ens_type_int64.id || id == ens_type_bytes.id) {
+    if (id == ens_msg_int64.id || id == ens_msg_bytes.id) {
         cs->count++;
         return counter_check(c, cs);
     }
@@ -245,12 +245,12 @@ static volatile uint32_t *in_handler; /* shared page, mapped before any system *
 static int victim_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
-    const ens_int64_v *v = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     if (v == NULL)
         return 0;
     if (v->value == 0) {
         ens_int64_v pid = {(int64_t)getpid()};
-        return ens_reply(c, ENS_MSG_INT64, &pid);
+        return ens_reply(c, &ens_msg_int64, &pid);
     }
     if (ens_msg_attempt(m) == 1) {
         *in_handler = 1;
@@ -259,7 +259,7 @@ static int victim_receive(ens_ctx *c, void *st, const ens_msg *m)
             pause(); /* until ens-bench kills this process */
     }
     ens_int64_v a = {(int64_t)ens_msg_attempt(m)};
-    return ens_reply(c, ENS_MSG_INT64, &a);
+    return ens_reply(c, &ens_msg_int64, &a);
 }
 static const ens_actor_def victim_def = {"bench.Victim", 0, NULL, victim_receive, NULL, NULL, NULL};
 
@@ -293,9 +293,9 @@ static ens_system *sys_start(ens_base base)
 
 static void sys_stop(ens_system *s)
 {
-    int rc = ens_system_shutdown(s, 30000);
+    int rc = ens_system_close(s, 30000);
     if (rc < 0)
-        bench_fail("system", "-", "ens_system_shutdown", rc);
+        bench_fail("system", "-", "ens_system_close", rc);
 }
 
 /* Wait for the next int64 told to the outside; its value, or < 0. */
@@ -305,7 +305,7 @@ static int listen_int64(ens_ctx *out, int64_t *value)
     int rc = ens_listen(out, WAIT_MS, &m);
     if (rc < 0)
         return rc;
-    const ens_int64_v *v = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     rc = v != NULL ? 0 : ENS_EBADTYPE;
     if (v != NULL)
         *value = v->value;
@@ -329,8 +329,8 @@ static uint8_t *sample_frame(long payload, size_t *len)
     ens_int64_v x = {42};
     ens_bytes_v b = {{data, (uint32_t)payload}};
     uint8_t *f = NULL;
-    int rc = payload == 8 ? ens__frame_build(ENS_MSG_INT64, &x, &h, 16u << 20, &f, len)
-                          : ens__frame_build(ENS_MSG_BYTES, &b, &h, 16u << 20, &f, len);
+    int rc = payload == 8 ? ens__frame_build(&ens_msg_int64, &x, &h, 16u << 20, &f, len)
+                          : ens__frame_build(&ens_msg_bytes, &b, &h, 16u << 20, &f, len);
     free(data);
     return rc < 0 ? NULL : f;
 }
@@ -409,12 +409,12 @@ static int ask_run(ens_ctx *out, ens_addr echo, long n, double *us)
     for (long i = 0; i < n; i++) {
         ens_int64_v x = {i};
         ens_msg *m = NULL;
-        int rc = ens_ask(out, echo, ENS_MSG_INT64, &x, WAIT_MS, &m);
+        int rc = ens_ask(out, echo, &ens_msg_int64, &x, WAIT_MS, &m);
         if (rc < 0) {
             ens_msg_free(m); /* an error reply, if one came */
             return rc;
         }
-        const ens_int64_v *v = ens_msg_value(m, ENS_MSG_INT64);
+        const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
         rc = v != NULL && v->value == i ? 0 : ENS_EBADTYPE;
         ens_msg_free(m);
         if (rc < 0)
@@ -541,8 +541,8 @@ static double codec_run(long n, long payload)
         uint8_t *f = NULL;
         size_t len = 0;
         ens_msg *m = NULL;
-        int rc = payload == 8 ? ens__frame_build(ENS_MSG_INT64, &x, &h, 16u << 20, &f, &len)
-                              : ens__frame_build(ENS_MSG_BYTES, &b, &h, 16u << 20, &f, &len);
+        int rc = payload == 8 ? ens__frame_build(&ens_msg_int64, &x, &h, 16u << 20, &f, &len)
+                              : ens__frame_build(&ens_msg_bytes, &b, &h, 16u << 20, &f, &len);
         if (rc < 0 || ens__msg_from_frame(f, len, 16u << 20, &m) < 0) {
             free(data);
             return -1;
@@ -602,7 +602,7 @@ static int spawn_many(ens_ctx *out, long n, int64_t *pids)
         ens_int64_v x = {i};
         int rc = ens_spawn(out, &hello_def, NULL, NULL, &a);
         if (rc == 0)
-            rc = ens_send(out, a, ENS_MSG_INT64, &x);
+            rc = ens_send(out, a, &ens_msg_int64, &x);
         if (rc < 0)
             return rc;
     }
@@ -749,19 +749,19 @@ static int recovery_run(ens_system *s, double *ms)
     ens_msg *m = NULL;
     ens_int64_v x = {0};
     if (rc == 0)
-        rc = ens_ask(out, v, ENS_MSG_INT64, &x, WAIT_MS, &m);
+        rc = ens_ask(out, v, &ens_msg_int64, &x, WAIT_MS, &m);
     if (rc < 0) {
         ens_msg_free(m); /* an error reply, if one came */
         return rc;
     }
-    const ens_int64_v *pv = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *pv = ens_msg_value(m, &ens_msg_int64);
     pid_t pid = pv != NULL ? (pid_t)pv->value : 0;
     ens_msg_free(m);
     if (pid <= 0)
         return ENS_EBADTYPE;
     *in_handler = 0;
     x.value = 1;
-    if ((rc = ens_send(out, v, ENS_MSG_INT64, &x)) < 0)
+    if ((rc = ens_send(out, v, &ens_msg_int64, &x)) < 0)
         return rc;
     ens_system_run(s, 0); /* let the tell leave */
     if (!wait_in_handler((int)WAIT_MS))

@@ -22,7 +22,7 @@ static volatile int *volatile nowhere; /* stays NULL */
 static int worker_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     int64_t *handled = st;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s == NULL)
         return 0;
     if (strcmp(s->text, "segv") == 0 && ens_msg_attempt(m) == 1)
@@ -32,7 +32,7 @@ static int worker_receive(ens_ctx *c, void *st, const ens_msg *m)
     char line[128];
     snprintf(line, sizeof(line), "%s (attempt %u, process %d, #%lld in this process)", s->text,
              ens_msg_attempt(m), (int)getpid(), (long long)++*handled);
-    return ens_send(c, ens_sender(c), ENS_MSG_STRING, &(ens_string_v){line});
+    return ens_send(c, ens_sender(c), &ens_msg_string, &(ens_string_v){line});
 }
 
 static const ens_actor_def worker_def = {
@@ -61,13 +61,13 @@ int main(int argc, char **argv)
     ens_ctx *out = ens_system_ctx(sys);
     const char *script[] = {"one", "segv", "two", "abort", "three"};
     for (size_t i = 0; i < 5; i++)
-        ens_send(out, w, ENS_MSG_STRING, &(ens_string_v){(char *)script[i]});
+        ens_send(out, w, &ens_msg_string, &(ens_string_v){(char *)script[i]});
     for (int got = 0; got < 5;) {
         ens_msg *m = NULL;
         if (ens_listen(out, 10000, &m) != 0)
             return 1;
-        const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
-        const ens_poison_v *p = ens_msg_value(m, ENS_MSG_POISON);
+        const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+        const ens_poison_v *p = ens_msg_value(m, &ens_msg_poison);
         if (s != NULL)
             printf("reply: %s\n", s->text);
         else if (p != NULL)
@@ -82,5 +82,5 @@ int main(int argc, char **argv)
                (unsigned long long)a->handled);
         ens_status_free(st);
     }
-    return ens_system_shutdown(sys, 5000) == 0 ? 0 : 1;
+    return ens_system_close(sys, 5000) == 0 ? 0 : 1;
 }

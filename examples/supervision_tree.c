@@ -35,7 +35,7 @@ static volatile int *volatile nowhere; /* stays NULL: writing there is a real cr
 static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     (void)state;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s == NULL)
         return 0;
     if (strcmp(s->text, "crash") == 0 && ens_msg_attempt(m) == 1)
@@ -44,7 +44,7 @@ static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
         return ens_stop(c, ENS_EXIT_ERROR, -5); /* ends: its supervisor decides */
     char line[96];
     snprintf(line, sizeof(line), "done by pid %d (attempt %u)", (int)getpid(), ens_msg_attempt(m));
-    return ens_msg_is_request(m) ? ens_reply(c, ENS_MSG_STRING, &(ens_string_v){line}) : 0;
+    return ens_msg_is_request(m) ? ens_reply(c, &ens_msg_string, &(ens_string_v){line}) : 0;
 }
 
 static const ens_actor_def worker_def = {.name = "demo.Worker", .receive = worker_receive};
@@ -87,7 +87,7 @@ static int cache_init(ens_ctx *c, void *state, const ens_msg *arg)
 static int cache_call(ens_ctx *c, void *state, const ens_msg *req, ens_from from)
 {
     cache_state *st = state;
-    const ens_string_v *s = ens_msg_value(req, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(req, &ens_msg_string);
     char key[32] = "", value[64] = "";
     if (s == NULL)
         return ens_gen_server_reply_error(c, from, ENS_EBADTYPE, NULL, NULL);
@@ -98,7 +98,7 @@ static int cache_call(ens_ctx *c, void *state, const ens_msg *req, ens_from from
             if (st->keys[i][0] == '\0' || strcmp(st->keys[i], key) == 0) {
                 snprintf(st->keys[i], sizeof(st->keys[i]), "%s", key);
                 snprintf(st->values[i], sizeof(st->values[i]), "%s", value);
-                return ens_gen_server_reply(c, from, ENS_MSG_STRING, &(ens_string_v){"ok"});
+                return ens_gen_server_reply(c, from, &ens_msg_string, &(ens_string_v){"ok"});
             }
         }
         return ens_gen_server_reply_error(c, from, ENS_ENOBUFS, NULL, NULL);
@@ -106,7 +106,7 @@ static int cache_call(ens_ctx *c, void *state, const ens_msg *req, ens_from from
     if (sscanf(s->text, "get %31s", key) == 1) {
         for (size_t i = 0; i < CACHE_SLOTS; i++) {
             if (strcmp(st->keys[i], key) == 0)
-                return ens_gen_server_reply(c, from, ENS_MSG_STRING,
+                return ens_gen_server_reply(c, from, &ens_msg_string,
                                             &(ens_string_v){st->values[i]});
         }
         return ens_gen_server_reply_error(c, from, ENS_ENOENT, NULL, NULL);
@@ -122,16 +122,16 @@ static const ens_actor_def cache_def = ENS_GEN_SERVER_DEF("demo.Cache", cache_st
 static int flaky_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     int *down = state;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s == NULL)
         return 0;
     if (strcmp(s->text, "down") == 0 || strcmp(s->text, "up") == 0) {
         *down = s->text[0] == 'd';
-        return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){"noted"});
+        return ens_reply(c, &ens_msg_string, &(ens_string_v){"noted"});
     }
     if (*down)
         return ENS_EIO; /* fails: retried once, then poisoned back */
-    return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){"pong"});
+    return ens_reply(c, &ens_msg_string, &(ens_string_v){"pong"});
 }
 
 static const ens_actor_def flaky_def = {
@@ -142,13 +142,13 @@ static const ens_actor_def flaky_def = {
 static int job_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     (void)state;
-    const ens_int64_v *job = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *job = ens_msg_value(m, &ens_msg_int64);
     if (job == NULL)
         return 0;
     if (job->value < 0)
         raise(SIGSEGV);
     ens_int64_v done = {(int64_t)getpid()};
-    return ens_reply(c, ENS_MSG_INT64, &done);
+    return ens_reply(c, &ens_msg_int64, &done);
 }
 
 static const ens_actor_def job_def = {.name = "demo.Job", .receive = job_receive};
@@ -250,7 +250,7 @@ static ens_addr child_of(ens_ctx *out, ens_addr sup, const char *id, int print)
         ens_msg_free(r);
         return found;
     }
-    const ens_sup_children_v *v = ens_msg_value(r, ENS_MSG_SUP_CHILDREN);
+    const ens_sup_children_v *v = ens_msg_value(r, &ens_msg_sup_children);
     const ens_sup_child_info *rows = v != NULL ? v->children.items : NULL;
     for (uint32_t i = 0; v != NULL && i < v->children.count; i++) {
         char a[ENS_ADDR_STRLEN];
@@ -268,8 +268,8 @@ static ens_addr child_of(ens_ctx *out, ens_addr sup, const char *id, int print)
 static void ask_text(ens_ctx *out, ens_addr to, const char *text, const char *label)
 {
     ens_msg *r = NULL;
-    int rc = ens_ask(out, to, ENS_MSG_STRING, &(ens_string_v){(char *)text}, CALL_MS, &r);
-    const ens_string_v *s = rc == 0 ? ens_msg_value(r, ENS_MSG_STRING) : NULL;
+    int rc = ens_ask(out, to, &ens_msg_string, &(ens_string_v){(char *)text}, CALL_MS, &r);
+    const ens_string_v *s = rc == 0 ? ens_msg_value(r, &ens_msg_string) : NULL;
     printf("   %s %-12s -> %s%s\n", label, text, rc == 0 ? "" : ens_err_name(rc),
            s != NULL ? s->text : "");
     ens_msg_free(r);
@@ -278,9 +278,9 @@ static void ask_text(ens_ctx *out, ens_addr to, const char *text, const char *la
 static void cache_call_text(ens_ctx *out, ens_addr cache, const char *text)
 {
     ens_msg *r = NULL;
-    int rc = ens_gen_server_call(out, cache, ENS_MSG_STRING, &(ens_string_v){(char *)text}, CALL_MS,
-                                 NULL, 0, &r);
-    const ens_string_v *s = rc == 0 ? ens_msg_value(r, ENS_MSG_STRING) : NULL;
+    int rc = ens_gen_server_call(out, cache, &ens_msg_string, &(ens_string_v){(char *)text},
+                                 CALL_MS, NULL, 0, &r);
+    const ens_string_v *s = rc == 0 ? ens_msg_value(r, &ens_msg_string) : NULL;
     printf("   cache call %-16s -> %s%s\n", text, rc == 0 ? "" : ens_err_name(rc),
            s != NULL ? s->text : "");
     ens_msg_free(r);
@@ -330,21 +330,22 @@ static int run(ens_system *s)
     ask_text(out, w1, "work", "worker-1");
 
     step("worker-2 stops with an error: demo.Workers restarts it (a new process, a new address)");
-    ens_send(out, w2, ENS_MSG_STRING, &(ens_string_v){"fail"});
+    ens_send(out, w2, &ens_msg_string, &(ens_string_v){"fail"});
     ens_addr w2b = wait_restarted(out, workers, "worker-2", w2);
     ask_text(out, w2b, "work", "worker-2");
 
     step("worker-3 crashes twice more: 3 restarts in 5 s is over demo.Workers' limit of 2,");
     printf("   so it stops its workers and gives up; demo.App restarts the whole subtree\n");
-    ens_send(out, w3, ENS_MSG_STRING, &(ens_string_v){"crash"});
-    ens_send(out, w3, ENS_MSG_STRING, &(ens_string_v){"crash"});
+    ens_send(out, w3, &ens_msg_string, &(ens_string_v){"crash"});
+    ens_send(out, w3, &ens_msg_string, &(ens_string_v){"crash"});
     ens_addr workers2 = wait_restarted(out, top, "workers", workers);
     child_of(out, top, "", 1);
     printf("   and under the new workers:\n");
     child_of(out, workers2, "", 1);
 
     ens_msg *r = NULL;
-    if ((rc = ens_ask(out, frontdesk, ENS_MSG_STRING, &(ens_string_v){"where"}, CALL_MS, &r)) < 0) {
+    if ((rc = ens_ask(out, frontdesk, &ens_msg_string, &(ens_string_v){"where"}, CALL_MS, &r)) <
+        0) {
         fprintf(stderr, "frontdesk: %s\n", ens_strerror(rc));
         ens_msg_free(r);
         return 1;
@@ -355,8 +356,8 @@ static int run(ens_system *s)
     step("the troupe: 6 jobs over up to 3 worker processes; job -1 kills its worker twice");
     int64_t jobs[] = {1, 2, -1, 3, 4, 5};
     for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
-        rc = ens_ask(out, where.troupe, ENS_MSG_INT64, &(ens_int64_v){jobs[i]}, CALL_MS, &r);
-        const ens_int64_v *pid = rc == 0 ? ens_msg_value(r, ENS_MSG_INT64) : NULL;
+        rc = ens_ask(out, where.troupe, &ens_msg_int64, &(ens_int64_v){jobs[i]}, CALL_MS, &r);
+        const ens_int64_v *pid = rc == 0 ? ens_msg_value(r, &ens_msg_int64) : NULL;
         if (pid != NULL)
             printf("   job %2lld -> done by pid %lld\n", (long long)jobs[i], (long long)pid->value);
         else
@@ -373,7 +374,7 @@ static int run(ens_system *s)
     ask_text(out, where.flaky, "up", "service");
     printf("   (waiting for the reset timeout: open -> half-open)\n");
     for (int i = 0; i < 50; i++) {
-        rc = ens_ask(out, where.breaker, ENS_MSG_STRING, &(ens_string_v){"ping"}, CALL_MS, &r);
+        rc = ens_ask(out, where.breaker, &ens_msg_string, &(ens_string_v){"ping"}, CALL_MS, &r);
         ens_msg_free(r);
         if (rc != ENS_EBREAKER_OPEN)
             break;
@@ -409,7 +410,7 @@ int main(int argc, char **argv)
     }
     int status = run(s);
     step("shutting down");
-    rc = ens_system_shutdown(s, 10000);
+    rc = ens_system_close(s, 10000);
     printf("   shutdown: %s; the journal is in %s\n", rc == 0 ? "clean" : ens_err_name(rc),
            journal);
     return status != 0 || rc != 0;

@@ -79,7 +79,7 @@ int ens_name_spawn_flags(ens_ctx *c, const char *name, const ens_actor_def *d,
         return rc;
     if (rc == 0 && c->actor != NULL && ens__actor_add_child(c->actor, req.addr) < 0) {
         /* As ens_spawn: a child its parent cannot note is stopped. */
-        ens__send_frame(s, c->self, req.addr, ENS_MSG_EXIT_REQUEST, NULL, ENS_FRAME_SYSTEM, 0, 0,
+        ens__send_frame(s, c->self, req.addr, &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM, 0, 0,
                         false);
         return ENS_ENOMEM;
     }

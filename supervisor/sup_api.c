@@ -15,7 +15,7 @@
 
 int ens__sup_start_config(ens_ctx *c, void *state, const ens_msg *arg)
 {
-    const ens_sup_config_v *cfg = arg != NULL ? ens_msg_value(arg, ENS_MSG_SUP_CONFIG) : NULL;
+    const ens_sup_config_v *cfg = arg != NULL ? ens_msg_value(arg, &ens__msg_sup_config) : NULL;
     if (cfg == NULL || cfg->specs.count == 0 || cfg->specs.count > ENS_SUP_MAX_SPECS)
         return ENS_EINVAL;
     sup_state *st = calloc(1, sizeof(*st));
@@ -47,10 +47,15 @@ int ens__sup_start_config(ens_ctx *c, void *state, const ens_msg *arg)
     return rc < 0 ? rc : rc2;
 }
 
-/* No impl: ens__sup_init takes the configuration from the start argument. */
+/* No impl: ens_supervisor_on_init takes the configuration from the start argument. */
 const ens_actor_def ens_supervisor_def = {
-    "ens.Supervisor",   sizeof(void *), ens__sup_init, ens__sup_receive,
-    ens__sup_terminate, NULL,           NULL,
+    "ens.Supervisor",
+    sizeof(void *),
+    ens_supervisor_on_init,
+    ens_supervisor_on_receive,
+    ens_supervisor_on_terminate,
+    NULL,
+    NULL,
 };
 
 int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spec *specs, size_t n,
@@ -74,7 +79,7 @@ int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spe
     int rc = ens__sup_config_build(f, specs, n, &cfg);
     if (rc < 0)
         return rc;
-    rc = ens_spawn(c, &ens_supervisor_def, ENS_MSG_SUP_CONFIG, &cfg, out);
+    rc = ens_spawn(c, &ens_supervisor_def, &ens__msg_sup_config, &cfg, out);
     ens__sup_config_release(&cfg);
     return rc;
 }
@@ -104,7 +109,7 @@ static int sup_call(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *
 /* The child address of a result reply. */
 static void result_addr(const ens_msg *r, ens_addr *out)
 {
-    const ens_sup_result_v *v = r != NULL ? ens_msg_value(r, ENS_MSG_SUP_RESULT) : NULL;
+    const ens_sup_result_v *v = r != NULL ? ens_msg_value(r, &ens_msg_sup_result) : NULL;
     if (out != NULL && v != NULL)
         *out = v->child;
 }
@@ -152,7 +157,7 @@ int ens_supervisor_start_child(ens_ctx *c, ens_addr sup, const ens_child_spec *s
     }
     if (rc < 0)
         return rc;
-    rc = call_result(c, sup, ENS_MSG_SUP_START, &cfg, cb, tag, out);
+    rc = call_result(c, sup, &ens__msg_sup_start, &cfg, cb, tag, out);
     ens__sup_config_release(&cfg);
     return rc;
 }
@@ -163,7 +168,7 @@ int ens_supervisor_terminate_child(ens_ctx *c, ens_addr sup, const char *id, ens
     if (id == NULL && ens_addr_is_none(child))
         return ENS_EINVAL;
     ens_sup_child_ref_v v = {(char *)id, child};
-    return call_result(c, sup, ENS_MSG_SUP_TERMINATE, &v, cb, tag, NULL);
+    return call_result(c, sup, &ens__msg_sup_terminate, &v, cb, tag, NULL);
 }
 
 int ens_supervisor_restart_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
@@ -172,7 +177,7 @@ int ens_supervisor_restart_child(ens_ctx *c, ens_addr sup, const char *id, ens_r
     if (id == NULL)
         return ENS_EINVAL;
     ens_sup_child_ref_v v = {(char *)id, ENS_ADDR_NONE};
-    return call_result(c, sup, ENS_MSG_SUP_RESTART, &v, cb, tag, out);
+    return call_result(c, sup, &ens__msg_sup_restart, &v, cb, tag, out);
 }
 
 int ens_supervisor_delete_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
@@ -181,7 +186,7 @@ int ens_supervisor_delete_child(ens_ctx *c, ens_addr sup, const char *id, ens_re
     if (id == NULL)
         return ENS_EINVAL;
     ens_sup_child_ref_v v = {(char *)id, ENS_ADDR_NONE};
-    return call_result(c, sup, ENS_MSG_SUP_DELETE, &v, cb, tag, NULL);
+    return call_result(c, sup, &ens__msg_sup_delete, &v, cb, tag, NULL);
 }
 
 int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
@@ -191,8 +196,8 @@ int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uin
         return ENS_EINVAL;
     ens_sup_query_v v = {0};
     ens_msg *r = NULL;
-    int rc = sup_call(c, sup, ENS_MSG_SUP_WHICH, &v, cb, tag, &r);
-    if (rc == 0 && r != NULL && ens_msg_value(r, ENS_MSG_SUP_CHILDREN) == NULL)
+    int rc = sup_call(c, sup, &ens__msg_sup_which, &v, cb, tag, &r);
+    if (rc == 0 && r != NULL && ens_msg_value(r, &ens_msg_sup_children) == NULL)
         rc = ENS_EBADTYPE;
     if (rc == 0 && out != NULL) {
         *out = r;
@@ -209,8 +214,8 @@ int ens_supervisor_count_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uin
         return ENS_EINVAL;
     ens_sup_query_v v = {0};
     ens_msg *r = NULL;
-    int rc = sup_call(c, sup, ENS_MSG_SUP_COUNT, &v, cb, tag, &r);
-    const ens_sup_counts_v *n = r != NULL ? ens_msg_value(r, ENS_MSG_SUP_COUNTS) : NULL;
+    int rc = sup_call(c, sup, &ens__msg_sup_count, &v, cb, tag, &r);
+    const ens_sup_counts_v *n = r != NULL ? ens_msg_value(r, &ens_msg_sup_counts) : NULL;
     if (rc == 0 && r != NULL && n == NULL)
         rc = ENS_EBADTYPE;
     if (rc == 0 && out != NULL && n != NULL)

@@ -17,30 +17,30 @@
 
 #define SPEC_W_FMT "S(ssUiiuiuus)"
 
-ens_msgtype ens_sup_config_type = {"ens.sup.Config", "S(iuu)A(" SPEC_W_FMT ")B",
+ens_msgtype ens__msg_sup_config = {"ens.sup.Config", "S(iuu)A(" SPEC_W_FMT ")B",
                                    sizeof(ens_sup_config_v), ENS_SUP_MAX_SPECS, 0};
-ens_msgtype ens_sup_start_type = {"ens.sup.StartChild", "S(iuu)A(" SPEC_W_FMT ")B",
+ens_msgtype ens__msg_sup_start = {"ens.sup.StartChild", "S(iuu)A(" SPEC_W_FMT ")B",
                                   sizeof(ens_sup_config_v), 1, 0};
-ens_msgtype ens_sup_terminate_type = {"ens.sup.TerminateChild", "S(s" ENS_ADDR_FMT ")",
+ens_msgtype ens__msg_sup_terminate = {"ens.sup.TerminateChild", "S(s" ENS_ADDR_FMT ")",
                                       sizeof(ens_sup_child_ref_v), 0, 0};
-ens_msgtype ens_sup_restart_type = {"ens.sup.RestartChild", "S(s" ENS_ADDR_FMT ")",
+ens_msgtype ens__msg_sup_restart = {"ens.sup.RestartChild", "S(s" ENS_ADDR_FMT ")",
                                     sizeof(ens_sup_child_ref_v), 0, 0};
-ens_msgtype ens_sup_delete_type = {"ens.sup.DeleteChild", "S(s" ENS_ADDR_FMT ")",
+ens_msgtype ens__msg_sup_delete = {"ens.sup.DeleteChild", "S(s" ENS_ADDR_FMT ")",
                                    sizeof(ens_sup_child_ref_v), 0, 0};
-ens_msgtype ens_sup_which_type = {"ens.sup.WhichChildren", "S(i)", sizeof(ens_sup_query_v), 0, 0};
-ens_msgtype ens_sup_count_type = {"ens.sup.CountChildren", "S(i)", sizeof(ens_sup_query_v), 0, 0};
-ens_msgtype ens_sup_result_type = {"ens.sup.Result", "S(" ENS_ADDR_FMT "ii)",
-                                   sizeof(ens_sup_result_v), 0, 0};
-ens_msgtype ens_sup_children_type = {"ens.sup.Children", "S(i)A(S(s" ENS_ADDR_FMT "siius))",
-                                     sizeof(ens_sup_children_v), 0, 0};
-ens_msgtype ens_sup_counts_type = {"ens.sup.Counts", "S(uuuu)", sizeof(ens_sup_counts_v), 0, 0};
+ens_msgtype ens__msg_sup_which = {"ens.sup.WhichChildren", "S(i)", sizeof(ens_sup_query_v), 0, 0};
+ens_msgtype ens__msg_sup_count = {"ens.sup.CountChildren", "S(i)", sizeof(ens_sup_query_v), 0, 0};
+ens_msgtype ens_msg_sup_result = {"ens.sup.Result", "S(" ENS_ADDR_FMT "ii)",
+                                  sizeof(ens_sup_result_v), 0, 0};
+ens_msgtype ens_msg_sup_children = {"ens.sup.Children", "S(i)A(S(s" ENS_ADDR_FMT "siius))",
+                                    sizeof(ens_sup_children_v), 0, 0};
+ens_msgtype ens_msg_sup_counts = {"ens.sup.Counts", "S(uuuu)", sizeof(ens_sup_counts_v), 0, 0};
 
 int ens_supervisor_types_register(void)
 {
-    ens_msgtype *all[] = {&ens_sup_config_type,  &ens_sup_start_type,  &ens_sup_terminate_type,
-                          &ens_sup_restart_type, &ens_sup_delete_type, &ens_sup_which_type,
-                          &ens_sup_count_type,   &ens_sup_result_type, &ens_sup_children_type,
-                          &ens_sup_counts_type};
+    ens_msgtype *all[] = {&ens__msg_sup_config,  &ens__msg_sup_start,  &ens__msg_sup_terminate,
+                          &ens__msg_sup_restart, &ens__msg_sup_delete, &ens__msg_sup_which,
+                          &ens__msg_sup_count,   &ens_msg_sup_result,  &ens_msg_sup_children,
+                          &ens_msg_sup_counts};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rc = ens_msgtype_register(all[i]);
         if (rc < 0)

@@ -158,7 +158,7 @@ int ens__sup_begin(ens_ctx *c, void *state, sup_state *st, sup_child **kids, siz
 
 /* ---- sup_api.c --------------------------------------------------------- */
 
-/* The init of ens_supervisor_def: flags and specs from the ENS_MSG_SUP_CONFIG
+/* The init of ens_supervisor_def: flags and specs from the ens__msg_sup_config
  * start argument. */
 int ens__sup_start_config(ens_ctx *c, void *state, const ens_msg *arg);
 

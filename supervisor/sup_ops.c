@@ -20,7 +20,7 @@ void ens__sup_reply(ens_ctx *c, ens_from from, int err, ens_addr child, int reas
     if (ens_addr_is_none(from.to))
         return;
     ens_sup_result_v r = {child, reason, 0};
-    (void)ens_reply_to(c, from, err, ENS_MSG_SUP_RESULT, &r);
+    (void)ens_reply_to(c, from, err, &ens_msg_sup_result, &r);
 }
 
 static void reply(ens_ctx *c, ens_from from, int err, ens_addr child)
@@ -54,7 +54,7 @@ nomem:
 bool ens__sup_take_deferred_exit(sup_state *st, ens_addr addr, int *reason)
 {
     for (size_t i = 0; i < st->n_deferred; i++) {
-        const ens_child_exited_v *v = ens_msg_value(st->deferred[i].m, ENS_MSG_CHILD_EXITED);
+        const ens_child_exited_v *v = ens_msg_value(st->deferred[i].m, &ens_msg_child_exited);
         if (v == NULL || !ens_addr_equal(v->child, addr))
             continue;
         *reason = v->reason;
@@ -100,7 +100,7 @@ static void which_children(ens_ctx *c, sup_state *st, ens_from from)
         };
     }
     ens_sup_children_v v = {(int32_t)st->flags.strategy, {rows, (uint32_t)st->n_kids}};
-    int rc = ens_reply_to(c, from, 0, ENS_MSG_SUP_CHILDREN, &v);
+    int rc = ens_reply_to(c, from, 0, &ens_msg_sup_children, &v);
     if (rc < 0)
         (void)ens_reply_to(c, from, rc, NULL, NULL);
     free(rows);
@@ -118,18 +118,18 @@ static void count_children(ens_ctx *c, sup_state *st, ens_from from)
         else
             v.workers++;
     }
-    (void)ens_reply_to(c, from, 0, ENS_MSG_SUP_COUNTS, &v);
+    (void)ens_reply_to(c, from, 0, &ens_msg_sup_counts, &v);
 }
 
 bool ens__sup_is_query(const ens_msg *m)
 {
-    return ens_msg_value(m, ENS_MSG_SUP_WHICH) != NULL ||
-           ens_msg_value(m, ENS_MSG_SUP_COUNT) != NULL;
+    return ens_msg_value(m, &ens__msg_sup_which) != NULL ||
+           ens_msg_value(m, &ens__msg_sup_count) != NULL;
 }
 
 void ens__sup_query(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from)
 {
-    if (ens_msg_value(m, ENS_MSG_SUP_WHICH) != NULL)
+    if (ens_msg_value(m, &ens__msg_sup_which) != NULL)
         which_children(c, st, from);
     else
         count_children(c, st, from);
@@ -273,10 +273,10 @@ static void delete_child(ens_ctx *c, sup_state *st, const ens_sup_child_ref_v *v
 
 bool ens__sup_operation(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from)
 {
-    const ens_sup_config_v *start = ens_msg_value(m, ENS_MSG_SUP_START);
-    const ens_sup_child_ref_v *term = ens_msg_value(m, ENS_MSG_SUP_TERMINATE);
-    const ens_sup_child_ref_v *rest = ens_msg_value(m, ENS_MSG_SUP_RESTART);
-    const ens_sup_child_ref_v *del = ens_msg_value(m, ENS_MSG_SUP_DELETE);
+    const ens_sup_config_v *start = ens_msg_value(m, &ens__msg_sup_start);
+    const ens_sup_child_ref_v *term = ens_msg_value(m, &ens__msg_sup_terminate);
+    const ens_sup_child_ref_v *rest = ens_msg_value(m, &ens__msg_sup_restart);
+    const ens_sup_child_ref_v *del = ens_msg_value(m, &ens__msg_sup_delete);
     if (start == NULL && term == NULL && rest == NULL && del == NULL) {
         if (ens_msg_is_request(m) && !ens_msg_is_system(m))
             (void)ens_reply_to(c, from, ENS_EBADTYPE, NULL, NULL);

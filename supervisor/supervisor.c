@@ -12,7 +12,7 @@
  * order, each by its shutdown rule (exit request, then ens_kill when its
  * shutdown_ms run out; ens_kill at once for brutal_kill; or a wait without
  * end), then started one at a time in start order, each awaited until its
- * init has run (ENS_MSG_CHILD_STARTED) or failed (child exited with
+ * init has run (&ens_msg_child_started) or failed (child exited with
  * INIT_FAILED), as OTP starts children. Messages that need a decision while a
  * job runs are deferred and handled in order afterwards; queries
  * (which/count children) are answered at once, except while the supervisor
@@ -575,9 +575,9 @@ static bool on_child_restarted(ens_ctx *c, sup_state *st, const ens_msg *m,
 bool ens__sup_handle(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from)
 {
     const void *v;
-    if ((v = ens_msg_value(m, ENS_MSG_CHILD_EXITED)) != NULL)
+    if ((v = ens_msg_value(m, &ens_msg_child_exited)) != NULL)
         return on_child_exited(c, st, m, v);
-    if ((v = ens_msg_value(m, ENS_MSG_CHILD_RESTARTED)) != NULL)
+    if ((v = ens_msg_value(m, &ens_msg_child_restarted)) != NULL)
         return on_child_restarted(c, st, m, v);
     if (ens__sup_is_query(m)) {
         if (st->job.kind == JOB_START) /* as OTP: nothing is answered before the start */
@@ -723,7 +723,7 @@ int ens__sup_begin(ens_ctx *c, void *state, sup_state *st, sup_child **kids, siz
 /* Start a supervisor defined with ENS_SUPERVISOR_DEF: its configure
  * callback gives the flags and specs. */
 static int start_configured(ens_ctx *c, void *state, const ens_msg *arg,
-                            ens_sup_configure configure)
+                            ens_sup_configure_cb configure)
 {
     if (configure == NULL)
         return ENS_EINVAL;
@@ -770,7 +770,7 @@ static int start_configured(ens_ctx *c, void *state, const ens_msg *arg,
     return rc;
 }
 
-int ens__sup_init(ens_ctx *c, void *state, const ens_msg *arg)
+int ens_supervisor_on_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
     const ens_actor_def *d = ens_self_def(c);
     const ens_sup_impl *impl = d != NULL ? d->impl : NULL;
@@ -779,17 +779,17 @@ int ens__sup_init(ens_ctx *c, void *state, const ens_msg *arg)
     return ens__sup_start_config(c, state, arg); /* ens_supervisor_def */
 }
 
-int ens__sup_receive(ens_ctx *c, void *state, const ens_msg *m)
+int ens_supervisor_on_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     sup_state *st = state_of(state);
     if (st == NULL || st->stopping)
         return 0;
-    if (ens_msg_value(m, ENS_MSG_EXIT_REQUEST) != NULL) {
+    if (ens_msg_value(m, &ens_msg_exit_request) != NULL) {
         if (!st->shutting_down) /* later ones are ordinary messages */
             on_exit_request(c, st);
         return 0;
     }
-    const ens_wakeup_v *w = ens_msg_value(m, ENS_MSG_WAKEUP);
+    const ens_wakeup_v *w = ens_msg_value(m, &ens_msg_wakeup);
     if (w != NULL) {
         const sup_job *j = &st->job;
         if (job_busy(st) && j->waiting != NULL && !j->killed && j->timer != 0 &&
@@ -797,7 +797,7 @@ int ens__sup_receive(ens_ctx *c, void *state, const ens_msg *m)
             job_timed_out(c, st);
         return 0;
     }
-    const ens_child_started_v *started = ens_msg_value(m, ENS_MSG_CHILD_STARTED);
+    const ens_child_started_v *started = ens_msg_value(m, &ens_msg_child_started);
     if (started != NULL) {
         if (st->job.starting != NULL && ens_addr_equal(st->job.starting->addr, started->child))
             job_child_started(c, st);
@@ -807,7 +807,7 @@ int ens__sup_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
-void ens__sup_terminate(ens_ctx *c, void *state, int reason)
+void ens_supervisor_on_terminate(ens_ctx *c, void *state, int reason)
 {
     (void)reason;
     sup_state *st = state_of(state);

@@ -68,14 +68,14 @@ static int flaky_receive(ens_ctx *c, void *state, const ens_msg *m)
     if (w == NULL)
         return 0;
     if (!ens_msg_is_request(m)) /* a forwarded tell: say who sent it */
-        return ens_send(c, ens_msg_sender(m), ENS_MSG_INT64, &(ens_int64_v){1000 + w->op});
+        return ens_send(c, ens_msg_sender(m), &ens_msg_int64, &(ens_int64_v){1000 + w->op});
     if (w->op == WK_COUNT)
-        return ens_reply(c, ENS_MSG_INT64, &(ens_int64_v){f->seen});
+        return ens_reply(c, &ens_msg_int64, &(ens_int64_v){f->seen});
     if (ens_msg_attempt(m) == 1)
         f->seen++;
     switch (w->op) {
     case WK_OK:
-        return ens_reply(c, ENS_MSG_INT64, &(ens_int64_v){f->seen});
+        return ens_reply(c, &ens_msg_int64, &(ens_int64_v){f->seen});
     case WK_FAIL:
         return ens_reply_error(c, WK_ERR, NULL, NULL);
     case WK_HANG:
@@ -110,7 +110,8 @@ static int proxy_init(ens_ctx *c, void *state, const ens_msg *arg)
 static void proxy_done(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag)
 {
     proxy_state *p = state;
-    const ens_breaker_open_v *o = reply != NULL ? ens_msg_value(reply, ENS_MSG_BREAKER_OPEN) : NULL;
+    const ens_breaker_open_v *o =
+        reply != NULL ? ens_msg_value(reply, &ens_msg_breaker_open) : NULL;
     int64_t retry = o != NULL ? (int64_t)o->retry_after_ms : -1;
     if (tag == 1) {
         p->seen.status1 = status;
@@ -176,7 +177,7 @@ static int64_t flaky_seen(scn *t, rig *r)
 {
     ens_msg *m = NULL;
     assert_int_equal(ens_ask(t->out, r->flaky, &work_t, WORK(WK_COUNT, 0), SCN_WAIT_MS, &m), 0);
-    int64_t n = ((const ens_int64_v *)ens_msg_value(m, ENS_MSG_INT64))->value;
+    int64_t n = ((const ens_int64_v *)ens_msg_value(m, &ens_msg_int64))->value;
     ens_msg_free(m);
     return n;
 }
@@ -518,7 +519,7 @@ static void fails_fast(scn *t, rig *r, size_t i, const step *s)
     expect(i, s, "the ask's status",
            ens_ask(t->out, r->breaker, &work_t, WORK(s->op, 0), SCN_WAIT_MS, &m),
            ENS_EBREAKER_OPEN);
-    const ens_breaker_open_v *open = m != NULL ? ens_msg_value(m, ENS_MSG_BREAKER_OPEN) : NULL;
+    const ens_breaker_open_v *open = m != NULL ? ens_msg_value(m, &ens_msg_breaker_open) : NULL;
     assert_non_null(open);
     assert_true(open->retry_after_ms > 0 && open->retry_after_ms <= 60000);
     ens_msg_free(m);
@@ -554,8 +555,8 @@ static void run_step(scn *t, rig *r, size_t i, const step *s)
         assert_int_equal(ens_send(t->out, r->breaker, &work_t, WORK(s->op, 0)), 0);
         break;
     case FORWARDED:
-        m = scn_listen_type(t, ENS_MSG_INT64, SCN_WAIT_MS);
-        expect(i, s, "the answer", ((const ens_int64_v *)ens_msg_value(m, ENS_MSG_INT64))->value,
+        m = scn_listen_type(t, &ens_msg_int64, SCN_WAIT_MS);
+        expect(i, s, "the answer", ((const ens_int64_v *)ens_msg_value(m, &ens_msg_int64))->value,
                1000 + s->op);
         assert_true(ens_addr_equal(ens_msg_sender(m), r->flaky));
         ens_msg_free(m);

@@ -119,7 +119,7 @@ static void test_bytes_empty_and_one_mebibyte(void **state)
     (void)state;
     ens_bytes_v in = {{NULL, 0}};
     ens_arena *a;
-    ens_bytes_v *out = round_trip(ENS_MSG_BYTES, &in, &a);
+    ens_bytes_v *out = round_trip(&ens_msg_bytes, &in, &a);
     assert_int_equal(out->data.len, 0);
     assert_null(out->data.data);
     ens__arena_free(a);
@@ -130,7 +130,7 @@ static void test_bytes_empty_and_one_mebibyte(void **state)
     for (size_t i = 0; i < n; i++)
         big[i] = (uint8_t)(i * 7 + (i >> 11));
     in.data = (ens_bytes){big, (uint32_t)n};
-    out = round_trip(ENS_MSG_BYTES, &in, &a);
+    out = round_trip(&ens_msg_bytes, &in, &a);
     assert_int_equal(out->data.len, n);
     assert_memory_equal(out->data.data, big, n);
     ens__arena_free(a);
@@ -147,7 +147,7 @@ static void test_blob_payload_rules(void **state)
         data[i] = (uint8_t)i;
     uint8_t *frame = NULL;
     size_t len = 0;
-    assert_int_equal(encode(ENS_MSG_BYTES, &(ens_bytes_v){{data, sizeof data}}, &frame, &len), 0);
+    assert_int_equal(encode(&ens_msg_bytes, &(ens_bytes_v){{data, sizeof data}}, &frame, &len), 0);
     ens_frame_hdr h;
     assert_int_equal(ens__frame_hdr_read(frame, len, LIMIT, &h), 0);
     assert_int_equal(h.flags & ENS_FRAME_ENCODING, ENS_FRAME_BLOB);
@@ -157,12 +157,12 @@ static void test_blob_payload_rules(void **state)
     ens_arena *a = ens__arena_new();
     void *v = NULL;
     assert_int_equal(
-        ens__codec_decode(info_of(ENS_MSG_BYTES), h.flags, payload, h.payload_len, a, &v), 0);
+        ens__codec_decode(info_of(&ens_msg_bytes), h.flags, payload, h.payload_len, a, &v), 0);
     assert_ptr_equal(((ens_bytes_v *)v)->data.data, payload); /* no copy */
-    assert_int_equal(decode_flags(ENS_MSG_STRING, ENS_FRAME_BLOB, payload, 8), ENS_EBADFRAME);
-    assert_int_equal(decode_flags(ENS_MSG_INT64, ENS_FRAME_BLOB, payload, 8), ENS_EBADFRAME);
-    assert_int_equal(decode_flags(ENS_MSG_POISON, ENS_FRAME_BLOB, payload, 8), ENS_EBADFRAME);
-    assert_int_equal(decode_flags(ENS_MSG_BYTES, ENS_FRAME_BLOB | ENS_FRAME_FIXED, payload, 8),
+    assert_int_equal(decode_flags(&ens_msg_string, ENS_FRAME_BLOB, payload, 8), ENS_EBADFRAME);
+    assert_int_equal(decode_flags(&ens_msg_int64, ENS_FRAME_BLOB, payload, 8), ENS_EBADFRAME);
+    assert_int_equal(decode_flags(&ens_msg_poison, ENS_FRAME_BLOB, payload, 8), ENS_EBADFRAME);
+    assert_int_equal(decode_flags(&ens_msg_bytes, ENS_FRAME_BLOB | ENS_FRAME_FIXED, payload, 8),
                      ENS_EBADFRAME);
     ens__arena_free(a);
     free(frame);
@@ -173,33 +173,33 @@ static void test_builtin_and_system_types_round_trip(void **state)
     (void)state;
     ens_arena *a;
     ens_string_v s = {"text"};
-    ens_string_v *so = round_trip(ENS_MSG_STRING, &s, &a);
+    ens_string_v *so = round_trip(&ens_msg_string, &s, &a);
     assert_string_equal(so->text, "text");
     ens__arena_free(a);
 
     ens_int64_v i = {INT64_MIN + 1};
-    ens_int64_v *io = round_trip(ENS_MSG_INT64, &i, &a);
+    ens_int64_v *io = round_trip(&ens_msg_int64, &i, &a);
     assert_true(io->value == INT64_MIN + 1);
     ens__arena_free(a);
 
     ens_exit_request_v e = {5};
-    ens_exit_request_v *eo = round_trip(ENS_MSG_EXIT_REQUEST, &e, &a);
+    ens_exit_request_v *eo = round_trip(&ens_msg_exit_request, &e, &a);
     assert_int_equal(eo->reserved, 5);
     ens__arena_free(a);
 
     ens_child_exited_v c = {{9, 1, 0}, ENS_EXIT_CRASH, 11, -3, 4};
-    ens_child_exited_v *co = round_trip(ENS_MSG_CHILD_EXITED, &c, &a);
+    ens_child_exited_v *co = round_trip(&ens_msg_child_exited, &c, &a);
     assert_memory_equal(co, &c, sizeof c);
     ens__arena_free(a);
 
     ens_wakeup_v w = {UINT64_MAX, 12345, 250};
-    ens_wakeup_v *wo = round_trip(ENS_MSG_WAKEUP, &w, &a);
+    ens_wakeup_v *wo = round_trip(&ens_msg_wakeup, &w, &a);
     assert_true(wo->timer_id == UINT64_MAX && wo->payload == 12345 && wo->delay_ms == 250);
     ens__arena_free(a);
 
     uint8_t orig[5] = {1, 2, 3, 4, 5};
     ens_poison_v p = {{7, 2, 0}, -22, 0, 2, "failed twice", {orig, 5}};
-    ens_poison_v *po = round_trip(ENS_MSG_POISON, &p, &a);
+    ens_poison_v *po = round_trip(&ens_msg_poison, &p, &a);
     assert_true(po->target.id == 7 && po->target.node == 2);
     assert_int_equal(po->error, -22);
     assert_int_equal(po->attempts, 2);
@@ -209,7 +209,7 @@ static void test_builtin_and_system_types_round_trip(void **state)
     ens__arena_free(a);
 
     ens_dead_envelope_v d = {{8, 3, 0}, 0x1234u, "no such actor", {orig, 3}};
-    ens_dead_envelope_v *dout = round_trip(ENS_MSG_DEAD_ENVELOPE, &d, &a);
+    ens_dead_envelope_v *dout = round_trip(&ens_msg_dead_envelope, &d, &a);
     assert_true(dout->intended.id == 8 && dout->intended.node == 3);
     assert_int_equal(dout->type_id, 0x1234u);
     assert_string_equal(dout->reason, "no such actor");
@@ -240,9 +240,9 @@ static void test_image_of_another_format_is_rejected(void **state)
     size_t plen = len - ENS_FRAME_HEADER_LEN;
     assert_int_equal(decode_as(&codec_greeting_t, pl, plen), 0);
     assert_int_equal(decode_as(&codec_located_t, pl, plen), ENS_EBADFRAME);
-    assert_int_equal(decode_as(ENS_MSG_STRING, pl, plen), ENS_EBADFRAME);
+    assert_int_equal(decode_as(&ens_msg_string, pl, plen), ENS_EBADFRAME);
     assert_int_equal(decode_as(&codec_ints_t, pl, plen), ENS_EBADFRAME);
-    assert_int_equal(decode_as(ENS_MSG_BYTES, pl, plen), ENS_EBADFRAME);
+    assert_int_equal(decode_as(&ens_msg_bytes, pl, plen), ENS_EBADFRAME);
     assert_true(strlen(ens__codec_last_error()) > 0);
     free(frame);
 }
@@ -274,12 +274,12 @@ static void test_truncated_or_extended_payloads_are_rejected(void **state)
     free(frame);
 
     blob_v b = {{bytes, 3}};
-    assert_int_equal(encode(ENS_MSG_BYTES, &b, &frame, &len), 0);
+    assert_int_equal(encode(&ens_msg_bytes, &b, &frame, &len), 0);
     plen = len - ENS_FRAME_HEADER_LEN;
     for (size_t cut = 0; cut < plen; cut++) {
         uint8_t *p = malloc(cut ? cut : 1);
         memcpy(p, frame + ENS_FRAME_HEADER_LEN, cut);
-        assert_int_equal(decode_as(ENS_MSG_BYTES, p, cut), ENS_EBADFRAME);
+        assert_int_equal(decode_as(&ens_msg_bytes, p, cut), ENS_EBADFRAME);
         free(p);
     }
     free(frame);
@@ -369,7 +369,7 @@ static void test_big_endian_image_decodes_and_old_strings_are_refused(void **sta
     ens_arena *a = ens__arena_new();
     void *out = NULL;
     assert_int_equal(
-        ens__codec_decode(info_of(ENS_MSG_EXIT_REQUEST), 0, buf, sizeof be_int, a, &out), 0);
+        ens__codec_decode(info_of(&ens_msg_exit_request), 0, buf, sizeof be_int, a, &out), 0);
     assert_int_equal(((ens_exit_request_v *)out)->reserved, 0x01020304);
     ens__arena_free(a);
 
@@ -381,17 +381,17 @@ static void test_big_endian_image_decodes_and_old_strings_are_refused(void **sta
         old[3] = 1;
     memcpy(old + 4, &total, 4);
     memcpy(old + 13, &slen, 4);
-    assert_int_equal(decode_as(ENS_MSG_STRING, old, sizeof old), ENS_EBADFRAME);
+    assert_int_equal(decode_as(&ens_msg_string, old, sizeof old), ENS_EBADFRAME);
     /* the same string in the current encoding (length + 1) is fine */
     old[3] |= 2;
     slen = 4;
     memcpy(old + 13, &slen, 4);
     a = ens__arena_new();
-    assert_int_equal(ens__codec_decode(info_of(ENS_MSG_STRING), 0, old, sizeof old, a, &out), 0);
+    assert_int_equal(ens__codec_decode(info_of(&ens_msg_string), 0, old, sizeof old, a, &out), 0);
     assert_string_equal(((ens_string_v *)out)->text, "hey");
     ens__arena_free(a);
     /* one byte short of the string it announces */
-    assert_int_equal(decode_as(ENS_MSG_STRING, old, sizeof old - 1), ENS_EBADFRAME);
+    assert_int_equal(decode_as(&ens_msg_string, old, sizeof old - 1), ENS_EBADFRAME);
 }
 
 static void test_array_count_above_max_items_is_rejected(void **state)
@@ -422,7 +422,7 @@ static void test_encode_rejects_null_items_and_data(void **state)
     ints_v bad = {{NULL, 2}};
     assert_int_equal(encode(&codec_ints_t, &bad, &frame, &len), ENS_EINVAL);
     ens_bytes_v nob = {{NULL, 4}};
-    assert_int_equal(encode(ENS_MSG_BYTES, &nob, &frame, &len), ENS_EINVAL);
+    assert_int_equal(encode(&ens_msg_bytes, &nob, &frame, &len), ENS_EINVAL);
     int32_t one = 1;
     ints_v too_many = {{&one, ENS_MAX_ITEMS_DEFAULT + 1}};
     assert_int_equal(encode(&codec_ints_t, &too_many, &frame, &len), ENS_EINVAL);
@@ -439,7 +439,7 @@ static void test_encode_over_frame_limit_is_emsgsize(void **state)
     h.attempt = 1;
     uint8_t *frame = NULL;
     size_t len = 0;
-    const ens_typeinfo *info = info_of(ENS_MSG_BYTES);
+    const ens_typeinfo *info = info_of(&ens_msg_bytes);
     assert_int_equal(ens__codec_encode(info, &in, &h, 4096, &frame, &len), ENS_EMSGSIZE);
     assert_int_equal(ens__codec_encode(info, &in, &h, (uint32_t)n, &frame, &len), ENS_EMSGSIZE);
     assert_int_equal(ens__codec_encode(info, &in, &h, (uint32_t)n + 200, &frame, &len), 0);

@@ -67,13 +67,13 @@ static void test_fixed_layout_eligibility_is_decided_at_registration(void **stat
     assert_int_equal(ens__format_layout(fmt, &info), 0);
     assert_int_equal(info.fixed_size, 0);
     /* the built-in and system types */
-    assert_int_equal(info_of(ENS_MSG_INT64)->fixed_size, 8);
-    assert_int_equal(info_of(ENS_MSG_EXIT_REQUEST)->fixed_size, 4);
-    assert_int_equal(info_of(ENS_MSG_CHILD_EXITED)->fixed_size, 32);
-    assert_int_equal(info_of(ENS_MSG_WAKEUP)->fixed_size, 20);
-    assert_int_equal(info_of(ENS_MSG_STRING)->fixed_size, 0);
-    assert_int_equal(info_of(ENS_MSG_BYTES)->fixed_size, 0);
-    assert_int_equal(info_of(ENS_MSG_POISON)->fixed_size, 0);
+    assert_int_equal(info_of(&ens_msg_int64)->fixed_size, 8);
+    assert_int_equal(info_of(&ens_msg_exit_request)->fixed_size, 4);
+    assert_int_equal(info_of(&ens_msg_child_exited)->fixed_size, 32);
+    assert_int_equal(info_of(&ens_msg_wakeup)->fixed_size, 20);
+    assert_int_equal(info_of(&ens_msg_string)->fixed_size, 0);
+    assert_int_equal(info_of(&ens_msg_bytes)->fixed_size, 0);
+    assert_int_equal(info_of(&ens_msg_poison)->fixed_size, 0);
     assert_int_equal(info_of(&codec_scalars_t)->fixed_size, SCALARS_PACKED);
     assert_int_equal(info_of(&codec_where_t)->fixed_size, WHERE_PACKED);
 }
@@ -145,7 +145,7 @@ static void test_fixed_layout_is_little_endian_field_by_field(void **state)
     free(frame);
 
     ens_int64_v x = {0x0102030405060708};
-    frame = encode_fixed(ENS_MSG_INT64, &x, ENS_FRAME_SYSTEM, 8);
+    frame = encode_fixed(&ens_msg_int64, &x, ENS_FRAME_SYSTEM, 8);
     static const uint8_t want64[8] = {8, 7, 6, 5, 4, 3, 2, 1};
     assert_memory_equal(frame + ENS_FRAME_HEADER_LEN, want64, 8);
     free(frame);
@@ -198,9 +198,9 @@ static void test_fixed_layout_nested_address_and_system_types(void **state)
 
     /* system types go the same way (round_trip decodes with the header's flags) */
     ens_child_exited_v c = {{9, 1, 0}, ENS_EXIT_CRASH, 11, -3, 4};
-    free(encode_fixed(ENS_MSG_CHILD_EXITED, &c, ENS_FRAME_SYSTEM, 32));
+    free(encode_fixed(&ens_msg_child_exited, &c, ENS_FRAME_SYSTEM, 32));
     ens_wakeup_v w = {UINT64_MAX, 12345, 250};
-    free(encode_fixed(ENS_MSG_WAKEUP, &w, ENS_FRAME_SYSTEM, 20));
+    free(encode_fixed(&ens_msg_wakeup, &w, ENS_FRAME_SYSTEM, 20));
 }
 
 static void test_fixed_frame_of_wrong_length_is_rejected(void **state)
@@ -217,7 +217,7 @@ static void test_fixed_frame_of_wrong_length_is_rejected(void **state)
     assert_true(strlen(ens__codec_last_error()) > 0);
     /* right length, wrong type: int64's 8 bytes are not a 37-byte scalars */
     assert_int_equal(decode_flags(&codec_scalars_t, ENS_FRAME_FIXED, longer, 8), ENS_EBADFRAME);
-    assert_int_equal(decode_flags(ENS_MSG_INT64, ENS_FRAME_FIXED, longer, 8), 0);
+    assert_int_equal(decode_flags(&ens_msg_int64, ENS_FRAME_FIXED, longer, 8), 0);
     free(frame);
 }
 
@@ -236,10 +236,10 @@ static void test_fixed_flag_on_an_ineligible_type_is_rejected(void **state)
     for (size_t n = 0; n <= 16; n++)
         assert_int_equal(decode_flags(&codec_greeting_t, ENS_FRAME_FIXED, pl, n < plen ? n : plen),
                          ENS_EBADFRAME);
-    assert_int_equal(decode_flags(ENS_MSG_STRING, ENS_FRAME_FIXED, pl, 8), ENS_EBADFRAME);
-    assert_int_equal(decode_flags(ENS_MSG_BYTES, ENS_FRAME_FIXED, pl, 0), ENS_EBADFRAME);
+    assert_int_equal(decode_flags(&ens_msg_string, ENS_FRAME_FIXED, pl, 8), ENS_EBADFRAME);
+    assert_int_equal(decode_flags(&ens_msg_bytes, ENS_FRAME_FIXED, pl, 0), ENS_EBADFRAME);
     assert_int_equal(decode_flags(&codec_ints_t, ENS_FRAME_FIXED, pl, 4), ENS_EBADFRAME);
-    assert_int_equal(decode_flags(ENS_MSG_POISON, ENS_FRAME_FIXED, pl, plen), ENS_EBADFRAME);
+    assert_int_equal(decode_flags(&ens_msg_poison, ENS_FRAME_FIXED, pl, plen), ENS_EBADFRAME);
     free(frame);
 }
 
@@ -248,8 +248,8 @@ static void test_fixed_and_tpl_payloads_do_not_mix(void **state)
     (void)state;
     /* a fixed payload without the flag goes to tpl, which refuses it */
     ens_exit_request_v e = {0x01020304};
-    uint8_t *frame = encode_fixed(ENS_MSG_EXIT_REQUEST, &e, 0, 4);
-    assert_int_equal(decode_flags(ENS_MSG_EXIT_REQUEST, 0, frame + ENS_FRAME_HEADER_LEN, 4),
+    uint8_t *frame = encode_fixed(&ens_msg_exit_request, &e, 0, 4);
+    assert_int_equal(decode_flags(&ens_msg_exit_request, 0, frame + ENS_FRAME_HEADER_LEN, 4),
                      ENS_EBADFRAME);
     scalars_v in = {'t', 'p', 'l', 0, 0, 0, 0, 0};
     uint8_t *sframe = encode_fixed(&codec_scalars_t, &in, 0, SCALARS_PACKED);
@@ -268,8 +268,8 @@ static void test_fixed_and_tpl_payloads_do_not_mix(void **state)
     }
     int32_t v = 0x01020304;
     memcpy(img + 13, &v, 4);
-    assert_int_equal(decode_flags(ENS_MSG_EXIT_REQUEST, 0, img, sizeof img), 0);
-    assert_int_equal(decode_flags(ENS_MSG_EXIT_REQUEST, ENS_FRAME_FIXED, img, sizeof img),
+    assert_int_equal(decode_flags(&ens_msg_exit_request, 0, img, sizeof img), 0);
+    assert_int_equal(decode_flags(&ens_msg_exit_request, ENS_FRAME_FIXED, img, sizeof img),
                      ENS_EBADFRAME);
 
     /* the same through whole frames: header flag and payload must agree */
@@ -321,7 +321,7 @@ static void test_encoder_sets_and_clears_the_fixed_flag(void **state)
     /* forwarding (ens__frame_rebuild) keeps the payload's encoding flag
      * whatever flags the new header asks for */
     ens_int64_v x = {-5};
-    frame = encode_fixed(ENS_MSG_INT64, &x, 0, 8);
+    frame = encode_fixed(&ens_msg_int64, &x, 0, 8);
     ens_msg *m = NULL;
     assert_int_equal(ens__msg_from_frame(frame, ENS_FRAME_HEADER_LEN + 8, LIMIT, &m), 0);
     h.flags = ENS_FRAME_FORWARDED;

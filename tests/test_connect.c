@@ -37,7 +37,7 @@ static ens_system *started, *connected;
 static int teardown(void **state)
 {
     (void)state;
-    ens_system_shutdown(connected, 1000);
+    ens_system_close(connected, 1000);
     if (started != NULL)
         ens_system_stop(started, 5000);
     started = connected = NULL;
@@ -53,9 +53,9 @@ static void expect_echo(ens_system *s, ens_addr to, const char *text)
 {
     ens_msg *r = NULL;
     assert_int_equal(
-        ens_ask(ens_system_ctx(s), to, ENS_MSG_STRING, &(ens_string_v){(char *)text}, WAIT_MS, &r),
+        ens_ask(ens_system_ctx(s), to, &ens_msg_string, &(ens_string_v){(char *)text}, WAIT_MS, &r),
         0);
-    const ens_string_v *v = ens_msg_value(r, ENS_MSG_STRING);
+    const ens_string_v *v = ens_msg_value(r, &ens_msg_string);
     assert_non_null(v);
     assert_string_equal(v->text, text);
     ens_msg_free(r);
@@ -93,10 +93,10 @@ static void test_second_handle_connects_by_name(void **state)
     assert_int_equal(ens_status_count(st), 2);
     ens_status_free(st);
     /* Detaching leaves the system running. */
-    assert_int_equal(ens_system_shutdown(connected, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(connected, WAIT_MS), 0);
     connected = NULL;
     expect_echo(started, first, "still here");
-    assert_int_equal(ens_system_shutdown(started, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(started, WAIT_MS), 0);
     started = NULL;
     assert_int_equal(ens_system_connect(name, &connected), ENS_ENOENT);
     assert_null(connected);
@@ -128,14 +128,15 @@ static void test_connected_program_keeps_the_byte_bound(void **state)
     assert_non_null(buf);
     ens_ctx *c = ens_system_ctx(connected);
     for (int i = 0; i < 10; i++)
-        assert_int_equal(ens_send(c, echo, ENS_MSG_BYTES, &(ens_bytes_v){{buf, (uint32_t)len}}), 0);
-    assert_int_equal(ens_send(c, echo, ENS_MSG_BYTES, &(ens_bytes_v){{buf, (uint32_t)len}}),
+        assert_int_equal(ens_send(c, echo, &ens_msg_bytes, &(ens_bytes_v){{buf, (uint32_t)len}}),
+                         0);
+    assert_int_equal(ens_send(c, echo, &ens_msg_bytes, &(ens_bytes_v){{buf, (uint32_t)len}}),
                      ENS_EFULL);
     free(buf);
     /* The ask waits behind them (it is bounded too): make room first. */
     ens_msg *r = NULL;
     int rc;
-    while ((rc = ens_ask(c, echo, ENS_MSG_STRING, &(ens_string_v){"after"}, WAIT_MS, &r)) ==
+    while ((rc = ens_ask(c, echo, &ens_msg_string, &(ens_string_v){"after"}, WAIT_MS, &r)) ==
            ENS_EFULL)
         assert_int_equal(ens_system_run(connected, 100), 0);
     assert_int_equal(rc, 0);
@@ -181,7 +182,7 @@ static void test_persistent_system_outlives_its_starter(void **state)
     pid_t actor = ens_status_at(st, 0)->pid;
     ens_status_free(st);
     /* The starter lets go: the system runs on. */
-    assert_int_equal(ens_system_shutdown(started, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(started, WAIT_MS), 0);
     started = NULL;
     assert_int_equal(ens_system_connect(name, &connected), 0);
     expect_echo(connected, a, "after the starter left");

@@ -35,11 +35,11 @@
 static int logger_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s == NULL || s->text == NULL || strncmp(s->text, "log ", 4) != 0)
         return 0;
     ens_log(c, ENS_LOG_ERROR, "%s", s->text + 4);
-    return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){"logged"});
+    return ens_reply(c, &ens_msg_string, &(ens_string_v){"logged"});
 }
 
 static const ens_actor_def logger_def = {
@@ -74,7 +74,7 @@ static int setup(void **state)
     if (ens_system_start(&o, &f->sys) != 0)
         return -1;
     if (ens_spawn(ens_system_ctx(f->sys), &logger_def, NULL, NULL, &f->logger) != 0) {
-        ens_system_shutdown(f->sys, WAIT_MS); /* cmocka runs no teardown after a failed setup */
+        ens_system_close(f->sys, WAIT_MS); /* cmocka runs no teardown after a failed setup */
         f->sys = NULL;
         return -1;
     }
@@ -85,7 +85,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     if (f->sys != NULL)
-        ens_system_shutdown(f->sys, WAIT_MS);
+        ens_system_close(f->sys, WAIT_MS);
     unlink_all(f);
     free(f);
     return 0;
@@ -203,7 +203,7 @@ static void test_forged_reports_leave_no_row_and_no_line(void **state)
     uint8_t *frame = NULL;
     size_t len = 0;
     assert_int_equal(
-        ens__ctl_build(self, ENS_MSG_STRING, &(ens_string_v){"lost?"}, 0, &frame, &len), 0);
+        ens__ctl_build(self, &ens_msg_string, &(ens_string_v){"lost?"}, 0, &frame, &len), 0);
     ens_frame_hdr h;
     assert_int_equal(ens__frame_hdr_read(frame, len, 1u << 20, &h), 0);
     h.flags = 0;
@@ -221,11 +221,11 @@ static void test_forged_reports_leave_no_row_and_no_line(void **state)
 
     /* An actor's own line with a newline in it. */
     ens_msg *r = NULL;
-    assert_int_equal(ens_ask(ens_system_ctx(f->sys), f->logger, ENS_MSG_STRING,
+    assert_int_equal(ens_ask(ens_system_ctx(f->sys), f->logger, &ens_msg_string,
                              &(ens_string_v){"log before\n[forged actor line] after"}, WAIT_MS, &r),
                      0);
     ens_msg_free(r);
-    assert_int_equal(ens_system_shutdown(f->sys, WAIT_MS), 0); /* journal and log complete */
+    assert_int_equal(ens_system_close(f->sys, WAIT_MS), 0); /* journal and log complete */
     f->sys = NULL;
 
     seen s = {.raw = self, .logger = f->logger};

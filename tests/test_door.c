@@ -60,7 +60,7 @@ static int teardown(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof(conns) / sizeof(conns[0]); i++) {
-        ens_system_shutdown(conns[i], 1000);
+        ens_system_close(conns[i], 1000);
         conns[i] = NULL;
     }
     if (started != NULL)
@@ -109,9 +109,9 @@ static void expect_echo(ens_system *s, ens_addr to, const char *text)
 {
     ens_msg *r = NULL;
     assert_int_equal(
-        ens_ask(ens_system_ctx(s), to, ENS_MSG_STRING, &(ens_string_v){(char *)text}, WAIT_MS, &r),
+        ens_ask(ens_system_ctx(s), to, &ens_msg_string, &(ens_string_v){(char *)text}, WAIT_MS, &r),
         0);
-    const ens_string_v *v = ens_msg_value(r, ENS_MSG_STRING);
+    const ens_string_v *v = ens_msg_value(r, &ens_msg_string);
     assert_non_null(v);
     assert_string_equal(v->text, text);
     ens_msg_free(r);
@@ -194,9 +194,9 @@ static void test_socket_lives_in_a_private_directory(void **state)
     assert_int_equal(uid, (int)geteuid());
     assert_int_equal(pid, admin);
 
-    assert_int_equal(ens_system_shutdown(conns[0], WAIT_MS), 0);
+    assert_int_equal(ens_system_close(conns[0], WAIT_MS), 0);
     conns[0] = NULL;
-    assert_int_equal(ens_system_shutdown(started, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(started, WAIT_MS), 0);
     started = NULL;
     /* The admin removed it as it ended. */
     assert_int_equal(lstat(path, &st), -1);
@@ -218,7 +218,7 @@ static void test_persistent_admin_removes_its_socket(void **state)
     pid_t admin = ens_status_admin_pid(s);
     ens_status_free(s);
     /* The starter lets go: the admin holds the socket on. */
-    assert_int_equal(ens_system_shutdown(started, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(started, WAIT_MS), 0);
     started = NULL;
     socket_path(name, path, sizeof(path));
     struct stat st;
@@ -291,9 +291,9 @@ static void test_unsafe_runtime_dir_is_refused(void **state)
     assert_int_equal(lstat(path, &st), 0);
     assert_true(S_ISSOCK(st.st_mode));
     assert_int_equal(ens_system_connect(name, &conns[0]), 0);
-    assert_int_equal(ens_system_shutdown(conns[0], WAIT_MS), 0);
+    assert_int_equal(ens_system_close(conns[0], WAIT_MS), 0);
     conns[0] = NULL;
-    assert_int_equal(ens_system_shutdown(started, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(started, WAIT_MS), 0);
     started = NULL;
 
     /* An XDG_RUNTIME_DIR others can write is not used at all. */
@@ -352,7 +352,7 @@ static void test_stale_socket_is_replaced(void **state)
     assert_int_equal(ens_system_start(&anon, &twin), 0);
     assert_int_equal(lstat(sa.sun_path, &st), -1);
     assert_int_equal(errno, ENOENT);
-    assert_int_equal(ens_system_shutdown(twin, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(twin, WAIT_MS), 0);
 }
 
 /* ---- another user at the name ---- */
@@ -406,7 +406,7 @@ static void test_squatted_name_of_a_stopped_system_is_refused(void **state)
     unique_name(name, sizeof(name), "gone");
     ens_system_opts o = opts_for(name);
     assert_int_equal(ens_system_start(&o, &started), 0);
-    assert_int_equal(ens_system_shutdown(started, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(started, WAIT_MS), 0);
     started = NULL;
     struct sockaddr_un sa;
     int len = ens__system_sockaddr(name, &sa);
@@ -441,7 +441,7 @@ _Noreturn static void other_user_system(const char *name, int fd)
     char c;
     while (read(fd, &c, 1) > 0)
         ;
-    _exit(ens_system_shutdown(s, WAIT_MS) == 0 ? 0 : 13);
+    _exit(ens_system_close(s, WAIT_MS) == 0 ? 0 : 13);
 }
 
 static void test_system_of_another_user_is_refused(void **state)
@@ -636,7 +636,7 @@ static void test_connections_are_capped(void **state)
 
     /* Two leave: two get in again (once the admin has seen them go). */
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(ens_system_shutdown(conns[i], WAIT_MS), 0);
+        assert_int_equal(ens_system_close(conns[i], WAIT_MS), 0);
         conns[i] = NULL;
     }
     uint64_t deadline = ens__mono_ns() + (uint64_t)WAIT_MS * 1000000u;

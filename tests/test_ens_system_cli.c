@@ -47,7 +47,7 @@ typedef struct echo_state {
 static int echo_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     echo_state *st = state;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s == NULL || s->text == NULL)
         return 0;
     char buf[256];
@@ -62,7 +62,7 @@ static int echo_receive(ens_ctx *c, void *state, const ens_msg *m)
     else
         snprintf(buf, sizeof(buf), "echo: %s", s->text);
     ens_string_v r = {buf};
-    return ens_reply(c, ENS_MSG_STRING, &r);
+    return ens_reply(c, &ens_msg_string, &r);
 }
 
 static const ens_actor_def echo_def = {
@@ -404,9 +404,9 @@ static void test_tell_reaches_the_actor(void **state)
     for (test_deadline d = test_deadline_in(WAIT_MS); !test_deadline_passed(d);) {
         ens_msg *r = NULL;
         ens_string_v q = {"count?"};
-        assert_int_equal(ens_ask(ens_system_ctx(sys), echo_addr, ENS_MSG_STRING, &q, WAIT_MS, &r),
+        assert_int_equal(ens_ask(ens_system_ctx(sys), echo_addr, &ens_msg_string, &q, WAIT_MS, &r),
                          0);
-        const ens_string_v *s = ens_msg_value(r, ENS_MSG_STRING);
+        const ens_string_v *s = ens_msg_value(r, &ens_msg_string);
         assert_non_null(s);
         snprintf(last, sizeof(last), "%s", s->text);
         ens_msg_free(r);
@@ -498,7 +498,7 @@ static void test_ask_refused_past_max_connections(void **state)
     assert_int_equal(ens_system_start(&o, &s), 0);
     int rc = ens_system_connect(name, &held);
     int run_rc = rc == 0 ? RUN("ask", name, "ens:1/16", "hi") : -1;
-    ens_system_shutdown(held, WAIT_MS);
+    ens_system_close(held, WAIT_MS);
     ens_system_stop(s, WAIT_MS);
     assert_int_equal(rc, 0);
     assert_int_equal(run_rc, 1);
@@ -620,7 +620,7 @@ static void test_shutdown_ends_the_system(void **state)
     ens_msg *m = NULL;
     assert_int_equal(ens_listen(ens_system_ctx(sys), WAIT_MS, &m), ENS_ESHUTDOWN);
     assert_null(m);
-    ens_system_shutdown(sys, WAIT_MS);
+    ens_system_close(sys, WAIT_MS);
     sys = NULL;
     /* Nothing left: the admin is reaped, the actors are gone, the name is free. */
     assert_int_equal(kill(admin, 0), -1);

@@ -105,7 +105,7 @@ static int try_start(ens_base base, const char *log, const char *journal)
     ens_system *s = NULL;
     int rc = ens_system_start(&o, &s);
     if (rc == 0)
-        assert_int_equal(ens_system_shutdown(s, 5000), 0);
+        assert_int_equal(ens_system_close(s, 5000), 0);
     else
         assert_null(s);
     return rc;
@@ -364,7 +364,7 @@ static void check_created_files_are_private(const fixture *fx, ens_base base)
     assert_mode_0600(db);
     assert_mode_0600(wal);
     assert_mode_0600(shm);
-    assert_int_equal(ens_system_shutdown(s, 5000), 0);
+    assert_int_equal(ens_system_close(s, 5000), 0);
     /* And a second start takes the files it made. */
     assert_int_equal(try_start(base, log, db), 0);
 }

@@ -71,7 +71,7 @@ static int producer_receive(ens_ctx *c, void *state, const ens_msg *m)
     if (g != NULL) {
         st->go = *g;
         st->next = 0;
-    } else if (ens_msg_value(m, ENS_MSG_WAKEUP) == NULL && ens_msg_value(m, &item_t) == NULL) {
+    } else if (ens_msg_value(m, &ens_msg_wakeup) == NULL && ens_msg_value(m, &item_t) == NULL) {
         return 0;
     }
     for (uint32_t i = 0; i < BATCH && st->next < st->go.count; i++) {
@@ -108,7 +108,7 @@ static int consumer_receive(ens_ctx *c, void *state, const ens_msg *m)
     consumer_state *st = state;
     const item_v *it = ens_msg_value(m, &item_t);
     if (it == NULL) {
-        if (ens_msg_value(m, ENS_MSG_STRING) != NULL)
+        if (ens_msg_value(m, &ens_msg_string) != NULL)
             st->outside = ens_sender(c);
         return 0;
     }
@@ -151,7 +151,7 @@ static void test_fifty_producers_one_consumer(void **state)
     ens_ctx *out = ens_system_ctx(s);
     ens_addr consumer;
     assert_int_equal(ens_spawn(out, &consumer_def, NULL, NULL, &consumer), 0);
-    assert_int_equal(ens_send(out, consumer, ENS_MSG_STRING, &(ens_string_v){"report to me"}), 0);
+    assert_int_equal(ens_send(out, consumer, &ens_msg_string, &(ens_string_v){"report to me"}), 0);
     ens_addr producers[PRODUCERS];
     for (uint32_t i = 0; i < PRODUCERS; i++)
         assert_int_equal(ens_spawn(out, &producer_def, NULL, NULL, &producers[i]), 0);
@@ -198,7 +198,7 @@ static void test_fifty_producers_one_consumer(void **state)
     assert_true(peak_actor < RSS_MAX_KIB);
     assert_true(peak_admin < RSS_MAX_KIB);
 #endif
-    assert_int_equal(ens_system_shutdown(s, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(s, WAIT_MS), 0);
 }
 
 int main(void)

@@ -111,7 +111,7 @@ static int server_call(ens_ctx *c, void *state, const ens_msg *req, ens_from fro
     switch (cmd->op) {
     case OP_ADD:
         s->total += cmd->arg;
-        return ens_reply(c, ENS_MSG_INT64, &(ens_int64_v){s->total});
+        return ens_reply(c, &ens_msg_int64, &(ens_int64_v){s->total});
     case OP_GET:
         return ens_reply(
             c, &report_t,
@@ -120,10 +120,10 @@ static int server_call(ens_ctx *c, void *state, const ens_msg *req, ens_from fro
         s->held = from; /* answered by OP_RELEASE */
         return 0;
     case OP_RELEASE: {
-        int rc = ens_gen_server_reply(c, s->held, ENS_MSG_INT64, &(ens_int64_v){cmd->arg});
+        int rc = ens_gen_server_reply(c, s->held, &ens_msg_int64, &(ens_int64_v){cmd->arg});
         if (!ens_addr_is_none(cmd->who))
             ens_send(c, cmd->who, &cmd_t, CMD(OP_PING, 0, ENS_ADDR_NONE));
-        return ens_gen_server_reply(c, from, ENS_MSG_INT64, &(ens_int64_v){rc});
+        return ens_gen_server_reply(c, from, &ens_msg_int64, &(ens_int64_v){rc});
     }
     case OP_IGNORE:
         return 0;
@@ -132,16 +132,16 @@ static int server_call(ens_ctx *c, void *state, const ens_msg *req, ens_from fro
         return ENS_EIO;
     case OP_WATCH:
         s->watcher = from.to;
-        return ens_reply(c, ENS_MSG_INT64, &(ens_int64_v){0});
+        return ens_reply(c, &ens_msg_int64, &(ens_int64_v){0});
     case OP_WAKE_KID: {
         ens_addr kid;
         int rc = ens_wakeup_after(c, 10, 77, NULL);
         if (rc == 0)
             rc = ens_spawn(c, &kid_def, NULL, NULL, &kid);
-        return ens_reply(c, ENS_MSG_INT64, &(ens_int64_v){rc});
+        return ens_reply(c, &ens_msg_int64, &(ens_int64_v){rc});
     }
     case OP_STOP:
-        ens_reply(c, ENS_MSG_INT64, &(ens_int64_v){0});
+        ens_reply(c, &ens_msg_int64, &(ens_int64_v){0});
         return ens_stop(c, ENS_EXIT_NORMAL, 0);
     }
     return ens_reply_error(c, ENS_EINVAL, NULL, NULL);
@@ -162,13 +162,13 @@ static int server_info(ens_ctx *c, void *state, const ens_msg *m)
 {
     server_state *s = state;
     s->infos++;
-    const ens_wakeup_v *w = ens_msg_value(m, ENS_MSG_WAKEUP);
+    const ens_wakeup_v *w = ens_msg_value(m, &ens_msg_wakeup);
     if (w != NULL)
         return report_to(c, s->watcher, (report_v){TAG_WAKE, 0, (int64_t)w->payload, 0, 0, ""});
-    const ens_child_exited_v *ce = ens_msg_value(m, ENS_MSG_CHILD_EXITED);
+    const ens_child_exited_v *ce = ens_msg_value(m, &ens_msg_child_exited);
     if (ce != NULL)
         return report_to(c, s->watcher, (report_v){TAG_KID_EXITED, ce->reason, 0, 0, 0, ""});
-    if (ens_msg_value(m, ENS_MSG_EXIT_REQUEST) != NULL)
+    if (ens_msg_value(m, &ens_msg_exit_request) != NULL)
         return report_to(c, s->watcher, (report_v){TAG_EXIT_SEEN, 0, 0, 0, 0, ""});
     return 0;
 }
@@ -218,11 +218,11 @@ static void driver_done(ens_ctx *c, void *state, int status, const ens_msg *repl
 {
     (void)tag;
     driver_state *d = state;
-    const ens_int64_v *v = reply != NULL ? ens_msg_value(reply, ENS_MSG_INT64) : NULL;
+    const ens_int64_v *v = reply != NULL ? ens_msg_value(reply, &ens_msg_int64) : NULL;
     log_add(d, 'R');
     report_to(c, d->outside,
               (report_v){TAG_DONE, status, v != NULL ? v->value : -1,
-                         reply != NULL && ens_msg_value(reply, ENS_MSG_POISON) != NULL, 0, ""});
+                         reply != NULL && ens_msg_value(reply, &ens_msg_poison) != NULL, 0, ""});
 }
 
 /* Completions of OP_D_LATER's two requests; the test's call is answered
@@ -230,7 +230,7 @@ static void driver_done(ens_ctx *c, void *state, int status, const ens_msg *repl
 static void driver_later(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag)
 {
     driver_state *d = state;
-    const ens_int64_v *v = reply != NULL ? ens_msg_value(reply, ENS_MSG_INT64) : NULL;
+    const ens_int64_v *v = reply != NULL ? ens_msg_value(reply, &ens_msg_int64) : NULL;
     int64_t got = status == 0 && v != NULL ? v->value : status;
     if (d->done < 2)
         d->later[d->done++] = (int64_t)tag * 1000 + got;
@@ -280,7 +280,7 @@ static int driver_call(ens_ctx *c, void *state, const ens_msg *req, ens_from fro
 static int driver_info(ens_ctx *c, void *state, const ens_msg *m)
 {
     driver_state *d = state;
-    const ens_int64_v *v = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     const cmd_v *cmd = ens_msg_value(m, &cmd_t);
     if (v != NULL && v->value >= 0 && v->value <= 9) {
         log_add(d, (char)('0' + v->value));
@@ -346,7 +346,7 @@ static int64_t call_int(scn *t, ens_addr to, int32_t op, int64_t arg, ens_addr w
         ens_msg_free(r);
         fail_msg("call op %d: %s", (int)op, ens_err_name(rc));
     }
-    const ens_int64_v *v = ens_msg_value(r, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(r, &ens_msg_int64);
     if (v == NULL) {
         ens_msg_free(r);
         fail_msg("call op %d: reply is not an Int64", (int)op);
@@ -397,7 +397,7 @@ static void assert_listen_quiet(scn *t, uint32_t timeout_ms)
 
 static void tell_int(scn *t, ens_addr to, int64_t v)
 {
-    assert_int_equal(ens_send(t->out, to, ENS_MSG_INT64, &(ens_int64_v){v}), 0);
+    assert_int_equal(ens_send(t->out, to, &ens_msg_int64, &(ens_int64_v){v}), 0);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -600,7 +600,7 @@ static void test_call_error_poisons_caller_promptly(void **state)
     assert_int_equal(call(t, s, OP_FAIL, 0, ENS_ADDR_NONE, SCN_WAIT_MS, &r), ENS_EPOISON);
     assert_true(scn_now_ns() - t0 < 10 * 1000000000LL);
     assert_non_null(r);
-    const ens_poison_v *p = ens_msg_value(r, ENS_MSG_POISON);
+    const ens_poison_v *p = ens_msg_value(r, &ens_msg_poison);
     assert_non_null(p);
     assert_int_equal(p->error, ENS_EIO);
     ens_msg_free(r);

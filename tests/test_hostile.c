@@ -73,7 +73,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     if (f->sys != NULL)
-        ens_system_shutdown(f->sys, WAIT_MS);
+        ens_system_close(f->sys, WAIT_MS);
     test_journal_remove(f->db);
     free(f);
     return 0;
@@ -155,7 +155,7 @@ static void put_le32(uint8_t *p, uint32_t v)
 static uint8_t *valid_frame(ens_addr to, size_t *len)
 {
     uint8_t *frame = NULL;
-    assert_int_equal(ens__ctl_build(to, ENS_MSG_STRING, &(ens_string_v){"valid"}, 0, &frame, len),
+    assert_int_equal(ens__ctl_build(to, &ens_msg_string, &(ens_string_v){"valid"}, 0, &frame, len),
                      0);
     uint8_t hdr[ENS_FRAME_HEADER_LEN];
     ens_frame_hdr h;
@@ -268,7 +268,7 @@ static void test_bad_control_frames_are_rejected(void **state)
     free(good);
     free(bad);
     expect_echo(f, "and still");
-    assert_int_equal(ens_system_shutdown(f->sys, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(f->sys, WAIT_MS), 0);
     f->sys = NULL;
     /* One journal row per rejected frame that reached the parser as a
      * datagram: every bad frame sent in the first part, at least. */
@@ -333,7 +333,7 @@ static void test_bad_bytes_in_an_inbox_are_rejected(void **state)
     free(good);
     free(bad);
     expect_echo(f, "last");
-    assert_int_equal(ens_system_shutdown(f->sys, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(f->sys, WAIT_MS), 0);
     f->sys = NULL;
     /* A bad frame whose bytes never all arrived (truncated, longer) is seen
      * as a connection closed mid-frame; every other one is rejected. */

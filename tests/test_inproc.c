@@ -35,7 +35,7 @@ typedef struct {
 static int relay_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     relay_state *s = st;
-    const ens_int64_v *v = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     if (v != NULL) {
         char me[ENS_ADDR_STRLEN];
         ens_addr_format(ens_self(c), me, sizeof(me));
@@ -43,14 +43,14 @@ static int relay_receive(ens_ctx *c, void *st, const ens_msg *m)
         s->hops++;
         if (v->value > 0 && !ens_addr_is_none(s->peer)) {
             ens_int64_v next = {v->value - 1};
-            return ens_send(c, s->peer, ENS_MSG_INT64, &next);
+            return ens_send(c, s->peer, &ens_msg_int64, &next);
         }
         return 0;
     }
-    const ens_string_v *peer = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *peer = ens_msg_value(m, &ens_msg_string);
     if (peer != NULL) {
         assert_int_equal(ens_addr_parse(peer->text, &s->peer), 0);
-        return ens_reply(c, ENS_MSG_STRING, peer);
+        return ens_reply(c, &ens_msg_string, peer);
     }
     return 0;
 }
@@ -73,20 +73,20 @@ static void run_relay_program(char *out, size_t len)
     ens_msg *r = NULL;
     ens_addr_format(b, text, sizeof(text));
     ens_string_v sv = {text};
-    assert_int_equal(ens_ask(out_ctx, a, ENS_MSG_STRING, &sv, 1000, &r), 0);
+    assert_int_equal(ens_ask(out_ctx, a, &ens_msg_string, &sv, 1000, &r), 0);
     ens_msg_free(r);
     ens_addr_format(a, text, sizeof(text));
-    assert_int_equal(ens_ask(out_ctx, b, ENS_MSG_STRING, &sv, 1000, &r), 0);
+    assert_int_equal(ens_ask(out_ctx, b, &ens_msg_string, &sv, 1000, &r), 0);
     ens_msg_free(r);
     for (int i = 0; i < 5; i++) {
         ens_int64_v v = {i};
-        assert_int_equal(ens_send(out_ctx, i % 2 ? a : b, ENS_MSG_INT64, &v), 0);
+        assert_int_equal(ens_send(out_ctx, i % 2 ? a : b, &ens_msg_int64, &v), 0);
     }
     /* Nothing runs until the outside program enters a blocking call. */
     assert_string_equal(trace, "");
     assert_true(ens_system_run(sys, 1000) > 0);
     assert_int_equal(ens_system_run(sys, 1000), 0);
-    assert_int_equal(ens_system_shutdown(sys, 1000), 0);
+    assert_int_equal(ens_system_close(sys, 1000), 0);
     snprintf(out, len, "%s", trace);
 }
 
@@ -123,7 +123,7 @@ static void test_start_rejects_bad_options(void **state)
     o.base = (ens_base)42;
     assert_int_equal(ens_system_start(&o, &sys), ENS_EINVAL);
     assert_null(sys);
-    assert_int_equal(ens_system_shutdown(NULL, 0), 0);
+    assert_int_equal(ens_system_close(NULL, 0), 0);
 }
 
 static int misuse_receive(ens_ctx *c, void *st, const ens_msg *m)
@@ -132,13 +132,13 @@ static int misuse_receive(ens_ctx *c, void *st, const ens_msg *m)
     (void)m;
     ens_msg *r = (ens_msg *)1;
     /* Blocking outside calls are refused inside a handler. */
-    int ask = ens_ask(c, ens_self(c), ENS_MSG_STRING, NULL, 10, &r);
+    int ask = ens_ask(c, ens_self(c), &ens_msg_string, NULL, 10, &r);
     ens_msg *l = NULL;
     int listen = ens_listen(c, 10, &l);
     int stop = ens_stop(c, ENS_EXIT_CRASH, 0); /* only the runtime says so */
     ens_int64_v v = {
         (ask == ENS_EINVAL && r == NULL && listen == ENS_EINVAL && stop == ENS_EINVAL) ? 1 : 0};
-    return ens_reply(c, ENS_MSG_INT64, &v);
+    return ens_reply(c, &ens_msg_int64, &v);
 }
 
 static const ens_actor_def misuse_def = {"test.Misuse", 0, NULL, misuse_receive, NULL, NULL, NULL};
@@ -159,14 +159,14 @@ static void test_outside_calls_are_refused_where_they_do_not_belong(void **state
     assert_int_equal(ens_spawn(out, &misuse_def, NULL, NULL, NULL), ENS_EINVAL);
     assert_int_equal(ens_spawn(out, &misuse_def, NULL, (void *)1, &a), ENS_EINVAL);
     assert_int_equal(ens_spawn(out, &misuse_def, NULL, NULL, &a), 0);
-    assert_int_equal(ens_send(out, ENS_ADDR_NONE, ENS_MSG_INT64, NULL), ENS_EINVAL);
+    assert_int_equal(ens_send(out, ENS_ADDR_NONE, &ens_msg_int64, NULL), ENS_EINVAL);
     ens_msg *r = NULL;
-    assert_int_equal(ens_ask(out, a, ENS_MSG_INT64, &(ens_int64_v){0}, 1000, &r), 0);
-    const ens_int64_v *v = ens_msg_value(r, ENS_MSG_INT64);
+    assert_int_equal(ens_ask(out, a, &ens_msg_int64, &(ens_int64_v){0}, 1000, &r), 0);
+    const ens_int64_v *v = ens_msg_value(r, &ens_msg_int64);
     assert_non_null(v);
     assert_int_equal(v->value, 1);
     ens_msg_free(r);
-    assert_int_equal(ens_system_shutdown(sys, 1000), 0);
+    assert_int_equal(ens_system_close(sys, 1000), 0);
 }
 
 extern const ens_actor_def nested_def;
@@ -174,14 +174,14 @@ extern const ens_actor_def nested_def;
 static int nested_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
-    const ens_int64_v *depth = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *depth = ens_msg_value(m, &ens_msg_int64);
     if (depth != NULL) {
         ens_addr child;
         if (depth->value > 0) {
             ens_int64_v next = {depth->value - 1};
             assert_int_equal(ens_spawn(c, NULL, NULL, NULL, &child), ENS_EINVAL);
             assert_int_equal(ens_spawn(c, &nested_def, NULL, NULL, &child), 0);
-            return ens_send(c, child, ENS_MSG_INT64, &next);
+            return ens_send(c, child, &ens_msg_int64, &next);
         }
     }
     return 0;
@@ -209,9 +209,9 @@ static void test_shutdown_stops_a_deep_tree(void **state)
     ens_addr a;
     assert_int_equal(ens_spawn(out, &nested_def, NULL, NULL, &a), 0);
     ens_int64_v depth = {20};
-    assert_int_equal(ens_send(out, a, ENS_MSG_INT64, &depth), 0);
+    assert_int_equal(ens_send(out, a, &ens_msg_int64, &depth), 0);
     assert_true(ens_system_run(sys, 5000) > 20);
-    assert_int_equal(ens_system_shutdown(sys, 5000), 0);
+    assert_int_equal(ens_system_close(sys, 5000), 0);
     /* 21 actors, each terminated once with the shutdown reason. */
     char expect[256] = "";
     for (int i = 0; i < 21; i++)

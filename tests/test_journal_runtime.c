@@ -2,7 +2,7 @@
  * tests/test_journal_runtime.c - the failure journal written by a running
  * system, on both bases: every failure event becomes one row (handler
  * errors, retries, poison, dead letters; on the process base also crashes
- * and restarts), committed by the time ens_system_shutdown returns; a path
+ * and restarts), committed by the time ens_system_close returns; a path
  * that cannot be used fails ens_system_start with the writer's error. On
  * the process base the rows come from the journal writer process: the admin
  * never holds the database open, and no process is left afterwards.
@@ -102,7 +102,7 @@ static int teardown(void **state)
 {
     fixture *fx = *state;
     if (fx->sys != NULL)
-        ens_system_shutdown(fx->sys, 5000); /* an assertion ended the test early */
+        ens_system_close(fx->sys, 5000); /* an assertion ended the test early */
     nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     free(fx);
     return 0;
@@ -124,7 +124,7 @@ static void stop(fixture *fx)
 {
     ens_system *s = fx->sys;
     fx->sys = NULL;
-    assert_int_equal(ens_system_shutdown(s, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(s, WAIT_MS), 0);
 }
 
 /* ---- processes, seen through /proc ----------------------------------- */
@@ -662,7 +662,7 @@ static void test_admin_killed(void **state)
     assert_int_equal(ens_ask(out, w[0], &cmd_t, &c, WAIT_MS, &r), ENS_ESHUTDOWN);
     assert_null(r);
     fx->sys = NULL;
-    ens_system_shutdown(s, 1000);
+    ens_system_close(s, 1000);
     while (waitpid(-1, NULL, WNOHANG) > 0)
         ;
     prctl(PR_SET_CHILD_SUBREAPER, 0);

@@ -32,7 +32,7 @@ typedef struct victim_state {
 static int victim_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     victim_state *st = state;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s == NULL)
         return 0;
     st->outside = ens_sender(c);
@@ -66,19 +66,19 @@ typedef struct parent_state {
 static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     parent_state *st = state;
-    if (ens_msg_value(m, ENS_MSG_STRING) != NULL) {
+    if (ens_msg_value(m, &ens_msg_string) != NULL) {
         st->outside = ens_sender(c);
         ens_addr child;
         int rc = ens_spawn(c, &victim_def, NULL, NULL, &child);
         note_v n = {NOTE_SPAWNED, rc, child};
         return ens_send(c, st->outside, &note_t, &n);
     }
-    const ens_child_exited_v *ce = ens_msg_value(m, ENS_MSG_CHILD_EXITED);
+    const ens_child_exited_v *ce = ens_msg_value(m, &ens_msg_child_exited);
     if (ce != NULL) {
         note_v n = {NOTE_EXITED, ce->reason, ce->child};
         return ens_send(c, st->outside, &note_t, &n);
     }
-    if (ens_msg_value(m, ENS_MSG_CHILD_RESTARTED) != NULL) {
+    if (ens_msg_value(m, &ens_msg_child_restarted) != NULL) {
         note_v n = {NOTE_EXITED, -1, ENS_ADDR_NONE}; /* must never happen */
         return ens_send(c, st->outside, &note_t, &n);
     }
@@ -100,7 +100,7 @@ static note_v next_note(scn *t)
 
 static void say(scn *t, ens_addr to, const char *text)
 {
-    assert_int_equal(ens_send(t->out, to, ENS_MSG_STRING, &(ens_string_v){(char *)text}), 0);
+    assert_int_equal(ens_send(t->out, to, &ens_msg_string, &(ens_string_v){(char *)text}), 0);
 }
 
 static ens_addr spawn_victim(scn *t, ens_addr parent)
@@ -135,7 +135,7 @@ static void test_kill_idle_actor(void **state)
     expect_killed(t, v);
     /* Gone for good: a message to it is a dead letter, an ask says so. */
     ens_msg *r = NULL;
-    assert_int_equal(ens_ask(t->out, v, ENS_MSG_STRING, &(ens_string_v){"x"}, SCN_WAIT_MS, &r),
+    assert_int_equal(ens_ask(t->out, v, &ens_msg_string, &(ens_string_v){"x"}, SCN_WAIT_MS, &r),
                      ENS_ENOACTOR);
     ens_msg_free(r);
     /* A dead address is ignored. */

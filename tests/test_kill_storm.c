@@ -207,7 +207,7 @@ static void on_children(ens_ctx *c, void *state, int status, const ens_msg *repl
 static int ask_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag)
 {
     ens_sup_query_v q = {0};
-    return ens_request(c, sup, ENS_MSG_SUP_WHICH, &q, 500, cb, tag);
+    return ens_request(c, sup, &ens__msg_sup_which, &q, 500, cb, tag);
 }
 
 /* The top's children: the groups as they are now (a group that crashed in
@@ -218,7 +218,7 @@ static void on_groups(ens_ctx *c, void *state, int status, const ens_msg *reply,
     (void)tag;
     st->refreshing--;
     const ens_sup_children_v *v =
-        status == 0 && reply != NULL ? ens_msg_value(reply, ENS_MSG_SUP_CHILDREN) : NULL;
+        status == 0 && reply != NULL ? ens_msg_value(reply, &ens_msg_sup_children) : NULL;
     const ens_sup_child_info *rows = v != NULL ? v->children.items : NULL;
     for (uint32_t i = 0; v != NULL && i < v->children.count && i < 2; i++) {
         if (!ens_addr_is_none(rows[i].child) && ask_children(c, rows[i].child, on_children, i) == 0)
@@ -232,7 +232,7 @@ static void on_children(ens_ctx *c, void *state, int status, const ens_msg *repl
     client_state *st = state;
     st->refreshing--;
     const ens_sup_children_v *v =
-        status == 0 && reply != NULL ? ens_msg_value(reply, ENS_MSG_SUP_CHILDREN) : NULL;
+        status == 0 && reply != NULL ? ens_msg_value(reply, &ens_msg_sup_children) : NULL;
     size_t base = tag == 0 ? 0 : WORKERS;
     for (size_t i = 0; i < WORKERS; i++)
         st->workers[base + i] = ENS_ADDR_NONE;
@@ -327,7 +327,7 @@ static int client_init(ens_ctx *c, void *state, const ens_msg *arg)
 static int client_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     client_state *st = state;
-    if (ens_msg_value(m, ENS_MSG_STRING) != NULL) { /* "stop": report when drained */
+    if (ens_msg_value(m, &ens_msg_string) != NULL) { /* "stop": report when drained */
         st->stopping = true;
         st->report_to = ens_sender(c);
         finish_if_done(c, st);
@@ -663,7 +663,7 @@ static void test_kill_storm_through_a_supervision_tree(void **state)
      * completed. */
     tally_v total = {0};
     for (uint32_t i = 0; i < CLIENTS; i++)
-        assert_int_equal(ens_send(t->out, clients[i], ENS_MSG_STRING, &(ens_string_v){"stop"}), 0);
+        assert_int_equal(ens_send(t->out, clients[i], &ens_msg_string, &(ens_string_v){"stop"}), 0);
     uint32_t first_ids[CLIENTS], last_ids[CLIENTS];
     for (uint32_t i = 0; i < CLIENTS; i++) {
         ens_msg *m = scn_listen_type(t, &tally_t, 60000);

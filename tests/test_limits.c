@@ -41,8 +41,8 @@ static const ens_actor_def echo_def = {"limits.Echo", 0, NULL, test_echo_receive
 static int echo_ok(ens_system *s, ens_addr to)
 {
     ens_msg *r = NULL;
-    int rc = ens_ask(ens_system_ctx(s), to, ENS_MSG_STRING, &(ens_string_v){"still"}, WAIT_MS, &r);
-    const ens_string_v *v = ens_msg_value(r, ENS_MSG_STRING);
+    int rc = ens_ask(ens_system_ctx(s), to, &ens_msg_string, &(ens_string_v){"still"}, WAIT_MS, &r);
+    const ens_string_v *v = ens_msg_value(r, &ens_msg_string);
     int ok = rc == 0 && v != NULL;
     ens_msg_free(r);
     return ok;
@@ -74,7 +74,7 @@ static int spawn_until_refused(const char *what)
     printf("# %s: %d actors spawned, then %s; all of them still answer: %s\n", what, n,
            ens_err_name(rc), code == 0 ? "yes" : "no");
     fflush(stdout);
-    if (ens_system_shutdown(s, WAIT_MS) != 0 && code == 0)
+    if (ens_system_close(s, WAIT_MS) != 0 && code == 0)
         code = 24;
     return code;
 }
@@ -154,7 +154,7 @@ typedef struct slow_state {
 static int slow_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     slow_state *s = st;
-    const ens_bytes_v *b = ens_msg_value(m, ENS_MSG_BYTES);
+    const ens_bytes_v *b = ens_msg_value(m, &ens_msg_bytes);
     if (b != NULL) {
         int64_t seq = -1;
         if (b->data.len >= sizeof(seq))
@@ -164,7 +164,7 @@ static int slow_receive(ens_ctx *c, void *st, const ens_msg *m)
         s->count++;
         return 0;
     }
-    const ens_string_v *t = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *t = ens_msg_value(m, &ens_msg_string);
     if (t != NULL && strcmp(t->text, "gate") == 0) {
         int fd = open(gate_path, O_RDWR | O_CLOEXEC);
         if (fd >= 0) {
@@ -181,7 +181,7 @@ static int slow_receive(ens_ctx *c, void *st, const ens_msg *m)
     if (t != NULL && strcmp(t->text, "count") == 0) {
         char text[64];
         snprintf(text, sizeof(text), "%lld %lld", (long long)s->count, (long long)s->out_of_order);
-        return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){text});
+        return ens_reply(c, &ens_msg_string, &(ens_string_v){text});
     }
     return 0;
 }
@@ -195,7 +195,7 @@ static int slow_teardown(void **state)
     if (gate_fd >= 0)
         close(gate_fd); /* lets a stuck handler go */
     gate_fd = -1;
-    ens_system_shutdown(slow_sys, WAIT_MS);
+    ens_system_close(slow_sys, WAIT_MS);
     slow_sys = NULL;
     if (gate_path[0] != '\0')
         unlink(gate_path);
@@ -206,7 +206,7 @@ static int slow_teardown(void **state)
 static int send_numbered(ens_addr to, uint8_t *buf, size_t len, int64_t seq)
 {
     memcpy(buf, &seq, sizeof(seq));
-    return ens_send(ens_system_ctx(slow_sys), to, ENS_MSG_BYTES,
+    return ens_send(ens_system_ctx(slow_sys), to, &ens_msg_bytes,
                     &(ens_bytes_v){{buf, (uint32_t)len}});
 }
 
@@ -223,11 +223,11 @@ static void ask_count(ens_addr to, long long *count, long long *out_of_order)
 {
     ens_msg *r = NULL;
     int rc;
-    while ((rc = ens_ask(ens_system_ctx(slow_sys), to, ENS_MSG_STRING, &(ens_string_v){"count"},
+    while ((rc = ens_ask(ens_system_ctx(slow_sys), to, &ens_msg_string, &(ens_string_v){"count"},
                          WAIT_MS, &r)) == ENS_EFULL)
         assert_int_equal(ens_system_run(slow_sys, 100), 0);
     assert_int_equal(rc, 0);
-    const ens_string_v *v = ens_msg_value(r, ENS_MSG_STRING);
+    const ens_string_v *v = ens_msg_value(r, &ens_msg_string);
     assert_non_null(v);
     assert_int_equal(sscanf(v->text, "%lld %lld", count, out_of_order), 2);
     ens_msg_free(r);
@@ -262,7 +262,7 @@ static void test_bytes_waiting_for_a_slow_actor_are_bounded(void **state)
     assert_non_null(buf);
     long rss_before = test_rss_kib(getpid());
     assert_int_equal(
-        ens_send(ens_system_ctx(slow_sys), slow, ENS_MSG_STRING, &(ens_string_v){"gate"}), 0);
+        ens_send(ens_system_ctx(slow_sys), slow, &ens_msg_string, &(ens_string_v){"gate"}), 0);
     int64_t accepted = 0;
     int refused = 0;
     for (int i = 0; i < 20; i++) {
@@ -299,7 +299,7 @@ static void test_bytes_waiting_for_a_slow_actor_are_bounded(void **state)
     ask_count(slow, &count, &bad);
     assert_int_equal(count, accepted);
     assert_int_equal(bad, 0);
-    assert_int_equal(ens_system_shutdown(slow_sys, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(slow_sys, WAIT_MS), 0);
     slow_sys = NULL;
 }
 
@@ -308,7 +308,7 @@ static void test_bytes_waiting_for_a_slow_actor_are_bounded(void **state)
 static int flooder_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
-    const ens_string_v *t = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *t = ens_msg_value(m, &ens_msg_string);
     ens_addr to;
     if (t == NULL || strncmp(t->text, "flood ", 6) != 0 || ens_addr_parse(t->text + 6, &to) != 0)
         return 0;
@@ -320,7 +320,7 @@ static int flooder_receive(ens_ctx *c, void *st, const ens_msg *m)
     int refused = 0, other = 0;
     for (int i = 0; i < 20; i++) {
         memcpy(buf, &accepted, sizeof(accepted));
-        int rc = ens_send(c, to, ENS_MSG_BYTES, &(ens_bytes_v){{buf, (uint32_t)msg}});
+        int rc = ens_send(c, to, &ens_msg_bytes, &(ens_bytes_v){{buf, (uint32_t)msg}});
         if (rc == 0)
             accepted++;
         else if (rc == ENS_EFULL)
@@ -331,7 +331,7 @@ static int flooder_receive(ens_ctx *c, void *st, const ens_msg *m)
     free(buf);
     char text[64];
     snprintf(text, sizeof(text), "%lld %d %d", (long long)accepted, refused, other);
-    return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){text});
+    return ens_reply(c, &ens_msg_string, &(ens_string_v){text});
 }
 
 static const ens_actor_def flooder_def = {
@@ -356,7 +356,7 @@ static void test_bytes_an_actor_holds_for_a_slow_actor_are_bounded(void **state)
     ens_addr slow, flooder;
     assert_int_equal(ens_spawn(out, &slow_def, NULL, NULL, &slow), 0);
     assert_int_equal(ens_spawn(out, &flooder_def, NULL, NULL, &flooder), 0);
-    assert_int_equal(ens_send(out, slow, ENS_MSG_STRING, &(ens_string_v){"gate"}), 0);
+    assert_int_equal(ens_send(out, slow, &ens_msg_string, &(ens_string_v){"gate"}), 0);
     /* Wait until the slow actor's handler is stuck (it writes a byte first). */
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -371,10 +371,10 @@ static void test_bytes_an_actor_holds_for_a_slow_actor_are_bounded(void **state)
     ens_addr_format(slow, text + 6, sizeof(text) - 6);
     memcpy(text, "flood ", 6);
     ens_msg *r = NULL;
-    assert_int_equal(ens_ask(out, flooder, ENS_MSG_STRING, &(ens_string_v){text}, WAIT_MS, &r), 0);
+    assert_int_equal(ens_ask(out, flooder, &ens_msg_string, &(ens_string_v){text}, WAIT_MS, &r), 0);
     long long accepted = -1;
     int refused = -1, other = -1;
-    assert_int_equal(sscanf(((const ens_string_v *)ens_msg_value(r, ENS_MSG_STRING))->text,
+    assert_int_equal(sscanf(((const ens_string_v *)ens_msg_value(r, &ens_msg_string))->text,
                             "%lld %d %d", &accepted, &refused, &other),
                      3);
     ens_msg_free(r);
@@ -411,7 +411,7 @@ static void test_bytes_an_actor_holds_for_a_slow_actor_are_bounded(void **state)
     }
     assert_int_equal(count, accepted);
     assert_int_equal(bad, 0);
-    assert_int_equal(ens_system_shutdown(slow_sys, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(slow_sys, WAIT_MS), 0);
     slow_sys = NULL;
 }
 
@@ -438,12 +438,12 @@ static void test_replies_around_a_piece_under_a_limit_just_above_it(void **state
         memset(text, 'x', len);
         text[len] = '\0';
         ens_msg *r = NULL;
-        int rc = ens_ask(ens_system_ctx(slow_sys), echo, ENS_MSG_STRING, &(ens_string_v){text},
+        int rc = ens_ask(ens_system_ctx(slow_sys), echo, &ens_msg_string, &(ens_string_v){text},
                          WAIT_MS, &r);
         if (rc == ENS_EMSGSIZE) /* the question itself is over the limit: done */
             break;
         assert_int_equal(rc, 0);
-        const ens_string_v *v = ens_msg_value(r, ENS_MSG_STRING);
+        const ens_string_v *v = ens_msg_value(r, &ens_msg_string);
         assert_non_null(v);
         assert_int_equal(strlen(v->text), len);
         if (ens_msg_size(r) > 32768)
@@ -457,7 +457,7 @@ static void test_replies_around_a_piece_under_a_limit_just_above_it(void **state
                   in_pieces);
     assert_true(in_pieces > 0);
     assert_true(largest <= o.max_frame_bytes);
-    assert_int_equal(ens_system_shutdown(slow_sys, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(slow_sys, WAIT_MS), 0);
     slow_sys = NULL;
 }
 

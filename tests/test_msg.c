@@ -64,7 +64,7 @@ static void test_message_accessors_report_header_and_value(void **state)
     assert_non_null(v);
     assert_int_equal(v->count, 5);
     assert_string_equal(v->text, "hi");
-    assert_null(ens_msg_value(m, ENS_MSG_STRING));
+    assert_null(ens_msg_value(m, &ens_msg_string));
     assert_null(ens_msg_value(m, &unregistered_t));
     assert_null(ens_msg_value(m, NULL));
     assert_true(ens_msg_sender(m).id == 22);
@@ -189,13 +189,13 @@ static ens_msg *wrap(const ens_msgtype *wrapper, const char *text)
     size_t inner_len;
     assert_int_equal(ens__frame_build(&greeting_t, &in, &h, LIMIT, &inner, &inner_len), 0);
     ens_msg *m;
-    if (wrapper == ENS_MSG_POISON) {
+    if (wrapper == &ens_msg_poison) {
         ens_poison_v p = {{11, 1, 0}, -5, 0, 2, "failed twice", {inner, (uint32_t)inner_len}};
-        m = build(ENS_MSG_POISON, &p);
+        m = build(&ens_msg_poison, &p);
     } else {
         ens_dead_envelope_v d = {
             {11, 1, 0}, greeting_t.id, "no such actor", {inner, (uint32_t)inner_len}};
-        m = build(ENS_MSG_DEAD_ENVELOPE, &d);
+        m = build(&ens_msg_dead_envelope, &d);
     }
     free(inner);
     return m;
@@ -204,8 +204,8 @@ static ens_msg *wrap(const ens_msgtype *wrapper, const char *text)
 static void test_poison_original_round_trip(void **state)
 {
     (void)state;
-    ens_msg *m = wrap(ENS_MSG_POISON, "the failed one");
-    const ens_poison_v *p = ens_msg_value(m, ENS_MSG_POISON);
+    ens_msg *m = wrap(&ens_msg_poison, "the failed one");
+    const ens_poison_v *p = ens_msg_value(m, &ens_msg_poison);
     assert_non_null(p);
     assert_string_equal(p->detail, "failed twice");
     const ens_msg *o = ens_poison_original(m);
@@ -229,7 +229,7 @@ static void test_poison_original_round_trip(void **state)
 static void test_dead_envelope_original_round_trip(void **state)
 {
     (void)state;
-    ens_msg *m = wrap(ENS_MSG_DEAD_ENVELOPE, "nobody home");
+    ens_msg *m = wrap(&ens_msg_dead_envelope, "nobody home");
     const ens_msg *o = ens_poison_original(m);
     assert_non_null(o);
     assert_string_equal(((const greeting_v *)ens_msg_value(o, &greeting_t))->text, "nobody home");
@@ -271,7 +271,7 @@ static void test_old_string_format_image_is_rejected_without_overread(void **sta
                      ENS_EBADFRAME);
     assert_null(m);
     /* our own encoder always writes the current string encoding */
-    m = wrap(ENS_MSG_POISON, "hello");
+    m = wrap(&ens_msg_poison, "hello");
     assert_int_equal(m->frame[ENS_FRAME_HEADER_LEN + 3] & 2, 2);
     ens_msg_free(m);
 }
@@ -282,12 +282,12 @@ static void test_poison_with_bad_original_gives_null(void **state)
     uint8_t junk[80];
     memset(junk, 0x11, sizeof junk);
     ens_poison_v p = {{1, 1, 0}, 0, 9, 2, NULL, {junk, sizeof junk}};
-    ens_msg *m = build(ENS_MSG_POISON, &p);
+    ens_msg *m = build(&ens_msg_poison, &p);
     assert_null(ens_poison_original(m));
     assert_null(ens_poison_original(m));
     ens_msg_free(m);
     ens_poison_v empty = {{1, 1, 0}, 0, 9, 2, NULL, {NULL, 0}};
-    m = build(ENS_MSG_POISON, &empty);
+    m = build(&ens_msg_poison, &empty);
     assert_null(ens_poison_original(m));
     ens_msg_free(m);
 }
@@ -322,7 +322,7 @@ static void test_out_of_memory_at_every_step_of_build_and_decode(void **state)
 static void test_out_of_memory_in_dup_and_original_is_clean(void **state)
 {
     (void)state;
-    ens_msg *m = wrap(ENS_MSG_POISON, "oom");
+    ens_msg *m = wrap(&ens_msg_poison, "oom");
     long n;
     for (n = 0;; n++) {
         ens__alloc_fail_after(n);

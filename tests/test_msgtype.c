@@ -117,9 +117,9 @@ static void test_nested_struct_tpl_cannot_place_is_rejected(void **state)
 static void test_builtin_and_system_types_are_registered(void **state)
 {
     (void)state;
-    const ens_msgtype *all[] = {ENS_MSG_STRING,       ENS_MSG_INT64,        ENS_MSG_BYTES,
-                                ENS_MSG_EXIT_REQUEST, ENS_MSG_CHILD_EXITED, ENS_MSG_WAKEUP,
-                                ENS_MSG_POISON,       ENS_MSG_DEAD_ENVELOPE};
+    const ens_msgtype *all[] = {&ens_msg_string,       &ens_msg_int64,        &ens_msg_bytes,
+                                &ens_msg_exit_request, &ens_msg_child_exited, &ens_msg_wakeup,
+                                &ens_msg_poison,       &ens_msg_dead_envelope};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
         const ens_typeinfo *info = ens__typeinfo_by_id(all[k]->id);
         assert_non_null(info);
@@ -130,15 +130,15 @@ static void test_builtin_and_system_types_are_registered(void **state)
         /* registering a built-in pointer again is a no-op */
         assert_int_equal(ens_msgtype_register((ens_msgtype *)(uintptr_t)all[k]), 0);
     }
-    assert_int_equal(ENS_MSG_STRING->id, ens__type_hash("ens.String"));
-    assert_int_equal(ENS_MSG_INT64->id, ens__type_hash("ens.Int64"));
-    assert_int_equal(ENS_MSG_BYTES->id, ens__type_hash("ens.Bytes"));
-    assert_true(ENS_MSG_EXIT_REQUEST->id >= ENS_TYPE_ID_SYSTEM_MIN);
-    assert_true(ENS_MSG_CHILD_EXITED->id >= ENS_TYPE_ID_SYSTEM_MIN);
-    assert_true(ENS_MSG_WAKEUP->id >= ENS_TYPE_ID_SYSTEM_MIN);
-    assert_true(ENS_MSG_POISON->id >= ENS_TYPE_ID_SYSTEM_MIN);
-    assert_true(ENS_MSG_DEAD_ENVELOPE->id >= ENS_TYPE_ID_SYSTEM_MIN);
-    assert_int_equal(ENS_MSG_POISON->size, sizeof(ens_poison_v));
+    assert_int_equal(ens_msg_string.id, ens__type_hash("ens.String"));
+    assert_int_equal(ens_msg_int64.id, ens__type_hash("ens.Int64"));
+    assert_int_equal(ens_msg_bytes.id, ens__type_hash("ens.Bytes"));
+    assert_true(ens_msg_exit_request.id >= ENS_TYPE_ID_SYSTEM_MIN);
+    assert_true(ens_msg_child_exited.id >= ENS_TYPE_ID_SYSTEM_MIN);
+    assert_true(ens_msg_wakeup.id >= ENS_TYPE_ID_SYSTEM_MIN);
+    assert_true(ens_msg_poison.id >= ENS_TYPE_ID_SYSTEM_MIN);
+    assert_true(ens_msg_dead_envelope.id >= ENS_TYPE_ID_SYSTEM_MIN);
+    assert_int_equal(ens_msg_poison.size, sizeof(ens_poison_v));
 }
 
 typedef struct greeting_v {
@@ -253,7 +253,7 @@ static void test_many_registrations_grow_the_table(void **state)
         assert_ptr_equal(ens_msgtype_find(names[k]), &types[k]);
         assert_ptr_equal(ens__typeinfo_by_id(types[k].id)->type, &types[k]);
     }
-    assert_ptr_equal(ens_msgtype_find("ens.WakeUp"), ENS_MSG_WAKEUP);
+    assert_ptr_equal(ens_msgtype_find("ens.WakeUp"), &ens_msg_wakeup);
 }
 
 static void test_register_out_of_memory_is_clean(void **state)

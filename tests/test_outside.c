@@ -25,23 +25,23 @@
 static int caller_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
-    const ens_int64_v *v = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     if (v == NULL)
         return 0;
     ens_system *inherited = (ens_system *)(uintptr_t)v->value;
     ens_ctx *out = ens_system_ctx(inherited);
     ens_msg *r = NULL;
     ens_status *snap = NULL;
-    int ask = ens_ask(out, ens_self(c), ENS_MSG_INT64, v, 100, &r);
+    int ask = ens_ask(out, ens_self(c), &ens_msg_int64, v, 100, &r);
     int listen = ens_listen(out, 100, &r);
     int run = ens_system_run(inherited, 100);
     int status = ens_system_status(inherited, 100, &snap);
-    int shutdown = ens_system_shutdown(inherited, 100);
+    int shutdown = ens_system_close(inherited, 100);
     int stop = ens_system_stop(inherited, 100);
     char line[160];
     snprintf(line, sizeof(line), "ask %d listen %d run %d status %d shutdown %d stop %d", ask,
              listen, run, status, shutdown, stop);
-    return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){line});
+    return ens_reply(c, &ens_msg_string, &(ens_string_v){line});
 }
 
 static const ens_actor_def caller_def = {
@@ -60,13 +60,13 @@ static void test_outside_calls_are_refused_in_an_actor_process(void **state)
     assert_int_equal(ens_spawn(out, &caller_def, NULL, NULL, &a), 0);
     ens_msg *r = NULL;
     ens_int64_v handle = {(int64_t)(uintptr_t)s};
-    int rc = ens_ask(out, a, ENS_MSG_INT64, &handle, WAIT_MS, &r);
+    int rc = ens_ask(out, a, &ens_msg_int64, &handle, WAIT_MS, &r);
     if (rc != 0) {
         ens_msg_free(r);
-        ens_system_shutdown(s, WAIT_MS);
+        ens_system_close(s, WAIT_MS);
         fail_msg("the caller did not answer: %s", ens_err_name(rc));
     }
-    const ens_string_v *line = ens_msg_value(r, ENS_MSG_STRING);
+    const ens_string_v *line = ens_msg_value(r, &ens_msg_string);
     assert_non_null(line);
     char want[160];
     const int e = ENS_EINVAL;
@@ -76,10 +76,10 @@ static void test_outside_calls_are_refused_in_an_actor_process(void **state)
     ens_msg_free(r);
     /* Nothing of the system went with those calls: the same actor answers
      * again, and the program ends the system as usual. */
-    rc = ens_ask(out, a, ENS_MSG_INT64, &handle, WAIT_MS, &r);
+    rc = ens_ask(out, a, &ens_msg_int64, &handle, WAIT_MS, &r);
     ens_msg_free(r);
     assert_int_equal(rc, 0);
-    assert_int_equal(ens_system_shutdown(s, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(s, WAIT_MS), 0);
 }
 
 int main(void)

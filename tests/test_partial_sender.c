@@ -46,20 +46,20 @@ typedef struct {
 static int sink_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     sink_state *s = state;
-    const ens_string_v *str = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *str = ens_msg_value(m, &ens_msg_string);
     if (str != NULL && strcmp(str->text, "block") == 0) {
         for (;;)
             pause(); /* until it is killed */
     }
     if (str != NULL)
-        return ens_reply(c, ENS_MSG_STRING, str);
-    if (ens_msg_value(m, ENS_MSG_BYTES) != NULL) {
+        return ens_reply(c, &ens_msg_string, str);
+    if (ens_msg_value(m, &ens_msg_bytes) != NULL) {
         s->bytes_seen++;
         return 0;
     }
-    if (ens_msg_value(m, ENS_MSG_INT64) != NULL) {
+    if (ens_msg_value(m, &ens_msg_int64) != NULL) {
         ens_int64_v n = {s->bytes_seen};
-        return ens_reply(c, ENS_MSG_INT64, &n);
+        return ens_reply(c, &ens_msg_int64, &n);
     }
     return 0;
 }
@@ -111,7 +111,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     if (f->sys != NULL)
-        ens_system_shutdown(f->sys, WAIT_MS);
+        ens_system_close(f->sys, WAIT_MS);
     test_journal_remove(f->db);
     free(f);
     return 0;
@@ -126,8 +126,9 @@ static int64_t bytes_seen(fixture *f)
 {
     ens_msg *r = NULL;
     assert_int_equal(
-        ens_ask(ens_system_ctx(f->sys), f->sink, ENS_MSG_INT64, &(ens_int64_v){0}, WAIT_MS, &r), 0);
-    const ens_int64_v *v = ens_msg_value(r, ENS_MSG_INT64);
+        ens_ask(ens_system_ctx(f->sys), f->sink, &ens_msg_int64, &(ens_int64_v){0}, WAIT_MS, &r),
+        0);
+    const ens_int64_v *v = ens_msg_value(r, &ens_msg_int64);
     assert_non_null(v);
     int64_t n = v->value;
     ens_msg_free(r);
@@ -185,7 +186,7 @@ static uint8_t *pieces_of(ens_addr to, size_t size, size_t *len, size_t *piece_l
     uint8_t *frame = NULL;
     size_t flen = 0;
     ens_frame_hdr h = {.target = to, .attempt = 1};
-    assert_int_equal(ens__frame_build(ENS_MSG_BYTES, &(ens_bytes_v){{data, (uint32_t)size}}, &h,
+    assert_int_equal(ens__frame_build(&ens_msg_bytes, &(ens_bytes_v){{data, (uint32_t)size}}, &h,
                                       UINT32_MAX, &frame, &flen),
                      0);
     free(data);
@@ -350,7 +351,7 @@ static void test_sender_killed_mid_frame(void **state)
     printf("# admin descriptors %d -> %d after 42 dead senders\n", admin_fds, admin_fds_after);
     assert_true(admin_fds_after <= admin_fds + 4);
     free(stream);
-    assert_int_equal(ens_system_shutdown(f->sys, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(f->sys, WAIT_MS), 0);
     f->sys = NULL;
     rows r = journal_rows(f);
     printf("# %d senders killed with bytes sent, %d rows \"hung up in the middle\", %d naming "
@@ -383,7 +384,7 @@ static void test_stalled_sender_holds_nobody_up(void **state)
     assert_int_equal(waitpid(staller, &ws, 0), staller);
     expect_echo(f, "after the stall");
     free(stream);
-    assert_int_equal(ens_system_shutdown(f->sys, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(f->sys, WAIT_MS), 0);
     f->sys = NULL;
     rows r = journal_rows(f);
     assert_int_equal(r.hung_up, 1);
@@ -421,7 +422,7 @@ static void test_stalled_senders_in_every_slot(void **state)
     }
     expect_echo(f, "after");
     free(stream);
-    assert_int_equal(ens_system_shutdown(f->sys, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(f->sys, WAIT_MS), 0);
     f->sys = NULL;
     rows r = journal_rows(f);
     printf("# %u stallers: %d dropped for stalling, %d when they hung up\n", ENS_STAGE_SLOTS,
@@ -449,13 +450,13 @@ static void test_large_message_on_its_way_to_an_ended_actor(void **state)
             assert_int_equal(ens_spawn(out, &sink_def, NULL, NULL, &sink), 0);
         if (alone) { /* an ask leaves at once: nothing waits in front of the bytes */
             ens_msg *r = NULL;
-            assert_int_equal(ens_ask(out, sink, ENS_MSG_STRING, &(ens_string_v){"block"}, 200, &r),
+            assert_int_equal(ens_ask(out, sink, &ens_msg_string, &(ens_string_v){"block"}, 200, &r),
                              ENS_ETIMEDOUT);
         } else {
-            assert_int_equal(ens_send(out, sink, ENS_MSG_STRING, &(ens_string_v){"block"}), 0);
+            assert_int_equal(ens_send(out, sink, &ens_msg_string, &(ens_string_v){"block"}), 0);
         }
-        assert_int_equal(ens_send(out, sink, ENS_MSG_BYTES, &(ens_bytes_v){{data, (uint32_t)size}}),
-                         0);
+        assert_int_equal(
+            ens_send(out, sink, &ens_msg_bytes, &(ens_bytes_v){{data, (uint32_t)size}}), 0);
         ens_system_run(f->sys, 100); /* what the socket takes leaves */
         assert_int_equal(ens_kill(out, sink), 0);
         /* The sender learns it when it sends what is left: run until it has. */
@@ -466,7 +467,7 @@ static void test_large_message_on_its_way_to_an_ended_actor(void **state)
         }
     }
     free(data);
-    assert_int_equal(ens_system_shutdown(f->sys, WAIT_MS), 0);
+    assert_int_equal(ens_system_close(f->sys, WAIT_MS), 0);
     f->sys = NULL;
     rows r = journal_rows(f);
     printf("# 2 large messages to ended actors: %d dead letters from the sender, %d partial "

@@ -118,9 +118,9 @@ __attribute__((no_sanitize("undefined"), noinline)) static void null_store(void)
 static int victim_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     victim_state *vs = st;
-    const ens_bytes_v *b = ens_msg_value(m, ENS_MSG_BYTES);
+    const ens_bytes_v *b = ens_msg_value(m, &ens_msg_bytes);
     if (b != NULL)
-        return ens_reply(c, ENS_MSG_BYTES, b);
+        return ens_reply(c, &ens_msg_bytes, b);
     const cmd_v *v = ens_msg_value(m, &cmd_t);
     if (v == NULL)
         return 0;
@@ -161,7 +161,7 @@ static int victim_receive(ens_ctx *c, void *st, const ens_msg *m)
         int32_t full = 0;
         for (int32_t i = 0; i < v->arg; i++) {
             ens_int64_v x = {i};
-            int rc = ens_send(c, ens_sender(c), ENS_MSG_INT64, &x);
+            int rc = ens_send(c, ens_sender(c), &ens_msg_int64, &x);
             if (rc == ENS_EFULL)
                 full++;
             else if (rc != 0)
@@ -213,9 +213,9 @@ static int watcher_receive(ens_ctx *c, void *st, const ens_msg *m)
         }
         char text[ENS_ADDR_STRLEN];
         ens_addr_format(child, text, sizeof(text));
-        return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){text});
+        return ens_reply(c, &ens_msg_string, &(ens_string_v){text});
     }
-    const ens_child_exited_v *ce = ens_msg_value(m, ENS_MSG_CHILD_EXITED);
+    const ens_child_exited_v *ce = ens_msg_value(m, &ens_msg_child_exited);
     if (ce != NULL) {
         seen_v s = {ce->reason, ce->signal, 0, 0, ce->incarnation};
         return ens_send(c, ws->outside, &seen_t, &s);
@@ -249,7 +249,7 @@ static int teardown(void **state)
 {
     (void)state;
     if (current != NULL)
-        ens_system_shutdown(current, 5000);
+        ens_system_close(current, 5000);
     current = NULL;
     return 0;
 }
@@ -257,7 +257,7 @@ static int teardown(void **state)
 static int stop(ens_system *s, uint32_t timeout_ms)
 {
     current = NULL;
-    return ens_system_shutdown(s, timeout_ms);
+    return ens_system_close(s, timeout_ms);
 }
 
 static ens_system *start(ens_system_opts *o)
@@ -337,7 +337,7 @@ static void test_second_crash_poisons_with_signal(void **state)
     cmd_v c = {OP_ABORT_ALWAYS, 0, 5};
     ens_msg *r = NULL;
     assert_int_equal(ens_ask(out, v, &cmd_t, &c, WAIT_MS, &r), ENS_EPOISON);
-    const ens_poison_v *p = ens_msg_value(r, ENS_MSG_POISON);
+    const ens_poison_v *p = ens_msg_value(r, &ens_msg_poison);
     assert_non_null(p);
     assert_int_equal(p->signal, SIGABRT);
     assert_int_equal(p->attempts, 2);
@@ -599,8 +599,8 @@ static void test_large_messages_cross_processes(void **state)
             data[i] = (uint8_t)(i * 7 + k);
         ens_bytes_v b = {{data, (uint32_t)sizes[k]}};
         ens_msg *r = NULL;
-        assert_int_equal(ens_ask(out, v, ENS_MSG_BYTES, &b, WAIT_MS, &r), 0);
-        const ens_bytes_v *back = ens_msg_value(r, ENS_MSG_BYTES);
+        assert_int_equal(ens_ask(out, v, &ens_msg_bytes, &b, WAIT_MS, &r), 0);
+        const ens_bytes_v *back = ens_msg_value(r, &ens_msg_bytes);
         assert_non_null(back);
         assert_int_equal(back->data.len, sizes[k]);
         assert_memory_equal(back->data.data, data, sizes[k]);
@@ -611,7 +611,7 @@ static void test_large_messages_cross_processes(void **state)
     uint8_t *big = calloc(1, o.max_frame_bytes);
     assert_non_null(big);
     ens_bytes_v b = {{big, o.max_frame_bytes}};
-    assert_int_equal(ens_send(out, v, ENS_MSG_BYTES, &b), ENS_EMSGSIZE);
+    assert_int_equal(ens_send(out, v, &ens_msg_bytes, &b), ENS_EMSGSIZE);
     free(big);
     assert_int_equal(stop(s, WAIT_MS), 0);
 }
@@ -643,7 +643,7 @@ static void test_kill_during_large_transfers_loses_nothing(void **state)
         for (size_t i = 0; i < SIZE; i++)
             data[i] = (uint8_t)(i * 13 + (size_t)k * 7 + (i >> 12));
         ens_bytes_v b = {{data, SIZE}};
-        tell(s, v, ENS_MSG_BYTES, &b);
+        tell(s, v, &ens_msg_bytes, &b);
     }
     int next = 0, kills = 0;
     while (next < N) {
@@ -653,7 +653,7 @@ static void test_kill_during_large_transfers_loses_nothing(void **state)
         /* A message in hand at two kills (the victim may run ahead of the
          * replies it sends) comes back as poison: dealt with all the same. */
         const ens_msg *orig = ens_poison_original(m);
-        const ens_bytes_v *back = ens_msg_value(orig != NULL ? orig : m, ENS_MSG_BYTES);
+        const ens_bytes_v *back = ens_msg_value(orig != NULL ? orig : m, &ens_msg_bytes);
         assert_non_null(back);
         assert_int_equal(back->data.len, SIZE);
         const uint8_t *got = back->data.data;
@@ -710,7 +710,7 @@ static void test_flood_is_bounded_by_efull(void **state)
     for (int64_t i = 0; i < 1000; i++) {
         ens_msg *m = NULL;
         assert_int_equal(ens_listen(out, WAIT_MS, &m), 0);
-        const ens_int64_v *x = ens_msg_value(m, ENS_MSG_INT64);
+        const ens_int64_v *x = ens_msg_value(m, &ens_msg_int64);
         assert_non_null(x);
         assert_int_equal(x->value, i);
         ens_msg_free(m);
@@ -766,7 +766,7 @@ static void test_kill_storm_handles_every_message_once(void **state)
     assert_int_not_equal(last.pid, storm->pid);
     ens_msg *m = NULL;
     assert_int_equal(ens_listen(out, WAIT_MS, &m), 0);
-    const ens_poison_v *p = ens_msg_value(m, ENS_MSG_POISON);
+    const ens_poison_v *p = ens_msg_value(m, &ens_msg_poison);
     assert_non_null(p);
     assert_int_equal(p->signal, SIGABRT);
     const cmd_v *pc = ens_msg_value(ens_poison_original(m), &cmd_t);
@@ -802,7 +802,7 @@ static void test_crash_loop_ends_actor_and_tells_parent(void **state)
     assert_int_equal(ens_ask(out, w, &cmd_t, &c, WAIT_MS, &r), 0);
     ens_addr child;
     assert_int_equal(
-        ens_addr_parse(((const ens_string_v *)ens_msg_value(r, ENS_MSG_STRING))->text, &child), 0);
+        ens_addr_parse(((const ens_string_v *)ens_msg_value(r, &ens_msg_string))->text, &child), 0);
     ens_msg_free(r);
     /* Twenty messages, each fatal twice: past ten crashes in a second the
      * admin gives up, and the parent hears how its child ended. */
@@ -827,7 +827,7 @@ typedef struct {
 static int order_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     order_state *os = st;
-    const ens_int64_v *x = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *x = ens_msg_value(m, &ens_msg_int64);
     if (x != NULL) {
         if (x->value != os->next)
             os->bad++;
@@ -835,7 +835,7 @@ static int order_receive(ens_ctx *c, void *st, const ens_msg *m)
         return 0;
     }
     ens_int64_v r = {os->bad ? -1 : os->next};
-    return ens_reply(c, ENS_MSG_INT64, &r);
+    return ens_reply(c, &ens_msg_int64, &r);
 }
 
 static const ens_actor_def order_def = {
@@ -855,11 +855,12 @@ static void test_million_messages_keep_their_order(void **state)
     assert_int_equal(ens_spawn(out, &order_def, NULL, NULL, &a), 0);
     for (int64_t i = 0; i < n; i++) {
         ens_int64_v x = {i};
-        tell(s, a, ENS_MSG_INT64, &x);
+        tell(s, a, &ens_msg_int64, &x);
     }
     ens_msg *r = NULL;
-    assert_int_equal(ens_ask(out, a, ENS_MSG_STRING, &(ens_string_v){"count"}, WAIT_MS * 4, &r), 0);
-    const ens_int64_v *got = ens_msg_value(r, ENS_MSG_INT64);
+    assert_int_equal(ens_ask(out, a, &ens_msg_string, &(ens_string_v){"count"}, WAIT_MS * 4, &r),
+                     0);
+    const ens_int64_v *got = ens_msg_value(r, &ens_msg_int64);
     assert_non_null(got);
     assert_int_equal(got->value, n);
     ens_msg_free(r);

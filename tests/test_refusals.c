@@ -38,7 +38,7 @@ extern const ens_actor_def probe_def;
 static int probe_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
-    const ens_string_v *cmd = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *cmd = ens_msg_value(m, &ens_msg_string);
     if (cmd == NULL || cmd->text == NULL || strcmp(cmd->text, "check") != 0)
         return 0;
     int64_t failed = 0;
@@ -48,29 +48,30 @@ static int probe_receive(ens_ctx *c, void *st, const ens_msg *m)
     bad.spare = 1;
     ens_string_v s = {"x"};
     /* 0-8: an address with its reserved field set */
-    check(&failed, &n, ens_send(c, bad, ENS_MSG_STRING, &s), ENS_EINVAL);
-    check(&failed, &n, ens_cast(c, bad, ENS_MSG_STRING, &s), ENS_EINVAL);
-    check(&failed, &n, ens_request(c, bad, ENS_MSG_STRING, &s, SHORT_MS, ignore_reply, 0),
+    check(&failed, &n, ens_send(c, bad, &ens_msg_string, &s), ENS_EINVAL);
+    check(&failed, &n, ens_cast(c, bad, &ens_msg_string, &s), ENS_EINVAL);
+    check(&failed, &n, ens_request(c, bad, &ens_msg_string, &s, SHORT_MS, ignore_reply, 0),
           ENS_EINVAL);
-    check(&failed, &n, ens_call(c, bad, ENS_MSG_STRING, &s, SHORT_MS, ignore_reply, 0), ENS_EINVAL);
+    check(&failed, &n, ens_call(c, bad, &ens_msg_string, &s, SHORT_MS, ignore_reply, 0),
+          ENS_EINVAL);
     check(&failed, &n, ens_exit_request(c, bad), ENS_EINVAL);
     check(&failed, &n, ens_kill(c, bad), ENS_EINVAL);
     check(&failed, &n, ens_forward(c, bad, m), ENS_EINVAL);
-    check(&failed, &n, ens_reply_to(c, (ens_from){bad, 0}, 0, ENS_MSG_STRING, &s), ENS_EINVAL);
-    check(&failed, &n, ens_gen_server_cast(c, bad, ENS_MSG_STRING, &s), ENS_EINVAL);
+    check(&failed, &n, ens_reply_to(c, (ens_from){bad, 0}, 0, &ens_msg_string, &s), ENS_EINVAL);
+    check(&failed, &n, ens_gen_server_cast(c, bad, &ens_msg_string, &s), ENS_EINVAL);
     /* 9-17: a NULL value */
-    check(&failed, &n, ens_send(c, self, ENS_MSG_STRING, NULL), ENS_EINVAL);
-    check(&failed, &n, ens_cast(c, self, ENS_MSG_STRING, NULL), ENS_EINVAL);
-    check(&failed, &n, ens_request(c, self, ENS_MSG_STRING, NULL, SHORT_MS, ignore_reply, 0),
+    check(&failed, &n, ens_send(c, self, &ens_msg_string, NULL), ENS_EINVAL);
+    check(&failed, &n, ens_cast(c, self, &ens_msg_string, NULL), ENS_EINVAL);
+    check(&failed, &n, ens_request(c, self, &ens_msg_string, NULL, SHORT_MS, ignore_reply, 0),
           ENS_EINVAL);
-    check(&failed, &n, ens_call(c, self, ENS_MSG_STRING, NULL, SHORT_MS, ignore_reply, 0),
+    check(&failed, &n, ens_call(c, self, &ens_msg_string, NULL, SHORT_MS, ignore_reply, 0),
           ENS_EINVAL);
-    check(&failed, &n, ens_reply(c, ENS_MSG_STRING, NULL), ENS_EINVAL);
-    check(&failed, &n, ens_reply_to(c, ens_from_current(c), 0, ENS_MSG_STRING, NULL), ENS_EINVAL);
-    check(&failed, &n, ens_reply_error(c, ENS_EIO, ENS_MSG_STRING, NULL), ENS_EINVAL);
-    check(&failed, &n, ens_name_send(c, "refusals.nobody", ENS_MSG_STRING, NULL), ENS_EINVAL);
+    check(&failed, &n, ens_reply(c, &ens_msg_string, NULL), ENS_EINVAL);
+    check(&failed, &n, ens_reply_to(c, ens_from_current(c), 0, &ens_msg_string, NULL), ENS_EINVAL);
+    check(&failed, &n, ens_reply_error(c, ENS_EIO, &ens_msg_string, NULL), ENS_EINVAL);
+    check(&failed, &n, ens_name_send(c, "refusals.nobody", &ens_msg_string, NULL), ENS_EINVAL);
     ens_addr child = ENS_ADDR_NONE;
-    check(&failed, &n, ens_spawn(c, &probe_def, ENS_MSG_STRING, NULL, &child), ENS_EINVAL);
+    check(&failed, &n, ens_spawn(c, &probe_def, &ens_msg_string, NULL, &child), ENS_EINVAL);
     /* 18-23: what an actor may report */
     check(&failed, &n, ens_spawn(c, &probe_def, NULL, NULL, &child), 0);
     ens_event own = {.kind = ENS_EV_ERROR, .reason = "about itself"};
@@ -86,7 +87,7 @@ static int probe_receive(ens_ctx *c, void *st, const ens_msg *m)
     check(&failed, &n, ens_event_report(c, &other), ENS_EINVAL);
     ens_event unknown = {.kind = (ens_event_kind)999, .reason = "forged"};
     check(&failed, &n, ens_event_report(c, &unknown), ENS_EINVAL);
-    return ens_reply(c, ENS_MSG_INT64, &(ens_int64_v){failed});
+    return ens_reply(c, &ens_msg_int64, &(ens_int64_v){failed});
 }
 
 const ens_actor_def probe_def = {"refusals.Probe", 0, NULL, probe_receive, NULL, NULL, NULL};
@@ -108,8 +109,8 @@ static void test_actor_calls_refuse_bad_addresses_null_values_and_forged_events(
     assert_int_equal(ens_spawn(t->out, &probe_def, NULL, NULL, &probe), 0);
     ens_msg *r = NULL;
     assert_int_equal(
-        ens_ask(t->out, probe, ENS_MSG_STRING, &(ens_string_v){"check"}, SCN_WAIT_MS, &r), 0);
-    const ens_int64_v *failed = ens_msg_value(r, ENS_MSG_INT64);
+        ens_ask(t->out, probe, &ens_msg_string, &(ens_string_v){"check"}, SCN_WAIT_MS, &r), 0);
+    const ens_int64_v *failed = ens_msg_value(r, &ens_msg_int64);
     assert_non_null(failed);
     if (failed->value != 0)
         fail_msg("checks in the probe that failed (bit i = check i): 0x%llx",
@@ -130,18 +131,18 @@ static void test_outside_calls_refuse_bad_addresses_null_values_and_forged_event
     bad.spare = 7;
     ens_string_v s = {"check"};
     ens_msg *r = (ens_msg *)1;
-    assert_int_equal(ens_send(t->out, bad, ENS_MSG_STRING, &s), ENS_EINVAL);
-    assert_int_equal(ens_ask(t->out, bad, ENS_MSG_STRING, &s, SHORT_MS, &r), ENS_EINVAL);
+    assert_int_equal(ens_send(t->out, bad, &ens_msg_string, &s), ENS_EINVAL);
+    assert_int_equal(ens_ask(t->out, bad, &ens_msg_string, &s, SHORT_MS, &r), ENS_EINVAL);
     assert_null(r);
     assert_int_equal(ens_exit_request(t->out, bad), ENS_EINVAL);
     assert_int_equal(ens_kill(t->out, bad), ENS_EINVAL);
-    assert_int_equal(ens_gen_server_cast(t->out, bad, ENS_MSG_STRING, &s), ENS_EINVAL);
-    assert_int_equal(ens_send(t->out, probe, ENS_MSG_STRING, NULL), ENS_EINVAL);
-    assert_int_equal(ens_cast(t->out, probe, ENS_MSG_STRING, NULL), ENS_EINVAL);
-    assert_int_equal(ens_ask(t->out, probe, ENS_MSG_STRING, NULL, SHORT_MS, &r), ENS_EINVAL);
-    assert_int_equal(ens_name_send(t->out, "refusals.nobody", ENS_MSG_STRING, NULL), ENS_EINVAL);
+    assert_int_equal(ens_gen_server_cast(t->out, bad, &ens_msg_string, &s), ENS_EINVAL);
+    assert_int_equal(ens_send(t->out, probe, &ens_msg_string, NULL), ENS_EINVAL);
+    assert_int_equal(ens_cast(t->out, probe, &ens_msg_string, NULL), ENS_EINVAL);
+    assert_int_equal(ens_ask(t->out, probe, &ens_msg_string, NULL, SHORT_MS, &r), ENS_EINVAL);
+    assert_int_equal(ens_name_send(t->out, "refusals.nobody", &ens_msg_string, NULL), ENS_EINVAL);
     ens_addr a = ENS_ADDR_NONE;
-    assert_int_equal(ens_spawn(t->out, &probe_def, ENS_MSG_STRING, NULL, &a), ENS_EINVAL);
+    assert_int_equal(ens_spawn(t->out, &probe_def, &ens_msg_string, NULL, &a), ENS_EINVAL);
     /* The outside program reports about itself only, and known kinds. */
     ens_event own = {.kind = ENS_EV_ERROR, .reason = "about itself"};
     assert_int_equal(ens_event_report(t->out, &own), 0);
@@ -156,8 +157,8 @@ static void test_outside_calls_refuse_bad_addresses_null_values_and_forged_event
         assert_int_equal(scn_events_count(t, ENS_EV_ERROR, ens_self(t->out)), 2);
     }
     /* Nothing was sent or queued: the probe answers the next ask first. */
-    assert_int_equal(ens_ask(t->out, probe, ENS_MSG_STRING, &s, SCN_WAIT_MS, &r), 0);
-    const ens_int64_v *failed = ens_msg_value(r, ENS_MSG_INT64);
+    assert_int_equal(ens_ask(t->out, probe, &ens_msg_string, &s, SCN_WAIT_MS, &r), 0);
+    const ens_int64_v *failed = ens_msg_value(r, &ens_msg_int64);
     assert_non_null(failed);
     assert_int_equal(failed->value, 0);
     ens_msg_free(r);

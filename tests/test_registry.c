@@ -49,17 +49,17 @@ static int echo_init(ens_ctx *c, void *state, const ens_msg *arg)
 static int echo_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     (void)state;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s == NULL || s->text == NULL)
         return 0;
     if (strcmp(s->text, "crash") == 0) {
         if (ens_msg_attempt(m) == 1)
             raise(SIGKILL);
-        return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){"survived"});
+        return ens_reply(c, &ens_msg_string, &(ens_string_v){"survived"});
     }
     if (strcmp(s->text, "stop") == 0)
         return ens_stop(c, ENS_EXIT_NORMAL, 0);
-    return ens_reply(c, ENS_MSG_STRING, s);
+    return ens_reply(c, &ens_msg_string, s);
 }
 
 static const ens_actor_def echo_def = {
@@ -70,7 +70,7 @@ static const ens_actor_def echo_def = {
 static int namer_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     (void)state;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s == NULL || s->text == NULL)
         return 0;
     report_v r = {0, 0, ENS_ADDR_NONE};
@@ -85,7 +85,7 @@ static int namer_receive(ens_ctx *c, void *state, const ens_msg *m)
     else if (strncmp(s->text, "lookup ", 7) == 0)
         r.rc = ens_name_lookup(c, arg, &r.addr);
     else if (strncmp(s->text, "send ", 5) == 0)
-        r.rc = ens_name_send(c, arg, ENS_MSG_STRING, &(ens_string_v){"from namer"});
+        r.rc = ens_name_send(c, arg, &ens_msg_string, &(ens_string_v){"from namer"});
     else
         r.rc = -1;
     return ens_reply(c, &report_t, &r);
@@ -108,11 +108,11 @@ static int collector_init(ens_ctx *c, void *state, const ens_msg *arg)
 static int collector_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     collector_state *st = state;
-    const ens_dead_envelope_v *d = ens_msg_value(m, ENS_MSG_DEAD_ENVELOPE);
+    const ens_dead_envelope_v *d = ens_msg_value(m, &ens_msg_dead_envelope);
     if (d != NULL)
-        return ens_send(c, st->report_to, ENS_MSG_STRING, &(ens_string_v){d->reason});
+        return ens_send(c, st->report_to, &ens_msg_string, &(ens_string_v){d->reason});
     st->report_to = ens_msg_sender(m);
-    return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){"ready"});
+    return ens_reply(c, &ens_msg_string, &(ens_string_v){"ready"});
 }
 
 static const ens_actor_def collector_def = {.name = "reg.Collector",
@@ -126,8 +126,8 @@ static void expect_text(scn *t, ens_addr to, const char *text, const char *want)
 {
     ens_msg *r = NULL;
     assert_int_equal(
-        ens_ask(t->out, to, ENS_MSG_STRING, &(ens_string_v){(char *)text}, SCN_WAIT_MS, &r), 0);
-    const ens_string_v *v = ens_msg_value(r, ENS_MSG_STRING);
+        ens_ask(t->out, to, &ens_msg_string, &(ens_string_v){(char *)text}, SCN_WAIT_MS, &r), 0);
+    const ens_string_v *v = ens_msg_value(r, &ens_msg_string);
     assert_non_null(v);
     assert_string_equal(v->text, want);
     ens_msg_free(r);
@@ -138,7 +138,7 @@ static report_v command(scn *t, ens_addr to, const char *cmd)
 {
     ens_msg *r = NULL;
     assert_int_equal(
-        ens_ask(t->out, to, ENS_MSG_STRING, &(ens_string_v){(char *)cmd}, SCN_WAIT_MS, &r), 0);
+        ens_ask(t->out, to, &ens_msg_string, &(ens_string_v){(char *)cmd}, SCN_WAIT_MS, &r), 0);
     const report_v *v = ens_msg_value(r, &report_t);
     assert_non_null(v);
     report_v copy = *v;
@@ -219,7 +219,7 @@ static void test_invalid_names_are_einval(void **state)
         assert_false(ens_name_valid(bad[i]));
         assert_int_equal(ens_name_lookup(t->out, bad[i], &a), ENS_EINVAL);
         assert_int_equal(ens_name_spawn(t->out, bad[i], &echo_def, NULL, NULL, &a), ENS_EINVAL);
-        assert_int_equal(ens_name_send(t->out, bad[i], ENS_MSG_STRING, &(ens_string_v){"x"}),
+        assert_int_equal(ens_name_send(t->out, bad[i], &ens_msg_string, &(ens_string_v){"x"}),
                          ENS_EINVAL);
     }
     assert_false(ens_name_valid(NULL));
@@ -272,7 +272,7 @@ static void test_name_freed_when_actor_ends(void **state)
     scn_start(t, NULL);
     ens_addr a, b;
     assert_int_equal(ens_name_spawn(t->out, "short-lived", &echo_def, NULL, NULL, &a), 0);
-    assert_int_equal(ens_send(t->out, a, ENS_MSG_STRING, &(ens_string_v){"stop"}), 0);
+    assert_int_equal(ens_send(t->out, a, &ens_msg_string, &(ens_string_v){"stop"}), 0);
     wait_name_gone(t, "short-lived");
     assert_int_equal(ens_name_spawn(t->out, "short-lived", &echo_def, NULL, NULL, &b), 0);
     assert_false(ens_addr_equal(a, b));
@@ -290,24 +290,24 @@ static void test_name_send_delivers_or_dead_letters(void **state)
     ens_addr e;
     assert_int_equal(ens_name_spawn(t->out, "echo", &echo_def, NULL, NULL, &e), 0);
     /* A send by name is a send: the echo answers the outside endpoint. */
-    assert_int_equal(ens_name_send(t->out, "echo", ENS_MSG_STRING, &(ens_string_v){"by name"}), 0);
-    ens_msg *m = scn_listen_type(t, ENS_MSG_STRING, SCN_WAIT_MS);
-    assert_string_equal(((const ens_string_v *)ens_msg_value(m, ENS_MSG_STRING))->text, "by name");
+    assert_int_equal(ens_name_send(t->out, "echo", &ens_msg_string, &(ens_string_v){"by name"}), 0);
+    ens_msg *m = scn_listen_type(t, &ens_msg_string, SCN_WAIT_MS);
+    assert_string_equal(((const ens_string_v *)ens_msg_value(m, &ens_msg_string))->text, "by name");
     ens_msg_free(m);
 
     /* No such name: a dead letter whose reason names the name, returning 0. */
     ens_addr col = spawn(t, &collector_def);
     expect_text(t, col, "report here", "ready");
-    assert_int_equal(ens_name_send(t->out, "nobody", ENS_MSG_STRING, &(ens_string_v){"lost"}), 0);
-    m = scn_listen_type(t, ENS_MSG_STRING, SCN_WAIT_MS);
-    assert_string_equal(((const ens_string_v *)ens_msg_value(m, ENS_MSG_STRING))->text,
+    assert_int_equal(ens_name_send(t->out, "nobody", &ens_msg_string, &(ens_string_v){"lost"}), 0);
+    m = scn_listen_type(t, &ens_msg_string, SCN_WAIT_MS);
+    assert_string_equal(((const ens_string_v *)ens_msg_value(m, &ens_msg_string))->text,
                         "no such name: nobody");
     ens_msg_free(m);
     /* The same from inside an actor. */
     ens_addr n = spawn(t, &namer_def);
     assert_int_equal(command(t, n, "send nobody-either").rc, 0);
-    m = scn_listen_type(t, ENS_MSG_STRING, SCN_WAIT_MS);
-    assert_string_equal(((const ens_string_v *)ens_msg_value(m, ENS_MSG_STRING))->text,
+    m = scn_listen_type(t, &ens_msg_string, SCN_WAIT_MS);
+    assert_string_equal(((const ens_string_v *)ens_msg_value(m, &ens_msg_string))->text,
                         "no such name: nobody-either");
     ens_msg_free(m);
 
@@ -316,7 +316,7 @@ static void test_name_send_delivers_or_dead_letters(void **state)
     assert_int_equal(ens_exit_request(t->out, col), 0);
     ens_system_run(t->sys, 100);
     scn_events_clear(t);
-    assert_int_equal(ens_name_send(t->out, "ghost", ENS_MSG_STRING, &(ens_string_v){"x"}), 0);
+    assert_int_equal(ens_name_send(t->out, "ghost", &ens_msg_string, &(ens_string_v){"x"}), 0);
     if (scn_events_local(t)) {
         ens_system_run(t->sys, 100);
         assert_int_equal(scn_events_count(t, ENS_EV_DEAD_LETTER, ENS_ADDR_NONE), 1);
@@ -335,7 +335,7 @@ static void test_actors_race_for_one_name(void **state)
         namers[i] = spawn(t, &namer_def);
     for (int i = 0; i < N; i++) /* all at once: nobody waits for an answer */
         assert_int_equal(
-            ens_send(t->out, namers[i], ENS_MSG_STRING, &(ens_string_v){"spawn inner"}), 0);
+            ens_send(t->out, namers[i], &ens_msg_string, &(ens_string_v){"spawn inner"}), 0);
     int created = 0, got = 0;
     ens_addr first = ENS_ADDR_NONE, creator = ENS_ADDR_NONE;
     for (int i = 0; i < N; i++) {
@@ -439,7 +439,7 @@ static void test_dead_letter_row_in_journal(void **state)
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
     o.journal_path = path;
     scn_start(t, &o);
-    assert_int_equal(ens_name_send(t->out, "ghost", ENS_MSG_STRING, &(ens_string_v){"x"}), 0);
+    assert_int_equal(ens_name_send(t->out, "ghost", &ens_msg_string, &(ens_string_v){"x"}), 0);
     assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0); /* the writer has committed */
     ens_journal *j = NULL;
     assert_int_equal(ens_journal_open(path, &j), 0);
@@ -472,7 +472,7 @@ _Noreturn static void racer(const char *system_name, int go, int out)
     if (write(out, &r, sizeof(r)) != (ssize_t)sizeof(r))
         _exit(4);
     if (s != NULL)
-        ens_system_shutdown(s, 5000); /* detaches */
+        ens_system_close(s, 5000); /* detaches */
     _exit(0);
 }
 

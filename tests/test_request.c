@@ -47,7 +47,7 @@ typedef struct server_state {
 static int server_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     server_state *st = state;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s == NULL)
         return 0;
     if (strcmp(s->text, "noreply") == 0)
@@ -55,7 +55,7 @@ static int server_receive(ens_ctx *c, void *state, const ens_msg *m)
     if (strcmp(s->text, "fail") == 0)
         return -5;
     if (strcmp(s->text, "err") == 0)
-        return ens_reply_error(c, -42, ENS_MSG_STRING, &(ens_string_v){"nope"});
+        return ens_reply_error(c, -42, &ens_msg_string, &(ens_string_v){"nope"});
     if (strcmp(s->text, "park") == 0) {
         st->parked = ens_from_current(c);
         report(c, st->outside, TAG_SEEN, 0, "parked");
@@ -63,21 +63,21 @@ static int server_receive(ens_ctx *c, void *state, const ens_msg *m)
     }
     if (strcmp(s->text, "hello") == 0) { /* from the outside: remember it */
         st->outside = ens_sender(c);
-        return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){"hi"});
+        return ens_reply(c, &ens_msg_string, &(ens_string_v){"hi"});
     }
     if (strcmp(s->text, "release") == 0) {
         /* A message to the caller first, on the same pair as the reply:
          * it must still be handled after the call's completion. */
-        ens_send(c, st->parked.to, ENS_MSG_STRING, &(ens_string_v){"m1"});
-        int rc = ens_reply_to(c, st->parked, 0, ENS_MSG_STRING, &(ens_string_v){"answer"});
+        ens_send(c, st->parked.to, &ens_msg_string, &(ens_string_v){"m1"});
+        int rc = ens_reply_to(c, st->parked, 0, &ens_msg_string, &(ens_string_v){"answer"});
         st->parked.to = ENS_ADDR_NONE;
         return rc;
     }
     char buf[128];
     snprintf(buf, sizeof(buf), "echo:%s%s", s->text, ens_msg_is_cast(m) ? ":cast" : "");
     if (ens_msg_is_request(m))
-        return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){buf});
-    return ens_send(c, ens_sender(c), ENS_MSG_STRING, &(ens_string_v){buf});
+        return ens_reply(c, &ens_msg_string, &(ens_string_v){buf});
+    return ens_send(c, ens_sender(c), &ens_msg_string, &(ens_string_v){buf});
 }
 
 static const ens_actor_def server_def = {
@@ -94,9 +94,9 @@ static void on_done(ens_ctx *c, void *state, int status, const ens_msg *reply, u
 {
     req_state *st = state;
     (void)tag;
-    const ens_string_v *s = reply != NULL ? ens_msg_value(reply, ENS_MSG_STRING) : NULL;
+    const ens_string_v *s = reply != NULL ? ens_msg_value(reply, &ens_msg_string) : NULL;
     const char *text = s != NULL ? s->text : "";
-    if (reply != NULL && ens_msg_value(reply, ENS_MSG_POISON) != NULL)
+    if (reply != NULL && ens_msg_value(reply, &ens_msg_poison) != NULL)
         text = "poison";
     report(c, st->outside, TAG_DONE, status, text);
 }
@@ -115,7 +115,7 @@ static int req_init(ens_ctx *c, void *state, const ens_msg *arg)
 static int req_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     req_state *st = state;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s == NULL) {
         if (ens_msg_is_system(m))
             report(c, st->outside, TAG_INFO, 0, ens_msg_type(m)->name);
@@ -131,15 +131,15 @@ static int req_receive(ens_ctx *c, void *state, const ens_msg *m)
             to = (ens_addr){999999, to.node, 0}; /* nobody lives there */
         uint32_t timeout = strcmp(what, "noreply") == 0 ? 100 : 0;
         ens_string_v v = {(char *)what};
-        int rc = call ? ens_call(c, to, ENS_MSG_STRING, &v, timeout, on_done, 7)
-                      : ens_request(c, to, ENS_MSG_STRING, &v, timeout, on_done, 7);
+        int rc = call ? ens_call(c, to, &ens_msg_string, &v, timeout, on_done, 7)
+                      : ens_request(c, to, &ens_msg_string, &v, timeout, on_done, 7);
         if (rc < 0)
             report(c, st->outside, TAG_DONE, rc, "not sent");
         return 0;
     }
     if (strncmp(s->text, "cast:", 5) == 0) {
         st->outside = ens_sender(c);
-        return ens_cast(c, st->server, ENS_MSG_STRING, &(ens_string_v){s->text + 5});
+        return ens_cast(c, st->server, &ens_msg_string, &(ens_string_v){s->text + 5});
     }
     report(c, st->outside, TAG_SEEN, 0, s->text);
     return 0;
@@ -161,7 +161,7 @@ static pair start_pair(scn *t)
     assert_int_equal(ens_spawn(t->out, &server_def, NULL, NULL, &p.b), 0);
     ens_msg *hi = NULL;
     assert_int_equal(
-        ens_ask(t->out, p.b, ENS_MSG_STRING, &(ens_string_v){"hello"}, SCN_WAIT_MS, &hi), 0);
+        ens_ask(t->out, p.b, &ens_msg_string, &(ens_string_v){"hello"}, SCN_WAIT_MS, &hi), 0);
     ens_msg_free(hi);
     addr_v arg = {p.b};
     assert_int_equal(ens_spawn(t->out, &req_def, &addr_t, &arg, &p.a), 0);
@@ -170,7 +170,7 @@ static pair start_pair(scn *t)
 
 static void tell(scn *t, ens_addr to, const char *text)
 {
-    assert_int_equal(ens_send(t->out, to, ENS_MSG_STRING, &(ens_string_v){(char *)text}), 0);
+    assert_int_equal(ens_send(t->out, to, &ens_msg_string, &(ens_string_v){(char *)text}), 0);
 }
 
 /* The next report (owned text copied into buf). */
@@ -302,16 +302,16 @@ static void test_api_errors(void **state)
     scn_start(t, NULL);
     ens_addr x = {20, 0, 0};
     /* Outside an actor there is nothing to call back. */
-    assert_int_equal(ens_request(t->out, x, ENS_MSG_STRING, &(ens_string_v){"a"}, 0, on_done, 0),
+    assert_int_equal(ens_request(t->out, x, &ens_msg_string, &(ens_string_v){"a"}, 0, on_done, 0),
                      ENS_EINVAL);
-    assert_int_equal(ens_call(t->out, x, ENS_MSG_STRING, &(ens_string_v){"a"}, 0, on_done, 0),
+    assert_int_equal(ens_call(t->out, x, &ens_msg_string, &(ens_string_v){"a"}, 0, on_done, 0),
                      ENS_EINVAL);
     assert_false(ens_in_actor(t->out));
     assert_int_equal(ens_reply_error(t->out, -1, NULL, NULL), ENS_EINVAL);
     ens_from none = {ENS_ADDR_NONE, 0};
-    assert_int_equal(ens_reply_to(t->out, none, 0, ENS_MSG_STRING, &(ens_string_v){"a"}),
+    assert_int_equal(ens_reply_to(t->out, none, 0, &ens_msg_string, &(ens_string_v){"a"}),
                      ENS_EINVAL);
-    assert_int_equal(ens_cast(t->out, ENS_ADDR_NONE, ENS_MSG_STRING, &(ens_string_v){"a"}),
+    assert_int_equal(ens_cast(t->out, ENS_ADDR_NONE, &ens_msg_string, &(ens_string_v){"a"}),
                      ENS_EINVAL);
     ens_addr out;
     assert_int_equal(ens_spawn_flags(t->out, &server_def, NULL, NULL, 1u << 9, &out), ENS_EINVAL);
@@ -326,7 +326,7 @@ static int crashy_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     (void)c;
     (void)state;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s != NULL && strcmp(s->text, "crash") == 0 && ens_msg_attempt(m) == 1)
         *opaque_null = 1;
     return 0;
@@ -341,24 +341,24 @@ typedef struct parent_state {
 static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     parent_state *st = state;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s != NULL && strncmp(s->text, "spawn", 5) == 0) {
         st->outside = ens_sender(c);
         uint32_t flags = strcmp(s->text, "spawn-norestart") == 0 ? ENS_SPAWN_NO_RESTART : 0;
         int rc = ens_spawn_flags(c, &crashy_def, NULL, NULL, flags, &st->child);
         if (rc == 0)
-            rc = ens_send(c, st->child, ENS_MSG_STRING, &(ens_string_v){"crash"});
+            rc = ens_send(c, st->child, &ens_msg_string, &(ens_string_v){"crash"});
         if (rc < 0)
             report(c, st->outside, TAG_INFO, rc, "spawn failed");
         return 0;
     }
-    const ens_child_restarted_v *cr = ens_msg_value(m, ENS_MSG_CHILD_RESTARTED);
+    const ens_child_restarted_v *cr = ens_msg_value(m, &ens_msg_child_restarted);
     if (cr != NULL) {
         char buf[64];
         snprintf(buf, sizeof(buf), "restarted %u %d", cr->incarnation, cr->redelivering);
         report(c, st->outside, TAG_INFO, cr->signal, buf);
     }
-    const ens_child_exited_v *ce = ens_msg_value(m, ENS_MSG_CHILD_EXITED);
+    const ens_child_exited_v *ce = ens_msg_value(m, &ens_msg_child_exited);
     if (ce != NULL) {
         char buf[64];
         snprintf(buf, sizeof(buf), "exited %d", ce->reason);

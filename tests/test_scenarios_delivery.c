@@ -35,7 +35,7 @@ static int greeter_receive(ens_ctx *c, void *state, const ens_msg *m)
         return 0;
     char buf[256];
     snprintf(buf, sizeof(buf), "Hello, %s!", text);
-    return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){buf});
+    return ens_reply(c, &ens_msg_string, &(ens_string_v){buf});
 }
 
 static const ens_actor_def greeter_def = {"scn.Greeter", 0,    NULL, greeter_receive,
@@ -47,10 +47,10 @@ static void test_hello_ask_gets_reply_text(void **state)
     scn_start(t, NULL);
     ens_addr g = spawn_ok(t, &greeter_def, NULL, NULL);
 
-    ens_msg *r = ask_ok(t, g, ENS_MSG_STRING, &(ens_string_v){"world"}, ENS_MSG_STRING);
+    ens_msg *r = ask_ok(t, g, &ens_msg_string, &(ens_string_v){"world"}, &ens_msg_string);
     assert_string_equal(msg_text(r), "Hello, world!");
     assert_addr_equal(ens_msg_sender(r), g);
-    assert_ptr_equal(ens_msg_type(r), ENS_MSG_STRING);
+    assert_ptr_equal(ens_msg_type(r), &ens_msg_string);
     assert_int_equal(ens_msg_attempt(r), 1);
     ens_msg_free(r);
 
@@ -66,8 +66,8 @@ static int late_echo_receive(ens_ctx *c, void *state, const ens_msg *m)
     (void)state;
     if (msg_text(m) == NULL)
         return 0;
-    ens_reply(c, ENS_MSG_STRING, &(ens_string_v){"late reply"});
-    return ens_send(c, ens_msg_sender(m), ENS_MSG_INT64, &(ens_int64_v){42});
+    ens_reply(c, &ens_msg_string, &(ens_string_v){"late reply"});
+    return ens_send(c, ens_msg_sender(m), &ens_msg_int64, &(ens_int64_v){42});
 }
 
 static const ens_actor_def late_echo_def = {"scn.LateEcho", 0,    NULL, late_echo_receive,
@@ -96,7 +96,7 @@ static int slow_receive(ens_ctx *c, void *state, const ens_msg *m)
             return ENS_ENOMEM;
         return ens_wakeup_after(c, 50, 0, NULL);
     }
-    if (ens_msg_value(m, ENS_MSG_WAKEUP) != NULL && s->held != NULL) {
+    if (ens_msg_value(m, &ens_msg_wakeup) != NULL && s->held != NULL) {
         int rc = ens_forward(c, s->echo, s->held);
         ens_msg_free(s->held);
         s->held = NULL;
@@ -125,7 +125,7 @@ static void test_ask_timeout_drops_late_reply(void **state)
 
     ens_msg *r = (ens_msg *)&r; /* must be set to NULL */
     int64_t t0 = scn_now_ns();
-    int rc = ens_ask(t->out, slow, ENS_MSG_STRING, &(ens_string_v){"hurry"}, 10, &r);
+    int rc = ens_ask(t->out, slow, &ens_msg_string, &(ens_string_v){"hurry"}, 10, &r);
     int64_t waited_ms = (scn_now_ns() - t0) / 1000000;
     assert_int_equal(rc, ENS_ETIMEDOUT);
     assert_null(r);
@@ -133,8 +133,8 @@ static void test_ask_timeout_drops_late_reply(void **state)
 
     /* The echo's 42 follows its late reply on the same pair: if the reply
      * leaked to the outside it would come first. */
-    ens_msg *m = scn_listen_type(t, ENS_MSG_INT64, SCN_WAIT_MS);
-    assert_int_equal(((const ens_int64_v *)ens_msg_value(m, ENS_MSG_INT64))->value, 42);
+    ens_msg *m = scn_listen_type(t, &ens_msg_int64, SCN_WAIT_MS);
+    assert_int_equal(((const ens_int64_v *)ens_msg_value(m, &ens_msg_int64))->value, 42);
     ens_msg_free(m);
     assert_listen_quiet(t, 100);
 
@@ -154,7 +154,7 @@ typedef struct counter_state {
 static int counter_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     counter_state *s = state;
-    const ens_int64_v *v = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     if (v != NULL) {
         if (v->value != s->next)
             s->broken = 1;
@@ -188,10 +188,10 @@ static int pump_init(ens_ctx *c, void *state, const ens_msg *arg)
 static int pump_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     pump_state *s = state;
-    const ens_int64_v *v = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     if (v != NULL) {
         for (int64_t i = 0; i < v->value; i++) {
-            int rc = ens_send(c, s->counter, ENS_MSG_INT64, &(ens_int64_v){i});
+            int rc = ens_send(c, s->counter, &ens_msg_int64, &(ens_int64_v){i});
             if (rc != 0)
                 return rc;
         }
@@ -212,7 +212,7 @@ static void test_order_per_pair_is_fifo(void **state)
 
     ens_addr counter = spawn_ok(t, &counter_def, NULL, NULL);
     for (int64_t i = 0; i < ORDER_COUNT; i++) {
-        int rc = ens_send(t->out, counter, ENS_MSG_INT64, &(ens_int64_v){i});
+        int rc = ens_send(t->out, counter, &ens_msg_int64, &(ens_int64_v){i});
         if (rc != 0)
             fail_msg("send %lld: %s", (long long)i, ens_err_name(rc));
     }
@@ -224,7 +224,7 @@ static void test_order_per_pair_is_fifo(void **state)
 
     /* Actor to actor, through a pump. */
     ens_addr pump = spawn_ok(t, &pump_def, NULL, NULL);
-    assert_int_equal(ens_send(t->out, pump, ENS_MSG_INT64, &(ens_int64_v){ORDER_COUNT}), 0);
+    assert_int_equal(ens_send(t->out, pump, &ens_msg_int64, &(ens_int64_v){ORDER_COUNT}), 0);
     r = ask_text_report(t, pump, "result");
     assert_int_equal(r.tag, TAG_ORDER);
     assert_int_equal(r.a, ORDER_COUNT);
@@ -257,7 +257,7 @@ static const ens_actor_def fwd_child_def = {"scn.FwdChild", 0,    NULL, fwd_chil
 static int fwd_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
     fwd_state *s = state;
-    const ens_int64_v *early = ens_msg_value(arg, ENS_MSG_INT64);
+    const ens_int64_v *early = ens_msg_value(arg, &ens_msg_int64);
     if (early != NULL && early->value == 1)
         return ens_spawn(c, &fwd_child_def, NULL, NULL, &s->child);
     return 0;
@@ -287,7 +287,7 @@ static void test_child_answers_forwarded_ask(void **state)
         ens_addr parent = spawn_mode(t, &fwd_def, early);
         ens_addr first_child = ENS_ADDR_NONE;
         for (int i = 0; i < 2; i++) {
-            ens_msg *r = ask_ok(t, parent, ENS_MSG_STRING, &(ens_string_v){"ping"}, &report_t);
+            ens_msg *r = ask_ok(t, parent, &ens_msg_string, &(ens_string_v){"ping"}, &report_t);
             const report_v *rep = ens_msg_value(r, &report_t);
             ens_addr child = ens_msg_sender(r);
             assert_int_equal(rep->tag, TAG_CHILD_REPLY);
@@ -335,7 +335,7 @@ static int sleeper_receive(ens_ctx *c, void *state, const ens_msg *m)
         int cancel2 = ens_wakeup_cancel(c, s->timer[WAKE_N]);
         return reply_report(c, REPORT(.tag = TAG_GO, .n = rc, .a = cancel1, .b = cancel2));
     }
-    const ens_wakeup_v *w = ens_msg_value(m, ENS_MSG_WAKEUP);
+    const ens_wakeup_v *w = ens_msg_value(m, &ens_msg_wakeup);
     if (w != NULL) {
         int64_t now = scn_now_ns();
         if (w->payload < 1 || w->payload > WAKE_N)
@@ -408,7 +408,7 @@ static int typed_fallback(ens_ctx *c, void *state, const ens_msg *m)
 
 static const ens_dispatch_entry typed_table[] = {
     {&greeting_t, typed_on_greeting},
-    {&ens_type_int64, typed_on_int64},
+    {&ens_msg_int64, typed_on_int64},
     {NULL, NULL},
 };
 
@@ -428,21 +428,21 @@ static void test_dispatch_table_then_fallback(void **state)
     assert_int_equal(r.n, 5);
     assert_int_equal(r.a, 1);
     assert_int_equal(r.b, 1);
-    r = ask_report(t, a, ENS_MSG_INT64, &(ens_int64_v){-99});
+    r = ask_report(t, a, &ens_msg_int64, &(ens_int64_v){-99});
     assert_int_equal(r.tag, TAG_H_INT64);
     assert_int_equal(r.a, -99);
     r = ask_text_report(t, a, "other");
     assert_int_equal(r.tag, TAG_H_FALLBACK);
-    assert_int_equal(r.a, ENS_MSG_STRING->id);
+    assert_int_equal(r.a, ens_msg_string.id);
 
     /* No receive: an unmatched message is ignored, without an error. */
     ens_addr only = spawn_ok(t, &typed_only_def, NULL, NULL);
     scn_events_clear(t);
     ens_msg *reply = NULL;
-    assert_int_equal(ens_ask(t->out, only, ENS_MSG_STRING, &(ens_string_v){"x"}, 100, &reply),
+    assert_int_equal(ens_ask(t->out, only, &ens_msg_string, &(ens_string_v){"x"}, 100, &reply),
                      ENS_ETIMEDOUT);
     assert_null(reply);
-    r = ask_report(t, only, ENS_MSG_INT64, &(ens_int64_v){7});
+    r = ask_report(t, only, &ens_msg_int64, &(ens_int64_v){7});
     assert_int_equal(r.tag, TAG_H_INT64);
     assert_int_equal(r.a, 7);
     if (scn_events_local(t))
@@ -536,7 +536,7 @@ typedef struct sink_state {
 static int sink_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     sink_state *s = state;
-    if (ens_msg_value(m, ENS_MSG_INT64) != NULL)
+    if (ens_msg_value(m, &ens_msg_int64) != NULL)
         s->count++;
     else if (msg_is_text(m, "count"))
         return reply_report(c, REPORT(.a = s->count));
@@ -558,15 +558,15 @@ static void test_mailbox_bound_gives_efull(void **state)
     ens_addr sink = spawn_ok(t, &sink_def, NULL, NULL);
 
     for (int64_t i = 0; i < 100; i++)
-        assert_int_equal(ens_send(t->out, sink, ENS_MSG_INT64, &(ens_int64_v){i}), 0);
-    assert_int_equal(ens_send(t->out, sink, ENS_MSG_INT64, &(ens_int64_v){100}), ENS_EFULL);
+        assert_int_equal(ens_send(t->out, sink, &ens_msg_int64, &(ens_int64_v){i}), 0);
+    assert_int_equal(ens_send(t->out, sink, &ens_msg_int64, &(ens_int64_v){100}), ENS_EFULL);
 
     int ran = ens_system_run(t->sys, SCN_WAIT_MS);
     if (t->base == ENS_BASE_INPROC)
         assert_int_equal(ran, 100);
     report_v r = ask_text_report(t, sink, "count");
     assert_int_equal(r.a, 100); /* the refused one was not queued */
-    assert_int_equal(ens_send(t->out, sink, ENS_MSG_INT64, &(ens_int64_v){101}), 0);
+    assert_int_equal(ens_send(t->out, sink, &ens_msg_int64, &(ens_int64_v){101}), 0);
     assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
 }
 
@@ -579,7 +579,7 @@ typedef struct bytes_sink_state {
 static int bytes_sink_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     bytes_sink_state *s = state;
-    const ens_bytes_v *b = ens_msg_value(m, ENS_MSG_BYTES);
+    const ens_bytes_v *b = ens_msg_value(m, &ens_msg_bytes);
     if (b != NULL) {
         int64_t seq = -1;
         if (b->data.len >= sizeof(seq))
@@ -599,7 +599,7 @@ static const ens_actor_def bytes_sink_def = {
 static int send_numbered(scn *t, ens_addr to, uint8_t *buf, size_t len, int64_t seq)
 {
     memcpy(buf, &seq, sizeof(seq));
-    return ens_send(t->out, to, ENS_MSG_BYTES, &(ens_bytes_v){{buf, (uint32_t)len}});
+    return ens_send(t->out, to, &ens_msg_bytes, &(ens_bytes_v){{buf, (uint32_t)len}});
 }
 
 /* Ask a bytes sink for its report; an ask is a bounded send too, so it
@@ -608,7 +608,7 @@ static report_v ask_bytes_sink(scn *t, ens_addr sink)
 {
     ens_msg *r = NULL;
     int rc;
-    while ((rc = ens_ask(t->out, sink, ENS_MSG_STRING, &(ens_string_v){"count"}, SCN_WAIT_MS,
+    while ((rc = ens_ask(t->out, sink, &ens_msg_string, &(ens_string_v){"count"}, SCN_WAIT_MS,
                          &r)) == ENS_EFULL)
         assert_true(ens_system_run(t->sys, 100) >= 0);
     assert_int_equal(rc, 0);
@@ -638,7 +638,7 @@ static void test_mailbox_bytes_bound_gives_efull(void **state)
         assert_int_equal(send_numbered(t, sink, buf, len, seq), 0);
     assert_int_equal(send_numbered(t, sink, buf, len, seq), ENS_EFULL);
     /* A small message that still fits is taken. */
-    assert_int_equal(ens_send(t->out, sink, ENS_MSG_STRING, &(ens_string_v){"fits"}), 0);
+    assert_int_equal(ens_send(t->out, sink, &ens_msg_string, &(ens_string_v){"fits"}), 0);
 
     /* Once the queue drains there is room again; nothing refused arrives,
      * nothing accepted is lost or reordered. */

@@ -47,7 +47,7 @@ typedef struct child_state {
 static int child_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     (void)state;
-    if (ens_msg_value(m, ENS_MSG_EXIT_REQUEST) != NULL)
+    if (ens_msg_value(m, &ens_msg_exit_request) != NULL)
         return send_report(c, ens_parent(c), REPORT(.tag = TAG_SAW_EXIT, .who = ens_self(c)));
     if (msg_is_text(m, "stop")) {
         int bad = ens_stop(c, 99, 0);
@@ -94,7 +94,7 @@ static int parent_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
     (void)c;
     parent_state *s = state;
-    const ens_int64_v *mode = arg != NULL ? ens_msg_value(arg, ENS_MSG_INT64) : NULL;
+    const ens_int64_v *mode = arg != NULL ? ens_msg_value(arg, &ens_msg_int64) : NULL;
     if (mode == NULL)
         return ENS_EINVAL;
     s->mode = mode->value;
@@ -113,7 +113,7 @@ static int parent_start(ens_ctx *c, parent_state *s)
     case MODE_EXIT_REQUEST:
         return ens_exit_request(c, s->child);
     case MODE_STOP_ERROR:
-        return ens_send(c, s->child, ENS_MSG_STRING, &(ens_string_v){"stop"});
+        return ens_send(c, s->child, &ens_msg_string, &(ens_string_v){"stop"});
     case MODE_INIT_FAIL:
         return ens_send(c, s->child, &greeting_t, &(greeting_v){1, "never read"});
     }
@@ -128,7 +128,7 @@ static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
     const report_v *r = ens_msg_value(m, &report_t);
     if (r != NULL) /* from the child: pass it on */
         return send_report(c, s->outside, r);
-    const ens_child_exited_v *ce = ens_msg_value(m, ENS_MSG_CHILD_EXITED);
+    const ens_child_exited_v *ce = ens_msg_value(m, &ens_msg_child_exited);
     if (ce != NULL)
         return send_report(c, s->outside,
                            REPORT(.tag = TAG_CHILD_EXITED, .n = ce->reason, .a = ce->status,
@@ -177,7 +177,7 @@ static void test_exit_request_seen_then_terminate_then_child_exited(void **state
     /* The child is gone: asking it fails at once. */
     ens_msg *reply = NULL;
     assert_int_equal(
-        ens_ask(t->out, child, ENS_MSG_STRING, &(ens_string_v){"hi"}, SCN_WAIT_MS, &reply),
+        ens_ask(t->out, child, &ens_msg_string, &(ens_string_v){"hi"}, SCN_WAIT_MS, &reply),
         ENS_ENOACTOR);
     ens_msg_free(reply); /* why nobody was there, when it came as a reply */
     assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
@@ -261,7 +261,7 @@ static int collector_init(ens_ctx *c, void *state, const ens_msg *arg)
 static int collector_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     collector_state *s = state;
-    const ens_dead_envelope_v *d = ens_msg_value(m, ENS_MSG_DEAD_ENVELOPE);
+    const ens_dead_envelope_v *d = ens_msg_value(m, &ens_msg_dead_envelope);
     if (d != NULL) {
         const ens_msg *orig = ens_poison_original(m);
         const greeting_v *g = orig != NULL ? ens_msg_value(orig, &greeting_t) : NULL;
@@ -363,7 +363,7 @@ static int flaky_receive(ens_ctx *c, void *state, const ens_msg *m)
     if (ens_msg_value(m, &greeting_t) != NULL)
         return ENS_EIO;
     if (msg_is_text(m, "ping"))
-        return ens_reply(c, ENS_MSG_STRING, &(ens_string_v){"pong"});
+        return ens_reply(c, &ens_msg_string, &(ens_string_v){"pong"});
     return 0;
 }
 
@@ -373,7 +373,7 @@ static const ens_actor_def flaky_def = {
 static void assert_poison_of(const ens_msg *p, ens_addr target, ens_addr sender, int32_t count,
                              const char *text)
 {
-    const ens_poison_v *pv = ens_msg_value(p, ENS_MSG_POISON);
+    const ens_poison_v *pv = ens_msg_value(p, &ens_msg_poison);
     assert_non_null(pv);
     assert_addr_equal(pv->target, target);
     assert_int_equal(pv->error, ENS_EIO);
@@ -434,12 +434,12 @@ static void test_retry_once_then_poison(void **state)
 
     /* A poisoned tell comes back through ens_listen. */
     assert_int_equal(ens_send(t->out, f, &greeting_t, &(greeting_v){4, "worse"}), 0);
-    p = scn_listen_type(t, ENS_MSG_POISON, SCN_WAIT_MS);
+    p = scn_listen_type(t, &ens_msg_poison, SCN_WAIT_MS);
     assert_poison_of(p, f, self, 4, "worse");
     ens_msg_free(p);
 
     /* ... and the actor goes on. */
-    ens_msg *pong = ask_ok(t, f, ENS_MSG_STRING, &(ens_string_v){"ping"}, ENS_MSG_STRING);
+    ens_msg *pong = ask_ok(t, f, &ens_msg_string, &(ens_string_v){"ping"}, &ens_msg_string);
     assert_string_equal(msg_text(pong), "pong");
     assert_null(ens_poison_original(pong));
     ens_msg_free(pong);
@@ -485,7 +485,7 @@ static const ens_actor_def counted_def = {"scn.Counted",     0,    counted_init,
 static int counted_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
     (void)state;
-    const ens_int64_v *kids = arg != NULL ? ens_msg_value(arg, ENS_MSG_INT64) : NULL;
+    const ens_int64_v *kids = arg != NULL ? ens_msg_value(arg, &ens_msg_int64) : NULL;
     for (int64_t i = 0; kids != NULL && i < kids->value; i++) {
         ens_addr child;
         int rc = ens_spawn(c, &counted_def, NULL, NULL, &child);

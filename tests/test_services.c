@@ -75,7 +75,7 @@ static int runner_do(ens_ctx *c, runner_state *st, const do_v *d)
     case OP_PIPE: {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
-            return ens_reply(c, ENS_MSG_INT64, &(ens_int64_v){-errno});
+            return ens_reply(c, &ens_msg_int64, &(ens_int64_v){-errno});
         st->rfd = p[0];
         st->wfd = p[1];
         rc = ens_watch_fd(c, st->rfd, d->tag);
@@ -113,7 +113,7 @@ static int runner_do(ens_ctx *c, runner_state *st, const do_v *d)
         ens_stop(c, ENS_EXIT_NORMAL, 0);
         break;
     }
-    return ens_reply(c, ENS_MSG_INT64, &(ens_int64_v){rc});
+    return ens_reply(c, &ens_msg_int64, &(ens_int64_v){rc});
 }
 
 static int runner_receive(ens_ctx *c, void *state, const ens_msg *m)
@@ -124,16 +124,16 @@ static int runner_receive(ens_ctx *c, void *state, const ens_msg *m)
         st->outside = ens_sender(c);
         return runner_do(c, st, d);
     }
-    const ens_fd_ready_v *r = ens_msg_value(m, ENS_MSG_FD_READY);
+    const ens_fd_ready_v *r = ens_msg_value(m, &ens_msg_fd_ready);
     if (r != NULL) {
         char buf[256];
         ssize_t n = read(r->fd, buf, sizeof(buf)); /* the watch made it non-blocking */
         seen_v s = {r->tag, r->events, n < 0 ? -1 : (int32_t)n};
         return ens_send(c, st->outside, &seen_t, &s);
     }
-    const ens_command_result_v *res = ens_msg_value(m, ENS_MSG_COMMAND_RESULT);
+    const ens_command_result_v *res = ens_msg_value(m, &ens_msg_command_result);
     if (res != NULL)
-        return ens_send(c, st->outside, ENS_MSG_COMMAND_RESULT, res);
+        return ens_send(c, st->outside, &ens_msg_command_result, res);
     return 0;
 }
 
@@ -172,7 +172,7 @@ static int64_t ask_do(scn *t, ens_addr to, int op, int arg, uint64_t tag, const 
     int rc = ens_ask(t->out, to, &do_t, &d, SCN_WAIT_MS, &r);
     if (rc != 0)
         fail_msg("ask op %d: %s", op, ens_err_name(rc));
-    const ens_int64_v *v = ens_msg_value(r, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(r, &ens_msg_int64);
     assert_non_null(v);
     int64_t n = v->value;
     ens_msg_free(r);
@@ -192,8 +192,8 @@ static ens_msg *run_command(scn *t, ens_addr a, const char *cmd, uint32_t max, u
                             const ens_command_result_v **res)
 {
     assert_int_equal(ask_do(t, a, OP_RUN, (int)max, tag, cmd), 0);
-    ens_msg *m = scn_listen_type(t, ENS_MSG_COMMAND_RESULT, SCN_WAIT_MS);
-    *res = ens_msg_value(m, ENS_MSG_COMMAND_RESULT);
+    ens_msg *m = scn_listen_type(t, &ens_msg_command_result, SCN_WAIT_MS);
+    *res = ens_msg_value(m, &ens_msg_command_result);
     assert_non_null(*res);
     assert_int_equal((*res)->tag, tag);
     return m;
@@ -373,9 +373,9 @@ static void test_commands_run_side_by_side(void **state)
     assert_memory_equal(r->output.data, "fast\n", 5);
     ens_msg_free(m);
     assert_int_equal(write(ff, "go\n", 3), 3);
-    m = scn_listen_type(t, ENS_MSG_COMMAND_RESULT, SCN_WAIT_MS);
+    m = scn_listen_type(t, &ens_msg_command_result, SCN_WAIT_MS);
     close(ff);
-    r = ens_msg_value(m, ENS_MSG_COMMAND_RESULT);
+    r = ens_msg_value(m, &ens_msg_command_result);
     assert_int_equal(r->tag, 1);
     assert_int_equal(r->output.len, 8);
     assert_memory_equal(r->output.data, "slow go\n", 8);

@@ -80,13 +80,13 @@ static void write_stream(int fd)
             assert_non_null(blob);
             memcpy(blob, &id, sizeof(id));
             blob[LARGE_BYTES - 1] = 0x7e;
-            assert_int_equal(ens__frame_build(ENS_MSG_BYTES, &(ens_bytes_v){{blob, LARGE_BYTES}},
+            assert_int_equal(ens__frame_build(&ens_msg_bytes, &(ens_bytes_v){{blob, LARGE_BYTES}},
                                               &h, MAX_FRAME, &f, &flen),
                              0);
             free(blob);
         } else {
             assert_int_equal(
-                ens__frame_build(ENS_MSG_INT64, &(ens_int64_v){id}, &h, MAX_FRAME, &f, &flen), 0);
+                ens__frame_build(&ens_msg_int64, &(ens_int64_v){id}, &h, MAX_FRAME, &f, &flen), 0);
         }
         assert_int_equal(ens__frag_append(&buf, &len, &cap, f, flen, &seq), 0);
         free(f);

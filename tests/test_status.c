@@ -17,7 +17,7 @@ extern const ens_actor_def member_def;
 static int member_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s != NULL && strcmp(s->text, "grow") == 0) {
         ens_addr a, b;
         int rc = ens_spawn(c, &member_def, NULL, NULL, &a);
@@ -25,7 +25,7 @@ static int member_receive(ens_ctx *c, void *st, const ens_msg *m)
             rc = ens_spawn(c, &member_def, NULL, NULL, &b);
         if (rc < 0)
             return rc;
-        return ens_reply(c, ENS_MSG_INT64, &(ens_int64_v){2});
+        return ens_reply(c, &ens_msg_int64, &(ens_int64_v){2});
     }
     if (s != NULL && strcmp(s->text, "status") == 0) {
         /* Ask the admin; its answer arrives as a message, passed on. */
@@ -36,12 +36,12 @@ static int member_receive(ens_ctx *c, void *st, const ens_msg *m)
     if (s != NULL && strcmp(s->text, "log") == 0) {
         ens_log(c, ENS_LOG_WARN, "a line from %s", "the member");
         ens_log(c, ENS_LOG_DEBUG, "a line below the level");
-        return ens_reply(c, ENS_MSG_INT64, &(ens_int64_v){1});
+        return ens_reply(c, &ens_msg_int64, &(ens_int64_v){1});
     }
-    const ens_status_v *v = ens_msg_value(m, ENS_MSG_STATUS);
+    const ens_status_v *v = ens_msg_value(m, &ens_msg_status);
     if (v != NULL) {
         ens_addr *asker = st;
-        return ens_send(c, *asker, ENS_MSG_INT64, &(ens_int64_v){(int64_t)v->actors.count});
+        return ens_send(c, *asker, &ens_msg_int64, &(ens_int64_v){(int64_t)v->actors.count});
     }
     return 0;
 }
@@ -52,10 +52,10 @@ const ens_actor_def member_def = {
 static int64_t ask_int(scn *t, ens_addr to, const char *text)
 {
     ens_msg *r = NULL;
-    int rc = ens_ask(t->out, to, ENS_MSG_STRING, &(ens_string_v){(char *)text}, SCN_WAIT_MS, &r);
+    int rc = ens_ask(t->out, to, &ens_msg_string, &(ens_string_v){(char *)text}, SCN_WAIT_MS, &r);
     if (rc != 0)
         fail_msg("ask %s: %s", text, ens_err_name(rc));
-    const ens_int64_v *v = ens_msg_value(r, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(r, &ens_msg_int64);
     assert_non_null(v);
     int64_t x = v->value;
     ens_msg_free(r);
@@ -100,10 +100,10 @@ static void test_status_lists_every_actor_with_its_parent(void **state)
     ens_status_free(NULL);
     /* The same rows, asked for from inside an actor (which answers later,
      * in a message of its own). */
-    assert_int_equal(ens_send(t->out, top, ENS_MSG_STRING, &(ens_string_v){"status"}), 0);
+    assert_int_equal(ens_send(t->out, top, &ens_msg_string, &(ens_string_v){"status"}), 0);
     ens_msg *m = NULL;
     assert_int_equal(ens_listen(t->out, SCN_WAIT_MS, &m), 0);
-    const ens_int64_v *count = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *count = ens_msg_value(m, &ens_msg_int64);
     assert_non_null(count);
     assert_int_equal(count->value, 3);
     ens_msg_free(m);

@@ -103,7 +103,7 @@ static void run_named_row(scn *t, const nrow *rw)
      * and is started again under the name once more (which_children says
      * when; other reports are left unread). */
     ens_string_v cmd = {(char *)"stop_error"};
-    assert_int_equal(ens_name_send(t->out, NAME_B, ENS_MSG_STRING, &cmd), 0);
+    assert_int_equal(ens_name_send(t->out, NAME_B, &ens_msg_string, &cmd), 0);
     for (;;) {
         assert_int_equal(tsup_which(t, sup, k, 4), 3);
         if (k[1].status == ENS_SUP_CHILD_RUNNING && k[1].restarts == 2 &&

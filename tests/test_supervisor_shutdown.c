@@ -24,14 +24,14 @@
 #define SHUT_MS 300 /* the shutdown timeout of the stubborn children */
 #define INIT_MS 40  /* the length of the slow inits */
 
-/* terminate_child sent as a plain ask (ENS_MSG_SUP_TERMINATE), so the
+/* terminate_child sent as a plain ask (&ens__msg_sup_terminate), so the
  * reply's exit reason can be read from outside. Returns the status. */
 static int terminate_reason(scn *t, ens_addr sup, const char *id, int32_t *reason)
 {
     ens_sup_child_ref_v v = {(char *)id, ENS_ADDR_NONE};
     ens_msg *r = NULL;
-    int rc = ens_ask(t->out, sup, ENS_MSG_SUP_TERMINATE, &v, SCN_WAIT_MS, &r);
-    const ens_sup_result_v *res = r != NULL ? ens_msg_value(r, ENS_MSG_SUP_RESULT) : NULL;
+    int rc = ens_ask(t->out, sup, &ens__msg_sup_terminate, &v, SCN_WAIT_MS, &r);
+    const ens_sup_result_v *res = r != NULL ? ens_msg_value(r, &ens_msg_sup_result) : NULL;
     *reason = res != NULL ? res->reason : -100;
     ens_msg_free(r);
     return rc;

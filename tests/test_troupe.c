@@ -8,7 +8,7 @@
  * leader's forward. A page of shared memory, mapped before any system
  * starts, lets process-base workers show how many of them are inside a
  * handler at once and lets the test hold them there; the test waits for
- * states it reads there or in the leader's ENS_MSG_TROUPE_STATS, never for
+ * states it reads there or in the leader's ens_msg_troupe_stats, never for
  * time. Crash tests run on the process base only.
  *
  * The cases are a table: each gives the troupe's shape, the traffic it gets
@@ -78,7 +78,7 @@ typedef struct worker_state {
 static int worker_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
     (void)c;
-    const ens_int64_v *v = arg != NULL ? ens_msg_value(arg, ENS_MSG_INT64) : NULL;
+    const ens_int64_v *v = arg != NULL ? ens_msg_value(arg, &ens_msg_int64) : NULL;
     ((worker_state *)state)->arg = v != NULL ? v->value : -1;
     return v != NULL && v->value == INIT_FAILS ? ENS_EIO : 0;
 }
@@ -92,7 +92,7 @@ static int reply_result(ens_ctx *c, worker_state *w, int64_t id, uint32_t attemp
 static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     worker_state *w = state;
-    if (ens_msg_value(m, ENS_MSG_WAKEUP) != NULL && !ens_addr_is_none(w->held.to)) {
+    if (ens_msg_value(m, &ens_msg_wakeup) != NULL && !ens_addr_is_none(w->held.to)) {
         result_v r = {w->held_id, w->arg, 1, (int32_t)getpid(), ens_self(c)};
         int rc = ens_reply_to(c, w->held, 0, &result_t, &r);
         w->held = (ens_from){ENS_ADDR_NONE, 0};
@@ -201,7 +201,7 @@ static ens_addr troupe_ok(scn *t, uint32_t max, uint32_t idle, uint32_t dismiss_
 {
     ens_troupe_opts o = ENS_TROUPE_OPTS_INIT;
     o.worker = &worker_def;
-    o.arg_type = ENS_MSG_INT64;
+    o.arg_type = &ens_msg_int64;
     o.arg = &(ens_int64_v){arg};
     o.max_count = max;
     o.idle_count = idle;
@@ -248,10 +248,10 @@ static ens_troupe_stats_v stats(scn *t, ens_addr troupe)
 {
     ens_msg *m = NULL;
     int rc =
-        ens_ask(t->out, troupe, ENS_MSG_TROUPE_STATS, &(ens_troupe_stats_v){0}, SCN_WAIT_MS, &m);
+        ens_ask(t->out, troupe, &ens_msg_troupe_stats, &(ens_troupe_stats_v){0}, SCN_WAIT_MS, &m);
     if (rc != 0)
         fail_msg("stats: %s", ens_err_name(rc));
-    ens_troupe_stats_v v = *(const ens_troupe_stats_v *)ens_msg_value(m, ENS_MSG_TROUPE_STATS);
+    ens_troupe_stats_v v = *(const ens_troupe_stats_v *)ens_msg_value(m, &ens_msg_troupe_stats);
     ens_msg_free(m);
     return v;
 }
@@ -315,7 +315,7 @@ static size_t distinct_workers(const result_v *r, size_t n)
 
 /* ---- the cases: a table of troupes, what is sent, the figures at the end ---- */
 
-/* The leader's figures (ENS_MSG_TROUPE_STATS) once no work is in hand or
+/* The leader's figures (&ens_msg_troupe_stats) once no work is in hand or
  * waiting, and the most workers the shared page saw in a handler at once. */
 typedef enum figure {
     NO_FIGURE = 0,
@@ -497,7 +497,7 @@ static int retried_then_poisoned(scn *t, ens_addr tr)
     ens_msg *m = NULL;
     assert_int_equal(ens_ask(t->out, tr, &job_t, &(job_v){2, JOB_FAIL_ALWAYS}, SCN_WAIT_MS, &m),
                      ENS_EPOISON);
-    const ens_poison_v *p = ens_msg_value(m, ENS_MSG_POISON);
+    const ens_poison_v *p = ens_msg_value(m, &ens_msg_poison);
     assert_non_null(p);
     assert_int_equal(p->attempts, 2);
     assert_int_equal(p->error, ENS_EIO);
@@ -509,7 +509,7 @@ static int retried_then_poisoned(scn *t, ens_addr tr)
 
     /* A tell's poison comes back to the outside through ens_listen. */
     tell_job(t, tr, 3, JOB_FAIL_ALWAYS);
-    m = scn_listen_type(t, ENS_MSG_POISON, SCN_WAIT_MS);
+    m = scn_listen_type(t, &ens_msg_poison, SCN_WAIT_MS);
     orig = ens_poison_original(m);
     assert_non_null(orig);
     assert_int_equal(((const job_v *)ens_msg_value(orig, &job_t))->id, 3);
@@ -556,7 +556,7 @@ static int crashed_worker_redelivers(scn *t, ens_addr tr)
         assert_int_equal(ens_listen(t->out, SCN_WAIT_MS, &m), 0);
         const result_v *r = ens_msg_value(m, &result_t);
         if (r == NULL) {
-            const ens_poison_v *p = ens_msg_value(m, ENS_MSG_POISON);
+            const ens_poison_v *p = ens_msg_value(m, &ens_msg_poison);
             assert_non_null(p);
             assert_int_equal(p->signal, SIGSEGV);
             const ens_msg *o = ens_poison_original(m);
@@ -802,7 +802,7 @@ static void test_bad_options_rejected(void **state)
     o.idle_count = 3;
     assert_int_equal(ens_troupe_spawn(t->out, &o, &a), ENS_EINVAL);
     o.idle_count = 0;
-    o.arg_type = ENS_MSG_INT64; /* without a value */
+    o.arg_type = &ens_msg_int64; /* without a value */
     assert_int_equal(ens_troupe_spawn(t->out, &o, &a), ENS_EINVAL);
     assert_true(ens_addr_is_none(a));
     o.arg_type = NULL;

@@ -32,13 +32,13 @@
 static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
-    const ens_int64_v *v = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     if (v == NULL)
         return 0;
     if (v->value == -1 && ens_msg_attempt(m) == 1)
         abort();
     ens_int64_v pid = {(int64_t)getpid()};
-    return ens_reply(c, ENS_MSG_INT64, &pid);
+    return ens_reply(c, &ens_msg_int64, &pid);
 }
 static const ens_actor_def echo_def = {"zygote.Echo", 0, NULL, echo_receive, NULL, NULL, NULL};
 
@@ -139,7 +139,7 @@ static int teardown(void **state)
 {
     fixture *fx = *state;
     if (fx->sys != NULL)
-        ens_system_shutdown(fx->sys, WAIT_MS);
+        ens_system_close(fx->sys, WAIT_MS);
     nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     free(fx);
     return 0;
@@ -235,8 +235,8 @@ static pid_t spawn_echo(ens_system *s, ens_addr *a)
     assert_int_equal(ens_spawn(out, &echo_def, NULL, NULL, a), 0);
     ens_int64_v x = {1};
     ens_msg *r = NULL;
-    assert_int_equal(ens_ask(out, *a, ENS_MSG_INT64, &x, WAIT_MS, &r), 0);
-    const ens_int64_v *pid = ens_msg_value(r, ENS_MSG_INT64);
+    assert_int_equal(ens_ask(out, *a, &ens_msg_int64, &x, WAIT_MS, &r), 0);
+    const ens_int64_v *pid = ens_msg_value(r, &ens_msg_int64);
     assert_non_null(pid);
     pid_t p = (pid_t)pid->value;
     ens_msg_free(r);
@@ -288,8 +288,8 @@ static void test_spare_born_actor_aborts_and_restarts(void **state)
     /* The abort kills the first incarnation (SIGABRT goes to the actor,
      * not to the zygote whose thread id glibc may remember); the
      * restarted one handles the message again and answers. */
-    assert_int_equal(ens_ask(ens_system_ctx(s), a, ENS_MSG_INT64, &boom, WAIT_MS, &r), 0);
-    const ens_int64_v *pid = ens_msg_value(r, ENS_MSG_INT64);
+    assert_int_equal(ens_ask(ens_system_ctx(s), a, &ens_msg_int64, &boom, WAIT_MS, &r), 0);
+    const ens_int64_v *pid = ens_msg_value(r, &ens_msg_int64);
     assert_non_null(pid);
     assert_int_not_equal((pid_t)pid->value, first);
     assert_true(test_gone_within((int)first, WAIT_MS));
@@ -353,8 +353,8 @@ static void test_killed_zygote_is_replaced(void **state)
     for (int i = 0; i < 3; i++) {
         ens_int64_v x = {1};
         ens_msg *r = NULL;
-        assert_int_equal(ens_ask(ens_system_ctx(s), a[i], ENS_MSG_INT64, &x, WAIT_MS, &r), 0);
-        assert_int_equal(((const ens_int64_v *)ens_msg_value(r, ENS_MSG_INT64))->value, pids[i]);
+        assert_int_equal(ens_ask(ens_system_ctx(s), a[i], &ens_msg_int64, &x, WAIT_MS, &r), 0);
+        assert_int_equal(((const ens_int64_v *)ens_msg_value(r, &ens_msg_int64))->value, pids[i]);
         ens_msg_free(r);
     }
     fx->sys = NULL;

@@ -174,7 +174,7 @@ static bool need_system(shell *sh)
 static void disconnect(shell *sh)
 {
     if (sh->sys != NULL)
-        ens_system_shutdown(sh->sys, 5000); /* only detaches */
+        ens_system_close(sh->sys, 5000); /* only detaches */
     sh->sys = NULL;
     sh->name[0] = '\0';
     sh->n_regs = 0; /* addresses of another system mean nothing here */

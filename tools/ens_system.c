@@ -4,7 +4,7 @@
  *
  * Each one attaches to the process-base system by name
  * (ens_system_connect) as one more outside endpoint, does its one thing and
- * lets go again: ens_system_shutdown on a connected handle only detaches
+ * lets go again: ens_system_close on a connected handle only detaches
  * (after sending what was queued), ens_system_stop ends the system.
  * Actors are given as an address, ens:NODE/ID, or by their global name
  * (ensemble/registry.h). The pieces `ens shell` reuses on the connection it
@@ -502,7 +502,7 @@ int ens_tool_status(int argc, char **argv)
     if ((rc = ens_tool_connect(spec.prog, a.pos[0], &s)) >= 0)
         return rc;
     int status = ens_tool_print_status(s, spec.prog, a.pos[0], a.json, a.timeout_ms, NULL, NULL);
-    ens_system_shutdown(s, DETACH_TIMEOUT_MS);
+    ens_system_close(s, DETACH_TIMEOUT_MS);
     return finish_output(&spec, status);
 }
 
@@ -593,7 +593,7 @@ int ens_tool_names(int argc, char **argv)
     if ((rc = ens_tool_connect(spec.prog, a.pos[0], &s)) >= 0)
         return rc;
     int status = ens_tool_print_names(s, spec.prog, a.pos[0], a.json, a.timeout_ms, NULL, NULL);
-    ens_system_shutdown(s, DETACH_TIMEOUT_MS);
+    ens_system_close(s, DETACH_TIMEOUT_MS);
     return finish_output(&spec, status);
 }
 
@@ -639,10 +639,10 @@ int ens_tool_ask_run(ens_system *s, const char *prog, const char *system, const 
         return rc;
     ens_string_v v = {(char *)text};
     ens_msg *reply = NULL;
-    rc = ens_ask(ens_system_ctx(s), to, ENS_MSG_STRING, &v, timeout_ms, &reply);
+    rc = ens_ask(ens_system_ctx(s), to, &ens_msg_string, &v, timeout_ms, &reply);
     int status = 0;
     if (rc == 0) {
-        const ens_string_v *t = ens_msg_value(reply, ENS_MSG_STRING);
+        const ens_string_v *t = ens_msg_value(reply, &ens_msg_string);
         if (t != NULL) {
             printf("%s\n", ens_tool_esc(t->text));
         } else {
@@ -662,7 +662,7 @@ int ens_tool_ask_run(ens_system *s, const char *prog, const char *system, const 
                 system);
         status = 1;
     } else if (rc == ENS_EPOISON) {
-        const ens_poison_v *p = reply != NULL ? ens_msg_value(reply, ENS_MSG_POISON) : NULL;
+        const ens_poison_v *p = reply != NULL ? ens_msg_value(reply, &ens_msg_poison) : NULL;
         const char *detail =
             p != NULL && p->detail != NULL && p->detail[0] != '\0' ? p->detail : "no detail given";
         fprintf(stderr, "%s: the message was poisoned: %s\n", prog, ens_tool_esc(detail));
@@ -692,7 +692,7 @@ int ens_tool_ask(int argc, char **argv)
         return rc;
     int status =
         ens_tool_ask_run(s, spec.prog, a.pos[0], a.pos[1], to, name, a.pos[2], a.timeout_ms);
-    ens_system_shutdown(s, DETACH_TIMEOUT_MS);
+    ens_system_close(s, DETACH_TIMEOUT_MS);
     return finish_output(&spec, status);
 }
 
@@ -708,10 +708,10 @@ int ens_tool_tell_run(ens_system *s, const char *prog, const char *system, const
     if (name != NULL) {
         /* A name nobody has: the send still records the dead letter. */
         nobody = ens_name_lookup(out, name, &to) == ENS_ENOENT;
-        rc = nobody ? ens_name_send(out, name, ENS_MSG_STRING, &v)
-                    : ens_send(out, to, ENS_MSG_STRING, &v);
+        rc = nobody ? ens_name_send(out, name, &ens_msg_string, &v)
+                    : ens_send(out, to, &ens_msg_string, &v);
     } else {
-        rc = ens_send(out, to, ENS_MSG_STRING, &v);
+        rc = ens_send(out, to, &ens_msg_string, &v);
     }
     if (rc == ENS_EFULL) {
         fprintf(stderr, "%s: the mailbox of %s is full; nothing was sent\n", prog,
@@ -744,7 +744,7 @@ int ens_tool_tell(int argc, char **argv)
         return rc;
     int status = ens_tool_tell_run(s, spec.prog, a.pos[0], a.pos[1], to, name, a.pos[2]);
     /* Detaching sends what is still queued. */
-    int drc = ens_system_shutdown(s, DETACH_TIMEOUT_MS);
+    int drc = ens_system_close(s, DETACH_TIMEOUT_MS);
     if (status == 0 && drc < 0) {
         fprintf(stderr, "%s: the message may not have left: %s\n", spec.prog, ens_strerror(drc));
         status = 1;

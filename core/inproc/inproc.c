@@ -308,7 +308,7 @@ static void fire_timers(ens_system *s)
         timer t = b->timers[0];
         heap_remove(b, 0);
         ens_wakeup_v w = {t.id, t.payload, t.delay_ms};
-        ens__send_frame(s, t.owner, t.owner, ENS_MSG_WAKEUP, &w, ENS_FRAME_SYSTEM, 0, 0, false);
+        ens__send_frame(s, t.owner, t.owner, &ens_msg_wakeup, &w, ENS_FRAME_SYSTEM, 0, 0, false);
     }
 }
 
@@ -455,12 +455,12 @@ static int ip_close(ens_system *s, uint32_t timeout_ms, bool end)
     while (b->live > 0 && rc == 0) {
         if (b->n_top > 0) {
             for (size_t i = b->n_top; i-- > 0;)
-                ens__send_frame(s, s->outside.self, b->top[i], ENS_MSG_EXIT_REQUEST, NULL,
+                ens__send_frame(s, s->outside.self, b->top[i], &ens_msg_exit_request, NULL,
                                 ENS_FRAME_SYSTEM, 0, 0, false);
         } else {
             for (size_t i = 0; i < b->cap_actors; i++) {
                 if (b->actors[i] != NULL)
-                    ens__send_frame(s, s->outside.self, b->actors[i]->addr, ENS_MSG_EXIT_REQUEST,
+                    ens__send_frame(s, s->outside.self, b->actors[i]->addr, &ens_msg_exit_request,
                                     NULL, ENS_FRAME_SYSTEM, 0, 0, false);
             }
         }
@@ -496,7 +496,7 @@ static int ip_status(ens_system *s, ens_addr requester, uint64_t corr)
     ens_status_v v = {(int32_t)getpid(), 0, {rows, (uint32_t)n}};
     ens_addr admin = {ENS_ID_ADMIN, s->node, 0};
     uint16_t flags = ENS_FRAME_SYSTEM | (corr != 0 ? ENS_FRAME_REPLY : 0);
-    int rc = ens__send_frame(s, admin, requester, ENS_MSG_STATUS, &v, flags, corr, 0, false);
+    int rc = ens__send_frame(s, admin, requester, &ens_msg_status, &v, flags, corr, 0, false);
     free(rows);
     return rc;
 }

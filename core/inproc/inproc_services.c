@@ -135,7 +135,7 @@ static void watch_fired(ens_system *s, svc *v, iwatch *w, short revents)
         }
     }
     ens_fd_ready_v m = {w->fd, events_of(revents), w->tag};
-    ens__send_frame(s, w->owner, w->owner, ENS_MSG_FD_READY, &m, ENS_FRAME_SYSTEM, 0, 0, false);
+    ens__send_frame(s, w->owner, w->owner, &ens_msg_fd_ready, &m, ENS_FRAME_SYSTEM, 0, 0, false);
     free(w);
 }
 
@@ -209,7 +209,7 @@ static void cmd_exited(ens_system *s, svc *v, icmd *c)
     }
     m.output = (ens_bytes){c->output.buf, c->output.len};
     cmd_unlink(v, c);
-    ens__send_frame(s, c->owner, c->owner, ENS_MSG_COMMAND_RESULT, &m, ENS_FRAME_SYSTEM, 0, 0,
+    ens__send_frame(s, c->owner, c->owner, &ens_msg_command_result, &m, ENS_FRAME_SYSTEM, 0, 0,
                     false);
     cmd_free(c);
 }

@@ -85,11 +85,11 @@ typedef struct proc_actor {
     bool exit_announced; /* the admin acked our Exiting (pa_route) */
 } proc_actor;
 
-static proc_actor P;
+static proc_actor actor_proc;
 
 uv_loop_t *ens__proc_loop(void)
 {
-    return &P.loop;
+    return &actor_proc.loop;
 }
 
 static void process_stage(void);
@@ -109,32 +109,33 @@ static void ready_remove(rxconn *c)
 {
     if (!c->ready)
         return;
-    for (size_t i = 0; i < P.n_ready; i++) {
-        if (P.ready[i] == c) {
-            memmove(P.ready + i, P.ready + i + 1, (P.n_ready - i - 1) * sizeof(*P.ready));
-            P.n_ready--;
+    for (size_t i = 0; i < actor_proc.n_ready; i++) {
+        if (actor_proc.ready[i] == c) {
+            memmove(actor_proc.ready + i, actor_proc.ready + i + 1,
+                    (actor_proc.n_ready - i - 1) * sizeof(*actor_proc.ready));
+            actor_proc.n_ready--;
             break;
         }
     }
     c->ready = false;
 }
 
-/* The ready list has room for every connection (grown with P.rx). */
+/* The ready list has room for every connection (grown with actor_proc.rx). */
 static void ready_push(rxconn *c)
 {
     if (c->ready)
         return;
     c->ready = true;
-    P.ready[P.n_ready++] = c;
-    if (!uv_is_active((uv_handle_t *)&P.rx_again))
-        uv_idle_start(&P.rx_again, on_rx_again);
+    actor_proc.ready[actor_proc.n_ready++] = c;
+    if (!uv_is_active((uv_handle_t *)&actor_proc.rx_again))
+        uv_idle_start(&actor_proc.rx_again, on_rx_again);
 }
 
 static rxconn *rx_find(uint64_t id)
 {
-    for (size_t i = 0; i < P.n_rx; i++) {
-        if (P.rx[i]->id == id)
-            return P.rx[i];
+    for (size_t i = 0; i < actor_proc.n_rx; i++) {
+        if (actor_proc.rx[i]->id == id)
+            return actor_proc.rx[i];
     }
     return NULL;
 }
@@ -142,34 +143,34 @@ static rxconn *rx_find(uint64_t id)
 /* Close c for good and tell the admin, which closes its copy. */
 static void rx_close(rxconn *c)
 {
-    for (size_t i = 0; i < P.n_rx; i++) {
-        if (P.rx[i] == c) {
-            P.rx[i] = P.rx[--P.n_rx];
+    for (size_t i = 0; i < actor_proc.n_rx; i++) {
+        if (actor_proc.rx[i] == c) {
+            actor_proc.rx[i] = actor_proc.rx[--actor_proc.n_rx];
             break;
         }
     }
     ready_remove(c);
     ens__ctl_conn_v v = {ENS_ADDR_NONE, c->id};
-    ens__ctl_send(P.ctl, P.actor->addr, &ens__ctl_closed, &v, 0, NULL, 0);
+    ens__ctl_send(actor_proc.ctl, actor_proc.actor->addr, &ens__ctl_closed, &v, 0, NULL, 0);
     /* The admin holds the same open file: leave the set before closing. */
-    epoll_ctl(P.rx_ep, EPOLL_CTL_DEL, c->fd, NULL);
+    epoll_ctl(actor_proc.rx_ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     free(c);
 }
 
 static int rx_add(int fd, uint64_t id, ens_addr peer)
 {
-    if (P.n_rx == P.cap_rx) {
-        size_t cap = P.cap_rx ? P.cap_rx * 2 : 8;
-        rxconn **n = realloc(P.rx, cap * sizeof(*n));
+    if (actor_proc.n_rx == actor_proc.cap_rx) {
+        size_t cap = actor_proc.cap_rx ? actor_proc.cap_rx * 2 : 8;
+        rxconn **n = realloc(actor_proc.rx, cap * sizeof(*n));
         if (n == NULL)
             return ENS_ENOMEM;
-        P.rx = n;
-        rxconn **r = realloc(P.ready, cap * sizeof(*r));
+        actor_proc.rx = n;
+        rxconn **r = realloc(actor_proc.ready, cap * sizeof(*r));
         if (r == NULL)
             return ENS_ENOMEM;
-        P.ready = r;
-        P.cap_rx = cap;
+        actor_proc.ready = r;
+        actor_proc.cap_rx = cap;
     }
     rxconn *c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -181,11 +182,11 @@ static int rx_add(int fd, uint64_t id, ens_addr peer)
     /* Edge-triggered: adding reports what is queued already, then each
      * arrival and the hang-up once. */
     struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    if (epoll_ctl(P.rx_ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+    if (epoll_ctl(actor_proc.rx_ep, EPOLL_CTL_ADD, fd, &e) < 0) {
         free(c);
         return ENS_EIO;
     }
-    P.rx[P.n_rx++] = c;
+    actor_proc.rx[actor_proc.n_rx++] = c;
     return 0;
 }
 
@@ -196,15 +197,15 @@ static void journal_bad(int error, uint64_t bytes, ens_addr sender, const char *
                     .sender = sender,
                     .msg_size = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes,
                     .reason = why};
-    ens__event_actor(&ev, P.actor);
-    ens__event(P.sys, &ev);
+    ens__event_actor(&ev, actor_proc.actor);
+    ens__event(actor_proc.sys, &ev);
 }
 
 /* ---- receiving: slots for frames in pieces ----------------------------------- */
 
 static int slot_of(uint64_t conn)
 {
-    return ens__stage_slot_of(P.st, conn);
+    return ens__stage_slot_of(actor_proc.st, conn);
 }
 
 static bool slot_available(void)
@@ -215,11 +216,11 @@ static bool slot_available(void)
 /* Free slot i; connections that waited for one are looked at again. */
 static void slot_free(int i)
 {
-    ens__stage_slot_release(P.st, i);
-    for (size_t k = 0; k < P.n_rx; k++) {
-        if (P.rx[k]->wants_slot) {
-            P.rx[k]->wants_slot = false;
-            ready_push(P.rx[k]);
+    ens__stage_slot_release(actor_proc.st, i);
+    for (size_t k = 0; k < actor_proc.n_rx; k++) {
+        if (actor_proc.rx[k]->wants_slot) {
+            actor_proc.rx[k]->wants_slot = false;
+            ready_push(actor_proc.rx[k]);
         }
     }
 }
@@ -228,7 +229,7 @@ static void slot_free(int i)
  * row that names the sender and the bytes dropped. */
 static void slot_drop(int i, const char *why)
 {
-    ens_stage_slot *s = &P.st->slot[i];
+    ens_stage_slot *s = &actor_proc.st->slot[i];
     rxconn *c = rx_find(s->conn);
     char reason[160];
     snprintf(reason, sizeof(reason), "%s: %llu of %llu bytes of a frame in pieces dropped", why,
@@ -241,7 +242,7 @@ static void slot_drop(int i, const char *why)
  * together in is free. */
 static void hand_slot_put_away(void)
 {
-    ens_stage *st = P.st;
+    ens_stage *st = actor_proc.st;
     if (st->hand_slot == 0)
         return;
     int i = (int)st->hand_slot - 1;
@@ -259,21 +260,21 @@ static void on_stall(uv_timer_t *t);
 static void stall_check(void)
 {
     bool wanted = false;
-    for (size_t k = 0; k < P.n_rx && !wanted; k++)
-        wanted = P.rx[k]->wants_slot;
+    for (size_t k = 0; k < actor_proc.n_rx && !wanted; k++)
+        wanted = actor_proc.rx[k]->wants_slot;
     if (!wanted || slot_available())
         return;
     int oldest = 0;
     for (unsigned i = 1; i < ENS_STAGE_SLOTS; i++) {
-        if (P.slot_ms[i] < P.slot_ms[oldest])
+        if (actor_proc.slot_ms[i] < actor_proc.slot_ms[oldest])
             oldest = (int)i;
     }
-    uint64_t now = uv_now(&P.loop), limit = P.sys->opts.call_timeout_ms;
-    if (now - P.slot_ms[oldest] < limit) {
-        uv_timer_start(&P.stall, on_stall, P.slot_ms[oldest] + limit - now, 0);
+    uint64_t now = uv_now(&actor_proc.loop), limit = actor_proc.sys->opts.call_timeout_ms;
+    if (now - actor_proc.slot_ms[oldest] < limit) {
+        uv_timer_start(&actor_proc.stall, on_stall, actor_proc.slot_ms[oldest] + limit - now, 0);
         return;
     }
-    rxconn *c = rx_find(P.st->slot[oldest].conn);
+    rxconn *c = rx_find(actor_proc.st->slot[oldest].conn);
     slot_drop(oldest, "a sender stalled in the middle of a frame while others waited");
     if (c != NULL)
         rx_close(c);
@@ -282,7 +283,7 @@ static void stall_check(void)
 static void on_stall(uv_timer_t *t)
 {
     (void)t;
-    uv_update_time(&P.loop);
+    uv_update_time(&actor_proc.loop);
     stall_check();
 }
 
@@ -300,12 +301,12 @@ static int conn_ended_mid_frame(rxconn *c)
     uint8_t head[ENS_FRAME_HEADER_LEN];
     if (!ens_addr_is_none(from)) {
         /* known */
-    } else if (i >= 0 && P.st->slot[i].have >= ENS_FRAME_HEADER_LEN) {
-        from = ens__frame_sender(ens__stage_slot_area(P.st, (unsigned)i));
+    } else if (i >= 0 && actor_proc.st->slot[i].have >= ENS_FRAME_HEADER_LEN) {
+        from = ens__frame_sender(ens__stage_slot_area(actor_proc.st, (unsigned)i));
     } else if (recv(c->fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof(head)) {
         from = ens__frame_sender(head);
     }
-    uint64_t bytes = i >= 0 ? P.st->slot[i].have : 0;
+    uint64_t bytes = i >= 0 ? actor_proc.st->slot[i].have : 0;
     static uint8_t sink[ENS_STAGE_CHUNK];
     ssize_t n;
     while ((n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0 || (n < 0 && errno == EINTR))
@@ -333,8 +334,9 @@ static void bad_stream(rxconn *c, const char *why)
 /* The largest frame this actor takes, whole or put together in a slot. */
 static uint32_t wire_limit(void)
 {
-    uint64_t slot = P.st->slot_bytes;
-    return slot < P.sys->opts.max_frame_bytes ? (uint32_t)slot : P.sys->opts.max_frame_bytes;
+    uint64_t slot = actor_proc.st->slot_bytes;
+    return slot < actor_proc.sys->opts.max_frame_bytes ? (uint32_t)slot
+                                                       : actor_proc.sys->opts.max_frame_bytes;
 }
 
 /* The head of a piece is in the batch area (peeked): take the piece
@@ -345,7 +347,7 @@ static uint32_t wire_limit(void)
  * left to the batch path, which reports it. */
 static int read_piece(rxconn *c)
 {
-    ens_stage *st = P.st;
+    ens_stage *st = actor_proc.st;
     ens_wire_item it;
     if (ens__wire_head(st->buf, ENS_PIECE_HEAD, wire_limit(), &it) != 1 || !it.piece ||
         it.err != 0) {
@@ -397,7 +399,7 @@ static int read_piece(rxconn *c)
  * CONN_GONE when c was closed (and freed). */
 static int read_conn(rxconn *c)
 {
-    ens_stage *st = P.st;
+    ens_stage *st = actor_proc.st;
     if (c->in_pieces) {
         ssize_t k = ens__stage_look(st, c->fd, ENS_PIECE_HEAD);
         if (k == (ssize_t)ENS_PIECE_HEAD && ens__frag_is(st->buf))
@@ -463,8 +465,8 @@ static int read_conn(rxconn *c)
  * order, so a busy sender does not starve the others. */
 static void rx_turn(void)
 {
-    for (size_t turns = P.n_ready; turns > 0 && P.n_ready > 0; turns--) {
-        rxconn *c = P.ready[0];
+    for (size_t turns = actor_proc.n_ready; turns > 0 && actor_proc.n_ready > 0; turns--) {
+        rxconn *c = actor_proc.ready[0];
         ready_remove(c);
         if (c->wants_slot)
             continue;
@@ -475,8 +477,8 @@ static void rx_turn(void)
         if (r == CONN_MORE)
             ready_push(c);
     }
-    if (P.n_ready == 0)
-        uv_idle_stop(&P.rx_again);
+    if (actor_proc.n_ready == 0)
+        uv_idle_stop(&actor_proc.rx_again);
 }
 
 static void on_rx_events(uv_poll_t *h, int status, int events)
@@ -486,7 +488,7 @@ static void on_rx_events(uv_poll_t *h, int status, int events)
     (void)events;
     struct epoll_event ev[64];
     int k;
-    while ((k = epoll_wait(P.rx_ep, ev, 64, 0)) > 0) {
+    while ((k = epoll_wait(actor_proc.rx_ep, ev, 64, 0)) > 0) {
         for (int i = 0; i < k; i++) {
             rxconn *c = ev[i].data.ptr;
             if (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -514,28 +516,28 @@ static void on_rx_again(uv_idle_t *h)
  * then their frames wait in their processes (see system.h). */
 static void settle_sends(void)
 {
-    ens__tx_flush_all(&P.tx);
-    if (!ens__tx_pending(&P.tx))
+    ens__tx_flush_all(&actor_proc.tx);
+    if (!ens__tx_pending(&actor_proc.tx))
         return; /* the common case: everything left at once */
-    ens__tx_drain(&P.tx, P.sys->opts.call_timeout_ms, pump_ctl_tx);
+    ens__tx_drain(&actor_proc.tx, actor_proc.sys->opts.call_timeout_ms, pump_ctl_tx);
 }
 
 /* Deliver message m (owned) as the frame in hand, attempt as given; total
  * is the bytes of the batch area it stands for. */
 static void deliver(ens_msg *m, uint64_t total)
 {
-    ens__stage_hand(P.st, m->hdr.attempt);
-    P.cur_len = total;
-    ens__actor_deliver(P.actor, m);
+    ens__stage_hand(actor_proc.st, m->hdr.attempt);
+    actor_proc.cur_len = total;
+    ens__actor_deliver(actor_proc.actor, m);
     ens_msg_free(m);
     /* Counted before its sends leave, so whoever got a reply sees it in
      * status (a crash in between counts it twice: a statistic). */
-    P.st->handled++;
+    actor_proc.st->handled++;
     /* What the handler sent leaves before its message counts as done, so
      * a crash from here on repeats nothing and loses nothing (unless a
      * destination is full: then its frames wait in this process). */
     settle_sends();
-    ens__stage_mark(P.st, total);
+    ens__stage_mark(actor_proc.st, total);
 }
 
 /* The message of the frame at frame[0..len), borrowed: the stage keeps the
@@ -544,7 +546,7 @@ static void deliver(ens_msg *m, uint64_t total)
 static ens_msg *borrowed_msg(const uint8_t *frame, uint64_t len, ens_addr from)
 {
     ens_msg *m = NULL;
-    int rc = ens__msg_from_borrowed(frame, len, P.sys->opts.max_frame_bytes, &m);
+    int rc = ens__msg_from_borrowed(frame, len, actor_proc.sys->opts.max_frame_bytes, &m);
     if (rc < 0) {
         journal_bad(rc, len, from, "a received frame was rejected");
         return NULL;
@@ -557,7 +559,7 @@ static ens_msg *borrowed_msg(const uint8_t *frame, uint64_t len, ens_addr from)
  * frame is not complete yet). */
 static ens_msg *staged_msg(uint64_t *total)
 {
-    ens_stage *st = P.st;
+    ens_stage *st = actor_proc.st;
     *total = 0;
     if (st->len - st->done < ENS_FRAME_HEADER_LEN)
         return NULL;
@@ -578,7 +580,7 @@ static ens_msg *staged_msg(uint64_t *total)
  * it, or only its head when its bytes went straight into its slot. */
 static uint64_t staged_piece_len(void)
 {
-    ens_stage *st = P.st;
+    ens_stage *st = actor_proc.st;
     return st->head_only ? st->len - st->done : ens__frame_total_len(st->buf + st->done);
 }
 
@@ -589,7 +591,7 @@ static uint64_t staged_piece_len(void)
  * hand. */
 static void take_piece(uint64_t flen, bool placed)
 {
-    ens_stage *st = P.st;
+    ens_stage *st = actor_proc.st;
     const uint64_t conn = st->sticky, here = staged_piece_len();
     rxconn *c = rx_find(conn);
     const ens_addr from = c != NULL ? c->peer : ENS_ADDR_NONE;
@@ -599,8 +601,8 @@ static void take_piece(uint64_t flen, bool placed)
     const uint8_t *bytes;
     size_t n;
     int i = slot_of(conn);
-    if (!ens__frag_parse(st->buf + st->done, flen, P.sys->opts.max_frame_bytes, &total, &off,
-                         &bytes, &n) ||
+    if (!ens__frag_parse(st->buf + st->done, flen, actor_proc.sys->opts.max_frame_bytes, &total,
+                         &off, &bytes, &n) ||
         total > st->slot_bytes) {
         if (i >= 0)
             slot_drop(i, "a malformed piece of a large frame");
@@ -638,7 +640,7 @@ static void take_piece(uint64_t flen, bool placed)
     if (!placed)
         memcpy(area + off, bytes, n);
     s->have = off + n;
-    P.slot_ms[i] = uv_now(&P.loop);
+    actor_proc.slot_ms[i] = uv_now(&actor_proc.loop);
     if (s->have < s->total) {
         ens__stage_skip(st, here);
         return;
@@ -656,7 +658,7 @@ static void take_piece(uint64_t flen, bool placed)
 
 static void process_stage(void)
 {
-    ens_stage *st = P.st;
+    ens_stage *st = actor_proc.st;
     while (st->len - st->done >= ENS_FRAME_HEADER_LEN) {
         uint64_t total = ens__frame_total_len(st->buf + st->done);
         if (st->head_only) {
@@ -685,14 +687,15 @@ static void handle_ctl(ens_msg *m, int *fds, int nfds)
     bool taken = false;
     if (t == ens__ctl_connected.id) {
         const ens__ctl_status_v *v = m->value;
-        ens__tx_connected(&P.tx, v->addr, v->status, fd);
+        ens__tx_connected(&actor_proc.tx, v->addr, v->status, fd);
         taken = true;
     } else if (t == ens__ctl_newconn.id && fd >= 0) {
         const ens__ctl_conn_v *v = m->value;
         taken = rx_add(fd, v->conn_id, v->peer) == 0;
-    } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) && m->hdr.corr == P.rpc_corr) {
-        P.rpc_reply = *(const ens__ctl_status_v *)m->value;
-        P.rpc_done = true;
+    } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) &&
+               m->hdr.corr == actor_proc.rpc_corr) {
+        actor_proc.rpc_reply = *(const ens__ctl_status_v *)m->value;
+        actor_proc.rpc_done = true;
     }
     for (int i = taken ? 1 : 0; i < nfds; i++)
         close(fds[i]);
@@ -705,7 +708,7 @@ static void pump_ctl(void)
         ens_msg *m = NULL;
         int fds[ENS_CTL_MAX_FDS];
         int nfds = ENS_CTL_MAX_FDS;
-        int rc = ens__ctl_recv(P.ctl, &m, fds, &nfds);
+        int rc = ens__ctl_recv(actor_proc.ctl, &m, fds, &nfds);
         if (rc == 0)
             return;
         if (rc == ENS_EBADFRAME)
@@ -736,7 +739,7 @@ static void on_tx_writable(uv_poll_t *h, int status, int events)
 {
     (void)status;
     (void)events;
-    ens__tx_flush(&P.tx, h->data);
+    ens__tx_flush(&actor_proc.tx, h->data);
 }
 
 static void want_write(ens_tx_table *t, ens_tx *tx, bool want)
@@ -754,7 +757,7 @@ static void want_write(ens_tx_table *t, ens_tx *tx, bool want)
         uv_poll_t *p = malloc(sizeof(*p));
         if (p == NULL)
             return;
-        uv_poll_init(&P.loop, p, tx->fd);
+        uv_poll_init(&actor_proc.loop, p, tx->fd);
         p->data = tx;
         tx->watch = p;
     }
@@ -769,8 +772,8 @@ static void want_write(ens_tx_table *t, ens_tx *tx, bool want)
 static void on_prepare(uv_prepare_t *h)
 {
     (void)h;
-    ens__tx_flush_all(&P.tx);
-    ens__tx_sweep(&P.tx);
+    ens__tx_flush_all(&actor_proc.tx);
+    ens__tx_sweep(&actor_proc.tx);
 }
 
 /* ---- base operations --------------------------------------------------------- */
@@ -780,10 +783,10 @@ static int rpc(ens_system *s, const ens_msgtype *t, const void *v, ens__ctl_stat
 /* Announce an orderly exit to the admin and wait for its ack (once). */
 static void announce_exit(ens_system *s)
 {
-    if (P.exit_announced)
+    if (actor_proc.exit_announced)
         return;
-    P.exit_announced = true;
-    ens__ctl_exit_v v = {P.actor->stop_reason, P.actor->stop_status};
+    actor_proc.exit_announced = true;
+    ens__ctl_exit_v v = {actor_proc.actor->stop_reason, actor_proc.actor->stop_status};
     ens__ctl_status_v reply;
     (void)rpc(s, &ens__ctl_exiting, &v, &reply);
 }
@@ -796,10 +799,10 @@ static int pa_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_h
      * at once never finds the old actor still holding its name (the notice
      * and the admin's control channel are different sockets: only the ack
      * orders them). */
-    if (P.actor->status == ENS_ACTOR_DEAD && (h->flags & ENS_FRAME_SYSTEM) &&
-        h->type_id == ens_sys_child_exited.id && ens_addr_equal(h->sender, P.actor->addr))
+    if (actor_proc.actor->status == ENS_ACTOR_DEAD && (h->flags & ENS_FRAME_SYSTEM) &&
+        h->type_id == ens_msg_child_exited.id && ens_addr_equal(h->sender, actor_proc.actor->addr))
         announce_exit(s);
-    return ens__tx_send(&P.tx, frame, len, h, bounded);
+    return ens__tx_send(&actor_proc.tx, frame, len, h, bounded);
 }
 
 /* A control request that waits for the admin's answer (spawn, dead-letter
@@ -808,21 +811,22 @@ static int pa_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_h
  * are handled as usual. */
 static int rpc(ens_system *s, const ens_msgtype *t, const void *v, ens__ctl_status_v *reply)
 {
-    P.rpc_corr = ++P.next_corr;
-    P.rpc_done = false;
-    int rc = ens__ctl_send(P.ctl, P.actor->addr, t, v, P.rpc_corr, NULL, 0);
+    actor_proc.rpc_corr = ++actor_proc.next_corr;
+    actor_proc.rpc_done = false;
+    int rc =
+        ens__ctl_send(actor_proc.ctl, actor_proc.actor->addr, t, v, actor_proc.rpc_corr, NULL, 0);
     if (rc < 0)
         return rc;
     uint64_t deadline = ens__mono_ns() + (uint64_t)s->opts.call_timeout_ms * 1000000u;
-    while (!P.rpc_done) {
+    while (!actor_proc.rpc_done) {
         uint64_t now = ens__mono_ns();
         if (now >= deadline)
             return ENS_ETIMEDOUT;
-        struct pollfd p = {.fd = P.ctl, .events = POLLIN};
+        struct pollfd p = {.fd = actor_proc.ctl, .events = POLLIN};
         poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
         pump_ctl();
     }
-    *reply = P.rpc_reply;
+    *reply = actor_proc.rpc_reply;
     return reply->status < 0 ? reply->status : 0;
 }
 
@@ -855,7 +859,7 @@ static int pa_names(ens_system *s, ens_actor *caller, ens_names_req *req)
     ens__ctl_status_v reply = {ENS_ADDR_NONE, 0};
     int rc;
     if (req->op == ENS_NAMES_DEAD) {
-        rc = ens__tx_dead_letter(&P.tx, req->frame, req->len, req->reason);
+        rc = ens__tx_dead_letter(&actor_proc.tx, req->frame, req->len, req->reason);
         free(req->frame);
         return rc;
     }
@@ -884,15 +888,15 @@ static int pa_names(ens_system *s, ens_actor *caller, ens_names_req *req)
 static void on_timer(uv_timer_t *h)
 {
     wtimer *w = h->data;
-    for (wtimer **pp = &P.timers; *pp != NULL; pp = &(*pp)->next) {
+    for (wtimer **pp = &actor_proc.timers; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == w) {
             *pp = w->next;
             break;
         }
     }
     ens_wakeup_v v = {w->id, w->payload, w->delay_ms};
-    ens__send_frame(P.sys, P.actor->addr, P.actor->addr, ENS_MSG_WAKEUP, &v, ENS_FRAME_SYSTEM, 0, 0,
-                    false);
+    ens__send_frame(actor_proc.sys, actor_proc.actor->addr, actor_proc.actor->addr, &ens_msg_wakeup,
+                    &v, ENS_FRAME_SYSTEM, 0, 0, false);
     uv_close((uv_handle_t *)h, free_handle);
 }
 
@@ -904,16 +908,16 @@ static int pa_timer_add(ens_system *s, ens_actor *a, uint32_t delay_ms, uint64_t
     wtimer *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return ENS_ENOMEM;
-    w->id = ++P.next_timer;
+    w->id = ++actor_proc.next_timer;
     w->payload = payload;
     w->delay_ms = delay_ms;
-    uv_timer_init(&P.loop, &w->t);
+    uv_timer_init(&actor_proc.loop, &w->t);
     w->t.data = w;
-    w->next = P.timers;
-    P.timers = w;
+    w->next = actor_proc.timers;
+    actor_proc.timers = w;
     /* libuv counts from the loop's cached millisecond clock: refresh it and
      * add the millisecond it rounds down, so a wake-up is never early. */
-    uv_update_time(&P.loop);
+    uv_update_time(&actor_proc.loop);
     uv_timer_start(&w->t, on_timer, (uint64_t)delay_ms + 1, 0);
     *id = w->id;
     return 0;
@@ -923,7 +927,7 @@ static int pa_timer_cancel(ens_system *s, ens_actor *a, uint64_t id)
 {
     (void)s;
     (void)a;
-    for (wtimer **pp = &P.timers; *pp != NULL; pp = &(*pp)->next) {
+    for (wtimer **pp = &actor_proc.timers; *pp != NULL; pp = &(*pp)->next) {
         wtimer *w = *pp;
         if (w->id == id) {
             *pp = w->next;
@@ -939,16 +943,17 @@ static void pa_actor_gone(ens_system *s, ens_actor *a)
 {
     (void)s;
     ens__proc_services_end(); /* commands die with the actor */
-    if (ens__stage_in_hand(P.st)) {
-        ens__stage_mark(P.st, P.cur_len); /* the frame that ended the actor is handled */
+    if (ens__stage_in_hand(actor_proc.st)) {
+        ens__stage_mark(actor_proc.st,
+                        actor_proc.cur_len); /* the frame that ended the actor is handled */
         hand_slot_put_away();
-    } else if (P.st->state == ENS_STAGE_INIT) {
-        P.st->state = ENS_STAGE_IDLE;
+    } else if (actor_proc.st->state == ENS_STAGE_INIT) {
+        actor_proc.st->state = ENS_STAGE_IDLE;
     }
-    ens__tx_drain(&P.tx, 2000, pump_ctl_tx);
-    if (!P.exit_announced) { /* no parent to tell (see pa_route) */
+    ens__tx_drain(&actor_proc.tx, 2000, pump_ctl_tx);
+    if (!actor_proc.exit_announced) { /* no parent to tell (see pa_route) */
         ens__ctl_exit_v v = {a->stop_reason, a->stop_status};
-        ens__ctl_send(P.ctl, a->addr, &ens__ctl_exiting, &v, 0, NULL, 0);
+        ens__ctl_send(actor_proc.ctl, a->addr, &ens__ctl_exiting, &v, 0, NULL, 0);
     }
     _exit(0);
 }
@@ -956,7 +961,7 @@ static void pa_actor_gone(ens_system *s, ens_actor *a)
 static void pa_dead_letters_set(ens_system *s, ens_addr who, bool enable)
 {
     (void)who;
-    if (!enable && P.actor->status == ENS_ACTOR_DEAD)
+    if (!enable && actor_proc.actor->status == ENS_ACTOR_DEAD)
         return; /* ending: the admin drops the registration itself */
     /* Wait for the admin to have taken it: letters routed after this call
      * returns follow the new registration. */
@@ -969,14 +974,16 @@ static void pa_on_attempt(ens_system *s, ens_actor *a, uint32_t attempt)
 {
     (void)s;
     (void)a;
-    P.st->attempt = attempt;
+    actor_proc.st->attempt = attempt;
 }
 
 static int pa_status(ens_system *s, ens_addr requester, uint64_t corr)
 {
     (void)s;
     ens__ctl_flag_v v = {0, 0};
-    return ens__ctl_send(P.ctl, requester, &ens__ctl_status, &v, corr, NULL, 0) < 0 ? ENS_EIO : 0;
+    return ens__ctl_send(actor_proc.ctl, requester, &ens__ctl_status, &v, corr, NULL, 0) < 0
+               ? ENS_EIO
+               : 0;
 }
 
 static int pa_kill(ens_system *s, ens_actor *caller, ens_addr who)
@@ -984,8 +991,9 @@ static int pa_kill(ens_system *s, ens_actor *caller, ens_addr who)
     (void)s;
     (void)caller;
     ens__ctl_conn_v v = {who, 0};
-    return ens__ctl_send(P.ctl, P.actor->addr, &ens__ctl_kill, &v, 0, NULL, 0) < 0 ? ENS_ESHUTDOWN
-                                                                                   : 0;
+    return ens__ctl_send(actor_proc.ctl, actor_proc.actor->addr, &ens__ctl_kill, &v, 0, NULL, 0) < 0
+               ? ENS_ESHUTDOWN
+               : 0;
 }
 
 /* An actor process hosts its one actor; it has no outside program (its
@@ -1010,20 +1018,20 @@ static void send_log(ens_system *s, const char *line)
 {
     (void)s;
     ens__ctl_frame_v v = {(char *)line, {NULL, 0}};
-    ens__ctl_send(P.ctl, P.actor != NULL ? P.actor->addr : ENS_ADDR_NONE, &ens__ctl_log, &v, 0,
-                  NULL, 0);
+    ens__ctl_send(actor_proc.ctl, actor_proc.actor != NULL ? actor_proc.actor->addr : ENS_ADDR_NONE,
+                  &ens__ctl_log, &v, 0, NULL, 0);
 }
 
 static void send_event(const ens_event *ev, void *arg)
 {
     (void)arg;
-    ens__ctl_send_event(P.ctl, ev);
+    ens__ctl_send_event(actor_proc.ctl, ev);
 }
 
 /* After a crash: the frame in hand once more, or back as poison. */
 static void recover(bool in_hand, uint32_t attempt, int sig)
 {
-    ens_stage *st = P.st;
+    ens_stage *st = actor_proc.st;
     if (!in_hand)
         return;
     /* Every way out below advances `done` (the frame is dealt with) before
@@ -1052,7 +1060,7 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
     }
     if (attempt >= 2) {
         m->hdr.attempt = (uint16_t)attempt;
-        ens__actor_poison(P.actor, m, 0, sig);
+        ens__actor_poison(actor_proc.actor, m, 0, sig);
         ens_msg_free(m);
         /* The poison leaves before the frame counts as dealt with: a crash
          * meanwhile returns it again (at least once, never lost). */
@@ -1068,8 +1076,8 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
                     .msg_type = m->info != NULL ? m->info->type->name : "",
                     .sender = m->hdr.sender,
                     .reason = "delivering the message in hand at the crash once more"};
-    ens__event_actor(&ev, P.actor);
-    ens__event(P.sys, &ev);
+    ens__event_actor(&ev, actor_proc.actor);
+    ens__event(actor_proc.sys, &ev);
     deliver(m, total);
     hand_slot_put_away();
 }
@@ -1080,25 +1088,25 @@ bool ens__actor_process_prepare(void)
 {
     if (prepared)
         return true;
-    memset(&P, 0, sizeof(P));
+    memset(&actor_proc, 0, sizeof(actor_proc));
     /* Large messages are encoded into and sent from buffers of their size:
      * keep freed ones for reuse rather than giving them back to the kernel
      * each time (a page first written costs 15-26 us on the VMs we measure
      * on: PLATFORM-NOTES.md) - up to 32 MiB, glibc's ceiling for these. */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
-    if (uv_loop_init(&P.loop) != 0)
+    if (uv_loop_init(&actor_proc.loop) != 0)
         return false;
     /* The receiving ends' own epoll set, edge-triggered (see rxconn). */
-    P.rx_ep = epoll_create1(EPOLL_CLOEXEC);
-    if (P.rx_ep < 0)
+    actor_proc.rx_ep = epoll_create1(EPOLL_CLOEXEC);
+    if (actor_proc.rx_ep < 0)
         return false;
-    uv_poll_init(&P.loop, &P.rx_poll, P.rx_ep);
-    uv_poll_start(&P.rx_poll, UV_READABLE, on_rx_events);
-    uv_idle_init(&P.loop, &P.rx_again);
-    uv_timer_init(&P.loop, &P.stall);
-    uv_prepare_init(&P.loop, &P.flush);
-    uv_prepare_start(&P.flush, on_prepare);
+    uv_poll_init(&actor_proc.loop, &actor_proc.rx_poll, actor_proc.rx_ep);
+    uv_poll_start(&actor_proc.rx_poll, UV_READABLE, on_rx_events);
+    uv_idle_init(&actor_proc.loop, &actor_proc.rx_again);
+    uv_timer_init(&actor_proc.loop, &actor_proc.stall);
+    uv_prepare_init(&actor_proc.loop, &actor_proc.flush);
+    uv_prepare_start(&actor_proc.flush, on_prepare);
     prepared = true;
     return true;
 }
@@ -1111,33 +1119,33 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     ens__proctitle("ens: %s %s", b->def->name, addr);
     if (!ens__actor_process_prepare())
         _exit(ENS_PROC_EXIT_NO_LOOP);
-    P.sys = s;
-    P.ctl = b->ctl;
-    P.st = b->stage;
+    actor_proc.sys = s;
+    actor_proc.ctl = b->ctl;
+    actor_proc.st = b->stage;
     s->host = &actor_host;
     s->outside_ops = NULL;
-    s->base = &P;
+    s->base = &actor_proc;
     s->opts.on_event = send_event;
     s->log_sink = send_log;
     s->opts.event_arg = NULL;
-    ens__fd_nonblock(P.ctl);
-    P.tx.ctl = P.ctl;
-    P.tx.self = b->addr;
-    P.tx.limit = s->opts.mailbox_limit;
-    P.tx.bytes_limit = s->opts.mailbox_bytes_limit;
-    P.tx.want_write = want_write;
+    ens__fd_nonblock(actor_proc.ctl);
+    actor_proc.tx.ctl = actor_proc.ctl;
+    actor_proc.tx.self = b->addr;
+    actor_proc.tx.limit = s->opts.mailbox_limit;
+    actor_proc.tx.bytes_limit = s->opts.mailbox_bytes_limit;
+    actor_proc.tx.want_write = want_write;
     uint8_t *arg = NULL;
     if (b->arg_frame != NULL && (arg = malloc(b->arg_len)) != NULL)
         memcpy(arg, b->arg_frame, b->arg_len);
-    P.actor = ens__actor_new(s, b->def, b->addr, b->parent, arg, b->arg_len);
-    if (P.actor == NULL)
+    actor_proc.actor = ens__actor_new(s, b->def, b->addr, b->parent, arg, b->arg_len);
+    if (actor_proc.actor == NULL)
         _exit(ENS_PROC_EXIT_NO_ACTOR);
-    P.actor->incarnation = b->incarnation;
-    P.actor->spawn_flags = b->spawn_flags;
-    uv_poll_init(&P.loop, &P.ctl_poll, P.ctl);
-    uv_poll_start(&P.ctl_poll, UV_READABLE, on_ctl);
+    actor_proc.actor->incarnation = b->incarnation;
+    actor_proc.actor->spawn_flags = b->spawn_flags;
+    uv_poll_init(&actor_proc.loop, &actor_proc.ctl_poll, actor_proc.ctl);
+    uv_poll_start(&actor_proc.ctl_poll, UV_READABLE, on_ctl);
 
-    ens_stage *st = P.st;
+    ens_stage *st = actor_proc.st;
     const bool in_hand = ens__stage_in_hand(st);
     uint32_t crash_attempt = st->attempt;
     if (st->hand_slot != 0 && !in_hand) {
@@ -1147,14 +1155,14 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     }
     int sig = st->last_signal;
     st->state = ENS_STAGE_INIT;
-    int rc = ens__actor_start(P.actor); /* on failure it exits via actor_gone */
+    int rc = ens__actor_start(actor_proc.actor); /* on failure it exits via actor_gone */
     /* Until recover() has dealt with the frame in hand, the stage keeps
      * saying it is in hand: a crash in between must find that frame again,
      * with the same attempt, not take it up as a new message. */
     st->attempt = crash_attempt;
     st->state = in_hand ? ENS_STAGE_HANDLING : ENS_STAGE_IDLE;
     ens__ctl_exit_v started = {-1, rc};
-    ens__ctl_send(P.ctl, b->addr, &ens__ctl_started, &started, 0, NULL, 0);
+    ens__ctl_send(actor_proc.ctl, b->addr, &ens__ctl_started, &started, 0, NULL, 0);
     for (size_t i = 0; i < b->n_rx; i++) {
         if (st->pend_bytes != 0 && b->rx_ids[i] == st->pend_conn)
             ens__stage_settle(st, b->rx[i]);
@@ -1162,13 +1170,13 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
             _exit(ENS_PROC_EXIT_NO_WATCH); /* a crash: restarted */
     }
     for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
-        P.slot_ms[i] = uv_now(&P.loop);
+        actor_proc.slot_ms[i] = uv_now(&actor_proc.loop);
         if (st->slot[i].conn != 0 && rx_find(st->slot[i].conn) == NULL)
             slot_drop((int)i, "the connection of a frame in pieces was gone after a crash");
     }
     ens__stage_settle(st, -1); /* its connection is gone: nothing to settle */
     recover(in_hand, crash_attempt, sig);
     process_stage();
-    uv_run(&P.loop, UV_RUN_DEFAULT);
+    uv_run(&actor_proc.loop, UV_RUN_DEFAULT);
     _exit(0);
 }

@@ -114,7 +114,7 @@ static void on_watch(uv_poll_t *h, int status, int events)
         return; /* gone again before we looked: keep watching */
     ens_fd_ready_v v = {w->fd, ev, w->tag};
     watch_unlink(w);
-    ens__send_frame(S.sys, S.self, S.self, ENS_MSG_FD_READY, &v, ENS_FRAME_SYSTEM, 0, 0, false);
+    ens__send_frame(S.sys, S.self, S.self, &ens_msg_fd_ready, &v, ENS_FRAME_SYSTEM, 0, 0, false);
 }
 
 int ens__proc_watch(ens_system *s, ens_actor *a, int fd, uint64_t tag, bool on)
@@ -188,7 +188,7 @@ static void cmd_finish(pcmd *c)
         .output = {c->output.buf, c->output.len},
     };
     cmd_unlink(c);
-    ens__send_frame(S.sys, S.self, S.self, ENS_MSG_COMMAND_RESULT, &v, ENS_FRAME_SYSTEM, 0, 0,
+    ens__send_frame(S.sys, S.self, S.self, &ens_msg_command_result, &v, ENS_FRAME_SYSTEM, 0, 0,
                     false);
     uv_close((uv_handle_t *)&c->proc, cmd_closed);
     uv_close((uv_handle_t *)&c->out, cmd_closed);

@@ -176,12 +176,12 @@ void ens__actor_poison(ens_actor *a, const ens_msg *m, int err, int sig)
         flags |= ENS_FRAME_REPLY | ENS_FRAME_ERROR;
         code = ENS_EPOISON;
     }
-    int rc = ens__send_frame(s, a->addr, m->hdr.sender, ENS_MSG_POISON, &p, flags, m->hdr.corr,
+    int rc = ens__send_frame(s, a->addr, m->hdr.sender, &ens_msg_poison, &p, flags, m->hdr.corr,
                              code, false);
     if (rc == ENS_EMSGSIZE) {
         p.original.data = NULL;
         p.original.len = 0;
-        rc = ens__send_frame(s, a->addr, m->hdr.sender, ENS_MSG_POISON, &p, flags, m->hdr.corr,
+        rc = ens__send_frame(s, a->addr, m->hdr.sender, &ens_msg_poison, &p, flags, m->hdr.corr,
                              code, false);
     }
     msg_event(a, m, ENS_EV_POISON, err, sig, rc == 0 ? detail : "poisoned; returning it failed");
@@ -193,8 +193,8 @@ bool ens__actor_deliver(ens_actor *a, ens_msg *m)
     if (taken != 0)
         return taken > 0;
     const bool system = (m->hdr.flags & ENS_FRAME_SYSTEM) != 0;
-    const bool is_exit = system && m->hdr.type_id == ens_sys_exit_request.id;
-    if (system && m->hdr.type_id == ens_sys_child_exited.id && m->value != NULL)
+    const bool is_exit = system && m->hdr.type_id == ens_msg_exit_request.id;
+    if (system && m->hdr.type_id == ens_msg_child_exited.id && m->value != NULL)
         ens__actor_forget_child(a, ((const ens_child_exited_v *)m->value)->child);
 
     a->ctx.cur = m;
@@ -210,7 +210,7 @@ bool ens__actor_deliver(ens_actor *a, ens_msg *m)
             if (rc < 0)
                 msg_event(a, m, ENS_EV_ERROR, rc, 0, "handler returned an error");
         }
-        if (rc < 0 && !system && m->hdr.type_id != ens_sys_poison.id)
+        if (rc < 0 && !system && m->hdr.type_id != ens_msg_poison.id)
             ens__actor_poison(a, m, rc, 0);
     }
     a->ctx.cur = NULL;
@@ -254,7 +254,7 @@ int ens__actor_start(ens_actor *a)
     if ((a->spawn_flags & ENS_SPAWN_NOTIFY_START) && a->incarnation == 1 &&
         !ens_addr_is_none(a->parent) && a->parent.id != ENS_ID_OUTSIDE) {
         ens_child_started_v cs = {a->addr, a->incarnation, 0};
-        ens__send_frame(a->ctx.sys, a->addr, a->parent, ENS_MSG_CHILD_STARTED, &cs,
+        ens__send_frame(a->ctx.sys, a->addr, a->parent, &ens_msg_child_started, &cs,
                         ENS_FRAME_SYSTEM, 0, 0, false);
     }
     if (a->stop_requested)
@@ -276,8 +276,8 @@ void ens__actor_stop(ens_actor *a, int reason, int status)
         a->def->terminate(&a->ctx, a->state, reason);
     ens__request_release(a);
     for (size_t i = a->n_children; i-- > 0;) /* the last started first */
-        ens__send_frame(s, a->addr, a->children[i], ENS_MSG_EXIT_REQUEST, NULL, ENS_FRAME_SYSTEM, 0,
-                        0, false);
+        ens__send_frame(s, a->addr, a->children[i], &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM,
+                        0, 0, false);
     a->n_children = 0;
     if (reason == ENS_EXIT_ERROR) {
         char why[64];
@@ -294,7 +294,7 @@ void ens__actor_stop(ens_actor *a, int reason, int status)
             .status = status,
             .incarnation = a->incarnation,
         };
-        ens__send_frame(s, a->addr, a->parent, ENS_MSG_CHILD_EXITED, &ce, ENS_FRAME_SYSTEM, 0, 0,
+        ens__send_frame(s, a->addr, a->parent, &ens_msg_child_exited, &ce, ENS_FRAME_SYSTEM, 0, 0,
                         false);
     }
     s->host->dead_letters_set(s, a->addr, false);
@@ -305,27 +305,27 @@ void ens__dead_letter(ens_system *s, uint8_t *frame, size_t len, const ens_frame
                       ens_addr handler, const char *reason)
 {
     const bool system = (h->flags & ENS_FRAME_SYSTEM) != 0;
-    if (system && h->type_id == ens_sys_child_exited.id) {
+    if (system && h->type_id == ens_msg_child_exited.id) {
         free(frame); /* the parent ended first: nobody could act on it */
         return;
     }
     if ((h->flags & ENS_FRAME_REQUEST) && h->corr != 0 && !ens_addr_is_none(h->sender)) {
         ens_string_v why = {(char *)reason};
-        ens__send_frame(s, h->target, h->sender, ENS_MSG_STRING, &why,
+        ens__send_frame(s, h->target, h->sender, &ens_msg_string, &why,
                         ENS_FRAME_SYSTEM | ENS_FRAME_REPLY | ENS_FRAME_ERROR, h->corr, ENS_ENOACTOR,
                         false);
     }
     const ens_typeinfo *info = ens__typeinfo_by_id(h->type_id);
     bool handled = false;
     if (!ens_addr_is_none(handler) && !ens_addr_equal(handler, h->target) &&
-        h->type_id != ens_sys_dead_envelope.id) {
+        h->type_id != ens_msg_dead_envelope.id) {
         ens_dead_envelope_v env = {
             .intended = h->target,
             .type_id = h->type_id,
             .reason = (char *)reason,
             .original = {frame, (uint32_t)len},
         };
-        handled = ens__send_frame(s, h->sender, handler, ENS_MSG_DEAD_ENVELOPE, &env,
+        handled = ens__send_frame(s, h->sender, handler, &ens_msg_dead_envelope, &env,
                                   ENS_FRAME_SYSTEM, 0, 0, false) == 0;
     }
     if (!handled) {
@@ -430,7 +430,7 @@ int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt,
     if (c->actor != NULL && add_child(c->actor, child) < 0) {
         /* The child runs but its parent could not note it: stop it rather
          * than leave an actor nobody stops with its parent. */
-        ens__send_frame(s, c->self, child, ENS_MSG_EXIT_REQUEST, NULL, ENS_FRAME_SYSTEM, 0, 0,
+        ens__send_frame(s, c->self, child, &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM, 0, 0,
                         false);
         return ENS_ENOMEM;
     }
@@ -502,8 +502,8 @@ int ens_exit_request(ens_ctx *c, ens_addr who)
         return ENS_EINVAL;
     if (c->sys->down)
         return ENS_ESHUTDOWN;
-    return ens__send_frame(c->sys, c->self, who, ENS_MSG_EXIT_REQUEST, NULL, ENS_FRAME_SYSTEM, 0, 0,
-                           false);
+    return ens__send_frame(c->sys, c->self, who, &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM, 0,
+                           0, false);
 }
 
 int ens_stop(ens_ctx *c, int reason, int status)
@@ -535,7 +535,7 @@ int ens_kill(ens_ctx *c, ens_addr who)
 int ens_exit_defer(ens_ctx *c)
 {
     if (c == NULL || c->actor == NULL || c->cur == NULL ||
-        !(c->cur->hdr.flags & ENS_FRAME_SYSTEM) || c->cur->hdr.type_id != ens_sys_exit_request.id)
+        !(c->cur->hdr.flags & ENS_FRAME_SYSTEM) || c->cur->hdr.type_id != ens_msg_exit_request.id)
         return ENS_EINVAL;
     c->actor->exit_deferred = true;
     return 0;

@@ -136,7 +136,7 @@ int ens_system_stop(ens_system *s, uint32_t timeout_ms)
     return release(s, timeout_ms, true);
 }
 
-int ens_system_shutdown(ens_system *s, uint32_t timeout_ms)
+int ens_system_close(ens_system *s, uint32_t timeout_ms)
 {
     return release(s, timeout_ms, false);
 }

@@ -112,7 +112,7 @@ int ens__request_intercept(ens_actor *a, ens_msg *m)
             status = h->error < 0 ? h->error : ENS_EIO;
         return complete(a, &p, status, m);
     }
-    if ((h->flags & ENS_FRAME_SYSTEM) && h->type_id == ens_sys_wakeup.id && m->value != NULL &&
+    if ((h->flags & ENS_FRAME_SYSTEM) && h->type_id == ens_msg_wakeup.id && m->value != NULL &&
         a->n_pending > 0) {
         size_t i = find_pending(a, 0, ((const ens_wakeup_v *)m->value)->timer_id);
         if (i != NOT_FOUND) {
@@ -229,7 +229,7 @@ int ens_reply_to(ens_ctx *c, ens_from from, int error, const ens_msgtype *t, con
     if (t == NULL) {
         if (error == 0)
             return ENS_EINVAL;
-        t = ENS_MSG_STRING;
+        t = &ens_msg_string;
         v = &none;
     }
     uint16_t flags = (from.corr != 0 ? ENS_FRAME_REPLY : 0) | (error != 0 ? ENS_FRAME_ERROR : 0);

@@ -118,7 +118,7 @@ typedef struct ens__host_ops {
     /* The handler is about to see the message in hand again with this
      * attempt (the process base records it in the stage). May be NULL. */
     void (*on_attempt)(ens_system *s, ens_actor *a, uint32_t attempt);
-    /* Have a status snapshot (ENS_MSG_STATUS) sent to `requester` (an actor,
+    /* Have a status snapshot (&ens_msg_status) sent to `requester` (an actor,
      * or the outside endpoint), as a reply to corr when corr is not 0.
      * Errors: the send's. */
     int (*status)(ens_system *s, ens_addr requester, uint64_t corr);
@@ -153,7 +153,7 @@ typedef struct ens__outside_ops {
     bool (*absent)(ens_system *s, ens_addr to);
     /* Release the program's side of the system (its base data; s itself
      * stays to the caller): with `end`, end the whole system first
-     * (ens_system_stop); without, as ens_system_shutdown says (end it, or
+     * (ens_system_stop); without, as ens_system_close says (end it, or
      * only detach from a persistent or connected system). Returns 0 or
      * ENS_ETIMEDOUT. */
     int (*close)(ens_system *s, uint32_t timeout_ms, bool end);
@@ -373,7 +373,7 @@ void ens__journal_close(ens_system *s);
 
 /* ---- core/runtime/status.c ---- */
 
-/* Register ENS_MSG_STATUS (idempotent). */
+/* Register ens_msg_status (idempotent). */
 int ens__status_register(void);
 
 /* ---- core/runtime/outside.c ---- */

@@ -1,5 +1,5 @@
 /*
- * core/runtime/status.c - status snapshots: the ENS_MSG_STATUS type, the outside's
+ * core/runtime/status.c - status snapshots: the ens_msg_status type, the outside's
  * ens_status object and the requests for one. An outside program asks and
  * waits like an ask (core/runtime/outside.c), an actor has it delivered; the rows
  * come from the base (core/inproc/inproc.c; on the process base the admin's
@@ -12,7 +12,7 @@
 #include "ensemble/error.h"
 #include "ensemble/status.h"
 
-ens_msgtype ens_sys_status = {"ens.Status", "S(ii)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
+ens_msgtype ens_msg_status = {"ens.Status", "S(ii)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
                               sizeof(ens_status_v), 1u << 20, 0};
 
 struct ens_status {
@@ -22,7 +22,7 @@ struct ens_status {
 
 int ens__status_register(void)
 {
-    return ens_msgtype_register(&ens_sys_status);
+    return ens_msgtype_register(&ens_msg_status);
 }
 
 int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out)
@@ -42,7 +42,7 @@ int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out)
         ens_msg_free(m); /* an error reply: not a snapshot */
         return rc;
     }
-    const ens_status_v *v = ens_msg_value(m, ENS_MSG_STATUS);
+    const ens_status_v *v = ens_msg_value(m, &ens_msg_status);
     ens_status *st = malloc(sizeof(*st));
     if (v == NULL || st == NULL) {
         free(st);

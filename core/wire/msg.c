@@ -218,9 +218,9 @@ const ens_msg *ens_poison_original(const ens_msg *m)
     if (m->original)
         return m->original;
     ens_bytes b;
-    if (m->hdr.type_id == ens_sys_poison.id)
+    if (m->hdr.type_id == ens_msg_poison.id)
         b = ((const ens_poison_v *)m->value)->original;
-    else if (m->hdr.type_id == ens_sys_dead_envelope.id)
+    else if (m->hdr.type_id == ens_msg_dead_envelope.id)
         b = ((const ens_dead_envelope_v *)m->value)->original;
     else
         return NULL;

@@ -56,25 +56,25 @@
 #define ID_FD_READY        0xFFFF0008u
 #define ID_CMD_RESULT      0xFFFF0009u
 
-const ens_msgtype ens_type_string = {"ens.String", "S(s)", sizeof(ens_string_v), 0, ID_STRING};
-const ens_msgtype ens_type_int64 = {"ens.Int64", "S(I)", sizeof(ens_int64_v), 0, ID_INT64};
-const ens_msgtype ens_type_bytes = {"ens.Bytes", "B", sizeof(ens_bytes_v), 0, ID_BYTES};
-const ens_msgtype ens_sys_exit_request = {"ens.ExitRequest", "S(i)", sizeof(ens_exit_request_v), 0,
+const ens_msgtype ens_msg_string = {"ens.String", "S(s)", sizeof(ens_string_v), 0, ID_STRING};
+const ens_msgtype ens_msg_int64 = {"ens.Int64", "S(I)", sizeof(ens_int64_v), 0, ID_INT64};
+const ens_msgtype ens_msg_bytes = {"ens.Bytes", "B", sizeof(ens_bytes_v), 0, ID_BYTES};
+const ens_msgtype ens_msg_exit_request = {"ens.ExitRequest", "S(i)", sizeof(ens_exit_request_v), 0,
                                           ID_EXIT_REQUEST};
-const ens_msgtype ens_sys_child_exited = {"ens.ChildExited", "S(" ENS_ADDR_FMT "iiiu)",
+const ens_msgtype ens_msg_child_exited = {"ens.ChildExited", "S(" ENS_ADDR_FMT "iiiu)",
                                           sizeof(ens_child_exited_v), 0, ID_CHILD_EXITED};
-const ens_msgtype ens_sys_child_restarted = {"ens.ChildRestarted", "S(" ENS_ADDR_FMT "iuii)",
+const ens_msgtype ens_msg_child_restarted = {"ens.ChildRestarted", "S(" ENS_ADDR_FMT "iuii)",
                                              sizeof(ens_child_restarted_v), 0, ID_CHILD_RESTARTED};
-const ens_msgtype ens_sys_child_started = {"ens.ChildStarted", "S(" ENS_ADDR_FMT "ui)",
+const ens_msgtype ens_msg_child_started = {"ens.ChildStarted", "S(" ENS_ADDR_FMT "ui)",
                                            sizeof(ens_child_started_v), 0, ID_CHILD_STARTED};
-const ens_msgtype ens_sys_wakeup = {"ens.WakeUp", "S(UUu)", sizeof(ens_wakeup_v), 0, ID_WAKEUP};
-const ens_msgtype ens_sys_poison = {"ens.PoisonMessage", "S(" ENS_ADDR_FMT "iius)B",
+const ens_msgtype ens_msg_wakeup = {"ens.WakeUp", "S(UUu)", sizeof(ens_wakeup_v), 0, ID_WAKEUP};
+const ens_msgtype ens_msg_poison = {"ens.PoisonMessage", "S(" ENS_ADDR_FMT "iius)B",
                                     sizeof(ens_poison_v), 0, ID_POISON};
-const ens_msgtype ens_sys_dead_envelope = {"ens.DeadEnvelope", "S(" ENS_ADDR_FMT "us)B",
+const ens_msgtype ens_msg_dead_envelope = {"ens.DeadEnvelope", "S(" ENS_ADDR_FMT "us)B",
                                            sizeof(ens_dead_envelope_v), 0, ID_DEAD_ENVELOPE};
-const ens_msgtype ens_sys_fd_ready = {"ens.FdReady", "S(iiU)", sizeof(ens_fd_ready_v), 0,
+const ens_msgtype ens_msg_fd_ready = {"ens.FdReady", "S(iiU)", sizeof(ens_fd_ready_v), 0,
                                       ID_FD_READY};
-const ens_msgtype ens_sys_command_result = {"ens.CommandResult", "S(Uiii)B",
+const ens_msgtype ens_msg_command_result = {"ens.CommandResult", "S(Uiii)B",
                                             sizeof(ens_command_result_v), 0, ID_CMD_RESULT};
 
 /* The C structs of msg.h as the formats above describe them (x86-64 and
@@ -98,10 +98,10 @@ _Static_assert(offsetof(ens_command_result_v, output) == 24 && sizeof(ens_comman
                "ens_command_result_v layout");
 
 static const ens_msgtype *const builtins[] = {
-    &ens_type_string,        &ens_type_int64,          &ens_type_bytes,
-    &ens_sys_exit_request,   &ens_sys_child_exited,    &ens_sys_wakeup,
-    &ens_sys_poison,         &ens_sys_dead_envelope,   &ens_sys_fd_ready,
-    &ens_sys_command_result, &ens_sys_child_restarted, &ens_sys_child_started,
+    &ens_msg_string,         &ens_msg_int64,           &ens_msg_bytes,
+    &ens_msg_exit_request,   &ens_msg_child_exited,    &ens_msg_wakeup,
+    &ens_msg_poison,         &ens_msg_dead_envelope,   &ens_msg_fd_ready,
+    &ens_msg_command_result, &ens_msg_child_restarted, &ens_msg_child_started,
 };
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])
 

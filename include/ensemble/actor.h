@@ -215,8 +215,8 @@ enum ens_spawn_flag {
      * letters (requests among them get ENS_ENOACTOR). For supervisors'
      * temporary children and strategies that restart siblings. */
     ENS_SPAWN_NO_RESTART = 1u << 0,
-    /* Once init has run, the parent receives ENS_MSG_CHILD_STARTED (first
-     * start only; in-place restarts are told by ENS_MSG_CHILD_RESTARTED).
+    /* Once init has run, the parent receives ens_msg_child_started (first
+     * start only; in-place restarts are told by ens_msg_child_restarted).
      * With an init failure it receives child exited (INIT_FAILED) as
      * always, so a parent can start children strictly one after another. */
     ENS_SPAWN_NOTIFY_START = 1u << 1,
@@ -266,7 +266,7 @@ ENS_API const ens_actor_def *ens_self_def(const ens_ctx *c);
 ENS_API int ens_kill(ens_ctx *c, ens_addr who);
 
 /* Register (enable) or unregister the calling actor as the system's handler
- * of dead letters: it then receives each as ENS_MSG_DEAD_ENVELOPE. The latest
+ * of dead letters: it then receives each as ens_msg_dead_envelope. The latest
  * registration wins; after it unregisters or ends, dead letters are only
  * journaled. Errors: ENS_EINVAL outside an actor. */
 ENS_API int ens_dead_letters_handle(ens_ctx *c, bool enable);
@@ -275,7 +275,7 @@ ENS_API int ens_dead_letters_handle(ens_ctx *c, bool enable);
 
 /* Ask to be told once when fd becomes readable (or hangs up, or is in
  * error), without blocking: the actor then receives one system message
- * ENS_MSG_FD_READY (ens_fd_ready_v: fd, events as a mask of enum
+ * ens_msg_fd_ready (ens_fd_ready_v: fd, events as a mask of enum
  * ens_fd_event, tag) and the watch is off, until this is called again
  * (Thespian's WatchMessage). Nothing is read from fd: the handler reads it;
  * the watch makes fd non-blocking (O_NONBLOCK stays set), so a read never
@@ -301,7 +301,7 @@ ENS_API int ens_unwatch_fd(ens_ctx *c, int fd);
 
 /* Run `/bin/sh -c shell_command` without blocking the actor (Thespian's
  * runCommand). When the shell has exited, the actor receives one system
- * message ENS_MSG_COMMAND_RESULT (ens_command_result_v): the tag, the exit
+ * message ens_msg_command_result (ens_command_result_v): the tag, the exit
  * status (or -1 and the signal that ended it), and its standard output and
  * standard error merged in one stream, as a terminal shows them: the first
  * max_output bytes (0 = ENS_COMMAND_OUTPUT_DEFAULT); the rest is read and

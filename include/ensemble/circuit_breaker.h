@@ -36,7 +36,7 @@
  * (on_event, log, journal) with a reason such as
  * "closed -> open after 5 consecutive failures (last ENS_ETIMEDOUT)".
  *
- * Other messages. A request of type ENS_MSG_BREAKER_INFO is answered by the
+ * Other messages. A request of type ens_msg_breaker_info is answered by the
  * breaker itself with its state (ens_breaker_info_v). Messages that are not
  * requests (plain sends, casts) cannot fail visibly, so they do not count:
  * while closed they are forwarded to the target unchanged (ens_forward: the
@@ -93,7 +93,7 @@ typedef struct ens_breaker_open_v {
     uint32_t retry_after_ms; /* until half-open; 0 while half-open */
 } ens_breaker_open_v;
 
-/* The reply to an ENS_MSG_BREAKER_INFO request (the request's value is
+/* The reply to an ens_msg_breaker_info request (the request's value is
  * ignored; send a zeroed ens_breaker_info_v). */
 typedef struct ens_breaker_info_v {
     int32_t state;                 /* ens_breaker_state */
@@ -131,7 +131,7 @@ ENS_API extern const ens_actor_def ens_breaker_def;
 ENS_API int ens_breaker_spawn(ens_ctx *c, const ens_breaker_opts *o, ens_addr *out);
 
 /* From the outside context: ask `breaker` for its state, waiting up to
- * timeout_ms, into *out. Inside an actor send an ENS_MSG_BREAKER_INFO
+ * timeout_ms, into *out. Inside an actor send an ens_msg_breaker_info
  * request instead (ens_request). Errors: ENS_EINVAL (NULL arguments, inside
  * an actor), ENS_EBADTYPE (the reply was not an ens_breaker_info_v: not a
  * breaker) and the errors of ens_ask. */

@@ -58,9 +58,9 @@ typedef struct ens_gen_server_cbs {
 } ens_gen_server_cbs;
 
 /* The runtime callbacks behind ENS_GEN_SERVER_DEF; not called directly. */
-ENS_API int ens__gen_server_init(ens_ctx *c, void *state, const ens_msg *arg);
-ENS_API int ens__gen_server_receive(ens_ctx *c, void *state, const ens_msg *m);
-ENS_API void ens__gen_server_terminate(ens_ctx *c, void *state, int reason);
+ENS_API int ens_gen_server_on_init(ens_ctx *c, void *state, const ens_msg *arg);
+ENS_API int ens_gen_server_on_receive(ens_ctx *c, void *state, const ens_msg *m);
+ENS_API void ens_gen_server_on_terminate(ens_ctx *c, void *state, int reason);
 
 /* An ens_actor_def initializer for a gen_server called `name` (a string:
  * the registered actor type name) with state of type state_type and the
@@ -72,15 +72,15 @@ ENS_API void ens__gen_server_terminate(ens_ctx *c, void *state, int reason);
  * and spawn cache_def with ens_spawn, or from a supervisor's child spec. */
 #define ENS_GEN_SERVER_DEF(name, state_type, cbs_ptr)                                              \
     {                                                                                              \
-        (name), sizeof(state_type), ens__gen_server_init, ens__gen_server_receive,                 \
-            ens__gen_server_terminate, NULL, (const void *)(cbs_ptr)                               \
+        (name), sizeof(state_type), ens_gen_server_on_init, ens_gen_server_on_receive,             \
+            ens_gen_server_on_terminate, NULL, (const void *)(cbs_ptr)                             \
     }
 
 /* ENS_GEN_SERVER_DEF for a server without state. */
 #define ENS_GEN_SERVER_DEF_STATELESS(name, cbs_ptr)                                                \
     {                                                                                              \
-        (name), 0, ens__gen_server_init, ens__gen_server_receive, ens__gen_server_terminate, NULL, \
-            (const void *)(cbs_ptr)                                                                \
+        (name), 0, ens_gen_server_on_init, ens_gen_server_on_receive, ens_gen_server_on_terminate, \
+            NULL, (const void *)(cbs_ptr)                                                          \
     }
 
 /* Call `server` with (t, v) (v encoded before return: borrowed), to land

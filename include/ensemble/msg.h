@@ -158,12 +158,12 @@ typedef struct ens_bytes_v {
     ens_bytes data;
 } ens_bytes_v; /* "B" */
 
-ENS_API extern const ens_msgtype ens_type_string; /* "ens.String" */
-ENS_API extern const ens_msgtype ens_type_int64;  /* "ens.Int64" */
-ENS_API extern const ens_msgtype ens_type_bytes;  /* "ens.Bytes" */
-#define ENS_MSG_STRING (&ens_type_string)
-#define ENS_MSG_INT64  (&ens_type_int64)
-#define ENS_MSG_BYTES  (&ens_type_bytes)
+ENS_API extern const ens_msgtype ens_msg_string; /* "ens.String" */
+ENS_API extern const ens_msgtype ens_msg_int64;  /* "ens.Int64" */
+ENS_API extern const ens_msgtype ens_msg_bytes;  /* "ens.Bytes" */
+#define ENS_MSG_STRING (&ens_msg_string)
+#define ENS_MSG_INT64  (&ens_msg_int64)
+#define ENS_MSG_BYTES  (&ens_msg_bytes)
 
 /* ---- System messages: delivered to receive like any other -------------- */
 
@@ -268,26 +268,26 @@ typedef struct ens_command_result_v {
     ens_bytes output;    /* the (first max_output bytes of) output */
 } ens_command_result_v;
 
-ENS_API extern const ens_msgtype ens_sys_exit_request;    /* "ens.ExitRequest" */
-ENS_API extern const ens_msgtype ens_sys_child_exited;    /* "ens.ChildExited" */
-ENS_API extern const ens_msgtype ens_sys_child_restarted; /* "ens.ChildRestarted" */
-ENS_API extern const ens_msgtype ens_sys_child_started;   /* "ens.ChildStarted" */
-ENS_API extern const ens_msgtype ens_sys_wakeup;          /* "ens.WakeUp" */
-ENS_API extern const ens_msgtype ens_sys_poison;          /* "ens.PoisonMessage" */
-ENS_API extern const ens_msgtype ens_sys_dead_envelope;   /* "ens.DeadEnvelope" */
-#define ENS_MSG_EXIT_REQUEST    (&ens_sys_exit_request)
-#define ENS_MSG_CHILD_EXITED    (&ens_sys_child_exited)
-#define ENS_MSG_CHILD_RESTARTED (&ens_sys_child_restarted)
-#define ENS_MSG_CHILD_STARTED   (&ens_sys_child_started)
-#define ENS_MSG_WAKEUP          (&ens_sys_wakeup)
-#define ENS_MSG_POISON          (&ens_sys_poison)
-#define ENS_MSG_DEAD_ENVELOPE   (&ens_sys_dead_envelope)
+ENS_API extern const ens_msgtype ens_msg_exit_request;    /* "ens.ExitRequest" */
+ENS_API extern const ens_msgtype ens_msg_child_exited;    /* "ens.ChildExited" */
+ENS_API extern const ens_msgtype ens_msg_child_restarted; /* "ens.ChildRestarted" */
+ENS_API extern const ens_msgtype ens_msg_child_started;   /* "ens.ChildStarted" */
+ENS_API extern const ens_msgtype ens_msg_wakeup;          /* "ens.WakeUp" */
+ENS_API extern const ens_msgtype ens_msg_poison;          /* "ens.PoisonMessage" */
+ENS_API extern const ens_msgtype ens_msg_dead_envelope;   /* "ens.DeadEnvelope" */
+#define ENS_MSG_EXIT_REQUEST    (&ens_msg_exit_request)
+#define ENS_MSG_CHILD_EXITED    (&ens_msg_child_exited)
+#define ENS_MSG_CHILD_RESTARTED (&ens_msg_child_restarted)
+#define ENS_MSG_CHILD_STARTED   (&ens_msg_child_started)
+#define ENS_MSG_WAKEUP          (&ens_msg_wakeup)
+#define ENS_MSG_POISON          (&ens_msg_poison)
+#define ENS_MSG_DEAD_ENVELOPE   (&ens_msg_dead_envelope)
 
 /* The services' messages (ens_watch_fd, ens_command_run in actor.h). */
-ENS_API extern const ens_msgtype ens_sys_fd_ready;       /* "ens.FdReady" */
-ENS_API extern const ens_msgtype ens_sys_command_result; /* "ens.CommandResult" */
-#define ENS_MSG_FD_READY       (&ens_sys_fd_ready)
-#define ENS_MSG_COMMAND_RESULT (&ens_sys_command_result)
+ENS_API extern const ens_msgtype ens_msg_fd_ready;       /* "ens.FdReady" */
+ENS_API extern const ens_msgtype ens_msg_command_result; /* "ens.CommandResult" */
+#define ENS_MSG_FD_READY       (&ens_msg_fd_ready)
+#define ENS_MSG_COMMAND_RESULT (&ens_msg_command_result)
 
 /* The message inside a PoisonMessage or a DeadEnvelope, decoded on first use
  * and owned by m (borrowed: valid as long as m). NULL if m is neither, or if

@@ -3,7 +3,7 @@
  * its type, address, parent, process, restarts, messages handled, bytes
  * waiting in its mailbox and memory. The admin answers from what it holds
  * (the shared stage of each actor and /proc), so a stuck actor still shows.
- * The same rows reach an actor as an ENS_MSG_STATUS message, and `ens
+ * The same rows reach an actor as an ens_msg_status message, and `ens
  * status` prints them.
  */
 #ifndef ENSEMBLE_STATUS_H
@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-/* One actor. In an ens_status or an ENS_MSG_STATUS value; strings are owned
+/* One actor. In an ens_status or an ens_msg_status value; strings are owned
  * by that object. */
 typedef struct ens_actor_status {
     ens_addr addr;
@@ -38,7 +38,7 @@ typedef struct ens_actor_status {
     uint64_t rss_kib;       /* resident memory of its process (0 on inproc) */
 } ens_actor_status;
 
-/* The value of an ENS_MSG_STATUS message. */
+/* The value of an ens_msg_status message. */
 typedef struct ens_status_v {
     int32_t admin_pid; /* the admin's pid (the program's own on inproc) */
     int32_t spare;
@@ -46,8 +46,8 @@ typedef struct ens_status_v {
 } ens_status_v;
 
 /* "ens.Status": registered by ens_system_start (do not modify). */
-ENS_API extern ens_msgtype ens_sys_status;
-#define ENS_MSG_STATUS (&ens_sys_status)
+ENS_API extern ens_msgtype ens_msg_status;
+#define ENS_MSG_STATUS (&ens_msg_status)
 
 /* A status snapshot taken from outside. Opaque. */
 typedef struct ens_status ens_status;
@@ -71,7 +71,7 @@ ENS_API int ens_status_admin_pid(const ens_status *st);
 ENS_API void ens_status_free(ens_status *st);
 
 /* From inside an actor: ask the admin for status; the answer arrives as an
- * ENS_MSG_STATUS message (read it with ens_msg_value(m, ENS_MSG_STATUS)).
+ * ens_msg_status message (read it with ens_msg_value(m, &ens_msg_status)).
  * Errors: ENS_EINVAL (outside an actor), ENS_EIO (the admin is gone). */
 ENS_API int ens_status_request(ens_ctx *c);
 

@@ -160,19 +160,19 @@ typedef struct ens_child_spec {
  * specs trips GCC's -Wdangling-pointer). For simple_one_for_one,
  * exactly one spec: the template of the children added later (its arg is
  * used when start_child gives none). Return 0, or < 0 to fail the start. */
-typedef int (*ens_sup_configure)(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
-                                 ens_child_spec *specs, size_t max_specs, size_t *n_specs);
+typedef int (*ens_sup_configure_cb)(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
+                                    ens_child_spec *specs, size_t max_specs, size_t *n_specs);
 
-/* The supervisor runtime (internal: use ENS_SUPERVISOR_DEF). ens__sup_init
+/* The supervisor runtime (internal: use ENS_SUPERVISOR_DEF). ens_supervisor_on_init
  * finds the configure callback through the definition's impl (an
  * ens_sup_impl); a definition without impl (ens_supervisor_def) takes its
  * configuration from the start argument. */
 typedef struct ens_sup_impl {
-    ens_sup_configure configure;
+    ens_sup_configure_cb configure;
 } ens_sup_impl;
-ENS_API int ens__sup_init(ens_ctx *c, void *state, const ens_msg *arg);
-ENS_API int ens__sup_receive(ens_ctx *c, void *state, const ens_msg *m);
-ENS_API void ens__sup_terminate(ens_ctx *c, void *state, int reason);
+ENS_API int ens_supervisor_on_init(ens_ctx *c, void *state, const ens_msg *arg);
+ENS_API int ens_supervisor_on_receive(ens_ctx *c, void *state, const ens_msg *m);
+ENS_API void ens_supervisor_on_terminate(ens_ctx *c, void *state, int reason);
 
 /* Define `var`, a static const ens_actor_def of a supervisor named
  * type_name whose flags and children come from configure_fn (declared
@@ -183,12 +183,16 @@ ENS_API void ens__sup_terminate(ens_ctx *c, void *state, int reason);
  * is_supervisor true and ENS_SHUTDOWN_INFINITY). */
 #define ENS_SUPERVISOR_DEF(var, type_name, configure_fn)                                           \
     static const ens_sup_impl var##_sup_impl = {(configure_fn)};                                   \
-    static const ens_actor_def var = {(type_name),      sizeof(void *),     ens__sup_init,         \
-                                      ens__sup_receive, ens__sup_terminate, NULL,                  \
+    static const ens_actor_def var = {(type_name),                                                 \
+                                      sizeof(void *),                                              \
+                                      ens_supervisor_on_init,                                      \
+                                      ens_supervisor_on_receive,                                   \
+                                      ens_supervisor_on_terminate,                                 \
+                                      NULL,                                                        \
                                       &var##_sup_impl}
 
 /* The definition ens_supervisor_spawn uses ("ens.Supervisor"); its start
- * argument is an ENS_MSG_SUP_CONFIG value made by ens_supervisor_spawn. */
+ * argument is an ens__msg_sup_config value made by ens_supervisor_spawn. */
 ENS_API extern const ens_actor_def ens_supervisor_def;
 
 /* True when a child-exited notice (reason, status) means "stopped in
@@ -222,8 +226,8 @@ ENS_API int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_c
  * Each operation is a request to the supervisor `sup` and works in both
  * contexts:
  *  - inside an actor: asynchronous (ens_request): cb (required) runs later
- *    in the calling actor with the status and the reply (an ENS_MSG_SUP_RESULT,
- *    ENS_MSG_SUP_CHILDREN or ENS_MSG_SUP_COUNTS value; for an error the
+ *    in the calling actor with the status and the reply (an ens_msg_sup_result,
+ *    ens_msg_sup_children or ens_msg_sup_counts value; for an error the
  *    error reply), and the function returns 0 once the request is sent; the
  *    typed out-parameter must be NULL.
  *  - outside (the system's context): blocking (ens_ask, up to
@@ -276,7 +280,7 @@ ENS_API int ens_supervisor_delete_child(ens_ctx *c, ens_addr sup, const char *id
 /* List the children in start order: id, address (none when not running),
  * definition name, status, worker or supervisor. Outside, *out is the reply
  * (owned by the caller: ens_msg_free; read it with
- * ens_msg_value(*out, ENS_MSG_SUP_CHILDREN)). */
+ * ens_msg_value(*out, &ens_msg_sup_children)). */
 ENS_API int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
                                           ens_msg **out);
 
@@ -366,26 +370,26 @@ typedef struct ens_sup_children_v {
     ens_array children; /* ens_sup_child_info items, in start order */
 } ens_sup_children_v;
 
-ENS_API extern ens_msgtype ens_sup_config_type;    /* "ens.sup.Config" */
-ENS_API extern ens_msgtype ens_sup_start_type;     /* "ens.sup.StartChild" */
-ENS_API extern ens_msgtype ens_sup_terminate_type; /* "ens.sup.TerminateChild" */
-ENS_API extern ens_msgtype ens_sup_restart_type;   /* "ens.sup.RestartChild" */
-ENS_API extern ens_msgtype ens_sup_delete_type;    /* "ens.sup.DeleteChild" */
-ENS_API extern ens_msgtype ens_sup_which_type;     /* "ens.sup.WhichChildren" */
-ENS_API extern ens_msgtype ens_sup_count_type;     /* "ens.sup.CountChildren" */
-ENS_API extern ens_msgtype ens_sup_result_type;    /* "ens.sup.Result" */
-ENS_API extern ens_msgtype ens_sup_children_type;  /* "ens.sup.Children" */
-ENS_API extern ens_msgtype ens_sup_counts_type;    /* "ens.sup.Counts" */
-#define ENS_MSG_SUP_CONFIG    (&ens_sup_config_type)
-#define ENS_MSG_SUP_START     (&ens_sup_start_type)
-#define ENS_MSG_SUP_TERMINATE (&ens_sup_terminate_type)
-#define ENS_MSG_SUP_RESTART   (&ens_sup_restart_type)
-#define ENS_MSG_SUP_DELETE    (&ens_sup_delete_type)
-#define ENS_MSG_SUP_WHICH     (&ens_sup_which_type)
-#define ENS_MSG_SUP_COUNT     (&ens_sup_count_type)
-#define ENS_MSG_SUP_RESULT    (&ens_sup_result_type)
-#define ENS_MSG_SUP_CHILDREN  (&ens_sup_children_type)
-#define ENS_MSG_SUP_COUNTS    (&ens_sup_counts_type)
+ENS_API extern ens_msgtype ens__msg_sup_config;    /* "ens.sup.Config" */
+ENS_API extern ens_msgtype ens__msg_sup_start;     /* "ens.sup.StartChild" */
+ENS_API extern ens_msgtype ens__msg_sup_terminate; /* "ens.sup.TerminateChild" */
+ENS_API extern ens_msgtype ens__msg_sup_restart;   /* "ens.sup.RestartChild" */
+ENS_API extern ens_msgtype ens__msg_sup_delete;    /* "ens.sup.DeleteChild" */
+ENS_API extern ens_msgtype ens__msg_sup_which;     /* "ens.sup.WhichChildren" */
+ENS_API extern ens_msgtype ens__msg_sup_count;     /* "ens.sup.CountChildren" */
+ENS_API extern ens_msgtype ens_msg_sup_result;     /* "ens.sup.Result" */
+ENS_API extern ens_msgtype ens_msg_sup_children;   /* "ens.sup.Children" */
+ENS_API extern ens_msgtype ens_msg_sup_counts;     /* "ens.sup.Counts" */
+#define ENS_MSG_SUP_CONFIG    (&ens__msg_sup_config)
+#define ENS_MSG_SUP_START     (&ens__msg_sup_start)
+#define ENS_MSG_SUP_TERMINATE (&ens__msg_sup_terminate)
+#define ENS_MSG_SUP_RESTART   (&ens__msg_sup_restart)
+#define ENS_MSG_SUP_DELETE    (&ens__msg_sup_delete)
+#define ENS_MSG_SUP_WHICH     (&ens__msg_sup_which)
+#define ENS_MSG_SUP_COUNT     (&ens__msg_sup_count)
+#define ENS_MSG_SUP_RESULT    (&ens_msg_sup_result)
+#define ENS_MSG_SUP_CHILDREN  (&ens_msg_sup_children)
+#define ENS_MSG_SUP_COUNTS    (&ens_msg_sup_counts)
 
 /* Register the supervisor message types. Done automatically when the
  * library is loaded; calling it again (before ens_system_start) returns 0.

@@ -5,7 +5,7 @@
  *  - ENS_BASE_INPROC: sequential and deterministic, inside the calling
  *    process (Thespian's simpleSystemBase). Handlers run only while the
  *    outside program is inside ens_spawn, ens_ask, ens_listen or
- *    ens_system_shutdown, one message at a time, in the order messages were
+ *    ens_system_close, one message at a time, in the order messages were
  *    sent. Messages are still encoded, so actors never share memory.
  *  - ENS_BASE_PROCESS: every actor its own OS process. Starting the system
  *    forks an admin process that never runs a handler; it forks one process
@@ -33,7 +33,7 @@
  *    ens_send returns ENS_EFULL (nothing queued, nothing lost). The
  *    outside program has no thread of ours: what its sends could not hand
  *    to the kernel at once leaves during its next ens_ask, ens_listen,
- *    ens_system_run or ens_system_shutdown.
+ *    ens_system_run or ens_system_close.
 
  * Files: the log and the failure journal are opened so that another local
  * user cannot point them elsewhere (a symbolic link planted in /tmp would
@@ -148,7 +148,7 @@ typedef struct ens_system_opts {
 typedef struct ens_system ens_system;
 
 /* Start a system with options o (borrowed; NULL = ENS_SYSTEM_OPTS_INIT) and
- * store its handle in *out (owned by the caller until ens_system_shutdown).
+ * store its handle in *out (owned by the caller until ens_system_close).
  * Errors: ENS_EINVAL (NULL out, bad options: frame limit below 4 KiB,
  * mailbox_limit or mailbox_bytes_limit 0, unknown base, bad name),
  * ENS_EEXIST (process base: a system of that name runs already), ENS_EPEERCRED (process base:
@@ -212,7 +212,7 @@ ENS_API int ens_system_run(ens_system *s, uint32_t timeout_ms);
  * user (SO_PEERCRED), else nothing is sent to it. Then: spawn
  * (by the definition's name, which the system's program must have
  * registered with ens_actor_register), send, ask, listen and status work as
- * for the starting program. *out is owned by the caller: ens_system_shutdown
+ * for the starting program. *out is owned by the caller: ens_system_close
  * detaches (the system runs on), ens_system_stop ends it. Message types must
  * be registered here too, with the same names and formats. Errors:
  * ENS_EINVAL (bad name, NULL out), ENS_ENOENT (no such system),
@@ -234,7 +234,7 @@ ENS_API int ens_system_holder(const char *name, int *uid, int *pid);
 
 /* End the whole system, from any handle (started or connected): every
  * top-level actor gets an exit request, stragglers are killed after
- * timeout_ms; then the handle is released as by ens_system_shutdown.
+ * timeout_ms; then the handle is released as by ens_system_close.
  * NULL-safe. Returns 0 or ENS_ETIMEDOUT. */
 ENS_API int ens_system_stop(ens_system *s, uint32_t timeout_ms);
 
@@ -245,7 +245,7 @@ ENS_API int ens_system_stop(ens_system *s, uint32_t timeout_ms);
  * without finishing (the system is freed all the same). On a handle from
  * ens_system_connect, and for a persistent system, this only detaches: the
  * system runs on (ens_system_stop ends it). */
-ENS_API int ens_system_shutdown(ens_system *s, uint32_t timeout_ms);
+ENS_API int ens_system_close(ens_system *s, uint32_t timeout_ms);
 
 #ifdef __cplusplus
 }

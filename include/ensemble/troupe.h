@@ -83,7 +83,7 @@ ENS_API int ens_troupe_spawn(ens_ctx *c, const ens_troupe_opts *o, ens_addr *out
  * is not a troupe worker). */
 ENS_API int ens_troupe_busy(ens_ctx *c, bool busy);
 
-/* The leader's figures, as the value of an ENS_MSG_TROUPE_STATS reply. */
+/* The leader's figures, as the value of an ens_msg_troupe_stats reply. */
 typedef struct ens_troupe_stats_v {
     uint32_t workers;   /* living workers, those being dismissed included */
     uint32_t busy;      /* workers with work in hand */
@@ -99,8 +99,8 @@ typedef struct ens_troupe_stats_v {
  * (ens_ask, ens_request; the value is ignored) it is answered by the leader
  * with its own ens_troupe_stats_v instead of being given to a worker. It is
  * registered when the library is loaded. */
-ENS_API extern ens_msgtype ens_troupe_stats;
-#define ENS_MSG_TROUPE_STATS (&ens_troupe_stats)
+ENS_API extern ens_msgtype ens_msg_troupe_stats;
+#define ENS_MSG_TROUPE_STATS (&ens_msg_troupe_stats)
 
 #ifdef __cplusplus
 }

@@ -23,10 +23,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const ens_msgtype *fz_type(uint8_t k)
 {
-    const ens_msgtype *all[] = {
-        &fz_greeting,         &fz_list,       &fz_fixed,           ENS_MSG_STRING,
-        ENS_MSG_INT64,        ENS_MSG_BYTES,  ENS_MSG_POISON,      ENS_MSG_DEAD_ENVELOPE,
-        ENS_MSG_CHILD_EXITED, ENS_MSG_WAKEUP, ENS_MSG_EXIT_REQUEST};
+    const ens_msgtype *all[] = {&fz_greeting,
+                                &fz_list,
+                                &fz_fixed,
+                                &ens_msg_string,
+                                &ens_msg_int64,
+                                &ens_msg_bytes,
+                                &ens_msg_poison,
+                                &ens_msg_dead_envelope,
+                                &ens_msg_child_exited,
+                                &ens_msg_wakeup,
+                                &ens_msg_exit_request};
     return all[k % (sizeof(all) / sizeof(all[0]))];
 }
 

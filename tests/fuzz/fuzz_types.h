@@ -98,16 +98,16 @@ static size_t fz_touch(const ens_msg *m)
     if (fx)
         sum += (size_t)fx->c + (size_t)fx->j + fx->v + (size_t)fx->i + fx->u + (size_t)fx->big +
                fx->ubig + (size_t)(fx->f == fx->f) + fx->who.id + fx->who.node + fx->who.spare;
-    const ens_int64_v *i64 = ens_msg_value(m, ENS_MSG_INT64);
+    const ens_int64_v *i64 = ens_msg_value(m, &ens_msg_int64);
     if (i64)
         sum += (size_t)i64->value;
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s)
         sum += fz_strlen(s->text);
-    const ens_poison_v *p = ens_msg_value(m, ENS_MSG_POISON);
+    const ens_poison_v *p = ens_msg_value(m, &ens_msg_poison);
     if (p)
         sum += fz_strlen(p->detail);
-    const ens_dead_envelope_v *d = ens_msg_value(m, ENS_MSG_DEAD_ENVELOPE);
+    const ens_dead_envelope_v *d = ens_msg_value(m, &ens_msg_dead_envelope);
     if (d)
         sum += fz_strlen(d->reason);
     return sum;

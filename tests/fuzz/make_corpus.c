@@ -82,28 +82,28 @@ int main(int argc, char **argv)
     rc |= save(dir, "fixed_zero", &fz_fixed, &zero, NULL, NULL);
 
     ens_string_v s = {"a string"};
-    rc |= save(dir, "string", ENS_MSG_STRING, &s, NULL, NULL);
+    rc |= save(dir, "string", &ens_msg_string, &s, NULL, NULL);
     ens_int64_v i = {-42};
-    rc |= save(dir, "int64", ENS_MSG_INT64, &i, NULL, NULL);
+    rc |= save(dir, "int64", &ens_msg_int64, &i, NULL, NULL);
     ens_bytes_v b = {{blob, sizeof blob}};
-    rc |= save(dir, "bytes", ENS_MSG_BYTES, &b, NULL, NULL);
+    rc |= save(dir, "bytes", &ens_msg_bytes, &b, NULL, NULL);
     ens_exit_request_v e = {0};
-    rc |= save(dir, "exit_request", ENS_MSG_EXIT_REQUEST, &e, NULL, NULL);
+    rc |= save(dir, "exit_request", &ens_msg_exit_request, &e, NULL, NULL);
     ens_child_exited_v c = {{5, 1, 0}, ENS_EXIT_CRASH, 11, 0, 2};
-    rc |= save(dir, "child_exited", ENS_MSG_CHILD_EXITED, &c, NULL, NULL);
+    rc |= save(dir, "child_exited", &ens_msg_child_exited, &c, NULL, NULL);
     ens_wakeup_v w = {1, 2, 100};
-    rc |= save(dir, "wakeup", ENS_MSG_WAKEUP, &w, NULL, NULL);
+    rc |= save(dir, "wakeup", &ens_msg_wakeup, &w, NULL, NULL);
     if (gframe && lframe) {
         ens_poison_v p = {{2, 1, 0}, -22, 0, 2, "failed twice", {gframe, (uint32_t)glen}};
-        rc |= save(dir, "poison", ENS_MSG_POISON, &p, NULL, NULL);
+        rc |= save(dir, "poison", &ens_msg_poison, &p, NULL, NULL);
         ens_dead_envelope_v d = {{9, 1, 0}, fz_list.id, "no such actor", {lframe, (uint32_t)llen}};
-        rc |= save(dir, "dead_envelope", ENS_MSG_DEAD_ENVELOPE, &d, NULL, NULL);
+        rc |= save(dir, "dead_envelope", &ens_msg_dead_envelope, &d, NULL, NULL);
     }
     if (fframe) {
         ens_poison_v p = {{2, 1, 0}, -5, 0, 2, "fixed original", {fframe, (uint32_t)flen}};
-        rc |= save(dir, "poison_fixed", ENS_MSG_POISON, &p, NULL, NULL);
+        rc |= save(dir, "poison_fixed", &ens_msg_poison, &p, NULL, NULL);
         ens_dead_envelope_v d = {{9, 1, 0}, fz_fixed.id, "fixed", {fframe, (uint32_t)flen}};
-        rc |= save(dir, "dead_envelope_fixed", ENS_MSG_DEAD_ENVELOPE, &d, NULL, NULL);
+        rc |= save(dir, "dead_envelope_fixed", &ens_msg_dead_envelope, &d, NULL, NULL);
     }
     free(gframe);
     free(lframe);

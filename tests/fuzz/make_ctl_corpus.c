@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     ens_string_v s = {"start"};
     uint8_t *arg = NULL;
     size_t arg_len = 0;
-    rc |= save(dir, "string", ENS_MSG_STRING, &s, &arg, &arg_len);
+    rc |= save(dir, "string", &ens_msg_string, &s, &arg, &arg_len);
     ens__ctl_spawn_v sp = {.def = 0x1000,
                            .sync = 1,
                            .name = "demo.Worker",

@@ -42,7 +42,7 @@ int scn_teardown(void **state)
     if (t == NULL)
         return 0;
     if (t->sys != NULL)
-        (void)ens_system_shutdown(t->sys, 5000);
+        (void)ens_system_close(t->sys, 5000);
     free(t);
     *state = NULL;
     return 0;
@@ -113,7 +113,7 @@ int scn_shutdown(scn *t, uint32_t timeout_ms)
     ens_system *s = t->sys;
     t->sys = NULL;
     t->out = NULL;
-    return ens_system_shutdown(s, timeout_ms);
+    return ens_system_close(s, timeout_ms);
 }
 
 bool scn_events_local(const scn *t)

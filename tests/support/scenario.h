@@ -72,7 +72,7 @@ int scn_teardown(void **state);
  * the start fails. */
 void scn_start(scn *t, ens_system_opts *o);
 
-/* Shut t's system down and return what ens_system_shutdown returned. */
+/* Shut t's system down and return what ens_system_close returned. */
 int scn_shutdown(scn *t, uint32_t timeout_ms);
 
 /* True when on_event reaches this program, so event checks can be made

@@ -39,7 +39,7 @@ int reply_report(ens_ctx *c, const report_v *r)
 /* The text of a string message, or NULL if m is not one. */
 const char *msg_text(const ens_msg *m)
 {
-    const ens_string_v *s = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     return s != NULL ? s->text : NULL;
 }
 
@@ -61,12 +61,12 @@ ens_addr spawn_ok(scn *t, const ens_actor_def *d, const ens_msgtype *argt, const
 
 ens_addr spawn_mode(scn *t, const ens_actor_def *d, int64_t mode)
 {
-    return spawn_ok(t, d, ENS_MSG_INT64, &(ens_int64_v){mode});
+    return spawn_ok(t, d, &ens_msg_int64, &(ens_int64_v){mode});
 }
 
 void tell_text(scn *t, ens_addr to, const char *text)
 {
-    int rc = ens_send(t->out, to, ENS_MSG_STRING, &(ens_string_v){(char *)text});
+    int rc = ens_send(t->out, to, &ens_msg_string, &(ens_string_v){(char *)text});
     if (rc != 0)
         fail_msg("telling \"%s\": %s", text, ens_err_name(rc));
 }
@@ -99,7 +99,7 @@ report_v ask_report(scn *t, ens_addr to, const ens_msgtype *type, const void *v)
 
 report_v ask_text_report(scn *t, ens_addr to, const char *text)
 {
-    return ask_report(t, to, ENS_MSG_STRING, &(ens_string_v){(char *)text});
+    return ask_report(t, to, &ens_msg_string, &(ens_string_v){(char *)text});
 }
 
 report_v listen_report(scn *t)

@@ -86,11 +86,11 @@ static int worker_init(ens_ctx *c, void *state, const ens_msg *arg)
 static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     worker_st *s = state;
-    if (ens_msg_value(m, ENS_MSG_EXIT_REQUEST) != NULL && s->stubborn) {
+    if (ens_msg_value(m, &ens_msg_exit_request) != NULL && s->stubborn) {
         send_rep(c, s->to, TAG_DEFER, s->num, ens_exit_defer(c), 0, ens_self(c));
         return 0; /* and never stops: only a kill ends it */
     }
-    const ens_string_v *cmd = ens_msg_value(m, ENS_MSG_STRING);
+    const ens_string_v *cmd = ens_msg_value(m, &ens_msg_string);
     if (cmd == NULL || cmd->text == NULL)
         return 0;
     if (strcmp(cmd->text, "stop_normal") == 0)
@@ -198,7 +198,7 @@ static int host_init(ens_ctx *c, void *state, const ens_msg *arg)
 static int host_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     host_st *s = state;
-    const ens_child_exited_v *e = ens_msg_value(m, ENS_MSG_CHILD_EXITED);
+    const ens_child_exited_v *e = ens_msg_value(m, &ens_msg_child_exited);
     if (e != NULL)
         send_rep(c, s->to, TAG_EXITED, e->status, e->reason, 0, e->child);
     return 0;
@@ -215,9 +215,9 @@ typedef struct client_st {
 static void client_done(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag)
 {
     client_st *s = state;
-    const ens_sup_result_v *r = reply ? ens_msg_value(reply, ENS_MSG_SUP_RESULT) : NULL;
-    const ens_sup_counts_v *k = reply ? ens_msg_value(reply, ENS_MSG_SUP_COUNTS) : NULL;
-    const ens_sup_children_v *w = reply ? ens_msg_value(reply, ENS_MSG_SUP_CHILDREN) : NULL;
+    const ens_sup_result_v *r = reply ? ens_msg_value(reply, &ens_msg_sup_result) : NULL;
+    const ens_sup_counts_v *k = reply ? ens_msg_value(reply, &ens_msg_sup_counts) : NULL;
+    const ens_sup_children_v *w = reply ? ens_msg_value(reply, &ens_msg_sup_children) : NULL;
     int32_t num = k != NULL ? (int32_t)k->active : w != NULL ? (int32_t)w->children.count : 0;
     int32_t aux = k != NULL ? (int32_t)k->specs : r != NULL ? r->reason : 0;
     send_rep(c, s->to, TAG_OPDONE, num, status, aux, r != NULL ? r->child : ENS_ADDR_NONE);
@@ -358,7 +358,7 @@ size_t tsup_which(scn *t, ens_addr sup, tsup_kid *kids, size_t max)
     int rc = ens_supervisor_which_children(t->out, sup, NULL, 0, &r);
     if (rc != 0)
         fail_msg("which_children: %s", ens_err_name(rc));
-    const ens_sup_children_v *v = ens_msg_value(r, ENS_MSG_SUP_CHILDREN);
+    const ens_sup_children_v *v = ens_msg_value(r, &ens_msg_sup_children);
     assert_non_null(v);
     const ens_sup_child_info *rows = v->children.items;
     size_t n = v->children.count;
@@ -401,7 +401,7 @@ size_t tsup_wait_not_running(scn *t, ens_addr sup, const char *id, tsup_kid *kid
 
 void tsup_tell(scn *t, ens_addr to, const char *text)
 {
-    assert_int_equal(ens_send(t->out, to, ENS_MSG_STRING, &(ens_string_v){(char *)text}), 0);
+    assert_int_equal(ens_send(t->out, to, &ens_msg_string, &(ens_string_v){(char *)text}), 0);
 }
 
 ens_child_spec tsup_wspec(const char *id, tsup_warg_v *w, int num, ens_addr to, ens_restart r)

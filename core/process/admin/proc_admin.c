@@ -106,7 +106,7 @@ typedef struct arec {
     bool ep_dirty;          /* its wanted events may have changed: synced at the turn's end */
     bool gone;              /* freed this turn: events still naming it are ignored */
     struct arec *next_gone; /* the turn's freed records */
-    uint64_t map_id;        /* the id it is found by in A.by_id (0: none) */
+    uint64_t map_id;        /* the id it is found by in admin_state.by_id (0: none) */
     uint64_t hello_by;      /* connected by name and silent so far: closed at this
                                monotonic time (ns) unless it speaks; 0 once it has */
     int peer_uid, peer_pid; /* connected by name: who connected */
@@ -142,7 +142,7 @@ typedef struct admin {
     unsigned ep_zygote_gen; /* the zygote.gen of that channel */
 } admin;
 
-static admin A;
+static admin admin_state;
 
 /* Records are found by id and by pid in O(1) (core/process/admin/idmap.h); the epoll set
  * follows only the records touched this turn (the dirty list); a record
@@ -166,7 +166,8 @@ static void dirty(arec *r)
         if (n == NULL) {
             /* Cannot remember it: sync now (the caller may still change it,
              * and then marks it again). */
-            ens__log(A.sys, NULL, ENS_LOG_ERROR, "out of memory in the admin's dirty list");
+            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                     "out of memory in the admin's dirty list");
             return;
         }
         dirty_recs = n;
@@ -184,7 +185,8 @@ static void rec_index(arec *r)
     r->map_id = r->addr.id;
     if (r->map_id != 0 && ens__idmap_put(&rec_by_id, r->map_id, r) < 0) {
         r->map_id = 0;
-        ens__log(A.sys, NULL, ENS_LOG_ERROR, "out of memory indexing an actor: it cannot be found");
+        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                 "out of memory indexing an actor: it cannot be found");
     }
 }
 
@@ -194,7 +196,8 @@ static void rec_set_pid(arec *r, pid_t pid)
         ens__idmap_del(&rec_by_pid, (uint64_t)r->pid);
     r->pid = pid;
     if (pid > 0 && ens__idmap_put(&rec_by_pid, (uint64_t)pid, r) < 0)
-        ens__log(A.sys, NULL, ENS_LOG_ERROR, "out of memory indexing a process: its end is missed");
+        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                 "out of memory indexing a process: its end is missed");
 }
 
 static arec *by_addr(ens_addr addr)
@@ -205,7 +208,7 @@ static arec *by_addr(ens_addr addr)
 
 static arec *outside_rec(void)
 {
-    return A.starter;
+    return admin_state.starter;
 }
 
 static void ctl_flush(arec *r)
@@ -255,7 +258,7 @@ static void ctl_out(arec *r, ens_addr from, const ens_msgtype *t, const void *v,
         /* Never silent: counted, and said once per thousand. */
         static uint64_t dropped;
         if (dropped++ % 1000 == 0)
-            ens__log(A.sys, NULL, ENS_LOG_WARN,
+            ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
                      "a program does not read its control channel: %llu event(s) not passed on "
                      "(the journal still has them)",
                      (unsigned long long)dropped);
@@ -292,7 +295,7 @@ static void ctl_event(arec *r, const ens_event *ev)
  * channel drops the event (counted, a warning per 1000). */
 static void journal_send(const ens_event *ev)
 {
-    if (A.jfd < 0)
+    if (admin_state.jfd < 0)
         return;
     ens__ctl_event_v v;
     ens__ctl_event_to(ev, &v);
@@ -300,21 +303,21 @@ static void journal_send(const ens_event *ev)
     size_t len = 0;
     int rc = ens__ctl_build(ev->actor, &ens__ctl_event, &v, 0, &frame, &len);
     if (rc == 0)
-        rc = ens__ctl_send_raw(A.jfd, frame, len, NULL, 0, false);
+        rc = ens__ctl_send_raw(admin_state.jfd, frame, len, NULL, 0, false);
     free(frame);
     if (rc == 0)
         return;
     if (rc != ENS_EIO) {
-        if (A.jdropped++ % 1000 == 0)
-            ens__log(A.sys, NULL, ENS_LOG_WARN,
+        if (admin_state.jdropped++ % 1000 == 0)
+            ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
                      "failure journal: the writer is behind, %llu event(s) dropped so far",
-                     (unsigned long long)A.jdropped);
+                     (unsigned long long)admin_state.jdropped);
         return;
     }
-    ens__log(A.sys, NULL, ENS_LOG_WARN,
+    ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
              "failure journal: the writer process is gone; events until a new one runs are lost");
-    close(A.jfd);
-    A.jfd = -1;
+    close(admin_state.jfd);
+    admin_state.jfd = -1;
 }
 
 static void emit(ens_event *ev);
@@ -339,13 +342,15 @@ static bool restart_allowed(int64_t *at, size_t *n, size_t max, int64_t window_m
 static bool journal_restart(void)
 {
     int64_t now = ens__now_ms();
-    if (!restart_allowed(A.jrestarts, &A.n_jrestarts, JOURNAL_RESTART_MAX,
+    if (!restart_allowed(admin_state.jrestarts, &admin_state.n_jrestarts, JOURNAL_RESTART_MAX,
                          JOURNAL_RESTART_WINDOW_MS, now))
         return false;
-    if (ens__journal_proc_start(A.sys, A.pid, &A.jpid, &A.jfd) < 0 || A.jpid <= 0)
+    if (ens__journal_proc_start(admin_state.sys, admin_state.pid, &admin_state.jpid,
+                                &admin_state.jfd) < 0 ||
+        admin_state.jpid <= 0)
         return false;
-    A.jpidfd = (int)syscall(SYS_pidfd_open, A.jpid, 0);
-    A.jrestarts[A.n_jrestarts++] = now;
+    admin_state.jpidfd = (int)syscall(SYS_pidfd_open, admin_state.jpid, 0);
+    admin_state.jrestarts[admin_state.n_jrestarts++] = now;
     return true;
 }
 
@@ -354,24 +359,24 @@ static bool journal_restart(void)
  * dead writer had not committed are lost with it. */
 static void journal_exited(int wstatus)
 {
-    if (A.jfd >= 0)
-        close(A.jfd);
-    if (A.jpidfd >= 0)
-        close(A.jpidfd);
-    A.jfd = A.jpidfd = -1;
-    A.jpid = 0;
+    if (admin_state.jfd >= 0)
+        close(admin_state.jfd);
+    if (admin_state.jpidfd >= 0)
+        close(admin_state.jpidfd);
+    admin_state.jfd = admin_state.jpidfd = -1;
+    admin_state.jpid = 0;
     bool orderly = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
-    if (A.shutting_down && orderly)
+    if (admin_state.shutting_down && orderly)
         return;
     char how[64];
     if (WIFSIGNALED(wstatus))
         snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(wstatus));
     else
         snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(wstatus));
-    if (A.shutting_down || !journal_restart()) {
-        ens__log(A.sys, NULL, ENS_LOG_ERROR,
+    if (admin_state.shutting_down || !journal_restart()) {
+        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
                  "failure journal: the writer process %s; events are no longer journaled%s", how,
-                 A.shutting_down ? "" : " (it died too often to start it again)");
+                 admin_state.shutting_down ? "" : " (it died too often to start it again)");
         return;
     }
     char why[256];
@@ -392,32 +397,32 @@ static void journal_exited(int wstatus)
  * the starting program's shutdown returns. */
 static void journal_stop(void)
 {
-    if (A.jfd >= 0)
-        close(A.jfd);
-    A.jfd = -1;
-    if (A.jpid <= 0)
+    if (admin_state.jfd >= 0)
+        close(admin_state.jfd);
+    admin_state.jfd = -1;
+    if (admin_state.jpid <= 0)
         return;
     int wstatus = 0;
     pid_t got = 0;
-    if (A.jpidfd >= 0) {
-        struct pollfd p = {.fd = A.jpidfd, .events = POLLIN};
+    if (admin_state.jpidfd >= 0) {
+        struct pollfd p = {.fd = admin_state.jpidfd, .events = POLLIN};
         while (poll(&p, 1, 2000) < 0 && errno == EINTR)
             ;
-        got = waitpid(A.jpid, &wstatus, WNOHANG);
+        got = waitpid(admin_state.jpid, &wstatus, WNOHANG);
     } else {
-        for (int i = 0; i < 200 && (got = waitpid(A.jpid, &wstatus, WNOHANG)) == 0; i++)
+        for (int i = 0; i < 200 && (got = waitpid(admin_state.jpid, &wstatus, WNOHANG)) == 0; i++)
             poll(NULL, 0, 10);
     }
     if (got == 0) {
-        ens__log(A.sys, NULL, ENS_LOG_ERROR,
+        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
                  "failure journal: the writer did not finish in time; killed");
-        kill(A.jpid, SIGKILL);
-        waitpid(A.jpid, &wstatus, 0);
+        kill(admin_state.jpid, SIGKILL);
+        waitpid(admin_state.jpid, &wstatus, 0);
     }
-    if (A.jpidfd >= 0)
-        close(A.jpidfd);
-    A.jpidfd = -1;
-    A.jpid = 0;
+    if (admin_state.jpidfd >= 0)
+        close(admin_state.jpidfd);
+    admin_state.jpidfd = -1;
+    admin_state.jpid = 0;
 }
 
 /* Run first in a zygote started while actors exist: the admin's mappings
@@ -426,9 +431,9 @@ static void journal_stop(void)
  * descriptors are closed already. */
 static void zygote_drop(void)
 {
-    for (size_t i = 0; i < A.n; i++) {
-        if (A.recs[i]->stage != NULL)
-            munmap(A.recs[i]->stage, A.recs[i]->stage_len);
+    for (size_t i = 0; i < admin_state.n; i++) {
+        if (admin_state.recs[i]->stage != NULL)
+            munmap(admin_state.recs[i]->stage, admin_state.recs[i]->stage_len);
     }
 }
 
@@ -441,7 +446,7 @@ static void zygote_drop(void)
 static void zygote_exited(int wstatus)
 {
     char how[96];
-    if (A.zygote.stuck)
+    if (admin_state.zygote.stuck)
         snprintf(how, sizeof(how), "was killed: a spare it owed was late");
     else if (WIFSIGNALED(wstatus))
         snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(wstatus));
@@ -450,18 +455,19 @@ static void zygote_exited(int wstatus)
     char then[128] = "the system is ending";
     int64_t now = ens__now_ms();
     int rc = 0;
-    if (A.shutting_down) {
+    if (admin_state.shutting_down) {
         /* nothing more to start */
-    } else if (!restart_allowed(A.zrestarts, &A.n_zrestarts, ZYGOTE_RESTART_MAX,
+    } else if (!restart_allowed(admin_state.zrestarts, &admin_state.n_zrestarts, ZYGOTE_RESTART_MAX,
                                 ZYGOTE_RESTART_WINDOW_MS, now)) {
         snprintf(then, sizeof(then),
                  "it died too often to start it again: actors are forked by the admin");
-    } else if ((rc = ens__zygote_start(A.sys, A.pid, &A.zygote, zygote_drop)) < 0) {
+    } else if ((rc = ens__zygote_start(admin_state.sys, admin_state.pid, &admin_state.zygote,
+                                       zygote_drop)) < 0) {
         snprintf(then, sizeof(then),
                  "a new one could not be started (%s): actors are forked by the admin",
                  ens_strerror(rc));
     } else {
-        A.zrestarts[A.n_zrestarts++] = now;
+        admin_state.zrestarts[admin_state.n_zrestarts++] = now;
         snprintf(then, sizeof(then), "a new one was started");
     }
     char why[256];
@@ -489,7 +495,7 @@ static void emit(ens_event *ev)
     journal_send(ev);
     char addr[ENS_ADDR_STRLEN];
     ens_addr_format(ev->actor, addr, sizeof(addr));
-    ens__log(A.sys, NULL,
+    ens__log(admin_state.sys, NULL,
              ev->kind == ENS_EV_CRASH || ev->kind == ENS_EV_DEAD_LETTER ? ENS_LOG_WARN
                                                                         : ENS_LOG_INFO,
              "%s: actor %s (%s) signal %d: %s", ens_event_kind_name(ev->kind), addr, ev->actor_type,
@@ -543,7 +549,7 @@ static void send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const void
 static void dead_letter(uint8_t *frame, size_t len, const char *reason)
 {
     ens_frame_hdr h;
-    int bad = ens__frame_hdr_read(frame, len, A.sys->opts.max_frame_bytes, &h);
+    int bad = ens__frame_hdr_read(frame, len, admin_state.sys->opts.max_frame_bytes, &h);
     if (bad < 0) {
         /* Nobody can be told (its addresses cannot be trusted): the row is
          * its only trace. */
@@ -556,20 +562,21 @@ static void dead_letter(uint8_t *frame, size_t len, const char *reason)
         free(frame);
         return;
     }
-    if ((h.flags & ENS_FRAME_SYSTEM) && h.type_id == ens_sys_child_exited.id) {
+    if ((h.flags & ENS_FRAME_SYSTEM) && h.type_id == ens_msg_child_exited.id) {
         free(frame);
         return;
     }
     if ((h.flags & ENS_FRAME_REQUEST) && h.corr != 0 && !ens_addr_is_none(h.sender)) {
         ens_string_v why = {(char *)reason};
-        send_to(h.target, h.sender, ENS_MSG_STRING, &why,
+        send_to(h.target, h.sender, &ens_msg_string, &why,
                 ENS_FRAME_SYSTEM | ENS_FRAME_REPLY | ENS_FRAME_ERROR, h.corr, ENS_ENOACTOR);
     }
-    arec *handler = ens_addr_is_none(A.dead_handler) ? NULL : by_addr(A.dead_handler);
+    arec *handler =
+        ens_addr_is_none(admin_state.dead_handler) ? NULL : by_addr(admin_state.dead_handler);
     if (handler != NULL && !ens_addr_equal(handler->addr, h.target) &&
-        h.type_id != ens_sys_dead_envelope.id) {
+        h.type_id != ens_msg_dead_envelope.id) {
         ens_dead_envelope_v env = {h.target, h.type_id, (char *)reason, {frame, (uint32_t)len}};
-        send_to(h.sender, handler->addr, ENS_MSG_DEAD_ENVELOPE, &env, ENS_FRAME_SYSTEM, 0, 0);
+        send_to(h.sender, handler->addr, &ens_msg_dead_envelope, &env, ENS_FRAME_SYSTEM, 0, 0);
     } else {
         const ens_typeinfo *info = ens__typeinfo_by_id(h.type_id);
         ens_event ev = {.kind = ENS_EV_DEAD_LETTER,
@@ -590,7 +597,7 @@ static void send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const void
         .flags = flags, .target = to, .sender = from, .corr = corr, .attempt = 1, .error = error};
     uint8_t *frame = NULL;
     size_t len = 0;
-    if (ens__frame_build(t, v, &h, A.sys->opts.max_frame_bytes, &frame, &len) < 0)
+    if (ens__frame_build(t, v, &h, admin_state.sys->opts.max_frame_bytes, &frame, &len) < 0)
         return;
     arec *r = by_addr(to);
     if (r == NULL) {
@@ -605,13 +612,13 @@ static void send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const void
 
 static arec *rec_add(void)
 {
-    if (A.n == A.cap) {
-        size_t cap = A.cap ? A.cap * 2 : 32;
-        arec **n = realloc(A.recs, cap * sizeof(*n));
+    if (admin_state.n == admin_state.cap) {
+        size_t cap = admin_state.cap ? admin_state.cap * 2 : 32;
+        arec **n = realloc(admin_state.recs, cap * sizeof(*n));
         if (n == NULL)
             return NULL;
-        A.recs = n;
-        A.cap = cap;
+        admin_state.recs = n;
+        admin_state.cap = cap;
     }
     arec *r = calloc(1, sizeof(*r));
     if (r == NULL)
@@ -619,7 +626,7 @@ static arec *rec_add(void)
     r->ctl = -1;
     r->tx = -1;
     r->ep_ctl = r->ep_tx = -1;
-    A.recs[A.n++] = r;
+    admin_state.recs[admin_state.n++] = r;
     return r;
 }
 
@@ -666,7 +673,7 @@ static int zygote_fork(arec *r, bool sync, int ctl, int stage_fd, pid_t *pid)
         .sync = sync,
         .spawn_flags = r->spawn_flags,
     };
-    return ens__zygote_fork(&A.zygote, &boot, stage_fd, pid) == 0 ? 0 : ENS_ENOENT;
+    return ens__zygote_fork(&admin_state.zygote, &boot, stage_fd, pid) == 0 ? 0 : ENS_ENOENT;
 }
 
 /* Start a process for r (a new incarnation when r ran before). stage_fd is
@@ -687,13 +694,13 @@ static int fork_actor(arec *r, bool sync, int stage_fd)
         return errno == EAGAIN ? ENS_EAGAIN : ENS_ENOMEM;
     }
     if (pid == 0) {
-        if (!ens__child_setup(A.pid, true))
+        if (!ens__child_setup(admin_state.pid, true))
             _exit(ENS_PROC_EXIT_PARENT_GONE);
         /* Keep only our own stage: another actor's is none of our business
          * (and each mapping would make our forks and page tables dearer). */
-        for (size_t i = 0; i < A.n; i++) {
-            if (A.recs[i] != r && A.recs[i]->stage != NULL)
-                munmap(A.recs[i]->stage, A.recs[i]->stage_len);
+        for (size_t i = 0; i < admin_state.n; i++) {
+            if (admin_state.recs[i] != r && admin_state.recs[i]->stage != NULL)
+                munmap(admin_state.recs[i]->stage, admin_state.recs[i]->stage_len);
         }
         size_t nk = r->n_rx + 1;
         int *keep = malloc(nk * sizeof(int));
@@ -711,7 +718,7 @@ static int fork_actor(arec *r, bool sync, int stage_fd)
         ens__close_fds_except(keep, nk);
         free(keep);
         ens_actor_boot boot = {
-            .sys = A.sys,
+            .sys = admin_state.sys,
             .def = r->def,
             .addr = r->addr,
             .parent = r->parent,
@@ -777,7 +784,8 @@ static void frames_to_dead_letters(arec *r, const uint8_t *buf, size_t len, ens_
                                    const char *reason)
 {
     letters l = {r, reason};
-    ens_walk w = ens__frame_walk(buf, len, A.sys->opts.max_frame_bytes, a, letter_found, &l);
+    ens_walk w =
+        ens__frame_walk(buf, len, admin_state.sys->opts.max_frame_bytes, a, letter_found, &l);
     if (w.lost) {
         char why[256];
         snprintf(why, sizeof(why),
@@ -918,18 +926,18 @@ enum { EP_CTL = 0, EP_TX = 1 };
 static void ep_set(int *reg_fd, uint32_t *reg_ev, int fd, uint32_t ev, uint64_t tag)
 {
     if (*reg_fd >= 0 && (*reg_fd != fd || ev == 0)) {
-        epoll_ctl(A.ep, EPOLL_CTL_DEL, *reg_fd, NULL);
+        epoll_ctl(admin_state.ep, EPOLL_CTL_DEL, *reg_fd, NULL);
         *reg_fd = -1;
     }
     if (fd < 0 || ev == 0)
         return;
     struct epoll_event e = {.events = ev, .data.u64 = tag};
     if (*reg_fd < 0) {
-        if (epoll_ctl(A.ep, EPOLL_CTL_ADD, fd, &e) == 0) {
+        if (epoll_ctl(admin_state.ep, EPOLL_CTL_ADD, fd, &e) == 0) {
             *reg_fd = fd;
             *reg_ev = ev;
         }
-    } else if (*reg_ev != ev && epoll_ctl(A.ep, EPOLL_CTL_MOD, fd, &e) == 0) {
+    } else if (*reg_ev != ev && epoll_ctl(admin_state.ep, EPOLL_CTL_MOD, fd, &e) == 0) {
         *reg_ev = ev;
     }
 }
@@ -952,16 +960,17 @@ static void close_ctl(arec *r)
 
 static void rec_free(arec *r)
 {
-    for (size_t i = 0; i < A.n; i++) {
-        if (A.recs[i] == r) {
-            memmove(&A.recs[i], &A.recs[i + 1], (A.n - i - 1) * sizeof(A.recs[0]));
-            A.n--;
+    for (size_t i = 0; i < admin_state.n; i++) {
+        if (admin_state.recs[i] == r) {
+            memmove(&admin_state.recs[i], &admin_state.recs[i + 1],
+                    (admin_state.n - i - 1) * sizeof(admin_state.recs[0]));
+            admin_state.n--;
             break;
         }
     }
     ens__admin_name_forget(r->addr); /* it ended for good: its name is free */
     if (r->foreign)
-        A.n_foreign--;
+        admin_state.n_foreign--;
     ctl_drop_all(r);
     close_ctl(r);
     ep_set(&r->ep_tx, &r->ep_tx_ev, -1, 0, 0);
@@ -999,12 +1008,12 @@ static void rec_free(arec *r)
  * them as of any child. */
 static void stop_orphans(ens_addr parent)
 {
-    for (size_t i = A.n; i-- > 0;) {
-        arec *c = A.recs[i];
+    for (size_t i = admin_state.n; i-- > 0;) {
+        arec *c = admin_state.recs[i];
         if (!c->outside && !c->killed && ens_addr_equal(c->parent, parent) &&
             !ens_addr_is_none(c->addr)) {
             ens_exit_request_v v = {0};
-            send_to(parent, c->addr, ENS_MSG_EXIT_REQUEST, &v, ENS_FRAME_SYSTEM, 0, 0);
+            send_to(parent, c->addr, &ens_msg_exit_request, &v, ENS_FRAME_SYSTEM, 0, 0);
         }
     }
 }
@@ -1019,11 +1028,11 @@ static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
             ctl_out(q, addr, &ens__ctl_spawned, &v, r->req_corr, -1, false);
         r->sync_pending = false;
     }
-    if (ens_addr_equal(A.dead_handler, addr))
-        A.dead_handler = ENS_ADDR_NONE;
+    if (ens_addr_equal(admin_state.dead_handler, addr))
+        admin_state.dead_handler = ENS_ADDR_NONE;
     if (!orderly && !ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
         ens_child_exited_v ce = {addr, reason, sig, status, r->incarnation};
-        send_to(addr, r->parent, ENS_MSG_CHILD_EXITED, &ce, ENS_FRAME_SYSTEM, 0, 0);
+        send_to(addr, r->parent, &ens_msg_child_exited, &ce, ENS_FRAME_SYSTEM, 0, 0);
     }
     if (!orderly)
         stop_orphans(addr);
@@ -1039,11 +1048,11 @@ static void on_ctl(arec *r);
 /* A process of ours ended: orderly exit, or a crash to absorb. */
 static void on_child_exit(pid_t pid, int wstatus)
 {
-    if (A.jpid > 0 && pid == A.jpid) { /* the journal writer: not an actor */
+    if (admin_state.jpid > 0 && pid == admin_state.jpid) { /* the journal writer: not an actor */
         journal_exited(wstatus);
         return;
     }
-    switch (ens__zygote_exited(&A.zygote, pid)) {
+    switch (ens__zygote_exited(&admin_state.zygote, pid)) {
     case ENS_ZYGOTE_ITSELF:
         zygote_exited(wstatus);
         return;
@@ -1093,11 +1102,11 @@ static void on_child_exit(pid_t pid, int wstatus)
             r->crashes[recent++] = r->crashes[i];
     }
     r->n_crashes = recent;
-    if (in_init || A.shutting_down || r->no_restart || recent >= RESTART_MAX - 1) {
-        const char *gave_up = in_init           ? "crashed in init: not restarted"
-                              : A.shutting_down ? "crashed during shutdown"
-                              : r->no_restart   ? "crashed: spawned not to be restarted"
-                                                : "crashed too often: not restarted";
+    if (in_init || admin_state.shutting_down || r->no_restart || recent >= RESTART_MAX - 1) {
+        const char *gave_up = in_init                     ? "crashed in init: not restarted"
+                              : admin_state.shutting_down ? "crashed during shutdown"
+                              : r->no_restart             ? "crashed: spawned not to be restarted"
+                                                          : "crashed too often: not restarted";
         ens_event ev = {.kind = ENS_EV_EXIT,
                         .actor = r->addr,
                         .parent = r->parent,
@@ -1122,7 +1131,7 @@ static void on_child_exit(pid_t pid, int wstatus)
     rec_event(r, ENS_EV_RESTART, sig, "restarted at the same address");
     if (!ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
         ens_child_restarted_v cr = {r->addr, sig, r->incarnation, redelivering ? 1 : 0, 0};
-        send_to(r->addr, r->parent, ENS_MSG_CHILD_RESTARTED, &cr, ENS_FRAME_SYSTEM, 0, 0);
+        send_to(r->addr, r->parent, &ens_msg_child_restarted, &cr, ENS_FRAME_SYSTEM, 0, 0);
     }
 }
 
@@ -1140,9 +1149,10 @@ static bool fds_short(void)
     /* The descriptors the records hold, and the admin's own (standard
      * streams, signalfd, listening socket, epoll, journal, zygote, log and
      * some slack)... */
-    rlim_t used = 16 + (rlim_t)A.zygote.n_spares;
-    for (size_t i = 0; i < A.n; i++)
-        used += (A.recs[i]->ctl >= 0) + (A.recs[i]->tx >= 0) + (rlim_t)A.recs[i]->n_rx;
+    rlim_t used = 16 + (rlim_t)admin_state.zygote.n_spares;
+    for (size_t i = 0; i < admin_state.n; i++)
+        used += (admin_state.recs[i]->ctl >= 0) + (admin_state.recs[i]->tx >= 0) +
+                (rlim_t)admin_state.recs[i]->n_rx;
     /* ...or, if higher, the lowest free descriptor (they are handed out
      * lowest first; holes left by closed ones make it an underestimate). */
     int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1180,7 +1190,7 @@ static void do_spawn(arec *from, const ens_msg *m)
      * between the check and the registration. */
     const bool named = v->global != NULL && v->global[0] != '\0';
     ens_addr holder = named ? ens__admin_name_get(v->global) : ENS_ADDR_NONE;
-    if (A.shutting_down)
+    if (admin_state.shutting_down)
         reply.status = ENS_ESHUTDOWN;
     else if (named && !ens_name_valid(v->global))
         reply.status = ENS_EINVAL;
@@ -1188,7 +1198,7 @@ static void do_spawn(arec *from, const ens_msg *m)
         reply = (ens__ctl_status_v){holder, 1};
     else if (fds_short()) {
         reply.status = ENS_EAGAIN;
-        ens__log(A.sys, NULL, ENS_LOG_WARN,
+        ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
                  "spawn refused: too few file descriptors left (RLIMIT_NOFILE); the rest are "
                  "kept for the actors that run");
     } else if (from->foreign && def == NULL)
@@ -1198,7 +1208,7 @@ static void do_spawn(arec *from, const ens_msg *m)
     else if ((r = rec_add()) == NULL)
         reply.status = ENS_ENOMEM;
     if (reply.status == 0) {
-        r->addr = (ens_addr){A.next_id++, A.sys->node, 0};
+        r->addr = (ens_addr){admin_state.next_id++, admin_state.sys->node, 0};
         rec_index(r);
         r->parent = from->outside ? ENS_ADDR_NONE : from->addr;
         r->def = def;
@@ -1206,8 +1216,8 @@ static void do_spawn(arec *from, const ens_msg *m)
         r->no_restart = (v->flags & ENS_SPAWN_NO_RESTART) != 0;
         r->spawn_flags = (uint32_t)v->flags;
         int stage_fd = -1;
-        r->stage = ens__stage_map(A.sys->opts.max_frame_bytes, &r->stage_len,
-                                  ens__zygote_can_fork(&A.zygote) ? &stage_fd : NULL);
+        r->stage = ens__stage_map(admin_state.sys->opts.max_frame_bytes, &r->stage_len,
+                                  ens__zygote_can_fork(&admin_state.zygote) ? &stage_fd : NULL);
         int sv[2] = {-1, -1};
         if (v->arg.len > 0 && (r->arg = malloc(v->arg.len)) != NULL) {
             memcpy(r->arg, v->arg.data, v->arg.len);
@@ -1220,7 +1230,7 @@ static void do_spawn(arec *from, const ens_msg *m)
             ens__fd_nonblock(sv[0]);
             r->tx = sv[0];
             dirty(r);
-            rx_add(r, A.next_conn++, sv[1]);
+            rx_add(r, admin_state.next_conn++, sv[1]);
             r->sync_pending = v->sync != 0;
             r->requester = from->addr;
             r->req_corr = m->hdr.corr;
@@ -1267,7 +1277,7 @@ static void do_connect(arec *from, const ens_msg *m)
         ctl_out(from, v->peer, &ens__ctl_connected, &reply, 0, -1, false);
         return;
     }
-    uint64_t id = A.next_conn++;
+    uint64_t id = admin_state.next_conn++;
     ens__ctl_conn_v nc = {from->addr, id};
     if (to->ctl >= 0)
         ctl_out(to, from->addr, &ens__ctl_newconn, &nc, 0, sv[1], false);
@@ -1278,7 +1288,7 @@ static void do_connect(arec *from, const ens_msg *m)
          * queued on it when the actor crashes is lost with it. Said once. */
         static bool said;
         if (!said)
-            ens__log(A.sys, NULL, ENS_LOG_ERROR,
+            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
                      "out of memory keeping a connection for restarts: what is queued on it "
                      "when its actor crashes is lost");
         said = true;
@@ -1291,11 +1301,11 @@ static void do_connect(arec *from, const ens_msg *m)
 /* Status rows from what the admin holds: the records, the stages, /proc. */
 static void do_status(arec *from, const ens_msg *m)
 {
-    ens_actor_status *rows = calloc(A.n + 1, sizeof(*rows));
+    ens_actor_status *rows = calloc(admin_state.n + 1, sizeof(*rows));
     size_t n = 0;
     long page_kib = sysconf(_SC_PAGESIZE) / 1024;
-    for (size_t i = 0; rows != NULL && i < A.n; i++) {
-        arec *r = A.recs[i];
+    for (size_t i = 0; rows != NULL && i < admin_state.n; i++) {
+        arec *r = admin_state.recs[i];
         if (r->outside)
             continue;
         uint64_t queued = 0, rss_pages = 0;
@@ -1330,25 +1340,25 @@ static void do_status(arec *from, const ens_msg *m)
             .rss_kib = rss_pages * (uint64_t)page_kib,
         };
     }
-    ens_status_v v = {(int32_t)A.pid, 0, {rows, (uint32_t)n}};
-    ens_addr self = {ENS_ID_ADMIN, A.sys->node, 0};
+    ens_status_v v = {(int32_t)admin_state.pid, 0, {rows, (uint32_t)n}};
+    ens_addr self = {ENS_ID_ADMIN, admin_state.sys->node, 0};
     uint16_t flags = ENS_FRAME_SYSTEM | (m->hdr.corr != 0 ? ENS_FRAME_REPLY : 0);
-    send_to(self, from->addr, ENS_MSG_STATUS, &v, flags, m->hdr.corr, 0);
+    send_to(self, from->addr, &ens_msg_status, &v, flags, m->hdr.corr, 0);
     free(rows);
 }
 
 static void begin_shutdown(uint32_t timeout_ms)
 {
-    if (A.shutting_down)
+    if (admin_state.shutting_down)
         return;
-    A.shutting_down = true;
-    A.shutdown_deadline = ens__mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    admin_state.shutting_down = true;
+    admin_state.shutdown_deadline = ens__mono_ns() + (uint64_t)timeout_ms * 1000000u;
     ens_exit_request_v v = {0};
-    for (size_t i = A.n; i-- > 0;) {
-        arec *r = A.recs[i];
+    for (size_t i = admin_state.n; i-- > 0;) {
+        arec *r = admin_state.recs[i];
         if (!r->outside && ens_addr_is_none(r->parent))
-            send_to((ens_addr){ENS_ID_ADMIN, A.sys->node, 0}, r->addr, ENS_MSG_EXIT_REQUEST, &v,
-                    ENS_FRAME_SYSTEM, 0, 0);
+            send_to((ens_addr){ENS_ID_ADMIN, admin_state.sys->node, 0}, r->addr,
+                    &ens_msg_exit_request, &v, ENS_FRAME_SYSTEM, 0, 0);
     }
 }
 
@@ -1393,7 +1403,7 @@ static void on_log_line(arec *r, const ens_msg *m)
     if (v->reason == NULL)
         return;
     if (!r->outside) {
-        ens__log_write(A.sys, v->reason);
+        ens__log_write(admin_state.sys, v->reason);
         return;
     }
     char text[96], reason[192];
@@ -1424,9 +1434,9 @@ static void on_ctl(arec *r)
         }
         if (rc < 0) {
             close_ctl(r);
-            if (r == A.starter) {
-                A.starter = NULL;
-                if (!A.sys->opts.persistent)
+            if (r == admin_state.starter) {
+                admin_state.starter = NULL;
+                if (!admin_state.sys->opts.persistent)
                     begin_shutdown(0); /* the starting program is gone */
             }
             if (r->outside) /* an outside program left: forget its endpoint */
@@ -1485,9 +1495,9 @@ static void on_ctl(arec *r)
         } else if (t == ens__ctl_deadhandler.id) {
             const ens__ctl_flag_v *v = m->value;
             if (v->enable)
-                A.dead_handler = r->addr;
-            else if (ens_addr_equal(A.dead_handler, r->addr))
-                A.dead_handler = ENS_ADDR_NONE;
+                admin_state.dead_handler = r->addr;
+            else if (ens_addr_equal(admin_state.dead_handler, r->addr))
+                admin_state.dead_handler = ENS_ADDR_NONE;
             ens__ctl_status_v ack = {r->addr, 0};
             if (m->hdr.corr != 0 && r->ctl >= 0)
                 ctl_out(r, r->addr, &ens__ctl_ack, &ack, m->hdr.corr, -1, false);
@@ -1513,8 +1523,8 @@ static void reap(void)
 
 static bool only_outside_left(void)
 {
-    for (size_t i = 0; i < A.n; i++) {
-        if (!A.recs[i]->outside)
+    for (size_t i = 0; i < admin_state.n; i++) {
+        if (!admin_state.recs[i]->outside)
             return false;
     }
     return true;
@@ -1532,7 +1542,7 @@ static const char SILENT[] = "connected but did not answer the hello in time";
  * hello at once, so the call timeout is plenty (never below a second). */
 static uint64_t hello_wait_ns(void)
 {
-    uint64_t ms = A.sys->opts.call_timeout_ms;
+    uint64_t ms = admin_state.sys->opts.call_timeout_ms;
     return (ms < 1000 ? 1000 : ms) * 1000000u;
 }
 
@@ -1550,15 +1560,16 @@ static void on_connect(int lfd)
     socklen_t len = sizeof(cred);
     uint64_t now = ens__mono_ns();
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
-        ens__refusal_note(A.sys, &A.refusals, (int)cred.uid, (int)cred.pid, NOT_OURS, now);
+        ens__refusal_note(admin_state.sys, &admin_state.refusals, (int)cred.uid, (int)cred.pid,
+                          NOT_OURS, now);
         close(fd);
         return;
     }
     const char *why = NULL;
     int status = 0;
-    if (A.shutting_down)
+    if (admin_state.shutting_down)
         why = ENDING, status = ENS_ESHUTDOWN;
-    else if (A.n_foreign >= A.sys->opts.max_connections)
+    else if (admin_state.n_foreign >= admin_state.sys->opts.max_connections)
         why = TOO_MANY, status = ENS_ETOOMANY;
     else if (fds_short())
         why = NO_FDS, status = ENS_EAGAIN;
@@ -1574,7 +1585,8 @@ static void on_connect(int lfd)
             rec_free(r);
         }
         if (why != NULL)
-            ens__refusal_note(A.sys, &A.refusals, (int)cred.uid, (int)cred.pid, why, now);
+            ens__refusal_note(admin_state.sys, &admin_state.refusals, (int)cred.uid, (int)cred.pid,
+                              why, now);
         /* A refusal is one small frame into an empty channel: it fits. */
         ens__ctl_status_v no = {ENS_ADDR_NONE, status};
         uint8_t *frame = NULL;
@@ -1587,19 +1599,19 @@ static void on_connect(int lfd)
     }
     r->outside = true;
     r->foreign = true;
-    A.n_foreign++;
+    admin_state.n_foreign++;
     r->hello_by = now + hello_wait_ns();
     n_hello++;
     r->peer_uid = (int)cred.uid;
     r->peer_pid = (int)cred.pid;
-    r->addr = (ens_addr){A.next_id++, A.sys->node, 0};
+    r->addr = (ens_addr){admin_state.next_id++, admin_state.sys->node, 0};
     rec_index(r);
     r->incarnation = 1;
     r->ctl = fd;
     r->tx = sv[0];
     dirty(r);
     ens__fd_nonblock(sv[0]);
-    const ens_system_opts *o = &A.sys->opts;
+    const ens_system_opts *o = &admin_state.sys->opts;
     ens__ctl_hello_v hello = {r->addr,
                               o->max_frame_bytes,
                               o->mailbox_limit,
@@ -1618,8 +1630,8 @@ static uint64_t close_silent(uint64_t now)
     uint64_t next = 0;
     if (n_hello == 0)
         return 0;
-    for (size_t i = A.n; i-- > 0;) {
-        arec *r = A.recs[i];
+    for (size_t i = admin_state.n; i-- > 0;) {
+        arec *r = admin_state.recs[i];
         if (r->hello_by == 0)
             continue;
         if (r->hello_by > now) {
@@ -1627,7 +1639,8 @@ static uint64_t close_silent(uint64_t now)
                 next = r->hello_by;
             continue;
         }
-        ens__refusal_note(A.sys, &A.refusals, r->peer_uid, r->peer_pid, SILENT, now);
+        ens__refusal_note(admin_state.sys, &admin_state.refusals, r->peer_uid, r->peer_pid, SILENT,
+                          now);
         close_ctl(r);
         rec_free(r); /* only records after i move */
     }
@@ -1639,14 +1652,14 @@ static uint64_t close_silent(uint64_t now)
 static void on_event(const struct epoll_event *e)
 {
     if (e->data.u64 == EP_LISTEN) {
-        on_connect(A.door.path_fd);
+        on_connect(admin_state.door.path_fd);
     } else if (e->data.u64 == EP_LISTEN_ABSTRACT) {
-        on_connect(A.door.abstract_fd);
+        on_connect(admin_state.door.abstract_fd);
     } else if (e->data.u64 == EP_ZYGOTE) {
-        ens__zygote_on_readable(&A.zygote); /* its end: replaced once reaped */
+        ens__zygote_on_readable(&admin_state.zygote); /* its end: replaced once reaped */
     } else if (e->data.u64 == EP_SIGNALS) {
         struct signalfd_siginfo si;
-        while (read(A.sigfd, &si, sizeof(si)) == sizeof(si))
+        while (read(admin_state.sigfd, &si, sizeof(si)) == sizeof(si))
             ;
         reap();
     } else {
@@ -1690,18 +1703,18 @@ static void bury(void)
 _Noreturn static void finish(void)
 {
     /* Nobody finds the system from now on (the socket file goes first). */
-    ens__door_close(&A.door, true);
-    ens__refusal_flush(A.sys, &A.refusals, ens__mono_ns(), true);
-    for (size_t i = 0; i < A.n; i++) {
-        if (A.recs[i]->pid > 0)
-            kill(A.recs[i]->pid, SIGKILL);
+    ens__door_close(&admin_state.door, true);
+    ens__refusal_flush(admin_state.sys, &admin_state.refusals, ens__mono_ns(), true);
+    for (size_t i = 0; i < admin_state.n; i++) {
+        if (admin_state.recs[i]->pid > 0)
+            kill(admin_state.recs[i]->pid, SIGKILL);
     }
     journal_stop();
-    ens__zygote_stop(&A.zygote);
+    ens__zygote_stop(&admin_state.zygote);
     while (waitpid(-1, NULL, 0) > 0)
         ;
-    for (size_t i = 0; i < A.n; i++) {
-        arec *o = A.recs[i];
+    for (size_t i = 0; i < admin_state.n; i++) {
+        arec *o = admin_state.recs[i];
         if (!o->outside)
             continue;
         out_flush(o);
@@ -1713,17 +1726,17 @@ _Noreturn static void finish(void)
 
 _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *door)
 {
-    A.door = *door;
+    admin_state.door = *door;
     /* Listening again makes the admin the listener the kernel names to
      * programs that ask who answers (SO_PEERCRED), not the starter. */
-    if (A.door.path_fd >= 0)
-        listen(A.door.path_fd, 64);
-    if (A.door.abstract_fd >= 0)
-        listen(A.door.abstract_fd, 64);
-    A.sys = s;
-    A.pid = getpid();
-    A.next_id = ENS_ID_FIRST_ACTOR;
-    A.next_conn = 1;
+    if (admin_state.door.path_fd >= 0)
+        listen(admin_state.door.path_fd, 64);
+    if (admin_state.door.abstract_fd >= 0)
+        listen(admin_state.door.abstract_fd, 64);
+    admin_state.sys = s;
+    admin_state.pid = getpid();
+    admin_state.next_id = ENS_ID_FIRST_ACTOR;
+    admin_state.next_conn = 1;
     ens__proctitle("ens-admin %s", s->name);
     /* Every actor costs the admin a few descriptors: take what is allowed. */
     struct rlimit rl;
@@ -1735,20 +1748,20 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &chld, NULL);
-    A.sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+    admin_state.sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 
     /* The journal writer first, while the admin holds nothing else: it is
      * the one process of the system that opens sqlite. */
-    A.jfd = A.jpidfd = -1;
-    int jrc = ens__journal_proc_start(s, A.pid, &A.jpid, &A.jfd);
+    admin_state.jfd = admin_state.jpidfd = -1;
+    int jrc = ens__journal_proc_start(s, admin_state.pid, &admin_state.jpid, &admin_state.jfd);
     if (jrc < 0)
         ens__log(s, NULL, ENS_LOG_ERROR, "failure journal: cannot start its writer: %s",
                  ens_strerror(jrc));
-    if (A.jpid > 0)
-        A.jpidfd = (int)syscall(SYS_pidfd_open, A.jpid, 0);
+    if (admin_state.jpid > 0)
+        admin_state.jpidfd = (int)syscall(SYS_pidfd_open, admin_state.jpid, 0);
     /* Then the zygote, which forks new actors while the admin grows. */
-    ens__zygote_init(&A.zygote);
-    int zrc = ens__zygote_start(s, A.pid, &A.zygote, zygote_drop);
+    ens__zygote_init(&admin_state.zygote);
+    int zrc = ens__zygote_start(s, admin_state.pid, &admin_state.zygote, zygote_drop);
     if (zrc < 0)
         ens__log(s, NULL, ENS_LOG_WARN, "no zygote (%s): actors are forked by the admin",
                  ens_strerror(zrc));
@@ -1761,7 +1774,7 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
         finish();
     }
     o->outside = true;
-    A.starter = o;
+    admin_state.starter = o;
     o->addr = s->outside.self;
     o->ctl = ctl;
     o->tx = tx;
@@ -1771,51 +1784,51 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
     ens__fd_nonblock(ctl);
     ens__fd_nonblock(tx);
 
-    A.ep = epoll_create1(EPOLL_CLOEXEC);
-    if (A.ep < 0)
+    admin_state.ep = epoll_create1(EPOLL_CLOEXEC);
+    if (admin_state.ep < 0)
         finish();
-    int fixed[3] = {A.sigfd, A.door.path_fd, A.door.abstract_fd};
+    int fixed[3] = {admin_state.sigfd, admin_state.door.path_fd, admin_state.door.abstract_fd};
     uint64_t tags[3] = {EP_SIGNALS, EP_LISTEN, EP_LISTEN_ABSTRACT};
     for (int i = 0; i < 3; i++) {
         struct epoll_event e = {.events = EPOLLIN, .data.u64 = tags[i]};
         if (fixed[i] >= 0)
-            epoll_ctl(A.ep, EPOLL_CTL_ADD, fixed[i], &e);
+            epoll_ctl(admin_state.ep, EPOLL_CTL_ADD, fixed[i], &e);
     }
-    A.ep_zygote = -1;
+    admin_state.ep_zygote = -1;
     uint32_t zygote_ev = 0;
     for (;;) {
-        if (A.shutting_down && only_outside_left())
+        if (admin_state.shutting_down && only_outside_left())
             finish();
-        if (A.shutting_down && ens__mono_ns() >= A.shutdown_deadline)
+        if (admin_state.shutting_down && ens__mono_ns() >= admin_state.shutdown_deadline)
             finish();
-        if (A.ep_zygote_gen != A.zygote.gen) {
+        if (admin_state.ep_zygote_gen != admin_state.zygote.gen) {
             /* Its channel was closed (which took it out of the epoll set;
              * the number may already name another descriptor) or replaced. */
-            A.ep_zygote = -1;
-            A.ep_zygote_gen = A.zygote.gen;
+            admin_state.ep_zygote = -1;
+            admin_state.ep_zygote_gen = admin_state.zygote.gen;
         }
-        ep_set(&A.ep_zygote, &zygote_ev, A.zygote.fd, EPOLLIN, EP_ZYGOTE);
+        ep_set(&admin_state.ep_zygote, &zygote_ev, admin_state.zygote.fd, EPOLLIN, EP_ZYGOTE);
         sync_dirty();
         struct epoll_event ev[64];
         uint64_t now = ens__mono_ns();
         uint64_t wake = close_silent(now);
-        uint64_t log_at = ens__refusal_flush(s, &A.refusals, now, false);
+        uint64_t log_at = ens__refusal_flush(s, &admin_state.refusals, now, false);
         if (log_at != 0 && (wake == 0 || log_at < wake))
             wake = log_at;
-        int timeout = A.shutting_down ? 10 : -1;
+        int timeout = admin_state.shutting_down ? 10 : -1;
         if (wake != 0) {
             uint64_t ms = (wake - now + 999999u) / 1000000u;
             if (timeout < 0 || ms < (uint64_t)timeout)
                 timeout = ms > INT32_MAX ? INT32_MAX : (int)ms;
         }
-        int k = epoll_wait(A.ep, ev, 64, timeout);
+        int k = epoll_wait(admin_state.ep, ev, 64, timeout);
         if (k < 0 && errno != EINTR)
             finish();
         for (int i = 0; i < k; i++)
             on_event(&ev[i]);
         sync_dirty();
         bury();
-        if (A.starter == NULL && !s->opts.persistent && !A.shutting_down)
+        if (admin_state.starter == NULL && !s->opts.persistent && !admin_state.shutting_down)
             begin_shutdown(0);
     }
 }

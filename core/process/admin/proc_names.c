@@ -16,7 +16,7 @@
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
 
-static ens_names T;
+static ens_names name_table;
 
 int ens__admin_name_request(ens_addr from, bool is_actor, const ens__ctl_name_v *v, ens_addr *out)
 {
@@ -27,27 +27,27 @@ int ens__admin_name_request(ens_addr from, bool is_actor, const ens__ctl_name_v 
         return ENS_EINVAL;
     if ((v->op == ENS_NAMES_REGISTER || v->op == ENS_NAMES_UNREGISTER) && !is_actor)
         return ENS_EINVAL;
-    return ens__names_apply(&T, v->op, v->name, from, out);
+    return ens__names_apply(&name_table, v->op, v->name, from, out);
 }
 
 ens_addr ens__admin_name_get(const char *name)
 {
     if (name == NULL || name[0] == '\0')
         return ENS_ADDR_NONE;
-    return ens__names_get(&T, name);
+    return ens__names_get(&name_table, name);
 }
 
 int ens__admin_name_set(const char *name, ens_addr addr)
 {
-    return ens__names_set(&T, name, addr);
+    return ens__names_set(&name_table, name, addr);
 }
 
 const char *ens__admin_name_of(ens_addr addr)
 {
-    return ens__names_of(&T, addr);
+    return ens__names_of(&name_table, addr);
 }
 
 void ens__admin_name_forget(ens_addr addr)
 {
-    ens__names_drop_addr(&T, addr);
+    ens__names_drop_addr(&name_table, addr);
 }
