@@ -17,9 +17,11 @@
  * is ignored); a request that finds the reset timeout passed makes the move
  * too, should the wake-up ever be missing.
  *
- * The library's message types and the breaker's definition are registered
- * from a constructor, so they exist before any system starts, in every
- * process of the process base, without a call the user could forget.
+ * The library's message types and the breaker's definition are built-in
+ * (ENS__BUILTIN_MSGTYPE, ENS__BUILTIN_ACTOR): the type table and
+ * ens_actor_find know them in every process of the process base, before any
+ * system starts, without a call the user could forget and without code
+ * run at load time.
  */
 #include "ensemble/circuit_breaker.h"
 
@@ -29,21 +31,25 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/wire/msgtype.h"
+#include "core/runtime/runtime.h"
 #include "ensemble/error.h"
 #include "ensemble/event.h"
 #include "ensemble/system.h"
 
 /* ---- message types and definition ------------------------------------- */
 
-static ens_msgtype open_type = {"ens.BreakerOpen", "S(u)", sizeof(ens_breaker_open_v), 0, 0};
-static ens_msgtype info_type = {"ens.BreakerInfo", "S(iuuuuuUUU)", sizeof(ens_breaker_info_v), 0,
-                                0};
+/* Ids: the names' FNV-1a hashes (checked when the type table starts). */
+const ens_msgtype ens_msg_breaker_open = {"ens.BreakerOpen", "S(u)", sizeof(ens_breaker_open_v), 0,
+                                          0x699CC919u};
+const ens_msgtype ens_msg_breaker_info = {"ens.BreakerInfo", "S(iuuuuuUUU)",
+                                          sizeof(ens_breaker_info_v), 0, 0x82C874B5u};
 /* The start argument: the options as given (layout of ens_breaker_opts). */
-static ens_msgtype arg_type = {"ens.BreakerArg", "S(" ENS_ADDR_FMT "uuuuuuuu)",
-                               sizeof(ens_breaker_opts), 0, 0};
-
-const ens_msgtype *const ens_breaker_open_msgtype = &open_type;
-const ens_msgtype *const ens_breaker_info_msgtype = &info_type;
+static const ens_msgtype arg_type = {"ens.BreakerArg", "S(" ENS_ADDR_FMT "uuuuuuuu)",
+                                     sizeof(ens_breaker_opts), 0, 0x9FE23BD7u};
+ENS__BUILTIN_MSGTYPE(ens_msg_breaker_open);
+ENS__BUILTIN_MSGTYPE(ens_msg_breaker_info);
+ENS__BUILTIN_MSGTYPE(arg_type);
 
 _Static_assert(sizeof(ens_breaker_opts) == 48, "ens_breaker_opts layout (ens.BreakerArg)");
 _Static_assert(sizeof(ens_breaker_info_v) == 48, "ens_breaker_info_v layout");
@@ -87,19 +93,7 @@ const ens_actor_def ens_breaker_def = {
     NULL,
 };
 
-/* 1 until the constructor ran; then 0 or its registration error. */
-static int registered = 1;
-
-__attribute__((constructor)) static void breaker_register(void)
-{
-    ens_msgtype *types[] = {&open_type, &info_type, &arg_type};
-    int rc = 0;
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && rc == 0; i++)
-        rc = ens_msgtype_register(types[i]);
-    if (rc == 0)
-        rc = ens_actor_register(&ens_breaker_def);
-    registered = rc;
-}
+ENS__BUILTIN_ACTOR(ens_breaker_def);
 
 const char *ens_breaker_state_name(int state)
 {
@@ -426,8 +420,6 @@ int ens_breaker_spawn(ens_ctx *c, const ens_breaker_opts *o, ens_addr *out)
 {
     if (c == NULL || o == NULL || out == NULL)
         return ENS_EINVAL;
-    if (registered != 0)
-        return registered > 0 ? ENS_EINVAL : registered;
     int rc = opts_check(o);
     if (rc < 0)
         return rc;

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/wire/msgtype.h"
 #include "ensemble/error.h"
 
 /* ---- message types ------------------------------------------------------- */
@@ -48,38 +49,26 @@ typedef struct troupe_cfg_v {
     uint32_t spare;
     ens_bytes arg; /* the user's start argument as a frame; len 0: none */
 } troupe_cfg_v;
-static ens_msgtype cfg_t = {"ens.TroupeConfig", "S(Uuuuu)B", sizeof(troupe_cfg_v), 0, 0};
+/* The types of this file are built-in types (ENS__BUILTIN_MSGTYPE): known
+ * in every process, the process base's forked actors included, without a
+ * registration call; their ids are their names' FNV-1a hashes. */
+static const ens_msgtype cfg_t = {"ens.TroupeConfig", "S(Uuuuu)B", sizeof(troupe_cfg_v), 0,
+                                  0xB3029D68u};
+ENS__BUILTIN_MSGTYPE(cfg_t);
 
 /* Leader -> worker after each work message, and worker -> leader when the
  * worker takes it (the work before it is over). */
 typedef struct troupe_seq_v {
     uint64_t seq;
 } troupe_seq_v;
-static ens_msgtype mark_t = {"ens.TroupeMark", "S(U)", sizeof(troupe_seq_v), 0, 0};
-static ens_msgtype done_t = {"ens.TroupeDone", "S(U)", sizeof(troupe_seq_v), 0, 0};
+static const ens_msgtype mark_t = {"ens.TroupeMark", "S(U)", sizeof(troupe_seq_v), 0, 0xBAB5AA2Fu};
+static const ens_msgtype done_t = {"ens.TroupeDone", "S(U)", sizeof(troupe_seq_v), 0, 0x8D567C46u};
+ENS__BUILTIN_MSGTYPE(mark_t);
+ENS__BUILTIN_MSGTYPE(done_t);
 
-ens_msgtype ens_msg_troupe_stats = {"ens.TroupeStats", "S(uuuuUUUU)", sizeof(ens_troupe_stats_v), 0,
-                                    0};
-
-static int types_register(void)
-{
-    int rc = ens_msgtype_register(&cfg_t);
-    if (rc == 0)
-        rc = ens_msgtype_register(&mark_t);
-    if (rc == 0)
-        rc = ens_msgtype_register(&done_t);
-    if (rc == 0)
-        rc = ens_msgtype_register(&ens_msg_troupe_stats);
-    return rc;
-}
-
-/* The process base forks its admin (and so every actor) from the program as
- * it is at ens_system_start: the types must be known before that, without
- * asking the user to register them. */
-__attribute__((constructor)) static void troupe_types_at_load(void)
-{
-    (void)types_register();
-}
+const ens_msgtype ens_msg_troupe_stats = {"ens.TroupeStats", "S(uuuuUUUU)",
+                                          sizeof(ens_troupe_stats_v), 0, 0xD7DAD105u};
+ENS__BUILTIN_MSGTYPE(ens_msg_troupe_stats);
 
 static int64_t mono_ms(void)
 {
@@ -591,9 +580,7 @@ int ens_troupe_spawn(ens_ctx *c, const ens_troupe_opts *o, ens_addr *out)
         (o->worker->receive == NULL && o->worker->dispatch == NULL) || o->max_count == 0 ||
         o->idle_count > o->max_count || (o->arg_type == NULL) != (o->arg == NULL))
         return ENS_EINVAL;
-    int rc = types_register();
-    if (rc < 0)
-        return rc;
+    int rc = 0;
     uint8_t *frame = NULL;
     size_t len = 0;
     if (o->arg_type != NULL) {

@@ -66,8 +66,7 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
     if (rc == 0)
         rc = ens__journal_setup(s, o);
     s->opts.journal_path = s->journal_path; /* resolved, owned by s */
-    if (rc == 0)
-        rc = ens__status_register();
+    ens__msgtype_table_init();              /* built-in types present before the base forks */
     if (rc == 0)
         rc = o->base == ENS_BASE_INPROC ? ens__inproc_start(s) : ens__process_start(s);
     if (rc < 0) {

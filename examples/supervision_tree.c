@@ -246,7 +246,7 @@ static ens_addr child_of(ens_ctx *out, ens_addr sup, const char *id, int print)
 {
     ens_msg *r = NULL;
     ens_addr found = ENS_ADDR_NONE;
-    if (ens_supervisor_which_children(out, sup, NULL, 0, &r) != 0) {
+    if (ens_supervisor_which_children_wait(out, sup, &r) != 0) {
         ens_msg_free(r);
         return found;
     }

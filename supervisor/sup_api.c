@@ -1,8 +1,8 @@
 /*
  * supervisor/sup_api.c - the caller's side: ens_supervisor_spawn (the
  * built-in supervisor definition and its encoded configuration) and the
- * operations, each one request that is asynchronous inside an actor
- * (ens_request) and blocking outside (ens_ask).
+ * operations, each one request: ens_supervisor_<op> sends it from inside an
+ * actor (ens_request), ens_supervisor_<op>_wait asks from outside (ens_ask).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -86,19 +86,24 @@ int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spe
 
 /* ---- operations ----------------------------------------------------------- */
 
-/* Send one operation: inside, a request completed through cb; outside, an
- * ask whose reply is returned in *reply (owned by the caller). */
-static int sup_call(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *v, ens_reply_cb cb,
-                    uint64_t tag, ens_msg **reply)
+/* Each operation has two calls: ens_supervisor_<op> sends the request from
+ * inside an actor and completes through cb; ens_supervisor_<op>_wait asks
+ * from the outside context and blocks for the reply. A call from the other
+ * context is ENS_EINVAL, as for ens_ask and ens_request. */
+static int sup_send(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *v, ens_reply_cb cb,
+                    uint64_t tag)
 {
-    if (c == NULL || ens_addr_is_none(sup))
+    if (c == NULL || !ens_in_actor(c) || cb == NULL || ens_addr_is_none(sup))
         return ENS_EINVAL;
-    if (ens_in_actor(c)) {
-        if (cb == NULL)
-            return ENS_EINVAL;
-        return ens_request(c, sup, t, v, ENS_SUP_CALL_TIMEOUT_MS, cb, tag);
-    }
-    if (cb != NULL)
+    return ens_request(c, sup, t, v, ENS_SUP_CALL_TIMEOUT_MS, cb, tag);
+}
+
+/* Outside: ask; the reply (owned by the caller, may be an error reply) in
+ * *reply, its error code returned. */
+static int sup_wait(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *v, ens_msg **reply)
+{
+    *reply = NULL;
+    if (c == NULL || ens_in_actor(c) || ens_addr_is_none(sup))
         return ENS_EINVAL;
     int rc = ens_ask(c, sup, t, v, ENS_SUP_CALL_TIMEOUT_MS, reply);
     if (rc == 0 && *reply != NULL && ens_msg_error(*reply) < 0)
@@ -106,58 +111,66 @@ static int sup_call(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *
     return rc;
 }
 
-/* The child address of a result reply. */
-static void result_addr(const ens_msg *r, ens_addr *out)
+/* Outside: ask, fill *out (may be NULL) with the result's child address on
+ * success. */
+static int wait_result(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *v, ens_addr *out)
 {
-    const ens_sup_result_v *v = r != NULL ? ens_msg_value(r, &ens_msg_sup_result) : NULL;
-    if (out != NULL && v != NULL)
-        *out = v->child;
-}
-
-/* Outside: ask, fill *out with the result's address on success. */
-static int call_result(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *v,
-                       ens_reply_cb cb, uint64_t tag, ens_addr *out)
-{
-    if (c != NULL && ens_in_actor(c) && out != NULL)
-        return ENS_EINVAL;
     ens_msg *r = NULL;
-    int rc = sup_call(c, sup, t, v, cb, tag, &r);
-    if (rc == 0 && r != NULL)
-        result_addr(r, out);
+    int rc = sup_wait(c, sup, t, v, &r);
+    const ens_sup_result_v *res = r != NULL ? ens_msg_value(r, &ens_msg_sup_result) : NULL;
+    if (rc == 0 && out != NULL && res != NULL)
+        *out = res->child;
     ens_msg_free(r);
     return rc;
 }
 
-int ens_supervisor_start_child(ens_ctx *c, ens_addr sup, const ens_child_spec *spec,
-                               const ens_msgtype *argt, const void *arg, ens_reply_cb cb,
-                               uint64_t tag, ens_addr *out)
+/* The request of start_child: one spec, or (simple_one_for_one) the start
+ * argument alone. Release with ens__sup_config_release. */
+static int start_request(const ens_child_spec *spec, const ens_msgtype *argt, const void *arg,
+                         ens_sup_config_v *cfg)
 {
     if ((argt == NULL) != (arg == NULL) || (spec != NULL && argt != NULL))
         return ENS_EINVAL;
-    ens_sup_config_v cfg;
-    int rc;
-    if (spec != NULL) {
-        rc = ens__sup_config_build(NULL, spec, 1, &cfg);
-    } else {
-        memset(&cfg, 0, sizeof(cfg));
-        rc = 0;
-        if (argt != NULL) {
-            uint8_t *f = NULL;
-            size_t len = 0;
-            rc = ens_msg_encode(argt, arg, &f, &len);
-            if (rc == 0 && len > UINT32_MAX) {
-                free(f);
-                rc = ENS_EMSGSIZE;
-            }
-            if (rc == 0) {
-                cfg.args.data = f;
-                cfg.args.len = (uint32_t)len;
-            }
-        }
-    }
+    if (spec != NULL)
+        return ens__sup_config_build(NULL, spec, 1, cfg);
+    memset(cfg, 0, sizeof(*cfg));
+    if (argt == NULL)
+        return 0;
+    uint8_t *f = NULL;
+    size_t len = 0;
+    int rc = ens_msg_encode(argt, arg, &f, &len);
     if (rc < 0)
         return rc;
-    rc = call_result(c, sup, &ens__msg_sup_start, &cfg, cb, tag, out);
+    if (len > UINT32_MAX) {
+        free(f);
+        return ENS_EMSGSIZE;
+    }
+    cfg->args.data = f;
+    cfg->args.len = (uint32_t)len;
+    return 0;
+}
+
+int ens_supervisor_start_child(ens_ctx *c, ens_addr sup, const ens_child_spec *spec,
+                               const ens_msgtype *argt, const void *arg, ens_reply_cb cb,
+                               uint64_t tag)
+{
+    ens_sup_config_v cfg;
+    int rc = start_request(spec, argt, arg, &cfg);
+    if (rc < 0)
+        return rc;
+    rc = sup_send(c, sup, &ens__msg_sup_start, &cfg, cb, tag);
+    ens__sup_config_release(&cfg);
+    return rc;
+}
+
+int ens_supervisor_start_child_wait(ens_ctx *outside, ens_addr sup, const ens_child_spec *spec,
+                                    const ens_msgtype *argt, const void *arg, ens_addr *out)
+{
+    ens_sup_config_v cfg;
+    int rc = start_request(spec, argt, arg, &cfg);
+    if (rc < 0)
+        return rc;
+    rc = wait_result(outside, sup, &ens__msg_sup_start, &cfg, out);
     ens__sup_config_release(&cfg);
     return rc;
 }
@@ -168,16 +181,33 @@ int ens_supervisor_terminate_child(ens_ctx *c, ens_addr sup, const char *id, ens
     if (id == NULL && ens_addr_is_none(child))
         return ENS_EINVAL;
     ens_sup_child_ref_v v = {(char *)id, child};
-    return call_result(c, sup, &ens__msg_sup_terminate, &v, cb, tag, NULL);
+    return sup_send(c, sup, &ens__msg_sup_terminate, &v, cb, tag);
+}
+
+int ens_supervisor_terminate_child_wait(ens_ctx *outside, ens_addr sup, const char *id,
+                                        ens_addr child)
+{
+    if (id == NULL && ens_addr_is_none(child))
+        return ENS_EINVAL;
+    ens_sup_child_ref_v v = {(char *)id, child};
+    return wait_result(outside, sup, &ens__msg_sup_terminate, &v, NULL);
 }
 
 int ens_supervisor_restart_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
-                                 uint64_t tag, ens_addr *out)
+                                 uint64_t tag)
 {
     if (id == NULL)
         return ENS_EINVAL;
     ens_sup_child_ref_v v = {(char *)id, ENS_ADDR_NONE};
-    return call_result(c, sup, &ens__msg_sup_restart, &v, cb, tag, out);
+    return sup_send(c, sup, &ens__msg_sup_restart, &v, cb, tag);
+}
+
+int ens_supervisor_restart_child_wait(ens_ctx *outside, ens_addr sup, const char *id, ens_addr *out)
+{
+    if (id == NULL)
+        return ENS_EINVAL;
+    ens_sup_child_ref_v v = {(char *)id, ENS_ADDR_NONE};
+    return wait_result(outside, sup, &ens__msg_sup_restart, &v, out);
 }
 
 int ens_supervisor_delete_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
@@ -186,17 +216,28 @@ int ens_supervisor_delete_child(ens_ctx *c, ens_addr sup, const char *id, ens_re
     if (id == NULL)
         return ENS_EINVAL;
     ens_sup_child_ref_v v = {(char *)id, ENS_ADDR_NONE};
-    return call_result(c, sup, &ens__msg_sup_delete, &v, cb, tag, NULL);
+    return sup_send(c, sup, &ens__msg_sup_delete, &v, cb, tag);
 }
 
-int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
-                                  ens_msg **out)
+int ens_supervisor_delete_child_wait(ens_ctx *outside, ens_addr sup, const char *id)
 {
-    if (c != NULL && ens_in_actor(c) && out != NULL)
+    if (id == NULL)
         return ENS_EINVAL;
+    ens_sup_child_ref_v v = {(char *)id, ENS_ADDR_NONE};
+    return wait_result(outside, sup, &ens__msg_sup_delete, &v, NULL);
+}
+
+int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag)
+{
+    ens_sup_query_v v = {0};
+    return sup_send(c, sup, &ens__msg_sup_which, &v, cb, tag);
+}
+
+int ens_supervisor_which_children_wait(ens_ctx *outside, ens_addr sup, ens_msg **out)
+{
     ens_sup_query_v v = {0};
     ens_msg *r = NULL;
-    int rc = sup_call(c, sup, &ens__msg_sup_which, &v, cb, tag, &r);
+    int rc = sup_wait(outside, sup, &ens__msg_sup_which, &v, &r);
     if (rc == 0 && r != NULL && ens_msg_value(r, &ens_msg_sup_children) == NULL)
         rc = ENS_EBADTYPE;
     if (rc == 0 && out != NULL) {
@@ -207,14 +248,17 @@ int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uin
     return rc;
 }
 
-int ens_supervisor_count_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
-                                  ens_sup_counts_v *out)
+int ens_supervisor_count_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag)
 {
-    if (c != NULL && ens_in_actor(c) && out != NULL)
-        return ENS_EINVAL;
+    ens_sup_query_v v = {0};
+    return sup_send(c, sup, &ens__msg_sup_count, &v, cb, tag);
+}
+
+int ens_supervisor_count_children_wait(ens_ctx *outside, ens_addr sup, ens_sup_counts_v *out)
+{
     ens_sup_query_v v = {0};
     ens_msg *r = NULL;
-    int rc = sup_call(c, sup, &ens__msg_sup_count, &v, cb, tag, &r);
+    int rc = sup_wait(outside, sup, &ens__msg_sup_count, &v, &r);
     const ens_sup_counts_v *n = r != NULL ? ens_msg_value(r, &ens_msg_sup_counts) : NULL;
     if (rc == 0 && r != NULL && n == NULL)
         rc = ENS_EBADTYPE;

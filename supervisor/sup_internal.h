@@ -27,6 +27,59 @@
 #include "ensemble/actor.h"
 #include "ensemble/supervisor.h"
 
+/* ---- the operations on the wire ----------------------------------------
+ * Requests travel in these internal types (built-in: ENS__BUILTIN_MSGTYPE
+ * in sup_codec.c); programs use the functions of ensemble/supervisor.h,
+ * whose replies are the public ens_msg_sup_result / _children / _counts. */
+
+/* A spec on the wire; def travels by name and pointer (see ens_child_spec).
+ * args_off/args_len locate its encoded start argument in the message's
+ * `args` bytes (args_len 0: none). */
+typedef struct ens_sup_spec_w {
+    char *id;
+    char *def_name;
+    uint64_t def_ptr;
+    int32_t restart;
+    int32_t shutdown;
+    uint32_t shutdown_ms;
+    int32_t is_supervisor;
+    uint32_t args_off;
+    uint32_t args_len;
+    char *name; /* the global name, or NULL / "": none */
+} ens_sup_spec_w;
+
+/* "ens.sup.Config": the start argument of ens_supervisor_def, and the
+ * request of start_child ("ens.sup.StartChild": flags ignored; one spec for
+ * static strategies, none for simple_one_for_one with the argument as the
+ * whole of `args`). */
+typedef struct ens_sup_config_v {
+    int32_t strategy;
+    uint32_t intensity;
+    uint32_t period_ms;
+    ens_array specs; /* ens_sup_spec_w items */
+    ens_bytes args;  /* encoded start arguments, back to back */
+} ens_sup_config_v;
+
+/* "ens.sup.TerminateChild", "ens.sup.RestartChild", "ens.sup.DeleteChild":
+ * the child by id, or by address under simple_one_for_one. */
+typedef struct ens_sup_child_ref_v {
+    char *id;
+    ens_addr child;
+} ens_sup_child_ref_v;
+
+/* "ens.sup.WhichChildren", "ens.sup.CountChildren": no content. */
+typedef struct ens_sup_query_v {
+    int32_t reserved;
+} ens_sup_query_v;
+
+extern const ens_msgtype ens__msg_sup_config;    /* "ens.sup.Config" */
+extern const ens_msgtype ens__msg_sup_start;     /* "ens.sup.StartChild" */
+extern const ens_msgtype ens__msg_sup_terminate; /* "ens.sup.TerminateChild" */
+extern const ens_msgtype ens__msg_sup_restart;   /* "ens.sup.RestartChild" */
+extern const ens_msgtype ens__msg_sup_delete;    /* "ens.sup.DeleteChild" */
+extern const ens_msgtype ens__msg_sup_which;     /* "ens.sup.WhichChildren" */
+extern const ens_msgtype ens__msg_sup_count;     /* "ens.sup.CountChildren" */
+
 #define SUP_ID_MAX 63
 
 typedef struct sup_child {

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "supervisor/sup_internal.h"
 #include "support/deadline.h"
 #include "support/journal_files.h"
 #include "support/procfs.h"

@@ -1,7 +1,11 @@
 /*
  * tests/test_msgtype.c - the type registry and the format grammar: ids,
- * C layouts, built-in and system types, every registration error.
+ * C layouts, built-in and system types (those of core and those the
+ * supervisor and behaviours place in the built-in section, all known
+ * before any system starts and entered once, thread-safe, on first use),
+ * every registration error.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +17,11 @@
 
 #include "core/wire/arena.h"
 #include "core/wire/msgtype.h"
+#include "ensemble/circuit_breaker.h"
 #include "ensemble/error.h"
+#include "ensemble/status.h"
+#include "ensemble/supervisor.h"
+#include "ensemble/troupe.h"
 
 static size_t layout_size(const char *fmt)
 {
@@ -28,6 +36,90 @@ static int layout_rc(const char *fmt)
     ens_typeinfo info;
     memset(&info, 0, sizeof info);
     return ens__format_layout(fmt, &info);
+}
+
+/* The library's built-in types outside core, by name, with their objects. */
+static const struct {
+    const char *name;
+    const ens_msgtype *type;
+} library_types[] = {
+    {"ens.Status", &ens_msg_status},
+    {"ens.TroupeStats", &ens_msg_troupe_stats},
+    {"ens.BreakerOpen", &ens_msg_breaker_open},
+    {"ens.BreakerInfo", &ens_msg_breaker_info},
+    {"ens.sup.Result", &ens_msg_sup_result},
+    {"ens.sup.Children", &ens_msg_sup_children},
+    {"ens.sup.Counts", &ens_msg_sup_counts},
+};
+#define N_LIBRARY_TYPES (sizeof library_types / sizeof library_types[0])
+
+#define FIRST_USE_THREADS 8
+static pthread_barrier_t first_use_gate;
+
+/* One thread of the first use: wait for the others, then look every
+ * library type up at once; returns how many were found. */
+static void *first_use_lookups(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&first_use_gate);
+    uintptr_t found = 0;
+    for (size_t i = 0; i < N_LIBRARY_TYPES; i++) {
+        const ens_msgtype *t = ens_msgtype_find(library_types[i].name);
+        if (t == library_types[i].type && ens__typeinfo_by_id(t->id) != NULL)
+            found++;
+    }
+    return (void *)found;
+}
+
+/* Runs first, before anything touched the type table: threads that all make
+ * the table's first use at the same moment each find every type (the
+ * table is filled once, under pthread_once, never seen half-filled). */
+static void test_first_use_from_many_threads_finds_every_type(void **state)
+{
+    (void)state;
+    pthread_t th[FIRST_USE_THREADS];
+    assert_int_equal(pthread_barrier_init(&first_use_gate, NULL, FIRST_USE_THREADS), 0);
+    for (int i = 0; i < FIRST_USE_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, first_use_lookups, NULL), 0);
+    for (int i = 0; i < FIRST_USE_THREADS; i++) {
+        void *found = NULL;
+        assert_int_equal(pthread_join(th[i], &found), 0);
+        assert_int_equal((uintptr_t)found, N_LIBRARY_TYPES);
+    }
+    pthread_barrier_destroy(&first_use_gate);
+}
+
+static int impostor_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    (void)c;
+    (void)state;
+    (void)m;
+    return 0;
+}
+
+/* Documented use (ensemble/msg.h): without any registration call and
+ * before any system starts, each library type is found by name and by id,
+ * its id is its name's hash, and ens_msgtype_register of the object itself
+ * is the idempotent 0 while another object of that name is ENS_EEXIST.
+ * The breaker's definition is found by name too. */
+static void test_library_types_are_known_before_any_system(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_LIBRARY_TYPES; i++) {
+        const ens_msgtype *t = library_types[i].type;
+        assert_ptr_equal(ens_msgtype_find(library_types[i].name), t);
+        assert_int_equal(t->id, ens__type_hash(library_types[i].name));
+        const ens_typeinfo *info = ens__typeinfo_by_id(t->id);
+        assert_non_null(info);
+        assert_ptr_equal(info->type, t);
+        assert_int_equal(ens_msgtype_register((ens_msgtype *)t), 0);
+        ens_msgtype clash = {library_types[i].name, "S(i)", sizeof(int32_t), 0, 0};
+        assert_int_equal(ens_msgtype_register(&clash), ENS_EEXIST);
+    }
+    assert_ptr_equal(ens_actor_find("ens.CircuitBreaker"), &ens_breaker_def);
+    static const ens_actor_def impostor = {
+        "ens.CircuitBreaker", 0, NULL, impostor_receive, NULL, NULL, NULL};
+    assert_int_equal(ens_actor_register(&impostor), ENS_EEXIST);
 }
 
 static void test_type_hash_is_fnv1a_32(void **state)
@@ -290,6 +382,8 @@ static void test_max_items_default_and_custom(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_use_from_many_threads_finds_every_type),
+        cmocka_unit_test(test_library_types_are_known_before_any_system),
         cmocka_unit_test(test_type_hash_is_fnv1a_32),
         cmocka_unit_test(test_layout_follows_c_rules),
         cmocka_unit_test(test_formats_outside_the_grammar_are_rejected),

@@ -163,7 +163,7 @@ static void test_named_child_name_taken(void **state)
     tsup_expect_one(t, TAG_UP, 1);
     s[1].name = "taken";
     ens_addr b = ENS_ADDR_NONE;
-    assert_int_equal(ens_supervisor_start_child(t->out, sup, &s[1], NULL, NULL, NULL, 0, &b),
+    assert_int_equal(ens_supervisor_start_child_wait(t->out, sup, &s[1], NULL, NULL, &b),
                      ENS_EEXIST);
     tsup_kid k[4];
     assert_int_equal(tsup_which(t, sup, k, 4), 1); /* dropped, as any failed start_child */
@@ -172,7 +172,7 @@ static void test_named_child_name_taken(void **state)
     assert_addr_eq(got, other);
     /* A free name works the same way through start_child. */
     s[1].name = "free";
-    assert_int_equal(ens_supervisor_start_child(t->out, sup, &s[1], NULL, NULL, NULL, 0, &b), 0);
+    assert_int_equal(ens_supervisor_start_child_wait(t->out, sup, &s[1], NULL, NULL, &b), 0);
     tsup_expect_one(t, TAG_UP, 2);
     assert_int_equal(ens_name_lookup(t->out, "free", &got), 0);
     assert_addr_eq(got, b);
@@ -240,7 +240,7 @@ static void test_intensity_window(void **state)
     int rc;
     do {
         ens_msg *m = NULL;
-        rc = ens_supervisor_which_children(t->out, sup, NULL, 0, &m);
+        rc = ens_supervisor_which_children_wait(t->out, sup, &m);
         ens_msg_free(m);
         assert_true(scn_now_ns() < until);
     } while (rc == 0);

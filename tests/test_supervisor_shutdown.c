@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "supervisor/sup_internal.h"
 #include "support/sup_actors.h"
 
 #define SHUT_MS 300 /* the shutdown timeout of the stubborn children */
@@ -288,7 +289,7 @@ static void run_start_child_after_init(scn *t, bool inside)
     ens_child_spec bad = tsup_wspec("bad", &bad_w, 9, me, ENS_PERMANENT);
     bad_w.init_fail = 1;
     ens_addr out = none;
-    assert_int_equal(ens_supervisor_start_child(t->out, sup, &bad, NULL, NULL, NULL, 0, &out),
+    assert_int_equal(ens_supervisor_start_child_wait(t->out, sup, &bad, NULL, NULL, &out),
                      ENS_EINIT);
     assert_true(ens_addr_is_none(out));
     tsup_kid k[4];
@@ -318,19 +319,18 @@ static void test_simple_start_child_init_failure(void **state)
     ens_sup_flags f = {ENS_SIMPLE_ONE_FOR_ONE, 3, 60000};
     assert_int_equal(ens_supervisor_spawn(t->out, &f, &tmpl, 1, &sup), 0);
     tsup_warg_v arg = {5, 1, 0, 0, me};
-    assert_int_equal(
-        ens_supervisor_start_child(t->out, sup, NULL, &tsup_warg_t, &arg, NULL, 0, &out),
-        ENS_EINIT);
+    assert_int_equal(ens_supervisor_start_child_wait(t->out, sup, NULL, &tsup_warg_t, &arg, &out),
+                     ENS_EINIT);
     arg.init_fail = 0;
-    assert_int_equal(
-        ens_supervisor_start_child(t->out, sup, NULL, &tsup_warg_t, &arg, NULL, 0, &out), 0);
+    assert_int_equal(ens_supervisor_start_child_wait(t->out, sup, NULL, &tsup_warg_t, &arg, &out),
+                     0);
     int64_t answered = scn_now_ns();
     tsup_rep_v up = tsup_listen_rep(t);
     assert_int_equal(up.tag, TAG_UP);
     assert_true(up.at <= answered);
     assert_addr_eq(up.who, out);
     ens_sup_counts_v n;
-    assert_int_equal(ens_supervisor_count_children(t->out, sup, NULL, 0, &n), 0);
+    assert_int_equal(ens_supervisor_count_children_wait(t->out, sup, &n), 0);
     assert_int_equal(n.specs, 1);
     assert_int_equal(n.active, 1);
 }

@@ -2,7 +2,9 @@
  * core/runtime/actor_registry.c - actor definitions by name, so a spawn can travel
  * as a name: from a program connected to a running system today, from other
  * hosts and loadable images later. A small array: definitions are few and
- * registered once at start-up.
+ * registered once at start-up. The library's own definitions sit in the
+ * section ens_builtin_actors (ENS__BUILTIN_ACTOR, core/runtime/runtime.h): read
+ * only, found without registration.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,15 @@
 static const ens_actor_def **defs;
 static size_t n_defs, cap_defs;
 
+/* The section's bounds, defined by the linker. This file holds one empty
+ * entry, so the section exists in every program (the walk skips it);
+ * hidden, so the shared library does not export them. */
+__attribute__((
+    used, section("ens_builtin_actors"))) static const ens_actor_def *const no_builtin_actor = NULL;
+extern const ens_actor_def *const __start_ens_builtin_actors[]
+    __attribute__((visibility("hidden")));
+extern const ens_actor_def *const __stop_ens_builtin_actors[] __attribute__((visibility("hidden")));
+
 const ens_actor_def *ens_actor_find(const char *name)
 {
     if (name == NULL)
@@ -20,6 +31,11 @@ const ens_actor_def *ens_actor_find(const char *name)
     for (size_t i = 0; i < n_defs; i++) {
         if (strcmp(defs[i]->name, name) == 0)
             return defs[i];
+    }
+    for (const ens_actor_def *const *d = __start_ens_builtin_actors; d < __stop_ens_builtin_actors;
+         d++) {
+        if (*d != NULL && strcmp((*d)->name, name) == 0)
+            return *d;
     }
     return NULL;
 }

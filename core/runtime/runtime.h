@@ -282,6 +282,20 @@ void ens__dead_letter(ens_system *s, uint8_t *frame, size_t len, const ens_frame
 int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
                        uint32_t flags, ens_addr *out, uint8_t **frame, size_t *len);
 
+/* ---- core/runtime/actor_registry.c ---- */
+
+/* An actor definition of the library outside core/ (the circuit breaker)
+ * that ens_actor_find must know in every process without a registration
+ * call: ENS__BUILTIN_ACTOR(def) puts a reference to it in the linker
+ * section ens_builtin_actors, which ens_actor_find searches after the
+ * registered definitions (so core calls nothing above it, and nothing runs
+ * at load time). */
+#define ENS__BUILTIN_ACTOR(def)                                                                    \
+    __attribute__((                                                                                \
+        used,                                                                                      \
+        section("ens_builtin_actors"))) static const ens_actor_def *const def##_builtin_ref =      \
+        &(def)
+
 /* ---- core/runtime/request.c ---- */
 
 /* Let the request machinery see m (borrowed) before the handler: a reply
@@ -370,11 +384,6 @@ void ens__journal_flush(ens_system *s);
 
 /* Flush and close the writer (if open) and free the path. NULL-safe. */
 void ens__journal_close(ens_system *s);
-
-/* ---- core/runtime/status.c ---- */
-
-/* Register ens_msg_status (idempotent). */
-int ens__status_register(void);
 
 /* ---- core/runtime/outside.c ---- */
 

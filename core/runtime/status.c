@@ -1,9 +1,9 @@
 /*
- * core/runtime/status.c - status snapshots: the ens_msg_status type, the outside's
- * ens_status object and the requests for one. An outside program asks and
- * waits like an ask (core/runtime/outside.c), an actor has it delivered; the rows
- * come from the base (core/inproc/inproc.c; on the process base the admin's
- * records, core/process/admin/proc_admin.c).
+ * core/runtime/status.c - status snapshots: the outside's ens_status object
+ * and the requests for one. An outside program asks and waits like an ask
+ * (core/runtime/outside.c), an actor has it delivered; the rows come from
+ * the base (core/inproc/inproc.c; on the process base the admin's records,
+ * core/process/admin/proc_admin.c).
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,18 +12,10 @@
 #include "ensemble/error.h"
 #include "ensemble/status.h"
 
-ens_msgtype ens_msg_status = {"ens.Status", "S(ii)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
-                              sizeof(ens_status_v), 1u << 20, 0};
-
 struct ens_status {
     ens_msg *m;
     const ens_status_v *v;
 };
-
-int ens__status_register(void)
-{
-    return ens_msgtype_register(&ens_msg_status);
-}
 
 int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out)
 {

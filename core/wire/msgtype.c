@@ -22,12 +22,16 @@
  * Ids 0 and >= ENS_TYPE_ID_SYSTEM_MIN are never given to user types.
  *
  * The table is an open-addressing hash keyed by id, initialised lazily on
- * first use from static storage (no constructor, cannot fail), with the
- * built-in and system types always present.
+ * first use from static storage (no constructor, cannot fail, once per
+ * process under pthread_once), with the built-in and system types always
+ * present: those of core listed below, and those other modules of the
+ * library place in the section ens_builtin_msgtypes (ENS__BUILTIN_MSGTYPE
+ * in msgtype.h), which core finds without calling up into them.
  */
 #include "core/wire/msgtype.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -35,6 +39,7 @@
 
 #include "core/wire/arena.h"
 #include "ensemble/error.h"
+#include "ensemble/status.h"
 
 #define FORMAT_MAX_LEN    1024 /* longest accepted format */
 #define FORMAT_MAX_DEPTH  16   /* deepest $(...) nesting */
@@ -55,6 +60,7 @@
 #define ID_CHILD_STARTED   0xFFFF000Bu
 #define ID_FD_READY        0xFFFF0008u
 #define ID_CMD_RESULT      0xFFFF0009u
+#define ID_STATUS          0x32AF6F79u /* FNV-1a("ens.Status") */
 
 const ens_msgtype ens_msg_string = {"ens.String", "S(s)", sizeof(ens_string_v), 0, ID_STRING};
 const ens_msgtype ens_msg_int64 = {"ens.Int64", "S(I)", sizeof(ens_int64_v), 0, ID_INT64};
@@ -76,6 +82,9 @@ const ens_msgtype ens_msg_fd_ready = {"ens.FdReady", "S(iiU)", sizeof(ens_fd_rea
                                       ID_FD_READY};
 const ens_msgtype ens_msg_command_result = {"ens.CommandResult", "S(Uiii)B",
                                             sizeof(ens_command_result_v), 0, ID_CMD_RESULT};
+const ens_msgtype ens_msg_status = {"ens.Status",
+                                    "S(ii)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
+                                    sizeof(ens_status_v), 1u << 20, ID_STATUS};
 
 /* The C structs of msg.h as the formats above describe them (x86-64 and
  * aarch64 System V); ensure_init() also checks the parsed layouts. */
@@ -102,11 +111,12 @@ static const ens_msgtype *const builtins[] = {
     &ens_msg_exit_request,   &ens_msg_child_exited,    &ens_msg_wakeup,
     &ens_msg_poison,         &ens_msg_dead_envelope,   &ens_msg_fd_ready,
     &ens_msg_command_result, &ens_msg_child_restarted, &ens_msg_child_started,
+    &ens_msg_status,
 };
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])
 
 static ens_typeinfo builtin_info[N_BUILTINS];
-static char builtin_fmt[N_BUILTINS][32];
+static char builtin_fmt[N_BUILTINS][64];
 
 /* ---- FNV-1a ---------------------------------------------------------------- */
 
@@ -353,11 +363,11 @@ int ens__format_layout(const char *format, ens_typeinfo *info)
 
 /* ---- the registry ------------------------------------------------------- */
 
-static ens_typeinfo *slots0[64];
+static ens_typeinfo *slots0[128];
 static ens_typeinfo **slots = slots0;
 static size_t n_slots = sizeof slots0 / sizeof slots0[0]; /* a power of 2 */
 static size_t n_used;
-static bool inited;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static size_t slot_of(uint32_t id, size_t cap)
 {
@@ -381,27 +391,60 @@ static const ens_typeinfo *lookup(uint32_t id)
     return NULL;
 }
 
-/* Register the built-in and system types (static storage; cannot fail). */
+/* The section's bounds, defined by the linker. This file holds one empty
+ * entry, so the section exists in every program that has a type table
+ * (the walk skips it); hidden, so the shared library does not export them. */
+__attribute__((
+    used,
+    section("ens_builtin_msgtypes"))) static const ens__builtin_msgtype *const no_builtin_msgtype =
+    NULL;
+extern const ens__builtin_msgtype *const __start_ens_builtin_msgtypes[]
+    __attribute__((visibility("hidden")));
+extern const ens__builtin_msgtype *const __stop_ens_builtin_msgtypes[]
+    __attribute__((visibility("hidden")));
+
+/* Enter one built-in type into the table from static storage. The table
+ * starts large enough for all of them (asserted), so this cannot fail. */
+static void add_builtin(const ens_msgtype *t, ens_typeinfo *info, char *fmt, size_t fmt_room)
+{
+    int rc = ens__format_layout(t->format, info);
+    assert(rc == 0 && info->size == t->size);
+    assert(t->id >= ENS_TYPE_ID_SYSTEM_MIN || t->id == ens__type_hash(t->name));
+    assert(strlen(t->format) < fmt_room);
+    assert(lookup(t->id) == NULL);
+    assert((n_used + 1) * 2 <= n_slots);
+    (void)rc;
+    (void)fmt_room;
+    memcpy(fmt, t->format, strlen(t->format) + 1);
+    info->type = t;
+    info->tpl_format = fmt;
+    info->max_items = t->max_items ? t->max_items : ENS_MAX_ITEMS_DEFAULT;
+    insert_slot(slots, n_slots, info);
+    n_used++;
+}
+
+static void init_builtins(void)
+{
+    for (size_t k = 0; k < N_BUILTINS; k++)
+        add_builtin(builtins[k], &builtin_info[k], builtin_fmt[k], sizeof builtin_fmt[k]);
+    for (const ens__builtin_msgtype *const *b = __start_ens_builtin_msgtypes;
+         b < __stop_ens_builtin_msgtypes; b++) {
+        if (*b != NULL)
+            add_builtin((*b)->type, (*b)->info, (*b)->format_buffer, ENS__BUILTIN_FORMAT_MAX);
+    }
+}
+
+/* Register the built-in and system types on first use, once per process. */
 static void ensure_init(void)
 {
-    if (inited)
-        return;
-    inited = true;
-    for (size_t k = 0; k < N_BUILTINS; k++) {
-        const ens_msgtype *t = builtins[k];
-        ens_typeinfo *info = &builtin_info[k];
-        int rc = ens__format_layout(t->format, info);
-        assert(rc == 0 && info->size == t->size);
-        assert(t->id >= ENS_TYPE_ID_SYSTEM_MIN || t->id == ens__type_hash(t->name));
-        assert(strlen(t->format) < sizeof builtin_fmt[k]);
-        (void)rc;
-        memcpy(builtin_fmt[k], t->format, strlen(t->format) + 1);
-        info->type = t;
-        info->tpl_format = builtin_fmt[k];
-        info->max_items = ENS_MAX_ITEMS_DEFAULT;
-        insert_slot(slots, n_slots, info);
-        n_used++;
-    }
+    int rc = pthread_once(&init_once, init_builtins);
+    assert(rc == 0);
+    (void)rc;
+}
+
+void ens__msgtype_table_init(void)
+{
+    ensure_init();
 }
 
 /* Make room for one more entry (load factor <= 1/2). */

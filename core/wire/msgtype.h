@@ -75,6 +75,11 @@ uint32_t ens__type_hash(const char *name);
  * format outside the accepted grammar. Pure function, for tests too. */
 int ens__format_layout(const char *format, ens_typeinfo *info);
 
+/* Enter the built-in types (core's and the section's) into the table if
+ * that has not happened yet; every lookup does it too. ens_system_start
+ * calls it so the table is complete before the process base forks. */
+void ens__msgtype_table_init(void);
+
 /* The registered type with wire id `id`, with its parsed layout; NULL if
  * none. The built-in and system types are always registered. */
 const ens_typeinfo *ens__typeinfo_by_id(uint32_t id);
@@ -82,5 +87,32 @@ const ens_typeinfo *ens__typeinfo_by_id(uint32_t id);
 /* The registered info of t (by t->id, or by name for an unregistered t that
  * is a registered name's pointer); NULL if t is not registered. */
 const ens_typeinfo *ens__typeinfo_of(const ens_msgtype *t);
+
+/* A message type the library defines outside core/ (supervisor, behaviours)
+ * and that must be known in every process without a call the user could
+ * forget: a program may look it up by name or receive it before it starts
+ * a system, and the process base forks its actors from the program as it
+ * is. ENS__BUILTIN_MSGTYPE(obj) puts a reference to obj, with static room
+ * for its table entry, in the linker section ens_builtin_msgtypes; the
+ * type table registers every entry of that section on its first use
+ * (ens_msgtype_register, ens_msgtype_find, a lookup by id), once per
+ * process (pthread_once), so core calls nothing above it. obj is a const
+ * ens_msgtype whose id is already its name's FNV-1a hash (checked then).
+ * Only objects linked into the program are found: with the static library
+ * a module nobody uses contributes no types, and needs none. */
+#define ENS__BUILTIN_FORMAT_MAX 128 /* longest format of such a type, with its NUL */
+typedef struct ens__builtin_msgtype {
+    const ens_msgtype *type;
+    ens_typeinfo *info;  /* static room for its table entry */
+    char *format_buffer; /* ENS__BUILTIN_FORMAT_MAX bytes: tpl's writable copy */
+} ens__builtin_msgtype;
+
+#define ENS__BUILTIN_MSGTYPE(obj)                                                                  \
+    static ens_typeinfo obj##_typeinfo;                                                            \
+    static char obj##_format_buffer[ENS__BUILTIN_FORMAT_MAX];                                      \
+    static const ens__builtin_msgtype obj##_builtin = {&(obj), &obj##_typeinfo,                    \
+                                                       obj##_format_buffer};                       \
+    __attribute__((used, section("ens_builtin_msgtypes"))) static const ens__builtin_msgtype       \
+        *const obj##_builtin_ref = &obj##_builtin
 
 #endif

@@ -107,16 +107,14 @@ typedef struct ens_breaker_info_v {
     uint64_t passed;               /* requests let through so far */
 } ens_breaker_info_v;
 
-/* The breaker's message types, registered when the library loads (so they
- * exist before any system starts, in every process). */
-ENS_API extern const ens_msgtype *const ens_breaker_open_msgtype; /* "ens.BreakerOpen" */
-ENS_API extern const ens_msgtype *const ens_breaker_info_msgtype; /* "ens.BreakerInfo" */
-#define ENS_MSG_BREAKER_OPEN (ens_breaker_open_msgtype)
-#define ENS_MSG_BREAKER_INFO (ens_breaker_info_msgtype)
+/* The breaker's message types: built-in types (see ensemble/msg.h), known
+ * in every process before any system starts. */
+ENS_API extern const ens_msgtype ens_msg_breaker_open; /* "ens.BreakerOpen" */
+ENS_API extern const ens_msgtype ens_msg_breaker_info; /* "ens.BreakerInfo" */
 
-/* The breaker's actor definition ("ens.CircuitBreaker"), registered with
- * ens_actor_register when the library loads, like the message types above.
- * Its start argument is made by ens_breaker_spawn; use that. */
+/* The breaker's actor definition ("ens.CircuitBreaker"), known to
+ * ens_actor_find in every process without registration, like the message
+ * types above. Its start argument is made by ens_breaker_spawn; use that. */
 ENS_API extern const ens_actor_def ens_breaker_def;
 
 /* Start a breaker with options o (borrowed; copied into the start
@@ -125,9 +123,7 @@ ENS_API extern const ens_actor_def ens_breaker_def;
  * (NULL arguments, none target, both failure rules off, failure_percent >
  * 100, window_calls 0 or above ENS_BREAKER_MAX_WINDOW while the ratio rule
  * is on, zero call or reset timeout, backoff_percent < 100,
- * half_open_probes 0), ENS_EEXIST (the library's message types or
- * definition could not be registered: a name clash), and the errors of
- * ens_spawn. */
+ * half_open_probes 0), and the errors of ens_spawn. */
 ENS_API int ens_breaker_spawn(ens_ctx *c, const ens_breaker_opts *o, ens_addr *out);
 
 /* From the outside context: ask `breaker` for its state, waiting up to

@@ -57,7 +57,8 @@ typedef struct ens_gen_server_cbs {
     void (*terminate)(ens_ctx *c, void *state, int reason);
 } ens_gen_server_cbs;
 
-/* The runtime callbacks behind ENS_GEN_SERVER_DEF; not called directly. */
+/* The gen_server's actor callbacks, named by ENS_GEN_SERVER_DEF (not
+ * called directly). */
 ENS_API int ens_gen_server_on_init(ens_ctx *c, void *state, const ens_msg *arg);
 ENS_API int ens_gen_server_on_receive(ens_ctx *c, void *state, const ens_msg *m);
 ENS_API void ens_gen_server_on_terminate(ens_ctx *c, void *state, int reason);

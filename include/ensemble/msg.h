@@ -148,6 +148,14 @@ ENS_API void ens_msg_free(ens_msg *m);
 
 /* ---- Built-in types: usable without declarations ---------------------- */
 
+/* Every message type the library defines is a const object named
+ * ens_msg_<noun>, used by address (ens_send(c, to, &ens_msg_string, &v)).
+ * They are known in every process without registration: the type table
+ * enters them on its first use (ens_msgtype_find, a decode, a send,
+ * ens_system_start), once per process and thread-safe, so they are found
+ * by name or id also before any system starts. (ens_msg_type, ens_msg_value
+ * and the other ens_msg_<verb> functions work on messages, not types.) */
+
 typedef struct ens_string_v {
     char *text;
 } ens_string_v; /* "S(s)" */
@@ -161,9 +169,6 @@ typedef struct ens_bytes_v {
 ENS_API extern const ens_msgtype ens_msg_string; /* "ens.String" */
 ENS_API extern const ens_msgtype ens_msg_int64;  /* "ens.Int64" */
 ENS_API extern const ens_msgtype ens_msg_bytes;  /* "ens.Bytes" */
-#define ENS_MSG_STRING (&ens_msg_string)
-#define ENS_MSG_INT64  (&ens_msg_int64)
-#define ENS_MSG_BYTES  (&ens_msg_bytes)
 
 /* ---- System messages: delivered to receive like any other -------------- */
 
@@ -275,19 +280,10 @@ ENS_API extern const ens_msgtype ens_msg_child_started;   /* "ens.ChildStarted" 
 ENS_API extern const ens_msgtype ens_msg_wakeup;          /* "ens.WakeUp" */
 ENS_API extern const ens_msgtype ens_msg_poison;          /* "ens.PoisonMessage" */
 ENS_API extern const ens_msgtype ens_msg_dead_envelope;   /* "ens.DeadEnvelope" */
-#define ENS_MSG_EXIT_REQUEST    (&ens_msg_exit_request)
-#define ENS_MSG_CHILD_EXITED    (&ens_msg_child_exited)
-#define ENS_MSG_CHILD_RESTARTED (&ens_msg_child_restarted)
-#define ENS_MSG_CHILD_STARTED   (&ens_msg_child_started)
-#define ENS_MSG_WAKEUP          (&ens_msg_wakeup)
-#define ENS_MSG_POISON          (&ens_msg_poison)
-#define ENS_MSG_DEAD_ENVELOPE   (&ens_msg_dead_envelope)
 
 /* The services' messages (ens_watch_fd, ens_command_run in actor.h). */
 ENS_API extern const ens_msgtype ens_msg_fd_ready;       /* "ens.FdReady" */
 ENS_API extern const ens_msgtype ens_msg_command_result; /* "ens.CommandResult" */
-#define ENS_MSG_FD_READY       (&ens_msg_fd_ready)
-#define ENS_MSG_COMMAND_RESULT (&ens_msg_command_result)
 
 /* The message inside a PoisonMessage or a DeadEnvelope, decoded on first use
  * and owned by m (borrowed: valid as long as m). NULL if m is neither, or if

@@ -45,9 +45,8 @@ typedef struct ens_status_v {
     ens_array actors; /* ens_actor_status items, in start order */
 } ens_status_v;
 
-/* "ens.Status": registered by ens_system_start (do not modify). */
-ENS_API extern ens_msgtype ens_msg_status;
-#define ENS_MSG_STATUS (&ens_msg_status)
+/* "ens.Status", a built-in type (see ensemble/msg.h). */
+ENS_API extern const ens_msgtype ens_msg_status;
 
 /* A status snapshot taken from outside. Opaque. */
 typedef struct ens_status ens_status;

@@ -163,10 +163,10 @@ typedef struct ens_child_spec {
 typedef int (*ens_sup_configure_cb)(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
                                     ens_child_spec *specs, size_t max_specs, size_t *n_specs);
 
-/* The supervisor runtime (internal: use ENS_SUPERVISOR_DEF). ens_supervisor_on_init
- * finds the configure callback through the definition's impl (an
- * ens_sup_impl); a definition without impl (ens_supervisor_def) takes its
- * configuration from the start argument. */
+/* The supervisor's actor callbacks, named by ENS_SUPERVISOR_DEF (not called
+ * directly). ens_supervisor_on_init finds the configure callback through
+ * the definition's impl (an ens_sup_impl); a definition without impl
+ * (ens_supervisor_def) takes its configuration from the start argument. */
 typedef struct ens_sup_impl {
     ens_sup_configure_cb configure;
 } ens_sup_impl;
@@ -192,7 +192,8 @@ ENS_API void ens_supervisor_on_terminate(ens_ctx *c, void *state, int reason);
                                       &var##_sup_impl}
 
 /* The definition ens_supervisor_spawn uses ("ens.Supervisor"); its start
- * argument is an ens__msg_sup_config value made by ens_supervisor_spawn. */
+ * argument is an internal configuration made by ens_supervisor_spawn: use
+ * that (or ENS_SUPERVISOR_DEF) to start one. */
 ENS_API extern const ens_actor_def ens_supervisor_def;
 
 /* True when a child-exited notice (reason, status) means "stopped in
@@ -223,37 +224,48 @@ ENS_API int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_c
 
 /* ---- Operations ------------------------------------------------------ */
 /*
- * Each operation is a request to the supervisor `sup` and works in both
- * contexts:
- *  - inside an actor: asynchronous (ens_request): cb (required) runs later
- *    in the calling actor with the status and the reply (an ens_msg_sup_result,
- *    ens_msg_sup_children or ens_msg_sup_counts value; for an error the
- *    error reply), and the function returns 0 once the request is sent; the
- *    typed out-parameter must be NULL.
- *  - outside (the system's context): blocking (ens_ask, up to
- *    ENS_SUP_CALL_TIMEOUT_MS); cb must be NULL; the function returns the
- *    operation's status and fills the out-parameter (may be NULL) on success.
+ * Each operation is a request to the supervisor `sup`, in two calls that
+ * differ by the context they may be called from:
+ *  - ens_supervisor_<op>: asynchronous, only from inside an actor (c is the
+ *    actor's context). It returns 0 once the request is sent; cb (required)
+ *    then runs exactly once, later, in the calling actor with the status and
+ *    the reply (an ens_msg_sup_result, ens_msg_sup_children or
+ *    ens_msg_sup_counts value; for an error the error reply), or with
+ *    ENS_ETIMEDOUT after ENS_SUP_CALL_TIMEOUT_MS. If it returns an error,
+ *    cb is never called. From the outside context (or with cb NULL) it
+ *    returns ENS_EINVAL and sends nothing.
+ *  - ens_supervisor_<op>_wait: blocking, only from the outside context (the
+ *    system's, ens_system_ctx). It waits up to ENS_SUP_CALL_TIMEOUT_MS for
+ *    the reply, returns the operation's status and fills its out-parameter
+ *    (may be NULL) on success. From inside an actor, where blocking would
+ *    stop the actor's other messages, it returns ENS_EINVAL and sends
+ *    nothing (use the asynchronous call there).
  * The supervisor handles operations one at a time, after any restart or
  * stop in progress (as OTP's does). Operation errors: ENS_ENOENT (no child
  * with that id / address), ENS_EEXIST (start: the id exists; restart,
  * delete: the child is running), ENS_EINIT (start, restart: the child's
- * init failed), ENS_EINVAL (bad arguments, or an operation the strategy
- * does not have: restart/delete under simple_one_for_one), ENS_ENOBUFS
- * (start: ENS_SUP_MAX_SPECS children already), ENS_ESHUTDOWN (the
- * supervisor is stopping), ENS_EBADTYPE, ENS_ENOMEM, and ENS_ETIMEDOUT /
- * ENS_ENOACTOR from the request itself.
+ * init failed), ENS_EINVAL (bad arguments, the wrong context as above, or
+ * an operation the strategy does not have: restart/delete under
+ * simple_one_for_one), ENS_ENOBUFS (start: ENS_SUP_MAX_SPECS children
+ * already), ENS_ESHUTDOWN (the supervisor is stopping), ENS_EBADTYPE,
+ * ENS_ENOMEM, and ENS_ETIMEDOUT / ENS_ENOACTOR from the request itself.
  */
 
 #define ENS_SUP_CALL_TIMEOUT_MS 60000u
 
 /* Add and start a child. Static strategies: spec is the new child's spec.
  * simple_one_for_one: spec is NULL and (argt, arg) the new child's start
- * argument (both NULL: the template's). The reply comes once the child's
- * init has run and carries its address (*out outside); if its init fails
- * the child is dropped and the reply is ENS_EINIT (OTP's {error, Reason}). */
+ * argument (both NULL: the template's). All borrowed: encoded before
+ * return. The reply comes once the child's init has run and carries its
+ * address (an ens_sup_result_v; *out for the blocking call); if its init
+ * fails the child is dropped and the reply is ENS_EINIT (OTP's
+ * {error, Reason}). */
 ENS_API int ens_supervisor_start_child(ens_ctx *c, ens_addr sup, const ens_child_spec *spec,
                                        const ens_msgtype *argt, const void *arg, ens_reply_cb cb,
-                                       uint64_t tag, ens_addr *out);
+                                       uint64_t tag);
+ENS_API int ens_supervisor_start_child_wait(ens_ctx *outside, ens_addr sup,
+                                            const ens_child_spec *spec, const ens_msgtype *argt,
+                                            const void *arg, ens_addr *out);
 
 /* Stop a child with its shutdown rule (exit request and shutdown_ms, then
  * ens_kill; ens_kill at once; or an unbounded wait), without restarting it.
@@ -265,24 +277,30 @@ ENS_API int ens_supervisor_start_child(ens_ctx *c, ens_addr sup, const ens_child
  * -1 if it was not running). */
 ENS_API int ens_supervisor_terminate_child(ens_ctx *c, ens_addr sup, const char *id, ens_addr child,
                                            ens_reply_cb cb, uint64_t tag);
+ENS_API int ens_supervisor_terminate_child_wait(ens_ctx *outside, ens_addr sup, const char *id,
+                                                ens_addr child);
 
 /* Start again a stopped child of a static strategy by id; the reply comes
- * once its init has run and carries its new address (*out outside).
- * ENS_EEXIST if it runs; ENS_EINIT if its init failed (it stays stopped). */
+ * once its init has run and carries its new address (*out for the blocking
+ * call). ENS_EEXIST if it runs; ENS_EINIT if its init failed (it stays
+ * stopped). */
 ENS_API int ens_supervisor_restart_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
-                                         uint64_t tag, ens_addr *out);
+                                         uint64_t tag);
+ENS_API int ens_supervisor_restart_child_wait(ens_ctx *outside, ens_addr sup, const char *id,
+                                              ens_addr *out);
 
 /* Forget the spec of a stopped child of a static strategy. ENS_EEXIST if it
  * runs. */
 ENS_API int ens_supervisor_delete_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
                                         uint64_t tag);
+ENS_API int ens_supervisor_delete_child_wait(ens_ctx *outside, ens_addr sup, const char *id);
 
 /* List the children in start order: id, address (none when not running),
- * definition name, status, worker or supervisor. Outside, *out is the reply
- * (owned by the caller: ens_msg_free; read it with
- * ens_msg_value(*out, &ens_msg_sup_children)). */
-ENS_API int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
-                                          ens_msg **out);
+ * definition name, status, worker or supervisor: an ens_sup_children_v
+ * (read it with ens_msg_value(reply, &ens_msg_sup_children)). For the
+ * blocking call *out is the reply, owned by the caller (ens_msg_free). */
+ENS_API int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag);
+ENS_API int ens_supervisor_which_children_wait(ens_ctx *outside, ens_addr sup, ens_msg **out);
 
 /* Counts of the children (OTP's count_children). */
 typedef struct ens_sup_counts_v {
@@ -292,52 +310,13 @@ typedef struct ens_sup_counts_v {
     uint32_t workers;     /* of them, of type worker */
 } ens_sup_counts_v;
 
-/* Count the children; outside, *out receives the counts. */
-ENS_API int ens_supervisor_count_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag,
-                                          ens_sup_counts_v *out);
+/* Count the children: an ens_sup_counts_v; the blocking call copies it to
+ * *out. */
+ENS_API int ens_supervisor_count_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag);
+ENS_API int ens_supervisor_count_children_wait(ens_ctx *outside, ens_addr sup,
+                                               ens_sup_counts_v *out);
 
-/* ---- Message types of the operations (public: any program may send
- * them; the functions above are the usual way) --------------------------- */
-
-/* A spec on the wire; def travels by name and pointer (see ens_child_spec).
- * args_off/args_len locate its encoded start argument in the message's
- * `args` bytes (args_len 0: none). */
-typedef struct ens_sup_spec_w {
-    char *id;
-    char *def_name;
-    uint64_t def_ptr;
-    int32_t restart;
-    int32_t shutdown;
-    uint32_t shutdown_ms;
-    int32_t is_supervisor;
-    uint32_t args_off;
-    uint32_t args_len;
-    char *name; /* the global name, or NULL / "": none */
-} ens_sup_spec_w;
-
-/* "ens.sup.Config": the start argument of ens_supervisor_def, and the
- * request of start_child ("ens.sup.StartChild": flags ignored; one spec for
- * static strategies, none for simple_one_for_one with the argument as the
- * whole of `args`). */
-typedef struct ens_sup_config_v {
-    int32_t strategy;
-    uint32_t intensity;
-    uint32_t period_ms;
-    ens_array specs; /* ens_sup_spec_w items */
-    ens_bytes args;  /* encoded start arguments, back to back */
-} ens_sup_config_v;
-
-/* "ens.sup.TerminateChild", "ens.sup.RestartChild", "ens.sup.DeleteChild":
- * the child by id, or by address under simple_one_for_one. */
-typedef struct ens_sup_child_ref_v {
-    char *id;
-    ens_addr child;
-} ens_sup_child_ref_v;
-
-/* "ens.sup.WhichChildren", "ens.sup.CountChildren": no content. */
-typedef struct ens_sup_query_v {
-    int32_t reserved;
-} ens_sup_query_v;
+/* ---- Replies of the operations ---------------------------------------- */
 
 /* "ens.sup.Result": reply of start/terminate/restart/delete (error replies
  * carry the code, and the address when one is known). */
@@ -370,31 +349,12 @@ typedef struct ens_sup_children_v {
     ens_array children; /* ens_sup_child_info items, in start order */
 } ens_sup_children_v;
 
-ENS_API extern ens_msgtype ens__msg_sup_config;    /* "ens.sup.Config" */
-ENS_API extern ens_msgtype ens__msg_sup_start;     /* "ens.sup.StartChild" */
-ENS_API extern ens_msgtype ens__msg_sup_terminate; /* "ens.sup.TerminateChild" */
-ENS_API extern ens_msgtype ens__msg_sup_restart;   /* "ens.sup.RestartChild" */
-ENS_API extern ens_msgtype ens__msg_sup_delete;    /* "ens.sup.DeleteChild" */
-ENS_API extern ens_msgtype ens__msg_sup_which;     /* "ens.sup.WhichChildren" */
-ENS_API extern ens_msgtype ens__msg_sup_count;     /* "ens.sup.CountChildren" */
-ENS_API extern ens_msgtype ens_msg_sup_result;     /* "ens.sup.Result" */
-ENS_API extern ens_msgtype ens_msg_sup_children;   /* "ens.sup.Children" */
-ENS_API extern ens_msgtype ens_msg_sup_counts;     /* "ens.sup.Counts" */
-#define ENS_MSG_SUP_CONFIG    (&ens__msg_sup_config)
-#define ENS_MSG_SUP_START     (&ens__msg_sup_start)
-#define ENS_MSG_SUP_TERMINATE (&ens__msg_sup_terminate)
-#define ENS_MSG_SUP_RESTART   (&ens__msg_sup_restart)
-#define ENS_MSG_SUP_DELETE    (&ens__msg_sup_delete)
-#define ENS_MSG_SUP_WHICH     (&ens__msg_sup_which)
-#define ENS_MSG_SUP_COUNT     (&ens__msg_sup_count)
-#define ENS_MSG_SUP_RESULT    (&ens_msg_sup_result)
-#define ENS_MSG_SUP_CHILDREN  (&ens_msg_sup_children)
-#define ENS_MSG_SUP_COUNTS    (&ens_msg_sup_counts)
-
-/* Register the supervisor message types. Done automatically when the
- * library is loaded; calling it again (before ens_system_start) returns 0.
- * Errors: those of ens_msgtype_register. */
-ENS_API int ens_supervisor_types_register(void);
+/* The reply types (built-in types, see ensemble/msg.h): what an operation's
+ * callback reads with ens_msg_value. The requests themselves travel in
+ * internal types: use the functions above. */
+ENS_API extern const ens_msgtype ens_msg_sup_result;   /* "ens.sup.Result" */
+ENS_API extern const ens_msgtype ens_msg_sup_children; /* "ens.sup.Children" */
+ENS_API extern const ens_msgtype ens_msg_sup_counts;   /* "ens.sup.Counts" */
 
 /* "one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one";
  * "unknown" otherwise. Static strings. */

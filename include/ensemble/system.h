@@ -148,7 +148,8 @@ typedef struct ens_system_opts {
 typedef struct ens_system ens_system;
 
 /* Start a system with options o (borrowed; NULL = ENS_SYSTEM_OPTS_INIT) and
- * store its handle in *out (owned by the caller until ens_system_close).
+ * store its handle in *out (owned by the caller until ens_system_close or
+ * ens_system_stop).
  * Errors: ENS_EINVAL (NULL out, bad options: frame limit below 4 KiB,
  * mailbox_limit or mailbox_bytes_limit 0, unknown base, bad name),
  * ENS_EEXIST (process base: a system of that name runs already), ENS_EPEERCRED (process base:
@@ -213,7 +214,7 @@ ENS_API int ens_system_run(ens_system *s, uint32_t timeout_ms);
  * (by the definition's name, which the system's program must have
  * registered with ens_actor_register), send, ask, listen and status work as
  * for the starting program. *out is owned by the caller: ens_system_close
- * detaches (the system runs on), ens_system_stop ends it. Message types must
+ * detaches (the system goes on), ens_system_stop ends it. Message types must
  * be registered here too, with the same names and formats. Errors:
  * ENS_EINVAL (bad name, NULL out), ENS_ENOENT (no such system),
  * ENS_EPEERCRED (the name is held by a process of another user: an
@@ -232,19 +233,22 @@ ENS_API int ens_system_connect(const char *name, ens_system **out);
  * listens), ENS_ETIMEDOUT, ENS_EIO. */
 ENS_API int ens_system_holder(const char *name, int *uid, int *pid);
 
-/* End the whole system, from any handle (started or connected): every
- * top-level actor gets an exit request, stragglers are killed after
- * timeout_ms; then the handle is released as by ens_system_close.
- * NULL-safe. Returns 0 or ENS_ETIMEDOUT. */
+/* Two ways to let go of a handle; both release it (s is freed) and are
+ * NULL-safe (returning 0):
+ *  - ens_system_stop ENDS the system, from any handle (started or
+ *    connected): every top-level actor gets an exit request (and with it
+ *    its children), stragglers are killed after timeout_ms.
+ *  - ens_system_close DETACHES from it: the system goes on wherever it
+ *    can outlive this handle - a handle from ens_system_connect, or the
+ *    handle of a persistent system. A system that lives only as long as
+ *    its starting program (started here, not persistent: every inproc
+ *    system, and a process-base one whose admin ends with its program)
+ *    cannot go on, so closing its handle ends it as ens_system_stop does:
+ *    queued messages are handled up to timeout_ms, then what is left is
+ *    stopped.
+ * Both return 0, or ENS_ETIMEDOUT when actors had to be stopped without
+ * finishing (the handle is released all the same). */
 ENS_API int ens_system_stop(ens_system *s, uint32_t timeout_ms);
-
-/* End the system: every top-level actor gets an exit request (and with it
- * its children), queued messages are handled up to timeout_ms, then all that
- * is left is stopped and everything is freed, s included. NULL-safe
- * (returns 0). Returns 0, or ENS_ETIMEDOUT when actors had to be stopped
- * without finishing (the system is freed all the same). On a handle from
- * ens_system_connect, and for a persistent system, this only detaches: the
- * system runs on (ens_system_stop ends it). */
 ENS_API int ens_system_close(ens_system *s, uint32_t timeout_ms);
 
 #ifdef __cplusplus

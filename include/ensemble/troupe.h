@@ -97,10 +97,9 @@ typedef struct ens_troupe_stats_v {
 
 /* "ens.TroupeStats", format "S(uuuuUUUU)". Sent to a leader as a request
  * (ens_ask, ens_request; the value is ignored) it is answered by the leader
- * with its own ens_troupe_stats_v instead of being given to a worker. It is
- * registered when the library is loaded. */
-ENS_API extern ens_msgtype ens_msg_troupe_stats;
-#define ENS_MSG_TROUPE_STATS (&ens_msg_troupe_stats)
+ * with its own ens_troupe_stats_v instead of being given to a worker. A
+ * built-in type (see ensemble/msg.h). */
+ENS_API extern const ens_msgtype ens_msg_troupe_stats;
 
 #ifdef __cplusplus
 }

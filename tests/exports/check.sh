@@ -65,6 +65,12 @@ awk '
 
 # Names the linker itself defines in some toolchains' shared objects.
 printf '%s\n' __bss_start _edata _end _fini _init >"$work/linker.txt"
+# The bounds of the library's built-in sections (core/wire/msgtype.h,
+# core/runtime/runtime.h): linked with -z start-stop-visibility=hidden, they stay in
+# the dynamic table as HIDDEN symbols (ld lists them; no program can bind
+# to them).
+printf '%s\n' __start_ens_builtin_msgtypes __stop_ens_builtin_msgtypes \
+    __start_ens_builtin_actors __stop_ens_builtin_actors >>"$work/linker.txt"
 
 # An ASan build also exports __odr_asan.<name> beside each exported object
 # (its one-definition-rule guard): it stands for <name>.

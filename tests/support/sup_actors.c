@@ -247,25 +247,25 @@ static int client_receive(ens_ctx *c, void *state, const ens_msg *m)
     int rc = ENS_EINVAL;
     switch (o->op) {
     case OP_START:
-        rc = ens_supervisor_start_child(c, o->sup, &spec, NULL, NULL, client_done, 0, NULL);
+        rc = ens_supervisor_start_child(c, o->sup, &spec, NULL, NULL, client_done, 0);
         break;
     case OP_START_SIMPLE:
-        rc = ens_supervisor_start_child(c, o->sup, NULL, &tsup_warg_t, &w, client_done, 0, NULL);
+        rc = ens_supervisor_start_child(c, o->sup, NULL, &tsup_warg_t, &w, client_done, 0);
         break;
     case OP_TERMINATE:
         rc = ens_supervisor_terminate_child(c, o->sup, o->id, o->child, client_done, 0);
         break;
     case OP_RESTART:
-        rc = ens_supervisor_restart_child(c, o->sup, o->id, client_done, 0, NULL);
+        rc = ens_supervisor_restart_child(c, o->sup, o->id, client_done, 0);
         break;
     case OP_DELETE:
         rc = ens_supervisor_delete_child(c, o->sup, o->id, client_done, 0);
         break;
     case OP_COUNT:
-        rc = ens_supervisor_count_children(c, o->sup, client_done, 0, NULL);
+        rc = ens_supervisor_count_children(c, o->sup, client_done, 0);
         break;
     case OP_WHICH:
-        rc = ens_supervisor_which_children(c, o->sup, client_done, 0, NULL);
+        rc = ens_supervisor_which_children(c, o->sup, client_done, 0);
         break;
     }
     if (rc < 0)
@@ -355,7 +355,7 @@ int tsup_pos_of(const tsup_rep_v *r, size_t n, int tag, int num)
 size_t tsup_which(scn *t, ens_addr sup, tsup_kid *kids, size_t max)
 {
     ens_msg *r = NULL;
-    int rc = ens_supervisor_which_children(t->out, sup, NULL, 0, &r);
+    int rc = ens_supervisor_which_children_wait(t->out, sup, &r);
     if (rc != 0)
         fail_msg("which_children: %s", ens_err_name(rc));
     const ens_sup_children_v *v = ens_msg_value(r, &ens_msg_sup_children);
@@ -474,23 +474,22 @@ tsup_opres tsup_op(scn *t, ens_addr client, int what, ens_addr sup, const char *
     ens_sup_counts_v cnt = {0, 0, 0, 0};
     switch (what) {
     case OP_START:
-        o.status = ens_supervisor_start_child(t->out, sup, &spec, NULL, NULL, NULL, 0, &o.addr);
+        o.status = ens_supervisor_start_child_wait(t->out, sup, &spec, NULL, NULL, &o.addr);
         break;
     case OP_START_SIMPLE:
-        o.status =
-            ens_supervisor_start_child(t->out, sup, NULL, &tsup_warg_t, &w, NULL, 0, &o.addr);
+        o.status = ens_supervisor_start_child_wait(t->out, sup, NULL, &tsup_warg_t, &w, &o.addr);
         break;
     case OP_TERMINATE:
-        o.status = ens_supervisor_terminate_child(t->out, sup, id, child, NULL, 0);
+        o.status = ens_supervisor_terminate_child_wait(t->out, sup, id, child);
         break;
     case OP_RESTART:
-        o.status = ens_supervisor_restart_child(t->out, sup, id, NULL, 0, &o.addr);
+        o.status = ens_supervisor_restart_child_wait(t->out, sup, id, &o.addr);
         break;
     case OP_DELETE:
-        o.status = ens_supervisor_delete_child(t->out, sup, id, NULL, 0);
+        o.status = ens_supervisor_delete_child_wait(t->out, sup, id);
         break;
     case OP_COUNT:
-        o.status = ens_supervisor_count_children(t->out, sup, NULL, 0, &cnt);
+        o.status = ens_supervisor_count_children_wait(t->out, sup, &cnt);
         o.active = (int32_t)cnt.active;
         o.specs = (int32_t)cnt.specs;
         break;

@@ -715,9 +715,8 @@ int ens__process_connect(const char *name, ens_system **out)
 {
     if (!ens__system_name_ok(name))
         return ENS_EINVAL;
+    ens__msgtype_table_init();
     int rc = ens__ctl_register();
-    if (rc == 0)
-        rc = ens__status_register();
     if (rc < 0)
         return rc;
     int fd = -1;
