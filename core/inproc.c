@@ -515,7 +515,7 @@ static int ip_status(ens_system *s, ens_actor *requester, uint32_t timeout_ms, e
             .mailbox_bytes = a->queued_bytes,
         };
     }
-    ens_status_v v = {(int32_t)getpid(), 0, {rows, (uint32_t)n}};
+    ens_status_v v = {(int32_t)getpid(), (uint32_t)s->alloc_failures, {rows, (uint32_t)n}};
     ens_addr admin = {ENS_ID_ADMIN, s->node, 0};
     int rc;
     if (requester != NULL) {

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/frag.h"
 #include "core/proc.h"
 #include "ensemble/error.h"
@@ -238,6 +239,8 @@ bool ens__system_name_ok(const char *name)
 
 bool ens__child_setup(pid_t parent_pid, bool die_with_parent)
 {
+    /* A parent's injected allocation failure (a test's) stays the parent's. */
+    ens__alloc_fail_after(-1);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

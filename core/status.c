@@ -10,12 +10,13 @@
 #include "ensemble/error.h"
 #include "ensemble/status.h"
 
-ens_msgtype ens_sys_status = {"ens.Status", "S(ii)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
+ens_msgtype ens_sys_status = {"ens.Status", "S(iu)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
                               sizeof(ens_status_v), 1u << 20, 0};
 
 struct ens_status {
     ens_msg *m;
     const ens_status_v *v;
+    uint64_t own_alloc_failures; /* the snapshot taker's, when it is not the admin */
 };
 
 int ens__status_register(void)
@@ -44,6 +45,7 @@ int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out)
     }
     st->m = m;
     st->v = v;
+    st->own_alloc_failures = s->opts.base == ENS_BASE_PROCESS ? s->alloc_failures : 0;
     *out = st;
     return 0;
 }
@@ -63,6 +65,11 @@ const ens_actor_status *ens_status_at(const ens_status *st, size_t i)
 int ens_status_admin_pid(const ens_status *st)
 {
     return st != NULL ? st->v->admin_pid : 0;
+}
+
+uint64_t ens_status_alloc_failures(const ens_status *st)
+{
+    return st != NULL ? st->v->alloc_failures + st->own_alloc_failures : 0;
 }
 
 void ens_status_free(ens_status *st)
