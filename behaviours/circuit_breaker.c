@@ -31,8 +31,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/wire/msgtype.h"
 #include "core/runtime/runtime.h"
+#include "core/wire/msgtype.h"
 #include "ensemble/error.h"
 #include "ensemble/event.h"
 #include "ensemble/system.h"

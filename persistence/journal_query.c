@@ -83,7 +83,7 @@ int ens_journal_open_why(const char *path, ens_journal **out, char *why, size_t 
     }
     if (S_ISDIR(st.st_mode)) {
         ens__why(why, why_len, "not an ensemble journal (a directory)");
-        return ENS_EBADFRAME;
+        return ENS_ENOTJOURNAL;
     }
     int err = check_files(path, &st, why, why_len);
     if (err != 0)
@@ -217,7 +217,7 @@ static int db_fail(ens_journal *j, int rc, const char *doing)
     if (err == 0)
         err = ENS_EIO;
     snprintf(j->err, sizeof(j->err), "%s: %s%s", doing, sqlite3_errmsg(j->db),
-             err == ENS_EBADFRAME ? " (the journal is corrupt)" : "");
+             err == ENS_ENOTJOURNAL ? " (the journal is corrupt)" : "");
     return err;
 }
 

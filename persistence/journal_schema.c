@@ -62,7 +62,7 @@ int ens__jschema_err(int sqlite_rc)
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
     case SQLITE_FORMAT:
-        return ENS_EBADFRAME;
+        return ENS_ENOTJOURNAL;
     case SQLITE_MISUSE:
     case SQLITE_RANGE:
         return ENS_EINVAL;
@@ -77,7 +77,7 @@ static int fail(sqlite3 *db, int rc, char *why, size_t len, const char *doing)
     int err = ens__jschema_err(rc);
     if ((rc & 0xff) == SQLITE_CORRUPT)
         ens__why(why, len, "corrupt journal (%s: %s)", doing, sqlite3_errmsg(db));
-    else if (err == ENS_EBADFRAME)
+    else if (err == ENS_ENOTJOURNAL)
         ens__why(why, len, "not an ensemble journal (%s: %s)", doing, sqlite3_errmsg(db));
     else
         ens__why(why, len, "%s: %s", doing, sqlite3_errmsg(db));
@@ -104,7 +104,7 @@ static int query_int(sqlite3 *db, const char *sql, long long *out)
 }
 
 /* What the file holds: -1 empty database, else the schema version (0 for
- * the prototype layout). ENS_EBADFRAME (reason in why) for anything that is
+ * the prototype layout). ENS_ENOTJOURNAL (reason in why) for anything that is
  * not a journal. */
 static int detect_version(sqlite3 *db, char *why, size_t len, int *version)
 {
@@ -127,7 +127,7 @@ static int detect_version(sqlite3 *db, char *why, size_t len, int *version)
     if (app_id != 0 && app_id != ENS__JOURNAL_APP_ID) {
         ens__why(why, len, "not an ensemble journal (application_id %#llx)",
                  (unsigned long long)app_id);
-        return ENS_EBADFRAME;
+        return ENS_ENOTJOURNAL;
     }
     if (n_tables == 0) {
         *version = -1;
@@ -135,7 +135,7 @@ static int detect_version(sqlite3 *db, char *why, size_t len, int *version)
     }
     if (!has_failures) {
         ens__why(why, len, "not an ensemble journal (a sqlite database without a failures table)");
-        return ENS_EBADFRAME;
+        return ENS_ENOTJOURNAL;
     }
     if (!has_version) {
         *version = 0;
@@ -147,7 +147,7 @@ static int detect_version(sqlite3 *db, char *why, size_t len, int *version)
         return fail(db, rc, why, len, "reading the schema version");
     if (v < 0 || v > 1000000) {
         ens__why(why, len, "not an ensemble journal (schema version %lld)", v);
-        return ENS_EBADFRAME;
+        return ENS_ENOTJOURNAL;
     }
     *version = (int)v;
     return 0;
@@ -217,7 +217,7 @@ static int migrate_locked(sqlite3 *db, char *why, size_t len)
     if (version > ENS__JOURNAL_SCHEMA_VERSION) {
         ens__why(why, len, "journal schema version %d is newer than this build's (%d)", version,
                  ENS__JOURNAL_SCHEMA_VERSION);
-        return ENS_EBADFRAME;
+        return ENS_ENOTJOURNAL;
     }
     if (version == ENS__JOURNAL_SCHEMA_VERSION)
         return 0;
@@ -271,19 +271,19 @@ int ens__jschema_check(sqlite3 *db, char *why, size_t why_len)
         return err;
     if (version < 0) {
         ens__why(why, why_len, "not an ensemble journal (an empty database)");
-        return ENS_EBADFRAME;
+        return ENS_ENOTJOURNAL;
     }
     if (version < ENS__JOURNAL_SCHEMA_VERSION) {
         ens__why(why, why_len,
                  "journal schema version %d is older than this build's (%d); the writer migrates it"
                  " when the system next starts with this journal",
                  version, ENS__JOURNAL_SCHEMA_VERSION);
-        return ENS_EBADFRAME;
+        return ENS_ENOTJOURNAL;
     }
     if (version > ENS__JOURNAL_SCHEMA_VERSION) {
         ens__why(why, why_len, "journal schema version %d is newer than this build's (%d)", version,
                  ENS__JOURNAL_SCHEMA_VERSION);
-        return ENS_EBADFRAME;
+        return ENS_ENOTJOURNAL;
     }
     return 0;
 }

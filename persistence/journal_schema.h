@@ -27,20 +27,20 @@
 
 /* Bring db (borrowed, open read-write, no transaction active) to the
  * current schema: create it in an empty database, migrate an older one step
- * by step, all in one transaction. Returns 0; ENS_EBADFRAME when db is not a
+ * by step, all in one transaction. Returns 0; ENS_ENOTJOURNAL when db is not a
  * journal (another program's database, a newer schema, corrupt); ENS_EIO,
  * ENS_EAGAIN, ENS_ENOMEM for sqlite failures. A failure leaves the file as
  * it was and writes a one-line reason into why (borrowed, may be NULL). */
 int ens__jschema_migrate(sqlite3 *db, char *why, size_t why_len);
 
 /* Check that db (borrowed, may be read-only) holds a journal of the current
- * version, without changing it. Returns 0, ENS_EBADFRAME (not a journal,
+ * version, without changing it. Returns 0, ENS_ENOTJOURNAL (not a journal,
  * corrupt, older or newer version; reason in why), or the mapped sqlite
  * error. */
 int ens__jschema_check(sqlite3 *db, char *why, size_t why_len);
 
 /* The ENS_E* code for a sqlite result code (extended codes accepted):
- * 0 for SQLITE_OK/ROW/DONE, ENS_EBADFRAME for corrupt/not-a-database,
+ * 0 for SQLITE_OK/ROW/DONE, ENS_ENOTJOURNAL for corrupt/not-a-database,
  * ENS_EAGAIN for busy/locked, ENS_ENOMEM, ENS_EINVAL for misuse, else
  * ENS_EIO. */
 int ens__jschema_err(int sqlite_rc);

@@ -121,7 +121,7 @@ static int db_fail(ens_jwriter *w, int rc, const char *doing)
     if (sys != 0 && (rc & 0xff) == SQLITE_IOERR)
         snprintf(os, sizeof(os), ": %s", strerror(sys));
     set_err(w, "journal %s%s: %s: %s (sqlite %d%s, %s)", w->path,
-            err == ENS_EBADFRAME ? " is corrupt or not a journal" : "", doing,
+            err == ENS_ENOTJOURNAL ? " is corrupt or not a journal" : "", doing,
             w->db != NULL ? sqlite3_errmsg(w->db) : sqlite3_errstr(rc), ext, os, ens_err_name(err));
     return err;
 }

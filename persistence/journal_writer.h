@@ -45,7 +45,7 @@ typedef struct ens_jwriter ens_jwriter;
  * Errors: ENS_EINVAL (NULL path/out, empty path), ENS_EUNSAFE (refused by
  * core/runtime/files.h's rule), ENS_EIO (directory cannot
  * be created, file cannot be opened, file or directory read-only, I/O
- * error), ENS_EBADFRAME (the file is not a journal: not a sqlite database,
+ * error), ENS_ENOTJOURNAL (the file is not a journal: not a sqlite database,
  * corrupt, another program's database, or a newer schema), ENS_ENOMEM.
  * On success *out is owned by the caller (ens__jwriter_close); on failure
  * *out is NULL and nothing stays open (ens__jwriter_open_why() also says
@@ -68,7 +68,7 @@ int ens__jwriter_append(ens_jwriter *w, const ens_event *ev);
 /* Write every batched event in one transaction. Returns 0 (the batch is
  * then empty and its rows are committed), or on failure ENS_EIO (disk full,
  * read-only, I/O error), ENS_EAGAIN (the database stayed locked past the
- * busy timeout), ENS_EBADFRAME (the file became corrupt), ENS_ENOMEM; the
+ * busy timeout), ENS_ENOTJOURNAL (the file became corrupt), ENS_ENOMEM; the
  * transaction is rolled back, the batch is kept for a later retry and
  * ens__jwriter_last_error() says what happened. ENS_EINVAL for NULL. */
 int ens__jwriter_flush(ens_jwriter *w);

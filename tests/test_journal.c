@@ -526,7 +526,7 @@ static void test_missing_journal_is_enoent_and_not_created(void **state)
     assert_null(j);
     assert_non_null(strstr(why, "No such file"));
     assert_int_equal(access(fx->db, F_OK), -1);
-    assert_int_equal(ens_journal_open(fx->dir, &j), ENS_EBADFRAME); /* a directory */
+    assert_int_equal(ens_journal_open(fx->dir, &j), ENS_ENOTJOURNAL); /* a directory */
     assert_int_equal(ens_journal_open(NULL, &j), ENS_EINVAL);
 }
 
@@ -752,20 +752,20 @@ static void test_random_bytes_are_not_a_journal(void **state)
     write_bytes(fx->db, junk, sizeof(junk));
     ens_journal *j = NULL;
     char why[256];
-    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_EBADFRAME);
+    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_ENOTJOURNAL);
     assert_non_null(strstr(why, "not an ensemble journal"));
     ens_jwriter *w = NULL;
-    assert_int_equal(ens__jwriter_open_why(fx->db, "x", &w, why, sizeof(why)), ENS_EBADFRAME);
+    assert_int_equal(ens__jwriter_open_why(fx->db, "x", &w, why, sizeof(why)), ENS_ENOTJOURNAL);
     assert_null(w);
     /* An empty file and another program's database are not journals either. */
     write_bytes(fx->db, "", 0);
-    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_EBADFRAME);
+    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_ENOTJOURNAL);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
-    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_EBADFRAME);
-    assert_int_equal(ens__jwriter_open_why(fx->db, "x", &w, why, sizeof(why)), ENS_EBADFRAME);
+    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_ENOTJOURNAL);
+    assert_int_equal(ens__jwriter_open_why(fx->db, "x", &w, why, sizeof(why)), ENS_ENOTJOURNAL);
     assert_non_null(strstr(why, "without a failures table"));
 }
 
@@ -803,17 +803,17 @@ static void test_truncated_journal_is_reported_corrupt(void **state)
             print_message("cut at %lld bytes: open ok, query %s %s\n", (long long)cuts[c],
                           ens_err_name(q), q < 0 ? ens_journal_errmsg(j) : "");
             if (q < 0) {
-                assert_int_equal(q, ENS_EBADFRAME);
+                assert_int_equal(q, ENS_ENOTJOURNAL);
                 assert_non_null(strstr(ens_journal_errmsg(j), "corrupt"));
                 corrupt_seen++;
             }
             int n = ens_journal_count(j, NULL, "actor_type", count_type, &s);
-            assert_true(n == ENS_EBADFRAME || n >= 0);
+            assert_true(n == ENS_ENOTJOURNAL || n >= 0);
             ens_journal_close(j);
         } else {
             print_message("cut at %lld bytes: open %s: %s\n", (long long)cuts[c], ens_err_name(rc),
                           why);
-            assert_int_equal(rc, ENS_EBADFRAME);
+            assert_int_equal(rc, ENS_ENOTJOURNAL);
             corrupt_seen++;
         }
     }
@@ -821,7 +821,7 @@ static void test_truncated_journal_is_reported_corrupt(void **state)
     /* The writer refuses a truncated journal at open too. */
     ens_jwriter *w2 = NULL;
     char why[256];
-    assert_int_equal(ens__jwriter_open_why(fx->db, "x", &w2, why, sizeof(why)), ENS_EBADFRAME);
+    assert_int_equal(ens__jwriter_open_why(fx->db, "x", &w2, why, sizeof(why)), ENS_ENOTJOURNAL);
     assert_non_null(strstr(why, "corrupt"));
     /* A page of garbage inside the tree, file size intact: found by the query. */
     snprintf(cmd, sizeof(cmd), "cp %s %s", full, fx->db);
@@ -841,11 +841,11 @@ static void test_truncated_journal_is_reported_corrupt(void **state)
         f.limit = 0;
         int q = ens_journal_query(j, &f, collect, &s);
         print_message("garbage pages: query %s %s\n", ens_err_name(q), ens_journal_errmsg(j));
-        assert_int_equal(q, ENS_EBADFRAME);
+        assert_int_equal(q, ENS_ENOTJOURNAL);
         assert_non_null(strstr(ens_journal_errmsg(j), "corrupt"));
         ens_journal_close(j);
     } else {
-        assert_int_equal(rc, ENS_EBADFRAME);
+        assert_int_equal(rc, ENS_ENOTJOURNAL);
     }
 }
 
@@ -877,7 +877,7 @@ static void test_version0_journal_is_migrated_by_the_writer(void **state)
              " 'poison', 0, 0, 2, NULL);");
     ens_journal *j = NULL;
     char why[256];
-    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_EBADFRAME);
+    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_ENOTJOURNAL);
     assert_non_null(strstr(why, "version 0"));
 
     ens_jwriter *w = NULL;
@@ -926,9 +926,9 @@ static void test_newer_schema_version_is_refused(void **state)
     ens_journal *j = NULL;
     ens_jwriter *w = NULL;
     char why[256];
-    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_EBADFRAME);
+    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_ENOTJOURNAL);
     assert_non_null(strstr(why, "newer"));
-    assert_int_equal(ens__jwriter_open_why(fx->db, "x", &w, why, sizeof(why)), ENS_EBADFRAME);
+    assert_int_equal(ens__jwriter_open_why(fx->db, "x", &w, why, sizeof(why)), ENS_ENOTJOURNAL);
     assert_non_null(strstr(why, "newer"));
     /* The refused file is unchanged. */
     exec_sql(fx->db, "UPDATE schema_version SET version = 1");

@@ -424,6 +424,63 @@ static void test_bad_path_process(void **state)
     run_bad_path(state, ENS_BASE_PROCESS);
 }
 
+/* A journal_path naming a file that is not a journal (random bytes, then
+ * another program's sqlite database) refuses the start with ENS_ENOTJOURNAL,
+ * not with a frame error, and leaves the file as it was. */
+static void run_not_a_journal(void **state, ens_base base)
+{
+    fixture *fx = *state;
+    unsigned char junk[4096];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (unsigned char)(i * 131u + 7u);
+    FILE *f = fopen(fx->path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+    fclose(f);
+
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.base = base;
+    o.name = fx->name;
+    o.journal_path = fx->path;
+    o.log_path = "/dev/null"; /* the reason is logged: keep the test output clean */
+    ens_system *s = NULL;
+    fflush(NULL);
+    assert_int_equal(ens_system_start(&o, &s), ENS_ENOTJOURNAL);
+    assert_null(s);
+
+    assert_int_equal(remove(fx->path), 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "CREATE TABLE accounts(id INTEGER, owner TEXT)", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    fflush(NULL);
+    assert_int_equal(ens_system_start(&o, &s), ENS_ENOTJOURNAL);
+    assert_null(s);
+    /* The other program's table is untouched and no journal table was added. */
+    assert_int_equal(sqlite3_open_v2(fx->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT group_concat(name) FROM sqlite_schema", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "accounts");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_string_equal(ens_err_name(ENS_ENOTJOURNAL), "ENS_ENOTJOURNAL");
+}
+
+static void test_not_a_journal_inproc(void **state)
+{
+    run_not_a_journal(state, ENS_BASE_INPROC);
+}
+
+static void test_not_a_journal_process(void **state)
+{
+    run_not_a_journal(state, ENS_BASE_PROCESS);
+}
+
 /* A named system without journal_path journals at the default place; an
  * unnamed one has no journal. */
 static void test_default_path(void **state)
@@ -705,6 +762,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rows_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_path_inproc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_path_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_journal_inproc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_journal_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_killed, setup, teardown),

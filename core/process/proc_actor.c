@@ -30,6 +30,7 @@
 #include "core/process/proc.h"
 #include "core/process/proc_services.h"
 #include "core/process/proc_tx.h"
+#include "core/wire/arena.h"
 #include "core/wire/frag.h"
 #include "core/wire/framing.h"
 #include "ensemble/error.h"
@@ -162,17 +163,17 @@ static int rx_add(int fd, uint64_t id, ens_addr peer)
 {
     if (actor_proc.n_rx == actor_proc.cap_rx) {
         size_t cap = actor_proc.cap_rx ? actor_proc.cap_rx * 2 : 8;
-        rxconn **n = realloc(actor_proc.rx, cap * sizeof(*n));
+        rxconn **n = ens__realloc(actor_proc.rx, cap * sizeof(*n));
         if (n == NULL)
             return ENS_ENOMEM;
         actor_proc.rx = n;
-        rxconn **r = realloc(actor_proc.ready, cap * sizeof(*r));
+        rxconn **r = ens__realloc(actor_proc.ready, cap * sizeof(*r));
         if (r == NULL)
             return ENS_ENOMEM;
         actor_proc.ready = r;
         actor_proc.cap_rx = cap;
     }
-    rxconn *c = calloc(1, sizeof(*c));
+    rxconn *c = ens__calloc(1, sizeof(*c));
     if (c == NULL)
         return ENS_ENOMEM;
     c->fd = fd;
@@ -547,6 +548,8 @@ static ens_msg *borrowed_msg(const uint8_t *frame, uint64_t len, ens_addr from)
 {
     ens_msg *m = NULL;
     int rc = ens__msg_from_borrowed(frame, len, actor_proc.sys->opts.max_frame_bytes, &m);
+    if (rc == ENS_ENOMEM) /* its row below says which message was lost */
+        ens__alloc_failed(actor_proc.sys, "a received message could not be decoded and was lost");
     if (rc < 0) {
         journal_bad(rc, len, from, "a received frame was rejected");
         return NULL;
@@ -691,7 +694,13 @@ static void handle_ctl(ens_msg *m, int *fds, int nfds)
         taken = true;
     } else if (t == ens__ctl_newconn.id && fd >= 0) {
         const ens__ctl_conn_v *v = m->value;
-        taken = rx_add(fd, v->conn_id, v->peer) == 0;
+        int rc = rx_add(fd, v->conn_id, v->peer);
+        taken = rc == 0;
+        if (rc == ENS_ENOMEM) /* its sender finds it closed: its messages become dead letters */
+            ens__alloc_failed(actor_proc.sys, "a new connection to this actor was not kept");
+        else if (rc < 0)
+            ens__log(actor_proc.sys, NULL, ENS_LOG_ERROR,
+                     "a new connection to this actor was not kept: %s", ens_strerror(rc));
     } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) &&
                m->hdr.corr == actor_proc.rpc_corr) {
         actor_proc.rpc_reply = *(const ens__ctl_status_v *)m->value;
@@ -754,9 +763,11 @@ static void want_write(ens_tx_table *t, ens_tx *tx, bool want)
         return;
     }
     if (want && tx->watch == NULL) {
-        uv_poll_t *p = malloc(sizeof(*p));
-        if (p == NULL)
+        uv_poll_t *p = ens__malloc(sizeof(*p));
+        if (p == NULL) { /* its frames wait until the next send asks again */
+            ens__alloc_failed(actor_proc.sys, "a connection's writes are not watched");
             return;
+        }
         uv_poll_init(&actor_proc.loop, p, tx->fd);
         p->data = tx;
         tx->watch = p;
@@ -905,7 +916,7 @@ static int pa_timer_add(ens_system *s, ens_actor *a, uint32_t delay_ms, uint64_t
 {
     (void)s;
     (void)a;
-    wtimer *w = calloc(1, sizeof(*w));
+    wtimer *w = ens__calloc(1, sizeof(*w));
     if (w == NULL)
         return ENS_ENOMEM;
     w->id = ++actor_proc.next_timer;
@@ -1131,12 +1142,20 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     ens__fd_nonblock(actor_proc.ctl);
     actor_proc.tx.ctl = actor_proc.ctl;
     actor_proc.tx.self = b->addr;
+    actor_proc.tx.sys = s;
+    s->alloc_failures = 0; /* the admin's count is not this actor's */
+    s->alloc_failures_mirror = &actor_proc.st->alloc_failures;
     actor_proc.tx.limit = s->opts.mailbox_limit;
     actor_proc.tx.bytes_limit = s->opts.mailbox_bytes_limit;
     actor_proc.tx.want_write = want_write;
     uint8_t *arg = NULL;
-    if (b->arg_frame != NULL && (arg = malloc(b->arg_len)) != NULL)
+    if (b->arg_frame != NULL) {
+        /* Never start without the argument it was spawned with: a crash,
+         * reported and restarted, is better than a wrong init. */
+        if ((arg = ens__malloc(b->arg_len)) == NULL)
+            _exit(ENS_PROC_EXIT_NO_MEMORY);
         memcpy(arg, b->arg_frame, b->arg_len);
+    }
     actor_proc.actor = ens__actor_new(s, b->def, b->addr, b->parent, arg, b->arg_len);
     if (actor_proc.actor == NULL)
         _exit(ENS_PROC_EXIT_NO_ACTOR);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/process/proc.h"
+#include "core/wire/arena.h"
 #include "core/wire/frag.h"
 #include "ensemble/error.h"
 
@@ -239,6 +240,8 @@ bool ens__system_name_ok(const char *name)
 
 bool ens__child_setup(pid_t parent_pid, bool die_with_parent)
 {
+    /* A parent's injected allocation failure (a test's) stays the parent's. */
+    ens__alloc_fail_after(-1);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

@@ -13,6 +13,7 @@
 
 #include "core/process/proc.h"
 #include "core/process/proc_tx.h"
+#include "core/wire/arena.h"
 #include "core/wire/frag.h"
 #include "core/wire/framing.h"
 #include "ensemble/error.h"
@@ -34,13 +35,13 @@ static ens_tx *add(ens_tx_table *t, ens_addr peer)
 {
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
-        ens_tx **n = realloc(t->tx, cap * sizeof(*n));
+        ens_tx **n = ens__realloc(t->tx, cap * sizeof(*n));
         if (n == NULL)
             return NULL;
         t->tx = n;
         t->cap = cap;
     }
-    ens_tx *tx = calloc(1, sizeof(*tx));
+    ens_tx *tx = ens__calloc(1, sizeof(*tx));
     if (tx == NULL)
         return NULL;
     tx->peer = peer;
@@ -84,8 +85,15 @@ typedef struct letters {
 static void letter_found(void *arg, ens_framed *f)
 {
     const letters *l = arg;
-    if (f->err == 0)
-        send_dead(l->t, f->frame, f->len, l->reason);
+    if (f->err != 0)
+        return;
+    int rc = send_dead(l->t, f->frame, f->len, l->reason);
+    if (rc == ENS_ENOMEM)
+        ens__alloc_failed(l->t->sys, "a dead letter could not be handed to the admin");
+    else if (rc < 0 && l->t->sys != NULL)
+        ens__log(l->t->sys, NULL, ENS_LOG_ERROR,
+                 "a dead letter could not be handed to the admin (%s): %s", ens_strerror(rc),
+                 l->reason);
 }
 
 /* Hand every frame from offset `from` of tx's buffer (the start of a
@@ -122,7 +130,7 @@ static int big_take(ens_tx *tx, uint8_t *frame, size_t len)
     if (ens__frame_hdr_read(frame, len, UINT32_MAX, &orig) < 0)
         return ENS_EINVAL;
     size_t pieces = ens__frag_pieces(len);
-    uint8_t *heads = malloc(pieces * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD));
+    uint8_t *heads = ens__malloc(pieces * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD));
     if (heads == NULL)
         return ENS_ENOMEM;
     for (size_t k = 0; k < pieces; k++)

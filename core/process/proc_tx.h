@@ -69,6 +69,9 @@ typedef struct ens_tx_table {
      * none left (want = false); may be NULL. */
     void (*want_write)(struct ens_tx_table *t, ens_tx *tx, bool want);
     void *owner;
+    /* The system whose count a dead letter lost to an allocation failure
+     * goes to (ens__alloc_failed); may be NULL. */
+    struct ens_system *sys;
 } ens_tx_table;
 
 /* Queue a frame (taken in every case) for h->target. Errors: ENS_EFULL

@@ -74,9 +74,11 @@ typedef struct ens_stage {
                             (ENS_PIECE_HEAD bytes) whose bytes were taken
                             straight into its slot (core/process/proc_actor.c) */
     ens_stage_slot slot[ENS_STAGE_SLOTS];
-    uint64_t handled;    /* messages handled, over all incarnations */
-    uint64_t slot_bytes; /* bytes of each slot's area (the frame limit) */
-    uint64_t cap;        /* bytes of buf: the batch area, then the slots' areas */
+    uint64_t handled;        /* messages handled, over all incarnations */
+    uint64_t alloc_failures; /* set by the actor process: its allocation failures that
+                                no caller was told of, over all incarnations (status) */
+    uint64_t slot_bytes;     /* bytes of each slot's area (the frame limit) */
+    uint64_t cap;            /* bytes of buf: the batch area, then the slots' areas */
     uint8_t buf[];
 } ens_stage;
 

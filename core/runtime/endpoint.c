@@ -16,6 +16,8 @@ void ens__endpoint_accept(ens_system *s, ens_endpoint *e, uint8_t *frame, size_t
 {
     ens_msg *m = NULL;
     int rc = ens__msg_from_frame(frame, len, s->opts.max_frame_bytes, &m);
+    if (rc == ENS_ENOMEM) /* the row below names it */
+        ens__alloc_failed(s, "a message to this program could not be decoded and was lost");
     if (rc < 0) {
         ens_event ev = {.kind = ENS_EV_BADFRAME,
                         .actor = s->outside.self,
@@ -33,6 +35,7 @@ void ens__endpoint_accept(ens_system *s, ens_endpoint *e, uint8_t *frame, size_t
     }
     ens_endpoint_item *it = malloc(sizeof(*it));
     if (it == NULL) {
+        ens__alloc_failed(s, "a message to this program could not be queued and was lost");
         ens_event ev = {.kind = ENS_EV_DEAD_LETTER,
                         .actor = s->outside.self,
                         .error = ENS_ENOMEM,

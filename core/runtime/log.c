@@ -206,6 +206,19 @@ void ens_log(ens_ctx *c, ens_log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
+void ens__alloc_failed(ens_system *s, const char *what)
+{
+    if (s == NULL)
+        return;
+    if (s->alloc_failures_mirror != NULL)
+        (*s->alloc_failures_mirror)++;
+    if (s->alloc_failures++ == 0)
+        ens__log(s, NULL, ENS_LOG_ERROR,
+                 "out of memory: %s (counted in the status snapshot as alloc_failures; later "
+                 "ones in this process are counted, not logged)",
+                 what);
+}
+
 void ens__event_actor(ens_event *ev, const ens_actor *a)
 {
     if (a == NULL)

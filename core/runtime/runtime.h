@@ -205,7 +205,17 @@ struct ens_system {
     struct ens_jwriter *journal;
     bool journal_failing;     /* the last flush failed (logged once) */
     uint64_t journal_dropped; /* drops already logged */
+    /* Allocation failures of this process that no caller could be given
+     * ENS_ENOMEM for (ens__alloc_failed); each role (admin, actor process)
+     * starts its own count from 0. */
+    uint64_t alloc_failures;
+    uint64_t *alloc_failures_mirror; /* counted here too (an actor's stage), or NULL */
 };
+
+/* An allocation for `what` failed where nothing can return ENS_ENOMEM to
+ * a caller: count it in s->alloc_failures (shown by status snapshots) and
+ * log it the first time in this process. */
+void ens__alloc_failed(ens_system *s, const char *what);
 
 /* ---- core/runtime/actor.c ---- */
 

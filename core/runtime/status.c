@@ -15,6 +15,7 @@
 struct ens_status {
     ens_msg *m;
     const ens_status_v *v;
+    uint64_t own_alloc_failures; /* the snapshot taker's, when it is not the admin */
 };
 
 int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out)
@@ -43,6 +44,7 @@ int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out)
     }
     st->m = m;
     st->v = v;
+    st->own_alloc_failures = s->opts.base == ENS_BASE_PROCESS ? s->alloc_failures : 0;
     *out = st;
     return 0;
 }
@@ -62,6 +64,11 @@ const ens_actor_status *ens_status_at(const ens_status *st, size_t i)
 int ens_status_admin_pid(const ens_status *st)
 {
     return st != NULL ? st->v->admin_pid : 0;
+}
+
+uint64_t ens_status_alloc_failures(const ens_status *st)
+{
+    return st != NULL ? st->v->alloc_failures + st->own_alloc_failures : 0;
 }
 
 void ens_status_free(ens_status *st)

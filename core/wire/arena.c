@@ -40,10 +40,24 @@ struct ens_arena {
 };
 
 static long fail_countdown = -1;
+static int fail_once;            /* the countdown's failure is a single one */
+static unsigned long n_injected; /* failures injected so far */
 
 void ens__alloc_fail_after(long n)
 {
     fail_countdown = n < 0 ? -1 : n;
+    fail_once = 0;
+}
+
+void ens__alloc_fail_once(long n)
+{
+    fail_countdown = n < 0 ? -1 : n;
+    fail_once = 1;
+}
+
+unsigned long ens__alloc_injected(void)
+{
+    return n_injected;
 }
 
 /* True when the fault-injection countdown says this allocation fails. */
@@ -51,8 +65,12 @@ static int injected_failure(void)
 {
     if (fail_countdown < 0)
         return 0;
-    if (fail_countdown == 0)
+    if (fail_countdown == 0) {
+        n_injected++;
+        if (fail_once)
+            fail_countdown = -1;
         return 1;
+    }
     fail_countdown--;
     return 0;
 }
@@ -62,6 +80,20 @@ void *ens__malloc(size_t size)
     if (injected_failure())
         return NULL;
     return malloc(size ? size : 1);
+}
+
+void *ens__calloc(size_t n, size_t size)
+{
+    if (injected_failure())
+        return NULL;
+    return calloc(n ? n : 1, size ? size : 1);
+}
+
+void *ens__realloc(void *p, size_t size)
+{
+    if (injected_failure())
+        return NULL;
+    return realloc(p, size ? size : 1);
 }
 
 ens_arena *ens__arena_new(void)

@@ -28,15 +28,31 @@ void ens__arena_free(ens_arena *a);
 size_t ens__arena_footprint(const ens_arena *a);
 
 /* malloc(size) that honours the fault-injection countdown below: for the
- * buffers the codec and messages own outside an arena (frames, ens_msg).
- * Release with free(). NULL when out of memory. */
+ * buffers the codec and messages own outside an arena (frames, ens_msg),
+ * and for the allocations of the admin, the actor process and the outside
+ * (core/proc_*.c), so a test can make any of them fail. Release with
+ * free(). NULL when out of memory. */
 void *ens__malloc(size_t size);
+
+/* calloc() and realloc() under the same countdown (realloc: NULL leaves p
+ * valid, as realloc does). */
+void *ens__calloc(size_t n, size_t size);
+void *ens__realloc(void *p, size_t size);
 
 /* Test hook for allocation-failure injection. After ens__alloc_fail_after(n)
  * with n >= 0, the n-th next allocation (0-based) made by ens__arena_new,
- * ens__arena_alloc, ens__arena_realloc or ens__malloc fails, and so does
- * every one after it, until ens__alloc_fail_after(-1) (the default) turns
- * injection off. Process-wide, not thread-safe: for tests only. */
+ * ens__arena_alloc, ens__arena_realloc, ens__malloc, ens__calloc or
+ * ens__realloc fails, and so does every one after it, until
+ * ens__alloc_fail_after(-1) (the default) turns injection off.
+ * ens__alloc_fail_once(n) makes only that n-th allocation fail, then turns
+ * injection off by itself: for long-lived processes that must go on
+ * working. Process-wide (a forked child inherits the countdown), not
+ * thread-safe: for tests only. */
 void ens__alloc_fail_after(long n);
+void ens__alloc_fail_once(long n);
+
+/* Failures injected in this process so far (a test asks whether its
+ * countdown reached an allocation). */
+unsigned long ens__alloc_injected(void);
 
 #endif

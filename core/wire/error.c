@@ -41,6 +41,9 @@ static const struct err_entry err_table[] = {
      "or a directory others may change)"},
     {ENS_EPEERCRED, "ENS_EPEERCRED", "the system's socket is held by another user"},
     {ENS_ETOOMANY, "ENS_ETOOMANY", "too many connections to the system"},
+    {ENS_ENOTJOURNAL, "ENS_ENOTJOURNAL",
+     "not an ensemble journal (not a sqlite database, another program's database, corrupt, or a "
+     "schema version this build does not read)"},
 };
 
 static const struct err_entry *err_find(int err)

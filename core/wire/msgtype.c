@@ -83,7 +83,7 @@ const ens_msgtype ens_msg_fd_ready = {"ens.FdReady", "S(iiU)", sizeof(ens_fd_rea
 const ens_msgtype ens_msg_command_result = {"ens.CommandResult", "S(Uiii)B",
                                             sizeof(ens_command_result_v), 0, ID_CMD_RESULT};
 const ens_msgtype ens_msg_status = {"ens.Status",
-                                    "S(ii)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
+                                    "S(iu)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
                                     sizeof(ens_status_v), 1u << 20, ID_STATUS};
 
 /* The C structs of msg.h as the formats above describe them (x86-64 and

@@ -40,6 +40,7 @@ enum ens_error {
     ENS_EUNSAFE = -1007,       /* a file refused: a link, not regular, another user's */
     ENS_EPEERCRED = -1008,     /* the system's socket is held by another user */
     ENS_ETOOMANY = -1009,      /* too many programs connected to the system */
+    ENS_ENOTJOURNAL = -1010,   /* the file is not an ensemble journal this build reads */
 };
 
 /* A static English sentence describing err; never NULL. Unknown codes give

@@ -66,7 +66,7 @@ typedef struct ens_journal ens_journal;
 
 /* Open the journal at path for reading (path borrowed). The file is opened
  * read-only and never created or changed. Errors: ENS_EINVAL (NULL
- * arguments), ENS_ENOENT (no such file), ENS_EBADFRAME (not a journal: not
+ * arguments), ENS_ENOENT (no such file), ENS_ENOTJOURNAL (not a journal: not
  * a sqlite database, corrupt, without the journal's schema, or a schema
  * version this build does not read), ENS_EUNSAFE (a symbolic link, not a
  * regular file, or a -wal/-shm/-journal beside it that is not a regular
@@ -83,7 +83,7 @@ ENS_API int ens_journal_open_why(const char *path, ens_journal **out, char *why,
 /* Call cb for each row matching f (borrowed; NULL = every row, no limit),
  * newest first (by at_ms, then seq). Returns the number of rows passed to cb
  * (>= 0), or ENS_EINVAL (NULL j or cb, a kinds bit that names no kind),
- * ENS_EBADFRAME (the file turned out corrupt while reading), ENS_EAGAIN
+ * ENS_ENOTJOURNAL (the file turned out corrupt while reading), ENS_EAGAIN
  * (locked past the busy timeout), ENS_EIO, ENS_ENOMEM; rows passed to cb
  * before an error stay passed. ens_journal_errmsg() then says more. */
 ENS_API int ens_journal_query(ens_journal *j, const ens_journal_filter *f, ens_journal_row_cb cb,

@@ -26,23 +26,28 @@ extern "C" {
  * by that object. */
 typedef struct ens_actor_status {
     ens_addr addr;
-    ens_addr parent;      /* none for top-level actors */
-    char *type;           /* the actor definition's name */
-    char *name;           /* its global name (ensemble/registry.h), or NULL */
-    int32_t pid;          /* its process (the program's own pid on inproc) */
-    uint32_t incarnation; /* 1, +1 per restart */
-    uint32_t restarts;    /* incarnation - 1 */
-    uint32_t spare;
-    uint64_t handled;       /* messages handled, over all incarnations */
-    uint64_t mailbox_bytes; /* bytes of messages waiting for it */
-    uint64_t rss_kib;       /* resident memory of its process (0 on inproc) */
+    ens_addr parent;         /* none for top-level actors */
+    char *type;              /* the actor definition's name */
+    char *name;              /* its global name (ensemble/registry.h), or NULL */
+    int32_t pid;             /* its process (the program's own pid on inproc) */
+    uint32_t incarnation;    /* 1, +1 per restart */
+    uint32_t restarts;       /* incarnation - 1 */
+    uint32_t alloc_failures; /* allocations that failed in its process (over all
+                                incarnations) where no caller could be given
+                                ENS_ENOMEM: each lost or degraded something,
+                                and the first one is logged (0 on inproc: see
+                                ens_status_alloc_failures) */
+    uint64_t handled;        /* messages handled, over all incarnations */
+    uint64_t mailbox_bytes;  /* bytes of messages waiting for it */
+    uint64_t rss_kib;        /* resident memory of its process (0 on inproc) */
 } ens_actor_status;
 
 /* The value of an ens_msg_status message. */
 typedef struct ens_status_v {
-    int32_t admin_pid; /* the admin's pid (the program's own on inproc) */
-    int32_t spare;
-    ens_array actors; /* ens_actor_status items, in start order */
+    int32_t admin_pid;       /* the admin's pid (the program's own on inproc) */
+    uint32_t alloc_failures; /* the admin's allocations that failed where no caller
+                                could be given ENS_ENOMEM (on inproc: 0) */
+    ens_array actors;        /* ens_actor_status items, in start order */
 } ens_status_v;
 
 /* "ens.Status", a built-in type (see ensemble/msg.h). */
@@ -65,6 +70,13 @@ ENS_API const ens_actor_status *ens_status_at(const ens_status *st, size_t i);
 
 /* The admin's pid. */
 ENS_API int ens_status_admin_pid(const ens_status *st);
+
+/* Allocation failures that nothing could return as ENS_ENOMEM (a frame,
+ * a reply or a dead letter that could not be kept, a connection not kept
+ * for restarts), counted since the system started: the admin's (process
+ * base) plus those of the program that took the snapshot. Each kind is
+ * logged the first time. The actors' own are in their rows. */
+ENS_API uint64_t ens_status_alloc_failures(const ens_status *st);
 
 /* Release a snapshot. NULL-safe. */
 ENS_API void ens_status_free(ens_status *st);

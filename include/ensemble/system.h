@@ -159,7 +159,7 @@ typedef struct ens_system ens_system;
  * socket address), ENS_ENOENT / ENS_EIO (log_path cannot be opened), ENS_EUNSAFE (log_path or
  * the journal's files are refused by the rule of "Files" above; the failed check is logged),
  * the failure journal cannot be opened: ENS_EIO (directory or file cannot be created or
- * written), ENS_EBADFRAME (the file is not a journal), ENS_EINVAL (empty path) - the reason is
+ * written), ENS_ENOTJOURNAL (the file is not a journal), ENS_EINVAL (empty path) - the reason is
  * logged, ENS_ENOTSUP (a persistent inproc system), ENS_EIO / ENS_EAGAIN (the admin could not
  * be forked), ENS_ENOMEM. Process base: the caller's stdio buffers should be flushed first (fork
  * copies them). */

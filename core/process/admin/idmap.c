@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include "core/process/admin/idmap.h"
+
+#include "core/wire/arena.h"
 #include "ensemble/error.h"
 
 static size_t slot_of(uint64_t key, size_t cap)
@@ -15,8 +17,8 @@ static size_t slot_of(uint64_t key, size_t cap)
 static int grow(ens_idmap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 64;
-    uint64_t *keys = calloc(cap, sizeof(*keys));
-    void **vals = calloc(cap, sizeof(*vals));
+    uint64_t *keys = ens__calloc(cap, sizeof(*keys));
+    void **vals = ens__calloc(cap, sizeof(*vals));
     if (keys == NULL || vals == NULL) {
         free(keys);
         free(vals);

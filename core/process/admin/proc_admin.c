@@ -44,6 +44,7 @@
 #include "core/process/proc.h"
 #include "core/process/proc_door.h"
 #include "core/process/proc_zygote.h"
+#include "core/wire/arena.h"
 #include "core/wire/frag.h"
 #include "core/wire/framing.h"
 #include "ensemble/error.h"
@@ -155,6 +156,8 @@ static size_t n_dirty, cap_dirty;
 static arec *graveyard;
 static size_t n_hello; /* records waiting for a program's hello */
 
+static void ep_sync(struct arec *r);
+
 /* r's wanted epoll events may have changed: sync them at the turn's end. */
 static void dirty(arec *r)
 {
@@ -162,12 +165,13 @@ static void dirty(arec *r)
         return;
     if (n_dirty == cap_dirty) {
         size_t cap = cap_dirty ? cap_dirty * 2 : 64;
-        arec **n = realloc(dirty_recs, cap * sizeof(*n));
+        arec **n = ens__realloc(dirty_recs, cap * sizeof(*n));
         if (n == NULL) {
             /* Cannot remember it: sync now (the caller may still change it,
              * and then marks it again). */
-            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
-                     "out of memory in the admin's dirty list");
+            ens__alloc_failed(admin_state.sys,
+                              "the admin's list of records to sync (synced at once)");
+            ep_sync(r);
             return;
         }
         dirty_recs = n;
@@ -185,8 +189,7 @@ static void rec_index(arec *r)
     r->map_id = r->addr.id;
     if (r->map_id != 0 && ens__idmap_put(&rec_by_id, r->map_id, r) < 0) {
         r->map_id = 0;
-        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
-                 "out of memory indexing an actor: it cannot be found");
+        ens__alloc_failed(admin_state.sys, "indexing an actor: it cannot be found");
     }
 }
 
@@ -196,8 +199,7 @@ static void rec_set_pid(arec *r, pid_t pid)
         ens__idmap_del(&rec_by_pid, (uint64_t)r->pid);
     r->pid = pid;
     if (pid > 0 && ens__idmap_put(&rec_by_pid, (uint64_t)pid, r) < 0)
-        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
-                 "out of memory indexing a process: its end is missed");
+        ens__alloc_failed(admin_state.sys, "indexing a process: its end is missed");
 }
 
 static arec *by_addr(ens_addr addr)
@@ -264,11 +266,20 @@ static void ctl_out(arec *r, ens_addr from, const ens_msgtype *t, const void *v,
                      (unsigned long long)dropped);
         return;
     }
-    ctlq *q = calloc(1, sizeof(*q));
-    if (q == NULL)
+    ctlq *q = ens__calloc(1, sizeof(*q));
+    if (q == NULL) {
+        ens__alloc_failed(admin_state.sys, "a control message (a reply or notice) was not sent");
         return;
+    }
     q->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
-    if (ens__ctl_build(from, t, v, corr, &q->frame, &q->len) < 0 || (fd >= 0 && q->fd < 0)) {
+    int built = ens__ctl_build(from, t, v, corr, &q->frame, &q->len);
+    if (built < 0 || (fd >= 0 && q->fd < 0)) {
+        if (built == ENS_ENOMEM)
+            ens__alloc_failed(admin_state.sys,
+                              "a control message (a reply or notice) was not sent");
+        else
+            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR, "a control message was not sent: %s",
+                     ens_strerror(built < 0 ? built : ENS_EIO));
         if (q->fd >= 0)
             close(q->fd);
         free(q->frame);
@@ -307,6 +318,10 @@ static void journal_send(const ens_event *ev)
     free(frame);
     if (rc == 0)
         return;
+    if (rc == ENS_ENOMEM) {
+        ens__alloc_failed(admin_state.sys, "an event for the failure journal was dropped");
+        return;
+    }
     if (rc != ENS_EIO) {
         if (admin_state.jdropped++ % 1000 == 0)
             ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
@@ -546,7 +561,9 @@ static void send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const void
                     uint64_t corr, int16_t error);
 
 /* The dead-letter rules of core/runtime/actor.c, in the admin. Takes frame. */
-static void dead_letter(uint8_t *frame, size_t len, const char *reason)
+/* frame is borrowed: a dead letter needs no copy of its own, so none is
+ * ever lost to an allocation. */
+static void dead_letter(const uint8_t *frame, size_t len, const char *reason)
 {
     ens_frame_hdr h;
     int bad = ens__frame_hdr_read(frame, len, admin_state.sys->opts.max_frame_bytes, &h);
@@ -559,13 +576,10 @@ static void dead_letter(uint8_t *frame, size_t len, const char *reason)
         ens_event ev = {
             .kind = ENS_EV_BADFRAME, .error = bad, .msg_size = (uint32_t)len, .reason = why};
         emit(&ev);
-        free(frame);
         return;
     }
-    if ((h.flags & ENS_FRAME_SYSTEM) && h.type_id == ens_msg_child_exited.id) {
-        free(frame);
+    if ((h.flags & ENS_FRAME_SYSTEM) && h.type_id == ens_msg_child_exited.id)
         return;
-    }
     if ((h.flags & ENS_FRAME_REQUEST) && h.corr != 0 && !ens_addr_is_none(h.sender)) {
         ens_string_v why = {(char *)reason};
         send_to(h.target, h.sender, &ens_msg_string, &why,
@@ -575,7 +589,8 @@ static void dead_letter(uint8_t *frame, size_t len, const char *reason)
         ens_addr_is_none(admin_state.dead_handler) ? NULL : by_addr(admin_state.dead_handler);
     if (handler != NULL && !ens_addr_equal(handler->addr, h.target) &&
         h.type_id != ens_msg_dead_envelope.id) {
-        ens_dead_envelope_v env = {h.target, h.type_id, (char *)reason, {frame, (uint32_t)len}};
+        ens_dead_envelope_v env = {
+            h.target, h.type_id, (char *)reason, {(void *)frame, (uint32_t)len}};
         send_to(h.sender, handler->addr, &ens_msg_dead_envelope, &env, ENS_FRAME_SYSTEM, 0, 0);
     } else {
         const ens_typeinfo *info = ens__typeinfo_by_id(h.type_id);
@@ -587,7 +602,6 @@ static void dead_letter(uint8_t *frame, size_t len, const char *reason)
                         .reason = reason};
         emit(&ev);
     }
-    free(frame);
 }
 
 static void send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const void *v, uint16_t flags,
@@ -597,11 +611,21 @@ static void send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const void
         .flags = flags, .target = to, .sender = from, .corr = corr, .attempt = 1, .error = error};
     uint8_t *frame = NULL;
     size_t len = 0;
-    if (ens__frame_build(t, v, &h, admin_state.sys->opts.max_frame_bytes, &frame, &len) < 0)
+    int built = ens__frame_build(t, v, &h, admin_state.sys->opts.max_frame_bytes, &frame, &len);
+    if (built == ENS_ENOMEM) {
+        ens__alloc_failed(admin_state.sys,
+                          "a message from the admin (a reply, notice or status) was not sent");
         return;
+    }
+    if (built < 0) {
+        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR, "a message from the admin was not sent: %s",
+                 ens_strerror(built));
+        return;
+    }
     arec *r = by_addr(to);
     if (r == NULL) {
         dead_letter(frame, len, "no live actor at that address");
+        free(frame);
         return;
     }
     out_frame(r, frame, len);
@@ -614,13 +638,13 @@ static arec *rec_add(void)
 {
     if (admin_state.n == admin_state.cap) {
         size_t cap = admin_state.cap ? admin_state.cap * 2 : 32;
-        arec **n = realloc(admin_state.recs, cap * sizeof(*n));
+        arec **n = ens__realloc(admin_state.recs, cap * sizeof(*n));
         if (n == NULL)
             return NULL;
         admin_state.recs = n;
         admin_state.cap = cap;
     }
-    arec *r = calloc(1, sizeof(*r));
+    arec *r = ens__calloc(1, sizeof(*r));
     if (r == NULL)
         return NULL;
     r->ctl = -1;
@@ -634,7 +658,7 @@ static int rx_add(arec *r, uint64_t id, int fd)
 {
     if (r->n_rx == r->cap_rx) {
         size_t cap = r->cap_rx ? r->cap_rx * 2 : 8;
-        rxend *n = realloc(r->rx, cap * sizeof(*n));
+        rxend *n = ens__realloc(r->rx, cap * sizeof(*n));
         if (n == NULL)
             return ENS_ENOMEM;
         r->rx = n;
@@ -770,12 +794,7 @@ static void letter_found(void *arg, ens_framed *f)
         emit(&ev);
         return;
     }
-    uint8_t *frame = f->err == 0 ? f->heap : NULL;
-    f->heap = NULL;
-    if (frame == NULL && (frame = malloc(f->len)) != NULL)
-        memcpy(frame, f->frame, f->len);
-    if (frame != NULL)
-        dead_letter(frame, f->len, l->reason);
+    dead_letter(f->frame, f->len, l->reason);
 }
 
 /* Hand every whole frame in buf[0..len) to the dead-letter rules, putting
@@ -849,15 +868,15 @@ static void drain_to_dead_letters(arec *r, const char *reason)
         if (s->conn == 0 || s->total > st->slot_bytes || s->have > s->total)
             continue;
         if (s->have == s->total) { /* whole (in hand, or its last piece just taken) */
-            uint8_t *f = malloc(s->total);
-            if (f != NULL) {
-                memcpy(f, ens__stage_slot_area(st, i), s->total);
-                dead_letter(f, s->total, reason);
-            }
+            dead_letter(ens__stage_slot_area(st, i), s->total, reason);
             continue;
         }
-        if ((staged[i].buf = malloc(s->total)) == NULL)
+        if ((staged[i].buf = ens__malloc(s->total)) == NULL) {
+            ens__alloc_failed(admin_state.sys,
+                              "a frame in pieces queued for an actor that ended was "
+                              "dropped without its dead-letter row");
             continue;
+        }
         memcpy(staged[i].buf, ens__stage_slot_area(st, i), s->have);
         staged[i].total = s->total;
         staged[i].have = s->have;
@@ -881,9 +900,12 @@ static void drain_to_dead_letters(arec *r, const char *reason)
         for (;;) {
             if (cap - len < 65536) {
                 size_t ncap = cap ? cap * 2 : 131072;
-                uint8_t *n = realloc(buf, ncap);
-                if (n == NULL)
+                uint8_t *n = ens__realloc(buf, ncap);
+                if (n == NULL) {
+                    ens__alloc_failed(admin_state.sys, "frames queued for an actor that ended were "
+                                                       "dropped without their dead-letter rows");
                     break;
+                }
                 buf = n;
                 cap = ncap;
             }
@@ -1219,7 +1241,7 @@ static void do_spawn(arec *from, const ens_msg *m)
         r->stage = ens__stage_map(admin_state.sys->opts.max_frame_bytes, &r->stage_len,
                                   ens__zygote_can_fork(&admin_state.zygote) ? &stage_fd : NULL);
         int sv[2] = {-1, -1};
-        if (v->arg.len > 0 && (r->arg = malloc(v->arg.len)) != NULL) {
+        if (v->arg.len > 0 && (r->arg = ens__malloc(v->arg.len)) != NULL) {
             memcpy(r->arg, v->arg.data, v->arg.len);
             r->arg_len = v->arg.len;
         }
@@ -1230,11 +1252,15 @@ static void do_spawn(arec *from, const ens_msg *m)
             ens__fd_nonblock(sv[0]);
             r->tx = sv[0];
             dirty(r);
-            rx_add(r, admin_state.next_conn++, sv[1]);
+            if (rx_add(r, admin_state.next_conn++, sv[1]) < 0) {
+                close(sv[1]);
+                reply.status = ENS_ENOMEM;
+            }
             r->sync_pending = v->sync != 0;
             r->requester = from->addr;
             r->req_corr = m->hdr.corr;
-            reply.status = named ? ens__admin_name_set(v->global, r->addr) : 0;
+            if (reply.status == 0)
+                reply.status = named ? ens__admin_name_set(v->global, r->addr) : 0;
             if (reply.status == 0)
                 reply.status = fork_actor(r, v->sync != 0, stage_fd);
         }
@@ -1286,12 +1312,9 @@ static void do_connect(arec *from, const ens_msg *m)
     } else if (rx_add(to, id, sv[1]) < 0) {
         /* The actor has its own copy: the connection works, but what is
          * queued on it when the actor crashes is lost with it. Said once. */
-        static bool said;
-        if (!said)
-            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
-                     "out of memory keeping a connection for restarts: what is queued on it "
-                     "when its actor crashes is lost");
-        said = true;
+        ens__alloc_failed(admin_state.sys,
+                          "keeping a connection for restarts: what is queued on it when "
+                          "its actor crashes is lost");
         close(sv[1]);
     }
     ctl_out(from, v->peer, &ens__ctl_connected, &reply, 0, sv[0], false);
@@ -1301,7 +1324,9 @@ static void do_connect(arec *from, const ens_msg *m)
 /* Status rows from what the admin holds: the records, the stages, /proc. */
 static void do_status(arec *from, const ens_msg *m)
 {
-    ens_actor_status *rows = calloc(admin_state.n + 1, sizeof(*rows));
+    ens_actor_status *rows = ens__calloc(admin_state.n + 1, sizeof(*rows));
+    if (rows == NULL) /* the snapshot goes out without rows, its count says why */
+        ens__alloc_failed(admin_state.sys, "a status snapshot was answered without its actors");
     size_t n = 0;
     long page_kib = sysconf(_SC_PAGESIZE) / 1024;
     for (size_t i = 0; rows != NULL && i < admin_state.n; i++) {
@@ -1336,11 +1361,13 @@ static void do_status(arec *from, const ens_msg *m)
             .incarnation = r->incarnation,
             .restarts = r->incarnation - 1,
             .handled = r->stage != NULL ? r->stage->handled : 0,
+            .alloc_failures = r->stage != NULL ? (uint32_t)r->stage->alloc_failures : 0,
             .mailbox_bytes = queued,
             .rss_kib = rss_pages * (uint64_t)page_kib,
         };
     }
-    ens_status_v v = {(int32_t)admin_state.pid, 0, {rows, (uint32_t)n}};
+    ens_status_v v = {
+        (int32_t)admin_state.pid, (uint32_t)admin_state.sys->alloc_failures, {rows, (uint32_t)n}};
     ens_addr self = {ENS_ID_ADMIN, admin_state.sys->node, 0};
     uint16_t flags = ENS_FRAME_SYSTEM | (m->hdr.corr != 0 ? ENS_FRAME_REPLY : 0);
     send_to(self, from->addr, &ens_msg_status, &v, flags, m->hdr.corr, 0);
@@ -1487,11 +1514,7 @@ static void on_ctl(arec *r)
             on_event_report(r, m);
         } else if (t == ens__ctl_deadletter.id) {
             const ens__ctl_frame_v *v = m->value;
-            uint8_t *f = malloc(v->frame.len);
-            if (f != NULL) {
-                memcpy(f, v->frame.data, v->frame.len);
-                dead_letter(f, v->frame.len, v->reason != NULL ? v->reason : "dead letter");
-            }
+            dead_letter(v->frame.data, v->frame.len, v->reason != NULL ? v->reason : "dead letter");
         } else if (t == ens__ctl_deadhandler.id) {
             const ens__ctl_flag_v *v = m->value;
             if (v->enable)
@@ -1734,6 +1757,7 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
     if (admin_state.door.abstract_fd >= 0)
         listen(admin_state.door.abstract_fd, 64);
     admin_state.sys = s;
+    s->alloc_failures = 0; /* the starting program's count is not the admin's */
     admin_state.pid = getpid();
     admin_state.next_id = ENS_ID_FIRST_ACTOR;
     admin_state.next_conn = 1;
@@ -1749,6 +1773,11 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
     sigaddset(&chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &chld, NULL);
     admin_state.sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (admin_state.sigfd < 0) { /* it would never learn of an actor's end: refuse to run */
+        ens__log(s, NULL, ENS_LOG_ERROR, "the admin cannot watch its children (signalfd: %s)",
+                 strerror(errno));
+        finish();
+    }
 
     /* The journal writer first, while the admin holds nothing else: it is
      * the one process of the system that opens sqlite. */
@@ -1796,6 +1825,11 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
     }
     admin_state.ep_zygote = -1;
     uint32_t zygote_ev = 0;
+    /* tests/test_alloc_faults.c makes the n-th allocation of the admin's
+     * loop fail (once) through this variable; nothing else sets it. */
+    const char *fault = getenv("ENS__TEST_ADMIN_ALLOC_FAIL");
+    if (fault != NULL && *fault >= '0' && *fault <= '9')
+        ens__alloc_fail_once(strtol(fault, NULL, 10));
     for (;;) {
         if (admin_state.shutting_down && only_outside_left())
             finish();

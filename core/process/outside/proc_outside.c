@@ -22,6 +22,8 @@
 #include "core/process/proc.h"
 #include "core/process/proc_door.h"
 #include "core/process/proc_tx.h"
+#include "core/runtime/endpoint.h"
+#include "core/wire/arena.h"
 #include "core/wire/frag.h"
 #include "core/wire/framing.h"
 #include "ensemble/error.h"
@@ -61,11 +63,11 @@ static int rx_add(outside *o, int fd);
  * set and read buffer; io_start puts the control channel in. */
 static outside *outside_new(void)
 {
-    outside *o = calloc(1, sizeof(*o));
+    outside *o = ens__calloc(1, sizeof(*o));
     if (o == NULL)
         return NULL;
     o->ep = epoll_create1(EPOLL_CLOEXEC);
-    o->scratch = malloc(RX_READ);
+    o->scratch = ens__malloc(RX_READ);
     if (o->ep < 0 || o->scratch == NULL) {
         if (o->ep >= 0)
             close(o->ep);
@@ -98,13 +100,13 @@ static int rx_add(outside *o, int fd)
 {
     if (o->n_rx == o->cap_rx) {
         size_t cap = o->cap_rx ? o->cap_rx * 2 : 8;
-        orx **n = realloc(o->rx, cap * sizeof(*n));
+        orx **n = ens__realloc(o->rx, cap * sizeof(*n));
         if (n == NULL)
             return ENS_ENOMEM;
         o->rx = n;
         o->cap_rx = cap;
     }
-    orx *r = calloc(1, sizeof(*r));
+    orx *r = ens__calloc(1, sizeof(*r));
     if (r == NULL)
         return ENS_ENOMEM;
     ens__fd_nonblock(fd);
@@ -150,10 +152,12 @@ static void frame_found(void *arg, ens_framed *f)
     }
     uint8_t *frame = f->heap;
     f->heap = NULL;
-    if (frame == NULL && (frame = malloc(f->len)) != NULL)
+    if (frame == NULL && (frame = ens__malloc(f->len)) != NULL)
         memcpy(frame, f->frame, f->len);
     if (frame != NULL)
         ens__outside_deliver(s, frame, f->len);
+    else /* a reply lost this way ends its ask in ENS_ETIMEDOUT */
+        ens__alloc_failed(s, "a message to this program was lost");
 }
 
 /* Hand the whole frames at the start of data[0..len) to the outside
@@ -179,7 +183,7 @@ static bool rx_keep(orx *r, const uint8_t *bytes, size_t n)
 {
     if (r->cap - r->len < n) {
         size_t cap = r->len + n;
-        uint8_t *b = realloc(r->buf, cap);
+        uint8_t *b = ens__realloc(r->buf, cap);
         if (b == NULL)
             return false;
         r->buf = b;
@@ -209,6 +213,7 @@ static void read_rx(ens_system *s, orx *r)
         size_t len = (size_t)n;
         if (r->len > 0) { /* the rest of a frame whose head came earlier */
             if (!rx_keep(r, o->scratch, len)) {
+                ens__alloc_failed(s, "a connection to this program was closed with what it held");
                 rx_drop(o, r); /* out of memory: this stream is lost */
                 return;
             }
@@ -224,6 +229,7 @@ static void read_rx(ens_system *s, orx *r)
             memmove(r->buf, r->buf + used, len - used);
             r->len = len - used;
         } else if (used < len && !rx_keep(r, data + used, len - used)) {
+            ens__alloc_failed(s, "a connection to this program was closed with what it held");
             rx_drop(o, r);
             return;
         }
@@ -283,7 +289,14 @@ static void handle_ctl(ens_system *s)
             ens__tx_connected(&o->tx, v->addr, v->status, fd);
             taken = true;
         } else if (t == ens__ctl_newconn.id && fd >= 0) {
-            taken = rx_add(o, fd) == 0;
+            int kept = rx_add(o, fd);
+            taken = kept == 0;
+            if (kept ==
+                ENS_ENOMEM) /* the sender finds it closed: its messages become dead letters */
+                ens__alloc_failed(s, "a new connection to this program was not kept");
+            else if (kept < 0)
+                ens__log(s, NULL, ENS_LOG_ERROR,
+                         "a new connection to this program was not kept: %s", ens_strerror(kept));
         } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) &&
                    m->hdr.corr == o->spawn_corr) {
             o->spawn_reply = *(const ens__ctl_status_v *)m->value;
@@ -330,9 +343,11 @@ static void pump(ens_system *s, int timeout_ms)
         handle_ready(s, ev, m);
         return;
     }
-    struct pollfd *p = malloc((waiting + 1) * sizeof(*p));
-    if (p == NULL)
+    struct pollfd *p = ens__malloc((waiting + 1) * sizeof(*p));
+    if (p == NULL) { /* this turn waits on nothing; the caller's deadline still holds */
+        ens__alloc_failed(s, "a wait for readiness was skipped");
         return;
+    }
     nfds_t n = 0;
     p[n++] = (struct pollfd){.fd = o->ep, .events = POLLIN};
     for (size_t i = 0; i < o->tx.n && waiting > 0; i++) {
@@ -702,6 +717,7 @@ int ens__process_start(ens_system *s)
     }
     o->tx.ctl = o->ctl;
     o->tx.self = s->outside.self;
+    o->tx.sys = s;
     o->tx.limit = s->opts.mailbox_limit;
     o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
     o->tx.owner = s;
@@ -807,6 +823,7 @@ int ens__process_connect(const char *name, ens_system **out)
     }
     o->tx.ctl = fd;
     o->tx.self = s->outside.self;
+    o->tx.sys = s;
     o->tx.limit = s->opts.mailbox_limit;
     o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
     o->tx.owner = s;
