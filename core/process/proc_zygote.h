@@ -22,7 +22,7 @@
  *
  * The zygote is an optimisation only: without it (it failed to start, or
  * died too often) the admin forks actors itself, as before. When it dies
- * the admin starts a new one (core/process/admin/proc_admin.c: at most a few times a
+ * the admin starts a new one (core/process/admin/helpers.c: at most a few times a
  * minute). A new zygote is forked from an admin that holds every actor's
  * channels, receiving ends and stages: before anything else it closes every
  * descriptor but its channel (an actor's connection held open elsewhere

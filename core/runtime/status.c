@@ -3,7 +3,7 @@
  * and the requests for one. An outside program asks and waits like an ask
  * (core/runtime/outside.c), an actor has it delivered; the rows come from
  * the base (core/inproc/inproc.c; on the process base the admin's records,
- * core/process/admin/proc_admin.c).
+ * core/process/admin/ctl_dispatch.c, do_status).
  */
 #include <stdlib.h>
 #include <unistd.h>

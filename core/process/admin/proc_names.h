@@ -1,6 +1,6 @@
 /*
  * core/process/admin/proc_names.h - the process base's table of global names, owned by
- * the admin (core/process/admin/proc_admin.c). The admin is one thread with one poll
+ * the admin (core/process/admin/). The admin is one thread with one poll
  * loop: a name check and the spawn that follows it cannot interleave with
  * another request, which is what makes ens_name_spawn atomic across every
  * process of the system. Internal; used by the admin only.

@@ -1,0 +1,320 @@
+/*
+ * core/process/admin/admin.h - the admin's shared state and the contract
+ * between its modules. Internal to core/process/admin/ (the rest of the
+ * library knows only ens__admin_main, core/process/proc.h).
+ *
+ * Forked by the starting program, the admin never runs a handler, so it
+ * stays a clean template to fork restarted actors from; it has no libuv loop and no
+ * threads (an epoll loop and a signalfd). It keeps one record per actor:
+ * its process, control channel, stage, start argument and a copy of the
+ * receiving end of every connection to it. From these it
+ *  - starts actors (spawn requests: in a spare process the zygote keeps
+ *    ready, core/process/proc_zygote.h; restarts: forked here) and brokers
+ *    connections between them;
+ *  - on SIGCHLD tells an orderly exit from a crash; restarts a crashed
+ *    actor at the same address (the new process inherits the receiving
+ *    ends and the stage, so nothing queued is lost) unless it crashed in
+ *    init or too often, and then ends it for good: the parent gets
+ *    child-exited, everything still queued becomes a dead letter;
+ *  - routes dead letters, and passes failure events to the starting
+ *    program and to the journal writer process (core/runtime/journal_sink.c: forked
+ *    first, the one process that opens sqlite; never waited on);
+ *  - at shutdown asks the top-level actors to exit, waits, kills the rest.
+ * Frames from the admin to an endpoint (child exited, dead envelopes, exit
+ * requests, error replies) travel on a data connection of its own per
+ * endpoint, so they are staged and crash-safe like any other message.
+ *
+ * The admin's modules, one job each:
+ *  - records.c       the records: found by id and by pid, the turn's dirty
+ *                    list (epoll registrations to bring in line) and its
+ *                    graveyard (records freed at the turn's end);
+ *  - outbound.c      what the admin sends: control frames (queued while a
+ *                    channel is full), events to the starting program and
+ *                    the journal, frames on its own connection to an endpoint;
+ *  - dead_letters.c  frames nobody will take: the dead-letter rules, and the
+ *                    queue of an actor that ended turned into dead letters;
+ *  - restart.c       actor processes: forking them, and when one ends,
+ *                    restarting it at the same address or ending it for good;
+ *  - helpers.c       the helper processes it supervises: the journal writer
+ *                    and the zygote;
+ *  - ctl_dispatch.c  control frames in: spawn, connect, names, kill, status,
+ *                    events and log lines reported, shutdown;
+ *  - admin_loop.c    the loop: epoll, SIGCHLD, programs connecting by name,
+ *                    shutdown and the end;
+ *  - proc_names.c    the system's name table; idmap.c the map records are
+ *                    found by.
+ *
+ * Everything here runs on the admin's one thread, from its loop (an event of
+ * a turn's batch, or the turn's end), never from a signal handler. A record
+ * (arec) is owned by the record table: created by ens__admin_rec_add, ended
+ * by ens__admin_rec_free, which marks it gone and leaves its memory valid
+ * until ens__admin_bury at the turn's end, so a later event of the same
+ * batch that names it finds it gone instead of freed.
+ */
+#ifndef ENS_CORE_PROCESS_ADMIN_ADMIN_H
+#define ENS_CORE_PROCESS_ADMIN_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/process/proc.h"
+#include "core/process/proc_door.h"
+#include "core/process/proc_zygote.h"
+
+/* Nothing of the admin's is part of the library's interface. */
+#pragma GCC visibility push(hidden)
+
+#define RESTART_WINDOW_MS         1000
+#define RESTART_MAX               10 /* crashes within the window before the admin gives up */
+#define JOURNAL_RESTART_WINDOW_MS 60000
+#define JOURNAL_RESTART_MAX       5 /* writer restarts within the window before giving up */
+#define ZYGOTE_RESTART_WINDOW_MS  60000
+#define ZYGOTE_RESTART_MAX        5 /* zygote restarts within the window before giving up */
+
+typedef struct rxend {
+    uint64_t id;
+    int fd;
+} rxend;
+
+/* A control frame waiting for room in a full channel (with a duplicate of
+ * the descriptor it carries, or -1): the admin never blocks on a peer. */
+typedef struct ctlq {
+    struct ctlq *next;
+    uint8_t *frame;
+    size_t len;
+    int fd;
+} ctlq;
+
+typedef struct arec {
+    ens_addr addr, parent;
+    const ens_actor_def *def;
+    pid_t pid; /* 0 while no process runs */
+    uint32_t incarnation;
+    int ctl;                 /* admin's end of the control channel, -1 if none */
+    int tx;                  /* admin's sending end of its own connection */
+    uint8_t *out;            /* frames waiting for tx */
+    uint32_t out_seq;        /* sequence number of the last frame queued on tx */
+    ctlq *cq_head, *cq_tail; /* control frames waiting for room */
+    size_t cq_n;
+    size_t out_len, out_cap;
+    rxend *rx; /* receiving ends (kept for restarts) */
+    size_t n_rx, cap_rx;
+    ens_stage *stage;
+    size_t stage_len;
+    uint8_t *arg;
+    size_t arg_len;
+    bool sync_pending;    /* an outside spawn waits for init */
+    bool no_restart;      /* ENS_SPAWN_NO_RESTART: a crash ends it for good */
+    bool killed;          /* ens_kill: SIGKILLed on request, ends for good */
+    uint32_t spawn_flags; /* enum ens_spawn_flag, as asked */
+    ens_addr requester;   /* who asked for the spawn */
+    uint64_t req_corr;
+    bool exiting; /* announced an orderly exit */
+    int exit_reason, exit_status;
+    int64_t crashes[RESTART_MAX];
+    size_t n_crashes;
+    bool outside;           /* an outside endpoint: the starting program or one connected by name */
+    bool foreign;           /* connected by name: another program image */
+    bool ep_dirty;          /* its wanted events may have changed: synced at the turn's end */
+    bool gone;              /* freed this turn: events still naming it are ignored */
+    struct arec *next_gone; /* the turn's freed records */
+    uint64_t map_id;        /* the id it is found by (records.c; 0: none) */
+    uint64_t hello_by;      /* connected by name and silent so far: closed at this
+                               monotonic time (ns) unless it speaks; 0 once it has */
+    int peer_uid, peer_pid; /* connected by name: who connected */
+    int ep_ctl, ep_tx;      /* what the admin's epoll watches: fd (-1: none), */
+    uint32_t ep_ctl_ev, ep_tx_ev; /* and events */
+} arec;
+
+typedef struct admin {
+    ens_system *sys;
+    pid_t pid;
+    arec **recs;
+    size_t n, cap;
+    uint64_t next_id, next_conn;
+    ens_addr dead_handler;
+    int sigfd;
+    bool shutting_down;
+    uint64_t shutdown_deadline;
+    ens_door door;                          /* where programs connect by the system name */
+    ens_refusals refusals;                  /* refused connections, for the log */
+    size_t n_foreign;                       /* programs connected by name (records) */
+    arec *starter;                          /* the starting program endpoint, NULL once it left */
+    pid_t jpid;                             /* the journal writer process (0: none) */
+    int jfd;                                /* the channel to it, -1 if none */
+    int jpidfd;                             /* its pidfd, -1 if none */
+    uint64_t jdropped;                      /* events the full channel refused */
+    int64_t jrestarts[JOURNAL_RESTART_MAX]; /* when the writer was restarted (ms) */
+    size_t n_jrestarts;
+    ens_zygote zygote; /* forks first incarnations (core/process/proc_zygote.h) */
+    int64_t zrestarts[ZYGOTE_RESTART_MAX]; /* when the zygote was restarted (ms) */
+    size_t n_zrestarts;
+    int ep;                 /* epoll: the channels and connections to wait on */
+    int ep_zygote;          /* the zygote channel it watches, -1 if none */
+    unsigned ep_zygote_gen; /* the zygote.gen of that channel */
+} admin;
+
+/* The admin's state (one per admin process; set up by ens__admin_main). */
+extern admin admin_state;
+
+/* Programs connected by name that have not answered the hello yet: kept
+ * with the records (ens__admin_rec_free), counted down when one speaks
+ * (ens__admin_on_ctl), walked only while nonzero (admin_loop.c). */
+extern size_t ens__admin_n_hello;
+
+/* ---- records.c ---------------------------------------------------------- */
+
+/* A new record (zeroed, no descriptors: ctl, tx and the epoll
+ * registrations -1), in the table; NULL when out of memory. */
+arec *ens__admin_rec_add(void);
+
+/* Index r by its address's id (call after the address is set; again when
+ * it changes). Out of memory is logged: r then cannot be found by address. */
+void ens__admin_rec_index(arec *r);
+
+/* Set r's process (0: none), keeping the pid index in line. */
+void ens__admin_rec_set_pid(arec *r, pid_t pid);
+
+/* The live record at addr (id and node both match), or NULL (none, or gone
+ * this turn). Borrowed: valid until the turn ends. */
+arec *ens__admin_by_addr(ens_addr addr);
+
+/* The record whose process is pid, or NULL. */
+arec *ens__admin_by_pid(pid_t pid);
+
+/* The starting program's endpoint, NULL once it left. */
+arec *ens__admin_outside(void);
+
+/* Keep a copy of a receiving end of r's (fd, owned by r from now on; id
+ * the connection's): a restarted process inherits it. 0 or ENS_ENOMEM (fd
+ * still the caller's). */
+int ens__admin_rx_add(arec *r, uint64_t id, int fd);
+
+/* r ended: take it out of the table, the indexes and the name table, close
+ * everything it holds, drop its queued control frames, and mark it gone.
+ * Its memory stays until the turn's end (ens__admin_bury). */
+void ens__admin_rec_free(arec *r);
+
+/* r's wanted epoll events may have changed: put it on the turn's dirty
+ * list (ens__admin_sync_dirty brings its registrations in line). */
+void ens__admin_dirty(arec *r);
+
+/* At a turn's end: bring the epoll set in line with the dirty records. */
+void ens__admin_sync_dirty(void);
+
+/* At a turn's end: free the records ens__admin_rec_free marked gone. */
+void ens__admin_bury(void);
+
+/* ---- outbound.c --------------------------------------------------------- */
+
+/* Queue a control frame of type t with value v for r's control channel and
+ * send what the channel takes; nothing if r has no channel. fd (-1: none)
+ * is borrowed: a duplicate travels. droppable: an event, dropped (counted)
+ * once CTLQ_DROP_AT frames wait, so a program that does not read its
+ * channel cannot make the admin grow without bound. */
+void ens__admin_ctl_out(arec *r, ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
+                        int fd, bool droppable);
+
+/* Pass ev to r's control channel (droppable). */
+void ens__admin_ctl_event(arec *r, const ens_event *ev);
+
+/* Send r's queued control frames while its channel takes them. */
+void ens__admin_ctl_flush(arec *r);
+
+/* Drop r's queued control frames (closing the descriptors they carry). */
+void ens__admin_ctl_drop_all(arec *r);
+
+/* An event of the admin's: stamped, passed to the starting program and the
+ * journal writer, and logged. Missing texts become "". */
+void ens__admin_emit(ens_event *ev);
+
+/* ens__admin_emit an event of kind about r. reason is borrowed. */
+void ens__admin_rec_event(arec *r, ens_event_kind kind, int sig, const char *reason);
+
+/* Append a frame (copied) to r's outgoing buffer and send what its
+ * connection takes; the rest waits for EPOLLOUT (ens__admin_out_flush). */
+void ens__admin_out_frame(arec *r, const uint8_t *frame, size_t len);
+
+/* Send what waits in r's outgoing buffer, as far as the connection takes. */
+void ens__admin_out_flush(arec *r);
+
+/* ---- dead_letters.c ----------------------------------------------------- */
+
+/* Build a frame (t, v, flags, corr, error) from `from` to `to` and queue it
+ * on to's connection; if nobody lives at `to`, it is a dead letter. */
+void ens__admin_send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const void *v,
+                        uint16_t flags, uint64_t corr, int16_t error);
+
+/* The dead-letter rules of core/runtime/actor.c, in the admin: a request
+ * gets an error reply, the frame goes to the dead-letter handler if there
+ * is one, else it is a DEAD_LETTER row. frame is borrowed: a dead letter
+ * needs no copy of its own, so none is ever lost to an allocation. */
+void ens__admin_dead_letter(const uint8_t *frame, size_t len, const char *reason);
+
+/* Give every frame still queued for r (its stage, then its receiving ends)
+ * to the dead-letter rules, and close the receiving ends. reason borrowed. */
+void ens__admin_drain_to_dead_letters(arec *r, const char *reason);
+
+/* ---- restart.c ---------------------------------------------------------- */
+
+/* Start a process for r (a new incarnation when r ran before). stage_fd is
+ * the memfd of a new actor's stage, or -1. 0, ENS_EIO, ENS_EAGAIN or
+ * ENS_ENOMEM. */
+int ens__admin_fork_actor(arec *r, bool sync, int stage_fd);
+
+/* A process of the admin's was reaped (pid, its wait status): the journal
+ * writer, the zygote or a spare, or an actor, which is restarted or ended
+ * for good. */
+void ens__admin_on_child_exit(pid_t pid, int wstatus);
+
+/* ---- helpers.c ---------------------------------------------------------- */
+
+/* Hand ev to the journal writer without waiting (a full channel drops it,
+ * counted). */
+void ens__admin_journal_send(const ens_event *ev);
+
+/* The journal writer was reaped: restart it unless the system is ending or
+ * it died too often. */
+void ens__admin_journal_exited(int wstatus);
+
+/* At the end: close the writer's channel and wait for it (at most 2 s). */
+void ens__admin_journal_stop(void);
+
+/* Run first in a new zygote: unmap every actor's stage. */
+void ens__admin_zygote_drop(void);
+
+/* The zygote was reaped: journal it, restart it unless the system is
+ * ending or it died too often. */
+void ens__admin_zygote_exited(int wstatus);
+
+/* ---- ctl_dispatch.c ----------------------------------------------------- */
+
+/* Read and act on every control frame waiting on r's channel. On a closed
+ * channel the channel is closed, and an outside endpoint's record freed. */
+void ens__admin_on_ctl(arec *r);
+
+/* True when a new actor or connection would take descriptors kept for the
+ * actors that exist (RLIMIT_NOFILE). */
+bool ens__admin_fds_short(void);
+
+/* ---- admin_loop.c ------------------------------------------------------- */
+
+/* Bring one epoll registration (*reg_fd, *reg_ev: what is registered) in
+ * line with fd and ev (fd -1 or ev 0: none), tagged tag. */
+void ens__admin_ep_set(int *reg_fd, uint32_t *reg_ev, int fd, uint32_t ev, uint64_t tag);
+
+/* Bring r's epoll registrations in line with what it waits for. */
+void ens__admin_ep_sync(arec *r);
+
+/* Close r's control channel (out of the epoll set first). */
+void ens__admin_close_ctl(arec *r);
+
+/* Ask the top-level actors to exit; the loop ends the system when only
+ * outside endpoints are left or after timeout_ms. Once. */
+void ens__admin_begin_shutdown(uint32_t timeout_ms);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,447 @@
+/*
+ * core/process/admin/ctl_dispatch.c - control frames in. Every endpoint
+ * (actor process or outside program) talks to the admin on its control
+ * channel; the channel a frame arrives on says who speaks. Each frame type
+ * has one handler: spawn, connect, names, kill, status, the announcements
+ * an actor makes (started, exiting, a connection closed), events and log
+ * lines reported, dead letters and the dead-letter handler, shutdown.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/process/admin/admin.h"
+#include "core/process/admin/proc_names.h"
+#include "ensemble/error.h"
+#include "ensemble/registry.h"
+#include "ensemble/status.h"
+
+/* ---- control requests ------------------------------------------------- */
+
+/* Descriptors kept free for connections between the actors that exist: a
+ * spawn is refused (ENS_EAGAIN) rather than take the last of them, so that
+ * running out of descriptors stops growth, not the actors already there. */
+bool ens__admin_fds_short(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return false;
+    rlim_t reserve = rl.rlim_cur / 8 > 32 ? rl.rlim_cur / 8 : 32;
+    /* The descriptors the records hold, and the admin's own (standard
+     * streams, signalfd, listening socket, epoll, journal, zygote, log and
+     * some slack)... */
+    rlim_t used = 16 + (rlim_t)admin_state.zygote.n_spares;
+    for (size_t i = 0; i < admin_state.n; i++)
+        used += (admin_state.recs[i]->ctl >= 0) + (admin_state.recs[i]->tx >= 0) +
+                (rlim_t)admin_state.recs[i]->n_rx;
+    /* ...or, if higher, the lowest free descriptor (they are handed out
+     * lowest first; holes left by closed ones make it an underestimate). */
+    int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (probe < 0)
+        return errno == EMFILE || errno == ENFILE;
+    close(probe);
+    if ((rlim_t)probe > used)
+        used = (rlim_t)probe;
+    return used + reserve >= rl.rlim_cur;
+}
+
+/* ens_kill: SIGKILL the actor's process; ens__admin_on_child_exit then ends it for
+ * good. Nothing to do for an address with no actor process. */
+static void do_kill(arec *from, const ens_msg *m)
+{
+    (void)from; /* the frame names the actor */
+    const ens__ctl_conn_v *v = m->value;
+    arec *r = ens__admin_by_addr(v->peer);
+    if (r == NULL || r->outside || r->killed)
+        return;
+    r->killed = true;
+    if (r->pid > 0)
+        kill(r->pid, SIGKILL);
+}
+
+static void do_spawn(arec *from, const ens_msg *m)
+{
+    const ens__ctl_spawn_v *v = m->value;
+    /* The same program image can pass the definition itself; a program
+     * connected by name can only name a registered one. */
+    const ens_actor_def *def =
+        from->foreign ? ens_actor_find(v->name) : (const ens_actor_def *)(uintptr_t)v->def;
+    ens__ctl_status_v reply = {ENS_ADDR_NONE, 0};
+    arec *r = NULL;
+    /* ens_name_spawn: create-or-get, atomic because nothing else runs here
+     * between the check and the registration. */
+    const bool named = v->global != NULL && v->global[0] != '\0';
+    ens_addr holder = named ? ens__admin_name_get(v->global) : ENS_ADDR_NONE;
+    if (admin_state.shutting_down)
+        reply.status = ENS_ESHUTDOWN;
+    else if (named && !ens_name_valid(v->global))
+        reply.status = ENS_EINVAL;
+    else if (!ens_addr_is_none(holder))
+        reply = (ens__ctl_status_v){holder, 1};
+    else if (ens__admin_fds_short()) {
+        reply.status = ENS_EAGAIN;
+        ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
+                 "spawn refused: too few file descriptors left (RLIMIT_NOFILE); the rest are "
+                 "kept for the actors that run");
+    } else if (from->foreign && def == NULL)
+        reply.status = ENS_ENOENT;
+    else if (def == NULL || v->name == NULL || def->name == NULL || strcmp(def->name, v->name))
+        reply.status = ENS_EINVAL;
+    else if ((r = ens__admin_rec_add()) == NULL)
+        reply.status = ENS_ENOMEM;
+    if (reply.status == 0) {
+        r->addr = (ens_addr){admin_state.next_id++, admin_state.sys->node, 0};
+        ens__admin_rec_index(r);
+        r->parent = from->outside ? ENS_ADDR_NONE : from->addr;
+        r->def = def;
+        r->incarnation = 1;
+        r->no_restart = (v->flags & ENS_SPAWN_NO_RESTART) != 0;
+        r->spawn_flags = (uint32_t)v->flags;
+        int stage_fd = -1;
+        r->stage = ens__stage_map(admin_state.sys->opts.max_frame_bytes, &r->stage_len,
+                                  ens__zygote_can_fork(&admin_state.zygote) ? &stage_fd : NULL);
+        int sv[2] = {-1, -1};
+        if (v->arg.len > 0 && (r->arg = ens__malloc(v->arg.len)) != NULL) {
+            memcpy(r->arg, v->arg.data, v->arg.len);
+            r->arg_len = v->arg.len;
+        }
+        if (r->stage == NULL || (v->arg.len > 0 && r->arg == NULL) ||
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+            reply.status = ENS_ENOMEM;
+        } else {
+            ens__fd_nonblock(sv[0]);
+            r->tx = sv[0];
+            ens__admin_dirty(r);
+            if (ens__admin_rx_add(r, admin_state.next_conn++, sv[1]) < 0) {
+                close(sv[1]);
+                reply.status = ENS_ENOMEM;
+            }
+            r->sync_pending = v->sync != 0;
+            r->requester = from->addr;
+            r->req_corr = m->hdr.corr;
+            if (reply.status == 0)
+                reply.status = named ? ens__admin_name_set(v->global, r->addr) : 0;
+            if (reply.status == 0)
+                reply.status = ens__admin_fork_actor(r, v->sync != 0, stage_fd);
+        }
+        if (stage_fd >= 0)
+            close(stage_fd);
+        if (reply.status < 0) {
+            ens__admin_name_forget(r->addr);
+            r->sync_pending = false;
+            r->addr = ENS_ADDR_NONE;
+            ens__admin_rec_free(r);
+        } else {
+            reply.addr = r->addr;
+        }
+    }
+    if (reply.status != 0 || !v->sync)
+        ens__admin_ctl_out(from, reply.addr, &ens__ctl_spawned, &reply, m->hdr.corr, -1, false);
+}
+
+/* A name request: answered at once (core/process/admin/proc_names.c). */
+static void do_name(arec *from, const ens_msg *m)
+{
+    ens__ctl_status_v reply = {ENS_ADDR_NONE, 0};
+    reply.status = ens__admin_name_request(from->addr, !from->outside, m->value, &reply.addr);
+    ens__admin_ctl_out(from, reply.addr, &ens__ctl_ack, &reply, m->hdr.corr, -1, false);
+}
+
+static void do_connect(arec *from, const ens_msg *m)
+{
+    const ens__ctl_conn_v *v = m->value;
+    arec *to = ens__admin_by_addr(v->peer);
+    ens__ctl_status_v reply = {v->peer, 0};
+    int sv[2] = {-1, -1};
+    /* An actor between two incarnations (pid 0) is connected all the same:
+     * its next process inherits the receiving end. */
+    if (to == NULL || to->exiting)
+        reply.status = ENS_ENOACTOR;
+    if (reply.status == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        reply.status = ENS_EIO;
+    if (reply.status < 0) {
+        ens__admin_ctl_out(from, v->peer, &ens__ctl_connected, &reply, 0, -1, false);
+        return;
+    }
+    uint64_t id = admin_state.next_conn++;
+    ens__ctl_conn_v nc = {from->addr, id};
+    if (to->ctl >= 0)
+        ens__admin_ctl_out(to, from->addr, &ens__ctl_newconn, &nc, 0, sv[1], false);
+    if (to->outside) {
+        close(sv[1]); /* the outside never restarts: it holds its only copy */
+    } else if (ens__admin_rx_add(to, id, sv[1]) < 0) {
+        /* The actor has its own copy: the connection works, but what is
+         * queued on it when the actor crashes is lost with it. Said once. */
+        ens__alloc_failed(admin_state.sys,
+                          "keeping a connection for restarts: what is queued on it when "
+                          "its actor crashes is lost");
+        close(sv[1]);
+    }
+    ens__admin_ctl_out(from, v->peer, &ens__ctl_connected, &reply, 0, sv[0], false);
+    close(sv[0]);
+}
+
+/* Status rows from what the admin holds: the records, the stages, /proc. */
+static void do_status(arec *from, const ens_msg *m)
+{
+    ens_actor_status *rows = ens__calloc(admin_state.n + 1, sizeof(*rows));
+    if (rows == NULL) /* the snapshot goes out without rows, its count says why */
+        ens__alloc_failed(admin_state.sys, "a status snapshot was answered without its actors");
+    size_t n = 0;
+    long page_kib = sysconf(_SC_PAGESIZE) / 1024;
+    for (size_t i = 0; rows != NULL && i < admin_state.n; i++) {
+        arec *r = admin_state.recs[i];
+        if (r->outside)
+            continue;
+        uint64_t queued = 0, rss_pages = 0;
+        if (r->stage != NULL && r->stage->len > r->stage->done)
+            queued = r->stage->len - r->stage->done;
+        for (size_t k = 0; k < r->n_rx; k++) {
+            int bytes = 0;
+            if (ioctl(r->rx[k].fd, FIONREAD, &bytes) == 0 && bytes > 0)
+                queued += (uint64_t)bytes;
+        }
+        if (r->pid > 0) {
+            char path[64];
+            snprintf(path, sizeof(path), "/proc/%d/statm", (int)r->pid);
+            FILE *f = fopen(path, "re");
+            unsigned long size = 0, res = 0;
+            if (f != NULL) {
+                if (fscanf(f, "%lu %lu", &size, &res) == 2)
+                    rss_pages = res;
+                fclose(f);
+            }
+        }
+        rows[n++] = (ens_actor_status){
+            .addr = r->addr,
+            .parent = r->parent,
+            .type = (char *)r->def->name,
+            .name = (char *)ens__admin_name_of(r->addr),
+            .pid = (int32_t)r->pid,
+            .incarnation = r->incarnation,
+            .restarts = r->incarnation - 1,
+            .handled = r->stage != NULL ? r->stage->handled : 0,
+            .alloc_failures = r->stage != NULL ? (uint32_t)r->stage->alloc_failures : 0,
+            .mailbox_bytes = queued,
+            .rss_kib = rss_pages * (uint64_t)page_kib,
+        };
+    }
+    ens_status_v v = {
+        (int32_t)admin_state.pid, (uint32_t)admin_state.sys->alloc_failures, {rows, (uint32_t)n}};
+    ens_addr self = {ENS_ID_ADMIN, admin_state.sys->node, 0};
+    uint16_t flags = ENS_FRAME_SYSTEM | (m->hdr.corr != 0 ? ENS_FRAME_REPLY : 0);
+    ens__admin_send_to(self, from->addr, &ens_msg_status, &v, flags, m->hdr.corr, 0);
+    free(rows);
+}
+
+/* An event a control peer reports (ens.ctl.Event): passed on to the
+ * starting program and the journal if r may report it (the rule of
+ * ens__event_refusal, core/process/proc.h), else refused with a BADFRAME row about
+ * r that says why. An actor's claim about a child is checked against the
+ * child's record while there is one. */
+static void on_event_report(arec *r, const ens_msg *m)
+{
+    ens_event ev;
+    ens__ctl_event_from(m->value, &ev);
+    const char *why = ens__event_refusal(r->addr, r->outside, &ev);
+    if (why == NULL && !ens_addr_equal(ev.actor, r->addr) && ev.kind != ENS_EV_DEAD_LETTER) {
+        const arec *child = ens__admin_by_addr(ev.actor);
+        if (child != NULL && !ens_addr_equal(child->parent, r->addr))
+            why = "an actor reports events about itself, its children and its dead letters only";
+    }
+    if (why != NULL) {
+        char about[ENS_ADDR_STRLEN], reason[256];
+        ens_addr_format(ev.actor, about, sizeof(about));
+        snprintf(reason, sizeof(reason), "event refused (%s): kind %d about %s", why, (int)ev.kind,
+                 about);
+        ens__admin_rec_event(r, ENS_EV_BADFRAME, 0, reason);
+        return;
+    }
+    if (ens_addr_is_none(ev.actor))
+        ev.actor = r->addr;
+    arec *o = ens__admin_outside();
+    if (o != NULL)
+        ens__admin_ctl_event(o, &ev);
+    ens__admin_journal_send(&ev);
+}
+
+/* A log line from a control peer (ens.ctl.Log). Actor processes send their
+ * lines here (the admin writes the system's log); ens__log_write keeps each
+ * one line. Outside programs write their own log and never send one: a
+ * line from one is refused, with a BADFRAME row that quotes its start. */
+static void on_log_line(arec *r, const ens_msg *m)
+{
+    const ens__ctl_frame_v *v = m->value;
+    if (v->reason == NULL)
+        return;
+    if (!r->outside) {
+        ens__log_write(admin_state.sys, v->reason);
+        return;
+    }
+    char text[96], reason[192];
+    ens__text_escape(text, sizeof(text), v->reason, strlen(v->reason));
+    snprintf(reason, sizeof(reason), "log line refused (outside programs write their own log): %s",
+             text);
+    ens__admin_rec_event(r, ENS_EV_BADFRAME, 0, reason);
+}
+
+/* An actor closed its end of a connection (ens.ctl.Closed): the admin's
+ * copy of the receiving end goes too, or restarts would keep it alive. */
+static void on_closed(arec *r, const ens_msg *m)
+{
+    const ens__ctl_conn_v *v = m->value;
+    for (size_t i = 0; i < r->n_rx; i++) {
+        if (r->rx[i].id == v->conn_id) {
+            close(r->rx[i].fd);
+            r->rx[i] = r->rx[--r->n_rx];
+            break;
+        }
+    }
+}
+
+/* An actor's init returned (ens.ctl.Started): a synchronous spawn waiting
+ * for it is answered now (a failed init is answered when it is reaped). */
+static void on_started(arec *r, const ens_msg *m)
+{
+    const ens__ctl_exit_v *v = m->value;
+    if (r->sync_pending && v->status == 0) {
+        ens__ctl_status_v s = {r->addr, 0};
+        arec *q = ens__admin_by_addr(r->requester);
+        if (q != NULL && q->ctl >= 0)
+            ens__admin_ctl_out(q, r->addr, &ens__ctl_spawned, &s, r->req_corr, -1, false);
+        r->sync_pending = false;
+    }
+}
+
+/* An actor announces its orderly exit (ens.ctl.Exiting), with the reason
+ * and status its parent will hear; acknowledged when asked. */
+static void on_exiting(arec *r, const ens_msg *m)
+{
+    const ens__ctl_exit_v *v = m->value;
+    r->exiting = true;
+    r->exit_reason = v->reason;
+    r->exit_status = v->status;
+    /* Its name is free from now on, not only once the process is
+     * reaped: the actor announces this (and waits for the ack)
+     * before its parent's child-exited notice leaves, so a
+     * supervisor that starts it again at once finds the name free. */
+    ens__admin_name_forget(r->addr);
+    ens__ctl_status_v ack = {r->addr, 0};
+    if (m->hdr.corr != 0 && r->ctl >= 0)
+        ens__admin_ctl_out(r, r->addr, &ens__ctl_ack, &ack, m->hdr.corr, -1, false);
+}
+
+/* A frame an endpoint could not deliver (ens.ctl.DeadLetter): the admin's
+ * dead-letter rules apply, so a handler anywhere in the system sees it. */
+static void on_dead_letter(arec *r, const ens_msg *m)
+{
+    (void)r;
+    const ens__ctl_frame_v *v = m->value;
+    ens__admin_dead_letter(v->frame.data, v->frame.len,
+                           v->reason != NULL ? v->reason : "dead letter");
+}
+
+/* An actor becomes, or stops being, the dead-letter handler
+ * (ens.ctl.DeadHandler); acknowledged when asked. */
+static void do_dead_handler(arec *r, const ens_msg *m)
+{
+    const ens__ctl_flag_v *v = m->value;
+    if (v->enable)
+        admin_state.dead_handler = r->addr;
+    else if (ens_addr_equal(admin_state.dead_handler, r->addr))
+        admin_state.dead_handler = ENS_ADDR_NONE;
+    ens__ctl_status_v ack = {r->addr, 0};
+    if (m->hdr.corr != 0 && r->ctl >= 0)
+        ens__admin_ctl_out(r, r->addr, &ens__ctl_ack, &ack, m->hdr.corr, -1, false);
+}
+
+/* ens_system_stop from a program (ens.ctl.Shutdown). */
+static void do_shutdown(arec *r, const ens_msg *m)
+{
+    (void)r;
+    const ens__ctl_flag_v *v = m->value;
+    ens__admin_begin_shutdown(v->timeout_ms);
+}
+
+/* What the admin does with each control frame type; r is the endpoint
+ * whose channel it came on (who speaks), m the frame (borrowed). A type
+ * not in the table (one only the admin sends, or one a newer peer knows)
+ * is read and ignored. Type ids are given at registration, so the table
+ * is keyed by the type objects and searched by id: a few entries, the
+ * same cost with any number of actors. */
+typedef struct ctl_handler {
+    const ens_msgtype *type;
+    void (*run)(arec *r, const ens_msg *m);
+} ctl_handler;
+
+static const ctl_handler handlers[] = {
+    {&ens__ctl_spawn, do_spawn},
+    {&ens__ctl_connect, do_connect},
+    {&ens__ctl_name, do_name},
+    {&ens__ctl_kill, do_kill},
+    {&ens__ctl_status, do_status},
+    {&ens__ctl_deadhandler, do_dead_handler},
+    {&ens__ctl_shutdown, do_shutdown},
+    {&ens__ctl_started, on_started},
+    {&ens__ctl_exiting, on_exiting},
+    {&ens__ctl_closed, on_closed},
+    {&ens__ctl_event, on_event_report},
+    {&ens__ctl_log, on_log_line},
+    {&ens__ctl_deadletter, on_dead_letter},
+};
+
+static const ctl_handler *handler_of(uint32_t type_id)
+{
+    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+        /* Registered before any frame could be decoded (ens__ctl_recv). */
+        assert(handlers[i].type->id != 0);
+        if (handlers[i].type->id == type_id)
+            return &handlers[i];
+    }
+    return NULL;
+}
+
+void ens__admin_on_ctl(arec *r)
+{
+    for (;;) {
+        ens_msg *m = NULL;
+        int fds[ENS_CTL_MAX_FDS];
+        int nfds = ENS_CTL_MAX_FDS;
+        int rc = ens__ctl_recv(r->ctl, &m, fds, &nfds);
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]); /* nobody sends the admin descriptors */
+        if (rc == 0)
+            return;
+        if (rc == 1 && r->hello_by != 0) {
+            ens__admin_n_hello--;
+            r->hello_by = 0; /* it speaks the protocol: a real client */
+        }
+        if (rc == ENS_EBADFRAME) {
+            ens__admin_rec_event(r, ENS_EV_BADFRAME, 0, "malformed control frame");
+            continue;
+        }
+        if (rc < 0) {
+            ens__admin_close_ctl(r);
+            if (r == admin_state.starter) {
+                admin_state.starter = NULL;
+                if (!admin_state.sys->opts.persistent)
+                    ens__admin_begin_shutdown(0); /* the starting program is gone */
+            }
+            if (r->outside) /* an outside program left: forget its endpoint */
+                ens__admin_rec_free(r);
+            return;
+        }
+        const ctl_handler *h = handler_of(m->hdr.type_id);
+        if (h != NULL)
+            h->run(r, m);
+        ens_msg_free(m);
+    }
+}

@@ -1,0 +1,170 @@
+/*
+ * core/process/admin/outbound.c - what the admin sends: control frames to a
+ * channel (queued while it is full: the admin never blocks on a peer),
+ * events (to the starting program, the journal writer and the log), and
+ * data frames on the admin's own connection to an endpoint, where they are
+ * staged like any other message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/process/admin/admin.h"
+#include "core/wire/frag.h"
+#include "ensemble/error.h"
+
+#define CTLQ_DROP_AT 4096 /* queued events beyond this are dropped, counted */
+
+void ens__admin_ctl_flush(arec *r)
+{
+    ens__admin_dirty(r);
+    while (r->cq_head != NULL && r->ctl >= 0) {
+        ctlq *q = r->cq_head;
+        int rc = ens__ctl_send_raw(r->ctl, q->frame, q->len, &q->fd, q->fd >= 0 ? 1 : 0, false);
+        if (rc == ENS_EAGAIN)
+            return;
+        r->cq_head = q->next;
+        if (r->cq_head == NULL)
+            r->cq_tail = NULL;
+        r->cq_n--;
+        if (q->fd >= 0)
+            close(q->fd);
+        free(q->frame);
+        free(q);
+    }
+}
+
+void ens__admin_ctl_drop_all(arec *r)
+{
+    ens__admin_dirty(r);
+    while (r->cq_head != NULL) {
+        ctlq *q = r->cq_head;
+        r->cq_head = q->next;
+        if (q->fd >= 0)
+            close(q->fd);
+        free(q->frame);
+        free(q);
+    }
+    r->cq_tail = NULL;
+    r->cq_n = 0;
+}
+
+/* Queue a control frame for r (fd, if >= 0, is borrowed: a duplicate
+ * travels) and send what the channel takes. Events (droppable) beyond
+ * CTLQ_DROP_AT waiting are dropped: a program that does not read its
+ * channel must not make the admin grow without bound. */
+void ens__admin_ctl_out(arec *r, ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
+                        int fd, bool droppable)
+{
+    if (r->ctl < 0)
+        return;
+    if (droppable && r->cq_n >= CTLQ_DROP_AT) {
+        /* Never silent: counted, and said once per thousand. */
+        static uint64_t dropped;
+        if (dropped++ % 1000 == 0)
+            ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
+                     "a program does not read its control channel: %llu event(s) not passed on "
+                     "(the journal still has them)",
+                     (unsigned long long)dropped);
+        return;
+    }
+    ctlq *q = ens__calloc(1, sizeof(*q));
+    if (q == NULL) {
+        ens__alloc_failed(admin_state.sys, "a control message (a reply or notice) was not sent");
+        return;
+    }
+    q->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+    int built = ens__ctl_build(from, t, v, corr, &q->frame, &q->len);
+    if (built < 0 || (fd >= 0 && q->fd < 0)) {
+        if (built == ENS_ENOMEM)
+            ens__alloc_failed(admin_state.sys,
+                              "a control message (a reply or notice) was not sent");
+        else
+            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR, "a control message was not sent: %s",
+                     ens_strerror(built < 0 ? built : ENS_EIO));
+        if (q->fd >= 0)
+            close(q->fd);
+        free(q->frame);
+        free(q);
+        return;
+    }
+    if (r->cq_tail != NULL)
+        r->cq_tail->next = q;
+    else
+        r->cq_head = q;
+    r->cq_tail = q;
+    r->cq_n++;
+    ens__admin_ctl_flush(r);
+}
+
+void ens__admin_ctl_event(arec *r, const ens_event *ev)
+{
+    ens__ctl_event_v v;
+    ens__ctl_event_to(ev, &v);
+    ens__admin_ctl_out(r, ev->actor, &ens__ctl_event, &v, 0, -1, true);
+}
+
+void ens__admin_emit(ens_event *ev)
+{
+    ev->at_ms = ens__now_ms();
+    if (ev->actor_type == NULL)
+        ev->actor_type = "";
+    if (ev->msg_type == NULL)
+        ev->msg_type = "";
+    if (ev->reason == NULL)
+        ev->reason = "";
+    arec *o = ens__admin_outside();
+    if (o != NULL)
+        ens__admin_ctl_event(o, ev);
+    ens__admin_journal_send(ev);
+    char addr[ENS_ADDR_STRLEN];
+    ens_addr_format(ev->actor, addr, sizeof(addr));
+    ens__log(admin_state.sys, NULL,
+             ev->kind == ENS_EV_CRASH || ev->kind == ENS_EV_DEAD_LETTER ? ENS_LOG_WARN
+                                                                        : ENS_LOG_INFO,
+             "%s: actor %s (%s) signal %d: %s", ens_event_kind_name(ev->kind), addr, ev->actor_type,
+             ev->signal, ev->reason);
+}
+
+void ens__admin_rec_event(arec *r, ens_event_kind kind, int sig, const char *reason)
+{
+    ens_event ev = {.kind = kind,
+                    .actor = r->addr,
+                    .parent = r->parent,
+                    .actor_type = r->def != NULL ? r->def->name : "outside",
+                    .signal = sig,
+                    .incarnation = r->incarnation,
+                    .reason = reason};
+    ens__admin_emit(&ev);
+}
+
+/* ---- the admin's own frames to an endpoint ---------------------------- */
+
+void ens__admin_out_flush(arec *r)
+{
+    ens__admin_dirty(r);
+    size_t off = 0;
+    while (off < r->out_len) {
+        ssize_t n = send(r->tx, r->out + off, r->out_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        break; /* EAGAIN: poll for POLLOUT; other errors: the record ends soon */
+    }
+    if (off > 0) {
+        memmove(r->out, r->out + off, r->out_len - off);
+        r->out_len -= off;
+    }
+}
+
+void ens__admin_out_frame(arec *r, const uint8_t *frame, size_t len)
+{
+    if (ens__frag_append(&r->out, &r->out_len, &r->out_cap, frame, len, &r->out_seq) == 0)
+        ens__admin_out_flush(r);
+}

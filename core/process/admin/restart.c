@@ -1,0 +1,257 @@
+/*
+ * core/process/admin/restart.c - actor processes: forking one (through the
+ * zygote for a first incarnation, here for a restart, which inherits the
+ * receiving ends and the stage), and when one is reaped, telling an orderly
+ * exit from a crash: a crash is restarted at the same address unless it
+ * happened in init, during shutdown, on request, or too often
+ * (RESTART_MAX within RESTART_WINDOW_MS); else the actor ends for good.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/process/admin/admin.h"
+#include "ensemble/error.h"
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Start r's first incarnation in one of the zygote's spares, with ctl as
+ * its control channel. Returns 0 (*pid set) or ENS_ENOENT (nothing
+ * started: fork it here). */
+static int zygote_fork(arec *r, bool sync, int ctl, int stage_fd, pid_t *pid)
+{
+    if (stage_fd < 0 || r->n_rx != 1)
+        return ENS_ENOENT;
+    int rx = r->rx[0].fd;
+    uint64_t rx_id = r->rx[0].id;
+    ens_actor_boot boot = {
+        .def = r->def,
+        .addr = r->addr,
+        .parent = r->parent,
+        .incarnation = r->incarnation,
+        .ctl = ctl,
+        .rx = &rx,
+        .n_rx = 1,
+        .rx_ids = &rx_id,
+        .arg_frame = r->arg,
+        .arg_len = r->arg_len,
+        .sync = sync,
+        .spawn_flags = r->spawn_flags,
+    };
+    return ens__zygote_fork(&admin_state.zygote, &boot, stage_fd, pid) == 0 ? 0 : ENS_ENOENT;
+}
+
+/* Start a process for r (a new incarnation when r ran before). stage_fd is
+ * the memfd of a new actor's stage, or -1: first incarnations go through
+ * the zygote when there is one, the others are forked here (they inherit
+ * every receiving end the admin holds for them). */
+int ens__admin_fork_actor(arec *r, bool sync, int stage_fd)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return ENS_EIO;
+    pid_t pid = -1;
+    if (zygote_fork(r, sync, sv[1], stage_fd, &pid) != 0)
+        pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return errno == EAGAIN ? ENS_EAGAIN : ENS_ENOMEM;
+    }
+    if (pid == 0) {
+        if (!ens__child_setup(admin_state.pid, true))
+            _exit(ENS_PROC_EXIT_PARENT_GONE);
+        /* Keep only our own stage: another actor's is none of our business
+         * (and each mapping would make our forks and page tables dearer). */
+        for (size_t i = 0; i < admin_state.n; i++) {
+            if (admin_state.recs[i] != r && admin_state.recs[i]->stage != NULL)
+                munmap(admin_state.recs[i]->stage, admin_state.recs[i]->stage_len);
+        }
+        size_t nk = r->n_rx + 1;
+        int *keep = malloc(nk * sizeof(int));
+        int *rx = malloc((r->n_rx + 1) * sizeof(int));
+        uint64_t *ids = malloc((r->n_rx + 1) * sizeof(uint64_t));
+        if (keep == NULL || rx == NULL || ids == NULL)
+            _exit(ENS_PROC_EXIT_NO_MEMORY);
+        keep[0] = sv[1];
+        for (size_t i = 0; i < r->n_rx; i++) {
+            keep[i + 1] = r->rx[i].fd;
+            rx[i] = r->rx[i].fd;
+            ids[i] = r->rx[i].id;
+        }
+        qsort(keep, nk, sizeof(int), cmp_int);
+        ens__close_fds_except(keep, nk);
+        free(keep);
+        ens_actor_boot boot = {
+            .sys = admin_state.sys,
+            .def = r->def,
+            .addr = r->addr,
+            .parent = r->parent,
+            .incarnation = r->incarnation,
+            .ctl = sv[1],
+            .rx = rx,
+            .n_rx = r->n_rx,
+            .rx_ids = ids,
+            .stage = r->stage,
+            .arg_frame = r->arg,
+            .arg_len = r->arg_len,
+            .sync = sync,
+            .spawn_flags = r->spawn_flags,
+        };
+        ens__actor_process_main(&boot);
+    }
+    close(sv[1]);
+    ens__fd_nonblock(sv[0]);
+    r->ctl = sv[0];
+    ens__admin_rec_set_pid(r, pid);
+    ens__admin_dirty(r);
+    r->exiting = false;
+    return 0;
+}
+
+/* The children of an incarnation that died without its orderly stop (a
+ * crash, a kill) are asked to exit, the last started first, as its stop
+ * would have done: the incarnation that knew them is gone (a restarted one
+ * starts with zeroed state, and its init starts children of its own). Their
+ * exit notices reach the address, so the next incarnation, if any, hears of
+ * them as of any child. */
+static void stop_orphans(ens_addr parent)
+{
+    for (size_t i = admin_state.n; i-- > 0;) {
+        arec *c = admin_state.recs[i];
+        if (!c->outside && !c->killed && ens_addr_equal(c->parent, parent) &&
+            !ens_addr_is_none(c->addr)) {
+            ens_exit_request_v v = {0};
+            ens__admin_send_to(parent, c->addr, &ens_msg_exit_request, &v, ENS_FRAME_SYSTEM, 0, 0);
+        }
+    }
+}
+
+/* r ended for good: tell whoever waits, the parent if the actor could not
+ * tell it itself, turn its queue into dead letters, forget it. */
+static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
+{
+    ens_addr addr = r->addr;
+    if (r->sync_pending) {
+        ens__ctl_status_v v = {addr, ENS_EINIT};
+        arec *q = ens__admin_by_addr(r->requester);
+        if (q != NULL && q->ctl >= 0)
+            ens__admin_ctl_out(q, addr, &ens__ctl_spawned, &v, r->req_corr, -1, false);
+        r->sync_pending = false;
+    }
+    if (ens_addr_equal(admin_state.dead_handler, addr))
+        admin_state.dead_handler = ENS_ADDR_NONE;
+    if (!orderly && !ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
+        ens_child_exited_v ce = {addr, reason, sig, status, r->incarnation};
+        ens__admin_send_to(addr, r->parent, &ens_msg_child_exited, &ce, ENS_FRAME_SYSTEM, 0, 0);
+    }
+    if (!orderly)
+        stop_orphans(addr);
+    /* Mark it gone before draining, so its letters do not come back to it. */
+    r->addr = ENS_ADDR_NONE;
+    ens__admin_drain_to_dead_letters(r, "the actor ended");
+    r->addr = addr;
+    ens__admin_rec_free(r);
+}
+
+/* A process of ours ended: orderly exit, or a crash to absorb. */
+void ens__admin_on_child_exit(pid_t pid, int wstatus)
+{
+    if (admin_state.jpid > 0 && pid == admin_state.jpid) { /* the journal writer: not an actor */
+        ens__admin_journal_exited(wstatus);
+        return;
+    }
+    switch (ens__zygote_exited(&admin_state.zygote, pid)) {
+    case ENS_ZYGOTE_ITSELF:
+        ens__admin_zygote_exited(wstatus);
+        return;
+    case ENS_ZYGOTE_SPARE:
+        return;
+    case ENS_ZYGOTE_NOT_OURS:
+        break;
+    }
+    arec *r = ens__admin_by_pid(pid);
+    if (r == NULL || r->pid != pid)
+        return;
+    ens__admin_rec_set_pid(r, 0);
+    if (r->ctl >= 0) {
+        ens__admin_on_ctl(r); /* what it said before it ended (its exit notice) */
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): ens__admin_on_ctl frees only outside recs
+         * (pid 0) */
+        ens__admin_close_ctl(r);
+    }
+    if (r->exiting && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+        end_for_good(r, r->exit_reason, r->exit_status, 0, true);
+        return;
+    }
+    int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+    if (r->killed) { /* ens_kill: no restart, whatever it died of */
+        ens_event ev = {.kind = ENS_EV_EXIT,
+                        .actor = r->addr,
+                        .parent = r->parent,
+                        .actor_type = r->def->name,
+                        .signal = sig,
+                        .incarnation = r->incarnation,
+                        .reason = "killed on request (ens_kill)"};
+        ens__admin_emit(&ev);
+        end_for_good(r, ENS_EXIT_KILLED, 0, sig, false);
+        return;
+    }
+    int reason = sig == SIGKILL ? ENS_EXIT_KILLED : ENS_EXIT_CRASH;
+    char why[128];
+    if (sig != 0)
+        snprintf(why, sizeof(why), "process killed by signal %d (%s)", sig, strsignal(sig));
+    else
+        snprintf(why, sizeof(why), "process exited with status %d", WEXITSTATUS(wstatus));
+    ens__admin_rec_event(r, ENS_EV_CRASH, sig, why);
+    bool in_init = r->stage != NULL && r->stage->state == ENS_STAGE_INIT;
+    int64_t now = ens__now_ms();
+    size_t recent = 0;
+    for (size_t i = 0; i < r->n_crashes; i++) {
+        if (now - r->crashes[i] < RESTART_WINDOW_MS)
+            r->crashes[recent++] = r->crashes[i];
+    }
+    r->n_crashes = recent;
+    if (in_init || admin_state.shutting_down || r->no_restart || recent >= RESTART_MAX - 1) {
+        const char *gave_up = in_init                     ? "crashed in init: not restarted"
+                              : admin_state.shutting_down ? "crashed during shutdown"
+                              : r->no_restart             ? "crashed: spawned not to be restarted"
+                                                          : "crashed too often: not restarted";
+        ens_event ev = {.kind = ENS_EV_EXIT,
+                        .actor = r->addr,
+                        .parent = r->parent,
+                        .actor_type = r->def->name,
+                        .signal = sig,
+                        .incarnation = r->incarnation,
+                        .reason = gave_up};
+        ens__admin_emit(&ev);
+        end_for_good(r, in_init ? ENS_EXIT_INIT_FAILED : reason, 0, sig, false);
+        return;
+    }
+    r->crashes[r->n_crashes++] = now;
+    stop_orphans(r->addr);
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): only staged recs are forked */
+    r->stage->last_signal = sig;
+    r->incarnation++;
+    const bool redelivering = ens__stage_in_hand(r->stage) && r->stage->attempt < 2;
+    if (ens__admin_fork_actor(r, false, -1) < 0) {
+        end_for_good(r, reason, 0, sig, false);
+        return;
+    }
+    ens__admin_rec_event(r, ENS_EV_RESTART, sig, "restarted at the same address");
+    if (!ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
+        ens_child_restarted_v cr = {r->addr, sig, r->incarnation, redelivering ? 1 : 0, 0};
+        ens__admin_send_to(r->addr, r->parent, &ens_msg_child_restarted, &cr, ENS_FRAME_SYSTEM, 0,
+                           0);
+    }
+}
