@@ -77,6 +77,7 @@ typedef struct ctlq {
 typedef struct arec {
     ens_addr addr, parent;
     const ens_actor_def *def;
+    const ens_actor_def *shown; /* the definition its rows name (def, or a wrapper's user's) */
     pid_t pid; /* 0 while no process runs */
     uint32_t incarnation;
     int ctl;                 /* admin's end of the control channel, -1 if none */
@@ -522,7 +523,7 @@ static void rec_event(arec *r, ens_event_kind kind, int sig, const char *reason)
     ens_event ev = {.kind = kind,
                     .actor = r->addr,
                     .parent = r->parent,
-                    .actor_type = r->def != NULL ? r->def->name : "outside",
+                    .actor_type = r->shown != NULL ? r->shown->name : "outside",
                     .signal = sig,
                     .incarnation = r->incarnation,
                     .reason = reason};
@@ -1101,7 +1102,7 @@ static void on_child_exit(pid_t pid, int wstatus)
         ens_event ev = {.kind = ENS_EV_EXIT,
                         .actor = r->addr,
                         .parent = r->parent,
-                        .actor_type = r->def->name,
+                        .actor_type = r->shown->name,
                         .signal = sig,
                         .incarnation = r->incarnation,
                         .reason = "killed on request (ens_kill)"};
@@ -1132,7 +1133,7 @@ static void on_child_exit(pid_t pid, int wstatus)
         ens_event ev = {.kind = ENS_EV_EXIT,
                         .actor = r->addr,
                         .parent = r->parent,
-                        .actor_type = r->def->name,
+                        .actor_type = r->shown->name,
                         .signal = sig,
                         .incarnation = r->incarnation,
                         .reason = gave_up};
@@ -1234,6 +1235,7 @@ static void do_spawn(arec *from, const ens_msg *m)
         rec_index(r);
         r->parent = from->outside ? ENS_ADDR_NONE : from->addr;
         r->def = def;
+        r->shown = !from->foreign && v->shown != 0 ? (const ens_actor_def *)(uintptr_t)v->shown : def;
         r->incarnation = 1;
         r->no_restart = (v->flags & ENS_SPAWN_NO_RESTART) != 0;
         r->spawn_flags = (uint32_t)v->flags;
@@ -1355,7 +1357,7 @@ static void do_status(arec *from, const ens_msg *m)
         rows[n++] = (ens_actor_status){
             .addr = r->addr,
             .parent = r->parent,
-            .type = (char *)r->def->name,
+            .type = (char *)r->shown->name,
             .name = (char *)ens__admin_name_of(r->addr),
             .pid = (int32_t)r->pid,
             .incarnation = r->incarnation,
