@@ -528,8 +528,8 @@ static int ip_names(ens_system *s, ens_actor *caller, ens_names_req *req)
             req->addr = at;
             return 1;
         }
-        int rc =
-            ip_spawn(s, caller, req->def, NULL, req->frame, req->len, req->sync, req->flags, &req->addr);
+        int rc = ip_spawn(s, caller, req->def, NULL, req->frame, req->len, req->sync, req->flags,
+                          &req->addr);
         if (rc < 0)
             return rc;
         rc = ens__names_set(&b->names, req->name, req->addr);

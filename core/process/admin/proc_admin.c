@@ -78,7 +78,7 @@ typedef struct arec {
     ens_addr addr, parent;
     const ens_actor_def *def;
     const ens_actor_def *shown; /* the definition its rows name (def, or a wrapper's user's) */
-    pid_t pid; /* 0 while no process runs */
+    pid_t pid;                  /* 0 while no process runs */
     uint32_t incarnation;
     int ctl;                 /* admin's end of the control channel, -1 if none */
     int tx;                  /* admin's sending end of its own connection */
@@ -1235,7 +1235,8 @@ static void do_spawn(arec *from, const ens_msg *m)
         rec_index(r);
         r->parent = from->outside ? ENS_ADDR_NONE : from->addr;
         r->def = def;
-        r->shown = !from->foreign && v->shown != 0 ? (const ens_actor_def *)(uintptr_t)v->shown : def;
+        r->shown =
+            !from->foreign && v->shown != 0 ? (const ens_actor_def *)(uintptr_t)v->shown : def;
         r->incarnation = 1;
         r->no_restart = (v->flags & ENS_SPAWN_NO_RESTART) != 0;
         r->spawn_flags = (uint32_t)v->flags;
