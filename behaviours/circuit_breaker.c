@@ -17,6 +17,13 @@
  * is ignored); a request that finds the reset timeout passed makes the move
  * too, should the wake-up ever be missing.
  *
+ * A target named by global name is an address cached in the state: looked
+ * up (ens_name_lookup, one short request to the admin) when none is cached,
+ * and dropped after every failed request, so the next request asks the
+ * name table again and follows the target to a new address. The breaker
+ * never resends a request to the new address: the old target may have
+ * taken it before it ended.
+ *
  * The library's message types and the breaker's definition are built-in
  * (ENS__BUILTIN_MSGTYPE, ENS__BUILTIN_ACTOR): the type table and
  * ens_actor_find know them in every process of the process base, before any
@@ -35,6 +42,7 @@
 #include "core/wire/msgtype.h"
 #include "ensemble/error.h"
 #include "ensemble/event.h"
+#include "ensemble/registry.h"
 #include "ensemble/system.h"
 
 /* ---- message types and definition ------------------------------------- */
@@ -45,13 +53,13 @@ const ens_msgtype ens_msg_breaker_open = {"ens.BreakerOpen", "S(u)", sizeof(ens_
 const ens_msgtype ens_msg_breaker_info = {"ens.BreakerInfo", "S(iuuuuuUUU)",
                                           sizeof(ens_breaker_info_v), 0, 0x82C874B5u};
 /* The start argument: the options as given (layout of ens_breaker_opts). */
-static const ens_msgtype arg_type = {"ens.BreakerArg", "S(" ENS_ADDR_FMT "uuuuuuuu)",
+static const ens_msgtype arg_type = {"ens.BreakerArg", "S(" ENS_ADDR_FMT "suuuuuuuu)",
                                      sizeof(ens_breaker_opts), 0, 0x9FE23BD7u};
 ENS__BUILTIN_MSGTYPE(ens_msg_breaker_open);
 ENS__BUILTIN_MSGTYPE(ens_msg_breaker_info);
 ENS__BUILTIN_MSGTYPE(arg_type);
 
-_Static_assert(sizeof(ens_breaker_opts) == 48, "ens_breaker_opts layout (ens.BreakerArg)");
+_Static_assert(sizeof(ens_breaker_opts) == 56, "ens_breaker_opts layout (ens.BreakerArg)");
 _Static_assert(sizeof(ens_breaker_info_v) == 48, "ens_breaker_info_v layout");
 
 /* A request let through and not completed yet. */
@@ -63,7 +71,9 @@ typedef struct pending_call {
 } pending_call;
 
 typedef struct breaker {
-    ens_breaker_opts o;
+    ens_breaker_opts o; /* o.target_name points to name (or is NULL) */
+    char name[ENS_NAME_MAX + 1];
+    ens_addr cached; /* by name: the holder's address, none until looked up */
     ens_breaker_state state;
     uint64_t epoch; /* +1 per state change */
     uint32_t consecutive;
@@ -269,6 +279,8 @@ static void on_reply(ens_ctx *c, void *state, int status, const ens_msg *reply, 
     pending_call p;
     if (!pending_take(b, tag, &p))
         return;
+    if (status != 0)
+        b->cached = ENS_ADDR_NONE; /* the name may have moved: look again */
     answer(c, p.from, status, reply);
     if (p.epoch == b->epoch)
         record(c, b, status, p.probe);
@@ -292,6 +304,41 @@ static int reject(ens_ctx *c, breaker *b)
     return 0;
 }
 
+/* The address to send to: the target, or the name's holder (looked up if
+ * none is cached). Errors: ENS_ENOENT (nobody holds the name) and those of
+ * ens_name_lookup. */
+static int target_of(ens_ctx *c, breaker *b, ens_addr *out)
+{
+    if (b->o.target_name == NULL) {
+        *out = b->o.target;
+        return 0;
+    }
+    if (ens_addr_is_none(b->cached)) {
+        int rc = ens_name_lookup(c, b->name, &b->cached);
+        if (rc < 0) {
+            b->cached = ENS_ADDR_NONE;
+            return rc;
+        }
+    }
+    *out = b->cached;
+    return 0;
+}
+
+/* A request let through whose target name nobody holds: a failure of the
+ * call, answered as a call to a dead actor is. */
+static int no_such_name(ens_ctx *c, breaker *b, int probe)
+{
+    char why[ENS_NAME_MAX + 32];
+    snprintf(why, sizeof(why), "no such name: %s", b->name);
+    ens_string_v v = {why};
+    if (ens_reply_error(c, ENS_ENOACTOR, &ens_msg_string, &v) < 0)
+        (void)ens_reply_error(c, ENS_ENOACTOR, NULL, NULL);
+    b->passed++;
+    b->probes_sent += (uint32_t)probe;
+    record(c, b, ENS_ENOACTOR, probe);
+    return 0;
+}
+
 static int admit(ens_ctx *c, breaker *b, const ens_msg *m)
 {
     if (b->state == ENS_BREAKER_OPEN && mono_ns() >= b->open_until_ns)
@@ -309,16 +356,21 @@ static int admit(ens_ctx *c, breaker *b, const ens_msg *m)
         (void)ens_reply_error(c, ENS_EBADTYPE, NULL, NULL);
         return 0;
     }
+    ens_addr to;
+    int rc = target_of(c, b, &to);
+    if (rc == ENS_ENOENT)
+        return no_such_name(c, b, probe);
     pending_call p = {++b->next_tag, ens_from_current(c), b->epoch, probe};
-    int rc = pending_add(b, p);
+    if (rc == 0)
+        rc = pending_add(b, p);
     if (rc == 0) {
-        rc = ens_request(c, b->o.target, t, ens_msg_value(m, t), b->o.call_timeout_ms, on_reply,
-                         p.tag);
+        rc = ens_request(c, to, t, ens_msg_value(m, t), b->o.call_timeout_ms, on_reply, p.tag);
         if (rc < 0)
             pending_take(b, p.tag, &p);
     }
     if (rc < 0) {
-        /* Our own failure to send, not the target's: answered, not counted. */
+        /* Our own failure (a lookup or the send), not the target's: answered,
+         * not counted. */
         (void)ens_reply_error(c, rc, NULL, NULL);
         return 0;
     }
@@ -347,9 +399,11 @@ static int reply_info(ens_ctx *c, const breaker *b)
 
 static int opts_check(const ens_breaker_opts *o)
 {
-    if (ens_addr_is_none(o->target) || (o->max_failures == 0 && o->failure_percent == 0) ||
-        o->failure_percent > 100 || o->call_timeout_ms == 0 || o->reset_timeout_ms == 0 ||
-        o->backoff_percent < 100 || o->half_open_probes == 0)
+    if (ens_addr_is_none(o->target) == (o->target_name == NULL) ||
+        (o->target_name != NULL && !ens_name_valid(o->target_name)) ||
+        (o->max_failures == 0 && o->failure_percent == 0) || o->failure_percent > 100 ||
+        o->call_timeout_ms == 0 || o->reset_timeout_ms == 0 || o->backoff_percent < 100 ||
+        o->half_open_probes == 0)
         return ENS_EINVAL;
     if (o->failure_percent > 0 &&
         (o->window_calls == 0 || o->window_calls > ENS_BREAKER_MAX_WINDOW))
@@ -365,6 +419,11 @@ static int breaker_init(ens_ctx *c, void *state, const ens_msg *arg)
     if (o == NULL || opts_check(o) < 0)
         return ENS_EINVAL;
     b->o = *o;
+    if (o->target_name != NULL) { /* the argument is borrowed: keep a copy */
+        snprintf(b->name, sizeof(b->name), "%s", o->target_name);
+        b->o.target_name = b->name;
+    }
+    b->cached = ENS_ADDR_NONE;
     b->state = ENS_BREAKER_CLOSED;
     b->epoch = 1;
     b->reset_ms = o->reset_timeout_ms;
@@ -387,16 +446,26 @@ static int breaker_receive(ens_ctx *c, void *state, const ens_msg *m)
     }
     if (ens_msg_error(m) != 0)
         return 0; /* an error reply nobody waits for: the core drops those */
-    if (b->state == ENS_BREAKER_CLOSED)
-        return ens_forward(c, b->o.target, m);
+    char why[ENS_NAME_MAX + 32];
+    const char *reason =
+        b->state == ENS_BREAKER_OPEN ? "circuit breaker open" : "circuit breaker half-open";
+    if (b->state == ENS_BREAKER_CLOSED) {
+        ens_addr to;
+        int rc = target_of(c, b, &to);
+        if (rc == 0)
+            return ens_forward(c, to, m);
+        if (rc != ENS_ENOENT)
+            return rc; /* retried once, then back to its sender as poison */
+        snprintf(why, sizeof(why), "no such name: %s", b->name);
+        reason = why;
+    }
     const ens_msgtype *t = ens_msg_type(m);
     ens_event ev = {
         .kind = ENS_EV_DEAD_LETTER,
-        .actor = b->o.target,
+        .actor = b->o.target_name != NULL ? b->cached : b->o.target,
         .msg_type = t != NULL ? t->name : "",
         .sender = ens_msg_sender(m),
-        .reason =
-            b->state == ENS_BREAKER_OPEN ? "circuit breaker open" : "circuit breaker half-open",
+        .reason = reason,
     };
     (void)ens_event_report(c, &ev);
     return 0;

@@ -11,7 +11,10 @@
  *    sequence number.
  *  - the worker wrapper ("ens.TroupeWorker"): runs the user's definition on
  *    a state buffer of its own and answers each Mark with a Done of the same
- *    number to the leader. Order per pair is FIFO and a worker handles one
+ *    number to the leader. It is spawned shown as the user's definition
+ *    (ens__spawn_shown): status rows, journal rows, events and log lines
+ *    name the user's type, and the leader is their parent, so nobody
+ *    outside this file sees the wrapper's name. Order per pair is FIFO and a worker handles one
  *    message at a time, so when it takes a Mark the work before it is over:
  *    handled, retried and handled, or poisoned (after errors or, on the
  *    process base, after a crash, redelivery and a second crash). The leader
@@ -35,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/runtime/runtime.h"
 #include "core/wire/msgtype.h"
 #include "ensemble/error.h"
 
@@ -137,6 +141,7 @@ static int worker_init(ens_ctx *c, void *state, const ens_msg *arg)
     if (cfg == NULL || cfg->def == 0)
         return ENS_EINVAL;
     w->def = (const ens_actor_def *)(uintptr_t)cfg->def;
+    ens__actor_show_as(c, w->def); /* the events of this process name it too */
     w->user = calloc(1, w->def->state_size > 0 ? w->def->state_size : 1);
     if (w->user == NULL)
         return ENS_ENOMEM;
@@ -321,7 +326,7 @@ static int worker_start(ens_ctx *c, leader_state *L, slot **out)
         (uint64_t)(uintptr_t)L->def, L->max_count, L->idle_count, L->dismiss_after_ms, 0,
         {L->arg, L->arg_len}};
     ens_addr a;
-    int rc = ens_spawn(c, &worker_def, &cfg_t, &cfg, &a);
+    int rc = ens__spawn_shown(c, &worker_def, L->def, &cfg_t, &cfg, 0, &a);
     if (rc < 0)
         return rc;
     *s = (slot){a, SLOT_IDLE, 0, mono_ms(), false};

@@ -144,13 +144,22 @@ static const ens_actor_def proxy_def = {
 
 /* ---- fixture: a system with a journal, a flaky target, a breaker -------- */
 
+/* How the breaker names its target. */
+typedef enum target_by {
+    BY_ADDRESS = 0,
+    BY_NAME,         /* the target holds TARGET_NAME; the breaker has the name */
+    BY_MISSING_NAME, /* the breaker has TARGET_NAME, which nobody holds */
+} target_by;
+
+#define TARGET_NAME "cbt.target"
+
 typedef struct rig {
     char dir[64];
     char path[96];
     ens_addr flaky, breaker, proxy;
 } rig;
 
-static void rig_start(scn *t, rig *r, ens_breaker_opts *o)
+static void rig_start(scn *t, rig *r, ens_breaker_opts *o, target_by by)
 {
     snprintf(r->dir, sizeof(r->dir), "/tmp/ens-cbt-XXXXXX");
     assert_non_null(mkdtemp(r->dir));
@@ -159,8 +168,12 @@ static void rig_start(scn *t, rig *r, ens_breaker_opts *o)
     so.journal_path = r->path;
     so.log_level = ENS_LOG_ERROR;
     scn_start(t, &so);
-    assert_int_equal(ens_spawn(t->out, &flaky_def, NULL, NULL, &r->flaky), 0);
-    o->target = r->flaky;
+    if (by == BY_NAME)
+        assert_int_equal(ens_name_spawn(t->out, TARGET_NAME, &flaky_def, NULL, NULL, &r->flaky), 0);
+    else
+        assert_int_equal(ens_spawn(t->out, &flaky_def, NULL, NULL, &r->flaky), 0);
+    o->target = by == BY_ADDRESS ? r->flaky : ENS_ADDR_NONE;
+    o->target_name = by == BY_ADDRESS ? NULL : TARGET_NAME;
     assert_int_equal(ens_breaker_spawn(t->out, o, &r->breaker), 0);
     assert_int_equal(ens_spawn(t->out, &proxy_def, &addr_t, &(addr_v){r->breaker}, &r->proxy), 0);
 }
@@ -206,6 +219,29 @@ static void wait_state(scn *t, rig *r, ens_breaker_state want)
         if (scn_now_ns() > deadline)
             fail_msg("breaker never became %s", ens_breaker_state_name(want));
     }
+}
+
+/* Kill the target (ens_kill) and wait until its name is free. */
+static void target_gone(scn *t, rig *r)
+{
+    assert_int_equal(ens_kill(t->out, r->flaky), 0);
+    int64_t deadline = scn_now_ns() + (int64_t)SCN_WAIT_MS * 1000000;
+    ens_addr holder;
+    int rc;
+    while ((rc = ens_name_lookup(t->out, TARGET_NAME, &holder)) == 0) {
+        if (scn_now_ns() > deadline)
+            fail_msg("the killed target still holds its name");
+        assert_int_equal(ens_system_run(t->sys, 1), 0);
+    }
+    assert_int_equal(rc, ENS_ENOENT);
+}
+
+/* A new target under the name, at another address than the last one. */
+static void target_back(scn *t, rig *r)
+{
+    ens_addr old = r->flaky;
+    assert_int_equal(ens_name_spawn(t->out, TARGET_NAME, &flaky_def, NULL, NULL, &r->flaky), 0);
+    assert_false(ens_addr_equal(old, r->flaky));
 }
 
 static seen_v via_proxy(scn *t, rig *r, int32_t op, int32_t then)
@@ -292,6 +328,9 @@ typedef enum step_kind {
     SEEN,          /* the target has seen n requests */
     FAILS_FAST,    /* an ask and a request of op are both refused with ENS_EBREAKER_OPEN and a
                       retry_after_ms in (0, 60 s], without reaching the target, within 5 s */
+    GONE,          /* the target is killed (ens_kill); its name is free */
+    BACK,          /* a new target takes the name, at another address (SEEN asks it) */
+    NO_SUCH_NAME,  /* an ask of op is answered ENS_ENOACTOR saying "no such name: ..." */
 } step_kind;
 
 typedef enum info_field {
@@ -331,6 +370,9 @@ typedef struct step {
 #define S_INFO(f, k)      STEP(.kind = INFO, .field = (f), .n = (k))
 #define S_SEEN(k)         STEP(.kind = SEEN, .n = (k))
 #define S_FAILS_FAST(o)   STEP(.kind = FAILS_FAST, .op = (o))
+#define S_GONE            STEP(.kind = GONE)
+#define S_BACK            STEP(.kind = BACK)
+#define S_NO_SUCH_NAME(o) STEP(.kind = NO_SUCH_NAME, .op = (o))
 
 /* The breaker's options. Zero is the default of ENS_BREAKER_OPTS_INIT,
  * except for max_failures, which every case gives (0 turns the rule off);
@@ -338,6 +380,7 @@ typedef struct step {
 typedef struct config {
     uint32_t max_failures, failure_percent, window_calls, call_timeout_ms;
     uint32_t reset_timeout_ms, max_reset_timeout_ms, backoff_percent;
+    target_by by; /* how the breaker names its target */
 } config;
 
 #define MAX_STEPS   24
@@ -449,6 +492,37 @@ static const cb_case cases[] = {
       S_INFO(CONSECUTIVE_FAILURES, 0)},
      {"closed -> open after 1 consecutive failures", "open -> half-open after 50 ms",
       "half-open -> closed after 1 successful trial"}},
+
+    /* A target by name is followed to a new address: the breaker found the
+     * name's holder; that one is killed and another takes the name. The
+     * request still sent to the old address fails (ENS_ENOACTOR, counted:
+     * never resent, the old one may have taken it); the breaker looks the
+     * name up again and the next requests and tells reach the new target. */
+    {"test_target_by_name_followed_to_new_address",
+     {.max_failures = 3, .by = BY_NAME},
+     {S_ASK(WK_OK, 0), S_SEEN(1), S_GONE, S_BACK, S_ASK(WK_OK, ENS_ENOACTOR),
+      S_INFO(CONSECUTIVE_FAILURES, 1), S_ASK(WK_OK, 0), S_SEEN(1), S_ASK(WK_OK, 0), S_SEEN(2),
+      S_TELL(WK_OK), S_FORWARDED(WK_OK), S_IS(CLOSED), S_INFO(CONSECUTIVE_FAILURES, 0)},
+     {NULL}},
+
+    /* A name nobody holds is a failure of each request: the requester gets
+     * ENS_ENOACTOR ("no such name"), and the breaker opens; when the name
+     * is held again the trial after the reset timeout looks it up and
+     * closes the breaker. */
+    {"test_target_name_missing_counts_as_failure",
+     {.max_failures = 2, .reset_timeout_ms = 50, .by = BY_NAME},
+     {S_ASK(WK_OK, 0), S_GONE, S_ASK(WK_OK, ENS_ENOACTOR), S_IS(CLOSED), S_NO_SUCH_NAME(WK_OK),
+      S_IS(OPEN), S_BACK, S_BECOMES(HALF_OPEN), S_ASK(WK_OK, 0), S_IS(CLOSED), S_SEEN(1)},
+     {"closed -> open after 2 consecutive failures (last ENS_ENOACTOR)",
+      "open -> half-open after 50 ms", "half-open -> closed after 1 successful trial"}},
+
+    /* A breaker may start before anyone holds its target's name: requests
+     * fail and count, tells are reported as dead letters naming the name. */
+    {"test_target_name_never_held",
+     {.max_failures = 2, .by = BY_MISSING_NAME},
+     {S_TELL(WK_OK), S_NOTHING_COMES, S_NO_SUCH_NAME(WK_OK), S_IS(CLOSED), S_NO_SUCH_NAME(WK_OK),
+      S_IS(OPEN), S_SEEN(0)},
+     {"closed -> open after 2 consecutive failures (last ENS_ENOACTOR)"}},
 };
 
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
@@ -472,8 +546,9 @@ static ens_breaker_opts opts_of(const config *c)
 }
 
 static const char *const step_names[] = {
-    "END",           "ASK",          "PROXY", "PROXY_TELL", "PROXY_ANSWER", "TELL", "FORWARDED",
-    "NOTHING_COMES", "DEAD_LETTERS", "IS",    "BECOMES",    "INFO",         "SEEN", "FAILS_FAST",
+    "END",       "ASK",           "PROXY",        "PROXY_TELL", "PROXY_ANSWER", "TELL",
+    "FORWARDED", "NOTHING_COMES", "DEAD_LETTERS", "IS",         "BECOMES",      "INFO",
+    "SEEN",      "FAILS_FAST",    "GONE",         "BACK",       "NO_SUCH_NAME",
 };
 
 /* Fail the case at step i unless have == want. */
@@ -588,6 +663,22 @@ static void run_step(scn *t, rig *r, size_t i, const step *s)
     case FAILS_FAST:
         fails_fast(t, r, i, s);
         break;
+    case GONE:
+        target_gone(t, r);
+        break;
+    case BACK:
+        target_back(t, r);
+        break;
+    case NO_SUCH_NAME: {
+        expect(i, s, "the status",
+               ens_ask(t->out, r->breaker, &work_t, WORK(s->op, 0), SCN_WAIT_MS, &m), ENS_ENOACTOR);
+        const ens_string_v *why = m != NULL ? ens_msg_value(m, &ens_msg_string) : NULL;
+        if (why == NULL || why->text == NULL ||
+            strcmp(why->text, "no such name: " TARGET_NAME) != 0)
+            fail_msg("step %zu: the error reply does not say \"no such name\"", i);
+        ens_msg_free(m);
+        break;
+    }
     }
 }
 
@@ -600,7 +691,7 @@ static void run_case(void **state)
     assert_non_null(c);
     rig r;
     ens_breaker_opts o = opts_of(&c->opts);
-    rig_start(t, &r, &o);
+    rig_start(t, &r, &o, c->opts.by);
     for (size_t i = 0; i < MAX_STEPS && c->steps[i].kind != END; i++)
         run_step(t, &r, i, &c->steps[i]);
     finish(t, &r, c->journal);
@@ -615,8 +706,8 @@ static void test_bad_options_refused(void **state)
     assert_int_equal(ens_spawn(t->out, &flaky_def, NULL, NULL, &flaky), 0);
     ens_breaker_opts ok = ENS_BREAKER_OPTS_INIT;
     ok.target = flaky;
-    ens_breaker_opts bad[6];
-    for (size_t i = 0; i < 6; i++)
+    ens_breaker_opts bad[9];
+    for (size_t i = 0; i < 9; i++)
         bad[i] = ok;
     bad[0].target = ENS_ADDR_NONE;
     bad[1].max_failures = 0; /* and no ratio rule */
@@ -625,7 +716,12 @@ static void test_bad_options_refused(void **state)
     bad[4].failure_percent = 101;
     bad[5].failure_percent = 50;
     bad[5].window_calls = ENS_BREAKER_MAX_WINDOW + 1;
-    for (size_t i = 0; i < 6; i++)
+    bad[6].target_name = "cbt.both"; /* and the target */
+    bad[7].target = ENS_ADDR_NONE;
+    bad[7].target_name = "no spaces allowed";
+    bad[8].target = ENS_ADDR_NONE;
+    bad[8].target_name = "";
+    for (size_t i = 0; i < 9; i++)
         assert_int_equal(ens_breaker_spawn(t->out, &bad[i], &b), ENS_EINVAL);
     assert_true(ens_addr_is_none(b));
     assert_int_equal(ens_breaker_spawn(t->out, &ok, &b), 0);

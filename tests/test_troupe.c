@@ -289,13 +289,22 @@ static void wait_in_handler(scn *t, int n)
     }
 }
 
-static size_t count_workers(scn *t)
+/* The rows of the status whose parent is the troupe tr: its workers, each
+ * shown with its own definition's type (any other type fails the test). */
+static size_t count_workers(scn *t, ens_addr tr)
 {
     ens_status *st = NULL;
     assert_int_equal(ens_system_status(t->sys, SCN_WAIT_MS, &st), 0);
     size_t n = 0;
-    for (size_t i = 0; i < ens_status_count(st); i++)
-        n += strcmp(ens_status_at(st, i)->type, "ens.TroupeWorker") == 0;
+    for (size_t i = 0; i < ens_status_count(st); i++) {
+        const ens_actor_status *a = ens_status_at(st, i);
+        if (!ens_addr_equal(a->parent, tr))
+            continue;
+        if (strcmp(a->type, worker_def.name) != 0)
+            fail_msg("a worker of the troupe shows as \"%s\", not \"%s\"", a->type,
+                     worker_def.name);
+        n++;
+    }
     ens_status_free(st);
     return n;
 }
@@ -411,7 +420,7 @@ static int created_on_demand(scn *t, ens_addr tr)
         assert_int_equal(s.workers, 3);
         assert_int_equal(s.busy, 3);
         assert_int_equal(s.waiting, 2);
-        assert_int_equal(count_workers(t), 3);
+        assert_int_equal(count_workers(t, tr), 3);
         atomic_store(&shared->release, 1);
     } else {
         /* Inproc runs the leader on all five before any worker. */
@@ -452,12 +461,12 @@ static int dismissed_down_to_minimum(scn *t, ens_addr tr)
     assert_int_equal(s.lost, 0);
     /* The leader hears of an orderly exit from the worker itself, a moment
      * before the admin has reaped its process. */
-    while (count_workers(t) > 1) {
+    while (count_workers(t, tr) > 1) {
         if (scn_now_ns() > deadline)
             fail_msg("the status still shows more than one worker");
         let_time_pass(t, 1);
     }
-    assert_int_equal(count_workers(t), 1);
+    assert_int_equal(count_workers(t, tr), 1);
     /* The one kept still works, and no more go. */
     assert_int_equal(ask_job(t, tr, 9, JOB_PLAIN).id, 9);
     let_time_pass(t, 60);
@@ -811,6 +820,121 @@ static void test_bad_options_rejected(void **state)
     assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
 }
 
+/* ---- how workers show: status rows and journal rows ------------------------- */
+
+#define MAX_SHOWN_ROWS 32
+
+typedef struct shown_rows {
+    size_t n;
+    struct {
+        int32_t kind;
+        char type[64];
+        ens_addr actor, parent;
+    } row[MAX_SHOWN_ROWS];
+} shown_rows;
+
+static int keep_shown(const ens_journal_row *row, void *arg)
+{
+    shown_rows *rs = arg;
+    if (rs->n < MAX_SHOWN_ROWS) {
+        rs->row[rs->n].kind = (int32_t)row->ev.kind;
+        snprintf(rs->row[rs->n].type, sizeof(rs->row[0].type), "%s", row->ev.actor_type);
+        rs->row[rs->n].actor = row->ev.actor;
+        rs->row[rs->n].parent = row->ev.parent;
+        rs->n++;
+    }
+    return 0;
+}
+
+/* The journal rows of kind `kind` about worker w: each must name the
+ * worker's own type and the troupe tr as its parent; returns how many. */
+static size_t worker_rows(ens_journal *j, ens_addr w, ens_addr tr, ens_event_kind kind)
+{
+    ens_journal_filter f = ENS_JOURNAL_FILTER_INIT;
+    f.actor = w;
+    f.kinds = 1u << kind;
+    shown_rows rs = {0};
+    assert_true(ens_journal_query(j, &f, keep_shown, &rs) >= 0);
+    for (size_t i = 0; i < rs.n; i++) {
+        if (strcmp(rs.row[i].type, worker_def.name) != 0 || !ens_addr_equal(rs.row[i].parent, tr))
+            fail_msg("a %s row of a worker names type \"%s\"", ens_event_kind_name(kind),
+                     rs.row[i].type);
+    }
+    return rs.n;
+}
+
+/* A troupe's workers show as what they are, not as the wrapper that runs
+ * them: in the status, rows of their own definition's type whose parent is
+ * the troupe (the idle ones, before any work); in the journal, the rows of
+ * a message poisoned in a worker (both bases) and of a worker's crash and
+ * restart (process base) name that type and the troupe. */
+static void test_workers_show_their_type_and_troupe(void **state)
+{
+    scn *t = *state;
+    shared_reset();
+    char dir[] = "/tmp/ens-tt-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/journal.db", dir);
+    ens_system_opts so = ENS_SYSTEM_OPTS_INIT;
+    so.journal_path = path;
+    so.log_level = ENS_LOG_ERROR;
+    scn_start(t, &so);
+    ens_addr tr = troupe_ok(t, 3, 2, 60000, 0);
+
+    /* The idle workers are asked to start with the leader: wait for both. */
+    int64_t deadline = scn_now_ns() + (int64_t)SCN_WAIT_MS * 1000000;
+    while (count_workers(t, tr) < 2) {
+        if (scn_now_ns() > deadline)
+            fail_msg("the status never showed the troupe's two idle workers");
+        let_time_pass(t, 1);
+    }
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(t->sys, SCN_WAIT_MS, &st), 0);
+    for (size_t i = 0; i < ens_status_count(st); i++) {
+        const ens_actor_status *a = ens_status_at(st, i);
+        assert_string_not_equal(a->type, "ens.TroupeWorker");
+        if (ens_addr_equal(a->addr, tr))
+            assert_string_equal(a->type, "ens.Troupe");
+    }
+    ens_status_free(st);
+
+    ens_msg *m = NULL;
+    assert_int_equal(ens_ask(t->out, tr, &job_t, &(job_v){1, JOB_FAIL_ALWAYS}, SCN_WAIT_MS, &m),
+                     ENS_EPOISON);
+    const ens_poison_v *p = ens_msg_value(m, &ens_msg_poison);
+    assert_non_null(p);
+    ens_addr poisoned = p->target;
+    ens_msg_free(m);
+    ens_addr crashed = ENS_ADDR_NONE;
+    if (t->base == ENS_BASE_PROCESS) {
+        result_v r = ask_job(t, tr, 2, JOB_CRASH_ONCE);
+        assert_int_equal(r.attempt, 2);
+        crashed = r.worker;
+    }
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+
+    ens_journal *j = NULL;
+    assert_int_equal(ens_journal_open(path, &j), 0);
+    size_t poison = worker_rows(j, poisoned, tr, ENS_EV_POISON);
+    size_t errors = worker_rows(j, poisoned, tr, ENS_EV_ERROR);
+    size_t crashes = 0, restarts = 0;
+    if (t->base == ENS_BASE_PROCESS) {
+        crashes = worker_rows(j, crashed, tr, ENS_EV_CRASH);
+        restarts = worker_rows(j, crashed, tr, ENS_EV_RESTART);
+    }
+    ens_journal_close(j);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(poison, 1);
+    assert_true(errors >= 1);
+    if (t->base == ENS_BASE_PROCESS) {
+        assert_int_equal(crashes, 1);
+        assert_int_equal(restarts, 1);
+    }
+}
+
 int main(void)
 {
     shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -824,9 +948,10 @@ int main(void)
             return 1;
         }
     }
-    struct CMUnitTest tests[N_CASES + 1];
+    struct CMUnitTest tests[N_CASES + 2];
     for (size_t i = 0; i < N_CASES; i++)
         tests[i] = SCN_TEST_ROW(cases[i].name, run_case, &cases[i]);
     tests[N_CASES] = (struct CMUnitTest)SCN_TEST(test_bad_options_rejected);
-    return scn_run_bases("troupe", tests, N_CASES + 1);
+    tests[N_CASES + 1] = (struct CMUnitTest)SCN_TEST(test_workers_show_their_type_and_troupe);
+    return scn_run_bases("troupe", tests, N_CASES + 2);
 }

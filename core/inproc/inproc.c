@@ -141,8 +141,9 @@ static int add_top(inproc *b, ens_addr addr)
     return 0;
 }
 
-static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
-                    size_t arg_len, bool sync, uint32_t flags, ens_addr *out)
+static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
+                    const ens_actor_def *shown, uint8_t *arg_frame, size_t arg_len, bool sync,
+                    uint32_t flags, ens_addr *out)
 {
     inproc *b = base_of(s);
     uint64_t i = b->next_id - ENS_ID_FIRST_ACTOR;
@@ -163,6 +164,7 @@ static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
     if (a == NULL)
         return ENS_ENOMEM;
     a->spawn_flags = flags; /* NO_RESTART: nothing to turn off, no crashes here */
+    a->shown = shown;
     if (parent == NULL && add_top(b, addr) < 0) {
         ens__actor_free(a);
         return ENS_ENOMEM;
@@ -485,7 +487,7 @@ static int ip_status(ens_system *s, ens_addr requester, uint64_t corr)
         rows[n++] = (ens_actor_status){
             .addr = a->addr,
             .parent = a->parent,
-            .type = (char *)a->def->name,
+            .type = (char *)ens__actor_type(a),
             .name = (char *)ens__names_of(&b->names, a->addr),
             .pid = (int32_t)getpid(),
             .incarnation = a->incarnation,
@@ -526,8 +528,8 @@ static int ip_names(ens_system *s, ens_actor *caller, ens_names_req *req)
             req->addr = at;
             return 1;
         }
-        int rc =
-            ip_spawn(s, caller, req->def, req->frame, req->len, req->sync, req->flags, &req->addr);
+        int rc = ip_spawn(s, caller, req->def, NULL, req->frame, req->len, req->sync, req->flags,
+                          &req->addr);
         if (rc < 0)
             return rc;
         rc = ens__names_set(&b->names, req->name, req->addr);

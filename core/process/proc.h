@@ -52,12 +52,13 @@
 
 typedef struct {
     uint64_t def;   /* the ens_actor_def pointer (same image in every process) */
+    uint64_t shown; /* the definition its rows name instead (host->spawn), or 0 */
     int32_t sync;   /* 1: reply after init ran (outside spawns) */
     int32_t flags;  /* enum ens_spawn_flag */
     char *name;     /* the definition's name, checked against def */
     char *global;   /* ens_name_spawn: the global name, else NULL */
     ens_bytes arg;  /* encoded start-argument frame, or empty */
-} ens__ctl_spawn_v; /* "S(Uiiss)B" requester -> admin; reply ens__ctl_status_v
+} ens__ctl_spawn_v; /* "S(UUiiss)B" requester -> admin; reply ens__ctl_status_v
                       (status 1: the global name was taken, addr is its actor) */
 
 typedef struct {

@@ -841,8 +841,9 @@ static int rpc(ens_system *s, const ens_msgtype *t, const void *v, ens__ctl_stat
     return reply->status < 0 ? reply->status : 0;
 }
 
-static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
-                    size_t arg_len, bool sync, uint32_t flags, ens_addr *out)
+static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
+                    const ens_actor_def *shown, uint8_t *arg_frame, size_t arg_len, bool sync,
+                    uint32_t flags, ens_addr *out)
 {
     (void)parent;
     (void)sync;
@@ -851,6 +852,7 @@ static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
         return ENS_EMSGSIZE;
     }
     ens__ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)d,
+                          .shown = (uint64_t)(uintptr_t)shown,
                           .flags = (int32_t)flags,
                           .name = (char *)d->name,
                           .arg = {arg_frame, (uint32_t)arg_len}};

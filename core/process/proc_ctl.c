@@ -24,7 +24,7 @@
 #include "core/wire/frag.h"
 #include "ensemble/error.h"
 
-ens_msgtype ens__ctl_spawn = {"ens.ctl.Spawn", "S(Uiiss)B", sizeof(ens__ctl_spawn_v), 0, 0};
+ens_msgtype ens__ctl_spawn = {"ens.ctl.Spawn", "S(UUiiss)B", sizeof(ens__ctl_spawn_v), 0, 0};
 ens_msgtype ens__ctl_kill = {"ens.ctl.Kill", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0};
 ens_msgtype ens__ctl_fork = {"ens.ctl.Fork", "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuiU)B",
                              sizeof(ens__ctl_fork_v), 0, 0};

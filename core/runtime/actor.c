@@ -153,10 +153,10 @@ void ens__actor_poison(ens_actor *a, const ens_msg *m, int err, int sig)
     char detail[160];
     if (sig != 0)
         snprintf(detail, sizeof(detail), "handler of %s was killed twice by signal %d (%s)",
-                 a->def->name != NULL ? a->def->name : "actor", sig, strsignal(sig));
+                 ens__actor_type(a) != NULL ? ens__actor_type(a) : "actor", sig, strsignal(sig));
     else
         snprintf(detail, sizeof(detail), "handler of %s failed twice: %s (%s)",
-                 a->def->name != NULL ? a->def->name : "actor", ens_strerror(err),
+                 ens__actor_type(a) != NULL ? ens__actor_type(a) : "actor", ens_strerror(err),
                  ens_err_name(err));
     if (ens_addr_is_none(m->hdr.sender)) {
         msg_event(a, m, ENS_EV_POISON, err, sig, "no sender to return the poisoned message to");
@@ -417,6 +417,12 @@ int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *ar
 int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
                     uint32_t flags, ens_addr *out)
 {
+    return ens__spawn_shown(c, d, NULL, argt, arg, flags, out);
+}
+
+int ens__spawn_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_def *shown,
+                     const ens_msgtype *argt, const void *arg, uint32_t flags, ens_addr *out)
+{
     uint8_t *frame = NULL;
     size_t len = 0;
     int prep = ens__spawn_prepare(c, d, argt, arg, flags, out, &frame, &len);
@@ -424,7 +430,7 @@ int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt,
         return prep;
     ens_system *s = c->sys;
     ens_addr child;
-    int rc = s->host->spawn(s, c->actor, d, frame, len, c->actor == NULL, flags, &child);
+    int rc = s->host->spawn(s, c->actor, d, shown, frame, len, c->actor == NULL, flags, &child);
     if (rc < 0)
         return rc;
     if (c->actor != NULL && add_child(c->actor, child) < 0) {

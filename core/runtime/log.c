@@ -68,7 +68,8 @@ static void log_linev(ens_system *s, const ens_actor *a, ens_log_level level, co
     if (a != NULL) {
         char addr[ENS_ADDR_STRLEN];
         ens_addr_format(a->addr, addr, sizeof(addr));
-        snprintf(who, sizeof(who), "%s %s", a->def->name != NULL ? a->def->name : "actor", addr);
+        const char *type = ens__actor_type(a);
+        snprintf(who, sizeof(who), "%s %s", type != NULL ? type : "actor", addr);
     }
     char text[512];
     vsnprintf(text, sizeof(text), fmt, ap);
@@ -219,13 +220,19 @@ void ens__alloc_failed(ens_system *s, const char *what)
                  what);
 }
 
+void ens__actor_show_as(ens_ctx *c, const ens_actor_def *shown)
+{
+    if (c != NULL && c->actor != NULL && shown != NULL)
+        c->actor->shown = shown;
+}
+
 void ens__event_actor(ens_event *ev, const ens_actor *a)
 {
     if (a == NULL)
         return;
     ev->actor = a->addr;
     ev->parent = a->parent;
-    ev->actor_type = a->def->name;
+    ev->actor_type = ens__actor_type(a);
     ev->incarnation = a->incarnation;
 }
 

@@ -47,6 +47,10 @@ struct ens_ctx {
 
 struct ens_actor {
     const ens_actor_def *def;
+    /* The definition named in status and journal rows when it is not def:
+     * a wrapper's (a troupe worker's) user definition. NULL: def. See
+     * ens__actor_type. */
+    const ens_actor_def *shown;
     void *state;
     ens_addr addr;
     ens_addr parent;      /* none for top-level actors */
@@ -101,9 +105,12 @@ typedef struct ens__host_ops {
     /* Create an actor of def d, child of parent (NULL: top level), with the
      * encoded start argument (ownership transferred, may be NULL). sync:
      * run init before returning (outside spawns). flags: enum
-     * ens_spawn_flag (a base without restarts ignores them). */
-    int (*spawn)(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
-                 size_t arg_len, bool sync, uint32_t flags, ens_addr *out);
+     * ens_spawn_flag (a base without restarts ignores them). shown: the
+     * definition its status and journal rows name instead of d (a static
+     * definition, as d), or NULL. */
+    int (*spawn)(ens_system *s, ens_actor *parent, const ens_actor_def *d,
+                 const ens_actor_def *shown, uint8_t *arg_frame, size_t arg_len, bool sync,
+                 uint32_t flags, ens_addr *out);
     /* Wake-ups of actor a (ens_wakeup_after, request timeouts). */
     int (*timer_add)(ens_system *s, ens_actor *a, uint32_t delay_ms, uint64_t payload,
                      uint64_t *id);
@@ -291,6 +298,25 @@ void ens__dead_letter(ens_system *s, uint8_t *frame, size_t len, const ens_frame
  * none): shared with the registry's named spawn. */
 int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
                        uint32_t flags, ens_addr *out, uint8_t **frame, size_t *len);
+
+/* ens_spawn_flags of an actor that runs d and is shown everywhere (status
+ * rows, journal rows, events) as the definition `shown`, for a wrapper
+ * that runs another definition (the troupe's worker runs the user's). The
+ * actor's own process learns it from ens__actor_show_as in d's init. shown
+ * NULL: as ens_spawn_flags. Errors: those of ens_spawn_flags. */
+int ens__spawn_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_def *shown,
+                     const ens_msgtype *argt, const void *arg, uint32_t flags, ens_addr *out);
+
+/* Have the calling actor named as `shown` in the events its own process
+ * reports from now on (the base's records learned it at the spawn). For a
+ * wrapper's init; a no-op outside an actor or with NULL. */
+void ens__actor_show_as(ens_ctx *c, const ens_actor_def *shown);
+
+/* The type name of a's status and journal rows. */
+static inline const char *ens__actor_type(const ens_actor *a)
+{
+    return a->shown != NULL ? a->shown->name : a->def->name;
+}
 
 /* ---- core/runtime/actor_registry.c ---- */
 

@@ -44,6 +44,30 @@
  * reported as a DEAD_LETTER event ("circuit breaker open"), never silently.
  * System messages to the breaker itself (its own wake-ups, exit requests)
  * are handled by it.
+ *
+ * Targets by name. With target_name the breaker fronts whoever holds that
+ * global name (ensemble/registry.h), as OTP's {global, Name} and
+ * {via, ...} do, so it follows a target that is stopped and started again
+ * elsewhere, at another address, by a supervisor or anyone else. It looks
+ * the name up for its first request and keeps the address; after any
+ * failed request (the target gone - ENS_ENOACTOR -, a timeout, an error
+ * reply, poison) it looks the name up again before the next one. A request
+ * already sent to an address the name has left fails with ENS_ENOACTOR and
+ * counts, like an OTP call to a process that died (noproc): the breaker
+ * never sends a request twice, since the old target may have taken it
+ * before it ended. A name nobody holds is a failure of the request: the
+ * requester gets the error reply ENS_ENOACTOR (its ens_msg_string payload
+ * says "no such name: NAME") and it counts like any failure (a half-open
+ * trial included), so a breaker whose target is gone opens, and its trial
+ * after the reset timeout looks the name up afresh. A lookup that fails for
+ * another reason (ENS_ETIMEDOUT from the admin, ENS_ESHUTDOWN, ENS_ENOMEM)
+ * is the breaker's own failure: answered with that code, not counted. The
+ * name need not be held when the breaker starts. Plain messages (tells)
+ * go to the address the breaker has (looked up if it has none); with no
+ * holder they are reported as a DEAD_LETTER ("no such name: NAME"). A tell
+ * to an address the name has left is a dead letter of the core and does
+ * not make the breaker look again (only failed requests do). Each lookup is
+ * one short request to the admin (bounded by the system's call timeout).
  */
 #ifndef ENSEMBLE_CIRCUIT_BREAKER_H
 #define ENSEMBLE_CIRCUIT_BREAKER_H
@@ -70,7 +94,9 @@ typedef enum ens_breaker_state {
 #define ENS_BREAKER_MAX_WINDOW 256u
 
 typedef struct ens_breaker_opts {
-    ens_addr target;               /* the downstream actor (required) */
+    ens_addr target;               /* the downstream actor; none when target_name is set */
+    const char *target_name;       /* or its global name (see "Targets by name"); NULL
+                                      when target is set; borrowed, copied at the spawn */
     uint32_t max_failures;         /* consecutive failures that open; 0: rule off */
     uint32_t failure_percent;      /* 1-100: failures in the window that open; 0: rule off */
     uint32_t window_calls;         /* completions in the ratio window, 1..ENS_BREAKER_MAX_WINDOW */
@@ -85,7 +111,7 @@ typedef struct ens_breaker_opts {
  * on), 10 s call timeout, 60 s reset timeout without backoff, one trial. */
 #define ENS_BREAKER_OPTS_INIT                                                                      \
     {                                                                                              \
-        {0, 0, 0}, 5, 0, 20, 10000, 60000, 60000, 100, 1                                           \
+        {0, 0, 0}, NULL, 5, 0, 20, 10000, 60000, 60000, 100, 1                                     \
     }
 
 /* The payload of the ENS_EBREAKER_OPEN error reply. */
@@ -120,7 +146,9 @@ ENS_API extern const ens_actor_def ens_breaker_def;
 /* Start a breaker with options o (borrowed; copied into the start
  * argument) and store its address in *out: a child of the calling actor,
  * or top level from the outside context (as ens_spawn). Errors: ENS_EINVAL
- * (NULL arguments, none target, both failure rules off, failure_percent >
+ * (NULL arguments; not exactly one of target and target_name, that is both
+ * or neither; a target_name that is not a valid global name
+ * (ens_name_valid); both failure rules off, failure_percent >
  * 100, window_calls 0 or above ENS_BREAKER_MAX_WINDOW while the ratio rule
  * is on, zero call or reset timeout, backoff_percent < 100,
  * half_open_probes 0), and the errors of ens_spawn. */

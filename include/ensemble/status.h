@@ -27,7 +27,8 @@ extern "C" {
 typedef struct ens_actor_status {
     ens_addr addr;
     ens_addr parent;         /* none for top-level actors */
-    char *type;              /* the actor definition's name */
+    char *type;              /* the actor definition's name (a troupe worker:
+                                its own definition's, parent the troupe) */
     char *name;              /* its global name (ensemble/registry.h), or NULL */
     int32_t pid;             /* its process (the program's own pid on inproc) */
     uint32_t incarnation;    /* 1, +1 per restart */

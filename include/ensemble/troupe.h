@@ -24,9 +24,17 @@
  * what it had in hand and queued became dead letters in the core (requests
  * among them complete with ENS_ENOACTOR).
  *
+ * How workers show. A worker's status row (ens_system_status, `ens
+ * status`), its journal rows and events (a crash, a poisoned message, an
+ * exit) and its log lines name its own definition's type (o->worker->name,
+ * e.g. "app.Resizer"), and their parent is the troupe: the leader's address
+ * (ens_actor_status.parent, ens_event.parent), whose own row has the type
+ * "ens.Troupe" and the leader's global name if it has one. So the workers
+ * of a troupe are the rows whose parent is the troupe; nothing shows the
+ * wrapper that runs them.
+ *
  * A worker knows it is one only through ens_troupe_busy. Its definition is
- * used as is, with two limits: the runtime shows workers under the type
- * name "ens.TroupeWorker", and the state given to ens_request / ens_call
+ * used as is, with one limit: the state given to ens_request / ens_call
  * completion callbacks inside a worker is the troupe's, not the worker's
  * (pass what the callback needs in its tag).
  */

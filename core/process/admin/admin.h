@@ -90,7 +90,8 @@ typedef struct ctlq {
 typedef struct arec {
     ens_addr addr, parent;
     const ens_actor_def *def;
-    pid_t pid; /* 0 while no process runs */
+    const ens_actor_def *shown; /* the definition its rows name (def, or a wrapper's user's) */
+    pid_t pid;                  /* 0 while no process runs */
     uint32_t incarnation;
     int ctl;                 /* admin's end of the control channel, -1 if none */
     int tx;                  /* admin's sending end of its own connection */

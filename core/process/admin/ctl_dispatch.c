@@ -102,6 +102,8 @@ static void do_spawn(arec *from, const ens_msg *m)
         ens__admin_rec_index(r);
         r->parent = from->outside ? ENS_ADDR_NONE : from->addr;
         r->def = def;
+        r->shown =
+            !from->foreign && v->shown != 0 ? (const ens_actor_def *)(uintptr_t)v->shown : def;
         r->incarnation = 1;
         r->no_restart = (v->flags & ENS_SPAWN_NO_RESTART) != 0;
         r->spawn_flags = (uint32_t)v->flags;
@@ -223,7 +225,7 @@ static void do_status(arec *from, const ens_msg *m)
         rows[n++] = (ens_actor_status){
             .addr = r->addr,
             .parent = r->parent,
-            .type = (char *)r->def->name,
+            .type = (char *)r->shown->name,
             .name = (char *)ens__admin_name_of(r->addr),
             .pid = (int32_t)r->pid,
             .incarnation = r->incarnation,

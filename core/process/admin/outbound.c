@@ -134,7 +134,7 @@ void ens__admin_rec_event(arec *r, ens_event_kind kind, int sig, const char *rea
     ens_event ev = {.kind = kind,
                     .actor = r->addr,
                     .parent = r->parent,
-                    .actor_type = r->def != NULL ? r->def->name : "outside",
+                    .actor_type = r->shown != NULL ? r->shown->name : "outside",
                     .signal = sig,
                     .incarnation = r->incarnation,
                     .reason = reason};

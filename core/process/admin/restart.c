@@ -199,7 +199,7 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
         ens_event ev = {.kind = ENS_EV_EXIT,
                         .actor = r->addr,
                         .parent = r->parent,
-                        .actor_type = r->def->name,
+                        .actor_type = r->shown->name,
                         .signal = sig,
                         .incarnation = r->incarnation,
                         .reason = "killed on request (ens_kill)"};
@@ -230,7 +230,7 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
         ens_event ev = {.kind = ENS_EV_EXIT,
                         .actor = r->addr,
                         .parent = r->parent,
-                        .actor_type = r->def->name,
+                        .actor_type = r->shown->name,
                         .signal = sig,
                         .incarnation = r->incarnation,
                         .reason = gave_up};

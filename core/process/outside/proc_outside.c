@@ -409,8 +409,9 @@ static bool spawn_done(ens_system *s)
     return base_of(s)->spawn_done;
 }
 
-static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
-                    size_t arg_len, bool sync, uint32_t flags, ens_addr *out)
+static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
+                    const ens_actor_def *shown, uint8_t *arg_frame, size_t arg_len, bool sync,
+                    uint32_t flags, ens_addr *out)
 {
     (void)parent;
     (void)sync;
@@ -420,6 +421,7 @@ static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
         return ENS_EMSGSIZE;
     }
     ens__ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)d,
+                          .shown = (uint64_t)(uintptr_t)shown,
                           .sync = 1,
                           .flags = (int32_t)flags,
                           .name = (char *)d->name,
