@@ -110,29 +110,38 @@ typedef struct ens_system_opts {
      * what bounds the memory a slow receiver costs its senders: the count
      * alone let 20 messages of 8 MiB wait in one program. */
     uint64_t mailbox_bytes_limit;
-    uint32_t call_timeout_ms; /* default timeout for blocking calls */
-    bool persistent;          /* process base: outlive the starting program,
-                                 until ens_system_stop (or `ens shutdown`) */
-    ens_log_level log_level;  /* lines above this level are not written */
-    ens_event_cb on_event;    /* failure events as they happen, or NULL */
-    void *event_arg;          /* passed to on_event */
-    const char *log_path;     /* log file, appended to; NULL = stderr. On the
-                                 process base the lines of every process go
-                                 through the admin to it. Created mode 0600.
-                                 Refused (ENS_EUNSAFE) unless it is a regular
-                                 file of ours with one link, not reached by a
-                                 symbolic link at its last component, or
-                                 /dev/null; see "Files" above. */
-    uint32_t max_connections; /* process base: programs connected by name
-                                 (ens_system_connect, `ens`) at once; 256 by
-                                 default, 0 = none may connect. Past it, or
-                                 when the admin is short of descriptors (it
-                                 keeps RLIMIT_NOFILE / 8 for actors), a program
-                                 is refused with ENS_ETOOMANY / ENS_EAGAIN. A
-                                 program that connects and does not answer the
-                                 admin's hello within call_timeout_ms (at least
-                                 1 s) is disconnected: it holds a place. */
+    uint32_t call_timeout_ms;       /* default timeout for blocking calls */
+    bool persistent;                /* process base: outlive the starting program,
+                                       until ens_system_stop (or `ens shutdown`) */
+    ens_log_level log_level;        /* lines above this level are not written */
+    ens_event_cb on_event;          /* failure events as they happen, or NULL */
+    void *event_arg;                /* passed to on_event */
+    const char *log_path;           /* log file, appended to; NULL = stderr. On the
+                                       process base the lines of every process go
+                                       through the admin to it. Created mode 0600.
+                                       Refused (ENS_EUNSAFE) unless it is a regular
+                                       file of ours with one link, not reached by a
+                                       symbolic link at its last component, or
+                                       /dev/null; see "Files" above. */
+    uint32_t max_connections;       /* process base: programs connected by name
+                                       (ens_system_connect, `ens`) at once; 256 by
+                                       default, 0 = none may connect. Past it, or
+                                       when the admin is short of descriptors (it
+                                       keeps RLIMIT_NOFILE / 8 for actors), a program
+                                       is refused with ENS_ETOOMANY / ENS_EAGAIN. A
+                                       program that connects and does not answer the
+                                       admin's hello within call_timeout_ms (at least
+                                       1 s) is disconnected: it holds a place. */
+    uint32_t child_exit_timeout_ms; /* how long an ending actor waits for
+                                 its children after asking them to exit
+                                 (actor.h, "Ending"); a child still there
+                                 then is killed (ens_kill) and journaled.
+                                 0 = ENS_CHILD_EXIT_TIMEOUT_DEFAULT. */
 } ens_system_opts;
+
+/* The default of child_exit_timeout_ms, 5 s: OTP's default shutdown time
+ * of a worker. */
+#define ENS_CHILD_EXIT_TIMEOUT_DEFAULT 5000u
 
 /* The default of mailbox_bytes_limit, 64 MiB: four messages at the default
  * frame limit, and far above what bursts of ordinary messages hold (the
@@ -142,7 +151,7 @@ typedef struct ens_system_opts {
 #define ENS_SYSTEM_OPTS_INIT                                                                       \
     {                                                                                              \
         NULL, ENS_BASE_PROCESS, NULL, 16u << 20, 1u << 20, ENS_MAILBOX_BYTES_DEFAULT, 5000, false, \
-            ENS_LOG_WARN, NULL, NULL, NULL, 256u                                                   \
+            ENS_LOG_WARN, NULL, NULL, NULL, 256u, ENS_CHILD_EXIT_TIMEOUT_DEFAULT                   \
     }
 
 typedef struct ens_system ens_system;
