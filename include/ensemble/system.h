@@ -189,7 +189,11 @@ ENS_API const ens_system_opts *ens_system_options(const ens_system *s);
  * why, or is NULL when the system knew at once), ENS_EBREAKER_OPEN (a circuit breaker failed fast),
  * or the code the replier chose (ens_reply_error). Other errors, with *reply NULL: ENS_ETIMEDOUT
  * (no reply in time; a late reply is dropped), ENS_EINVAL (NULL arguments, v included; an address
- * ens_send refuses; called inside an actor), the send errors of ens_send. */
+ * ens_send refuses; called inside an actor), the send errors of ens_send. A system message sent
+ * back as the reply (an exit request, a child-exited notice, a wake-up: any system type of msg.h
+ * but the PoisonMessage of a request that failed twice) is never the answer, as with Thespian,
+ * which never gives the outside a system message: it is dropped with a log line and the ask goes
+ * on waiting for a real reply (ENS_ETIMEDOUT if none comes). */
 ENS_API int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v,
                     uint32_t timeout_ms, ens_msg **reply);
 
@@ -246,7 +250,10 @@ ENS_API int ens_system_holder(const char *name, int *uid, int *pid);
  * NULL-safe (returning 0):
  *  - ens_system_stop ENDS the system, from any handle (started or
  *    connected): every top-level actor gets an exit request (and with it
- *    its children), stragglers are killed after timeout_ms.
+ *    its children, which end before it: actor.h, "Ending"), stragglers
+ *    are killed after timeout_ms. Inproc: the last started first, each
+ *    asked once the one before has ended. Process base: all asked at once
+ *    (ordered shutdown of top-level actors is still to be built there).
  *  - ens_system_close DETACHES from it: the system goes on wherever it
  *    can outlive this handle - a handle from ens_system_connect, or the
  *    handle of a persistent system. A system that lives only as long as
