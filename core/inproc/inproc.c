@@ -51,7 +51,8 @@ typedef struct inproc {
     size_t n_timers, cap_timers;
     uint64_t next_timer_id;
     ens_addr dead_handler;
-    ens_addr *top; /* top-level actors alive, in start order */
+    ens_addr *top;    /* top-level actors alive, in start order */
+    ens_addr closing; /* the one ip_close waits for */
     size_t n_top, cap_top;
     void *services;  /* watches and commands: core/inproc/inproc_services.c */
     ens_names names; /* global names (registry/) */
@@ -425,6 +426,17 @@ static bool all_gone(ens_system *s)
     return base_of(s)->live == 0;
 }
 
+/* The top-level actor ip_close asked to exit last has ended. */
+static bool closing_gone(ens_system *s)
+{
+    return lookup(s, base_of(s)->closing) == NULL;
+}
+
+static bool all_gone_or_queued(ens_system *s)
+{
+    return base_of(s)->live == 0 || base_of(s)->head != NULL;
+}
+
 static void free_all(ens_system *s)
 {
     inproc *b = base_of(s);
@@ -451,22 +463,29 @@ static int ip_close(ens_system *s, uint32_t timeout_ms, bool end)
     inproc *b = base_of(s);
     uint64_t deadline = deadline_after(timeout_ms);
     int rc = 0;
-    /* Exit requests to the top-level actors in reverse start order; their
-     * children follow as each parent stops. Actors left over (started by a
-     * terminate, say) get theirs in the next round. */
+    /* Top-level actors end as a supervisor's children do: the last started
+     * first, each asked only once the one before has ended (with its
+     * children: an actor waits for them before its terminate). Actors left
+     * over (started by a terminate, say) get theirs together at the end. */
     while (b->live > 0 && rc == 0) {
         if (b->n_top > 0) {
-            for (size_t i = b->n_top; i-- > 0;)
-                ens__send_frame(s, s->outside.self, b->top[i], &ens_msg_exit_request, NULL,
+            b->closing = b->top[b->n_top - 1];
+            ens__send_frame(s, s->outside.self, b->closing, &ens_msg_exit_request, NULL,
+                            ENS_FRAME_SYSTEM, 0, 0, false);
+            rc = run_until(s, closing_gone, deadline, true);
+            continue;
+        }
+        for (size_t i = 0; i < b->cap_actors; i++) {
+            if (b->actors[i] != NULL)
+                ens__send_frame(s, s->outside.self, b->actors[i]->addr, &ens_msg_exit_request, NULL,
                                 ENS_FRAME_SYSTEM, 0, 0, false);
-        } else {
-            for (size_t i = 0; i < b->cap_actors; i++) {
-                if (b->actors[i] != NULL)
-                    ens__send_frame(s, s->outside.self, b->actors[i]->addr, &ens_msg_exit_request,
-                                    NULL, ENS_FRAME_SYSTEM, 0, 0, false);
-            }
         }
         rc = run_until(s, all_gone, deadline, false);
+        /* Nothing queued, actors left: some wait on a wake-up (a parent
+         * bounding the wait for its children, a supervisor's shutdown
+         * timeout). Sleep until one fires rather than asking again at once. */
+        if (rc == 0 && b->live > 0 && b->n_timers > 0)
+            rc = run_until(s, all_gone_or_queued, deadline, true);
     }
     s->down = true;
     free_all(s);

@@ -187,8 +187,106 @@ void ens__actor_poison(ens_actor *a, const ens_msg *m, int err, int sig)
     msg_event(a, m, ENS_EV_POISON, err, sig, rc == 0 ? detail : "poisoned; returning it failed");
 }
 
+bool ens__msg_retried(const ens_frame_hdr *h)
+{
+    if (!(h->flags & ENS_FRAME_SYSTEM))
+        return true;
+    const uint32_t id = h->type_id;
+    /* Notices of something that already happened and was acted on: a
+     * second run repeats its side effects (a cleanup, a restart, a count)
+     * and tells nothing new; readiness may be gone after the first run. */
+    return id != ens_msg_exit_request.id && id != ens_msg_child_exited.id &&
+           id != ens_msg_child_started.id && id != ens_msg_child_restarted.id &&
+           id != ens_msg_fd_ready.id;
+}
+
+bool ens__reply_is_system(const ens_frame_hdr *h)
+{
+    if (h->type_id < ENS_TYPE_ID_SYSTEM_MIN)
+        return false;
+    return !(h->type_id == ens_msg_poison.id && (h->flags & ENS_FRAME_ERROR));
+}
+
+static void stop_finish(ens_actor *a);
+
+/* Journal and kill the children that did not end in time (phase 1 -> 2),
+ * or give up waiting for their notices (phase 2). */
+static void stop_timeout(ens_actor *a)
+{
+    ens_system *s = a->ctx.sys;
+    const uint32_t ms = s->opts.child_exit_timeout_ms ? s->opts.child_exit_timeout_ms
+                                                      : ENS_CHILD_EXIT_TIMEOUT_DEFAULT;
+    if (a->stop_phase == 1 && s->host->kill != NULL) {
+        char why[128];
+        snprintf(why, sizeof(why), "did not end within %u ms of its parent's exit request: killed",
+                 ms);
+        for (size_t i = a->n_children; i-- > 0;) {
+            ens_event ev = {.kind = ENS_EV_EXIT, .reason = why};
+            ens__event_actor(&ev, a);
+            ev.actor = a->children[i];
+            ev.parent = a->addr;
+            ev.actor_type = "";
+            ev.incarnation = 0;
+            ens__event(s, &ev);
+            s->host->kill(s, a, a->children[i]);
+        }
+        a->stop_phase = 2;
+        if (s->host->timer_add(s, a, ms, 0, &a->stop_timer) == 0)
+            return;
+    }
+    char why[128];
+    snprintf(why, sizeof(why), "ended without the exit notices of %zu killed children",
+             a->n_children);
+    ens_event ev = {.kind = ENS_EV_EXIT, .reason = why};
+    ens__event_actor(&ev, a);
+    ens__event(s, &ev);
+    a->n_children = 0;
+    stop_finish(a);
+}
+
+/* A message for an actor that waits for its children to end. Returns
+ * false (the actor handles nothing more). */
+static bool stopping_deliver(ens_actor *a, const ens_msg *m)
+{
+    ens_system *s = a->ctx.sys;
+    const ens_frame_hdr *h = &m->hdr;
+    const bool system = (h->flags & ENS_FRAME_SYSTEM) != 0;
+    if (system && h->type_id == ens_msg_child_exited.id && m->value != NULL) {
+        ens__actor_forget_child(a, ((const ens_child_exited_v *)m->value)->child);
+        if (a->n_children == 0) {
+            s->host->timer_cancel(s, a, a->stop_timer);
+            stop_finish(a);
+        }
+        return false;
+    }
+    if (system && h->type_id == ens_msg_wakeup.id && m->value != NULL &&
+        ((const ens_wakeup_v *)m->value)->timer_id == a->stop_timer) {
+        stop_timeout(a);
+        return false;
+    }
+    if (system || ((h->flags & ENS_FRAME_REPLY) && h->corr != 0))
+        return false; /* notices, wake-ups, replies: nobody is left to act on them */
+    uint8_t *copy = malloc(m->frame_len);
+    if (copy == NULL) {
+        ens__alloc_failed(s, "a message to an ending actor was lost without a dead-letter row");
+        return false;
+    }
+    memcpy(copy, m->frame, m->frame_len);
+    ens_names_req req = {.op = ENS_NAMES_DEAD,
+                         .frame = copy,
+                         .len = m->frame_len,
+                         .reason = "the actor is ending (waiting for its children)"};
+    if (s->host->names == NULL)
+        free(copy);
+    else
+        s->host->names(s, a, &req);
+    return false;
+}
+
 bool ens__actor_deliver(ens_actor *a, ens_msg *m)
 {
+    if (a->status == ENS_ACTOR_STOPPING)
+        return stopping_deliver(a, m);
     int taken = ens__request_intercept(a, m);
     if (taken != 0)
         return taken > 0;
@@ -199,7 +297,13 @@ bool ens__actor_deliver(ens_actor *a, ens_msg *m)
 
     a->ctx.cur = m;
     int rc = call_handler(a, m);
-    if (rc < 0) {
+    if (rc < 0 && !ens__msg_retried(&m->hdr)) {
+        char why[128];
+        snprintf(why, sizeof(why), "handler returned an error on %s: not retried%s",
+                 m->info != NULL ? m->info->type->name : "a system message",
+                 is_exit ? " (the actor ends all the same)" : "");
+        msg_event(a, m, ENS_EV_ERROR, rc, 0, why);
+    } else if (rc < 0) {
         msg_event(a, m, ENS_EV_ERROR, rc, 0, "handler returned an error");
         if (m->hdr.attempt < 2 && !a->stop_requested) {
             m->hdr.attempt = 2;
@@ -267,15 +371,49 @@ void ens__actor_stop(ens_actor *a, int reason, int status)
     ens_system *s = a->ctx.sys;
     if (a->status == ENS_ACTOR_DEAD)
         return;
+    if (a->status == ENS_ACTOR_STOPPING) {
+        if (a->killed) /* ens_kill while it waited: no terminate, no more waiting */
+            stop_finish(a);
+        return;
+    }
     const bool ran = a->status == ENS_ACTOR_RUNNING;
-    a->status = ENS_ACTOR_DEAD;
     a->stop_reason = reason;
     a->stop_status = status;
+    a->ctx.cur = NULL;
+    if (!ran || a->killed || a->n_children == 0) {
+        a->status = ran ? ENS_ACTOR_STOPPING : ENS_ACTOR_DEAD;
+        stop_finish(a);
+        return;
+    }
+    /* Children first (Thespian's and OTP's order): its terminate runs once
+     * they have ended, so it may count on them being gone. */
+    a->status = ENS_ACTOR_STOPPING;
+    ens__request_release(a);
+    for (size_t i = a->n_children; i-- > 0;) /* the last started first */
+        ens__send_frame(s, a->addr, a->children[i], &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM,
+                        0, 0, false);
+    a->stop_phase = 1;
+    const uint32_t ms = s->opts.child_exit_timeout_ms ? s->opts.child_exit_timeout_ms
+                                                      : ENS_CHILD_EXIT_TIMEOUT_DEFAULT;
+    if (s->host->timer_add(s, a, ms, 0, &a->stop_timer) < 0) {
+        ens__log(s, a, ENS_LOG_ERROR,
+                 "no timer to bound the wait for its children: ending without waiting");
+        stop_finish(a);
+    }
+}
+
+/* The end of a stop: a is STOPPING (it ran) or DEAD (init did not). */
+static void stop_finish(ens_actor *a)
+{
+    ens_system *s = a->ctx.sys;
+    const bool ran = a->status == ENS_ACTOR_STOPPING;
+    const int reason = a->stop_reason, status = a->stop_status;
+    a->status = ENS_ACTOR_DEAD;
     a->ctx.cur = NULL;
     if (ran && !a->killed && a->def->terminate != NULL)
         a->def->terminate(&a->ctx, a->state, reason);
     ens__request_release(a);
-    for (size_t i = a->n_children; i-- > 0;) /* the last started first */
+    for (size_t i = a->n_children; i-- > 0;) /* killed, or init failed: not waited for */
         ens__send_frame(s, a->addr, a->children[i], &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM,
                         0, 0, false);
     a->n_children = 0;

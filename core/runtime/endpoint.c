@@ -27,6 +27,19 @@ void ens__endpoint_accept(ens_system *s, ens_endpoint *e, uint8_t *frame, size_t
         return;
     }
     if ((m->hdr.flags & ENS_FRAME_REPLY) && m->hdr.corr != 0) {
+        if (ens__reply_is_system(&m->hdr)) {
+            /* The outside never takes a system message as an answer (an
+             * exit request, a notice, a wake-up sent back with ens_reply):
+             * the ask goes on waiting for a real one. */
+            char from[ENS_ADDR_STRLEN];
+            ens_addr_format(m->hdr.sender, from, sizeof(from));
+            ens__log(s, NULL, ENS_LOG_WARN,
+                     "%s from %s came as a reply and was dropped: a system message is never "
+                     "an answer",
+                     m->info != NULL ? m->info->type->name : "a system message", from);
+            ens_msg_free(m);
+            return;
+        }
         if (m->hdr.corr == e->ask_corr && e->ask_reply == NULL)
             e->ask_reply = m;
         else

@@ -100,6 +100,12 @@ int ens__request_intercept(ens_actor *a, ens_msg *m)
     ens_system *s = a->ctx.sys;
     const ens_frame_hdr *h = &m->hdr;
     if ((h->flags & ENS_FRAME_REPLY) && h->corr != 0) {
+        if (ens__reply_is_system(h)) { /* never an answer: the request goes on waiting */
+            ens__log(s, a, ENS_LOG_WARN,
+                     "%s came as a reply and was dropped: a system message is never an answer",
+                     m->info != NULL ? m->info->type->name : "a system message");
+            return 1;
+        }
         size_t i = find_pending(a, h->corr, 0);
         if (i == NOT_FOUND) {
             ens__log(s, a, ENS_LOG_DEBUG, "a reply nobody waits for (late or unknown) was dropped");

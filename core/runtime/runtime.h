@@ -32,6 +32,7 @@
 typedef enum ens_actor_state {
     ENS_ACTOR_STARTING = 1, /* init not run yet */
     ENS_ACTOR_RUNNING,
+    ENS_ACTOR_STOPPING, /* ending: waits for its children before terminate */
     ENS_ACTOR_DEAD,
 } ens_actor_state;
 
@@ -64,6 +65,10 @@ struct ens_actor {
     uint32_t spawn_flags; /* enum ens_spawn_flag it was spawned with */
     int stop_reason;
     int stop_status;
+    /* While STOPPING: the wake-up that bounds the wait for the children,
+     * and how far the wait is (1: asked them to exit, 2: killed those left). */
+    uint64_t stop_timer;
+    int stop_phase;
     ens_addr *children; /* living children, in start order */
     size_t n_children, cap_children;
     uint32_t queued;       /* frames waiting for this actor (mailbox depth) */
@@ -249,19 +254,40 @@ void ens__actor_free(ens_actor *a);
 int ens__actor_start(ens_actor *a);
 
 /* Deliver message m (owned by the caller) to a RUNNING actor, applying the
- * retry-then-poison rule and exit requests; stops the actor when it asked
- * to stop (a then is freed: the return value says so). Returns true if the
- * actor is still alive. */
+ * retry-then-poison rule (only to the messages ens__msg_retried accepts)
+ * and exit requests; stops the actor when it asked to stop. Returns true
+ * if the actor goes on handling messages; false when it ended (a is freed)
+ * or is STOPPING (a lives on until its children are gone: its later
+ * messages come here too and are dealt with by the stop). */
 bool ens__actor_deliver(ens_actor *a, ens_msg *m);
 
 /* Return m (borrowed) to its sender as a PoisonMessage after its handler
  * failed with err (or was killed by signal sig), and report POISON. */
 void ens__actor_poison(ens_actor *a, const ens_msg *m, int err, int sig);
 
-/* Stop a: terminate (unless init failed), exit requests to living children,
- * child-exited to the parent, dead-letter registration dropped, then the
- * base forgets and frees it. */
+/* Stop a. With living children (and a not killed, its init run): exit
+ * requests to them, the last started first, and a becomes STOPPING: it
+ * handles nothing more (messages become dead letters, replies and other
+ * wake-ups are dropped) until every child's child-exited notice is in, or
+ * opts.child_exit_timeout_ms has passed and the children left were killed
+ * (ens_kill, an EXIT row each) and their notices are in (or a second
+ * timeout passed: a row says so). Then, or at once without children:
+ * terminate (unless init failed or a was killed), child-exited to the
+ * parent, dead-letter registration dropped, and the base forgets and frees
+ * a. A killed STOPPING actor ends at once. */
 void ens__actor_stop(ens_actor *a, int reason, int status);
+
+/* True when a handler that returned an error on m gets m once more
+ * (attempt 2): every message but the system notices of a fact the runtime
+ * acted on already - exit request, child exited, started or restarted, fd
+ * ready (actor.h, "Failure semantics"). */
+bool ens__msg_retried(const ens_frame_hdr *h);
+
+/* True for a reply the outside endpoint must not take as an answer: a
+ * system message (type id in the system range) other than a PoisonMessage
+ * sent as an error reply, the runtime's answer to a request that failed
+ * twice. */
+bool ens__reply_is_system(const ens_frame_hdr *h);
 
 /* Remove child from a's list of living children (no-op if absent). */
 void ens__actor_forget_child(ens_actor *a, ens_addr child);

@@ -13,8 +13,40 @@
  *    (RETRY); a second error returns it to its original sender as a
  *    PoisonMessage (POISON) - not for system messages nor for poison itself -
  *    and the actor goes on with its next message.
+ *  - System messages are retried or not by what they are (the rule for
+ *    each is at its type in msg.h). A notice of something the runtime has
+ *    already acted on runs its handler once: exit request, child exited,
+ *    child started, child restarted, fd ready. A second run would repeat
+ *    its side effects (a cleanup, a restart, a count) and tell nothing new;
+ *    an fd's readiness may be gone after the first run. An error there is
+ *    journaled (ERROR, "not retried") and nothing more happens: after an
+ *    exit request the actor ends all the same (Thespian does not retry
+ *    ActorExitRequest either). A message that carries what exists nowhere
+ *    else - wake-up, command result, dead envelope, PoisonMessage - is
+ *    retried once like any message; it never becomes poison (nobody asked
+ *    for it to be returned).
  *  - Messages sent by a handler that then returns an error are delivered.
  *  - Order is FIFO per sender -> receiver pair.
+ *
+ * Ending (exit request, ens_stop, a supervisor giving up): children end
+ * before their parent, as with Thespian (which waits for the children's
+ * exits) and OTP (a supervisor stops its children before it terminates).
+ * Once the handler that asked to end has returned, the actor's living
+ * children get exit requests, the last started first, and the actor waits
+ * for their child-exited notices before its own terminate runs, so
+ * terminate may count on every child being gone (and the children on their
+ * own children: a tree ends from the leaves up). Meanwhile the actor
+ * handles nothing: messages to it become dead letters (requests get
+ * ENS_ENOACTOR), replies and wake-ups are dropped. The wait is bounded by
+ * the system's child_exit_timeout_ms (system.h): children still there are
+ * then killed as ens_kill does (no terminate; on the process base their
+ * process is SIGKILLed, also in the middle of a terminate that never
+ * returns), each with an EXIT journal row "did not end within N ms of its
+ * parent's exit request: killed", and terminate runs once their notices
+ * are in. A killed actor (ens_kill, a crash that ends it) does not wait:
+ * its children are asked to exit and it is gone at once. An actor that
+ * ends in a deferred exit (ens_exit_defer: supervisors) stops its children
+ * itself first, by their own shutdown rules, so nothing is left to wait for.
  */
 #ifndef ENSEMBLE_ACTOR_H
 #define ENSEMBLE_ACTOR_H
@@ -49,7 +81,8 @@ typedef int (*ens_init_cb)(ens_ctx *c, void *state, const ens_msg *arg);
 typedef int (*ens_receive_cb)(ens_ctx *c, void *state, const ens_msg *m);
 
 /* terminate: runs once when the actor ends in order (exit request, ens_stop),
- * with an ens_exit_reason. Not after init failed. May be NULL. */
+ * with an ens_exit_reason, after its children have ended ("Ending" above).
+ * Not after init failed, not when killed. May be NULL. */
 typedef void (*ens_terminate_cb)(ens_ctx *c, void *state, int reason);
 
 /* A typed handler: value is the decoded struct of the entry's type, owned by
@@ -174,7 +207,11 @@ typedef void (*ens_reply_cb)(ens_ctx *c, void *state, int status, const ens_msg 
 /* Send (t, v) to `to` as a request and have cb called with its reply or
  * its failure within timeout_ms (0: the system's call_timeout_ms). The
  * actor goes on handling other messages meanwhile. A reply that comes after
- * the timeout is dropped, never delivered. Pending requests belong to the
+ * the timeout is dropped, never delivered. A system message sent back as a
+ * reply (an exit request, a notice, a wake-up: any system type of msg.h but
+ * the PoisonMessage of a request that failed twice) is never the answer:
+ * it is dropped with a log line and the request goes on waiting, as
+ * ens_ask does. Pending requests belong to the
  * incarnation: after a crash restart (process base) their callbacks never
  * run and their replies are dropped. Inside an actor only.
  * Errors (cb is then never called): ENS_EINVAL (outside an actor, NULL cb,
@@ -236,9 +273,9 @@ ENS_API int ens_exit_request(ens_ctx *c, ens_addr who);
  * (ENS_EXIT_NORMAL; ENS_EXIT_ERROR with status carried in the parent's
  * child-exited notice; ENS_EXIT_SHUTDOWN to finish an exit request deferred
  * with ens_exit_defer; ENS_EXIT_INTENSITY for a supervisor that gave up).
- * terminate runs; queued messages become dead letters; living children get
- * exit requests, the last started first. Errors: ENS_EINVAL outside an
- * actor or for another reason. */
+ * Living children get exit requests, the last started first, and terminate
+ * runs once they have ended ("Ending" above); queued messages become dead
+ * letters. Errors: ENS_EINVAL outside an actor or for another reason. */
 ENS_API int ens_stop(ens_ctx *c, int reason, int status);
 
 /* Called while handling an exit request: do not stop when this handler

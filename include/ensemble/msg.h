@@ -172,9 +172,19 @@ ENS_API extern const ens_msgtype ens_msg_bytes;  /* "ens.Bytes" */
 
 /* ---- System messages: delivered to receive like any other -------------- */
 
+/* Each system message below says whether a handler that returns an error
+ * on it gets it once more ("retried": the rule of actor.h, without the
+ * poison) or not ("run once": the error is journaled, nothing else). None
+ * is ever taken as a reply: sent back with ens_reply, it completes no
+ * ens_ask, ens_request or ens_call (dropped with a log line), except a
+ * PoisonMessage returned as the error reply of a failed request. */
+
 /* Exit request: the actor handles it as a message (to clean up), then its
- * terminate callback runs with ENS_EXIT_SHUTDOWN and it is gone; its living
- * children get exit requests of their own. */
+ * living children get exit requests of their own, the last started first;
+ * once they have ended (or were killed after child_exit_timeout_ms) its
+ * terminate callback runs with ENS_EXIT_SHUTDOWN and it is gone (actor.h,
+ * "Ending"). Run once: a handler that fails on it is not run again and the
+ * actor ends all the same. */
 typedef struct ens_exit_request_v {
     int32_t reserved;
 } ens_exit_request_v;
@@ -190,7 +200,7 @@ enum ens_exit_reason {
     ENS_EXIT_INTENSITY,   /* a supervisor gave up (restart intensity) */
 };
 
-/* Child exited: sent to the parent when a child ends for good. */
+/* Child exited: sent to the parent when a child ends for good. Run once. */
 typedef struct ens_child_exited_v {
     ens_addr child;
     int32_t reason;       /* enum ens_exit_reason */
@@ -201,7 +211,7 @@ typedef struct ens_child_exited_v {
 
 /* Child restarted: sent to the parent each time the runtime restarts a
  * crashed child in place (process base; same address, next incarnation),
- * so a supervisor can count it toward its restart intensity. */
+ * so a supervisor can count it toward its restart intensity. Run once. */
 typedef struct ens_child_restarted_v {
     ens_addr child;
     int32_t signal;       /* the signal that ended the previous incarnation, or 0 */
@@ -212,7 +222,8 @@ typedef struct ens_child_restarted_v {
 } ens_child_restarted_v;
 
 /* Child started: sent to the parent when a child spawned with
- * ENS_SPAWN_NOTIFY_START has run its init successfully (first start). */
+ * ENS_SPAWN_NOTIFY_START has run its init successfully (first start). Run
+ * once. */
 typedef struct ens_child_started_v {
     ens_addr child;
     uint32_t incarnation;
@@ -220,7 +231,7 @@ typedef struct ens_child_started_v {
 } ens_child_started_v;
 
 /* Wake-up: the payload given to ens_wakeup_after, delivered to the actor
- * that asked, never before the delay has passed. */
+ * that asked, never before the delay has passed. Retried. */
 typedef struct ens_wakeup_v {
     uint64_t timer_id;
     uint64_t payload;
@@ -228,7 +239,8 @@ typedef struct ens_wakeup_v {
 } ens_wakeup_v;
 
 /* PoisonMessage: a message the target failed to handle twice, returned to
- * its sender. ens_poison_original() gives the failed message. */
+ * its sender. ens_poison_original() gives the failed message. Retried,
+ * never returned again. */
 typedef struct ens_poison_v {
     ens_addr target;    /* the actor that failed */
     int32_t error;      /* the handler's error code (0 if it crashed) */
@@ -239,7 +251,7 @@ typedef struct ens_poison_v {
 } ens_poison_v;
 
 /* DeadEnvelope: a message that found no live actor, given to the actor that
- * registered for dead letters (ens_dead_letters_handle). */
+ * registered for dead letters (ens_dead_letters_handle). Retried. */
 typedef struct ens_dead_envelope_v {
     ens_addr intended;  /* the address it was sent to */
     uint32_t type_id;   /* the wire type id of the original */
@@ -249,7 +261,8 @@ typedef struct ens_dead_envelope_v {
 
 /* FdReady: a descriptor watched with ens_watch_fd became ready. The watch
  * is off once this is sent (one-shot): call ens_watch_fd again for more.
- * events is a mask of enum ens_fd_event, as poll() saw the descriptor. */
+ * events is a mask of enum ens_fd_event, as poll() saw the descriptor. Run
+ * once: after a first run the readiness may be gone (watch again). */
 typedef struct ens_fd_ready_v {
     int32_t fd;     /* the watched descriptor */
     int32_t events; /* ENS_FD_READABLE | ENS_FD_HANGUP | ENS_FD_ERROR */
@@ -264,7 +277,7 @@ enum ens_fd_event {
 
 /* CommandResult: a command started with ens_command_run ended. output holds
  * its standard output and standard error, merged in the order written, cut
- * at the max_output given (truncated = 1 when bytes were cut). */
+ * at the max_output given (truncated = 1 when bytes were cut). Retried. */
 typedef struct ens_command_result_v {
     uint64_t tag;        /* the tag given to ens_command_run */
     int32_t exit_status; /* the shell's exit code, or -1 if a signal ended it */

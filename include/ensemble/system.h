@@ -110,29 +110,38 @@ typedef struct ens_system_opts {
      * what bounds the memory a slow receiver costs its senders: the count
      * alone let 20 messages of 8 MiB wait in one program. */
     uint64_t mailbox_bytes_limit;
-    uint32_t call_timeout_ms; /* default timeout for blocking calls */
-    bool persistent;          /* process base: outlive the starting program,
-                                 until ens_system_stop (or `ens shutdown`) */
-    ens_log_level log_level;  /* lines above this level are not written */
-    ens_event_cb on_event;    /* failure events as they happen, or NULL */
-    void *event_arg;          /* passed to on_event */
-    const char *log_path;     /* log file, appended to; NULL = stderr. On the
-                                 process base the lines of every process go
-                                 through the admin to it. Created mode 0600.
-                                 Refused (ENS_EUNSAFE) unless it is a regular
-                                 file of ours with one link, not reached by a
-                                 symbolic link at its last component, or
-                                 /dev/null; see "Files" above. */
-    uint32_t max_connections; /* process base: programs connected by name
-                                 (ens_system_connect, `ens`) at once; 256 by
-                                 default, 0 = none may connect. Past it, or
-                                 when the admin is short of descriptors (it
-                                 keeps RLIMIT_NOFILE / 8 for actors), a program
-                                 is refused with ENS_ETOOMANY / ENS_EAGAIN. A
-                                 program that connects and does not answer the
-                                 admin's hello within call_timeout_ms (at least
-                                 1 s) is disconnected: it holds a place. */
+    uint32_t call_timeout_ms;       /* default timeout for blocking calls */
+    bool persistent;                /* process base: outlive the starting program,
+                                       until ens_system_stop (or `ens shutdown`) */
+    ens_log_level log_level;        /* lines above this level are not written */
+    ens_event_cb on_event;          /* failure events as they happen, or NULL */
+    void *event_arg;                /* passed to on_event */
+    const char *log_path;           /* log file, appended to; NULL = stderr. On the
+                                       process base the lines of every process go
+                                       through the admin to it. Created mode 0600.
+                                       Refused (ENS_EUNSAFE) unless it is a regular
+                                       file of ours with one link, not reached by a
+                                       symbolic link at its last component, or
+                                       /dev/null; see "Files" above. */
+    uint32_t max_connections;       /* process base: programs connected by name
+                                       (ens_system_connect, `ens`) at once; 256 by
+                                       default, 0 = none may connect. Past it, or
+                                       when the admin is short of descriptors (it
+                                       keeps RLIMIT_NOFILE / 8 for actors), a program
+                                       is refused with ENS_ETOOMANY / ENS_EAGAIN. A
+                                       program that connects and does not answer the
+                                       admin's hello within call_timeout_ms (at least
+                                       1 s) is disconnected: it holds a place. */
+    uint32_t child_exit_timeout_ms; /* how long an ending actor waits for
+                                 its children after asking them to exit
+                                 (actor.h, "Ending"); a child still there
+                                 then is killed (ens_kill) and journaled.
+                                 0 = ENS_CHILD_EXIT_TIMEOUT_DEFAULT. */
 } ens_system_opts;
+
+/* The default of child_exit_timeout_ms, 5 s: OTP's default shutdown time
+ * of a worker. */
+#define ENS_CHILD_EXIT_TIMEOUT_DEFAULT 5000u
 
 /* The default of mailbox_bytes_limit, 64 MiB: four messages at the default
  * frame limit, and far above what bursts of ordinary messages hold (the
@@ -142,7 +151,7 @@ typedef struct ens_system_opts {
 #define ENS_SYSTEM_OPTS_INIT                                                                       \
     {                                                                                              \
         NULL, ENS_BASE_PROCESS, NULL, 16u << 20, 1u << 20, ENS_MAILBOX_BYTES_DEFAULT, 5000, false, \
-            ENS_LOG_WARN, NULL, NULL, NULL, 256u                                                   \
+            ENS_LOG_WARN, NULL, NULL, NULL, 256u, ENS_CHILD_EXIT_TIMEOUT_DEFAULT                   \
     }
 
 typedef struct ens_system ens_system;
@@ -180,7 +189,11 @@ ENS_API const ens_system_opts *ens_system_options(const ens_system *s);
  * why, or is NULL when the system knew at once), ENS_EBREAKER_OPEN (a circuit breaker failed fast),
  * or the code the replier chose (ens_reply_error). Other errors, with *reply NULL: ENS_ETIMEDOUT
  * (no reply in time; a late reply is dropped), ENS_EINVAL (NULL arguments, v included; an address
- * ens_send refuses; called inside an actor), the send errors of ens_send. */
+ * ens_send refuses; called inside an actor), the send errors of ens_send. A system message sent
+ * back as the reply (an exit request, a child-exited notice, a wake-up: any system type of msg.h
+ * but the PoisonMessage of a request that failed twice) is never the answer, as with Thespian,
+ * which never gives the outside a system message: it is dropped with a log line and the ask goes
+ * on waiting for a real reply (ENS_ETIMEDOUT if none comes). */
 ENS_API int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v,
                     uint32_t timeout_ms, ens_msg **reply);
 
@@ -237,7 +250,10 @@ ENS_API int ens_system_holder(const char *name, int *uid, int *pid);
  * NULL-safe (returning 0):
  *  - ens_system_stop ENDS the system, from any handle (started or
  *    connected): every top-level actor gets an exit request (and with it
- *    its children), stragglers are killed after timeout_ms.
+ *    its children, which end before it: actor.h, "Ending"), stragglers
+ *    are killed after timeout_ms. Inproc: the last started first, each
+ *    asked once the one before has ended. Process base: all asked at once
+ *    (ordered shutdown of top-level actors is still to be built there).
  *  - ens_system_close DETACHES from it: the system goes on wherever it
  *    can outlive this handle - a handle from ens_system_connect, or the
  *    handle of a persistent system. A system that lives only as long as
