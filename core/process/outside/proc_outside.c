@@ -634,6 +634,21 @@ static size_t admin_keep(int *keep, const int *fds, size_t n_fds)
     return n;
 }
 
+/* Make o the base of s, an outside program whose control channel (to the
+ * admin) is ctl: its sending side, its host operations and its loop. */
+static void outside_attach(ens_system *s, outside *o, int ctl)
+{
+    o->tx.ctl = ctl;
+    o->tx.self = s->outside.self;
+    o->tx.sys = s;
+    o->tx.limit = s->opts.mailbox_limit;
+    o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
+    o->tx.owner = s;
+    s->base = o;
+    s->host = &outside_host;
+    s->outside_ops = &outside_loop;
+}
+
 int ens__process_start(ens_system *s)
 {
     int rc = ens__ctl_register();
@@ -717,15 +732,7 @@ int ens__process_start(ens_system *s)
             waitpid(pid, NULL, 0);
         return ENS_ENOMEM;
     }
-    o->tx.ctl = o->ctl;
-    o->tx.self = s->outside.self;
-    o->tx.sys = s;
-    o->tx.limit = s->opts.mailbox_limit;
-    o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
-    o->tx.owner = s;
-    s->base = o;
-    s->host = &outside_host;
-    s->outside_ops = &outside_loop;
+    outside_attach(s, o, o->ctl);
     return 0;
 }
 
@@ -823,15 +830,7 @@ int ens__process_connect(const char *name, ens_system **out)
         free(s);
         return ENS_ENOMEM;
     }
-    o->tx.ctl = fd;
-    o->tx.self = s->outside.self;
-    o->tx.sys = s;
-    o->tx.limit = s->opts.mailbox_limit;
-    o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
-    o->tx.owner = s;
-    s->base = o;
-    s->host = &outside_host;
-    s->outside_ops = &outside_loop;
+    outside_attach(s, o, fd);
     *out = s;
     return 0;
 }
