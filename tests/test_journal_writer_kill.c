@@ -104,10 +104,7 @@ static int teardown(void **state)
     fixture *fx = *state;
     if (fx->sys != NULL)
         ens_system_close(fx->sys, 5000); /* an assertion ended the test early */
-    if (getenv("JWK_KEEP") == NULL)
-        nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    else
-        fprintf(stderr, "kept %s\n", fx->dir);
+    nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     free(fx);
     return 0;
 }
