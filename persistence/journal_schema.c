@@ -17,9 +17,9 @@
 #include "ensemble/error.h"
 #include "persistence/journal_schema.h"
 
-/* The failures table of version 1, after "CREATE TABLE <name> ". */
-#define FAILURES_V1                                                                                \
-    "(seq INTEGER PRIMARY KEY,"                                                                    \
+/* The columns of version 1's failures table. */
+#define FAILURES_COLUMNS_V1                                                                        \
+    "seq INTEGER PRIMARY KEY,"                                                                     \
     " at_ms INTEGER NOT NULL,"                                                                     \
     " system TEXT NOT NULL,"                                                                       \
     " host TEXT NOT NULL,"                                                                         \
@@ -37,7 +37,18 @@
     " attempt INTEGER NOT NULL,"                                                                   \
     " incarnation INTEGER NOT NULL,"                                                               \
     " msg_size INTEGER NOT NULL,"                                                                  \
-    " reason TEXT NOT NULL) STRICT"
+    " reason TEXT NOT NULL"
+
+/* The failures table of version 1, after "CREATE TABLE <name> ". */
+#define FAILURES_V1 "(" FAILURES_COLUMNS_V1 ") STRICT"
+
+/* Version 2 adds the key of a row reported through the process base's
+ * admin: run_id (random, one per admin start) and run_seq (the admin's
+ * number for the event in that run), NULL for rows without one. The
+ * unique index makes a row written twice (an event resent to a new writer
+ * after the one before died unacknowledged) one row; NULLs never collide. */
+#define FAILURES_V2 "(" FAILURES_COLUMNS_V1 ", run_id INTEGER, run_seq INTEGER) STRICT"
+#define INDEXES_V2  "CREATE UNIQUE INDEX IF NOT EXISTS failures_run ON failures(run_id, run_seq);"
 
 /* The indexes serve the filters of ens_journal_query; each ends in at_ms so
  * that "newest first" within a filter needs no sort. */
@@ -159,9 +170,9 @@ static int exec(sqlite3 *db, const char *sql, char *why, size_t len, const char 
     return rc == SQLITE_OK ? 0 : fail(db, rc, why, len, doing);
 }
 
-static int create_v1(sqlite3 *db, char *why, size_t len)
+static int create_current(sqlite3 *db, char *why, size_t len)
 {
-    return exec(db, "CREATE TABLE failures " FAILURES_V1 ";" INDEXES_V1, why, len,
+    return exec(db, "CREATE TABLE failures " FAILURES_V2 ";" INDEXES_V1 INDEXES_V2, why, len,
                 "creating the journal tables");
 }
 
@@ -203,10 +214,20 @@ static int migrate_0_to_1(sqlite3 *db, char *why, size_t len)
     return err;
 }
 
+/* 1 -> 2: the row key columns, at the end as a new table has them; the
+ * rows already there have none (NULL). */
+static int migrate_1_to_2(sqlite3 *db, char *why, size_t len)
+{
+    return exec(db,
+                "ALTER TABLE failures ADD COLUMN run_id INTEGER;"
+                "ALTER TABLE failures ADD COLUMN run_seq INTEGER;" INDEXES_V2,
+                why, len, "migrating from version 1");
+}
+
 typedef int (*migrate_step)(sqlite3 *db, char *why, size_t len);
 
 /* steps[v] upgrades version v to v + 1. */
-static const migrate_step steps[ENS__JOURNAL_SCHEMA_VERSION] = {migrate_0_to_1};
+static const migrate_step steps[ENS__JOURNAL_SCHEMA_VERSION] = {migrate_0_to_1, migrate_1_to_2};
 
 static int migrate_locked(sqlite3 *db, char *why, size_t len)
 {
@@ -222,7 +243,7 @@ static int migrate_locked(sqlite3 *db, char *why, size_t len)
     if (version == ENS__JOURNAL_SCHEMA_VERSION)
         return 0;
     if (version < 0) {
-        err = create_v1(db, why, len);
+        err = create_current(db, why, len);
     } else {
         for (int v = version; v < ENS__JOURNAL_SCHEMA_VERSION && err == 0; v++)
             err = steps[v](db, why, len);

@@ -11,6 +11,12 @@
  *   1  STRICT `failures` with every ens_event field plus system, host and
  *      error_name; indexes on at_ms, actor_id, actor_type and kind; the
  *      file's application_id is ENS__JOURNAL_APP_ID.
+ *   2  `failures` gains run_id and run_seq (INTEGER, NULL when the event has
+ *      no key) with a unique index on the pair: the process base's admin
+ *      numbers every event of a run (run_id: random, one per admin start)
+ *      and may send an event to a new writer when the one before died
+ *      before acknowledging it; the index makes the second insert a no-op.
+ *      Rows of version 1 keep NULL keys.
  */
 #ifndef ENS_PERSISTENCE_JOURNAL_SCHEMA_H
 #define ENS_PERSISTENCE_JOURNAL_SCHEMA_H
@@ -20,7 +26,7 @@
 #include <sqlite3.h>
 
 /* The version this build writes and reads. */
-#define ENS__JOURNAL_SCHEMA_VERSION 1
+#define ENS__JOURNAL_SCHEMA_VERSION 2
 
 /* PRAGMA application_id of a journal: "ENSJ". */
 #define ENS__JOURNAL_APP_ID 0x454e534a

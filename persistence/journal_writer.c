@@ -29,10 +29,12 @@
 
 #define BUSY_TIMEOUT_MS 5000
 
-/* One batched event: ev's strings point into strs (owned). */
+/* One batched event: ev's strings point into strs (owned); its key
+ * (run_id, run_seq), or run_id 0 for none. */
 typedef struct jentry {
     ens_event ev;
     char *strs;
+    uint64_t run_id, run_seq;
 } jentry;
 
 struct ens_jwriter {
@@ -44,13 +46,18 @@ struct ens_jwriter {
     jentry *batch;
     uint32_t n, cap; /* cap grows up to ENS__JWRITER_BATCH_MAX */
     uint64_t dropped;
+    uint64_t duplicates; /* keyed events whose row was there already */
+    uint32_t flush_dups; /* the same, in the flush under way */
     char err[512];
 };
 
 static const char insert_sql[] =
     "INSERT INTO failures (at_ms, system, host, actor, actor_id, node, actor_type, parent,"
-    " msg_type, sender, kind, error, error_name, signal, attempt, incarnation, msg_size, reason)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+    " msg_type, sender, kind, error, error_name, signal, attempt, incarnation, msg_size, reason,"
+    " run_id, run_seq)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+    " ?19, ?20)"
+    " ON CONFLICT (run_id, run_seq) DO NOTHING";
 
 static void set_err(ens_jwriter *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -288,7 +295,13 @@ static int copy_event(jentry *e, const ens_event *ev)
 
 int ens__jwriter_append(ens_jwriter *w, const ens_event *ev)
 {
-    if (w == NULL || ev == NULL)
+    return ens__jwriter_append_keyed(w, ev, 0, 0);
+}
+
+int ens__jwriter_append_keyed(ens_jwriter *w, const ens_event *ev, uint64_t run_id,
+                              uint64_t run_seq)
+{
+    if (w == NULL || ev == NULL || run_id > INT64_MAX || run_seq > INT64_MAX)
         return ENS_EINVAL;
     if (w->n >= ENS__JWRITER_BATCH_MAX) {
         int err = ens__jwriter_flush(w);
@@ -315,6 +328,8 @@ int ens__jwriter_append(ens_jwriter *w, const ens_event *ev)
         set_err(w, "journal %s: out of memory copying an event", w->path);
         return ENS_ENOMEM;
     }
+    w->batch[w->n].run_id = run_id;
+    w->batch[w->n].run_seq = run_seq;
     w->n++;
     return 0;
 }
@@ -327,8 +342,9 @@ static void addr_text(ens_addr a, char buf[ENS_ADDR_STRLEN])
         ens_addr_format(a, buf, ENS_ADDR_STRLEN);
 }
 
-static int insert_one(ens_jwriter *w, const ens_event *ev)
+static int insert_one(ens_jwriter *w, const jentry *e)
 {
+    const ens_event *ev = &e->ev;
     sqlite3_stmt *st = w->ins;
     char actor[ENS_ADDR_STRLEN], parent[ENS_ADDR_STRLEN], sender[ENS_ADDR_STRLEN];
     addr_text(ev->actor, actor);
@@ -352,9 +368,20 @@ static int insert_one(ens_jwriter *w, const ens_event *ev)
     sqlite3_bind_int64(st, 16, ev->incarnation);
     sqlite3_bind_int64(st, 17, ev->msg_size);
     sqlite3_bind_text(st, 18, ev->reason, -1, SQLITE_STATIC);
+    if (e->run_id != 0) {
+        sqlite3_bind_int64(st, 19, (sqlite3_int64)e->run_id);
+        sqlite3_bind_int64(st, 20, (sqlite3_int64)e->run_seq);
+    } else {
+        sqlite3_bind_null(st, 19);
+        sqlite3_bind_null(st, 20);
+    }
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if (rc != SQLITE_DONE)
+        return rc;
+    if (sqlite3_changes(w->db) == 0)
+        w->flush_dups++;
+    return SQLITE_OK;
 }
 
 int ens__jwriter_flush(ens_jwriter *w)
@@ -363,10 +390,11 @@ int ens__jwriter_flush(ens_jwriter *w)
         return ENS_EINVAL;
     if (w->n == 0)
         return 0;
+    w->flush_dups = 0;
     int rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     const char *doing = "cannot begin a transaction";
     for (uint32_t i = 0; rc == SQLITE_OK && i < w->n; i++) {
-        rc = insert_one(w, &w->batch[i].ev);
+        rc = insert_one(w, &w->batch[i]);
         doing = "cannot insert";
     }
     if (rc == SQLITE_OK) {
@@ -382,6 +410,7 @@ int ens__jwriter_flush(ens_jwriter *w)
         return err;
     }
     sqlite3_clear_bindings(w->ins);
+    w->duplicates += w->flush_dups;
     for (uint32_t i = 0; i < w->n; i++)
         free(w->batch[i].strs);
     w->n = 0;
@@ -396,6 +425,11 @@ uint32_t ens__jwriter_pending(const ens_jwriter *w)
 uint64_t ens__jwriter_dropped(const ens_jwriter *w)
 {
     return w != NULL ? w->dropped : 0;
+}
+
+uint64_t ens__jwriter_duplicates(const ens_jwriter *w)
+{
+    return w != NULL ? w->duplicates : 0;
 }
 
 int ens__jwriter_set_durable(ens_jwriter *w, bool full)
@@ -424,6 +458,7 @@ const ens__journal_store ens__sqlite_journal = {
     .default_path = ens_journal_default_path,
     .open = ens__jwriter_open_why,
     .append = ens__jwriter_append,
+    .append_keyed = ens__jwriter_append_keyed,
     .flush = ens__jwriter_flush,
     .pending = ens__jwriter_pending,
     .dropped = ens__jwriter_dropped,

@@ -65,6 +65,16 @@ int ens__jwriter_open_why(const char *path, const char *system_name, ens_jwriter
  * is ENS_ENOMEM (also counted as dropped). ENS_EINVAL for NULL arguments. */
 int ens__jwriter_append(ens_jwriter *w, const ens_event *ev);
 
+/* ens__jwriter_append() of an event with a key: run_id (nonzero; 0 means
+ * no key, as ens__jwriter_append) and run_seq, both at most INT64_MAX
+ * (else ENS_EINVAL). At most one row per key is ever written: when the
+ * journal holds the key already (the event was written before, e.g. by a
+ * writer that died before its commit was acknowledged and the sender gave
+ * the event again), the flush writes nothing for it and counts it in
+ * ens__jwriter_duplicates(). */
+int ens__jwriter_append_keyed(ens_jwriter *w, const ens_event *ev, uint64_t run_id,
+                              uint64_t run_seq);
+
 /* Write every batched event in one transaction. Returns 0 (the batch is
  * then empty and its rows are committed), or on failure ENS_EIO (disk full,
  * read-only, I/O error), ENS_EAGAIN (the database stayed locked past the
@@ -80,6 +90,10 @@ uint32_t ens__jwriter_pending(const ens_jwriter *w);
  * at its bound and could not be flushed, or because their copy could not be
  * allocated. Never reset. 0 for NULL. */
 uint64_t ens__jwriter_dropped(const ens_jwriter *w);
+
+/* Keyed events that committed flushes found written already (and wrote
+ * no second row for). Never reset. 0 for NULL. */
+uint64_t ens__jwriter_duplicates(const ens_jwriter *w);
 
 /* synchronous=FULL (durable) or NORMAL (the default). 0, or ENS_EIO. */
 int ens__jwriter_set_durable(ens_jwriter *w, bool full);

@@ -302,6 +302,54 @@ static void test_batch_at_its_bound_flushes_by_itself(void **state)
     assert_int_equal(journal_count_rows(fx->db), ENS__JWRITER_BATCH_MAX + 1);
 }
 
+/* A keyed event written twice (in one batch, in a later transaction, by a
+ * second writer on the same file) is one row; the same number in another
+ * run, and unkeyed events, are rows of their own. */
+static void test_keyed_event_written_twice_is_one_row(void **state)
+{
+    journal_fixture *fx = *state;
+    ens_jwriter *w = NULL;
+    assert_int_equal(ens__jwriter_open(fx->db, "keyed", &w), 0);
+    assert_int_equal(ens__jwriter_append_keyed(w, &fx->ev[0], 77, 1), 0);
+    assert_int_equal(ens__jwriter_append_keyed(w, &fx->ev[1], 77, 2), 0);
+    assert_int_equal(ens__jwriter_append_keyed(w, &fx->ev[1], 77, 2), 0); /* same batch */
+    assert_int_equal(ens__jwriter_flush(w), 0);
+    assert_int_equal(journal_count_rows(fx->db), 2);
+    assert_int_equal(ens__jwriter_duplicates(w), 1);
+    assert_int_equal(ens__jwriter_append_keyed(w, &fx->ev[0], 77, 1), 0); /* committed before */
+    assert_int_equal(ens__jwriter_append_keyed(w, &fx->ev[2], 77, 3), 0);
+    assert_int_equal(ens__jwriter_append_keyed(w, &fx->ev[0], 78, 1), 0); /* another run */
+    assert_int_equal(ens__jwriter_append(w, &fx->ev[3]), 0);              /* no key */
+    assert_int_equal(ens__jwriter_append(w, &fx->ev[3]), 0);
+    assert_int_equal(ens__jwriter_flush(w), 0);
+    assert_int_equal(journal_count_rows(fx->db), 6);
+    assert_int_equal(ens__jwriter_duplicates(w), 2);
+    ens__jwriter_close(w);
+    /* A second writer, as after a restart, given the last events again. */
+    assert_int_equal(ens__jwriter_open(fx->db, "keyed", &w), 0);
+    for (uint64_t seq = 1; seq <= 4; seq++)
+        assert_int_equal(ens__jwriter_append_keyed(w, &fx->ev[seq % NEV], 77, seq), 0);
+    assert_int_equal(ens__jwriter_flush(w), 0);
+    assert_int_equal(ens__jwriter_duplicates(w), 3);
+    ens__jwriter_close(w);
+    assert_int_equal(journal_count_rows(fx->db), 7);
+    /* The row that was kept is the first one written. */
+    ens_journal *j = journal_open_reader(fx->db);
+    journal_seen s = {0};
+    assert_int_equal(ens_journal_query(j, NULL, journal_collect, &s), 7);
+    int first = 0;
+    for (int i = 0; i < s.n; i++)
+        first += s.idx[i] == 0;
+    assert_int_equal(first, 2); /* run 77 and run 78 */
+    ens_journal_close(j);
+    assert_int_equal(ens__jwriter_append_keyed(NULL, &fx->ev[0], 1, 1), ENS_EINVAL);
+    assert_int_equal(ens__jwriter_duplicates(NULL), 0);
+    assert_int_equal(ens__jwriter_open(":memory:", "keyed", &w), 0);
+    assert_int_equal(ens__jwriter_append_keyed(w, &fx->ev[0], UINT64_MAX, 1), ENS_EINVAL);
+    assert_int_equal(ens__jwriter_append_keyed(w, &fx->ev[0], 1, UINT64_MAX), ENS_EINVAL);
+    ens__jwriter_close(w);
+}
+
 static void test_reader_sees_commits_while_the_writer_stays_open(void **state)
 {
     journal_fixture *fx = *state;
@@ -479,6 +527,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory_journal_takes_events, journal_setup,
                                         journal_teardown),
         cmocka_unit_test_setup_teardown(test_batch_at_its_bound_flushes_by_itself, journal_setup,
+                                        journal_teardown),
+        cmocka_unit_test_setup_teardown(test_keyed_event_written_twice_is_one_row, journal_setup,
                                         journal_teardown),
         cmocka_unit_test_setup_teardown(test_reader_sees_commits_while_the_writer_stays_open,
                                         journal_setup, journal_teardown),

@@ -1,8 +1,8 @@
 /*
  * tests/test_journal_damage.c - the failure journal when things go wrong: a
  * full disk (RLIMIT_FSIZE in a child), SIGKILL mid-flood, random and
- * truncated files, another program's database, the migration from schema
- * version 0 and a newer version refused. Each test works in its own
+ * truncated files, another program's database, the migrations from schema
+ * versions 0 and 1 and a newer version refused. Each test works in its own
  * temporary directory (tests/support/journal_cases.c).
  */
 #include <errno.h>
@@ -350,11 +350,119 @@ static void test_version0_journal_is_migrated_by_the_writer(void **state)
     assert_string_equal(check, "ok");
 }
 
+/* One integer from a query on path (fails the test otherwise). */
+static int64_t sql_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Version 1, as this project wrote it before rows had keys: the STRICT
+ * table without run_id/run_seq, its indexes, version 1. */
+static const char v1_layout[] =
+    "CREATE TABLE failures (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"
+    " system TEXT NOT NULL, host TEXT NOT NULL, actor TEXT NOT NULL,"
+    " actor_id INTEGER NOT NULL, node INTEGER NOT NULL, actor_type TEXT NOT NULL,"
+    " parent TEXT NOT NULL, msg_type TEXT NOT NULL, sender TEXT NOT NULL, kind TEXT NOT NULL,"
+    " error INTEGER NOT NULL, error_name TEXT NOT NULL, signal INTEGER NOT NULL,"
+    " attempt INTEGER NOT NULL, incarnation INTEGER NOT NULL, msg_size INTEGER NOT NULL,"
+    " reason TEXT NOT NULL) STRICT;"
+    "CREATE INDEX failures_at ON failures(at_ms);"
+    "CREATE INDEX failures_actor ON failures(actor_id, at_ms);"
+    "CREATE INDEX failures_type ON failures(actor_type, at_ms);"
+    "CREATE INDEX failures_kind ON failures(kind, at_ms);"
+    "CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT;"
+    "INSERT INTO schema_version VALUES (1);"
+    "PRAGMA application_id = 1162761034;" /* ENS__JOURNAL_APP_ID */
+    "INSERT INTO failures VALUES (1, 1795899600000, 'old', 'h', 'ens:1/17', 17, 1, 'worker',"
+    " '', 'job', '', 'error', -22, 'ENS_EINVAL', 0, 1, 1, 12, 'first');"
+    "INSERT INTO failures VALUES (2, 1795899601000, 'old', 'h', 'ens:1/18', 18, 1, 'cache',"
+    " '', '', '', 'crash', 0, '', 11, 0, 2, 0, 'second');";
+
+/* A version-1 journal: refused by the reader (older), migrated by the
+ * writer in place: its rows kept with no key, the key columns and their
+ * unique index added, keyed rows then written once per key. */
+static void test_version1_journal_gets_row_keys(void **state)
+{
+    journal_fixture *fx = *state;
+    exec_sql(fx->db, v1_layout);
+    ens_journal *j = NULL;
+    char why[256];
+    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_ENOTJOURNAL);
+    assert_non_null(strstr(why, "version 1"));
+
+    ens_jwriter *w = NULL;
+    assert_int_equal(ens__jwriter_open_why(fx->db, "new", &w, why, sizeof(why)), 0);
+    assert_int_equal(sql_int(fx->db, "SELECT max(version) FROM schema_version"), 2);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM failures WHERE run_id IS NULL"
+                                     " AND run_seq IS NULL"),
+                     2);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                                     " AND name = 'failures_run'"),
+                     1);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(ens__jwriter_append_keyed(w, &fx->ev[0], 5, 1), 0);
+        assert_int_equal(ens__jwriter_append_keyed(w, &fx->ev[1], 5, 2), 0);
+        assert_int_equal(ens__jwriter_flush(w), 0);
+    }
+    ens__jwriter_close(w);
+    assert_int_equal(journal_count_rows(fx->db), 4);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM failures WHERE run_id = 5"), 2);
+
+    /* The migrated file has the layout of a new one (same columns, in the
+     * same order, and the same indexes). */
+    char fresh[192];
+    snprintf(fresh, sizeof(fresh), "%s/fresh.db", fx->dir);
+    assert_int_equal(ens__jwriter_open(fresh, "fresh", &w), 0);
+    ens__jwriter_close(w);
+    static const char cols[] = "SELECT group_concat(name || ':' || type || ':' || \"notnull\", ',')"
+                               " FROM pragma_table_info('failures')";
+    static const char idx[] = "SELECT group_concat(name, ',') FROM (SELECT name FROM"
+                              " sqlite_schema WHERE type = 'index' AND tbl_name = 'failures'"
+                              " AND sql IS NOT NULL ORDER BY name)";
+    for (int q = 0; q < 2; q++) {
+        sqlite3 *a = NULL, *b = NULL;
+        assert_int_equal(sqlite3_open_v2(fx->db, &a, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_open_v2(fresh, &b, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        sqlite3_stmt *sa = NULL, *sb = NULL;
+        assert_int_equal(sqlite3_prepare_v2(a, q == 0 ? cols : idx, -1, &sa, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(b, q == 0 ? cols : idx, -1, &sb, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(sa), SQLITE_ROW);
+        assert_int_equal(sqlite3_step(sb), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(sa, 0),
+                            (const char *)sqlite3_column_text(sb, 0));
+        sqlite3_finalize(sa);
+        sqlite3_finalize(sb);
+        sqlite3_close(a);
+        sqlite3_close(b);
+    }
+    j = journal_open_reader(fx->db);
+    journal_one_row o;
+    memset(&o, 0, sizeof(o));
+    ens_journal_filter f = ENS_JOURNAL_FILTER_INIT;
+    f.actor = (ens_addr){18, 1, 0};
+    assert_int_equal(ens_journal_query(j, &f, journal_keep_first, &o), 1);
+    assert_string_equal(o.reason, "second");
+    assert_int_equal(o.row.ev.incarnation, 2);
+    ens_journal_close(j);
+    char check[256];
+    integrity(fx->db, check, sizeof(check));
+    assert_string_equal(check, "ok");
+}
+
 static void test_newer_schema_version_is_refused(void **state)
 {
     journal_fixture *fx = *state;
     journal_write_all(fx);
-    exec_sql(fx->db, "UPDATE schema_version SET version = 2");
+    exec_sql(fx->db, "UPDATE schema_version SET version = 3");
     ens_journal *j = NULL;
     ens_jwriter *w = NULL;
     char why[256];
@@ -363,7 +471,7 @@ static void test_newer_schema_version_is_refused(void **state)
     assert_int_equal(ens__jwriter_open_why(fx->db, "x", &w, why, sizeof(why)), ENS_ENOTJOURNAL);
     assert_non_null(strstr(why, "newer"));
     /* The refused file is unchanged. */
-    exec_sql(fx->db, "UPDATE schema_version SET version = 1");
+    exec_sql(fx->db, "UPDATE schema_version SET version = 2");
     j = journal_open_reader(fx->db);
     journal_seen s = {0};
     assert_int_equal(ens_journal_query(j, NULL, journal_collect, &s), NEV);
@@ -383,6 +491,8 @@ int main(void)
                                         journal_teardown),
         cmocka_unit_test_setup_teardown(test_version0_journal_is_migrated_by_the_writer,
                                         journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown(test_version1_journal_gets_row_keys, journal_setup,
+                                        journal_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_version_is_refused, journal_setup,
                                         journal_teardown),
     };

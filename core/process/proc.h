@@ -225,12 +225,19 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const struct ens_
 
 /* In the admin, before any actor: fork the journal writer process of s
  * (when s->journal_path is set), a child of the admin that dies with it.
- * It reads ens__ctl_event frames from its channel, appends them, flushes
- * whenever the channel is empty (and every ENS__JWRITER_BATCH_MAX events),
- * and at end of file flushes, closes and exits 0. On success *pid is the
- * writer (0: no journal) and *fd the admin's end of the channel
- * (non-blocking; -1: none). Errors: ENS_EIO, ENS_EAGAIN, ENS_ENOMEM. */
-int ens__journal_proc_start(ens_system *s, pid_t admin, pid_t *pid, int *fd);
+ * It reads ens__ctl_event frames from its channel, each numbered by the
+ * admin in the frame's correlation id (increasing), and appends them keyed
+ * (run_id, number) (persistence/journal_writer.h: a key already in the
+ * journal writes no second row); it commits whenever the channel is empty
+ * (and every ENS__JWRITER_BATCH_MAX events) and after each commit sends an
+ * ens__ctl_ack whose correlation id is the last number committed. While a
+ * full batch cannot be committed it stops reading (and retries each
+ * second). At end of file it commits, closes and exits 0; out of memory
+ * for an event it commits what it can and exits ENS_PROC_EXIT_NO_MEMORY.
+ * On success *pid is the writer (0: no journal) and *fd the admin's end of
+ * the channel (non-blocking; -1: none). Errors: ENS_EIO, ENS_EAGAIN,
+ * ENS_ENOMEM. */
+int ens__journal_proc_start(ens_system *s, pid_t admin, uint64_t run_id, pid_t *pid, int *fd);
 
 /* Attach to a running system by name (ens_system_connect). */
 int ens__process_connect(const char *name, ens_system **out);

@@ -421,6 +421,8 @@ typedef struct ens__journal_store {
     int (*open)(const char *path, const char *system_name, struct ens_jwriter **out, char *why,
                 size_t why_len);
     int (*append)(struct ens_jwriter *w, const ens_event *ev);
+    int (*append_keyed)(struct ens_jwriter *w, const ens_event *ev, uint64_t run_id,
+                        uint64_t run_seq);
     int (*flush)(struct ens_jwriter *w);
     uint32_t (*pending)(const struct ens_jwriter *w);
     uint64_t (*dropped)(const struct ens_jwriter *w);

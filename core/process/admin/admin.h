@@ -69,7 +69,10 @@
 #define RESTART_WINDOW_MS         1000
 #define RESTART_MAX               10 /* crashes within the window before the admin gives up */
 #define JOURNAL_RESTART_WINDOW_MS 60000
-#define JOURNAL_RESTART_MAX       5 /* writer restarts within the window before giving up */
+#define JOURNAL_RESTART_MAX       5      /* writer restarts within the window before giving up */
+#define JOURNAL_KEEP_MAX          65536u /* events kept until the writer commits them, */
+#define JOURNAL_KEEP_BYTES        (16u << 20) /* and their bytes: beyond, the oldest drop */
+#define JOURNAL_STOP_MS           5000        /* at the end, the writer's time to commit the rest */
 #define ZYGOTE_RESTART_WINDOW_MS  60000
 #define ZYGOTE_RESTART_MAX        5 /* zygote restarts within the window before giving up */
 
@@ -86,6 +89,14 @@ typedef struct ctlq {
     size_t len;
     int fd;
 } ctlq;
+
+/* An event for the journal, encoded, kept until the writer acknowledges
+ * the commit of its number (seq, the frame's correlation id). */
+typedef struct jkept {
+    uint64_t seq;
+    uint8_t *frame;
+    size_t len;
+} jkept;
 
 typedef struct arec {
     ens_addr addr, parent;
@@ -146,7 +157,16 @@ typedef struct admin {
     pid_t jpid;                             /* the journal writer process (0: none) */
     int jfd;                                /* the channel to it, -1 if none */
     int jpidfd;                             /* its pidfd, -1 if none */
-    uint64_t jdropped;                      /* events the full channel refused */
+    int ep_jfd;                             /* the channel as registered in epoll (-1: not) */
+    uint32_t ep_jev;                        /* and its events */
+    bool jon;                               /* a writer runs or is replaced: events are kept */
+    uint64_t jrun;                          /* this run's id: half of every row's key */
+    uint64_t jseq;                          /* the number of the last event kept */
+    jkept *jkeep;                           /* events not acknowledged yet: a ring, oldest */
+    size_t jkeep_cap, jkeep_head, jkeep_n;  /* first (jkeep_head) */
+    size_t jkeep_sent;                      /* the first kept events the writer was sent */
+    size_t jkeep_bytes;                     /* their frames' bytes */
+    uint64_t jdropped;                      /* kept events dropped at the bound */
     int64_t jrestarts[JOURNAL_RESTART_MAX]; /* when the writer was restarted (ms) */
     size_t n_jrestarts;
     ens_zygote zygote; /* forks first incarnations (core/process/proc_zygote.h) */
@@ -272,15 +292,30 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus);
 
 /* ---- helpers.c ---------------------------------------------------------- */
 
-/* Hand ev to the journal writer without waiting (a full channel drops it,
- * counted). */
+/* Fork the journal writer (when the system has a journal) with a new run
+ * id; a failure is logged and the system runs without a journal. */
+void ens__admin_journal_start(void);
+
+/* Number ev, keep it until the writer acknowledges its commit, and send it
+ * without waiting (what the channel does not take waits for EPOLLOUT).
+ * Beyond JOURNAL_KEEP_MAX events or JOURNAL_KEEP_BYTES kept, the oldest
+ * is dropped (counted in jdropped, logged once per 1000). */
 void ens__admin_journal_send(const ens_event *ev);
 
-/* The journal writer was reaped: restart it unless the system is ending or
- * it died too often. */
+/* The writer's channel is ready (epoll events): take acknowledgements,
+ * send what waits. */
+void ens__admin_journal_on_io(uint32_t events);
+
+/* Bring the writer channel's epoll registration (tag) in line. */
+void ens__admin_journal_ep_sync(uint64_t tag);
+
+/* The journal writer was reaped: take what it acknowledged, restart it
+ * (it is sent every kept event) unless it ended in order at the system's
+ * end or died too often (then kept events are dropped, logged). */
 void ens__admin_journal_exited(int wstatus);
 
-/* At the end: close the writer's channel and wait for it (at most 2 s). */
+/* At the end: send the writer what is kept, then end of file, and wait
+ * (at most JOURNAL_STOP_MS) for it to commit and exit. */
 void ens__admin_journal_stop(void);
 
 /* Run first in a new zygote: unmap every actor's stage. */

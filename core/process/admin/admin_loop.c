@@ -37,6 +37,7 @@ enum { EP_CTL = 0, EP_TX = 1 };
 #define EP_LISTEN          4u
 #define EP_ZYGOTE          6u
 #define EP_LISTEN_ABSTRACT 8u
+#define EP_JOURNAL         10u
 
 void ens__admin_ep_set(int *reg_fd, uint32_t *reg_ev, int fd, uint32_t ev, uint64_t tag)
 {
@@ -233,6 +234,8 @@ static void on_event(const struct epoll_event *e)
         on_connect(admin_state.door.abstract_fd);
     } else if (e->data.u64 == EP_ZYGOTE) {
         ens__zygote_on_readable(&admin_state.zygote); /* its end: replaced once reaped */
+    } else if (e->data.u64 == EP_JOURNAL) {
+        ens__admin_journal_on_io(e->events);
     } else if (e->data.u64 == EP_SIGNALS) {
         struct signalfd_siginfo si;
         while (read(admin_state.sigfd, &si, sizeof(si)) == sizeof(si))
@@ -311,13 +314,7 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
 
     /* The journal writer first, while the admin holds nothing else: it is
      * the one process of the system that opens sqlite. */
-    admin_state.jfd = admin_state.jpidfd = -1;
-    int jrc = ens__journal_proc_start(s, admin_state.pid, &admin_state.jpid, &admin_state.jfd);
-    if (jrc < 0)
-        ens__log(s, NULL, ENS_LOG_ERROR, "failure journal: cannot start its writer: %s",
-                 ens_strerror(jrc));
-    if (admin_state.jpid > 0)
-        admin_state.jpidfd = (int)syscall(SYS_pidfd_open, admin_state.jpid, 0);
+    ens__admin_journal_start();
     /* Then the zygote, which forks new actors while the admin grows. */
     ens__zygote_init(&admin_state.zygote);
     int zrc = ens__zygote_start(s, admin_state.pid, &admin_state.zygote, ens__admin_zygote_drop);
@@ -373,6 +370,7 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
         }
         ens__admin_ep_set(&admin_state.ep_zygote, &zygote_ev, admin_state.zygote.fd, EPOLLIN,
                           EP_ZYGOTE);
+        ens__admin_journal_ep_sync(EP_JOURNAL);
         ens__admin_sync_dirty();
         struct epoll_event ev[64];
         uint64_t now = ens__mono_ns();

@@ -4,13 +4,27 @@
  * (spare processes for first incarnations). Each is restarted when it
  * dies, at most JOURNAL_RESTART_MAX / ZYGOTE_RESTART_MAX times a window,
  * and its death is journaled as a CRASH row.
+ *
+ * No journal row is lost when the writer dies: the admin keeps each event
+ * until the writer acknowledges its commit and sends the unacknowledged
+ * ones to the next writer; rows are keyed (run id, event number), so one
+ * sent twice is written once. What it keeps is bounded (JOURNAL_KEEP_MAX
+ * events, JOURNAL_KEEP_BYTES of frames): beyond that, as when the disk is
+ * dead, the oldest are dropped, counted and logged (one line per 1000).
+ * Rows are lost only when the admin itself dies, when the writer cannot be
+ * restarted (its restart limit), or when the system ends before a writer
+ * could commit them (JOURNAL_STOP_MS): each said in the log with a count.
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,37 +32,213 @@
 #include "core/process/admin/admin.h"
 #include "ensemble/error.h"
 
-/* Hand ev to the journal writer process without ever waiting: a full
- * channel drops the event (counted, a warning per 1000). */
+/* ---- the journal writer ------------------------------------------------
+ * Every event gets the next number of the run and is kept, encoded, in a
+ * ring (oldest first) until the writer acknowledges a commit that covers
+ * it; jkeep_sent counts the first kept events the current writer has been
+ * sent. A writer that dies takes only its channel with it: the next one is
+ * sent every kept event from the oldest, and the rows' unique key
+ * (jrun, number) makes those it had committed already no second row. */
+
+static jkept *kept_at(size_t i)
+{
+    return &admin_state.jkeep[(admin_state.jkeep_head + i) % admin_state.jkeep_cap];
+}
+
+/* Forget the oldest kept event (committed, or dropped). */
+static void kept_pop(void)
+{
+    jkept *k = kept_at(0);
+    admin_state.jkeep_bytes -= k->len;
+    free(k->frame);
+    k->frame = NULL;
+    admin_state.jkeep_head = (admin_state.jkeep_head + 1) % admin_state.jkeep_cap;
+    admin_state.jkeep_n--;
+    if (admin_state.jkeep_sent > 0)
+        admin_state.jkeep_sent--;
+}
+
+/* Drop everything kept (said, with why, when it was not empty). */
+static void kept_free_all(const char *why)
+{
+    if (admin_state.jkeep_n > 0 && why != NULL)
+        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                 "failure journal: %zu event(s) not committed are lost: %s", admin_state.jkeep_n,
+                 why);
+    while (admin_state.jkeep_n > 0)
+        kept_pop();
+    free(admin_state.jkeep);
+    admin_state.jkeep = NULL;
+    admin_state.jkeep_cap = admin_state.jkeep_head = admin_state.jkeep_sent = 0;
+}
+
+/* Room for one more kept event: the ring doubles (up to JOURNAL_KEEP_MAX).
+ * False when out of memory. */
+static bool kept_grow(void)
+{
+    size_t cap = admin_state.jkeep_cap == 0 ? 256 : admin_state.jkeep_cap * 2;
+    if (cap > JOURNAL_KEEP_MAX)
+        cap = JOURNAL_KEEP_MAX;
+    jkept *ring = ens__calloc(cap, sizeof(*ring));
+    if (ring == NULL)
+        return false;
+    for (size_t i = 0; i < admin_state.jkeep_n; i++)
+        ring[i] = *kept_at(i);
+    free(admin_state.jkeep);
+    admin_state.jkeep = ring;
+    admin_state.jkeep_cap = cap;
+    admin_state.jkeep_head = 0;
+    return true;
+}
+
+/* The writer committed every event up to number seq. */
+static void kept_ack(uint64_t seq)
+{
+    while (admin_state.jkeep_n > 0 && kept_at(0)->seq <= seq)
+        kept_pop();
+}
+
+/* Close the channel to the writer (out of the epoll set first); the next
+ * writer is sent every kept event again. */
+static void journal_close_channel(void)
+{
+    ens__admin_ep_set(&admin_state.ep_jfd, &admin_state.ep_jev, -1, 0, 0);
+    if (admin_state.jfd >= 0)
+        close(admin_state.jfd);
+    admin_state.jfd = -1;
+    admin_state.jkeep_sent = 0;
+}
+
+/* Take the writer's acknowledgements; a closed channel (the writer died:
+ * it is reaped soon) is closed here too. */
+static void journal_read_acks(void)
+{
+    while (admin_state.jfd >= 0) {
+        ens_msg *m = NULL;
+        int fds[ENS_CTL_MAX_FDS];
+        int nfds = ENS_CTL_MAX_FDS;
+        int rc = ens__ctl_recv(admin_state.jfd, &m, fds, &nfds);
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        if (rc == 1) {
+            if (m->hdr.type_id == ens__ctl_ack.id)
+                kept_ack(m->hdr.corr);
+            ens_msg_free(m);
+            continue;
+        }
+        if (rc == ENS_EBADFRAME)
+            continue;
+        if (rc == ENS_EIO)
+            journal_close_channel();
+        return; /* nothing more for now (or no memory to read: next turn) */
+    }
+}
+
+/* Send the kept events the writer has not been sent, while its channel
+ * takes them (the rest wait for EPOLLOUT). */
+static void journal_pump(void)
+{
+    while (admin_state.jfd >= 0 && admin_state.jkeep_sent < admin_state.jkeep_n) {
+        const jkept *k = kept_at(admin_state.jkeep_sent);
+        int rc = ens__ctl_send_raw(admin_state.jfd, k->frame, k->len, NULL, 0, false);
+        if (rc == ENS_EAGAIN)
+            return;
+        if (rc < 0) { /* the writer is gone: reaped soon, then replaced */
+            journal_close_channel();
+            return;
+        }
+        admin_state.jkeep_sent++;
+    }
+}
+
 void ens__admin_journal_send(const ens_event *ev)
 {
-    if (admin_state.jfd < 0)
+    if (!admin_state.jon)
         return;
     ens__ctl_event_v v;
     ens__ctl_event_to(ev, &v);
+    uint64_t seq = admin_state.jseq + 1;
     uint8_t *frame = NULL;
     size_t len = 0;
-    int rc = ens__ctl_build(ev->actor, &ens__ctl_event, &v, 0, &frame, &len);
-    if (rc == 0)
-        rc = ens__ctl_send_raw(admin_state.jfd, frame, len, NULL, 0, false);
-    free(frame);
-    if (rc == 0)
-        return;
-    if (rc == ENS_ENOMEM) {
-        ens__alloc_failed(admin_state.sys, "an event for the failure journal was dropped");
+    int rc = ens__ctl_build(ev->actor, &ens__ctl_event, &v, seq, &frame, &len);
+    if (rc == 0 && admin_state.jkeep_n == admin_state.jkeep_cap &&
+        admin_state.jkeep_cap < JOURNAL_KEEP_MAX && !kept_grow())
+        rc = ENS_ENOMEM;
+    if (rc < 0) {
+        free(frame);
+        if (rc == ENS_ENOMEM)
+            ens__alloc_failed(admin_state.sys, "an event for the failure journal was dropped");
+        else
+            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                     "failure journal: an event could not be encoded (%s); dropped",
+                     ens_strerror(rc));
         return;
     }
-    if (rc != ENS_EIO) {
+    /* The bound: a writer that cannot commit (a dead disk) must not make
+     * the admin grow without limit. The oldest give way, counted. */
+    while (admin_state.jkeep_n > 0 && (admin_state.jkeep_n >= JOURNAL_KEEP_MAX ||
+                                       admin_state.jkeep_bytes + len > JOURNAL_KEEP_BYTES)) {
+        kept_pop();
         if (admin_state.jdropped++ % 1000 == 0)
             ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
-                     "failure journal: the writer is behind, %llu event(s) dropped so far",
-                     (unsigned long long)admin_state.jdropped);
-        return;
+                     "failure journal: %zu event(s) wait for the writer's commit, the most kept; "
+                     "the oldest was dropped (%llu so far)",
+                     admin_state.jkeep_n + 1, (unsigned long long)admin_state.jdropped);
     }
-    ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
-             "failure journal: the writer process is gone; events until a new one runs are lost");
-    close(admin_state.jfd);
-    admin_state.jfd = -1;
+    admin_state.jseq = seq;
+    *kept_at(admin_state.jkeep_n) = (jkept){seq, frame, len};
+    admin_state.jkeep_n++;
+    admin_state.jkeep_bytes += len;
+    journal_pump();
+}
+
+void ens__admin_journal_on_io(uint32_t events)
+{
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        journal_read_acks();
+    if (events & EPOLLOUT)
+        journal_pump();
+}
+
+void ens__admin_journal_ep_sync(uint64_t tag)
+{
+    uint32_t ev = 0;
+    if (admin_state.jfd >= 0)
+        ev = EPOLLIN | (admin_state.jkeep_sent < admin_state.jkeep_n ? EPOLLOUT : 0u);
+    ens__admin_ep_set(&admin_state.ep_jfd, &admin_state.ep_jev, admin_state.jfd, ev, tag);
+}
+
+/* A run's id: random, so that no other run of the system (before or after,
+ * whose rows share the journal) uses the same one; positive, as sqlite
+ * keeps it. */
+static uint64_t new_run_id(void)
+{
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
+        id = ens__mono_ns() ^ ((uint64_t)ens__now_ms() << 20) ^ ((uint64_t)getpid() << 44);
+    id &= INT64_MAX;
+    return id != 0 ? id : 1;
+}
+
+/* Fork a writer for this run; its pidfd when the kernel gives one. */
+static int journal_fork(void)
+{
+    int rc = ens__journal_proc_start(admin_state.sys, admin_state.pid, admin_state.jrun,
+                                     &admin_state.jpid, &admin_state.jfd);
+    if (rc == 0 && admin_state.jpid > 0)
+        admin_state.jpidfd = (int)syscall(SYS_pidfd_open, admin_state.jpid, 0);
+    return rc;
+}
+
+void ens__admin_journal_start(void)
+{
+    admin_state.jfd = admin_state.jpidfd = admin_state.ep_jfd = -1;
+    admin_state.jrun = new_run_id();
+    int rc = journal_fork();
+    if (rc < 0)
+        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                 "failure journal: cannot start its writer: %s", ens_strerror(rc));
+    admin_state.jon = admin_state.jpid > 0;
 }
 
 /* May a helper process (the journal writer, the zygote) that died be
@@ -67,52 +257,51 @@ static bool restart_allowed(int64_t *at, size_t *n, size_t max, int64_t window_m
 
 /* Start the journal writer again after it died, unless it died too often
  * (JOURNAL_RESTART_MAX times within JOURNAL_RESTART_WINDOW_MS: it cannot
- * work, e.g. its file went bad). True if a new writer runs. */
+ * work, e.g. its file went bad). True if a new writer runs; it is sent
+ * every kept event. */
 static bool journal_restart(void)
 {
     int64_t now = ens__now_ms();
     if (!restart_allowed(admin_state.jrestarts, &admin_state.n_jrestarts, JOURNAL_RESTART_MAX,
                          JOURNAL_RESTART_WINDOW_MS, now))
         return false;
-    if (ens__journal_proc_start(admin_state.sys, admin_state.pid, &admin_state.jpid,
-                                &admin_state.jfd) < 0 ||
-        admin_state.jpid <= 0)
+    if (journal_fork() < 0 || admin_state.jpid <= 0)
         return false;
-    admin_state.jpidfd = (int)syscall(SYS_pidfd_open, admin_state.jpid, 0);
     admin_state.jrestarts[admin_state.n_jrestarts++] = now;
+    journal_pump();
     return true;
 }
 
-/* The journal writer process ended (reaped): forget it, and unless the
- * system is ending, start a new one and journal what happened. Events the
- * dead writer had not committed are lost with it. */
-void ens__admin_journal_exited(int wstatus)
+/* The writer process that was reaped (wstatus): forget it, its channel
+ * (after taking what it acknowledged) and its pidfd. */
+static void journal_forget(void)
 {
-    if (admin_state.jfd >= 0)
-        close(admin_state.jfd);
+    journal_read_acks();
+    journal_close_channel();
     if (admin_state.jpidfd >= 0)
         close(admin_state.jpidfd);
-    admin_state.jfd = admin_state.jpidfd = -1;
+    admin_state.jpidfd = -1;
     admin_state.jpid = 0;
-    bool orderly = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
-    if (admin_state.shutting_down && orderly)
-        return;
-    char how[64];
+}
+
+/* How a helper process ended, for a log line or a row. */
+static void ended_how(int wstatus, char *how, size_t len)
+{
     if (WIFSIGNALED(wstatus))
-        snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(wstatus));
+        snprintf(how, len, "was killed by signal %d", WTERMSIG(wstatus));
     else
-        snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(wstatus));
-    if (admin_state.shutting_down || !journal_restart()) {
-        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
-                 "failure journal: the writer process %s; events are no longer journaled%s", how,
-                 admin_state.shutting_down ? "" : " (it died too often to start it again)");
-        return;
-    }
-    char why[256];
+        snprintf(how, len, "exited with status %d", WEXITSTATUS(wstatus));
+}
+
+/* The writer that ended (wstatus) was replaced: its CRASH row. */
+static void journal_replaced_row(int wstatus)
+{
+    char how[64], why[256];
+    ended_how(wstatus, how, sizeof(how));
     snprintf(why, sizeof(why),
-             "the failure journal's writer process %s; a new one was started (events it had not "
-             "committed are lost)",
-             how);
+             "the failure journal's writer process %s; a new one was started and sent the %zu "
+             "event(s) not acknowledged as committed",
+             how, admin_state.jkeep_n);
     ens_event ev = {.kind = ENS_EV_CRASH,
                     .actor = ENS_ADDR_NONE,
                     .actor_type = "ens.JournalWriter",
@@ -121,37 +310,74 @@ void ens__admin_journal_exited(int wstatus)
     ens__admin_emit(&ev);
 }
 
-/* At the end: close the channel (the writer drains it, commits, exits) and
- * wait for the writer, at most 2 s, so the last rows are committed before
- * the starting program's shutdown returns. */
+/* The journal writer process ended (reaped): forget it, and unless it
+ * ended in order at the system's end, start a new one (also while the
+ * system is ending: kept events need it) and journal what happened. */
+void ens__admin_journal_exited(int wstatus)
+{
+    journal_forget();
+    bool orderly = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+    if (admin_state.shutting_down && orderly)
+        return;
+    if (!journal_restart()) {
+        char how[64];
+        ended_how(wstatus, how, sizeof(how));
+        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                 "failure journal: the writer process %s; events are no longer journaled (it died "
+                 "too often to start it again)",
+                 how);
+        admin_state.jon = false;
+        kept_free_all("the writer cannot be started again");
+        return;
+    }
+    journal_replaced_row(wstatus);
+}
+
+/* At the end: send the writer every kept event, then end of file (it
+ * commits and exits), and wait for it, at most JOURNAL_STOP_MS in all, so
+ * the last rows are committed before the starting program's shutdown
+ * returns. A writer that dies meanwhile is replaced (within its restart
+ * limits) while events are not acknowledged. */
 void ens__admin_journal_stop(void)
 {
-    if (admin_state.jfd >= 0)
-        close(admin_state.jfd);
-    admin_state.jfd = -1;
-    if (admin_state.jpid <= 0)
-        return;
-    int wstatus = 0;
-    pid_t got = 0;
-    if (admin_state.jpidfd >= 0) {
-        struct pollfd p = {.fd = admin_state.jpidfd, .events = POLLIN};
-        while (poll(&p, 1, 2000) < 0 && errno == EINTR)
+    int64_t deadline = ens__now_ms() + JOURNAL_STOP_MS;
+    bool eof_sent = false;
+    while (admin_state.jpid > 0) {
+        journal_read_acks();
+        journal_pump();
+        if (!eof_sent && admin_state.jfd >= 0 && admin_state.jkeep_sent == admin_state.jkeep_n) {
+            shutdown(admin_state.jfd, SHUT_WR);
+            eof_sent = true;
+        }
+        int wstatus = 0;
+        if (waitpid(admin_state.jpid, &wstatus, WNOHANG) == admin_state.jpid) {
+            journal_forget();
+            bool orderly = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+            if (orderly || admin_state.jkeep_n == 0 || !journal_restart())
+                break;
+            journal_replaced_row(wstatus);
+            eof_sent = false;
+            continue;
+        }
+        int64_t left = deadline - ens__now_ms();
+        if (left <= 0) {
+            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                     "failure journal: the writer did not finish in time; killed");
+            kill(admin_state.jpid, SIGKILL);
+            waitpid(admin_state.jpid, &wstatus, 0);
+            journal_forget();
+            break;
+        }
+        struct pollfd p[2] = {
+            {.fd = admin_state.jpidfd, .events = POLLIN},
+            {.fd = admin_state.jfd,
+             .events = POLLIN | (admin_state.jkeep_sent < admin_state.jkeep_n ? POLLOUT : 0)}};
+        int wait = admin_state.jpidfd < 0 && left > 10 ? 10 : (int)left;
+        while (poll(p, 2, wait) < 0 && errno == EINTR)
             ;
-        got = waitpid(admin_state.jpid, &wstatus, WNOHANG);
-    } else {
-        for (int i = 0; i < 200 && (got = waitpid(admin_state.jpid, &wstatus, WNOHANG)) == 0; i++)
-            poll(NULL, 0, 10);
     }
-    if (got == 0) {
-        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
-                 "failure journal: the writer did not finish in time; killed");
-        kill(admin_state.jpid, SIGKILL);
-        waitpid(admin_state.jpid, &wstatus, 0);
-    }
-    if (admin_state.jpidfd >= 0)
-        close(admin_state.jpidfd);
-    admin_state.jpidfd = -1;
-    admin_state.jpid = 0;
+    kept_free_all("the system ended before the writer committed them");
+    admin_state.jon = false;
 }
 
 /* Run first in a zygote started while actors exist: the admin's mappings
