@@ -53,8 +53,9 @@ typedef struct inproc {
     ens_addr dead_handler;
     ens_addr *top; /* top-level actors alive, in start order */
     size_t n_top, cap_top;
-    void *services;  /* watches and commands: core/inproc/inproc_services.c */
-    ens_names names; /* global names (registry/) */
+    ens_addr stopping; /* the top-level actor ip_close waits for */
+    void *services;    /* watches and commands: core/inproc/inproc_services.c */
+    ens_names names;   /* global names (registry/) */
 } inproc;
 
 static inproc *base_of(ens_system *s)
@@ -441,31 +442,74 @@ static void free_all(ens_system *s)
     free(b);
 }
 
+/* The top-level actor the shutdown waits for (ip_close) has ended. */
+static bool stopping_gone(ens_system *s)
+{
+    return lookup(s, base_of(s)->stopping) == NULL;
+}
+
+/* The last started top-level actor still alive (the list keeps start
+ * order; one whose turn came has ended or was killed by then), or NULL. */
+static ens_actor *next_top(ens_system *s)
+{
+    inproc *b = base_of(s);
+    for (size_t i = b->n_top; i-- > 0;) {
+        ens_actor *a = lookup(s, b->top[i]);
+        if (a != NULL)
+            return a;
+    }
+    return NULL;
+}
+
 /* The outside program and its actors are one: closing the handle ends the
- * system (`end` or not). */
+ * system (`end` or not). As the process base does (and a supervisor with
+ * its children): the top-level actors one at a time, the last started
+ * first, each asked once the one before has ended; each gets what is left
+ * of timeout_ms divided by the top-level actors still to stop, and is
+ * killed (journaled) past it. */
 static int ip_close(ens_system *s, uint32_t timeout_ms, bool end)
 {
     (void)end;
     inproc *b = base_of(s);
     uint64_t deadline = deadline_after(timeout_ms);
     int rc = 0;
-    /* Exit requests to the top-level actors in reverse start order; their
-     * children follow as each parent stops. Actors left over (started by a
-     * terminate, say) get theirs in the next round. */
-    while (b->live > 0 && rc == 0) {
-        if (b->n_top > 0) {
-            for (size_t i = b->n_top; i-- > 0;)
-                ens__send_frame(s, s->outside.self, b->top[i], &ens_msg_exit_request, NULL,
-                                ENS_FRAME_SYSTEM, 0, 0, false);
-        } else {
-            for (size_t i = 0; i < b->cap_actors; i++) {
-                if (b->actors[i] != NULL)
-                    ens__send_frame(s, s->outside.self, b->actors[i]->addr, &ens_msg_exit_request,
-                                    NULL, ENS_FRAME_SYSTEM, 0, 0, false);
-            }
-        }
-        rc = run_until(s, all_gone, deadline, false);
+    ens_actor *a;
+    while ((a = next_top(s)) != NULL) {
+        size_t left = 0;
+        for (size_t i = 0; i < b->n_top; i++)
+            left += lookup(s, b->top[i]) != NULL;
+        uint64_t now = ens__mono_ns();
+        uint64_t by = now + (deadline > now ? deadline - now : 0) / left;
+        b->stopping = a->addr;
+        ens__send_frame(s, s->outside.self, a->addr, &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM,
+                        0, 0, false);
+        if (run_until(s, stopping_gone, by, true) == 0)
+            continue;
+        a = lookup(s, b->stopping);
+        if (a == NULL)
+            continue;
+        ens_event ev = {.kind = ENS_EV_EXIT,
+                        .reason = "did not end within its share of the shutdown's time: killed"};
+        ens__event_actor(&ev, a);
+        ens__event(s, &ev);
+        a->killed = true;
+        ens__actor_stop(a, ENS_EXIT_KILLED, 0);
+        rc = ENS_ETIMEDOUT;
     }
+    /* Actors left over (started by a terminate, say, or whose parent did
+     * not ask them) get theirs in rounds until the time is up. */
+    while (b->live > 0 && ens__mono_ns() < deadline) {
+        for (size_t i = 0; i < b->cap_actors; i++) {
+            if (b->actors[i] != NULL)
+                ens__send_frame(s, s->outside.self, b->actors[i]->addr, &ens_msg_exit_request, NULL,
+                                ENS_FRAME_SYSTEM, 0, 0, false);
+        }
+        if (run_until(s, all_gone, deadline, false) != 0)
+            break;
+    }
+    if (b->live > 0)
+        rc = ENS_ETIMEDOUT;
+    ens__journal_flush(s);
     s->down = true;
     free_all(s);
     return rc;
