@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "support/deadline.h"
 #include "support/journal_files.h"
 
 #include "ensemble/ensemble.h"
@@ -50,7 +51,7 @@ typedef struct note_v {
 } note_v;
 static ens_msgtype note_t = {"rb.Note", "S(iiiiuu" ENS_ADDR_FMT ")", sizeof(note_v), 0, 0};
 
-enum { TAG_HELLO = 1, TAG_REDELIVERED, TAG_CHILD_EXITED };
+enum { TAG_HELLO = 1, TAG_REDELIVERED, TAG_SPAWNED, TAG_CHILD_EXITED };
 
 static ens_system *sys;
 static char journal[64];
@@ -242,11 +243,26 @@ static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
     int rc = ens_spawn(c, &broken_def, NULL, NULL, &ps->child);
     if (rc < 0)
         return rc;
+    note_v n = {TAG_SPAWNED, (int32_t)getpid(), 0, 0, 0, 0, ps->child};
+    if ((rc = ens_send(c, ps->outside, &note_t, &n)) < 0)
+        return rc;
     return ens_send(c, ps->child, &ens_msg_string, &(ens_string_v){"crash"});
 }
 
 static const ens_actor_def parent_def = {
     "rb.Parent", sizeof(parent_state), NULL, parent_receive, NULL, NULL, NULL};
+
+/* The next message to the outside, a note with tag `tag` (owned by the
+ * caller). */
+static ens_msg *listen_tag(ens_ctx *out, int32_t tag)
+{
+    ens_msg *m = NULL;
+    assert_int_equal(ens_listen(out, WAIT_MS, &m), 0);
+    const note_v *n = ens_msg_value(m, &note_t);
+    assert_non_null(n);
+    assert_int_equal(n->tag, tag);
+    return m;
+}
 
 static void test_restart_whose_init_always_crashes_ends_after_the_limit(void **state)
 {
@@ -257,8 +273,9 @@ static void test_restart_whose_init_always_crashes_ends_after_the_limit(void **s
     ens_addr p;
     assert_int_equal(ens_spawn(out, &parent_def, NULL, NULL, &p), 0);
     assert_int_equal(ens_send(out, p, &ens_msg_string, &(ens_string_v){"go"}), 0);
-    ens_msg *m = NULL;
-    assert_int_equal(ens_listen(out, WAIT_MS, &m), 0);
+    ens_msg *m = listen_tag(out, TAG_SPAWNED);
+    ens_msg_free(m);
+    m = listen_tag(out, TAG_CHILD_EXITED);
     const note_v *n = ens_msg_value(m, &note_t);
     assert_non_null(n);
     assert_int_equal(n->tag, TAG_CHILD_EXITED);
@@ -275,6 +292,79 @@ static void test_restart_whose_init_always_crashes_ends_after_the_limit(void **s
     assert_int_equal(rc.restarts, LIMIT); /* the one after the handler's crash, then LIMIT-1 */
 }
 
+/* Wait until child's ninth init has crashed and its next try waits for
+ * its backoff (a second, from the eighth init crash in a row on): the
+ * status shows no process for it then. Polled: a counter in shared memory
+ * and a status offer nothing to wait on. */
+static void wait_for_backoff(ens_addr child)
+{
+    test_deadline d = test_deadline_in(WAIT_MS);
+    for (;;) {
+        bool waiting = false;
+        if (__atomic_load_n(&counts->broken_inits, __ATOMIC_SEQ_CST) >= 9) {
+            ens_status *st = NULL;
+            assert_int_equal(ens_system_status(sys, WAIT_MS, &st), 0);
+            for (size_t i = 0; i < ens_status_count(st); i++) {
+                const ens_actor_status *a = ens_status_at(st, i);
+                if (ens_addr_equal(a->addr, child))
+                    waiting = a->pid == 0;
+            }
+            ens_status_free(st);
+        }
+        if (waiting)
+            break;
+        assert_false(test_deadline_passed(d));
+        test_nap_ms(1);
+    }
+    assert_int_equal(counts->broken_inits, 9);
+}
+
+/* ens_kill while the restart waits for its backoff ends the actor at once:
+ * no further try. */
+static void test_kill_during_the_backoff_ends_the_actor(void **state)
+{
+    (void)state;
+    counts->broken_inits = 0;
+    open_system();
+    ens_ctx *out = ens_system_ctx(sys);
+    ens_addr p;
+    assert_int_equal(ens_spawn(out, &parent_def, NULL, NULL, &p), 0);
+    assert_int_equal(ens_send(out, p, &ens_msg_string, &(ens_string_v){"go"}), 0);
+    ens_msg *m = listen_tag(out, TAG_SPAWNED);
+    ens_addr child = ((const note_v *)ens_msg_value(m, &note_t))->who;
+    ens_msg_free(m);
+    wait_for_backoff(child);
+    assert_int_equal(ens_kill(out, child), 0);
+    m = listen_tag(out, TAG_CHILD_EXITED);
+    const note_v *n = ens_msg_value(m, &note_t);
+    assert_int_equal(n->reason, ENS_EXIT_KILLED);
+    assert_int_equal(n->inits, 9); /* not tried again */
+    ens_msg_free(m);
+    assert_int_equal(ens_system_stop(sys, WAIT_MS), 0);
+    sys = NULL;
+    assert_int_equal(counts->broken_inits, 9);
+}
+
+/* A system stopped while a restart waits for its backoff ends that actor at
+ * once: no further try runs. */
+static void test_stop_during_the_backoff_tries_no_more(void **state)
+{
+    (void)state;
+    counts->broken_inits = 0;
+    open_system();
+    ens_ctx *out = ens_system_ctx(sys);
+    ens_addr p;
+    assert_int_equal(ens_spawn(out, &parent_def, NULL, NULL, &p), 0);
+    assert_int_equal(ens_send(out, p, &ens_msg_string, &(ens_string_v){"go"}), 0);
+    ens_msg *m = listen_tag(out, TAG_SPAWNED);
+    ens_addr child = ((const note_v *)ens_msg_value(m, &note_t))->who;
+    ens_msg_free(m);
+    wait_for_backoff(child);
+    assert_int_equal(ens_system_stop(sys, WAIT_MS), 0);
+    sys = NULL;
+    assert_int_equal(counts->broken_inits, 9);
+}
+
 int main(void)
 {
     counts = mmap(NULL, sizeof(*counts), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -287,6 +377,8 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(test_restart_whose_init_always_crashes_ends_after_the_limit,
                                   teardown),
+        cmocka_unit_test_teardown(test_kill_during_the_backoff_ends_the_actor, teardown),
+        cmocka_unit_test_teardown(test_stop_during_the_backoff_tries_no_more, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,7 +160,10 @@ void ens__admin_begin_shutdown(uint32_t timeout_ms)
             ens__admin_end_waiting(r, r->restart_sig == SIGKILL ? ENS_EXIT_KILLED : ENS_EXIT_CRASH,
                                    "the system shut down while its restart waited");
     }
-    shutdown_step(ens__mono_ns());
+    /* With no time at all (the starting program is gone) all are killed
+     * at once, at the loop's next turn. */
+    if (timeout_ms > 0)
+        shutdown_step(ens__mono_ns());
 }
 
 static void reap(void)
