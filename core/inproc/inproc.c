@@ -51,11 +51,11 @@ typedef struct inproc {
     size_t n_timers, cap_timers;
     uint64_t next_timer_id;
     ens_addr dead_handler;
-    ens_addr *top;    /* top-level actors alive, in start order */
-    ens_addr closing; /* the one ip_close waits for */
+    ens_addr *top; /* top-level actors alive, in start order */
     size_t n_top, cap_top;
-    void *services;  /* watches and commands: core/inproc/inproc_services.c */
-    ens_names names; /* global names (registry/) */
+    ens_addr stopping; /* the top-level actor ip_close waits for */
+    void *services;    /* watches and commands: core/inproc/inproc_services.c */
+    ens_names names;   /* global names (registry/) */
 } inproc;
 
 static inproc *base_of(ens_system *s)
@@ -426,12 +426,6 @@ static bool all_gone(ens_system *s)
     return base_of(s)->live == 0;
 }
 
-/* The top-level actor ip_close asked to exit last has ended. */
-static bool closing_gone(ens_system *s)
-{
-    return lookup(s, base_of(s)->closing) == NULL;
-}
-
 static bool all_gone_or_queued(ens_system *s)
 {
     return base_of(s)->live == 0 || base_of(s)->head != NULL;
@@ -455,38 +449,79 @@ static void free_all(ens_system *s)
     free(b);
 }
 
+/* The top-level actor the shutdown waits for (ip_close) has ended. */
+static bool stopping_gone(ens_system *s)
+{
+    return lookup(s, base_of(s)->stopping) == NULL;
+}
+
+/* The last started top-level actor still alive (the list keeps start
+ * order; one whose turn came has ended or was killed by then), or NULL. */
+static ens_actor *next_top(ens_system *s)
+{
+    inproc *b = base_of(s);
+    for (size_t i = b->n_top; i-- > 0;) {
+        ens_actor *a = lookup(s, b->top[i]);
+        if (a != NULL)
+            return a;
+    }
+    return NULL;
+}
+
 /* The outside program and its actors are one: closing the handle ends the
- * system (`end` or not). */
+ * system (`end` or not). As the process base does (and a supervisor with
+ * its children): the top-level actors one at a time, the last started
+ * first, each asked once the one before has ended; each gets what is left
+ * of timeout_ms divided by the top-level actors still to stop, and is
+ * killed (journaled) past it. */
 static int ip_close(ens_system *s, uint32_t timeout_ms, bool end)
 {
     (void)end;
     inproc *b = base_of(s);
     uint64_t deadline = deadline_after(timeout_ms);
     int rc = 0;
-    /* Top-level actors end as a supervisor's children do: the last started
-     * first, each asked only once the one before has ended (with its
-     * children: an actor waits for them before its terminate). Actors left
-     * over (started by a terminate, say) get theirs together at the end. */
-    while (b->live > 0 && rc == 0) {
-        if (b->n_top > 0) {
-            b->closing = b->top[b->n_top - 1];
-            ens__send_frame(s, s->outside.self, b->closing, &ens_msg_exit_request, NULL,
-                            ENS_FRAME_SYSTEM, 0, 0, false);
-            rc = run_until(s, closing_gone, deadline, true);
+    ens_actor *a;
+    while ((a = next_top(s)) != NULL) {
+        size_t left = 0;
+        for (size_t i = 0; i < b->n_top; i++)
+            left += lookup(s, b->top[i]) != NULL;
+        uint64_t now = ens__mono_ns();
+        uint64_t by = now + (deadline > now ? deadline - now : 0) / left;
+        b->stopping = a->addr;
+        ens__send_frame(s, s->outside.self, a->addr, &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM,
+                        0, 0, false);
+        if (run_until(s, stopping_gone, by, true) == 0)
             continue;
-        }
+        a = lookup(s, b->stopping);
+        if (a == NULL)
+            continue;
+        ens_event ev = {.kind = ENS_EV_EXIT,
+                        .reason = "did not end within its share of the shutdown's time: killed"};
+        ens__event_actor(&ev, a);
+        ens__event(s, &ev);
+        a->killed = true;
+        ens__actor_stop(a, ENS_EXIT_KILLED, 0);
+        rc = ENS_ETIMEDOUT;
+    }
+    /* Actors left over (started by a terminate, say, or whose parent did
+     * not ask them) get theirs in rounds until the time is up. */
+    while (b->live > 0 && ens__mono_ns() < deadline) {
         for (size_t i = 0; i < b->cap_actors; i++) {
             if (b->actors[i] != NULL)
                 ens__send_frame(s, s->outside.self, b->actors[i]->addr, &ens_msg_exit_request, NULL,
                                 ENS_FRAME_SYSTEM, 0, 0, false);
         }
-        rc = run_until(s, all_gone, deadline, false);
+        if (run_until(s, all_gone, deadline, false) != 0)
+            break;
         /* Nothing queued, actors left: some wait on a wake-up (a parent
          * bounding the wait for its children, a supervisor's shutdown
          * timeout). Sleep until one fires rather than asking again at once. */
-        if (rc == 0 && b->live > 0 && b->n_timers > 0)
-            rc = run_until(s, all_gone_or_queued, deadline, true);
+        if (b->live > 0 && b->n_timers > 0 && run_until(s, all_gone_or_queued, deadline, true) != 0)
+            break;
     }
+    if (b->live > 0)
+        rc = ENS_ETIMEDOUT;
+    ens__journal_flush(s);
     s->down = true;
     free_all(s);
     return rc;

@@ -47,6 +47,32 @@
  * its children are asked to exit and it is gone at once. An actor that
  * ends in a deferred exit (ens_exit_defer: supervisors) stops its children
  * itself first, by their own shutdown rules, so nothing is left to wait for.
+ *
+ * Crashes (process base: the actor's process dies by a signal or exits
+ * without its orderly stop; the inproc base has none):
+ *  - A crash is restarted at the same address with zeroed state: the
+ *    message in hand is delivered once more (attempt 2; poison after a
+ *    second crash) and nothing queued is lost. The parent gets
+ *    ens_msg_child_restarted for every restart.
+ *  - A crash in the FIRST init (the spawn) is not restarted: the spawn
+ *    fails (ENS_EINIT outside; child exited with ENS_EXIT_INIT_FAILED).
+ *  - A crash in the init of a restart counts as a crash (a CRASH row saying
+ *    so): the restart is tried again after a backoff of 10 ms, doubling
+ *    with each such crash in a row up to 1 s; the admin's loop waits for it
+ *    (nothing else waits). Messages sent meanwhile wait at the address and
+ *    go to the incarnation whose init succeeds, the message in hand too.
+ *    Every try is a RESTART row.
+ *  - The actor ends for good (an EXIT row; the parent gets child exited
+ *    with ENS_EXIT_CRASH or ENS_EXIT_KILLED; what is queued becomes dead
+ *    letters) when it crashes more than 10 times within a second, after 10
+ *    restarts in a row whose init crashed (the backoff spaces those out, so
+ *    the one-second window alone would never be reached: about 3.3 s of
+ *    backoff in all), when it was spawned with ENS_SPAWN_NO_RESTART, killed
+ *    with ens_kill (also while its restart waits for its backoff), or when
+ *    the system is shutting down (a restart waiting for its backoff then
+ *    ends at once).
+ *  - An init that RETURNS an error is no crash: on a restart, too, the actor
+ *    ends (ENS_EXIT_INIT_FAILED to its parent), as init's contract says.
  */
 #ifndef ENSEMBLE_ACTOR_H
 #define ENSEMBLE_ACTOR_H

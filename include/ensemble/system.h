@@ -249,11 +249,21 @@ ENS_API int ens_system_holder(const char *name, int *uid, int *pid);
 /* Two ways to let go of a handle; both release it (s is freed) and are
  * NULL-safe (returning 0):
  *  - ens_system_stop ENDS the system, from any handle (started or
- *    connected): every top-level actor gets an exit request (and with it
- *    its children, which end before it: actor.h, "Ending"), stragglers
- *    are killed after timeout_ms. Inproc: the last started first, each
- *    asked once the one before has ended. Process base: all asked at once
- *    (ordered shutdown of top-level actors is still to be built there).
+ *    connected). The top-level actors are stopped as a supervisor stops
+ *    its children (the same on every base): one at a time, the last
+ *    started first, each sent an exit request only once the one before has
+ *    ended (its terminate has returned and its process is gone). Each gets
+ *    its share of timeout_ms: the time left divided by the top-level actors
+ *    still to stop, so time one does not use passes on to the next; one
+ *    that has not ended when its share is up is killed (its terminate is
+ *    cut short or never runs; a journal row of kind EXIT says so) and the
+ *    next one is asked. Children end before their parent (actor.h,
+ *    "Ending"). What is still running when timeout_ms is up is killed. On
+ *    the inproc base a handler runs in the caller's thread and cannot be
+ *    cut short: a share runs out only while the actor waits (a deferred
+ *    exit, messages queued before the exit request). A process-base system
+ *    whose starting program ends without closing it (killed, say) has no
+ *    time to stop in order: its actors are killed at once.
  *  - ens_system_close DETACHES from it: the system goes on wherever it
  *    can outlive this handle - a handle from ens_system_connect, or the
  *    handle of a persistent system. A system that lives only as long as
@@ -263,7 +273,9 @@ ENS_API int ens_system_holder(const char *name, int *uid, int *pid);
  *    queued messages are handled up to timeout_ms, then what is left is
  *    stopped.
  * Both return 0, or ENS_ETIMEDOUT when actors had to be stopped without
- * finishing (the handle is released all the same). */
+ * finishing (the handle is released all the same; on the process base only
+ * when the admin itself did not end in time: a kill there is told by its
+ * journal row). */
 ENS_API int ens_system_stop(ens_system *s, uint32_t timeout_ms);
 ENS_API int ens_system_close(ens_system *s, uint32_t timeout_ms);
 

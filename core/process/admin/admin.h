@@ -13,13 +13,16 @@
  *    connections between them;
  *  - on SIGCHLD tells an orderly exit from a crash; restarts a crashed
  *    actor at the same address (the new process inherits the receiving
- *    ends and the stage, so nothing queued is lost) unless it crashed in
- *    init or too often, and then ends it for good: the parent gets
- *    child-exited, everything still queued becomes a dead letter;
+ *    ends and the stage, so nothing queued is lost; a restart whose init
+ *    crashed is tried again after a backoff the loop times) unless it
+ *    crashed in its first init or too often, and then ends it for good:
+ *    the parent gets child-exited, everything still queued becomes a dead
+ *    letter;
  *  - routes dead letters, and passes failure events to the starting
  *    program and to the journal writer process (core/runtime/journal_sink.c: forked
  *    first, the one process that opens sqlite; never waited on);
- *  - at shutdown asks the top-level actors to exit, waits, kills the rest.
+ *  - at shutdown stops the top-level actors one at a time, the last
+ *    started first (each killed past its share of the time), then ends.
  * Frames from the admin to an endpoint (child exited, dead envelopes, exit
  * requests, error replies) travel on a data connection of its own per
  * endpoint, so they are staged and crash-safe like any other message.
@@ -66,8 +69,15 @@
 /* Nothing of the admin's is part of the library's interface. */
 #pragma GCC visibility push(hidden)
 
-#define RESTART_WINDOW_MS         1000
-#define RESTART_MAX               10 /* crashes within the window before the admin gives up */
+#define RESTART_WINDOW_MS 1000
+#define RESTART_MAX       10 /* crashes within the window before the admin gives up */
+/* A restart whose init crashed is tried again after a backoff that starts
+ * at RESTART_BACKOFF_FIRST_MS and doubles with each init crash in a row, up
+ * to RESTART_BACKOFF_MAX_MS; after RESTART_MAX of them in a row the actor
+ * ends for good (the backoff spaces the crashes out, so the window alone
+ * would never be exceeded). */
+#define RESTART_BACKOFF_FIRST_MS  10
+#define RESTART_BACKOFF_MAX_MS    1000
 #define JOURNAL_RESTART_WINDOW_MS 60000
 #define JOURNAL_RESTART_MAX       5      /* writer restarts within the window before giving up */
 #define JOURNAL_KEEP_MAX          65536u /* events kept until the writer commits them, */
@@ -127,6 +137,12 @@ typedef struct arec {
     int exit_reason, exit_status;
     int64_t crashes[RESTART_MAX];
     size_t n_crashes;
+    uint32_t init_crashes;  /* restarts in a row whose init crashed */
+    uint64_t restart_at;    /* monotonic ns: a restart waits for its backoff until then; 0: none */
+    int restart_sig;        /* the signal that ended the incarnation before that restart */
+    uint32_t boot_state;    /* the stage's state when the running incarnation was forked */
+    bool shut_asked;        /* the shutdown sent it its exit request */
+    bool shut_killed;       /* the shutdown killed it: it outlived its share of the time */
     bool outside;           /* an outside endpoint: the starting program or one connected by name */
     bool foreign;           /* connected by name: another program image */
     bool ep_dirty;          /* its wanted events may have changed: synced at the turn's end */
@@ -150,23 +166,26 @@ typedef struct admin {
     int sigfd;
     bool shutting_down;
     uint64_t shutdown_deadline;
-    ens_door door;                          /* where programs connect by the system name */
-    ens_refusals refusals;                  /* refused connections, for the log */
-    size_t n_foreign;                       /* programs connected by name (records) */
-    arec *starter;                          /* the starting program endpoint, NULL once it left */
-    pid_t jpid;                             /* the journal writer process (0: none) */
-    int jfd;                                /* the channel to it, -1 if none */
-    int jpidfd;                             /* its pidfd, -1 if none */
-    int ep_jfd;                             /* the channel as registered in epoll (-1: not) */
-    uint32_t ep_jev;                        /* and its events */
-    bool jon;                               /* a writer runs or is replaced: events are kept */
-    uint64_t jrun;                          /* this run's id: half of every row's key */
-    uint64_t jseq;                          /* the number of the last event kept */
-    jkept *jkeep;                           /* events not acknowledged yet: a ring, oldest */
-    size_t jkeep_cap, jkeep_head, jkeep_n;  /* first (jkeep_head) */
-    size_t jkeep_sent;                      /* the first kept events the writer was sent */
-    size_t jkeep_bytes;                     /* their frames' bytes */
-    uint64_t jdropped;                      /* kept events dropped at the bound */
+    ens_addr shut_cur;                     /* the top-level actor the shutdown waits for, or none */
+    uint64_t shut_cur_by;                  /* when its share of the time is up (monotonic ns) */
+    size_t n_backoff;                      /* records whose restart waits for its backoff */
+    ens_door door;                         /* where programs connect by the system name */
+    ens_refusals refusals;                 /* refused connections, for the log */
+    size_t n_foreign;                      /* programs connected by name (records) */
+    arec *starter;                         /* the starting program endpoint, NULL once it left */
+    pid_t jpid;                            /* the journal writer process (0: none) */
+    int jfd;                               /* the channel to it, -1 if none */
+    int jpidfd;                            /* its pidfd, -1 if none */
+    int ep_jfd;                            /* the channel as registered in epoll (-1: not) */
+    uint32_t ep_jev;                       /* and its events */
+    bool jon;                              /* a writer runs or is replaced: events are kept */
+    uint64_t jrun;                         /* this run's id: half of every row's key */
+    uint64_t jseq;                         /* the number of the last event kept */
+    jkept *jkeep;                          /* events not acknowledged yet: a ring, oldest */
+    size_t jkeep_cap, jkeep_head, jkeep_n; /* first (jkeep_head) */
+    size_t jkeep_sent;                     /* the first kept events the writer was sent */
+    size_t jkeep_bytes;                    /* their frames' bytes */
+    uint64_t jdropped;                     /* kept events dropped at the bound */
     int64_t jrestarts[JOURNAL_RESTART_MAX]; /* when the writer was restarted (ms) */
     size_t n_jrestarts;
     ens_zygote zygote; /* forks first incarnations (core/process/proc_zygote.h) */
@@ -286,9 +305,17 @@ void ens__admin_drain_to_dead_letters(arec *r, const char *reason);
 int ens__admin_fork_actor(arec *r, bool sync, int stage_fd);
 
 /* A process of the admin's was reaped (pid, its wait status): the journal
- * writer, the zygote or a spare, or an actor, which is restarted or ended
- * for good. */
+ * writer, the zygote or a spare, or an actor, which is restarted (at once,
+ * or after a backoff when a restart's init crashed) or ended for good. */
 void ens__admin_on_child_exit(pid_t pid, int wstatus);
+
+/* Start the restarts whose backoff has passed at monotonic time now (ns).
+ * Returns when the next one is due, 0 if none waits. */
+uint64_t ens__admin_restart_due(uint64_t now);
+
+/* r waits for a restart (no process): end it for good now, with reason
+ * (an ens_exit_reason) and why (journaled; borrowed). */
+void ens__admin_end_waiting(arec *r, int reason, const char *why);
 
 /* ---- helpers.c ---------------------------------------------------------- */
 
@@ -347,8 +374,11 @@ void ens__admin_ep_sync(arec *r);
 /* Close r's control channel (out of the epoll set first). */
 void ens__admin_close_ctl(arec *r);
 
-/* Ask the top-level actors to exit; the loop ends the system when only
- * outside endpoints are left or after timeout_ms. Once. */
+/* Stop the top-level actors, the last started first, each asked to exit
+ * only once the one before has ended or, past its share of timeout_ms
+ * (what is left divided by the top-level actors still to stop), was
+ * killed (journaled). The loop ends the system when only outside
+ * endpoints are left or after timeout_ms. Once. */
 void ens__admin_begin_shutdown(uint32_t timeout_ms);
 
 #pragma GCC visibility pop

@@ -5,7 +5,9 @@
  * listening sockets where programs connect by the system's name, and the
  * zygote's channel. After a turn's batch the epoll set is brought in line
  * with the records the turn touched and the records it freed are buried.
- * Shutdown asks the top-level actors to exit, waits, kills the rest.
+ * Shutdown stops the top-level actors one at a time, the last started
+ * first (killing one that outlives its share of the time), then ends.
+ * Restarts that wait for their backoff are started from the loop too.
  */
 #include <errno.h>
 #include <signal.h>
@@ -75,19 +77,94 @@ void ens__admin_close_ctl(arec *r)
     r->ctl = -1;
 }
 
+/* ---- shutdown -------------------------------------------------------------
+ * As a supervisor stops its children: the top-level actors one at a time,
+ * the last started (highest id) first; the next is asked to exit only once
+ * the one before has ended. Each gets what is left of the shutdown's time
+ * divided by the top-level actors still to stop (time one does not use
+ * passes on to the next); past it, it is killed (a journal row). */
+
+static bool top_level(const arec *r)
+{
+    return !r->outside && ens_addr_is_none(r->parent);
+}
+
+/* Kill the actor the shutdown waits for: its share of the time is up. */
+static void shutdown_kill_current(void)
+{
+    arec *r =
+        ens_addr_is_none(admin_state.shut_cur) ? NULL : ens__admin_by_addr(admin_state.shut_cur);
+    if (r == NULL || r->shut_killed || r->pid <= 0)
+        return;
+    r->shut_killed = true;
+    ens_event ev = {.kind = ENS_EV_EXIT,
+                    .actor = r->addr,
+                    .parent = r->parent,
+                    .actor_type = r->shown->name,
+                    .incarnation = r->incarnation,
+                    .signal = SIGKILL,
+                    .reason = "did not end within its share of the shutdown's time: killed"};
+    ens__admin_emit(&ev);
+    kill(r->pid, SIGKILL);
+}
+
+/* One step of the ordered shutdown at monotonic time now: ask the next
+ * top-level actor once the one before has ended, kill the one waited for
+ * once its time is up. Returns when it wants to look again (0: when a
+ * process ends). */
+static uint64_t shutdown_step(uint64_t now)
+{
+    arec *cur =
+        ens_addr_is_none(admin_state.shut_cur) ? NULL : ens__admin_by_addr(admin_state.shut_cur);
+    if (cur != NULL) {
+        if (now < admin_state.shut_cur_by)
+            return admin_state.shut_cur_by;
+        shutdown_kill_current(); /* reaped as any process: then the next one */
+        return 0;
+    }
+    arec *next = NULL;
+    size_t left = 0;
+    for (size_t i = 0; i < admin_state.n; i++) {
+        arec *r = admin_state.recs[i];
+        if (!top_level(r))
+            continue;
+        left++;
+        if (!r->shut_asked && (next == NULL || r->addr.id > next->addr.id))
+            next = r;
+    }
+    if (next == NULL) {
+        admin_state.shut_cur = ENS_ADDR_NONE;
+        return 0;
+    }
+    uint64_t rest = admin_state.shutdown_deadline > now ? admin_state.shutdown_deadline - now : 0;
+    next->shut_asked = true;
+    admin_state.shut_cur = next->addr;
+    admin_state.shut_cur_by = now + rest / left;
+    ens_exit_request_v v = {0};
+    ens__admin_send_to((ens_addr){ENS_ID_ADMIN, admin_state.sys->node, 0}, next->addr,
+                       &ens_msg_exit_request, &v, ENS_FRAME_SYSTEM, 0, 0);
+    return admin_state.shut_cur_by;
+}
+
 void ens__admin_begin_shutdown(uint32_t timeout_ms)
 {
     if (admin_state.shutting_down)
         return;
     admin_state.shutting_down = true;
     admin_state.shutdown_deadline = ens__mono_ns() + (uint64_t)timeout_ms * 1000000u;
-    ens_exit_request_v v = {0};
-    for (size_t i = admin_state.n; i-- > 0;) {
+    admin_state.shut_cur = ENS_ADDR_NONE;
+    /* An actor waiting for a restart has no process to ask: it ends now
+     * (from the end: ending frees the record, which moves later ones). */
+    for (size_t i = admin_state.n; i-- > 0 && admin_state.n_backoff > 0;) {
         arec *r = admin_state.recs[i];
-        if (!r->outside && ens_addr_is_none(r->parent))
-            ens__admin_send_to((ens_addr){ENS_ID_ADMIN, admin_state.sys->node, 0}, r->addr,
-                               &ens_msg_exit_request, &v, ENS_FRAME_SYSTEM, 0, 0);
+        if (r->restart_at != 0)
+            ens__admin_end_waiting(r, r->restart_sig == SIGKILL ? ENS_EXIT_KILLED : ENS_EXIT_CRASH,
+                                   "the system shut down while its restart waited");
     }
+    /* With no time at all (the starting program is gone) all are killed
+     * at once, at the loop's next turn. */
+    if (timeout_ms > 0)
+        shutdown_step(ens__mono_ns());
 }
 
 static void reap(void)
@@ -358,10 +435,17 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
     if (fault != NULL && *fault >= '0' && *fault <= '9')
         ens__alloc_fail_once(strtol(fault, NULL, 10));
     for (;;) {
-        if (admin_state.shutting_down && only_outside_left())
-            finish();
-        if (admin_state.shutting_down && ens__mono_ns() >= admin_state.shutdown_deadline)
-            finish();
+        uint64_t wake = 0;
+        if (admin_state.shutting_down) {
+            if (only_outside_left())
+                finish();
+            uint64_t now = ens__mono_ns();
+            if (now >= admin_state.shutdown_deadline) {
+                shutdown_kill_current(); /* journaled; finish kills the rest */
+                finish();
+            }
+            wake = shutdown_step(now);
+        }
         if (admin_state.ep_zygote_gen != admin_state.zygote.gen) {
             /* Its channel was closed (which took it out of the epoll set;
              * the number may already name another descriptor) or replaced. */
@@ -370,17 +454,24 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
         }
         ens__admin_ep_set(&admin_state.ep_zygote, &zygote_ev, admin_state.zygote.fd, EPOLLIN,
                           EP_ZYGOTE);
+        uint64_t now = ens__mono_ns();
+        if (admin_state.n_backoff > 0) { /* before the sync: a new process's channel is watched */
+            uint64_t restart_at = ens__admin_restart_due(now);
+            if (restart_at != 0 && (wake == 0 || restart_at < wake))
+                wake = restart_at;
+        }
         ens__admin_journal_ep_sync(EP_JOURNAL);
         ens__admin_sync_dirty();
         struct epoll_event ev[64];
-        uint64_t now = ens__mono_ns();
-        uint64_t wake = close_silent(now);
+        uint64_t silent_at = close_silent(now);
+        if (silent_at != 0 && (wake == 0 || silent_at < wake))
+            wake = silent_at;
         uint64_t log_at = ens__refusal_flush(s, &admin_state.refusals, now, false);
         if (log_at != 0 && (wake == 0 || log_at < wake))
             wake = log_at;
         int timeout = admin_state.shutting_down ? 10 : -1;
         if (wake != 0) {
-            uint64_t ms = (wake - now + 999999u) / 1000000u;
+            uint64_t ms = wake > now ? (wake - now + 999999u) / 1000000u : 0;
             if (timeout < 0 || ms < (uint64_t)timeout)
                 timeout = ms > INT32_MAX ? INT32_MAX : (int)ms;
         }

@@ -65,6 +65,8 @@ static void do_kill(arec *from, const ens_msg *m)
     r->killed = true;
     if (r->pid > 0)
         kill(r->pid, SIGKILL);
+    else if (r->restart_at != 0) /* between two tries of a restart: no process to kill */
+        ens__admin_end_waiting(r, ENS_EXIT_KILLED, "killed on request (ens_kill)");
 }
 
 static void do_spawn(arec *from, const ens_msg *m)
@@ -314,6 +316,8 @@ static void on_closed(arec *r, const ens_msg *m)
 static void on_started(arec *r, const ens_msg *m)
 {
     const ens__ctl_exit_v *v = m->value;
+    if (v->status == 0)
+        r->init_crashes = 0; /* the backoff of restarts starts over */
     if (r->sync_pending && v->status == 0) {
         ens__ctl_status_v s = {r->addr, 0};
         arec *q = ens__admin_by_addr(r->requester);

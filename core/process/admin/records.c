@@ -156,6 +156,9 @@ void ens__admin_rec_free(arec *r)
     if (r->hello_by != 0)
         ens__admin_n_hello--;
     r->hello_by = 0;
+    if (r->restart_at != 0)
+        admin_state.n_backoff--;
+    r->restart_at = 0;
     /* Events of this turn may still name it: freed when the turn ends. */
     r->gone = true;
     r->next_gone = graveyard;

@@ -3,8 +3,11 @@
  * zygote for a first incarnation, here for a restart, which inherits the
  * receiving ends and the stage), and when one is reaped, telling an orderly
  * exit from a crash: a crash is restarted at the same address unless it
- * happened in init, during shutdown, on request, or too often
- * (RESTART_MAX within RESTART_WINDOW_MS); else the actor ends for good.
+ * happened in the first init, during shutdown, on request, or too often
+ * (RESTART_MAX within RESTART_WINDOW_MS, or RESTART_MAX restarts in a row
+ * whose init crashed); else the actor ends for good. A restart whose init
+ * crashed is tried again after a backoff (RESTART_BACKOFF_*), timed by the
+ * admin's loop.
  */
 #include <errno.h>
 #include <signal.h>
@@ -164,7 +167,92 @@ static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
     ens__admin_rec_free(r);
 }
 
-/* A process of ours ended: orderly exit, or a crash to absorb. */
+/* The backoff before the next try of a restart whose init crashed n times
+ * in a row (n >= 1): 10 ms, doubling, at most 1 s. */
+static uint64_t backoff_ms(uint32_t n)
+{
+    uint64_t ms = RESTART_BACKOFF_FIRST_MS;
+    for (uint32_t i = 1; i < n && ms < RESTART_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms < RESTART_BACKOFF_MAX_MS ? ms : RESTART_BACKOFF_MAX_MS;
+}
+
+static void end_event(arec *r, int sig, const char *why)
+{
+    ens_event ev = {.kind = ENS_EV_EXIT,
+                    .actor = r->addr,
+                    .parent = r->parent,
+                    .actor_type = r->shown->name,
+                    .signal = sig,
+                    .incarnation = r->incarnation,
+                    .reason = why};
+    ens__admin_emit(&ev);
+}
+
+/* Fork r's next incarnation now (after a crash of the last one, by sig),
+ * and tell it to the journal and the parent; an actor that cannot be
+ * forked ends for good. */
+static void restart_now(arec *r, int sig, int reason, uint64_t waited_ms)
+{
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): only staged recs are forked */
+    r->boot_state = r->stage->state;
+    r->incarnation++;
+    const bool redelivering = ens__stage_in_hand(r->stage) && r->stage->attempt < 2;
+    if (ens__admin_fork_actor(r, false, -1) < 0) {
+        end_event(r, sig, "could not be restarted (no process)");
+        end_for_good(r, reason, 0, sig, false);
+        return;
+    }
+    char why[128];
+    if (waited_ms > 0)
+        snprintf(why, sizeof(why),
+                 "restarted at the same address after %llu ms (its last restart crashed in init)",
+                 (unsigned long long)waited_ms);
+    else
+        snprintf(why, sizeof(why), "restarted at the same address");
+    ens__admin_rec_event(r, ENS_EV_RESTART, sig, why);
+    if (!ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
+        ens_child_restarted_v cr = {r->addr, sig, r->incarnation, redelivering ? 1 : 0, 0};
+        ens__admin_send_to(r->addr, r->parent, &ens_msg_child_restarted, &cr, ENS_FRAME_SYSTEM, 0,
+                           0);
+    }
+}
+
+uint64_t ens__admin_restart_due(uint64_t now)
+{
+    uint64_t next = 0;
+    /* From the end: a restart that fails frees its record, which moves
+     * only the records after it. */
+    for (size_t i = admin_state.n; i-- > 0 && admin_state.n_backoff > 0;) {
+        arec *r = admin_state.recs[i];
+        if (r->restart_at == 0)
+            continue;
+        if (r->restart_at > now) {
+            if (next == 0 || r->restart_at < next)
+                next = r->restart_at;
+            continue;
+        }
+        r->restart_at = 0;
+        admin_state.n_backoff--;
+        restart_now(r, r->restart_sig, r->restart_sig == SIGKILL ? ENS_EXIT_KILLED : ENS_EXIT_CRASH,
+                    backoff_ms(r->init_crashes));
+    }
+    return next;
+}
+
+void ens__admin_end_waiting(arec *r, int reason, const char *why)
+{
+    if (r->restart_at != 0) {
+        r->restart_at = 0;
+        admin_state.n_backoff--;
+    }
+    end_event(r, r->restart_sig, why);
+    end_for_good(r, reason, 0, r->restart_sig, false);
+}
+
+/* A process of ours ended: orderly exit, or a crash to absorb. A crash in
+ * the first init fails the spawn; a crash in the init of a restart counts
+ * as a crash, and the restart is tried again after a backoff. */
 void ens__admin_on_child_exit(pid_t pid, int wstatus)
 {
     if (admin_state.jpid > 0 && pid == admin_state.jpid) { /* the journal writer: not an actor */
@@ -195,26 +283,24 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
         return;
     }
     int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
-    if (r->killed) { /* ens_kill: no restart, whatever it died of */
-        ens_event ev = {.kind = ENS_EV_EXIT,
-                        .actor = r->addr,
-                        .parent = r->parent,
-                        .actor_type = r->shown->name,
-                        .signal = sig,
-                        .incarnation = r->incarnation,
-                        .reason = "killed on request (ens_kill)"};
-        ens__admin_emit(&ev);
+    if (r->killed || r->shut_killed) { /* ens_kill, or the shutdown: journaled when killed */
+        if (r->killed)
+            end_event(r, sig, "killed on request (ens_kill)");
         end_for_good(r, ENS_EXIT_KILLED, 0, sig, false);
         return;
     }
     int reason = sig == SIGKILL ? ENS_EXIT_KILLED : ENS_EXIT_CRASH;
-    char why[128];
-    if (sig != 0)
-        snprintf(why, sizeof(why), "process killed by signal %d (%s)", sig, strsignal(sig));
-    else
-        snprintf(why, sizeof(why), "process exited with status %d", WEXITSTATUS(wstatus));
+    const bool in_init = r->stage != NULL && r->stage->state == ENS_STAGE_INIT;
+    const bool first_init = in_init && r->incarnation == 1;
+    char why[160];
+    int at =
+        sig != 0
+            ? snprintf(why, sizeof(why), "process killed by signal %d (%s)", sig, strsignal(sig))
+            : snprintf(why, sizeof(why), "process exited with status %d", WEXITSTATUS(wstatus));
+    if (in_init && !first_init && at > 0 && (size_t)at < sizeof(why))
+        snprintf(why + at, sizeof(why) - (size_t)at, " in the init of a restart (%u in a row)",
+                 r->init_crashes + 1);
     ens__admin_rec_event(r, ENS_EV_CRASH, sig, why);
-    bool in_init = r->stage != NULL && r->stage->state == ENS_STAGE_INIT;
     int64_t now = ens__now_ms();
     size_t recent = 0;
     for (size_t i = 0; i < r->n_crashes; i++) {
@@ -222,36 +308,35 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
             r->crashes[recent++] = r->crashes[i];
     }
     r->n_crashes = recent;
-    if (in_init || admin_state.shutting_down || r->no_restart || recent >= RESTART_MAX - 1) {
-        const char *gave_up = in_init                     ? "crashed in init: not restarted"
+    const bool init_loop = in_init && !first_init && r->init_crashes + 1 >= RESTART_MAX;
+    if (first_init || admin_state.shutting_down || r->no_restart || recent >= RESTART_MAX - 1 ||
+        init_loop) {
+        const char *gave_up = first_init                  ? "crashed in init: not restarted"
                               : admin_state.shutting_down ? "crashed during shutdown"
                               : r->no_restart             ? "crashed: spawned not to be restarted"
-                                                          : "crashed too often: not restarted";
-        ens_event ev = {.kind = ENS_EV_EXIT,
-                        .actor = r->addr,
-                        .parent = r->parent,
-                        .actor_type = r->shown->name,
-                        .signal = sig,
-                        .incarnation = r->incarnation,
-                        .reason = gave_up};
-        ens__admin_emit(&ev);
-        end_for_good(r, in_init ? ENS_EXIT_INIT_FAILED : reason, 0, sig, false);
+                              : init_loop ? "crashed in the init of every restart: not restarted"
+                                          : "crashed too often: not restarted";
+        end_event(r, sig, gave_up);
+        end_for_good(r, first_init ? ENS_EXIT_INIT_FAILED : reason, 0, sig, false);
         return;
     }
     r->crashes[r->n_crashes++] = now;
-    stop_orphans(r->addr);
-    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): only staged recs are forked */
-    r->stage->last_signal = sig;
-    r->incarnation++;
-    const bool redelivering = ens__stage_in_hand(r->stage) && r->stage->attempt < 2;
-    if (ens__admin_fork_actor(r, false, -1) < 0) {
-        end_for_good(r, reason, 0, sig, false);
+    stop_orphans(r->addr); /* init, too, may have started children */
+    if (in_init) {
+        /* The stage says what it said before this incarnation's init
+         * (a frame in hand stays in hand for the next one), and the try
+         * waits for its backoff: the admin's loop starts it
+         * (ens__admin_restart_due), never blocking here. */
+        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): in_init: staged */
+        r->stage->state = r->boot_state;
+        r->init_crashes++;
+        r->restart_sig = sig;
+        r->restart_at = ens__mono_ns() + backoff_ms(r->init_crashes) * 1000000u;
+        admin_state.n_backoff++;
         return;
     }
-    ens__admin_rec_event(r, ENS_EV_RESTART, sig, "restarted at the same address");
-    if (!ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
-        ens_child_restarted_v cr = {r->addr, sig, r->incarnation, redelivering ? 1 : 0, 0};
-        ens__admin_send_to(r->addr, r->parent, &ens_msg_child_restarted, &cr, ENS_FRAME_SYSTEM, 0,
-                           0);
-    }
+    r->init_crashes = 0;
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): only staged recs are forked */
+    r->stage->last_signal = sig;
+    restart_now(r, sig, reason, 0);
 }
