@@ -147,10 +147,10 @@ typedef struct sup_state {
     uint64_t job_seq;
     sup_deferred *deferred;
     size_t n_deferred, cap_deferred;
-    bool shutting_down; /* an exit request came: only stopping from now on */
-    bool stopping;      /* ens_stop called: nothing more to do */
-    bool in_init;       /* inside the supervisor's init */
-    int init_error;     /* a start failure seen inside init */
+    bool shutting_down;  /* an exit request came: only stopping from now on */
+    bool stopping;       /* ens_stop called: nothing more to do */
+    bool in_init;        /* inside the supervisor's init */
+    int init_error;      /* a start failure seen inside init */
     char start_why[256]; /* which child failed the start, and how (its ens_init_ack) */
 } sup_state;
 

@@ -182,9 +182,8 @@ static int sync_start(ens_system *s, ens_actor *a)
     b->await_why[0] = '\0';
     int rc = ens__actor_start(a); /* a may be freed */
     if (rc == ENS__INIT_DEFERRED) {
-        uint64_t deadline =
-            ens__mono_ns() +
-            ((uint64_t)s->opts.call_timeout_ms + ENS__INIT_ACK_GRACE_MS) * 1000000u;
+        uint64_t deadline = ens__mono_ns() +
+                            ((uint64_t)s->opts.call_timeout_ms + ENS__INIT_ACK_GRACE_MS) * 1000000u;
         if (run_until(s, await_over, deadline, true) == ENS_ETIMEDOUT && !b->await_done) {
             ip_kill(s, NULL, addr); /* its own deadline never fired: the loop was held up */
             snprintf(b->await_why, sizeof(b->await_why),

@@ -82,12 +82,12 @@ struct ens_actor {
     ens_msg **held;
     size_t held_head, n_held, cap_held;
     /* An init acknowledged later (ens_init_defer, ens_init_ack). */
-    bool in_init;          /* its init callback is running */
-    bool init_deferred;    /* init deferred its acknowledgement, not given yet */
-    bool init_acked;       /* ens_init_ack was called inside init itself */
-    int init_ack_status;   /* ... with this status */
-    char *init_why;        /* ... and this reason (owned), or NULL */
-    uint64_t init_timer;   /* the wake-up that bounds the wait for the ack */
+    bool in_init;        /* its init callback is running */
+    bool init_deferred;  /* init deferred its acknowledgement, not given yet */
+    bool init_acked;     /* ens_init_ack was called inside init itself */
+    int init_ack_status; /* ... with this status */
+    char *init_why;      /* ... and this reason (owned), or NULL */
+    uint64_t init_timer; /* the wake-up that bounds the wait for the ack */
     ens_ctx ctx;
 };
 

@@ -52,7 +52,7 @@ typedef struct outside {
     bool spawn_done;
     ens__ctl_status_v spawn_reply;
     char spawn_why[512]; /* the text of an init failure of the spawn, "" if none */
-    bool detach_only; /* shutdown leaves the system running */
+    bool detach_only;    /* shutdown leaves the system running */
 } outside;
 
 static outside *base_of(ens_system *s)
@@ -505,7 +505,7 @@ static int po_names(ens_system *s, ens_actor *caller, ens_names_req *req)
     if (rc < 0)
         return ENS_ESHUTDOWN;
     rc = req->op == ENS_NAMES_SPAWN ? spawn_wait(s)
-                                     : run_until(s, spawn_done, s->opts.call_timeout_ms);
+                                    : run_until(s, spawn_done, s->opts.call_timeout_ms);
     if (rc < 0)
         return rc;
     req->addr = o->spawn_reply.addr;
