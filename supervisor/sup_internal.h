@@ -129,6 +129,7 @@ typedef struct sup_job {
     sup_child *failed;    /* the child whose start failed (the rest is not
                              started), or NULL */
     int fail_status;      /* why: ENS_EINIT, or the spawn's error */
+    int fail_detail;      /* the child's own code (its init's, or the spawn's) */
     sup_child *target;    /* operations: the child */
     ens_addr target_addr; /* TERMINATE: the address it had */
     ens_from from;        /* operations: the requester */
@@ -146,10 +147,11 @@ typedef struct sup_state {
     uint64_t job_seq;
     sup_deferred *deferred;
     size_t n_deferred, cap_deferred;
-    bool shutting_down; /* an exit request came: only stopping from now on */
-    bool stopping;      /* ens_stop called: nothing more to do */
-    bool in_init;       /* inside the supervisor's init */
-    int init_error;     /* a start failure seen inside init */
+    bool shutting_down;  /* an exit request came: only stopping from now on */
+    bool stopping;       /* ens_stop called: nothing more to do */
+    bool in_init;        /* inside the supervisor's init */
+    int init_error;      /* a start failure seen inside init */
+    char start_why[256]; /* which child failed the start, and how (its ens_init_ack) */
 } sup_state;
 
 /* ---- sup_codec.c: start arguments as bytes, and the message types ----- */

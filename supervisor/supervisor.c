@@ -246,6 +246,7 @@ static void job_stopped(sup_state *st, sup_child *k)
 }
 
 static void child_failed(ens_ctx *c, sup_state *st, sup_child *k, int reason, int status);
+static void start_why(sup_state *st, const sup_child *k, int status);
 static void abort_start(ens_ctx *c, sup_state *st, const sup_child *k, int status);
 
 static void restart_reported(ens_ctx *c, sup_state *st, const sup_child *k)
@@ -268,10 +269,14 @@ static void job_finish(ens_ctx *c, sup_state *st)
     free(j.start);
     switch (j.kind) {
     case JOB_START:
-        if (j.failed != NULL && st->in_init)
-            st->init_error = j.fail_status; /* nothing runs yet: init fails */
-        else if (j.failed != NULL)
-            abort_start(c, st, j.failed, j.fail_status);
+        if (j.failed != NULL && st->in_init) { /* nothing runs yet: init fails */
+            st->init_error = j.fail_status;
+            start_why(st, j.failed, j.fail_detail);
+            (void)ens_init_ack(c, j.fail_status, st->start_why);
+        } else if (j.failed != NULL)
+            abort_start(c, st, j.failed, j.fail_detail);
+        else /* every child (and every nested subtree) has started */
+            (void)ens_init_ack(c, 0, NULL);
         break;
     case JOB_RESTART:
         if (j.failed != NULL) /* counts as one more failure, as in OTP */
@@ -301,8 +306,12 @@ static void job_finish(ens_ctx *c, sup_state *st)
         (void)ens_stop(c, ENS_EXIT_INTENSITY, 0);
         break;
     case JOB_ABORT_START:
+        /* The start fails as an init does: a spawn waiting for it returns
+         * ENS_EINIT with start_why as its ens_errmsg, a parent hears child
+         * exited INIT_FAILED. */
         st->stopping = true;
-        (void)ens_stop(c, ENS_EXIT_ERROR, ENS_EINIT);
+        if (ens_init_ack(c, ENS_EINIT, st->start_why) < 0)
+            (void)ens_stop(c, ENS_EXIT_ERROR, ENS_EINIT);
         break;
     case JOB_SHUTDOWN:
         st->stopping = true;
@@ -370,6 +379,7 @@ void ens__sup_job_next(ens_ctx *c, sup_state *st)
         if (rc < 0) {
             j->failed = k;
             j->fail_status = rc;
+            j->fail_detail = rc;
             break;
         }
         if (j->kind == JOB_RESTART)
@@ -444,12 +454,22 @@ static void give_up(ens_ctx *c, sup_state *st, const sup_child *k)
     stop_all_then_exit(c, st, JOB_GIVE_UP);
 }
 
+/* Child k could not start (status: its own code): stop the started
+ * children, the last started first, then fail the start with a text that
+ * names k. */
+static void start_why(sup_state *st, const sup_child *k, int status)
+{
+    if (status >= 0)
+        status = ENS_EINIT;
+    snprintf(st->start_why, sizeof(st->start_why), "child %s (%s) failed to start: %s (%s)", k->id,
+             k->def->name, ens_strerror(status), ens_err_name(status));
+}
+
 static void abort_start(ens_ctx *c, sup_state *st, const sup_child *k, int status)
 {
-    ens_log(c, ENS_LOG_ERROR,
-            "supervisor start failed: child %s (%s) could not start: %s; stopping the started "
-            "children",
-            k->id, k->def->name, ens_strerror(status < 0 ? status : ENS_EINIT));
+    start_why(st, k, status);
+    ens_log(c, ENS_LOG_ERROR, "supervisor start failed: %s; stopping the started children",
+            st->start_why);
     stop_all_then_exit(c, st, JOB_ABORT_START);
 }
 
@@ -528,6 +548,7 @@ static bool on_child_exited(ens_ctx *c, sup_state *st, const ens_msg *m,
             j->starting = NULL;
             j->failed = k;
             j->fail_status = ENS_EINIT;
+            j->fail_detail = v->status < 0 ? v->status : ENS_EINIT;
             ens__sup_job_next(c, st);
             return false;
         }
@@ -706,6 +727,8 @@ int ens__sup_begin(ens_ctx *c, void *state, sup_state *st, sup_child **kids, siz
         if (start != NULL)
             memcpy(start, st->kids, st->n_kids * sizeof(*start));
         st->in_init = true;
+        /* Started once every child has: the job's end acknowledges. */
+        (void)ens_init_defer(c);
         ens__sup_job_begin(st, JOB_START, NULL, 0, start, st->n_kids);
         ens__sup_job_next(c, st); /* spawns the first child */
         st->in_init = false;

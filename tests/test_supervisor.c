@@ -316,7 +316,8 @@ static void test_nested_transient_not_restarted_after_escalation(void **state)
 /* ---- start ------------------------------------------------------------- */
 
 /* Children start one after another: a started, b's init failed, so c was
- * never spawned; a is stopped, then the supervisor exits ERROR/EINIT. */
+ * never spawned; a is stopped, then the supervisor's start fails as an
+ * init does: its parent hears child exited INIT_FAILED with ENS_EINIT. */
 static void test_start_failure_stops_started_children(void **state)
 {
     scn *t = *state;
@@ -329,7 +330,7 @@ static void test_start_failure_stops_started_children(void **state)
     tsup_expect_reps(t, want, 3, r);
     assert_true(tsup_pos_of(r, 3, TAG_DOWN, 1) < tsup_pos_of(r, 3, TAG_EXITED, ENS_EINIT));
     const tsup_rep_v *e = &r[tsup_pos_of(r, 3, TAG_EXITED, ENS_EINIT)];
-    assert_int_equal(e->n, ENS_EXIT_ERROR);
+    assert_int_equal(e->n, ENS_EXIT_INIT_FAILED);
     assert_addr_eq(e->who, sup);
 }
 

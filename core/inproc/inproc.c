@@ -14,6 +14,7 @@
  * commands meanwhile: core/inproc/inproc_services.c).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include "core/inproc/inproc_services.h"
 #include "core/runtime/names.h"
 #include "core/runtime/runtime.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 #include "ensemble/status.h"
 
@@ -56,6 +58,11 @@ typedef struct inproc {
     ens_addr stopping; /* the top-level actor ip_close waits for */
     void *services;    /* watches and commands: core/inproc/inproc_services.c */
     ens_names names;   /* global names (registry/) */
+    /* The actor a synchronous spawn waits for (init_done tells how it went). */
+    ens_addr await;
+    bool await_done;
+    int await_rc;
+    char await_why[512];
 } inproc;
 
 static inproc *base_of(ens_system *s)
@@ -142,6 +149,62 @@ static int add_top(inproc *b, ens_addr addr)
     return 0;
 }
 
+typedef bool (*done_fn)(ens_system *s);
+static int run_until(ens_system *s, done_fn done, uint64_t deadline_ns, bool wait_timers);
+static int ip_kill(ens_system *s, ens_actor *caller, ens_addr who);
+
+static void ip_init_done(ens_system *s, ens_actor *a, int rc, const char *why)
+{
+    inproc *b = base_of(s);
+    if (!ens_addr_equal(a->addr, b->await))
+        return;
+    b->await_done = true;
+    b->await_rc = rc;
+    snprintf(b->await_why, sizeof(b->await_why), "%s", why != NULL ? why : "");
+}
+
+static bool await_over(ens_system *s)
+{
+    inproc *b = base_of(s);
+    return b->await_done || lookup(s, b->await) == NULL;
+}
+
+/* An outside spawn: run a's init now; if it deferred its ack, run the
+ * system until the ack, the actor's end, or past the actor's own deadline
+ * (call_timeout_ms after its init). */
+static int sync_start(ens_system *s, ens_actor *a)
+{
+    inproc *b = base_of(s);
+    ens_addr addr = a->addr;
+    b->await = addr;
+    b->await_done = false;
+    b->await_rc = 0;
+    b->await_why[0] = '\0';
+    int rc = ens__actor_start(a); /* a may be freed */
+    if (rc == ENS__INIT_DEFERRED) {
+        uint64_t deadline = ens__mono_ns() +
+                            ((uint64_t)s->opts.call_timeout_ms + ENS__INIT_ACK_GRACE_MS) * 1000000u;
+        if (run_until(s, await_over, deadline, true) == ENS_ETIMEDOUT && !b->await_done) {
+            ip_kill(s, NULL, addr); /* its own deadline never fired: the loop was held up */
+            snprintf(b->await_why, sizeof(b->await_why),
+                     "no acknowledgement of its init came within %u ms: killed",
+                     s->opts.call_timeout_ms);
+            b->await_done = true;
+            b->await_rc = ENS_ETIMEDOUT;
+        }
+        rc = b->await_done ? b->await_rc : ENS_EINIT;
+        if (!b->await_done)
+            snprintf(b->await_why, sizeof(b->await_why),
+                     "the actor ended before it acknowledged its init");
+    } else if (rc < 0) {
+        rc = b->await_done ? b->await_rc : ENS_EINIT;
+    }
+    b->await = ENS_ADDR_NONE;
+    if (rc < 0 && b->await_why[0] != '\0')
+        ens__errmsg_set("%s", b->await_why);
+    return rc < 0 ? rc : 0;
+}
+
 static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
                     const ens_actor_def *shown, uint8_t *arg_frame, size_t arg_len, bool sync,
                     uint32_t flags, ens_addr *out)
@@ -178,12 +241,7 @@ static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
     b->actors[i] = a;
     b->live++;
     *out = addr;
-    if (sync) {
-        int rc = ens__actor_start(a);
-        if (rc < 0)
-            return ENS_EINIT;
-    }
-    return 0;
+    return sync ? sync_start(s, a) : 0;
 }
 
 static bool timer_before(const timer *x, const timer *y)
@@ -360,8 +418,6 @@ static bool step(ens_system *s)
     ens_msg_free(m);
     return true;
 }
-
-typedef bool (*done_fn)(ens_system *s);
 
 /* Run until done(s) or the deadline. Returns 0 or ENS_ETIMEDOUT. With
  * wait_timers false, an empty FIFO ends the run (returns 0). The failure
@@ -640,6 +696,7 @@ static const ens__host_ops inproc_host = {
     .command = ens__inproc_command,
     .kill = ip_kill,
     .names = ip_names,
+    .init_done = ip_init_done,
 };
 
 static const ens__outside_ops inproc_outside = {

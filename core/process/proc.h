@@ -75,7 +75,18 @@ typedef struct {
 typedef struct {
     int32_t reason;
     int32_t status;
-} ens__ctl_exit_v; /* "S(ii)" actor -> admin: started (reason -1) or exiting */
+} ens__ctl_exit_v; /* "S(ii)" actor -> admin: started (reason -1: init ran,
+                     or was acknowledged, with status; reason -2: init
+                     deferred its acknowledgement) or exiting */
+
+typedef struct {
+    int32_t status;
+    char *reason;
+} ens__ctl_why_v; /* "S(is)" "ens.ctl.InitFailed": actor -> admin, its init
+                    failed (status: what a synchronous spawn of it returns,
+                    reason: the text for the spawner's ens_errmsg); admin ->
+                    the spawner, the same, under the spawn's correlation id,
+                    just before the ens.ctl.Spawned that refuses it */
 
 typedef struct {
     int64_t at_ms;
@@ -133,7 +144,7 @@ extern ens_msgtype ens__ctl_ack;
 extern ens_msgtype ens__ctl_spawn, ens__ctl_spawned, ens__ctl_connect, ens__ctl_connected,
     ens__ctl_newconn, ens__ctl_closed, ens__ctl_started, ens__ctl_exiting, ens__ctl_event,
     ens__ctl_deadletter, ens__ctl_deadhandler, ens__ctl_shutdown, ens__ctl_status, ens__ctl_log,
-    ens__ctl_hello;
+    ens__ctl_hello, ens__ctl_initfailed;
 
 /* Register the control types (idempotent). */
 int ens__ctl_register(void);

@@ -84,6 +84,7 @@ typedef struct proc_actor {
     bool rpc_done;
     ens__ctl_status_v rpc_reply;
     bool exit_announced; /* the admin acked our Exiting (pa_route) */
+    bool starting;       /* inside the main's ens__actor_start: it reports a start itself */
 } proc_actor;
 
 static proc_actor actor_proc;
@@ -1009,6 +1010,25 @@ static int pa_kill(ens_system *s, ens_actor *caller, ens_addr who)
                : 0;
 }
 
+/* The outcome of the init: the admin answers a synchronous spawn from it
+ * (ens.ctl.Started; a failure's code and text, ens.ctl.InitFailed, are
+ * kept for the answer it gives once this process has ended). A start at
+ * the end of the main's init is reported by the main, once the stage says
+ * init is over. */
+static void pa_init_done(ens_system *s, ens_actor *a, int rc, const char *why)
+{
+    (void)s;
+    if (rc == 0 && actor_proc.starting)
+        return;
+    if (rc == 0) {
+        ens__ctl_exit_v started = {-1, 0};
+        ens__ctl_send(actor_proc.ctl, a->addr, &ens__ctl_started, &started, 0, NULL, 0);
+        return;
+    }
+    ens__ctl_why_v v = {rc, (char *)(why != NULL ? why : "")};
+    ens__ctl_send(actor_proc.ctl, a->addr, &ens__ctl_initfailed, &v, 0, NULL, 0);
+}
+
 /* An actor process hosts its one actor; it has no outside program (its
  * outside operations table stays NULL). */
 static const ens__host_ops actor_host = {
@@ -1024,6 +1044,7 @@ static const ens__host_ops actor_host = {
     .command = ens__proc_command,
     .kill = pa_kill,
     .names = pa_names,
+    .init_done = pa_init_done,
 };
 
 /* Log lines of an actor process are written by the admin. */
@@ -1176,13 +1197,16 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     }
     int sig = st->last_signal;
     st->state = ENS_STAGE_INIT;
+    actor_proc.starting = true;
     int rc = ens__actor_start(actor_proc.actor); /* on failure it exits via actor_gone */
+    actor_proc.starting = false;
     /* Until recover() has dealt with the frame in hand, the stage keeps
      * saying it is in hand: a crash in between must find that frame again,
      * with the same attempt, not take it up as a new message. */
     st->attempt = crash_attempt;
     st->state = in_hand ? ENS_STAGE_HANDLING : ENS_STAGE_IDLE;
-    ens__ctl_exit_v started = {-1, rc};
+    /* Started, or deferred (reason -2): the ack reports it (pa_init_done). */
+    ens__ctl_exit_v started = {rc == ENS__INIT_DEFERRED ? -2 : -1, 0};
     ens__ctl_send(actor_proc.ctl, b->addr, &ens__ctl_started, &started, 0, NULL, 0);
     for (size_t i = 0; i < b->n_rx; i++) {
         if (st->pend_bytes != 0 && b->rx_ids[i] == st->pend_conn)

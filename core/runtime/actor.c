@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "core/runtime/runtime.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 
 ens_actor *ens__actor_new(ens_system *s, const ens_actor_def *d, ens_addr addr, ens_addr parent,
@@ -52,6 +53,7 @@ void ens__actor_free(ens_actor *a)
     for (size_t k = 0; k < a->n_held; k++)
         ens_msg_free(a->held[a->held_head + k]);
     free(a->held);
+    free(a->init_why);
     free(a);
 }
 
@@ -208,6 +210,7 @@ bool ens__reply_is_system(const ens_frame_hdr *h)
 }
 
 static void stop_finish(ens_actor *a);
+static void init_deferred_failed(ens_actor *a, int status, const char *why, bool timed_out);
 
 /* Journal and kill the children that did not end in time (phase 1 -> 2),
  * or give up waiting for their notices (phase 2). */
@@ -287,6 +290,16 @@ bool ens__actor_deliver(ens_actor *a, ens_msg *m)
 {
     if (a->status == ENS_ACTOR_STOPPING)
         return stopping_deliver(a, m);
+    if (a->init_deferred && (m->hdr.flags & ENS_FRAME_SYSTEM) &&
+        m->hdr.type_id == ens_msg_wakeup.id && m->value != NULL &&
+        ((const ens_wakeup_v *)m->value)->timer_id == a->init_timer) {
+        char why[96];
+        snprintf(why, sizeof(why), "did not acknowledge its init within %u ms (ens_init_ack)",
+                 a->ctx.sys->opts.call_timeout_ms);
+        init_deferred_failed(a, ENS_ETIMEDOUT, why, true);
+        ens__actor_stop(a, a->stop_reason, a->stop_status);
+        return false;
+    }
     int taken = ens__request_intercept(a, m);
     if (taken != 0)
         return taken > 0;
@@ -331,8 +344,59 @@ bool ens__actor_deliver(ens_actor *a, ens_msg *m)
     return true;
 }
 
+/* a's init has ended well (at its end, or at its ens_init_ack): a parent
+ * that asked hears child-started, a synchronous spawn is answered. */
+static void init_started(ens_actor *a)
+{
+    ens_system *s = a->ctx.sys;
+    if ((a->spawn_flags & ENS_SPAWN_NOTIFY_START) && a->incarnation == 1 &&
+        !ens_addr_is_none(a->parent) && a->parent.id != ENS_ID_OUTSIDE) {
+        ens_child_started_v cs = {a->addr, a->incarnation, 0};
+        ens__send_frame(s, a->addr, a->parent, &ens_msg_child_started, &cs, ENS_FRAME_SYSTEM, 0, 0,
+                        false);
+    }
+    if (s->host->init_done != NULL)
+        s->host->init_done(s, a, 0, NULL);
+}
+
+/* a's init failed with status (its own code), why its reason (may be
+ * NULL): an INIT_FAILED row, and the spawner's answer (ENS_ETIMEDOUT when
+ * the ack never came, else ENS_EINIT) with a text that names a. */
+static void init_failed(ens_actor *a, int status, const char *why, bool timed_out)
+{
+    ens_system *s = a->ctx.sys;
+    char at[ENS_ADDR_STRLEN], text[400];
+    ens_addr_format(a->addr, at, sizeof(at));
+    if (why != NULL && why[0] != '\0')
+        snprintf(text, sizeof(text), "%s %s: init failed: %s", ens__actor_type(a), at, why);
+    else
+        snprintf(text, sizeof(text), "%s %s: init failed: %s (%s)", ens__actor_type(a), at,
+                 ens_strerror(status), ens_err_name(status));
+    ens_event ev = {.kind = ENS_EV_INIT_FAILED,
+                    .error = status,
+                    .reason = why != NULL && why[0] != '\0' ? why : ens_strerror(status)};
+    ens__event_actor(&ev, a);
+    ens__event(s, &ev);
+    if (s->host->init_done != NULL)
+        s->host->init_done(s, a, timed_out ? ENS_ETIMEDOUT : ENS_EINIT, text);
+}
+
+/* A deferred init failed (an ack with an error, or none in time): the
+ * actor stops once the running handler returns, as with ens_stop, with
+ * ENS_EXIT_INIT_FAILED: its children end first, and its terminate runs,
+ * since its init returned 0 and may hold what terminate releases. */
+static void init_deferred_failed(ens_actor *a, int status, const char *why, bool timed_out)
+{
+    a->init_deferred = false;
+    init_failed(a, status, why, timed_out);
+    a->stop_requested = true;
+    a->stop_reason = ENS_EXIT_INIT_FAILED;
+    a->stop_status = status;
+}
+
 int ens__actor_start(ens_actor *a)
 {
+    ens_system *s = a->ctx.sys;
     ens_msg *arg = NULL;
     int rc = 0;
     if (a->arg_frame != NULL) {
@@ -341,26 +405,36 @@ int ens__actor_start(ens_actor *a)
             rc = ENS_ENOMEM;
         else {
             memcpy(copy, a->arg_frame, a->arg_len);
-            rc = ens__msg_from_frame(copy, a->arg_len, a->ctx.sys->opts.max_frame_bytes, &arg);
+            rc = ens__msg_from_frame(copy, a->arg_len, s->opts.max_frame_bytes, &arg);
         }
     }
+    a->in_init = true;
     if (rc == 0 && a->def->init != NULL)
         rc = a->def->init(&a->ctx, a->state, arg);
+    a->in_init = false;
     ens_msg_free(arg);
+    if (rc == 0 && a->init_acked && a->init_ack_status < 0)
+        rc = a->init_ack_status; /* deferred, then acknowledged with an error inside init */
     if (rc < 0) {
-        ens_event ev = {.kind = ENS_EV_INIT_FAILED, .error = rc, .reason = ens_strerror(rc)};
-        ens__event_actor(&ev, a);
-        ens__event(a->ctx.sys, &ev);
+        a->init_deferred = false;
+        init_failed(a, rc, a->init_acked ? a->init_why : NULL, false);
         ens__actor_stop(a, ENS_EXIT_INIT_FAILED, rc);
         return rc;
     }
     a->status = ENS_ACTOR_RUNNING;
-    if ((a->spawn_flags & ENS_SPAWN_NOTIFY_START) && a->incarnation == 1 &&
-        !ens_addr_is_none(a->parent) && a->parent.id != ENS_ID_OUTSIDE) {
-        ens_child_started_v cs = {a->addr, a->incarnation, 0};
-        ens__send_frame(a->ctx.sys, a->addr, a->parent, &ens_msg_child_started, &cs,
-                        ENS_FRAME_SYSTEM, 0, 0, false);
+    if (a->init_deferred) {
+        const uint32_t ms = s->opts.call_timeout_ms;
+        if (s->host->timer_add(s, a, ms, 0, &a->init_timer) < 0) {
+            init_deferred_failed(a, ENS_ENOMEM, "no timer to bound the wait for its init's ack",
+                                 false);
+            ens__actor_stop(a, a->stop_reason, a->stop_status);
+            return ENS_ENOMEM;
+        }
+        if (a->stop_requested)
+            ens__actor_stop(a, a->stop_reason, a->stop_status);
+        return ENS__INIT_DEFERRED;
     }
+    init_started(a);
     if (a->stop_requested)
         ens__actor_stop(a, a->stop_reason, a->stop_status);
     return 0;
@@ -540,6 +614,8 @@ int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *ar
 {
     *frame = NULL;
     *len = 0;
+    if (c != NULL && c->actor == NULL)
+        ens__errmsg_clear(); /* a synchronous spawn: its failure may say more */
     if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
         (argt == NULL) != (arg == NULL) ||
         (flags & ~(uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START)))
@@ -682,6 +758,39 @@ int ens_exit_defer(ens_ctx *c)
         !(c->cur->hdr.flags & ENS_FRAME_SYSTEM) || c->cur->hdr.type_id != ens_msg_exit_request.id)
         return ENS_EINVAL;
     c->actor->exit_deferred = true;
+    return 0;
+}
+
+int ens_init_defer(ens_ctx *c)
+{
+    if (c == NULL || c->actor == NULL || !c->actor->in_init || c->actor->init_acked)
+        return ENS_EINVAL;
+    c->actor->init_deferred = true;
+    return 0;
+}
+
+int ens_init_ack(ens_ctx *c, int status, const char *why)
+{
+    if (c == NULL || c->actor == NULL || status > 0 || !c->actor->init_deferred ||
+        c->actor->status == ENS_ACTOR_STOPPING || c->actor->status == ENS_ACTOR_DEAD)
+        return ENS_EINVAL;
+    ens_actor *a = c->actor;
+    ens_system *s = c->sys;
+    if (a->in_init) { /* ends like an init that returned status */
+        a->init_deferred = false;
+        a->init_acked = true;
+        a->init_ack_status = status;
+        free(a->init_why);
+        a->init_why = why != NULL ? strdup(why) : NULL;
+        return 0;
+    }
+    a->init_deferred = false;
+    (void)s->host->timer_cancel(s, a, a->init_timer);
+    a->init_timer = 0;
+    if (status == 0)
+        init_started(a);
+    else
+        init_deferred_failed(a, status, why, false);
     return 0;
 }
 

@@ -81,6 +81,13 @@ struct ens_actor {
     uint32_t calls_waiting; /* ens_call requests pending */
     ens_msg **held;
     size_t held_head, n_held, cap_held;
+    /* An init acknowledged later (ens_init_defer, ens_init_ack). */
+    bool in_init;        /* its init callback is running */
+    bool init_deferred;  /* init deferred its acknowledgement, not given yet */
+    bool init_acked;     /* ens_init_ack was called inside init itself */
+    int init_ack_status; /* ... with this status */
+    char *init_why;      /* ... and this reason (owned), or NULL */
+    uint64_t init_timer; /* the wake-up that bounds the wait for the ack */
     ens_ctx ctx;
 };
 
@@ -144,7 +151,19 @@ typedef struct ens__host_ops {
     /* Global names (registry/): one request to the system's name table, from
      * `caller` (NULL: the outside). See ens_names_req. NULL: ENS_ENOTSUP. */
     int (*names)(ens_system *s, ens_actor *caller, struct ens_names_req *req);
+    /* a's init has ended: rc 0 (started: at the end of init, or at its
+     * ens_init_ack), or what a synchronous spawn of a returns (ENS_EINIT,
+     * ENS_ETIMEDOUT: no ack within call_timeout_ms) with why, the text for
+     * the spawner's ens_errmsg (borrowed). Called before a failed actor
+     * stops. NULL: nobody waits here. */
+    void (*init_done)(ens_system *s, ens_actor *a, int rc, const char *why);
 } ens__host_ops;
+
+/* How much longer than call_timeout_ms a synchronous spawn waits for its
+ * answer: an actor that defers its init fails by itself call_timeout_ms
+ * after its init, and the spawner hears that rather than a timeout of its
+ * own. */
+#define ENS__INIT_ACK_GRACE_MS 5000u
 
 /* What the outside program's side of a base provides: a loop that runs
  * only inside the program's blocking calls. ask, listen, status and the
@@ -248,10 +267,13 @@ ens_actor *ens__actor_new(ens_system *s, const ens_actor_def *d, ens_addr addr, 
 /* Free an actor's memory (no callbacks). NULL-safe. */
 void ens__actor_free(ens_actor *a);
 
-/* Run init. On failure reports INIT_FAILED and stops the actor (which then
- * is gone: a freed). Returns 0 or the init error (ENS_EINIT if init
- * returned a code outside the ENS_E* set). */
+/* Run init. On failure reports INIT_FAILED (and host->init_done) and stops
+ * the actor (which then is gone: a freed). Returns 0 (started:
+ * host->init_done was told), ENS__INIT_DEFERRED (init deferred its
+ * acknowledgement: a runs and host->init_done hears the outcome later, at
+ * the latest call_timeout_ms from now) or the init error. */
 int ens__actor_start(ens_actor *a);
+#define ENS__INIT_DEFERRED 1
 
 /* Deliver message m (owned by the caller) to a RUNNING actor, applying the
  * retry-then-poison rule (only to the messages ens__msg_retried accepts)

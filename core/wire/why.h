@@ -11,4 +11,9 @@
  * why is NULL or len 0. */
 void ens__why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Set the calling thread's ens_errmsg() text (truncated to its 511
+ * bytes), or clear it (ens__errmsg_clear). */
+void ens__errmsg_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ens__errmsg_clear(void);
+
 #endif

@@ -99,7 +99,8 @@ typedef struct ens_ctx ens_ctx;
 /* init: runs before the first message. arg is the start argument given to
  * ens_spawn (NULL if none), borrowed. Return < 0 to fail the start: the actor
  * never runs and its parent learns it (ENS_EINIT or child exited with
- * ENS_EXIT_INIT_FAILED). May be NULL. */
+ * ENS_EXIT_INIT_FAILED). An init may also say "started" later than its
+ * end (ens_init_defer, ens_init_ack). May be NULL. */
 typedef int (*ens_init_cb)(ens_ctx *c, void *state, const ens_msg *arg);
 
 /* receive: handles one message (m borrowed for the call). Return 0, or < 0
@@ -108,7 +109,9 @@ typedef int (*ens_receive_cb)(ens_ctx *c, void *state, const ens_msg *m);
 
 /* terminate: runs once when the actor ends in order (exit request, ens_stop),
  * with an ens_exit_reason, after its children have ended ("Ending" above).
- * Not after init failed, not when killed. May be NULL. */
+ * Not after init returned an error, not when killed; it does run (with
+ * ENS_EXIT_INIT_FAILED) after a deferred init failed, since that init
+ * returned 0 and may hold what terminate releases. May be NULL. */
 typedef void (*ens_terminate_cb)(ens_ctx *c, void *state, int reason);
 
 /* A typed handler: value is the decoded struct of the entry's type, owned by
@@ -165,11 +168,18 @@ ENS_API ens_addr ens_parent(const ens_ctx *c);
  * an actor the new actor is a child of the caller: the address is valid at
  * once, messages queue until init has run, and an init failure reaches the
  * parent as child exited with ENS_EXIT_INIT_FAILED. From the outside
- * context the actor is top level and init has run when this returns.
- * Errors: ENS_EINVAL (NULL c/d/out, d without receive and dispatch,
- * argt/arg mismatch: one NULL, the other not), ENS_EBADTYPE (argt not registered), ENS_EMSGSIZE,
- * ENS_ENOMEM, ENS_EINIT (outside only: init failed, no actor is left),
- * ENS_ESHUTDOWN. *out is written only on success. */
+ * context the actor is top level and init has run when this returns - and,
+ * for an init that deferred (ens_init_defer), been acknowledged
+ * (ens_init_ack): the call waits for that, up to the system's
+ * call_timeout_ms. Errors: ENS_EINVAL (NULL c/d/out, d without receive and
+ * dispatch, argt/arg mismatch: one NULL, the other not), ENS_EBADTYPE (argt
+ * not registered), ENS_EMSGSIZE, ENS_ENOMEM, ENS_EINIT (outside only: init
+ * failed or was acknowledged with an error, or the actor ended before its
+ * ack; no actor is left), ENS_ETIMEDOUT (outside only: a deferred init was
+ * not acknowledged within call_timeout_ms; the actor is stopped),
+ * ENS_ESHUTDOWN. From outside, an init failure sets ens_errmsg() (error.h):
+ * the actor's type and address, and the init's own code or the reason its
+ * ack gave. *out is written only on success. */
 ENS_API int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
                       ens_addr *out);
 
@@ -270,6 +280,35 @@ ENS_API int ens_wakeup_after(ens_ctx *c, uint32_t delay_ms, uint64_t payload, ui
 /* Cancel a wake-up not yet delivered. ENS_ENOENT if it fired or is unknown. */
 ENS_API int ens_wakeup_cancel(ens_ctx *c, uint64_t timer_id);
 
+/* ---- Starting later than the end of init (OTP's proc_lib:init_ack) ----- */
+
+/* Called in init: the actor is not "started" when init returns 0, but
+ * when it calls ens_init_ack later, from any of its handlers (a reply
+ * callback, a wake-up, a child's notice: it runs and handles messages
+ * meanwhile, as after any init). Until then a synchronous spawn (from
+ * outside) waits, and a parent that spawned it with ENS_SPAWN_NOTIFY_START
+ * gets no child-started notice. The wait is bounded by the system's
+ * call_timeout_ms from the end of init: with no ack by then, the init fails
+ * with ENS_ETIMEDOUT as if ens_init_ack(c, ENS_ETIMEDOUT, ...) had been
+ * called (an INIT_FAILED row says so; an outside spawn returns
+ * ENS_ETIMEDOUT). A crash before the ack counts as a crash in init (no
+ * restart). Supervisors use it: they ack once every child (and every nested
+ * subtree) has started. Errors: ENS_EINVAL (NULL c, outside an actor, not
+ * inside init, or after an ens_init_ack inside init). */
+ENS_API int ens_init_defer(ens_ctx *c);
+
+/* Acknowledge a deferred init: status 0, started (child-started to a parent
+ * that asked, the outside spawn returns 0), or < 0, the init failed with
+ * that code: an INIT_FAILED row with `why` (borrowed, may be NULL) as its
+ * reason, an outside spawn returns ENS_EINIT (ens_errmsg() says why), the
+ * parent gets child exited with ENS_EXIT_INIT_FAILED and that status, and
+ * the actor stops once the running handler returns (children first, then
+ * terminate with ENS_EXIT_INIT_FAILED). Called inside init itself, it
+ * counts as init returning status. Errors: ENS_EINVAL (NULL c, outside an
+ * actor, status > 0, an init that did not defer or was acknowledged
+ * already, or after the wait timed out). */
+ENS_API int ens_init_ack(ens_ctx *c, int status, const char *why);
+
 /* Spawn flags (ens_spawn_flags). */
 enum ens_spawn_flag {
     /* A crash ends the actor for good instead of a restart in place
@@ -278,8 +317,9 @@ enum ens_spawn_flag {
      * letters (requests among them get ENS_ENOACTOR). For supervisors'
      * temporary children and strategies that restart siblings. */
     ENS_SPAWN_NO_RESTART = 1u << 0,
-    /* Once init has run, the parent receives ens_msg_child_started (first
-     * start only; in-place restarts are told by ens_msg_child_restarted).
+    /* Once init has run (for a deferred init: once it acknowledged), the
+     * parent receives ens_msg_child_started (first start only; in-place
+     * restarts are told by ens_msg_child_restarted).
      * With an init failure it receives child exited (INIT_FAILED) as
      * always, so a parent can start children strictly one after another. */
     ENS_SPAWN_NOTIFY_START = 1u << 1,

@@ -51,6 +51,16 @@ ENS_API const char *ens_strerror(int err);
  * are not ENS_E*. Thread-safe; the string is never freed. */
 ENS_API const char *ens_err_name(int err);
 
+/* What the last failed call of this thread had to say beyond its code, or
+ * "" when it said nothing more. Only the calls whose documentation names
+ * ens_errmsg set it (a synchronous spawn whose init failed or timed out:
+ * ens_spawn, ens_spawn_flags, ens_name_spawn from outside,
+ * ens_supervisor_spawn, which names the child that failed); each of them
+ * clears it when it starts, so read it right after the call, on the same
+ * thread. Never NULL; the text is the thread's own (a per-thread buffer,
+ * overwritten by the next such call) and at most 511 bytes. */
+ENS_API const char *ens_errmsg(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,11 @@
  * built-in one behind ens_supervisor_spawn), so supervisors nest to any
  * depth. It starts its children in spec order, one after another: each is
  * spawned with ENS_SPAWN_NOTIFY_START and the next is spawned only once its
- * init has run (OTP's synchronous start). It watches them (child exited and
+ * init has run (OTP's synchronous start). A supervisor's own init defers its
+ * acknowledgement (ens_init_defer) and acknowledges once every child has
+ * started, so a child supervisor counts as started only once its whole
+ * subtree is up, and starting a tree returns when every worker in it has
+ * run its init (OTP's start_link). It watches them (child exited and
  * child restarted notices from the runtime) and applies:
  *
  *  - restart types: permanent children are always restarted; transient ones
@@ -63,15 +67,16 @@
  * requests get ENS_ESHUTDOWN too. An ens_kill of the supervisor skips all
  * that (on the process base the runtime ends its children).
  *
- * A start failure. If a child's init fails while the supervisor starts, the
- * children started before it are stopped in reverse order and the
- * supervisor exits with ENS_EXIT_ERROR and status ENS_EINIT (when it is the
- * first child and its spawn fails at once, the supervisor's own init fails).
- *
- * Limit: a child supervisor counts as started when its own init has run,
- * which spawns its first child; its other children start after that, while
- * the parent goes on with the next spec (the runtime has no way yet for an
- * init to say "started" later, as OTP's proc_lib:init_ack does).
+ * A start failure. If a child's init fails while the supervisor starts (a
+ * child supervisor's: because one of its own children failed), the
+ * children started before it are stopped in reverse order, each by its
+ * shutdown rule, the later ones are never spawned, and then the
+ * supervisor's start fails as an init does (ens_init_ack with ENS_EINIT and
+ * the reason "child ID (TYPE) failed to start: ..."): an outside
+ * ens_supervisor_spawn or ens_spawn returns ENS_EINIT with that reason in
+ * ens_errmsg(), a parent gets child exited with ENS_EXIT_INIT_FAILED and
+ * status ENS_EINIT. The start is bounded by the system's call_timeout_ms:
+ * a tree not up by then fails with ENS_ETIMEDOUT (ens_init_defer).
  */
 #ifndef ENSEMBLE_SUPERVISOR_H
 #define ENSEMBLE_SUPERVISOR_H
@@ -206,19 +211,21 @@ ENS_API bool ens_sup_is_shutdown_exit(int reason, int status);
 
 /* Spawn a supervisor (ens_supervisor_def) with flags f and children
  * specs[0..n) (copied and encoded before return; all borrowed). From
- * inside an actor the supervisor is its child; from outside it is top level
- * and its init - which validates the specs and spawns the first child - has
- * run when this returns; the other children start one after another after
- * that (operations and queries sent meanwhile are answered once all have
- * started). A child whose init fails then makes the supervisor exit (see
- * "A start failure" above). Errors: ENS_EINVAL (NULL arguments, n 0 or
- * above ENS_SUP_MAX_SPECS, a spec without id or def, an invalid name,
- * duplicate ids or names, bad flags, simple_one_for_one with n != 1 or a
- * name), ENS_EBADTYPE (an argument type
- * not registered), ENS_EMSGSIZE, ENS_ENOMEM, ENS_EINIT (outside: the
- * supervisor's init failed, e.g. its first child could not be spawned), and
- * those of ens_spawn. *out is written on
- * success only. */
+ * inside an actor the supervisor is its child and starts its children
+ * after this returns (operations and queries sent meanwhile are answered
+ * once all have started; a failure reaches the caller as child exited with
+ * ENS_EXIT_INIT_FAILED). From outside it is top level and this returns once
+ * every child, and every nested subtree, has run its init, in order; if
+ * one failed, the ones started before it have been stopped, the last
+ * started first, and this returns ENS_EINIT with ens_errmsg() naming the
+ * child (see "A start failure" above). Errors: ENS_EINVAL (NULL arguments,
+ * n 0 or above ENS_SUP_MAX_SPECS, a spec without id or def, an invalid
+ * name, duplicate ids or names, bad flags, simple_one_for_one with n != 1
+ * or a name), ENS_EBADTYPE (an argument type not registered), ENS_EMSGSIZE,
+ * ENS_ENOMEM, ENS_EINIT (outside: a child's init failed, or one could not
+ * be spawned; ens_errmsg says which and why), ENS_ETIMEDOUT (outside: the
+ * tree was not up within the system's call_timeout_ms; it is stopped), and
+ * those of ens_spawn. *out is written on success only. */
 ENS_API int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spec *specs,
                                  size_t n, ens_addr *out);
 

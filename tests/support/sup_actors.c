@@ -17,6 +17,8 @@
  * reports would never leave a handler that never returns. */
 #define TSUP_MAX_NUM 64
 static volatile int32_t *blocked;
+/* inits[num]: how many times worker num's init began (any process). */
+static volatile int32_t *inits;
 
 /* ---- messages --------------------------------------------------------- */
 
@@ -27,11 +29,12 @@ ens_msgtype tsup_op_t = {"tsup.Op", "S(iis" ENS_ADDR_FMT ENS_ADDR_FMT ")", sizeo
 
 int tsup_types_register(void)
 {
-    void *p = mmap(NULL, TSUP_MAX_NUM * sizeof(int32_t), PROT_READ | PROT_WRITE,
+    void *p = mmap(NULL, 2 * TSUP_MAX_NUM * sizeof(int32_t), PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return ENS_ENOMEM;
     blocked = p;
+    inits = (volatile int32_t *)p + TSUP_MAX_NUM;
     ens_msgtype *types[] = {&tsup_warg_t, &tsup_rep_t, &tsup_sarg_t, &tsup_op_t};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         int rc = ens_msgtype_register(types[i]);
@@ -54,6 +57,17 @@ static void send_rep(ens_ctx *c, ens_addr to, int32_t tag, int32_t num, int32_t 
     send_rep_at(c, to, tag, num, n, aux, 0, who);
 }
 
+int32_t tsup_inits(int num)
+{
+    return num >= 0 && num < TSUP_MAX_NUM ? __atomic_load_n(&inits[num], __ATOMIC_SEQ_CST) : 0;
+}
+
+void tsup_inits_clear(void)
+{
+    for (int i = 0; i < TSUP_MAX_NUM; i++)
+        __atomic_store_n(&inits[i], 0, __ATOMIC_SEQ_CST);
+}
+
 /* ---- actors ----------------------------------------------------------- */
 
 typedef struct worker_st {
@@ -69,6 +83,8 @@ static int worker_init(ens_ctx *c, void *state, const ens_msg *arg)
     if (a == NULL)
         return ENS_EINVAL;
     int64_t begin = scn_now_ns();
+    if (a->num >= 0 && a->num < TSUP_MAX_NUM)
+        __atomic_add_fetch(&inits[a->num], 1, __ATOMIC_SEQ_CST);
     if (a->init_ms > 0) { /* a slow init, so that overlapping starts would show */
         struct timespec d = {a->init_ms / 1000, (long)(a->init_ms % 1000) * 1000000L};
         while (nanosleep(&d, &d) != 0)

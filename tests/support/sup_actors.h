@@ -81,6 +81,11 @@ enum { OP_START, OP_START_SIMPLE, OP_TERMINATE, OP_RESTART, OP_DELETE, OP_COUNT,
  * of ens_msgtype_register (ENS_ENOMEM: no shared memory). */
 int tsup_types_register(void);
 
+/* How many times worker num's init began, in any process of any system
+ * (memory shared with them); and back to 0 for every worker. */
+int32_t tsup_inits(int num);
+void tsup_inits_clear(void);
+
 /* ---- actors ----------------------------------------------------------- */
 
 /* A worker (argument tsup_warg_v). Commands as ens.String: "stop_normal",

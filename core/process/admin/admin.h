@@ -128,6 +128,10 @@ typedef struct arec {
     uint8_t *arg;
     size_t arg_len;
     bool sync_pending;    /* an outside spawn waits for init */
+    bool init_deferred;   /* its init ran and deferred its ack (ens_init_defer):
+                             a crash before the ack is a crash in init */
+    int init_rc;          /* its init failed: what the waiting spawn returns (0: not said) */
+    char *init_why;       /* ... and the text for its ens_errmsg (owned), or NULL */
     bool no_restart;      /* ENS_SPAWN_NO_RESTART: a crash ends it for good */
     bool killed;          /* ens_kill: SIGKILLed on request, ends for good */
     uint32_t spawn_flags; /* enum ens_spawn_flag, as asked */
@@ -357,6 +361,11 @@ void ens__admin_zygote_exited(int wstatus);
 /* Read and act on every control frame waiting on r's channel. On a closed
  * channel the channel is closed, and an outside endpoint's record freed. */
 void ens__admin_on_ctl(arec *r);
+
+/* r ended before its init was acknowledged: answer the synchronous spawn
+ * waiting for it (if any) with its init failure as r reported it
+ * (ens.ctl.InitFailed: code and text), ENS_EINIT if it said nothing. */
+void ens__admin_sync_failed(arec *r);
 
 /* True when a new actor or connection would take descriptors kept for the
  * actors that exist (RLIMIT_NOFILE). */

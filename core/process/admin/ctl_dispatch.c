@@ -311,20 +311,56 @@ static void on_closed(arec *r, const ens_msg *m)
     }
 }
 
-/* An actor's init returned (ens.ctl.Started): a synchronous spawn waiting
- * for it is answered now (a failed init is answered when it is reaped). */
+/* An actor's init returned or was acknowledged (ens.ctl.Started, reason
+ * -1), or deferred its acknowledgement (reason -2): a synchronous spawn
+ * waiting for it is answered once it started (a failed init is answered
+ * when it is reaped: ens__admin_sync_failed). */
 static void on_started(arec *r, const ens_msg *m)
 {
     const ens__ctl_exit_v *v = m->value;
-    if (v->status == 0)
-        r->init_crashes = 0; /* the backoff of restarts starts over */
-    if (r->sync_pending && v->status == 0) {
+    r->init_deferred = v->reason == -2;
+    if (v->reason == -1 && v->status == 0)
+        r->init_crashes = 0; /* initialised: the backoff of restarts starts over */
+    if (r->sync_pending && v->reason == -1 && v->status == 0) {
         ens__ctl_status_v s = {r->addr, 0};
         arec *q = ens__admin_by_addr(r->requester);
         if (q != NULL && q->ctl >= 0)
             ens__admin_ctl_out(q, r->addr, &ens__ctl_spawned, &s, r->req_corr, -1, false);
         r->sync_pending = false;
     }
+}
+
+/* An actor's init failed (ens.ctl.InitFailed): kept for the spawn that
+ * waits, answered once the actor is reaped. */
+static void on_init_failed(arec *r, const ens_msg *m)
+{
+    const ens__ctl_why_v *v = m->value;
+    if (r->outside)
+        return; /* only an actor speaks of its own init */
+    r->init_rc = v->status < 0 ? v->status : ENS_EINIT;
+    free(r->init_why);
+    r->init_why = NULL;
+    size_t len = v->reason != NULL ? strlen(v->reason) : 0;
+    if (len > 0 && (r->init_why = ens__malloc(len + 1)) != NULL)
+        memcpy(r->init_why, v->reason, len + 1);
+    else if (len > 0)
+        ens__alloc_failed(admin_state.sys, "the reason of an init failure was not kept");
+}
+
+void ens__admin_sync_failed(arec *r)
+{
+    if (!r->sync_pending)
+        return;
+    r->sync_pending = false;
+    arec *q = ens__admin_by_addr(r->requester);
+    if (q == NULL || q->ctl < 0)
+        return;
+    if (r->init_why != NULL) {
+        ens__ctl_why_v w = {r->init_rc, r->init_why};
+        ens__admin_ctl_out(q, r->addr, &ens__ctl_initfailed, &w, r->req_corr, -1, false);
+    }
+    ens__ctl_status_v v = {r->addr, r->init_rc < 0 ? r->init_rc : ENS_EINIT};
+    ens__admin_ctl_out(q, r->addr, &ens__ctl_spawned, &v, r->req_corr, -1, false);
 }
 
 /* An actor announces its orderly exit (ens.ctl.Exiting), with the reason
@@ -397,6 +433,7 @@ static const ctl_handler handlers[] = {
     {&ens__ctl_deadhandler, do_dead_handler},
     {&ens__ctl_shutdown, do_shutdown},
     {&ens__ctl_started, on_started},
+    {&ens__ctl_initfailed, on_init_failed},
     {&ens__ctl_exiting, on_exiting},
     {&ens__ctl_closed, on_closed},
     {&ens__ctl_event, on_event_report},

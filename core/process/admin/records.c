@@ -149,6 +149,8 @@ void ens__admin_rec_free(arec *r)
     free(r->out);
     r->out = NULL;
     free(r->arg);
+    free(r->init_why);
+    r->init_why = NULL;
     r->arg = NULL;
     if (r->map_id != 0 && ens__idmap_get(&rec_by_id, r->map_id) == r)
         ens__idmap_del(&rec_by_id, r->map_id);

@@ -145,13 +145,7 @@ static void stop_orphans(ens_addr parent)
 static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
 {
     ens_addr addr = r->addr;
-    if (r->sync_pending) {
-        ens__ctl_status_v v = {addr, ENS_EINIT};
-        arec *q = ens__admin_by_addr(r->requester);
-        if (q != NULL && q->ctl >= 0)
-            ens__admin_ctl_out(q, addr, &ens__ctl_spawned, &v, r->req_corr, -1, false);
-        r->sync_pending = false;
-    }
+    ens__admin_sync_failed(r);
     if (ens_addr_equal(admin_state.dead_handler, addr))
         admin_state.dead_handler = ENS_ADDR_NONE;
     if (!orderly && !ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
@@ -290,7 +284,8 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
         return;
     }
     int reason = sig == SIGKILL ? ENS_EXIT_KILLED : ENS_EXIT_CRASH;
-    const bool in_init = r->stage != NULL && r->stage->state == ENS_STAGE_INIT;
+    const bool in_init =
+        (r->stage != NULL && r->stage->state == ENS_STAGE_INIT) || r->init_deferred;
     const bool first_init = in_init && r->incarnation == 1;
     char why[160];
     int at =

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -26,6 +27,7 @@
 #include "core/wire/arena.h"
 #include "core/wire/frag.h"
 #include "core/wire/framing.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 
 typedef struct orx {
@@ -49,7 +51,8 @@ typedef struct outside {
     uint64_t spawn_corr;
     bool spawn_done;
     ens__ctl_status_v spawn_reply;
-    bool detach_only; /* shutdown leaves the system running */
+    char spawn_why[512]; /* the text of an init failure of the spawn, "" if none */
+    bool detach_only;    /* shutdown leaves the system running */
 } outside;
 
 static outside *base_of(ens_system *s)
@@ -301,6 +304,9 @@ static void handle_ctl(ens_system *s)
                    m->hdr.corr == o->spawn_corr) {
             o->spawn_reply = *(const ens__ctl_status_v *)m->value;
             o->spawn_done = true;
+        } else if (t == ens__ctl_initfailed.id && m->hdr.corr == o->spawn_corr) {
+            const ens__ctl_why_v *v = m->value;
+            snprintf(o->spawn_why, sizeof(o->spawn_why), "%s", v->reason != NULL ? v->reason : "");
         } else if (t == ens__ctl_event.id && s->opts.on_event != NULL) {
             ens_event ev;
             ens__ctl_event_from(m->value, &ev);
@@ -409,6 +415,24 @@ static bool spawn_done(ens_system *s)
     return base_of(s)->spawn_done;
 }
 
+/* Wait for the answer to a synchronous spawn: an init that defers its ack
+ * fails by itself call_timeout_ms after it ran, and the admin answers once
+ * it has ended; the grace lets that answer, not a timeout here, decide. A
+ * refusal with a text (ens.ctl.InitFailed) sets ens_errmsg. */
+static int spawn_wait(ens_system *s)
+{
+    outside *o = base_of(s);
+    int rc = run_until(s, spawn_done, s->opts.call_timeout_ms + ENS__INIT_ACK_GRACE_MS);
+    if (rc < 0) {
+        ens__errmsg_set("no answer to the spawn within %u ms",
+                        s->opts.call_timeout_ms + ENS__INIT_ACK_GRACE_MS);
+        return rc;
+    }
+    if (o->spawn_reply.status < 0 && o->spawn_why[0] != '\0')
+        ens__errmsg_set("%s", o->spawn_why);
+    return 0;
+}
+
 static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
                     const ens_actor_def *shown, uint8_t *arg_frame, size_t arg_len, bool sync,
                     uint32_t flags, ens_addr *out)
@@ -428,11 +452,12 @@ static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
                           .arg = {arg_frame, (uint32_t)arg_len}};
     o->spawn_corr = ++s->next_corr;
     o->spawn_done = false;
+    o->spawn_why[0] = '\0';
     int rc = ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_spawn, &v, o->spawn_corr, NULL, 0);
     free(arg_frame);
     if (rc < 0)
         return ENS_ESHUTDOWN;
-    rc = run_until(s, spawn_done, s->opts.call_timeout_ms);
+    rc = spawn_wait(s);
     if (rc < 0)
         return rc;
     if (o->spawn_reply.status < 0)
@@ -458,6 +483,7 @@ static int po_names(ens_system *s, ens_actor *caller, ens_names_req *req)
     }
     o->spawn_corr = ++s->next_corr;
     o->spawn_done = false;
+    o->spawn_why[0] = '\0';
     int rc;
     if (req->op == ENS_NAMES_SPAWN) {
         if (req->len > ENS_CTL_MAX - 1024) {
@@ -478,7 +504,8 @@ static int po_names(ens_system *s, ens_actor *caller, ens_names_req *req)
     }
     if (rc < 0)
         return ENS_ESHUTDOWN;
-    rc = run_until(s, spawn_done, s->opts.call_timeout_ms);
+    rc = req->op == ENS_NAMES_SPAWN ? spawn_wait(s)
+                                    : run_until(s, spawn_done, s->opts.call_timeout_ms);
     if (rc < 0)
         return rc;
     req->addr = o->spawn_reply.addr;
