@@ -387,7 +387,7 @@ static int setup(void **state)
     world *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return -1;
-    w->st = ens__stage_map(MAX_FRAME, &w->st_len, NULL);
+    w->st = ens__stage_map(MAX_FRAME, 0, &w->st_len, NULL);
     w->log = mmap(NULL, sizeof(seen), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (w->st == NULL || w->log == MAP_FAILED)
         return -1;

@@ -141,6 +141,10 @@ extern ens_msgtype ens__ctl_kill;
  * request that is not a spawn (a name, an announced exit, a dead-letter
  * handler), under the request's correlation id. */
 extern ens_msgtype ens__ctl_ack;
+/* "ens.ctl.Poison" (an ens__ctl_flag_v, unused): actor -> admin, a
+ * PoisonMessage waits in my stage (core/process/stage.h): send it and
+ * clear it; acknowledged (ens__ctl_ack) under the request's id. */
+extern ens_msgtype ens__ctl_poison;
 extern ens_msgtype ens__ctl_spawn, ens__ctl_spawned, ens__ctl_connect, ens__ctl_connected,
     ens__ctl_newconn, ens__ctl_closed, ens__ctl_started, ens__ctl_exiting, ens__ctl_event,
     ens__ctl_deadletter, ens__ctl_deadhandler, ens__ctl_shutdown, ens__ctl_status, ens__ctl_log,

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,7 @@ uv_loop_t *ens__proc_loop(void)
 }
 
 static void process_stage(void);
+static void mark_in_hand(uint64_t total);
 static void on_rx_again(uv_idle_t *h);
 static void pump_ctl(void);
 static void pump_ctl_tx(ens_tx_table *t);
@@ -539,7 +541,66 @@ static void deliver(ens_msg *m, uint64_t total)
      * a crash from here on repeats nothing and loses nothing (unless a
      * destination is full: then its frames wait in this process). */
     settle_sends();
-    ens__stage_mark(actor_proc.st, total);
+    mark_in_hand(total);
+}
+
+/* The frame in hand is handled: it stood for `total` bytes of the batch
+ * area, or it is a held record. */
+static void mark_in_hand(uint64_t total)
+{
+    if (actor_proc.st->hand_held)
+        ens__stage_mark_held(actor_proc.st);
+    else
+        ens__stage_mark(actor_proc.st, total);
+}
+
+static ens_msg *borrowed_msg(const uint8_t *frame, uint64_t len, ens_addr from);
+
+/* Deliver held message m (owned; the record at held_done) as the frame in
+ * hand, at its attempt. */
+static void deliver_held(ens_msg *m)
+{
+    ens__stage_hand_held(actor_proc.st, m->hdr.attempt);
+    ens__actor_deliver(actor_proc.actor, m);
+    ens_msg_free(m);
+    actor_proc.st->handled++;
+    settle_sends();
+    ens__stage_mark_held(actor_proc.st);
+}
+
+/* While no call waits, deliver what was held meanwhile, in order: the
+ * records of the stage's held area, then any held in memory (the area was
+ * full). Before anything newer is taken up. */
+static void held_turn(void)
+{
+    ens_stage *st = actor_proc.st;
+    const uint8_t *f;
+    uint64_t n;
+    while (actor_proc.actor->calls_waiting == 0 && ens__stage_held_peek(st, &f, &n)) {
+        ens_msg *m = borrowed_msg(f, n, ens__frame_sender(f));
+        if (m != NULL) {
+            deliver_held(m);
+        } else { /* rejected (reported): skip it */
+            ens__stage_hand_held(st, 1);
+            ens__stage_mark_held(st);
+        }
+    }
+    if (st->held_len != 0 && st->held_done >= st->held_len) {
+        st->held_len = 0;
+        st->held_done = 0;
+    }
+    if (actor_proc.actor->calls_waiting == 0 && actor_proc.actor->n_held > 0)
+        ens__request_release_held(actor_proc.actor);
+}
+
+/* host->hold: keep m, the frame in hand, in the stage's held area. */
+static int pa_hold(ens_system *s, ens_actor *a, const ens_msg *m)
+{
+    (void)s;
+    (void)a;
+    if (!ens__stage_in_hand(actor_proc.st))
+        return ENS_EINVAL;
+    return ens__stage_hold(actor_proc.st, m->frame, m->frame_len);
 }
 
 /* The message of the frame at frame[0..len), borrowed: the stage keeps the
@@ -663,7 +724,8 @@ static void take_piece(uint64_t flen, bool placed)
 static void process_stage(void)
 {
     ens_stage *st = actor_proc.st;
-    while (st->len - st->done >= ENS_FRAME_HEADER_LEN) {
+    held_turn();
+    for (; st->len - st->done >= ENS_FRAME_HEADER_LEN; held_turn()) {
         uint64_t total = ens__frame_total_len(st->buf + st->done);
         if (st->head_only) {
             take_piece(total, true);
@@ -791,6 +853,7 @@ static void on_prepare(uv_prepare_t *h)
 /* ---- base operations --------------------------------------------------------- */
 
 static int rpc(ens_system *s, const ens_msgtype *t, const void *v, ens__ctl_status_v *reply);
+static int send_poison(ens_system *s, uint8_t *frame, size_t len);
 
 /* Announce an orderly exit to the admin and wait for its ack (once). */
 static void announce_exit(ens_system *s)
@@ -814,7 +877,40 @@ static int pa_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_h
     if (actor_proc.actor->status == ENS_ACTOR_DEAD && (h->flags & ENS_FRAME_SYSTEM) &&
         h->type_id == ens_msg_child_exited.id && ens_addr_equal(h->sender, actor_proc.actor->addr))
         announce_exit(s);
+    if ((h->flags & ENS_FRAME_SYSTEM) && h->type_id == ens_msg_poison.id &&
+        ens_addr_equal(h->sender, actor_proc.actor->addr) && ens__stage_in_hand(actor_proc.st) &&
+        send_poison(s, frame, len) == 0)
+        return 0;
     return ens__tx_send(&actor_proc.tx, frame, len, h, bounded);
+}
+
+/* A PoisonMessage for the frame in hand (frame, taken on success): put in
+ * the stage, whose one store commits it, and sent by the admin, the one
+ * process that never crashes without the system. Sent directly, a SIGKILL
+ * between its leaving and the frame's mark would have the next incarnation
+ * return it again; put here, the next incarnation finds the frame returned
+ * (ens__stage_poisoned) and the admin sends what it finds, once - when
+ * asked below, or when the process has ended. What the handler sent before
+ * leaves first. Returns 0, or an error (then the caller sends it
+ * directly). */
+static int send_poison(ens_system *s, uint8_t *frame, size_t len)
+{
+    ens_stage *st = actor_proc.st;
+    settle_sends();
+    ens__ctl_status_v reply;
+    /* A poison not yet sent (an earlier ask timed out): the admin first. */
+    for (int tries = 0; st->poison_len != 0 && tries < 2; tries++)
+        (void)rpc(s, &ens__ctl_poison, &(ens__ctl_flag_v){0, 0}, &reply);
+    if (st->poison_len != 0)
+        return ENS_EAGAIN;
+    int rc = ens__stage_poison_put(st, frame, len);
+    if (rc < 0)
+        return rc;
+    free(frame);
+    /* Until the admin has it, it waits in the stage: a crash loses nothing. */
+    (void)rpc(s, &ens__ctl_poison, &(ens__ctl_flag_v){0, 0}, &reply);
+    ens__stage_poison_sent(st);
+    return 0;
 }
 
 /* A control request that waits for the admin's answer (spawn, dead-letter
@@ -958,8 +1054,7 @@ static void pa_actor_gone(ens_system *s, ens_actor *a)
     (void)s;
     ens__proc_services_end(); /* commands die with the actor */
     if (ens__stage_in_hand(actor_proc.st)) {
-        ens__stage_mark(actor_proc.st,
-                        actor_proc.cur_len); /* the frame that ended the actor is handled */
+        mark_in_hand(actor_proc.cur_len); /* the frame that ended the actor is handled */
         hand_slot_put_away();
     } else if (actor_proc.st->state == ENS_STAGE_INIT) {
         actor_proc.st->state = ENS_STAGE_IDLE;
@@ -1039,6 +1134,7 @@ static const ens__host_ops actor_host = {
     .actor_gone = pa_actor_gone,
     .dead_letters_set = pa_dead_letters_set,
     .on_attempt = pa_on_attempt,
+    .hold = pa_hold,
     .status = pa_status,
     .watch = ens__proc_watch,
     .command = ens__proc_command,
@@ -1062,18 +1158,33 @@ static void send_event(const ens_event *ev, void *arg)
     ens__ctl_send_event(actor_proc.ctl, ev);
 }
 
-/* After a crash: the frame in hand once more, or back as poison. */
+/* After a crash: the frame in hand once more, or back as poison - unless
+ * it was returned as poison already (the admin sends that one), or it was
+ * being held for an ens_call: then it joins (or already is in) the held
+ * area, whose records come first. */
 static void recover(bool in_hand, uint32_t attempt, int sig)
 {
     ens_stage *st = actor_proc.st;
+    if (st->held_done >= st->held_len)
+        st->held_len = st->held_done = 0;
     if (!in_hand)
         return;
-    /* Every way out below advances `done` (the frame is dealt with) before
-     * the stage says IDLE: a crash in between finds it in hand again. */
+    /* Every way out below advances `done` or `held_done` (the frame is
+     * dealt with) before the stage says IDLE: a crash in between finds it
+     * in hand again. */
     uint64_t total = 0;
     ens_msg *m = NULL;
-    if (st->hand_slot != 0 && st->hand_slot <= ENS_STAGE_SLOTS &&
-        st->len - st->done >= ENS_FRAME_HEADER_LEN && ens__frag_is(st->buf + st->done)) {
+    if (st->hand_held) {
+        const uint8_t *f;
+        uint64_t n;
+        if (ens__stage_held_peek(st, &f, &n))
+            m = borrowed_msg(f, n, ens__frame_sender(f));
+        if (m == NULL) {
+            ens__stage_mark_held(st);
+            return;
+        }
+    } else if (st->hand_slot != 0 && st->hand_slot <= ENS_STAGE_SLOTS &&
+               st->len - st->done >= ENS_FRAME_HEADER_LEN && ens__frag_is(st->buf + st->done)) {
         /* The frame in hand was put together from pieces: its last piece is
          * at `done`, the frame in its slot. */
         const unsigned i = st->hand_slot - 1;
@@ -1092,14 +1203,29 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
         st->state = ENS_STAGE_IDLE;
         return;
     }
+    /* Returned as poison already (the admin sends it, once), or held (a
+     * record of this hand number waits): dealt with. */
+    bool done = ens__stage_poisoned(st) || ens__stage_held_has(st, st->hand_seq);
+    if (!done && !st->hand_held && st->held_len > st->held_done &&
+        ens__stage_hold(st, m->frame, m->frame_len) == 0) {
+        /* Being held when the crash came (or a reply whose completion it
+         * was): it arrived after every held record, and goes after them. */
+        done = true;
+    }
+    if (done) {
+        ens_msg_free(m);
+        mark_in_hand(total);
+        hand_slot_put_away();
+        return;
+    }
     if (attempt >= 2) {
         m->hdr.attempt = (uint16_t)attempt;
         ens__actor_poison(actor_proc.actor, m, 0, sig);
         ens_msg_free(m);
-        /* The poison leaves before the frame counts as dealt with: a crash
-         * meanwhile returns it again (at least once, never lost). */
+        /* The poison leaves through the stage and the admin (pa_route)
+         * before the frame counts as dealt with. */
         settle_sends();
-        ens__stage_mark(st, total);
+        mark_in_hand(total);
         hand_slot_put_away();
         return;
     }
@@ -1112,6 +1238,10 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
                     .reason = "delivering the message in hand at the crash once more"};
     ens__event_actor(&ev, actor_proc.actor);
     ens__event(actor_proc.sys, &ev);
+    if (st->hand_held) {
+        deliver_held(m);
+        return;
+    }
     deliver(m, total);
     hand_slot_put_away();
 }
@@ -1143,6 +1273,16 @@ bool ens__actor_process_prepare(void)
     uv_prepare_start(&actor_proc.flush, on_prepare);
     prepared = true;
     return true;
+}
+
+/* Test only (ENS__TEST_KILL_AT_STEP=n): the first incarnation of every
+ * actor SIGKILLs itself at stage step n (enum ens_stage_step). */
+static int kill_step;
+
+static void kill_at_step(enum ens_stage_step step)
+{
+    if ((int)step == kill_step)
+        raise(SIGKILL);
 }
 
 _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
@@ -1187,6 +1327,9 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     uv_poll_init(&actor_proc.loop, &actor_proc.ctl_poll, actor_proc.ctl);
     uv_poll_start(&actor_proc.ctl_poll, UV_READABLE, on_ctl);
 
+    const char *ks = getenv("ENS__TEST_KILL_AT_STEP");
+    if (ks != NULL && b->incarnation == 1 && (kill_step = atoi(ks)) > 0)
+        ens__stage_step_hook = kill_at_step;
     ens_stage *st = actor_proc.st;
     const bool in_hand = ens__stage_in_hand(st);
     uint32_t crash_attempt = st->attempt;

@@ -74,9 +74,16 @@ void ens__stage_settle(ens_stage *st, int fd)
     st->pend_bytes = 0;
 }
 
-ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len, int *memfd)
+/* Bytes of buf for these limits: batch, slots, poison area, held area. */
+static uint64_t buf_bytes(uint64_t max_frame, uint64_t held_bytes)
 {
-    size_t len = sizeof(ens_stage) + ENS_STAGE_CHUNK + (size_t)ENS_STAGE_SLOTS * max_frame;
+    return ENS_STAGE_CHUNK + (ENS_STAGE_SLOTS + 1u) * max_frame + held_bytes;
+}
+
+ens_stage *ens__stage_map(uint32_t max_frame, uint64_t held_bytes, size_t *map_len, int *memfd)
+{
+    held_bytes = (held_bytes + 7u) & ~(uint64_t)7u;
+    size_t len = sizeof(ens_stage) + buf_bytes(max_frame, held_bytes);
     int fd = -1;
     if (memfd != NULL) {
         *memfd = -1;
@@ -99,7 +106,8 @@ ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len, int *memfd)
         *memfd = fd;
     ens_stage *st = p;
     st->slot_bytes = max_frame;
-    st->cap = ENS_STAGE_CHUNK + (uint64_t)ENS_STAGE_SLOTS * max_frame;
+    st->held_cap = held_bytes;
+    st->cap = buf_bytes(max_frame, held_bytes);
     *map_len = len;
     return st;
 }
@@ -114,8 +122,8 @@ ens_stage *ens__stage_map_fd(int fd, size_t *map_len)
     if (p == MAP_FAILED)
         return NULL;
     ens_stage *st = p;
-    if (st->cap != len - sizeof(ens_stage) ||
-        st->cap != ENS_STAGE_CHUNK + (uint64_t)ENS_STAGE_SLOTS * st->slot_bytes) {
+    if (st->cap != len - sizeof(ens_stage) || st->slot_bytes > UINT32_MAX ||
+        st->held_cap > st->cap || st->cap != buf_bytes(st->slot_bytes, st->held_cap)) {
         /* not one of ours */
         munmap(p, len);
         return NULL;
@@ -135,6 +143,8 @@ void ens__stage_check(const ens_stage *st)
     assert(!st->head_only || st->len == ENS_PIECE_HEAD);
     assert(st->hand_slot <= ENS_STAGE_SLOTS);
     assert(st->state <= ENS_STAGE_HANDLING);
+    assert(st->held_done <= st->held_len && st->held_len <= st->held_cap);
+    assert(st->poison_len <= st->slot_bytes);
     for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
         const ens_stage_slot *s = &st->slot[i];
         assert(s->have <= s->total && s->total <= st->slot_bytes);
@@ -221,10 +231,122 @@ int ens__stage_take_piece(ens_stage *st, int fd, uint64_t conn, uint32_t seq, ui
 void ens__stage_hand(ens_stage *st, uint32_t attempt)
 {
     assert(st->done < st->len);
+    if (!ens__stage_in_hand(st) || st->hand_held)
+        st->hand_seq++; /* a crash before HANDLING below only skips a number */
     st->attempt = attempt;
     st->hand_at = st->done;
+    st->hand_held = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     st->state = ENS_STAGE_HANDLING;
     step(ENS_STAGE_STEP_IN_HAND);
+}
+
+/* ---- held frames ------------------------------------------------------------- */
+
+#define HELD_HEAD 8u
+
+static uint64_t held_rec_len(uint64_t frame_len)
+{
+    return (HELD_HEAD + frame_len + 7u) & ~(uint64_t)7u;
+}
+
+int ens__stage_hold(ens_stage *st, const uint8_t *frame, uint64_t len)
+{
+    assert(st->state == ENS_STAGE_HANDLING);
+    const uint64_t rec = held_rec_len(len);
+    if (len < ENS_FRAME_HEADER_LEN || rec > st->held_cap - st->held_len)
+        return ENS_EFULL;
+    uint8_t *at = ens__stage_held_area(st) + st->held_len;
+    memcpy(at, &st->hand_seq, HELD_HEAD);
+    memcpy(at + HELD_HEAD, frame, len);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    st->held_len += rec; /* held: the mark of the frame in hand follows */
+    step(ENS_STAGE_STEP_HELD);
+    return 0;
+}
+
+bool ens__stage_held_peek(ens_stage *st, const uint8_t **frame, uint64_t *len)
+{
+    if (st->held_len - st->held_done < HELD_HEAD + ENS_FRAME_HEADER_LEN)
+        return false;
+    const uint8_t *f = ens__stage_held_area(st) + st->held_done + HELD_HEAD;
+    const uint64_t n = ens__frame_total_len(f);
+    if (n < ENS_FRAME_HEADER_LEN || held_rec_len(n) > st->held_len - st->held_done)
+        return false;
+    *frame = f;
+    *len = n;
+    return true;
+}
+
+void ens__stage_hand_held(ens_stage *st, uint32_t attempt)
+{
+    assert(st->held_done < st->held_len);
+    if (!ens__stage_in_hand(st) || !st->hand_held)
+        st->hand_seq++;
+    st->attempt = attempt;
+    st->hand_at = st->held_done;
+    st->hand_held = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    st->state = ENS_STAGE_HANDLING;
+    step(ENS_STAGE_STEP_IN_HAND);
+}
+
+void ens__stage_mark_held(ens_stage *st)
+{
+    assert(st->state == ENS_STAGE_HANDLING && st->hand_held);
+    const uint8_t *f;
+    uint64_t n;
+    if (!ens__stage_held_peek(st, &f, &n)) /* a damaged record: the rest cannot be read */
+        n = st->held_len - st->held_done - HELD_HEAD;
+    st->held_done += held_rec_len(n); /* handled */
+    if (st->held_done > st->held_len)
+        st->held_done = st->held_len;
+    step(ENS_STAGE_STEP_MARKED);
+    st->state = ENS_STAGE_IDLE;
+    st->hand_held = 0;
+    if (st->held_done == st->held_len) {
+        /* All delivered: start afresh. held_len first: a crash in between
+         * leaves held_done >= held_len, which reads as empty. */
+        st->held_len = 0;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        st->held_done = 0;
+    }
+    ens__stage_check(st);
+}
+
+bool ens__stage_held_has(const ens_stage *st, uint64_t seq)
+{
+    const uint8_t *area = ens__stage_held_area((ens_stage *)st);
+    for (uint64_t at = st->held_done; at + HELD_HEAD + ENS_FRAME_HEADER_LEN <= st->held_len;) {
+        uint64_t s;
+        memcpy(&s, area + at, HELD_HEAD);
+        if (s == seq)
+            return true;
+        at += held_rec_len(ens__frame_total_len(area + at + HELD_HEAD));
+    }
+    return false;
+}
+
+/* ---- poison ------------------------------------------------------------------ */
+
+int ens__stage_poison_put(ens_stage *st, const uint8_t *frame, uint64_t len)
+{
+    assert(ens__stage_in_hand(st) && st->poison_len == 0);
+    step(ENS_STAGE_STEP_POISON_BEFORE);
+    if (len > st->slot_bytes)
+        return ENS_EMSGSIZE;
+    memcpy(ens__stage_poison_area(st), frame, len);
+    st->poison_for = st->hand_seq;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    st->poison_len = len; /* decided: the admin sends it, once */
+    step(ENS_STAGE_STEP_POISON_NOTED);
+    return 0;
+}
+
+void ens__stage_poison_sent(ens_stage *st)
+{
+    (void)st;
+    step(ENS_STAGE_STEP_POISON_SENT);
 }
 
 void ens__stage_mark(ens_stage *st, uint64_t bytes)
@@ -260,6 +382,8 @@ void ens__stage_reset(ens_stage *st)
     st->head_only = 0;
     st->pend_bytes = 0;
     st->state = ENS_STAGE_IDLE;
+    st->hand_held = 0;
+    st->held_len = st->held_done = 0;
     memset(st->slot, 0, sizeof(st->slot));
 }
 

@@ -20,6 +20,14 @@
  * admin): if the first noted frame is still at the head of the connection
  * the take did not happen. A crash while a frame is in hand makes the next
  * incarnation deliver it once more (attempt + 1), or return it as poison.
+ * While an ens_call waits, the frame in hand may be held instead of
+ * handled: copied as a record to the tail of the held area (one store of
+ * held_len), then marked. Held records are delivered, each in hand and
+ * marked by one store of held_done, before anything newer; a frame found
+ * both in hand and held after a crash counts as held. A PoisonMessage for
+ * the frame in hand is put in the poison area (one store of poison_len
+ * commits it) and sent by the admin, which clears it; the next incarnation
+ * finds the frame returned (poison_for) and does not return it again.
  * A frame in pieces (core/wire/frag.h) is put together in its connection's slot;
  * a piece may be taken straight into the slot (take_piece: head_only). Every
  * transition below checks the stage's invariants in debug builds
@@ -42,6 +50,9 @@ enum ens_stage_state {
 #define ENS_STAGE_CHUNK 65536u /* the batch area: what one look at a connection sees */
 #define ENS_STAGE_SLOTS 4u     /* frames in pieces put together at once */
 #define ENS_PIECE_HEAD  80u    /* a piece's frame header and its total and offset */
+/* The held area's largest size (the admin gives each stage
+ * mailbox_bytes_limit, at most this): frames held while an ens_call waits. */
+#define ENS_STAGE_HELD_MAX ((uint64_t)256 << 20)
 
 /* A frame in pieces (core/wire/frag.h) being put together from one connection.
  * Each connection has at most one; a connection whose next frame needs a
@@ -78,7 +89,26 @@ typedef struct ens_stage {
     uint64_t alloc_failures; /* set by the actor process: its allocation failures that
                                 no caller was told of, over all incarnations (status) */
     uint64_t slot_bytes;     /* bytes of each slot's area (the frame limit) */
-    uint64_t cap;            /* bytes of buf: the batch area, then the slots' areas */
+    uint64_t cap;            /* bytes of buf: the batch area, the slots' areas, the
+                                poison area (slot_bytes), the held area (held_cap) */
+    /* Frames held while an ens_call waits (core/runtime/request.c): records
+     * of [8 bytes: the hand number of the frame held][the frame][padding to
+     * 8] in the held area. Those in [held_done, held_len) wait to be
+     * delivered, in order, before anything newer. */
+    uint64_t hand_seq;  /* counts frames taken up in hand, over all incarnations: the
+                           frame in hand has number hand_seq (a frame in hand once
+                           more after a crash keeps its number) */
+    uint32_t hand_held; /* 1: the frame in hand is the held record at held_done
+                           (in hand while hand_at == held_done) */
+    uint32_t spare0;
+    uint64_t held_cap;  /* bytes of the held area */
+    uint64_t held_len;  /* bytes of records in it (one aligned store adds one) */
+    uint64_t held_done; /* bytes of them delivered (one aligned store marks one) */
+    /* A PoisonMessage decided for the frame in hand: the admin sends it
+     * (exactly once: it never crashes without the system) and clears
+     * poison_len. poison_for is the hand number of the frame it returns. */
+    uint64_t poison_len; /* bytes of the poison frame in the poison area, 0: none */
+    uint64_t poison_for;
     uint8_t buf[];
 } ens_stage;
 
@@ -88,21 +118,35 @@ static inline uint8_t *ens__stage_slot_area(ens_stage *st, unsigned i)
     return st->buf + ENS_STAGE_CHUNK + (size_t)i * st->slot_bytes;
 }
 
-/* True if the stage says a frame is in hand: HANDLING, and `done` not yet
- * advanced past it. */
+/* Where a PoisonMessage waits for the admin. */
+static inline uint8_t *ens__stage_poison_area(ens_stage *st)
+{
+    return st->buf + ENS_STAGE_CHUNK + (size_t)ENS_STAGE_SLOTS * st->slot_bytes;
+}
+
+/* The held area. */
+static inline uint8_t *ens__stage_held_area(ens_stage *st)
+{
+    return ens__stage_poison_area(st) + st->slot_bytes;
+}
+
+/* True if the stage says a frame is in hand: HANDLING, and `done` (or
+ * `held_done` for a held record) not yet advanced past it. */
 static inline bool ens__stage_in_hand(const ens_stage *st)
 {
-    return st->state == ENS_STAGE_HANDLING && st->hand_at == st->done;
+    return st->state == ENS_STAGE_HANDLING &&
+           st->hand_at == (st->hand_held ? st->held_done : st->done);
 }
 
 /* ---- mapping ------------------------------------------------------------ */
 
-/* Map a stage with a batch area and ENS_STAGE_SLOTS slots of max_frame
- * bytes each (shared, pages taken only when touched). With memfd non-NULL
+/* Map a stage with a batch area, ENS_STAGE_SLOTS slots and a poison area
+ * of max_frame bytes each and a held area of held_bytes (shared, pages
+ * taken only when touched). With memfd non-NULL
  * the stage lives in a memfd whose descriptor (close-on-exec, owned by the
  * caller) goes to *memfd, so that another process can map it (the zygote's
  * actors); with NULL it is anonymous. NULL on failure. */
-ens_stage *ens__stage_map(uint32_t max_frame, size_t *map_len, int *memfd);
+ens_stage *ens__stage_map(uint32_t max_frame, uint64_t held_bytes, size_t *map_len, int *memfd);
 
 /* Map the stage behind memfd fd (as made by ens__stage_map); *map_len gets
  * its length. NULL on failure (not a stage-sized memfd). */
@@ -112,12 +156,16 @@ ens_stage *ens__stage_map_fd(int fd, size_t *map_len);
 
 /* Steps a test may stop a process at (ens__stage_step_hook). */
 enum ens_stage_step {
-    ENS_STAGE_STEP_NOTED = 1, /* a take is noted, not done */
-    ENS_STAGE_STEP_TAKEN,     /* the bytes left the kernel, the note stands */
-    ENS_STAGE_STEP_CLEARED,   /* the take is over */
-    ENS_STAGE_STEP_IN_HAND,   /* a frame is in hand */
-    ENS_STAGE_STEP_MARKED,    /* the frame in hand is marked handled */
-    ENS_STAGE_STEP_ENDED,     /* the batch area is empty */
+    ENS_STAGE_STEP_NOTED = 1,     /* a take is noted, not done */
+    ENS_STAGE_STEP_TAKEN,         /* the bytes left the kernel, the note stands */
+    ENS_STAGE_STEP_CLEARED,       /* the take is over */
+    ENS_STAGE_STEP_IN_HAND,       /* a frame is in hand */
+    ENS_STAGE_STEP_MARKED,        /* the frame in hand is marked handled */
+    ENS_STAGE_STEP_ENDED,         /* the batch area is empty */
+    ENS_STAGE_STEP_HELD,          /* the frame in hand is a held record, not yet marked */
+    ENS_STAGE_STEP_POISON_BEFORE, /* a poison is about to be put in the stage */
+    ENS_STAGE_STEP_POISON_NOTED,  /* a poison waits in the stage for the admin */
+    ENS_STAGE_STEP_POISON_SENT,   /* the admin sent it; the frame is not yet marked */
 };
 
 /* Called (when set) after each step above: tests stop a process there. */
@@ -143,8 +191,49 @@ int ens__stage_take(ens_stage *st, int fd, uint64_t conn, size_t whole);
 int ens__stage_take_piece(ens_stage *st, int fd, uint64_t conn, uint32_t seq, uint64_t flen,
                           unsigned i, uint64_t off);
 
-/* The frame at `done` goes in hand at attempt. */
+/* The frame at `done` goes in hand at attempt (a new hand number unless
+ * it is in hand already: once more after a crash). */
 void ens__stage_hand(ens_stage *st, uint32_t attempt);
+
+/* ---- held frames (an ens_call waits) --------------------------------------- */
+
+/* Keep frame[0..len), the frame in hand, at the tail of the held area: the
+ * record is written, then one store of held_len counts it. The frame in hand
+ * is then marked as usual; a crash in between finds it both in hand and
+ * held (ens__stage_held_has), and counts it held. Returns 0, or ENS_EFULL
+ * (the area has no room: nothing changed). */
+int ens__stage_hold(ens_stage *st, const uint8_t *frame, uint64_t len);
+
+/* The held record at held_done: its frame and length. False if none. */
+bool ens__stage_held_peek(ens_stage *st, const uint8_t **frame, uint64_t *len);
+
+/* The held record at held_done goes in hand at attempt (a new hand number
+ * unless in hand already). */
+void ens__stage_hand_held(ens_stage *st, uint32_t attempt);
+
+/* The held record in hand is handled: one store of held_done; the area
+ * starts afresh once all are delivered. */
+void ens__stage_mark_held(ens_stage *st);
+
+/* True if a record of hand number seq waits in the held area. */
+bool ens__stage_held_has(const ens_stage *st, uint64_t seq);
+
+/* ---- poison (at most once, never lost) ------------------------------------ */
+
+/* Put poison frame[0..len) for the frame in hand in the poison area; one
+ * store of poison_len commits it: from then on the admin sends it (once)
+ * and the frame in hand counts as returned (poison_for). Returns 0, or
+ * ENS_EMSGSIZE (over the area). */
+int ens__stage_poison_put(ens_stage *st, const uint8_t *frame, uint64_t len);
+
+/* True if the frame in hand was returned as poison (committed). */
+static inline bool ens__stage_poisoned(const ens_stage *st)
+{
+    return st->poison_for == st->hand_seq && st->hand_seq != 0;
+}
+
+/* The admin has sent the poison (the actor got its ack): a step for test hooks. */
+void ens__stage_poison_sent(ens_stage *st);
 
 /* The frame in hand is handled: it stood for `bytes` of the batch area. */
 void ens__stage_mark(ens_stage *st, uint64_t bytes);

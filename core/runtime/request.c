@@ -9,7 +9,8 @@
  * passes ens__request_intercept first: a reply completes its request (or,
  * when nothing waits for it, is dropped), the timer of a request completes
  * it with ENS_ETIMEDOUT, and while an ens_call waits everything else is
- * held in arrival order and delivered once the call has completed. Like the
+ * held in arrival order and delivered once the call has completed (by the
+ * base, when it keeps them across a crash: host->hold). Like the
  * rest of core/runtime/actor.c this does not know the base: timers and frames go
  * through s->host.
  */
@@ -92,6 +93,13 @@ static int complete(ens_actor *a, const ens_pending *p, int status, const ens_ms
         ens__actor_stop(a, a->stop_reason, a->stop_status);
         return -1;
     }
+    /* A base that holds messages delivers them itself, those it keeps
+     * first (ens__request_release_held). */
+    return a->ctx.sys->host->hold != NULL ? 1 : release_held(a);
+}
+
+int ens__request_release_held(ens_actor *a)
+{
     return release_held(a);
 }
 
@@ -127,6 +135,17 @@ int ens__request_intercept(ens_actor *a, ens_msg *m)
         }
     }
     if (a->calls_waiting > 0) {
+        /* The base keeps it across a crash, unless it is out of room (or
+         * messages wait here already: those come first). */
+        if (s->host->hold != NULL && a->n_held == 0) {
+            int rc = s->host->hold(s, a, m);
+            if (rc == 0)
+                return 1;
+            ens__log(s, a, ENS_LOG_WARN,
+                     "holding a message while a call waits: %s; kept in memory (lost if the "
+                     "process crashes)",
+                     ens_strerror(rc));
+        }
         if (hold(a, m) == 0)
             return 1;
         ens__log(s, a, ENS_LOG_ERROR,

@@ -137,6 +137,12 @@ typedef struct ens__host_ops {
     /* The handler is about to see the message in hand again with this
      * attempt (the process base records it in the stage). May be NULL. */
     void (*on_attempt)(ens_system *s, ens_actor *a, uint32_t attempt);
+    /* An ens_call of a waits and m, the message in hand, is to be held:
+     * keep it where a crash does not lose it and deliver it, in order,
+     * once no call waits (the process base: the stage's held area, read by
+     * its loop). 0: kept; an error (ENS_EFULL): request.c keeps it in
+     * memory. NULL: request.c keeps held messages in memory. */
+    int (*hold)(ens_system *s, ens_actor *a, const ens_msg *m);
     /* Have a status snapshot (&ens_msg_status) sent to `requester` (an actor,
      * or the outside endpoint), as a reply to corr when corr is not 0.
      * Errors: the send's. */
@@ -389,6 +395,11 @@ static inline const char *ens__actor_type(const ens_actor *a)
  * consumed: deliver it as usual) or -1 (consumed, and the actor stopped: a
  * is freed). */
 int ens__request_intercept(ens_actor *a, ens_msg *m);
+
+/* Deliver the messages held in memory while no call waits (a base with
+ * host->hold calls it once the messages it keeps are delivered). 1: the
+ * actor lives on; -1: it stopped (a is freed). */
+int ens__request_release_held(ens_actor *a);
 
 /* a is stopping: its held messages are sent to it again (to become dead
  * letters), pending requests are dropped with their timers. */

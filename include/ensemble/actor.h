@@ -12,7 +12,10 @@
  *    the same message is delivered once more at once with attempt 2
  *    (RETRY); a second error returns it to its original sender as a
  *    PoisonMessage (POISON) - not for system messages nor for poison itself -
- *    and the actor goes on with its next message.
+ *    and the actor goes on with its next message. A message is returned as
+ *    poison exactly once, even when its actor's process is killed while
+ *    returning it (the process base hands the poison to the admin through
+ *    the stage).
  *  - System messages are retried or not by what they are (the rule for
  *    each is at its type in msg.h). A notice of something the runtime has
  *    already acted on runs its handler once: exit request, child exited,
@@ -260,8 +263,13 @@ ENS_API int ens_request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const voi
  * arrives meanwhile - system messages and exit requests included - is held
  * in arrival order and delivered after cb, before anything newer. A call
  * made from cb (or while held messages are delivered) holds them again.
- * On the process base held messages live in the actor's memory: a crash
- * while a call waits loses them (they were taken from the mailbox).
+ * Held messages are still in the actor's mailbox: on the process base they
+ * wait in its stage, so a crash while the call waits loses none; the next
+ * incarnation gets them in order, once each (a message the caller had
+ * handled before the crash does not come back), before anything newer.
+ * The call itself dies with the process (its late reply is dropped). Past
+ * the stage's held area (mailbox_bytes_limit, at most 256 MiB) messages
+ * are held in memory, with a log line, and a crash loses those.
  * Errors as ens_request. */
 ENS_API int ens_call(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v,
                      uint32_t timeout_ms, ens_reply_cb cb, uint64_t tag);

@@ -297,6 +297,11 @@ void ens__admin_send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const 
  * needs no copy of its own, so none is ever lost to an allocation. */
 void ens__admin_dead_letter(const uint8_t *frame, size_t len, const char *reason);
 
+/* Send the PoisonMessage that waits in r's stage, if any, and clear it:
+ * the admin is the one sender, so it leaves exactly once (called when r
+ * asks, ens.ctl.Poison, and when its process has ended). */
+void ens__admin_poison_flush(arec *r);
+
 /* Give every frame still queued for r (its stage, then its receiving ends)
  * to the dead-letter rules, and close the receiving ends. reason borrowed. */
 void ens__admin_drain_to_dead_letters(arec *r, const char *reason);

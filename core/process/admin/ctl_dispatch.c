@@ -69,6 +69,15 @@ static void do_kill(arec *from, const ens_msg *m)
         ens__admin_end_waiting(r, ENS_EXIT_KILLED, "killed on request (ens_kill)");
 }
 
+/* The held area of a new stage: room for what the actor's mailbox may
+ * hold (mailbox_bytes_limit), at most ENS_STAGE_HELD_MAX. Address space
+ * only: pages are taken when touched. */
+static uint64_t held_area_bytes(void)
+{
+    uint64_t b = admin_state.sys->opts.mailbox_bytes_limit;
+    return b < ENS_STAGE_HELD_MAX ? b : ENS_STAGE_HELD_MAX;
+}
+
 static void do_spawn(arec *from, const ens_msg *m)
 {
     const ens__ctl_spawn_v *v = m->value;
@@ -110,8 +119,9 @@ static void do_spawn(arec *from, const ens_msg *m)
         r->no_restart = (v->flags & ENS_SPAWN_NO_RESTART) != 0;
         r->spawn_flags = (uint32_t)v->flags;
         int stage_fd = -1;
-        r->stage = ens__stage_map(admin_state.sys->opts.max_frame_bytes, &r->stage_len,
-                                  ens__zygote_can_fork(&admin_state.zygote) ? &stage_fd : NULL);
+        r->stage =
+            ens__stage_map(admin_state.sys->opts.max_frame_bytes, held_area_bytes(), &r->stage_len,
+                           ens__zygote_can_fork(&admin_state.zygote) ? &stage_fd : NULL);
         int sv[2] = {-1, -1};
         if (v->arg.len > 0 && (r->arg = ens__malloc(v->arg.len)) != NULL) {
             memcpy(r->arg, v->arg.data, v->arg.len);
@@ -208,6 +218,8 @@ static void do_status(arec *from, const ens_msg *m)
         uint64_t queued = 0, rss_pages = 0;
         if (r->stage != NULL && r->stage->len > r->stage->done)
             queued = r->stage->len - r->stage->done;
+        if (r->stage != NULL && r->stage->held_len > r->stage->held_done) /* held in a call */
+            queued += r->stage->held_len - r->stage->held_done;
         for (size_t k = 0; k < r->n_rx; k++) {
             int bytes = 0;
             if (ioctl(r->rx[k].fd, FIONREAD, &bytes) == 0 && bytes > 0)
@@ -405,6 +417,15 @@ static void do_dead_handler(arec *r, const ens_msg *m)
         ens__admin_ctl_out(r, r->addr, &ens__ctl_ack, &ack, m->hdr.corr, -1, false);
 }
 
+/* A PoisonMessage waits in r's stage (ens.ctl.Poison): send it; acknowledged. */
+static void do_poison(arec *r, const ens_msg *m)
+{
+    ens__admin_poison_flush(r);
+    ens__ctl_status_v ack = {r->addr, 0};
+    if (m->hdr.corr != 0 && r->ctl >= 0)
+        ens__admin_ctl_out(r, r->addr, &ens__ctl_ack, &ack, m->hdr.corr, -1, false);
+}
+
 /* ens_system_stop from a program (ens.ctl.Shutdown). */
 static void do_shutdown(arec *r, const ens_msg *m)
 {
@@ -439,6 +460,7 @@ static const ctl_handler handlers[] = {
     {&ens__ctl_event, on_event_report},
     {&ens__ctl_log, on_log_line},
     {&ens__ctl_deadletter, on_dead_letter},
+    {&ens__ctl_poison, do_poison},
 };
 
 static const ctl_handler *handler_of(uint32_t type_id)

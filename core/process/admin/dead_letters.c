@@ -162,6 +162,25 @@ static void drop_partial(arec *r, ens_frag_asm *a)
     ens__frag_reset(a);
 }
 
+void ens__admin_poison_flush(arec *r)
+{
+    ens_stage *st = r->stage;
+    if (st == NULL || st->poison_len == 0)
+        return;
+    const uint8_t *f = ens__stage_poison_area(st);
+    const uint64_t len = st->poison_len;
+    ens_frame_hdr h;
+    if (len <= st->slot_bytes && ens__frame_hdr_read(f, len, UINT32_MAX, &h) == 0 &&
+        ens_addr_equal(h.sender, r->addr)) {
+        arec *to = ens__admin_by_addr(h.target);
+        if (to == NULL)
+            ens__admin_dead_letter(f, len, "no live actor at that address");
+        else
+            ens__admin_out_frame(to, f, len);
+    }
+    st->poison_len = 0; /* sent */
+}
+
 /* Give every frame still queued for r (its stage, then its receiving ends)
  * to the dead-letter rules, and close the receiving ends. A frame in
  * pieces, partly put together in the stage, is completed from its
@@ -208,6 +227,15 @@ void ens__admin_drain_to_dead_letters(arec *r, const char *reason)
     for (unsigned i = 0; i < ENS_STAGE_SLOTS; i++) {
         if (st != NULL && staged_conn[i] != 0 && staged_conn[i] == st->sticky)
             batch_asm = &staged[i];
+    }
+    /* Held while a call waited: they came before what the batch holds. */
+    const uint8_t *held;
+    uint64_t held_n;
+    while (st != NULL && ens__stage_held_peek(st, &held, &held_n)) {
+        ens__admin_dead_letter(held, held_n, reason);
+        st->hand_held = 1;
+        st->state = ENS_STAGE_HANDLING;
+        ens__stage_mark_held(st);
     }
     if (st != NULL && st->len > st->done && !st->head_only)
         frames_to_dead_letters(r, st->buf + st->done, st->len - st->done, batch_asm, reason);

@@ -272,6 +272,7 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
          * (pid 0) */
         ens__admin_close_ctl(r);
     }
+    ens__admin_poison_flush(r); /* decided before the end: it leaves, once */
     if (r->exiting && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
         end_for_good(r, r->exit_reason, r->exit_status, 0, true);
         return;
