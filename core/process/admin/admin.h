@@ -35,6 +35,9 @@
  *                    queue of an actor that ended turned into dead letters;
  *  - restart.c       actor processes: forking them, and when one ends,
  *                    restarting it at the same address or ending it for good;
+ *  - reserve.c       a supervisor's child between two incarnations: its
+ *                    record kept for its parent, a new incarnation there, or
+ *                    the end for good when the parent releases it or ends;
  *  - helpers.c       the helper processes it supervises: the journal writer
  *                    and the zygote;
  *  - ctl_dispatch.c  control frames in: spawn, connect, names, kill, status,
@@ -114,6 +117,13 @@ typedef struct arec {
     uint64_t req_corr;
     bool exiting; /* announced an orderly exit */
     int exit_reason, exit_status;
+    /* Reservations (reserve.c): the parent's incarnation that spawned it;
+     * ended with its address kept for that parent (no process); the parent
+     * released it, or asked for a new incarnation, before it was reaped. */
+    uint32_t parent_inc;
+    bool reserved;
+    bool release_asked;
+    bool reborn_asked;
     int64_t crashes[RESTART_MAX];
     size_t n_crashes;
     bool outside;           /* an outside endpoint: the starting program or one connected by name */
@@ -269,6 +279,29 @@ int ens__admin_fork_actor(arec *r, bool sync, int stage_fd);
  * writer, the zygote or a spare, or an actor, which is restarted or ended
  * for good. */
 void ens__admin_on_child_exit(pid_t pid, int wstatus);
+
+/* ---- reserve.c ---------------------------------------------------------- */
+
+/* r ended (its process reaped, its notices sent; sig: the signal, or 0):
+ * keep it reserved for its parent if it was spawned with
+ * ENS__SPAWN_KEEP_ADDR, its parent's incarnation that spawned it runs, the
+ * parent has not released it and the system is not ending. Then its record
+ * stays (receiving ends, stage, name, no process) and true is returned; a
+ * new incarnation asked for meanwhile is started at once. False: the
+ * caller ends r for good. */
+bool ens__admin_keep(arec *r, int sig);
+
+/* The incarnation of `parent` ended or is restarted in place: end for good
+ * every child it kept reserved (their waiting frames become dead letters). */
+void ens__admin_release_children(const arec *parent);
+
+/* ens.ctl.Spawn with an address (ENS__SPAWN_AT): a new incarnation of
+ * `from`'s reserved child there, answered with ens.ctl.Spawned (at once,
+ * or once the old process is reaped when it is still ending). */
+void ens__admin_reincarnate(arec *from, const ens_msg *m);
+
+/* ens.ctl.Release: `from` releases its reserved child; acknowledged. */
+void ens__admin_do_release(arec *from, const ens_msg *m);
 
 /* ---- helpers.c ---------------------------------------------------------- */
 
