@@ -240,10 +240,13 @@ static void step(const char *what)
     printf("\n-- %s\n", what);
 }
 
-/* The child `id` of supervisor sup (none if absent); prints the children
- * when print is set. */
-static ens_addr child_of(ens_ctx *out, ens_addr sup, const char *id, int print)
+/* The child `id` of supervisor sup (none if absent) and, when restarts is
+ * not NULL, how often sup restarted it while it runs (else -1); prints the
+ * children when print is set. */
+static ens_addr child_row(ens_ctx *out, ens_addr sup, const char *id, int print, long *restarts)
 {
+    if (restarts != NULL)
+        *restarts = -1;
     ens_msg *r = NULL;
     ens_addr found = ENS_ADDR_NONE;
     if (ens_supervisor_which_children_wait(out, sup, &r) != 0) {
@@ -258,11 +261,19 @@ static ens_addr child_of(ens_ctx *out, ens_addr sup, const char *id, int print)
         if (print)
             printf("   %-10s %-14s %-26s restarts %u%s%s\n", rows[i].id, rows[i].type, a,
                    rows[i].restarts, rows[i].name[0] != '\0' ? "  name " : "", rows[i].name);
-        if (strcmp(rows[i].id, id) == 0)
+        if (strcmp(rows[i].id, id) == 0) {
             found = rows[i].child;
+            if (restarts != NULL && rows[i].status == ENS_SUP_CHILD_RUNNING)
+                *restarts = rows[i].restarts;
+        }
     }
     ens_msg_free(r);
     return found;
+}
+
+static ens_addr child_of(ens_ctx *out, ens_addr sup, const char *id, int print)
+{
+    return child_row(out, sup, id, print, NULL);
 }
 
 static void ask_text(ens_ctx *out, ens_addr to, const char *text, const char *label)
@@ -286,16 +297,27 @@ static void cache_call_text(ens_ctx *out, ens_addr cache, const char *text)
     ens_msg_free(r);
 }
 
-/* Wait (bounded) until the top supervisor has restarted `id`. */
-static ens_addr wait_restarted(ens_ctx *out, ens_addr top, const char *id, ens_addr old)
+/* How often supervisor top has restarted `id` (-1: not running). */
+static long restarts_of(ens_ctx *out, ens_addr top, const char *id)
 {
+    long n = -1;
+    (void)child_row(out, top, id, 0, &n);
+    return n;
+}
+
+/* Wait (bounded) until supervisor top has restarted `id` more than `before`
+ * times and it runs (at its address: the one returned is old). */
+static ens_addr wait_restarted(ens_ctx *out, ens_addr top, const char *id, ens_addr old,
+                               long before)
+{
+    long now = -1;
     for (int i = 0; i < 100; i++) {
-        ens_addr now = child_of(out, top, id, 0);
-        if (!ens_addr_is_none(now) && !ens_addr_equal(now, old))
-            return now;
+        ens_addr a = child_row(out, top, id, 0, &now);
+        if (now > before)
+            return a;
         nap_ms(50);
     }
-    return ENS_ADDR_NONE;
+    return old;
 }
 
 static int run(ens_system *s)
@@ -329,18 +351,21 @@ static int run(ens_system *s)
     ask_text(out, w1, "crash", "worker-1");
     ask_text(out, w1, "work", "worker-1");
 
-    step("worker-2 stops with an error: demo.Workers restarts it (a new process, a new address)");
+    step(
+        "worker-2 stops with an error: demo.Workers restarts it (a new process, the same address)");
+    long w2_restarts = restarts_of(out, workers, "worker-2");
     ens_send(out, w2, &ens_msg_string, &(ens_string_v){"fail"});
-    ens_addr w2b = wait_restarted(out, workers, "worker-2", w2);
+    ens_addr w2b = wait_restarted(out, workers, "worker-2", w2, w2_restarts);
     ask_text(out, w2b, "work", "worker-2");
 
     step("worker-3 crashes twice more: 3 restarts in 5 s is over demo.Workers' limit of 2,");
     printf("   so it stops its workers and gives up; demo.App restarts the whole subtree\n");
+    long workers_restarts = restarts_of(out, top, "workers");
     ens_send(out, w3, &ens_msg_string, &(ens_string_v){"crash"});
     ens_send(out, w3, &ens_msg_string, &(ens_string_v){"crash"});
-    ens_addr workers2 = wait_restarted(out, top, "workers", workers);
+    ens_addr workers2 = wait_restarted(out, top, "workers", workers, workers_restarts);
     child_of(out, top, "", 1);
-    printf("   and under the new workers:\n");
+    printf("   and under the restarted workers (same address, new children):\n");
     child_of(out, workers2, "", 1);
 
     ens_msg *r = NULL;

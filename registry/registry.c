@@ -17,6 +17,7 @@
 #include "core/runtime/runtime.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
+#include "registry/registry_internal.h"
 
 bool ens_name_valid(const char *name)
 {
@@ -56,6 +57,14 @@ int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const e
 
 int ens_name_spawn_flags(ens_ctx *c, const char *name, const ens_actor_def *d,
                          const ens_msgtype *argt, const void *arg, uint32_t flags, ens_addr *out)
+{
+    if (flags & ~ENS__SPAWN_PUBLIC)
+        return ENS_EINVAL;
+    return ens__name_spawn(c, name, d, argt, arg, flags, out);
+}
+
+int ens__name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const ens_msgtype *argt,
+                    const void *arg, uint32_t flags, ens_addr *out)
 {
     if (!ens_name_valid(name))
         return ENS_EINVAL;

@@ -92,6 +92,8 @@ typedef struct sup_child {
     bool is_supervisor;
     char *name;    /* owned global name, or NULL */
     ens_addr addr; /* none when not running */
+    ens_addr kept; /* not running: the address its base keeps reserved for
+                      its next start (ENS__SPAWN_KEEP_ADDR), or none */
     int status;    /* enum ens_sup_child_status */
     uint32_t restarts;
 } sup_child;
@@ -182,16 +184,23 @@ void ens__sup_config_release(ens_sup_config_v *cfg);
 
 /* Append k (owned from now on). ENS_ENOMEM. */
 int ens__sup_add(sup_state *st, sup_child *k);
-/* Drop k from the children and free it. */
-void ens__sup_remove(sup_state *st, sup_child *k);
+/* Drop k from the children (its reserved address released) and free it. */
+void ens__sup_remove(ens_ctx *c, sup_state *st, sup_child *k);
+/* Release the address kept for k, if any: what waits there and what comes
+ * later become dead letters. */
+void ens__sup_release(ens_ctx *c, sup_child *k);
 sup_child *ens__sup_find_id(const sup_state *st, const char *id);
 /* The running child at address a, or NULL. */
 sup_child *ens__sup_find_addr(const sup_state *st, ens_addr a);
 /* Spawn k with its spec (flags by strategy and restart type, always
- * ENS_SPAWN_NOTIFY_START; through create-or-get when it has a name); marks
- * it running. Errors: those of ens_spawn, ENS_EEXIST (its name belongs to
+ * ENS_SPAWN_NOTIFY_START, and ENS__SPAWN_KEEP_ADDR unless temporary): at
+ * the address kept for it when there is one (its name stays with that
+ * address), else anew (through create-or-get when it has a name); marks it
+ * running. Errors: those of ens_spawn, ENS_EEXIST (its name belongs to
  * another live actor). */
 int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k);
+/* k is not running any more: its address is kept (unless temporary: the
+ * base keeps none for those) until it is started again or released. */
 void ens__sup_child_stopped(sup_child *k);
 /* The running children of kids[from..to) in reverse order, except `except`;
  * malloc'ed with room for one more (NULL when out of memory), count in *n. */

@@ -91,7 +91,7 @@ static void which_children(ens_ctx *c, sup_state *st, ens_from from)
         const sup_child *k = st->kids[i];
         rows[i] = (ens_sup_child_info){
             .id = k->id,
-            .child = k->addr,
+            .child = ens_addr_is_none(k->addr) ? k->kept : k->addr,
             .type = (char *)k->def->name,
             .status = k->status,
             .is_supervisor = k->is_supervisor ? 1 : 0,
@@ -189,7 +189,7 @@ static void start_child(ens_ctx *c, sup_state *st, const ens_sup_config_v *v, en
     }
     sup_child **start = malloc(sizeof(*start));
     if (start == NULL) {
-        ens__sup_remove(st, k);
+        ens__sup_remove(c, st, k);
         reply(c, from, ENS_ENOMEM, ENS_ADDR_NONE);
         return;
     }
@@ -228,8 +228,11 @@ static void terminate_child(ens_ctx *c, sup_state *st, const ens_sup_child_ref_v
 void ens__sup_terminated(ens_ctx *c, sup_state *st, sup_child *k, ens_addr addr, int reason,
                          ens_from from)
 {
+    /* Given up on: its address is freed before the reply, so what the
+     * requester sends there next is a dead letter. */
+    ens__sup_release(c, k);
     if (k->restart == ENS_TEMPORARY || st->flags.strategy == ENS_SIMPLE_ONE_FOR_ONE)
-        ens__sup_remove(st, k);
+        ens__sup_remove(c, st, k);
     ens__sup_reply(c, from, 0, addr, reason);
 }
 
@@ -267,7 +270,7 @@ static void delete_child(ens_ctx *c, sup_state *st, const ens_sup_child_ref_v *v
         reply(c, from, k == NULL ? ENS_ENOENT : ENS_EEXIST, k ? k->addr : ENS_ADDR_NONE);
         return;
     }
-    ens__sup_remove(st, k);
+    ens__sup_remove(c, st, k);
     reply(c, from, 0, ENS_ADDR_NONE);
 }
 

@@ -31,9 +31,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/runtime/runtime.h"
 #include "ensemble/error.h"
 #include "ensemble/event.h"
 #include "ensemble/registry.h"
+#include "registry/registry_internal.h"
 #include "supervisor/sup_internal.h"
 
 static int64_t now_ms(void)
@@ -80,8 +82,17 @@ int ens__sup_add(sup_state *st, sup_child *k)
     return 0;
 }
 
-void ens__sup_remove(sup_state *st, sup_child *k)
+void ens__sup_release(ens_ctx *c, sup_child *k)
 {
+    if (ens_addr_is_none(k->kept))
+        return;
+    (void)ens__addr_release(c, k->kept); /* ENS_ENOENT: the base kept none */
+    k->kept = ENS_ADDR_NONE;
+}
+
+void ens__sup_remove(ens_ctx *c, sup_state *st, sup_child *k)
+{
+    ens__sup_release(c, k);
     for (size_t i = 0; i < st->n_kids; i++) {
         if (st->kids[i] == k) {
             memmove(&st->kids[i], &st->kids[i + 1], (st->n_kids - i - 1) * sizeof(st->kids[0]));
@@ -118,23 +129,45 @@ static size_t index_of(const sup_state *st, const sup_child *k)
 
 int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
 {
-    /* The runtime restarts one_for_one children in place after a crash (same
-     * address, counted through child restarted). Where siblings must restart
-     * too, or never, the supervisor does it itself. */
+    /* The runtime restarts one_for_one children in place after a crash
+     * (counted through child restarted). Where siblings must restart too, or
+     * never, the supervisor does it itself, at the address kept. */
     uint32_t flags = ENS_SPAWN_NOTIFY_START;
     if (k->restart == ENS_TEMPORARY || st->flags.strategy == ENS_ONE_FOR_ALL ||
         st->flags.strategy == ENS_REST_FOR_ONE)
         flags |= ENS_SPAWN_NO_RESTART;
+    /* Whatever ends it, its base keeps its address (and name) for us until
+     * we start it again there or release it: a restart is invisible to
+     * everyone who holds the address. A temporary child is never started
+     * again: its address ends with it. */
+    if (k->restart != ENS_TEMPORARY)
+        flags |= ENS__SPAWN_KEEP_ADDR;
     const ens_msgtype *argt = k->arg != NULL ? ens_msg_type(k->arg) : NULL;
     const void *argv = argt != NULL ? ens_msg_value(k->arg, argt) : NULL;
     ens_addr a = ENS_ADDR_NONE;
-    int rc;
+    int rc = ENS_ENOENT;
     bool said = false;
-    if (k->name != NULL) {
+    if (!ens_addr_is_none(k->kept)) {
+        a = k->kept;
+        rc = ens__spawn_at(c, k->def, argt, argv, flags, a);
+        if (rc == ENS_ENOENT) { /* the base kept none after all: a new address */
+            ens_log(c, ENS_LOG_WARN, "child %s: its address was not kept; started anew", k->id);
+            k->kept = ENS_ADDR_NONE;
+        } else if (rc < 0) {
+            ens_log(c, ENS_LOG_ERROR, "supervisor could not start child %s (%s): %s", k->id,
+                    k->def->name, ens_strerror(rc));
+            k->status = ENS_SUP_CHILD_STOPPED;
+            return rc; /* the address stays kept: tried again, or released */
+        }
+    }
+    if (rc == 0) {
+        k->kept = ENS_ADDR_NONE;
+    } else if (k->name != NULL) {
         /* Create-or-get: spawned and named in one step. A name already
          * taken is another live actor's (the child's own earlier actor gave
-         * it up before we heard that it exited): this start fails. */
-        rc = ens_name_spawn_flags(c, k->name, k->def, argt, argv, flags, &a);
+         * it up with its address, before we heard that it exited or when we
+         * released it): this start fails. */
+        rc = ens__name_spawn(c, k->name, k->def, argt, argv, flags, &a);
         if (rc == 1) {
             char who[ENS_ADDR_STRLEN];
             ens_addr_format(a, who, sizeof(who));
@@ -145,7 +178,7 @@ int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
             said = true;
         }
     } else {
-        rc = ens_spawn_flags(c, k->def, argt, argv, flags, &a);
+        rc = ens__spawn_shown(c, k->def, NULL, argt, argv, flags, &a);
     }
     if (rc < 0) {
         if (!said)
@@ -230,6 +263,8 @@ sup_child **ens__sup_running_reversed(sup_state *st, size_t from, size_t to,
 
 void ens__sup_child_stopped(sup_child *k)
 {
+    if (!ens_addr_is_none(k->addr) && k->restart != ENS_TEMPORARY)
+        k->kept = k->addr;
     k->addr = ENS_ADDR_NONE;
     k->status = ENS_SUP_CHILD_STOPPED;
 }
@@ -255,6 +290,15 @@ static void restart_reported(ens_ctx *c, sup_state *st, const sup_child *k)
     snprintf(why, sizeof(why), "supervisor restarted child %s (%s)", k->id,
              ens_sup_strategy_name(st->flags.strategy));
     report(c, ENS_EV_RESTART, k->addr, k->def->name, why);
+}
+
+/* No job runs: children stopped for good (not restarting) have nothing
+ * to keep an address for. */
+static void release_idle(ens_ctx *c, sup_state *st)
+{
+    for (size_t i = 0; i < st->n_kids; i++)
+        if (st->kids[i]->status == ENS_SUP_CHILD_STOPPED)
+            ens__sup_release(c, st->kids[i]);
 }
 
 static void job_finish(ens_ctx *c, sup_state *st)
@@ -286,7 +330,7 @@ static void job_finish(ens_ctx *c, sup_state *st)
         if (j.failed != NULL) {
             ens_log(c, ENS_LOG_ERROR, "child %s added by start_child failed to start: %s",
                     j.target->id, ens_strerror(j.fail_status));
-            ens__sup_remove(st, j.target);
+            ens__sup_remove(c, st, j.target);
             ens__sup_reply(c, j.from, j.fail_status, ENS_ADDR_NONE, 0);
         } else {
             ens__sup_reply(c, j.from, 0, j.target->addr, 0);
@@ -320,6 +364,8 @@ static void job_finish(ens_ctx *c, sup_state *st)
     default:
         break;
     }
+    if (st->job.kind == JOB_NONE)
+        release_idle(c, st);
     if (!st->stopping && !st->in_init)
         ens__sup_run_deferred(c, st);
 }
@@ -370,7 +416,7 @@ void ens__sup_job_next(ens_ctx *c, sup_state *st)
     while (j->failed == NULL && j->spos < j->n_start) {
         sup_child *k = j->start[j->spos++];
         if (j->kind == JOB_RESTART && k->restart == ENS_TEMPORARY) {
-            ens__sup_remove(st, k); /* never restarted */
+            ens__sup_remove(c, st, k); /* never restarted */
             continue;
         }
         if (!ens_addr_is_none(k->addr))
@@ -480,9 +526,10 @@ static void child_failed(ens_ctx *c, sup_state *st, sup_child *k, int reason, in
     const ens_sup_strategy strategy = st->flags.strategy;
     bool restart = k->restart == ENS_PERMANENT ||
                    (k->restart == ENS_TRANSIENT && !ens_sup_is_shutdown_exit(reason, status));
-    if (!restart) {
+    if (!restart) { /* its address is freed: later messages are dead letters */
+        ens__sup_release(c, k);
         if (k->restart == ENS_TEMPORARY || strategy == ENS_SIMPLE_ONE_FOR_ONE)
-            ens__sup_remove(st, k);
+            ens__sup_remove(c, st, k);
         return;
     }
     if (restart_exceeds(st)) {

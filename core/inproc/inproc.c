@@ -12,6 +12,12 @@
  * when nothing is queued the loop sleeps until the next wake-up or the
  * call's deadline, on the real clock (polling watched descriptors and
  * commands meanwhile: core/inproc/inproc_services.c).
+ *
+ * A supervisor's child (ENS__SPAWN_KEEP_ADDR) that ends leaves a
+ * reservation: frames for its address that the loop reaches meanwhile are
+ * parked there, in order, and put back at the head of the FIFO once the
+ * next incarnation's init has run (or become dead letters when the
+ * reservation is released or its parent ends).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,7 +38,16 @@ typedef struct qitem {
     ens_addr target;
     uint8_t *frame; /* NULL for a start entry */
     size_t len;
+    uint32_t counted; /* the incarnation whose mailbox counts it, 0: none */
 } qitem;
+
+/* The address of an ended child kept for its parent (ENS__SPAWN_KEEP_ADDR),
+ * with the frames that reached it meanwhile. */
+typedef struct kept {
+    ens_addr addr, parent;
+    uint32_t incarnation; /* of the last incarnation */
+    qitem *head, *tail;   /* parked frames, in arrival order */
+} kept;
 
 typedef struct timer {
     uint64_t deadline_ns;
@@ -63,6 +78,8 @@ typedef struct inproc {
     bool await_done;
     int await_rc;
     char await_why[512];
+    kept *kept; /* reservations (few: a supervisor's children between two starts) */
+    size_t n_kept, cap_kept;
 } inproc;
 
 static inproc *base_of(ens_system *s)
@@ -87,20 +104,101 @@ static ens_actor *lookup(ens_system *s, ens_addr addr)
     return a != NULL && a->status != ENS_ACTOR_DEAD ? a : NULL;
 }
 
-static int enqueue(inproc *b, ens_addr target, uint8_t *frame, size_t len)
+static int enqueue(inproc *b, ens_addr target, uint8_t *frame, size_t len, uint32_t counted)
 {
     qitem *q = malloc(sizeof(*q));
     if (q == NULL) {
         free(frame);
         return ENS_ENOMEM;
     }
-    *q = (qitem){NULL, target, frame, len};
+    *q = (qitem){NULL, target, frame, len, counted};
     if (b->tail != NULL)
         b->tail->next = q;
     else
         b->head = q;
     b->tail = q;
     return 0;
+}
+
+/* ---- reservations ------------------------------------------------------ */
+
+static kept *kept_find(inproc *b, ens_addr addr)
+{
+    for (size_t i = 0; i < b->n_kept; i++)
+        if (ens_addr_equal(b->kept[i].addr, addr))
+            return &b->kept[i];
+    return NULL;
+}
+
+/* End reservation k: its parked frames become dead letters, its name is
+ * free. */
+static void kept_release(ens_system *s, kept *k)
+{
+    inproc *b = base_of(s);
+    qitem *q = k->head;
+    ens_addr addr = k->addr;
+    *k = b->kept[--b->n_kept];
+    ens__names_drop_addr(&b->names, addr);
+    while (q != NULL) {
+        qitem *n = q->next;
+        ens_frame_hdr h;
+        if (ens__frame_hdr_read(q->frame, q->len, s->opts.max_frame_bytes, &h) == 0)
+            ens__dead_letter(s, q->frame, q->len, &h, b->dead_handler, "the actor ended");
+        else
+            free(q->frame);
+        free(q);
+        q = n;
+    }
+}
+
+/* a ends: keep its address for its parent if it was spawned so and the
+ * parent runs. True when kept. */
+static bool kept_begin(ens_system *s, const ens_actor *a)
+{
+    inproc *b = base_of(s);
+    if (!(a->spawn_flags & ENS__SPAWN_KEEP_ADDR) || s->down)
+        return false;
+    const ens_actor *p = lookup(s, a->parent);
+    kept *k = kept_find(b, a->addr);
+    if (p == NULL || p->status != ENS_ACTOR_RUNNING) {
+        if (k != NULL)
+            kept_release(s, k);
+        return false;
+    }
+    if (k == NULL) {
+        if (b->n_kept == b->cap_kept) {
+            size_t cap = b->cap_kept ? b->cap_kept * 2 : 8;
+            kept *n = realloc(b->kept, cap * sizeof(*n));
+            if (n == NULL)
+                return false; /* it ends for good: dead letters, as without the flag */
+            b->kept = n;
+            b->cap_kept = cap;
+        }
+        k = &b->kept[b->n_kept++];
+        *k = (kept){a->addr, a->parent, 0, NULL, NULL};
+    }
+    k->incarnation = a->incarnation;
+    return true;
+}
+
+/* The new incarnation at k's address has run its init: the parked frames go
+ * first, before anything the FIFO holds for it (all of that came later). */
+static void kept_resume(ens_system *s, kept *k, ens_actor *a)
+{
+    inproc *b = base_of(s);
+    for (qitem *q = k->head; q != NULL; q = q->next) {
+        q->counted = a->incarnation;
+        a->queued++;
+        a->queued_bytes += q->len;
+    }
+    if (k->head != NULL) {
+        k->tail->next = b->head;
+        if (b->head == NULL)
+            b->tail = k->tail;
+        b->head = k->head;
+    }
+    k->head = k->tail = NULL;
+    *k = b->kept[--b->n_kept];
 }
 
 /* ---- base operations -------------------------------------------------- */
@@ -113,6 +211,8 @@ static int ip_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_h
         return 0;
     }
     ens_actor *a = lookup(s, h->target);
+    if (a == NULL && kept_find(b, h->target) != NULL) /* waits for the next incarnation */
+        return enqueue(b, h->target, frame, len, 0);
     if (a == NULL) {
         ens__dead_letter(s, frame, len, h, b->dead_handler,
                          h->target.node == s->node ? "no live actor at that address"
@@ -127,7 +227,7 @@ static int ip_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_h
         free(frame);
         return ENS_EFULL;
     }
-    int rc = enqueue(b, h->target, frame, len);
+    int rc = enqueue(b, h->target, frame, len, a->incarnation);
     if (rc == 0) {
         a->queued++;
         a->queued_bytes += len;
@@ -205,11 +305,39 @@ static int sync_start(ens_system *s, ens_actor *a)
     return rc < 0 ? rc : 0;
 }
 
+/* A new incarnation at the address reserved for parent's child *out; its
+ * init runs from the FIFO, as any spawn from inside. */
+static int spawn_at(ens_system *s, ens_actor *parent, const ens_actor_def *d, uint8_t *arg_frame,
+                    size_t arg_len, uint32_t flags, ens_addr *out)
+{
+    inproc *b = base_of(s);
+    kept *k = kept_find(b, *out);
+    if (parent == NULL || k == NULL || !ens_addr_equal(k->parent, parent->addr) ||
+        b->actors[k->addr.id - ENS_ID_FIRST_ACTOR] != NULL) {
+        free(arg_frame);
+        return ENS_ENOENT;
+    }
+    ens_actor *a = ens__actor_new(s, d, k->addr, parent->addr, arg_frame, arg_len);
+    if (a == NULL)
+        return ENS_ENOMEM;
+    a->spawn_flags = flags;
+    a->incarnation = k->incarnation + 1;
+    if (enqueue(b, a->addr, NULL, 0, 0) < 0) {
+        ens__actor_free(a);
+        return ENS_ENOMEM;
+    }
+    b->actors[a->addr.id - ENS_ID_FIRST_ACTOR] = a;
+    b->live++;
+    return 0;
+}
+
 static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
                     const ens_actor_def *shown, uint8_t *arg_frame, size_t arg_len, bool sync,
                     uint32_t flags, ens_addr *out)
 {
     inproc *b = base_of(s);
+    if (flags & ENS__SPAWN_AT)
+        return spawn_at(s, parent, d, arg_frame, arg_len, flags, out);
     uint64_t i = b->next_id - ENS_ID_FIRST_ACTOR;
     if (i >= b->cap_actors) {
         size_t cap = b->cap_actors ? b->cap_actors * 2 : 64;
@@ -233,7 +361,7 @@ static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
         ens__actor_free(a);
         return ENS_ENOMEM;
     }
-    if (!sync && enqueue(b, addr, NULL, 0) < 0) {
+    if (!sync && enqueue(b, addr, NULL, 0, 0) < 0) {
         ens__actor_free(a);
         return ENS_ENOMEM;
     }
@@ -341,7 +469,11 @@ static void ip_actor_gone(ens_system *s, ens_actor *a)
             break;
         }
     }
-    ens__names_drop_addr(&b->names, a->addr); /* it ended for good */
+    for (size_t i = b->n_kept; i-- > 0;) /* no reservation outlives its parent */
+        if (ens_addr_equal(b->kept[i].parent, a->addr))
+            kept_release(s, &b->kept[i]);
+    if (!kept_begin(s, a))
+        ens__names_drop_addr(&b->names, a->addr); /* it ended for good */
     b->actors[a->addr.id - ENS_ID_FIRST_ACTOR] = NULL;
     b->live--;
     ens__actor_free(a);
@@ -388,13 +520,38 @@ static bool step(ens_system *s)
     ens_addr target = q->target;
     uint8_t *frame = q->frame;
     size_t len = q->len;
+    uint32_t counted = q->counted;
     free(q);
 
     ens_actor *a = lookup(s, target);
     if (frame == NULL) { /* start entry */
-        if (a != NULL && a->status == ENS_ACTOR_STARTING)
-            ens__actor_start(a);
+        if (a != NULL && a->status == ENS_ACTOR_STARTING && ens__actor_start(a) == 0) {
+            kept *k = kept_find(b, target);
+            a = lookup(s, target);
+            if (k != NULL && a != NULL && a->status == ENS_ACTOR_RUNNING)
+                kept_resume(s, k, a);
+        }
         return true;
+    }
+    kept *k = kept_find(b, target);
+    if (k != NULL && (a == NULL || a->status == ENS_ACTOR_STARTING)) {
+        /* Between two incarnations: it waits for the next one's init. */
+        if (a != NULL && counted == a->incarnation) {
+            a->queued--;
+            a->queued_bytes -= len;
+        }
+        qitem *p = malloc(sizeof(*p));
+        if (p != NULL) {
+            *p = (qitem){NULL, target, frame, len, 0};
+            if (k->tail != NULL)
+                k->tail->next = p;
+            else
+                k->head = p;
+            k->tail = p;
+            return true;
+        }
+        ens__alloc_failed(s, "keeping a message for a restarting actor: a dead letter instead");
+        a = NULL;
     }
     if (a == NULL) {
         ens_frame_hdr h;
@@ -404,8 +561,10 @@ static bool step(ens_system *s)
             free(frame);
         return true;
     }
-    a->queued--;
-    a->queued_bytes -= len;
+    if (counted == a->incarnation) {
+        a->queued--;
+        a->queued_bytes -= len;
+    }
     ens_msg *m = NULL;
     int rc = ens__msg_from_frame(frame, len, s->opts.max_frame_bytes, &m);
     if (rc < 0) {
@@ -464,7 +623,7 @@ static int ip_pump(ens_system *s, done_fn done, uint64_t deadline_ns)
  * live actor is known at once. */
 static bool ip_absent(ens_system *s, ens_addr to)
 {
-    return lookup(s, to) == NULL;
+    return lookup(s, to) == NULL && kept_find(base_of(s), to) == NULL;
 }
 
 static int ip_run(ens_system *s, uint32_t timeout_ms)
@@ -501,6 +660,14 @@ static void free_all(ens_system *s)
     }
     free(b->timers);
     free(b->top);
+    for (size_t i = 0; i < b->n_kept; i++) {
+        for (qitem *q = b->kept[i].head, *n; q != NULL; q = n) {
+            n = q->next;
+            free(q->frame);
+            free(q);
+        }
+    }
+    free(b->kept);
     ens__names_clear(&b->names);
     free(b);
 }
@@ -663,6 +830,16 @@ static int ip_names(ens_system *s, ens_actor *caller, ens_names_req *req)
     return ENS_EINVAL;
 }
 
+static int ip_release(ens_system *s, ens_actor *caller, ens_addr who)
+{
+    kept *k = kept_find(base_of(s), who);
+    if (caller == NULL || k == NULL || !ens_addr_equal(k->parent, caller->addr) ||
+        lookup(s, who) != NULL)
+        return ENS_ENOENT;
+    kept_release(s, k);
+    return 0;
+}
+
 static int ip_kill(ens_system *s, ens_actor *caller, ens_addr who)
 {
     ens_actor *a = lookup(s, who);
@@ -697,6 +874,7 @@ static const ens__host_ops inproc_host = {
     .kill = ip_kill,
     .names = ip_names,
     .init_done = ip_init_done,
+    .release = ip_release,
 };
 
 static const ens__outside_ops inproc_outside = {

@@ -57,8 +57,10 @@ typedef struct {
     int32_t flags;  /* enum ens_spawn_flag */
     char *name;     /* the definition's name, checked against def */
     char *global;   /* ens_name_spawn: the global name, else NULL */
+    ens_addr at;    /* ENS__SPAWN_AT: the reserved address of the new
+                       incarnation (core/process/admin/reserve.c), else none */
     ens_bytes arg;  /* encoded start-argument frame, or empty */
-} ens__ctl_spawn_v; /* "S(UUiiss)B" requester -> admin; reply ens__ctl_status_v
+} ens__ctl_spawn_v; /* "S(UUiiss$(Uuu))B" requester -> admin; reply ens__ctl_status_v
                       (status 1: the global name was taken, addr is its actor) */
 
 typedef struct {
@@ -137,6 +139,9 @@ extern ens_msgtype ens__ctl_spare;
 extern ens_msgtype ens__ctl_name;
 /* "ens.ctl.Kill" (an ens__ctl_conn_v, conn_id 0): -> admin, SIGKILL peer for good. */
 extern ens_msgtype ens__ctl_kill;
+/* "ens.ctl.Release" (an ens__ctl_conn_v, conn_id 0): parent -> admin, end the
+ * reservation of its ended child peer (host->release); reply ens__ctl_ack. */
+extern ens_msgtype ens__ctl_release;
 /* "ens.ctl.Ack" (an ens__ctl_status_v): admin -> requester, the answer to a
  * request that is not a spawn (a name, an announced exit, a dead-letter
  * handler), under the request's correlation id. */

@@ -952,6 +952,7 @@ static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
                           .shown = (uint64_t)(uintptr_t)shown,
                           .flags = (int32_t)flags,
                           .name = (char *)d->name,
+                          .at = (flags & ENS__SPAWN_AT) ? *out : ENS_ADDR_NONE,
                           .arg = {arg_frame, (uint32_t)arg_len}};
     ens__ctl_status_v reply;
     int rc = rpc(s, &ens__ctl_spawn, &v, &reply);
@@ -993,6 +994,15 @@ static int pa_names(ens_system *s, ens_actor *caller, ens_names_req *req)
         return rc;
     req->addr = reply.addr;
     return reply.status;
+}
+
+/* End the reservation of an ended child (core/process/admin/reserve.c). */
+static int pa_release(ens_system *s, ens_actor *caller, ens_addr who)
+{
+    (void)caller;
+    ens__ctl_conn_v v = {who, 0};
+    ens__ctl_status_v reply;
+    return rpc(s, &ens__ctl_release, &v, &reply);
 }
 
 static void on_timer(uv_timer_t *h)
@@ -1129,6 +1139,7 @@ static void pa_init_done(ens_system *s, ens_actor *a, int rc, const char *why)
 static const ens__host_ops actor_host = {
     .route = pa_route,
     .spawn = pa_spawn,
+    .release = pa_release,
     .timer_add = pa_timer_add,
     .timer_cancel = pa_timer_cancel,
     .actor_gone = pa_actor_gone,

@@ -24,8 +24,11 @@
 #include "core/wire/frag.h"
 #include "ensemble/error.h"
 
-ens_msgtype ens__ctl_spawn = {"ens.ctl.Spawn", "S(UUiiss)B", sizeof(ens__ctl_spawn_v), 0, 0};
+ens_msgtype ens__ctl_spawn = {"ens.ctl.Spawn", "S(UUiiss" ENS_ADDR_FMT ")B",
+                              sizeof(ens__ctl_spawn_v), 0, 0};
 ens_msgtype ens__ctl_kill = {"ens.ctl.Kill", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0};
+ens_msgtype ens__ctl_release = {"ens.ctl.Release", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v),
+                                0, 0};
 ens_msgtype ens__ctl_fork = {"ens.ctl.Fork", "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuiU)B",
                              sizeof(ens__ctl_fork_v), 0, 0};
 ens_msgtype ens__ctl_spare = {"ens.ctl.Spare", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
@@ -64,7 +67,7 @@ int ens__ctl_register(void)
         &ens__ctl_event,      &ens__ctl_deadletter, &ens__ctl_deadhandler, &ens__ctl_shutdown,
         &ens__ctl_status,     &ens__ctl_log,        &ens__ctl_hello,       &ens__ctl_name,
         &ens__ctl_kill,       &ens__ctl_fork,       &ens__ctl_spare,       &ens__ctl_ack,
-        &ens__ctl_initfailed, &ens__ctl_poison};
+        &ens__ctl_initfailed, &ens__ctl_poison,     &ens__ctl_release};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rc = ens_msgtype_register(all[i]);
         if (rc < 0)

@@ -349,8 +349,9 @@ bool ens__actor_deliver(ens_actor *a, ens_msg *m)
 static void init_started(ens_actor *a)
 {
     ens_system *s = a->ctx.sys;
-    if ((a->spawn_flags & ENS_SPAWN_NOTIFY_START) && a->incarnation == 1 &&
-        !ens_addr_is_none(a->parent) && a->parent.id != ENS_ID_OUTSIDE) {
+    if ((a->spawn_flags & ENS_SPAWN_NOTIFY_START) &&
+        (a->incarnation == 1 || (a->spawn_flags & ENS__SPAWN_AT)) && !ens_addr_is_none(a->parent) &&
+        a->parent.id != ENS_ID_OUTSIDE) {
         ens_child_started_v cs = {a->addr, a->incarnation, 0};
         ens__send_frame(s, a->addr, a->parent, &ens_msg_child_started, &cs, ENS_FRAME_SYSTEM, 0, 0,
                         false);
@@ -617,8 +618,7 @@ int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *ar
     if (c != NULL && c->actor == NULL)
         ens__errmsg_clear(); /* a synchronous spawn: its failure may say more */
     if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
-        (argt == NULL) != (arg == NULL) ||
-        (flags & ~(uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START)))
+        (argt == NULL) != (arg == NULL) || (flags & ~(ENS__SPAWN_PUBLIC | ENS__SPAWN_KEEP_ADDR)))
         return ENS_EINVAL;
     if (c->sys->down)
         return ENS_ESHUTDOWN;
@@ -631,7 +631,40 @@ int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *ar
 int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
                     uint32_t flags, ens_addr *out)
 {
+    if (flags & ~ENS__SPAWN_PUBLIC)
+        return ENS_EINVAL;
     return ens__spawn_shown(c, d, NULL, argt, arg, flags, out);
+}
+
+int ens__spawn_at(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                  uint32_t flags, ens_addr at)
+{
+    if (c == NULL || c->actor == NULL || !ens__addr_usable(at))
+        return ENS_EINVAL;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    ens_addr child = at;
+    int prep = ens__spawn_prepare(c, d, argt, arg, flags, &child, &frame, &len);
+    if (prep < 0)
+        return prep;
+    ens_system *s = c->sys;
+    int rc = s->host->spawn(s, c->actor, d, NULL, frame, len, false, flags | ENS__SPAWN_AT, &child);
+    if (rc < 0)
+        return rc;
+    if (add_child(c->actor, child) < 0) {
+        ens__send_frame(s, c->self, child, &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM, 0, 0,
+                        false);
+        return ENS_ENOMEM;
+    }
+    return 0;
+}
+
+int ens__addr_release(ens_ctx *c, ens_addr who)
+{
+    if (c == NULL || c->actor == NULL || !ens__addr_usable(who))
+        return ENS_EINVAL;
+    ens_system *s = c->sys;
+    return s->host->release != NULL ? s->host->release(s, c->actor, who) : ENS_ENOTSUP;
 }
 
 int ens__spawn_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_def *shown,

@@ -163,6 +163,12 @@ typedef struct ens__host_ops {
      * the spawner's ens_errmsg (borrowed). Called before a failed actor
      * stops. NULL: nobody waits here. */
     void (*init_done)(ens_system *s, ens_actor *a, int rc, const char *why);
+    /* End the reservation of `who`, a child of caller spawned with
+     * ENS__SPAWN_KEEP_ADDR that ended (see there): what waits for it and
+     * what comes later become dead letters, its global name is freed.
+     * ENS_ENOENT: no reservation of caller's there (never made, released
+     * already, or the child runs again). NULL: ENS_ENOTSUP. */
+    int (*release)(ens_system *s, ens_actor *caller, ens_addr who);
 } ens__host_ops;
 
 /* How much longer than call_timeout_ms a synchronous spawn waits for its
@@ -170,6 +176,27 @@ typedef struct ens__host_ops {
  * after its init, and the spawner hears that rather than a timeout of its
  * own. */
 #define ENS__INIT_ACK_GRACE_MS 5000u
+
+/* Internal spawn flags, beside enum ens_spawn_flag (ens_spawn_flags refuses
+ * them; the supervisor uses them through ens__spawn_shown, ens__spawn_at
+ * and ens__name_spawn).
+ *  - ENS__SPAWN_KEEP_ADDR: when the actor ends, for whatever reason, while
+ *    its parent (the incarnation that spawned it) lives and the system is
+ *    not shutting down, its address stays reserved for that parent: the
+ *    base keeps its mailbox (inproc: the frames; process base: the record,
+ *    the receiving ends and the stage) and its global name, and messages
+ *    sent to it wait. The parent then starts a new incarnation there
+ *    (ENS__SPAWN_AT), which gets every waiting message in order, or
+ *    releases it (host->release). The parent's end (or restart in place)
+ *    releases every reservation it holds.
+ *  - ENS__SPAWN_AT: host->spawn starts a new incarnation at the reserved
+ *    address *out (in and out) instead of a new address; ENS_ENOENT when
+ *    the caller holds no reservation there. The new incarnation's init is
+ *    announced to the parent with ens_msg_child_started (with
+ *    ENS_SPAWN_NOTIFY_START) as a first start is. */
+#define ENS__SPAWN_KEEP_ADDR (1u << 16)
+#define ENS__SPAWN_AT        (1u << 17)
+#define ENS__SPAWN_PUBLIC    ((uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START))
 
 /* What the outside program's side of a base provides: a loop that runs
  * only inside the program's blocking calls. ask, listen, status and the
@@ -352,6 +379,19 @@ void ens__dead_letter(ens_system *s, uint8_t *frame, size_t len, const ens_frame
  * none): shared with the registry's named spawn. */
 int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
                        uint32_t flags, ens_addr *out, uint8_t **frame, size_t *len);
+
+/* Start a new incarnation of a child of the calling actor at the address
+ * `at` its base keeps reserved for it (ENS__SPAWN_KEEP_ADDR), with def d,
+ * start argument (argt, arg) and flags (public ones and
+ * ENS__SPAWN_KEEP_ADDR). Errors: ENS_EINVAL (outside an actor, bad
+ * arguments), ENS_ENOENT (no reservation of the caller at `at`), ENS_ENOTSUP
+ * (a base without reservations) and those of ens_spawn_flags. */
+int ens__spawn_at(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                  uint32_t flags, ens_addr at);
+
+/* Release the reservation of the calling actor at `who` (host->release).
+ * Errors: ENS_EINVAL (outside an actor), ENS_ENOENT, ENS_ENOTSUP. */
+int ens__addr_release(ens_ctx *c, ens_addr who);
 
 /* ens_spawn_flags of an actor that runs d and is shown everywhere (status
  * rows, journal rows, events) as the definition `shown`, for a wrapper

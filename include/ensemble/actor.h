@@ -326,7 +326,8 @@ enum ens_spawn_flag {
      * temporary children and strategies that restart siblings. */
     ENS_SPAWN_NO_RESTART = 1u << 0,
     /* Once init has run (for a deferred init: once it acknowledged), the
-     * parent receives ens_msg_child_started (first start only; in-place
+     * parent receives ens_msg_child_started (first start, and a
+     * supervisor's start of a new incarnation at a kept address; in-place
      * restarts are told by ens_msg_child_restarted).
      * With an init failure it receives child exited (INIT_FAILED) as
      * always, so a parent can start children strictly one after another. */

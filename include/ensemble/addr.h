@@ -2,13 +2,16 @@
  * ensemble/addr.h - actor addresses as plain values.
  *
  * An address names one actor for as long as it lives, across restarts by the
- * runtime or by a supervisor (the incarnation is metadata, not part of the
- * address). It is a small struct: copy it, compare it, print it, parse it
- * back, and carry it inside messages with ENS_ADDR_FMT in a tpl format.
- * The all-zero address is "none". `node` identifies the system that owns the
- * actor (conventions across hosts use it later); `spare` is reserved and 0:
- * every call that sends to an address refuses one whose spare is not 0
- * with ENS_EINVAL (no frame could carry it).
+ * runtime (a crash restarted in place) or by a supervisor (a child it starts
+ * again, however it ended, at the address its base kept for it meanwhile;
+ * ensemble/supervisor.h, "Addresses"); the incarnation is metadata, not part
+ * of the address. An actor that ends for good - not supervised, temporary,
+ * or given up by its supervisor - frees its address: messages sent to it
+ * from then on are dead letters. Addresses are never reused. It is a small struct: copy it, compare
+ * it, print it, parse it back, and carry it inside messages with ENS_ADDR_FMT in a tpl format. The
+ * all-zero address is "none". `node` identifies the system that owns the actor (conventions across
+ * hosts use it later); `spare` is reserved and 0: every call that sends to an address refuses one
+ * whose spare is not 0 with ENS_EINVAL (no frame could carry it).
  */
 #ifndef ENSEMBLE_ADDR_H
 #define ENSEMBLE_ADDR_H

@@ -29,25 +29,42 @@
  *    that its own supervisor decides (escalation). A restart whose init
  *    fails counts as one more failure and is tried again, as in OTP.
  *
- * Addresses. A child that the runtime restarts in place after a crash (the
- * process base restarts one_for_one and simple_one_for_one children that are
- * not temporary) keeps its address; the supervisor counts that restart
- * toward its intensity. A child that the supervisor starts again after it
- * ended for good (an ens_stop with an error, an init failure, a crash of a
- * one_for_all / rest_for_one / temporary child, which are spawned with
- * ENS_SPAWN_NO_RESTART) is a new actor with a new address: which_children
- * shows it. Every restart the supervisor makes is journaled as ENS_EV_RESTART
- * with a reason such as "supervisor restarted child db (one_for_all)".
+ * Addresses. A restarted child keeps its address, however it ended and
+ * whoever restarted it, so a restart is invisible to everyone who holds
+ * the address (OTP gives a new pid and makes clients go through a name).
+ * The runtime restarts a crashed one_for_one or simple_one_for_one child
+ * in place (process base); the supervisor counts that restart toward its
+ * intensity. When a child that is not temporary ends otherwise (an exit,
+ * normal or with an error, an init failure, a kill, a crash of a
+ * one_for_all / rest_for_one child, which are spawned with
+ * ENS_SPAWN_NO_RESTART, or a sibling the strategy stops), its base keeps
+ * the address reserved for the supervisor while it decides: messages sent
+ * there meanwhile wait (inproc: in the system's queue; process base: in the
+ * kernel, with the frames the child had read and not handled), and its
+ * global name stays with it. The supervisor starts the next incarnation at
+ * that address, which gets every waiting message, in order, none lost (a
+ * message in hand at a crash is delivered once more, or returned as poison
+ * on its second crash, as for a restart in place). which_children shows the
+ * same address before, during (status restarting) and after a restart. An
+ * address is freed - what waits there and everything sent later become dead
+ * letters - when the child will not run again: a temporary child's end, a
+ * transient child's orderly end, terminate_child (before its reply),
+ * delete_child, and the supervisor's own end (giving up, a failed start,
+ * its shutdown, a crash: no reservation outlives the supervisor
+ * incarnation that made it). restart_child after terminate_child starts
+ * the child at a new address. Only the supervisor that holds a
+ * reservation can start an actor there. Every restart the supervisor makes
+ * is journaled as ENS_EV_RESTART with a reason such as "supervisor
+ * restarted child db (one_for_all)".
  *
  * Names. A spec with a global name (ens_child_spec.name) is started through
  * the registry's create-or-get (ens_name_spawn_flags), so the child is
- * registered under that name atomically with its spawn, at every start and
- * restart: callers that go by name (ens_name_lookup, ens_name_send) find the
- * new address once the supervisor has restarted it, and never the old one
- * after that (an actor gives its name up before its parent hears that it
- * exited; a crash the runtime absorbs in place keeps address and name). If
- * the name belongs to another live actor, that start fails with ENS_EEXIST
- * (logged), as any start failure.
+ * registered under that name atomically with its spawn. The name stays
+ * with the address through every restart (lookups during a restart find
+ * it, and messages sent by name wait like the others); it is freed with the
+ * address. If the name belongs to another live actor when the child starts
+ * at a new address, that start fails with ENS_EEXIST (logged), as any start
+ * failure.
  *
  * Stopping a child, by its spec's shutdown rule (OTP's): ENS_SHUTDOWN_TIMEOUT
  * sends an exit request and waits shutdown_ms for the child's exit notice,
@@ -288,9 +305,9 @@ ENS_API int ens_supervisor_terminate_child_wait(ens_ctx *outside, ens_addr sup, 
                                                 ens_addr child);
 
 /* Start again a stopped child of a static strategy by id; the reply comes
- * once its init has run and carries its new address (*out for the blocking
- * call). ENS_EEXIST if it runs; ENS_EINIT if its init failed (it stays
- * stopped). */
+ * once its init has run and carries its new address (stopped, it had given
+ * its address up; *out for the blocking call). ENS_EEXIST if it runs; ENS_EINIT if its init failed
+ * (it stays stopped). */
 ENS_API int ens_supervisor_restart_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
                                          uint64_t tag);
 ENS_API int ens_supervisor_restart_child_wait(ens_ctx *outside, ens_addr sup, const char *id,
@@ -302,7 +319,8 @@ ENS_API int ens_supervisor_delete_child(ens_ctx *c, ens_addr sup, const char *id
                                         uint64_t tag);
 ENS_API int ens_supervisor_delete_child_wait(ens_ctx *outside, ens_addr sup, const char *id);
 
-/* List the children in start order: id, address (none when not running),
+/* List the children in start order: id, address (while restarting: the one
+ * kept for it; none when stopped),
  * definition name, status, worker or supervisor: an ens_sup_children_v
  * (read it with ens_msg_value(reply, &ens_msg_sup_children)). For the
  * blocking call *out is the reply, owned by the caller (ens_msg_free). */
@@ -343,7 +361,7 @@ typedef enum ens_sup_child_status {
 /* One row of "ens.sup.Children" (the reply of which_children). */
 typedef struct ens_sup_child_info {
     char *id;
-    ens_addr child; /* none when not running */
+    ens_addr child; /* kept while restarting; none when stopped */
     char *type;     /* the definition's name */
     int32_t status; /* enum ens_sup_child_status */
     int32_t is_supervisor;

@@ -38,6 +38,9 @@
  *                    queue of an actor that ended turned into dead letters;
  *  - restart.c       actor processes: forking them, and when one ends,
  *                    restarting it at the same address or ending it for good;
+ *  - reserve.c       a supervisor's child between two incarnations: its
+ *                    record kept for its parent, a new incarnation there, or
+ *                    the end for good when the parent releases it or ends;
  *  - helpers.c       the helper processes it supervises: the journal writer
  *                    and the zygote;
  *  - ctl_dispatch.c  control frames in: spawn, connect, names, kill, status,
@@ -139,6 +142,13 @@ typedef struct arec {
     uint64_t req_corr;
     bool exiting; /* announced an orderly exit */
     int exit_reason, exit_status;
+    /* Reservations (reserve.c): the parent's incarnation that spawned it;
+     * ended with its address kept for that parent (no process); the parent
+     * released it, or asked for a new incarnation, before it was reaped. */
+    uint32_t parent_inc;
+    bool reserved;
+    bool release_asked;
+    bool reborn_asked;
     int64_t crashes[RESTART_MAX];
     size_t n_crashes;
     uint32_t init_crashes;  /* restarts in a row whose init crashed */
@@ -325,6 +335,29 @@ uint64_t ens__admin_restart_due(uint64_t now);
 /* r waits for a restart (no process): end it for good now, with reason
  * (an ens_exit_reason) and why (journaled; borrowed). */
 void ens__admin_end_waiting(arec *r, int reason, const char *why);
+
+/* ---- reserve.c ---------------------------------------------------------- */
+
+/* r ended (its process reaped, its notices sent; sig: the signal, or 0):
+ * keep it reserved for its parent if it was spawned with
+ * ENS__SPAWN_KEEP_ADDR, its parent's incarnation that spawned it runs, the
+ * parent has not released it and the system is not ending. Then its record
+ * stays (receiving ends, stage, name, no process) and true is returned; a
+ * new incarnation asked for meanwhile is started at once. False: the
+ * caller ends r for good. */
+bool ens__admin_keep(arec *r, int sig);
+
+/* The incarnation of `parent` ended or is restarted in place: end for good
+ * every child it kept reserved (their waiting frames become dead letters). */
+void ens__admin_release_children(const arec *parent);
+
+/* ens.ctl.Spawn with an address (ENS__SPAWN_AT): a new incarnation of
+ * `from`'s reserved child there, answered with ens.ctl.Spawned (at once,
+ * or once the old process is reaped when it is still ending). */
+void ens__admin_reincarnate(arec *from, const ens_msg *m);
+
+/* ens.ctl.Release: `from` releases its reserved child; acknowledged. */
+void ens__admin_do_release(arec *from, const ens_msg *m);
 
 /* ---- helpers.c ---------------------------------------------------------- */
 

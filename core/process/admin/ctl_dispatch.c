@@ -60,7 +60,7 @@ static void do_kill(arec *from, const ens_msg *m)
     (void)from; /* the frame names the actor */
     const ens__ctl_conn_v *v = m->value;
     arec *r = ens__admin_by_addr(v->peer);
-    if (r == NULL || r->outside || r->killed)
+    if (r == NULL || r->outside || r->killed || r->reserved)
         return;
     r->killed = true;
     if (r->pid > 0)
@@ -81,6 +81,10 @@ static uint64_t held_area_bytes(void)
 static void do_spawn(arec *from, const ens_msg *m)
 {
     const ens__ctl_spawn_v *v = m->value;
+    if (!ens_addr_is_none(v->at)) {
+        ens__admin_reincarnate(from, m);
+        return;
+    }
     /* The same program image can pass the definition itself; a program
      * connected by name can only name a registered one. */
     const ens_actor_def *def =
@@ -112,6 +116,7 @@ static void do_spawn(arec *from, const ens_msg *m)
         r->addr = (ens_addr){admin_state.next_id++, admin_state.sys->node, 0};
         ens__admin_rec_index(r);
         r->parent = from->outside ? ENS_ADDR_NONE : from->addr;
+        r->parent_inc = from->incarnation;
         r->def = def;
         r->shown =
             !from->foreign && v->shown != 0 ? (const ens_actor_def *)(uintptr_t)v->shown : def;
@@ -175,9 +180,10 @@ static void do_connect(arec *from, const ens_msg *m)
     arec *to = ens__admin_by_addr(v->peer);
     ens__ctl_status_v reply = {v->peer, 0};
     int sv[2] = {-1, -1};
-    /* An actor between two incarnations (pid 0) is connected all the same:
-     * its next process inherits the receiving end. */
-    if (to == NULL || to->exiting)
+    /* An actor between two incarnations (pid 0, or ending with its address
+     * kept for a supervisor) is connected all the same: its next process
+     * inherits the receiving end. */
+    if (to == NULL || (to->exiting && !(to->spawn_flags & ENS__SPAWN_KEEP_ADDR)))
         reply.status = ENS_ENOACTOR;
     if (reply.status == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         reply.status = ENS_EIO;
@@ -387,7 +393,10 @@ static void on_exiting(arec *r, const ens_msg *m)
      * reaped: the actor announces this (and waits for the ack)
      * before its parent's child-exited notice leaves, so a
      * supervisor that starts it again at once finds the name free. */
-    ens__admin_name_forget(r->addr);
+    /* An address kept for a supervisor keeps its name too (reserve.c):
+     * freed when the reservation ends. */
+    if (!(r->spawn_flags & ENS__SPAWN_KEEP_ADDR))
+        ens__admin_name_forget(r->addr);
     ens__ctl_status_v ack = {r->addr, 0};
     if (m->hdr.corr != 0 && r->ctl >= 0)
         ens__admin_ctl_out(r, r->addr, &ens__ctl_ack, &ack, m->hdr.corr, -1, false);
@@ -450,6 +459,7 @@ static const ctl_handler handlers[] = {
     {&ens__ctl_connect, do_connect},
     {&ens__ctl_name, do_name},
     {&ens__ctl_kill, do_kill},
+    {&ens__ctl_release, ens__admin_do_release},
     {&ens__ctl_status, do_status},
     {&ens__ctl_deadhandler, do_dead_handler},
     {&ens__ctl_shutdown, do_shutdown},

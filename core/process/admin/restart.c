@@ -154,6 +154,9 @@ static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
     }
     if (!orderly)
         stop_orphans(addr);
+    ens__admin_release_children(r);
+    if (ens__admin_keep(r, sig))
+        return; /* its parent decides: a new incarnation here, or the end */
     /* Mark it gone before draining, so its letters do not come back to it. */
     r->addr = ENS_ADDR_NONE;
     ens__admin_drain_to_dead_letters(r, "the actor ended");
@@ -318,6 +321,7 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
     }
     r->crashes[r->n_crashes++] = now;
     stop_orphans(r->addr); /* init, too, may have started children */
+    ens__admin_release_children(r);
     if (in_init) {
         /* The stage says what it said before this incarnation's init
          * (a frame in hand stays in hand for the next one), and the try
