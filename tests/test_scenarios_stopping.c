@@ -318,9 +318,10 @@ static void test_child_that_does_not_end_is_killed_and_journaled(void **state)
 /* ---- an exit request is not retried ------------------------------------ */
 
 enum failing_kind {
-    FAIL_EXIT = 1, /* its exit-request handler fails */
-    FAIL_WAKE,     /* its wake-up handler fails (and reports each run) */
-    FAIL_CHILD,    /* its child-exited handler fails */
+    FAIL_EXIT = 1,   /* its exit-request handler fails */
+    FAIL_WAKE,       /* its wake-up handler fails (and reports each run) */
+    FAIL_CHILD,      /* its child-exited handler fails */
+    FAIL_EXIT_CRASH, /* its exit-request handler crashes its process (process base) */
 };
 
 typedef struct failing_state {
@@ -346,9 +347,11 @@ static int failing_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     failing_state *s = state;
     if (ens_msg_is_system(m) && ens_msg_value(m, &ens_msg_exit_request) != NULL) {
-        if (s->kind != FAIL_EXIT)
+        if (s->kind != FAIL_EXIT && s->kind != FAIL_EXIT_CRASH)
             return 0;
         __atomic_fetch_add(&rec->exit_runs, 1, __ATOMIC_SEQ_CST);
+        if (s->kind == FAIL_EXIT_CRASH)
+            raise(SIGKILL); /* the process ends in the handler: a crash */
         return ENS_EIO;
     }
     if (ens_msg_is_system(m) && ens_msg_value(m, &ens_msg_wakeup) != NULL) {
@@ -447,6 +450,41 @@ static void test_exit_request_handler_runs_once(void **state)
     assert_int_equal(rows_about(&rs, ENS_EV_RETRY, p, NULL), 0);
     assert_int_equal(rows_about(&rs, ENS_EV_RETRY, w, NULL), 1);
     assert_int_equal(rows_about(&rs, ENS_EV_ERROR, w, NULL), 2);
+}
+
+/* A crash in the handler of an exit request does not run it again either:
+ * the next incarnation finds the request in hand, journals it as not
+ * retried and ends (process base: only there can a handler crash). */
+static void test_exit_request_handler_that_crashes_runs_once(void **state)
+{
+    scn *t = *state;
+    if (t->base != ENS_BASE_PROCESS)
+        skip();
+    journal_dir jd;
+    journal_dir_make(&jd);
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = jd.path;
+    scn_start(t, &o);
+    memset(rec, 0, sizeof(*rec));
+    ens_addr x = spawn_mode(t, &failing_def, FAIL_EXIT_CRASH);
+    assert_int_equal(ens_exit_request(t->out, x), 0);
+    node_entry *e = wait_ended(t, x);
+    assert_int_equal(e->n_kids, ENS_EXIT_SHUTDOWN); /* the next incarnation's terminate */
+    assert_int_equal(__atomic_load_n(&rec->exit_runs, __ATOMIC_SEQ_CST), 1);
+    ens_msg *reply = NULL;
+    assert_int_equal(
+        ens_ask(t->out, x, &ens_msg_string, &(ens_string_v){"hi"}, SCN_WAIT_MS, &reply),
+        ENS_ENOACTOR);
+    ens_msg_free(reply);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+    assert_int_equal(__atomic_load_n(&rec->exit_runs, __ATOMIC_SEQ_CST), 1);
+    rows rs;
+    journal_read(&jd, &rs);
+    assert_int_equal(rows_about(&rs, ENS_EV_CRASH, x, NULL), 1);
+    assert_int_equal(
+        rows_about(&rs, ENS_EV_ERROR, x, "crashed in its handler of ens.ExitRequest: not retried"),
+        1);
+    assert_int_equal(rows_about(&rs, ENS_EV_RETRY, x, NULL), 0);
 }
 
 /* ---- system messages are not replies ----------------------------------- */
@@ -555,6 +593,7 @@ static const struct CMUnitTest scenarios[] = {
     SCN_TEST(test_children_end_before_parent_terminates),
     SCN_TEST(test_child_that_does_not_end_is_killed_and_journaled),
     SCN_TEST(test_exit_request_handler_runs_once),
+    SCN_TEST(test_exit_request_handler_that_crashes_runs_once),
     SCN_TEST(test_system_message_is_never_a_reply),
 };
 

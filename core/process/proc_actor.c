@@ -1229,6 +1229,31 @@ static void recover(bool in_hand, uint32_t attempt, int sig)
         hand_slot_put_away();
         return;
     }
+    if (!ens__msg_retried(&m->hdr)) {
+        /* A notice the runtime already acted on (an exit request, a
+         * child's exit...) runs its handler once, a crash in it included
+         * (actor.h): journaled, dealt with, and an exit request still ends
+         * the actor. */
+        const bool is_exit = m->hdr.type_id == ens_msg_exit_request.id;
+        char why[160];
+        snprintf(why, sizeof(why), "crashed in its handler of %s: not retried%s",
+                 m->info != NULL ? m->info->type->name : "a system message",
+                 is_exit ? " (the actor ends all the same)" : "");
+        ens_event ev = {.kind = ENS_EV_ERROR,
+                        .signal = sig,
+                        .attempt = attempt,
+                        .msg_type = m->info != NULL ? m->info->type->name : "",
+                        .sender = m->hdr.sender,
+                        .reason = why};
+        ens__event_actor(&ev, actor_proc.actor);
+        ens__event(actor_proc.sys, &ev);
+        ens_msg_free(m);
+        mark_in_hand(total);
+        hand_slot_put_away();
+        if (is_exit)
+            ens__actor_stop(actor_proc.actor, ENS_EXIT_SHUTDOWN, 0);
+        return;
+    }
     if (attempt >= 2) {
         m->hdr.attempt = (uint16_t)attempt;
         ens__actor_poison(actor_proc.actor, m, 0, sig);

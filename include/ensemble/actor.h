@@ -23,8 +23,10 @@
  *    its side effects (a cleanup, a restart, a count) and tell nothing new;
  *    an fd's readiness may be gone after the first run. An error there is
  *    journaled (ERROR, "not retried") and nothing more happens: after an
- *    exit request the actor ends all the same (Thespian does not retry
- *    ActorExitRequest either). A message that carries what exists nowhere
+ *    exit request the actor ends all the same. A crash in such a handler
+ *    (process base) is no reason to run it again either: the next
+ *    incarnation journals it as not retried and, for an exit request, ends
+ *    (Thespian does not retry ActorExitRequest either). A message that carries what exists nowhere
  *    else - wake-up, command result, dead envelope, PoisonMessage - is
  *    retried once like any message; it never becomes poison (nobody asked
  *    for it to be returned).
