@@ -52,7 +52,7 @@ _Noreturn static void writer_main(ens_system *s, int ch)
             ens_msg_free(m);
             continue;
         }
-        if (rc == ENS_EBADFRAME)
+        if (rc == ENS_EBADFRAME || rc == ENS_ENOMEM)
             continue;
         /* Nothing more to read for now (or the admin closed the channel). */
         ens__journal_flush(s);

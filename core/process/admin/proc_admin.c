@@ -199,7 +199,7 @@ static void rec_set_pid(arec *r, pid_t pid)
         ens__idmap_del(&rec_by_pid, (uint64_t)r->pid);
     r->pid = pid;
     if (pid > 0 && ens__idmap_put(&rec_by_pid, (uint64_t)pid, r) < 0)
-        ens__alloc_failed(admin_state.sys, "indexing a process: its end is missed");
+        ens__alloc_failed(admin_state.sys, "indexing a process: its end is found by a search");
 }
 
 static arec *by_addr(ens_addr addr)
@@ -1084,6 +1084,8 @@ static void on_child_exit(pid_t pid, int wstatus)
         break;
     }
     arec *r = ens__idmap_get(&rec_by_pid, (uint64_t)pid);
+    for (size_t i = 0; r == NULL && i < admin_state.n; i++) /* not indexed: out of memory */
+        r = admin_state.recs[i]->pid == pid ? admin_state.recs[i] : NULL;
     if (r == NULL || r->pid != pid)
         return;
     rec_set_pid(r, 0);
@@ -1446,7 +1448,8 @@ static void on_ctl(arec *r)
         ens_msg *m = NULL;
         int fds[ENS_CTL_MAX_FDS];
         int nfds = ENS_CTL_MAX_FDS;
-        int rc = ens__ctl_recv(r->ctl, &m, fds, &nfds);
+        uint64_t lost_corr = 0;
+        int rc = ens__ctl_recv_lost(r->ctl, &m, fds, &nfds, &lost_corr);
         for (int i = 0; i < nfds; i++)
             close(fds[i]); /* nobody sends the admin descriptors */
         if (rc == 0)
@@ -1457,6 +1460,12 @@ static void on_ctl(arec *r)
         }
         if (rc == ENS_EBADFRAME) {
             rec_event(r, ENS_EV_BADFRAME, 0, "malformed control frame");
+            continue;
+        }
+        if (rc == ENS_ENOMEM) { /* only this request is lost: its sender is told */
+            ens__alloc_failed(admin_state.sys, "a control request was lost");
+            ctl_out(r, ENS_ADDR_NONE, &ens__ctl_ack,
+                    &(ens__ctl_status_v){ENS_ADDR_NONE, ENS_ENOMEM}, lost_corr, -1, false);
             continue;
         }
         if (rc < 0) {
