@@ -34,10 +34,14 @@
 #include "support/echo.h"
 
 #define WAIT_MS  30000 /* an answer that must come */
-#define ARMED_MS 250   /* a call while an allocation may fail: its answer may be lost */
+#define ARMED_MS 100   /* a call while an allocation may fail: its answer may be lost */
 #define DENSE    60    /* every countdown value below this is tried ... */
 #define STRIDE   7     /* ... then every STRIDE-th ... */
-#define WINDOW   200   /* ... up to this (the admin: DENSE values, one system each) */
+#define WINDOW   200   /* ... up to this */
+/* The admin: one system per value, each costing a start and a stop. */
+#define ADMIN_DENSE  25
+#define ADMIN_STRIDE 4
+#define ADMIN_WINDOW 65
 
 /* Failures an echo on inproc was told of (its reply failed): it runs in this
  * process, where the outside's countdown reaches it too. */
@@ -107,6 +111,11 @@ typedef struct sweep_case {
 static long next_k(long k)
 {
     return k < DENSE ? k + 1 : k + STRIDE;
+}
+
+static long next_admin_k(long k)
+{
+    return k < ADMIN_DENSE ? k + 1 : k + ADMIN_STRIDE;
 }
 
 static ens_system *start(ens_base base)
@@ -227,7 +236,7 @@ static void sweep_in_system(const sweep_case *c)
 static void sweep_admin(void)
 {
     uint64_t reports = 0;
-    for (long k = 0; k < DENSE; k++) {
+    for (long k = 0; k < ADMIN_WINDOW; k = next_admin_k(k)) {
         char val[32];
         snprintf(val, sizeof(val), "%ld", k);
         setenv("ENS__TEST_ADMIN_ALLOC_FAIL", val, 1);
