@@ -567,6 +567,10 @@ static bool step(ens_system *s)
     }
     ens_msg *m = NULL;
     int rc = ens__msg_from_frame(frame, len, s->opts.max_frame_bytes, &m);
+    if (rc == ENS_ENOMEM) { /* its sender was told it was sent: counted */
+        ens__alloc_failed(s, "a message to an actor could not be decoded and was lost");
+        return true;
+    }
     if (rc < 0) {
         ens_event ev = {.kind = ENS_EV_BADFRAME, .error = rc, .reason = ens_strerror(rc)};
         ens__event_actor(&ev, a);

@@ -180,8 +180,16 @@ int ens__ctl_send_raw(int fd, const uint8_t *frame, size_t len, const int *fds, 
 /* Receive one control frame from fd. Returns 1 and *out (owned by the
  * caller) with up to *nfds descriptors (owned by the caller; *nfds updated),
  * 0 when nothing is ready (non-blocking fd), or ENS_EIO when the peer closed
- * or the read failed, ENS_EBADFRAME for a malformed frame (dropped). */
+ * or the read failed, ENS_EBADFRAME for a malformed frame (dropped),
+ * ENS_ENOMEM when a well-formed frame could not be decoded for lack of
+ * memory (dropped too: the caller counts it, ens__alloc_failed, and the
+ * channel stays usable). */
 int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds);
+
+/* ens__ctl_recv, and on ENS_ENOMEM *lost_corr is the lost frame's
+ * correlation id (0 for a frame that expects no answer), so a request can
+ * be answered with its failure. */
+int ens__ctl_recv_lost(int fd, ens_msg **out, int *fds, int *nfds, uint64_t *lost_corr);
 
 /* Forward a failure event to the admin (actor side) in a control frame. */
 int ens__ctl_send_event(int fd, const ens_event *ev);

@@ -78,6 +78,7 @@ typedef struct proc_actor {
     ens_stage *st;
     uint64_t cur_len; /* length of the frame in hand */
     uv_prepare_t flush;
+    uv_timer_t watch_retry; /* a loop turn soon, when a write watch could not be made */
     wtimer *timers;
     uint64_t next_timer;
     uint64_t next_corr;
@@ -764,6 +765,10 @@ static void handle_ctl(ens_msg *m, int *fds, int nfds)
         else if (rc < 0)
             ens__log(actor_proc.sys, NULL, ENS_LOG_ERROR,
                      "a new connection to this actor was not kept: %s", ens_strerror(rc));
+    } else if (t == ens__ctl_ack.id && m->hdr.corr == 0) {
+        /* The admin lost a request that expects no ack (a connection's):
+         * what waits for one asks again. */
+        ens__tx_ask_again(&actor_proc.tx);
     } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) &&
                m->hdr.corr == actor_proc.rpc_corr) {
         actor_proc.rpc_reply = *(const ens__ctl_status_v *)m->value;
@@ -780,11 +785,24 @@ static void pump_ctl(void)
         ens_msg *m = NULL;
         int fds[ENS_CTL_MAX_FDS];
         int nfds = ENS_CTL_MAX_FDS;
-        int rc = ens__ctl_recv(actor_proc.ctl, &m, fds, &nfds);
+        uint64_t lost = 0;
+        int rc = ens__ctl_recv_lost(actor_proc.ctl, &m, fds, &nfds, &lost);
         if (rc == 0)
             return;
         if (rc == ENS_EBADFRAME)
             continue;
+        if (rc == ENS_ENOMEM) {
+            /* The answer rpc() waits for ends its wait with the failure
+             * (what it asked for may have been done); a connection's
+             * answer is asked for again. */
+            ens__alloc_failed(actor_proc.sys, "a control message from the admin was lost");
+            if (lost != 0 && lost == actor_proc.rpc_corr && !actor_proc.rpc_done) {
+                actor_proc.rpc_reply = (ens__ctl_status_v){ENS_ADDR_NONE, ENS_ENOMEM};
+                actor_proc.rpc_done = true;
+            }
+            ens__tx_ask_again(&actor_proc.tx);
+            continue;
+        }
         if (rc < 0)
             _exit(0); /* the admin is gone: so is the system */
         handle_ctl(m, fds, nfds);
@@ -814,6 +832,14 @@ static void on_tx_writable(uv_poll_t *h, int status, int events)
     ens__tx_flush(&actor_proc.tx, h->data);
 }
 
+#define WATCH_RETRY_MS 10
+
+static void on_watch_retry(uv_timer_t *h)
+{
+    (void)h;
+    ens__tx_flush_all(&actor_proc.tx);
+}
+
 static void want_write(ens_tx_table *t, ens_tx *tx, bool want)
 {
     (void)t;
@@ -827,8 +853,12 @@ static void want_write(ens_tx_table *t, ens_tx *tx, bool want)
     }
     if (want && tx->watch == NULL) {
         uv_poll_t *p = ens__malloc(sizeof(*p));
-        if (p == NULL) { /* its frames wait until the next send asks again */
-            ens__alloc_failed(actor_proc.sys, "a connection's writes are not watched");
+        if (p == NULL) {
+            /* Nothing would wake the loop for these frames: a turn soon
+             * flushes again, and the flush asks for the watch again. */
+            ens__alloc_failed(actor_proc.sys, "a connection's writes were not watched");
+            if (!uv_is_active((uv_handle_t *)&actor_proc.watch_retry))
+                uv_timer_start(&actor_proc.watch_retry, on_watch_retry, WATCH_RETRY_MS, 0);
             return;
         }
         uv_poll_init(&actor_proc.loop, p, tx->fd);
@@ -1307,6 +1337,7 @@ bool ens__actor_process_prepare(void)
     uv_timer_init(&actor_proc.loop, &actor_proc.stall);
     uv_prepare_init(&actor_proc.loop, &actor_proc.flush);
     uv_prepare_start(&actor_proc.flush, on_prepare);
+    uv_timer_init(&actor_proc.loop, &actor_proc.watch_retry);
     prepared = true;
     return true;
 }

@@ -133,6 +133,13 @@ int ens__ctl_send(int fd, ens_addr from, const ens_msgtype *t, const void *v, ui
 
 int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds)
 {
+    uint64_t lost;
+    return ens__ctl_recv_lost(fd, out, fds, nfds, &lost);
+}
+
+int ens__ctl_recv_lost(int fd, ens_msg **out, int *fds, int *nfds, uint64_t *lost_corr)
+{
+    *lost_corr = 0;
     int maxfds = *nfds;
     *nfds = 0;
     uint8_t *buf = malloc(ENS_CTL_MAX);
@@ -174,12 +181,15 @@ int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds)
         *nfds = 0;
         return n <= 0 ? ENS_EIO : ENS_EBADFRAME;
     }
+    ens_frame_hdr h;
+    if (ens__frame_hdr_read(buf, (size_t)n, ENS_CTL_MAX, &h) == 0)
+        *lost_corr = h.corr; /* read before the frame goes with a failed decode */
     int rc = ens__msg_from_frame(buf, (size_t)n, ENS_CTL_MAX, out);
     if (rc < 0) {
         for (int i = 0; i < *nfds; i++)
             close(fds[i]);
         *nfds = 0;
-        return ENS_EBADFRAME;
+        return rc == ENS_ENOMEM ? ENS_ENOMEM : ENS_EBADFRAME;
     }
     return 1;
 }

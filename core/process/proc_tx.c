@@ -290,6 +290,32 @@ static bool over_bytes(const ens_tx_table *t, const ens_tx *tx, size_t len)
     return waiting + wire > limit;
 }
 
+/* Ask the admin for a connection to tx's peer (answered by
+ * ens__tx_connected). */
+static int ask_connect(ens_tx_table *t, ens_tx *tx)
+{
+    ens__ctl_conn_v v = {tx->peer, 0};
+    return ens__ctl_send(t->ctl, t->self, &ens__ctl_connect, &v, 0, NULL, 0);
+}
+
+void ens__tx_ask_again(ens_tx_table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        ens_tx *tx = t->tx[i];
+        if (tx->state != ENS_TX_CONNECTING || ask_connect(t, tx) == 0)
+            continue;
+        /* No answer can come: what waits for it is dead (and counted). */
+        if (t->sys != NULL)
+            ens__alloc_failed(t->sys, "a connection was not asked for again");
+        tx->state = ENS_TX_DEAD;
+        if (tx->big.frame != NULL) {
+            send_dead(t, tx->big.frame, tx->big.len, "no connection: out of memory");
+            big_free(tx);
+        }
+        dead_letters(t, tx, 0, "no connection: out of memory");
+    }
+}
+
 int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
 {
     ens_tx *tx = find(t, h->target);
@@ -299,11 +325,15 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
             free(frame);
             return ENS_ENOMEM;
         }
-        ens__ctl_conn_v v = {h->target, 0};
         tx->state = ENS_TX_CONNECTING;
-        if (ens__ctl_send(t->ctl, t->self, &ens__ctl_connect, &v, 0, NULL, 0) < 0) {
+        int rc = ask_connect(t, tx);
+        if (rc < 0) {
+            /* Not left waiting for an answer that cannot come: the next
+             * send to this address asks again. */
+            t->n--;
+            free(tx);
             free(frame);
-            return ENS_EIO;
+            return rc == ENS_ENOMEM ? ENS_ENOMEM : ENS_EIO;
         }
     }
     if (tx->state == ENS_TX_DEAD) {

@@ -84,6 +84,13 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
  * or status < 0 (fd -1) means the peer is gone. */
 void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd);
 
+/* A control message was lost (ens__ctl_recv said ENS_ENOMEM): it may have
+ * been the answer to a connection request, so every destination still
+ * connecting asks again (a second answer is closed by ens__tx_connected).
+ * A destination whose request cannot be sent gives its frames to the admin
+ * as dead letters and the failure is counted (ens__alloc_failed). */
+void ens__tx_ask_again(ens_tx_table *t);
+
 /* Send what every open destination holds, as far as the sockets take it. */
 void ens__tx_flush_all(ens_tx_table *t);
 

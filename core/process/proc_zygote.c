@@ -169,7 +169,7 @@ _Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch, int initia
         ens_msg *m = NULL;
         int nfds = 0;
         int rc = ens__ctl_recv(ch, &m, NULL, &nfds);
-        if (rc == 0 || rc == ENS_EBADFRAME)
+        if (rc == 0 || rc == ENS_EBADFRAME || rc == ENS_ENOMEM)
             continue;
         if (rc < 0) /* the admin closed the channel */
             _exit(0);
@@ -262,7 +262,8 @@ bool ens__zygote_on_readable(ens_zygote *z)
         int rc = ens__ctl_recv(z->fd, &m, &fd, &nfds);
         if (rc == 0)
             return false;
-        if (rc == ENS_EBADFRAME)
+        if (rc == ENS_EBADFRAME ||
+            rc == ENS_ENOMEM) /* a spare unheard of: waited for as a late one */
             continue;
         if (rc < 0) { /* the zygote ended: its spares in hand stay */
             close_zygote(z);

@@ -490,7 +490,8 @@ void ens__admin_on_ctl(arec *r)
         ens_msg *m = NULL;
         int fds[ENS_CTL_MAX_FDS];
         int nfds = ENS_CTL_MAX_FDS;
-        int rc = ens__ctl_recv(r->ctl, &m, fds, &nfds);
+        uint64_t lost_corr = 0;
+        int rc = ens__ctl_recv_lost(r->ctl, &m, fds, &nfds, &lost_corr);
         for (int i = 0; i < nfds; i++)
             close(fds[i]); /* nobody sends the admin descriptors */
         if (rc == 0)
@@ -501,6 +502,13 @@ void ens__admin_on_ctl(arec *r)
         }
         if (rc == ENS_EBADFRAME) {
             ens__admin_rec_event(r, ENS_EV_BADFRAME, 0, "malformed control frame");
+            continue;
+        }
+        if (rc == ENS_ENOMEM) { /* only this request is lost: its sender is told */
+            ens__alloc_failed(admin_state.sys, "a control request was lost");
+            ens__admin_ctl_out(r, ENS_ADDR_NONE, &ens__ctl_ack,
+                               &(ens__ctl_status_v){ENS_ADDR_NONE, ENS_ENOMEM}, lost_corr, -1,
+                               false);
             continue;
         }
         if (rc < 0) {

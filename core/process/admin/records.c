@@ -67,7 +67,7 @@ void ens__admin_rec_set_pid(arec *r, pid_t pid)
         ens__idmap_del(&rec_by_pid, (uint64_t)r->pid);
     r->pid = pid;
     if (pid > 0 && ens__idmap_put(&rec_by_pid, (uint64_t)pid, r) < 0)
-        ens__alloc_failed(admin_state.sys, "indexing a process: its end is missed");
+        ens__alloc_failed(admin_state.sys, "indexing a process: its end is found by a search");
 }
 
 arec *ens__admin_by_addr(ens_addr addr)
@@ -78,7 +78,10 @@ arec *ens__admin_by_addr(ens_addr addr)
 
 arec *ens__admin_by_pid(pid_t pid)
 {
-    return ens__idmap_get(&rec_by_pid, (uint64_t)pid);
+    arec *r = ens__idmap_get(&rec_by_pid, (uint64_t)pid);
+    for (size_t i = 0; r == NULL && i < admin_state.n; i++) /* not indexed: out of memory */
+        r = admin_state.recs[i]->pid == pid ? admin_state.recs[i] : NULL;
+    return r;
 }
 
 arec *ens__admin_outside(void)

@@ -274,11 +274,24 @@ static void handle_ctl(ens_system *s)
         ens_msg *m = NULL;
         int fds[ENS_CTL_MAX_FDS];
         int nfds = ENS_CTL_MAX_FDS;
-        int rc = ens__ctl_recv(o->ctl, &m, fds, &nfds);
+        uint64_t lost = 0;
+        int rc = ens__ctl_recv_lost(o->ctl, &m, fds, &nfds, &lost);
         if (rc == 0)
             return;
         if (rc == ENS_EBADFRAME)
             continue;
+        if (rc == ENS_ENOMEM) {
+            /* The spawn's answer ends its wait with the failure (the actor
+             * may have started); a connection's answer is asked for again;
+             * any other answer waited for ends in its caller's timeout. */
+            ens__alloc_failed(s, "a control message from the admin was lost");
+            if (lost != 0 && lost == o->spawn_corr && !o->spawn_done) {
+                o->spawn_reply = (ens__ctl_status_v){ENS_ADDR_NONE, ENS_ENOMEM};
+                o->spawn_done = true;
+            }
+            ens__tx_ask_again(&o->tx);
+            continue;
+        }
         if (rc < 0) {
             o->admin_gone = true;
             reap_admin(o, 1000);
@@ -300,6 +313,10 @@ static void handle_ctl(ens_system *s)
             else if (kept < 0)
                 ens__log(s, NULL, ENS_LOG_ERROR,
                          "a new connection to this program was not kept: %s", ens_strerror(kept));
+        } else if (t == ens__ctl_ack.id && m->hdr.corr == 0) {
+            /* The admin lost a request that expects no ack (a
+             * connection's): what waits for one asks again. */
+            ens__tx_ask_again(&o->tx);
         } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) &&
                    m->hdr.corr == o->spawn_corr) {
             o->spawn_reply = *(const ens__ctl_status_v *)m->value;
