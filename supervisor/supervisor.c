@@ -154,8 +154,9 @@ int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
             ens_log(c, ENS_LOG_WARN, "child %s: its address was not kept; started anew", k->id);
             k->kept = ENS_ADDR_NONE;
         } else if (rc < 0) {
-            ens_log(c, ENS_LOG_ERROR, "supervisor could not start child %s (%s): %s", k->id,
-                    k->def->name, ens_strerror(rc));
+            ens_log(c, rc == ENS_ESHUTDOWN ? ENS_LOG_INFO : ENS_LOG_ERROR,
+                    "supervisor could not start child %s (%s): %s", k->id, k->def->name,
+                    ens_strerror(rc));
             k->status = ENS_SUP_CHILD_STOPPED;
             return rc; /* the address stays kept: tried again, or released */
         }
@@ -182,8 +183,9 @@ int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
     }
     if (rc < 0) {
         if (!said)
-            ens_log(c, ENS_LOG_ERROR, "supervisor could not start child %s (%s): %s", k->id,
-                    k->def->name, ens_strerror(rc));
+            ens_log(c, rc == ENS_ESHUTDOWN ? ENS_LOG_INFO : ENS_LOG_ERROR,
+                    "supervisor could not start child %s (%s): %s", k->id, k->def->name,
+                    ens_strerror(rc));
         k->addr = ENS_ADDR_NONE;
         k->status = ENS_SUP_CHILD_STOPPED;
         return rc;
@@ -323,6 +325,8 @@ static void job_finish(ens_ctx *c, sup_state *st)
             (void)ens_init_ack(c, 0, NULL);
         break;
     case JOB_RESTART:
+        if (j.failed != NULL && j.fail_status == ENS_ESHUTDOWN)
+            break; /* the system is ending: no restart, the supervisor's own exit follows */
         if (j.failed != NULL) /* counts as one more failure, as in OTP */
             child_failed(c, st, j.failed, ENS_EXIT_INIT_FAILED, j.fail_status);
         break;
