@@ -24,8 +24,10 @@
  *    group, or as the orphan of a killed group) and was past the point
  *    where a signal changes anything: it exited with status 0 anyway, so
  *    there was no crash to journal (the worker's terminate tells the test
- *    it was leaving); and the supervisors' RESTART rows follow their
- *    strategies;
+ *    it was leaving: its address, incarnation and process, since a
+ *    supervisor's child keeps its address across restarts and so the same
+ *    address ends in order again and again); and the supervisors' RESTART
+ *    rows follow their strategies;
  *  - no process of the system is left after shutdown.
  * ENS_STORM_KILLS sets the number of kills (50 by default; `make
  * reliability` runs 1 000).
@@ -39,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/runtime/runtime.h"
 #include "supervisor/sup_internal.h"
 #include "support/deadline.h"
 #include "support/journal_files.h"
@@ -50,8 +53,15 @@
 #define IN_FLIGHT    4 /* per client */
 #define WORKERS      4 /* per group */
 #define MAX_PIDS     8192
-#define MAX_ADDR_IDS (1u << 20)
 #define MAX_KILLS    200000
+#define MAX_LEFT     (1u << 20) /* orderly exits begun (terminates run) */
+
+/* A worker process that ran its terminate: it was leaving in order. */
+typedef struct left_rec {
+    uint64_t addr_id;
+    uint32_t incarnation;
+    int32_t pid;
+} left_rec;
 
 /* Per request id: how often a worker handled it at attempt 1 and 2. */
 typedef struct storm_shared {
@@ -60,9 +70,12 @@ typedef struct storm_shared {
     uint8_t outcome[MAX_REQUESTS];        /* enum outcome, set by the client */
     uint32_t handler[MAX_REQUESTS];       /* address id of the worker that handled it */
     int32_t handler_pid[MAX_REQUESTS][2]; /* its process at attempt 1 and 2 */
-    /* Per worker address id: the process that ran its terminate (began its
-     * orderly exit; an address ends in order once, for good). */
-    int32_t left_pid[MAX_ADDR_IDS];
+    /* Every worker process that ran its terminate (began its orderly exit),
+     * in no order: n_left of them were recorded (more than MAX_LEFT: the
+     * log overflowed). An address ends in order many times: a supervisor
+     * starts its child again at the address it had. */
+    uint32_t n_left;
+    left_rec left[MAX_LEFT];
 } storm_shared;
 
 enum outcome { OUT_NONE, OUT_REPLY, OUT_POISON, OUT_NOACTOR, OUT_TIMEOUT, OUT_OTHER };
@@ -110,9 +123,9 @@ static void worker_terminate(ens_ctx *c, void *state, int reason)
 {
     (void)state;
     (void)reason;
-    uint64_t id = ens_self(c).id;
-    if (id < MAX_ADDR_IDS)
-        __atomic_store_n(&shared->left_pid[id], (int32_t)getpid(), __ATOMIC_SEQ_CST);
+    uint32_t at = __atomic_fetch_add(&shared->n_left, 1, __ATOMIC_SEQ_CST);
+    if (at < MAX_LEFT)
+        shared->left[at] = (left_rec){ens_self(c).id, c->actor->incarnation, (int32_t)getpid()};
 }
 
 static const ens_actor_def worker_def = {
@@ -211,8 +224,8 @@ static int ask_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag)
     return ens_request(c, sup, &ens__msg_sup_which, &q, 500, cb, tag);
 }
 
-/* The top's children: the groups as they are now (a group that crashed in
- * its init was started anew, at a new address); then their workers. */
+/* The top's children: the groups as they are now (asked each time: a group
+ * between two starts has no address); then their workers. */
 static void on_groups(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag)
 {
     client_state *st = state;
@@ -518,12 +531,25 @@ static int match_row(const ens_journal_row *row, void *arg)
     return 0;
 }
 
-/* Did the victim of kill i begin its orderly exit (its terminate ran)? */
+static int cmp_left(const void *a, const void *b)
+{
+    const left_rec *x = a, *y = b;
+    if (x->addr_id != y->addr_id)
+        return x->addr_id < y->addr_id ? -1 : 1;
+    if (x->incarnation != y->incarnation)
+        return x->incarnation < y->incarnation ? -1 : 1;
+    return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* Did the victim of kill i begin its orderly exit (its terminate ran)? The
+ * same address, incarnation and process: pids are reused within a run. The
+ * log is sorted (match_kills). */
 static bool was_leaving(unsigned i)
 {
     const victim *k = &killed[i];
-    return !k->group && k->addr.id < MAX_ADDR_IDS &&
-           __atomic_load_n(&shared->left_pid[k->addr.id], __ATOMIC_SEQ_CST) == k->pid;
+    left_rec key = {k->addr.id, k->incarnation, k->pid};
+    return !k->group &&
+           bsearch(&key, shared->left, shared->n_left, sizeof(shared->left[0]), cmp_left) != NULL;
 }
 
 /* Match every kill with its CRASH rows. Returns the number of kills with
@@ -532,6 +558,8 @@ static bool was_leaving(unsigned i)
 static unsigned match_kills(const char *db, unsigned kills, unsigned *unexplained)
 {
     memset(killed_rows, 0, sizeof(killed_rows));
+    assert_true(shared->n_left <= MAX_LEFT); /* else an exit in order went unrecorded */
+    qsort(shared->left, shared->n_left, sizeof(shared->left[0]), cmp_left);
     for (uint32_t i = 0; i < kills; i++)
         by_victim[i] = i;
     qsort(by_victim, kills, sizeof(by_victim[0]), cmp_kill);
