@@ -96,6 +96,8 @@ typedef struct sup_child {
                       its next start (ENS__SPAWN_KEEP_ADDR), or none */
     int status;    /* enum ens_sup_child_status */
     uint32_t restarts;
+    bool retry;       /* its restart failed: tried again from the mailbox */
+    int retry_status; /* and why */
 } sup_child;
 
 enum sup_job_kind {
@@ -147,6 +149,7 @@ typedef struct sup_state {
     ens_msg *start_arg; /* the supervisor's own start argument (copy) */
     sup_job job;
     uint64_t job_seq;
+    bool retry_armed; /* a wake-up will try failed restarts again */
     sup_deferred *deferred;
     size_t n_deferred, cap_deferred;
     bool shutting_down;  /* an exit request came: only stopping from now on */

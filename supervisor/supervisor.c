@@ -283,6 +283,7 @@ static void job_stopped(sup_state *st, sup_child *k)
 }
 
 static void child_failed(ens_ctx *c, sup_state *st, sup_child *k, int reason, int status);
+static void give_up(ens_ctx *c, sup_state *st, const sup_child *k);
 static void start_why(sup_state *st, const sup_child *k, int status);
 static void abort_start(ens_ctx *c, sup_state *st, const sup_child *k, int status);
 
@@ -301,6 +302,44 @@ static void release_idle(ens_ctx *c, sup_state *st)
     for (size_t i = 0; i < st->n_kids; i++)
         if (st->kids[i]->status == ENS_SUP_CHILD_STOPPED)
             ens__sup_release(c, st->kids[i]);
+}
+
+/* Restarts that failed are tried again from the mailbox: one wake-up with
+ * no delay, taken once no job runs. */
+#define SUP_RETRY_PAYLOAD UINT64_MAX
+
+static void retry_soon(ens_ctx *c, sup_state *st)
+{
+    if (st->job.kind != JOB_NONE || st->retry_armed)
+        return;
+    for (size_t i = 0; i < st->n_kids; i++) {
+        if (!st->kids[i]->retry)
+            continue;
+        if (ens_wakeup_after(c, 0, SUP_RETRY_PAYLOAD, NULL) == 0) {
+            st->retry_armed = true;
+            return;
+        }
+        /* No wake-up to be had: the failure cannot be retried, give up as
+         * when the intensity is reached. */
+        sup_child *k = st->kids[i];
+        k->retry = false;
+        ens_log(c, ENS_LOG_ERROR, "supervisor cannot retry the restart of child %s", k->id);
+        give_up(c, st, k);
+        return;
+    }
+}
+
+static void retry_now(ens_ctx *c, sup_state *st)
+{
+    st->retry_armed = false;
+    for (size_t i = 0; i < st->n_kids && st->job.kind == JOB_NONE && !st->stopping; i++) {
+        sup_child *k = st->kids[i];
+        if (!k->retry)
+            continue;
+        k->retry = false;
+        child_failed(c, st, k, ENS_EXIT_INIT_FAILED, k->retry_status);
+    }
+    retry_soon(c, st);
 }
 
 static void job_finish(ens_ctx *c, sup_state *st)
@@ -327,8 +366,14 @@ static void job_finish(ens_ctx *c, sup_state *st)
     case JOB_RESTART:
         if (j.failed != NULL && j.fail_status == ENS_ESHUTDOWN)
             break; /* the system is ending: no restart, the supervisor's own exit follows */
-        if (j.failed != NULL) /* counts as one more failure, as in OTP */
-            child_failed(c, st, j.failed, ENS_EXIT_INIT_FAILED, j.fail_status);
+        if (j.failed != NULL) {
+            /* Counts as one more failure, as in OTP, and is tried again
+             * from the mailbox (OTP's try_again_restart), not from here: a
+             * child whose restarts keep failing must not nest calls until
+             * the stack runs out before the intensity is reached. */
+            j.failed->retry = true;
+            j.failed->retry_status = j.fail_status;
+        }
         break;
     case JOB_START_CHILD:
         if (j.failed != NULL) {
@@ -372,6 +417,7 @@ static void job_finish(ens_ctx *c, sup_state *st)
         release_idle(c, st);
     if (!st->stopping && !st->in_init)
         ens__sup_run_deferred(c, st);
+    retry_soon(c, st);
 }
 
 /* End k at once; false when there is nothing to wait for. */
@@ -864,6 +910,10 @@ int ens_supervisor_on_receive(ens_ctx *c, void *state, const ens_msg *m)
         return 0;
     }
     const ens_wakeup_v *w = ens_msg_value(m, &ens_msg_wakeup);
+    if (w != NULL && w->payload == SUP_RETRY_PAYLOAD) {
+        retry_now(c, st);
+        return 0;
+    }
     if (w != NULL) {
         const sup_job *j = &st->job;
         if (job_busy(st) && j->waiting != NULL && !j->killed && j->timer != 0 &&
