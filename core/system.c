@@ -21,18 +21,18 @@
 /* The convention's string fields, in the order of ens_convention_opts. */
 static const char *const *conv_field(const ens_convention_opts *c, size_t i, const char **name)
 {
-    static const char *const names[] = {"servers",  "name",       "user",           "password",
-                                        "token",    "creds_file", "nkey_seed_file", "tls_ca",
-                                        "tls_cert", "tls_key"};
-    const char *const *fields[] = {&c->servers,  &c->name,       &c->user,           &c->password,
-                                   &c->token,    &c->creds_file, &c->nkey_seed_file, &c->tls_ca,
-                                   &c->tls_cert, &c->tls_key};
-    _Static_assert(sizeof(names) / sizeof(names[0]) == 10, "one name per field");
+    static const char *const names[] = {"servers", "name",       "user",   "password",
+                                        "token",   "creds_file", "nkey",   "nkey_seed_file",
+                                        "tls_ca",  "tls_cert",   "tls_key"};
+    const char *const *fields[] = {&c->servers, &c->name,       &c->user,   &c->password,
+                                   &c->token,   &c->creds_file, &c->nkey,   &c->nkey_seed_file,
+                                   &c->tls_ca,  &c->tls_cert,   &c->tls_key};
+    _Static_assert(sizeof(names) / sizeof(names[0]) == 11, "one name per field");
     if (name != NULL)
         *name = names[i];
     return fields[i];
 }
-#define CONV_FIELDS 10u
+#define CONV_FIELDS 11u
 
 static bool conv_any(const ens_convention_opts *c)
 {
@@ -101,6 +101,8 @@ static const char *convention_refusal(const ens_convention_opts *c)
         return "token and user are two ways to authenticate: give one";
     if (c->creds_file != NULL && c->nkey_seed_file != NULL)
         return "creds_file and nkey_seed_file are two ways to authenticate: give one";
+    if ((c->nkey == NULL) != (c->nkey_seed_file == NULL))
+        return "nkey and nkey_seed_file go together";
     if ((c->tls_cert == NULL) != (c->tls_key == NULL))
         return "tls_cert and tls_key go together";
     return NULL;

@@ -90,8 +90,8 @@ typedef enum ens_base {
  * "nats://" or "tls://"; name is not 1-64 of [A-Za-z0-9_-] (it is a token of
  * NATS subjects); a credential is set without servers; password without
  * user or user without password; token together with user; creds_file
- * together with nkey_seed_file; tls_cert without tls_key or the reverse; a
- * credential string is empty. Any convention field on the inproc base is
+ * together with nkey_seed_file; nkey without nkey_seed_file or the reverse; tls_cert without
+ * tls_key or the reverse; a credential string is empty. Any convention field on the inproc base is
  * ENS_ENOTSUP (one process has no gateway), with a log line. Whether the
  * servers answer and the credentials are accepted is learnt by the gateway
  * after the start: it logs the reason and tries again (a message for
@@ -102,7 +102,8 @@ typedef struct ens_convention_opts {
     const char *user, *password; /* NATS user and password, or NULL */
     const char *token;           /* NATS authentication token, or NULL */
     const char *creds_file;      /* a NATS credentials file (JWT and nkey seed), or NULL */
-    const char *nkey_seed_file;  /* a file holding an nkey seed ("SU..."), or NULL */
+    const char *nkey;            /* an nkey user's public key ("U..."), with nkey_seed_file */
+    const char *nkey_seed_file;  /* the file holding that nkey's seed ("SU..."), or NULL */
     const char *tls_ca;          /* PEM CA file to verify the servers by, or NULL */
     const char *tls_cert;        /* PEM client certificate, with tls_key, or NULL */
     const char *tls_key;         /* PEM key of tls_cert, or NULL */
@@ -110,7 +111,7 @@ typedef struct ens_convention_opts {
 
 #define ENS_CONVENTION_OPTS_INIT                                                                   \
     {                                                                                              \
-        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL                                 \
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL                           \
     }
 
 typedef struct ens_system_opts {
