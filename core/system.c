@@ -18,6 +18,141 @@
 #include "ensemble/error.h"
 #include "persistence/journal_writer.h"
 
+/* The convention's string fields, in the order of ens_convention_opts. */
+static const char *const *conv_field(const ens_convention_opts *c, size_t i, const char **name)
+{
+    static const char *const names[] = {"servers", "name",       "user",   "password",
+                                        "token",   "creds_file", "nkey",   "nkey_seed_file",
+                                        "tls_ca",  "tls_cert",   "tls_key"};
+    const char *const *fields[] = {&c->servers, &c->name,       &c->user,   &c->password,
+                                   &c->token,   &c->creds_file, &c->nkey,   &c->nkey_seed_file,
+                                   &c->tls_ca,  &c->tls_cert,   &c->tls_key};
+    _Static_assert(sizeof(names) / sizeof(names[0]) == 11, "one name per field");
+    if (name != NULL)
+        *name = names[i];
+    return fields[i];
+}
+#define CONV_FIELDS 11u
+
+static bool conv_any(const ens_convention_opts *c)
+{
+    for (size_t i = 0; i < CONV_FIELDS; i++)
+        if (*conv_field(c, i, NULL) != NULL)
+            return true;
+    return false;
+}
+
+static bool convention_name_ok(const char *name)
+{
+    size_t n = 0;
+    for (; name[n] != '\0'; n++) {
+        char ch = name[n];
+        if (n >= 64 || !((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                         (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+/* The server list: comma-separated URLs of nats:// or tls://, no spaces. */
+static const char *servers_refusal(const char *list)
+{
+    size_t len = strlen(list);
+    if (len == 0 || len > 4096)
+        return "servers must hold 1 to 4096 characters";
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (n == 0)
+            return "servers holds an empty item";
+        if (!(n > 7 && strncmp(p, "nats://", 7) == 0) && !(n > 6 && strncmp(p, "tls://", 6) == 0))
+            return "each server must start with nats:// or tls://";
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)p[i] <= ' ' || p[i] == 0x7f)
+                return "servers holds a space or a control character";
+        if (end == NULL)
+            return NULL;
+        p = end + 1;
+    }
+}
+
+/* Why the convention options c cannot be used, or NULL. */
+static const char *convention_refusal(const ens_convention_opts *c)
+{
+    for (size_t i = 0; i < CONV_FIELDS; i++) {
+        const char *field;
+        const char *v = *conv_field(c, i, &field);
+        if (v != NULL && v[0] == '\0' && i != 0)
+            return "a convention string is empty (leave it NULL)";
+    }
+    if (c->servers == NULL)
+        return "convention options without servers";
+    if (c->name == NULL)
+        return "servers without a convention name";
+    if (!convention_name_ok(c->name))
+        return "the convention name must be 1-64 of [A-Za-z0-9_-]";
+    const char *why = servers_refusal(c->servers);
+    if (why != NULL)
+        return why;
+    if ((c->user == NULL) != (c->password == NULL))
+        return "user and password go together";
+    if (c->token != NULL && c->user != NULL)
+        return "token and user are two ways to authenticate: give one";
+    if (c->creds_file != NULL && c->nkey_seed_file != NULL)
+        return "creds_file and nkey_seed_file are two ways to authenticate: give one";
+    if ((c->nkey == NULL) != (c->nkey_seed_file == NULL))
+        return "nkey and nkey_seed_file go together";
+    if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+        return "tls_cert and tls_key go together";
+    return NULL;
+}
+
+/* Copy the convention's strings into one block owned by s. */
+static int convention_copy(ens_system *s, const ens_convention_opts *c)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < CONV_FIELDS; i++) {
+        const char *v = *conv_field(c, i, NULL);
+        total += v != NULL ? strlen(v) + 1 : 0;
+    }
+    if (total == 0)
+        return 0;
+    s->convention_copy = malloc(total);
+    if (s->convention_copy == NULL)
+        return ENS_ENOMEM;
+    char *at = s->convention_copy;
+    for (size_t i = 0; i < CONV_FIELDS; i++) {
+        const char *v = *conv_field(c, i, NULL);
+        const char **dst = (const char **)conv_field(&s->opts.convention, i, NULL);
+        if (v == NULL)
+            continue;
+        size_t n = strlen(v) + 1;
+        memcpy(at, v, n);
+        *dst = at;
+        at += n;
+    }
+    return 0;
+}
+
+/* Refuse convention options that cannot be used, with a line in s's log. */
+static int convention_check(ens_system *s, const ens_system_opts *o)
+{
+    if (!conv_any(&o->convention))
+        return 0;
+    if (o->base == ENS_BASE_INPROC) {
+        ens__log(s, NULL, ENS_LOG_ERROR,
+                 "convention options need the process base (the inproc base has no gateway)");
+        return ENS_ENOTSUP;
+    }
+    const char *why = convention_refusal(&o->convention);
+    if (why != NULL) {
+        ens__log(s, NULL, ENS_LOG_ERROR, "convention options refused: %s", why);
+        return ENS_EINVAL;
+    }
+    return 0;
+}
+
 int ens_system_start(const ens_system_opts *o, ens_system **out)
 {
     ens_system_opts defaults = ENS_SYSTEM_OPTS_INIT;
@@ -38,11 +173,16 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
     if (s == NULL)
         return ENS_ENOMEM;
     s->opts = *o;
+    if (convention_copy(s, &o->convention) < 0) {
+        free(s);
+        return ENS_ENOMEM;
+    }
     static unsigned seq;
     char auto_name[32];
     snprintf(auto_name, sizeof(auto_name), "pid%d-%u", (int)getpid(), ++seq);
     s->name = strdup(o->name != NULL ? o->name : auto_name);
     if (s->name == NULL) {
+        free(s->convention_copy);
         free(s);
         return ENS_ENOMEM;
     }
@@ -55,11 +195,21 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
             s->log_fd = 2; /* the reason goes to stderr */
             ens__log(s, NULL, ENS_LOG_ERROR, "cannot use log_path: %s", why);
             free(s->name);
+            free(s->convention_copy);
             free(s);
             return err;
         }
     }
     s->opts.log_path = NULL; /* the caller's string is only borrowed */
+    int bad = convention_check(s, o);
+    if (bad < 0) {
+        if (s->log_fd > 2)
+            close(s->log_fd);
+        free(s->name);
+        free(s->convention_copy);
+        free(s);
+        return bad;
+    }
     s->outside.sys = s;
     s->journal_store = &ens__sqlite_journal;
     int rc = ens__outside_open(s);
@@ -75,6 +225,7 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
         if (s->log_fd > 2)
             close(s->log_fd);
         free(s->name);
+        free(s->convention_copy);
         free(s);
         return rc;
     }

@@ -274,6 +274,8 @@ struct ens_system {
      * starts its own count from 0. */
     uint64_t alloc_failures;
     uint64_t *alloc_failures_mirror; /* counted here too (an actor's stage), or NULL */
+    /* The strings of opts.convention, copied into one block (owned), or NULL. */
+    char *convention_copy;
 };
 
 /* An allocation for `what` failed where nothing can return ENS_ENOMEM to

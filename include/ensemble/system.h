@@ -74,6 +74,46 @@ typedef enum ens_base {
     ENS_BASE_INPROC,      /* sequential, deterministic, in this process */
 } ens_base;
 
+/* A convention: the systems that share a NATS cluster and a convention
+ * name, and reach each other's actors (process base only). Every string is
+ * borrowed by ens_system_start, which keeps its own copies. What it gives:
+ * a message to an address of another system of the convention (its `node`)
+ * crosses through the two systems' gateway processes, unchanged, in order
+ * per sender and receiver; asks, requests and replies work across systems.
+ * Between systems delivery is at most once (README.md, "Across hosts").
+ * All NULL (ENS_CONVENTION_OPTS_INIT): no convention, no NATS server needed.
+ *
+ * Refused by ens_system_start with ENS_EINVAL (and a log line naming the
+ * field) when: servers is set and name is not, or the reverse; servers is
+ * empty, longer than 4 KiB, or an item of its comma-separated list is
+ * empty, holds a space or control character, or does not start with
+ * "nats://" or "tls://"; name is not 1-64 of [A-Za-z0-9_-] (it is a token of
+ * NATS subjects); a credential is set without servers; password without
+ * user or user without password; token together with user; creds_file
+ * together with nkey_seed_file; nkey without nkey_seed_file or the reverse; tls_cert without
+ * tls_key or the reverse; a credential string is empty. Any convention field on the inproc base is
+ * ENS_ENOTSUP (one process has no gateway), with a log line. Whether the
+ * servers answer and the credentials are accepted is learnt by the gateway
+ * after the start: it logs the reason and tries again (a message for
+ * another system meanwhile becomes a dead letter). */
+typedef struct ens_convention_opts {
+    const char *servers;         /* "nats://h1:4222,nats://h2:4222", or NULL: no convention */
+    const char *name;            /* the convention's name, [A-Za-z0-9_-]{1,64} */
+    const char *user, *password; /* NATS user and password, or NULL */
+    const char *token;           /* NATS authentication token, or NULL */
+    const char *creds_file;      /* a NATS credentials file (JWT and nkey seed), or NULL */
+    const char *nkey;            /* an nkey user's public key ("U..."), with nkey_seed_file */
+    const char *nkey_seed_file;  /* the file holding that nkey's seed ("SU..."), or NULL */
+    const char *tls_ca;          /* PEM CA file to verify the servers by, or NULL */
+    const char *tls_cert;        /* PEM client certificate, with tls_key, or NULL */
+    const char *tls_key;         /* PEM key of tls_cert, or NULL */
+} ens_convention_opts;
+
+#define ENS_CONVENTION_OPTS_INIT                                                                   \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL                           \
+    }
+
 typedef struct ens_system_opts {
     const char *name; /* system name: 1-64 of [A-Za-z0-9._-]; NULL = a unique
                          name "pid<PID>-<N>". Process base: other programs
@@ -137,6 +177,8 @@ typedef struct ens_system_opts {
                                  (actor.h, "Ending"); a child still there
                                  then is killed (ens_kill) and journaled.
                                  0 = ENS_CHILD_EXIT_TIMEOUT_DEFAULT. */
+    ens_convention_opts convention; /* process base: the convention this system
+                                       joins (above), or all NULL */
 } ens_system_opts;
 
 /* The default of child_exit_timeout_ms, 5 s: OTP's default shutdown time
@@ -151,7 +193,8 @@ typedef struct ens_system_opts {
 #define ENS_SYSTEM_OPTS_INIT                                                                       \
     {                                                                                              \
         NULL, ENS_BASE_PROCESS, NULL, 16u << 20, 1u << 20, ENS_MAILBOX_BYTES_DEFAULT, 5000, false, \
-            ENS_LOG_WARN, NULL, NULL, NULL, 256u, ENS_CHILD_EXIT_TIMEOUT_DEFAULT                   \
+            ENS_LOG_WARN, NULL, NULL, NULL, 256u, ENS_CHILD_EXIT_TIMEOUT_DEFAULT,                  \
+            ENS_CONVENTION_OPTS_INIT                                                               \
     }
 
 typedef struct ens_system ens_system;
@@ -169,9 +212,10 @@ typedef struct ens_system ens_system;
  * the journal's files are refused by the rule of "Files" above; the failed check is logged),
  * the failure journal cannot be opened: ENS_EIO (directory or file cannot be created or
  * written), ENS_ENOTJOURNAL (the file is not a journal), ENS_EINVAL (empty path) - the reason is
- * logged, ENS_ENOTSUP (a persistent inproc system), ENS_EIO / ENS_EAGAIN (the admin could not
- * be forked), ENS_ENOMEM. Process base: the caller's stdio buffers should be flushed first (fork
- * copies them). */
+ * logged, ENS_ENOTSUP (a persistent inproc system; convention options on the inproc base, logged),
+ * ENS_EINVAL (convention options refused by the rules of ens_convention_opts, logged), ENS_EIO /
+ * ENS_EAGAIN (the admin could not be forked), ENS_ENOMEM. Process base: the caller's stdio buffers
+ * should be flushed first (fork copies them). */
 ENS_API int ens_system_start(const ens_system_opts *o, ens_system **out);
 
 /* The outside context of the system (borrowed; valid until shutdown). */

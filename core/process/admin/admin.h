@@ -88,6 +88,8 @@
 #define JOURNAL_STOP_MS           5000        /* at the end, the writer's time to commit the rest */
 #define ZYGOTE_RESTART_WINDOW_MS  60000
 #define ZYGOTE_RESTART_MAX        5 /* zygote restarts within the window before giving up */
+#define GATEWAY_RESTART_WINDOW_MS 60000
+#define GATEWAY_RESTART_MAX       5 /* gateway restarts within the window before giving up */
 
 typedef struct rxend {
     uint64_t id;
@@ -205,6 +207,13 @@ typedef struct admin {
     ens_zygote zygote; /* forks first incarnations (core/process/proc_zygote.h) */
     int64_t zrestarts[ZYGOTE_RESTART_MAX]; /* when the zygote was restarted (ms) */
     size_t n_zrestarts;
+    /* The gateway of a system in a convention (core/process/gateway/): its
+     * process (0: none) and its record (an outside-like endpoint: a control
+     * channel and the admin's connection to it; NULL while it has none). */
+    pid_t gpid;
+    arec *gateway;
+    int64_t grestarts[GATEWAY_RESTART_MAX]; /* when it was restarted (ms) */
+    size_t n_grestarts;
     int ep;                 /* epoll: the channels and connections to wait on */
     int ep_zygote;          /* the zygote channel it watches, -1 if none */
     unsigned ep_zygote_gen; /* the zygote.gen of that channel */
@@ -240,6 +249,10 @@ arec *ens__admin_by_pid(pid_t pid);
 
 /* The starting program's endpoint, NULL once it left. */
 arec *ens__admin_outside(void);
+
+/* Where a frame for addr goes: the live record at addr, or for an address
+ * of another node the gateway's record (NULL: no gateway, or none now). */
+arec *ens__admin_route(ens_addr addr);
 
 /* Keep a copy of a receiving end of r's (fd, owned by r from now on; id
  * the connection's): a restarted process inherits it. 0 or ENS_ENOMEM (fd
@@ -386,6 +399,16 @@ void ens__admin_journal_exited(int wstatus);
 /* At the end: send the writer what is kept, then end of file, and wait
  * (at most JOURNAL_STOP_MS) for it to commit and exit. */
 void ens__admin_journal_stop(void);
+
+/* In a convention: fork the gateway (before any actor) and give it a
+ * record; a failure is logged and frames for other nodes become dead
+ * letters until a restart succeeds. */
+void ens__admin_gateway_start(void);
+
+/* The gateway was reaped: journal its crash (a CRASH row of type
+ * ens.Gateway) and start a new one unless the system is ending or it died
+ * GATEWAY_RESTART_MAX times within GATEWAY_RESTART_WINDOW_MS. */
+void ens__admin_gateway_exited(int wstatus);
 
 /* Run first in a new zygote: unmap every actor's stage. */
 void ens__admin_zygote_drop(void);

@@ -342,6 +342,8 @@ _Noreturn static void finish(void)
         if (admin_state.recs[i]->pid > 0)
             kill(admin_state.recs[i]->pid, SIGKILL);
     }
+    if (admin_state.gpid > 0)
+        kill(admin_state.gpid, SIGKILL);
     ens__admin_journal_stop();
     ens__zygote_stop(&admin_state.zygote);
     while (waitpid(-1, NULL, 0) > 0)
@@ -392,6 +394,9 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
     /* The journal writer first, while the admin holds nothing else: it is
      * the one process of the system that opens sqlite. */
     ens__admin_journal_start();
+    /* Then the gateway, in a convention: it holds the NATS connection (the
+     * admin has no NATS code and no threads). */
+    ens__admin_gateway_start();
     /* Then the zygote, which forks new actors while the admin grows. */
     ens__zygote_init(&admin_state.zygote);
     int zrc = ens__zygote_start(s, admin_state.pid, &admin_state.zygote, ens__admin_zygote_drop);

@@ -177,7 +177,9 @@ static void do_name(arec *from, const ens_msg *m)
 static void do_connect(arec *from, const ens_msg *m)
 {
     const ens__ctl_conn_v *v = m->value;
-    arec *to = ens__admin_by_addr(v->peer);
+    /* An address of another node: the sender is connected to the gateway,
+     * which publishes what comes on that connection to the node. */
+    arec *to = ens__admin_route(v->peer);
     ens__ctl_status_v reply = {v->peer, 0};
     int sv[2] = {-1, -1};
     /* An actor between two incarnations (pid 0, or ending with its address

@@ -79,9 +79,12 @@ void ens__admin_send_to(ens_addr from, ens_addr to, const ens_msgtype *t, const 
                  ens_strerror(built));
         return;
     }
-    arec *r = ens__admin_by_addr(to);
+    arec *r = ens__admin_route(to);
     if (r == NULL) {
-        ens__admin_dead_letter(frame, len, "no live actor at that address");
+        ens__admin_dead_letter(frame, len,
+                               to.node != admin_state.sys->node
+                                   ? "another system's address, and this system has no gateway"
+                                   : "no live actor at that address");
         free(frame);
         return;
     }
@@ -172,7 +175,7 @@ void ens__admin_poison_flush(arec *r)
     ens_frame_hdr h;
     if (len <= st->slot_bytes && ens__frame_hdr_read(f, len, UINT32_MAX, &h) == 0 &&
         ens_addr_equal(h.sender, r->addr)) {
-        arec *to = ens__admin_by_addr(h.target);
+        arec *to = ens__admin_route(h.target);
         if (to == NULL)
             ens__admin_dead_letter(f, len, "no live actor at that address");
         else

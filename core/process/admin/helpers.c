@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "core/process/admin/admin.h"
+#include "core/process/gateway/gateway.h"
 #include "ensemble/error.h"
 
 /* ---- the journal writer ------------------------------------------------
@@ -430,6 +431,98 @@ void ens__admin_zygote_exited(int wstatus)
     ens_event ev = {.kind = ENS_EV_CRASH,
                     .actor = ENS_ADDR_NONE,
                     .actor_type = "ens.Zygote",
+                    .signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0,
+                    .reason = why};
+    ens__admin_emit(&ev);
+}
+
+/* ---- the gateway -------------------------------------------------------- */
+
+/* Fork a gateway and give it a record (an outside-like endpoint: a control
+ * channel and the admin's connection to it, no stage, never restarted in
+ * place). Waits up to call_timeout_ms for it to connect. */
+static int gateway_fork(void)
+{
+    ens_system *s = admin_state.sys;
+    arec *r = ens__admin_rec_add();
+    if (r == NULL)
+        return ENS_ENOMEM;
+    r->outside = true;
+    r->incarnation = 1;
+    r->addr = (ens_addr){admin_state.next_id++, s->node, 0};
+    ens__admin_rec_index(r);
+    pid_t pid = 0;
+    int ctl = -1, tx = -1, ready = 0;
+    int rc = ens__gateway_start(s, admin_state.pid, r->addr, s->opts.call_timeout_ms, &pid, &ctl,
+                                &tx, &ready);
+    if (rc < 0) {
+        ens__admin_rec_free(r);
+        return rc;
+    }
+    r->ctl = ctl;
+    r->tx = tx;
+    ens__admin_dirty(r);
+    admin_state.gpid = pid;
+    admin_state.gateway = r;
+    if (ready == ENS_EAGAIN)
+        ens__log(s, NULL, ENS_LOG_WARN,
+                 "the gateway is not connected to NATS yet: messages to other systems become "
+                 "dead letters until it is");
+    else if (ready < 0)
+        ens__log(s, NULL, ENS_LOG_ERROR, "the gateway could not start: %s", ens_strerror(ready));
+    return 0;
+}
+
+void ens__admin_gateway_start(void)
+{
+    if (admin_state.sys->opts.convention.servers == NULL)
+        return; /* not in a convention: no NATS anywhere */
+    int rc = gateway_fork();
+    if (rc < 0)
+        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                 "no gateway (%s): messages to other systems become dead letters",
+                 ens_strerror(rc));
+}
+
+void ens__admin_gateway_exited(int wstatus)
+{
+    admin_state.gpid = 0;
+    arec *old = admin_state.gateway;
+    if (old != NULL) {
+        ens__admin_close_ctl(old);
+        ens__admin_rec_free(old); /* senders connected to it see the hang-up */
+    }
+    if (admin_state.shutting_down && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+        return; /* its orderly end with the system */
+    char how[64];
+    if (WIFSIGNALED(wstatus))
+        snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(wstatus));
+    else
+        snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(wstatus));
+    char then[160] = "the system is ending";
+    int64_t now = ens__now_ms();
+    int rc = 0;
+    if (admin_state.shutting_down) {
+        /* nothing more to start */
+    } else if (!restart_allowed(admin_state.grestarts, &admin_state.n_grestarts,
+                                GATEWAY_RESTART_MAX, GATEWAY_RESTART_WINDOW_MS, now)) {
+        snprintf(then, sizeof(then),
+                 "it died too often to start it again: messages to other systems become dead "
+                 "letters");
+    } else if ((rc = gateway_fork()) < 0) {
+        snprintf(then, sizeof(then),
+                 "a new one could not be started (%s): messages to other systems become dead "
+                 "letters",
+                 ens_strerror(rc));
+    } else {
+        admin_state.grestarts[admin_state.n_grestarts++] = now;
+        snprintf(then, sizeof(then), "a new one was started");
+    }
+    char why[256];
+    snprintf(why, sizeof(why), "the gateway process %s; %s", how, then);
+    ens_event ev = {.kind = ENS_EV_CRASH,
+                    .actor = ENS_ADDR_NONE,
+                    .actor_type = "ens.Gateway",
                     .signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0,
                     .reason = why};
     ens__admin_emit(&ev);

@@ -89,6 +89,14 @@ arec *ens__admin_outside(void)
     return admin_state.starter;
 }
 
+arec *ens__admin_route(ens_addr addr)
+{
+    if (addr.node != admin_state.sys->node && addr.node != 0)
+        return admin_state.gateway != NULL && !admin_state.gateway->gone ? admin_state.gateway
+                                                                         : NULL;
+    return ens__admin_by_addr(addr);
+}
+
 /* ---- records ------------------------------------------------------------ */
 
 arec *ens__admin_rec_add(void)
@@ -136,6 +144,8 @@ void ens__admin_rec_free(arec *r)
         }
     }
     ens__admin_name_forget(r->addr); /* it ended for good: its name is free */
+    if (r == admin_state.gateway)
+        admin_state.gateway = NULL; /* its process is reaped and replaced */
     if (r->foreign)
         admin_state.n_foreign--;
     ens__admin_ctl_drop_all(r);

@@ -256,6 +256,10 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
         ens__admin_journal_exited(wstatus);
         return;
     }
+    if (admin_state.gpid > 0 && pid == admin_state.gpid) { /* the gateway: not an actor */
+        ens__admin_gateway_exited(wstatus);
+        return;
+    }
     switch (ens__zygote_exited(&admin_state.zygote, pid)) {
     case ENS_ZYGOTE_ITSELF:
         ens__admin_zygote_exited(wstatus);

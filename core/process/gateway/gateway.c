@@ -1,0 +1,486 @@
+/*
+ * core/process/gateway/gateway.c - the gateway process (gateway.h): one
+ * poll loop over its control channel to the admin, the connections local
+ * senders write remote frames on, its outgoing connections to local
+ * receivers, and an eventfd the NATS subscription's thread wakes it by
+ * (gateway_nats.c). Every frame crossing in either direction is checked
+ * here; a frame refused from NATS is a BADFRAME row about the gateway, a
+ * frame that cannot leave is a dead letter (the admin's rules: a request
+ * gets an error reply).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/process/gateway/gateway.h"
+#include "core/process/gateway/gateway_nats.h"
+#include "core/process/proc.h"
+#include "core/process/proc_tx.h"
+#include "core/wire/arena.h"
+#include "core/wire/frag.h"
+#include "core/wire/framing.h"
+#include "ensemble/error.h"
+
+#define RX_READ        65536
+#define NODE_WAIT_MAX  5000u /* ms a first frame for a node waits for its answer */
+#define CLOSE_FLUSH_MS 2000u
+
+/* A connection a local sender (or the admin) writes remote frames on. */
+typedef struct grx {
+    int fd;
+    ens_addr peer;
+    uint8_t *buf; /* the start of a frame not yet whole */
+    size_t len, cap;
+    ens_frag_asm pieces;
+} grx;
+
+static struct {
+    ens_system *s;
+    ens_addr self;
+    int ctl;
+    int wake;
+    ens_gw_nats *nats;
+    grx **rx;
+    size_t n_rx, cap_rx;
+    ens_tx_table tx;
+    uint8_t *scratch;
+    uint64_t dropped_told; /* inbound drops already logged */
+} gw;
+
+static uint32_t node_wait_ms(void)
+{
+    uint32_t t = gw.s->opts.call_timeout_ms;
+    return t > 0 && t < NODE_WAIT_MAX ? t : NODE_WAIT_MAX;
+}
+
+/* A BADFRAME row about the gateway (it reports about itself only). */
+static void refused(const uint8_t *frame, size_t len, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void refused(const uint8_t *frame, size_t len, int err, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    ens_event ev = {.kind = ENS_EV_BADFRAME,
+                    .actor = gw.self,
+                    .sender = len >= ENS_FRAME_HEADER_LEN && ens__frame_is_head(frame)
+                                  ? ens__frame_sender(frame)
+                                  : ENS_ADDR_NONE,
+                    .error = err,
+                    .msg_size = (uint32_t)(len > UINT32_MAX ? UINT32_MAX : len),
+                    .actor_type = "ens.Gateway",
+                    .reason = why};
+    ev.at_ms = ens__now_ms();
+    if (ens__ctl_send_event(gw.ctl, &ev) < 0)
+        ens__log(gw.s, NULL, ENS_LOG_WARN, "gateway: %s", why);
+}
+
+static void dead_letter(const uint8_t *frame, size_t len, const char *reason)
+{
+    int rc = ens__tx_dead_letter(&gw.tx, frame, len, reason);
+    if (rc < 0)
+        ens__log(gw.s, NULL, ENS_LOG_ERROR, "gateway: a dead letter was lost (%s): %s",
+                 ens_strerror(rc), reason);
+}
+
+/* ---- from NATS to a local receiver ---------------------------------- */
+
+static void inbound(const uint8_t *data, size_t len)
+{
+    ens_frame_hdr h;
+    int err = ens__frame_hdr_read(data, len, gw.s->opts.max_frame_bytes, &h);
+    if (err < 0) {
+        refused(data, len, err,
+                "a message from NATS that is not a frame this system takes (%zu "
+                "bytes)",
+                len);
+        return;
+    }
+    if (h.flags & ENS_FRAME_FRAGMENT) {
+        refused(data, len, ENS_EBADFRAME, "a piece of a frame from NATS: only whole frames cross");
+        return;
+    }
+    if (h.target.node != gw.self.node) {
+        refused(data, len, ENS_EBADFRAME,
+                "a frame from NATS for node %" PRIu32 " on the subject of node %" PRIu32,
+                h.target.node, gw.self.node);
+        return;
+    }
+    if (!ens_addr_is_none(h.sender) && h.sender.node == gw.self.node) {
+        refused(data, len, ENS_EBADFRAME,
+                "a frame from NATS that names a sender of this system: refused");
+        return;
+    }
+    uint8_t *copy = ens__malloc(len);
+    if (copy == NULL) {
+        ens__alloc_failed(gw.s, "a message from another system was lost");
+        return;
+    }
+    memcpy(copy, data, len);
+    int rc = ens__tx_send(&gw.tx, copy, len, &h, true);
+    if (rc == ENS_EFULL)
+        dead_letter(data, len, "the receiver's queue is full (a message from another system)");
+    else if (rc < 0)
+        ens__log(gw.s, NULL, ENS_LOG_ERROR, "gateway: a message from another system was lost: %s",
+                 ens_strerror(rc));
+}
+
+static void take_inbound(void)
+{
+    for (ens_gw_in *in = ens__gw_nats_take(gw.nats), *next; in != NULL; in = next) {
+        next = in->next;
+        inbound(in->data, in->len);
+        free(in);
+    }
+    uint64_t dropped = ens__gw_nats_dropped(gw.nats);
+    if (dropped > gw.dropped_told) {
+        ens__log(gw.s, NULL, ENS_LOG_ERROR,
+                 "gateway: %" PRIu64 " messages from NATS dropped: more than %zu bytes waited",
+                 dropped - gw.dropped_told, ENS_GW_INBOUND_MAX);
+        gw.dropped_told = dropped;
+    }
+}
+
+/* ---- from a local sender to NATS ------------------------------------ */
+
+static void outbound(const uint8_t *frame, size_t len)
+{
+    ens_frame_hdr h;
+    int err = ens__frame_hdr_read(frame, len, gw.s->opts.max_frame_bytes, &h);
+    if (err < 0) { /* the walk checked it: not reached */
+        refused(frame, len, err, "a frame refused on a connection to the gateway");
+        return;
+    }
+    if (h.target.node == gw.self.node || h.target.node == 0) {
+        dead_letter(frame, len, "a message for this system reached its gateway");
+        return;
+    }
+    const char *why = NULL;
+    int known = ens__gw_nats_node_known(gw.nats, h.target.node, node_wait_ms(), &why);
+    if (known != 1) {
+        char reason[160];
+        snprintf(reason, sizeof(reason), "node %" PRIu32 ": %s", h.target.node, why);
+        dead_letter(frame, len, reason);
+        return;
+    }
+    if (ens__gw_nats_publish(gw.nats, h.target.node, frame, len, &why) < 0) {
+        char reason[200];
+        snprintf(reason, sizeof(reason), "node %" PRIu32 ": %s", h.target.node, why);
+        dead_letter(frame, len, reason);
+    }
+}
+
+static void frame_found(void *arg, ens_framed *f)
+{
+    (void)arg;
+    if (f->err != 0) {
+        refused(f->frame, f->len, f->err, "a frame refused on a connection to the gateway");
+        return;
+    }
+    outbound(f->frame, f->len);
+}
+
+static void rx_drop(grx *r)
+{
+    close(r->fd);
+    r->fd = -1;
+    free(r->buf);
+    r->buf = NULL;
+    ens__frag_reset(&r->pieces);
+}
+
+static bool rx_keep(grx *r, const uint8_t *bytes, size_t n)
+{
+    if (r->cap - r->len < n) {
+        size_t cap = r->len + n;
+        uint8_t *b = ens__realloc(r->buf, cap);
+        if (b == NULL)
+            return false;
+        r->buf = b;
+        r->cap = cap;
+    }
+    memmove(r->buf + r->len, bytes, n);
+    r->len += n;
+    return true;
+}
+
+static void read_rx(grx *r)
+{
+    for (;;) {
+        ssize_t n = recv(r->fd, gw.scratch, RX_READ, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) { /* the sender is gone */
+            rx_drop(r);
+            return;
+        }
+        const uint8_t *data = gw.scratch;
+        size_t len = (size_t)n;
+        if (r->len > 0) {
+            if (!rx_keep(r, gw.scratch, len)) {
+                ens__alloc_failed(gw.s, "a connection to the gateway was closed with what it held");
+                rx_drop(r);
+                return;
+            }
+            data = r->buf;
+            len = r->len;
+        }
+        ens_walk w =
+            ens__frame_walk(data, len, gw.s->opts.max_frame_bytes, &r->pieces, frame_found, NULL);
+        if (w.lost) {
+            refused(data + w.used, len - w.used, ENS_EBADFRAME,
+                    "bytes that are not a frame on a connection to the gateway: closed");
+            rx_drop(r);
+            return;
+        }
+        if (data == r->buf) {
+            memmove(r->buf, r->buf + w.used, len - w.used);
+            r->len = len - w.used;
+        } else if (w.used < len && !rx_keep(r, data + w.used, len - w.used)) {
+            ens__alloc_failed(gw.s, "a connection to the gateway was closed with what it held");
+            rx_drop(r);
+            return;
+        }
+    }
+}
+
+static void rx_add(int fd, ens_addr peer)
+{
+    if (gw.n_rx == gw.cap_rx) {
+        size_t cap = gw.cap_rx != 0 ? gw.cap_rx * 2 : 16;
+        grx **t = ens__realloc(gw.rx, cap * sizeof(*t));
+        if (t == NULL) {
+            ens__alloc_failed(gw.s, "a connection to the gateway was not kept");
+            close(fd);
+            return;
+        }
+        gw.rx = t;
+        gw.cap_rx = cap;
+    }
+    grx *r = ens__calloc(1, sizeof(*r));
+    if (r == NULL) {
+        ens__alloc_failed(gw.s, "a connection to the gateway was not kept");
+        close(fd);
+        return;
+    }
+    ens__fd_nonblock(fd);
+    r->fd = fd;
+    r->peer = peer;
+    gw.rx[gw.n_rx++] = r;
+}
+
+/* Forget the connections whose sender hung up. */
+static void rx_sweep(void)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < gw.n_rx; i++) {
+        if (gw.rx[i]->fd >= 0)
+            gw.rx[k++] = gw.rx[i];
+        else
+            free(gw.rx[i]);
+    }
+    gw.n_rx = k;
+}
+
+/* ---- the control channel -------------------------------------------- */
+
+/* False once the admin is gone (the channel closed). */
+static bool handle_ctl(void)
+{
+    for (;;) {
+        ens_msg *m = NULL;
+        int fds[ENS_CTL_MAX_FDS];
+        int nfds = ENS_CTL_MAX_FDS;
+        int rc = ens__ctl_recv(gw.ctl, &m, fds, &nfds);
+        if (rc == 0)
+            return true;
+        if (rc == ENS_EBADFRAME)
+            continue;
+        if (rc < 0)
+            return false;
+        uint32_t t = m->hdr.type_id;
+        int fd = nfds > 0 ? fds[0] : -1;
+        bool taken = false;
+        if (t == ens__ctl_connected.id) {
+            const ens__ctl_status_v *v = m->value;
+            ens__tx_connected(&gw.tx, v->addr, v->status, fd);
+            taken = true;
+        } else if (t == ens__ctl_newconn.id && fd >= 0) {
+            const ens__ctl_conn_v *v = m->value;
+            rx_add(fd, v->peer);
+            taken = true;
+        }
+        for (int i = taken ? 1 : 0; i < nfds; i++)
+            close(fds[i]);
+        ens_msg_free(m);
+    }
+}
+
+static void pump_ctl_tx(ens_tx_table *t)
+{
+    (void)t;
+    handle_ctl();
+}
+
+_Noreturn static void gateway_end(int status)
+{
+    ens__tx_drain(&gw.tx, CLOSE_FLUSH_MS, pump_ctl_tx);
+    ens__gw_nats_close(gw.nats, CLOSE_FLUSH_MS);
+    _exit(status);
+}
+
+/* ---- the loop ------------------------------------------------------- */
+
+_Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx)
+{
+    ens__proctitle("ens-gateway %s", s->name);
+    gw.s = s;
+    gw.self = self;
+    gw.ctl = ctl;
+    gw.tx = (ens_tx_table){.ctl = ctl,
+                           .self = self,
+                           .sys = s,
+                           .limit = s->opts.mailbox_limit,
+                           .bytes_limit = s->opts.mailbox_bytes_limit};
+    gw.scratch = ens__malloc(RX_READ);
+    gw.wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (gw.scratch == NULL || gw.wake < 0)
+        _exit(ENS_PROC_EXIT_NO_MEMORY);
+    rx_add(rx, self); /* the admin's connection: replies and notices it sends */
+    char why[256] = "";
+    int rc = ens__gw_nats_open(s, self.node, gw.wake, s->opts.call_timeout_ms, &gw.nats, why,
+                               sizeof(why));
+    if (rc < 0 && rc != ENS_EAGAIN)
+        ens__log(s, NULL, ENS_LOG_ERROR, "gateway: cannot use the convention's options: %s", why);
+    else if (rc == ENS_EAGAIN)
+        ens__log(s, NULL, ENS_LOG_WARN, "gateway: %s", why);
+    ens__ctl_status_v ready = {self, rc};
+    ens__ctl_send(ctl, self, &ens__ctl_ack, &ready, 0, NULL, 0);
+    if (gw.nats == NULL)
+        _exit(ENS_PROC_EXIT_NO_ACTOR);
+    struct pollfd *p = NULL;
+    size_t cap = 0;
+    for (;;) {
+        ens__tx_flush_all(&gw.tx);
+        size_t want = 2 + gw.n_rx + gw.tx.n;
+        if (want > cap) {
+            struct pollfd *np = ens__realloc(p, want * sizeof(*p));
+            if (np == NULL)
+                gateway_end(ENS_PROC_EXIT_NO_MEMORY);
+            p = np;
+            cap = want;
+        }
+        size_t n = 0;
+        p[n++] = (struct pollfd){gw.ctl, POLLIN, 0};
+        p[n++] = (struct pollfd){gw.wake, POLLIN, 0};
+        size_t rx_at = n, n_rx = gw.n_rx;
+        for (size_t i = 0; i < n_rx; i++)
+            p[n++] = (struct pollfd){gw.rx[i]->fd, POLLIN, 0};
+        size_t tx_at = n;
+        ens_tx *waiting[256];
+        size_t n_tx = 0;
+        for (size_t i = 0; i < gw.tx.n && n_tx < 256; i++) {
+            ens_tx *t = gw.tx.tx[i];
+            if (t->state == ENS_TX_OPEN && ens__tx_has_bytes(t)) {
+                waiting[n_tx++] = t;
+                p[n++] = (struct pollfd){t->fd, POLLOUT, 0};
+            }
+        }
+        int k = poll(p, n, ens__tx_connecting(&gw.tx) ? 50 : 1000);
+        if (k < 0 && errno != EINTR)
+            gateway_end(ENS_PROC_EXIT_CHANNEL);
+        if (k <= 0)
+            continue;
+        if (p[0].revents != 0 && !handle_ctl())
+            gateway_end(0); /* the admin ended, or closed the channel: the system ends */
+        if (p[1].revents != 0)
+            take_inbound();
+        for (size_t i = 0; i < n_rx; i++)
+            if (p[rx_at + i].revents != 0 && gw.rx[i]->fd >= 0)
+                read_rx(gw.rx[i]);
+        for (size_t i = 0; i < n_tx; i++)
+            if (p[tx_at + i].revents != 0)
+                ens__tx_flush(&gw.tx, waiting[i]);
+        rx_sweep();
+        ens__tx_sweep(&gw.tx);
+    }
+}
+
+int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, uint32_t wait_ms, pid_t *pid,
+                       int *ctl, int *tx, int *ready)
+{
+    *pid = 0;
+    *ctl = *tx = -1;
+    *ready = ENS_EAGAIN;
+    int ch[2], conn[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch) < 0)
+        return ENS_EIO;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn) < 0) {
+        close(ch[0]);
+        close(ch[1]);
+        return ENS_EIO;
+    }
+    pid_t child = fork();
+    if (child < 0) {
+        int err = errno == EAGAIN ? ENS_EAGAIN : ENS_ENOMEM;
+        close(ch[0]);
+        close(ch[1]);
+        close(conn[0]);
+        close(conn[1]);
+        return err;
+    }
+    if (child == 0) {
+        if (!ens__child_setup(admin, true))
+            _exit(ENS_PROC_EXIT_PARENT_GONE);
+        int keep[3] = {ch[1], conn[1], s->log_fd};
+        size_t nk = s->log_fd > 2 ? 3 : 2;
+        for (size_t i = 1; i < nk; i++) /* sorted, for ens__close_fds_except */
+            for (size_t j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
+                int t = keep[j];
+                keep[j] = keep[j - 1];
+                keep[j - 1] = t;
+            }
+        ens__close_fds_except(keep, nk);
+        gateway_main(s, self, ch[1], conn[1]);
+    }
+    close(ch[1]);
+    close(conn[1]);
+    ens__fd_nonblock(ch[0]);
+    ens__fd_nonblock(conn[0]);
+    *pid = child;
+    *ctl = ch[0];
+    *tx = conn[0];
+    /* Its first word: connected and subscribed, or why not. */
+    struct pollfd p = {ch[0], POLLIN, 0};
+    uint64_t end = ens__mono_ns() + (uint64_t)wait_ms * 1000000u;
+    for (;;) {
+        uint64_t now = ens__mono_ns();
+        if (now >= end)
+            break;
+        int k = poll(&p, 1, (int)((end - now + 999999u) / 1000000u));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        ens_msg *m = NULL;
+        int nfds = 0;
+        int rc = ens__ctl_recv(ch[0], &m, NULL, &nfds);
+        if (rc == 1 && m->hdr.type_id == ens__ctl_ack.id)
+            *ready = ((const ens__ctl_status_v *)m->value)->status;
+        ens_msg_free(m);
+        if (rc != 0)
+            break;
+    }
+    return 0;
+}

@@ -1,0 +1,71 @@
+/*
+ * core/process/gateway/gateway_nats.h - the gateway's one NATS connection
+ * (libnats): connecting with the convention's options, the subscriptions of
+ * this system's node, publishing frames to another node, and asking whether
+ * a node is there. Internal to core/process/gateway/.
+ *
+ * libnats runs threads of its own inside the gateway process: the
+ * subscription callbacks copy each inbound NATS message into a queue and
+ * wake the gateway's loop through an eventfd; everything else is called
+ * from the loop's one thread.
+ */
+#ifndef ENS_CORE_GATEWAY_NATS_H
+#define ENS_CORE_GATEWAY_NATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/runtime/runtime.h"
+
+#pragma GCC visibility push(hidden)
+
+/* Bytes of inbound NATS messages the queue holds before it drops (counted,
+ * logged): the gateway's loop hands them to local connections far faster
+ * than that fills unless a local receiver stops reading. */
+#define ENS_GW_INBOUND_MAX ((size_t)64 << 20)
+
+/* One inbound NATS message (its data is a frame, or garbage). */
+typedef struct ens_gw_in {
+    struct ens_gw_in *next;
+    size_t len;
+    uint8_t data[];
+} ens_gw_in;
+
+typedef struct ens_gw_nats ens_gw_nats;
+
+/* Connect to the convention of s (its options, validated at start) as node
+ * `node`, subscribe to its node subject and its ping subject, and wait up to
+ * wait_ms for the server to have both. wake_fd (an eventfd, borrowed) is
+ * written when inbound messages wait. Returns 0 (connected and subscribed),
+ * ENS_EAGAIN (not connected yet: libnats keeps trying, the subscriptions
+ * take effect once it connects; *g is set), or ENS_EINVAL / ENS_ENOMEM /
+ * ENS_EIO (the options could not be used: *g NULL); why gets a reason. */
+int ens__gw_nats_open(ens_system *s, uint32_t node, int wake_fd, uint32_t wait_ms, ens_gw_nats **g,
+                      char *why, size_t why_len);
+
+/* The inbound messages waiting, oldest first (owned by the caller: free
+ * each), or NULL. Also clears the eventfd. */
+ens_gw_in *ens__gw_nats_take(ens_gw_nats *g);
+
+/* Inbound messages dropped so far at ENS_GW_INBOUND_MAX. */
+uint64_t ens__gw_nats_dropped(ens_gw_nats *g);
+
+/* Whether a system of the convention has node `node`: 1 (it answered, once
+ * known it stays known), 0 (nobody subscribes to it: *why says so), or a
+ * negative error with *why (the connection is down, no answer within
+ * wait_ms). Blocks the caller up to wait_ms for a node not known yet. */
+int ens__gw_nats_node_known(ens_gw_nats *g, uint32_t node, uint32_t wait_ms, const char **why);
+
+/* Publish frame[0..len) (borrowed) to node's subject. 0, or an error with
+ * *why: ENS_EMSGSIZE (larger than the server's max_payload), ENS_EIO (the
+ * connection is closed, or libnats refused it). */
+int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, size_t len,
+                         const char **why);
+
+/* Push out what was published, waiting up to wait_ms, and close. */
+void ens__gw_nats_close(ens_gw_nats *g, uint32_t wait_ms);
+
+#pragma GCC visibility pop
+
+#endif

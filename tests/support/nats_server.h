@@ -1,0 +1,38 @@
+/*
+ * tests/support/nats_server.h - a private nats-server for tests of systems in
+ * a convention: JetStream on, bound to 127.0.0.1 on a port nobody else
+ * holds, its store and log in a scratch directory. Stopped by pid and its
+ * directory removed at the end of the test, at the test program's exit
+ * (a cmocka failure included), whichever comes first.
+ */
+#ifndef ENS_TESTS_NATS_SERVER_H
+#define ENS_TESTS_NATS_SERVER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct test_nats {
+    pid_t pid;    /* the server (0: not running) */
+    int port;     /* its client port on 127.0.0.1 */
+    char dir[64]; /* its scratch directory (store and log) */
+    char url[64]; /* "nats://127.0.0.1:PORT" */
+} test_nats;
+
+/* The path of the nats-server program, or NULL when it is not installed
+ * (tests needing it then skip and say so). */
+const char *test_nats_program(void);
+
+/* Start a server and wait, up to wait_ms, until it accepts connections.
+ * A port taken between the check and the server's bind is retried with
+ * another until the deadline. Returns 0, or -1 with a line on stderr (not
+ * installed, could not start before the deadline: nothing is left). */
+int test_nats_start(test_nats *n, int wait_ms);
+
+/* SIGKILL the server by pid, reap it, remove its directory. Safe to call
+ * twice and on a server that never started. */
+void test_nats_stop(test_nats *n);
+
+/* True while the server's port accepts a TCP connection. */
+bool test_nats_accepts(const test_nats *n);
+
+#endif

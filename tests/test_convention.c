@@ -1,0 +1,445 @@
+/*
+ * tests/test_convention.c - systems of one convention on NATS (process
+ * base): one private nats-server (tests/support/nats_server.h) and systems
+ * on this host that reach each other's actors through their gateways.
+ * Skipped, with a message, when nats-server is not installed.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <nats/nats.h>
+
+#include "support/deadline.h"
+#include "support/echo.h"
+#include "support/nats_server.h"
+
+#include "core/wire/frame.h"
+#include "ensemble/ensemble.h"
+
+static test_nats server;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (test_nats_program() == NULL)
+        return 0; /* each test skips and says why */
+    return test_nats_start(&server, TEST_WAIT_MS) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    test_nats_stop(&server);
+    return 0;
+}
+
+#define NEED_SERVER()                                                                              \
+    do {                                                                                           \
+        if (server.pid == 0) {                                                                     \
+            print_message("nats-server is not installed: skipped\n");                              \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* The helper's own contract: a second server runs beside the first on
+ * another port, accepts, and once stopped leaves no process and no
+ * directory. */
+static void test_nats_helper_starts_and_stops_a_server(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    test_nats other;
+    assert_int_equal(test_nats_start(&other, TEST_WAIT_MS), 0);
+    assert_int_not_equal(other.port, server.port);
+    assert_true(test_nats_accepts(&other));
+    char dir[64];
+    snprintf(dir, sizeof(dir), "%s", other.dir);
+    pid_t pid = other.pid;
+    test_nats_stop(&other);
+    struct stat st;
+    assert_int_equal(stat(dir, &st), -1);
+    assert_int_equal(kill(pid, 0), -1); /* reaped: the pid is no longer ours */
+    test_nats_stop(&other);             /* twice is harmless */
+}
+
+/* Start a system of base with convention c; returns what ens_system_start
+ * said (a system that started is stopped at once). Its log goes to
+ * log_path (NULL: thrown away). */
+static int start_with(ens_base base, const ens_convention_opts *c, const char *log_path)
+{
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.base = base;
+    o.journal_path = "";
+    o.log_path = log_path != NULL ? log_path : "/dev/null";
+    o.convention = *c;
+    ens_system *s = NULL;
+    int rc = ens_system_start(&o, &s);
+    if (rc == 0)
+        ens_system_stop(s, 5000);
+    return rc;
+}
+
+static void test_convention_options_refused_on_inproc(void **state)
+{
+    (void)state;
+    char log[] = "/tmp/ens-conv-log-XXXXXX";
+    int fd = mkstemp(log);
+    assert_true(fd >= 0);
+    ens_convention_opts c = {.servers = "nats://127.0.0.1:4222", .name = "demo"};
+    assert_int_equal(start_with(ENS_BASE_INPROC, &c, log), ENS_ENOTSUP);
+    /* Any field counts, not only servers. */
+    ens_convention_opts t = {.token = "secret"};
+    assert_int_equal(start_with(ENS_BASE_INPROC, &t, NULL), ENS_ENOTSUP);
+    char text[512] = {0};
+    assert_true(read(fd, text, sizeof(text) - 1) > 0);
+    assert_non_null(strstr(text, "convention options need the process base"));
+    close(fd);
+    unlink(log);
+}
+
+static void test_bad_convention_options_refused(void **state)
+{
+    (void)state;
+    static const ens_convention_opts bad[] = {
+        {.servers = "nats://127.0.0.1:4222", .name = "a.b"}, /* a subject separator */
+        {.servers = "nats://127.0.0.1:4222", .name = "a*"},
+        {.servers = "nats://127.0.0.1:4222", .name = "a>"},
+        {.servers = "nats://127.0.0.1:4222", .name = "has space"},
+        {.servers = "nats://127.0.0.1:4222",
+         .name = "x1234567890123456789012345678901234567890123456789012345678901234"}, /* 65 */
+        {.servers = "nats://127.0.0.1:4222"},                                          /* no name */
+        {.name = "demo"}, /* no servers */
+        {.servers = "", .name = "demo"},
+        {.servers = "nats://a:1,,nats://b:2", .name = "demo"},
+        {.servers = "http://a:1", .name = "demo"},
+        {.servers = "nats://a:1, nats://b:2", .name = "demo"},
+        {.servers = "nats://a:1", .name = "demo", .user = "u"},
+        {.servers = "nats://a:1", .name = "demo", .password = "p"},
+        {.servers = "nats://a:1", .name = "demo", .user = "u", .password = "p", .token = "t"},
+        {.servers = "nats://a:1", .name = "demo", .creds_file = "/x", .nkey_seed_file = "/y"},
+        {.servers = "nats://a:1", .name = "demo", .nkey_seed_file = "/y"},
+        {.servers = "nats://a:1", .name = "demo", .nkey = "UABC"},
+        {.servers = "nats://a:1", .name = "demo", .tls_cert = "/c"},
+        {.servers = "nats://a:1", .name = "demo", .tls_key = "/k"},
+        {.servers = "nats://a:1", .name = "demo", .token = ""},
+        {.token = "t"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc = start_with(ENS_BASE_PROCESS, &bad[i], NULL);
+        if (rc != ENS_EINVAL)
+            fail_msg("case %zu: %s instead of ENS_EINVAL", i, ens_strerror(rc));
+    }
+}
+
+/* ---- systems in one convention ------------------------------------- */
+
+#define MESSAGES 10000
+
+static char conv_name[32];
+static ens_system *sys_a, *sys_b;
+
+/* Events of each system, as its starting program (this one) hears them. */
+typedef struct seen {
+    int badframes;    /* BADFRAME rows about a gateway */
+    int dead_letters; /* DEAD_LETTER rows */
+    char last_bad[256];
+    char last_dead[256];
+} seen;
+static seen seen_a, seen_b;
+
+static void on_event(const ens_event *ev, void *arg)
+{
+    seen *w = arg;
+    if (ev->kind == ENS_EV_BADFRAME && ev->actor_type != NULL &&
+        strcmp(ev->actor_type, "ens.Gateway") == 0) {
+        w->badframes++;
+        snprintf(w->last_bad, sizeof(w->last_bad), "%s", ev->reason != NULL ? ev->reason : "");
+    } else if (ev->kind == ENS_EV_DEAD_LETTER) {
+        w->dead_letters++;
+        snprintf(w->last_dead, sizeof(w->last_dead), "%s", ev->reason != NULL ? ev->reason : "");
+    }
+}
+
+static ens_system *start_member(seen *w)
+{
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = "";
+    o.log_path = "/dev/null";
+    o.on_event = on_event;
+    o.event_arg = w;
+    o.convention.servers = server.url;
+    o.convention.name = conv_name;
+    memset(w, 0, sizeof(*w));
+    ens_system *s = NULL;
+    assert_int_equal(ens_system_start(&o, &s), 0);
+    return s;
+}
+
+static int members_setup(void **state)
+{
+    (void)state;
+    if (server.pid == 0)
+        return 0;
+    snprintf(conv_name, sizeof(conv_name), "t%d", (int)getpid());
+    sys_a = start_member(&seen_a);
+    sys_b = start_member(&seen_b);
+    return 0;
+}
+
+static int members_teardown(void **state)
+{
+    (void)state;
+    if (sys_a != NULL)
+        ens_system_stop(sys_a, 5000);
+    if (sys_b != NULL)
+        ens_system_stop(sys_b, 5000);
+    sys_a = sys_b = NULL;
+    return 0;
+}
+
+static const ens_actor_def echo_def = {"conv.Echo", 0, NULL, test_echo_receive, NULL, NULL, NULL};
+
+/* Counts numbered ens.Int64 messages, noting any out of order; asked with
+ * an ens.String it answers "<next> <out of order>". */
+typedef struct counter {
+    int64_t next;
+    int64_t disorder;
+} counter;
+
+static int counter_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    counter *k = state;
+    const int64_t *n = ens_msg_value(m, &ens_msg_int64);
+    if (n != NULL) {
+        if (*n != k->next)
+            k->disorder++;
+        k->next = *n + 1;
+        return 0;
+    }
+    if (ens_msg_value(m, &ens_msg_string) != NULL) {
+        char text[64];
+        snprintf(text, sizeof(text), "%lld %lld", (long long)k->next, (long long)k->disorder);
+        return ens_reply(c, &ens_msg_string, &(ens_string_v){text});
+    }
+    return 0;
+}
+
+static const ens_actor_def counter_def = {
+    "conv.Counter", sizeof(counter), NULL, counter_receive, NULL, NULL, NULL};
+
+/* Asked with the text of an address, requests that address with
+ * "across" and answers its asker with the reply's text (or the error). */
+typedef struct relay {
+    ens_from asker;
+} relay;
+
+static void relay_reply(ens_ctx *c, void *state, int status, const ens_msg *reply, uint64_t tag)
+{
+    (void)tag;
+    relay *r = state;
+    const ens_string_v *v = reply != NULL ? ens_msg_value(reply, &ens_msg_string) : NULL;
+    if (status == 0 && v != NULL)
+        ens_reply_to(c, r->asker, 0, &ens_msg_string, v);
+    else
+        ens_reply_to(c, r->asker, status < 0 ? status : ENS_EBADTYPE, NULL, NULL);
+}
+
+static int relay_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    relay *r = state;
+    const ens_string_v *v = ens_msg_value(m, &ens_msg_string);
+    ens_addr to;
+    if (v == NULL || ens_addr_parse(v->text, &to) < 0)
+        return 0;
+    r->asker = ens_from_current(c);
+    return ens_request(c, to, &ens_msg_string, &(ens_string_v){"across"}, 0, relay_reply, 0);
+}
+
+static const ens_actor_def relay_def = {"conv.Relay", sizeof(relay), NULL, relay_receive,
+                                        NULL,         NULL,          NULL};
+
+static ens_addr spawn_on(ens_system *s, const ens_actor_def *d)
+{
+    ens_addr a = ENS_ADDR_NONE;
+    assert_int_equal(ens_spawn(ens_system_ctx(s), d, NULL, NULL, &a), 0);
+    return a;
+}
+
+static void test_each_member_has_its_own_node_and_a_single_threaded_admin(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr a = ens_self(ens_system_ctx(sys_a)), b = ens_self(ens_system_ctx(sys_b));
+    assert_int_not_equal(a.node, b.node);
+    /* The admin forks actors: it must stay one thread with no NATS code
+     * (libnats's threads live in the gateway only). */
+    int uid = -1, pid = -1;
+    assert_int_equal(ens_system_holder(ens_system_options(sys_b)->name, &uid, &pid), 0);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    int threads = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        threads += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(threads, 1);
+}
+
+static void test_ask_from_the_outside_of_one_system_to_an_actor_of_another(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr echo = spawn_on(sys_b, &echo_def);
+    test_expect_echo(ens_system_ctx(sys_a), echo, "over NATS", TEST_WAIT_MS);
+    test_expect_echo(ens_system_ctx(sys_a), echo, "and again", TEST_WAIT_MS);
+}
+
+static void test_ten_thousand_tells_arrive_complete_and_in_order(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr k = spawn_on(sys_b, &counter_def);
+    ens_ctx *a = ens_system_ctx(sys_a);
+    for (int64_t i = 0; i < MESSAGES; i++) {
+        int rc;
+        while ((rc = ens_send(a, k, &ens_msg_int64, &i)) == ENS_EFULL)
+            ens_system_run(sys_a, 10); /* let what waits leave */
+        assert_int_equal(rc, 0);
+    }
+    char want[64];
+    snprintf(want, sizeof(want), "%d 0", MESSAGES);
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    char got[64] = "";
+    while (!test_deadline_passed(d)) {
+        ens_msg *r = NULL;
+        assert_int_equal(ens_ask(a, k, &ens_msg_string, &(ens_string_v){"?"}, TEST_WAIT_MS, &r), 0);
+        snprintf(got, sizeof(got), "%s",
+                 ((const ens_string_v *)ens_msg_value(r, &ens_msg_string))->text);
+        ens_msg_free(r);
+        /* The ask travels behind the tells on its own connection: once
+         * the count is whole it is final. */
+        if (strcmp(got, want) == 0)
+            break;
+        int64_t next = 0, bad = 0;
+        assert_int_equal(sscanf(got, "%lld %lld", (long long *)&next, (long long *)&bad), 2);
+        assert_int_equal(bad, 0);
+        ens_system_run(sys_a, 50);
+    }
+    assert_string_equal(got, want);
+}
+
+static void test_an_actor_requests_an_actor_of_another_system(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr echo = spawn_on(sys_b, &echo_def);
+    ens_addr rel = spawn_on(sys_a, &relay_def);
+    char text[ENS_ADDR_STRLEN];
+    ens_addr_format(echo, text, sizeof(text));
+    ens_msg *r = NULL;
+    assert_int_equal(ens_ask(ens_system_ctx(sys_a), rel, &ens_msg_string, &(ens_string_v){text},
+                             TEST_WAIT_MS, &r),
+                     0);
+    assert_string_equal(((const ens_string_v *)ens_msg_value(r, &ens_msg_string))->text, "across");
+    ens_msg_free(r);
+}
+
+static void test_a_message_to_an_unknown_node_is_a_dead_letter(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr a = ens_self(ens_system_ctx(sys_a)), b = ens_self(ens_system_ctx(sys_b));
+    uint32_t node = 3;
+    while (node == a.node || node == b.node)
+        node++;
+    ens_addr nowhere = {16, node, 0};
+    ens_msg *r = NULL;
+    int rc = ens_ask(ens_system_ctx(sys_a), nowhere, &ens_msg_string, &(ens_string_v){"?"},
+                     TEST_WAIT_MS, &r);
+    assert_int_equal(rc, ENS_ENOACTOR);
+    assert_non_null(r);
+    const ens_string_v *why = ens_msg_value(r, &ens_msg_string);
+    assert_non_null(why);
+    assert_non_null(strstr(why->text, "no system of the convention has that node"));
+    ens_msg_free(r);
+    /* A tell (no reply to give) is a DEAD_LETTER row with the reason. */
+    int64_t one = 1;
+    assert_int_equal(ens_send(ens_system_ctx(sys_a), nowhere, &ens_msg_int64, &one), 0);
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    while (seen_a.dead_letters < 2 && !test_deadline_passed(d))
+        ens_system_run(sys_a, 50);
+    assert_true(seen_a.dead_letters >= 2);
+    assert_non_null(strstr(seen_a.last_dead, "no system of the convention has that node"));
+}
+
+/* A hostile publisher on B's node subject: garbage, a frame for another
+ * node, a frame that claims one of B's own actors as its sender. Each is a
+ * BADFRAME row of B's gateway; nothing crashes and B still answers. */
+static void test_garbage_on_the_node_subject_is_refused(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr echo = spawn_on(sys_b, &echo_def);
+    ens_addr b = ens_self(ens_system_ctx(sys_b));
+    natsConnection *nc = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, server.url), NATS_OK);
+    char subj[96];
+    snprintf(subj, sizeof(subj), "ens.%s.n.%u", conv_name, (unsigned)b.node);
+    uint8_t junk[200];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)(i * 37 + 11);
+    assert_int_equal(natsConnection_Publish(nc, subj, junk, sizeof(junk)), NATS_OK);
+    assert_int_equal(natsConnection_Publish(nc, subj, junk, 3), NATS_OK);
+    uint8_t frame[ENS_FRAME_HEADER_LEN];
+    ens_frame_hdr h = {.target = echo, .sender = {7, b.node ^ 1u, 0}, .attempt = 1};
+    h.target.node = b.node ^ 1u; /* another node's frame on B's subject */
+    ens__frame_hdr_write(&h, frame);
+    assert_int_equal(natsConnection_Publish(nc, subj, frame, sizeof(frame)), NATS_OK);
+    h.target = echo;
+    h.sender = echo; /* B's own actor, from outside B */
+    ens__frame_hdr_write(&h, frame);
+    assert_int_equal(natsConnection_Publish(nc, subj, frame, sizeof(frame)), NATS_OK);
+    assert_int_equal(natsConnection_FlushTimeout(nc, TEST_WAIT_MS), NATS_OK);
+    natsConnection_Destroy(nc);
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    while (seen_b.badframes < 4 && !test_deadline_passed(d))
+        ens_system_run(sys_b, 50);
+    assert_int_equal(seen_b.badframes, 4);
+    assert_non_null(strstr(seen_b.last_bad, "names a sender of this system"));
+    test_expect_echo(ens_system_ctx(sys_a), echo, "still here", TEST_WAIT_MS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nats_helper_starts_and_stops_a_server),
+        cmocka_unit_test(test_convention_options_refused_on_inproc),
+        cmocka_unit_test(test_bad_convention_options_refused),
+        cmocka_unit_test_setup_teardown(
+            test_each_member_has_its_own_node_and_a_single_threaded_admin, members_setup,
+            members_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_ask_from_the_outside_of_one_system_to_an_actor_of_another, members_setup,
+            members_teardown),
+        cmocka_unit_test_setup_teardown(test_ten_thousand_tells_arrive_complete_and_in_order,
+                                        members_setup, members_teardown),
+        cmocka_unit_test_setup_teardown(test_an_actor_requests_an_actor_of_another_system,
+                                        members_setup, members_teardown),
+        cmocka_unit_test_setup_teardown(test_a_message_to_an_unknown_node_is_a_dead_letter,
+                                        members_setup, members_teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_on_the_node_subject_is_refused, members_setup,
+                                        members_teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
