@@ -34,6 +34,7 @@
 #include "core/process/proc.h"
 #include "core/process/proc_door.h"
 #include "ensemble/ensemble.h"
+#include "support/scratch.h"
 
 #define WAIT_MS   30000
 #define FLOOD     2000 /* connections from another user */
@@ -49,12 +50,6 @@ static test_squatter squat = {0, -1};
 static char tmp_dir[64];
 static pid_t other_pid; /* a process of the other user, if any */
 static int other_ctl = -1;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static int teardown(void **state)
 {
@@ -79,7 +74,7 @@ static int teardown(void **state)
     unsetenv("XDG_RUNTIME_DIR");
     if (tmp_dir[0] != '\0') {
         chmod(tmp_dir, 0700);
-        nftw(tmp_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        test_tree_remove(tmp_dir);
     }
     tmp_dir[0] = '\0';
     return 0;

@@ -25,6 +25,7 @@
 #include "ensemble/error.h"
 #include "ensemble/journal.h"
 #include "persistence/journal_writer.h"
+#include "support/scratch.h"
 
 #ifndef ENS_TOOL_PATH
 #error "ENS_TOOL_PATH must name the built ens program (CMakeLists.txt sets it)"
@@ -38,14 +39,6 @@ typedef struct fixture {
     char out[128], err[128];
     char *stdout_text, *stderr_text;
 } fixture;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void add(ens_jwriter *w, int64_t at_ms, ens_event_kind kind, uint64_t id, const char *type,
                 const char *msg, int32_t error, int32_t sig, uint32_t attempt, const char *reason)
@@ -107,7 +100,7 @@ static int teardown(void **state)
     fixture *fx = *state;
     free(fx->stdout_text);
     free(fx->stderr_text);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_tree_remove(fx->dir);
     free(fx);
     return 0;
 }

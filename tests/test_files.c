@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "ensemble/ensemble.h"
+#include "support/scratch.h"
 
 #define NOBODY 65534
 
@@ -37,14 +38,6 @@ typedef struct fixture {
 } fixture;
 
 static const char victim_text[] = "a file of ours that must not change\n";
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -84,7 +77,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *fx = *state;
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_tree_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -37,6 +37,7 @@
 #include "ensemble/ensemble.h"
 #include "ensemble/journal.h"
 #include "persistence/journal_writer.h"
+#include "support/scratch.h"
 
 #define WAIT_MS 30000
 
@@ -75,12 +76,6 @@ typedef struct {
     ens_system *sys;
 } fixture;
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof(*fx));
@@ -103,7 +98,7 @@ static int teardown(void **state)
     fixture *fx = *state;
     if (fx->sys != NULL)
         ens_system_close(fx->sys, 5000); /* an assertion ended the test early */
-    nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    test_tree_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -25,6 +25,7 @@
 #include "support/procfs.h"
 
 #include "ensemble/ensemble.h"
+#include "support/scratch.h"
 
 #define WAIT_MS 20000
 
@@ -113,12 +114,6 @@ typedef struct fixture {
     ens_system *sys; /* stopped by the teardown if a test failed */
 } fixture;
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof(*fx));
@@ -140,7 +135,7 @@ static int teardown(void **state)
     fixture *fx = *state;
     if (fx->sys != NULL)
         ens_system_close(fx->sys, WAIT_MS);
-    nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    test_tree_remove(fx->dir);
     free(fx);
     return 0;
 }

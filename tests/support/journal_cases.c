@@ -27,6 +27,7 @@
 #include "persistence/journal_writer.h"
 
 #include "support/journal_cases.h"
+#include "support/scratch.h"
 
 static const char *const types[] = {"worker", "cache", "supervisor"};
 static const char *const msgs[] = {"job", "ping", "", "tick"};
@@ -53,14 +54,6 @@ static void make_event(journal_fixture *fx, int i)
     e->reason = fx->reasons[i];
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int journal_setup(void **state)
 {
     journal_fixture *fx = calloc(1, sizeof(*fx));
@@ -78,7 +71,7 @@ int journal_teardown(void **state)
 {
     journal_fixture *fx = *state;
     chmod(fx->dir, 0700);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_tree_remove(fx->dir);
     free(fx);
     return 0;
 }
