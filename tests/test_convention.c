@@ -171,9 +171,13 @@ static void on_event(const ens_event *ev, void *arg)
     }
 }
 
+static uint32_t member_mailbox_limit; /* 0: the default */
+
 static ens_system *start_member(seen *w)
 {
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    if (member_mailbox_limit != 0)
+        o.mailbox_limit = member_mailbox_limit;
     o.journal_path = "";
     o.log_path = "/dev/null";
     o.on_event = on_event;
@@ -194,6 +198,20 @@ static int members_setup(void **state)
     snprintf(conv_name, sizeof(conv_name), "t%d", (int)getpid());
     sys_a = start_member(&seen_a);
     sys_b = start_member(&seen_b);
+    return 0;
+}
+
+/* B's destinations hold at most 16 frames each (its gateway's too). */
+static int members_setup_small_b(void **state)
+{
+    (void)state;
+    if (server.pid == 0)
+        return 0;
+    snprintf(conv_name, sizeof(conv_name), "t%d", (int)getpid());
+    sys_a = start_member(&seen_a);
+    member_mailbox_limit = 16;
+    sys_b = start_member(&seen_b);
+    member_mailbox_limit = 0;
     return 0;
 }
 
@@ -337,6 +355,41 @@ static void test_ten_thousand_tells_arrive_complete_and_in_order(void **state)
         assert_int_equal(bad, 0);
         ens_system_run(sys_a, 50);
     }
+    assert_string_equal(got, want);
+}
+
+/* Whole batches of frames reach B's gateway at once, far more than the 16
+ * its connection to the counter may hold: the rest wait in the gateway, in
+ * order, while the counter reads; none is a dead letter. */
+static void test_a_receiver_behind_a_small_mailbox_gets_every_tell_in_order(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr k = spawn_on(sys_b, &counter_def);
+    ens_ctx *a = ens_system_ctx(sys_a);
+    for (int64_t i = 0; i < MESSAGES; i++) {
+        int rc;
+        while ((rc = ens_send(a, k, &ens_msg_int64, &i)) == ENS_EFULL)
+            ens_system_run(sys_a, 10);
+        assert_int_equal(rc, 0);
+    }
+    char want[64], got[64] = "";
+    snprintf(want, sizeof(want), "%d 0", MESSAGES);
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    while (!test_deadline_passed(d)) {
+        ens_msg *r = NULL;
+        assert_int_equal(ens_ask(ens_system_ctx(sys_b), k, &ens_msg_string, &(ens_string_v){"?"},
+                                 TEST_WAIT_MS, &r),
+                         0);
+        snprintf(got, sizeof(got), "%s",
+                 ((const ens_string_v *)ens_msg_value(r, &ens_msg_string))->text);
+        ens_msg_free(r);
+        if (strcmp(got, want) == 0 || seen_b.dead_letters > 0)
+            break;
+        ens_system_run(sys_a, 20);
+        ens_system_run(sys_b, 20);
+    }
+    assert_int_equal(seen_b.dead_letters, 0);
     assert_string_equal(got, want);
 }
 
@@ -575,6 +628,9 @@ int main(void)
             members_teardown),
         cmocka_unit_test_setup_teardown(test_ten_thousand_tells_arrive_complete_and_in_order,
                                         members_setup, members_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_receiver_behind_a_small_mailbox_gets_every_tell_in_order, members_setup_small_b,
+            members_teardown),
         cmocka_unit_test_setup_teardown(test_an_actor_requests_an_actor_of_another_system,
                                         members_setup, members_teardown),
         cmocka_unit_test_setup_teardown(test_a_message_to_an_unknown_node_is_a_dead_letter,
