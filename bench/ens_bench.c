@@ -3,7 +3,7 @@
  *
  * Usage: ens-bench [--quick] [--only NAME]
  *   NAME: pingpong, ask, throughput, spawn, memory, recovery, journal, troupe,
- *         admin_scaling (bench/bench_admin.c)
+ *         admin_scaling (bench/bench_admin.c), convention (bench/bench_convention.c)
  * Prints one JSON object per line on stdout (diagnostics go to stderr):
  *   {"bench", "base", "n", "payload", "value", "unit", "runs", "min",
  *    "median", "max"}   value = median of the recorded runs.
@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "bench_admin.h"
+#include "bench_convention.h"
 #include "bench_raw.h"
 #include "bench_troupe.h"
 #include "bench_util.h"
@@ -851,6 +852,7 @@ static const group groups[] = {
     {"journal", group_journal},
     {"troupe", bench_troupe_group},
     {"admin_scaling", bench_admin_group},
+    {"convention", bench_convention_group},
 };
 #define N_GROUPS (sizeof(groups) / sizeof(groups[0]))
 

@@ -24,6 +24,7 @@
 #include "support/nats_server.h"
 
 #include "core/wire/frame.h"
+#include "core/wire/msg_internal.h"
 #include "ensemble/ensemble.h"
 
 static test_nats server;
@@ -170,9 +171,13 @@ static void on_event(const ens_event *ev, void *arg)
     }
 }
 
+static uint32_t member_mailbox_limit; /* 0: the default */
+
 static ens_system *start_member(seen *w)
 {
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    if (member_mailbox_limit != 0)
+        o.mailbox_limit = member_mailbox_limit;
     o.journal_path = "";
     o.log_path = "/dev/null";
     o.on_event = on_event;
@@ -193,6 +198,20 @@ static int members_setup(void **state)
     snprintf(conv_name, sizeof(conv_name), "t%d", (int)getpid());
     sys_a = start_member(&seen_a);
     sys_b = start_member(&seen_b);
+    return 0;
+}
+
+/* B's destinations hold at most 16 frames each (its gateway's too). */
+static int members_setup_small_b(void **state)
+{
+    (void)state;
+    if (server.pid == 0)
+        return 0;
+    snprintf(conv_name, sizeof(conv_name), "t%d", (int)getpid());
+    sys_a = start_member(&seen_a);
+    member_mailbox_limit = 16;
+    sys_b = start_member(&seen_b);
+    member_mailbox_limit = 0;
     return 0;
 }
 
@@ -339,6 +358,41 @@ static void test_ten_thousand_tells_arrive_complete_and_in_order(void **state)
     assert_string_equal(got, want);
 }
 
+/* Whole batches of frames reach B's gateway at once, far more than the 16
+ * its connection to the counter may hold: the rest wait in the gateway, in
+ * order, while the counter reads; none is a dead letter. */
+static void test_a_receiver_behind_a_small_mailbox_gets_every_tell_in_order(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr k = spawn_on(sys_b, &counter_def);
+    ens_ctx *a = ens_system_ctx(sys_a);
+    for (int64_t i = 0; i < MESSAGES; i++) {
+        int rc;
+        while ((rc = ens_send(a, k, &ens_msg_int64, &i)) == ENS_EFULL)
+            ens_system_run(sys_a, 10);
+        assert_int_equal(rc, 0);
+    }
+    char want[64], got[64] = "";
+    snprintf(want, sizeof(want), "%d 0", MESSAGES);
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    while (!test_deadline_passed(d)) {
+        ens_msg *r = NULL;
+        assert_int_equal(ens_ask(ens_system_ctx(sys_b), k, &ens_msg_string, &(ens_string_v){"?"},
+                                 TEST_WAIT_MS, &r),
+                         0);
+        snprintf(got, sizeof(got), "%s",
+                 ((const ens_string_v *)ens_msg_value(r, &ens_msg_string))->text);
+        ens_msg_free(r);
+        if (strcmp(got, want) == 0 || seen_b.dead_letters > 0)
+            break;
+        ens_system_run(sys_a, 20);
+        ens_system_run(sys_b, 20);
+    }
+    assert_int_equal(seen_b.dead_letters, 0);
+    assert_string_equal(got, want);
+}
+
 static void test_an_actor_requests_an_actor_of_another_system(void **state)
 {
     (void)state;
@@ -383,9 +437,108 @@ static void test_a_message_to_an_unknown_node_is_a_dead_letter(void **state)
     assert_non_null(strstr(seen_a.last_dead, "no system of the convention has that node"));
 }
 
+/* ---- batches (core/process/gateway/gateway_batch.h) ------------------ */
+
+#define BATCH_MAX 400
+
+/* A good batch of two int64 frames (0 and 1) to `to` from another node:
+ * head (12), then 4-byte length + 72-byte frame, twice: 164 bytes. */
+static size_t good_batch(uint8_t *out, ens_addr to, int64_t first, int frames)
+{
+    memcpy(out, "ENSB\1\0\0\0", 8);
+    out[8] = (uint8_t)frames;
+    out[9] = out[10] = out[11] = 0;
+    size_t off = 12;
+    for (int i = 0; i < frames; i++) {
+        ens_frame_hdr h = {.target = to, .sender = {7, to.node ^ 1u, 0}, .attempt = 1};
+        uint8_t *f = NULL;
+        size_t len = 0;
+        int64_t v = first + i;
+        assert_int_equal(ens__frame_build(&ens_msg_int64, &v, &h, 1u << 20, &f, &len), 0);
+        assert_true(off + 4 + len <= BATCH_MAX);
+        for (int k = 0; k < 4; k++)
+            out[off + (size_t)k] = (uint8_t)(len >> (8 * k));
+        memcpy(out + off + 4, f, len);
+        off += 4 + len;
+        free(f);
+    }
+    return off;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int k = 0; k < 4; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
+}
+
+/* One hostile batch: the good batch of two frames, then a patch of a byte
+ * or a 32-bit length at `at`, then cut to `len` bytes (0: as it is) or
+ * `extra` bytes appended. Each must be refused with `rows` BADFRAME rows of
+ * B's gateway, the last saying `why`, and no frame of it delivered. */
+typedef enum { AS_IS, BYTE, U32, NESTED, JUNK } patch_kind;
+typedef struct {
+    const char *name;
+    patch_kind kind;
+    size_t at;
+    uint32_t value;
+    size_t len, extra;
+    int rows;
+    const char *why;
+} hostile_batch;
+
+static const hostile_batch hostile_batches[] = {
+    {"cut inside the head", AS_IS, 0, 0, 7, 0, 1, "shorter than its head"},
+    {"unknown version", BYTE, 4, 2, 0, 0, 1, "unknown version"},
+    {"a stray head byte", BYTE, 6, 1, 0, 0, 1, "stray head bytes"},
+    {"count 0", U32, 8, 0, 0, 0, 1, "says 0 frames"},
+    {"count 1 (a lone frame crosses bare)", U32, 8, 1, 0, 0, 1, "says 1 frames"},
+    {"a count past what fits", U32, 8, 1000, 0, 0, 1, "says 1000 frames"},
+    {"a zero-length entry", U32, 12, 0, 0, 0, 1, "less than a frame header"},
+    {"an entry shorter than a header", U32, 12, 10, 0, 0, 1, "less than a frame header"},
+    {"a length past the end", U32, 88, 73, 0, 0, 1, "past the end"},
+    {"a length of 4 GiB", U32, 12, 0xffffffffu, 0, 0, 1, "past the end"},
+    {"cut inside the last frame", AS_IS, 0, 0, 150, 0, 1, "past the end"},
+    {"no room for the next length", U32, 12, 146, 0, 0, 1, "cut short before frame 2"},
+    {"bytes after the last frame", AS_IS, 0, 0, 0, 5, 1, "after the last frame"},
+    {"batches nested in a batch", NESTED, 0, 0, 0, 0, 2, "not a frame this system takes"},
+    {"garbage entries", JUNK, 0, 0, 0, 0, 2, "not a frame this system takes"},
+};
+
+static size_t hostile_bytes(const hostile_batch *c, ens_addr to, uint8_t *out)
+{
+    size_t len = good_batch(out, to, 0, 2);
+    if (c->kind == BYTE)
+        out[c->at] = (uint8_t)c->value;
+    else if (c->kind == U32)
+        put_u32(out + c->at, c->value);
+    else if (c->kind == NESTED || c->kind == JUNK) {
+        /* Two entries that pass the batch's own checks (lengths right) but
+         * are not frames: whole batches, or bytes of nothing. */
+        uint8_t inner[BATCH_MAX];
+        size_t n = good_batch(inner, to, 0, 2);
+        if (c->kind == JUNK)
+            for (size_t i = 0; i < n; i++)
+                inner[i] = (uint8_t)(i * 31 + 7);
+        assert_true(12 + 2 * (4 + n) <= BATCH_MAX);
+        len = 12;
+        for (int e = 0; e < 2; e++) {
+            put_u32(out + len, (uint32_t)n);
+            memcpy(out + len + 4, inner, n);
+            len += 4 + n;
+        }
+    }
+    if (c->len != 0)
+        len = c->len;
+    for (size_t i = 0; i < c->extra; i++)
+        out[len++] = 0;
+    return len;
+}
+
 /* A hostile publisher on B's node subject: garbage, a frame for another
- * node, a frame that claims one of B's own actors as its sender. Each is a
- * BADFRAME row of B's gateway; nothing crashes and B still answers. */
+ * node, a frame that claims one of B's own actors as its sender, then
+ * batches that lie (hostile_batches). Each is refused with a BADFRAME row
+ * of B's gateway and no frame of a refused batch reaches its actor;
+ * nothing crashes, a good batch still delivers in order and B answers. */
 static void test_garbage_on_the_node_subject_is_refused(void **state)
 {
     (void)state;
@@ -411,12 +564,53 @@ static void test_garbage_on_the_node_subject_is_refused(void **state)
     ens__frame_hdr_write(&h, frame);
     assert_int_equal(natsConnection_Publish(nc, subj, frame, sizeof(frame)), NATS_OK);
     assert_int_equal(natsConnection_FlushTimeout(nc, TEST_WAIT_MS), NATS_OK);
-    natsConnection_Destroy(nc);
     test_deadline d = test_deadline_in(TEST_WAIT_MS);
     while (seen_b.badframes < 4 && !test_deadline_passed(d))
         ens_system_run(sys_b, 50);
     assert_int_equal(seen_b.badframes, 4);
     assert_non_null(strstr(seen_b.last_bad, "names a sender of this system"));
+
+    ens_addr k = spawn_on(sys_b, &counter_def);
+    int rows = seen_b.badframes;
+    for (size_t i = 0; i < sizeof(hostile_batches) / sizeof(hostile_batches[0]); i++) {
+        const hostile_batch *c = &hostile_batches[i];
+        uint8_t bytes[BATCH_MAX + 8];
+        size_t len = hostile_bytes(c, k, bytes);
+        assert_int_equal(natsConnection_Publish(nc, subj, bytes, (int)len), NATS_OK);
+        assert_int_equal(natsConnection_FlushTimeout(nc, TEST_WAIT_MS), NATS_OK);
+        rows += c->rows;
+        d = test_deadline_in(TEST_WAIT_MS);
+        while (seen_b.badframes < rows && !test_deadline_passed(d))
+            ens_system_run(sys_b, 50);
+        if (seen_b.badframes != rows || strstr(seen_b.last_bad, c->why) == NULL)
+            fail_msg("%s: %d rows (want %d), last \"%s\" (want \"%s\")", c->name, seen_b.badframes,
+                     rows, seen_b.last_bad, c->why);
+    }
+    /* A good batch after them all: its three frames, in order, and nothing
+     * of the refused ones before them. */
+    uint8_t good[BATCH_MAX];
+    size_t len = good_batch(good, k, 0, 3);
+    assert_int_equal(natsConnection_Publish(nc, subj, good, (int)len), NATS_OK);
+    assert_int_equal(natsConnection_FlushTimeout(nc, TEST_WAIT_MS), NATS_OK);
+    natsConnection_Destroy(nc);
+    char got[64] = "";
+    d = test_deadline_in(TEST_WAIT_MS);
+    while (!test_deadline_passed(d)) {
+        ens_msg *r = NULL;
+        assert_int_equal(ens_ask(ens_system_ctx(sys_b), k, &ens_msg_string, &(ens_string_v){"?"},
+                                 TEST_WAIT_MS, &r),
+                         0);
+        snprintf(got, sizeof(got), "%s",
+                 ((const ens_string_v *)ens_msg_value(r, &ens_msg_string))->text);
+        ens_msg_free(r);
+        long long next = 0, bad = 0;
+        assert_int_equal(sscanf(got, "%lld %lld", &next, &bad), 2);
+        if (next >= 3 || bad != 0)
+            break; /* whole, or a frame of a refused batch came first */
+        ens_system_run(sys_b, 50);
+    }
+    assert_string_equal(got, "3 0");
+    assert_int_equal(seen_b.badframes, rows);
     test_expect_echo(ens_system_ctx(sys_a), echo, "still here", TEST_WAIT_MS);
 }
 
@@ -434,6 +628,9 @@ int main(void)
             members_teardown),
         cmocka_unit_test_setup_teardown(test_ten_thousand_tells_arrive_complete_and_in_order,
                                         members_setup, members_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_receiver_behind_a_small_mailbox_gets_every_tell_in_order, members_setup_small_b,
+            members_teardown),
         cmocka_unit_test_setup_teardown(test_an_actor_requests_an_actor_of_another_system,
                                         members_setup, members_teardown),
         cmocka_unit_test_setup_teardown(test_a_message_to_an_unknown_node_is_a_dead_letter,

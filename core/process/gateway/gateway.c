@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/process/gateway/gateway.h"
+#include "core/process/gateway/gateway_batch.h"
 #include "core/process/gateway/gateway_nats.h"
 #include "core/process/proc.h"
 #include "core/process/proc_tx.h"
@@ -52,6 +53,11 @@ static struct {
     ens_tx_table tx;
     uint8_t *scratch;
     uint64_t dropped_told; /* inbound drops already logged */
+    ens_gw_in *held;       /* messages from NATS not yet all delivered, oldest first */
+    size_t held_off;       /* in a held batch: the next entry (0: not checked yet) */
+    int64_t held_since;    /* ms: the last time a held message moved on */
+    ens_gw_batch *out;     /* frames gathered this turn, one batch per node */
+    size_t n_out, cap_out;
 } gw;
 
 static uint32_t node_wait_ms(void)
@@ -94,7 +100,9 @@ static void dead_letter(const uint8_t *frame, size_t len, const char *reason)
 
 /* ---- from NATS to a local receiver ---------------------------------- */
 
-static void inbound(const uint8_t *data, size_t len)
+/* A frame from NATS: refused, or queued to its local receiver (0), or
+ * ENS_EFULL: the receiver's queue is full, nothing was taken. */
+static int inbound(const uint8_t *data, size_t len)
 {
     ens_frame_hdr h;
     int err = ens__frame_hdr_read(data, len, gw.s->opts.max_frame_bytes, &h);
@@ -103,43 +111,112 @@ static void inbound(const uint8_t *data, size_t len)
                 "a message from NATS that is not a frame this system takes (%zu "
                 "bytes)",
                 len);
-        return;
+        return 0;
     }
     if (h.flags & ENS_FRAME_FRAGMENT) {
         refused(data, len, ENS_EBADFRAME, "a piece of a frame from NATS: only whole frames cross");
-        return;
+        return 0;
     }
     if (h.target.node != gw.self.node) {
         refused(data, len, ENS_EBADFRAME,
                 "a frame from NATS for node %" PRIu32 " on the subject of node %" PRIu32,
                 h.target.node, gw.self.node);
-        return;
+        return 0;
     }
     if (!ens_addr_is_none(h.sender) && h.sender.node == gw.self.node) {
         refused(data, len, ENS_EBADFRAME,
                 "a frame from NATS that names a sender of this system: refused");
-        return;
+        return 0;
     }
     uint8_t *copy = ens__malloc(len);
     if (copy == NULL) {
         ens__alloc_failed(gw.s, "a message from another system was lost");
-        return;
+        return 0;
     }
     memcpy(copy, data, len);
     int rc = ens__tx_send(&gw.tx, copy, len, &h, true);
     if (rc == ENS_EFULL)
-        dead_letter(data, len, "the receiver's queue is full (a message from another system)");
-    else if (rc < 0)
+        return rc;
+    if (rc < 0)
         ens__log(gw.s, NULL, ENS_LOG_ERROR, "gateway: a message from another system was lost: %s",
                  ens_strerror(rc));
+    return 0;
 }
 
+/* A frame whose receiver's queue stays full this long is a dead letter:
+ * one receiver that stopped reading must not hold every other message from
+ * NATS for ever. */
+static int64_t held_max_ms(void)
+{
+    uint32_t t = gw.s->opts.call_timeout_ms;
+    return t > 0 ? t : 30000u;
+}
+
+/* Deliver a frame, or keep it (false) while its receiver's queue is full. */
+static bool deliver(const uint8_t *frame, size_t len)
+{
+    if (inbound(frame, len) == 0) {
+        gw.held_since = ens__now_ms();
+        return true;
+    }
+    ens__tx_flush_all(&gw.tx); /* the receiver may have read meanwhile */
+    if (inbound(frame, len) == 0) {
+        gw.held_since = ens__now_ms();
+        return true;
+    }
+    if (ens__now_ms() - gw.held_since < held_max_ms())
+        return false;
+    dead_letter(frame, len, "the receiver's queue stayed full (a message from another system)");
+    return true;
+}
+
+/* The held message at its place: a lone frame, or a batch checked whole
+ * before any of its frames is taken (gateway_batch.h) then delivered from
+ * gw.held_off. False while a receiver's queue is full. */
+static bool deliver_message(const ens_gw_in *in)
+{
+    if (!ens__gw_batch_is(in->data, in->len))
+        return deliver(in->data, in->len);
+    if (gw.held_off == 0) {
+        char why[160];
+        if (ens__gw_batch_check(in->data, in->len, why, sizeof(why)) < 0) {
+            refused(in->data, in->len, ENS_EBADFRAME, "a batch from NATS refused: %s", why);
+            return true;
+        }
+        gw.held_off = ENS_GW_BATCH_HEAD;
+    }
+    const uint8_t *frame = NULL;
+    size_t len = 0, at = gw.held_off;
+    while (ens__gw_batch_next(in->data, in->len, &at, &frame, &len)) {
+        if (!deliver(frame, len))
+            return false;
+        gw.held_off = at;
+    }
+    return true;
+}
+
+/* Take what NATS delivered, behind what is held, and deliver in order until
+ * a receiver's queue is full (the rest waits for the next turn: NATS keeps
+ * queueing in the gateway, up to ENS_GW_INBOUND_MAX). */
 static void take_inbound(void)
 {
-    for (ens_gw_in *in = ens__gw_nats_take(gw.nats), *next; in != NULL; in = next) {
-        next = in->next;
-        inbound(in->data, in->len);
-        free(in);
+    ens_gw_in *fresh = ens__gw_nats_take(gw.nats);
+    if (gw.held == NULL) {
+        gw.held = fresh;
+        gw.held_since = ens__now_ms();
+    } else if (fresh != NULL) {
+        ens_gw_in *last = gw.held;
+        while (last->next != NULL)
+            last = last->next;
+        last->next = fresh;
+    }
+    while (gw.held != NULL) {
+        if (!deliver_message(gw.held))
+            break;
+        ens_gw_in *next = gw.held->next;
+        free(gw.held);
+        gw.held = next;
+        gw.held_off = 0;
     }
     uint64_t dropped = ens__gw_nats_dropped(gw.nats);
     if (dropped > gw.dropped_told) {
@@ -151,6 +228,79 @@ static void take_inbound(void)
 }
 
 /* ---- from a local sender to NATS ------------------------------------ */
+
+/* Frames for one node leave together at the end of the loop turn
+ * (publish_gathered): one NATS message instead of one per frame, in the
+ * order they were gathered, no bigger than the server's max_payload. */
+
+typedef struct {
+    uint32_t node;
+    const char *why;
+} failed_publish;
+
+static void dead_letter_entry(void *arg, const uint8_t *frame, size_t len)
+{
+    const failed_publish *f = arg;
+    char reason[200];
+    snprintf(reason, sizeof(reason), "node %" PRIu32 ": %s", f->node, f->why);
+    dead_letter(frame, len, reason);
+}
+
+static void publish_batch(ens_gw_batch *b)
+{
+    if (b->count == 0)
+        return;
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    ens__gw_batch_out(b, &data, &len);
+    failed_publish f = {b->node, NULL};
+    if (ens__gw_nats_publish(gw.nats, b->node, data, len, &f.why) < 0)
+        ens__gw_batch_each(b, dead_letter_entry, &f);
+    ens__gw_batch_clear(b);
+}
+
+static void publish_gathered(void)
+{
+    for (size_t i = 0; i < gw.n_out; i++)
+        publish_batch(&gw.out[i]);
+}
+
+static ens_gw_batch *batch_of(uint32_t node)
+{
+    for (size_t i = 0; i < gw.n_out; i++)
+        if (gw.out[i].node == node)
+            return &gw.out[i];
+    if (gw.n_out == gw.cap_out) {
+        size_t cap = gw.cap_out != 0 ? gw.cap_out * 2 : 4;
+        ens_gw_batch *t = ens__realloc(gw.out, cap * sizeof(*t));
+        if (t == NULL)
+            return NULL;
+        gw.out = t;
+        gw.cap_out = cap;
+    }
+    ens_gw_batch *b = &gw.out[gw.n_out++];
+    *b = (ens_gw_batch){.node = node};
+    return b;
+}
+
+static void gather(uint32_t node, const uint8_t *frame, size_t len)
+{
+    ens_gw_batch *b = batch_of(node);
+    if (b != NULL) {
+        size_t max = ens__gw_nats_max_payload(gw.nats);
+        if (b->count > 0 && ens__gw_batch_size_with(b, len) > max)
+            publish_batch(b); /* full: it leaves now, this frame starts the next */
+        if (ens__gw_batch_add(b, frame, len) == 0)
+            return;
+        publish_batch(b); /* no room to gather: what was gathered leaves first */
+    }
+    /* Alone, at once (keeps the order). */
+    const char *why = NULL;
+    if (ens__gw_nats_publish(gw.nats, node, frame, len, &why) < 0) {
+        failed_publish f = {node, why};
+        dead_letter_entry(&f, frame, len);
+    }
+}
 
 static void outbound(const uint8_t *frame, size_t len)
 {
@@ -172,11 +322,7 @@ static void outbound(const uint8_t *frame, size_t len)
         dead_letter(frame, len, reason);
         return;
     }
-    if (ens__gw_nats_publish(gw.nats, h.target.node, frame, len, &why) < 0) {
-        char reason[200];
-        snprintf(reason, sizeof(reason), "node %" PRIu32 ": %s", h.target.node, why);
-        dead_letter(frame, len, reason);
-    }
+    gather(h.target.node, frame, len);
 }
 
 static void frame_found(void *arg, ens_framed *f)
@@ -335,6 +481,8 @@ static void pump_ctl_tx(ens_tx_table *t)
 
 _Noreturn static void gateway_end(int status)
 {
+    if (gw.nats != NULL)
+        publish_gathered();
     ens__tx_drain(&gw.tx, CLOSE_FLUSH_MS, pump_ctl_tx);
     ens__gw_nats_close(gw.nats, CLOSE_FLUSH_MS);
     _exit(status);
@@ -397,18 +545,22 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
                 p[n++] = (struct pollfd){t->fd, POLLOUT, 0};
             }
         }
-        int k = poll(p, n, ens__tx_connecting(&gw.tx) ? 50 : 1000);
+        int k = poll(p, n, ens__tx_connecting(&gw.tx) || gw.held != NULL ? 10 : 1000);
         if (k < 0 && errno != EINTR)
             gateway_end(ENS_PROC_EXIT_CHANNEL);
-        if (k <= 0)
+        if (k <= 0) {
+            if (gw.held != NULL)
+                take_inbound();
             continue;
+        }
         if (p[0].revents != 0 && !handle_ctl())
             gateway_end(0); /* the admin ended, or closed the channel: the system ends */
-        if (p[1].revents != 0)
+        if (p[1].revents != 0 || gw.held != NULL)
             take_inbound();
         for (size_t i = 0; i < n_rx; i++)
             if (p[rx_at + i].revents != 0 && gw.rx[i]->fd >= 0)
                 read_rx(gw.rx[i]);
+        publish_gathered();
         for (size_t i = 0; i < n_tx; i++)
             if (p[tx_at + i].revents != 0)
                 ens__tx_flush(&gw.tx, waiting[i]);

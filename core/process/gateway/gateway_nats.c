@@ -133,6 +133,11 @@ static int set_options(ens_gw_nats *g, char *why, size_t why_len)
     free(servers);
     if (st == NATS_OK && (step = "name") != NULL)
         st = natsOptions_SetName(g->opts, name);
+    /* Each publish is written at once, not left to libnats's flusher thread
+     * (which waits about a millisecond to gather more): the gateway already
+     * gathers a loop turn's frames for a node into one message. */
+    if (st == NATS_OK && (step = "send at once") != NULL)
+        st = natsOptions_SetSendAsap(g->opts, true);
     if (st == NATS_OK && (step = "reconnect") != NULL)
         st = natsOptions_SetMaxReconnect(g->opts, -1);
     if (st == NATS_OK)
@@ -280,6 +285,12 @@ int ens__gw_nats_node_known(ens_gw_nats *g, uint32_t node, uint32_t wait_ms, con
     }
     g->known[g->n_known++] = node;
     return 1;
+}
+
+size_t ens__gw_nats_max_payload(ens_gw_nats *g)
+{
+    int64_t max = natsConnection_GetMaxPayload(g->conn);
+    return max > 0 ? (size_t)max : (size_t)1 << 20;
 }
 
 int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, size_t len,

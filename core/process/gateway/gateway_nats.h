@@ -68,6 +68,10 @@ int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, si
 typedef struct __natsConnection natsConnection;
 natsConnection *ens__gw_nats_conn(ens_gw_nats *g);
 
+/* The largest NATS message the server takes (its max_payload; 1 MiB
+ * until the server has said). */
+size_t ens__gw_nats_max_payload(ens_gw_nats *g);
+
 /* Push out what was published, waiting up to wait_ms, and close. */
 void ens__gw_nats_close(ens_gw_nats *g, uint32_t wait_ms);
 
