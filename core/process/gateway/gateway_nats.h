@@ -63,6 +63,11 @@ int ens__gw_nats_node_known(ens_gw_nats *g, uint32_t node, uint32_t wait_ms, con
 int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, size_t len,
                          const char **why);
 
+/* The NATS connection itself (borrowed), for the names half
+ * (gateway_names.c), which speaks JetStream on it. */
+typedef struct __natsConnection natsConnection;
+natsConnection *ens__gw_nats_conn(ens_gw_nats *g);
+
 /* Push out what was published, waiting up to wait_ms, and close. */
 void ens__gw_nats_close(ens_gw_nats *g, uint32_t wait_ms);
 
