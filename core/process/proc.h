@@ -122,6 +122,27 @@ typedef struct {
 } ens__ctl_name_v; /* "S(is)" requester -> admin (core/process/admin/proc_names.c); reply
                      ens__ctl_ack with the address (LOOKUP) and status */
 
+/* Names across hosts, between the admin and the gateway of a system in a
+ * convention (core/process/admin/names_wide.c, core/process/gateway/gateway_names.c). */
+enum ens_gwname_op {
+    ENS_GWNAME_CLAIM = 1, /* admin -> gateway: name -> addr unless the name is taken; answered */
+    ENS_GWNAME_RELEASE,   /* admin -> gateway: delete name, only at revision rev (0: only if
+                             its value is addr); answered once done or moot */
+    ENS_GWNAME_ANSWER,    /* gateway -> admin, under the request's corr: status (0 claimed at
+                             rev; 1 taken, addr its holder; < 0 why not) */
+    ENS_GWNAME_SEEN,      /* gateway -> admin: the watch saw name -> addr at rev (status < 0:
+                             the entry is not an address, lookups refuse it) */
+    ENS_GWNAME_GONE,      /* gateway -> admin: the watch saw name deleted */
+};
+
+typedef struct {
+    int32_t op; /* enum ens_gwname_op */
+    int32_t status;
+    ens_addr addr;
+    uint64_t rev; /* the entry's revision in the names bucket */
+    char *name;
+} ens__ctl_gwname_v; /* "S(ii$(Uuu)Us)" ens.ctl.GwName, both ways */
+
 typedef struct {
     uint64_t def; /* the ens_actor_def pointer */
     ens_addr addr, parent;
@@ -137,6 +158,7 @@ extern ens_msgtype ens__ctl_fork;
 /* "ens.ctl.Spare" (an ens__ctl_flag_v, enable: how many): admin -> zygote, make more spares. */
 extern ens_msgtype ens__ctl_spare;
 extern ens_msgtype ens__ctl_name;
+extern ens_msgtype ens__ctl_gwname;
 /* "ens.ctl.Kill" (an ens__ctl_conn_v, conn_id 0): -> admin, SIGKILL peer for good. */
 extern ens_msgtype ens__ctl_kill;
 /* "ens.ctl.Release" (an ens__ctl_conn_v, conn_id 0): parent -> admin, end the

@@ -44,6 +44,9 @@ static const struct err_entry err_table[] = {
     {ENS_ENOTJOURNAL, "ENS_ENOTJOURNAL",
      "not an ensemble journal (not a sqlite database, another program's database, corrupt, or a "
      "schema version this build does not read)"},
+    {ENS_EUNREACHABLE, "ENS_EUNREACHABLE",
+     "the convention's NATS servers cannot be reached (the gateway is not connected, or "
+     "not running): nothing convention-wide can be registered now"},
 };
 
 static const struct err_entry *err_find(int err)

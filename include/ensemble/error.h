@@ -41,6 +41,7 @@ enum ens_error {
     ENS_EPEERCRED = -1008,     /* the system's socket is held by another user */
     ENS_ETOOMANY = -1009,      /* too many programs connected to the system */
     ENS_ENOTJOURNAL = -1010,   /* the file is not an ensemble journal this build reads */
+    ENS_EUNREACHABLE = -1011,  /* the convention's NATS servers cannot be reached now */
 };
 
 /* A static English sentence describing err; never NULL. Unknown codes give

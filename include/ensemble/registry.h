@@ -19,6 +19,24 @@
  * by the system's call timeout (the admin never waits on an actor). The
  * list of names is part of the status: ens_actor_status.name (ens status,
  * ens names).
+ *
+ * In a convention (ens_system_opts.convention) names are convention-wide:
+ * one table for every system of the convention, the JetStream key-value
+ * bucket "ens-<convention>-names" (value: the holder's address as
+ * ens_addr_format writes it). ens_name_spawn and ens_name_register claim
+ * the name there (atomically across the cluster) before the actor is
+ * named, so create-or-get raced from several systems starts one actor. A
+ * name is deleted when its actor ends, by its system and only at the
+ * revision that system claimed. Lookups (and ens_name_send) answer from a
+ * cache the gateway's watch keeps fresh: a name claimed or dropped on
+ * another system is seen after the watch delivers it, so a lookup may
+ * briefly miss a new name or return an address whose actor just ended.
+ * Extra errors in a convention: ENS_EUNREACHABLE (ens_name_spawn,
+ * ens_name_register: the convention's NATS servers cannot be reached or
+ * the gateway is not running; the log says which; lookups still answer
+ * from the cache), ENS_EBADFRAME (ens_name_lookup, ens_name_send,
+ * ens_name_spawn: the name's entry in the bucket is not an address, as
+ * only another program could write it: refused, logged).
  */
 #ifndef ENSEMBLE_REGISTRY_H
 #define ENSEMBLE_REGISTRY_H

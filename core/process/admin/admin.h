@@ -48,7 +48,10 @@
  *  - admin_loop.c    the loop: epoll, SIGCHLD, programs connecting by name,
  *                    shutdown and the end;
  *  - proc_names.c    the system's name table; idmap.c the map records are
- *                    found by.
+ *                    found by;
+ *  - names_wide.c    in a convention, names across hosts: claims and
+ *                    deletions in the convention's bucket asked of the
+ *                    gateway, and the cache of other systems' names.
  *
  * Everything here runs on the admin's one thread, from its loop (an event of
  * a turn's batch, or the turn's end), never from a signal handler. A record
@@ -422,6 +425,14 @@ void ens__admin_zygote_exited(int wstatus);
 /* Read and act on every control frame waiting on r's channel. On a closed
  * channel the channel is closed, and an outside endpoint's record freed. */
 void ens__admin_on_ctl(arec *r);
+
+/* Start an actor as ens.ctl.Spawn v of `from` asks (its correlation id
+ * corr), and answer it: at once, or for a synchronous spawn once init ran.
+ * claimed/rev: the address a convention-wide claim of v's global name was
+ * made for and the claim's revision (names_wide.c), or ENS_ADDR_NONE/0
+ * (the name, if any, is this system's alone). */
+void ens__admin_spawn(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr claimed,
+                      uint64_t rev);
 
 /* r ended before its init was acknowledged: answer the synchronous spawn
  * waiting for it (if any) with its init failure as r reported it

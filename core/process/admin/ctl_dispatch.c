@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/process/admin/admin.h"
+#include "core/process/admin/names_wide.h"
 #include "core/process/admin/proc_names.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
@@ -85,6 +86,21 @@ static void do_spawn(arec *from, const ens_msg *m)
         ens__admin_reincarnate(from, m);
         return;
     }
+    /* In a convention a name no actor of this system holds is claimed in
+     * the convention's bucket first (names_wide.c): the spawn goes on when
+     * the gateway answers. */
+    const bool named = v->global != NULL && v->global[0] != '\0';
+    if (named && ens__admin_wide() && !admin_state.shutting_down && ens_name_valid(v->global) &&
+        ens_addr_is_none(ens__admin_name_get(v->global))) {
+        ens__admin_wide_spawn(from, m);
+        return;
+    }
+    ens__admin_spawn(from, v, m->hdr.corr, ENS_ADDR_NONE, 0);
+}
+
+void ens__admin_spawn(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr claimed,
+                      uint64_t rev)
+{
     /* The same program image can pass the definition itself; a program
      * connected by name can only name a registered one. */
     const ens_actor_def *def =
@@ -92,8 +108,11 @@ static void do_spawn(arec *from, const ens_msg *m)
     ens__ctl_status_v reply = {ENS_ADDR_NONE, 0};
     arec *r = NULL;
     /* ens_name_spawn: create-or-get, atomic because nothing else runs here
-     * between the check and the registration. */
+     * between the check and the registration (and, in a convention, because
+     * the bucket took this system's claim and no other). */
     const bool named = v->global != NULL && v->global[0] != '\0';
+    const bool wide = rev != 0;
+    bool name_set = false;
     ens_addr holder = named ? ens__admin_name_get(v->global) : ENS_ADDR_NONE;
     if (admin_state.shutting_down)
         reply.status = ENS_ESHUTDOWN;
@@ -113,7 +132,7 @@ static void do_spawn(arec *from, const ens_msg *m)
     else if ((r = ens__admin_rec_add()) == NULL)
         reply.status = ENS_ENOMEM;
     if (reply.status == 0) {
-        r->addr = (ens_addr){admin_state.next_id++, admin_state.sys->node, 0};
+        r->addr = wide ? claimed : (ens_addr){admin_state.next_id++, admin_state.sys->node, 0};
         ens__admin_rec_index(r);
         r->parent = from->outside ? ENS_ADDR_NONE : from->addr;
         r->parent_inc = from->incarnation;
@@ -145,9 +164,11 @@ static void do_spawn(arec *from, const ens_msg *m)
             }
             r->sync_pending = v->sync != 0;
             r->requester = from->addr;
-            r->req_corr = m->hdr.corr;
-            if (reply.status == 0)
-                reply.status = named ? ens__admin_name_set(v->global, r->addr) : 0;
+            r->req_corr = corr;
+            if (reply.status == 0 && named)
+                reply.status = wide ? ens__admin_name_set_claimed(v->global, r->addr, rev)
+                                    : ens__admin_name_set(v->global, r->addr);
+            name_set = reply.status == 0 && named;
             if (reply.status == 0)
                 reply.status = ens__admin_fork_actor(r, v->sync != 0, stage_fd);
         }
@@ -162,13 +183,25 @@ static void do_spawn(arec *from, const ens_msg *m)
             reply.addr = r->addr;
         }
     }
+    /* A claim the spawn did not use is deleted again. */
+    if (wide && !name_set)
+        ens__admin_wide_release(v->global, rev, claimed);
     if (reply.status != 0 || !v->sync)
-        ens__admin_ctl_out(from, reply.addr, &ens__ctl_spawned, &reply, m->hdr.corr, -1, false);
+        ens__admin_ctl_out(from, reply.addr, &ens__ctl_spawned, &reply, corr, -1, false);
 }
 
 /* A name request: answered at once (core/process/admin/proc_names.c). */
 static void do_name(arec *from, const ens_msg *m)
 {
+    const ens__ctl_name_v *v = m->value;
+    /* In a convention, naming an actor with a name no actor of this system
+     * holds is a claim in the convention's bucket first (names_wide.c). */
+    if (v->op == ENS_NAMES_REGISTER && ens__admin_wide() && !from->outside &&
+        ens_name_valid(v->name) && ens_addr_is_none(ens__admin_name_get(v->name)) &&
+        ens__admin_name_of(from->addr) == NULL) {
+        ens__admin_wide_register(from, v->name, m->hdr.corr);
+        return;
+    }
     ens__ctl_status_v reply = {ENS_ADDR_NONE, 0};
     reply.status = ens__admin_name_request(from->addr, !from->outside, m->value, &reply.addr);
     ens__admin_ctl_out(from, reply.addr, &ens__ctl_ack, &reply, m->hdr.corr, -1, false);
@@ -473,6 +506,7 @@ static const ctl_handler handlers[] = {
     {&ens__ctl_log, on_log_line},
     {&ens__ctl_deadletter, on_dead_letter},
     {&ens__ctl_poison, do_poison},
+    {&ens__ctl_gwname, ens__admin_wide_on_ctl},
 };
 
 static const ctl_handler *handler_of(uint32_t type_id)

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "core/process/admin/admin.h"
+#include "core/process/admin/names_wide.h"
 #include "core/process/gateway/gateway.h"
 #include "ensemble/error.h"
 
@@ -464,6 +465,7 @@ static int gateway_fork(void)
     ens__admin_dirty(r);
     admin_state.gpid = pid;
     admin_state.gateway = r;
+    ens__admin_wide_gateway_up();
     if (ready == ENS_EAGAIN)
         ens__log(s, NULL, ENS_LOG_WARN,
                  "the gateway is not connected to NATS yet: messages to other systems become "
@@ -492,6 +494,7 @@ void ens__admin_gateway_exited(int wstatus)
         ens__admin_close_ctl(old);
         ens__admin_rec_free(old); /* senders connected to it see the hang-up */
     }
+    ens__admin_wide_gateway_down();
     if (admin_state.shutting_down && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
         return; /* its orderly end with the system */
     char how[64];

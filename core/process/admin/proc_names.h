@@ -9,6 +9,7 @@
 #define ENS_CORE_PROC_NAMES_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/process/proc.h"
 
@@ -17,16 +18,28 @@
  * the status for the reply, and *out the address for LOOKUP. */
 int ens__admin_name_request(ens_addr from, bool is_actor, const ens__ctl_name_v *v, ens_addr *out);
 
-/* The live actor named `name`, or ENS_ADDR_NONE (NULL or "": none). */
+/* LOOKUP: this system's actor named `name`, else (in a convention) the
+ * holder the convention's bucket names, as the watch last reported it
+ * (core/process/admin/names_wide.c). 0, ENS_ENOENT, ENS_EBADFRAME (the
+ * bucket's entry is not an address: refused). */
+int ens__admin_name_lookup(const char *name, ens_addr *out);
+
+/* The live actor of this system named `name`, or ENS_ADDR_NONE (NULL or "": none). */
 ens_addr ens__admin_name_get(const char *name);
 
 /* Name the new actor addr (spawned by ens_name_spawn). 0, ENS_ENOMEM. */
 int ens__admin_name_set(const char *name, ens_addr addr);
 
+/* Name addr `name`, claimed in the convention's bucket at revision rev:
+ * when the name leaves the table, the entry is deleted at that revision.
+ * 0, ENS_EEXIST, ENS_ENOMEM (the caller releases the claim). */
+int ens__admin_name_set_claimed(const char *name, ens_addr addr, uint64_t rev);
+
 /* The name of addr (borrowed until the table changes), or NULL. */
 const char *ens__admin_name_of(ens_addr addr);
 
-/* addr ended for good: its name, if any, is free again. */
+/* addr ended for good: its name, if any, is free again (in a convention,
+ * its entry in the bucket is deleted at the revision it was claimed at). */
 void ens__admin_name_forget(ens_addr addr);
 
 #endif

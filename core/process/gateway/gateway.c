@@ -21,6 +21,7 @@
 
 #include "core/process/gateway/gateway.h"
 #include "core/process/gateway/gateway_batch.h"
+#include "core/process/gateway/gateway_names.h"
 #include "core/process/gateway/gateway_nats.h"
 #include "core/process/proc.h"
 #include "core/process/proc_tx.h"
@@ -48,6 +49,7 @@ static struct {
     int ctl;
     int wake;
     ens_gw_nats *nats;
+    ens_gw_names *names; /* names across hosts (gateway_names.c) */
     grx **rx;
     size_t n_rx, cap_rx;
     ens_tx_table tx;
@@ -466,6 +468,8 @@ static bool handle_ctl(void)
             const ens__ctl_conn_v *v = m->value;
             rx_add(fd, v->peer);
             taken = true;
+        } else if (t == ens__ctl_gwname.id) {
+            ens__gw_names_request(gw.names, m->value, m->hdr.corr);
         }
         for (int i = taken ? 1 : 0; i < nfds; i++)
             close(fds[i]);
@@ -484,6 +488,7 @@ _Noreturn static void gateway_end(int status)
     if (gw.nats != NULL)
         publish_gathered();
     ens__tx_drain(&gw.tx, CLOSE_FLUSH_MS, pump_ctl_tx);
+    ens__gw_names_close(gw.names);
     ens__gw_nats_close(gw.nats, CLOSE_FLUSH_MS);
     _exit(status);
 }
@@ -517,9 +522,11 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     ens__ctl_send(ctl, self, &ens__ctl_ack, &ready, 0, NULL, 0);
     if (gw.nats == NULL)
         _exit(ENS_PROC_EXIT_NO_ACTOR);
+    gw.names = ens__gw_names_open(s, gw.nats, ctl, self, gw.wake);
     struct pollfd *p = NULL;
     size_t cap = 0;
     for (;;) {
+        ens__gw_names_tick(gw.names);
         ens__tx_flush_all(&gw.tx);
         size_t want = 2 + gw.n_rx + gw.tx.n;
         if (want > cap) {

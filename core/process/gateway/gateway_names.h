@@ -1,0 +1,55 @@
+/*
+ * core/process/gateway/gateway_names.h - global names across hosts, the
+ * gateway's half: the convention's JetStream KeyValue bucket
+ * `ens-<convention>-names` (key: the name, value: the holder's address as
+ * ens_addr_format writes it), create-or-get by kvStore_Create (atomic in
+ * the cluster), deletion only at the revision a claim created, and a
+ * watch whose entries go to the admin's cache (ens.ctl.GwName SEEN and
+ * GONE). Internal to core/process/gateway/; the admin's half is
+ * core/process/admin/names_wide.c.
+ *
+ * Everything is called from the gateway's loop thread except the watch,
+ * which runs on a thread of its own (kvWatcher_Next blocks): it queues
+ * entries and wakes the loop through the eventfd the inbound frames use.
+ * A claim or a deletion blocks the loop for one JetStream round trip (at
+ * most half the call timeout, and not at all while the connection is
+ * down: refused at once).
+ */
+#ifndef ENS_CORE_GATEWAY_NAMES_H
+#define ENS_CORE_GATEWAY_NAMES_H
+
+#include <stdint.h>
+
+#include "core/process/gateway/gateway_nats.h"
+#include "core/process/proc.h"
+
+#pragma GCC visibility push(hidden)
+
+typedef struct ens_gw_names ens_gw_names;
+
+/* The names half of the gateway of s, on the connection of g (borrowed),
+ * answering the admin on ctl as `self`; wake_fd (borrowed) is written when
+ * watch entries wait. The bucket is opened (created if no system made it
+ * yet) once the connection is up: here, or at a later tick. NULL when out
+ * of memory (logged). */
+ens_gw_names *ens__gw_names_open(ens_system *s, ens_gw_nats *g, int ctl, ens_addr self,
+                                 int wake_fd);
+
+/* A request of the admin's (an ens.ctl.GwName CLAIM or RELEASE, corr its
+ * correlation id): done, and answered (a RELEASE that cannot be done while
+ * NATS is unreachable is kept and tried again by the tick, answered then).
+ * n NULL (out of memory at the start): not answered; the requester's call
+ * times out. */
+void ens__gw_names_request(ens_gw_names *n, const ens__ctl_gwname_v *v, uint64_t corr);
+
+/* From the loop, each turn: open the bucket and start the watch once
+ * connected, try kept releases again (at most every 500 ms), and send the
+ * watch's entries to the admin. n NULL: nothing. */
+void ens__gw_names_tick(ens_gw_names *n);
+
+/* Stop the watch (joins its thread) and free n. NULL: nothing. */
+void ens__gw_names_close(ens_gw_names *n);
+
+#pragma GCC visibility pop
+
+#endif

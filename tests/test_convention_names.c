@@ -1,0 +1,432 @@
+/*
+ * tests/test_convention_names.c - global names across hosts (process base):
+ * one private nats-server (tests/support/nats_server.h), three systems of
+ * one convention on this host. A name registered on one system is found
+ * and reached from the others; create-or-get raced from the three starts
+ * one actor; a name goes when its actor ends, and only the entry its owner
+ * claimed; garbage in the bucket is refused; with the server gone a
+ * registration says ENS_EUNREACHABLE. Skipped, with a message, when
+ * nats-server is not installed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <nats/nats.h>
+
+#include "support/deadline.h"
+#include "support/nats_server.h"
+
+#include "ensemble/ensemble.h"
+
+#define SPAWNERS 20 /* racing spawners per system */
+
+static test_nats server;
+static char conv_name[32];
+static ens_system *sys[3];
+
+#define NEED_SERVER()                                                                              \
+    do {                                                                                           \
+        if (server.pid == 0) {                                                                     \
+            print_message("nats-server is not installed: skipped\n");                              \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* ---- actors ------------------------------------------------------------- */
+
+typedef struct addr_v {
+    ens_addr addr;
+} addr_v;
+static ens_msgtype addr_t = {"cn.Addr", "S(" ENS_ADDR_FMT ")", sizeof(addr_v), 0, 0};
+
+typedef struct report_v {
+    int32_t rc;
+    int32_t spare;
+    ens_addr addr;
+} report_v;
+static ens_msgtype report_t = {"cn.Report", "S(ii" ENS_ADDR_FMT ")", sizeof(report_v), 0, 0};
+
+/* Adds up the ens.Int64 it gets (an init of the raced actor sends 1),
+ * counts the reports of spawners and whether they all name one address;
+ * asked with an ens.String: "stop" stops it, anything else is answered
+ * "<sum> <reports> <reports of an error or another address than the
+ * first> <reports of a creation>". */
+typedef struct tally {
+    int64_t sum;
+    int reports, differ, creators;
+    ens_addr first;
+} tally;
+
+static int tally_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    tally *t = state;
+    const int64_t *n = ens_msg_value(m, &ens_msg_int64);
+    const report_v *r = ens_msg_value(m, &report_t);
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+    if (n != NULL) {
+        t->sum += *n;
+    } else if (r != NULL) {
+        if (t->reports++ == 0)
+            t->first = r->addr;
+        t->creators += r->rc == 0;
+        t->differ += r->rc < 0 || r->rc > 1 || !ens_addr_equal(r->addr, t->first);
+    } else if (s != NULL && s->text != NULL && strcmp(s->text, "stop") == 0) {
+        return ens_stop(c, ENS_EXIT_NORMAL, 0);
+    } else if (s != NULL) {
+        char text[96];
+        snprintf(text, sizeof(text), "%lld %d %d %d", (long long)t->sum, t->reports, t->differ,
+                 t->creators);
+        return ens_reply(c, &ens_msg_string, &(ens_string_v){text});
+    }
+    return 0;
+}
+
+static const ens_actor_def tally_def = {
+    .name = "cn.Tally", .state_size = sizeof(tally), .receive = tally_receive};
+
+/* The actor raced for: its init tells the tally whose address is its
+ * argument that it ran. */
+static int raced_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)state;
+    const addr_v *to = ens_msg_value(arg, &addr_t);
+    if (to == NULL)
+        return ENS_EINVAL;
+    int64_t one = 1;
+    return ens_send(c, to->addr, &ens_msg_int64, &one);
+}
+
+static int raced_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    (void)c, (void)state, (void)m;
+    return 0;
+}
+
+static const ens_actor_def raced_def = {
+    .name = "cn.Raced", .init = raced_init, .receive = raced_receive};
+
+/* On an ens.String "NAME": create-or-get NAME (a raced actor reporting to
+ * the tally of its argument), then report what it got to that tally. */
+static int spawner_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)c;
+    const addr_v *to = ens_msg_value(arg, &addr_t);
+    if (to == NULL)
+        return ENS_EINVAL;
+    *(ens_addr *)state = to->addr;
+    return 0;
+}
+
+static int spawner_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    ens_addr tally_at = *(ens_addr *)state;
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+    if (s == NULL || s->text == NULL)
+        return 0;
+    report_v r = {0, 0, ENS_ADDR_NONE};
+    r.rc = ens_name_spawn(c, s->text, &raced_def, &addr_t, &(addr_v){tally_at}, &r.addr);
+    return ens_send(c, tally_at, &report_t, &r);
+}
+
+static const ens_actor_def spawner_def = {.name = "cn.Spawner",
+                                          .state_size = sizeof(ens_addr),
+                                          .init = spawner_init,
+                                          .receive = spawner_receive};
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static ens_system *start_member(void)
+{
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = "";
+    o.log_path = "/dev/null";
+    o.convention.servers = server.url;
+    o.convention.name = conv_name;
+    ens_system *s = NULL;
+    assert_int_equal(ens_system_start(&o, &s), 0);
+    return s;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (ens_msgtype_register(&addr_t) != 0 || ens_msgtype_register(&report_t) != 0)
+        return -1;
+    if (test_nats_program() == NULL)
+        return 0; /* each test skips and says why */
+    if (test_nats_start(&server, TEST_WAIT_MS) != 0)
+        return -1;
+    snprintf(conv_name, sizeof(conv_name), "n%d", (int)getpid());
+    for (int i = 0; i < 3; i++)
+        sys[i] = start_member();
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        if (sys[i] != NULL)
+            ens_system_stop(sys[i], 5000);
+    test_nats_stop(&server);
+    nats_Close();
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static ens_ctx *ctx(int i)
+{
+    return ens_system_ctx(sys[i]);
+}
+
+static ens_addr spawn_on(int i, const ens_actor_def *d, const ens_msgtype *t, const void *v)
+{
+    ens_addr a = ENS_ADDR_NONE;
+    assert_int_equal(ens_spawn(ctx(i), d, t, v, &a), 0);
+    return a;
+}
+
+/* Let each starting program's sends leave (an outside send goes out during
+ * its system's next call), waiting a little on each. */
+static void run_all(void)
+{
+    for (int i = 0; i < 3; i++)
+        ens_system_run(sys[i], 5);
+}
+
+/* What the tally at `at` says, asked from system i. */
+static void tally_says(int i, ens_addr at, char *out, size_t len)
+{
+    ens_msg *r = NULL;
+    assert_int_equal(ens_ask(ctx(i), at, &ens_msg_string, &(ens_string_v){"?"}, TEST_WAIT_MS, &r),
+                     0);
+    snprintf(out, len, "%s", ((const ens_string_v *)ens_msg_value(r, &ens_msg_string))->text);
+    ens_msg_free(r);
+}
+
+/* Wait until a lookup of name on system i returns rc (and, for 0, want). */
+static void await_lookup(int i, const char *name, int rc, ens_addr want)
+{
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    int got = 0;
+    ens_addr a = ENS_ADDR_NONE;
+    for (;;) {
+        got = ens_name_lookup(ctx(i), name, &a);
+        if (got == rc && (rc != 0 || ens_addr_equal(a, want)))
+            return;
+        if (test_deadline_passed(d))
+            fail_msg("system %d, lookup of %s: %s, not %s in time", i, name, ens_err_name(got),
+                     ens_err_name(rc));
+        run_all(); /* nothing to wait on: the cache is the admin's */
+    }
+}
+
+/* The test's own connection to the bucket, as a hostile program of the
+ * same user would have. */
+typedef struct bucket {
+    natsConnection *nc;
+    jsCtx *js;
+    kvStore *kv;
+} bucket;
+
+static void bucket_open(bucket *b)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "ens-%s-names", conv_name);
+    assert_int_equal(natsConnection_ConnectTo(&b->nc, server.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&b->js, b->nc, NULL), NATS_OK);
+    assert_int_equal(js_KeyValue(&b->kv, b->js, name), NATS_OK);
+}
+
+static void bucket_close(bucket *b)
+{
+    kvStore_Destroy(b->kv);
+    jsCtx_Destroy(b->js);
+    natsConnection_Destroy(b->nc);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_a_name_registered_on_one_system_is_found_and_reached_from_the_others(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr t = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(0), "svc.tally", &tally_def, NULL, NULL, &t), 0);
+    for (int i = 1; i < 3; i++) {
+        await_lookup(i, "svc.tally", 0, t);
+        int64_t n = 10 * i;
+        assert_int_equal(ens_name_send(ctx(i), "svc.tally", &ens_msg_int64, &n), 0);
+    }
+    /* 10 from B and 20 from C, each behind its lookup. */
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    char got[96] = "";
+    while (!test_deadline_passed(d)) {
+        tally_says(1, t, got, sizeof(got));
+        if (strcmp(got, "30 0 0 0") == 0)
+            return;
+        run_all();
+    }
+    fail_msg("the tally says %s, not 30 0 0", got);
+}
+
+static void test_create_or_get_raced_from_three_systems_starts_one_actor(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr t = spawn_on(0, &tally_def, NULL, NULL);
+    ens_addr sp[3][SPAWNERS];
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < SPAWNERS; k++)
+            sp[i][k] = spawn_on(i, &spawner_def, &addr_t, &(addr_v){t});
+    /* Every spawner asked at once, the three systems in turn. */
+    for (int k = 0; k < SPAWNERS; k++)
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(
+                ens_send(ctx(i), sp[i][k], &ens_msg_string, &(ens_string_v){"race.one"}), 0);
+    char want[64], got[96] = "";
+    snprintf(want, sizeof(want), "1 %d 0 1", 3 * SPAWNERS);
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    while (!test_deadline_passed(d)) {
+        tally_says(0, t, got, sizeof(got));
+        if (strcmp(got, want) == 0)
+            break;
+        run_all();
+    }
+    /* One init, one creation, every spawner got the one address (each
+     * actor started would have been reported by its spawner, with its own
+     * address). */
+    assert_string_equal(got, want);
+    ens_addr one = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_lookup(ctx(0), "race.one", &one), 0);
+    for (int i = 1; i < 3; i++)
+        await_lookup(i, "race.one", 0, one);
+}
+
+static void test_a_name_disappears_everywhere_when_its_actor_ends(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr t = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(1), "gone.soon", &tally_def, NULL, NULL, &t), 0);
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "gone.soon", 0, t);
+    assert_int_equal(ens_send(ctx(1), t, &ens_msg_string, &(ens_string_v){"stop"}), 0);
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "gone.soon", ENS_ENOENT, ENS_ADDR_NONE);
+    /* Free again for anyone: another system takes it. */
+    ens_addr again = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(2), "gone.soon", &tally_def, NULL, NULL, &again), 0);
+    assert_int_not_equal(again.node, t.node);
+}
+
+static void test_a_late_cleanup_never_deletes_a_later_claim(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr first = ENS_ADDR_NONE, second = ENS_ADDR_NONE, sync = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(0), "late.one", &tally_def, NULL, NULL, &first), 0);
+    /* The entry of A's claim vanishes behind A's back (as after an
+     * operator's delete), and B claims the name anew. */
+    bucket b = {0};
+    bucket_open(&b);
+    assert_int_equal(kvStore_Delete(b.kv, "late.one"), NATS_OK);
+    await_lookup(1, "late.one", ENS_ENOENT, ENS_ADDR_NONE);
+    assert_int_equal(ens_name_spawn(ctx(1), "late.one", &tally_def, NULL, NULL, &second), 0);
+    /* A's actor ends: A deletes its entry, at the revision it claimed. */
+    assert_int_equal(ens_send(ctx(0), first, &ens_msg_string, &(ens_string_v){"stop"}), 0);
+    await_lookup(0, "late.one", 0, second);
+    /* A's gateway answers in order: once a later claim of A's is answered,
+     * the deletion asked before it has been tried. */
+    assert_int_equal(ens_name_spawn(ctx(0), "late.sync", &tally_def, NULL, NULL, &sync), 0);
+    kvEntry *e = NULL;
+    assert_int_equal(kvStore_Get(&e, b.kv, "late.one"), NATS_OK);
+    char want[ENS_ADDR_STRLEN];
+    ens_addr_format(second, want, sizeof(want));
+    assert_string_equal(kvEntry_ValueString(e), want);
+    kvEntry_Destroy(e);
+    bucket_close(&b);
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "late.one", 0, second);
+}
+
+static void test_garbage_in_the_bucket_is_refused(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    bucket b = {0};
+    bucket_open(&b);
+    uint64_t rev = 0;
+    static const uint8_t binary[] = {'e', 'n', 's', ':', '1', '/', '2', 0, 0xff, 0xfe};
+    char long_value[4096];
+    memset(long_value, 'x', sizeof(long_value) - 1);
+    long_value[sizeof(long_value) - 1] = '\0';
+    assert_int_equal(kvStore_PutString(&rev, b.kv, "junk.text", "not an address"), NATS_OK);
+    assert_int_equal(kvStore_Put(&rev, b.kv, "junk.binary", binary, sizeof(binary)), NATS_OK);
+    assert_int_equal(kvStore_PutString(&rev, b.kv, "junk.long", long_value), NATS_OK);
+    assert_int_equal(kvStore_PutString(&rev, b.kv, "junk.nonode", "ens:0/5"), NATS_OK);
+    assert_int_equal(kvStore_PutString(&rev, b.kv, "not=valid", "ens:1/2"), NATS_OK);
+    bucket_close(&b);
+    static const char *const junk[] = {"junk.text", "junk.binary", "junk.long", "junk.nonode"};
+    for (size_t k = 0; k < sizeof(junk) / sizeof(junk[0]); k++) {
+        await_lookup(2, junk[k], ENS_EBADFRAME, ENS_ADDR_NONE);
+        int64_t n = 1;
+        assert_int_equal(ens_name_send(ctx(2), junk[k], &ens_msg_int64, &n), ENS_EBADFRAME);
+        /* Create-or-get reads the holder back: refused the same way. */
+        ens_addr a = ENS_ADDR_NONE;
+        assert_int_equal(ens_name_spawn(ctx(1), junk[k], &tally_def, NULL, NULL, &a),
+                         ENS_EBADFRAME);
+    }
+    /* Nothing crashed: every system still names and finds. */
+    ens_addr t = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(0), "after.junk", &tally_def, NULL, NULL, &t), 0);
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "after.junk", 0, t);
+}
+
+/* Last: it stops the server. */
+static void test_registration_is_refused_while_nats_is_unreachable(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr t = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(0), "before.down", &tally_def, NULL, NULL, &t), 0);
+    await_lookup(2, "before.down", 0, t);
+    test_nats_stop(&server);
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    int rc = 0;
+    ens_addr a = ENS_ADDR_NONE;
+    while ((rc = ens_name_spawn(ctx(1), "while.down", &tally_def, NULL, NULL, &a)) !=
+           ENS_EUNREACHABLE) {
+        /* Until its gateway notices, a claim may time out in JetStream:
+         * that is ENS_EUNREACHABLE too; nothing else may come. */
+        if (rc != ENS_ETIMEDOUT)
+            fail_msg("registration while NATS is down: %s", ens_err_name(rc));
+        if (test_deadline_passed(d))
+            fail_msg("registration was not refused in time");
+    }
+    /* Lookups still answer from the cache (which may be stale). */
+    await_lookup(2, "before.down", 0, t);
+    await_lookup(0, "before.down", 0, t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_name_registered_on_one_system_is_found_and_reached_from_the_others),
+        cmocka_unit_test(test_create_or_get_raced_from_three_systems_starts_one_actor),
+        cmocka_unit_test(test_a_name_disappears_everywhere_when_its_actor_ends),
+        cmocka_unit_test(test_a_late_cleanup_never_deletes_a_later_claim),
+        cmocka_unit_test(test_garbage_in_the_bucket_is_refused),
+        cmocka_unit_test(test_registration_is_refused_while_nats_is_unreachable),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
