@@ -712,6 +712,8 @@ static int ip_close(ens_system *s, uint32_t timeout_ms, bool end)
         size_t left = 0;
         for (size_t i = 0; i < b->n_top; i++)
             left += lookup(s, b->top[i]) != NULL;
+        if (left == 0)
+            left = 1; /* a is one of them; an actor not in the list still gets the rest */
         uint64_t now = ens__mono_ns();
         uint64_t by = now + (deadline > now ? deadline - now : 0) / left;
         b->stopping = a->addr;

@@ -529,7 +529,7 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
         ens__gw_names_tick(gw.names);
         ens__tx_flush_all(&gw.tx);
         size_t want = 2 + gw.n_rx + gw.tx.n;
-        if (want > cap) {
+        if (p == NULL || want > cap) {
             struct pollfd *np = ens__realloc(p, want * sizeof(*p));
             if (np == NULL)
                 gateway_end(ENS_PROC_EXIT_NO_MEMORY);
