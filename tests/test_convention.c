@@ -133,6 +133,9 @@ static void test_bad_convention_options_refused(void **state)
         {.servers = "nats://a:1", .name = "demo", .tls_key = "/k"},
         {.servers = "nats://a:1", .name = "demo", .token = ""},
         {.token = "t"},
+        {.servers = "nats://a:1", .name = "demo", .heartbeat_ms = 49}, /* below 50 ms */
+        {.servers = "nats://a:1", .name = "demo", .heartbeat_ms = 60001},
+        {.heartbeat_ms = 1000}, /* a convention field without servers */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = start_with(ENS_BASE_PROCESS, &bad[i], NULL);

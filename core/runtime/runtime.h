@@ -169,6 +169,10 @@ typedef struct ens__host_ops {
      * ENS_ENOENT: no reservation of caller's there (never made, released
      * already, or the child runs again). NULL: ENS_ENOTSUP. */
     int (*release)(ens_system *s, ens_actor *caller, ens_addr who);
+    /* Subscribe actor a to its convention's updates (on) or end that
+     * (ens_convention_subscribe, which checked that the system has a
+     * convention). NULL: ENS_ENOTSUP (no base without a gateway has one). */
+    int (*convention_subscribe)(ens_system *s, ens_actor *a, bool on);
 } ens__host_ops;
 
 /* How much longer than call_timeout_ms a synchronous spawn waits for its

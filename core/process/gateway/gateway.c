@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/process/gateway/gateway.h"
+#include "core/process/gateway/gateway_members.h"
 #include "core/process/gateway/gateway_nats.h"
 #include "core/process/proc.h"
 #include "core/process/proc_tx.h"
@@ -47,6 +48,7 @@ static struct {
     int ctl;
     int wake;
     ens_gw_nats *nats;
+    ens_gw_members *members; /* this member's record and the watch (NULL: none) */
     grx **rx;
     size_t n_rx, cap_rx;
     ens_tx_table tx;
@@ -147,6 +149,20 @@ static void take_inbound(void)
                  "gateway: %" PRIu64 " messages from NATS dropped: more than %zu bytes waited",
                  dropped - gw.dropped_told, ENS_GW_INBOUND_MAX);
         gw.dropped_told = dropped;
+    }
+}
+
+/* ---- membership: the bucket's changes to the admin ------------------ */
+
+static void members_deliver(void)
+{
+    for (ens_gw_change *c = ens__gw_members_take(gw.members), *next; c != NULL; c = next) {
+        next = c->next;
+        if (ens__ctl_send(gw.ctl, gw.self, &ens_msg_convention_update, &c->v, 0, NULL, 0) < 0)
+            ens__log(gw.s, NULL, ENS_LOG_ERROR,
+                     "gateway: a change of member %u was not handed to the admin",
+                     (unsigned)c->v.node);
+        free(c);
     }
 }
 
@@ -335,6 +351,9 @@ static void pump_ctl_tx(ens_tx_table *t)
 
 _Noreturn static void gateway_end(int status)
 {
+    /* Status 0: the system ends in order (the admin closed the channel):
+     * the member leaves, so the others see "left". */
+    ens__gw_members_stop(gw.members, status == 0, CLOSE_FLUSH_MS);
     ens__tx_drain(&gw.tx, CLOSE_FLUSH_MS, pump_ctl_tx);
     ens__gw_nats_close(gw.nats, CLOSE_FLUSH_MS);
     _exit(status);
@@ -369,6 +388,10 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     ens__ctl_send(ctl, self, &ens__ctl_ack, &ready, 0, NULL, 0);
     if (gw.nats == NULL)
         _exit(ENS_PROC_EXIT_NO_ACTOR);
+    int mrc = ens__gw_members_start(s, gw.nats, self.node, getppid(), gw.wake, &gw.members);
+    if (mrc < 0)
+        ens__log(s, NULL, ENS_LOG_ERROR, "gateway: no membership of the convention: %s",
+                 ens_strerror(mrc));
     struct pollfd *p = NULL;
     size_t cap = 0;
     for (;;) {
@@ -404,8 +427,10 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
             continue;
         if (p[0].revents != 0 && !handle_ctl())
             gateway_end(0); /* the admin ended, or closed the channel: the system ends */
-        if (p[1].revents != 0)
+        if (p[1].revents != 0) {
             take_inbound();
+            members_deliver();
+        }
         for (size_t i = 0; i < n_rx; i++)
             if (p[rx_at + i].revents != 0 && gw.rx[i]->fd >= 0)
                 read_rx(gw.rx[i]);

@@ -300,6 +300,11 @@ int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, si
     return 0;
 }
 
+natsConnection *ens__gw_nats_conn(ens_gw_nats *g)
+{
+    return g->conn;
+}
+
 void ens__gw_nats_close(ens_gw_nats *g, uint32_t wait_ms)
 {
     if (g == NULL)

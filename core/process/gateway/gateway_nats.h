@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nats/nats.h>
+
 #include "core/runtime/runtime.h"
 
 #pragma GCC visibility push(hidden)
@@ -62,6 +64,10 @@ int ens__gw_nats_node_known(ens_gw_nats *g, uint32_t node, uint32_t wait_ms, con
  * connection is closed, or libnats refused it). */
 int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, size_t len,
                          const char **why);
+
+/* The NATS connection (borrowed: g keeps it), for the members bucket
+ * (gateway_members.h); libnats's connections may be used from any thread. */
+natsConnection *ens__gw_nats_conn(ens_gw_nats *g);
 
 /* Push out what was published, waiting up to wait_ms, and close. */
 void ens__gw_nats_close(ens_gw_nats *g, uint32_t wait_ms);
