@@ -177,6 +177,7 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
     if (s == NULL)
         return ENS_ENOMEM;
     s->opts = *o;
+    s->started_ms = ens__now_ms();
     if (convention_copy(s, &o->convention) < 0) {
         free(s);
         return ENS_ENOMEM;

@@ -258,6 +258,7 @@ struct ens_system {
     struct ens_endpoint *endpoint; /* the outside endpoint (core/runtime/outside.c), or NULL */
     void *base;                    /* the base's private data */
     uint32_t node;
+    int64_t started_ms; /* when ens_system_start began (Unix ms): a member's start */
     uint64_t next_corr;
     ens_ctx outside;
     bool down;  /* shutdown started */

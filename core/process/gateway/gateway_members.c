@@ -425,7 +425,7 @@ int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t ad
     int n = snprintf(record, sizeof(record),
                      "system=%s\nhost=%s\npid=%d\nversion=%s\nstarted=%" PRId64
                      "\nheartbeat_ms=%" PRIu32 "\ncap.ens.version=%s\ncap.ens.host=%s\n",
-                     s->name, host, (int)admin, ENS_VERSION_TEXT, ens__now_ms(), m->hb_ms,
+                     s->name, host, (int)admin, ENS_VERSION_TEXT, s->started_ms, m->hb_ms,
                      ENS_VERSION_TEXT, host);
     m->record = strdup(record);
     jsOptions jo;
