@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include <nats/nats.h>
+
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
 #include "support/nats_server.h"
@@ -362,6 +364,46 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
     ens_addr late = ENS_ADDR_NONE;
     assert_int_equal(ens_spawn(ens_system_ctx(sys_a), &watcher_def, NULL, NULL, &late), 0);
     wait_for(late, name_b, 'J', name_c, 'J');
+
+    /* Anyone with access to the server can write the bucket: what is not a
+     * member's record (a key that is no node id, binary junk, a record
+     * without a system name, one past the size bound) is ignored; a
+     * well-formed one is a member until it is deleted. */
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    kvStore *kv = NULL;
+    char bucket[64];
+    snprintf(bucket, sizeof(bucket), "ens-%s-members", conv_name);
+    assert_int_equal(natsConnection_ConnectTo(&nc, server.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    assert_int_equal(js_KeyValue(&kv, js, bucket), NATS_OK);
+    static char big[70000];
+    memset(big, 'x', sizeof(big));
+    memcpy(big, "system=big\n", 11);
+    assert_int_equal(kvStore_PutString(NULL, kv, "notanode", "system=x\n"), NATS_OK);
+    assert_int_equal(kvStore_Put(NULL, kv, "71", "\x01\x00\xff junk", 9), NATS_OK);
+    assert_int_equal(kvStore_PutString(NULL, kv, "72", "host=h\nheartbeat_ms=300\n"), NATS_OK);
+    assert_int_equal(kvStore_Put(NULL, kv, "73", big, (int)sizeof(big)), NATS_OK);
+    assert_int_equal(kvStore_PutString(NULL, kv, "74",
+                                       "system=outsider\nhost=h\npid=1\nstarted=1\nheartbeat_ms="
+                                       "60000\ncap.ens.version=0\ncap.ens.host=h\n"),
+                     NATS_OK);
+    wait_for(early, "outsider", 'J', name_b, 'J');
+    assert_int_equal(kvStore_Delete(kv, "74"), NATS_OK);
+    wait_for(early, "outsider", 'L', name_c, 'J');
+    const char *seen = told(early);
+    assert_null(strstr(seen, "J "));   /* nothing without a name */
+    assert_null(strstr(seen, "Jbig")); /* nor past the bound */
+    assert_null(strstr(seen, "Jx "));
+    for (const char *k = "notanode\0"
+                         "71\0"
+                         "72\0"
+                         "73\0";
+         *k != '\0'; k += strlen(k) + 1)
+        kvStore_Purge(kv, k, NULL);
+    kvStore_Destroy(kv);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
 
     /* A's gateway is killed and restarted: the subscriptions are the
      * admin's and outlive it; the new gateway's view of the bucket changes

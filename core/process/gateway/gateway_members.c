@@ -258,6 +258,15 @@ static void on_entry(ens_gw_members *m, kvEntry *e)
     }
     memcpy(record, kvEntry_Value(e), (size_t)len);
     record[len] = '\0';
+    size_t name_len = 0;
+    if (memchr(record, '\0', (size_t)len) != NULL || field(record, "system", &name_len) == NULL ||
+        name_len == 0) {
+        free(record); /* not a record a gateway writes */
+        ens__log(m->sys, NULL, ENS_LOG_WARN,
+                 "gateway: the record of member %" PRIu32 " is ignored (not a member's record)",
+                 node);
+        return;
+    }
     bool changed = s == NULL || s->state != ENS_MEMBER_JOINED || strcmp(s->record, record) != 0;
     if (s == NULL && (s = seen_add(m, node)) == NULL) {
         free(record);
