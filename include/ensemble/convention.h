@@ -80,8 +80,9 @@ ENS_API extern const ens_msgtype ens_msg_convention_update; /* "ens.ConventionUp
  * !on or the actor's end (a restart in place keeps it); subscribing twice
  * is one subscription. Errors: ENS_EINVAL (NULL c, or c is not an actor's
  * context), ENS_ENOTSUP (the system has no convention, or the base has
- * none: inproc), ENS_ETIMEDOUT (the admin did not answer within
- * call_timeout_ms), ENS_ESHUTDOWN (the system is ending). */
+ * none: inproc), ENS_ENOMEM (the admin could not keep the subscription),
+ * ENS_ETIMEDOUT (the admin did not answer within call_timeout_ms),
+ * ENS_ESHUTDOWN (the system is ending). */
 ENS_API int ens_convention_subscribe(ens_ctx *c, bool on);
 
 /* Copy the value of capability `key` from caps (an update's capabilities)
