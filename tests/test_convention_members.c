@@ -134,7 +134,13 @@ static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
         snprintf(w->log + len, sizeof(w->log) - len, "%c%s%s ", letter, u->system, caps ? "" : "?");
         return 0;
     }
-    if (ens_msg_value(m, &ens_msg_string) != NULL)
+    const ens_string_v *text = ens_msg_value(m, &ens_msg_string);
+    if (text != NULL && strcmp(text->text, "again") == 0) {
+        int rc = ens_convention_subscribe(c, true);
+        if (rc < 0)
+            return rc;
+    }
+    if (text != NULL)
         return ens_reply(c, &ens_msg_string, &(ens_string_v){w->log});
     return 0;
 }
@@ -364,6 +370,24 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
     ens_addr late = ENS_ADDR_NONE;
     assert_int_equal(ens_spawn(ens_system_ctx(sys_a), &watcher_def, NULL, NULL, &late), 0);
     wait_for(late, name_b, 'J', name_c, 'J');
+    /* Subscribing again is one subscription that tells the members again. */
+    char joined_b[48];
+    snprintf(joined_b, sizeof(joined_b), "J%s ", name_b);
+    ens_msg *again = NULL;
+    assert_int_equal(ens_ask(ens_system_ctx(sys_a), late, &ens_msg_string, &(ens_string_v){"again"},
+                             TEST_WAIT_MS, &again),
+                     0);
+    ens_msg_free(again);
+    test_deadline twice = test_deadline_in(TEST_WAIT_MS);
+    for (;;) {
+        const char *log = told(late);
+        const char *first = strstr(log, joined_b);
+        if (first != NULL && strstr(first + 1, joined_b) != NULL)
+            break;
+        if (test_deadline_passed(twice))
+            fail_msg("the second subscription did not tell B again: %s", log);
+        ens_system_run(sys_a, 50);
+    }
 
     /* Anyone with access to the server can write the bucket: what is not a
      * member's record (a key that is no node id, binary junk, a record

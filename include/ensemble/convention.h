@@ -77,12 +77,12 @@ ENS_API extern const ens_msgtype ens_msg_convention_update; /* "ens.ConventionUp
  * convention, or end its subscription (!on). A new subscriber first gets
  * one "joined" per member live now (other than its own system), then every
  * change, in the order its gateway saw them. The subscription lasts until
- * !on or the actor's end (a restart in place keeps it); subscribing twice
- * is one subscription. Errors: ENS_EINVAL (NULL c, or c is not an actor's
- * context), ENS_ENOTSUP (the system has no convention, or the base has
- * none: inproc), ENS_ENOMEM (the admin could not keep the subscription),
- * ENS_ETIMEDOUT (the admin did not answer within call_timeout_ms),
- * ENS_ESHUTDOWN (the system is ending). */
+ * !on or the actor's end (a restart in place keeps it); subscribing again
+ * is still one subscription, and sends the live members again (an actor
+ * restarted in place that subscribes in its init learns them anew). Errors: ENS_EINVAL (NULL c, or
+ * c is not an actor's context), ENS_ENOTSUP (the system has no convention, or the base has none:
+ * inproc), ENS_ENOMEM (the admin could not keep the subscription), ENS_ETIMEDOUT (the admin did not
+ * answer within call_timeout_ms), ENS_ESHUTDOWN (the system is ending). */
 ENS_API int ens_convention_subscribe(ens_ctx *c, bool on);
 
 /* Copy the value of capability `key` from caps (an update's capabilities)

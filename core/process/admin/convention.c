@@ -192,7 +192,10 @@ void ens__admin_do_convsub(arec *r, const ens_msg *m)
             conv.cap_subs = cap;
         }
         conv.subs[conv.n_subs++] = r->addr;
-        /* A late subscriber first learns who is there. */
+    }
+    if (status == 0 && f->enable) {
+        /* A late subscriber first learns who is there (again, when it
+         * subscribes again: an actor restarted in place starts afresh). */
         for (size_t k = 0; k < conv.n_m; k++)
             if (conv.m[k].v.change == ENS_MEMBER_JOINED)
                 send_update(r->addr, &conv.m[k].v);
