@@ -1,15 +1,22 @@
 /*
  * core/process/gateway/gateway_members.c - the members bucket
  * (gateway_members.h). One thread: it puts this member's record every
- * heartbeat, waits on the bucket's watch in between, and every half
+ * heartbeat, waits for the bucket's changes in between, and every half
  * heartbeat looks for members whose records stopped coming.
+ *
+ * The changes come on a plain subscription to the bucket's subjects
+ * ($KV.<bucket>.<key>: every put, and every delete with its KV-Operation
+ * header, is a message there), and the records there when it starts are
+ * read once (the stream's subjects, then each key's last value), after
+ * the subscription is in place so nothing falls between the two. libnats's
+ * own watch (kvStore_Watch) is not used: its ordered consumer, when
+ * libnats 3.4 recreates it after a gap, crashed the gateway in our tests.
  *
  * Liveness is judged by when this gateway received a member's record (the
  * monotonic clock of this host), never by the time the server stamped on
- * it, so clocks of other hosts do not matter; only records found when the
- * watch starts, which were not received here, are judged by their stamp
- * (a record older than 3 heartbeats then is reported unreachable, not
- * joined).
+ * it, so clocks of other hosts do not matter; only records read at start,
+ * which were not received here, are judged by their stamp (a record older
+ * than 3 heartbeats then is reported unreachable, not joined).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -52,16 +59,15 @@ struct ens_gw_members {
     char *record;
     jsCtx *js;
     kvStore *kv;
-    kvWatcher *watch;
+    natsSubscription *live; /* the bucket's subjects (NULL: not yet) */
     pthread_t thread;
-    pthread_mutex_t lock;   /* the queue, `watch` and `stop` */
+    pthread_mutex_t lock;   /* the queue, `live` and `stop` */
     pthread_cond_t stopped; /* signalled with stop (CLOCK_MONOTONIC) */
     bool stop;
     ens_gw_change *head, *tail;
     /* the thread's own: */
     seen *seen;
     size_t n_seen, cap_seen;
-    bool synced;    /* the watch's first view was reported */
     bool told_down; /* that NATS does not answer was logged */
 };
 
@@ -228,15 +234,17 @@ static bool node_of(const char *key, uint32_t *node)
     return true;
 }
 
-static void on_entry(ens_gw_members *m, kvEntry *e)
+/* A record of key (put: data[0..len), else deleted). created_ns: the
+ * server's stamp of a record read at start, 0 for one received live. */
+static void on_record(ens_gw_members *m, const char *key, bool put, const void *data, int len,
+                      int64_t created_ns)
 {
     uint32_t node = 0;
-    if (!node_of(kvEntry_Key(e), &node) || node == m->node)
+    if (!node_of(key, &node) || node == m->node)
         return;
     size_t at = 0;
     seen *s = seen_find(m, node, &at);
-    kvOperation op = kvEntry_Operation(e);
-    if (op != kvOp_Put) { /* deleted (or purged): it left */
+    if (!put) { /* deleted (or purged): it left */
         if (s != NULL) {
             tell(m, node, ENS_MEMBER_LEFT, s->record);
             free(s->record);
@@ -244,7 +252,6 @@ static void on_entry(ens_gw_members *m, kvEntry *e)
         }
         return;
     }
-    int len = kvEntry_ValueLen(e);
     if (len <= 0 || (unsigned)len > ENS_GW_RECORD_MAX) {
         ens__log(m->sys, NULL, ENS_LOG_WARN,
                  "gateway: the record of member %" PRIu32 " is ignored (%d bytes)", node, len);
@@ -256,7 +263,7 @@ static void on_entry(ens_gw_members *m, kvEntry *e)
                  "gateway: the record of member %" PRIu32 " was lost: out of memory", node);
         return;
     }
-    memcpy(record, kvEntry_Value(e), (size_t)len);
+    memcpy(record, data, (size_t)len);
     record[len] = '\0';
     size_t name_len = 0;
     if (memchr(record, '\0', (size_t)len) != NULL || field(record, "system", &name_len) == NULL ||
@@ -279,8 +286,8 @@ static void on_entry(ens_gw_members *m, kvEntry *e)
     s->hb_ms = hb_of(record);
     s->last_ns = mono_ns();
     uint64_t dead_ns = (uint64_t)s->hb_ms * ENS_CONVENTION_MISSED_BEATS * 1000000u;
-    int64_t age = real_ns() - kvEntry_Created(e);
-    if (!m->synced && age > 0 && (uint64_t)age > dead_ns) {
+    int64_t age = created_ns != 0 ? real_ns() - created_ns : 0;
+    if (age > 0 && (uint64_t)age > dead_ns) {
         /* Found at start and old: its system went without a word. */
         s->state = ENS_MEMBER_UNREACHABLE;
         s->last_ns -= dead_ns;
@@ -290,6 +297,18 @@ static void on_entry(ens_gw_members *m, kvEntry *e)
     s->state = ENS_MEMBER_JOINED;
     if (changed)
         tell(m, node, ENS_MEMBER_JOINED, record);
+}
+
+/* A message on the bucket's subjects: a put, or a delete (its header). */
+static void on_live(ens_gw_members *m, natsMsg *msg)
+{
+    const char *subject = natsMsg_GetSubject(msg);
+    size_t prefix = strlen(m->bucket) + 5; /* "$KV." bucket "." */
+    if (subject == NULL || strlen(subject) <= prefix)
+        return;
+    const char *op = NULL;
+    bool put = natsMsgHeader_Get(msg, "KV-Operation", &op) != NATS_OK || op == NULL;
+    on_record(m, subject + prefix, put, natsMsg_GetData(msg), natsMsg_GetDataLength(msg), 0);
 }
 
 /* Members whose records stopped coming: unreachable. */
@@ -315,7 +334,41 @@ static void down(ens_gw_members *m, const char *what, natsStatus st)
              what, natsStatus_GetText(st));
 }
 
-/* Bind the bucket, or create it; then start the watch. */
+/* Read every record in the bucket now (each key's last value). */
+static bool read_all(ens_gw_members *m)
+{
+    char stream[128], filter[128];
+    snprintf(stream, sizeof(stream), "KV_%s", m->bucket);
+    snprintf(filter, sizeof(filter), "$KV.%s.>", m->bucket);
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = JS_WAIT_MS;
+    o.Stream.Info.SubjectsFilter = filter;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetStreamInfo(&si, m->js, stream, &o, &jerr);
+    if (st != NATS_OK) {
+        down(m, "cannot be read", st);
+        return false;
+    }
+    size_t prefix = strlen(filter) - 1;
+    jsStreamStateSubjects *subjects = si->State.Subjects;
+    for (int i = 0; subjects != NULL && i < subjects->Count; i++) {
+        const char *subject = subjects->List[i].Subject;
+        if (subject == NULL || strlen(subject) <= prefix)
+            continue;
+        kvEntry *e = NULL;
+        if (kvStore_Get(&e, m->kv, subject + prefix) != NATS_OK)
+            continue; /* deleted (its marker is the last value), or gone meanwhile */
+        on_record(m, kvEntry_Key(e), true, kvEntry_Value(e), kvEntry_ValueLen(e),
+                  kvEntry_Created(e));
+        kvEntry_Destroy(e);
+    }
+    jsStreamInfo_Destroy(si);
+    return true;
+}
+
+/* Bind the bucket, or create it; then follow it and read what it holds. */
 static bool open_bucket(ens_gw_members *m)
 {
     natsStatus st = NATS_OK;
@@ -338,16 +391,28 @@ static bool open_bucket(ens_gw_members *m)
             return false;
         }
     }
-    kvWatcher *w = NULL;
-    st = kvStore_WatchAll(&w, m->kv, NULL);
+    char subject[128];
+    snprintf(subject, sizeof(subject), "$KV.%s.>", m->bucket);
+    natsSubscription *live = NULL;
+    st = natsConnection_SubscribeSync(&live, m->nc, subject);
+    if (st == NATS_OK)
+        st = natsSubscription_SetPendingLimits(live, -1, -1);
+    if (st == NATS_OK) /* in place at the server before the records are read */
+        st = natsConnection_FlushTimeout(m->nc, JS_WAIT_MS);
     if (st != NATS_OK) {
-        down(m, "cannot be watched", st);
+        natsSubscription_Destroy(live);
+        down(m, "cannot be followed", st);
         return false;
     }
+    if (!read_all(m)) {
+        natsSubscription_Destroy(live);
+        return false;
+    }
+    tell(m, 0, 0, NULL); /* what was there at start is reported */
     pthread_mutex_lock(&m->lock);
-    m->watch = w;
+    m->live = live;
     if (m->stop)
-        kvWatcher_Stop(w);
+        natsSubscription_Unsubscribe(live);
     pthread_mutex_unlock(&m->lock);
     if (m->told_down)
         ens__log(m->sys, NULL, ENS_LOG_INFO, "gateway: the members bucket %s answers", m->bucket);
@@ -362,7 +427,7 @@ static void *members_main(void *arg)
     uint64_t next_put = 0, next_check = mono_ns() + hb_ns / 2;
     while (!stopping(m)) {
         uint64_t now = mono_ns();
-        if (m->watch == NULL && !open_bucket(m)) {
+        if (m->live == NULL && !open_bucket(m)) {
             next_put = now + hb_ns;
         } else if (now >= next_put) {
             natsStatus st = kvStore_PutString(NULL, m->kv, m->key, m->record);
@@ -377,7 +442,7 @@ static void *members_main(void *arg)
         }
         uint64_t until = next_put < next_check ? next_put : next_check;
         int64_t wait_ms = until > now ? (int64_t)((until - now + 999999u) / 1000000u) : 1;
-        if (m->watch == NULL) { /* nothing to wait on: wait for the next try, or a stop */
+        if (m->live == NULL) { /* nothing to wait on: wait for the next try, or a stop */
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)wait_ms * 1000000u;
@@ -389,20 +454,24 @@ static void *members_main(void *arg)
             pthread_mutex_unlock(&m->lock);
             continue;
         }
-        kvEntry *e = NULL;
-        natsStatus st = kvWatcher_Next(&e, m->watch, wait_ms);
-        if (st == NATS_ILLEGAL_STATE)
-            break; /* stopped */
-        if (st != NATS_OK)
-            continue; /* a timeout: time for a heartbeat or a check */
-        if (e == NULL) {
-            if (!m->synced)
-                tell(m, 0, 0, NULL); /* the first view is complete */
-            m->synced = true;
-            continue;
+        natsMsg *msg = NULL;
+        natsStatus st = natsSubscription_NextMsg(&msg, m->live, wait_ms);
+        if (st == NATS_OK) {
+            on_live(m, msg);
+            natsMsg_Destroy(msg);
+        } else if (st != NATS_TIMEOUT) {
+            if (stopping(m))
+                break; /* unsubscribed by ens__gw_members_stop */
+            /* The subscription is no longer usable (its connection was
+             * closed): follow the bucket afresh at the next try. */
+            down(m, "is no longer followed", st);
+            pthread_mutex_lock(&m->lock);
+            natsSubscription *dead = m->live;
+            m->live = NULL;
+            pthread_mutex_unlock(&m->lock);
+            natsSubscription_Destroy(dead);
+            next_put = mono_ns() + hb_ns;
         }
-        on_entry(m, e);
-        kvEntry_Destroy(e);
     }
     return NULL;
 }
@@ -482,8 +551,8 @@ void ens__gw_members_stop(ens_gw_members *m, bool leave, uint32_t wait_ms)
     pthread_mutex_lock(&m->lock);
     m->stop = true;
     pthread_cond_signal(&m->stopped);
-    if (m->watch != NULL)
-        kvWatcher_Stop(m->watch);
+    if (m->live != NULL)
+        natsSubscription_Unsubscribe(m->live); /* ends a wait for the next message */
     pthread_mutex_unlock(&m->lock);
     pthread_join(m->thread, NULL);
     if (leave && m->kv != NULL) {
@@ -496,8 +565,8 @@ void ens__gw_members_stop(ens_gw_members *m, bool leave, uint32_t wait_ms)
                      "unreachable, not left",
                      natsStatus_GetText(st));
     }
-    if (m->watch != NULL)
-        kvWatcher_Destroy(m->watch);
+    if (m->live != NULL)
+        natsSubscription_Destroy(m->live);
     if (m->kv != NULL)
         kvStore_Destroy(m->kv);
     jsCtx_Destroy(m->js);
