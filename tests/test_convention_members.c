@@ -501,6 +501,11 @@ static void test_cli_refuses_without_a_server_or_a_convention(void **state)
     assert_non_null(strstr(out_text, "ENSEMBLE_NATS_URL"));
     assert_int_equal(run_ens((const char *const[]){"members", NULL}, server.url), 2);
     assert_non_null(strstr(out_text, "--convention"));
+    /* A convention nobody joined has no bucket: said, exit 1. */
+    assert_int_equal(
+        run_ens((const char *const[]){"members", "--convention", "nobody-here", NULL}, server.url),
+        1);
+    assert_non_null(strstr(out_text, "has no members"));
 }
 
 /* Without a convention there is nothing to subscribe to: ENS_ENOTSUP, on

@@ -190,7 +190,9 @@ int ens_tool_members(int argc, char **argv)
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     kvStore *kv = NULL;
-    kvKeysList keys = {0};
+    jsStreamInfo *si = NULL;
+    const char **keys = NULL;
+    size_t count = 0;
     int status = 1;
     natsStatus st = natsOptions_Create(&no);
     if (st == NATS_OK)
@@ -215,22 +217,44 @@ int ens_tool_members(int argc, char **argv)
                 ens_tool_esc(bucket));
         goto out;
     }
+    /* The keys, from the stream's subjects (no consumer: libnats's watch,
+     * which kvStore_Keys uses, is avoided as the gateway avoids it). */
+    char stream[160], filter[160];
+    snprintf(stream, sizeof(stream), "KV_%s", bucket);
+    snprintf(filter, sizeof(filter), "$KV.%s.>", bucket);
+    jsOptions so;
+    jsOptions_Init(&so);
+    so.Wait = timeout;
+    so.Stream.Info.SubjectsFilter = filter;
+    jsErrCode jerr = 0;
     if (st == NATS_OK)
-        st = kvStore_Keys(&keys, kv, NULL);
-    if (st != NATS_OK && st != NATS_NOT_FOUND) {
+        st = js_GetStreamInfo(&si, js, stream, &so, &jerr);
+    if (st != NATS_OK) {
         fprintf(stderr, PROG ": the members bucket %s: %s\n", ens_tool_esc(bucket),
                 natsStatus_GetText(st));
         goto out;
     }
-    qsort(keys.Keys, (size_t)keys.Count, sizeof(char *), key_cmp);
+    size_t prefix = strlen(filter) - 1;
+    int n_keys = si->State.Subjects != NULL ? si->State.Subjects->Count : 0;
+    keys = calloc(n_keys > 0 ? (size_t)n_keys : 1, sizeof(*keys));
+    if (keys == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto out;
+    }
+    for (int i = 0; i < n_keys; i++) {
+        const char *subject = si->State.Subjects->List[i].Subject;
+        if (subject != NULL && strlen(subject) > prefix)
+            keys[count++] = subject + prefix;
+    }
+    qsort(keys, count, sizeof(*keys), key_cmp);
     if (!json)
         printf("%-10s %-24s %-20s %-8s %s\n", "NODE", "SYSTEM", "HOST", "PID", "STATE");
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-    for (int i = 0; i < keys.Count; i++) {
+    for (size_t i = 0; i < count; i++) {
         kvEntry *e = NULL;
-        if (kvStore_Get(&e, kv, keys.Keys[i]) != NATS_OK)
+        if (kvStore_Get(&e, kv, keys[i]) != NATS_OK)
             continue; /* deleted meanwhile */
         int len = kvEntry_ValueLen(e);
         char *record = malloc(len > 0 ? (size_t)len + 1 : 1);
@@ -250,15 +274,17 @@ int ens_tool_members(int argc, char **argv)
         const char *state =
             age_ns > beat * (int64_t)ENS_CONVENTION_MISSED_BEATS * 1000000 ? "unreachable" : "live";
         if (json)
-            print_json(keys.Keys[i], record, state);
+            print_json(keys[i], record, state);
         else
-            print_text(keys.Keys[i], record, state);
+            print_text(keys[i], record, state);
         free(record);
         kvEntry_Destroy(e);
     }
     status = 0;
 out:
-    kvKeysList_Destroy(&keys);
+    free(keys);
+    if (si != NULL)
+        jsStreamInfo_Destroy(si);
     if (kv != NULL)
         kvStore_Destroy(kv);
     if (js != NULL)
