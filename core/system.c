@@ -15,6 +15,7 @@
 #include "core/runtime/files.h"
 #include "core/runtime/runtime.h"
 #include "core/wire/frame.h"
+#include "ensemble/convention.h"
 #include "ensemble/error.h"
 #include "persistence/journal_writer.h"
 
@@ -39,7 +40,7 @@ static bool conv_any(const ens_convention_opts *c)
     for (size_t i = 0; i < CONV_FIELDS; i++)
         if (*conv_field(c, i, NULL) != NULL)
             return true;
-    return false;
+    return c->heartbeat_ms != 0;
 }
 
 static bool convention_name_ok(const char *name)
@@ -105,6 +106,9 @@ static const char *convention_refusal(const ens_convention_opts *c)
         return "nkey and nkey_seed_file go together";
     if ((c->tls_cert == NULL) != (c->tls_key == NULL))
         return "tls_cert and tls_key go together";
+    if (c->heartbeat_ms != 0 && (c->heartbeat_ms < ENS_CONVENTION_HEARTBEAT_MIN_MS ||
+                                 c->heartbeat_ms > ENS_CONVENTION_HEARTBEAT_MAX_MS))
+        return "heartbeat_ms must be 0 (the default) or 50-60000";
     return NULL;
 }
 
@@ -173,6 +177,7 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
     if (s == NULL)
         return ENS_ENOMEM;
     s->opts = *o;
+    s->started_ms = ens__now_ms();
     if (convention_copy(s, &o->convention) < 0) {
         free(s);
         return ENS_ENOMEM;

@@ -134,6 +134,9 @@ static void test_bad_convention_options_refused(void **state)
         {.servers = "nats://a:1", .name = "demo", .tls_key = "/k"},
         {.servers = "nats://a:1", .name = "demo", .token = ""},
         {.token = "t"},
+        {.servers = "nats://a:1", .name = "demo", .heartbeat_ms = 49}, /* below 50 ms */
+        {.servers = "nats://a:1", .name = "demo", .heartbeat_ms = 60001},
+        {.heartbeat_ms = 1000}, /* a convention field without servers */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = start_with(ENS_BASE_PROCESS, &bad[i], NULL);
@@ -151,7 +154,9 @@ static ens_system *sys_a, *sys_b;
 
 /* Events of each system, as its starting program (this one) hears them. */
 typedef struct seen {
-    int badframes;    /* BADFRAME rows about a gateway */
+    int badframes;       /* BADFRAME rows about a gateway */
+    int gateway_crashes; /* CRASH rows of type ens.Gateway */
+    char last_crash[256];
     int dead_letters; /* DEAD_LETTER rows */
     char last_bad[256];
     char last_dead[256];
@@ -165,6 +170,10 @@ static void on_event(const ens_event *ev, void *arg)
         strcmp(ev->actor_type, "ens.Gateway") == 0) {
         w->badframes++;
         snprintf(w->last_bad, sizeof(w->last_bad), "%s", ev->reason != NULL ? ev->reason : "");
+    } else if (ev->kind == ENS_EV_CRASH && ev->actor_type != NULL &&
+               strcmp(ev->actor_type, "ens.Gateway") == 0) {
+        w->gateway_crashes++;
+        snprintf(w->last_crash, sizeof(w->last_crash), "%s", ev->reason != NULL ? ev->reason : "");
     } else if (ev->kind == ENS_EV_DEAD_LETTER) {
         w->dead_letters++;
         snprintf(w->last_dead, sizeof(w->last_dead), "%s", ev->reason != NULL ? ev->reason : "");
@@ -614,6 +623,64 @@ static void test_garbage_on_the_node_subject_is_refused(void **state)
     test_expect_echo(ens_system_ctx(sys_a), echo, "still here", TEST_WAIT_MS);
 }
 
+/* The gateway process of system s: the admin's child whose process title
+ * (comm) starts with "ens-gateway"; 0 if it has none now. */
+static pid_t gateway_pid(ens_system *s)
+{
+    int uid = -1, admin = -1;
+    if (ens_system_holder(ens_system_options(s)->name, &uid, &admin) < 0)
+        return 0;
+    char path[96];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", admin, admin);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    pid_t found = 0;
+    for (int pid; found == 0 && fscanf(f, "%d", &pid) == 1;) {
+        char comm_path[64], comm[32] = "";
+        snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
+        FILE *c = fopen(comm_path, "r");
+        if (c == NULL)
+            continue;
+        if (fgets(comm, sizeof(comm), c) != NULL && strncmp(comm, "ens-gateway", 11) == 0)
+            found = pid;
+        fclose(c);
+    }
+    fclose(f);
+    return found;
+}
+
+/* The admin supervises its gateway: SIGKILLed, it is journaled (a CRASH
+ * row of type ens.Gateway) and started again, and a message sent after the
+ * new one said it is ready crosses. (What was in flight when it died may
+ * be lost: at most once between systems.) */
+static void test_a_killed_gateway_is_restarted_and_later_messages_cross(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr echo = spawn_on(sys_b, &echo_def);
+    test_expect_echo(ens_system_ctx(sys_a), echo, "before", TEST_WAIT_MS);
+    pid_t old = gateway_pid(sys_b);
+    assert_true(old > 0);
+    assert_int_equal(kill(old, SIGKILL), 0);
+    /* The CRASH row is emitted once the new gateway answered its start
+     * (connected and subscribed, or why not), so a row that says a new one
+     * was started means the restart is over. */
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    while (seen_b.gateway_crashes == 0 && !test_deadline_passed(d))
+        ens_system_run(sys_b, 50);
+    assert_int_equal(seen_b.gateway_crashes, 1);
+    assert_non_null(strstr(seen_b.last_crash, "killed by signal 9"));
+    assert_non_null(strstr(seen_b.last_crash, "a new one was started"));
+    pid_t now = gateway_pid(sys_b);
+    assert_true(now > 0);
+    assert_int_not_equal(now, old);
+    test_expect_echo(ens_system_ctx(sys_a), echo, "after the restart", TEST_WAIT_MS);
+    /* And the other way: B's actors reach A through the new gateway. */
+    ens_addr echo_a = spawn_on(sys_a, &echo_def);
+    test_expect_echo(ens_system_ctx(sys_b), echo_a, "from B again", TEST_WAIT_MS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -637,6 +704,8 @@ int main(void)
                                         members_setup, members_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_on_the_node_subject_is_refused, members_setup,
                                         members_teardown),
+        cmocka_unit_test_setup_teardown(test_a_killed_gateway_is_restarted_and_later_messages_cross,
+                                        members_setup, members_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -24,6 +24,7 @@ static const ens_tool_cmd commands[] = {
     {"tell", ens_tool_tell, "send text to an actor without waiting"},
     {"shutdown", ens_tool_shutdown, "end a running system"},
     {"journal", ens_tool_journal, "query the failure journal of a system"},
+    {"members", ens_tool_members, "list the members of a convention (on NATS)"},
     {"shell", ens_tool_shell, "an interactive shell for all of the above"},
 };
 

@@ -172,6 +172,13 @@ extern ens_msgtype ens__ctl_ack;
  * PoisonMessage waits in my stage (core/process/stage.h): send it and
  * clear it; acknowledged (ens__ctl_ack) under the request's id. */
 extern ens_msgtype ens__ctl_poison;
+/* "ens.ctl.ConvSub" (an ens__ctl_flag_v, enable: on or off): actor -> admin,
+ * subscribe me to the convention's updates (ens_convention_subscribe);
+ * acknowledged (ens__ctl_ack: 0, or ENS_ENOTSUP without a convention). The
+ * updates themselves come gateway -> admin as ens_msg_convention_update on
+ * the gateway's control channel (change 0: the gateway's first view of the
+ * bucket is complete) and admin -> each subscriber as messages. */
+extern ens_msgtype ens__ctl_convsub;
 extern ens_msgtype ens__ctl_spawn, ens__ctl_spawned, ens__ctl_connect, ens__ctl_connected,
     ens__ctl_newconn, ens__ctl_closed, ens__ctl_started, ens__ctl_exiting, ens__ctl_event,
     ens__ctl_deadletter, ens__ctl_deadhandler, ens__ctl_shutdown, ens__ctl_status, ens__ctl_log,

@@ -400,6 +400,16 @@ static void pa_dead_letters_set(ens_system *s, ens_addr who, bool enable)
     rpc(s, &ens__ctl_deadhandler, &v, &reply);
 }
 
+static int pa_convention_subscribe(ens_system *s, ens_actor *a, bool on)
+{
+    (void)a;
+    /* Answered once the admin took it: the joined members it sends follow. */
+    ens__ctl_flag_v v = {on ? 1 : 0, 0};
+    ens__ctl_status_v reply;
+    int rc = rpc(s, &ens__ctl_convsub, &v, &reply);
+    return rc == ENS_EIO ? ENS_ESHUTDOWN : rc;
+}
+
 static void pa_on_attempt(ens_system *s, ens_actor *a, uint32_t attempt)
 {
     (void)s;
@@ -455,6 +465,7 @@ const ens__host_ops ens__pa_actor_host = {
     .timer_cancel = pa_timer_cancel,
     .actor_gone = pa_actor_gone,
     .dead_letters_set = pa_dead_letters_set,
+    .convention_subscribe = pa_convention_subscribe,
     .on_attempt = pa_on_attempt,
     .hold = ens__pa_hold,
     .status = pa_status,

@@ -202,9 +202,42 @@ static void count_sent(ens_tx *tx)
     }
 }
 
+static int ask_connect(ens_tx_table *t, ens_tx *tx);
+
+/* tx's connection hung up and its peer is an address of another node: the
+ * connection went to this system's gateway, which ended (the admin starts
+ * another), not to the receiver. Ask the admin for a connection again and
+ * send again from the message that was partly sent: the old gateway never
+ * published a message it did not get whole, so none goes twice; the whole
+ * ones it took were in flight and may be lost (at most once between
+ * systems). False when this is no such connection or the admin cannot be
+ * asked: the receiver then counts as gone. */
+static bool tx_reroute(ens_tx_table *t, ens_tx *tx)
+{
+    if (tx->peer.node == 0 || tx->peer.node == t->self.node)
+        return false;
+    close(tx->fd);
+    tx->fd = -1;
+    if (t->want_write != NULL)
+        t->want_write(t, tx, false);
+    if (tx->big.frame != NULL)
+        tx->big.sent = 0;
+    memmove(tx->buf, tx->buf + tx->mark, tx->len - tx->mark);
+    tx->len -= tx->mark;
+    tx->off = tx->mark = 0;
+    tx->blocked = false;
+    tx->state = ENS_TX_CONNECTING;
+    if (ask_connect(t, tx) == 0)
+        return true;
+    tx->state = ENS_TX_DEAD;
+    return false;
+}
+
 /* The receiver is gone for good: what it did not get is dead. */
 static void tx_died(ens_tx_table *t, ens_tx *tx)
 {
+    if (tx_reroute(t, tx))
+        return;
     size_t start = tx->mark;
     close(tx->fd);
     tx->fd = -1;

@@ -169,6 +169,10 @@ typedef struct ens__host_ops {
      * ENS_ENOENT: no reservation of caller's there (never made, released
      * already, or the child runs again). NULL: ENS_ENOTSUP. */
     int (*release)(ens_system *s, ens_actor *caller, ens_addr who);
+    /* Subscribe actor a to its convention's updates (on) or end that
+     * (ens_convention_subscribe, which checked that the system has a
+     * convention). NULL: ENS_ENOTSUP (no base without a gateway has one). */
+    int (*convention_subscribe)(ens_system *s, ens_actor *a, bool on);
 } ens__host_ops;
 
 /* How much longer than call_timeout_ms a synchronous spawn waits for its
@@ -254,6 +258,7 @@ struct ens_system {
     struct ens_endpoint *endpoint; /* the outside endpoint (core/runtime/outside.c), or NULL */
     void *base;                    /* the base's private data */
     uint32_t node;
+    int64_t started_ms; /* when ens_system_start began (Unix ms): a member's start */
     uint64_t next_corr;
     ens_ctx outside;
     bool down;  /* shutdown started */

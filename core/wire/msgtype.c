@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "core/wire/arena.h"
+#include "ensemble/convention.h"
 #include "ensemble/error.h"
 #include "ensemble/status.h"
 
@@ -61,6 +62,7 @@
 #define ID_FD_READY        0xFFFF0008u
 #define ID_CMD_RESULT      0xFFFF0009u
 #define ID_STATUS          0x32AF6F79u /* FNV-1a("ens.Status") */
+#define ID_CONV_UPDATE     0xEE2C39D9u /* FNV-1a("ens.ConventionUpdate") */
 
 const ens_msgtype ens_msg_string = {"ens.String", "S(s)", sizeof(ens_string_v), 0, ID_STRING};
 const ens_msgtype ens_msg_int64 = {"ens.Int64", "S(I)", sizeof(ens_int64_v), 0, ID_INT64};
@@ -85,6 +87,8 @@ const ens_msgtype ens_msg_command_result = {"ens.CommandResult", "S(Uiii)B",
 const ens_msgtype ens_msg_status = {"ens.Status",
                                     "S(iu)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
                                     sizeof(ens_status_v), 1u << 20, ID_STATUS};
+const ens_msgtype ens_msg_convention_update = {"ens.ConventionUpdate", "S(uiuuIsss)",
+                                               sizeof(ens_convention_update_v), 0, ID_CONV_UPDATE};
 
 /* The C structs of msg.h as the formats above describe them (x86-64 and
  * aarch64 System V); ensure_init() also checks the parsed layouts. */
@@ -103,15 +107,20 @@ _Static_assert(offsetof(ens_poison_v, detail) == 32 && sizeof(ens_poison_v) == 5
 _Static_assert(offsetof(ens_dead_envelope_v, reason) == 24 && sizeof(ens_dead_envelope_v) == 48,
                "ens_dead_envelope_v layout");
 _Static_assert(sizeof(ens_fd_ready_v) == 16, "ens_fd_ready_v layout");
+_Static_assert(offsetof(ens_convention_update_v, system) == 24 &&
+                   sizeof(ens_convention_update_v) == 48,
+               "ens_convention_update_v layout");
 _Static_assert(offsetof(ens_command_result_v, output) == 24 && sizeof(ens_command_result_v) == 40,
                "ens_command_result_v layout");
 
 static const ens_msgtype *const builtins[] = {
-    &ens_msg_string,         &ens_msg_int64,           &ens_msg_bytes,
-    &ens_msg_exit_request,   &ens_msg_child_exited,    &ens_msg_wakeup,
-    &ens_msg_poison,         &ens_msg_dead_envelope,   &ens_msg_fd_ready,
-    &ens_msg_command_result, &ens_msg_child_restarted, &ens_msg_child_started,
-    &ens_msg_status,
+    &ens_msg_string,          &ens_msg_int64,
+    &ens_msg_bytes,           &ens_msg_exit_request,
+    &ens_msg_child_exited,    &ens_msg_wakeup,
+    &ens_msg_poison,          &ens_msg_dead_envelope,
+    &ens_msg_fd_ready,        &ens_msg_command_result,
+    &ens_msg_child_restarted, &ens_msg_child_started,
+    &ens_msg_status,          &ens_msg_convention_update,
 };
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])
 

@@ -8,6 +8,7 @@
 #include "addr.h"
 #include "api.h"
 #include "circuit_breaker.h"
+#include "convention.h"
 #include "error.h"
 #include "event.h"
 #include "gen_server.h"

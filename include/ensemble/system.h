@@ -91,7 +91,8 @@ typedef enum ens_base {
  * NATS subjects); a credential is set without servers; password without
  * user or user without password; token together with user; creds_file
  * together with nkey_seed_file; nkey without nkey_seed_file or the reverse; tls_cert without
- * tls_key or the reverse; a credential string is empty. Any convention field on the inproc base is
+ * tls_key or the reverse; a credential string is empty; heartbeat_ms is not
+ * 0 and outside 50-60000. Any convention field on the inproc base is
  * ENS_ENOTSUP (one process has no gateway), with a log line. Whether the
  * servers answer and the credentials are accepted is learnt by the gateway
  * after the start: it logs the reason and tries again (a message for
@@ -107,11 +108,13 @@ typedef struct ens_convention_opts {
     const char *tls_ca;          /* PEM CA file to verify the servers by, or NULL */
     const char *tls_cert;        /* PEM client certificate, with tls_key, or NULL */
     const char *tls_key;         /* PEM key of tls_cert, or NULL */
+    uint32_t heartbeat_ms;       /* how often this member's record is put again
+                                    (convention.h): 0 = 1000; otherwise 50-60000 */
 } ens_convention_opts;
 
 #define ENS_CONVENTION_OPTS_INIT                                                                   \
     {                                                                                              \
-        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL                           \
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0                        \
     }
 
 typedef struct ens_system_opts {

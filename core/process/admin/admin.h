@@ -92,7 +92,8 @@
 #define ZYGOTE_RESTART_WINDOW_MS  60000
 #define ZYGOTE_RESTART_MAX        5 /* zygote restarts within the window before giving up */
 #define GATEWAY_RESTART_WINDOW_MS 60000
-#define GATEWAY_RESTART_MAX       5 /* gateway restarts within the window before giving up */
+#define GATEWAY_RESTART_MAX       5    /* gateway restarts within the window before giving up */
+#define GATEWAY_LEAVE_MS          2000 /* an orderly end waits this long for the gateway to leave */
 
 typedef struct rxend {
     uint64_t id;
@@ -412,6 +413,29 @@ void ens__admin_gateway_start(void);
  * ens.Gateway) and start a new one unless the system is ending or it died
  * GATEWAY_RESTART_MAX times within GATEWAY_RESTART_WINDOW_MS. */
 void ens__admin_gateway_exited(int wstatus);
+
+/* The system ends in order: let the gateway leave the convention (it
+ * deletes its member record, so the others see "left" rather than
+ * "unreachable") by closing its control channel, and wait up to wait_ms
+ * for it to end. finish() kills it if it has not. */
+void ens__admin_gateway_leave(uint32_t wait_ms);
+
+/* ---- convention.c ------------------------------------------------------- */
+
+/* ens.ctl.ConvSub from actor r: subscribe it to the convention's updates,
+ * or end that; a new subscriber is sent one "joined" per member known. */
+void ens__admin_do_convsub(arec *r, const ens_msg *m);
+
+/* An ens_msg_convention_update on r's control channel: from the gateway, a
+ * change of the members bucket passed on to the subscribers (anyone else's
+ * is ignored). */
+void ens__admin_conv_update(arec *r, const ens_msg *m);
+
+/* A new gateway was forked: the members it reports replace the old view. */
+void ens__admin_conv_gateway_new(void);
+
+/* who ended for good: no longer a subscriber. */
+void ens__admin_conv_forget(ens_addr who);
 
 /* Run first in a new zygote: unmap every actor's stage. */
 void ens__admin_zygote_drop(void);

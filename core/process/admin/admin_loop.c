@@ -342,6 +342,7 @@ _Noreturn static void finish(void)
         if (admin_state.recs[i]->pid > 0)
             kill(admin_state.recs[i]->pid, SIGKILL);
     }
+    ens__admin_gateway_leave(GATEWAY_LEAVE_MS);
     if (admin_state.gpid > 0)
         kill(admin_state.gpid, SIGKILL);
     ens__admin_journal_stop();

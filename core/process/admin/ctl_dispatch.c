@@ -21,6 +21,7 @@
 #include "core/process/admin/admin.h"
 #include "core/process/admin/names_wide.h"
 #include "core/process/admin/proc_names.h"
+#include "ensemble/convention.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
 #include "ensemble/status.h"
@@ -507,6 +508,8 @@ static const ctl_handler handlers[] = {
     {&ens__ctl_deadletter, on_dead_letter},
     {&ens__ctl_poison, do_poison},
     {&ens__ctl_gwname, ens__admin_wide_on_ctl},
+    {&ens__ctl_convsub, ens__admin_do_convsub},
+    {&ens_msg_convention_update, ens__admin_conv_update},
 };
 
 static const ctl_handler *handler_of(uint32_t type_id)

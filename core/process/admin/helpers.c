@@ -466,6 +466,7 @@ static int gateway_fork(void)
     admin_state.gpid = pid;
     admin_state.gateway = r;
     ens__admin_wide_gateway_up();
+    ens__admin_conv_gateway_new();
     if (ready == ENS_EAGAIN)
         ens__log(s, NULL, ENS_LOG_WARN,
                  "the gateway is not connected to NATS yet: messages to other systems become "
@@ -484,6 +485,30 @@ void ens__admin_gateway_start(void)
         ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
                  "no gateway (%s): messages to other systems become dead letters",
                  ens_strerror(rc));
+}
+
+void ens__admin_gateway_leave(uint32_t wait_ms)
+{
+    arec *g = admin_state.gateway;
+    if (admin_state.gpid <= 0 || g == NULL || g->ctl < 0)
+        return;
+    shutdown(g->ctl, SHUT_WR); /* the gateway reads the end: it leaves, then ends */
+    uint64_t end = ens__mono_ns() + (uint64_t)wait_ms * 1000000u;
+    for (;;) {
+        uint64_t now = ens__mono_ns();
+        if (now >= end)
+            return;
+        struct pollfd p = {g->ctl, POLLIN, 0};
+        int k = poll(&p, 1, (int)((end - now + 999999u) / 1000000u));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return;
+        char drop[512]; /* what it still says (events, log lines) is not kept now */
+        ssize_t n = recv(g->ctl, drop, sizeof(drop), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            return; /* its end of the channel closed: it ended */
+    }
 }
 
 void ens__admin_gateway_exited(int wstatus)

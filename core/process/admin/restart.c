@@ -148,6 +148,7 @@ static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
     ens__admin_sync_failed(r);
     if (ens_addr_equal(admin_state.dead_handler, addr))
         admin_state.dead_handler = ENS_ADDR_NONE;
+    ens__admin_conv_forget(addr);
     if (!orderly && !ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
         ens_child_exited_v ce = {addr, reason, sig, status, r->incarnation};
         ens__admin_send_to(addr, r->parent, &ens_msg_child_exited, &ce, ENS_FRAME_SYSTEM, 0, 0);

@@ -21,6 +21,7 @@
 
 #include "core/process/gateway/gateway.h"
 #include "core/process/gateway/gateway_batch.h"
+#include "core/process/gateway/gateway_members.h"
 #include "core/process/gateway/gateway_names.h"
 #include "core/process/gateway/gateway_nats.h"
 #include "core/process/proc.h"
@@ -49,7 +50,8 @@ static struct {
     int ctl;
     int wake;
     ens_gw_nats *nats;
-    ens_gw_names *names; /* names across hosts (gateway_names.c) */
+    ens_gw_names *names;     /* names across hosts (gateway_names.c) */
+    ens_gw_members *members; /* this member's record and the watch (NULL: none) */
     grx **rx;
     size_t n_rx, cap_rx;
     ens_tx_table tx;
@@ -226,6 +228,20 @@ static void take_inbound(void)
                  "gateway: %" PRIu64 " messages from NATS dropped: more than %zu bytes waited",
                  dropped - gw.dropped_told, ENS_GW_INBOUND_MAX);
         gw.dropped_told = dropped;
+    }
+}
+
+/* ---- membership: the bucket's changes to the admin ------------------ */
+
+static void members_deliver(void)
+{
+    for (ens_gw_change *c = ens__gw_members_take(gw.members), *next; c != NULL; c = next) {
+        next = c->next;
+        if (ens__ctl_send(gw.ctl, gw.self, &ens_msg_convention_update, &c->v, 0, NULL, 0) < 0)
+            ens__log(gw.s, NULL, ENS_LOG_ERROR,
+                     "gateway: a change of member %u was not handed to the admin",
+                     (unsigned)c->v.node);
+        free(c);
     }
 }
 
@@ -487,6 +503,9 @@ _Noreturn static void gateway_end(int status)
 {
     if (gw.nats != NULL)
         publish_gathered();
+    /* Status 0: the system ends in order (the admin closed the channel):
+     * the member leaves, so the others see "left". */
+    ens__gw_members_stop(gw.members, status == 0, CLOSE_FLUSH_MS);
     ens__tx_drain(&gw.tx, CLOSE_FLUSH_MS, pump_ctl_tx);
     ens__gw_names_close(gw.names);
     ens__gw_nats_close(gw.nats, CLOSE_FLUSH_MS);
@@ -523,6 +542,10 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     if (gw.nats == NULL)
         _exit(ENS_PROC_EXIT_NO_ACTOR);
     gw.names = ens__gw_names_open(s, gw.nats, ctl, self, gw.wake);
+    int mrc = ens__gw_members_start(s, gw.nats, self.node, getppid(), gw.wake, &gw.members);
+    if (mrc < 0)
+        ens__log(s, NULL, ENS_LOG_ERROR, "gateway: no membership of the convention: %s",
+                 ens_strerror(mrc));
     struct pollfd *p = NULL;
     size_t cap = 0;
     for (;;) {
@@ -562,8 +585,10 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
         }
         if (p[0].revents != 0 && !handle_ctl())
             gateway_end(0); /* the admin ended, or closed the channel: the system ends */
-        if (p[1].revents != 0 || gw.held != NULL)
+        if (p[1].revents != 0 || gw.held != NULL) {
             take_inbound();
+            members_deliver();
+        }
         for (size_t i = 0; i < n_rx; i++)
             if (p[rx_at + i].revents != 0 && gw.rx[i]->fd >= 0)
                 read_rx(gw.rx[i]);

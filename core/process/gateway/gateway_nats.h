@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nats/nats.h>
+
 #include "core/runtime/runtime.h"
 
 #pragma GCC visibility push(hidden)
@@ -63,8 +65,9 @@ int ens__gw_nats_node_known(ens_gw_nats *g, uint32_t node, uint32_t wait_ms, con
 int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, size_t len,
                          const char **why);
 
-/* The NATS connection itself (borrowed), for the names half
- * (gateway_names.c), which speaks JetStream on it. */
+/* The NATS connection itself (borrowed: g keeps it), for the names half
+ * (gateway_names.c), which speaks JetStream on it, and the members bucket
+ * (gateway_members.h); libnats's connections may be used from any thread. */
 typedef struct __natsConnection natsConnection;
 natsConnection *ens__gw_nats_conn(ens_gw_nats *g);
 

@@ -1,0 +1,217 @@
+/*
+ * core/process/admin/convention.c - the admin's part of convention
+ * membership (ensemble/convention.h). The admin has no NATS code: its
+ * gateway watches the members bucket and reports each change on its
+ * control channel (an ens_msg_convention_update); the admin keeps the
+ * members it was told of and the actors that subscribed, and sends each
+ * change to each subscriber as a message. Keeping both here, not in the
+ * gateway, lets a subscription outlive a gateway restart: the new gateway
+ * reports the bucket as it finds it, the admin passes on only what changed
+ * (a member that went meanwhile is "left" once the new view is complete).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/process/admin/admin.h"
+#include "ensemble/convention.h"
+#include "ensemble/error.h"
+
+typedef struct member {
+    ens_convention_update_v v; /* change: its last state; strings owned */
+    unsigned gen;              /* the gateway start that last reported it */
+} member;
+
+static struct {
+    ens_addr *subs; /* the subscribed actors */
+    size_t n_subs, cap_subs;
+    member *m; /* the members other than this system, as reported */
+    size_t n_m, cap_m;
+    unsigned gen; /* gateway starts so far */
+} conv;
+
+static void send_update(ens_addr to, const ens_convention_update_v *v)
+{
+    ens_addr from = admin_state.gateway != NULL ? admin_state.gateway->addr : ENS_ADDR_NONE;
+    ens__admin_send_to(from, to, &ens_msg_convention_update, v, 0, 0, 0);
+}
+
+static void tell_all(const ens_convention_update_v *v)
+{
+    for (size_t i = 0; i < conv.n_subs; i++)
+        send_update(conv.subs[i], v);
+}
+
+static void member_free(member *x)
+{
+    free(x->v.system);
+    free(x->v.host);
+    free(x->v.capabilities);
+}
+
+static void member_drop(size_t i)
+{
+    member_free(&conv.m[i]);
+    conv.m[i] = conv.m[--conv.n_m];
+}
+
+static member *member_find(uint32_t node, size_t *at)
+{
+    for (size_t i = 0; i < conv.n_m; i++)
+        if (conv.m[i].v.node == node) {
+            if (at != NULL)
+                *at = i;
+            return &conv.m[i];
+        }
+    return NULL;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+/* Keep v as node's state (copies its strings). False: out of memory. */
+static bool member_set(member *x, const ens_convention_update_v *v)
+{
+    ens_convention_update_v c = *v;
+    c.system = strdup(v->system != NULL ? v->system : "");
+    c.host = strdup(v->host != NULL ? v->host : "");
+    c.capabilities = strdup(v->capabilities != NULL ? v->capabilities : "");
+    if (c.system == NULL || c.host == NULL || c.capabilities == NULL) {
+        free(c.system);
+        free(c.host);
+        free(c.capabilities);
+        return false;
+    }
+    member_free(x);
+    x->v = c;
+    x->gen = conv.gen;
+    return true;
+}
+
+/* A joined member: new, back, or with new capabilities is told. */
+static void on_joined(const ens_convention_update_v *v)
+{
+    member *x = member_find(v->node, NULL);
+    if (x != NULL && x->v.change == ENS_MEMBER_JOINED && same_text(x->v.system, v->system) &&
+        same_text(x->v.host, v->host) && same_text(x->v.capabilities, v->capabilities) &&
+        x->v.admin_pid == v->admin_pid) {
+        x->gen = conv.gen; /* reported again by a new gateway: nothing changed */
+        return;
+    }
+    if (x == NULL) {
+        if (conv.n_m == conv.cap_m) {
+            size_t cap = conv.cap_m != 0 ? conv.cap_m * 2 : 8;
+            member *t = ens__realloc(conv.m, cap * sizeof(*t));
+            if (t == NULL) {
+                ens__alloc_failed(admin_state.sys, "a convention member was not kept");
+                tell_all(v);
+                return;
+            }
+            conv.m = t;
+            conv.cap_m = cap;
+        }
+        x = &conv.m[conv.n_m++];
+        memset(x, 0, sizeof(*x));
+    }
+    if (!member_set(x, v)) {
+        ens__alloc_failed(admin_state.sys, "a convention member was not kept");
+        size_t at = (size_t)(x - conv.m);
+        member_drop(at);
+    }
+    tell_all(v);
+}
+
+void ens__admin_conv_update(arec *r, const ens_msg *m)
+{
+    if (r != admin_state.gateway)
+        return; /* only the gateway reports members */
+    const ens_convention_update_v *v = m->value;
+    size_t at = 0;
+    member *x = member_find(v->node, &at);
+    switch (v->change) {
+    case 0: /* the new gateway's first view is complete: who is not in it left */
+        for (size_t i = conv.n_m; i-- > 0;) {
+            if (conv.m[i].gen == conv.gen)
+                continue;
+            conv.m[i].v.change = ENS_MEMBER_LEFT;
+            tell_all(&conv.m[i].v);
+            member_drop(i);
+        }
+        break;
+    case ENS_MEMBER_JOINED:
+        on_joined(v);
+        break;
+    case ENS_MEMBER_LEFT:
+        if (x != NULL) {
+            x->v.change = ENS_MEMBER_LEFT;
+            tell_all(&x->v);
+            member_drop(at);
+        }
+        break;
+    case ENS_MEMBER_UNREACHABLE:
+        if (x == NULL)
+            break; /* never seen here: nothing to withdraw */
+        x->gen = conv.gen;
+        if (x->v.change != ENS_MEMBER_UNREACHABLE) {
+            x->v.change = ENS_MEMBER_UNREACHABLE;
+            tell_all(&x->v);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+void ens__admin_conv_gateway_new(void)
+{
+    conv.gen++;
+}
+
+void ens__admin_do_convsub(arec *r, const ens_msg *m)
+{
+    const ens__ctl_flag_v *f = m->value;
+    int status = 0;
+    size_t i = 0;
+    while (i < conv.n_subs && !ens_addr_equal(conv.subs[i], r->addr))
+        i++;
+    if (admin_state.sys->opts.convention.servers == NULL) {
+        status = ENS_ENOTSUP;
+    } else if (!f->enable) {
+        if (i < conv.n_subs)
+            conv.subs[i] = conv.subs[--conv.n_subs];
+    } else if (i == conv.n_subs) {
+        if (conv.n_subs == conv.cap_subs) {
+            size_t cap = conv.cap_subs != 0 ? conv.cap_subs * 2 : 8;
+            ens_addr *t = ens__realloc(conv.subs, cap * sizeof(*t));
+            if (t == NULL) {
+                status = ENS_ENOMEM;
+                goto answer;
+            }
+            conv.subs = t;
+            conv.cap_subs = cap;
+        }
+        conv.subs[conv.n_subs++] = r->addr;
+    }
+    if (status == 0 && f->enable) {
+        /* A late subscriber first learns who is there (again, when it
+         * subscribes again: an actor restarted in place starts afresh). */
+        for (size_t k = 0; k < conv.n_m; k++)
+            if (conv.m[k].v.change == ENS_MEMBER_JOINED)
+                send_update(r->addr, &conv.m[k].v);
+    }
+answer:
+    if (m->hdr.corr != 0 && r->ctl >= 0) {
+        ens__ctl_status_v ack = {r->addr, status};
+        ens__admin_ctl_out(r, r->addr, &ens__ctl_ack, &ack, m->hdr.corr, -1, false);
+    }
+}
+
+void ens__admin_conv_forget(ens_addr who)
+{
+    for (size_t i = 0; i < conv.n_subs; i++)
+        if (ens_addr_equal(conv.subs[i], who)) {
+            conv.subs[i] = conv.subs[--conv.n_subs];
+            return;
+        }
+}

@@ -1,0 +1,584 @@
+/*
+ * core/process/gateway/gateway_members.c - the members bucket
+ * (gateway_members.h). One thread: it puts this member's record every
+ * heartbeat, waits for the bucket's changes in between, and every half
+ * heartbeat looks for members whose records stopped coming.
+ *
+ * The changes come on a plain subscription to the bucket's subjects
+ * ($KV.<bucket>.<key>: every put, and every delete with its KV-Operation
+ * header, is a message there), and the records there when it starts are
+ * read once (the stream's subjects, then each key's last value), after
+ * the subscription is in place so nothing falls between the two. libnats's
+ * own watch (kvStore_Watch) is not used: its ordered consumer, when
+ * libnats 3.4 recreates it after a gap, crashed the gateway in our tests.
+ *
+ * Liveness is judged by when this gateway received a member's record (the
+ * monotonic clock of this host), never by the time the server stamped on
+ * it, so clocks of other hosts do not matter; only records read at start,
+ * which were not received here, are judged by their stamp (a record older
+ * than 3 heartbeats then is reported unreachable, not joined).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "core/process/gateway/gateway_members.h"
+#include "ensemble/error.h"
+
+#ifndef ENS_VERSION_TEXT
+#define ENS_VERSION_TEXT "unknown"
+#endif
+
+#define JS_WAIT_MS 2000 /* JetStream API calls (bind, create, put, delete) */
+
+/* A member as this gateway sees it (the thread's own). */
+typedef struct seen {
+    uint32_t node;
+    int32_t state;    /* ENS_MEMBER_JOINED or ENS_MEMBER_UNREACHABLE */
+    uint64_t last_ns; /* when its last record was received (monotonic) */
+    uint32_t hb_ms;   /* its heartbeat, from its record */
+    char *record;     /* its last record (NUL-terminated) */
+} seen;
+
+struct ens_gw_members {
+    ens_system *sys;
+    natsConnection *nc;
+    uint32_t node;
+    uint32_t hb_ms;
+    int wake_fd;
+    char bucket[96];
+    char key[16];
+    char *record;
+    jsCtx *js;
+    kvStore *kv;
+    natsSubscription *live; /* the bucket's subjects (NULL: not yet) */
+    pthread_t thread;
+    pthread_mutex_t lock;   /* the queue, `live` and `stop` */
+    pthread_cond_t stopped; /* signalled with stop (CLOCK_MONOTONIC) */
+    bool stop;
+    ens_gw_change *head, *tail;
+    /* the thread's own: */
+    seen *seen;
+    size_t n_seen, cap_seen;
+    bool told_down; /* that NATS does not answer was logged */
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static int64_t real_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static bool stopping(ens_gw_members *m)
+{
+    pthread_mutex_lock(&m->lock);
+    bool s = m->stop;
+    pthread_mutex_unlock(&m->lock);
+    return s;
+}
+
+/* ---- changes for the loop ------------------------------------------- */
+
+/* The value of line `key=` in record, its length in *len; NULL if none. */
+static const char *field(const char *record, const char *key, size_t *len)
+{
+    size_t klen = strlen(key);
+    for (const char *line = record; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t n = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (n > klen && line[klen] == '=' && memcmp(line, key, klen) == 0) {
+            *len = n - klen - 1;
+            return line + klen + 1;
+        }
+        line += n;
+        if (*line == '\n')
+            line++;
+    }
+    return NULL;
+}
+
+static uint64_t field_u64(const char *record, const char *key)
+{
+    size_t len = 0;
+    const char *v = field(record, key, &len);
+    uint64_t n = 0;
+    for (size_t i = 0; v != NULL && i < len && i < 19 && v[i] >= '0' && v[i] <= '9'; i++)
+        n = n * 10 + (uint64_t)(v[i] - '0');
+    return n;
+}
+
+static void push(ens_gw_members *m, ens_gw_change *c)
+{
+    pthread_mutex_lock(&m->lock);
+    if (m->tail != NULL)
+        m->tail->next = c;
+    else
+        m->head = c;
+    m->tail = c;
+    pthread_mutex_unlock(&m->lock);
+    uint64_t one = 1;
+    ssize_t w = write(m->wake_fd, &one, sizeof(one));
+    (void)w; /* a full eventfd is already awake */
+}
+
+/* Report node's change, with what its record (NULL: none) says. */
+static void tell(ens_gw_members *m, uint32_t node, int32_t change, const char *record)
+{
+    size_t rlen = record != NULL ? strlen(record) : 0;
+    ens_gw_change *c = calloc(1, sizeof(*c) + rlen + 3);
+    if (c == NULL) {
+        ens__log(m->sys, NULL, ENS_LOG_ERROR,
+                 "gateway: a change of member %" PRIu32 " was lost: out of memory", node);
+        return;
+    }
+    c->v.node = node;
+    c->v.change = change;
+    char *out = c->text;
+    size_t len = 0;
+    const char *v;
+    c->v.system = out; /* system\0host\0capabilities\0 */
+    if (record != NULL && (v = field(record, "system", &len)) != NULL) {
+        memcpy(out, v, len);
+        out += len;
+    }
+    *out++ = '\0';
+    c->v.host = out;
+    if (record != NULL && (v = field(record, "host", &len)) != NULL) {
+        memcpy(out, v, len);
+        out += len;
+    }
+    *out++ = '\0';
+    c->v.capabilities = out;
+    for (const char *line = record != NULL ? record : ""; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t n = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (n > 4 && memcmp(line, "cap.", 4) == 0 && memchr(line, '=', n) != NULL) {
+            memcpy(out, line + 4, n - 4);
+            out += n - 4;
+            *out++ = '\n';
+        }
+        line += n;
+        if (*line == '\n')
+            line++;
+    }
+    *out = '\0';
+    if (record != NULL) {
+        c->v.admin_pid = (uint32_t)field_u64(record, "pid");
+        c->v.started_ms = (int64_t)field_u64(record, "started");
+    }
+    push(m, c);
+}
+
+/* ---- the bucket ------------------------------------------------------ */
+
+static seen *seen_find(ens_gw_members *m, uint32_t node, size_t *at)
+{
+    for (size_t i = 0; i < m->n_seen; i++)
+        if (m->seen[i].node == node) {
+            if (at != NULL)
+                *at = i;
+            return &m->seen[i];
+        }
+    return NULL;
+}
+
+static seen *seen_add(ens_gw_members *m, uint32_t node)
+{
+    if (m->n_seen == m->cap_seen) {
+        size_t cap = m->cap_seen != 0 ? m->cap_seen * 2 : 8;
+        seen *t = realloc(m->seen, cap * sizeof(*t));
+        if (t == NULL)
+            return NULL;
+        m->seen = t;
+        m->cap_seen = cap;
+    }
+    seen *s = &m->seen[m->n_seen++];
+    *s = (seen){.node = node};
+    return s;
+}
+
+static uint32_t hb_of(const char *record)
+{
+    uint64_t hb = field_u64(record, "heartbeat_ms");
+    if (hb < ENS_CONVENTION_HEARTBEAT_MIN_MS || hb > ENS_CONVENTION_HEARTBEAT_MAX_MS)
+        hb = ENS_CONVENTION_HEARTBEAT_MS;
+    return (uint32_t)hb;
+}
+
+/* A key is a node id in decimal; anything else is no member's. */
+static bool node_of(const char *key, uint32_t *node)
+{
+    uint64_t n = 0;
+    size_t i = 0;
+    for (; key[i] >= '0' && key[i] <= '9' && i < 10; i++)
+        n = n * 10 + (uint64_t)(key[i] - '0');
+    if (i == 0 || key[i] != '\0' || n == 0 || n > UINT32_MAX)
+        return false;
+    *node = (uint32_t)n;
+    return true;
+}
+
+/* A record of key (put: data[0..len), else deleted). created_ns: the
+ * server's stamp of a record read at start, 0 for one received live. */
+static void on_record(ens_gw_members *m, const char *key, bool put, const void *data, int len,
+                      int64_t created_ns)
+{
+    uint32_t node = 0;
+    if (!node_of(key, &node) || node == m->node)
+        return;
+    size_t at = 0;
+    seen *s = seen_find(m, node, &at);
+    if (!put) { /* deleted (or purged): it left */
+        if (s != NULL) {
+            tell(m, node, ENS_MEMBER_LEFT, s->record);
+            free(s->record);
+            m->seen[at] = m->seen[--m->n_seen];
+        }
+        return;
+    }
+    if (len <= 0 || (unsigned)len > ENS_GW_RECORD_MAX) {
+        ens__log(m->sys, NULL, ENS_LOG_WARN,
+                 "gateway: the record of member %" PRIu32 " is ignored (%d bytes)", node, len);
+        return;
+    }
+    char *record = malloc((size_t)len + 1);
+    if (record == NULL) {
+        ens__log(m->sys, NULL, ENS_LOG_ERROR,
+                 "gateway: the record of member %" PRIu32 " was lost: out of memory", node);
+        return;
+    }
+    memcpy(record, data, (size_t)len);
+    record[len] = '\0';
+    size_t name_len = 0;
+    if (memchr(record, '\0', (size_t)len) != NULL || field(record, "system", &name_len) == NULL ||
+        name_len == 0) {
+        free(record); /* not a record a gateway writes */
+        ens__log(m->sys, NULL, ENS_LOG_WARN,
+                 "gateway: the record of member %" PRIu32 " is ignored (not a member's record)",
+                 node);
+        return;
+    }
+    bool changed = s == NULL || s->state != ENS_MEMBER_JOINED || strcmp(s->record, record) != 0;
+    if (s == NULL && (s = seen_add(m, node)) == NULL) {
+        free(record);
+        ens__log(m->sys, NULL, ENS_LOG_ERROR,
+                 "gateway: member %" PRIu32 " was not kept: out of memory", node);
+        return;
+    }
+    free(s->record);
+    s->record = record;
+    s->hb_ms = hb_of(record);
+    s->last_ns = mono_ns();
+    uint64_t dead_ns = (uint64_t)s->hb_ms * ENS_CONVENTION_MISSED_BEATS * 1000000u;
+    int64_t age = created_ns != 0 ? real_ns() - created_ns : 0;
+    if (age > 0 && (uint64_t)age > dead_ns) {
+        /* Found at start and old: its system went without a word. */
+        s->state = ENS_MEMBER_UNREACHABLE;
+        s->last_ns -= dead_ns;
+        tell(m, node, ENS_MEMBER_UNREACHABLE, record);
+        return;
+    }
+    s->state = ENS_MEMBER_JOINED;
+    if (changed)
+        tell(m, node, ENS_MEMBER_JOINED, record);
+}
+
+/* A message on the bucket's subjects: a put, or a delete (its header). */
+static void on_live(ens_gw_members *m, natsMsg *msg)
+{
+    const char *subject = natsMsg_GetSubject(msg);
+    size_t prefix = strlen(m->bucket) + 5; /* "$KV." bucket "." */
+    if (subject == NULL || strlen(subject) <= prefix)
+        return;
+    const char *op = NULL;
+    bool put = natsMsgHeader_Get(msg, "KV-Operation", &op) != NATS_OK || op == NULL;
+    on_record(m, subject + prefix, put, natsMsg_GetData(msg), natsMsg_GetDataLength(msg), 0);
+}
+
+/* Members whose records stopped coming: unreachable. */
+static void check_silent(ens_gw_members *m, uint64_t now)
+{
+    for (size_t i = 0; i < m->n_seen; i++) {
+        seen *s = &m->seen[i];
+        uint64_t dead_ns = (uint64_t)s->hb_ms * ENS_CONVENTION_MISSED_BEATS * 1000000u;
+        if (s->state == ENS_MEMBER_JOINED && now - s->last_ns > dead_ns) {
+            s->state = ENS_MEMBER_UNREACHABLE;
+            tell(m, s->node, ENS_MEMBER_UNREACHABLE, s->record);
+        }
+    }
+}
+
+static void down(ens_gw_members *m, const char *what, natsStatus st)
+{
+    if (m->told_down)
+        return;
+    m->told_down = true;
+    ens__log(m->sys, NULL, ENS_LOG_WARN,
+             "gateway: the members bucket %s: %s (%s); trying again every heartbeat", m->bucket,
+             what, natsStatus_GetText(st));
+}
+
+/* Read every record in the bucket now (each key's last value). */
+static bool read_all(ens_gw_members *m)
+{
+    char stream[128], filter[128];
+    snprintf(stream, sizeof(stream), "KV_%s", m->bucket);
+    snprintf(filter, sizeof(filter), "$KV.%s.>", m->bucket);
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = JS_WAIT_MS;
+    o.Stream.Info.SubjectsFilter = filter;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetStreamInfo(&si, m->js, stream, &o, &jerr);
+    if (st != NATS_OK) {
+        down(m, "cannot be read", st);
+        return false;
+    }
+    size_t prefix = strlen(filter) - 1;
+    jsStreamStateSubjects *subjects = si->State.Subjects;
+    for (int i = 0; subjects != NULL && i < subjects->Count; i++) {
+        const char *subject = subjects->List[i].Subject;
+        if (subject == NULL || strlen(subject) <= prefix)
+            continue;
+        kvEntry *e = NULL;
+        if (kvStore_Get(&e, m->kv, subject + prefix) != NATS_OK)
+            continue; /* deleted (its marker is the last value), or gone meanwhile */
+        on_record(m, kvEntry_Key(e), true, kvEntry_Value(e), kvEntry_ValueLen(e),
+                  kvEntry_Created(e));
+        kvEntry_Destroy(e);
+    }
+    jsStreamInfo_Destroy(si);
+    return true;
+}
+
+/* Bind the bucket, or create it; then follow it and read what it holds. */
+static bool open_bucket(ens_gw_members *m)
+{
+    natsStatus st = NATS_OK;
+    if (m->kv == NULL) {
+        st = js_KeyValue(&m->kv, m->js, m->bucket);
+        if (st == NATS_NOT_FOUND) {
+            kvConfig cfg;
+            kvConfig_Init(&cfg);
+            cfg.Bucket = m->bucket;
+            cfg.Description = "ensemble: the members of a convention";
+            cfg.History = 1;
+            cfg.TTL = (int64_t)ENS_CONVENTION_RECORD_TTL_S * 1000000000;
+            st = js_CreateKeyValue(&m->kv, m->js, &cfg);
+            if (st != NATS_OK) /* another member created it meanwhile */
+                st = js_KeyValue(&m->kv, m->js, m->bucket);
+        }
+        if (st != NATS_OK) {
+            m->kv = NULL;
+            down(m, "cannot be opened", st);
+            return false;
+        }
+    }
+    char subject[128];
+    snprintf(subject, sizeof(subject), "$KV.%s.>", m->bucket);
+    natsSubscription *live = NULL;
+    st = natsConnection_SubscribeSync(&live, m->nc, subject);
+    if (st == NATS_OK)
+        st = natsSubscription_SetPendingLimits(live, -1, -1);
+    if (st == NATS_OK) /* in place at the server before the records are read */
+        st = natsConnection_FlushTimeout(m->nc, JS_WAIT_MS);
+    if (st != NATS_OK) {
+        natsSubscription_Destroy(live);
+        down(m, "cannot be followed", st);
+        return false;
+    }
+    if (!read_all(m)) {
+        natsSubscription_Destroy(live);
+        return false;
+    }
+    tell(m, 0, 0, NULL); /* what was there at start is reported */
+    pthread_mutex_lock(&m->lock);
+    m->live = live;
+    if (m->stop)
+        natsSubscription_Unsubscribe(live);
+    pthread_mutex_unlock(&m->lock);
+    if (m->told_down)
+        ens__log(m->sys, NULL, ENS_LOG_INFO, "gateway: the members bucket %s answers", m->bucket);
+    m->told_down = false;
+    return true;
+}
+
+static void *members_main(void *arg)
+{
+    ens_gw_members *m = arg;
+    uint64_t hb_ns = (uint64_t)m->hb_ms * 1000000u;
+    uint64_t next_put = 0, next_check = mono_ns() + hb_ns / 2;
+    while (!stopping(m)) {
+        uint64_t now = mono_ns();
+        if (m->live == NULL && !open_bucket(m)) {
+            next_put = now + hb_ns;
+        } else if (now >= next_put) {
+            natsStatus st = kvStore_PutString(NULL, m->kv, m->key, m->record);
+            if (st != NATS_OK)
+                down(m, "took no heartbeat", st);
+            now = mono_ns();
+            next_put = now + hb_ns;
+        }
+        if (now >= next_check) {
+            check_silent(m, now);
+            next_check = now + hb_ns / 2;
+        }
+        uint64_t until = next_put < next_check ? next_put : next_check;
+        int64_t wait_ms = until > now ? (int64_t)((until - now + 999999u) / 1000000u) : 1;
+        if (m->live == NULL) { /* nothing to wait on: wait for the next try, or a stop */
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)wait_ms * 1000000u;
+            ts.tv_sec += (time_t)(ns / 1000000000u);
+            ts.tv_nsec = (long)(ns % 1000000000u);
+            pthread_mutex_lock(&m->lock);
+            if (!m->stop)
+                pthread_cond_timedwait(&m->stopped, &m->lock, &ts);
+            pthread_mutex_unlock(&m->lock);
+            continue;
+        }
+        natsMsg *msg = NULL;
+        natsStatus st = natsSubscription_NextMsg(&msg, m->live, wait_ms);
+        if (st == NATS_OK) {
+            on_live(m, msg);
+            natsMsg_Destroy(msg);
+        } else if (st != NATS_TIMEOUT) {
+            if (stopping(m))
+                break; /* unsubscribed by ens__gw_members_stop */
+            /* The subscription is no longer usable (its connection was
+             * closed): follow the bucket afresh at the next try. */
+            down(m, "is no longer followed", st);
+            pthread_mutex_lock(&m->lock);
+            natsSubscription *dead = m->live;
+            m->live = NULL;
+            pthread_mutex_unlock(&m->lock);
+            natsSubscription_Destroy(dead);
+            next_put = mono_ns() + hb_ns;
+        }
+    }
+    return NULL;
+}
+
+/* ---- start and stop -------------------------------------------------- */
+
+int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t admin, int wake_fd,
+                          ens_gw_members **out)
+{
+    *out = NULL;
+    ens_gw_members *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return ENS_ENOMEM;
+    m->sys = s;
+    m->nc = ens__gw_nats_conn(g);
+    m->node = node;
+    m->hb_ms = s->opts.convention.heartbeat_ms != 0 ? s->opts.convention.heartbeat_ms
+                                                    : ENS_CONVENTION_HEARTBEAT_MS;
+    m->wake_fd = wake_fd;
+    snprintf(m->bucket, sizeof(m->bucket), "ens-%s-members", s->opts.convention.name);
+    snprintf(m->key, sizeof(m->key), "%" PRIu32, node);
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) < 0)
+        snprintf(host, sizeof(host), "unknown");
+    for (char *p = host; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?'; /* one line each */
+    char record[1024];
+    int n = snprintf(record, sizeof(record),
+                     "system=%s\nhost=%s\npid=%d\nversion=%s\nstarted=%" PRId64
+                     "\nheartbeat_ms=%" PRIu32 "\ncap.ens.version=%s\ncap.ens.host=%s\n",
+                     s->name, host, (int)admin, ENS_VERSION_TEXT, s->started_ms, m->hb_ms,
+                     ENS_VERSION_TEXT, host);
+    m->record = strdup(record);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = JS_WAIT_MS;
+    if (n <= 0 || (size_t)n >= sizeof(record) || m->record == NULL ||
+        natsConnection_JetStream(&m->js, m->nc, &jo) != NATS_OK) {
+        free(m->record);
+        free(m);
+        return ENS_ENOMEM;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->stopped, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&m->thread, NULL, members_main, m) != 0) {
+        jsCtx_Destroy(m->js);
+        pthread_cond_destroy(&m->stopped);
+        pthread_mutex_destroy(&m->lock);
+        free(m->record);
+        free(m);
+        return ENS_EAGAIN;
+    }
+    *out = m;
+    return 0;
+}
+
+ens_gw_change *ens__gw_members_take(ens_gw_members *m)
+{
+    if (m == NULL)
+        return NULL;
+    pthread_mutex_lock(&m->lock);
+    ens_gw_change *all = m->head;
+    m->head = m->tail = NULL;
+    pthread_mutex_unlock(&m->lock);
+    return all;
+}
+
+void ens__gw_members_stop(ens_gw_members *m, bool leave, uint32_t wait_ms)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->stop = true;
+    pthread_cond_signal(&m->stopped);
+    if (m->live != NULL)
+        natsSubscription_Unsubscribe(m->live); /* ends a wait for the next message */
+    pthread_mutex_unlock(&m->lock);
+    pthread_join(m->thread, NULL);
+    if (leave && m->kv != NULL) {
+        natsStatus st = kvStore_Delete(m->kv, m->key);
+        if (st == NATS_OK)
+            st = natsConnection_FlushTimeout(m->nc, wait_ms > 0 ? wait_ms : 1);
+        if (st != NATS_OK)
+            ens__log(m->sys, NULL, ENS_LOG_WARN,
+                     "gateway: this member's record was not deleted (%s): the others will see it "
+                     "unreachable, not left",
+                     natsStatus_GetText(st));
+    }
+    if (m->live != NULL)
+        natsSubscription_Destroy(m->live);
+    if (m->kv != NULL)
+        kvStore_Destroy(m->kv);
+    jsCtx_Destroy(m->js);
+    for (ens_gw_change *c = m->head, *next; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+    for (size_t i = 0; i < m->n_seen; i++)
+        free(m->seen[i].record);
+    free(m->seen);
+    pthread_cond_destroy(&m->stopped);
+    pthread_mutex_destroy(&m->lock);
+    free(m->record);
+    free(m);
+}

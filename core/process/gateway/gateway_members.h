@@ -1,0 +1,64 @@
+/*
+ * core/process/gateway/gateway_members.h - membership of the convention,
+ * in the gateway (ensemble/convention.h says what members see): this
+ * system's record in the JetStream key-value bucket "ens-<convention>-
+ * members", put at start and every heartbeat_ms, deleted when the system
+ * ends in order; and a watch of the bucket that turns records into changes
+ * (joined, left, unreachable) for the gateway's loop to hand to the admin.
+ * Internal to core/process/gateway/.
+ *
+ * A record is text, one "key=value" line each (the ens CLI reads it too):
+ *   system=NAME  host=HOST  pid=ADMIN_PID  version=VERSION
+ *   started=UNIX_MS  heartbeat_ms=N  cap.KEY=VALUE (one per capability)
+ * under the key of the member's node id in decimal.
+ *
+ * The work runs on a thread of its own (libnats's KV calls block); it
+ * hands changes over in a queue and wakes the gateway's loop through the
+ * eventfd it is given.
+ */
+#ifndef ENS_CORE_GATEWAY_MEMBERS_H
+#define ENS_CORE_GATEWAY_MEMBERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/process/gateway/gateway_nats.h"
+#include "ensemble/convention.h"
+
+#pragma GCC visibility push(hidden)
+
+/* The largest record taken from the bucket (a larger one is ignored and
+ * logged): a change must fit a control frame to the admin. */
+#define ENS_GW_RECORD_MAX 60000u
+
+/* One change seen in the bucket: v's strings point into text. change 0:
+ * the bucket as found at start has been reported in full. */
+typedef struct ens_gw_change {
+    struct ens_gw_change *next;
+    ens_convention_update_v v;
+    char text[];
+} ens_gw_change;
+
+typedef struct ens_gw_members ens_gw_members;
+
+/* Start the membership of node `node` of s (its convention options) on the
+ * connection of g: its thread binds or creates the bucket, puts the record
+ * (admin: the admin's pid), watches, and tries again every heartbeat while
+ * NATS does not answer (logged once). wake_fd (borrowed) is written when
+ * changes wait. Returns 0, or ENS_ENOMEM / ENS_EAGAIN (no thread). */
+int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t admin, int wake_fd,
+                          ens_gw_members **out);
+
+/* The changes waiting, oldest first (owned by the caller: free each), or
+ * NULL. */
+ens_gw_change *ens__gw_members_take(ens_gw_members *m);
+
+/* Stop the thread; with leave, delete this member's record first (waiting
+ * up to wait_ms for the server), so the others see it "left". Frees m
+ * (NULL is fine). */
+void ens__gw_members_stop(ens_gw_members *m, bool leave, uint32_t wait_ms);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * ensemble/convention.h - the members of a convention (system.h,
+ * ens_convention_opts) and the updates an actor can subscribe to.
+ *
+ * Each system of a convention is a member while it runs: its gateway puts
+ * a record under its node id in the JetStream key-value bucket
+ * "ens-<convention>-members" when it starts, puts it again every
+ * heartbeat_ms (ens_convention_opts) while it runs, and deletes it when the
+ * system stops in order. Every gateway watches the bucket:
+ *  - a member's first record (or a record after it was unreachable) is
+ *    "joined"; a record with other capabilities is "joined" again, with the
+ *    new ones;
+ *  - a deleted record is "left" (the system stopped in order);
+ *  - a member whose record was not put again for 3 of its heartbeats is
+ *    "unreachable" (its host, its link or the whole system died without a
+ *    word). Seen within 3 x its heartbeat_ms + half the observer's
+ *    heartbeat_ms (plus NATS's latency): about 3.5 s with the default
+ *    1000 ms. It is "joined" again if its records come back.
+ * Records that nobody puts again go from the bucket after
+ * ENS_CONVENTION_RECORD_TTL_S (the bucket's maximum age; live members put
+ * theirs far more often).
+ *
+ * Capabilities are text key/values, one "key=value\n" line each in a
+ * member's `capabilities`; every member has the built-ins ens.version (the
+ * ensemble version, "0.1.0") and ens.host (its host name).
+ */
+#ifndef ENSEMBLE_CONVENTION_H
+#define ENSEMBLE_CONVENTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actor.h"
+#include "api.h"
+#include "msg.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The default heartbeat of a member, and the bounds ens_system_start takes
+ * for ens_convention_opts.heartbeat_ms. */
+#define ENS_CONVENTION_HEARTBEAT_MS     1000u
+#define ENS_CONVENTION_HEARTBEAT_MIN_MS 50u
+#define ENS_CONVENTION_HEARTBEAT_MAX_MS 60000u
+/* A member is unreachable when this many of its heartbeats passed without
+ * a record of its. */
+#define ENS_CONVENTION_MISSED_BEATS 3u
+/* The members bucket's maximum age of a record (set by the member that
+ * creates the bucket). */
+#define ENS_CONVENTION_RECORD_TTL_S 600u
+
+enum ens_member_change {
+    ENS_MEMBER_JOINED = 1,      /* it runs (first seen, back, or new capabilities) */
+    ENS_MEMBER_LEFT = 2,        /* it stopped in order */
+    ENS_MEMBER_UNREACHABLE = 3, /* no heartbeat for ENS_CONVENTION_MISSED_BEATS of its own */
+};
+
+/* ConventionUpdate: another member of the convention joined, left or became
+ * unreachable. Sent to each actor that subscribed (ens_convention_subscribe)
+ * on the subscriber's system; the member's own system is never reported. */
+typedef struct ens_convention_update_v {
+    uint32_t node;      /* the member's node (ens_addr.node of its actors) */
+    int32_t change;     /* enum ens_member_change */
+    uint32_t admin_pid; /* its admin process, on its host */
+    uint32_t spare;     /* 0 */
+    int64_t started_ms; /* when it started (Unix time, ms) */
+    char *system;       /* its system name */
+    char *host;         /* its host name */
+    char *capabilities; /* "key=value\n" lines */
+} ens_convention_update_v;
+
+ENS_API extern const ens_msgtype ens_msg_convention_update; /* "ens.ConventionUpdate" */
+
+/* Subscribe (on) the calling actor to the updates of its system's
+ * convention, or end its subscription (!on). A new subscriber first gets
+ * one "joined" per member live now (other than its own system), then every
+ * change, in the order its gateway saw them. The subscription lasts until
+ * !on or the actor's end (a restart in place keeps it); subscribing again
+ * is still one subscription, and sends the live members again (an actor
+ * restarted in place that subscribes in its init learns them anew). Errors: ENS_EINVAL (NULL c, or
+ * c is not an actor's context), ENS_ENOTSUP (the system has no convention, or the base has none:
+ * inproc), ENS_ENOMEM (the admin could not keep the subscription), ENS_ETIMEDOUT (the admin did not
+ * answer within call_timeout_ms), ENS_ESHUTDOWN (the system is ending). */
+ENS_API int ens_convention_subscribe(ens_ctx *c, bool on);
+
+/* Copy the value of capability `key` from caps (an update's capabilities)
+ * into out (NUL-terminated, cut to out_len - 1 bytes). Returns the value's
+ * full length, ENS_ENOENT (no such key), or ENS_EINVAL (a NULL argument, an
+ * empty key, out_len 0). */
+ENS_API int ens_capability_get(const char *caps, const char *key, char *out, size_t out_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

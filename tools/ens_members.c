@@ -1,0 +1,298 @@
+/*
+ * tools/ens_members.c - `ens members`: the members of a convention, read
+ * straight from its JetStream key-value bucket "ens-<convention>-members"
+ * (core/process/gateway/gateway_members.h describes a record). It needs no
+ * system on this host, only the NATS server: --nats URL or
+ * ENSEMBLE_NATS_URL, and the convention's name.
+ *
+ * A member is "live" while its record is younger than 3 of its heartbeats
+ * (the server's time stamp against this host's clock), else "unreachable"
+ * (its system went without deleting its record; the bucket forgets such
+ * records after ENS_CONVENTION_RECORD_TTL_S). A member that stopped in
+ * order deleted its record and is not listed.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nats/nats.h>
+
+#include "ens_tool.h"
+#include "ensemble/convention.h"
+
+#define PROG "ens members"
+
+static void usage(FILE *out)
+{
+    fputs("usage: ens members [--nats URL] [--convention NAME] [--json] [--timeout MS]\n"
+          "\n"
+          "List the members of a convention (systems sharing a NATS cluster and a\n"
+          "convention name), read from its members bucket on the NATS server.\n"
+          "\n"
+          "  --nats URL          the NATS server(s), nats://host:port[,...]; default:\n"
+          "                      $ENSEMBLE_NATS_URL\n"
+          "  --convention NAME   the convention; default: $ENSEMBLE_CONVENTION\n"
+          "  --json              one JSON object per member per line (no header)\n"
+          "  --timeout MS        how long to wait for the server (default 5000)\n"
+          "\n"
+          "A member is live while its last heartbeat is younger than 3 of its\n"
+          "heartbeats, unreachable after. Exit status: 0 listed, 1 runtime error,\n"
+          "2 usage error.\n",
+          out);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fputs("\n(ens members --help for usage)\n", stderr);
+    return 2;
+}
+
+/* The value of line `key=` of record, copied into out; "" if none. */
+static const char *field(const char *record, const char *key, char *out, size_t len)
+{
+    size_t klen = strlen(key);
+    out[0] = '\0';
+    for (const char *line = record; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t n = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (n > klen && line[klen] == '=' && memcmp(line, key, klen) == 0) {
+            size_t v = n - klen - 1 < len - 1 ? n - klen - 1 : len - 1;
+            memcpy(out, line + klen + 1, v);
+            out[v] = '\0';
+            break;
+        }
+        line += n;
+        if (*line == '\n')
+            line++;
+    }
+    return out;
+}
+
+static void json_str(const char *s, size_t n)
+{
+    putchar('"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static void print_json(const char *key, const char *record, const char *state)
+{
+    char buf[1024];
+    printf("{\"node\":%s,\"system\":", key);
+    field(record, "system", buf, sizeof(buf));
+    json_str(buf, strlen(buf));
+    fputs(",\"host\":", stdout);
+    field(record, "host", buf, sizeof(buf));
+    json_str(buf, strlen(buf));
+    printf(",\"pid\":%lld", atoll(field(record, "pid", buf, sizeof(buf))));
+    fputs(",\"version\":", stdout);
+    field(record, "version", buf, sizeof(buf));
+    json_str(buf, strlen(buf));
+    printf(",\"started_ms\":%lld", atoll(field(record, "started", buf, sizeof(buf))));
+    printf(",\"heartbeat_ms\":%lld", atoll(field(record, "heartbeat_ms", buf, sizeof(buf))));
+    printf(",\"state\":\"%s\",\"capabilities\":{", state);
+    bool first = true;
+    for (const char *line = record; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t n = end != NULL ? (size_t)(end - line) : strlen(line);
+        const char *eq = memchr(line, '=', n);
+        if (n > 4 && memcmp(line, "cap.", 4) == 0 && eq != NULL) {
+            if (!first)
+                putchar(',');
+            first = false;
+            json_str(line + 4, (size_t)(eq - line - 4));
+            putchar(':');
+            json_str(eq + 1, n - (size_t)(eq + 1 - line));
+        }
+        line += n;
+        if (*line == '\n')
+            line++;
+    }
+    puts("}}");
+}
+
+static void print_text(const char *key, const char *record, const char *state)
+{
+    char sys[256], host[256], pid[32];
+    field(record, "system", sys, sizeof(sys));
+    field(record, "host", host, sizeof(host));
+    field(record, "pid", pid, sizeof(pid));
+    printf("%-10s %-24s %-20s %-8s %s\n", key, ens_tool_esc(sys), ens_tool_esc(host), pid, state);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ens_tool_members(int argc, char **argv)
+{
+    const char *url = getenv("ENSEMBLE_NATS_URL");
+    const char *conv = getenv("ENSEMBLE_CONVENTION");
+    bool json = false;
+    long timeout = 5000;
+    static const struct option opts[] = {
+        {"nats", required_argument, NULL, 'n'}, {"convention", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},       {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    optind = 1;
+    opterr = 0;
+    for (int o; (o = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
+        char *end = NULL;
+        switch (o) {
+        case 'n':
+            url = optarg;
+            break;
+        case 'c':
+            conv = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 't':
+            timeout = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || timeout <= 0 || timeout > 3600000)
+                return usage_error("bad --timeout '%s'", optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case ':':
+            return usage_error("'%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (url == NULL || url[0] == '\0')
+        return usage_error("%s", "no NATS server: give --nats URL or set ENSEMBLE_NATS_URL");
+    if (conv == NULL || conv[0] == '\0')
+        return usage_error("%s", "no convention: give --convention NAME or set "
+                                 "ENSEMBLE_CONVENTION");
+    char bucket[128];
+    snprintf(bucket, sizeof(bucket), "ens-%s-members", conv);
+
+    natsOptions *no = NULL;
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    kvStore *kv = NULL;
+    jsStreamInfo *si = NULL;
+    const char **keys = NULL;
+    size_t count = 0;
+    int status = 1;
+    natsStatus st = natsOptions_Create(&no);
+    if (st == NATS_OK)
+        st = natsOptions_SetURL(no, url); /* a comma-separated list too */
+    if (st == NATS_OK)
+        st = natsOptions_SetTimeout(no, timeout);
+    if (st == NATS_OK)
+        st = natsConnection_Connect(&nc, no);
+    if (st != NATS_OK) {
+        fprintf(stderr, PROG ": cannot connect to %s: %s\n", ens_tool_esc(url),
+                natsStatus_GetText(st));
+        goto out;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = timeout;
+    st = natsConnection_JetStream(&js, nc, &jo);
+    if (st == NATS_OK)
+        st = js_KeyValue(&kv, js, bucket);
+    if (st == NATS_NOT_FOUND) {
+        fprintf(stderr, PROG ": convention %s has no members (no bucket %s)\n", ens_tool_esc(conv),
+                ens_tool_esc(bucket));
+        goto out;
+    }
+    /* The keys, from the stream's subjects (no consumer: libnats's watch,
+     * which kvStore_Keys uses, is avoided as the gateway avoids it). */
+    char stream[160], filter[160];
+    snprintf(stream, sizeof(stream), "KV_%s", bucket);
+    snprintf(filter, sizeof(filter), "$KV.%s.>", bucket);
+    jsOptions so;
+    jsOptions_Init(&so);
+    so.Wait = timeout;
+    so.Stream.Info.SubjectsFilter = filter;
+    jsErrCode jerr = 0;
+    if (st == NATS_OK)
+        st = js_GetStreamInfo(&si, js, stream, &so, &jerr);
+    if (st != NATS_OK) {
+        fprintf(stderr, PROG ": the members bucket %s: %s\n", ens_tool_esc(bucket),
+                natsStatus_GetText(st));
+        goto out;
+    }
+    size_t prefix = strlen(filter) - 1;
+    int n_keys = si->State.Subjects != NULL ? si->State.Subjects->Count : 0;
+    keys = calloc(n_keys > 0 ? (size_t)n_keys : 1, sizeof(*keys));
+    if (keys == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto out;
+    }
+    for (int i = 0; i < n_keys; i++) {
+        const char *subject = si->State.Subjects->List[i].Subject;
+        if (subject != NULL && strlen(subject) > prefix)
+            keys[count++] = subject + prefix;
+    }
+    qsort(keys, count, sizeof(*keys), key_cmp);
+    if (!json)
+        printf("%-10s %-24s %-20s %-8s %s\n", "NODE", "SYSTEM", "HOST", "PID", "STATE");
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    for (size_t i = 0; i < count; i++) {
+        kvEntry *e = NULL;
+        if (kvStore_Get(&e, kv, keys[i]) != NATS_OK)
+            continue; /* deleted meanwhile */
+        int len = kvEntry_ValueLen(e);
+        char *record = malloc(len > 0 ? (size_t)len + 1 : 1);
+        if (record == NULL) {
+            kvEntry_Destroy(e);
+            fprintf(stderr, PROG ": out of memory\n");
+            goto out;
+        }
+        if (len > 0)
+            memcpy(record, kvEntry_Value(e), (size_t)len);
+        record[len > 0 ? len : 0] = '\0';
+        char hb[32];
+        long long beat = atoll(field(record, "heartbeat_ms", hb, sizeof(hb)));
+        if (beat <= 0)
+            beat = ENS_CONVENTION_HEARTBEAT_MS;
+        int64_t age_ns = now_ns - kvEntry_Created(e);
+        const char *state =
+            age_ns > beat * (int64_t)ENS_CONVENTION_MISSED_BEATS * 1000000 ? "unreachable" : "live";
+        if (json)
+            print_json(keys[i], record, state);
+        else
+            print_text(keys[i], record, state);
+        free(record);
+        kvEntry_Destroy(e);
+    }
+    status = 0;
+out:
+    free(keys);
+    if (si != NULL)
+        jsStreamInfo_Destroy(si);
+    if (kv != NULL)
+        kvStore_Destroy(kv);
+    if (js != NULL)
+        jsCtx_Destroy(js);
+    if (nc != NULL)
+        natsConnection_Destroy(nc);
+    if (no != NULL)
+        natsOptions_Destroy(no);
+    fflush(stdout);
+    return status;
+}
