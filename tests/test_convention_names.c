@@ -4,12 +4,15 @@
  * one convention on this host. A name registered on one system is found
  * and reached from the others; create-or-get raced from the three starts
  * one actor; a name goes when its actor ends, and only the entry its owner
- * claimed; garbage in the bucket is refused; with the server gone a
- * registration says ENS_EUNREACHABLE. Skipped, with a message, when
+ * claimed; garbage in the bucket is refused; a claim or a deletion the
+ * bucket refused never reaches a cache; after a restart of the server the
+ * caches follow the bucket again, changes made meanwhile included; with
+ * the server gone a registration says ENS_EUNREACHABLE. Skipped, with a message, when
  * nats-server is not installed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,6 +395,153 @@ static void test_garbage_in_the_bucket_is_refused(void **state)
         await_lookup(i, "after.junk", 0, t);
 }
 
+static void test_a_refused_claim_or_deletion_never_reaches_the_caches(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr held = ENS_ADDR_NONE, sync = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(0), "refused.held", &tally_def, NULL, NULL, &held), 0);
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "refused.held", 0, held);
+    /* A competing claim, made as another system makes it, and a late
+     * deletion at a revision long gone: the stream refuses both, though
+     * each publish reaches every plain subscriber of the bucket's own
+     * subjects. */
+    bucket b = {0};
+    bucket_open(&b);
+    ens_addr other = held;
+    other.node = held.node + 100;
+    char text[ENS_ADDR_STRLEN];
+    ens_addr_format(other, text, sizeof(text));
+    uint64_t rev = 0;
+    assert_int_not_equal(kvStore_CreateString(&rev, b.kv, "refused.held", text), NATS_OK);
+    char subject[96];
+    snprintf(subject, sizeof(subject), "$KV.ens-%s-names.refused.held", conv_name);
+    natsMsg *del = NULL;
+    assert_int_equal(natsMsg_Create(&del, subject, NULL, NULL, 0), NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(del, "KV-Operation", "DEL"), NATS_OK);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.ExpectLastSubjectSeq = 1; /* the entry's revision is later: the test claimed before */
+    jsErrCode jerr = 0;
+    assert_int_not_equal(js_PublishMsg(NULL, b.js, del, &po, &jerr), NATS_OK);
+    assert_int_equal(jerr, JSStreamWrongLastSequenceErr);
+    natsMsg_Destroy(del);
+    bucket_close(&b);
+    /* A claim after both: once every cache has it, each gateway has passed
+     * on whatever it took from the two refused publishes. */
+    assert_int_equal(ens_name_spawn(ctx(1), "refused.sync", &tally_def, NULL, NULL, &sync), 0);
+    for (int i = 0; i < 3; i++) {
+        await_lookup(i, "refused.sync", 0, sync);
+        ens_addr a = ENS_ADDR_NONE;
+        assert_int_equal(ens_name_lookup(ctx(i), "refused.held", &a), 0);
+        assert_true(ens_addr_equal(a, held));
+    }
+}
+
+static void test_names_are_followed_again_after_the_server_restarts(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr kept = ENS_ADDR_NONE, gone = ENS_ADDR_NONE, after = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(0), "restart.kept", &tally_def, NULL, NULL, &kept), 0);
+    assert_int_equal(ens_name_spawn(ctx(1), "restart.gone", &tally_def, NULL, NULL, &gone), 0);
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "restart.gone", 0, gone);
+    assert_int_equal(test_nats_restart(&server, TEST_WAIT_MS), 0);
+    /* Behind the gateways' backs while they reconnect (as an operator's
+     * delete): the entry of restart.gone goes. JetStream answers once it
+     * has read its store again. */
+    bucket b = {0};
+    bucket_open(&b);
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    natsStatus st;
+    while ((st = kvStore_Delete(b.kv, "restart.gone")) != NATS_OK) {
+        if (test_deadline_passed(d))
+            fail_msg("the bucket did not answer after the restart: %s", natsStatus_GetText(st));
+        test_nap_ms(50); /* nothing to wait on: the server recovers its streams */
+    }
+    bucket_close(&b);
+    int rc = 0;
+    while ((rc = ens_name_spawn(ctx(0), "restart.after", &tally_def, NULL, NULL, &after)) != 0) {
+        /* Until its gateway has reconnected the registration is refused. */
+        if (rc != ENS_EUNREACHABLE && rc != ENS_ETIMEDOUT)
+            fail_msg("registration after the restart: %s", ens_err_name(rc));
+        if (test_deadline_passed(d))
+            fail_msg("registration after the restart did not succeed in time");
+        run_all();
+    }
+    for (int i = 0; i < 3; i++) {
+        await_lookup(i, "restart.after", 0, after);
+        await_lookup(i, "restart.kept", 0, kept);
+        if (i != 1) /* system 1 holds it: it answers from its own names */
+            await_lookup(i, "restart.gone", ENS_ENOENT, ENS_ADDR_NONE);
+    }
+}
+
+/* Whether the file at path holds text (read up to 1 MiB). */
+static bool file_has(const char *path, const char *text)
+{
+    static char buf[1 << 20];
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+static void test_a_bucket_made_without_the_republish_still_takes_registrations(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    /* A convention of its own whose names bucket an older gateway made
+     * (its entries not republished). */
+    char conv[32], bucket_name[64], log[64];
+    snprintf(conv, sizeof(conv), "o%d", (int)getpid());
+    snprintf(bucket_name, sizeof(bucket_name), "ens-%s-names", conv);
+    snprintf(log, sizeof(log), "/tmp/ens-names-old-%d.log", (int)getpid());
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    kvStore *kv = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, server.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    kvConfig c;
+    kvConfig_Init(&c);
+    c.Bucket = bucket_name;
+    c.Description = "ensemble: global names of the convention";
+    c.History = 1;
+    assert_int_equal(js_CreateKeyValue(&kv, js, &c), NATS_OK);
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = "";
+    o.log_path = log;
+    o.convention.servers = server.url;
+    o.convention.name = conv;
+    ens_system *old = NULL;
+    assert_int_equal(ens_system_start(&o, &old), 0);
+    ens_addr a = ENS_ADDR_NONE;
+    int rc = ens_name_spawn(ens_system_ctx(old), "old.one", &tally_def, NULL, NULL, &a);
+    kvEntry *e = NULL;
+    natsStatus st = kvStore_Get(&e, kv, "old.one");
+    char want[ENS_ADDR_STRLEN];
+    ens_addr_format(a, want, sizeof(want));
+    bool stored = st == NATS_OK && strcmp(kvEntry_ValueString(e), want) == 0;
+    kvEntry_Destroy(e);
+    ens_system_stop(old, 5000);
+    /* The gateway made the bucket republish (a server that allows it), or
+     * said why names of other systems are not seen. */
+    bool told = file_has(log, "now republishes its entries") ||
+                file_has(log, "does not republish its entries");
+    unlink(log);
+    kvStore_Destroy(kv);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    assert_int_equal(rc, 0);
+    assert_true(stored);
+    assert_true(told);
+}
+
 /* Last: it stops the server. */
 static void test_registration_is_refused_while_nats_is_unreachable(void **state)
 {
@@ -426,6 +576,9 @@ int main(void)
         cmocka_unit_test(test_a_name_disappears_everywhere_when_its_actor_ends),
         cmocka_unit_test(test_a_late_cleanup_never_deletes_a_later_claim),
         cmocka_unit_test(test_garbage_in_the_bucket_is_refused),
+        cmocka_unit_test(test_a_refused_claim_or_deletion_never_reaches_the_caches),
+        cmocka_unit_test(test_names_are_followed_again_after_the_server_restarts),
+        cmocka_unit_test(test_a_bucket_made_without_the_republish_still_takes_registrations),
         cmocka_unit_test(test_registration_is_refused_while_nats_is_unreachable),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -215,6 +215,46 @@ int test_nats_start(test_nats *n, int wait_ms)
     return -1;
 }
 
+int test_nats_restart(test_nats *n, int wait_ms)
+{
+    const char *prog = test_nats_program();
+    if (prog == NULL || n->dir[0] == '\0')
+        return -1;
+    if (n->pid > 0) {
+        forget(n->pid);
+        kill_and_reap(n->pid);
+        n->pid = 0;
+    }
+    test_deadline d = test_deadline_in(wait_ms);
+    while (!test_deadline_passed(d)) {
+        n->pid = spawn_server(prog, n);
+        if (n->pid < 0) {
+            n->pid = 0;
+            test_nap_ms(50);
+            continue;
+        }
+        remember(n);
+        while (!test_deadline_passed(d)) {
+            if (test_nats_accepts(n))
+                return 0;
+            if (waitpid(n->pid, NULL, WNOHANG) == n->pid) { /* the port not free yet: again */
+                forget(n->pid);
+                n->pid = 0;
+                test_nap_ms(50); /* nothing tells when the old socket is gone */
+                break;
+            }
+            test_nap_ms(20); /* a TCP port offers nothing to wait on */
+        }
+    }
+    if (n->pid > 0) {
+        forget(n->pid);
+        kill_and_reap(n->pid);
+        n->pid = 0;
+    }
+    fprintf(stderr, "nats-server did not accept connections again within %d ms\n", wait_ms);
+    return -1;
+}
+
 void test_nats_stop(test_nats *n)
 {
     if (n->pid > 0) {

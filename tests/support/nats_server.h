@@ -32,6 +32,13 @@ int test_nats_start(test_nats *n, int wait_ms);
  * twice and on a server that never started. */
 void test_nats_stop(test_nats *n);
 
+/* SIGKILL the server by pid and start it again on the same port with the
+ * same store (what JetStream held is kept), waiting up to wait_ms until it
+ * accepts connections. Clients reconnect to the same URL. Returns 0, or -1
+ * with a line on stderr (the server is then not running; test_nats_stop
+ * still removes its directory). */
+int test_nats_restart(test_nats *n, int wait_ms);
+
 /* True while the server's port accepts a TCP connection. */
 bool test_nats_accepts(const test_nats *n);
 

@@ -7,10 +7,11 @@
  * The changes come on a plain subscription to the bucket's subjects
  * ($KV.<bucket>.<key>: every put, and every delete with its KV-Operation
  * header, is a message there), and the records there when it starts are
- * read once (the stream's subjects, then each key's last value), after
- * the subscription is in place so nothing falls between the two. libnats's
- * own watch (kvStore_Watch) is not used: its ordered consumer, when
- * libnats 3.4 recreates it after a gap, crashed the gateway in our tests.
+ * read once, after the subscription is in place so nothing falls between
+ * the two (gateway_kvfollow.h; not libnats's kvStore_Watch, which crashed
+ * the gateway). A record both delivered is the same record twice: taken
+ * as one. Every put of a member is unconditional, so the publishes seen
+ * on the subscription are the ones the stream stored.
  *
  * Liveness is judged by when this gateway received a member's record (the
  * monotonic clock of this host), never by the time the server stamped on
@@ -30,6 +31,7 @@
 
 #include <nats/nats.h>
 
+#include "core/process/gateway/gateway_kvfollow.h"
 #include "core/process/gateway/gateway_members.h"
 #include "ensemble/error.h"
 
@@ -299,16 +301,14 @@ static void on_record(ens_gw_members *m, const char *key, bool put, const void *
         tell(m, node, ENS_MEMBER_JOINED, record);
 }
 
-/* A message on the bucket's subjects: a put, or a delete (its header). */
+/* A message on the bucket's subjects: a put, or a removal (its header). */
 static void on_live(ens_gw_members *m, natsMsg *msg)
 {
-    const char *subject = natsMsg_GetSubject(msg);
-    size_t prefix = strlen(m->bucket) + 5; /* "$KV." bucket "." */
-    if (subject == NULL || strlen(subject) <= prefix)
-        return;
-    const char *op = NULL;
-    bool put = natsMsgHeader_Get(msg, "KV-Operation", &op) != NATS_OK || op == NULL;
-    on_record(m, subject + prefix, put, natsMsg_GetData(msg), natsMsg_GetDataLength(msg), 0);
+    char prefix[112];
+    snprintf(prefix, sizeof(prefix), "$KV.%s.", m->bucket);
+    ens_gw_kv_entry e;
+    if (ens__gw_kv_entry_of(msg, prefix, &e))
+        on_record(m, e.key, e.put, e.data, e.len, 0);
 }
 
 /* Members whose records stopped coming: unreachable. */
@@ -334,38 +334,18 @@ static void down(ens_gw_members *m, const char *what, natsStatus st)
              what, natsStatus_GetText(st));
 }
 
-/* Read every record in the bucket now (each key's last value). */
+static void on_read(void *arg, const ens_gw_kv_entry *e)
+{
+    on_record(arg, e->key, e->put, e->data, e->len, e->time_ns);
+}
+
+/* Read every record in the bucket now (each key's last entry). */
 static bool read_all(ens_gw_members *m)
 {
-    char stream[128], filter[128];
-    snprintf(stream, sizeof(stream), "KV_%s", m->bucket);
-    snprintf(filter, sizeof(filter), "$KV.%s.>", m->bucket);
-    jsOptions o;
-    jsOptions_Init(&o);
-    o.Wait = JS_WAIT_MS;
-    o.Stream.Info.SubjectsFilter = filter;
-    jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    natsStatus st = js_GetStreamInfo(&si, m->js, stream, &o, &jerr);
-    if (st != NATS_OK) {
+    natsStatus st = ens__gw_kv_read(m->js, m->bucket, JS_WAIT_MS, on_read, m);
+    if (st != NATS_OK)
         down(m, "cannot be read", st);
-        return false;
-    }
-    size_t prefix = strlen(filter) - 1;
-    jsStreamStateSubjects *subjects = si->State.Subjects;
-    for (int i = 0; subjects != NULL && i < subjects->Count; i++) {
-        const char *subject = subjects->List[i].Subject;
-        if (subject == NULL || strlen(subject) <= prefix)
-            continue;
-        kvEntry *e = NULL;
-        if (kvStore_Get(&e, m->kv, subject + prefix) != NATS_OK)
-            continue; /* deleted (its marker is the last value), or gone meanwhile */
-        on_record(m, kvEntry_Key(e), true, kvEntry_Value(e), kvEntry_ValueLen(e),
-                  kvEntry_Created(e));
-        kvEntry_Destroy(e);
-    }
-    jsStreamInfo_Destroy(si);
-    return true;
+    return st == NATS_OK;
 }
 
 /* Bind the bucket, or create it; then follow it and read what it holds. */
@@ -394,13 +374,8 @@ static bool open_bucket(ens_gw_members *m)
     char subject[128];
     snprintf(subject, sizeof(subject), "$KV.%s.>", m->bucket);
     natsSubscription *live = NULL;
-    st = natsConnection_SubscribeSync(&live, m->nc, subject);
-    if (st == NATS_OK)
-        st = natsSubscription_SetPendingLimits(live, -1, -1);
-    if (st == NATS_OK) /* in place at the server before the records are read */
-        st = natsConnection_FlushTimeout(m->nc, JS_WAIT_MS);
+    st = ens__gw_kv_subscribe(m->nc, subject, JS_WAIT_MS, &live);
     if (st != NATS_OK) {
-        natsSubscription_Destroy(live);
         down(m, "cannot be followed", st);
         return false;
     }

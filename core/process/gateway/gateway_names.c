@@ -15,6 +15,19 @@
  * The value is the holder's address as ens_addr_format writes it; anything
  * else found in the bucket is refused where it is read (a lookup of that
  * name fails with ENS_EBADFRAME), never trusted.
+ *
+ * The cache of the admin is fed by a thread that follows the bucket
+ * (gateway_kvfollow.h: a plain subscription and a read of every key, not
+ * libnats's kvStore_Watch, which crashed the gateway). It does not
+ * subscribe to the bucket's own subjects: a claim the stream refuses (the
+ * name taken) and a refused late release reach every subscriber there all
+ * the same. The bucket republishes each entry it stored instead, with its
+ * stream sequence, on "ens-kv.<bucket>.<key>". An entry both the read and
+ * the subscription delivered is passed on once, and never an older one
+ * after a newer: the read remembers each key's sequence, and what arrives
+ * live at or below it is dropped. After a reconnect (libnats subscribes
+ * again by itself) the bucket is read again: what changed while the
+ * connection was down, deletions included, reaches the cache then.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -27,6 +40,7 @@
 
 #include <nats/nats.h>
 
+#include "core/process/gateway/gateway_kvfollow.h"
 #include "core/process/gateway/gateway_names.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
@@ -36,11 +50,11 @@
 #define RETRY_EVERY_NS 500000000ull
 #define JS_WAIT_MAX_MS 5000
 #define JS_WAIT_MIN_MS 200
-#define WATCH_POLL_MS  250
+#define FOLLOW_POLL_MS 250
 #define KV_OP_HEADER   "KV-Operation"
 #define KV_OP_DELETE   "DEL"
 
-/* An entry the watch saw, waiting for the loop. */
+/* An entry the follower saw, waiting for the loop. */
 typedef struct wentry {
     struct wentry *next;
     int32_t op; /* ENS_GWNAME_SEEN or ENS_GWNAME_GONE */
@@ -49,6 +63,12 @@ typedef struct wentry {
     char value[VALUE_MAX];
     int len; /* the value's bytes (copied only up to VALUE_MAX) */
 } wentry;
+
+/* A key's sequence as the last read found it (the follower's). */
+typedef struct read_seq {
+    char *key;
+    uint64_t seq;
+} read_seq;
 
 /* A release not done yet (NATS unreachable): tried again by the tick. */
 typedef struct kept {
@@ -64,15 +84,22 @@ struct ens_gw_names {
     ens_addr self;
     int wake_fd;
     char bucket[96];
-    char prefix[112]; /* "$KV.<bucket>." */
-    jsCtx *js;
+    char prefix[112];      /* "$KV.<bucket>." */
+    char live_prefix[112]; /* "ens-kv.<bucket>.": the bucket's entries, republished */
+    jsCtx *js;             /* the loop's */
+    jsCtx *follow_js;      /* the follower's */
     kvStore *kv;
-    kvWatcher *watch;
+    natsSubscription *live;
     pthread_t thread;
     bool thread_on;
     atomic_bool stop;
-    pthread_mutex_t lock; /* the watch's queue */
+    pthread_mutex_t lock; /* the follower's queue */
     wentry *head, *tail;
+    /* the follower's own: */
+    read_seq *reads; /* sorted by key; dropped once live entries pass reads_max */
+    size_t n_reads, cap_reads;
+    uint64_t reads_max;
+    bool reread; /* the bucket was read before: removals are passed on too */
     kept *kept;
     uint64_t retry_at;
 };
@@ -138,60 +165,233 @@ static int64_t js_wait_ms(const ens_system *s)
     return t < JS_WAIT_MIN_MS ? JS_WAIT_MIN_MS : t > JS_WAIT_MAX_MS ? JS_WAIT_MAX_MS : t;
 }
 
-/* The watch's thread: each entry queued for the loop. */
-static void *watch_main(void *arg)
+/* An entry for the loop, which sends it to the admin. */
+static void queue(ens_gw_names *n, const ens_gw_kv_entry *e)
+{
+    wentry *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        ens__log(n->sys, NULL, ENS_LOG_ERROR,
+                 "gateway: out of memory: a change of the names bucket was lost");
+        return;
+    }
+    w->op = e->put ? ENS_GWNAME_SEEN : ENS_GWNAME_GONE;
+    w->rev = e->seq;
+    if (strlen(e->key) < sizeof(w->key)) /* longer: no name's key (refused by the loop) */
+        memcpy(w->key, e->key, strlen(e->key) + 1);
+    w->len = e->len;
+    if (w->len > 0 && w->len <= VALUE_MAX)
+        memcpy(w->value, e->data, (size_t)w->len);
+    pthread_mutex_lock(&n->lock);
+    if (n->tail != NULL)
+        n->tail->next = w;
+    else
+        n->head = w;
+    n->tail = w;
+    pthread_mutex_unlock(&n->lock);
+    uint64_t one = 1;
+    ssize_t wr = write(n->wake_fd, &one, sizeof(one));
+    (void)wr; /* a full eventfd is already awake */
+}
+
+static void reads_drop(ens_gw_names *n)
+{
+    for (size_t i = 0; i < n->n_reads; i++)
+        free(n->reads[i].key);
+    free(n->reads);
+    n->reads = NULL;
+    n->n_reads = n->cap_reads = 0;
+    n->reads_max = 0;
+}
+
+static int read_seq_cmp(const void *a, const void *b)
+{
+    return strcmp(((const read_seq *)a)->key, ((const read_seq *)b)->key);
+}
+
+/* An entry of the read: remembered (its sequence), and passed on. */
+static void on_read(void *arg, const ens_gw_kv_entry *e)
 {
     ens_gw_names *n = arg;
-    while (!atomic_load(&n->stop)) {
-        kvEntry *e = NULL;
-        natsStatus st = kvWatcher_Next(&e, n->watch, WATCH_POLL_MS);
-        if (st == NATS_TIMEOUT)
-            continue;
-        if (st != NATS_OK)
-            break; /* stopped */
-        if (e == NULL)
-            continue; /* the initial values are all in */
-        wentry *w = calloc(1, sizeof(*w));
-        if (w != NULL) {
-            kvOperation op = kvEntry_Operation(e);
-            w->op = op == kvOp_Put ? ENS_GWNAME_SEEN : ENS_GWNAME_GONE;
-            w->rev = kvEntry_Revision(e);
-            snprintf(w->key, sizeof(w->key), "%s", kvEntry_Key(e));
-            w->len = kvEntry_ValueLen(e);
-            if (w->len > 0 && w->len <= VALUE_MAX)
-                memcpy(w->value, kvEntry_Value(e), (size_t)w->len);
-            pthread_mutex_lock(&n->lock);
-            if (n->tail != NULL)
-                n->tail->next = w;
-            else
-                n->head = w;
-            n->tail = w;
-            pthread_mutex_unlock(&n->lock);
-            uint64_t one = 1;
-            ssize_t wr = write(n->wake_fd, &one, sizeof(one));
-            (void)wr; /* a full eventfd is already awake */
+    if (n->n_reads == n->cap_reads) {
+        size_t cap = n->cap_reads != 0 ? n->cap_reads * 2 : 32;
+        read_seq *t = realloc(n->reads, cap * sizeof(*t));
+        if (t != NULL) {
+            n->reads = t;
+            n->cap_reads = cap;
         }
-        kvEntry_Destroy(e);
     }
+    char *key = n->n_reads < n->cap_reads ? strdup(e->key) : NULL;
+    if (key != NULL) {
+        n->reads[n->n_reads++] = (read_seq){key, e->seq};
+        if (e->seq > n->reads_max)
+            n->reads_max = e->seq;
+    } else {
+        /* Not remembered: a live duplicate of it may come after it; an
+         * older value of it cannot, once it is passed on, be told apart. */
+        ens__log(n->sys, NULL, ENS_LOG_ERROR,
+                 "gateway: out of memory: an entry of the names bucket may be seen twice");
+    }
+    if (e->put || n->reread) /* at the first read the admin's cache is empty */
+        queue(n, e);
+}
+
+/* Read every key of the bucket; false (logged once) when it does not answer. */
+static bool read_all(ens_gw_names *n, bool *told)
+{
+    reads_drop(n);
+    natsStatus st = ens__gw_kv_read(n->follow_js, n->bucket, js_wait_ms(n->sys), on_read, n);
+    if (st != NATS_OK) {
+        reads_drop(n);
+        if (!*told)
+            ens__log(n->sys, NULL, ENS_LOG_WARN,
+                     "gateway: the names bucket %s cannot be read (%s): trying again every "
+                     "500 ms",
+                     n->bucket, natsStatus_GetText(st));
+        *told = true;
+        return false;
+    }
+    if (n->n_reads > 1)
+        qsort(n->reads, n->n_reads, sizeof(*n->reads), read_seq_cmp);
+    n->reread = true;
+    *told = false;
+    return true;
+}
+
+/* An entry the bucket republished: passed on unless the read had it or a
+ * later one of its key. */
+static void on_live(ens_gw_names *n, natsMsg *msg)
+{
+    ens_gw_kv_entry e;
+    if (!ens__gw_kv_entry_of(msg, n->live_prefix, &e) || e.seq == 0)
+        return; /* not the stream's: its republished entries carry their sequence */
+    if (n->reads != NULL) {
+        if (e.seq > n->reads_max) {
+            reads_drop(n); /* the stream is past everything read: no duplicate can come */
+        } else {
+            read_seq k = {(char *)e.key, 0};
+            const read_seq *r = bsearch(&k, n->reads, n->n_reads, sizeof(*n->reads), read_seq_cmp);
+            if (r != NULL && e.seq <= r->seq)
+                return;
+        }
+    }
+    queue(n, &e);
+}
+
+static uint64_t reconnects(natsConnection *nc, natsStatistics *stats)
+{
+    uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0, count = 0;
+    if (stats != NULL && natsConnection_GetStats(nc, stats) == NATS_OK)
+        natsStatistics_GetCounts(stats, &in_msgs, &in_bytes, &out_msgs, &out_bytes, &count);
+    return count;
+}
+
+/* The follower's thread: the bucket read (again after each reconnect),
+ * and its republished entries, each queued for the loop. */
+static void *follow_main(void *arg)
+{
+    ens_gw_names *n = arg;
+    natsConnection *nc = ens__gw_nats_conn(n->nats);
+    natsStatistics *stats = NULL;
+    if (natsStatistics_Create(&stats) != NATS_OK) /* then a reconnect is not noticed */
+        ens__log(n->sys, NULL, ENS_LOG_ERROR,
+                 "gateway: out of memory: the names bucket will not be read again after a "
+                 "reconnect");
+    uint64_t seen_reconnects = reconnects(nc, stats);
+    bool must_read = true, told = false;
+    uint64_t read_at = 0;
+    while (!atomic_load(&n->stop)) {
+        if (must_read && ens__mono_ns() >= read_at) {
+            must_read = !read_all(n, &told);
+            read_at = ens__mono_ns() + RETRY_EVERY_NS;
+        }
+        natsMsg *msg = NULL;
+        natsStatus st = natsSubscription_NextMsg(&msg, n->live, FOLLOW_POLL_MS);
+        if (st == NATS_OK) {
+            on_live(n, msg);
+            natsMsg_Destroy(msg);
+        } else if (st != NATS_TIMEOUT) {
+            if (!atomic_load(&n->stop))
+                ens__log(n->sys, NULL, ENS_LOG_ERROR,
+                         "gateway: the names bucket %s is no longer followed (%s): lookups "
+                         "answer from a cache that no longer changes",
+                         n->bucket, natsStatus_GetText(st));
+            break; /* unsubscribed by ens__gw_names_close, or the connection closed */
+        }
+        uint64_t r = reconnects(nc, stats);
+        if (r != seen_reconnects) { /* subscribed again already: read what was missed */
+            seen_reconnects = r;
+            must_read = true;
+            read_at = 0;
+        }
+    }
+    natsStatistics_Destroy(stats);
     return NULL;
 }
 
+/* Make the bucket's stream republish what it stores on live_prefix (a
+ * bucket made before that was asked for at creation is updated). NATS_OK
+ * with *on false when the server refuses the update (nats-server 2.9 does
+ * not change the republish of a stream): the bucket is not followed then. */
+static natsStatus republish_on(ens_gw_names *n, jsRePublish *rp, bool *on)
+{
+    *on = true;
+    char stream[128];
+    snprintf(stream, sizeof(stream), "KV_%s", n->bucket);
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetStreamInfo(&si, n->js, stream, NULL, &jerr);
+    if (st != NATS_OK)
+        return st;
+    jsRePublish *had = si->Config != NULL ? si->Config->RePublish : NULL;
+    if (si->Config != NULL && (had == NULL || had->Destination == NULL ||
+                               strcmp(had->Destination, rp->Destination) != 0)) {
+        si->Config->RePublish = rp;
+        st = js_UpdateStream(NULL, n->js, si->Config, NULL, &jerr);
+        si->Config->RePublish = had;
+        if (st == NATS_OK) {
+            ens__log(n->sys, NULL, ENS_LOG_INFO,
+                     "gateway: the names bucket %s now republishes its entries on %s", n->bucket,
+                     rp->Destination);
+        } else if (jerr != 0) { /* refused by the server, not unanswered */
+            ens__log(n->sys, NULL, ENS_LOG_ERROR,
+                     "gateway: the names bucket %s does not republish its entries (made by an "
+                     "older gateway) and the server refused to change that (%s): names of other "
+                     "systems are not seen here (lookups miss them; registrations still ask the "
+                     "bucket). Delete the bucket while no system of the convention runs",
+                     n->bucket, nats_GetLastError(NULL));
+            *on = false;
+            st = NATS_OK;
+        }
+    }
+    jsStreamInfo_Destroy(si);
+    return st;
+}
+
 /* Open the bucket (made by whichever system comes first: the server takes
- * a second creation with the same configuration as a no-op) and start the
- * watch. 0, or an error with the reason logged. */
+ * a second creation with the same configuration as a no-op) and start
+ * following it. 0, or an error with the reason logged. */
 static int bucket_open(ens_gw_names *n)
 {
     if (n->kv != NULL)
         return 0;
     if (!connected(n))
         return ENS_EUNREACHABLE;
+    natsConnection *nc = ens__gw_nats_conn(n->nats);
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = js_wait_ms(n->sys);
     natsStatus st = NATS_OK;
-    if (n->js == NULL) {
-        jsOptions o;
-        jsOptions_Init(&o);
-        o.Wait = js_wait_ms(n->sys);
-        st = natsConnection_JetStream(&n->js, ens__gw_nats_conn(n->nats), &o);
-    }
+    if (n->js == NULL)
+        st = natsConnection_JetStream(&n->js, nc, &o);
+    if (st == NATS_OK && n->follow_js == NULL)
+        st = natsConnection_JetStream(&n->follow_js, nc, &o);
+    char source[128], live[128];
+    snprintf(source, sizeof(source), "%s>", n->prefix);
+    snprintf(live, sizeof(live), "%s>", n->live_prefix);
+    jsRePublish rp;
+    jsRePublish_Init(&rp);
+    rp.Source = source;
+    rp.Destination = live;
     if (st == NATS_OK)
         st = js_KeyValue(&n->kv, n->js, n->bucket);
     if (st == NATS_NOT_FOUND) {
@@ -200,26 +400,30 @@ static int bucket_open(ens_gw_names *n)
         c.Bucket = n->bucket;
         c.Description = "ensemble: global names of the convention";
         c.History = 1;
+        c.RePublish = &rp;
         st = js_CreateKeyValue(&n->kv, n->js, &c);
         if (st != NATS_OK) /* another system made it meanwhile */
             st = js_KeyValue(&n->kv, n->js, n->bucket);
     }
+    bool follow = true;
     if (st == NATS_OK)
-        st = kvStore_WatchAll(&n->watch, n->kv, NULL);
-    if (st == NATS_OK && pthread_create(&n->thread, NULL, watch_main, n) != 0)
+        st = republish_on(n, &rp, &follow);
+    if (st == NATS_OK && follow)
+        st = ens__gw_kv_subscribe(nc, live, o.Wait, &n->live);
+    if (st == NATS_OK && follow && pthread_create(&n->thread, NULL, follow_main, n) != 0)
         st = NATS_NO_MEMORY;
     if (st != NATS_OK) {
         ens__log(n->sys, NULL, ENS_LOG_ERROR, "gateway: the names bucket %s: %s (%s)", n->bucket,
                  natsStatus_GetText(st), nats_GetLastError(NULL));
-        if (n->watch != NULL)
-            kvWatcher_Destroy(n->watch);
-        n->watch = NULL;
+        if (n->live != NULL)
+            natsSubscription_Destroy(n->live);
+        n->live = NULL;
         if (n->kv != NULL)
             kvStore_Destroy(n->kv);
         n->kv = NULL;
         return st == NATS_NO_MEMORY ? ENS_ENOMEM : ENS_EUNREACHABLE;
     }
-    n->thread_on = true;
+    n->thread_on = follow;
     return 0;
 }
 
@@ -375,6 +579,7 @@ ens_gw_names *ens__gw_names_open(ens_system *s, ens_gw_nats *g, int ctl, ens_add
     n->wake_fd = wake_fd;
     snprintf(n->bucket, sizeof(n->bucket), "ens-%s-names", s->opts.convention.name);
     snprintf(n->prefix, sizeof(n->prefix), "$KV.%s.", n->bucket);
+    snprintf(n->live_prefix, sizeof(n->live_prefix), "ens-kv.%s.", n->bucket);
     pthread_mutex_init(&n->lock, NULL);
     atomic_init(&n->stop, false);
     (void)bucket_open(n); /* not connected yet: the tick opens it */
@@ -460,16 +665,18 @@ void ens__gw_names_close(ens_gw_names *n)
     if (n == NULL)
         return;
     atomic_store(&n->stop, true);
-    if (n->watch != NULL)
-        kvWatcher_Stop(n->watch);
+    if (n->live != NULL)
+        natsSubscription_Unsubscribe(n->live); /* ends the follower's wait */
     if (n->thread_on)
         pthread_join(n->thread, NULL);
-    if (n->watch != NULL)
-        kvWatcher_Destroy(n->watch);
+    natsSubscription_Destroy(n->live);
+    reads_drop(n);
     if (n->kv != NULL)
         kvStore_Destroy(n->kv);
     if (n->js != NULL)
         jsCtx_Destroy(n->js);
+    if (n->follow_js != NULL)
+        jsCtx_Destroy(n->follow_js);
     for (wentry *w = n->head, *next; w != NULL; w = next) {
         next = w->next;
         free(w);

@@ -4,13 +4,14 @@
  * `ens-<convention>-names` (key: the name, value: the holder's address as
  * ens_addr_format writes it), create-or-get by kvStore_Create (atomic in
  * the cluster), deletion only at the revision a claim created, and a
- * watch whose entries go to the admin's cache (ens.ctl.GwName SEEN and
- * GONE). Internal to core/process/gateway/; the admin's half is
+ * follower of the bucket whose entries go to the admin's cache
+ * (ens.ctl.GwName SEEN and GONE). Internal to core/process/gateway/; the admin's half is
  * core/process/admin/names_wide.c.
  *
- * Everything is called from the gateway's loop thread except the watch,
- * which runs on a thread of its own (kvWatcher_Next blocks): it queues
- * entries and wakes the loop through the eventfd the inbound frames use.
+ * Everything is called from the gateway's loop thread except the follower,
+ * which runs on a thread of its own (it waits on its subscription and reads
+ * the bucket): it queues entries and wakes the loop through the eventfd
+ * the inbound frames use.
  * A claim or a deletion blocks the loop for one JetStream round trip (at
  * most half the call timeout, and not at all while the connection is
  * down: refused at once).
@@ -29,9 +30,9 @@ typedef struct ens_gw_names ens_gw_names;
 
 /* The names half of the gateway of s, on the connection of g (borrowed),
  * answering the admin on ctl as `self`; wake_fd (borrowed) is written when
- * watch entries wait. The bucket is opened (created if no system made it
- * yet) once the connection is up: here, or at a later tick. NULL when out
- * of memory (logged). */
+ * the follower's entries wait. The bucket is opened (created if no system
+ * made it yet) once the connection is up: here, or at a later tick. NULL
+ * when out of memory (logged). */
 ens_gw_names *ens__gw_names_open(ens_system *s, ens_gw_nats *g, int ctl, ens_addr self,
                                  int wake_fd);
 
@@ -42,12 +43,12 @@ ens_gw_names *ens__gw_names_open(ens_system *s, ens_gw_nats *g, int ctl, ens_add
  * times out. */
 void ens__gw_names_request(ens_gw_names *n, const ens__ctl_gwname_v *v, uint64_t corr);
 
-/* From the loop, each turn: open the bucket and start the watch once
+/* From the loop, each turn: open the bucket and start following it once
  * connected, try kept releases again (at most every 500 ms), and send the
- * watch's entries to the admin. n NULL: nothing. */
+ * follower's entries to the admin. n NULL: nothing. */
 void ens__gw_names_tick(ens_gw_names *n);
 
-/* Stop the watch (joins its thread) and free n. NULL: nothing. */
+/* Stop the follower (joins its thread) and free n. NULL: nothing. */
 void ens__gw_names_close(ens_gw_names *n);
 
 #pragma GCC visibility pop
