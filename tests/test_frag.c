@@ -607,6 +607,39 @@ static void test_round_trip_one_mebibyte(void **state)
     round_trip(ENS_FRAME_HEADER_LEN + 1024 * 1024);
 }
 
+/* A reader that carries the start of a frame between reads: a stream cut at
+ * every byte boundary comes out as the same bytes, in order, and the carry
+ * is empty (and its large buffer freed) once a read ends on a boundary. */
+static void test_carry_keeps_what_a_walk_left_between_reads(void **state)
+{
+    (void)state;
+    uint8_t stream[100];
+    for (size_t i = 0; i < sizeof(stream); i++)
+        stream[i] = (uint8_t)i;
+    for (size_t cut = 1; cut < sizeof(stream); cut++) {
+        ens_carry c = {0};
+        uint8_t out[100];
+        size_t got = 0;
+        /* Two reads: [0, cut) and [cut, end); a "walk" takes whole 10-byte
+         * records and leaves the rest. */
+        const size_t reads[2][2] = {{0, cut}, {cut, sizeof(stream) - cut}};
+        for (int r = 0; r < 2; r++) {
+            const uint8_t *data = stream + reads[r][0];
+            size_t len = reads[r][1];
+            assert_true(ens__carry_join(&c, &data, &len));
+            size_t used = len / 10 * 10;
+            memcpy(out + got, data, used);
+            got += used;
+            assert_true(ens__carry_rest(&c, data, len, used, 16));
+        }
+        assert_int_equal(got, sizeof(stream));
+        assert_memory_equal(out, stream, sizeof(stream));
+        assert_int_equal(c.len, 0);
+        assert_true(c.cap <= 16); /* past keep_cap, an empty carry lets go of its buffer */
+        ens__carry_free(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_around_one_piece),
         cmocka_unit_test(test_round_trip_three_pieces),
         cmocka_unit_test(test_round_trip_one_mebibyte),
+        cmocka_unit_test(test_carry_keeps_what_a_walk_left_between_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

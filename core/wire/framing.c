@@ -4,7 +4,9 @@
  * pieces together for the readers that see them in a buffer.
  */
 #include <stdlib.h>
+#include <string.h>
 
+#include "core/wire/arena.h"
 #include "core/wire/framing.h"
 #include "ensemble/error.h"
 
@@ -86,4 +88,49 @@ ens_walk ens__frame_walk(const uint8_t *buf, size_t len, uint32_t limit, ens_fra
     }
     w.lost = rc < 0;
     return w;
+}
+
+static bool carry_append(ens_carry *c, const uint8_t *bytes, size_t n)
+{
+    if (c->cap - c->len < n) {
+        size_t cap = c->len + n;
+        uint8_t *b = ens__realloc(c->buf, cap);
+        if (b == NULL)
+            return false;
+        c->buf = b;
+        c->cap = cap;
+    }
+    memmove(c->buf + c->len, bytes, n);
+    c->len += n;
+    return true;
+}
+
+bool ens__carry_join(ens_carry *c, const uint8_t **data, size_t *len)
+{
+    if (c->len == 0)
+        return true;
+    if (!carry_append(c, *data, *len))
+        return false;
+    *data = c->buf;
+    *len = c->len;
+    return true;
+}
+
+bool ens__carry_rest(ens_carry *c, const uint8_t *data, size_t len, size_t used, size_t keep_cap)
+{
+    if (data == c->buf) {
+        memmove(c->buf, c->buf + used, len - used);
+        c->len = len - used;
+    } else if (used < len && !carry_append(c, data + used, len - used)) {
+        return false;
+    }
+    if (c->len == 0 && c->cap > keep_cap)
+        ens__carry_free(c);
+    return true;
+}
+
+void ens__carry_free(ens_carry *c)
+{
+    free(c->buf);
+    *c = (ens_carry){0};
 }

@@ -94,4 +94,26 @@ typedef struct ens_walk {
 ens_walk ens__frame_walk(const uint8_t *buf, size_t len, uint32_t limit, ens_frag_asm *a,
                          ens_framed_cb cb, void *arg);
 
+/* The bytes of a stream kept between reads: the start of a frame whose
+ * rest has not come yet (readers that walk a shared read buffer and keep
+ * only what is left over per connection). Zeroed: empty. */
+typedef struct ens_carry {
+    uint8_t *buf;
+    size_t len, cap;
+} ens_carry;
+
+/* The bytes to walk after a read of *len bytes at *data: those bytes
+ * themselves, or, when c holds the start of a frame, c's bytes with the
+ * read appended (*data and *len then point at c). false: out of memory
+ * (c is unchanged; the stream cannot go on). */
+bool ens__carry_join(ens_carry *c, const uint8_t **data, size_t *len);
+
+/* A walk of (data, len), as ens__carry_join gave them, used `used` bytes:
+ * keep the rest in c. false: out of memory (the stream cannot go on). A
+ * buffer grown past keep_cap is freed once nothing is left in it. */
+bool ens__carry_rest(ens_carry *c, const uint8_t *data, size_t len, size_t used, size_t keep_cap);
+
+/* Free what c holds; c is empty again. */
+void ens__carry_free(ens_carry *c);
+
 #endif

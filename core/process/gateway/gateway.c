@@ -39,8 +39,7 @@
 typedef struct grx {
     int fd;
     ens_addr peer;
-    uint8_t *buf; /* the start of a frame not yet whole */
-    size_t len, cap;
+    ens_carry carry; /* the start of a frame not yet whole */
     ens_frag_asm pieces;
 } grx;
 
@@ -357,24 +356,8 @@ static void rx_drop(grx *r)
 {
     close(r->fd);
     r->fd = -1;
-    free(r->buf);
-    r->buf = NULL;
+    ens__carry_free(&r->carry);
     ens__frag_reset(&r->pieces);
-}
-
-static bool rx_keep(grx *r, const uint8_t *bytes, size_t n)
-{
-    if (r->cap - r->len < n) {
-        size_t cap = r->len + n;
-        uint8_t *b = ens__realloc(r->buf, cap);
-        if (b == NULL)
-            return false;
-        r->buf = b;
-        r->cap = cap;
-    }
-    memmove(r->buf + r->len, bytes, n);
-    r->len += n;
-    return true;
 }
 
 static void read_rx(grx *r)
@@ -391,14 +374,10 @@ static void read_rx(grx *r)
         }
         const uint8_t *data = gw.scratch;
         size_t len = (size_t)n;
-        if (r->len > 0) {
-            if (!rx_keep(r, gw.scratch, len)) {
-                ens__alloc_failed(gw.s, "a connection to the gateway was closed with what it held");
-                rx_drop(r);
-                return;
-            }
-            data = r->buf;
-            len = r->len;
+        if (!ens__carry_join(&r->carry, &data, &len)) {
+            ens__alloc_failed(gw.s, "a connection to the gateway was closed with what it held");
+            rx_drop(r);
+            return;
         }
         ens_walk w =
             ens__frame_walk(data, len, gw.s->opts.max_frame_bytes, &r->pieces, frame_found, NULL);
@@ -408,10 +387,7 @@ static void read_rx(grx *r)
             rx_drop(r);
             return;
         }
-        if (data == r->buf) {
-            memmove(r->buf, r->buf + w.used, len - w.used);
-            r->len = len - w.used;
-        } else if (w.used < len && !rx_keep(r, data + w.used, len - w.used)) {
+        if (!ens__carry_rest(&r->carry, data, len, w.used, RX_READ)) {
             ens__alloc_failed(gw.s, "a connection to the gateway was closed with what it held");
             rx_drop(r);
             return;

@@ -32,8 +32,7 @@
 
 typedef struct orx {
     int fd;
-    uint8_t *buf; /* the head of a frame whose rest has not come yet */
-    size_t len, cap;
+    ens_carry carry;     /* the head of a frame whose rest has not come yet */
     ens_frag_asm pieces; /* a frame arriving in pieces */
 } orx;
 
@@ -135,7 +134,7 @@ static void rx_drop(outside *o, orx *r)
     epoll_ctl(o->ep, EPOLL_CTL_DEL, r->fd, NULL);
     close(r->fd);
     ens__frag_reset(&r->pieces);
-    free(r->buf);
+    ens__carry_free(&r->carry);
     free(r);
 }
 
@@ -181,22 +180,6 @@ static bool take_frames(ens_system *s, orx *r, const uint8_t *data, size_t len, 
     return !w.lost;
 }
 
-/* Keep n bytes as r's partial frame, after the len it holds. */
-static bool rx_keep(orx *r, const uint8_t *bytes, size_t n)
-{
-    if (r->cap - r->len < n) {
-        size_t cap = r->len + n;
-        uint8_t *b = ens__realloc(r->buf, cap);
-        if (b == NULL)
-            return false;
-        r->buf = b;
-        r->cap = cap;
-    }
-    memmove(r->buf + r->len, bytes, n);
-    r->len += n;
-    return true;
-}
-
 /* Read what r has, a RX_READ at a time into the shared buffer; only the
  * head of a frame still incomplete is kept per connection. */
 static void read_rx(ens_system *s, orx *r)
@@ -214,32 +197,21 @@ static void read_rx(ens_system *s, orx *r)
         }
         const uint8_t *data = o->scratch;
         size_t len = (size_t)n;
-        if (r->len > 0) { /* the rest of a frame whose head came earlier */
-            if (!rx_keep(r, o->scratch, len)) {
-                ens__alloc_failed(s, "a connection to this program was closed with what it held");
-                rx_drop(o, r); /* out of memory: this stream is lost */
-                return;
-            }
-            data = r->buf;
-            len = r->len;
+        if (!ens__carry_join(&r->carry, &data, &len)) { /* with a head that came earlier */
+            ens__alloc_failed(s, "a connection to this program was closed with what it held");
+            rx_drop(o, r); /* out of memory: this stream is lost */
+            return;
         }
         size_t used = 0;
         if (!take_frames(s, r, data, len, &used)) {
             rx_drop(o, r); /* garbage: this stream cannot be resynchronised */
             return;
         }
-        if (data == r->buf) {
-            memmove(r->buf, r->buf + used, len - used);
-            r->len = len - used;
-        } else if (used < len && !rx_keep(r, data + used, len - used)) {
+        /* A large frame's buffer goes once it is used up. */
+        if (!ens__carry_rest(&r->carry, data, len, used, RX_READ)) {
             ens__alloc_failed(s, "a connection to this program was closed with what it held");
             rx_drop(o, r);
             return;
-        }
-        if (r->len == 0 && r->cap > RX_READ) { /* a large frame's buffer goes */
-            free(r->buf);
-            r->buf = NULL;
-            r->cap = 0;
         }
     }
 }
