@@ -93,15 +93,15 @@ static int breaker_init(ens_ctx *c, void *state, const ens_msg *arg);
 static int breaker_receive(ens_ctx *c, void *state, const ens_msg *m);
 static void breaker_terminate(ens_ctx *c, void *state, int reason);
 
-const ens_actor_def ens_breaker_def = {
-    "ens.CircuitBreaker",
-    sizeof(breaker),
-    breaker_init,
-    breaker_receive,
-    breaker_terminate,
-    NULL,
-    NULL,
-};
+const ens_actor_def ens_breaker_def = {"ens.CircuitBreaker",
+                                       sizeof(breaker),
+                                       breaker_init,
+                                       breaker_receive,
+                                       breaker_terminate,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL};
 
 ENS__BUILTIN_ACTOR(ens_breaker_def);
 

@@ -209,6 +209,8 @@ static const ens_actor_def worker_def = {"ens.TroupeWorker",
                                          worker_receive,
                                          worker_terminate,
                                          NULL,
+                                         NULL,
+                                         NULL,
                                          NULL};
 
 int ens_troupe_busy(ens_ctx *c, bool busy)
@@ -574,8 +576,15 @@ static void leader_terminate(ens_ctx *c, void *state, int reason)
     leader_free(state);
 }
 
-static const ens_actor_def leader_def = {
-    "ens.Troupe", sizeof(leader_state), leader_init, leader_receive, leader_terminate, NULL, NULL};
+static const ens_actor_def leader_def = {"ens.Troupe",
+                                         sizeof(leader_state),
+                                         leader_init,
+                                         leader_receive,
+                                         leader_terminate,
+                                         NULL,
+                                         NULL,
+                                         NULL,
+                                         NULL};
 
 /* ---- spawning ------------------------------------------------------------------- */
 

@@ -29,7 +29,8 @@ static int idle_receive(ens_ctx *c, void *st, const ens_msg *m)
     return 0;
 }
 
-static const ens_actor_def idle_def = {"bench.Idle", 0, NULL, idle_receive, NULL, NULL, NULL};
+static const ens_actor_def idle_def = {"bench.Idle", 0,    NULL, idle_receive, NULL,
+                                       NULL,         NULL, NULL, NULL};
 
 /* Nanoseconds pid has run on a CPU, or -1. */
 static int64_t cpu_ns(int pid)

@@ -66,7 +66,8 @@ static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
     const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     return v != NULL ? ens_reply(c, &ens_msg_int64, v) : 0;
 }
-static const ens_actor_def echo_def = {"bench.conv.Echo", 0, NULL, echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {
+    "bench.conv.Echo", 0, NULL, echo_receive, NULL, NULL, NULL, NULL, NULL};
 
 typedef struct {
     int64_t left;
@@ -93,7 +94,7 @@ static int pinger_receive(ens_ctx *c, void *state, const ens_msg *m)
     return ens_send(c, ps->report, &ens_msg_int64, &dt);
 }
 static const ens_actor_def pinger_def = {
-    "bench.conv.Pinger", sizeof(pinger_state), NULL, pinger_receive, NULL, NULL, NULL};
+    "bench.conv.Pinger", sizeof(pinger_state), NULL, pinger_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* Sends about CONV_CHUNK bytes of messages per handler call, then a Go to
  * itself (the runtime flushes between calls); on ENS_EFULL it retries the
@@ -132,8 +133,15 @@ static int producer_receive(ens_ctx *c, void *state, const ens_msg *m)
         return producer_burst(c, ps);
     return 0;
 }
-static const ens_actor_def producer_def = {
-    "bench.conv.Producer", sizeof(producer_state), NULL, producer_receive, NULL, NULL, NULL};
+static const ens_actor_def producer_def = {"bench.conv.Producer",
+                                           sizeof(producer_state),
+                                           NULL,
+                                           producer_receive,
+                                           NULL,
+                                           NULL,
+                                           NULL,
+                                           NULL,
+                                           NULL};
 
 /* Counts int64 messages; once it has the number a Start asked for (Start
  * and data come on different connections, in either order) it tells the
@@ -168,8 +176,15 @@ static int counter_receive(ens_ctx *c, void *state, const ens_msg *m)
     }
     return 0;
 }
-static const ens_actor_def counter_def = {
-    "bench.conv.Counter", sizeof(counter_state), NULL, counter_receive, NULL, NULL, NULL};
+static const ens_actor_def counter_def = {"bench.conv.Counter",
+                                          sizeof(counter_state),
+                                          NULL,
+                                          counter_receive,
+                                          NULL,
+                                          NULL,
+                                          NULL,
+                                          NULL,
+                                          NULL};
 
 /* ---- systems ------------------------------------------------------------- */
 

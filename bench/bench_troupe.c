@@ -89,7 +89,7 @@ static int worker_receive(ens_ctx *c, void *st, const ens_msg *m)
     return ens_reply(c, &ens_msg_int64, v);
 }
 static const ens_actor_def worker_def = {
-    "bench.TroupeWorker", 0, NULL, worker_receive, NULL, NULL, NULL};
+    "bench.TroupeWorker", 0, NULL, worker_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* Tell n jobs to the leader and wait for the n replies: msgs/s, or < 0. */
 static double troupe_run(ens_system *s, ens_addr leader, long n)

@@ -77,7 +77,8 @@ static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
         return ens_reply(c, &ens_msg_bytes, b);
     return 0;
 }
-static const ens_actor_def echo_def = {"bench.Echo", 0, NULL, echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"bench.Echo", 0,    NULL, echo_receive, NULL,
+                                       NULL,         NULL, NULL, NULL};
 
 /* hello: replies to an int64 with its process id (spawn, memory). */
 static int hello_receive(ens_ctx *c, void *st, const ens_msg *m)
@@ -88,7 +89,8 @@ static int hello_receive(ens_ctx *c, void *st, const ens_msg *m)
     ens_int64_v pid = {(int64_t)getpid()};
     return ens_reply(c, &ens_msg_int64, &pid);
 }
-static const ens_actor_def hello_def = {"bench.Hello", 0, NULL, hello_receive, NULL, NULL, NULL};
+static const ens_actor_def hello_def = {"bench.Hello", 0,    NULL, hello_receive, NULL,
+                                        NULL,          NULL, NULL, NULL};
 
 /* pinger: on Start{n, peer} bounces an int64 off peer n times, then tells
  * the starter the elapsed nanoseconds (timed inside the actor). */
@@ -120,7 +122,7 @@ static int pinger_receive(ens_ctx *c, void *state, const ens_msg *m)
     return ens_send(c, ps->report, &ens_msg_int64, &dt);
 }
 static const ens_actor_def pinger_def = {
-    "bench.Pinger", sizeof(pinger_state), NULL, pinger_receive, NULL, NULL, NULL};
+    "bench.Pinger", sizeof(pinger_state), NULL, pinger_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* producer: on Start{n, payload, peer} sends n messages to peer (int64 when
  * payload is 8, else bytes of that size), a chunk per handler call. */
@@ -199,6 +201,8 @@ static const ens_actor_def producer_def = {"bench.Producer",
                                            producer_receive,
                                            producer_terminate,
                                            NULL,
+                                           NULL,
+                                           NULL,
                                            NULL};
 
 /* counter: counts int64 and bytes messages; once it has the number a
@@ -236,7 +240,7 @@ static int counter_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 static const ens_actor_def counter_def = {
-    "bench.Counter", sizeof(counter_state), NULL, counter_receive, NULL, NULL, NULL};
+    "bench.Counter", sizeof(counter_state), NULL, counter_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* victim (recovery): int64 0 -> replies with its pid; int64 1 -> on
  * attempt 1 raises the shared flag and blocks until killed, on the
@@ -262,7 +266,8 @@ static int victim_receive(ens_ctx *c, void *st, const ens_msg *m)
     ens_int64_v a = {(int64_t)ens_msg_attempt(m)};
     return ens_reply(c, &ens_msg_int64, &a);
 }
-static const ens_actor_def victim_def = {"bench.Victim", 0, NULL, victim_receive, NULL, NULL, NULL};
+static const ens_actor_def victim_def = {"bench.Victim", 0,    NULL, victim_receive, NULL, NULL,
+                                         NULL,           NULL, NULL};
 
 /* ---- systems ------------------------------------------------------------------ */
 

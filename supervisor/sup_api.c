@@ -48,15 +48,15 @@ int ens__sup_start_config(ens_ctx *c, void *state, const ens_msg *arg)
 }
 
 /* No impl: ens_supervisor_on_init takes the configuration from the start argument. */
-const ens_actor_def ens_supervisor_def = {
-    "ens.Supervisor",
-    sizeof(void *),
-    ens_supervisor_on_init,
-    ens_supervisor_on_receive,
-    ens_supervisor_on_terminate,
-    NULL,
-    NULL,
-};
+const ens_actor_def ens_supervisor_def = {"ens.Supervisor",
+                                          sizeof(void *),
+                                          ens_supervisor_on_init,
+                                          ens_supervisor_on_receive,
+                                          ens_supervisor_on_terminate,
+                                          NULL,
+                                          NULL,
+                                          NULL,
+                                          NULL};
 
 int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spec *specs, size_t n,
                          ens_addr *out)

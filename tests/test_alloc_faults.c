@@ -59,7 +59,8 @@ static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
     return rc; /* the runtime journals it and delivers the message again */
 }
 
-static const ens_actor_def echo_def = {"af.Echo", 0, NULL, echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"af.Echo", 0,    NULL, echo_receive, NULL,
+                                       NULL,      NULL, NULL, NULL};
 
 /* An error that reports a failure (a timeout only says an answer is late). */
 static int reported(int rc)
@@ -98,7 +99,8 @@ static int worker_receive(ens_ctx *c, void *st, const ens_msg *m)
     return ens_reply(c, &ens_msg_string, &r);
 }
 
-static const ens_actor_def worker_def = {"af.Worker", 0, NULL, worker_receive, NULL, NULL, NULL};
+static const ens_actor_def worker_def = {"af.Worker", 0,    NULL, worker_receive, NULL, NULL,
+                                         NULL,        NULL, NULL};
 
 typedef enum fault_site { AT_OUTSIDE, AT_ACTOR, AT_ADMIN } fault_site;
 

@@ -86,7 +86,7 @@ static int flaky_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def flaky_def = {
-    "cbt.Flaky", sizeof(flaky_state), NULL, flaky_receive, NULL, NULL, NULL};
+    "cbt.Flaky", sizeof(flaky_state), NULL, flaky_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- the proxy: requests from inside an actor ---------------------------- */
 
@@ -140,7 +140,7 @@ static int proxy_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def proxy_def = {
-    "cbt.Proxy", sizeof(proxy_state), proxy_init, proxy_receive, NULL, NULL, NULL};
+    "cbt.Proxy", sizeof(proxy_state), proxy_init, proxy_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- fixture: a system with a journal, a flaky target, a breaker -------- */
 

@@ -27,10 +27,10 @@
 
 #define WAIT_MS 30000
 
-static const ens_actor_def echo_def = {"connect.Echo", 0,    NULL, test_echo_receive,
+static const ens_actor_def echo_def = {"connect.Echo", 0,    NULL, test_echo_receive, NULL, NULL,
                                        NULL,           NULL, NULL};
 static const ens_actor_def unregistered_def = {
-    "connect.Unregistered", 0, NULL, test_echo_receive, NULL, NULL, NULL};
+    "connect.Unregistered", 0, NULL, test_echo_receive, NULL, NULL, NULL, NULL, NULL};
 
 static ens_system *started, *connected;
 

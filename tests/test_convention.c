@@ -235,7 +235,8 @@ static int members_teardown(void **state)
     return 0;
 }
 
-static const ens_actor_def echo_def = {"conv.Echo", 0, NULL, test_echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"conv.Echo", 0,    NULL, test_echo_receive, NULL, NULL,
+                                       NULL,        NULL, NULL};
 
 /* Counts numbered ens.Int64 messages, noting any out of order; asked with
  * an ens.String it answers "<next> <out of order>". */
@@ -263,7 +264,7 @@ static int counter_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def counter_def = {
-    "conv.Counter", sizeof(counter), NULL, counter_receive, NULL, NULL, NULL};
+    "conv.Counter", sizeof(counter), NULL, counter_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* Asked with the text of an address, requests that address with
  * "across" and answers its asker with the reply's text (or the error). */
@@ -293,8 +294,8 @@ static int relay_receive(ens_ctx *c, void *state, const ens_msg *m)
     return ens_request(c, to, &ens_msg_string, &(ens_string_v){"across"}, 0, relay_reply, 0);
 }
 
-static const ens_actor_def relay_def = {"conv.Relay", sizeof(relay), NULL, relay_receive,
-                                        NULL,         NULL,          NULL};
+static const ens_actor_def relay_def = {"conv.Relay", sizeof(relay), NULL, relay_receive, NULL,
+                                        NULL,         NULL,          NULL, NULL};
 
 static ens_addr spawn_on(ens_system *s, const ens_actor_def *d)
 {

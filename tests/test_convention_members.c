@@ -146,7 +146,7 @@ static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def watcher_def = {
-    "memb.Watcher", sizeof(watcher), watcher_init, watcher_receive, NULL, NULL, NULL};
+    "memb.Watcher", sizeof(watcher), watcher_init, watcher_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* Asked anything: answers ens_convention_subscribe's result as an Int64. */
 static int trier_receive(ens_ctx *c, void *state, const ens_msg *m)
@@ -156,7 +156,8 @@ static int trier_receive(ens_ctx *c, void *state, const ens_msg *m)
     return ens_reply(c, &ens_msg_int64, &rc);
 }
 
-static const ens_actor_def trier_def = {"memb.Trier", 0, NULL, trier_receive, NULL, NULL, NULL};
+static const ens_actor_def trier_def = {"memb.Trier", 0,    NULL, trier_receive, NULL,
+                                        NULL,         NULL, NULL, NULL};
 
 /* What the watcher at w was told so far (a static buffer). */
 static const char *told(ens_addr w)
@@ -554,10 +555,60 @@ static void test_capability_get(void **state)
     assert_int_equal(ens_capability_get(NULL, "gpu", out, sizeof(out)), ENS_EINVAL);
 }
 
+/* Requirements, table-driven: each row the capabilities, the list, whether
+ * they are met and the reason given when not. */
+static void test_capabilities_meet(void **state)
+{
+    (void)state;
+    const char *caps = "ens.version=0.1.0\nens.host=h1\ngpu=1\nzone=eu\noff=0\nno=false\nempty=\n";
+    static const char *const gpu[] = {"gpu", NULL};
+    static const char *const gpu_eu[] = {"gpu", "zone=eu", NULL};
+    static const char *const gpu_us[] = {"gpu", "zone=us", NULL};
+    static const char *const tpu[] = {"tpu", NULL};
+    static const char *const off[] = {"off", NULL};
+    static const char *const no[] = {"no", NULL};
+    static const char *const empty[] = {"empty", NULL};
+    static const char *const empty_eq[] = {"empty=", NULL};
+    static const char *const prefix[] = {"zon", NULL}; /* not a prefix match */
+    static const char *const none[] = {NULL};
+    const struct {
+        const char *caps;
+        const char *const *req;
+        bool met;
+        const char *why;
+    } rows[] = {
+        {caps, gpu, true, ""},
+        {caps, gpu_eu, true, ""},
+        {caps, gpu_us, false, "zone is eu, not us"},
+        {caps, tpu, false, "tpu missing"},
+        {caps, off, false, "off is \"0\""},
+        {caps, no, false, "no is \"false\""},
+        {caps, empty, false, "empty is \"\""},
+        {caps, empty_eq, true, ""},
+        {caps, prefix, false, "zon missing"},
+        {caps, none, true, ""},
+        {caps, NULL, true, ""},
+        {NULL, gpu, false, "gpu missing"},
+        {NULL, NULL, true, ""},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char why[64] = "x";
+        bool met = ens_capabilities_meet(rows[i].caps, rows[i].req, why, sizeof(why));
+        if (met != rows[i].met || strcmp(why, rows[i].why) != 0)
+            fail_msg("row %zu: met %d why \"%s\"", i, met, why);
+    }
+    /* A short buffer is cut, never overrun; no buffer at all is fine. */
+    char small[5];
+    assert_false(ens_capabilities_meet(caps, tpu, small, sizeof(small)));
+    assert_string_equal(small, "tpu ");
+    assert_false(ens_capabilities_meet(caps, tpu, NULL, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_capability_get),
+        cmocka_unit_test(test_capabilities_meet),
         cmocka_unit_test(test_subscribe_without_a_convention_is_not_supported),
         cmocka_unit_test(test_cli_refuses_without_a_server_or_a_convention),
         cmocka_unit_test(test_join_leave_and_vanish_seen_by_subscribers_and_the_cli),

@@ -63,7 +63,7 @@ static int slow_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def slow_def = {
-    "cd.Slow", sizeof(slow_state), NULL, slow_receive, NULL, NULL, NULL};
+    "cd.Slow", sizeof(slow_state), NULL, slow_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- the caller: calls the server, reports what it handles -------------- */
 
@@ -116,7 +116,7 @@ static int caller_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def caller_def = {
-    "cd.Caller", sizeof(caller_state), caller_init, caller_receive, NULL, NULL, NULL};
+    "cd.Caller", sizeof(caller_state), caller_init, caller_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -227,7 +227,8 @@ static int victim_receive(ens_ctx *c, void *state, const ens_msg *m)
     return ens_send(c, ens_sender(c), &seen_t, &v);
 }
 
-static const ens_actor_def victim_def = {"cd.Victim", 0, NULL, victim_receive, NULL, NULL, NULL};
+static const ens_actor_def victim_def = {"cd.Victim", 0,    NULL, victim_receive, NULL, NULL,
+                                         NULL,        NULL, NULL};
 
 #define POISON_ROUNDS 6
 

@@ -43,7 +43,7 @@ static int logger_receive(ens_ctx *c, void *st, const ens_msg *m)
 }
 
 static const ens_actor_def logger_def = {
-    "ctlreports.Logger", 0, NULL, logger_receive, NULL, NULL, NULL};
+    "ctlreports.Logger", 0, NULL, logger_receive, NULL, NULL, NULL, NULL, NULL};
 
 typedef struct fixture {
     ens_system *sys;

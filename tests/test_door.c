@@ -40,7 +40,8 @@
 #define FLOOD     2000 /* connections from another user */
 #define MAX_CONNS 4
 
-static const ens_actor_def echo_def = {"door.Echo", 0, NULL, test_echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"door.Echo", 0,    NULL, test_echo_receive, NULL, NULL,
+                                       NULL,        NULL, NULL};
 
 /* ---- what every test may leave behind, cleaned up by teardown ---- */
 

@@ -66,7 +66,7 @@ static int echo_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def echo_def = {
-    "clitest.Echo", sizeof(echo_state), NULL, echo_receive, NULL, NULL, NULL};
+    "clitest.Echo", sizeof(echo_state), NULL, echo_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* A parent with one child, for the tree of `ens status`. */
 static int ignore_receive(ens_ctx *c, void *state, const ens_msg *m)
@@ -75,7 +75,8 @@ static int ignore_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
-static const ens_actor_def child_def = {"clitest.Child", 0, NULL, ignore_receive, NULL, NULL, NULL};
+static const ens_actor_def child_def = {
+    "clitest.Child", 0, NULL, ignore_receive, NULL, NULL, NULL, NULL, NULL};
 
 static int parent_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
@@ -85,7 +86,7 @@ static int parent_init(ens_ctx *c, void *state, const ens_msg *arg)
 }
 
 static const ens_actor_def parent_def = {
-    "clitest.Parent", 0, parent_init, ignore_receive, NULL, NULL, NULL};
+    "clitest.Parent", 0, parent_init, ignore_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- the system, shared by the tests in order ---- */
 

@@ -43,6 +43,7 @@ static const struct {
     {ENS_ETOOMANY, "ENS_ETOOMANY"},
     {ENS_ENOTJOURNAL, "ENS_ENOTJOURNAL"},
     {ENS_EUNREACHABLE, "ENS_EUNREACHABLE"},
+    {ENS_ENOPLACE, "ENS_ENOPLACE"},
 };
 
 #define NCODES (sizeof(all_codes) / sizeof(all_codes[0]))
@@ -101,7 +102,7 @@ static void test_unknown_codes_get_fixed_answers(void **state)
 {
     (void)state;
     static const int unknown[] = {
-        1, 42, -1, -3, -4, ENS_ENOACTOR + 1, ENS_EUNREACHABLE - 1, -5000, INT_MIN, INT_MAX};
+        1, 42, -1, -3, -4, ENS_ENOACTOR + 1, ENS_ENOPLACE - 1, -5000, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         assert_string_equal(ens_strerror(unknown[i]), "unknown error");
         assert_string_equal(ens_err_name(unknown[i]), "ENS_EUNKNOWN");

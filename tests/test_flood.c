@@ -93,7 +93,7 @@ static int producer_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def producer_def = {
-    "flood.Producer", sizeof(producer_state), NULL, producer_receive, NULL, NULL, NULL};
+    "flood.Producer", sizeof(producer_state), NULL, producer_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- consumer --------------------------------------------------------- */
 
@@ -131,7 +131,7 @@ static int consumer_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def consumer_def = {
-    "flood.Consumer", sizeof(consumer_state), NULL, consumer_receive, NULL, NULL, NULL};
+    "flood.Consumer", sizeof(consumer_state), NULL, consumer_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- the test ---------------------------------------------------------- */
 

@@ -100,7 +100,8 @@ static int kid_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
-static const ens_actor_def kid_def = {"gs.Kid", 0, kid_init, kid_receive, NULL, NULL, NULL};
+static const ens_actor_def kid_def = {"gs.Kid", 0,    kid_init, kid_receive, NULL,
+                                      NULL,     NULL, NULL,     NULL};
 
 static int server_call(ens_ctx *c, void *state, const ens_msg *req, ens_from from)
 {

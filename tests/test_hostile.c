@@ -37,7 +37,7 @@
 #define RSS_BOUNDED(before, after, kib) ((after) < (before) + (kib))
 #endif
 
-static const ens_actor_def echo_def = {"hostile.Echo", 0,    NULL, test_echo_receive,
+static const ens_actor_def echo_def = {"hostile.Echo", 0,    NULL, test_echo_receive, NULL, NULL,
                                        NULL,           NULL, NULL};
 
 typedef struct fixture {

@@ -72,7 +72,7 @@ static void late_terminate(ens_ctx *c, void *state, int reason)
 }
 
 static const ens_actor_def late_def = {
-    "tack.Late", sizeof(late_st), late_init, late_receive, late_terminate, NULL, NULL};
+    "tack.Late", sizeof(late_st), late_init, late_receive, late_terminate, NULL, NULL, NULL, NULL};
 
 static void reset_shared(void)
 {

@@ -56,7 +56,7 @@ static int relay_receive(ens_ctx *c, void *st, const ens_msg *m)
 }
 
 static const ens_actor_def relay_def = {
-    "test.Relay", sizeof(relay_state), NULL, relay_receive, NULL, NULL, NULL};
+    "test.Relay", sizeof(relay_state), NULL, relay_receive, NULL, NULL, NULL, NULL, NULL};
 
 static void run_relay_program(char *out, size_t len)
 {
@@ -141,7 +141,8 @@ static int misuse_receive(ens_ctx *c, void *st, const ens_msg *m)
     return ens_reply(c, &ens_msg_int64, &v);
 }
 
-static const ens_actor_def misuse_def = {"test.Misuse", 0, NULL, misuse_receive, NULL, NULL, NULL};
+static const ens_actor_def misuse_def = {"test.Misuse", 0,    NULL, misuse_receive, NULL, NULL,
+                                         NULL,          NULL, NULL};
 
 static void test_outside_calls_are_refused_where_they_do_not_belong(void **state)
 {
@@ -194,8 +195,8 @@ static void nested_terminate(ens_ctx *c, void *st, int reason)
     note("T%d ", reason);
 }
 
-const ens_actor_def nested_def = {"test.Nested",    0,    NULL, nested_receive,
-                                  nested_terminate, NULL, NULL};
+const ens_actor_def nested_def = {"test.Nested", 0,    NULL, nested_receive, nested_terminate, NULL,
+                                  NULL,          NULL, NULL};
 
 static void test_shutdown_stops_a_deep_tree(void **state)
 {

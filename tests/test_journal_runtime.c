@@ -65,7 +65,8 @@ static int worker_receive(ens_ctx *c, void *st, const ens_msg *m)
     return ens_reply(c, &cmd_t, v);
 }
 
-static const ens_actor_def worker_def = {"jrt.Worker", 0, NULL, worker_receive, NULL, NULL, NULL};
+static const ens_actor_def worker_def = {"jrt.Worker", 0,    NULL, worker_receive, NULL, NULL,
+                                         NULL,         NULL, NULL};
 
 /* ---- fixture: a scratch directory and the system of the running test -- */
 

@@ -69,7 +69,7 @@ static int flooder_receive(ens_ctx *c, void *st, const ens_msg *m)
     return ens_msg_is_request(m) ? ens_reply(c, &flood_t, v) : 0;
 }
 
-static const ens_actor_def flooder_def = {"jwk.Flooder", 0,    NULL, flooder_receive,
+static const ens_actor_def flooder_def = {"jwk.Flooder", 0,    NULL, flooder_receive, NULL, NULL,
                                           NULL,          NULL, NULL};
 
 typedef struct {

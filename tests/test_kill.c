@@ -55,7 +55,8 @@ static void victim_terminate(ens_ctx *c, void *state, int reason)
 }
 
 static const ens_actor_def victim_def = {
-    "kill.Victim", sizeof(victim_state), NULL, victim_receive, victim_terminate, NULL, NULL};
+    "kill.Victim", sizeof(victim_state), NULL, victim_receive, victim_terminate, NULL, NULL, NULL,
+    NULL};
 
 /* ---- the parent: spawns victims, reports their exits -------------------- */
 
@@ -86,7 +87,7 @@ static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def parent_def = {
-    "kill.Parent", sizeof(parent_state), NULL, parent_receive, NULL, NULL, NULL};
+    "kill.Parent", sizeof(parent_state), NULL, parent_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- helpers ----------------------------------------------------------- */
 

@@ -36,7 +36,8 @@
 #define WAIT_MS   30000
 #define MAX_SPAWN 2000
 
-static const ens_actor_def echo_def = {"limits.Echo", 0, NULL, test_echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"limits.Echo", 0,    NULL, test_echo_receive, NULL, NULL,
+                                       NULL,          NULL, NULL};
 
 static int echo_ok(ens_system *s, ens_addr to)
 {
@@ -187,7 +188,7 @@ static int slow_receive(ens_ctx *c, void *st, const ens_msg *m)
 }
 
 static const ens_actor_def slow_def = {
-    "limits.Slow", sizeof(slow_state), NULL, slow_receive, NULL, NULL, NULL};
+    "limits.Slow", sizeof(slow_state), NULL, slow_receive, NULL, NULL, NULL, NULL, NULL};
 
 static int slow_teardown(void **state)
 {
@@ -335,7 +336,7 @@ static int flooder_receive(ens_ctx *c, void *st, const ens_msg *m)
 }
 
 static const ens_actor_def flooder_def = {
-    "limits.Flooder", 0, NULL, flooder_receive, NULL, NULL, NULL};
+    "limits.Flooder", 0, NULL, flooder_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* The same attack from inside: an actor floods the stuck actor. Actor
  * processes keep the byte bound too (the default, 64 MiB). */

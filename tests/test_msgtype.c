@@ -118,7 +118,7 @@ static void test_library_types_are_known_before_any_system(void **state)
     }
     assert_ptr_equal(ens_actor_find("ens.CircuitBreaker"), &ens_breaker_def);
     static const ens_actor_def impostor = {
-        "ens.CircuitBreaker", 0, NULL, impostor_receive, NULL, NULL, NULL};
+        "ens.CircuitBreaker", 0, NULL, impostor_receive, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(ens_actor_register(&impostor), ENS_EEXIST);
 }
 

@@ -45,7 +45,7 @@ static int caller_receive(ens_ctx *c, void *st, const ens_msg *m)
 }
 
 static const ens_actor_def caller_def = {
-    "outside.Caller", 0, NULL, caller_receive, NULL, NULL, NULL};
+    "outside.Caller", 0, NULL, caller_receive, NULL, NULL, NULL, NULL, NULL};
 
 static void test_outside_calls_are_refused_in_an_actor_process(void **state)
 {

@@ -65,7 +65,7 @@ static int sink_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def sink_def = {
-    "partial.Sink", sizeof(sink_state), NULL, sink_receive, NULL, NULL, NULL};
+    "partial.Sink", sizeof(sink_state), NULL, sink_receive, NULL, NULL, NULL, NULL, NULL};
 
 typedef struct fixture {
     ens_system *sys;

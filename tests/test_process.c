@@ -190,7 +190,7 @@ static int crasher_receive(ens_ctx *c, void *st, const ens_msg *m)
 }
 
 static const ens_actor_def crasher_def = {
-    "ptest.Crasher", 0, NULL, crasher_receive, NULL, NULL, NULL};
+    "ptest.Crasher", 0, NULL, crasher_receive, NULL, NULL, NULL, NULL, NULL};
 
 typedef struct {
     ens_addr outside;
@@ -224,10 +224,10 @@ static int watcher_receive(ens_ctx *c, void *st, const ens_msg *m)
 }
 
 static const ens_actor_def watcher_def = {
-    "ptest.Watcher", sizeof(watcher_state), NULL, watcher_receive, NULL, NULL, NULL};
+    "ptest.Watcher", sizeof(watcher_state), NULL, watcher_receive, NULL, NULL, NULL, NULL, NULL};
 
 static const ens_actor_def victim_def = {
-    "ptest.Victim", sizeof(victim_state), NULL, victim_receive, NULL, NULL, NULL};
+    "ptest.Victim", sizeof(victim_state), NULL, victim_receive, NULL, NULL, NULL, NULL, NULL};
 
 static int crash_init(ens_ctx *c, void *st, const ens_msg *arg)
 {
@@ -239,7 +239,7 @@ static int crash_init(ens_ctx *c, void *st, const ens_msg *arg)
 }
 
 static const ens_actor_def crash_init_def = {
-    "ptest.CrashInit", 0, crash_init, victim_receive, NULL, NULL, NULL};
+    "ptest.CrashInit", 0, crash_init, victim_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* The system of the running test, shut down by the teardown when an
  * assertion ends the test early, so no process outlives a failed test. */
@@ -839,7 +839,7 @@ static int order_receive(ens_ctx *c, void *st, const ens_msg *m)
 }
 
 static const ens_actor_def order_def = {
-    "ptest.Order", sizeof(order_state), NULL, order_receive, NULL, NULL, NULL};
+    "ptest.Order", sizeof(order_state), NULL, order_receive, NULL, NULL, NULL, NULL, NULL};
 
 static void test_million_messages_keep_their_order(void **state)
 {

@@ -90,7 +90,8 @@ static int probe_receive(ens_ctx *c, void *st, const ens_msg *m)
     return ens_reply(c, &ens_msg_int64, &(ens_int64_v){failed});
 }
 
-const ens_actor_def probe_def = {"refusals.Probe", 0, NULL, probe_receive, NULL, NULL, NULL};
+const ens_actor_def probe_def = {
+    "refusals.Probe", 0, NULL, probe_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* No recorded event may be of an unknown kind or name `who`. */
 static void no_event_about(const scn *t, ens_addr who)

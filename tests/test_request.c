@@ -81,7 +81,7 @@ static int server_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def server_def = {
-    "rq.Server", sizeof(server_state), NULL, server_receive, NULL, NULL, NULL};
+    "rq.Server", sizeof(server_state), NULL, server_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- A: the requester ------------------------------------------------- */
 
@@ -146,7 +146,7 @@ static int req_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def req_def = {
-    "rq.Requester", sizeof(req_state), req_init, req_receive, NULL, NULL, NULL};
+    "rq.Requester", sizeof(req_state), req_init, req_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -332,7 +332,8 @@ static int crashy_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
-static const ens_actor_def crashy_def = {"rq.Crashy", 0, NULL, crashy_receive, NULL, NULL, NULL};
+static const ens_actor_def crashy_def = {"rq.Crashy", 0,    NULL, crashy_receive, NULL, NULL,
+                                         NULL,        NULL, NULL};
 
 typedef struct parent_state {
     ens_addr child, outside;
@@ -368,7 +369,7 @@ static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def parent_def = {
-    "rq.Parent", sizeof(parent_state), NULL, parent_receive, NULL, NULL, NULL};
+    "rq.Parent", sizeof(parent_state), NULL, parent_receive, NULL, NULL, NULL, NULL, NULL};
 
 static void test_restart_notice(void **state)
 {

@@ -120,7 +120,8 @@ static int flaky_receive(ens_ctx *c, void *state, const ens_msg *m)
     return ens_reply(c, &note_t, &n);
 }
 
-static const ens_actor_def flaky_def = {"rb.Flaky", 0, flaky_init, flaky_receive, NULL, NULL, NULL};
+static const ens_actor_def flaky_def = {"rb.Flaky", 0,    flaky_init, flaky_receive, NULL,
+                                        NULL,       NULL, NULL,       NULL};
 
 /* How many CRASH rows say the crash was in the init of a restart, and how
  * many EXIT rows say the actor gave up on every restart. */
@@ -217,7 +218,7 @@ static int broken_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
-static const ens_actor_def broken_def = {"rb.Broken", 0,    broken_init, broken_receive,
+static const ens_actor_def broken_def = {"rb.Broken", 0,    broken_init, broken_receive, NULL, NULL,
                                          NULL,        NULL, NULL};
 
 typedef struct parent_state {
@@ -250,7 +251,7 @@ static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def parent_def = {
-    "rb.Parent", sizeof(parent_state), NULL, parent_receive, NULL, NULL, NULL};
+    "rb.Parent", sizeof(parent_state), NULL, parent_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* The next message to the outside, a note with tag `tag` (owned by the
  * caller). */

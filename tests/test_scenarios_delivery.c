@@ -38,7 +38,7 @@ static int greeter_receive(ens_ctx *c, void *state, const ens_msg *m)
     return ens_reply(c, &ens_msg_string, &(ens_string_v){buf});
 }
 
-static const ens_actor_def greeter_def = {"scn.Greeter", 0,    NULL, greeter_receive,
+static const ens_actor_def greeter_def = {"scn.Greeter", 0,    NULL, greeter_receive, NULL, NULL,
                                           NULL,          NULL, NULL};
 
 static void test_hello_ask_gets_reply_text(void **state)
@@ -70,8 +70,8 @@ static int late_echo_receive(ens_ctx *c, void *state, const ens_msg *m)
     return ens_send(c, ens_msg_sender(m), &ens_msg_int64, &(ens_int64_v){42});
 }
 
-static const ens_actor_def late_echo_def = {"scn.LateEcho", 0,    NULL, late_echo_receive,
-                                            NULL,           NULL, NULL};
+static const ens_actor_def late_echo_def = {
+    "scn.LateEcho", 0, NULL, late_echo_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* Keeps a request and forwards it to its echo child 50 ms later, so the
  * reply carries the correlation of an ask that has timed out. */
@@ -115,7 +115,8 @@ static void slow_terminate(ens_ctx *c, void *state, int reason)
 }
 
 static const ens_actor_def slow_def = {
-    "scn.Slow", sizeof(slow_state), slow_init, slow_receive, slow_terminate, NULL, NULL};
+    "scn.Slow", sizeof(slow_state), slow_init, slow_receive, slow_terminate, NULL, NULL, NULL,
+    NULL};
 
 static void test_ask_timeout_drops_late_reply(void **state)
 {
@@ -169,7 +170,7 @@ static int counter_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def counter_def = {
-    "scn.Counter", sizeof(counter_state), NULL, counter_receive, NULL, NULL, NULL};
+    "scn.Counter", sizeof(counter_state), NULL, counter_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* Sends 0..n-1 to its counter child when told n, and forwards requests for
  * the result to it: the actor-to-actor pair must keep order too, and the
@@ -203,7 +204,7 @@ static int pump_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def pump_def = {
-    "scn.Pump", sizeof(pump_state), pump_init, pump_receive, NULL, NULL, NULL};
+    "scn.Pump", sizeof(pump_state), pump_init, pump_receive, NULL, NULL, NULL, NULL, NULL};
 
 static void test_order_per_pair_is_fifo(void **state)
 {
@@ -250,8 +251,8 @@ static int fwd_child_receive(ens_ctx *c, void *state, const ens_msg *m)
                                   .other = ens_msg_sender(m)));
 }
 
-static const ens_actor_def fwd_child_def = {"scn.FwdChild", 0,    NULL, fwd_child_receive,
-                                            NULL,           NULL, NULL};
+static const ens_actor_def fwd_child_def = {
+    "scn.FwdChild", 0, NULL, fwd_child_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* Start argument 1: spawn the child in init; 0: on the first request. */
 static int fwd_init(ens_ctx *c, void *state, const ens_msg *arg)
@@ -277,7 +278,7 @@ static int fwd_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def fwd_def = {
-    "scn.Forwarder", sizeof(fwd_state), fwd_init, fwd_receive, NULL, NULL, NULL};
+    "scn.Forwarder", sizeof(fwd_state), fwd_init, fwd_receive, NULL, NULL, NULL, NULL, NULL};
 
 static void test_child_answers_forwarded_ask(void **state)
 {
@@ -349,7 +350,7 @@ static int sleeper_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def sleeper_def = {
-    "scn.Sleeper", sizeof(sleeper_state), NULL, sleeper_receive, NULL, NULL, NULL};
+    "scn.Sleeper", sizeof(sleeper_state), NULL, sleeper_receive, NULL, NULL, NULL, NULL, NULL};
 
 static void test_wakeups_in_deadline_order_never_early(void **state)
 {
@@ -412,10 +413,10 @@ static const ens_dispatch_entry typed_table[] = {
     {NULL, NULL},
 };
 
-static const ens_actor_def typed_def = {"scn.Typed", 0,           NULL, typed_fallback,
-                                        NULL,        typed_table, NULL};
-static const ens_actor_def typed_only_def = {"scn.TypedOnly", 0,   NULL, NULL, NULL,
-                                             typed_table,     NULL};
+static const ens_actor_def typed_def = {"scn.Typed", 0,    NULL, typed_fallback, NULL, typed_table,
+                                        NULL,        NULL, NULL};
+static const ens_actor_def typed_only_def = {"scn.TypedOnly", 0,    NULL, NULL, NULL,
+                                             typed_table,     NULL, NULL, NULL};
 
 static void test_dispatch_table_then_fallback(void **state)
 {
@@ -461,7 +462,8 @@ static int echo_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
-static const ens_actor_def echo_def = {"scn.Echo", 0, NULL, echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"scn.Echo", 0,    NULL, echo_receive, NULL,
+                                       NULL,       NULL, NULL, NULL};
 
 static void assert_greeting_round_trip(scn *t, ens_addr echo, int32_t count, const char *text)
 {
@@ -544,7 +546,7 @@ static int sink_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def sink_def = {
-    "scn.Sink", sizeof(sink_state), NULL, sink_receive, NULL, NULL, NULL};
+    "scn.Sink", sizeof(sink_state), NULL, sink_receive, NULL, NULL, NULL, NULL, NULL};
 
 static void test_mailbox_bound_gives_efull(void **state)
 {
@@ -593,8 +595,15 @@ static int bytes_sink_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
-static const ens_actor_def bytes_sink_def = {
-    "scn.BytesSink", sizeof(bytes_sink_state), NULL, bytes_sink_receive, NULL, NULL, NULL};
+static const ens_actor_def bytes_sink_def = {"scn.BytesSink",
+                                             sizeof(bytes_sink_state),
+                                             NULL,
+                                             bytes_sink_receive,
+                                             NULL,
+                                             NULL,
+                                             NULL,
+                                             NULL,
+                                             NULL};
 
 static int send_numbered(scn *t, ens_addr to, uint8_t *buf, size_t len, int64_t seq)
 {

@@ -66,7 +66,7 @@ static void child_terminate(ens_ctx *c, void *state, int reason)
 }
 
 static const ens_actor_def child_def = {
-    "scn.Child", sizeof(child_state), NULL, child_receive, child_terminate, NULL, NULL};
+    "scn.Child", sizeof(child_state), NULL, child_receive, child_terminate, NULL, NULL, NULL, NULL};
 
 static int child_fail_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
@@ -87,6 +87,8 @@ static const ens_actor_def child_fail_def = {"scn.FailingChild",
                                              child_fail_init,
                                              child_receive,
                                              child_fail_terminate,
+                                             NULL,
+                                             NULL,
                                              NULL,
                                              NULL};
 
@@ -137,7 +139,7 @@ static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def parent_def = {
-    "scn.Parent", sizeof(parent_state), parent_init, parent_receive, NULL, NULL, NULL};
+    "scn.Parent", sizeof(parent_state), parent_init, parent_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* Start a parent in `mode` and collect its reports up to child-exited. */
 static size_t run_parent(scn *t, int64_t mode, report_v *r, size_t max, ens_addr *child)
@@ -285,6 +287,8 @@ static const ens_actor_def collector_def = {"scn.DeadLetters",
                                             collector_receive,
                                             NULL,
                                             NULL,
+                                            NULL,
+                                            NULL,
                                             NULL};
 
 static void test_dead_letters_go_to_latest_handler_else_event(void **state)
@@ -368,7 +372,7 @@ static int flaky_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def flaky_def = {
-    "scn.Flaky", sizeof(flaky_state), NULL, flaky_receive, NULL, NULL, NULL};
+    "scn.Flaky", sizeof(flaky_state), NULL, flaky_receive, NULL, NULL, NULL, NULL, NULL};
 
 static void assert_poison_of(const ens_msg *p, ens_addr target, ens_addr sender, int32_t count,
                              const char *text)
@@ -478,8 +482,8 @@ static int counted_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
-static const ens_actor_def counted_def = {"scn.Counted",     0,    counted_init, counted_receive,
-                                          counted_terminate, NULL, NULL};
+static const ens_actor_def counted_def = {
+    "scn.Counted", 0, counted_init, counted_receive, counted_terminate, NULL, NULL, NULL, NULL};
 
 /* Start argument: the number of children to spawn. */
 static int counted_init(ens_ctx *c, void *state, const ens_msg *arg)

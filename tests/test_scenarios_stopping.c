@@ -161,7 +161,8 @@ static void node_terminate(ens_ctx *c, void *state, int reason)
 }
 
 static const ens_actor_def node_def = {
-    "scn.Node", sizeof(node_state), node_init, node_receive, node_terminate, NULL, NULL};
+    "scn.Node", sizeof(node_state), node_init, node_receive, node_terminate, NULL, NULL, NULL,
+    NULL};
 
 /* Wait until `who` has finished its terminate (the system runs meanwhile). */
 static node_entry *wait_ended(scn *t, ens_addr who)
@@ -387,9 +388,15 @@ static void failing_terminate(ens_ctx *c, void *state, int reason)
     }
 }
 
-static const ens_actor_def failing_def = {
-    "scn.Failing", sizeof(failing_state), failing_init, failing_receive, failing_terminate, NULL,
-    NULL};
+static const ens_actor_def failing_def = {"scn.Failing",
+                                          sizeof(failing_state),
+                                          failing_init,
+                                          failing_receive,
+                                          failing_terminate,
+                                          NULL,
+                                          NULL,
+                                          NULL,
+                                          NULL};
 
 static void test_exit_request_handler_runs_once(void **state)
 {
@@ -508,7 +515,7 @@ static int replier_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def replier_def = {
-    "scn.SystemReplier", 0, NULL, replier_receive, NULL, NULL, NULL};
+    "scn.SystemReplier", 0, NULL, replier_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* Inside an actor: requests the replier (its address is the start argument's `who`) the same
  * two ways and reports how each completed: TAG_CHILD_REPLY with n = status, a = 1 when the
@@ -552,7 +559,7 @@ static int asker_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def asker_def = {
-    "scn.Asker", sizeof(asker_state), asker_init, asker_receive, NULL, NULL, NULL};
+    "scn.Asker", sizeof(asker_state), asker_init, asker_receive, NULL, NULL, NULL, NULL, NULL};
 
 static void test_system_message_is_never_a_reply(void **state)
 {

@@ -99,7 +99,7 @@ static void ord_terminate(ens_ctx *c, void *state, int reason)
 }
 
 static const ens_actor_def ord_def = {
-    "ord.Top", sizeof(ord_state), ord_init, ord_receive, ord_terminate, NULL, NULL};
+    "ord.Top", sizeof(ord_state), ord_init, ord_receive, ord_terminate, NULL, NULL, NULL, NULL};
 
 typedef struct note_line {
     char what;

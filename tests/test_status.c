@@ -47,7 +47,7 @@ static int member_receive(ens_ctx *c, void *st, const ens_msg *m)
 }
 
 const ens_actor_def member_def = {
-    "status.Member", sizeof(ens_addr), NULL, member_receive, NULL, NULL, NULL};
+    "status.Member", sizeof(ens_addr), NULL, member_receive, NULL, NULL, NULL, NULL, NULL};
 
 static int64_t ask_int(scn *t, ens_addr to, const char *text)
 {

@@ -69,8 +69,8 @@ static int seq_receive(ens_ctx *c, void *state, const ens_msg *m)
     return rc;
 }
 
-static const ens_actor_def seq_def = {"taddr.Seq", sizeof(seq_st), seq_init, seq_receive,
-                                      NULL,        NULL,           NULL};
+static const ens_actor_def seq_def = {"taddr.Seq", sizeof(seq_st), seq_init, seq_receive, NULL,
+                                      NULL,        NULL,           NULL,     NULL};
 
 /* An inner supervisor of one seq worker (number 1), for the nested tree:
  * intensity 1 per minute, so a second failure makes it give up. */

@@ -145,7 +145,7 @@ static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def worker_def = {
-    "tt.Worker", sizeof(worker_state), worker_init, worker_receive, NULL, NULL, NULL};
+    "tt.Worker", sizeof(worker_state), worker_init, worker_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* A client actor: on a job from the outside, asks the troupe (its start
  * argument) with ens_request and tells the outside what came back. */
@@ -185,7 +185,7 @@ static int client_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 static const ens_actor_def client_def = {
-    "tt.Client", sizeof(client_state), client_init, client_receive, NULL, NULL, NULL};
+    "tt.Client", sizeof(client_state), client_init, client_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- test helpers ------------------------------------------------------------ */
 

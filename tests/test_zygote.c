@@ -41,7 +41,8 @@ static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
     ens_int64_v pid = {(int64_t)getpid()};
     return ens_reply(c, &ens_msg_int64, &pid);
 }
-static const ens_actor_def echo_def = {"zygote.Echo", 0, NULL, echo_receive, NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"zygote.Echo", 0,    NULL, echo_receive, NULL,
+                                       NULL,          NULL, NULL, NULL};
 
 /* ---- /proc ------------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
  * its gateway reports), and reading a capability out of an update.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/runtime/runtime.h"
@@ -40,4 +41,63 @@ int ens_capability_get(const char *caps, const char *key, char *out, size_t out_
             line++;
     }
     return ENS_ENOENT;
+}
+
+/* The value of `key` in caps as a span (not NUL-terminated), or NULL. */
+static const char *cap_find(const char *caps, const char *key, size_t klen, size_t *vlen)
+{
+    for (const char *line = caps; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (len > klen && line[klen] == '=' && memcmp(line, key, klen) == 0) {
+            *vlen = len - klen - 1;
+            return line + klen + 1;
+        }
+        line += len;
+        if (*line == '\n')
+            line++;
+    }
+    return NULL;
+}
+
+static bool say(char *why, size_t why_len, const char *fmt, int klen, const char *key, int vlen,
+                const char *value, int wlen, const char *want)
+{
+    if (why != NULL && why_len > 0)
+        snprintf(why, why_len, fmt, klen, key, vlen, value, wlen, want);
+    return false;
+}
+
+bool ens_capabilities_meet(const char *caps, const char *const *requirements, char *why,
+                           size_t why_len)
+{
+    if (why != NULL && why_len > 0)
+        why[0] = '\0';
+    for (size_t i = 0; requirements != NULL && requirements[i] != NULL; i++) {
+        const char *req = requirements[i];
+        const char *eq = strchr(req, '=');
+        size_t klen = eq != NULL ? (size_t)(eq - req) : strlen(req);
+        size_t vlen = 0;
+        const char *value = cap_find(caps, req, klen, &vlen);
+        /* Lengths are printed with %.*s: keys and values are bounded by the
+         * capability limits, far below INT_MAX, but a requirement is the
+         * caller's text, so cut it there too. */
+        int k = klen > 4096 ? 4096 : (int)klen;
+        int v = vlen > 4096 ? 4096 : (int)vlen;
+        if (value == NULL)
+            return say(why, why_len, "%.*s missing%.*s%.*s", k, req, 0, "", 0, "");
+        if (eq == NULL) {
+            bool off = vlen == 0 || (vlen == 1 && value[0] == '0') ||
+                       (vlen == 5 && memcmp(value, "false", 5) == 0);
+            if (off)
+                return say(why, why_len, "%.*s is \"%.*s\"%.*s", k, req, v, value, 0, "");
+            continue;
+        }
+        size_t wlen = strlen(eq + 1);
+        if (wlen != vlen || memcmp(value, eq + 1, vlen) != 0) {
+            int w = wlen > 4096 ? 4096 : (int)wlen;
+            return say(why, why_len, "%.*s is %.*s, not %.*s", k, req, v, value, w, eq + 1);
+        }
+    }
+    return true;
 }

@@ -47,6 +47,10 @@ static const struct err_entry err_table[] = {
     {ENS_EUNREACHABLE, "ENS_EUNREACHABLE",
      "the convention's NATS servers cannot be reached (the gateway is not connected, or "
      "not running): nothing convention-wide can be registered now"},
+    {ENS_ENOPLACE, "ENS_ENOPLACE",
+     "no member of the convention can run the actor (its requirements or capability check "
+     "hold nowhere, or the members that fit do not have its type registered; the journal "
+     "lists each member's reason)"},
 };
 
 static const struct err_entry *err_find(int err)

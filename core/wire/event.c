@@ -23,6 +23,7 @@ static const char *const kind_names[] = {
     [ENS_EV_BADFRAME] = "badframe",
     [ENS_EV_DEAD_LETTER] = "dead_letter",
     [ENS_EV_INIT_FAILED] = "init_failed",
+    [ENS_EV_NOPLACE] = "no_place",
 };
 
 #define KIND_COUNT (sizeof(kind_names) / sizeof(kind_names[0]))

@@ -130,6 +130,14 @@ typedef struct ens_dispatch_entry {
     ens_handler_cb handle;
 } ens_dispatch_entry;
 
+/* A placement check (Thespian's actorSystemCapabilityCheck): given a
+ * system's capabilities ("key=value\n" lines, convention.h), true if an
+ * actor of the definition may run there. Called in the admin process of
+ * the spawning system and again in that of the chosen system, once per
+ * member tried: it must be quick, must not block and must not keep the
+ * pointer (borrowed for the call). */
+typedef bool (*ens_capability_check_cb)(const char *capabilities);
+
 typedef struct ens_actor_def {
     const char *name;                   /* type name: status, journal, spawn by name */
     size_t state_size;                  /* bytes of zeroed state per incarnation; may be 0 */
@@ -139,6 +147,13 @@ typedef struct ens_actor_def {
     ens_terminate_cb terminate;         /* may be NULL */
     const ens_dispatch_entry *dispatch; /* optional typed dispatch table, or NULL */
     const void *impl; /* behaviour data (supervisor, ...); NULL for plain actors */
+    /* Placement in a convention (convention.h, "Placement"): the
+     * requirements a system's capabilities must all meet to run this actor
+     * (a NULL-terminated list of "key" or "key=value", ens_capabilities_meet),
+     * or NULL; and/or a check of a system's capabilities, or NULL. Both NULL:
+     * the actor runs on the system that spawns it, as without a convention. */
+    const char *const *requirements;
+    ens_capability_check_cb capability_check;
 } ens_actor_def;
 
 /* Register d under its name, so that programs connected to a running

@@ -85,6 +85,23 @@ ENS_API extern const ens_msgtype ens_msg_convention_update; /* "ens.ConventionUp
  * answer within call_timeout_ms), ENS_ESHUTDOWN (the system is ending). */
 ENS_API int ens_convention_subscribe(ens_ctx *c, bool on);
 
+/* Limits of a system's capabilities (its own and the built-ins together):
+ * at most this many keys, each 1-64 bytes of [A-Za-z0-9._-], each value at
+ * most 1 KiB with no newline and no NUL. */
+#define ENS_CAPABILITY_MAX_KEYS  256u
+#define ENS_CAPABILITY_KEY_MAX   64u
+#define ENS_CAPABILITY_VALUE_MAX 1024u
+
+/* True if the capabilities caps ("key=value\n" lines) meet every one of
+ * requirements (a NULL-terminated list; NULL or empty: true):
+ *  - "key": the key is present and its value is not "", "0" or "false";
+ *  - "key=value": the key is present with exactly that value.
+ * When false and why is not NULL, why gets the first requirement that
+ * failed and how ("gpu missing", "zone is us, not eu"), NUL-terminated and
+ * cut to why_len - 1 bytes. NULL caps is no capabilities. */
+ENS_API bool ens_capabilities_meet(const char *caps, const char *const *requirements, char *why,
+                                   size_t why_len);
+
 /* Copy the value of capability `key` from caps (an update's capabilities)
  * into out (NUL-terminated, cut to out_len - 1 bytes). Returns the value's
  * full length, ENS_ENOENT (no such key), or ENS_EINVAL (a NULL argument, an

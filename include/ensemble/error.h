@@ -42,6 +42,7 @@ enum ens_error {
     ENS_ETOOMANY = -1009,      /* too many programs connected to the system */
     ENS_ENOTJOURNAL = -1010,   /* the file is not an ensemble journal this build reads */
     ENS_EUNREACHABLE = -1011,  /* the convention's NATS servers cannot be reached now */
+    ENS_ENOPLACE = -1012,      /* no member of the convention can run the actor */
 };
 
 /* A static English sentence describing err; never NULL. Unknown codes give

@@ -31,6 +31,7 @@ typedef enum ens_event_kind {
     ENS_EV_BADFRAME,    /* a malformed frame was rejected */
     ENS_EV_DEAD_LETTER, /* a message found no actor and no dead-letter handler */
     ENS_EV_INIT_FAILED, /* an actor's init failed; it never ran */
+    ENS_EV_NOPLACE,     /* no member of the convention could run an actor (convention.h) */
 } ens_event_kind;
 
 /* One failure event. Every pointer is borrowed for the duration of the

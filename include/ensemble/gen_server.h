@@ -74,14 +74,14 @@ ENS_API void ens_gen_server_on_terminate(ens_ctx *c, void *state, int reason);
 #define ENS_GEN_SERVER_DEF(name, state_type, cbs_ptr)                                              \
     {                                                                                              \
         (name), sizeof(state_type), ens_gen_server_on_init, ens_gen_server_on_receive,             \
-            ens_gen_server_on_terminate, NULL, (const void *)(cbs_ptr)                             \
+            ens_gen_server_on_terminate, NULL, (const void *)(cbs_ptr), NULL, NULL                 \
     }
 
 /* ENS_GEN_SERVER_DEF for a server without state. */
 #define ENS_GEN_SERVER_DEF_STATELESS(name, cbs_ptr)                                                \
     {                                                                                              \
         (name), 0, ens_gen_server_on_init, ens_gen_server_on_receive, ens_gen_server_on_terminate, \
-            NULL, (const void *)(cbs_ptr)                                                          \
+            NULL, (const void *)(cbs_ptr), NULL, NULL                                              \
     }
 
 /* Call `server` with (t, v) (v encoded before return: borrowed), to land

@@ -198,6 +198,7 @@ enum ens_exit_reason {
     ENS_EXIT_KILLED,      /* killed from outside (process base) */
     ENS_EXIT_INIT_FAILED, /* init returned an error; the actor never ran */
     ENS_EXIT_INTENSITY,   /* a supervisor gave up (restart intensity) */
+    ENS_EXIT_NOPLACE,     /* no member of the convention could run it (convention.h) */
 };
 
 /* Child exited: sent to the parent when a child ends for good. Run once. */

@@ -211,7 +211,9 @@ ENS_API void ens_supervisor_on_terminate(ens_ctx *c, void *state, int reason);
                                       ens_supervisor_on_receive,                                   \
                                       ens_supervisor_on_terminate,                                 \
                                       NULL,                                                        \
-                                      &var##_sup_impl}
+                                      &var##_sup_impl,                                             \
+                                      NULL,                                                        \
+                                      NULL}
 
 /* The definition ens_supervisor_spawn uses ("ens.Supervisor"); its start
  * argument is an internal configuration made by ens_supervisor_spawn: use

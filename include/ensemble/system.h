@@ -110,11 +110,13 @@ typedef struct ens_convention_opts {
     const char *tls_key;         /* PEM key of tls_cert, or NULL */
     uint32_t heartbeat_ms;       /* how often this member's record is put again
                                     (convention.h): 0 = 1000; otherwise 50-60000 */
+    const char *capabilities;    /* this system's own capabilities at start, "key=value\n"
+                                    lines (convention.h: limits, no "ens.*" key), or NULL */
 } ens_convention_opts;
 
 #define ENS_CONVENTION_OPTS_INIT                                                                   \
     {                                                                                              \
-        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0                        \
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL                  \
     }
 
 typedef struct ens_system_opts {

@@ -130,8 +130,15 @@ static void worker_terminate(ens_ctx *c, void *state, int reason)
     send_rep(c, s->to, TAG_DOWN, s->num, reason, 0, ens_self(c));
 }
 
-const ens_actor_def tsup_worker_def = {
-    "tsup.Worker", sizeof(worker_st), worker_init, worker_receive, worker_terminate, NULL, NULL};
+const ens_actor_def tsup_worker_def = {"tsup.Worker",
+                                       sizeof(worker_st),
+                                       worker_init,
+                                       worker_receive,
+                                       worker_terminate,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL};
 
 /* A nested supervisor: level 1 supervises worker 1, level L > 1 a
  * supervisor of level L - 1. Intensity by level: leaf 0, middle 1, top 0. */
@@ -221,7 +228,7 @@ static int host_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 const ens_actor_def tsup_host_def = {
-    "tsup.Host", sizeof(host_st), host_init, host_receive, NULL, NULL, NULL};
+    "tsup.Host", sizeof(host_st), host_init, host_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* The client: runs operations from inside an actor, reports their results. */
 typedef struct client_st {
@@ -290,7 +297,7 @@ static int client_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 const ens_actor_def tsup_client_def = {
-    "tsup.Client", sizeof(client_st), client_init, client_receive, NULL, NULL, NULL};
+    "tsup.Client", sizeof(client_st), client_init, client_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- test helpers ------------------------------------------------------ */
 
