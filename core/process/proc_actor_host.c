@@ -410,8 +410,7 @@ static int pa_convention_subscribe(ens_system *s, ens_actor *a, bool on)
     return rc == ENS_EIO ? ENS_ESHUTDOWN : rc;
 }
 
-static int pa_capability_set(ens_system *s, ens_actor *caller, const char *key,
-                             const char *value)
+static int pa_capability_set(ens_system *s, ens_actor *caller, const char *key, const char *value)
 {
     (void)caller;
     ens__ctl_caps_v v = {value != NULL ? ENS_CAPSET_SET : ENS_CAPSET_UNSET, (char *)key,

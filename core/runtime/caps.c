@@ -123,8 +123,7 @@ const char *ens__caps_entry_refusal(const char *key, const char *value)
     return NULL;
 }
 
-int ens__caps_set(const char *own, const char *key, const char *value, char **out,
-                  const char **why)
+int ens__caps_set(const char *own, const char *key, const char *value, char **out, const char **why)
 {
     *out = NULL;
     const char *refusal = ens__caps_entry_refusal(key, value);

@@ -47,9 +47,8 @@ const char *ens__admin_own_caps(void)
     if (conv.own == NULL) {
         if (conv.host[0] == '\0')
             ens__caps_host(conv.host, sizeof(conv.host));
-        conv.own = ens__caps_compose(conv.host, conv.changed
-                                                    ? conv.mine
-                                                    : admin_state.sys->opts.convention.capabilities);
+        conv.own = ens__caps_compose(
+            conv.host, conv.changed ? conv.mine : admin_state.sys->opts.convention.capabilities);
     }
     return conv.own;
 }

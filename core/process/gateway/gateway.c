@@ -497,8 +497,7 @@ _Noreturn static void gateway_end(int status)
 
 /* ---- the loop ------------------------------------------------------- */
 
-_Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx,
-                                    const char *caps)
+_Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx, const char *caps)
 {
     ens__proctitle("ens-gateway %s", s->name);
     gw.s = s;
@@ -526,8 +525,7 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     if (gw.nats == NULL)
         _exit(ENS_PROC_EXIT_NO_ACTOR);
     gw.names = ens__gw_names_open(s, gw.nats, ctl, self, gw.wake);
-    int mrc =
-        ens__gw_members_start(s, gw.nats, self.node, getppid(), gw.wake, caps, &gw.members);
+    int mrc = ens__gw_members_start(s, gw.nats, self.node, getppid(), gw.wake, caps, &gw.members);
     if (mrc < 0)
         ens__log(s, NULL, ENS_LOG_ERROR, "gateway: no membership of the convention: %s",
                  ens_strerror(mrc));

@@ -503,8 +503,7 @@ static int po_names(ens_system *s, ens_actor *caller, ens_names_req *req)
 
 /* A capability of the system: one request to the admin
  * (core/process/admin/convention.c), answered like a name request. */
-static int po_capability_set(ens_system *s, ens_actor *caller, const char *key,
-                             const char *value)
+static int po_capability_set(ens_system *s, ens_actor *caller, const char *key, const char *value)
 {
     (void)caller;
     outside *o = base_of(s);
