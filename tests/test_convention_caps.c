@@ -11,6 +11,8 @@
  * Skipped, with a message, when nats-server is not installed.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -28,6 +32,10 @@
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
 #include "support/nats_server.h"
+
+#ifndef ENS_TOOL_PATH
+#error "ENS_TOOL_PATH must name the built ens program (CMakeLists.txt sets it)"
+#endif
 
 #define HEARTBEAT_MS 300u
 
@@ -536,6 +544,54 @@ static void test_a_restarted_gateway_puts_the_changed_capabilities(void **state)
     wait_seen("gpu", "1");
 }
 
+/* ---- the CLI ---------------------------------------------------------- */
+
+/* Run `ens capability ARGS...` (its output thrown away) and return its
+ * exit status; killed and failed if it has not ended by the deadline. */
+static int run_tool(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+            _exit(126);
+        execl(ENS_TOOL_PATH, ENS_TOOL_PATH, "capability", a1, a2, a3, a4, (char *)NULL);
+        _exit(127);
+    }
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    assert_true(pfd >= 0);
+    struct pollfd p = {pfd, POLLIN, 0};
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    int k;
+    while ((k = poll(&p, 1, test_deadline_left_ms(d))) < 0 && errno == EINTR)
+        ;
+    close(pfd);
+    if (k <= 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fail_msg("ens capability did not end");
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void test_the_cli_sets_and_unsets(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    assert_int_equal(run_tool("set", name_a, "from.cli", "yes"), 0);
+    wait_seen("from.cli", "yes");
+    assert_int_equal(run_tool("unset", name_a, "from.cli", NULL), 0);
+    wait_seen("from.cli", NULL);
+    assert_int_equal(run_tool("set", name_a, "ens.host", "x"), 1);
+    assert_int_equal(run_tool("set", name_a, "only.key", NULL), 2);
+    assert_int_equal(run_tool("set", "caps-no-such-system", "k", "v"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_a_connected_program_may_set),
         cmocka_unit_test(test_actors_that_no_longer_fit_are_asked_to_exit),
         cmocka_unit_test(test_a_restarted_gateway_puts_the_changed_capabilities),
+        cmocka_unit_test(test_the_cli_sets_and_unsets),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     nats_Close();

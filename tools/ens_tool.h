@@ -33,7 +33,8 @@ int ens_tool_ask(int argc, char **argv);
 int ens_tool_tell(int argc, char **argv);
 int ens_tool_shutdown(int argc, char **argv);
 int ens_tool_shell(int argc, char **argv);
-int ens_tool_members(int argc, char **argv); /* tools/ens_members.c */
+int ens_tool_members(int argc, char **argv);    /* tools/ens_members.c */
+int ens_tool_capability(int argc, char **argv); /* tools/ens_capability.c */
 
 /* A label for an address (the shell's register "$3"), or NULL for none;
  * the text is borrowed until the next call. */
