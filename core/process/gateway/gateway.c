@@ -462,6 +462,13 @@ static bool handle_ctl(void)
             taken = true;
         } else if (t == ens__ctl_gwname.id) {
             ens__gw_names_request(gw.names, m->value, m->hdr.corr);
+        } else if (t == ens__ctl_gwcaps.id && gw.members != NULL) {
+            const ens__ctl_caps_v *v = m->value;
+            int crc = ens__gw_members_set_caps(gw.members, v->value);
+            if (crc < 0)
+                ens__log(gw.s, NULL, ENS_LOG_ERROR,
+                         "gateway: the member record keeps the old capabilities: %s",
+                         ens_strerror(crc));
         }
         for (int i = taken ? 1 : 0; i < nfds; i++)
             close(fds[i]);
@@ -490,7 +497,7 @@ _Noreturn static void gateway_end(int status)
 
 /* ---- the loop ------------------------------------------------------- */
 
-_Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx)
+_Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx, const char *caps)
 {
     ens__proctitle("ens-gateway %s", s->name);
     gw.s = s;
@@ -518,7 +525,7 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     if (gw.nats == NULL)
         _exit(ENS_PROC_EXIT_NO_ACTOR);
     gw.names = ens__gw_names_open(s, gw.nats, ctl, self, gw.wake);
-    int mrc = ens__gw_members_start(s, gw.nats, self.node, getppid(), gw.wake, &gw.members);
+    int mrc = ens__gw_members_start(s, gw.nats, self.node, getppid(), gw.wake, caps, &gw.members);
     if (mrc < 0)
         ens__log(s, NULL, ENS_LOG_ERROR, "gateway: no membership of the convention: %s",
                  ens_strerror(mrc));
@@ -577,8 +584,8 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     }
 }
 
-int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, uint32_t wait_ms, pid_t *pid,
-                       int *ctl, int *tx, int *ready)
+int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, const char *caps,
+                       uint32_t wait_ms, pid_t *pid, int *ctl, int *tx, int *ready)
 {
     *pid = 0;
     *ctl = *tx = -1;
@@ -612,7 +619,7 @@ int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, uint32_t wait_
                 keep[j - 1] = t;
             }
         ens__close_fds_except(keep, nk);
-        gateway_main(s, self, ch[1], conn[1]);
+        gateway_main(s, self, ch[1], conn[1], caps);
     }
     close(ch[1]);
     close(conn[1]);

@@ -29,14 +29,16 @@
 /* In the admin (single-threaded, no NATS code: the gateway's libnats runs
  * only in the forked child): fork the gateway of s, whose convention
  * options are set, as the admin's child that dies with it; self is its
- * address (node: this system's). Then wait up to wait_ms for it to say
+ * address (node: this system's), caps the system's full capabilities now
+ * (the admin's, as changed at run time; borrowed: the child has its copy
+ * of the admin's memory), which its member record holds. Then wait up to wait_ms for it to say
  * whether it is connected and subscribed: *ready is 0, or ENS_EAGAIN when it
  * is not connected yet (it goes on trying; it logged why), or the error it
  * ended with. On success *pid is the gateway, *ctl the admin's end of its
  * control channel and *tx the sending end of the admin's connection to it
  * (both non-blocking, owned by the caller). Errors: ENS_EIO (no
  * socketpair), ENS_EAGAIN / ENS_ENOMEM (fork). */
-int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, uint32_t wait_ms, pid_t *pid,
-                       int *ctl, int *tx, int *ready);
+int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, const char *caps,
+                       uint32_t wait_ms, pid_t *pid, int *ctl, int *tx, int *ready);
 
 #endif
