@@ -17,6 +17,12 @@
  * frames to one address share one connection to the gateway, one NATS
  * connection publishes them in order, the receiving gateway's one
  * subscription delivers them in order onto one connection to the target.
+ *
+ * Routing follows membership (gateway_members.h): a frame for a node the
+ * membership follower reported left or unreachable is a dead letter at
+ * once ("node gone"; a request gets ENS_ENOACTOR), until that node is
+ * reported joined again. A node never reported is asked on its ping
+ * subject before its first frame (gateway_nats.h).
  */
 #ifndef ENS_CORE_GATEWAY_H
 #define ENS_CORE_GATEWAY_H
