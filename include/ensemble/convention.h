@@ -64,7 +64,8 @@ typedef struct ens_convention_update_v {
     uint32_t node;      /* the member's node (ens_addr.node of its actors) */
     int32_t change;     /* enum ens_member_change */
     uint32_t admin_pid; /* its admin process, on its host */
-    uint32_t spare;     /* 0 */
+    uint32_t actors;    /* its actor count, as its record last said (at most one of its
+                           heartbeats old; not a capability): placement's order */
     int64_t started_ms; /* when it started (Unix time, ms) */
     char *system;       /* its system name */
     char *host;         /* its host name */
