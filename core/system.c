@@ -12,6 +12,7 @@
 
 #include "core/process/proc.h"
 #include "core/process/proc_door.h"
+#include "core/runtime/caps.h"
 #include "core/runtime/files.h"
 #include "core/runtime/runtime.h"
 #include "core/wire/frame.h"
@@ -22,18 +23,18 @@
 /* The convention's string fields, in the order of ens_convention_opts. */
 static const char *const *conv_field(const ens_convention_opts *c, size_t i, const char **name)
 {
-    static const char *const names[] = {"servers", "name",       "user",   "password",
-                                        "token",   "creds_file", "nkey",   "nkey_seed_file",
-                                        "tls_ca",  "tls_cert",   "tls_key"};
-    const char *const *fields[] = {&c->servers, &c->name,       &c->user,   &c->password,
-                                   &c->token,   &c->creds_file, &c->nkey,   &c->nkey_seed_file,
-                                   &c->tls_ca,  &c->tls_cert,   &c->tls_key};
-    _Static_assert(sizeof(names) / sizeof(names[0]) == 11, "one name per field");
+    static const char *const names[] = {"servers", "name",       "user",    "password",
+                                        "token",   "creds_file", "nkey",    "nkey_seed_file",
+                                        "tls_ca",  "tls_cert",   "tls_key", "capabilities"};
+    const char *const *fields[] = {&c->servers, &c->name,       &c->user,    &c->password,
+                                   &c->token,   &c->creds_file, &c->nkey,    &c->nkey_seed_file,
+                                   &c->tls_ca,  &c->tls_cert,   &c->tls_key, &c->capabilities};
+    _Static_assert(sizeof(names) / sizeof(names[0]) == 12, "one name per field");
     if (name != NULL)
         *name = names[i];
     return fields[i];
 }
-#define CONV_FIELDS 11u
+#define CONV_FIELDS 12u
 
 static bool conv_any(const ens_convention_opts *c)
 {
@@ -109,7 +110,7 @@ static const char *convention_refusal(const ens_convention_opts *c)
     if (c->heartbeat_ms != 0 && (c->heartbeat_ms < ENS_CONVENTION_HEARTBEAT_MIN_MS ||
                                  c->heartbeat_ms > ENS_CONVENTION_HEARTBEAT_MAX_MS))
         return "heartbeat_ms must be 0 (the default) or 50-60000";
-    return NULL;
+    return ens__caps_refusal(c->capabilities);
 }
 
 /* Copy the convention's strings into one block owned by s. */

@@ -145,6 +145,48 @@ static void test_bad_convention_options_refused(void **state)
     }
 }
 
+/* Capabilities given at start break a limit of convention.h: refused with
+ * ENS_EINVAL, each for its own reason. */
+static void test_bad_capabilities_refused(void **state)
+{
+    (void)state;
+    static char long_value[ENS_CAPABILITY_VALUE_MAX + 16];
+    snprintf(long_value, sizeof(long_value), "v=%0*d", (int)ENS_CAPABILITY_VALUE_MAX + 1, 0);
+    static char many[ENS_CAPABILITY_MAX_KEYS * 8];
+    size_t at = 0;
+    for (unsigned i = 0; i < ENS_CAPABILITY_MAX_KEYS - 1; i++) /* 255 + 2 built-ins */
+        at += (size_t)snprintf(many + at, sizeof(many) - at, "k%u=\n", i);
+    static char huge[ENS_CAPABILITY_TOTAL_MAX + 1100];
+    at = 0;
+    for (unsigned i = 0; at + 1040 < sizeof(huge); i++)
+        at += (size_t)snprintf(huge + at, sizeof(huge) - at, "k%u=%01000d\n", i, 0);
+    static char key65[80];
+    snprintf(key65, sizeof(key65), "%065d=1", 0);
+    const char *bad[] = {
+        "",             /* empty: leave it NULL */
+        "gpu",          /* not key=value */
+        "=1",           /* empty key */
+        "ens.host=x",   /* a built-in's prefix */
+        "a b=1",        /* a space in the key */
+        "gpu=1\ngpu=2", /* twice */
+        "gpu=\x01",     /* a control character */
+        "gpu=1\n\n",    /* an empty line */
+        key65,
+        long_value,
+        many,
+        huge,
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ens_convention_opts c = {.servers = "nats://a:1", .name = "demo", .capabilities = bad[i]};
+        int rc = start_with(ENS_BASE_PROCESS, &c, NULL);
+        if (rc != ENS_EINVAL)
+            fail_msg("case %zu: %s instead of ENS_EINVAL", i, ens_strerror(rc));
+    }
+    /* On the inproc base, capabilities are a convention field: not supported. */
+    ens_convention_opts c = {.capabilities = "gpu=1"};
+    assert_int_equal(start_with(ENS_BASE_INPROC, &c, NULL), ENS_ENOTSUP);
+}
+
 /* ---- systems in one convention ------------------------------------- */
 
 #define MESSAGES 10000
@@ -688,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_nats_helper_starts_and_stops_a_server),
         cmocka_unit_test(test_convention_options_refused_on_inproc),
         cmocka_unit_test(test_bad_convention_options_refused),
+        cmocka_unit_test(test_bad_capabilities_refused),
         cmocka_unit_test_setup_teardown(
             test_each_member_has_its_own_node_and_a_single_threaded_admin, members_setup,
             members_teardown),

@@ -358,6 +358,7 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
     (void)state;
     NEED_SERVER();
     ens_system_opts oa = member_opts(name_a), ob = member_opts(name_b);
+    oa.convention.capabilities = "gpu=1\nzone=eu"; /* the last newline may be left out */
     assert_int_equal(ens_system_start(&oa, &sys_a), 0);
     ens_addr early = ENS_ADDR_NONE;
     assert_int_equal(ens_spawn(ens_system_ctx(sys_a), &watcher_def, NULL, NULL, &early), 0);
@@ -459,8 +460,11 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
     assert_non_null(member_line(name_a, line, sizeof(line)));
     assert_non_null(strstr(line, "\"state\":\"live\""));
     assert_non_null(strstr(line, "\"ens.version\":"));
+    assert_non_null(strstr(line, "\"gpu\":\"1\""));   /* its own, given at start */
+    assert_non_null(strstr(line, "\"zone\":\"eu\"")); /* the last line without a newline */
     assert_non_null(member_line(name_c, line, sizeof(line)));
     assert_non_null(strstr(line, "\"state\":\"live\""));
+    assert_null(strstr(line, "\"gpu\""));
     assert_null(member_line(name_b, line, sizeof(line)));
     assert_int_equal(
         run_ens((const char *const[]){"members", "--convention", conv_name, NULL}, server.url), 0);

@@ -86,12 +86,16 @@ ENS_API extern const ens_msgtype ens_msg_convention_update; /* "ens.ConventionUp
  * answer within call_timeout_ms), ENS_ESHUTDOWN (the system is ending). */
 ENS_API int ens_convention_subscribe(ens_ctx *c, bool on);
 
-/* Limits of a system's capabilities (its own and the built-ins together):
- * at most this many keys, each 1-64 bytes of [A-Za-z0-9._-], each value at
- * most 1 KiB with no newline and no NUL. */
+/* Limits of a system's capabilities: at most ENS_CAPABILITY_MAX_KEYS keys
+ * (the built-ins included), each 1-64 bytes of [A-Za-z0-9._-], each value
+ * at most 1 KiB without control characters, and the system's own
+ * "key=value\n" lines at most ENS_CAPABILITY_TOTAL_MAX bytes in all (a
+ * member's record reaches every admin of the convention in one control
+ * frame). */
 #define ENS_CAPABILITY_MAX_KEYS  256u
 #define ENS_CAPABILITY_KEY_MAX   64u
 #define ENS_CAPABILITY_VALUE_MAX 1024u
+#define ENS_CAPABILITY_TOTAL_MAX 49152u
 
 /* True if the capabilities caps ("key=value\n" lines) meet every one of
  * requirements (a NULL-terminated list; NULL or empty: true):

@@ -437,6 +437,11 @@ void ens__admin_conv_gateway_new(void);
 /* who ended for good: no longer a subscriber. */
 void ens__admin_conv_forget(ens_addr who);
 
+/* This system's capabilities ("key=value\n" lines): the built-ins, then
+ * its own (ens_convention_opts.capabilities at start). Owned by the admin;
+ * valid until they change. NULL only when out of memory at the first call. */
+const char *ens__admin_own_caps(void);
+
 /* Run first in a new zygote: unmap every actor's stage. */
 void ens__admin_zygote_drop(void);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/process/admin/admin.h"
+#include "core/runtime/caps.h"
 #include "ensemble/convention.h"
 #include "ensemble/error.h"
 
@@ -27,7 +28,18 @@ static struct {
     member *m; /* the members other than this system, as reported */
     size_t n_m, cap_m;
     unsigned gen; /* gateway starts so far */
+    char *own;    /* this system's capabilities (ens__admin_own_caps) */
 } conv;
+
+const char *ens__admin_own_caps(void)
+{
+    if (conv.own == NULL) {
+        char host[256];
+        ens__caps_host(host, sizeof(host));
+        conv.own = ens__caps_compose(host, admin_state.sys->opts.convention.capabilities);
+    }
+    return conv.own;
+}
 
 static void send_update(ens_addr to, const ens_convention_update_v *v)
 {

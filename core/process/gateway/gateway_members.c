@@ -33,6 +33,7 @@
 
 #include "core/process/gateway/gateway_kvfollow.h"
 #include "core/process/gateway/gateway_members.h"
+#include "core/runtime/caps.h"
 #include "ensemble/error.h"
 
 #ifndef ENS_VERSION_TEXT
@@ -473,6 +474,38 @@ static void *members_main(void *arg)
 
 /* ---- start and stop -------------------------------------------------- */
 
+/* This member's record: who it is, then each capability (the built-ins
+ * and the system's own) as a "cap." line. Owned by the caller; NULL when
+ * out of memory. */
+static char *record_build(const ens_system *s, pid_t admin, uint32_t hb_ms)
+{
+    char host[256];
+    ens__caps_host(host, sizeof(host));
+    char *caps = ens__caps_compose(host, s->opts.convention.capabilities);
+    if (caps == NULL)
+        return NULL;
+    size_t lines = 0;
+    for (const char *p = caps; *p != '\0'; p++)
+        lines += *p == '\n';
+    size_t cap = 512 + strlen(s->name) + strlen(host) + strlen(caps) + 4 * lines;
+    char *out = malloc(cap);
+    if (out == NULL) {
+        free(caps);
+        return NULL;
+    }
+    int n = snprintf(out, cap,
+                     "system=%s\nhost=%s\npid=%d\nversion=%s\nstarted=%" PRId64
+                     "\nheartbeat_ms=%" PRIu32 "\n",
+                     s->name, host, (int)admin, ENS_VERSION_TEXT, s->started_ms, hb_ms);
+    for (const char *line = caps; *line != '\0' && n > 0;) {
+        const char *nl = strchr(line, '\n'); /* ens__caps_compose ends each line */
+        n += snprintf(out + n, cap - (size_t)n, "cap.%.*s\n", (int)(nl - line), line);
+        line = nl + 1;
+    }
+    free(caps);
+    return out;
+}
+
 int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t admin, int wake_fd,
                           ens_gw_members **out)
 {
@@ -488,24 +521,11 @@ int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t ad
     m->wake_fd = wake_fd;
     snprintf(m->bucket, sizeof(m->bucket), "ens-%s-members", s->opts.convention.name);
     snprintf(m->key, sizeof(m->key), "%" PRIu32, node);
-    char host[256] = "";
-    if (gethostname(host, sizeof(host) - 1) < 0)
-        snprintf(host, sizeof(host), "unknown");
-    for (char *p = host; *p != '\0'; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?'; /* one line each */
-    char record[1024];
-    int n = snprintf(record, sizeof(record),
-                     "system=%s\nhost=%s\npid=%d\nversion=%s\nstarted=%" PRId64
-                     "\nheartbeat_ms=%" PRIu32 "\ncap.ens.version=%s\ncap.ens.host=%s\n",
-                     s->name, host, (int)admin, ENS_VERSION_TEXT, s->started_ms, m->hb_ms,
-                     ENS_VERSION_TEXT, host);
-    m->record = strdup(record);
+    m->record = record_build(s, admin, m->hb_ms);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = JS_WAIT_MS;
-    if (n <= 0 || (size_t)n >= sizeof(record) || m->record == NULL ||
-        natsConnection_JetStream(&m->js, m->nc, &jo) != NATS_OK) {
+    if (m->record == NULL || natsConnection_JetStream(&m->js, m->nc, &jo) != NATS_OK) {
         free(m->record);
         free(m);
         return ENS_ENOMEM;

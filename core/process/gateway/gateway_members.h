@@ -31,8 +31,12 @@
 #pragma GCC visibility push(hidden)
 
 /* The largest record taken from the bucket (a larger one is ignored and
- * logged): a change must fit a control frame to the admin. */
+ * logged): a change must fit a control frame to the admin. A record of
+ * ours holds at most ENS_CAPABILITY_TOTAL_MAX bytes of capabilities (with
+ * "cap." before each of at most 256 lines) beside a few short fields. */
 #define ENS_GW_RECORD_MAX 60000u
+_Static_assert(ENS_GW_RECORD_MAX >= ENS_CAPABILITY_TOTAL_MAX + 4u * ENS_CAPABILITY_MAX_KEYS + 1500u,
+               "a record of ours fits");
 
 /* One change seen in the bucket: v's strings point into text. change 0:
  * the bucket as found at start has been reported in full. */
