@@ -436,8 +436,8 @@ bool ens__gw_spawn_ctl(ens_gw_spawn *sp, ens_system *s, int ctl, ens_addr self, 
         f->why = w->reason != NULL ? strndup(w->reason, ENS_GWSPAWN_WHY_MAX) : NULL;
         return true;
     }
-    const ens__ctl_status_v *s = m->value;
-    answer_nats(sp, f->reply, s->status, s->status == 0 ? s->addr : ENS_ADDR_NONE, f->why);
+    const ens__ctl_status_v *st = m->value;
+    answer_nats(sp, f->reply, st->status, st->status == 0 ? st->addr : ENS_ADDR_NONE, f->why);
     free(f->why);
     free(f->reply);
     free(f);
