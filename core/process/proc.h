@@ -170,22 +170,22 @@ enum ens_gwspawn_op {
 };
 
 /* Bounds the receiving side checks on a spawn from another node. */
-#define ENS_GWSPAWN_NAME_MAX 128u   /* type name bytes */
-#define ENS_GWSPAWN_WHY_MAX  1024u  /* a refusal's text */
+#define ENS_GWSPAWN_NAME_MAX 128u  /* type name bytes */
+#define ENS_GWSPAWN_WHY_MAX  1024u /* a refusal's text */
 #define ENS_GWSPAWN_ARG_MAX  (ENS_CTL_MAX - 1024u)
 
 typedef struct {
     int32_t op; /* enum ens_gwspawn_op */
     int32_t status;
-    uint32_t node;   /* ASK to the gateway: the node asked; over NATS and FOREIGN: the asker */
-    uint32_t flags;  /* enum ens_spawn_flag (public flags only) */
-    int32_t sync;    /* 1: answered once init ran (a spawn from outside) */
-    uint32_t actors; /* ACTORS: the count */
-    ens_addr parent; /* an actor of the asking node, or none (top level) */
-    ens_addr addr;   /* ANSWER: the new actor */
-    char *name;      /* the registered type name */
-    char *why;       /* ANSWER: why not, or NULL */
-    ens_bytes arg;   /* encoded start-argument frame, or empty */
+    uint32_t node;    /* ASK to the gateway: the node asked; over NATS and FOREIGN: the asker */
+    uint32_t flags;   /* enum ens_spawn_flag (public flags only) */
+    int32_t sync;     /* 1: answered once init ran (a spawn from outside) */
+    uint32_t actors;  /* ACTORS: the count */
+    ens_addr parent;  /* an actor of the asking node, or none (top level) */
+    ens_addr addr;    /* ANSWER: the new actor */
+    char *name;       /* the registered type name */
+    char *why;        /* ANSWER: why not, or NULL */
+    ens_bytes arg;    /* encoded start-argument frame, or empty */
 } ens__ctl_gwspawn_v; /* "S(iiuuiu$(Uuu)$(Uuu)ss)B" ens.ctl.GwSpawn */
 
 extern ens_msgtype ens__ctl_gwspawn;

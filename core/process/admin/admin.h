@@ -501,8 +501,7 @@ void ens__admin_spawn(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_
 /* ens__admin_spawn for another system (from: the gateway, which gets the
  * answer): the new actor's parent is `parent` (an actor of that system, or
  * none: top level), not from. */
-void ens__admin_spawn_parent(arec *from, const ens__ctl_spawn_v *v, uint64_t corr,
-                             ens_addr parent);
+void ens__admin_spawn_parent(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr parent);
 
 /* r ended before its init was acknowledged: answer the synchronous spawn
  * waiting for it (if any) with its init failure as r reported it

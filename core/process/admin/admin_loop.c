@@ -89,8 +89,7 @@ void ens__admin_close_ctl(arec *r)
  * stops it as its own. */
 static bool top_level(const arec *r)
 {
-    return !r->outside &&
-           (ens_addr_is_none(r->parent) || r->parent.node != admin_state.sys->node);
+    return !r->outside && (ens_addr_is_none(r->parent) || r->parent.node != admin_state.sys->node);
 }
 
 /* Kill the actor the shutdown waits for: its share of the time is up. */

@@ -118,8 +118,7 @@ void ens__admin_spawn(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_
     spawn_as(from, v, corr, claimed, rev, NULL);
 }
 
-void ens__admin_spawn_parent(arec *from, const ens__ctl_spawn_v *v, uint64_t corr,
-                             ens_addr parent)
+void ens__admin_spawn_parent(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr parent)
 {
     spawn_as(from, v, corr, ENS_ADDR_NONE, 0, &parent);
 }

@@ -58,8 +58,8 @@ static struct {
 
 bool ens__admin_placed(const ens_actor_def *d)
 {
-    return d != NULL && ((d->requirements != NULL && d->requirements[0] != NULL) ||
-                         d->capability_check != NULL);
+    return d != NULL &&
+           ((d->requirements != NULL && d->requirements[0] != NULL) || d->capability_check != NULL);
 }
 
 /* Whether capabilities caps meet d; when not, why says how. */

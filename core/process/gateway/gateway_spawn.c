@@ -335,12 +335,13 @@ static void take_answer(ens_gw_spawn *sp, sp_in *in)
     if (copy != NULL)
         memcpy(copy, in->data, in->len);
     int rc = copy != NULL ? ens__msg_from_frame(copy, in->len, ENS_CTL_MAX, &m) : ENS_EBADFRAME;
-    const ens__ctl_gwspawn_v *v = rc == 0 && m->hdr.type_id == ens__ctl_gwspawn.id ? m->value : NULL;
+    const ens__ctl_gwspawn_v *v =
+        rc == 0 && m->hdr.type_id == ens__ctl_gwspawn.id ? m->value : NULL;
     const char *bad = NULL;
     if (v == NULL || v->op != ENS_GWSPAWN_ANSWER || v->status > 0)
         bad = "not an answer to a spawn";
-    else if (v->status == 0 && (ens_addr_is_none(v->addr) || v->addr.node != a->node ||
-                                v->addr.spare != 0))
+    else if (v->status == 0 &&
+             (ens_addr_is_none(v->addr) || v->addr.node != a->node || v->addr.spare != 0))
         bad = "the new actor's address is not of the node asked";
     else if (v->why != NULL && strlen(v->why) > ENS_GWSPAWN_WHY_MAX)
         bad = "the reason is too long";
@@ -386,9 +387,9 @@ static void ask(ens_gw_spawn *sp, const ens__ctl_gwspawn_v *v, uint64_t corr)
         st = natsConnection_PublishRequest(sp->nc, subj, reply, frame, (int)len);
     free(frame);
     if (rc < 0 || st != NATS_OK) {
-        answer_admin(sp->sys, sp->ctl, sp->self, corr, rc < 0 ? rc : ENS_EUNREACHABLE, ENS_ADDR_NONE,
-                     rc < 0 ? "the request could not be built"
-                            : "the NATS connection refused the request");
+        answer_admin(
+            sp->sys, sp->ctl, sp->self, corr, rc < 0 ? rc : ENS_EUNREACHABLE, ENS_ADDR_NONE,
+            rc < 0 ? "the request could not be built" : "the NATS connection refused the request");
         free(a);
         return;
     }
@@ -496,8 +497,7 @@ void ens__gw_spawn_tick(ens_gw_spawn *sp)
         expire(sp, now_ms());
 }
 
-ens_gw_spawn *ens__gw_spawn_open(ens_system *s, ens_gw_nats *g, int ctl, ens_addr self,
-                                 int wake_fd)
+ens_gw_spawn *ens__gw_spawn_open(ens_system *s, ens_gw_nats *g, int ctl, ens_addr self, int wake_fd)
 {
     ens_gw_spawn *sp = calloc(1, sizeof(*sp));
     if (sp == NULL) {

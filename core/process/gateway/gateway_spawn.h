@@ -52,8 +52,7 @@ ens_gw_spawn *ens__gw_spawn_open(ens_system *s, ens_gw_nats *g, int ctl, ens_add
  * answered later), or the ens.ctl.InitFailed / ens.ctl.Spawned answering a
  * FOREIGN spawn (passed on to the asker). True if m was one of these. sp
  * NULL: an ASK is answered ENS_EUNREACHABLE at once. */
-bool ens__gw_spawn_ctl(ens_gw_spawn *sp, ens_system *s, int ctl, ens_addr self,
-                       const ens_msg *m);
+bool ens__gw_spawn_ctl(ens_gw_spawn *sp, ens_system *s, int ctl, ens_addr self, const ens_msg *m);
 
 /* From the loop, each turn: take what NATS delivered (requests to hand to
  * the admin, answers to pass back), and answer ENS_ETIMEDOUT what waited
