@@ -640,6 +640,61 @@ static void test_hostile_spawn_requests_are_refused(void **state)
     assert_int_equal(ens_exit_request(ctx_a(), t), 0);
 }
 
+/* Without a convention (both bases): a definition with requirements runs
+ * only where the built-ins meet them; else ENS_ENOPLACE from outside, and
+ * child exited ENS_EXIT_NOPLACE inside an actor. */
+static void alone(ens_base base)
+{
+    static const char *const version_needed[] = {"ens.version", NULL};
+    static const ens_actor_def versioned = {
+        .name = "place.Versioned", .receive = trainer_receive, .requirements = version_needed};
+    char name[48];
+    snprintf(name, sizeof(name), "place-%d-alone%d", (int)getpid(), (int)base);
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.base = base;
+    o.name = name;
+    o.journal_path = "";
+    o.log_path = "/dev/null";
+    ens_system *s = NULL;
+    assert_int_equal(ens_system_start(&o, &s), 0);
+    ens_ctx *c = ens_system_ctx(s);
+    ens_addr t = ENS_ADDR_NONE;
+    assert_int_equal(ens_spawn(c, &trainer_def, NULL, NULL, &t), ENS_ENOPLACE);
+    assert_has(ens_errmsg(), name, "gpu missing");
+    assert_true(ens_addr_is_none(t));
+    assert_int_equal(ens_spawn(c, &versioned, NULL, NULL, &t), 0);
+    assert_int_equal(t.node, ens_self(c).node);
+    int64_t none = 0;
+    ens_addr p;
+    assert_int_equal(ens_spawn(c, &parent_def, &ens_msg_int64, &none, &p), 0);
+    ens_msg *r = NULL;
+    assert_int_equal(ens_ask(c, p, &ens_msg_string, &(ens_string_v){"tpu"}, TEST_WAIT_MS, &r), 0);
+    ens_msg_free(r);
+    char want[48];
+    snprintf(want, sizeof(want), "exit:%d:%" PRIu32, ENS_EXIT_NOPLACE, ens_self(c).node);
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    for (;;) {
+        ens_system_run(s, 50);
+        assert_int_equal(ens_ask(c, p, &ens_msg_string, &(ens_string_v){"log"}, TEST_WAIT_MS, &r),
+                         0);
+        bool seen =
+            strstr(((const ens_string_v *)ens_msg_value(r, &ens_msg_string))->text, want) != NULL;
+        ens_msg_free(r);
+        if (seen)
+            break;
+        if (test_deadline_passed(d))
+            fail_msg("the parent never heard child exited NOPLACE");
+    }
+    ens_system_stop(s, 5000);
+}
+
+static void test_without_a_convention_builtins_decide(void **state)
+{
+    (void)state;
+    alone(ENS_BASE_PROCESS);
+    alone(ENS_BASE_INPROC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -649,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_no_place_inside_is_child_exited),
         cmocka_unit_test(test_parent_on_another_system),
         cmocka_unit_test(test_hostile_spawn_requests_are_refused),
+        cmocka_unit_test(test_without_a_convention_builtins_decide),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

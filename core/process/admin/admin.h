@@ -451,6 +451,9 @@ const ens_convention_update_v *ens__admin_conv_member(uint32_t node);
  * capability check): ens__admin_place, not ens__admin_spawn. */
 bool ens__admin_placed(const ens_actor_def *d);
 
+/* True when this system's own capabilities meet d (placed or not). */
+bool ens__admin_fits_here(const ens_actor_def *d);
+
 /* Place the spawn m (an ens.ctl.Spawn of `from`, borrowed) of def, which is
  * placed (ens.ctl.Spawn checked def against its name): this system if its
  * capabilities fit, else the live members, fewest actors first, ties by

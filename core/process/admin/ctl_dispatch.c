@@ -87,23 +87,25 @@ static void do_spawn(arec *from, const ens_msg *m)
         ens__admin_reincarnate(from, m);
         return;
     }
-    /* In a convention a name no actor of this system holds is claimed in
-     * the convention's bucket first (names_wide.c): the spawn goes on when
-     * the gateway answers. */
     const bool named = v->global != NULL && v->global[0] != '\0';
-    if (named && ens__admin_wide() && !admin_state.shutting_down && ens_name_valid(v->global) &&
-        ens_addr_is_none(ens__admin_name_get(v->global))) {
-        ens__admin_wide_spawn(from, m);
-        return;
-    }
     /* A definition with requirements or a capability check is placed by
      * capabilities (placement.c); the same checks as ens__admin_spawn's
-     * first tell which definition the request names. */
+     * first tell which definition the request names. A named spawn stays
+     * here (the name is this system's claim): placed only to be refused
+     * when this system does not fit. */
     const ens_actor_def *def =
         from->foreign ? ens_actor_find(v->name) : (const ens_actor_def *)(uintptr_t)v->def;
     if (def != NULL && v->name != NULL && def->name != NULL && strcmp(def->name, v->name) == 0 &&
-        ens__admin_placed(def)) {
+        ens__admin_placed(def) && (!named || !ens__admin_fits_here(def))) {
         ens__admin_place(from, m, def);
+        return;
+    }
+    /* In a convention a name no actor of this system holds is claimed in
+     * the convention's bucket first (names_wide.c): the spawn goes on when
+     * the gateway answers. */
+    if (named && ens__admin_wide() && !admin_state.shutting_down && ens_name_valid(v->global) &&
+        ens_addr_is_none(ens__admin_name_get(v->global))) {
+        ens__admin_wide_spawn(from, m);
         return;
     }
     ens__admin_spawn(from, v, m->hdr.corr, ENS_ADDR_NONE, 0);

@@ -204,6 +204,12 @@ static void place_next(place *p)
     place_free(p);
 }
 
+bool ens__admin_fits_here(const ens_actor_def *d)
+{
+    char why[8];
+    return fits(d, ens__admin_own_caps(), why, sizeof(why));
+}
+
 void ens__admin_place(arec *from, const ens_msg *m, const ens_actor_def *def)
 {
     const ens__ctl_spawn_v *v = m->value;
