@@ -503,6 +503,7 @@ static void test_no_place_inside_is_child_exited(void **state)
     assert_int_equal(
         ens_ask(ctx_a(), c, &ens_msg_string, &(ens_string_v){"where"}, TEST_WAIT_MS, &r),
         ENS_ENOACTOR);
+    ens_msg_free(r); /* the error reply, if one came */
     ens_exit_request(ctx_a(), p);
     ens_exit_request(ctx_a(), rec);
 }
@@ -536,6 +537,7 @@ static void test_parent_on_another_system(void **state)
     assert_int_equal(
         ens_ask(ctx_a(), c2, &ens_msg_string, &(ens_string_v){"where"}, TEST_WAIT_MS, &r),
         ENS_ENOACTOR);
+    ens_msg_free(r); /* the error reply, if one came */
     ens_exit_request(ctx_a(), rec);
 }
 

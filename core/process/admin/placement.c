@@ -246,7 +246,8 @@ void ens__admin_place(arec *from, const ens_msg *m, const ens_actor_def *def)
         if (u->change == ENS_MEMBER_JOINED)
             p->nodes[p->n_nodes++] = u->node;
     }
-    qsort(p->nodes, p->n_nodes, sizeof(*p->nodes), by_load);
+    if (p->n_nodes > 1)
+        qsort(p->nodes, p->n_nodes, sizeof(*p->nodes), by_load);
     if (local_only && ens__admin_wide())
         reason(p, "others", "a named or supervised spawn is placed on its own system only");
     place_next(p);
