@@ -181,7 +181,9 @@ static const ens_actor_def parent_def = {.name = "place.Parent",
                                          .terminate = parent_terminate};
 
 /* The watcher: subscribed to the convention; asked anything, answers
- * "J<system>[+gpu] " per joined member it was told of. */
+ * "J<system>[+gpu]#<actors> " per joined member it was told of; asked
+ * "again", it answers that, forgets it and subscribes again (so it is told
+ * every member as its admin knows it now). */
 static int watcher_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
     (void)state, (void)arg;
@@ -195,11 +197,18 @@ static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
     if (u != NULL) {
         char v[8];
         if (u->change == ENS_MEMBER_JOINED)
-            log_add(l, "J%s%s ", u->system,
-                    ens_capability_get(u->capabilities, "gpu", v, sizeof(v)) > 0 ? "+gpu" : "");
+            log_add(l, "J%s%s#%" PRIu32 " ", u->system,
+                    ens_capability_get(u->capabilities, "gpu", v, sizeof(v)) > 0 ? "+gpu" : "",
+                    u->actors);
         return 0;
     }
-    return ens_reply(c, &ens_msg_string, &(ens_string_v){l->text});
+    int rc = ens_reply(c, &ens_msg_string, &(ens_string_v){l->text});
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+    if (rc == 0 && s != NULL && strcmp(s->text, "again") == 0) {
+        l->text[0] = '\0';
+        rc = ens_convention_subscribe(c, true);
+    }
+    return rc;
 }
 
 static const ens_actor_def watcher_def = {.name = "place.Watcher",
@@ -484,6 +493,36 @@ static ens_addr start_parent(ens_addr *recorder)
     return p;
 }
 
+/* Each member's record carries its actor count, and placement tries the
+ * member with fewer actors first: with a trainer on B (1 actor) and none on
+ * C, C is asked before B (the reasons are in the order tried). */
+static void test_fewest_actors_first(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    wait_members();
+    ens_addr t, w;
+    assert_int_equal(ens_spawn(ctx_a(), &trainer_def, NULL, NULL, &t), 0);
+    assert_int_equal(t.node, node_of(sys_b));
+    assert_int_equal(ens_spawn(ctx_a(), &watcher_def, NULL, NULL, &w), 0);
+    char b[64], c[64];
+    snprintf(b, sizeof(b), "J%s+gpu#1 ", name_b);
+    snprintf(c, sizeof(c), "J%s+gpu#0 ", name_c);
+    wait_text(w, "again", b);
+    wait_text(w, "again", c);
+    assert_int_equal(ens_spawn(ctx_a(), &only_c_def, NULL, NULL, &t), ENS_ENOPLACE);
+    const char *why = ens_errmsg();
+    const char *at_a = strstr(why, name_a), *at_b = strstr(why, name_b),
+               *at_c = strstr(why, name_c);
+    assert_non_null(at_a);
+    assert_non_null(at_b);
+    assert_non_null(at_c);
+    if (!(at_a < at_c && at_c < at_b))
+        fail_msg("tried in the wrong order: %s", why);
+    ens_exit_request(ctx_a(), t);
+    ens_exit_request(ctx_a(), w);
+}
+
 static void test_no_place_inside_is_child_exited(void **state)
 {
     (void)state;
@@ -703,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_placed_on_the_member_with_a_gpu),
         cmocka_unit_test(test_no_place_lists_each_member),
         cmocka_unit_test(test_remote_refusals_are_reasons),
+        cmocka_unit_test(test_fewest_actors_first),
         cmocka_unit_test(test_no_place_inside_is_child_exited),
         cmocka_unit_test(test_parent_on_another_system),
         cmocka_unit_test(test_hostile_spawn_requests_are_refused),
