@@ -679,6 +679,8 @@ static void test_hostile_spawn_requests_are_refused(void **state)
     assert_int_equal(ens_spawn(ctx_a(), &trainer_def, NULL, NULL, &t), 0);
     assert_int_equal(t.node, node_of(sys_b));
     assert_int_equal(ens_exit_request(ctx_a(), t), 0);
+    /* ...with the gateway it had: none crashed and was restarted. */
+    assert_int_equal(journal_rows(ENS_EV_CRASH, "ens.Gateway").n, 0);
 }
 
 /* Without a convention (both bases): a definition with requirements runs

@@ -868,6 +868,8 @@ static int ip_names(ens_system *s, ens_actor *caller, ens_names_req *req)
                           &req->addr);
         if (rc < 0)
             return rc;
+        if (lookup(s, req->addr) == NULL)
+            return 0; /* no place for it (child exited NOPLACE): nothing to name */
         rc = ens__names_set(&b->names, req->name, req->addr);
         if (rc == ENS_EEXIST) { /* its init named it otherwise: the asked name wins */
             ens__names_drop_addr(&b->names, req->addr);

@@ -52,6 +52,10 @@
  *  - names_wide.c    in a convention, names across hosts: claims and
  *                    deletions in the convention's bucket asked of the
  *                    gateway, and the cache of other systems' names.
+ *  - placement.c     placement by capabilities: this system, then the
+ *                    members with the fewest actors first; spawns on
+ *                    another system asked of the gateway (ens.ctl.GwSpawn),
+ *                    other systems' spawns checked again and started.
  *
  * Everything here runs on the admin's one thread, from its loop (an event of
  * a turn's batch, or the turn's end), never from a signal handler. A record
