@@ -18,8 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <nats/nats.h>
-
+#include "ens_bucket.h"
 #include "ens_tool.h"
 #include "ensemble/convention.h"
 
@@ -133,11 +132,6 @@ static void print_text(const char *key, const char *record, const char *state)
     printf("%-10s %-24s %-20s %-8s %s\n", key, ens_tool_esc(sys), ens_tool_esc(host), pid, state);
 }
 
-static int key_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int ens_tool_members(int argc, char **argv)
 {
     const char *url = getenv("ENSEMBLE_NATS_URL");
@@ -185,114 +179,40 @@ int ens_tool_members(int argc, char **argv)
                                  "ENSEMBLE_CONVENTION");
     char bucket[128];
     snprintf(bucket, sizeof(bucket), "ens-%s-members", conv);
-
-    natsOptions *no = NULL;
-    natsConnection *nc = NULL;
-    jsCtx *js = NULL;
-    kvStore *kv = NULL;
-    jsStreamInfo *si = NULL;
-    const char **keys = NULL;
-    size_t count = 0;
-    int status = 1;
-    natsStatus st = natsOptions_Create(&no);
-    if (st == NATS_OK)
-        st = natsOptions_SetURL(no, url); /* a comma-separated list too */
-    if (st == NATS_OK)
-        st = natsOptions_SetTimeout(no, timeout);
-    if (st == NATS_OK)
-        st = natsConnection_Connect(&nc, no);
-    if (st != NATS_OK) {
-        fprintf(stderr, PROG ": cannot connect to %s: %s\n", ens_tool_esc(url),
-                natsStatus_GetText(st));
-        goto out;
-    }
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.Wait = timeout;
-    st = natsConnection_JetStream(&js, nc, &jo);
-    if (st == NATS_OK)
-        st = js_KeyValue(&kv, js, bucket);
-    if (st == NATS_NOT_FOUND) {
+    ens_tool_bucket b;
+    int rc = ens_tool_bucket_open(&b, PROG, url, bucket, timeout);
+    if (rc == ENS_TOOL_BUCKET_MISSING)
         fprintf(stderr, PROG ": convention %s has no members (no bucket %s)\n", ens_tool_esc(conv),
                 ens_tool_esc(bucket));
-        goto out;
+    if (rc != 0) {
+        ens_tool_bucket_close(&b);
+        return 1;
     }
-    /* The keys, from the stream's subjects (no consumer: libnats's watch,
-     * which kvStore_Keys uses, is avoided as the gateway avoids it). */
-    char stream[160], filter[160];
-    snprintf(stream, sizeof(stream), "KV_%s", bucket);
-    snprintf(filter, sizeof(filter), "$KV.%s.>", bucket);
-    jsOptions so;
-    jsOptions_Init(&so);
-    so.Wait = timeout;
-    so.Stream.Info.SubjectsFilter = filter;
-    jsErrCode jerr = 0;
-    if (st == NATS_OK)
-        st = js_GetStreamInfo(&si, js, stream, &so, &jerr);
-    if (st != NATS_OK) {
-        fprintf(stderr, PROG ": the members bucket %s: %s\n", ens_tool_esc(bucket),
-                natsStatus_GetText(st));
-        goto out;
-    }
-    size_t prefix = strlen(filter) - 1;
-    int n_keys = si->State.Subjects != NULL ? si->State.Subjects->Count : 0;
-    keys = calloc(n_keys > 0 ? (size_t)n_keys : 1, sizeof(*keys));
-    if (keys == NULL) {
-        fprintf(stderr, PROG ": out of memory\n");
-        goto out;
-    }
-    for (int i = 0; i < n_keys; i++) {
-        const char *subject = si->State.Subjects->List[i].Subject;
-        if (subject != NULL && strlen(subject) > prefix)
-            keys[count++] = subject + prefix;
-    }
-    qsort(keys, count, sizeof(*keys), key_cmp);
     if (!json)
         printf("%-10s %-24s %-20s %-8s %s\n", "NODE", "SYSTEM", "HOST", "PID", "STATE");
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-    for (size_t i = 0; i < count; i++) {
-        kvEntry *e = NULL;
-        if (kvStore_Get(&e, kv, keys[i]) != NATS_OK)
+    for (size_t i = 0; i < b.count; i++) {
+        int len = 0;
+        int64_t created = 0;
+        char *record = ens_tool_bucket_get(&b, b.keys[i], &len, &created);
+        if (record == NULL)
             continue; /* deleted meanwhile */
-        int len = kvEntry_ValueLen(e);
-        char *record = malloc(len > 0 ? (size_t)len + 1 : 1);
-        if (record == NULL) {
-            kvEntry_Destroy(e);
-            fprintf(stderr, PROG ": out of memory\n");
-            goto out;
-        }
-        if (len > 0)
-            memcpy(record, kvEntry_Value(e), (size_t)len);
-        record[len > 0 ? len : 0] = '\0';
         char hb[32];
         long long beat = atoll(field(record, "heartbeat_ms", hb, sizeof(hb)));
         if (beat <= 0)
             beat = ENS_CONVENTION_HEARTBEAT_MS;
-        int64_t age_ns = now_ns - kvEntry_Created(e);
+        int64_t age_ns = now_ns - created;
         const char *state =
             age_ns > beat * (int64_t)ENS_CONVENTION_MISSED_BEATS * 1000000 ? "unreachable" : "live";
         if (json)
-            print_json(keys[i], record, state);
+            print_json(b.keys[i], record, state);
         else
-            print_text(keys[i], record, state);
+            print_text(b.keys[i], record, state);
         free(record);
-        kvEntry_Destroy(e);
     }
-    status = 0;
-out:
-    free(keys);
-    if (si != NULL)
-        jsStreamInfo_Destroy(si);
-    if (kv != NULL)
-        kvStore_Destroy(kv);
-    if (js != NULL)
-        jsCtx_Destroy(js);
-    if (nc != NULL)
-        natsConnection_Destroy(nc);
-    if (no != NULL)
-        natsOptions_Destroy(no);
+    ens_tool_bucket_close(&b);
     fflush(stdout);
-    return status;
+    return 0;
 }

@@ -60,10 +60,13 @@ static void help_status(FILE *out)
 static void help_names(FILE *out)
 {
     fputs("usage: ens names SYSTEM [--json] [--timeout MS]\n"
+          "       ens names --nats URL --convention NAME [--json] [--timeout MS]\n"
           "\n"
           "List the global names of a running system (ens_name_spawn, ens_name_register),\n"
           "sorted, each with the address, type and process id of the actor that has it.\n"
-          "The first line says how many there are.\n"
+          "The first line says how many there are. With --nats or --convention: the\n"
+          "names of a whole convention, read from the NATS server (ens names --nats\n"
+          "URL --help).\n"
           "\n" SYSTEM_HELP "  --json              one JSON object per name per line (no header)\n"
           "  --timeout MS        wait at most MS milliseconds for the admin (default 5000)\n"
           "  -h, --help          this text\n"
@@ -585,6 +588,8 @@ int ens_tool_print_names(ens_system *s, const char *prog, const char *system, bo
 int ens_tool_names(int argc, char **argv)
 {
     static const cmd_spec spec = {"ens names", help_names, 1, "SYSTEM", true, true};
+    if (ens_tool_names_wide_wanted(argc, argv))
+        return ens_tool_names_wide(argc, argv);
     cmd_args a;
     int rc = parse_args(&spec, argc, argv, &a);
     if (rc >= 0)

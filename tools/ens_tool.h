@@ -33,7 +33,14 @@ int ens_tool_ask(int argc, char **argv);
 int ens_tool_tell(int argc, char **argv);
 int ens_tool_shutdown(int argc, char **argv);
 int ens_tool_shell(int argc, char **argv);
-int ens_tool_members(int argc, char **argv); /* tools/ens_members.c */
+int ens_tool_members(int argc, char **argv);    /* tools/ens_members.c */
+int ens_tool_capability(int argc, char **argv); /* tools/ens_capability.c */
+
+/* `ens names` with --nats or --convention: the convention-wide names, read
+ * from the names bucket (tools/ens_names_wide.c). wanted: whether argv
+ * asks for that mode (an option --nats or --convention before any "--"). */
+bool ens_tool_names_wide_wanted(int argc, char **argv);
+int ens_tool_names_wide(int argc, char **argv);
 
 /* A label for an address (the shell's register "$3"), or NULL for none;
  * the text is borrowed until the next call. */

@@ -214,6 +214,26 @@ extern ens_msgtype ens__ctl_poison;
  * the gateway's control channel (change 0: the gateway's first view of the
  * bucket is complete) and admin -> each subscriber as messages. */
 extern ens_msgtype ens__ctl_convsub;
+
+/* A capability changed at run time (ens_capability_set). */
+enum ens_capset_op {
+    ENS_CAPSET_SET = 1,   /* key = value */
+    ENS_CAPSET_UNSET = 2, /* key removed (value "") */
+};
+
+typedef struct {
+    int32_t op; /* enum ens_capset_op; 0 in ens.ctl.GwCaps */
+    char *key;  /* "" in ens.ctl.GwCaps */
+    char *value;
+} ens__ctl_caps_v; /* "S(iss)" */
+
+/* "ens.ctl.CapSet" (an ens__ctl_caps_v): an actor or an outside program ->
+ * admin, set or remove one capability of the system
+ * (core/process/admin/convention.c checks it with core/runtime/caps.h);
+ * acknowledged (ens__ctl_ack: 0 or the refusal). "ens.ctl.GwCaps" (an
+ * ens__ctl_caps_v, value: the system's full capabilities, built-ins
+ * first): admin -> gateway, put the member record again with these now. */
+extern ens_msgtype ens__ctl_capset, ens__ctl_gwcaps;
 extern ens_msgtype ens__ctl_spawn, ens__ctl_spawned, ens__ctl_connect, ens__ctl_connected,
     ens__ctl_newconn, ens__ctl_closed, ens__ctl_started, ens__ctl_exiting, ens__ctl_event,
     ens__ctl_deadletter, ens__ctl_deadhandler, ens__ctl_shutdown, ens__ctl_status, ens__ctl_log,

@@ -410,6 +410,16 @@ static int pa_convention_subscribe(ens_system *s, ens_actor *a, bool on)
     return rc == ENS_EIO ? ENS_ESHUTDOWN : rc;
 }
 
+static int pa_capability_set(ens_system *s, ens_actor *caller, const char *key, const char *value)
+{
+    (void)caller;
+    ens__ctl_caps_v v = {value != NULL ? ENS_CAPSET_SET : ENS_CAPSET_UNSET, (char *)key,
+                         (char *)(value != NULL ? value : "")};
+    ens__ctl_status_v reply;
+    int rc = rpc(s, &ens__ctl_capset, &v, &reply);
+    return rc == ENS_EIO ? ENS_ESHUTDOWN : rc;
+}
+
 static void pa_on_attempt(ens_system *s, ens_actor *a, uint32_t attempt)
 {
     (void)s;
@@ -466,6 +476,7 @@ const ens__host_ops ens__pa_actor_host = {
     .actor_gone = pa_actor_gone,
     .dead_letters_set = pa_dead_letters_set,
     .convention_subscribe = pa_convention_subscribe,
+    .capability_set = pa_capability_set,
     .on_attempt = pa_on_attempt,
     .hold = ens__pa_hold,
     .status = pa_status,

@@ -9,6 +9,7 @@
 #include "core/runtime/caps.h"
 #include "core/runtime/runtime.h"
 #include "ensemble/convention.h"
+#include "ensemble/error.h"
 
 #define BUILTIN_KEYS 2u /* ens.version, ens.host */
 
@@ -105,4 +106,77 @@ char *ens__caps_compose(const char *host, const char *own)
     }
     out[n] = '\0';
     return out;
+}
+
+const char *ens__caps_entry_refusal(const char *key, const char *value)
+{
+    if (key == NULL || !ens__caps_key_ok(key, strlen(key)))
+        return "a capability key must be 1-64 of [A-Za-z0-9._-], not starting with \"ens.\"";
+    if (value == NULL)
+        return NULL;
+    size_t vlen = strnlen(value, ENS_CAPABILITY_VALUE_MAX + 1);
+    if (vlen > ENS_CAPABILITY_VALUE_MAX)
+        return "a capability value is longer than 1024 bytes";
+    for (size_t i = 0; i < vlen; i++)
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+            return "a capability value holds a control character";
+    return NULL;
+}
+
+int ens__caps_set(const char *own, const char *key, const char *value, char **out, const char **why)
+{
+    *out = NULL;
+    const char *refusal = ens__caps_entry_refusal(key, value);
+    if (refusal != NULL) {
+        *why = refusal;
+        return ENS_EINVAL;
+    }
+    size_t klen = strlen(key);
+    size_t olen = own != NULL ? strlen(own) : 0;
+    size_t vlen = value != NULL ? strlen(value) : 0;
+    char *text = malloc(olen + klen + vlen + 4);
+    if (text == NULL)
+        return ENS_ENOMEM;
+    size_t n = 0, keys = BUILTIN_KEYS;
+    bool placed = false;
+    for (const char *line = own != NULL ? own : ""; *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        const char *eq = memchr(line, '=', len);
+        bool same = eq != NULL && (size_t)(eq - line) == klen && memcmp(line, key, klen) == 0;
+        if (same && value != NULL) { /* replaced where it was: the order stays */
+            n += (size_t)sprintf(text + n, "%s=%s\n", key, value);
+            placed = true;
+            keys++;
+        } else if (!same && len > 0) {
+            memcpy(text + n, line, len);
+            n += len;
+            text[n++] = '\n';
+            keys++;
+        }
+        line += len;
+        if (*line == '\n')
+            line++;
+    }
+    if (value != NULL && !placed) {
+        n += (size_t)sprintf(text + n, "%s=%s\n", key, value);
+        keys++;
+    }
+    text[n] = '\0';
+    if (keys > ENS_CAPABILITY_MAX_KEYS) {
+        *why = "more than 256 capabilities (with the built-ins ens.version and ens.host)";
+        free(text);
+        return ENS_ETOOMANY;
+    }
+    if (n > ENS_CAPABILITY_TOTAL_MAX) {
+        *why = "the capabilities would hold more than 48 KiB in all";
+        free(text);
+        return ENS_ETOOMANY;
+    }
+    if (n == 0) {
+        free(text);
+        text = NULL;
+    }
+    *out = text;
+    return 0;
 }

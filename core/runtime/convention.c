@@ -2,13 +2,16 @@
  * core/runtime/convention.c - the actor's side of convention membership
  * (ensemble/convention.h): subscribing goes to the base's host (the
  * process base asks its admin, which keeps the subscribers and the members
- * its gateway reports), and reading a capability out of an update.
+ * its gateway reports), changing a capability of the system (the same
+ * way: the admin holds them), and reading a capability out of an update.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/runtime/caps.h"
 #include "core/runtime/runtime.h"
+#include "core/wire/why.h"
 #include "ensemble/convention.h"
 #include "ensemble/error.h"
 
@@ -19,6 +22,24 @@ int ens_convention_subscribe(ens_ctx *c, bool on)
     if (c->sys->opts.convention.servers == NULL || c->sys->host->convention_subscribe == NULL)
         return ENS_ENOTSUP;
     return c->sys->host->convention_subscribe(c->sys, c->actor, on);
+}
+
+int ens_capability_set(ens_ctx *c, const char *key, const char *value)
+{
+    if (c == NULL || key == NULL)
+        return ENS_EINVAL;
+    /* Checked here as well as by the admin: a value too long for a control
+     * frame is refused without one. */
+    const char *why = ens__caps_entry_refusal(key, value);
+    if (why != NULL) {
+        ens__errmsg_set("%s", why);
+        return ENS_EINVAL;
+    }
+    if (c->sys->host->capability_set == NULL)
+        return ENS_ENOTSUP;
+    /* A program connected by name knows nothing of the convention: whether
+     * there is one is the admin's to say. */
+    return c->sys->host->capability_set(c->sys, c->actor, key, value);
 }
 
 int ens_capability_get(const char *caps, const char *key, char *out, size_t out_len)

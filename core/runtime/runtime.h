@@ -173,6 +173,11 @@ typedef struct ens__host_ops {
      * (ens_convention_subscribe, which checked that the system has a
      * convention). NULL: ENS_ENOTSUP (no base without a gateway has one). */
     int (*convention_subscribe)(ens_system *s, ens_actor *a, bool on);
+    /* Set (value non-NULL) or remove capability key of the system, asked
+     * by caller (NULL: the outside), key and value within the limits
+     * (ens_capability_set checked them; the admin checks again). The
+     * system's own word: 0 or its refusal. NULL: ENS_ENOTSUP. */
+    int (*capability_set)(ens_system *s, ens_actor *caller, const char *key, const char *value);
 } ens__host_ops;
 
 /* How much longer than call_timeout_ms a synchronous spawn waits for its

@@ -40,7 +40,7 @@ static const struct err_entry err_table[] = {
      "unsafe file refused (a symbolic or hard link, not a regular file, another user's file "
      "or a directory others may change)"},
     {ENS_EPEERCRED, "ENS_EPEERCRED", "the system's socket is held by another user"},
-    {ENS_ETOOMANY, "ENS_ETOOMANY", "too many connections to the system"},
+    {ENS_ETOOMANY, "ENS_ETOOMANY", "too many connections to the system, or too many capabilities"},
     {ENS_ENOTJOURNAL, "ENS_ENOTJOURNAL",
      "not an ensemble journal (not a sqlite database, another program's database, corrupt, or a "
      "schema version this build does not read)"},

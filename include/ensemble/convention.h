@@ -154,6 +154,25 @@ ENS_API int ens_convention_subscribe(ens_ctx *c, bool on);
 #define ENS_CAPABILITY_VALUE_MAX 1024u
 #define ENS_CAPABILITY_TOTAL_MAX 49152u
 
+/* Set (value non-NULL) or remove (value NULL) capability `key` of the
+ * caller's system at run time, from the outside context (ens_system_ctx;
+ * a program connected with ens_system_connect too) or an actor's. The
+ * system's record in the members bucket is put again at once, so the other
+ * members see "joined" with the new capabilities; actors of this system
+ * whose definition no longer fits the new capabilities (their
+ * requirements or capability check, actor.h) get an exit request, as from
+ * their parent (Thespian's capability update; their parent is told
+ * child-exited with ENS_EXIT_SHUTDOWN). Returns once the system took the
+ * change. Removing a key the system does not have is 0. key and value are
+ * borrowed. Errors: ENS_EINVAL (NULL c or key, a key or value outside the
+ * limits above, a built-in key "ens.*"), ENS_ETOOMANY
+ * (ENS_CAPABILITY_MAX_KEYS keys already, or ENS_CAPABILITY_TOTAL_MAX bytes
+ * in all after the change), ENS_ENOTSUP (the system has no convention, or
+ * the base has none: inproc), ENS_ETIMEDOUT (no answer within
+ * call_timeout_ms), ENS_ESHUTDOWN (the system is ending), ENS_ENOMEM. A
+ * refusal changes nothing. */
+ENS_API int ens_capability_set(ens_ctx *c, const char *key, const char *value);
+
 /* True if the capabilities caps ("key=value\n" lines) meet every one of
  * requirements (a NULL-terminated list; NULL or empty: true):
  *  - "key": the key is present and its value is not "", "0" or "false";

@@ -39,7 +39,7 @@ enum ens_error {
     ENS_EFULL = -1006,         /* the receiver's mailbox is at its bound */
     ENS_EUNSAFE = -1007,       /* a file refused: a link, not regular, another user's */
     ENS_EPEERCRED = -1008,     /* the system's socket is held by another user */
-    ENS_ETOOMANY = -1009,      /* too many programs connected to the system */
+    ENS_ETOOMANY = -1009,      /* too many: programs connected to the system, capabilities */
     ENS_ENOTJOURNAL = -1010,   /* the file is not an ensemble journal this build reads */
     ENS_EUNREACHABLE = -1011,  /* the convention's NATS servers cannot be reached now */
     ENS_ENOPLACE = -1012,      /* no member of the convention can run the actor */

@@ -480,9 +480,21 @@ void ens__admin_place_gateway_down(void);
 uint64_t ens__admin_place_tick(uint64_t now);
 
 /* This system's capabilities ("key=value\n" lines): the built-ins, then
- * its own (ens_convention_opts.capabilities at start). Owned by the admin;
- * valid until they change. NULL only when out of memory at the first call. */
+ * its own (ens_convention_opts.capabilities at start, as changed since by
+ * ens_capability_set). Owned by the admin; valid until they change. NULL
+ * only when out of memory at the first call. */
 const char *ens__admin_own_caps(void);
+
+/* ens.ctl.CapSet from r (an actor or an outside program; the gateway's is
+ * ignored): set or remove one capability, checked by core/runtime/caps.h,
+ * answered (ens__ctl_ack: 0 or the refusal); once changed, the gateway is
+ * sent them (ens__admin_gateway_caps) and every live actor whose
+ * definition no longer fits them is asked to exit (logged). */
+void ens__admin_do_capset(arec *r, const ens_msg *m);
+
+/* Send the gateway this system's capabilities (ens.ctl.GwCaps), which it
+ * puts in its member record at once. */
+void ens__admin_gateway_caps(void);
 
 /* Run first in a new zygote: unmap every actor's stage. */
 void ens__admin_zygote_drop(void);

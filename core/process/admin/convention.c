@@ -8,7 +8,13 @@
  * gateway, lets a subscription outlive a gateway restart: the new gateway
  * reports the bucket as it finds it, the admin passes on only what changed
  * (a member that went meanwhile is "left" once the new view is complete).
+ *
+ * The admin also holds its system's own capabilities: a change at run time
+ * (ens.ctl.CapSet from an actor or an outside program) is checked here,
+ * handed to the gateway (ens.ctl.GwCaps; a new gateway is forked with them),
+ * and the actors whose definition no longer fits them are asked to exit.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,14 +35,20 @@ static struct {
     size_t n_m, cap_m;
     unsigned gen; /* gateway starts so far */
     char *own;    /* this system's capabilities (ens__admin_own_caps) */
+    /* Its own lines (without the built-ins) once changed at run time;
+     * until then opts.convention.capabilities are. */
+    char *mine;
+    bool changed;
+    char host[256]; /* ens.host, read once */
 } conv;
 
 const char *ens__admin_own_caps(void)
 {
     if (conv.own == NULL) {
-        char host[256];
-        ens__caps_host(host, sizeof(host));
-        conv.own = ens__caps_compose(host, admin_state.sys->opts.convention.capabilities);
+        if (conv.host[0] == '\0')
+            ens__caps_host(conv.host, sizeof(conv.host));
+        conv.own = ens__caps_compose(
+            conv.host, conv.changed ? conv.mine : admin_state.sys->opts.convention.capabilities);
     }
     return conv.own;
 }
@@ -245,4 +257,115 @@ void ens__admin_conv_forget(ens_addr who)
             conv.subs[i] = conv.subs[--conv.n_subs];
             return;
         }
+}
+
+/* ---- capabilities changed at run time ---------------------------------- */
+
+/* True if an actor of definition d may run on a system of capabilities
+ * caps; why gets the reason when not. A definition without requirements
+ * and without a check always fits. */
+static bool def_fits(const ens_actor_def *d, const char *caps, char *why, size_t why_len)
+{
+    if (d->requirements != NULL && !ens_capabilities_meet(caps, d->requirements, why, why_len))
+        return false;
+    if (d->capability_check != NULL && !d->capability_check(caps)) {
+        snprintf(why, why_len, "its capability check refused them");
+        return false;
+    }
+    return true;
+}
+
+/* Ask each live actor whose definition no longer fits caps to exit, as
+ * from its parent: it stops in order (its terminate runs, its children
+ * first) and its parent hears child-exited with ENS_EXIT_SHUTDOWN. */
+static void evict_misfits(const char *caps)
+{
+    for (size_t i = 0; i < admin_state.n; i++) {
+        arec *r = admin_state.recs[i];
+        if (r->outside || r->gone || r->killed || r->exiting || r->reserved || r->def == NULL ||
+            ens_addr_is_none(r->addr))
+            continue;
+        const ens_actor_def *d = r->def;
+        if (d->requirements == NULL && d->capability_check == NULL)
+            continue;
+        char why[160] = "";
+        if (def_fits(d, caps, why, sizeof(why)))
+            continue;
+        char at[ENS_ADDR_STRLEN];
+        ens_addr_format(r->addr, at, sizeof(at));
+        ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
+                 "actor %s (%s) no longer fits this system's capabilities (%s): asked to exit", at,
+                 d->name != NULL ? d->name : "?", why);
+        ens_addr from = ens_addr_is_none(r->parent)
+                            ? (ens_addr){ENS_ID_ADMIN, admin_state.sys->node, 0}
+                            : r->parent;
+        ens_exit_request_v v = {0};
+        ens__admin_send_to(from, r->addr, &ens_msg_exit_request, &v, ENS_FRAME_SYSTEM, 0, 0);
+    }
+}
+
+void ens__admin_gateway_caps(void)
+{
+    arec *g = admin_state.gateway;
+    const char *caps = ens__admin_own_caps();
+    if (g == NULL || g->ctl < 0 || caps == NULL)
+        return;
+    ens__ctl_caps_v v = {0, "", (char *)caps};
+    ens__admin_ctl_out(g, g->addr, &ens__ctl_gwcaps, &v, 0, -1, false);
+}
+
+/* Set or remove one capability: 0 or why not (*why for the log). */
+static int caps_change(const ens__ctl_caps_v *v, const char **why)
+{
+    if (admin_state.sys->opts.convention.servers == NULL)
+        return ENS_ENOTSUP;
+    if ((v->op != ENS_CAPSET_SET && v->op != ENS_CAPSET_UNSET) || v->key == NULL ||
+        v->value == NULL) {
+        *why = "not a capability change";
+        return ENS_EINVAL;
+    }
+    if (ens__admin_own_caps() == NULL)
+        return ENS_ENOMEM;
+    const char *mine = conv.changed ? conv.mine : admin_state.sys->opts.convention.capabilities;
+    char *next = NULL;
+    int rc = ens__caps_set(mine, v->key, v->op == ENS_CAPSET_SET ? v->value : NULL, &next, why);
+    if (rc < 0)
+        return rc;
+    char *full = ens__caps_compose(conv.host, next);
+    if (full == NULL) {
+        free(next);
+        return ENS_ENOMEM;
+    }
+    free(conv.mine);
+    free(conv.own);
+    conv.mine = next;
+    conv.own = full;
+    conv.changed = true;
+    return 0;
+}
+
+void ens__admin_do_capset(arec *r, const ens_msg *m)
+{
+    const ens__ctl_caps_v *v = m->value;
+    if (r == admin_state.gateway)
+        return; /* the gateway reports capabilities, it does not set them */
+    const char *why = NULL;
+    int status = caps_change(v, &why);
+    char who[ENS_ADDR_STRLEN];
+    ens_addr_format(r->addr, who, sizeof(who));
+    if (status == 0)
+        ens__log(admin_state.sys, NULL, ENS_LOG_INFO, "capability %s %s%s%s (asked by %s)", v->key,
+                 v->op == ENS_CAPSET_SET ? "set to \"" : "removed",
+                 v->op == ENS_CAPSET_SET ? v->value : "", v->op == ENS_CAPSET_SET ? "\"" : "", who);
+    else if (why != NULL)
+        ens__log(admin_state.sys, NULL, ENS_LOG_INFO, "capability change refused (asked by %s): %s",
+                 who, why);
+    if (m->hdr.corr != 0 && r->ctl >= 0) {
+        ens__ctl_status_v ack = {r->addr, status};
+        ens__admin_ctl_out(r, r->addr, &ens__ctl_ack, &ack, m->hdr.corr, -1, false);
+    }
+    if (status != 0)
+        return;
+    ens__admin_gateway_caps();
+    evict_misfits(conv.own);
 }

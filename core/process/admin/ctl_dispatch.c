@@ -537,6 +537,7 @@ static const ctl_handler handlers[] = {
     {&ens__ctl_gwname, ens__admin_wide_on_ctl},
     {&ens__ctl_gwspawn, ens__admin_place_on_ctl},
     {&ens__ctl_convsub, ens__admin_do_convsub},
+    {&ens__ctl_capset, ens__admin_do_capset},
     {&ens_msg_convention_update, ens__admin_conv_update},
 };
 

@@ -454,8 +454,10 @@ static int gateway_fork(void)
     ens__admin_rec_index(r);
     pid_t pid = 0;
     int ctl = -1, tx = -1, ready = 0;
-    int rc = ens__gateway_start(s, admin_state.pid, r->addr, s->opts.call_timeout_ms, &pid, &ctl,
-                                &tx, &ready);
+    /* It starts with the capabilities as they are now, changed at run time
+     * or not: its record never shows older ones. */
+    int rc = ens__gateway_start(s, admin_state.pid, r->addr, ens__admin_own_caps(),
+                                s->opts.call_timeout_ms, &pid, &ctl, &tx, &ready);
     if (rc < 0) {
         ens__admin_rec_free(r);
         return rc;

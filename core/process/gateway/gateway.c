@@ -44,6 +44,17 @@ typedef struct grx {
     ens_frag_asm pieces;
 } grx;
 
+/* A member the membership follower reported left or unreachable: frames
+ * for it are dead letters ("node gone") until it is seen joined again. */
+typedef struct gone_node {
+    uint32_t node;
+    int32_t change; /* ENS_MEMBER_LEFT or ENS_MEMBER_UNREACHABLE */
+} gone_node;
+
+/* Departed members remembered; past this the oldest is forgotten, and a
+ * frame for it falls back to the ping rule (no responders: a dead letter). */
+#define GONE_MAX 4096u
+
 static struct {
     ens_system *s;
     ens_addr self;
@@ -63,6 +74,8 @@ static struct {
     int64_t held_since;    /* ms: the last time a held message moved on */
     ens_gw_batch *out;     /* frames gathered this turn, one batch per node */
     size_t n_out, cap_out;
+    gone_node *gone; /* members that left or went silent, newest last */
+    size_t n_gone, cap_gone;
 } gw;
 
 static uint32_t node_wait_ms(void)
@@ -128,7 +141,11 @@ static int inbound(const uint8_t *data, size_t len)
                 h.target.node, gw.self.node);
         return 0;
     }
-    if (!ens_addr_is_none(h.sender) && h.sender.node == gw.self.node) {
+    /* A frame from another system names a sender of its own, except one
+     * forwarded back here (ens_forward keeps the original sender, as a
+     * local forward does). */
+    if (!ens_addr_is_none(h.sender) && h.sender.node == gw.self.node &&
+        !(h.flags & ENS_FRAME_FORWARDED)) {
         refused(data, len, ENS_EBADFRAME,
                 "a frame from NATS that names a sender of this system: refused");
         return 0;
@@ -232,12 +249,57 @@ static void take_inbound(void)
     }
 }
 
-/* ---- membership: the bucket's changes to the admin ------------------ */
+/* ---- membership: routing, and the bucket's changes to the admin ----- */
+
+static gone_node *gone_find(uint32_t node)
+{
+    for (size_t i = 0; i < gw.n_gone; i++)
+        if (gw.gone[i].node == node)
+            return &gw.gone[i];
+    return NULL;
+}
+
+/* Routing follows membership: a member that left (its record deleted) or
+ * went silent (unreachable) gets no more frames, one seen joined again
+ * gets them again. A node never reported keeps the ping rule. */
+static void route_change(uint32_t node, int32_t change)
+{
+    if (node == 0 || node == gw.self.node)
+        return;
+    gone_node *g = gone_find(node);
+    if (change == ENS_MEMBER_JOINED) {
+        if (g != NULL)
+            *g = gw.gone[--gw.n_gone];
+        return;
+    }
+    if (change != ENS_MEMBER_LEFT && change != ENS_MEMBER_UNREACHABLE)
+        return;
+    if (g != NULL) {
+        g->change = change;
+        return;
+    }
+    if (gw.n_gone == GONE_MAX) {
+        memmove(gw.gone, gw.gone + 1, (GONE_MAX - 1) * sizeof(*gw.gone));
+        gw.n_gone--;
+    }
+    if (gw.n_gone == gw.cap_gone) {
+        size_t cap = gw.cap_gone != 0 ? gw.cap_gone * 2 : 16;
+        gone_node *t = ens__realloc(gw.gone, cap * sizeof(*t));
+        if (t == NULL) {
+            ens__alloc_failed(gw.s, "a departed member is still routed to");
+            return;
+        }
+        gw.gone = t;
+        gw.cap_gone = cap;
+    }
+    gw.gone[gw.n_gone++] = (gone_node){node, change};
+}
 
 static void members_deliver(void)
 {
     for (ens_gw_change *c = ens__gw_members_take(gw.members), *next; c != NULL; c = next) {
         next = c->next;
+        route_change(c->v.node, c->v.change);
         if (ens__ctl_send(gw.ctl, gw.self, &ens_msg_convention_update, &c->v, 0, NULL, 0) < 0)
             ens__log(gw.s, NULL, ENS_LOG_ERROR,
                      "gateway: a change of member %u was not handed to the admin",
@@ -331,6 +393,16 @@ static void outbound(const uint8_t *frame, size_t len)
     }
     if (h.target.node == gw.self.node || h.target.node == 0) {
         dead_letter(frame, len, "a message for this system reached its gateway");
+        return;
+    }
+    const gone_node *g = gone_find(h.target.node);
+    if (g != NULL) {
+        char reason[160];
+        snprintf(reason, sizeof(reason), "node %" PRIu32 ": node gone (%s)", h.target.node,
+                 g->change == ENS_MEMBER_LEFT
+                     ? "its system left the convention"
+                     : "unreachable: no heartbeat from its system; until it is seen again");
+        dead_letter(frame, len, reason);
         return;
     }
     const char *why = NULL;
@@ -469,6 +541,13 @@ static bool handle_ctl(void)
             /* a spawn on another system, or the admin's answer to one */
         } else if (t == ens__ctl_gwname.id) {
             ens__gw_names_request(gw.names, m->value, m->hdr.corr);
+        } else if (t == ens__ctl_gwcaps.id && gw.members != NULL) {
+            const ens__ctl_caps_v *v = m->value;
+            int crc = ens__gw_members_set_caps(gw.members, v->value);
+            if (crc < 0)
+                ens__log(gw.s, NULL, ENS_LOG_ERROR,
+                         "gateway: the member record keeps the old capabilities: %s",
+                         ens_strerror(crc));
         }
         for (int i = taken ? 1 : 0; i < nfds; i++)
             close(fds[i]);
@@ -498,7 +577,7 @@ _Noreturn static void gateway_end(int status)
 
 /* ---- the loop ------------------------------------------------------- */
 
-_Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx)
+_Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx, const char *caps)
 {
     ens__proctitle("ens-gateway %s", s->name);
     gw.s = s;
@@ -527,7 +606,7 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
         _exit(ENS_PROC_EXIT_NO_ACTOR);
     gw.names = ens__gw_names_open(s, gw.nats, ctl, self, gw.wake);
     gw.spawn = ens__gw_spawn_open(s, gw.nats, ctl, self, gw.wake);
-    int mrc = ens__gw_members_start(s, gw.nats, self.node, getppid(), gw.wake, &gw.members);
+    int mrc = ens__gw_members_start(s, gw.nats, self.node, getppid(), gw.wake, caps, &gw.members);
     if (mrc < 0)
         ens__log(s, NULL, ENS_LOG_ERROR, "gateway: no membership of the convention: %s",
                  ens_strerror(mrc));
@@ -587,8 +666,8 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     }
 }
 
-int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, uint32_t wait_ms, pid_t *pid,
-                       int *ctl, int *tx, int *ready)
+int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, const char *caps,
+                       uint32_t wait_ms, pid_t *pid, int *ctl, int *tx, int *ready)
 {
     *pid = 0;
     *ctl = *tx = -1;
@@ -622,7 +701,7 @@ int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, uint32_t wait_
                 keep[j - 1] = t;
             }
         ens__close_fds_except(keep, nk);
-        gateway_main(s, self, ch[1], conn[1]);
+        gateway_main(s, self, ch[1], conn[1], caps);
     }
     close(ch[1]);
     close(conn[1]);

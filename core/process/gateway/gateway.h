@@ -17,6 +17,12 @@
  * frames to one address share one connection to the gateway, one NATS
  * connection publishes them in order, the receiving gateway's one
  * subscription delivers them in order onto one connection to the target.
+ *
+ * Routing follows membership (gateway_members.h): a frame for a node the
+ * membership follower reported left or unreachable is a dead letter at
+ * once ("node gone"; a request gets ENS_ENOACTOR), until that node is
+ * reported joined again. A node never reported is asked on its ping
+ * subject before its first frame (gateway_nats.h).
  */
 #ifndef ENS_CORE_GATEWAY_H
 #define ENS_CORE_GATEWAY_H
@@ -29,14 +35,16 @@
 /* In the admin (single-threaded, no NATS code: the gateway's libnats runs
  * only in the forked child): fork the gateway of s, whose convention
  * options are set, as the admin's child that dies with it; self is its
- * address (node: this system's). Then wait up to wait_ms for it to say
+ * address (node: this system's), caps the system's full capabilities now
+ * (the admin's, as changed at run time; borrowed: the child has its copy
+ * of the admin's memory), which its member record holds. Then wait up to wait_ms for it to say
  * whether it is connected and subscribed: *ready is 0, or ENS_EAGAIN when it
  * is not connected yet (it goes on trying; it logged why), or the error it
  * ended with. On success *pid is the gateway, *ctl the admin's end of its
  * control channel and *tx the sending end of the admin's connection to it
  * (both non-blocking, owned by the caller). Errors: ENS_EIO (no
  * socketpair), ENS_EAGAIN / ENS_ENOMEM (fork). */
-int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, uint32_t wait_ms, pid_t *pid,
-                       int *ctl, int *tx, int *ready);
+int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, const char *caps,
+                       uint32_t wait_ms, pid_t *pid, int *ctl, int *tx, int *ready);
 
 #endif

@@ -41,6 +41,10 @@
 #endif
 
 #define JS_WAIT_MS 2000 /* JetStream API calls (bind, create, put, delete) */
+/* The longest the thread waits on the bucket's subscription before it
+ * looks for a record handed over (ens__gw_members_set_caps): libnats has
+ * no way to wake a wait for the next message but a message. */
+#define HANDOVER_WAIT_MS 50
 
 /* A member as this gateway sees it (the thread's own). */
 typedef struct seen {
@@ -65,9 +69,11 @@ struct ens_gw_members {
     kvStore *kv;
     natsSubscription *live; /* the bucket's subjects (NULL: not yet) */
     pthread_t thread;
-    pthread_mutex_t lock;   /* the queue, `live` and `stop` */
-    pthread_cond_t stopped; /* signalled with stop (CLOCK_MONOTONIC) */
+    pthread_mutex_t lock;   /* the queue, `live`, `stop` and `handed` */
+    pthread_cond_t stopped; /* signalled with stop or handed (CLOCK_MONOTONIC) */
     bool stop;
+    char *handed; /* a new record for the thread to put at once, or NULL */
+    pid_t admin;
     ens_gw_change *head, *tail;
     /* the thread's own: */
     seen *seen;
@@ -422,6 +428,15 @@ static void *members_main(void *arg)
     uint64_t hb_ns = (uint64_t)m->hb_ms * 1000000u;
     uint64_t next_put = 0, next_check = mono_ns() + hb_ns / 2;
     while (!stopping(m)) {
+        pthread_mutex_lock(&m->lock);
+        char *handed = m->handed;
+        m->handed = NULL;
+        pthread_mutex_unlock(&m->lock);
+        if (handed != NULL) { /* the capabilities changed: the others learn it now */
+            free(m->record);
+            m->record = handed;
+            next_put = 0;
+        }
         uint64_t now = mono_ns();
         if (m->live == NULL && !open_bucket(m)) {
             next_put = now + hb_ns;
@@ -445,11 +460,13 @@ static void *members_main(void *arg)
             ts.tv_sec += (time_t)(ns / 1000000000u);
             ts.tv_nsec = (long)(ns % 1000000000u);
             pthread_mutex_lock(&m->lock);
-            if (!m->stop)
+            if (!m->stop && m->handed == NULL)
                 pthread_cond_timedwait(&m->stopped, &m->lock, &ts);
             pthread_mutex_unlock(&m->lock);
             continue;
         }
+        if (wait_ms > HANDOVER_WAIT_MS)
+            wait_ms = HANDOVER_WAIT_MS;
         natsMsg *msg = NULL;
         natsStatus st = natsSubscription_NextMsg(&msg, m->live, wait_ms);
         if (st == NATS_OK) {
@@ -474,40 +491,35 @@ static void *members_main(void *arg)
 
 /* ---- start and stop -------------------------------------------------- */
 
-/* This member's record: who it is, then each capability (the built-ins
- * and the system's own) as a "cap." line. Owned by the caller; NULL when
- * out of memory. */
-static char *record_build(const ens_system *s, pid_t admin, uint32_t hb_ms)
+/* This member's record: who it is, then each capability of caps (the
+ * system's full capabilities, the built-ins first, each line ending in
+ * '\n') as a "cap." line. Owned by the caller; NULL when out of memory. */
+static char *record_build(const ens_system *s, pid_t admin, uint32_t hb_ms, const char *caps)
 {
     char host[256];
     ens__caps_host(host, sizeof(host));
-    char *caps = ens__caps_compose(host, s->opts.convention.capabilities);
-    if (caps == NULL)
-        return NULL;
     size_t lines = 0;
     for (const char *p = caps; *p != '\0'; p++)
         lines += *p == '\n';
     size_t cap = 512 + strlen(s->name) + strlen(host) + strlen(caps) + 4 * lines;
     char *out = malloc(cap);
-    if (out == NULL) {
-        free(caps);
+    if (out == NULL)
         return NULL;
-    }
     int n = snprintf(out, cap,
                      "system=%s\nhost=%s\npid=%d\nversion=%s\nstarted=%" PRId64
                      "\nheartbeat_ms=%" PRIu32 "\n",
                      s->name, host, (int)admin, ENS_VERSION_TEXT, s->started_ms, hb_ms);
     for (const char *line = caps; *line != '\0' && n > 0;) {
-        const char *nl = strchr(line, '\n'); /* ens__caps_compose ends each line */
-        n += snprintf(out + n, cap - (size_t)n, "cap.%.*s\n", (int)(nl - line), line);
-        line = nl + 1;
+        const char *nl = strchr(line, '\n');
+        int len = nl != NULL ? (int)(nl - line) : (int)strlen(line);
+        n += snprintf(out + n, cap - (size_t)n, "cap.%.*s\n", len, line);
+        line += len + (nl != NULL);
     }
-    free(caps);
     return out;
 }
 
 int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t admin, int wake_fd,
-                          ens_gw_members **out)
+                          const char *caps, ens_gw_members **out)
 {
     *out = NULL;
     ens_gw_members *m = calloc(1, sizeof(*m));
@@ -521,7 +533,8 @@ int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t ad
     m->wake_fd = wake_fd;
     snprintf(m->bucket, sizeof(m->bucket), "ens-%s-members", s->opts.convention.name);
     snprintf(m->key, sizeof(m->key), "%" PRIu32, node);
-    m->record = record_build(s, admin, m->hb_ms);
+    m->admin = admin;
+    m->record = caps != NULL ? record_build(s, admin, m->hb_ms, caps) : NULL;
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = JS_WAIT_MS;
@@ -545,6 +558,21 @@ int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t ad
         return ENS_EAGAIN;
     }
     *out = m;
+    return 0;
+}
+
+int ens__gw_members_set_caps(ens_gw_members *m, const char *caps)
+{
+    if (m == NULL || caps == NULL)
+        return ENS_EINVAL;
+    char *record = record_build(m->sys, m->admin, m->hb_ms, caps);
+    if (record == NULL)
+        return ENS_ENOMEM;
+    pthread_mutex_lock(&m->lock);
+    free(m->handed); /* a record not put yet is outdated by this one */
+    m->handed = record;
+    pthread_cond_signal(&m->stopped);
+    pthread_mutex_unlock(&m->lock);
     return 0;
 }
 
@@ -603,6 +631,7 @@ void ens__gw_members_stop(ens_gw_members *m, bool leave, uint32_t wait_ms)
     free(m->seen);
     pthread_cond_destroy(&m->stopped);
     pthread_mutex_destroy(&m->lock);
+    free(m->handed);
     free(m->record);
     free(m);
 }

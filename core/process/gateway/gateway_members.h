@@ -50,11 +50,20 @@ typedef struct ens_gw_members ens_gw_members;
 
 /* Start the membership of node `node` of s (its convention options) on the
  * connection of g: its thread binds or creates the bucket, puts the record
- * (admin: the admin's pid), watches, and tries again every heartbeat while
- * NATS does not answer (logged once). wake_fd (borrowed) is written when
- * changes wait. Returns 0, or ENS_ENOMEM / ENS_EAGAIN (no thread). */
+ * (admin: the admin's pid; caps: the system's full capabilities now, as
+ * the admin holds them, borrowed), watches, and tries again every
+ * heartbeat while NATS does not answer (logged once). wake_fd (borrowed)
+ * is written when changes wait. Returns 0, or ENS_ENOMEM / ENS_EAGAIN (no
+ * thread). */
 int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t admin, int wake_fd,
-                          ens_gw_members **out);
+                          const char *caps, ens_gw_members **out);
+
+/* The system's capabilities changed to caps (borrowed): the record is
+ * rebuilt and handed to the thread, which puts it at once (within
+ * HANDOVER_WAIT_MS of gateway_members.c, or when the bucket answers again)
+ * and with every heartbeat after. Returns 0, ENS_EINVAL (NULL m or caps),
+ * ENS_ENOMEM (the old record stays). */
+int ens__gw_members_set_caps(ens_gw_members *m, const char *caps);
 
 /* The changes waiting, oldest first (owned by the caller: free each), or
  * NULL. */

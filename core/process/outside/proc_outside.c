@@ -501,6 +501,27 @@ static int po_names(ens_system *s, ens_actor *caller, ens_names_req *req)
     return o->spawn_reply.status;
 }
 
+/* A capability of the system: one request to the admin
+ * (core/process/admin/convention.c), answered like a name request. */
+static int po_capability_set(ens_system *s, ens_actor *caller, const char *key, const char *value)
+{
+    (void)caller;
+    outside *o = base_of(s);
+    if (o->admin_gone)
+        return ENS_ESHUTDOWN;
+    o->spawn_corr = ++s->next_corr;
+    o->spawn_done = false;
+    o->spawn_why[0] = '\0';
+    ens__ctl_caps_v v = {value != NULL ? ENS_CAPSET_SET : ENS_CAPSET_UNSET, (char *)key,
+                         (char *)(value != NULL ? value : "")};
+    if (ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_capset, &v, o->spawn_corr, NULL, 0) < 0)
+        return ENS_ESHUTDOWN;
+    int rc = run_until(s, spawn_done, s->opts.call_timeout_ms);
+    if (rc < 0)
+        return rc;
+    return o->spawn_reply.status;
+}
+
 static int po_run(ens_system *s, uint32_t timeout_ms)
 {
     /* Actors run by themselves: send what waits, take in what arrived,
@@ -610,6 +631,7 @@ static const ens__host_ops outside_host = {
     .status = po_status,
     .names = po_names,
     .kill = po_kill,
+    .capability_set = po_capability_set,
 };
 
 static const ens__outside_ops outside_loop = {

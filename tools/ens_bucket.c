@@ -1,0 +1,107 @@
+/*
+ * tools/ens_bucket.c - reading a convention's key-value bucket from the
+ * NATS server (tools/ens_bucket.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ens_bucket.h"
+#include "ens_tool.h"
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ens_tool_bucket_open(ens_tool_bucket *b, const char *prog, const char *url, const char *bucket,
+                         long timeout_ms)
+{
+    memset(b, 0, sizeof(*b));
+    natsStatus st = natsOptions_Create(&b->opts);
+    if (st == NATS_OK)
+        st = natsOptions_SetURL(b->opts, url); /* a comma-separated list too */
+    if (st == NATS_OK)
+        st = natsOptions_SetTimeout(b->opts, timeout_ms);
+    if (st == NATS_OK)
+        st = natsConnection_Connect(&b->nc, b->opts);
+    if (st != NATS_OK) {
+        fprintf(stderr, "%s: cannot connect to %s: %s\n", prog, ens_tool_esc(url),
+                natsStatus_GetText(st));
+        return ENS_TOOL_BUCKET_ERROR;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = timeout_ms;
+    st = natsConnection_JetStream(&b->js, b->nc, &jo);
+    if (st == NATS_OK)
+        st = js_KeyValue(&b->kv, b->js, bucket);
+    if (st == NATS_NOT_FOUND)
+        return ENS_TOOL_BUCKET_MISSING;
+    char stream[160], filter[160];
+    snprintf(stream, sizeof(stream), "KV_%s", bucket);
+    snprintf(filter, sizeof(filter), "$KV.%s.>", bucket);
+    jsOptions so;
+    jsOptions_Init(&so);
+    so.Wait = timeout_ms;
+    so.Stream.Info.SubjectsFilter = filter;
+    jsErrCode jerr = 0;
+    if (st == NATS_OK)
+        st = js_GetStreamInfo(&b->info, b->js, stream, &so, &jerr);
+    if (st != NATS_OK) {
+        fprintf(stderr, "%s: the bucket %s: %s\n", prog, ens_tool_esc(bucket),
+                natsStatus_GetText(st));
+        return ENS_TOOL_BUCKET_ERROR;
+    }
+    size_t prefix = strlen(filter) - 1;
+    int n = b->info->State.Subjects != NULL ? b->info->State.Subjects->Count : 0;
+    b->keys = calloc(n > 0 ? (size_t)n : 1, sizeof(*b->keys));
+    if (b->keys == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return ENS_TOOL_BUCKET_ERROR;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *subject = b->info->State.Subjects->List[i].Subject;
+        if (subject != NULL && strlen(subject) > prefix)
+            b->keys[b->count++] = subject + prefix;
+    }
+    qsort(b->keys, b->count, sizeof(*b->keys), key_cmp);
+    return 0;
+}
+
+char *ens_tool_bucket_get(ens_tool_bucket *b, const char *key, int *len, int64_t *created_ns)
+{
+    kvEntry *e = NULL;
+    if (b->kv == NULL || kvStore_Get(&e, b->kv, key) != NATS_OK)
+        return NULL;
+    int n = kvEntry_ValueLen(e);
+    if (n < 0)
+        n = 0;
+    char *value = malloc((size_t)n + 1);
+    if (value != NULL) {
+        if (n > 0)
+            memcpy(value, kvEntry_Value(e), (size_t)n);
+        value[n] = '\0';
+        *len = n;
+        if (created_ns != NULL)
+            *created_ns = kvEntry_Created(e);
+    }
+    kvEntry_Destroy(e);
+    return value;
+}
+
+void ens_tool_bucket_close(ens_tool_bucket *b)
+{
+    free(b->keys);
+    if (b->info != NULL)
+        jsStreamInfo_Destroy(b->info);
+    if (b->kv != NULL)
+        kvStore_Destroy(b->kv);
+    if (b->js != NULL)
+        jsCtx_Destroy(b->js);
+    if (b->nc != NULL)
+        natsConnection_Destroy(b->nc);
+    if (b->opts != NULL)
+        natsOptions_Destroy(b->opts);
+    memset(b, 0, sizeof(*b));
+}

@@ -1,0 +1,47 @@
+/*
+ * tools/ens_bucket.h - reading a convention's JetStream key-value bucket
+ * straight from the NATS server, for `ens members` and `ens names --nats`
+ * (no system on this host needed). Internal to the tool.
+ *
+ * The keys come from the bucket's stream (its subjects, with a subjects
+ * filter), not from kvStore_Keys: that uses libnats's watch, which the
+ * gateway avoids too. A key listed may have been deleted since (its last
+ * entry a delete marker): kvStore_Get then answers NATS_NOT_FOUND.
+ */
+#ifndef ENS_TOOL_BUCKET_H
+#define ENS_TOOL_BUCKET_H
+
+#include <stddef.h>
+
+#include <nats/nats.h>
+
+typedef struct ens_tool_bucket {
+    natsOptions *opts;
+    natsConnection *nc;
+    jsCtx *js;
+    kvStore *kv;
+    jsStreamInfo *info;
+    const char **keys; /* sorted; point into info */
+    size_t count;
+} ens_tool_bucket;
+
+/* What ens_tool_bucket_open says besides 0. */
+enum { ENS_TOOL_BUCKET_ERROR = 1, ENS_TOOL_BUCKET_MISSING = 3 };
+
+/* Connect to url (one server or a comma-separated list), waiting at most
+ * timeout_ms, and read the keys of bucket. Returns 0; or
+ * ENS_TOOL_BUCKET_ERROR after printing why ("PROG: cannot connect to URL:
+ * ...", out of memory, the server's error); or ENS_TOOL_BUCKET_MISSING,
+ * printing nothing, when the server has no such bucket. Whatever it
+ * returns, ens_tool_bucket_close(b) frees what was opened. */
+int ens_tool_bucket_open(ens_tool_bucket *b, const char *prog, const char *url, const char *bucket,
+                         long timeout_ms);
+
+/* The value of key in the open bucket b, as a NUL-terminated copy the
+ * caller frees (*len its length), or NULL: no such key (deleted meanwhile)
+ * or out of memory. created_ns (may be NULL): the entry's time stamp. */
+char *ens_tool_bucket_get(ens_tool_bucket *b, const char *key, int *len, int64_t *created_ns);
+
+void ens_tool_bucket_close(ens_tool_bucket *b);
+
+#endif
