@@ -27,9 +27,11 @@
 #include <unistd.h>
 
 #include "core/inproc/inproc_services.h"
+#include "core/runtime/caps.h"
 #include "core/runtime/names.h"
 #include "core/runtime/runtime.h"
 #include "core/wire/why.h"
+#include "ensemble/convention.h"
 #include "ensemble/error.h"
 #include "ensemble/status.h"
 
@@ -331,6 +333,52 @@ static int spawn_at(ens_system *s, ens_actor *parent, const ens_actor_def *d, ui
     return 0;
 }
 
+/* A definition placed by capabilities (convention.h, "Placement") runs
+ * here only if the built-ins (the one system there is has no others) meet
+ * it. Returns 0 (it fits), ENS_ENOPLACE (outside: ens_errmsg says why), 1
+ * (inside: *out is an address with no actor, its parent hears child-exited
+ * ENS_EXIT_NOPLACE), ENS_ENOMEM. Either way one no_place journal row. */
+static int place_here(ens_system *s, ens_actor *parent, const ens_actor_def *d, ens_addr *out)
+{
+    if ((d->requirements == NULL || d->requirements[0] == NULL) && d->capability_check == NULL)
+        return 0;
+    char host[256], why[256] = "";
+    ens__caps_host(host, sizeof(host));
+    char *caps = ens__caps_compose(host, NULL);
+    if (caps == NULL)
+        return ENS_ENOMEM;
+    bool ok = ens_capabilities_meet(caps, d->requirements, why, sizeof(why));
+    if (ok && d->capability_check != NULL && !d->capability_check(caps)) {
+        ok = false;
+        snprintf(why, sizeof(why), "the capability check refused");
+    }
+    free(caps);
+    if (ok)
+        return 0;
+    char text[512];
+    snprintf(text, sizeof(text), "no system can run %s: %s: %s", d->name, s->name, why);
+    inproc *b = base_of(s);
+    ens_addr addr = ENS_ADDR_NONE;
+    if (parent != NULL)
+        addr = (ens_addr){b->next_id++, s->node, 0};
+    ens_event ev = {.kind = ENS_EV_NOPLACE,
+                    .actor = addr,
+                    .parent = parent != NULL ? parent->addr : ENS_ADDR_NONE,
+                    .error = ENS_ENOPLACE,
+                    .actor_type = (char *)d->name,
+                    .reason = text};
+    ens__event(s, &ev);
+    if (parent == NULL) {
+        ens__errmsg_set("%s", text);
+        return ENS_ENOPLACE;
+    }
+    ens_child_exited_v ce = {addr, ENS_EXIT_NOPLACE, 0, ENS_ENOPLACE, 1};
+    ens__send_frame(s, addr, parent->addr, &ens_msg_child_exited, &ce, ENS_FRAME_SYSTEM, 0, 0,
+                    false);
+    *out = addr;
+    return 1;
+}
+
 static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
                     const ens_actor_def *shown, uint8_t *arg_frame, size_t arg_len, bool sync,
                     uint32_t flags, ens_addr *out)
@@ -338,6 +386,11 @@ static int ip_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
     inproc *b = base_of(s);
     if (flags & ENS__SPAWN_AT)
         return spawn_at(s, parent, d, arg_frame, arg_len, flags, out);
+    int placed = place_here(s, parent, d, out);
+    if (placed != 0) {
+        free(arg_frame);
+        return placed < 0 ? placed : 0;
+    }
     uint64_t i = b->next_id - ENS_ID_FIRST_ACTOR;
     if (i >= b->cap_actors) {
         size_t cap = b->cap_actors ? b->cap_actors * 2 : 64;
@@ -815,6 +868,8 @@ static int ip_names(ens_system *s, ens_actor *caller, ens_names_req *req)
                           &req->addr);
         if (rc < 0)
             return rc;
+        if (lookup(s, req->addr) == NULL)
+            return 0; /* no place for it (child exited NOPLACE): nothing to name */
         rc = ens__names_set(&b->names, req->name, req->addr);
         if (rc == ENS_EEXIST) { /* its init named it otherwise: the asked name wins */
             ens__names_drop_addr(&b->names, req->addr);

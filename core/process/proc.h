@@ -154,6 +154,41 @@ typedef struct {
                       (core/process/proc_zygote.c), with the control channel, the stage
                       memfd and the receiving end: become this actor */
 
+/* Remote spawn and placement, between the admin and the gateway of a system
+ * in a convention (core/process/admin/placement.c,
+ * core/process/gateway/gateway_spawn.c); the same frame crosses NATS
+ * between two gateways (ASK as the request, ANSWER as the reply). */
+enum ens_gwspawn_op {
+    ENS_GWSPAWN_ASK = 1, /* admin -> gateway (corr): spawn type `name` on node `node`; the
+                            gateway -> the other gateway over NATS, `node` then the asker's */
+    ENS_GWSPAWN_ANSWER,  /* gateway -> admin (the ASK's corr), and over NATS: status (0: addr
+                            is the new actor), why (a refusal's text) */
+    ENS_GWSPAWN_FOREIGN, /* gateway -> admin (corr: the gateway's): another node's ASK; answered
+                            as any spawn (ens.ctl.InitFailed with the why, ens.ctl.Spawned) */
+    ENS_GWSPAWN_ACTORS,  /* admin -> gateway: this system's actor count (`actors`), for its
+                            member record */
+};
+
+/* Bounds the receiving side checks on a spawn from another node. */
+#define ENS_GWSPAWN_NAME_MAX 128u  /* type name bytes */
+#define ENS_GWSPAWN_WHY_MAX  1024u /* a refusal's text */
+#define ENS_GWSPAWN_ARG_MAX  (ENS_CTL_MAX - 1024u)
+
+typedef struct {
+    int32_t op; /* enum ens_gwspawn_op */
+    int32_t status;
+    uint32_t node;    /* ASK to the gateway: the node asked; over NATS and FOREIGN: the asker */
+    uint32_t flags;   /* enum ens_spawn_flag (public flags only) */
+    int32_t sync;     /* 1: answered once init ran (a spawn from outside) */
+    uint32_t actors;  /* ACTORS: the count */
+    ens_addr parent;  /* an actor of the asking node, or none (top level) */
+    ens_addr addr;    /* ANSWER: the new actor */
+    char *name;       /* the registered type name */
+    char *why;        /* ANSWER: why not, or NULL */
+    ens_bytes arg;    /* encoded start-argument frame, or empty */
+} ens__ctl_gwspawn_v; /* "S(iiuuiu$(Uuu)$(Uuu)ss)B" ens.ctl.GwSpawn */
+
+extern ens_msgtype ens__ctl_gwspawn;
 extern ens_msgtype ens__ctl_fork;
 /* "ens.ctl.Spare" (an ens__ctl_flag_v, enable: how many): admin -> zygote, make more spares. */
 extern ens_msgtype ens__ctl_spare;

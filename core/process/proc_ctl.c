@@ -35,6 +35,8 @@ ens_msgtype ens__ctl_spare = {"ens.ctl.Spare", "S(iu)", sizeof(ens__ctl_flag_v),
 ens_msgtype ens__ctl_name = {"ens.ctl.Name", "S(is)", sizeof(ens__ctl_name_v), 0, 0};
 ens_msgtype ens__ctl_gwname = {"ens.ctl.GwName", "S(ii" ENS_ADDR_FMT "Us)",
                                sizeof(ens__ctl_gwname_v), 0, 0};
+ens_msgtype ens__ctl_gwspawn = {"ens.ctl.GwSpawn", "S(iiuuiu" ENS_ADDR_FMT ENS_ADDR_FMT "ss)B",
+                                sizeof(ens__ctl_gwspawn_v), 0, 0};
 ens_msgtype ens__ctl_spawned = {"ens.ctl.Spawned", "S(" ENS_ADDR_FMT "i)",
                                 sizeof(ens__ctl_status_v), 0, 0};
 ens_msgtype ens__ctl_ack = {"ens.ctl.Ack", "S(" ENS_ADDR_FMT "i)", sizeof(ens__ctl_status_v), 0, 0};
@@ -73,7 +75,7 @@ int ens__ctl_register(void)
         &ens__ctl_status,     &ens__ctl_log,        &ens__ctl_hello,       &ens__ctl_name,
         &ens__ctl_kill,       &ens__ctl_fork,       &ens__ctl_spare,       &ens__ctl_ack,
         &ens__ctl_initfailed, &ens__ctl_poison,     &ens__ctl_release,     &ens__ctl_gwname,
-        &ens__ctl_convsub,    &ens__ctl_capset,     &ens__ctl_gwcaps};
+        &ens__ctl_convsub,    &ens__ctl_capset,     &ens__ctl_gwcaps,      &ens__ctl_gwspawn};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rc = ens_msgtype_register(all[i]);
         if (rc < 0)

@@ -23,6 +23,63 @@
  * Capabilities are text key/values, one "key=value\n" line each in a
  * member's `capabilities`; every member has the built-ins ens.version (the
  * ensemble version, "0.1.0") and ens.host (its host name).
+ *
+ * Placement. An actor definition with requirements or a capability_check
+ * (actor.h) is placed by capabilities when it is spawned (ens_spawn,
+ * ens_spawn_flags); one with neither runs on the system that spawns it, as
+ * without a convention. The spawning system's admin tries, in this order:
+ *  1. its own system, with its own capabilities (the built-ins and
+ *     ens_convention_opts.capabilities);
+ *  2. the members it knows as joined (what its gateway reported: the
+ *     capabilities in their records), the one with the fewest actors first
+ *     (ens_convention_update_v.actors: each member's record carries its
+ *     actor count, at most one of its heartbeats old; it is not a
+ *     capability), ties by the lower node id.
+ * A member is asked only when its capabilities, as its record says, meet
+ * the requirements and the check accepts them. The spawn travels by the
+ * registered type name with the start argument (encoded), the parent
+ * (inside an actor: the caller, on the spawning system; from outside:
+ * none), the public flags and, from outside, "answer once init ran". The
+ * member's admin checks again before it starts anything: the type must be
+ * registered there (ens_actor_register) with requirements or a check, and
+ * its own capabilities of now must meet them; else it refuses. The first
+ * member that starts the actor answers with its address (of that member's
+ * node). Each member that does not fit or refuses adds a reason, "<system
+ * name>: <why>": "b: gpu missing", "b: zone is us, not eu", "b: the
+ * capability check refused", "c: type demo.Trainer not registered", "c: the
+ * system did not answer in time", "a: ..." for the spawning system itself.
+ * When none takes it:
+ *  - from outside, ens_spawn returns ENS_ENOPLACE and ens_errmsg() is "no
+ *    system can run <type>: " and the reasons, separated by "; ";
+ *  - inside an actor, ens_spawn returns 0 and an address at once, as for
+ *    any child; no actor ever lives there (messages to it are dead
+ *    letters) and the parent receives child exited with ENS_EXIT_NOPLACE
+ *    (status ENS_ENOPLACE);
+ *  - either way the journal gets one row of kind no_place (ENS_EV_NOPLACE)
+ *    whose reason is that text.
+ * An init that fails on the member that took the actor is the actor's
+ * failure, not the member's: from outside ENS_EINIT, as locally. The
+ * members are tried one after the other, so from outside a placement that
+ * meets silent members can take longer than call_timeout_ms (each member
+ * asked gets that long).
+ * Only spawns are placed: ens_name_spawn of such a definition, and a
+ * supervisor's children (their addresses are kept by this system), run on
+ * the spawning system if its capabilities fit, else ENS_ENOPLACE. A system
+ * without a convention, and the inproc base, apply the same rule with their
+ * built-ins only (ens.version, ens.host): the definition runs there if they
+ * meet it, else ENS_ENOPLACE (or child exited ENS_EXIT_NOPLACE) with one
+ * no_place row.
+ * A child started on another system has its parent there: ens_parent()
+ * names it, child exited / child restarted / child started reach it through
+ * the gateways, and the parent's end asks it to exit and waits for its
+ * child exited as for a local child. On its own system it is top level: that
+ * system's end stops it as one of its own. A parent that crashes is not
+ * seen by its children on other systems (they keep running; their end's
+ * notice becomes a dead letter).
+ * The spawn requests on NATS (subject ens.<convention>.spawn.<node>) come
+ * from whoever may publish on the server: the receiving gateway checks
+ * every field and bound (core/process/gateway/gateway_spawn.h) and answers
+ * a refusal, with a BADFRAME row, to anything else.
  */
 #ifndef ENSEMBLE_CONVENTION_H
 #define ENSEMBLE_CONVENTION_H
@@ -64,7 +121,8 @@ typedef struct ens_convention_update_v {
     uint32_t node;      /* the member's node (ens_addr.node of its actors) */
     int32_t change;     /* enum ens_member_change */
     uint32_t admin_pid; /* its admin process, on its host */
-    uint32_t spare;     /* 0 */
+    uint32_t actors;    /* its actor count, as its record last said (at most one of its
+                           heartbeats old; not a capability): placement's order */
     int64_t started_ms; /* when it started (Unix time, ms) */
     char *system;       /* its system name */
     char *host;         /* its host name */

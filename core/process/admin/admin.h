@@ -52,6 +52,10 @@
  *  - names_wide.c    in a convention, names across hosts: claims and
  *                    deletions in the convention's bucket asked of the
  *                    gateway, and the cache of other systems' names.
+ *  - placement.c     placement by capabilities: this system, then the
+ *                    members with the fewest actors first; spawns on
+ *                    another system asked of the gateway (ens.ctl.GwSpawn),
+ *                    other systems' spawns checked again and started.
  *
  * Everything here runs on the admin's one thread, from its loop (an event of
  * a turn's batch, or the turn's end), never from a signal handler. A record
@@ -71,6 +75,7 @@
 #include "core/process/proc.h"
 #include "core/process/proc_door.h"
 #include "core/process/proc_zygote.h"
+#include "ensemble/convention.h"
 
 /* Nothing of the admin's is part of the library's interface. */
 #pragma GCC visibility push(hidden)
@@ -437,6 +442,43 @@ void ens__admin_conv_gateway_new(void);
 /* who ended for good: no longer a subscriber. */
 void ens__admin_conv_forget(ens_addr who);
 
+/* The other members the gateway reported (live or unreachable): how many,
+ * the i-th, and the one of node (NULL: none). Borrowed until the next
+ * change of the members. */
+size_t ens__admin_conv_count(void);
+const ens_convention_update_v *ens__admin_conv_at(size_t i);
+const ens_convention_update_v *ens__admin_conv_member(uint32_t node);
+
+/* ---- placement.c -------------------------------------------------------- */
+
+/* True when d is placed by capabilities (it has requirements or a
+ * capability check): ens__admin_place, not ens__admin_spawn. */
+bool ens__admin_placed(const ens_actor_def *d);
+
+/* True when this system's own capabilities meet d (placed or not). */
+bool ens__admin_fits_here(const ens_actor_def *d);
+
+/* Place the spawn m (an ens.ctl.Spawn of `from`, borrowed) of def, which is
+ * placed (ens.ctl.Spawn checked def against its name): this system if its
+ * capabilities fit, else the live members, fewest actors first, ties by
+ * node id; answered when one took it, or ENS_ENOPLACE / child-exited
+ * ENS_EXIT_NOPLACE with one no_place journal row (convention.h,
+ * "Placement"). */
+void ens__admin_place(arec *from, const ens_msg *m, const ens_actor_def *def);
+
+/* An ens.ctl.GwSpawn on r's control channel (only the gateway's are taken):
+ * the answer to a placement's ASK, or another system's spawn (FOREIGN). */
+void ens__admin_place_on_ctl(arec *r, const ens_msg *m);
+
+/* The gateway is gone: the placements waiting for it go on with the next
+ * member (each with the reason), and a new gateway is told the count. */
+void ens__admin_place_gateway_down(void);
+
+/* At a turn's end (monotonic now, ns): tell the gateway the actor count
+ * when it changed, at most every 200 ms. Returns when to look again (0:
+ * not needed). */
+uint64_t ens__admin_place_tick(uint64_t now);
+
 /* This system's capabilities ("key=value\n" lines): the built-ins, then
  * its own (ens_convention_opts.capabilities at start, as changed since by
  * ens_capability_set). Owned by the admin; valid until they change. NULL
@@ -474,6 +516,11 @@ void ens__admin_on_ctl(arec *r);
  * (the name, if any, is this system's alone). */
 void ens__admin_spawn(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr claimed,
                       uint64_t rev);
+
+/* ens__admin_spawn for another system (from: the gateway, which gets the
+ * answer): the new actor's parent is `parent` (an actor of that system, or
+ * none: top level), not from. */
+void ens__admin_spawn_parent(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr parent);
 
 /* r ended before its init was acknowledged: answer the synchronous spawn
  * waiting for it (if any) with its init failure as r reported it

@@ -84,9 +84,12 @@ void ens__admin_close_ctl(arec *r)
  * divided by the top-level actors still to stop (time one does not use
  * passes on to the next); past it, it is killed (a journal row). */
 
+/* An actor started for a parent on another system is top level here: its
+ * parent's end asks it to exit across the gateways, this system's end
+ * stops it as its own. */
 static bool top_level(const arec *r)
 {
-    return !r->outside && ens_addr_is_none(r->parent);
+    return !r->outside && (ens_addr_is_none(r->parent) || r->parent.node != admin_state.sys->node);
 }
 
 /* Kill the actor the shutdown waits for: its share of the time is up. */
@@ -472,6 +475,9 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
         uint64_t silent_at = close_silent(now);
         if (silent_at != 0 && (wake == 0 || silent_at < wake))
             wake = silent_at;
+        uint64_t count_at = ens__admin_place_tick(now);
+        if (count_at != 0 && (wake == 0 || count_at < wake))
+            wake = count_at;
         uint64_t log_at = ens__refusal_flush(s, &admin_state.refusals, now, false);
         if (log_at != 0 && (wake == 0 || log_at < wake))
             wake = log_at;

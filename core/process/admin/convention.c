@@ -120,7 +120,10 @@ static void on_joined(const ens_convention_update_v *v)
     if (x != NULL && x->v.change == ENS_MEMBER_JOINED && same_text(x->v.system, v->system) &&
         same_text(x->v.host, v->host) && same_text(x->v.capabilities, v->capabilities) &&
         x->v.admin_pid == v->admin_pid) {
-        x->gen = conv.gen; /* reported again by a new gateway: nothing changed */
+        /* Reported again by a new gateway, or only its actor count changed
+         * (kept for placement, not a change subscribers hear of). */
+        x->gen = conv.gen;
+        x->v.actors = v->actors;
         return;
     }
     if (x == NULL) {
@@ -185,6 +188,22 @@ void ens__admin_conv_update(arec *r, const ens_msg *m)
     default:
         break;
     }
+}
+
+size_t ens__admin_conv_count(void)
+{
+    return conv.n_m;
+}
+
+const ens_convention_update_v *ens__admin_conv_at(size_t i)
+{
+    return i < conv.n_m ? &conv.m[i].v : NULL;
+}
+
+const ens_convention_update_v *ens__admin_conv_member(uint32_t node)
+{
+    member *x = member_find(node, NULL);
+    return x != NULL ? &x->v : NULL;
 }
 
 void ens__admin_conv_gateway_new(void)

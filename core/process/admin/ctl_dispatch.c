@@ -87,10 +87,22 @@ static void do_spawn(arec *from, const ens_msg *m)
         ens__admin_reincarnate(from, m);
         return;
     }
+    const bool named = v->global != NULL && v->global[0] != '\0';
+    /* A definition with requirements or a capability check is placed by
+     * capabilities (placement.c); the same checks as ens__admin_spawn's
+     * first tell which definition the request names. A named spawn stays
+     * here (the name is this system's claim): placed only to be refused
+     * when this system does not fit. */
+    const ens_actor_def *def =
+        from->foreign ? ens_actor_find(v->name) : (const ens_actor_def *)(uintptr_t)v->def;
+    if (def != NULL && v->name != NULL && def->name != NULL && strcmp(def->name, v->name) == 0 &&
+        ens__admin_placed(def) && (!named || !ens__admin_fits_here(def))) {
+        ens__admin_place(from, m, def);
+        return;
+    }
     /* In a convention a name no actor of this system holds is claimed in
      * the convention's bucket first (names_wide.c): the spawn goes on when
      * the gateway answers. */
-    const bool named = v->global != NULL && v->global[0] != '\0';
     if (named && ens__admin_wide() && !admin_state.shutting_down && ens_name_valid(v->global) &&
         ens_addr_is_none(ens__admin_name_get(v->global))) {
         ens__admin_wide_spawn(from, m);
@@ -99,8 +111,23 @@ static void do_spawn(arec *from, const ens_msg *m)
     ens__admin_spawn(from, v, m->hdr.corr, ENS_ADDR_NONE, 0);
 }
 
+static void spawn_as(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr claimed,
+                     uint64_t rev, const ens_addr *parent);
+
 void ens__admin_spawn(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr claimed,
                       uint64_t rev)
+{
+    spawn_as(from, v, corr, claimed, rev, NULL);
+}
+
+void ens__admin_spawn_parent(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr parent)
+{
+    spawn_as(from, v, corr, ENS_ADDR_NONE, 0, &parent);
+}
+
+/* parent: NULL, the requester's child (none from outside). */
+static void spawn_as(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr claimed,
+                     uint64_t rev, const ens_addr *parent)
 {
     /* The same program image can pass the definition itself; a program
      * connected by name can only name a registered one. */
@@ -135,8 +162,8 @@ void ens__admin_spawn(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_
     if (reply.status == 0) {
         r->addr = wide ? claimed : (ens_addr){admin_state.next_id++, admin_state.sys->node, 0};
         ens__admin_rec_index(r);
-        r->parent = from->outside ? ENS_ADDR_NONE : from->addr;
-        r->parent_inc = from->incarnation;
+        r->parent = parent != NULL ? *parent : from->outside ? ENS_ADDR_NONE : from->addr;
+        r->parent_inc = parent != NULL ? 0 : from->incarnation;
         r->def = def;
         r->shown =
             !from->foreign && v->shown != 0 ? (const ens_actor_def *)(uintptr_t)v->shown : def;
@@ -508,6 +535,7 @@ static const ctl_handler handlers[] = {
     {&ens__ctl_deadletter, on_dead_letter},
     {&ens__ctl_poison, do_poison},
     {&ens__ctl_gwname, ens__admin_wide_on_ctl},
+    {&ens__ctl_gwspawn, ens__admin_place_on_ctl},
     {&ens__ctl_convsub, ens__admin_do_convsub},
     {&ens__ctl_capset, ens__admin_do_capset},
     {&ens_msg_convention_update, ens__admin_conv_update},

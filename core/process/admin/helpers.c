@@ -522,6 +522,7 @@ void ens__admin_gateway_exited(int wstatus)
         ens__admin_rec_free(old); /* senders connected to it see the hang-up */
     }
     ens__admin_wide_gateway_down();
+    ens__admin_place_gateway_down();
     if (admin_state.shutting_down && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
         return; /* its orderly end with the system */
     char how[64];

@@ -24,6 +24,7 @@
 #include "core/process/gateway/gateway_members.h"
 #include "core/process/gateway/gateway_names.h"
 #include "core/process/gateway/gateway_nats.h"
+#include "core/process/gateway/gateway_spawn.h"
 #include "core/process/proc.h"
 #include "core/process/proc_tx.h"
 #include "core/wire/arena.h"
@@ -62,6 +63,7 @@ static struct {
     ens_gw_nats *nats;
     ens_gw_names *names;     /* names across hosts (gateway_names.c) */
     ens_gw_members *members; /* this member's record and the watch (NULL: none) */
+    ens_gw_spawn *spawn;     /* remote spawn (gateway_spawn.c; NULL: none) */
     grx **rx;
     size_t n_rx, cap_rx;
     ens_tx_table tx;
@@ -532,6 +534,11 @@ static bool handle_ctl(void)
             const ens__ctl_conn_v *v = m->value;
             rx_add(fd, v->peer);
             taken = true;
+        } else if (t == ens__ctl_gwspawn.id &&
+                   ((const ens__ctl_gwspawn_v *)m->value)->op == ENS_GWSPAWN_ACTORS) {
+            ens__gw_members_set_actors(gw.members, ((const ens__ctl_gwspawn_v *)m->value)->actors);
+        } else if (ens__gw_spawn_ctl(gw.spawn, gw.s, gw.ctl, gw.self, m)) {
+            /* a spawn on another system, or the admin's answer to one */
         } else if (t == ens__ctl_gwname.id) {
             ens__gw_names_request(gw.names, m->value, m->hdr.corr);
         } else if (t == ens__ctl_gwcaps.id && gw.members != NULL) {
@@ -564,6 +571,7 @@ _Noreturn static void gateway_end(int status)
     ens__tx_drain(&gw.tx, CLOSE_FLUSH_MS, pump_ctl_tx);
     ens__gw_names_close(gw.names);
     ens__gw_nats_close(gw.nats, CLOSE_FLUSH_MS);
+    ens__gw_spawn_close(gw.spawn); /* after: no callback of its can run now */
     _exit(status);
 }
 
@@ -597,6 +605,7 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     if (gw.nats == NULL)
         _exit(ENS_PROC_EXIT_NO_ACTOR);
     gw.names = ens__gw_names_open(s, gw.nats, ctl, self, gw.wake);
+    gw.spawn = ens__gw_spawn_open(s, gw.nats, ctl, self, gw.wake);
     int mrc = ens__gw_members_start(s, gw.nats, self.node, getppid(), gw.wake, caps, &gw.members);
     if (mrc < 0)
         ens__log(s, NULL, ENS_LOG_ERROR, "gateway: no membership of the convention: %s",
@@ -605,6 +614,7 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     size_t cap = 0;
     for (;;) {
         ens__gw_names_tick(gw.names);
+        ens__gw_spawn_tick(gw.spawn);
         ens__tx_flush_all(&gw.tx);
         size_t want = 2 + gw.n_rx + gw.tx.n;
         if (p == NULL || want > cap) {

@@ -64,6 +64,7 @@ struct ens_gw_members {
     char bucket[96];
     char key[16];
     char *record;
+    uint32_t actors; /* this system's actor count, as the admin last said (under lock) */
     jsCtx *js;
     kvStore *kv;
     natsSubscription *live; /* the bucket's subjects (NULL: not yet) */
@@ -190,6 +191,8 @@ static void tell(ens_gw_members *m, uint32_t node, int32_t change, const char *r
     if (record != NULL) {
         c->v.admin_pid = (uint32_t)field_u64(record, "pid");
         c->v.started_ms = (int64_t)field_u64(record, "started");
+        uint64_t actors = field_u64(record, "actors");
+        c->v.actors = actors > UINT32_MAX ? UINT32_MAX : (uint32_t)actors;
     }
     push(m, c);
 }
@@ -402,6 +405,23 @@ static bool open_bucket(ens_gw_members *m)
     return true;
 }
 
+/* Put this member's record, with the actor count the admin last said (a
+ * line that is not a capability: placement orders members by it). */
+static natsStatus put_record(ens_gw_members *m)
+{
+    pthread_mutex_lock(&m->lock);
+    uint32_t actors = m->actors;
+    pthread_mutex_unlock(&m->lock);
+    size_t len = strlen(m->record) + 32;
+    char *text = malloc(len);
+    if (text == NULL)
+        return NATS_NO_MEMORY;
+    snprintf(text, len, "%sactors=%" PRIu32 "\n", m->record, actors);
+    natsStatus st = kvStore_PutString(NULL, m->kv, m->key, text);
+    free(text);
+    return st;
+}
+
 static void *members_main(void *arg)
 {
     ens_gw_members *m = arg;
@@ -421,7 +441,7 @@ static void *members_main(void *arg)
         if (m->live == NULL && !open_bucket(m)) {
             next_put = now + hb_ns;
         } else if (now >= next_put) {
-            natsStatus st = kvStore_PutString(NULL, m->kv, m->key, m->record);
+            natsStatus st = put_record(m);
             if (st != NATS_OK)
                 down(m, "took no heartbeat", st);
             now = mono_ns();
@@ -554,6 +574,15 @@ int ens__gw_members_set_caps(ens_gw_members *m, const char *caps)
     pthread_cond_signal(&m->stopped);
     pthread_mutex_unlock(&m->lock);
     return 0;
+}
+
+void ens__gw_members_set_actors(ens_gw_members *m, uint32_t actors)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->actors = actors;
+    pthread_mutex_unlock(&m->lock);
 }
 
 ens_gw_change *ens__gw_members_take(ens_gw_members *m)

@@ -10,6 +10,8 @@
  * A record is text, one "key=value" line each (the ens CLI reads it too):
  *   system=NAME  host=HOST  pid=ADMIN_PID  version=VERSION
  *   started=UNIX_MS  heartbeat_ms=N  cap.KEY=VALUE (one per capability)
+ *   actors=N (the system's actor count, at most one heartbeat old: not a
+ *   capability; placement tries members with fewer actors first)
  * under the key of the member's node id in decimal.
  *
  * The work runs on a thread of its own (libnats's KV calls block); it
@@ -66,6 +68,10 @@ int ens__gw_members_set_caps(ens_gw_members *m, const char *caps);
 /* The changes waiting, oldest first (owned by the caller: free each), or
  * NULL. */
 ens_gw_change *ens__gw_members_take(ens_gw_members *m);
+
+/* The admin's actor count changed: the next put of the record (at the
+ * next heartbeat) carries it. m NULL: nothing. */
+void ens__gw_members_set_actors(ens_gw_members *m, uint32_t actors);
 
 /* Stop the thread; with leave, delete this member's record first (waiting
  * up to wait_ms for the server), so the others see it "left". Frees m
