@@ -169,7 +169,9 @@ demo: deps build
 	echo; echo "== ens journal --db $(BUILD)/demo-journal.db --count-by kind"; \
 	./$(BUILD)/tools/ens journal --db $(BUILD)/demo-journal.db --count-by kind; \
 	echo; echo "== ens journal --db $(BUILD)/demo-journal.db --kind escalate,breaker"; \
-	./$(BUILD)/tools/ens journal --db $(BUILD)/demo-journal.db --kind escalate,breaker
+	./$(BUILD)/tools/ens journal --db $(BUILD)/demo-journal.db --kind escalate,breaker; \
+	echo; echo "== convention (three systems of one convention on a private nats-server; placement by capabilities)"; \
+	./$(BUILD)/examples/convention
 
 format:
 	$(CLANG_FORMAT) -i $(SOURCES)

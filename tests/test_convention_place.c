@@ -450,6 +450,31 @@ static void test_placed_on_the_member_with_a_gpu(void **state)
     assert_int_equal(ens_exit_request(ctx_a(), r), 0);
 }
 
+/* A system that spawns right after its start, before its gateway has
+ * reported the members: the placement waits for that first view instead of
+ * finding "no member fits" among none known. */
+static void test_a_spawn_at_start_waits_for_the_members(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    wait_members(); /* B and C are in the bucket */
+    char name_d[48];
+    snprintf(name_d, sizeof(name_d), "place-%d-d", (int)getpid());
+    ens_system_opts o = member_opts(name_d, NULL);
+    ens_system *d = NULL;
+    assert_int_equal(ens_system_start(&o, &d), 0);
+    ens_addr t = ENS_ADDR_NONE;
+    int rc = ens_spawn(ens_system_ctx(d), &trainer_def, NULL, NULL, &t);
+    uint32_t own = ens_self(ens_system_ctx(d)).node;
+    ens_system_stop(d, 5000);
+    if (rc == 0) /* a top-level actor of B's: B ends it */
+        ens_exit_request(ens_system_ctx(sys_b), t);
+    if (rc < 0)
+        fail_msg("spawn right after the start: %s (%s)", ens_strerror(rc), ens_errmsg());
+    assert_int_not_equal(t.node, own);
+    assert_int_equal(t.node, node_of(sys_b)); /* C has a gpu too, but not the type */
+}
+
 static void test_no_place_lists_each_member(void **state)
 {
     (void)state;
@@ -749,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_parent_on_another_system),
         cmocka_unit_test(test_hostile_spawn_requests_are_refused),
         cmocka_unit_test(test_without_a_convention_builtins_decide),
+        cmocka_unit_test(test_a_spawn_at_start_waits_for_the_members),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

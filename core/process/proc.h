@@ -234,6 +234,13 @@ typedef struct {
  * ens__ctl_caps_v, value: the system's full capabilities, built-ins
  * first): admin -> gateway, put the member record again with these now. */
 extern ens_msgtype ens__ctl_capset, ens__ctl_gwcaps;
+
+/* "ens.ctl.Joined" (an ens__ctl_flag_v, fields 0): the starting program ->
+ * admin, acknowledged (ens__ctl_ack, status 0) once the system has joined
+ * its convention: the gateway has put this member's record and reported the
+ * members as it found them (at once without a convention). The starting
+ * program waits for it up to call_timeout_ms in ens_system_start. */
+extern ens_msgtype ens__ctl_joined;
 extern ens_msgtype ens__ctl_spawn, ens__ctl_spawned, ens__ctl_connect, ens__ctl_connected,
     ens__ctl_newconn, ens__ctl_closed, ens__ctl_started, ens__ctl_exiting, ens__ctl_event,
     ens__ctl_deadletter, ens__ctl_deadhandler, ens__ctl_shutdown, ens__ctl_status, ens__ctl_log,

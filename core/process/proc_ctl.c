@@ -61,6 +61,7 @@ ens_msgtype ens__ctl_status = {"ens.ctl.Status", "S(iu)", sizeof(ens__ctl_flag_v
 ens_msgtype ens__ctl_convsub = {"ens.ctl.ConvSub", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
 ens_msgtype ens__ctl_capset = {"ens.ctl.CapSet", "S(iss)", sizeof(ens__ctl_caps_v), 0, 0};
 ens_msgtype ens__ctl_gwcaps = {"ens.ctl.GwCaps", "S(iss)", sizeof(ens__ctl_caps_v), 0, 0};
+ens_msgtype ens__ctl_joined = {"ens.ctl.Joined", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
 ens_msgtype ens__ctl_poison = {"ens.ctl.Poison", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
 ens_msgtype ens__ctl_log = {"ens.ctl.Log", "S(s)B", sizeof(ens__ctl_frame_v), 0, 0};
 ens_msgtype ens__ctl_hello = {"ens.ctl.Hello", "S(" ENS_ADDR_FMT "uuuuU)", sizeof(ens__ctl_hello_v),
@@ -75,7 +76,8 @@ int ens__ctl_register(void)
         &ens__ctl_status,     &ens__ctl_log,        &ens__ctl_hello,       &ens__ctl_name,
         &ens__ctl_kill,       &ens__ctl_fork,       &ens__ctl_spare,       &ens__ctl_ack,
         &ens__ctl_initfailed, &ens__ctl_poison,     &ens__ctl_release,     &ens__ctl_gwname,
-        &ens__ctl_convsub,    &ens__ctl_capset,     &ens__ctl_gwcaps,      &ens__ctl_gwspawn};
+        &ens__ctl_convsub,    &ens__ctl_capset,     &ens__ctl_gwcaps,      &ens__ctl_gwspawn,
+        &ens__ctl_joined};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rc = ens_msgtype_register(all[i]);
         if (rc < 0)

@@ -93,10 +93,16 @@ typedef enum ens_base {
  * together with nkey_seed_file; nkey without nkey_seed_file or the reverse; tls_cert without
  * tls_key or the reverse; a credential string is empty; heartbeat_ms is not
  * 0 and outside 50-60000; capabilities that are empty or break the rules of
- * convention.h (key=value lines, the limits, no "ens." key, no key twice). Any convention field on
- * the inproc base is ENS_ENOTSUP (one process has no gateway), with a log line. Whether the servers
- * answer and the credentials are accepted is learnt by the gateway after the start: it logs the
- * reason and tries again (a message for another system meanwhile becomes a dead letter). */
+ * convention.h (key=value lines, the limits, no "ens." key, no key twice).
+ * Any convention field on the inproc base is ENS_ENOTSUP (one process has
+ * no gateway), with a log line.
+ * ens_system_start returns once the system has joined: its record is in
+ * the members bucket (a system started next sees it) and its admin knows
+ * the members it found (a spawn placed at once sees them). When it cannot
+ * join within call_timeout_ms (the servers do not answer, or refuse the
+ * credentials) it returns all the same, with a log line: the gateway logs
+ * the reason and tries again (a message for another system meanwhile
+ * becomes a dead letter). */
 typedef struct ens_convention_opts {
     const char *servers;         /* "nats://h1:4222,nats://h2:4222", or NULL: no convention */
     const char *name;            /* the convention's name, [A-Za-z0-9_-]{1,64} */

@@ -439,6 +439,10 @@ void ens__admin_conv_update(arec *r, const ens_msg *m);
 /* A new gateway was forked: the members it reports replace the old view. */
 void ens__admin_conv_gateway_new(void);
 
+/* ens.ctl.Joined from r: acknowledged once the first view of the members
+ * is complete (at once without a convention, or when it is already). */
+void ens__admin_do_joined(arec *r, const ens_msg *m);
+
 /* who ended for good: no longer a subscriber. */
 void ens__admin_conv_forget(ens_addr who);
 
@@ -469,6 +473,14 @@ void ens__admin_place(arec *from, const ens_msg *m, const ens_actor_def *def);
 /* An ens.ctl.GwSpawn on r's control channel (only the gateway's are taken):
  * the answer to a placement's ASK, or another system's spawn (FOREIGN). */
 void ens__admin_place_on_ctl(arec *r, const ens_msg *m);
+
+/* The first view of the members is complete (convention.c): the
+ * placements held for it go on. */
+void ens__admin_place_view_ready(void);
+
+/* True once a gateway of this system has reported the members as it found
+ * them (its view at start is complete); placements wait for it. */
+bool ens__admin_conv_view_ready(void);
 
 /* The gateway is gone: the placements waiting for it go on with the next
  * member (each with the reason), and a new gateway is told the count. */

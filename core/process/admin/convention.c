@@ -19,9 +19,12 @@
 #include <string.h>
 
 #include "core/process/admin/admin.h"
+#include "core/process/admin/names_wide.h"
 #include "core/runtime/caps.h"
 #include "ensemble/convention.h"
 #include "ensemble/error.h"
+
+#define JOINED_WAIT_MAX 64u /* programs waiting for ens.ctl.Joined at once */
 
 typedef struct member {
     ens_convention_update_v v; /* change: its last state; strings owned */
@@ -40,7 +43,43 @@ static struct {
     char *mine;
     bool changed;
     char host[256]; /* ens.host, read once */
+    bool view;      /* a gateway has reported the members as it found them */
+    /* Programs waiting for the system to have joined (ens.ctl.Joined). */
+    struct joined_wait {
+        ens_addr who;
+        uint32_t inc;
+        uint64_t corr;
+    } joined[JOINED_WAIT_MAX];
+    size_t n_joined;
 } conv;
+
+static void joined_ack(ens_addr who, uint32_t inc, uint64_t corr, int status)
+{
+    arec *r = ens__admin_by_addr(who);
+    if (r == NULL || r->incarnation != inc || r->ctl < 0)
+        return;
+    ens__ctl_status_v ack = {who, status};
+    ens__admin_ctl_out(r, who, &ens__ctl_ack, &ack, corr, -1, false);
+}
+
+void ens__admin_do_joined(arec *r, const ens_msg *m)
+{
+    if (!ens__admin_wide() || conv.view) {
+        joined_ack(r->addr, r->incarnation, m->hdr.corr, 0);
+        return;
+    }
+    /* Bounded: a program that asks again and again is told to wait itself. */
+    if (conv.n_joined == JOINED_WAIT_MAX) {
+        joined_ack(r->addr, r->incarnation, m->hdr.corr, ENS_EAGAIN);
+        return;
+    }
+    conv.joined[conv.n_joined++] = (struct joined_wait){r->addr, r->incarnation, m->hdr.corr};
+}
+
+bool ens__admin_conv_view_ready(void)
+{
+    return conv.view;
+}
 
 const char *ens__admin_own_caps(void)
 {
@@ -164,6 +203,13 @@ void ens__admin_conv_update(arec *r, const ens_msg *m)
             conv.m[i].v.change = ENS_MEMBER_LEFT;
             tell_all(&conv.m[i].v);
             member_drop(i);
+        }
+        if (!conv.view) {
+            conv.view = true;
+            for (size_t i = 0; i < conv.n_joined; i++)
+                joined_ack(conv.joined[i].who, conv.joined[i].inc, conv.joined[i].corr, 0);
+            conv.n_joined = 0;
+            ens__admin_place_view_ready();
         }
         break;
     case ENS_MEMBER_JOINED:

@@ -538,6 +538,7 @@ static const ctl_handler handlers[] = {
     {&ens__ctl_gwspawn, ens__admin_place_on_ctl},
     {&ens__ctl_convsub, ens__admin_do_convsub},
     {&ens__ctl_capset, ens__admin_do_capset},
+    {&ens__ctl_joined, ens__admin_do_joined},
     {&ens_msg_convention_update, ens__admin_conv_update},
 };
 

@@ -44,11 +44,13 @@ typedef struct place {
     const ens_actor_def *def;
     uint32_t *nodes; /* the members to try, in order */
     size_t n_nodes, at;
+    uint64_t held_until;  /* waiting for the first view of the members until (monotonic ns) */
     char trying_name[96]; /* the system name of the member asked */
     char why[PLACE_WHY_MAX];
 } place;
 
 static struct {
+    place *held; /* waiting for the gateway's first view of the members */
     place *waiting;
     uint64_t next_corr;
     uint32_t sent_count; /* the actor count the gateway was last told */
@@ -204,6 +206,8 @@ static void place_next(place *p)
     place_free(p);
 }
 
+static void place_start(place *p);
+
 bool ens__admin_fits_here(const ens_actor_def *d)
 {
     char why[8];
@@ -232,6 +236,24 @@ void ens__admin_place(arec *from, const ens_msg *m, const ens_actor_def *def)
     p->inside = !from->outside;
     p->def = def;
     reason(p, admin_state.sys->name, "%s", why);
+    /* Until the gateway has reported the members as it found them, "no
+     * member fits" would only mean "none known yet" (a system spawning
+     * right after its start): the placement waits for that first view, at
+     * most call_timeout_ms, and then goes on with what is known. */
+    if (ens__admin_wide() && !ens__admin_conv_view_ready()) {
+        p->held_until = ens__mono_ns() + (uint64_t)admin_state.sys->opts.call_timeout_ms * 1000000u;
+        p->next = pl.held;
+        pl.held = p;
+        return;
+    }
+    place_start(p);
+}
+
+/* Try the members known now, in order (after this system, which did not
+ * fit). */
+static void place_start(place *p)
+{
+    const ens__ctl_spawn_v *v = p->spawn->value;
     /* Names and a supervisor's kept addresses belong to this system's
      * tables: such spawns are never placed elsewhere. */
     const bool local_only = (v->global != NULL && v->global[0] != '\0') ||
@@ -250,7 +272,55 @@ void ens__admin_place(arec *from, const ens_msg *m, const ens_actor_def *def)
         qsort(p->nodes, p->n_nodes, sizeof(*p->nodes), by_load);
     if (local_only && ens__admin_wide())
         reason(p, "others", "a named or supervised spawn is placed on its own system only");
+    else if (ens__admin_wide() && !ens__admin_conv_view_ready())
+        reason(p, "others",
+               "the members of the convention are not known yet (the gateway has not "
+               "reported them within call_timeout_ms)");
     place_next(p);
+}
+
+/* Start the held placements: all when the first view is ready, else those
+ * whose wait is over. Returns when the next one is due (0: none held). */
+static uint64_t held_go_on(uint64_t now)
+{
+    bool ready = ens__admin_conv_view_ready() || admin_state.shutting_down;
+    uint64_t next = 0;
+    place *go = NULL;
+    for (place **q = &pl.held; *q != NULL;) {
+        place *p = *q;
+        if (ready || now >= p->held_until) {
+            *q = p->next;
+            p->next = go;
+            go = p;
+        } else {
+            if (next == 0 || p->held_until < next)
+                next = p->held_until;
+            q = &p->next;
+        }
+    }
+    /* In the order they were asked (the list holds the newest first). */
+    place *order = NULL;
+    for (place *p = go, *n; p != NULL; p = n) {
+        n = p->next;
+        p->next = order;
+        order = p;
+    }
+    for (place *p = order, *n; p != NULL; p = n) {
+        n = p->next;
+        p->next = NULL;
+        if (admin_state.shutting_down) {
+            answer(requester_of(p), p->req_corr, ENS_ADDR_NONE, ENS_ESHUTDOWN, NULL);
+            place_free(p);
+        } else {
+            place_start(p);
+        }
+    }
+    return next;
+}
+
+void ens__admin_place_view_ready(void)
+{
+    (void)held_go_on(ens__mono_ns());
 }
 
 static place *take(uint64_t corr)
@@ -368,7 +438,7 @@ void ens__admin_place_on_ctl(arec *from, const ens_msg *m)
 
 /* ---- the actor count ------------------------------------------------ */
 
-uint64_t ens__admin_place_tick(uint64_t now)
+static uint64_t count_tick(uint64_t now)
 {
     arec *g = gateway();
     if (g == NULL)
@@ -387,4 +457,13 @@ uint64_t ens__admin_place_tick(uint64_t now)
     pl.count_sent = true;
     pl.count_at = now;
     return 0;
+}
+
+uint64_t ens__admin_place_tick(uint64_t now)
+{
+    uint64_t held_at = pl.held != NULL ? held_go_on(now) : 0;
+    uint64_t count_at = count_tick(now);
+    if (held_at == 0 || (count_at != 0 && count_at < held_at))
+        return count_at;
+    return held_at;
 }

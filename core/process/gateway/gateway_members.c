@@ -358,6 +358,23 @@ static bool read_all(ens_gw_members *m)
     return st == NATS_OK;
 }
 
+/* Put this member's record, with the actor count the admin last said (a
+ * line that is not a capability: placement orders members by it). */
+static natsStatus put_record(ens_gw_members *m)
+{
+    pthread_mutex_lock(&m->lock);
+    uint32_t actors = m->actors;
+    pthread_mutex_unlock(&m->lock);
+    size_t len = strlen(m->record) + 32;
+    char *text = malloc(len);
+    if (text == NULL)
+        return NATS_NO_MEMORY;
+    snprintf(text, len, "%sactors=%" PRIu32 "\n", m->record, actors);
+    natsStatus st = kvStore_PutString(NULL, m->kv, m->key, text);
+    free(text);
+    return st;
+}
+
 /* Bind the bucket, or create it; then follow it and read what it holds. */
 static bool open_bucket(ens_gw_members *m)
 {
@@ -380,6 +397,14 @@ static bool open_bucket(ens_gw_members *m)
             down(m, "cannot be opened", st);
             return false;
         }
+    }
+    /* This member's record goes in before the view is read, so that "the
+     * view is complete" (change 0) also says "this system has joined": a
+     * system started next finds it in the bucket. */
+    st = put_record(m);
+    if (st != NATS_OK) {
+        down(m, "took no record", st);
+        return false;
     }
     char subject[128];
     snprintf(subject, sizeof(subject), "$KV.%s.>", m->bucket);
@@ -405,23 +430,6 @@ static bool open_bucket(ens_gw_members *m)
     return true;
 }
 
-/* Put this member's record, with the actor count the admin last said (a
- * line that is not a capability: placement orders members by it). */
-static natsStatus put_record(ens_gw_members *m)
-{
-    pthread_mutex_lock(&m->lock);
-    uint32_t actors = m->actors;
-    pthread_mutex_unlock(&m->lock);
-    size_t len = strlen(m->record) + 32;
-    char *text = malloc(len);
-    if (text == NULL)
-        return NATS_NO_MEMORY;
-    snprintf(text, len, "%sactors=%" PRIu32 "\n", m->record, actors);
-    natsStatus st = kvStore_PutString(NULL, m->kv, m->key, text);
-    free(text);
-    return st;
-}
-
 static void *members_main(void *arg)
 {
     ens_gw_members *m = arg;
@@ -438,7 +446,9 @@ static void *members_main(void *arg)
             next_put = 0;
         }
         uint64_t now = mono_ns();
-        if (m->live == NULL && !open_bucket(m)) {
+        if (m->live == NULL) {
+            open_bucket(m); /* it puts the record: the next is due a heartbeat later */
+            now = mono_ns();
             next_put = now + hb_ns;
         } else if (now >= next_put) {
             natsStatus st = put_record(m);
