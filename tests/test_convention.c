@@ -19,6 +19,7 @@
 
 #include <nats/nats.h>
 
+#include "support/convention.h"
 #include "support/deadline.h"
 #include "support/echo.h"
 #include "support/nats_server.h"
@@ -27,30 +28,18 @@
 #include "core/wire/msg_internal.h"
 #include "ensemble/ensemble.h"
 
-static test_nats server;
-
 static int group_setup(void **state)
 {
     (void)state;
-    if (test_nats_program() == NULL)
-        return 0; /* each test skips and says why */
-    return test_nats_start(&server, TEST_WAIT_MS) == 0 ? 0 : -1;
+    return test_conv_server_start();
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    test_nats_stop(&server);
+    test_conv_server_stop();
     return 0;
 }
-
-#define NEED_SERVER()                                                                              \
-    do {                                                                                           \
-        if (server.pid == 0) {                                                                     \
-            print_message("nats-server is not installed: skipped\n");                              \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
 
 /* The helper's own contract: a second server runs beside the first on
  * another port, accepts, and once stopped leaves no process and no
@@ -58,10 +47,10 @@ static int group_teardown(void **state)
 static void test_nats_helper_starts_and_stops_a_server(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     test_nats other;
     assert_int_equal(test_nats_start(&other, TEST_WAIT_MS), 0);
-    assert_int_not_equal(other.port, server.port);
+    assert_int_not_equal(other.port, test_conv_server.port);
     assert_true(test_nats_accepts(&other));
     char dir[64];
     snprintf(dir, sizeof(dir), "%s", other.dir);
@@ -191,64 +180,17 @@ static void test_bad_capabilities_refused(void **state)
 
 #define MESSAGES 10000
 
-static char conv_name[32];
 static ens_system *sys_a, *sys_b;
-
-/* Events of each system, as its starting program (this one) hears them. */
-typedef struct seen {
-    int badframes;       /* BADFRAME rows about a gateway */
-    int gateway_crashes; /* CRASH rows of type ens.Gateway */
-    char last_crash[256];
-    int dead_letters; /* DEAD_LETTER rows */
-    char last_bad[256];
-    char last_dead[256];
-} seen;
-static seen seen_a, seen_b;
-
-static void on_event(const ens_event *ev, void *arg)
-{
-    seen *w = arg;
-    if (ev->kind == ENS_EV_BADFRAME && ev->actor_type != NULL &&
-        strcmp(ev->actor_type, "ens.Gateway") == 0) {
-        w->badframes++;
-        snprintf(w->last_bad, sizeof(w->last_bad), "%s", ev->reason != NULL ? ev->reason : "");
-    } else if (ev->kind == ENS_EV_CRASH && ev->actor_type != NULL &&
-               strcmp(ev->actor_type, "ens.Gateway") == 0) {
-        w->gateway_crashes++;
-        snprintf(w->last_crash, sizeof(w->last_crash), "%s", ev->reason != NULL ? ev->reason : "");
-    } else if (ev->kind == ENS_EV_DEAD_LETTER) {
-        w->dead_letters++;
-        snprintf(w->last_dead, sizeof(w->last_dead), "%s", ev->reason != NULL ? ev->reason : "");
-    }
-}
-
-static uint32_t member_mailbox_limit; /* 0: the default */
-
-static ens_system *start_member(seen *w)
-{
-    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
-    if (member_mailbox_limit != 0)
-        o.mailbox_limit = member_mailbox_limit;
-    o.journal_path = "";
-    o.log_path = "/dev/null";
-    o.on_event = on_event;
-    o.event_arg = w;
-    o.convention.servers = server.url;
-    o.convention.name = conv_name;
-    memset(w, 0, sizeof(*w));
-    ens_system *s = NULL;
-    assert_int_equal(ens_system_start(&o, &s), 0);
-    return s;
-}
+static test_conv_seen seen_a, seen_b; /* as this program, their starter, hears them */
 
 static int members_setup(void **state)
 {
     (void)state;
-    if (server.pid == 0)
+    if (test_conv_server.pid == 0)
         return 0;
-    snprintf(conv_name, sizeof(conv_name), "t%d", (int)getpid());
-    sys_a = start_member(&seen_a);
-    sys_b = start_member(&seen_b);
+    test_conv_name_set("t");
+    sys_a = test_conv_start_seen(&seen_a, 0, 0);
+    sys_b = test_conv_start_seen(&seen_b, 0, 0);
     return 0;
 }
 
@@ -256,24 +198,19 @@ static int members_setup(void **state)
 static int members_setup_small_b(void **state)
 {
     (void)state;
-    if (server.pid == 0)
+    if (test_conv_server.pid == 0)
         return 0;
-    snprintf(conv_name, sizeof(conv_name), "t%d", (int)getpid());
-    sys_a = start_member(&seen_a);
-    member_mailbox_limit = 16;
-    sys_b = start_member(&seen_b);
-    member_mailbox_limit = 0;
+    test_conv_name_set("t");
+    sys_a = test_conv_start_seen(&seen_a, 0, 0);
+    sys_b = test_conv_start_seen(&seen_b, 0, 16);
     return 0;
 }
 
 static int members_teardown(void **state)
 {
     (void)state;
-    if (sys_a != NULL)
-        ens_system_stop(sys_a, 5000);
-    if (sys_b != NULL)
-        ens_system_stop(sys_b, 5000);
-    sys_a = sys_b = NULL;
+    test_conv_stop(&sys_a);
+    test_conv_stop(&sys_b);
     return 0;
 }
 
@@ -349,7 +286,7 @@ static ens_addr spawn_on(ens_system *s, const ens_actor_def *d)
 static void test_each_member_has_its_own_node_and_a_single_threaded_admin(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr a = ens_self(ens_system_ctx(sys_a)), b = ens_self(ens_system_ctx(sys_b));
     assert_int_not_equal(a.node, b.node);
     /* The admin forks actors: it must stay one thread with no NATS code
@@ -370,7 +307,7 @@ static void test_each_member_has_its_own_node_and_a_single_threaded_admin(void *
 static void test_ask_from_the_outside_of_one_system_to_an_actor_of_another(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr echo = spawn_on(sys_b, &echo_def);
     test_expect_echo(ens_system_ctx(sys_a), echo, "over NATS", TEST_WAIT_MS);
     test_expect_echo(ens_system_ctx(sys_a), echo, "and again", TEST_WAIT_MS);
@@ -379,7 +316,7 @@ static void test_ask_from_the_outside_of_one_system_to_an_actor_of_another(void 
 static void test_ten_thousand_tells_arrive_complete_and_in_order(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr k = spawn_on(sys_b, &counter_def);
     ens_ctx *a = ens_system_ctx(sys_a);
     for (int64_t i = 0; i < MESSAGES; i++) {
@@ -416,7 +353,7 @@ static void test_ten_thousand_tells_arrive_complete_and_in_order(void **state)
 static void test_a_receiver_behind_a_small_mailbox_gets_every_tell_in_order(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr k = spawn_on(sys_b, &counter_def);
     ens_ctx *a = ens_system_ctx(sys_a);
     for (int64_t i = 0; i < MESSAGES; i++) {
@@ -448,7 +385,7 @@ static void test_a_receiver_behind_a_small_mailbox_gets_every_tell_in_order(void
 static void test_an_actor_requests_an_actor_of_another_system(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr echo = spawn_on(sys_b, &echo_def);
     ens_addr rel = spawn_on(sys_a, &relay_def);
     char text[ENS_ADDR_STRLEN];
@@ -464,7 +401,7 @@ static void test_an_actor_requests_an_actor_of_another_system(void **state)
 static void test_a_message_to_an_unknown_node_is_a_dead_letter(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr a = ens_self(ens_system_ctx(sys_a)), b = ens_self(ens_system_ctx(sys_b));
     uint32_t node = 3;
     while (node == a.node || node == b.node)
@@ -594,13 +531,13 @@ static size_t hostile_bytes(const hostile_batch *c, ens_addr to, uint8_t *out)
 static void test_garbage_on_the_node_subject_is_refused(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr echo = spawn_on(sys_b, &echo_def);
     ens_addr b = ens_self(ens_system_ctx(sys_b));
     natsConnection *nc = NULL;
-    assert_int_equal(natsConnection_ConnectTo(&nc, server.url), NATS_OK);
+    assert_int_equal(natsConnection_ConnectTo(&nc, test_conv_server.url), NATS_OK);
     char subj[96];
-    snprintf(subj, sizeof(subj), "ens.%s.n.%u", conv_name, (unsigned)b.node);
+    snprintf(subj, sizeof(subj), "ens.%s.n.%u", test_conv_name, (unsigned)b.node);
     uint8_t junk[200];
     for (size_t i = 0; i < sizeof(junk); i++)
         junk[i] = (uint8_t)(i * 37 + 11);
@@ -666,33 +603,6 @@ static void test_garbage_on_the_node_subject_is_refused(void **state)
     test_expect_echo(ens_system_ctx(sys_a), echo, "still here", TEST_WAIT_MS);
 }
 
-/* The gateway process of system s: the admin's child whose process title
- * (comm) starts with "ens-gateway"; 0 if it has none now. */
-static pid_t gateway_pid(ens_system *s)
-{
-    int uid = -1, admin = -1;
-    if (ens_system_holder(ens_system_options(s)->name, &uid, &admin) < 0)
-        return 0;
-    char path[96];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", admin, admin);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    pid_t found = 0;
-    for (int pid; found == 0 && fscanf(f, "%d", &pid) == 1;) {
-        char comm_path[64], comm[32] = "";
-        snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
-        FILE *c = fopen(comm_path, "r");
-        if (c == NULL)
-            continue;
-        if (fgets(comm, sizeof(comm), c) != NULL && strncmp(comm, "ens-gateway", 11) == 0)
-            found = pid;
-        fclose(c);
-    }
-    fclose(f);
-    return found;
-}
-
 /* The admin supervises its gateway: SIGKILLed, it is journaled (a CRASH
  * row of type ens.Gateway) and started again, and a message sent after the
  * new one said it is ready crosses. (What was in flight when it died may
@@ -700,10 +610,10 @@ static pid_t gateway_pid(ens_system *s)
 static void test_a_killed_gateway_is_restarted_and_later_messages_cross(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr echo = spawn_on(sys_b, &echo_def);
     test_expect_echo(ens_system_ctx(sys_a), echo, "before", TEST_WAIT_MS);
-    pid_t old = gateway_pid(sys_b);
+    pid_t old = test_conv_gateway_pid(ens_system_options(sys_b)->name);
     assert_true(old > 0);
     assert_int_equal(kill(old, SIGKILL), 0);
     /* The CRASH row is emitted once the new gateway answered its start
@@ -715,7 +625,7 @@ static void test_a_killed_gateway_is_restarted_and_later_messages_cross(void **s
     assert_int_equal(seen_b.gateway_crashes, 1);
     assert_non_null(strstr(seen_b.last_crash, "killed by signal 9"));
     assert_non_null(strstr(seen_b.last_crash, "a new one was started"));
-    pid_t now = gateway_pid(sys_b);
+    pid_t now = test_conv_gateway_pid(ens_system_options(sys_b)->name);
     assert_true(now > 0);
     assert_int_not_equal(now, old);
     test_expect_echo(ens_system_ctx(sys_a), echo, "after the restart", TEST_WAIT_MS);

@@ -30,6 +30,7 @@
 #include <nats/nats.h>
 
 #include "ensemble/ensemble.h"
+#include "support/convention.h"
 #include "support/deadline.h"
 #include "support/nats_server.h"
 
@@ -39,43 +40,15 @@
 
 #define HEARTBEAT_MS 300u
 
-static test_nats server;
-static char conv_name[32];
 static char name_a[32], name_b[32];
 static ens_system *sys_a, *sys_b;
 static ens_addr watcher_b; /* on B: what it was told about A */
-
-#define NEED_SERVER()                                                                              \
-    do {                                                                                           \
-        if (server.pid == 0) {                                                                     \
-            print_message("nats-server is not installed: skipped\n");                              \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
-
-static ens_system_opts member_opts(const char *name)
-{
-    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
-    o.name = name;
-    o.journal_path = "";
-    o.log_path = "/dev/null";
-    o.convention.servers = server.url;
-    o.convention.name = conv_name;
-    o.convention.heartbeat_ms = HEARTBEAT_MS;
-    return o;
-}
 
 /* ---- the subscriber on B: keeps A's last capabilities ----------------- */
 
 typedef struct watcher {
     char *caps; /* A's capabilities in its last "joined" (malloc'ed), or NULL */
 } watcher;
-
-static int watcher_init(ens_ctx *c, void *state, const ens_msg *arg)
-{
-    (void)state, (void)arg;
-    return ens_convention_subscribe(c, true);
-}
 
 static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
@@ -91,22 +64,24 @@ static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
     return ens_reply(c, &ens_msg_string, &(ens_string_v){w->caps != NULL ? w->caps : ""});
 }
 
-static const ens_actor_def watcher_def = {
-    "caps.Watcher", sizeof(watcher), watcher_init, watcher_receive, NULL, NULL, NULL, NULL, NULL};
+static const ens_actor_def watcher_def = {"caps.Watcher",
+                                          sizeof(watcher),
+                                          test_conv_subscribe_init,
+                                          watcher_receive,
+                                          NULL,
+                                          NULL,
+                                          NULL,
+                                          NULL,
+                                          NULL};
 
 /* What B's subscriber last saw of A's capability key: its value in out
  * (ens_capability_get's result: the length, or ENS_ENOENT). */
 static int seen_on_b(const char *key, char *out, size_t out_len)
 {
-    ens_msg *r = NULL;
-    assert_int_equal(ens_ask(ens_system_ctx(sys_b), watcher_b, &ens_msg_string,
-                             &(ens_string_v){"?"}, TEST_WAIT_MS, &r),
+    static char caps[ENS_CAPABILITY_TOTAL_MAX + 1];
+    assert_int_equal(test_conv_ask_text(sys_b, watcher_b, "?", TEST_WAIT_MS, caps, sizeof(caps)),
                      0);
-    const ens_string_v *t = ens_msg_value(r, &ens_msg_string);
-    assert_non_null(t);
-    int rc = ens_capability_get(t->text, key, out, out_len);
-    ens_msg_free(r);
-    return rc;
+    return ens_capability_get(caps, key, out, out_len);
 }
 
 /* Wait until B saw A's key with value want (NULL: without key). */
@@ -130,12 +105,13 @@ static int group_setup(void **state)
     (void)state;
     if (test_nats_program() == NULL)
         return 0;
-    snprintf(conv_name, sizeof(conv_name), "c%d", (int)getpid());
+    test_conv_name_set("c");
     snprintf(name_a, sizeof(name_a), "caps-%d-a", (int)getpid());
     snprintf(name_b, sizeof(name_b), "caps-%d-b", (int)getpid());
-    if (test_nats_start(&server, TEST_WAIT_MS) != 0)
+    if (test_conv_server_start() != 0)
         return -1;
-    ens_system_opts oa = member_opts(name_a), ob = member_opts(name_b);
+    ens_system_opts oa = test_conv_member_opts(name_a, HEARTBEAT_MS),
+                    ob = test_conv_member_opts(name_b, HEARTBEAT_MS);
     oa.convention.capabilities = "gpu=1";
     if (ens_system_start(&oa, &sys_a) != 0 || ens_system_start(&ob, &sys_b) != 0)
         return -1;
@@ -145,12 +121,9 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    if (sys_a != NULL)
-        ens_system_stop(sys_a, 5000);
-    if (sys_b != NULL)
-        ens_system_stop(sys_b, 5000);
-    sys_a = sys_b = NULL;
-    test_nats_stop(&server);
+    test_conv_stop(&sys_a);
+    test_conv_stop(&sys_b);
+    test_conv_server_stop();
     return 0;
 }
 
@@ -159,7 +132,7 @@ static int group_teardown(void **state)
 static void test_set_and_unset_from_the_outside_seen_by_another_member(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     wait_seen("gpu", "1"); /* from the start */
     assert_int_equal(ens_capability_set(ens_system_ctx(sys_a), "zone", "eu"), 0);
     wait_seen("zone", "eu");
@@ -202,7 +175,7 @@ static int64_t ask_setter(ens_system *s, ens_addr setter, const char *key)
 static void test_set_and_unset_from_an_actor(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr setter = ENS_ADDR_NONE;
     assert_int_equal(ens_spawn(ens_system_ctx(sys_a), &setter_def, NULL, NULL, &setter), 0);
     assert_int_equal(ask_setter(sys_a, setter, "from.actor"), 0);
@@ -217,7 +190,7 @@ static void test_set_and_unset_from_an_actor(void **state)
 static void test_refusals_change_nothing(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_ctx *c = ens_system_ctx(sys_a);
     static char long_value[ENS_CAPABILITY_VALUE_MAX + 2];
     memset(long_value, 'v', sizeof(long_value) - 1);
@@ -316,7 +289,7 @@ static void test_no_convention_and_inproc_have_none(void **state)
 static void test_a_connected_program_may_set(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_system *conn = NULL;
     assert_int_equal(ens_system_connect(name_a, &conn), 0);
     assert_int_equal(ens_capability_set(ens_system_ctx(conn), "from.program", "yes"), 0);
@@ -396,33 +369,22 @@ static const ens_actor_def parent_def = {
 
 static void ask_text(ens_addr to, const char *what, char *out, size_t len)
 {
-    ens_msg *r = NULL;
-    assert_int_equal(ens_ask(ens_system_ctx(sys_a), to, &ens_msg_string,
-                             &(ens_string_v){(char *)what}, TEST_WAIT_MS, &r),
-                     0);
-    snprintf(out, len, "%s", ((const ens_string_v *)ens_msg_value(r, &ens_msg_string))->text);
-    ens_msg_free(r);
+    assert_int_equal(test_conv_ask_text(sys_a, to, what, TEST_WAIT_MS, out, len), 0);
 }
 
 /* Wait until the parent's log holds want. */
 static void wait_log(ens_addr parent_at, const char *want)
 {
-    test_deadline d = test_deadline_in(TEST_WAIT_MS);
     char log[256];
-    for (;;) {
-        ask_text(parent_at, "log", log, sizeof(log));
-        if (strstr(log, want) != NULL)
-            return;
-        if (test_deadline_passed(d))
-            fail_msg("the parent was not told %s: %s", want, log);
-        ens_system_run(sys_a, 50);
-    }
+    if (!test_conv_await_text(sys_a, parent_at, "log", want, TEST_WAIT_MS, &sys_a, 1, log,
+                              sizeof(log)))
+        fail_msg("the parent was not told %s: %s", want, log);
 }
 
 static void test_actors_that_no_longer_fit_are_asked_to_exit(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_ctx *c = ens_system_ctx(sys_a);
     assert_int_equal(ens_capability_set(c, "fast", "1"), 0);
     ens_addr par = ENS_ADDR_NONE;
@@ -454,37 +416,10 @@ static void test_actors_that_no_longer_fit_are_asked_to_exit(void **state)
 
 /* ---- a restarted gateway ---------------------------------------------- */
 
-/* The gateway process of system `name` (its admin's child titled
- * "ens-gateway"), or 0. */
-static pid_t gateway_pid(const char *name)
-{
-    int uid = -1, admin = -1;
-    if (ens_system_holder(name, &uid, &admin) < 0)
-        return 0;
-    char path[96];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", admin, admin);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    pid_t found = 0;
-    for (int pid; found == 0 && fscanf(f, "%d", &pid) == 1;) {
-        char comm_path[64], comm[32] = "";
-        snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
-        FILE *cf = fopen(comm_path, "r");
-        if (cf == NULL)
-            continue;
-        if (fgets(comm, sizeof(comm), cf) != NULL && strncmp(comm, "ens-gateway", 11) == 0)
-            found = pid;
-        fclose(cf);
-    }
-    fclose(f);
-    return found;
-}
-
 static void test_a_restarted_gateway_puts_the_changed_capabilities(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_ctx *c = ens_system_ctx(sys_a);
     assert_int_equal(ens_capability_set(c, "after.kill", "kept"), 0);
     assert_int_equal(ens_capability_set(c, "gpu", NULL), 0);
@@ -495,24 +430,16 @@ static void test_a_restarted_gateway_puts_the_changed_capabilities(void **state)
     jsCtx *js = NULL;
     kvStore *kv = NULL;
     char bucket[64], key[16];
-    snprintf(bucket, sizeof(bucket), "ens-%s-members", conv_name);
+    snprintf(bucket, sizeof(bucket), "ens-%s-members", test_conv_name);
     snprintf(key, sizeof(key), "%u", (unsigned)ens_self(c).node);
-    assert_int_equal(natsConnection_ConnectTo(&nc, server.url), NATS_OK);
+    assert_int_equal(natsConnection_ConnectTo(&nc, test_conv_server.url), NATS_OK);
     assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
     assert_int_equal(js_KeyValue(&kv, js, bucket), NATS_OK);
 
-    pid_t old = gateway_pid(name_a);
-    assert_true(old > 0);
-    assert_int_equal(kill(old, SIGKILL), 0);
     /* Once a new gateway runs the old one was reaped: every later put is
      * the new one's. */
+    test_conv_kill_gateway(name_a, NULL);
     test_deadline d = test_deadline_in(TEST_WAIT_MS);
-    pid_t now = 0;
-    while ((now = gateway_pid(name_a)) == 0 || now == old) {
-        if (test_deadline_passed(d))
-            fail_msg("no new gateway for %s", name_a);
-        test_nap_ms(20); /* /proc offers nothing to wait on */
-    }
     kvEntry *e = NULL;
     assert_int_equal(kvStore_Get(&e, kv, key), NATS_OK);
     uint64_t before = kvEntry_Revision(e);
@@ -546,43 +473,21 @@ static void test_a_restarted_gateway_puts_the_changed_capabilities(void **state)
 
 /* ---- the CLI ---------------------------------------------------------- */
 
-/* Run `ens capability ARGS...` (its output thrown away) and return its
- * exit status; killed and failed if it has not ended by the deadline. */
+/* Run `ens capability ARGS...` (test_conv_run_tool; a4 may be NULL) and
+ * return its exit status. */
 static int run_tool(const char *a1, const char *a2, const char *a3, const char *a4)
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-            _exit(126);
-        execl(ENS_TOOL_PATH, ENS_TOOL_PATH, "capability", a1, a2, a3, a4, (char *)NULL);
-        _exit(127);
-    }
-    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    assert_true(pfd >= 0);
-    struct pollfd p = {pfd, POLLIN, 0};
-    test_deadline d = test_deadline_in(TEST_WAIT_MS);
-    int k;
-    while ((k = poll(&p, 1, test_deadline_left_ms(d))) < 0 && errno == EINTR)
-        ;
-    close(pfd);
-    if (k <= 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        fail_msg("ens capability did not end");
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    char *out = NULL;
+    int status = test_conv_run_tool(
+        ENS_TOOL_PATH, (const char *const[]){"capability", a1, a2, a3, a4, NULL}, NULL, &out);
+    free(out);
+    return status;
 }
 
 static void test_the_cli_sets_and_unsets(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     assert_int_equal(run_tool("set", name_a, "from.cli", "yes"), 0);
     wait_seen("from.cli", "yes");
     assert_int_equal(run_tool("unset", name_a, "from.cli", NULL), 0);
@@ -604,7 +509,5 @@ int main(void)
         cmocka_unit_test(test_a_restarted_gateway_puts_the_changed_capabilities),
         cmocka_unit_test(test_the_cli_sets_and_unsets),
     };
-    int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-    nats_Close();
-    return rc;
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -29,6 +29,7 @@
 #include <nats/nats.h>
 
 #include "ensemble/ensemble.h"
+#include "support/convention.h"
 #include "support/deadline.h"
 #include "support/nats_server.h"
 
@@ -40,8 +41,6 @@
  * a record. Generous deadlines below cover a busy machine. */
 #define HEARTBEAT_MS 300u
 
-static test_nats server;
-static char conv_name[32];
 static char name_a[32], name_b[32], name_c[32];
 static ens_system *sys_a, *sys_b;
 static pid_t c_group; /* the child that runs C, leader of its process group */
@@ -51,53 +50,21 @@ static int group_setup(void **state)
     (void)state;
     if (test_nats_program() == NULL)
         return 0;
-    snprintf(conv_name, sizeof(conv_name), "m%d", (int)getpid());
+    test_conv_name_set("m");
     snprintf(name_a, sizeof(name_a), "memb-%d-a", (int)getpid());
     snprintf(name_b, sizeof(name_b), "memb-%d-b", (int)getpid());
     snprintf(name_c, sizeof(name_c), "memb-%d-c", (int)getpid());
-    return test_nats_start(&server, TEST_WAIT_MS) == 0 ? 0 : -1;
-}
-
-static void kill_c(void)
-{
-    if (c_group > 0) {
-        kill(-c_group, SIGKILL);
-        waitpid(c_group, NULL, 0);
-        c_group = 0;
-    }
+    return test_conv_server_start();
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (sys_a != NULL)
-        ens_system_stop(sys_a, 5000);
-    if (sys_b != NULL)
-        ens_system_stop(sys_b, 5000);
-    sys_a = sys_b = NULL;
-    kill_c();
-    test_nats_stop(&server);
+    test_conv_stop(&sys_a);
+    test_conv_stop(&sys_b);
+    test_conv_kill_group(&c_group);
+    test_conv_server_stop();
     return 0;
-}
-
-#define NEED_SERVER()                                                                              \
-    do {                                                                                           \
-        if (server.pid == 0) {                                                                     \
-            print_message("nats-server is not installed: skipped\n");                              \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
-
-static ens_system_opts member_opts(const char *name)
-{
-    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
-    o.name = name;
-    o.journal_path = "";
-    o.log_path = "/dev/null";
-    o.convention.servers = server.url;
-    o.convention.name = conv_name;
-    o.convention.heartbeat_ms = HEARTBEAT_MS;
-    return o;
 }
 
 /* ---- the subscriber: keeps what it was told, as text ---------------- */
@@ -108,12 +75,6 @@ static ens_system_opts member_opts(const char *name)
 typedef struct watcher {
     char log[2048];
 } watcher;
-
-static int watcher_init(ens_ctx *c, void *state, const ens_msg *arg)
-{
-    (void)state, (void)arg;
-    return ens_convention_subscribe(c, true);
-}
 
 static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
@@ -145,8 +106,15 @@ static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
-static const ens_actor_def watcher_def = {
-    "memb.Watcher", sizeof(watcher), watcher_init, watcher_receive, NULL, NULL, NULL, NULL, NULL};
+static const ens_actor_def watcher_def = {"memb.Watcher",
+                                          sizeof(watcher),
+                                          test_conv_subscribe_init,
+                                          watcher_receive,
+                                          NULL,
+                                          NULL,
+                                          NULL,
+                                          NULL,
+                                          NULL};
 
 /* Asked anything: answers ens_convention_subscribe's result as an Int64. */
 static int trier_receive(ens_ctx *c, void *state, const ens_msg *m)
@@ -163,13 +131,7 @@ static const ens_actor_def trier_def = {"memb.Trier", 0,    NULL, trier_receive,
 static const char *told(ens_addr w)
 {
     static char text[2048];
-    ens_msg *r = NULL;
-    assert_int_equal(
-        ens_ask(ens_system_ctx(sys_a), w, &ens_msg_string, &(ens_string_v){"?"}, TEST_WAIT_MS, &r),
-        0);
-    snprintf(text, sizeof(text), "%s",
-             ((const ens_string_v *)ens_msg_value(r, &ens_msg_string))->text);
-    ens_msg_free(r);
+    assert_int_equal(test_conv_ask_text(sys_a, w, "?", TEST_WAIT_MS, text, sizeof(text)), 0);
     return text;
 }
 
@@ -209,126 +171,14 @@ static void wait_for(ens_addr w, const char *name, char want, const char *name2,
     assert_null(strchr(log, '?')); /* every update had its built-in capabilities */
 }
 
-/* Start C in a child of its own process group; it runs until killed. */
-static void start_c(void)
-{
-    int ready[2];
-    assert_int_equal(pipe(ready), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setpgid(0, 0);
-        close(ready[0]);
-        ens_system_opts o = member_opts(name_c);
-        ens_system *c = NULL;
-        char ok = ens_system_start(&o, &c) == 0 ? 'y' : 'n';
-        ssize_t w = write(ready[1], &ok, 1);
-        (void)w;
-        for (;;)
-            pause();
-    }
-    setpgid(pid, pid); /* either side may run first */
-    c_group = pid;
-    close(ready[1]);
-    char ok = 0;
-    ssize_t got;
-    while ((got = read(ready[0], &ok, 1)) < 0 && errno == EINTR)
-        ;
-    close(ready[0]);
-    assert_int_equal(got, 1);
-    assert_int_equal(ok, 'y');
-}
-
-/* The gateway process of system `name`: the child of its admin whose
- * process title (comm) starts with "ens-gateway"; 0 if none now. */
-static pid_t gateway_pid(const char *name)
-{
-    int uid = -1, admin = -1;
-    if (ens_system_holder(name, &uid, &admin) < 0)
-        return 0;
-    char path[96];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", admin, admin);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    pid_t found = 0;
-    for (int pid; found == 0 && fscanf(f, "%d", &pid) == 1;) {
-        char comm_path[64], comm[32] = "";
-        snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
-        FILE *c = fopen(comm_path, "r");
-        if (c == NULL)
-            continue;
-        if (fgets(comm, sizeof(comm), c) != NULL && strncmp(comm, "ens-gateway", 11) == 0)
-            found = pid;
-        fclose(c);
-    }
-    fclose(f);
-    return found;
-}
-
 /* ---- running ens members --------------------------------------------- */
 
 static char *out_text;
 
+/* Run `ens ARGS...` (test_conv_run_tool): its output in out_text. */
 static int run_ens(const char *const *args, const char *env_url)
 {
-    const char *argv[16];
-    int n = 0;
-    argv[n++] = ENS_TOOL_PATH;
-    for (; args[n - 1] != NULL && n < 15; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    int po[2];
-    assert_int_equal(pipe2(po, O_CLOEXEC), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (dup2(po[1], 1) < 0 || dup2(po[1], 2) < 0)
-            _exit(126);
-        if (env_url != NULL)
-            setenv("ENSEMBLE_NATS_URL", env_url, 1);
-        else
-            unsetenv("ENSEMBLE_NATS_URL");
-        execv(ENS_TOOL_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    close(po[1]);
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    test_deadline d = test_deadline_in(TEST_WAIT_MS);
-    for (;;) {
-        struct pollfd p = {po[0], POLLIN, 0};
-        int k = poll(&p, 1, test_deadline_left_ms(d));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            fail_msg("ens members did not finish");
-        }
-        if (len + 1024 > cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t got = read(po[0], buf + len, cap - len - 1);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-    }
-    buf[len] = '\0';
-    close(po[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    free(out_text);
-    out_text = buf;
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return test_conv_run_tool(ENS_TOOL_PATH, args, env_url, &out_text);
 }
 
 /* The JSON line of `ens members --json` about system name, or NULL. */
@@ -336,19 +186,7 @@ static const char *member_line(const char *name, char *line, size_t len)
 {
     char key[64];
     snprintf(key, sizeof(key), "\"system\":\"%s\"", name);
-    for (const char *p = out_text; *p != '\0';) {
-        const char *end = strchr(p, '\n');
-        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-        if (n < len && memmem(p, n, key, strlen(key)) != NULL) {
-            memcpy(line, p, n);
-            line[n] = '\0';
-            return line;
-        }
-        p += n;
-        if (*p == '\n')
-            p++;
-    }
-    return NULL;
+    return test_conv_line_with(out_text, key, line, len);
 }
 
 /* ---- the scenario ---------------------------------------------------- */
@@ -356,14 +194,17 @@ static const char *member_line(const char *name, char *line, size_t len)
 static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **state)
 {
     (void)state;
-    NEED_SERVER();
-    ens_system_opts oa = member_opts(name_a), ob = member_opts(name_b);
+    TEST_CONV_NEED_SERVER();
+    ens_system_opts oa = test_conv_member_opts(name_a, HEARTBEAT_MS),
+                    ob = test_conv_member_opts(name_b, HEARTBEAT_MS),
+                    oc = test_conv_member_opts(name_c, HEARTBEAT_MS);
     oa.convention.capabilities = "gpu=1\nzone=eu"; /* the last newline may be left out */
     assert_int_equal(ens_system_start(&oa, &sys_a), 0);
     ens_addr early = ENS_ADDR_NONE;
     assert_int_equal(ens_spawn(ens_system_ctx(sys_a), &watcher_def, NULL, NULL, &early), 0);
     assert_int_equal(ens_system_start(&ob, &sys_b), 0);
-    start_c();
+    c_group = test_conv_start_group(&oc);
+    assert_true(c_group > 0);
 
     /* Subscribed before B and C started: told as they joined. */
     wait_for(early, name_b, 'J', name_c, 'J');
@@ -399,8 +240,8 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
     jsCtx *js = NULL;
     kvStore *kv = NULL;
     char bucket[64];
-    snprintf(bucket, sizeof(bucket), "ens-%s-members", conv_name);
-    assert_int_equal(natsConnection_ConnectTo(&nc, server.url), NATS_OK);
+    snprintf(bucket, sizeof(bucket), "ens-%s-members", test_conv_name);
+    assert_int_equal(natsConnection_ConnectTo(&nc, test_conv_server.url), NATS_OK);
     assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
     assert_int_equal(js_KeyValue(&kv, js, bucket), NATS_OK);
     static char big[70000];
@@ -434,15 +275,7 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
     /* A's gateway is killed and restarted: the subscriptions are the
      * admin's and outlive it; the new gateway's view of the bucket changes
      * nothing (nobody is told B or C left), and later changes still come. */
-    pid_t gw = gateway_pid(name_a);
-    assert_true(gw > 0);
-    assert_int_equal(kill(gw, SIGKILL), 0);
-    test_deadline restarted = test_deadline_in(TEST_WAIT_MS);
-    pid_t now;
-    while ((now = gateway_pid(name_a)) == 0 || now == gw) {
-        assert_false(test_deadline_passed(restarted));
-        ens_system_run(sys_a, 20); /* polling /proc: nothing to wait on */
-    }
+    test_conv_kill_gateway(name_a, sys_a);
 
     /* B ends in order: it deletes its record, "left". */
     assert_int_equal(ens_system_stop(sys_b, 5000), 0);
@@ -453,8 +286,8 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
     /* The CLI lists the live members: A and C, not B; by --nats and by
      * ENSEMBLE_NATS_URL. */
     char line[1024];
-    assert_int_equal(run_ens((const char *const[]){"members", "--nats", server.url, "--convention",
-                                                   conv_name, "--json", NULL},
+    assert_int_equal(run_ens((const char *const[]){"members", "--nats", test_conv_server.url,
+                                                   "--convention", test_conv_name, "--json", NULL},
                              NULL),
                      0);
     assert_non_null(member_line(name_a, line, sizeof(line)));
@@ -466,8 +299,9 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
     assert_non_null(strstr(line, "\"state\":\"live\""));
     assert_null(strstr(line, "\"gpu\""));
     assert_null(member_line(name_b, line, sizeof(line)));
-    assert_int_equal(
-        run_ens((const char *const[]){"members", "--convention", conv_name, NULL}, server.url), 0);
+    assert_int_equal(run_ens((const char *const[]){"members", "--convention", test_conv_name, NULL},
+                             test_conv_server.url),
+                     0);
     assert_non_null(strstr(out_text, name_a));
     assert_non_null(strstr(out_text, name_c));
     assert_null(strstr(out_text, name_b));
@@ -476,7 +310,7 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
      * deletes its record; the heartbeats stop, "unreachable". */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    kill_c();
+    test_conv_kill_group(&c_group);
     wait_for(early, name_c, 'U', NULL, 0);
     wait_for(late, name_c, 'U', NULL, 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -484,8 +318,8 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
     print_message("C seen unreachable %d ms after its SIGKILL (bound: 3 x %u ms + %u ms)\n", ms,
                   HEARTBEAT_MS, HEARTBEAT_MS / 2);
     assert_int_equal(
-        run_ens((const char *const[]){"members", "--convention", conv_name, "--json", NULL},
-                server.url),
+        run_ens((const char *const[]){"members", "--convention", test_conv_name, "--json", NULL},
+                test_conv_server.url),
         0);
     assert_non_null(member_line(name_c, line, sizeof(line)));
     assert_non_null(strstr(line, "\"state\":\"unreachable\""));
@@ -500,16 +334,16 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
 static void test_cli_refuses_without_a_server_or_a_convention(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     assert_int_equal(
-        run_ens((const char *const[]){"members", "--convention", conv_name, NULL}, NULL), 2);
+        run_ens((const char *const[]){"members", "--convention", test_conv_name, NULL}, NULL), 2);
     assert_non_null(strstr(out_text, "ENSEMBLE_NATS_URL"));
-    assert_int_equal(run_ens((const char *const[]){"members", NULL}, server.url), 2);
+    assert_int_equal(run_ens((const char *const[]){"members", NULL}, test_conv_server.url), 2);
     assert_non_null(strstr(out_text, "--convention"));
     /* A convention nobody joined has no bucket: said, exit 1. */
-    assert_int_equal(
-        run_ens((const char *const[]){"members", "--convention", "nobody-here", NULL}, server.url),
-        1);
+    assert_int_equal(run_ens((const char *const[]){"members", "--convention", "nobody-here", NULL},
+                             test_conv_server.url),
+                     1);
     assert_non_null(strstr(out_text, "has no members"));
 }
 

@@ -23,6 +23,7 @@
 
 #include <nats/nats.h>
 
+#include "support/convention.h"
 #include "support/deadline.h"
 #include "support/nats_server.h"
 
@@ -30,17 +31,7 @@
 
 #define SPAWNERS 20 /* racing spawners per system */
 
-static test_nats server;
-static char conv_name[32];
 static ens_system *sys[3];
-
-#define NEED_SERVER()                                                                              \
-    do {                                                                                           \
-        if (server.pid == 0) {                                                                     \
-            print_message("nats-server is not installed: skipped\n");                              \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
 
 /* ---- actors ------------------------------------------------------------- */
 
@@ -147,11 +138,7 @@ static const ens_actor_def spawner_def = {.name = "cn.Spawner",
 
 static ens_system *start_member(void)
 {
-    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
-    o.journal_path = "";
-    o.log_path = "/dev/null";
-    o.convention.servers = server.url;
-    o.convention.name = conv_name;
+    ens_system_opts o = test_conv_member_opts(NULL, 0);
     ens_system *s = NULL;
     assert_int_equal(ens_system_start(&o, &s), 0);
     return s;
@@ -164,9 +151,9 @@ static int group_setup(void **state)
         return -1;
     if (test_nats_program() == NULL)
         return 0; /* each test skips and says why */
-    if (test_nats_start(&server, TEST_WAIT_MS) != 0)
+    if (test_conv_server_start() != 0)
         return -1;
-    snprintf(conv_name, sizeof(conv_name), "n%d", (int)getpid());
+    test_conv_name_set("n");
     for (int i = 0; i < 3; i++)
         sys[i] = start_member();
     return 0;
@@ -176,10 +163,8 @@ static int group_teardown(void **state)
 {
     (void)state;
     for (int i = 0; i < 3; i++)
-        if (sys[i] != NULL)
-            ens_system_stop(sys[i], 5000);
-    test_nats_stop(&server);
-    nats_Close();
+        test_conv_stop(&sys[i]);
+    test_conv_server_stop();
     return 0;
 }
 
@@ -243,8 +228,8 @@ typedef struct bucket {
 static void bucket_open(bucket *b)
 {
     char name[64];
-    snprintf(name, sizeof(name), "ens-%s-names", conv_name);
-    assert_int_equal(natsConnection_ConnectTo(&b->nc, server.url), NATS_OK);
+    snprintf(name, sizeof(name), "ens-%s-names", test_conv_name);
+    assert_int_equal(natsConnection_ConnectTo(&b->nc, test_conv_server.url), NATS_OK);
     assert_int_equal(natsConnection_JetStream(&b->js, b->nc, NULL), NATS_OK);
     assert_int_equal(js_KeyValue(&b->kv, b->js, name), NATS_OK);
 }
@@ -261,7 +246,7 @@ static void bucket_close(bucket *b)
 static void test_a_name_registered_on_one_system_is_found_and_reached_from_the_others(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr t = ENS_ADDR_NONE;
     assert_int_equal(ens_name_spawn(ctx(0), "svc.tally", &tally_def, NULL, NULL, &t), 0);
     for (int i = 1; i < 3; i++) {
@@ -284,7 +269,7 @@ static void test_a_name_registered_on_one_system_is_found_and_reached_from_the_o
 static void test_create_or_get_raced_from_three_systems_starts_one_actor(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr t = spawn_on(0, &tally_def, NULL, NULL);
     ens_addr sp[3][SPAWNERS];
     for (int i = 0; i < 3; i++)
@@ -317,7 +302,7 @@ static void test_create_or_get_raced_from_three_systems_starts_one_actor(void **
 static void test_a_name_disappears_everywhere_when_its_actor_ends(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr t = ENS_ADDR_NONE;
     assert_int_equal(ens_name_spawn(ctx(1), "gone.soon", &tally_def, NULL, NULL, &t), 0);
     for (int i = 0; i < 3; i++)
@@ -334,7 +319,7 @@ static void test_a_name_disappears_everywhere_when_its_actor_ends(void **state)
 static void test_a_late_cleanup_never_deletes_a_later_claim(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr first = ENS_ADDR_NONE, second = ENS_ADDR_NONE, sync = ENS_ADDR_NONE;
     assert_int_equal(ens_name_spawn(ctx(0), "late.one", &tally_def, NULL, NULL, &first), 0);
     /* The entry of A's claim vanishes behind A's back (as after an
@@ -364,7 +349,7 @@ static void test_a_late_cleanup_never_deletes_a_later_claim(void **state)
 static void test_garbage_in_the_bucket_is_refused(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     bucket b = {0};
     bucket_open(&b);
     uint64_t rev = 0;
@@ -398,7 +383,7 @@ static void test_garbage_in_the_bucket_is_refused(void **state)
 static void test_a_refused_claim_or_deletion_never_reaches_the_caches(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr held = ENS_ADDR_NONE, sync = ENS_ADDR_NONE;
     assert_int_equal(ens_name_spawn(ctx(0), "refused.held", &tally_def, NULL, NULL, &held), 0);
     for (int i = 0; i < 3; i++)
@@ -416,7 +401,7 @@ static void test_a_refused_claim_or_deletion_never_reaches_the_caches(void **sta
     uint64_t rev = 0;
     assert_int_not_equal(kvStore_CreateString(&rev, b.kv, "refused.held", text), NATS_OK);
     char subject[96];
-    snprintf(subject, sizeof(subject), "$KV.ens-%s-names.refused.held", conv_name);
+    snprintf(subject, sizeof(subject), "$KV.ens-%s-names.refused.held", test_conv_name);
     natsMsg *del = NULL;
     assert_int_equal(natsMsg_Create(&del, subject, NULL, NULL, 0), NATS_OK);
     assert_int_equal(natsMsgHeader_Set(del, "KV-Operation", "DEL"), NATS_OK);
@@ -442,13 +427,13 @@ static void test_a_refused_claim_or_deletion_never_reaches_the_caches(void **sta
 static void test_names_are_followed_again_after_the_server_restarts(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr kept = ENS_ADDR_NONE, gone = ENS_ADDR_NONE, after = ENS_ADDR_NONE;
     assert_int_equal(ens_name_spawn(ctx(0), "restart.kept", &tally_def, NULL, NULL, &kept), 0);
     assert_int_equal(ens_name_spawn(ctx(1), "restart.gone", &tally_def, NULL, NULL, &gone), 0);
     for (int i = 0; i < 3; i++)
         await_lookup(i, "restart.gone", 0, gone);
-    assert_int_equal(test_nats_restart(&server, TEST_WAIT_MS), 0);
+    assert_int_equal(test_nats_restart(&test_conv_server, TEST_WAIT_MS), 0);
     /* Behind the gateways' backs while they reconnect (as an operator's
      * delete): the entry of restart.gone goes. JetStream answers once it
      * has read its store again. */
@@ -495,7 +480,7 @@ static bool file_has(const char *path, const char *text)
 static void test_a_bucket_made_without_the_republish_still_takes_registrations(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     /* A convention of its own whose names bucket an older gateway made
      * (its entries not republished). */
     char conv[32], bucket_name[64], log[64];
@@ -505,7 +490,7 @@ static void test_a_bucket_made_without_the_republish_still_takes_registrations(v
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     kvStore *kv = NULL;
-    assert_int_equal(natsConnection_ConnectTo(&nc, server.url), NATS_OK);
+    assert_int_equal(natsConnection_ConnectTo(&nc, test_conv_server.url), NATS_OK);
     assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
     kvConfig c;
     kvConfig_Init(&c);
@@ -516,7 +501,7 @@ static void test_a_bucket_made_without_the_republish_still_takes_registrations(v
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
     o.journal_path = "";
     o.log_path = log;
-    o.convention.servers = server.url;
+    o.convention.servers = test_conv_server.url;
     o.convention.name = conv;
     ens_system *old = NULL;
     assert_int_equal(ens_system_start(&o, &old), 0);
@@ -546,11 +531,11 @@ static void test_a_bucket_made_without_the_republish_still_takes_registrations(v
 static void test_registration_is_refused_while_nats_is_unreachable(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr t = ENS_ADDR_NONE;
     assert_int_equal(ens_name_spawn(ctx(0), "before.down", &tally_def, NULL, NULL, &t), 0);
     await_lookup(2, "before.down", 0, t);
-    test_nats_stop(&server);
+    test_nats_stop(&test_conv_server);
     test_deadline d = test_deadline_in(TEST_WAIT_MS);
     int rc = 0;
     ens_addr a = ENS_ADDR_NONE;

@@ -29,6 +29,7 @@
 #include <nats/nats.h>
 
 #include "ensemble/ensemble.h"
+#include "support/convention.h"
 #include "support/deadline.h"
 #include "support/nats_server.h"
 
@@ -36,28 +37,13 @@
 #error "ENS_TOOL_PATH must name the built ens program (CMakeLists.txt sets it)"
 #endif
 
-static test_nats server;
-static char conv_name[32];
 static char name_a[32], name_b[32];
 static ens_system *sys_a, *sys_b;
 static char *out_text;
 
-#define NEED_SERVER()                                                                              \
-    do {                                                                                           \
-        if (server.pid == 0) {                                                                     \
-            print_message("nats-server is not installed: skipped\n");                              \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
-
 static ens_system *start_member(const char *name)
 {
-    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
-    o.name = name;
-    o.journal_path = "";
-    o.log_path = "/dev/null";
-    o.convention.servers = server.url;
-    o.convention.name = conv_name;
+    ens_system_opts o = test_conv_member_opts(name, 0);
     ens_system *s = NULL;
     return ens_system_start(&o, &s) == 0 ? s : NULL;
 }
@@ -67,10 +53,10 @@ static int group_setup(void **state)
     (void)state;
     if (test_nats_program() == NULL)
         return 0; /* each test skips and says why */
-    snprintf(conv_name, sizeof(conv_name), "nc%d", (int)getpid());
+    test_conv_name_set("nc");
     snprintf(name_a, sizeof(name_a), "ncli-%d-a", (int)getpid());
     snprintf(name_b, sizeof(name_b), "ncli-%d-b", (int)getpid());
-    if (test_nats_start(&server, TEST_WAIT_MS) != 0)
+    if (test_conv_server_start() != 0)
         return -1;
     sys_a = start_member(name_a);
     sys_b = start_member(name_b);
@@ -80,13 +66,9 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    if (sys_a != NULL)
-        ens_system_stop(sys_a, 5000);
-    if (sys_b != NULL)
-        ens_system_stop(sys_b, 5000);
-    sys_a = sys_b = NULL;
-    test_nats_stop(&server);
-    nats_Close();
+    test_conv_stop(&sys_a);
+    test_conv_stop(&sys_b);
+    test_conv_server_stop();
     return 0;
 }
 
@@ -99,88 +81,16 @@ static const ens_actor_def idle_def = {.name = "ncli.Idle", .receive = idle_rece
 
 /* ---- running ens ------------------------------------------------------- */
 
-/* Run `ens ARGS...` with ENSEMBLE_NATS_URL set to env_url (NULL: unset) and
- * ENSEMBLE_CONVENTION unset; its stdout and stderr in out_text; returns
- * its exit status. */
+/* Run `ens ARGS...` (test_conv_run_tool): its output in out_text. */
 static int run_ens(const char *const *args, const char *env_url)
 {
-    const char *argv[16];
-    int n = 0;
-    argv[n++] = ENS_TOOL_PATH;
-    for (; args[n - 1] != NULL && n < 15; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    int po[2];
-    assert_int_equal(pipe2(po, O_CLOEXEC), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (dup2(po[1], 1) < 0 || dup2(po[1], 2) < 0)
-            _exit(126);
-        if (env_url != NULL)
-            setenv("ENSEMBLE_NATS_URL", env_url, 1);
-        else
-            unsetenv("ENSEMBLE_NATS_URL");
-        unsetenv("ENSEMBLE_CONVENTION");
-        execv(ENS_TOOL_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    close(po[1]);
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    test_deadline d = test_deadline_in(TEST_WAIT_MS);
-    for (;;) {
-        struct pollfd p = {po[0], POLLIN, 0};
-        int k = poll(&p, 1, test_deadline_left_ms(d));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            close(po[0]);
-            free(buf);
-            fail_msg("ens names did not finish");
-        }
-        if (len + 1024 > cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t got = read(po[0], buf + len, cap - len - 1);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-    }
-    buf[len] = '\0';
-    close(po[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    free(out_text);
-    out_text = buf;
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return test_conv_run_tool(ENS_TOOL_PATH, args, env_url, &out_text);
 }
 
 /* The line of out_text that contains text, copied into line, or NULL. */
 static const char *line_with(const char *text, char *line, size_t len)
 {
-    for (const char *p = out_text; *p != '\0';) {
-        const char *end = strchr(p, '\n');
-        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-        if (n < len && memmem(p, n, text, strlen(text)) != NULL) {
-            memcpy(line, p, n);
-            line[n] = '\0';
-            return line;
-        }
-        p += n;
-        if (*p == '\n')
-            p++;
-    }
-    return NULL;
+    return test_conv_line_with(out_text, text, line, len);
 }
 
 /* Run `ens names --nats URL --convention C [--json]` until its output has
@@ -189,8 +99,13 @@ static const char *line_with(const char *text, char *line, size_t len)
  * caused it returned), letting both systems run between tries. */
 static void await_listing(bool json, const char *text, bool want)
 {
-    const char *args[] = {
-        "names", "--nats", server.url, "--convention", conv_name, json ? "--json" : NULL, NULL};
+    const char *args[] = {"names",
+                          "--nats",
+                          test_conv_server.url,
+                          "--convention",
+                          test_conv_name,
+                          json ? "--json" : NULL,
+                          NULL};
     test_deadline d = test_deadline_in(TEST_WAIT_MS);
     for (;;) {
         assert_int_equal(run_ens(args, NULL), 0);
@@ -211,7 +126,7 @@ static void await_listing(bool json, const char *text, bool want)
 static void test_the_cli_lists_the_convention_names_with_their_holders(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr alpha, beta, gamma;
     /* "ncli..beta" is stored under a key with "=2E" for each '.'. */
     assert_int_equal(
@@ -232,7 +147,7 @@ static void test_the_cli_lists_the_convention_names_with_their_holders(void **st
     await_listing(false, want, true);
     await_listing(false, name_a, true);
     print_message("ens names --nats:\n%s", out_text);
-    snprintf(want, sizeof(want), "convention %s  names 3\n", conv_name);
+    snprintf(want, sizeof(want), "convention %s  names 3\n", test_conv_name);
     assert_non_null(strstr(out_text, want));
     assert_non_null(line_with("ncli.alpha ", line, sizeof(line)));
     assert_non_null(strstr(line, a_alpha));
@@ -249,24 +164,25 @@ static void test_the_cli_lists_the_convention_names_with_their_holders(void **st
 
     /* --json, with the server from ENSEMBLE_NATS_URL: one object per name. */
     assert_int_equal(
-        run_ens((const char *const[]){"names", "--convention", conv_name, "--json", NULL},
-                server.url),
+        run_ens((const char *const[]){"names", "--convention", test_conv_name, "--json", NULL},
+                test_conv_server.url),
         0);
     print_message("ens names --nats --json:\n%s", out_text);
     assert_null(strstr(out_text, "names 3")); /* no header */
     snprintf(want, sizeof(want),
              "{\"convention\":\"%s\",\"name\":\"ncli..beta\",\"address\":\"%s\",\"node\":%u,"
              "\"system\":\"%s\"}\n",
-             conv_name, a_beta, (unsigned)beta.node, name_a);
+             test_conv_name, a_beta, (unsigned)beta.node, name_a);
     assert_non_null(strstr(out_text, want));
     snprintf(want, sizeof(want),
              "{\"convention\":\"%s\",\"name\":\"ncli.gamma\",\"address\":\"%s\",\"node\":%u,"
              "\"system\":\"%s\"}\n",
-             conv_name, a_gamma, (unsigned)gamma.node, name_b);
+             test_conv_name, a_gamma, (unsigned)gamma.node, name_b);
     assert_non_null(strstr(out_text, want));
 
     /* The local mode is unchanged: one system's own names. */
-    assert_int_equal(run_ens((const char *const[]){"names", name_b, NULL}, server.url), 0);
+    assert_int_equal(run_ens((const char *const[]){"names", name_b, NULL}, test_conv_server.url),
+                     0);
     snprintf(want, sizeof(want), "system %s  names 1\n", name_b);
     assert_non_null(strstr(out_text, want));
     assert_non_null(strstr(out_text, "ncli.gamma"));
@@ -274,20 +190,20 @@ static void test_the_cli_lists_the_convention_names_with_their_holders(void **st
     /* A name whose actor ended leaves the bucket, and the listing. */
     assert_int_equal(ens_exit_request(ens_system_ctx(sys_b), gamma), 0);
     await_listing(false, "ncli.gamma", false);
-    snprintf(want, sizeof(want), "convention %s  names 2\n", conv_name);
+    snprintf(want, sizeof(want), "convention %s  names 2\n", test_conv_name);
     assert_non_null(strstr(out_text, want));
 }
 
 static void test_an_entry_that_is_not_an_address_is_shown_as_such(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     char bucket[64];
-    snprintf(bucket, sizeof(bucket), "ens-%s-names", conv_name);
+    snprintf(bucket, sizeof(bucket), "ens-%s-names", test_conv_name);
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     kvStore *kv = NULL;
-    assert_int_equal(natsConnection_ConnectTo(&nc, server.url), NATS_OK);
+    assert_int_equal(natsConnection_ConnectTo(&nc, test_conv_server.url), NATS_OK);
     assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
     assert_int_equal(js_KeyValue(&kv, js, bucket), NATS_OK);
     uint64_t rev = 0;
@@ -299,16 +215,16 @@ static void test_an_entry_that_is_not_an_address_is_shown_as_such(void **state)
     assert_int_equal(kvStore_CreateString(&rev, kv, "ncli=41x", "ens:1/16"), NATS_OK);
 
     char line[512];
-    assert_int_equal(run_ens((const char *const[]){"names", "--nats", server.url, "--convention",
-                                                   conv_name, NULL},
+    assert_int_equal(run_ens((const char *const[]){"names", "--nats", test_conv_server.url,
+                                                   "--convention", test_conv_name, NULL},
                              NULL),
                      0);
     assert_non_null(line_with("ncli.junk ", line, sizeof(line)));
     assert_non_null(strstr(line, "(not an address)"));
     assert_non_null(strstr(out_text, "key ncli=41x"));
     assert_non_null(strstr(out_text, "stands for no name"));
-    assert_int_equal(run_ens((const char *const[]){"names", "--nats", server.url, "--convention",
-                                                   conv_name, "--json", NULL},
+    assert_int_equal(run_ens((const char *const[]){"names", "--nats", test_conv_server.url,
+                                                   "--convention", test_conv_name, "--json", NULL},
                              NULL),
                      0);
     print_message("ens names --nats --json:\n%s", out_text);
@@ -326,37 +242,38 @@ static void test_an_entry_that_is_not_an_address_is_shown_as_such(void **state)
 static void test_the_cli_refuses_what_it_cannot_list(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     /* Usage errors: 2. */
-    assert_int_equal(run_ens((const char *const[]){"names", "--convention", conv_name, NULL}, NULL),
-                     2);
+    assert_int_equal(
+        run_ens((const char *const[]){"names", "--convention", test_conv_name, NULL}, NULL), 2);
     assert_non_null(strstr(out_text, "ENSEMBLE_NATS_URL"));
-    assert_int_equal(run_ens((const char *const[]){"names", "--nats", server.url, NULL}, NULL), 2);
+    assert_int_equal(
+        run_ens((const char *const[]){"names", "--nats", test_conv_server.url, NULL}, NULL), 2);
     assert_non_null(strstr(out_text, "--convention"));
-    assert_int_equal(run_ens((const char *const[]){"names", "--nats", server.url, "--convention",
-                                                   "no.dots", NULL},
+    assert_int_equal(run_ens((const char *const[]){"names", "--nats", test_conv_server.url,
+                                                   "--convention", "no.dots", NULL},
                              NULL),
                      2);
     assert_non_null(strstr(out_text, "bad convention name"));
     assert_int_equal(
-        run_ens((const char *const[]){"names", "--convention", conv_name, name_a, NULL},
-                server.url),
+        run_ens((const char *const[]){"names", "--convention", test_conv_name, name_a, NULL},
+                test_conv_server.url),
         2);
     assert_non_null(strstr(out_text, "unexpected argument"));
-    assert_int_equal(run_ens((const char *const[]){"names", "--convention", conv_name, "--timeout",
-                                                   "soon", NULL},
-                             server.url),
+    assert_int_equal(run_ens((const char *const[]){"names", "--convention", test_conv_name,
+                                                   "--timeout", "soon", NULL},
+                             test_conv_server.url),
                      2);
     assert_int_equal(run_ens((const char *const[]){"names", "--nats", NULL}, NULL), 2);
     /* Runtime errors: 1. Nothing listens on port 1 of the loopback. */
     assert_int_equal(run_ens((const char *const[]){"names", "--nats", "nats://127.0.0.1:1",
-                                                   "--convention", conv_name, NULL},
+                                                   "--convention", test_conv_name, NULL},
                              NULL),
                      1);
     assert_non_null(strstr(out_text, "cannot connect to nats://127.0.0.1:1"));
-    assert_int_equal(
-        run_ens((const char *const[]){"names", "--convention", "nobody-here", NULL}, server.url),
-        1);
+    assert_int_equal(run_ens((const char *const[]){"names", "--convention", "nobody-here", NULL},
+                             test_conv_server.url),
+                     1);
     assert_non_null(strstr(out_text, "has no names bucket"));
 }
 

@@ -33,25 +33,17 @@
 #include "core/process/proc.h"
 #include "core/wire/msg_internal.h"
 #include "ensemble/ensemble.h"
+#include "support/convention.h"
 #include "support/deadline.h"
+#include "support/journal_files.h"
 #include "support/nats_server.h"
 
 #define HEARTBEAT_MS 300u
 
-static test_nats server;
-static char conv_name[32];
 static char name_a[32], name_b[32], name_c[32];
 static char journal_a[96];
 static ens_system *sys_a, *sys_b;
 static pid_t c_group; /* the child that runs C, leader of its process group */
-
-#define NEED_SERVER()                                                                              \
-    do {                                                                                           \
-        if (server.pid == 0) {                                                                     \
-            print_message("nats-server is not installed: skipped\n");                              \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
 
 /* ---- the actors ------------------------------------------------------ */
 
@@ -98,16 +90,6 @@ typedef struct text_log {
     char text[2048];
 } text_log;
 
-static void log_add(text_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void log_add(text_log *l, const char *fmt, ...)
-{
-    size_t len = strlen(l->text);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(l->text + len, sizeof(l->text) - len, fmt, ap);
-    va_end(ap);
-}
-
 static int recorder_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     text_log *l = state;
@@ -116,7 +98,7 @@ static int recorder_receive(ens_ctx *c, void *state, const ens_msg *m)
         return 0;
     if (ens_msg_is_request(m))
         return ens_reply(c, &ens_msg_string, &(ens_string_v){l->text});
-    log_add(l, "%s ", s->text);
+    test_conv_append(l->text, sizeof(l->text), "%s ", s->text);
     return 0;
 }
 
@@ -146,7 +128,8 @@ static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
     parent_state *p = state;
     const ens_child_exited_v *ce = ens_msg_value(m, &ens_msg_child_exited);
     if (ce != NULL) {
-        log_add(&p->log, "exit:%d:%" PRIu32 " ", ce->reason, ce->child.node);
+        test_conv_append(p->log.text, sizeof(p->log.text), "exit:%d:%" PRIu32 " ", ce->reason,
+                         ce->child.node);
         return 0;
     }
     const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
@@ -184,12 +167,6 @@ static const ens_actor_def parent_def = {.name = "place.Parent",
  * "J<system>[+gpu]#<actors> " per joined member it was told of; asked
  * "again", it answers that, forgets it and subscribes again (so it is told
  * every member as its admin knows it now). */
-static int watcher_init(ens_ctx *c, void *state, const ens_msg *arg)
-{
-    (void)state, (void)arg;
-    return ens_convention_subscribe(c, true);
-}
-
 static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     text_log *l = state;
@@ -197,9 +174,10 @@ static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
     if (u != NULL) {
         char v[8];
         if (u->change == ENS_MEMBER_JOINED)
-            log_add(l, "J%s%s#%" PRIu32 " ", u->system,
-                    ens_capability_get(u->capabilities, "gpu", v, sizeof(v)) > 0 ? "+gpu" : "",
-                    u->actors);
+            test_conv_append(l->text, sizeof(l->text), "J%s%s#%" PRIu32 " ", u->system,
+                             ens_capability_get(u->capabilities, "gpu", v, sizeof(v)) > 0 ? "+gpu"
+                                                                                          : "",
+                             u->actors);
         return 0;
     }
     int rc = ens_reply(c, &ens_msg_string, &(ens_string_v){l->text});
@@ -213,63 +191,16 @@ static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
 
 static const ens_actor_def watcher_def = {.name = "place.Watcher",
                                           .state_size = sizeof(text_log),
-                                          .init = watcher_init,
+                                          .init = test_conv_subscribe_init,
                                           .receive = watcher_receive};
 
 /* ---- systems --------------------------------------------------------- */
 
 static ens_system_opts member_opts(const char *name, const char *caps)
 {
-    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
-    o.name = name;
-    o.journal_path = "";
-    o.log_path = "/dev/null";
-    o.convention.servers = server.url;
-    o.convention.name = conv_name;
-    o.convention.heartbeat_ms = HEARTBEAT_MS;
+    ens_system_opts o = test_conv_member_opts(name, HEARTBEAT_MS);
     o.convention.capabilities = caps;
     return o;
-}
-
-/* Start C in a child of its own process group; it runs until killed. */
-static int start_c(void)
-{
-    int ready[2];
-    if (pipe(ready) < 0)
-        return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        setpgid(0, 0);
-        close(ready[0]);
-        ens_system_opts o = member_opts(name_c, "gpu=1");
-        ens_system *c = NULL;
-        char ok = ens_system_start(&o, &c) == 0 ? 'y' : 'n';
-        ssize_t w = write(ready[1], &ok, 1);
-        (void)w;
-        for (;;)
-            pause();
-    }
-    setpgid(pid, pid); /* either side may run first */
-    c_group = pid;
-    close(ready[1]);
-    char ok = 0;
-    ssize_t got;
-    while ((got = read(ready[0], &ok, 1)) < 0 && errno == EINTR)
-        ;
-    close(ready[0]);
-    return got == 1 && ok == 'y' ? 0 : -1;
-}
-
-static void kill_c(void)
-{
-    if (c_group > 0) {
-        kill(-c_group, SIGKILL);
-        waitpid(c_group, NULL, 0);
-        c_group = 0;
-    }
 }
 
 static int group_setup(void **state)
@@ -277,15 +208,16 @@ static int group_setup(void **state)
     (void)state;
     if (test_nats_program() == NULL)
         return 0;
-    snprintf(conv_name, sizeof(conv_name), "p%d", (int)getpid());
+    test_conv_name_set("p");
     snprintf(name_a, sizeof(name_a), "place-%d-a", (int)getpid());
     snprintf(name_b, sizeof(name_b), "place-%d-b", (int)getpid());
     snprintf(name_c, sizeof(name_c), "place-%d-c", (int)getpid());
     snprintf(journal_a, sizeof(journal_a), "/tmp/ens-place-%d-a.db", (int)getpid());
-    if (test_nats_start(&server, TEST_WAIT_MS) < 0)
+    if (test_conv_server_start() < 0)
         return -1;
     /* C first: it must not know the types registered below. */
-    if (start_c() < 0)
+    ens_system_opts c = member_opts(name_c, "gpu=1");
+    if ((c_group = test_conv_start_group(&c)) < 0)
         return -1;
     const ens_actor_def *defs[] = {&trainer_def,  &tpu_def,    &only_c_def,
                                    &recorder_def, &parent_def, &watcher_def};
@@ -306,21 +238,12 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    if (sys_a != NULL)
-        ens_system_stop(sys_a, 5000);
-    if (sys_b != NULL)
-        ens_system_stop(sys_b, 5000);
-    sys_a = sys_b = NULL;
-    kill_c();
-    test_nats_stop(&server);
-    if (journal_a[0] != '\0') {
-        char path[128];
-        unlink(journal_a);
-        snprintf(path, sizeof(path), "%s-wal", journal_a);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s-shm", journal_a);
-        unlink(path);
-    }
+    test_conv_stop(&sys_a);
+    test_conv_stop(&sys_b);
+    test_conv_kill_group(&c_group);
+    test_conv_server_stop();
+    if (journal_a[0] != '\0')
+        test_journal_remove(journal_a);
     return 0;
 }
 
@@ -338,27 +261,18 @@ static uint32_t node_of(ens_system *s)
 static const char *ask_text(ens_addr to, const char *text)
 {
     static char out[2048];
-    ens_msg *r = NULL;
-    int rc = ens_ask(ctx_a(), to, &ens_msg_string, &(ens_string_v){(char *)text}, TEST_WAIT_MS, &r);
+    int rc = test_conv_ask_text(sys_a, to, text, TEST_WAIT_MS, out, sizeof(out));
     if (rc < 0)
         fail_msg("ask %s: %s (%s)", text, ens_strerror(rc), ens_errmsg());
-    const ens_string_v *s = ens_msg_value(r, &ens_msg_string);
-    assert_non_null(s);
-    snprintf(out, sizeof(out), "%s", s->text);
-    ens_msg_free(r);
     return out;
 }
 
 /* Ask `to` until its answer contains want (by a deadline). */
 static void wait_text(ens_addr to, const char *ask, const char *want)
 {
-    test_deadline d = test_deadline_in(TEST_WAIT_MS);
-    const char *got = "";
-    while (strstr(got = ask_text(to, ask), want) == NULL) {
-        if (test_deadline_passed(d))
-            fail_msg("waited for \"%s\"; got \"%s\"", want, got);
-        ens_system_run(sys_a, 50);
-    }
+    char got[2048];
+    if (!test_conv_await_text(sys_a, to, ask, want, TEST_WAIT_MS, &sys_a, 1, got, sizeof(got)))
+        fail_msg("waited for \"%s\"; got \"%s\"", want, got);
 }
 
 /* A knows B and C, with their capabilities (A's admin places by them). */
@@ -432,7 +346,7 @@ static void assert_has(const char *text, const char *who, const char *why)
 static void test_placed_on_the_member_with_a_gpu(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     wait_members();
     ens_addr t;
     int rc = ens_spawn(ctx_a(), &trainer_def, NULL, NULL, &t);
@@ -456,7 +370,7 @@ static void test_placed_on_the_member_with_a_gpu(void **state)
 static void test_a_spawn_at_start_waits_for_the_members(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     wait_members(); /* B and C are in the bucket */
     char name_d[48];
     snprintf(name_d, sizeof(name_d), "place-%d-d", (int)getpid());
@@ -478,7 +392,7 @@ static void test_a_spawn_at_start_waits_for_the_members(void **state)
 static void test_no_place_lists_each_member(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     wait_members();
     ens_addr t = ENS_ADDR_NONE;
     assert_int_equal(ens_spawn(ctx_a(), &tpu_def, NULL, NULL, &t), ENS_ENOPLACE);
@@ -496,7 +410,7 @@ static void test_no_place_lists_each_member(void **state)
 static void test_remote_refusals_are_reasons(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     wait_members();
     ens_addr t;
     assert_int_equal(ens_spawn(ctx_a(), &only_c_def, NULL, NULL, &t), ENS_ENOPLACE);
@@ -524,7 +438,7 @@ static ens_addr start_parent(ens_addr *recorder)
 static void test_fewest_actors_first(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     wait_members();
     ens_addr t, w;
     assert_int_equal(ens_spawn(ctx_a(), &trainer_def, NULL, NULL, &t), 0);
@@ -551,7 +465,7 @@ static void test_fewest_actors_first(void **state)
 static void test_no_place_inside_is_child_exited(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     wait_members();
     int before = journal_rows(ENS_EV_NOPLACE, "place.Tpu").n;
     ens_addr rec, p = start_parent(&rec);
@@ -575,7 +489,7 @@ static void test_no_place_inside_is_child_exited(void **state)
 static void test_parent_on_another_system(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     wait_members();
     ens_addr rec, p = start_parent(&rec);
     char pa[ENS_ADDR_STRLEN], want[96];
@@ -610,7 +524,7 @@ static void test_parent_on_another_system(void **state)
 static int hostile(natsConnection *nc, const void *data, size_t len, char *why, size_t why_len)
 {
     char subj[96];
-    snprintf(subj, sizeof(subj), "ens.%s.spawn.%" PRIu32, conv_name, node_of(sys_a));
+    snprintf(subj, sizeof(subj), "ens.%s.spawn.%" PRIu32, test_conv_name, node_of(sys_a));
     natsMsg *reply = NULL;
     natsStatus st = natsConnection_Request(&reply, nc, subj, data, (int)len, TEST_WAIT_MS);
     if (st != NATS_OK)
@@ -645,11 +559,11 @@ static int hostile_frame(natsConnection *nc, ens__ctl_gwspawn_v v, char *why, si
 static void test_hostile_spawn_requests_are_refused(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     wait_members();
     int before = journal_rows(ENS_EV_BADFRAME, "ens.Gateway").n;
     natsConnection *nc = NULL;
-    assert_int_equal(natsConnection_ConnectTo(&nc, server.url), NATS_OK);
+    assert_int_equal(natsConnection_ConnectTo(&nc, test_conv_server.url), NATS_OK);
     char why[256];
     /* Garbage. */
     const char junk[] = "not a frame at all";

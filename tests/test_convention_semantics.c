@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "support/convention.h"
 #include "support/deadline.h"
 #include "support/echo.h"
 #include "support/nats_server.h"
@@ -31,77 +32,34 @@
 #define FLOOD        100000
 #define REFUSED      (-4242) /* the server's own error code for "fail" */
 
-static test_nats server;
-
 static int group_setup(void **state)
 {
     (void)state;
-    if (test_nats_program() == NULL)
-        return 0; /* each test skips and says why */
-    return test_nats_start(&server, TEST_WAIT_MS) == 0 ? 0 : -1;
+    return test_conv_server_start();
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    test_nats_stop(&server);
+    test_conv_server_stop();
     return 0;
 }
 
-#define NEED_SERVER()                                                                              \
-    do {                                                                                           \
-        if (server.pid == 0) {                                                                     \
-            print_message("nats-server is not installed: skipped\n");                              \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
-
 /* ---- systems ---------------------------------------------------------- */
 
-typedef struct seen {
-    int dead_letters; /* DEAD_LETTER rows */
-    char last_dead[256];
-} seen;
-
-static char conv_name[32];
 static ens_system *sys_a, *sys_b, *sys_c;
-static seen seen_a, seen_b, seen_c;
+static test_conv_seen seen_a, seen_b, seen_c;
 static pid_t stopped_pid; /* a process this test SIGSTOPped: continued at teardown */
-
-static void on_event(const ens_event *ev, void *arg)
-{
-    seen *w = arg;
-    if (ev->kind == ENS_EV_DEAD_LETTER) {
-        w->dead_letters++;
-        snprintf(w->last_dead, sizeof(w->last_dead), "%s", ev->reason != NULL ? ev->reason : "");
-    }
-}
-
-static ens_system *start_member(seen *w, uint32_t heartbeat_ms)
-{
-    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
-    o.journal_path = "";
-    o.log_path = "/dev/null";
-    o.on_event = on_event;
-    o.event_arg = w;
-    o.convention.servers = server.url;
-    o.convention.name = conv_name;
-    o.convention.heartbeat_ms = heartbeat_ms;
-    memset(w, 0, sizeof(*w));
-    ens_system *s = NULL;
-    assert_int_equal(ens_system_start(&o, &s), 0);
-    return s;
-}
 
 static int three_setup(void **state)
 {
     (void)state;
-    if (server.pid == 0)
+    if (test_conv_server.pid == 0)
         return 0;
-    snprintf(conv_name, sizeof(conv_name), "s%d", (int)getpid());
-    sys_a = start_member(&seen_a, 0);
-    sys_b = start_member(&seen_b, 0);
-    sys_c = start_member(&seen_c, 0);
+    test_conv_name_set("s");
+    sys_a = test_conv_start_seen(&seen_a, 0, 0);
+    sys_b = test_conv_start_seen(&seen_b, 0, 0);
+    sys_c = test_conv_start_seen(&seen_c, 0, 0);
     return 0;
 }
 
@@ -110,11 +68,11 @@ static int three_setup(void **state)
  * live gateway's heartbeats that long). */
 static int two_setup_beats(uint32_t heartbeat_ms)
 {
-    if (server.pid == 0)
+    if (test_conv_server.pid == 0)
         return 0;
-    snprintf(conv_name, sizeof(conv_name), "f%d", (int)getpid());
-    sys_a = start_member(&seen_a, heartbeat_ms);
-    sys_b = start_member(&seen_b, heartbeat_ms);
+    test_conv_name_set("f");
+    sys_a = test_conv_start_seen(&seen_a, heartbeat_ms, 0);
+    sys_b = test_conv_start_seen(&seen_b, heartbeat_ms, 0);
     return 0;
 }
 
@@ -136,12 +94,9 @@ static int teardown(void **state)
     if (stopped_pid > 0)
         kill(stopped_pid, SIGCONT);
     stopped_pid = 0;
-    ens_system **all[] = {&sys_a, &sys_b, &sys_c};
-    for (size_t i = 0; i < 3; i++) {
-        if (*all[i] != NULL)
-            ens_system_stop(*all[i], 5000);
-        *all[i] = NULL;
-    }
+    test_conv_stop(&sys_a);
+    test_conv_stop(&sys_b);
+    test_conv_stop(&sys_c);
     return 0;
 }
 
@@ -167,30 +122,6 @@ static const char *string_of(const ens_msg *m)
     return v != NULL ? v->text : NULL;
 }
 
-/* Ask `to` from s's outside with text; the status, and the reply's text
- * in out ("" if it has none). */
-static int ask_text(ens_system *s, ens_addr to, const char *text, uint32_t wait_ms, char *out,
-                    size_t len)
-{
-    ens_msg *r = NULL;
-    int rc =
-        ens_ask(ens_system_ctx(s), to, &ens_msg_string, &(ens_string_v){(char *)text}, wait_ms, &r);
-    const char *t = string_of(r);
-    snprintf(out, len, "%s", t != NULL ? t : "");
-    ens_msg_free(r);
-    return rc;
-}
-
-/* Let every system's outside program move what it holds (a tell waits in
- * the outside program until its connection is ready). */
-static void run_all(uint32_t ms)
-{
-    ens_system *all[] = {sys_a, sys_b, sys_c};
-    for (size_t i = 0; i < 3; i++)
-        if (all[i] != NULL)
-            ens_system_run(all[i], ms / 3 + 1);
-}
-
 /* ---- the probe: an actor that acts on commands and notes what it gets -- */
 
 /* Asked (a request) with a command:
@@ -210,20 +141,10 @@ typedef struct probe {
     char log[4096];
 } probe;
 
-static void note(probe *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(probe *p, const char *fmt, ...)
-{
-    size_t used = strlen(p->log);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->log + used, sizeof(p->log) - used, fmt, ap);
-    va_end(ap);
-    used = strlen(p->log);
-    if (used + 1 < sizeof(p->log)) {
-        p->log[used] = ';';
-        p->log[used + 1] = '\0';
-    }
-}
+/* Note what happened, and a ';' after it. */
+#define note(p, ...)                                                                               \
+    (test_conv_append((p)->log, sizeof((p)->log), __VA_ARGS__),                                    \
+     test_conv_append((p)->log, sizeof((p)->log), ";"))
 
 static int probe_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
@@ -324,19 +245,14 @@ static const ens_actor_def probe_def = {"sem.Probe", sizeof(probe), probe_init, 
                                         NULL,        NULL,          NULL,       NULL};
 
 /* Ask probe (on s) for its log until it holds needle or the deadline
- * passes; true if it does. The log is left in log. */
+ * passes; true if it does. The log is left in log. Every system runs
+ * between tries: a tell waits in its outside program until its connection
+ * is ready. */
 static bool wait_note(ens_system *s, ens_addr probe_at, const char *needle, int wait_ms, char *log,
                       size_t len)
 {
-    test_deadline d = test_deadline_in(wait_ms);
-    for (;;) {
-        assert_int_equal(ask_text(s, probe_at, "log?", TEST_WAIT_MS, log, len), 0);
-        if (strstr(log, needle) != NULL)
-            return true;
-        if (test_deadline_passed(d))
-            return false;
-        run_all(50);
-    }
+    return test_conv_await_text(s, probe_at, "log?", needle, wait_ms,
+                                (ens_system *[]){sys_a, sys_b, sys_c}, 3, log, len);
 }
 
 /* ---- actors of B -------------------------------------------------------- */
@@ -558,19 +474,19 @@ static const ens_actor_def echo_def = {"sem.Echo", 0,    NULL, test_echo_receive
 static void test_call_to_a_gen_server_of_another_system(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr srv = spawn_on(sys_b, &server_def, NULL);
     ens_addr p = spawn_on(sys_a, &probe_def, NULL);
     char at[ENS_ADDR_STRLEN], cmd[128], got[256];
     snprintf(cmd, sizeof(cmd), "call %s ping", addr_text(srv, at));
-    assert_int_equal(ask_text(sys_a, p, cmd, LONG_WAIT_MS, got, sizeof(got)), 0);
+    assert_int_equal(test_conv_ask_text(sys_a, p, cmd, LONG_WAIT_MS, got, sizeof(got)), 0);
     assert_string_equal(got, "0 pong");
     snprintf(cmd, sizeof(cmd), "call %s fail", at);
-    assert_int_equal(ask_text(sys_a, p, cmd, LONG_WAIT_MS, got, sizeof(got)), 0);
+    assert_int_equal(test_conv_ask_text(sys_a, p, cmd, LONG_WAIT_MS, got, sizeof(got)), 0);
     snprintf(cmd, sizeof(cmd), "%d refused", REFUSED);
     assert_string_equal(got, cmd);
     snprintf(cmd, sizeof(cmd), "call %s poison", at);
-    assert_int_equal(ask_text(sys_a, p, cmd, LONG_WAIT_MS, got, sizeof(got)), 0);
+    assert_int_equal(test_conv_ask_text(sys_a, p, cmd, LONG_WAIT_MS, got, sizeof(got)), 0);
     snprintf(cmd, sizeof(cmd), "%d poison poison 2", ENS_EPOISON);
     assert_string_equal(got, cmd);
     /* And from A's outside, as ens_gen_server_call. */
@@ -587,15 +503,16 @@ static void test_call_to_a_gen_server_of_another_system(void **state)
 static void test_forward_across_keeps_the_original_sender(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     char at[ENS_ADDR_STRLEN], got[128];
     ens_addr on_c = spawn_on(sys_c, &echo_def, NULL);
     ens_addr x = spawn_on(sys_b, &forwarder_def, addr_text(on_c, at));
-    assert_int_equal(ask_text(sys_a, x, "via B to C", LONG_WAIT_MS, got, sizeof(got)), 0);
+    assert_int_equal(test_conv_ask_text(sys_a, x, "via B to C", LONG_WAIT_MS, got, sizeof(got)), 0);
     assert_string_equal(got, "via B to C");
     ens_addr on_a = spawn_on(sys_a, &echo_def, NULL);
     ens_addr back = spawn_on(sys_b, &forwarder_def, addr_text(on_a, at));
-    assert_int_equal(ask_text(sys_a, back, "via B back to A", LONG_WAIT_MS, got, sizeof(got)), 0);
+    assert_int_equal(
+        test_conv_ask_text(sys_a, back, "via B back to A", LONG_WAIT_MS, got, sizeof(got)), 0);
     assert_string_equal(got, "via B back to A");
 }
 
@@ -605,7 +522,7 @@ static void test_forward_across_keeps_the_original_sender(void **state)
 static void test_poison_goes_back_to_a_sender_on_another_system(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr srv = spawn_on(sys_b, &server_def, NULL);
     ens_msg *r = NULL;
     assert_int_equal(ens_ask(ens_system_ctx(sys_a), srv, &ens_msg_string, &(ens_string_v){"poison"},
@@ -622,7 +539,7 @@ static void test_poison_goes_back_to_a_sender_on_another_system(void **state)
     ens_addr p = spawn_on(sys_a, &probe_def, NULL);
     char at[ENS_ADDR_STRLEN], cmd[128], log[4096];
     snprintf(cmd, sizeof(cmd), "tell %s poison", addr_text(srv, at));
-    assert_int_equal(ask_text(sys_a, p, cmd, LONG_WAIT_MS, log, sizeof(log)), 0);
+    assert_int_equal(test_conv_ask_text(sys_a, p, cmd, LONG_WAIT_MS, log, sizeof(log)), 0);
     assert_string_equal(log, "ok");
     snprintf(cmd, sizeof(cmd), "poison(poison,%d,2)", ENS_EINVAL);
     if (!wait_note(sys_a, p, cmd, LONG_WAIT_MS, log, sizeof(log)))
@@ -636,14 +553,14 @@ static void test_poison_goes_back_to_a_sender_on_another_system(void **state)
 static void test_exit_request_across_then_dead_letters_for_the_dead_target(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     char at[ENS_ADDR_STRLEN], cmd[128], log[4096];
     ens_addr p = spawn_on(sys_a, &probe_def, NULL);
     ens_addr sink = spawn_on(sys_b, &probe_def, "dead letters");
     ens_addr e = spawn_on(sys_b, &ender_def, addr_text(p, at));
     test_expect_echo(ens_system_ctx(sys_a), e, "alive", LONG_WAIT_MS);
     snprintf(cmd, sizeof(cmd), "exit %s", addr_text(e, at));
-    assert_int_equal(ask_text(sys_a, p, cmd, LONG_WAIT_MS, log, sizeof(log)), 0);
+    assert_int_equal(test_conv_ask_text(sys_a, p, cmd, LONG_WAIT_MS, log, sizeof(log)), 0);
     assert_string_equal(log, "ok");
     snprintf(cmd, sizeof(cmd), "msg(terminated %d)", ENS_EXIT_SHUTDOWN);
     if (!wait_note(sys_a, p, cmd, LONG_WAIT_MS, log, sizeof(log)))
@@ -651,7 +568,8 @@ static void test_exit_request_across_then_dead_letters_for_the_dead_target(void 
 
     /* Its end reached A through its terminate, so the admin of B knows it
      * gone: an ask now is answered by B's admin. */
-    assert_int_equal(ask_text(sys_a, e, "anyone?", LONG_WAIT_MS, log, sizeof(log)), ENS_ENOACTOR);
+    assert_int_equal(test_conv_ask_text(sys_a, e, "anyone?", LONG_WAIT_MS, log, sizeof(log)),
+                     ENS_ENOACTOR);
     assert_int_equal(
         ens_send(ens_system_ctx(sys_a), e, &ens_msg_string, &(ens_string_v){"a late tell"}), 0);
     char want[128];
@@ -667,11 +585,11 @@ static void test_exit_request_across_then_dead_letters_for_the_dead_target(void 
 static void test_wakeups_of_an_actor_that_talks_with_another_system(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     char at[ENS_ADDR_STRLEN], got[512];
     ens_addr p = spawn_on(sys_a, &probe_def, NULL);
     ens_addr t = spawn_on(sys_b, &ticker_def, addr_text(p, at));
-    assert_int_equal(ask_text(sys_a, t, "start 5", LONG_WAIT_MS, got, sizeof(got)), 0);
+    assert_int_equal(test_conv_ask_text(sys_a, t, "start 5", LONG_WAIT_MS, got, sizeof(got)), 0);
     assert_string_equal(got, "w1 tock 1 w2 tock 2 w3 tock 3 w4 tock 4 w5 tock 5");
 }
 
@@ -680,18 +598,18 @@ static void test_wakeups_of_an_actor_that_talks_with_another_system(void **state
 static void test_a_hundred_thousand_tells_between_actors_arrive_in_order(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     char at[ENS_ADDR_STRLEN], cmd[96], got[64], want[64];
     ens_addr k = spawn_on(sys_b, &counter_def, NULL);
     ens_addr f = spawn_on(sys_a, &flooder_def, NULL);
     snprintf(cmd, sizeof(cmd), "%s %d", addr_text(k, at), FLOOD);
     snprintf(want, sizeof(want), "sent %d", FLOOD);
-    assert_int_equal(ask_text(sys_a, f, cmd, LONG_WAIT_MS, got, sizeof(got)), 0);
+    assert_int_equal(test_conv_ask_text(sys_a, f, cmd, LONG_WAIT_MS, got, sizeof(got)), 0);
     assert_string_equal(got, want);
     snprintf(want, sizeof(want), "%d 0", FLOOD);
     test_deadline d = test_deadline_in(LONG_WAIT_MS);
     while (!test_deadline_passed(d)) {
-        assert_int_equal(ask_text(sys_b, k, "?", LONG_WAIT_MS, got, sizeof(got)), 0);
+        assert_int_equal(test_conv_ask_text(sys_b, k, "?", LONG_WAIT_MS, got, sizeof(got)), 0);
         long long next = 0, bad = 0;
         assert_int_equal(sscanf(got, "%lld %lld", &next, &bad), 2);
         if (next >= FLOOD || bad != 0)
@@ -719,7 +637,7 @@ static void expect_member_change(ens_system *s, ens_addr watcher, const char *wh
 static void test_a_node_that_left_gets_dead_letters_node_gone(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr watcher = spawn_on(sys_a, &probe_def, "subscribe");
     ens_addr echo = spawn_on(sys_b, &echo_def, NULL);
     uint32_t old_node = echo.node;
@@ -731,7 +649,8 @@ static void test_a_node_that_left_gets_dead_letters_node_gone(void **state)
 
     int rows = seen_a.dead_letters;
     char got[256];
-    assert_int_equal(ask_text(sys_a, echo, "after", LONG_WAIT_MS, got, sizeof(got)), ENS_ENOACTOR);
+    assert_int_equal(test_conv_ask_text(sys_a, echo, "after", LONG_WAIT_MS, got, sizeof(got)),
+                     ENS_ENOACTOR);
     assert_non_null(strstr(got, "node gone"));
     assert_non_null(strstr(got, "left the convention"));
     assert_int_equal(
@@ -743,39 +662,13 @@ static void test_a_node_that_left_gets_dead_letters_node_gone(void **state)
     assert_non_null(strstr(seen_a.last_dead, "node gone"));
 
     /* B again: a fresh node, reachable; the old node stays gone. */
-    sys_b = start_member(&seen_b, 0);
+    sys_b = test_conv_start_seen(&seen_b, 0, 0);
     ens_addr echo2 = spawn_on(sys_b, &echo_def, NULL);
     assert_int_not_equal(echo2.node, old_node);
     test_expect_echo(ens_system_ctx(sys_a), echo2, "the new B", LONG_WAIT_MS);
-    assert_int_equal(ask_text(sys_a, echo, "old B?", LONG_WAIT_MS, got, sizeof(got)), ENS_ENOACTOR);
+    assert_int_equal(test_conv_ask_text(sys_a, echo, "old B?", LONG_WAIT_MS, got, sizeof(got)),
+                     ENS_ENOACTOR);
     assert_non_null(strstr(got, "node gone"));
-}
-
-/* The gateway process of system s (the admin's child titled
- * "ens-gateway"); 0 if none. */
-static pid_t gateway_pid(ens_system *s)
-{
-    int uid = -1, admin = -1;
-    if (ens_system_holder(ens_system_options(s)->name, &uid, &admin) < 0)
-        return 0;
-    char path[96];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", admin, admin);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    pid_t found = 0;
-    for (int pid; found == 0 && fscanf(f, "%d", &pid) == 1;) {
-        char comm_path[64], comm[32] = "";
-        snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
-        FILE *c = fopen(comm_path, "r");
-        if (c == NULL)
-            continue;
-        if (fgets(comm, sizeof(comm), c) != NULL && strncmp(comm, "ens-gateway", 11) == 0)
-            found = pid;
-        fclose(c);
-    }
-    fclose(f);
-    return found;
 }
 
 /* B's gateway is frozen (SIGSTOP): its heartbeats stop and A sees B
@@ -786,20 +679,20 @@ static pid_t gateway_pid(ens_system *s)
 static void test_an_unreachable_node_gets_dead_letters_until_it_is_back(void **state)
 {
     (void)state;
-    NEED_SERVER();
+    TEST_CONV_NEED_SERVER();
     ens_addr watcher = spawn_on(sys_a, &probe_def, "subscribe");
     ens_addr echo = spawn_on(sys_b, &echo_def, NULL);
     test_expect_echo(ens_system_ctx(sys_a), echo, "before", LONG_WAIT_MS);
     /* A must know B as a member first (the echo crossed on the ping rule,
      * which does not wait for B's record). */
     expect_member_change(sys_a, watcher, "joined", echo.node);
-    pid_t gw = gateway_pid(sys_b);
+    pid_t gw = test_conv_gateway_pid(ens_system_options(sys_b)->name);
     assert_true(gw > 0);
     stopped_pid = gw;
     assert_int_equal(kill(gw, SIGSTOP), 0);
     expect_member_change(sys_a, watcher, "unreachable", echo.node);
     char got[256];
-    assert_int_equal(ask_text(sys_a, echo, "while away", LONG_WAIT_MS, got, sizeof(got)),
+    assert_int_equal(test_conv_ask_text(sys_a, echo, "while away", LONG_WAIT_MS, got, sizeof(got)),
                      ENS_ENOACTOR);
     assert_non_null(strstr(got, "node gone"));
     assert_non_null(strstr(got, "unreachable"));
@@ -810,7 +703,8 @@ static void test_an_unreachable_node_gets_dead_letters_until_it_is_back(void **s
     snprintf(needle, sizeof(needle), "unreachable %u;", (unsigned)echo.node);
     test_deadline d = test_deadline_in(LONG_WAIT_MS);
     for (;;) {
-        assert_int_equal(ask_text(sys_a, watcher, "log?", TEST_WAIT_MS, log, sizeof(log)), 0);
+        assert_int_equal(test_conv_ask_text(sys_a, watcher, "log?", TEST_WAIT_MS, log, sizeof(log)),
+                         0);
         const char *u = strstr(log, needle);
         char back[48];
         snprintf(back, sizeof(back), "joined %u;", (unsigned)echo.node);
