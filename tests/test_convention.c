@@ -217,33 +217,9 @@ static int members_teardown(void **state)
 static const ens_actor_def echo_def = {"conv.Echo", 0,    NULL, test_echo_receive, NULL, NULL,
                                        NULL,        NULL, NULL};
 
-/* Counts numbered ens.Int64 messages, noting any out of order; asked with
- * an ens.String it answers "<next> <out of order>". */
-typedef struct counter {
-    int64_t next;
-    int64_t disorder;
-} counter;
-
-static int counter_receive(ens_ctx *c, void *state, const ens_msg *m)
-{
-    counter *k = state;
-    const int64_t *n = ens_msg_value(m, &ens_msg_int64);
-    if (n != NULL) {
-        if (*n != k->next)
-            k->disorder++;
-        k->next = *n + 1;
-        return 0;
-    }
-    if (ens_msg_value(m, &ens_msg_string) != NULL) {
-        char text[64];
-        snprintf(text, sizeof(text), "%lld %lld", (long long)k->next, (long long)k->disorder);
-        return ens_reply(c, &ens_msg_string, &(ens_string_v){text});
-    }
-    return 0;
-}
-
-static const ens_actor_def counter_def = {
-    "conv.Counter", sizeof(counter), NULL, counter_receive, NULL, NULL, NULL, NULL, NULL};
+static const ens_actor_def counter_def = {.name = "conv.Counter",
+                                          .state_size = sizeof(test_conv_counter),
+                                          .receive = test_conv_counter_receive};
 
 /* Asked with the text of an address, requests that address with
  * "across" and answers its asker with the reply's text (or the error). */

@@ -64,15 +64,10 @@ static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
     return ens_reply(c, &ens_msg_string, &(ens_string_v){w->caps != NULL ? w->caps : ""});
 }
 
-static const ens_actor_def watcher_def = {"caps.Watcher",
-                                          sizeof(watcher),
-                                          test_conv_subscribe_init,
-                                          watcher_receive,
-                                          NULL,
-                                          NULL,
-                                          NULL,
-                                          NULL,
-                                          NULL};
+static const ens_actor_def watcher_def = {.name = "caps.Watcher",
+                                          .state_size = sizeof(watcher),
+                                          .init = test_conv_subscribe_init,
+                                          .receive = watcher_receive};
 
 /* What B's subscriber last saw of A's capability key: its value in out
  * (ens_capability_get's result: the length, or ENS_ENOENT). */
@@ -121,9 +116,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    test_conv_stop(&sys_a);
-    test_conv_stop(&sys_b);
-    test_conv_server_stop();
+    test_conv_end((ens_system **[]){&sys_a, &sys_b}, 2, NULL);
     return 0;
 }
 

@@ -60,10 +60,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    test_conv_stop(&sys_a);
-    test_conv_stop(&sys_b);
-    test_conv_kill_group(&c_group);
-    test_conv_server_stop();
+    test_conv_end((ens_system **[]){&sys_a, &sys_b}, 2, &c_group);
     return 0;
 }
 
@@ -106,15 +103,10 @@ static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
-static const ens_actor_def watcher_def = {"memb.Watcher",
-                                          sizeof(watcher),
-                                          test_conv_subscribe_init,
-                                          watcher_receive,
-                                          NULL,
-                                          NULL,
-                                          NULL,
-                                          NULL,
-                                          NULL};
+static const ens_actor_def watcher_def = {.name = "memb.Watcher",
+                                          .state_size = sizeof(watcher),
+                                          .init = test_conv_subscribe_init,
+                                          .receive = watcher_receive};
 
 /* Asked anything: answers ens_convention_subscribe's result as an Int64. */
 static int trier_receive(ens_ctx *c, void *state, const ens_msg *m)

@@ -162,9 +162,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < 3; i++)
-        test_conv_stop(&sys[i]);
-    test_conv_server_stop();
+    test_conv_end((ens_system **[]){&sys[0], &sys[1], &sys[2]}, 3, NULL);
     return 0;
 }
 

@@ -238,10 +238,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    test_conv_stop(&sys_a);
-    test_conv_stop(&sys_b);
-    test_conv_kill_group(&c_group);
-    test_conv_server_stop();
+    test_conv_end((ens_system **[]){&sys_a, &sys_b}, 2, &c_group);
     if (journal_a[0] != '\0')
         test_journal_remove(journal_a);
     return 0;

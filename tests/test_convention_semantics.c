@@ -391,33 +391,9 @@ static int ticker_receive(ens_ctx *c, void *state, const ens_msg *m)
 static const ens_actor_def ticker_def = {
     "sem.Ticker", sizeof(ticker), addr_arg_init, ticker_receive, NULL, NULL, NULL, NULL, NULL};
 
-/* Counts numbered ens.Int64 messages, noting any out of order; asked with
- * an ens.String it answers "<next> <out of order>". */
-typedef struct counter {
-    int64_t next;
-    int64_t disorder;
-} counter;
-
-static int counter_receive(ens_ctx *c, void *state, const ens_msg *m)
-{
-    counter *k = state;
-    const int64_t *n = ens_msg_value(m, &ens_msg_int64);
-    if (n != NULL) {
-        if (*n != k->next)
-            k->disorder++;
-        k->next = *n + 1;
-        return 0;
-    }
-    if (string_of(m) != NULL) {
-        char text[64];
-        snprintf(text, sizeof(text), "%lld %lld", (long long)k->next, (long long)k->disorder);
-        return ens_reply(c, &ens_msg_string, &(ens_string_v){text});
-    }
-    return 0;
-}
-
-static const ens_actor_def counter_def = {
-    "sem.Counter", sizeof(counter), NULL, counter_receive, NULL, NULL, NULL, NULL, NULL};
+static const ens_actor_def counter_def = {.name = "sem.Counter",
+                                          .state_size = sizeof(test_conv_counter),
+                                          .receive = test_conv_counter_receive};
 
 /* Asked "ADDR N", tells ADDR the int64s 0..N-1 in order, then answers
  * "sent N". When its connection is full (ENS_EFULL) it goes on at a

@@ -62,6 +62,15 @@ void test_conv_stop(ens_system **s)
     *s = NULL;
 }
 
+void test_conv_end(ens_system **const *systems, size_t n, pid_t *group)
+{
+    for (size_t i = 0; i < n; i++)
+        test_conv_stop(systems[i]);
+    if (group != NULL)
+        test_conv_kill_group(group);
+    test_conv_server_stop();
+}
+
 static bool about_gateway(const ens_event *ev)
 {
     return ev->actor_type != NULL && strcmp(ev->actor_type, "ens.Gateway") == 0;
@@ -272,6 +281,24 @@ void test_conv_append(char *buf, size_t size, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf + used, size - used, fmt, ap);
     va_end(ap);
+}
+
+int test_conv_counter_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    test_conv_counter *k = state;
+    const int64_t *n = ens_msg_value(m, &ens_msg_int64);
+    if (n != NULL) {
+        if (*n != k->next)
+            k->disorder++;
+        k->next = *n + 1;
+        return 0;
+    }
+    if (ens_msg_value(m, &ens_msg_string) != NULL) {
+        char text[64];
+        snprintf(text, sizeof(text), "%lld %lld", (long long)k->next, (long long)k->disorder);
+        return ens_reply(c, &ens_msg_string, &(ens_string_v){text});
+    }
+    return 0;
 }
 
 int test_conv_subscribe_init(ens_ctx *c, void *state, const ens_msg *arg)

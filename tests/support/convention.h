@@ -53,6 +53,11 @@ ens_system_opts test_conv_member_opts(const char *name, uint32_t heartbeat_ms);
 /* Stop *s (waiting up to 5 s) if it runs, and forget it (NULL). */
 void test_conv_stop(ens_system **s);
 
+/* The end of a suite: stop each of the n systems (test_conv_stop), kill
+ * the process group *group (test_conv_kill_group; group NULL: none), stop
+ * the server (test_conv_server_stop). */
+void test_conv_end(ens_system **const *systems, size_t n, pid_t *group);
+
 /* ---- a member's events, as its starting program hears them ----------- */
 
 typedef struct test_conv_seen {
@@ -110,6 +115,18 @@ int test_conv_run_tool(const char *tool, const char *const *args, const char *en
 /* The first line of text that contains needle, copied into line (len
  * bytes), or NULL (none, or it would not fit). */
 const char *test_conv_line_with(const char *text, const char *needle, char *line, size_t len);
+
+/* ---- actors ---------------------------------------------------------- */
+
+/* The counter's state and receive: it counts numbered ens.Int64 tells,
+ * noting any out of order; asked with an ens.String it answers "<next>
+ * <out of order>". Each suite names its own definition with them. */
+typedef struct test_conv_counter {
+    int64_t next;
+    int64_t disorder;
+} test_conv_counter;
+
+int test_conv_counter_receive(ens_ctx *c, void *state, const ens_msg *m);
 
 /* ---- asking actors for text ------------------------------------------ */
 
