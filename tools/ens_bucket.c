@@ -2,6 +2,7 @@
  * tools/ens_bucket.c - reading a convention's key-value bucket from the
  * NATS server (tools/ens_bucket.h).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,4 +105,83 @@ void ens_tool_bucket_close(ens_tool_bucket *b)
     if (b->opts != NULL)
         natsOptions_Destroy(b->opts);
     memset(b, 0, sizeof(*b));
+}
+
+static int usage_error(const char *prog, const char *what, const char *arg, const char *why)
+{
+    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, what, ens_tool_esc(arg));
+    if (why != NULL)
+        fprintf(stderr, " (%s)", why);
+    fprintf(stderr, "\n(try '%s --help')\n", prog);
+    return 2;
+}
+
+int ens_tool_bucket_args_read(ens_tool_bucket_args *a, int argc, char **argv, const char *prog,
+                              void (*help)(FILE *out), const char *why_no_args)
+{
+    *a = (ens_tool_bucket_args){getenv("ENSEMBLE_NATS_URL"), getenv("ENSEMBLE_CONVENTION"), false,
+                                5000};
+    static const struct option opts[] = {
+        {"nats", required_argument, NULL, 'n'}, {"convention", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},       {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    optind = 0; /* glibc: full re-initialisation (the shell runs commands in turn) */
+    opterr = 0;
+    for (int o; (o = getopt_long(argc, argv, ":h", opts, NULL)) != -1;) {
+        char *end = NULL;
+        switch (o) {
+        case 'n':
+            a->url = optarg;
+            break;
+        case 'c':
+            a->conv = optarg;
+            break;
+        case 'j':
+            a->json = true;
+            break;
+        case 't':
+            a->timeout_ms = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || a->timeout_ms <= 0 || a->timeout_ms > 3600000)
+                return usage_error(prog, "bad --timeout '%s' (milliseconds, at least 1)", optarg,
+                                   NULL);
+            break;
+        case 'h':
+            help(stdout);
+            return 0;
+        case ':':
+            return usage_error(prog, "option '%s' needs a value", argv[optind - 1], NULL);
+        default:
+            return usage_error(prog, "unknown option '%s'", argv[optind - 1], NULL);
+        }
+    }
+    if (optind < argc)
+        return usage_error(prog, "unexpected argument '%s'", argv[optind], why_no_args);
+    if (a->url == NULL || a->url[0] == '\0')
+        return usage_error(prog, "%s", "no NATS server: give --nats URL or set ENSEMBLE_NATS_URL",
+                           NULL);
+    if (a->conv == NULL || a->conv[0] == '\0')
+        return usage_error(
+            prog, "%s", "no convention: give --convention NAME or set ENSEMBLE_CONVENTION", NULL);
+    return -1;
+}
+
+const char *ens_tool_record_field(const char *record, const char *key, char *out, size_t len)
+{
+    size_t klen = strlen(key);
+    out[0] = '\0';
+    for (const char *line = record; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t n = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (n > klen && line[klen] == '=' && memcmp(line, key, klen) == 0) {
+            size_t v = n - klen - 1 < len - 1 ? n - klen - 1 : len - 1;
+            memcpy(out, line + klen + 1, v);
+            out[v] = '\0';
+            break;
+        }
+        line += n;
+        if (*line == '\n')
+            line++;
+    }
+    return out;
 }

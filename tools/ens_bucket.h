@@ -11,7 +11,9 @@
 #ifndef ENS_TOOL_BUCKET_H
 #define ENS_TOOL_BUCKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <nats/nats.h>
 
@@ -43,5 +45,28 @@ int ens_tool_bucket_open(ens_tool_bucket *b, const char *prog, const char *url, 
 char *ens_tool_bucket_get(ens_tool_bucket *b, const char *key, int *len, int64_t *created_ns);
 
 void ens_tool_bucket_close(ens_tool_bucket *b);
+
+/* What a command that lists a bucket is given. */
+typedef struct ens_tool_bucket_args {
+    const char *url;  /* --nats, default $ENSEMBLE_NATS_URL */
+    const char *conv; /* --convention, default $ENSEMBLE_CONVENTION */
+    bool json;        /* --json */
+    long timeout_ms;  /* --timeout MS, default 5000 */
+} ens_tool_bucket_args;
+
+/* Read argv's options --nats URL, --convention NAME, --json, --timeout MS
+ * and --help (-h) into a. Returns -1 when a holds a server and a
+ * convention and no argument is left over; else the exit status after
+ * printing: 0 for --help (help(stdout)), 2 for a usage error ("PROG: what
+ * is wrong" and "(try 'PROG --help')" on stderr; an argument left over is
+ * "unexpected argument 'ARG' (why_no_args)", the parenthesis only when
+ * why_no_args is not NULL). */
+int ens_tool_bucket_args_read(ens_tool_bucket_args *a, int argc, char **argv, const char *prog,
+                              void (*help)(FILE *out), const char *why_no_args);
+
+/* The value of record's line "key=VALUE" (a member's record: one
+ * key=value a line), copied into out (len bytes, cut to fit); "" if it has
+ * no such line. Returns out. */
+const char *ens_tool_record_field(const char *record, const char *key, char *out, size_t len);
 
 #endif

@@ -11,7 +11,6 @@
  * records after ENS_CONVENTION_RECORD_TTL_S). A member that stopped in
  * order deleted its record and is not listed.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,35 +42,6 @@ static void usage(FILE *out)
           out);
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, arg);
-    fputs("\n(ens members --help for usage)\n", stderr);
-    return 2;
-}
-
-/* The value of line `key=` of record, copied into out; "" if none. */
-static const char *field(const char *record, const char *key, char *out, size_t len)
-{
-    size_t klen = strlen(key);
-    out[0] = '\0';
-    for (const char *line = record; *line != '\0';) {
-        const char *end = strchr(line, '\n');
-        size_t n = end != NULL ? (size_t)(end - line) : strlen(line);
-        if (n > klen && line[klen] == '=' && memcmp(line, key, klen) == 0) {
-            size_t v = n - klen - 1 < len - 1 ? n - klen - 1 : len - 1;
-            memcpy(out, line + klen + 1, v);
-            out[v] = '\0';
-            break;
-        }
-        line += n;
-        if (*line == '\n')
-            line++;
-    }
-    return out;
-}
-
 static void json_str(const char *s, size_t n)
 {
     putchar('"');
@@ -91,17 +61,19 @@ static void print_json(const char *key, const char *record, const char *state)
 {
     char buf[1024];
     printf("{\"node\":%s,\"system\":", key);
-    field(record, "system", buf, sizeof(buf));
+    ens_tool_record_field(record, "system", buf, sizeof(buf));
     json_str(buf, strlen(buf));
     fputs(",\"host\":", stdout);
-    field(record, "host", buf, sizeof(buf));
+    ens_tool_record_field(record, "host", buf, sizeof(buf));
     json_str(buf, strlen(buf));
-    printf(",\"pid\":%lld", atoll(field(record, "pid", buf, sizeof(buf))));
+    printf(",\"pid\":%lld", atoll(ens_tool_record_field(record, "pid", buf, sizeof(buf))));
     fputs(",\"version\":", stdout);
-    field(record, "version", buf, sizeof(buf));
+    ens_tool_record_field(record, "version", buf, sizeof(buf));
     json_str(buf, strlen(buf));
-    printf(",\"started_ms\":%lld", atoll(field(record, "started", buf, sizeof(buf))));
-    printf(",\"heartbeat_ms\":%lld", atoll(field(record, "heartbeat_ms", buf, sizeof(buf))));
+    printf(",\"started_ms\":%lld",
+           atoll(ens_tool_record_field(record, "started", buf, sizeof(buf))));
+    printf(",\"heartbeat_ms\":%lld",
+           atoll(ens_tool_record_field(record, "heartbeat_ms", buf, sizeof(buf))));
     printf(",\"state\":\"%s\",\"capabilities\":{", state);
     bool first = true;
     for (const char *line = record; *line != '\0';) {
@@ -126,61 +98,25 @@ static void print_json(const char *key, const char *record, const char *state)
 static void print_text(const char *key, const char *record, const char *state)
 {
     char sys[256], host[256], pid[32];
-    field(record, "system", sys, sizeof(sys));
-    field(record, "host", host, sizeof(host));
-    field(record, "pid", pid, sizeof(pid));
+    ens_tool_record_field(record, "system", sys, sizeof(sys));
+    ens_tool_record_field(record, "host", host, sizeof(host));
+    ens_tool_record_field(record, "pid", pid, sizeof(pid));
     printf("%-10s %-24s %-20s %-8s %s\n", key, ens_tool_esc(sys), ens_tool_esc(host), pid, state);
 }
 
 int ens_tool_members(int argc, char **argv)
 {
-    const char *url = getenv("ENSEMBLE_NATS_URL");
-    const char *conv = getenv("ENSEMBLE_CONVENTION");
-    bool json = false;
-    long timeout = 5000;
-    static const struct option opts[] = {
-        {"nats", required_argument, NULL, 'n'}, {"convention", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},       {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
-    optind = 1;
-    opterr = 0;
-    for (int o; (o = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
-        char *end = NULL;
-        switch (o) {
-        case 'n':
-            url = optarg;
-            break;
-        case 'c':
-            conv = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 't':
-            timeout = strtol(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || timeout <= 0 || timeout > 3600000)
-                return usage_error("bad --timeout '%s'", optarg);
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case ':':
-            return usage_error("'%s' needs a value", argv[optind - 1]);
-        default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
-    if (url == NULL || url[0] == '\0')
-        return usage_error("%s", "no NATS server: give --nats URL or set ENSEMBLE_NATS_URL");
-    if (conv == NULL || conv[0] == '\0')
-        return usage_error("%s", "no convention: give --convention NAME or set "
-                                 "ENSEMBLE_CONVENTION");
+    ens_tool_bucket_args args;
+    int rc = ens_tool_bucket_args_read(&args, argc, argv, PROG, usage, NULL);
+    if (rc >= 0)
+        return rc;
+    const char *url = args.url, *conv = args.conv;
+    bool json = args.json;
+    long timeout = args.timeout_ms;
     char bucket[128];
     snprintf(bucket, sizeof(bucket), "ens-%s-members", conv);
     ens_tool_bucket b;
-    int rc = ens_tool_bucket_open(&b, PROG, url, bucket, timeout);
+    rc = ens_tool_bucket_open(&b, PROG, url, bucket, timeout);
     if (rc == ENS_TOOL_BUCKET_MISSING)
         fprintf(stderr, PROG ": convention %s has no members (no bucket %s)\n", ens_tool_esc(conv),
                 ens_tool_esc(bucket));
@@ -200,7 +136,7 @@ int ens_tool_members(int argc, char **argv)
         if (record == NULL)
             continue; /* deleted meanwhile */
         char hb[32];
-        long long beat = atoll(field(record, "heartbeat_ms", hb, sizeof(hb)));
+        long long beat = atoll(ens_tool_record_field(record, "heartbeat_ms", hb, sizeof(hb)));
         if (beat <= 0)
             beat = ENS_CONVENTION_HEARTBEAT_MS;
         int64_t age_ns = now_ns - created;

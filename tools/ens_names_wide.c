@@ -14,7 +14,6 @@
  * is listed as such: the systems refuse it too. A key that stands for no
  * name is not listed (a line on stderr says so).
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,18 +74,8 @@ static const char *member_system(ens_tool_bucket *members, uint32_t node, char *
     snprintf(key, sizeof(key), "%" PRIu32, node);
     int n = 0;
     char *record = members->kv != NULL ? ens_tool_bucket_get(members, key, &n, NULL) : NULL;
-    snprintf(out, len, "-");
-    for (const char *line = record; line != NULL && *line != '\0';) {
-        const char *end = strchr(line, '\n');
-        size_t l = end != NULL ? (size_t)(end - line) : strlen(line);
-        if (l > 7 && memcmp(line, "system=", 7) == 0) {
-            snprintf(out, len, "%.*s", (int)(l - 7), line + 7);
-            break;
-        }
-        line += l;
-        if (*line == '\n')
-            line++;
-    }
+    if (ens_tool_record_field(record != NULL ? record : "", "system", out, len)[0] == '\0')
+        snprintf(out, len, "-");
     free(record);
     return out;
 }
@@ -142,51 +131,14 @@ bool ens_tool_names_wide_wanted(int argc, char **argv)
 
 int ens_tool_names_wide(int argc, char **argv)
 {
-    const char *url = getenv("ENSEMBLE_NATS_URL");
-    const char *conv = getenv("ENSEMBLE_CONVENTION");
-    bool json = false;
-    long timeout = 5000;
-    static const struct option opts[] = {
-        {"nats", required_argument, NULL, 'n'}, {"convention", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},       {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
-    optind = 0; /* glibc: full re-initialisation */
-    opterr = 0;
-    for (int o; (o = getopt_long(argc, argv, ":h", opts, NULL)) != -1;) {
-        char *end = NULL;
-        switch (o) {
-        case 'n':
-            url = optarg;
-            break;
-        case 'c':
-            conv = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 't':
-            timeout = strtol(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || timeout <= 0 || timeout > 3600000)
-                return usage_error("bad --timeout '%s' (milliseconds, at least 1)", optarg);
-            break;
-        case 'h':
-            help(stdout);
-            return 0;
-        case ':':
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return usage_error("unexpected argument '%s' (a SYSTEM is not given with --nats or "
-                           "--convention)",
-                           argv[optind]);
-    if (url == NULL || url[0] == '\0')
-        return usage_error("%s", "no NATS server: give --nats URL or set ENSEMBLE_NATS_URL");
-    if (conv == NULL || conv[0] == '\0')
-        return usage_error("%s", "no convention: give --convention NAME or set "
-                                 "ENSEMBLE_CONVENTION");
+    ens_tool_bucket_args args;
+    int rc = ens_tool_bucket_args_read(&args, argc, argv, PROG, help,
+                                       "a SYSTEM is not given with --nats or --convention");
+    if (rc >= 0)
+        return rc;
+    const char *url = args.url, *conv = args.conv;
+    bool json = args.json;
+    long timeout = args.timeout_ms;
     if (!convention_ok(conv))
         return usage_error("bad convention name '%s' (1-64 of A-Z a-z 0-9 _ -)", conv);
 
@@ -195,7 +147,7 @@ int ens_tool_names_wide(int argc, char **argv)
     snprintf(members_bucket, sizeof(members_bucket), "ens-%s-members", conv);
     ens_tool_bucket b, m;
     memset(&m, 0, sizeof(m));
-    int rc = ens_tool_bucket_open(&b, PROG, url, bucket, timeout);
+    rc = ens_tool_bucket_open(&b, PROG, url, bucket, timeout);
     if (rc == ENS_TOOL_BUCKET_MISSING)
         fprintf(stderr,
                 PROG ": convention %s has no names bucket (%s): no system of it has run "
