@@ -20,26 +20,8 @@
  *    system's first ask to an Echo of B is answered (ens_system_start returns
  *    before the admin has forked the gateway); baseline: a start without a
  *    convention until the admin answers a status request.
- *  - name_register: a Registrar actor on A registers n fresh names one
- *    after the other with ens_name_register, giving each up again with
- *    ens_name_unregister before the next (an actor holds at most one name):
- *    each registration is one claim in the names bucket (kvStore_Create in
- *    the gateway, answered before ens_name_register returns) and one
- *    release (the delete at the claimed revision, which the gateway does
- *    before the next claim). Registrations/s, timed inside the Registrar.
- *    Baselines in the same run: the same on a system without a convention
- *    (base "process": the admin's table only), and a forked plain-libnats
- *    client doing the same two bucket operations (kvStore_Create, then the
- *    delete marker published with the expected last sequence) n times on a
- *    bucket of the same configuration.
- *  - name_lookup: the outside of B looks up a name held by an actor on A,
- *    n times (answered from B's cache of the bucket: us per lookup);
- *    baseline: a lookup of a local name on the system without a convention.
- *  - remote_spawn: A spawns from outside, n times, a definition that needs
- *    "gpu", which only B has (started with capabilities "gpu=1"): placed on
- *    B through both gateways, answered once its init ran there; each is
- *    asked to exit at once. spawns/s. Baseline in the same run: the same
- *    loop on A with a definition without requirements (a local spawn).
+ *  - name_register, name_lookup: bench/bench_convention_names.c.
+ *  - remote_spawn: bench/bench_convention_spawn.c.
  *
  * No libnats call runs in the ens-bench process itself: the raw clients are
  * forked children (libnats starts threads, and a program with threads must
@@ -57,35 +39,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_convention_shared.h"
 #include "bench_util.h"
 #include "core/wire/msg_internal.h"
 #include "ensemble/ensemble.h"
 #include "support/nats_server.h"
 
-#define CONV_WAIT_MS 60000u /* longest wait for any one reply or report */
 #define CONV_MAILBOX 16384u
 #define CONV_CHUNK   (256u * 1024u)
 #define SERVER_START 30000
 
 /* ---- message types and actors ------------------------------------------ */
 
-/* Start a pinger or a producer (n messages to peer), or tell a counter how
- * many to expect (n). */
-typedef struct {
-    int64_t n;
-    ens_addr peer;
-} cstart_v;
-static ens_msgtype cstart_t = {"bench.conv.Start", "S(I$(Uuu))", sizeof(cstart_v), 0, 0};
+ens_msgtype conv_start_t = {"bench.conv.Start", "S(I$(Uuu))", sizeof(conv_start_v), 0, 0};
 static ens_msgtype cgo_t = {"bench.conv.Go", "S(I)", sizeof(ens_int64_v), 0, 0};
 
-static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
+int conv_echo_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     (void)st;
     const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
     return v != NULL ? ens_reply(c, &ens_msg_int64, v) : 0;
 }
-static const ens_actor_def echo_def = {
-    "bench.conv.Echo", 0, NULL, echo_receive, NULL, NULL, NULL, NULL, NULL};
+const ens_actor_def conv_echo_def = {
+    "bench.conv.Echo", 0, NULL, conv_echo_receive, NULL, NULL, NULL, NULL, NULL};
 
 typedef struct {
     int64_t left;
@@ -96,7 +72,7 @@ typedef struct {
 static int pinger_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     pinger_state *ps = state;
-    const cstart_v *s = ens_msg_value(m, &cstart_t);
+    const conv_start_v *s = ens_msg_value(m, &conv_start_t);
     if (s != NULL) {
         ps->left = s->n;
         ps->peer = s->peer;
@@ -141,7 +117,7 @@ static int producer_burst(ens_ctx *c, producer_state *ps)
 static int producer_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     producer_state *ps = state;
-    const cstart_v *s = ens_msg_value(m, &cstart_t);
+    const conv_start_v *s = ens_msg_value(m, &conv_start_t);
     if (s != NULL) {
         ps->left = s->n;
         ps->peer = s->peer;
@@ -186,7 +162,7 @@ static int counter_receive(ens_ctx *c, void *state, const ens_msg *m)
         cs->count++;
         return counter_check(c, cs);
     }
-    const cstart_v *s = ens_msg_value(m, &cstart_t);
+    const conv_start_v *s = ens_msg_value(m, &conv_start_t);
     if (s != NULL) {
         cs->expected = s->n;
         cs->report = ens_sender(c);
@@ -235,7 +211,7 @@ static int conv_start_caps(const char *tag, bool convention, const char *caps, e
     return ens_system_start(&o, s);
 }
 
-static int listen_int64(ens_ctx *out, int64_t *value)
+int conv_listen_int64(ens_ctx *out, int64_t *value)
 {
     ens_msg *m = NULL;
     int rc = ens_listen(out, CONV_WAIT_MS, &m);
@@ -263,7 +239,7 @@ static uint8_t *int64_frame(size_t *len)
                                                                                             : f;
 }
 
-static natsConnection *raw_connect(bool asap)
+natsConnection *conv_raw_connect(bool asap)
 {
     natsOptions *o = NULL;
     natsConnection *nc = NULL;
@@ -278,7 +254,7 @@ static natsConnection *raw_connect(bool asap)
     return nc;
 }
 
-static void write_all(int fd, const void *p, size_t n)
+void conv_write_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
     while (n > 0) {
@@ -292,7 +268,7 @@ static void write_all(int fd, const void *p, size_t n)
     }
 }
 
-static bool read_all(int fd, void *p, size_t n)
+bool conv_read_all(int fd, void *p, size_t n)
 {
     char *c = p;
     while (n > 0) {
@@ -307,7 +283,7 @@ static bool read_all(int fd, void *p, size_t n)
     return true;
 }
 
-static void reap(pid_t pid, bool kill_it)
+void conv_reap(pid_t pid, bool kill_it)
 {
     if (pid <= 0)
         return;
@@ -319,7 +295,7 @@ static void reap(pid_t pid, bool kill_it)
 
 /* Fork a child that runs body(arg, fd) and _exits; *fd is the parent's end
  * of a socketpair to it. */
-static pid_t child(void (*body)(int fd, long n), long n, int *fd)
+pid_t conv_child(void (*body)(int fd, long n), long n, int *fd)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -355,14 +331,14 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *m, vo
 static void responder_body(int fd, long n)
 {
     (void)n;
-    natsConnection *nc = raw_connect(true);
+    natsConnection *nc = conv_raw_connect(true);
     natsSubscription *sub = NULL;
     char ok = nc != NULL &&
                       natsConnection_Subscribe(&sub, nc, "bench.rr", on_request, NULL) == NATS_OK &&
                       natsConnection_FlushTimeout(nc, SERVER_START) == NATS_OK
                   ? 'R'
                   : 'X';
-    write_all(fd, &ok, 1);
+    conv_write_all(fd, &ok, 1);
     for (;;)
         pause(); /* killed by pid */
 }
@@ -372,7 +348,7 @@ static void requester_body(int fd, long n)
 {
     size_t len = 0;
     uint8_t *f = int64_frame(&len);
-    natsConnection *nc = raw_connect(true);
+    natsConnection *nc = conv_raw_connect(true);
     int64_t ns = -1;
     if (f != NULL && nc != NULL) {
         uint64_t t0 = bench_now_ns();
@@ -389,7 +365,7 @@ static void requester_body(int fd, long n)
         if (i == n)
             ns = (int64_t)(bench_now_ns() - t0);
     }
-    write_all(fd, &ns, sizeof(ns));
+    conv_write_all(fd, &ns, sizeof(ns));
     natsConnection_Destroy(nc);
     free(f);
 }
@@ -398,23 +374,23 @@ static void requester_body(int fd, long n)
 static double raw_roundtrip_us(long n)
 {
     int rfd = -1, qfd = -1;
-    pid_t r = child(responder_body, 0, &rfd);
+    pid_t r = conv_child(responder_body, 0, &rfd);
     if (r < 0)
         return -1;
     char ok = 0;
     double us = -1;
-    if (read_all(rfd, &ok, 1) && ok == 'R') {
-        pid_t q = child(requester_body, n, &qfd);
+    if (conv_read_all(rfd, &ok, 1) && ok == 'R') {
+        pid_t q = conv_child(requester_body, n, &qfd);
         int64_t ns = -1;
-        if (q > 0 && read_all(qfd, &ns, sizeof(ns)) && ns > 0)
+        if (q > 0 && conv_read_all(qfd, &ns, sizeof(ns)) && ns > 0)
             us = (double)ns / 1e3 / (double)n;
         if (q > 0) {
             close(qfd);
-            reap(q, false);
+            conv_reap(q, false);
         }
     }
     close(rfd);
-    reap(r, true);
+    conv_reap(r, true);
     return us;
 }
 
@@ -430,7 +406,7 @@ static void on_count(natsConnection *nc, natsSubscription *sub, natsMsg *m, void
     sink *k = arg;
     natsMsg_Destroy(m);
     if (++k->got == k->want)
-        write_all(k->fd, &k->got, sizeof(k->got));
+        conv_write_all(k->fd, &k->got, sizeof(k->got));
 }
 
 /* The subscriber: counts n messages on bench.tp, says "R" once subscribed
@@ -439,13 +415,13 @@ static void subscriber_body(int fd, long n)
 {
     static sink k;
     k = (sink){n, 0, fd};
-    natsConnection *nc = raw_connect(false);
+    natsConnection *nc = conv_raw_connect(false);
     natsSubscription *sub = NULL;
     bool up = nc != NULL && natsConnection_Subscribe(&sub, nc, "bench.tp", on_count, &k) == NATS_OK;
     if (up)
         natsSubscription_SetPendingLimits(sub, -1, -1);
     char ok = up && natsConnection_FlushTimeout(nc, SERVER_START) == NATS_OK ? 'R' : 'X';
-    write_all(fd, &ok, 1);
+    conv_write_all(fd, &ok, 1);
     for (;;)
         pause();
 }
@@ -456,10 +432,10 @@ static void publisher_body(int fd, long n)
 {
     size_t len = 0;
     uint8_t *f = int64_frame(&len);
-    natsConnection *nc = raw_connect(false);
+    natsConnection *nc = conv_raw_connect(false);
     char ok = f != NULL && nc != NULL ? 'R' : 'X', go = 0;
-    write_all(fd, &ok, 1);
-    if (ok == 'R' && read_all(fd, &go, 1)) {
+    conv_write_all(fd, &ok, 1);
+    if (ok == 'R' && conv_read_all(fd, &go, 1)) {
         for (long i = 0; i < n; i++)
             if (natsConnection_Publish(nc, "bench.tp", f, (int)len) != NATS_OK)
                 break;
@@ -473,27 +449,27 @@ static void publisher_body(int fd, long n)
 static double raw_publish_rate(long n)
 {
     int sfd = -1, pfd = -1;
-    pid_t s = child(subscriber_body, n, &sfd);
+    pid_t s = conv_child(subscriber_body, n, &sfd);
     if (s < 0)
         return -1;
     double rate = -1;
     char ok = 0;
-    if (read_all(sfd, &ok, 1) && ok == 'R') {
-        pid_t p = child(publisher_body, n, &pfd);
-        if (p > 0 && read_all(pfd, &ok, 1) && ok == 'R') {
+    if (conv_read_all(sfd, &ok, 1) && ok == 'R') {
+        pid_t p = conv_child(publisher_body, n, &pfd);
+        if (p > 0 && conv_read_all(pfd, &ok, 1) && ok == 'R') {
             uint64_t t0 = bench_now_ns();
             long got = 0;
-            write_all(pfd, "g", 1);
-            if (read_all(sfd, &got, sizeof(got)) && got == n)
+            conv_write_all(pfd, "g", 1);
+            if (conv_read_all(sfd, &got, sizeof(got)) && got == n)
                 rate = (double)n / ((double)(bench_now_ns() - t0) / 1e9);
         }
         if (p > 0) {
             close(pfd);
-            reap(p, false);
+            conv_reap(p, false);
         }
     }
     close(sfd);
-    reap(s, true);
+    conv_reap(s, true);
     return rate;
 }
 
@@ -501,11 +477,11 @@ static double raw_publish_rate(long n)
 
 static int pingpong_run(ens_ctx *out, ens_addr pinger, ens_addr echo, long n, double *us)
 {
-    cstart_v st = {n, echo};
-    int rc = ens_send(out, pinger, &cstart_t, &st);
+    conv_start_v st = {n, echo};
+    int rc = ens_send(out, pinger, &conv_start_t, &st);
     int64_t ns = 0;
     if (rc == 0)
-        rc = listen_int64(out, &ns);
+        rc = conv_listen_int64(out, &ns);
     if (rc == 0)
         *us = (double)ns / 1e3 / (double)n;
     return rc;
@@ -514,12 +490,12 @@ static int pingpong_run(ens_ctx *out, ens_addr pinger, ens_addr echo, long n, do
 static int tput_run(ens_ctx *out, ens_addr producer, ens_addr counter, long n, double *rate)
 {
     uint64_t t0 = bench_now_ns();
-    int rc = ens_send(out, counter, &cstart_t, &(cstart_v){n, ENS_ADDR_NONE});
+    int rc = ens_send(out, counter, &conv_start_t, &(conv_start_v){n, ENS_ADDR_NONE});
     if (rc == 0)
-        rc = ens_send(out, producer, &cstart_t, &(cstart_v){n, counter});
+        rc = ens_send(out, producer, &conv_start_t, &(conv_start_v){n, counter});
     int64_t got = 0;
     if (rc == 0)
-        rc = listen_int64(out, &got);
+        rc = conv_listen_int64(out, &got);
     if (rc == ENS_ETIMEDOUT)
         fprintf(stderr,
                 "ens-bench: remote_throughput: no report within %u ms: messages were "
@@ -532,12 +508,8 @@ static int tput_run(ens_ctx *out, ens_addr producer, ens_addr counter, long n, d
     return rc;
 }
 
-/* One figure: a warm-up at a tenth of n, then bench.runs recorded runs of
- * fn; printed, or reported as failed. */
-typedef int (*run_fn)(long n, double *v, void *arg);
-
-static void measure(const char *name, const char *base, long n, long payload, const char *unit,
-                    run_fn fn, void *arg)
+void conv_measure(const char *name, const char *base, long n, long payload, const char *unit,
+                  conv_run_fn fn, void *arg)
 {
     bench_result r;
     bench_result_init(&r, name, base, n, payload, unit);
@@ -623,264 +595,6 @@ static int run_join(long n, double *v, void *arg)
     return 0;
 }
 
-/* ---- remote spawn ------------------------------------------------------- */
-
-static const char *const gpu_needed[] = {"gpu", NULL};
-static const ens_actor_def gpu_def = {
-    .name = "bench.conv.Gpu", .receive = echo_receive, .requirements = gpu_needed};
-
-typedef struct {
-    ens_ctx *out;
-    const ens_actor_def *def;
-    uint32_t node; /* where each must run */
-} spawn_arg;
-
-static int run_spawn(long n, double *v, void *arg)
-{
-    const spawn_arg *sa = arg;
-    uint64_t t0 = bench_now_ns();
-    for (long i = 0; i < n; i++) {
-        ens_addr a;
-        int rc = ens_spawn(sa->out, sa->def, NULL, NULL, &a);
-        if (rc < 0)
-            return rc;
-        if (a.node != sa->node)
-            return ENS_EINVAL;
-        ens_exit_request(sa->out, a);
-    }
-    *v = (double)n / ((double)(bench_now_ns() - t0) / 1e9);
-    return 0;
-}
-
-/* A places on B once it knows B's record (its gateway reports it within a
- * heartbeat or so of B's start): tried until then, at most CONV_WAIT_MS. */
-static int wait_placeable(ens_ctx *out, uint32_t node)
-{
-    uint64_t end = bench_now_ns() + (uint64_t)CONV_WAIT_MS * 1000000u;
-    for (;;) {
-        ens_addr a;
-        int rc = ens_spawn(out, &gpu_def, NULL, NULL, &a);
-        if (rc == 0) {
-            ens_exit_request(out, a);
-            return a.node == node ? 0 : ENS_EINVAL;
-        }
-        if (rc != ENS_ENOPLACE || bench_now_ns() > end)
-            return rc;
-        usleep(50000); /* nothing to wait on: the member view is the admin's */
-    }
-}
-
-static void measure_spawn(ens_system *a, ens_system *b)
-{
-    ens_ctx *out = ens_system_ctx(a);
-    uint32_t node_a = ens_self(out).node, node_b = ens_self(ens_system_ctx(b)).node;
-    int rc = wait_placeable(out, node_b);
-    if (rc < 0) {
-        bench_fail("remote_spawn", "convention", "place on B", rc);
-        return;
-    }
-    long n = bench_n(1000, 100);
-    spawn_arg local = {out, &echo_def, node_a}, remote = {out, &gpu_def, node_b};
-    measure("remote_spawn_local", "process", n, 0, "spawns/s", run_spawn, &local);
-    measure("remote_spawn", "convention", n, 0, "spawns/s", run_spawn, &remote);
-}
-
-/* ---- names across the convention ------------------------------------------ */
-
-/* On a Start {n}: n fresh names, each registered and given up again; reports
- * the ns it took, or a negative error code. */
-static int registrar_receive(ens_ctx *c, void *state, const ens_msg *m)
-{
-    int64_t *run = state;
-    const cstart_v *s = ens_msg_value(m, &cstart_t);
-    if (s == NULL)
-        return 0;
-    ++*run;
-    int rc = 0;
-    uint64_t t0 = bench_now_ns();
-    for (int64_t i = 0; rc == 0 && i < s->n; i++) {
-        char name[64];
-        snprintf(name, sizeof(name), "bench.reg-%d-%lld-%lld", (int)getpid(), (long long)*run,
-                 (long long)i);
-        rc = ens_name_register(c, name);
-        if (rc == 0)
-            rc = ens_name_unregister(c);
-    }
-    ens_int64_v r = {rc < 0 ? rc : (int64_t)(bench_now_ns() - t0)};
-    return ens_send(c, ens_sender(c), &ens_msg_int64, &r);
-}
-static const ens_actor_def registrar_def = {
-    "bench.conv.Registrar", sizeof(int64_t), NULL, registrar_receive, NULL, NULL, NULL, NULL, NULL};
-
-typedef struct {
-    ens_ctx *out;
-    ens_addr registrar;
-} reg_arg;
-
-static int run_register(long n, double *v, void *arg)
-{
-    const reg_arg *r = arg;
-    int rc = ens_send(r->out, r->registrar, &cstart_t, &(cstart_v){n, ENS_ADDR_NONE});
-    int64_t ns = 0;
-    if (rc == 0)
-        rc = listen_int64(r->out, &ns);
-    if (rc == 0 && ns <= 0)
-        rc = ns < 0 ? (int)ns : ENS_EIO;
-    if (rc == 0)
-        *v = (double)n / ((double)ns / 1e9);
-    return rc;
-}
-
-typedef struct {
-    ens_ctx *out;
-    const char *name;
-    ens_addr holder;
-} lookup_arg;
-
-static int run_lookup(long n, double *v, void *arg)
-{
-    const lookup_arg *l = arg;
-    uint64_t t0 = bench_now_ns();
-    for (long i = 0; i < n; i++) {
-        ens_addr got = ENS_ADDR_NONE;
-        int rc = ens_name_lookup(l->out, l->name, &got);
-        if (rc < 0)
-            return rc;
-        if (!ens_addr_equal(got, l->holder))
-            return ENS_EIO;
-    }
-    *v = (double)(bench_now_ns() - t0) / 1e3 / (double)n;
-    return 0;
-}
-
-/* Until the outside of s finds name (the cache of the bucket filled), at
- * most CONV_WAIT_MS: 0 or the last error. */
-static int await_name(ens_ctx *out, const char *name, ens_addr holder)
-{
-    uint64_t end = bench_now_ns() + (uint64_t)CONV_WAIT_MS * 1000000u;
-    for (;;) {
-        ens_addr got = ENS_ADDR_NONE;
-        int rc = ens_name_lookup(out, name, &got);
-        if (rc == 0 && !ens_addr_equal(got, holder))
-            rc = ENS_EIO;
-        if (rc == 0 || bench_now_ns() >= end)
-            return rc;
-        usleep(1000); /* a poll with a deadline: the cache fills when the watch delivers */
-    }
-}
-
-/* The raw client: its own bucket configured as the convention's names
- * bucket (history 1, entries republished), then n times a create of a fresh
- * key and the delete marker at the created revision. Writes the elapsed ns
- * (or -1). */
-static void raw_names_body(int fd, long n)
-{
-    char bucket[64], source[96], live[96];
-    snprintf(bucket, sizeof(bucket), "bench-raw-names-%d", (int)getpid());
-    snprintf(source, sizeof(source), "$KV.%s.>", bucket);
-    snprintf(live, sizeof(live), "ens-kv.%s.>", bucket);
-    natsConnection *nc = raw_connect(true);
-    jsCtx *js = NULL;
-    kvStore *kv = NULL;
-    int64_t ns = -1;
-    jsOptions o;
-    jsOptions_Init(&o);
-    o.Wait = CONV_WAIT_MS;
-    jsRePublish rp;
-    jsRePublish_Init(&rp);
-    rp.Source = source;
-    rp.Destination = live;
-    kvConfig c;
-    kvConfig_Init(&c);
-    c.Bucket = bucket;
-    c.History = 1;
-    c.RePublish = &rp;
-    if (nc != NULL && natsConnection_JetStream(&js, nc, &o) == NATS_OK &&
-        js_CreateKeyValue(&kv, js, &c) == NATS_OK) {
-        uint64_t t0 = bench_now_ns();
-        long i = 0;
-        for (; i < n; i++) {
-            char key[48], subject[160];
-            snprintf(key, sizeof(key), "bench.reg-%ld", i);
-            uint64_t rev = 0;
-            if (kvStore_CreateString(&rev, kv, key, "ens:1/16") != NATS_OK)
-                break;
-            snprintf(subject, sizeof(subject), "$KV.%s.%s", bucket, key);
-            natsMsg *m = NULL;
-            jsPubAck *ack = NULL;
-            jsPubOptions po;
-            jsPubOptions_Init(&po);
-            po.ExpectLastSubjectSeq = rev;
-            natsStatus st = natsMsg_Create(&m, subject, NULL, NULL, 0);
-            if (st == NATS_OK)
-                st = natsMsgHeader_Set(m, "KV-Operation", "DEL");
-            if (st == NATS_OK)
-                st = js_PublishMsg(&ack, js, m, &po, NULL);
-            jsPubAck_Destroy(ack);
-            natsMsg_Destroy(m);
-            if (st != NATS_OK)
-                break;
-        }
-        if (i == n)
-            ns = (int64_t)(bench_now_ns() - t0);
-        js_DeleteKeyValue(js, bucket);
-    }
-    write_all(fd, &ns, sizeof(ns));
-    if (kv != NULL)
-        kvStore_Destroy(kv);
-    if (js != NULL)
-        jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
-}
-
-static int run_raw_names(long n, double *v, void *arg)
-{
-    (void)arg;
-    int fd = -1;
-    pid_t p = child(raw_names_body, n, &fd);
-    if (p < 0)
-        return ENS_EIO;
-    int64_t ns = -1;
-    bool got = read_all(fd, &ns, sizeof(ns));
-    close(fd);
-    reap(p, !got);
-    if (!got || ns <= 0)
-        return ENS_EIO;
-    *v = (double)n / ((double)ns / 1e9);
-    return 0;
-}
-
-/* name_register and name_lookup: A and B of the convention, solo without. */
-static void names_figures(ens_system *a, ens_system *b, ens_system *solo)
-{
-    reg_arg wide = {ens_system_ctx(a), ENS_ADDR_NONE},
-            local = {ens_system_ctx(solo), ENS_ADDR_NONE};
-    char held[64], own[64];
-    snprintf(held, sizeof(held), "bench.held-%d", (int)getpid());
-    snprintf(own, sizeof(own), "bench.own-%d", (int)getpid());
-    lookup_arg remote = {ens_system_ctx(b), held, ENS_ADDR_NONE};
-    lookup_arg here = {ens_system_ctx(solo), own, ENS_ADDR_NONE};
-    int rc = ens_spawn(wide.out, &registrar_def, NULL, NULL, &wide.registrar);
-    if (rc == 0)
-        rc = ens_spawn(local.out, &registrar_def, NULL, NULL, &local.registrar);
-    if (rc == 0)
-        rc = ens_name_spawn(ens_system_ctx(a), held, &echo_def, NULL, NULL, &remote.holder);
-    if (rc == 0)
-        rc = ens_name_spawn(here.out, own, &echo_def, NULL, NULL, &here.holder);
-    if (rc == 0)
-        rc = await_name(remote.out, held, remote.holder);
-    if (rc < 0) {
-        bench_fail("name_register", "convention", "start the registrars and named actors", rc);
-        return;
-    }
-    long n_reg = bench_n(2000, 200), n_look = bench_n(20000, 2000);
-    measure("name_register_raw_nats", "raw", n_reg, 0, "names/s", run_raw_names, NULL);
-    measure("name_register", "process", n_reg, 0, "names/s", run_register, &local);
-    measure("name_register", "convention", n_reg, 0, "names/s", run_register, &wide);
-    measure("name_lookup", "process", n_look, 0, "us/lookup", run_lookup, &here);
-    measure("name_lookup", "convention", n_look, 0, "us/lookup", run_lookup, &remote);
-}
-
 void bench_convention_group(void)
 {
     if (test_nats_program() == NULL) {
@@ -888,8 +602,8 @@ void bench_convention_group(void)
                         "(scripts/deps.sh installs it)\n");
         return;
     }
-    if (ens_msgtype_register(&cstart_t) < 0 || ens_msgtype_register(&cgo_t) < 0 ||
-        ens_actor_register(&gpu_def) < 0) {
+    if (ens_msgtype_register(&conv_start_t) < 0 || ens_msgtype_register(&cgo_t) < 0 ||
+        conv_spawn_register() < 0) {
         bench_fail("convention", "convention", "register the message types", -1);
         return;
     }
@@ -908,7 +622,7 @@ void bench_convention_group(void)
         rc = ens_spawn(ens_system_ctx(a), &pinger_def, NULL, NULL, &pp.a);
     }
     if (rc == 0)
-        rc = ens_spawn(ens_system_ctx(b), &echo_def, NULL, NULL, &pp.b);
+        rc = ens_spawn(ens_system_ctx(b), &conv_echo_def, NULL, NULL, &pp.b);
     if (rc == 0)
         rc = ens_spawn(ens_system_ctx(a), &producer_def, NULL, NULL, &tp.a);
     if (rc == 0)
@@ -917,16 +631,16 @@ void bench_convention_group(void)
         bench_fail("convention", "convention", "start systems A and B", rc);
     } else {
         long n_pp = bench_n(20000, 2000), n_tp = bench_n(1000000, 100000);
-        measure("remote_pingpong_raw_nats", "raw", n_pp, 8, "us/roundtrip", run_raw_rr, NULL);
-        measure("remote_pingpong", "convention", n_pp, 8, "us/roundtrip", run_pingpong, &pp);
-        measure("remote_throughput_raw_nats", "raw", n_tp, 8, "msgs/s", run_raw_pub, NULL);
-        measure("remote_throughput", "convention", n_tp, 8, "msgs/s", run_tput, &tp);
+        conv_measure("remote_pingpong_raw_nats", "raw", n_pp, 8, "us/roundtrip", run_raw_rr, NULL);
+        conv_measure("remote_pingpong", "convention", n_pp, 8, "us/roundtrip", run_pingpong, &pp);
+        conv_measure("remote_throughput_raw_nats", "raw", n_tp, 8, "msgs/s", run_raw_pub, NULL);
+        conv_measure("remote_throughput", "convention", n_tp, 8, "msgs/s", run_tput, &tp);
     }
     if (rc == 0) {
         long n_join = bench_n(10, 3);
         join_arg solo = {false, ENS_ADDR_NONE}, joined = {true, pp.b};
-        measure("join", "process", n_join, 0, "ms/start", run_join, &solo);
-        measure("join", "convention", n_join, 0, "ms/start", run_join, &joined);
+        conv_measure("join", "process", n_join, 0, "ms/start", run_join, &solo);
+        conv_measure("join", "convention", n_join, 0, "ms/start", run_join, &joined);
     }
     if (rc == 0) {
         ens_system *solo = NULL;
@@ -934,12 +648,12 @@ void bench_convention_group(void)
         if (rc < 0)
             bench_fail("name_register", "process", "start a system without a convention", rc);
         else
-            names_figures(a, b, solo);
+            conv_names_figures(a, b, solo);
         if (solo != NULL)
             ens_system_close(solo, 30000);
     }
     if (rc == 0)
-        measure_spawn(a, b);
+        conv_spawn_figures(a, b);
     if (a != NULL)
         ens_system_close(a, 30000);
     if (b != NULL)

@@ -3,7 +3,7 @@
  *
  * Usage: ens-bench [--quick] [--only NAME]
  *   NAME: pingpong, ask, throughput, spawn, memory, recovery, journal, troupe,
- *         admin_scaling (bench/bench_admin.c), convention (bench/bench_convention.c)
+ *         admin_scaling (bench/bench_admin.c), convention (bench/bench_convention*.c)
  * Prints one JSON object per line on stdout (diagnostics go to stderr):
  *   {"bench", "base", "n", "payload", "value", "unit", "runs", "min",
  *    "median", "max"}   value = median of the recorded runs.
