@@ -28,19 +28,6 @@
 #include "core/wire/msg_internal.h"
 #include "ensemble/ensemble.h"
 
-static int group_setup(void **state)
-{
-    (void)state;
-    return test_conv_server_start();
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    test_conv_server_stop();
-    return 0;
-}
-
 /* The helper's own contract: a second server runs beside the first on
  * another port, accepts, and once stopped leaves no process and no
  * directory. */
@@ -637,5 +624,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_killed_gateway_is_restarted_and_later_messages_cross,
                                         members_setup, members_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, test_conv_group_setup, test_conv_group_teardown);
 }

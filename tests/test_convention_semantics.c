@@ -32,19 +32,6 @@
 #define FLOOD        100000
 #define REFUSED      (-4242) /* the server's own error code for "fail" */
 
-static int group_setup(void **state)
-{
-    (void)state;
-    return test_conv_server_start();
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    test_conv_server_stop();
-    return 0;
-}
-
 /* ---- systems ---------------------------------------------------------- */
 
 static ens_system *sys_a, *sys_b, *sys_c;
@@ -715,5 +702,5 @@ int main(void)
     };
     if (getenv("ENS_TEST_FILTER") != NULL)
         cmocka_set_test_filter(getenv("ENS_TEST_FILTER"));
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, test_conv_group_setup, test_conv_group_teardown);
 }

@@ -38,6 +38,19 @@ void test_conv_server_stop(void)
     nats_Close();
 }
 
+int test_conv_group_setup(void **state)
+{
+    (void)state;
+    return test_conv_server_start();
+}
+
+int test_conv_group_teardown(void **state)
+{
+    (void)state;
+    test_conv_server_stop();
+    return 0;
+}
+
 void test_conv_name_set(const char *prefix)
 {
     snprintf(test_conv_name, sizeof(test_conv_name), "%s%d", prefix, (int)getpid());

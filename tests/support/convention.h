@@ -40,6 +40,11 @@ int test_conv_server_start(void);
  * libnats holds in this process. Safe when it never started. */
 void test_conv_server_stop(void);
 
+/* cmocka group set-up and teardown for a suite whose fixtures start its
+ * systems: test_conv_server_start and test_conv_server_stop. */
+int test_conv_group_setup(void **state);
+int test_conv_group_teardown(void **state);
+
 /* Name the convention "<prefix><this pid>" (test_conv_name): suites that
  * run at once never share one. */
 void test_conv_name_set(const char *prefix);
