@@ -170,7 +170,7 @@ static int by_load(const void *a, const void *b)
 static void place_next(place *p)
 {
     const ens__ctl_spawn_v *v = p->spawn->value;
-    while (p->at < p->n_nodes) {
+    while (p->nodes != NULL && p->at < p->n_nodes) {
         uint32_t node = p->nodes[p->at++];
         const ens_convention_update_v *m = ens__admin_conv_member(node);
         char why[256];
@@ -259,17 +259,19 @@ static void place_start(place *p)
     const bool local_only = (v->global != NULL && v->global[0] != '\0') ||
                             (v->flags & (int32_t)ENS__SPAWN_KEEP_ADDR) != 0;
     size_t n = local_only ? 0 : ens__admin_conv_count();
-    if (n > 0 && (p->nodes = ens__calloc(n, sizeof(*p->nodes))) == NULL) {
+    uint32_t *nodes = n > 0 ? ens__calloc(n, sizeof(*nodes)) : NULL;
+    if (n > 0 && nodes == NULL)
         ens__alloc_failed(admin_state.sys, "a spawn was placed on this system only");
-        n = 0;
-    }
-    for (size_t i = 0; i < n; i++) {
+    size_t live = 0;
+    for (size_t i = 0; nodes != NULL && i < n; i++) {
         const ens_convention_update_v *u = ens__admin_conv_at(i);
         if (u->change == ENS_MEMBER_JOINED)
-            p->nodes[p->n_nodes++] = u->node;
+            nodes[live++] = u->node;
     }
-    if (p->n_nodes > 1)
-        qsort(p->nodes, p->n_nodes, sizeof(*p->nodes), by_load);
+    if (nodes != NULL && live > 1)
+        qsort(nodes, live, sizeof(*nodes), by_load);
+    p->nodes = nodes;
+    p->n_nodes = nodes != NULL ? live : 0;
     if (local_only && ens__admin_wide())
         reason(p, "others", "a named or supervised spawn is placed on its own system only");
     else if (ens__admin_wide() && !ens__admin_conv_view_ready())
