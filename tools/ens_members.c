@@ -199,13 +199,16 @@ int ens_tool_members(int argc, char **argv)
         char *record = ens_tool_bucket_get(&b, b.keys[i], &len, &created);
         if (record == NULL)
             continue; /* deleted meanwhile */
-        char hb[32];
+        /* A live member puts its record every half of its down_after_ms. */
+        char hb[32], da[32];
         long long beat = atoll(field(record, "heartbeat_ms", hb, sizeof(hb)));
+        long long down = atoll(field(record, "down_after_ms", da, sizeof(da)));
         if (beat <= 0)
             beat = ENS_CONVENTION_HEARTBEAT_MS;
+        if (down <= 0)
+            down = beat * 4 > ENS_CONVENTION_DOWN_AFTER_MS ? beat * 4 : ENS_CONVENTION_DOWN_AFTER_MS;
         int64_t age_ns = now_ns - created;
-        const char *state =
-            age_ns > beat * (int64_t)ENS_CONVENTION_MISSED_BEATS * 1000000 ? "unreachable" : "live";
+        const char *state = age_ns > down * 1000000 ? "unreachable" : "live";
         if (json)
             print_json(b.keys[i], record, state);
         else
