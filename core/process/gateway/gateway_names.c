@@ -624,11 +624,10 @@ void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node)
         if (delete_at(n, name, p.found[i].key, p.found[i].rev) == 0)
             removed++;
     }
-    if (p.count > 0)
-        ens__log(n->sys, NULL, ENS_LOG_INFO,
-                 "gateway: %zu name(s) of unreachable node %" PRIu32
-                 " removed or already moved on, of %zu found",
-                 removed, node, p.count);
+    ens__log(n->sys, NULL, ENS_LOG_INFO,
+             "gateway: names of unreachable node %" PRIu32
+             ": %zu found, %zu removed or already claimed anew",
+             node, p.count, removed);
     free(p.found);
 }
 

@@ -162,6 +162,11 @@ static int set_options(ens_gw_nats *g, char *why, size_t why_len)
      * fails, and the frames become dead letters. */
     if (st == NATS_OK)
         st = natsOptions_SetReconnectWait(g->opts, reconnect_wait_ms(c));
+    /* The servers in the order given (libnats shuffles them otherwise): a
+     * host's own server of the cluster listed first is the one used while
+     * it lives. */
+    if (st == NATS_OK)
+        st = natsOptions_SetNoRandomize(g->opts, true);
     if (st == NATS_OK)
         st = natsOptions_SetReconnectBufSize(g->opts, ENS_GW_RECONNECT_BUF);
     if (st == NATS_OK)
