@@ -45,6 +45,7 @@ static char conv_name[32];
 static char name_a[32], name_b[32], name_c[32];
 static char log_c[96];
 static ens_system *sys_a, *sys_c;
+static ens_system *sys_x, *sys_y; /* the failover and buffer groups' */
 static pid_t b_group; /* the child that runs B, leader of its process group */
 static pid_t spinner;
 
@@ -410,8 +411,6 @@ static void test_lost_member_names_and_rejoin(void **state)
 
 /* ---- group: a cluster of three servers ------------------------------ */
 
-static ens_system *sys_x, *sys_y;
-
 static int cluster_setup(void **state)
 {
     (void)state;
@@ -479,6 +478,89 @@ static void test_server_dies_cluster_lives(void **state)
     test_expect_echo(ens_system_ctx(sys_y), echo_x, "y after", TEST_WAIT_MS);
 }
 
+/* ---- group: the server gone, the reconnect buffer fills ------------- */
+
+#define BIG_BYTES (600u * 1024u) /* a frame under NATS's 1 MiB max_payload */
+#define BIG_SENDS 24             /* 14.4 MiB: more than the 8 MiB reconnect buffer */
+
+static int buffer_full; /* dead letters about the full reconnect buffer */
+static int dead_other;  /* other dead letters */
+static char last_dead[256];
+
+static void on_event(const ens_event *ev, void *arg)
+{
+    (void)arg;
+    if (ev->kind != ENS_EV_DEAD_LETTER)
+        return;
+    if (strstr(ev->reason, "reconnect buffer is full") != NULL)
+        buffer_full++;
+    else
+        dead_other++;
+    snprintf(last_dead, sizeof(last_dead), "%s", ev->reason);
+}
+
+static int buffer_setup(void **state)
+{
+    (void)state;
+    if (test_nats_program() == NULL)
+        return 0;
+    snprintf(conv_name, sizeof(conv_name), "r%d", (int)getpid());
+    snprintf(name_a, sizeof(name_a), "det-%d-r", (int)getpid());
+    snprintf(name_b, sizeof(name_b), "det-%d-s", (int)getpid());
+    return test_nats_start(&server, TEST_WAIT_MS);
+}
+
+static int buffer_teardown(void **state)
+{
+    (void)state;
+    if (sys_x != NULL)
+        ens_system_stop(sys_x, 5000);
+    if (sys_y != NULL)
+        ens_system_stop(sys_y, 5000);
+    sys_x = sys_y = NULL;
+    test_nats_stop(&server);
+    return 0;
+}
+
+/* With its server gone, X's gateway keeps what it publishes in libnats's
+ * reconnect buffer; past its bound every frame is a dead letter that says
+ * so (none is dropped without a word). */
+static void test_a_full_reconnect_buffer_makes_dead_letters(void **state)
+{
+    (void)state;
+    NEED(server);
+    ens_system_opts ox = member_opts(name_a, server.url, NULL);
+    ox.convention.down_after_ms = 0; /* 2000: the sends below take far less */
+    ox.on_event = on_event;
+    ens_system_opts oy = member_opts(name_b, server.url, NULL);
+    assert_int_equal(ens_system_start(&ox, &sys_x), 0);
+    assert_int_equal(ens_system_start(&oy, &sys_y), 0);
+    ens_addr echo_y;
+    assert_int_equal(ens_spawn(ens_system_ctx(sys_y), &echo_def, NULL, NULL, &echo_y), 0);
+    test_expect_echo(ens_system_ctx(sys_x), echo_y, "known", TEST_WAIT_MS); /* Y's node known */
+
+    test_nats_stop(&server);
+    char *big = malloc(BIG_BYTES + 1);
+    assert_non_null(big);
+    memset(big, 'x', BIG_BYTES);
+    big[BIG_BYTES] = '\0';
+    for (int i = 0; i < BIG_SENDS; i++)
+        assert_int_equal(ens_send(ens_system_ctx(sys_x), echo_y, &ens_msg_string,
+                                  &(ens_string_v){big}),
+                         0);
+    free(big);
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    while (buffer_full == 0) {
+        if (test_deadline_passed(d))
+            fail_msg("no dead letter about the full buffer; %d others, the last: %s", dead_other,
+                     last_dead);
+        ens_system_run(sys_x, 20);
+    }
+    print_message("%d of %d frames of %u KiB were dead letters: %s\n", buffer_full, BIG_SENDS,
+                  BIG_BYTES / 1024, last_dead);
+    assert_true(buffer_full < BIG_SENDS); /* the buffer took some */
+}
+
 int main(void)
 {
     const struct CMUnitTest one_server[] = {
@@ -491,5 +573,9 @@ int main(void)
     int failed = cmocka_run_group_tests_name("detect", one_server, group_setup, group_teardown);
     failed += cmocka_run_group_tests_name("failover", three_servers, cluster_setup,
                                           cluster_teardown);
+    const struct CMUnitTest no_server[] = {
+        cmocka_unit_test(test_a_full_reconnect_buffer_makes_dead_letters),
+    };
+    failed += cmocka_run_group_tests_name("buffer", no_server, buffer_setup, buffer_teardown);
     return failed;
 }
