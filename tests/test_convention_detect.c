@@ -46,7 +46,7 @@ static char name_a[32], name_b[32], name_c[32];
 static char log_c[96];
 static ens_system *sys_a, *sys_c;
 static ens_system *sys_x, *sys_y; /* the failover and buffer groups' */
-static pid_t b_group; /* the child that runs B, leader of its process group */
+static pid_t b_group;             /* the child that runs B, leader of its process group */
 static pid_t spinner;
 
 #define NEED(srv)                                                                                  \
@@ -124,8 +124,8 @@ static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
 static const ens_actor_def watcher_def = {
     "det.Watcher", sizeof(watcher), watcher_init, watcher_receive, NULL, NULL, NULL, NULL, NULL};
 
-static const ens_actor_def echo_def = {"det.Echo", 0,    NULL, test_echo_receive, NULL,
-                                       NULL,       NULL, NULL, NULL};
+static const ens_actor_def echo_def = {"det.Echo", 0,    NULL, test_echo_receive, NULL, NULL,
+                                       NULL,       NULL, NULL};
 
 /* What the watcher at w on s was told so far (a static buffer). */
 static const char *told(ens_system *s, ens_addr w)
@@ -203,9 +203,8 @@ static void start_b(const char *servers)
         ens_system_opts o = member_opts(name_b, servers, NULL);
         ens_system *b = NULL;
         ens_addr held;
-        char ok = ens_system_start(&o, &b) == 0 &&
-                          ens_name_spawn(ens_system_ctx(b), "lost.svc", &echo_def, NULL, NULL,
-                                         &held) == 0
+        char ok = ens_system_start(&o, &b) == 0 && ens_name_spawn(ens_system_ctx(b), "lost.svc",
+                                                                  &echo_def, NULL, NULL, &held) == 0
                       ? 'y'
                       : 'n';
         ssize_t w = write(ready[1], &ok, 1);
@@ -545,9 +544,8 @@ static void test_a_full_reconnect_buffer_makes_dead_letters(void **state)
     memset(big, 'x', BIG_BYTES);
     big[BIG_BYTES] = '\0';
     for (int i = 0; i < BIG_SENDS; i++)
-        assert_int_equal(ens_send(ens_system_ctx(sys_x), echo_y, &ens_msg_string,
-                                  &(ens_string_v){big}),
-                         0);
+        assert_int_equal(
+            ens_send(ens_system_ctx(sys_x), echo_y, &ens_msg_string, &(ens_string_v){big}), 0);
     free(big);
     test_deadline d = test_deadline_in(TEST_WAIT_MS);
     while (buffer_full == 0) {
@@ -571,8 +569,8 @@ int main(void)
         cmocka_unit_test(test_server_dies_cluster_lives),
     };
     int failed = cmocka_run_group_tests_name("detect", one_server, group_setup, group_teardown);
-    failed += cmocka_run_group_tests_name("failover", three_servers, cluster_setup,
-                                          cluster_teardown);
+    failed +=
+        cmocka_run_group_tests_name("failover", three_servers, cluster_setup, cluster_teardown);
     const struct CMUnitTest no_server[] = {
         cmocka_unit_test(test_a_full_reconnect_buffer_makes_dead_letters),
     };

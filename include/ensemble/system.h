@@ -128,7 +128,7 @@ typedef struct ens_convention_opts {
 
 #define ENS_CONVENTION_OPTS_INIT                                                                   \
     {                                                                                              \
-        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0                 \
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0               \
     }
 
 typedef struct ens_system_opts {

@@ -17,9 +17,9 @@ typedef struct test_nats {
     char dir[64]; /* its scratch directory (store and log) */
     char url[64]; /* "nats://127.0.0.1:PORT" */
     /* In a cluster (test_nats_start_cluster), else 0 and "": */
-    int cluster_port;  /* its route port on 127.0.0.1 */
-    char name[16];     /* its server name */
-    char routes[512];  /* the route URLs of every server of its cluster */
+    int cluster_port; /* its route port on 127.0.0.1 */
+    char name[16];    /* its server name */
+    char routes[512]; /* the route URLs of every server of its cluster */
 } test_nats;
 
 /* The path of the nats-server program, or NULL when it is not installed

@@ -237,7 +237,8 @@ static void take_inbound(void)
     for (ens_gw_in *in = fresh; in != NULL; in = in->next) {
         const uint8_t *first = in->data;
         size_t len = in->len;
-        if (ens__gw_batch_is(in->data, in->len) && in->len >= ENS_GW_BATCH_HEAD + ENS_GW_BATCH_ENTRY) {
+        if (ens__gw_batch_is(in->data, in->len) &&
+            in->len >= ENS_GW_BATCH_HEAD + ENS_GW_BATCH_ENTRY) {
             first = in->data + ENS_GW_BATCH_HEAD + ENS_GW_BATCH_ENTRY;
             len = in->len - ENS_GW_BATCH_HEAD - ENS_GW_BATCH_ENTRY;
         }

@@ -82,10 +82,10 @@ struct ens_gw_members {
     char bucket[96];
     char key[16];
     char hb_subject[112]; /* ens.<conv>.hb.<this node> */
-    char hb_prefix[96];  /* ens.<conv>.hb. */
+    char hb_prefix[96];   /* ens.<conv>.hb. */
     char *record;
-    uint32_t actors;     /* this system's actor count, as the admin last said (under lock) */
-    uint32_t actors_put; /* the count in the record put last (the thread's) */
+    uint32_t actors;         /* this system's actor count, as the admin last said (under lock) */
+    uint32_t actors_put;     /* the count in the record put last (the thread's) */
     natsSubscription *beats; /* ens.<conv>.hb.* (asynchronous) */
     /* life_lock: `seen` (its array, and each last_ns and leaving) and
      * own_ns, written by libnats's thread and the loop too. Taken before
@@ -613,7 +613,7 @@ static void *members_main(void *arg)
         int64_t wait_ms = until > now ? (int64_t)((until - now + 999999u) / 1000000u) : 1;
         if (wait_ms > HANDOVER_WAIT_MS)
             wait_ms = HANDOVER_WAIT_MS; /* also how often silence is judged */
-        if (m->live == NULL) { /* nothing to wait on: wait for the next try, or a stop */
+        if (m->live == NULL) {          /* nothing to wait on: wait for the next try, or a stop */
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)wait_ms * 1000000u;

@@ -80,9 +80,8 @@ void ens__gw_members_set_actors(ens_gw_members *m, uint32_t actors);
  * as a heartbeat of its is (any thread). m NULL, node 0: nothing. */
 void ens__gw_members_life(ens_gw_members *m, uint32_t node);
 
-/* Stop the thread; with leave, publish a "leaving" heartbeat and delete this member's record first (waiting
- * up to wait_ms for the server), so the others see it "left". Frees m
- * (NULL is fine). */
+/* Stop the thread; with leave, publish a "leaving" heartbeat and delete this member's record first
+ * (waiting up to wait_ms for the server), so the others see it "left". Frees m (NULL is fine). */
 void ens__gw_members_stop(ens_gw_members *m, bool leave, uint32_t wait_ms);
 
 #pragma GCC visibility pop

@@ -525,7 +525,6 @@ static int delete_at(ens_gw_names *n, const char *name, const char *key, uint64_
     return ENS_EIO;
 }
 
-
 /* Delete name only at revision rev (0: at whatever revision holds addr
  * now, if any): 0 done or moot (someone else's claim, or gone already),
  * ENS_EUNREACHABLE (kept by the caller), or another error. */
@@ -573,8 +572,8 @@ static void on_purge_read(void *arg, const ens_gw_kv_entry *e)
     purge_scan *p = arg;
     char name[ENS_NAME_MAX + 1], text[VALUE_MAX + 1];
     ens_addr holder;
-    if (!e->put || e->seq == 0 || e->len <= 0 || e->len > VALUE_MAX ||
-        strlen(e->key) > KEY_MAX || !name_of(e->key, name, sizeof(name)))
+    if (!e->put || e->seq == 0 || e->len <= 0 || e->len > VALUE_MAX || strlen(e->key) > KEY_MAX ||
+        !name_of(e->key, name, sizeof(name)))
         return;
     memcpy(text, e->data, (size_t)e->len);
     text[e->len] = '\0';
