@@ -99,7 +99,8 @@ struct ens_gw_members {
     pthread_mutex_t lock;   /* the queue, `live`, `stop` and `handed` */
     pthread_cond_t stopped; /* signalled with stop or handed (CLOCK_MONOTONIC) */
     bool stop;
-    char *handed; /* a new record for the thread to put at once, or NULL */
+    bool beats_done; /* no heartbeat callback runs any more (under lock) */
+    char *handed;    /* a new record for the thread to put at once, or NULL */
     pid_t admin;
     ens_gw_change *head, *tail;
     seen *seen; /* under life_lock */
@@ -441,6 +442,35 @@ static void on_beat(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     natsMsg_Destroy(msg);
 }
 
+/* The heartbeat subscription is closed and its last callback returned. */
+static void on_beats_done(void *closure)
+{
+    ens_gw_members *m = closure;
+    pthread_mutex_lock(&m->lock);
+    m->beats_done = true;
+    pthread_cond_broadcast(&m->stopped);
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Unsubscribe from the heartbeats and wait (up to a second: a callback
+ * takes microseconds) until no callback of theirs can run, so m may go. */
+static void beats_close(ens_gw_members *m)
+{
+    natsSubscription_Unsubscribe(m->beats);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += 1;
+    pthread_mutex_lock(&m->lock);
+    while (!m->beats_done && pthread_cond_timedwait(&m->stopped, &m->lock, &ts) == 0)
+        ;
+    bool done = m->beats_done;
+    pthread_mutex_unlock(&m->lock);
+    if (!done)
+        ens__log(m->sys, NULL, ENS_LOG_WARN,
+                 "gateway: the heartbeat subscription did not close within a second");
+    natsSubscription_Destroy(m->beats);
+}
+
 void ens__gw_members_life(ens_gw_members *m, uint32_t node)
 {
     if (m != NULL && node != 0 && node != m->node) /* own life is only what came back */
@@ -717,14 +747,14 @@ int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t ad
         return ENS_ENOMEM;
     }
     natsSubscription_SetPendingLimits(m->beats, -1, -1); /* each is taken at once */
+    natsSubscription_SetOnCompleteCB(m->beats, on_beats_done, m);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&m->stopped, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&m->thread, NULL, members_main, m) != 0) {
-        natsSubscription_Unsubscribe(m->beats);
-        natsSubscription_Destroy(m->beats);
+        beats_close(m);
         jsCtx_Destroy(m->js);
         pthread_mutex_destroy(&m->life_lock);
         pthread_cond_destroy(&m->stopped);
@@ -783,11 +813,8 @@ void ens__gw_members_stop(ens_gw_members *m, bool leave, uint32_t wait_ms)
         natsSubscription_Unsubscribe(m->live); /* ends a wait for the next message */
     pthread_mutex_unlock(&m->lock);
     pthread_join(m->thread, NULL);
-    /* No heartbeat is taken from here on (libnats waits for a callback
-     * that runs). */
-    natsSubscription_Unsubscribe(m->beats);
-    natsSubscription_Destroy(m->beats);
-    if (leave) /* the others see "left" at once, before the record goes */
+    beats_close(m); /* no heartbeat is taken from here on */
+    if (leave)      /* the others see "left" at once, before the record goes */
         (void)beat(m, true);
     if (leave && m->kv != NULL) {
         natsStatus st = kvStore_Delete(m->kv, m->key);
