@@ -22,6 +22,7 @@
  *    convention until the admin answers a status request.
  *  - name_register, name_lookup: bench/bench_convention_names.c.
  *  - remote_spawn: bench/bench_convention_spawn.c.
+ *  - detect: bench/bench_convention_detect.c.
  *
  * No libnats call runs in the ens-bench process itself: the raw clients are
  * forked children (libnats starts threads, and a program with threads must
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_convention_shared.h"
@@ -187,7 +189,7 @@ static char conv_name[32];
 
 static int conv_start_caps(const char *tag, bool convention, const char *caps, ens_system **s);
 
-static int conv_start(const char *tag, bool convention, ens_system **s)
+int conv_start(const char *tag, bool convention, ens_system **s)
 {
     return conv_start_caps(tag, convention, NULL, s);
 }
@@ -654,6 +656,8 @@ void bench_convention_group(void)
     }
     if (rc == 0)
         conv_spawn_figures(a, b);
+    if (rc == 0)
+        conv_detect_figures(a);
     if (a != NULL)
         ens_system_close(a, 30000);
     if (b != NULL)

@@ -75,4 +75,12 @@ int conv_spawn_register(void);
  * B can run, and local ones for the baseline. */
 void conv_spawn_figures(ens_system *a, ens_system *b);
 
+/* Start a system called tag (with the group's convention when convention)
+ * into *s; 0 or a negative error code. */
+int conv_start(const char *tag, bool convention, ens_system **s);
+
+/* detect (bench_convention_detect.c): victims started, joined and
+ * SIGKILLed; how long until A's subscriber sees each unreachable. */
+void conv_detect_figures(ens_system *a);
+
 #endif

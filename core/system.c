@@ -41,7 +41,7 @@ static bool conv_any(const ens_convention_opts *c)
     for (size_t i = 0; i < CONV_FIELDS; i++)
         if (*conv_field(c, i, NULL) != NULL)
             return true;
-    return c->heartbeat_ms != 0;
+    return c->heartbeat_ms != 0 || c->down_after_ms != 0;
 }
 
 static bool convention_name_ok(const char *name)
@@ -110,6 +110,12 @@ static const char *convention_refusal(const ens_convention_opts *c)
     if (c->heartbeat_ms != 0 && (c->heartbeat_ms < ENS_CONVENTION_HEARTBEAT_MIN_MS ||
                                  c->heartbeat_ms > ENS_CONVENTION_HEARTBEAT_MAX_MS))
         return "heartbeat_ms must be 0 (the default) or 50-60000";
+    if (c->down_after_ms != 0 && (c->down_after_ms < ENS_CONVENTION_DOWN_AFTER_MIN_MS ||
+                                  c->down_after_ms > ENS_CONVENTION_DOWN_AFTER_MAX_MS))
+        return "down_after_ms must be 0 (the default) or 200-600000";
+    uint32_t hb = c->heartbeat_ms != 0 ? c->heartbeat_ms : ENS_CONVENTION_HEARTBEAT_MS;
+    if (c->down_after_ms != 0 && c->down_after_ms <= hb)
+        return "down_after_ms must be more than heartbeat_ms (its default 500 when 0)";
     return ens__caps_refusal(c->capabilities);
 }
 

@@ -113,6 +113,11 @@ static void test_bad_convention_options_refused(void **state)
         {.servers = "nats://a:1", .name = "demo", .heartbeat_ms = 49}, /* below 50 ms */
         {.servers = "nats://a:1", .name = "demo", .heartbeat_ms = 60001},
         {.heartbeat_ms = 1000}, /* a convention field without servers */
+        {.servers = "nats://a:1", .name = "demo", .down_after_ms = 199}, /* below 200 ms */
+        {.servers = "nats://a:1", .name = "demo", .down_after_ms = 600001},
+        {.servers = "nats://a:1", .name = "demo", .heartbeat_ms = 400, .down_after_ms = 400},
+        {.servers = "nats://a:1", .name = "demo", .down_after_ms = 500}, /* heartbeat 500 */
+        {.down_after_ms = 2000}, /* a convention field without servers */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = start_with(ENS_BASE_PROCESS, &bad[i], NULL);

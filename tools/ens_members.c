@@ -5,11 +5,11 @@
  * system on this host, only the NATS server: --nats URL or
  * ENSEMBLE_NATS_URL, and the convention's name.
  *
- * A member is "live" while its record is younger than 3 of its heartbeats
- * (the server's time stamp against this host's clock), else "unreachable"
- * (its system went without deleting its record; the bucket forgets such
- * records after ENS_CONVENTION_RECORD_TTL_S). A member that stopped in
- * order deleted its record and is not listed.
+ * A member is "live" while its record is younger than its down_after_ms
+ * (it puts the record every half of that; the server's time stamp against this host's clock), else
+ * "unreachable" (its system went without deleting its record; the bucket forgets such records after
+ * ENS_CONVENTION_RECORD_TTL_S). A member that stopped in order deleted its record and is not
+ * listed.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,9 +36,9 @@ static void usage(FILE *out)
           "  --json              one JSON object per member per line (no header)\n"
           "  --timeout MS        how long to wait for the server (default 5000)\n"
           "\n"
-          "A member is live while its last heartbeat is younger than 3 of its\n"
-          "heartbeats, unreachable after. Exit status: 0 listed, 1 runtime error,\n"
-          "2 usage error.\n",
+          "A member is live while its record is younger than its down_after_ms\n"
+          "(it puts it every half of that), unreachable after. Exit status: 0 listed,\n"
+          "1 runtime error, 2 usage error.\n",
           out);
 }
 
@@ -135,13 +135,17 @@ int ens_tool_members(int argc, char **argv)
         char *record = ens_tool_bucket_get(&b, b.keys[i], &len, &created);
         if (record == NULL)
             continue; /* deleted meanwhile */
-        char hb[32];
+        /* A live member puts its record every half of its down_after_ms. */
+        char hb[32], da[32];
         long long beat = atoll(ens_tool_record_field(record, "heartbeat_ms", hb, sizeof(hb)));
+        long long down = atoll(ens_tool_record_field(record, "down_after_ms", da, sizeof(da)));
         if (beat <= 0)
             beat = ENS_CONVENTION_HEARTBEAT_MS;
+        if (down <= 0)
+            down =
+                beat * 4 > ENS_CONVENTION_DOWN_AFTER_MS ? beat * 4 : ENS_CONVENTION_DOWN_AFTER_MS;
         int64_t age_ns = now_ns - created;
-        const char *state =
-            age_ns > beat * (int64_t)ENS_CONVENTION_MISSED_BEATS * 1000000 ? "unreachable" : "live";
+        const char *state = age_ns > down * 1000000 ? "unreachable" : "live";
         if (json)
             print_json(b.keys[i], record, state);
         else

@@ -2,23 +2,43 @@
  * ensemble/convention.h - the members of a convention (system.h,
  * ens_convention_opts) and the updates an actor can subscribe to.
  *
- * Each system of a convention is a member while it runs: its gateway puts
- * a record under its node id in the JetStream key-value bucket
- * "ens-<convention>-members" when it starts, puts it again every
- * heartbeat_ms (ens_convention_opts) while it runs, and deletes it when the
- * system stops in order. Every gateway watches the bucket:
- *  - a member's first record (or a record after it was unreachable) is
+ * Each system of a convention is a member while it runs. Its gateway keeps
+ * a record (who it is, its capabilities, its actor count) under its node
+ * id in the JetStream key-value bucket "ens-<convention>-members": put when
+ * it starts, when its capabilities or actor count change, and every half
+ * down_after_ms; deleted when the system stops in order. Liveness is not
+ * the bucket's: each gateway publishes a heartbeat on the core NATS subject
+ * ens.<convention>.hb.<node> when it put nothing in the bucket for
+ * heartbeat_ms (ens_convention_opts, 500 ms by default), and every gateway
+ * listens to all of them. Anything received from a member counts as life:
+ * its heartbeat, its record, a frame or batch it sent here (the sender's
+ * node is in each frame). What members see:
+ *  - a member's first record (or life after it was unreachable) is
  *    "joined"; a record with other capabilities is "joined" again, with the
  *    new ones;
- *  - a deleted record is "left" (the system stopped in order);
- *  - a member whose record was not put again for 3 of its heartbeats is
- *    "unreachable" (its host, its link or the whole system died without a
- *    word). Seen within 3 x its heartbeat_ms + half the observer's
- *    heartbeat_ms (plus NATS's latency): about 3.5 s with the default
- *    1000 ms. It is "joined" again if its records come back.
+ *  - a deleted record, or its "leaving" heartbeat (published by a system
+ *    that stops in order, before its record goes), is "left": seen within
+ *    NATS's latency (well under 100 ms on a LAN);
+ *  - a member from which nothing was received for the observer's
+ *    down_after_ms (2000 ms by default) is "unreachable" (its host, its
+ *    link or the whole system died without a word): seen within
+ *    down_after_ms plus at most 50 ms of the observer's checking. Silence
+ *    is measured by the observer's monotonic clock when things arrive, and
+ *    only while the observer hears its own heartbeats come back: a
+ *    gateway whose NATS connection is down, or whose host is too busy to
+ *    read, holds its judgement, for another down_after_ms at most (a
+ *    gateway that reconnects to another server of the cluster within that
+ *    time is marked down by nobody). It is "joined" again if anything of
+ *    it comes back.
+ * Every change is a log line at info and a ConventionUpdate below. When a
+ * member becomes unreachable (not when it leaves: its own system deletes
+ * its names then), the survivors remove the global names it held
+ * (registry.h) with a compare-and-delete at the revision it wrote: one of
+ * them succeeds, the others are refused harmlessly, and a name claimed
+ * anew meanwhile is never removed.
  * Records that nobody puts again go from the bucket after
- * ENS_CONVENTION_RECORD_TTL_S (the bucket's maximum age; live members put
- * theirs far more often).
+ * ENS_CONVENTION_RECORD_TTL_S (the bucket's maximum age); one found at
+ * start older than the observer's down_after_ms is "unreachable" at once.
  *
  * Capabilities are text key/values, one "key=value\n" line each in a
  * member's `capabilities`; every member has the built-ins ens.version (the
@@ -98,12 +118,15 @@ extern "C" {
 
 /* The default heartbeat of a member, and the bounds ens_system_start takes
  * for ens_convention_opts.heartbeat_ms. */
-#define ENS_CONVENTION_HEARTBEAT_MS     1000u
+#define ENS_CONVENTION_HEARTBEAT_MS     500u
 #define ENS_CONVENTION_HEARTBEAT_MIN_MS 50u
 #define ENS_CONVENTION_HEARTBEAT_MAX_MS 60000u
-/* A member is unreachable when this many of its heartbeats passed without
- * a record of its. */
-#define ENS_CONVENTION_MISSED_BEATS 3u
+/* The default silence after which a member is unreachable (or 4 heartbeats
+ * of the observer's, when that is longer), and the bounds ens_system_start
+ * takes for ens_convention_opts.down_after_ms. */
+#define ENS_CONVENTION_DOWN_AFTER_MS     2000u
+#define ENS_CONVENTION_DOWN_AFTER_MIN_MS 200u
+#define ENS_CONVENTION_DOWN_AFTER_MAX_MS 600000u
 /* The members bucket's maximum age of a record (set by the member that
  * creates the bucket). */
 #define ENS_CONVENTION_RECORD_TTL_S 600u
@@ -111,7 +134,7 @@ extern "C" {
 enum ens_member_change {
     ENS_MEMBER_JOINED = 1,      /* it runs (first seen, back, or new capabilities) */
     ENS_MEMBER_LEFT = 2,        /* it stopped in order */
-    ENS_MEMBER_UNREACHABLE = 3, /* no heartbeat for ENS_CONVENTION_MISSED_BEATS of its own */
+    ENS_MEMBER_UNREACHABLE = 3, /* nothing of it received for the observer's down_after_ms */
 };
 
 /* ConventionUpdate: another member of the convention joined, left or became

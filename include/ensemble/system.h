@@ -92,7 +92,8 @@ typedef enum ens_base {
  * user or user without password; token together with user; creds_file
  * together with nkey_seed_file; nkey without nkey_seed_file or the reverse; tls_cert without
  * tls_key or the reverse; a credential string is empty; heartbeat_ms is not
- * 0 and outside 50-60000; capabilities that are empty or break the rules of
+ * 0 and outside 50-60000; down_after_ms is not 0 and outside 200-600000, or
+ * not more than heartbeat_ms (500 when 0); capabilities that are empty or break the rules of
  * convention.h (key=value lines, the limits, no "ens." key, no key twice).
  * Any convention field on the inproc base is ENS_ENOTSUP (one process has
  * no gateway), with a log line.
@@ -114,15 +115,20 @@ typedef struct ens_convention_opts {
     const char *tls_ca;          /* PEM CA file to verify the servers by, or NULL */
     const char *tls_cert;        /* PEM client certificate, with tls_key, or NULL */
     const char *tls_key;         /* PEM key of tls_cert, or NULL */
-    uint32_t heartbeat_ms;       /* how often this member's record is put again
-                                    (convention.h): 0 = 1000; otherwise 50-60000 */
+    uint32_t heartbeat_ms;       /* how often this member says it lives when it sent nothing
+                                    else to the convention (convention.h): 0 = 500; otherwise
+                                    50-60000 */
     const char *capabilities;    /* this system's own capabilities at start, "key=value\n"
                                     lines (convention.h: limits, no "ens.*" key), or NULL */
+    uint32_t down_after_ms;      /* silence after which this system judges another member
+                                    unreachable (convention.h): 0 = 2000 or 4 x heartbeat_ms,
+                                    the larger; otherwise 200-600000 and more than
+                                    heartbeat_ms */
 } ens_convention_opts;
 
 #define ENS_CONVENTION_OPTS_INIT                                                                   \
     {                                                                                              \
-        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL                  \
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0               \
     }
 
 typedef struct ens_system_opts {

@@ -159,7 +159,16 @@ static pid_t spawn_server(const char *prog, const test_nats *n)
         dup2(null, 1);
         dup2(null, 2);
     }
-    execl(prog, prog, "-js", "-a", "127.0.0.1", "-p", port, "-sd", store, "-l", log, (char *)NULL);
+    if (n->cluster_port > 0) {
+        char cluster[64];
+        snprintf(cluster, sizeof(cluster), "nats://127.0.0.1:%d", n->cluster_port);
+        execl(prog, prog, "-js", "-a", "127.0.0.1", "-p", port, "-sd", store, "-l", log,
+              "--server_name", n->name, "--cluster_name", "ens-test", "--cluster", cluster,
+              "--routes", n->routes, (char *)NULL);
+    } else {
+        execl(prog, prog, "-js", "-a", "127.0.0.1", "-p", port, "-sd", store, "-l", log,
+              (char *)NULL);
+    }
     _exit(127);
 }
 
@@ -264,4 +273,84 @@ void test_nats_stop(test_nats *n)
     }
     remove_dir(n->dir);
     n->dir[0] = '\0';
+}
+
+int test_nats_start_cluster(test_nats *n, size_t count, int wait_ms)
+{
+    if (count == 0 || count > 5) {
+        fprintf(stderr, "nats-server: a test cluster has 1-5 servers\n");
+        return -1;
+    }
+    const char *prog = test_nats_program();
+    if (prog == NULL) {
+        fprintf(stderr, "nats-server is not installed (scripts/deps.sh installs it)\n");
+        return -1;
+    }
+    memset(n, 0, count * sizeof(*n));
+    /* Ports first (each bound and freed: another process may take one
+     * meanwhile; then that server exits and the whole start fails). */
+    char routes[512] = "";
+    for (size_t i = 0; i < count; i++) {
+        n[i].port = free_port();
+        n[i].cluster_port = free_port();
+        if (n[i].port < 0 || n[i].cluster_port < 0 || n[i].port == n[i].cluster_port) {
+            fprintf(stderr, "nats-server: no free port for a cluster\n");
+            return -1;
+        }
+        size_t len = strlen(routes);
+        snprintf(routes + len, sizeof(routes) - len, "%snats://127.0.0.1:%d", i > 0 ? "," : "",
+                 n[i].cluster_port);
+    }
+    test_deadline d = test_deadline_in(wait_ms);
+    for (size_t i = 0; i < count; i++) {
+        snprintf(n[i].name, sizeof(n[i].name), "s%zu", i + 1);
+        snprintf(n[i].routes, sizeof(n[i].routes), "%s", routes);
+        snprintf(n[i].url, sizeof(n[i].url), "nats://127.0.0.1:%d", n[i].port);
+        snprintf(n[i].dir, sizeof(n[i].dir), "/tmp/ens-nats-XXXXXX");
+        if (mkdtemp(n[i].dir) == NULL) {
+            fprintf(stderr, "nats-server: no scratch directory: %s\n", strerror(errno));
+            n[i].dir[0] = '\0';
+            goto fail;
+        }
+        n[i].pid = spawn_server(prog, &n[i]);
+        if (n[i].pid < 0) {
+            n[i].pid = 0;
+            fprintf(stderr, "nats-server: fork: %s\n", strerror(errno));
+            goto fail;
+        }
+        remember(&n[i]);
+    }
+    for (size_t i = 0; i < count; i++) {
+        while (!test_nats_accepts(&n[i])) {
+            if (waitpid(n[i].pid, NULL, WNOHANG) == n[i].pid) {
+                forget(n[i].pid);
+                n[i].pid = 0;
+                fprintf(stderr, "nats-server %s exited at start (a port taken?)\n", n[i].name);
+                goto fail;
+            }
+            if (test_deadline_passed(d)) {
+                fprintf(stderr, "nats-server %s did not accept connections within %d ms\n",
+                        n[i].name, wait_ms);
+                goto fail;
+            }
+            test_nap_ms(20); /* a TCP port offers nothing to wait on */
+        }
+    }
+    return 0;
+fail:
+    for (size_t i = 0; i < count; i++)
+        test_nats_stop(&n[i]);
+    return -1;
+}
+
+const char *test_nats_cluster_urls(const test_nats *n, size_t count, size_t first)
+{
+    static char urls[512];
+    urls[0] = '\0';
+    for (size_t k = 0; k < count; k++) {
+        size_t len = strlen(urls);
+        snprintf(urls + len, sizeof(urls) - len, "%s%s", k > 0 ? "," : "",
+                 n[(first + k) % count].url);
+    }
+    return urls;
 }

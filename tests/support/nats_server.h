@@ -16,6 +16,10 @@ typedef struct test_nats {
     int port;     /* its client port on 127.0.0.1 */
     char dir[64]; /* its scratch directory (store and log) */
     char url[64]; /* "nats://127.0.0.1:PORT" */
+    /* In a cluster (test_nats_start_cluster), else 0 and "": */
+    int cluster_port; /* its route port on 127.0.0.1 */
+    char name[16];    /* its server name */
+    char routes[512]; /* the route URLs of every server of its cluster */
 } test_nats;
 
 /* The path of the nats-server program, or NULL when it is not installed
@@ -27,6 +31,18 @@ const char *test_nats_program(void);
  * another until the deadline. Returns 0, or -1 with a line on stderr (not
  * installed, could not start before the deadline: nothing is left). */
 int test_nats_start(test_nats *n, int wait_ms);
+
+/* Start count servers (at most 5) as one cluster, "ens-test", joined by
+ * routes on 127.0.0.1, each with JetStream and server name s1, s2, ...:
+ * JetStream in a cluster needs a quorum of its servers, so 3 survive the
+ * loss of one. Waits up to wait_ms until each accepts connections (not
+ * until JetStream has elected its leader: a client waits for that).
+ * Returns 0, or -1 with a line on stderr (nothing is left running). */
+int test_nats_start_cluster(test_nats *n, size_t count, int wait_ms);
+
+/* The client URLs of the count servers of n, comma-separated, starting
+ * with server `first` (a static buffer). */
+const char *test_nats_cluster_urls(const test_nats *n, size_t count, size_t first);
 
 /* SIGKILL the server by pid, reap it, remove its directory. Safe to call
  * twice and on a server that never started. */

@@ -232,6 +232,19 @@ static void take_inbound(void)
             last = last->next;
         last->next = fresh;
     }
+    /* Anything a member sent is life (its first frame's sender names its
+     * node; a batch holds one sending system's frames). */
+    for (ens_gw_in *in = fresh; in != NULL; in = in->next) {
+        const uint8_t *first = in->data;
+        size_t len = in->len;
+        if (ens__gw_batch_is(in->data, in->len) &&
+            in->len >= ENS_GW_BATCH_HEAD + ENS_GW_BATCH_ENTRY) {
+            first = in->data + ENS_GW_BATCH_HEAD + ENS_GW_BATCH_ENTRY;
+            len = in->len - ENS_GW_BATCH_HEAD - ENS_GW_BATCH_ENTRY;
+        }
+        if (len >= ENS_FRAME_HEADER_LEN && ens__frame_is_head(first))
+            ens__gw_members_life(gw.members, ens__frame_sender(first).node);
+    }
     while (gw.held != NULL) {
         if (!deliver_message(gw.held))
             break;
@@ -300,6 +313,8 @@ static void members_deliver(void)
     for (ens_gw_change *c = ens__gw_members_take(gw.members), *next; c != NULL; c = next) {
         next = c->next;
         route_change(c->v.node, c->v.change);
+        if (c->v.change == ENS_MEMBER_UNREACHABLE)
+            ens__gw_names_purge_node(gw.names, c->v.node); /* its names, at their revisions */
         if (ens__ctl_send(gw.ctl, gw.self, &ens_msg_convention_update, &c->v, 0, NULL, 0) < 0)
             ens__log(gw.s, NULL, ENS_LOG_ERROR,
                      "gateway: a change of member %u was not handed to the admin",

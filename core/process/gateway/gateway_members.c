@@ -1,8 +1,10 @@
 /*
- * core/process/gateway/gateway_members.c - the members bucket
- * (gateway_members.h). One thread: it puts this member's record every
- * heartbeat, waits for the bucket's changes in between, and every half
- * heartbeat looks for members whose records stopped coming.
+ * core/process/gateway/gateway_members.c - the members bucket and the
+ * members' heartbeats (gateway_members.h). One thread: it puts this
+ * member's record when it changed and every half down_after_ms, publishes
+ * a heartbeat when it put nothing for heartbeat_ms, waits for the bucket's
+ * changes in between, and judges after each wait which members went
+ * silent or came back.
  *
  * The changes come on a plain subscription to the bucket's subjects
  * ($KV.<bucket>.<key>: every put, and every delete with its KV-Operation
@@ -13,11 +15,23 @@
  * as one. Every put of a member is unconditional, so the publishes seen
  * on the subscription are the ones the stream stored.
  *
- * Liveness is judged by when this gateway received a member's record (the
- * monotonic clock of this host), never by the time the server stamped on
- * it, so clocks of other hosts do not matter; only records read at start,
- * which were not received here, are judged by their stamp (a record older
- * than 3 heartbeats then is reported unreachable, not joined).
+ * Heartbeats are core NATS messages on ens.<conv>.hb.<node> (empty, or
+ * "leaving" from a member that stops in order), received by an
+ * asynchronous subscription to ens.<conv>.hb.* on a libnats thread; the
+ * gateway's loop adds the frames it receives (ens__gw_members_life). A
+ * frame to one member is not a heartbeat for the others, so only a record
+ * put (which every member follows) stands in for one.
+ *
+ * Liveness is judged by when this gateway received something of a member
+ * (the monotonic clock of this host), never by a time another host
+ * stamped, so clocks of other hosts do not matter; only records read at
+ * start, which were not received here, are judged by the server's stamp
+ * (a record older than its writer's down_after_ms then is reported
+ * unreachable, not joined). Silence counts only while this gateway hears
+ * its own heartbeats come back: when it does not (its connection is down,
+ * or this host is too busy for libnats's threads to read), everything
+ * arrives late here, so it holds its judgement up to another
+ * down_after_ms.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,13 +59,16 @@
  * looks for a record handed over (ens__gw_members_set_caps): libnats has
  * no way to wake a wait for the next message but a message. */
 #define HANDOVER_WAIT_MS 50
+/* What a heartbeat of a member stopping in order says. */
+#define LEAVING     "leaving"
+#define LEAVING_LEN 7
 
 /* A member as this gateway sees it (the thread's own). */
 typedef struct seen {
     uint32_t node;
     int32_t state;    /* ENS_MEMBER_JOINED or ENS_MEMBER_UNREACHABLE */
-    uint64_t last_ns; /* when its last record was received (monotonic) */
-    uint32_t hb_ms;   /* its heartbeat, from its record */
+    uint64_t last_ns; /* when anything of it was last received (monotonic) */
+    bool leaving;     /* its "leaving" heartbeat came */
     char *record;     /* its last record (NUL-terminated) */
 } seen;
 
@@ -60,11 +77,21 @@ struct ens_gw_members {
     natsConnection *nc;
     uint32_t node;
     uint32_t hb_ms;
+    uint32_t down_ms; /* down_after_ms */
     int wake_fd;
     char bucket[96];
     char key[16];
+    char hb_subject[112]; /* ens.<conv>.hb.<this node> */
+    char hb_prefix[96];   /* ens.<conv>.hb. */
     char *record;
-    uint32_t actors; /* this system's actor count, as the admin last said (under lock) */
+    uint32_t actors;         /* this system's actor count, as the admin last said (under lock) */
+    uint32_t actors_put;     /* the count in the record put last (the thread's) */
+    natsSubscription *beats; /* ens.<conv>.hb.* (asynchronous) */
+    /* life_lock: `seen` (its array, and each last_ns and leaving) and
+     * own_ns, written by libnats's thread and the loop too. Taken before
+     * `lock` when both are. */
+    pthread_mutex_t life_lock;
+    uint64_t own_ns; /* when this member's own heartbeat or record last came back */
     jsCtx *js;
     kvStore *kv;
     natsSubscription *live; /* the bucket's subjects (NULL: not yet) */
@@ -72,13 +99,14 @@ struct ens_gw_members {
     pthread_mutex_t lock;   /* the queue, `live`, `stop` and `handed` */
     pthread_cond_t stopped; /* signalled with stop or handed (CLOCK_MONOTONIC) */
     bool stop;
-    char *handed; /* a new record for the thread to put at once, or NULL */
+    bool beats_done; /* no heartbeat callback runs any more (under lock) */
+    char *handed;    /* a new record for the thread to put at once, or NULL */
     pid_t admin;
     ens_gw_change *head, *tail;
-    /* the thread's own: */
-    seen *seen;
+    seen *seen; /* under life_lock */
     size_t n_seen, cap_seen;
-    bool told_down; /* that NATS does not answer was logged */
+    bool told_down;         /* that NATS does not answer was logged */
+    natsStatus beat_failed; /* the last heartbeat's failure (logged once) */
 };
 
 static uint64_t mono_ns(void)
@@ -194,6 +222,14 @@ static void tell(ens_gw_members *m, uint32_t node, int32_t change, const char *r
         uint64_t actors = field_u64(record, "actors");
         c->v.actors = actors > UINT32_MAX ? UINT32_MAX : (uint32_t)actors;
     }
+    if (node != 0)
+        ens__log(m->sys, NULL, ENS_LOG_INFO, "gateway: member %" PRIu32 " (system %s, host %s) %s",
+                 node, c->v.system[0] != '\0' ? c->v.system : "?",
+                 c->v.host[0] != '\0' ? c->v.host : "?",
+                 change == ENS_MEMBER_JOINED ? "joined"
+                 : change == ENS_MEMBER_LEFT ? "left"
+                                             : "is unreachable: nothing of it received for "
+                                               "down_after_ms");
     push(m, c);
 }
 
@@ -225,12 +261,18 @@ static seen *seen_add(ens_gw_members *m, uint32_t node)
     return s;
 }
 
-static uint32_t hb_of(const char *record)
+/* How long a record read at start may be old and its writer still live:
+ * its writer puts it every half of its down_after_ms. */
+static uint64_t stale_ns(const char *record)
 {
-    uint64_t hb = field_u64(record, "heartbeat_ms");
-    if (hb < ENS_CONVENTION_HEARTBEAT_MIN_MS || hb > ENS_CONVENTION_HEARTBEAT_MAX_MS)
-        hb = ENS_CONVENTION_HEARTBEAT_MS;
-    return (uint32_t)hb;
+    uint64_t down = field_u64(record, "down_after_ms");
+    if (down < ENS_CONVENTION_DOWN_AFTER_MIN_MS || down > ENS_CONVENTION_DOWN_AFTER_MAX_MS) {
+        uint64_t hb = field_u64(record, "heartbeat_ms");
+        if (hb < ENS_CONVENTION_HEARTBEAT_MIN_MS || hb > ENS_CONVENTION_HEARTBEAT_MAX_MS)
+            hb = ENS_CONVENTION_HEARTBEAT_MS;
+        down = hb * 4 > ENS_CONVENTION_DOWN_AFTER_MS ? hb * 4 : ENS_CONVENTION_DOWN_AFTER_MS;
+    }
+    return down * 1000000u;
 }
 
 /* A key is a node id in decimal; anything else is no member's. */
@@ -252,8 +294,13 @@ static void on_record(ens_gw_members *m, const char *key, bool put, const void *
                       int64_t created_ns)
 {
     uint32_t node = 0;
-    if (!node_of(key, &node) || node == m->node)
+    if (!node_of(key, &node))
         return;
+    if (node == m->node) { /* this member's own record came back: its reading works */
+        if (put)
+            m->own_ns = mono_ns();
+        return;
+    }
     size_t at = 0;
     seen *s = seen_find(m, node, &at);
     if (!put) { /* deleted (or purged): it left */
@@ -295,17 +342,21 @@ static void on_record(ens_gw_members *m, const char *key, bool put, const void *
     }
     free(s->record);
     s->record = record;
-    s->hb_ms = hb_of(record);
-    s->last_ns = mono_ns();
-    uint64_t dead_ns = (uint64_t)s->hb_ms * ENS_CONVENTION_MISSED_BEATS * 1000000u;
+    uint64_t now = mono_ns();
+    uint64_t stale = stale_ns(record);
     int64_t age = created_ns != 0 ? real_ns() - created_ns : 0;
-    if (age > 0 && (uint64_t)age > dead_ns) {
-        /* Found at start and old: its system went without a word. */
+    if (age > 0 && (uint64_t)age > stale) {
+        /* Found at start and old: its system went without a word (its
+         * heartbeats, if they come, make it joined). */
+        bool was = s->state == ENS_MEMBER_UNREACHABLE;
         s->state = ENS_MEMBER_UNREACHABLE;
-        s->last_ns -= dead_ns;
-        tell(m, node, ENS_MEMBER_UNREACHABLE, record);
+        if (s->last_ns == 0)
+            s->last_ns = now > stale ? now - stale : 1;
+        if (!was)
+            tell(m, node, ENS_MEMBER_UNREACHABLE, record);
         return;
     }
+    s->last_ns = now;
     s->state = ENS_MEMBER_JOINED;
     if (changed)
         tell(m, node, ENS_MEMBER_JOINED, record);
@@ -317,21 +368,113 @@ static void on_live(ens_gw_members *m, natsMsg *msg)
     char prefix[112];
     snprintf(prefix, sizeof(prefix), "$KV.%s.", m->bucket);
     ens_gw_kv_entry e;
-    if (ens__gw_kv_entry_of(msg, prefix, &e))
+    if (ens__gw_kv_entry_of(msg, prefix, &e)) {
+        pthread_mutex_lock(&m->life_lock);
         on_record(m, e.key, e.put, e.data, e.len, 0);
+        pthread_mutex_unlock(&m->life_lock);
+    }
 }
 
-/* Members whose records stopped coming: unreachable. */
-static void check_silent(ens_gw_members *m, uint64_t now)
+/* Members that left by their heartbeat, went silent, or came back. Silence
+ * counts while this member hears itself: its own heartbeat or record came
+ * back within two heartbeats (plus a margin for a busy host); when it does
+ * not, what arrives here arrives late, and a member is judged silent only
+ * after twice down_after_ms. */
+static void judge(ens_gw_members *m, uint64_t now)
 {
-    for (size_t i = 0; i < m->n_seen; i++) {
+    uint64_t down_ns = (uint64_t)m->down_ms * 1000000u;
+    pthread_mutex_lock(&m->life_lock);
+    bool deaf = now - m->own_ns > ((uint64_t)m->hb_ms * 2u + 50u) * 1000000u;
+    for (size_t i = 0; i < m->n_seen;) {
         seen *s = &m->seen[i];
-        uint64_t dead_ns = (uint64_t)s->hb_ms * ENS_CONVENTION_MISSED_BEATS * 1000000u;
-        if (s->state == ENS_MEMBER_JOINED && now - s->last_ns > dead_ns) {
+        if (s->leaving) { /* it stops in order: its record goes next */
+            tell(m, s->node, ENS_MEMBER_LEFT, s->record);
+            free(s->record);
+            m->seen[i] = m->seen[--m->n_seen];
+            continue;
+        }
+        uint64_t silent = now > s->last_ns ? now - s->last_ns : 0;
+        if (s->state == ENS_MEMBER_JOINED && silent > down_ns && (!deaf || silent > 2 * down_ns)) {
             s->state = ENS_MEMBER_UNREACHABLE;
             tell(m, s->node, ENS_MEMBER_UNREACHABLE, s->record);
+        } else if (s->state == ENS_MEMBER_UNREACHABLE && silent <= down_ns) {
+            s->state = ENS_MEMBER_JOINED; /* something of it came again */
+            tell(m, s->node, ENS_MEMBER_JOINED, s->record);
+        }
+        i++;
+    }
+    pthread_mutex_unlock(&m->life_lock);
+}
+
+/* Something of node was received now: a heartbeat (leaving: its last),
+ * or a frame. */
+static void life(ens_gw_members *m, uint32_t node, bool leaving)
+{
+    uint64_t now = mono_ns();
+    pthread_mutex_lock(&m->life_lock);
+    if (node == m->node) {
+        m->own_ns = now;
+    } else {
+        seen *s = seen_find(m, node, NULL);
+        if (s != NULL) { /* a node without a record is no member yet */
+            s->last_ns = now;
+            s->leaving = s->leaving || leaving;
         }
     }
+    pthread_mutex_unlock(&m->life_lock);
+}
+
+/* A heartbeat (libnats's thread). */
+static void on_beat(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    ens_gw_members *m = closure;
+    const char *subject = natsMsg_GetSubject(msg);
+    size_t plen = strlen(m->hb_prefix);
+    uint32_t node = 0;
+    if (subject != NULL && strncmp(subject, m->hb_prefix, plen) == 0 &&
+        node_of(subject + plen, &node)) {
+        bool leaving = natsMsg_GetDataLength(msg) == LEAVING_LEN &&
+                       memcmp(natsMsg_GetData(msg), LEAVING, LEAVING_LEN) == 0;
+        life(m, node, leaving);
+    }
+    natsMsg_Destroy(msg);
+}
+
+/* The heartbeat subscription is closed and its last callback returned. */
+static void on_beats_done(void *closure)
+{
+    ens_gw_members *m = closure;
+    pthread_mutex_lock(&m->lock);
+    m->beats_done = true;
+    pthread_cond_broadcast(&m->stopped);
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Unsubscribe from the heartbeats and wait (up to a second: a callback
+ * takes microseconds) until no callback of theirs can run, so m may go. */
+static void beats_close(ens_gw_members *m)
+{
+    natsSubscription_Unsubscribe(m->beats);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += 1;
+    pthread_mutex_lock(&m->lock);
+    while (!m->beats_done && pthread_cond_timedwait(&m->stopped, &m->lock, &ts) == 0)
+        ;
+    bool done = m->beats_done;
+    pthread_mutex_unlock(&m->lock);
+    if (!done)
+        ens__log(m->sys, NULL, ENS_LOG_WARN,
+                 "gateway: the heartbeat subscription did not close within a second");
+    natsSubscription_Destroy(m->beats);
+}
+
+void ens__gw_members_life(ens_gw_members *m, uint32_t node)
+{
+    if (m != NULL && node != 0 && node != m->node) /* own life is only what came back */
+        life(m, node, false);
 }
 
 static void down(ens_gw_members *m, const char *what, natsStatus st)
@@ -346,7 +489,10 @@ static void down(ens_gw_members *m, const char *what, natsStatus st)
 
 static void on_read(void *arg, const ens_gw_kv_entry *e)
 {
-    on_record(arg, e->key, e->put, e->data, e->len, e->time_ns);
+    ens_gw_members *m = arg;
+    pthread_mutex_lock(&m->life_lock);
+    on_record(m, e->key, e->put, e->data, e->len, e->time_ns);
+    pthread_mutex_unlock(&m->life_lock);
 }
 
 /* Read every record in the bucket now (each key's last entry). */
@@ -372,6 +518,8 @@ static natsStatus put_record(ens_gw_members *m)
     snprintf(text, len, "%sactors=%" PRIu32 "\n", m->record, actors);
     natsStatus st = kvStore_PutString(NULL, m->kv, m->key, text);
     free(text);
+    if (st == NATS_OK)
+        m->actors_put = actors;
     return st;
 }
 
@@ -430,11 +578,28 @@ static bool open_bucket(ens_gw_members *m)
     return true;
 }
 
+/* A heartbeat of this member's: NATS_OK or why not (libnats buffers it
+ * while reconnecting). */
+static natsStatus beat(ens_gw_members *m, bool leaving)
+{
+    return natsConnection_Publish(m->nc, m->hb_subject, leaving ? LEAVING : NULL,
+                                  leaving ? LEAVING_LEN : 0);
+}
+
+static bool actors_changed(ens_gw_members *m)
+{
+    pthread_mutex_lock(&m->lock);
+    bool changed = m->actors != m->actors_put;
+    pthread_mutex_unlock(&m->lock);
+    return changed;
+}
+
 static void *members_main(void *arg)
 {
     ens_gw_members *m = arg;
     uint64_t hb_ns = (uint64_t)m->hb_ms * 1000000u;
-    uint64_t next_put = 0, next_check = mono_ns() + hb_ns / 2;
+    uint64_t put_ns = (uint64_t)m->down_ms * 1000000u / 2u;
+    uint64_t next_put = 0, next_beat = 0;
     while (!stopping(m)) {
         pthread_mutex_lock(&m->lock);
         char *handed = m->handed;
@@ -447,23 +612,38 @@ static void *members_main(void *arg)
         }
         uint64_t now = mono_ns();
         if (m->live == NULL) {
-            open_bucket(m); /* it puts the record: the next is due a heartbeat later */
-            now = mono_ns();
-            next_put = now + hb_ns;
-        } else if (now >= next_put) {
+            if (open_bucket(m)) { /* it puts the record */
+                now = mono_ns();
+                next_put = now + put_ns;
+                next_beat = now + hb_ns;
+            }
+        } else if (now >= next_put || (now + put_ns >= next_put + hb_ns && actors_changed(m))) {
+            /* due, or the actor count changed (at most once a heartbeat) */
             natsStatus st = put_record(m);
             if (st != NATS_OK)
-                down(m, "took no heartbeat", st);
+                down(m, "took no record", st);
             now = mono_ns();
-            next_put = now + hb_ns;
+            next_put = now + put_ns;
+            if (st == NATS_OK)
+                next_beat = now + hb_ns; /* every member follows the bucket: that was one */
         }
-        if (now >= next_check) {
-            check_silent(m, now);
-            next_check = now + hb_ns / 2;
+        if (now >= next_beat) {
+            natsStatus st = beat(m, false);
+            if (st != NATS_OK && st != m->beat_failed)
+                ens__log(m->sys, NULL, ENS_LOG_WARN, "gateway: a heartbeat was not sent: %s",
+                         natsStatus_GetText(st));
+            m->beat_failed = st;
+            now = mono_ns();
+            next_beat = now + hb_ns;
         }
-        uint64_t until = next_put < next_check ? next_put : next_check;
+        judge(m, now);
+        uint64_t until = next_beat;
+        if (m->live != NULL && next_put < until)
+            until = next_put;
         int64_t wait_ms = until > now ? (int64_t)((until - now + 999999u) / 1000000u) : 1;
-        if (m->live == NULL) { /* nothing to wait on: wait for the next try, or a stop */
+        if (wait_ms > HANDOVER_WAIT_MS)
+            wait_ms = HANDOVER_WAIT_MS; /* also how often silence is judged */
+        if (m->live == NULL) {          /* nothing to wait on: wait for the next try, or a stop */
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)wait_ms * 1000000u;
@@ -475,8 +655,6 @@ static void *members_main(void *arg)
             pthread_mutex_unlock(&m->lock);
             continue;
         }
-        if (wait_ms > HANDOVER_WAIT_MS)
-            wait_ms = HANDOVER_WAIT_MS;
         natsMsg *msg = NULL;
         natsStatus st = natsSubscription_NextMsg(&msg, m->live, wait_ms);
         if (st == NATS_OK) {
@@ -493,7 +671,6 @@ static void *members_main(void *arg)
             m->live = NULL;
             pthread_mutex_unlock(&m->lock);
             natsSubscription_Destroy(dead);
-            next_put = mono_ns() + hb_ns;
         }
     }
     return NULL;
@@ -504,7 +681,8 @@ static void *members_main(void *arg)
 /* This member's record: who it is, then each capability of caps (the
  * system's full capabilities, the built-ins first, each line ending in
  * '\n') as a "cap." line. Owned by the caller; NULL when out of memory. */
-static char *record_build(const ens_system *s, pid_t admin, uint32_t hb_ms, const char *caps)
+static char *record_build(const ens_system *s, pid_t admin, uint32_t hb_ms, uint32_t down_ms,
+                          const char *caps)
 {
     char host[256];
     ens__caps_host(host, sizeof(host));
@@ -517,8 +695,8 @@ static char *record_build(const ens_system *s, pid_t admin, uint32_t hb_ms, cons
         return NULL;
     int n = snprintf(out, cap,
                      "system=%s\nhost=%s\npid=%d\nversion=%s\nstarted=%" PRId64
-                     "\nheartbeat_ms=%" PRIu32 "\n",
-                     s->name, host, (int)admin, ENS_VERSION_TEXT, s->started_ms, hb_ms);
+                     "\nheartbeat_ms=%" PRIu32 "\ndown_after_ms=%" PRIu32 "\n",
+                     s->name, host, (int)admin, ENS_VERSION_TEXT, s->started_ms, hb_ms, down_ms);
     for (const char *line = caps; *line != '\0' && n > 0;) {
         const char *nl = strchr(line, '\n');
         int len = nl != NULL ? (int)(nl - line) : (int)strlen(line);
@@ -540,11 +718,14 @@ int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t ad
     m->node = node;
     m->hb_ms = s->opts.convention.heartbeat_ms != 0 ? s->opts.convention.heartbeat_ms
                                                     : ENS_CONVENTION_HEARTBEAT_MS;
+    m->down_ms = ens__gw_down_after_ms(&s->opts.convention);
     m->wake_fd = wake_fd;
+    snprintf(m->hb_prefix, sizeof(m->hb_prefix), "ens.%s.hb.", s->opts.convention.name);
+    snprintf(m->hb_subject, sizeof(m->hb_subject), "%s%" PRIu32, m->hb_prefix, node);
     snprintf(m->bucket, sizeof(m->bucket), "ens-%s-members", s->opts.convention.name);
     snprintf(m->key, sizeof(m->key), "%" PRIu32, node);
     m->admin = admin;
-    m->record = caps != NULL ? record_build(s, admin, m->hb_ms, caps) : NULL;
+    m->record = caps != NULL ? record_build(s, admin, m->hb_ms, m->down_ms, caps) : NULL;
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = JS_WAIT_MS;
@@ -554,13 +735,28 @@ int ens__gw_members_start(ens_system *s, ens_gw_nats *g, uint32_t node, pid_t ad
         return ENS_ENOMEM;
     }
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->life_lock, NULL);
+    char every[sizeof(((ens_gw_members *)0)->hb_prefix) + 2];
+    snprintf(every, sizeof(every), "%s*", m->hb_prefix);
+    if (natsConnection_Subscribe(&m->beats, m->nc, every, on_beat, m) != NATS_OK) {
+        jsCtx_Destroy(m->js);
+        pthread_mutex_destroy(&m->life_lock);
+        pthread_mutex_destroy(&m->lock);
+        free(m->record);
+        free(m);
+        return ENS_ENOMEM;
+    }
+    natsSubscription_SetPendingLimits(m->beats, -1, -1); /* each is taken at once */
+    natsSubscription_SetOnCompleteCB(m->beats, on_beats_done, m);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&m->stopped, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&m->thread, NULL, members_main, m) != 0) {
+        beats_close(m);
         jsCtx_Destroy(m->js);
+        pthread_mutex_destroy(&m->life_lock);
         pthread_cond_destroy(&m->stopped);
         pthread_mutex_destroy(&m->lock);
         free(m->record);
@@ -575,7 +771,7 @@ int ens__gw_members_set_caps(ens_gw_members *m, const char *caps)
 {
     if (m == NULL || caps == NULL)
         return ENS_EINVAL;
-    char *record = record_build(m->sys, m->admin, m->hb_ms, caps);
+    char *record = record_build(m->sys, m->admin, m->hb_ms, m->down_ms, caps);
     if (record == NULL)
         return ENS_ENOMEM;
     pthread_mutex_lock(&m->lock);
@@ -617,6 +813,9 @@ void ens__gw_members_stop(ens_gw_members *m, bool leave, uint32_t wait_ms)
         natsSubscription_Unsubscribe(m->live); /* ends a wait for the next message */
     pthread_mutex_unlock(&m->lock);
     pthread_join(m->thread, NULL);
+    beats_close(m); /* no heartbeat is taken from here on */
+    if (leave)      /* the others see "left" at once, before the record goes */
+        (void)beat(m, true);
     if (leave && m->kv != NULL) {
         natsStatus st = kvStore_Delete(m->kv, m->key);
         if (st == NATS_OK)
@@ -640,6 +839,7 @@ void ens__gw_members_stop(ens_gw_members *m, bool leave, uint32_t wait_ms)
         free(m->seen[i].record);
     free(m->seen);
     pthread_cond_destroy(&m->stopped);
+    pthread_mutex_destroy(&m->life_lock);
     pthread_mutex_destroy(&m->lock);
     free(m->handed);
     free(m->record);

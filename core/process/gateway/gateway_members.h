@@ -2,14 +2,17 @@
  * core/process/gateway/gateway_members.h - membership of the convention,
  * in the gateway (ensemble/convention.h says what members see): this
  * system's record in the JetStream key-value bucket "ens-<convention>-
- * members", put at start and every heartbeat_ms, deleted when the system
- * ends in order; and a watch of the bucket that turns records into changes
- * (joined, left, unreachable) for the gateway's loop to hand to the admin.
+ * members", put at start, on a change and every half down_after_ms,
+ * deleted when the system ends in order; its heartbeats on
+ * ens.<convention>.hb.<node>; and a follower of the bucket and of every
+ * member's heartbeats that turns them into changes (joined, left,
+ * unreachable) for the gateway's loop to hand to the admin.
  * Internal to core/process/gateway/.
  *
  * A record is text, one "key=value" line each (the ens CLI reads it too):
  *   system=NAME  host=HOST  pid=ADMIN_PID  version=VERSION
- *   started=UNIX_MS  heartbeat_ms=N  cap.KEY=VALUE (one per capability)
+ *   started=UNIX_MS  heartbeat_ms=N  down_after_ms=N
+ *   cap.KEY=VALUE (one per capability)
  *   actors=N (the system's actor count, at most one heartbeat old: not a
  *   capability; placement tries members with fewer actors first)
  * under the key of the member's node id in decimal.
@@ -73,9 +76,12 @@ ens_gw_change *ens__gw_members_take(ens_gw_members *m);
  * next heartbeat) carries it. m NULL: nothing. */
 void ens__gw_members_set_actors(ens_gw_members *m, uint32_t actors);
 
-/* Stop the thread; with leave, delete this member's record first (waiting
- * up to wait_ms for the server), so the others see it "left". Frees m
- * (NULL is fine). */
+/* Something of node (a frame or batch it sent) was received now: life,
+ * as a heartbeat of its is (any thread). m NULL, node 0: nothing. */
+void ens__gw_members_life(ens_gw_members *m, uint32_t node);
+
+/* Stop the thread; with leave, publish a "leaving" heartbeat and delete this member's record first
+ * (waiting up to wait_ms for the server), so the others see it "left". Frees m (NULL is fine). */
 void ens__gw_members_stop(ens_gw_members *m, bool leave, uint32_t wait_ms);
 
 #pragma GCC visibility pop

@@ -493,31 +493,11 @@ static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev
     }
 }
 
-/* Delete name only at revision rev (0: at whatever revision holds addr
- * now, if any): 0 done or moot (someone else's claim, or gone already),
- * ENS_EUNREACHABLE (kept by the caller), or another error. */
-static int release(ens_gw_names *n, const char *name, uint64_t rev, ens_addr addr)
+/* Delete key (of name) only if its last revision is rev: 0 done or moot
+ * (the key moved on: another claim, left alone), ENS_EUNREACHABLE, or
+ * another error (logged). */
+static int delete_at(ens_gw_names *n, const char *name, const char *key, uint64_t rev)
 {
-    int rc = bucket_open(n);
-    if (rc < 0)
-        return rc;
-    char key[KEY_MAX + 1];
-    key_of(name, key);
-    if (rev == 0) { /* a claim whose answer was lost: delete it only if it is ours */
-        kvEntry *e = NULL;
-        natsStatus st = kvStore_Get(&e, n->kv, key);
-        if (st == NATS_NOT_FOUND)
-            return 0;
-        if (st != NATS_OK)
-            return connected(n) ? ENS_EIO : ENS_EUNREACHABLE;
-        ens_addr holder;
-        bool ours = holder_of(n, name, kvEntry_Value(e), kvEntry_ValueLen(e), &holder) == 0 &&
-                    ens_addr_equal(holder, addr);
-        rev = kvEntry_Revision(e);
-        kvEntry_Destroy(e);
-        if (!ours)
-            return 0;
-    }
     char subject[sizeof(n->prefix) + KEY_MAX + 1];
     snprintf(subject, sizeof(subject), "%s%s", n->prefix, key);
     natsMsg *m = NULL;
@@ -543,6 +523,111 @@ static int release(ens_gw_names *n, const char *name, uint64_t rev, ens_addr add
     ens__log(n->sys, NULL, ENS_LOG_ERROR, "gateway: name %s could not be deleted: %s (%s)", name,
              natsStatus_GetText(st), nats_GetLastError(NULL));
     return ENS_EIO;
+}
+
+/* Delete name only at revision rev (0: at whatever revision holds addr
+ * now, if any): 0 done or moot (someone else's claim, or gone already),
+ * ENS_EUNREACHABLE (kept by the caller), or another error. */
+static int release(ens_gw_names *n, const char *name, uint64_t rev, ens_addr addr)
+{
+    int rc = bucket_open(n);
+    if (rc < 0)
+        return rc;
+    char key[KEY_MAX + 1];
+    key_of(name, key);
+    if (rev == 0) { /* a claim whose answer was lost: delete it only if it is ours */
+        kvEntry *e = NULL;
+        natsStatus st = kvStore_Get(&e, n->kv, key);
+        if (st == NATS_NOT_FOUND)
+            return 0;
+        if (st != NATS_OK)
+            return connected(n) ? ENS_EIO : ENS_EUNREACHABLE;
+        ens_addr holder;
+        bool ours = holder_of(n, name, kvEntry_Value(e), kvEntry_ValueLen(e), &holder) == 0 &&
+                    ens_addr_equal(holder, addr);
+        rev = kvEntry_Revision(e);
+        kvEntry_Destroy(e);
+        if (!ours)
+            return 0;
+    }
+    return delete_at(n, name, key, rev);
+}
+
+/* A name of the lost node, found by the purge's read. */
+typedef struct lost_name {
+    char key[KEY_MAX + 1];
+    uint64_t rev;
+} lost_name;
+
+typedef struct purge_scan {
+    ens_gw_names *n;
+    uint32_t node;
+    lost_name *found;
+    size_t count, cap;
+    bool short_of_memory;
+} purge_scan;
+
+static void on_purge_read(void *arg, const ens_gw_kv_entry *e)
+{
+    purge_scan *p = arg;
+    char name[ENS_NAME_MAX + 1], text[VALUE_MAX + 1];
+    ens_addr holder;
+    if (!e->put || e->seq == 0 || e->len <= 0 || e->len > VALUE_MAX || strlen(e->key) > KEY_MAX ||
+        !name_of(e->key, name, sizeof(name)))
+        return;
+    memcpy(text, e->data, (size_t)e->len);
+    text[e->len] = '\0';
+    if (strlen(text) != (size_t)e->len || ens_addr_parse(text, &holder) < 0 ||
+        holder.node != p->node)
+        return;
+    if (p->count == p->cap) {
+        size_t cap = p->cap != 0 ? p->cap * 2 : 16;
+        lost_name *t = realloc(p->found, cap * sizeof(*t));
+        if (t == NULL) {
+            p->short_of_memory = true;
+            return;
+        }
+        p->found = t;
+        p->cap = cap;
+    }
+    lost_name *l = &p->found[p->count++];
+    memcpy(l->key, e->key, strlen(e->key) + 1);
+    l->rev = e->seq;
+}
+
+void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node)
+{
+    if (n == NULL || node == 0 || node == n->self.node)
+        return;
+    if (bucket_open(n) < 0) {
+        ens__log(n->sys, NULL, ENS_LOG_WARN,
+                 "gateway: the names of unreachable node %" PRIu32
+                 " were not removed: the names bucket does not answer (another member may)",
+                 node);
+        return;
+    }
+    purge_scan p = {.n = n, .node = node};
+    natsStatus st = ens__gw_kv_read(n->js, n->bucket, js_wait_ms(n->sys), on_purge_read, &p);
+    if (st != NATS_OK || p.short_of_memory)
+        ens__log(n->sys, NULL, ENS_LOG_WARN,
+                 "gateway: the names of unreachable node %" PRIu32
+                 " were not all found (%s): another member may remove them",
+                 node, st != NATS_OK ? natsStatus_GetText(st) : "out of memory");
+    size_t removed = 0;
+    for (size_t i = 0; i < p.count; i++) {
+        char name[ENS_NAME_MAX + 1];
+        if (!name_of(p.found[i].key, name, sizeof(name)))
+            continue;
+        /* At the revision the lost node wrote: a name claimed anew since
+         * (another revision) is refused by the server, left alone. */
+        if (delete_at(n, name, p.found[i].key, p.found[i].rev) == 0)
+            removed++;
+    }
+    ens__log(n->sys, NULL, ENS_LOG_INFO,
+             "gateway: names of unreachable node %" PRIu32
+             ": %zu found, %zu removed or already claimed anew",
+             node, p.count, removed);
+    free(p.found);
 }
 
 static void keep_release(ens_gw_names *n, const ens__ctl_gwname_v *v, uint64_t corr)

@@ -48,6 +48,15 @@ void ens__gw_names_request(ens_gw_names *n, const ens__ctl_gwname_v *v, uint64_t
  * follower's entries to the admin. n NULL: nothing. */
 void ens__gw_names_tick(ens_gw_names *n);
 
+/* Member `node` became unreachable: every name the bucket says it holds
+ * is deleted at the revision it has now, that node's claim (the same
+ * revision check as a release: a name claimed anew meanwhile is refused
+ * by the server and left alone; the other survivors' deletions of the
+ * same revision are refused likewise, harmlessly). Blocks the loop for a
+ * read of the bucket and one round trip per name found; logged, never
+ * answered. n NULL, node 0 or this system's: nothing. */
+void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node);
+
 /* Stop the follower (joins its thread) and free n. NULL: nothing. */
 void ens__gw_names_close(ens_gw_names *n);
 

@@ -24,6 +24,7 @@
 #include <nats/nats.h>
 
 #include "core/process/gateway/gateway_nats.h"
+#include "ensemble/convention.h"
 #include "ensemble/error.h"
 
 #define SUBJECT_MAX 96
@@ -117,6 +118,20 @@ static char **split_servers(const char *list, int *n)
     return out;
 }
 
+uint32_t ens__gw_down_after_ms(const ens_convention_opts *c)
+{
+    if (c->down_after_ms != 0)
+        return c->down_after_ms;
+    uint32_t hb = c->heartbeat_ms != 0 ? c->heartbeat_ms : ENS_CONVENTION_HEARTBEAT_MS;
+    return hb * 4u > ENS_CONVENTION_DOWN_AFTER_MS ? hb * 4u : ENS_CONVENTION_DOWN_AFTER_MS;
+}
+
+/* A quarter of the silence after which members judge this one down. */
+static int64_t reconnect_wait_ms(const ens_convention_opts *c)
+{
+    return ens__gw_down_after_ms(c) / 4u;
+}
+
 static int set_options(ens_gw_nats *g, char *why, size_t why_len)
 {
     const ens_convention_opts *c = &g->sys->opts.convention;
@@ -140,6 +155,20 @@ static int set_options(ens_gw_nats *g, char *why, size_t why_len)
         st = natsOptions_SetSendAsap(g->opts, true);
     if (st == NATS_OK && (step = "reconnect") != NULL)
         st = natsOptions_SetMaxReconnect(g->opts, -1);
+    /* A server of the cluster that dies: the others are tried at once (each
+     * server no sooner than this after its last try), within down_after_ms,
+     * so no member judges this one unreachable meanwhile. What is published
+     * while reconnecting waits in a buffer of this bound; past it a publish
+     * fails, and the frames become dead letters. */
+    if (st == NATS_OK)
+        st = natsOptions_SetReconnectWait(g->opts, reconnect_wait_ms(c));
+    /* The servers in the order given (libnats shuffles them otherwise): a
+     * host's own server of the cluster listed first is the one used while
+     * it lives. */
+    if (st == NATS_OK)
+        st = natsOptions_SetNoRandomize(g->opts, true);
+    if (st == NATS_OK)
+        st = natsOptions_SetReconnectBufSize(g->opts, ENS_GW_RECONNECT_BUF);
     if (st == NATS_OK)
         st = natsOptions_SetRetryOnFailedConnect(g->opts, true, NULL, NULL);
     if (st == NATS_OK && c->user != NULL && (step = "user and password") != NULL)
@@ -304,6 +333,10 @@ int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, si
     char subj[SUBJECT_MAX];
     subject_of(subj, sizeof(subj), g->sys, "n", node);
     natsStatus st = natsConnection_Publish(g->conn, subj, frame, (int)len);
+    if (st == NATS_INSUFFICIENT_BUFFER) {
+        *why = "the NATS connection is down and its reconnect buffer is full";
+        return ENS_EIO;
+    }
     if (st != NATS_OK) {
         *why = "the NATS connection refused the message (closed, or its reconnect buffer is full)";
         return ENS_EIO;

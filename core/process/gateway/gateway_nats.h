@@ -27,6 +27,13 @@
  * than that fills unless a local receiver stops reading. */
 #define ENS_GW_INBOUND_MAX ((size_t)64 << 20)
 
+/* Bytes published while the connection is down (reconnecting) that
+ * libnats keeps to send once connected again; past it a publish fails
+ * (ens__gw_nats_publish: the frames become dead letters). */
+#ifndef ENS_GW_RECONNECT_BUF
+#define ENS_GW_RECONNECT_BUF (8 << 20)
+#endif
+
 /* One inbound NATS message (its data is a frame, or garbage). */
 typedef struct ens_gw_in {
     struct ens_gw_in *next;
@@ -35,6 +42,11 @@ typedef struct ens_gw_in {
 } ens_gw_in;
 
 typedef struct ens_gw_nats ens_gw_nats;
+
+/* The silence after which a member is unreachable for a system with
+ * convention options c: c's down_after_ms, or its default (the larger of
+ * ENS_CONVENTION_DOWN_AFTER_MS and 4 heartbeats). */
+uint32_t ens__gw_down_after_ms(const ens_convention_opts *c);
 
 /* Connect to the convention of s (its options, validated at start) as node
  * `node`, subscribe to its node subject and its ping subject, and wait up to
@@ -61,7 +73,8 @@ int ens__gw_nats_node_known(ens_gw_nats *g, uint32_t node, uint32_t wait_ms, con
 
 /* Publish frame[0..len) (borrowed) to node's subject. 0, or an error with
  * *why: ENS_EMSGSIZE (larger than the server's max_payload), ENS_EIO (the
- * connection is closed, or libnats refused it). */
+ * connection is closed, the reconnect buffer is full, or libnats refused
+ * it otherwise). */
 int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, size_t len,
                          const char **why);
 
