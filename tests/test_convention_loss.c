@@ -13,8 +13,9 @@
  *  - an ask from A's outside and an ens_request from an actor on A to an
  *    actor on the lost member, waiting when it went silent, end with
  *    ENS_EUNREACHABLE (their timeout is a minute: never reached here);
- *  - a parent on A killed for good (ens_kill): its child on another
- *    member is asked to exit and ends.
+ *  - a parent on A killed for good (ens_kill), or crashed and not
+ *    restarted (SIGKILL, spawned with ENS_SPAWN_NO_RESTART): its child on
+ *    another member is asked to exit and ends.
  * Skipped, with a message, when nats-server is not installed.
  */
 #include <inttypes.h>
@@ -111,7 +112,7 @@ static const ens_actor_def worker_def = {.name = "loss.Worker",
 
 /* The parent (runs anywhere). Asked "spawn": spawns a worker (placed) and
  * answers its address; "log": what it heard ("exit:REASON:NODE " per
- * child exited); "request ADDR TEXT": ens_request TEXT of ADDR and answers
+ * child exited); "pid": its process id; "request ADDR TEXT": ens_request TEXT of ADDR and answers
  * "STATUS reply=yes|no" once it completes. */
 typedef struct parent {
     char log[1024];
@@ -143,6 +144,11 @@ static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
         return 0;
     if (strcmp(text, "log") == 0)
         return ens_reply(c, &ens_msg_string, &(ens_string_v){p->log});
+    if (strcmp(text, "pid") == 0) {
+        char out[32];
+        snprintf(out, sizeof(out), "%d", (int)getpid());
+        return ens_reply(c, &ens_msg_string, &(ens_string_v){out});
+    }
     if (strcmp(text, "spawn") == 0) {
         ens_addr child = ENS_ADDR_NONE;
         char out[ENS_ADDR_STRLEN + 16];
@@ -301,10 +307,12 @@ static ens_addr spawn_on(ens_system *s, const ens_actor_def *d, const char *arg)
     return a;
 }
 
-/* A parent on A with a worker placed on B or C: the worker's address. */
-static ens_addr parent_with_child(ens_addr *parent_at)
+/* A parent on A (spawned with flags) with a worker placed on B or C: the
+ * worker's address. */
+static ens_addr parent_with_child_flags(ens_addr *parent_at, uint32_t flags)
 {
-    *parent_at = spawn_on(sys_a, &parent_def, NULL);
+    assert_int_equal(
+        ens_spawn_flags(ens_system_ctx(sys_a), &parent_def, NULL, NULL, flags, parent_at), 0);
     char got[128];
     assert_int_equal(ask_text(sys_a, *parent_at, "spawn", LONG_WAIT_MS, got, sizeof(got)), 0);
     ens_addr child;
@@ -313,6 +321,11 @@ static ens_addr parent_with_child(ens_addr *parent_at)
     assert_true(child.node == ens_self(ens_system_ctx(sys_b)).node ||
                 child.node == ens_self(ens_system_ctx(sys_c)).node);
     return child;
+}
+
+static ens_addr parent_with_child(ens_addr *parent_at)
+{
+    return parent_with_child_flags(parent_at, 0);
 }
 
 /* Ask the parent for its log until it holds needle; the log in log. */
@@ -510,6 +523,30 @@ static void test_a_killed_parent_ends_its_remote_child(void **state)
     }
 }
 
+/* A parent on A that crashes and is not restarted (spawned with
+ * ENS_SPAWN_NO_RESTART, its process SIGKILLed): its child on another member
+ * is asked to exit and ends. */
+static void test_a_crashed_parent_ends_its_remote_child(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr parent_at;
+    ens_addr child = parent_with_child_flags(&parent_at, ENS_SPAWN_NO_RESTART);
+    ens_system *home = member_of(child.node);
+    char got[64];
+    assert_int_equal(ask_text(home, child, "where", LONG_WAIT_MS, got, sizeof(got)), 0);
+    assert_int_equal(ask_text(sys_a, parent_at, "pid", LONG_WAIT_MS, got, sizeof(got)), 0);
+    pid_t pid = (pid_t)atoi(got);
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    test_deadline d = test_deadline_in(LONG_WAIT_MS);
+    while (ask_text(home, child, "where", TEST_WAIT_MS, got, sizeof(got)) != ENS_ENOACTOR) {
+        if (test_deadline_passed(d))
+            fail_msg("the child of the crashed parent still runs");
+        ens_system_run(home, 50);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -521,6 +558,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_request_to_a_lost_member_ends_unreachable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_killed_parent_ends_its_remote_child, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_crashed_parent_ends_its_remote_child, setup,
                                         teardown),
     };
     if (getenv("ENS_TEST_FILTER") != NULL)
