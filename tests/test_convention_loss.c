@@ -7,7 +7,8 @@
  * teardown, even on failure). Checked:
  *  - a parent on A whose child was placed on the lost member gets exactly
  *    one child exited ENS_EXIT_NOCONNECTION, and not the child's own notice
- *    when the member is back and the child ends after all;
+ *    when the member is back and the child ends after all; a member that
+ *    stops in order tells the child's own end (ENS_EXIT_SHUTDOWN), once;
  *  - a supervisor on A restarts such a permanent child by placement: it
  *    comes back on the other member with the gpu, at a new address;
  *  - an ask from A's outside and an ens_request from an actor on A to an
@@ -393,6 +394,28 @@ static void test_a_parent_hears_noconnection_once(void **state)
     assert_int_equal(count_of(log, "exit:"), 1);
 }
 
+/* The child's member stops in order: it stops the child, whose own notice
+ * (ENS_EXIT_SHUTDOWN) reaches the parent before the member's leave; the
+ * parent hears of the child's end once, with that reason. */
+static void test_a_clean_leave_tells_the_childs_own_end_once(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    ens_addr parent_at;
+    ens_addr child = parent_with_child(&parent_at);
+    char got[128], log[1024], want[48];
+    assert_int_equal(ask_text(sys_a, child, "where", LONG_WAIT_MS, got, sizeof(got)), 0);
+    ens_system **home = member_of(child.node) == sys_b ? &sys_b : &sys_c;
+    assert_int_equal(ens_system_stop(*home, 5000), 0);
+    *home = NULL;
+    snprintf(want, sizeof(want), "exit:%d:%" PRIu32 " ", ENS_EXIT_SHUTDOWN, child.node);
+    wait_log(parent_at, want, log, sizeof(log));
+    /* A round trip to the node that left: A has seen it leave. */
+    assert_int_equal(ask_text(sys_a, child, "where", LONG_WAIT_MS, got, sizeof(got)), ENS_ENOACTOR);
+    assert_int_equal(ask_text(sys_a, parent_at, "log", TEST_WAIT_MS, log, sizeof(log)), 0);
+    assert_int_equal(count_of(log, "exit:"), 1);
+}
+
 /* A supervisor on A with a permanent placed child: the child's member goes
  * silent, the child comes back by placement on the other member with a
  * gpu, at a new address; the name its init registers follows it once the
@@ -551,6 +574,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_parent_hears_noconnection_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_clean_leave_tells_the_childs_own_end_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_supervisor_places_a_lost_child_again, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_an_ask_to_a_lost_member_ends_unreachable, setup,
