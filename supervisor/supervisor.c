@@ -127,6 +127,16 @@ static size_t index_of(const sup_state *st, const sup_child *k)
     return st->n_kids;
 }
 
+/* A definition placed by capabilities (requirements or a check): in a
+ * convention it may run on another member, and after a loss of that member
+ * it is placed again, maybe on a third: its address is never kept (a kept
+ * address is this system's, and pins the spawn here). */
+static bool placed(const ens_actor_def *d)
+{
+    return d != NULL &&
+           ((d->requirements != NULL && d->requirements[0] != NULL) || d->capability_check != NULL);
+}
+
 int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
 {
     /* The runtime restarts one_for_one children in place after a crash
@@ -139,8 +149,9 @@ int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
     /* Whatever ends it, its base keeps its address (and name) for us until
      * we start it again there or release it: a restart is invisible to
      * everyone who holds the address. A temporary child is never started
-     * again: its address ends with it. */
-    if (k->restart != ENS_TEMPORARY)
+     * again: its address ends with it. A placed child gets a new address
+     * each time the supervisor starts it (placed()). */
+    if (k->restart != ENS_TEMPORARY && !placed(k->def))
         flags |= ENS__SPAWN_KEEP_ADDR;
     const ens_msgtype *argt = k->arg != NULL ? ens_msg_type(k->arg) : NULL;
     const void *argv = argt != NULL ? ens_msg_value(k->arg, argt) : NULL;
@@ -265,7 +276,7 @@ sup_child **ens__sup_running_reversed(sup_state *st, size_t from, size_t to,
 
 void ens__sup_child_stopped(sup_child *k)
 {
-    if (!ens_addr_is_none(k->addr) && k->restart != ENS_TEMPORARY)
+    if (!ens_addr_is_none(k->addr) && k->restart != ENS_TEMPORARY && !placed(k->def))
         k->kept = k->addr;
     k->addr = ENS_ADDR_NONE;
     k->status = ENS_SUP_CHILD_STOPPED;

@@ -167,6 +167,10 @@ enum ens_gwspawn_op {
                             as any spawn (ens.ctl.InitFailed with the why, ens.ctl.Spawned) */
     ENS_GWSPAWN_ACTORS,  /* admin -> gateway: this system's actor count (`actors`), for its
                             member record */
+    ENS_GWSPAWN_EXITED,  /* gateway -> admin: the child-exited of `addr` (an actor of another
+                            node) was delivered to `parent` */
+    ENS_GWSPAWN_LOST,    /* admin -> gateway: `parent` was told `addr` exited NOCONNECTION
+                            (its node is lost): drop addr's own child-exited if it comes */
 };
 
 /* Bounds the receiving side checks on a spawn from another node. */

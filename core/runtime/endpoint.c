@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/runtime/endpoint.h"
+#include "core/wire/msgtype.h"
 #include "ensemble/error.h"
 
 struct ens_endpoint_item {
@@ -24,6 +25,14 @@ void ens__endpoint_accept(ens_system *s, ens_endpoint *e, uint8_t *frame, size_t
                         .error = rc,
                         .reason = "a message to the outside endpoint could not be decoded"};
         ens__event(s, &ev);
+        return;
+    }
+    if ((m->hdr.flags & ENS_FRAME_SYSTEM) && m->hdr.type_id == ens__msg_node_down.id) {
+        const ens__node_down_v *v = m->value;
+        if (v != NULL && e->ask_corr != 0 && e->ask_reply == NULL && v->node != 0 &&
+            v->node == e->ask_node)
+            e->ask_lost = ENS_EUNREACHABLE;
+        ens_msg_free(m);
         return;
     }
     if ((m->hdr.flags & ENS_FRAME_REPLY) && m->hdr.corr != 0) {
@@ -69,6 +78,8 @@ uint64_t ens__endpoint_expect(ens_system *s, ens_endpoint *e)
 {
     ens_msg_free(e->ask_reply);
     e->ask_reply = NULL;
+    e->ask_node = 0;
+    e->ask_lost = 0;
     e->ask_corr = ++s->next_corr;
     return e->ask_corr;
 }
@@ -76,9 +87,14 @@ uint64_t ens__endpoint_expect(ens_system *s, ens_endpoint *e)
 int ens__endpoint_answer(ens_endpoint *e, int rc, ens_msg **reply)
 {
     ens_msg *m = e->ask_reply;
+    const int lost = e->ask_lost;
     e->ask_reply = NULL;
     e->ask_corr = 0;
+    e->ask_node = 0;
+    e->ask_lost = 0;
     *reply = NULL;
+    if (m == NULL && lost != 0 && (rc == 0 || rc == ENS_ETIMEDOUT))
+        return lost;
     if (rc < 0 || m == NULL) {
         ens_msg_free(m);
         return rc < 0 ? rc : ENS_ETIMEDOUT;
@@ -113,4 +129,6 @@ void ens__endpoint_clear(ens_endpoint *e)
     ens_msg_free(e->ask_reply);
     e->ask_reply = NULL;
     e->ask_corr = 0;
+    e->ask_node = 0;
+    e->ask_lost = 0;
 }

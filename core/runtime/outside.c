@@ -49,7 +49,7 @@ static uint64_t deadline_after(uint32_t timeout_ms)
 
 static bool answer_here(ens_system *s)
 {
-    return s->endpoint->ask_reply != NULL;
+    return s->endpoint->ask_reply != NULL || s->endpoint->ask_lost != 0;
 }
 
 static bool inbox_ready(ens_system *s)
@@ -84,6 +84,7 @@ int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, 
     if (s->outside_ops->absent != NULL && s->outside_ops->absent(s, to))
         return ENS_ENOACTOR;
     uint64_t corr = ens__outside_expect(s);
+    s->endpoint->ask_node = to.node;
     int rc = ens__send_frame(s, s->outside.self, to, t, v, ENS_FRAME_REQUEST, corr, 0, true);
     return ens__outside_await(s, rc, timeout_ms, reply);
 }

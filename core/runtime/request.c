@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/runtime/runtime.h"
+#include "core/wire/msgtype.h"
 #include "ensemble/error.h"
 #include "ensemble/event.h"
 
@@ -103,10 +104,36 @@ int ens__request_release_held(ens_actor *a)
     return release_held(a);
 }
 
+/* The member of node went away: every request to an actor there completes
+ * now with ENS_EUNREACHABLE (its answer cannot come; one that comes all the
+ * same, the node back, is a reply nobody waits for). Each completion may
+ * start or end requests, so the search starts again after each. */
+static int node_down(ens_actor *a, uint32_t node)
+{
+    ens_system *s = a->ctx.sys;
+    for (;;) {
+        size_t i = 0;
+        while (i < a->n_pending && a->pending[i].node != node)
+            i++;
+        if (i == a->n_pending)
+            return 1;
+        ens_pending p = take_pending(a, i);
+        s->host->timer_cancel(s, a, p.timer_id);
+        if (complete(a, &p, ENS_EUNREACHABLE, NULL) < 0)
+            return -1;
+    }
+}
+
 int ens__request_intercept(ens_actor *a, ens_msg *m)
 {
     ens_system *s = a->ctx.sys;
     const ens_frame_hdr *h = &m->hdr;
+    if ((h->flags & ENS_FRAME_SYSTEM) && h->type_id == ens__msg_node_down.id) {
+        const ens__node_down_v *v = m->value;
+        if (v == NULL || v->node == 0 || v->node == a->addr.node)
+            return 1;
+        return node_down(a, v->node);
+    }
     if ((h->flags & ENS_FRAME_REPLY) && h->corr != 0) {
         if (ens__reply_is_system(h)) { /* never an answer: the request goes on waiting */
             ens__log(s, a, ENS_LOG_WARN,
@@ -207,7 +234,7 @@ static int request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v,
         s->host->timer_add(s, a, timeout_ms ? timeout_ms : s->opts.call_timeout_ms, 0, &timer_id);
     if (rc < 0)
         return rc;
-    a->pending[a->n_pending++] = (ens_pending){corr, timer_id, cb, tag, exclusive};
+    a->pending[a->n_pending++] = (ens_pending){corr, timer_id, cb, tag, exclusive, to.node};
     if (exclusive)
         a->calls_waiting++;
     rc = ens__send_frame(s, c->self, to, t, v, ENS_FRAME_REQUEST, corr, 0, true);

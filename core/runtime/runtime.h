@@ -98,6 +98,7 @@ typedef struct ens_pending {
     ens_reply_cb cb;
     uint64_t tag;
     bool exclusive; /* ens_call: other messages are held meanwhile */
+    uint32_t node;  /* the node of the actor asked (ens.NodeDown completes it) */
 } ens_pending;
 
 struct ens_names_req; /* below */
@@ -442,7 +443,9 @@ static inline const char *ens__actor_type(const ens_actor *a)
 
 /* Let the request machinery see m (borrowed) before the handler: a reply
  * completes its request (one nobody waits for is dropped), a request's
- * timer completes it with ENS_ETIMEDOUT, and while an ens_call waits every
+ * timer completes it with ENS_ETIMEDOUT, an ens.NodeDown (msgtype.h)
+ * completes every request to an actor of that node with ENS_EUNREACHABLE
+ * (reply NULL) and is consumed, and while an ens_call waits every
  * other message is held. Returns 1 (m consumed, the actor lives on), 0 (not
  * consumed: deliver it as usual) or -1 (consumed, and the actor stopped: a
  * is freed). */

@@ -17,8 +17,8 @@
  * too; the system types (exit request, child exited, wake-up, poison, dead
  * envelope) have fixed ids 0xFFFF0001..0xFFFF0005 in the reserved range,
  * fd ready and command result 0xFFFF0008 and 0xFFFF0009, child restarted
- * 0xFFFF000A, child started 0xFFFF000B (6 and 7 are kept
- * for the status request and reply).
+ * 0xFFFF000A, child started 0xFFFF000B, node down 0xFFFF000C (6 and 7 are
+ * kept for the status request and reply).
  * Ids 0 and >= ENS_TYPE_ID_SYSTEM_MIN are never given to user types.
  *
  * The table is an open-addressing hash keyed by id, initialised lazily on
@@ -59,6 +59,7 @@
 #define ID_DEAD_ENVELOPE   0xFFFF0005u
 #define ID_CHILD_RESTARTED 0xFFFF000Au
 #define ID_CHILD_STARTED   0xFFFF000Bu
+#define ID_NODE_DOWN       0xFFFF000Cu
 #define ID_FD_READY        0xFFFF0008u
 #define ID_CMD_RESULT      0xFFFF0009u
 #define ID_STATUS          0x32AF6F79u /* FNV-1a("ens.Status") */
@@ -75,6 +76,8 @@ const ens_msgtype ens_msg_child_restarted = {"ens.ChildRestarted", "S(" ENS_ADDR
                                              sizeof(ens_child_restarted_v), 0, ID_CHILD_RESTARTED};
 const ens_msgtype ens_msg_child_started = {"ens.ChildStarted", "S(" ENS_ADDR_FMT "ui)",
                                            sizeof(ens_child_started_v), 0, ID_CHILD_STARTED};
+const ens_msgtype ens__msg_node_down = {"ens.NodeDown", "S(u)", sizeof(ens__node_down_v), 0,
+                                        ID_NODE_DOWN};
 const ens_msgtype ens_msg_wakeup = {"ens.WakeUp", "S(UUu)", sizeof(ens_wakeup_v), 0, ID_WAKEUP};
 const ens_msgtype ens_msg_poison = {"ens.PoisonMessage", "S(" ENS_ADDR_FMT "iius)B",
                                     sizeof(ens_poison_v), 0, ID_POISON};
@@ -102,6 +105,7 @@ _Static_assert(sizeof(ens_child_exited_v) == 32, "ens_child_exited_v layout");
 _Static_assert(sizeof(ens_child_restarted_v) == 32, "ens_child_restarted_v layout");
 _Static_assert(sizeof(ens_child_started_v) == 24, "ens_child_started_v layout");
 _Static_assert(sizeof(ens_wakeup_v) == 24, "ens_wakeup_v layout");
+_Static_assert(sizeof(ens__node_down_v) == 4, "ens__node_down_v layout");
 _Static_assert(offsetof(ens_poison_v, detail) == 32 && sizeof(ens_poison_v) == 56,
                "ens_poison_v layout");
 _Static_assert(offsetof(ens_dead_envelope_v, reason) == 24 && sizeof(ens_dead_envelope_v) == 48,
@@ -121,6 +125,7 @@ static const ens_msgtype *const builtins[] = {
     &ens_msg_fd_ready,        &ens_msg_command_result,
     &ens_msg_child_restarted, &ens_msg_child_started,
     &ens_msg_status,          &ens_msg_convention_update,
+    &ens__msg_node_down,
 };
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])
 

@@ -67,6 +67,17 @@ typedef struct ens_typeinfo {
     ens_fixed_field fixed[ENS_FIXED_MAX_FIELDS];
 } ens_typeinfo;
 
+/* ens.NodeDown (a system message, never handed to a handler): the admin
+ * of a system in a convention tells each local actor and outside program
+ * that the member of node `node` became unreachable or left; requests and
+ * asks waiting for an answer from an actor of that node complete at once
+ * with ENS_EUNREACHABLE (core/runtime/request.c, core/runtime/endpoint.c). */
+typedef struct ens__node_down_v {
+    uint32_t node;
+} ens__node_down_v; /* "S(u)" */
+
+extern const ens_msgtype ens__msg_node_down;
+
 /* FNV-1a 32-bit hash of name: the wire id of a type of that name. */
 uint32_t ens__type_hash(const char *name);
 

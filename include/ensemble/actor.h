@@ -253,7 +253,10 @@ ENS_API int ens_reply_to(ens_ctx *c, ens_from from, int error, const ens_msgtype
  * the requesting actor, with its state: status 0 and the reply; or the
  * error of an error reply (ENS_ENOACTOR: nobody at that address; ENS_EPOISON:
  * the handler failed twice, reply is the PoisonMessage; or the replier's own
- * code) with the error reply; or ENS_ETIMEDOUT with reply NULL. reply is
+ * code) with the error reply; or ENS_ETIMEDOUT with reply NULL; or, in a
+ * convention, ENS_EUNREACHABLE with reply NULL as soon as this system learns
+ * that the member the actor asked runs on became unreachable or left (not
+ * at the timeout; a reply that comes later is dropped). reply is
  * borrowed for the call (ens_msg_dup to keep it). The callback may send,
  * reply (to the message being handled when the request was made it cannot:
  * use ens_reply_to), request, stop. */

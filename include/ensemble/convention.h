@@ -82,9 +82,11 @@
  * members are tried one after the other, so from outside a placement that
  * meets silent members can take longer than call_timeout_ms (each member
  * asked gets that long).
- * Only spawns are placed: ens_name_spawn of such a definition, and a
- * supervisor's children (their addresses are kept by this system), run on
- * the spawning system if its capabilities fit, else ENS_ENOPLACE. A system
+ * Only spawns are placed: ens_name_spawn of such a definition runs on the
+ * spawning system if its capabilities fit, else ENS_ENOPLACE. A
+ * supervisor's placed children are placed like any spawn, and get a new
+ * address each time the supervisor starts them (supervisor.h, "Placed
+ * children"). A system
  * without a convention, and the inproc base, apply the same rule with their
  * built-ins only (ens.version, ens.host): the definition runs there if they
  * meet it, else ENS_ENOPLACE (or child exited ENS_EXIT_NOPLACE) with one
@@ -93,9 +95,30 @@
  * names it, child exited / child restarted / child started reach it through
  * the gateways, and the parent's end asks it to exit and waits for its
  * child exited as for a local child. On its own system it is top level: that
- * system's end stops it as one of its own. A parent that crashes is not
- * seen by its children on other systems (they keep running; their end's
- * notice becomes a dead letter).
+ * system's end stops it as one of its own. A parent that crashes (restarted
+ * in place, or ended for good) or is killed has its children on other
+ * systems asked to exit by its admin, as its local ones are; their notices
+ * reach the parent's address (the next incarnation, or a dead letter).
+ *
+ * Loss of a member. When a member becomes unreachable, or leaves (a clean
+ * leave: its system stopped its actors in order, and their notices come
+ * first), every other member's admin, on learning it:
+ *  - sends each local parent of a child there (spawned by placement) whose
+ *    own child exited has not come one child exited with reason
+ *    ENS_EXIT_NOCONNECTION, status ENS_EUNREACHABLE, incarnation 0 (msg.h):
+ *    not an actor exit, the child may still run there; a notice from the
+ *    child itself coming later (its member back) is dropped. Journaled as
+ *    an exit row about the child. A supervisor restarts such a child (it is
+ *    an abnormal exit) by placement, so it comes back on a member that fits
+ *    and is reachable, at a new address;
+ *  - completes at once with ENS_EUNREACHABLE every request and call of a
+ *    local actor (ens_request, ens_call: reply NULL) and the ask of an
+ *    outside program (ens_ask) waiting for an actor of that member, instead
+ *    of at their timeout; a reply that comes later is dropped;
+ *  - routes nothing there: new sends are dead letters "node gone" until
+ *    the member is seen joined again.
+ * The member, if it is alive (a partition), knows nothing of this: its
+ * actors, a lost child included, keep running.
  * The spawn requests on NATS (subject ens.<convention>.spawn.<node>) come
  * from whoever may publish on the server: the receiving gateway checks
  * every field and bound (core/process/gateway/gateway_spawn.h) and answers

@@ -199,6 +199,13 @@ enum ens_exit_reason {
     ENS_EXIT_INIT_FAILED, /* init returned an error; the actor never ran */
     ENS_EXIT_INTENSITY,   /* a supervisor gave up (restart intensity) */
     ENS_EXIT_NOPLACE,     /* no member of the convention could run it (convention.h) */
+    /* The node its actor ran on became unreachable, or left the convention
+     * without the child's own notice: not an actor exit (the actor may still
+     * run there). Sent once, by this system's admin, with status
+     * ENS_EUNREACHABLE and incarnation 0 (not known); a notice from the
+     * child itself coming later (its node back) is dropped. A supervisor
+     * restarts such a child (convention.h, "Loss of a member"). */
+    ENS_EXIT_NOCONNECTION,
 };
 
 /* Child exited: sent to the parent when a child ends for good. Run once. */

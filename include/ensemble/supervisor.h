@@ -57,6 +57,25 @@
  * is journaled as ENS_EV_RESTART with a reason such as "supervisor
  * restarted child db (one_for_all)".
  *
+ * Placed children (convention.h: a definition with requirements or a
+ * capability_check) are the exception: an address names its node, so a
+ * child that may run on another member cannot keep one across members. A
+ * placed child is spawned without a kept address, so placement may put it
+ * on any member that fits; a crash where it runs is still restarted in
+ * place by that system's runtime (one_for_one, simple_one_for_one: same
+ * address), but every start the supervisor makes itself places it again
+ * at a new address (on this system if it fits, else on another member), and
+ * messages sent to the old address meanwhile are dead letters. When the
+ * member a child runs on is lost (unreachable, or left without the child's
+ * own notice), the supervisor gets child exited with ENS_EXIT_NOCONNECTION
+ * (msg.h), an abnormal exit: a permanent or transient child is restarted
+ * by placement, on a member that fits and is reachable, so it comes back
+ * at a new address on another node. A global name the child registers in
+ * its init (ens_name_register in a convention) follows it once the lost
+ * member's names are removed (convention.h); a placed spec with
+ * ens_child_spec.name is started on this system only (a named spawn is
+ * never placed elsewhere).
+ *
  * Names. A spec with a global name (ens_child_spec.name) is started through
  * the registry's create-or-get (ens_name_spawn_flags), so the child is
  * registered under that name atomically with its spawn. The name stays

@@ -249,7 +249,9 @@ ENS_API const ens_system_opts *ens_system_options(const ens_system *s);
  * ENS_ENOACTOR (no live actor at `to`, nothing was delivered: *reply says
  * why, or is NULL when the system knew at once), ENS_EBREAKER_OPEN (a circuit breaker failed fast),
  * or the code the replier chose (ens_reply_error). Other errors, with *reply NULL: ENS_ETIMEDOUT
- * (no reply in time; a late reply is dropped), ENS_EINVAL (NULL arguments, v included; an address
+ * (no reply in time; a late reply is dropped), ENS_EUNREACHABLE (in a convention: the member the
+ * actor asked runs on became unreachable or left while the ask waited; returned as soon as this
+ * system learns it, not at the timeout), ENS_EINVAL (NULL arguments, v included; an address
  * ens_send refuses; called inside an actor), the send errors of ens_send. A system message sent
  * back as the reply (an exit request, a child-exited notice, a wake-up: any system type of msg.h
  * but the PoisonMessage of a request that failed twice) is never the answer, as with Thespian,

@@ -56,6 +56,9 @@
  *                    members with the fewest actors first; spawns on
  *                    another system asked of the gateway (ens.ctl.GwSpawn),
  *                    other systems' spawns checked again and started.
+ *  - remote_kids.c   this system's actors' children on other members, and
+ *                    the loss of a member: child-exited NOCONNECTION to
+ *                    their parents, ens.NodeDown to every local process.
  *
  * Everything here runs on the admin's one thread, from its loop (an event of
  * a turn's batch, or the turn's end), never from a signal handler. A record
@@ -507,6 +510,30 @@ void ens__admin_do_capset(arec *r, const ens_msg *m);
 /* Send the gateway this system's capabilities (ens.ctl.GwCaps), which it
  * puts in its member record at once. */
 void ens__admin_gateway_caps(void);
+
+/* ---- remote_kids.c ------------------------------------------------------ */
+
+/* child (on another node) was placed for parent, in parent's incarnation
+ * parent_inc: watched until its own child-exited comes, its parent's
+ * incarnation ends, or its node is lost. Out of memory: logged, not kept. */
+void ens__admin_rkid_add(ens_addr child, ens_addr parent, uint32_t parent_inc);
+
+/* The gateway delivered child's own child-exited (ENS_GWSPAWN_EXITED): no
+ * longer watched. */
+void ens__admin_rkid_exited(ens_addr child);
+
+/* parent's incarnation ended (or is restarted in place): its remote
+ * children are no longer watched; ask_exit (it ended without its orderly
+ * stop): each is first asked to exit, from parent's address. */
+void ens__admin_rkid_parent_gone(ens_addr parent, bool ask_exit);
+
+/* The member of node became unreachable or left (change): each parent here
+ * of a child there still watched gets one child-exited
+ * ENS_EXIT_NOCONNECTION (journaled), the gateway drops that child's own
+ * notice should it come later (ENS_GWSPAWN_LOST), and every live actor and
+ * outside program is sent ens.NodeDown (its requests and asks to node
+ * complete with ENS_EUNREACHABLE). */
+void ens__admin_node_lost(uint32_t node, int32_t change);
 
 /* Run first in a new zygote: unmap every actor's stage. */
 void ens__admin_zygote_drop(void);

@@ -200,8 +200,11 @@ void ens__admin_conv_update(arec *r, const ens_msg *m)
         for (size_t i = conv.n_m; i-- > 0;) {
             if (conv.m[i].gen == conv.gen)
                 continue;
+            const bool was_lost = conv.m[i].v.change == ENS_MEMBER_UNREACHABLE;
             conv.m[i].v.change = ENS_MEMBER_LEFT;
             tell_all(&conv.m[i].v);
+            if (!was_lost)
+                ens__admin_node_lost(conv.m[i].v.node, ENS_MEMBER_LEFT);
             member_drop(i);
         }
         if (!conv.view) {
@@ -217,8 +220,11 @@ void ens__admin_conv_update(arec *r, const ens_msg *m)
         break;
     case ENS_MEMBER_LEFT:
         if (x != NULL) {
+            const bool was_lost = x->v.change == ENS_MEMBER_UNREACHABLE;
             x->v.change = ENS_MEMBER_LEFT;
             tell_all(&x->v);
+            if (!was_lost)
+                ens__admin_node_lost(x->v.node, ENS_MEMBER_LEFT);
             member_drop(at);
         }
         break;
@@ -229,6 +235,7 @@ void ens__admin_conv_update(arec *r, const ens_msg *m)
         if (x->v.change != ENS_MEMBER_UNREACHABLE) {
             x->v.change = ENS_MEMBER_UNREACHABLE;
             tell_all(&x->v);
+            ens__admin_node_lost(x->v.node, ENS_MEMBER_UNREACHABLE);
         }
         break;
     default:

@@ -348,6 +348,8 @@ static void on_answer(const ens_msg *m)
     arec *to = requester_of(p);
     if (v->status == 0) {
         if (to != NULL) {
+            if (p->inside)
+                ens__admin_rkid_add(v->addr, p->requester, p->req_inc);
             answer(to, p->req_corr, v->addr, 0, NULL);
         } else { /* its requester is gone: nobody will know of it */
             ens_addr self = {ENS_ID_ADMIN, admin_state.sys->node, 0};
@@ -434,6 +436,8 @@ void ens__admin_place_on_ctl(arec *from, const ens_msg *m)
     const ens__ctl_gwspawn_v *v = m->value;
     if (v->op == ENS_GWSPAWN_ANSWER)
         on_answer(m);
+    else if (v->op == ENS_GWSPAWN_EXITED)
+        ens__admin_rkid_exited(v->addr);
     else if (v->op == ENS_GWSPAWN_FOREIGN)
         on_foreign(from, m);
 }

@@ -127,7 +127,8 @@ int ens__admin_fork_actor(arec *r, bool sync, int stage_fd)
  * would have done: the incarnation that knew them is gone (a restarted one
  * starts with zeroed state, and its init starts children of its own). Their
  * exit notices reach the address, so the next incarnation, if any, hears of
- * them as of any child. */
+ * them as of any child. Its children on other systems (remote_kids.c) are
+ * asked too. */
 static void stop_orphans(ens_addr parent)
 {
     for (size_t i = admin_state.n; i-- > 0;) {
@@ -138,6 +139,7 @@ static void stop_orphans(ens_addr parent)
             ens__admin_send_to(parent, c->addr, &ens_msg_exit_request, &v, ENS_FRAME_SYSTEM, 0, 0);
         }
     }
+    ens__admin_rkid_parent_gone(parent, true); /* and those it has on other systems */
 }
 
 /* r ended for good: tell whoever waits, the parent if the actor could not
@@ -155,6 +157,8 @@ static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
     }
     if (!orderly)
         stop_orphans(addr);
+    else
+        ens__admin_rkid_parent_gone(addr, false);
     ens__admin_release_children(r);
     if (ens__admin_keep(r, sig))
         return; /* its parent decides: a new incarnation here, or the end */

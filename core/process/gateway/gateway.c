@@ -55,6 +55,12 @@ typedef struct gone_node {
  * frame for it falls back to the ping rule (no responders: a dead letter). */
 #define GONE_MAX 4096u
 
+/* Children of other nodes whose parents here were told they exited
+ * NOCONNECTION (ENS_GWSPAWN_LOST), remembered so that their own notice,
+ * should it come after all, is dropped: a parent hears of a child's end
+ * once. Past this the oldest is forgotten. */
+#define LOST_MAX 4096u
+
 static struct {
     ens_system *s;
     ens_addr self;
@@ -76,6 +82,8 @@ static struct {
     size_t n_out, cap_out;
     gone_node *gone; /* members that left or went silent, newest last */
     size_t n_gone, cap_gone;
+    ens_addr *lost; /* remote children reported NOCONNECTION, oldest first */
+    size_t n_lost, cap_lost;
 } gw;
 
 static uint32_t node_wait_ms(void)
@@ -118,6 +126,37 @@ static void dead_letter(const uint8_t *frame, size_t len, const char *reason)
 
 /* ---- from NATS to a local receiver ---------------------------------- */
 
+static void lost_add(ens_addr child)
+{
+    if (gw.n_lost == LOST_MAX) {
+        memmove(gw.lost, gw.lost + 1, (LOST_MAX - 1) * sizeof(*gw.lost));
+        gw.n_lost--;
+    }
+    if (gw.n_lost == gw.cap_lost) {
+        size_t cap = gw.cap_lost != 0 ? gw.cap_lost * 2 : 16;
+        ens_addr *t = ens__realloc(gw.lost, cap * sizeof(*t));
+        if (t == NULL) {
+            ens__alloc_failed(gw.s, "a lost child's own notice may reach its parent too");
+            return;
+        }
+        gw.lost = t;
+        gw.cap_lost = cap;
+    }
+    gw.lost[gw.n_lost++] = child;
+}
+
+/* True (and forgotten) if child was reported NOCONNECTION to its parent. */
+static bool lost_take(ens_addr child)
+{
+    for (size_t i = 0; i < gw.n_lost; i++)
+        if (ens_addr_equal(gw.lost[i], child)) {
+            memmove(gw.lost + i, gw.lost + i + 1, (gw.n_lost - i - 1) * sizeof(*gw.lost));
+            gw.n_lost--;
+            return true;
+        }
+    return false;
+}
+
 /* A frame from NATS: refused, or queued to its local receiver (0), or
  * ENS_EFULL: the receiver's queue is full, nothing was taken. */
 static int inbound(const uint8_t *data, size_t len)
@@ -150,6 +189,11 @@ static int inbound(const uint8_t *data, size_t len)
                 "a frame from NATS that names a sender of this system: refused");
         return 0;
     }
+    /* A child's end: its parent heard of it already when its node was
+     * lost; else the admin stops watching the child (remote_kids.c). */
+    const bool child_exited = (h.flags & ENS_FRAME_SYSTEM) && h.type_id == ens_msg_child_exited.id;
+    if (child_exited && lost_take(h.sender))
+        return 0;
     uint8_t *copy = ens__malloc(len);
     if (copy == NULL) {
         ens__alloc_failed(gw.s, "a message from another system was lost");
@@ -159,6 +203,10 @@ static int inbound(const uint8_t *data, size_t len)
     int rc = ens__tx_send(&gw.tx, copy, len, &h, true);
     if (rc == ENS_EFULL)
         return rc;
+    if (child_exited) {
+        ens__ctl_gwspawn_v ex = {.op = ENS_GWSPAWN_EXITED, .addr = h.sender, .parent = h.target};
+        ens__ctl_send(gw.ctl, gw.self, &ens__ctl_gwspawn, &ex, 0, NULL, 0);
+    }
     if (rc < 0)
         ens__log(gw.s, NULL, ENS_LOG_ERROR, "gateway: a message from another system was lost: %s",
                  ens_strerror(rc));
@@ -552,6 +600,9 @@ static bool handle_ctl(void)
         } else if (t == ens__ctl_gwspawn.id &&
                    ((const ens__ctl_gwspawn_v *)m->value)->op == ENS_GWSPAWN_ACTORS) {
             ens__gw_members_set_actors(gw.members, ((const ens__ctl_gwspawn_v *)m->value)->actors);
+        } else if (t == ens__ctl_gwspawn.id &&
+                   ((const ens__ctl_gwspawn_v *)m->value)->op == ENS_GWSPAWN_LOST) {
+            lost_add(((const ens__ctl_gwspawn_v *)m->value)->addr);
         } else if (ens__gw_spawn_ctl(gw.spawn, gw.s, gw.ctl, gw.self, m)) {
             /* a spawn on another system, or the admin's answer to one */
         } else if (t == ens__ctl_gwname.id) {
