@@ -371,9 +371,9 @@ static size_t display_width(const char *s)
     return w;
 }
 
-#define NCOLS 8
-static const char *const col_names[NCOLS] = {"TIME",    "KIND",    "ACTOR", "TYPE",
-                                             "MESSAGE", "ATTEMPT", "ERROR", "REASON"};
+#define NCOLS 10
+static const char *const col_names[NCOLS] = {"TIME",    "KIND",  "ACTOR", "TYPE", "MESSAGE",
+                                             "ATTEMPT", "ERROR", "NODE",  "HOST", "REASON"};
 
 typedef struct table {
     char **cells; /* rows * NCOLS */
@@ -510,6 +510,7 @@ static int on_row(const ens_journal_row *row, void *arg)
         json_field_int(b, "at_ms", ev->at_ms);
         json_field_str(b, "time", when, false);
         json_field_str(b, "system", row->system, false);
+        json_field_int(b, "node", row->node);
         json_field_str(b, "host", row->host, false);
         json_field_str(b, "kind", ens_event_kind_name(ev->kind), false);
         json_field_addr(b, "actor", ev->actor);
@@ -530,17 +531,27 @@ static int on_row(const ens_journal_row *row, void *arg)
         fwrite(b->p, 1, b->len, stdout);
         return 0;
     }
-    char actor[ENS_ADDR_STRLEN], attempt[16], error[48];
+    char actor[ENS_ADDR_STRLEN], attempt[16], error[48], node[16];
     format_addr(ev->actor, actor, sizeof(actor));
     if (ev->attempt != 0)
         snprintf(attempt, sizeof(attempt), "%u", ev->attempt);
     else
         snprintf(attempt, sizeof(attempt), "-");
     error_cell(row, error, sizeof(error));
-    const char *vals[NCOLS] = {when,         ens_event_kind_name(ev->kind),
-                               actor,        ev->actor_type,
-                               ev->msg_type, attempt,
-                               error,        ev->reason};
+    if (row->node != 0)
+        snprintf(node, sizeof(node), "%" PRIu32, row->node);
+    else
+        snprintf(node, sizeof(node), "-");
+    const char *vals[NCOLS] = {when,
+                               ens_event_kind_name(ev->kind),
+                               actor,
+                               ev->actor_type,
+                               ev->msg_type,
+                               attempt,
+                               error,
+                               node,
+                               row->host[0] != '\0' ? row->host : "-",
+                               ev->reason};
     table_add(&o->tab, vals);
     return o->tab.oom ? 1 : 0;
 }
@@ -565,7 +576,7 @@ static int on_group(const ens_journal_row *row, void *arg)
     }
     char count[32];
     snprintf(count, sizeof(count), "%" PRId64, row->seq);
-    const char *vals[NCOLS] = {name, count, "", "", "", "", "", ""};
+    const char *vals[NCOLS] = {name, count, "", "", "", "", "", "", "", ""};
     table_add(&o->tab, vals);
     return o->tab.oom ? 1 : 0;
 }

@@ -513,6 +513,7 @@ typedef struct ens__journal_store {
     uint64_t (*dropped)(const struct ens_jwriter *w);
     const char *(*last_error)(const struct ens_jwriter *w);
     void (*close)(struct ens_jwriter *w);
+    void (*set_node)(struct ens_jwriter *w, uint32_t node); /* the system's, for every row */
 } ens__journal_store;
 
 /* At system start (s->name and s->log_fd set): resolve the journal path of

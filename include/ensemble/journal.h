@@ -54,9 +54,10 @@ typedef struct ens_journal_filter {
 typedef struct ens_journal_row {
     int64_t seq;            /* row id, increasing */
     const char *system;     /* system name */
-    const char *host;       /* host name */
+    const char *host;       /* the writer's host name (one line; "unknown" if it had none) */
     const char *error_name; /* ens_err_name(ev.error) as the writer saw it; "" if none */
     ens_event ev;           /* the event; its strings are never NULL */
+    uint32_t node;          /* the writer's system node (0: a row of an older journal) */
 } ens_journal_row;
 
 /* Called per row; return nonzero to stop the query early. */
