@@ -42,7 +42,7 @@ static void help(FILE *out)
           "  --msg-type NAME     only failures while handling this message type\n"
           "  --kind K[,K...]     only these kinds: error, retry, poison, crash, restart,\n"
           "                      exit, escalate, breaker, badframe, dead_letter, init_failed,\n"
-          "                      no_place\n"
+          "                      no_place, member (convention membership changes)\n"
           "  --since TIME        at or after TIME\n"
           "  --until TIME        before TIME\n"
           "  --limit N           at most N rows (default 1000; 0 = all)\n"
@@ -643,7 +643,7 @@ int ens_tool_journal(int argc, char **argv)
             if (!parse_kinds(optarg, &f.kinds))
                 return usage_error("bad kind list '%s' (kinds: error, retry, poison, crash, "
                                    "restart, exit, escalate, breaker, badframe, dead_letter, "
-                                   "init_failed)",
+                                   "init_failed, no_place, member)",
                                    optarg);
             break;
         case OPT_SINCE:
