@@ -628,6 +628,113 @@ static void test_garbage_on_the_journal_subject_is_refused(void **state)
     assert_non_null(strstr(out_text, "has no journal"));
 }
 
+/* ---- a rogue member: answers that are not to be believed ---------------- */
+
+enum { ROGUE_MAGIC, ROGUE_INDEX, ROGUE_ROWS, ROGUE_TEXT, ROGUE_STATUS, ROGUE_SILENT, ROGUE_N };
+
+static int rogue_mode;
+
+static void rogue_answer(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)sub;
+    (void)closure;
+    uint8_t b[256];
+    memset(b, 0, sizeof(b));
+    memcpy(b, "EJA1", 4);
+    size_t n = 17;
+    b[8] = 1; /* last */
+    switch (rogue_mode) {
+    case ROGUE_MAGIC:
+        memcpy(b, "NOPE", 4);
+        break;
+    case ROGUE_INDEX:
+        b[4] = 5; /* chunk 5 first */
+        break;
+    case ROGUE_ROWS:
+        b[13] = 3; /* three rows, no bytes for them */
+        break;
+    case ROGUE_TEXT: {
+        b[13] = 1; /* one row whose first text claims 60000 bytes */
+        n = put(b, 17, 1, 8);
+        n = put(b, n, 1, 8);
+        n += 4 + 4 + 3 * 12 + 5 * 4;
+        n = put(b, n, 60000, 2);
+        break;
+    }
+    case ROGUE_STATUS:
+        b[9] = 7; /* a positive status */
+        break;
+    default:
+        natsMsg_Destroy(msg);
+        return; /* silent */
+    }
+    if (natsMsg_GetReply(msg) != NULL)
+        natsConnection_Publish(nc, natsMsg_GetReply(msg), b, (int)n);
+    natsMsg_Destroy(msg);
+}
+
+typedef struct rogue_seen {
+    int rows;
+    int status; /* node 99's, 0 if not named */
+} rogue_seen;
+
+static int rogue_row(const ens_journal_row *row, void *arg)
+{
+    (void)row;
+    ((rogue_seen *)arg)->rows++;
+    return 0;
+}
+
+static void rogue_missing(uint32_t node, const char *system, const char *host, int status,
+                          const char *why, void *arg)
+{
+    (void)system;
+    (void)host;
+    (void)why;
+    if (node == 99)
+        ((rogue_seen *)arg)->status = status;
+}
+
+static void test_a_rogue_members_answers_are_refused(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    if (sys[0] == NULL)
+        start_all();
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    kvStore *kv = NULL;
+    char bucket[64], subject[96];
+    snprintf(bucket, sizeof(bucket), "ens-%s-members", conv_name);
+    snprintf(subject, sizeof(subject), "ens.%s.journal.99", conv_name);
+    assert_int_equal(natsConnection_ConnectTo(&nc, server.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    assert_int_equal(js_KeyValue(&kv, js, bucket), NATS_OK);
+    assert_int_equal(
+        kvStore_PutString(NULL, kv, "99", "system=rogue\nhost=h\nheartbeat_ms=60000\n"), NATS_OK);
+    natsSubscription *sub = NULL;
+    assert_int_equal(natsConnection_Subscribe(&sub, nc, subject, rogue_answer, NULL), NATS_OK);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    ens_journal_filter f = ENS_JOURNAL_FILTER_INIT;
+    f.kinds = 1u << ENS_EV_POISON;
+    for (rogue_mode = 0; rogue_mode < ROGUE_N; rogue_mode++) {
+        rogue_seen seen = {0, 0};
+        uint32_t wait = rogue_mode == ROGUE_SILENT ? 3000 : TEST_WAIT_MS;
+        int rc = ens_journal_query_convention(server.url, conv_name, &f, wait, rogue_row, &seen,
+                                              rogue_missing, &seen);
+        /* The others' rows come; the rogue gives none and is named. */
+        if (rc != 3 || seen.rows != 3 ||
+            seen.status != (rogue_mode == ROGUE_SILENT ? ENS_ETIMEDOUT : ENS_EBADFRAME))
+            fail_msg("mode %d: rc %d rows %d status %d", rogue_mode, rc, seen.rows, seen.status);
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    kvStore_Purge(kv, "99", NULL);
+    kvStore_Destroy(kv);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
 static void test_cli_refusals(void **state)
 {
     (void)state;
@@ -659,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_cli_refusals),
         cmocka_unit_test(test_rows_of_every_member_merged_and_a_stopped_member_named),
         cmocka_unit_test(test_garbage_on_the_journal_subject_is_refused),
+        cmocka_unit_test(test_a_rogue_members_answers_are_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
