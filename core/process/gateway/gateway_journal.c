@@ -410,7 +410,7 @@ typedef struct got_row {
 
 typedef struct asked_member {
     uint32_t node;
-    char system[128], host[128];
+    char system[ENS_GW_RECORD_TEXT_MAX], host[ENS_GW_RECORD_TEXT_MAX];
     uint32_t next_chunk;
     uint32_t rows;
     bool done;
@@ -450,9 +450,11 @@ static void record_field(const char *rec, const char *key, char *out, size_t len
     }
 }
 
-/* The members as their records in the bucket say (node: the key). */
-static int read_members(natsConnection *nc, const char *convention, uint32_t timeout_ms, asking *q)
+int ens__gw_conv_members(natsConnection *nc, const char *convention, uint32_t timeout_ms,
+                         ens_gw_conv_member **out, size_t *count)
 {
+    *out = NULL;
+    *count = 0;
     char bucket[160], stream[170], filter[180];
     snprintf(bucket, sizeof(bucket), "ens-%s-members", convention);
     snprintf(stream, sizeof(stream), "KV_%s", bucket);
@@ -473,8 +475,8 @@ static int read_members(natsConnection *nc, const char *convention, uint32_t tim
     int rc = st == NATS_OK ? 0 : st == NATS_NOT_FOUND ? ENS_ENOENT : ENS_EUNREACHABLE;
     int n = rc == 0 && info->State.Subjects != NULL ? info->State.Subjects->Count : 0;
     size_t prefix = strlen(filter) - 1;
-    q->m = calloc(n > 0 ? (size_t)n : 1, sizeof(*q->m));
-    if (q->m == NULL)
+    ens_gw_conv_member *list = calloc(n > 0 ? (size_t)n : 1, sizeof(*list));
+    if (list == NULL)
         rc = ENS_ENOMEM;
     for (int i = 0; rc == 0 && i < n; i++) {
         const char *subject = info->State.Subjects->List[i].Subject;
@@ -488,7 +490,7 @@ static int read_members(natsConnection *nc, const char *convention, uint32_t tim
         kvEntry *e = NULL;
         if (kvStore_Get(&e, kv, key) != NATS_OK)
             continue; /* deleted: the member left */
-        asked_member *m = &q->m[q->n++];
+        ens_gw_conv_member *m = &list[(*count)++];
         m->node = (uint32_t)node;
         int vlen = kvEntry_ValueLen(e);
         char *rec = malloc(vlen > 0 ? (size_t)vlen + 1 : 1);
@@ -508,7 +510,32 @@ static int read_members(natsConnection *nc, const char *convention, uint32_t tim
         kvStore_Destroy(kv);
     if (js != NULL)
         jsCtx_Destroy(js);
+    if (rc == 0)
+        *out = list;
+    else
+        free(list);
     return rc;
+}
+
+int ens__gw_conv_connect(const char *servers, uint32_t timeout_ms, natsOptions **opts,
+                         natsConnection **nc)
+{
+    *opts = NULL;
+    *nc = NULL;
+    natsStatus st = natsOptions_Create(opts);
+    if (st == NATS_OK)
+        st = natsOptions_SetURL(*opts, servers); /* a comma-separated list too */
+    if (st == NATS_OK)
+        st = natsOptions_SetTimeout(*opts, timeout_ms);
+    if (st == NATS_OK)
+        st = natsConnection_Connect(nc, *opts);
+    return st == NATS_OK ? 0 : st == NATS_NO_MEMORY ? ENS_ENOMEM : ENS_EUNREACHABLE;
+}
+
+bool ens__gw_conv_name_ok(const char *convention)
+{
+    return convention != NULL && convention[0] != '\0' && strlen(convention) <= 64 &&
+           strpbrk(convention, ".*> \t\r\n") == NULL;
 }
 
 static asked_member *member_of(asking *q, uint32_t node)
@@ -659,8 +686,7 @@ int ens_journal_query_convention(const char *servers, const char *convention,
                                  ens_journal_row_cb cb, void *arg, ens_journal_missing_cb missing,
                                  void *missing_arg)
 {
-    if (servers == NULL || convention == NULL || cb == NULL || convention[0] == '\0' ||
-        strlen(convention) > 64 || strpbrk(convention, ".*> \t\r\n") != NULL || timeout_ms == 0)
+    if (servers == NULL || !ens__gw_conv_name_ok(convention) || cb == NULL || timeout_ms == 0)
         return ENS_EINVAL;
     ens_journal_filter want = ENS_JOURNAL_FILTER_INIT;
     if (f != NULL)
@@ -676,16 +702,22 @@ int ens_journal_query_convention(const char *servers, const char *convention,
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
     asking q = {.per_member = want.limit};
-    natsStatus st = natsOptions_Create(&opts);
-    if (st == NATS_OK)
-        st = natsOptions_SetURL(opts, servers);
-    if (st == NATS_OK)
-        st = natsOptions_SetTimeout(opts, timeout_ms);
-    if (st == NATS_OK)
-        st = natsConnection_Connect(&nc, opts);
-    int rc = st == NATS_OK ? 0 : st == NATS_NO_MEMORY ? ENS_ENOMEM : ENS_EUNREACHABLE;
+    natsStatus st = NATS_OK;
+    int rc = ens__gw_conv_connect(servers, timeout_ms, &opts, &nc);
+    ens_gw_conv_member *list = NULL;
     if (rc == 0)
-        rc = read_members(nc, convention, timeout_ms, &q);
+        rc = ens__gw_conv_members(nc, convention, timeout_ms, &list, &q.n);
+    if (rc == 0) {
+        q.m = calloc(q.n > 0 ? q.n : 1, sizeof(*q.m));
+        if (q.m == NULL)
+            rc = ENS_ENOMEM;
+        for (size_t i = 0; rc == 0 && i < q.n; i++) {
+            q.m[i].node = list[i].node;
+            memcpy(q.m[i].system, list[i].system, sizeof(q.m[i].system));
+            memcpy(q.m[i].host, list[i].host, sizeof(q.m[i].host));
+        }
+    }
+    free(list);
     char inbox[128] = "";
     if (rc == 0) {
         natsInbox *ib = NULL;

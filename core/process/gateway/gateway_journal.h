@@ -28,6 +28,8 @@
 #ifndef ENS_CORE_GATEWAY_JOURNAL_H
 #define ENS_CORE_GATEWAY_JOURNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <nats/nats.h>
@@ -65,6 +67,33 @@ int ens__gw_journal_decode_request(const uint8_t *data, size_t len, ens_journal_
 /* Encode f as a request into buf (room for ENS_GW_JOURNAL_REQUEST_MAX).
  * Returns the length, or ENS_EINVAL (a type name too long). */
 int ens__gw_journal_encode_request(const ens_journal_filter *f, uint8_t *buf, size_t len);
+
+/* ---- shared by the askers of a convention (journal, status) ---- */
+
+#define ENS_GW_RECORD_TEXT_MAX 128 /* bytes kept of a record's system and host */
+
+/* A member as its record says: node (its key), system and host (one line
+ * each, control characters as '?'; "" if the record has none). */
+typedef struct ens_gw_conv_member {
+    uint32_t node;
+    char system[ENS_GW_RECORD_TEXT_MAX], host[ENS_GW_RECORD_TEXT_MAX];
+} ens_gw_conv_member;
+
+/* Connect to servers (a comma-separated list), waiting up to timeout_ms.
+ * 0, ENS_EUNREACHABLE, ENS_ENOMEM; the caller destroys *opts and *nc
+ * (either may be set on failure). */
+int ens__gw_conv_connect(const char *servers, uint32_t timeout_ms, natsOptions **opts,
+                         natsConnection **nc);
+
+/* The members of convention in its bucket now (keys that are no node id
+ * and deleted records skipped): *out (owned, free()) holds *count. 0,
+ * ENS_ENOENT (no bucket), ENS_EUNREACHABLE, ENS_ENOMEM. */
+int ens__gw_conv_members(natsConnection *nc, const char *convention, uint32_t timeout_ms,
+                         ens_gw_conv_member **out, size_t *count);
+
+/* A convention name an asker accepts: 1-64 bytes, no '.', '*', '>' or
+ * white space (it is a part of NATS subjects). */
+bool ens__gw_conv_name_ok(const char *convention);
 
 #pragma GCC visibility pop
 
