@@ -293,6 +293,14 @@ struct ens_system {
  * log it the first time in this process. */
 void ens__alloc_failed(ens_system *s, const char *what);
 
+/* ---- core/runtime/status.c ---- */
+
+/* A snapshot made of an ens.Status message m (decoded elsewhere, e.g.
+ * received from another member): on success *out owns m. ENS_EBADTYPE
+ * (m is not an ens.Status), ENS_ENOMEM (m stays the caller's). */
+struct ens_status;
+int ens__status_from_msg(ens_msg *m, struct ens_status **out);
+
 /* ---- core/runtime/actor.c ---- */
 
 /* True if a can be the target of a message: not the none address, and its
