@@ -560,7 +560,7 @@ static void test_rows_of_every_member_merged_and_a_stopped_member_named(void **s
     assert_int_equal(kill(gw, SIGSTOP), 0);
     assert_int_equal(
         run_ens((const char *const[]){"journal", "--convention", conv_name, "--nats", server.url,
-                                      "--kind", "poison", "--json", "--timeout", "2000", NULL}),
+                                      "--kind", "poison", "--json", "--timeout", "5000", NULL}),
         1);
     uint32_t n = 0;
     char h[256];
@@ -568,7 +568,7 @@ static void test_rows_of_every_member_merged_and_a_stopped_member_named(void **s
     assert_int_equal(json_rows(names[2], &n, h, sizeof(h)), 1);
     assert_int_equal(json_rows(names[1], &n, h, sizeof(h)), 0);
     char said[512];
-    snprintf(said, sizeof(said), "node %u (system %s on host %s) did not answer within 2000 ms",
+    snprintf(said, sizeof(said), "node %u (system %s on host %s) did not answer within 5000 ms",
              (unsigned)node[1], names[1], host);
     if (strstr(out_text, said) == NULL)
         fail_msg("B not named as missing: %s", out_text);
@@ -719,7 +719,7 @@ static void test_a_rogue_members_answers_are_refused(void **state)
     f.kinds = 1u << ENS_EV_POISON;
     for (rogue_mode = 0; rogue_mode < ROGUE_N; rogue_mode++) {
         rogue_seen seen = {0, 0};
-        uint32_t wait = rogue_mode == ROGUE_SILENT ? 3000 : TEST_WAIT_MS;
+        uint32_t wait = rogue_mode == ROGUE_SILENT ? 5000 : TEST_WAIT_MS;
         int rc = ens_journal_query_convention(server.url, conv_name, &f, wait, rogue_row, &seen,
                                               rogue_missing, &seen);
         /* The others' rows come; the rogue gives none and is named. */

@@ -263,16 +263,16 @@ static void test_every_members_tree_and_a_stopped_member_named(void **state)
     stopped_gateway = gw;
     assert_int_equal(kill(gw, SIGSTOP), 0);
     assert_int_equal(run_ens((const char *const[]){"status", "--convention", conv_name, "--nats",
-                                                   server.url, "--timeout", "1500", NULL}),
+                                                   server.url, "--timeout", "5000", NULL}),
                      1);
     char head[96];
     snprintf(head, sizeof(head), "system %s", names[0]);
     assert_non_null(strstr(out_text, head));
     snprintf(head, sizeof(head), "(system %s on host", names[1]);
     assert_non_null(strstr(out_text, head));
-    assert_non_null(strstr(out_text, "did not answer within 1500 ms"));
+    assert_non_null(strstr(out_text, "did not answer within 5000 ms"));
     memset(&s, 0, sizeof(s));
-    assert_int_equal(ens_status_query_convention(server.url, conv_name, 1500, on_member, &s), 1);
+    assert_int_equal(ens_status_query_convention(server.url, conv_name, 5000, on_member, &s), 1);
     assert_int_equal(s.missing, 1);
     assert_int_equal(s.missing_status, ENS_ETIMEDOUT);
     assert_int_equal(kill(gw, SIGCONT), 0);
