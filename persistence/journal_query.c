@@ -260,7 +260,8 @@ static int run(ens_journal *j, sqlite3_stmt *st, row_fn fill, ens_journal_row_cb
 
 static const char select_sql[] =
     "SELECT seq, at_ms, system, host, actor_id, node, actor_type, parent, msg_type, sender,"
-    " kind, error, error_name, signal, attempt, incarnation, msg_size, reason FROM failures";
+    " kind, error, error_name, signal, attempt, incarnation, msg_size, reason, system_node"
+    " FROM failures";
 
 static void fill_row(sqlite3_stmt *st, ens_journal_row *row)
 {
@@ -283,6 +284,7 @@ static void fill_row(sqlite3_stmt *st, ens_journal_row *row)
     row->ev.incarnation = (uint32_t)sqlite3_column_int64(st, 15);
     row->ev.msg_size = (uint32_t)sqlite3_column_int64(st, 16);
     row->ev.reason = col_text(st, 17);
+    row->node = (uint32_t)sqlite3_column_int64(st, 18);
 }
 
 int ens_journal_query(ens_journal *j, const ens_journal_filter *f, ens_journal_row_cb cb, void *arg)

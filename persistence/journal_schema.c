@@ -50,6 +50,15 @@
 #define FAILURES_V2 "(" FAILURES_COLUMNS_V1 ", run_id INTEGER, run_seq INTEGER) STRICT"
 #define INDEXES_V2  "CREATE UNIQUE INDEX IF NOT EXISTS failures_run ON failures(run_id, run_seq);"
 
+/* Version 3 adds system_node: the node of the system that wrote the row
+ * (its convention node; actor's node column is the actor's, which for a
+ * dead letter to another system is not the writer's). Rows of older
+ * versions get 0 (not known). The host column, there since version 1, is
+ * written sanitized from version 3 on (one line, as in member records). */
+#define FAILURES_V3                                                                                \
+    "(" FAILURES_COLUMNS_V1 ", run_id INTEGER, run_seq INTEGER,"                                   \
+    " system_node INTEGER NOT NULL DEFAULT 0) STRICT"
+
 /* The indexes serve the filters of ens_journal_query; each ends in at_ms so
  * that "newest first" within a filter needs no sort. */
 #define INDEXES_V1                                                                                 \
@@ -172,7 +181,7 @@ static int exec(sqlite3 *db, const char *sql, char *why, size_t len, const char 
 
 static int create_current(sqlite3 *db, char *why, size_t len)
 {
-    return exec(db, "CREATE TABLE failures " FAILURES_V2 ";" INDEXES_V1 INDEXES_V2, why, len,
+    return exec(db, "CREATE TABLE failures " FAILURES_V3 ";" INDEXES_V1 INDEXES_V2, why, len,
                 "creating the journal tables");
 }
 
@@ -224,10 +233,18 @@ static int migrate_1_to_2(sqlite3 *db, char *why, size_t len)
                 why, len, "migrating from version 1");
 }
 
+/* 2 -> 3: the writer's node; older rows say 0 (not known). */
+static int migrate_2_to_3(sqlite3 *db, char *why, size_t len)
+{
+    return exec(db, "ALTER TABLE failures ADD COLUMN system_node INTEGER NOT NULL DEFAULT 0;", why,
+                len, "migrating from version 2");
+}
+
 typedef int (*migrate_step)(sqlite3 *db, char *why, size_t len);
 
 /* steps[v] upgrades version v to v + 1. */
-static const migrate_step steps[ENS__JOURNAL_SCHEMA_VERSION] = {migrate_0_to_1, migrate_1_to_2};
+static const migrate_step steps[ENS__JOURNAL_SCHEMA_VERSION] = {migrate_0_to_1, migrate_1_to_2,
+                                                                migrate_2_to_3};
 
 static int migrate_locked(sqlite3 *db, char *why, size_t len)
 {

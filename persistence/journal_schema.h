@@ -17,6 +17,11 @@
  *      and may send an event to a new writer when the one before died
  *      before acknowledging it; the index makes the second insert a no-op.
  *      Rows of version 1 keep NULL keys.
+ *   3  `failures` gains system_node (INTEGER NOT NULL, default 0): the node
+ *      of the system whose writer wrote the row, so rows gathered from the
+ *      members of a convention say where they come from; rows of older
+ *      versions say 0. The host column is written sanitized (control
+ *      characters as '?', "unknown" when gethostname gives nothing).
  */
 #ifndef ENS_PERSISTENCE_JOURNAL_SCHEMA_H
 #define ENS_PERSISTENCE_JOURNAL_SCHEMA_H
@@ -26,7 +31,7 @@
 #include <sqlite3.h>
 
 /* The version this build writes and reads. */
-#define ENS__JOURNAL_SCHEMA_VERSION 2
+#define ENS__JOURNAL_SCHEMA_VERSION 3
 
 /* PRAGMA application_id of a journal: "ENSJ". */
 #define ENS__JOURNAL_APP_ID 0x454e534a

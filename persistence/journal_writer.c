@@ -19,6 +19,7 @@
 
 #include <sqlite3.h>
 
+#include "core/runtime/caps.h"
 #include "core/runtime/files.h"
 #include "core/runtime/runtime.h"
 #include "ensemble/addr.h"
@@ -43,6 +44,7 @@ struct ens_jwriter {
     char *path;
     char *system;
     char host[256];
+    uint32_t node; /* the system's node, written as system_node */
     jentry *batch;
     uint32_t n, cap; /* cap grows up to ENS__JWRITER_BATCH_MAX */
     uint64_t dropped;
@@ -54,9 +56,9 @@ struct ens_jwriter {
 static const char insert_sql[] =
     "INSERT INTO failures (at_ms, system, host, actor, actor_id, node, actor_type, parent,"
     " msg_type, sender, kind, error, error_name, signal, attempt, incarnation, msg_size, reason,"
-    " run_id, run_seq)"
+    " run_id, run_seq, system_node)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-    " ?19, ?20)"
+    " ?19, ?20, ?21)"
     " ON CONFLICT (run_id, run_seq) DO NOTHING";
 
 static void set_err(ens_jwriter *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -253,9 +255,9 @@ int ens__jwriter_open_why(const char *path, const char *system_name, ens_jwriter
         release(w);
         return ENS_ENOMEM;
     }
-    if (gethostname(w->host, sizeof(w->host)) != 0)
-        w->host[0] = '\0';
-    w->host[sizeof(w->host) - 1] = '\0';
+    /* As member records say it: rows gathered from a convention's members
+     * are read next to those records. */
+    ens__caps_host(w->host, sizeof(w->host));
     int err = open_db(w);
     if (err != 0) {
         if (why != NULL && why_len > 0)
@@ -375,6 +377,7 @@ static int insert_one(ens_jwriter *w, const jentry *e)
         sqlite3_bind_null(st, 19);
         sqlite3_bind_null(st, 20);
     }
+    sqlite3_bind_int64(st, 21, w->node);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -432,6 +435,12 @@ uint64_t ens__jwriter_duplicates(const ens_jwriter *w)
     return w != NULL ? w->duplicates : 0;
 }
 
+void ens__jwriter_set_node(ens_jwriter *w, uint32_t node)
+{
+    if (w != NULL)
+        w->node = node;
+}
+
 int ens__jwriter_set_durable(ens_jwriter *w, bool full)
 {
     if (w == NULL)
@@ -464,4 +473,5 @@ const ens__journal_store ens__sqlite_journal = {
     .dropped = ens__jwriter_dropped,
     .last_error = ens__jwriter_last_error,
     .close = ens__jwriter_close,
+    .set_node = ens__jwriter_set_node,
 };

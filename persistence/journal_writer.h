@@ -95,6 +95,10 @@ uint64_t ens__jwriter_dropped(const ens_jwriter *w);
  * no second row for). Never reset. 0 for NULL. */
 uint64_t ens__jwriter_duplicates(const ens_jwriter *w);
 
+/* The node of the system w writes for (ens_system's node; 0 until set),
+ * stored in every row flushed from now on (system_node). NULL-safe. */
+void ens__jwriter_set_node(ens_jwriter *w, uint32_t node);
+
 /* synchronous=FULL (durable) or NORMAL (the default). 0, or ENS_EIO. */
 int ens__jwriter_set_durable(ens_jwriter *w, bool full);
 

@@ -2,7 +2,7 @@
  * tests/test_journal_damage.c - the failure journal when things go wrong: a
  * full disk (RLIMIT_FSIZE in a child), SIGKILL mid-flood, random and
  * truncated files, another program's database, the migrations from schema
- * versions 0 and 1 and a newer version refused. Each test works in its own
+ * versions 0, 1 and 2 and a newer version refused. Each test works in its own
  * temporary directory (tests/support/journal_cases.c).
  */
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "core/runtime/caps.h"
 #include "ensemble/error.h"
 #include "ensemble/journal.h"
 #include "persistence/journal_schema.h"
@@ -401,7 +402,8 @@ static void test_version1_journal_gets_row_keys(void **state)
 
     ens_jwriter *w = NULL;
     assert_int_equal(ens__jwriter_open_why(fx->db, "new", &w, why, sizeof(why)), 0);
-    assert_int_equal(sql_int(fx->db, "SELECT max(version) FROM schema_version"), 2);
+    assert_int_equal(sql_int(fx->db, "SELECT max(version) FROM schema_version"),
+                     ENS__JOURNAL_SCHEMA_VERSION);
     assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM failures WHERE run_id IS NULL"
                                      " AND run_seq IS NULL"),
                      2);
@@ -458,11 +460,91 @@ static void test_version1_journal_gets_row_keys(void **state)
     assert_string_equal(check, "ok");
 }
 
+/* Version 2 as this project wrote it: version 1's table with the row key
+ * columns and their unique index, no system_node. */
+static const char v2_layout[] =
+    "CREATE TABLE failures (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"
+    " system TEXT NOT NULL, host TEXT NOT NULL, actor TEXT NOT NULL,"
+    " actor_id INTEGER NOT NULL, node INTEGER NOT NULL, actor_type TEXT NOT NULL,"
+    " parent TEXT NOT NULL, msg_type TEXT NOT NULL, sender TEXT NOT NULL, kind TEXT NOT NULL,"
+    " error INTEGER NOT NULL, error_name TEXT NOT NULL, signal INTEGER NOT NULL,"
+    " attempt INTEGER NOT NULL, incarnation INTEGER NOT NULL, msg_size INTEGER NOT NULL,"
+    " reason TEXT NOT NULL, run_id INTEGER, run_seq INTEGER) STRICT;"
+    "CREATE INDEX failures_at ON failures(at_ms);"
+    "CREATE INDEX failures_actor ON failures(actor_id, at_ms);"
+    "CREATE INDEX failures_type ON failures(actor_type, at_ms);"
+    "CREATE INDEX failures_kind ON failures(kind, at_ms);"
+    "CREATE UNIQUE INDEX failures_run ON failures(run_id, run_seq);"
+    "CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT;"
+    "INSERT INTO schema_version VALUES (2);"
+    "PRAGMA application_id = 1162761034;" /* ENS__JOURNAL_APP_ID */
+    "INSERT INTO failures VALUES (1, 1795899600000, 'old', 'h', 'ens:1/17', 17, 1, 'worker',"
+    " '', 'job', '', 'error', -22, 'ENS_EINVAL', 0, 1, 1, 12, 'first', 9, 1);";
+
+/* A version-2 journal: refused by the reader (older), migrated by the
+ * writer in place: its row kept with node 0 (not known), rows written
+ * after it carry the writer's node and its host, one line. */
+static void test_version2_journal_gains_the_writers_node(void **state)
+{
+    journal_fixture *fx = *state;
+    exec_sql(fx->db, v2_layout);
+    ens_journal *j = NULL;
+    char why[256];
+    assert_int_equal(ens_journal_open_why(fx->db, &j, why, sizeof(why)), ENS_ENOTJOURNAL);
+    assert_non_null(strstr(why, "version 2"));
+
+    ens_jwriter *w = NULL;
+    assert_int_equal(ens__jwriter_open_why(fx->db, "new", &w, why, sizeof(why)), 0);
+    assert_int_equal(sql_int(fx->db, "SELECT max(version) FROM schema_version"),
+                     ENS__JOURNAL_SCHEMA_VERSION);
+    ens__jwriter_set_node(w, 77);
+    ens_event e = fx->ev[0];
+    e.at_ms = BASE_MS + 50000;
+    assert_int_equal(ens__jwriter_append_keyed(w, &e, 9, 2), 0);
+    /* The key of the old row still makes a second write of it one row. */
+    assert_int_equal(ens__jwriter_append_keyed(w, &e, 9, 1), 0);
+    assert_int_equal(ens__jwriter_flush(w), 0);
+    assert_int_equal(ens__jwriter_duplicates(w), 1);
+    ens__jwriter_close(w);
+
+    j = journal_open_reader(fx->db);
+    journal_seen s = {0};
+    assert_int_equal(ens_journal_query(j, NULL, journal_collect, &s), 2);
+    journal_one_row o;
+    memset(&o, 0, sizeof(o));
+    ens_journal_filter f = ENS_JOURNAL_FILTER_INIT;
+    f.until_ms = BASE_MS + 1;
+    assert_int_equal(ens_journal_query(j, &f, journal_keep_first, &o), 1);
+    assert_string_equal(o.reason, "first");
+    assert_int_equal(o.row.node, 0);
+    f.until_ms = 0;
+    f.since_ms = BASE_MS + 50000;
+    assert_int_equal(ens_journal_query(j, &f, journal_keep_first, &o), 1);
+    assert_int_equal(o.row.node, 77);
+    ens_journal_close(j);
+    char host[256];
+    ens__caps_host(host, sizeof(host));
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM failures WHERE system_node = 77"), 1);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(fx->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT host FROM failures WHERE system_node = 77", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), host);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    char check[256];
+    integrity(fx->db, check, sizeof(check));
+    assert_string_equal(check, "ok");
+}
+
 static void test_newer_schema_version_is_refused(void **state)
 {
     journal_fixture *fx = *state;
     journal_write_all(fx);
-    exec_sql(fx->db, "UPDATE schema_version SET version = 3");
+    exec_sql(fx->db, "UPDATE schema_version SET version = 4");
     ens_journal *j = NULL;
     ens_jwriter *w = NULL;
     char why[256];
@@ -471,7 +553,7 @@ static void test_newer_schema_version_is_refused(void **state)
     assert_int_equal(ens__jwriter_open_why(fx->db, "x", &w, why, sizeof(why)), ENS_ENOTJOURNAL);
     assert_non_null(strstr(why, "newer"));
     /* The refused file is unchanged. */
-    exec_sql(fx->db, "UPDATE schema_version SET version = 2");
+    exec_sql(fx->db, "UPDATE schema_version SET version = 3");
     j = journal_open_reader(fx->db);
     journal_seen s = {0};
     assert_int_equal(ens_journal_query(j, NULL, journal_collect, &s), NEV);
@@ -492,6 +574,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_version0_journal_is_migrated_by_the_writer,
                                         journal_setup, journal_teardown),
         cmocka_unit_test_setup_teardown(test_version1_journal_gets_row_keys, journal_setup,
+                                        journal_teardown),
+        cmocka_unit_test_setup_teardown(test_version2_journal_gains_the_writers_node, journal_setup,
                                         journal_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_version_is_refused, journal_setup,
                                         journal_teardown),

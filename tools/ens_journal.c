@@ -29,6 +29,7 @@ int ens_tool_journal(int argc, char **argv);
 static void help(FILE *out)
 {
     fputs("usage: ens journal [--db PATH | SYSTEM] [options]\n"
+          "       ens journal --convention NAME [--nats URL] [--timeout MS] [options]\n"
           "\n"
           "Show the failures a system recorded, newest first. Reads the journal file only:\n"
           "works whether or not the system runs.\n"
@@ -37,12 +38,18 @@ static void help(FILE *out)
           "                      $XDG_STATE_HOME/ensemble/SYSTEM.db or\n"
           "                      ~/.local/state/ensemble/SYSTEM.db\n"
           "  --db PATH           read the journal at PATH instead\n"
+          "  --convention NAME   ask every member of convention NAME (its gateway answers\n"
+          "                      from its journal) and merge the rows by time; members\n"
+          "                      that do not answer are named on stderr (exit status 1)\n"
+          "  --nats URL          the NATS server(s) of the convention, nats://host:port[,...];\n"
+          "                      default: $ENSEMBLE_NATS_URL\n"
+          "  --timeout MS        how long to wait for the members (default 5000)\n"
           "  --actor ADDR        only this actor (ens:NODE/ID)\n"
           "  --type NAME         only actors of this type\n"
           "  --msg-type NAME     only failures while handling this message type\n"
           "  --kind K[,K...]     only these kinds: error, retry, poison, crash, restart,\n"
           "                      exit, escalate, breaker, badframe, dead_letter, init_failed,\n"
-          "                      no_place\n"
+          "                      no_place, member (convention membership changes)\n"
           "  --since TIME        at or after TIME\n"
           "  --until TIME        before TIME\n"
           "  --limit N           at most N rows (default 1000; 0 = all)\n"
@@ -371,9 +378,9 @@ static size_t display_width(const char *s)
     return w;
 }
 
-#define NCOLS 8
-static const char *const col_names[NCOLS] = {"TIME",    "KIND",    "ACTOR", "TYPE",
-                                             "MESSAGE", "ATTEMPT", "ERROR", "REASON"};
+#define NCOLS 10
+static const char *const col_names[NCOLS] = {"TIME",    "KIND",  "ACTOR", "TYPE", "MESSAGE",
+                                             "ATTEMPT", "ERROR", "NODE",  "HOST", "REASON"};
 
 typedef struct table {
     char **cells; /* rows * NCOLS */
@@ -510,6 +517,7 @@ static int on_row(const ens_journal_row *row, void *arg)
         json_field_int(b, "at_ms", ev->at_ms);
         json_field_str(b, "time", when, false);
         json_field_str(b, "system", row->system, false);
+        json_field_int(b, "node", row->node);
         json_field_str(b, "host", row->host, false);
         json_field_str(b, "kind", ens_event_kind_name(ev->kind), false);
         json_field_addr(b, "actor", ev->actor);
@@ -530,17 +538,27 @@ static int on_row(const ens_journal_row *row, void *arg)
         fwrite(b->p, 1, b->len, stdout);
         return 0;
     }
-    char actor[ENS_ADDR_STRLEN], attempt[16], error[48];
+    char actor[ENS_ADDR_STRLEN], attempt[16], error[48], node[16];
     format_addr(ev->actor, actor, sizeof(actor));
     if (ev->attempt != 0)
         snprintf(attempt, sizeof(attempt), "%u", ev->attempt);
     else
         snprintf(attempt, sizeof(attempt), "-");
     error_cell(row, error, sizeof(error));
-    const char *vals[NCOLS] = {when,         ens_event_kind_name(ev->kind),
-                               actor,        ev->actor_type,
-                               ev->msg_type, attempt,
-                               error,        ev->reason};
+    if (row->node != 0)
+        snprintf(node, sizeof(node), "%" PRIu32, row->node);
+    else
+        snprintf(node, sizeof(node), "-");
+    const char *vals[NCOLS] = {when,
+                               ens_event_kind_name(ev->kind),
+                               actor,
+                               ev->actor_type,
+                               ev->msg_type,
+                               attempt,
+                               error,
+                               node,
+                               row->host[0] != '\0' ? row->host : "-",
+                               ev->reason};
     table_add(&o->tab, vals);
     return o->tab.oom ? 1 : 0;
 }
@@ -565,7 +583,7 @@ static int on_group(const ens_journal_row *row, void *arg)
     }
     char count[32];
     snprintf(count, sizeof(count), "%" PRId64, row->seq);
-    const char *vals[NCOLS] = {name, count, "", "", "", "", "", ""};
+    const char *vals[NCOLS] = {name, count, "", "", "", "", "", "", "", ""};
     table_add(&o->tab, vals);
     return o->tab.oom ? 1 : 0;
 }
@@ -582,7 +600,10 @@ enum {
     OPT_UNTIL,
     OPT_LIMIT,
     OPT_JSON,
-    OPT_COUNT_BY
+    OPT_COUNT_BY,
+    OPT_CONVENTION,
+    OPT_NATS,
+    OPT_TIMEOUT
 };
 
 static const struct option options[] = {
@@ -596,14 +617,79 @@ static const struct option options[] = {
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"json", no_argument, NULL, OPT_JSON},
     {"count-by", required_argument, NULL, OPT_COUNT_BY},
+    {"convention", required_argument, NULL, OPT_CONVENTION},
+    {"nats", required_argument, NULL, OPT_NATS},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* What the members of a convention did not give. */
+typedef struct missing_ctx {
+    unsigned not_answered; /* members that did not answer, or failed */
+    uint32_t timeout_ms;
+} missing_ctx;
+
+static void on_missing(uint32_t node, const char *system, const char *host, int status,
+                       const char *why, void *arg)
+{
+    missing_ctx *m = arg;
+    fprintf(stderr, PROG ": node %" PRIu32 " (system %s", node, ens_tool_esc(system));
+    fprintf(stderr, " on host %s) ", ens_tool_esc(host));
+    if (status == ENS_ETIMEDOUT)
+        fprintf(stderr, "did not answer within %" PRIu32 " ms\n", m->timeout_ms);
+    else if (status == ENS_ENOENT)
+        fprintf(stderr, "has no journal\n");
+    else
+        fprintf(stderr, "did not answer in full: %s (%s)\n", ens_tool_esc(why),
+                ens_err_name(status));
+    if (status != ENS_ENOENT)
+        m->not_answered++;
+}
+
+/* --convention: every member's journal, merged. */
+static int query_convention(const char *url, const char *convention, uint32_t timeout_ms,
+                            const ens_journal_filter *f, bool json)
+{
+    out_ctx o = {.json = json};
+    missing_ctx m = {.timeout_ms = timeout_ms};
+    int rc =
+        ens_journal_query_convention(url, convention, f, timeout_ms, on_row, &o, on_missing, &m);
+    int status = 0;
+    if (rc == ENS_ENOENT) {
+        fprintf(stderr, PROG ": no convention %s on %s (no members bucket)\n",
+                ens_tool_esc(convention), ens_tool_esc(url));
+        status = 1;
+    } else if (rc < 0) {
+        fprintf(stderr, PROG ": cannot ask the members of %s on %s: %s\n", ens_tool_esc(convention),
+                ens_tool_esc(url), ens_strerror(rc));
+        status = 1;
+    } else if (o.tab.oom || o.line.oom) {
+        fprintf(stderr, PROG ": out of memory\n");
+        status = 1;
+    } else if (!json) {
+        if (o.tab.rows == 0)
+            printf("no failures match (convention %s)\n", ens_tool_esc(convention));
+        else
+            table_print(&o.tab, stdout, NCOLS, col_names);
+    }
+    if (m.not_answered > 0)
+        status = 1;
+    table_free(&o.tab);
+    free(o.line.p);
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, PROG ": cannot write the output: %s\n", strerror(errno));
+        status = 1;
+    }
+    return status;
+}
 
 int ens_tool_journal(int argc, char **argv)
 {
     ens_journal_filter f = ENS_JOURNAL_FILTER_INIT;
     const char *db = NULL, *count_by = NULL;
+    const char *convention = NULL, *url = getenv("ENSEMBLE_NATS_URL");
+    uint32_t timeout_ms = 5000;
     bool json = false;
     int64_t now = now_ms();
     opterr = 0;
@@ -632,7 +718,7 @@ int ens_tool_journal(int argc, char **argv)
             if (!parse_kinds(optarg, &f.kinds))
                 return usage_error("bad kind list '%s' (kinds: error, retry, poison, crash, "
                                    "restart, exit, escalate, breaker, badframe, dead_letter, "
-                                   "init_failed)",
+                                   "init_failed, no_place, member)",
                                    optarg);
             break;
         case OPT_SINCE:
@@ -664,6 +750,22 @@ int ens_tool_journal(int argc, char **argv)
                 return usage_error("bad --count-by '%s' (kind or type)", optarg);
             count_by = optarg;
             break;
+        case OPT_CONVENTION:
+            convention = optarg;
+            break;
+        case OPT_NATS:
+            url = optarg;
+            break;
+        case OPT_TIMEOUT: {
+            char *end = NULL;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
+                v > 3600000)
+                return usage_error("bad --timeout '%s' (milliseconds, 1 to 3600000)", optarg);
+            timeout_ms = (uint32_t)v;
+            break;
+        }
         case ':':
             return usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
@@ -679,6 +781,15 @@ int ens_tool_journal(int argc, char **argv)
         return usage_error("give either SYSTEM or --db, not both (SYSTEM was '%s')", system);
     if (f.since_ms != 0 && f.until_ms != 0 && f.until_ms <= f.since_ms)
         fprintf(stderr, PROG ": note: --until is not after --since; nothing can match\n");
+    if (convention != NULL) {
+        if (system != NULL || db != NULL)
+            return usage_error("%s", "--convention asks the members: no SYSTEM or --db with it");
+        if (count_by != NULL)
+            return usage_error("%s", "--count-by reads one journal: not with --convention");
+        if (url == NULL || url[0] == '\0')
+            return usage_error("%s", "no NATS server: give --nats URL or set ENSEMBLE_NATS_URL");
+        return query_convention(url, convention, timeout_ms, &f, json);
+    }
 
     char path_buf[4096];
     if (db == NULL) {

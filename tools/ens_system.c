@@ -44,6 +44,7 @@
 static void help_status(FILE *out)
 {
     fputs("usage: ens status SYSTEM [--json] [--timeout MS]\n"
+          "       ens status --convention NAME [--nats URL] [--json] [--timeout MS]\n"
           "\n"
           "Show the actors of a running system as a tree (parent -> children), each with\n"
           "its type, address, global name (- if none), process id, restarts, messages\n"
@@ -51,6 +52,10 @@ static void help_status(FILE *out)
           "names the admin process.\n"
           "\n" SYSTEM_HELP "  --json              one JSON object per actor per line (no header)\n"
           "  --timeout MS        wait at most MS milliseconds for the admin (default 5000)\n"
+          "  --convention NAME   every member of convention NAME, each a tree (its gateway\n"
+          "                      asks its admin); members that do not answer are named on\n"
+          "                      stderr (exit status 1)\n"
+          "  --nats URL          the convention's NATS server(s); default $ENSEMBLE_NATS_URL\n"
           "  -h, --help          this text\n"
           "\n"
           "exit status: 0 success, 1 runtime error (no such system, no answer), 2 usage error\n",
@@ -473,13 +478,10 @@ static ens_status *take_status(ens_system *s, const char *prog, const char *syst
     return rc < 0 ? NULL : st;
 }
 
-int ens_tool_print_status(ens_system *s, const char *prog, const char *system, bool json,
-                          uint32_t timeout_ms, ens_tool_label_fn label, void *arg)
+int ens_tool_show_status(const ens_status *st, const char *prog, const char *system, bool json,
+                         ens_tool_label_fn label, void *arg)
 {
     int status = 0;
-    ens_status *st = take_status(s, prog, system, timeout_ms, &status);
-    if (st == NULL)
-        return status;
     tree t;
     if (!tree_build(&t, st)) {
         fprintf(stderr, "%s: out of memory\n", prog);
@@ -490,6 +492,17 @@ int ens_tool_print_status(ens_system *s, const char *prog, const char *system, b
         print_table(system, st, &t, label, arg);
     }
     tree_free(&t);
+    return status;
+}
+
+int ens_tool_print_status(ens_system *s, const char *prog, const char *system, bool json,
+                          uint32_t timeout_ms, ens_tool_label_fn label, void *arg)
+{
+    int status = 0;
+    ens_status *st = take_status(s, prog, system, timeout_ms, &status);
+    if (st == NULL)
+        return status;
+    status = ens_tool_show_status(st, prog, system, json, label, arg);
     ens_status_free(st);
     return status;
 }
@@ -497,6 +510,8 @@ int ens_tool_print_status(ens_system *s, const char *prog, const char *system, b
 int ens_tool_status(int argc, char **argv)
 {
     static const cmd_spec spec = {"ens status", help_status, 1, "SYSTEM", true, true};
+    if (ens_tool_status_wide_wanted(argc, argv))
+        return ens_tool_status_wide(argc, argv);
     cmd_args a;
     int rc = parse_args(&spec, argc, argv, &a);
     if (rc >= 0)

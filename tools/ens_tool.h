@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "ensemble/addr.h"
+#include "ensemble/status.h"
 #include "ensemble/system.h"
 
 /* text (NULL: "") as printable text on one line, for printing anything the
@@ -54,6 +55,15 @@ int ens_tool_connect(const char *prog, const char *name, ens_system **out);
  * a first column REG shows each actor's label. */
 int ens_tool_print_status(ens_system *s, const char *prog, const char *system, bool json,
                           uint32_t timeout_ms, ens_tool_label_fn label, void *arg);
+
+/* Print the status tree (or JSON lines) of snapshot st of `system`. */
+int ens_tool_show_status(const ens_status *st, const char *prog, const char *system, bool json,
+                         ens_tool_label_fn label, void *arg);
+
+/* `ens status --convention NAME`: every member's tree (tools/ens_status_wide.c).
+ * wanted: whether argv asks for it (--convention or --nats). */
+bool ens_tool_status_wide_wanted(int argc, char **argv);
+int ens_tool_status_wide(int argc, char **argv);
 
 /* Print the global names of s: NAME ADDRESS TYPE PID, sorted by name (or
  * JSON lines). With label, a first column REG. */

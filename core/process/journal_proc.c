@@ -68,6 +68,8 @@ _Noreturn static void writer_main(ens_system *s, int ch, uint64_t run_id)
                  why);
         _exit(ENS_PROC_EXIT_NO_JOURNAL);
     }
+    if (s->journal_store->set_node != NULL)
+        s->journal_store->set_node(w, s->node);
     s->journal = w;
     s->journal_failing = false;
     s->journal_dropped = 0;

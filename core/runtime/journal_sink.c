@@ -65,8 +65,13 @@ int ens__journal_setup(ens_system *s, const ens_system_opts *o)
 
 void ens__journal_append(ens_system *s, const ens_event *ev)
 {
-    if (s->journal != NULL)
-        s->journal_store->append(s->journal, ev);
+    if (s->journal == NULL)
+        return;
+    /* The node is known only once the base started (after the writer
+     * opened); setting it is one store. */
+    if (s->journal_store->set_node != NULL)
+        s->journal_store->set_node(s->journal, s->node);
+    s->journal_store->append(s->journal, ev);
 }
 
 void ens__journal_flush(ens_system *s)

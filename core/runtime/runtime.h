@@ -294,6 +294,14 @@ struct ens_system {
  * log it the first time in this process. */
 void ens__alloc_failed(ens_system *s, const char *what);
 
+/* ---- core/runtime/status.c ---- */
+
+/* A snapshot made of an ens.Status message m (decoded elsewhere, e.g.
+ * received from another member): on success *out owns m. ENS_EBADTYPE
+ * (m is not an ens.Status), ENS_ENOMEM (m stays the caller's). */
+struct ens_status;
+int ens__status_from_msg(ens_msg *m, struct ens_status **out);
+
 /* ---- core/runtime/actor.c ---- */
 
 /* True if a can be the target of a message: not the none address, and its
@@ -516,6 +524,7 @@ typedef struct ens__journal_store {
     uint64_t (*dropped)(const struct ens_jwriter *w);
     const char *(*last_error)(const struct ens_jwriter *w);
     void (*close)(struct ens_jwriter *w);
+    void (*set_node)(struct ens_jwriter *w, uint32_t node); /* the system's, for every row */
 } ens__journal_store;
 
 /* At system start (s->name and s->log_fd set): resolve the journal path of

@@ -49,6 +49,21 @@ int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out)
     return 0;
 }
 
+int ens__status_from_msg(ens_msg *m, ens_status **out)
+{
+    *out = NULL;
+    const ens_status_v *v = ens_msg_value(m, &ens_msg_status);
+    if (v == NULL)
+        return ENS_EBADTYPE;
+    ens_status *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return ENS_ENOMEM;
+    st->m = m;
+    st->v = v;
+    *out = st;
+    return 0;
+}
+
 size_t ens_status_count(const ens_status *st)
 {
     return st != NULL ? st->v->actors.count : 0;

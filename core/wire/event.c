@@ -24,6 +24,7 @@ static const char *const kind_names[] = {
     [ENS_EV_DEAD_LETTER] = "dead_letter",
     [ENS_EV_INIT_FAILED] = "init_failed",
     [ENS_EV_NOPLACE] = "no_place",
+    [ENS_EV_MEMBER] = "member",
 };
 
 #define KIND_COUNT (sizeof(kind_names) / sizeof(kind_names[0]))

@@ -32,6 +32,10 @@ typedef enum ens_event_kind {
     ENS_EV_DEAD_LETTER, /* a message found no actor and no dead-letter handler */
     ENS_EV_INIT_FAILED, /* an actor's init failed; it never ran */
     ENS_EV_NOPLACE,     /* no member of the convention could run an actor (convention.h) */
+    ENS_EV_MEMBER,      /* a member of the convention joined, left, became unreachable or
+                           rejoined: the reason starts with the change ("joined",
+                           "left", "unreachable", "rejoined"), then the member's node,
+                           system and host */
 } ens_event_kind;
 
 /* One failure event. Every pointer is borrowed for the duration of the
@@ -58,7 +62,8 @@ typedef struct ens_event {
 typedef void (*ens_event_cb)(const ens_event *ev, void *arg);
 
 /* "error", "retry", "poison", "crash", "restart", "exit", "escalate",
- * "breaker", "badframe", "dead_letter", "init_failed"; "unknown" otherwise.
+ * "breaker", "badframe", "dead_letter", "init_failed", "no_place", "member";
+ * "unknown" otherwise.
  * Static strings, never NULL. */
 ENS_API const char *ens_event_kind_name(ens_event_kind kind);
 

@@ -54,9 +54,10 @@ typedef struct ens_journal_filter {
 typedef struct ens_journal_row {
     int64_t seq;            /* row id, increasing */
     const char *system;     /* system name */
-    const char *host;       /* host name */
+    const char *host;       /* the writer's host name (one line; "unknown" if it had none) */
     const char *error_name; /* ens_err_name(ev.error) as the writer saw it; "" if none */
     ens_event ev;           /* the event; its strings are never NULL */
+    uint32_t node;          /* the writer's system node (0: a row of an older journal) */
 } ens_journal_row;
 
 /* Called per row; return nonzero to stop the query early. */
@@ -104,6 +105,38 @@ ENS_API const char *ens_journal_errmsg(const ens_journal *j);
 
 /* Close a journal opened for reading. NULL-safe. */
 ENS_API void ens_journal_close(ens_journal *j);
+
+/* A member of a convention that gave ens_journal_query_convention() no
+ * rows, or not all: node, its system and host as its member record says
+ * (borrowed for the call; "" if unknown), status ENS_ETIMEDOUT (it did not
+ * answer within the timeout, e.g. its gateway is stopped or cut off),
+ * ENS_ENOENT (it has no journal), ENS_EBADFRAME (its answer was malformed)
+ * or the error its journal gave (ENS_ENOTJOURNAL, ENS_EIO, ...), why in
+ * words. */
+typedef void (*ens_journal_missing_cb)(uint32_t node, const char *system, const char *host,
+                                       int status, const char *why, void *arg);
+
+/* Query the journals of every member of convention `convention` (its
+ * members bucket on the NATS server(s) `servers`, "nats://host:port[,...]")
+ * with filter f (NULL: ENS_JOURNAL_FILTER_INIT): each member's gateway
+ * answers from its own journal (read-only), on subject
+ * ens.<convention>.journal.<node>. The rows of all members are merged,
+ * newest first (by at_ms, then node, then seq), and passed to cb, at most
+ * f->limit of them (0: all; each member gives at most 10000); row->node and
+ * row->host say where each row was written. Waits at most timeout_ms in
+ * all; then missing (may be NULL) is called once per member that did not
+ * answer in full. Returns the number of rows passed to cb (>= 0; missing
+ * members are not an error), or ENS_EINVAL (NULL servers, convention or
+ * cb; a convention name that is empty, longer than 64 bytes or holds '.',
+ * '*', '>' or white space; timeout_ms 0; a type name in f longer than 256
+ * bytes), ENS_EUNREACHABLE (no server answered), ENS_ENOENT (the server
+ * has no such convention: no members bucket), ENS_ENOMEM. Credentials
+ * (convention.h) are not supported here: the server must let the caller
+ * in by URL. */
+ENS_API int ens_journal_query_convention(const char *servers, const char *convention,
+                                         const ens_journal_filter *f, uint32_t timeout_ms,
+                                         ens_journal_row_cb cb, void *arg,
+                                         ens_journal_missing_cb missing, void *missing_arg);
 
 /* The default journal path of system `name` (NULL = "default"):
  * $XDG_STATE_HOME/ensemble/<name>.db, else $HOME/.local/state/ensemble/

@@ -82,6 +82,29 @@ ENS_API uint64_t ens_status_alloc_failures(const ens_status *st);
 /* Release a snapshot. NULL-safe. */
 ENS_API void ens_status_free(ens_status *st);
 
+/* One member of a convention, for ens_status_query_convention: node, its
+ * system and host as its member record says ("" if unknown), and either
+ * its snapshot (st, borrowed for the call; status 0) or why not (st NULL;
+ * status ENS_ETIMEDOUT: it did not answer in time; ENS_EAGAIN: busy or
+ * its admin could not be asked; ENS_EMSGSIZE: its snapshot is larger than
+ * one NATS message; ENS_EBADFRAME: a malformed answer; why in words). */
+typedef void (*ens_status_member_cb)(uint32_t node, const char *system, const char *host,
+                                     const ens_status *st, int status, const char *why, void *arg);
+
+/* The status of every member of convention `convention` on the NATS
+ * server(s) `servers` ("nats://host:port[,...]"): each member's gateway
+ * asks its admin (as ens_system_status does) and answers, on subject
+ * ens.<convention>.status.<node>. Waits at most timeout_ms in all, then
+ * calls cb once per member of the members bucket, in node order. Returns
+ * the number of members that answered with a snapshot (>= 0), or
+ * ENS_EINVAL (NULL servers or cb, timeout_ms 0, a convention name that is
+ * empty, longer than 64 bytes or holds '.', '*', '>' or white space),
+ * ENS_EUNREACHABLE (no server answered), ENS_ENOENT (no such convention:
+ * no members bucket), ENS_ENOMEM. Credentials (convention.h) are not
+ * supported here: the server must let the caller in by URL. */
+ENS_API int ens_status_query_convention(const char *servers, const char *convention,
+                                        uint32_t timeout_ms, ens_status_member_cb cb, void *arg);
+
 /* From inside an actor: ask the admin for status; the answer arrives as an
  * ens_msg_status message (read it with ens_msg_value(m, &ens_msg_status)).
  * Errors: ENS_EINVAL (outside an actor), ENS_EIO (the admin is gone). */

@@ -152,10 +152,27 @@ static bool member_set(member *x, const ens_convention_update_v *v)
     return true;
 }
 
+/* One journal row per membership change this system saw (ENS_EV_MEMBER):
+ * change is "joined", "left", "unreachable" or "rejoined". */
+static void member_row(const char *change, const ens_convention_update_v *v)
+{
+    char text[640];
+    snprintf(text, sizeof(text), "%s: node %u, system %.200s on host %.256s", change,
+             (unsigned)v->node, v->system != NULL ? v->system : "", v->host != NULL ? v->host : "");
+    ens_event ev = {.kind = ENS_EV_MEMBER, .reason = text};
+    ens__admin_emit(&ev);
+}
+
 /* A joined member: new, back, or with new capabilities is told. */
 static void on_joined(const ens_convention_update_v *v)
 {
     member *x = member_find(v->node, NULL);
+    /* A row for a membership change only: a new gateway's report of a
+     * known member, or new capabilities, is none. */
+    if (x == NULL)
+        member_row("joined", v);
+    else if (x->v.change == ENS_MEMBER_UNREACHABLE || x->v.admin_pid != v->admin_pid)
+        member_row("rejoined", v);
     if (x != NULL && x->v.change == ENS_MEMBER_JOINED && same_text(x->v.system, v->system) &&
         same_text(x->v.host, v->host) && same_text(x->v.capabilities, v->capabilities) &&
         x->v.admin_pid == v->admin_pid) {
@@ -202,6 +219,7 @@ void ens__admin_conv_update(arec *r, const ens_msg *m)
                 continue;
             const bool was_lost = conv.m[i].v.change == ENS_MEMBER_UNREACHABLE;
             conv.m[i].v.change = ENS_MEMBER_LEFT;
+            member_row("left", &conv.m[i].v);
             tell_all(&conv.m[i].v);
             if (!was_lost)
                 ens__admin_node_lost(conv.m[i].v.node, ENS_MEMBER_LEFT);
@@ -222,6 +240,7 @@ void ens__admin_conv_update(arec *r, const ens_msg *m)
         if (x != NULL) {
             const bool was_lost = x->v.change == ENS_MEMBER_UNREACHABLE;
             x->v.change = ENS_MEMBER_LEFT;
+            member_row("left", &x->v);
             tell_all(&x->v);
             if (!was_lost)
                 ens__admin_node_lost(x->v.node, ENS_MEMBER_LEFT);
@@ -234,6 +253,7 @@ void ens__admin_conv_update(arec *r, const ens_msg *m)
         x->gen = conv.gen;
         if (x->v.change != ENS_MEMBER_UNREACHABLE) {
             x->v.change = ENS_MEMBER_UNREACHABLE;
+            member_row("unreachable", &x->v);
             tell_all(&x->v);
             ens__admin_node_lost(x->v.node, ENS_MEMBER_UNREACHABLE);
         }

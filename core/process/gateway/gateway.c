@@ -21,10 +21,12 @@
 
 #include "core/process/gateway/gateway.h"
 #include "core/process/gateway/gateway_batch.h"
+#include "core/process/gateway/gateway_journal.h"
 #include "core/process/gateway/gateway_members.h"
 #include "core/process/gateway/gateway_names.h"
 #include "core/process/gateway/gateway_nats.h"
 #include "core/process/gateway/gateway_spawn.h"
+#include "core/process/gateway/gateway_status.h"
 #include "core/process/proc.h"
 #include "core/process/proc_tx.h"
 #include "core/wire/arena.h"
@@ -70,6 +72,8 @@ static struct {
     ens_gw_names *names;     /* names across hosts (gateway_names.c) */
     ens_gw_members *members; /* this member's record and the watch (NULL: none) */
     ens_gw_spawn *spawn;     /* remote spawn (gateway_spawn.c; NULL: none) */
+    ens_gw_journal *journal; /* journal queries answered (gateway_journal.c; NULL: none) */
+    ens_gw_status *status;   /* status requests answered (gateway_status.c; NULL: none) */
     grx **rx;
     size_t n_rx, cap_rx;
     ens_tx_table tx;
@@ -454,6 +458,8 @@ static void outbound(const uint8_t *frame, size_t len)
         refused(frame, len, err, "a frame refused on a connection to the gateway");
         return;
     }
+    if (ens_addr_equal(h.target, gw.self) && ens__gw_status_frame(gw.status, frame, len))
+        return; /* the admin's status for a member that asked */
     if (h.target.node == gw.self.node || h.target.node == 0) {
         dead_letter(frame, len, "a message for this system reached its gateway");
         return;
@@ -636,6 +642,8 @@ _Noreturn static void gateway_end(int status)
     ens__gw_members_stop(gw.members, status == 0, CLOSE_FLUSH_MS);
     ens__tx_drain(&gw.tx, CLOSE_FLUSH_MS, pump_ctl_tx);
     ens__gw_names_close(gw.names);
+    ens__gw_journal_close(gw.journal);
+    ens__gw_status_close(gw.status);
     ens__gw_nats_close(gw.nats, CLOSE_FLUSH_MS);
     ens__gw_spawn_close(gw.spawn); /* after: no callback of its can run now */
     _exit(status);
@@ -672,6 +680,10 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
         _exit(ENS_PROC_EXIT_NO_ACTOR);
     gw.names = ens__gw_names_open(s, gw.nats, ctl, self, gw.wake);
     gw.spawn = ens__gw_spawn_open(s, gw.nats, ctl, self, gw.wake);
+    if (ens__gw_journal_open(s, ens__gw_nats_conn(gw.nats), self.node, &gw.journal) < 0)
+        ens__log(s, NULL, ENS_LOG_WARN, "gateway: the journal is not answered across hosts");
+    if (ens__gw_status_open(s, ens__gw_nats_conn(gw.nats), self, ctl, gw.wake, &gw.status) < 0)
+        ens__log(s, NULL, ENS_LOG_WARN, "gateway: the status is not answered across hosts");
     int mrc = ens__gw_members_start(s, gw.nats, self.node, getppid(), gw.wake, caps, &gw.members);
     if (mrc < 0)
         ens__log(s, NULL, ENS_LOG_ERROR, "gateway: no membership of the convention: %s",
@@ -681,6 +693,7 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     for (;;) {
         ens__gw_names_tick(gw.names);
         ens__gw_spawn_tick(gw.spawn);
+        ens__gw_status_tick(gw.status);
         ens__tx_flush_all(&gw.tx);
         size_t want = 2 + gw.n_rx + gw.tx.n;
         if (p == NULL || want > cap) {
