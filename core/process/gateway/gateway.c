@@ -596,7 +596,11 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     char why[256] = "";
     int rc = ens__gw_nats_open(s, self.node, gw.wake, s->opts.call_timeout_ms, &gw.nats, why,
                                sizeof(why));
-    if (rc < 0 && rc != ENS_EAGAIN)
+    if (rc == ENS_EAUTH) { /* NATS's reason goes with the refusal, for ens_errmsg */
+        ens__ctl_why_v refusal = {rc, why};
+        ens__ctl_send(ctl, self, &ens__ctl_initfailed, &refusal, 0, NULL, 0);
+        ens__log(s, NULL, ENS_LOG_ERROR, "gateway: %s", why);
+    } else if (rc < 0 && rc != ENS_EAGAIN)
         ens__log(s, NULL, ENS_LOG_ERROR, "gateway: cannot use the convention's options: %s", why);
     else if (rc == ENS_EAGAIN)
         ens__log(s, NULL, ENS_LOG_WARN, "gateway: %s", why);
@@ -667,9 +671,12 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
 }
 
 int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, const char *caps,
-                       uint32_t wait_ms, pid_t *pid, int *ctl, int *tx, int *ready)
+                       uint32_t wait_ms, pid_t *pid, int *ctl, int *tx, int *ready, char *why,
+                       size_t why_len)
 {
     *pid = 0;
+    if (why_len > 0)
+        why[0] = '\0';
     *ctl = *tx = -1;
     *ready = ENS_EAGAIN;
     int ch[2], conn[2];
@@ -725,10 +732,15 @@ int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, const char *ca
         ens_msg *m = NULL;
         int nfds = 0;
         int rc = ens__ctl_recv(ch[0], &m, NULL, &nfds);
+        bool refusal = rc == 1 && m->hdr.type_id == ens__ctl_initfailed.id;
+        if (refusal && why_len > 0) {
+            const ens__ctl_why_v *v = m->value;
+            snprintf(why, why_len, "%s", v->reason != NULL ? v->reason : "");
+        }
         if (rc == 1 && m->hdr.type_id == ens__ctl_ack.id)
             *ready = ((const ens__ctl_status_v *)m->value)->status;
         ens_msg_free(m);
-        if (rc != 0)
+        if (rc != 0 && !refusal)
             break;
     }
     return 0;

@@ -164,6 +164,27 @@ static int set_options(ens_gw_nats *g, char *why, size_t why_len)
     return 0;
 }
 
+/* The statuses of a server that was reached and refused this system: its
+ * credentials (user and password, token, nkey, JWT) or its permissions, or
+ * a TLS handshake that failed (a certificate not signed by tls_ca, a name
+ * that does not match the server's address, TLS wanted on one side only). */
+static bool refused_status(natsStatus st)
+{
+    return st == NATS_NOT_PERMITTED || st == NATS_CONNECTION_AUTH_FAILED || st == NATS_SSL_ERROR ||
+           st == NATS_SECURE_CONNECTION_WANTED || st == NATS_SECURE_CONNECTION_REQUIRED;
+}
+
+/* libnats's last error without the "(conn.c:1905): " of where it was set. */
+static const char *reason_of(const char *text)
+{
+    if (text[0] == '(') {
+        const char *end = strstr(text, "): ");
+        if (end != NULL)
+            return end + 3;
+    }
+    return text;
+}
+
 static void gw_free(ens_gw_nats *g)
 {
     if (g->frames != NULL)
@@ -200,6 +221,15 @@ int ens__gw_nats_open(ens_system *s, uint32_t node, int wake_fd, uint32_t wait_m
         return rc;
     }
     natsStatus st = natsConnection_Connect(&g->conn, g->opts);
+    if (refused_status(st)) {
+        /* A server that answered and refused this system: trying again
+         * with the same credentials or certificates cannot help. */
+        const char *text = nats_GetLastError(NULL);
+        snprintf(why, why_len, "NATS refused the connection (%s): %s", natsStatus_GetText(st),
+                 reason_of(text != NULL ? text : ""));
+        gw_free(g);
+        return ENS_EAUTH;
+    }
     if (st != NATS_OK && st != NATS_NOT_YET_CONNECTED) {
         snprintf(why, why_len, "NATS connect: %s", natsStatus_GetText(st));
         gw_free(g);

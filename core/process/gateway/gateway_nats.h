@@ -41,8 +41,10 @@ typedef struct ens_gw_nats ens_gw_nats;
  * wait_ms for the server to have both. wake_fd (an eventfd, borrowed) is
  * written when inbound messages wait. Returns 0 (connected and subscribed),
  * ENS_EAGAIN (not connected yet: libnats keeps trying, the subscriptions
- * take effect once it connects; *g is set), or ENS_EINVAL / ENS_ENOMEM /
- * ENS_EIO (the options could not be used: *g NULL); why gets a reason. */
+ * take effect once it connects; *g is set), ENS_EAUTH (a server answered
+ * and refused the credentials or the TLS handshake: *g NULL, why has NATS's
+ * reason), or ENS_EINVAL / ENS_ENOMEM / ENS_EIO (the options could not be
+ * used: *g NULL); why gets a reason. */
 int ens__gw_nats_open(ens_system *s, uint32_t node, int wake_fd, uint32_t wait_ms, ens_gw_nats **g,
                       char *why, size_t why_len);
 
