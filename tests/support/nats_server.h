@@ -12,10 +12,11 @@
 #include <sys/types.h>
 
 typedef struct test_nats {
-    pid_t pid;    /* the server (0: not running) */
-    int port;     /* its client port on 127.0.0.1 */
-    char dir[64]; /* its scratch directory (store and log) */
-    char url[64]; /* "nats://127.0.0.1:PORT" */
+    pid_t pid;     /* the server (0: not running) */
+    int port;      /* its client port on 127.0.0.1 */
+    char dir[64];  /* its scratch directory (store and log) */
+    char url[64];  /* "nats://127.0.0.1:PORT" */
+    char conf[96]; /* its configuration file ("": none, flags only) */
 } test_nats;
 
 /* The path of the nats-server program, or NULL when it is not installed
@@ -27,6 +28,14 @@ const char *test_nats_program(void);
  * another until the deadline. Returns 0, or -1 with a line on stderr (not
  * installed, could not start before the deadline: nothing is left). */
 int test_nats_start(test_nats *n, int wait_ms);
+
+/* The same with a configuration file holding `config` (nats-server's
+ * syntax: authorization, tls, accounts...), written into the server's
+ * scratch directory; the flags of test_nats_start (address, port, store,
+ * log, JetStream) are given too and win over the file. Returns 0 or -1
+ * as test_nats_start (a configuration nats-server refuses: it exits, and
+ * the deadline passes). */
+int test_nats_start_with(test_nats *n, const char *config, int wait_ms);
 
 /* SIGKILL the server by pid, reap it, remove its directory. Safe to call
  * twice and on a server that never started. */

@@ -140,8 +140,6 @@ static int set_options(ens_gw_nats *g, char *why, size_t why_len)
         st = natsOptions_SetSendAsap(g->opts, true);
     if (st == NATS_OK && (step = "reconnect") != NULL)
         st = natsOptions_SetMaxReconnect(g->opts, -1);
-    if (st == NATS_OK)
-        st = natsOptions_SetRetryOnFailedConnect(g->opts, true, NULL, NULL);
     if (st == NATS_OK && c->user != NULL && (step = "user and password") != NULL)
         st = natsOptions_SetUserInfo(g->opts, c->user, c->password);
     if (st == NATS_OK && c->token != NULL && (step = "token") != NULL)
@@ -220,7 +218,15 @@ int ens__gw_nats_open(ens_system *s, uint32_t node, int wake_fd, uint32_t wait_m
         gw_free(g);
         return rc;
     }
+    /* A first try of every server once, without retrying: a server that
+     * answers and refuses is told apart from none answering. */
     natsStatus st = natsConnection_Connect(&g->conn, g->opts);
+    if (st != NATS_OK && !refused_status(st)) {
+        /* None answered: libnats keeps trying (and buffers meanwhile). */
+        st = natsOptions_SetRetryOnFailedConnect(g->opts, true, NULL, NULL);
+        if (st == NATS_OK)
+            st = natsConnection_Connect(&g->conn, g->opts);
+    }
     if (refused_status(st)) {
         /* A server that answered and refused this system: trying again
          * with the same credentials or certificates cannot help. */
