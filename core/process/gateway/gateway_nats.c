@@ -1,8 +1,12 @@
 /*
  * core/process/gateway/gateway_nats.c - the gateway's NATS connection
  * (gateway_nats.h). Subjects, for convention C:
- *   ens.C.n.NODE     frames for the system whose node is NODE, each NATS
- *                    message one whole frame (64-byte header + payload);
+ *   ens.C.n.NODE.FROM  frames for the system whose node is NODE, published
+ *                    by the system whose node is FROM, each NATS message one
+ *                    whole frame (64-byte header + payload) or a batch of
+ *                    them (gateway_batch.h); the receiver subscribes to
+ *                    ens.C.n.NODE.* and refuses a frame whose sender is not
+ *                    on FROM (gateway_inbound.h);
  *   ens.C.ping.NODE  answered (an empty reply) by that system's gateway:
  *                    how a gateway learns that a node exists before it
  *                    publishes to it. NATS answers a request nobody
@@ -23,6 +27,7 @@
 
 #include <nats/nats.h>
 
+#include "core/process/gateway/gateway_inbound.h"
 #include "core/process/gateway/gateway_nats.h"
 #include "ensemble/error.h"
 
@@ -63,6 +68,7 @@ static void on_frame(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
         in = malloc(sizeof(*in) + len);
     if (in != NULL) {
         in->next = NULL;
+        in->from = ens__gw_subject_from(natsMsg_GetSubject(msg));
         in->len = len;
         if (len > 0)
             memcpy(in->data, natsMsg_GetData(msg), len);
@@ -243,6 +249,7 @@ int ens__gw_nats_open(ens_system *s, uint32_t node, int wake_fd, uint32_t wait_m
     }
     char subj[SUBJECT_MAX];
     subject_of(subj, sizeof(subj), s, "n", node);
+    strcat(subj, ".*"); /* any publishing node: which one is checked per frame */
     natsStatus sub = natsConnection_Subscribe(&g->frames, g->conn, subj, on_frame, g);
     subject_of(subj, sizeof(subj), s, "ping", node);
     if (sub == NATS_OK)
@@ -338,7 +345,8 @@ int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, si
         return ENS_EMSGSIZE;
     }
     char subj[SUBJECT_MAX];
-    subject_of(subj, sizeof(subj), g->sys, "n", node);
+    snprintf(subj, sizeof(subj), "ens.%s.n.%" PRIu32 ".%" PRIu32, g->sys->opts.convention.name,
+             node, g->node);
     natsStatus st = natsConnection_Publish(g->conn, subj, frame, (int)len);
     if (st != NATS_OK) {
         *why = "the NATS connection refused the message (closed, or its reconnect buffer is full)";

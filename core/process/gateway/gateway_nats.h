@@ -30,6 +30,7 @@
 /* One inbound NATS message (its data is a frame, or garbage). */
 typedef struct ens_gw_in {
     struct ens_gw_in *next;
+    uint32_t from; /* the publishing node its subject names (0: none readable) */
     size_t len;
     uint8_t data[];
 } ens_gw_in;
@@ -61,7 +62,8 @@ uint64_t ens__gw_nats_dropped(ens_gw_nats *g);
  * wait_ms). Blocks the caller up to wait_ms for a node not known yet. */
 int ens__gw_nats_node_known(ens_gw_nats *g, uint32_t node, uint32_t wait_ms, const char **why);
 
-/* Publish frame[0..len) (borrowed) to node's subject. 0, or an error with
+/* Publish frame[0..len) (borrowed) to node's subject (which names this
+ * system's node as the publisher). 0, or an error with
  * *why: ENS_EMSGSIZE (larger than the server's max_payload), ENS_EIO (the
  * connection is closed, or libnats refused it). */
 int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, size_t len,
