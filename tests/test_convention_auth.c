@@ -317,6 +317,68 @@ static void test_tls_without_the_ca_is_ens_eauth(void **state)
     expect_refused(&(ens_convention_opts){.tls_ca = other}, "certificate");
 }
 
+/* The README's example: two conventions isolated in two accounts, each
+ * member user allowed to publish only its convention's subjects and the
+ * JetStream API of its account. Both systems of LAB join and talk; a
+ * system of the same convention name in the other account is a stranger
+ * to them (its ask to LAB's actor finds no such node); a user allowed
+ * only the JetStream API (to read the buckets) cannot be a member:
+ * ENS_EAUTH with NATS's permissions violation. */
+static const char accounts_config[] =
+    "accounts {\n"
+    "  LAB: {\n"
+    "    jetstream: enabled\n"
+    "    users: [\n"
+    "      { user: lab-a, password: pa, permissions: {\n"
+    "          publish: [\"ens.CONV.>\", \"$JS.>\", \"$KV.>\", \"_INBOX.>\"],\n"
+    "          subscribe: [\"ens.CONV.>\", \"_INBOX.>\"] } }\n"
+    "      { user: lab-b, password: pb, permissions: {\n"
+    "          publish: [\"ens.CONV.>\", \"$JS.>\", \"$KV.>\", \"_INBOX.>\"],\n"
+    "          subscribe: [\"ens.CONV.>\", \"_INBOX.>\"] } }\n"
+    "      { user: lab-watch, password: pw, permissions: {\n"
+    "          publish: [\"$JS.API.>\"], subscribe: [\"_INBOX.>\"] } }\n"
+    "    ]\n"
+    "  }\n"
+    "  PROD: {\n"
+    "    jetstream: enabled\n"
+    "    users: [ { user: prod-a, password: pp } ]\n"
+    "  }\n"
+    "}\n";
+
+static void test_accounts_isolate_conventions(void **state)
+{
+    (void)state;
+    NEED(test_nats_program() != NULL, "nats-server");
+    /* The convention's name in the subjects of the permissions. */
+    char config[sizeof(accounts_config) + 64];
+    const char *from = accounts_config;
+    size_t at = 0;
+    for (const char *hit; (hit = strstr(from, "CONV")) != NULL; from = hit + 4) {
+        at += (size_t)snprintf(config + at, sizeof(config) - at, "%.*s%s", (int)(hit - from), from,
+                               conv_name);
+    }
+    snprintf(config + at, sizeof(config) - at, "%s", from);
+    start_server(config);
+    /* A user without the members' permissions cannot be one (checked
+     * first: nothing else of this test runs yet). */
+    expect_refused(&(ens_convention_opts){.user = "lab-watch", .password = "pw"},
+                   "Permissions Violation");
+    assert_int_equal(start(&(ens_convention_opts){.user = "lab-a", .password = "pa"}, &sys_a), 0);
+    assert_int_equal(start(&(ens_convention_opts){.user = "lab-b", .password = "pb"}, &sys_b), 0);
+    ens_addr echo = ENS_ADDR_NONE;
+    assert_int_equal(ens_spawn(ens_system_ctx(sys_b), &echo_def, NULL, NULL, &echo), 0);
+    test_expect_echo(ens_system_ctx(sys_a), echo, "within the account", TEST_WAIT_MS);
+
+    ens_system *prod = NULL;
+    assert_int_equal(start(&(ens_convention_opts){.user = "prod-a", .password = "pp"}, &prod), 0);
+    ens_msg *r = NULL;
+    int rc = ens_ask(ens_system_ctx(prod), echo, &ens_msg_string, &(ens_string_v){"across?"},
+                     TEST_WAIT_MS, &r);
+    ens_msg_free(r);
+    ens_system_stop(prod, 5000);
+    assert_int_equal(rc, ENS_ENOACTOR); /* no system of its convention has that node */
+}
+
 /* A server that does not answer is not a refusal: the start goes on and
  * the gateway keeps trying (as before credentials existed). */
 static void test_an_unreachable_server_is_not_a_refusal(void **state)
@@ -347,6 +409,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_with_a_mismatched_name_is_ens_eauth, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_tls_without_the_ca_is_ens_eauth, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_accounts_isolate_conventions, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_an_unreachable_server_is_not_a_refusal, test_setup,
                                         test_teardown),

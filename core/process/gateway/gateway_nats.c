@@ -268,6 +268,18 @@ int ens__gw_nats_open(ens_system *s, uint32_t node, int wake_fd, uint32_t wait_m
         return ENS_EAGAIN;
     }
     st = natsConnection_FlushTimeout(g->conn, wait_ms > 0 ? wait_ms : 1);
+    /* The server answers a subscription this user may not make with a
+     * permissions violation before the flush's answer: the user is not
+     * allowed to be a member of this convention. */
+    const char *text = NULL;
+    if (natsConnection_GetLastError(g->conn, &text) == NATS_NOT_PERMITTED) {
+        snprintf(why, why_len, "NATS refused this user the convention's subjects: %s",
+                 text != NULL ? reason_of(text) : "permissions violation");
+        *out = NULL;
+        natsConnection_Close(g->conn);
+        gw_free(g);
+        return ENS_EAUTH;
+    }
     if (st != NATS_OK) {
         snprintf(why, why_len, "NATS flush: %s", natsStatus_GetText(st));
         return ENS_EAGAIN;
