@@ -39,8 +39,12 @@ static void each(void *arg, const uint8_t *frame, size_t len, const ens_frame_hd
         ens__gw_refusal_note(&refusals, clock_ms, why);
         return;
     }
+    uint8_t *copy = malloc(len); /* the receiver's own copy: the decoder takes it */
+    if (copy == NULL)
+        return;
+    memcpy(copy, frame, len);
     ens_msg *m = NULL;
-    if (ens__msg_from_frame(frame, len, 1u << 20, &m) == 0) {
+    if (ens__msg_from_frame(copy, len, 1u << 20, &m) == 0) {
         volatile size_t sink = fz_touch(m);
         (void)sink;
         ens_msg_free(m);
