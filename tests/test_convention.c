@@ -505,7 +505,9 @@ static void test_garbage_on_the_node_subject_is_refused(void **state)
     natsConnection *nc = NULL;
     assert_int_equal(natsConnection_ConnectTo(&nc, test_conv_server.url), NATS_OK);
     char subj[96];
-    snprintf(subj, sizeof(subj), "ens.%s.n.%u", test_conv_name, (unsigned)b.node);
+    /* Published as node b.node ^ 1, the node the frames below name. */
+    snprintf(subj, sizeof(subj), "ens.%s.n.%u.%u", test_conv_name, (unsigned)b.node,
+             (unsigned)(b.node ^ 1u));
     uint8_t junk[200];
     for (size_t i = 0; i < sizeof(junk); i++)
         junk[i] = (uint8_t)(i * 37 + 11);

@@ -44,6 +44,7 @@ static const struct {
     {ENS_ENOTJOURNAL, "ENS_ENOTJOURNAL"},
     {ENS_EUNREACHABLE, "ENS_EUNREACHABLE"},
     {ENS_ENOPLACE, "ENS_ENOPLACE"},
+    {ENS_EAUTH, "ENS_EAUTH"},
 };
 
 #define NCODES (sizeof(all_codes) / sizeof(all_codes[0]))
@@ -101,8 +102,8 @@ static void test_codes_reuse_errno_values_where_they_fit(void **state)
 static void test_unknown_codes_get_fixed_answers(void **state)
 {
     (void)state;
-    static const int unknown[] = {
-        1, 42, -1, -3, -4, ENS_ENOACTOR + 1, ENS_ENOPLACE - 1, -5000, INT_MIN, INT_MAX};
+    static const int unknown[] = {1,     42,      -1,     -3, -4, ENS_ENOACTOR + 1, ENS_EAUTH - 1,
+                                  -5000, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         assert_string_equal(ens_strerror(unknown[i]), "unknown error");
         assert_string_equal(ens_err_name(unknown[i]), "ENS_EUNKNOWN");

@@ -243,7 +243,9 @@ extern ens_msgtype ens__ctl_capset, ens__ctl_gwcaps;
  * admin, acknowledged (ens__ctl_ack, status 0) once the system has joined
  * its convention: the gateway has put this member's record and reported the
  * members as it found them (at once without a convention). The starting
- * program waits for it up to call_timeout_ms in ens_system_start. */
+ * program waits for it up to call_timeout_ms in ens_system_start. When the
+ * NATS server refused the gateway, the ack's status is ENS_EAUTH, after an
+ * ens.ctl.InitFailed under the same correlation id with NATS's reason. */
 extern ens_msgtype ens__ctl_joined;
 extern ens_msgtype ens__ctl_spawn, ens__ctl_spawned, ens__ctl_connect, ens__ctl_connected,
     ens__ctl_newconn, ens__ctl_closed, ens__ctl_started, ens__ctl_exiting, ens__ctl_event,

@@ -51,6 +51,10 @@ static const struct err_entry err_table[] = {
      "no member of the convention can run the actor (its requirements or capability check "
      "hold nowhere, or the members that fit do not have its type registered; the journal "
      "lists each member's reason)"},
+    {ENS_EAUTH, "ENS_EAUTH",
+     "the convention's NATS server refused this system: wrong credentials, no permission, or "
+     "a TLS handshake that failed (an untrusted or mismatched server certificate); ens_errmsg "
+     "gives NATS's reason"},
 };
 
 static const struct err_entry *err_find(int err)

@@ -43,6 +43,7 @@ enum ens_error {
     ENS_ENOTJOURNAL = -1010,   /* the file is not an ensemble journal this build reads */
     ENS_EUNREACHABLE = -1011,  /* the convention's NATS servers cannot be reached now */
     ENS_ENOPLACE = -1012,      /* no member of the convention can run the actor */
+    ENS_EAUTH = -1013,         /* the convention's NATS servers refused the credentials or TLS */
 };
 
 /* A static English sentence describing err; never NULL. Unknown codes give
@@ -57,7 +58,8 @@ ENS_API const char *ens_err_name(int err);
  * "" when it said nothing more. Only the calls whose documentation names
  * ens_errmsg set it (a synchronous spawn whose init failed or timed out:
  * ens_spawn, ens_spawn_flags, ens_name_spawn from outside,
- * ens_supervisor_spawn, which names the child that failed); each of them
+ * ens_supervisor_spawn, which names the child that failed; ens_system_start
+ * refused by the convention's servers with ENS_EAUTH: NATS's reason); each of them
  * clears it when it starts, so read it right after the call, on the same
  * thread. Never NULL; the text is the thread's own (a per-thread buffer,
  * overwritten by the next such call) and at most 511 bytes. */

@@ -100,10 +100,14 @@ typedef enum ens_base {
  * ens_system_start returns once the system has joined: its record is in
  * the members bucket (a system started next sees it) and its admin knows
  * the members it found (a spawn placed at once sees them). When it cannot
- * join within call_timeout_ms (the servers do not answer, or refuse the
- * credentials) it returns all the same, with a log line: the gateway logs
- * the reason and tries again (a message for another system meanwhile
- * becomes a dead letter). */
+ * join within call_timeout_ms because the servers do not answer, it returns
+ * all the same, with a log line: the gateway logs the reason and tries
+ * again (a message for another system meanwhile becomes a dead letter).
+ * A server that answers and refuses the system (wrong user, password,
+ * token, nkey or credentials file; a TLS handshake that fails: a server
+ * certificate not signed by tls_ca or whose name does not match the
+ * server's address) makes ens_system_start fail with ENS_EAUTH, NATS's
+ * reason in ens_errmsg(), and the system ended (no process of it left). */
 typedef struct ens_convention_opts {
     const char *servers;         /* "nats://h1:4222,nats://h2:4222", or NULL: no convention */
     const char *name;            /* the convention's name, [A-Za-z0-9_-]{1,64} */
@@ -230,7 +234,9 @@ typedef struct ens_system ens_system;
  * the failure journal cannot be opened: ENS_EIO (directory or file cannot be created or
  * written), ENS_ENOTJOURNAL (the file is not a journal), ENS_EINVAL (empty path) - the reason is
  * logged, ENS_ENOTSUP (a persistent inproc system; convention options on the inproc base, logged),
- * ENS_EINVAL (convention options refused by the rules of ens_convention_opts, logged), ENS_EIO /
+ * ENS_EINVAL (convention options refused by the rules of ens_convention_opts, logged), ENS_EAUTH
+ * (the convention's NATS server refused the credentials or the TLS handshake: ens_errmsg() has
+ * NATS's reason; the system was ended), ENS_EIO /
  * ENS_EAGAIN (the admin could not be forked), ENS_ENOMEM. Process base: the caller's stdio buffers
  * should be flushed first (fork copies them). */
 ENS_API int ens_system_start(const ens_system_opts *o, ens_system **out);

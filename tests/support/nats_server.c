@@ -165,6 +165,9 @@ static pid_t spawn_server(const char *prog, const test_nats *n)
         execl(prog, prog, "-js", "-a", "127.0.0.1", "-p", port, "-sd", store, "-l", log,
               "--server_name", n->name, "--cluster_name", "ens-test", "--cluster", cluster,
               "--routes", n->routes, (char *)NULL);
+    } else if (n->conf[0] != '\0') {
+        execl(prog, prog, "-c", n->conf, "-js", "-a", "127.0.0.1", "-p", port, "-sd", store, "-l",
+              log, (char *)NULL);
     } else {
         execl(prog, prog, "-js", "-a", "127.0.0.1", "-p", port, "-sd", store, "-l", log,
               (char *)NULL);
@@ -172,7 +175,14 @@ static pid_t spawn_server(const char *prog, const test_nats *n)
     _exit(127);
 }
 
+static int start_in(test_nats *n, const char *prog, int wait_ms);
+
 int test_nats_start(test_nats *n, int wait_ms)
+{
+    return test_nats_start_with(n, NULL, wait_ms);
+}
+
+int test_nats_start_with(test_nats *n, const char *config, int wait_ms)
 {
     memset(n, 0, sizeof(*n));
     const char *prog = test_nats_program();
@@ -186,6 +196,25 @@ int test_nats_start(test_nats *n, int wait_ms)
         n->dir[0] = '\0';
         return -1;
     }
+    if (config != NULL) {
+        snprintf(n->conf, sizeof(n->conf), "%s/server.conf", n->dir);
+        FILE *f = fopen(n->conf, "w");
+        bool written = f != NULL && fputs(config, f) >= 0;
+        if (f != NULL && fclose(f) != 0)
+            written = false;
+        if (!written) {
+            fprintf(stderr, "nats-server: the configuration was not written: %s\n",
+                    strerror(errno));
+            remove_dir(n->dir);
+            n->dir[0] = '\0';
+            return -1;
+        }
+    }
+    return start_in(n, prog, wait_ms);
+}
+
+static int start_in(test_nats *n, const char *prog, int wait_ms)
+{
     test_deadline d = test_deadline_in(wait_ms);
     while (!test_deadline_passed(d)) {
         n->port = free_port();

@@ -12,10 +12,11 @@
 #include <sys/types.h>
 
 typedef struct test_nats {
-    pid_t pid;    /* the server (0: not running) */
-    int port;     /* its client port on 127.0.0.1 */
-    char dir[64]; /* its scratch directory (store and log) */
-    char url[64]; /* "nats://127.0.0.1:PORT" */
+    pid_t pid;     /* the server (0: not running) */
+    int port;      /* its client port on 127.0.0.1 */
+    char dir[64];  /* its scratch directory (store and log) */
+    char url[64];  /* "nats://127.0.0.1:PORT" */
+    char conf[96]; /* its configuration file ("": none, flags only) */
     /* In a cluster (test_nats_start_cluster), else 0 and "": */
     int cluster_port; /* its route port on 127.0.0.1 */
     char name[16];    /* its server name */
@@ -43,6 +44,14 @@ int test_nats_start_cluster(test_nats *n, size_t count, int wait_ms);
 /* The client URLs of the count servers of n, comma-separated, starting
  * with server `first` (a static buffer). */
 const char *test_nats_cluster_urls(const test_nats *n, size_t count, size_t first);
+
+/* The same with a configuration file holding `config` (nats-server's
+ * syntax: authorization, tls, accounts...), written into the server's
+ * scratch directory; the flags of test_nats_start (address, port, store,
+ * log, JetStream) are given too and win over the file. Returns 0 or -1
+ * as test_nats_start (a configuration nats-server refuses: it exits, and
+ * the deadline passes). */
+int test_nats_start_with(test_nats *n, const char *config, int wait_ms);
 
 /* SIGKILL the server by pid, reap it, remove its directory. Safe to call
  * twice and on a server that never started. */

@@ -442,6 +442,14 @@ void ens__admin_conv_update(arec *r, const ens_msg *m);
 /* A new gateway was forked: the members it reports replace the old view. */
 void ens__admin_conv_gateway_new(void);
 
+/* The gateway was refused by the convention's NATS server (status
+ * ENS_EAUTH, why: NATS's reason, borrowed): every program waiting for
+ * ens.ctl.Joined, and every one that asks later, gets the refusal (an
+ * ens.ctl.InitFailed with the reason, then the ack with the status), and
+ * the gateway is not started again. */
+void ens__admin_conv_refused(int status, const char *why);
+bool ens__admin_conv_is_refused(void);
+
 /* ens.ctl.Joined from r: acknowledged once the first view of the members
  * is complete (at once without a convention, or when it is already). */
 void ens__admin_do_joined(arec *r, const ens_msg *m);

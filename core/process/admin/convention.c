@@ -51,6 +51,8 @@ static struct {
         uint64_t corr;
     } joined[JOINED_WAIT_MAX];
     size_t n_joined;
+    int refused;           /* ENS_EAUTH once NATS refused the gateway, else 0 */
+    char refused_why[256]; /* NATS's reason */
 } conv;
 
 static void joined_ack(ens_addr who, uint32_t inc, uint64_t corr, int status)
@@ -58,12 +60,36 @@ static void joined_ack(ens_addr who, uint32_t inc, uint64_t corr, int status)
     arec *r = ens__admin_by_addr(who);
     if (r == NULL || r->incarnation != inc || r->ctl < 0)
         return;
+    if (status == conv.refused && status < 0) { /* the reason first, for ens_errmsg */
+        ens__ctl_why_v why = {status, conv.refused_why};
+        ens__admin_ctl_out(r, who, &ens__ctl_initfailed, &why, corr, -1, false);
+    }
     ens__ctl_status_v ack = {who, status};
     ens__admin_ctl_out(r, who, &ens__ctl_ack, &ack, corr, -1, false);
 }
 
+void ens__admin_conv_refused(int status, const char *why)
+{
+    conv.refused = status;
+    snprintf(conv.refused_why, sizeof(conv.refused_why), "%s", why);
+    ens__log(admin_state.sys, NULL, ENS_LOG_ERROR, "the convention %s refused this system: %s",
+             admin_state.sys->opts.convention.name, why);
+    for (size_t i = 0; i < conv.n_joined; i++)
+        joined_ack(conv.joined[i].who, conv.joined[i].inc, conv.joined[i].corr, status);
+    conv.n_joined = 0;
+}
+
+bool ens__admin_conv_is_refused(void)
+{
+    return conv.refused != 0;
+}
+
 void ens__admin_do_joined(arec *r, const ens_msg *m)
 {
+    if (conv.refused != 0) {
+        joined_ack(r->addr, r->incarnation, m->hdr.corr, conv.refused);
+        return;
+    }
     if (!ens__admin_wide() || conv.view) {
         joined_ack(r->addr, r->incarnation, m->hdr.corr, 0);
         return;

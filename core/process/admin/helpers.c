@@ -414,6 +414,10 @@ void ens__admin_zygote_exited(int wstatus)
     int rc = 0;
     if (admin_state.shutting_down) {
         /* nothing more to start */
+    } else if (ens__admin_conv_is_refused()) {
+        snprintf(then, sizeof(then),
+                 "the convention's NATS server refused this system: not started again, "
+                 "messages to other systems become dead letters");
     } else if (!restart_allowed(admin_state.zrestarts, &admin_state.n_zrestarts, ZYGOTE_RESTART_MAX,
                                 ZYGOTE_RESTART_WINDOW_MS, now)) {
         snprintf(then, sizeof(then),
@@ -454,10 +458,11 @@ static int gateway_fork(void)
     ens__admin_rec_index(r);
     pid_t pid = 0;
     int ctl = -1, tx = -1, ready = 0;
+    char why[256];
     /* It starts with the capabilities as they are now, changed at run time
      * or not: its record never shows older ones. */
     int rc = ens__gateway_start(s, admin_state.pid, r->addr, ens__admin_own_caps(),
-                                s->opts.call_timeout_ms, &pid, &ctl, &tx, &ready);
+                                s->opts.call_timeout_ms, &pid, &ctl, &tx, &ready, why, sizeof(why));
     if (rc < 0) {
         ens__admin_rec_free(r);
         return rc;
@@ -473,6 +478,8 @@ static int gateway_fork(void)
         ens__log(s, NULL, ENS_LOG_WARN,
                  "the gateway is not connected to NATS yet: messages to other systems become "
                  "dead letters until it is");
+    else if (ready == ENS_EAUTH)
+        ens__admin_conv_refused(ready, why);
     else if (ready < 0)
         ens__log(s, NULL, ENS_LOG_ERROR, "the gateway could not start: %s", ens_strerror(ready));
     return 0;
@@ -535,6 +542,10 @@ void ens__admin_gateway_exited(int wstatus)
     int rc = 0;
     if (admin_state.shutting_down) {
         /* nothing more to start */
+    } else if (ens__admin_conv_is_refused()) {
+        snprintf(then, sizeof(then),
+                 "the convention's NATS server refused this system: not started again, "
+                 "messages to other systems become dead letters");
     } else if (!restart_allowed(admin_state.grestarts, &admin_state.n_grestarts,
                                 GATEWAY_RESTART_MAX, GATEWAY_RESTART_WINDOW_MS, now)) {
         snprintf(then, sizeof(then),

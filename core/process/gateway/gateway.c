@@ -21,6 +21,7 @@
 
 #include "core/process/gateway/gateway.h"
 #include "core/process/gateway/gateway_batch.h"
+#include "core/process/gateway/gateway_inbound.h"
 #include "core/process/gateway/gateway_journal.h"
 #include "core/process/gateway/gateway_members.h"
 #include "core/process/gateway/gateway_names.h"
@@ -88,6 +89,7 @@ static struct {
     size_t n_gone, cap_gone;
     ens_addr *lost; /* remote children reported NOCONNECTION, oldest first */
     size_t n_lost, cap_lost;
+    ens_gw_refusals refusals; /* what came from NATS and was refused */
 } gw;
 
 static uint32_t node_wait_ms(void)
@@ -161,36 +163,47 @@ static bool lost_take(ens_addr child)
     return false;
 }
 
-/* A frame from NATS: refused, or queued to its local receiver (0), or
- * ENS_EFULL: the receiver's queue is full, nothing was taken. */
-static int inbound(const uint8_t *data, size_t len)
+/* The held-back refusals of an ended window: one summary row and line. */
+static void refusals_tell(bool all)
+{
+    uint64_t held = ens__gw_refusal_flush(&gw.refusals, ens__now_ms(), all);
+    if (held == 0)
+        return;
+    char why[400];
+    snprintf(why, sizeof(why),
+             "%" PRIu64 " more messages from NATS refused within %d ms (rows held back), %" PRIu64
+             " since the gateway started; the last: %s",
+             held, ENS_GW_REFUSAL_WINDOW_MS, gw.refusals.total, gw.refusals.last);
+    refused(NULL, 0, ENS_EBADFRAME, "%s", why);
+    ens__log(gw.s, NULL, ENS_LOG_WARN, "gateway: %s", why);
+}
+
+/* Something from NATS refused: counted, and a BADFRAME row and a log line
+ * within the limits of gateway_inbound.h. */
+static void refused_nats(const uint8_t *data, size_t len, int err, const char *why)
+{
+    refusals_tell(false);
+    int say = ens__gw_refusal_note(&gw.refusals, ens__now_ms(), why);
+    if (say >= 1)
+        refused(data, len, err, "%s", why);
+    if (say == 2)
+        ens__log(gw.s, NULL, ENS_LOG_WARN,
+                 "gateway: %s (%" PRIu64 " refused since the gateway started; more within %d ms "
+                 "are counted, not logged)",
+                 why, gw.refusals.total, ENS_GW_REFUSAL_WINDOW_MS);
+}
+
+/* A frame from NATS published by node `from`: refused, or queued to its
+ * local receiver (0), or ENS_EFULL: the receiver's queue is full, nothing
+ * was taken. */
+static int inbound(const uint8_t *data, size_t len, uint32_t from)
 {
     ens_frame_hdr h;
-    int err = ens__frame_hdr_read(data, len, gw.s->opts.max_frame_bytes, &h);
+    char why[256];
+    ens_gw_origin o = {gw.self.node, from, gw.s->opts.max_frame_bytes};
+    int err = ens__gw_frame_check(data, len, &o, &h, why, sizeof(why));
     if (err < 0) {
-        refused(data, len, err,
-                "a message from NATS that is not a frame this system takes (%zu "
-                "bytes)",
-                len);
-        return 0;
-    }
-    if (h.flags & ENS_FRAME_FRAGMENT) {
-        refused(data, len, ENS_EBADFRAME, "a piece of a frame from NATS: only whole frames cross");
-        return 0;
-    }
-    if (h.target.node != gw.self.node) {
-        refused(data, len, ENS_EBADFRAME,
-                "a frame from NATS for node %" PRIu32 " on the subject of node %" PRIu32,
-                h.target.node, gw.self.node);
-        return 0;
-    }
-    /* A frame from another system names a sender of its own, except one
-     * forwarded back here (ens_forward keeps the original sender, as a
-     * local forward does). */
-    if (!ens_addr_is_none(h.sender) && h.sender.node == gw.self.node &&
-        !(h.flags & ENS_FRAME_FORWARDED)) {
-        refused(data, len, ENS_EBADFRAME,
-                "a frame from NATS that names a sender of this system: refused");
+        refused_nats(data, len, err, why);
         return 0;
     }
     /* A child's end: its parent heard of it already when its node was
@@ -227,14 +240,14 @@ static int64_t held_max_ms(void)
 }
 
 /* Deliver a frame, or keep it (false) while its receiver's queue is full. */
-static bool deliver(const uint8_t *frame, size_t len)
+static bool deliver(const uint8_t *frame, size_t len, uint32_t from)
 {
-    if (inbound(frame, len) == 0) {
+    if (inbound(frame, len, from) == 0) {
         gw.held_since = ens__now_ms();
         return true;
     }
     ens__tx_flush_all(&gw.tx); /* the receiver may have read meanwhile */
-    if (inbound(frame, len) == 0) {
+    if (inbound(frame, len, from) == 0) {
         gw.held_since = ens__now_ms();
         return true;
     }
@@ -250,11 +263,12 @@ static bool deliver(const uint8_t *frame, size_t len)
 static bool deliver_message(const ens_gw_in *in)
 {
     if (!ens__gw_batch_is(in->data, in->len))
-        return deliver(in->data, in->len);
+        return deliver(in->data, in->len, in->from);
     if (gw.held_off == 0) {
-        char why[160];
+        char why[160], text[200];
         if (ens__gw_batch_check(in->data, in->len, why, sizeof(why)) < 0) {
-            refused(in->data, in->len, ENS_EBADFRAME, "a batch from NATS refused: %s", why);
+            snprintf(text, sizeof(text), "a batch from NATS refused: %s", why);
+            refused_nats(in->data, in->len, ENS_EBADFRAME, text);
             return true;
         }
         gw.held_off = ENS_GW_BATCH_HEAD;
@@ -262,7 +276,7 @@ static bool deliver_message(const ens_gw_in *in)
     const uint8_t *frame = NULL;
     size_t len = 0, at = gw.held_off;
     while (ens__gw_batch_next(in->data, in->len, &at, &frame, &len)) {
-        if (!deliver(frame, len))
+        if (!deliver(frame, len, in->from))
             return false;
         gw.held_off = at;
     }
@@ -305,6 +319,7 @@ static void take_inbound(void)
         gw.held = next;
         gw.held_off = 0;
     }
+    refusals_tell(false);
     uint64_t dropped = ens__gw_nats_dropped(gw.nats);
     if (dropped > gw.dropped_told) {
         ens__log(gw.s, NULL, ENS_LOG_ERROR,
@@ -637,6 +652,7 @@ _Noreturn static void gateway_end(int status)
 {
     if (gw.nats != NULL)
         publish_gathered();
+    refusals_tell(true);
     /* Status 0: the system ends in order (the admin closed the channel):
      * the member leaves, so the others see "left". */
     ens__gw_members_stop(gw.members, status == 0, CLOSE_FLUSH_MS);
@@ -670,7 +686,11 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
     char why[256] = "";
     int rc = ens__gw_nats_open(s, self.node, gw.wake, s->opts.call_timeout_ms, &gw.nats, why,
                                sizeof(why));
-    if (rc < 0 && rc != ENS_EAGAIN)
+    if (rc == ENS_EAUTH) { /* NATS's reason goes with the refusal, for ens_errmsg */
+        ens__ctl_why_v refusal = {rc, why};
+        ens__ctl_send(ctl, self, &ens__ctl_initfailed, &refusal, 0, NULL, 0);
+        ens__log(s, NULL, ENS_LOG_ERROR, "gateway: %s", why);
+    } else if (rc < 0 && rc != ENS_EAGAIN)
         ens__log(s, NULL, ENS_LOG_ERROR, "gateway: cannot use the convention's options: %s", why);
     else if (rc == ENS_EAGAIN)
         ens__log(s, NULL, ENS_LOG_WARN, "gateway: %s", why);
@@ -725,6 +745,7 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
         if (k <= 0) {
             if (gw.held != NULL)
                 take_inbound();
+            refusals_tell(false);
             continue;
         }
         if (p[0].revents != 0 && !handle_ctl())
@@ -746,9 +767,12 @@ _Noreturn static void gateway_main(ens_system *s, ens_addr self, int ctl, int rx
 }
 
 int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, const char *caps,
-                       uint32_t wait_ms, pid_t *pid, int *ctl, int *tx, int *ready)
+                       uint32_t wait_ms, pid_t *pid, int *ctl, int *tx, int *ready, char *why,
+                       size_t why_len)
 {
     *pid = 0;
+    if (why_len > 0)
+        why[0] = '\0';
     *ctl = *tx = -1;
     *ready = ENS_EAGAIN;
     int ch[2], conn[2];
@@ -804,10 +828,15 @@ int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, const char *ca
         ens_msg *m = NULL;
         int nfds = 0;
         int rc = ens__ctl_recv(ch[0], &m, NULL, &nfds);
+        bool refusal = rc == 1 && m->hdr.type_id == ens__ctl_initfailed.id;
+        if (refusal && why_len > 0) {
+            const ens__ctl_why_v *v = m->value;
+            snprintf(why, why_len, "%s", v->reason != NULL ? v->reason : "");
+        }
         if (rc == 1 && m->hdr.type_id == ens__ctl_ack.id)
             *ready = ((const ens__ctl_status_v *)m->value)->status;
         ens_msg_free(m);
-        if (rc != 0)
+        if (rc != 0 && !refusal)
             break;
     }
     return 0;

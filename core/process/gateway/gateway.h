@@ -40,11 +40,14 @@
  * of the admin's memory), which its member record holds. Then wait up to wait_ms for it to say
  * whether it is connected and subscribed: *ready is 0, or ENS_EAGAIN when it
  * is not connected yet (it goes on trying; it logged why), or the error it
- * ended with. On success *pid is the gateway, *ctl the admin's end of its
+ * ended with: ENS_EAUTH when the NATS server refused its credentials or the
+ * TLS handshake (why, why_len bytes, then holds NATS's reason; the gateway
+ * ends). On success *pid is the gateway, *ctl the admin's end of its
  * control channel and *tx the sending end of the admin's connection to it
  * (both non-blocking, owned by the caller). Errors: ENS_EIO (no
  * socketpair), ENS_EAGAIN / ENS_ENOMEM (fork). */
 int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, const char *caps,
-                       uint32_t wait_ms, pid_t *pid, int *ctl, int *tx, int *ready);
+                       uint32_t wait_ms, pid_t *pid, int *ctl, int *tx, int *ready, char *why,
+                       size_t why_len);
 
 #endif

@@ -1,8 +1,12 @@
 /*
  * core/process/gateway/gateway_nats.c - the gateway's NATS connection
  * (gateway_nats.h). Subjects, for convention C:
- *   ens.C.n.NODE     frames for the system whose node is NODE, each NATS
- *                    message one whole frame (64-byte header + payload);
+ *   ens.C.n.NODE.FROM  frames for the system whose node is NODE, published
+ *                    by the system whose node is FROM, each NATS message one
+ *                    whole frame (64-byte header + payload) or a batch of
+ *                    them (gateway_batch.h); the receiver subscribes to
+ *                    ens.C.n.NODE.* and refuses a frame whose sender is not
+ *                    on FROM (gateway_inbound.h);
  *   ens.C.ping.NODE  answered (an empty reply) by that system's gateway:
  *                    how a gateway learns that a node exists before it
  *                    publishes to it. NATS answers a request nobody
@@ -23,6 +27,7 @@
 
 #include <nats/nats.h>
 
+#include "core/process/gateway/gateway_inbound.h"
 #include "core/process/gateway/gateway_nats.h"
 #include "ensemble/convention.h"
 #include "ensemble/error.h"
@@ -64,6 +69,7 @@ static void on_frame(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
         in = malloc(sizeof(*in) + len);
     if (in != NULL) {
         in->next = NULL;
+        in->from = ens__gw_subject_from(natsMsg_GetSubject(msg));
         in->len = len;
         if (len > 0)
             memcpy(in->data, natsMsg_GetData(msg), len);
@@ -169,8 +175,6 @@ static int set_options(ens_gw_nats *g, char *why, size_t why_len)
         st = natsOptions_SetNoRandomize(g->opts, true);
     if (st == NATS_OK)
         st = natsOptions_SetReconnectBufSize(g->opts, ENS_GW_RECONNECT_BUF);
-    if (st == NATS_OK)
-        st = natsOptions_SetRetryOnFailedConnect(g->opts, true, NULL, NULL);
     if (st == NATS_OK && c->user != NULL && (step = "user and password") != NULL)
         st = natsOptions_SetUserInfo(g->opts, c->user, c->password);
     if (st == NATS_OK && c->token != NULL && (step = "token") != NULL)
@@ -191,6 +195,27 @@ static int set_options(ens_gw_nats *g, char *why, size_t why_len)
         return st == NATS_NO_MEMORY ? ENS_ENOMEM : ENS_EINVAL;
     }
     return 0;
+}
+
+/* The statuses of a server that was reached and refused this system: its
+ * credentials (user and password, token, nkey, JWT) or its permissions, or
+ * a TLS handshake that failed (a certificate not signed by tls_ca, a name
+ * that does not match the server's address, TLS wanted on one side only). */
+static bool refused_status(natsStatus st)
+{
+    return st == NATS_NOT_PERMITTED || st == NATS_CONNECTION_AUTH_FAILED || st == NATS_SSL_ERROR ||
+           st == NATS_SECURE_CONNECTION_WANTED || st == NATS_SECURE_CONNECTION_REQUIRED;
+}
+
+/* libnats's last error without the "(conn.c:1905): " of where it was set. */
+static const char *reason_of(const char *text)
+{
+    if (text[0] == '(') {
+        const char *end = strstr(text, "): ");
+        if (end != NULL)
+            return end + 3;
+    }
+    return text;
 }
 
 static void gw_free(ens_gw_nats *g)
@@ -228,7 +253,24 @@ int ens__gw_nats_open(ens_system *s, uint32_t node, int wake_fd, uint32_t wait_m
         gw_free(g);
         return rc;
     }
+    /* A first try of every server once, without retrying: a server that
+     * answers and refuses is told apart from none answering. */
     natsStatus st = natsConnection_Connect(&g->conn, g->opts);
+    if (st != NATS_OK && !refused_status(st)) {
+        /* None answered: libnats keeps trying (and buffers meanwhile). */
+        st = natsOptions_SetRetryOnFailedConnect(g->opts, true, NULL, NULL);
+        if (st == NATS_OK)
+            st = natsConnection_Connect(&g->conn, g->opts);
+    }
+    if (refused_status(st)) {
+        /* A server that answered and refused this system: trying again
+         * with the same credentials or certificates cannot help. */
+        const char *text = nats_GetLastError(NULL);
+        snprintf(why, why_len, "NATS refused the connection (%s): %s", natsStatus_GetText(st),
+                 reason_of(text != NULL ? text : ""));
+        gw_free(g);
+        return ENS_EAUTH;
+    }
     if (st != NATS_OK && st != NATS_NOT_YET_CONNECTED) {
         snprintf(why, why_len, "NATS connect: %s", natsStatus_GetText(st));
         gw_free(g);
@@ -236,6 +278,7 @@ int ens__gw_nats_open(ens_system *s, uint32_t node, int wake_fd, uint32_t wait_m
     }
     char subj[SUBJECT_MAX];
     subject_of(subj, sizeof(subj), s, "n", node);
+    strcat(subj, ".*"); /* any publishing node: which one is checked per frame */
     natsStatus sub = natsConnection_Subscribe(&g->frames, g->conn, subj, on_frame, g);
     subject_of(subj, sizeof(subj), s, "ping", node);
     if (sub == NATS_OK)
@@ -254,6 +297,18 @@ int ens__gw_nats_open(ens_system *s, uint32_t node, int wake_fd, uint32_t wait_m
         return ENS_EAGAIN;
     }
     st = natsConnection_FlushTimeout(g->conn, wait_ms > 0 ? wait_ms : 1);
+    /* The server answers a subscription this user may not make with a
+     * permissions violation before the flush's answer: the user is not
+     * allowed to be a member of this convention. */
+    const char *text = NULL;
+    if (natsConnection_GetLastError(g->conn, &text) == NATS_NOT_PERMITTED) {
+        snprintf(why, why_len, "NATS refused this user the convention's subjects: %s",
+                 text != NULL ? reason_of(text) : "permissions violation");
+        *out = NULL;
+        natsConnection_Close(g->conn);
+        gw_free(g);
+        return ENS_EAUTH;
+    }
     if (st != NATS_OK) {
         snprintf(why, why_len, "NATS flush: %s", natsStatus_GetText(st));
         return ENS_EAGAIN;
@@ -331,7 +386,8 @@ int ens__gw_nats_publish(ens_gw_nats *g, uint32_t node, const uint8_t *frame, si
         return ENS_EMSGSIZE;
     }
     char subj[SUBJECT_MAX];
-    subject_of(subj, sizeof(subj), g->sys, "n", node);
+    snprintf(subj, sizeof(subj), "ens.%s.n.%" PRIu32 ".%" PRIu32, g->sys->opts.convention.name,
+             node, g->node);
     natsStatus st = natsConnection_Publish(g->conn, subj, frame, (int)len);
     if (st == NATS_INSUFFICIENT_BUFFER) {
         *why = "the NATS connection is down and its reconnect buffer is full";

@@ -37,6 +37,7 @@
 /* One inbound NATS message (its data is a frame, or garbage). */
 typedef struct ens_gw_in {
     struct ens_gw_in *next;
+    uint32_t from; /* the publishing node its subject names (0: none readable) */
     size_t len;
     uint8_t data[];
 } ens_gw_in;
@@ -53,8 +54,10 @@ uint32_t ens__gw_down_after_ms(const ens_convention_opts *c);
  * wait_ms for the server to have both. wake_fd (an eventfd, borrowed) is
  * written when inbound messages wait. Returns 0 (connected and subscribed),
  * ENS_EAGAIN (not connected yet: libnats keeps trying, the subscriptions
- * take effect once it connects; *g is set), or ENS_EINVAL / ENS_ENOMEM /
- * ENS_EIO (the options could not be used: *g NULL); why gets a reason. */
+ * take effect once it connects; *g is set), ENS_EAUTH (a server answered
+ * and refused the credentials or the TLS handshake: *g NULL, why has NATS's
+ * reason), or ENS_EINVAL / ENS_ENOMEM / ENS_EIO (the options could not be
+ * used: *g NULL); why gets a reason. */
 int ens__gw_nats_open(ens_system *s, uint32_t node, int wake_fd, uint32_t wait_ms, ens_gw_nats **g,
                       char *why, size_t why_len);
 
@@ -71,7 +74,8 @@ uint64_t ens__gw_nats_dropped(ens_gw_nats *g);
  * wait_ms). Blocks the caller up to wait_ms for a node not known yet. */
 int ens__gw_nats_node_known(ens_gw_nats *g, uint32_t node, uint32_t wait_ms, const char **why);
 
-/* Publish frame[0..len) (borrowed) to node's subject. 0, or an error with
+/* Publish frame[0..len) (borrowed) to node's subject (which names this
+ * system's node as the publisher). 0, or an error with
  * *why: ENS_EMSGSIZE (larger than the server's max_payload), ENS_EIO (the
  * connection is closed, the reconnect buffer is full, or libnats refused
  * it otherwise). */

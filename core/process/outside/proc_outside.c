@@ -690,25 +690,32 @@ static void outside_attach(ens_system *s, outside *o, int ctl)
 /* In a convention, ens_system_start returns once the system has joined:
  * its record is in the members bucket (a system started next finds it) and
  * its admin knows the members (a placement right away sees them). Not
- * joined within call_timeout_ms (the servers do not answer, or refuse the
- * credentials): the start goes on, the gateway keeps trying, and the log
- * says so. */
-static void wait_joined(ens_system *s)
+ * joined within call_timeout_ms (the servers do not answer): the start goes
+ * on, the gateway keeps trying, and the log says so (0). A server that
+ * refused the credentials or the TLS handshake: ENS_EAUTH with NATS's
+ * reason in ens_errmsg (the caller ends the system). */
+static int wait_joined(ens_system *s)
 {
     outside *o = base_of(s);
     o->spawn_corr = ++s->next_corr;
     o->spawn_done = false;
+    o->spawn_why[0] = '\0';
     ens__ctl_flag_v v = {0, 0};
     int rc = ens__ctl_send(o->ctl, s->outside.self, &ens__ctl_joined, &v, o->spawn_corr, NULL, 0);
     if (rc >= 0)
         rc = run_until(s, spawn_done, s->opts.call_timeout_ms);
     if (rc >= 0)
         rc = o->spawn_reply.status;
+    if (rc == ENS_EAUTH) {
+        ens__errmsg_set("%s", o->spawn_why[0] != '\0' ? o->spawn_why : ens_strerror(rc));
+        return rc;
+    }
     if (rc < 0)
         ens__log(s, NULL, ENS_LOG_WARN,
                  "the convention %s was not joined within call_timeout_ms (%s): the system runs "
                  "and its gateway goes on trying",
                  s->opts.convention.name, ens_strerror(rc));
+    return 0;
 }
 
 int ens__process_start(ens_system *s)
@@ -795,8 +802,15 @@ int ens__process_start(ens_system *s)
         return ENS_ENOMEM;
     }
     outside_attach(s, o, o->ctl);
-    if (s->opts.convention.servers != NULL)
-        wait_joined(s);
+    if (s->opts.convention.servers != NULL) {
+        ens__errmsg_clear();
+        rc = wait_joined(s);
+        if (rc < 0) { /* refused: nothing of the system is left running */
+            po_close(s, s->opts.call_timeout_ms, true);
+            s->base = NULL;
+            return rc;
+        }
+    }
     return 0;
 }
 
