@@ -104,7 +104,8 @@ typedef enum ens_base {
  * the reason and tries again (a message for another system meanwhile
  * becomes a dead letter). */
 typedef struct ens_convention_opts {
-    const char *servers;         /* "nats://h1:4222,nats://h2:4222", or NULL: no convention */
+    const char *servers;         /* "nats://h1:4222,nats://h2:4222", or NULL: no convention;
+                                    tried in this order (the first: this host's own) */
     const char *name;            /* the convention's name, [A-Za-z0-9_-]{1,64} */
     const char *user, *password; /* NATS user and password, or NULL */
     const char *token;           /* NATS authentication token, or NULL */
