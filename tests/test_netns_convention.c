@@ -35,6 +35,8 @@
 
 #include <cmocka.h>
 
+#include <nats/nats.h>
+
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
 #include "support/netns.h"
@@ -171,7 +173,6 @@ static int ask_text(ens_system *sys, const char *to, char *reply, size_t len)
  * "refused <code> <why>". */
 static int serve(ens_system *sys, int host, const char *cmd, char *reply, size_t len)
 {
-    (void)host;
     ens_ctx *ctx = ens_system_ctx(sys);
     ens_addr a = ENS_ADDR_NONE;
     int rc;
@@ -199,6 +200,24 @@ static int serve(ens_system *sys, int host, const char *cmd, char *reply, size_t
             return 0;
         }
         ens_addr_format(a, reply, len);
+        return 0;
+    }
+    if (strncmp(cmd, "leader-of ", 10) == 0) {
+        /* "server=J": the server (0-2) leading that JetStream stream. */
+        natsConnection *nc = NULL;
+        jsCtx *js = NULL;
+        jsStreamInfo *si = NULL;
+        int j = -1;
+        if (natsConnection_ConnectTo(&nc, cluster.h[host].servers) == NATS_OK &&
+            natsConnection_JetStream(&js, nc, NULL) == NATS_OK &&
+            js_GetStreamInfo(&si, js, cmd + 10, NULL, NULL) == NATS_OK && si->Cluster != NULL &&
+            si->Cluster->Leader != NULL && si->Cluster->Leader[0] != '\0' &&
+            si->Cluster->Leader[1] == '\0')
+            j = si->Cluster->Leader[0] - 'a';
+        jsStreamInfo_Destroy(si);
+        jsCtx_Destroy(js);
+        natsConnection_Destroy(nc);
+        snprintf(reply, len, "server=%d", j);
         return 0;
     }
     if (strncmp(cmd, "children ", 9) == 0) {
@@ -389,6 +408,9 @@ static void test_server_killed_gateway_goes_on_without_false_down(void **state)
      * the client's shuffle of the list chose another. */
     long long on = test_cluster_field(call(B, "server-of"), "server");
     assert_true(on >= 0 && on < TEST_CLUSTER_HOSTS);
+    char members_stream[96];
+    snprintf(members_stream, sizeof(members_stream), "KV_ens-%s-members", cluster.conv);
+    long long leader = test_cluster_field(call(A, "leader-of %s", members_stream), "server");
     int64_t t0 = now_ms();
     test_cluster_kill_server(&cluster, (int)on);
     /* B's gateway is on another server, and B answers across the
@@ -405,17 +427,19 @@ static void test_server_killed_gateway_goes_on_without_false_down(void **state)
             fail_msg("B's gateway is not on another server, or its Gpu did not answer: %s", where);
         test_nap_ms(100); /* a reconnection offers nothing to wait on */
     }
-    print_message("server %c (B's gateway was on it) killed: B on another server, answering "
-                  "again, after %lld ms\n",
-                  "abc"[on], (long long)(now_ms() - t0));
+    print_message("server %c (B's gateway was on it; the members bucket's leader: %c) killed: B "
+                  "on another server, answering again, after %lld ms\n",
+                  "abc"[on], leader >= 0 ? "abc"[leader] : '?', (long long)(now_ms() - t0));
     test_deadline window = test_deadline_in(6 * HEARTBEAT_MS + 1000);
     while (!test_deadline_passed(window)) {
         const char *la = call(A, "ask %s", rec_a) + told_a;
         if (strchr(la, 'U') != NULL)
-            fail_msg("A was told after B's server died: %s", la);
+            fail_msg("A was told after server %c died (the members bucket's leader: %c): %s",
+                     "abc"[on], leader >= 0 ? "abc"[leader] : '?', la);
         const char *lc = call(C, "ask %s", rec_c) + told_c;
         if (strchr(lc, 'U') != NULL)
-            fail_msg("C was told after B's server died: %s", lc);
+            fail_msg("C was told after server %c died (the members bucket's leader: %c): %s",
+                     "abc"[on], leader >= 0 ? "abc"[leader] : '?', lc);
         test_nap_ms(100); /* a window for a false down to show: nothing to wait on */
     }
 }
