@@ -9,6 +9,7 @@
  * Scenarios, in order (each leaves the cluster as the next needs it):
  *  - placement across hosts: a Gpu actor (needs gpu and role=main)
  *    spawned from A runs on B, in B's network namespace;
+ *  - `ens members` given the list of the three servers lists all three;
  *  - B's link cut without a word (namespaces: its veth down on the bridge
  *    side; loopback: its gateway stopped): A and C see B unreachable, B
  *    sees A and C unreachable (namespaces only: a stopped gateway sees
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +42,10 @@
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
 #include "support/netns.h"
+
+#ifndef ENS_TOOL_PATH
+#error "ENS_TOOL_PATH must name the built ens program (CMakeLists.txt sets it)"
+#endif
 
 #define A 0
 #define B 1
@@ -202,6 +208,38 @@ static int serve(ens_system *sys, int host, const char *cmd, char *reply, size_t
         ens_addr_format(a, reply, len);
         return 0;
     }
+    if (strcmp(cmd, "members") == 0) {
+        /* The output of `ens members` given the URL list of all three
+         * servers, as run on this host. */
+        int po[2];
+        if (pipe(po) != 0)
+            return ENS_EIO;
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(po[1], 1);
+            dup2(po[1], 2);
+            execl(ENS_TOOL_PATH, ENS_TOOL_PATH, "members", "--nats", cluster.h[host].servers,
+                  "--convention", cluster.conv, (char *)NULL);
+            _exit(127);
+        }
+        close(po[1]);
+        size_t got = 0;
+        for (ssize_t k; got + 1 < len && (k = read(po[0], reply + got, len - 1 - got)) != 0;)
+            if (k > 0)
+                got += (size_t)k;
+            else if (errno != EINTR)
+                break;
+        reply[got] = '\0';
+        close(po[0]);
+        int status = 0;
+        while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        size_t used = strlen(reply);
+        snprintf(reply + used, len - used, " exit=%d",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return 0;
+    }
     if (strncmp(cmd, "leader-of ", 10) == 0) {
         /* "server=J": the server (0-2) leading that JetStream stream. */
         natsConnection *nc = NULL;
@@ -311,7 +349,8 @@ static int cluster_setup(void **state)
 {
     (void)state;
     static const char *const caps[TEST_CLUSTER_HOSTS] = {NULL, "gpu=1\nrole=main", "gpu=1"};
-    if (test_cluster_start(&cluster, in_namespaces, caps, HEARTBEAT_MS, serve, TEST_WAIT_MS) != 0)
+    if (test_cluster_start(&cluster, in_namespaces, caps, HEARTBEAT_MS, serve, NULL,
+                           TEST_WAIT_MS) != 0)
         return -1;
     cluster_up = true;
     return 0;
@@ -350,6 +389,19 @@ static void test_placement_across_hosts(void **state)
     if (in_namespaces)
         assert_true(ns != (unsigned long long)pid_field(A, "netns"));
     print_message("a Gpu spawned from A runs on B: %s (%s)\n", gpu, where);
+}
+
+/* `ens members --nats URL,URL,URL` (each host's list, its own server
+ * first) lists the three systems live. */
+static void test_members_through_the_url_list(void **state)
+{
+    (void)state;
+    const char *out = call(C, "members");
+    assert_non_null(strstr(out, "exit=0"));
+    for (int i = 0; i < TEST_CLUSTER_HOSTS; i++)
+        if (strstr(out, cluster.h[i].system) == NULL)
+            fail_msg("ens members does not list %s: %s", cluster.h[i].system, out);
+    assert_null(strstr(out, "unreachable"));
 }
 
 static void test_link_cut_both_sides_see_unreachable_then_rejoin(void **state)
@@ -508,6 +560,7 @@ int main(int argc, char **argv)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_placement_across_hosts),
+        cmocka_unit_test(test_members_through_the_url_list),
         cmocka_unit_test_teardown(test_link_cut_both_sides_see_unreachable_then_rejoin, heal_b),
         cmocka_unit_test(test_server_killed_gateway_goes_on_without_false_down),
         cmocka_unit_test(test_supervisor_child_comes_back_on_another_host),

@@ -200,8 +200,8 @@ static pid_t spawn_server(test_cluster *cl, int i)
     snprintf(cluster, sizeof(cluster), "nats://%s:%d", h->addr, h->route_port);
     for (int j = 0; j < TEST_CLUSTER_HOSTS; j++) {
         size_t l = strlen(routes);
-        snprintf(routes + l, sizeof(routes) - l, "%snats://%s:%d", j > 0 ? "," : "",
-                 cl->h[j].addr, cl->h[j].route_port);
+        snprintf(routes + l, sizeof(routes) - l, "%snats://%s:%d", j > 0 ? "," : "", cl->h[j].addr,
+                 cl->h[j].route_port);
     }
     const char *prog = test_nats_program();
     fflush(NULL);
@@ -278,7 +278,8 @@ static int server_of(test_cluster *cl, const char *system)
     char key[96];
     snprintf(key, sizeof(key), "\"ensemble %s node", system);
     for (int j = 0; j < TEST_CLUSTER_HOSTS; j++)
-        if (cl->h[j].nats > 0 && http_get(cl->h[j].addr, cl->h[j].http_port, "/connz", buf, sizeof(buf)) &&
+        if (cl->h[j].nats > 0 &&
+            http_get(cl->h[j].addr, cl->h[j].http_port, "/connz", buf, sizeof(buf)) &&
             strstr(buf, key) != NULL)
             return j;
     return -1;
@@ -365,8 +366,8 @@ static void host_main(test_cluster *cl, int i, int cmd, int reply, int wait_ms)
     test_deadline d = test_deadline_in(wait_ms);
     while (!server_healthy(h->addr, h->http_port)) {
         if (test_deadline_passed(d)) {
-            snprintf(line, sizeof(line), "error server %s not healthy within %d ms",
-                     host_letter[i], wait_ms);
+            snprintf(line, sizeof(line), "error server %s not healthy within %d ms", host_letter[i],
+                     wait_ms);
             send_line(reply, line);
             _exit(1);
         }
@@ -374,7 +375,9 @@ static void host_main(test_cluster *cl, int i, int cmd, int reply, int wait_ms)
     }
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
     o.name = h->system;
-    o.journal_path = "";
+    char journal[160];
+    snprintf(journal, sizeof(journal), "%s/%s.db", cl->journal_dir, h->system);
+    o.journal_path = cl->journal_dir[0] != '\0' ? journal : "";
     o.log_path = "/dev/null";
     o.convention.servers = h->servers;
     o.convention.name = cl->conv;
@@ -571,7 +574,8 @@ void test_cluster_kill_server(test_cluster *cl, int i)
 }
 
 int test_cluster_start(test_cluster *cl, bool netns, const char *const caps[TEST_CLUSTER_HOSTS],
-                       uint32_t heartbeat_ms, test_cluster_serve_cb serve, int wait_ms)
+                       uint32_t heartbeat_ms, test_cluster_serve_cb serve, const char *journal_dir,
+                       int wait_ms)
 {
     memset(cl, 0, sizeof(*cl));
     for (int i = 0; i < TEST_CLUSTER_HOSTS; i++)
@@ -579,6 +583,8 @@ int test_cluster_start(test_cluster *cl, bool netns, const char *const caps[TEST
     cl->netns = netns;
     cl->heartbeat_ms = heartbeat_ms;
     cl->serve = serve;
+    if (journal_dir != NULL)
+        snprintf(cl->journal_dir, sizeof(cl->journal_dir), "%s", journal_dir);
     for (int i = 0; i < TEST_CLUSTER_HOSTS; i++)
         cl->caps[i] = caps != NULL ? caps[i] : NULL;
     snprintf(cl->conv, sizeof(cl->conv), "ns%d%s", (int)getpid(), netns ? "n" : "l");

@@ -71,6 +71,7 @@ typedef struct test_cluster {
     uint32_t heartbeat_ms;
     const char *caps[TEST_CLUSTER_HOSTS];
     test_cluster_serve_cb serve;
+    char journal_dir[64]; /* "" none; else system i journals to <dir>/<system>.db */
     test_cluster_host h[TEST_CLUSTER_HOSTS];
 } test_cluster;
 
@@ -81,10 +82,13 @@ bool test_cluster_netns_possible(char *why, size_t len);
 /* Make the hosts (namespaces if netns, else loopback), start the three
  * servers and wait until each says JetStream is ready, then start the three
  * systems (caps[i] the capabilities of system i, heartbeat_ms their
- * heartbeat), each joined before this returns. Returns 0, or -1 with a line
- * on stderr; whatever was set up is removed. */
+ * heartbeat), each joined before this returns. journal_dir: NULL, no
+ * journals; else each system journals to <journal_dir>/<its name>.db (the
+ * directory is the caller's). Returns 0, or -1 with a line on stderr;
+ * whatever was set up is removed. */
 int test_cluster_start(test_cluster *cl, bool netns, const char *const caps[TEST_CLUSTER_HOSTS],
-                       uint32_t heartbeat_ms, test_cluster_serve_cb serve, int wait_ms);
+                       uint32_t heartbeat_ms, test_cluster_serve_cb serve, const char *journal_dir,
+                       int wait_ms);
 
 /* Send cmd to host i and wait up to wait_ms for its answer. Returns 0, or
  * -1 (no host, it died, no answer in time: reply says which). */
