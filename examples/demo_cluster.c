@@ -195,9 +195,9 @@ static int host_of(uint32_t node)
 
 static uint32_t node_of(const char *addr_text)
 {
-    char text[ENS_ADDR_STRLEN];
+    char text[128];
     ens_addr a = ENS_ADDR_NONE;
-    if (sscanf(addr_text, "%63s", text) == 1 && ens_addr_parse(text, &a) == 0)
+    if (sscanf(addr_text, "%127s", text) == 1 && ens_addr_parse(text, &a) == 0)
         return a.node;
     return 0;
 }

@@ -501,9 +501,9 @@ static uint32_t child_node(const char *sup)
 {
     const char *r = call(A, "children %s", sup);
     const char *at = strstr(r, "child=");
-    char text[ENS_ADDR_STRLEN];
+    char text[128];
     ens_addr child = ENS_ADDR_NONE;
-    if (at != NULL && sscanf(at, "child=%63s", text) == 1 && ens_addr_parse(text, &child) == 0 &&
+    if (at != NULL && sscanf(at, "child=%127s", text) == 1 && ens_addr_parse(text, &child) == 0 &&
         test_cluster_field(r, "status") == ENS_SUP_CHILD_RUNNING)
         return child.node;
     return 0;
