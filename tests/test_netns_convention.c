@@ -240,19 +240,40 @@ static int serve(ens_system *sys, int host, const char *cmd, char *reply, size_t
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         return 0;
     }
-    if (strncmp(cmd, "leader-of ", 10) == 0) {
-        /* "server=J": the server (0-2) leading that JetStream stream. */
+    if (strncmp(cmd, "lead ", 5) == 0) {
+        /* "lead J STREAM": make server J (0-2) the leader of that JetStream
+         * stream, asking the leader to step down until J is chosen; answers
+         * "server=L", the leader at the end (-1: unknown). */
+        int want = cmd[5] - '0';
+        const char *stream = cmd + 7;
         natsConnection *nc = NULL;
         jsCtx *js = NULL;
-        jsStreamInfo *si = NULL;
         int j = -1;
         if (natsConnection_ConnectTo(&nc, cluster.h[host].servers) == NATS_OK &&
-            natsConnection_JetStream(&js, nc, NULL) == NATS_OK &&
-            js_GetStreamInfo(&si, js, cmd + 10, NULL, NULL) == NATS_OK && si->Cluster != NULL &&
-            si->Cluster->Leader != NULL && si->Cluster->Leader[0] != '\0' &&
-            si->Cluster->Leader[1] == '\0')
-            j = si->Cluster->Leader[0] - 'a';
-        jsStreamInfo_Destroy(si);
+            natsConnection_JetStream(&js, nc, NULL) == NATS_OK) {
+            test_deadline d = test_deadline_in(TEST_WAIT_MS);
+            int asked_of = -1;
+            while (!test_deadline_passed(d)) {
+                jsStreamInfo *si = NULL;
+                j = -1;
+                if (js_GetStreamInfo(&si, js, stream, NULL, NULL) == NATS_OK &&
+                    si->Cluster != NULL && si->Cluster->Leader != NULL &&
+                    si->Cluster->Leader[0] != '\0' && si->Cluster->Leader[1] == '\0')
+                    j = si->Cluster->Leader[0] - 'a';
+                jsStreamInfo_Destroy(si);
+                if (j == want)
+                    break;
+                if (j >= 0 && j != asked_of) { /* a leader not yet asked: step down */
+                    char subject[160];
+                    natsMsg *r = NULL;
+                    snprintf(subject, sizeof(subject), "$JS.API.STREAM.LEADER.STEPDOWN.%s", stream);
+                    if (natsConnection_RequestString(&r, nc, subject, "", 5000) == NATS_OK)
+                        asked_of = j;
+                    natsMsg_Destroy(r);
+                }
+                test_nap_ms(100); /* an election offers nothing to wait on */
+            }
+        }
         jsCtx_Destroy(js);
         natsConnection_Destroy(nc);
         snprintf(reply, len, "server=%d", j);
@@ -462,7 +483,9 @@ static void test_server_killed_gateway_goes_on_without_false_down(void **state)
     assert_true(on >= 0 && on < TEST_CLUSTER_HOSTS);
     char members_stream[96];
     snprintf(members_stream, sizeof(members_stream), "KV_ens-%s-members", cluster.conv);
-    long long leader = test_cluster_field(call(A, "leader-of %s", members_stream), "server");
+    /* The hardest case: that server also leads the members bucket. */
+    long long leader = test_cluster_field(call(A, "lead %lld %s", on, members_stream), "server");
+    assert_int_equal(leader, on);
     int64_t t0 = now_ms();
     test_cluster_kill_server(&cluster, (int)on);
     /* B's gateway is on another server, and B answers across the
