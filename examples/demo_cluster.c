@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,8 +294,19 @@ static int demo(void)
     return 0;
 }
 
+/* Interrupted (^C, a closed pipe): leave through exit, whose handlers
+ * (tests/support/netns.c) stop the hosts, servers and namespaces. Not
+ * async-signal-safe, and good enough for a demo that mostly waits. */
+static void on_signal(int sig)
+{
+    exit(128 + sig);
+}
+
 int main(int argc, char **argv)
 {
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, on_signal);
     if (argc < 2) {
         fprintf(stderr, "usage: demo_cluster ENS (the built ens program)\n");
         return 2;

@@ -6,6 +6,7 @@
  * of the starting process (a forked host process never runs it).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -211,6 +213,9 @@ static pid_t spawn_server(test_cluster *cl, int i)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* A test killed outright (a ctest timeout) runs no atexit: its
+     * servers go with it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (cl->netns && enter_ns(h->ns) != 0)
         _exit(126);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -443,6 +448,7 @@ int test_cluster_start_host(test_cluster *cl, int i, int wait_ms)
     }
     if (pid == 0) {
         setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* as the servers: see spawn_server */
         close(cmd[1]);
         close(reply[0]);
         host_main(cl, i, cmd[0], reply[1], wait_ms);
@@ -513,9 +519,27 @@ long long test_cluster_field(const char *text, const char *key)
 
 /* ---- the network ---------------------------------------------------------- */
 
+/* Delete the namespaces "ens-PID-*" of test runs that were killed
+ * outright (PID no longer runs): their atexit never ran. */
+static void delete_stale_namespaces(void)
+{
+    DIR *d = opendir("/run/netns");
+    if (d == NULL)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        int pid = 0, end = 0;
+        if (sscanf(e->d_name, "ens-%d-%*[a-z]%n", &pid, &end) == 1 && end > 0 &&
+            e->d_name[end] == '\0' && pid > 0 && pid != (int)getpid() && kill(pid, 0) != 0 &&
+            errno == ESRCH)
+            run_ip(false, "netns del %s", e->d_name);
+    }
+    closedir(d);
+}
+
 static int make_namespaces(test_cluster *cl)
 {
     int pid = (int)getpid();
+    delete_stale_namespaces();
     snprintf(cl->bridge_ns, sizeof(cl->bridge_ns), "ens-%d-br", pid);
     if (run_ip(true, "netns add %s", cl->bridge_ns) != 0)
         return -1;
