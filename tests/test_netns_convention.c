@@ -443,6 +443,10 @@ static void test_link_cut_both_sides_see_unreachable_then_rejoin(void **state)
     wait_told(C, rec[C], 'U', b, 1);
     print_message("B cut: A and C saw it unreachable within %lld ms\n", (long long)(now_ms() - t0));
     if (in_namespaces) {
+        /* Silent both ways: no refusal, no unreachable, nothing. */
+        assert_string_equal(call(A, "probe %d", B), "silent");
+        assert_string_equal(call(B, "probe %d", A), "silent");
+        assert_string_equal(call(A, "probe %d", C), "connected");
         /* B lives on alone: its gateway hears nobody either. */
         wait_told(B, rec[B], 'U', ac, 2);
         print_message("B saw A and C unreachable within %lld ms\n", (long long)(now_ms() - t0));
@@ -470,10 +474,11 @@ static void test_server_killed_gateway_goes_on_without_false_down(void **state)
     char rec_a[64], rec_c[64], gpu[64];
     snprintf(rec_a, sizeof(rec_a), "%s", call(A, "recorder"));
     snprintf(rec_c, sizeof(rec_c), "%s", call(C, "recorder"));
-    snprintf(gpu, sizeof(gpu), "%s", call(A, "spawn-gpu"));
     const int b[] = {B};
     wait_told(A, rec_a, 'J', b, 1);
     wait_told(C, rec_c, 'J', b, 1);
+    snprintf(gpu, sizeof(gpu), "%s", call(A, "spawn-gpu"));
+    assert_null(strstr(gpu, "refused"));
     size_t told_a = strlen(call(A, "ask %s", rec_a));
     size_t told_c = strlen(call(C, "ask %s", rec_c));
 

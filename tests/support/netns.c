@@ -290,6 +290,44 @@ static int server_of(test_cluster *cl, const char *system)
     return -1;
 }
 
+/* How a TCP connection to host j's server fares from here within 2 s:
+ * "connected", "refused", "silent" (no answer at all: a cut link; its
+ * ARP query unanswered counts, as no router stands between hosts) or
+ * "error <errno>". */
+static const char *probe(test_cluster *cl, int j)
+{
+    static char text[32];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return "error socket";
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cl->h[j].port)};
+    inet_pton(AF_INET, cl->h[j].addr, &sa.sin_addr);
+    int err = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
+    if (err == EINPROGRESS) {
+        struct pollfd p = {fd, POLLOUT, 0};
+        test_deadline d = test_deadline_in(2000);
+        int k;
+        while ((k = poll(&p, 1, test_deadline_left_ms(d))) < 0 && errno == EINTR)
+            ;
+        socklen_t len = sizeof(err);
+        if (k == 0)
+            err = ETIMEDOUT;
+        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+    }
+    close(fd);
+    if (err == 0)
+        return "connected";
+    if (err == ECONNREFUSED)
+        return "refused";
+    /* EHOSTUNREACH on one link without a router: this host's own ARP
+     * query went unanswered, nothing came from the other side. */
+    if (err == ETIMEDOUT || err == EHOSTUNREACH)
+        return "silent";
+    snprintf(text, sizeof(text), "error %d", err);
+    return text;
+}
+
 /* ---- the host process --------------------------------------------------- */
 
 static pid_t gateway_of(pid_t admin)
@@ -412,6 +450,8 @@ static void host_main(test_cluster *cl, int i, int cmd, int reply, int wait_ms)
                      (unsigned long long)st.st_ino);
         } else if (strcmp(in, "server-of") == 0) {
             snprintf(line, sizeof(line), "server=%d", server_of(cl, h->system));
+        } else if (strncmp(in, "probe ", 6) == 0 && in[6] >= '0' && in[6] <= '2') {
+            snprintf(line, sizeof(line), "%s", probe(cl, in[6] - '0'));
         } else if (strcmp(in, "stop") == 0) {
             rc = ens_system_stop(sys, 10000);
             snprintf(line, sizeof(line), "stopped %d", rc);

@@ -19,7 +19,9 @@
  * that then serves commands from the test over a pipe: a line in, a line
  * out. "pids" is answered by the helper ("admin=P gateway=G node=N
  * netns=I"), "server-of" too ("server=J": the server, 0-2, whose
- * clients (its /connz) include this system's gateway; -1 none), "stop"
+ * clients (its /connz) include this system's gateway; -1 none), "probe J"
+ * (a TCP connection to host J's server from here within 2 s: "connected",
+ * "refused", "silent" when nothing answers at all), "stop"
  * stops the system in order; every other line goes to
  * the test's serve callback, in the host process.
  *
