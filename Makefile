@@ -37,7 +37,7 @@ export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0
 .NOTPARALLEL:
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build test test-unit test-asan test-fuzz test-clang lint demo reliability soak \
+.PHONY: all deps build test test-unit test-asan test-fuzz test-clang lint demo demo-cluster reliability soak \
         format format-check install clean
 
 all: build
@@ -172,6 +172,11 @@ demo: deps build
 	./$(BUILD)/tools/ens journal --db $(BUILD)/demo-journal.db --kind escalate,breaker; \
 	echo; echo "== convention (three systems of one convention on a private nats-server; placement by capabilities)"; \
 	./$(BUILD)/examples/convention
+
+# Three hosts (network namespaces as root, else loopback), a NATS cluster,
+# one host killed: what the others see (examples/demo_cluster.c).
+demo-cluster: deps build
+	@./$(BUILD)/examples/demo_cluster ./$(BUILD)/tools/ens
 
 format:
 	$(CLANG_FORMAT) -i $(SOURCES)

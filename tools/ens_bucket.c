@@ -19,9 +19,17 @@ int ens_tool_bucket_open(ens_tool_bucket *b, const char *prog, const char *url, 
                          long timeout_ms)
 {
     memset(b, 0, sizeof(*b));
+    /* natsOptions_SetURL takes one URL only: a list is split into servers. */
+    char list[1024];
+    const char *servers[16];
+    int count = 0;
+    snprintf(list, sizeof(list), "%s", url);
+    for (char *save = NULL, *u = strtok_r(list, ", ", &save); u != NULL && count < 16;
+         u = strtok_r(NULL, ", ", &save))
+        servers[count++] = u;
     natsStatus st = natsOptions_Create(&b->opts);
     if (st == NATS_OK)
-        st = natsOptions_SetURL(b->opts, url); /* a comma-separated list too */
+        st = count > 0 ? natsOptions_SetServers(b->opts, servers, count) : NATS_INVALID_ARG;
     if (st == NATS_OK)
         st = natsOptions_SetTimeout(b->opts, timeout_ms);
     if (st == NATS_OK)

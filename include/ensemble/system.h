@@ -109,7 +109,8 @@ typedef enum ens_base {
  * server's address) makes ens_system_start fail with ENS_EAUTH, NATS's
  * reason in ens_errmsg(), and the system ended (no process of it left). */
 typedef struct ens_convention_opts {
-    const char *servers;         /* "nats://h1:4222,nats://h2:4222", or NULL: no convention */
+    const char *servers;         /* "nats://h1:4222,nats://h2:4222", or NULL: no convention;
+                                    tried in this order (the first: this host's own) */
     const char *name;            /* the convention's name, [A-Za-z0-9_-]{1,64} */
     const char *user, *password; /* NATS user and password, or NULL */
     const char *token;           /* NATS authentication token, or NULL */

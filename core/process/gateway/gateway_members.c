@@ -536,7 +536,15 @@ static bool open_bucket(ens_gw_members *m)
             cfg.Description = "ensemble: the members of a convention";
             cfg.History = 1;
             cfg.TTL = (int64_t)ENS_CONVENTION_RECORD_TTL_S * 1000000000;
+            /* Three copies where the servers are a cluster of three or
+             * more, so that losing one server (or the link to it) keeps
+             * the bucket with the majority; one on a lone server. */
+            cfg.Replicas = 3;
             st = js_CreateKeyValue(&m->kv, m->js, &cfg);
+            if (st != NATS_OK) {
+                cfg.Replicas = 1;
+                st = js_CreateKeyValue(&m->kv, m->js, &cfg);
+            }
             if (st != NATS_OK) /* another member created it meanwhile */
                 st = js_KeyValue(&m->kv, m->js, m->bucket);
         }

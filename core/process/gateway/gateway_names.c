@@ -401,7 +401,12 @@ static int bucket_open(ens_gw_names *n)
         c.Description = "ensemble: global names of the convention";
         c.History = 1;
         c.RePublish = &rp;
+        c.Replicas = 3; /* as the members bucket (gateway_members.c) */
         st = js_CreateKeyValue(&n->kv, n->js, &c);
+        if (st != NATS_OK) {
+            c.Replicas = 1;
+            st = js_CreateKeyValue(&n->kv, n->js, &c);
+        }
         if (st != NATS_OK) /* another system made it meanwhile */
             st = js_KeyValue(&n->kv, n->js, n->bucket);
     }

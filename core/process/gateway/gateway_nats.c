@@ -154,6 +154,11 @@ static int set_options(ens_gw_nats *g, char *why, size_t why_len)
     free(servers);
     if (st == NATS_OK && (step = "name") != NULL)
         st = natsOptions_SetName(g->opts, name);
+    /* The servers in the order given: the first is this host's own (or
+     * nearest), the others are for when it fails. Shuffled, a gateway
+     * could use a server on another host and be cut off with it. */
+    if (st == NATS_OK && (step = "server order") != NULL)
+        st = natsOptions_SetNoRandomize(g->opts, true);
     /* Each publish is written at once, not left to libnats's flusher thread
      * (which waits about a millisecond to gather more): the gateway already
      * gathers a loop turn's frames for a node into one message. */
