@@ -1,10 +1,12 @@
 /*
  * core/process/gateway/gateway_members.c - the members bucket and the
  * members' heartbeats (gateway_members.h). One thread: it puts this
- * member's record when it changed and every half down_after_ms, publishes
- * a heartbeat when it put nothing for heartbeat_ms, waits for the bucket's
- * changes in between, and judges after each wait which members went
- * silent or came back.
+ * member's record when it changed and every half down_after_ms (the first
+ * put confirmed by the stream, the later ones published without waiting:
+ * a confirmed put can wait seconds while JetStream elects a leader), publishes
+ * a heartbeat every heartbeat_ms, waits for the bucket's changes in
+ * between, and judges after each wait which members went silent or came
+ * back.
  *
  * The changes come on a plain subscription to the bucket's subjects
  * ($KV.<bucket>.<key>: every put, and every delete with its KV-Operation
@@ -19,8 +21,9 @@
  * "leaving" from a member that stops in order), received by an
  * asynchronous subscription to ens.<conv>.hb.* on a libnats thread; the
  * gateway's loop adds the frames it receives (ens__gw_members_life). A
- * frame to one member is not a heartbeat for the others, so only a record
- * put (which every member follows) stands in for one.
+ * frame to one member is not a heartbeat for the others, and a record put
+ * may be held up by the bucket's stream, so heartbeats go out every
+ * heartbeat_ms whatever else was sent.
  *
  * Liveness is judged by when this gateway received something of a member
  * (the monotonic clock of this host), never by a time another host
@@ -506,7 +509,7 @@ static bool read_all(ens_gw_members *m)
 
 /* Put this member's record, with the actor count the admin last said (a
  * line that is not a capability: placement orders members by it). */
-static natsStatus put_record(ens_gw_members *m)
+static natsStatus put_record(ens_gw_members *m, bool confirmed)
 {
     pthread_mutex_lock(&m->lock);
     uint32_t actors = m->actors;
@@ -515,8 +518,20 @@ static natsStatus put_record(ens_gw_members *m)
     char *text = malloc(len);
     if (text == NULL)
         return NATS_NO_MEMORY;
-    snprintf(text, len, "%sactors=%" PRIu32 "\n", m->record, actors);
-    natsStatus st = kvStore_PutString(NULL, m->kv, m->key, text);
+    int n = snprintf(text, len, "%sactors=%" PRIu32 "\n", m->record, actors);
+    natsStatus st;
+    if (confirmed) {
+        st = kvStore_PutString(NULL, m->kv, m->key, text);
+    } else {
+        /* Published to the bucket's subject without waiting for the
+         * stream's acknowledgement: while JetStream elects a new leader for
+         * the bucket (its server died) a confirmed put waits up to
+         * JS_WAIT_MS, and this thread must go on beating meanwhile. A record
+         * lost then is put again half a down_after_ms later. */
+        char subject[192];
+        snprintf(subject, sizeof(subject), "$KV.%s.%s", m->bucket, m->key);
+        st = natsConnection_Publish(m->nc, subject, text, n);
+    }
     free(text);
     if (st == NATS_OK)
         m->actors_put = actors;
@@ -557,7 +572,7 @@ static bool open_bucket(ens_gw_members *m)
     /* This member's record goes in before the view is read, so that "the
      * view is complete" (change 0) also says "this system has joined": a
      * system started next finds it in the bucket. */
-    st = put_record(m);
+    st = put_record(m, true);
     if (st != NATS_OK) {
         down(m, "took no record", st);
         return false;
@@ -627,13 +642,11 @@ static void *members_main(void *arg)
             }
         } else if (now >= next_put || (now + put_ns >= next_put + hb_ns && actors_changed(m))) {
             /* due, or the actor count changed (at most once a heartbeat) */
-            natsStatus st = put_record(m);
+            natsStatus st = put_record(m, false);
             if (st != NATS_OK)
                 down(m, "took no record", st);
             now = mono_ns();
             next_put = now + put_ns;
-            if (st == NATS_OK)
-                next_beat = now + hb_ns; /* every member follows the bucket: that was one */
         }
         if (now >= next_beat) {
             natsStatus st = beat(m, false);
