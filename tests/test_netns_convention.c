@@ -546,13 +546,9 @@ static void test_supervisor_child_comes_back_on_another_host(void **state)
     long long node_a = pid_field(A, "node"), node_b = pid_field(B, "node"),
               node_c = pid_field(C, "node");
     uint32_t first = strncmp(sup, "refused", 7) == 0 ? 0 : child_node(sup);
-    if (first == 0 || first == node_a) {
-        print_message("skipped: a supervisor's children are not placed across hosts yet: its child "
-                      "that needs a gpu %s (A has none); restart by placement after "
-                      "ENS_EXIT_NOCONNECTION is another part of issue 17\n",
-                      first == 0 ? sup : "runs on A");
-        skip();
-    }
+    if (first == 0 || first == node_a)
+        fail_msg("the supervisor's child that needs a gpu was not placed on B or C: %s",
+                 first == 0 ? sup : "it runs on A, which has none");
     int i = first == node_b ? B : C;
     assert_true(first == node_b || first == node_c);
     long long admin = pid_field(i, "admin");
