@@ -773,7 +773,8 @@ int ens_journal_query_convention(const char *servers, const char *convention,
         rc = ENS_ENOMEM;
     int passed = 0;
     if (rc == 0) {
-        qsort(q.rows, q.n_rows, sizeof(*q.rows), row_cmp);
+        if (q.rows != NULL && q.n_rows > 1)
+            qsort(q.rows, q.n_rows, sizeof(*q.rows), row_cmp);
         uint32_t limit = f != NULL ? f->limit : 1000;
         for (size_t i = 0; i < q.n_rows && (limit == 0 || (uint32_t)passed < limit); i++) {
             passed++;

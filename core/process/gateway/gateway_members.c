@@ -388,7 +388,9 @@ static void judge(ens_gw_members *m, uint64_t now)
     uint64_t down_ns = (uint64_t)m->down_ms * 1000000u;
     pthread_mutex_lock(&m->life_lock);
     bool deaf = now - m->own_ns > ((uint64_t)m->hb_ms * 2u + 50u) * 1000000u;
-    for (size_t i = 0; i < m->n_seen;) {
+    /* From the end: a member that left is replaced by the last one, which
+     * was judged already. */
+    for (size_t i = m->n_seen; i-- > 0;) {
         seen *s = &m->seen[i];
         if (s->leaving) { /* it stops in order: its record goes next */
             tell(m, s->node, ENS_MEMBER_LEFT, s->record);
@@ -404,7 +406,6 @@ static void judge(ens_gw_members *m, uint64_t now)
             s->state = ENS_MEMBER_JOINED; /* something of it came again */
             tell(m, s->node, ENS_MEMBER_JOINED, s->record);
         }
-        i++;
     }
     pthread_mutex_unlock(&m->life_lock);
 }
