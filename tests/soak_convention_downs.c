@@ -219,7 +219,7 @@ int main(void)
             else
                 downs += n;
         }
-        if (now_ms() >= next_progress || last || downs != told) {
+        if ((now_ms() >= next_progress && !last) || downs != told) {
             printf("soak_convention_downs: %lld s: %d false downs, load %.2f\n",
                    (long long)((now_ms() - start) / 1000), downs, load_1min());
             fflush(stdout);
