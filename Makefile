@@ -138,14 +138,21 @@ reliability: build
 	    grep -E '^(#|\[  PASSED)' $$t.log; \
 	done
 
-# The soak: mixed request/reply traffic through a supervision tree with a
-# random SIGKILL after each restart, for ENS_SOAK_SECONDS (10 minutes); it
-# reports messages, restarts and memory over time, and fails if memory grows.
+# The soak, two parts of ENS_SOAK_SECONDS (10 minutes) each:
+#  - mixed request/reply traffic through a supervision tree with a random
+#    SIGKILL after each restart; it reports messages, restarts and memory
+#    over time, and fails if memory grows;
+#  - three systems of a convention with the default heartbeat and
+#    down_after_ms while a spinning child keeps a core busy; it fails on any
+#    member reported unreachable or left (a false down).
 ENS_SOAK_SECONDS ?= 600
 soak: build
 	@echo "== soak, $(ENS_SOAK_SECONDS) s (build/tests/test_kill_storm)"
 	@cd $(BUILD)/tests && XDG_STATE_HOME=$$PWD/state ENS_STORM_SECONDS=$(ENS_SOAK_SECONDS) \
 	    ./test_kill_storm
+	@echo "== soak, $(ENS_SOAK_SECONDS) s (build/tests/soak_convention_downs)"
+	@cd $(BUILD)/tests && XDG_STATE_HOME=$$PWD/state ENS_SOAK_SECONDS=$(ENS_SOAK_SECONDS) \
+	    ./soak_convention_downs
 
 # Benchmarks, never part of `make test`: the full set, one JSON line per
 # result on stdout (BENCHMARKS.md). `make bench ENS_BENCH_FLAGS=--quick` for a

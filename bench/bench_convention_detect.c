@@ -22,6 +22,27 @@
 
 /* ---- detection of a lost member ---------------------------------------- */
 
+int conv_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void conv_print_spread(const char *name, long n, double *ms)
+{
+    qsort(ms, (size_t)n, sizeof(*ms), conv_cmp_double);
+    char p99_name[64];
+    snprintf(p99_name, sizeof(p99_name), "%s_p99", name);
+    bench_result med, p99;
+    bench_result_init(&med, name, "convention", n, 0, "ms (median of n)");
+    bench_add(&med, ms[(n - 1) / 2]);
+    bench_print(&med);
+    long rank = (99 * n + 99) / 100; /* nearest rank */
+    bench_result_init(&p99, p99_name, "convention", n, 0, "ms (p99 of n, nearest rank)");
+    bench_add(&p99, ms[rank - 1]);
+    bench_print(&p99);
+}
+
 /* Subscribed to the convention's updates: keeps when it was told each
  * node joined and went unreachable (the last of each). Asked with an
  * int64 node, it answers "joined_ns unreachable_ns" of that node (0 when
@@ -71,12 +92,12 @@ static int detector_receive(ens_ctx *c, void *state, const ens_msg *m)
     return ens_reply(c, &ens_msg_string, &(ens_string_v){text});
 }
 
-static const ens_actor_def detector_def = {.name = "bench.conv.Detector",
-                                           .state_size = sizeof(detector_state),
-                                           .init = detector_init,
-                                           .receive = detector_receive};
+const ens_actor_def conv_detector_def = {.name = "bench.conv.Detector",
+                                         .state_size = sizeof(detector_state),
+                                         .init = detector_init,
+                                         .receive = detector_receive};
 
-static void nap_ms(long ms)
+void conv_nap_ms(long ms)
 {
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
     while (nanosleep(&t, &t) < 0 && errno == EINTR)
@@ -84,7 +105,7 @@ static void nap_ms(long ms)
 }
 
 /* What the Detector at d was told about node: false if it did not answer. */
-static bool detector_ask(ens_ctx *out, ens_addr d, uint32_t node, uint64_t *joined, uint64_t *down)
+bool conv_detector_ask(ens_ctx *out, ens_addr d, uint32_t node, uint64_t *joined, uint64_t *down)
 {
     ens_msg *r = NULL;
     if (ens_ask(out, d, &ens_msg_int64, &(ens_int64_v){node}, CONV_WAIT_MS, &r) < 0)
@@ -136,8 +157,8 @@ static double detect_once(ens_ctx *out, ens_addr det, int i)
     double ms = ENS_ETIMEDOUT;
     uint64_t joined = 0, down = 0, end = bench_now_ns() + (uint64_t)CONV_WAIT_MS * 1000000u;
     while (got && node != 0 && bench_now_ns() < end &&
-           detector_ask(out, det, node, &joined, &down) && joined == 0)
-        nap_ms(20); /* the Detector's table offers nothing to wait on */
+           conv_detector_ask(out, det, node, &joined, &down) && joined == 0)
+        conv_nap_ms(20); /* the Detector's table offers nothing to wait on */
     uint64_t t0 = bench_now_ns();
     kill(-pid, SIGKILL);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -145,26 +166,20 @@ static double detect_once(ens_ctx *out, ens_addr det, int i)
     if (joined == 0)
         return ENS_ETIMEDOUT;
     end = bench_now_ns() + (uint64_t)CONV_WAIT_MS * 1000000u;
-    while (bench_now_ns() < end && detector_ask(out, det, node, &joined, &down)) {
+    while (bench_now_ns() < end && conv_detector_ask(out, det, node, &joined, &down)) {
         if (down > t0) {
             ms = (double)(down - t0) / 1e6;
             break;
         }
-        nap_ms(20);
+        conv_nap_ms(20);
     }
     return ms;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 void conv_detect_figures(ens_system *a)
 {
     ens_addr det;
-    int rc = ens_spawn(ens_system_ctx(a), &detector_def, NULL, NULL, &det);
+    int rc = ens_spawn(ens_system_ctx(a), &conv_detector_def, NULL, NULL, &det);
     if (rc < 0) {
         bench_fail("detect", "convention", "spawn the Detector", rc);
         return;
@@ -183,14 +198,10 @@ void conv_detect_figures(ens_system *a)
             return;
         }
     }
-    qsort(ms, (size_t)n, sizeof(*ms), cmp_double);
-    bench_result med, p99;
-    bench_result_init(&med, "detect", "convention", n, 0, "ms (median of n kills)");
-    bench_add(&med, ms[(n - 1) / 2]);
-    bench_print(&med);
-    long rank = (99 * n + 99) / 100; /* nearest rank */
-    bench_result_init(&p99, "detect_p99", "convention", n, 0, "ms (p99 of n kills)");
-    bench_add(&p99, ms[rank - 1]);
-    bench_print(&p99);
+    conv_print_spread("detect", n, ms);
+    bench_result base;
+    bench_result_init(&base, "detect", "configured", n, 0, "ms (down_after_ms: the floor)");
+    bench_add(&base, ENS_CONVENTION_DOWN_AFTER_MS);
+    bench_print(&base);
     free(ms);
 }

@@ -79,8 +79,39 @@ void conv_spawn_figures(ens_system *a, ens_system *b);
  * into *s; 0 or a negative error code. */
 int conv_start(const char *tag, bool convention, ens_system **s);
 
+/* The same with capabilities caps ("key=value" lines, or NULL). */
+int conv_start_caps(const char *tag, bool convention, const char *caps, ens_system **s);
+
 /* detect (bench_convention_detect.c): victims started, joined and
  * SIGKILLed; how long until A's subscriber sees each unreachable. */
 void conv_detect_figures(ens_system *a);
+
+/* The Detector (bench_convention_detect.c): subscribed to the convention's
+ * updates, it keeps when it was told each node joined and went unreachable
+ * (the last of each, on the monotonic clock of bench_now_ns). */
+extern const ens_actor_def conv_detector_def;
+
+/* What the Detector at d was told about node, in *joined and *down (0: not
+ * told); false if it did not answer within CONV_WAIT_MS. */
+bool conv_detector_ask(ens_ctx *out, ens_addr d, uint32_t node, uint64_t *joined, uint64_t *down);
+
+/* Sleep ms (for polling what offers nothing to wait on). */
+void conv_nap_ms(long ms);
+
+/* qsort's comparison of doubles. */
+int conv_cmp_double(const void *a, const void *b);
+
+/* Sort the n figures ms and print NAME (the median) and NAME_p99 (nearest
+ * rank), base "convention". */
+void conv_print_spread(const char *name, long n, double *ms);
+
+/* Register what restart_across places (before any system starts); 0 or a
+ * negative error code. */
+int conv_loss_register(void);
+
+/* restart_across and heal (bench_convention_loss.c): victims running a
+ * supervisor's placed child SIGKILLed, and a member's gateway stopped and
+ * continued. */
+void conv_loss_figures(ens_system *a);
 
 #endif
