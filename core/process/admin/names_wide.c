@@ -12,7 +12,12 @@
  *    confirms them (done, or moot because another system claimed the
  *    name since), so a gateway restart loses none;
  *  - the cache: the names of other systems' actors, as the gateway's watch
- *    reports them, and the names whose entry is not an address (refused).
+ *    reports them, and the names whose entry is not an address (refused);
+ *  - re-claims: a name of this system's live actor whose entry another
+ *    system deleted (the other side of a partition saw this node
+ *    unreachable and purged its names) is claimed again; if another
+ *    system's actor claimed it meanwhile, the name leaves the local table
+ *    (the actor runs on, unnamed), so the convention never has two owners.
  * Entries of this system's node in the bucket are not cached: this
  * system's table is the authority for its own actors.
  */
@@ -32,6 +37,7 @@ typedef struct claim {
     uint32_t req_inc;   /* in which incarnation, */
     uint64_t req_corr;  /* under which correlation id */
     ens_msg *spawn;     /* a named spawn's request (a copy), or NULL: a registration */
+    bool reclaim;       /* a name purged by others, claimed again: nobody waits */
     ens_addr addr;      /* the address claimed */
     char *name;
 } claim;
@@ -168,8 +174,70 @@ static arec *requester_of(const claim *c)
     return r != NULL && r->incarnation == c->req_inc && r->ctl >= 0 ? r : NULL;
 }
 
+/* The answer to a re-claim of a purged name of this system's actor. */
+static void reclaim_answered(claim *c, const ens__ctl_gwname_v *v)
+{
+    if (v->status == 0) {
+        if (ens__admin_name_reclaimed(c->name, c->addr, v->rev) < 0) {
+            ens__admin_wide_release(c->name, v->rev, c->addr); /* its actor ended meanwhile */
+            return;
+        }
+        ens__log(admin_state.sys, NULL, ENS_LOG_INFO,
+                 "name %s: its entry in the convention was removed by another member (this "
+                 "system was unreachable to it): claimed again",
+                 c->name);
+    } else if (v->status == 1 && !ens_addr_equal(v->addr, c->addr)) {
+        char other[ENS_ADDR_STRLEN];
+        ens_addr_format(v->addr, other, sizeof(other));
+        ens__admin_name_lost(c->name, c->addr);
+        ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
+                 "name %s: claimed by %s while this system was unreachable to the others: this "
+                 "system's actor keeps running without the name",
+                 c->name, other);
+    } else if (v->status < 0) {
+        ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
+                 "name %s: its entry in the convention was removed by another member and could "
+                 "not be claimed again (%s): only this system finds the name until it is",
+                 c->name, ens_strerror(v->status));
+    }
+}
+
+/* The gateway says the entry of `name` was deleted at revision rev: if a
+ * live actor of this system still holds the name, under a claim older
+ * than that deletion (not its own release, which leaves the table first),
+ * another member purged it: claim it again. */
+static void maybe_reclaim(const char *name, uint64_t rev)
+{
+    ens_addr holder = ens__admin_name_get(name);
+    uint64_t mine = ens__admin_name_claimed_rev(name);
+    if (ens_addr_is_none(holder) || mine == 0 || rev <= mine || gateway() == NULL)
+        return;
+    for (claim *c = wide.claims; c != NULL; c = c->next)
+        if (c->reclaim && strcmp(c->name, name) == 0)
+            return; /* already asked */
+    claim *c = ens__calloc(1, sizeof(*c));
+    if (c != NULL && (c->name = strdup(name)) == NULL) {
+        free(c);
+        c = NULL;
+    }
+    if (c == NULL) {
+        ens__alloc_failed(admin_state.sys, "a purged name is not claimed again");
+        return;
+    }
+    c->reclaim = true;
+    c->addr = holder;
+    c->corr = ++wide.next_corr;
+    c->next = wide.claims;
+    wide.claims = c;
+    ask_gateway(ENS_GWNAME_CLAIM, c->name, c->addr, 0, c->corr);
+}
+
 static void claim_answered(claim *c, const ens__ctl_gwname_v *v)
 {
+    if (c->reclaim) {
+        reclaim_answered(c, v);
+        return;
+    }
     arec *from = requester_of(c);
     int status = v->status;
     if (status == 0 && (from == NULL || admin_state.shutting_down)) {
@@ -276,6 +344,7 @@ void ens__admin_wide_on_ctl(arec *from, const ens_msg *m)
         cache_seen(v);
     } else if (v->op == ENS_GWNAME_GONE) {
         cache_drop(v->name);
+        maybe_reclaim(v->name, v->rev);
     } else if (v->op == ENS_GWNAME_ANSWER) {
         for (claim **p = &wide.claims; *p != NULL; p = &(*p)->next) {
             claim *c = *p;
@@ -316,6 +385,11 @@ void ens__admin_wide_gateway_down(void)
     wide.claims = NULL;
     for (claim *c = all, *next; c != NULL; c = next) {
         next = c->next;
+        if (c->reclaim) { /* the name stays local; asked again at the next removal seen */
+            free(c->name);
+            free(c);
+            continue;
+        }
         /* It may have been made before the gateway died: the next gateway
          * deletes the entry if it holds the address claimed. */
         ens__admin_wide_release(c->name, 0, c->addr);

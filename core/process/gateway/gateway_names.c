@@ -99,7 +99,8 @@ struct ens_gw_names {
     read_seq *reads; /* sorted by key; dropped once live entries pass reads_max */
     size_t n_reads, cap_reads;
     uint64_t reads_max;
-    bool reread; /* the bucket was read before: removals are passed on too */
+    bool reread;            /* the bucket was read before: removals are passed on too */
+    atomic_bool read_again; /* asked by the loop (a member back from unreachable) */
     kept *kept;
     uint64_t retry_at;
 };
@@ -318,7 +319,10 @@ static void *follow_main(void *arg)
             break; /* unsubscribed by ens__gw_names_close, or the connection closed */
         }
         uint64_t r = reconnects(nc, stats);
-        if (r != seen_reconnects) { /* subscribed again already: read what was missed */
+        /* Subscribed again already after a reconnect, or a partition
+         * healed (this server was cut off from the bucket's leader while
+         * the connection stayed up): read what was missed. */
+        if (r != seen_reconnects || atomic_exchange(&n->read_again, false)) {
             seen_reconnects = r;
             must_read = true;
             read_at = 0;
@@ -462,7 +466,17 @@ static int holder_of(ens_gw_names *n, const char *name, const void *value, int l
     return 0;
 }
 
-/* Create-or-get: 0 (claimed at *rev), 1 (taken: *holder), or an error. */
+/* Whether a JetStream request failed because the bucket has no leader to
+ * answer: nobody answered in time, or nobody listens (a server on the
+ * side of a partition that lost the quorum of the bucket's three copies
+ * has no leader for it: the request times out or finds no responder). */
+static bool no_quorum(natsStatus st)
+{
+    return st == NATS_TIMEOUT || st == NATS_NO_RESPONDERS;
+}
+
+/* Create-or-get: 0 (claimed at *rev), 1 (taken: *holder at *rev), or an
+ * error. */
 static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev, ens_addr *holder)
 {
     int rc = bucket_open(n);
@@ -478,18 +492,20 @@ static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev
         natsStatus st = kvStore_CreateString(rev, n->kv, key, value);
         if (st == NATS_OK)
             return 0;
-        if (!connected(n) || st == NATS_TIMEOUT)
+        if (!connected(n) || no_quorum(st))
             return unreachable(n, name, "registration");
         /* Taken (or refused otherwise): who holds it? */
         kvEntry *e = NULL;
         st = kvStore_Get(&e, n->kv, key);
         if (st == NATS_OK) {
             rc = holder_of(n, name, kvEntry_Value(e), kvEntry_ValueLen(e), holder);
+            if (rc == 0)
+                *rev = kvEntry_Revision(e);
             kvEntry_Destroy(e);
             return rc < 0 ? rc : 1;
         }
         if (st != NATS_NOT_FOUND || ens__mono_ns() >= end) { /* not found: deleted meanwhile */
-            if (!connected(n) || st == NATS_TIMEOUT || st == NATS_NOT_FOUND)
+            if (!connected(n) || no_quorum(st) || st == NATS_NOT_FOUND)
                 return unreachable(n, name, "registration");
             ens__log(n->sys, NULL, ENS_LOG_ERROR, "gateway: name %s: %s (%s)", name,
                      natsStatus_GetText(st), nats_GetLastError(NULL));
@@ -635,6 +651,12 @@ void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node)
     free(p.found);
 }
 
+void ens__gw_names_read_again(ens_gw_names *n)
+{
+    if (n != NULL)
+        atomic_store(&n->read_again, true);
+}
+
 static void keep_release(ens_gw_names *n, const ens__ctl_gwname_v *v, uint64_t corr)
 {
     kept *k = calloc(1, sizeof(*k));
@@ -672,6 +694,7 @@ ens_gw_names *ens__gw_names_open(ens_system *s, ens_gw_nats *g, int ctl, ens_add
     snprintf(n->live_prefix, sizeof(n->live_prefix), "ens-kv.%s.", n->bucket);
     pthread_mutex_init(&n->lock, NULL);
     atomic_init(&n->stop, false);
+    atomic_init(&n->read_again, false);
     (void)bucket_open(n); /* not connected yet: the tick opens it */
     return n;
 }

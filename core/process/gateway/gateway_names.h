@@ -57,6 +57,15 @@ void ens__gw_names_tick(ens_gw_names *n);
  * answered. n NULL, node 0 or this system's: nothing. */
 void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node);
 
+/* A member was seen joined again after it was unreachable: a partition
+ * may have healed, and while it lasted this gateway's server may have
+ * been cut off from the bucket's leader with the connection up (so no
+ * reconnect tells the follower). The follower reads the whole bucket
+ * again soon, passing removals on: the admin hears of its own names that
+ * the other side purged (and re-claims them) and its cache catches up.
+ * n NULL: nothing. */
+void ens__gw_names_read_again(ens_gw_names *n);
+
 /* Stop the follower (joins its thread) and free n. NULL: nothing. */
 void ens__gw_names_close(ens_gw_names *n);
 
