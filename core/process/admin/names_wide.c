@@ -38,6 +38,7 @@ typedef struct claim {
     uint64_t req_corr;  /* under which correlation id */
     ens_msg *spawn;     /* a named spawn's request (a copy), or NULL: a registration */
     bool reclaim;       /* a name purged by others, claimed again: nobody waits */
+    uint64_t retry_at;  /* a re-claim the convention did not answer: tried again then */
     ens_addr addr;      /* the address claimed */
     char *name;
 } claim;
@@ -50,8 +51,11 @@ typedef struct release {
     char *name;
 } release;
 
+#define RECLAIM_RETRY_NS 1000000000ull
+
 static struct {
     claim *claims;
+    claim *reclaims; /* re-claims waiting to be tried again (ENS_EUNREACHABLE) */
     release *releases;
     uint64_t next_corr;
     ens_names remote;  /* other systems' names -> holder */
@@ -194,12 +198,67 @@ static void reclaim_answered(claim *c, const ens__ctl_gwname_v *v)
                  "name %s: claimed by %s while this system was unreachable to the others: this "
                  "system's actor keeps running without the name",
                  c->name, other);
+    } else if (v->status == ENS_EUNREACHABLE) {
+        /* Right after a heal the buckets may still be electing leaders:
+         * tried again every second while the actor holds the name. */
+        claim *again = ens__calloc(1, sizeof(*again));
+        if (again != NULL && (again->name = strdup(c->name)) == NULL) {
+            free(again);
+            again = NULL;
+        }
+        if (again == NULL) {
+            ens__alloc_failed(admin_state.sys, "a purged name is not claimed again");
+            return;
+        }
+        ens__log(admin_state.sys, NULL, ENS_LOG_INFO,
+                 "name %s: its entry in the convention was removed by another member and "
+                 "cannot be claimed again yet (the convention does not answer): tried again "
+                 "every second",
+                 c->name);
+        again->reclaim = true;
+        again->addr = c->addr;
+        again->retry_at = ens__mono_ns() + RECLAIM_RETRY_NS;
+        again->next = wide.reclaims;
+        wide.reclaims = again;
     } else if (v->status < 0) {
         ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
                  "name %s: its entry in the convention was removed by another member and could "
-                 "not be claimed again (%s): only this system finds the name until it is",
+                 "not be claimed again (%s): only this system finds the name",
                  c->name, ens_strerror(v->status));
     }
+}
+
+static void reclaim_send(claim *c)
+{
+    c->corr = ++wide.next_corr;
+    c->next = wide.claims;
+    wide.claims = c;
+    ask_gateway(ENS_GWNAME_CLAIM, c->name, c->addr, 0, c->corr);
+}
+
+uint64_t ens__admin_wide_tick(uint64_t now)
+{
+    uint64_t next = 0;
+    for (claim **p = &wide.reclaims; *p != NULL;) {
+        claim *c = *p;
+        if (!ens_addr_equal(ens__admin_name_get(c->name), c->addr)) {
+            *p = c->next; /* its actor ended, or it was unregistered */
+            free(c->name);
+            free(c);
+            continue;
+        }
+        if (now < c->retry_at || gateway() == NULL) {
+            if (now >= c->retry_at)
+                c->retry_at = now + RECLAIM_RETRY_NS;
+            if (next == 0 || c->retry_at < next)
+                next = c->retry_at;
+            p = &c->next;
+            continue;
+        }
+        *p = c->next;
+        reclaim_send(c);
+    }
+    return next;
 }
 
 /* The gateway says the entry of `name` was deleted at revision rev: if a
@@ -215,6 +274,9 @@ static void maybe_reclaim(const char *name, uint64_t rev)
     for (claim *c = wide.claims; c != NULL; c = c->next)
         if (c->reclaim && strcmp(c->name, name) == 0)
             return; /* already asked */
+    for (claim *c = wide.reclaims; c != NULL; c = c->next)
+        if (strcmp(c->name, name) == 0)
+            return; /* asked again soon */
     claim *c = ens__calloc(1, sizeof(*c));
     if (c != NULL && (c->name = strdup(name)) == NULL) {
         free(c);
@@ -226,10 +288,7 @@ static void maybe_reclaim(const char *name, uint64_t rev)
     }
     c->reclaim = true;
     c->addr = holder;
-    c->corr = ++wide.next_corr;
-    c->next = wide.claims;
-    wide.claims = c;
-    ask_gateway(ENS_GWNAME_CLAIM, c->name, c->addr, 0, c->corr);
+    reclaim_send(c);
 }
 
 static void claim_answered(claim *c, const ens__ctl_gwname_v *v)

@@ -441,7 +441,10 @@ static int unreachable(ens_gw_names *n, const char *name, const char *what)
 {
     ens__log(n->sys, NULL, ENS_LOG_WARN,
              "gateway: name %s: %s refused: the NATS connection is %s (ENS_EUNREACHABLE)", name,
-             what, connected(n) ? "up but JetStream did not answer" : "down");
+             what,
+             connected(n) ? "up but the names bucket did not answer (no leader: this side of a "
+                            "partition may hold too few of its servers)"
+                          : "down");
     return ENS_EUNREACHABLE;
 }
 
