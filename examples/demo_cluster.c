@@ -292,14 +292,17 @@ static int demo(void)
     fflush(NULL);
     call(0, "ens status --convention %s --nats %s --timeout 3000", cluster.conv,
          cluster.h[0].servers);
-    printf("   (%s: exit status 1 because %s did not answer)\n", answer, cluster.h[doomed].system);
+    printf("   (%s: exit status 1 because %s did not answer)\n",
+           strcmp(answer, "rc=1") == 0 ? "as expected" : answer, cluster.h[doomed].system);
 
     printf("\n== ens journal --convention %s --nats ... --limit 25\n", cluster.conv);
     printf("   (rows of every host merged, newest first; the node column says whose)\n");
     fflush(NULL);
     call(0, "ens journal --convention %s --nats %s --timeout 3000 --limit 25", cluster.conv,
          cluster.h[0].servers);
-    printf("   (%s)\n", answer);
+    printf("   (%s: %s did not answer, its journal died with its host; the NODE column is the "
+           "node whose journal holds the row, as listed at the top)\n",
+           strcmp(answer, "rc=1") == 0 ? "exit status 1" : answer, cluster.h[doomed].system);
     return 0;
 }
 
