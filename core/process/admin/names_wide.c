@@ -14,8 +14,9 @@
  *  - the cache: the names of other systems' actors, as the gateway's watch
  *    reports them, and the names whose entry is not an address (refused);
  *  - re-claims: a name of this system's live actor whose entry another
- *    system deleted (the other side of a partition saw this node
- *    unreachable and purged its names) is claimed again; if another
+ *    system deleted as a lost node's (the other side of a partition saw
+ *    this node unreachable and purged its names; the removal says so) is
+ *    claimed again; if another
  *    system's actor claimed it meanwhile, the name leaves the local table
  *    (the actor runs on, unnamed), so the convention never has two owners.
  * Entries of this system's node in the bucket are not cached: this
@@ -261,10 +262,10 @@ uint64_t ens__admin_wide_tick(uint64_t now)
     return next;
 }
 
-/* The gateway says the entry of `name` was deleted at revision rev: if a
- * live actor of this system still holds the name, under a claim older
- * than that deletion (not its own release, which leaves the table first),
- * another member purged it: claim it again. */
+/* Another member deleted the entry of `name` at revision rev because it
+ * judged this node lost: if a live actor of this system still holds the
+ * name, under a claim older than that deletion, claim it again. (A
+ * deletion by anyone else, an operator's, stands.) */
 static void maybe_reclaim(const char *name, uint64_t rev)
 {
     ens_addr holder = ens__admin_name_get(name);
@@ -403,7 +404,8 @@ void ens__admin_wide_on_ctl(arec *from, const ens_msg *m)
         cache_seen(v);
     } else if (v->op == ENS_GWNAME_GONE) {
         cache_drop(v->name);
-        maybe_reclaim(v->name, v->rev);
+        if (v->status == 1) /* purged as a lost node's: this node lives */
+            maybe_reclaim(v->name, v->rev);
     } else if (v->op == ENS_GWNAME_ANSWER) {
         for (claim **p = &wide.claims; *p != NULL; p = &(*p)->next) {
             claim *c = *p;

@@ -59,6 +59,7 @@ typedef struct wentry {
     struct wentry *next;
     int32_t op; /* ENS_GWNAME_SEEN or ENS_GWNAME_GONE */
     uint64_t rev;
+    uint32_t purged; /* GONE: removed as the names of this lost node (0: otherwise) */
     char key[KEY_MAX + 1];
     char value[VALUE_MAX];
     int len; /* the value's bytes (copied only up to VALUE_MAX) */
@@ -177,6 +178,7 @@ static void queue(ens_gw_names *n, const ens_gw_kv_entry *e)
     }
     w->op = e->put ? ENS_GWNAME_SEEN : ENS_GWNAME_GONE;
     w->rev = e->seq;
+    w->purged = e->purged;
     if (strlen(e->key) < sizeof(w->key)) /* longer: no name's key (refused by the loop) */
         memcpy(w->key, e->key, strlen(e->key) + 1);
     w->len = e->len;
@@ -519,8 +521,10 @@ static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev
 
 /* Delete key (of name) only if its last revision is rev: 0 done or moot
  * (the key moved on: another claim, left alone), ENS_EUNREACHABLE, or
- * another error (logged). */
-static int delete_at(ens_gw_names *n, const char *name, const char *key, uint64_t rev)
+ * another error (logged). lost: the node judged lost whose name this is
+ * (the marker says so), 0 for a release. */
+static int delete_at(ens_gw_names *n, const char *name, const char *key, uint64_t rev,
+                     uint32_t lost)
 {
     char subject[sizeof(n->prefix) + KEY_MAX + 1];
     snprintf(subject, sizeof(subject), "%s%s", n->prefix, key);
@@ -528,6 +532,11 @@ static int delete_at(ens_gw_names *n, const char *name, const char *key, uint64_
     natsStatus st = natsMsg_Create(&m, subject, NULL, NULL, 0);
     if (st == NATS_OK)
         st = natsMsgHeader_Set(m, KV_OP_HEADER, KV_OP_DELETE);
+    if (st == NATS_OK && lost != 0) {
+        char node[16];
+        snprintf(node, sizeof(node), "%" PRIu32, lost);
+        st = natsMsgHeader_Set(m, ENS_KV_PURGED_HEADER, node);
+    }
     if (st != NATS_OK) {
         natsMsg_Destroy(m);
         return ENS_ENOMEM;
@@ -574,7 +583,7 @@ static int release(ens_gw_names *n, const char *name, uint64_t rev, ens_addr add
         if (!ours)
             return 0;
     }
-    return delete_at(n, name, key, rev);
+    return delete_at(n, name, key, rev, 0);
 }
 
 /* A name of the lost node, found by the purge's read. */
@@ -644,7 +653,7 @@ void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node)
             continue;
         /* At the revision the lost node wrote: a name claimed anew since
          * (another revision) is refused by the server, left alone. */
-        if (delete_at(n, name, p.found[i].key, p.found[i].rev) == 0)
+        if (delete_at(n, name, p.found[i].key, p.found[i].rev, node) == 0)
             removed++;
     }
     ens__log(n->sys, NULL, ENS_LOG_INFO,
@@ -737,7 +746,9 @@ static void send_seen(ens_gw_names *n)
             ens__log(n->sys, NULL, ENS_LOG_WARN,
                      "gateway: a key of the names bucket that is not a name: ignored");
         } else if (w->op == ENS_GWNAME_GONE) {
-            tell_admin(n, ENS_GWNAME_GONE, 0, ENS_ADDR_NONE, w->rev, name, 0);
+            /* status 1: removed by a member that judged this node lost */
+            tell_admin(n, ENS_GWNAME_GONE, w->purged != 0 && w->purged == n->self.node ? 1 : 0,
+                       ENS_ADDR_NONE, w->rev, name, 0);
         } else {
             ens_addr holder = ENS_ADDR_NONE;
             int rc = holder_of(n, name, w->value, w->len, &holder);
