@@ -523,8 +523,15 @@ static void test_a_live_holders_purged_name_is_claimed_again(void **state)
     for (int i = 0; i < 3; i++)
         await_lookup(i, "purged.kept", 0, kept);
     await_lookup(2, "purged.other", ENS_ENOENT, ENS_ADDR_NONE);
-    /* System 1 still answers its own name from its own table. */
+    /* System 1 still answers its own name from its own table, until
+     * another system claims the free name: then the bucket decides, and
+     * system 1's actor runs on without it (one owner everywhere). */
     await_lookup(1, "purged.other", 0, other);
+    ens_addr taker = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(0), "purged.other", &tally_def, NULL, NULL, &taker), 0);
+    assert_false(ens_addr_equal(taker, other));
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "purged.other", 0, taker);
 }
 
 /* Whether the file at path holds text (read up to 1 MiB). */

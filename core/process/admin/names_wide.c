@@ -16,11 +16,10 @@
  *  - re-claims: a name of this system's live actor whose entry another
  *    system deleted as a lost node's (the other side of a partition saw
  *    this node unreachable and purged its names; the removal says so) is
- *    claimed again; if another
- *    system's actor claimed it meanwhile, the name leaves the local table
- *    (the actor runs on, unnamed), so the convention never has two owners.
- * Entries of this system's node in the bucket are not cached: this
- * system's table is the authority for its own actors.
+ *    claimed again. Whenever the bucket shows another system's actor
+ *    holding a name this system's actor holds under an older claim (its
+ *    entry removed, then claimed), the name leaves the local table (the
+ *    actor runs on, unnamed), so the convention never has two owners.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -362,9 +361,31 @@ static void cache_drop(const char *name)
         ens__names_drop_addr(&wide.refused, a);
 }
 
+/* Another system's actor holds `name` at revision rev in the bucket: if
+ * this system's live actor still has the name under an older claim, that
+ * claim was removed (a purge while this node was unreachable, or an
+ * operator) and the name taken since: the bucket decides, the name leaves
+ * the local table, so no name has two owners. */
+static void lost_to(const char *name, ens_addr other, uint64_t rev)
+{
+    ens_addr mine = ens__admin_name_get(name);
+    uint64_t mine_rev = ens__admin_name_claimed_rev(name);
+    if (ens_addr_is_none(mine) || mine_rev == 0 || rev <= mine_rev)
+        return;
+    char text[ENS_ADDR_STRLEN];
+    ens_addr_format(other, text, sizeof(text));
+    ens__admin_name_lost(name, mine);
+    ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
+             "name %s: its entry in the convention was removed and %s claimed it since: this "
+             "system's actor keeps running without the name",
+             name, text);
+}
+
 static void cache_seen(const ens__ctl_gwname_v *v)
 {
     cache_drop(v->name);
+    if (v->status >= 0 && v->addr.node != admin_state.sys->node)
+        lost_to(v->name, v->addr, v->rev);
     int rc = 0;
     if (v->status < 0) {
         rc = ens__names_set(&wide.refused, v->name, (ens_addr){v->rev, 0, 0});
