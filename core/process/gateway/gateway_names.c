@@ -51,6 +51,8 @@
 #define JS_WAIT_MAX_MS 5000
 #define JS_WAIT_MIN_MS 200
 #define FOLLOW_POLL_MS 250
+#define PURGE_EVERY_NS 2000000000ull
+#define PURGE_PENDING  64
 #define KV_OP_HEADER   "KV-Operation"
 #define KV_OP_DELETE   "DEL"
 
@@ -104,6 +106,11 @@ struct ens_gw_names {
     atomic_bool read_again; /* asked by the loop (a member back from unreachable) */
     kept *kept;
     uint64_t retry_at;
+    /* lost nodes whose names could not all be removed yet (the bucket had
+     * no leader: it was on the far side of the cut), tried again */
+    uint32_t purge_pending[PURGE_PENDING];
+    size_t n_purge;
+    uint64_t purge_at;
 };
 
 /* ---- names and keys ------------------------------------------------- */
@@ -628,24 +635,28 @@ static void on_purge_read(void *arg, const ens_gw_kv_entry *e)
     l->rev = e->seq;
 }
 
-void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node)
+/* Remove the names of lost node `node`: true when done (every one found
+ * removed or claimed anew), false when the bucket did not answer (tried
+ * again). */
+static bool purge_once(ens_gw_names *n, uint32_t node, bool first)
 {
-    if (n == NULL || node == 0 || node == n->self.node)
-        return;
     if (bucket_open(n) < 0) {
-        ens__log(n->sys, NULL, ENS_LOG_WARN,
-                 "gateway: the names of unreachable node %" PRIu32
-                 " were not removed: the names bucket does not answer (another member may)",
-                 node);
-        return;
+        if (first)
+            ens__log(n->sys, NULL, ENS_LOG_WARN,
+                     "gateway: the names of unreachable node %" PRIu32
+                     " were not removed: the names bucket does not answer (tried again every "
+                     "2 s while it stays unreachable)",
+                     node);
+        return false;
     }
     purge_scan p = {.n = n, .node = node};
     natsStatus st = ens__gw_kv_read(n->js, n->bucket, js_wait_ms(n->sys), on_purge_read, &p);
-    if (st != NATS_OK || p.short_of_memory)
+    if ((st != NATS_OK || p.short_of_memory) && first)
         ens__log(n->sys, NULL, ENS_LOG_WARN,
                  "gateway: the names of unreachable node %" PRIu32
-                 " were not all found (%s): another member may remove them",
+                 " were not all found (%s): tried again every 2 s while it stays unreachable",
                  node, st != NATS_OK ? natsStatus_GetText(st) : "out of memory");
+    bool done = st == NATS_OK && !p.short_of_memory;
     size_t removed = 0;
     for (size_t i = 0; i < p.count; i++) {
         char name[ENS_NAME_MAX + 1];
@@ -653,20 +664,69 @@ void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node)
             continue;
         /* At the revision the lost node wrote: a name claimed anew since
          * (another revision) is refused by the server, left alone. */
-        if (delete_at(n, name, p.found[i].key, p.found[i].rev, node) == 0)
+        int rc = delete_at(n, name, p.found[i].key, p.found[i].rev, node);
+        if (rc == 0)
             removed++;
+        else if (rc == ENS_EUNREACHABLE)
+            done = false;
     }
-    ens__log(n->sys, NULL, ENS_LOG_INFO,
-             "gateway: names of unreachable node %" PRIu32
-             ": %zu found, %zu removed or already claimed anew",
-             node, p.count, removed);
+    if (st == NATS_OK)
+        ens__log(n->sys, NULL, ENS_LOG_INFO,
+                 "gateway: names of unreachable node %" PRIu32
+                 ": %zu found, %zu removed or already claimed anew",
+                 node, p.count, removed);
     free(p.found);
+    return done;
 }
 
-void ens__gw_names_read_again(ens_gw_names *n)
+static void purge_forget(ens_gw_names *n, uint32_t node)
 {
-    if (n != NULL)
-        atomic_store(&n->read_again, true);
+    for (size_t i = 0; i < n->n_purge; i++)
+        if (n->purge_pending[i] == node) {
+            n->purge_pending[i] = n->purge_pending[--n->n_purge];
+            return;
+        }
+}
+
+void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node)
+{
+    if (n == NULL || node == 0 || node == n->self.node)
+        return;
+    purge_forget(n, node);
+    if (purge_once(n, node, true))
+        return;
+    if (n->n_purge == PURGE_PENDING) {
+        ens__log(n->sys, NULL, ENS_LOG_WARN,
+                 "gateway: too many lost nodes wait for their names to be removed: node %" PRIu32
+                 "'s are left to the other members",
+                 node);
+        return;
+    }
+    n->purge_pending[n->n_purge++] = node;
+    n->purge_at = ens__mono_ns() + PURGE_EVERY_NS;
+}
+
+/* The lost nodes whose names are not all removed yet, tried again. */
+static void purge_retry(ens_gw_names *n)
+{
+    uint64_t now = ens__mono_ns();
+    if (n->n_purge == 0 || now < n->purge_at)
+        return;
+    for (size_t i = 0; i < n->n_purge;) {
+        if (purge_once(n, n->purge_pending[i], false))
+            n->purge_pending[i] = n->purge_pending[--n->n_purge];
+        else
+            i++;
+    }
+    n->purge_at = ens__mono_ns() + PURGE_EVERY_NS;
+}
+
+void ens__gw_names_member_back(ens_gw_names *n, uint32_t node)
+{
+    if (n == NULL)
+        return;
+    purge_forget(n, node);
+    atomic_store(&n->read_again, true);
 }
 
 static void keep_release(ens_gw_names *n, const ens__ctl_gwname_v *v, uint64_t corr)
@@ -784,6 +844,7 @@ void ens__gw_names_tick(ens_gw_names *n)
             }
         }
     }
+    purge_retry(n);
     send_seen(n);
 }
 
