@@ -10,8 +10,10 @@
  * has one, and a supervisor starts a Worker that needs a gpu. Then the
  * Trainer's host is killed (its whole process group, as a host that dies)
  * and the demo shows what lab-a sees: the member unreachable, the Trainer
- * gone, `ens members`, where the supervisor's Worker runs, and the
- * journals.
+ * gone, `ens members`, the supervisor's Worker placed again on the other
+ * gpu host, then `ens status --convention` (each live member's actors)
+ * and `ens journal --convention` (the rows of every host, merged, the
+ * dead host named as not answering).
  *
  * Usage: demo_cluster ENS   (ENS: the built `ens` program)
  */
@@ -249,48 +251,58 @@ static int demo(void)
     int worker_host = host_of(node_of(child));
     printf("== a supervisor on %s: %s; its Worker (needs gpu): %s, on %s\n", cluster.h[0].system,
            sup, child, worker_host >= 0 ? cluster.h[worker_host].system : "?");
-    if (worker_host == 0)
-        printf("   (a supervisor's children are not placed on other hosts yet: the Worker cannot "
-               "run on %s, which has no gpu, and the supervisor gives up; the journal below "
-               "shows its no_place rows)\n",
-               cluster.h[0].system);
 
-    printf("\n== %s dies (its whole process group SIGKILLed)\n", cluster.h[gpu_host].system);
+    /* The host that dies runs the Worker, so its restart by placement
+     * shows: the Worker's host if it has a gpu, else the Trainer's. */
+    int doomed = worker_host > 0 ? worker_host : gpu_host;
+    printf("\n== %s dies (its whole process group SIGKILLed)\n", cluster.h[doomed].system);
     fflush(NULL);
     int64_t t0 = now_ms();
-    test_cluster_kill_host(&cluster, gpu_host);
+    test_cluster_kill_host(&cluster, doomed);
     char unreachable[64];
-    snprintf(unreachable, sizeof(unreachable), "U%s ", cluster.h[gpu_host].system);
+    snprintf(unreachable, sizeof(unreachable), "U%s ", cluster.h[doomed].system);
     test_deadline d = test_deadline_in(TEST_WAIT_MS);
     while (strstr(call(0, "ask %s", watcher), unreachable) == NULL && !test_deadline_passed(d))
         test_nap_ms(50); /* the watcher's log offers nothing to wait on */
     printf("   %s saw it unreachable after %lld ms (updates: %s)\n", cluster.h[0].system,
            (long long)(now_ms() - t0), answer);
     printf("   asking the Trainer now: %s\n", call(0, "ask %s", trainer));
+    if (gpu_host != doomed)
+        printf("   (it ran on %s, which lives)\n", cluster.h[gpu_host].system);
 
     printf("\n== ens members --convention %s\n", cluster.conv);
     call(0, "ens members --nats %s --convention %s", cluster.h[0].servers, cluster.conv);
 
-    printf("\n== the supervisor's Worker\n");
-    snprintf(child, sizeof(child), "%s", call(0, "child %s", sup));
-    int now_host = host_of(node_of(child));
-    printf("   %s: %s\n", child,
-           now_host >= 0 ? cluster.h[now_host].system : "(no actor on a live host)");
-    if (now_host < 0 || now_host == worker_host)
-        printf("   (nothing came back on another host: a supervisor's restart by placement after "
-               "a host is lost is still to come)\n");
-    printf("\n== ens journal --convention %s\n", cluster.conv);
-    if (strcmp(call(0, "ens journal --convention %s --nats %s --limit 30", cluster.conv,
-                    cluster.h[0].servers),
-               "rc=0") != 0) {
-        printf("   (not available yet: each surviving host's journal instead)\n");
-        for (int i = 0; i < TEST_CLUSTER_HOSTS; i++) {
-            if (cluster.h[i].host <= 0)
-                continue;
-            printf("\n== ens journal --db %s/%s.db --limit 15\n", journals, cluster.h[i].system);
-            call(i, "ens journal --db %s/%s.db --limit 15", journals, cluster.h[i].system);
-        }
+    printf("\n== the supervisor's Worker, placed again by its supervisor's restart\n");
+    int now_host = -1;
+    d = test_deadline_in(TEST_WAIT_MS);
+    for (;;) {
+        snprintf(child, sizeof(child), "%s", call(0, "child %s", sup));
+        now_host = host_of(node_of(child));
+        if ((now_host >= 0 && now_host != worker_host) || test_deadline_passed(d))
+            break;
+        test_nap_ms(100); /* which_children offers nothing to wait on */
     }
+    printf("   was on %s, now %s: %s, %lld ms after the host died\n",
+           worker_host >= 0 ? cluster.h[worker_host].system : "?",
+           now_host >= 0 ? cluster.h[now_host].system : "(on no live host)", child,
+           (long long)(now_ms() - t0));
+
+    printf("\n== ens status --convention %s --nats ...\n", cluster.conv);
+    fflush(NULL);
+    call(0, "ens status --convention %s --nats %s --timeout 3000", cluster.conv,
+         cluster.h[0].servers);
+    printf("   (%s: exit status 1 because %s did not answer)\n",
+           strcmp(answer, "rc=1") == 0 ? "as expected" : answer, cluster.h[doomed].system);
+
+    printf("\n== ens journal --convention %s --nats ... --limit 25\n", cluster.conv);
+    printf("   (rows of every host merged, newest first; the node column says whose)\n");
+    fflush(NULL);
+    call(0, "ens journal --convention %s --nats %s --timeout 3000 --limit 25", cluster.conv,
+         cluster.h[0].servers);
+    printf("   (%s: %s did not answer, its journal died with its host; the NODE column is the "
+           "node whose journal holds the row, as listed at the top)\n",
+           strcmp(answer, "rc=1") == 0 ? "exit status 1" : answer, cluster.h[doomed].system);
     return 0;
 }
 

@@ -534,6 +534,14 @@ static void test_rows_of_every_member_merged_and_a_stopped_member_named(void **s
     assert_non_null(strstr(out_text, "HOST"));
     assert_non_null(strstr(out_text, "poison"));
     assert_non_null(strstr(out_text, "member"));
+    /* A list of servers (the first refuses: nothing listens there), as a
+     * host of a cluster gives it: the next one answers. */
+    char list[512];
+    snprintf(list, sizeof(list), "nats://127.0.0.1:1,%s", server.url);
+    assert_int_equal(run_ens((const char *const[]){"journal", "--convention", conv_name, "--nats",
+                                                   list, "--kind", "poison", NULL}),
+                     0);
+    assert_non_null(strstr(out_text, "poison"));
 
     /* The public call: the same merge; the limit holds across members. */
     merged m = {.ordered = true};

@@ -462,6 +462,78 @@ static void test_names_are_followed_again_after_the_server_restarts(void **state
     }
 }
 
+/* Publish a removal of key at its current revision, as a member purging
+ * the names of node `lost` writes it (lost 0: no purge header, as an
+ * operator's delete). */
+static void remove_as_purge(bucket *b, const char *key, uint32_t lost)
+{
+    kvEntry *e = NULL;
+    assert_int_equal(kvStore_Get(&e, b->kv, key), NATS_OK);
+    uint64_t rev = kvEntry_Revision(e);
+    kvEntry_Destroy(e);
+    char subject[160], node[16];
+    snprintf(subject, sizeof(subject), "$KV.ens-%s-names.%s", test_conv_name, key);
+    snprintf(node, sizeof(node), "%" PRIu32, lost);
+    natsMsg *m = NULL;
+    assert_int_equal(natsMsg_Create(&m, subject, NULL, NULL, 0), NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(m, "KV-Operation", "DEL"), NATS_OK);
+    if (lost != 0)
+        assert_int_equal(natsMsgHeader_Set(m, "Ens-Purged-Node", node), NATS_OK);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.ExpectLastSubjectSeq = rev;
+    jsPubAck *ack = NULL;
+    assert_int_equal(js_PublishMsg(&ack, b->js, m, &po, NULL), NATS_OK);
+    jsPubAck_Destroy(ack);
+    natsMsg_Destroy(m);
+}
+
+/* A member that judged a node lost removed its names (issue 17), but the
+ * node lives (the other side of a healed partition): its admin claims
+ * each name its live actor still holds again. A removal that names
+ * another node, or none (an operator's), stands. */
+static void test_a_live_holders_purged_name_is_claimed_again(void **state)
+{
+    (void)state;
+    TEST_CONV_NEED_SERVER();
+    ens_addr kept = ENS_ADDR_NONE, other = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(1), "purged.kept", &tally_def, NULL, NULL, &kept), 0);
+    assert_int_equal(ens_name_spawn(ctx(1), "purged.other", &tally_def, NULL, NULL, &other), 0);
+    for (int i = 0; i < 3; i++) {
+        await_lookup(i, "purged.kept", 0, kept);
+        await_lookup(i, "purged.other", 0, other);
+    }
+    bucket b = {0};
+    bucket_open(&b);
+    remove_as_purge(&b, "purged.other", kept.node + 1);
+    remove_as_purge(&b, "purged.kept", kept.node);
+    await_lookup(0, "purged.other", ENS_ENOENT, ENS_ADDR_NONE);
+    /* Claimed again by system 1: the bucket holds it again (the removal
+     * was acknowledged, so until then a read finds nothing), and every
+     * system finds its actor. */
+    kvEntry *e = NULL;
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    while (kvStore_Get(&e, b.kv, "purged.kept") != NATS_OK) {
+        if (test_deadline_passed(d))
+            fail_msg("purged.kept is not in the bucket again");
+        test_nap_ms(50); /* the re-claim offers nothing to wait on from here */
+    }
+    kvEntry_Destroy(e);
+    bucket_close(&b);
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "purged.kept", 0, kept);
+    await_lookup(2, "purged.other", ENS_ENOENT, ENS_ADDR_NONE);
+    /* System 1 still answers its own name from its own table, until
+     * another system claims the free name: then the bucket decides, and
+     * system 1's actor runs on without it (one owner everywhere). */
+    await_lookup(1, "purged.other", 0, other);
+    ens_addr taker = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(0), "purged.other", &tally_def, NULL, NULL, &taker), 0);
+    assert_false(ens_addr_equal(taker, other));
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "purged.other", 0, taker);
+}
+
 /* Whether the file at path holds text (read up to 1 MiB). */
 static bool file_has(const char *path, const char *text)
 {
@@ -561,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_garbage_in_the_bucket_is_refused),
         cmocka_unit_test(test_a_refused_claim_or_deletion_never_reaches_the_caches),
         cmocka_unit_test(test_names_are_followed_again_after_the_server_restarts),
+        cmocka_unit_test(test_a_live_holders_purged_name_is_claimed_again),
         cmocka_unit_test(test_a_bucket_made_without_the_republish_still_takes_registrations),
         cmocka_unit_test(test_registration_is_refused_while_nats_is_unreachable),
     };

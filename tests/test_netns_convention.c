@@ -14,6 +14,11 @@
  *    side; loopback: its gateway stopped): A and C see B unreachable, B
  *    sees A and C unreachable (namespaces only: a stopped gateway sees
  *    nothing); healed, each sees the others joined again;
+ *  - a partition (namespaces only): B's side has 1 of 3 servers, so its
+ *    registrations are refused (ENS_EUNREACHABLE) while A and C register;
+ *    A and C purge B's names and agree on every holder; healed, B claims
+ *    its free names again and drops one A took; B restarted, its old node
+ *    id gets nothing;
  *  - B's nats-server killed while B's system lives: B's gateway goes on
  *    through another server and nobody marks B down;
  *  - a supervisor on A whose child (needs gpu) runs on B comes back on C
@@ -85,6 +90,9 @@ static int where_receive(ens_ctx *c, void *state, const ens_msg *m)
 static const char *const gpu_main[] = {"gpu", "role=main", NULL};
 static const ens_actor_def gpu_def = {
     .name = "nsc.Gpu", .receive = where_receive, .requirements = gpu_main};
+
+/* A named actor: answers where it runs, as Gpu, but runs anywhere. */
+static const ens_actor_def named_def = {.name = "nsc.Named", .receive = where_receive};
 
 /* The Worker's start argument is the address of a recorder (text): its
  * init tells it "started:<node>". */
@@ -193,6 +201,33 @@ static int serve(ens_system *sys, int host, const char *cmd, char *reply, size_t
     }
     if (strncmp(cmd, "ask ", 4) == 0)
         return ask_text(sys, cmd + 4, reply, len);
+    if (strncmp(cmd, "name-spawn ", 11) == 0) {
+        /* "name-spawn NAME": the address ens_name_spawn gives (its own
+         * actor, or the holder), or "refused <code>". */
+        rc = ens_name_spawn(ctx, cmd + 11, &named_def, NULL, NULL, &a);
+        if (rc < 0) {
+            snprintf(reply, len, "refused %d", rc);
+            return 0;
+        }
+        ens_addr_format(a, reply, len);
+        return 0;
+    }
+    if (strncmp(cmd, "lookup ", 7) == 0) {
+        /* "lookup NAME": the holder's address, or "none <code>". */
+        rc = ens_name_lookup(ctx, cmd + 7, &a);
+        if (rc < 0) {
+            snprintf(reply, len, "none %d", rc);
+            return 0;
+        }
+        ens_addr_format(a, reply, len);
+        return 0;
+    }
+    if (strncmp(cmd, "ask-rc ", 7) == 0) {
+        /* "ask-rc ADDR": "rc=N" of an ask (0: answered). */
+        rc = ask_text(sys, cmd + 7, reply, len);
+        snprintf(reply, len, "rc=%d", rc);
+        return 0;
+    }
     if (strncmp(cmd, "sup ", 4) == 0) {
         ens_child_spec spec = ENS_CHILD_SPEC_INIT;
         spec.id = "worker";
@@ -470,6 +505,128 @@ static void test_link_cut_both_sides_see_unreachable_then_rejoin(void **state)
     (void)a, (void)c;
 }
 
+/* Wait until host i's lookup of name answers want ("none -1002" for none). */
+static void wait_lookup(int i, const char *name, const char *want)
+{
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    while (strcmp(call(i, "lookup %s", name), want) != 0) {
+        if (test_deadline_passed(d))
+            fail_msg("host %d: lookup %s answers %s, not %s", i, name, answer, want);
+        test_nap_ms(100); /* the name cache follows the bucket: nothing to wait on */
+    }
+}
+
+/* Host i's ens_name_spawn of name, tried again while the convention is
+ * unreachable (the buckets elect leaders again after a heal), until the
+ * deadline; its answer. */
+static const char *name_spawn_settled(int i, const char *name)
+{
+    char unreachable[32];
+    snprintf(unreachable, sizeof(unreachable), "refused %d", ENS_EUNREACHABLE);
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    while (strcmp(call(i, "name-spawn %s", name), unreachable) == 0 && !test_deadline_passed(d))
+        test_nap_ms(200); /* an election offers nothing to wait on */
+    return answer;
+}
+
+/* A partition: B's side holds 1 of the 3 servers, so the buckets (three
+ * copies) have no quorum there. B's registrations are refused with
+ * ENS_EUNREACHABLE, A and C register normally; A and C purge B's names
+ * (issue 17's rule for a lost node) and agree on every holder; healed, B
+ * claims its purged names again, gives up one that A took meanwhile, and
+ * an old node id (B restarted) gets nothing delivered. */
+static void test_partition_names_one_owner(void **state)
+{
+    (void)state;
+    if (!in_namespaces) {
+        /* A stopped gateway is not a partition: B's server keeps its
+         * routes, the buckets keep their quorum on every side, and a
+         * registration on B waits for the stopped gateway instead of
+         * being refused. Only namespaces can cut a server off. */
+        print_message(
+            "a partition needs namespaces: a stopped gateway keeps its server's quorum\n");
+        skip();
+    }
+    char rec[TEST_CLUSTER_HOSTS][64], kept[64], taken_b[64], taken_a[64], none[32];
+    for (int i = 0; i < TEST_CLUSTER_HOSTS; i++)
+        snprintf(rec[i], sizeof(rec[i]), "%s", call(i, "recorder"));
+    const int b[] = {B}, ac[] = {A, C};
+    wait_told(A, rec[A], 'J', b, 1);
+    wait_told(C, rec[C], 'J', b, 1);
+    wait_told(B, rec[B], 'J', ac, 2);
+    snprintf(none, sizeof(none), "none %d", ENS_ENOENT);
+    snprintf(kept, sizeof(kept), "%s", name_spawn_settled(B, "part.kept"));
+    snprintf(taken_b, sizeof(taken_b), "%s", name_spawn_settled(B, "part.taken"));
+    assert_null(strstr(kept, "refused"));
+    assert_null(strstr(taken_b, "refused"));
+    wait_lookup(A, "part.kept", kept);
+    wait_lookup(C, "part.taken", taken_b);
+
+    int64_t t0 = now_ms();
+    assert_int_equal(test_cluster_cut(&cluster, B, true), 0);
+    b_cut = true;
+    wait_told(A, rec[A], 'U', b, 1);
+    wait_told(C, rec[C], 'U', b, 1);
+    wait_told(B, rec[B], 'U', ac, 2);
+    /* A and C purged B's names: both sides of the majority agree (none);
+     * B still finds its own actor in its own table. */
+    wait_lookup(A, "part.kept", none);
+    wait_lookup(C, "part.kept", none);
+    assert_string_equal(call(B, "lookup part.kept"), kept);
+    print_message("B cut: A and C purged its names within %lld ms\n", (long long)(now_ms() - t0));
+
+    /* B has 1 of 3 servers: a registration is refused, not made, not
+     * left hanging past the ask's deadline. */
+    int64_t t1 = now_ms();
+    char want[32];
+    snprintf(want, sizeof(want), "refused %d", ENS_EUNREACHABLE);
+    assert_string_equal(call(B, "name-spawn part.new"), want);
+    print_message("a registration on B (no quorum) refused ENS_EUNREACHABLE in %lld ms\n",
+                  (long long)(now_ms() - t1));
+    /* A and C (2 of 3) register normally, even a name B still holds
+     * locally: the bucket, not B's table, decides. */
+    snprintf(taken_a, sizeof(taken_a), "%s", name_spawn_settled(A, "part.taken"));
+    if (strstr(taken_a, "refused") != NULL)
+        fail_msg("A could not register part.taken while B is cut: %s", taken_a);
+    assert_string_not_equal(taken_a, taken_b);
+    wait_lookup(C, "part.taken", taken_a);
+    char fresh[64];
+    snprintf(fresh, sizeof(fresh), "%s", name_spawn_settled(C, "part.fresh"));
+    assert_null(strstr(fresh, "refused"));
+    wait_lookup(A, "part.fresh", fresh);
+
+    t0 = now_ms();
+    assert_int_equal(test_cluster_cut(&cluster, B, false), 0);
+    b_cut = false;
+    wait_told(A, rec[A], 'J', b, 1);
+    wait_told(C, rec[C], 'J', b, 1);
+    wait_told(B, rec[B], 'J', ac, 2);
+    /* B claimed part.kept again (nobody took it) and gave part.taken up
+     * (A holds it): one owner for each name, the same seen from all. */
+    for (int i = 0; i < TEST_CLUSTER_HOSTS; i++) {
+        wait_lookup(i, "part.kept", kept);
+        wait_lookup(i, "part.taken", taken_a);
+        wait_lookup(i, "part.fresh", fresh);
+    }
+    print_message("healed: B re-claimed its free name and gave up the taken one within %lld ms\n",
+                  (long long)(now_ms() - t0));
+    /* B's actor that lost its name still runs. */
+    assert_int_equal(test_cluster_field(call(A, "ask %s", taken_b), "node"), pid_field(B, "node"));
+
+    /* B starts again with a fresh node id: what is sent to the old one is
+     * a dead letter at once (or its ask ends unreachable), never delivered
+     * and never a timeout. */
+    long long old_node = pid_field(B, "node");
+    test_cluster_kill_host(&cluster, B);
+    wait_told(A, rec[A], 'U', b, 1);
+    assert_int_equal(test_cluster_start_host(&cluster, B, TEST_WAIT_MS), 0);
+    assert_true(pid_field(B, "node") != old_node);
+    wait_told(A, rec[A], 'J', b, 1);
+    long long rc = test_cluster_field(call(A, "ask-rc %s", kept), "rc");
+    if (rc != ENS_ENOACTOR && rc != ENS_EUNREACHABLE)
+        fail_msg("an ask of an actor of B's old node %lld answered %lld", old_node, rc);
+}
+
 static void test_server_killed_gateway_goes_on_without_false_down(void **state)
 {
     (void)state;
@@ -582,12 +739,13 @@ int main(int argc, char **argv)
         in_namespaces = true;
     }
     if (ens_actor_register(&gpu_def) < 0 || ens_actor_register(&worker_def) < 0 ||
-        ens_actor_register(&recorder_def) < 0)
+        ens_actor_register(&recorder_def) < 0 || ens_actor_register(&named_def) < 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_placement_across_hosts),
         cmocka_unit_test(test_members_through_the_url_list),
         cmocka_unit_test_teardown(test_link_cut_both_sides_see_unreachable_then_rejoin, heal_b),
+        cmocka_unit_test_teardown(test_partition_names_one_owner, heal_b),
         cmocka_unit_test(test_server_killed_gateway_goes_on_without_false_down),
         cmocka_unit_test(test_supervisor_child_comes_back_on_another_host),
     };

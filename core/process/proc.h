@@ -132,7 +132,8 @@ enum ens_gwname_op {
                              rev; 1 taken, addr its holder; < 0 why not) */
     ENS_GWNAME_SEEN,      /* gateway -> admin: the watch saw name -> addr at rev (status < 0:
                              the entry is not an address, lookups refuse it) */
-    ENS_GWNAME_GONE,      /* gateway -> admin: the watch saw name deleted */
+    ENS_GWNAME_GONE,      /* gateway -> admin: the watch saw name deleted (status 1: by a
+                             member that judged this node lost, to be claimed again) */
 };
 
 typedef struct {

@@ -32,11 +32,16 @@
  * another system is seen after the watch delivers it, so a lookup may
  * briefly miss a new name or return an address whose actor just ended.
  * Extra errors in a convention: ENS_EUNREACHABLE (ens_name_spawn,
- * ens_name_register: the convention's NATS servers cannot be reached or
- * the gateway is not running; the log says which; lookups still answer
- * from the cache), ENS_EBADFRAME (ens_name_lookup, ens_name_send,
+ * ens_name_register: the convention's NATS servers cannot be reached,
+ * the names bucket does not answer (this side of a partition lacks the
+ * quorum of its copies) or the gateway is not running; the log says
+ * which; lookups still answer from the cache), ENS_EBADFRAME (ens_name_lookup, ens_name_send,
  * ens_name_spawn: the name's entry in the bucket is not an address, as
  * only another program could write it: refused, logged).
+ * A name of this system's live actor that another member removed (it saw
+ * this system unreachable) is claimed again when the gateway sees the
+ * removal; if another system's actor claimed it meanwhile, the name leaves
+ * this system's table (a warning; the actor runs on, unnamed).
  */
 #ifndef ENSEMBLE_REGISTRY_H
 #define ENSEMBLE_REGISTRY_H

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/process/admin/admin.h"
+#include "core/process/admin/names_wide.h"
 #include "ensemble/error.h"
 
 /* The admin's state (admin.h): one per admin process, filled in by
@@ -478,6 +479,9 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
         uint64_t count_at = ens__admin_place_tick(now);
         if (count_at != 0 && (wake == 0 || count_at < wake))
             wake = count_at;
+        uint64_t reclaim_at = ens__admin_wide_tick(now);
+        if (reclaim_at != 0 && (wake == 0 || reclaim_at < wake))
+            wake = reclaim_at;
         uint64_t log_at = ens__refusal_flush(s, &admin_state.refusals, now, false);
         if (log_at != 0 && (wake == 0 || log_at < wake))
             wake = log_at;

@@ -12,9 +12,14 @@
  *    confirms them (done, or moot because another system claimed the
  *    name since), so a gateway restart loses none;
  *  - the cache: the names of other systems' actors, as the gateway's watch
- *    reports them, and the names whose entry is not an address (refused).
- * Entries of this system's node in the bucket are not cached: this
- * system's table is the authority for its own actors.
+ *    reports them, and the names whose entry is not an address (refused);
+ *  - re-claims: a name of this system's live actor whose entry another
+ *    system deleted as a lost node's (the other side of a partition saw
+ *    this node unreachable and purged its names; the removal says so) is
+ *    claimed again. Whenever the bucket shows another system's actor
+ *    holding a name this system's actor holds under an older claim (its
+ *    entry removed, then claimed), the name leaves the local table (the
+ *    actor runs on, unnamed), so the convention never has two owners.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +37,8 @@ typedef struct claim {
     uint32_t req_inc;   /* in which incarnation, */
     uint64_t req_corr;  /* under which correlation id */
     ens_msg *spawn;     /* a named spawn's request (a copy), or NULL: a registration */
+    bool reclaim;       /* a name purged by others, claimed again: nobody waits */
+    uint64_t retry_at;  /* a re-claim the convention did not answer: tried again then */
     ens_addr addr;      /* the address claimed */
     char *name;
 } claim;
@@ -44,8 +51,11 @@ typedef struct release {
     char *name;
 } release;
 
+#define RECLAIM_RETRY_NS 1000000000ull
+
 static struct {
     claim *claims;
+    claim *reclaims; /* re-claims waiting to be tried again (ENS_EUNREACHABLE) */
     release *releases;
     uint64_t next_corr;
     ens_names remote;  /* other systems' names -> holder */
@@ -168,8 +178,125 @@ static arec *requester_of(const claim *c)
     return r != NULL && r->incarnation == c->req_inc && r->ctl >= 0 ? r : NULL;
 }
 
+/* The answer to a re-claim of a purged name of this system's actor. */
+static void reclaim_answered(claim *c, const ens__ctl_gwname_v *v)
+{
+    if (v->status == 0) {
+        if (ens__admin_name_reclaimed(c->name, c->addr, v->rev) < 0) {
+            ens__admin_wide_release(c->name, v->rev, c->addr); /* its actor ended meanwhile */
+            return;
+        }
+        ens__log(admin_state.sys, NULL, ENS_LOG_INFO,
+                 "name %s: its entry in the convention was removed by another member (this "
+                 "system was unreachable to it): claimed again",
+                 c->name);
+    } else if (v->status == 1 && !ens_addr_equal(v->addr, c->addr)) {
+        char other[ENS_ADDR_STRLEN];
+        ens_addr_format(v->addr, other, sizeof(other));
+        ens__admin_name_lost(c->name, c->addr);
+        ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
+                 "name %s: claimed by %s while this system was unreachable to the others: this "
+                 "system's actor keeps running without the name",
+                 c->name, other);
+    } else if (v->status == ENS_EUNREACHABLE) {
+        /* Right after a heal the buckets may still be electing leaders:
+         * tried again every second while the actor holds the name. */
+        claim *again = ens__calloc(1, sizeof(*again));
+        if (again != NULL && (again->name = strdup(c->name)) == NULL) {
+            free(again);
+            again = NULL;
+        }
+        if (again == NULL) {
+            ens__alloc_failed(admin_state.sys, "a purged name is not claimed again");
+            return;
+        }
+        ens__log(admin_state.sys, NULL, ENS_LOG_INFO,
+                 "name %s: its entry in the convention was removed by another member and "
+                 "cannot be claimed again yet (the convention does not answer): tried again "
+                 "every second",
+                 c->name);
+        again->reclaim = true;
+        again->addr = c->addr;
+        again->retry_at = ens__mono_ns() + RECLAIM_RETRY_NS;
+        again->next = wide.reclaims;
+        wide.reclaims = again;
+    } else if (v->status < 0) {
+        ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
+                 "name %s: its entry in the convention was removed by another member and could "
+                 "not be claimed again (%s): only this system finds the name",
+                 c->name, ens_strerror(v->status));
+    }
+}
+
+static void reclaim_send(claim *c)
+{
+    c->corr = ++wide.next_corr;
+    c->next = wide.claims;
+    wide.claims = c;
+    ask_gateway(ENS_GWNAME_CLAIM, c->name, c->addr, 0, c->corr);
+}
+
+uint64_t ens__admin_wide_tick(uint64_t now)
+{
+    uint64_t next = 0;
+    for (claim **p = &wide.reclaims; *p != NULL;) {
+        claim *c = *p;
+        if (!ens_addr_equal(ens__admin_name_get(c->name), c->addr)) {
+            *p = c->next; /* its actor ended, or it was unregistered */
+            free(c->name);
+            free(c);
+            continue;
+        }
+        if (now < c->retry_at || gateway() == NULL) {
+            if (now >= c->retry_at)
+                c->retry_at = now + RECLAIM_RETRY_NS;
+            if (next == 0 || c->retry_at < next)
+                next = c->retry_at;
+            p = &c->next;
+            continue;
+        }
+        *p = c->next;
+        reclaim_send(c);
+    }
+    return next;
+}
+
+/* Another member deleted the entry of `name` at revision rev because it
+ * judged this node lost: if a live actor of this system still holds the
+ * name, under a claim older than that deletion, claim it again. (A
+ * deletion by anyone else, an operator's, stands.) */
+static void maybe_reclaim(const char *name, uint64_t rev)
+{
+    ens_addr holder = ens__admin_name_get(name);
+    uint64_t mine = ens__admin_name_claimed_rev(name);
+    if (ens_addr_is_none(holder) || mine == 0 || rev <= mine || gateway() == NULL)
+        return;
+    for (claim *c = wide.claims; c != NULL; c = c->next)
+        if (c->reclaim && strcmp(c->name, name) == 0)
+            return; /* already asked */
+    for (claim *c = wide.reclaims; c != NULL; c = c->next)
+        if (strcmp(c->name, name) == 0)
+            return; /* asked again soon */
+    claim *c = ens__calloc(1, sizeof(*c));
+    if (c != NULL && (c->name = strdup(name)) == NULL) {
+        free(c);
+        c = NULL;
+    }
+    if (c == NULL) {
+        ens__alloc_failed(admin_state.sys, "a purged name is not claimed again");
+        return;
+    }
+    c->reclaim = true;
+    c->addr = holder;
+    reclaim_send(c);
+}
+
 static void claim_answered(claim *c, const ens__ctl_gwname_v *v)
 {
+    if (c->reclaim) {
+        reclaim_answered(c, v);
+        return;
+    }
     arec *from = requester_of(c);
     int status = v->status;
     if (status == 0 && (from == NULL || admin_state.shutting_down)) {
@@ -234,9 +361,31 @@ static void cache_drop(const char *name)
         ens__names_drop_addr(&wide.refused, a);
 }
 
+/* Another system's actor holds `name` at revision rev in the bucket: if
+ * this system's live actor still has the name under an older claim, that
+ * claim was removed (a purge while this node was unreachable, or an
+ * operator) and the name taken since: the bucket decides, the name leaves
+ * the local table, so no name has two owners. */
+static void lost_to(const char *name, ens_addr other, uint64_t rev)
+{
+    ens_addr mine = ens__admin_name_get(name);
+    uint64_t mine_rev = ens__admin_name_claimed_rev(name);
+    if (ens_addr_is_none(mine) || mine_rev == 0 || rev <= mine_rev)
+        return;
+    char text[ENS_ADDR_STRLEN];
+    ens_addr_format(other, text, sizeof(text));
+    ens__admin_name_lost(name, mine);
+    ens__log(admin_state.sys, NULL, ENS_LOG_WARN,
+             "name %s: its entry in the convention was removed and %s claimed it since: this "
+             "system's actor keeps running without the name",
+             name, text);
+}
+
 static void cache_seen(const ens__ctl_gwname_v *v)
 {
     cache_drop(v->name);
+    if (v->status >= 0 && v->addr.node != admin_state.sys->node)
+        lost_to(v->name, v->addr, v->rev);
     int rc = 0;
     if (v->status < 0) {
         rc = ens__names_set(&wide.refused, v->name, (ens_addr){v->rev, 0, 0});
@@ -276,6 +425,8 @@ void ens__admin_wide_on_ctl(arec *from, const ens_msg *m)
         cache_seen(v);
     } else if (v->op == ENS_GWNAME_GONE) {
         cache_drop(v->name);
+        if (v->status == 1) /* purged as a lost node's: this node lives */
+            maybe_reclaim(v->name, v->rev);
     } else if (v->op == ENS_GWNAME_ANSWER) {
         for (claim **p = &wide.claims; *p != NULL; p = &(*p)->next) {
             claim *c = *p;
@@ -316,6 +467,11 @@ void ens__admin_wide_gateway_down(void)
     wide.claims = NULL;
     for (claim *c = all, *next; c != NULL; c = next) {
         next = c->next;
+        if (c->reclaim) { /* the name stays local; asked again at the next removal seen */
+            free(c->name);
+            free(c);
+            continue;
+        }
         /* It may have been made before the gateway died: the next gateway
          * deletes the entry if it holds the address claimed. */
         ens__admin_wide_release(c->name, 0, c->addr);

@@ -59,4 +59,9 @@ void ens__admin_wide_gateway_down(void);
 
 #pragma GCC visibility pop
 
+/* Re-claims of this system's purged names that the convention did not
+ * answer are tried again here (every second, while the actor holds the
+ * name). Returns when to call again (monotonic ns), or 0: nothing waits. */
+uint64_t ens__admin_wide_tick(uint64_t now);
+
 #endif

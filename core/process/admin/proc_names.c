@@ -95,6 +95,34 @@ int ens__admin_name_set_claimed(const char *name, ens_addr addr, uint64_t rev)
     return rc;
 }
 
+uint64_t ens__admin_name_claimed_rev(const char *name)
+{
+    return ens__names_get(&claimed, name).id;
+}
+
+int ens__admin_name_reclaimed(const char *name, ens_addr addr, uint64_t rev)
+{
+    if (!ens_addr_equal(ens__names_get(&name_table, name), addr))
+        return ENS_ENOENT;
+    ens_addr old = ens__names_get(&claimed, name);
+    if (!ens_addr_is_none(old))
+        ens__names_drop_addr(&claimed, old);
+    int rc = ens__names_set(&claimed, name, (ens_addr){rev, 0, 0});
+    if (rc < 0) /* its entry could not be deleted in time: the name goes */
+        ens__names_drop_addr(&name_table, addr);
+    return rc;
+}
+
+void ens__admin_name_lost(const char *name, ens_addr addr)
+{
+    if (!ens_addr_equal(ens__names_get(&name_table, name), addr))
+        return;
+    ens__names_drop_addr(&name_table, addr);
+    ens_addr rev = ens__names_get(&claimed, name);
+    if (!ens_addr_is_none(rev))
+        ens__names_drop_addr(&claimed, rev);
+}
+
 const char *ens__admin_name_of(ens_addr addr)
 {
     return ens__names_of(&name_table, addr);

@@ -35,6 +35,20 @@ int ens__admin_name_set(const char *name, ens_addr addr);
  * 0, ENS_EEXIST, ENS_ENOMEM (the caller releases the claim). */
 int ens__admin_name_set_claimed(const char *name, ens_addr addr, uint64_t rev);
 
+/* The revision at which `name` was claimed in the convention's bucket for
+ * this system's actor, or 0 (not claimed there). */
+uint64_t ens__admin_name_claimed_rev(const char *name);
+
+/* `name` of addr was claimed again (after the other side of a partition
+ * purged it) at revision rev. 0; ENS_ENOENT when the name no longer names
+ * addr (the caller releases the claim); ENS_ENOMEM (the name is dropped,
+ * and the caller releases the claim). */
+int ens__admin_name_reclaimed(const char *name, ens_addr addr, uint64_t rev);
+
+/* `name` of addr is held by another system's actor now: it leaves the
+ * table without a deletion in the bucket (the entry is not ours). */
+void ens__admin_name_lost(const char *name, ens_addr addr);
+
 /* The name of addr (borrowed until the table changes), or NULL. */
 const char *ens__admin_name_of(ens_addr addr);
 

@@ -348,6 +348,8 @@ static void route_change(uint32_t node, int32_t change)
         return;
     gone_node *g = gone_find(node);
     if (change == ENS_MEMBER_JOINED) {
+        if (g != NULL && g->change == ENS_MEMBER_UNREACHABLE)
+            ens__gw_names_member_back(gw.names, node); /* a partition may have healed */
         if (g != NULL)
             *g = gw.gone[--gw.n_gone];
         return;

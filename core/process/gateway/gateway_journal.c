@@ -522,9 +522,22 @@ int ens__gw_conv_connect(const char *servers, uint32_t timeout_ms, natsOptions *
 {
     *opts = NULL;
     *nc = NULL;
+    /* natsOptions_SetURL takes one URL: a list is split into servers,
+     * tried in the order given (the asker's own server first). */
+    char list[1024];
+    const char *urls[16];
+    int count = 0;
+    snprintf(list, sizeof(list), "%s", servers);
+    for (char *save = NULL, *u = strtok_r(list, ", ", &save); u != NULL && count < 16;
+         u = strtok_r(NULL, ", ", &save))
+        urls[count++] = u;
+    if (count == 0)
+        return ENS_EINVAL;
     natsStatus st = natsOptions_Create(opts);
     if (st == NATS_OK)
-        st = natsOptions_SetURL(*opts, servers); /* a comma-separated list too */
+        st = natsOptions_SetServers(*opts, urls, count);
+    if (st == NATS_OK)
+        st = natsOptions_SetNoRandomize(*opts, true);
     if (st == NATS_OK)
         st = natsOptions_SetTimeout(*opts, timeout_ms);
     if (st == NATS_OK)

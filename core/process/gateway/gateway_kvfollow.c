@@ -39,6 +39,18 @@ static bool removal(natsMsg *msg)
            (strcmp(op, "DEL") == 0 || strcmp(op, "PURGE") == 0);
 }
 
+/* The node a removal names as judged lost, or 0. */
+static uint32_t purged_node(natsMsg *msg)
+{
+    const char *text = NULL;
+    if (natsMsgHeader_Get(msg, ENS_KV_PURGED_HEADER, &text) != NATS_OK || text == NULL)
+        return 0;
+    uint64_t node = 0;
+    for (const char *p = text; *p >= '0' && *p <= '9' && p - text < 10; p++)
+        node = node * 10 + (uint64_t)(*p - '0');
+    return node <= UINT32_MAX ? (uint32_t)node : 0;
+}
+
 natsStatus ens__gw_kv_read(jsCtx *js, const char *bucket, int64_t wait_ms, ens_gw_kv_entry_cb cb,
                            void *arg)
 {
@@ -72,6 +84,7 @@ natsStatus ens__gw_kv_read(jsCtx *js, const char *bucket, int64_t wait_ms, ens_g
             .len = natsMsg_GetDataLength(msg),
             .seq = natsMsg_GetSequence(msg),
             .time_ns = natsMsg_GetTime(msg),
+            .purged = purged_node(msg),
         };
         cb(arg, &e);
         natsMsg_Destroy(msg);
@@ -97,6 +110,7 @@ bool ens__gw_kv_entry_of(natsMsg *msg, const char *prefix, ens_gw_kv_entry *e)
         .data = natsMsg_GetData(msg),
         .len = natsMsg_GetDataLength(msg),
         .seq = seq,
+        .purged = purged_node(msg),
     };
     return true;
 }

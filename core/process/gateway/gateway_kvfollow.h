@@ -33,7 +33,13 @@ typedef struct {
     int len;
     uint64_t seq;    /* its stream sequence (the key's revision); 0: unknown */
     int64_t time_ns; /* when the server stored it (Unix ns); 0: unknown */
+    uint32_t purged; /* a removal's ENS_KV_PURGED_HEADER: the node judged lost; else 0 */
 } ens_gw_kv_entry;
+
+/* The header a removal carries when a member wrote it because the holder's
+ * node was judged lost (its value: that node id): such a holder, alive
+ * after all, claims its names again. An operator's removal has none. */
+#define ENS_KV_PURGED_HEADER "Ens-Purged-Node"
 
 typedef void (*ens_gw_kv_entry_cb)(void *arg, const ens_gw_kv_entry *e);
 

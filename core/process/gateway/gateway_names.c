@@ -51,6 +51,8 @@
 #define JS_WAIT_MAX_MS 5000
 #define JS_WAIT_MIN_MS 200
 #define FOLLOW_POLL_MS 250
+#define PURGE_EVERY_NS 2000000000ull
+#define PURGE_PENDING  64
 #define KV_OP_HEADER   "KV-Operation"
 #define KV_OP_DELETE   "DEL"
 
@@ -59,6 +61,7 @@ typedef struct wentry {
     struct wentry *next;
     int32_t op; /* ENS_GWNAME_SEEN or ENS_GWNAME_GONE */
     uint64_t rev;
+    uint32_t purged; /* GONE: removed as the names of this lost node (0: otherwise) */
     char key[KEY_MAX + 1];
     char value[VALUE_MAX];
     int len; /* the value's bytes (copied only up to VALUE_MAX) */
@@ -99,9 +102,15 @@ struct ens_gw_names {
     read_seq *reads; /* sorted by key; dropped once live entries pass reads_max */
     size_t n_reads, cap_reads;
     uint64_t reads_max;
-    bool reread; /* the bucket was read before: removals are passed on too */
+    bool reread;            /* the bucket was read before: removals are passed on too */
+    atomic_bool read_again; /* asked by the loop (a member back from unreachable) */
     kept *kept;
     uint64_t retry_at;
+    /* lost nodes whose names could not all be removed yet (the bucket had
+     * no leader: it was on the far side of the cut), tried again */
+    uint32_t purge_pending[PURGE_PENDING];
+    size_t n_purge;
+    uint64_t purge_at;
 };
 
 /* ---- names and keys ------------------------------------------------- */
@@ -176,6 +185,7 @@ static void queue(ens_gw_names *n, const ens_gw_kv_entry *e)
     }
     w->op = e->put ? ENS_GWNAME_SEEN : ENS_GWNAME_GONE;
     w->rev = e->seq;
+    w->purged = e->purged;
     if (strlen(e->key) < sizeof(w->key)) /* longer: no name's key (refused by the loop) */
         memcpy(w->key, e->key, strlen(e->key) + 1);
     w->len = e->len;
@@ -318,7 +328,10 @@ static void *follow_main(void *arg)
             break; /* unsubscribed by ens__gw_names_close, or the connection closed */
         }
         uint64_t r = reconnects(nc, stats);
-        if (r != seen_reconnects) { /* subscribed again already: read what was missed */
+        /* Subscribed again already after a reconnect, or a partition
+         * healed (this server was cut off from the bucket's leader while
+         * the connection stayed up): read what was missed. */
+        if (r != seen_reconnects || atomic_exchange(&n->read_again, false)) {
             seen_reconnects = r;
             must_read = true;
             read_at = 0;
@@ -437,7 +450,10 @@ static int unreachable(ens_gw_names *n, const char *name, const char *what)
 {
     ens__log(n->sys, NULL, ENS_LOG_WARN,
              "gateway: name %s: %s refused: the NATS connection is %s (ENS_EUNREACHABLE)", name,
-             what, connected(n) ? "up but JetStream did not answer" : "down");
+             what,
+             connected(n) ? "up but the names bucket did not answer (no leader: this side of a "
+                            "partition may hold too few of its servers)"
+                          : "down");
     return ENS_EUNREACHABLE;
 }
 
@@ -462,7 +478,17 @@ static int holder_of(ens_gw_names *n, const char *name, const void *value, int l
     return 0;
 }
 
-/* Create-or-get: 0 (claimed at *rev), 1 (taken: *holder), or an error. */
+/* Whether a JetStream request failed because the bucket has no leader to
+ * answer: nobody answered in time, or nobody listens (a server on the
+ * side of a partition that lost the quorum of the bucket's three copies
+ * has no leader for it: the request times out or finds no responder). */
+static bool no_quorum(natsStatus st)
+{
+    return st == NATS_TIMEOUT || st == NATS_NO_RESPONDERS;
+}
+
+/* Create-or-get: 0 (claimed at *rev), 1 (taken: *holder at *rev), or an
+ * error. */
 static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev, ens_addr *holder)
 {
     int rc = bucket_open(n);
@@ -478,18 +504,20 @@ static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev
         natsStatus st = kvStore_CreateString(rev, n->kv, key, value);
         if (st == NATS_OK)
             return 0;
-        if (!connected(n) || st == NATS_TIMEOUT)
+        if (!connected(n) || no_quorum(st))
             return unreachable(n, name, "registration");
         /* Taken (or refused otherwise): who holds it? */
         kvEntry *e = NULL;
         st = kvStore_Get(&e, n->kv, key);
         if (st == NATS_OK) {
             rc = holder_of(n, name, kvEntry_Value(e), kvEntry_ValueLen(e), holder);
+            if (rc == 0)
+                *rev = kvEntry_Revision(e);
             kvEntry_Destroy(e);
             return rc < 0 ? rc : 1;
         }
         if (st != NATS_NOT_FOUND || ens__mono_ns() >= end) { /* not found: deleted meanwhile */
-            if (!connected(n) || st == NATS_TIMEOUT || st == NATS_NOT_FOUND)
+            if (!connected(n) || no_quorum(st) || st == NATS_NOT_FOUND)
                 return unreachable(n, name, "registration");
             ens__log(n->sys, NULL, ENS_LOG_ERROR, "gateway: name %s: %s (%s)", name,
                      natsStatus_GetText(st), nats_GetLastError(NULL));
@@ -500,8 +528,10 @@ static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev
 
 /* Delete key (of name) only if its last revision is rev: 0 done or moot
  * (the key moved on: another claim, left alone), ENS_EUNREACHABLE, or
- * another error (logged). */
-static int delete_at(ens_gw_names *n, const char *name, const char *key, uint64_t rev)
+ * another error (logged). lost: the node judged lost whose name this is
+ * (the marker says so), 0 for a release. */
+static int delete_at(ens_gw_names *n, const char *name, const char *key, uint64_t rev,
+                     uint32_t lost)
 {
     char subject[sizeof(n->prefix) + KEY_MAX + 1];
     snprintf(subject, sizeof(subject), "%s%s", n->prefix, key);
@@ -509,6 +539,11 @@ static int delete_at(ens_gw_names *n, const char *name, const char *key, uint64_
     natsStatus st = natsMsg_Create(&m, subject, NULL, NULL, 0);
     if (st == NATS_OK)
         st = natsMsgHeader_Set(m, KV_OP_HEADER, KV_OP_DELETE);
+    if (st == NATS_OK && lost != 0) {
+        char node[16];
+        snprintf(node, sizeof(node), "%" PRIu32, lost);
+        st = natsMsgHeader_Set(m, ENS_KV_PURGED_HEADER, node);
+    }
     if (st != NATS_OK) {
         natsMsg_Destroy(m);
         return ENS_ENOMEM;
@@ -555,7 +590,7 @@ static int release(ens_gw_names *n, const char *name, uint64_t rev, ens_addr add
         if (!ours)
             return 0;
     }
-    return delete_at(n, name, key, rev);
+    return delete_at(n, name, key, rev, 0);
 }
 
 /* A name of the lost node, found by the purge's read. */
@@ -600,24 +635,28 @@ static void on_purge_read(void *arg, const ens_gw_kv_entry *e)
     l->rev = e->seq;
 }
 
-void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node)
+/* Remove the names of lost node `node`: true when done (every one found
+ * removed or claimed anew), false when the bucket did not answer (tried
+ * again). */
+static bool purge_once(ens_gw_names *n, uint32_t node, bool first)
 {
-    if (n == NULL || node == 0 || node == n->self.node)
-        return;
     if (bucket_open(n) < 0) {
-        ens__log(n->sys, NULL, ENS_LOG_WARN,
-                 "gateway: the names of unreachable node %" PRIu32
-                 " were not removed: the names bucket does not answer (another member may)",
-                 node);
-        return;
+        if (first)
+            ens__log(n->sys, NULL, ENS_LOG_WARN,
+                     "gateway: the names of unreachable node %" PRIu32
+                     " were not removed: the names bucket does not answer (tried again every "
+                     "2 s while it stays unreachable)",
+                     node);
+        return false;
     }
     purge_scan p = {.n = n, .node = node};
     natsStatus st = ens__gw_kv_read(n->js, n->bucket, js_wait_ms(n->sys), on_purge_read, &p);
-    if (st != NATS_OK || p.short_of_memory)
+    if ((st != NATS_OK || p.short_of_memory) && first)
         ens__log(n->sys, NULL, ENS_LOG_WARN,
                  "gateway: the names of unreachable node %" PRIu32
-                 " were not all found (%s): another member may remove them",
+                 " were not all found (%s): tried again every 2 s while it stays unreachable",
                  node, st != NATS_OK ? natsStatus_GetText(st) : "out of memory");
+    bool done = st == NATS_OK && !p.short_of_memory;
     size_t removed = 0;
     for (size_t i = 0; i < p.count; i++) {
         char name[ENS_NAME_MAX + 1];
@@ -625,14 +664,69 @@ void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node)
             continue;
         /* At the revision the lost node wrote: a name claimed anew since
          * (another revision) is refused by the server, left alone. */
-        if (delete_at(n, name, p.found[i].key, p.found[i].rev) == 0)
+        int rc = delete_at(n, name, p.found[i].key, p.found[i].rev, node);
+        if (rc == 0)
             removed++;
+        else if (rc == ENS_EUNREACHABLE)
+            done = false;
     }
-    ens__log(n->sys, NULL, ENS_LOG_INFO,
-             "gateway: names of unreachable node %" PRIu32
-             ": %zu found, %zu removed or already claimed anew",
-             node, p.count, removed);
+    if (st == NATS_OK)
+        ens__log(n->sys, NULL, ENS_LOG_INFO,
+                 "gateway: names of unreachable node %" PRIu32
+                 ": %zu found, %zu removed or already claimed anew",
+                 node, p.count, removed);
     free(p.found);
+    return done;
+}
+
+static void purge_forget(ens_gw_names *n, uint32_t node)
+{
+    for (size_t i = 0; i < n->n_purge; i++)
+        if (n->purge_pending[i] == node) {
+            n->purge_pending[i] = n->purge_pending[--n->n_purge];
+            return;
+        }
+}
+
+void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node)
+{
+    if (n == NULL || node == 0 || node == n->self.node)
+        return;
+    purge_forget(n, node);
+    if (purge_once(n, node, true))
+        return;
+    if (n->n_purge == PURGE_PENDING) {
+        ens__log(n->sys, NULL, ENS_LOG_WARN,
+                 "gateway: too many lost nodes wait for their names to be removed: node %" PRIu32
+                 "'s are left to the other members",
+                 node);
+        return;
+    }
+    n->purge_pending[n->n_purge++] = node;
+    n->purge_at = ens__mono_ns() + PURGE_EVERY_NS;
+}
+
+/* The lost nodes whose names are not all removed yet, tried again. */
+static void purge_retry(ens_gw_names *n)
+{
+    uint64_t now = ens__mono_ns();
+    if (n->n_purge == 0 || now < n->purge_at)
+        return;
+    for (size_t i = 0; i < n->n_purge;) {
+        if (purge_once(n, n->purge_pending[i], false))
+            n->purge_pending[i] = n->purge_pending[--n->n_purge];
+        else
+            i++;
+    }
+    n->purge_at = ens__mono_ns() + PURGE_EVERY_NS;
+}
+
+void ens__gw_names_member_back(ens_gw_names *n, uint32_t node)
+{
+    if (n == NULL)
+        return;
+    purge_forget(n, node);
+    atomic_store(&n->read_again, true);
 }
 
 static void keep_release(ens_gw_names *n, const ens__ctl_gwname_v *v, uint64_t corr)
@@ -672,6 +766,7 @@ ens_gw_names *ens__gw_names_open(ens_system *s, ens_gw_nats *g, int ctl, ens_add
     snprintf(n->live_prefix, sizeof(n->live_prefix), "ens-kv.%s.", n->bucket);
     pthread_mutex_init(&n->lock, NULL);
     atomic_init(&n->stop, false);
+    atomic_init(&n->read_again, false);
     (void)bucket_open(n); /* not connected yet: the tick opens it */
     return n;
 }
@@ -711,7 +806,9 @@ static void send_seen(ens_gw_names *n)
             ens__log(n->sys, NULL, ENS_LOG_WARN,
                      "gateway: a key of the names bucket that is not a name: ignored");
         } else if (w->op == ENS_GWNAME_GONE) {
-            tell_admin(n, ENS_GWNAME_GONE, 0, ENS_ADDR_NONE, w->rev, name, 0);
+            /* status 1: removed by a member that judged this node lost */
+            tell_admin(n, ENS_GWNAME_GONE, w->purged != 0 && w->purged == n->self.node ? 1 : 0,
+                       ENS_ADDR_NONE, w->rev, name, 0);
         } else {
             ens_addr holder = ENS_ADDR_NONE;
             int rc = holder_of(n, name, w->value, w->len, &holder);
@@ -747,6 +844,7 @@ void ens__gw_names_tick(ens_gw_names *n)
             }
         }
     }
+    purge_retry(n);
     send_seen(n);
 }
 

@@ -54,8 +54,21 @@ void ens__gw_names_tick(ens_gw_names *n);
  * by the server and left alone; the other survivors' deletions of the
  * same revision are refused likewise, harmlessly). Blocks the loop for a
  * read of the bucket and one round trip per name found; logged, never
- * answered. n NULL, node 0 or this system's: nothing. */
+ * answered. When the bucket does not answer (its leader was on the far
+ * side of a cut and a new one is being elected), tried again from the
+ * tick every 2 s until done or the node is back. n NULL, node 0 or this
+ * system's: nothing. */
 void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node);
+
+/* Member `node` was seen joined again after it was unreachable: its names
+ * are no longer removed (a purge the bucket did not answer is not tried
+ * again), and, since a partition may have healed while this gateway's
+ * server was cut off from the bucket's leader with the connection up (no
+ * reconnect tells the follower), the follower reads the whole bucket
+ * again soon, passing removals on: the admin hears of its own names that
+ * the other side purged (and claims them again) and its cache catches
+ * up. n NULL: nothing. */
+void ens__gw_names_member_back(ens_gw_names *n, uint32_t node);
 
 /* Stop the follower (joins its thread) and free n. NULL: nothing. */
 void ens__gw_names_close(ens_gw_names *n);
