@@ -7,8 +7,10 @@
  * claimed; garbage in the bucket is refused; a claim or a deletion the
  * bucket refused never reaches a cache; after a restart of the server the
  * caches follow the bucket again, changes made meanwhile included; with
- * the server gone a registration says ENS_EUNREACHABLE. Skipped, with a message, when
- * nats-server is not installed.
+ * the server gone a registration says ENS_EUNREACHABLE; a member joining
+ * after thousands of names, half of them deleted, reads them all (the
+ * time it takes is printed). Skipped, with a message, when nats-server is
+ * not installed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -534,6 +537,76 @@ static void test_a_live_holders_purged_name_is_claimed_again(void **state)
         await_lookup(i, "purged.other", 0, taker);
 }
 
+#define BULK_KEYS 5000 /* a names bucket that saw this many names */
+
+/* The address bulk entry i names. */
+static ens_addr bulk_addr(int i)
+{
+    return (ens_addr){.id = 1000 + (uint64_t)i, .node = 0x7ffffff0};
+}
+
+/* The name of bulk entry i. */
+static void bulk_name(int i, char *out, size_t len)
+{
+    snprintf(out, len, "bulk.%05d", i);
+}
+
+static void test_a_system_joining_after_many_names_reads_them_all(void **state)
+{
+    (void)state;
+    TEST_CONV_NEED_SERVER();
+    /* Each entry names an address of its own (a cache keeps one name per
+     * address) on a node no member has; the odd ones are deleted
+     * afterwards, each leaving its removal marker in the stream. */
+    bucket b = {0};
+    bucket_open(&b);
+    char name[32];
+    uint64_t rev = 0;
+    char value[ENS_ADDR_STRLEN];
+    for (int i = 0; i < BULK_KEYS; i++) {
+        bulk_name(i, name, sizeof(name));
+        ens_addr_format(bulk_addr(i), value, sizeof(value));
+        assert_int_equal(kvStore_PutString(&rev, b.kv, name, value), NATS_OK);
+    }
+    for (int i = 1; i < BULK_KEYS; i += 2) {
+        bulk_name(i, name, sizeof(name));
+        assert_int_equal(kvStore_Delete(b.kv, name), NATS_OK);
+    }
+    bucket_close(&b);
+    /* A member that joins now knows of the names only through its read of
+     * the bucket: timed from its start until it has every sampled name. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ens_system *late = start_member();
+    ens_ctx *c = ens_system_ctx(late);
+    test_deadline d = test_deadline_in(4 * TEST_WAIT_MS);
+    int i = 0;
+    while (i < BULK_KEYS) {
+        bulk_name(i, name, sizeof(name));
+        ens_addr a = ENS_ADDR_NONE;
+        int got = ens_name_lookup(c, name, &a);
+        bool live = i % 2 == 0;
+        if ((live && got == 0 && ens_addr_equal(a, bulk_addr(i))) || (!live && got == ENS_ENOENT)) {
+            i += live ? 1 : 49; /* every live one, a deleted one every 50 */
+            continue;
+        }
+        if (test_deadline_passed(d)) {
+            test_conv_stop(&late);
+            fail_msg("the late member, lookup of %s: %s", name, ens_err_name(got));
+        }
+        ens_system_run(late, 5); /* nothing to wait on: the cache is the admin's */
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    print_message("a member joining after %d names (half deleted) found them all in %.2f s\n",
+                  BULK_KEYS,
+                  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    /* A deleted one never came back. */
+    ens_addr a = ENS_ADDR_NONE;
+    bulk_name(BULK_KEYS - 1, name, sizeof(name));
+    assert_int_equal(ens_name_lookup(c, name, &a), ENS_ENOENT);
+    test_conv_stop(&late);
+}
+
 /* Whether the file at path holds text (read up to 1 MiB). */
 static bool file_has(const char *path, const char *text)
 {
@@ -634,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_a_refused_claim_or_deletion_never_reaches_the_caches),
         cmocka_unit_test(test_names_are_followed_again_after_the_server_restarts),
         cmocka_unit_test(test_a_live_holders_purged_name_is_claimed_again),
+        cmocka_unit_test(test_a_system_joining_after_many_names_reads_them_all),
         cmocka_unit_test(test_a_bucket_made_without_the_republish_still_takes_registrations),
         cmocka_unit_test(test_registration_is_refused_while_nats_is_unreachable),
     };

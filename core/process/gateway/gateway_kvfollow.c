@@ -2,10 +2,15 @@
  * core/process/gateway/gateway_kvfollow.c - following a key-value bucket
  * with a plain subscription and one read (gateway_kvfollow.h).
  *
- * The read lists the keys from the stream's subjects (the stream info
- * filtered on the bucket's subjects), then takes each subject's last
- * message: kvStore_Get would hide a removal marker, and the follower that
- * meets a removal at a re-read must know it.
+ * The read is one pass of an ephemeral push consumer on the bucket's
+ * stream that delivers each subject's last message (removal markers
+ * included: kvStore_Get would hide them, and the follower that meets a
+ * removal at a re-read must know it), stopped when the consumer says
+ * nothing more is pending, then removed. One request per key (the stream's
+ * subjects listed, then each one's last message) made a member joining a
+ * convention whose names bucket had seen thousands of names wait tens of
+ * seconds, and blocked the gateway's loop as long at each purge of a lost
+ * node's names.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +56,51 @@ static uint32_t purged_node(natsMsg *msg)
     return node <= UINT32_MAX ? (uint32_t)node : 0;
 }
 
+/* Whether the read's consumer has anything to deliver: it had delivered
+ * something already (what it delivered is on its way) or something waits. */
+static natsStatus consumer_has_entries(natsSubscription *sub, const jsOptions *o, bool *any)
+{
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = natsSubscription_GetConsumerInfo(&ci, sub, (jsOptions *)o, &jerr);
+    if (st == NATS_OK)
+        *any = ci->NumPending > 0 || ci->Delivered.Consumer > 0;
+    jsConsumerInfo_Destroy(ci);
+    return st;
+}
+
+/* The next entry from the read's consumer, passed to cb; *last: the
+ * consumer had nothing more to deliver after it. */
+static natsStatus next_entry(natsSubscription *sub, size_t prefix, int64_t wait_ms,
+                             ens_gw_kv_entry_cb cb, void *arg, bool *last)
+{
+    natsMsg *msg = NULL;
+    natsStatus st = natsSubscription_NextMsg(&msg, sub, wait_ms);
+    if (st != NATS_OK)
+        return st;
+    jsMsgMetaData *meta = NULL;
+    st = natsMsg_GetMetaData(&meta, msg);
+    if (st == NATS_OK) {
+        const char *subject = natsMsg_GetSubject(msg);
+        if (subject != NULL && strlen(subject) > prefix) {
+            ens_gw_kv_entry e = {
+                .key = subject + prefix,
+                .put = !removal(msg),
+                .data = natsMsg_GetData(msg),
+                .len = natsMsg_GetDataLength(msg),
+                .seq = meta->Sequence.Stream,
+                .time_ns = meta->Timestamp,
+                .purged = purged_node(msg),
+            };
+            cb(arg, &e);
+        }
+        *last = meta->NumPending == 0;
+        jsMsgMetaData_Destroy(meta);
+    }
+    natsMsg_Destroy(msg);
+    return st;
+}
+
 natsStatus ens__gw_kv_read(jsCtx *js, const char *bucket, int64_t wait_ms, ens_gw_kv_entry_cb cb,
                            void *arg)
 {
@@ -60,37 +110,37 @@ natsStatus ens__gw_kv_read(jsCtx *js, const char *bucket, int64_t wait_ms, ens_g
     jsOptions o;
     jsOptions_Init(&o);
     o.Wait = wait_ms;
-    o.Stream.Info.SubjectsFilter = filter;
-    jsStreamInfo *si = NULL;
+    /* Not ordered (libnats recreates an ordered consumer by itself, which
+     * crashed under load) and no flow control or heartbeats: every message
+     * that comes is an entry. */
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream;
+    so.Config.DeliverPolicy = js_DeliverLastPerSubject;
+    so.Config.AckPolicy = js_AckNone;
+    natsSubscription *sub = NULL;
     jsErrCode jerr = 0;
-    natsStatus st = js_GetStreamInfo(&si, js, stream, &o, &jerr);
+    natsStatus st = js_SubscribeSync(&sub, js, filter, &o, &so, &jerr);
     if (st != NATS_OK)
         return st;
-    jsOptions_Init(&o);
-    o.Wait = wait_ms;
+    /* A bucket of many keys arrives at once: none may be dropped. */
+    st = natsSubscription_SetPendingLimits(sub, -1, -1);
+    bool more = false;
+    if (st == NATS_OK)
+        st = consumer_has_entries(sub, &o, &more);
     size_t prefix = strlen(filter) - 1;
-    jsStreamStateSubjects *subjects = si->State.Subjects;
-    for (int i = 0; subjects != NULL && i < subjects->Count; i++) {
-        const char *subject = subjects->List[i].Subject;
-        if (subject == NULL || strlen(subject) <= prefix)
-            continue;
-        natsMsg *msg = NULL;
-        if (js_GetLastMsg(&msg, js, stream, subject, &o, &jerr) != NATS_OK)
-            continue; /* gone meanwhile (the bucket's age limit) */
-        ens_gw_kv_entry e = {
-            .key = subject + prefix,
-            .put = !removal(msg),
-            .data = natsMsg_GetData(msg),
-            .len = natsMsg_GetDataLength(msg),
-            .seq = natsMsg_GetSequence(msg),
-            .time_ns = natsMsg_GetTime(msg),
-            .purged = purged_node(msg),
-        };
-        cb(arg, &e);
-        natsMsg_Destroy(msg);
+    while (st == NATS_OK && more) {
+        bool last = false;
+        st = next_entry(sub, prefix, wait_ms, cb, arg, &last);
+        more = !last;
     }
-    jsStreamInfo_Destroy(si);
-    return NATS_OK;
+    int64_t dropped = 0;
+    if (st == NATS_OK && natsSubscription_GetDropped(sub, &dropped) == NATS_OK && dropped > 0)
+        st = NATS_SLOW_CONSUMER;
+    /* Removes the consumer at the server (libnats made it). */
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    return st;
 }
 
 bool ens__gw_kv_entry_of(natsMsg *msg, const char *prefix, ens_gw_kv_entry *e)

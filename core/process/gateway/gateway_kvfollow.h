@@ -50,10 +50,13 @@ natsStatus ens__gw_kv_subscribe(natsConnection *nc, const char *subject, int64_t
                                 natsSubscription **out);
 
 /* Read the last entry of every key bucket holds now (markers of removed
- * keys included) through js, calling cb for each. NATS_OK, or the NATS
- * status of the stream's info (nothing called then); a key whose last
- * entry cannot be read (removed meanwhile by the bucket's limits) is
- * skipped. */
+ * keys included) through js, in one pass of a consumer made for it and
+ * removed after, calling cb for each. Entries written while it reads may
+ * come too (each with its later seq). NATS_OK, or the NATS status of the
+ * consumer's creation (nothing called then), of its info, of a wait for
+ * an entry longer than wait_ms (NATS_TIMEOUT), or NATS_SLOW_CONSUMER
+ * (entries were dropped): cb may then have been called for some keys,
+ * not all. */
 natsStatus ens__gw_kv_read(jsCtx *js, const char *bucket, int64_t wait_ms, ens_gw_kv_entry_cb cb,
                            void *arg);
 
