@@ -3,7 +3,9 @@
  * "convention" (bench/bench_convention.c starts the systems):
  *  detect: a victim system is started in a forked child (its own process
  *    group) with the default heartbeat (500 ms) and down_after_ms (2000),
- *    joins, and its whole group (program, admin, gateway) is SIGKILLed: ms
+ *    joins, and its whole group (program, admin, gateway) is SIGKILLed (kill
+ *    i at i * 97 ms mod one heartbeat after the join: the kills spread over
+ *    the heartbeat cycle, as cuts do): ms
  *    from the kill until a Detector actor on A receives "unreachable" for
  *    its node (stamped by the Detector with the monotonic clock), over n
  *    kills: the median and the 99th percentile (nearest rank).
@@ -159,6 +161,10 @@ static double detect_once(ens_ctx *out, ens_addr det, int i)
     while (got && node != 0 && bench_now_ns() < end &&
            conv_detector_ask(out, det, node, &joined, &down) && joined == 0)
         conv_nap_ms(20); /* the Detector's table offers nothing to wait on */
+    /* A cut falls at any moment of the victim's heartbeat cycle: kill i
+     * waits i * 97 ms mod one heartbeat after the join was seen, which
+     * spreads the kills over the cycle (and is the same in every run). */
+    conv_nap_ms((long)(((unsigned)i * 97u) % ENS_CONVENTION_HEARTBEAT_MS));
     uint64_t t0 = bench_now_ns();
     kill(-pid, SIGKILL);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
