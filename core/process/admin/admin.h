@@ -540,8 +540,14 @@ void ens__admin_rkid_parent_gone(ens_addr parent, bool ask_exit);
  * ENS_EXIT_NOCONNECTION (journaled), the gateway drops that child's own
  * notice should it come later (ENS_GWSPAWN_LOST), and every live actor and
  * outside program is sent ens.NodeDown (its requests and asks to node
- * complete with ENS_EUNREACHABLE). */
+ * complete with ENS_EUNREACHABLE). At once for an unreachable member; two
+ * seconds later for one that left in order, whose children's own notices
+ * may still be on their way (remote_kids.c). */
 void ens__admin_node_lost(uint32_t node, int32_t change);
+
+/* The members that left in order whose grace is over are acted on; returns
+ * when the next one is due (monotonic ns), or 0. */
+uint64_t ens__admin_rkid_tick(uint64_t now);
 
 /* Run first in a new zygote: unmap every actor's stage. */
 void ens__admin_zygote_drop(void);

@@ -135,10 +135,62 @@ static void tell_waiters(uint32_t node)
     }
 }
 
+/* A member that left in order: its children's own notices were sent
+ * before its "leaving" heartbeat, but they reach this system on another
+ * subscription, so they may be handed on a little after the leave is seen.
+ * The loss of such a member is acted on LEFT_GRACE_MS later; an
+ * unreachable one at once. */
+#define LEFT_GRACE_MS 2000u
+#define LEFT_MAX      64u
+
+static struct {
+    uint32_t node[LEFT_MAX];
+    uint64_t due[LEFT_MAX];
+    size_t n;
+} left;
+
+static void lost_now(uint32_t node, int32_t change);
+
+static void left_forget(uint32_t node)
+{
+    for (size_t i = left.n; i-- > 0;)
+        if (left.node[i] == node) {
+            left.node[i] = left.node[--left.n];
+            left.due[i] = left.due[left.n];
+        }
+}
+
+uint64_t ens__admin_rkid_tick(uint64_t now)
+{
+    uint64_t next = 0;
+    for (size_t i = left.n; i-- > 0;) {
+        if (now >= left.due[i]) {
+            uint32_t node = left.node[i];
+            left.node[i] = left.node[--left.n];
+            left.due[i] = left.due[left.n];
+            lost_now(node, ENS_MEMBER_LEFT);
+        } else if (next == 0 || left.due[i] < next) {
+            next = left.due[i];
+        }
+    }
+    return next;
+}
+
 void ens__admin_node_lost(uint32_t node, int32_t change)
 {
     if (node == 0 || node == admin_state.sys->node)
         return;
+    left_forget(node);
+    if (change == ENS_MEMBER_LEFT && left.n < LEFT_MAX) {
+        left.node[left.n] = node;
+        left.due[left.n++] = ens__mono_ns() + (uint64_t)LEFT_GRACE_MS * 1000000u;
+        return;
+    }
+    lost_now(node, change);
+}
+
+static void lost_now(uint32_t node, int32_t change)
+{
     char why[160];
     snprintf(why, sizeof(why),
              "node %u %s: its parent here was told child exited (ENS_EXIT_NOCONNECTION)",
