@@ -30,6 +30,7 @@
 #include <nats/nats.h>
 
 #include "ensemble/ensemble.h"
+#include "support/convention.h"
 #include "support/deadline.h"
 #include "support/echo.h"
 #include "support/nats_server.h"
@@ -224,33 +225,6 @@ static void start_b(const char *servers)
     assert_int_equal(ok, 'y');
 }
 
-/* The gateway process of system `name`: the child of its admin whose
- * process title (comm) starts with "ens-gateway"; 0 if none now. */
-static pid_t gateway_pid(const char *name)
-{
-    int uid = -1, admin = -1;
-    if (ens_system_holder(name, &uid, &admin) < 0)
-        return 0;
-    char path[96];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", admin, admin);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    pid_t found = 0;
-    for (int pid; found == 0 && fscanf(f, "%d", &pid) == 1;) {
-        char comm_path[64], comm[32] = "";
-        snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
-        FILE *c = fopen(comm_path, "r");
-        if (c == NULL)
-            continue;
-        if (fgets(comm, sizeof(comm), c) != NULL && strncmp(comm, "ens-gateway", 11) == 0)
-            found = pid;
-        fclose(c);
-    }
-    fclose(f);
-    return found;
-}
-
 /* Whether the file at path holds text. */
 static bool file_has(const char *path, const char *text)
 {
@@ -285,7 +259,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     kill_spinner();
-    pid_t gw = sys_c != NULL ? gateway_pid(name_c) : 0;
+    pid_t gw = sys_c != NULL ? test_conv_gateway_pid(name_c) : 0;
     if (gw > 0)
         kill(gw, SIGCONT); /* a failed test may leave it stopped */
     if (sys_a != NULL)
@@ -344,7 +318,7 @@ static void test_lost_member_names_and_rejoin(void **state)
     assert_non_null(sys_a);
     ens_addr old;
     assert_int_equal(ens_name_lookup(ens_system_ctx(sys_a), "lost.svc", &old), 0);
-    pid_t gw_c = gateway_pid(name_c);
+    pid_t gw_c = test_conv_gateway_pid(name_c);
     assert_true(gw_c > 0);
     assert_int_equal(kill(gw_c, SIGSTOP), 0);
     kill_group(&b_group);

@@ -33,6 +33,7 @@
 #include <cmocka.h>
 
 #include "ensemble/ensemble.h"
+#include "support/convention.h"
 #include "support/deadline.h"
 #include "support/nats_server.h"
 
@@ -248,31 +249,10 @@ static ens_system *member_of(uint32_t node)
     return NULL;
 }
 
-/* The gateway process of local system s: the admin's child named
- * ens-gateway. */
+/* The gateway process of local system s. */
 static pid_t gateway_pid(ens_system *s)
 {
-    int uid = -1, admin = -1;
-    if (ens_system_holder(ens_system_options(s)->name, &uid, &admin) < 0)
-        return 0;
-    char path[96];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", admin, admin);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    pid_t found = 0;
-    for (int pid; found == 0 && fscanf(f, "%d", &pid) == 1;) {
-        char comm_path[64], comm[32] = "";
-        snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
-        FILE *c = fopen(comm_path, "r");
-        if (c == NULL)
-            continue;
-        if (fgets(comm, sizeof(comm), c) != NULL && strncmp(comm, "ens-gateway", 11) == 0)
-            found = pid;
-        fclose(c);
-    }
-    fclose(f);
-    return found;
+    return test_conv_gateway_pid(ens_system_options(s)->name);
 }
 
 /* Freeze the gateway of the member of node: its heartbeats stop. */

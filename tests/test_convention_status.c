@@ -27,6 +27,7 @@
 #include <nats/nats.h>
 
 #include "ensemble/ensemble.h"
+#include "support/convention.h"
 #include "support/deadline.h"
 #include "support/nats_server.h"
 
@@ -86,90 +87,16 @@ static int group_teardown(void **state)
         }                                                                                          \
     } while (0)
 
-/* The gateway process of system `name` (the child of its admin titled
- * ens-gateway), 0 if none now. */
 static pid_t gateway_pid(const char *name)
 {
-    int uid = -1, admin = -1;
-    if (ens_system_holder(name, &uid, &admin) < 0)
-        return 0;
-    char path[96];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", admin, admin);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    pid_t found = 0;
-    for (int pid; found == 0 && fscanf(f, "%d", &pid) == 1;) {
-        char comm_path[64], comm[32] = "";
-        snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
-        FILE *c = fopen(comm_path, "r");
-        if (c == NULL)
-            continue;
-        if (fgets(comm, sizeof(comm), c) != NULL && strncmp(comm, "ens-gateway", 11) == 0)
-            found = pid;
-        fclose(c);
-    }
-    fclose(f);
-    return found;
+    return test_conv_gateway_pid(name);
 }
 
 /* Run the built ens with args; its stdout and stderr in out_text; returns
  * its exit status. */
 static int run_ens(const char *const *args)
 {
-    const char *argv[24];
-    int n = 0;
-    argv[n++] = ENS_TOOL_PATH;
-    for (; args[n - 1] != NULL && n < 23; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    int po[2];
-    assert_int_equal(pipe2(po, O_CLOEXEC), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (dup2(po[1], 1) < 0 || dup2(po[1], 2) < 0)
-            _exit(126);
-        unsetenv("ENSEMBLE_NATS_URL");
-        execv(ENS_TOOL_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    close(po[1]);
-    size_t len = 0, cap = 8192;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    test_deadline d = test_deadline_in(TEST_WAIT_MS);
-    for (;;) {
-        struct pollfd p = {po[0], POLLIN, 0};
-        int k = poll(&p, 1, test_deadline_left_ms(d));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            fail_msg("ens journal did not finish");
-        }
-        if (len + 1024 > cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t got = read(po[0], buf + len, cap - len - 1);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-    }
-    buf[len] = '\0';
-    close(po[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    free(out_text);
-    out_text = buf;
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return test_conv_run_tool(ENS_TOOL_PATH, args, NULL, &out_text);
 }
 
 /* ---- the public call ---- */
