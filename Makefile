@@ -105,19 +105,21 @@ test-fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt
 	@echo "== fuzz smoke run, $(ENS_FUZZ_SECONDS)s per target (build-fuzz/)"
 	$(CMAKE) --build $(BUILD_FUZZ) -j$(JOBS) --target ens_fuzz
 	@set -e; found=0; mkdir -p $(BUILD_FUZZ)/artifacts; \
+	total=$$(ls tests/fuzz/fuzz_*.c 2>/dev/null | wc -l); i=0; \
 	for src in tests/fuzz/fuzz_*.c; do \
-	    [ -e "$$src" ] || continue; found=1; \
+	    [ -e "$$src" ] || continue; found=1; i=$$((i + 1)); \
 	    name=$$(basename "$$src" .c); \
 	    corpus=$$(mktemp -d); \
 	    seeds=tests/fuzz/corpus/$${name#fuzz_}; \
 	    if [ -d "$$seeds" ]; then cp -R "$$seeds/." "$$corpus/"; fi; \
 	    log=$(BUILD_FUZZ)/$$name.log; \
-	    printf '   %-28s ' "$$name"; \
-	    if $(BUILD_FUZZ)/fuzz/$$name -max_total_time=$(ENS_FUZZ_SECONDS) -max_len=70000 \
-	         -artifact_prefix=$(BUILD_FUZZ)/artifacts/$$name- "$$corpus" >"$$log" 2>&1; then \
-	        echo "ok ($$(grep -o 'Done [0-9]* runs' "$$log" | tail -n 1))"; rm -rf "$$corpus"; \
+	    echo "   $$name ($$i of $$total): $(ENS_FUZZ_SECONDS) s, about $$(( (total - i + 1) * $(ENS_FUZZ_SECONDS) )) s left in all"; \
+	    if sh scripts/longrun.sh --duration $(ENS_FUZZ_SECONDS) "$$name" "$$log" \
+	         $(BUILD_FUZZ)/fuzz/$$name -max_total_time=$(ENS_FUZZ_SECONDS) -max_len=70000 \
+	         -artifact_prefix=$(BUILD_FUZZ)/artifacts/$$name- "$$corpus"; then \
+	        echo "   $$name ok ($$(grep -o 'Done [0-9]* runs' "$$log" | tail -n 1))"; rm -rf "$$corpus"; \
 	    else \
-	        echo "FAILED (log: $$log)"; tail -n 40 "$$log"; rm -rf "$$corpus"; exit 1; \
+	        echo "   $$name FAILED (log: $$log)"; tail -n 40 "$$log"; rm -rf "$$corpus"; exit 1; \
 	    fi; \
 	done; \
 	[ $$found = 1 ] || echo "   (no tests/fuzz/fuzz_*.c yet)"
@@ -125,17 +127,23 @@ test-fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt
 # The reliability matrix (RELIABILITY.md), long versions: the kill storm
 # with 1 000 kills, the flood with 100 000 messages per producer, and the
 # fault rows as they run in `make test`. Each prints its figures ("# ...").
+# While a suite runs, a line every ENS_PROGRESS_SECONDS (10) says how long
+# it has run and its last progress line (kills, requests, RSS); the kill
+# storm's series goes to build/reliability/kill_storm.csv.
 ENS_STORM_KILLS ?= 1000
 ENS_FLOOD_PER_PRODUCER ?= 100000
+ENS_PROGRESS_SECONDS ?= 10
+export ENS_PROGRESS_SECONDS
 reliability: build
 	@echo "== reliability matrix (build/tests)"
-	@set -e; cd $(BUILD)/tests; export XDG_STATE_HOME=$$PWD/state; \
+	@set -e; runs=$(CURDIR)/$(BUILD)/reliability; cd $(BUILD)/tests; \
+	export XDG_STATE_HOME=$$PWD/state ENS_RUN_DIR=$$runs; \
 	for t in test_kill_storm test_flood test_process test_kill test_hostile test_limits \
 	         test_connect test_journal test_journal_runtime; do \
 	    echo "-- $$t"; \
 	    if ! ENS_STORM_KILLS=$(ENS_STORM_KILLS) ENS_FLOOD_PER_PRODUCER=$(ENS_FLOOD_PER_PRODUCER) \
-	        ./$$t > $$t.log 2>&1; then tail -n 60 $$t.log; exit 1; fi; \
-	    grep -E '^(#|\[  PASSED)' $$t.log; \
+	        sh $(CURDIR)/scripts/longrun.sh $$t $$t.log ./$$t; then tail -n 60 $$t.log; exit 1; fi; \
+	    grep -E '^(#|\[  PASSED|[a-z_]+: series )' $$t.log; \
 	done
 
 # The soak, two parts of ENS_SOAK_SECONDS (10 minutes) each:
@@ -149,10 +157,10 @@ ENS_SOAK_SECONDS ?= 600
 soak: build
 	@echo "== soak, $(ENS_SOAK_SECONDS) s (build/tests/test_kill_storm)"
 	@cd $(BUILD)/tests && XDG_STATE_HOME=$$PWD/state ENS_STORM_SECONDS=$(ENS_SOAK_SECONDS) \
-	    ./test_kill_storm
+	    ENS_RUN_DIR=$(CURDIR)/$(BUILD)/soak ./test_kill_storm
 	@echo "== soak, $(ENS_SOAK_SECONDS) s (build/tests/soak_convention_downs)"
 	@cd $(BUILD)/tests && XDG_STATE_HOME=$$PWD/state ENS_SOAK_SECONDS=$(ENS_SOAK_SECONDS) \
-	    ./soak_convention_downs
+	    ENS_RUN_DIR=$(CURDIR)/$(BUILD)/soak ./soak_convention_downs
 
 # Benchmarks, never part of `make test`: the full set, one JSON line per
 # result on stdout (BENCHMARKS.md). `make bench ENS_BENCH_FLAGS=--quick` for a

@@ -7,8 +7,10 @@
  * the convention's updates, records every member it is told is unreachable
  * or left (with when, since the start, and the load average of then). No
  * member stops or dies here, so each such report is a false down.
- * Prints a progress line a minute and the count at the end, with every
- * report in detail; exits 1 when the count is above 0, 77 (skipped, said
+ * Prints a progress line every ENS_PROGRESS_SECONDS (10 unless set) and
+ * writes the same figures to ENS_RUN_DIR/convention_downs.csv when that is
+ * set (support/progress.h), a line at each new false down, and the count at
+ * the end, with every report in detail; exits 1 when the count is above 0, 77 (skipped, said
  * why) when nats-server is not installed, 2 when it cannot start.
  * The spinner and the server are stopped by pid at the end, on every path.
  */
@@ -25,11 +27,12 @@
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
 #include "support/nats_server.h"
+#include "support/procfs.h"
+#include "support/progress.h"
 
-#define MEMBERS     3
-#define POLL_MS     5000  /* how often the watchers are asked */
-#define PROGRESS_MS 60000 /* how often a progress line is printed */
-#define ASK_MS      60000 /* an ask's timeout: generous on a busy machine */
+#define MEMBERS 3
+#define POLL_MS 5000  /* how often the watchers are asked, at most */
+#define ASK_MS  60000 /* an ask's timeout: generous on a busy machine */
 
 static test_nats server;
 static pid_t spinner;
@@ -130,6 +133,20 @@ static pid_t start_spinner(void)
     return pid;
 }
 
+/* The RSS of s's processes (its admin and actors) in KiB; 0 when its status
+ * cannot be had. */
+static long system_rss_kib(ens_system *s)
+{
+    ens_status *st = NULL;
+    if (ens_system_status(s, ASK_MS, &st) < 0)
+        return 0;
+    long total = test_rss_kib(ens_status_admin_pid(st));
+    for (size_t i = 0; i < ens_status_count(st); i++)
+        total += (long)ens_status_at(st, i)->rss_kib;
+    ens_status_free(st);
+    return total > 0 ? total : 0;
+}
+
 /* What the watcher at w on s says: its count, and its details in text;
  * -1 when it did not answer. */
 static int ask_watcher(ens_system *s, ens_addr w, char *text, size_t len)
@@ -205,12 +222,18 @@ int main(void)
     int downs = 0, told = 0;
     char text[MEMBERS][4096];
     bool answered = true;
-    int64_t next_progress = start + PROGRESS_MS;
+    static const char *const columns[] = {"false_downs", "load_x100", "rss_kib", "worst_rss_kib"};
+    test_progress progress;
+    test_progress_open(&progress, "convention_downs", columns,
+                       sizeof(columns) / sizeof(columns[0]));
+    int poll_ms =
+        progress.interval_ns / 1000000 < POLL_MS ? (int)(progress.interval_ns / 1000000) : POLL_MS;
+    long rss = 0, worst_rss = 0;
     test_deadline end = test_deadline_in((int64_t)seconds * 1000);
     for (bool last = false; !last;) {
         last = test_deadline_passed(end);
         if (!last)
-            ens_system_run(sys[0], POLL_MS); /* the wait between polls */
+            ens_system_run(sys[0], poll_ms); /* the wait between polls */
         downs = 0;
         for (int i = 0; i < MEMBERS; i++) {
             int n = ask_watcher(sys[i], watch[i], text[i], sizeof(text[i]));
@@ -219,16 +242,28 @@ int main(void)
             else
                 downs += n;
         }
-        if ((now_ms() >= next_progress && !last) || downs != told) {
+        if (downs != told) {
             printf("soak_convention_downs: %lld s: %d false downs, load %.2f\n",
                    (long long)((now_ms() - start) / 1000), downs, load_1min());
             fflush(stdout);
-            next_progress = now_ms() + PROGRESS_MS;
             told = downs;
+        }
+        if (test_progress_due(&progress) || last) {
+            rss = 0;
+            for (int i = 0; i < MEMBERS; i++)
+                rss += system_rss_kib(sys[i]);
+            if (rss > worst_rss)
+                worst_rss = rss;
+            int64_t figures[] = {downs, (int64_t)(load_1min() * 100), rss, worst_rss};
+            if (last)
+                test_progress_tick_now(&progress, figures);
+            else
+                test_progress_tick(&progress, figures);
         }
         if (!answered)
             break;
     }
+    test_progress_close(&progress);
     stop_spinner();
     for (int i = 0; i < MEMBERS; i++)
         if (text[i][0] != '\0')

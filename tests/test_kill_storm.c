@@ -46,6 +46,7 @@
 #include "support/deadline.h"
 #include "support/journal_files.h"
 #include "support/procfs.h"
+#include "support/progress.h"
 #include "support/scenario.h"
 
 #define MAX_REQUESTS (1u << 20)
@@ -76,6 +77,9 @@ typedef struct storm_shared {
      * starts its child again at the address it had. */
     uint32_t n_left;
     left_rec left[MAX_LEFT];
+    /* Requests issued and completed by all clients so far: the progress
+     * line reads them while the clients run. */
+    uint64_t sent, completed;
 } storm_shared;
 
 enum outcome { OUT_NONE, OUT_REPLY, OUT_POISON, OUT_NOACTOR, OUT_TIMEOUT, OUT_OTHER };
@@ -282,6 +286,7 @@ static void on_reply(ens_ctx *c, void *state, int status, const ens_msg *reply, 
     (void)reply;
     (void)tag;
     st->outstanding--;
+    __atomic_add_fetch(&shared->completed, 1, __ATOMIC_RELAXED);
     if (tag < MAX_REQUESTS)
         shared->outcome[tag] = status == 0               ? OUT_REPLY
                                : status == ENS_EPOISON   ? OUT_POISON
@@ -321,6 +326,7 @@ static void client_pump(ens_ctx *c, client_state *st)
         st->next_id++;
         st->outstanding++;
         st->t.sent++;
+        __atomic_add_fetch(&shared->sent, 1, __ATOMIC_RELAXED);
     }
     finish_if_done(c, st);
 }
@@ -375,6 +381,7 @@ static uint32_t by_victim[MAX_KILLS];
 #define MAX_SAMPLES 200000
 typedef struct mem_samples {
     long peak_proc_kib, peak_total_kib;
+    long last_total_kib;   /* all processes with the admin, at the last sample */
     char peak_type[8][32]; /* the peak per actor type, to name a grower */
     long peak_type_kib[8];
     size_t n;
@@ -435,6 +442,7 @@ static size_t snapshot(scn *t, victim *v, size_t max, int *pids, size_t *n_pids)
             v[n++] = (victim){a->addr, a->pid, a->incarnation, group};
     }
     ens_status_free(st);
+    mem.last_total_kib = total;
     if (total > mem.peak_total_kib)
         mem.peak_total_kib = total;
     if (mem.n < MAX_SAMPLES)
@@ -646,8 +654,23 @@ static void test_kill_storm_through_a_supervision_tree(void **state)
 
     unsigned kills = 0, group_kills = 0, restarted_in_place = 0;
     uint64_t rng = 12345;
+    /* How far the storm is: a line every ENS_PROGRESS_SECONDS, and the
+     * series in ENS_RUN_DIR/kill_storm.csv (support/progress.h). */
+    static const char *const columns[] = {"kills",         "supervisor_kills", "requests",
+                                          "completed",     "rss_kib",          "worst_rss_kib",
+                                          "worst_proc_kib"};
+    test_progress progress;
+    test_progress_open(&progress, "kill_storm", columns, sizeof(columns) / sizeof(columns[0]));
+#define STORM_FIGURES                                                                              \
+    (int64_t[])                                                                                    \
+    {                                                                                              \
+        kills, group_kills, (int64_t)__atomic_load_n(&shared->sent, __ATOMIC_RELAXED),             \
+            (int64_t)__atomic_load_n(&shared->completed, __ATOMIC_RELAXED), mem.last_total_kib,    \
+            mem.peak_total_kib, mem.peak_proc_kib                                                  \
+    }
     while (seconds > 0 ? scn_now_ns() - t_start < seconds * 1000000000LL : kills < kills_wanted) {
         size_t n = snapshot(t, v, 64, pids, &n_pids);
+        test_progress_tick(&progress, STORM_FIGURES);
         assert_true(n > 0);
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         uint32_t pick = (uint32_t)(rng >> 33);
@@ -709,6 +732,9 @@ static void test_kill_storm_through_a_supervision_tree(void **state)
         ens_msg_free(m);
     }
     snapshot(t, v, 64, pids, &n_pids);
+    test_progress_tick_now(&progress, STORM_FIGURES); /* the last row: the run's totals */
+    test_progress_close(&progress);
+#undef STORM_FIGURES
     assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
 
     uint64_t twice1 = 0, twice2 = 0, redelivered = 0;
