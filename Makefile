@@ -6,7 +6,7 @@
 #   build-clang/ the same sources compiled by clang (-O0), for its warnings
 #                and for clang-tidy's compile_commands.json
 #
-#   make deps | build | test | bench | demo | reliability | soak | lint | format |
+#   make deps | build | test | bench | demo | reliability | soak | plots | lint | format |
 #        format-check | install | clean
 #   make install PREFIX=/opt/ensemble
 #   make test ENS_FUZZ_SECONDS=600
@@ -38,7 +38,7 @@ export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0
 MAKEFLAGS += --no-print-directory
 
 .PHONY: all deps build test test-unit test-asan test-fuzz test-clang lint demo demo-cluster reliability soak \
-        format format-check install clean
+        plots format format-check install clean
 
 all: build
 
@@ -153,6 +153,8 @@ reliability: build
 #  - three systems of a convention with the default heartbeat and
 #    down_after_ms while a spinning child keeps a core busy; it fails on any
 #    member reported unreachable or left (a false down).
+# Each prints a progress line every ENS_PROGRESS_SECONDS (10) and writes its
+# series to build/soak/kill_storm.csv and build/soak/convention_downs.csv.
 ENS_SOAK_SECONDS ?= 600
 soak: build
 	@echo "== soak, $(ENS_SOAK_SECONDS) s (build/tests/test_kill_storm)"
@@ -171,6 +173,22 @@ ENS_BENCH_FLAGS ?=
 bench: deps $(BUILD)/CMakeCache.txt
 	@$(CMAKE) --build $(BUILD) -j$(JOBS) >&2
 	@./$(BUILD)/bench/ens-bench $(ENS_BENCH_FLAGS)
+
+# Plots (docs/plots/*.svg, shown in BENCHMARKS.md and RELIABILITY.md), drawn
+# by gnuplot (Debian gnuplot-nox: installed here, not needed by `make test`)
+# from the CSV files committed beside them. `make plots RUN=1` measures
+# first: ens-bench's throughput, troupe and admin_scaling rows (--quick) and
+# a kill-storm soak of ENS_PLOT_SOAK_SECONDS (scripts/plots.sh).
+RUN ?=
+ENS_PLOT_SOAK_SECONDS ?= 120
+export ENS_PLOT_SOAK_SECONDS
+plots:
+	@ENS_DEPS_PACKAGES=gnuplot-nox sh scripts/deps.sh
+	@if [ -n "$(RUN)" ]; then \
+	    $(MAKE) build && sh scripts/plots.sh --run docs/plots; \
+	else \
+	    sh scripts/plots.sh docs/plots; \
+	fi
 
 demo: deps build
 	@set -e; \

@@ -8,7 +8,8 @@
 # Every ENS_PROGRESS_SECONDS (10 unless set) while COMMAND runs it prints
 #   "   LABEL: 20 s[ of 60, 40 s left][: <the log's last progress line>]"
 # where a progress line is one a long run prints through
-# tests/support/progress.c ("<run>: <n> s: <figure> <value>, ..."). The
+# tests/support/progress.c ("<run>: <n> s: <figure> <value>, ...") or,
+# from a fuzz target, libFuzzer's last status line ("#N ... exec/s: E"). The
 # exit status is COMMAND's. Only the ticker this script starts is stopped
 # at the end, by its pid.
 set -u
@@ -46,6 +47,8 @@ interval=${ENS_PROGRESS_SECONDS:-10}
             line="$line of $duration, $left s left"
         fi
         last=$(grep -aE '^[A-Za-z0-9_.-]+: [0-9]+ s: ' "$log" 2>/dev/null | tail -n 1)
+        # libFuzzer's own status line ("#4096 pulse cov: 312 ft: 801 ... exec/s: 2048")
+        [ -n "$last" ] || last=$(grep -aE '^#[0-9]+[[:space:]]' "$log" 2>/dev/null | tail -n 1)
         [ -z "$last" ] || line="$line: $last"
         echo "$line"
     done
