@@ -63,7 +63,7 @@ if [ $run = 1 ]; then
         echo "on $(nproc) cores, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "ens-bench --quick --only throughput, troupe, admin_scaling; kill-storm soak of $seconds s"
         echo "the soak $verdict"
-        grep -aE '^# [0-9]+ kills' "$scratch/soak.log" || true
+        grep -aE '^(# [0-9]+ kills|# memory: peak [0-9]+ KiB in one)' "$scratch/soak.log" || true
     } >"$dir/measured.txt"
 fi
 
@@ -106,6 +106,7 @@ set key below
 set terminal svg size 760,640 dynamic font "sans,12" background "white"
 set output "$dir/soak_rss.svg"
 set datafile separator ","
+set autoscale xfix
 set multiplot layout 2,1 title "Kill-storm soak (${soak_s} s): memory and kills over time"
 set title "RSS of all the system's processes (admin + actors)"
 unset xlabel
@@ -129,6 +130,7 @@ set ytics mirror
 set datafile separator whitespace
 set size 1,1
 set origin 0,0
+set autoscale x
 set terminal svg size 760,440 dynamic font "sans,12" background "white"
 
 set output "$dir/bench_throughput.svg"
