@@ -4,7 +4,8 @@
 # installs what is missing; otherwise it prints the exact command and fails.
 set -eu
 
-# ENS_DEPS_PACKAGES replaces the list (used to test this script).
+# ENS_DEPS_PACKAGES replaces the list (used to test this script, and by
+# `make plots` for gnuplot-nox, which only the plots need).
 PACKAGES="${ENS_DEPS_PACKAGES:-build-essential cmake pkg-config libuv1-dev libtpl-dev libsqlite3-dev libcmocka-dev
 clang libclang-rt-14-dev clang-format clang-tidy libedit-dev libnats-dev nats-server}"
 
