@@ -635,7 +635,7 @@ int ens_json_to_value(const ens_json_type *t, const char *text, void **value, ch
 {
     *value = NULL;
     json_error_t je;
-    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (j == NULL)
         return fail(err, errlen, "not JSON: %s (at column %d)", je.text, je.column);
     char *v = calloc(1, t->root.size > 0 ? t->root.size : 1);
