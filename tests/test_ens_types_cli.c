@@ -404,6 +404,68 @@ static void test_bad_values_are_usage_errors(void **state)
                        "field 'raw'");
 }
 
+/* ---- the C API ---- */
+
+typedef struct found {
+    int greeting, bulk, internal;
+    char fields[64];
+} found;
+
+static int note_type(const ens_type_desc *t, void *arg)
+{
+    found *f = arg;
+    if (strcmp(t->name, "demo.Greeting") == 0) {
+        f->greeting++;
+        assert_string_equal(t->format, "S(is)");
+        assert_int_equal(t->size, sizeof(greeting_v));
+        assert_int_equal(t->id, greeting_t.id);
+        snprintf(f->fields, sizeof(f->fields), "%s", t->fields != NULL ? t->fields : "(null)");
+    }
+    if (strncmp(t->name, "bulk.", 5) == 0)
+        f->bulk++;
+    if (strncmp(t->name, "ens.ctl.", 8) == 0 || t->id >= 0xFFFF0000u)
+        f->internal++;
+    return 0;
+}
+
+static int stop_at_first(const ens_type_desc *t, void *arg)
+{
+    (void)t;
+    ++*(int *)arg;
+    return 7;
+}
+
+static void check_types_of(ens_system *s)
+{
+    found f = {0};
+    assert_int_equal(ens_system_types(s, WAIT_MS, note_type, &f), 0);
+    assert_int_equal(f.greeting, 1);
+    assert_int_equal(f.bulk, N_BULK);
+    assert_int_equal(f.internal, 0);
+    assert_string_equal(f.fields, "count,text");
+    int calls = 0;
+    assert_int_equal(ens_system_types(s, WAIT_MS, stop_at_first, &calls), 7);
+    assert_int_equal(calls, 1);
+    assert_int_equal(ens_system_types(s, WAIT_MS, NULL, NULL), ENS_EINVAL);
+}
+
+/* The process base (the admin answers) and the inproc base (this
+ * process's table) give the same list. */
+static void test_api_lists_types_on_both_bases(void **state)
+{
+    (void)state;
+    assert_int_equal(ens_system_types(NULL, WAIT_MS, note_type, NULL), ENS_EINVAL);
+    check_types_of(sys);
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.base = ENS_BASE_INPROC;
+    o.journal_path = "";
+    o.log_level = ENS_LOG_ERROR;
+    ens_system *in = NULL;
+    assert_int_equal(ens_system_start(&o, &in), 0);
+    check_types_of(in);
+    assert_int_equal(ens_system_stop(in, 5000), 0);
+}
+
 int main(void)
 {
     if (ens_msgtype_register(&greeting_t) != 0 || ens_msgtype_register(&order_t) != 0 ||
@@ -418,6 +480,7 @@ int main(void)
     if (ens_actor_register(&greeter_def) != 0 || ens_actor_register(&mirror_def) != 0)
         return 1;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_api_lists_types_on_both_bases),
         cmocka_unit_test(test_types_lists_the_registered_types),
         cmocka_unit_test(test_types_json),
         cmocka_unit_test(test_types_lists_thousands),
