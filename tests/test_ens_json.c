@@ -203,6 +203,44 @@ static void test_hostile_descriptions_are_refused(void **state)
     }
 }
 
+/* A type as a system describes it: its name and id are checked too. */
+static void test_hostile_names_and_ids_are_refused(void **state)
+{
+    (void)state;
+    static char long_name[300];
+    memset(long_name, 'n', sizeof(long_name) - 1);
+    ens_json_type *t = NULL;
+    char err[256];
+    /* Its id as ens_msgtype_register gives it (FNV-1a of the name). */
+    static ens_msgtype probe = {"jsontest.Probe", "S(i)", 4, 0, 0, "v"};
+    assert_int_equal(ens_msgtype_register(&probe), 0);
+    assert_int_equal(
+        ens_json_type_from_desc(probe.name, probe.id, "S(i)", "v", 4, &t, err, sizeof(err)), 0);
+    ens_json_type_free(t);
+    static const struct {
+        const char *name;
+        int id_delta;
+        const char *why;
+    } bad[] = {
+        {"jsontest.Probe", 1, "is not its name's"},
+        {"", 0, "no type name"},
+        {NULL, 0, "no type name"},
+        {"has space", 0, "bad type name"},
+        {"ctl\x01char", 0, "bad type name"},
+        {long_name, 0, "bad type name"},
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        t = (ens_json_type *)&t;
+        err[0] = '\0';
+        uint32_t id = probe.id + (uint32_t)bad[k].id_delta;
+        assert_int_equal(
+            ens_json_type_from_desc(bad[k].name, id, "S(i)", "v", 4, &t, err, sizeof(err)), -1);
+        assert_null(t);
+        if (strstr(err, bad[k].why) == NULL)
+            fail_msg("case %zu: expected \"%s\" in \"%s\"", k, bad[k].why, err);
+    }
+}
+
 /* Values: what is wrong is named by its path. */
 static void test_bad_values_name_the_field(void **state)
 {
@@ -250,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_table),
         cmocka_unit_test(test_value_has_the_c_layout),
         cmocka_unit_test(test_hostile_descriptions_are_refused),
+        cmocka_unit_test(test_hostile_names_and_ids_are_refused),
         cmocka_unit_test(test_bad_values_name_the_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

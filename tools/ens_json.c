@@ -24,6 +24,7 @@
 #define MAX_ITEMS        8     /* top-level items (as the library) */
 #define ARRAY_MAX        65536 /* elements of one A(...) read from JSON */
 #define NAME_MAX_LEN     64
+#define TYPE_NAME_MAX    255
 
 enum kind { K_SCALAR, K_STRUCT, K_ARRAY, K_BYTES };
 
@@ -340,6 +341,34 @@ int ens_json_type_new(const char *format, const char *fields, uint64_t size, ens
     }
     *out = t;
     return 0;
+}
+
+static uint32_t fnv1a(const char *s)
+{
+    uint32_t h = 0x811C9DC5u;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= 0x01000193u;
+    }
+    return h;
+}
+
+int ens_json_type_from_desc(const char *name, uint32_t id, const char *format, const char *fields,
+                            uint64_t size, ens_json_type **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    size_t n = 0;
+    for (; name != NULL && name[n] != '\0'; n++) {
+        unsigned char ch = (unsigned char)name[n];
+        if (ch <= 0x20 || ch >= 0x7F || n >= TYPE_NAME_MAX)
+            return fail(err, errlen, "bad type name (1-%d printable ASCII bytes, no space)",
+                        TYPE_NAME_MAX);
+    }
+    if (n == 0)
+        return fail(err, errlen, "no type name");
+    if (id != fnv1a(name))
+        return fail(err, errlen, "id 0x%08" PRIx32 " is not its name's", id);
+    return ens_json_type_new(format, fields, size, out, err, errlen);
 }
 
 void ens_json_type_free(ens_json_type *t)

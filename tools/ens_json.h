@@ -40,6 +40,12 @@ int ens_json_type_new(const char *format, const char *fields, uint64_t size, ens
                       char *err, size_t errlen);
 void ens_json_type_free(ens_json_type *t);
 
+/* The same for a type as a system described it (ens_type_desc): also
+ * checks the name (1-255 printable ASCII bytes, no space) and that id is
+ * the name's wire id (FNV-1a), as the system's registration made it. */
+int ens_json_type_from_desc(const char *name, uint32_t id, const char *format, const char *fields,
+                            uint64_t size, ens_json_type **out, char *err, size_t errlen);
+
 /* The C size of the type's values. */
 size_t ens_json_type_size(const ens_json_type *t);
 

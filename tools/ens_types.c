@@ -45,27 +45,6 @@ struct ens_tool_typeset {
     bool oom;
 };
 
-static uint32_t fnv1a(const char *s)
-{
-    uint32_t h = 0x811C9DC5u;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        h ^= *p;
-        h *= 0x01000193u;
-    }
-    return h;
-}
-
-static bool name_ok(const char *name)
-{
-    size_t n = 0;
-    for (; name[n] != '\0'; n++) {
-        unsigned char ch = (unsigned char)name[n];
-        if (ch <= 0x20 || ch >= 0x7F || n >= TYPE_NAME_MAX)
-            return false;
-    }
-    return n > 0;
-}
-
 static int collect(const ens_type_desc *d, void *arg)
 {
     ens_tool_typeset *tt = arg;
@@ -108,16 +87,9 @@ static void prepare(type_entry *e, bool first_of_name)
         snprintf(e->why, sizeof(e->why), "listed twice");
         return;
     }
-    if (!name_ok(e->name)) {
-        snprintf(e->why, sizeof(e->why), "bad type name");
-        return;
-    }
-    if (e->id != fnv1a(e->name)) {
-        snprintf(e->why, sizeof(e->why), "id 0x%08" PRIx32 " is not its name's", e->id);
-        return;
-    }
     char err[160];
-    if (ens_json_type_new(e->format, e->fields, e->size, &e->codec, err, sizeof(err)) < 0) {
+    if (ens_json_type_from_desc(e->name, e->id, e->format, e->fields, e->size, &e->codec, err,
+                                sizeof(err)) < 0) {
         snprintf(e->why, sizeof(e->why), "%s", err);
         return;
     }
