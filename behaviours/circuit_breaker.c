@@ -49,12 +49,16 @@
 
 /* Ids: the names' FNV-1a hashes (checked when the type table starts). */
 const ens_msgtype ens_msg_breaker_open = {"ens.BreakerOpen", "S(u)", sizeof(ens_breaker_open_v), 0,
-                                          0x699CC919u};
-const ens_msgtype ens_msg_breaker_info = {"ens.BreakerInfo", "S(iuuuuuUUU)",
-                                          sizeof(ens_breaker_info_v), 0, 0x82C874B5u};
+                                          0x699CC919u,       NULL};
+const ens_msgtype ens_msg_breaker_info = {
+    "ens.BreakerInfo", "S(iuuuuuUUU)", sizeof(ens_breaker_info_v), 0, 0x82C874B5u, NULL};
 /* The start argument: the options as given (layout of ens_breaker_opts). */
-static const ens_msgtype arg_type = {"ens.BreakerArg", "S(" ENS_ADDR_FMT "suuuuuuuu)",
-                                     sizeof(ens_breaker_opts), 0, 0x9FE23BD7u};
+static const ens_msgtype arg_type = {"ens.BreakerArg",
+                                     "S(" ENS_ADDR_FMT "suuuuuuuu)",
+                                     sizeof(ens_breaker_opts),
+                                     0,
+                                     0x9FE23BD7u,
+                                     NULL};
 ENS__BUILTIN_MSGTYPE(ens_msg_breaker_open);
 ENS__BUILTIN_MSGTYPE(ens_msg_breaker_info);
 ENS__BUILTIN_MSGTYPE(arg_type);

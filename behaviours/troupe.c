@@ -57,7 +57,7 @@ typedef struct troupe_cfg_v {
  * in every process, the process base's forked actors included, without a
  * registration call; their ids are their names' FNV-1a hashes. */
 static const ens_msgtype cfg_t = {"ens.TroupeConfig", "S(Uuuuu)B", sizeof(troupe_cfg_v), 0,
-                                  0xB3029D68u};
+                                  0xB3029D68u,        NULL};
 ENS__BUILTIN_MSGTYPE(cfg_t);
 
 /* Leader -> worker after each work message, and worker -> leader when the
@@ -65,13 +65,15 @@ ENS__BUILTIN_MSGTYPE(cfg_t);
 typedef struct troupe_seq_v {
     uint64_t seq;
 } troupe_seq_v;
-static const ens_msgtype mark_t = {"ens.TroupeMark", "S(U)", sizeof(troupe_seq_v), 0, 0xBAB5AA2Fu};
-static const ens_msgtype done_t = {"ens.TroupeDone", "S(U)", sizeof(troupe_seq_v), 0, 0x8D567C46u};
+static const ens_msgtype mark_t = {"ens.TroupeMark", "S(U)", sizeof(troupe_seq_v), 0,
+                                   0xBAB5AA2Fu,      NULL};
+static const ens_msgtype done_t = {"ens.TroupeDone", "S(U)", sizeof(troupe_seq_v), 0,
+                                   0x8D567C46u,      NULL};
 ENS__BUILTIN_MSGTYPE(mark_t);
 ENS__BUILTIN_MSGTYPE(done_t);
 
-const ens_msgtype ens_msg_troupe_stats = {"ens.TroupeStats", "S(uuuuUUUU)",
-                                          sizeof(ens_troupe_stats_v), 0, 0xD7DAD105u};
+const ens_msgtype ens_msg_troupe_stats = {
+    "ens.TroupeStats", "S(uuuuUUUU)", sizeof(ens_troupe_stats_v), 0, 0xD7DAD105u, NULL};
 ENS__BUILTIN_MSGTYPE(ens_msg_troupe_stats);
 
 static int64_t mono_ms(void)

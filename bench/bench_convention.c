@@ -54,8 +54,8 @@
 
 /* ---- message types and actors ------------------------------------------ */
 
-ens_msgtype conv_start_t = {"bench.conv.Start", "S(I$(Uuu))", sizeof(conv_start_v), 0, 0};
-static ens_msgtype cgo_t = {"bench.conv.Go", "S(I)", sizeof(ens_int64_v), 0, 0};
+ens_msgtype conv_start_t = {"bench.conv.Start", "S(I$(Uuu))", sizeof(conv_start_v), 0, 0, NULL};
+static ens_msgtype cgo_t = {"bench.conv.Go", "S(I)", sizeof(ens_int64_v), 0, 0, NULL};
 
 int conv_echo_receive(ens_ctx *c, void *st, const ens_msg *m)
 {

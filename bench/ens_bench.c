@@ -57,10 +57,10 @@ typedef struct {
     int64_t payload;
     ens_addr peer;
 } start_v;
-static ens_msgtype start_t = {"bench.Start", "S(II$(Uuu))", sizeof(start_v), 0, 0};
+static ens_msgtype start_t = {"bench.Start", "S(II$(Uuu))", sizeof(start_v), 0, 0, NULL};
 
 /* A producer's note to itself: go on with the next chunk. */
-static ens_msgtype go_t = {"bench.Go", "S(I)", sizeof(ens_int64_v), 0, 0};
+static ens_msgtype go_t = {"bench.Go", "S(I)", sizeof(ens_int64_v), 0, 0, NULL};
 
 /* ---- actors ------------------------------------------------------------------ */
 

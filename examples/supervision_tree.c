@@ -158,8 +158,8 @@ static const ens_actor_def job_def = {.name = "demo.Job", .receive = job_receive
 typedef struct where_v {
     ens_addr flaky, breaker, troupe;
 } where_v;
-static ens_msgtype where_t = {"demo.Where", "S(" ENS_ADDR_FMT ENS_ADDR_FMT ENS_ADDR_FMT ")",
-                              sizeof(where_v), 0, 0};
+static ens_msgtype where_t = {
+    "demo.Where", "S(" ENS_ADDR_FMT ENS_ADDR_FMT ENS_ADDR_FMT ")", sizeof(where_v), 0, 0, NULL};
 
 static int frontdesk_init(ens_ctx *c, void *state, const ens_msg *arg)
 {

@@ -21,26 +21,50 @@
 /* Built-in types (ENS__BUILTIN_MSGTYPE): known in every process without a
  * registration call; each id is its name's FNV-1a hash (checked when the
  * type table starts). */
-const ens_msgtype ens__msg_sup_config = {"ens.sup.Config", "S(iuu)A(" SPEC_W_FMT ")B",
-                                         sizeof(ens_sup_config_v), ENS_SUP_MAX_SPECS, 0xFA22E777u};
-const ens_msgtype ens__msg_sup_start = {"ens.sup.StartChild", "S(iuu)A(" SPEC_W_FMT ")B",
-                                        sizeof(ens_sup_config_v), 1, 0xD021059Fu};
-const ens_msgtype ens__msg_sup_terminate = {"ens.sup.TerminateChild", "S(s" ENS_ADDR_FMT ")",
-                                            sizeof(ens_sup_child_ref_v), 0, 0x6BE391E2u};
-const ens_msgtype ens__msg_sup_restart = {"ens.sup.RestartChild", "S(s" ENS_ADDR_FMT ")",
-                                          sizeof(ens_sup_child_ref_v), 0, 0x2F09716Au};
-const ens_msgtype ens__msg_sup_delete = {"ens.sup.DeleteChild", "S(s" ENS_ADDR_FMT ")",
-                                         sizeof(ens_sup_child_ref_v), 0, 0x679877C0u};
-const ens_msgtype ens__msg_sup_which = {"ens.sup.WhichChildren", "S(i)", sizeof(ens_sup_query_v), 0,
-                                        0x8EAD815Du};
-const ens_msgtype ens__msg_sup_count = {"ens.sup.CountChildren", "S(i)", sizeof(ens_sup_query_v), 0,
-                                        0x53FBD9A3u};
-const ens_msgtype ens_msg_sup_result = {"ens.sup.Result", "S(" ENS_ADDR_FMT "ii)",
-                                        sizeof(ens_sup_result_v), 0, 0x56058ED4u};
-const ens_msgtype ens_msg_sup_children = {"ens.sup.Children", "S(i)A(S(s" ENS_ADDR_FMT "siius))",
-                                          sizeof(ens_sup_children_v), 0, 0xE4CB7AA2u};
+const ens_msgtype ens__msg_sup_config = {"ens.sup.Config",
+                                         "S(iuu)A(" SPEC_W_FMT ")B",
+                                         sizeof(ens_sup_config_v),
+                                         ENS_SUP_MAX_SPECS,
+                                         0xFA22E777u,
+                                         NULL};
+const ens_msgtype ens__msg_sup_start = {"ens.sup.StartChild",
+                                        "S(iuu)A(" SPEC_W_FMT ")B",
+                                        sizeof(ens_sup_config_v),
+                                        1,
+                                        0xD021059Fu,
+                                        NULL};
+const ens_msgtype ens__msg_sup_terminate = {"ens.sup.TerminateChild",
+                                            "S(s" ENS_ADDR_FMT ")",
+                                            sizeof(ens_sup_child_ref_v),
+                                            0,
+                                            0x6BE391E2u,
+                                            NULL};
+const ens_msgtype ens__msg_sup_restart = {"ens.sup.RestartChild",
+                                          "S(s" ENS_ADDR_FMT ")",
+                                          sizeof(ens_sup_child_ref_v),
+                                          0,
+                                          0x2F09716Au,
+                                          NULL};
+const ens_msgtype ens__msg_sup_delete = {"ens.sup.DeleteChild",
+                                         "S(s" ENS_ADDR_FMT ")",
+                                         sizeof(ens_sup_child_ref_v),
+                                         0,
+                                         0x679877C0u,
+                                         NULL};
+const ens_msgtype ens__msg_sup_which = {
+    "ens.sup.WhichChildren", "S(i)", sizeof(ens_sup_query_v), 0, 0x8EAD815Du, NULL};
+const ens_msgtype ens__msg_sup_count = {
+    "ens.sup.CountChildren", "S(i)", sizeof(ens_sup_query_v), 0, 0x53FBD9A3u, NULL};
+const ens_msgtype ens_msg_sup_result = {
+    "ens.sup.Result", "S(" ENS_ADDR_FMT "ii)", sizeof(ens_sup_result_v), 0, 0x56058ED4u, NULL};
+const ens_msgtype ens_msg_sup_children = {"ens.sup.Children",
+                                          "S(i)A(S(s" ENS_ADDR_FMT "siius))",
+                                          sizeof(ens_sup_children_v),
+                                          0,
+                                          0xE4CB7AA2u,
+                                          NULL};
 const ens_msgtype ens_msg_sup_counts = {"ens.sup.Counts", "S(uuuu)", sizeof(ens_sup_counts_v), 0,
-                                        0x98322AD5u};
+                                        0x98322AD5u,      NULL};
 ENS__BUILTIN_MSGTYPE(ens__msg_sup_config);
 ENS__BUILTIN_MSGTYPE(ens__msg_sup_start);
 ENS__BUILTIN_MSGTYPE(ens__msg_sup_terminate);

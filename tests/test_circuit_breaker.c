@@ -38,20 +38,20 @@ typedef struct work_v {
     int32_t op;
     int32_t then; /* proxy: a second request sent right after, 0 = none */
 } work_v;
-static ens_msgtype work_t = {"cbt.Work", "S(ii)", sizeof(work_v), 0, 0};
+static ens_msgtype work_t = {"cbt.Work", "S(ii)", sizeof(work_v), 0, 0, NULL};
 
 /* The proxy's answer: status and retry_after_ms of each request. */
 typedef struct seen_v {
     int32_t status1, status2;
     int64_t retry1, retry2;
 } seen_v;
-static ens_msgtype seen_t = {"cbt.Seen", "S(iiII)", sizeof(seen_v), 0, 0};
+static ens_msgtype seen_t = {"cbt.Seen", "S(iiII)", sizeof(seen_v), 0, 0, NULL};
 
 /* The proxy's start argument: the breaker's address. */
 typedef struct addr_v {
     ens_addr addr;
 } addr_v;
-static ens_msgtype addr_t = {"cbt.Addr", "S(" ENS_ADDR_FMT ")", sizeof(addr_v), 0, 0};
+static ens_msgtype addr_t = {"cbt.Addr", "S(" ENS_ADDR_FMT ")", sizeof(addr_v), 0, 0, NULL};
 
 #define WORK(...) (&(work_v){__VA_ARGS__})
 

@@ -57,7 +57,7 @@ static char *out_text;
 typedef struct {
     int32_t op;
 } cmd_v;
-static ens_msgtype cmd_t = {"cj.Cmd", "S(i)", sizeof(cmd_v), 0, 0};
+static ens_msgtype cmd_t = {"cj.Cmd", "S(i)", sizeof(cmd_v), 0, 0, NULL};
 
 /* Fails every message: error, retry, error, poison. */
 static int failer_receive(ens_ctx *c, void *st, const ens_msg *m)

@@ -41,14 +41,14 @@ static ens_system *sys[3];
 typedef struct addr_v {
     ens_addr addr;
 } addr_v;
-static ens_msgtype addr_t = {"cn.Addr", "S(" ENS_ADDR_FMT ")", sizeof(addr_v), 0, 0};
+static ens_msgtype addr_t = {"cn.Addr", "S(" ENS_ADDR_FMT ")", sizeof(addr_v), 0, 0, NULL};
 
 typedef struct report_v {
     int32_t rc;
     int32_t spare;
     ens_addr addr;
 } report_v;
-static ens_msgtype report_t = {"cn.Report", "S(ii" ENS_ADDR_FMT ")", sizeof(report_v), 0, 0};
+static ens_msgtype report_t = {"cn.Report", "S(ii" ENS_ADDR_FMT ")", sizeof(report_v), 0, 0, NULL};
 
 /* Adds up the ens.Int64 it gets (an init of the raced actor sends 1),
  * counts the reports of spawners and whether they all name one address;

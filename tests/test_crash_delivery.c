@@ -27,17 +27,17 @@ typedef struct seen_v {
     uint32_t incarnation;
     uint32_t attempt;
 } seen_v;
-static ens_msgtype seen_t = {"cd.Seen", "S(iiuu)", sizeof(seen_v), 0, 0};
+static ens_msgtype seen_t = {"cd.Seen", "S(iiuu)", sizeof(seen_v), 0, 0, NULL};
 
 typedef struct num_v {
     int32_t n;
 } num_v;
-static ens_msgtype num_t = {"cd.Num", "S(i)", sizeof(num_v), 0, 0};
+static ens_msgtype num_t = {"cd.Num", "S(i)", sizeof(num_v), 0, 0, NULL};
 
 typedef struct addr_v {
     ens_addr who;
 } addr_v;
-static ens_msgtype addr_t = {"cd.Addr", "S(" ENS_ADDR_FMT ")", sizeof(addr_v), 0, 0};
+static ens_msgtype addr_t = {"cd.Addr", "S(" ENS_ADDR_FMT ")", sizeof(addr_v), 0, 0, NULL};
 
 enum { SEEN_CALLING = 1, SEEN_NUM, SEEN_DONE, SEEN_PONG };
 

@@ -38,14 +38,14 @@ typedef struct item_v {
     uint32_t producer;
     uint32_t seq;
 } item_v;
-static ens_msgtype item_t = {"flood.Item", "S(uu)", sizeof(item_v), 0, 0};
+static ens_msgtype item_t = {"flood.Item", "S(uu)", sizeof(item_v), 0, 0, NULL};
 
 typedef struct go_v {
     ens_addr consumer;
     uint32_t producer;
     uint32_t count;
 } go_v;
-static ens_msgtype go_t = {"flood.Go", "S(" ENS_ADDR_FMT "uu)", sizeof(go_v), 0, 0};
+static ens_msgtype go_t = {"flood.Go", "S(" ENS_ADDR_FMT "uu)", sizeof(go_v), 0, 0, NULL};
 
 typedef struct result_v {
     uint64_t received;
@@ -54,7 +54,7 @@ typedef struct result_v {
     uint32_t producers_done;
     uint32_t efull; /* refusals the producers met (reported by them) */
 } result_v;
-static ens_msgtype result_t = {"flood.Result", "S(UUUuu)", sizeof(result_v), 0, 0};
+static ens_msgtype result_t = {"flood.Result", "S(UUUuu)", sizeof(result_v), 0, 0, NULL};
 
 /* ---- producer --------------------------------------------------------- */
 

@@ -43,7 +43,7 @@ typedef struct cmd_v {
     int64_t arg;
     ens_addr who;
 } cmd_v;
-static ens_msgtype cmd_t = {"gs.Cmd", "S(iI" ENS_ADDR_FMT ")", sizeof(cmd_v), 0, 0};
+static ens_msgtype cmd_t = {"gs.Cmd", "S(iI" ENS_ADDR_FMT ")", sizeof(cmd_v), 0, 0, NULL};
 
 enum tag {
     TAG_STATE = 1,  /* n = total, a = casts, b = infos, c = call attempts (FAIL) */
@@ -65,7 +65,7 @@ typedef struct report_v {
     int64_t c;
     char *log;
 } report_v;
-static ens_msgtype report_t = {"gs.Report", "S(iiIIIs)", sizeof(report_v), 0, 0};
+static ens_msgtype report_t = {"gs.Report", "S(iiIIIs)", sizeof(report_v), 0, 0, NULL};
 
 #define CMD(...) (&(cmd_v){__VA_ARGS__})
 

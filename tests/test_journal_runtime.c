@@ -44,7 +44,7 @@
 typedef struct {
     int32_t op;
 } cmd_v;
-static ens_msgtype cmd_t = {"jrt.Cmd", "S(i)", sizeof(cmd_v), 0, 0};
+static ens_msgtype cmd_t = {"jrt.Cmd", "S(i)", sizeof(cmd_v), 0, 0, NULL};
 
 enum {
     OP_ECHO = 1,  /* reply */

@@ -46,12 +46,12 @@
 typedef struct {
     int32_t n; /* FLOOD: dead letters to send; 0: just reply */
 } flood_v;
-static ens_msgtype flood_t = {"jwk.Flood", "S(i)", sizeof(flood_v), 0, 0};
+static ens_msgtype flood_t = {"jwk.Flood", "S(i)", sizeof(flood_v), 0, 0, NULL};
 
 typedef struct {
     int32_t i;
 } letter_v;
-static ens_msgtype letter_t = {"jwk.Letter", "S(i)", sizeof(letter_v), 0, 0};
+static ens_msgtype letter_t = {"jwk.Letter", "S(i)", sizeof(letter_v), 0, 0, NULL};
 
 /* Sends n letters to an address nobody has; replies to an ask. */
 static int flooder_receive(ens_ctx *c, void *st, const ens_msg *m)

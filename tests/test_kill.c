@@ -19,7 +19,7 @@ typedef struct note_v {
     int32_t value;
     ens_addr who;
 } note_v;
-static ens_msgtype note_t = {"kill.Note", "S(ii" ENS_ADDR_FMT ")", sizeof(note_v), 0, 0};
+static ens_msgtype note_t = {"kill.Note", "S(ii" ENS_ADDR_FMT ")", sizeof(note_v), 0, 0, NULL};
 
 enum { NOTE_SPAWNED = 1, NOTE_EXITED, NOTE_TERMINATED, NOTE_ECHO };
 

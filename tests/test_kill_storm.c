@@ -88,21 +88,21 @@ static storm_shared *shared;
 typedef struct req_v {
     uint32_t id;
 } req_v;
-static ens_msgtype req_t = {"storm.Req", "S(u)", sizeof(req_v), 0, 0};
+static ens_msgtype req_t = {"storm.Req", "S(u)", sizeof(req_v), 0, 0, NULL};
 
 typedef struct groups_v {
     ens_addr top, spare_addr;
     uint32_t first_id; /* this client's ids: first_id, first_id + 1, ... */
     uint32_t spare;
 } groups_v;
-static ens_msgtype groups_t = {"storm.Groups", "S(" ENS_ADDR_FMT ENS_ADDR_FMT "uu)",
-                               sizeof(groups_v), 0, 0};
+static ens_msgtype groups_t = {
+    "storm.Groups", "S(" ENS_ADDR_FMT ENS_ADDR_FMT "uu)", sizeof(groups_v), 0, 0, NULL};
 
 typedef struct tally_v {
     uint64_t sent, replied, poisoned, noactor, timedout, other, refreshes;
     uint32_t first_id, last_id; /* the client's ids: [first_id, last_id) */
 } tally_v;
-static ens_msgtype tally_t = {"storm.Tally", "S(UUUUUUUuu)", sizeof(tally_v), 0, 0};
+static ens_msgtype tally_t = {"storm.Tally", "S(UUUUUUUuu)", sizeof(tally_v), 0, 0, NULL};
 
 /* ---- the worker ------------------------------------------------------- */
 

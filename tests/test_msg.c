@@ -21,8 +21,8 @@ typedef struct greeting_v {
     int32_t count;
     char *text;
 } greeting_v;
-static ens_msgtype greeting_t = {"test.msg.Greeting", "S(is)", sizeof(greeting_v), 0, 0};
-static ens_msgtype unregistered_t = {"test.msg.Never", "S(is)", sizeof(greeting_v), 0, 0};
+static ens_msgtype greeting_t = {"test.msg.Greeting", "S(is)", sizeof(greeting_v), 0, 0, NULL};
+static ens_msgtype unregistered_t = {"test.msg.Never", "S(is)", sizeof(greeting_v), 0, 0, NULL};
 
 static int setup(void **state)
 {

@@ -113,7 +113,7 @@ static void test_library_types_are_known_before_any_system(void **state)
         assert_non_null(info);
         assert_ptr_equal(info->type, t);
         assert_int_equal(ens_msgtype_register((ens_msgtype *)t), 0);
-        ens_msgtype clash = {library_types[i].name, "S(i)", sizeof(int32_t), 0, 0};
+        ens_msgtype clash = {library_types[i].name, "S(i)", sizeof(int32_t), 0, 0, NULL};
         assert_int_equal(ens_msgtype_register(&clash), ENS_EEXIST);
     }
     assert_ptr_equal(ens_actor_find("ens.CircuitBreaker"), &ens_breaker_def);
@@ -241,7 +241,7 @@ typedef struct greeting_v {
 static void test_register_sets_id_and_is_idempotent(void **state)
 {
     (void)state;
-    static ens_msgtype greeting = {"test.Greeting", "S(is)", sizeof(greeting_v), 0, 0};
+    static ens_msgtype greeting = {"test.Greeting", "S(is)", sizeof(greeting_v), 0, 0, NULL};
     assert_int_equal(ens_msgtype_register(&greeting), 0);
     assert_int_equal(greeting.id, ens__type_hash("test.Greeting"));
     assert_int_equal(ens_msgtype_register(&greeting), 0);
@@ -254,17 +254,51 @@ static void test_register_sets_id_and_is_idempotent(void **state)
     assert_null(ens_msgtype_find(NULL));
 }
 
+/* Field names: one per named element (msg.h); a wrong count, an empty or
+ * bad name is ENS_EINVAL and leaves the type unregistered. */
+static void test_register_checks_field_names(void **state)
+{
+    (void)state;
+    static ens_msgtype named = {"test.FieldsNamed", "S(is)", sizeof(greeting_v), 0, 0,
+                                "count,text"};
+    static ens_msgtype nested = {"test.FieldsNested",
+                                 "S(i" ENS_ADDR_FMT ")A(S(iU))B",
+                                 56,
+                                 0,
+                                 0,
+                                 "n,from,node,id,gen,items,a,b,raw"};
+    static ens_msgtype scalar_array = {"test.FieldsScalarArray", "A(i)", 16, 0, 0, "values"};
+    static ens_msgtype too_few = {"test.FieldsTooFew", "S(is)", sizeof(greeting_v), 0, 0, "count"};
+    static ens_msgtype too_many = {"test.FieldsTooMany", "S(is)", sizeof(greeting_v), 0, 0,
+                                   "count,text,more"};
+    static ens_msgtype empty = {"test.FieldsEmpty", "S(is)", sizeof(greeting_v), 0, 0, "count,"};
+    static ens_msgtype bad_char = {"test.FieldsBadChar", "S(is)", sizeof(greeting_v), 0, 0,
+                                   "count,te xt"};
+    static ens_msgtype array_elem = {"test.FieldsArrayElem", "A(i)", 16, 0, 0, "values,v"};
+    assert_int_equal(ens_msgtype_register(&named), 0);
+    assert_string_equal(ens_msgtype_find("test.FieldsNamed")->fields, "count,text");
+    assert_int_equal(ens_msgtype_register(&nested), 0);
+    assert_int_equal(ens_msgtype_register(&scalar_array), 0);
+    assert_int_equal(ens_msgtype_register(&too_few), ENS_EINVAL);
+    assert_int_equal(ens_msgtype_register(&too_many), ENS_EINVAL);
+    assert_int_equal(ens_msgtype_register(&empty), ENS_EINVAL);
+    assert_int_equal(ens_msgtype_register(&bad_char), ENS_EINVAL);
+    assert_int_equal(ens_msgtype_register(&array_elem), ENS_EINVAL);
+    assert_null(ens_msgtype_find("test.FieldsTooFew"));
+    assert_string_equal(ens_msg_string.fields, "text");
+}
+
 static void test_register_rejects_bad_arguments(void **state)
 {
     (void)state;
-    static ens_msgtype no_name = {NULL, "S(i)", 4, 0, 0};
-    static ens_msgtype empty_name = {"", "S(i)", 4, 0, 0};
-    static ens_msgtype space_name = {"has space", "S(i)", 4, 0, 0};
-    static ens_msgtype no_format = {"test.NoFormat", NULL, 4, 0, 0};
-    static ens_msgtype bad_format = {"test.BadFormat", "S(i#)", 4, 0, 0};
-    static ens_msgtype s_not_first = {"test.SNotFirst", "BS(i)", 24, 0, 0};
-    static ens_msgtype too_many = {"test.TooMany", "BBBBBBBBB", 9 * 16, 0, 0};
-    static ens_msgtype size_mismatch = {"test.SizeMismatch", "S(is)", 12, 0, 0};
+    static ens_msgtype no_name = {NULL, "S(i)", 4, 0, 0, NULL};
+    static ens_msgtype empty_name = {"", "S(i)", 4, 0, 0, NULL};
+    static ens_msgtype space_name = {"has space", "S(i)", 4, 0, 0, NULL};
+    static ens_msgtype no_format = {"test.NoFormat", NULL, 4, 0, 0, NULL};
+    static ens_msgtype bad_format = {"test.BadFormat", "S(i#)", 4, 0, 0, NULL};
+    static ens_msgtype s_not_first = {"test.SNotFirst", "BS(i)", 24, 0, 0, NULL};
+    static ens_msgtype too_many = {"test.TooMany", "BBBBBBBBB", 9 * 16, 0, 0, NULL};
+    static ens_msgtype size_mismatch = {"test.SizeMismatch", "S(is)", 12, 0, 0, NULL};
     assert_int_equal(ens_msgtype_register(NULL), ENS_EINVAL);
     assert_int_equal(ens_msgtype_register(&no_name), ENS_EINVAL);
     assert_int_equal(ens_msgtype_register(&empty_name), ENS_EINVAL);
@@ -279,16 +313,16 @@ static void test_register_rejects_bad_arguments(void **state)
     char long_name[300];
     memset(long_name, 'x', sizeof long_name - 1);
     long_name[sizeof long_name - 1] = '\0';
-    ens_msgtype long_t = {long_name, "S(i)", 4, 0, 0};
+    ens_msgtype long_t = {long_name, "S(i)", 4, 0, 0, NULL};
     assert_int_equal(ens_msgtype_register(&long_t), ENS_EINVAL);
 }
 
 static void test_register_rejects_duplicate_name(void **state)
 {
     (void)state;
-    static ens_msgtype a = {"test.Dup", "S(i)", 4, 0, 0};
-    static ens_msgtype b = {"test.Dup", "S(i)", 4, 0, 0};
-    static ens_msgtype builtin_clash = {"ens.String", "S(s)", sizeof(char *), 0, 0};
+    static ens_msgtype a = {"test.Dup", "S(i)", 4, 0, 0, NULL};
+    static ens_msgtype b = {"test.Dup", "S(i)", 4, 0, 0, NULL};
+    static ens_msgtype builtin_clash = {"ens.String", "S(s)", sizeof(char *), 0, 0, NULL};
     assert_int_equal(ens_msgtype_register(&a), 0);
     assert_int_equal(ens_msgtype_register(&b), ENS_EEXIST);
     assert_int_equal(b.id, 0);
@@ -313,7 +347,7 @@ static void test_register_rejects_reserved_range(void **state)
     (void)state;
     static char name[32];
     assert_int_equal(find_reserved_name(name, sizeof name), 0);
-    static ens_msgtype t = {name, "S(i)", 4, 0, 0};
+    static ens_msgtype t = {name, "S(i)", 4, 0, 0, NULL};
     assert_int_equal(ens_msgtype_register(&t), ENS_EEXIST);
     assert_int_equal(t.id, 0);
 }
@@ -323,8 +357,8 @@ static void test_register_rejects_id_collision(void **state)
     (void)state;
     /* FNV-1a: "costarring" and "liquid" are a known colliding pair */
     assert_int_equal(ens__type_hash("costarring"), ens__type_hash("liquid"));
-    static ens_msgtype a = {"costarring", "S(i)", 4, 0, 0};
-    static ens_msgtype b = {"liquid", "S(i)", 4, 0, 0};
+    static ens_msgtype a = {"costarring", "S(i)", 4, 0, 0, NULL};
+    static ens_msgtype b = {"liquid", "S(i)", 4, 0, 0, NULL};
     assert_int_equal(ens_msgtype_register(&a), 0);
     assert_int_equal(ens_msgtype_register(&b), ENS_EEXIST);
     assert_ptr_equal(ens_msgtype_find("costarring"), &a);
@@ -338,7 +372,7 @@ static void test_many_registrations_grow_the_table(void **state)
     static ens_msgtype types[300];
     for (int k = 0; k < 300; k++) {
         snprintf(names[k], sizeof names[k], "test.Many%d", k);
-        types[k] = (ens_msgtype){names[k], "S(iU)", 16, 0, 0};
+        types[k] = (ens_msgtype){names[k], "S(iU)", 16, 0, 0, NULL};
         assert_int_equal(ens_msgtype_register(&types[k]), 0);
     }
     for (int k = 0; k < 300; k++) {
@@ -356,7 +390,7 @@ static void test_register_out_of_memory_is_clean(void **state)
     int failures = 0;
     for (int k = 0; k < 40; k++) {
         snprintf(names[k], sizeof names[k], "test.Oom%d", k);
-        types[k] = (ens_msgtype){names[k], "S(i)", 4, 0, 0};
+        types[k] = (ens_msgtype){names[k], "S(i)", 4, 0, 0, NULL};
         for (long n = 0;; n++) {
             ens__alloc_fail_after(n);
             int rc = ens_msgtype_register(&types[k]);
@@ -374,7 +408,7 @@ static void test_register_out_of_memory_is_clean(void **state)
 static void test_max_items_default_and_custom(void **state)
 {
     (void)state;
-    static ens_msgtype t = {"test.Limited", "A(i)", sizeof(ens_array), 3, 0};
+    static ens_msgtype t = {"test.Limited", "A(i)", sizeof(ens_array), 3, 0, NULL};
     assert_int_equal(ens_msgtype_register(&t), 0);
     assert_int_equal(ens__typeinfo_of(&t)->max_items, 3);
 }
@@ -383,6 +417,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_use_from_many_threads_finds_every_type),
+        cmocka_unit_test(test_register_checks_field_names),
         cmocka_unit_test(test_library_types_are_known_before_any_system),
         cmocka_unit_test(test_type_hash_is_fnv1a_32),
         cmocka_unit_test(test_layout_follows_c_rules),

@@ -40,7 +40,7 @@ typedef struct {
     int32_t arg;
     int64_t seq;
 } cmd_v;
-static ens_msgtype cmd_t = {"ptest.Cmd", "S(iiI)", sizeof(cmd_v), 0, 0};
+static ens_msgtype cmd_t = {"ptest.Cmd", "S(iiI)", sizeof(cmd_v), 0, 0, NULL};
 
 /* A report: what the actor saw. */
 typedef struct {
@@ -50,7 +50,7 @@ typedef struct {
     int32_t ppid;
     uint32_t incarnation_hint;
 } seen_v;
-static ens_msgtype seen_t = {"ptest.Seen", "S(Iiiiu)", sizeof(seen_v), 0, 0};
+static ens_msgtype seen_t = {"ptest.Seen", "S(Iiiiu)", sizeof(seen_v), 0, 0, NULL};
 
 enum {
     OP_ECHO = 1,      /* reply with what was seen */

@@ -28,7 +28,7 @@ typedef struct report_v {
     int32_t spare;
     ens_addr addr;
 } report_v;
-static ens_msgtype report_t = {"reg.Report", "S(ii" ENS_ADDR_FMT ")", sizeof(report_v), 0, 0};
+static ens_msgtype report_t = {"reg.Report", "S(ii" ENS_ADDR_FMT ")", sizeof(report_v), 0, 0, NULL};
 
 typedef struct shared {
     int inits; /* echo inits, over every process */

@@ -22,12 +22,12 @@ typedef struct report_v {
     int32_t status;
     char *text;
 } report_v;
-static ens_msgtype report_t = {"rq.Report", "S(iis)", sizeof(report_v), 0, 0};
+static ens_msgtype report_t = {"rq.Report", "S(iis)", sizeof(report_v), 0, 0, NULL};
 
 typedef struct addr_v {
     ens_addr who;
 } addr_v;
-static ens_msgtype addr_t = {"rq.Addr", "S(" ENS_ADDR_FMT ")", sizeof(addr_v), 0, 0};
+static ens_msgtype addr_t = {"rq.Addr", "S(" ENS_ADDR_FMT ")", sizeof(addr_v), 0, 0, NULL};
 
 enum { TAG_DONE = 1, TAG_SEEN = 2, TAG_CAST = 3, TAG_INFO = 4 };
 

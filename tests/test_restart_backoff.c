@@ -49,7 +49,7 @@ typedef struct note_v {
     uint32_t incarn; /* TAG_CHILD_EXITED: the child's last incarnation */
     ens_addr who;
 } note_v;
-static ens_msgtype note_t = {"rb.Note", "S(iiiiuu" ENS_ADDR_FMT ")", sizeof(note_v), 0, 0};
+static ens_msgtype note_t = {"rb.Note", "S(iiiiuu" ENS_ADDR_FMT ")", sizeof(note_v), 0, 0, NULL};
 
 enum { TAG_HELLO = 1, TAG_REDELIVERED, TAG_SPAWNED, TAG_CHILD_EXITED };
 

@@ -498,7 +498,7 @@ static void test_user_types_round_trip(void **state)
     /* Registered in main(): the same pointer again is fine, another type
      * with the same name is refused. */
     assert_int_equal(ens_msgtype_register(&greeting_t), 0);
-    ens_msgtype twin = {"scn.Greeting", "S(i)", sizeof(int32_t), 0, 0};
+    ens_msgtype twin = {"scn.Greeting", "S(i)", sizeof(int32_t), 0, 0, NULL};
     assert_int_equal(ens_msgtype_register(&twin), ENS_EEXIST);
     assert_ptr_equal(ens_msgtype_find("scn.Roster"), &roster_t);
 

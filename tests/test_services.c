@@ -32,7 +32,7 @@ typedef struct {
     uint64_t tag;
     char *text;
 } do_v;
-static ens_msgtype do_t = {"svct.Do", "S(iiUs)", sizeof(do_v), 0, 0};
+static ens_msgtype do_t = {"svct.Do", "S(iiUs)", sizeof(do_v), 0, 0, NULL};
 
 /* A FdReady the Runner received, and what it read from the fd then. */
 typedef struct {
@@ -40,7 +40,7 @@ typedef struct {
     int32_t events;
     int32_t nread; /* bytes read; 0 at end of file; -1 would block */
 } seen_v;
-static ens_msgtype seen_t = {"svct.Seen", "S(Uii)", sizeof(seen_v), 0, 0};
+static ens_msgtype seen_t = {"svct.Seen", "S(Uii)", sizeof(seen_v), 0, 0, NULL};
 
 enum {
     OP_PIPE = 1,   /* make a pipe and watch its read end (tag) */

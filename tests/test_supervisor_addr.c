@@ -31,7 +31,7 @@ typedef struct taddr_num_v {
     int32_t cmd;
 } taddr_num_v;
 
-static ens_msgtype taddr_num_t = {"taddr.Num", "S(ii)", sizeof(taddr_num_v), 0, 0};
+static ens_msgtype taddr_num_t = {"taddr.Num", "S(ii)", sizeof(taddr_num_v), 0, 0, NULL};
 
 /* ---- a worker that reports every number it receives --------------------- */
 

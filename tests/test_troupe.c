@@ -44,7 +44,7 @@ typedef struct job_v {
     int64_t id;
     int32_t mode;
 } job_v;
-static ens_msgtype job_t = {"tt.Job", "S(Ii)", sizeof(job_v), 0, 0};
+static ens_msgtype job_t = {"tt.Job", "S(Ii)", sizeof(job_v), 0, 0, NULL};
 
 typedef struct result_v {
     int64_t id;
@@ -53,7 +53,8 @@ typedef struct result_v {
     int32_t pid;
     ens_addr worker;
 } result_v;
-static ens_msgtype result_t = {"tt.Result", "S(IIii" ENS_ADDR_FMT ")", sizeof(result_v), 0, 0};
+static ens_msgtype result_t = {"tt.Result", "S(IIii" ENS_ADDR_FMT ")", sizeof(result_v), 0, 0,
+                               NULL};
 
 /* Shared with every process of the process base. */
 typedef struct shared_page {

@@ -22,6 +22,7 @@ static const ens_tool_cmd commands[] = {
     {"names", ens_tool_names, "list the global names of a running system"},
     {"ask", ens_tool_ask, "send text to an actor and print its reply"},
     {"tell", ens_tool_tell, "send text to an actor without waiting"},
+    {"types", ens_tool_types, "list the message types of a running system"},
     {"shutdown", ens_tool_shutdown, "end a running system"},
     {"journal", ens_tool_journal, "query the failure journal of a system"},
     {"members", ens_tool_members, "list the members of a convention (on NATS)"},

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ens_json.h"
 #include "ens_tool.h"
 #include "ensemble/addr.h"
 #include "ensemble/error.h"
@@ -80,40 +81,53 @@ static void help_names(FILE *out)
           out);
 }
 
+#define TYPE_HELP                                                                                  \
+    "  --type TYPE JSON    send a value of the system's message type TYPE (see `ens types`)\n"     \
+    "                      given as a JSON object of its fields, e.g. --type demo.Greeting\n"      \
+    "                      '{\"count\":1,\"text\":\"hi\"}'; integers in range, strings (or\n"      \
+    "                      null), numbers, objects for $(...), arrays for A(...), hex\n"           \
+    "                      strings for bytes (B). A field missing, unknown or of the wrong\n"      \
+    "                      kind is a usage error. The reply is printed as JSON.\n"
+
 static void help_ask(FILE *out)
 {
-    fputs("usage: ens ask SYSTEM ADDRESS-OR-NAME TEXT [--timeout MS]\n"
-          "\n"
-          "Send TEXT as a string message (ens.String) to the actor at ADDRESS (or named\n"
-          "NAME) and wait for its reply. A string reply is printed as it is; any other reply as "
-          "its type name\n"
-          "and size.\n"
-          "\n" SYSTEM_HELP ADDRESS_HELP
-          "  TEXT                the text to send (put -- before it if it starts with -)\n"
-          "  --timeout MS        wait at most MS milliseconds for the reply (default 5000)\n"
-          "  -h, --help          this text\n"
-          "\n"
-          "exit status: 0 a reply came, 1 runtime error (no such system, no actor at\n"
-          "ADDRESS or by that NAME, no reply in time, the message was poisoned), 2 usage\n"
-          "error\n",
-          out);
+    fputs(
+        "usage: ens ask SYSTEM ADDRESS-OR-NAME TEXT [--timeout MS]\n"
+        "       ens ask SYSTEM ADDRESS-OR-NAME --type TYPE JSON [--timeout MS]\n"
+        "\n"
+        "Send TEXT as a string message (ens.String) to the actor at ADDRESS (or named\n"
+        "NAME) and wait for its reply. A string reply is printed as it is; any other reply as "
+        "its type name\n"
+        "and size.\n"
+        "\n" SYSTEM_HELP ADDRESS_HELP
+        "  TEXT                the text to send (put -- before it if it starts with -)\n" TYPE_HELP
+        "  --timeout MS        wait at most MS milliseconds for the reply (default 5000)\n"
+        "  -h, --help          this text\n"
+        "\n"
+        "exit status: 0 a reply came, 1 runtime error (no such system, no actor at\n"
+        "ADDRESS or by that NAME, no reply in time, the message was poisoned), 2 usage\n"
+        "error\n",
+        out);
 }
 
 static void help_tell(FILE *out)
 {
-    fputs("usage: ens tell SYSTEM ADDRESS-OR-NAME TEXT\n"
-          "\n"
-          "Send TEXT as a string message (ens.String) to the actor at ADDRESS (or named\n"
-          "NAME) without waiting for an answer. A message to an address with no live actor\n"
-          "or to a name nobody has becomes a dead letter (see `ens journal --kind\n"
-          "dead_letter`); for a name nobody has, tell also says so and exits with 1.\n"
-          "\n" SYSTEM_HELP ADDRESS_HELP
-          "  TEXT                the text to send (put -- before it if it starts with -)\n"
-          "  -h, --help          this text\n"
-          "\n"
-          "exit status: 0 sent, 1 runtime error (no such system, no actor by that NAME,\n"
-          "mailbox full), 2 usage error\n",
-          out);
+    fputs(
+        "usage: ens tell SYSTEM ADDRESS-OR-NAME TEXT\n"
+        "       ens tell SYSTEM ADDRESS-OR-NAME --type TYPE JSON [--timeout MS]\n"
+        "\n"
+        "Send TEXT as a string message (ens.String) to the actor at ADDRESS (or named\n"
+        "NAME) without waiting for an answer. A message to an address with no live actor\n"
+        "or to a name nobody has becomes a dead letter (see `ens journal --kind\n"
+        "dead_letter`); for a name nobody has, tell also says so and exits with 1.\n"
+        "\n" SYSTEM_HELP ADDRESS_HELP
+        "  TEXT                the text to send (put -- before it if it starts with -)\n" TYPE_HELP
+        "  --timeout MS        with --type: wait at most MS milliseconds for the type list\n"
+        "  -h, --help          this text\n"
+        "\n"
+        "exit status: 0 sent, 1 runtime error (no such system, no actor by that NAME,\n"
+        "mailbox full), 2 usage error\n",
+        out);
 }
 
 static void help_shutdown(FILE *out)
@@ -140,12 +154,14 @@ typedef struct cmd_spec {
     const char *pos_names;
     bool has_json;
     bool has_timeout;
+    bool has_type;
 } cmd_spec;
 
 typedef struct cmd_args {
     char *pos[3];
     bool json;
     uint32_t timeout_ms;
+    const char *type; /* --type */
 } cmd_args;
 
 static int usage_error(const cmd_spec *spec, const char *fmt, const char *arg)
@@ -156,11 +172,12 @@ static int usage_error(const cmd_spec *spec, const char *fmt, const char *arg)
     return 2;
 }
 
-enum { OPT_JSON = 256, OPT_TIMEOUT };
+enum { OPT_JSON = 256, OPT_TIMEOUT, OPT_TYPE };
 
 static const struct option options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"type", required_argument, NULL, OPT_TYPE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -196,6 +213,11 @@ static int parse_args(const cmd_spec *spec, int argc, char **argv, cmd_args *a)
             a->timeout_ms = (uint32_t)v;
             break;
         }
+        case OPT_TYPE:
+            if (!spec->has_type)
+                return usage_error(spec, "unknown option '%s'", "--type");
+            a->type = optarg;
+            break;
         case ':':
             return usage_error(spec, "option '%s' needs a value", argv[optind - 1]);
         default:
@@ -509,7 +531,7 @@ int ens_tool_print_status(ens_system *s, const char *prog, const char *system, b
 
 int ens_tool_status(int argc, char **argv)
 {
-    static const cmd_spec spec = {"ens status", help_status, 1, "SYSTEM", true, true};
+    static const cmd_spec spec = {"ens status", help_status, 1, "SYSTEM", true, true, false};
     if (ens_tool_status_wide_wanted(argc, argv))
         return ens_tool_status_wide(argc, argv);
     cmd_args a;
@@ -602,7 +624,7 @@ int ens_tool_print_names(ens_system *s, const char *prog, const char *system, bo
 
 int ens_tool_names(int argc, char **argv)
 {
-    static const cmd_spec spec = {"ens names", help_names, 1, "SYSTEM", true, true};
+    static const cmd_spec spec = {"ens names", help_names, 1, "SYSTEM", true, true, false};
     if (ens_tool_names_wide_wanted(argc, argv))
         return ens_tool_names_wide(argc, argv);
     cmd_args a;
@@ -651,19 +673,21 @@ static int resolve(ens_system *s, const char *prog, const char *system, const ch
 
 /* ---- ens ask ---- */
 
-int ens_tool_ask_run(ens_system *s, const char *prog, const char *system, const char *shown,
-                     ens_addr to, const char *name, const char *text, uint32_t timeout_ms)
+/* Ask `to` (already resolved) (mt, v) and print the reply: as JSON when tt
+ * is given, else a string as it is. */
+static int ask_send(ens_system *s, const char *prog, const char *system, const char *shown,
+                    ens_addr to, const ens_msgtype *mt, const void *v, uint32_t timeout_ms,
+                    ens_tool_typeset *tt)
 {
-    int rc = resolve(s, prog, system, name, &to);
-    if (rc >= 0)
-        return rc;
-    ens_string_v v = {(char *)text};
     ens_msg *reply = NULL;
-    rc = ens_ask(ens_system_ctx(s), to, &ens_msg_string, &v, timeout_ms, &reply);
+    int rc = ens_ask(ens_system_ctx(s), to, mt, v, timeout_ms, &reply);
     int status = 0;
+    char *json = rc == 0 && tt != NULL ? ens_tool_types_reply_json(tt, reply) : NULL;
     if (rc == 0) {
-        const ens_string_v *t = ens_msg_value(reply, &ens_msg_string);
-        if (t != NULL) {
+        const ens_string_v *t = tt == NULL ? ens_msg_value(reply, &ens_msg_string) : NULL;
+        if (json != NULL) {
+            printf("%s\n", json);
+        } else if (t != NULL) {
             printf("%s\n", ens_tool_esc(t->text));
         } else {
             const ens_msgtype *type = ens_msg_type(reply);
@@ -695,14 +719,68 @@ int ens_tool_ask_run(ens_system *s, const char *prog, const char *system, const 
         fprintf(stderr, "%s: cannot ask %s: %s\n", prog, ens_tool_esc(shown), ens_strerror(rc));
         status = 1;
     }
+    free(json);
     ens_msg_free(reply);
     return status;
 }
 
+int ens_tool_ask_run(ens_system *s, const char *prog, const char *system, const char *shown,
+                     ens_addr to, const char *name, const char *text, uint32_t timeout_ms)
+{
+    int rc = resolve(s, prog, system, name, &to);
+    if (rc >= 0)
+        return rc;
+    ens_string_v v = {(char *)text};
+    return ask_send(s, prog, system, shown, to, &ens_msg_string, &v, timeout_ms, NULL);
+}
+
+/* Learn the system's types and encode json as a value of type_name.
+ * Returns -1 with *tt, *mt, *codec and *value set, else the exit status
+ * (printed). */
+static int typed_value(ens_system *s, const char *prog, const char *system, const char *type_name,
+                       const char *json, uint32_t timeout_ms, ens_tool_typeset **tt,
+                       const ens_msgtype **mt, const ens_json_type **codec, void **value)
+{
+    int rc = ens_tool_types_load(s, prog, system, timeout_ms, tt);
+    if (rc >= 0)
+        return rc;
+    rc = ens_tool_types_find(*tt, prog, system, type_name, mt, codec);
+    if (rc < 0) {
+        char err[320];
+        if (ens_json_to_value(*codec, json, value, err, sizeof(err)) == 0)
+            return -1;
+        fprintf(stderr, "%s: bad value for type %s: %s\n(try '%s --help')\n", prog,
+                ens_tool_esc(type_name), ens_tool_esc(err), prog);
+        rc = 2;
+    }
+    ens_tool_types_free(*tt);
+    *tt = NULL;
+    return rc;
+}
+
+int ens_tool_ask_typed_run(ens_system *s, const char *prog, const char *system, const char *shown,
+                           ens_addr to, const char *name, const char *type_name, const char *json,
+                           uint32_t timeout_ms)
+{
+    ens_tool_typeset *tt = NULL;
+    const ens_msgtype *mt = NULL;
+    const ens_json_type *codec = NULL;
+    void *v = NULL;
+    int rc = typed_value(s, prog, system, type_name, json, timeout_ms, &tt, &mt, &codec, &v);
+    if (rc >= 0)
+        return rc;
+    rc = resolve(s, prog, system, name, &to);
+    if (rc < 0)
+        rc = ask_send(s, prog, system, shown, to, mt, v, timeout_ms, tt);
+    ens_json_value_free(codec, v);
+    ens_tool_types_free(tt);
+    return rc;
+}
+
 int ens_tool_ask(int argc, char **argv)
 {
-    static const cmd_spec spec = {"ens ask", help_ask, 3, "SYSTEM ADDRESS-OR-NAME TEXT",
-                                  false,     true};
+    static const cmd_spec spec = {"ens ask", help_ask, 3,   "SYSTEM ADDRESS-OR-NAME TEXT",
+                                  false,     true,     true};
     cmd_args a;
     ens_addr to = ENS_ADDR_NONE;
     const char *name = NULL;
@@ -710,28 +788,28 @@ int ens_tool_ask(int argc, char **argv)
     int rc = open_target(&spec, argc, argv, &a, &to, &name, &s);
     if (rc >= 0)
         return rc;
-    int status =
-        ens_tool_ask_run(s, spec.prog, a.pos[0], a.pos[1], to, name, a.pos[2], a.timeout_ms);
+    int status = a.type != NULL ? ens_tool_ask_typed_run(s, spec.prog, a.pos[0], a.pos[1], to, name,
+                                                         a.type, a.pos[2], a.timeout_ms)
+                                : ens_tool_ask_run(s, spec.prog, a.pos[0], a.pos[1], to, name,
+                                                   a.pos[2], a.timeout_ms);
     ens_system_close(s, DETACH_TIMEOUT_MS);
     return finish_output(&spec, status);
 }
 
 /* ---- ens tell ---- */
 
-int ens_tool_tell_run(ens_system *s, const char *prog, const char *system, const char *shown,
-                      ens_addr to, const char *name, const char *text)
+static int tell_send(ens_system *s, const char *prog, const char *system, const char *shown,
+                     ens_addr to, const char *name, const ens_msgtype *mt, const void *v)
 {
-    ens_string_v v = {(char *)text};
     ens_ctx *out = ens_system_ctx(s);
     int rc;
     bool nobody = false;
     if (name != NULL) {
         /* A name nobody has: the send still records the dead letter. */
         nobody = ens_name_lookup(out, name, &to) == ENS_ENOENT;
-        rc = nobody ? ens_name_send(out, name, &ens_msg_string, &v)
-                    : ens_send(out, to, &ens_msg_string, &v);
+        rc = nobody ? ens_name_send(out, name, mt, v) : ens_send(out, to, mt, v);
     } else {
-        rc = ens_send(out, to, &ens_msg_string, &v);
+        rc = ens_send(out, to, mt, v);
     }
     if (rc == ENS_EFULL) {
         fprintf(stderr, "%s: the mailbox of %s is full; nothing was sent\n", prog,
@@ -751,10 +829,34 @@ int ens_tool_tell_run(ens_system *s, const char *prog, const char *system, const
     return 0;
 }
 
+int ens_tool_tell_run(ens_system *s, const char *prog, const char *system, const char *shown,
+                      ens_addr to, const char *name, const char *text)
+{
+    ens_string_v v = {(char *)text};
+    return tell_send(s, prog, system, shown, to, name, &ens_msg_string, &v);
+}
+
+int ens_tool_tell_typed_run(ens_system *s, const char *prog, const char *system, const char *shown,
+                            ens_addr to, const char *name, const char *type_name, const char *json,
+                            uint32_t timeout_ms)
+{
+    ens_tool_typeset *tt = NULL;
+    const ens_msgtype *mt = NULL;
+    const ens_json_type *codec = NULL;
+    void *v = NULL;
+    int rc = typed_value(s, prog, system, type_name, json, timeout_ms, &tt, &mt, &codec, &v);
+    if (rc >= 0)
+        return rc;
+    rc = tell_send(s, prog, system, shown, to, name, mt, v);
+    ens_json_value_free(codec, v);
+    ens_tool_types_free(tt);
+    return rc;
+}
+
 int ens_tool_tell(int argc, char **argv)
 {
-    static const cmd_spec spec = {"ens tell", help_tell, 3, "SYSTEM ADDRESS-OR-NAME TEXT",
-                                  false,      false};
+    static const cmd_spec spec = {"ens tell", help_tell, 3,   "SYSTEM ADDRESS-OR-NAME TEXT",
+                                  false,      true,      true};
     cmd_args a;
     ens_addr to = ENS_ADDR_NONE;
     const char *name = NULL;
@@ -762,7 +864,14 @@ int ens_tool_tell(int argc, char **argv)
     int rc = open_target(&spec, argc, argv, &a, &to, &name, &s);
     if (rc >= 0)
         return rc;
-    int status = ens_tool_tell_run(s, spec.prog, a.pos[0], a.pos[1], to, name, a.pos[2]);
+    if (a.type == NULL && a.timeout_ms != DEFAULT_TIMEOUT_MS) {
+        ens_system_close(s, DETACH_TIMEOUT_MS);
+        return usage_error(&spec, "option '%s' goes with --type only", "--timeout");
+    }
+    int status = a.type != NULL
+                     ? ens_tool_tell_typed_run(s, spec.prog, a.pos[0], a.pos[1], to, name, a.type,
+                                               a.pos[2], a.timeout_ms)
+                     : ens_tool_tell_run(s, spec.prog, a.pos[0], a.pos[1], to, name, a.pos[2]);
     /* Detaching sends what is still queued. */
     int drc = ens_system_close(s, DETACH_TIMEOUT_MS);
     if (status == 0 && drc < 0) {
@@ -776,7 +885,7 @@ int ens_tool_tell(int argc, char **argv)
 
 int ens_tool_shutdown(int argc, char **argv)
 {
-    static const cmd_spec spec = {"ens shutdown", help_shutdown, 1, "SYSTEM", false, true};
+    static const cmd_spec spec = {"ens shutdown", help_shutdown, 1, "SYSTEM", false, true, false};
     cmd_args a;
     int rc = parse_args(&spec, argc, argv, &a);
     if (rc >= 0)

@@ -82,4 +82,43 @@ int ens_tool_ask_run(ens_system *s, const char *prog, const char *system, const 
 int ens_tool_tell_run(ens_system *s, const char *prog, const char *system, const char *shown,
                       ens_addr to, const char *name, const char *text);
 
+/* ---- run-time types (tools/ens_types.c) ---- */
+
+/* `ens types SYSTEM`. */
+int ens_tool_types(int argc, char **argv);
+
+/* The message types of a system, as ens_system_types told them; each one
+ * ens can use has a JSON codec (tools/ens_json.h) and is registered here. */
+typedef struct ens_tool_typeset ens_tool_typeset;
+struct ens_json_type;
+struct ens_msg;
+struct ens_msgtype;
+
+/* Learn the types of s. Returns -1 to go on with *out
+ * (ens_tool_types_free), else the exit status (printed). */
+int ens_tool_types_load(ens_system *s, const char *prog, const char *system, uint32_t timeout_ms,
+                        ens_tool_typeset **out);
+
+/* The type called name and its codec. Returns -1 to go on, else 2 (no
+ * such type) or 1 (the system's entry is not usable), printed. */
+int ens_tool_types_find(ens_tool_typeset *tt, const char *prog, const char *system,
+                        const char *name, const struct ens_msgtype **mt,
+                        const struct ens_json_type **codec);
+
+/* m's value as JSON (malloc'ed), by its type from the system's list or
+ * this program's own; NULL when its type is unknown here. */
+char *ens_tool_types_reply_json(ens_tool_typeset *tt, const struct ens_msg *m);
+
+void ens_tool_types_free(ens_tool_typeset *tt);
+
+/* Ask or tell with a value of a run-time type: json encoded by the type
+ * `type_name` of the system (tools/ens_types.c); a bad value is a usage
+ * error (2) naming the field. The reply is printed as JSON. */
+int ens_tool_ask_typed_run(ens_system *s, const char *prog, const char *system, const char *shown,
+                           ens_addr to, const char *name, const char *type_name, const char *json,
+                           uint32_t timeout_ms);
+int ens_tool_tell_typed_run(ens_system *s, const char *prog, const char *system, const char *shown,
+                            ens_addr to, const char *name, const char *type_name, const char *json,
+                            uint32_t timeout_ms);
+
 #endif

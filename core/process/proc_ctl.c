@@ -24,48 +24,60 @@
 #include "core/wire/frag.h"
 #include "ensemble/error.h"
 
-ens_msgtype ens__ctl_spawn = {"ens.ctl.Spawn", "S(UUiiss" ENS_ADDR_FMT ")B",
-                              sizeof(ens__ctl_spawn_v), 0, 0};
-ens_msgtype ens__ctl_kill = {"ens.ctl.Kill", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0};
-ens_msgtype ens__ctl_release = {"ens.ctl.Release", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v),
-                                0, 0};
-ens_msgtype ens__ctl_fork = {"ens.ctl.Fork", "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuiU)B",
-                             sizeof(ens__ctl_fork_v), 0, 0};
-ens_msgtype ens__ctl_spare = {"ens.ctl.Spare", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
-ens_msgtype ens__ctl_name = {"ens.ctl.Name", "S(is)", sizeof(ens__ctl_name_v), 0, 0};
-ens_msgtype ens__ctl_gwname = {"ens.ctl.GwName", "S(ii" ENS_ADDR_FMT "Us)",
-                               sizeof(ens__ctl_gwname_v), 0, 0};
-ens_msgtype ens__ctl_gwspawn = {"ens.ctl.GwSpawn", "S(iiuuiu" ENS_ADDR_FMT ENS_ADDR_FMT "ss)B",
-                                sizeof(ens__ctl_gwspawn_v), 0, 0};
-ens_msgtype ens__ctl_spawned = {"ens.ctl.Spawned", "S(" ENS_ADDR_FMT "i)",
-                                sizeof(ens__ctl_status_v), 0, 0};
-ens_msgtype ens__ctl_ack = {"ens.ctl.Ack", "S(" ENS_ADDR_FMT "i)", sizeof(ens__ctl_status_v), 0, 0};
-ens_msgtype ens__ctl_connect = {"ens.ctl.Connect", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v),
-                                0, 0};
-ens_msgtype ens__ctl_connected = {"ens.ctl.Connected", "S(" ENS_ADDR_FMT "i)",
-                                  sizeof(ens__ctl_status_v), 0, 0};
-ens_msgtype ens__ctl_newconn = {"ens.ctl.NewConn", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v),
-                                0, 0};
-ens_msgtype ens__ctl_closed = {"ens.ctl.Closed", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0,
-                               0};
-ens_msgtype ens__ctl_started = {"ens.ctl.Started", "S(ii)", sizeof(ens__ctl_exit_v), 0, 0};
-ens_msgtype ens__ctl_initfailed = {"ens.ctl.InitFailed", "S(is)", sizeof(ens__ctl_why_v), 0, 0};
-ens_msgtype ens__ctl_exiting = {"ens.ctl.Exiting", "S(ii)", sizeof(ens__ctl_exit_v), 0, 0};
+ens_msgtype ens__ctl_spawn = {
+    "ens.ctl.Spawn", "S(UUiiss" ENS_ADDR_FMT ")B", sizeof(ens__ctl_spawn_v), 0, 0, NULL};
+ens_msgtype ens__ctl_kill = {
+    "ens.ctl.Kill", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
+ens_msgtype ens__ctl_release = {
+    "ens.ctl.Release", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
+ens_msgtype ens__ctl_fork = {
+    "ens.ctl.Fork", "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuiU)B", sizeof(ens__ctl_fork_v), 0, 0, NULL};
+ens_msgtype ens__ctl_spare = {"ens.ctl.Spare", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
+ens_msgtype ens__ctl_name = {"ens.ctl.Name", "S(is)", sizeof(ens__ctl_name_v), 0, 0, NULL};
+ens_msgtype ens__ctl_gwname = {
+    "ens.ctl.GwName", "S(ii" ENS_ADDR_FMT "Us)", sizeof(ens__ctl_gwname_v), 0, 0, NULL};
+ens_msgtype ens__ctl_gwspawn = {"ens.ctl.GwSpawn",
+                                "S(iiuuiu" ENS_ADDR_FMT ENS_ADDR_FMT "ss)B",
+                                sizeof(ens__ctl_gwspawn_v),
+                                0,
+                                0,
+                                NULL};
+ens_msgtype ens__ctl_spawned = {
+    "ens.ctl.Spawned", "S(" ENS_ADDR_FMT "i)", sizeof(ens__ctl_status_v), 0, 0, NULL};
+ens_msgtype ens__ctl_ack = {"ens.ctl.Ack", "S(" ENS_ADDR_FMT "i)", sizeof(ens__ctl_status_v), 0, 0,
+                            NULL};
+ens_msgtype ens__ctl_connect = {
+    "ens.ctl.Connect", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
+ens_msgtype ens__ctl_connected = {
+    "ens.ctl.Connected", "S(" ENS_ADDR_FMT "i)", sizeof(ens__ctl_status_v), 0, 0, NULL};
+ens_msgtype ens__ctl_newconn = {
+    "ens.ctl.NewConn", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
+ens_msgtype ens__ctl_closed = {
+    "ens.ctl.Closed", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
+ens_msgtype ens__ctl_started = {"ens.ctl.Started", "S(ii)", sizeof(ens__ctl_exit_v), 0, 0, NULL};
+ens_msgtype ens__ctl_initfailed = {
+    "ens.ctl.InitFailed", "S(is)", sizeof(ens__ctl_why_v), 0, 0, NULL};
+ens_msgtype ens__ctl_exiting = {"ens.ctl.Exiting", "S(ii)", sizeof(ens__ctl_exit_v), 0, 0, NULL};
 ens_msgtype ens__ctl_event = {"ens.ctl.Event",
                               "S(I" ENS_ADDR_FMT ENS_ADDR_FMT ENS_ADDR_FMT "iiiuuusss)",
-                              sizeof(ens__ctl_event_v), 0, 0};
-ens_msgtype ens__ctl_deadletter = {"ens.ctl.DeadLetter", "S(s)B", sizeof(ens__ctl_frame_v), 0, 0};
-ens_msgtype ens__ctl_deadhandler = {"ens.ctl.DeadHandler", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
-ens_msgtype ens__ctl_shutdown = {"ens.ctl.Shutdown", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
-ens_msgtype ens__ctl_status = {"ens.ctl.Status", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
-ens_msgtype ens__ctl_convsub = {"ens.ctl.ConvSub", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
-ens_msgtype ens__ctl_capset = {"ens.ctl.CapSet", "S(iss)", sizeof(ens__ctl_caps_v), 0, 0};
-ens_msgtype ens__ctl_gwcaps = {"ens.ctl.GwCaps", "S(iss)", sizeof(ens__ctl_caps_v), 0, 0};
-ens_msgtype ens__ctl_joined = {"ens.ctl.Joined", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
-ens_msgtype ens__ctl_poison = {"ens.ctl.Poison", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0};
-ens_msgtype ens__ctl_log = {"ens.ctl.Log", "S(s)B", sizeof(ens__ctl_frame_v), 0, 0};
-ens_msgtype ens__ctl_hello = {"ens.ctl.Hello", "S(" ENS_ADDR_FMT "uuuuU)", sizeof(ens__ctl_hello_v),
-                              0, 0};
+                              sizeof(ens__ctl_event_v),
+                              0,
+                              0,
+                              NULL};
+ens_msgtype ens__ctl_deadletter = {
+    "ens.ctl.DeadLetter", "S(s)B", sizeof(ens__ctl_frame_v), 0, 0, NULL};
+ens_msgtype ens__ctl_deadhandler = {
+    "ens.ctl.DeadHandler", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
+ens_msgtype ens__ctl_shutdown = {"ens.ctl.Shutdown", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
+ens_msgtype ens__ctl_status = {"ens.ctl.Status", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
+ens_msgtype ens__ctl_convsub = {"ens.ctl.ConvSub", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
+ens_msgtype ens__ctl_capset = {"ens.ctl.CapSet", "S(iss)", sizeof(ens__ctl_caps_v), 0, 0, NULL};
+ens_msgtype ens__ctl_gwcaps = {"ens.ctl.GwCaps", "S(iss)", sizeof(ens__ctl_caps_v), 0, 0, NULL};
+ens_msgtype ens__ctl_joined = {"ens.ctl.Joined", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
+ens_msgtype ens__ctl_poison = {"ens.ctl.Poison", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
+ens_msgtype ens__ctl_log = {"ens.ctl.Log", "S(s)B", sizeof(ens__ctl_frame_v), 0, 0, NULL};
+ens_msgtype ens__ctl_hello = {
+    "ens.ctl.Hello", "S(" ENS_ADDR_FMT "uuuuU)", sizeof(ens__ctl_hello_v), 0, 0, NULL};
 
 int ens__ctl_register(void)
 {

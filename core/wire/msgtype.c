@@ -65,33 +65,55 @@
 #define ID_STATUS          0x32AF6F79u /* FNV-1a("ens.Status") */
 #define ID_CONV_UPDATE     0xEE2C39D9u /* FNV-1a("ens.ConventionUpdate") */
 
-const ens_msgtype ens_msg_string = {"ens.String", "S(s)", sizeof(ens_string_v), 0, ID_STRING};
-const ens_msgtype ens_msg_int64 = {"ens.Int64", "S(I)", sizeof(ens_int64_v), 0, ID_INT64};
-const ens_msgtype ens_msg_bytes = {"ens.Bytes", "B", sizeof(ens_bytes_v), 0, ID_BYTES};
+const ens_msgtype ens_msg_string = {"ens.String", "S(s)", sizeof(ens_string_v), 0,
+                                    ID_STRING,    "text"};
+const ens_msgtype ens_msg_int64 = {"ens.Int64", "S(I)", sizeof(ens_int64_v), 0, ID_INT64, "value"};
+const ens_msgtype ens_msg_bytes = {"ens.Bytes", "B", sizeof(ens_bytes_v), 0, ID_BYTES, "data"};
 const ens_msgtype ens_msg_exit_request = {"ens.ExitRequest", "S(i)", sizeof(ens_exit_request_v), 0,
-                                          ID_EXIT_REQUEST};
-const ens_msgtype ens_msg_child_exited = {"ens.ChildExited", "S(" ENS_ADDR_FMT "iiiu)",
-                                          sizeof(ens_child_exited_v), 0, ID_CHILD_EXITED};
-const ens_msgtype ens_msg_child_restarted = {"ens.ChildRestarted", "S(" ENS_ADDR_FMT "iuii)",
-                                             sizeof(ens_child_restarted_v), 0, ID_CHILD_RESTARTED};
-const ens_msgtype ens_msg_child_started = {"ens.ChildStarted", "S(" ENS_ADDR_FMT "ui)",
-                                           sizeof(ens_child_started_v), 0, ID_CHILD_STARTED};
+                                          ID_EXIT_REQUEST,   NULL};
+const ens_msgtype ens_msg_child_exited = {"ens.ChildExited",
+                                          "S(" ENS_ADDR_FMT "iiiu)",
+                                          sizeof(ens_child_exited_v),
+                                          0,
+                                          ID_CHILD_EXITED,
+                                          NULL};
+const ens_msgtype ens_msg_child_restarted = {"ens.ChildRestarted",
+                                             "S(" ENS_ADDR_FMT "iuii)",
+                                             sizeof(ens_child_restarted_v),
+                                             0,
+                                             ID_CHILD_RESTARTED,
+                                             NULL};
+const ens_msgtype ens_msg_child_started = {"ens.ChildStarted",
+                                           "S(" ENS_ADDR_FMT "ui)",
+                                           sizeof(ens_child_started_v),
+                                           0,
+                                           ID_CHILD_STARTED,
+                                           NULL};
 const ens_msgtype ens__msg_node_down = {"ens.NodeDown", "S(u)", sizeof(ens__node_down_v), 0,
-                                        ID_NODE_DOWN};
-const ens_msgtype ens_msg_wakeup = {"ens.WakeUp", "S(UUu)", sizeof(ens_wakeup_v), 0, ID_WAKEUP};
-const ens_msgtype ens_msg_poison = {"ens.PoisonMessage", "S(" ENS_ADDR_FMT "iius)B",
-                                    sizeof(ens_poison_v), 0, ID_POISON};
-const ens_msgtype ens_msg_dead_envelope = {"ens.DeadEnvelope", "S(" ENS_ADDR_FMT "us)B",
-                                           sizeof(ens_dead_envelope_v), 0, ID_DEAD_ENVELOPE};
+                                        ID_NODE_DOWN,   NULL};
+const ens_msgtype ens_msg_wakeup = {"ens.WakeUp", "S(UUu)", sizeof(ens_wakeup_v), 0,
+                                    ID_WAKEUP,    NULL};
+const ens_msgtype ens_msg_poison = {
+    "ens.PoisonMessage", "S(" ENS_ADDR_FMT "iius)B", sizeof(ens_poison_v), 0, ID_POISON, NULL};
+const ens_msgtype ens_msg_dead_envelope = {"ens.DeadEnvelope",
+                                           "S(" ENS_ADDR_FMT "us)B",
+                                           sizeof(ens_dead_envelope_v),
+                                           0,
+                                           ID_DEAD_ENVELOPE,
+                                           NULL};
 const ens_msgtype ens_msg_fd_ready = {"ens.FdReady", "S(iiU)", sizeof(ens_fd_ready_v), 0,
-                                      ID_FD_READY};
-const ens_msgtype ens_msg_command_result = {"ens.CommandResult", "S(Uiii)B",
-                                            sizeof(ens_command_result_v), 0, ID_CMD_RESULT};
+                                      ID_FD_READY,   NULL};
+const ens_msgtype ens_msg_command_result = {
+    "ens.CommandResult", "S(Uiii)B", sizeof(ens_command_result_v), 0, ID_CMD_RESULT, NULL};
 const ens_msgtype ens_msg_status = {"ens.Status",
                                     "S(iu)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
-                                    sizeof(ens_status_v), 1u << 20, ID_STATUS};
-const ens_msgtype ens_msg_convention_update = {"ens.ConventionUpdate", "S(uiuuIsss)",
-                                               sizeof(ens_convention_update_v), 0, ID_CONV_UPDATE};
+                                    sizeof(ens_status_v),
+                                    1u << 20,
+                                    ID_STATUS,
+                                    NULL};
+const ens_msgtype ens_msg_convention_update = {
+    "ens.ConventionUpdate", "S(uiuuIsss)", sizeof(ens_convention_update_v), 0,
+    ID_CONV_UPDATE,         NULL};
 
 /* The C structs of msg.h as the formats above describe them (x86-64 and
  * aarch64 System V); ensure_init() also checks the parsed layouts. */
@@ -507,6 +529,47 @@ static const ens_typeinfo *lookup_name(const char *name)
     return NULL;
 }
 
+/* The named elements of an (accepted) format, as msg.h counts them for
+ * ens_msgtype.fields: every field character, $, A and B, except S and the
+ * scalar element of an A(x). */
+static size_t named_elements(const char *format)
+{
+    size_t n = 0;
+    for (size_t k = 0; format[k]; k++) {
+        char ch = format[k];
+        if (ch == '(' || ch == ')' || ch == 'S')
+            continue;
+        if (k >= 2 && format[k - 1] == '(' && format[k - 2] == 'A' && ch != 'S')
+            continue;
+        n++;
+    }
+    return n;
+}
+
+/* fields is NULL or one name (1-64 of A-Z a-z 0-9 _) per named element. */
+static bool fields_ok(const char *format, const char *fields)
+{
+    if (fields == NULL)
+        return true;
+    size_t n = 0, len = 0;
+    for (const char *p = fields;; p++) {
+        if (*p == ',' || *p == '\0') {
+            if (len == 0)
+                return false;
+            n++;
+            len = 0;
+            if (*p == '\0')
+                break;
+            continue;
+        }
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '_';
+        if (!ok || ++len > 64)
+            return false;
+    }
+    return n == named_elements(format);
+}
+
 int ens_msgtype_register(ens_msgtype *t)
 {
     ensure_init();
@@ -519,7 +582,7 @@ int ens_msgtype_register(ens_msgtype *t)
     int rc = ens__format_layout(t->format, &tmp);
     if (rc)
         return rc;
-    if (tmp.size != t->size)
+    if (tmp.size != t->size || !fields_ok(t->format, t->fields))
         return ENS_EINVAL;
     uint32_t id = ens__type_hash(t->name);
     if (id == 0 || id >= ENS_TYPE_ID_SYSTEM_MIN || lookup(id))
@@ -573,4 +636,13 @@ const ens_typeinfo *ens__typeinfo_of(const ens_msgtype *t)
     }
     const ens_typeinfo *info = lookup_name(t->name);
     return info && info->type == t ? info : NULL;
+}
+
+void ens__msgtype_each(void (*fn)(const ens_msgtype *t, void *arg), void *arg)
+{
+    ensure_init();
+    for (size_t i = 0; i < n_slots; i++) {
+        if (slots[i])
+            fn(slots[i]->type, arg);
+    }
 }

@@ -86,6 +86,11 @@ uint32_t ens__type_hash(const char *name);
  * format outside the accepted grammar. Pure function, for tests too. */
 int ens__format_layout(const char *format, ens_typeinfo *info);
 
+/* Call fn for every type in this process's table (built-in, system and
+ * registered ones), in no particular order. Not thread-safe against
+ * registration (which happens at start-up only). */
+void ens__msgtype_each(void (*fn)(const ens_msgtype *t, void *arg), void *arg);
+
 /* Enter the built-in types (core's and the section's) into the table if
  * that has not happened yet; every lookup does it too. ens_system_start
  * calls it so the table is complete before the process base forks. */

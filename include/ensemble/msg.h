@@ -71,6 +71,15 @@ typedef struct ens_msgtype {
     size_t size;        /* sizeof the C struct the format describes */
     uint32_t max_items; /* element limit per A(...) array on decode; 0 = 65536 */
     uint32_t id;        /* set by ens_msgtype_register; leave 0 */
+    /* Field names for tools (`ens ask --type`, `ens types`), comma-separated,
+     * or NULL (tools then say f0, f1, ...). One name per named element, in
+     * format order: each field of an S(...) or $(...) (a $(...) gets a name
+     * of its own, then its fields follow), each A(...) item (then the fields
+     * of its S(...) element, if it has one; a scalar element has no name)
+     * and each B item. E.g. "S(is)" -> "count,text"; "S(i$(Uuu))A(S(iU))B"
+     * -> "n,from,node,id,gen,items,a,b,raw". A name is 1-64 of A-Z a-z 0-9 _.
+     * Registration rejects a count that does not match (ENS_EINVAL). */
+    const char *fields;
 } ens_msgtype;
 
 /* A message: frame header plus decoded value. Opaque. */
@@ -80,7 +89,8 @@ typedef struct ens_msg ens_msg;
  * Call before ens_system_start (the process base forks after it). t is
  * borrowed for the life of the process. Registering the same pointer again
  * returns 0. Errors: ENS_EINVAL (NULL, bad name, format not accepted, size
- * mismatch with the format), ENS_EEXIST (another type has this name or the
+ * mismatch with the format, `fields` not one valid name per named element
+ * of the format), ENS_EEXIST (another type has this name or the
  * name hashes onto a registered id or into the reserved system range),
  * ENS_ENOMEM. Not thread-safe: register from one thread at start-up. */
 ENS_API int ens_msgtype_register(ens_msgtype *t);

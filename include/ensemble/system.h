@@ -349,6 +349,36 @@ ENS_API int ens_system_holder(const char *name, int *uid, int *pid);
 ENS_API int ens_system_stop(ens_system *s, uint32_t timeout_ms);
 ENS_API int ens_system_close(ens_system *s, uint32_t timeout_ms);
 
+/* ---- The system's message types --------------------------------------- */
+
+/* One registered message type of a system, as ens_system_types gives it
+ * (the strings are valid during the callback only). fields is NULL when
+ * the type was registered without field names (msg.h). */
+typedef struct ens_type_desc {
+    char *name;
+    uint32_t id; /* its wire id */
+    char *format;
+    uint64_t size; /* of its C struct, in the system's programs */
+    char *fields;
+} ens_type_desc;
+
+/* Called once per type; a non-zero return stops the walk (and is returned
+ * by ens_system_types). */
+typedef int (*ens_type_desc_cb)(const ens_type_desc *t, void *arg);
+
+/* The message types of system s: those its programs registered before
+ * ens_system_start and the library's public ones (ens.String, ens.Status,
+ * ...; not its internal control types), in no particular order. On the
+ * process base the admin answers (it was forked after the registrations,
+ * so a connected program learns the types of the program that started the
+ * system); on the inproc base this process's table is the system's. The
+ * list is taken whole before the first call of cb. Only from the outside
+ * context's thread. Errors: ENS_EINVAL (NULL s or cb, or called inside an
+ * actor), ENS_ETIMEDOUT (no answer within timeout_ms), ENS_ESHUTDOWN,
+ * ENS_EBADTYPE (the answer was not a type list), ENS_ENOMEM; or what cb
+ * returned. */
+ENS_API int ens_system_types(ens_system *s, uint32_t timeout_ms, ens_type_desc_cb cb, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

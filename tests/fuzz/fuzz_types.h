@@ -48,11 +48,11 @@ typedef struct fz_fixed_v {
     ens_addr who;
 } fz_fixed_v;
 
-static ens_msgtype fz_greeting = {"fuzz.Greeting", "S(is)", sizeof(fz_greeting_v), 0, 0};
-static ens_msgtype fz_list = {"fuzz.List", "S(is)A(S(is" ENS_ADDR_FMT "))A(s)A(U)B",
-                              sizeof(fz_list_v), 64, 0};
-static ens_msgtype fz_fixed = {"fuzz.Fixed", "S(cjviuIUf" ENS_ADDR_FMT ")", sizeof(fz_fixed_v), 0,
-                               0};
+static ens_msgtype fz_greeting = {"fuzz.Greeting", "S(is)", sizeof(fz_greeting_v), 0, 0, NULL};
+static ens_msgtype fz_list = {
+    "fuzz.List", "S(is)A(S(is" ENS_ADDR_FMT "))A(s)A(U)B", sizeof(fz_list_v), 64, 0, NULL};
+static ens_msgtype fz_fixed = {
+    "fuzz.Fixed", "S(cjviuIUf" ENS_ADDR_FMT ")", sizeof(fz_fixed_v), 0, 0, NULL};
 
 static void fz_register(void)
 {

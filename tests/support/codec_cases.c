@@ -12,17 +12,18 @@
 
 #include "support/codec_cases.h"
 
-ens_msgtype codec_greeting_t = {"test.Greeting", "S(is)", sizeof(greeting_v), 0, 0};
-ens_msgtype codec_located_t = {"test.Located", "S(i" ENS_ADDR_FMT "s)", sizeof(located_v), 0, 0};
-ens_msgtype codec_lists_t = {"test.Lists", "S(i)A(i)A(U)A(c)A(j)A(f)A(s)A(S(is))", sizeof(lists_v),
-                             0, 0};
-ens_msgtype codec_ints_t = {"test.Ints", "A(i)", sizeof(ints_v), 0, 0};
-ens_msgtype codec_ints3_t = {"test.Ints3", "A(i)", sizeof(ints_v), 3, 0};
-ens_msgtype codec_strs_t = {"test.Strs", "A(s)", sizeof(ints_v), 0, 0};
-ens_msgtype codec_pairs_t = {"test.Pairs", "A(S(is))", sizeof(ints_v), 0, 0};
-ens_msgtype codec_scalars_t = {"test.Scalars", "S(cjviuIUf)", sizeof(scalars_v), 0, 0};
-ens_msgtype codec_padded_t = {"test.Padded", "S(cUcj)", sizeof(padded_v), 0, 0};
-ens_msgtype codec_where_t = {"test.Where", "S(i" ENS_ADDR_FMT "c)", sizeof(where_v), 0, 0};
+ens_msgtype codec_greeting_t = {"test.Greeting", "S(is)", sizeof(greeting_v), 0, 0, NULL};
+ens_msgtype codec_located_t = {
+    "test.Located", "S(i" ENS_ADDR_FMT "s)", sizeof(located_v), 0, 0, NULL};
+ens_msgtype codec_lists_t = {
+    "test.Lists", "S(i)A(i)A(U)A(c)A(j)A(f)A(s)A(S(is))", sizeof(lists_v), 0, 0, NULL};
+ens_msgtype codec_ints_t = {"test.Ints", "A(i)", sizeof(ints_v), 0, 0, NULL};
+ens_msgtype codec_ints3_t = {"test.Ints3", "A(i)", sizeof(ints_v), 3, 0, NULL};
+ens_msgtype codec_strs_t = {"test.Strs", "A(s)", sizeof(ints_v), 0, 0, NULL};
+ens_msgtype codec_pairs_t = {"test.Pairs", "A(S(is))", sizeof(ints_v), 0, 0, NULL};
+ens_msgtype codec_scalars_t = {"test.Scalars", "S(cjviuIUf)", sizeof(scalars_v), 0, 0, NULL};
+ens_msgtype codec_padded_t = {"test.Padded", "S(cUcj)", sizeof(padded_v), 0, 0, NULL};
+ens_msgtype codec_where_t = {"test.Where", "S(i" ENS_ADDR_FMT "c)", sizeof(where_v), 0, 0, NULL};
 
 int codec_cases_setup(void **state)
 {

@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-ens_msgtype greeting_t = {"scn.Greeting", "S(is)", sizeof(greeting_v), 0, 0};
-ens_msgtype roster_t = {"scn.Roster", "S(i)A(S(is))", sizeof(roster_v), 0, 0};
-ens_msgtype report_t = {"scn.Report", "S(iiII" ENS_ADDR_FMT ENS_ADDR_FMT ")", sizeof(report_v), 0,
-                        0};
-ens_msgtype unregistered_t = {"scn.Unregistered", "S(i)", sizeof(unregistered_v), 0, 0};
+ens_msgtype greeting_t = {"scn.Greeting", "S(is)", sizeof(greeting_v), 0, 0, NULL};
+ens_msgtype roster_t = {"scn.Roster", "S(i)A(S(is))", sizeof(roster_v), 0, 0, NULL};
+ens_msgtype report_t = {
+    "scn.Report", "S(iiII" ENS_ADDR_FMT ENS_ADDR_FMT ")", sizeof(report_v), 0, 0, NULL};
+ens_msgtype unregistered_t = {"scn.Unregistered", "S(i)", sizeof(unregistered_v), 0, 0, NULL};
 
 int scn_reports_register(void)
 {

@@ -22,10 +22,13 @@ static volatile int32_t *inits;
 
 /* ---- messages --------------------------------------------------------- */
 
-ens_msgtype tsup_warg_t = {"tsup.WArg", "S(iiii" ENS_ADDR_FMT ")", sizeof(tsup_warg_v), 0, 0};
-ens_msgtype tsup_rep_t = {"tsup.Report", "S(iiiiII" ENS_ADDR_FMT ")", sizeof(tsup_rep_v), 0, 0};
-ens_msgtype tsup_sarg_t = {"tsup.SArg", "S(iuiiii" ENS_ADDR_FMT ")", sizeof(tsup_sarg_v), 0, 0};
-ens_msgtype tsup_op_t = {"tsup.Op", "S(iis" ENS_ADDR_FMT ENS_ADDR_FMT ")", sizeof(tsup_op_v), 0, 0};
+ens_msgtype tsup_warg_t = {"tsup.WArg", "S(iiii" ENS_ADDR_FMT ")", sizeof(tsup_warg_v), 0, 0, NULL};
+ens_msgtype tsup_rep_t = {"tsup.Report", "S(iiiiII" ENS_ADDR_FMT ")", sizeof(tsup_rep_v), 0, 0,
+                          NULL};
+ens_msgtype tsup_sarg_t = {"tsup.SArg", "S(iuiiii" ENS_ADDR_FMT ")", sizeof(tsup_sarg_v), 0, 0,
+                           NULL};
+ens_msgtype tsup_op_t = {"tsup.Op", "S(iis" ENS_ADDR_FMT ENS_ADDR_FMT ")", sizeof(tsup_op_v), 0, 0,
+                         NULL};
 
 int tsup_types_register(void)
 {

@@ -21,6 +21,7 @@
 #include "core/process/admin/admin.h"
 #include "core/process/admin/names_wide.h"
 #include "core/process/admin/proc_names.h"
+#include "core/process/proc_types.h"
 #include "ensemble/convention.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
@@ -272,9 +273,29 @@ static void do_connect(arec *from, const ens_msg *m)
     close(sv[0]);
 }
 
-/* Status rows from what the admin holds: the records, the stages, /proc. */
+/* The type list (core/process/proc_types.h): the admin's table is the
+ * system's, forked after the registrations. */
+static void send_types(arec *from, const ens_msg *m)
+{
+    ens_type_desc *types = NULL;
+    size_t n = 0;
+    if (ens__types_snapshot(&types, &n) < 0) /* answered empty: the asker sees no types */
+        ens__alloc_failed(admin_state.sys, "a type list was answered without its types");
+    ens__type_list_v v = {{types, (uint32_t)n}};
+    ens_addr self = {ENS_ID_ADMIN, admin_state.sys->node, 0};
+    uint16_t flags = ENS_FRAME_SYSTEM | (m->hdr.corr != 0 ? ENS_FRAME_REPLY : 0);
+    ens__admin_send_to(self, from->addr, &ens__msg_type_list, &v, flags, m->hdr.corr, 0);
+    free(types);
+}
+
+/* Status rows from what the admin holds: the records, the stages, /proc
+ * (or, asked with ENS__STATUS_TYPES, the type list). */
 static void do_status(arec *from, const ens_msg *m)
 {
+    if (((const ens__ctl_flag_v *)m->value)->enable == ENS__STATUS_TYPES) {
+        send_types(from, m);
+        return;
+    }
     ens_actor_status *rows = ens__calloc(admin_state.n + 1, sizeof(*rows));
     if (rows == NULL) /* the snapshot goes out without rows, its count says why */
         ens__alloc_failed(admin_state.sys, "a status snapshot was answered without its actors");

@@ -23,6 +23,7 @@
 #include "core/process/proc.h"
 #include "core/process/proc_door.h"
 #include "core/process/proc_tx.h"
+#include "core/process/proc_types.h"
 #include "core/runtime/endpoint.h"
 #include "core/wire/arena.h"
 #include "core/wire/frag.h"
@@ -610,6 +611,14 @@ static int po_status(ens_system *s, ens_addr requester, uint64_t corr)
 {
     ens__ctl_flag_v v = {0, 0};
     return ens__ctl_send(base_of(s)->ctl, requester, &ens__ctl_status, &v, corr, NULL, 0) < 0
+               ? ENS_ESHUTDOWN
+               : 0;
+}
+
+int ens__po_types_request(ens_system *s, uint64_t corr)
+{
+    ens__ctl_flag_v v = {ENS__STATUS_TYPES, 0};
+    return ens__ctl_send(base_of(s)->ctl, s->outside.self, &ens__ctl_status, &v, corr, NULL, 0) < 0
                ? ENS_ESHUTDOWN
                : 0;
 }

@@ -1,0 +1,357 @@
+/*
+ * tools/ens_types.c - `ens types SYSTEM`, and the run-time types behind
+ * `ens ask|tell --type` (tools/ens_tool.h).
+ *
+ * `ens` has not registered the application's types: it learns them from
+ * the system (ens_system_types) and, for each one it can use, builds a
+ * JSON codec (tools/ens_json.h) and registers an ens_msgtype made from
+ * what the system said, so that it can send values of that type and
+ * decode replies of it. A connected program forks nothing, so registering
+ * after the connection is sound. What a system says is not trusted: an
+ * entry whose id is not its name's, whose format is not in the grammar or
+ * whose size or field names do not fit the format is listed but not used.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ens_json.h"
+#include "ens_tool.h"
+#include "ensemble/error.h"
+#include "ensemble/msg.h"
+#include "ensemble/system.h"
+
+#define TYPES_MAX          65536 /* entries kept from one list */
+#define TYPE_NAME_MAX      255
+#define DEFAULT_TIMEOUT_MS 5000u
+
+typedef struct type_entry {
+    char *name, *format, *fields; /* copies of what the system said */
+    uint32_t id;
+    uint64_t size;
+    ens_json_type *codec;  /* NULL: not usable (why says why) */
+    const ens_msgtype *mt; /* this program's type of that name, when usable */
+    char why[160];
+} type_entry;
+
+struct ens_tool_typeset {
+    type_entry *e;
+    size_t n, cap;
+    bool oom;
+};
+
+static int collect(const ens_type_desc *d, void *arg)
+{
+    ens_tool_typeset *tt = arg;
+    if (tt->n >= TYPES_MAX)
+        return 0; /* the rest is dropped: more than any system registers */
+    if (tt->n == tt->cap) {
+        size_t cap = tt->cap ? tt->cap * 2 : 64;
+        type_entry *e = realloc(tt->e, cap * sizeof(*e));
+        if (e == NULL) {
+            tt->oom = true;
+            return ENS_ENOMEM;
+        }
+        tt->e = e;
+        tt->cap = cap;
+    }
+    type_entry *e = &tt->e[tt->n];
+    memset(e, 0, sizeof(*e));
+    e->name = strdup(d->name != NULL ? d->name : "");
+    e->format = strdup(d->format != NULL ? d->format : "");
+    e->fields = d->fields != NULL ? strdup(d->fields) : NULL;
+    e->id = d->id;
+    e->size = d->size;
+    tt->n++;
+    if (e->name == NULL || e->format == NULL || (d->fields != NULL && e->fields == NULL)) {
+        tt->oom = true;
+        return ENS_ENOMEM;
+    }
+    return 0;
+}
+
+static int by_name(const void *x, const void *y)
+{
+    return strcmp(((const type_entry *)x)->name, ((const type_entry *)y)->name);
+}
+
+/* Check e and make it usable: a codec, and a registered type here. */
+static void prepare(type_entry *e, bool first_of_name)
+{
+    if (!first_of_name) {
+        snprintf(e->why, sizeof(e->why), "listed twice");
+        return;
+    }
+    char err[160];
+    if (ens_json_type_from_desc(e->name, e->id, e->format, e->fields, e->size, &e->codec, err,
+                                sizeof(err)) < 0) {
+        snprintf(e->why, sizeof(e->why), "%s", err);
+        return;
+    }
+    const ens_msgtype *local = ens_msgtype_find(e->name);
+    if (local != NULL) {
+        if (strcmp(local->format, e->format) != 0 || local->size != e->size) {
+            snprintf(e->why, sizeof(e->why), "differs from this program's type of that name");
+            ens_json_type_free(e->codec);
+            e->codec = NULL;
+            return;
+        }
+        e->mt = local;
+        return;
+    }
+    /* Registered for the life of the program (the table keeps the pointer). */
+    ens_msgtype *t = calloc(1, sizeof(*t));
+    char *name = strdup(e->name), *format = strdup(e->format);
+    char *fields = e->fields != NULL ? strdup(e->fields) : NULL;
+    int rc = ENS_ENOMEM;
+    if (t != NULL && name != NULL && format != NULL && (e->fields == NULL || fields != NULL)) {
+        *t = (ens_msgtype){name, format, e->size, 0, 0, fields};
+        rc = ens_msgtype_register(t);
+    }
+    if (rc < 0) {
+        free(t);
+        free(name);
+        free(format);
+        free(fields);
+        snprintf(e->why, sizeof(e->why), "cannot be registered here: %s", ens_strerror(rc));
+        ens_json_type_free(e->codec);
+        e->codec = NULL;
+        return;
+    }
+    e->mt = t;
+}
+
+int ens_tool_types_load(ens_system *s, const char *prog, const char *system, uint32_t timeout_ms,
+                        ens_tool_typeset **out)
+{
+    *out = NULL;
+    ens_tool_typeset *tt = calloc(1, sizeof(*tt));
+    if (tt == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
+    }
+    int rc = ens_system_types(s, timeout_ms, collect, tt);
+    if (rc < 0 || tt->oom) {
+        if (rc == ENS_ETIMEDOUT)
+            fprintf(stderr, "%s: system %s did not answer within %" PRIu32 " ms\n", prog,
+                    ens_tool_esc(system), timeout_ms);
+        else
+            fprintf(stderr, "%s: cannot learn the types of %s: %s\n", prog, ens_tool_esc(system),
+                    ens_strerror(tt->oom ? ENS_ENOMEM : rc));
+        ens_tool_types_free(tt);
+        return 1;
+    }
+    if (tt->n > 1)
+        qsort(tt->e, tt->n, sizeof(*tt->e), by_name);
+    for (size_t i = 0; i < tt->n; i++)
+        prepare(&tt->e[i], i == 0 || strcmp(tt->e[i - 1].name, tt->e[i].name) != 0);
+    *out = tt;
+    return -1;
+}
+
+static type_entry *entry_of(ens_tool_typeset *tt, const char *name)
+{
+    for (size_t i = 0; tt != NULL && i < tt->n; i++) {
+        if (strcmp(tt->e[i].name, name) == 0)
+            return &tt->e[i];
+    }
+    return NULL;
+}
+
+int ens_tool_types_find(ens_tool_typeset *tt, const char *prog, const char *system,
+                        const char *name, const ens_msgtype **mt, const ens_json_type **codec)
+{
+    type_entry *e = entry_of(tt, name);
+    if (e == NULL) {
+        fprintf(stderr, "%s: system %s has no type '%s' (see `ens types %s`)\n", prog,
+                ens_tool_esc(system), ens_tool_esc(name), ens_tool_esc(system));
+        return 2;
+    }
+    if (e->codec == NULL) {
+        fprintf(stderr, "%s: type '%s' of system %s cannot be used: %s\n", prog, ens_tool_esc(name),
+                ens_tool_esc(system), ens_tool_esc(e->why));
+        return 1;
+    }
+    *mt = e->mt;
+    *codec = e->codec;
+    return -1;
+}
+
+char *ens_tool_types_reply_json(ens_tool_typeset *tt, const ens_msg *m)
+{
+    const ens_msgtype *t = ens_msg_type(m);
+    if (t == NULL)
+        return NULL;
+    const void *v = ens_msg_value(m, t);
+    type_entry *e = entry_of(tt, t->name);
+    if (v == NULL)
+        return NULL;
+    if (e != NULL && e->codec != NULL && e->mt == t)
+        return ens_json_from_value(e->codec, v);
+    /* Not in the system's list: this program's own (a library type). */
+    ens_json_type *codec = NULL;
+    char err[160];
+    if (ens_json_type_new(t->format, t->fields, t->size, &codec, err, sizeof(err)) < 0)
+        return NULL;
+    char *text = ens_json_from_value(codec, v);
+    ens_json_type_free(codec);
+    return text;
+}
+
+void ens_tool_types_free(ens_tool_typeset *tt)
+{
+    if (tt == NULL)
+        return;
+    for (size_t i = 0; i < tt->n; i++) {
+        free(tt->e[i].name);
+        free(tt->e[i].format);
+        free(tt->e[i].fields);
+        ens_json_type_free(tt->e[i].codec);
+    }
+    free(tt->e);
+    free(tt);
+}
+
+/* ---- ens types ---- */
+
+static void help_types(FILE *out)
+{
+    fputs("usage: ens types SYSTEM [--json] [--timeout MS]\n"
+          "\n"
+          "List the message types of a running system: those its program registered and\n"
+          "the library's public ones, sorted by name, each with its wire id, tpl format,\n"
+          "C size and field names (- when registered without names: f0, f1, ... then).\n"
+          "These are the types `ens ask|tell --type` can send. A type the system lists\n"
+          "but ens cannot use (a bad format or size) is marked with why.\n"
+          "\n"
+          "  SYSTEM              the name the system was started with\n"
+          "  --json              one JSON object per type per line (no header)\n"
+          "  --timeout MS        wait at most MS milliseconds for the admin (default 5000)\n"
+          "  -h, --help          this text\n"
+          "\n"
+          "exit status: 0 success, 1 runtime error (no such system, no answer), 2 usage error\n",
+          out);
+}
+
+static json_t *str_json(const char *s)
+{
+    json_t *j = json_string(s);
+    return j != NULL ? j : json_string(ens_tool_esc(s));
+}
+
+static void print_json_line(const char *system, const type_entry *e)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return;
+    json_object_set_new(o, "system", str_json(system));
+    json_object_set_new(o, "name", str_json(e->name));
+    json_object_set_new(o, "id", json_integer(e->id));
+    json_object_set_new(o, "format", str_json(e->format));
+    json_object_set_new(o, "size",
+                        e->size <= INT64_MAX ? json_integer((json_int_t)e->size) : json_null());
+    json_t *fields = json_null();
+    if (e->fields != NULL) {
+        fields = json_array();
+        char *copy = strdup(e->fields);
+        for (char *save = NULL, *f = copy != NULL ? strtok_r(copy, ",", &save) : NULL; f != NULL;
+             f = strtok_r(NULL, ",", &save))
+            json_array_append_new(fields, str_json(f));
+        free(copy);
+    }
+    json_object_set_new(o, "fields", fields);
+    json_object_set_new(o, "usable", json_boolean(e->codec != NULL));
+    if (e->codec == NULL)
+        json_object_set_new(o, "why", str_json(e->why));
+    char *text = json_dumps(o, JSON_COMPACT);
+    if (text != NULL)
+        printf("%s\n", text);
+    free(text);
+    json_decref(o);
+}
+
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "ens types: ");
+    fprintf(stderr, what, ens_tool_esc(arg));
+    fputs("\n(try 'ens types --help')\n", stderr);
+    return 2;
+}
+
+int ens_tool_types(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false;
+    uint32_t timeout_ms = DEFAULT_TIMEOUT_MS;
+    opterr = 0;
+    optind = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help_types(stdout);
+            return 0;
+        case 'j':
+            json = true;
+            break;
+        case 't': {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
+                v > UINT32_MAX)
+                return usage_error("bad timeout '%s' (milliseconds, at least 1)", optarg);
+            timeout_ms = (uint32_t)v;
+            break;
+        }
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind < 1)
+        return usage_error("missing arguments: expected %s", "SYSTEM");
+    if (argc - optind > 1)
+        return usage_error("unexpected argument '%s'", argv[optind + 1]);
+    const char *system = argv[optind];
+    ens_system *s = NULL;
+    int rc = ens_tool_connect("ens types", system, &s);
+    if (rc >= 0)
+        return rc;
+    ens_tool_typeset *tt = NULL;
+    rc = ens_tool_types_load(s, "ens types", system, timeout_ms, &tt);
+    ens_system_close(s, DEFAULT_TIMEOUT_MS);
+    if (rc >= 0)
+        return rc;
+    if (!json)
+        printf("system %s  types %zu\n", ens_tool_esc(system), tt->n);
+    for (size_t i = 0; i < tt->n; i++) {
+        const type_entry *e = &tt->e[i];
+        if (json) {
+            print_json_line(system, e);
+            continue;
+        }
+        printf("%-28s 0x%08" PRIx32 "  %-20s %6" PRIu64 "  %s", ens_tool_esc(e->name), e->id,
+               ens_tool_esc(e->format), e->size, e->fields != NULL ? ens_tool_esc(e->fields) : "-");
+        if (e->codec == NULL)
+            printf("  (not usable: %s)", ens_tool_esc(e->why));
+        putchar('\n');
+    }
+    ens_tool_types_free(tt);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "ens types: cannot write the output: %s\n", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
