@@ -16,6 +16,7 @@
 #include "core/runtime/files.h"
 #include "core/runtime/runtime.h"
 #include "core/wire/frame.h"
+#include "core/wire/msgtype.h"
 #include "ensemble/convention.h"
 #include "ensemble/error.h"
 #include "persistence/journal_writer.h"
@@ -242,6 +243,8 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
         return rc;
     }
     s->outside.self = (ens_addr){ENS_ID_OUTSIDE, s->node, 0};
+    s->holds_msgtypes = true;
+    ens__msgtype_system_started(); /* new types are refused until it ends */
     *out = s;
     return 0;
 }
