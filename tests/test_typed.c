@@ -35,6 +35,13 @@ typedef struct target_v {
 
 ENS_MESSAGE(target, target_v, "test.typed.Target", "S(" ENS_ADDR_FMT ")")
 
+/* Never registered: an actor tries to, while its system runs. */
+typedef struct in_actor_v {
+    int32_t n;
+} in_actor_v;
+
+ENS_MESSAGE(in_actor, in_actor_v, "test.typed.InActor", "S(i)")
+
 /* ---- actors -------------------------------------------------------------- */
 
 typedef struct greeter_state {
@@ -44,7 +51,8 @@ typedef struct greeter_state {
 
 /* Salute -> salute (count + 1, "hello, TEXT"); Int64 -> added up;
  * Point -> the point mirrored; String "sum"/"casts" -> Int64; String
- * "forward" -> the code of salute_forward on that very string. */
+ * "forward" -> the code of salute_forward on that very string; String
+ * "register" -> the code of registering a new type. */
 static int greeter_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     greeter_state *st = state;
@@ -70,6 +78,8 @@ static int greeter_receive(ens_ctx *c, void *state, const ens_msg *m)
         return ens_int64_reply(c, &(ens_int64_v){st->sum});
     if (strcmp(s->text, "casts") == 0)
         return ens_int64_reply(c, &(ens_int64_v){st->casts});
+    if (strcmp(s->text, "register") == 0) /* a new type, from inside an actor */
+        return ens_int64_reply(c, &(ens_int64_v){ens_msgtype_register(&in_actor_msgtype)});
     if (strcmp(s->text, "forward") == 0)
         return ens_int64_reply(c, &(ens_int64_v){salute_forward(c, ens_self(c), m)});
     return 0;
@@ -261,6 +271,10 @@ static void test_register_after_start_is_refused(void **state)
     assert_non_null(strstr(ens_errmsg(), "register before ens_system_start"));
     assert_null(ens_msgtype_find(late->name));
     assert_int_equal(late->id, 0);
+    /* an actor is refused too (on the process base, in its own process) */
+    ens_addr g = spawn_greeter(t);
+    assert_int_equal(ask_int64(t, g, "register"), ENS_EINVAL);
+    assert_null(ens_msgtype_find(in_actor_msgtype.name));
     /* a type registered before the start: again is still fine */
     assert_int_equal(salute_register(), 0);
     assert_string_equal(ens_errmsg(), "");
