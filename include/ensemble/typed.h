@@ -47,7 +47,8 @@
  *   ENS_MESSAGE_DEFINE(greeting, greeting_v, "demo.Greeting", "S(is)")
  *
  * (the object is then `extern ens_msgtype greeting_msgtype`, the wrappers
- * are in every file that includes the header).
+ * are in every file that includes the header). The three macros are whole
+ * declarations: write no semicolon after them (-Wpedantic would flag it).
  *
  * The built-in types have their wrappers here already, with the prefixes
  * ens_string, ens_int64 and ens_bytes (no _register: they are always
