@@ -16,6 +16,7 @@
 #include "core/runtime/files.h"
 #include "core/runtime/runtime.h"
 #include "core/wire/frame.h"
+#include "core/wire/msgtype.h"
 #include "ensemble/convention.h"
 #include "ensemble/error.h"
 #include "persistence/journal_writer.h"
@@ -229,9 +230,14 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
         rc = ens__journal_setup(s, o);
     s->opts.journal_path = s->journal_path; /* resolved, owned by s */
     ens__msgtype_table_init();              /* built-in types present before the base forks */
+    /* From here on new types are refused, in this program and in every
+     * process the base forks (an actor that registered one would be the
+     * only process to know it), until the system ends. */
+    ens__msgtype_system_started();
     if (rc == 0)
         rc = o->base == ENS_BASE_INPROC ? ens__inproc_start(s) : ens__process_start(s);
     if (rc < 0) {
+        ens__msgtype_system_ended();
         ens__outside_free(s);
         ens__journal_close(s);
         if (s->log_fd > 2)
@@ -242,6 +248,7 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
         return rc;
     }
     s->outside.self = (ens_addr){ENS_ID_OUTSIDE, s->node, 0};
+    s->holds_msgtypes = true; /* release() ends the refusal of new types */
     *out = s;
     return 0;
 }

@@ -36,13 +36,13 @@
 static int trainer_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     (void)state;
-    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+    const ens_string_v *s = ens_string_of(m);
     if (s == NULL || strcmp(s->text, "train") != 0)
         return 0;
     char self[ENS_ADDR_STRLEN], text[96];
     ens_addr_format(ens_self(c), self, sizeof(self));
     snprintf(text, sizeof(text), "model trained by %s", self);
-    return ens_reply(c, &ens_msg_string, &(ens_string_v){text});
+    return ens_string_reply(c, &(ens_string_v){text});
 }
 
 static const char *const needs_gpu[] = {"gpu", NULL};
@@ -173,7 +173,7 @@ int main(void)
         ens_msg *reply = NULL;
         rc = ens_spawn(out, &trainer_def, NULL, NULL, &trainer);
         if (rc == 0)
-            rc = ens_ask(out, trainer, &ens_msg_string, &(ens_string_v){"train"}, 5000, &reply);
+            rc = ens_string_ask(out, trainer, &(ens_string_v){"train"}, 5000, &reply);
         if (rc == 0) {
             uint32_t node = trainer.node;
             const char *where = node == ens_self(ens_system_ctx(lab_c)).node   ? "lab-c"
@@ -181,7 +181,7 @@ int main(void)
                                 : node == ens_self(out).node                   ? "lab-a"
                                                                                : "?";
             printf("lab-a spawned a lab.Trainer (requires gpu): it runs on %s: %s\n", where,
-                   ((const ens_string_v *)ens_msg_value(reply, &ens_msg_string))->text);
+                   ens_string_of(reply)->text);
             if (strcmp(where, "lab-c") != 0)
                 rc = 1;
         } else

@@ -22,7 +22,7 @@ static volatile int *volatile nowhere; /* stays NULL */
 static int worker_receive(ens_ctx *c, void *st, const ens_msg *m)
 {
     int64_t *handled = st;
-    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+    const ens_string_v *s = ens_string_of(m);
     if (s == NULL)
         return 0;
     if (strcmp(s->text, "segv") == 0 && ens_msg_attempt(m) == 1)
@@ -32,7 +32,7 @@ static int worker_receive(ens_ctx *c, void *st, const ens_msg *m)
     char line[128];
     snprintf(line, sizeof(line), "%s (attempt %u, process %d, #%lld in this process)", s->text,
              ens_msg_attempt(m), (int)getpid(), (long long)++*handled);
-    return ens_send(c, ens_sender(c), &ens_msg_string, &(ens_string_v){line});
+    return ens_string_tell(c, ens_sender(c), &(ens_string_v){line});
 }
 
 static const ens_actor_def worker_def = {
@@ -61,12 +61,12 @@ int main(int argc, char **argv)
     ens_ctx *out = ens_system_ctx(sys);
     const char *script[] = {"one", "segv", "two", "abort", "three"};
     for (size_t i = 0; i < 5; i++)
-        ens_send(out, w, &ens_msg_string, &(ens_string_v){(char *)script[i]});
+        ens_string_tell(out, w, &(ens_string_v){(char *)script[i]});
     for (int got = 0; got < 5;) {
         ens_msg *m = NULL;
         if (ens_listen(out, 10000, &m) != 0)
             return 1;
-        const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+        const ens_string_v *s = ens_string_of(m);
         const ens_poison_v *p = ens_msg_value(m, &ens_msg_poison);
         if (s != NULL)
             printf("reply: %s\n", s->text);

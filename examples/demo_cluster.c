@@ -44,11 +44,11 @@ static char journals[] = "/tmp/ens-demo-cluster-XXXXXX";
 static int trainer_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     (void)state;
-    if (ens_msg_value(m, &ens_msg_string) == NULL || !ens_msg_is_request(m))
+    if (ens_string_of(m) == NULL || !ens_msg_is_request(m))
         return 0;
     char text[64];
     snprintf(text, sizeof(text), "trained on node %" PRIu32, ens_self(c).node);
-    return ens_reply(c, &ens_msg_string, &(ens_string_v){text});
+    return ens_string_reply(c, &(ens_string_v){text});
 }
 
 static const char *const needs_gpu[] = {"gpu", NULL};
@@ -84,7 +84,7 @@ static int watcher_receive(ens_ctx *c, void *state, const ens_msg *m)
         return 0;
     }
     if (ens_msg_is_request(m))
-        return ens_reply(c, &ens_msg_string, &(ens_string_v){s->text});
+        return ens_string_reply(c, &(ens_string_v){s->text});
     return 0;
 }
 
@@ -138,8 +138,8 @@ static int serve(ens_system *sys, int host, const char *cmd, char *reply, size_t
             return rc;
         ens_msg *r = NULL;
         if (cmd[0] == 'a') {
-            rc = ens_ask(ctx, a, &ens_msg_string, &(ens_string_v){"?"}, 5000, &r);
-            const ens_string_v *s = rc == 0 ? ens_msg_value(r, &ens_msg_string) : NULL;
+            rc = ens_string_ask(ctx, a, &(ens_string_v){"?"}, 5000, &r);
+            const ens_string_v *s = rc == 0 ? ens_string_of(r) : NULL;
             snprintf(reply, len, "%s", s != NULL ? s->text : ens_strerror(rc));
         } else {
             rc = ens_supervisor_which_children_wait(ctx, a, &r);

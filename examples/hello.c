@@ -15,10 +15,10 @@
 static int hello_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     (void)state;
-    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+    const ens_string_v *s = ens_string_of(m);
     if (s == NULL || s->text == NULL || strcmp(s->text, "hello") != 0)
         return 0; /* not for us: ignore it */
-    return ens_reply(c, &ens_msg_string, &(ens_string_v){"Hello, World!"});
+    return ens_string_reply(c, &(ens_string_v){"Hello, World!"});
 }
 
 static const ens_actor_def hello_def = {.name = "example.Hello", .receive = hello_receive};
@@ -39,9 +39,9 @@ int main(int argc, char **argv)
     ens_msg *reply = NULL;
     rc = ens_spawn(out, &hello_def, NULL, NULL, &hello);
     if (rc == 0)
-        rc = ens_ask(out, hello, &ens_msg_string, &(ens_string_v){"hello"}, 1000, &reply);
+        rc = ens_string_ask(out, hello, &(ens_string_v){"hello"}, 1000, &reply);
     if (rc == 0)
-        printf("%s\n", ((const ens_string_v *)ens_msg_value(reply, &ens_msg_string))->text);
+        printf("%s\n", ens_string_of(reply)->text);
     else
         fprintf(stderr, "hello: %s\n", ens_strerror(rc));
     ens_msg_free(reply);

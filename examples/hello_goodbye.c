@@ -15,7 +15,7 @@
 
 static bool is_text(const ens_msg *m, const char *text)
 {
-    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+    const ens_string_v *s = ens_string_of(m);
     return s != NULL && s->text != NULL && strcmp(s->text, text) == 0;
 }
 
@@ -24,7 +24,7 @@ static int goodbye_receive(ens_ctx *c, void *state, const ens_msg *m)
     (void)state;
     if (!is_text(m, "hi"))
         return 0; /* e.g. the exit request at shutdown */
-    return ens_reply(c, &ens_msg_string, &(ens_string_v){"Hello, World! ... Goodbye"});
+    return ens_string_reply(c, &(ens_string_v){"Hello, World! ... Goodbye"});
 }
 
 static int hello_init(ens_ctx *c, void *state, const ens_msg *arg)
@@ -39,7 +39,7 @@ static int hello_receive(ens_ctx *c, void *state, const ens_msg *m)
     if (is_text(m, "hi"))
         return ens_forward(c, *(ens_addr *)state, m);
     if (is_text(m, "who"))
-        return ens_reply(c, &ens_msg_string, &(ens_string_v){"Hello, parent of Goodbye"});
+        return ens_string_reply(c, &(ens_string_v){"Hello, parent of Goodbye"});
     return 0;
 }
 
@@ -61,11 +61,11 @@ int main(int argc, char **argv)
     char *questions[] = {"hi", "who"};
     for (int i = 0; i < 2 && rc == 0; i++) {
         ens_msg *r = NULL;
-        rc = ens_ask(out, hello, &ens_msg_string, &(ens_string_v){questions[i]}, 1000, &r);
+        rc = ens_string_ask(out, hello, &(ens_string_v){questions[i]}, 1000, &r);
         char who[ENS_ADDR_STRLEN] = "nobody";
         if (rc == 0)
             ens_addr_format(ens_msg_sender(r), who, sizeof(who));
-        const ens_string_v *s = rc == 0 ? ens_msg_value(r, &ens_msg_string) : NULL;
+        const ens_string_v *s = rc == 0 ? ens_string_of(r) : NULL;
         printf("%-3s -> %s (from %s)\n", questions[i], s ? s->text : ens_strerror(rc), who);
         ens_msg_free(r);
     }

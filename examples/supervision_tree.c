@@ -35,7 +35,7 @@ static volatile int *volatile nowhere; /* stays NULL: writing there is a real cr
 static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     (void)state;
-    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+    const ens_string_v *s = ens_string_of(m);
     if (s == NULL)
         return 0;
     if (strcmp(s->text, "crash") == 0 && ens_msg_attempt(m) == 1)
@@ -44,7 +44,7 @@ static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
         return ens_stop(c, ENS_EXIT_ERROR, -5); /* ends: its supervisor decides */
     char line[96];
     snprintf(line, sizeof(line), "done by pid %d (attempt %u)", (int)getpid(), ens_msg_attempt(m));
-    return ens_msg_is_request(m) ? ens_reply(c, &ens_msg_string, &(ens_string_v){line}) : 0;
+    return ens_msg_is_request(m) ? ens_string_reply(c, &(ens_string_v){line}) : 0;
 }
 
 static const ens_actor_def worker_def = {.name = "demo.Worker", .receive = worker_receive};
@@ -87,7 +87,7 @@ static int cache_init(ens_ctx *c, void *state, const ens_msg *arg)
 static int cache_call(ens_ctx *c, void *state, const ens_msg *req, ens_from from)
 {
     cache_state *st = state;
-    const ens_string_v *s = ens_msg_value(req, &ens_msg_string);
+    const ens_string_v *s = ens_string_of(req);
     char key[32] = "", value[64] = "";
     if (s == NULL)
         return ens_gen_server_reply_error(c, from, ENS_EBADTYPE, NULL, NULL);
@@ -122,16 +122,16 @@ static const ens_actor_def cache_def = ENS_GEN_SERVER_DEF("demo.Cache", cache_st
 static int flaky_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     int *down = state;
-    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+    const ens_string_v *s = ens_string_of(m);
     if (s == NULL)
         return 0;
     if (strcmp(s->text, "down") == 0 || strcmp(s->text, "up") == 0) {
         *down = s->text[0] == 'd';
-        return ens_reply(c, &ens_msg_string, &(ens_string_v){"noted"});
+        return ens_string_reply(c, &(ens_string_v){"noted"});
     }
     if (*down)
         return ENS_EIO; /* fails: retried once, then poisoned back */
-    return ens_reply(c, &ens_msg_string, &(ens_string_v){"pong"});
+    return ens_string_reply(c, &(ens_string_v){"pong"});
 }
 
 static const ens_actor_def flaky_def = {
@@ -142,13 +142,13 @@ static const ens_actor_def flaky_def = {
 static int job_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     (void)state;
-    const ens_int64_v *job = ens_msg_value(m, &ens_msg_int64);
+    const ens_int64_v *job = ens_int64_of(m);
     if (job == NULL)
         return 0;
     if (job->value < 0)
         raise(SIGSEGV);
     ens_int64_v done = {(int64_t)getpid()};
-    return ens_reply(c, &ens_msg_int64, &done);
+    return ens_int64_reply(c, &done);
 }
 
 static const ens_actor_def job_def = {.name = "demo.Job", .receive = job_receive};
@@ -158,8 +158,7 @@ static const ens_actor_def job_def = {.name = "demo.Job", .receive = job_receive
 typedef struct where_v {
     ens_addr flaky, breaker, troupe;
 } where_v;
-static ens_msgtype where_t = {
-    "demo.Where", "S(" ENS_ADDR_FMT ENS_ADDR_FMT ENS_ADDR_FMT ")", sizeof(where_v), 0, 0, NULL};
+ENS_MESSAGE(where, where_v, "demo.Where", "S(" ENS_ADDR_FMT ENS_ADDR_FMT ENS_ADDR_FMT ")")
 
 static int frontdesk_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
@@ -184,7 +183,7 @@ static int frontdesk_init(ens_ctx *c, void *state, const ens_msg *arg)
 
 static int frontdesk_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
-    return ens_msg_is_request(m) ? ens_reply(c, &where_t, state) : 0;
+    return ens_msg_is_request(m) ? where_reply(c, state) : 0;
 }
 
 static const ens_actor_def frontdesk_def = {.name = "demo.FrontDesk",
@@ -279,8 +278,8 @@ static ens_addr child_of(ens_ctx *out, ens_addr sup, const char *id, int print)
 static void ask_text(ens_ctx *out, ens_addr to, const char *text, const char *label)
 {
     ens_msg *r = NULL;
-    int rc = ens_ask(out, to, &ens_msg_string, &(ens_string_v){(char *)text}, CALL_MS, &r);
-    const ens_string_v *s = rc == 0 ? ens_msg_value(r, &ens_msg_string) : NULL;
+    int rc = ens_string_ask(out, to, &(ens_string_v){(char *)text}, CALL_MS, &r);
+    const ens_string_v *s = rc == 0 ? ens_string_of(r) : NULL;
     printf("   %s %-12s -> %s%s\n", label, text, rc == 0 ? "" : ens_err_name(rc),
            s != NULL ? s->text : "");
     ens_msg_free(r);
@@ -291,7 +290,7 @@ static void cache_call_text(ens_ctx *out, ens_addr cache, const char *text)
     ens_msg *r = NULL;
     int rc = ens_gen_server_call(out, cache, &ens_msg_string, &(ens_string_v){(char *)text},
                                  CALL_MS, NULL, 0, &r);
-    const ens_string_v *s = rc == 0 ? ens_msg_value(r, &ens_msg_string) : NULL;
+    const ens_string_v *s = rc == 0 ? ens_string_of(r) : NULL;
     printf("   cache call %-16s -> %s%s\n", text, rc == 0 ? "" : ens_err_name(rc),
            s != NULL ? s->text : "");
     ens_msg_free(r);
@@ -354,35 +353,34 @@ static int run(ens_system *s)
     step(
         "worker-2 stops with an error: demo.Workers restarts it (a new process, the same address)");
     long w2_restarts = restarts_of(out, workers, "worker-2");
-    ens_send(out, w2, &ens_msg_string, &(ens_string_v){"fail"});
+    ens_string_tell(out, w2, &(ens_string_v){"fail"});
     ens_addr w2b = wait_restarted(out, workers, "worker-2", w2, w2_restarts);
     ask_text(out, w2b, "work", "worker-2");
 
     step("worker-3 crashes twice more: 3 restarts in 5 s is over demo.Workers' limit of 2,");
     printf("   so it stops its workers and gives up; demo.App restarts the whole subtree\n");
     long workers_restarts = restarts_of(out, top, "workers");
-    ens_send(out, w3, &ens_msg_string, &(ens_string_v){"crash"});
-    ens_send(out, w3, &ens_msg_string, &(ens_string_v){"crash"});
+    ens_string_tell(out, w3, &(ens_string_v){"crash"});
+    ens_string_tell(out, w3, &(ens_string_v){"crash"});
     ens_addr workers2 = wait_restarted(out, top, "workers", workers, workers_restarts);
     child_of(out, top, "", 1);
     printf("   and under the restarted workers (same address, new children):\n");
     child_of(out, workers2, "", 1);
 
     ens_msg *r = NULL;
-    if ((rc = ens_ask(out, frontdesk, &ens_msg_string, &(ens_string_v){"where"}, CALL_MS, &r)) <
-        0) {
+    if ((rc = ens_string_ask(out, frontdesk, &(ens_string_v){"where"}, CALL_MS, &r)) < 0) {
         fprintf(stderr, "frontdesk: %s\n", ens_strerror(rc));
         ens_msg_free(r);
         return 1;
     }
-    where_v where = *(const where_v *)ens_msg_value(r, &where_t);
+    where_v where = *where_of(r);
     ens_msg_free(r);
 
     step("the troupe: 6 jobs over up to 3 worker processes; job -1 kills its worker twice");
     int64_t jobs[] = {1, 2, -1, 3, 4, 5};
     for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
-        rc = ens_ask(out, where.troupe, &ens_msg_int64, &(ens_int64_v){jobs[i]}, CALL_MS, &r);
-        const ens_int64_v *pid = rc == 0 ? ens_msg_value(r, &ens_msg_int64) : NULL;
+        rc = ens_int64_ask(out, where.troupe, &(ens_int64_v){jobs[i]}, CALL_MS, &r);
+        const ens_int64_v *pid = rc == 0 ? ens_int64_of(r) : NULL;
         if (pid != NULL)
             printf("   job %2lld -> done by pid %lld\n", (long long)jobs[i], (long long)pid->value);
         else
@@ -399,7 +397,7 @@ static int run(ens_system *s)
     ask_text(out, where.flaky, "up", "service");
     printf("   (waiting for the reset timeout: open -> half-open)\n");
     for (int i = 0; i < 50; i++) {
-        rc = ens_ask(out, where.breaker, &ens_msg_string, &(ens_string_v){"ping"}, CALL_MS, &r);
+        rc = ens_string_ask(out, where.breaker, &(ens_string_v){"ping"}, CALL_MS, &r);
         ens_msg_free(r);
         if (rc != ENS_EBREAKER_OPEN)
             break;
@@ -420,7 +418,7 @@ static int run(ens_system *s)
 int main(int argc, char **argv)
 {
     const char *journal = argc > 1 ? argv[1] : "supervision-tree.db";
-    if (ens_msgtype_register(&where_t) != 0)
+    if (where_register() != 0)
         return 1;
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
     o.name = "demo-tree";

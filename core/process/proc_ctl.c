@@ -22,6 +22,7 @@
 #include "core/process/proc.h"
 #include "core/wire/arena.h"
 #include "core/wire/frag.h"
+#include "core/wire/msgtype.h"
 #include "ensemble/error.h"
 
 ens_msgtype ens__ctl_spawn = {
@@ -91,7 +92,7 @@ int ens__ctl_register(void)
         &ens__ctl_convsub,    &ens__ctl_capset,     &ens__ctl_gwcaps,      &ens__ctl_gwspawn,
         &ens__ctl_joined};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-        int rc = ens_msgtype_register(all[i]);
+        int rc = ens__msgtype_register_library(all[i]);
         if (rc < 0)
             return rc;
     }

@@ -15,6 +15,7 @@
 
 #include "core/runtime/endpoint.h"
 #include "core/runtime/runtime.h"
+#include "core/wire/msgtype.h"
 #include "ensemble/error.h"
 
 int ens__outside_open(ens_system *s)
@@ -123,6 +124,8 @@ static int release(ens_system *s, uint32_t timeout_ms, bool end)
         return ENS_EINVAL; /* an actor process holds no outside to close */
     int rc = s->outside_ops->close(s, timeout_ms, end);
     s->down = true;
+    if (s->holds_msgtypes)
+        ens__msgtype_system_ended();
     ens__outside_free(s);
     ens__journal_close(s); /* inproc: the last events of the shutdown */
     if (s->log_fd > 2)

@@ -287,6 +287,9 @@ struct ens_system {
     uint64_t *alloc_failures_mirror; /* counted here too (an actor's stage), or NULL */
     /* The strings of opts.convention, copied into one block (owned), or NULL. */
     char *convention_copy;
+    /* Started here by ens_system_start (not connected): counted by the type
+     * table, which refuses new types while such a system runs. */
+    bool holds_msgtypes;
 };
 
 /* An allocation for `what` failed where nothing can return ENS_ENOMEM to

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "core/wire/arena.h"
+#include "core/wire/why.h"
 #include "ensemble/convention.h"
 #include "ensemble/error.h"
 #include "ensemble/status.h"
@@ -570,31 +571,103 @@ static bool fields_ok(const char *format, const char *fields)
     return n == named_elements(format);
 }
 
-int ens_msgtype_register(ens_msgtype *t)
+/* Systems started by this process and not yet stopped or closed: while
+ * one runs, a new type would be unknown to its forked processes (process
+ * base), so registration is refused on both bases alike. */
+static int systems_running;
+
+void ens__msgtype_system_started(void)
+{
+    __atomic_add_fetch(&systems_running, 1, __ATOMIC_SEQ_CST);
+}
+
+void ens__msgtype_system_ended(void)
+{
+    __atomic_sub_fetch(&systems_running, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The registered type (other than t) whose id is t's name's hash, for the
+ * text of a clash. */
+static const char *holder_of(uint32_t id)
+{
+    const ens_typeinfo *info = lookup(id);
+    return info ? info->type->name : "?";
+}
+
+static int register_type(ens_msgtype *t, bool late_ok)
 {
     ensure_init();
-    if (!t || !t->name || !t->format || !name_ok(t->name))
+    ens__errmsg_clear();
+    if (!t) {
+        ens__errmsg_set("ens_msgtype_register: the type is NULL");
         return ENS_EINVAL;
+    }
+    if (!t->name || !name_ok(t->name)) {
+        ens__errmsg_set("message type name '%.*s' is not accepted: 1 to %d printable ASCII "
+                        "characters, no space",
+                        64, t->name ? t->name : "(null)", NAME_MAX_LEN);
+        return ENS_EINVAL;
+    }
+    if (!t->format) {
+        ens__errmsg_set("%s: the format is NULL", t->name);
+        return ENS_EINVAL;
+    }
     const ens_typeinfo *old = lookup_name(t->name);
-    if (old)
-        return old->type == t ? 0 : ENS_EEXIST;
+    if (old) {
+        if (old->type == t)
+            return 0;
+        ens__errmsg_set("%s: the name is held by another registered type (format %s)", t->name,
+                        old->type->format);
+        return ENS_EEXIST;
+    }
     ens_typeinfo tmp = {0};
     int rc = ens__format_layout(t->format, &tmp);
-    if (rc)
+    if (rc) {
+        ens__errmsg_set("%s: format %.*s is not accepted (see ensemble/msg.h)", t->name, 200,
+                        t->format);
         return rc;
-    if (tmp.size != t->size || !fields_ok(t->format, t->fields))
+    }
+    if (tmp.size != t->size) {
+        ens__errmsg_set("%s: format %.*s describes %zu bytes, the struct has %zu", t->name, 200,
+                        t->format, tmp.size, t->size);
         return ENS_EINVAL;
+    }
+    if (!fields_ok(t->format, t->fields)) {
+        ens__errmsg_set("%s: fields \"%.*s\" are not one name (1-64 of A-Za-z0-9_) per named "
+                        "element of format %.*s",
+                        t->name, 200, t->fields, 200, t->format);
+        return ENS_EINVAL;
+    }
     uint32_t id = ens__type_hash(t->name);
-    if (id == 0 || id >= ENS_TYPE_ID_SYSTEM_MIN || lookup(id))
+    if (id == 0 || id >= ENS_TYPE_ID_SYSTEM_MIN) {
+        ens__errmsg_set("%s: its id 0x%08x (the name's FNV-1a hash) is in the range reserved for "
+                        "system types; choose another name",
+                        t->name, id);
         return ENS_EEXIST;
-    if (grow_if_needed())
+    }
+    if (lookup(id)) {
+        ens__errmsg_set("%s: its id 0x%08x (the name's FNV-1a hash) is held by %s; choose another "
+                        "name",
+                        t->name, id, holder_of(id));
+        return ENS_EEXIST;
+    }
+    if (!late_ok && __atomic_load_n(&systems_running, __ATOMIC_SEQ_CST) > 0) {
+        ens__errmsg_set("%s: registered while a system runs; register before ens_system_start "
+                        "(its actors would not know the type)",
+                        t->name);
+        return ENS_EINVAL;
+    }
+    if (grow_if_needed()) {
+        ens__errmsg_set("%s: out of memory", t->name);
         return ENS_ENOMEM;
+    }
     ens_typeinfo *info = ens__malloc(sizeof *info);
     size_t flen = strlen(t->format) + 1;
     char *fmt = ens__malloc(flen);
     if (!info || !fmt) {
         free(info);
         free(fmt);
+        ens__errmsg_set("%s: out of memory", t->name);
         return ENS_ENOMEM;
     }
     memcpy(fmt, t->format, flen);
@@ -606,6 +679,16 @@ int ens_msgtype_register(ens_msgtype *t)
     insert_slot(slots, n_slots, info);
     n_used++;
     return 0;
+}
+
+int ens_msgtype_register(ens_msgtype *t)
+{
+    return register_type(t, false);
+}
+
+int ens__msgtype_register_library(ens_msgtype *t)
+{
+    return register_type(t, true);
 }
 
 const ens_msgtype *ens_msgtype_find(const char *name)

@@ -96,6 +96,18 @@ void ens__msgtype_each(void (*fn)(const ens_msgtype *t, void *arg), void *arg);
  * calls it so the table is complete before the process base forks. */
 void ens__msgtype_table_init(void);
 
+/* A system started by this process (ens_system_start succeeded) / ended
+ * (stopped or closed). While any runs, ens_msgtype_register refuses new
+ * types: the process base has forked its actors, which would not know them,
+ * and the inproc base follows the same rule so code moves between bases. */
+void ens__msgtype_system_started(void);
+void ens__msgtype_system_ended(void);
+
+/* ens_msgtype_register for the library's own types (the process base's
+ * control messages), which may be entered while a system runs: every
+ * process that needs them registers them itself. */
+int ens__msgtype_register_library(ens_msgtype *t);
+
 /* The registered type with wire id `id`, with its parsed layout; NULL if
  * none. The built-in and system types are always registered. */
 const ens_typeinfo *ens__typeinfo_by_id(uint32_t id);

@@ -61,7 +61,8 @@ typedef struct ens_array {
     uint32_t count;
 } ens_array;
 
-/* A message type. Declare one per kind of message, usually static:
+/* A message type. Usually defined with ENS_MESSAGE (typed.h), which also
+ * gives calls the compiler checks; by hand, one per kind of message:
  *   static ens_msgtype greeting = { "demo.Greeting", "S(is)", sizeof(greeting_v) };
  * and register it before starting a system. The struct must outlive every
  * use (the registry keeps the pointer). */
@@ -86,13 +87,21 @@ typedef struct ens_msgtype {
 typedef struct ens_msg ens_msg;
 
 /* Register t in this process's type table, so it can be sent and decoded.
- * Call before ens_system_start (the process base forks after it). t is
- * borrowed for the life of the process. Registering the same pointer again
- * returns 0. Errors: ENS_EINVAL (NULL, bad name, format not accepted, size
- * mismatch with the format, `fields` not one valid name per named element
- * of the format), ENS_EEXIST (another type has this name or the
- * name hashes onto a registered id or into the reserved system range),
- * ENS_ENOMEM. Not thread-safe: register from one thread at start-up. */
+ * Call before ens_system_start: while a system this program started runs
+ * (until ens_system_stop or ens_system_close), a new type is refused with
+ * ENS_EINVAL, on both bases - the process base has forked its actors, which
+ * would never know it, and the inproc base keeps the same rule so code moves
+ * between them. (ens_system_connect does not count: the connected system's
+ * own program registers its types.) t is borrowed for the life of the
+ * process. Registering the same pointer again returns 0, also while a
+ * system runs. Errors: ENS_EINVAL (NULL, bad name, format not accepted, size
+ * mismatch with the format, `fields` not one valid name per named
+ * element of the format, a system runs), ENS_EEXIST (another type has
+ * this name or the name hashes onto a registered id or into the reserved
+ * system range), ENS_ENOMEM. Every error sets ens_errmsg() (error.h),
+ * naming the type: "demo.Greeting: format S(is) describes 16 bytes, the
+ * struct has 24", the type that holds the name or id, or "register before
+ * ens_system_start". Not thread-safe: register from one thread at start-up. */
 ENS_API int ens_msgtype_register(ens_msgtype *t);
 
 /* Find a registered type by name; NULL if none. name is borrowed. */
