@@ -239,7 +239,7 @@ int ens_tool_log(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+fh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "fh", longs, NULL)) != -1) {
         switch (c) {
         case 'f':
             follow_on = true;
