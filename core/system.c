@@ -233,6 +233,16 @@ static int log_setup(ens_system *s, const ens_system_opts *o)
     }
     char why[PATH_MAX + 128];
     int err = ens__file_open_log(path, &s->log_fd, why, sizeof(why));
+    if (err < 0 && err != ENS_EUNSAFE && o->log_path == NULL && target == ENS_LOG_TO_DEFAULT) {
+        /* The default place is out of reach (a directory of another user's
+         * XDG_STATE_HOME): the system runs, logging as an unnamed one. A
+         * planted file is refused like any other: that is an attack. */
+        s->log_fd = 2;
+        ens__log(s, NULL, ENS_LOG_WARN, "cannot use the default log file (%s): logging to stderr",
+                 why);
+        s->opts.log_target = ENS_LOG_TO_STDERR;
+        return 0;
+    }
     if (err < 0) {
         s->log_fd = 2; /* the reason goes to stderr */
         ens__log(s, NULL, ENS_LOG_ERROR, "cannot use %s: %s",

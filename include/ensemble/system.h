@@ -204,8 +204,12 @@ typedef struct ens_system_opts {
     /* Where log lines go (ens_log_target). The default: a named system on
      * the process base (name set) writes ens_log_default_path(name) - the
      * journal's directory, NAME.log - so that its lines do not follow the
-     * terminal of the program that started it; an unnamed one (and every
-     * inproc system) writes stderr; log_path, when set, is the file. */
+     * terminal of the program that started it (a default file refused by
+     * the rule of "Files" fails the start with ENS_EUNSAFE; one that cannot
+     * be opened otherwise - no such place, no permission - is logged, and
+     * the lines go to stderr); an unnamed one (and every inproc system)
+     * writes stderr; log_path, when set, is the file. ens_system_options()
+     * shows the target chosen and, for a file, its path as log_path. */
     int log_target;
     /* A log file that grows past this many bytes is renamed to FILE.1
      * (replacing the one before) and started again: at most about twice
@@ -271,8 +275,11 @@ typedef struct ens_system ens_system;
  * the system's socket in this user's runtime directory answers from another uid; the log names
  * it), ENS_EACCES (process base: the runtime directory is unsafe - not a directory of this
  * user's with mode 0700; the log says which and why), ENS_ENOBUFS (its path is too long for a
- * socket address), ENS_ENOENT / ENS_EIO (log_path cannot be opened), ENS_EUNSAFE (log_path or
- * the journal's files are refused by the rule of "Files" above; the failed check is logged),
+ * socket address), ENS_ENOENT / ENS_EIO (log_path, or with log_target ENS_LOG_TO_FILE the default
+ * log file, cannot be opened), ENS_EINVAL (log_target unknown, ENS_LOG_TO_FILE without a name or
+ * log_path, log_path with ENS_LOG_TO_STDERR or ENS_LOG_TO_SYSLOG; logged), ENS_EUNSAFE (log_path,
+ * the default log file or the journal's files are refused by the rule of "Files" above; the
+ * failed check is logged),
  * the failure journal cannot be opened: ENS_EIO (directory or file cannot be created or
  * written), ENS_ENOTJOURNAL (the file is not a journal), ENS_EINVAL (empty path) - the reason is
  * logged, ENS_ENOTSUP (a persistent inproc system; convention options on the inproc base, logged),
