@@ -324,6 +324,34 @@ static void test_unnamed_system_writes_no_file(void **state)
     assert_int_equal(stat(dir, &st), -1);
 }
 
+/* A default place that cannot be used (here "ensemble" is a file, as with
+ * another user's XDG_STATE_HOME) is no reason to refuse the system: it
+ * logs to stderr. */
+static void test_default_file_out_of_reach_falls_back_to_stderr(void **state)
+{
+    fixture *fx = *state;
+    char dir[96];
+    snprintf(dir, sizeof(dir), "%s/ensemble", fx->dir);
+    FILE *f = fopen(dir, "w");
+    assert_non_null(f);
+    fclose(f);
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.log_level = ENS_LOG_ERROR; /* the warning that says so is not for the test's output */
+    ens_system *s = start(fx, &o);
+    assert_int_equal(ens_system_options(s)->log_target, ENS_LOG_TO_STDERR);
+    assert_null(ens_system_options(s)->log_path);
+    assert_int_equal(ens_system_stop(s, WAIT_MS), 0);
+    /* Asked for explicitly, the file is required. */
+    o = (ens_system_opts)ENS_SYSTEM_OPTS_INIT;
+    o.name = fx->name;
+    o.journal_path = "";
+    o.log_target = ENS_LOG_TO_FILE;
+    o.log_level = ENS_LOG_ERROR;
+    s = NULL;
+    assert_int_equal(ens_system_start(&o, &s), ENS_EIO);
+    assert_null(s);
+}
+
 static void make_victim(const fixture *fx)
 {
     FILE *v = fopen(fx->victim, "w");
@@ -432,6 +460,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_syslog_target_is_accepted_and_writes_no_file, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unnamed_system_writes_no_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_file_out_of_reach_falls_back_to_stderr, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_symlinked_default_log_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinked_older_part_is_not_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_another_user_cannot_read_the_log, setup, teardown),
