@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/process/proc.h"
@@ -19,6 +20,7 @@
 #include "core/wire/msgtype.h"
 #include "ensemble/convention.h"
 #include "ensemble/error.h"
+#include "ensemble/journal.h"
 #include "persistence/journal_writer.h"
 
 /* The convention's string fields, in the order of ens_convention_opts. */
@@ -165,6 +167,99 @@ static int convention_check(ens_system *s, const ens_system_opts *o)
     return 0;
 }
 
+int ens_log_default_path(const char *name, char *buf, size_t len)
+{
+    if (name == NULL || buf == NULL)
+        return ENS_EINVAL;
+    char db[PATH_MAX];
+    int n = ens_journal_default_path(name, db, sizeof(db));
+    if (n < 0)
+        return n;
+    if (n < 3 || strcmp(db + n - 3, ".db") != 0)
+        return ENS_EINVAL;
+    db[n - 3] = '\0'; /* beside the journal: NAME.db -> NAME.log */
+    int m = snprintf(buf, len, "%s.log", db);
+    if (m < 0)
+        return ENS_EINVAL;
+    if ((size_t)m >= len) {
+        if (len > 0)
+            buf[0] = '\0';
+        return ENS_ENOBUFS;
+    }
+    return m;
+}
+
+/* Where this system's lines go (ens_system_opts.log_target): open the
+ * file, if a file it is, into s->log_fd and keep its path in s->log_file
+ * (for rotation); opts.log_target says afterwards which target was chosen.
+ * Returns 0 or the error for ens_system_start (logged to stderr). */
+static int log_setup(ens_system *s, const ens_system_opts *o)
+{
+    int target = o->log_target;
+    if (target < ENS_LOG_TO_DEFAULT || target > ENS_LOG_TO_SYSLOG) {
+        ens__log(s, NULL, ENS_LOG_ERROR, "log_target %d is not an ens_log_target", target);
+        return ENS_EINVAL;
+    }
+    if (o->log_path != NULL && (target == ENS_LOG_TO_STDERR || target == ENS_LOG_TO_SYSLOG)) {
+        ens__log(s, NULL, ENS_LOG_ERROR, "log_path %s is set but log_target says %s", o->log_path,
+                 target == ENS_LOG_TO_STDERR ? "stderr" : "syslog");
+        return ENS_EINVAL;
+    }
+    char buf[PATH_MAX];
+    const char *path = o->log_path;
+    if (path == NULL &&
+        (target == ENS_LOG_TO_FILE ||
+         (target == ENS_LOG_TO_DEFAULT && o->name != NULL && o->base == ENS_BASE_PROCESS))) {
+        int n = o->name != NULL ? ens_log_default_path(o->name, buf, sizeof(buf)) : ENS_EINVAL;
+        if (n < 0 && target == ENS_LOG_TO_FILE) {
+            ens__log(s, NULL, ENS_LOG_ERROR,
+                     o->name == NULL
+                         ? "log_target file needs a system name or log_path"
+                         : "no default place for the log file (neither XDG_STATE_HOME nor HOME "
+                           "set?)");
+            return n == ENS_ENOBUFS ? ENS_ENOBUFS : ENS_EINVAL;
+        }
+        if (n < 0) {
+            ens__log(s, NULL, ENS_LOG_WARN,
+                     "no default place for the log file (HOME not set?): logging to stderr");
+            s->opts.log_target = ENS_LOG_TO_STDERR;
+            return 0;
+        }
+        ens__file_make_parent_dirs(buf); /* if it fails, the open below says why */
+        path = buf;
+    }
+    if (path == NULL) {
+        s->opts.log_target = target == ENS_LOG_TO_SYSLOG ? ENS_LOG_TO_SYSLOG : ENS_LOG_TO_STDERR;
+        return 0;
+    }
+    char why[PATH_MAX + 128];
+    int err = ens__file_open_log(path, &s->log_fd, why, sizeof(why));
+    if (err < 0 && err != ENS_EUNSAFE && o->log_path == NULL && target == ENS_LOG_TO_DEFAULT) {
+        /* The default place is out of reach (a directory of another user's
+         * XDG_STATE_HOME): the system runs, logging as an unnamed one. A
+         * planted file is refused like any other: that is an attack. */
+        s->log_fd = 2;
+        ens__log(s, NULL, ENS_LOG_WARN, "cannot use the default log file (%s): logging to stderr",
+                 why);
+        s->opts.log_target = ENS_LOG_TO_STDERR;
+        return 0;
+    }
+    if (err < 0) {
+        s->log_fd = 2; /* the reason goes to stderr */
+        ens__log(s, NULL, ENS_LOG_ERROR, "cannot use %s: %s",
+                 o->log_path != NULL ? "log_path" : "the default log file", why);
+        return err;
+    }
+    struct stat st;
+    if (fstat(s->log_fd, &st) == 0 && S_ISREG(st.st_mode) && (s->log_file = strdup(path)) == NULL) {
+        close(s->log_fd);
+        s->log_fd = 2;
+        return ENS_ENOMEM;
+    }
+    s->opts.log_target = ENS_LOG_TO_FILE;
+    return 0;
+}
+
 int ens_system_start(const ens_system_opts *o, ens_system **out)
 {
     ens_system_opts defaults = ENS_SYSTEM_OPTS_INIT;
@@ -201,23 +296,20 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
     }
     s->opts.name = s->name;
     s->log_fd = 2;
-    if (o->log_path != NULL) {
-        char why[PATH_MAX + 128];
-        int err = ens__file_open_log(o->log_path, &s->log_fd, why, sizeof(why));
-        if (err < 0) {
-            s->log_fd = 2; /* the reason goes to stderr */
-            ens__log(s, NULL, ENS_LOG_ERROR, "cannot use log_path: %s", why);
-            free(s->name);
-            free(s->convention_copy);
-            free(s);
-            return err;
-        }
+    int err = log_setup(s, o);
+    if (err < 0) {
+        s->log_fd = 2;
+        free(s->name);
+        free(s->convention_copy);
+        free(s);
+        return err;
     }
-    s->opts.log_path = NULL; /* the caller's string is only borrowed */
+    s->opts.log_path = s->log_file; /* the caller's string is only borrowed */
     int bad = convention_check(s, o);
     if (bad < 0) {
         if (s->log_fd > 2)
             close(s->log_fd);
+        free(s->log_file);
         free(s->name);
         free(s->convention_copy);
         free(s);
@@ -242,6 +334,7 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
         ens__journal_close(s);
         if (s->log_fd > 2)
             close(s->log_fd);
+        free(s->log_file);
         free(s->name);
         free(s->convention_copy);
         free(s);

@@ -196,7 +196,7 @@ static void test_forged_reports_leave_no_row_and_no_line(void **state)
     raw_event(fd, self, 999, self, "kind 999");
     raw_event(fd, self, ENS_EV_CRASH, f->logger, "a crash of someone else");
     raw_event(fd, self, ENS_EV_ERROR, self, "a report about itself");
-    ens__ctl_frame_v line = {"hello\n[forged line] from outside\n", {NULL, 0}};
+    ens__ctl_log_v line = {ENS_LOG_ERROR, "hello\n[forged line] from outside\n"};
     assert_int_equal(ens__ctl_send(fd, self, &ens__ctl_log, &line, 0, NULL, 0), 0);
     /* Dead letters whose frame header does not pass: an address with its
      * reserved field set, and bytes that are no frame at all. */

@@ -138,10 +138,21 @@ static void test_log_lines_reach_the_log_file(void **state)
     text[n] = '\0';
     char addr[ENS_ADDR_STRLEN];
     ens_addr_format(a, addr, sizeof(addr));
-    char want[128];
-    snprintf(want, sizeof(want), "WARN  [%s] status.Member %s: a line from the member", name, addr);
-    if (strstr(text, want) == NULL)
+    /* TIME LEVEL [SYSTEM] PID TYPE ADDR: TEXT (system.h, ens_log_target);
+     * the pid is the actor's process's, unknown here. */
+    char head[96], want[128];
+    snprintf(head, sizeof(head), "WARN  [%s] ", name);
+    snprintf(want, sizeof(want), " status.Member %s: a line from the member", addr);
+    const char *at = strstr(text, want);
+    if (at == NULL)
         fail_msg("log file lacks \"%s\":\n%s", want, text);
+    const char *bol = at;
+    while (bol > text && bol[-1] != '\n')
+        bol--;
+    if (strncmp(bol + 25, head, strlen(head)) != 0)
+        fail_msg("log line does not start with the time and \"%s\":\n%s", head, text);
+    const char *pid = bol + 25 + strlen(head);
+    assert_true(pid < at && pid[0] >= '1' && pid[0] <= '9');
     assert_null(strstr(text, "below the level"));
     /* A log file that cannot be opened is an error at start. */
     ens_system_opts bad = ENS_SYSTEM_OPTS_INIT;

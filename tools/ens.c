@@ -25,6 +25,7 @@ static const ens_tool_cmd commands[] = {
     {"types", ens_tool_types, "list the message types of a running system"},
     {"shutdown", ens_tool_shutdown, "end a running system"},
     {"journal", ens_tool_journal, "query the failure journal of a system"},
+    {"log", ens_tool_log, "print (and follow) the log of a named system"},
     {"members", ens_tool_members, "list the members of a convention (on NATS)"},
     {"capability", ens_tool_capability, "set or remove a capability of a running system"},
     {"shell", ens_tool_shell, "an interactive shell for all of the above"},

@@ -36,6 +36,7 @@ int ens_tool_shutdown(int argc, char **argv);
 int ens_tool_shell(int argc, char **argv);
 int ens_tool_members(int argc, char **argv);    /* tools/ens_members.c */
 int ens_tool_capability(int argc, char **argv); /* tools/ens_capability.c */
+int ens_tool_log(int argc, char **argv);        /* tools/ens_log.c */
 
 /* `ens names` with --nats or --convention: the convention-wide names, read
  * from the names bucket (tools/ens_names_wide.c). wanted: whether argv

@@ -161,6 +161,7 @@ int ens__journal_proc_start(ens_system *s, pid_t admin, uint64_t run_id, pid_t *
             }
         }
         ens__close_fds_except(keep, nk);
+        s->log_role = "journal";
         writer_main(s, sv[1], run_id);
     }
     close(sv[1]);

@@ -104,6 +104,11 @@ typedef struct {
 } ens__ctl_frame_v; /* "S(s)B" a dead letter (-> admin) */
 
 typedef struct {
+    uint32_t level; /* ens_log_level */
+    char *line;     /* the whole line, formatted by its writer */
+} ens__ctl_log_v;   /* "S(us)" a log line (actor -> admin) */
+
+typedef struct {
     int32_t enable;
     uint32_t timeout_ms;
 } ens__ctl_flag_v; /* "S(iu)" dead-letter handler (enable), shutdown (timeout) */

@@ -40,10 +40,10 @@ uv_loop_t *ens__proc_loop(void)
 }
 
 /* Log lines of an actor process are written by the admin. */
-static void send_log(ens_system *s, const char *line)
+static void send_log(ens_system *s, ens_log_level level, const char *line)
 {
     (void)s;
-    ens__ctl_frame_v v = {(char *)line, {NULL, 0}};
+    ens__ctl_log_v v = {(uint32_t)level, (char *)line};
     ens__ctl_send(actor_proc.ctl, actor_proc.actor != NULL ? actor_proc.actor->addr : ENS_ADDR_NONE,
                   &ens__ctl_log, &v, 0, NULL, 0);
 }
@@ -223,6 +223,7 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     s->base = &actor_proc;
     s->opts.on_event = send_event;
     s->log_sink = send_log;
+    s->log_role = "actor"; /* this process's own lines, before or without its actor */
     s->opts.event_arg = NULL;
     ens__fd_nonblock(actor_proc.ctl);
     actor_proc.tx.ctl = actor_proc.ctl;
@@ -245,6 +246,7 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     if (actor_proc.actor == NULL)
         _exit(ENS_PROC_EXIT_NO_ACTOR);
     actor_proc.actor->incarnation = b->incarnation;
+    s->log_actor = actor_proc.actor;
     actor_proc.actor->spawn_flags = b->spawn_flags;
     uv_poll_init(&actor_proc.loop, &actor_proc.ctl_poll, actor_proc.ctl);
     uv_poll_start(&actor_proc.ctl_poll, UV_READABLE, ens__pa_on_ctl);

@@ -76,7 +76,7 @@ ens_msgtype ens__ctl_capset = {"ens.ctl.CapSet", "S(iss)", sizeof(ens__ctl_caps_
 ens_msgtype ens__ctl_gwcaps = {"ens.ctl.GwCaps", "S(iss)", sizeof(ens__ctl_caps_v), 0, 0, NULL};
 ens_msgtype ens__ctl_joined = {"ens.ctl.Joined", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
 ens_msgtype ens__ctl_poison = {"ens.ctl.Poison", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
-ens_msgtype ens__ctl_log = {"ens.ctl.Log", "S(s)B", sizeof(ens__ctl_frame_v), 0, 0, NULL};
+ens_msgtype ens__ctl_log = {"ens.ctl.Log", "S(us)", sizeof(ens__ctl_log_v), 0, 0, NULL};
 ens_msgtype ens__ctl_hello = {
     "ens.ctl.Hello", "S(" ENS_ADDR_FMT "uuuuU)", sizeof(ens__ctl_hello_v), 0, 0, NULL};
 

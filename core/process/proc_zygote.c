@@ -215,6 +215,7 @@ int ens__zygote_start(ens_system *s, pid_t admin, ens_zygote *z, void (*drop)(vo
         ens__close_fds_except(&sv[1], 1);
         if (drop != NULL)
             drop();
+        s->log_role = "zygote";
         zygote_main(s, admin, sv[1], initial);
     }
     close(sv[1]);

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,4 +194,31 @@ int ens__file_create_private(const char *path, char *why, size_t why_len)
         return rc; /* there already (a read-only directory is not our concern here) */
     ens__why(why, why_len, "cannot create %s: %s", path, strerror(e));
     return e == ENOENT ? ENS_ENOENT : ENS_EIO;
+}
+
+int ens__file_make_parent_dirs(const char *path)
+{
+    char dir[PATH_MAX];
+    size_t len = strlen(path);
+    if (len >= sizeof(dir))
+        return ENS_EIO;
+    memcpy(dir, path, len + 1);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return 0;
+    *slash = '\0';
+    len = strlen(dir);
+    for (size_t i = 1; i <= len; i++) {
+        if (dir[i] != '/' && dir[i] != '\0')
+            continue;
+        char saved = dir[i];
+        dir[i] = '\0';
+        struct stat st;
+        bool made = mkdir(dir, 0700) == 0 || errno == EEXIST;
+        bool is_dir = made && stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+        dir[i] = saved;
+        if (!is_dir)
+            return ENS_EIO;
+    }
+    return 0;
 }

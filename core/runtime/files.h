@@ -61,4 +61,9 @@ int ens__file_open_log(const char *path, int *fd, char *why, size_t why_len);
  * (ENS_ENOENT if the directory is missing). */
 int ens__file_create_private(const char *path, char *why, size_t why_len);
 
+/* Create the missing directories above the file at path, mode 0700 (the
+ * file's own directory included). Returns 0 or ENS_EIO (one cannot be
+ * made, or a name on the way is not a directory). */
+int ens__file_make_parent_dirs(const char *path);
+
 #endif

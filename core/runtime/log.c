@@ -5,8 +5,11 @@
  * time, hands the event to the program's on_event callback and to the
  * failure journal (inproc base: core/runtime/journal_sink.c; on the process base
  * the admin forwards events to its journal writer process) and writes a
- * log line. Log lines go to
- * stderr, one line each, filtered by the system's log level.
+ * log line. Log lines go where ens_system_opts.log_target says (a file,
+ * rotated once past log_max_bytes; stderr; syslog), one line each, filtered
+ * by the system's log level, with the fields system.h lists at
+ * ens_log_target. Actor processes hand their lines, with their level, to
+ * the admin, which writes them.
  *
  * A log line is one line whatever its text: everything written passes
  * ens__log_write, which escapes control characters (a newline inside a
@@ -14,13 +17,19 @@
  * otherwise start a line of its own that looks like any other).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/runtime/files.h"
 #include "core/runtime/runtime.h"
 #include "ensemble/error.h"
 
@@ -53,6 +62,36 @@ static const char *level_name(ens_log_level level)
     return "?";
 }
 
+/* Who wrote a line: the actor's type and address, or, for the system's own
+ * lines, the role of this process and its address ("-": it has none). */
+static void log_who(const ens_system *s, const ens_actor *a, char *who, size_t len)
+{
+    char addr[ENS_ADDR_STRLEN] = "-";
+    if (a == NULL && s != NULL)
+        a = s->log_actor;
+    if (a != NULL) {
+        ens_addr_format(a->addr, addr, sizeof(addr));
+        const char *type = ens__actor_type(a);
+        snprintf(who, len, "%s %s", type != NULL && type[0] != '\0' ? type : "actor", addr);
+        return;
+    }
+    const char *role = "outside";
+    uint32_t id = ENS_ID_OUTSIDE;
+    if (s == NULL) {
+        role = "ensemble";
+        id = 0;
+    } else if (s->log_role != NULL) {
+        role = s->log_role;
+        id = strcmp(role, "admin") == 0 ? ENS_ID_ADMIN : 0;
+    } else if (s->opts.base == ENS_BASE_INPROC) {
+        role = "system";
+        id = ENS_ID_ADMIN;
+    }
+    if (id != 0 && s != NULL && s->node != 0)
+        ens_addr_format((ens_addr){id, s->node, 0}, addr, sizeof(addr));
+    snprintf(who, len, "%s %s", role, addr);
+}
+
 static void log_linev(ens_system *s, const ens_actor *a, ens_log_level level, const char *fmt,
                       va_list ap)
 {
@@ -64,22 +103,18 @@ static void log_linev(ens_system *s, const ens_actor *a, ens_log_level level, co
     gmtime_r(&secs, &tm);
     char when[32];
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    char who[ENS_ADDR_STRLEN + 64] = "system";
-    if (a != NULL) {
-        char addr[ENS_ADDR_STRLEN];
-        ens_addr_format(a->addr, addr, sizeof(addr));
-        const char *type = ens__actor_type(a);
-        snprintf(who, sizeof(who), "%s %s", type != NULL ? type : "actor", addr);
-    }
+    char who[ENS_ADDR_STRLEN + 80];
+    log_who(s, a, who, sizeof(who));
     char text[512];
     vsnprintf(text, sizeof(text), fmt, ap);
     char line[sizeof(text) + 256];
-    snprintf(line, sizeof(line), "%s.%03dZ %-5s [%s] %s: %s\n", when, (int)(now % 1000),
-             level_name(level), s != NULL && s->name != NULL ? s->name : "ensemble", who, text);
+    snprintf(line, sizeof(line), "%s.%03dZ %-5s [%s] %d %s: %s\n", when, (int)(now % 1000),
+             level_name(level), s != NULL && s->name != NULL ? s->name : "ensemble", (int)getpid(),
+             who, text);
     if (s != NULL && s->log_sink != NULL)
-        s->log_sink(s, line);
+        s->log_sink(s, level, line);
     else
-        ens__log_write(s, line);
+        ens__log_write(s, level, line);
 }
 
 /* The length of the well-formed UTF-8 sequence at p (n bytes left) that
@@ -150,7 +185,81 @@ size_t ens__text_escape(char *out, size_t cap, const char *in, size_t len)
     return n;
 }
 
-void ens__log_write(ens_system *s, const char *line)
+static void write_all(int fd, const char *buf, size_t end)
+{
+    size_t off = 0;
+    while (off < end) {
+        ssize_t n = write(fd, buf + off, end - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* nowhere left to complain to */
+        off += (size_t)n;
+    }
+}
+
+/* The log file at fd grew past its bound: rename it to FILE.1 and open
+ * FILE anew onto the same descriptor (other code keeps its number). Every
+ * process of the system that writes the file checks its own descriptor:
+ * one that finds the name already on another file (a process before it
+ * rotated) only opens it again. A FILE.1 that breaks the rule of files.h
+ * is not replaced: the log is emptied instead, and says why. */
+static void log_rotate_if_due(ens_system *s, int fd)
+{
+    uint64_t max = s->opts.log_max_bytes != 0 ? s->opts.log_max_bytes : ENS_LOG_MAX_BYTES_DEFAULT;
+    struct stat st, at;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size <= max)
+        return;
+    char why[PATH_MAX + 128] = "";
+    bool ours = lstat(s->log_file, &at) == 0 && at.st_ino == st.st_ino && at.st_dev == st.st_dev;
+    if (ours) {
+        char old[PATH_MAX];
+        bool exists = false;
+        int rc = snprintf(old, sizeof(old), "%s.1", s->log_file) >= (int)sizeof(old)
+                     ? ENS_ENOBUFS
+                     : ens__file_check(old, geteuid(), &exists, why, sizeof(why));
+        if (rc == 0 && rename(s->log_file, old) != 0) {
+            snprintf(why, sizeof(why), "%s: %s", old, strerror(errno));
+            rc = ENS_EIO;
+        }
+        if (rc < 0) {
+            if (ftruncate(fd, 0) == 0) {
+                char note[sizeof(why) + 128];
+                int n = snprintf(note, sizeof(note),
+                                 "log %s passed %llu bytes and was emptied: cannot keep it as "
+                                 "%s.1: %s\n",
+                                 s->log_file, (unsigned long long)max, s->log_file,
+                                 why[0] != '\0' ? why : ens_strerror(rc));
+                write_all(fd, note, n > 0 && (size_t)n < sizeof(note) ? (size_t)n : 0);
+            }
+            return;
+        }
+    }
+    int nfd = -1;
+    if (ens__file_open_log(s->log_file, &nfd, why, sizeof(why)) < 0)
+        return; /* kept on the old file; tried again at the next line */
+    if (nfd != fd) {
+        dup3(nfd, fd, O_CLOEXEC);
+        close(nfd);
+    }
+}
+
+static int syslog_priority(ens_log_level level)
+{
+    switch (level) {
+    case ENS_LOG_ERROR:
+        return LOG_ERR;
+    case ENS_LOG_WARN:
+        return LOG_WARNING;
+    case ENS_LOG_INFO:
+        return LOG_INFO;
+    case ENS_LOG_DEBUG:
+        return LOG_DEBUG;
+    }
+    return LOG_NOTICE;
+}
+
+void ens__log_write(ens_system *s, ens_log_level level, const char *line)
 {
     int fd = s != NULL && s->log_fd > 0 ? s->log_fd : 2;
     size_t len = strlen(line);
@@ -170,15 +279,23 @@ void ens__log_write(ens_system *s, const char *line)
         }
     }
     size_t end = ens__text_escape(buf, cap - 1, line, len);
-    buf[end++] = '\n';
-    size_t off = 0;
-    while (off < end) {
-        ssize_t n = write(fd, buf + off, end - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break; /* nowhere left to complain to */
-        off += (size_t)n;
+    if (s != NULL && s->opts.log_target == ENS_LOG_TO_SYSLOG) {
+        if (!s->log_syslog_open) {
+            openlog(s->name, 0, LOG_USER); /* s->name lives as long as s */
+            s->log_syslog_open = true;
+        }
+        /* syslog stamps its own time: the line goes without ours (the
+         * first word, "2026-12-07T18:32:59.123Z"). */
+        const char *body = buf;
+        const char *sp = strchr(buf, ' ');
+        if (sp != NULL && sp - buf == 24 && buf[23] == 'Z')
+            body = sp + 1;
+        syslog(syslog_priority(level), "%s", body);
+    } else {
+        buf[end++] = '\n';
+        if (s != NULL && s->log_file != NULL && fd > 2)
+            log_rotate_if_due(s, fd);
+        write_all(fd, buf, end);
     }
     if (buf != small)
         free(buf);

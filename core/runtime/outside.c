@@ -130,6 +130,7 @@ static int release(ens_system *s, uint32_t timeout_ms, bool end)
     ens__journal_close(s); /* inproc: the last events of the shutdown */
     if (s->log_fd > 2)
         close(s->log_fd);
+    free(s->log_file);
     free(s->name);
     free(s->convention_copy);
     free(s);

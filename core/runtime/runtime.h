@@ -271,7 +271,17 @@ struct ens_system {
     int log_fd; /* where log lines go (2, or the opened log_path) */
     /* Where this process sends its log lines instead (actor processes: to
      * the admin), or NULL. */
-    void (*log_sink)(ens_system *s, const char *line);
+    void (*log_sink)(ens_system *s, ens_log_level level, const char *line);
+    /* The log file's path when log lines go to a file (owned, NULL
+     * otherwise): rotation (ens__log_write) renames it and opens it again. */
+    char *log_file;
+    /* What this process is, for its own lines (no actor): "admin",
+     * "journal", "zygote", "gateway"; NULL: the outside program. */
+    const char *log_role;
+    /* The actor this process hosts (an actor process), named by the
+     * process's own lines (its failure events) too; NULL elsewhere. */
+    const struct ens_actor *log_actor;
+    bool log_syslog_open; /* openlog() done in this process */
     /* The failure journal: its resolved path (owned; NULL = no journal) and,
      * in the one process that writes it (the inproc program, the process
      * base's journal writer process), the open writer. */
@@ -487,11 +497,6 @@ void ens__event(ens_system *s, ens_event *ev);
  * consumer of an ens_event may read them as text). */
 void ens__event_fill(ens_event *ev);
 
-/* Write one log line to the system's log destination, as one line: every
- * control character in it (a trailing newline aside) is escaped as
- * ens__text_escape does, and one newline ends it. */
-void ens__log_write(ens_system *s, const char *line);
-
 /* Copy in[0..len) into out (cap bytes, always NUL-terminated when cap > 0)
  * as printable text on one line: newline, carriage return and tab become
  * \n, \r, \t; every other control character (below 0x20, 0x7F, and the C1
@@ -503,6 +508,13 @@ size_t ens__text_escape(char *out, size_t cap, const char *in, size_t len);
 
 /* Fill the actor fields of ev from a (a may be NULL). */
 void ens__event_actor(ens_event *ev, const ens_actor *a);
+
+/* Write line (one log line, a NUL-terminated text; a final newline is
+ * dropped) at level where this process's lines go: syslog (log_target), a
+ * log file (rotated past log_max_bytes: see ens_system_opts), or fd 2. As
+ * one line: every control character in it is escaped as ens__text_escape
+ * does, and one newline ends it. */
+void ens__log_write(ens_system *s, ens_log_level level, const char *line);
 
 /* Log a line for the system (a may be NULL: the system itself). */
 void ens__log(ens_system *s, const ens_actor *a, ens_log_level level, const char *fmt, ...)

@@ -178,7 +178,7 @@ typedef struct ens_system_opts {
     ens_log_level log_level;        /* lines above this level are not written */
     ens_event_cb on_event;          /* failure events as they happen, or NULL */
     void *event_arg;                /* passed to on_event */
-    const char *log_path;           /* log file, appended to; NULL = stderr. On the
+    const char *log_path;           /* log file, appended to; NULL = see log_target. On the
                                        process base the lines of every process go
                                        through the admin to it. Created mode 0600.
                                        Refused (ENS_EUNSAFE) unless it is a regular
@@ -201,7 +201,52 @@ typedef struct ens_system_opts {
                                  0 = ENS_CHILD_EXIT_TIMEOUT_DEFAULT. */
     ens_convention_opts convention; /* process base: the convention this system
                                        joins (above), or all NULL */
+    /* Where log lines go (ens_log_target). The default: a named system on
+     * the process base (name set) writes ens_log_default_path(name) - the
+     * journal's directory, NAME.log - so that its lines do not follow the
+     * terminal of the program that started it (a default file refused by
+     * the rule of "Files" fails the start with ENS_EUNSAFE; one that cannot
+     * be opened otherwise - no such place, no permission - is logged, and
+     * the lines go to stderr); an unnamed one (and every inproc system)
+     * writes stderr; log_path, when set, is the file. ens_system_options()
+     * shows the target chosen and, for a file, its path as log_path. */
+    int log_target;
+    /* A log file that grows past this many bytes is renamed to FILE.1
+     * (replacing the one before) and started again: at most about twice
+     * this on disk. 0 = ENS_LOG_MAX_BYTES_DEFAULT. Applies to log_path and
+     * the default file; FILE.1 follows the rule of "Files" above (a .1
+     * that breaks it is not replaced: the file is emptied instead). */
+    uint64_t log_max_bytes;
 } ens_system_opts;
+
+/* Where a system's log lines go (ens_system_opts.log_target). Every line is
+ * one line (control characters spelled out, e.g. \n, \x1b) of the form
+ *   TIME LEVEL [SYSTEM] PID WHO ADDR: TEXT
+ * TIME UTC ISO-8601 with milliseconds (2026-12-07T18:32:59.123Z), LEVEL one
+ * of ERROR WARN INFO DEBUG (padded to 5), PID the process that wrote it,
+ * WHO the actor's type, or the role of a process of the system (admin,
+ * journal, zygote, gateway, outside: the program that started or connected
+ * to it), ADDR the actor's address (or the role's: "-" when it has none). */
+typedef enum ens_log_target {
+    ENS_LOG_TO_DEFAULT = 0, /* as described at log_target */
+    ENS_LOG_TO_FILE,        /* log_path, or the default file (needs a name) */
+    ENS_LOG_TO_STDERR,      /* the stderr of each process (the admin's is the
+                               starting program's) */
+    ENS_LOG_TO_SYSLOG,      /* syslog(3), facility LOG_USER, the system's name
+                               as ident; ERROR/WARN/INFO/DEBUG map to LOG_ERR,
+                               LOG_WARNING, LOG_INFO, LOG_DEBUG; the line
+                               without its time */
+} ens_log_target;
+
+/* The default of log_max_bytes: 10 MiB. */
+#define ENS_LOG_MAX_BYTES_DEFAULT ((uint64_t)10 << 20)
+
+/* Where a system named `name` writes its log by default: the directory of
+ * ens_journal_default_path(name) ($XDG_STATE_HOME/ensemble, else
+ * $HOME/.local/state/ensemble), file NAME.log, written into buf (len
+ * bytes). Returns the length, ENS_EINVAL (bad name, or neither variable
+ * set) or ENS_ENOBUFS (buf too small). */
+ENS_API int ens_log_default_path(const char *name, char *buf, size_t len);
 
 /* The default of child_exit_timeout_ms, 5 s: OTP's default shutdown time
  * of a worker. */
@@ -216,7 +261,7 @@ typedef struct ens_system_opts {
     {                                                                                              \
         NULL, ENS_BASE_PROCESS, NULL, 16u << 20, 1u << 20, ENS_MAILBOX_BYTES_DEFAULT, 5000, false, \
             ENS_LOG_WARN, NULL, NULL, NULL, 256u, ENS_CHILD_EXIT_TIMEOUT_DEFAULT,                  \
-            ENS_CONVENTION_OPTS_INIT                                                               \
+            ENS_CONVENTION_OPTS_INIT, ENS_LOG_TO_DEFAULT, ENS_LOG_MAX_BYTES_DEFAULT                \
     }
 
 typedef struct ens_system ens_system;
@@ -230,8 +275,11 @@ typedef struct ens_system ens_system;
  * the system's socket in this user's runtime directory answers from another uid; the log names
  * it), ENS_EACCES (process base: the runtime directory is unsafe - not a directory of this
  * user's with mode 0700; the log says which and why), ENS_ENOBUFS (its path is too long for a
- * socket address), ENS_ENOENT / ENS_EIO (log_path cannot be opened), ENS_EUNSAFE (log_path or
- * the journal's files are refused by the rule of "Files" above; the failed check is logged),
+ * socket address), ENS_ENOENT / ENS_EIO (log_path, or with log_target ENS_LOG_TO_FILE the default
+ * log file, cannot be opened), ENS_EINVAL (log_target unknown, ENS_LOG_TO_FILE without a name or
+ * log_path, log_path with ENS_LOG_TO_STDERR or ENS_LOG_TO_SYSLOG; logged), ENS_EUNSAFE (log_path,
+ * the default log file or the journal's files are refused by the rule of "Files" above; the
+ * failed check is logged),
  * the failure journal cannot be opened: ENS_EIO (directory or file cannot be created or
  * written), ENS_ENOTJOURNAL (the file is not a journal), ENS_EINVAL (empty path) - the reason is
  * logged, ENS_ENOTSUP (a persistent inproc system; convention options on the inproc base, logged),

@@ -366,6 +366,7 @@ _Noreturn static void finish(void)
 
 _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *door)
 {
+    s->log_role = "admin";
     admin_state.door = *door;
     /* Listening again makes the admin the listener the kernel names to
      * programs that ask who answers (SO_PEERCRED), not the starter. */

@@ -385,15 +385,16 @@ static void on_event_report(arec *r, const ens_msg *m)
  * line from one is refused, with a BADFRAME row that quotes its start. */
 static void on_log_line(arec *r, const ens_msg *m)
 {
-    const ens__ctl_frame_v *v = m->value;
-    if (v->reason == NULL)
+    const ens__ctl_log_v *v = m->value;
+    if (v->line == NULL)
         return;
     if (!r->outside) {
-        ens__log_write(admin_state.sys, v->reason);
+        ens_log_level level = v->level <= ENS_LOG_DEBUG ? (ens_log_level)v->level : ENS_LOG_ERROR;
+        ens__log_write(admin_state.sys, level, v->line);
         return;
     }
     char text[96], reason[192];
-    ens__text_escape(text, sizeof(text), v->reason, strlen(v->reason));
+    ens__text_escape(text, sizeof(text), v->line, strlen(v->line));
     snprintf(reason, sizeof(reason), "log line refused (outside programs write their own log): %s",
              text);
     ens__admin_rec_event(r, ENS_EV_BADFRAME, 0, reason);

@@ -806,6 +806,7 @@ int ens__gateway_start(ens_system *s, pid_t admin, ens_addr self, const char *ca
                 keep[j - 1] = t;
             }
         ens__close_fds_except(keep, nk);
+        s->log_role = "gateway";
         gateway_main(s, self, ch[1], conn[1], caps);
     }
     close(ch[1]);
