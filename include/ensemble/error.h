@@ -44,6 +44,8 @@ enum ens_error {
     ENS_EUNREACHABLE = -1011,  /* the convention's NATS servers cannot be reached now */
     ENS_ENOPLACE = -1012,      /* no member of the convention can run the actor */
     ENS_EAUTH = -1013,         /* the convention's NATS servers refused the credentials or TLS */
+    ENS_ENOREPLY = -1014,      /* the actor handled the request without replying */
+    ENS_EWRONGTHREAD = -1015,  /* an outside context used off its thread, or inside an actor */
 };
 
 /* A static English sentence describing err; never NULL. Unknown codes give
