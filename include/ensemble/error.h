@@ -61,7 +61,10 @@ ENS_API const char *ens_err_name(int err);
  * ens_errmsg set it (a synchronous spawn whose init failed or timed out:
  * ens_spawn, ens_spawn_flags, ens_name_spawn from outside,
  * ens_supervisor_spawn, which names the child that failed; ens_system_start
- * refused by the convention's servers with ENS_EAUTH: NATS's reason); each of them
+ * refused by the convention's servers with ENS_EAUTH: NATS's reason; ens_ask
+ * answered ENS_ENOREPLY: the actor's and the message's types; any call on an
+ * outside context refused with ENS_EWRONGTHREAD: the owning thread and the
+ * caller's); each of them
  * clears it when it starts, so read it right after the call, on the same
  * thread. Never NULL; the text is the thread's own (a per-thread buffer,
  * overwritten by the next such call) and at most 511 bytes. */
