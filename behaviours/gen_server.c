@@ -49,6 +49,10 @@ int ens_gen_server_on_receive(ens_ctx *c, void *state, const ens_msg *m)
             (void)ens_reply_error(c, ENS_ENOTSUP, NULL, NULL);
             return 0;
         }
+        /* handle_call gets the call's ens_from to keep: the runtime
+         * cannot see whether it did, so a handle_call that returns without
+         * replying keeps the call open (OTP's noreply) rather than have
+         * it answered ENS_ENOREPLY (ens_from_current marks it kept). */
         return cbs->handle_call(c, state, m, ens_from_current(c));
     }
     if (ens_msg_is_cast(m))

@@ -41,6 +41,11 @@ bool ens_name_valid(const char *name)
 /* Hand req to the base; frames in req are taken in every case. */
 static int names_call(ens_ctx *c, ens_names_req *req)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0) {
+        free(req->frame);
+        return wrong;
+    }
     ens_system *s = c->sys;
     if (s->down || s->host->names == NULL) {
         free(req->frame);

@@ -28,7 +28,7 @@
 enum work_op {
     WK_OK = 1, /* reply Int64 = requests seen so far */
     WK_FAIL,   /* error reply WK_ERR */
-    WK_HANG,   /* no reply */
+    WK_HANG,   /* kept and never answered */
     WK_POISON, /* handler fails twice */
     WK_COUNT,  /* reply Int64 = requests seen so far, not counted */
 };
@@ -78,7 +78,8 @@ static int flaky_receive(ens_ctx *c, void *state, const ens_msg *m)
         return ens_reply(c, &ens_msg_int64, &(ens_int64_v){f->seen});
     case WK_FAIL:
         return ens_reply_error(c, WK_ERR, NULL, NULL);
-    case WK_HANG:
+    case WK_HANG: /* kept, never answered (not ENS_ENOREPLY): the asker times out */
+        (void)ens_from_current(c);
         return 0;
     default:
         return ENS_EIO;

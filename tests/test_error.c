@@ -45,6 +45,8 @@ static const struct {
     {ENS_EUNREACHABLE, "ENS_EUNREACHABLE"},
     {ENS_ENOPLACE, "ENS_ENOPLACE"},
     {ENS_EAUTH, "ENS_EAUTH"},
+    {ENS_ENOREPLY, "ENS_ENOREPLY"},
+    {ENS_EWRONGTHREAD, "ENS_EWRONGTHREAD"},
 };
 
 #define NCODES (sizeof(all_codes) / sizeof(all_codes[0]))
@@ -102,8 +104,8 @@ static void test_codes_reuse_errno_values_where_they_fit(void **state)
 static void test_unknown_codes_get_fixed_answers(void **state)
 {
     (void)state;
-    static const int unknown[] = {1,     42,      -1,     -3, -4, ENS_ENOACTOR + 1, ENS_EAUTH - 1,
-                                  -5000, INT_MIN, INT_MAX};
+    static const int unknown[] = {
+        1, 42, -1, -3, -4, ENS_ENOACTOR + 1, ENS_EWRONGTHREAD - 1, -5000, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         assert_string_equal(ens_strerror(unknown[i]), "unknown error");
         assert_string_equal(ens_err_name(unknown[i]), "ENS_EUNKNOWN");

@@ -2,7 +2,8 @@
  * tests/test_outside.c - the outside program's calls (core/runtime/outside.c) exist
  * only where an outside program runs. An actor process of the process base
  * inherits a copy of the starting program's system handle; every outside
- * call made with it is refused with ENS_EINVAL, and the system runs on
+ * call made with it is refused with ENS_EWRONGTHREAD (as inside an inproc
+ * actor, tests/test_wrong_thread.c), and the system runs on
  * untouched (the handle is neither freed nor closed, the admin is not
  * asked to end).
  */
@@ -69,7 +70,7 @@ static void test_outside_calls_are_refused_in_an_actor_process(void **state)
     const ens_string_v *line = ens_msg_value(r, &ens_msg_string);
     assert_non_null(line);
     char want[160];
-    const int e = ENS_EINVAL;
+    const int e = ENS_EWRONGTHREAD;
     snprintf(want, sizeof(want), "ask %d listen %d run %d status %d shutdown %d stop %d", e, e, e,
              e, e, e);
     assert_string_equal(line->text, want);

@@ -50,8 +50,12 @@ static int server_receive(ens_ctx *c, void *state, const ens_msg *m)
     const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
     if (s == NULL)
         return 0;
-    if (strcmp(s->text, "noreply") == 0)
+    if (strcmp(s->text, "noreply") == 0) {
+        /* Kept (so not answered ENS_ENOREPLY) and never answered: the
+         * requester's timeout ends it. */
+        (void)ens_from_current(c);
         return 0;
+    }
     if (strcmp(s->text, "fail") == 0)
         return -5;
     if (strcmp(s->text, "err") == 0)

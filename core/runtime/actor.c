@@ -132,18 +132,78 @@ static void msg_event(ens_actor *a, const ens_msg *m, ens_event_kind kind, int e
 
 /* ---- delivery --------------------------------------------------------- */
 
+/* How deep this thread is in actors' code (handlers, init, terminate,
+ * completions): the outside context is refused while it is not 0. */
+static _Thread_local unsigned callback_depth;
+
+void ens__callback_enter(void)
+{
+    callback_depth++;
+}
+
+void ens__callback_leave(void)
+{
+    callback_depth--;
+}
+
+bool ens__in_callback(void)
+{
+    return callback_depth > 0;
+}
+
 static int call_handler(ens_actor *a, const ens_msg *m)
 {
     const ens_actor_def *d = a->def;
+    int rc = 0;
+    ens__callback_enter();
     if (d->dispatch != NULL) {
         for (const ens_dispatch_entry *e = d->dispatch; e->type != NULL; e++) {
-            if (e->type->id == m->hdr.type_id && e->handle != NULL)
-                return e->handle(&a->ctx, a->state, m->value, m);
+            if (e->type->id == m->hdr.type_id && e->handle != NULL) {
+                rc = e->handle(&a->ctx, a->state, m->value, m);
+                ens__callback_leave();
+                return rc;
+            }
         }
     }
     if (d->receive != NULL)
-        return d->receive(&a->ctx, a->state, m);
-    return 0;
+        rc = d->receive(&a->ctx, a->state, m);
+    ens__callback_leave();
+    return rc;
+}
+
+/* True for a request m whose asker waits for an answer: not a system
+ * message (the runtime's own notices are never asked), a correlation and a
+ * sender to answer. */
+static bool is_asked(const ens_msg *m)
+{
+    const ens_frame_hdr *h = &m->hdr;
+    return !(h->flags & ENS_FRAME_SYSTEM) && (h->flags & ENS_FRAME_REQUEST) && h->corr != 0 &&
+           !ens_addr_is_none(h->sender);
+}
+
+void ens__answered(const ens_ctx *c, ens_addr to, uint64_t corr)
+{
+    if (c == NULL || c->actor == NULL || c->cur == NULL || corr == 0)
+        return;
+    const ens_frame_hdr *h = &c->cur->hdr;
+    if (h->corr == corr && ens_addr_equal(h->sender, to))
+        c->actor->answered = true;
+}
+
+/* m's handler returned 0 without answering it: the asker hears
+ * ENS_ENOREPLY now rather than at the end of its timeout. */
+static void unanswered(ens_actor *a, const ens_msg *m)
+{
+    ens_system *s = a->ctx.sys;
+    char why[200];
+    snprintf(why, sizeof(why), "%s handled %s without replying", ens__actor_type(a),
+             m->info != NULL ? m->info->type->name : "a message");
+    ens__log(s, a, ENS_LOG_DEBUG, "%s", why);
+    ens_string_v v = {why};
+    int rc = ens__send_frame(s, a->addr, m->hdr.sender, &ens_msg_string, &v,
+                             ENS_FRAME_REPLY | ENS_FRAME_ERROR, m->hdr.corr, ENS_ENOREPLY, false);
+    if (rc < 0)
+        ens__log(s, a, ENS_LOG_WARN, "telling the asker that %s failed: %s", why, ens_strerror(rc));
 }
 
 /* Return m to its sender as a PoisonMessage (rule 1 of the failure
@@ -309,6 +369,9 @@ bool ens__actor_deliver(ens_actor *a, ens_msg *m)
         ens__actor_forget_child(a, ((const ens_child_exited_v *)m->value)->child);
 
     a->ctx.cur = m;
+    const bool asked = is_asked(m);
+    const bool answered_before = a->answered; /* a delivery nested in a handler's */
+    a->answered = false;
     int rc = call_handler(a, m);
     if (rc < 0 && !ens__msg_retried(&m->hdr)) {
         char why[128];
@@ -330,6 +393,12 @@ bool ens__actor_deliver(ens_actor *a, ens_msg *m)
         if (rc < 0 && !system && m->hdr.type_id != ens_msg_poison.id)
             ens__actor_poison(a, m, rc, 0);
     }
+    /* An error has its own answer (the retry, then the poison); a handler
+     * that returned 0 owes one unless it replied, forwarded or kept the
+     * request's ens_from. */
+    if (asked && rc >= 0 && !a->answered && !m->copied)
+        unanswered(a, m);
+    a->answered = answered_before;
     a->ctx.cur = NULL;
     a->handled++;
     if (is_exit && !a->stop_requested && !a->exit_deferred) {
@@ -410,8 +479,11 @@ int ens__actor_start(ens_actor *a)
         }
     }
     a->in_init = true;
-    if (rc == 0 && a->def->init != NULL)
+    if (rc == 0 && a->def->init != NULL) {
+        ens__callback_enter();
         rc = a->def->init(&a->ctx, a->state, arg);
+        ens__callback_leave();
+    }
     a->in_init = false;
     ens_msg_free(arg);
     if (rc == 0 && a->init_acked && a->init_ack_status < 0)
@@ -485,8 +557,11 @@ static void stop_finish(ens_actor *a)
     const int reason = a->stop_reason, status = a->stop_status;
     a->status = ENS_ACTOR_DEAD;
     a->ctx.cur = NULL;
-    if (ran && !a->killed && a->def->terminate != NULL)
+    if (ran && !a->killed && a->def->terminate != NULL) {
+        ens__callback_enter();
         a->def->terminate(&a->ctx, a->state, reason);
+        ens__callback_leave();
+    }
     ens__request_release(a);
     for (size_t i = a->n_children; i-- > 0;) /* killed, or init failed: not waited for */
         ens__send_frame(s, a->addr, a->children[i], &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM,
@@ -577,6 +652,9 @@ const char *ens__event_refusal(ens_addr reporter, bool outside, const ens_event 
 
 int ens_event_report(ens_ctx *c, const ens_event *ev)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || ev == NULL || ens__event_refusal(c->self, c->actor == NULL, ev) != NULL)
         return ENS_EINVAL;
     ens_event e = *ev;
@@ -617,6 +695,9 @@ int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *ar
     *len = 0;
     if (c != NULL && c->actor == NULL)
         ens__errmsg_clear(); /* a synchronous spawn: its failure may say more */
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
         (argt == NULL) != (arg == NULL) || (flags & ~(ENS__SPAWN_PUBLIC | ENS__SPAWN_KEEP_ADDR)))
         return ENS_EINVAL;
@@ -693,6 +774,9 @@ int ens__spawn_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_def *sh
 
 int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || t == NULL || v == NULL || !ens__addr_usable(to))
         return ENS_EINVAL;
     if (c->sys->down)
@@ -702,11 +786,16 @@ int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)
 
 int ens_forward(ens_ctx *c, ens_addr to, const ens_msg *m)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || m == NULL || !ens__addr_usable(to))
         return ENS_EINVAL;
     ens_system *s = c->sys;
     if (s->down)
         return ENS_ESHUTDOWN;
+    if (m->hdr.flags & ENS_FRAME_REQUEST) /* the new target owes the answer */
+        ens__answered(c, m->hdr.sender, m->hdr.corr);
     ens_frame_hdr h = m->hdr;
     h.target = to;
     h.flags |= ENS_FRAME_FORWARDED;
@@ -728,6 +817,8 @@ int ens_reply(ens_ctx *c, const ens_msgtype *t, const void *v)
         return ENS_ESHUTDOWN;
     const ens_frame_hdr *in = &c->cur->hdr;
     uint16_t flags = (in->flags & ENS_FRAME_REQUEST) && in->corr != 0 ? ENS_FRAME_REPLY : 0;
+    if (flags)
+        ens__answered(c, in->sender, in->corr);
     return ens__send_frame(c->sys, c->self, in->sender, t, v, flags, flags ? in->corr : 0, 0, true);
 }
 
@@ -751,6 +842,9 @@ int ens_wakeup_cancel(ens_ctx *c, uint64_t timer_id)
 
 int ens_exit_request(ens_ctx *c, ens_addr who)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || !ens__addr_usable(who))
         return ENS_EINVAL;
     if (c->sys->down)
@@ -776,6 +870,9 @@ int ens_stop(ens_ctx *c, int reason, int status)
 
 int ens_kill(ens_ctx *c, ens_addr who)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || !ens__addr_usable(who))
         return ENS_EINVAL;
     if (c->sys->down)

@@ -17,6 +17,9 @@
 
 int ens_convention_subscribe(ens_ctx *c, bool on)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || c->actor == NULL)
         return ENS_EINVAL;
     if (c->sys->opts.convention.servers == NULL || c->sys->host->convention_subscribe == NULL)
@@ -26,6 +29,9 @@ int ens_convention_subscribe(ens_ctx *c, bool on)
 
 int ens_capability_set(ens_ctx *c, const char *key, const char *value)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || key == NULL)
         return ENS_EINVAL;
     /* Checked here as well as by the admin: a value too long for a control

@@ -16,10 +16,14 @@
 #include "core/runtime/endpoint.h"
 #include "core/runtime/runtime.h"
 #include "core/wire/msgtype.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 
 int ens__outside_open(ens_system *s)
 {
+    /* Called by ens_system_start and ens_system_connect on the caller's
+     * thread: the one the outside context belongs to from now on. */
+    s->owner_tid = gettid();
     s->endpoint = calloc(1, sizeof(*s->endpoint));
     return s->endpoint != NULL ? 0 : ENS_ENOMEM;
 }
@@ -62,7 +66,44 @@ int ens__outside_await(ens_system *s, int rc, uint32_t timeout_ms, ens_msg **rep
 {
     if (rc == 0)
         rc = s->outside_ops->pump(s, answer_here, deadline_after(timeout_ms));
-    return ens__endpoint_answer(s->endpoint, rc, reply);
+    rc = ens__endpoint_answer(s->endpoint, rc, reply);
+    if (rc == ENS_ENOREPLY && *reply != NULL) {
+        /* The runtime's answer carries its sentence ("demo.Echo handled
+         * demo.Ping without replying"): the program's ens_errmsg. */
+        const ens_string_v *why = ens_msg_value(*reply, &ens_msg_string);
+        if (why != NULL && why->text != NULL)
+            ens__errmsg_set("%s", why->text);
+    }
+    return rc;
+}
+
+int ens__outside_check(const ens_ctx *c)
+{
+    if (c == NULL || c->actor != NULL || c->sys == NULL || c != &c->sys->outside)
+        return 0;
+    const ens_system *s = c->sys;
+    const char *name = s->name != NULL ? s->name : "(unnamed)";
+    const pid_t me = gettid();
+    if (s->outside_ops == NULL) { /* the copy an actor process inherited */
+        ens__errmsg_set("the outside context of system %s was used inside an actor (process %d, "
+                        "thread %d); it belongs to thread %d of the program that started or "
+                        "connected the system: an actor uses its own ens_ctx",
+                        name, (int)getpid(), (int)me, (int)s->owner_tid);
+        return ENS_EWRONGTHREAD;
+    }
+    if (me != s->owner_tid) {
+        ens__errmsg_set("the outside context of system %s belongs to thread %d (which started or "
+                        "connected it); called from thread %d",
+                        name, (int)s->owner_tid, (int)me);
+        return ENS_EWRONGTHREAD;
+    }
+    if (ens__in_callback()) {
+        ens__errmsg_set("the outside context of system %s was used inside an actor's callback "
+                        "(thread %d, its owner %d): an actor uses its own ens_ctx",
+                        name, (int)me, (int)s->owner_tid);
+        return ENS_EWRONGTHREAD;
+    }
+    return 0;
 }
 
 /* The program's own context of a system whose outside runs here (not the
@@ -77,6 +118,9 @@ int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, 
 {
     if (reply != NULL)
         *reply = NULL;
+    int wrong = ens__outside_check(outside);
+    if (wrong < 0)
+        return wrong;
     if (!is_outside(outside) || t == NULL || v == NULL || reply == NULL || !ens__addr_usable(to))
         return ENS_EINVAL;
     ens_system *s = outside->sys;
@@ -94,6 +138,9 @@ int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out)
 {
     if (out != NULL)
         *out = NULL;
+    int wrong = ens__outside_check(outside);
+    if (wrong < 0)
+        return wrong;
     if (!is_outside(outside) || out == NULL)
         return ENS_EINVAL;
     ens_system *s = outside->sys;
@@ -108,7 +155,12 @@ int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out)
 
 int ens_system_run(ens_system *s, uint32_t timeout_ms)
 {
-    if (s == NULL || s->outside_ops == NULL)
+    if (s == NULL)
+        return ENS_EINVAL;
+    int wrong = ens__outside_check(&s->outside);
+    if (wrong < 0)
+        return wrong;
+    if (s->outside_ops == NULL)
         return ENS_EINVAL;
     if (s->down)
         return ENS_ESHUTDOWN;
@@ -120,6 +172,12 @@ static int release(ens_system *s, uint32_t timeout_ms, bool end)
 {
     if (s == NULL)
         return 0;
+    /* Another thread, or an actor (inproc: inside the loop that runs it;
+     * process base: its inherited copy), is refused and s stays open: the
+     * owning thread may be inside a call on s right now. */
+    int wrong = ens__outside_check(&s->outside);
+    if (wrong < 0)
+        return wrong;
     if (s->outside_ops == NULL)
         return ENS_EINVAL; /* an actor process holds no outside to close */
     int rc = s->outside_ops->close(s, timeout_ms, end);

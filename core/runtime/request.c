@@ -88,7 +88,9 @@ static int complete(ens_actor *a, const ens_pending *p, int status, const ens_ms
 {
     const ens_msg *cur = a->ctx.cur;
     a->ctx.cur = NULL; /* ens_reply has no message to answer in a completion */
+    ens__callback_enter();
     p->cb(&a->ctx, a->state, status, reply, p->tag);
+    ens__callback_leave();
     a->ctx.cur = cur;
     if (a->stop_requested) {
         ens__actor_stop(a, a->stop_reason, a->stop_status);
@@ -211,6 +213,9 @@ void ens__request_release(ens_actor *a)
 static int request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v,
                    uint32_t timeout_ms, ens_reply_cb cb, uint64_t tag, bool exclusive)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || c->actor == NULL || t == NULL || v == NULL || cb == NULL ||
         !ens__addr_usable(to))
         return ENS_EINVAL;
@@ -267,11 +272,16 @@ ens_from ens_from_current(const ens_ctx *c)
     f.to = c->cur->hdr.sender;
     if ((c->cur->hdr.flags & ENS_FRAME_REQUEST) && !ens_addr_is_none(f.to))
         f.corr = c->cur->hdr.corr;
+    /* Who takes the ens_from may answer later: the request is kept. */
+    ens__answered(c, f.to, f.corr);
     return f;
 }
 
 int ens_reply_to(ens_ctx *c, ens_from from, int error, const ens_msgtype *t, const void *v)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || !ens__addr_usable(from.to) || error > 0 || error < -32768 ||
         (t != NULL && v == NULL))
         return ENS_EINVAL;
@@ -297,6 +307,9 @@ int ens_reply_error(ens_ctx *c, int error, const ens_msgtype *t, const void *v)
 
 int ens_cast(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || t == NULL || v == NULL || !ens__addr_usable(to))
         return ENS_EINVAL;
     if (c->sys->down)

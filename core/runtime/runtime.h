@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/wire/frame.h"
 #include "core/wire/msg_internal.h"
@@ -74,6 +75,10 @@ struct ens_actor {
     uint32_t queued;       /* frames waiting for this actor (mailbox depth) */
     uint64_t queued_bytes; /* their bytes */
     uint64_t handled;      /* messages handled */
+    /* The request being handled was answered: replied to, forwarded, or
+     * its ens_from taken to answer later (ens__answered). A request whose
+     * handler returns 0 without this gets ENS_ENOREPLY at once. */
+    bool answered;
     /* Requests waiting for their reply (ens_request, ens_call). */
     struct ens_pending *pending;
     size_t n_pending, cap_pending;
@@ -267,6 +272,10 @@ struct ens_system {
     int64_t started_ms; /* when ens_system_start began (Unix ms): a member's start */
     uint64_t next_corr;
     ens_ctx outside;
+    /* The thread that started or connected the system (gettid): the only
+     * one whose calls on the outside context are let in
+     * (ens__outside_check). */
+    pid_t owner_tid;
     bool down;  /* shutdown started */
     int log_fd; /* where log lines go (2, or the opened log_path) */
     /* Where this process sends its log lines instead (actor processes: to
@@ -377,6 +386,18 @@ bool ens__msg_retried(const ens_frame_hdr *h);
  * sent as an error reply, the runtime's answer to a request that failed
  * twice. */
 bool ens__reply_is_system(const ens_frame_hdr *h);
+
+/* c (an actor's context) answered the request (to, corr): when that is
+ * the request its handler is handling now, the handler owes nothing more
+ * (ens_reply, ens_reply_to, ens_forward, ens_from_current call it). */
+void ens__answered(const ens_ctx *c, ens_addr to, uint64_t corr);
+
+/* An actor's code (a handler, init, terminate, a request's completion)
+ * runs on this thread now: the outside context is refused here
+ * (ens__outside_check). Enter and leave nest. */
+void ens__callback_enter(void);
+void ens__callback_leave(void);
+bool ens__in_callback(void);
 
 /* Remove child from a's list of living children (no-op if absent). */
 void ens__actor_forget_child(ens_actor *a, ens_addr child);
@@ -579,6 +600,16 @@ uint64_t ens__outside_expect(ens_system *s);
  * ens_ask does: 0 with *reply the answer, an error reply's code with
  * *reply set, or an error with *reply NULL. */
 int ens__outside_await(ens_system *s, int rc, uint32_t timeout_ms, ens_msg **reply);
+
+/* 0 when the calling thread may use c: an actor's context, or the
+ * outside context on the thread that started or connected its system
+ * (s->owner_tid), outside every actor callback. ENS_EWRONGTHREAD, with
+ * ens_errmsg saying which thread owns it and which called, for the outside
+ * context used from another thread, inside an actor's callback (inproc:
+ * the same thread), or in an actor process (the copy it inherited). NULL:
+ * 0 (the caller's own argument check answers). Every public call that
+ * takes the outside context checks this at its entry. */
+int ens__outside_check(const ens_ctx *c);
 
 /* Free what ens__outside_open gave s. NULL-safe. */
 void ens__outside_free(ens_system *s);

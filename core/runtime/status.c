@@ -24,6 +24,9 @@ int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out)
         *out = NULL;
     if (s == NULL || out == NULL)
         return ENS_EINVAL;
+    int wrong = ens__outside_check(&s->outside);
+    if (wrong < 0)
+        return wrong;
     if (s->outside_ops == NULL)
         return ENS_EINVAL; /* inside an actor process: ens_status_request */
     if (s->down)
@@ -96,6 +99,9 @@ void ens_status_free(ens_status *st)
 
 int ens_status_request(ens_ctx *c)
 {
+    int wrong = ens__outside_check(c);
+    if (wrong < 0)
+        return wrong;
     if (c == NULL || c->actor == NULL)
         return ENS_EINVAL;
     return c->sys->host->status(c->sys, c->self, 0);

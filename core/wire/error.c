@@ -55,6 +55,13 @@ static const struct err_entry err_table[] = {
      "the convention's NATS server refused this system: wrong credentials, no permission, or "
      "a TLS handshake that failed (an untrusted or mismatched server certificate); ens_errmsg "
      "gives NATS's reason"},
+    {ENS_ENOREPLY, "ENS_ENOREPLY",
+     "the actor handled the request without replying (it neither replied, forwarded the "
+     "request nor kept its ens_from to reply later); ens_errmsg names the actor's and the "
+     "message's types"},
+    {ENS_EWRONGTHREAD, "ENS_EWRONGTHREAD",
+     "an outside context was used from a thread other than the one that started or connected "
+     "the system, or inside an actor (which uses its own ens_ctx); ens_errmsg names the threads"},
 };
 
 static const struct err_entry *err_find(int err)

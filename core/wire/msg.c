@@ -51,6 +51,7 @@ static int msg_build(uint8_t *frame, size_t len, uint32_t max_frame, bool owned,
     m->arena = a;
     m->value = value;
     m->original = NULL;
+    m->copied = false;
     *out = m;
     return 0;
 }
@@ -179,6 +180,9 @@ ens_msg *ens_msg_dup(const ens_msg *m)
 {
     if (!m)
         return NULL;
+    /* The object itself is never const (messages are built on the heap);
+     * only the caller's view of it is. */
+    ((ens_msg *)m)->copied = true;
     uint8_t *f = ens__malloc(m->frame_len);
     if (!f)
         return NULL;

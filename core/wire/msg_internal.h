@@ -26,6 +26,10 @@ struct ens_msg {
     ens_arena *arena;         /* owns the value; NULL when value is NULL */
     void *value;              /* decoded value, or NULL (unknown type) */
     struct ens_msg *original; /* lazily decoded poison/dead-letter original */
+    /* ens_msg_dup copied it: a handler that keeps a copy of the request it
+     * handles keeps the request (it will answer or forward it later), so
+     * the runtime does not answer it ENS_ENOREPLY. */
+    bool copied;
 };
 
 /* Build a message from a frame, taking ownership of `frame` (malloc'ed,

@@ -211,7 +211,10 @@ ENS_API int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *arg
  * value, so v is never optional -, the none address, an address whose
  * reserved field is not 0), ENS_EBADTYPE (t not registered), ENS_EMSGSIZE (above the frame limit),
  * ENS_EFULL (the receiver's mailbox is at its bound: nothing was queued),
- * ENS_ENOMEM, ENS_ESHUTDOWN. */
+ * ENS_ENOMEM, ENS_ESHUTDOWN, ENS_EWRONGTHREAD (the outside context used from
+ * another thread than the one that started or connected the system, or
+ * inside an actor: ensemble/system.h; every call that takes an ens_ctx
+ * answers so). */
 ENS_API int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v);
 
 /* Send m on to `to` unchanged: same type, value and original sender, and the
@@ -219,7 +222,23 @@ ENS_API int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *
  * borrowed. Errors as ens_send. */
 ENS_API int ens_forward(ens_ctx *c, ens_addr to, const ens_msg *m);
 
-/* Reply to the message being handled: to its sender, carrying its
+/* Every request (ens_ask, ens_request, ens_call, ens_gen_server_call) is
+ * answered. A handler that returns 0 must reply to it (ens_reply,
+ * ens_reply_error, ens_reply_to), forward it (ens_forward: the new target
+ * owes the answer), or keep it for later: take its ens_from
+ * (ens_from_current, to answer with ens_reply_to) or a copy (ens_msg_dup,
+ * to forward or answer later). Otherwise the runtime answers it at once
+ * with the error reply ENS_ENOREPLY (an ens.String "demo.Echo handled
+ * demo.Ping without replying", which the asker's ens_errmsg() gives from
+ * outside; a debug-level log line says the same) instead of letting the
+ * asker wait its whole timeout. A handler that returns an error is answered
+ * by the retry-then-poison rule instead, a crash's redelivery is handled as
+ * a first delivery is, system messages and plain sends are never answered.
+ * A gen_server's handle_call gets the call's ens_from, which the runtime
+ * counts as kept: a handle_call that returns without replying leaves the
+ * call open (OTP's noreply) until it replies or the caller's timeout.
+ *
+ * Reply to the message being handled: to its sender, carrying its
  * correlation, so an ens_ask waiting for it completes. Errors as ens_send,
  * plus ENS_EINVAL when called outside receive or when the message has no
  * sender. */
@@ -240,7 +259,9 @@ typedef struct ens_from {
 } ens_from;
 
 /* The ens_from of the message being handled; to is ENS_ADDR_NONE outside
- * receive or when the message has no sender. */
+ * receive or when the message has no sender. Taking it keeps the request:
+ * the runtime no longer answers it ENS_ENOREPLY when the handler returns
+ * (see ens_reply). */
 ENS_API ens_from ens_from_current(const ens_ctx *c);
 
 /* Reply to `from` now (error 0: a reply; < 0: an error reply as in
@@ -270,11 +291,15 @@ typedef void (*ens_reply_cb)(ens_ctx *c, void *state, int status, const ens_msg 
  * reply (an exit request, a notice, a wake-up: any system type of msg.h but
  * the PoisonMessage of a request that failed twice) is never the answer:
  * it is dropped with a log line and the request goes on waiting, as
- * ens_ask does. Pending requests belong to the
+ * ens_ask does. A handler that returns without answering the request (see
+ * ens_reply) completes it at once with status ENS_ENOREPLY and an ens.String
+ * reply naming the two types. Pending requests belong to the
  * incarnation: after a crash restart (process base) their callbacks never
  * run and their replies are dropped. Inside an actor only.
  * Errors (cb is then never called): ENS_EINVAL (outside an actor, NULL cb,
- * t or v, an address ens_send refuses), ENS_ENOMEM, and those of ens_send. */
+ * t or v, an address ens_send refuses), ENS_EWRONGTHREAD (the outside
+ * context, from another thread or an actor), ENS_ENOMEM, and those of
+ * ens_send. */
 ENS_API int ens_request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v,
                         uint32_t timeout_ms, ens_reply_cb cb, uint64_t tag);
 

@@ -44,6 +44,8 @@ enum ens_error {
     ENS_EUNREACHABLE = -1011,  /* the convention's NATS servers cannot be reached now */
     ENS_ENOPLACE = -1012,      /* no member of the convention can run the actor */
     ENS_EAUTH = -1013,         /* the convention's NATS servers refused the credentials or TLS */
+    ENS_ENOREPLY = -1014,      /* the actor handled the request without replying */
+    ENS_EWRONGTHREAD = -1015,  /* an outside context used off its thread, or inside an actor */
 };
 
 /* A static English sentence describing err; never NULL. Unknown codes give
@@ -60,7 +62,10 @@ ENS_API const char *ens_err_name(int err);
  * ens_spawn, ens_spawn_flags, ens_name_spawn from outside,
  * ens_supervisor_spawn, which names the child that failed; ens_system_start
  * refused by the convention's servers with ENS_EAUTH: NATS's reason;
- * ens_msgtype_register, which names the type and why); each of them
+ * ens_msgtype_register, which names the type and why; ens_ask answered
+ * ENS_ENOREPLY: the actor's and the message's types; any call on an outside
+ * context refused with ENS_EWRONGTHREAD: the owning thread and the
+ * caller's); each of them
  * clears it when it starts, so read it right after the call, on the same
  * thread. Never NULL; the text is the thread's own (a per-thread buffer,
  * overwritten by the next such call) and at most 511 bytes. */

@@ -52,7 +52,21 @@
  *
  * The outside program holds one ens_ctx for the system (ens_system_ctx) with
  * an address of its own: it spawns top-level actors, sends ("tell"), asks
- * and listens through it. Not thread-safe: use a system from one thread.
+ * and listens through it. Not thread-safe: the outside context belongs to
+ * the thread that started or connected the system. Every call that takes it
+ * (or the system's handle: ens_ask, ens_listen, ens_send, ens_cast,
+ * ens_spawn and the named spawns, the name calls, ens_kill,
+ * ens_exit_request, ens_event_report, ens_system_status, ens_system_run,
+ * ens_capability_set, and what is built on them: gen_server and supervisor
+ * calls) returns ENS_EWRONGTHREAD when made from another thread, or from
+ * inside an actor (a handler, init, terminate or completion that got hold
+ * of the outside context: an actor uses its own ens_ctx); nothing of the
+ * call is done and ens_errmsg() names the owning thread and the caller's
+ * (gettid). ens_system_close and ens_system_stop are refused the same way
+ * (the handle stays open: its owner may be inside a call on it), so a
+ * system is closed by the thread that opened it. The pure getters
+ * (ens_system_ctx, ens_self, ens_in_actor, ens_system_options) and ens_log
+ * are not checked.
  */
 #ifndef ENSEMBLE_SYSTEM_H
 #define ENSEMBLE_SYSTEM_H
@@ -307,7 +321,12 @@ ENS_API const ens_system_opts *ens_system_options(const ens_system *s);
  * (no reply in time; a late reply is dropped), ENS_EUNREACHABLE (in a convention: the member the
  * actor asked runs on became unreachable or left while the ask waited; returned as soon as this
  * system learns it, not at the timeout), ENS_EINVAL (NULL arguments, v included; an address
- * ens_send refuses; called inside an actor), the send errors of ens_send. A system message sent
+ * ens_send refuses), ENS_EWRONGTHREAD (another thread than the system's owner, or inside an
+ * actor: system.h's head), the send errors of ens_send. ENS_ENOREPLY, with *reply set: the
+ * actor's handler returned 0 without replying, forwarding the request or keeping it for later
+ * (ens_from_current, ens_msg_dup; see ens_reply in actor.h); returned as soon as the handler
+ * is done, not at the timeout, and ens_errmsg() says "demo.Echo handled demo.Ping without
+ * replying" (the actor's and the message's types). A system message sent
  * back as the reply (an exit request, a child-exited notice, a wake-up: any system type of msg.h
  * but the PoisonMessage of a request that failed twice) is never the answer, as with Thespian,
  * which never gives the outside a system message: it is dropped with a log line and the ask goes
@@ -318,9 +337,9 @@ ENS_API int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const v
 /* Wait up to timeout_ms for the next message sent to the outside endpoint
  * that is not the reply to an ask: replies to tells, PoisonMessages of
  * tells, anything actors send to it. On success *out is owned by the caller
- * (ens_msg_free). Errors: ENS_ETIMEDOUT, ENS_EINVAL (NULL arguments, inside
- * an actor), ENS_ESHUTDOWN (the system has ended and nothing is left to
- * take). */
+ * (ens_msg_free). Errors: ENS_ETIMEDOUT, ENS_EINVAL (NULL arguments),
+ * ENS_EWRONGTHREAD (another thread, or inside an actor), ENS_ESHUTDOWN (the system has ended and
+ * nothing is left to take). */
 ENS_API int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out);
 
 /* Inproc: run the actors until no message is queued or timeout_ms passed,
@@ -329,7 +348,8 @@ ENS_API int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out);
  * program has queued and takes in what arrived, waiting at most timeout_ms
  * for either to be possible; returns 0. Use it to make room after
  * ENS_EFULL from a tell.
- * Errors: ENS_EINVAL (NULL s), ENS_ESHUTDOWN (the system has ended: its
+ * Errors: ENS_EINVAL (NULL s), ENS_EWRONGTHREAD (as ens_ask),
+ * ENS_ESHUTDOWN (the system has ended: its
  * admin is gone, killed or stopped from elsewhere; messages that arrived
  * before are still there for ens_listen). An admin that was this program's
  * child is reaped as soon as its end is seen, by this call, ens_ask or
@@ -393,7 +413,9 @@ ENS_API int ens_system_holder(const char *name, int *uid, int *pid);
  * Both return 0, or ENS_ETIMEDOUT when actors had to be stopped without
  * finishing (the handle is released all the same; on the process base only
  * when the admin itself did not end in time: a kill there is told by its
- * journal row). */
+ * journal row). ENS_EWRONGTHREAD: called from another thread than the one
+ * that started or connected the system, or inside an actor; nothing was
+ * closed and s stays valid for its owner. */
 ENS_API int ens_system_stop(ens_system *s, uint32_t timeout_ms);
 ENS_API int ens_system_close(ens_system *s, uint32_t timeout_ms);
 
