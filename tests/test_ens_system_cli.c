@@ -30,6 +30,7 @@
 #include "core/process/proc.h"
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
+#include "support/json_doc.h"
 #include "support/squat.h"
 
 #ifndef ENS_TOOL_PATH
@@ -75,8 +76,19 @@ static int ignore_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
+static const ens_actor_def grandchild_def = {
+    "clitest.Grandchild", 0, NULL, ignore_receive, NULL, NULL, NULL, NULL, NULL};
+
+/* The child has a child of its own: a tree three levels deep. */
+static int child_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)state, (void)arg;
+    ens_addr grandchild;
+    return ens_spawn(c, &grandchild_def, NULL, NULL, &grandchild);
+}
+
 static const ens_actor_def child_def = {
-    "clitest.Child", 0, NULL, ignore_receive, NULL, NULL, NULL, NULL, NULL};
+    "clitest.Child", 0, child_init, ignore_receive, NULL, NULL, NULL, NULL, NULL};
 
 static int parent_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
@@ -233,14 +245,6 @@ static void assert_contains(const char *text, const char *needle)
         fail_msg("expected \"%s\" in:\n%s", needle, text);
 }
 
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s != '\0'; s++)
-        n += *s == '\n';
-    return n;
-}
-
 /* ---- the tests ---- */
 
 static void test_status_lists_the_actor(void **state)
@@ -258,39 +262,78 @@ static void test_status_lists_the_actor(void **state)
     assert_contains(out_text, "TYPE");
     assert_contains(out_text, "clitest.Echo");
     assert_contains(out_text, echo_text);
-    assert_contains(out_text, "actors 3");
-    /* The child is indented under its parent. */
+    assert_contains(out_text, "actors 4");
+    /* The tree is drawn with its lines: the child under its parent, the
+     * grandchild one level further (ASCII lines in the C locale, box
+     * drawing in a UTF-8 one). */
     const char *parent = strstr(out_text, "\nclitest.Parent ");
     assert_non_null(parent);
-    const char *child = strstr(out_text, "\n  clitest.Child ");
+    const char *child = strstr(out_text, "\n`-clitest.Child ");
+    if (child == NULL)
+        child = strstr(out_text, "\n└─clitest.Child ");
     assert_non_null(child);
-    assert_true(child > parent);
+    const char *grandchild = strstr(out_text, "\n  `-clitest.Grandchild ");
+    if (grandchild == NULL)
+        grandchild = strstr(out_text, "\n  └─clitest.Grandchild ");
+    assert_non_null(grandchild);
+    assert_true(parent < child && child < grandchild);
     assert_non_null(strstr(out_text, "\nclitest.Echo "));
     assert_contains(out_text, "NAME");
     assert_contains(out_text, "cli-echo");
     assert_string_equal(err_text, "");
 }
 
-static void test_status_json_lines(void **state)
+/* `ens status --json`: {"actors": [...]}, one object per actor with its
+ * parent and depth. */
+static void test_status_json(void **state)
 {
     (void)state;
     assert_int_equal(RUN("status", "--json", sys_name), 0);
     print_message("%s", out_text);
-    assert_int_equal(count_lines(out_text), 3);
-    assert_true(out_text[0] == '{');
-    assert_contains(out_text, "\"type\":\"clitest.Echo\"");
-    char addr[160];
-    snprintf(addr, sizeof(addr), "\"address\":\"%s\"", echo_text);
-    assert_contains(out_text, addr);
-    assert_contains(out_text, "\"parent\":null");
-    snprintf(addr, sizeof(addr), "\"parent\":\"%s\",\"type\":\"clitest.Child\",\"depth\":1",
-             parent_text);
-    assert_contains(out_text, addr);
-    assert_contains(out_text, "\"restarts\":0");
-    assert_contains(out_text, "\"rss_kib\":");
-    assert_contains(out_text, "\"name\":\"cli-echo\"");
-    assert_contains(out_text, "\"name\":null");
+    json_t *rows, *root = json_doc(out_text, "actors", &rows);
+    assert_int_equal(json_array_size(rows), 4);
+    json_t *echo = json_row_where(rows, "type", "clitest.Echo");
+    assert_non_null(echo);
+    assert_string_equal(json_text(echo, "address"), echo_text);
+    assert_string_equal(json_text(echo, "system"), sys_name);
+    assert_string_equal(json_text(echo, "name"), "cli-echo");
+    assert_true(json_is_null_at(echo, "parent"));
+    assert_int_equal(json_num(echo, "depth"), 0);
+    assert_int_equal(json_num(echo, "restarts"), 0);
+    assert_true(json_num(echo, "pid") > 0);
+    assert_true(json_num(echo, "admin_pid") > 0);
+    assert_true(json_num(echo, "rss_kib") >= 0);
+    json_t *child = json_row_where(rows, "type", "clitest.Child");
+    assert_non_null(child);
+    assert_string_equal(json_text(child, "parent"), parent_text);
+    assert_int_equal(json_num(child, "depth"), 1);
+    assert_true(json_is_null_at(child, "name"));
+    json_t *grandchild = json_row_where(rows, "type", "clitest.Grandchild");
+    assert_non_null(grandchild);
+    assert_string_equal(json_text(grandchild, "parent"), json_text(child, "address"));
+    assert_int_equal(json_num(grandchild, "depth"), 2);
+    json_decref(root);
     assert_string_equal(err_text, "");
+}
+
+/* `ens status --json --tree`: children nested in their parent. */
+static void test_status_json_tree(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("status", "--json", "--tree", sys_name), 0);
+    json_t *rows, *root = json_doc(out_text, "actors", &rows);
+    assert_int_equal(json_array_size(rows), 2); /* the echo and the parent */
+    json_t *parent = json_row_where(rows, "type", "clitest.Parent");
+    assert_non_null(parent);
+    json_t *children = json_object_get(parent, "children");
+    assert_int_equal(json_array_size(children), 1);
+    json_t *child = json_array_get(children, 0);
+    assert_string_equal(json_text(child, "type"), "clitest.Child");
+    json_t *grand = json_object_get(child, "children");
+    assert_int_equal(json_array_size(grand), 1);
+    assert_string_equal(json_text(json_array_get(grand, 0), "type"), "clitest.Grandchild");
+    json_decref(root);
+    assert_int_equal(RUN("names", "--tree", sys_name), 2); /* status only */
 }
 
 static void test_names_lists_the_name(void **state)
@@ -306,9 +349,15 @@ static void test_names_lists_the_name(void **state)
     assert_contains(out_text, echo_text);
     assert_contains(out_text, "clitest.Echo");
     assert_int_equal(RUN("names", "--json", sys_name), 0);
-    assert_int_equal(count_lines(out_text), 1);
-    snprintf(line, sizeof(line), "\"name\":\"cli-echo\",\"address\":\"%s\"", echo_text);
-    assert_contains(out_text, line);
+    json_t *rows, *root = json_doc(out_text, "names", &rows);
+    assert_int_equal(json_array_size(rows), 1);
+    json_t *row = json_array_get(rows, 0);
+    assert_string_equal(json_text(row, "name"), "cli-echo");
+    assert_string_equal(json_text(row, "address"), echo_text);
+    assert_string_equal(json_text(row, "type"), "clitest.Echo");
+    assert_string_equal(json_text(row, "system"), sys_name);
+    assert_true(json_num(row, "pid") > 0);
+    json_decref(root);
     assert_string_equal(err_text, "");
 }
 
@@ -350,8 +399,7 @@ static void test_shell_script(void **state)
     assert_int_equal(RUN_INPUT(script, "shell", sys_name), 0);
     print_message("%s---\n%s", out_text, err_text);
     char line[160];
-    snprintf(line, sizeof(line), "$0    cli-echo");
-    assert_contains(out_text, line);
+    assert_non_null(strstr(out_text, "\n$0 ")); /* the REG column of names */
     assert_contains(out_text, "echo: hello\n");
     assert_contains(out_text, "echo: two  words\n");
     assert_contains(out_text, "echo: third\n");
@@ -611,8 +659,8 @@ static void test_shutdown_ends_the_system(void **state)
     assert_int_equal(ens_system_status(sys, WAIT_MS, &st), 0);
     pid_t admin = ens_status_admin_pid(st);
     size_t n = ens_status_count(st);
-    assert_int_equal(n, 3);
-    pid_t actors[3];
+    assert_int_equal(n, 4);
+    pid_t actors[4];
     for (size_t i = 0; i < n; i++)
         actors[i] = ens_status_at(st, i)->pid;
     ens_status_free(st);
@@ -637,7 +685,8 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_lists_the_actor),
-        cmocka_unit_test(test_status_json_lines),
+        cmocka_unit_test(test_status_json),
+        cmocka_unit_test(test_status_json_tree),
         cmocka_unit_test(test_ask_prints_the_reply),
         cmocka_unit_test(test_tell_reaches_the_actor),
         cmocka_unit_test(test_ask_poisoned_prints_the_detail),

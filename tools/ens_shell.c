@@ -376,7 +376,8 @@ static int run_line(shell *sh, char *line)
         if (rc < 0 && !need_system(sh))
             rc = 1;
         if (rc < 0 && status)
-            rc = ens_tool_print_status(sh->sys, PROG, sh->name, json, sh->timeout_ms, label, sh);
+            rc = ens_tool_print_status(sh->sys, PROG, sh->name, json, false, sh->timeout_ms, label,
+                                       sh);
         else if (rc < 0)
             rc = ens_tool_print_names(sh->sys, PROG, sh->name, json, sh->timeout_ms, label, sh);
     } else if (strcmp(cmd, "lookup") == 0) {
