@@ -258,7 +258,8 @@ int ens_tool_connect(const char *prog, const char *name, ens_system **out)
     case 0:
         return -1;
     case ENS_ENOENT:
-        fprintf(stderr, "%s: no running system called %s for this user\n", prog, name);
+        fprintf(stderr, "%s: no running system called %s for this user; ", prog, name);
+        ens_tool_print_running(stderr);
         return 1;
     case ENS_EINVAL:
         fprintf(stderr, "%s: bad system name '%s' (1-64 of A-Z a-z 0-9 . _ -)\n", prog, name);

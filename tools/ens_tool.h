@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ensemble/addr.h"
 #include "ensemble/status.h"
@@ -41,6 +42,16 @@ int ens_tool_shutdown(int argc, char **argv);
 int ens_tool_shell(int argc, char **argv);
 int ens_tool_members(int argc, char **argv);    /* tools/ens_members.c */
 int ens_tool_capability(int argc, char **argv); /* tools/ens_capability.c */
+int ens_tool_list(int argc, char **argv);       /* tools/ens_list.c */
+
+/* The names of this user's running systems (sockets nobody listens at are
+ * left out), sorted; *count of them. Free with ens_tool_free_names. NULL
+ * with *count 0 when there are none (or no memory). tools/ens_list.c. */
+char **ens_tool_system_names(size_t *count);
+void ens_tool_free_names(char **names, size_t count);
+
+/* "running: a b (see `ens list`)" or that none runs, one line to out. */
+void ens_tool_print_running(FILE *out);
 
 /* `ens names` with --nats or --convention: the convention-wide names, read
  * from the names bucket (tools/ens_names_wide.c). wanted: whether argv

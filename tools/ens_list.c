@@ -1,0 +1,364 @@
+/*
+ * tools/ens_list.c - `ens list`: the running systems of this user, and the
+ * list of their names that other commands print when a name is unknown.
+ *
+ * A process-base system listens at a socket named after it in this user's
+ * runtime directory; ens_system_connect looks in $XDG_RUNTIME_DIR/ensemble,
+ * /run/user/UID/ensemble and /tmp/ensemble-UID (each only when it is a
+ * directory of this user that others cannot write), and so does this. A
+ * socket whose system ended without removing it (a killed admin) has
+ * nobody listening: it is left out without a word. What the status does
+ * not carry is read from /proc: the admin's start time (uptime), whether it
+ * runs in a session of its own (a persistent system's admin is orphaned
+ * into one), and which journal file it or its journal writer holds open.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ens_table.h"
+#include "ens_tool.h"
+#include "ensemble/error.h"
+#include "ensemble/status.h"
+#include "ensemble/system.h"
+
+#define PROG       "ens list"
+#define TIMEOUT_MS 5000u
+
+static void help(FILE *out)
+{
+    fputs("usage: ens list [--json]\n"
+          "\n"
+          "List the running systems of this user on this host: each system's name, the\n"
+          "process id of its admin, how many actors it has, how long it has run, whether\n"
+          "it is persistent (outlives the program that started it) and its journal file\n"
+          "(- for none). Sockets of systems that ended are skipped.\n"
+          "\n"
+          "  --json              a JSON document {\"systems\": [...]}, one object per system\n"
+          "  -h, --help          this text\n"
+          "\n"
+          "exit status: 0 success (also when none runs), 2 usage error\n",
+          out);
+}
+
+/* A directory of this user that nobody else may write. */
+static bool dir_ok(const char *dir)
+{
+    struct stat st;
+    return dir != NULL && dir[0] == '/' && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+           st.st_uid == geteuid() && (st.st_mode & 022) == 0;
+}
+
+static bool name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64 || name[0] == '.')
+        return false;
+    return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **ens_tool_system_names(size_t *count)
+{
+    char dirs[3][PATH_MAX];
+    size_t nd = 0;
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    char run[64];
+    snprintf(run, sizeof(run), "/run/user/%u", (unsigned)geteuid());
+    if (dir_ok(xdg))
+        snprintf(dirs[nd++], sizeof(dirs[0]), "%s/ensemble", xdg);
+    if (dir_ok(run) && (xdg == NULL || strcmp(xdg, run) != 0))
+        snprintf(dirs[nd++], sizeof(dirs[0]), "%s/ensemble", run);
+    snprintf(dirs[nd++], sizeof(dirs[0]), "/tmp/ensemble-%u", (unsigned)geteuid());
+
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t d = 0; d < nd; d++) {
+        if (!dir_ok(dirs[d]))
+            continue;
+        DIR *dp = opendir(dirs[d]);
+        if (dp == NULL)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(dp)) != NULL) {
+            if ((e->d_type != DT_SOCK && e->d_type != DT_UNKNOWN) || !name_ok(e->d_name))
+                continue;
+            bool seen = false;
+            for (size_t i = 0; i < n && !seen; i++)
+                seen = strcmp(names[i], e->d_name) == 0;
+            /* Nobody listening: a system that ended without removing it. */
+            int uid = -1;
+            if (seen || ens_system_holder(e->d_name, &uid, NULL) != 0 || uid != (int)geteuid())
+                continue;
+            if (n == cap) {
+                size_t c = cap == 0 ? 8 : 2 * cap;
+                char **p = realloc(names, c * sizeof(*p));
+                if (p == NULL)
+                    break;
+                names = p;
+                cap = c;
+            }
+            if ((names[n] = strdup(e->d_name)) != NULL)
+                n++;
+        }
+        closedir(dp);
+    }
+    if (n > 1)
+        qsort(names, n, sizeof(*names), by_text);
+    *count = n;
+    return names;
+}
+
+void ens_tool_free_names(char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+void ens_tool_print_running(FILE *out)
+{
+    size_t n = 0;
+    char **names = ens_tool_system_names(&n);
+    if (n == 0) {
+        fputs("no system of this user is running\n", out);
+    } else {
+        fputs("running:", out);
+        for (size_t i = 0; i < n; i++)
+            fprintf(out, " %s", ens_tool_esc(names[i]));
+        fputs(" (see `ens list`)\n", out);
+    }
+    ens_tool_free_names(names, n);
+}
+
+/* ---- what /proc tells about an admin ---- */
+
+/* Fields of /proc/PID/stat: ppid, session and start time (clock ticks
+ * after boot). Returns false when the process is gone. */
+static bool proc_stat(int pid, int *ppid, int *session, unsigned long long *start)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *fp = fopen(path, "re");
+    if (fp == NULL)
+        return false;
+    size_t len = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[len] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold anything */
+    if (p == NULL)
+        return false;
+    char state;
+    int pgrp;
+    /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+     * utime stime cutime cstime priority nice threads itrealvalue starttime */
+    return sscanf(p + 2,
+                  "%c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                  &state, ppid, &pgrp, session, start) == 5;
+}
+
+static double uptime_of(int pid)
+{
+    int ppid, session;
+    unsigned long long start;
+    double up = 0;
+    FILE *fp = fopen("/proc/uptime", "re");
+    if (fp == NULL || !proc_stat(pid, &ppid, &session, &start) || fscanf(fp, "%lf", &up) != 1) {
+        if (fp != NULL)
+            fclose(fp);
+        return -1;
+    }
+    fclose(fp);
+    double s = up - (double)start / (double)sysconf(_SC_CLK_TCK);
+    return s < 0 ? 0 : s;
+}
+
+/* A persistent admin runs in a session of its own, orphaned from the
+ * program that started it; any other shares its starter's session. */
+static bool persistent_of(int pid)
+{
+    int ppid, session, pppid, psession;
+    unsigned long long start;
+    if (!proc_stat(pid, &ppid, &session, &start))
+        return false;
+    if (!proc_stat(ppid, &pppid, &psession, &start))
+        return true;
+    return session != psession;
+}
+
+/* The first file ending in ".db" that process pid holds open, into out. */
+static bool db_held_by(int pid, char *out, size_t len)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+    DIR *dp = opendir(dir);
+    if (dp == NULL)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(dp)) != NULL) {
+        char link[384], target[PATH_MAX];
+        snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n <= 3)
+            continue;
+        target[n] = '\0';
+        if (target[0] == '/' && strcmp(target + n - 3, ".db") == 0) {
+            snprintf(out, len, "%s", target);
+            found = true;
+        }
+    }
+    closedir(dp);
+    return found;
+}
+
+/* The journal of the system whose admin is pid: held by the admin or by
+ * one of its children (the journal writer). */
+static bool journal_of(int admin, char *out, size_t len)
+{
+    if (db_held_by(admin, out, len))
+        return true;
+    DIR *dp = opendir("/proc");
+    if (dp == NULL)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(dp)) != NULL) {
+        char *end = NULL;
+        long pid = strtol(e->d_name, &end, 10);
+        int ppid, session;
+        unsigned long long start;
+        if (*end != '\0' || pid <= 0 || !proc_stat((int)pid, &ppid, &session, &start) ||
+            ppid != admin)
+            continue;
+        found = db_held_by((int)pid, out, len);
+    }
+    closedir(dp);
+    return found;
+}
+
+static void format_uptime(double s, char *buf, size_t len)
+{
+    unsigned long long t = s < 0 ? 0 : (unsigned long long)s;
+    if (s < 0)
+        snprintf(buf, len, "-");
+    else if (t < 60)
+        snprintf(buf, len, "%llus", t);
+    else if (t < 3600)
+        snprintf(buf, len, "%llum%02llus", t / 60, t % 60);
+    else if (t < 86400)
+        snprintf(buf, len, "%lluh%02llum", t / 3600, t / 60 % 60);
+    else
+        snprintf(buf, len, "%llud%02lluh", t / 86400, t / 3600 % 24);
+}
+
+/* ---- the command ---- */
+
+/* One row for system `name`; false when it ended or would not answer
+ * meanwhile (left out). */
+static bool add_system(struct libscols_table *tb, const char *name, bool json, bool *oom)
+{
+    ens_system *s = NULL;
+    if (ens_system_connect(name, &s) != 0)
+        return false;
+    ens_status *st = NULL;
+    int rc = ens_system_status(s, TIMEOUT_MS, &st);
+    ens_system_close(s, TIMEOUT_MS);
+    if (rc != 0)
+        return false;
+    int admin = ens_status_admin_pid(st);
+    size_t actors = ens_status_count(st);
+    ens_status_free(st);
+    double up = uptime_of(admin);
+    char journal[PATH_MAX], upt[32];
+    bool has_journal = journal_of(admin, journal, sizeof(journal));
+    struct libscols_line *ln = scols_table_new_line(tb, NULL);
+    bool ok = ln != NULL && ens_tool_cell(tb, ln, 0, name) == 0 &&
+              ens_tool_cell_num(tb, ln, 1, admin) == 0 &&
+              ens_tool_cell_num(tb, ln, 2, (long long)actors) == 0;
+    if (json)
+        ok = ok && (up < 0 || ens_tool_cell_num(tb, ln, 3, (long long)up) == 0) &&
+             ens_tool_cell(tb, ln, 4, persistent_of(admin) ? "1" : "0") == 0;
+    else {
+        format_uptime(up, upt, sizeof(upt));
+        ok = ok && ens_tool_cell(tb, ln, 3, upt) == 0 &&
+             ens_tool_cell(tb, ln, 4, persistent_of(admin) ? "yes" : "no") == 0;
+    }
+    ok = ok && ens_tool_cell(tb, ln, 5, has_journal ? journal : NULL) == 0;
+    *oom = *oom || !ok;
+    return true;
+}
+
+int ens_tool_list(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false;
+    opterr = 0;
+    optind = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        if (c == 'h') {
+            help(stdout);
+            return 0;
+        }
+        if (c == 'j') {
+            json = true;
+            continue;
+        }
+        fprintf(stderr, PROG ": unknown option '%s'\n(try '" PROG " --help')\n",
+                ens_tool_esc(argv[optind - 1]));
+        return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, PROG ": unexpected argument '%s'\n(try '" PROG " --help')\n",
+                ens_tool_esc(argv[optind]));
+        return 2;
+    }
+    size_t n = 0;
+    char **names = ens_tool_system_names(&n);
+    struct libscols_table *tb = ens_tool_table("systems", json);
+    bool oom = tb == NULL;
+    oom = oom || ens_tool_column(tb, "NAME", "name", ENS_TOOL_TEXT, false, false) != 0 ||
+          ens_tool_column(tb, "PID", "admin_pid", ENS_TOOL_NUMBER, true, false) != 0 ||
+          ens_tool_column(tb, "ACTORS", "actors", ENS_TOOL_NUMBER, true, false) != 0 ||
+          ens_tool_column(tb, "UPTIME", "uptime_s", ENS_TOOL_NUMBER, true, false) != 0 ||
+          ens_tool_column(tb, "PERSISTENT", "persistent", ENS_TOOL_BOOL, false, false) != 0 ||
+          ens_tool_column(tb, "JOURNAL", "journal", ENS_TOOL_TEXT, false, false) != 0;
+    size_t shown = 0;
+    for (size_t i = 0; i < n && !oom; i++)
+        shown += add_system(tb, names[i], json, &oom);
+    ens_tool_free_names(names, n);
+    if (oom) {
+        if (tb != NULL)
+            scols_unref_table(tb);
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    if (!json && shown == 0) {
+        scols_unref_table(tb);
+        printf("no system of this user is running\n");
+        return 0;
+    }
+    int status = ens_tool_table_print(tb, PROG);
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, PROG ": cannot write the output: %s\n", strerror(errno));
+        status = 1;
+    }
+    return status;
+}
