@@ -175,14 +175,14 @@ static void wait_rows(int i, ens_event_kind kind, const char *needle, found *f)
  * one's node and host in *node and host. */
 static int json_rows(const char *system, uint32_t *node, char *host, size_t host_len)
 {
-    json_t *rows, *root = json_doc(out_text, "journal", &rows);
+    json_t *rows, *root = json_doc_within(out_text, "journal", &rows);
     int n = 0;
     size_t i;
     json_t *row;
     json_array_foreach(rows, i, row)
     {
-        const char *sys = json_text(row, "system");
-        if (sys == NULL || strcmp(sys, system) != 0)
+        const char *from = json_text(row, "system");
+        if (from == NULL || strcmp(from, system) != 0)
             continue;
         n++;
         *node = (uint32_t)json_num(row, "node");
@@ -197,7 +197,7 @@ static int json_rows(const char *system, uint32_t *node, char *host, size_t host
 /* True if the JSON rows of out_text come newest first. */
 static bool newest_first(void)
 {
-    json_t *rows, *root = json_doc(out_text, "journal", &rows);
+    json_t *rows, *root = json_doc_within(out_text, "journal", &rows);
     long long prev = -1;
     bool ok = true;
     size_t i;

@@ -28,6 +28,24 @@ static inline json_t *json_doc(const char *text, const char *key, json_t **rows)
     return root;
 }
 
+/* The same for a document among other lines (stderr merged into stdout):
+ * it starts at the first line that begins with '{'; text may follow it. */
+static inline json_t *json_doc_within(const char *text, const char *key, json_t **rows)
+{
+    const char *p = text[0] == '{' ? text : strstr(text, "\n{");
+    if (p == NULL)
+        fail_msg("no JSON document in: %s", text);
+    p += p[0] == '\n';
+    json_error_t err;
+    json_t *root = json_loads(p, JSON_DISABLE_EOF_CHECK, &err);
+    if (root == NULL)
+        fail_msg("not JSON (%s, line %d): %s", err.text, err.line, p);
+    *rows = json_object_get(root, key);
+    if (!json_is_object(root) || !json_is_array(*rows))
+        fail_msg("no array \"%s\" in: %s", key, text);
+    return root;
+}
+
 /* The string at key of o, or NULL (missing, null or not a string). */
 static inline const char *json_text(const json_t *o, const char *key)
 {
