@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -430,6 +431,77 @@ static void test_shell_script(void **state)
     assert_contains(out_text, "registers");
 }
 
+/* Registers keep their numbers until the shell exits: another listing,
+ * and a disconnect and connect again, do not renumber them; a register
+ * of another system is refused by name. */
+static void test_shell_registers_stay_bound(void **state)
+{
+    (void)state;
+    char script[512];
+    snprintf(script, sizeof(script),
+             "status\n"
+             "names\n"
+             "status\n"
+             "disconnect\n"
+             "connect %s\n"
+             "names\n"
+             "regs\n"
+             "ask $0 still\n",
+             sys_name);
+    assert_int_equal(RUN_INPUT(script, "shell", sys_name), 0);
+    print_message("%s---\n%s", out_text, err_text);
+    char line[160];
+    /* The echo is listed first by status: $0, and stays $0. */
+    snprintf(line, sizeof(line), "$0 = %s\n", echo_text);
+    assert_contains(out_text, line);
+    snprintf(line, sizeof(line), "$1 = %s\n", parent_text);
+    assert_contains(out_text, line);
+    assert_null(strstr(out_text, "$4 = ")); /* four actors, four registers */
+    assert_contains(out_text, "echo: still\n");
+    assert_string_equal(err_text, "");
+}
+
+/* The shell's history is kept in $XDG_STATE_HOME/ensemble/shell_history,
+ * made 0600, and read back by the next shell. */
+static void test_shell_history_saved(void **state)
+{
+    (void)state;
+    char dir[64], path[128];
+    snprintf(dir, sizeof(dir), "/tmp/ens-shell-state-%d", (int)getpid());
+    snprintf(path, sizeof(path), "%s/ensemble/shell_history", dir);
+    const char *old = getenv("XDG_STATE_HOME");
+    char *saved = old != NULL ? strdup(old) : NULL;
+    setenv("XDG_STATE_HOME", dir, 1);
+    assert_int_equal(RUN_INPUT("regs\ntimeout 7000\nquit\n", "shell"), 0);
+    assert_int_equal(RUN_INPUT("names\n", "shell"), 1); /* not connected */
+    if (saved != NULL)
+        setenv("XDG_STATE_HOME", saved, 1);
+    else
+        unsetenv("XDG_STATE_HOME");
+    free(saved);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char text[1024];
+    text[fread(text, 1, sizeof(text) - 1, fp)] = '\0';
+    fclose(fp);
+    /* Both shells' lines, in order: the second loaded the first's
+     * (libedit's file spells a blank inside a line \040). */
+    const char *a = strstr(text, "timeout\\0407000\n");
+    if (a == NULL)
+        a = strstr(text, "timeout 7000\n");
+    const char *b = strstr(text, "names\n");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(a < b);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/ensemble", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
 static void test_ask_prints_the_reply(void **state)
 {
     (void)state;
@@ -694,6 +766,8 @@ int main(void)
         cmocka_unit_test(test_names_lists_the_name),
         cmocka_unit_test(test_ask_and_tell_by_name),
         cmocka_unit_test(test_shell_script),
+        cmocka_unit_test(test_shell_registers_stay_bound),
+        cmocka_unit_test(test_shell_history_saved),
         cmocka_unit_test(test_unknown_system),
         cmocka_unit_test(test_ask_refuses_a_name_held_by_another_user),
         cmocka_unit_test(test_ask_refused_past_max_connections),
