@@ -36,13 +36,20 @@ int ens_tool_column(struct libscols_table *tb, const char *header, const char *k
                     ens_tool_kind kind, bool right, bool tree)
 {
     bool json = scols_table_is_json(tb);
-    int flags = (right ? SCOLS_FL_RIGHT : 0) | (tree ? SCOLS_FL_TREE : 0);
+    int flags = (right ? SCOLS_FL_RIGHT : 0) | (tree ? SCOLS_FL_TREE : 0) |
+                (kind == ENS_TOOL_LIST ? SCOLS_FL_WRAP : 0);
     struct libscols_column *cl = scols_table_new_column(tb, json ? key : header, 0, flags);
     if (cl == NULL)
         return -1;
     int type = kind == ENS_TOOL_NUMBER ? SCOLS_JSON_NUMBER
                : kind == ENS_TOOL_BOOL ? SCOLS_JSON_BOOLEAN
+               : kind == ENS_TOOL_LIST ? SCOLS_JSON_ARRAY_STRING
                                        : SCOLS_JSON_STRING;
+    /* A list's cell is cut at its newlines: the array's items in JSON, one
+     * line each on a terminal. */
+    if (kind == ENS_TOOL_LIST &&
+        scols_column_set_wrapfunc(cl, scols_wrapnl_chunksize, scols_wrapnl_nextchunk, NULL) != 0)
+        return -1;
     return scols_column_set_json_type(cl, type) == 0 ? 0 : -1;
 }
 

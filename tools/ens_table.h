@@ -21,6 +21,7 @@ typedef enum ens_tool_kind {
     ENS_TOOL_TEXT,   /* a string */
     ENS_TOOL_NUMBER, /* a number, given as its decimal text */
     ENS_TOOL_BOOL,   /* "1"/"0": true/false */
+    ENS_TOOL_LIST,   /* strings, one a line of the cell: a JSON array */
 } ens_tool_kind;
 
 /* A new table called `name` (the JSON document's key), or NULL (out of
