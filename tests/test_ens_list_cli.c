@@ -87,7 +87,8 @@ static int group_teardown(void **state)
 {
     (void)state;
     ens_system_stop(sys_a, 5000);
-    ens_system_stop(sys_b, 5000); /* persistent: ends only when told */
+    if (sys_b != NULL)
+        ens_system_stop(sys_b, 5000); /* persistent: ends only when told */
     unlink(stale_path);
     test_tree_remove(state_dir);
     return 0;
@@ -195,12 +196,65 @@ static void test_status_of_an_unknown_name_lists_the_running_ones(void **state)
     assert_null(strstr(err_text, stale));
 }
 
+/* ---- ens_system_list, which `ens list` and the shell's completion use ---- */
+
+typedef struct seen {
+    char names[64][80];
+    int n;
+    int stop_after; /* return 7 at this call (0: never) */
+} seen;
+
+static int note(const char *name, void *arg)
+{
+    seen *s = arg;
+    if (s->n < 64)
+        snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+    s->n++;
+    return s->n == s->stop_after ? 7 : 0;
+}
+
+static int seen_index(const seen *s, const char *name)
+{
+    for (int i = 0; i < s->n && i < 64; i++)
+        if (strcmp(s->names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static void test_system_list_yields_the_running_systems_in_order(void **state)
+{
+    (void)state;
+    seen s = {.n = 0};
+    int rc = ens_system_list(note, &s);
+    assert_int_equal(rc, s.n);
+    int a = seen_index(&s, name_a), b = seen_index(&s, name_b);
+    assert_true(a >= 0);
+    assert_true(b > a);                          /* "lista-" sorts before "listb-" */
+    assert_int_equal(seen_index(&s, stale), -1); /* nobody listens there */
+    for (int i = 1; i < s.n && i < 64; i++)
+        assert_true(strcmp(s.names[i - 1], s.names[i]) < 0); /* sorted, each once */
+    /* A non-zero return stops the list and is returned. */
+    seen one = {.stop_after = 1};
+    assert_int_equal(ens_system_list(note, &one), 7);
+    assert_int_equal(one.n, 1);
+    assert_int_equal(ens_system_list(NULL, NULL), ENS_EINVAL);
+    /* A system that ended is no longer listed. */
+    ens_system_stop(sys_b, 5000);
+    sys_b = NULL;
+    seen after = {.n = 0};
+    rc = ens_system_list(note, &after);
+    assert_int_equal(rc, after.n);
+    assert_true(seen_index(&after, name_a) >= 0);
+    assert_int_equal(seen_index(&after, name_b), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_json_shows_both_systems_not_the_stale_socket),
         cmocka_unit_test(test_list_table),
         cmocka_unit_test(test_status_of_an_unknown_name_lists_the_running_ones),
+        cmocka_unit_test(test_system_list_yields_the_running_systems_in_order), /* stops B */
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

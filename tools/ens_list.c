@@ -2,12 +2,8 @@
  * tools/ens_list.c - `ens list`: the running systems of this user, and the
  * list of their names that other commands print when a name is unknown.
  *
- * A process-base system listens at a socket named after it in this user's
- * runtime directory; ens_system_connect looks in $XDG_RUNTIME_DIR/ensemble,
- * /run/user/UID/ensemble and /tmp/ensemble-UID (each only when it is a
- * directory of this user that others cannot write), and so does this. A
- * socket whose system ended without removing it (a killed admin) has
- * nobody listening: it is left out without a word. What the status does
+ * The names come from ens_system_list (a system that ended without
+ * removing its socket is left out there). What the status does
  * not carry is read from /proc: the admin's start time (uptime), whether it
  * runs in a session of its own (a persistent system's admin is orphaned
  * into one), and which journal file it or its journal writer holds open.
@@ -49,76 +45,38 @@ static void help(FILE *out)
           out);
 }
 
-/* A directory of this user that nobody else may write. */
-static bool dir_ok(const char *dir)
-{
-    struct stat st;
-    return dir != NULL && dir[0] == '/' && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
-           st.st_uid == geteuid() && (st.st_mode & 022) == 0;
-}
+typedef struct name_list {
+    char **names;
+    size_t n, cap;
+} name_list;
 
-static bool name_ok(const char *name)
+static int collect(const char *name, void *arg)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n > 64 || name[0] == '.')
-        return false;
-    return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
-static int by_text(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    name_list *l = arg;
+    if (l->n == l->cap) {
+        size_t c = l->cap == 0 ? 8 : 2 * l->cap;
+        char **p = realloc(l->names, c * sizeof(*p));
+        if (p == NULL)
+            return ENS_ENOMEM;
+        l->names = p;
+        l->cap = c;
+    }
+    if ((l->names[l->n] = strdup(name)) == NULL)
+        return ENS_ENOMEM;
+    l->n++;
+    return 0;
 }
 
 char **ens_tool_system_names(size_t *count)
 {
-    char dirs[3][PATH_MAX];
-    size_t nd = 0;
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    char run[64];
-    snprintf(run, sizeof(run), "/run/user/%u", (unsigned)geteuid());
-    if (dir_ok(xdg))
-        snprintf(dirs[nd++], sizeof(dirs[0]), "%s/ensemble", xdg);
-    if (dir_ok(run) && (xdg == NULL || strcmp(xdg, run) != 0))
-        snprintf(dirs[nd++], sizeof(dirs[0]), "%s/ensemble", run);
-    snprintf(dirs[nd++], sizeof(dirs[0]), "/tmp/ensemble-%u", (unsigned)geteuid());
-
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    for (size_t d = 0; d < nd; d++) {
-        if (!dir_ok(dirs[d]))
-            continue;
-        DIR *dp = opendir(dirs[d]);
-        if (dp == NULL)
-            continue;
-        struct dirent *e;
-        while ((e = readdir(dp)) != NULL) {
-            if ((e->d_type != DT_SOCK && e->d_type != DT_UNKNOWN) || !name_ok(e->d_name))
-                continue;
-            bool seen = false;
-            for (size_t i = 0; i < n && !seen; i++)
-                seen = strcmp(names[i], e->d_name) == 0;
-            /* Nobody listening: a system that ended without removing it. */
-            int uid = -1;
-            if (seen || ens_system_holder(e->d_name, &uid, NULL) != 0 || uid != (int)geteuid())
-                continue;
-            if (n == cap) {
-                size_t c = cap == 0 ? 8 : 2 * cap;
-                char **p = realloc(names, c * sizeof(*p));
-                if (p == NULL)
-                    break;
-                names = p;
-                cap = c;
-            }
-            if ((names[n] = strdup(e->d_name)) != NULL)
-                n++;
-        }
-        closedir(dp);
+    name_list l = {0};
+    if (ens_system_list(collect, &l) < 0) {
+        ens_tool_free_names(l.names, l.n);
+        l.names = NULL;
+        l.n = 0;
     }
-    if (n > 1)
-        qsort(names, n, sizeof(*names), by_text);
-    *count = n;
-    return names;
+    *count = l.n;
+    return l.names;
 }
 
 void ens_tool_free_names(char **names, size_t count)
