@@ -2,9 +2,10 @@
  * tests/test_ens_list_cli.c - `ens list` and the unknown-name message of
  * `ens status`: two running named systems (one persistent, one with a
  * journal) are listed with their admin pids, actor counts, persistence
- * and journal, in the table and in JSON (parsed with jansson); a socket
- * nobody listens at (a system that ended without removing it) is not; and
- * `ens status` of an unknown name names the running ones.
+ * and journal, in the table and in JSON (parsed with jansson), as their
+ * status snapshots carry them; a socket nobody listens at (a system that
+ * ended without removing it) is not; `ens status` of an unknown name names
+ * the running ones; ens_system_list yields the running names.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -15,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -34,9 +37,17 @@
 #define WAIT_MS 30000
 
 static ens_system *sys_a, *sys_b;
-static char name_a[64], name_b[64], stale[64], stale_path[160], state_dir[64];
+static char name_a[64], name_b[64], stale[64], stale_path[160], state_dir[64], journal_a[128];
+static int64_t start_ms[2]; /* the clock before and after the systems started */
 static int admin_a, admin_b;
 static char out_text[1 << 16], err_text[1 << 14];
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static int admin_of(ens_system *s)
 {
@@ -55,10 +66,17 @@ static int group_setup(void **state)
     setenv("XDG_STATE_HOME", state_dir, 1); /* the journal of A goes here */
     snprintf(name_a, sizeof(name_a), "lista-%d", (int)getpid());
     snprintf(name_b, sizeof(name_b), "listb-%d", (int)getpid());
+    /* A's journal at a path of its own, not ending in ".db": `ens list`
+     * shows the path A was given, as A's status says. */
+    snprintf(journal_a, sizeof(journal_a), "%s/journal-of-a.sqlite", state_dir);
+    if (mkdir(state_dir, 0700) != 0)
+        return -1;
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
     o.name = name_a;
+    o.journal_path = journal_a;
     o.log_level = ENS_LOG_ERROR;
     fflush(NULL);
+    start_ms[0] = now_ms();
     if (ens_system_start(&o, &sys_a) != 0)
         return -1;
     o.name = name_b;
@@ -66,6 +84,7 @@ static int group_setup(void **state)
     o.persistent = true;
     if (ens_system_start(&o, &sys_b) != 0)
         return -1;
+    start_ms[1] = now_ms();
     admin_a = admin_of(sys_a);
     admin_b = admin_of(sys_b);
     /* A socket nobody listens at, named like a system. */
@@ -156,10 +175,8 @@ static void test_list_json_shows_both_systems_not_the_stale_socket(void **state)
     assert_true(json_num(a, "uptime_s") >= 0);
     assert_true(json_is_false(json_object_get(a, "persistent")));
     assert_true(json_is_true(json_object_get(b, "persistent")));
-    char want[300];
-    snprintf(want, sizeof(want), "%s/ensemble/%s.db", state_dir, name_a);
     assert_non_null(json_text(a, "journal"));
-    assert_string_equal(json_text(a, "journal"), want);
+    assert_string_equal(json_text(a, "journal"), journal_a);
     assert_true(json_is_null_at(b, "journal"));
     assert_null(json_row_where(rows, "name", stale));
     json_decref(root);
@@ -194,6 +211,28 @@ static void test_status_of_an_unknown_name_lists_the_running_ones(void **state)
     assert_non_null(strstr(err_text, name_a));
     assert_non_null(strstr(err_text, name_b));
     assert_null(strstr(err_text, stale));
+}
+
+/* The facts `ens list` shows come in the status: start time, persistence
+ * and journal path. */
+static void test_status_carries_start_time_persistence_and_journal(void **state)
+{
+    (void)state;
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(sys_a, WAIT_MS, &st), 0);
+    assert_true(ens_status_started_ms(st) >= start_ms[0]);
+    assert_true(ens_status_started_ms(st) <= start_ms[1]);
+    assert_false(ens_status_persistent(st));
+    assert_string_equal(ens_status_journal(st), journal_a);
+    ens_status_free(st);
+    assert_int_equal(ens_system_status(sys_b, WAIT_MS, &st), 0);
+    assert_true(ens_status_started_ms(st) >= start_ms[0]);
+    assert_true(ens_status_started_ms(st) <= now_ms());
+    assert_true(ens_status_persistent(st));
+    assert_null(ens_status_journal(st)); /* journal_path "": none */
+    ens_status_free(st);
+    assert_false(ens_status_persistent(NULL));
+    assert_null(ens_status_journal(NULL));
 }
 
 /* ---- ens_system_list, which `ens list` and the shell's completion use ---- */
@@ -254,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_list_json_shows_both_systems_not_the_stale_socket),
         cmocka_unit_test(test_list_table),
         cmocka_unit_test(test_status_of_an_unknown_name_lists_the_running_ones),
+        cmocka_unit_test(test_status_carries_start_time_persistence_and_journal),
         cmocka_unit_test(test_system_list_yields_the_running_systems_in_order), /* stops B */
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

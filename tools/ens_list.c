@@ -3,21 +3,17 @@
  * list of their names that other commands print when a name is unknown.
  *
  * The names come from ens_system_list (a system that ended without
- * removing its socket is left out there). What the status does
- * not carry is read from /proc: the admin's start time (uptime), whether it
- * runs in a session of its own (a persistent system's admin is orphaned
- * into one), and which journal file it or its journal writer holds open.
+ * removing its socket is left out there); the rest from each system's
+ * status: its admin, actors, start time, persistence and journal path.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ens_table.h"
@@ -101,112 +97,6 @@ void ens_tool_print_running(FILE *out)
     ens_tool_free_names(names, n);
 }
 
-/* ---- what /proc tells about an admin ---- */
-
-/* Fields of /proc/PID/stat: ppid, session and start time (clock ticks
- * after boot). Returns false when the process is gone. */
-static bool proc_stat(int pid, int *ppid, int *session, unsigned long long *start)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *fp = fopen(path, "re");
-    if (fp == NULL)
-        return false;
-    size_t len = fread(buf, 1, sizeof(buf) - 1, fp);
-    fclose(fp);
-    buf[len] = '\0';
-    const char *p = strrchr(buf, ')'); /* the name may hold anything */
-    if (p == NULL)
-        return false;
-    char state;
-    int pgrp;
-    /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-     * utime stime cutime cstime priority nice threads itrealvalue starttime */
-    return sscanf(p + 2,
-                  "%c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                  &state, ppid, &pgrp, session, start) == 5;
-}
-
-static double uptime_of(int pid)
-{
-    int ppid, session;
-    unsigned long long start;
-    double up = 0;
-    FILE *fp = fopen("/proc/uptime", "re");
-    if (fp == NULL || !proc_stat(pid, &ppid, &session, &start) || fscanf(fp, "%lf", &up) != 1) {
-        if (fp != NULL)
-            fclose(fp);
-        return -1;
-    }
-    fclose(fp);
-    double s = up - (double)start / (double)sysconf(_SC_CLK_TCK);
-    return s < 0 ? 0 : s;
-}
-
-/* A persistent admin runs in a session of its own, orphaned from the
- * program that started it; any other shares its starter's session. */
-static bool persistent_of(int pid)
-{
-    int ppid, session, pppid, psession;
-    unsigned long long start;
-    if (!proc_stat(pid, &ppid, &session, &start))
-        return false;
-    if (!proc_stat(ppid, &pppid, &psession, &start))
-        return true;
-    return session != psession;
-}
-
-/* The first file ending in ".db" that process pid holds open, into out. */
-static bool db_held_by(int pid, char *out, size_t len)
-{
-    char dir[64];
-    snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
-    DIR *dp = opendir(dir);
-    if (dp == NULL)
-        return false;
-    bool found = false;
-    struct dirent *e;
-    while (!found && (e = readdir(dp)) != NULL) {
-        char link[384], target[PATH_MAX];
-        snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
-        ssize_t n = readlink(link, target, sizeof(target) - 1);
-        if (n <= 3)
-            continue;
-        target[n] = '\0';
-        if (target[0] == '/' && strcmp(target + n - 3, ".db") == 0) {
-            snprintf(out, len, "%s", target);
-            found = true;
-        }
-    }
-    closedir(dp);
-    return found;
-}
-
-/* The journal of the system whose admin is pid: held by the admin or by
- * one of its children (the journal writer). */
-static bool journal_of(int admin, char *out, size_t len)
-{
-    if (db_held_by(admin, out, len))
-        return true;
-    DIR *dp = opendir("/proc");
-    if (dp == NULL)
-        return false;
-    bool found = false;
-    struct dirent *e;
-    while (!found && (e = readdir(dp)) != NULL) {
-        char *end = NULL;
-        long pid = strtol(e->d_name, &end, 10);
-        int ppid, session;
-        unsigned long long start;
-        if (*end != '\0' || pid <= 0 || !proc_stat((int)pid, &ppid, &session, &start) ||
-            ppid != admin)
-            continue;
-        found = db_held_by((int)pid, out, len);
-    }
-    closedir(dp);
-    return found;
-}
-
 static void format_uptime(double s, char *buf, size_t len)
 {
     unsigned long long t = s < 0 ? 0 : (unsigned long long)s;
@@ -238,23 +128,28 @@ static bool add_system(struct libscols_table *tb, const char *name, bool json, b
         return false;
     int admin = ens_status_admin_pid(st);
     size_t actors = ens_status_count(st);
-    ens_status_free(st);
-    double up = uptime_of(admin);
-    char journal[PATH_MAX], upt[32];
-    bool has_journal = journal_of(admin, journal, sizeof(journal));
+    bool persistent = ens_status_persistent(st);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    double up = (double)(now_ms - ens_status_started_ms(st)) / 1000.0;
+    if (up < 0)
+        up = 0; /* the clock was set back */
+    char upt[32];
     struct libscols_line *ln = scols_table_new_line(tb, NULL);
     bool ok = ln != NULL && ens_tool_cell(tb, ln, 0, name) == 0 &&
               ens_tool_cell_num(tb, ln, 1, admin) == 0 &&
               ens_tool_cell_num(tb, ln, 2, (long long)actors) == 0;
     if (json)
         ok = ok && (up < 0 || ens_tool_cell_num(tb, ln, 3, (long long)up) == 0) &&
-             ens_tool_cell(tb, ln, 4, persistent_of(admin) ? "1" : "0") == 0;
+             ens_tool_cell(tb, ln, 4, persistent ? "1" : "0") == 0;
     else {
         format_uptime(up, upt, sizeof(upt));
         ok = ok && ens_tool_cell(tb, ln, 3, upt) == 0 &&
-             ens_tool_cell(tb, ln, 4, persistent_of(admin) ? "yes" : "no") == 0;
+             ens_tool_cell(tb, ln, 4, persistent ? "yes" : "no") == 0;
     }
-    ok = ok && ens_tool_cell(tb, ln, 5, has_journal ? journal : NULL) == 0;
+    ok = ok && ens_tool_cell(tb, ln, 5, ens_status_journal(st)) == 0;
+    ens_status_free(st);
     *oom = *oom || !ok;
     return true;
 }
