@@ -26,6 +26,7 @@
 #include <editline/readline.h>
 #endif
 
+#include "ens_complete.h"
 #include "ens_tool.h"
 #include "ensemble/addr.h"
 #include "ensemble/error.h"
@@ -73,6 +74,9 @@ static void help(FILE *out)
           "  shutdown [--timeout MS] end the connected system\n"
           "  help                    this text\n"
           "  quit, exit              leave (so does end of input)\n"
+          "\n"
+          "Tab completes a command, the SYSTEM of connect (the running systems) and a\n"
+          "TARGET of ask, tell, lookup and set (the global names of the system in use).\n"
           "\n"
           "TARGET is an address (ens:NODE/ID), a global NAME or a register ($0, $1, ...).\n"
           "TEXT is the rest of the line; surrounding double quotes are removed.\n"
@@ -502,6 +506,57 @@ static void history_save(shell *sh)
 #endif
 }
 
+/* ---- Tab ---- */
+
+#ifdef ENS_HAVE_LIBEDIT
+#define COMPLETE_MS 1000u /* a status for the names: not longer at a keystroke */
+
+static shell *completing; /* the shell Tab completes for */
+static char **candidates; /* ens_tool_complete's, for next_candidate */
+static size_t next_cand;
+
+/* libedit's generator: the candidates one by one (each malloc'd for it). */
+static char *next_candidate(const char *text, int state)
+{
+    (void)text;
+    if (state == 0)
+        next_cand = 0;
+    if (candidates == NULL || candidates[next_cand] == NULL)
+        return NULL;
+    return strdup(candidates[next_cand++]);
+}
+
+static char **complete(const char *text, int start, int end)
+{
+    (void)end;
+    rl_attempted_completion_over = 1; /* never file names */
+    ens_tool_complete_free(candidates);
+    candidates =
+        ens_tool_complete(rl_line_buffer, (size_t)start, text, completing->sys, COMPLETE_MS);
+    return candidates != NULL ? rl_completion_matches(text, next_candidate) : NULL;
+}
+#endif
+
+static void completion_start(shell *sh)
+{
+#ifdef ENS_HAVE_LIBEDIT
+    completing = sh;
+    rl_readline_name = "ens";
+    rl_attempted_completion_function = complete;
+#else
+    (void)sh;
+#endif
+}
+
+static void completion_end(void)
+{
+#ifdef ENS_HAVE_LIBEDIT
+    ens_tool_complete_free(candidates);
+    candidates = NULL;
+    completing = NULL;
+#endif
+}
+
 /* The next line (owned by the caller), or NULL at end of input. */
 static char *read_line(shell *sh)
 {
@@ -555,6 +610,7 @@ int ens_tool_shell(int argc, char **argv)
         printf("ens shell: type `help` for commands, `connect SYSTEM` to begin\n");
     }
     history_load(sh);
+    completion_start(sh);
     while (!sh->quit) {
         char *line = read_line(sh);
         if (line == NULL)
@@ -569,6 +625,7 @@ int ens_tool_shell(int argc, char **argv)
     if (sh->interactive && !sh->quit)
         putchar('\n');
     history_save(sh);
+    completion_end();
     int last = sh->last;
     disconnect(sh);
     for (size_t i = 0; i < sh->n_regs; i++)
