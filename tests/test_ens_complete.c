@@ -6,7 +6,10 @@
  * shell's help shows.
  */
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +23,7 @@
 
 #include "ens_complete.h"
 #include "ensemble/ensemble.h"
+#include "support/deadline.h"
 
 #ifndef ENS_TOOL_PATH
 #error "ENS_TOOL_PATH must name the built ens program (CMakeLists.txt sets it)"
@@ -208,6 +212,64 @@ static void test_the_commands_are_those_of_the_help(void **state)
     assert_int_equal(listed + 1, count); /* "quit, exit" is one line */
 }
 
+/* End to end: `ens shell SYSTEM` on a terminal (a pty), typed "loo<Tab>"
+ * and "cmpl.al<Tab>": libedit asks the completer, the line becomes
+ * "lookup cmpl.alpha" and the lookup finds the actor. */
+static void test_tab_in_the_shell_on_a_terminal(void **state)
+{
+    (void)state;
+    int master = -1;
+    fflush(NULL);
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("TERM", "dumb", 1);
+        execl(ENS_TOOL_PATH, ENS_TOOL_PATH, "shell", sys_name, (char *)NULL);
+        _exit(127);
+    }
+    /* Typed one piece at a time, each after the prompt or the echo of the
+     * piece before: libedit reads the terminal as it goes. */
+    static char out[1 << 15];
+    size_t len = 0;
+    const char *steps[][2] = {
+        {"> ", "loo\t"},
+        {"lookup ", "cmpl.al\t"},
+        {"cmpl.alpha", "\n"},
+        {"(cmpl.alpha)", "quit\n"},
+    };
+    size_t step = 0;
+    test_deadline d = test_deadline_in(WAIT_MS);
+    bool ended = false;
+    while (!ended && !test_deadline_passed(d)) {
+        if (step < 4 && strstr(out, steps[step][0]) != NULL) {
+            assert_true(write(master, steps[step][1], strlen(steps[step][1])) > 0);
+            step++;
+            continue;
+        }
+        struct pollfd pf = {master, POLLIN, 0};
+        if (poll(&pf, 1, 200) <= 0)
+            continue;
+        ssize_t n = read(master, out + len, sizeof(out) - 1 - len);
+        if (n <= 0) {
+            ended = true; /* EIO: the shell ended and closed the terminal */
+            break;
+        }
+        len += (size_t)n;
+        out[len] = '\0';
+    }
+    if (!ended)
+        kill(pid, SIGKILL);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(master);
+    print_message("the terminal showed:\n%s\n", out);
+    if (step < 4)
+        fail_msg("the shell never showed '%s'", steps[step][0]);
+    assert_true(ended);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_null(strstr(out, "no actor is named"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_systems_after_connect),
         cmocka_unit_test(test_global_names_of_the_system_in_use),
         cmocka_unit_test(test_the_commands_are_those_of_the_help),
+        cmocka_unit_test(test_tab_in_the_shell_on_a_terminal),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
