@@ -365,6 +365,26 @@ int ens_system_connect(const char *name, ens_system **out)
     return ens__process_connect(name, out);
 }
 
+int ens_system_list(ens_system_list_cb cb, void *arg)
+{
+    if (cb == NULL)
+        return ENS_EINVAL;
+    char **names = NULL;
+    size_t n = 0;
+    int rc = ens__door_list(&names, &n);
+    bool stopped = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!stopped) {
+            int r = cb(names[i], arg);
+            stopped = r != 0;
+            rc = stopped ? r : rc + 1;
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
 int ens_system_holder(const char *name, int *uid, int *pid)
 {
     if (uid != NULL)

@@ -35,6 +35,7 @@
 #include "ensemble/ensemble.h"
 #include "support/convention.h"
 #include "support/deadline.h"
+#include "support/json_doc.h"
 #include "support/nats_server.h"
 #include "support/scratch.h"
 
@@ -174,44 +175,42 @@ static void wait_rows(int i, ens_event_kind kind, const char *needle, found *f)
  * one's node and host in *node and host. */
 static int json_rows(const char *system, uint32_t *node, char *host, size_t host_len)
 {
+    json_t *rows, *root = json_doc_within(out_text, "journal", &rows);
     int n = 0;
-    char key[64];
-    snprintf(key, sizeof(key), "\"system\":\"%s\"", system);
-    for (const char *p = out_text; *p != '\0';) {
-        const char *end = strchr(p, '\n');
-        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-        char line[4096];
-        snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) ? len : sizeof(line) - 1), p);
-        if (line[0] == '{') {
-            if (strstr(line, key) != NULL) {
-                n++;
-                const char *nd = strstr(line, "\"node\":");
-                assert_non_null(nd);
-                *node = (uint32_t)strtoul(nd + 7, NULL, 10);
-                const char *h = strstr(line, "\"host\":\"");
-                assert_non_null(h);
-                h += 8;
-                const char *q = strchr(h, '"');
-                snprintf(host, host_len, "%.*s", (int)(q - h), h);
-            }
-        }
-        p = end != NULL ? end + 1 : p + len;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *from = json_text(row, "system");
+        if (from == NULL || strcmp(from, system) != 0)
+            continue;
+        n++;
+        *node = (uint32_t)json_num(row, "node");
+        const char *h = json_text(row, "host");
+        assert_non_null(h);
+        snprintf(host, host_len, "%s", h);
     }
+    json_decref(root);
     return n;
 }
 
 /* True if the JSON rows of out_text come newest first. */
 static bool newest_first(void)
 {
+    json_t *rows, *root = json_doc_within(out_text, "journal", &rows);
     long long prev = -1;
-    for (const char *p = strstr(out_text, "\"at_ms\":"); p != NULL;
-         p = strstr(p + 1, "\"at_ms\":")) {
-        long long ms = atoll(p + 8);
+    bool ok = true;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        long long ms = json_num(row, "at_ms");
         if (prev >= 0 && ms > prev)
-            return false;
+            ok = false;
         prev = ms;
     }
-    return true;
+    json_decref(root);
+    return ok;
 }
 
 /* ---- the request decoder, without a server ---------------------------- */

@@ -26,6 +26,7 @@
 #include "ensemble/ensemble.h"
 #include "support/convention.h"
 #include "support/deadline.h"
+#include "support/json_doc.h"
 #include "support/nats_server.h"
 
 #ifndef ENS_TOOL_PATH
@@ -168,12 +169,35 @@ static int run_ens(const char *const *args, const char *env_url)
     return test_conv_run_tool(ENS_TOOL_PATH, args, env_url, &out_text);
 }
 
-/* The JSON line of `ens members --json` about system name, or NULL. */
-static const char *member_line(const char *name, char *line, size_t len)
+/* The member objects of `ens members --json` (the document in out_text):
+ * the document, to json_decref, and its array in *rows. */
+static json_t *members_doc(json_t **rows)
 {
-    char key[64];
-    snprintf(key, sizeof(key), "\"system\":\"%s\"", name);
-    return test_conv_line_with(out_text, key, line, len);
+    return json_doc(out_text, "members", rows);
+}
+
+/* The object about system name among rows, or NULL. */
+static json_t *member_row(json_t *rows, const char *name)
+{
+    return json_row_where(rows, "system", name);
+}
+
+/* Whether member m's capabilities array has an item starting with text
+ * (all of it when whole). */
+static bool has_capability(const json_t *m, const char *text, bool whole)
+{
+    json_t *caps = json_object_get(m, "capabilities");
+    if (!json_is_array(caps))
+        fail_msg("no array \"capabilities\" in the member of %s", json_text(m, "system"));
+    size_t i;
+    json_t *c;
+    json_array_foreach(caps, i, c)
+    {
+        const char *v = json_string_value(c);
+        if (v != NULL && (whole ? strcmp(v, text) == 0 : strncmp(v, text, strlen(text)) == 0))
+            return true;
+    }
+    return false;
 }
 
 /* ---- the scenario ---------------------------------------------------- */
@@ -272,20 +296,27 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
 
     /* The CLI lists the live members: A and C, not B; by --nats and by
      * ENSEMBLE_NATS_URL. */
-    char line[1024];
     assert_int_equal(run_ens((const char *const[]){"members", "--nats", test_conv_server.url,
                                                    "--convention", test_conv_name, "--json", NULL},
                              NULL),
                      0);
-    assert_non_null(member_line(name_a, line, sizeof(line)));
-    assert_non_null(strstr(line, "\"state\":\"live\""));
-    assert_non_null(strstr(line, "\"ens.version\":"));
-    assert_non_null(strstr(line, "\"gpu\":\"1\""));   /* its own, given at start */
-    assert_non_null(strstr(line, "\"zone\":\"eu\"")); /* the last line without a newline */
-    assert_non_null(member_line(name_c, line, sizeof(line)));
-    assert_non_null(strstr(line, "\"state\":\"live\""));
-    assert_null(strstr(line, "\"gpu\""));
-    assert_null(member_line(name_b, line, sizeof(line)));
+    print_message("ens members --json:\n%s", out_text);
+    json_t *rows;
+    json_t *doc = members_doc(&rows);
+    json_t *m = member_row(rows, name_a);
+    assert_non_null(m);
+    assert_string_equal(json_text(m, "state"), "live");
+    assert_true(json_num(m, "node") > 0);
+    assert_true(json_num(m, "pid") > 0); /* A's admin */
+    assert_true(has_capability(m, "ens.version=", false));
+    assert_true(has_capability(m, "gpu=1", true));   /* its own, given at start */
+    assert_true(has_capability(m, "zone=eu", true)); /* the last line without a newline */
+    m = member_row(rows, name_c);
+    assert_non_null(m);
+    assert_string_equal(json_text(m, "state"), "live");
+    assert_false(has_capability(m, "gpu=", false));
+    assert_null(member_row(rows, name_b));
+    json_decref(doc);
     assert_int_equal(run_ens((const char *const[]){"members", "--convention", test_conv_name, NULL},
                              test_conv_server.url),
                      0);
@@ -308,8 +339,11 @@ static void test_join_leave_and_vanish_seen_by_subscribers_and_the_cli(void **st
         run_ens((const char *const[]){"members", "--convention", test_conv_name, "--json", NULL},
                 test_conv_server.url),
         0);
-    assert_non_null(member_line(name_c, line, sizeof(line)));
-    assert_non_null(strstr(line, "\"state\":\"unreachable\""));
+    doc = members_doc(&rows);
+    m = member_row(rows, name_c);
+    assert_non_null(m);
+    assert_string_equal(json_text(m, "state"), "unreachable");
+    json_decref(doc);
     const char *all = told(early);
     print_message("the first subscriber was told: %s\n", all);
     char left_c[48];

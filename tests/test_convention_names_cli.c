@@ -26,6 +26,7 @@
 #include "ensemble/ensemble.h"
 #include "support/convention.h"
 #include "support/deadline.h"
+#include "support/json_doc.h"
 #include "support/nats_server.h"
 
 #ifndef ENS_TOOL_PATH
@@ -162,16 +163,26 @@ static void test_the_cli_lists_the_convention_names_with_their_holders(void **st
         0);
     print_message("ens names --nats --json:\n%s", out_text);
     assert_null(strstr(out_text, "names 3")); /* no header */
-    snprintf(want, sizeof(want),
-             "{\"convention\":\"%s\",\"name\":\"ncli..beta\",\"address\":\"%s\",\"node\":%u,"
-             "\"system\":\"%s\"}\n",
-             test_conv_name, a_beta, (unsigned)beta.node, name_a);
-    assert_non_null(strstr(out_text, want));
-    snprintf(want, sizeof(want),
-             "{\"convention\":\"%s\",\"name\":\"ncli.gamma\",\"address\":\"%s\",\"node\":%u,"
-             "\"system\":\"%s\"}\n",
-             test_conv_name, a_gamma, (unsigned)gamma.node, name_b);
-    assert_non_null(strstr(out_text, want));
+    json_t *rows;
+    json_t *doc = json_doc(out_text, "names", &rows);
+    assert_int_equal(json_array_size(rows), 3);
+    /* Sorted by name, every object with the same keys. */
+    assert_string_equal(json_text(json_array_get(rows, 0), "name"), "ncli..beta");
+    assert_string_equal(json_text(json_array_get(rows, 1), "name"), "ncli.alpha");
+    assert_string_equal(json_text(json_array_get(rows, 2), "name"), "ncli.gamma");
+    json_t *r = json_row_where(rows, "name", "ncli..beta");
+    assert_string_equal(json_text(r, "convention"), test_conv_name);
+    assert_string_equal(json_text(r, "address"), a_beta);
+    assert_int_equal(json_num(r, "node"), beta.node);
+    assert_string_equal(json_text(r, "system"), name_a);
+    assert_true(json_is_null_at(r, "entry"));
+    r = json_row_where(rows, "name", "ncli.gamma");
+    assert_string_equal(json_text(r, "convention"), test_conv_name);
+    assert_string_equal(json_text(r, "address"), a_gamma);
+    assert_int_equal(json_num(r, "node"), gamma.node);
+    assert_string_equal(json_text(r, "system"), name_b);
+    assert_int_equal(json_object_size(r), 6);
+    json_decref(doc);
 
     /* The local mode is unchanged: one system's own names. */
     assert_int_equal(run_ens((const char *const[]){"names", name_b, NULL}, test_conv_server.url),
@@ -221,9 +232,17 @@ static void test_an_entry_that_is_not_an_address_is_shown_as_such(void **state)
                              NULL),
                      0);
     print_message("ens names --nats --json:\n%s", out_text);
-    assert_non_null(line_with("\"ncli.junk\"", line, sizeof(line)));
-    assert_non_null(strstr(line, "\"address\":null,\"node\":null,\"system\":null"));
-    assert_non_null(strstr(line, "\"entry\":\"not\\\\x01an address\""));
+    /* The note about the key comes on stderr, before the document. */
+    json_t *rows;
+    json_t *doc = json_doc_within(out_text, "names", &rows);
+    json_t *r = json_row_where(rows, "name", "ncli.junk");
+    assert_non_null(r);
+    assert_true(json_is_null_at(r, "address"));
+    assert_true(json_is_null_at(r, "node"));
+    assert_true(json_is_null_at(r, "system"));
+    assert_string_equal(json_text(r, "entry"), "not\x01"
+                                               "an address");
+    json_decref(doc);
 
     assert_int_equal(kvStore_Delete(kv, "ncli.junk"), NATS_OK);
     assert_int_equal(kvStore_Delete(kv, "ncli=41x"), NATS_OK);

@@ -182,7 +182,9 @@ static void test_every_members_tree_and_a_stopped_member_named(void **state)
     assert_int_equal(run_ens((const char *const[]){"status", "--convention", conv_name, "--nats",
                                                    server.url, "--json", NULL}),
                      0);
-    assert_non_null(strstr(out_text, "\"type\":\"cs.Idle\""));
+    /* One {"actors": [...]} document per member. */
+    assert_non_null(strstr(out_text, "\"actors\": ["));
+    assert_non_null(strstr(out_text, "\"type\": \"cs.Idle\""));
 
     /* B's gateway stops: named, exit status 1; A's tree still comes. */
     pid_t gw = gateway_pid(names[1]);

@@ -25,6 +25,7 @@
 #include "ensemble/error.h"
 #include "ensemble/journal.h"
 #include "persistence/journal_writer.h"
+#include "support/json_doc.h"
 #include "support/scratch.h"
 
 #ifndef ENS_TOOL_PATH
@@ -174,23 +175,6 @@ static int count_lines(const char *s)
     return n;
 }
 
-/* How many JSON lines have "key":"value" (value quoted as given). */
-static int lines_with(const char *text, const char *needle)
-{
-    int n = 0;
-    const char *line = text;
-    while (*line != '\0') {
-        const char *end = strchr(line, '\n');
-        size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
-        char *copy = strndup(line, len);
-        assert_non_null(copy);
-        n += strstr(copy, needle) != NULL;
-        free(copy);
-        line += len + (end != NULL);
-    }
-    return n;
-}
-
 static void assert_contains(const char *haystack, const char *needle)
 {
     if (strstr(haystack, needle) == NULL)
@@ -260,29 +244,57 @@ static void test_table_shows_rows_newest_first_aligned(void **state)
     assert_true(strncmp(row + col, "error", 5) == 0);
 }
 
-static void test_json_lines_carry_every_field_escaped(void **state)
+/* The JSON of `ens journal --json`: the rows under "journal". */
+static size_t journal_rows(const fixture *fx, json_t **root, json_t **rows)
+{
+    *root = json_doc(fx->stdout_text, "journal", rows);
+    return json_array_size(*rows);
+}
+
+static void test_json_document_carries_every_field_escaped(void **state)
 {
     fixture *fx = *state;
     assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json"), 0);
-    const char *t = fx->stdout_text;
-    assert_int_equal(count_lines(t), 8);
-    assert_int_equal(lines_with(t, "{\"seq\":"), 8);
-    assert_int_equal(lines_with(t, "\"system\":\"clisys\""), 8);
-    assert_contains(t, "\"kind\":\"crash\",\"actor\":\"ens:1/18\",\"actor_type\":\"cache\","
-                       "\"parent\":\"ens:1/16\",\"msg_type\":\"get\",\"sender\":null");
-    assert_contains(t, "\"signal\":11");
-    assert_contains(t, "\"error\":-22,\"error_name\":\"ENS_EINVAL\"");
-    assert_contains(t, "\"reason\":\"said \\\"no\\\"\\nthen stopped\"}");
-    assert_contains(t, "\"reason\":\"restarted é∂\"");
-    assert_contains(t, "\"time\":\"2024-03-01T12:00:06.000Z\"");
-    /* Every line is one object. */
-    for (const char *line = t; *line != '\0';) {
-        assert_int_equal(line[0], '{');
-        const char *end = strchr(line, '\n');
-        assert_non_null(end);
-        assert_int_equal(end[-1], '}');
-        line = end + 1;
+    json_t *root, *rows;
+    assert_int_equal(journal_rows(fx, &root, &rows), 8);
+    assert_int_equal(json_count_where(rows, "system", "clisys"), 8);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        assert_true(json_num(row, "seq") > 0);
+        assert_true(json_num(row, "at_ms") > 0);
     }
+    json_t *crash = json_row_where(rows, "kind", "crash");
+    assert_non_null(crash);
+    assert_string_equal(json_text(crash, "actor"), "ens:1/18");
+    assert_string_equal(json_text(crash, "actor_type"), "cache");
+    assert_string_equal(json_text(crash, "parent"), "ens:1/16");
+    assert_string_equal(json_text(crash, "msg_type"), "get");
+    assert_true(json_is_null_at(crash, "sender"));
+    assert_int_equal(json_num(crash, "signal"), 11);
+    /* The name the table shows (it was empty in JSON). */
+    assert_string_equal(json_text(crash, "error_name"), "SIGSEGV");
+    json_t *einval = json_row_where(rows, "error_name", "ENS_EINVAL");
+    assert_non_null(einval);
+    assert_int_equal(json_num(einval, "error"), -22);
+    assert_non_null(json_row_where(rows, "reason", "said \"no\"\nthen stopped"));
+    assert_non_null(json_row_where(rows, "reason", "restarted é∂"));
+    assert_non_null(json_row_where(rows, "time", "2024-03-01T12:00:06.000Z"));
+    json_decref(root);
+}
+
+/* The rows of `ens journal --db DB --json ARGS...`. */
+#define JROWS(fx, ...)                                                                             \
+    (assert_int_equal(RUN(fx, "journal", "--db", (fx)->db, "--json", __VA_ARGS__), 0),             \
+     json_rows_of(fx))
+
+static size_t json_rows_of(const fixture *fx)
+{
+    json_t *root, *rows;
+    size_t n = journal_rows(fx, &root, &rows);
+    json_decref(root);
+    return n;
 }
 
 /* ---- filters ---- */
@@ -290,54 +302,49 @@ static void test_json_lines_carry_every_field_escaped(void **state)
 static void test_filters_select_rows(void **state)
 {
     fixture *fx = *state;
+    json_t *root, *rows;
     assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--kind", "crash,poison"), 0);
-    assert_int_equal(count_lines(fx->stdout_text), 2);
-    assert_int_equal(lines_with(fx->stdout_text, "\"kind\":\"crash\""), 1);
-    assert_int_equal(lines_with(fx->stdout_text, "\"kind\":\"poison\""), 1);
+    assert_int_equal(journal_rows(fx, &root, &rows), 2);
+    assert_int_equal(json_count_where(rows, "kind", "crash"), 1);
+    assert_int_equal(json_count_where(rows, "kind", "poison"), 1);
+    json_decref(root);
 
     assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--type", "worker"), 0);
-    assert_int_equal(count_lines(fx->stdout_text), 3);
-    assert_int_equal(lines_with(fx->stdout_text, "\"actor_type\":\"worker\""), 3);
+    assert_int_equal(journal_rows(fx, &root, &rows), 3);
+    assert_int_equal(json_count_where(rows, "actor_type", "worker"), 3);
+    json_decref(root);
 
-    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--actor", "ens:1/18"), 0);
-    assert_int_equal(count_lines(fx->stdout_text), 2);
-
-    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--msg-type", "job"), 0);
-    assert_int_equal(count_lines(fx->stdout_text), 3);
+    assert_int_equal(JROWS(fx, "--actor", "ens:1/18"), 2);
+    assert_int_equal(JROWS(fx, "--msg-type", "job"), 3);
 
     /* ISO times, with and without seconds and Z; until is exclusive. */
-    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--since", "2024-03-01T12:00:02Z",
-                         "--until", "2024-03-01T12:00:05"),
-                     0);
-    assert_int_equal(count_lines(fx->stdout_text), 3);
-    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--since", "2024-03-01T12:00",
-                         "--until", "1709294402000"),
-                     0);
-    assert_int_equal(count_lines(fx->stdout_text), 1);
+    assert_int_equal(JROWS(fx, "--since", "2024-03-01T12:00:02Z", "--until", "2024-03-01T12:00:05"),
+                     3);
+    assert_int_equal(JROWS(fx, "--since", "2024-03-01T12:00", "--until", "1709294402000"), 1);
     assert_contains(fx->stdout_text, "bad input");
 
     /* Relative: only the row from five minutes ago is within the hour. */
-    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--since", "-1h"), 0);
-    assert_int_equal(count_lines(fx->stdout_text), 1);
+    assert_int_equal(JROWS(fx, "--since", "-1h"), 1);
     assert_contains(fx->stdout_text, "five min");
-    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--since=-1d"), 0);
-    assert_int_equal(count_lines(fx->stdout_text), 2);
+    assert_int_equal(JROWS(fx, "--since=-1d"), 2);
 
-    assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--json", "--limit", "2"), 0);
-    assert_int_equal(count_lines(fx->stdout_text), 2);
+    assert_int_equal(JROWS(fx, "--limit", "2"), 2);
     assert_contains(fx->stdout_text, "five min");
 
     assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--type", "nobody"), 0);
     assert_contains(fx->stdout_text, "no failures match");
+    assert_int_equal(JROWS(fx, "--type", "nobody"), 0); /* an empty array, not nothing */
 }
 
 static void test_count_by_kind_and_type(void **state)
 {
     fixture *fx = *state;
     assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--count-by", "kind", "--json"), 0);
-    assert_contains(fx->stdout_text, "{\"kind\":\"error\",\"count\":3}");
-    assert_contains(fx->stdout_text, "{\"kind\":\"crash\",\"count\":1}");
-    assert_int_equal(count_lines(fx->stdout_text), 6);
+    json_t *rows, *root = json_doc(fx->stdout_text, "counts", &rows);
+    assert_int_equal(json_array_size(rows), 6);
+    assert_int_equal(json_num(json_row_where(rows, "kind", "error"), "count"), 3);
+    assert_int_equal(json_num(json_row_where(rows, "kind", "crash"), "count"), 1);
+    json_decref(root);
     assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--count-by", "type"), 0);
     assert_true(strncmp(fx->stdout_text, "TYPE", 4) == 0);
     assert_contains(fx->stdout_text, "worker");
@@ -444,10 +451,17 @@ static void test_control_characters_are_shown_escaped(void **state)
     assert_contains(fx->stdout_text, "\\x1b]0;owned\\x07 then \\xc2\\x9b2J and \\x7f end");
     assert_no_controls(fx->stdout_text);
     assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--actor", "ens:1/21", "--json"), 0);
-    assert_contains(fx->stdout_text, "\"actor_type\":\"evil\\u001b[7m\"");
-    assert_contains(fx->stdout_text,
-                    "\"reason\":\"\\u001b]0;owned\\u0007 then \\u009b2J and \\u007f end\"");
+    /* C0 controls are JSON escapes; DEL and C1, which a JSON writer passes
+     * on raw, are spelled as on the terminal. */
+    assert_contains(fx->stdout_text, "\"actor_type\": \"evil\\u001b[7m\"");
     assert_no_controls(fx->stdout_text);
+    json_t *rows, *root = json_doc(fx->stdout_text, "journal", &rows);
+    assert_int_equal(json_array_size(rows), 1);
+    json_t *row = json_array_get(rows, 0);
+    assert_string_equal(json_text(row, "actor_type"), "evil\x1b[7m");
+    assert_string_equal(json_text(row, "reason"),
+                        "\x1b]0;owned\x07 then \\xc2\\x9b2J and \\x7f end");
+    json_decref(root);
     assert_int_equal(RUN(fx, "journal", "--db", fx->db, "--kind", "\x1b[2J"), 2);
     assert_contains(fx->stderr_text, "bad kind list '\\x1b[2J'");
     assert_no_controls(fx->stderr_text);
@@ -463,7 +477,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_help_lists_every_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_shows_rows_newest_first_aligned, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_json_lines_carry_every_field_escaped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_document_carries_every_field_escaped, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_filters_select_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_count_by_kind_and_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_name_finds_the_default_path, setup, teardown),

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include "core/process/proc.h"
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
+#include "support/json_doc.h"
 #include "support/squat.h"
 
 #ifndef ENS_TOOL_PATH
@@ -75,8 +77,19 @@ static int ignore_receive(ens_ctx *c, void *state, const ens_msg *m)
     return 0;
 }
 
+static const ens_actor_def grandchild_def = {
+    "clitest.Grandchild", 0, NULL, ignore_receive, NULL, NULL, NULL, NULL, NULL};
+
+/* The child has a child of its own: a tree three levels deep. */
+static int child_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)state, (void)arg;
+    ens_addr grandchild;
+    return ens_spawn(c, &grandchild_def, NULL, NULL, &grandchild);
+}
+
 static const ens_actor_def child_def = {
-    "clitest.Child", 0, NULL, ignore_receive, NULL, NULL, NULL, NULL, NULL};
+    "clitest.Child", 0, child_init, ignore_receive, NULL, NULL, NULL, NULL, NULL};
 
 static int parent_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
@@ -233,14 +246,6 @@ static void assert_contains(const char *text, const char *needle)
         fail_msg("expected \"%s\" in:\n%s", needle, text);
 }
 
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s != '\0'; s++)
-        n += *s == '\n';
-    return n;
-}
-
 /* ---- the tests ---- */
 
 static void test_status_lists_the_actor(void **state)
@@ -258,39 +263,78 @@ static void test_status_lists_the_actor(void **state)
     assert_contains(out_text, "TYPE");
     assert_contains(out_text, "clitest.Echo");
     assert_contains(out_text, echo_text);
-    assert_contains(out_text, "actors 3");
-    /* The child is indented under its parent. */
+    assert_contains(out_text, "actors 4");
+    /* The tree is drawn with its lines: the child under its parent, the
+     * grandchild one level further (ASCII lines in the C locale, box
+     * drawing in a UTF-8 one). */
     const char *parent = strstr(out_text, "\nclitest.Parent ");
     assert_non_null(parent);
-    const char *child = strstr(out_text, "\n  clitest.Child ");
+    const char *child = strstr(out_text, "\n`-clitest.Child ");
+    if (child == NULL)
+        child = strstr(out_text, "\n└─clitest.Child ");
     assert_non_null(child);
-    assert_true(child > parent);
+    const char *grandchild = strstr(out_text, "\n  `-clitest.Grandchild ");
+    if (grandchild == NULL)
+        grandchild = strstr(out_text, "\n  └─clitest.Grandchild ");
+    assert_non_null(grandchild);
+    assert_true(parent < child && child < grandchild);
     assert_non_null(strstr(out_text, "\nclitest.Echo "));
     assert_contains(out_text, "NAME");
     assert_contains(out_text, "cli-echo");
     assert_string_equal(err_text, "");
 }
 
-static void test_status_json_lines(void **state)
+/* `ens status --json`: {"actors": [...]}, one object per actor with its
+ * parent and depth. */
+static void test_status_json(void **state)
 {
     (void)state;
     assert_int_equal(RUN("status", "--json", sys_name), 0);
     print_message("%s", out_text);
-    assert_int_equal(count_lines(out_text), 3);
-    assert_true(out_text[0] == '{');
-    assert_contains(out_text, "\"type\":\"clitest.Echo\"");
-    char addr[160];
-    snprintf(addr, sizeof(addr), "\"address\":\"%s\"", echo_text);
-    assert_contains(out_text, addr);
-    assert_contains(out_text, "\"parent\":null");
-    snprintf(addr, sizeof(addr), "\"parent\":\"%s\",\"type\":\"clitest.Child\",\"depth\":1",
-             parent_text);
-    assert_contains(out_text, addr);
-    assert_contains(out_text, "\"restarts\":0");
-    assert_contains(out_text, "\"rss_kib\":");
-    assert_contains(out_text, "\"name\":\"cli-echo\"");
-    assert_contains(out_text, "\"name\":null");
+    json_t *rows, *root = json_doc(out_text, "actors", &rows);
+    assert_int_equal(json_array_size(rows), 4);
+    json_t *echo = json_row_where(rows, "type", "clitest.Echo");
+    assert_non_null(echo);
+    assert_string_equal(json_text(echo, "address"), echo_text);
+    assert_string_equal(json_text(echo, "system"), sys_name);
+    assert_string_equal(json_text(echo, "name"), "cli-echo");
+    assert_true(json_is_null_at(echo, "parent"));
+    assert_int_equal(json_num(echo, "depth"), 0);
+    assert_int_equal(json_num(echo, "restarts"), 0);
+    assert_true(json_num(echo, "pid") > 0);
+    assert_true(json_num(echo, "admin_pid") > 0);
+    assert_true(json_num(echo, "rss_kib") >= 0);
+    json_t *child = json_row_where(rows, "type", "clitest.Child");
+    assert_non_null(child);
+    assert_string_equal(json_text(child, "parent"), parent_text);
+    assert_int_equal(json_num(child, "depth"), 1);
+    assert_true(json_is_null_at(child, "name"));
+    json_t *grandchild = json_row_where(rows, "type", "clitest.Grandchild");
+    assert_non_null(grandchild);
+    assert_string_equal(json_text(grandchild, "parent"), json_text(child, "address"));
+    assert_int_equal(json_num(grandchild, "depth"), 2);
+    json_decref(root);
     assert_string_equal(err_text, "");
+}
+
+/* `ens status --json --tree`: children nested in their parent. */
+static void test_status_json_tree(void **state)
+{
+    (void)state;
+    assert_int_equal(RUN("status", "--json", "--tree", sys_name), 0);
+    json_t *rows, *root = json_doc(out_text, "actors", &rows);
+    assert_int_equal(json_array_size(rows), 2); /* the echo and the parent */
+    json_t *parent = json_row_where(rows, "type", "clitest.Parent");
+    assert_non_null(parent);
+    json_t *children = json_object_get(parent, "children");
+    assert_int_equal(json_array_size(children), 1);
+    json_t *child = json_array_get(children, 0);
+    assert_string_equal(json_text(child, "type"), "clitest.Child");
+    json_t *grand = json_object_get(child, "children");
+    assert_int_equal(json_array_size(grand), 1);
+    assert_string_equal(json_text(json_array_get(grand, 0), "type"), "clitest.Grandchild");
+    json_decref(root);
+    assert_int_equal(RUN("names", "--tree", sys_name), 2); /* status only */
 }
 
 static void test_names_lists_the_name(void **state)
@@ -306,9 +350,15 @@ static void test_names_lists_the_name(void **state)
     assert_contains(out_text, echo_text);
     assert_contains(out_text, "clitest.Echo");
     assert_int_equal(RUN("names", "--json", sys_name), 0);
-    assert_int_equal(count_lines(out_text), 1);
-    snprintf(line, sizeof(line), "\"name\":\"cli-echo\",\"address\":\"%s\"", echo_text);
-    assert_contains(out_text, line);
+    json_t *rows, *root = json_doc(out_text, "names", &rows);
+    assert_int_equal(json_array_size(rows), 1);
+    json_t *row = json_array_get(rows, 0);
+    assert_string_equal(json_text(row, "name"), "cli-echo");
+    assert_string_equal(json_text(row, "address"), echo_text);
+    assert_string_equal(json_text(row, "type"), "clitest.Echo");
+    assert_string_equal(json_text(row, "system"), sys_name);
+    assert_true(json_num(row, "pid") > 0);
+    json_decref(root);
     assert_string_equal(err_text, "");
 }
 
@@ -350,8 +400,7 @@ static void test_shell_script(void **state)
     assert_int_equal(RUN_INPUT(script, "shell", sys_name), 0);
     print_message("%s---\n%s", out_text, err_text);
     char line[160];
-    snprintf(line, sizeof(line), "$0    cli-echo");
-    assert_contains(out_text, line);
+    assert_non_null(strstr(out_text, "\n$0 ")); /* the REG column of names */
     assert_contains(out_text, "echo: hello\n");
     assert_contains(out_text, "echo: two  words\n");
     assert_contains(out_text, "echo: third\n");
@@ -380,6 +429,77 @@ static void test_shell_script(void **state)
     assert_int_equal(RUN_INPUT("", "shell", "--bogus"), 2);
     assert_int_equal(RUN_INPUT("help\n", "shell"), 0);
     assert_contains(out_text, "registers");
+}
+
+/* Registers keep their numbers until the shell exits: another listing,
+ * and a disconnect and connect again, do not renumber them; a register
+ * of another system is refused by name. */
+static void test_shell_registers_stay_bound(void **state)
+{
+    (void)state;
+    char script[512];
+    snprintf(script, sizeof(script),
+             "status\n"
+             "names\n"
+             "status\n"
+             "disconnect\n"
+             "connect %s\n"
+             "names\n"
+             "regs\n"
+             "ask $0 still\n",
+             sys_name);
+    assert_int_equal(RUN_INPUT(script, "shell", sys_name), 0);
+    print_message("%s---\n%s", out_text, err_text);
+    char line[160];
+    /* The echo is listed first by status: $0, and stays $0. */
+    snprintf(line, sizeof(line), "$0 = %s\n", echo_text);
+    assert_contains(out_text, line);
+    snprintf(line, sizeof(line), "$1 = %s\n", parent_text);
+    assert_contains(out_text, line);
+    assert_null(strstr(out_text, "$4 = ")); /* four actors, four registers */
+    assert_contains(out_text, "echo: still\n");
+    assert_string_equal(err_text, "");
+}
+
+/* The shell's history is kept in $XDG_STATE_HOME/ensemble/shell_history,
+ * made 0600, and read back by the next shell. */
+static void test_shell_history_saved(void **state)
+{
+    (void)state;
+    char dir[64], path[128];
+    snprintf(dir, sizeof(dir), "/tmp/ens-shell-state-%d", (int)getpid());
+    snprintf(path, sizeof(path), "%s/ensemble/shell_history", dir);
+    const char *old = getenv("XDG_STATE_HOME");
+    char *saved = old != NULL ? strdup(old) : NULL;
+    setenv("XDG_STATE_HOME", dir, 1);
+    assert_int_equal(RUN_INPUT("regs\ntimeout 7000\nquit\n", "shell"), 0);
+    assert_int_equal(RUN_INPUT("names\n", "shell"), 1); /* not connected */
+    if (saved != NULL)
+        setenv("XDG_STATE_HOME", saved, 1);
+    else
+        unsetenv("XDG_STATE_HOME");
+    free(saved);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char text[1024];
+    text[fread(text, 1, sizeof(text) - 1, fp)] = '\0';
+    fclose(fp);
+    /* Both shells' lines, in order: the second loaded the first's
+     * (libedit's file spells a blank inside a line \040). */
+    const char *a = strstr(text, "timeout\\0407000\n");
+    if (a == NULL)
+        a = strstr(text, "timeout 7000\n");
+    const char *b = strstr(text, "names\n");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(a < b);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/ensemble", dir);
+    rmdir(path);
+    rmdir(dir);
 }
 
 static void test_ask_prints_the_reply(void **state)
@@ -611,8 +731,8 @@ static void test_shutdown_ends_the_system(void **state)
     assert_int_equal(ens_system_status(sys, WAIT_MS, &st), 0);
     pid_t admin = ens_status_admin_pid(st);
     size_t n = ens_status_count(st);
-    assert_int_equal(n, 3);
-    pid_t actors[3];
+    assert_int_equal(n, 4);
+    pid_t actors[4];
     for (size_t i = 0; i < n; i++)
         actors[i] = ens_status_at(st, i)->pid;
     ens_status_free(st);
@@ -637,7 +757,8 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_lists_the_actor),
-        cmocka_unit_test(test_status_json_lines),
+        cmocka_unit_test(test_status_json),
+        cmocka_unit_test(test_status_json_tree),
         cmocka_unit_test(test_ask_prints_the_reply),
         cmocka_unit_test(test_tell_reaches_the_actor),
         cmocka_unit_test(test_ask_poisoned_prints_the_detail),
@@ -645,6 +766,8 @@ int main(void)
         cmocka_unit_test(test_names_lists_the_name),
         cmocka_unit_test(test_ask_and_tell_by_name),
         cmocka_unit_test(test_shell_script),
+        cmocka_unit_test(test_shell_registers_stay_bound),
+        cmocka_unit_test(test_shell_history_saved),
         cmocka_unit_test(test_unknown_system),
         cmocka_unit_test(test_ask_refuses_a_name_held_by_another_user),
         cmocka_unit_test(test_ask_refused_past_max_connections),

@@ -18,6 +18,7 @@ typedef struct ens_tool_cmd {
 } ens_tool_cmd;
 
 static const ens_tool_cmd commands[] = {
+    {"list", ens_tool_list, "list the running systems of this user"},
     {"status", ens_tool_status, "show the actors of a running system as a tree"},
     {"names", ens_tool_names, "list the global names of a running system"},
     {"ask", ens_tool_ask, "send text to an actor and print its reply"},

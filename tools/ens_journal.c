@@ -3,9 +3,8 @@
  *
  * A thin front end over the query API of ensemble/journal.h: parse the
  * options into an ens_journal_filter, open the file read-only and print the
- * rows newest first, as an aligned table (cells buffered so that columns
- * fit their widest value) or as JSON lines. It only reads the file, so it
- * works whether or not the system runs.
+ * rows newest first, as a table or a JSON document (tools/ens_table.h). It only reads the file, so
+ * it works whether or not the system runs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ens_table.h"
 #include "ens_tool.h"
 #include "ensemble/error.h"
 #include "ensemble/journal.h"
@@ -54,7 +54,8 @@ static void help(FILE *out)
           "  --until TIME        before TIME\n"
           "  --limit N           at most N rows (default 1000; 0 = all)\n"
           "  --count-by kind|type  count the matching rows per kind or per actor type\n"
-          "  --json              one JSON object per line instead of a table\n"
+          "  --json              a JSON document {\"journal\": [...]} (with --count-by:\n"
+          "                      {\"counts\": [...]}) instead of a table\n"
           "  -h, --help          this text\n"
           "\n"
           "TIME is UTC ISO-8601 (2026-11-28T21:00:00Z, 2026-11-28T21:00, 2026-11-28),\n"
@@ -244,212 +245,65 @@ static void format_addr(ens_addr a, char *buf, size_t len)
         ens_addr_format(a, buf, len);
 }
 
-/* A growable string. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf;
-
-static void sb_putn(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap == 0 ? 64 : b->cap;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s)
-{
-    sb_putn(b, s, strlen(s));
-}
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-/* s as a JSON string literal: quotes, escapes for controls (C0, DEL and
- * the C1 controls too, which a terminal may obey), invalid UTF-8 replaced
- * by U+FFFD. */
-static void sb_json_str(sbuf *b, const char *s)
-{
-    sb_putn(b, "\"", 1);
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p != '\0') {
-        unsigned char c = *p;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            sb_putn(b, esc, 2);
-            p++;
-        } else if (c < 0x20 || c == 0x7f || (c == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)) {
-            if (c == 0xc2)
-                c = *++p; /* U+0080..U+009F: one escape for the two bytes */
-            switch (c) {
-            case '\n':
-                sb_puts(b, "\\n");
-                break;
-            case '\r':
-                sb_puts(b, "\\r");
-                break;
-            case '\t':
-                sb_puts(b, "\\t");
-                break;
-            case '\b':
-                sb_puts(b, "\\b");
-                break;
-            case '\f':
-                sb_puts(b, "\\f");
-                break;
-            default:
-                snprintf(esc, sizeof(esc), "\\u%04x", c);
-                sb_puts(b, esc);
-            }
-            p++;
-        } else {
-            size_t n = utf8_len(p);
-            if (n == 0) {
-                sb_puts(b, "\\ufffd");
-                p++;
-            } else {
-                sb_putn(b, (const char *)p, n);
-                p += n;
-            }
-        }
-    }
-    sb_putn(b, "\"", 1);
-}
-
-/* s for one table cell (malloc'ed; NULL: out of memory): controls shown as
- * escapes, so a row stays a line and the terminal obeys nothing in it. */
-static char *cell_text(const char *s)
-{
-    return strdup(s == NULL || s[0] == '\0' ? "-" : ens_tool_esc(s));
-}
-
-/* Columns on screen: code points, not bytes. */
-static size_t display_width(const char *s)
-{
-    size_t w = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
-        if ((*p & 0xc0) != 0x80)
-            w++;
-    return w;
-}
-
-#define NCOLS 10
-static const char *const col_names[NCOLS] = {"TIME",    "KIND",  "ACTOR", "TYPE", "MESSAGE",
-                                             "ATTEMPT", "ERROR", "NODE",  "HOST", "REASON"};
-
-typedef struct table {
-    char **cells; /* rows * NCOLS */
-    size_t rows, cap;
-    bool oom;
-} table;
-
-static void table_add(table *t, const char *vals[NCOLS])
-{
-    if (t->oom)
-        return;
-    if (t->rows == t->cap) {
-        size_t cap = t->cap == 0 ? 64 : t->cap * 2;
-        char **c = realloc(t->cells, cap * NCOLS * sizeof(*c));
-        if (c == NULL) {
-            t->oom = true;
-            return;
-        }
-        t->cells = c;
-        t->cap = cap;
-    }
-    for (int i = 0; i < NCOLS; i++) {
-        t->cells[t->rows * NCOLS + (size_t)i] = cell_text(vals[i]);
-        if (t->cells[t->rows * NCOLS + (size_t)i] == NULL)
-            t->oom = true;
-    }
-    t->rows++;
-}
-
-static void table_print(const table *t, FILE *out, int ncols, const char *const *names)
-{
-    size_t width[NCOLS];
-    for (int c = 0; c < ncols; c++)
-        width[c] = display_width(names[c]);
-    for (size_t r = 0; r < t->rows; r++)
-        for (int c = 0; c < ncols; c++) {
-            const char *s = t->cells[r * NCOLS + (size_t)c];
-            size_t w = s != NULL ? display_width(s) : 0;
-            if (w > width[c])
-                width[c] = w;
-        }
-    for (size_t r = 0; r <= t->rows; r++) {
-        for (int c = 0; c < ncols; c++) {
-            const char *s = r == 0 ? names[c] : t->cells[(r - 1) * NCOLS + (size_t)c];
-            if (s == NULL)
-                s = "";
-            fputs(s, out);
-            if (c + 1 < ncols)
-                fprintf(out, "%*s", (int)(width[c] - display_width(s) + 2), "");
-        }
-        fputc('\n', out);
-    }
-}
-
-static void table_free(table *t)
-{
-    for (size_t i = 0; i < t->rows * NCOLS; i++)
-        free(t->cells[i]);
-    free(t->cells);
-}
-
 typedef struct out_ctx {
     bool json;
     bool by_kind; /* --count-by kind (else type) */
-    table tab;
-    sbuf line;
+    struct libscols_table *tb;
+    size_t rows;
+    bool oom;
 } out_ctx;
 
-static void error_cell(const ens_journal_row *row, char *buf, size_t len)
+/* The columns of a row: on a terminal, and (more, raw) in JSON. */
+static const char *const table_cols[] = {"TIME",    "KIND",  "ACTOR", "TYPE", "MESSAGE",
+                                         "ATTEMPT", "ERROR", "NODE",  "HOST", "REASON"};
+static const struct {
+    const char *key;
+    ens_tool_kind kind;
+} json_cols[] = {
+    {"seq", ENS_TOOL_NUMBER},     {"at_ms", ENS_TOOL_NUMBER},       {"time", ENS_TOOL_TEXT},
+    {"system", ENS_TOOL_TEXT},    {"node", ENS_TOOL_NUMBER},        {"host", ENS_TOOL_TEXT},
+    {"kind", ENS_TOOL_TEXT},      {"actor", ENS_TOOL_TEXT},         {"actor_type", ENS_TOOL_TEXT},
+    {"parent", ENS_TOOL_TEXT},    {"msg_type", ENS_TOOL_TEXT},      {"sender", ENS_TOOL_TEXT},
+    {"error", ENS_TOOL_NUMBER},   {"error_name", ENS_TOOL_TEXT},    {"signal", ENS_TOOL_NUMBER},
+    {"attempt", ENS_TOOL_NUMBER}, {"incarnation", ENS_TOOL_NUMBER}, {"msg_size", ENS_TOOL_NUMBER},
+    {"reason", ENS_TOOL_TEXT},
+};
+#define N_TABLE_COLS (sizeof(table_cols) / sizeof(table_cols[0]))
+#define N_JSON_COLS  (sizeof(json_cols) / sizeof(json_cols[0]))
+
+/* Make o's table: the rows of the journal, or counts (by kind or type). */
+static bool out_open(out_ctx *o, bool counts)
+{
+    o->tb = ens_tool_table(counts ? "counts" : "journal", o->json);
+    bool ok = o->tb != NULL;
+    if (counts) {
+        ok = ok &&
+             ens_tool_column(o->tb, o->by_kind ? "KIND" : "TYPE",
+                             o->by_kind ? "kind" : "actor_type", ENS_TOOL_TEXT, false, false) == 0;
+        ok = ok && ens_tool_column(o->tb, "COUNT", "count", ENS_TOOL_NUMBER, true, false) == 0;
+    } else if (o->json) {
+        for (size_t c = 0; ok && c < N_JSON_COLS; c++)
+            ok = ens_tool_column(o->tb, json_cols[c].key, json_cols[c].key, json_cols[c].kind,
+                                 false, false) == 0;
+    } else {
+        for (size_t c = 0; ok && c < N_TABLE_COLS; c++)
+            ok = ens_tool_column(o->tb, table_cols[c], table_cols[c], ENS_TOOL_TEXT, false,
+                                 false) == 0;
+    }
+    o->oom = !ok;
+    return ok;
+}
+
+static void out_close(out_ctx *o)
+{
+    if (o->tb != NULL)
+        scols_unref_table(o->tb);
+    o->tb = NULL;
+}
+
+/* The name of what ended the actor: the signal that killed it (SIGSEGV),
+ * else the error's name, else NULL. */
+static const char *error_name(const ens_journal_row *row, char *buf, size_t len)
 {
     const ens_event *ev = &row->ev;
     if (ev->signal != 0) {
@@ -458,134 +312,98 @@ static void error_cell(const ens_journal_row *row, char *buf, size_t len)
             snprintf(buf, len, "SIG%s", abbrev);
         else
             snprintf(buf, len, "signal %d", (int)ev->signal);
-    } else if (row->error_name[0] != '\0' && strcmp(row->error_name, "ENS_EUNKNOWN") != 0) {
-        snprintf(buf, len, "%s", row->error_name);
-    } else if (ev->error != 0) {
-        snprintf(buf, len, "%d", (int)ev->error);
-    } else {
-        snprintf(buf, len, "-");
+        return buf;
     }
-}
-
-static void json_field_str(sbuf *b, const char *name, const char *v, bool first)
-{
-    if (!first)
-        sb_puts(b, ",");
-    sb_json_str(b, name);
-    sb_puts(b, ":");
-    sb_json_str(b, v);
-}
-
-static void json_field_int(sbuf *b, const char *name, int64_t v)
-{
-    char num[32];
-    snprintf(num, sizeof(num), "%" PRId64, v);
-    sb_puts(b, ",");
-    sb_json_str(b, name);
-    sb_puts(b, ":");
-    sb_puts(b, num);
-}
-
-static void json_field_addr(sbuf *b, const char *name, ens_addr a)
-{
-    sb_puts(b, ",");
-    sb_json_str(b, name);
-    sb_puts(b, ":");
-    if (ens_addr_is_none(a)) {
-        sb_puts(b, "null");
-    } else {
-        char text[ENS_ADDR_STRLEN];
-        ens_addr_format(a, text, sizeof(text));
-        sb_json_str(b, text);
-    }
+    if (row->error_name[0] != '\0' && strcmp(row->error_name, "ENS_EUNKNOWN") != 0)
+        return row->error_name;
+    return NULL;
 }
 
 static int on_row(const ens_journal_row *row, void *arg)
 {
     out_ctx *o = arg;
     const ens_event *ev = &row->ev;
-    char when[48];
+    char when[48], actor[ENS_ADDR_STRLEN], parent[ENS_ADDR_STRLEN], sender[ENS_ADDR_STRLEN];
+    char ename[48], num[32];
     format_time(ev->at_ms, when, sizeof(when));
-    if (o->json) {
-        sbuf *b = &o->line;
-        b->len = 0;
-        sb_puts(b, "{");
-        sb_json_str(b, "seq");
-        char num[32];
-        snprintf(num, sizeof(num), ":%" PRId64, row->seq);
-        sb_puts(b, num);
-        json_field_int(b, "at_ms", ev->at_ms);
-        json_field_str(b, "time", when, false);
-        json_field_str(b, "system", row->system, false);
-        json_field_int(b, "node", row->node);
-        json_field_str(b, "host", row->host, false);
-        json_field_str(b, "kind", ens_event_kind_name(ev->kind), false);
-        json_field_addr(b, "actor", ev->actor);
-        json_field_str(b, "actor_type", ev->actor_type, false);
-        json_field_addr(b, "parent", ev->parent);
-        json_field_str(b, "msg_type", ev->msg_type, false);
-        json_field_addr(b, "sender", ev->sender);
-        json_field_int(b, "error", ev->error);
-        json_field_str(b, "error_name", row->error_name, false);
-        json_field_int(b, "signal", ev->signal);
-        json_field_int(b, "attempt", ev->attempt);
-        json_field_int(b, "incarnation", ev->incarnation);
-        json_field_int(b, "msg_size", ev->msg_size);
-        json_field_str(b, "reason", ev->reason, false);
-        sb_puts(b, "}\n");
-        if (b->oom)
-            return 1;
-        fwrite(b->p, 1, b->len, stdout);
-        return 0;
-    }
-    char actor[ENS_ADDR_STRLEN], attempt[16], error[48], node[16];
     format_addr(ev->actor, actor, sizeof(actor));
-    if (ev->attempt != 0)
+    format_addr(ev->parent, parent, sizeof(parent));
+    format_addr(ev->sender, sender, sizeof(sender));
+    const char *err = error_name(row, ename, sizeof(ename));
+    struct libscols_line *ln = scols_table_new_line(o->tb, NULL);
+    if (ln == NULL) {
+        o->oom = true;
+        return 1;
+    }
+    struct libscols_table *tb = o->tb;
+    bool ok = true;
+    if (o->json) {
+        /* Addresses that are none are null; so is an error without a name. */
+        const char *vals[N_JSON_COLS] = {NULL,
+                                         NULL,
+                                         when,
+                                         row->system,
+                                         NULL,
+                                         row->host,
+                                         ens_event_kind_name(ev->kind),
+                                         ens_addr_is_none(ev->actor) ? NULL : actor,
+                                         ev->actor_type,
+                                         ens_addr_is_none(ev->parent) ? NULL : parent,
+                                         ev->msg_type,
+                                         ens_addr_is_none(ev->sender) ? NULL : sender,
+                                         NULL,
+                                         err,
+                                         NULL,
+                                         NULL,
+                                         NULL,
+                                         NULL,
+                                         ev->reason};
+        const long long nums[N_JSON_COLS] = {
+            [0] = row->seq,         [1] = ev->at_ms,
+            [4] = row->node,        [12] = ev->error,
+            [14] = ev->signal,      [15] = ev->attempt,
+            [16] = ev->incarnation, [17] = (long long)ev->msg_size};
+        for (size_t c = 0; ok && c < N_JSON_COLS; c++) {
+            if (json_cols[c].kind == ENS_TOOL_NUMBER)
+                ok = ens_tool_cell_num(tb, ln, c, nums[c]) == 0;
+            else if (vals[c] != NULL)
+                ok = ens_tool_cell(tb, ln, c, vals[c]) == 0;
+        }
+    } else {
+        char attempt[16], node[16];
         snprintf(attempt, sizeof(attempt), "%u", ev->attempt);
-    else
-        snprintf(attempt, sizeof(attempt), "-");
-    error_cell(row, error, sizeof(error));
-    if (row->node != 0)
+        snprintf(num, sizeof(num), "%d", (int)ev->error);
         snprintf(node, sizeof(node), "%" PRIu32, row->node);
-    else
-        snprintf(node, sizeof(node), "-");
-    const char *vals[NCOLS] = {when,
-                               ens_event_kind_name(ev->kind),
-                               actor,
-                               ev->actor_type,
-                               ev->msg_type,
-                               attempt,
-                               error,
-                               node,
-                               row->host[0] != '\0' ? row->host : "-",
-                               ev->reason};
-    table_add(&o->tab, vals);
-    return o->tab.oom ? 1 : 0;
+        const char *vals[N_TABLE_COLS] = {when,
+                                          ens_event_kind_name(ev->kind),
+                                          actor,
+                                          ev->actor_type,
+                                          ev->msg_type,
+                                          ev->attempt != 0 ? attempt : NULL,
+                                          err != NULL      ? err
+                                          : ev->error != 0 ? num
+                                                           : NULL,
+                                          row->node != 0 ? node : NULL,
+                                          row->host,
+                                          ev->reason};
+        for (size_t c = 0; ok && c < N_TABLE_COLS; c++)
+            ok = ens_tool_cell(tb, ln, c, vals[c]) == 0;
+    }
+    o->rows++;
+    o->oom = o->oom || !ok;
+    return ok ? 0 : 1;
 }
 
 static int on_group(const ens_journal_row *row, void *arg)
 {
     out_ctx *o = arg;
     const char *name = o->by_kind ? ens_event_kind_name(row->ev.kind) : row->ev.actor_type;
-    if (o->json) {
-        sbuf *b = &o->line;
-        b->len = 0;
-        sb_puts(b, "{");
-        sb_json_str(b, o->by_kind ? "kind" : "actor_type");
-        sb_puts(b, ":");
-        sb_json_str(b, name);
-        json_field_int(b, "count", row->seq);
-        sb_puts(b, "}\n");
-        if (b->oom)
-            return 1;
-        fwrite(b->p, 1, b->len, stdout);
-        return 0;
-    }
-    char count[32];
-    snprintf(count, sizeof(count), "%" PRId64, row->seq);
-    const char *vals[NCOLS] = {name, count, "", "", "", "", "", "", "", ""};
-    table_add(&o->tab, vals);
-    return o->tab.oom ? 1 : 0;
+    struct libscols_line *ln = scols_table_new_line(o->tb, NULL);
+    bool ok = ln != NULL && ens_tool_cell(o->tb, ln, 0, name) == 0 &&
+              ens_tool_cell_num(o->tb, ln, 1, row->seq) == 0;
+    o->rows++;
+    o->oom = o->oom || !ok;
+    return ok ? 0 : 1;
 }
 
 /* ---- the command ---- */
@@ -653,8 +471,9 @@ static int query_convention(const char *url, const char *convention, uint32_t ti
 {
     out_ctx o = {.json = json};
     missing_ctx m = {.timeout_ms = timeout_ms};
-    int rc =
-        ens_journal_query_convention(url, convention, f, timeout_ms, on_row, &o, on_missing, &m);
+    int rc = out_open(&o, false) ? ens_journal_query_convention(url, convention, f, timeout_ms,
+                                                                on_row, &o, on_missing, &m)
+                                 : ENS_ENOMEM;
     int status = 0;
     if (rc == ENS_ENOENT) {
         fprintf(stderr, PROG ": no convention %s on %s (no members bucket)\n",
@@ -664,19 +483,18 @@ static int query_convention(const char *url, const char *convention, uint32_t ti
         fprintf(stderr, PROG ": cannot ask the members of %s on %s: %s\n", ens_tool_esc(convention),
                 ens_tool_esc(url), ens_strerror(rc));
         status = 1;
-    } else if (o.tab.oom || o.line.oom) {
+    } else if (o.oom) {
         fprintf(stderr, PROG ": out of memory\n");
         status = 1;
-    } else if (!json) {
-        if (o.tab.rows == 0)
-            printf("no failures match (convention %s)\n", ens_tool_esc(convention));
-        else
-            table_print(&o.tab, stdout, NCOLS, col_names);
+    } else if (!json && o.rows == 0) {
+        printf("no failures match (convention %s)\n", ens_tool_esc(convention));
+    } else {
+        status = ens_tool_table_print(o.tb, PROG);
+        o.tb = NULL;
     }
     if (m.not_answered > 0)
         status = 1;
-    table_free(&o.tab);
-    free(o.line.p);
+    out_close(&o);
     if (fflush(stdout) != 0 && status == 0) {
         fprintf(stderr, PROG ": cannot write the output: %s\n", strerror(errno));
         status = 1;
@@ -817,36 +635,30 @@ int ens_tool_journal(int argc, char **argv)
     }
 
     out_ctx o = {.json = json};
-    if (count_by != NULL) {
-        o.by_kind = strcmp(count_by, "kind") == 0;
+    o.by_kind = count_by != NULL && strcmp(count_by, "kind") == 0;
+    if (!out_open(&o, count_by != NULL))
+        rc = ENS_ENOMEM;
+    else if (count_by != NULL)
         rc = ens_journal_count(j, &f, o.by_kind ? "kind" : "actor_type", on_group, &o);
-    } else {
+    else
         rc = ens_journal_query(j, &f, on_row, &o);
-    }
     int status = 0;
-    if (rc < 0) {
+    if (o.oom || rc == ENS_ENOMEM) {
+        fprintf(stderr, PROG ": out of memory\n");
+        status = 1;
+    } else if (rc < 0) {
         fprintf(stderr, PROG ": cannot read %s: %s\n", ens_tool_esc(db),
                 ens_tool_esc(ens_journal_errmsg(j)));
         status = 1;
-    } else if (o.tab.oom || o.line.oom) {
-        fprintf(stderr, PROG ": out of memory\n");
-        status = 1;
-    } else if (!json) {
-        if (count_by != NULL) {
-            static const char *const kind_cols[] = {"KIND", "COUNT"};
-            static const char *const type_cols[] = {"TYPE", "COUNT"};
-            table_print(&o.tab, stdout, 2, o.by_kind ? kind_cols : type_cols);
-        } else if (o.tab.rows == 0) {
-            printf("no failures match (journal %s)\n", ens_tool_esc(db));
-        } else {
-            table_print(&o.tab, stdout, NCOLS, col_names);
-            if (f.limit != 0 && o.tab.rows == f.limit)
-                fprintf(stderr, PROG ": showing the newest %u rows; --limit 0 shows all\n",
-                        f.limit);
-        }
+    } else if (!json && count_by == NULL && o.rows == 0) {
+        printf("no failures match (journal %s)\n", ens_tool_esc(db));
+    } else {
+        status = ens_tool_table_print(o.tb, PROG);
+        o.tb = NULL;
+        if (!json && count_by == NULL && f.limit != 0 && o.rows == f.limit)
+            fprintf(stderr, PROG ": showing the newest %u rows; --limit 0 shows all\n", f.limit);
     }
-    table_free(&o.tab);
-    free(o.line.p);
+    out_close(&o);
     ens_journal_close(j);
     if (fflush(stdout) != 0 && status == 0) {
         fprintf(stderr, PROG ": cannot write the output: %s\n", strerror(errno));

@@ -11,6 +11,7 @@
  * ENS_CONVENTION_RECORD_TTL_S). A member that stopped in order deleted its record and is not
  * listed.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 
 #include "ens_bucket.h"
+#include "ens_table.h"
 #include "ens_tool.h"
 #include "ensemble/convention.h"
 
@@ -33,7 +35,8 @@ static void usage(FILE *out)
           "  --nats URL          the NATS server(s), nats://host:port[,...]; default:\n"
           "                      $ENSEMBLE_NATS_URL\n"
           "  --convention NAME   the convention; default: $ENSEMBLE_CONVENTION\n"
-          "  --json              one JSON object per member per line (no header)\n"
+          "  --json              a JSON document {\"members\": [...]}, one object per\n"
+          "                      member (capabilities as \"KEY=VALUE\" strings)\n"
           "  --timeout MS        how long to wait for the server (default 5000)\n"
           "\n"
           "A member is live while its record is younger than its down_after_ms\n"
@@ -42,66 +45,80 @@ static void usage(FILE *out)
           out);
 }
 
-static void json_str(const char *s, size_t n)
+/* The capabilities of a record ("cap.KEY=VALUE" lines) as "KEY=VALUE"
+ * lines, into out (malloc'd; NULL: no memory). */
+static char *capabilities(const char *record)
 {
-    putchar('"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
-static void print_json(const char *key, const char *record, const char *state)
-{
-    char buf[1024];
-    printf("{\"node\":%s,\"system\":", key);
-    ens_tool_record_field(record, "system", buf, sizeof(buf));
-    json_str(buf, strlen(buf));
-    fputs(",\"host\":", stdout);
-    ens_tool_record_field(record, "host", buf, sizeof(buf));
-    json_str(buf, strlen(buf));
-    printf(",\"pid\":%lld", atoll(ens_tool_record_field(record, "pid", buf, sizeof(buf))));
-    fputs(",\"version\":", stdout);
-    ens_tool_record_field(record, "version", buf, sizeof(buf));
-    json_str(buf, strlen(buf));
-    printf(",\"started_ms\":%lld",
-           atoll(ens_tool_record_field(record, "started", buf, sizeof(buf))));
-    printf(",\"heartbeat_ms\":%lld",
-           atoll(ens_tool_record_field(record, "heartbeat_ms", buf, sizeof(buf))));
-    printf(",\"state\":\"%s\",\"capabilities\":{", state);
-    bool first = true;
+    size_t len = strlen(record) + 1, k = 0;
+    char *out = malloc(len);
+    if (out == NULL)
+        return NULL;
     for (const char *line = record; *line != '\0';) {
         const char *end = strchr(line, '\n');
         size_t n = end != NULL ? (size_t)(end - line) : strlen(line);
-        const char *eq = memchr(line, '=', n);
-        if (n > 4 && memcmp(line, "cap.", 4) == 0 && eq != NULL) {
-            if (!first)
-                putchar(',');
-            first = false;
-            json_str(line + 4, (size_t)(eq - line - 4));
-            putchar(':');
-            json_str(eq + 1, n - (size_t)(eq + 1 - line));
+        if (n > 4 && memcmp(line, "cap.", 4) == 0 && memchr(line, '=', n) != NULL) {
+            if (k > 0)
+                out[k++] = '\n';
+            memcpy(out + k, line + 4, n - 4);
+            k += n - 4;
         }
         line += n;
         if (*line == '\n')
             line++;
     }
-    puts("}}");
+    out[k] = '\0';
+    return out;
 }
 
-static void print_text(const char *key, const char *record, const char *state)
+/* The columns: the terminal shows NODE SYSTEM HOST PID STATE; JSON has
+ * every field of the record under a stable key. */
+enum { C_NODE, C_SYSTEM, C_HOST, C_PID, C_STATE, C_VERSION, C_STARTED, C_HEARTBEAT, C_CAPS };
+
+static bool columns(struct libscols_table *tb, bool json)
 {
-    char sys[256], host[256], pid[32];
-    ens_tool_record_field(record, "system", sys, sizeof(sys));
-    ens_tool_record_field(record, "host", host, sizeof(host));
-    ens_tool_record_field(record, "pid", pid, sizeof(pid));
-    printf("%-10s %-24s %-20s %-8s %s\n", key, ens_tool_esc(sys), ens_tool_esc(host), pid, state);
+    bool ok = ens_tool_column(tb, "NODE", "node", ENS_TOOL_NUMBER, false, false) == 0 &&
+              ens_tool_column(tb, "SYSTEM", "system", ENS_TOOL_TEXT, false, false) == 0 &&
+              ens_tool_column(tb, "HOST", "host", ENS_TOOL_TEXT, false, false) == 0 &&
+              ens_tool_column(tb, "PID", "pid", ENS_TOOL_NUMBER, true, false) == 0 &&
+              ens_tool_column(tb, "STATE", "state", ENS_TOOL_TEXT, false, false) == 0;
+    if (json)
+        ok = ok && ens_tool_column(tb, "VERSION", "version", ENS_TOOL_TEXT, false, false) == 0 &&
+             ens_tool_column(tb, "STARTED", "started_ms", ENS_TOOL_NUMBER, true, false) == 0 &&
+             ens_tool_column(tb, "HEARTBEAT", "heartbeat_ms", ENS_TOOL_NUMBER, true, false) == 0 &&
+             ens_tool_column(tb, "CAPABILITIES", "capabilities", ENS_TOOL_LIST, false, false) == 0;
+    return ok;
+}
+
+/* One member's row; false: no memory. */
+static bool add_row(struct libscols_table *tb, bool json, const char *key, const char *record,
+                    const char *state)
+{
+    char buf[1024];
+    struct libscols_line *ln = scols_table_new_line(tb, NULL);
+    bool ok =
+        ln != NULL && ens_tool_cell_num(tb, ln, C_NODE, atoll(key)) == 0 &&
+        ens_tool_cell(tb, ln, C_SYSTEM,
+                      ens_tool_record_field(record, "system", buf, sizeof(buf))) == 0 &&
+        ens_tool_cell(tb, ln, C_HOST, ens_tool_record_field(record, "host", buf, sizeof(buf))) ==
+            0 &&
+        ens_tool_cell_num(tb, ln, C_PID,
+                          atoll(ens_tool_record_field(record, "pid", buf, sizeof(buf)))) == 0 &&
+        ens_tool_cell(tb, ln, C_STATE, state) == 0;
+    if (!ok || !json)
+        return ok;
+    char *caps = capabilities(record);
+    ok =
+        caps != NULL &&
+        ens_tool_cell(tb, ln, C_VERSION,
+                      ens_tool_record_field(record, "version", buf, sizeof(buf))) == 0 &&
+        ens_tool_cell_num(tb, ln, C_STARTED,
+                          atoll(ens_tool_record_field(record, "started", buf, sizeof(buf)))) == 0 &&
+        ens_tool_cell_num(tb, ln, C_HEARTBEAT,
+                          atoll(ens_tool_record_field(record, "heartbeat_ms", buf, sizeof(buf)))) ==
+            0 &&
+        ens_tool_cell(tb, ln, C_CAPS, caps) == 0;
+    free(caps);
+    return ok;
 }
 
 int ens_tool_members(int argc, char **argv)
@@ -124,12 +141,12 @@ int ens_tool_members(int argc, char **argv)
         ens_tool_bucket_close(&b);
         return 1;
     }
-    if (!json)
-        printf("%-10s %-24s %-20s %-8s %s\n", "NODE", "SYSTEM", "HOST", "PID", "STATE");
+    struct libscols_table *tb = ens_tool_table("members", json);
+    bool ok = tb != NULL && columns(tb, json);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-    for (size_t i = 0; i < b.count; i++) {
+    for (size_t i = 0; i < b.count && ok; i++) {
         int len = 0;
         int64_t created = 0;
         char *record = ens_tool_bucket_get(&b, b.keys[i], &len, &created);
@@ -146,13 +163,20 @@ int ens_tool_members(int argc, char **argv)
                 beat * 4 > ENS_CONVENTION_DOWN_AFTER_MS ? beat * 4 : ENS_CONVENTION_DOWN_AFTER_MS;
         int64_t age_ns = now_ns - created;
         const char *state = age_ns > down * 1000000 ? "unreachable" : "live";
-        if (json)
-            print_json(b.keys[i], record, state);
-        else
-            print_text(b.keys[i], record, state);
+        ok = add_row(tb, json, b.keys[i], record, state);
         free(record);
     }
     ens_tool_bucket_close(&b);
-    fflush(stdout);
-    return 0;
+    if (!ok) {
+        if (tb != NULL)
+            scols_unref_table(tb);
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    int status = ens_tool_table_print(tb, PROG);
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, PROG ": cannot write the output: %s\n", strerror(errno));
+        status = 1;
+    }
+    return status;
 }

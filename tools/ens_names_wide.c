@@ -14,12 +14,14 @@
  * is listed as such: the systems refuse it too. A key that stands for no
  * name is not listed (a line on stderr says so).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ens_bucket.h"
+#include "ens_table.h"
 #include "ens_tool.h"
 #include "ensemble/addr.h"
 #include "ensemble/registry.h"
@@ -80,20 +82,6 @@ static const char *member_system(ens_tool_bucket *members, uint32_t node, char *
     return out;
 }
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
 static void help(FILE *out)
 {
     fputs("usage: ens names --nats URL --convention NAME [--json] [--timeout MS]\n"
@@ -108,7 +96,8 @@ static void help(FILE *out)
           "  --nats URL          the NATS server(s), nats://host:port[,...]; default:\n"
           "                      $ENSEMBLE_NATS_URL\n"
           "  --convention NAME   the convention; default: $ENSEMBLE_CONVENTION\n"
-          "  --json              one JSON object per name per line (no header)\n"
+          "  --json              a JSON document {\"names\": [...]}, one object per name\n"
+          "                      (no header line)\n"
           "  --timeout MS        how long to wait for the server (default 5000)\n"
           "\n"
           "An entry that is not an address (written by another program; the systems\n"
@@ -193,48 +182,57 @@ int ens_tool_names_wide(int argc, char **argv)
             rows[j] = rows[j - 1];
             rows[j - 1] = t;
         }
-    if (!json) {
+    if (!json)
         printf("convention %s  names %zu\n", conv, n);
-        if (n > 0)
-            printf("%-32s  %-22s  %10s  %s\n", "NAME", "ADDRESS", "NODE", "SYSTEM");
-    }
-    for (size_t i = 0; i < n; i++) {
+    /* Every object has the same keys: address, node and system null for
+     * an entry that is not an address, whose text is under "entry" (null
+     * for the others). */
+    struct libscols_table *tb = ens_tool_table("names", json);
+    bool ok = tb != NULL &&
+              (!json ||
+               ens_tool_column(tb, "CONVENTION", "convention", ENS_TOOL_TEXT, false, false) == 0) &&
+              ens_tool_column(tb, "NAME", "name", ENS_TOOL_TEXT, false, false) == 0 &&
+              ens_tool_column(tb, "ADDRESS", "address", ENS_TOOL_TEXT, false, false) == 0 &&
+              ens_tool_column(tb, "NODE", "node", ENS_TOOL_NUMBER, true, false) == 0 &&
+              ens_tool_column(tb, "SYSTEM", "system", ENS_TOOL_TEXT, false, false) == 0 &&
+              (!json || ens_tool_column(tb, "ENTRY", "entry", ENS_TOOL_TEXT, false, false) == 0);
+    size_t c0 = json ? 1 : 0; /* the column of the name */
+    for (size_t i = 0; i < n && ok; i++) {
         ens_addr a;
-        bool ok = ens_addr_parse(rows[i].value, &a) == 0 && a.node != 0;
-        char sys[256], node[16];
-        if (ok) {
+        bool is_addr = ens_addr_parse(rows[i].value, &a) == 0 && a.node != 0;
+        char sys[256];
+        struct libscols_line *ln = scols_table_new_line(tb, NULL);
+        ok = ln != NULL && (!json || ens_tool_cell(tb, ln, 0, conv) == 0) &&
+             ens_tool_cell(tb, ln, c0, rows[i].name) == 0;
+        if (ok && is_addr) {
             member_system(&m, a.node, sys, sizeof(sys));
-            snprintf(node, sizeof(node), "%" PRIu32, a.node);
+            ok = ens_tool_cell(tb, ln, c0 + 1, rows[i].value) == 0 &&
+                 ens_tool_cell_num(tb, ln, c0 + 2, a.node) == 0 &&
+                 ens_tool_cell(tb, ln, c0 + 3, strcmp(sys, "-") == 0 ? NULL : sys) == 0;
+        } else if (ok) {
+            ok = ens_tool_cell(tb, ln, c0 + 1, json ? NULL : "(not an address)") == 0 &&
+                 (!json || ens_tool_cell(tb, ln, c0 + 4, rows[i].value) == 0);
         }
-        if (json) {
-            fputs("{\"convention\":", stdout);
-            json_str(conv);
-            fputs(",\"name\":", stdout);
-            json_str(rows[i].name);
-            if (ok) {
-                fputs(",\"address\":", stdout);
-                json_str(rows[i].value);
-                printf(",\"node\":%s,\"system\":", node);
-                if (strcmp(sys, "-") == 0)
-                    fputs("null", stdout);
-                else
-                    json_str(sys);
-                fputs("}\n", stdout);
-            } else {
-                fputs(",\"address\":null,\"node\":null,\"system\":null,\"entry\":", stdout);
-                json_str(ens_tool_esc(rows[i].value));
-                fputs("}\n", stdout);
-            }
-        } else {
-            printf("%-32s  %-22s  %10s  %s\n", rows[i].name,
-                   ok ? rows[i].value : "(not an address)", ok ? node : "-",
-                   ok ? ens_tool_esc(sys) : "-");
-        }
-        free(rows[i].value);
     }
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].value);
     free(rows);
     ens_tool_bucket_close(&m);
     ens_tool_bucket_close(&b);
-    fflush(stdout);
-    return 0;
+    if (!ok) {
+        if (tb != NULL)
+            scols_unref_table(tb);
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    if (!json && n == 0) { /* the header line says there are none */
+        scols_unref_table(tb);
+        tb = NULL;
+    }
+    int status = tb != NULL ? ens_tool_table_print(tb, PROG) : 0;
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, PROG ": cannot write the output: %s\n", strerror(errno));
+        status = 1;
+    }
+    return status;
 }

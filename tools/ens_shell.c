@@ -12,18 +12,21 @@
  * without one), so a piped script can be checked.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifdef ENS_HAVE_LIBEDIT
 #include <editline/readline.h>
 #endif
 
+#include "ens_complete.h"
 #include "ens_tool.h"
 #include "ensemble/addr.h"
 #include "ensemble/error.h"
@@ -39,11 +42,13 @@ typedef struct shell {
     ens_system *sys;
     char name[80]; /* the connected system's name */
     ens_addr regs[MAX_REGS];
+    char *reg_sys[MAX_REGS]; /* the system each register's address is in */
     size_t n_regs;
     uint32_t timeout_ms;
     bool interactive;
     bool quit;
-    int last; /* exit status of the last command */
+    int last;           /* exit status of the last command */
+    char history[4096]; /* the history file, "" for none */
 } shell;
 
 static void help(FILE *out)
@@ -70,6 +75,9 @@ static void help(FILE *out)
           "  help                    this text\n"
           "  quit, exit              leave (so does end of input)\n"
           "\n"
+          "Tab completes a command, the SYSTEM of connect (the running systems) and a\n"
+          "TARGET of ask, tell, lookup and set (the global names of the system in use).\n"
+          "\n"
           "TARGET is an address (ens:NODE/ID), a global NAME or a register ($0, $1, ...).\n"
           "TEXT is the rest of the line; surrounding double quotes are removed.\n"
           "\n"
@@ -85,10 +93,11 @@ static const char *label(ens_addr a, void *arg)
     shell *sh = arg;
     static char text[16];
     size_t i = 0;
-    while (i < sh->n_regs && !ens_addr_equal(sh->regs[i], a))
+    while (i < sh->n_regs &&
+           !(ens_addr_equal(sh->regs[i], a) && strcmp(sh->reg_sys[i], sh->name) == 0))
         i++;
     if (i == sh->n_regs) {
-        if (sh->n_regs == MAX_REGS)
+        if (sh->n_regs == MAX_REGS || (sh->reg_sys[i] = strdup(sh->name)) == NULL)
             return NULL;
         sh->regs[sh->n_regs++] = a;
     }
@@ -107,6 +116,11 @@ static int reg_get(shell *sh, const char *text, ens_addr *out)
     unsigned long n = strtoul(text + 1, &end, 10);
     if (text[1] < '0' || text[1] > '9' || *end != '\0' || errno != 0 || n >= sh->n_regs) {
         fprintf(stderr, "%s: no register %s (see `regs`)\n", PROG, ens_tool_esc(text));
+        return -1;
+    }
+    if (strcmp(sh->reg_sys[n], sh->name) != 0) {
+        fprintf(stderr, "%s: register %s is an address in system %s (`connect %s` first)\n", PROG,
+                ens_tool_esc(text), ens_tool_esc(sh->reg_sys[n]), ens_tool_esc(sh->reg_sys[n]));
         return -1;
     }
     *out = sh->regs[n];
@@ -177,7 +191,8 @@ static void disconnect(shell *sh)
         ens_system_close(sh->sys, 5000); /* only detaches */
     sh->sys = NULL;
     sh->name[0] = '\0';
-    sh->n_regs = 0; /* addresses of another system mean nothing here */
+    /* The registers stay: each knows its system, and keeps its number
+     * until the shell exits. */
 }
 
 static int do_connect(shell *sh, const char *name)
@@ -267,7 +282,13 @@ static int do_set(shell *sh, char **w, int n)
             return 1;
         }
     }
+    char *in = strdup(sh->name);
+    if (in == NULL)
+        return 1;
+    if (k < sh->n_regs)
+        free(sh->reg_sys[k]);
     sh->regs[k] = a;
+    sh->reg_sys[k] = in;
     if (k == sh->n_regs)
         sh->n_regs++;
     return 0;
@@ -278,7 +299,10 @@ static int do_regs(shell *sh)
     for (size_t i = 0; i < sh->n_regs; i++) {
         char text[ENS_ADDR_STRLEN];
         ens_addr_format(sh->regs[i], text, sizeof(text));
-        printf("$%zu = %s\n", i, text);
+        if (strcmp(sh->reg_sys[i], sh->name) == 0)
+            printf("$%zu = %s\n", i, text);
+        else
+            printf("$%zu = %s (system %s)\n", i, text, ens_tool_esc(sh->reg_sys[i]));
     }
     return 0;
 }
@@ -376,7 +400,8 @@ static int run_line(shell *sh, char *line)
         if (rc < 0 && !need_system(sh))
             rc = 1;
         if (rc < 0 && status)
-            rc = ens_tool_print_status(sh->sys, PROG, sh->name, json, sh->timeout_ms, label, sh);
+            rc = ens_tool_print_status(sh->sys, PROG, sh->name, json, false, sh->timeout_ms, label,
+                                       sh);
         else if (rc < 0)
             rc = ens_tool_print_names(sh->sys, PROG, sh->name, json, sh->timeout_ms, label, sh);
     } else if (strcmp(cmd, "lookup") == 0) {
@@ -408,6 +433,130 @@ static int run_line(shell *sh, char *line)
     return rc;
 }
 
+/* ---- history ---- */
+
+#define HISTORY_MAX 1000 /* lines kept */
+
+/* $XDG_STATE_HOME/ensemble/shell_history (else under ~/.local/state),
+ * its directory made (0700). false when there is no place for it. */
+static bool history_path(char *out, size_t len)
+{
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    char dir[4096];
+    int n;
+    if (xdg != NULL && xdg[0] == '/')
+        n = snprintf(dir, sizeof(dir), "%s", xdg);
+    else if (home != NULL && home[0] == '/')
+        n = snprintf(dir, sizeof(dir), "%s/.local/state", home);
+    else
+        return false;
+    if (n < 0 || (size_t)n + sizeof("/ensemble/shell_history") > sizeof(dir))
+        return false;
+    /* Each level: made if missing (only the last two are ours). */
+    for (char *p = dir + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+                return false;
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    strcat(dir, "/ensemble");
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return false;
+    n = snprintf(out, len, "%s/shell_history", dir);
+    return n > 0 && (size_t)n < len;
+}
+
+static void history_load(shell *sh)
+{
+#ifdef ENS_HAVE_LIBEDIT
+    using_history();
+    stifle_history(HISTORY_MAX);
+    if (history_path(sh->history, sizeof(sh->history)) && access(sh->history, F_OK) == 0)
+        read_history(sh->history);
+#else
+    (void)sh;
+#endif
+}
+
+static void history_save(shell *sh)
+{
+#ifdef ENS_HAVE_LIBEDIT
+    if (sh->history[0] == '\0')
+        return;
+    /* Made 0600 before anything is written: what was typed is the user's. */
+    int fd = open(sh->history, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        if (fd >= 0)
+            close(fd);
+        fprintf(stderr, "%s: cannot save the history in %s: %s\n", PROG, ens_tool_esc(sh->history),
+                strerror(errno));
+        return;
+    }
+    close(fd);
+    if (write_history(sh->history) != 0)
+        fprintf(stderr, "%s: cannot save the history in %s\n", PROG, ens_tool_esc(sh->history));
+#else
+    (void)sh;
+#endif
+}
+
+/* ---- Tab ---- */
+
+#ifdef ENS_HAVE_LIBEDIT
+#define COMPLETE_MS 1000u /* a status for the names: not longer at a keystroke */
+
+static shell *completing; /* the shell Tab completes for */
+static char **candidates; /* ens_tool_complete's, for next_candidate */
+static size_t next_cand;
+
+/* libedit's generator: the candidates one by one (each malloc'd for it). */
+static char *next_candidate(const char *text, int state)
+{
+    (void)text;
+    if (state == 0)
+        next_cand = 0;
+    if (candidates == NULL || candidates[next_cand] == NULL)
+        return NULL;
+    return strdup(candidates[next_cand++]);
+}
+
+static char **complete(const char *text, int start, int end)
+{
+    (void)end;
+    rl_attempted_completion_over = 1; /* never file names */
+    ens_tool_complete_free(candidates);
+    candidates =
+        ens_tool_complete(rl_line_buffer, (size_t)start, text, completing->sys, COMPLETE_MS);
+    return candidates != NULL ? rl_completion_matches(text, next_candidate) : NULL;
+}
+#endif
+
+static void completion_start(shell *sh)
+{
+#ifdef ENS_HAVE_LIBEDIT
+    completing = sh;
+    rl_readline_name = "ens";
+    rl_attempted_completion_function = complete;
+#else
+    (void)sh;
+#endif
+}
+
+static void completion_end(void)
+{
+#ifdef ENS_HAVE_LIBEDIT
+    ens_tool_complete_free(candidates);
+    candidates = NULL;
+    completing = NULL;
+#endif
+}
+
 /* The next line (owned by the caller), or NULL at end of input. */
 static char *read_line(shell *sh)
 {
@@ -415,10 +564,7 @@ static char *read_line(shell *sh)
     if (sh->interactive) {
         char prompt[96];
         snprintf(prompt, sizeof(prompt), "ens%s%s> ", sh->sys != NULL ? " " : "", sh->name);
-        char *line = readline(prompt);
-        if (line != NULL && line[0] != '\0')
-            add_history(line);
-        return line;
+        return readline(prompt);
     }
 #endif
     if (sh->interactive) {
@@ -463,17 +609,27 @@ int ens_tool_shell(int argc, char **argv)
     } else if (sh->interactive) {
         printf("ens shell: type `help` for commands, `connect SYSTEM` to begin\n");
     }
+    history_load(sh);
+    completion_start(sh);
     while (!sh->quit) {
         char *line = read_line(sh);
         if (line == NULL)
             break;
+#ifdef ENS_HAVE_LIBEDIT
+        if (line[strspn(line, " \t")] != '\0')
+            add_history(line);
+#endif
         sh->last = run_line(sh, line);
         free(line);
     }
     if (sh->interactive && !sh->quit)
         putchar('\n');
+    history_save(sh);
+    completion_end();
     int last = sh->last;
     disconnect(sh);
+    for (size_t i = 0; i < sh->n_regs; i++)
+        free(sh->reg_sys[i]);
     free(sh);
     return last;
 }

@@ -59,7 +59,7 @@ static void on_member(uint32_t node, const char *system, const char *host, const
     }
     if (!w->json)
         printf("node %" PRIu32 "  host %s\n", node, ens_tool_esc(host));
-    if (ens_tool_show_status(st, PROG, system, w->json, NULL, NULL) != 0)
+    if (ens_tool_show_status(st, PROG, system, w->json, false, NULL, NULL) != 0)
         w->status = 1;
     if (!w->json)
         putchar('\n');

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ens_json.h"
+#include "ens_table.h"
 #include "ens_tool.h"
 #include "ensemble/addr.h"
 #include "ensemble/error.h"
@@ -44,14 +45,19 @@
 
 static void help_status(FILE *out)
 {
-    fputs("usage: ens status SYSTEM [--json] [--timeout MS]\n"
+    fputs("usage: ens status SYSTEM [--tree] [--json] [--timeout MS]\n"
           "       ens status --convention NAME [--nats URL] [--json] [--timeout MS]\n"
           "\n"
-          "Show the actors of a running system as a tree (parent -> children), each with\n"
+          "Show the actors of a running system as a tree (parent -> children, drawn with\n"
+          "tree lines), each with\n"
           "its type, address, global name (- if none), process id, restarts, messages\n"
           "handled, bytes waiting in its mailbox and resident memory (KiB). The first line\n"
           "names the admin process.\n"
-          "\n" SYSTEM_HELP "  --json              one JSON object per actor per line (no header)\n"
+          "\n" SYSTEM_HELP
+          "  --json              a JSON document {\"actors\": [...]}: one object per actor\n"
+          "                      with its parent address and depth\n"
+          "  --tree              with --json: each actor's children nested in its\n"
+          "                      \"children\" array (the terminal table is always a tree)\n"
           "  --timeout MS        wait at most MS milliseconds for the admin (default 5000)\n"
           "  --convention NAME   every member of convention NAME, each a tree (its gateway\n"
           "                      asks its admin); members that do not answer are named on\n"
@@ -73,7 +79,8 @@ static void help_names(FILE *out)
           "The first line says how many there are. With --nats or --convention: the\n"
           "names of a whole convention, read from the NATS server (ens names --nats\n"
           "URL --help).\n"
-          "\n" SYSTEM_HELP "  --json              one JSON object per name per line (no header)\n"
+          "\n" SYSTEM_HELP
+          "  --json              a JSON document {\"names\": [...]}, one object per name\n"
           "  --timeout MS        wait at most MS milliseconds for the admin (default 5000)\n"
           "  -h, --help          this text\n"
           "\n"
@@ -155,11 +162,13 @@ typedef struct cmd_spec {
     bool has_json;
     bool has_timeout;
     bool has_type;
+    bool has_tree;
 } cmd_spec;
 
 typedef struct cmd_args {
     char *pos[3];
     bool json;
+    bool tree;
     uint32_t timeout_ms;
     const char *type; /* --type */
 } cmd_args;
@@ -172,12 +181,13 @@ static int usage_error(const cmd_spec *spec, const char *fmt, const char *arg)
     return 2;
 }
 
-enum { OPT_JSON = 256, OPT_TIMEOUT, OPT_TYPE };
+enum { OPT_JSON = 256, OPT_TIMEOUT, OPT_TYPE, OPT_TREE };
 
 static const struct option options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"type", required_argument, NULL, OPT_TYPE},
+    {"tree", no_argument, NULL, OPT_TREE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -200,6 +210,11 @@ static int parse_args(const cmd_spec *spec, int argc, char **argv, cmd_args *a)
             if (!spec->has_json)
                 return usage_error(spec, "unknown option '%s'", "--json");
             a->json = true;
+            break;
+        case OPT_TREE:
+            if (!spec->has_tree)
+                return usage_error(spec, "unknown option '%s'", "--tree");
+            a->tree = true;
             break;
         case OPT_TIMEOUT: {
             if (!spec->has_timeout)
@@ -265,7 +280,8 @@ int ens_tool_connect(const char *prog, const char *name, ens_system **out)
     case 0:
         return -1;
     case ENS_ENOENT:
-        fprintf(stderr, "%s: no running system called %s for this user\n", prog, name);
+        fprintf(stderr, "%s: no running system called %s for this user; ", prog, name);
+        ens_tool_print_running(stderr);
         return 1;
     case ENS_EINVAL:
         fprintf(stderr, "%s: bad system name '%s' (1-64 of A-Z a-z 0-9 . _ -)\n", prog, name);
@@ -316,24 +332,6 @@ static int finish_output(const cmd_spec *spec, int status)
 }
 
 /* ---- ens status ---- */
-
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", out);
-        else if (*p == '\t')
-            fputs("\\t", out);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
 
 typedef struct tree {
     const ens_status *st;
@@ -398,89 +396,121 @@ static void tree_free(tree *t)
     free(t->placed);
 }
 
-static void print_json(const char *system, const ens_status *st, const tree *t,
-                       ens_tool_label_fn label, void *arg)
+/* The index of the actor whose address is a, or n. */
+static size_t index_of(const ens_status *st, size_t n, ens_addr a)
 {
-    for (size_t k = 0; k < t->len; k++) {
-        const ens_actor_status *a = ens_status_at(st, t->order[k]);
+    size_t i = 0;
+    while (i < n && !ens_addr_equal(ens_status_at(st, i)->addr, a))
+        i++;
+    return i;
+}
+
+/* The status as a table (tree lines in TYPE) or JSON: flat rows with
+ * parent and depth, or with as_tree children nested in their parent. */
+static int print_status_table(const char *prog, const char *system, const ens_status *st,
+                              const tree *t, bool json, bool as_tree, ens_tool_label_fn label,
+                              void *arg)
+{
+    if (!json)
+        printf("system %s  admin pid %d  actors %zu\n", system, ens_status_admin_pid(st), t->len);
+    if (!json && t->len == 0)
+        return 0;
+    struct libscols_table *tb = ens_tool_table("actors", json);
+    struct libscols_line **lines = calloc(t->n + 1, sizeof(*lines));
+    if (tb == NULL || lines == NULL)
+        goto oom;
+    enum {
+        REG,
+        TYPE,
+        ADDR,
+        NAME,
+        PID,
+        RESTARTS,
+        HANDLED,
+        MAILBOX,
+        RSS,
+        SYSTEM,
+        ADMIN,
+        PARENT,
+        DEPTH,
+        INCARNATION,
+        NCOL
+    };
+    size_t col[NCOL] = {0};
+    size_t nc = 0;
+    bool ok = true;
+#define COL(id, header, key, kind, right, tr)                                                      \
+    do {                                                                                           \
+        col[id] = nc++;                                                                            \
+        ok = ok && ens_tool_column(tb, header, key, kind, right, tr) == 0;                         \
+    } while (0)
+    if (label != NULL)
+        COL(REG, "REG", "register", ENS_TOOL_TEXT, false, false);
+    if (json) {
+        COL(SYSTEM, "SYSTEM", "system", ENS_TOOL_TEXT, false, false);
+        COL(ADMIN, "ADMIN", "admin_pid", ENS_TOOL_NUMBER, false, false);
+    }
+    COL(TYPE, "TYPE", "type", ENS_TOOL_TEXT, false, !json || as_tree);
+    COL(ADDR, "ADDRESS", "address", ENS_TOOL_TEXT, false, false);
+    if (json) {
+        COL(PARENT, "PARENT", "parent", ENS_TOOL_TEXT, false, false);
+        COL(DEPTH, "DEPTH", "depth", ENS_TOOL_NUMBER, false, false);
+    }
+    COL(NAME, "NAME", "name", ENS_TOOL_TEXT, false, false);
+    COL(PID, "PID", "pid", ENS_TOOL_NUMBER, true, false);
+    if (json)
+        COL(INCARNATION, "INCARNATION", "incarnation", ENS_TOOL_NUMBER, true, false);
+    COL(RESTARTS, "RESTARTS", "restarts", ENS_TOOL_NUMBER, true, false);
+    COL(HANDLED, "HANDLED", "handled", ENS_TOOL_NUMBER, true, false);
+    COL(MAILBOX, "MAILBOX_B", "mailbox_bytes", ENS_TOOL_NUMBER, true, false);
+    COL(RSS, "RSS_KIB", "rss_kib", ENS_TOOL_NUMBER, true, false);
+#undef COL
+    if (!ok)
+        goto oom;
+    for (size_t k = 0; k < t->len && ok; k++) {
+        size_t i = t->order[k];
+        const ens_actor_status *a = ens_status_at(st, i);
+        size_t p = index_of(st, t->n, a->parent);
+        struct libscols_line *up = (!json || as_tree) && p < t->n ? lines[p] : NULL;
+        struct libscols_line *ln = lines[i] = scols_table_new_line(tb, up);
+        if (ln == NULL)
+            goto oom;
         char addr[ENS_ADDR_STRLEN], parent[ENS_ADDR_STRLEN];
         ens_addr_format(a->addr, addr, sizeof(addr));
-        fputs("{\"system\":", stdout);
-        json_str(stdout, system);
-        printf(",\"admin_pid\":%d,\"address\":", ens_status_admin_pid(st));
-        json_str(stdout, addr);
-        fputs(",\"parent\":", stdout);
-        if (ens_addr_is_none(a->parent)) {
-            fputs("null", stdout);
-        } else {
-            ens_addr_format(a->parent, parent, sizeof(parent));
-            json_str(stdout, parent);
+        if (label != NULL)
+            ok = ok && ens_tool_cell(tb, ln, col[REG], label(a->addr, arg)) == 0;
+        if (json) {
+            ok = ok && ens_tool_cell(tb, ln, col[SYSTEM], system) == 0;
+            ok = ok && ens_tool_cell_num(tb, ln, col[ADMIN], ens_status_admin_pid(st)) == 0;
+            if (!ens_addr_is_none(a->parent)) {
+                ens_addr_format(a->parent, parent, sizeof(parent));
+                ok = ok && ens_tool_cell(tb, ln, col[PARENT], parent) == 0;
+            }
+            ok = ok && ens_tool_cell_num(tb, ln, col[DEPTH], t->depth[k]) == 0;
+            ok = ok && ens_tool_cell_num(tb, ln, col[INCARNATION], a->incarnation) == 0;
         }
-        fputs(",\"type\":", stdout);
-        json_str(stdout, a->type);
-        printf(",\"depth\":%d,\"pid\":%" PRId32 ",\"incarnation\":%" PRIu32 ",\"restarts\":%" PRIu32
-               ",\"handled\":%" PRIu64 ",\"mailbox_bytes\":%" PRIu64 ",\"rss_kib\":%" PRIu64
-               ",\"name\":",
-               t->depth[k], a->pid, a->incarnation, a->restarts, a->handled, a->mailbox_bytes,
-               a->rss_kib);
+        ok = ok && ens_tool_cell(tb, ln, col[ADDR], addr) == 0;
+        ok = ok && ens_tool_cell(tb, ln, col[TYPE], a->type) == 0;
+        ok = ok && ens_tool_cell_num(tb, ln, col[PID], a->pid) == 0;
+        ok = ok && ens_tool_cell_num(tb, ln, col[RESTARTS], a->restarts) == 0;
+        ok = ok && ens_tool_cell_num(tb, ln, col[HANDLED], (long long)a->handled) == 0;
+        ok = ok && ens_tool_cell_num(tb, ln, col[MAILBOX], (long long)a->mailbox_bytes) == 0;
+        ok = ok && ens_tool_cell_num(tb, ln, col[RSS], (long long)a->rss_kib) == 0;
         if (a->name != NULL && a->name[0] != '\0')
-            json_str(stdout, a->name);
-        else
-            fputs("null", stdout);
-        const char *reg = label != NULL ? label(a->addr, arg) : NULL;
-        if (reg != NULL) {
-            fputs(",\"register\":", stdout);
-            json_str(stdout, reg);
-        }
-        fputs("}\n", stdout);
+            ok = ok && ens_tool_cell(tb, ln, col[NAME], a->name) == 0;
+        else if (!json)
+            ok = ok && ens_tool_cell(tb, ln, col[NAME], NULL) == 0;
     }
-}
-
-static const char *name_or_dash(const ens_actor_status *a)
-{
-    return a->name != NULL && a->name[0] != '\0' ? a->name : "-";
-}
-
-static void print_table(const char *system, const ens_status *st, const tree *t,
-                        ens_tool_label_fn label, void *arg)
-{
-    printf("system %s  admin pid %d  actors %zu\n", system, ens_status_admin_pid(st), t->len);
-    if (t->len == 0)
-        return;
-    /* The first column is the tree: two spaces per level, then the type. */
-    int w_type = (int)strlen("TYPE"), w_addr = (int)strlen("ADDRESS"), w_name = (int)strlen("NAME");
-    for (size_t k = 0; k < t->len; k++) {
-        const ens_actor_status *a = ens_status_at(st, t->order[k]);
-        int w = 2 * t->depth[k] + (int)strlen(ens_tool_esc(a->type));
-        if (w > w_type)
-            w_type = w;
-        char addr[ENS_ADDR_STRLEN];
-        int al = ens_addr_format(a->addr, addr, sizeof(addr));
-        if (al > w_addr)
-            w_addr = al;
-        if ((int)strlen(ens_tool_esc(name_or_dash(a))) > w_name)
-            w_name = (int)strlen(ens_tool_esc(name_or_dash(a)));
-    }
-    if (label != NULL)
-        printf("%-5s ", "REG");
-    printf("%-*s  %-*s  %-*s  %8s  %8s  %10s  %12s  %10s\n", w_type, "TYPE", w_addr, "ADDRESS",
-           w_name, "NAME", "PID", "RESTARTS", "HANDLED", "MAILBOX_B", "RSS_KIB");
-    for (size_t k = 0; k < t->len; k++) {
-        const ens_actor_status *a = ens_status_at(st, t->order[k]);
-        char addr[ENS_ADDR_STRLEN];
-        ens_addr_format(a->addr, addr, sizeof(addr));
-        const char *type = ens_tool_esc(a->type);
-        int indent = 2 * t->depth[k];
-        if (label != NULL) {
-            const char *reg = label(a->addr, arg);
-            printf("%-5s ", reg != NULL ? reg : "");
-        }
-        printf("%*s%-*s  %-*s  %-*s  %8" PRId32 "  %8" PRIu32 "  %10" PRIu64 "  %12" PRIu64
-               "  %10" PRIu64 "\n",
-               indent, "", w_type - indent, type, w_addr, addr, w_name,
-               ens_tool_esc(name_or_dash(a)), a->pid, a->restarts, a->handled, a->mailbox_bytes,
-               a->rss_kib);
-    }
+    if (!ok)
+        goto oom;
+    free(lines);
+    return ens_tool_table_print(tb, prog);
+oom:
+    free(lines);
+    if (tb != NULL)
+        scols_unref_table(tb);
+    fprintf(stderr, "%s: out of memory\n", prog);
+    return 1;
 }
 
 /* Take the status of s, printing why not. NULL on failure (*status set). */
@@ -501,37 +531,35 @@ static ens_status *take_status(ens_system *s, const char *prog, const char *syst
 }
 
 int ens_tool_show_status(const ens_status *st, const char *prog, const char *system, bool json,
-                         ens_tool_label_fn label, void *arg)
+                         bool as_tree, ens_tool_label_fn label, void *arg)
 {
     int status = 0;
     tree t;
     if (!tree_build(&t, st)) {
         fprintf(stderr, "%s: out of memory\n", prog);
         status = 1;
-    } else if (json) {
-        print_json(system, st, &t, label, arg);
     } else {
-        print_table(system, st, &t, label, arg);
+        status = print_status_table(prog, system, st, &t, json, as_tree, label, arg);
     }
     tree_free(&t);
     return status;
 }
 
 int ens_tool_print_status(ens_system *s, const char *prog, const char *system, bool json,
-                          uint32_t timeout_ms, ens_tool_label_fn label, void *arg)
+                          bool as_tree, uint32_t timeout_ms, ens_tool_label_fn label, void *arg)
 {
     int status = 0;
     ens_status *st = take_status(s, prog, system, timeout_ms, &status);
     if (st == NULL)
         return status;
-    status = ens_tool_show_status(st, prog, system, json, label, arg);
+    status = ens_tool_show_status(st, prog, system, json, as_tree, label, arg);
     ens_status_free(st);
     return status;
 }
 
 int ens_tool_status(int argc, char **argv)
 {
-    static const cmd_spec spec = {"ens status", help_status, 1, "SYSTEM", true, true, false};
+    static const cmd_spec spec = {"ens status", help_status, 1, "SYSTEM", true, true, false, true};
     if (ens_tool_status_wide_wanted(argc, argv))
         return ens_tool_status_wide(argc, argv);
     cmd_args a;
@@ -541,7 +569,8 @@ int ens_tool_status(int argc, char **argv)
     ens_system *s = NULL;
     if ((rc = ens_tool_connect(spec.prog, a.pos[0], &s)) >= 0)
         return rc;
-    int status = ens_tool_print_status(s, spec.prog, a.pos[0], a.json, a.timeout_ms, NULL, NULL);
+    int status =
+        ens_tool_print_status(s, spec.prog, a.pos[0], a.json, a.tree, a.timeout_ms, NULL, NULL);
     ens_system_close(s, DETACH_TIMEOUT_MS);
     return finish_output(&spec, status);
 }
@@ -571,60 +600,59 @@ int ens_tool_print_names(ens_system *s, const char *prog, const char *system, bo
         fprintf(stderr, "%s: out of memory\n", prog);
         return 1;
     }
-    int w_name = (int)strlen("NAME");
     for (size_t i = 0; i < count; i++) {
         const ens_actor_status *a = ens_status_at(st, i);
-        if (a->name == NULL || a->name[0] == '\0')
-            continue;
-        idx[n++] = i;
-        if ((int)strlen(ens_tool_esc(a->name)) > w_name)
-            w_name = (int)strlen(ens_tool_esc(a->name));
+        if (a->name != NULL && a->name[0] != '\0')
+            idx[n++] = i;
     }
     sort_st = st;
     qsort(idx, n, sizeof(*idx), by_name);
-    if (!json) {
+    if (!json)
         printf("system %s  names %zu\n", system, n);
-        if (n > 0) {
-            if (label != NULL)
-                printf("%-5s ", "REG");
-            printf("%-*s  %-22s  %-24s  %8s\n", w_name, "NAME", "ADDRESS", "TYPE", "PID");
-        }
+    struct libscols_table *tb = NULL;
+    bool ok = json || n > 0;
+    if (ok) {
+        tb = ens_tool_table("names", json);
+        ok = tb != NULL;
+        if (ok && label != NULL)
+            ok = ens_tool_column(tb, "REG", "register", ENS_TOOL_TEXT, false, false) == 0;
+        if (ok && json)
+            ok = ens_tool_column(tb, "SYSTEM", "system", ENS_TOOL_TEXT, false, false) == 0;
+        ok = ok && ens_tool_column(tb, "NAME", "name", ENS_TOOL_TEXT, false, false) == 0 &&
+             ens_tool_column(tb, "ADDRESS", "address", ENS_TOOL_TEXT, false, false) == 0 &&
+             ens_tool_column(tb, "TYPE", "type", ENS_TOOL_TEXT, false, false) == 0 &&
+             ens_tool_column(tb, "PID", "pid", ENS_TOOL_NUMBER, true, false) == 0;
     }
-    for (size_t k = 0; k < n; k++) {
+    size_t c0 = (label != NULL ? 1u : 0u) + (json ? 1u : 0u); /* the column of NAME */
+    for (size_t k = 0; ok && k < n; k++) {
         const ens_actor_status *a = ens_status_at(st, idx[k]);
         char addr[ENS_ADDR_STRLEN];
         ens_addr_format(a->addr, addr, sizeof(addr));
-        const char *reg = label != NULL ? label(a->addr, arg) : NULL;
-        if (json) {
-            fputs("{\"system\":", stdout);
-            json_str(stdout, system);
-            fputs(",\"name\":", stdout);
-            json_str(stdout, a->name);
-            fputs(",\"address\":", stdout);
-            json_str(stdout, addr);
-            fputs(",\"type\":", stdout);
-            json_str(stdout, a->type);
-            printf(",\"pid\":%" PRId32, a->pid);
-            if (reg != NULL) {
-                fputs(",\"register\":", stdout);
-                json_str(stdout, reg);
-            }
-            fputs("}\n", stdout);
-        } else {
-            if (label != NULL)
-                printf("%-5s ", reg != NULL ? reg : "");
-            printf("%-*s  %-22s  %-24s  %8" PRId32 "\n", w_name, ens_tool_esc(a->name), addr,
-                   ens_tool_esc(a->type), a->pid);
-        }
+        struct libscols_line *ln = scols_table_new_line(tb, NULL);
+        ok = ln != NULL;
+        if (ok && label != NULL)
+            ok = ens_tool_cell(tb, ln, 0, label(a->addr, arg)) == 0;
+        if (ok && json)
+            ok = ens_tool_cell(tb, ln, c0 - 1, system) == 0;
+        ok = ok && ens_tool_cell(tb, ln, c0, a->name) == 0 &&
+             ens_tool_cell(tb, ln, c0 + 1, addr) == 0 &&
+             ens_tool_cell(tb, ln, c0 + 2, a->type) == 0 &&
+             ens_tool_cell_num(tb, ln, c0 + 3, a->pid) == 0;
     }
     free(idx);
     ens_status_free(st);
-    return 0;
+    if (!ok && (json || n > 0)) {
+        if (tb != NULL)
+            scols_unref_table(tb);
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
+    }
+    return tb != NULL ? ens_tool_table_print(tb, prog) : 0;
 }
 
 int ens_tool_names(int argc, char **argv)
 {
-    static const cmd_spec spec = {"ens names", help_names, 1, "SYSTEM", true, true, false};
+    static const cmd_spec spec = {"ens names", help_names, 1, "SYSTEM", true, true, false, false};
     if (ens_tool_names_wide_wanted(argc, argv))
         return ens_tool_names_wide(argc, argv);
     cmd_args a;
@@ -779,8 +807,8 @@ int ens_tool_ask_typed_run(ens_system *s, const char *prog, const char *system, 
 
 int ens_tool_ask(int argc, char **argv)
 {
-    static const cmd_spec spec = {"ens ask", help_ask, 3,   "SYSTEM ADDRESS-OR-NAME TEXT",
-                                  false,     true,     true};
+    static const cmd_spec spec = {"ens ask", help_ask, 3,    "SYSTEM ADDRESS-OR-NAME TEXT",
+                                  false,     true,     true, false};
     cmd_args a;
     ens_addr to = ENS_ADDR_NONE;
     const char *name = NULL;
@@ -855,8 +883,8 @@ int ens_tool_tell_typed_run(ens_system *s, const char *prog, const char *system,
 
 int ens_tool_tell(int argc, char **argv)
 {
-    static const cmd_spec spec = {"ens tell", help_tell, 3,   "SYSTEM ADDRESS-OR-NAME TEXT",
-                                  false,      true,      true};
+    static const cmd_spec spec = {"ens tell", help_tell, 3,    "SYSTEM ADDRESS-OR-NAME TEXT",
+                                  false,      true,      true, false};
     cmd_args a;
     ens_addr to = ENS_ADDR_NONE;
     const char *name = NULL;
@@ -885,7 +913,8 @@ int ens_tool_tell(int argc, char **argv)
 
 int ens_tool_shutdown(int argc, char **argv)
 {
-    static const cmd_spec spec = {"ens shutdown", help_shutdown, 1, "SYSTEM", false, true, false};
+    static const cmd_spec spec = {"ens shutdown", help_shutdown, 1,     "SYSTEM",
+                                  false,          true,          false, false};
     cmd_args a;
     int rc = parse_args(&spec, argc, argv, &a);
     if (rc >= 0)

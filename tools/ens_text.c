@@ -9,6 +9,7 @@
  * ens_tool_esc first, which spells control characters out; the rule is the
  * same as for the system log (ens__text_escape in core/runtime/log.c).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,14 +45,15 @@ static size_t utf8_printable(const unsigned char *p, size_t n)
     return len;
 }
 
-/* Write the escaped form of in[0..len) to out (room for 4 * len + 1). */
-static void escape_into(char *out, const unsigned char *in, size_t len)
+/* Write the escaped form of in[0..len) to out (room for 4 * len + 1).
+ * keep_c0: leave the C0 controls as they are (a JSON writer escapes them). */
+static void escape_into(char *out, const unsigned char *in, size_t len, bool keep_c0)
 {
     static const char hex[] = "0123456789abcdef";
     size_t n = 0;
     for (size_t i = 0; i < len;) {
         size_t take = 1;
-        if (in[i] >= 0x20 && in[i] < 0x7F) {
+        if ((in[i] >= 0x20 || keep_c0) && in[i] < 0x7F) {
             out[n++] = (char)in[i];
         } else if (in[i] >= 0x80 && (take = utf8_printable(in + i, len - i)) > 0) {
             memcpy(out + n, in + i, take);
@@ -74,7 +76,7 @@ static void escape_into(char *out, const unsigned char *in, size_t len)
 
 #define SLOTS 8
 
-const char *ens_tool_esc(const char *text)
+static const char *escape(const char *text, bool keep_c0)
 {
     static char *slot[SLOTS];
     static size_t cap[SLOTS];
@@ -90,6 +92,16 @@ const char *ens_tool_esc(const char *text)
         slot[k] = p;
         cap[k] = 4 * len + 1;
     }
-    escape_into(slot[k], (const unsigned char *)text, len);
+    escape_into(slot[k], (const unsigned char *)text, len, keep_c0);
     return slot[k];
+}
+
+const char *ens_tool_esc(const char *text)
+{
+    return escape(text, false);
+}
+
+const char *ens_tool_esc_json(const char *text)
+{
+    return escape(text, true);
 }

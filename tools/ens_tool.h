@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ensemble/addr.h"
 #include "ensemble/status.h"
@@ -26,6 +27,11 @@
  * to 8 may appear in one printf). tools/ens_text.c. */
 const char *ens_tool_esc(const char *text);
 
+/* The same for a JSON string's content: the C0 controls stay (the JSON
+ * writer escapes them as \n, \u001b...), DEL, C1 and bad UTF-8 become \xNN
+ * as above, since a JSON writer would pass them on raw. */
+const char *ens_tool_esc_json(const char *text);
+
 /* Subcommands: argv[0] is the command's name. */
 int ens_tool_journal(int argc, char **argv);
 int ens_tool_status(int argc, char **argv);
@@ -37,6 +43,16 @@ int ens_tool_shell(int argc, char **argv);
 int ens_tool_members(int argc, char **argv);    /* tools/ens_members.c */
 int ens_tool_capability(int argc, char **argv); /* tools/ens_capability.c */
 int ens_tool_log(int argc, char **argv);        /* tools/ens_log.c */
+int ens_tool_list(int argc, char **argv);       /* tools/ens_list.c */
+
+/* The names of this user's running systems (sockets nobody listens at are
+ * left out), sorted; *count of them. Free with ens_tool_free_names. NULL
+ * with *count 0 when there are none (or no memory). tools/ens_list.c. */
+char **ens_tool_system_names(size_t *count);
+void ens_tool_free_names(char **names, size_t count);
+
+/* "running: a b (see `ens list`)" or that none runs, one line to out. */
+void ens_tool_print_running(FILE *out);
 
 /* `ens names` with --nats or --convention: the convention-wide names, read
  * from the names bucket (tools/ens_names_wide.c). wanted: whether argv
@@ -52,14 +68,16 @@ typedef const char *(*ens_tool_label_fn)(ens_addr a, void *arg);
  * else the exit status. */
 int ens_tool_connect(const char *prog, const char *name, ens_system **out);
 
-/* Print the status tree (or JSON lines) of s, called `system`. With label,
- * a first column REG shows each actor's label. */
+/* Print the status tree of s, called `system`, or its JSON document
+ * {"actors": [...]}: one object per actor with its parent and depth, or
+ * with as_tree each actor's children nested in its "children". With label,
+ * a first column REG ("register") shows each actor's label. */
 int ens_tool_print_status(ens_system *s, const char *prog, const char *system, bool json,
-                          uint32_t timeout_ms, ens_tool_label_fn label, void *arg);
+                          bool as_tree, uint32_t timeout_ms, ens_tool_label_fn label, void *arg);
 
-/* Print the status tree (or JSON lines) of snapshot st of `system`. */
+/* The same for snapshot st of `system`. */
 int ens_tool_show_status(const ens_status *st, const char *prog, const char *system, bool json,
-                         ens_tool_label_fn label, void *arg);
+                         bool as_tree, ens_tool_label_fn label, void *arg);
 
 /* `ens status --convention NAME`: every member's tree (tools/ens_status_wide.c).
  * wanted: whether argv asks for it (--convention or --nats). */

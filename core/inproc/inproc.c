@@ -831,7 +831,14 @@ static int ip_status(ens_system *s, ens_addr requester, uint64_t corr)
             .mailbox_bytes = a->queued_bytes,
         };
     }
-    ens_status_v v = {(int32_t)getpid(), (uint32_t)s->alloc_failures, {rows, (uint32_t)n}};
+    ens_status_v v = {
+        .admin_pid = (int32_t)getpid(),
+        .alloc_failures = (uint32_t)s->alloc_failures,
+        .started_ms = s->started_ms,
+        .persistent = 0, /* an inproc system lives in its program */
+        .journal = s->journal_path,
+        .actors = {rows, (uint32_t)n},
+    };
     ens_addr admin = {ENS_ID_ADMIN, s->node, 0};
     uint16_t flags = ENS_FRAME_SYSTEM | (corr != 0 ? ENS_FRAME_REPLY : 0);
     int rc = ens__send_frame(s, admin, requester, &ens_msg_status, &v, flags, corr, 0, false);

@@ -406,6 +406,78 @@ void ens__door_close(ens_door *d, bool remove)
     d->path[0] = '\0';
 }
 
+/* ---- listing the running systems ---------------------------------------- */
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Add the running systems of directory dir to names (if not there yet). */
+static int list_dir(const char *dir, char ***names, size_t *n, size_t *cap)
+{
+    if (ens__rundir_check(dir, false, NULL, 0) < 0)
+        return 0; /* not there, or not safe: connect would not look in it */
+    DIR *dh = opendir(dir);
+    if (dh == NULL)
+        return 0;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(dh)) != NULL) {
+        if ((e->d_type != DT_SOCK && e->d_type != DT_UNKNOWN) || !ens__system_name_ok(e->d_name))
+            continue;
+        bool seen = false;
+        for (size_t i = 0; i < *n && !seen; i++)
+            seen = strcmp((*names)[i], e->d_name) == 0;
+        struct sockaddr_un sa;
+        struct stat st;
+        ens_peer who;
+        int len = path_addr(dir, e->d_name, &sa);
+        if (seen || len < 0 || lstat(sa.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+            probe(&sa, (socklen_t)len, &who) != PROBE_HELD || who.uid != (int)geteuid())
+            continue;
+        if (*n == *cap) {
+            size_t c = *cap == 0 ? 8 : 2 * *cap;
+            char **p = realloc(*names, c * sizeof(*p));
+            if (p == NULL) {
+                rc = ENS_ENOMEM;
+                break;
+            }
+            *names = p;
+            *cap = c;
+        }
+        if (((*names)[*n] = strdup(e->d_name)) == NULL)
+            rc = ENS_ENOMEM;
+        else
+            (*n)++;
+    }
+    closedir(dh);
+    return rc;
+}
+
+int ens__door_list(char ***names, size_t *count)
+{
+    rundir_path dirs[RUNDIRS];
+    size_t nd = rundir_candidates(dirs);
+    char **all = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < nd && rc == 0; i++)
+        rc = list_dir(dirs[i], &all, &n, &cap);
+    if (rc < 0) {
+        for (size_t i = 0; i < n; i++)
+            free(all[i]);
+        free(all);
+        all = NULL;
+        n = 0;
+    } else if (n > 1) {
+        qsort(all, n, sizeof(*all), by_name);
+    }
+    *names = all;
+    *count = n;
+    return rc;
+}
+
 /* ---- connecting: only to a listener of our own user -------------------- */
 
 int ens__door_connect_addr(const struct sockaddr_un *sa, socklen_t len, bool any_uid, int *fd,

@@ -91,6 +91,14 @@ void ens__door_close(ens_door *d, bool remove);
  * full), ENS_EIO. */
 int ens__door_connect(const char *name, bool any_uid, int *fd, ens_peer *who);
 
+/* The names of this user's running systems: the sockets in every runtime
+ * directory that ens__door_connect looks in whose names are system names
+ * and at which a process of this user listens (stale sockets and other
+ * users' listeners are left out), each name once, sorted. *names (free
+ * each and the array) holds *count of them; NULL when none. Returns 0 or
+ * ENS_ENOMEM. */
+int ens__door_list(char ***names, size_t *count);
+
 /* As ens__door_connect, at one address. */
 int ens__door_connect_addr(const struct sockaddr_un *sa, socklen_t len, bool any_uid, int *fd,
                            ens_peer *who);

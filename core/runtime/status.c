@@ -84,6 +84,27 @@ int ens_status_admin_pid(const ens_status *st)
     return st != NULL ? st->v->admin_pid : 0;
 }
 
+int64_t ens_status_started_ms(const ens_status *st)
+{
+    return st != NULL ? st->v->started_ms : 0;
+}
+
+bool ens_status_persistent(const ens_status *st)
+{
+    return st != NULL && st->v->persistent != 0;
+}
+
+/* A string of the snapshot: NULL for none (an empty one is none too). */
+static const char *text_or_null(const char *t)
+{
+    return t != NULL && t[0] != '\0' ? t : NULL;
+}
+
+const char *ens_status_journal(const ens_status *st)
+{
+    return st != NULL ? text_or_null(st->v->journal) : NULL;
+}
+
 uint64_t ens_status_alloc_failures(const ens_status *st)
 {
     return st != NULL ? st->v->alloc_failures + st->own_alloc_failures : 0;

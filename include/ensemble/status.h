@@ -9,6 +9,7 @@
 #ifndef ENSEMBLE_STATUS_H
 #define ENSEMBLE_STATUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,11 +44,17 @@ typedef struct ens_actor_status {
     uint64_t rss_kib;        /* resident memory of its process (0 on inproc) */
 } ens_actor_status;
 
-/* The value of an ens_msg_status message. */
+/* The value of an ens_msg_status message: the system's own facts, then its
+ * actors. Strings are owned by the message (NULL: none). */
 typedef struct ens_status_v {
     int32_t admin_pid;       /* the admin's pid (the program's own on inproc) */
     uint32_t alloc_failures; /* the admin's allocations that failed where no caller
                                 could be given ENS_ENOMEM (on inproc: 0) */
+    int64_t started_ms;      /* when the system started: Unix time in ms, UTC */
+    uint32_t persistent;     /* 1: it outlives the program that started it
+                                (ens_system_opts.persistent), else 0 */
+    char *journal;           /* its failure journal's path as resolved at start,
+                                or NULL: it keeps none */
     ens_array actors;        /* ens_actor_status items, in start order */
 } ens_status_v;
 
@@ -69,8 +76,21 @@ ENS_API size_t ens_status_count(const ens_status *st);
 /* Actor i (0 <= i < count) of st, borrowed from st; NULL past the end. */
 ENS_API const ens_actor_status *ens_status_at(const ens_status *st, size_t i);
 
-/* The admin's pid. */
+/* The admin's pid (0 for a NULL st). */
 ENS_API int ens_status_admin_pid(const ens_status *st);
+
+/* When the system started, in Unix milliseconds (UTC); 0 for a NULL st. */
+ENS_API int64_t ens_status_started_ms(const ens_status *st);
+
+/* Whether the system is persistent (outlives the program that started it:
+ * ens_system_opts.persistent). false for a NULL st. */
+ENS_API bool ens_status_persistent(const ens_status *st);
+
+/* The path of the system's failure journal as it resolved it at start
+ * (ens_system_opts.journal_path, or the default file of a named system),
+ * or NULL when it keeps none (or st is NULL). Borrowed from st: valid until
+ * ens_status_free(st). */
+ENS_API const char *ens_status_journal(const ens_status *st);
 
 /* Allocation failures that nothing could return as ENS_ENOMEM (a frame,
  * a reply or a dead letter that could not be kept, a connection not kept

@@ -384,6 +384,20 @@ ENS_API int ens_system_connect(const char *name, ens_system **out);
  * listens), ENS_ETIMEDOUT, ENS_EIO. */
 ENS_API int ens_system_holder(const char *name, int *uid, int *pid);
 
+/* Called by ens_system_list with the name of one running system (borrowed
+ * for the call); returning non-zero stops the list. */
+typedef int (*ens_system_list_cb)(const char *name, void *arg);
+
+/* The running process-base systems of this user on this host: cb(name,
+ * arg) once for each, in name order. They are the sockets in the runtime
+ * directories ens_system_connect looks in at which a process of this user
+ * listens; a socket left by a system that was killed is skipped, and so is
+ * one held by another user. Nothing is sent to the systems, and a system
+ * may end before its name is handed on. Returns how many names cb was
+ * given (0 when none runs), or cb's non-zero value when it stopped the
+ * list. Errors: ENS_EINVAL (cb NULL), ENS_ENOMEM. */
+ENS_API int ens_system_list(ens_system_list_cb cb, void *arg);
+
 /* Two ways to let go of a handle; both release it (s is freed) and are
  * NULL-safe (returning 0):
  *  - ens_system_stop ENDS the system, from any handle (started or

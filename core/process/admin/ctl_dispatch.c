@@ -340,8 +340,15 @@ static void do_status(arec *from, const ens_msg *m)
             .rss_kib = rss_pages * (uint64_t)page_kib,
         };
     }
+    const ens_system *sys = admin_state.sys;
     ens_status_v v = {
-        (int32_t)admin_state.pid, (uint32_t)admin_state.sys->alloc_failures, {rows, (uint32_t)n}};
+        .admin_pid = (int32_t)admin_state.pid,
+        .alloc_failures = (uint32_t)sys->alloc_failures,
+        .started_ms = sys->started_ms,
+        .persistent = sys->opts.persistent ? 1u : 0u,
+        .journal = sys->journal_path,
+        .actors = {rows, (uint32_t)n},
+    };
     ens_addr self = {ENS_ID_ADMIN, admin_state.sys->node, 0};
     uint16_t flags = ENS_FRAME_SYSTEM | (m->hdr.corr != 0 ? ENS_FRAME_REPLY : 0);
     ens__admin_send_to(self, from->addr, &ens_msg_status, &v, flags, m->hdr.corr, 0);
