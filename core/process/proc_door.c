@@ -322,6 +322,40 @@ static void sweep_unnamed(const char *dir)
     closedir(dh);
 }
 
+/* The names of the running systems of this user, comma-separated into
+ * out ("" when none), for a refusal that says what does run. */
+void ens__door_list(char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    rundir_path dirs[RUNDIRS];
+    size_t n = rundir_candidates(dirs);
+    for (size_t i = 0; i < n; i++) {
+        DIR *dh = ens__rundir_check(dirs[i], false, NULL, 0) == 0 ? opendir(dirs[i]) : NULL;
+        struct dirent *e;
+        while (dh != NULL && (e = readdir(dh)) != NULL) {
+            struct sockaddr_un sa;
+            int alen = path_addr(dirs[i], e->d_name, &sa);
+            struct stat st;
+            ens_peer who;
+            if (!ens__system_name_ok(e->d_name) || alen < 0 || lstat(sa.sun_path, &st) != 0 ||
+                !S_ISSOCK(st.st_mode) || probe(&sa, (socklen_t)alen, &who) != PROBE_HELD ||
+                (who.uid >= 0 && (uid_t)who.uid != geteuid()))
+                continue;
+            size_t nl = strlen(e->d_name);
+            bool seen = false;
+            for (const char *p = out; !seen && (p = strstr(p, e->d_name)) != NULL; p += nl)
+                seen = (p == out || p[-1] == ' ') && (p[nl] == ',' || p[nl] == '\0');
+            if (seen || used + nl + 3 >= len)
+                continue;
+            used +=
+                (size_t)snprintf(out + used, len - used, "%s%s", used > 0 ? ", " : "", e->d_name);
+        }
+        if (dh != NULL)
+            closedir(dh);
+    }
+}
+
 /* A system of ours of that name started with another runtime directory
  * (another environment) runs already. d holds our own socket (the same
  * directory may be named twice, through a symlink). */

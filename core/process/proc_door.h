@@ -91,6 +91,9 @@ void ens__door_close(ens_door *d, bool remove);
  * full), ENS_EIO. */
 int ens__door_connect(const char *name, bool any_uid, int *fd, ens_peer *who);
 
+/* The names of this user's running systems, ", "-separated, into out[0..len). */
+void ens__door_list(char *out, size_t len);
+
 /* As ens__door_connect, at one address. */
 int ens__door_connect_addr(const struct sockaddr_un *sa, socklen_t len, bool any_uid, int *fd,
                            ens_peer *who);

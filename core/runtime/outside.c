@@ -15,6 +15,7 @@
 
 #include "core/runtime/endpoint.h"
 #include "core/runtime/runtime.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 
 int ens__outside_open(ens_system *s)
@@ -74,10 +75,17 @@ static bool is_outside(const ens_ctx *c)
 int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
             ens_msg **reply)
 {
+    ens__errmsg_clear();
     if (reply != NULL)
         *reply = NULL;
     if (!is_outside(outside) || t == NULL || v == NULL || reply == NULL || !ens__addr_usable(to))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_ask: %s",
+                         !is_outside(outside) ? "not the outside context of a system (NULL, or "
+                                                "called inside an actor)"
+                         : t == NULL          ? "the message type is NULL"
+                         : v == NULL          ? "the value is NULL"
+                         : reply == NULL      ? "reply is NULL"
+                                         : "the address is none or not one a message can go to");
     ens_system *s = outside->sys;
     if (s->down)
         return ENS_ESHUTDOWN;
@@ -91,10 +99,14 @@ int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, 
 
 int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out)
 {
+    ens__errmsg_clear();
     if (out != NULL)
         *out = NULL;
     if (!is_outside(outside) || out == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_listen: %s",
+                         out == NULL ? "out is NULL"
+                                     : "not the outside context of a system (NULL, or called "
+                                       "inside an actor)");
     ens_system *s = outside->sys;
     if (s->down)
         return ENS_ESHUTDOWN;
@@ -107,8 +119,10 @@ int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out)
 
 int ens_system_run(ens_system *s, uint32_t timeout_ms)
 {
+    ens__errmsg_clear();
     if (s == NULL || s->outside_ops == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_system_run: %s",
+                         s == NULL ? "the system is NULL" : "called inside an actor process");
     if (s->down)
         return ENS_ESHUTDOWN;
     return s->outside_ops->run(s, timeout_ms);
