@@ -74,6 +74,13 @@ static const ens_actor_def nameless_def = {.name = NULL, .receive = idle_receive
 
 static char sys_name[64];
 
+static void want_text(erun *r, const char *a, const char *b)
+{
+    snprintf(r->want[0], sizeof(r->want[0]), "%s", a);
+    if (b != NULL)
+        snprintf(r->want[1], sizeof(r->want[1]), "%s", b);
+}
+
 /* ---- setups --------------------------------------------------------------- */
 
 /* A system name of this test's own (the caller's pid). */
@@ -236,7 +243,124 @@ static int sup_spawn_same_ids(scn *t, erun *r)
     return ens_supervisor_spawn(t->out, &f, spec, 2, &a);
 }
 
+static int addr_parse_bad(scn *t, erun *r)
+{
+    (void)t;
+    ens_addr a;
+    want_text(r, "\"ens:01/2\" is not an address", NULL);
+    return ens_addr_parse("ens:01/2", &a);
+}
+
+static int event_kind_unknown(scn *t, erun *r)
+{
+    (void)t;
+    want_text(r, "no event kind is named \"NOPE\"", NULL);
+    return ens_event_kind_parse("NOPE");
+}
+
+static int capability_missing(scn *t, erun *r)
+{
+    (void)t;
+    char v[16];
+    want_text(r, "no capability disk", NULL);
+    return ens_capability_get("gpu=1\nram=4\n", "disk", v, sizeof(v));
+}
+
+static int journal_missing(scn *t, erun *r)
+{
+    (void)t;
+    ens_journal *j = NULL;
+    want_text(r, "/nonexistent-terr/terr.db", "No such file");
+    return ens_journal_open("/nonexistent-terr/terr.db", &j);
+}
+
+static int journal_path_bad_name(scn *t, erun *r)
+{
+    (void)t;
+    char buf[256];
+    want_text(r, "\"a/b\" is not a system name", NULL);
+    return ens_journal_default_path("a/b", buf, sizeof(buf));
+}
+
+static int troupe_no_workers(scn *t, erun *r)
+{
+    ens_troupe_opts o = ENS_TROUPE_OPTS_INIT;
+    o.worker = &idle_def;
+    o.max_count = 0;
+    o.idle_count = 0;
+    ens_addr a;
+    want_text(r, "ens_troupe_spawn: max_count is 0", NULL);
+    return ens_troupe_spawn(t->out, &o, &a);
+}
+
+static int breaker_no_target(scn *t, erun *r)
+{
+    ens_breaker_opts o = ENS_BREAKER_OPTS_INIT;
+    ens_addr a;
+    want_text(r, "ens_breaker_spawn", "give one of target and target_name");
+    return ens_breaker_spawn(t->out, &o, &a);
+}
+
+static int gen_server_call_cb_outside(scn *t, erun *r)
+{
+    ens_msg *reply = NULL;
+    want_text(r, "ens_gen_server_call: outside, give reply and no cb", NULL);
+    return ens_gen_server_call(t->out, ens_self(t->out), &ens_msg_int64, &(ens_int64_v){1}, 1000,
+                               (ens_reply_cb)1, 0, &reply);
+}
+
+static int status_null_out(scn *t, erun *r)
+{
+    want_text(r, "ens_system_status: out is NULL", NULL);
+    return ens_system_status(t->sys, 1000, NULL);
+}
+
+static int status_convention_no_servers(scn *t, erun *r)
+{
+    (void)t;
+    want_text(r, "ens_status_query_convention: servers is NULL", NULL);
+    return ens_status_query_convention(NULL, "c", 1000, (ens_status_member_cb)1, NULL);
+}
+
+static int connect_empty_name(scn *t, erun *r)
+{
+    (void)t;
+    want_text(r, "ens_system_connect: \"\" is not a system name", NULL);
+    return ens_system_connect("", &r->other);
+}
+
 /* ---- inside calls (in the prober) ----------------------------------------- */
+
+static int in_register_invalid(ens_ctx *c, ens_addr at)
+{
+    (void)at;
+    return ens_name_register(c, "has space");
+}
+
+static int in_watch_regular_file(ens_ctx *c, ens_addr at)
+{
+    (void)at;
+    FILE *f = tmpfile();
+    if (f == NULL)
+        return 1;
+    int rc = ens_watch_fd(c, fileno(f), 7);
+    char keep[600];
+    snprintf(keep, sizeof(keep), "%s", ens_errmsg());
+    fclose(f);
+    return rc == ENS_EINVAL && strstr(keep, "a regular file") != NULL ? rc : 1;
+}
+
+static int in_unwatch_unknown(ens_ctx *c, ens_addr at)
+{
+    (void)at;
+    return ens_unwatch_fd(c, 2);
+}
+
+static int in_init_ack_outside_init(ens_ctx *c, ens_addr at)
+{
+    (void)at;
+    return ens_init_ack(c, 0, NULL);
+}
 
 static int in_spawn_nameless(ens_ctx *c, ens_addr at)
 {
@@ -291,13 +415,6 @@ static int in_fail_then_succeed(ens_ctx *c, ens_addr at)
     return ens_send(c, at, &ens_msg_int64, &(ens_int64_v){1});
 }
 
-static void want_text(erun *r, const char *a, const char *b)
-{
-    snprintf(r->want[0], sizeof(r->want[0]), "%s", a);
-    if (b != NULL)
-        snprintf(r->want[1], sizeof(r->want[1]), "%s", b);
-}
-
 static void w_spawn_nameless(scn *t, erun *r)
 {
     (void)t;
@@ -323,6 +440,26 @@ static void w_wakeup_cancel(scn *t, erun *r)
     (void)t;
     want_text(r, "no wake-up 987654 is pending", NULL);
 }
+static void w_register_invalid(scn *t, erun *r)
+{
+    (void)t;
+    want_text(r, "ens_name_register: \"has space\" is not a valid global name", NULL);
+}
+static void w_watch_file(scn *t, erun *r)
+{
+    (void)t;
+    want_text(r, "ens_watch_fd: fd ", "is a regular file or a directory");
+}
+static void w_unwatch(scn *t, erun *r)
+{
+    (void)t;
+    want_text(r, "ens_unwatch_fd: fd 2 is not watched", NULL);
+}
+static void w_init_ack(scn *t, erun *r)
+{
+    (void)t;
+    want_text(r, "ens_init_ack: init did not defer", NULL);
+}
 static void w_stop_bad_reason(scn *t, erun *r)
 {
     (void)t;
@@ -347,6 +484,27 @@ static const erow rows[] = {
     {"supervisor restart: the child runs", ENS_EEXIST, false, setup_supervisor, sup_restart_running,
      NULL},
     {"supervisor spawn: two specs, one id", ENS_EINVAL, false, NULL, sup_spawn_same_ids, NULL},
+    {"addr_parse: a leading zero", ENS_EINVAL, false, NULL, addr_parse_bad, NULL},
+    {"event_kind_parse: no such kind", ENS_EINVAL, false, NULL, event_kind_unknown, NULL},
+    {"capability_get: no such key", ENS_ENOENT, false, NULL, capability_missing, NULL},
+    {"journal_open: no such file", ENS_ENOENT, false, NULL, journal_missing, NULL},
+    {"journal_default_path: a name with a slash", ENS_EINVAL, false, NULL, journal_path_bad_name,
+     NULL},
+    {"troupe_spawn: max_count 0", ENS_EINVAL, false, NULL, troupe_no_workers, NULL},
+    {"breaker_spawn: no target", ENS_EINVAL, false, NULL, breaker_no_target, NULL},
+    {"gen_server_call: a cb outside", ENS_EINVAL, false, NULL, gen_server_call_cb_outside, NULL},
+    {"system_status: NULL out", ENS_EINVAL, false, NULL, status_null_out, NULL},
+    {"status_query_convention: no servers", ENS_EINVAL, false, NULL, status_convention_no_servers,
+     NULL},
+    {"connect: an empty name", ENS_EINVAL, true, NULL, connect_empty_name, NULL},
+    {"in an actor: name_register an invalid name", ENS_EINVAL, false, w_register_invalid, NULL,
+     in_register_invalid},
+    {"in an actor: watch a regular file", ENS_EINVAL, false, w_watch_file, NULL,
+     in_watch_regular_file},
+    {"in an actor: unwatch an fd not watched", ENS_ENOENT, false, w_unwatch, NULL,
+     in_unwatch_unknown},
+    {"in an actor: init_ack outside init", ENS_EINVAL, false, w_init_ack, NULL,
+     in_init_ack_outside_init},
     {"in an actor: spawn def->name NULL", ENS_EINVAL, false, w_spawn_nameless, NULL,
      in_spawn_nameless},
     {"in an actor: name_lookup no such name", ENS_ENOENT, false, w_lookup_unknown, NULL,

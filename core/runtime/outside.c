@@ -133,8 +133,9 @@ static int release(ens_system *s, uint32_t timeout_ms, bool end)
 {
     if (s == NULL)
         return 0;
-    if (s->outside_ops == NULL)
-        return ENS_EINVAL; /* an actor process holds no outside to close */
+    if (s->outside_ops == NULL) /* an actor process holds no outside to close */
+        return ens__fail(ENS_EINVAL, "ens_system_%s: called inside an actor process",
+                         end ? "stop" : "close");
     int rc = s->outside_ops->close(s, timeout_ms, end);
     s->down = true;
     ens__outside_free(s);
@@ -149,10 +150,12 @@ static int release(ens_system *s, uint32_t timeout_ms, bool end)
 
 int ens_system_stop(ens_system *s, uint32_t timeout_ms)
 {
+    ens__errmsg_clear();
     return release(s, timeout_ms, true);
 }
 
 int ens_system_close(ens_system *s, uint32_t timeout_ms)
 {
+    ens__errmsg_clear();
     return release(s, timeout_ms, false);
 }
