@@ -9,6 +9,7 @@
  * share nothing with the original.
  */
 #include "core/wire/msg_internal.h"
+#include "core/wire/why.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -128,16 +129,21 @@ ens_addr ens_msg_target(const ens_msg *m)
 
 int ens_msg_encode(const ens_msgtype *t, const void *v, uint8_t **out, size_t *len)
 {
+    ens__errmsg_clear();
     if (t == NULL || out == NULL || len == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_msg_encode: %s is NULL",
+                         t == NULL     ? "t"
+                         : out == NULL ? "out"
+                                       : "len");
     ens_frame_hdr h = {.attempt = 1};
     return ens__frame_build(t, v, &h, ENS_MSG_CODEC_LIMIT, out, len);
 }
 
 int ens_msg_decode(const void *data, size_t len, ens_msg **out)
 {
+    ens__errmsg_clear();
     if (data == NULL || out == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_msg_decode: %s is NULL", data == NULL ? "data" : "out");
     uint8_t *copy = ens__malloc(len > 0 ? len : 1);
     if (copy == NULL)
         return ENS_ENOMEM;
