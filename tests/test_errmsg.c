@@ -329,6 +329,24 @@ static int connect_empty_name(scn *t, erun *r)
     return ens_system_connect("", &r->other);
 }
 
+static ens_msgtype unregistered_t = {"terr.NotRegistered", "S(i)", sizeof(int32_t), 0, 0};
+
+static int send_unregistered_type(scn *t, erun *r)
+{
+    ens_addr a;
+    assert_int_equal(ens_spawn(t->out, &idle_def, NULL, NULL, &a), 0);
+    want_text(r, "the message type terr.NotRegistered is not registered", NULL);
+    return ens_send(t->out, a, &unregistered_t, &(int32_t){1});
+}
+
+static int send_bytes_without_data(scn *t, erun *r)
+{
+    ens_addr a;
+    assert_int_equal(ens_spawn(t->out, &idle_def, NULL, NULL, &a), 0);
+    want_text(r, "a value of ens.Bytes cannot be encoded", NULL);
+    return ens_send(t->out, a, &ens_msg_bytes, &(ens_bytes_v){{NULL, 5}});
+}
+
 /* ---- inside calls (in the prober) ----------------------------------------- */
 
 static int in_register_invalid(ens_ctx *c, ens_addr at)
@@ -497,6 +515,9 @@ static const erow rows[] = {
     {"status_query_convention: no servers", ENS_EINVAL, false, NULL, status_convention_no_servers,
      NULL},
     {"connect: an empty name", ENS_EINVAL, true, NULL, connect_empty_name, NULL},
+    {"send: a type not registered", ENS_EBADTYPE, false, NULL, send_unregistered_type, NULL},
+    {"send: bytes with a length and no data", ENS_EINVAL, false, NULL, send_bytes_without_data,
+     NULL},
     {"in an actor: name_register an invalid name", ENS_EINVAL, false, w_register_invalid, NULL,
      in_register_invalid},
     {"in an actor: watch a regular file", ENS_EINVAL, false, w_watch_file, NULL,

@@ -96,7 +96,8 @@ int ens__send_frame(ens_system *s, ens_addr from, ens_addr to, const ens_msgtype
         return ENS_EINVAL; /* no receiver would accept the frame (ens__addr_usable) */
     const ens_typeinfo *info = ens__typeinfo_of(t);
     if (info == NULL)
-        return ENS_EBADTYPE;
+        return ens__fail(ENS_EBADTYPE, "the message type %.64s is not registered",
+                         t->name != NULL ? t->name : "(unnamed)");
     ens_frame_hdr h = {
         .flags = flags,
         .type_id = info->type->id,

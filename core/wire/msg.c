@@ -73,8 +73,16 @@ int ens__frame_build(const ens_msgtype *t, const void *v, const ens_frame_hdr *h
         return ENS_EINVAL;
     const ens_typeinfo *info = ens__typeinfo_of(t);
     if (!info)
-        return ENS_EBADTYPE;
-    return ens__codec_encode(info, v, h, max_frame, out, out_len);
+        return ens__fail(ENS_EBADTYPE, "the message type %.64s is not registered",
+                         t->name != NULL ? t->name : "(unnamed)");
+    int rc = ens__codec_encode(info, v, h, max_frame, out, out_len);
+    if (rc == ENS_EINVAL)
+        ens__errmsg_set("a value of %.64s cannot be encoded with its format %.64s (a NULL pointer "
+                        "with a length, more items than its limit, or an address whose spare "
+                        "is not 0)",
+                        t->name != NULL ? t->name : "(unnamed)",
+                        t->format != NULL ? t->format : "");
+    return rc;
 }
 
 int ens__frame_rebuild(const ens_msg *m, const ens_frame_hdr *h, uint8_t **out, size_t *out_len)
