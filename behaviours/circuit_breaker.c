@@ -31,6 +31,7 @@
  * run at load time.
  */
 #include "ensemble/circuit_breaker.h"
+#include "core/wire/why.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -401,6 +402,26 @@ static int reply_info(ens_ctx *c, const breaker *b)
 
 /* ---- the actor ------------------------------------------------------------ */
 
+/* Why opts_check refuses o, in words. */
+static const char *opts_refusal(const ens_breaker_opts *o)
+{
+    if (ens_addr_is_none(o->target) == (o->target_name == NULL))
+        return "give one of target and target_name";
+    if (o->target_name != NULL && !ens_name_valid(o->target_name))
+        return "target_name is not a valid global name";
+    if (o->max_failures == 0 && o->failure_percent == 0)
+        return "max_failures and failure_percent are both 0";
+    if (o->failure_percent > 100)
+        return "failure_percent is above 100";
+    if (o->call_timeout_ms == 0 || o->reset_timeout_ms == 0)
+        return "call_timeout_ms and reset_timeout_ms must not be 0";
+    if (o->backoff_percent < 100)
+        return "backoff_percent is below 100";
+    if (o->half_open_probes == 0)
+        return "half_open_probes is 0";
+    return "window_calls must be 1 to ENS_BREAKER_MAX_WINDOW with failure_percent";
+}
+
 static int opts_check(const ens_breaker_opts *o)
 {
     if (ens_addr_is_none(o->target) == (o->target_name == NULL) ||
@@ -491,19 +512,24 @@ static void breaker_terminate(ens_ctx *c, void *state, int reason)
 
 int ens_breaker_spawn(ens_ctx *c, const ens_breaker_opts *o, ens_addr *out)
 {
+    ens__errmsg_clear();
     if (c == NULL || o == NULL || out == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_breaker_spawn: an argument is NULL (c, o or out)");
     int rc = opts_check(o);
     if (rc < 0)
-        return rc;
+        return ens__fail(rc, "ens_breaker_spawn: the options are refused: %s", opts_refusal(o));
     return ens_spawn(c, &ens_breaker_def, &arg_type, o, out);
 }
 
 int ens_breaker_info(ens_ctx *outside, ens_addr breaker_addr, uint32_t timeout_ms,
                      ens_breaker_info_v *out)
 {
+    ens__errmsg_clear();
     if (outside == NULL || out == NULL || ens_in_actor(outside))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_breaker_info: %s",
+                         out != NULL && outside != NULL
+                             ? "called inside an actor (request ens.BreakerInfo instead)"
+                             : "an argument is NULL");
     ens_breaker_info_v q;
     memset(&q, 0, sizeof(q));
     ens_msg *r = NULL;

@@ -12,6 +12,7 @@
  * hand-written actor gets.
  */
 #include "ensemble/gen_server.h"
+#include "core/wire/why.h"
 
 #include <stddef.h>
 
@@ -70,37 +71,53 @@ void ens_gen_server_on_terminate(ens_ctx *c, void *state, int reason)
 int ens_gen_server_call(ens_ctx *c, ens_addr server, const ens_msgtype *t, const void *v,
                         uint32_t timeout_ms, ens_reply_cb cb, uint64_t tag, ens_msg **reply)
 {
+    ens__errmsg_clear();
     if (c == NULL || t == NULL || ens_addr_is_none(server))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_gen_server_call: %s",
+                         c == NULL   ? "the context is NULL"
+                         : t == NULL ? "the message type is NULL"
+                                     : "the server address is none");
     if (ens_in_actor(c)) {
         if (cb == NULL || reply != NULL)
-            return ENS_EINVAL;
+            return ens__fail(ENS_EINVAL, "ens_gen_server_call: in an actor, give cb and no reply");
         return ens_call(c, server, t, v, timeout_ms, cb, tag);
     }
     if (cb != NULL || reply == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_gen_server_call: outside, give reply and no cb");
     *reply = NULL;
     return ens_ask(c, server, t, v, timeout_ms, reply);
 }
 
 int ens_gen_server_cast(ens_ctx *c, ens_addr server, const ens_msgtype *t, const void *v)
 {
+    ens__errmsg_clear();
     if (c == NULL || t == NULL || ens_addr_is_none(server))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_gen_server_cast: %s",
+                         c == NULL   ? "the context is NULL"
+                         : t == NULL ? "the message type is NULL"
+                                     : "the server address is none");
     return ens_cast(c, server, t, v);
 }
 
 int ens_gen_server_reply(ens_ctx *c, ens_from from, const ens_msgtype *t, const void *v)
 {
+    ens__errmsg_clear();
     if (c == NULL || t == NULL || ens_addr_is_none(from.to))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_gen_server_reply: %s",
+                         c == NULL   ? "the context is NULL"
+                         : t == NULL ? "the message type is NULL"
+                                     : "the from has no address");
     return ens_reply_to(c, from, 0, t, v);
 }
 
 int ens_gen_server_reply_error(ens_ctx *c, ens_from from, int error, const ens_msgtype *t,
                                const void *v)
 {
+    ens__errmsg_clear();
     if (c == NULL || ens_addr_is_none(from.to) || error >= 0)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_gen_server_reply_error: %s",
+                         c == NULL                   ? "the context is NULL"
+                         : ens_addr_is_none(from.to) ? "the from has no address"
+                                                     : "error is not negative");
     return ens_reply_to(c, from, error, t, v);
 }

@@ -31,6 +31,7 @@
  * to the user's init (ens_msg_encode / ens_msg_decode).
  */
 #include "ensemble/troupe.h"
+#include "core/wire/why.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -217,14 +218,15 @@ static const ens_actor_def worker_def = {"ens.TroupeWorker",
 
 int ens_troupe_busy(ens_ctx *c, bool busy)
 {
+    ens__errmsg_clear();
     if (c == NULL || !ens_in_actor(c))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_troupe_busy: called outside an actor");
     ens_addr self = ens_self(c);
     worker_link *l = live_workers;
     while (l != NULL && !ens_addr_equal(l->addr, self))
         l = l->next;
     if (l == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_troupe_busy: the caller is not a troupe worker");
     worker_state *w = l->w;
     w->hold = busy;
     if (!busy && w->mark_pending) {
@@ -592,10 +594,22 @@ static const ens_actor_def leader_def = {"ens.Troupe",
 
 int ens_troupe_spawn(ens_ctx *c, const ens_troupe_opts *o, ens_addr *out)
 {
-    if (c == NULL || o == NULL || out == NULL || o->worker == NULL ||
-        (o->worker->receive == NULL && o->worker->dispatch == NULL) || o->max_count == 0 ||
+    ens__errmsg_clear();
+    if (c == NULL || o == NULL || out == NULL || o->worker == NULL)
+        return ens__fail(ENS_EINVAL, "ens_troupe_spawn: %s is NULL",
+                         c == NULL     ? "c"
+                         : o == NULL   ? "o"
+                         : out == NULL ? "out"
+                                       : "o->worker");
+    if ((o->worker->receive == NULL && o->worker->dispatch == NULL) || o->max_count == 0 ||
         o->idle_count > o->max_count || (o->arg_type == NULL) != (o->arg == NULL))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_troupe_spawn: %s",
+                         o->max_count == 0              ? "max_count is 0"
+                         : o->idle_count > o->max_count ? "idle_count is above max_count"
+                         : (o->arg_type == NULL) != (o->arg == NULL)
+                             ? "arg_type and arg go together"
+                             : "the worker definition has "
+                               "neither receive nor dispatch");
     int rc = 0;
     uint8_t *frame = NULL;
     size_t len = 0;

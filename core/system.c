@@ -18,9 +18,11 @@
 #include "core/runtime/runtime.h"
 #include "core/wire/frame.h"
 #include "core/wire/msgtype.h"
+#include "core/wire/why.h"
 #include "ensemble/convention.h"
 #include "ensemble/error.h"
 #include "ensemble/journal.h"
+#include "ensemble/status.h"
 #include "persistence/journal_writer.h"
 
 /* The convention's string fields, in the order of ens_convention_opts. */
@@ -162,7 +164,7 @@ static int convention_check(ens_system *s, const ens_system_opts *o)
     const char *why = convention_refusal(&o->convention);
     if (why != NULL) {
         ens__log(s, NULL, ENS_LOG_ERROR, "convention options refused: %s", why);
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_system_start: convention options refused: %s", why);
     }
     return 0;
 }
@@ -248,6 +250,8 @@ static int log_setup(ens_system *s, const ens_system_opts *o)
         s->log_fd = 2; /* the reason goes to stderr */
         ens__log(s, NULL, ENS_LOG_ERROR, "cannot use %s: %s",
                  o->log_path != NULL ? "log_path" : "the default log file", why);
+        ens__errmsg_set("ens_system_start: cannot use %s: %s",
+                        o->log_path != NULL ? "log_path" : "the default log file", why);
         return err;
     }
     struct stat st;
@@ -260,22 +264,51 @@ static int log_setup(ens_system *s, const ens_system_opts *o)
     return 0;
 }
 
+/* ens_errmsg for a start refused because a system of that name runs: its
+ * admin's pid comes from its status (the socket's owner is the program that
+ * started it, which may be gone). */
+static void start_refused_name(const char *name)
+{
+    ens_system *peer = NULL;
+    int admin = -1;
+    if (ens__process_connect(name, &peer) == 0) {
+        ens_status *st = NULL;
+        if (ens_system_status(peer, 5000, &st) == 0)
+            admin = ens_status_admin_pid(st);
+        ens_status_free(st);
+        (void)ens_system_close(peer, 5000);
+    }
+    if (admin > 0)
+        ens__errmsg_set("a system named %s runs already (admin pid %d)", name, admin);
+    else
+        ens__errmsg_set("a system named %s runs already", name);
+}
+
 int ens_system_start(const ens_system_opts *o, ens_system **out)
 {
     ens_system_opts defaults = ENS_SYSTEM_OPTS_INIT;
+    ens__errmsg_clear();
     if (out == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_system_start: out is NULL");
     if (o == NULL)
         o = &defaults;
-    if (o->max_frame_bytes < ENS_FRAME_MIN_LIMIT || o->mailbox_limit == 0 ||
-        o->mailbox_bytes_limit == 0)
-        return ENS_EINVAL;
+    if (o->max_frame_bytes < ENS_FRAME_MIN_LIMIT)
+        return ens__fail(ENS_EINVAL, "ens_system_start: max_frame_bytes %u is below %u",
+                         (unsigned)o->max_frame_bytes, (unsigned)ENS_FRAME_MIN_LIMIT);
+    if (o->mailbox_limit == 0)
+        return ens__fail(ENS_EINVAL, "ens_system_start: mailbox_limit is 0");
+    if (o->mailbox_bytes_limit == 0)
+        return ens__fail(ENS_EINVAL, "ens_system_start: mailbox_bytes_limit is 0");
     if (o->base != ENS_BASE_INPROC && o->base != ENS_BASE_PROCESS)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL,
+                         "ens_system_start: base %d is neither ENS_BASE_INPROC nor "
+                         "ENS_BASE_PROCESS",
+                         (int)o->base);
     if (o->base == ENS_BASE_INPROC && o->persistent)
         return ENS_ENOTSUP; /* an inproc system lives in its program */
     if (o->name != NULL && !ens__system_name_ok(o->name))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_system_start: the name \"%.64s\" is not a system name",
+                         o->name);
     ens_system *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return ENS_ENOMEM;
@@ -298,6 +331,10 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
     s->log_fd = 2;
     int err = log_setup(s, o);
     if (err < 0) {
+        if (ens_errmsg()[0] == '\0')
+            ens__errmsg_set(
+                "ens_system_start: the log cannot be set up (%s; the reason is on stderr)",
+                ens_strerror(err));
         s->log_fd = 2;
         free(s->name);
         free(s->convention_copy);
@@ -328,6 +365,8 @@ int ens_system_start(const ens_system_opts *o, ens_system **out)
     ens__msgtype_system_started();
     if (rc == 0)
         rc = o->base == ENS_BASE_INPROC ? ens__inproc_start(s) : ens__process_start(s);
+    if (rc == ENS_EEXIST && o->name != NULL)
+        start_refused_name(o->name);
     if (rc < 0) {
         ens__msgtype_system_ended();
         ens__outside_free(s);
@@ -356,13 +395,29 @@ const ens_system_opts *ens_system_options(const ens_system *s)
     return s != NULL ? &s->opts : NULL;
 }
 
+/* ens_errmsg for a system name nobody of this user runs: what runs. */
+static void no_such_system(const char *call, const char *name)
+{
+    char running[400];
+    ens__door_list_text(running, sizeof(running));
+    ens__errmsg_set("%s: no system named %s of this user; running: %s", call, name,
+                    running[0] != '\0' ? running : "none");
+}
+
 int ens_system_connect(const char *name, ens_system **out)
 {
+    ens__errmsg_clear();
     if (out != NULL)
         *out = NULL;
-    if (out == NULL || !ens__system_name_ok(name))
-        return ENS_EINVAL;
-    return ens__process_connect(name, out);
+    if (out == NULL)
+        return ens__fail(ENS_EINVAL, "ens_system_connect: out is NULL");
+    if (!ens__system_name_ok(name))
+        return ens__fail(ENS_EINVAL, "ens_system_connect: \"%.64s\" is not a system name",
+                         name != NULL ? name : "(null)");
+    int rc = ens__process_connect(name, out);
+    if (rc == ENS_ENOENT)
+        no_such_system("ens_system_connect", name);
+    return rc;
 }
 
 int ens_system_list(ens_system_list_cb cb, void *arg)
@@ -391,13 +446,17 @@ int ens_system_holder(const char *name, int *uid, int *pid)
         *uid = -1;
     if (pid != NULL)
         *pid = -1;
+    ens__errmsg_clear();
     if (!ens__system_name_ok(name))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_system_holder: \"%.64s\" is not a system name",
+                         name != NULL ? name : "(null)");
     int fd = -1;
     ens_peer who;
     int rc = ens__door_connect(name, true, &fd, &who);
     if (fd >= 0)
         close(fd);
+    if (rc == ENS_ENOENT)
+        no_such_system("ens_system_holder", name);
     if (rc < 0 && rc != ENS_EPEERCRED)
         return rc;
     if (uid != NULL)

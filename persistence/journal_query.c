@@ -65,7 +65,20 @@ static int check_files(const char *path, const struct stat *st, char *why, size_
     return err;
 }
 
+static int open_why(const char *path, ens_journal **out, char *why, size_t why_len);
+
 int ens_journal_open_why(const char *path, ens_journal **out, char *why, size_t why_len)
+{
+    char own[512];
+    ens__errmsg_clear();
+    int err = open_why(path, out, own, sizeof(own));
+    ens__why(why, why_len, "%s", own);
+    if (err < 0)
+        ens__errmsg_set("ens_journal_open: %.256s: %s", path != NULL ? path : "(null)", own);
+    return err;
+}
+
+static int open_why(const char *path, ens_journal **out, char *why, size_t why_len)
 {
     ens__why(why, why_len, "%s", "");
     if (out != NULL)
@@ -176,7 +189,7 @@ static int add_where(ens_journal *j, sqlbuf *b, const ens_journal_filter *f)
                 continue;
             if (strcmp(ens_event_kind_name((ens_event_kind)k), "unknown") == 0) {
                 snprintf(j->err, sizeof(j->err), "kinds bit %d names no event kind", k);
-                return ENS_EINVAL;
+                return ens__fail(ENS_EINVAL, "ens_journal: %s", j->err);
             }
             char p[8];
             snprintf(p, sizeof(p), "%s?%d", first ? "" : ", ", KIND_PARAM + k);
@@ -255,6 +268,8 @@ static int run(ens_journal *j, sqlite3_stmt *st, row_fn fill, ens_journal_row_cb
     }
     int err = rc == SQLITE_DONE ? 0 : db_fail(j, rc, doing);
     sqlite3_finalize(st);
+    if (err == 0)
+        ens__errmsg_clear(); /* a row's unknown kind or address is not the call's failure */
     return err != 0 ? err : n;
 }
 
@@ -289,8 +304,9 @@ static void fill_row(sqlite3_stmt *st, ens_journal_row *row)
 
 int ens_journal_query(ens_journal *j, const ens_journal_filter *f, ens_journal_row_cb cb, void *arg)
 {
+    ens__errmsg_clear();
     if (j == NULL || cb == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_journal_query: %s is NULL", j == NULL ? "j" : "cb");
     j->err[0] = '\0';
     sqlbuf b = {.len = 0};
     b.text[0] = '\0';
@@ -331,8 +347,12 @@ static void fill_type_group(sqlite3_stmt *st, ens_journal_row *row)
 int ens_journal_count(ens_journal *j, const ens_journal_filter *f, const char *by,
                       ens_journal_row_cb cb, void *arg)
 {
+    ens__errmsg_clear();
     if (j == NULL || cb == NULL || by == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_journal_count: %s is NULL",
+                         j == NULL    ? "j"
+                         : cb == NULL ? "cb"
+                                      : "by");
     j->err[0] = '\0';
     const char *col;
     row_fn fill;
@@ -344,7 +364,7 @@ int ens_journal_count(ens_journal *j, const ens_journal_filter *f, const char *b
         fill = fill_type_group;
     } else {
         snprintf(j->err, sizeof(j->err), "cannot count by \"%.64s\" (kind or actor_type)", by);
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_journal_count: %s", j->err);
     }
     sqlbuf b = {.len = 0};
     b.text[0] = '\0';
@@ -370,11 +390,15 @@ int ens_journal_count(ens_journal *j, const ens_journal_filter *f, const char *b
 
 int ens_journal_default_path(const char *name, char *buf, size_t len)
 {
+    ens__errmsg_clear();
     if (name == NULL)
         name = "default";
-    if (buf == NULL || name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+    if (buf == NULL)
+        return ens__fail(ENS_EINVAL, "ens_journal_default_path: buf is NULL");
+    if (name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
         strcmp(name, "..") == 0)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_journal_default_path: \"%.64s\" is not a system name",
+                         name);
     const char *state = getenv("XDG_STATE_HOME");
     int n;
     /* The XDG spec: a relative XDG_STATE_HOME is invalid and ignored. */
@@ -383,7 +407,8 @@ int ens_journal_default_path(const char *name, char *buf, size_t len)
     } else {
         const char *home = getenv("HOME");
         if (home == NULL || home[0] == '\0')
-            return ENS_EINVAL;
+            return ens__fail(ENS_EINVAL, "ens_journal_default_path: neither XDG_STATE_HOME (an "
+                                         "absolute path) nor HOME is set");
         n = snprintf(buf, len, "%s/.local/state/ensemble/%s.db", home, name);
     }
     if (n < 0)

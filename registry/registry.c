@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/runtime/runtime.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
 #include "registry/registry_internal.h"
@@ -36,6 +37,33 @@ bool ens_name_valid(const char *name)
             return false;
     }
     return true;
+}
+
+/* ens_errmsg for an invalid name argument of `call`. */
+static int bad_name(const char *call, const char *name)
+{
+    return ens__fail(ENS_EINVAL, "%s: %s%.*s%s is not a valid global name", call,
+                     name != NULL ? "\"" : "", name != NULL ? ENS_NAME_MAX : 0,
+                     name != NULL ? name : "NULL", name != NULL ? "\"" : "");
+}
+
+/* ens_errmsg for a name request the table refused with rc. */
+static void names_refused(ens_ctx *c, const char *call, const char *name, int rc)
+{
+    if (rc == ENS_ENOENT && name != NULL) {
+        ens__errmsg_set("%s: no actor is named %s", call, name);
+    } else if (rc == ENS_ENOENT) {
+        ens__errmsg_set("%s: this actor has no global name", call);
+    } else if (rc == ENS_EEXIST) {
+        ens_names_req req = {.op = ENS_NAMES_LOOKUP, .name = name};
+        char holder[ENS_ADDR_STRLEN] = "";
+        if (c->sys->host->names(c->sys, c->actor, &req) == 0 && !ens_addr_equal(req.addr, c->self))
+            ens_addr_format(req.addr, holder, sizeof(holder));
+        if (holder[0] != '\0')
+            ens__errmsg_set("%s: the name %s is taken by %s", call, name, holder);
+        else
+            ens__errmsg_set("%s: this actor has a global name already, not %s", call, name);
+    }
 }
 
 /* Hand req to the base; frames in req are taken in every case. */
@@ -63,8 +91,10 @@ int ens_name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const e
 int ens_name_spawn_flags(ens_ctx *c, const char *name, const ens_actor_def *d,
                          const ens_msgtype *argt, const void *arg, uint32_t flags, ens_addr *out)
 {
+    ens__errmsg_clear();
     if (flags & ~ENS__SPAWN_PUBLIC)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_name_spawn_flags: unknown flags 0x%x",
+                         (unsigned)(flags & ~ENS__SPAWN_PUBLIC));
     return ens__name_spawn(c, name, d, argt, arg, flags, out);
 }
 
@@ -72,7 +102,7 @@ int ens__name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const 
                     const void *arg, uint32_t flags, ens_addr *out)
 {
     if (!ens_name_valid(name))
-        return ENS_EINVAL;
+        return bad_name("ens_name_spawn", name);
     uint8_t *frame = NULL;
     size_t len = 0;
     int prep = ens__spawn_prepare(c, d, argt, arg, flags, out, &frame, &len);
@@ -103,10 +133,15 @@ int ens__name_spawn(ens_ctx *c, const char *name, const ens_actor_def *d, const 
 
 int ens_name_lookup(ens_ctx *c, const char *name, ens_addr *out)
 {
-    if (c == NULL || out == NULL || !ens_name_valid(name))
-        return ENS_EINVAL;
+    ens__errmsg_clear();
+    if (c == NULL || out == NULL)
+        return ens__fail(ENS_EINVAL, "ens_name_lookup: %s is NULL", c == NULL ? "c" : "out");
+    if (!ens_name_valid(name))
+        return bad_name("ens_name_lookup", name);
     ens_names_req req = {.op = ENS_NAMES_LOOKUP, .name = name};
     int rc = names_call(c, &req);
+    if (rc < 0)
+        names_refused(c, "ens_name_lookup", name, rc);
     if (rc < 0)
         return rc;
     *out = req.addr;
@@ -115,32 +150,49 @@ int ens_name_lookup(ens_ctx *c, const char *name, ens_addr *out)
 
 int ens_name_register(ens_ctx *c, const char *name)
 {
-    if (c == NULL || c->actor == NULL || !ens_name_valid(name))
-        return ENS_EINVAL;
+    ens__errmsg_clear();
+    if (c == NULL || c->actor == NULL)
+        return ens__fail(ENS_EINVAL, "ens_name_register: %s",
+                         c == NULL ? "the context is NULL" : "called outside an actor");
+    if (!ens_name_valid(name))
+        return bad_name("ens_name_register", name);
     ens_names_req req = {.op = ENS_NAMES_REGISTER, .name = name};
     int rc = names_call(c, &req);
+    if (rc < 0)
+        names_refused(c, "ens_name_register", name, rc);
     return rc < 0 ? rc : 0;
 }
 
 int ens_name_unregister(ens_ctx *c)
 {
+    ens__errmsg_clear();
     if (c == NULL || c->actor == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_name_unregister: %s",
+                         c == NULL ? "the context is NULL" : "called outside an actor");
     ens_names_req req = {.op = ENS_NAMES_UNREGISTER};
     int rc = names_call(c, &req);
+    if (rc < 0)
+        names_refused(c, "ens_name_unregister", NULL, rc);
     return rc < 0 ? rc : 0;
 }
 
 int ens_name_send(ens_ctx *c, const char *name, const ens_msgtype *t, const void *v)
 {
-    if (c == NULL || t == NULL || v == NULL || !ens_name_valid(name))
-        return ENS_EINVAL;
+    ens__errmsg_clear();
+    if (c == NULL || t == NULL || v == NULL)
+        return ens__fail(ENS_EINVAL, "ens_name_send: %s is NULL",
+                         c == NULL   ? "the context"
+                         : t == NULL ? "the message type"
+                                     : "the value");
+    if (!ens_name_valid(name))
+        return bad_name("ens_name_send", name);
     ens_addr to;
     int rc = ens_name_lookup(c, name, &to);
     if (rc == 0)
         return ens_send(c, to, t, v);
     if (rc != ENS_ENOENT)
         return rc;
+    ens__errmsg_clear(); /* not a failure: a dead letter */
     /* No such name: the message is built as if sent, to nobody, and goes
      * to the dead-letter rules with a reason that names the name. */
     ens_system *s = c->sys;

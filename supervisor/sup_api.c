@@ -4,9 +4,11 @@
  * operations, each one request: ens_supervisor_<op> sends it from inside an
  * actor (ens_request), ens_supervisor_<op>_wait asks from outside (ens_ask).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 #include "ensemble/system.h"
 #include "supervisor/sup_internal.h"
@@ -61,19 +63,33 @@ const ens_actor_def ens_supervisor_def = {"ens.Supervisor",
 int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spec *specs, size_t n,
                          ens_addr *out)
 {
-    if (c == NULL || f == NULL || specs == NULL || out == NULL || n == 0 || n > ENS_SUP_MAX_SPECS ||
-        (unsigned)f->strategy > ENS_SIMPLE_ONE_FOR_ONE || f->period_ms == 0 ||
-        (f->strategy == ENS_SIMPLE_ONE_FOR_ONE && n != 1))
-        return ENS_EINVAL;
+    ens__errmsg_clear();
+    if (c == NULL || f == NULL || specs == NULL || out == NULL)
+        return ens__fail(ENS_EINVAL,
+                         "ens_supervisor_spawn: an argument is NULL (c, f, specs or out)");
+    if (n == 0 || n > ENS_SUP_MAX_SPECS)
+        return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: %zu specs (1 to %u)", n,
+                         (unsigned)ENS_SUP_MAX_SPECS);
+    if ((unsigned)f->strategy > ENS_SIMPLE_ONE_FOR_ONE || f->period_ms == 0)
+        return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: %s",
+                         f->period_ms == 0 ? "period_ms is 0" : "no such strategy");
+    if (f->strategy == ENS_SIMPLE_ONE_FOR_ONE && n != 1)
+        return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: simple_one_for_one takes one spec");
     for (size_t i = 0; i < n; i++) {
         const char *name = specs[i].name != NULL && specs[i].name[0] != '\0' ? specs[i].name : NULL;
-        if (ens__sup_spec_check(&specs[i]) < 0 ||
-            (name != NULL && f->strategy == ENS_SIMPLE_ONE_FOR_ONE))
-            return ENS_EINVAL;
+        if (ens__sup_spec_check(&specs[i]) < 0)
+            return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: spec %zu (id %s) is invalid", i,
+                             specs[i].id != NULL ? specs[i].id : "NULL");
+        if (name != NULL && f->strategy == ENS_SIMPLE_ONE_FOR_ONE)
+            return ens__fail(ENS_EINVAL,
+                             "ens_supervisor_spawn: a simple_one_for_one template has no name");
         for (size_t j = 0; j < i; j++)
             if (strcmp(specs[i].id, specs[j].id) == 0 ||
                 (name != NULL && specs[j].name != NULL && strcmp(name, specs[j].name) == 0))
-                return ENS_EINVAL;
+                return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: specs %zu and %zu share %s %s",
+                                 j, i,
+                                 strcmp(specs[i].id, specs[j].id) == 0 ? "the id" : "the name",
+                                 strcmp(specs[i].id, specs[j].id) == 0 ? specs[i].id : name);
     }
     ens_sup_config_v cfg;
     int rc = ens__sup_config_build(f, specs, n, &cfg);
@@ -93,8 +109,13 @@ int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spe
 static int sup_send(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *v, ens_reply_cb cb,
                     uint64_t tag)
 {
+    ens__errmsg_clear();
     if (c == NULL || !ens_in_actor(c) || cb == NULL || ens_addr_is_none(sup))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_supervisor: %s",
+                         c == NULL || !ens_in_actor(c)
+                             ? "called outside an actor (use the _wait call outside)"
+                         : cb == NULL ? "cb is NULL"
+                                      : "the supervisor address is none");
     return ens_request(c, sup, t, v, ENS_SUP_CALL_TIMEOUT_MS, cb, tag);
 }
 
@@ -103,23 +124,49 @@ static int sup_send(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *
 static int sup_wait(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *v, ens_msg **reply)
 {
     *reply = NULL;
+    ens__errmsg_clear();
     if (c == NULL || ens_in_actor(c) || ens_addr_is_none(sup))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_supervisor: %s",
+                         c == NULL || ens_in_actor(c)
+                             ? "the _wait calls are made from the outside context"
+                             : "the supervisor address is none");
     int rc = ens_ask(c, sup, t, v, ENS_SUP_CALL_TIMEOUT_MS, reply);
     if (rc == 0 && *reply != NULL && ens_msg_error(*reply) < 0)
         rc = ens_msg_error(*reply);
     return rc;
 }
 
+/* ens_errmsg for an operation on child `id` (or at `at`) of sup refused
+ * with rc; `held` is the address the refusal carries. */
+static void child_refused(const char *call, ens_addr sup, const char *id, ens_addr at, int rc,
+                          ens_addr held)
+{
+    char sup_s[ENS_ADDR_STRLEN], who[ENS_ADDR_STRLEN + 8], held_s[ENS_ADDR_STRLEN];
+    ens_addr_format(sup, sup_s, sizeof(sup_s));
+    ens_addr_format(at, who, sizeof(who));
+    ens_addr_format(held, held_s, sizeof(held_s));
+    if (id != NULL)
+        snprintf(who, sizeof(who), "%s", id);
+    if (rc == ENS_ENOENT)
+        ens__errmsg_set("%s: supervisor %s has no child %s", call, sup_s, who);
+    else if (rc == ENS_EEXIST && !ens_addr_is_none(held))
+        ens__errmsg_set("%s: child %s of supervisor %s runs (at %s)", call, who, sup_s, held_s);
+    else if (rc == ENS_EEXIST)
+        ens__errmsg_set("%s: supervisor %s has a child %s already", call, sup_s, who);
+}
+
 /* Outside: ask, fill *out (may be NULL) with the result's child address on
- * success. */
-static int wait_result(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *v, ens_addr *out)
+ * success; a refusal naming the child (id or at) sets ens_errmsg. */
+static int wait_result(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const void *v, ens_addr *out,
+                       const char *call, const char *id, ens_addr at)
 {
     ens_msg *r = NULL;
     int rc = sup_wait(c, sup, t, v, &r);
     const ens_sup_result_v *res = r != NULL ? ens_msg_value(r, &ens_msg_sup_result) : NULL;
     if (rc == 0 && out != NULL && res != NULL)
         *out = res->child;
+    if (rc == ENS_ENOENT || rc == ENS_EEXIST)
+        child_refused(call, sup, id, at, rc, res != NULL ? res->child : ENS_ADDR_NONE);
     ens_msg_free(r);
     return rc;
 }
@@ -129,8 +176,15 @@ static int wait_result(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const voi
 static int start_request(const ens_child_spec *spec, const ens_msgtype *argt, const void *arg,
                          ens_sup_config_v *cfg)
 {
+    ens__errmsg_clear();
     if ((argt == NULL) != (arg == NULL) || (spec != NULL && argt != NULL))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_supervisor_start_child: %s",
+                         spec != NULL && argt != NULL
+                             ? "a spec and a start argument: the spec carries its own"
+                             : "argt and arg go together (one is NULL, the other not)");
+    if (spec != NULL && ens__sup_spec_check(spec) < 0)
+        return ens__fail(ENS_EINVAL, "ens_supervisor_start_child: the spec (id %s) is invalid",
+                         spec->id != NULL ? spec->id : "NULL");
     if (spec != NULL)
         return ens__sup_config_build(NULL, spec, 1, cfg);
     memset(cfg, 0, sizeof(*cfg));
@@ -170,7 +224,9 @@ int ens_supervisor_start_child_wait(ens_ctx *outside, ens_addr sup, const ens_ch
     int rc = start_request(spec, argt, arg, &cfg);
     if (rc < 0)
         return rc;
-    rc = wait_result(outside, sup, &ens__msg_sup_start, &cfg, out);
+    rc =
+        wait_result(outside, sup, &ens__msg_sup_start, &cfg, out, "ens_supervisor_start_child_wait",
+                    spec != NULL ? spec->id : NULL, ENS_ADDR_NONE);
     ens__sup_config_release(&cfg);
     return rc;
 }
@@ -178,8 +234,9 @@ int ens_supervisor_start_child_wait(ens_ctx *outside, ens_addr sup, const ens_ch
 int ens_supervisor_terminate_child(ens_ctx *c, ens_addr sup, const char *id, ens_addr child,
                                    ens_reply_cb cb, uint64_t tag)
 {
+    ens__errmsg_clear();
     if (id == NULL && ens_addr_is_none(child))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_supervisor_terminate_child: neither id nor child given");
     ens_sup_child_ref_v v = {(char *)id, child};
     return sup_send(c, sup, &ens__msg_sup_terminate, &v, cb, tag);
 }
@@ -187,44 +244,53 @@ int ens_supervisor_terminate_child(ens_ctx *c, ens_addr sup, const char *id, ens
 int ens_supervisor_terminate_child_wait(ens_ctx *outside, ens_addr sup, const char *id,
                                         ens_addr child)
 {
+    ens__errmsg_clear();
     if (id == NULL && ens_addr_is_none(child))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL,
+                         "ens_supervisor_terminate_child_wait: neither id nor child given");
     ens_sup_child_ref_v v = {(char *)id, child};
-    return wait_result(outside, sup, &ens__msg_sup_terminate, &v, NULL);
+    return wait_result(outside, sup, &ens__msg_sup_terminate, &v, NULL,
+                       "ens_supervisor_terminate_child_wait", id, child);
 }
 
 int ens_supervisor_restart_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
                                  uint64_t tag)
 {
+    ens__errmsg_clear();
     if (id == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_supervisor_restart_child: id is NULL");
     ens_sup_child_ref_v v = {(char *)id, ENS_ADDR_NONE};
     return sup_send(c, sup, &ens__msg_sup_restart, &v, cb, tag);
 }
 
 int ens_supervisor_restart_child_wait(ens_ctx *outside, ens_addr sup, const char *id, ens_addr *out)
 {
+    ens__errmsg_clear();
     if (id == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_supervisor_restart_child_wait: id is NULL");
     ens_sup_child_ref_v v = {(char *)id, ENS_ADDR_NONE};
-    return wait_result(outside, sup, &ens__msg_sup_restart, &v, out);
+    return wait_result(outside, sup, &ens__msg_sup_restart, &v, out,
+                       "ens_supervisor_restart_child_wait", id, ENS_ADDR_NONE);
 }
 
 int ens_supervisor_delete_child(ens_ctx *c, ens_addr sup, const char *id, ens_reply_cb cb,
                                 uint64_t tag)
 {
+    ens__errmsg_clear();
     if (id == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_supervisor_delete_child: id is NULL");
     ens_sup_child_ref_v v = {(char *)id, ENS_ADDR_NONE};
     return sup_send(c, sup, &ens__msg_sup_delete, &v, cb, tag);
 }
 
 int ens_supervisor_delete_child_wait(ens_ctx *outside, ens_addr sup, const char *id)
 {
+    ens__errmsg_clear();
     if (id == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_supervisor_delete_child_wait: id is NULL");
     ens_sup_child_ref_v v = {(char *)id, ENS_ADDR_NONE};
-    return wait_result(outside, sup, &ens__msg_sup_delete, &v, NULL);
+    return wait_result(outside, sup, &ens__msg_sup_delete, &v, NULL,
+                       "ens_supervisor_delete_child_wait", id, ENS_ADDR_NONE);
 }
 
 int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag)

@@ -619,3 +619,24 @@ uint64_t ens__refusal_flush(ens_system *s, ens_refusals *t, uint64_t now, bool a
     t->n = k;
     return next;
 }
+
+void ens__door_list_text(char *out, size_t len)
+{
+    if (len == 0)
+        return;
+    out[0] = '\0';
+    char **names = NULL;
+    size_t n = 0;
+    if (ens__door_list(&names, &n) != 0)
+        return;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(out + used, len - used, "%s%s", used > 0 ? ", " : "", names[i]);
+        if (w < 0 || (size_t)w >= len - used)
+            out[used] = '\0'; /* what fits, whole names only */
+        else
+            used += (size_t)w;
+        free(names[i]);
+    }
+    free(names);
+}

@@ -99,6 +99,10 @@ int ens__door_connect(const char *name, bool any_uid, int *fd, ens_peer *who);
  * ENS_ENOMEM. */
 int ens__door_list(char ***names, size_t *count);
 
+/* The same names, ", "-separated, into out[0..len) ("" when none; names
+ * that do not fit are left out). */
+void ens__door_list_text(char *out, size_t len);
+
 /* As ens__door_connect, at one address. */
 int ens__door_connect_addr(const struct sockaddr_un *sa, socklen_t len, bool any_uid, int *fd,
                            ens_peer *who);

@@ -8,6 +8,7 @@
  * runs this same file in every actor process, and the failure semantics are
  * the same on every base by construction.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +96,8 @@ int ens__send_frame(ens_system *s, ens_addr from, ens_addr to, const ens_msgtype
         return ENS_EINVAL; /* no receiver would accept the frame (ens__addr_usable) */
     const ens_typeinfo *info = ens__typeinfo_of(t);
     if (info == NULL)
-        return ENS_EBADTYPE;
+        return ens__fail(ENS_EBADTYPE, "the message type %.64s is not registered",
+                         t->name != NULL ? t->name : "(unnamed)");
     ens_frame_hdr h = {
         .flags = flags,
         .type_id = info->type->id,
@@ -652,11 +654,16 @@ const char *ens__event_refusal(ens_addr reporter, bool outside, const ens_event 
 
 int ens_event_report(ens_ctx *c, const ens_event *ev)
 {
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
-    if (c == NULL || ev == NULL || ens__event_refusal(c->self, c->actor == NULL, ev) != NULL)
-        return ENS_EINVAL;
+    if (c == NULL || ev == NULL)
+        return ens__fail(ENS_EINVAL, "ens_event_report: %s",
+                         c == NULL ? "the context is NULL" : "ev is NULL");
+    const char *why = ens__event_refusal(c->self, c->actor == NULL, ev);
+    if (why != NULL)
+        return ens__fail(ENS_EINVAL, "ens_event_report: %s", why);
     ens_event e = *ev;
     if (ens_addr_is_none(e.actor) && c->actor != NULL) {
         ens__event_actor(&e, c->actor);
@@ -688,19 +695,39 @@ int ens_spawn(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const
     return ens_spawn_flags(c, d, argt, arg, 0, out);
 }
 
+/* Why a spawn's arguments are refused, or NULL. */
+static const char *spawn_refusal(const ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt,
+                                 const void *arg, const ens_addr *out)
+{
+    if (c == NULL)
+        return "the context is NULL";
+    if (d == NULL)
+        return "def is NULL";
+    if (out == NULL)
+        return "out is NULL";
+    if (d->name == NULL)
+        return "def->name is NULL";
+    if (d->receive == NULL && d->dispatch == NULL)
+        return "the definition has neither receive nor dispatch";
+    if ((argt == NULL) != (arg == NULL))
+        return argt == NULL ? "arg given without its type argt" : "argt given with a NULL arg";
+    return NULL;
+}
+
 int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
                        uint32_t flags, ens_addr *out, uint8_t **frame, size_t *len)
 {
     *frame = NULL;
     *len = 0;
-    if (c != NULL && c->actor == NULL)
-        ens__errmsg_clear(); /* a synchronous spawn: its failure may say more */
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
-    if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
-        (argt == NULL) != (arg == NULL) || (flags & ~(ENS__SPAWN_PUBLIC | ENS__SPAWN_KEEP_ADDR)))
-        return ENS_EINVAL;
+    const char *bad = spawn_refusal(c, d, argt, arg, out);
+    if (bad != NULL)
+        return ens__fail(ENS_EINVAL, "ens_spawn: %s", bad);
+    if (flags & ~(ENS__SPAWN_PUBLIC | ENS__SPAWN_KEEP_ADDR))
+        return ens__fail(ENS_EINVAL, "ens_spawn: unknown flags 0x%x", (unsigned)flags);
     if (c->sys->down)
         return ENS_ESHUTDOWN;
     if (argt == NULL)
@@ -713,7 +740,8 @@ int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt,
                     uint32_t flags, ens_addr *out)
 {
     if (flags & ~ENS__SPAWN_PUBLIC)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_spawn_flags: unknown flags 0x%x",
+                         (unsigned)(flags & ~ENS__SPAWN_PUBLIC));
     return ens__spawn_shown(c, d, NULL, argt, arg, flags, out);
 }
 
@@ -772,13 +800,41 @@ int ens__spawn_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_def *sh
     return 0;
 }
 
+/* Why c cannot make a call that needs an actor (in_actor) or any context. */
+static const char *ctx_refusal(const ens_ctx *c, bool in_actor)
+{
+    if (c == NULL)
+        return "the context is NULL";
+    if (in_actor && c->actor == NULL)
+        return "called outside an actor (the outside context has no actor)";
+    return NULL;
+}
+
+/* Why a message (t, v) to `to` cannot be sent, or NULL. */
+static const char *send_refusal(const ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v,
+                                bool check_to)
+{
+    const char *why = ctx_refusal(c, false);
+    if (why != NULL)
+        return why;
+    if (t == NULL)
+        return "the message type is NULL";
+    if (v == NULL)
+        return "the value is NULL (every message type has a value)";
+    if (check_to && !ens__addr_usable(to))
+        return "the address is none or not one a message can go to";
+    return NULL;
+}
+
 int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)
 {
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
-    if (c == NULL || t == NULL || v == NULL || !ens__addr_usable(to))
-        return ENS_EINVAL;
+    const char *bad = send_refusal(c, to, t, v, true);
+    if (bad != NULL)
+        return ens__fail(ENS_EINVAL, "ens_send: %s", bad);
     if (c->sys->down)
         return ENS_ESHUTDOWN;
     return ens__send_frame(c->sys, c->self, to, t, v, 0, 0, 0, true);
@@ -786,11 +842,15 @@ int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)
 
 int ens_forward(ens_ctx *c, ens_addr to, const ens_msg *m)
 {
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
     if (c == NULL || m == NULL || !ens__addr_usable(to))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_forward: %s",
+                         c == NULL   ? "the context is NULL"
+                         : m == NULL ? "the message is NULL"
+                                     : "the address is none or not one a message can go to");
     ens_system *s = c->sys;
     if (s->down)
         return ENS_ESHUTDOWN;
@@ -810,9 +870,14 @@ int ens_forward(ens_ctx *c, ens_addr to, const ens_msg *m)
 
 int ens_reply(ens_ctx *c, const ens_msgtype *t, const void *v)
 {
-    if (c == NULL || t == NULL || v == NULL || c->cur == NULL ||
-        ens_addr_is_none(c->cur->hdr.sender))
-        return ENS_EINVAL;
+    ens__errmsg_clear();
+    const char *bad = send_refusal(c, ENS_ADDR_NONE, t, v, false);
+    if (bad == NULL && c->cur == NULL)
+        bad = "called outside receive (no message to reply to)";
+    else if (bad == NULL && ens_addr_is_none(c->cur->hdr.sender))
+        bad = "the message has no sender to reply to";
+    if (bad != NULL)
+        return ens__fail(ENS_EINVAL, "ens_reply: %s", bad);
     if (c->sys->down)
         return ENS_ESHUTDOWN;
     const ens_frame_hdr *in = &c->cur->hdr;
@@ -824,8 +889,9 @@ int ens_reply(ens_ctx *c, const ens_msgtype *t, const void *v)
 
 int ens_wakeup_after(ens_ctx *c, uint32_t delay_ms, uint64_t payload, uint64_t *timer_id)
 {
-    if (c == NULL || c->actor == NULL)
-        return ENS_EINVAL;
+    ens__errmsg_clear();
+    if (ctx_refusal(c, true) != NULL)
+        return ens__fail(ENS_EINVAL, "ens_wakeup_after: %s", ctx_refusal(c, true));
     uint64_t id = 0;
     int rc = c->sys->host->timer_add(c->sys, c->actor, delay_ms, payload, &id);
     if (rc == 0 && timer_id != NULL)
@@ -835,18 +901,26 @@ int ens_wakeup_after(ens_ctx *c, uint32_t delay_ms, uint64_t payload, uint64_t *
 
 int ens_wakeup_cancel(ens_ctx *c, uint64_t timer_id)
 {
-    if (c == NULL || c->actor == NULL)
-        return ENS_EINVAL;
-    return c->sys->host->timer_cancel(c->sys, c->actor, timer_id);
+    ens__errmsg_clear();
+    if (ctx_refusal(c, true) != NULL)
+        return ens__fail(ENS_EINVAL, "ens_wakeup_cancel: %s", ctx_refusal(c, true));
+    int rc = c->sys->host->timer_cancel(c->sys, c->actor, timer_id);
+    if (rc == ENS_ENOENT)
+        ens__errmsg_set(
+            "ens_wakeup_cancel: no wake-up %llu is pending (it fired, or was never set)",
+            (unsigned long long)timer_id);
+    return rc;
 }
 
 int ens_exit_request(ens_ctx *c, ens_addr who)
 {
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
     if (c == NULL || !ens__addr_usable(who))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_exit_request: %s",
+                         c == NULL ? "the context is NULL" : "the address is not an actor's");
     if (c->sys->down)
         return ENS_ESHUTDOWN;
     return ens__send_frame(c->sys, c->self, who, &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM, 0,
@@ -855,10 +929,12 @@ int ens_exit_request(ens_ctx *c, ens_addr who)
 
 int ens_stop(ens_ctx *c, int reason, int status)
 {
-    if (c == NULL || c->actor == NULL ||
-        (reason != ENS_EXIT_NORMAL && reason != ENS_EXIT_ERROR && reason != ENS_EXIT_SHUTDOWN &&
-         reason != ENS_EXIT_INTENSITY))
-        return ENS_EINVAL;
+    ens__errmsg_clear();
+    if (ctx_refusal(c, true) != NULL)
+        return ens__fail(ENS_EINVAL, "ens_stop: %s", ctx_refusal(c, true));
+    if (reason != ENS_EXIT_NORMAL && reason != ENS_EXIT_ERROR && reason != ENS_EXIT_SHUTDOWN &&
+        reason != ENS_EXIT_INTENSITY)
+        return ens__fail(ENS_EINVAL, "ens_stop: reason %d is not an ENS_EXIT_* reason", reason);
     ens_actor *a = c->actor;
     if (!a->stop_requested) {
         a->stop_requested = true;
@@ -870,11 +946,13 @@ int ens_stop(ens_ctx *c, int reason, int status)
 
 int ens_kill(ens_ctx *c, ens_addr who)
 {
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
     if (c == NULL || !ens__addr_usable(who))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_kill: %s",
+                         c == NULL ? "the context is NULL" : "the address is not an actor's");
     if (c->sys->down)
         return ENS_ESHUTDOWN;
     if (c->sys->host->kill == NULL)
@@ -884,26 +962,40 @@ int ens_kill(ens_ctx *c, ens_addr who)
 
 int ens_exit_defer(ens_ctx *c)
 {
+    ens__errmsg_clear();
     if (c == NULL || c->actor == NULL || c->cur == NULL ||
         !(c->cur->hdr.flags & ENS_FRAME_SYSTEM) || c->cur->hdr.type_id != ens_msg_exit_request.id)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_exit_defer: %s",
+                         ctx_refusal(c, true) != NULL
+                             ? ctx_refusal(c, true)
+                             : "the message being handled is not an ens.ExitRequest");
     c->actor->exit_deferred = true;
     return 0;
 }
 
 int ens_init_defer(ens_ctx *c)
 {
+    ens__errmsg_clear();
     if (c == NULL || c->actor == NULL || !c->actor->in_init || c->actor->init_acked)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_init_defer: %s",
+                         ctx_refusal(c, true) != NULL ? ctx_refusal(c, true)
+                         : !c->actor->in_init         ? "called outside init"
+                                                      : "init was acknowledged already");
     c->actor->init_deferred = true;
     return 0;
 }
 
 int ens_init_ack(ens_ctx *c, int status, const char *why)
 {
+    ens__errmsg_clear();
     if (c == NULL || c->actor == NULL || status > 0 || !c->actor->init_deferred ||
         c->actor->status == ENS_ACTOR_STOPPING || c->actor->status == ENS_ACTOR_DEAD)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_init_ack: %s",
+                         ctx_refusal(c, true) != NULL ? ctx_refusal(c, true)
+                         : status > 0                 ? "status is positive (0 or an ENS_E* code)"
+                         : !c->actor->init_deferred ? "init did not defer (ens_init_defer) or was "
+                                                      "acknowledged already"
+                                                    : "the actor is stopping");
     ens_actor *a = c->actor;
     ens_system *s = c->sys;
     if (a->in_init) { /* ends like an init that returned status */
@@ -931,8 +1023,9 @@ const ens_actor_def *ens_self_def(const ens_ctx *c)
 
 int ens_dead_letters_handle(ens_ctx *c, bool enable)
 {
-    if (c == NULL || c->actor == NULL)
-        return ENS_EINVAL;
+    ens__errmsg_clear();
+    if (ctx_refusal(c, true) != NULL)
+        return ens__fail(ENS_EINVAL, "ens_dead_letters_handle: %s", ctx_refusal(c, true));
     c->sys->host->dead_letters_set(c->sys, c->self, enable);
     return 0;
 }
@@ -942,27 +1035,42 @@ int ens_dead_letters_handle(ens_ctx *c, bool enable)
 int ens_watch_fd(ens_ctx *c, int fd, uint64_t tag)
 {
     struct stat sb;
-    if (c == NULL || c->actor == NULL || fd < 0 || fstat(fd, &sb) < 0 || S_ISREG(sb.st_mode) ||
-        S_ISDIR(sb.st_mode))
-        return ENS_EINVAL; /* closed, or a file: always "ready", epoll refuses it */
+    ens__errmsg_clear();
+    if (ctx_refusal(c, true) != NULL)
+        return ens__fail(ENS_EINVAL, "ens_watch_fd: %s", ctx_refusal(c, true));
+    if (fd < 0 || fstat(fd, &sb) < 0 || S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))
+        return ens__fail(ENS_EINVAL, "ens_watch_fd: fd %d is %s", fd, /* epoll refuses files */
+                         fd < 0 || fcntl(fd, F_GETFD) < 0 ? "not open"
+                                                          : "a regular file or a directory");
     if (c->sys->host->watch == NULL)
         return ENS_ENOTSUP;
-    return c->sys->host->watch(c->sys, c->actor, fd, tag, true);
+    int rc = c->sys->host->watch(c->sys, c->actor, fd, tag, true);
+    if (rc == ENS_EEXIST)
+        ens__errmsg_set("ens_watch_fd: fd %d is watched already", fd);
+    return rc;
 }
 
 int ens_unwatch_fd(ens_ctx *c, int fd)
 {
-    if (c == NULL || c->actor == NULL || fd < 0)
-        return ENS_EINVAL;
+    ens__errmsg_clear();
+    if (ctx_refusal(c, true) != NULL || fd < 0)
+        return ens__fail(ENS_EINVAL, "ens_unwatch_fd: %s",
+                         ctx_refusal(c, true) != NULL ? ctx_refusal(c, true) : "fd is negative");
     if (c->sys->host->watch == NULL)
         return ENS_ENOTSUP;
-    return c->sys->host->watch(c->sys, c->actor, fd, 0, false);
+    int rc = c->sys->host->watch(c->sys, c->actor, fd, 0, false);
+    if (rc == ENS_ENOENT)
+        ens__errmsg_set("ens_unwatch_fd: fd %d is not watched", fd);
+    return rc;
 }
 
 int ens_command_run(ens_ctx *c, const char *shell_command, uint32_t max_output, uint64_t tag)
 {
-    if (c == NULL || c->actor == NULL || shell_command == NULL)
-        return ENS_EINVAL;
+    ens__errmsg_clear();
+    if (ctx_refusal(c, true) != NULL || shell_command == NULL)
+        return ens__fail(ENS_EINVAL, "ens_command_run: %s",
+                         ctx_refusal(c, true) != NULL ? ctx_refusal(c, true)
+                                                      : "shell_command is NULL");
     if (max_output == 0)
         max_output = ENS_COMMAND_OUTPUT_DEFAULT;
     /* The result carries the output in one frame: keep room for the rest. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/wire/why.h"
 #include "ensemble/actor.h"
 #include "ensemble/error.h"
 
@@ -42,12 +43,20 @@ const ens_actor_def *ens_actor_find(const char *name)
 
 int ens_actor_register(const ens_actor_def *d)
 {
+    ens__errmsg_clear();
     if (d == NULL || d->name == NULL || d->name[0] == '\0' ||
         (d->receive == NULL && d->dispatch == NULL))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_actor_register: %s",
+                         d == NULL ? "d is NULL"
+                         : d->name == NULL || d->name[0] == '\0'
+                             ? "d->name is NULL or empty"
+                             : "d has neither receive nor dispatch");
     const ens_actor_def *known = ens_actor_find(d->name);
+    if (known != NULL && known != d)
+        return ens__fail(ENS_EEXIST, "ens_actor_register: another definition is registered as %s",
+                         d->name);
     if (known != NULL)
-        return known == d ? 0 : ENS_EEXIST;
+        return 0;
     if (n_defs == cap_defs) {
         size_t cap = cap_defs ? cap_defs * 2 : 16;
         const ens_actor_def **n = realloc(defs, cap * sizeof(*n));

@@ -17,11 +17,13 @@
 
 int ens_convention_subscribe(ens_ctx *c, bool on)
 {
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
     if (c == NULL || c->actor == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_convention_subscribe: %s",
+                         c == NULL ? "the context is NULL" : "called outside an actor");
     if (c->sys->opts.convention.servers == NULL || c->sys->host->convention_subscribe == NULL)
         return ENS_ENOTSUP;
     return c->sys->host->convention_subscribe(c->sys, c->actor, on);
@@ -29,17 +31,18 @@ int ens_convention_subscribe(ens_ctx *c, bool on)
 
 int ens_capability_set(ens_ctx *c, const char *key, const char *value)
 {
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
     if (c == NULL || key == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_capability_set: %s is NULL",
+                         c == NULL ? "the context" : "key");
     /* Checked here as well as by the admin: a value too long for a control
      * frame is refused without one. */
     const char *why = ens__caps_entry_refusal(key, value);
     if (why != NULL) {
-        ens__errmsg_set("%s", why);
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_capability_set: %s", why);
     }
     if (c->sys->host->capability_set == NULL)
         return ENS_ENOTSUP;
@@ -50,8 +53,12 @@ int ens_capability_set(ens_ctx *c, const char *key, const char *value)
 
 int ens_capability_get(const char *caps, const char *key, char *out, size_t out_len)
 {
+    ens__errmsg_clear();
     if (caps == NULL || key == NULL || key[0] == '\0' || out == NULL || out_len == 0)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_capability_get: %s",
+                         caps == NULL                    ? "caps is NULL"
+                         : key == NULL || key[0] == '\0' ? "key is NULL or empty"
+                                                         : "no room in out");
     size_t klen = strlen(key);
     for (const char *line = caps; *line != '\0';) {
         const char *end = strchr(line, '\n');
@@ -67,7 +74,7 @@ int ens_capability_get(const char *caps, const char *key, char *out, size_t out_
         if (*line == '\n')
             line++;
     }
-    return ENS_ENOENT;
+    return ens__fail(ENS_ENOENT, "ens_capability_get: no capability %.64s", key);
 }
 
 /* The value of `key` in caps as a span (not NUL-terminated), or NULL. */

@@ -116,13 +116,20 @@ static bool is_outside(const ens_ctx *c)
 int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, uint32_t timeout_ms,
             ens_msg **reply)
 {
+    ens__errmsg_clear();
     if (reply != NULL)
         *reply = NULL;
     int wrong = ens__outside_check(outside);
     if (wrong < 0)
         return wrong;
     if (!is_outside(outside) || t == NULL || v == NULL || reply == NULL || !ens__addr_usable(to))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_ask: %s",
+                         !is_outside(outside) ? "not the outside context of a system (NULL, or "
+                                                "called inside an actor)"
+                         : t == NULL          ? "the message type is NULL"
+                         : v == NULL          ? "the value is NULL"
+                         : reply == NULL      ? "reply is NULL"
+                                         : "the address is none or not one a message can go to");
     ens_system *s = outside->sys;
     if (s->down)
         return ENS_ESHUTDOWN;
@@ -136,13 +143,17 @@ int ens_ask(ens_ctx *outside, ens_addr to, const ens_msgtype *t, const void *v, 
 
 int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out)
 {
+    ens__errmsg_clear();
     if (out != NULL)
         *out = NULL;
     int wrong = ens__outside_check(outside);
     if (wrong < 0)
         return wrong;
     if (!is_outside(outside) || out == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_listen: %s",
+                         out == NULL ? "out is NULL"
+                                     : "not the outside context of a system (NULL, or called "
+                                       "inside an actor)");
     ens_system *s = outside->sys;
     if (s->down)
         return ENS_ESHUTDOWN;
@@ -155,13 +166,13 @@ int ens_listen(ens_ctx *outside, uint32_t timeout_ms, ens_msg **out)
 
 int ens_system_run(ens_system *s, uint32_t timeout_ms)
 {
-    if (s == NULL)
-        return ENS_EINVAL;
+    ens__errmsg_clear();
     int wrong = ens__outside_check(&s->outside);
     if (wrong < 0)
         return wrong;
-    if (s->outside_ops == NULL)
-        return ENS_EINVAL;
+    if (s == NULL || s->outside_ops == NULL)
+        return ens__fail(ENS_EINVAL, "ens_system_run: %s",
+                         s == NULL ? "the system is NULL" : "called inside an actor process");
     if (s->down)
         return ENS_ESHUTDOWN;
     return s->outside_ops->run(s, timeout_ms);
@@ -178,8 +189,9 @@ static int release(ens_system *s, uint32_t timeout_ms, bool end)
     int wrong = ens__outside_check(&s->outside);
     if (wrong < 0)
         return wrong;
-    if (s->outside_ops == NULL)
-        return ENS_EINVAL; /* an actor process holds no outside to close */
+    if (s->outside_ops == NULL) /* an actor process holds no outside to close */
+        return ens__fail(ENS_EINVAL, "ens_system_%s: called inside an actor process",
+                         end ? "stop" : "close");
     int rc = s->outside_ops->close(s, timeout_ms, end);
     s->down = true;
     if (s->holds_msgtypes)
@@ -197,10 +209,12 @@ static int release(ens_system *s, uint32_t timeout_ms, bool end)
 
 int ens_system_stop(ens_system *s, uint32_t timeout_ms)
 {
+    ens__errmsg_clear();
     return release(s, timeout_ms, true);
 }
 
 int ens_system_close(ens_system *s, uint32_t timeout_ms)
 {
+    ens__errmsg_clear();
     return release(s, timeout_ms, false);
 }

@@ -19,6 +19,7 @@
 
 #include "core/runtime/runtime.h"
 #include "core/wire/msgtype.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 #include "ensemble/event.h"
 
@@ -213,12 +214,19 @@ void ens__request_release(ens_actor *a)
 static int request(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v,
                    uint32_t timeout_ms, ens_reply_cb cb, uint64_t tag, bool exclusive)
 {
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
     if (c == NULL || c->actor == NULL || t == NULL || v == NULL || cb == NULL ||
         !ens__addr_usable(to))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "%s: %s", exclusive ? "ens_call" : "ens_request",
+                         c == NULL          ? "the context is NULL"
+                         : c->actor == NULL ? "called outside an actor (use ens_ask outside)"
+                         : t == NULL        ? "the message type is NULL"
+                         : v == NULL        ? "the value is NULL"
+                         : cb == NULL       ? "cb is NULL"
+                                            : "the address is none or not one a message can go to");
     ens_system *s = c->sys;
     ens_actor *a = c->actor;
     if (s->down)
@@ -279,18 +287,23 @@ ens_from ens_from_current(const ens_ctx *c)
 
 int ens_reply_to(ens_ctx *c, ens_from from, int error, const ens_msgtype *t, const void *v)
 {
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
     if (c == NULL || !ens__addr_usable(from.to) || error > 0 || error < -32768 ||
         (t != NULL && v == NULL))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_reply_to: %s",
+                         c == NULL                     ? "the context is NULL"
+                         : !ens__addr_usable(from.to)  ? "the from has no address to reply to"
+                         : error > 0 || error < -32768 ? "error is not 0 or in -32768..-1"
+                                                       : "t given with a NULL value");
     if (c->sys->down)
         return ENS_ESHUTDOWN;
     ens_string_v none = {""};
     if (t == NULL) {
         if (error == 0)
-            return ENS_EINVAL;
+            return ens__fail(ENS_EINVAL, "ens_reply_to: neither a message type nor an error");
         t = &ens_msg_string;
         v = &none;
     }
@@ -300,18 +313,27 @@ int ens_reply_to(ens_ctx *c, ens_from from, int error, const ens_msgtype *t, con
 
 int ens_reply_error(ens_ctx *c, int error, const ens_msgtype *t, const void *v)
 {
+    ens__errmsg_clear();
     if (c == NULL || c->cur == NULL || error >= 0)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_reply_error: %s",
+                         c == NULL        ? "the context is NULL"
+                         : c->cur == NULL ? "called outside receive (no message to reply to)"
+                                          : "error is not negative");
     return ens_reply_to(c, ens_from_current(c), error, t, v);
 }
 
 int ens_cast(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)
 {
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
     if (c == NULL || t == NULL || v == NULL || !ens__addr_usable(to))
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_cast: %s",
+                         c == NULL   ? "the context is NULL"
+                         : t == NULL ? "the message type is NULL"
+                         : v == NULL ? "the value is NULL"
+                                     : "the address is none or not one a message can go to");
     if (c->sys->down)
         return ENS_ESHUTDOWN;
     return ens__send_frame(c->sys, c->self, to, t, v, ENS_FRAME_CAST, 0, 0, true);

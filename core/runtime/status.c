@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/runtime/runtime.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 #include "ensemble/status.h"
 
@@ -20,15 +21,17 @@ struct ens_status {
 
 int ens_system_status(ens_system *s, uint32_t timeout_ms, ens_status **out)
 {
+    ens__errmsg_clear();
     if (out != NULL)
         *out = NULL;
     if (s == NULL || out == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_system_status: %s is NULL", s == NULL ? "s" : "out");
     int wrong = ens__outside_check(&s->outside);
     if (wrong < 0)
         return wrong;
     if (s->outside_ops == NULL)
-        return ENS_EINVAL; /* inside an actor process: ens_status_request */
+        return ens__fail(ENS_EINVAL, "ens_system_status: called inside an actor process (use "
+                                     "ens_status_request)");
     if (s->down)
         return ENS_ESHUTDOWN;
     ens_msg *m = NULL;
@@ -120,10 +123,13 @@ void ens_status_free(ens_status *st)
 
 int ens_status_request(ens_ctx *c)
 {
+    ens__errmsg_clear();
     int wrong = ens__outside_check(c);
     if (wrong < 0)
         return wrong;
     if (c == NULL || c->actor == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_status_request: %s",
+                         c == NULL ? "the context is NULL"
+                                   : "called outside an actor (use ens_system_status)");
     return c->sys->host->status(c->sys, c->self, 0);
 }

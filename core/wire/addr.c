@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/wire/why.h"
 #include "ensemble/addr.h"
 #include "ensemble/error.h"
 
@@ -73,7 +74,22 @@ static int parse_decimal(const char **p, uint64_t max, uint64_t *out)
     return 0;
 }
 
+static int addr_parse(const char *text, ens_addr *out);
+
 int ens_addr_parse(const char *text, ens_addr *out)
+{
+    ens__errmsg_clear();
+    int rc = addr_parse(text, out);
+    if (rc == ENS_EINVAL && out == NULL)
+        ens__errmsg_set("ens_addr_parse: out is NULL");
+    else if (rc == ENS_EINVAL)
+        ens__errmsg_set("ens_addr_parse: \"%.64s\" is not an address (ens:NODE/ID in decimal, "
+                        "no leading zeros)",
+                        text != NULL ? text : "(null)");
+    return rc;
+}
+
+static int addr_parse(const char *text, ens_addr *out)
 {
     static const char prefix[] = "ens:";
     uint64_t node, id;

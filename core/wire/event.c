@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 #include "ensemble/event.h"
 
@@ -40,11 +41,12 @@ const char *ens_event_kind_name(ens_event_kind kind)
 
 int ens_event_kind_parse(const char *name)
 {
+    ens__errmsg_clear();
     if (name == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_event_kind_parse: name is NULL");
     for (size_t k = 0; k < KIND_COUNT; k++) {
         if (kind_names[k] != NULL && strcmp(kind_names[k], name) == 0)
             return (int)k;
     }
-    return ENS_EINVAL;
+    return ens__fail(ENS_EINVAL, "ens_event_kind_parse: no event kind is named \"%.64s\"", name);
 }

@@ -9,6 +9,7 @@
  * share nothing with the original.
  */
 #include "core/wire/msg_internal.h"
+#include "core/wire/why.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +74,16 @@ int ens__frame_build(const ens_msgtype *t, const void *v, const ens_frame_hdr *h
         return ENS_EINVAL;
     const ens_typeinfo *info = ens__typeinfo_of(t);
     if (!info)
-        return ENS_EBADTYPE;
-    return ens__codec_encode(info, v, h, max_frame, out, out_len);
+        return ens__fail(ENS_EBADTYPE, "the message type %.64s is not registered",
+                         t->name != NULL ? t->name : "(unnamed)");
+    int rc = ens__codec_encode(info, v, h, max_frame, out, out_len);
+    if (rc == ENS_EINVAL)
+        ens__errmsg_set("a value of %.64s cannot be encoded with its format %.64s (a NULL pointer "
+                        "with a length, more items than its limit, or an address whose spare "
+                        "is not 0)",
+                        t->name != NULL ? t->name : "(unnamed)",
+                        t->format != NULL ? t->format : "");
+    return rc;
 }
 
 int ens__frame_rebuild(const ens_msg *m, const ens_frame_hdr *h, uint8_t **out, size_t *out_len)
@@ -129,16 +138,21 @@ ens_addr ens_msg_target(const ens_msg *m)
 
 int ens_msg_encode(const ens_msgtype *t, const void *v, uint8_t **out, size_t *len)
 {
+    ens__errmsg_clear();
     if (t == NULL || out == NULL || len == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_msg_encode: %s is NULL",
+                         t == NULL     ? "t"
+                         : out == NULL ? "out"
+                                       : "len");
     ens_frame_hdr h = {.attempt = 1};
     return ens__frame_build(t, v, &h, ENS_MSG_CODEC_LIMIT, out, len);
 }
 
 int ens_msg_decode(const void *data, size_t len, ens_msg **out)
 {
+    ens__errmsg_clear();
     if (data == NULL || out == NULL)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_msg_decode: %s is NULL", data == NULL ? "data" : "out");
     uint8_t *copy = ens__malloc(len > 0 ? len : 1);
     if (copy == NULL)
         return ENS_ENOMEM;

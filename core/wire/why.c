@@ -38,3 +38,12 @@ void ens__errmsg_clear(void)
 {
     errmsg[0] = '\0';
 }
+
+int ens__fail(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+    va_end(ap);
+    return err;
+}

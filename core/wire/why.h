@@ -16,4 +16,8 @@ void ens__why(char *why, size_t len, const char *fmt, ...) __attribute__((format
 void ens__errmsg_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ens__errmsg_clear(void);
 
+/* Set the calling thread's ens_errmsg() text and return err: a failing
+ * path's one line, `return ens__fail(ENS_EINVAL, "ens_spawn: d is NULL");`. */
+int ens__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -78,6 +78,13 @@
  *    ends at once).
  *  - An init that RETURNS an error is no crash: on a restart, too, the actor
  *    ends (ENS_EXIT_INIT_FAILED to its parent), as init's contract says.
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_actor_register, ens_spawn, ens_spawn_flags, ens_send, ens_forward, ens_reply,
+ * ens_reply_error, ens_reply_to, ens_request, ens_call, ens_cast, ens_wakeup_after,
+ * ens_wakeup_cancel, ens_init_defer, ens_init_ack, ens_exit_request, ens_stop, ens_exit_defer,
+ * ens_kill, ens_dead_letters_handle, ens_watch_fd, ens_unwatch_fd, ens_command_run and
+ * ens_event_report.
  */
 #ifndef ENSEMBLE_ACTOR_H
 #define ENSEMBLE_ACTOR_H
@@ -191,8 +198,10 @@ ENS_API ens_addr ens_parent(const ens_ctx *c);
  * context the actor is top level and init has run when this returns - and,
  * for an init that deferred (ens_init_defer), been acknowledged
  * (ens_init_ack): the call waits for that, up to the system's
- * call_timeout_ms. Errors: ENS_EINVAL (NULL c/d/out, d without receive and
- * dispatch, argt/arg mismatch: one NULL, the other not), ENS_EBADTYPE (argt
+ * call_timeout_ms. Errors: ENS_EINVAL (NULL c/d/out, d->name NULL, d without
+ * receive and dispatch, argt/arg mismatch: one NULL, the other not; ens_errmsg
+ * says which), ENS_ENOENT (a program connected by name: d's type is not
+ * registered in the system; ens_errmsg names it), ENS_EBADTYPE (argt
  * not registered), ENS_EMSGSIZE, ENS_ENOMEM, ENS_EINIT (outside only: init
  * failed or was acknowledged with an error, or the actor ended before its
  * ack; no actor is left), ENS_ETIMEDOUT (outside only: a deferred init was

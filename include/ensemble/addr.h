@@ -12,6 +12,10 @@
  * all-zero address is "none". `node` identifies the system that owns the actor (conventions across
  * hosts use it later); `spare` is reserved and 0: every call that sends to an address refuses one
  * whose spare is not 0 with ENS_EINVAL (no frame could carry it).
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_addr_parse (ens_addr_format never touches it: a report may format addresses after a failed
+ * call).
  */
 #ifndef ENSEMBLE_ADDR_H
 #define ENSEMBLE_ADDR_H

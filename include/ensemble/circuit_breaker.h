@@ -68,6 +68,9 @@
  * to an address the name has left is a dead letter of the core and does
  * not make the breaker look again (only failed requests do). Each lookup is
  * one short request to the admin (bounded by the system's call timeout).
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_breaker_spawn (which option is refused) and ens_breaker_info.
  */
 #ifndef ENSEMBLE_CIRCUIT_BREAKER_H
 #define ENSEMBLE_CIRCUIT_BREAKER_H

@@ -123,6 +123,9 @@
  * from whoever may publish on the server: the receiving gateway checks
  * every field and bound (core/process/gateway/gateway_spawn.h) and answers
  * a refusal, with a BADFRAME row, to anything else.
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_convention_subscribe, ens_capability_set and ens_capability_get (the key that is missing).
  */
 #ifndef ENSEMBLE_CONVENTION_H
 #define ENSEMBLE_CONVENTION_H

@@ -56,19 +56,34 @@ ENS_API const char *ens_strerror(int err);
  * are not ENS_E*. Thread-safe; the string is never freed. */
 ENS_API const char *ens_err_name(int err);
 
-/* What the last failed call of this thread had to say beyond its code, or
- * "" when it said nothing more. Only the calls whose documentation names
- * ens_errmsg set it (a synchronous spawn whose init failed or timed out:
- * ens_spawn, ens_spawn_flags, ens_name_spawn from outside,
- * ens_supervisor_spawn, which names the child that failed; ens_system_start
- * refused by the convention's servers with ENS_EAUTH: NATS's reason;
- * ens_msgtype_register, which names the type and why; ens_ask answered
- * ENS_ENOREPLY: the actor's and the message's types; any call on an outside
- * context refused with ENS_EWRONGTHREAD: the owning thread and the
- * caller's); each of them
- * clears it when it starts, so read it right after the call, on the same
- * thread. Never NULL; the text is the thread's own (a per-thread buffer,
- * overwritten by the next such call) and at most 511 bytes. */
+/* Why the last failed call of this thread failed, beyond its code: the
+ * thing it names (the argument and what is wrong with it, the actor or
+ * message type that is not registered, the global name and the address
+ * that holds it, the system name and its admin pid, the names of the
+ * systems that do run, the supervisor's child id), or an init failure's
+ * reason (a synchronous spawn: the child's type and address and what its
+ * init said; ens_system_start refused by the convention's servers with
+ * ENS_EAUTH: NATS's reason; ens_msgtype_register: the type and why; an ask
+ * answered ENS_ENOREPLY: the actor's and the message's types; a call
+ * refused with ENS_EWRONGTHREAD: the owning thread and the caller's).
+ *
+ * The rule: every call whose documentation says "sets ens_errmsg" clears it
+ * when it starts and, when it fails with ENS_ENOENT, ENS_EEXIST or
+ * ENS_EINVAL (and for the failures its documentation names), sets it before
+ * it returns. So after a failed call ens_errmsg() says why; after a
+ * successful one it is "". Read it right after the call, on the same
+ * thread: the next such call overwrites it. Pure helpers that format for
+ * reports (ens_strerror, ens_err_name, ens_addr_format, ens_errmsg itself)
+ * never touch it, so a report may use them after the failed call.
+ *
+ * Per thread, not per context: calls that have no context (ens_system_start,
+ * ens_system_connect, ens_actor_register, ens_addr_parse, the journal
+ * readers) report the same way as the others, and an outside context is
+ * used by one thread only. In an actor it is that actor's own (its thread
+ * on the inproc base, its process on the process base). An error the admin
+ * or a supervisor returns comes back with its detail (a connected
+ * program's spawn of a type the system does not know names the type and
+ * the system). Never NULL; at most 511 bytes. */
 ENS_API const char *ens_errmsg(void);
 
 #ifdef __cplusplus

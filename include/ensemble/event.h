@@ -6,6 +6,9 @@
  * poison messages, crashes and restarts, exits, dead letters, rejected
  * frames. The failure journal stores them as rows; a program can also watch
  * them live with ens_system_opts.on_event.
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_event_kind_parse (the name that is no kind) and ens_event_report.
  */
 #ifndef ENSEMBLE_EVENT_H
 #define ENSEMBLE_EVENT_H

@@ -24,6 +24,9 @@
  * messages that arrive meanwhile are kept in order and handled after it. A
  * reply that comes after the timeout is dropped by the runtime, never
  * delivered as a stray message.
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_gen_server_call, ens_gen_server_cast, ens_gen_server_reply and ens_gen_server_reply_error.
  */
 #ifndef ENSEMBLE_GEN_SERVER_H
 #define ENSEMBLE_GEN_SERVER_H

@@ -17,6 +17,11 @@
  * a FIFO or device, and only with -wal, -shm and -journal files (which a
  * reader opens, and may write the shared-memory one) of the journal's
  * owner, regular and with one link.
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_journal_open, ens_journal_open_why (the path and why), ens_journal_query, ens_journal_count,
+ * ens_journal_query_convention and ens_journal_default_path; ens_journal_errmsg stays the journal
+ * handle's own text.
  */
 #ifndef ENSEMBLE_JOURNAL_H
 #define ENSEMBLE_JOURNAL_H

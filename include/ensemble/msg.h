@@ -34,6 +34,9 @@
  *
  * Limits on decode: the frame limit of the system (ens_system_opts) bounds
  * every message; `max_items` bounds the element count of each A(...) array.
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_msg_encode and ens_msg_decode.
  */
 #ifndef ENSEMBLE_MSG_H
 #define ENSEMBLE_MSG_H

@@ -42,6 +42,9 @@
  * this system unreachable) is claimed again when the gateway sees the
  * removal; if another system's actor claimed it meanwhile, the name leaves
  * this system's table (a warning; the actor runs on, unnamed).
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail: every call
+ * here that returns an int (the name, and for a name that is taken, the address that holds it).
  */
 #ifndef ENSEMBLE_REGISTRY_H
 #define ENSEMBLE_REGISTRY_H

@@ -5,6 +5,10 @@
  * (the shared stage of each actor and /proc), so a stuck actor still shows.
  * The same rows reach an actor as an ens_msg_status message, and `ens
  * status` prints them.
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_system_status, ens_status_request and ens_status_query_convention (a convention that does
+ * not exist).
  */
 #ifndef ENSEMBLE_STATUS_H
 #define ENSEMBLE_STATUS_H

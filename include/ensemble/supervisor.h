@@ -113,6 +113,11 @@
  * ens_errmsg(), a parent gets child exited with ENS_EXIT_INIT_FAILED and
  * status ENS_EINIT. The start is bounded by the system's call_timeout_ms:
  * a tree not up by then fails with ENS_ETIMEDOUT (ens_init_defer).
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_supervisor_spawn (which spec is wrong) and the operations; the _wait calls also for a child
+ * that does not exist (ENS_ENOENT) or exists already (ENS_EEXIST), naming the child and the
+ * supervisor.
  */
 #ifndef ENSEMBLE_SUPERVISOR_H
 #define ENSEMBLE_SUPERVISOR_H

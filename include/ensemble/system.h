@@ -67,6 +67,11 @@
  * system is closed by the thread that opened it. The pure getters
  * (ens_system_ctx, ens_self, ens_in_actor, ens_system_options) and ens_log
  * are not checked.
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_system_start (which option is wrong; for a name that runs, its admin pid),
+ * ens_system_connect and ens_system_holder (for a name nobody runs, the systems that do run),
+ * ens_ask, ens_listen, ens_system_run, ens_system_stop and ens_system_close.
  */
 #ifndef ENSEMBLE_SYSTEM_H
 #define ENSEMBLE_SYSTEM_H
@@ -285,7 +290,8 @@ typedef struct ens_system ens_system;
  * ens_system_stop).
  * Errors: ENS_EINVAL (NULL out, bad options: frame limit below 4 KiB,
  * mailbox_limit or mailbox_bytes_limit 0, unknown base, bad name),
- * ENS_EEXIST (process base: a system of that name runs already), ENS_EPEERCRED (process base:
+ * ENS_EEXIST (process base: a system of that name runs already; ens_errmsg
+ * names it and its admin pid), ENS_EPEERCRED (process base:
  * the system's socket in this user's runtime directory answers from another uid; the log names
  * it), ENS_EACCES (process base: the runtime directory is unsafe - not a directory of this
  * user's with mode 0700; the log says which and why), ENS_ENOBUFS (its path is too long for a
@@ -367,7 +373,8 @@ ENS_API int ens_system_run(ens_system *s, uint32_t timeout_ms);
  * for the starting program. *out is owned by the caller: ens_system_close
  * detaches (the system goes on), ens_system_stop ends it. Message types must
  * be registered here too, with the same names and formats. Errors:
- * ENS_EINVAL (bad name, NULL out), ENS_ENOENT (no such system),
+ * ENS_EINVAL (bad name, NULL out), ENS_ENOENT (no such system; ens_errmsg
+ * lists the systems of this user that run),
  * ENS_EPEERCRED (the name is held by a process of another user: an
  * impostor, or another user's system; ens_system_holder says who),
  * ENS_ETOOMANY (max_connections programs are connected already),

@@ -37,6 +37,9 @@
  * used as is, with one limit: the state given to ens_request / ens_call
  * completion callbacks inside a worker is the troupe's, not the worker's
  * (pass what the callback needs in its tag).
+ *
+ * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
+ * ens_troupe_spawn and ens_troupe_busy.
  */
 #ifndef ENSEMBLE_TROUPE_H
 #define ENSEMBLE_TROUPE_H

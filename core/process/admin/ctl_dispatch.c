@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,20 @@ void ens__admin_spawn_parent(arec *from, const ens__ctl_spawn_v *v, uint64_t cor
     spawn_as(from, v, corr, ENS_ADDR_NONE, 0, &parent);
 }
 
+/* The text of a refused spawn, for the requester's ens_errmsg: sent before
+ * the refusal under its correlation id, as an init failure's. */
+__attribute__((format(printf, 4, 5))) static void
+spawn_refused_why(arec *from, uint64_t corr, int status, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    ens__ctl_why_v w = {status, text};
+    ens__admin_ctl_out(from, ENS_ADDR_NONE, &ens__ctl_initfailed, &w, corr, -1, false);
+}
+
 /* parent: NULL, the requester's child (none from outside). */
 static void spawn_as(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr claimed,
                      uint64_t rev, const ens_addr *parent)
@@ -215,6 +230,9 @@ static void spawn_as(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_a
     /* A claim the spawn did not use is deleted again. */
     if (wide && !name_set)
         ens__admin_wide_release(v->global, rev, claimed);
+    if (reply.status == ENS_ENOENT && from->foreign && def == NULL)
+        spawn_refused_why(from, corr, ENS_ENOENT, "actor type %s is not registered in system %s",
+                          v->name != NULL ? v->name : "(none)", admin_state.sys->name);
     if (reply.status != 0 || !v->sync)
         ens__admin_ctl_out(from, reply.addr, &ens__ctl_spawned, &reply, corr, -1, false);
 }

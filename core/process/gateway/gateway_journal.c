@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/process/gateway/gateway_journal.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 
 #define SUBJECT_MAX 200
@@ -699,8 +700,14 @@ int ens_journal_query_convention(const char *servers, const char *convention,
                                  ens_journal_row_cb cb, void *arg, ens_journal_missing_cb missing,
                                  void *missing_arg)
 {
+    ens__errmsg_clear();
     if (servers == NULL || !ens__gw_conv_name_ok(convention) || cb == NULL || timeout_ms == 0)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_journal_query_convention: %s",
+                         servers == NULL                     ? "servers is NULL"
+                         : !ens__gw_conv_name_ok(convention) ? "the convention name is not 1-64 "
+                                                               "of [A-Za-z0-9_-]"
+                         : cb == NULL                        ? "cb is NULL"
+                                                             : "timeout_ms is 0");
     ens_journal_filter want = ENS_JOURNAL_FILTER_INIT;
     if (f != NULL)
         want = *f;
@@ -720,6 +727,9 @@ int ens_journal_query_convention(const char *servers, const char *convention,
     ens_gw_conv_member *list = NULL;
     if (rc == 0)
         rc = ens__gw_conv_members(nc, convention, timeout_ms, &list, &q.n);
+    if (rc == ENS_ENOENT)
+        ens__errmsg_set("ens_journal_query_convention: no convention named %s at %.200s",
+                        convention, servers);
     if (rc == 0) {
         q.m = calloc(q.n > 0 ? q.n : 1, sizeof(*q.m));
         if (q.m == NULL)

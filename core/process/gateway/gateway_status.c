@@ -19,6 +19,7 @@
 #include "core/process/gateway/gateway_status.h"
 #include "core/process/proc.h"
 #include "core/wire/frame.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 #include "ensemble/status.h"
 
@@ -270,8 +271,14 @@ static int by_node(const void *a, const void *b)
 int ens_status_query_convention(const char *servers, const char *convention, uint32_t timeout_ms,
                                 ens_status_member_cb cb, void *arg)
 {
+    ens__errmsg_clear();
     if (servers == NULL || !ens__gw_conv_name_ok(convention) || cb == NULL || timeout_ms == 0)
-        return ENS_EINVAL;
+        return ens__fail(ENS_EINVAL, "ens_status_query_convention: %s",
+                         servers == NULL                     ? "servers is NULL"
+                         : !ens__gw_conv_name_ok(convention) ? "the convention name is not 1-64 "
+                                                               "of [A-Za-z0-9_-]"
+                         : cb == NULL                        ? "cb is NULL"
+                                                             : "timeout_ms is 0");
     int64_t deadline = ens__now_ms() + timeout_ms;
     natsOptions *opts = NULL;
     natsConnection *nc = NULL;
@@ -282,6 +289,9 @@ int ens_status_query_convention(const char *servers, const char *convention, uin
     int rc = ens__gw_conv_connect(servers, timeout_ms, &opts, &nc);
     if (rc == 0)
         rc = ens__gw_conv_members(nc, convention, timeout_ms, &list, &n);
+    if (rc == ENS_ENOENT)
+        ens__errmsg_set("ens_status_query_convention: no convention named %s at %.200s", convention,
+                        servers);
     if (rc == 0 && (m = calloc(n > 0 ? n : 1, sizeof(*m))) == NULL)
         rc = ENS_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++)
