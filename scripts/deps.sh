@@ -6,7 +6,7 @@ set -eu
 
 # ENS_DEPS_PACKAGES replaces the list (used to test this script).
 PACKAGES="${ENS_DEPS_PACKAGES:-build-essential cmake pkg-config libuv1-dev libtpl-dev libsqlite3-dev libcmocka-dev
-clang libclang-rt-14-dev clang-format clang-tidy libedit-dev libnats-dev nats-server}"
+clang libclang-rt-14-dev clang-format clang-tidy libedit-dev libnats-dev nats-server help2man groff-base}"
 
 if ! command -v dpkg >/dev/null 2>&1; then
     echo "deps: dpkg not found; cannot check packages. Need: $(echo $PACKAGES)" >&2

@@ -19,5 +19,6 @@
 #include "supervisor.h"
 #include "system.h"
 #include "troupe.h"
+#include "version.h"
 
 #endif
