@@ -22,7 +22,9 @@
  *    child exited, its queue becomes dead letters. If the admin dies, every
  *    actor process ends with it; if the starting program ends, so does the
  *    system. Call ens_system_start early in main(), before creating threads.
- *    Process titles (ps) show "ens: <type> <address>" and "ens-admin <name>".
+ *    Process titles: ps shows "ens: <type> [<global name>] <system> <address>"
+ *    (the name once it has one) and "ens-admin <system>"; top and pgrep show
+ *    the kernel's short name, "e:" and the last part of the type ("e:Cache").
  *    A handler that crashes has sent nothing (its message is handled
  *    again). A handler's message counts as handled once all it sent has
  *    left its process: a slow receiver holds its sender back. Two actors
