@@ -574,7 +574,7 @@ static int on_group(const ens_journal_row *row, void *arg)
         sb_json_str(b, o->by_kind ? "kind" : "actor_type");
         sb_puts(b, ":");
         sb_json_str(b, name);
-        json_field_int(b, "count", row->seq);
+        json_field_int(b, "count", row->count);
         sb_puts(b, "}\n");
         if (b->oom)
             return 1;
@@ -582,7 +582,7 @@ static int on_group(const ens_journal_row *row, void *arg)
         return 0;
     }
     char count[32];
-    snprintf(count, sizeof(count), "%" PRId64, row->seq);
+    snprintf(count, sizeof(count), "%" PRId64, row->count);
     const char *vals[NCOLS] = {name, count, "", "", "", "", "", "", "", ""};
     table_add(&o->tab, vals);
     return o->tab.oom ? 1 : 0;

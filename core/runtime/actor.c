@@ -617,8 +617,13 @@ int ens__spawn_prepare(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *ar
     *len = 0;
     if (c != NULL && c->actor == NULL)
         ens__errmsg_clear(); /* a synchronous spawn: its failure may say more */
-    if (c == NULL || d == NULL || out == NULL || (d->receive == NULL && d->dispatch == NULL) ||
-        (argt == NULL) != (arg == NULL) || (flags & ~(ENS__SPAWN_PUBLIC | ENS__SPAWN_KEEP_ADDR)))
+    if (c == NULL || d == NULL || out == NULL || (argt == NULL) != (arg == NULL) ||
+        (flags & ~(ENS__SPAWN_PUBLIC | ENS__SPAWN_KEEP_ADDR)))
+        return ENS_EINVAL;
+    /* What runs is this definition, except from a connected program, where
+     * it is only a name (the system's registered one runs). */
+    const bool name_only = c->actor == NULL && c->sys->spawn_by_name;
+    if (name_only ? d->name == NULL : d->receive == NULL && d->dispatch == NULL)
         return ENS_EINVAL;
     if (c->sys->down)
         return ENS_ESHUTDOWN;

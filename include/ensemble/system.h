@@ -297,7 +297,9 @@ ENS_API int ens_system_run(ens_system *s, uint32_t timeout_ms);
  * then at its abstract name; whichever answers must be a process of this
  * user (SO_PEERCRED), else nothing is sent to it. Then: spawn
  * (by the definition's name, which the system's program must have
- * registered with ens_actor_register), send, ask, listen and status work as
+ * registered with ens_actor_register; the definition passed here needs only
+ * its name, `static const ens_actor_def cache = {.name = "demo.Cache"};`,
+ * since the registered one runs), send, ask, listen and status work as
  * for the starting program. *out is owned by the caller: ens_system_close
  * detaches (the system goes on), ens_system_stop ends it. Message types must
  * be registered here too, with the same names and formats. Errors:
