@@ -31,6 +31,9 @@ The failure journal of a named system (\fI~/.local/state/ensemble/\fR when
 The NATS server(s) of a convention, for \fBens members\fR and
 \fBens journal \-\-convention\fR when \fB\-\-nats\fR is not given.
 .TP
+.B ENSEMBLE_CONVENTION
+The convention \fBens members\fR lists when \fB\-\-convention\fR is not given.
+.TP
 .B XDG_STATE_HOME
 Where the journals of named systems are.
 [SEE ALSO]
