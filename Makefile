@@ -190,7 +190,11 @@ plots:
 	    sh scripts/plots.sh docs/plots; \
 	fi
 
-demo: deps build
+# Only what the demo runs: the three examples and ens (not the tests and
+# benchmarks that `make build` also builds).
+DEMO_TARGETS := hello supervision_tree convention ens
+demo: deps $(BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD) -j$(JOBS) --target $(DEMO_TARGETS)
 	@set -e; \
 	echo "== hello (inproc base)"; ./$(BUILD)/examples/hello; \
 	echo "== hello (process base)"; ./$(BUILD)/examples/hello process; \

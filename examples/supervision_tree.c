@@ -217,9 +217,12 @@ ENS_SUPERVISOR_DEF(app_def, "demo.App", app_configure);
 
 /* ---- the outside: drive it and tell what happens ------------------------- */
 
+static unsigned long events_seen;
+
 static void on_event(const ens_event *ev, void *arg)
 {
     (void)arg;
+    events_seen++;
     char who[ENS_ADDR_STRLEN];
     ens_addr_format(ev->actor, who, sizeof(who));
     printf("      event %-11s %-20s %-24s %s\n", ens_event_kind_name(ev->kind), ev->actor_type, who,
@@ -232,10 +235,24 @@ static void nap_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+static ens_system *demo_sys;
+
+/* A new section. The events of the last one print first: they reach this
+ * program only while it is inside an ens_* call (on_event runs there), so
+ * take them in until none has come for a quarter of a second (at most 3 s:
+ * one that comes later still prints, under the next heading). */
 static void step(const char *what)
 {
-    fflush(stdout);
-    nap_ms(100); /* let the events of the previous step print first */
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        unsigned long before = events_seen;
+        if (ens_system_run(demo_sys, 250) < 0)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (events_seen == before || now.tv_sec - start.tv_sec >= 3)
+            break;
+    }
     printf("\n-- %s\n", what);
 }
 
@@ -426,11 +443,15 @@ int main(int argc, char **argv)
     o.log_level = ENS_LOG_ERROR;
     o.on_event = on_event;
     ens_system *s = NULL;
+    /* Lines in the order they happen, also into a pipe (make demo | less):
+     * the log's lines go to stderr, the rest to stdout. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     int rc = ens_system_start(&o, &s);
     if (rc < 0) {
         fprintf(stderr, "ens_system_start: %s\n", ens_strerror(rc));
         return 1;
     }
+    demo_sys = s;
     int status = run(s);
     step("shutting down");
     rc = ens_system_close(s, 10000);

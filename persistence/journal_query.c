@@ -331,7 +331,7 @@ static void fill_kind_group(sqlite3_stmt *st, ens_journal_row *row)
 {
     int kind = ens_event_kind_parse(col_text(st, 0));
     row->ev.kind = (ens_event_kind)(kind > 0 ? kind : 0);
-    row->seq = sqlite3_column_int64(st, 1);
+    row->count = row->seq = sqlite3_column_int64(st, 1);
     row->system = row->host = row->error_name = "";
     row->ev.actor_type = row->ev.msg_type = row->ev.reason = "";
 }
@@ -339,7 +339,7 @@ static void fill_kind_group(sqlite3_stmt *st, ens_journal_row *row)
 static void fill_type_group(sqlite3_stmt *st, ens_journal_row *row)
 {
     row->ev.actor_type = col_text(st, 0);
-    row->seq = sqlite3_column_int64(st, 1);
+    row->count = row->seq = sqlite3_column_int64(st, 1);
     row->system = row->host = row->error_name = "";
     row->ev.msg_type = row->ev.reason = "";
 }

@@ -8,7 +8,7 @@ set -eu
 # `make plots` for gnuplot-nox, which only the plots need).
 PACKAGES="${ENS_DEPS_PACKAGES:-build-essential cmake pkg-config libuv1-dev libtpl-dev libsqlite3-dev libcmocka-dev
 clang libclang-rt-14-dev clang-format clang-tidy libedit-dev libnats-dev nats-server
-libsmartcols-dev libjansson-dev}"
+libsmartcols-dev libjansson-dev help2man groff-base}"
 
 if ! command -v dpkg >/dev/null 2>&1; then
     echo "deps: dpkg not found; cannot check packages. Need: $(echo $PACKAGES)" >&2

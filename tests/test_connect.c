@@ -31,6 +31,8 @@ static const ens_actor_def echo_def = {"connect.Echo", 0,    NULL, test_echo_rec
                                        NULL,           NULL, NULL};
 static const ens_actor_def unregistered_def = {
     "connect.Unregistered", 0, NULL, test_echo_receive, NULL, NULL, NULL, NULL, NULL};
+/* What a connected program that has not the actor's code passes: the name. */
+static const ens_actor_def echo_by_name = {.name = "connect.Echo"};
 
 static ens_system *started, *connected;
 
@@ -88,9 +90,19 @@ static void test_second_handle_connects_by_name(void **state)
     expect_echo(connected, second, "spawned by name");
     expect_echo(started, second, "and seen by the first");
     assert_int_equal(ens_spawn(c, &unregistered_def, NULL, NULL, &second), ENS_ENOENT);
+    /* A connected program needs only the definition's name (the registered
+     * one runs); the starting program runs what it passes, so there a
+     * definition without code is refused. */
+    ens_addr third;
+    assert_int_equal(ens_spawn(c, &echo_by_name, NULL, NULL, &third), 0);
+    expect_echo(connected, third, "spawned by its name alone");
+    assert_int_equal(ens_name_spawn(c, "by-name", &echo_by_name, NULL, NULL, &third), 0);
+    expect_echo(connected, third, "and named");
+    assert_int_equal(ens_spawn(ens_system_ctx(started), &echo_by_name, NULL, NULL, &third),
+                     ENS_EINVAL);
     ens_status *st = NULL;
     assert_int_equal(ens_system_status(connected, WAIT_MS, &st), 0);
-    assert_int_equal(ens_status_count(st), 2);
+    assert_int_equal(ens_status_count(st), 4);
     ens_status_free(st);
     /* Detaching leaves the system running. */
     assert_int_equal(ens_system_close(connected, WAIT_MS), 0);

@@ -24,6 +24,7 @@
 
 #include "ensemble/error.h"
 #include "ensemble/journal.h"
+#include "ensemble/version.h"
 #include "persistence/journal_writer.h"
 #include "support/json_doc.h"
 #include "support/scratch.h"
@@ -188,7 +189,7 @@ static void test_no_command_prints_usage_and_exits_2(void **state)
     fixture *fx = *state;
     const char *none[] = {NULL};
     assert_int_equal(run_env(fx, NULL, none), 2);
-    assert_contains(fx->stderr_text, "usage: ens");
+    assert_contains(fx->stderr_text, "Usage: ens <command>");
     assert_int_equal(RUN(fx, "frobnicate"), 2);
     assert_contains(fx->stderr_text, "unknown command 'frobnicate'");
 }
@@ -214,6 +215,47 @@ static void test_help_lists_every_command(void **state)
     assert_contains(fx->stdout_text, "--count-by");
     assert_int_equal(RUN(fx, "help", "journal"), 0);
     assert_contains(fx->stdout_text, "usage: ens journal");
+}
+
+/* `ens --version`, `-V` and `ens version` print the version of the header
+ * ens was built with, which is the library's (ens runs with the build's). */
+static void test_version_prints_the_library_version(void **state)
+{
+    fixture *fx = *state;
+    char want[64];
+    snprintf(want, sizeof(want), "ens (ensemble) %s\n", ENS_VERSION_STRING);
+    const char *forms[] = {"--version", "-V", "version"};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        assert_int_equal(RUN(fx, forms[i]), 0);
+        assert_string_equal(fx->stdout_text, want);
+        assert_string_equal(fx->stderr_text, "");
+    }
+    assert_string_equal(ens_version_string(), ENS_VERSION_STRING);
+    assert_int_equal(RUN(fx, "version", "extra"), 2);
+    assert_contains(fx->stderr_text, "unexpected argument 'extra'");
+}
+
+/* `ens help all` (what ens(1) is built from) holds every command's --help,
+ * each under its own heading, in the order of `ens --help`. */
+static void test_help_all_holds_every_commands_help(void **state)
+{
+    fixture *fx = *state;
+    const char *cmds[] = {"status", "names", "ask", "tell", "shutdown", "journal", "shell"};
+    assert_int_equal(RUN(fx, "help", "all"), 0);
+    char *all = strdup(fx->stdout_text);
+    assert_non_null(all);
+    const char *at = all;
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        char heading[64];
+        snprintf(heading, sizeof(heading), "=== ens %s ===\n", cmds[i]);
+        const char *h = strstr(at, heading);
+        if (h == NULL)
+            fail_msg("no \"%s\" after offset %td in:\n%s", heading, at - all, all);
+        at = h + strlen(heading);
+        assert_int_equal(RUN(fx, cmds[i], "--help"), 0);
+        assert_memory_equal(at, fx->stdout_text, strlen(fx->stdout_text));
+    }
+    free(all);
 }
 
 /* ---- output ---- */
@@ -475,6 +517,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_no_command_prints_usage_and_exits_2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help_lists_every_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_prints_the_library_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_help_all_holds_every_commands_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_shows_rows_newest_first_aligned, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_json_document_carries_every_field_escaped, setup,

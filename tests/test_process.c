@@ -562,7 +562,8 @@ static void test_shutdown_leaves_no_process(void **state)
         seen_v sv = ask_cmd(s, v, OP_ECHO, i);
         pids[i] = sv.pid;
         admin = sv.ppid;
-        /* ps shows the actor's type and address. */
+        /* ps shows the actor's type, system and address (the named forms:
+         * tests/test_proctitle.c). */
         char path[64], cmdline[256] = "";
         snprintf(path, sizeof(path), "/proc/%d/cmdline", sv.pid);
         FILE *f = fopen(path, "r");
@@ -570,10 +571,10 @@ static void test_shutdown_leaves_no_process(void **state)
         size_t n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
         fclose(f);
         cmdline[n] = '\0';
-        char want[64];
+        char want[160];
         char a[ENS_ADDR_STRLEN];
         ens_addr_format(v, a, sizeof(a));
-        snprintf(want, sizeof(want), "ens: ptest.Victim %s", a);
+        snprintf(want, sizeof(want), "ens: ptest.Victim %s %s", ens_system_options(s)->name, a);
         assert_string_equal(cmdline, want);
     }
     assert_int_equal(stop(s, WAIT_MS), 0);

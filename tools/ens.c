@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ens_tool.h" /* the subcommands (tools/ens_journal.c, ens_system.c, ens_shell.c) */
+#include "ensemble/version.h"
 
 typedef struct ens_tool_cmd {
     const char *name;
@@ -36,18 +37,56 @@ static const ens_tool_cmd commands[] = {
 
 static void usage(FILE *out)
 {
-    fputs("usage: ens <command> [options]\n"
-          "       ens <command> --help\n"
+    /* Laid out as help2man reads it (ens(1)): "Usage:" lines, and at least
+     * two spaces between a command or option and its description. */
+    fputs("Usage: ens <command> [options]\n"
+          "  or:  ens <command> --help\n"
+          "  or:  ens --version\n"
           "\n"
           "ens talks to ensemble actor systems and reads what they recorded.\n"
           "\n"
-          "commands:\n",
+          "Commands:\n",
           out);
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fputs("\n"
-          "exit status: 0 success, 1 runtime error, 2 usage error\n",
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fputs("  version      print the version of ens and of the library it runs with\n"
+          "\n"
+          "Options:\n"
+          "  -h, --help     this text\n"
+          "  -V, --version  the same as `ens version`\n"
+          "\n"
+          "Exit status: 0 success, 1 runtime error, 2 usage error.\n"
+          "Manual: ens(1) for every command, ensemble(7) for the library.\n",
           out);
+}
+
+/* `ens --version`: the first line is what help2man reads (ens(1)). The
+ * library may be another build than the one ens was compiled against (a
+ * later install beside an older ens): then both are shown. */
+static int version(void)
+{
+    printf("ens (ensemble) %s\n", ENS_VERSION_STRING);
+    if (ens_version() != ENS_VERSION_NUMBER)
+        printf("library: libensemble %s (ens was built against %s)\n", ens_version_string(),
+               ENS_VERSION_STRING);
+    return 0;
+}
+
+/* `ens help all`: every command's --help in one text, each under a line
+ * "=== ens NAME ===" (man/ens-commands.sh turns it into ens(1)'s COMMANDS
+ * section). Not listed in the usage: it is for building the manual. */
+static int help_all(void)
+{
+    int rc = 0;
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        printf("%s=== ens %s ===\n", i == 0 ? "" : "\n", commands[i].name);
+        fflush(stdout);
+        char *help_argv[] = {(char *)commands[i].name, "--help", NULL};
+        if (commands[i].run(2, help_argv) != 0)
+            rc = 1;
+        fflush(stdout);
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -61,11 +100,20 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0 || strcmp(name, "version") == 0) {
+        if (argc > 2) {
+            fprintf(stderr, "ens: unexpected argument '%s' after %s\n", argv[2], name);
+            return 2;
+        }
+        return version();
+    }
     if (strcmp(name, "help") == 0) {
         if (argc < 3) {
             usage(stdout);
             return 0;
         }
+        if (strcmp(argv[2], "all") == 0)
+            return help_all();
         /* `ens help journal` is `ens journal --help`. */
         for (size_t i = 0; i < N_COMMANDS; i++) {
             if (strcmp(argv[2], commands[i].name) == 0) {

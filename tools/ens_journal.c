@@ -400,7 +400,7 @@ static int on_group(const ens_journal_row *row, void *arg)
     const char *name = o->by_kind ? ens_event_kind_name(row->ev.kind) : row->ev.actor_type;
     struct libscols_line *ln = scols_table_new_line(o->tb, NULL);
     bool ok = ln != NULL && ens_tool_cell(o->tb, ln, 0, name) == 0 &&
-              ens_tool_cell_num(o->tb, ln, 1, row->seq) == 0;
+              ens_tool_cell_num(o->tb, ln, 1, row->count) == 0;
     o->rows++;
     o->oom = o->oom || !ok;
     return ok ? 0 : 1;

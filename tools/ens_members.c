@@ -38,6 +38,7 @@ static void usage(FILE *out)
           "  --json              a JSON document {\"members\": [...]}, one object per\n"
           "                      member (capabilities as \"KEY=VALUE\" strings)\n"
           "  --timeout MS        how long to wait for the server (default 5000)\n"
+          "  -h, --help          this text\n"
           "\n"
           "A member is live while its record is younger than its down_after_ms\n"
           "(it puts it every half of that), unreachable after. Exit status: 0 listed,\n"

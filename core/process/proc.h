@@ -155,8 +155,9 @@ typedef struct {
     uint32_t incarnation, spawn_flags;
     int32_t sync;
     uint64_t rx_id; /* the id of its one receiving end */
+    char *global;   /* its global name, for its process title; NULL or "" if none */
     ens_bytes arg;  /* encoded start-argument frame, or empty */
-} ens__ctl_fork_v;  /* "S(U$(Uuu)$(Uuu)uuiU)B" admin -> a spare process
+} ens__ctl_fork_v;  /* "S(U$(Uuu)$(Uuu)uuiUs)B" admin -> a spare process
                       (core/process/proc_zygote.c), with the control channel, the stage
                       memfd and the receiving end: become this actor */
 
@@ -338,6 +339,17 @@ void ens__close_fds_except(const int *keep, size_t n);
 /* Set the process title shown by ps (argv area and comm). */
 void ens__proctitle(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The same with a comm of its own: the kernel keeps 15 bytes of it (what
+ * top, pgrep and /proc/PID/comm show), the title goes to /proc/PID/cmdline
+ * (ps -f, ps aux). comm is cut to fit. */
+void ens__proctitle_comm(const char *comm, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* An actor process's titles: comm "e:Cache" (the last dot-separated part of
+ * the type, cut to 15 bytes), cmdline "ens: demo.Cache [cache] demo
+ * ens:1234/17" (type, global name when it has one, system, address). */
+void ens__actor_proctitle(const char *type, const char *global, const char *system, ens_addr addr);
+
 /* Make fd non-blocking and close-on-exec. */
 int ens__fd_nonblock(int fd);
 
@@ -388,6 +400,7 @@ typedef struct ens_actor_boot {
     size_t arg_len;
     bool sync;            /* report init's result to the admin */
     uint32_t spawn_flags; /* enum ens_spawn_flag */
+    const char *global;   /* its global name when it starts (process title), or NULL */
 } ens_actor_boot;
 
 _Noreturn void ens__actor_process_main(const ens_actor_boot *boot);

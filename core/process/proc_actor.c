@@ -210,9 +210,7 @@ static void kill_at_step(enum ens_stage_step step)
 _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
 {
     ens_system *s = b->sys;
-    char addr[ENS_ADDR_STRLEN];
-    ens_addr_format(b->addr, addr, sizeof(addr));
-    ens__proctitle("ens: %s %s", b->def->name, addr);
+    ens__actor_proctitle(b->def->name, b->global, s->name, b->addr);
     if (!ens__actor_process_prepare())
         _exit(ENS_PROC_EXIT_NO_LOOP);
     actor_proc.sys = s;

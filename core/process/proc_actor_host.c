@@ -300,6 +300,13 @@ static int pa_names(ens_system *s, ens_actor *caller, ens_names_req *req)
     } else {
         ens__ctl_name_v v = {(int32_t)req->op, (char *)req->name};
         rc = rpc(s, &ens__ctl_name, &v, &reply);
+        /* The caller named itself, or dropped its name: its title says so
+         * (a name given by ens_name_spawn comes with the start, from the admin). */
+        if (rc == 0 && reply.status == 0 &&
+            (req->op == ENS_NAMES_REGISTER || req->op == ENS_NAMES_UNREGISTER))
+            ens__actor_proctitle(actor_proc.actor->def->name,
+                                 req->op == ENS_NAMES_REGISTER ? req->name : NULL, s->name,
+                                 actor_proc.actor->addr);
     }
     if (rc < 0)
         return rc;

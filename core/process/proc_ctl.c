@@ -32,7 +32,7 @@ ens_msgtype ens__ctl_kill = {
 ens_msgtype ens__ctl_release = {
     "ens.ctl.Release", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
 ens_msgtype ens__ctl_fork = {
-    "ens.ctl.Fork", "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuiU)B", sizeof(ens__ctl_fork_v), 0, 0, NULL};
+    "ens.ctl.Fork", "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuiUs)B", sizeof(ens__ctl_fork_v), 0, 0, NULL};
 ens_msgtype ens__ctl_spare = {"ens.ctl.Spare", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
 ens_msgtype ens__ctl_name = {"ens.ctl.Name", "S(is)", sizeof(ens__ctl_name_v), 0, 0, NULL};
 ens_msgtype ens__ctl_gwname = {
@@ -387,14 +387,11 @@ static bool title_area(uintptr_t *start, uintptr_t *end_out)
  * of argv when the last argv byte is not a NUL (the kernel's setproctitle
  * rule). Moving the environment strings to the heap frees the whole area
  * for a title. */
-void ens__proctitle(const char *fmt, ...)
+static void write_title(const char *comm, const char *fmt, va_list ap)
 {
     char title[256];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(title, sizeof(title), fmt, ap);
-    va_end(ap);
-    prctl(PR_SET_NAME, title);
+    prctl(PR_SET_NAME, comm != NULL ? comm : title); /* the kernel keeps 15 bytes */
     /* Found once per program image: a forked process (every actor) has
      * the same area, and the environment was already moved. */
     static uintptr_t start_at, end_at;
@@ -407,4 +404,37 @@ void ens__proctitle(const char *fmt, ...)
         len = room - 1;
     memcpy(start, title, len);
     memset(start + len, 0, room - len);
+}
+
+void ens__proctitle(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    write_title(NULL, fmt, ap);
+    va_end(ap);
+}
+
+void ens__proctitle_comm(const char *comm, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    write_title(comm, fmt, ap);
+    va_end(ap);
+}
+
+void ens__actor_proctitle(const char *type, const char *global, const char *system, ens_addr addr)
+{
+    char where[ENS_ADDR_STRLEN];
+    ens_addr_format(addr, where, sizeof(where));
+    /* The kernel's 15 bytes hold "ens: " and the first ten of the type
+     * (`ens: rt.Sink en`): the last part of the type, "demo.Cache" ->
+     * "e:Cache", says more. A type ending in '.' keeps its whole name. */
+    const char *dot = strrchr(type, '.');
+    const char *tail = dot != NULL && dot[1] != '\0' ? dot + 1 : type;
+    char comm[16];
+    snprintf(comm, sizeof(comm), "e:%s", tail);
+    if (global != NULL && global[0] != '\0')
+        ens__proctitle_comm(comm, "ens: %s [%s] %s %s", type, global, system, where);
+    else
+        ens__proctitle_comm(comm, "ens: %s %s %s", type, system, where);
 }

@@ -66,6 +66,7 @@ _Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v 
         .arg_len = v->arg.len,
         .sync = v->sync != 0,
         .spawn_flags = v->spawn_flags,
+        .global = v->global,
     };
     ens__actor_process_main(&boot);
 }
@@ -316,6 +317,7 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
         .spawn_flags = b->spawn_flags,
         .sync = b->sync ? 1 : 0,
         .rx_id = b->rx_ids[0],
+        .global = (char *)b->global,
         .arg = {b->arg_frame, b->arg_len},
     };
     uint8_t *frame = NULL;

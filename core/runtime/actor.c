@@ -707,7 +707,10 @@ static const char *spawn_refusal(const ens_ctx *c, const ens_actor_def *d, const
         return "out is NULL";
     if (d->name == NULL)
         return "def->name is NULL";
-    if (d->receive == NULL && d->dispatch == NULL)
+    /* What runs is this definition, except from a connected program, where
+     * it is only a name (the system's registered one runs). */
+    const bool name_only = c->actor == NULL && c->sys->spawn_by_name;
+    if (!name_only && d->receive == NULL && d->dispatch == NULL)
         return "the definition has neither receive nor dispatch";
     if ((argt == NULL) != (arg == NULL))
         return argt == NULL ? "arg given without its type argt" : "argt given with a NULL arg";

@@ -266,6 +266,10 @@ struct ens_system {
     char *name;
     const ens__host_ops *host;
     const ens__outside_ops *outside_ops; /* NULL in an actor process */
+    /* A program connected by name (ens_system_connect): the admin finds
+     * what it spawns among the registered definitions by name, so the
+     * definition it passes needs only its name. */
+    bool spawn_by_name;
     struct ens_endpoint *endpoint; /* the outside endpoint (core/runtime/outside.c), or NULL */
     void *base;                    /* the base's private data */
     uint32_t node;

@@ -198,10 +198,14 @@ ENS_API ens_addr ens_parent(const ens_ctx *c);
  * context the actor is top level and init has run when this returns - and,
  * for an init that deferred (ens_init_defer), been acknowledged
  * (ens_init_ack): the call waits for that, up to the system's
- * call_timeout_ms. Errors: ENS_EINVAL (NULL c/d/out, d->name NULL, d without
- * receive and dispatch, argt/arg mismatch: one NULL, the other not; ens_errmsg
- * says which), ENS_ENOENT (a program connected by name: d's type is not
- * registered in the system; ens_errmsg names it), ENS_EBADTYPE (argt
+ * call_timeout_ms. From a program connected by name (ens_system_connect)
+ * d stands for the registered definition of its name: only d->name counts
+ * (no receive needed), and a name not registered there is ENS_ENOENT.
+ * Errors: ENS_EINVAL (NULL c/d/out, d->name NULL, d without receive and
+ * dispatch - from a connected program: only the name is needed -, argt/arg
+ * mismatch: one NULL, the other not; ens_errmsg says which), ENS_ENOENT (a
+ * program connected by name: d's type is not registered in the system;
+ * ens_errmsg names it), ENS_EBADTYPE (argt
  * not registered), ENS_EMSGSIZE, ENS_ENOMEM, ENS_EINIT (outside only: init
  * failed or was acknowledged with an error, or the actor ended before its
  * ack; no actor is left), ENS_ETIMEDOUT (outside only: a deferred init was

@@ -20,5 +20,6 @@
 #include "system.h"
 #include "troupe.h"
 #include "typed.h"
+#include "version.h"
 
 #endif

@@ -59,9 +59,14 @@ typedef struct ens_event {
     const char *reason;     /* human-readable reason text */
 } ens_event;
 
-/* Called once per event, in the program that started the system (inproc
- * base). ev is borrowed for the duration of the call. Must not call back
- * into the system. */
+/* Called once per event, on both bases, in the program that started the
+ * system and on its thread: on the inproc base as the event happens, on the
+ * process base (where the admin forwards each event to the starting
+ * program) while that program is inside ens_ask, ens_listen,
+ * ens_system_run, ens_spawn or another call that waits for the system.
+ * Programs that ens_system_connect get none (their events are in the
+ * journal, as all are). ev is borrowed for the duration of the call. Must
+ * not call back into the system. */
 typedef void (*ens_event_cb)(const ens_event *ev, void *arg);
 
 /* "error", "retry", "poison", "crash", "restart", "exit", "escalate",

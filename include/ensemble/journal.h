@@ -63,6 +63,8 @@ typedef struct ens_journal_row {
     const char *error_name; /* ens_err_name(ev.error) as the writer saw it; "" if none */
     ens_event ev;           /* the event; its strings are never NULL */
     uint32_t node;          /* the writer's system node (0: a row of an older journal) */
+    int64_t count;          /* ens_journal_count: the number of rows in the group;
+                               0 in the rows of a query */
 } ens_journal_row;
 
 /* Called per row; return nonzero to stop the query early. */
@@ -97,8 +99,9 @@ ENS_API int ens_journal_query(ens_journal *j, const ens_journal_filter *f, ens_j
 
 /* Rows matching f (limit ignored), grouped: for each distinct value of
  * `by` ("kind" or "actor_type"), cb gets a row whose ev.kind (for "kind")
- * or ev.actor_type (for "actor_type") names the group and whose seq holds
- * the count. Returns the number of groups, or ENS_EINVAL (bad `by`,
+ * or ev.actor_type (for "actor_type") names the group and whose count
+ * holds the number of its rows (seq holds the same number, as it did
+ * before count existed; read count). Returns the number of groups, or ENS_EINVAL (bad `by`,
  * NULL j or cb), or the errors of ens_journal_query. Groups come largest
  * first. */
 ENS_API int ens_journal_count(ens_journal *j, const ens_journal_filter *f, const char *by,

@@ -230,12 +230,19 @@ enum ens_exit_reason {
     ENS_EXIT_NOCONNECTION,
 };
 
-/* Child exited: sent to the parent when a child ends for good. Run once. */
+/* The symbolic name of an enum ens_exit_reason ("ENS_EXIT_CRASH"), for
+ * logs and tools; "ENS_EXIT_UNKNOWN" for any other number. Thread-safe; the
+ * string is static. Never fails. */
+ENS_API const char *ens_exit_reason_name(int reason);
+
+/* Child exited: sent to the parent when a child ends for good. Run once.
+ * To print one: ens_exit_reason_name(reason), strsignal(signal) and
+ * ens_err_name(status) / ens_strerror(status). */
 typedef struct ens_child_exited_v {
     ens_addr child;
-    int32_t reason;       /* enum ens_exit_reason */
+    int32_t reason;       /* enum ens_exit_reason: ens_exit_reason_name() */
     int32_t signal;       /* the signal for CRASH/KILLED, else 0 */
-    int32_t status;       /* the error code given to ens_stop, or init's */
+    int32_t status;       /* the ENS_E* code given to ens_stop, or init's: ens_err_name() */
     uint32_t incarnation; /* 1 for the first start, +1 per restart */
 } ens_child_exited_v;
 

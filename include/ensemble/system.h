@@ -22,7 +22,9 @@
  *    child exited, its queue becomes dead letters. If the admin dies, every
  *    actor process ends with it; if the starting program ends, so does the
  *    system. Call ens_system_start early in main(), before creating threads.
- *    Process titles (ps) show "ens: <type> <address>" and "ens-admin <name>".
+ *    Process titles: ps shows "ens: <type> [<global name>] <system> <address>"
+ *    (the name once it has one) and "ens-admin <system>"; top and pgrep show
+ *    the kernel's short name, "e:" and the last part of the type ("e:Cache").
  *    A handler that crashes has sent nothing (its message is handled
  *    again). A handler's message counts as handled once all it sent has
  *    left its process: a slow receiver holds its sender back. Two actors
@@ -369,7 +371,9 @@ ENS_API int ens_system_run(ens_system *s, uint32_t timeout_ms);
  * then at its abstract name; whichever answers must be a process of this
  * user (SO_PEERCRED), else nothing is sent to it. Then: spawn
  * (by the definition's name, which the system's program must have
- * registered with ens_actor_register), send, ask, listen and status work as
+ * registered with ens_actor_register; the definition passed here needs only
+ * its name, `static const ens_actor_def cache = {.name = "demo.Cache"};`,
+ * since the registered one runs), send, ask, listen and status work as
  * for the starting program. *out is owned by the caller: ens_system_close
  * detaches (the system goes on), ens_system_stop ends it. Message types must
  * be registered here too, with the same names and formats. Errors:

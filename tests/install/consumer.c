@@ -28,6 +28,15 @@ int main(void)
         fprintf(stderr, "consumer: ens_addr_parse did not round-trip '%s'\n", buf);
         return 1;
     }
-    printf("consumer: ok (%s, %s)\n", buf, ens_err_name(ENS_ETIMEDOUT));
+    /* The header this program was compiled with and the library the
+     * loader found are the same install. */
+    if (ens_version() != ENS_VERSION_NUMBER ||
+        strcmp(ens_version_string(), ENS_VERSION_STRING) != 0) {
+        fprintf(stderr, "consumer: header %s (%d), library %s (%d)\n", ENS_VERSION_STRING,
+                ENS_VERSION_NUMBER, ens_version_string(), ens_version());
+        return 1;
+    }
+    printf("consumer: ok (%s, %s, ensemble %s)\n", buf, ens_err_name(ENS_ETIMEDOUT),
+           ens_version_string());
     return 0;
 }

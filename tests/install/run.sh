@@ -4,8 +4,10 @@
 # failed or not), then checks that what was installed runs from a clean
 # environment (no LD_LIBRARY_PATH, a prefix the loader does not search):
 #   - every installed program carries a RUNPATH built on $ORIGIN, the loader
-#     resolves libensemble.so.0 into the prefix through it, and `ens --help`
-#     exits 0;
+#     resolves libensemble.so.0 into the prefix through it, `ens --help`
+#     exits 0 and `ens --version` gives the installed header's version;
+#   - ens(1) and ensemble(7) are installed under share/man, render without a
+#     groff warning, and ens(1) has every command's --help;
 #   - consumer.c (SRC_DIR) built with cc, `pkg-config --cflags --libs
 #     ensemble` and the -Wl,-rpath the README's install section gives runs
 #     and finds the prefix's library;
@@ -65,6 +67,34 @@ for prog in "$prefix"/bin/*; do
 done
 env -i PATH=$clean_path "$prefix/bin/ens" --help >"$work/ens-help.log" 2>&1 ||
     fail "installed ens --help failed: $(cat "$work/ens-help.log")"
+want_version=$(sed -n 's/^#define ENS_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' \
+    "$prefix/include/ensemble/version.h" | paste -sd. -)
+[ -n "$want_version" ] || fail "no version numbers in the installed ensemble/version.h"
+got=$(env -i PATH=$clean_path "$prefix/bin/ens" --version) ||
+    fail "installed ens --version failed"
+[ "$got" = "ens (ensemble) $want_version" ] ||
+    fail "installed ens --version says '$got', the installed header $want_version"
+echo "   ens --version: $got"
+
+echo "== manual pages"
+for page in man1/ens.1 man7/ensemble.7; do
+    file=$(find "$prefix" -path "*/man/$page" | head -n 1)
+    [ -n "$file" ] || fail "$page was not installed under $prefix/.../man"
+    # -ww: every warning; groff still exits 0 on them, so its stderr must be empty.
+    groff -ww -z -man "$file" >"$work/groff.log" 2>&1 || fail "$page: groff failed"
+    [ ! -s "$work/groff.log" ] || fail "$page renders with warnings: $(cat "$work/groff.log")"
+    echo "   $(echo "$file" | sed "s|^$prefix/||")"
+done
+ens1=$(find "$prefix" -path '*/man/man1/ens.1')
+# ens(1) holds every command's --help: one subsection per command of `ens --help`.
+for cmd in $(env -i PATH=$clean_path "$prefix/bin/ens" --help |
+    sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p'); do
+    [ "$cmd" = version ] && continue
+    grep -q "^\.SS \"ens $cmd\"" "$ens1" || fail "ens(1) has no section for 'ens $cmd'"
+    env -i PATH=$clean_path "$prefix/bin/ens" "$cmd" --help | head -n 1 >"$work/first.txt"
+    grep -qF "$(cat "$work/first.txt")" "$ens1" || fail "ens(1) lacks 'ens $cmd --help'"
+done
+grep -q "$want_version" "$ens1" || fail "ens(1) does not give the version $want_version"
 
 echo "== pkg-config, clean environment: $(env -i PATH=$clean_path \
     PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs ensemble)"

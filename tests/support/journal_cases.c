@@ -133,7 +133,8 @@ int journal_count_kind(const ens_journal_row *row, void *arg)
 {
     journal_seen *s = arg;
     assert_true(row->ev.kind > 0 && row->ev.kind < 16);
-    s->count[row->ev.kind] = row->seq;
+    assert_int_equal(row->seq, row->count); /* the older place of the count */
+    s->count[row->ev.kind] = row->count;
     s->n++;
     return 0;
 }
@@ -143,7 +144,7 @@ int journal_count_type(const ens_journal_row *row, void *arg)
     journal_seen *s = arg;
     if (s->n < 8) {
         snprintf(s->types[s->n], sizeof(s->types[s->n]), "%s", row->ev.actor_type);
-        s->type_count[s->n] = row->seq;
+        s->type_count[s->n] = row->count;
     }
     s->n++;
     return 0;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/process/admin/admin.h"
+#include "core/process/admin/proc_names.h"
 #include "ensemble/error.h"
 
 static int cmp_int(const void *a, const void *b)
@@ -50,6 +51,7 @@ static int zygote_fork(arec *r, bool sync, int ctl, int stage_fd, pid_t *pid)
         .arg_len = r->arg_len,
         .sync = sync,
         .spawn_flags = r->spawn_flags,
+        .global = ens__admin_name_of(r->addr),
     };
     return ens__zygote_fork(&admin_state.zygote, &boot, stage_fd, pid) == 0 ? 0 : ENS_ENOENT;
 }
@@ -110,6 +112,7 @@ int ens__admin_fork_actor(arec *r, bool sync, int stage_fd)
             .arg_len = r->arg_len,
             .sync = sync,
             .spawn_flags = r->spawn_flags,
+            .global = ens__admin_name_of(r->addr),
         };
         ens__actor_process_main(&boot);
     }

@@ -908,6 +908,7 @@ int ens__process_connect(const char *name, ens_system **out)
     ens_msg_free(m);
     o->ctl = fd;
     o->detach_only = true;
+    s->spawn_by_name = true;
     if (io_start(o, fds[0]) < 0) {
         close(fds[0]);
         s->base = o;
