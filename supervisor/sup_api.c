@@ -70,13 +70,14 @@ int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spe
         if (ens__sup_spec_check(&specs[i]) < 0 ||
             (name != NULL && f->strategy == ENS_SIMPLE_ONE_FOR_ONE))
             return ENS_EINVAL;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(specs[i].id, specs[j].id) == 0 ||
-                (name != NULL && specs[j].name != NULL && strcmp(name, specs[j].name) == 0))
-                return ENS_EINVAL;
     }
+    int rc = ens__sup_unique(&specs[0].id, sizeof(specs[0]), n);
+    if (rc == 0)
+        rc = ens__sup_unique(&specs[0].name, sizeof(specs[0]), n);
+    if (rc < 0)
+        return rc;
     ens_sup_config_v cfg;
-    int rc = ens__sup_config_build(f, specs, n, &cfg);
+    rc = ens__sup_config_build(f, specs, n, &cfg);
     if (rc < 0)
         return rc;
     rc = ens_spawn(c, &ens_supervisor_def, &ens__msg_sup_config, &cfg, out);
@@ -229,15 +230,15 @@ int ens_supervisor_delete_child_wait(ens_ctx *outside, ens_addr sup, const char 
 
 int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag)
 {
-    ens_sup_query_v v = {0};
+    ens_sup_query_v v = {0, 0, 0};
     return sup_send(c, sup, &ens__msg_sup_which, &v, cb, tag);
 }
 
-int ens_supervisor_which_children_wait(ens_ctx *outside, ens_addr sup, ens_msg **out)
+/* Outside: ask for the rows of q, *out the reply on success. */
+static int which_wait(ens_ctx *outside, ens_addr sup, const ens_sup_query_v *q, ens_msg **out)
 {
-    ens_sup_query_v v = {0};
     ens_msg *r = NULL;
-    int rc = sup_wait(outside, sup, &ens__msg_sup_which, &v, &r);
+    int rc = sup_wait(outside, sup, &ens__msg_sup_which, q, &r);
     if (rc == 0 && r != NULL && ens_msg_value(r, &ens_msg_sup_children) == NULL)
         rc = ENS_EBADTYPE;
     if (rc == 0 && out != NULL) {
@@ -248,15 +249,39 @@ int ens_supervisor_which_children_wait(ens_ctx *outside, ens_addr sup, ens_msg *
     return rc;
 }
 
+int ens_supervisor_which_children_wait(ens_ctx *outside, ens_addr sup, ens_msg **out)
+{
+    ens_sup_query_v v = {0, 0, 0};
+    return which_wait(outside, sup, &v, out);
+}
+
+int ens_supervisor_which_children_page(ens_ctx *c, ens_addr sup, uint32_t offset, uint32_t limit,
+                                       ens_reply_cb cb, uint64_t tag)
+{
+    if (limit == 0 || limit > ENS_SUP_PAGE_MAX)
+        return ENS_EINVAL;
+    ens_sup_query_v v = {0, offset, limit};
+    return sup_send(c, sup, &ens__msg_sup_which, &v, cb, tag);
+}
+
+int ens_supervisor_which_children_page_wait(ens_ctx *outside, ens_addr sup, uint32_t offset,
+                                            uint32_t limit, ens_msg **out)
+{
+    if (limit == 0 || limit > ENS_SUP_PAGE_MAX)
+        return ENS_EINVAL;
+    ens_sup_query_v v = {0, offset, limit};
+    return which_wait(outside, sup, &v, out);
+}
+
 int ens_supervisor_count_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag)
 {
-    ens_sup_query_v v = {0};
+    ens_sup_query_v v = {0, 0, 0};
     return sup_send(c, sup, &ens__msg_sup_count, &v, cb, tag);
 }
 
 int ens_supervisor_count_children_wait(ens_ctx *outside, ens_addr sup, ens_sup_counts_v *out)
 {
-    ens_sup_query_v v = {0};
+    ens_sup_query_v v = {0, 0, 0};
     ens_msg *r = NULL;
     int rc = sup_wait(outside, sup, &ens__msg_sup_count, &v, &r);
     const ens_sup_counts_v *n = r != NULL ? ens_msg_value(r, &ens_msg_sup_counts) : NULL;
