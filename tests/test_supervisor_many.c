@@ -7,7 +7,7 @@
  *
  * The count: ENS_TEST_SUP_MANY in the environment, else 10 000 on the
  * inproc base and TEST_PROCESS_DEFAULT on the process base (see there why
- * fewer; 10 000 is run by hand with ENS_TEST_SUP_MANY=10000).
+ * fewer; larger counts by hand with ENS_TEST_SUP_MANY=N).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -18,11 +18,12 @@
 
 #include "support/scenario.h"
 
-/* A process per child on a shared 2-core machine: starting and stopping
- * them one request at a time takes ~1-3 ms each under load, and the admin
- * holds a few descriptors per actor (RLIMIT_NOFILE here: 20 000, an eighth
- * kept in reserve). 2 000 keeps the suite well under a minute; 10 000 was
- * run by hand (BENCHMARKS.md, supervisors). */
+/* A process per child. The admin holds about four descriptors per actor
+ * and keeps an eighth of RLIMIT_NOFILE in reserve: with this machine's
+ * hard limit of 20 000 it refuses spawns (ENS_EAGAIN) past ~4 400 actors,
+ * so 10 000 processes cannot run here (measured: child 4 370 refused).
+ * Starting and stopping them one request at a time takes ~1-3 ms each on a
+ * loaded 2-core machine: 2 000 keeps the suite well under a minute. */
 #define TEST_PROCESS_DEFAULT 2000u
 #define TEST_INPROC_DEFAULT  10000u
 #define PAGE                 1000u
