@@ -3,7 +3,8 @@
  *
  * Usage: ens-bench [--quick] [--only NAME]
  *   NAME: pingpong, ask, throughput, spawn, memory, recovery, journal, troupe,
- *         admin_scaling (bench/bench_admin.c), convention (bench/bench_convention*.c)
+ *         admin_scaling (bench/bench_admin.c), convention (bench/bench_convention*.c),
+ *         supervisor (bench/bench_supervisor.c)
  * Prints one JSON object per line on stdout (diagnostics go to stderr):
  *   {"bench", "base", "n", "payload", "value", "unit", "runs", "min",
  *    "median", "max"}   value = median of the recorded runs.
@@ -38,6 +39,7 @@
 #include "bench_admin.h"
 #include "bench_convention.h"
 #include "bench_raw.h"
+#include "bench_supervisor.h"
 #include "bench_troupe.h"
 #include "bench_util.h"
 #include "core/wire/msg_internal.h"
@@ -858,6 +860,7 @@ static const group groups[] = {
     {"troupe", bench_troupe_group},
     {"admin_scaling", bench_admin_group},
     {"convention", bench_convention_group},
+    {"supervisor", bench_supervisor_group},
 };
 #define N_GROUPS (sizeof(groups) / sizeof(groups[0]))
 

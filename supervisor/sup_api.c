@@ -83,16 +83,25 @@ int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spe
         if (name != NULL && f->strategy == ENS_SIMPLE_ONE_FOR_ONE)
             return ens__fail(ENS_EINVAL,
                              "ens_supervisor_spawn: a simple_one_for_one template has no name");
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(specs[i].id, specs[j].id) == 0 ||
-                (name != NULL && specs[j].name != NULL && strcmp(name, specs[j].name) == 0))
-                return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: specs %zu and %zu share %s %s",
-                                 j, i,
-                                 strcmp(specs[i].id, specs[j].id) == 0 ? "the id" : "the name",
-                                 strcmp(specs[i].id, specs[j].id) == 0 ? specs[i].id : name);
     }
+    int rc = ens__sup_unique(&specs[0].id, sizeof(specs[0]), n);
+    if (rc == 0)
+        rc = ens__sup_unique(&specs[0].name, sizeof(specs[0]), n);
+    if (rc == ENS_EINVAL) /* which: a second look on the failure path only */
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < i; j++) {
+                const char *ni = specs[i].name, *nj = specs[j].name;
+                if (strcmp(specs[i].id, specs[j].id) == 0 ||
+                    (ni != NULL && ni[0] != '\0' && nj != NULL && strcmp(ni, nj) == 0))
+                    return ens__fail(ENS_EINVAL,
+                                     "ens_supervisor_spawn: specs %zu and %zu share %s %s", j, i,
+                                     strcmp(specs[i].id, specs[j].id) == 0 ? "the id" : "the name",
+                                     strcmp(specs[i].id, specs[j].id) == 0 ? specs[i].id : ni);
+            }
+    if (rc < 0)
+        return rc;
     ens_sup_config_v cfg;
-    int rc = ens__sup_config_build(f, specs, n, &cfg);
+    rc = ens__sup_config_build(f, specs, n, &cfg);
     if (rc < 0)
         return rc;
     rc = ens_spawn(c, &ens_supervisor_def, &ens__msg_sup_config, &cfg, out);
@@ -295,15 +304,15 @@ int ens_supervisor_delete_child_wait(ens_ctx *outside, ens_addr sup, const char 
 
 int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag)
 {
-    ens_sup_query_v v = {0};
+    ens_sup_query_v v = {0, 0, 0};
     return sup_send(c, sup, &ens__msg_sup_which, &v, cb, tag);
 }
 
-int ens_supervisor_which_children_wait(ens_ctx *outside, ens_addr sup, ens_msg **out)
+/* Outside: ask for the rows of q, *out the reply on success. */
+static int which_wait(ens_ctx *outside, ens_addr sup, const ens_sup_query_v *q, ens_msg **out)
 {
-    ens_sup_query_v v = {0};
     ens_msg *r = NULL;
-    int rc = sup_wait(outside, sup, &ens__msg_sup_which, &v, &r);
+    int rc = sup_wait(outside, sup, &ens__msg_sup_which, q, &r);
     if (rc == 0 && r != NULL && ens_msg_value(r, &ens_msg_sup_children) == NULL)
         rc = ENS_EBADTYPE;
     if (rc == 0 && out != NULL) {
@@ -314,15 +323,39 @@ int ens_supervisor_which_children_wait(ens_ctx *outside, ens_addr sup, ens_msg *
     return rc;
 }
 
+int ens_supervisor_which_children_wait(ens_ctx *outside, ens_addr sup, ens_msg **out)
+{
+    ens_sup_query_v v = {0, 0, 0};
+    return which_wait(outside, sup, &v, out);
+}
+
+int ens_supervisor_which_children_page(ens_ctx *c, ens_addr sup, uint32_t offset, uint32_t limit,
+                                       ens_reply_cb cb, uint64_t tag)
+{
+    if (limit == 0 || limit > ENS_SUP_PAGE_MAX)
+        return ENS_EINVAL;
+    ens_sup_query_v v = {0, offset, limit};
+    return sup_send(c, sup, &ens__msg_sup_which, &v, cb, tag);
+}
+
+int ens_supervisor_which_children_page_wait(ens_ctx *outside, ens_addr sup, uint32_t offset,
+                                            uint32_t limit, ens_msg **out)
+{
+    if (limit == 0 || limit > ENS_SUP_PAGE_MAX)
+        return ENS_EINVAL;
+    ens_sup_query_v v = {0, offset, limit};
+    return which_wait(outside, sup, &v, out);
+}
+
 int ens_supervisor_count_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag)
 {
-    ens_sup_query_v v = {0};
+    ens_sup_query_v v = {0, 0, 0};
     return sup_send(c, sup, &ens__msg_sup_count, &v, cb, tag);
 }
 
 int ens_supervisor_count_children_wait(ens_ctx *outside, ens_addr sup, ens_sup_counts_v *out)
 {
-    ens_sup_query_v v = {0};
+    ens_sup_query_v v = {0, 0, 0};
     ens_msg *r = NULL;
     int rc = sup_wait(outside, sup, &ens__msg_sup_count, &v, &r);
     const ens_sup_counts_v *n = r != NULL ? ens_msg_value(r, &ens_msg_sup_counts) : NULL;

@@ -52,15 +52,15 @@ const ens_msgtype ens__msg_sup_delete = {"ens.sup.DeleteChild",
                                          0x679877C0u,
                                          NULL};
 const ens_msgtype ens__msg_sup_which = {
-    "ens.sup.WhichChildren", "S(i)", sizeof(ens_sup_query_v), 0, 0x8EAD815Du, NULL};
+    "ens.sup.WhichChildren", "S(iuu)", sizeof(ens_sup_query_v), 0, 0x8EAD815Du, NULL};
 const ens_msgtype ens__msg_sup_count = {
-    "ens.sup.CountChildren", "S(i)", sizeof(ens_sup_query_v), 0, 0x53FBD9A3u, NULL};
+    "ens.sup.CountChildren", "S(iuu)", sizeof(ens_sup_query_v), 0, 0x53FBD9A3u, NULL};
 const ens_msgtype ens_msg_sup_result = {
     "ens.sup.Result", "S(" ENS_ADDR_FMT "ii)", sizeof(ens_sup_result_v), 0, 0x56058ED4u, NULL};
 const ens_msgtype ens_msg_sup_children = {"ens.sup.Children",
-                                          "S(i)A(S(s" ENS_ADDR_FMT "siius))",
+                                          "S(iuu)A(S(s" ENS_ADDR_FMT "siius))",
                                           sizeof(ens_sup_children_v),
-                                          0,
+                                          ENS_SUP_PAGE_MAX,
                                           0xE4CB7AA2u,
                                           NULL};
 const ens_msgtype ens_msg_sup_counts = {"ens.sup.Counts", "S(uuuu)", sizeof(ens_sup_counts_v), 0,
@@ -210,6 +210,33 @@ void ens__sup_child_free(sup_child *k)
     free(k->id);
     free(k->name);
     free(k);
+}
+
+/* ---- uniqueness of ids and names ---------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int ens__sup_unique(const char *const *strs, size_t stride, size_t n)
+{
+    const char **v = malloc((n + 1) * sizeof(*v));
+    if (v == NULL)
+        return ENS_ENOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *x = *(const char *const *)((const char *)strs + i * stride);
+        if (x != NULL && x[0] != '\0')
+            v[m++] = x;
+    }
+    qsort(v, m, sizeof(*v), cmp_str);
+    int rc = 0;
+    for (size_t i = 1; rc == 0 && i < m; i++)
+        if (strcmp(v[i - 1], v[i]) == 0)
+            rc = ENS_EINVAL;
+    free(v);
+    return rc;
 }
 
 /* ---- specs into a config message ----------------------------------------- */

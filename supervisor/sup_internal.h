@@ -67,9 +67,12 @@ typedef struct ens_sup_child_ref_v {
     ens_addr child;
 } ens_sup_child_ref_v;
 
-/* "ens.sup.WhichChildren", "ens.sup.CountChildren": no content. */
+/* "ens.sup.WhichChildren" (limit 0: the whole list; else the page
+ * [offset, offset + limit)), "ens.sup.CountChildren" (no content). */
 typedef struct ens_sup_query_v {
     int32_t reserved;
+    uint32_t offset;
+    uint32_t limit;
 } ens_sup_query_v;
 
 extern const ens_msgtype ens__msg_sup_config;    /* "ens.sup.Config" */
@@ -143,6 +146,8 @@ typedef struct sup_state {
     ens_sup_flags flags;
     sup_child **kids; /* start order */
     size_t n_kids, cap_kids;
+    sup_child **slots; /* the running children by address (sup_index.c) */
+    size_t cap_slots;  /* 0 or a power of two, >= 2 * cap_kids */
     sup_child *tmpl;   /* simple_one_for_one: the template (not in kids) */
     int64_t *restarts; /* ring of restart times (ms, monotonic) */
     size_t n_restarts;
@@ -177,6 +182,11 @@ sup_child *ens__sup_child_from_wire(const ens_sup_spec_w *w, const ens_bytes *ar
 
 void ens__sup_child_free(sup_child *k);
 
+/* 0 when the strings at strs, strs + stride, ... (n of them, as char *
+ * fields of an array of structs; NULL and "" skipped) are all different,
+ * ENS_EINVAL when two are equal, ENS_ENOMEM. O(n log n). */
+int ens__sup_unique(const char *const *strs, size_t stride, size_t n);
+
 /* Encode n specs (and their arguments) into a config value: *cfg points
  * into *specs_out and *args_out, both malloc'ed and owned by the caller. */
 int ens__sup_config_build(const ens_sup_flags *f, const ens_child_spec *specs, size_t n,
@@ -193,6 +203,14 @@ void ens__sup_remove(ens_ctx *c, sup_state *st, sup_child *k);
  * later become dead letters. */
 void ens__sup_release(ens_ctx *c, sup_child *k);
 sup_child *ens__sup_find_id(const sup_state *st, const char *id);
+/* ---- sup_index.c: the running children by address ------------------- */
+
+/* Room for n running children. ENS_ENOMEM. */
+int ens__sup_index_reserve(sup_state *st, size_t n);
+/* k has just been given its address (k->addr): index it. */
+void ens__sup_index_put(sup_state *st, sup_child *k);
+/* k is about to lose its address (k->addr still set): unindex it. */
+void ens__sup_index_del(sup_state *st, const sup_child *k);
 /* The running child at address a, or NULL. */
 sup_child *ens__sup_find_addr(const sup_state *st, ens_addr a);
 /* Spawn k with its spec (flags by strategy and restart type, always
@@ -204,7 +222,7 @@ sup_child *ens__sup_find_addr(const sup_state *st, ens_addr a);
 int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k);
 /* k is not running any more: its address is kept (unless temporary: the
  * base keeps none for those) until it is started again or released. */
-void ens__sup_child_stopped(sup_child *k);
+void ens__sup_child_stopped(sup_state *st, sup_child *k);
 /* The running children of kids[from..to) in reverse order, except `except`;
  * malloc'ed with room for one more (NULL when out of memory), count in *n. */
 sup_child **ens__sup_running_reversed(sup_state *st, size_t from, size_t to,

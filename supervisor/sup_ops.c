@@ -80,15 +80,25 @@ void ens__sup_run_deferred(ens_ctx *c, sup_state *st)
 
 /* ---- queries ------------------------------------------------------------- */
 
-static void which_children(ens_ctx *c, sup_state *st, ens_from from)
+/* The rows [offset, offset + limit) in start order (limit 0: all of them,
+ * refused above ENS_SUP_PAGE_MAX rows: the reply could not be decoded). */
+static void which_children(ens_ctx *c, sup_state *st, const ens_sup_query_v *q, ens_from from)
 {
-    ens_sup_child_info *rows = calloc(st->n_kids + 1, sizeof(*rows));
+    size_t from_i = q->offset < st->n_kids ? q->offset : st->n_kids;
+    size_t n = st->n_kids - from_i;
+    if (q->limit == 0 && n > ENS_SUP_PAGE_MAX) {
+        (void)ens_reply_to(c, from, ENS_EMSGSIZE, NULL, NULL);
+        return;
+    }
+    if (q->limit != 0 && n > q->limit)
+        n = q->limit;
+    ens_sup_child_info *rows = calloc(n + 1, sizeof(*rows));
     if (rows == NULL) {
         (void)ens_reply_to(c, from, ENS_ENOMEM, NULL, NULL);
         return;
     }
-    for (size_t i = 0; i < st->n_kids; i++) {
-        const sup_child *k = st->kids[i];
+    for (size_t i = 0; i < n; i++) {
+        const sup_child *k = st->kids[from_i + i];
         rows[i] = (ens_sup_child_info){
             .id = k->id,
             .child = ens_addr_is_none(k->addr) ? k->kept : k->addr,
@@ -99,7 +109,8 @@ static void which_children(ens_ctx *c, sup_state *st, ens_from from)
             .name = k->name != NULL ? k->name : "",
         };
     }
-    ens_sup_children_v v = {(int32_t)st->flags.strategy, {rows, (uint32_t)st->n_kids}};
+    ens_sup_children_v v = {
+        (int32_t)st->flags.strategy, (uint32_t)st->n_kids, (uint32_t)from_i, {rows, (uint32_t)n}};
     int rc = ens_reply_to(c, from, 0, &ens_msg_sup_children, &v);
     if (rc < 0)
         (void)ens_reply_to(c, from, rc, NULL, NULL);
@@ -129,8 +140,9 @@ bool ens__sup_is_query(const ens_msg *m)
 
 void ens__sup_query(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from)
 {
-    if (ens_msg_value(m, &ens__msg_sup_which) != NULL)
-        which_children(c, st, from);
+    const ens_sup_query_v *q = ens_msg_value(m, &ens__msg_sup_which);
+    if (q != NULL)
+        which_children(c, st, q, from);
     else
         count_children(c, st, from);
 }

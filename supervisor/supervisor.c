@@ -70,6 +70,8 @@ bool ens_sup_is_shutdown_exit(int reason, int status)
 
 int ens__sup_add(sup_state *st, sup_child *k)
 {
+    if (ens__sup_index_reserve(st, st->n_kids + 1) < 0)
+        return ENS_ENOMEM;
     if (st->n_kids == st->cap_kids) {
         size_t cap = st->cap_kids ? st->cap_kids * 2 : 8;
         sup_child **n = realloc(st->kids, cap * sizeof(*n));
@@ -93,6 +95,7 @@ void ens__sup_release(ens_ctx *c, sup_child *k)
 void ens__sup_remove(ens_ctx *c, sup_state *st, sup_child *k)
 {
     ens__sup_release(c, k);
+    ens__sup_index_del(st, k);
     for (size_t i = 0; i < st->n_kids; i++) {
         if (st->kids[i] == k) {
             memmove(&st->kids[i], &st->kids[i + 1], (st->n_kids - i - 1) * sizeof(st->kids[0]));
@@ -107,14 +110,6 @@ sup_child *ens__sup_find_id(const sup_state *st, const char *id)
 {
     for (size_t i = 0; id != NULL && i < st->n_kids; i++)
         if (strcmp(st->kids[i]->id, id) == 0)
-            return st->kids[i];
-    return NULL;
-}
-
-sup_child *ens__sup_find_addr(const sup_state *st, ens_addr a)
-{
-    for (size_t i = 0; !ens_addr_is_none(a) && i < st->n_kids; i++)
-        if (ens_addr_equal(st->kids[i]->addr, a))
             return st->kids[i];
     return NULL;
 }
@@ -202,6 +197,7 @@ int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
         return rc;
     }
     k->addr = a;
+    ens__sup_index_put(st, k);
     k->status = ENS_SUP_CHILD_RUNNING;
     return 0;
 }
@@ -262,7 +258,7 @@ sup_job *ens__sup_job_begin(sup_state *st, int kind, sup_child **stop, size_t n_
 sup_child **ens__sup_running_reversed(sup_state *st, size_t from, size_t to,
                                       const sup_child *except, size_t *n)
 {
-    sup_child **v = malloc((st->n_kids + 1) * sizeof(*v));
+    sup_child **v = malloc((to - from + 1) * sizeof(*v));
     *n = 0;
     if (v == NULL)
         return NULL;
@@ -274,8 +270,9 @@ sup_child **ens__sup_running_reversed(sup_state *st, size_t from, size_t to,
     return v;
 }
 
-void ens__sup_child_stopped(sup_child *k)
+void ens__sup_child_stopped(sup_state *st, sup_child *k)
 {
+    ens__sup_index_del(st, k);
     if (!ens_addr_is_none(k->addr) && k->restart != ENS_TEMPORARY && !placed(k->def))
         k->kept = k->addr;
     k->addr = ENS_ADDR_NONE;
@@ -286,7 +283,7 @@ void ens__sup_child_stopped(sup_child *k)
  * restarting until it is started again. */
 static void job_stopped(sup_state *st, sup_child *k)
 {
-    ens__sup_child_stopped(k);
+    ens__sup_child_stopped(st, k);
     const sup_job *j = &st->job;
     for (size_t i = j->spos; j->kind == JOB_RESTART && i < j->n_start; i++)
         if (j->start[i] == k)
@@ -361,7 +358,7 @@ static void job_finish(ens_ctx *c, sup_state *st)
     /* Children a failed start left out stay stopped. */
     for (size_t i = j.spos; i < j.n_start; i++)
         if (ens_addr_is_none(j.start[i]->addr))
-            ens__sup_child_stopped(j.start[i]);
+            ens__sup_child_stopped(st, j.start[i]);
     free(j.start);
     switch (j.kind) {
     case JOB_START:
@@ -458,6 +455,42 @@ static bool stop_child(ens_ctx *c, sup_job *j, sup_child *k)
     return true;
 }
 
+/* Start the job's children j->start[from..to) that need it, in order: the
+ * one place where a job spawns. Each is spawned with
+ * ENS_SPAWN_NOTIFY_START and awaited (j->starting) until its init has run
+ * before the next is spawned (OTP's ordered start): returns true while a
+ * start is awaited (the job goes on from j->spos when it is), false when
+ * the range is done or a spawn failed (j->failed). A batch spawn of many
+ * actors of one definition would replace the loop for a run of children
+ * that need no order among them (simple_one_for_one), awaiting their
+ * notices together. */
+static bool job_start_range(ens_ctx *c, sup_state *st, size_t from, size_t to)
+{
+    sup_job *j = &st->job;
+    j->spos = from;
+    while (j->failed == NULL && j->spos < to) {
+        sup_child *k = j->start[j->spos++];
+        if (j->kind == JOB_RESTART && k->restart == ENS_TEMPORARY) {
+            ens__sup_remove(c, st, k); /* never restarted */
+            continue;
+        }
+        if (!ens_addr_is_none(k->addr))
+            continue;
+        int rc = ens__sup_spawn(c, st, k);
+        if (rc < 0) {
+            j->failed = k;
+            j->fail_status = rc;
+            j->fail_detail = rc;
+            return false;
+        }
+        if (j->kind == JOB_RESTART)
+            restart_reported(c, st, k);
+        j->starting = k;
+        return true;
+    }
+    return false;
+}
+
 void ens__sup_job_next(ens_ctx *c, sup_state *st)
 {
     sup_job *j = &st->job;
@@ -474,26 +507,8 @@ void ens__sup_job_next(ens_ctx *c, sup_state *st)
         j->waiting = k;
         return;
     }
-    while (j->failed == NULL && j->spos < j->n_start) {
-        sup_child *k = j->start[j->spos++];
-        if (j->kind == JOB_RESTART && k->restart == ENS_TEMPORARY) {
-            ens__sup_remove(c, st, k); /* never restarted */
-            continue;
-        }
-        if (!ens_addr_is_none(k->addr))
-            continue;
-        int rc = ens__sup_spawn(c, st, k);
-        if (rc < 0) {
-            j->failed = k;
-            j->fail_status = rc;
-            j->fail_detail = rc;
-            break;
-        }
-        if (j->kind == JOB_RESTART)
-            restart_reported(c, st, k);
-        j->starting = k;
+    if (job_start_range(c, st, j->spos, j->n_start))
         return;
-    }
     job_finish(c, st);
 }
 
@@ -652,7 +667,7 @@ static bool on_child_exited(ens_ctx *c, sup_state *st, const ens_msg *m,
             return false;
         }
         if (j->starting == k && v->reason == ENS_EXIT_INIT_FAILED) {
-            ens__sup_child_stopped(k);
+            ens__sup_child_stopped(st, k);
             j->starting = NULL;
             j->failed = k;
             j->fail_status = ENS_EINIT;
@@ -669,12 +684,12 @@ static bool on_child_exited(ens_ctx *c, sup_state *st, const ens_msg *m,
             return deferred;
         }
         if (in_pending_stop(st, k)) {
-            ens__sup_child_stopped(k);
+            ens__sup_child_stopped(st, k);
             return false;
         }
         return ens__sup_defer(c, st, m, no_reply);
     }
-    ens__sup_child_stopped(k);
+    ens__sup_child_stopped(st, k);
     child_failed(c, st, k, v->reason, v->status);
     return false;
 }
@@ -735,7 +750,7 @@ static void on_exit_request(ens_ctx *c, sup_state *st)
     bool killed = j->killed;
     for (size_t i = j->spos; i < j->n_start; i++) /* never started */
         if (ens_addr_is_none(j->start[i]->addr))
-            ens__sup_child_stopped(j->start[i]);
+            ens__sup_child_stopped(st, j->start[i]);
     free(j->stop);
     free(j->start);
     memset(j, 0, sizeof(*j));
@@ -776,6 +791,7 @@ static void state_free(sup_state *st)
     for (size_t i = 0; i < st->n_kids; i++)
         ens__sup_child_free(st->kids[i]);
     free(st->kids);
+    free(st->slots);
     ens__sup_child_free(st->tmpl);
     free(st->restarts);
     ens_msg_free(st->start_arg);
@@ -807,12 +823,21 @@ int ens__sup_begin(ens_ctx *c, void *state, sup_state *st, sup_child **kids, siz
     st->restarts = malloc((st->flags.intensity + 1) * sizeof(*st->restarts));
     if (rc == 0 && st->restarts == NULL)
         rc = ENS_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(kids[i]->id, kids[j]->id) == 0 ||
-                (kids[i]->name != NULL && kids[j]->name != NULL &&
-                 strcmp(kids[i]->name, kids[j]->name) == 0))
-                rc = ENS_EINVAL;
+    if (rc == 0 && n > 0) {
+        /* ids and names side by side: sorted copies, O(n log n) */
+        const char **strs = malloc(2 * n * sizeof(*strs));
+        if (strs == NULL)
+            rc = ENS_ENOMEM;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            strs[2 * i] = kids[i]->id;
+            strs[2 * i + 1] = kids[i]->name;
+        }
+        if (rc == 0)
+            rc = ens__sup_unique(&strs[0], 2 * sizeof(*strs), n);
+        if (rc == 0)
+            rc = ens__sup_unique(&strs[1], 2 * sizeof(*strs), n);
+        free(strs);
+    }
     if (rc == 0 && st->flags.strategy == ENS_SIMPLE_ONE_FOR_ONE && kids[0]->name != NULL)
         rc = ENS_EINVAL; /* one name cannot follow many children */
     if (rc == 0 && st->flags.strategy == ENS_SIMPLE_ONE_FOR_ONE) {
@@ -851,6 +876,44 @@ int ens__sup_begin(ens_ctx *c, void *state, sup_state *st, sup_child **kids, siz
     return 0;
 }
 
+/* The room a configure callback is first given: the old fixed bound, so
+ * small trees allocate no more than before. */
+#define SUP_CONFIGURE_ROOM 256
+
+/* Call configure with room for `room` specs (each preset); the specs in
+ * *specs_out (malloc'ed), their count in *n. A callback that needs more
+ * room says how much through *n (up to ENS_SUP_MAX_SPECS) and is called
+ * once more with it. */
+static int configure_specs(ens_ctx *c, sup_state *st, ens_sup_configure_cb configure,
+                           ens_child_spec **specs_out, size_t *n)
+{
+    size_t room = SUP_CONFIGURE_ROOM;
+    for (int round = 0;; round++) {
+        ens_child_spec *specs = calloc(room, sizeof(*specs));
+        if (specs == NULL)
+            return ENS_ENOMEM;
+        for (size_t i = 0; i < room; i++)
+            specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
+        st->flags = (ens_sup_flags)ENS_SUP_FLAGS_INIT;
+        *n = 0;
+        int rc = configure(c, st->start_arg, &st->flags, specs, room, n);
+        if (rc == 0 && *n > room && round == 0 && *n <= ENS_SUP_MAX_SPECS) {
+            room = *n; /* it asked for more room */
+            free(specs);
+            continue;
+        }
+        if (rc == 0 && *n > room)
+            rc = ENS_EINVAL;
+        if (rc < 0) {
+            free(specs);
+            *n = 0;
+            return rc;
+        }
+        *specs_out = specs;
+        return 0;
+    }
+}
+
 /* Start a supervisor defined with ENS_SUPERVISOR_DEF: its configure
  * callback gives the flags and specs. */
 static int start_configured(ens_ctx *c, void *state, const ens_msg *arg,
@@ -859,43 +922,32 @@ static int start_configured(ens_ctx *c, void *state, const ens_msg *arg,
     if (configure == NULL)
         return ENS_EINVAL;
     sup_state *st = calloc(1, sizeof(*st));
-    ens_child_spec *specs = calloc(ENS_SUP_MAX_SPECS, sizeof(*specs));
-    sup_child **kids = calloc(ENS_SUP_MAX_SPECS, sizeof(*kids));
-    if (st == NULL || specs == NULL || kids == NULL) {
-        free(st);
-        free(specs);
-        free(kids);
+    if (st == NULL)
         return ENS_ENOMEM;
-    }
     *(sup_state **)state = st;
-    st->flags = (ens_sup_flags)ENS_SUP_FLAGS_INIT;
-    for (size_t i = 0; i < ENS_SUP_MAX_SPECS; i++)
-        specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
-    if (arg != NULL && (st->start_arg = ens_msg_dup(arg)) == NULL) {
-        free(specs);
-        free(kids);
-        state_free(st);
-        *(sup_state **)state = NULL;
-        return ENS_ENOMEM;
-    }
+    ens_child_spec *specs = NULL;
+    sup_child **kids = NULL;
     size_t n = 0;
-    int rc = configure(c, st->start_arg, &st->flags, specs, ENS_SUP_MAX_SPECS, &n);
-    if (rc == 0 && n > ENS_SUP_MAX_SPECS)
-        rc = ENS_EINVAL;
+    int rc = 0;
+    if (arg != NULL && (st->start_arg = ens_msg_dup(arg)) == NULL)
+        rc = ENS_ENOMEM;
+    if (rc == 0)
+        rc = configure_specs(c, st, configure, &specs, &n);
+    if (rc == 0 && (kids = calloc(n + 1, sizeof(*kids))) == NULL)
+        rc = ENS_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++)
         if ((kids[i] = ens__sup_child_new(&specs[i], &rc)) == NULL && rc == 0)
             rc = ENS_ENOMEM;
+    free(specs);
     if (rc < 0) {
         ens_log(c, ENS_LOG_ERROR, "supervisor configuration failed: %s", ens_strerror(rc));
-        for (size_t i = 0; i < n && i < ENS_SUP_MAX_SPECS; i++)
+        for (size_t i = 0; kids != NULL && i < n; i++)
             ens__sup_child_free(kids[i]);
-        free(specs);
         free(kids);
         state_free(st);
         *(sup_state **)state = NULL;
-        return rc < 0 ? rc : ENS_EINVAL;
+        return rc;
     }
-    free(specs);
     rc = ens__sup_begin(c, state, st, kids, n);
     free(kids);
     return rc;

@@ -168,8 +168,19 @@ typedef struct ens_sup_flags {
         ENS_ONE_FOR_ONE, 1, 5000                                                                   \
     }
 
-/* Largest number of children specs one supervisor holds. */
-#define ENS_SUP_MAX_SPECS 256
+/* Largest number of static children specs one supervisor holds (the
+ * specs of ens_supervisor_spawn, of a configure callback, and those added by
+ * start_child under a static strategy). The bound is the configuration's
+ * message: it travels as one "ens.sup.Config" frame whose spec array is
+ * decoded with this element limit (the codec's default array limit), and
+ * the whole frame must also fit the system's max_frame_bytes (16 MiB by
+ * default: about 80 bytes a spec with short ids and no start argument, so
+ * 65 536 specs take ~5 MiB; long ids, names and arguments take more, and a
+ * configuration above the frame limit is refused with ENS_EMSGSIZE). The
+ * dynamic children of simple_one_for_one have no count limit: each costs
+ * the supervisor a few hundred bytes (BENCHMARKS.md) and the system one
+ * process, so the machine's process and descriptor limits bound them. */
+#define ENS_SUP_MAX_SPECS 65536
 
 /* A child spec. Every pointer is borrowed for the call it is given to: the
  * supervisor copies the id and encodes the start argument at once. */
@@ -200,7 +211,11 @@ typedef struct ens_child_spec {
 /* A supervisor's configuration callback (OTP's Module:init/1). It runs in
  * the supervisor's init with its start argument (borrowed, may be NULL) and
  * fills *flags (preset to ENS_SUP_FLAGS_INIT) and specs[0..*n_specs) (at
- * most max_specs, each preset to ENS_CHILD_SPEC_INIT). The specs' strings
+ * most max_specs, each preset to ENS_CHILD_SPEC_INIT). max_specs is 256 at
+ * first; a callback that needs more room sets *n_specs to the number it
+ * needs (up to ENS_SUP_MAX_SPECS), fills nothing and returns 0: it is then
+ * called once more with that much room (so it must not count on being
+ * called once). The specs' strings
  * and arguments are copied when it returns, so they need only live until
  * then: static data, or values inside arg (a local's address stored through
  * specs trips GCC's -Wdangling-pointer). For simple_one_for_one,
@@ -296,8 +311,8 @@ ENS_API int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_c
  * delete: the child is running), ENS_EINIT (start, restart: the child's
  * init failed), ENS_EINVAL (bad arguments, the wrong context as above, or
  * an operation the strategy does not have: restart/delete under
- * simple_one_for_one), ENS_ENOBUFS (start: ENS_SUP_MAX_SPECS children
- * already), ENS_ESHUTDOWN (the supervisor is stopping), ENS_EBADTYPE,
+ * simple_one_for_one), ENS_ENOBUFS (start under a static strategy:
+ * ENS_SUP_MAX_SPECS children already), ENS_ESHUTDOWN (the supervisor is stopping), ENS_EBADTYPE,
  * ENS_ENOMEM, and ENS_ETIMEDOUT / ENS_ENOACTOR from the request itself.
  */
 
@@ -353,6 +368,27 @@ ENS_API int ens_supervisor_delete_child_wait(ens_ctx *outside, ens_addr sup, con
 ENS_API int ens_supervisor_which_children(ens_ctx *c, ens_addr sup, ens_reply_cb cb, uint64_t tag);
 ENS_API int ens_supervisor_which_children_wait(ens_ctx *outside, ens_addr sup, ens_msg **out);
 
+/* Rows one page may carry (the codec's array limit). The whole list in one
+ * reply (the two calls above) is refused with ENS_EMSGSIZE above it. */
+#define ENS_SUP_PAGE_MAX 65536u
+
+/* which_children by pages, for supervisors of thousands: the rows
+ * [offset, offset + limit) of the children in start order (limit 1 to
+ * ENS_SUP_PAGE_MAX; fewer at the end, none when offset >= total). The
+ * reply's total is the number of children when the page was made and its
+ * offset the position of its first row: read pages with offset 0, then
+ * offset + rows, until offset + rows >= total. Each page is answered on its
+ * own, between the supervisor's other work: children that start or end
+ * between two pages shift the later positions (a child may be seen twice
+ * or missed), as a list taken in one piece could not show either. A page
+ * costs the supervisor O(limit), wherever it starts. Errors: those of
+ * which_children, and ENS_EINVAL for a limit of 0 or above
+ * ENS_SUP_PAGE_MAX. */
+ENS_API int ens_supervisor_which_children_page(ens_ctx *c, ens_addr sup, uint32_t offset,
+                                               uint32_t limit, ens_reply_cb cb, uint64_t tag);
+ENS_API int ens_supervisor_which_children_page_wait(ens_ctx *outside, ens_addr sup, uint32_t offset,
+                                                    uint32_t limit, ens_msg **out);
+
 /* Counts of the children (OTP's count_children). */
 typedef struct ens_sup_counts_v {
     uint32_t specs;       /* children known (specs, or dynamic children) */
@@ -397,6 +433,8 @@ typedef struct ens_sup_child_info {
 
 typedef struct ens_sup_children_v {
     int32_t strategy;
+    uint32_t total;     /* children known when the reply was made */
+    uint32_t offset;    /* position of the first row (0 for the whole list) */
     ens_array children; /* ens_sup_child_info items, in start order */
 } ens_sup_children_v;
 

@@ -1,0 +1,191 @@
+/*
+ * bench/bench_supervisor.c - the "supervisor" figures of ens-bench:
+ *  sup_start: ens_supervisor_spawn from outside of a one_for_all
+ *    supervisor of n static workers, until it returns (every init has run:
+ *    OTP's start_link); ms per child.
+ *  sup_restart_all: one worker of it is killed (ens_kill); the supervisor
+ *    stops the n - 1 others, the last started first (exit request, each
+ *    awaited), then starts all n again in order; from the kill until the
+ *    n-th new init has run (counted in memory shared with every process);
+ *    ms per child.
+ *  sup_raw: the same run's baseline, fork + _exit + waitpid (raw_spawn_rate)
+ *    of n processes; ms per process. ratio = raw ms / ensemble ms.
+ *  sup_memory: bytes of the supervisor's heap per child record (id, spec,
+ *    the running index), measured with mallinfo2 around n records built
+ *    as the supervisor builds them (in this process: the records are the
+ *    same on every base).
+ * Each size gets a fresh system (the admin is forked from this program).
+ */
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench_raw.h"
+#include "bench_supervisor.h"
+#include "bench_util.h"
+#include "ensemble/ensemble.h"
+#include "supervisor/sup_internal.h"
+
+static volatile uint32_t *sup_inits; /* shared with every actor process */
+
+static int worker_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)c;
+    (void)state;
+    (void)arg;
+    __atomic_add_fetch(sup_inits, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    (void)c;
+    (void)state;
+    (void)m;
+    return 0;
+}
+
+static const ens_actor_def worker_def = {
+    "bench.SupWorker", 0, worker_init, worker_receive, NULL, NULL, NULL, NULL, NULL};
+
+static ens_system *start_system(void)
+{
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = "";
+    o.base = ENS_BASE_PROCESS;
+    o.call_timeout_ms = 600000;
+    o.log_level = ENS_LOG_ERROR;
+    ens_system *s = NULL;
+    fflush(NULL);
+    return ens_system_start(&o, &s) == 0 ? s : NULL;
+}
+
+/* One run at n children: ms per child to start all, then to restart all. */
+static int sup_run(long n, ens_child_spec *specs, double *start_ms, double *restart_ms)
+{
+    ens_system *s = start_system();
+    if (s == NULL)
+        return ENS_EIO;
+    ens_ctx *out = ens_system_ctx(s);
+    ens_sup_flags f = {ENS_ONE_FOR_ALL, 1000, 60000};
+    __atomic_store_n(sup_inits, 0, __ATOMIC_SEQ_CST);
+    ens_addr sup;
+    uint64_t t0 = bench_now_ns();
+    int rc = ens_supervisor_spawn(out, &f, specs, (size_t)n, &sup);
+    uint64_t t1 = bench_now_ns();
+    ens_msg *r = NULL;
+    if (rc == 0)
+        rc = ens_supervisor_which_children_page_wait(out, sup, 0, 1, &r);
+    const ens_sup_children_v *v = r != NULL ? ens_msg_value(r, &ens_msg_sup_children) : NULL;
+    if (rc == 0 && (v == NULL || v->children.count != 1))
+        rc = ENS_EBADTYPE;
+    uint64_t t2 = 0, t3 = 0;
+    if (rc == 0) {
+        ens_addr first = ((const ens_sup_child_info *)v->children.items)[0].child;
+        t2 = bench_now_ns();
+        rc = ens_kill(out, first);
+        uint64_t end = t2 + 600ull * 1000000000u;
+        while (rc == 0 && __atomic_load_n(sup_inits, __ATOMIC_SEQ_CST) < 2 * (uint32_t)n) {
+            if (bench_now_ns() > end)
+                rc = ENS_ETIMEDOUT;
+            usleep(100); /* a figure, not a test: polling the shared count */
+        }
+        t3 = bench_now_ns();
+    }
+    ens_msg_free(r);
+    ens_system_stop(s, 120000);
+    if (rc == 0) {
+        *start_ms = (double)(t1 - t0) / 1e6 / (double)n;
+        *restart_ms = (double)(t3 - t2) / 1e6 / (double)n;
+    }
+    return rc;
+}
+
+/* Bytes of heap per child record, as the supervisor keeps them. */
+static double record_bytes(long n)
+{
+    sup_state *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return -1;
+    struct mallinfo2 before = mallinfo2();
+    for (long i = 0; i < n; i++) {
+        char id[24];
+        snprintf(id, sizeof(id), "w%ld", i);
+        ens_child_spec sp = ENS_CHILD_SPEC_INIT;
+        sp.id = id;
+        sp.def = &worker_def;
+        int err = 0;
+        sup_child *k = ens__sup_child_new(&sp, &err);
+        if (k == NULL || ens__sup_add(st, k) < 0)
+            return -1;
+    }
+    struct mallinfo2 after = mallinfo2();
+    for (size_t i = 0; i < st->n_kids; i++)
+        ens__sup_child_free(st->kids[i]);
+    free(st->kids);
+    free(st->slots);
+    free(st);
+    return (double)(after.uordblks - before.uordblks) / (double)n;
+}
+
+void bench_supervisor_group(void)
+{
+    static const long sizes[] = {10, 100, 1000, 5000};
+    const size_t n_sizes = bench.quick ? 3 : 4;
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        bench_fail("sup_start", "process", "mmap", ENS_ENOMEM);
+        return;
+    }
+    sup_inits = p;
+    for (size_t si = 0; si < n_sizes; si++) {
+        const long n = sizes[si];
+        ens_child_spec *specs = calloc((size_t)n, sizeof(*specs));
+        char(*ids)[16] = calloc((size_t)n, sizeof(*ids));
+        if (specs == NULL || ids == NULL) {
+            free(specs);
+            free(ids);
+            bench_fail("sup_start", "process", "calloc", ENS_ENOMEM);
+            break;
+        }
+        for (long i = 0; i < n; i++) {
+            snprintf(ids[i], 24, "w%ld", i);
+            specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
+            specs[i].id = ids[i];
+            specs[i].def = &worker_def;
+        }
+        bench_result rs, rr, raw, mem;
+        bench_result_init(&rs, "sup_start", "process", n, 0, "ms/child");
+        bench_result_init(&rr, "sup_restart_all", "process", n, 0, "ms/child");
+        bench_result_init(&raw, "sup_raw", "raw", n, 0, "ms/proc");
+        bench_result_init(&mem, "sup_memory", "process", n, 0, "bytes/child");
+        int rc = 0;
+        const int runs = n >= 1000 ? (bench.runs < 3 ? bench.runs : 3) : bench.runs;
+        for (int i = 0; rc == 0 && i < runs; i++) {
+            double a, b;
+            double rate = raw_spawn_rate(n);
+            if (rate > 0)
+                bench_add(&raw, 1e3 / rate);
+            if ((rc = sup_run(n, specs, &a, &b)) == 0) {
+                bench_add(&rs, a);
+                bench_add(&rr, b);
+            }
+            double bytes = record_bytes(n);
+            if (bytes >= 0)
+                bench_add(&mem, bytes);
+        }
+        free(specs);
+        free(ids);
+        if (rc < 0) {
+            bench_fail("sup_start", "process", "a run", rc);
+            break;
+        }
+        bench_print(&raw);
+        bench_print(&rs);
+        bench_print(&rr);
+        bench_print(&mem);
+    }
+    munmap(p, 4096);
+}
