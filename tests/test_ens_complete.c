@@ -116,6 +116,9 @@ static void test_the_word_before_decides_what_is_completed(void **state)
     /* The TEXT of ask, a second SYSTEM, options, unknown commands: nothing. */
     assert_int_equal(ens_tool_complete_kind("ask cmpl.alpha ", 15), ENS_TOOL_COMPLETE_NONE);
     assert_int_equal(ens_tool_complete_kind("ask \"a b\" ", 10), ENS_TOOL_COMPLETE_NONE);
+    assert_int_equal(ens_tool_complete_kind("ask --type demo.Greeting ", 25),
+                     ENS_TOOL_COMPLETE_NAME);
+    assert_int_equal(ens_tool_complete_kind("tell --type t x ", 16), ENS_TOOL_COMPLETE_NONE);
     assert_int_equal(ens_tool_complete_kind("connect a ", 10), ENS_TOOL_COMPLETE_NONE);
     assert_int_equal(ens_tool_complete_kind("set ", 4), ENS_TOOL_COMPLETE_NONE);
     assert_int_equal(ens_tool_complete_kind("status ", 7), ENS_TOOL_COMPLETE_NONE);
@@ -127,10 +130,10 @@ static void test_commands(void **state)
     (void)state;
     expect("", "", NULL,
            "ask connect disconnect exit help journal lookup names quit regs set shutdown status "
-           "tell timeout");
+           "tell timeout types");
     expect("con", "con", NULL, "connect");
     expect("  s", "s", NULL, "set shutdown status");
-    expect("t", "t", NULL, "tell timeout");
+    expect("t", "t", NULL, "tell timeout types");
     expect("zz", "zz", NULL, "(none)");
 }
 

@@ -28,6 +28,7 @@
 
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
+#include "support/json_doc.h"
 
 #ifndef ENS_TOOL_PATH
 #error "ENS_TOOL_PATH must name the built ens program (CMakeLists.txt sets it)"
@@ -293,12 +294,37 @@ static void test_types_json(void **state)
 {
     (void)state;
     assert_int_equal(RUN("types", sys_name, "--json"), 0);
-    assert_contains(out_text, "\"name\":\"demo.Greeting\",\"id\":");
-    assert_contains(out_text, "\"format\":\"S(is)\",\"size\":16,\"fields\":[\"count\",\"text\"],"
-                              "\"usable\":true}");
-    assert_contains(out_text, "\"name\":\"demo.Unnamed\"");
-    assert_contains(out_text, "\"fields\":null");
+    json_t *rows = NULL;
+    json_t *root = json_doc(out_text, "types", &rows);
+    assert_non_null(root);
+    json_t *g = json_row_where(rows, "name", "demo.Greeting");
+    assert_non_null(g);
+    assert_string_equal(json_text(g, "format"), "S(is)");
+    assert_int_equal(json_num(g, "size"), 16);
+    assert_string_equal(json_text(g, "fields"), "count,text");
+    assert_true(json_is_true(json_object_get(g, "usable")));
+    json_t *u = json_row_where(rows, "name", "demo.Unnamed");
+    assert_non_null(u);
+    assert_true(json_is_null_at(u, "fields"));
     assert_null(strstr(out_text, "system "));
+    json_decref(root);
+}
+
+/* The shell speaks the same types: `types` and `ask --type`. */
+static void test_shell_types_and_typed_ask(void **state)
+{
+    (void)state;
+    char script[256];
+    snprintf(script, sizeof(script),
+             "connect %s\ntypes\nask --type demo.Greeting greeter {\"count\":41,\"text\":\"x\"}\n"
+             "ask --type demo.Greeting greeter {\"count\":\"no\"}\n",
+             sys_name);
+    int rc = RUN_INPUT(script, "shell");
+    print_message("%s%s", out_text, err_text);
+    assert_int_equal(rc, 2); /* the last command: a bad value */
+    assert_contains(out_text, "demo.Greeting");
+    assert_contains(out_text, "{\"count\":42,\"text\":\"hello, x\"}");
+    assert_contains(err_text, "count");
 }
 
 static void test_types_lists_thousands(void **state)
@@ -309,7 +335,7 @@ static void test_types_lists_thousands(void **state)
     assert_non_null(head);
     assert_true(atoi(head + 6) >= N_BULK + 3);
     assert_contains(out_text, "bulk.T1999");
-    assert_int_equal(count_lines(out_text), atoi(head + 6) + 1);
+    assert_int_equal(count_lines(out_text), atoi(head + 6) + 2); /* the summary and the header */
 }
 
 static void test_ask_typed_round_trip(void **state)
@@ -483,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_api_lists_types_on_both_bases),
         cmocka_unit_test(test_types_lists_the_registered_types),
         cmocka_unit_test(test_types_json),
+        cmocka_unit_test(test_shell_types_and_typed_ask),
         cmocka_unit_test(test_types_lists_thousands),
         cmocka_unit_test(test_ask_typed_round_trip),
         cmocka_unit_test(test_ask_typed_nested_arrays_bytes),

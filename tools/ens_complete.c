@@ -10,8 +10,8 @@
 #include "ensemble/status.h"
 
 const char *const ens_tool_shell_commands[] = {
-    "ask",  "connect", "disconnect", "exit",     "help",   "journal", "lookup",  "names",
-    "quit", "regs",    "set",        "shutdown", "status", "tell",    "timeout", NULL,
+    "ask",  "connect", "disconnect", "exit",   "help", "journal", "lookup", "names", "quit",
+    "regs", "set",     "shutdown",   "status", "tell", "timeout", "types",  NULL,
 };
 
 /* The words of line before byte start, as the shell splits them (blanks;
@@ -57,6 +57,9 @@ ens_tool_complete_what ens_tool_complete_kind(const char *line, size_t start)
         (strcmp(cmd, "ask") == 0 || strcmp(cmd, "tell") == 0 || strcmp(cmd, "lookup") == 0))
         return ENS_TOOL_COMPLETE_NAME;
     if (n == 2 && strcmp(cmd, "set") == 0) /* set $N TARGET */
+        return ENS_TOOL_COMPLETE_NAME;
+    if (n == 3 && (strcmp(cmd, "ask") == 0 || strcmp(cmd, "tell") == 0) &&
+        strcmp(w[1], "--type") == 0) /* ask --type T TARGET */
         return ENS_TOOL_COMPLETE_NAME;
     return ENS_TOOL_COMPLETE_NONE;
 }

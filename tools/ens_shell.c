@@ -67,6 +67,7 @@ static void help(FILE *out)
           "  lookup NAME             the address of NAME, kept in a register\n"
           "  ask TARGET TEXT         send TEXT and print the reply\n"
           "  tell TARGET TEXT        send TEXT without waiting\n"
+          "  types [--json]          the message types of the system\n"
           "  regs                    list the address registers\n"
           "  set $N TARGET           keep TARGET's address in register N\n"
           "  timeout [MS]            show or set the timeout of ask and status (5000)\n"
@@ -79,6 +80,8 @@ static void help(FILE *out)
           "TARGET of ask, tell, lookup and set (the global names of the system in use).\n"
           "\n"
           "TARGET is an address (ens:NODE/ID), a global NAME or a register ($0, $1, ...).\n"
+          "ask and tell take --type T before TARGET: TEXT is then a value of the system's\n"
+          "type T written as JSON (see `types` and ens ask --help); the reply is JSON.\n"
           "TEXT is the rest of the line; surrounding double quotes are removed.\n"
           "\n"
           "exit status: that of the last command (0 success, 1 runtime error, 2 usage\n"
@@ -393,6 +396,13 @@ static int run_line(shell *sh, char *line)
             sh->timeout_ms = (uint32_t)v;
     } else if (strcmp(cmd, "journal") == 0) {
         rc = do_journal(sh, w, n);
+    } else if (strcmp(cmd, "types") == 0) {
+        bool json = false;
+        rc = json_flag(w, n, "types [--json]", &json);
+        if (rc < 0 && !need_system(sh))
+            rc = 1;
+        if (rc < 0)
+            rc = ens_tool_print_types(sh->sys, PROG, sh->name, json, sh->timeout_ms);
     } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "names") == 0) {
         bool json = false;
         bool status = cmd[0] == 's';
@@ -411,17 +421,23 @@ static int run_line(shell *sh, char *line)
             rc = need_system(sh) ? do_lookup(sh, w[1]) : 1;
     } else if (strcmp(cmd, "ask") == 0 || strcmp(cmd, "tell") == 0) {
         bool ask = cmd[0] == 'a';
+        /* ask [--type T] TARGET TEXT: with a type, TEXT is the value as JSON. */
+        const char *type = n >= 3 && strcmp(w[1], "--type") == 0 ? w[2] : NULL;
+        int at = type != NULL ? 3 : 1; /* the word that names the target */
         ens_addr to = ENS_ADDR_NONE;
         const char *name = NULL;
-        char *text = rest_after(copy, 2);
-        if (n < 3)
-            rc = bad_usage(ask ? "ask TARGET TEXT" : "tell TARGET TEXT");
-        else if ((rc = target(sh, w[1], &to, &name)) < 0 && !need_system(sh))
+        char *text = rest_after(copy, at + 1);
+        if (n < at + 2)
+            rc = bad_usage(ask ? "ask [--type T] TARGET TEXT" : "tell [--type T] TARGET TEXT");
+        else if ((rc = target(sh, w[at], &to, &name)) < 0 && !need_system(sh))
             rc = 1;
-        if (rc < 0 && ask)
-            rc = ens_tool_ask_run(sh->sys, PROG, sh->name, w[1], to, name, text, sh->timeout_ms);
+        if (rc < 0 && type != NULL)
+            rc = (ask ? ens_tool_ask_typed_run : ens_tool_tell_typed_run)(
+                sh->sys, PROG, sh->name, w[at], to, name, type, text, sh->timeout_ms);
+        else if (rc < 0 && ask)
+            rc = ens_tool_ask_run(sh->sys, PROG, sh->name, w[at], to, name, text, sh->timeout_ms);
         else if (rc < 0)
-            rc = ens_tool_tell_run(sh->sys, PROG, sh->name, w[1], to, name, text);
+            rc = ens_tool_tell_run(sh->sys, PROG, sh->name, w[at], to, name, text);
     } else if (strcmp(cmd, "shutdown") == 0) {
         rc = do_shutdown(sh, w, n);
     } else {

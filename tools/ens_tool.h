@@ -130,6 +130,11 @@ char *ens_tool_types_reply_json(ens_tool_typeset *tt, const struct ens_msg *m);
 
 void ens_tool_types_free(ens_tool_typeset *tt);
 
+/* Print the types of s as `ens types` does (a table, or one JSON document
+ * {"types": [...]}). Returns the exit status (errors printed). */
+int ens_tool_print_types(ens_system *s, const char *prog, const char *system, bool json,
+                         uint32_t timeout_ms);
+
 /* Ask or tell with a value of a run-time type: json encoded by the type
  * `type_name` of the system (tools/ens_types.c); a bad value is a usage
  * error (2) naming the field. The reply is printed as JSON. */

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ens_json.h"
+#include "ens_table.h"
 #include "ens_tool.h"
 #include "ensemble/error.h"
 #include "ensemble/msg.h"
@@ -230,7 +231,7 @@ static void help_types(FILE *out)
           "but ens cannot use (a bad format or size) is marked with why.\n"
           "\n"
           "  SYSTEM              the name the system was started with\n"
-          "  --json              one JSON object per type per line (no header)\n"
+          "  --json              one JSON document {\"types\": [...]}\n"
           "  --timeout MS        wait at most MS milliseconds for the admin (default 5000)\n"
           "  -h, --help          this text\n"
           "\n"
@@ -238,41 +239,55 @@ static void help_types(FILE *out)
           out);
 }
 
-static json_t *str_json(const char *s)
+/* One type as a line of tb. Its field names stay one comma-separated text,
+ * as ens_msgtype.fields has them (null in JSON when it has none: a list
+ * column would print an empty list as [null]). */
+static bool add_type(struct libscols_table *tb, const type_entry *e)
 {
-    json_t *j = json_string(s);
-    return j != NULL ? j : json_string(ens_tool_esc(s));
+    struct libscols_line *ln = scols_table_new_line(tb, NULL);
+    char id[16];
+    snprintf(id, sizeof(id), "0x%08" PRIx32, e->id);
+    return ln != NULL && ens_tool_cell(tb, ln, 0, e->name) == 0 &&
+           ens_tool_cell(tb, ln, 1, id) == 0 && ens_tool_cell(tb, ln, 2, e->format) == 0 &&
+           ens_tool_cell_num(tb, ln, 3, e->size <= INT64_MAX ? (long long)e->size : -1) == 0 &&
+           ens_tool_cell(tb, ln, 4, e->fields) == 0 &&
+           ens_tool_cell(tb, ln, 5, e->codec != NULL ? "1" : "0") == 0 &&
+           ens_tool_cell(tb, ln, 6, e->codec != NULL ? NULL : e->why) == 0;
 }
 
-static void print_json_line(const char *system, const type_entry *e)
+int ens_tool_print_types(ens_system *s, const char *prog, const char *system, bool json,
+                         uint32_t timeout_ms)
 {
-    json_t *o = json_object();
-    if (o == NULL)
-        return;
-    json_object_set_new(o, "system", str_json(system));
-    json_object_set_new(o, "name", str_json(e->name));
-    json_object_set_new(o, "id", json_integer(e->id));
-    json_object_set_new(o, "format", str_json(e->format));
-    json_object_set_new(o, "size",
-                        e->size <= INT64_MAX ? json_integer((json_int_t)e->size) : json_null());
-    json_t *fields = json_null();
-    if (e->fields != NULL) {
-        fields = json_array();
-        char *copy = strdup(e->fields);
-        for (char *save = NULL, *f = copy != NULL ? strtok_r(copy, ",", &save) : NULL; f != NULL;
-             f = strtok_r(NULL, ",", &save))
-            json_array_append_new(fields, str_json(f));
-        free(copy);
+    ens_tool_typeset *tt = NULL;
+    int rc = ens_tool_types_load(s, prog, system, timeout_ms, &tt);
+    if (rc >= 0)
+        return rc;
+    struct libscols_table *tb = ens_tool_table("types", json);
+    bool ok = tb != NULL && ens_tool_column(tb, "NAME", "name", ENS_TOOL_TEXT, false, false) == 0 &&
+              ens_tool_column(tb, "ID", "id", ENS_TOOL_TEXT, false, false) == 0 &&
+              ens_tool_column(tb, "FORMAT", "format", ENS_TOOL_TEXT, false, false) == 0 &&
+              ens_tool_column(tb, "SIZE", "size", ENS_TOOL_NUMBER, true, false) == 0 &&
+              ens_tool_column(tb, "FIELDS", "fields", ENS_TOOL_TEXT, false, false) == 0 &&
+              ens_tool_column(tb, "USABLE", "usable", ENS_TOOL_BOOL, false, false) == 0 &&
+              ens_tool_column(tb, "WHY NOT", "why", ENS_TOOL_TEXT, false, false) == 0;
+    for (size_t i = 0; i < tt->n && ok; i++)
+        ok = add_type(tb, &tt->e[i]);
+    size_t n = tt->n;
+    ens_tool_types_free(tt);
+    if (!ok) {
+        if (tb != NULL)
+            scols_unref_table(tb);
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
     }
-    json_object_set_new(o, "fields", fields);
-    json_object_set_new(o, "usable", json_boolean(e->codec != NULL));
-    if (e->codec == NULL)
-        json_object_set_new(o, "why", str_json(e->why));
-    char *text = json_dumps(o, JSON_COMPACT);
-    if (text != NULL)
-        printf("%s\n", text);
-    free(text);
-    json_decref(o);
+    if (!json)
+        printf("system %s  types %zu\n", ens_tool_esc(system), n);
+    int status = ens_tool_table_print(tb, prog);
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, "%s: cannot write the output: %s\n", prog, strerror(errno));
+        status = 1;
+    }
+    return status;
 }
 
 static int usage_error(const char *what, const char *arg)
@@ -329,29 +344,7 @@ int ens_tool_types(int argc, char **argv)
     int rc = ens_tool_connect("ens types", system, &s);
     if (rc >= 0)
         return rc;
-    ens_tool_typeset *tt = NULL;
-    rc = ens_tool_types_load(s, "ens types", system, timeout_ms, &tt);
+    rc = ens_tool_print_types(s, "ens types", system, json, timeout_ms);
     ens_system_close(s, DEFAULT_TIMEOUT_MS);
-    if (rc >= 0)
-        return rc;
-    if (!json)
-        printf("system %s  types %zu\n", ens_tool_esc(system), tt->n);
-    for (size_t i = 0; i < tt->n; i++) {
-        const type_entry *e = &tt->e[i];
-        if (json) {
-            print_json_line(system, e);
-            continue;
-        }
-        printf("%-28s 0x%08" PRIx32 "  %-20s %6" PRIu64 "  %s", ens_tool_esc(e->name), e->id,
-               ens_tool_esc(e->format), e->size, e->fields != NULL ? ens_tool_esc(e->fields) : "-");
-        if (e->codec == NULL)
-            printf("  (not usable: %s)", ens_tool_esc(e->why));
-        putchar('\n');
-    }
-    ens_tool_types_free(tt);
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "ens types: cannot write the output: %s\n", strerror(errno));
-        return 1;
-    }
-    return 0;
+    return rc;
 }
