@@ -547,8 +547,8 @@ static int step_changes(ens_jwriter *w, sqlite3_stmt *st, uint64_t *changes)
 
 /* In the transaction under way: delete at most `most` of the oldest rows
  * past max_rows (first written first) or older than max_age_ms (0: no
- * limit of that kind). The row count comes from failure_counts, a few
- * rows, not a scan. *deleted gets what went. */
+ * limit of that kind). The row count comes from failure_counts (a few
+ * rows, not a scan) and the transaction's own counts. *deleted gets what went. */
 static int retain_step(ens_jwriter *w, uint64_t max_rows, int64_t max_age_ms, uint32_t most,
                        uint64_t *deleted)
 {
@@ -576,6 +576,9 @@ static int retain_step(ens_jwriter *w, uint64_t max_rows, int64_t max_age_ms, ui
     rc = sqlite3_step(w->rows_st);
     double rows = rc == SQLITE_ROW ? sqlite3_column_double(w->rows_st, 0) : 0;
     sqlite3_reset(w->rows_st);
+    /* With this transaction's rows, not in failure_counts until its end. */
+    for (uint32_t i = 0; i < w->n_counts; i++)
+        rows += (double)w->counts[i].n;
     if (rc != SQLITE_ROW)
         return rc;
     if (rows <= (double)max_rows)
@@ -791,6 +794,36 @@ int ens__jwriter_prune(ens_jwriter *w, uint64_t max_rows, int64_t max_age_ms, ui
      * file's size says what the journal holds. */
     sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     return 0;
+}
+
+int ens_journal_prune(const char *path, uint64_t max_rows, int64_t max_age_ms, uint64_t *deleted,
+                      char *why, size_t why_len)
+{
+    if (deleted != NULL)
+        *deleted = 0;
+    if (why != NULL && why_len > 0)
+        why[0] = '\0';
+    if (path == NULL || max_age_ms < 0) {
+        if (why != NULL && why_len > 0)
+            snprintf(why, why_len, "no journal path given");
+        return ENS_EINVAL;
+    }
+    /* Prune never creates a journal. */
+    struct stat st;
+    if (strcmp(path, ":memory:") == 0 || lstat(path, &st) != 0) {
+        if (why != NULL && why_len > 0)
+            snprintf(why, why_len, "%s", strerror(errno != 0 ? errno : ENOENT));
+        return ENS_ENOENT;
+    }
+    ens_jwriter *w = NULL;
+    int err = ens__jwriter_open_why(path, "", &w, why, why_len);
+    if (err != 0)
+        return err;
+    err = ens__jwriter_prune(w, max_rows, max_age_ms, deleted);
+    if (err != 0 && why != NULL && why_len > 0)
+        snprintf(why, why_len, "%s", w->err);
+    ens__jwriter_close(w);
+    return err;
 }
 
 const char *ens__jwriter_last_error(const ens_jwriter *w)

@@ -686,6 +686,8 @@ static int query_convention(const char *url, const char *convention, uint32_t ti
 
 int ens_tool_journal(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "prune") == 0)
+        return ens_tool_journal_prune(argc - 1, argv + 1);
     ens_journal_filter f = ENS_JOURNAL_FILTER_INIT;
     const char *db = NULL, *count_by = NULL;
     const char *convention = NULL, *url = getenv("ENSEMBLE_NATS_URL");
