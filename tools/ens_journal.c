@@ -30,6 +30,7 @@ static void help(FILE *out)
 {
     fputs("usage: ens journal [--db PATH | SYSTEM] [options]\n"
           "       ens journal --convention NAME [--nats URL] [--timeout MS] [options]\n"
+          "       ens journal prune [--max-rows N] [--max-age DAYS] [--db PATH | SYSTEM]\n"
           "\n"
           "Show the failures a system recorded, newest first. Reads the journal file only:\n"
           "works whether or not the system runs.\n"
