@@ -8,7 +8,19 @@
  * it: the same rows inserted with plain sqlite into the same schema, one
  * prepared INSERT, the same 1000 rows per transaction, no batching copy.
  * Usage: bench_journal [N] [DIR]   (default 100000 rows, /tmp)
+ *
+ * At size: bench_journal --at M [--tail K] [DIR] fills a fresh journal to M
+ * rows through the writer itself in its largest transactions
+ * (ENS__JWRITER_BATCH_MAX rows each; not timed), then times K more rows
+ * (default 200000) through the writer, 1000 per transaction (base
+ * "inproc", n = M), then K more through plain sqlite with its defaults into
+ * the same file (base "raw"), then the reader's count queries at that size
+ * (count by kind, by kind of one actor type, rows of one actor: ms, median
+ * of 5). The tail's writer has a system's default retention (10 M rows,
+ * 90 days), so at 10 M it also deletes a row for each row it adds. The
+ * journal_at lines also give rows per CPU second of the timed part.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +30,7 @@
 #include <sqlite3.h>
 
 #include "ensemble/error.h"
+#include "ensemble/journal.h"
 #include "persistence/journal_schema.h"
 #include "persistence/journal_writer.h"
 
@@ -30,6 +43,18 @@ static double now_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* CPU seconds of this process: on a machine shared with other work the
+ * wall-clock rate says how much of a core the run got as much as how fast
+ * the code is; rows per CPU second says the latter. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double last_cpu_rate; /* rows per CPU second of the last timed run */
 
 static void event_n(ens_event *e, int i)
 {
@@ -86,9 +111,17 @@ static double run_writer(const char *path, int n)
     return n / dt;
 }
 
+static double run_raw_into(const char *path, int n, int first, bool fresh);
+
 static double run_raw(const char *path, int n)
 {
-    remove_db(path);
+    return run_raw_into(path, n, 0, true);
+}
+
+static double run_raw_into(const char *path, int n, int first, bool fresh)
+{
+    if (fresh)
+        remove_db(path);
     sqlite3 *db = NULL;
     char why[256];
     if (sqlite3_open(path, &db) != SQLITE_OK ||
@@ -106,11 +139,12 @@ static double run_raw(const char *path, int n)
                        " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                        -1, &st, NULL);
     ens_event e;
+    double c0 = cpu_s();
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
         if (i % BATCH == 0)
             sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-        event_n(&e, i);
+        event_n(&e, first + i);
         char actor[ENS_ADDR_STRLEN];
         ens_addr_format(e.actor, actor, sizeof(actor));
         sqlite3_bind_int64(st, 1, e.at_ms);
@@ -138,6 +172,7 @@ static double run_raw(const char *path, int n)
             sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     }
     double dt = now_s() - t0;
+    last_cpu_rate = n / (cpu_s() - c0);
     sqlite3_finalize(st);
     sqlite3_close(db);
     return n / dt;
@@ -157,8 +192,143 @@ static void report(const char *base, int n, double v[RUNS])
            base, n, v[RUNS / 2], RUNS, v[0], v[RUNS / 2], v[RUNS - 1]);
 }
 
+/* Fill path to m rows through the writer, its own batching (not timed). */
+static void fill(const char *path, int m)
+{
+    remove_db(path);
+    ens_jwriter *w = NULL;
+    char why[256];
+    if (ens__jwriter_open_why(path, "bench", &w, why, sizeof(why)) != 0) {
+        fprintf(stderr, "bench_journal: %s\n", why);
+        exit(1);
+    }
+    ens_event e;
+    for (int i = 0; i < m; i++) {
+        event_n(&e, i);
+        if (ens__jwriter_append(w, &e) != 0) {
+            fprintf(stderr, "bench_journal: %s\n", ens__jwriter_last_error(w));
+            exit(1);
+        }
+    }
+    if (ens__jwriter_flush(w) != 0)
+        exit(1);
+    ens__jwriter_close(w);
+}
+
+/* k more rows, numbered from first, through the writer, BATCH per flush,
+ * with a system's default retention. */
+static double tail_writer(const char *path, int first, int k)
+{
+    ens_jwriter *w = NULL;
+    char why[256];
+    if (ens__jwriter_open_why(path, "bench", &w, why, sizeof(why)) != 0) {
+        fprintf(stderr, "bench_journal: %s\n", why);
+        exit(1);
+    }
+    ens__jwriter_set_retention(w, 0, 0);
+    ens_event e;
+    double c0 = cpu_s();
+    double t0 = now_s();
+    for (int i = 0; i < k; i++) {
+        event_n(&e, first + i);
+        if (ens__jwriter_append(w, &e) != 0)
+            exit(1);
+        if ((i + 1) % BATCH == 0 && ens__jwriter_flush(w) != 0) {
+            fprintf(stderr, "bench_journal: %s\n", ens__jwriter_last_error(w));
+            exit(1);
+        }
+    }
+    if (ens__jwriter_flush(w) != 0)
+        exit(1);
+    double dt = now_s() - t0;
+    last_cpu_rate = k / (cpu_s() - c0);
+    ens__jwriter_close(w);
+    return k / dt;
+}
+
+static int count_row(const ens_journal_row *row, void *arg)
+{
+    (void)row;
+    (*(long *)arg)++;
+    return 0;
+}
+
+/* Median ms of RUNS calls of one query ("count_kind", "count_kind_type",
+ * "actor"). */
+static void time_query(ens_journal *j, const char *name, int m)
+{
+    double v[RUNS];
+    for (int r = 0; r < RUNS; r++) {
+        ens_journal_filter f = ENS_JOURNAL_FILTER_INIT;
+        long rows = 0;
+        int rc;
+        double t0 = now_s();
+        if (strcmp(name, "actor") == 0) {
+            f.actor = (ens_addr){16 + 7, 1, 0};
+            rc = ens_journal_query(j, &f, count_row, &rows);
+        } else {
+            if (strcmp(name, "count_kind_type") == 0)
+                f.actor_type = "cache";
+            rc = ens_journal_count(j, &f, "kind", count_row, &rows);
+        }
+        v[r] = (now_s() - t0) * 1e3;
+        if (rc < 0) {
+            fprintf(stderr, "bench_journal: %s: %s\n", name, ens_journal_errmsg(j));
+            exit(1);
+        }
+    }
+    qsort(v, RUNS, sizeof(v[0]), cmp_double);
+    printf("{\"bench\":\"journal_query\",\"base\":\"%s\",\"n\":%d,\"payload\":0,"
+           "\"value\":%.2f,\"unit\":\"ms\",\"runs\":%d,\"min\":%.2f,\"median\":%.2f,"
+           "\"max\":%.2f}\n",
+           name, m, v[RUNS / 2], RUNS, v[0], v[RUNS / 2], v[RUNS - 1]);
+}
+
+static int run_at(int m, int k, const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/bench_journal_at_%d.db", dir, (int)getpid());
+    double t0 = now_s();
+    fill(path, m);
+    fprintf(stderr, "bench_journal: filled %d rows in %.1f s\n", m, now_s() - t0);
+    double v = tail_writer(path, m, k), v_cpu = last_cpu_rate;
+    double r = run_raw_into(path, k, m + k, false), r_cpu = last_cpu_rate;
+    printf("{\"bench\":\"journal_at\",\"base\":\"inproc\",\"n\":%d,\"tail\":%d,\"payload\":0,"
+           "\"value\":%.0f,\"unit\":\"rows/s\",\"runs\":1,\"rows_per_cpu_s\":%.0f}\n",
+           m, k, v, v_cpu);
+    printf("{\"bench\":\"journal_at\",\"base\":\"raw\",\"n\":%d,\"tail\":%d,\"payload\":0,"
+           "\"value\":%.0f,\"unit\":\"rows/s\",\"runs\":1,\"rows_per_cpu_s\":%.0f}\n",
+           m + k, k, r, r_cpu);
+    fflush(stdout);
+    ens_journal *j = NULL;
+    char why[256];
+    if (ens_journal_open_why(path, &j, why, sizeof(why)) != 0) {
+        fprintf(stderr, "bench_journal: %s\n", why);
+        return 1;
+    }
+    time_query(j, "count_kind", m);
+    time_query(j, "count_kind_type", m);
+    time_query(j, "actor", m);
+    ens_journal_close(j);
+    remove_db(path);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "--at") == 0) {
+        int m = atoi(argv[2]), k = 200000;
+        int a = 3;
+        if (argc > a + 1 && strcmp(argv[a], "--tail") == 0) {
+            k = atoi(argv[a + 1]);
+            a += 2;
+        }
+        if (m <= 0 || k <= 0) {
+            fprintf(stderr, "usage: bench_journal --at M [--tail K] [DIR]\n");
+            return 2;
+        }
+        return run_at(m, k, argc > a ? argv[a] : "/tmp");
+    }
     int n = argc > 1 ? atoi(argv[1]) : 100000;
     const char *dir = argc > 2 ? argv[2] : "/tmp";
     if (n <= 0)

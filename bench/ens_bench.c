@@ -810,7 +810,29 @@ static void group_recovery(void)
 
 /* bench_journal (bench/bench_journal.c, its own program beside ens-bench)
  * already measures the writer and a plain-sqlite floor and prints lines in
- * this format: run it with n rows and pass its stdout through. */
+ * this format: run it with n rows and pass its stdout through; then at
+ * size (--at M: a journal of M rows, 1 000 000 by default, 100 000 with
+ * --quick, ENS_BENCH_JOURNAL_AT to choose, e.g. 10000000). */
+static void run_bench_journal(const char *exe, const char *const *args)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        bench_fail("journal", "-", "fork", 0);
+        return;
+    }
+    if (pid == 0) {
+        execv(exe, (char *const *)args);
+        fprintf(stderr, "ens-bench: journal: cannot run %s: %s\n", exe, strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        bench_fail("journal", "-", "bench_journal", 0);
+}
+
 static void group_journal(void)
 {
     char exe[4096];
@@ -822,24 +844,15 @@ static void group_journal(void)
     exe[len] = '\0';
     char *slash = strrchr(exe, '/');
     strcpy(slash != NULL ? slash + 1 : exe, "bench_journal");
-    char nrows[32];
+    char nrows[32], at[32], tail[32];
     snprintf(nrows, sizeof(nrows), "%ld", bench_n(100000, 10000));
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        bench_fail("journal", "-", "fork", 0);
-        return;
-    }
-    if (pid == 0) {
-        execl(exe, "bench_journal", nrows, "/tmp", (char *)NULL);
-        fprintf(stderr, "ens-bench: journal: cannot run %s: %s\n", exe, strerror(errno));
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        bench_fail("journal", "-", "bench_journal", 0);
+    const char *env_at = getenv("ENS_BENCH_JOURNAL_AT");
+    long m = env_at != NULL && atol(env_at) > 0 ? atol(env_at) : bench_n(1000000, 100000);
+    snprintf(at, sizeof(at), "%ld", m);
+    snprintf(tail, sizeof(tail), "%ld", bench_n(200000, 20000));
+    run_bench_journal(exe, (const char *const[]){"bench_journal", nrows, "/tmp", NULL});
+    run_bench_journal(
+        exe, (const char *const[]){"bench_journal", "--at", at, "--tail", tail, "/tmp", NULL});
 }
 
 /* ---- main --------------------------------------------------------------------------- */

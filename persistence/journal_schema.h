@@ -22,6 +22,15 @@
  *      members of a convention say where they come from; rows of older
  *      versions say 0. The host column is written sanitized (control
  *      characters as '?', "unknown" when gethostname gives nothing).
+ *   4  `failure_counts` (actor_type, kind, n): the rows of each (actor type,
+ *      kind), kept by the writer in the transaction of every batch and
+ *      every delete (another program that deletes rows must adjust it too;
+ *      `ens journal prune` goes through the writer), so the count queries read a few rows, not an
+ * index of millions. A new journal is also created with auto_vacuum=INCREMENTAL (the writer's
+ * retention gives freed pages back in small steps); a journal of an older version keeps auto_vacuum
+ * off (switching needs a VACUUM, a full rewrite): its freed pages are reused by new rows, so it
+ * stops growing at the retention limit but does not shrink. The migration from 3 fills the counts
+ * in one scan. Readers read versions 3 and 4 (3 without the counts: a scan).
  */
 #ifndef ENS_PERSISTENCE_JOURNAL_SCHEMA_H
 #define ENS_PERSISTENCE_JOURNAL_SCHEMA_H
@@ -31,7 +40,10 @@
 #include <sqlite3.h>
 
 /* The version this build writes and reads. */
-#define ENS__JOURNAL_SCHEMA_VERSION 3
+#define ENS__JOURNAL_SCHEMA_VERSION 4
+
+/* The oldest version a reader reads without the writer migrating it. */
+#define ENS__JOURNAL_SCHEMA_READABLE 3
 
 /* PRAGMA application_id of a journal: "ENSJ". */
 #define ENS__JOURNAL_APP_ID 0x454e534a
@@ -49,6 +61,11 @@ int ens__jschema_migrate(sqlite3 *db, char *why, size_t why_len);
  * corrupt, older or newer version; reason in why), or the mapped sqlite
  * error. */
 int ens__jschema_check(sqlite3 *db, char *why, size_t why_len);
+
+/* ens__jschema_check() that also accepts the older versions a reader can
+ * read (ENS__JOURNAL_SCHEMA_READABLE and up) and stores the version found
+ * in *version. Same errors (ENS_EINVAL for NULL version). */
+int ens__jschema_check_version(sqlite3 *db, char *why, size_t why_len, int *version);
 
 /* The ENS_E* code for a sqlite result code (extended codes accepted):
  * 0 for SQLITE_OK/ROW/DONE, ENS_ENOTJOURNAL for corrupt/not-a-database,

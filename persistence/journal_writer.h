@@ -31,6 +31,10 @@
 /* The batch bound: at most this many events wait in memory. */
 #define ENS__JWRITER_BATCH_MAX 4096u
 
+/* Retention deletes at most this many rows per commit (at least a full
+ * batch, so that it keeps up with any rate of writes). */
+#define ENS__JWRITER_PRUNE_STEP 4096u
+
 typedef struct ens_jwriter ens_jwriter;
 
 /* Open (or create) the journal at path for writing, as system system_name
@@ -98,6 +102,34 @@ uint64_t ens__jwriter_duplicates(const ens_jwriter *w);
 /* The node of the system w writes for (ens_system's node; 0 until set),
  * stored in every row flushed from now on (system_node). NULL-safe. */
 void ens__jwriter_set_node(ens_jwriter *w, uint32_t node);
+
+/* Retention as the system options say it (system.h: journal_max_rows,
+ * journal_max_age_days; 0 = the default, all bits = no limit). Each flush
+ * then deletes, in its own transaction, at most ENS__JWRITER_PRUNE_STEP of
+ * the oldest rows past the limits, and gives free pages back in small
+ * steps. A new writer has no limits (the system sets its options
+ * right after opening). NULL-safe. */
+void ens__jwriter_set_retention(ens_jwriter *w, uint64_t max_rows, uint32_t max_age_days);
+
+/* The same in the writer's own units: max_rows 0 and max_age_ms <= 0 mean
+ * no limit (for tests and the prune tool). NULL-safe. */
+void ens__jwriter_set_retention_ms(ens_jwriter *w, uint64_t max_rows, int64_t max_age_ms);
+
+/* The clock retention measures age against (UTC ms; NULL: the real one).
+ * For tests. NULL-safe. */
+void ens__jwriter_set_clock(ens_jwriter *w, int64_t (*clock_ms)(void));
+
+/* Rows deleted by retention and prunes so far. 0 for NULL. */
+uint64_t ens__jwriter_pruned(const ens_jwriter *w);
+
+/* Prune now, by hand: flush, then delete every row past max_rows (0: no
+ * limit) or older than max_age_ms (<= 0: no limit), ENS__JWRITER_PRUNE_STEP
+ * rows per transaction (other writers and readers get the file between
+ * them), give the free pages back (journals created with auto_vacuum; an
+ * older journal keeps them for new rows) and checkpoint the WAL. *deleted
+ * (may be NULL) gets the rows deleted. Returns 0, or the errors of
+ * ens__jwriter_flush (rows deleted before the error stay deleted). */
+int ens__jwriter_prune(ens_jwriter *w, uint64_t max_rows, int64_t max_age_ms, uint64_t *deleted);
 
 /* synchronous=FULL (durable) or NORMAL (the default). 0, or ENS_EIO. */
 int ens__jwriter_set_durable(ens_jwriter *w, bool full);

@@ -544,7 +544,10 @@ static void test_newer_schema_version_is_refused(void **state)
 {
     journal_fixture *fx = *state;
     journal_write_all(fx);
-    exec_sql(fx->db, "UPDATE schema_version SET version = 4");
+    char sql[64];
+    snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d",
+             ENS__JOURNAL_SCHEMA_VERSION + 1);
+    exec_sql(fx->db, sql);
     ens_journal *j = NULL;
     ens_jwriter *w = NULL;
     char why[256];
@@ -553,7 +556,9 @@ static void test_newer_schema_version_is_refused(void **state)
     assert_int_equal(ens__jwriter_open_why(fx->db, "x", &w, why, sizeof(why)), ENS_ENOTJOURNAL);
     assert_non_null(strstr(why, "newer"));
     /* The refused file is unchanged. */
-    exec_sql(fx->db, "UPDATE schema_version SET version = 3");
+    snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d",
+             ENS__JOURNAL_SCHEMA_VERSION);
+    exec_sql(fx->db, sql);
     j = journal_open_reader(fx->db);
     journal_seen s = {0};
     assert_int_equal(ens_journal_query(j, NULL, journal_collect, &s), NEV);

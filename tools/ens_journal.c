@@ -30,6 +30,7 @@ static void help(FILE *out)
 {
     fputs("usage: ens journal [--db PATH | SYSTEM] [options]\n"
           "       ens journal --convention NAME [--nats URL] [--timeout MS] [options]\n"
+          "       ens journal prune [--max-rows N] [--max-age DAYS] [--db PATH | SYSTEM]\n"
           "\n"
           "Show the failures a system recorded, newest first. Reads the journal file only:\n"
           "works whether or not the system runs.\n"
@@ -504,6 +505,8 @@ static int query_convention(const char *url, const char *convention, uint32_t ti
 
 int ens_tool_journal(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "prune") == 0)
+        return ens_tool_journal_prune(argc - 1, argv + 1);
     ens_journal_filter f = ENS_JOURNAL_FILTER_INIT;
     const char *db = NULL, *count_by = NULL;
     const char *convention = NULL, *url = getenv("ENSEMBLE_NATS_URL");

@@ -34,6 +34,7 @@ const char *ens_tool_esc_json(const char *text);
 
 /* Subcommands: argv[0] is the command's name. */
 int ens_tool_journal(int argc, char **argv);
+int ens_tool_journal_prune(int argc, char **argv); /* tools/ens_journal_prune.c */
 int ens_tool_status(int argc, char **argv);
 int ens_tool_names(int argc, char **argv);
 int ens_tool_ask(int argc, char **argv);

@@ -70,6 +70,8 @@ _Noreturn static void writer_main(ens_system *s, int ch, uint64_t run_id)
     }
     if (s->journal_store->set_node != NULL)
         s->journal_store->set_node(w, s->node);
+    if (s->journal_store->set_retention != NULL)
+        s->journal_store->set_retention(w, s->opts.journal_max_rows, s->opts.journal_max_age_days);
     s->journal = w;
     s->journal_failing = false;
     s->journal_dropped = 0;

@@ -56,9 +56,11 @@ int ens__journal_setup(ens_system *s, const ens_system_opts *o)
         st->close(w);
         return ENS_ENOMEM;
     }
-    if (o->base == ENS_BASE_INPROC)
+    if (o->base == ENS_BASE_INPROC) {
         s->journal = w;
-    else
+        if (st->set_retention != NULL)
+            st->set_retention(w, o->journal_max_rows, o->journal_max_age_days);
+    } else
         st->close(w); /* never carry a connection across fork() */
     return 0;
 }

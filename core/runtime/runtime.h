@@ -565,6 +565,8 @@ typedef struct ens__journal_store {
     const char *(*last_error)(const struct ens_jwriter *w);
     void (*close)(struct ens_jwriter *w);
     void (*set_node)(struct ens_jwriter *w, uint32_t node); /* the system's, for every row */
+    /* The system's retention options (0: the default, all bits: no limit). */
+    void (*set_retention)(struct ens_jwriter *w, uint64_t max_rows, uint32_t max_age_days);
 } ens__journal_store;
 
 /* At system start (s->name and s->log_fd set): resolve the journal path of

@@ -18,6 +18,14 @@
  * reader opens, and may write the shared-memory one) of the journal's
  * owner, regular and with one link.
  *
+ * Retention: a system's writer keeps at most journal_max_rows rows and none
+ * older than journal_max_age_days (system.h; 10 M rows and 90 days by
+ * default), deleting the oldest in steps of at most 4096 rows, each in the
+ * commit of new rows. A journal created by this version
+ * (auto_vacuum=INCREMENTAL) gives the freed pages back to the file system
+ * in small steps; an older journal keeps them and reuses them for new rows,
+ * so it stops growing at the limit but does not shrink.
+ *
  * ens_errmsg (error.h) is cleared when these calls start and says why when they fail:
  * ens_journal_open, ens_journal_open_why (the path and why), ens_journal_query, ens_journal_count,
  * ens_journal_query_convention and ens_journal_default_path; ens_journal_errmsg stays the journal
@@ -113,6 +121,23 @@ ENS_API const char *ens_journal_errmsg(const ens_journal *j);
 
 /* Close a journal opened for reading. NULL-safe. */
 ENS_API void ens_journal_close(ens_journal *j);
+
+/* Delete, now, every row of the journal at path (borrowed) beyond the
+ * newest max_rows (0: no limit by count) and every row with at_ms older
+ * than max_age_ms before now (0: no limit by age), oldest first, 4096 rows
+ * per transaction (the system's writer and readers get the file between
+ * them), then give the freed pages back to the file system (a journal
+ * created by this version; see "Retention") and checkpoint its WAL. The
+ * file must exist already; an older schema is migrated first, as the
+ * writer does. *deleted (may be NULL) gets the number of rows deleted.
+ * Returns 0, or ENS_EINVAL (NULL path), ENS_ENOENT (no such file),
+ * ENS_ENOTJOURNAL (not a journal, corrupt, a newer schema), ENS_EUNSAFE
+ * (refused by the rule of "Files"), ENS_EAGAIN (locked past the busy
+ * timeout), ENS_EIO (read-only, I/O error), ENS_ENOMEM; rows deleted before
+ * an error stay deleted. A one-line reason is written into why (borrowed,
+ * may be NULL). */
+ENS_API int ens_journal_prune(const char *path, uint64_t max_rows, int64_t max_age_ms,
+                              uint64_t *deleted, char *why, size_t why_len);
 
 /* A member of a convention that gave ens_journal_query_convention() no
  * rows, or not all: node, its system and host as its member record says

@@ -238,6 +238,17 @@ typedef struct ens_system_opts {
      * the default file; FILE.1 follows the rule of "Files" above (a .1
      * that breaks it is not replaced: the file is emptied instead). */
     uint64_t log_max_bytes;
+    /* Retention of the failure journal: the writer keeps at most
+     * journal_max_rows rows and none older than journal_max_age_days (by
+     * their at_ms), deleting the oldest (first written) in steps of at most
+     * 4096 rows per commit, in the commit of new rows, so writes never wait
+     * for a large delete; freed pages are reused, and given back to the file
+     * system in small steps when the journal was created with this version
+     * (journal.h, "Retention"). 0 = the default (ENS_JOURNAL_MAX_ROWS_DEFAULT,
+     * ENS_JOURNAL_MAX_AGE_DAYS_DEFAULT); ENS_JOURNAL_KEEP_ALL (all bits set)
+     * = no limit of that kind. */
+    uint64_t journal_max_rows;
+    uint32_t journal_max_age_days;
 } ens_system_opts;
 
 /* Where a system's log lines go (ens_system_opts.log_target). Every line is
@@ -269,6 +280,13 @@ typedef enum ens_log_target {
  * set) or ENS_ENOBUFS (buf too small). */
 ENS_API int ens_log_default_path(const char *name, char *buf, size_t len);
 
+/* The defaults of journal_max_rows and journal_max_age_days. */
+#define ENS_JOURNAL_MAX_ROWS_DEFAULT     10000000u
+#define ENS_JOURNAL_MAX_AGE_DAYS_DEFAULT 90u
+/* journal_max_rows / journal_max_age_days: no limit (converts to all bits
+ * set of either field). */
+#define ENS_JOURNAL_KEEP_ALL (~(uint64_t)0)
+
 /* The default of child_exit_timeout_ms, 5 s: OTP's default shutdown time
  * of a worker. */
 #define ENS_CHILD_EXIT_TIMEOUT_DEFAULT 5000u
@@ -282,7 +300,8 @@ ENS_API int ens_log_default_path(const char *name, char *buf, size_t len);
     {                                                                                              \
         NULL, ENS_BASE_PROCESS, NULL, 16u << 20, 1u << 20, ENS_MAILBOX_BYTES_DEFAULT, 5000, false, \
             ENS_LOG_WARN, NULL, NULL, NULL, 256u, ENS_CHILD_EXIT_TIMEOUT_DEFAULT,                  \
-            ENS_CONVENTION_OPTS_INIT, ENS_LOG_TO_DEFAULT, ENS_LOG_MAX_BYTES_DEFAULT                \
+            ENS_CONVENTION_OPTS_INIT, ENS_LOG_TO_DEFAULT, ENS_LOG_MAX_BYTES_DEFAULT,               \
+            ENS_JOURNAL_MAX_ROWS_DEFAULT, ENS_JOURNAL_MAX_AGE_DAYS_DEFAULT                         \
     }
 
 typedef struct ens_system ens_system;
