@@ -286,8 +286,7 @@ int ens__spawn_batch_send(ens__spawn_batch *b, int ctl, ens_addr from);
 /* Take a control frame that answers one of b's requests (spawned, ack,
  * InitFailed, or lost: value NULL and status ENS_ENOMEM). True if it was
  * one of b's. */
-bool ens__spawn_batch_take(ens__spawn_batch *b, uint32_t type_id, uint64_t corr,
-                           const void *value);
+bool ens__spawn_batch_take(ens__spawn_batch *b, uint32_t type_id, uint64_t corr, const void *value);
 
 /* True when the caller should send more or is finished: every sent request
  * answered, or room in the window for more. */

@@ -424,8 +424,7 @@ int ens__spawn_batch_send(ens__spawn_batch *b, int ctl, ens_addr from)
     return 0;
 }
 
-bool ens__spawn_batch_take(ens__spawn_batch *b, uint32_t type_id, uint64_t corr,
-                           const void *value)
+bool ens__spawn_batch_take(ens__spawn_batch *b, uint32_t type_id, uint64_t corr, const void *value)
 {
     if (b == NULL || b->n == 0 || corr < b->corr0 || corr - b->corr0 >= b->sent)
         return false;

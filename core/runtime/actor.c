@@ -769,8 +769,8 @@ int ens__spawn_many_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_de
             status[i] = ENS_EIO;
         if (status[i] == 0 && c->actor != NULL && add_child(c->actor, out[i]) < 0) {
             /* As ens_spawn: a child its parent cannot note is stopped. */
-            ens__send_frame(s, c->self, out[i], &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM, 0,
-                            0, false);
+            ens__send_frame(s, c->self, out[i], &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM, 0, 0,
+                            false);
             status[i] = ENS_ENOMEM;
         }
         if (status[i] == 0)

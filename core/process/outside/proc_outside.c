@@ -51,9 +51,9 @@ typedef struct outside {
     uint64_t spawn_corr;
     bool spawn_done;
     ens__ctl_status_v spawn_reply;
-    char spawn_why[512]; /* the text of an init failure of the spawn, "" if none */
+    char spawn_why[512];     /* the text of an init failure of the spawn, "" if none */
     ens__spawn_batch *batch; /* the ens_spawn_many under way, or NULL */
-    bool detach_only;    /* shutdown leaves the system running */
+    bool detach_only;        /* shutdown leaves the system running */
 } outside;
 
 static outside *base_of(ens_system *s)
@@ -293,8 +293,7 @@ static void handle_ctl(ens_system *s)
             /* The admin lost a request that expects no ack (a
              * connection's): what waits for one asks again. */
             ens__tx_ask_again(&o->tx);
-        } else if (o->batch != NULL &&
-                   ens__spawn_batch_take(o->batch, t, m->hdr.corr, m->value)) {
+        } else if (o->batch != NULL && ens__spawn_batch_take(o->batch, t, m->hdr.corr, m->value)) {
             /* an answer to one of ens_spawn_many's requests */
         } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) &&
                    m->hdr.corr == o->spawn_corr) {
