@@ -623,15 +623,16 @@ static int spawn_hellos(ens_ctx *out, long n, int64_t *pids)
     return 0;
 }
 
-/* One at a time: spawn a hello actor, tell it an int64, wait for its reply,
- * then the next; every actor stays alive. */
+/* One at a time: spawn a hello actor (connected to us at once:
+ * ENS_SPAWN_CONNECT), tell it an int64, wait for its reply, then the next;
+ * every actor stays alive. */
 static int spawn_one_each(ens_ctx *out, long n)
 {
     ens_addr a;
     for (long i = 0; i < n; i++) {
         ens_int64_v x = {i};
         int64_t pid;
-        int rc = ens_spawn(out, &hello_def, NULL, NULL, &a);
+        int rc = ens_spawn_flags(out, &hello_def, NULL, NULL, ENS_SPAWN_CONNECT, &a);
         if (rc == 0)
             rc = ens_send(out, a, &ens_msg_int64, &x);
         if (rc == 0)
@@ -642,14 +643,14 @@ static int spawn_one_each(ens_ctx *out, long n)
     return 0;
 }
 
-/* All at once: one ens_spawn_many of n hello actors, then an int64 told to
- * each and the n replies collected. */
+/* All at once: one ens_spawn_many of n hello actors (ENS_SPAWN_CONNECT),
+ * then an int64 told to each and the n replies collected. */
 static int spawn_batch(ens_ctx *out, long n)
 {
     ens_addr *a = calloc((size_t)n, sizeof(*a));
     if (a == NULL)
         return ENS_ENOMEM;
-    int rc = ens_spawn_many(out, &hello_def, NULL, NULL, 0, (size_t)n, a, NULL);
+    int rc = ens_spawn_many(out, &hello_def, NULL, NULL, ENS_SPAWN_CONNECT, (size_t)n, a, NULL);
     if (rc >= 0 && rc != n)
         rc = ENS_EIO;
     for (long i = 0; rc >= 0 && i < n; i++) {

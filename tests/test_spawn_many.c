@@ -105,9 +105,9 @@ static void test_two_hundred(void **state)
     ens_addr a[N];
     int st[N];
     ens_int64_v arg = {7};
-    assert_int_equal(
-        ens_spawn_many(t->out, &worker_def, &ens_msg_int64, &arg, ENS_SPAWN_NO_RESTART, N, a, st),
-        N);
+    assert_int_equal(ens_spawn_many(t->out, &worker_def, &ens_msg_int64, &arg,
+                                    ENS_SPAWN_NO_RESTART | ENS_SPAWN_CONNECT, N, a, st),
+                     N);
     assert_int_equal(shared->inits, N);
     for (size_t i = 0; i < N; i++) {
         assert_int_equal(st[i], 0);
@@ -119,6 +119,20 @@ static void test_two_hundred(void **state)
     /* status NULL is allowed */
     ens_addr b[3];
     assert_int_equal(ens_spawn_many(t->out, &worker_def, NULL, NULL, 0, 3, b, NULL), 3);
+}
+
+/* ENS_SPAWN_CONNECT on a single spawn, and a batch without it: all
+ * answer (the connections are made at the spawn or asked for later). */
+static void test_connect_flag(void **state)
+{
+    scn *t = *state;
+    scn_start(t, NULL);
+    reset_shared(0);
+    ens_addr a[4];
+    int st[4] = {0, 0, 0, 0};
+    assert_int_equal(ens_spawn_flags(t->out, &worker_def, NULL, NULL, ENS_SPAWN_CONNECT, &a[0]), 0);
+    assert_int_equal(ens_spawn_many(t->out, &worker_def, NULL, NULL, 0, 3, &a[1], &st[1]), 3);
+    all_answer(t, a, st, 4);
 }
 
 /* Init number 7 of 20 fails: its entry is ENS_EINIT with no address and
@@ -198,7 +212,7 @@ typedef struct parent_st {
 } parent_st;
 
 /* On an int64 (how many): ens_spawn_many of that many workers with
- * ENS_SPAWN_NOTIFY_START; once every child has announced its start or its
+ * ENS_SPAWN_NOTIFY_START and ENS_SPAWN_CONNECT; once every child has announced its start or its
  * failed init, the outside hears rc * 1 000 000 + started * 1 000 + failed. */
 static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
@@ -208,8 +222,8 @@ static int parent_receive(ens_ctx *c, void *state, const ens_msg *m)
         ens_addr a[INSIDE_N];
         int st[INSIDE_N];
         p->report = ens_sender(c);
-        p->rc = ens_spawn_many(c, &worker_def, NULL, NULL, ENS_SPAWN_NOTIFY_START, (size_t)n->value,
-                               a, st);
+        p->rc = ens_spawn_many(c, &worker_def, NULL, NULL,
+                               ENS_SPAWN_NOTIFY_START | ENS_SPAWN_CONNECT, (size_t)n->value, a, st);
         for (int i = 0; i < p->rc; i++)
             if (st[i] != 0 || ens_addr_is_none(a[i]))
                 p->rc = -1000; /* inside, every entry is 0: inits run later */
@@ -259,6 +273,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         SCN_TEST(test_one),
         SCN_TEST(test_two_hundred),
+        SCN_TEST(test_connect_flag),
         SCN_TEST(test_failing_init_among_them),
         SCN_TEST(test_bad_arguments),
         SCN_TEST(test_limits),

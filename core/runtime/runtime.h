@@ -216,7 +216,8 @@ typedef struct ens__host_ops {
  *    ENS_SPAWN_NOTIFY_START) as a first start is. */
 #define ENS__SPAWN_KEEP_ADDR (1u << 16)
 #define ENS__SPAWN_AT        (1u << 17)
-#define ENS__SPAWN_PUBLIC    ((uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START))
+#define ENS__SPAWN_PUBLIC                                                                          \
+    ((uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START | ENS_SPAWN_CONNECT))
 
 /* What the outside program's side of a base provides: a loop that runs
  * only inside the program's blocking calls. ask, listen, status and the

@@ -352,6 +352,13 @@ enum ens_spawn_flag {
      * With an init failure it receives child exited (INIT_FAILED) as
      * always, so a parent can start children strictly one after another. */
     ENS_SPAWN_NOTIFY_START = 1u << 1,
+    /* Connect the spawner (the outside program or the parent) and the new
+     * actor both ways at the spawn (process base), so that the first
+     * message between them and its reply skip a round trip through the
+     * admin each. Costs the spawner two descriptors per actor from the
+     * start (a spawner that talks to the actor holds them anyway). The
+     * in-process base has no connections: ignored there. */
+    ENS_SPAWN_CONNECT = 1u << 2,
 };
 
 /* ens_spawn with flags (a mask of enum ens_spawn_flag). Unknown flags:
