@@ -394,8 +394,8 @@ ENS_API int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtyp
  *    (ENS_EXIT_INIT_FAILED), and ENS_SPAWN_NOTIFY_START announces each
  *    start.
  * Returns the number of actors started (0..n; n == 0 checks the arguments
- * and starts nothing), or, with nothing started (every out[i] none; every
- * status[i] this code once the per-actor state exists):
+ * and writes nothing), or one of these with nothing started (out and status
+ * then say nothing):
  * ENS_EINVAL (NULL c, d or out, n > ENS_SPAWN_MANY_MAX, unknown flags, d
  * without receive and dispatch, argt/arg mismatch), ENS_EBADTYPE (argt not
  * registered), ENS_EMSGSIZE (the argument above the frame limit),
