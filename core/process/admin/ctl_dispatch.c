@@ -239,7 +239,7 @@ static void do_name(arec *from, const ens_msg *m)
     ens__admin_ctl_out(from, reply.addr, &ens__ctl_ack, &reply, m->hdr.corr, -1, false);
 }
 
-static void give_pair(arec *from, arec *to, int sv[2], int32_t status);
+static void give_pair(arec *from, arec *to, ens_addr peer, int sv[2], int32_t status);
 
 static void do_connect(arec *from, const ens_msg *m)
 {
@@ -260,16 +260,18 @@ static void do_connect(arec *from, const ens_msg *m)
         ens__admin_ctl_out(from, v->peer, &ens__ctl_connected, &reply, 0, -1, false);
         return;
     }
-    give_pair(from, to, sv, 0);
+    give_pair(from, to, v->peer, sv, 0);
 }
 
 /* Give a connection from `from` to `to` (socketpair sv): the receiving end
  * to `to` (kept for its restarts), the sending end to `from` as a
- * Connected with `status` (0: the answer to its request; 1: offered
- * unasked, ens__tx_connected keeps it all the same). */
-static void give_pair(arec *from, arec *to, int sv[2], int32_t status)
+ * Connected for `peer` (the address `from` sends to: `to`'s own, or one on
+ * another node that the gateway `to` stands for) with `status` (0: the
+ * answer to its request; 1: offered unasked, ens__tx_connected keeps it
+ * all the same). */
+static void give_pair(arec *from, arec *to, ens_addr peer, int sv[2], int32_t status)
 {
-    ens__ctl_status_v reply = {to->addr, status};
+    ens__ctl_status_v reply = {peer, status};
     uint64_t id = admin_state.next_conn++;
     ens__ctl_conn_v nc = {from->addr, id};
     if (to->ctl >= 0)
@@ -284,7 +286,7 @@ static void give_pair(arec *from, arec *to, int sv[2], int32_t status)
                           "its actor crashes is lost");
         close(sv[1]);
     }
-    ens__admin_ctl_out(from, to->addr, &ens__ctl_connected, &reply, 0, sv[0], false);
+    ens__admin_ctl_out(from, peer, &ens__ctl_connected, &reply, 0, sv[0], false);
     close(sv[0]);
 }
 
@@ -303,8 +305,8 @@ static void offer_pairs(arec *from, arec *r)
         close(a[1]);
         return;
     }
-    give_pair(from, r, a, 1);
-    give_pair(r, from, b, 1);
+    give_pair(from, r, r->addr, a, 1);
+    give_pair(r, from, from->addr, b, 1);
 }
 
 /* The type list (core/process/proc_types.h): the admin's table is the
