@@ -25,6 +25,19 @@ double raw_stream_msgs(const uint8_t *frame, size_t len, long n, int batch);
 /* fork + _exit(0) + waitpid, n times. Returns processes per second. */
 double raw_spawn_rate(long n);
 
+/* The bytes of the one message a raw_reply_spawn_rate child answers. */
+#define RAW_REPLY_BYTES 64
+
+/* n children started as an actor is, each answering one message: per child
+ * an AF_UNIX socketpair and a fork; the child closes every other
+ * descriptor, runs a libuv loop on its end (and on a quit pipe shared by
+ * all), echoes one RAW_REPLY_BYTES message and stays alive. One at a time
+ * (pipelined = 0: the reply before the next fork) or pipelined (fork all,
+ * each sent its message at once, then the n replies collected). Timed until
+ * the last reply; the children end (quit pipe closed) and are reaped after.
+ * Returns children per second, or < 0 on failure. */
+double raw_reply_spawn_rate(long n, int pipelined);
+
 /* count forked children each running an idle libuv loop (a poll on a pipe):
  * mean PSS and RSS per child in KiB. Returns 0 or < 0 on failure. */
 int raw_idle_memory(int count, double *pss_kib, double *rss_kib);

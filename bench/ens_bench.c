@@ -603,7 +603,7 @@ static void group_throughput(void)
 
 /* Spawn n hello actors from outside, tell each an int64, collect n
  * replies. *pids (n entries, may be NULL) receives their process ids. */
-static int spawn_many(ens_ctx *out, long n, int64_t *pids)
+static int spawn_hellos(ens_ctx *out, long n, int64_t *pids)
 {
     ens_addr a;
     for (long i = 0; i < n; i++) {
@@ -625,15 +625,57 @@ static int spawn_many(ens_ctx *out, long n, int64_t *pids)
     return 0;
 }
 
-/* One run: a fresh system, n actors spawned and heard from; the shutdown
- * is not timed. */
-static int spawn_run(ens_base base, long n, double *rate)
+/* One at a time: spawn a hello actor (connected to us at once:
+ * ENS_SPAWN_CONNECT), tell it an int64, wait for its reply, then the next;
+ * every actor stays alive. */
+static int spawn_one_each(ens_ctx *out, long n)
+{
+    ens_addr a;
+    for (long i = 0; i < n; i++) {
+        ens_int64_v x = {i};
+        int64_t pid;
+        int rc = ens_spawn_flags(out, &hello_def, NULL, NULL, ENS_SPAWN_CONNECT, &a);
+        if (rc == 0)
+            rc = ens_send(out, a, &ens_msg_int64, &x);
+        if (rc == 0)
+            rc = listen_int64(out, &pid);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* All at once: one ens_spawn_many of n hello actors (ENS_SPAWN_CONNECT),
+ * then an int64 told to each and the n replies collected. */
+static int spawn_batch(ens_ctx *out, long n)
+{
+    ens_addr *a = calloc((size_t)n, sizeof(*a));
+    if (a == NULL)
+        return ENS_ENOMEM;
+    int rc = ens_spawn_many(out, &hello_def, NULL, NULL, ENS_SPAWN_CONNECT, (size_t)n, a, NULL);
+    if (rc >= 0 && rc != n)
+        rc = ENS_EIO;
+    for (long i = 0; rc >= 0 && i < n; i++) {
+        ens_int64_v x = {i};
+        rc = ens_send(out, a[i], &ens_msg_int64, &x);
+    }
+    for (long i = 0; rc >= 0 && i < n; i++) {
+        int64_t pid;
+        rc = listen_int64(out, &pid);
+    }
+    free(a);
+    return rc < 0 ? rc : 0;
+}
+
+/* One run: a fresh system, n actors spawned and heard from (one at a time,
+ * or in one batch); the shutdown is not timed. */
+static int spawn_run(ens_base base, long n, bool batch, double *rate)
 {
     ens_system *s = sys_start(base);
     if (s == NULL)
         return ENS_EIO;
     uint64_t t0 = bench_now_ns();
-    int rc = spawn_many(ens_system_ctx(s), n, NULL);
+    int rc = batch ? spawn_batch(ens_system_ctx(s), n) : spawn_one_each(ens_system_ctx(s), n);
     uint64_t dt = bench_now_ns() - t0;
     sys_stop(s);
     if (rc == 0)
@@ -641,36 +683,59 @@ static int spawn_run(ens_base base, long n, double *rate)
     return rc;
 }
 
-static void bench_spawn_base(ens_base base, long n)
+static void bench_spawn_base(const char *name, ens_base base, long n, bool batch)
 {
     bench_result r;
-    bench_result_init(&r, "spawn", base_name(base), n, 0, "actors/s");
+    bench_result_init(&r, name, base_name(base), n, 0, "actors/s");
     double rate;
-    int rc = spawn_run(base, n / 10, &rate);
+    int rc = spawn_run(base, n / 10, batch, &rate);
     for (int i = 0; rc == 0 && i < bench.runs; i++)
-        if ((rc = spawn_run(base, n, &rate)) == 0)
+        if ((rc = spawn_run(base, n, batch, &rate)) == 0)
             bench_add(&r, rate);
     if (rc < 0)
-        bench_fail("spawn", r.base, "a run", rc);
+        bench_fail(name, r.base, "a run", rc);
     else
         bench_print(&r);
 }
 
+/* The raw child start answering one message (bench_raw.c): pipelined or not. */
+static void bench_spawn_raw(const char *name, long n, int pipelined)
+{
+    bench_result r;
+    bench_result_init(&r, name, "raw", n, RAW_REPLY_BYTES, "procs/s");
+    double v = raw_reply_spawn_rate(n / 10, pipelined);
+    for (int i = 0; v >= 0 && i < bench.runs; i++)
+        if ((v = raw_reply_spawn_rate(n, pipelined)) >= 0)
+            bench_add(&r, v);
+    if (v < 0)
+        bench_fail(name, "raw", "fork", 0);
+    else
+        bench_print(&r);
+}
+
+/* spawn_one: spawn-to-first-reply one at a time; spawn_many: a batch of n
+ * then the n replies; each next to its raw child start of the same shape,
+ * and spawn_fork, plain fork + _exit + waitpid. The raw lines run first,
+ * before this process has forked any admin. */
 static void group_spawn(void)
 {
     long n = bench_n(1000, 100);
     bench_result r;
-    bench_result_init(&r, "spawn", "raw", n, 0, "procs/s");
+    bench_result_init(&r, "spawn_fork", "raw", n, 0, "procs/s");
     double v = raw_spawn_rate(n / 10);
     for (int i = 0; v >= 0 && i < bench.runs; i++)
         if ((v = raw_spawn_rate(n)) >= 0)
             bench_add(&r, v);
     if (v < 0)
-        bench_fail("spawn", "raw", "fork", 0);
+        bench_fail("spawn_fork", "raw", "fork", 0);
     else
         bench_print(&r);
-    bench_spawn_base(ENS_BASE_PROCESS, n);
-    bench_spawn_base(ENS_BASE_INPROC, n);
+    bench_spawn_raw("spawn_one", n, 0);
+    bench_spawn_raw("spawn_many", n, 1);
+    bench_spawn_base("spawn_one", ENS_BASE_PROCESS, n, false);
+    bench_spawn_base("spawn_many", ENS_BASE_PROCESS, n, true);
+    bench_spawn_base("spawn_one", ENS_BASE_INPROC, n, false);
+    bench_spawn_base("spawn_many", ENS_BASE_INPROC, n, true);
 }
 
 /* ---- 5. memory ----------------------------------------------------------------- */
@@ -682,7 +747,7 @@ static int memory_run(long n, double *pss, double *rss)
     if (s == NULL)
         return ENS_EIO;
     int64_t *pids = calloc((size_t)n, sizeof(*pids));
-    int rc = pids != NULL ? spawn_many(ens_system_ctx(s), n, pids) : ENS_ENOMEM;
+    int rc = pids != NULL ? spawn_hellos(ens_system_ctx(s), n, pids) : ENS_ENOMEM;
     double tp = 0, tr = 0;
     for (long i = 0; rc == 0 && i < n; i++) {
         double p, r;

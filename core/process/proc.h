@@ -270,6 +270,34 @@ int ens__ctl_register(void);
 int ens__ctl_send(int fd, ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
                   const int *fds, int nfds);
 
+/* A batch of spawns of one definition (ens_spawn_many) asked of the admin
+ * by the outside program or an actor: up to ENS__SPAWN_WINDOW requests in
+ * flight, each its own correlation (corr0 + i), so the admin, the zygote
+ * and the new actors work on several at once instead of one round trip
+ * after another. status[i] is 1 until its answer comes. */
+#define ENS__SPAWN_WINDOW 64u
+typedef struct ens__spawn_batch {
+    ens__ctl_spawn_v req; /* what every request asks (borrowed fields) */
+    uint64_t corr0;
+    size_t n, sent, answered;
+    ens_addr *out;
+    int *status;
+    char why[512]; /* the first init failure's text, "" if none */
+} ens__spawn_batch;
+
+/* Send the requests the window allows on ctl, from `from`. Returns 0 or
+ * the send's error (the requests not sent then answer it). */
+int ens__spawn_batch_send(ens__spawn_batch *b, int ctl, ens_addr from);
+
+/* Take a control frame that answers one of b's requests (spawned, ack,
+ * InitFailed, or lost: value NULL and status ENS_ENOMEM). True if it was
+ * one of b's. */
+bool ens__spawn_batch_take(ens__spawn_batch *b, uint32_t type_id, uint64_t corr, const void *value);
+
+/* True when the caller should send more or is finished: every sent request
+ * answered, or room in the window for more. */
+bool ens__spawn_batch_ready(const ens__spawn_batch *b);
+
 /* Encode a control frame (*frame malloc'ed, owned by the caller). Errors
  * as ens__frame_build. */
 int ens__ctl_build(ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,

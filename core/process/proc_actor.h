@@ -69,8 +69,9 @@ typedef struct proc_actor {
     uint64_t rpc_corr;
     bool rpc_done;
     ens__ctl_status_v rpc_reply;
-    bool exit_announced; /* the admin acked our Exiting (pa_route) */
-    bool starting;       /* inside the main's ens__actor_start: it reports a start itself */
+    ens__spawn_batch *batch; /* the ens_spawn_many under way, or NULL */
+    bool exit_announced;     /* the admin acked our Exiting (pa_route) */
+    bool starting;           /* inside the main's ens__actor_start: it reports a start itself */
 } proc_actor;
 
 /* The actor process's state (proc_actor.c). */

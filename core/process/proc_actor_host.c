@@ -50,6 +50,9 @@ static void handle_ctl(ens_msg *m, int *fds, int nfds)
         /* The admin lost a request that expects no ack (a connection's):
          * what waits for one asks again. */
         ens__tx_ask_again(&actor_proc.tx);
+    } else if (actor_proc.batch != NULL &&
+               ens__spawn_batch_take(actor_proc.batch, t, m->hdr.corr, m->value)) {
+        /* an answer to one of ens_spawn_many's requests */
     } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) &&
                m->hdr.corr == actor_proc.rpc_corr) {
         actor_proc.rpc_reply = *(const ens__ctl_status_v *)m->value;
@@ -77,6 +80,8 @@ static void pump_ctl(void)
              * (what it asked for may have been done); a connection's
              * answer is asked for again. */
             ens__alloc_failed(actor_proc.sys, "a control message from the admin was lost");
+            if (lost != 0 && actor_proc.batch != NULL)
+                (void)ens__spawn_batch_take(actor_proc.batch, 0, lost, NULL);
             if (lost != 0 && lost == actor_proc.rpc_corr && !actor_proc.rpc_done) {
                 actor_proc.rpc_reply = (ens__ctl_status_v){ENS_ADDR_NONE, ENS_ENOMEM};
                 actor_proc.rpc_done = true;
@@ -271,6 +276,53 @@ static int pa_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
     if (rc == 0)
         *out = reply.addr;
     return rc;
+}
+
+/* ens_spawn_many: up to ENS__SPAWN_WINDOW requests in flight; each wait
+ * bounded by call_timeout_ms from the last answer, as rpc()'s. */
+static int pa_spawn_many(ens_system *s, ens_actor *parent, const ens_actor_def *d,
+                         const ens_actor_def *shown, const uint8_t *arg_frame, size_t arg_len,
+                         bool sync, uint32_t flags, size_t n, ens_addr *out, int *status)
+{
+    (void)parent;
+    (void)sync;
+    if (arg_len > ENS_CTL_MAX - 1024)
+        return ENS_EMSGSIZE;
+    ens__spawn_batch b = {.req = {.def = (uint64_t)(uintptr_t)d,
+                                  .shown = (uint64_t)(uintptr_t)shown,
+                                  .flags = (int32_t)flags,
+                                  .name = (char *)d->name,
+                                  .arg = {(uint8_t *)arg_frame, (uint32_t)arg_len}},
+                          .corr0 = actor_proc.next_corr + 1,
+                          .n = n,
+                          .out = out,
+                          .status = status};
+    actor_proc.next_corr += n;
+    actor_proc.batch = &b;
+    uint64_t wait_ns = (uint64_t)s->opts.call_timeout_ms * 1000000u;
+    uint64_t deadline = ens__mono_ns() + wait_ns;
+    while (b.answered < b.n) {
+        (void)ens__spawn_batch_send(&b, actor_proc.ctl, actor_proc.actor->addr);
+        size_t before = b.answered;
+        while (!ens__spawn_batch_ready(&b)) {
+            uint64_t now = ens__mono_ns();
+            if (now >= deadline)
+                break;
+            struct pollfd p = {.fd = actor_proc.ctl, .events = POLLIN};
+            poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+            pump_ctl();
+        }
+        if (b.answered > before)
+            deadline = ens__mono_ns() + wait_ns;
+        else if (!ens__spawn_batch_ready(&b)) {
+            for (size_t i = 0; i < b.n; i++)
+                if (status[i] == 1)
+                    status[i] = ENS_ETIMEDOUT;
+            break;
+        }
+    }
+    actor_proc.batch = NULL;
+    return 0;
 }
 
 /* Global names: one request to the admin, which owns the table
@@ -477,6 +529,7 @@ void ens__pa_init_done(ens_system *s, ens_actor *a, int rc, const char *why)
 const ens__host_ops ens__pa_actor_host = {
     .route = ens__pa_route,
     .spawn = pa_spawn,
+    .spawn_many = pa_spawn_many,
     .release = pa_release,
     .timer_add = pa_timer_add,
     .timer_cancel = pa_timer_cancel,

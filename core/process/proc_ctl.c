@@ -438,3 +438,54 @@ void ens__actor_proctitle(const char *type, const char *global, const char *syst
     else
         ens__proctitle_comm(comm, "ens: %s %s %s", type, system, where);
 }
+
+int ens__spawn_batch_send(ens__spawn_batch *b, int ctl, ens_addr from)
+{
+    while (b->sent < b->n && b->sent - b->answered < ENS__SPAWN_WINDOW) {
+        int rc = ens__ctl_send(ctl, from, &ens__ctl_spawn, &b->req, b->corr0 + b->sent, NULL, 0);
+        if (rc < 0) {
+            /* Nothing more reaches the admin: the rest fail with this. */
+            for (; b->sent < b->n; b->sent++, b->answered++)
+                b->status[b->sent] = rc == ENS_EIO ? ENS_ESHUTDOWN : rc;
+            return rc;
+        }
+        b->sent++;
+    }
+    return 0;
+}
+
+bool ens__spawn_batch_take(ens__spawn_batch *b, uint32_t type_id, uint64_t corr, const void *value)
+{
+    if (b == NULL || b->n == 0 || corr < b->corr0 || corr - b->corr0 >= b->sent)
+        return false;
+    size_t i = (size_t)(corr - b->corr0);
+    if (value == NULL) { /* the answer was lost (out of memory) */
+        if (b->status[i] == 1) {
+            b->status[i] = ENS_ENOMEM;
+            b->answered++;
+        }
+        return true;
+    }
+    if (type_id == ens__ctl_initfailed.id) {
+        const ens__ctl_why_v *w = value;
+        if (b->why[0] == '\0')
+            snprintf(b->why, sizeof(b->why), "%s", w->reason != NULL ? w->reason : "");
+        return true;
+    }
+    if (type_id != ens__ctl_spawned.id && type_id != ens__ctl_ack.id)
+        return false;
+    if (b->status[i] == 1) {
+        const ens__ctl_status_v *v = value;
+        b->status[i] = v->status < 0 ? v->status : 0;
+        b->out[i] = v->status < 0 ? ENS_ADDR_NONE : v->addr;
+        b->answered++;
+    }
+    return true;
+}
+
+bool ens__spawn_batch_ready(const ens__spawn_batch *b)
+{
+    if (b->sent < b->n)
+        return b->sent - b->answered < ENS__SPAWN_WINDOW;
+    return b->answered == b->n;
+}

@@ -402,6 +402,14 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
 void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd)
 {
     ens_tx *tx = find(t, peer);
+    if (tx == NULL && status == 1 && fd >= 0) {
+        /* Offered unasked (ENS_SPAWN_CONNECT): kept for the first send. */
+        if ((tx = add(t, peer)) == NULL) {
+            close(fd);
+            return;
+        }
+        tx->state = ENS_TX_CONNECTING;
+    }
     if (tx == NULL || tx->state != ENS_TX_CONNECTING) {
         if (fd >= 0)
             close(fd);

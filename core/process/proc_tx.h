@@ -81,7 +81,8 @@ typedef struct ens_tx_table {
 int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded);
 
 /* The admin answered a connection request: fd (taken) is the sending end,
- * or status < 0 (fd -1) means the peer is gone. */
+ * or status < 0 (fd -1) means the peer is gone. Status 1: the admin
+ * offered it unasked (ENS_SPAWN_CONNECT): kept if there is none yet. */
 void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd);
 
 /* A control message was lost (ens__ctl_recv said ENS_ENOMEM): it may have

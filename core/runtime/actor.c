@@ -829,6 +829,97 @@ static const char *send_refusal(const ens_ctx *c, ens_addr to, const ens_msgtype
     return NULL;
 }
 
+int ens_spawn_many(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                   uint32_t flags, size_t n, ens_addr *out, int *status)
+{
+    if (flags & ~ENS__SPAWN_PUBLIC)
+        return ENS_EINVAL;
+    return ens__spawn_many_shown(c, d, NULL, argt, arg, flags, n, out, status);
+}
+
+/* The base has no batch of its own: one spawn after another. */
+static int spawn_each(ens_system *s, ens_actor *parent, const ens_actor_def *d,
+                      const ens_actor_def *shown, const uint8_t *frame, size_t len, uint32_t flags,
+                      size_t n, ens_addr *out, int *status)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *copy = NULL;
+        out[i] = ENS_ADDR_NONE;
+        if (frame != NULL && (copy = ens__malloc(len)) == NULL) {
+            status[i] = ENS_ENOMEM;
+            continue;
+        }
+        if (copy != NULL)
+            memcpy(copy, frame, len);
+        status[i] = s->host->spawn(s, parent, d, shown, copy, len, parent == NULL, flags, &out[i]);
+        if (status[i] > 0)
+            status[i] = 0;
+        if (status[i] < 0)
+            out[i] = ENS_ADDR_NONE;
+    }
+    return 0;
+}
+
+int ens__spawn_many_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_def *shown,
+                          const ens_msgtype *argt, const void *arg, uint32_t flags, size_t n,
+                          ens_addr *out, int *status)
+{
+    if (out == NULL || n > ENS_SPAWN_MANY_MAX)
+        return ENS_EINVAL;
+    if (n == 0) {
+        /* the arguments are checked all the same */
+        ens_addr none;
+        uint8_t *frame = NULL;
+        size_t len = 0;
+        int prep = ens__spawn_prepare(c, d, argt, arg, flags, &none, &frame, &len);
+        free(frame);
+        return prep < 0 ? prep : 0;
+    }
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int prep = ens__spawn_prepare(c, d, argt, arg, flags, out, &frame, &len);
+    if (prep < 0)
+        return prep;
+    int *own = NULL;
+    if (status == NULL && (status = own = ens__calloc(n, sizeof(*own))) == NULL) {
+        free(frame);
+        return ENS_ENOMEM;
+    }
+    ens_system *s = c->sys;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = ENS_ADDR_NONE;
+        status[i] = 1; /* not answered yet */
+    }
+    int rc = s->host->spawn_many != NULL
+                 ? s->host->spawn_many(s, c->actor, d, shown, frame, len, c->actor == NULL, flags,
+                                       n, out, status)
+                 : spawn_each(s, c->actor, d, shown, frame, len, flags, n, out, status);
+    free(frame);
+    if (rc < 0) {
+        for (size_t i = 0; i < n; i++)
+            status[i] = rc;
+        free(own);
+        return rc;
+    }
+    int started = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (status[i] > 0) /* a base that left one unanswered: no actor known there */
+            status[i] = ENS_EIO;
+        if (status[i] == 0 && c->actor != NULL && add_child(c->actor, out[i]) < 0) {
+            /* As ens_spawn: a child its parent cannot note is stopped. */
+            ens__send_frame(s, c->self, out[i], &ens_msg_exit_request, NULL, ENS_FRAME_SYSTEM, 0, 0,
+                            false);
+            status[i] = ENS_ENOMEM;
+        }
+        if (status[i] == 0)
+            started++;
+        else
+            out[i] = ENS_ADDR_NONE;
+    }
+    free(own);
+    return started;
+}
+
 int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)
 {
     ens__errmsg_clear();

@@ -129,6 +129,16 @@ typedef struct ens__host_ops {
     int (*spawn)(ens_system *s, ens_actor *parent, const ens_actor_def *d,
                  const ens_actor_def *shown, uint8_t *arg_frame, size_t arg_len, bool sync,
                  uint32_t flags, ens_addr *out);
+    /* ens_spawn_many: n actors as n calls of spawn would start them, the
+     * argument frame borrowed (each gets a copy). Fills out[i] and
+     * status[i] (0 or what spawn would have returned) for every i and
+     * returns 0 (a failure midway, the system going away, is in the
+     * statuses), or returns an error before anything was asked
+     * (ENS_EMSGSIZE, ENS_ESHUTDOWN) with out and status untouched. NULL:
+     * actor.c calls spawn n times. */
+    int (*spawn_many)(ens_system *s, ens_actor *parent, const ens_actor_def *d,
+                      const ens_actor_def *shown, const uint8_t *arg_frame, size_t arg_len,
+                      bool sync, uint32_t flags, size_t n, ens_addr *out, int *status);
     /* Wake-ups of actor a (ens_wakeup_after, request timeouts). */
     int (*timer_add)(ens_system *s, ens_actor *a, uint32_t delay_ms, uint64_t payload,
                      uint64_t *id);
@@ -211,7 +221,8 @@ typedef struct ens__host_ops {
  *    ENS_SPAWN_NOTIFY_START) as a first start is. */
 #define ENS__SPAWN_KEEP_ADDR (1u << 16)
 #define ENS__SPAWN_AT        (1u << 17)
-#define ENS__SPAWN_PUBLIC    ((uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START))
+#define ENS__SPAWN_PUBLIC                                                                          \
+    ((uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START | ENS_SPAWN_CONNECT))
 
 /* What the outside program's side of a base provides: a loop that runs
  * only inside the program's blocking calls. ask, listen, status and the
@@ -451,6 +462,13 @@ int ens__spawn_at(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, c
 /* Release the reservation of the calling actor at `who` (host->release).
  * Errors: ENS_EINVAL (outside an actor), ENS_ENOENT, ENS_ENOTSUP. */
 int ens__addr_release(ens_ctx *c, ens_addr who);
+
+/* ens_spawn_many with `shown` as in ens__spawn_shown and the internal flag
+ * ENS__SPAWN_KEEP_ADDR allowed (a supervisor's start of its children).
+ * Returns and errors as ens_spawn_many. */
+int ens__spawn_many_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_def *shown,
+                          const ens_msgtype *argt, const void *arg, uint32_t flags, size_t n,
+                          ens_addr *out, int *status);
 
 /* ens_spawn_flags of an actor that runs d and is shown everywhere (status
  * rows, journal rows, events) as the definition `shown`, for a wrapper

@@ -390,12 +390,56 @@ enum ens_spawn_flag {
      * With an init failure it receives child exited (INIT_FAILED) as
      * always, so a parent can start children strictly one after another. */
     ENS_SPAWN_NOTIFY_START = 1u << 1,
+    /* Connect the spawner (the outside program or the parent) and the new
+     * actor both ways at the spawn (process base), so that the first
+     * message between them and its reply skip a round trip through the
+     * admin each. Costs the spawner two descriptors per actor from the
+     * start (a spawner that talks to the actor holds them anyway). The
+     * in-process base has no connections: ignored there. */
+    ENS_SPAWN_CONNECT = 1u << 2,
 };
 
 /* ens_spawn with flags (a mask of enum ens_spawn_flag). Unknown flags:
  * ENS_EINVAL. Otherwise as ens_spawn. */
 ENS_API int ens_spawn_flags(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt,
                             const void *arg, uint32_t flags, ens_addr *out);
+
+/* The most actors one ens_spawn_many starts. */
+#define ENS_SPAWN_MANY_MAX 65536u
+
+/* Start n actors of definition d, each with the same start argument (argt,
+ * arg) and flags (as ens_spawn_flags), and return their addresses: the
+ * batch counterpart of ens_spawn, for pools and a supervisor's start of its
+ * children. The process base asks the admin for up to 64 at once instead
+ * of one round trip after another; the in-process base starts them one
+ * after another.
+ *
+ * Each actor succeeds or fails on its own (no all-or-nothing): out[i] (n
+ * entries) receives the i-th actor's address, or ENS_ADDR_NONE when it
+ * did not start; status[i] (n entries; may be NULL) receives 0 or what
+ * ens_spawn_flags would have returned for it (ENS_EINIT, ENS_ETIMEDOUT,
+ * ENS_EAGAIN: too few descriptors left, ENS_ENOMEM, ENS_ESHUTDOWN, ...).
+ * The actors that started keep running whatever happened to the others; a
+ * caller that wants all or nothing stops the started ones itself
+ * (ens_exit_request or ens_kill).
+ *  - From outside, init has run (and a deferred init been acknowledged)
+ *    for every actor when this returns, as with ens_spawn: an init that
+ *    fails makes that entry ENS_EINIT, leaves no actor there, and sets
+ *    ens_errmsg() to the first such failure's text.
+ *  - Inside an actor, the actors are its children, and their inits run
+ *    after this returns, as with ens_spawn: an init that fails leaves its
+ *    entry 0 and comes to the caller as ens_msg_child_exited
+ *    (ENS_EXIT_INIT_FAILED), and ENS_SPAWN_NOTIFY_START announces each
+ *    start.
+ * Returns the number of actors started (0..n; n == 0 checks the arguments
+ * and writes nothing), or one of these with nothing started (out and status
+ * then say nothing):
+ * ENS_EINVAL (NULL c, d or out, n > ENS_SPAWN_MANY_MAX, unknown flags, d
+ * without receive and dispatch, argt/arg mismatch), ENS_EBADTYPE (argt not
+ * registered), ENS_EMSGSIZE (the argument above the frame limit),
+ * ENS_ENOMEM (no room for the per-actor state), ENS_ESHUTDOWN. */
+ENS_API int ens_spawn_many(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt,
+                           const void *arg, uint32_t flags, size_t n, ens_addr *out, int *status);
 
 /* Send an exit request to `who` (which may be ens_self(c)). It is queued
  * like a message; an address with no live actor turns it into a dead letter.

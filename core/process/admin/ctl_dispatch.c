@@ -115,6 +115,7 @@ static void do_spawn(arec *from, const ens_msg *m)
 
 static void spawn_as(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr claimed,
                      uint64_t rev, const ens_addr *parent);
+static void offer_pairs(arec *from, arec *r);
 
 void ens__admin_spawn(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr claimed,
                       uint64_t rev)
@@ -225,6 +226,8 @@ static void spawn_as(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_a
             ens__admin_rec_free(r);
         } else {
             reply.addr = r->addr;
+            if ((v->flags & ENS_SPAWN_CONNECT) && !from->foreign)
+                offer_pairs(from, r);
         }
     }
     /* A claim the spawn did not use is deleted again. */
@@ -254,6 +257,8 @@ static void do_name(arec *from, const ens_msg *m)
     ens__admin_ctl_out(from, reply.addr, &ens__ctl_ack, &reply, m->hdr.corr, -1, false);
 }
 
+static void give_pair(arec *from, arec *to, ens_addr peer, int sv[2], int32_t status);
+
 static void do_connect(arec *from, const ens_msg *m)
 {
     const ens__ctl_conn_v *v = m->value;
@@ -273,6 +278,18 @@ static void do_connect(arec *from, const ens_msg *m)
         ens__admin_ctl_out(from, v->peer, &ens__ctl_connected, &reply, 0, -1, false);
         return;
     }
+    give_pair(from, to, v->peer, sv, 0);
+}
+
+/* Give a connection from `from` to `to` (socketpair sv): the receiving end
+ * to `to` (kept for its restarts), the sending end to `from` as a
+ * Connected for `peer` (the address `from` sends to: `to`'s own, or one on
+ * another node that the gateway `to` stands for) with `status` (0: the
+ * answer to its request; 1: offered unasked, ens__tx_connected keeps it
+ * all the same). */
+static void give_pair(arec *from, arec *to, ens_addr peer, int sv[2], int32_t status)
+{
+    ens__ctl_status_v reply = {peer, status};
     uint64_t id = admin_state.next_conn++;
     ens__ctl_conn_v nc = {from->addr, id};
     if (to->ctl >= 0)
@@ -287,8 +304,27 @@ static void do_connect(arec *from, const ens_msg *m)
                           "its actor crashes is lost");
         close(sv[1]);
     }
-    ens__admin_ctl_out(from, v->peer, &ens__ctl_connected, &reply, 0, sv[0], false);
+    ens__admin_ctl_out(from, peer, &ens__ctl_connected, &reply, 0, sv[0], false);
     close(sv[0]);
+}
+
+/* A spawn with ENS_SPAWN_CONNECT: the requester (the outside or the
+ * parent) and the new actor are connected both ways now, before the
+ * answer, so that the first message and its reply need no connection
+ * round trip through the admin each. Best effort: without descriptors the
+ * connections are asked for later as usual. */
+static void offer_pairs(arec *from, arec *r)
+{
+    int a[2], b[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) < 0)
+        return;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) < 0) {
+        close(a[0]);
+        close(a[1]);
+        return;
+    }
+    give_pair(from, r, r->addr, a, 1);
+    give_pair(r, from, from->addr, b, 1);
 }
 
 /* The type list (core/process/proc_types.h): the admin's table is the

@@ -422,7 +422,7 @@ static void on_foreign(arec *g, const ens_msg *m)
     }
     ens__ctl_spawn_v sv = {.def = (uint64_t)(uintptr_t)def,
                            .sync = v->sync,
-                           .flags = (int32_t)(v->flags & ENS__SPAWN_PUBLIC),
+                           .flags = (int32_t)(v->flags & ENS__SPAWN_PUBLIC & ~ENS_SPAWN_CONNECT),
                            .name = (char *)def->name,
                            .at = ENS_ADDR_NONE,
                            .arg = v->arg};

@@ -51,8 +51,9 @@ typedef struct outside {
     uint64_t spawn_corr;
     bool spawn_done;
     ens__ctl_status_v spawn_reply;
-    char spawn_why[512]; /* the text of an init failure of the spawn, "" if none */
-    bool detach_only;    /* shutdown leaves the system running */
+    char spawn_why[512];     /* the text of an init failure of the spawn, "" if none */
+    ens__spawn_batch *batch; /* the ens_spawn_many under way, or NULL */
+    bool detach_only;        /* shutdown leaves the system running */
 } outside;
 
 static outside *base_of(ens_system *s)
@@ -258,6 +259,8 @@ static void handle_ctl(ens_system *s)
              * may have started); a connection's answer is asked for again;
              * any other answer waited for ends in its caller's timeout. */
             ens__alloc_failed(s, "a control message from the admin was lost");
+            if (lost != 0 && o->batch != NULL)
+                (void)ens__spawn_batch_take(o->batch, 0, lost, NULL);
             if (lost != 0 && lost == o->spawn_corr && !o->spawn_done) {
                 o->spawn_reply = (ens__ctl_status_v){ENS_ADDR_NONE, ENS_ENOMEM};
                 o->spawn_done = true;
@@ -290,6 +293,8 @@ static void handle_ctl(ens_system *s)
             /* The admin lost a request that expects no ack (a
              * connection's): what waits for one asks again. */
             ens__tx_ask_again(&o->tx);
+        } else if (o->batch != NULL && ens__spawn_batch_take(o->batch, t, m->hdr.corr, m->value)) {
+            /* an answer to one of ens_spawn_many's requests */
         } else if ((t == ens__ctl_spawned.id || t == ens__ctl_ack.id) &&
                    m->hdr.corr == o->spawn_corr) {
             o->spawn_reply = *(const ens__ctl_status_v *)m->value;
@@ -453,6 +458,57 @@ static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
     if (o->spawn_reply.status < 0)
         return o->spawn_reply.status;
     *out = o->spawn_reply.addr;
+    return 0;
+}
+
+static bool batch_ready(ens_system *s)
+{
+    return ens__spawn_batch_ready(base_of(s)->batch);
+}
+
+/* ens_spawn_many: the requests go out up to ENS__SPAWN_WINDOW at a time;
+ * each wait is bounded as one synchronous spawn's, from the last answer. */
+static int po_spawn_many(ens_system *s, ens_actor *parent, const ens_actor_def *d,
+                         const ens_actor_def *shown, const uint8_t *arg_frame, size_t arg_len,
+                         bool sync, uint32_t flags, size_t n, ens_addr *out, int *status)
+{
+    (void)parent;
+    (void)sync;
+    outside *o = base_of(s);
+    if (arg_len > ENS_CTL_MAX - 1024)
+        return ENS_EMSGSIZE;
+    if (o->admin_gone)
+        return ENS_ESHUTDOWN;
+    ens__spawn_batch b = {.req = {.def = (uint64_t)(uintptr_t)d,
+                                  .shown = (uint64_t)(uintptr_t)shown,
+                                  .sync = 1,
+                                  .flags = (int32_t)flags,
+                                  .name = (char *)d->name,
+                                  .arg = {(uint8_t *)arg_frame, (uint32_t)arg_len}},
+                          .corr0 = s->next_corr + 1,
+                          .n = n,
+                          .out = out,
+                          .status = status};
+    s->next_corr += n;
+    o->batch = &b;
+    int rc = 0;
+    while (b.answered < b.n) {
+        (void)ens__spawn_batch_send(&b, o->ctl, s->outside.self);
+        if (b.answered == b.n)
+            break;
+        size_t before = b.answered;
+        rc = run_until(s, batch_ready, s->opts.call_timeout_ms + ENS__INIT_ACK_GRACE_MS);
+        if (rc < 0 && b.answered == before) {
+            /* no answer within a spawn's bound, or the system ended */
+            for (size_t i = 0; i < b.n; i++)
+                if (status[i] == 1)
+                    status[i] = rc == ENS_ESHUTDOWN ? ENS_ESHUTDOWN : ENS_ETIMEDOUT;
+            break;
+        }
+    }
+    o->batch = NULL;
+    if (b.why[0] != '\0')
+        ens__errmsg_set("%s", b.why);
     return 0;
 }
 
@@ -637,6 +693,7 @@ static int po_kill(ens_system *s, ens_actor *caller, ens_addr who)
 static const ens__host_ops outside_host = {
     .route = po_route,
     .spawn = po_spawn,
+    .spawn_many = po_spawn_many,
     .status = po_status,
     .names = po_names,
     .kill = po_kill,
