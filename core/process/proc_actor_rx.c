@@ -322,6 +322,23 @@ static int read_piece(rxconn *c)
     return (uint64_t)queued > flen || c->hup ? CONN_MORE : CONN_WAIT;
 }
 
+/* A look (n bytes) that starts with a piece read_piece can place - the
+ * first piece of a frame, or the next piece of the frame in c's slot - takes
+ * it straight into the slot rather than through the batch area (which would
+ * be read again and copied). Others go the batch way, which reports them. */
+static bool piece_goes_straight(rxconn *c, size_t n)
+{
+    ens_stage *st = actor_proc.st;
+    ens_wire_item it;
+    if (n < ENS_PIECE_HEAD || !ens__frag_is(st->buf) ||
+        ens__wire_head(st->buf, n, wire_limit(), &it) != 1 || !it.piece || it.err != 0)
+        return false;
+    if (it.offset == 0)
+        return true;
+    int i = slot_of(c->id);
+    return i >= 0 && st->slot[i].total == it.total && st->slot[i].have == it.offset;
+}
+
 /* Frames are first looked at (MSG_PEEK, copied into the stage), then taken
  * from the kernel, whole frames only. The stage notes the take before it
  * happens (connection, length, sequence number of the first frame), so a
@@ -353,6 +370,8 @@ static int read_conn(rxconn *c)
         rx_close(c);
         return CONN_GONE;
     }
+    if (piece_goes_straight(c, (size_t)n))
+        return read_piece(c);
     const bool slot_free_now = slot_of(c->id) >= 0 || slot_available();
     size_t whole = 0;
     bool for_slot = false;
