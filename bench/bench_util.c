@@ -57,6 +57,17 @@ static void num(char *buf, size_t len, double v)
         snprintf(buf, len, "%.3f", v);
 }
 
+double bench_median(const bench_result *r)
+{
+    if (r->runs == 0)
+        return -1;
+    double s[BENCH_MAX_RUNS];
+    memcpy(s, r->v, sizeof(double) * (size_t)r->runs);
+    qsort(s, (size_t)r->runs, sizeof(s[0]), cmp_double);
+    /* the middle run, or the mean of the two middle runs */
+    return r->runs % 2 ? s[r->runs / 2] : (s[r->runs / 2 - 1] + s[r->runs / 2]) / 2.0;
+}
+
 void bench_print(bench_result *r)
 {
     if (r->runs == 0)
@@ -64,8 +75,7 @@ void bench_print(bench_result *r)
     double s[BENCH_MAX_RUNS];
     memcpy(s, r->v, sizeof(double) * (size_t)r->runs);
     qsort(s, (size_t)r->runs, sizeof(s[0]), cmp_double);
-    /* median: the middle run, or the mean of the two middle runs */
-    double med = r->runs % 2 ? s[r->runs / 2] : (s[r->runs / 2 - 1] + s[r->runs / 2]) / 2.0;
+    double med = bench_median(r);
     char vmed[32], vmin[32], vmax[32];
     num(vmed, sizeof(vmed), med);
     num(vmin, sizeof(vmin), s[0]);

@@ -44,6 +44,9 @@ void bench_result_init(bench_result *r, const char *name, const char *base, long
 /* Record one run's figure (ignored past BENCH_MAX_RUNS). */
 void bench_add(bench_result *r, double v);
 
+/* The median of the runs recorded, -1 if none. */
+double bench_median(const bench_result *r);
+
 /* Print the JSON line (nothing if no run was recorded) and flush stdout. */
 void bench_print(bench_result *r);
 

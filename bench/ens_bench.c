@@ -489,11 +489,12 @@ static int tput_run(ens_ctx *out, ens_addr counter, const ens_addr *prod, int np
     return rc;
 }
 
-static void bench_tput_base(const char *name, ens_base base, int np, long n, long payload)
+/* Returns the median msgs/s, -1 if it could not run. */
+static double bench_tput_base(const char *name, ens_base base, int np, long n, long payload)
 {
     ens_system *s = sys_start(base);
     if (s == NULL)
-        return;
+        return -1;
     ens_ctx *out = ens_system_ctx(s);
     ens_addr counter, prod[MAX_PRODUCERS];
     bench_result r;
@@ -512,10 +513,11 @@ static void bench_tput_base(const char *name, ens_base base, int np, long n, lon
     else
         bench_print(&r);
     sys_stop(s);
+    return rc < 0 ? -1 : bench_median(&r);
 }
 
 /* Raw: the same frames over AF_UNIX, one write() each or 64 KiB writes. */
-static void bench_tput_raw(const char *name, long n, long payload, int batch)
+static double bench_tput_raw(const char *name, long n, long payload, int batch)
 {
     size_t len = 0;
     uint8_t *f = sample_frame(payload, &len);
@@ -530,6 +532,7 @@ static void bench_tput_raw(const char *name, long n, long payload, int batch)
     else
         bench_print(&r);
     free(f);
+    return v < 0 ? -1 : bench_median(&r);
 }
 
 /* Codec: encode + decode (+ free) of the same message, one loop, no I/O. */
@@ -561,7 +564,7 @@ static double codec_run(long n, long payload)
     return (double)n / ((double)(bench_now_ns() - t0) / 1e9);
 }
 
-static void bench_tput_codec(long n, long payload)
+static double bench_tput_codec(long n, long payload)
 {
     bench_result r;
     bench_result_init(&r, "throughput_codec", "raw", n, payload, "msgs/s");
@@ -573,6 +576,19 @@ static void bench_tput_codec(long n, long payload)
         bench_fail("throughput_codec", "raw", "encode/decode", 0);
     else
         bench_print(&r);
+    return v < 0 ? -1 : bench_median(&r);
+}
+
+/* A ratio of two medians of this run, as its own line (unit "ratio"). */
+static void print_ratio(const char *name, const char *base, long n, long payload, double num,
+                        double den)
+{
+    if (num < 0 || den <= 0)
+        return;
+    bench_result r;
+    bench_result_init(&r, name, base, n, payload, "ratio");
+    bench_add(&r, num / den);
+    bench_print(&r);
 }
 
 static long one_payload; /* --payload: throughput at this size only (0: all) */
@@ -587,11 +603,16 @@ static void group_throughput(void)
             break;
         /* From 4 KiB on, about 800 MB in a full run (a tenth with --quick). */
         long np = p >= 4096 ? (long)((double)n * 410.0 / (double)p) : n;
-        bench_tput_base("throughput", ENS_BASE_PROCESS, 1, np, p);
-        bench_tput_base("throughput", ENS_BASE_INPROC, 1, np, p);
+        double proc = bench_tput_base("throughput", ENS_BASE_PROCESS, 1, np, p);
+        double inproc = bench_tput_base("throughput", ENS_BASE_INPROC, 1, np, p);
         bench_tput_raw("throughput_raw_write", np / 10, p, 0); /* one syscall each: slow */
-        bench_tput_raw("throughput_raw_batch", np, p, 1);
-        bench_tput_codec(np / 4, p);
+        double batch = bench_tput_raw("throughput_raw_batch", np, p, 1);
+        double codec = bench_tput_codec(np / 4, p);
+        /* The ceiling a base can reach: encode + decode with no transport
+         * (its baseline moves with the machine as ensemble does). */
+        print_ratio("throughput_of_codec", "process", np, p, proc, codec);
+        print_ratio("throughput_of_codec", "inproc", np, p, inproc, codec);
+        print_ratio("throughput_of_raw_batch", "process", np, p, proc, batch);
     }
     if (one_payload != 0)
         return;

@@ -607,6 +607,55 @@ static void test_round_trip_one_mebibyte(void **state)
     round_trip(ENS_FRAME_HEADER_LEN + 1024 * 1024);
 }
 
+/* Placing a piece's bytes by hand (ens__frag_begin, then the bytes, then
+ * ens__frag_commit: how the outside receives straight into the frame)
+ * puts the same frame together as feeding whole pieces, needs only the
+ * head, and refuses what feed refuses. */
+static void test_place_by_head_matches_feed(void **state)
+{
+    (void)state;
+    const size_t total = 2 * ENS_FRAG_CHUNK + 300;
+    uint8_t *f = make_frame(total, 11);
+    uint8_t *p = malloc(PHEAD + ENS_FRAG_CHUNK);
+    ens_frag_asm a = {0};
+    uint8_t *whole = NULL;
+    size_t wlen = 0;
+    const size_t n[3] = {ENS_FRAG_CHUNK, ENS_FRAG_CHUNK, 300};
+    for (size_t k = 0; k < 3; k++) {
+        size_t plen = make_piece(p, f, total, k * ENS_FRAG_CHUNK, n[k], n[k], (uint32_t)k + 1);
+        /* only the head is there: the bytes after it are garbage */
+        memset(p + PHEAD, 0xee, plen - PHEAD);
+        ens_frag_place pl;
+        assert_int_equal(ens__frag_begin(&a, p, plen, LIMIT, &pl), 1);
+        assert_int_equal(pl.n, n[k]);
+        memcpy(pl.to, f + k * ENS_FRAG_CHUNK, pl.n);
+        assert_int_equal(ens__frag_commit(&a, &pl, &whole, &wlen), k == 2 ? 1 : 0);
+        if (k == 1) { /* the same piece once more: its bytes are skipped */
+            make_piece(p, f, total, ENS_FRAG_CHUNK, n[k], n[k], 2);
+            assert_int_equal(ens__frag_begin(&a, p, plen, LIMIT, &pl), 0);
+        }
+    }
+    assert_int_equal(wlen, total);
+    assert_memory_equal(whole, f, total);
+    free(whole);
+    /* out of order: refused, and the partial frame is dropped */
+    ens_frag_place pl;
+    size_t plen = make_piece(p, f, total, 0, ENS_FRAG_CHUNK, ENS_FRAG_CHUNK, 1);
+    assert_int_equal(ens__frag_begin(&a, p, plen, LIMIT, &pl), 1);
+    memcpy(pl.to, f, pl.n);
+    assert_int_equal(ens__frag_commit(&a, &pl, &whole, &wlen), 0);
+    plen = make_piece(p, f, total, 2 * ENS_FRAG_CHUNK, 300, 300, 2);
+    assert_int_equal(ens__frag_begin(&a, p, plen, LIMIT, &pl), ENS_EBADFRAME);
+    assert_null(a.buf);
+    /* a head whose fields do not hold */
+    plen = make_piece(p, f, LIMIT + 1, 0, ENS_FRAG_CHUNK, ENS_FRAG_CHUNK, 1);
+    assert_int_equal(ens__frag_begin(&a, p, plen, LIMIT, &pl), ENS_EBADFRAME);
+    assert_int_equal(ens__frag_begin(&a, p, PHEAD - 1, LIMIT, &pl), ENS_EBADFRAME);
+    ens__frag_reset(&a);
+    free(p);
+    free(f);
+}
+
 /* A reader that carries the start of a frame between reads: a stream cut at
  * every byte boundary comes out as the same bytes, in order, and the carry
  * is empty (and its large buffer freed) once a read ends on a boundary. */
@@ -657,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_around_one_piece),
         cmocka_unit_test(test_round_trip_three_pieces),
         cmocka_unit_test(test_round_trip_one_mebibyte),
+        cmocka_unit_test(test_place_by_head_matches_feed),
         cmocka_unit_test(test_carry_keeps_what_a_walk_left_between_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,6 +33,9 @@ typedef struct rxconn {
     bool wants_slot; /* its next frame comes in pieces and every slot is taken */
     bool in_pieces;  /* its last frame came in pieces: look at the next one's
                         head first, to take a piece straight into its slot */
+    uint64_t queued; /* bytes known to be queued on it (the last FIONREAD, less
+                        the pieces taken since): a lower bound, so a piece
+                        within it needs no FIONREAD of its own */
 } rxconn;
 
 typedef struct wtimer {

@@ -300,9 +300,14 @@ static int read_piece(rxconn *c)
         c->in_pieces = false;
         return CONN_MORE;
     }
-    int queued = 0;
-    if (ioctl(c->fd, FIONREAD, &queued) < 0 || (uint64_t)queued < flen)
-        return c->hup ? conn_ended_mid_frame(c) : CONN_WAIT;
+    if (c->queued < flen) {
+        int queued = 0;
+        if (ioctl(c->fd, FIONREAD, &queued) < 0 || (uint64_t)queued < flen) {
+            c->queued = 0;
+            return c->hup ? conn_ended_mid_frame(c) : CONN_WAIT;
+        }
+        c->queued = (uint64_t)queued;
+    }
     if (off == 0) {
         if (i >= 0 && st->slot[i].have != 0) {
             ens__pa_slot_drop(i, "a new frame began before the last one ended");
@@ -318,8 +323,26 @@ static int read_piece(rxconn *c)
         bad_stream(c, "a piece could not be taken whole: connection closed");
         return CONN_GONE;
     }
+    c->queued -= flen;
     ens__pa_process_stage();
-    return (uint64_t)queued > flen || c->hup ? CONN_MORE : CONN_WAIT;
+    return c->queued > 0 || c->hup ? CONN_MORE : CONN_WAIT;
+}
+
+/* A look (n bytes) that starts with a piece read_piece can place - the
+ * first piece of a frame, or the next piece of the frame in c's slot - takes
+ * it straight into the slot rather than through the batch area (which would
+ * be read again and copied). Others go the batch way, which reports them. */
+static bool piece_goes_straight(rxconn *c, size_t n)
+{
+    ens_stage *st = actor_proc.st;
+    ens_wire_item it;
+    if (n < ENS_PIECE_HEAD || !ens__frag_is(st->buf) ||
+        ens__wire_head(st->buf, n, wire_limit(), &it) != 1 || !it.piece || it.err != 0)
+        return false;
+    if (it.offset == 0)
+        return true;
+    int i = slot_of(c->id);
+    return i >= 0 && st->slot[i].total == it.total && st->slot[i].have == it.offset;
 }
 
 /* Frames are first looked at (MSG_PEEK, copied into the stage), then taken
@@ -353,6 +376,8 @@ static int read_conn(rxconn *c)
         rx_close(c);
         return CONN_GONE;
     }
+    if (piece_goes_straight(c, (size_t)n))
+        return read_piece(c);
     const bool slot_free_now = slot_of(c->id) >= 0 || slot_available();
     size_t whole = 0;
     bool for_slot = false;
@@ -382,6 +407,7 @@ static int read_conn(rxconn *c)
          * gone (then the rest never comes). */
         return c->hup ? conn_ended_mid_frame(c) : CONN_WAIT;
     }
+    c->queued = c->queued > whole ? c->queued - whole : 0;
     if (ens__stage_take(st, c->fd, c->id, whole) < 0) {
         st->len = st->done = 0;
         bad_stream(c, "frames looked at could not be taken whole: connection closed");

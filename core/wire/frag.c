@@ -120,13 +120,14 @@ void ens__frag_reset(ens_frag_asm *a)
     *a = (ens_frag_asm){NULL, 0, 0, 0};
 }
 
-int ens__frag_feed(ens_frag_asm *a, const uint8_t *frag, size_t flen, uint32_t max_frame,
-                   uint8_t **frame, size_t *len)
+int ens__frag_begin(ens_frag_asm *a, const uint8_t *frag, size_t flen, uint32_t max_frame,
+                    ens_frag_place *pl)
 {
     uint64_t total, offset;
     const uint8_t *bytes;
     size_t n;
-    if (!ens__frag_parse(frag, flen, max_frame, &total, &offset, &bytes, &n)) {
+    if (flen < ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD ||
+        !ens__frag_parse(frag, flen, max_frame, &total, &offset, &bytes, &n)) {
         ens__frag_reset(a);
         return ENS_EBADFRAME;
     }
@@ -145,13 +146,29 @@ int ens__frag_feed(ens_frag_asm *a, const uint8_t *frag, size_t flen, uint32_t m
         ens__frag_reset(a);
         return ENS_EBADFRAME;
     }
-    memcpy(a->buf + offset, bytes, n);
-    a->have = offset + n;
-    a->seq = seq;
+    *pl = (ens_frag_place){a->buf + offset, n, seq};
+    return 1;
+}
+
+int ens__frag_commit(ens_frag_asm *a, const ens_frag_place *pl, uint8_t **frame, size_t *len)
+{
+    a->have = (uint64_t)(pl->to - a->buf) + pl->n;
+    a->seq = pl->seq;
     if (a->have < a->total)
         return 0;
     *frame = a->buf;
     *len = a->total;
     *a = (ens_frag_asm){NULL, 0, 0, 0};
     return 1;
+}
+
+int ens__frag_feed(ens_frag_asm *a, const uint8_t *frag, size_t flen, uint32_t max_frame,
+                   uint8_t **frame, size_t *len)
+{
+    ens_frag_place pl;
+    int rc = ens__frag_begin(a, frag, flen, max_frame, &pl);
+    if (rc != 1)
+        return rc;
+    memcpy(pl.to, frag + ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD, pl.n);
+    return ens__frag_commit(a, &pl, frame, len);
 }

@@ -84,6 +84,28 @@ typedef struct ens_frag_asm {
 int ens__frag_feed(ens_frag_asm *a, const uint8_t *frag, size_t flen, uint32_t max_frame,
                    uint8_t **frame, size_t *len);
 
+/* Where the bytes of one piece go in the frame being put together. */
+typedef struct ens_frag_place {
+    uint8_t *to; /* inside a->buf */
+    size_t n;    /* the piece's bytes */
+    uint32_t seq;
+} ens_frag_place;
+
+/* ens__frag_feed in two steps, for a reader that receives a piece's bytes
+ * straight into the frame being put together rather than copying them:
+ * begin needs only the piece's head (frag[0..flen) with flen its length on
+ * the wire; the bytes after the head are not read) and applies feed's
+ * rules. Returns 1 with *pl (the caller then puts pl->n bytes at pl->to
+ * and calls ens__frag_commit), 0 for the last piece once more (skip its
+ * bytes), ENS_EBADFRAME (the partial frame is dropped), ENS_ENOMEM. */
+int ens__frag_begin(ens_frag_asm *a, const uint8_t *frag, size_t flen, uint32_t max_frame,
+                    ens_frag_place *pl);
+
+/* The bytes of the piece begun with *pl are in place: returns 1 with
+ * *frame (malloc'ed, owned by the caller) when that completes the frame,
+ * else 0. */
+int ens__frag_commit(ens_frag_asm *a, const ens_frag_place *pl, uint8_t **frame, size_t *len);
+
 /* Free a partial frame. */
 void ens__frag_reset(ens_frag_asm *a);
 

@@ -35,6 +35,10 @@ typedef struct orx {
     int fd;
     ens_carry carry;     /* the head of a frame whose rest has not come yet */
     ens_frag_asm pieces; /* a frame arriving in pieces */
+    /* The piece whose bytes are being received straight into `pieces`
+     * (got of place.n there so far); place.to NULL: none. */
+    ens_frag_place place;
+    size_t got;
 } orx;
 
 #define RX_READ (64u * 1024u) /* one read from a receiving end */
@@ -182,13 +186,65 @@ static bool take_frames(ens_system *s, orx *r, const uint8_t *data, size_t len, 
     return !w.lost;
 }
 
+/* A frame put together from pieces is complete: check its header as a
+ * walk does (framing.c) and hand it on. */
+static void frame_done(ens_system *s, uint8_t *whole, size_t wlen)
+{
+    ens_frame_hdr h;
+    ens_framed f = {whole, wlen, ens__frame_hdr_read(whole, wlen, s->opts.max_frame_bytes, &h),
+                    NULL};
+    if (f.err == 0)
+        f.heap = whole;
+    frame_found(s, &f);
+    free(f.err != 0 ? whole : f.heap);
+}
+
+/* What is left over after a walk starts a piece that is not whole yet: its
+ * bytes are received straight into the frame being put together (one copy
+ * out of the kernel, none through the scratch buffer and the carry). A
+ * piece that does not continue the frame stays in the carry, where the walk
+ * refuses it once it is whole. */
+static void place_start(ens_system *s, orx *r)
+{
+    ens_carry *c = &r->carry;
+    ens_wire_item it;
+    if (c->len < ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD ||
+        ens__wire_head(c->buf, c->len, s->opts.max_frame_bytes, &it) != 1 || !it.piece ||
+        it.err != 0 || it.len <= c->len)
+        return;
+    ens_frag_place pl;
+    if (ens__frag_begin(&r->pieces, c->buf, it.len, s->opts.max_frame_bytes, &pl) != 1)
+        return;
+    r->got = c->len - (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD);
+    memcpy(pl.to, c->buf + ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD, r->got);
+    r->place = pl;
+    c->len = 0;
+    if (c->cap > RX_READ)
+        ens__carry_free(c);
+}
+
+/* The piece being placed is whole: the frame may be too. */
+static void place_end(ens_system *s, orx *r)
+{
+    uint8_t *whole = NULL;
+    size_t wlen = 0;
+    const ens_frag_place pl = r->place;
+    r->place = (ens_frag_place){NULL, 0, 0};
+    r->got = 0;
+    if (ens__frag_commit(&r->pieces, &pl, &whole, &wlen) == 1)
+        frame_done(s, whole, wlen);
+}
+
 /* Read what r has, a RX_READ at a time into the shared buffer; only the
- * head of a frame still incomplete is kept per connection. */
+ * head of a frame still incomplete is kept per connection, and the bytes
+ * of a piece go straight where their frame is put together. */
 static void read_rx(ens_system *s, orx *r)
 {
     outside *o = base_of(s);
     for (;;) {
-        ssize_t n = recv(r->fd, o->scratch, RX_READ, MSG_DONTWAIT);
+        const bool placing = r->place.to != NULL;
+        ssize_t n = placing ? recv(r->fd, r->place.to + r->got, r->place.n - r->got, MSG_DONTWAIT)
+                            : recv(r->fd, o->scratch, RX_READ, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -196,6 +252,12 @@ static void read_rx(ens_system *s, orx *r)
         if (n <= 0) { /* the sender is gone */
             rx_drop(o, r);
             return;
+        }
+        if (placing) {
+            r->got += (size_t)n;
+            if (r->got == r->place.n)
+                place_end(s, r);
+            continue;
         }
         const uint8_t *data = o->scratch;
         size_t len = (size_t)n;
@@ -215,6 +277,7 @@ static void read_rx(ens_system *s, orx *r)
             rx_drop(o, r);
             return;
         }
+        place_start(s, r);
     }
 }
 
