@@ -434,6 +434,11 @@ static void on_event_report(arec *r, const ens_msg *m)
     }
     if (ens_addr_is_none(ev.actor))
         ev.actor = r->addr;
+    /* The row's time is when the admin took the report (the same host's
+     * clock, a moment after the reporter's): a reporter's own at_ms could
+     * date a row before the journal's age limit (deleted at once) or far
+     * after it (never deleted). */
+    ev.at_ms = ens__now_ms();
     arec *o = ens__admin_outside();
     if (o != NULL)
         ens__admin_ctl_event(o, &ev);
