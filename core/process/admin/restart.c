@@ -299,7 +299,8 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
      * attempt, for whichever incarnation comes next - a restart in place
      * or a supervisor's start at the kept address. Left saying INIT, the
      * next one would take that frame up as a new message (attempt 1 once
-     * more). */
+     * more). An init that deferred its ack has left INIT already: what it
+     * took up since then is in the stage as for any running actor. */
     if (r->stage != NULL && r->stage->state == ENS_STAGE_INIT)
         r->stage->state = r->boot_state;
     if (r->exiting && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
