@@ -6,18 +6,23 @@
  *    order, once;
  *  - a PoisonMessage is returned exactly once, whatever instant the actor
  *    is killed at around its sending (a test-only hook, ENS__TEST_KILL_AT_STEP,
- *    makes each actor's first incarnation SIGKILL itself at a stage step).
+ *    makes each actor's first incarnation SIGKILL itself at a stage step);
+ *  - the message in hand at a kill stays in hand when the next incarnation,
+ *    started by a supervisor at the kept address, is killed in its init:
+ *    the one after it gets the message at attempt 2, not as a new message.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "core/process/stage.h"
 #include "support/deadline.h"
 #include "support/scenario.h"
+#include "support/sup_actors.h"
 
 #define N_HELD 1000
 
@@ -317,6 +322,95 @@ static void test_poison_once_killed_once_marked(void **state)
     poison_once_at(*state, ENS_STAGE_STEP_MARKED);
 }
 
+/* ---- in hand across a kill in the init of a supervisor's restart ---------- */
+
+/* Shared by every process of the system (mapped before the admin forks). */
+typedef struct twice_counts {
+    uint32_t inits;        /* inits run, over all incarnations */
+    uint32_t kill_init_at; /* the init run (1, 2, ...) that SIGKILLs itself */
+    uint32_t attempt1, attempt2;
+} twice_counts;
+static twice_counts *twice;
+
+static int twice_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)c;
+    (void)state;
+    (void)arg;
+    if (__atomic_add_fetch(&twice->inits, 1, __ATOMIC_SEQ_CST) == twice->kill_init_at)
+        raise(SIGKILL);
+    return 0;
+}
+
+/* The first handling of a number is killed after the handler did its work
+ * and before the frame is marked handled: the kill storm's worst case. */
+static int twice_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    (void)state;
+    const num_v *n = ens_msg_value(m, &num_t);
+    if (n == NULL)
+        return 0;
+    uint32_t attempt = ens_msg_attempt(m);
+    __atomic_add_fetch(attempt >= 2 ? &twice->attempt2 : &twice->attempt1, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&twice->attempt1, __ATOMIC_SEQ_CST) +
+            __atomic_load_n(&twice->attempt2, __ATOMIC_SEQ_CST) ==
+        1)
+        raise(SIGKILL);
+    seen_v v = {SEEN_NUM, n->n, (uint32_t)getpid(), attempt};
+    return ens_send(c, ens_sender(c), &seen_t, &v);
+}
+
+static const ens_actor_def twice_def = {
+    .name = "cd.Twice", .init = twice_init, .receive = twice_receive};
+
+/* one_for_all: its children are not restarted in place by the runtime; the
+ * supervisor starts them again at the addresses kept. */
+static int all_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
+                         ens_child_spec *specs, size_t max, size_t *n)
+{
+    (void)c;
+    (void)arg;
+    (void)max;
+    *flags = (ens_sup_flags){ENS_ONE_FOR_ALL, 1000, 1000};
+    specs[0] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
+    specs[0].id = "w";
+    specs[0].def = &twice_def;
+    specs[0].shutdown_ms = 2000;
+    *n = 1;
+    return 0;
+}
+ENS_SUPERVISOR_DEF(all_def, "cd.AllForOne", all_configure);
+
+/* The worker is killed with a number in hand (handled, not yet marked); its
+ * supervisor starts it again at its address and that incarnation is killed
+ * in its init; the supervisor starts it once more. That third incarnation
+ * must find the number still in hand from the kill: once more at attempt 2,
+ * never a second time at attempt 1. */
+static void test_in_hand_survives_a_kill_in_a_supervisor_restart_init(void **state)
+{
+    scn *t = *state;
+    if (t->base != ENS_BASE_PROCESS)
+        skip(); /* SIGKILL needs processes */
+    memset(twice, 0, sizeof(*twice));
+    twice->kill_init_at = 2; /* the init of the supervisor's restart */
+    scn_start(t, NULL);
+    ens_addr sup;
+    assert_int_equal(ens_spawn(t->out, &all_def, NULL, NULL, &sup), 0);
+    ens_addr w = tsup_child_of(t, sup, "w");
+    assert_int_equal(ens_send(t->out, w, &num_t, &(num_v){7}), 0);
+    seen_v v = next_seen(t);
+    assert_int_equal(v.what, SEEN_NUM);
+    assert_int_equal(v.value, 7);
+    if (v.attempt != 2)
+        fail_msg("the number was handled at attempt %u (attempt 1: %u times, attempt 2: %u times, "
+                 "%u inits)",
+                 v.attempt, twice->attempt1, twice->attempt2, twice->inits);
+    assert_int_equal(__atomic_load_n(&twice->attempt1, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(__atomic_load_n(&twice->attempt2, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(__atomic_load_n(&twice->inits, __ATOMIC_SEQ_CST), 3);
+    assert_int_equal(scn_shutdown(t, SCN_WAIT_MS), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     SCN_TEST(test_held_messages_survive_a_kill),
     SCN_TEST(test_held_messages_survive_a_kill_mid_stream),
@@ -325,10 +419,14 @@ static const struct CMUnitTest tests[] = {
     SCN_TEST(test_poison_once_killed_once_noted),
     SCN_TEST(test_poison_once_killed_once_sent),
     SCN_TEST(test_poison_once_killed_once_marked),
+    SCN_TEST(test_in_hand_survives_a_kill_in_a_supervisor_restart_init),
 };
 
 int main(void)
 {
+    twice = mmap(NULL, sizeof(*twice), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (twice == MAP_FAILED)
+        return 1;
     if (ens_msgtype_register(&seen_t) != 0 || ens_msgtype_register(&num_t) != 0 ||
         ens_msgtype_register(&addr_t) != 0)
         return 1;

@@ -68,9 +68,10 @@ typedef struct left_rec {
 typedef struct storm_shared {
     uint32_t attempt1[MAX_REQUESTS];
     uint32_t attempt2[MAX_REQUESTS];
-    uint8_t outcome[MAX_REQUESTS];        /* enum outcome, set by the client */
-    uint32_t handler[MAX_REQUESTS];       /* address id of the worker that handled it */
-    int32_t handler_pid[MAX_REQUESTS][2]; /* its process at attempt 1 and 2 */
+    uint8_t outcome[MAX_REQUESTS];         /* enum outcome, set by the client */
+    uint32_t handler[MAX_REQUESTS];        /* address id of the worker that handled it */
+    int32_t handler_pid[MAX_REQUESTS][2];  /* its process at attempt 1 and 2 */
+    uint32_t handler_inc[MAX_REQUESTS][2]; /* and its incarnation (the last at each attempt) */
     /* Every worker process that ran its terminate (began its orderly exit),
      * in no order: n_left of them were recorded (more than MAX_LEFT: the
      * log overflowed). An address ends in order many times: a supervisor
@@ -118,6 +119,7 @@ static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
         __atomic_add_fetch(&shared->attempt1[r->id], 1, __ATOMIC_SEQ_CST);
     shared->handler[r->id] = (uint32_t)ens_self(c).id;
     shared->handler_pid[r->id][ens_msg_attempt(m) >= 2] = (int32_t)getpid();
+    shared->handler_inc[r->id][ens_msg_attempt(m) >= 2] = c->actor->incarnation;
     return ens_reply(c, &req_t, r);
 }
 
@@ -762,9 +764,10 @@ static void test_kill_storm_through_a_supervision_tree(void **state)
             if (shared->outcome[id] == OUT_NONE || shared->outcome[id] >= OUT_TIMEOUT ||
                 shared->attempt1[id] > 1 || shared->attempt2[id] > 1)
                 printf("# request %u: outcome %d, handled %u times at attempt 1, %u at 2, by "
-                       "actor %u, pids %d and %d\n",
+                       "actor %u, pids %d and %d (incarnations %u and %u)\n",
                        id, shared->outcome[id], shared->attempt1[id], shared->attempt2[id],
-                       shared->handler[id], shared->handler_pid[id][0], shared->handler_pid[id][1]);
+                       shared->handler[id], shared->handler_pid[id][0], shared->handler_pid[id][1],
+                       shared->handler_inc[id][0], shared->handler_inc[id][1]);
         }
     }
     size_t crash_rows = journal_count(db, ENS_EV_CRASH, "storm.Worker") +

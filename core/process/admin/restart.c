@@ -65,6 +65,10 @@ int ens__admin_fork_actor(arec *r, bool sync, int stage_fd)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return ENS_EIO;
+    /* What an init that does not finish gives back (ens__admin_on_child_exit):
+     * every fork, a restart in place or a supervisor's start at the kept
+     * address alike. */
+    r->boot_state = r->stage != NULL ? r->stage->state : ENS_STAGE_IDLE;
     pid_t pid = -1;
     if (zygote_fork(r, sync, sv[1], stage_fd, &pid) != 0)
         pid = fork();
@@ -199,9 +203,8 @@ static void end_event(arec *r, int sig, const char *why)
  * forked ends for good. */
 static void restart_now(arec *r, int sig, int reason, uint64_t waited_ms)
 {
-    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): only staged recs are forked */
-    r->boot_state = r->stage->state;
     r->incarnation++;
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): only staged recs are forked */
     const bool redelivering = ens__stage_in_hand(r->stage) && r->stage->attempt < 2;
     if (ens__admin_fork_actor(r, false, -1) < 0) {
         end_event(r, sig, "could not be restarted (no process)");
@@ -288,6 +291,18 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
         ens__admin_close_ctl(r);
     }
     ens__admin_poison_flush(r); /* decided before the end: it leaves, once */
+    const bool in_init =
+        (r->stage != NULL && r->stage->state == ENS_STAGE_INIT) || r->init_deferred;
+    /* An incarnation that ended in its init (killed, crashed, or its init
+     * failed) took nothing up: the stage says again what it said when that
+     * incarnation was forked, so a frame in hand stays in hand, at its
+     * attempt, for whichever incarnation comes next - a restart in place
+     * or a supervisor's start at the kept address. Left saying INIT, the
+     * next one would take that frame up as a new message (attempt 1 once
+     * more). An init that deferred its ack has left INIT already: what it
+     * took up since then is in the stage as for any running actor. */
+    if (r->stage != NULL && r->stage->state == ENS_STAGE_INIT)
+        r->stage->state = r->boot_state;
     if (r->exiting && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
         end_for_good(r, r->exit_reason, r->exit_status, 0, true);
         return;
@@ -300,8 +315,6 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
         return;
     }
     int reason = sig == SIGKILL ? ENS_EXIT_KILLED : ENS_EXIT_CRASH;
-    const bool in_init =
-        (r->stage != NULL && r->stage->state == ENS_STAGE_INIT) || r->init_deferred;
     const bool first_init = in_init && r->incarnation == 1;
     char why[160];
     int at =
@@ -335,12 +348,9 @@ void ens__admin_on_child_exit(pid_t pid, int wstatus)
     stop_orphans(r->addr); /* init, too, may have started children */
     ens__admin_release_children(r);
     if (in_init) {
-        /* The stage says what it said before this incarnation's init
-         * (a frame in hand stays in hand for the next one), and the try
-         * waits for its backoff: the admin's loop starts it
-         * (ens__admin_restart_due), never blocking here. */
-        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): in_init: staged */
-        r->stage->state = r->boot_state;
+        /* The stage says again what it said before this incarnation's
+         * init (above), and the try waits for its backoff: the admin's
+         * loop starts it (ens__admin_restart_due), never blocking here. */
         r->init_crashes++;
         r->restart_sig = sig;
         r->restart_at = ens__mono_ns() + backoff_ms(r->init_crashes) * 1000000u;
