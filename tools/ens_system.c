@@ -175,10 +175,7 @@ typedef struct cmd_args {
 
 static int usage_error(const cmd_spec *spec, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "%s: ", spec->prog);
-    fprintf(stderr, fmt, ens_tool_esc(arg));
-    fprintf(stderr, "\n(try '%s --help')\n", spec->prog);
-    return 2;
+    return ens_tool_usage_error(spec->prog, fmt, arg);
 }
 
 enum { OPT_JSON = 256, OPT_TIMEOUT, OPT_TYPE, OPT_TREE };
@@ -219,11 +216,8 @@ static int parse_args(const cmd_spec *spec, int argc, char **argv, cmd_args *a)
         case OPT_TIMEOUT: {
             if (!spec->has_timeout)
                 return usage_error(spec, "unknown option '%s'", "--timeout");
-            char *end = NULL;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
-                v > UINT32_MAX)
+            uint64_t v = 0;
+            if (!ens_tool_parse_uint(optarg, 1, UINT32_MAX, &v))
                 return usage_error(spec, "bad timeout '%s' (milliseconds, at least 1)", optarg);
             a->timeout_ms = (uint32_t)v;
             break;
