@@ -187,7 +187,8 @@ int test_tool_run(const char *tool, const char *const *args, const test_tool_opt
             free(texts[0].buf);
             free(texts[1].buf);
             pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-            fail_msg("%s %s did not end within its time", tool, nargs > 0 ? args[0] : "");
+            fail_msg("%s %s did not end within %d ms", tool, nargs > 0 ? args[0] : "",
+                     opts->wait_ms > 0 ? opts->wait_ms : TEST_WAIT_MS);
         }
         if (p[0].revents != 0)
             drain_once(&out_p[0], &texts[0]);
