@@ -27,6 +27,7 @@
 #include "ensemble/version.h"
 #include "persistence/journal_writer.h"
 #include "support/json_doc.h"
+#include "support/run_tool.h"
 #include "support/scratch.h"
 
 #ifndef ENS_TOOL_PATH
@@ -38,7 +39,6 @@
 typedef struct fixture {
     char dir[64];
     char db[128];
-    char out[128], err[128];
     char *stdout_text, *stderr_text;
 } fixture;
 
@@ -77,8 +77,6 @@ static int setup(void **state)
     snprintf(fx->dir, sizeof(fx->dir), "/tmp/ens_cli_XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
     snprintf(fx->db, sizeof(fx->db), "%s/j.db", fx->dir);
-    snprintf(fx->out, sizeof(fx->out), "%s/stdout", fx->dir);
-    snprintf(fx->err, sizeof(fx->err), "%s/stderr", fx->dir);
     ens_jwriter *w = NULL;
     assert_int_equal(ens__jwriter_open(fx->db, "clisys", &w), 0);
     add(w, BASE_MS + 1000, ENS_EV_ERROR, 17, "worker", "job", ENS_EINVAL, 0, 1, "bad input");
@@ -107,63 +105,13 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(fp);
-    if (buf == NULL)
-        buf = calloc(1, 1);
-    else
-        buf[len] = '\0';
-    return buf;
-}
-
 /* Run ens with args (NULL-terminated, without argv[0]); env_kv is an
  * optional "NAME=value" to set in the child. Returns the exit code; the
  * output is in fx->stdout_text / stderr_text. */
 static int run_env(fixture *fx, const char *env_kv, const char *const *args)
 {
-    const char *argv[32];
-    int n = 0;
-    argv[n++] = ENS_TOOL_PATH;
-    for (; args[n - 1] != NULL && n < 31; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(fx->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(fx->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(126);
-        if (env_kv != NULL)
-            putenv((char *)env_kv);
-        execv(ENS_TOOL_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    free(fx->stdout_text);
-    free(fx->stderr_text);
-    fx->stdout_text = slurp(fx->out);
-    fx->stderr_text = slurp(fx->err);
-    if (!WIFEXITED(status))
-        fail_msg("ens died: status %d; stderr: %s", status, fx->stderr_text);
-    return WEXITSTATUS(status);
+    test_tool_opts o = {.env = (const char *const[]){env_kv, NULL}};
+    return test_tool_run(ENS_TOOL_PATH, args, &o, &fx->stdout_text, &fx->stderr_text);
 }
 
 #define RUN(fx, ...) run_env((fx), NULL, (const char *const[]){__VA_ARGS__, NULL})

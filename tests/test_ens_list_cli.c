@@ -28,6 +28,7 @@
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
 #include "support/json_doc.h"
+#include "support/run_tool.h"
 #include "support/scratch.h"
 
 #ifndef ENS_TOOL_PATH
@@ -40,7 +41,7 @@ static ens_system *sys_a, *sys_b;
 static char name_a[64], name_b[64], stale[64], stale_path[160], state_dir[64], journal_a[128];
 static int64_t start_ms[2]; /* the clock before and after the systems started */
 static int admin_a, admin_b;
-static char out_text[1 << 16], err_text[1 << 14];
+static char *out_text, *err_text;
 
 static int64_t now_ms(void)
 {
@@ -110,43 +111,15 @@ static int group_teardown(void **state)
         ens_system_stop(sys_b, 5000); /* persistent: ends only when told */
     unlink(stale_path);
     test_tree_remove(state_dir);
+    free(out_text);
+    free(err_text);
     return 0;
 }
 
 /* Run ens with args; stdout and stderr into out_text and err_text. */
 static int run(const char *const *args)
 {
-    char out_path[64], err_path[64];
-    snprintf(out_path, sizeof(out_path), "/tmp/ens-list-out-%d", (int)getpid());
-    snprintf(err_path, sizeof(err_path), "/tmp/ens-list-err-%d", (int)getpid());
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(127);
-        const char *argv[16] = {ENS_TOOL_PATH};
-        for (size_t i = 0; args[i] != NULL && i < 14; i++)
-            argv[i + 1] = args[i];
-        execv(ENS_TOOL_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    FILE *fp = fopen(out_path, "r");
-    assert_non_null(fp);
-    out_text[fread(out_text, 1, sizeof(out_text) - 1, fp)] = '\0';
-    fclose(fp);
-    fp = fopen(err_path, "r");
-    assert_non_null(fp);
-    err_text[fread(err_text, 1, sizeof(err_text) - 1, fp)] = '\0';
-    fclose(fp);
-    unlink(out_path);
-    unlink(err_path);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return test_tool_run(ENS_TOOL_PATH, args, NULL, &out_text, &err_text);
 }
 
 #define RUN(...) run((const char *const[]){__VA_ARGS__, NULL})

@@ -26,6 +26,7 @@
 
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
+#include "support/run_tool.h"
 #include "support/scratch.h"
 
 #ifndef ENS_TOOL_PATH
@@ -123,16 +124,8 @@ static pid_t spawn_ens(fixture *fx, const char *const *args)
 
 static int run(fixture *fx, const char *const *args)
 {
-    pid_t pid = spawn_ens(fx, args);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    free(fx->out_text);
-    free(fx->err_text);
-    fx->out_text = slurp(fx->out);
-    fx->err_text = slurp(fx->err);
-    if (!WIFEXITED(status))
-        fail_msg("ens died: status %d; stderr: %s", status, fx->err_text);
-    return WEXITSTATUS(status);
+    test_tool_opts o = {.env = (const char *const[]){fx->env, NULL}};
+    return test_tool_run(ENS_TOOL_PATH, args, &o, &fx->out_text, &fx->err_text);
 }
 
 #define RUN(fx, ...) run((fx), (const char *const[]){__VA_ARGS__, NULL})

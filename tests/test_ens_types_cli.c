@@ -10,18 +10,13 @@
  * Bad values are usage errors that name the field; a system with
  * thousands of types is listed whole.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -29,6 +24,7 @@
 #include "ensemble/ensemble.h"
 #include "support/deadline.h"
 #include "support/json_doc.h"
+#include "support/run_tool.h"
 
 #ifndef ENS_TOOL_PATH
 #error "ENS_TOOL_PATH must name the built ens program (CMakeLists.txt sets it)"
@@ -164,96 +160,13 @@ static int group_teardown(void **state)
 
 /* ---- running ens ---- */
 
-typedef struct capture {
-    char *buf;
-    size_t len, cap;
-} capture;
-
-static void capture_add(capture *c, const char *p, size_t n)
-{
-    if (c->len + n + 1 > c->cap) {
-        c->cap = (c->len + n + 1) * 2;
-        c->buf = realloc(c->buf, c->cap);
-        assert_non_null(c->buf);
-    }
-    memcpy(c->buf + c->len, p, n);
-    c->len += n;
-    c->buf[c->len] = '\0';
-}
-
 /* Run ens with args (NULL-terminated, without argv[0]) and `input` (or
  * nothing) on its standard input. Returns the exit code; the output is in
  * out_text / err_text. */
 static int run_input(const char *input, const char *const *args)
 {
-    const char *argv[16];
-    int n = 0;
-    argv[n++] = ENS_TOOL_PATH;
-    for (; args[n - 1] != NULL && n < 15; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    int po[2], pe[2], pi[2];
-    assert_int_equal(pipe2(po, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(pi, O_CLOEXEC), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* dup2 clears close-on-exec on 0, 1 and 2 only; every other
-         * descriptor (the pipes, the system's) is close-on-exec. */
-        if (dup2(pi[0], 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
-            _exit(126);
-        execv(ENS_TOOL_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    close(pi[0]);
-    /* Scripts are small: the pipe takes them whole before ens reads. */
-    if (input != NULL)
-        assert_int_equal(write(pi[1], input, strlen(input)), (ssize_t)strlen(input));
-    close(pi[1]);
-    capture co = {0}, ce = {0};
-    capture_add(&co, "", 0);
-    capture_add(&ce, "", 0);
-    struct pollfd p[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
-    capture *caps[2] = {&co, &ce};
-    int open_ends = 2;
-    while (open_ends > 0) {
-        int r = poll(p, 2, WAIT_MS);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            fail_msg("ens %s did not finish", args[0]);
-        }
-        for (int i = 0; i < 2; i++) {
-            if (p[i].fd < 0 || p[i].revents == 0)
-                continue;
-            char chunk[4096];
-            ssize_t got = read(p[i].fd, chunk, sizeof(chunk));
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0) {
-                close(p[i].fd);
-                p[i].fd = -1;
-                open_ends--;
-            } else {
-                capture_add(caps[i], chunk, (size_t)got);
-            }
-        }
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    free(out_text);
-    free(err_text);
-    out_text = co.buf;
-    err_text = ce.buf;
-    if (!WIFEXITED(status))
-        fail_msg("ens died: status %d; stderr: %s", status, err_text);
-    return WEXITSTATUS(status);
+    test_tool_opts o = {.input = input, .wait_ms = WAIT_MS};
+    return test_tool_run(ENS_TOOL_PATH, args, &o, &out_text, &err_text);
 }
 
 #define RUN(...)              run_input(NULL, (const char *const[]){__VA_ARGS__, NULL})

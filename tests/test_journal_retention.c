@@ -32,6 +32,7 @@
 #include "persistence/journal_schema.h"
 #include "persistence/journal_writer.h"
 #include "support/journal_files.h"
+#include "support/run_tool.h"
 #include "support/scratch.h"
 
 #ifndef ENS_TOOL_PATH
@@ -44,7 +45,6 @@
 typedef struct fixture {
     char dir[64];
     char db[128];
-    char out[128], err[128];
 } fixture;
 
 static int setup(void **state)
@@ -54,8 +54,6 @@ static int setup(void **state)
     snprintf(fx->dir, sizeof(fx->dir), "/tmp/ens_jret_XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
     snprintf(fx->db, sizeof(fx->db), "%s/j.db", fx->dir);
-    snprintf(fx->out, sizeof(fx->out), "%s/out", fx->dir);
-    snprintf(fx->err, sizeof(fx->err), "%s/err", fx->dir);
     *state = fx;
     return 0;
 }
@@ -336,37 +334,17 @@ static void test_system_options_map_to_limits(void **state)
 
 /* Run ens with args (NULL-terminated, without argv[0]); the exit code,
  * stdout in out (up to len). */
-static int run_ens(fixture *fx, char *out, size_t len, const char *const *args)
+static int run_ens(char *out, size_t len, const char *const *args)
 {
-    const char *argv[16];
-    int n = 0;
-    argv[n++] = ENS_TOOL_PATH;
-    for (; args[n - 1] != NULL && n < 15; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(fx->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(fx->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(126);
-        execv(ENS_TOOL_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    FILE *fp = fopen(fx->out, "r");
-    assert_non_null(fp);
-    size_t got = fread(out, 1, len - 1, fp);
-    out[got] = '\0';
-    fclose(fp);
-    return WEXITSTATUS(status);
+    char *out_text = NULL, *err_text = NULL;
+    int code = test_tool_run(ENS_TOOL_PATH, args, NULL, &out_text, &err_text);
+    snprintf(out, len, "%s", out_text);
+    free(out_text);
+    free(err_text);
+    return code;
 }
 
-#define RUN(fx, out, ...)                                                                          \
-    run_ens((fx), (out), sizeof(out), (const char *const[]){__VA_ARGS__, NULL})
+#define RUN(out, ...) run_ens((out), sizeof(out), (const char *const[]){__VA_ARGS__, NULL})
 
 static void test_prune_from_the_command_line(void **state)
 {
@@ -377,15 +355,15 @@ static void test_prune_from_the_command_line(void **state)
     write_rows(w, 1000, 2000, 500, now);
     ens__jwriter_close(w);
     char out[512];
-    assert_int_equal(RUN(fx, out, "journal", "prune", "--db", fx->db), 2); /* no limit given */
-    assert_int_equal(RUN(fx, out, "journal", "prune", "--max-rows", "x", "--db", fx->db), 2);
-    assert_int_equal(RUN(fx, out, "journal", "prune", "--max-age", "2", "--db", fx->db), 0);
+    assert_int_equal(RUN(out, "journal", "prune", "--db", fx->db), 2); /* no limit given */
+    assert_int_equal(RUN(out, "journal", "prune", "--max-rows", "x", "--db", fx->db), 2);
+    assert_int_equal(RUN(out, "journal", "prune", "--max-age", "2", "--db", fx->db), 0);
     assert_non_null(strstr(out, "1000 rows deleted"));
     int64_t rows, lo, hi;
     row_span(fx->db, &rows, &lo, &hi);
     assert_int_equal(rows, 2000);
     assert_int_equal(lo, 1000);
-    assert_int_equal(RUN(fx, out, "journal", "prune", "--max-rows", "500", "--db", fx->db), 0);
+    assert_int_equal(RUN(out, "journal", "prune", "--max-rows", "500", "--db", fx->db), 0);
     assert_non_null(strstr(out, "1500 rows deleted"));
     row_span(fx->db, &rows, &lo, &hi);
     assert_int_equal(rows, 500);
@@ -395,7 +373,7 @@ static void test_prune_from_the_command_line(void **state)
     /* A missing journal is a runtime error, and none is created. */
     char missing[160];
     snprintf(missing, sizeof(missing), "%s/none.db", fx->dir);
-    assert_int_equal(RUN(fx, out, "journal", "prune", "--max-rows", "5", "--db", missing), 1);
+    assert_int_equal(RUN(out, "journal", "prune", "--max-rows", "5", "--db", missing), 1);
     assert_int_equal(access(missing, F_OK), -1);
     uint64_t gone = 7;
     assert_int_equal(ens_journal_prune(missing, 5, 0, &gone, NULL, 0), ENS_ENOENT);

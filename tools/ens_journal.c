@@ -68,10 +68,7 @@ static void help(FILE *out)
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, ens_tool_esc(arg));
-    fprintf(stderr, "\n(try '" PROG " --help')\n");
-    return 2;
+    return ens_tool_usage_error(PROG, fmt, arg);
 }
 
 /* ---- parsing option values ---- */
@@ -555,10 +552,8 @@ int ens_tool_journal(int argc, char **argv)
                                    optarg);
             break;
         case OPT_LIMIT: {
-            char *end = NULL;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || v > UINT32_MAX)
+            uint64_t v = 0;
+            if (!ens_tool_parse_uint(optarg, 0, UINT32_MAX, &v))
                 return usage_error("bad limit '%s' (a number, 0 = no limit)", optarg);
             f.limit = (uint32_t)v;
             break;
@@ -578,11 +573,8 @@ int ens_tool_journal(int argc, char **argv)
             url = optarg;
             break;
         case OPT_TIMEOUT: {
-            char *end = NULL;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
-                v > 3600000)
+            uint64_t v = 0;
+            if (!ens_tool_parse_uint(optarg, 1, 3600000, &v))
                 return usage_error("bad --timeout '%s' (milliseconds, 1 to 3600000)", optarg);
             timeout_ms = (uint32_t)v;
             break;
@@ -594,12 +586,9 @@ int ens_tool_journal(int argc, char **argv)
         }
     }
     const char *system = NULL;
-    if (optind < argc)
-        system = argv[optind++];
-    if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
-    if (system != NULL && db != NULL)
-        return usage_error("give either SYSTEM or --db, not both (SYSTEM was '%s')", system);
+    int rc = ens_tool_system_operand(PROG, argc, argv, optind, db, &system);
+    if (rc >= 0)
+        return rc;
     if (f.since_ms != 0 && f.until_ms != 0 && f.until_ms <= f.since_ms)
         fprintf(stderr, PROG ": note: --until is not after --since; nothing can match\n");
     if (convention != NULL) {
@@ -613,21 +602,13 @@ int ens_tool_journal(int argc, char **argv)
     }
 
     char path_buf[4096];
-    if (db == NULL) {
-        int rc = ens_journal_default_path(system, path_buf, sizeof(path_buf));
-        if (rc < 0) {
-            if (system != NULL && (system[0] == '\0' || strchr(system, '/') != NULL))
-                return usage_error("bad system name '%s' (use --db for a path)", system);
-            fprintf(stderr, PROG ": cannot find the journal: %s (HOME is not set? use --db)\n",
-                    ens_strerror(rc));
-            return 1;
-        }
-        db = path_buf;
-    }
+    rc = ens_tool_journal_file(PROG, system, db, path_buf, sizeof(path_buf), &db);
+    if (rc >= 0)
+        return rc;
 
     ens_journal *j = NULL;
     char why[512];
-    int rc = ens_journal_open_why(db, &j, why, sizeof(why));
+    rc = ens_journal_open_why(db, &j, why, sizeof(why));
     if (rc == ENS_ENOENT) {
         fprintf(stderr, PROG ": no journal at %s: %s\n", ens_tool_esc(db), ens_tool_esc(why));
         return 1;

@@ -44,10 +44,7 @@ static void help(FILE *out)
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, ens_tool_esc(arg));
-    fprintf(stderr, "\n(see `ens journal prune --help`)\n");
-    return 2;
+    return ens_tool_usage_error(PROG, fmt, arg);
 }
 
 enum { OPT_DB = 256, OPT_MAX_ROWS, OPT_MAX_AGE };
@@ -77,16 +74,11 @@ int ens_tool_journal_prune(int argc, char **argv)
         case OPT_DB:
             db = optarg;
             break;
-        case OPT_MAX_ROWS: {
-            char *end = NULL;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0)
+        case OPT_MAX_ROWS:
+            if (!ens_tool_parse_uint(optarg, 0, UINT64_MAX, &max_rows))
                 return usage_error("bad --max-rows '%s' (a number of rows, 0 = no limit)", optarg);
-            max_rows = v;
             have_limit = true;
             break;
-        }
         case OPT_MAX_AGE: {
             char *end = NULL;
             errno = 0;
@@ -108,29 +100,18 @@ int ens_tool_journal_prune(int argc, char **argv)
         }
     }
     const char *system = NULL;
-    if (optind < argc)
-        system = argv[optind++];
-    if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
-    if (system != NULL && db != NULL)
-        return usage_error("give either SYSTEM or --db, not both (SYSTEM was '%s')", system);
+    int rc = ens_tool_system_operand(PROG, argc, argv, optind, db, &system);
+    if (rc >= 0)
+        return rc;
     if (!have_limit)
         return usage_error("%s", "give --max-rows or --max-age");
     char path_buf[4096];
-    if (db == NULL) {
-        int rc = ens_journal_default_path(system, path_buf, sizeof(path_buf));
-        if (rc < 0) {
-            if (system != NULL && (system[0] == '\0' || strchr(system, '/') != NULL))
-                return usage_error("bad system name '%s' (use --db for a path)", system);
-            fprintf(stderr, PROG ": cannot find the journal: %s (HOME is not set? use --db)\n",
-                    ens_strerror(rc));
-            return 1;
-        }
-        db = path_buf;
-    }
+    rc = ens_tool_journal_file(PROG, system, db, path_buf, sizeof(path_buf), &db);
+    if (rc >= 0)
+        return rc;
     uint64_t deleted = 0;
     char why[512] = "";
-    int rc = ens_journal_prune(db, max_rows, max_age_ms, &deleted, why, sizeof(why));
+    rc = ens_journal_prune(db, max_rows, max_age_ms, &deleted, why, sizeof(why));
     if (rc != 0) {
         fprintf(stderr, PROG ": %s %s: %s\n", rc == ENS_ENOENT ? "no journal at" : "cannot prune",
                 ens_tool_esc(db), ens_tool_esc(why[0] != '\0' ? why : ens_strerror(rc)));

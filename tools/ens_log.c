@@ -260,11 +260,8 @@ int ens_tool_log(int argc, char **argv)
             f.by_actor = true;
             break;
         case 'n': {
-            char *end = NULL;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
-                v > 1000000) {
+            uint64_t v = 0;
+            if (!ens_tool_parse_uint(optarg, 1, 1000000, &v)) {
                 fprintf(stderr, "%s: --lines '%s' is not a number from 1 to 1000000\n", PROG,
                         ens_tool_esc(optarg));
                 return 2;

@@ -30,10 +30,7 @@
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, ens_tool_esc(arg));
-    fputs("\n(try 'ens names --help')\n", stderr);
-    return 2;
+    return ens_tool_usage_error(PROG, fmt, arg);
 }
 
 /* As core/system.c accepts it: 1-64 of A-Z a-z 0-9 _ -. */

@@ -19,10 +19,7 @@
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, ens_tool_esc(arg));
-    fprintf(stderr, "\n(try '" PROG " --help')\n");
-    return 2;
+    return ens_tool_usage_error(PROG, fmt, arg);
 }
 
 bool ens_tool_status_wide_wanted(int argc, char **argv)
@@ -77,7 +74,6 @@ int ens_tool_status_wide(int argc, char **argv)
     optind = 0; /* glibc: full re-initialisation */
     opterr = 0;
     for (int o; (o = getopt_long(argc, argv, ":h", opts, NULL)) != -1;) {
-        char *end = NULL;
         switch (o) {
         case 'n':
             url = optarg;
@@ -89,10 +85,8 @@ int ens_tool_status_wide(int argc, char **argv)
             w.json = true;
             break;
         case 't': {
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
-                v > 3600000)
+            uint64_t v = 0;
+            if (!ens_tool_parse_uint(optarg, 1, 3600000, &v))
                 return usage_error("bad --timeout '%s' (milliseconds, 1 to 3600000)", optarg);
             w.timeout_ms = (uint32_t)v;
             break;

@@ -175,10 +175,7 @@ typedef struct cmd_args {
 
 static int usage_error(const cmd_spec *spec, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "%s: ", spec->prog);
-    fprintf(stderr, fmt, ens_tool_esc(arg));
-    fprintf(stderr, "\n(try '%s --help')\n", spec->prog);
-    return 2;
+    return ens_tool_usage_error(spec->prog, fmt, arg);
 }
 
 enum { OPT_JSON = 256, OPT_TIMEOUT, OPT_TYPE, OPT_TREE };
@@ -219,11 +216,8 @@ static int parse_args(const cmd_spec *spec, int argc, char **argv, cmd_args *a)
         case OPT_TIMEOUT: {
             if (!spec->has_timeout)
                 return usage_error(spec, "unknown option '%s'", "--timeout");
-            char *end = NULL;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
-                v > UINT32_MAX)
+            uint64_t v = 0;
+            if (!ens_tool_parse_uint(optarg, 1, UINT32_MAX, &v))
                 return usage_error(spec, "bad timeout '%s' (milliseconds, at least 1)", optarg);
             a->timeout_ms = (uint32_t)v;
             break;
@@ -762,46 +756,59 @@ int ens_tool_ask_run(ens_system *s, const char *prog, const char *system, const 
     return ask_send(s, prog, system, shown, to, &ens_msg_string, &v, timeout_ms, NULL);
 }
 
+/* A value of one of the system's types, made from JSON: what a typed
+ * ask or tell sends, and the type set its reply is read by. */
+typedef struct typed_value {
+    ens_tool_typeset *tt;
+    const ens_msgtype *mt;
+    const ens_json_type *codec;
+    void *value;
+} typed_value;
+
 /* Learn the system's types and encode json as a value of type_name.
- * Returns -1 with *tt, *mt, *codec and *value set, else the exit status
+ * Returns -1 with *tv set (typed_value_free), else the exit status
  * (printed). */
-static int typed_value(ens_system *s, const char *prog, const char *system, const char *type_name,
-                       const char *json, uint32_t timeout_ms, ens_tool_typeset **tt,
-                       const ens_msgtype **mt, const ens_json_type **codec, void **value)
+static int typed_value_make(ens_system *s, const char *prog, const char *system,
+                            const char *type_name, const char *json, uint32_t timeout_ms,
+                            typed_value *tv)
 {
-    int rc = ens_tool_types_load(s, prog, system, timeout_ms, tt);
+    *tv = (typed_value){0};
+    int rc = ens_tool_types_load(s, prog, system, timeout_ms, &tv->tt);
     if (rc >= 0)
         return rc;
-    rc = ens_tool_types_find(*tt, prog, system, type_name, mt, codec);
+    rc = ens_tool_types_find(tv->tt, prog, system, type_name, &tv->mt, &tv->codec);
     if (rc < 0) {
         char err[320];
-        if (ens_json_to_value(*codec, json, value, err, sizeof(err)) == 0)
+        if (ens_json_to_value(tv->codec, json, &tv->value, err, sizeof(err)) == 0)
             return -1;
         fprintf(stderr, "%s: bad value for type %s: %s\n(try '%s --help')\n", prog,
                 ens_tool_esc(type_name), ens_tool_esc(err), prog);
         rc = 2;
     }
-    ens_tool_types_free(*tt);
-    *tt = NULL;
+    ens_tool_types_free(tv->tt);
+    tv->tt = NULL;
     return rc;
+}
+
+static void typed_value_free(typed_value *tv)
+{
+    ens_json_value_free(tv->codec, tv->value);
+    ens_tool_types_free(tv->tt);
+    *tv = (typed_value){0};
 }
 
 int ens_tool_ask_typed_run(ens_system *s, const char *prog, const char *system, const char *shown,
                            ens_addr to, const char *name, const char *type_name, const char *json,
                            uint32_t timeout_ms)
 {
-    ens_tool_typeset *tt = NULL;
-    const ens_msgtype *mt = NULL;
-    const ens_json_type *codec = NULL;
-    void *v = NULL;
-    int rc = typed_value(s, prog, system, type_name, json, timeout_ms, &tt, &mt, &codec, &v);
+    typed_value tv;
+    int rc = typed_value_make(s, prog, system, type_name, json, timeout_ms, &tv);
     if (rc >= 0)
         return rc;
     rc = resolve(s, prog, system, name, &to);
     if (rc < 0)
-        rc = ask_send(s, prog, system, shown, to, mt, v, timeout_ms, tt);
-    ens_json_value_free(codec, v);
-    ens_tool_types_free(tt);
+        rc = ask_send(s, prog, system, shown, to, tv.mt, tv.value, timeout_ms, tv.tt);
+    typed_value_free(&tv);
     return rc;
 }
 
@@ -868,16 +875,12 @@ int ens_tool_tell_typed_run(ens_system *s, const char *prog, const char *system,
                             ens_addr to, const char *name, const char *type_name, const char *json,
                             uint32_t timeout_ms)
 {
-    ens_tool_typeset *tt = NULL;
-    const ens_msgtype *mt = NULL;
-    const ens_json_type *codec = NULL;
-    void *v = NULL;
-    int rc = typed_value(s, prog, system, type_name, json, timeout_ms, &tt, &mt, &codec, &v);
+    typed_value tv;
+    int rc = typed_value_make(s, prog, system, type_name, json, timeout_ms, &tv);
     if (rc >= 0)
         return rc;
-    rc = tell_send(s, prog, system, shown, to, name, mt, v);
-    ens_json_value_free(codec, v);
-    ens_tool_types_free(tt);
+    rc = tell_send(s, prog, system, shown, to, name, tv.mt, tv.value);
+    typed_value_free(&tv);
     return rc;
 }
 

@@ -32,6 +32,29 @@ const char *ens_tool_esc(const char *text);
  * as above, since a JSON writer would pass them on raw. */
 const char *ens_tool_esc_json(const char *text);
 
+/* ---- command lines (tools/ens_args.c) ---- */
+
+/* text as a whole decimal number from min to max into *out: digits only
+ * (no sign, space, base prefix or suffix). False, *out untouched, if not. */
+bool ens_tool_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Print "prog: " fmt (its one %s is arg, escaped) and a pointer to
+ * `prog --help` on stderr. Returns 2, the usage error's exit status. */
+int ens_tool_usage_error(const char *prog, const char *fmt, const char *arg);
+
+/* The operands from argv[first] on of a command that reads one journal:
+ * at most one SYSTEM (*system, else NULL), and not with --db (db !=
+ * NULL). Returns -1 to go on, else 2 (a usage error, printed). */
+int ens_tool_system_operand(const char *prog, int argc, char **argv, int first, const char *db,
+                            const char **system);
+
+/* The journal file to read: db when given, else that of system (NULL:
+ * "default") under the user's state directory, written into buf (len
+ * bytes). Returns -1 to go on with *path set (db or buf), else 2 (system
+ * is no usable name) or 1 (no state directory), printed. */
+int ens_tool_journal_file(const char *prog, const char *system, const char *db, char *buf,
+                          size_t len, const char **path);
+
 /* Subcommands: argv[0] is the command's name. */
 int ens_tool_journal(int argc, char **argv);
 int ens_tool_journal_prune(int argc, char **argv); /* tools/ens_journal_prune.c */

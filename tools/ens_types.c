@@ -292,10 +292,7 @@ int ens_tool_print_types(ens_system *s, const char *prog, const char *system, bo
 
 static int usage_error(const char *what, const char *arg)
 {
-    fprintf(stderr, "ens types: ");
-    fprintf(stderr, what, ens_tool_esc(arg));
-    fputs("\n(try 'ens types --help')\n", stderr);
-    return 2;
+    return ens_tool_usage_error("ens types", what, arg);
 }
 
 int ens_tool_types(int argc, char **argv)
@@ -320,11 +317,8 @@ int ens_tool_types(int argc, char **argv)
             json = true;
             break;
         case 't': {
-            char *end = NULL;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
-                v > UINT32_MAX)
+            uint64_t v = 0;
+            if (!ens_tool_parse_uint(optarg, 1, UINT32_MAX, &v))
                 return usage_error("bad timeout '%s' (milliseconds, at least 1)", optarg);
             timeout_ms = (uint32_t)v;
             break;

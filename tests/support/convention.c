@@ -3,8 +3,6 @@
  * convention.h).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +19,7 @@
 
 #include "support/convention.h"
 #include "support/deadline.h"
+#include "support/run_tool.h"
 
 test_nats test_conv_server;
 char test_conv_name[32];
@@ -207,65 +206,12 @@ pid_t test_conv_kill_gateway(const char *name, ens_system *run)
 
 int test_conv_run_tool(const char *tool, const char *const *args, const char *env_url, char **out)
 {
-    const char *argv[16];
-    int n = 0;
-    argv[n++] = tool;
-    for (; args[n - 1] != NULL && n < 15; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    int po[2];
-    assert_int_equal(pipe2(po, O_CLOEXEC), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (dup2(po[1], 1) < 0 || dup2(po[1], 2) < 0)
-            _exit(126);
-        if (env_url != NULL)
-            setenv("ENSEMBLE_NATS_URL", env_url, 1);
-        else
-            unsetenv("ENSEMBLE_NATS_URL");
-        unsetenv("ENSEMBLE_CONVENTION");
-        execv(tool, (char *const *)argv);
-        _exit(127);
-    }
-    close(po[1]);
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    test_deadline d = test_deadline_in(TEST_WAIT_MS);
-    for (;;) {
-        struct pollfd p = {po[0], POLLIN, 0};
-        int k = poll(&p, 1, test_deadline_left_ms(d));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            close(po[0]);
-            free(buf);
-            fail_msg("ens %s did not finish", args[0] != NULL ? args[0] : "");
-        }
-        if (len + 1024 > cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t got = read(po[0], buf + len, cap - len - 1);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-    }
-    buf[len] = '\0';
-    close(po[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    free(*out);
-    *out = buf;
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    char url_kv[512] = "ENSEMBLE_NATS_URL"; /* alone: unset */
+    if (env_url != NULL)
+        assert_true(snprintf(url_kv, sizeof(url_kv), "ENSEMBLE_NATS_URL=%s", env_url) <
+                    (int)sizeof(url_kv));
+    test_tool_opts o = {.env = (const char *const[]){url_kv, "ENSEMBLE_CONVENTION", NULL}};
+    return test_tool_run(tool, args, &o, out, NULL);
 }
 
 const char *test_conv_line_with(const char *text, const char *needle, char *line, size_t len)

@@ -109,10 +109,10 @@ pid_t test_conv_kill_gateway(const char *name, ens_system *run);
 
 /* ---- the ens program as a subprocess -------------------------------- */
 
-/* Run the program at tool with args (NULL-terminated, at most 14), its
- * stdout and stderr into *out (malloc'ed, NUL-terminated; what *out held is
- * freed; the caller frees the last), ENSEMBLE_NATS_URL set to env_url (NULL:
- * unset) and ENSEMBLE_CONVENTION unset. Returns its exit status; one that
+/* Run the program at tool with args (NULL-terminated) by test_tool_run,
+ * its stdout and stderr both into *out (malloc'ed, NUL-terminated; what
+ * *out held is freed; the caller frees the last), ENSEMBLE_NATS_URL set to
+ * env_url (NULL: unset) and ENSEMBLE_CONVENTION unset. Returns its exit status; one that
  * has not ended by TEST_WAIT_MS is killed, reaped and a cmocka failure, as
  * is one that did not exit. */
 int test_conv_run_tool(const char *tool, const char *const *args, const char *env_url, char **out);
