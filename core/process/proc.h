@@ -154,12 +154,12 @@ typedef struct {
     ens_addr addr, parent;
     uint32_t incarnation, spawn_flags;
     int32_t sync;
-    uint64_t rx_id; /* the id of its one receiving end */
-    char *global;   /* its global name, for its process title; NULL or "" if none */
-    ens_bytes arg;  /* encoded start-argument frame, or empty */
-} ens__ctl_fork_v;  /* "S(U$(Uuu)$(Uuu)uuiUs)B" admin -> a spare process
-                      (core/process/proc_zygote.c), with the control channel, the stage
-                      memfd and the receiving end: become this actor */
+    char *global;     /* its global name, for its process title; NULL or "" if none */
+    ens_array rx_ids; /* uint64_t: the ids of its receiving ends, in the order sent */
+    ens_bytes arg;    /* encoded start-argument frame, or empty */
+} ens__ctl_fork_v;    /* "S(U$(Uuu)$(Uuu)uuis)A(U)B" admin -> a spare process
+                        (core/process/proc_zygote.c), with the control channel, the stage
+                        memfd and the receiving ends: become this actor */
 
 /* Remote spawn and placement, between the admin and the gateway of a system
  * in a convention (core/process/admin/placement.c,

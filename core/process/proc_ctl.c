@@ -31,8 +31,12 @@ ens_msgtype ens__ctl_kill = {
     "ens.ctl.Kill", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
 ens_msgtype ens__ctl_release = {
     "ens.ctl.Release", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
-ens_msgtype ens__ctl_fork = {
-    "ens.ctl.Fork", "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuiUs)B", sizeof(ens__ctl_fork_v), 0, 0, NULL};
+ens_msgtype ens__ctl_fork = {"ens.ctl.Fork",
+                             "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuis)A(U)B",
+                             sizeof(ens__ctl_fork_v),
+                             0,
+                             0,
+                             NULL};
 ens_msgtype ens__ctl_spare = {"ens.ctl.Spare", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
 ens_msgtype ens__ctl_name = {"ens.ctl.Name", "S(is)", sizeof(ens__ctl_name_v), 0, 0, NULL};
 ens_msgtype ens__ctl_gwname = {
