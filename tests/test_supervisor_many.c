@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "support/scenario.h"
@@ -235,22 +236,26 @@ static void test_many_dynamic_children(void **state)
 }
 
 /* More static specs than the old bound of 256: a configure callback asks
- * for room (the first call gives it 256) and is called again. */
-#define STATIC_N 1000u
+ * for room (the first call gives it 256) and is called again. It gives
+ * configure_n specs (set before the spawn: the process base's supervisor
+ * is forked after it, and sees the value). */
+#define STATIC_N   1000u
+#define STATIC_BIG 5000u
 static int configure_calls;
+static uint32_t configure_n = STATIC_N;
 
 static int many_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
                           ens_child_spec *specs, size_t max, size_t *n)
 {
     (void)c;
     (void)arg;
-    static char ids[STATIC_N][8];
+    static char ids[STATIC_BIG][12];
     configure_calls++;
-    *n = STATIC_N;
-    if (max < STATIC_N)
-        return 0; /* room for STATIC_N, please */
+    *n = configure_n;
+    if (max < configure_n)
+        return 0; /* room for configure_n, please */
     flags->strategy = ENS_ONE_FOR_ALL;
-    for (uint32_t i = 0; i < STATIC_N; i++) {
+    for (uint32_t i = 0; i < configure_n; i++) {
         snprintf(ids[i], sizeof(ids[i]), "w%u", i);
         specs[i].id = ids[i];
         specs[i].def = &many_worker_def;
@@ -295,6 +300,82 @@ static void test_static_thousand(void **state)
     assert_int_equal(scn_shutdown(t, 60000), 0);
 }
 
+/* Descriptors for n actors: the admin keeps about five for each (control
+ * channel, sending and receiving ends, the stage's memfd, the supervisor's
+ * connection) and refuses spawns within an eighth of RLIMIT_NOFILE of the
+ * limit. Raise the limit (root may raise the hard one) before the system
+ * starts: its processes inherit it. False if it cannot be had. */
+static bool room_for(uint32_t n)
+{
+    rlim_t want = (rlim_t)n * 8 + 4096;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return false;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit up = {want, rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? rl.rlim_max
+                                                                                     : want};
+        if (setrlimit(RLIMIT_NOFILE, &up) < 0)
+            return false;
+    }
+    return true;
+}
+
+/* 5 000 static specs start under one_for_all: given by a configure
+ * callback, they are never sent. Through ens_supervisor_spawn they are the
+ * supervisor's start argument: on the process base, above
+ * ENS_SPAWN_ARG_MAX, refused with ENS_EMSGSIZE and a text that says what
+ * to do; on the in-process base (max_frame_bytes) they start too. */
+static void test_static_five_thousand(void **state)
+{
+    scn *t = *state;
+    const bool room = t->base == ENS_BASE_INPROC || room_for(STATIC_BIG);
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.call_timeout_ms = 600000;  /* 5 000 processes, maybe under sanitizers, on a loaded machine */
+    o.log_level = ENS_LOG_ERROR; /* not a line per child stopped at the end */
+    scn_start(t, &o);
+    if (room) {
+        __atomic_store_n(inits, 0, __ATOMIC_SEQ_CST);
+        configure_n = STATIC_BIG;
+        ens_addr sup = ENS_ADDR_NONE;
+        int rc = ens_spawn(t->out, &many_sup_def, NULL, NULL, &sup);
+        configure_n = STATIC_N;
+        if (rc != 0)
+            fail_msg("5 000 static children: %s (%s)", ens_strerror(rc), ens_errmsg());
+        assert_int_equal(__atomic_load_n(inits, __ATOMIC_SEQ_CST), STATIC_BIG);
+        count_is(t, sup, STATIC_BIG, STATIC_BIG);
+        assert_int_equal(ens_supervisor_terminate_child_wait(t->out, sup, "w4999", ENS_ADDR_NONE),
+                         0);
+        count_is(t, sup, STATIC_BIG, STATIC_BIG - 1);
+    } else {
+        /* e.g. here: hard limit 20 000 without CAP_SYS_RESOURCE, room for
+         * ~3 500 actors; the refusal below is still checked. */
+        print_message("%u processes not started: RLIMIT_NOFILE cannot be raised to %u\n",
+                      STATIC_BIG, STATIC_BIG * 8 + 4096);
+    }
+
+    static ens_child_spec specs[STATIC_BIG];
+    static char ids[STATIC_BIG][12];
+    for (uint32_t i = 0; i < STATIC_BIG; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "s%u", i);
+        specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
+        specs[i].id = ids[i];
+        specs[i].def = &many_worker_def;
+        specs[i].shutdown = ENS_SHUTDOWN_BRUTAL;
+    }
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000};
+    ens_addr sup2 = ENS_ADDR_NONE;
+    int rc = ens_supervisor_spawn(t->out, &f, specs, STATIC_BIG, &sup2);
+    if (t->base == ENS_BASE_PROCESS) {
+        assert_int_equal(rc, ENS_EMSGSIZE);
+        assert_non_null(strstr(ens_errmsg(), "ENS_SPAWN_ARG_MAX"));
+        assert_non_null(strstr(ens_errmsg(), "configure callback"));
+    } else {
+        assert_int_equal(rc, 0);
+        count_is(t, sup2, STATIC_BIG, STATIC_BIG);
+    }
+    assert_int_equal(scn_shutdown(t, 120000), 0);
+}
+
 /* The limits that stay: a page of 0 rows or above ENS_SUP_PAGE_MAX. */
 static void test_page_limits(void **state)
 {
@@ -325,6 +406,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         SCN_TEST(test_many_dynamic_children),
         SCN_TEST(test_static_thousand),
+        SCN_TEST(test_static_five_thousand),
         SCN_TEST(test_page_limits),
     };
     return scn_run_bases("supervisor_many", tests, sizeof(tests) / sizeof(tests[0]));

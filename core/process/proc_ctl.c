@@ -23,6 +23,7 @@
 #include "core/wire/arena.h"
 #include "core/wire/frag.h"
 #include "core/wire/msgtype.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 
 ens_msgtype ens__ctl_spawn = {
@@ -101,6 +102,14 @@ int ens__ctl_register(void)
             return rc;
     }
     return 0;
+}
+
+int ens__spawn_arg_refused(const char *type, size_t len)
+{
+    return ens__fail(ENS_EMSGSIZE,
+                     "spawn of %s: its start argument encodes to %zu bytes, above the process "
+                     "base's %u (ENS_SPAWN_ARG_MAX)",
+                     type != NULL ? type : "(no type)", len, ENS_SPAWN_ARG_MAX);
 }
 
 int ens__ctl_build(ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
