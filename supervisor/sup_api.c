@@ -105,6 +105,18 @@ int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spe
     if (rc < 0)
         return rc;
     rc = ens_spawn(c, &ens_supervisor_def, &ens__msg_sup_config, &cfg, out);
+    if (rc == ENS_EMSGSIZE) { /* say what to do instead (the size: a second encode, here only) */
+        uint8_t *frame = NULL;
+        size_t len = 0;
+        if (ens_msg_encode(&ens__msg_sup_config, &cfg, &frame, &len) == 0)
+            ens__fail(rc,
+                      "ens_supervisor_spawn: the configuration of %zu specs encodes to %zu bytes, "
+                      "above what a start argument carries (ENS_SPAWN_ARG_MAX, %u bytes, on the "
+                      "process base); give the specs from a configure callback "
+                      "(ENS_SUPERVISOR_DEF): they are not sent",
+                      n, len, ENS_SPAWN_ARG_MAX);
+        free(frame);
+    }
     ens__sup_config_release(&cfg);
     return rc;
 }

@@ -101,6 +101,7 @@ typedef struct sup_child {
     uint32_t restarts;
     bool retry;       /* its restart failed: tried again from the mailbox */
     int retry_status; /* and why */
+    bool idle_queued; /* in sup_state.idle: its kept address may be released */
 } sup_child;
 
 enum sup_job_kind {
@@ -155,6 +156,11 @@ typedef struct sup_state {
     sup_job job;
     uint64_t job_seq;
     bool retry_armed; /* a wake-up will try failed restarts again */
+    size_t n_retry;   /* children with retry set: none, nothing to look for */
+    /* Children that got a kept address since the last look (release_idle):
+     * that look, after every job, walks these, not every child. */
+    sup_child **idle;
+    size_t n_idle, cap_idle;
     sup_deferred *deferred;
     size_t n_deferred, cap_deferred;
     bool shutting_down;  /* an exit request came: only stopping from now on */

@@ -26,6 +26,7 @@
  * The operations (start/terminate/restart/delete child) are in sup_ops.c.
  */
 #include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,13 @@ void ens__sup_remove(ens_ctx *c, sup_state *st, sup_child *k)
 {
     ens__sup_release(c, k);
     ens__sup_index_del(st, k);
+    if (k->retry)
+        st->n_retry--;
+    for (size_t i = 0; k->idle_queued && i < st->n_idle; i++)
+        if (st->idle[i] == k) {
+            st->idle[i] = st->idle[--st->n_idle];
+            k->idle_queued = false;
+        }
     for (size_t i = 0; i < st->n_kids; i++) {
         if (st->kids[i] == k) {
             memmove(&st->kids[i], &st->kids[i + 1], (st->n_kids - i - 1) * sizeof(st->kids[0]));
@@ -270,11 +278,35 @@ sup_child **ens__sup_running_reversed(sup_state *st, size_t from, size_t to,
     return v;
 }
 
+/* k holds a kept address now: release_idle looks at it after the job. Out
+ * of memory, the look walks every child instead (st->n_idle = SIZE_MAX). */
+static void idle_note(sup_state *st, sup_child *k)
+{
+    if (k->idle_queued || st->n_idle == SIZE_MAX)
+        return;
+    if (st->n_idle == st->cap_idle) {
+        size_t cap = st->cap_idle ? st->cap_idle * 2 : 16;
+        sup_child **n = realloc(st->idle, cap * sizeof(*n));
+        if (n == NULL) {
+            for (size_t i = 0; i < st->n_idle; i++)
+                st->idle[i]->idle_queued = false;
+            st->n_idle = SIZE_MAX;
+            return;
+        }
+        st->idle = n;
+        st->cap_idle = cap;
+    }
+    st->idle[st->n_idle++] = k;
+    k->idle_queued = true;
+}
+
 void ens__sup_child_stopped(sup_state *st, sup_child *k)
 {
     ens__sup_index_del(st, k);
-    if (!ens_addr_is_none(k->addr) && k->restart != ENS_TEMPORARY && !placed(k->def))
+    if (!ens_addr_is_none(k->addr) && k->restart != ENS_TEMPORARY && !placed(k->def)) {
         k->kept = k->addr;
+        idle_note(st, k);
+    }
     k->addr = ENS_ADDR_NONE;
     k->status = ENS_SUP_CHILD_STOPPED;
 }
@@ -307,9 +339,20 @@ static void restart_reported(ens_ctx *c, sup_state *st, const sup_child *k)
  * to keep an address for. */
 static void release_idle(ens_ctx *c, sup_state *st)
 {
-    for (size_t i = 0; i < st->n_kids; i++)
-        if (st->kids[i]->status == ENS_SUP_CHILD_STOPPED)
-            ens__sup_release(c, st->kids[i]);
+    if (st->n_idle == SIZE_MAX) { /* the list could not be kept: every child */
+        for (size_t i = 0; i < st->n_kids; i++)
+            if (st->kids[i]->status == ENS_SUP_CHILD_STOPPED)
+                ens__sup_release(c, st->kids[i]);
+        st->n_idle = 0;
+        return;
+    }
+    for (size_t i = 0; i < st->n_idle; i++) {
+        sup_child *k = st->idle[i];
+        k->idle_queued = false;
+        if (k->status == ENS_SUP_CHILD_STOPPED)
+            ens__sup_release(c, k);
+    }
+    st->n_idle = 0;
 }
 
 /* Restarts that failed are tried again from the mailbox: one wake-up with
@@ -318,7 +361,7 @@ static void release_idle(ens_ctx *c, sup_state *st)
 
 static void retry_soon(ens_ctx *c, sup_state *st)
 {
-    if (st->job.kind != JOB_NONE || st->retry_armed)
+    if (st->job.kind != JOB_NONE || st->retry_armed || st->n_retry == 0)
         return;
     for (size_t i = 0; i < st->n_kids; i++) {
         if (!st->kids[i]->retry)
@@ -331,6 +374,7 @@ static void retry_soon(ens_ctx *c, sup_state *st)
          * when the intensity is reached. */
         sup_child *k = st->kids[i];
         k->retry = false;
+        st->n_retry--;
         ens_log(c, ENS_LOG_ERROR, "supervisor cannot retry the restart of child %s", k->id);
         give_up(c, st, k);
         return;
@@ -345,6 +389,7 @@ static void retry_now(ens_ctx *c, sup_state *st)
         if (!k->retry)
             continue;
         k->retry = false;
+        st->n_retry--;
         child_failed(c, st, k, ENS_EXIT_INIT_FAILED, k->retry_status);
     }
     retry_soon(c, st);
@@ -379,6 +424,7 @@ static void job_finish(ens_ctx *c, sup_state *st)
              * from the mailbox (OTP's try_again_restart), not from here: a
              * child whose restarts keep failing must not nest calls until
              * the stack runs out before the intensity is reached. */
+            st->n_retry += !j.failed->retry;
             j.failed->retry = true;
             j.failed->retry_status = j.fail_status;
         }
@@ -800,6 +846,7 @@ static void state_free(sup_state *st)
     for (size_t i = 0; i < st->n_deferred; i++)
         ens_msg_free(st->deferred[i].m);
     free(st->deferred);
+    free(st->idle);
     free(st);
 }
 

@@ -10,10 +10,12 @@
  * fewer; larger counts by hand with ENS_TEST_SUP_MANY=N).
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "support/scenario.h"
@@ -58,19 +60,29 @@ static uint32_t child_count(const scn *t)
     return t->base == ENS_BASE_PROCESS ? TEST_PROCESS_DEFAULT : TEST_INPROC_DEFAULT;
 }
 
-/* Processes below this one: how many, and how many of them zombies. */
+/* Processes below this one but the zygote and its spares (it refills
+ * them at its own pace: counting them would make the count depend on when
+ * it is taken): how many, and how many of them zombies. */
 static void descendants(size_t *n, size_t *zombies)
 {
-    enum { MAXP = 1 << 16 };
-    static int ppid_of[MAXP];
-    static char state_of[MAXP];
-    memset(ppid_of, 0, sizeof(ppid_of));
+    int maxp = 1 << 22; /* PID_MAX_LIMIT; /proc/sys/kernel/pid_max says less */
+    FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
+    if (pm != NULL) {
+        if (fscanf(pm, "%d", &maxp) != 1 || maxp <= 0)
+            maxp = 1 << 22;
+        fclose(pm);
+    }
+    maxp++;
+    int *ppid_of = calloc((size_t)maxp, sizeof(int));
+    char *state_of = calloc((size_t)maxp, 1);
+    bool *spare = calloc((size_t)maxp, sizeof(bool));
+    assert_true(ppid_of != NULL && state_of != NULL && spare != NULL);
     DIR *d = opendir("/proc");
     assert_non_null(d);
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         int pid = atoi(e->d_name);
-        if (pid <= 0 || pid >= MAXP)
+        if (pid <= 0 || pid >= maxp)
             continue;
         char path[64], buf[512];
         snprintf(path, sizeof(path), "/proc/%d/stat", pid);
@@ -80,26 +92,32 @@ static void descendants(size_t *n, size_t *zombies)
         size_t len = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
         buf[len] = '\0';
+        const char *name = strchr(buf, '(');
         const char *p = strrchr(buf, ')'); /* after the command name */
         char st;
         int ppid;
-        if (p != NULL && sscanf(p + 1, " %c %d", &st, &ppid) == 2) {
+        if (name != NULL && p != NULL && sscanf(p + 1, " %c %d", &st, &ppid) == 2) {
             ppid_of[pid] = ppid;
             state_of[pid] = st;
+            spare[pid] =
+                strncmp(name + 1, "ens-spare", 9) == 0 || strncmp(name + 1, "ens-zygote", 10) == 0;
         }
     }
     closedir(d);
     const int me = getpid();
     *n = *zombies = 0;
-    for (int pid = 1; pid < MAXP; pid++) {
+    for (int pid = 1; pid < maxp; pid++) {
         int up = ppid_of[pid], hops = 0;
         while (up > 1 && up != me && hops++ < 64)
-            up = up < MAXP ? ppid_of[up] : 0;
-        if (up == me && pid != me) {
+            up = up < maxp ? ppid_of[up] : 0;
+        if (up == me && pid != me && !spare[pid]) {
             (*n)++;
             *zombies += state_of[pid] == 'Z';
         }
     }
+    free(ppid_of);
+    free(state_of);
+    free(spare);
 }
 
 static void count_is(scn *t, ens_addr sup, uint32_t specs, uint32_t active)
@@ -212,7 +230,7 @@ static void test_many_dynamic_children(void **state)
     int64_t t4 = scn_now_ns();
     if (t->base == ENS_BASE_PROCESS) {
         /* Every child process ended and was reaped: back to the processes
-         * there were before (the zygote may be refilling its spares). */
+         * there were before (the zygote and its spares not counted). */
         size_t procs = 0;
         end = scn_now_ns() + (int64_t)SCN_WAIT_MS * 1000000;
         do {
@@ -235,22 +253,26 @@ static void test_many_dynamic_children(void **state)
 }
 
 /* More static specs than the old bound of 256: a configure callback asks
- * for room (the first call gives it 256) and is called again. */
-#define STATIC_N 1000u
+ * for room (the first call gives it 256) and is called again. It gives
+ * configure_n specs (set before the system starts: the process base's
+ * processes are forked from this one then, and see the value). */
+#define STATIC_N   1000u
+#define STATIC_BIG 5000u
 static int configure_calls;
+static uint32_t configure_n = STATIC_N;
 
 static int many_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
                           ens_child_spec *specs, size_t max, size_t *n)
 {
     (void)c;
     (void)arg;
-    static char ids[STATIC_N][8];
+    static char ids[STATIC_BIG][12];
     configure_calls++;
-    *n = STATIC_N;
-    if (max < STATIC_N)
-        return 0; /* room for STATIC_N, please */
+    *n = configure_n;
+    if (max < configure_n)
+        return 0; /* room for configure_n, please */
     flags->strategy = ENS_ONE_FOR_ALL;
-    for (uint32_t i = 0; i < STATIC_N; i++) {
+    for (uint32_t i = 0; i < configure_n; i++) {
         snprintf(ids[i], sizeof(ids[i]), "w%u", i);
         specs[i].id = ids[i];
         specs[i].def = &many_worker_def;
@@ -295,6 +317,82 @@ static void test_static_thousand(void **state)
     assert_int_equal(scn_shutdown(t, 60000), 0);
 }
 
+/* Descriptors for n actors: the admin keeps about five for each (control
+ * channel, sending and receiving ends, the stage's memfd, the supervisor's
+ * connection) and refuses spawns within an eighth of RLIMIT_NOFILE of the
+ * limit. Raise the limit (root may raise the hard one) before the system
+ * starts: its processes inherit it. False if it cannot be had. */
+static bool room_for(uint32_t n)
+{
+    rlim_t want = (rlim_t)n * 8 + 4096;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return false;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit up = {want, rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? rl.rlim_max
+                                                                                     : want};
+        if (setrlimit(RLIMIT_NOFILE, &up) < 0)
+            return false;
+    }
+    return true;
+}
+
+/* 5 000 static specs start under one_for_all: given by a configure
+ * callback, they are never sent. Through ens_supervisor_spawn they are the
+ * supervisor's start argument: on the process base, above
+ * ENS_SPAWN_ARG_MAX, refused with ENS_EMSGSIZE and a text that says what
+ * to do; on the in-process base (max_frame_bytes) they start too. */
+static void test_static_five_thousand(void **state)
+{
+    scn *t = *state;
+    const bool room = t->base == ENS_BASE_INPROC || room_for(STATIC_BIG);
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.call_timeout_ms = 600000;  /* 5 000 processes, maybe under sanitizers, on a loaded machine */
+    o.log_level = ENS_LOG_ERROR; /* not a line per child stopped at the end */
+    configure_n = STATIC_BIG;    /* before the start: the system's processes are forked from here */
+    scn_start(t, &o);
+    if (room) {
+        __atomic_store_n(inits, 0, __ATOMIC_SEQ_CST);
+        ens_addr sup = ENS_ADDR_NONE;
+        int rc = ens_spawn(t->out, &many_sup_def, NULL, NULL, &sup);
+        if (rc != 0)
+            fail_msg("5 000 static children: %s (%s)", ens_strerror(rc), ens_errmsg());
+        assert_int_equal(__atomic_load_n(inits, __ATOMIC_SEQ_CST), STATIC_BIG);
+        count_is(t, sup, STATIC_BIG, STATIC_BIG);
+        assert_int_equal(ens_supervisor_terminate_child_wait(t->out, sup, "w4999", ENS_ADDR_NONE),
+                         0);
+        count_is(t, sup, STATIC_BIG, STATIC_BIG - 1);
+    } else {
+        /* e.g. here: hard limit 20 000 without CAP_SYS_RESOURCE, room for
+         * ~3 500 actors; the refusal below is still checked. */
+        print_message("%u processes not started: RLIMIT_NOFILE cannot be raised to %u\n",
+                      STATIC_BIG, STATIC_BIG * 8 + 4096);
+    }
+
+    static ens_child_spec specs[STATIC_BIG];
+    static char ids[STATIC_BIG][12];
+    for (uint32_t i = 0; i < STATIC_BIG; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "s%u", i);
+        specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
+        specs[i].id = ids[i];
+        specs[i].def = &many_worker_def;
+        specs[i].shutdown = ENS_SHUTDOWN_BRUTAL;
+    }
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000};
+    ens_addr sup2 = ENS_ADDR_NONE;
+    int rc = ens_supervisor_spawn(t->out, &f, specs, STATIC_BIG, &sup2);
+    if (t->base == ENS_BASE_PROCESS) {
+        assert_int_equal(rc, ENS_EMSGSIZE);
+        assert_non_null(strstr(ens_errmsg(), "ENS_SPAWN_ARG_MAX"));
+        assert_non_null(strstr(ens_errmsg(), "configure callback"));
+    } else {
+        assert_int_equal(rc, 0);
+        count_is(t, sup2, STATIC_BIG, STATIC_BIG);
+    }
+    assert_int_equal(scn_shutdown(t, 120000), 0);
+    configure_n = STATIC_N;
+}
+
 /* The limits that stay: a page of 0 rows or above ENS_SUP_PAGE_MAX. */
 static void test_page_limits(void **state)
 {
@@ -325,6 +423,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         SCN_TEST(test_many_dynamic_children),
         SCN_TEST(test_static_thousand),
+        SCN_TEST(test_static_five_thousand),
         SCN_TEST(test_page_limits),
     };
     return scn_run_bases("supervisor_many", tests, sizeof(tests) / sizeof(tests[0]));

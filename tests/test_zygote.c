@@ -4,7 +4,8 @@
  * keeps ready; a killed zygote is replaced (journaled as a crash), and one
  * that dies too often is not, the admin then forking by itself; killing a
  * spare loses no spawn; a first incarnation made this way crashes,
- * restarts and aborts like any other; nothing is left behind.
+ * restarts and aborts like any other, and its restart starts in a spare
+ * too; nothing is left behind.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -295,6 +296,36 @@ static void test_spare_born_actor_aborts_and_restarts(void **state)
     stop_all_gone(s, admin, &second, 1);
 }
 
+/* A restart in place starts in a spare too (the admin keeps the stage's
+ * memfd and sends the receiving ends it holds): forking the admin itself
+ * costs more with every actor it holds. The restarted incarnation holds its
+ * stage and handles the frame it had in hand again. */
+static void test_restart_in_place_comes_from_a_spare(void **state)
+{
+    (void)state;
+    pid_t admin;
+    pid_t zygote;
+    ens_system *s = start_steady(&admin, &zygote);
+    ens_addr a;
+    pid_t first = spawn_echo(s, &a);
+    assert_true(wait_children(admin, "ens-spare", 2)); /* the used one replaced */
+    pid_t spares[2];
+    assert_int_equal(children_named(admin, "ens-spare", spares, 2), 2);
+    ens_int64_v boom = {-1};
+    ens_msg *r = NULL;
+    assert_int_equal(ens_ask(ens_system_ctx(s), a, &ens_msg_int64, &boom, WAIT_MS, &r), 0);
+    const ens_int64_v *pid = ens_msg_value(r, &ens_msg_int64);
+    assert_non_null(pid);
+    pid_t second = (pid_t)pid->value;
+    ens_msg_free(r);
+    assert_int_not_equal(second, first);
+    assert_true(second == spares[0] || second == spares[1]);
+    assert_int_equal(test_ppid_of(second), admin);
+    assert_int_equal(test_fds_linked((int)second, "/memfd:ens-stage"), 0); /* mapped, closed */
+    assert_true(test_maps_name((int)second, "ens-stage"));
+    stop_all_gone(s, admin, &second, 1);
+}
+
 /* Kill the zygote while actors run: a new one takes its place, named as it
  * was and holding nothing of the actors'; the spares in hand stay in use,
  * then the new zygote makes the next ones; the crash is journaled. */
@@ -430,6 +461,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_actors_come_from_spares),
         cmocka_unit_test(test_spare_born_actor_aborts_and_restarts),
+        cmocka_unit_test(test_restart_in_place_comes_from_a_spare),
         cmocka_unit_test_setup_teardown(test_killed_zygote_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zygote_dying_too_often_is_not_replaced, setup,
                                         teardown),

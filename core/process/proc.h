@@ -49,6 +49,12 @@
 
 #define ENS_CTL_MAX     65536u /* largest control frame (and spawn argument) */
 #define ENS_CTL_MAX_FDS 16
+_Static_assert(ENS_SPAWN_ARG_MAX == ENS_CTL_MAX - 1024u,
+               "a spawn's argument leaves 1 KiB of its control frame to the rest");
+
+/* Refuse a start argument of len bytes for an actor of type `type` above
+ * ENS_SPAWN_ARG_MAX: ens_errmsg says so; returns ENS_EMSGSIZE. */
+int ens__spawn_arg_refused(const char *type, size_t len);
 
 typedef struct {
     uint64_t def;   /* the ens_actor_def pointer (same image in every process) */
@@ -154,12 +160,12 @@ typedef struct {
     ens_addr addr, parent;
     uint32_t incarnation, spawn_flags;
     int32_t sync;
-    uint64_t rx_id; /* the id of its one receiving end */
-    char *global;   /* its global name, for its process title; NULL or "" if none */
-    ens_bytes arg;  /* encoded start-argument frame, or empty */
-} ens__ctl_fork_v;  /* "S(U$(Uuu)$(Uuu)uuiUs)B" admin -> a spare process
-                      (core/process/proc_zygote.c), with the control channel, the stage
-                      memfd and the receiving end: become this actor */
+    char *global;     /* its global name, for its process title; NULL or "" if none */
+    ens_array rx_ids; /* uint64_t: the ids of its receiving ends, in the order sent */
+    ens_bytes arg;    /* encoded start-argument frame, or empty */
+} ens__ctl_fork_v;    /* "S(U$(Uuu)$(Uuu)uuis)A(U)B" admin -> a spare process
+                        (core/process/proc_zygote.c), with the control channel, the stage
+                        memfd and the receiving ends: become this actor */
 
 /* Remote spawn and placement, between the admin and the gateway of a system
  * in a convention (core/process/admin/placement.c,
@@ -183,7 +189,7 @@ enum ens_gwspawn_op {
 /* Bounds the receiving side checks on a spawn from another node. */
 #define ENS_GWSPAWN_NAME_MAX 128u  /* type name bytes */
 #define ENS_GWSPAWN_WHY_MAX  1024u /* a refusal's text */
-#define ENS_GWSPAWN_ARG_MAX  (ENS_CTL_MAX - 1024u)
+#define ENS_GWSPAWN_ARG_MAX  ENS_SPAWN_ARG_MAX
 
 typedef struct {
     int32_t op; /* enum ens_gwspawn_op */

@@ -23,6 +23,7 @@
 #include "core/wire/arena.h"
 #include "core/wire/frag.h"
 #include "core/wire/msgtype.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 
 ens_msgtype ens__ctl_spawn = {
@@ -31,8 +32,12 @@ ens_msgtype ens__ctl_kill = {
     "ens.ctl.Kill", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
 ens_msgtype ens__ctl_release = {
     "ens.ctl.Release", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
-ens_msgtype ens__ctl_fork = {
-    "ens.ctl.Fork", "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuiUs)B", sizeof(ens__ctl_fork_v), 0, 0, NULL};
+ens_msgtype ens__ctl_fork = {"ens.ctl.Fork",
+                             "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuis)A(U)B",
+                             sizeof(ens__ctl_fork_v),
+                             0,
+                             0,
+                             NULL};
 ens_msgtype ens__ctl_spare = {"ens.ctl.Spare", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
 ens_msgtype ens__ctl_name = {"ens.ctl.Name", "S(is)", sizeof(ens__ctl_name_v), 0, 0, NULL};
 ens_msgtype ens__ctl_gwname = {
@@ -97,6 +102,14 @@ int ens__ctl_register(void)
             return rc;
     }
     return 0;
+}
+
+int ens__spawn_arg_refused(const char *type, size_t len)
+{
+    return ens__fail(ENS_EMSGSIZE,
+                     "spawn of %s: its start argument encodes to %zu bytes, above the process "
+                     "base's %u (ENS_SPAWN_ARG_MAX)",
+                     type != NULL ? type : "(no type)", len, ENS_SPAWN_ARG_MAX);
 }
 
 int ens__ctl_build(ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,

@@ -44,8 +44,6 @@ _Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v 
     close(fds[FD_STAGE]);
     if (st == NULL)
         _exit(ENS_PROC_EXIT_NO_MEMORY);
-    int rx = fds[FD_RX];
-    uint64_t rx_id = v->rx_id;
     uint8_t *arg = NULL;
     if (v->arg.len > 0 && (arg = malloc(v->arg.len)) == NULL)
         _exit(ENS_PROC_EXIT_NO_MEMORY);
@@ -58,9 +56,9 @@ _Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v 
         .parent = v->parent,
         .incarnation = v->incarnation,
         .ctl = fds[FD_CTL],
-        .rx = &rx,
-        .n_rx = 1,
-        .rx_ids = &rx_id,
+        .rx = &fds[FD_RX],
+        .n_rx = v->rx_ids.count,
+        .rx_ids = v->rx_ids.items,
         .stage = st,
         .arg_frame = arg,
         .arg_len = v->arg.len,
@@ -95,8 +93,9 @@ _Noreturn static void spare_main(ens_system *s, pid_t admin, int ch)
         int rc = ens__ctl_recv(ch, &m, fds, &nfds);
         if (rc == 0)
             continue;
-        if (rc == 1 && m->hdr.type_id == ens__ctl_fork.id && nfds == N_FDS)
-            become_actor(s, ch, m->value, fds); /* m stays: its value is the boot */
+        const ens__ctl_fork_v *v = rc == 1 && m->hdr.type_id == ens__ctl_fork.id ? m->value : NULL;
+        if (v != NULL && v->rx_ids.count >= 1 && nfds == FD_RX + (int)v->rx_ids.count)
+            become_actor(s, ch, v, fds); /* m stays: its value is the boot */
         _exit(0);
     }
 }
@@ -307,7 +306,7 @@ static void wait_spare(ens_zygote *z)
 
 int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t *pid)
 {
-    if (b->n_rx != 1)
+    if (b->n_rx < 1 || b->n_rx > ENS_ZYGOTE_MAX_RX)
         return ENS_EINVAL;
     ens__ctl_fork_v v = {
         .def = (uint64_t)(uintptr_t)b->def,
@@ -316,16 +315,18 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
         .incarnation = b->incarnation,
         .spawn_flags = b->spawn_flags,
         .sync = b->sync ? 1 : 0,
-        .rx_id = b->rx_ids[0],
         .global = (char *)b->global,
+        .rx_ids = {(void *)b->rx_ids, (uint32_t)b->n_rx},
         .arg = {b->arg_frame, b->arg_len},
     };
     uint8_t *frame = NULL;
     size_t len = 0;
-    int fds[N_FDS];
+    int fds[ENS_CTL_MAX_FDS];
     fds[FD_CTL] = b->ctl;
     fds[FD_STAGE] = stage_fd;
-    fds[FD_RX] = b->rx[0];
+    for (size_t i = 0; i < b->n_rx; i++)
+        fds[FD_RX + i] = b->rx[i];
+    const int nfds = FD_RX + (int)b->n_rx;
     int rc = 0;
     for (;;) {
         if (z->n_spares == 0)
@@ -339,7 +340,7 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
             (rc = ens__ctl_build(b->addr, &ens__ctl_fork, &v, 0, &frame, &len)) < 0)
             break;
         ens_spare sp = z->spares[z->n_spares - 1];
-        rc = ens__ctl_send_raw(sp.fd, frame, len, fds, N_FDS, false);
+        rc = ens__ctl_send_raw(sp.fd, frame, len, fds, nfds, false);
         drop_spare(z, z->n_spares - 1);
         ask_spare(z);
         if (rc == 0) {

@@ -17,8 +17,11 @@
  * on a channel the zygote hands to the admin. A first incarnation is one
  * message to a spare (its control channel, receiving end and stage memfd,
  * with the start argument); the admin then asks the zygote for a new spare,
- * which is cloned while the actor runs its init. Restarts still fork from
- * the admin, which holds every receiving end of the actor.
+ * which is cloned while the actor runs its init. Later incarnations (a
+ * restart in place, a supervisor's child started again at its kept
+ * address) go the same way: the admin keeps each actor's stage memfd, and
+ * sends the receiving ends it holds for the actor (up to
+ * ENS_ZYGOTE_MAX_RX; an actor with more is forked from the admin).
  *
  * The zygote is an optimisation only: without it (it failed to start, or
  * died too often) the admin forks actors itself, as before. When it dies
@@ -40,6 +43,9 @@
 #include "core/process/proc.h"
 
 #define ENS_ZYGOTE_SPARES 2 /* spare processes kept ready */
+/* Most receiving ends an incarnation started in a spare takes: one control
+ * frame carries them with its channel and stage (ENS_CTL_MAX_FDS in all). */
+#define ENS_ZYGOTE_MAX_RX (ENS_CTL_MAX_FDS - 2)
 
 typedef struct ens_spare {
     pid_t pid;
@@ -84,14 +90,14 @@ bool ens__zygote_on_readable(ens_zygote *z);
  * zygote to make one): the caller then makes its stage shareable. */
 bool ens__zygote_can_fork(const ens_zygote *z);
 
-/* Start a first incarnation described by boot in a spare: boot->ctl (the
- * actor's end of its control channel), boot->rx[0] (its one receiving end;
- * boot->n_rx must be 1) and stage_fd (the memfd behind boot->stage) go to
+/* Start an incarnation described by boot in a spare: boot->ctl (the
+ * actor's end of its control channel), boot->rx[0..n_rx) (its receiving
+ * ends, 1 to ENS_ZYGOTE_MAX_RX) and stage_fd (the memfd behind its stage) go to
  * the spare and stay owned by the caller. With no spare in hand but one on
  * its way, waits for it (at most a few seconds). On success *pid is the
  * actor's process, a child of the admin. Errors:
  *  - ENS_ENOENT: no spare to be had (fork the actor yourself);
- *  - ENS_EINVAL: boot cannot go this way (more than one receiving end);
+ *  - ENS_EINVAL: boot cannot go this way (no or too many receiving ends);
  *  - as ens__frame_build (a start argument too large for one message). */
 int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *boot, int stage_fd, pid_t *pid);
 

@@ -190,6 +190,13 @@ ENS_API ens_addr ens_sender(const ens_ctx *c);
  * the outside context. */
 ENS_API ens_addr ens_parent(const ens_ctx *c);
 
+/* Largest encoded start argument (frame header included) a spawn carries
+ * on the process base: it travels to the admin, and from there to the new
+ * process, inside one control frame (a datagram of at most 64 KiB). A
+ * larger one is refused with ENS_EMSGSIZE. The in-process base takes up to
+ * max_frame_bytes. Bulk data belongs in a message sent after the spawn. */
+#define ENS_SPAWN_ARG_MAX 64512u
+
 /* Start an actor of definition d with start argument (argt, arg) - both NULL
  * for none; arg is encoded before return, so it is only borrowed. From inside
  * an actor the new actor is a child of the caller: the address is valid at
@@ -206,7 +213,9 @@ ENS_API ens_addr ens_parent(const ens_ctx *c);
  * mismatch: one NULL, the other not; ens_errmsg says which), ENS_ENOENT (a
  * program connected by name: d's type is not registered in the system;
  * ens_errmsg names it), ENS_EBADTYPE (argt
- * not registered), ENS_EMSGSIZE, ENS_ENOMEM, ENS_EINIT (outside only: init
+ * not registered), ENS_EMSGSIZE (the encoded argument is above the
+ * frame limit, or on the process base above ENS_SPAWN_ARG_MAX; ens_errmsg
+ * gives its size), ENS_ENOMEM, ENS_EINIT (outside only: init
  * failed or was acknowledged with an error, or the actor ended before its
  * ack; no actor is left), ENS_ETIMEDOUT (outside only: a deferred init was
  * not acknowledged within call_timeout_ms; the actor is stopped),

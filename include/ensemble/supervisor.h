@@ -170,13 +170,16 @@ typedef struct ens_sup_flags {
 
 /* Largest number of static children specs one supervisor holds (the
  * specs of ens_supervisor_spawn, of a configure callback, and those added by
- * start_child under a static strategy). The bound is the configuration's
- * message: it travels as one "ens.sup.Config" frame whose spec array is
- * decoded with this element limit (the codec's default array limit), and
- * the whole frame must also fit the system's max_frame_bytes (16 MiB by
- * default: about 80 bytes a spec with short ids and no start argument, so
- * 65 536 specs take ~5 MiB; long ids, names and arguments take more, and a
- * configuration above the frame limit is refused with ENS_EMSGSIZE). The
+ * start_child under a static strategy). A configure callback
+ * (ENS_SUPERVISOR_DEF) runs in the supervisor, so its specs are never
+ * sent: it is the way to thousands of static children. The specs of
+ * ens_supervisor_spawn travel as the supervisor's start argument, one
+ * "ens.sup.Config" frame of about 50-80 bytes a spec (short ids, no
+ * argument, no name): on the process base a start argument is at most
+ * ENS_SPAWN_ARG_MAX (63 KiB: ~1 000 such specs; measured, 1 000 specs with
+ * 2-4 byte ids fit, 5 000 do not), on the in-process base at most
+ * max_frame_bytes (16 MiB by default). Above that ens_supervisor_spawn
+ * returns ENS_EMSGSIZE and ens_errmsg gives the size and the way out. The
  * dynamic children of simple_one_for_one have no count limit: each costs
  * the supervisor a few hundred bytes (BENCHMARKS.md) and the system one
  * process, so the machine's process and descriptor limits bound them. */
@@ -279,11 +282,12 @@ ENS_API bool ens_sup_is_shutdown_exit(int reason, int status);
  * child (see "A start failure" above). Errors: ENS_EINVAL (NULL arguments,
  * n 0 or above ENS_SUP_MAX_SPECS, a spec without id or def, an invalid
  * name, duplicate ids or names, bad flags, simple_one_for_one with n != 1
- * or a name), ENS_EBADTYPE (an argument type not registered), ENS_EMSGSIZE,
- * ENS_ENOMEM, ENS_EINIT (outside: a child's init failed, or one could not
- * be spawned; ens_errmsg says which and why), ENS_ETIMEDOUT (outside: the
- * tree was not up within the system's call_timeout_ms; it is stopped), and
- * those of ens_spawn. *out is written on success only. */
+ * or a name), ENS_EBADTYPE (an argument type not registered), ENS_EMSGSIZE
+ * (the specs encode to more than a start argument carries: see
+ * ENS_SUP_MAX_SPECS; ens_errmsg says so), ENS_ENOMEM, ENS_EINIT (outside: a child's init failed, or
+ * one could not be spawned; ens_errmsg says which and why), ENS_ETIMEDOUT (outside: the tree was
+ * not up within the system's call_timeout_ms; it is stopped), and those of ens_spawn. *out is
+ * written on success only. */
 ENS_API int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spec *specs,
                                  size_t n, ens_addr *out);
 

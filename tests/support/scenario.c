@@ -58,6 +58,11 @@ int scn_run_bases(const char *suite, const struct CMUnitTest *tests, size_t n)
     if (env == NULL || strcmp(env, "0") != 0)
         bases[n_bases++] = ENS_BASE_PROCESS;
 
+    /* ENS_TEST_ONLY=pattern runs the tests whose name matches (cmocka's
+     * filter, * and ? wildcards), for a run by hand. */
+    const char *only = getenv("ENS_TEST_ONLY");
+    if (only != NULL && only[0] != '\0')
+        cmocka_set_test_filter(only);
     int failed = 0;
     for (size_t i = 0; i < n_bases; i++) {
         char name[128];

@@ -142,6 +142,8 @@ typedef struct arec {
     size_t n_rx, cap_rx;
     ens_stage *stage;
     size_t stage_len;
+    int stage_fd; /* the stage's memfd, kept so that a later incarnation can start in a
+                     zygote spare (ens__admin_fork_actor), or -1 */
     uint8_t *arg;
     size_t arg_len;
     bool sync_pending;    /* an outside spawn waits for init */

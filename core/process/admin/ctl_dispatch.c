@@ -45,7 +45,7 @@ bool ens__admin_fds_short(void)
     rlim_t used = 16 + (rlim_t)admin_state.zygote.n_spares;
     for (size_t i = 0; i < admin_state.n; i++)
         used += (admin_state.recs[i]->ctl >= 0) + (admin_state.recs[i]->tx >= 0) +
-                (rlim_t)admin_state.recs[i]->n_rx;
+                (admin_state.recs[i]->stage_fd >= 0) + (rlim_t)admin_state.recs[i]->n_rx;
     /* ...or, if higher, the lowest free descriptor (they are handed out
      * lowest first; holes left by closed ones make it an underestimate). */
     int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -216,6 +216,10 @@ static void spawn_as(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_a
             name_set = reply.status == 0 && named;
             if (reply.status == 0)
                 reply.status = ens__admin_fork_actor(r, v->sync != 0, stage_fd);
+        }
+        if (reply.status == 0) { /* its restarts start in spares too */
+            r->stage_fd = stage_fd;
+            stage_fd = -1;
         }
         if (stage_fd >= 0)
             close(stage_fd);

@@ -114,6 +114,7 @@ arec *ens__admin_rec_add(void)
         return NULL;
     r->ctl = -1;
     r->tx = -1;
+    r->stage_fd = -1;
     r->ep_ctl = r->ep_tx = -1;
     admin_state.recs[admin_state.n++] = r;
     return r;
@@ -157,6 +158,9 @@ void ens__admin_rec_free(arec *r)
         close(r->rx[i].fd);
     if (r->stage != NULL)
         munmap(r->stage, r->stage_len);
+    if (r->stage_fd >= 0)
+        close(r->stage_fd);
+    r->stage_fd = -1;
     free(r->rx);
     r->rx = NULL;
     free(r->out);

@@ -29,24 +29,33 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Start r's first incarnation in one of the zygote's spares, with ctl as
- * its control channel. Returns 0 (*pid set) or ENS_ENOENT (nothing
- * started: fork it here). */
+/* Start an incarnation of r in one of the zygote's spares, with ctl as
+ * its control channel and stage_fd (or r's kept memfd) as its stage.
+ * Returns 0 (*pid set) or ENS_ENOENT (nothing started: fork it here). A
+ * fork here copies the admin's descriptor table and stage mappings, and
+ * the child then closes and unmaps them: a cost that grows with the number
+ * of actors, which is why restarts go through spares too. */
 static int zygote_fork(arec *r, bool sync, int ctl, int stage_fd, pid_t *pid)
 {
-    if (stage_fd < 0 || r->n_rx != 1)
+    if (stage_fd < 0)
+        stage_fd = r->stage_fd;
+    if (stage_fd < 0 || r->n_rx == 0 || r->n_rx > ENS_ZYGOTE_MAX_RX)
         return ENS_ENOENT;
-    int rx = r->rx[0].fd;
-    uint64_t rx_id = r->rx[0].id;
+    int rx[ENS_ZYGOTE_MAX_RX];
+    uint64_t rx_id[ENS_ZYGOTE_MAX_RX];
+    for (size_t i = 0; i < r->n_rx; i++) {
+        rx[i] = r->rx[i].fd;
+        rx_id[i] = r->rx[i].id;
+    }
     ens_actor_boot boot = {
         .def = r->def,
         .addr = r->addr,
         .parent = r->parent,
         .incarnation = r->incarnation,
         .ctl = ctl,
-        .rx = &rx,
-        .n_rx = 1,
-        .rx_ids = &rx_id,
+        .rx = rx,
+        .n_rx = r->n_rx,
+        .rx_ids = rx_id,
         .arg_frame = r->arg,
         .arg_len = r->arg_len,
         .sync = sync,
@@ -57,9 +66,10 @@ static int zygote_fork(arec *r, bool sync, int ctl, int stage_fd, pid_t *pid)
 }
 
 /* Start a process for r (a new incarnation when r ran before). stage_fd is
- * the memfd of a new actor's stage, or -1: first incarnations go through
- * the zygote when there is one, the others are forked here (they inherit
- * every receiving end the admin holds for them). */
+ * the memfd of a new actor's stage, or -1 (r's kept one). Every
+ * incarnation goes through a zygote spare when there is one and r has at
+ * most ENS_ZYGOTE_MAX_RX receiving ends; otherwise it is forked here and
+ * inherits every receiving end the admin holds for it. */
 int ens__admin_fork_actor(arec *r, bool sync, int stage_fd)
 {
     int sv[2];

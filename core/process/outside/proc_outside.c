@@ -498,9 +498,9 @@ static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
     (void)parent;
     (void)sync;
     outside *o = base_of(s);
-    if (arg_len > ENS_CTL_MAX - 1024) {
+    if (arg_len > ENS_SPAWN_ARG_MAX) {
         free(arg_frame);
-        return ENS_EMSGSIZE;
+        return ens__spawn_arg_refused(d->name, arg_len);
     }
     ens__ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)d,
                           .shown = (uint64_t)(uintptr_t)shown,
@@ -595,9 +595,9 @@ static int po_names(ens_system *s, ens_actor *caller, ens_names_req *req)
     o->spawn_why[0] = '\0';
     int rc;
     if (req->op == ENS_NAMES_SPAWN) {
-        if (req->len > ENS_CTL_MAX - 1024) {
+        if (req->len > ENS_SPAWN_ARG_MAX) {
             free(req->frame);
-            return ENS_EMSGSIZE;
+            return ens__spawn_arg_refused(req->def->name, req->len);
         }
         ens__ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)req->def,
                               .sync = 1,
