@@ -863,6 +863,8 @@ static int check_flags(const ens_sup_flags *f)
  * here, the others each once the one before has run its init. */
 int ens__sup_begin(ens_ctx *c, void *state, sup_state *st, sup_child **kids, size_t n)
 {
+    if (kids == NULL)
+        n = 0; /* refused below: a supervisor has at least one spec */
     int rc = check_flags(&st->flags);
     if (rc == 0 && (n == 0 || n > ENS_SUP_MAX_SPECS ||
                     (st->flags.strategy == ENS_SIMPLE_ONE_FOR_ONE && n != 1)))

@@ -160,7 +160,7 @@ static void frame_found(void *arg, ens_framed *f)
     }
     uint8_t *frame = f->heap;
     f->heap = NULL;
-    if (frame == NULL && (frame = ens__malloc(f->len)) != NULL)
+    if (frame == NULL && f->frame != NULL && (frame = ens__malloc(f->len)) != NULL)
         memcpy(frame, f->frame, f->len);
     if (frame != NULL)
         ens__outside_deliver(s, frame, f->len);
