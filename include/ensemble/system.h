@@ -245,9 +245,10 @@ typedef struct ens_system_opts {
      * a VM. It is adaptive (a process that misses backs off, doubling the
      * waits without a spin up to 256) and never spins after 2 ms without
      * traffic, so an idle system stays idle. It pays for actors kept on
-     * different CPUs (sched_setaffinity): 2.5-4.5x faster round trips
+     * different CPUs (sched_setaffinity): 3.9-4.4x faster round trips
      * measured; unpinned, the scheduler mostly keeps a conversation on one
-     * CPU and it buys nothing, and with the other CPU busy it costs ~25 %
+     * CPU, where a spin cannot be answered, and it is 1.2-2x slower, 1.4x
+     * with the other CPU busy
      * (BENCHMARKS.md, "spin"). 0 = never spin (the default);
      * ENS_SPIN_US_SUGGESTED when it pays; above 1 000 taken as 1 000. */
     uint32_t spin_us;
