@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,8 +63,49 @@ static int reap(pid_t pid, int failed)
     return failed || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ? -1 : 0;
 }
 
+/* Pin the calling process to cpu (cpu < 0: leave it where it is). */
+static int pin_to(int cpu)
+{
+    if (cpu < 0)
+        return 0;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Before a blocking read: look for bytes without sleeping for up to
+ * spin_ns (0: no look), so a reply that comes soon needs no wake-up. Not
+ * adaptive (the library's spin is): a fixed spin, to show the cost of
+ * the wake-up it avoids and of the spins that miss. */
+static void spin_for_input(int fd, uint64_t spin_ns)
+{
+    if (spin_ns == 0)
+        return;
+    uint64_t end = bench_now_ns() + spin_ns;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    do {
+        __builtin_ia32_pause();
+        if (poll(&p, 1, 0) > 0)
+            return;
+    } while (bench_now_ns() < end);
+}
+
+static int read_all_spin(int fd, void *buf, size_t len, uint64_t spin_ns)
+{
+    spin_for_input(fd, spin_ns);
+    return read_all(fd, buf, len);
+}
+
 double raw_pingpong_us(const uint8_t *frame, size_t len, long n)
 {
+    return raw_pingpong_pinned_us(frame, len, n, -1, -1, 0);
+}
+
+double raw_pingpong_pinned_us(const uint8_t *frame, size_t len, long n, int cpu_a, int cpu_b,
+                              unsigned spin_us)
+{
+    const uint64_t spin_ns = (uint64_t)spin_us * 1000u;
     int sv[2];
     uint8_t *buf = malloc(len);
     if (buf == NULL || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
@@ -79,20 +122,25 @@ double raw_pingpong_us(const uint8_t *frame, size_t len, long n)
     }
     if (pid == 0) {
         close(sv[0]);
+        if (pin_to(cpu_b) < 0)
+            _exit(1);
         for (long i = 0; i < n; i++) {
-            if (read_all(sv[1], buf, len) < 0 || write_all(sv[1], buf, len) < 0)
+            if (read_all_spin(sv[1], buf, len, spin_ns) < 0 || write_all(sv[1], buf, len) < 0)
                 _exit(1);
         }
         _exit(0);
     }
     close(sv[1]);
-    int failed = 0;
+    cpu_set_t was;
+    int failed = cpu_a >= 0 && (sched_getaffinity(0, sizeof(was), &was) < 0 || pin_to(cpu_a) < 0);
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n && !failed; i++) {
-        if (write_all(sv[0], frame, len) < 0 || read_all(sv[0], buf, len) < 0)
+        if (write_all(sv[0], frame, len) < 0 || read_all_spin(sv[0], buf, len, spin_ns) < 0)
             failed = 1;
     }
     uint64_t dt = bench_now_ns() - t0;
+    if (cpu_a >= 0)
+        sched_setaffinity(0, sizeof(was), &was);
     close(sv[0]);
     free(buf);
     if (reap(pid, failed) < 0)

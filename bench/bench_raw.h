@@ -16,6 +16,13 @@
  * microseconds per round trip, or < 0 on failure. */
 double raw_pingpong_us(const uint8_t *frame, size_t len, long n);
 
+/* raw_pingpong_us with the parent pinned to cpu_a and the child to cpu_b
+ * (sched_setaffinity; < 0: not pinned; the parent's mask is restored), and
+ * each side looking for the next frame without sleeping for up to spin_us
+ * before it blocks (0: no spin). */
+double raw_pingpong_pinned_us(const uint8_t *frame, size_t len, long n, int cpu_a, int cpu_b,
+                              unsigned spin_us);
+
 /* One process writes n copies of frame to a forked reader over an AF_UNIX
  * stream socketpair, one write() per frame (batch = 0) or coalesced into
  * 64 KiB writes (batch = 1); the reader acknowledges when it has every

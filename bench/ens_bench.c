@@ -39,6 +39,7 @@
 #include "bench_admin.h"
 #include "bench_convention.h"
 #include "bench_raw.h"
+#include "bench_spin.h"
 #include "bench_supervisor.h"
 #include "bench_troupe.h"
 #include "bench_util.h"
@@ -79,8 +80,7 @@ static int echo_receive(ens_ctx *c, void *st, const ens_msg *m)
         return ens_reply(c, &ens_msg_bytes, b);
     return 0;
 }
-static const ens_actor_def echo_def = {"bench.Echo", 0,    NULL, echo_receive, NULL,
-                                       NULL,         NULL, NULL, NULL};
+const ens_actor_def echo_def = {"bench.Echo", 0, NULL, echo_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* hello: replies to an int64 with its process id (spawn, memory). */
 static int hello_receive(ens_ctx *c, void *st, const ens_msg *m)
@@ -123,7 +123,7 @@ static int pinger_receive(ens_ctx *c, void *state, const ens_msg *m)
     ens_int64_v dt = {(int64_t)(bench_now_ns() - ps->t0)};
     return ens_send(c, ps->report, &ens_msg_int64, &dt);
 }
-static const ens_actor_def pinger_def = {
+const ens_actor_def pinger_def = {
     "bench.Pinger", sizeof(pinger_state), NULL, pinger_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* producer: on Start{n, payload, peer} sends n messages to peer (int64 when
@@ -325,7 +325,7 @@ static int listen_int64(ens_ctx *out, int64_t *value)
 
 /* The frame ensemble puts on the wire for payload bytes (int64 when 8):
  * the raw baselines move exactly these bytes. Caller frees. */
-static uint8_t *sample_frame(long payload, size_t *len)
+uint8_t *sample_frame(long payload, size_t *len)
 {
     uint8_t *data = calloc(1, (size_t)payload);
     if (data == NULL)
@@ -345,7 +345,7 @@ static uint8_t *sample_frame(long payload, size_t *len)
 
 /* ---- 1. pingpong ------------------------------------------------------------- */
 
-static int pingpong_run(ens_ctx *out, ens_addr pinger, ens_addr ponger, long n, double *us)
+int pingpong_run(ens_ctx *out, ens_addr pinger, ens_addr ponger, long n, double *us)
 {
     start_v s = {n, 8, ponger};
     int rc = ens_send(out, pinger, &start_t, &s);
@@ -960,6 +960,7 @@ static const group groups[] = {
     {"admin_scaling", bench_admin_group},
     {"convention", bench_convention_group},
     {"supervisor", bench_supervisor_group},
+    {"spin", bench_spin_group},
 };
 #define N_GROUPS (sizeof(groups) / sizeof(groups[0]))
 

@@ -5,7 +5,8 @@
  * Forked by the admin (or made from a zygote's spare), it runs a libuv
  * loop: one watch on an edge-triggered epoll set of its receiving ends, one
  * for the control channel, timers for wake-ups, and a prepare hook that
- * sends every coalesced outgoing buffer before the loop blocks. A new
+ * sends every coalesced outgoing buffer before the loop blocks and then,
+ * after traffic, spins briefly for the next message (proc_spin.h). A new
  * incarnation after a crash finds the stage as the crash left it: it
  * redelivers the frame in hand (attempt + 1), or returns it as poison when
  * that was its second attempt, then goes on.
@@ -232,6 +233,7 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     actor_proc.tx.limit = s->opts.mailbox_limit;
     actor_proc.tx.bytes_limit = s->opts.mailbox_bytes_limit;
     actor_proc.tx.want_write = ens__pa_want_write;
+    ens__spin_init(&actor_proc.spin, s->opts.spin_us);
     uint8_t *arg = NULL;
     if (b->arg_frame != NULL) {
         /* Never start without the argument it was spawned with: a crash,

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "core/process/proc.h"
+#include "core/process/proc_spin.h"
 #include "core/process/proc_tx.h"
 #include "core/process/stage.h"
 
@@ -65,6 +66,7 @@ typedef struct proc_actor {
     ens_stage *st;
     uint64_t cur_len; /* length of the frame in hand */
     uv_prepare_t flush;
+    ens_spin spin;          /* before each wait that would sleep */
     uv_timer_t watch_retry; /* a loop turn soon, when a write watch could not be made */
     wtimer *timers;
     uint64_t next_timer;

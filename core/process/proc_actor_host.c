@@ -159,11 +159,16 @@ void ens__pa_want_write(ens_tx_table *t, ens_tx *tx, bool want)
     }
 }
 
+/* The last thing before the loop waits (libuv computes the wait's timeout
+ * after the prepare hooks): send what is coalesced, then, when the wait
+ * would sleep, spin for the next message if that pays. */
 void ens__pa_on_prepare(uv_prepare_t *h)
 {
     (void)h;
     ens__tx_flush_all(&actor_proc.tx);
     ens__tx_sweep(&actor_proc.tx);
+    if (uv_backend_timeout(&actor_proc.loop) != 0)
+        (void)ens__spin_before_wait(&actor_proc.spin, uv_backend_fd(&actor_proc.loop));
 }
 
 /* ---- base operations --------------------------------------------------------- */

@@ -449,6 +449,7 @@ void ens__pa_on_rx_events(uv_poll_t *h, int status, int events)
     (void)events;
     struct epoll_event ev[64];
     int k;
+    ens__spin_traffic(&actor_proc.spin);
     while ((k = epoll_wait(actor_proc.rx_ep, ev, 64, 0)) > 0) {
         for (int i = 0; i < k; i++) {
             rxconn *c = ev[i].data.ptr;

@@ -22,6 +22,7 @@
 
 #include "core/process/proc.h"
 #include "core/process/proc_door.h"
+#include "core/process/proc_spin.h"
 #include "core/process/proc_tx.h"
 #include "core/process/proc_types.h"
 #include "core/runtime/endpoint.h"
@@ -58,6 +59,7 @@ typedef struct outside {
     char spawn_why[512];     /* the text of an init failure of the spawn, "" if none */
     ens__spawn_batch *batch; /* the ens_spawn_many under way, or NULL */
     bool detach_only;        /* shutdown leaves the system running */
+    ens_spin spin;           /* before a wait for an answer (proc_spin.h) */
 } outside;
 
 static outside *base_of(ens_system *s)
@@ -403,7 +405,13 @@ static void pump(ens_system *s, int timeout_ms)
     struct epoll_event ev[64];
     int m;
     if (waiting == 0) { /* the common case: one wait, on the epoll set */
+        /* The outside waits only inside its calls, when it expects an
+         * answer: spin for it first, if that paid lately. */
+        if (timeout_ms != 0)
+            (void)ens__spin_before_wait(&o->spin, o->ep);
         m = epoll_wait(o->ep, ev, 64, timeout_ms);
+        if (m > 0)
+            ens__spin_traffic(&o->spin);
         handle_ready(s, ev, m);
         return;
     }
@@ -811,6 +819,7 @@ static void outside_attach(ens_system *s, outside *o, int ctl)
     o->tx.limit = s->opts.mailbox_limit;
     o->tx.bytes_limit = s->opts.mailbox_bytes_limit;
     o->tx.owner = s;
+    ens__spin_init(&o->spin, s->opts.spin_us);
     s->base = o;
     s->host = &outside_host;
     s->outside_ops = &outside_loop;
