@@ -142,7 +142,7 @@ static void placement(const char *name, int cpu_a, int cpu_b, bool busy, long n)
     bench_result_init(&off, name, "process_nospin", n, 8, "us/roundtrip");
     bench_result_init(&raw, name, "raw", n, 8, "us/roundtrip");
     bench_result_init(&raw_spin, name, "raw_spin", n, 8, "us/roundtrip");
-    pp_sys a, b;
+    pp_sys a = {0}, b = {0};
     int rc = pp_open(&a, "spin", ENS_SPIN_US_SUGGESTED, cpu_a, cpu_b);
     if (rc == 0)
         rc = pp_open(&b, "nospin", 0, cpu_a, cpu_b);

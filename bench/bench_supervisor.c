@@ -144,8 +144,11 @@ static double record_bytes(long n)
         sp.def = &worker_def;
         int err = 0;
         sup_child *k = ens__sup_child_new(&sp, &err);
-        if (k == NULL || ens__sup_add(st, k) < 0)
-            return -1;
+        if (k == NULL || ens__sup_add(st, k) < 0) {
+            ens__sup_child_free(k);
+            n = -1; /* out of memory: no figure */
+            break;
+        }
     }
     struct mallinfo2 after = mallinfo2();
     for (size_t i = 0; i < st->n_kids; i++)
@@ -153,7 +156,7 @@ static double record_bytes(long n)
     free(st->kids);
     free(st->slots);
     free(st);
-    return (double)(after.uordblks - before.uordblks) / (double)n;
+    return n > 0 ? (double)(after.uordblks - before.uordblks) / (double)n : -1;
 }
 
 void bench_supervisor_group(void)

@@ -186,7 +186,7 @@ int ens_name_send(ens_ctx *c, const char *name, const ens_msgtype *t, const void
                                      : "the value");
     if (!ens_name_valid(name))
         return bad_name("ens_name_send", name);
-    ens_addr to;
+    ens_addr to = ENS_ADDR_NONE;
     int rc = ens_name_lookup(c, name, &to);
     if (rc == 0)
         return ens_send(c, to, t, v);

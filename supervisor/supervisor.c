@@ -878,6 +878,10 @@ int ens__sup_begin(ens_ctx *c, void *state, sup_state *st, sup_child **kids, siz
         if (strs == NULL)
             rc = ENS_ENOMEM;
         for (size_t i = 0; rc == 0 && i < n; i++) {
+            if (kids[i] == NULL) {
+                rc = ENS_EINVAL; /* every spec is made into a child before this */
+                break;
+            }
             strs[2 * i] = kids[i]->id;
             strs[2 * i + 1] = kids[i]->name;
         }

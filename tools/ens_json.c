@@ -69,7 +69,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 static size_t align_up(size_t n, size_t a)
 {
-    return (n + a - 1) / a * a;
+    return a > 1 ? (n + a - 1) / a * a : n;
 }
 
 static size_t scalar_size(char ch)

@@ -77,59 +77,68 @@ extern "C" {
 /* The wrappers of a type object `obj` (an expression of type
  * const ens_msgtype *) whose values are `vtype`. Internal: use the macros
  * below. */
+/* The wrappers a program does not use must not warn (clang's
+ * -Wunused-function warns about an unused static inline function of the
+ * main file, and the macros expand there). */
+#if defined(__GNUC__) || defined(__clang__)
+#define ENS__TYPED_FN static inline __attribute__((unused))
+#else
+#define ENS__TYPED_FN static inline
+#endif
+
 #define ENS__TYPED_WRAPPERS(prefix, vtype, obj)                                                    \
-    static inline int prefix##_tell(ens_ctx *c, ens_addr to, const vtype *v)                       \
+    ENS__TYPED_FN int prefix##_tell(ens_ctx *c, ens_addr to, const vtype *v)                       \
     {                                                                                              \
         return ens_send(c, to, (obj), v);                                                          \
     }                                                                                              \
-    static inline int prefix##_cast(ens_ctx *c, ens_addr to, const vtype *v)                       \
+    ENS__TYPED_FN int prefix##_cast(ens_ctx *c, ens_addr to, const vtype *v)                       \
     {                                                                                              \
         return ens_cast(c, to, (obj), v);                                                          \
     }                                                                                              \
-    static inline int prefix##_ask(ens_ctx *outside, ens_addr to, const vtype *v,                  \
+    ENS__TYPED_FN int prefix##_ask(ens_ctx *outside, ens_addr to, const vtype *v,                  \
                                    uint32_t timeout_ms, ens_msg **reply)                           \
     {                                                                                              \
         return ens_ask(outside, to, (obj), v, timeout_ms, reply);                                  \
     }                                                                                              \
-    static inline int prefix##_request(ens_ctx *c, ens_addr to, const vtype *v,                    \
+    ENS__TYPED_FN int prefix##_request(ens_ctx *c, ens_addr to, const vtype *v,                    \
                                        uint32_t timeout_ms, ens_reply_cb cb, uint64_t tag)         \
     {                                                                                              \
         return ens_request(c, to, (obj), v, timeout_ms, cb, tag);                                  \
     }                                                                                              \
-    static inline int prefix##_call(ens_ctx *c, ens_addr to, const vtype *v, uint32_t timeout_ms,  \
+    ENS__TYPED_FN int prefix##_call(ens_ctx *c, ens_addr to, const vtype *v, uint32_t timeout_ms,  \
                                     ens_reply_cb cb, uint64_t tag)                                 \
     {                                                                                              \
         return ens_call(c, to, (obj), v, timeout_ms, cb, tag);                                     \
     }                                                                                              \
-    static inline int prefix##_reply(ens_ctx *c, const vtype *v)                                   \
+    ENS__TYPED_FN int prefix##_reply(ens_ctx *c, const vtype *v)                                   \
     {                                                                                              \
         return ens_reply(c, (obj), v);                                                             \
     }                                                                                              \
-    static inline int prefix##_reply_error(ens_ctx *c, int error, const vtype *v)                  \
+    ENS__TYPED_FN int prefix##_reply_error(ens_ctx *c, int error, const vtype *v)                  \
     {                                                                                              \
         return ens_reply_error(c, error, (obj), v);                                                \
     }                                                                                              \
-    static inline int prefix##_reply_to(ens_ctx *c, ens_from from, int error, const vtype *v)      \
+    ENS__TYPED_FN int prefix##_reply_to(ens_ctx *c, ens_from from, int error, const vtype *v)      \
     {                                                                                              \
         return ens_reply_to(c, from, error, (obj), v);                                             \
     }                                                                                              \
-    static inline const vtype *prefix##_of(const ens_msg *m)                                       \
+    ENS__TYPED_FN const vtype *prefix##_of(const ens_msg *m)                                       \
     {                                                                                              \
         return (const vtype *)ens_msg_value(m, (obj));                                             \
     }                                                                                              \
-    static inline int prefix##_forward(ens_ctx *c, ens_addr to, const ens_msg *m)                  \
+    ENS__TYPED_FN int prefix##_forward(ens_ctx *c, ens_addr to, const ens_msg *m)                  \
     {                                                                                              \
         if (m != NULL && prefix##_of(m) == NULL)                                                   \
             return ENS_EBADTYPE;                                                                   \
         return ens_forward(c, to, m);                                                              \
     }                                                                                              \
-    static inline int prefix##_encode(const vtype *v, uint8_t **out, size_t *len)                  \
+    ENS__TYPED_FN int prefix##_encode(const vtype *v, uint8_t **out, size_t *len)                  \
     {                                                                                              \
         return ens_msg_encode((obj), v, out, len);                                                 \
     }
 
 #define ENS__TYPED_REGISTER(prefix)                                                                \
-    static inline int prefix##_register(void)                                                      \
+    ENS__TYPED_FN int prefix##_register(void)                                                      \
     {                                                                                              \
         return ens_msgtype_register(&prefix##_msgtype);                                            \
     }
