@@ -34,7 +34,7 @@ static const ens_actor_def echo_def = {"wt.Echo", 0,    NULL, echo_receive, NULL
 
 /* ---- another thread ------------------------------------------------------ */
 
-enum { N_CALLS = 16 };
+enum { N_CALLS = 17 };
 
 typedef struct other_thread {
     ens_system *sys;
@@ -52,6 +52,13 @@ static void note(other_thread *o, const char *what, int rc)
         o->what[o->n] = what;
         o->rc[o->n++] = rc;
     }
+}
+
+static int no_type(const ens_type_desc *t, void *arg)
+{
+    (void)t;
+    (void)arg;
+    return 1; /* never called: the call is refused before */
 }
 
 static void *other_main(void *arg)
@@ -77,6 +84,7 @@ static void *other_main(void *arg)
     note(o, "listen", ens_listen(out, 0, &r));
     ens_msg_free(r);
     note(o, "run", ens_system_run(o->sys, 0));
+    note(o, "types", ens_system_types(o->sys, SCN_WAIT_MS, no_type, NULL));
     note(o, "exit_request", ens_exit_request(out, o->echo));
     note(o, "kill", ens_kill(out, o->echo));
     note(o, "gen_server_call",

@@ -504,9 +504,9 @@ typedef int (*ens_type_desc_cb)(const ens_type_desc *t, void *arg);
  * so a connected program learns the types of the program that started the
  * system); on the inproc base this process's table is the system's. The
  * list is taken whole before the first call of cb. Only from the outside
- * context's thread. Errors: ENS_EINVAL (NULL s or cb, or called inside an
- * actor), ENS_ETIMEDOUT (no answer within timeout_ms), ENS_ESHUTDOWN,
- * ENS_EBADTYPE (the answer was not a type list), ENS_ENOMEM; or what cb
+ * context's thread. Errors: ENS_EINVAL (NULL s or cb; ens_errmsg says
+ * which), ENS_EWRONGTHREAD (another thread, or inside an actor), ENS_ETIMEDOUT (no answer within
+ * timeout_ms), ENS_ESHUTDOWN, ENS_EBADTYPE (the answer was not a type list), ENS_ENOMEM; or what cb
  * returned. */
 ENS_API int ens_system_types(ens_system *s, uint32_t timeout_ms, ens_type_desc_cb cb, void *arg);
 

@@ -8,6 +8,7 @@
 
 #include "core/process/proc_types.h"
 #include "core/runtime/runtime.h"
+#include "core/wire/why.h"
 #include "ensemble/error.h"
 
 static int walk(const ens_type_desc *types, size_t n, ens_type_desc_cb cb, void *arg)
@@ -22,8 +23,14 @@ static int walk(const ens_type_desc *types, size_t n, ens_type_desc_cb cb, void 
 
 int ens_system_types(ens_system *s, uint32_t timeout_ms, ens_type_desc_cb cb, void *arg)
 {
-    if (s == NULL || cb == NULL || s->outside_ops == NULL)
-        return ENS_EINVAL; /* inside an actor there is no outside endpoint */
+    ens__errmsg_clear();
+    if (s == NULL || cb == NULL)
+        return ens__fail(ENS_EINVAL, "ens_system_types: %s is NULL", s == NULL ? "s" : "cb");
+    int wrong = ens__outside_check(&s->outside);
+    if (wrong < 0)
+        return wrong;
+    if (s->outside_ops == NULL) /* an actor process has no outside endpoint */
+        return ens__fail(ENS_EINVAL, "ens_system_types: called inside an actor process");
     if (s->down)
         return ENS_ESHUTDOWN;
     if (s->opts.base != ENS_BASE_PROCESS) {
