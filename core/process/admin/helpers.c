@@ -501,8 +501,23 @@ void ens__admin_gateway_leave(uint32_t wait_ms)
     arec *g = admin_state.gateway;
     if (admin_state.gpid <= 0 || g == NULL || g->ctl < 0)
         return;
-    shutdown(g->ctl, SHUT_WR); /* the gateway reads the end: it leaves, then ends */
     uint64_t end = ens__mono_ns() + (uint64_t)wait_ms * 1000000u;
+    /* What is still queued for the gateway (a remote parent's child-exited
+     * notice of this end, say) goes before the channel closes: the gateway
+     * reads its connections once more when it ends, then leaves. */
+    while (g->tx >= 0 && g->out_len > 0) {
+        uint64_t now = ens__mono_ns();
+        if (now >= end)
+            break;
+        struct pollfd p = {g->tx, POLLOUT, 0};
+        int k = poll(&p, 1, (int)((end - now + 999999u) / 1000000u));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || (p.revents & (POLLERR | POLLHUP)))
+            break;
+        ens__admin_out_flush(g);
+    }
+    shutdown(g->ctl, SHUT_WR); /* the gateway reads the end: it leaves, then ends */
     for (;;) {
         uint64_t now = ens__mono_ns();
         if (now >= end)

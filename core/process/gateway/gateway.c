@@ -652,6 +652,13 @@ static void pump_ctl_tx(ens_tx_table *t)
 
 _Noreturn static void gateway_end(int status)
 {
+    /* What the admin and the actors wrote to the gateway before the admin
+     * closed the channel goes out before "leaving": the notices of remote
+     * children that ended with the system are among it, and the loop reads
+     * the channel before the connections, so they may still be queued. */
+    for (size_t i = 0; gw.nats != NULL && i < gw.n_rx; i++)
+        if (gw.rx[i]->fd >= 0)
+            read_rx(gw.rx[i]);
     if (gw.nats != NULL)
         publish_gathered();
     refusals_tell(true);
