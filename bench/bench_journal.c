@@ -17,8 +17,10 @@
  * the same file (base "raw"), then the reader's count queries at that size
  * (count by kind, by kind of one actor type, rows of one actor: ms, median
  * of 5). The tail's writer has a system's default retention (10 M rows,
- * 90 days), so at 10 M it also deletes a row for each row it adds. The
- * journal_at lines also give rows per CPU second of the timed part.
+ * 90 days), so at 10 M it also deletes a row for each row it adds;
+ * --max-rows R sets its row limit instead (R = M: the same at-limit work
+ * at a smaller size). The journal_at lines also give rows per CPU second
+ * of the timed part.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -215,8 +217,11 @@ static void fill(const char *path, int m)
     ens__jwriter_close(w);
 }
 
+/* The tail's journal_max_rows; 0: a system's default. */
+static uint64_t tail_max_rows;
+
 /* k more rows, numbered from first, through the writer, BATCH per flush,
- * with a system's default retention. */
+ * with a system's default retention (or tail_max_rows). */
 static double tail_writer(const char *path, int first, int k)
 {
     ens_jwriter *w = NULL;
@@ -225,7 +230,7 @@ static double tail_writer(const char *path, int first, int k)
         fprintf(stderr, "bench_journal: %s\n", why);
         exit(1);
     }
-    ens__jwriter_set_retention(w, 0, 0);
+    ens__jwriter_set_retention(w, tail_max_rows, 0);
     ens_event e;
     double c0 = cpu_s();
     double t0 = now_s();
@@ -323,8 +328,12 @@ int main(int argc, char **argv)
             k = atoi(argv[a + 1]);
             a += 2;
         }
+        if (argc > a + 1 && strcmp(argv[a], "--max-rows") == 0) {
+            tail_max_rows = strtoull(argv[a + 1], NULL, 10);
+            a += 2;
+        }
         if (m <= 0 || k <= 0) {
-            fprintf(stderr, "usage: bench_journal --at M [--tail K] [DIR]\n");
+            fprintf(stderr, "usage: bench_journal --at M [--tail K] [--max-rows R] [DIR]\n");
             return 2;
         }
         return run_at(m, k, argc > a ? argv[a] : "/tmp");

@@ -78,7 +78,7 @@ struct ens_jwriter {
     /* Retention (0: none of that kind) and its statements, prepared on first use. */
     uint64_t max_rows;
     int64_t max_age_ms;
-    sqlite3_stmt *rows_st, *del_old_st, *del_aged_st, *count_st;
+    sqlite3_stmt *rows_st, *oldest_st, *del_old_st, *del_aged_st, *count_st;
     jcount *counts; /* the transaction's, written before its COMMIT */
     uint32_t n_counts, cap_counts;
     uint64_t pruned; /* rows deleted by retention, never reset */
@@ -289,6 +289,7 @@ static void release(ens_jwriter *w)
     free(w->batch);
     sqlite3_finalize(w->ins);
     sqlite3_finalize(w->rows_st);
+    sqlite3_finalize(w->oldest_st);
     sqlite3_finalize(w->del_old_st);
     sqlite3_finalize(w->del_aged_st);
     sqlite3_finalize(w->count_st);
@@ -545,6 +546,55 @@ static int step_changes(ens_jwriter *w, sqlite3_stmt *st, uint64_t *changes)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* In the transaction under way: delete the `limit` oldest rows (lowest
+ * seq, the rowid: first written first). One grouped read of them gives
+ * what to take from each (actor type, kind) and the highest seq among
+ * them; then a single range delete on the rowid, with no subquery and no
+ * row handed back. *deleted gets the rows deleted. */
+static int delete_oldest(ens_jwriter *w, sqlite3_int64 limit, uint64_t *deleted)
+{
+    *deleted = 0;
+    int rc = prepared(w, &w->oldest_st,
+                      "SELECT actor_type, kind, count(*), max(seq) FROM"
+                      " (SELECT seq, actor_type, kind FROM failures ORDER BY seq LIMIT ?1)"
+                      " GROUP BY actor_type, kind");
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(w->oldest_st, 1, limit);
+    sqlite3_int64 last = INT64_MIN;
+    uint64_t n = 0;
+    while ((rc = sqlite3_step(w->oldest_st)) == SQLITE_ROW) {
+        const unsigned char *type = sqlite3_column_text(w->oldest_st, 0);
+        const unsigned char *kind = sqlite3_column_text(w->oldest_st, 1);
+        sqlite3_int64 k = sqlite3_column_int64(w->oldest_st, 2);
+        sqlite3_int64 top = sqlite3_column_int64(w->oldest_st, 3);
+        rc = tally(w, type != NULL ? (const char *)type : "",
+                   kind != NULL ? (const char *)kind : "", -k);
+        if (rc != SQLITE_OK)
+            break;
+        n += (uint64_t)k;
+        if (top > last)
+            last = top;
+    }
+    sqlite3_reset(w->oldest_st);
+    if (rc != SQLITE_DONE)
+        return rc;
+    if (n == 0)
+        return SQLITE_OK;
+    rc = prepared(w, &w->del_old_st, "DELETE FROM failures WHERE seq <= ?1");
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(w->del_old_st, 1, last);
+    rc = sqlite3_step(w->del_old_st);
+    sqlite3_reset(w->del_old_st);
+    if (rc != SQLITE_DONE)
+        return rc;
+    /* The rows at or below the highest seq read are exactly the ones read
+     * (they were the lowest), so the counts taken match what went. */
+    *deleted = (uint64_t)sqlite3_changes64(w->db);
+    return *deleted == n ? SQLITE_OK : SQLITE_CORRUPT;
+}
+
 /* In the transaction under way: delete at most `most` of the oldest rows
  * past max_rows (first written first) or older than max_age_ms (0: no
  * limit of that kind). The row count comes from failure_counts (a few
@@ -584,15 +634,8 @@ static int retain_step(ens_jwriter *w, uint64_t max_rows, int64_t max_age_ms, ui
     if (rows <= (double)max_rows)
         return SQLITE_OK;
     double over = rows - (double)max_rows;
-    rc = prepared(w, &w->del_old_st,
-                  "DELETE FROM failures WHERE seq IN (SELECT seq FROM failures"
-                  " ORDER BY seq LIMIT ?1)"
-                  " RETURNING actor_type, kind");
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_int64(w->del_old_st, 1, over < most ? (sqlite3_int64)over : most);
     uint64_t n = 0;
-    rc = step_changes(w, w->del_old_st, &n);
+    rc = delete_oldest(w, over < most ? (sqlite3_int64)over : most, &n);
     *deleted += n;
     return rc;
 }

@@ -305,6 +305,63 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* failure_counts equals a full count of the rows by (actor type, kind):
+ * no pair differs, none is missing, and the totals agree. */
+static void assert_counts_equal_full_count(const char *path)
+{
+    sqlite3 *db = plain(path);
+    assert_int_equal(one_int(db, "SELECT count(*) FROM failure_counts c WHERE n !="
+                                 " (SELECT count(*) FROM failures f"
+                                 "  WHERE f.actor_type = c.actor_type AND f.kind = c.kind)"),
+                     0);
+    assert_int_equal(one_int(db, "SELECT count(*) FROM"
+                                 " (SELECT DISTINCT actor_type, kind FROM failures) d"
+                                 " WHERE NOT EXISTS (SELECT 1 FROM failure_counts c"
+                                 "  WHERE c.actor_type = d.actor_type AND c.kind = d.kind)"),
+                     0);
+    assert_int_equal(one_int(db, "SELECT total(n) FROM failure_counts"),
+                     one_int(db, "SELECT count(*) FROM failures"));
+    sqlite3_close(db);
+}
+
+static void test_row_limit_deletes_across_gaps(void **state)
+{
+    fixture *fx = *state;
+    ens_jwriter *w = open_writer(fx->db);
+    ens__jwriter_set_clock(w, test_clock);
+    /* 3000 rows, every fifth 100 days old; the age limit takes those, which
+     * leaves a gap in seq after every four rows. */
+    ens_event e;
+    char reason[32];
+    for (int i = 0; i < 3000; i++) {
+        event_at(&e, reason, i, i % 5 == 0 ? NOW_MS - 100 * DAY_MS : NOW_MS + i);
+        assert_int_equal(ens__jwriter_append(w, &e), 0);
+        if ((i + 1) % 500 == 0)
+            assert_int_equal(ens__jwriter_flush(w), 0);
+    }
+    ens__jwriter_set_retention_ms(w, 0, 90 * DAY_MS);
+    write_rows(w, 3000, 1, 1, NOW_MS);
+    int64_t rows, lo, hi;
+    row_span(fx->db, &rows, &lo, &hi);
+    assert_int_equal(rows, 2401);
+    assert_counts_equal_full_count(fx->db);
+    /* The row limit then deletes the oldest by seq across those gaps, in
+     * batches of 100: exactly the rows past the limit go, whatever the
+     * gaps, and the counts follow. */
+    ens__jwriter_set_retention_ms(w, 1000, 90 * DAY_MS);
+    write_rows(w, 3001, 499, 100, NOW_MS);
+    row_span(fx->db, &rows, &lo, &hi);
+    assert_int_equal(rows, 1000);
+    assert_int_equal(hi, 3499);
+    /* The newest 1000: 3000..3499, the 400 of 2500..2999 not old, and the
+     * 100 of 2375..2499 not old (2375 was). */
+    assert_int_equal(lo, 2376);
+    assert_int_equal(ens__jwriter_pruned(w), 600 + 1900);
+    assert_counts_equal_full_count(fx->db);
+    assert_int_equal(assert_counts_right(fx->db), 1000);
+    ens__jwriter_close(w);
+}
+
 static void test_system_options_map_to_limits(void **state)
 {
     fixture *fx = *state;
@@ -440,6 +497,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_large_excess_goes_in_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_size_stops_growing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_age_deletes_backdated_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_row_limit_deletes_across_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_options_map_to_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_from_the_command_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema3_journal_is_read_and_migrated, setup, teardown),
