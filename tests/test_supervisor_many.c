@@ -26,9 +26,13 @@
  * so 10 000 processes cannot run here (measured: child 4 370 refused).
  * Starting and stopping them one request at a time takes ~1-3 ms each on a
  * loaded 2-core machine: 2 000 keeps the suite well under a minute. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_PROCESS_DEFAULT 500u /* each process pays ASan's start-up and shadow memory */
+#else
 #define TEST_PROCESS_DEFAULT 2000u
-#define TEST_INPROC_DEFAULT  10000u
-#define PAGE                 1000u
+#endif
+#define TEST_INPROC_DEFAULT 10000u
+#define PAGE                1000u
 
 static volatile uint32_t *inits; /* shared with every actor process */
 
