@@ -255,7 +255,11 @@ static int log_setup(ens_system *s, const ens_system_opts *o)
         return err;
     }
     struct stat st;
-    if (fstat(s->log_fd, &st) == 0 && S_ISREG(st.st_mode) && (s->log_file = strdup(path)) == NULL) {
+    /* Kept absolute: rotation renames it after the program may have changed
+     * directory, and `ens log` reads it from the status of a running system. */
+    if (fstat(s->log_fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (s->log_file = path[0] != '/' ? realpath(path, NULL) : NULL) == NULL &&
+        (s->log_file = strdup(path)) == NULL) {
         close(s->log_fd);
         s->log_fd = 2;
         return ENS_ENOMEM;

@@ -318,6 +318,55 @@ static void test_log_follow_sees_new_lines_across_a_rotation(void **state)
     fx->follower = 0;
 }
 
+/* A running system that logs to a file of its own choosing (a relative
+ * log_path): `ens log NAME` finds it through the system's status, which
+ * names it absolute; one that logs to stderr is said to, not looked for. */
+static void test_log_of_a_running_system_follows_its_log_path(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(setenv("XDG_STATE_HOME", fx->dir, 1), 0);
+    char here[512], mine[256];
+    assert_non_null(getcwd(here, sizeof(here)));
+    snprintf(mine, sizeof(mine), "%s/mine.log", fx->dir);
+    assert_int_equal(chdir(fx->dir), 0);
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.name = fx->name;
+    o.journal_path = "";
+    o.log_level = ENS_LOG_INFO;
+    o.log_path = "mine.log";
+    fflush(NULL);
+    ens_system *s = NULL;
+    int rc = ens_system_start(&o, &s);
+    assert_int_equal(chdir(here), 0);
+    assert_int_equal(rc, 0);
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(s, TEST_WAIT_MS, &st), 0);
+    assert_non_null(ens_status_log(st));
+    assert_string_equal(ens_status_log(st), mine);
+    ens_status_free(st);
+    ens_addr talker;
+    assert_int_equal(ens_spawn(ens_system_ctx(s), &talker_def, NULL, NULL, &talker), 0);
+    ens_msg *r = NULL;
+    assert_int_equal(ens_ask(ens_system_ctx(s), talker, &ens_msg_string, &(ens_string_v){"go"},
+                             TEST_WAIT_MS, &r),
+                     0);
+    ens_msg_free(r);
+    int code = RUN(fx, "log", fx->name, "--level", "warn");
+    if (code != 0)
+        fail_msg("ens log exited %d: %s", code, fx->err_text);
+    assert_contains(fx->out_text, "a warning from the talker");
+    assert_int_equal(ens_system_stop(s, TEST_WAIT_MS), 0);
+
+    o.log_path = NULL;
+    o.log_target = ENS_LOG_TO_STDERR;
+    o.log_level = ENS_LOG_ERROR;
+    assert_int_equal(ens_system_start(&o, &s), 0);
+    assert_int_equal(RUN(fx, "log", fx->name), 1);
+    assert_contains(fx->err_text, "logs to stderr or syslog");
+    assert_int_equal(ens_system_stop(s, TEST_WAIT_MS), 0);
+    assert_null(ens_status_log(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +374,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_log_errors_name_the_problem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_follow_sees_new_lines_across_a_rotation, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_log_of_a_running_system_follows_its_log_path, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
  * tools/ens_log.c - `ens log NAME`: print the log file of a named system
- * (ens_log_default_path, the place the system itself chooses, so it works
- * whether the system runs or not), older rotation (NAME.log.1) first,
+ * (the file a running system's status names, which may be its own
+ * log_path; for a system not running, ens_log_default_path, the place it
+ * chooses by default), older rotation (FILE.1) first,
  * filtered by level and actor; -f keeps printing what is appended, across
  * a rotation.
  *
@@ -26,6 +27,7 @@
 #include "ensemble/actor.h"
 #include "ensemble/addr.h"
 #include "ensemble/error.h"
+#include "ensemble/status.h"
 #include "ensemble/system.h"
 
 #define PROG "ens log"
@@ -44,9 +46,10 @@ static void usage(FILE *out)
 {
     fputs("usage: ens log NAME [-f] [--level LEVEL] [--actor ADDR] [--lines N]\n"
           "\n"
-          "Print the log of system NAME: the file a named system writes by default,\n"
-          "$XDG_STATE_HOME/ensemble/NAME.log (else ~/.local/state/ensemble/NAME.log),\n"
-          "after its previous part NAME.log.1. The system need not be running.\n"
+          "Print the log of system NAME, after its previous part (FILE.1): while NAME\n"
+          "runs, the file its status names (its own log_path, if it set one); else the\n"
+          "file a named system writes by default, $XDG_STATE_HOME/ensemble/NAME.log\n"
+          "(else ~/.local/state/ensemble/NAME.log).\n"
           "Each line: TIME LEVEL [SYSTEM] PID WHO ADDR: TEXT (WHO is the actor's type, or\n"
           "admin, journal, zygote, gateway, outside for the system's own processes).\n"
           "\n"
@@ -227,6 +230,34 @@ static int follow(const char *path, int fd, pending *pd, log_filter *f)
     }
 }
 
+/* The file a running system `name` logs to, from its status, into path.
+ * Returns 1 (path set), 0 (not running, or it did not answer: the default
+ * place is used) or -1 (it runs and logs to stderr or syslog: said). */
+static int running_log_path(const char *name, char *path, size_t len)
+{
+    ens_system *s = NULL;
+    if (ens_system_connect(name, &s) != 0)
+        return 0;
+    ens_status *st = NULL;
+    int found = 0;
+    if (ens_system_status(s, 5000, &st) == 0) {
+        const char *file = ens_status_log(st);
+        if (file == NULL) {
+            fprintf(stderr,
+                    "%s: system %s runs and logs to stderr or syslog (its log_target), not to a "
+                    "file\n",
+                    PROG, ens_tool_esc(name));
+            found = -1;
+        } else if (strlen(file) < len) {
+            strcpy(path, file);
+            found = 1;
+        }
+    }
+    ens_status_free(st);
+    ens_system_close(s, 5000);
+    return found;
+}
+
 int ens_tool_log(int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -290,7 +321,10 @@ int ens_tool_log(int argc, char **argv)
         fprintf(stderr, "%s: '%s' is not a system name\n", PROG, ens_tool_esc(name));
         return 2;
     }
-    if (rc < 0) {
+    int running = running_log_path(name, path, sizeof(path));
+    if (running < 0)
+        return 1;
+    if (rc < 0 && running == 0) {
         fprintf(stderr, "%s: no place for logs: set XDG_STATE_HOME or HOME\n", PROG);
         return 1;
     }

@@ -837,6 +837,7 @@ static int ip_status(ens_system *s, ens_addr requester, uint64_t corr)
         .started_ms = s->started_ms,
         .persistent = 0, /* an inproc system lives in its program */
         .journal = s->journal_path,
+        .log = s->log_file,
         .actors = {rows, (uint32_t)n},
     };
     ens_addr admin = {ENS_ID_ADMIN, s->node, 0};

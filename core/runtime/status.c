@@ -108,6 +108,11 @@ const char *ens_status_journal(const ens_status *st)
     return st != NULL ? text_or_null(st->v->journal) : NULL;
 }
 
+const char *ens_status_log(const ens_status *st)
+{
+    return st != NULL ? text_or_null(st->v->log) : NULL;
+}
+
 uint64_t ens_status_alloc_failures(const ens_status *st)
 {
     return st != NULL ? st->v->alloc_failures + st->own_alloc_failures : 0;

@@ -107,7 +107,7 @@ const ens_msgtype ens_msg_fd_ready = {"ens.FdReady", "S(iiU)", sizeof(ens_fd_rea
 const ens_msgtype ens_msg_command_result = {
     "ens.CommandResult", "S(Uiii)B", sizeof(ens_command_result_v), 0, ID_CMD_RESULT, NULL};
 const ens_msgtype ens_msg_status = {"ens.Status",
-                                    "S(iuIus)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
+                                    "S(iuIuss)A(S(" ENS_ADDR_FMT ENS_ADDR_FMT "ssiuuuUUU))",
                                     sizeof(ens_status_v),
                                     1u << 20,
                                     ID_STATUS,
@@ -134,7 +134,8 @@ _Static_assert(offsetof(ens_poison_v, detail) == 32 && sizeof(ens_poison_v) == 5
 _Static_assert(offsetof(ens_dead_envelope_v, reason) == 24 && sizeof(ens_dead_envelope_v) == 48,
                "ens_dead_envelope_v layout");
 _Static_assert(sizeof(ens_fd_ready_v) == 16, "ens_fd_ready_v layout");
-_Static_assert(offsetof(ens_status_v, journal) == 24 && offsetof(ens_status_v, actors) == 32,
+_Static_assert(offsetof(ens_status_v, journal) == 24 && offsetof(ens_status_v, log) == 32 &&
+                   offsetof(ens_status_v, actors) == 40,
                "ens_status_v layout");
 _Static_assert(offsetof(ens_convention_update_v, system) == 24 &&
                    sizeof(ens_convention_update_v) == 48,

@@ -59,6 +59,9 @@ typedef struct ens_status_v {
                                 (ens_system_opts.persistent), else 0 */
     char *journal;           /* its failure journal's path as resolved at start,
                                 or NULL: it keeps none */
+    char *log;               /* the file its log lines go to (log_path, or the
+                                default file of a named system), or NULL: it
+                                logs to stderr or syslog */
     ens_array actors;        /* ens_actor_status items, in start order */
 } ens_status_v;
 
@@ -95,6 +98,11 @@ ENS_API bool ens_status_persistent(const ens_status *st);
  * or NULL when it keeps none (or st is NULL). Borrowed from st: valid until
  * ens_status_free(st). */
 ENS_API const char *ens_status_journal(const ens_status *st);
+
+/* The file the system writes its log lines to (ens_system_opts.log_path, or
+ * the default file of a named system), or NULL when it logs to stderr or
+ * syslog (or st is NULL). Borrowed from st: valid until ens_status_free(st). */
+ENS_API const char *ens_status_log(const ens_status *st);
 
 /* Allocation failures that nothing could return as ENS_ENOMEM (a frame,
  * a reply or a dead letter that could not be kept, a connection not kept

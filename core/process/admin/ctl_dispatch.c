@@ -405,6 +405,7 @@ static void do_status(arec *from, const ens_msg *m)
         .started_ms = sys->started_ms,
         .persistent = sys->opts.persistent ? 1u : 0u,
         .journal = sys->journal_path,
+        .log = sys->log_file,
         .actors = {rows, (uint32_t)n},
     };
     ens_addr self = {ENS_ID_ADMIN, admin_state.sys->node, 0};
