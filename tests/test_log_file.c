@@ -450,12 +450,72 @@ static void test_another_user_cannot_read_the_log(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Two processes of a system past the bound at once rotate once: the one
+ * that renames holds a record lock on the file's first byte, and a
+ * process that cannot take it writes on without rotating. Shown from
+ * outside: while another program holds that lock, the file grows past
+ * its bound and no older part appears (the lock is never waited for, so
+ * the lines are all there); once it is released the next line rotates. */
+static void test_rotation_is_one_process_at_a_time_and_never_waits(void **state)
+{
+    fixture *fx = *state;
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.log_max_bytes = 4096;
+    ens_system *s = start(fx, &o);
+    ens_addr a;
+    assert_int_equal(ens_spawn(ens_system_ctx(s), &talker_def, NULL, NULL, &a), 0);
+    ask(s, a, "spam 5");
+    free(wait_for_text(fx->log, "spam line 4 of 5"));
+    int locked[2], release[2];
+    assert_int_equal(pipe(locked), 0);
+    assert_int_equal(pipe(release), 0);
+    pid_t holder = fork();
+    assert_true(holder >= 0);
+    if (holder == 0) {
+        close(locked[0]);
+        close(release[1]);
+        int fd = open(fx->log, O_RDWR);
+        struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+        if (fd < 0 || fcntl(fd, F_SETLKW, &lk) != 0)
+            _exit(1);
+        char one = 'L';
+        if (write(locked[1], &one, 1) != 1)
+            _exit(2);
+        (void)read(release[0], &one, 1); /* until the test closes its end, or dies */
+        _exit(0);
+    }
+    close(locked[1]);
+    close(release[0]);
+    char got = 0;
+    assert_int_equal(read(locked[0], &got, 1), 1);
+    ask(s, a, "spam 100"); /* about 10 KiB */
+    free(wait_for_text(fx->log, "spam line 99 of 100"));
+    struct stat st;
+    assert_int_equal(stat(fx->older, &st), -1);
+    assert_int_equal(stat(fx->log, &st), 0);
+    assert_true(st.st_size > 4096);
+    close(release[1]);
+    int status = 0;
+    assert_int_equal(waitpid(holder, &status, 0), holder);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(locked[0]);
+    ask(s, a, "spam 3");
+    assert_int_equal(ens_system_stop(s, WAIT_MS), 0);
+    assert_int_equal(stat(fx->older, &st), 0);
+    char *older = slurp(fx->older);
+    assert_non_null(older);
+    assert_non_null(strstr(older, "spam line 99 of 100"));
+    free(older);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_named_system_writes_every_field_to_its_default_file,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_keeps_one_older_part_and_bounds_the_size,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_is_one_process_at_a_time_and_never_waits,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_syslog_target_is_accepted_and_writes_no_file, setup,
                                         teardown),

@@ -211,6 +211,17 @@ static void log_rotate_if_due(ens_system *s, int fd)
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size <= max)
         return;
     char why[PATH_MAX + 128] = "";
+    /* Two processes past the bound at once must not both rename: the second
+     * would rename the file the first just made over the older part. A
+     * record lock on the full file's first byte orders them (it belongs to
+     * the process, not to the descriptor fork shares; closing the file at
+     * the dup3 below releases it): the one that comes second finds the name
+     * on a new file. It is never waited for: a process that cannot take it
+     * (another is rotating, or a program holds it) writes on and tries at
+     * its next line, so no lock holder can stall a writer. */
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    if (fcntl(fd, F_SETLK, &lk) != 0)
+        return;
     bool ours = lstat(s->log_file, &at) == 0 && at.st_ino == st.st_ino && at.st_dev == st.st_dev;
     if (ours) {
         char old[PATH_MAX];
@@ -232,12 +243,17 @@ static void log_rotate_if_due(ens_system *s, int fd)
                                  why[0] != '\0' ? why : ens_strerror(rc));
                 write_all(fd, note, n > 0 && (size_t)n < sizeof(note) ? (size_t)n : 0);
             }
+            lk.l_type = F_UNLCK;
+            (void)fcntl(fd, F_SETLK, &lk);
             return;
         }
     }
     int nfd = -1;
-    if (ens__file_open_log(s->log_file, &nfd, why, sizeof(why)) < 0)
+    if (ens__file_open_log(s->log_file, &nfd, why, sizeof(why)) < 0) {
+        lk.l_type = F_UNLCK;
+        (void)fcntl(fd, F_SETLK, &lk);
         return; /* kept on the old file; tried again at the next line */
+    }
     if (nfd != fd) {
         dup3(nfd, fd, O_CLOEXEC);
         close(nfd);
