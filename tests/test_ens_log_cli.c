@@ -320,7 +320,8 @@ static void test_log_follow_sees_new_lines_across_a_rotation(void **state)
 
 /* A running system that logs to a file of its own choosing (a relative
  * log_path): `ens log NAME` finds it through the system's status, which
- * names it absolute; one that logs to stderr is said to, not looked for. */
+ * names it absolute (its relative journal_path too); one that logs to
+ * stderr is said to, not looked for. */
 static void test_log_of_a_running_system_follows_its_log_path(void **state)
 {
     fixture *fx = *state;
@@ -331,7 +332,7 @@ static void test_log_of_a_running_system_follows_its_log_path(void **state)
     assert_int_equal(chdir(fx->dir), 0);
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
     o.name = fx->name;
-    o.journal_path = "";
+    o.journal_path = "mine.db";
     o.log_level = ENS_LOG_INFO;
     o.log_path = "mine.log";
     fflush(NULL);
@@ -343,6 +344,8 @@ static void test_log_of_a_running_system_follows_its_log_path(void **state)
     assert_int_equal(ens_system_status(s, TEST_WAIT_MS, &st), 0);
     assert_non_null(ens_status_log(st));
     assert_string_equal(ens_status_log(st), mine);
+    snprintf(mine, sizeof(mine), "%s/mine.db", fx->dir); /* the journal too */
+    assert_string_equal(ens_status_journal(st), mine);
     ens_status_free(st);
     ens_addr talker;
     assert_int_equal(ens_spawn(ens_system_ctx(s), &talker_def, NULL, NULL, &talker), 0);
@@ -357,6 +360,7 @@ static void test_log_of_a_running_system_follows_its_log_path(void **state)
     assert_contains(fx->out_text, "a warning from the talker");
     assert_int_equal(ens_system_stop(s, TEST_WAIT_MS), 0);
 
+    o.journal_path = "";
     o.log_path = NULL;
     o.log_target = ENS_LOG_TO_STDERR;
     o.log_level = ENS_LOG_ERROR;

@@ -16,6 +16,7 @@
  * process base's (core/process/journal_proc.c).
  */
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +52,13 @@ int ens__journal_setup(ens_system *s, const ens_system_opts *o)
         ens__log(s, NULL, ENS_LOG_ERROR, "cannot open the failure journal %s: %s", path, why);
         return rc;
     }
-    s->journal_path = strdup(path);
+    /* Kept absolute: the journal writer process reopens it when it is
+     * restarted, maybe after the program changed directory, and status
+     * reports it to tools that run elsewhere. */
+    bool special = path[0] == ':' || strncmp(path, "file:", 5) == 0; /* sqlite's names */
+    s->journal_path = path[0] != '/' && !special ? realpath(path, NULL) : NULL;
+    if (s->journal_path == NULL)
+        s->journal_path = strdup(path);
     if (s->journal_path == NULL) {
         st->close(w);
         return ENS_ENOMEM;
