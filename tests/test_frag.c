@@ -293,11 +293,14 @@ static void test_total_above_the_limit_is_refused(void **state)
     h.payload_len--;
     ens__frame_hdr_write(&h, head);
     assert_int_equal(ens__wire_next(head, sizeof(head), LIMIT, &it), 0); /* wait for it */
-    /* A piece longer than a piece: lost too. */
+    /* A piece longer than any piece: lost too. */
     h.flags = ENS_FRAME_FRAGMENT;
-    h.payload_len = ENS_FRAG_HEAD + ENS_FRAG_CHUNK + 1;
+    h.payload_len = ENS_FRAG_HEAD + ENS_FRAG_CHUNK_MAX + 1;
     ens__frame_hdr_write(&h, head);
     assert_int_equal(ens__wire_next(head, sizeof(head), LIMIT, &it), ENS_EBADFRAME);
+    h.payload_len--; /* the longest piece: wait for it */
+    ens__frame_hdr_write(&h, head);
+    assert_int_equal(ens__wire_next(head, sizeof(head), LIMIT, &it), 0);
     free(w);
     free(p);
     free(f);
@@ -497,7 +500,7 @@ static void test_buffer_ending_mid_header_and_mid_piece(void **state)
 /* Frames of len bytes appended, each between two small frames, walked back
  * in one go and in reads of an odd size: the same frames, in order, each
  * in the expected number of pieces with consecutive sequence numbers. */
-static void round_trip(size_t len)
+static void round_trip_sized(size_t len, size_t chunk)
 {
     uint8_t *before = make_frame(100, 20), *big = make_frame(len, 21),
             *after = make_frame(ENS_FRAME_HEADER_LEN, 22);
@@ -505,9 +508,9 @@ static void round_trip(size_t len)
     size_t blen = 0, cap = 0;
     uint32_t seq = 0;
     assert_int_equal(ens__frag_append(&buf, &blen, &cap, before, 100, &seq), 0);
-    assert_int_equal(ens__frag_append(&buf, &blen, &cap, big, len, &seq), 0);
+    assert_int_equal(ens__frag_append_sized(&buf, &blen, &cap, big, len, chunk, &seq), 0);
     assert_int_equal(ens__frag_append(&buf, &blen, &cap, after, ENS_FRAME_HEADER_LEN, &seq), 0);
-    const size_t pieces = len > ENS_FRAG_CHUNK ? ens__frag_pieces(len) : 1;
+    const size_t pieces = len > ENS_FRAG_CHUNK ? ens__frag_pieces_of(len, chunk) : 1;
     assert_int_equal(seq, 2 + pieces);
     assert_int_equal(blen, 100 + len + ENS_FRAME_HEADER_LEN +
                                (len > ENS_FRAG_CHUNK ? pieces * PHEAD : 0));
@@ -517,7 +520,7 @@ static void round_trip(size_t len)
     while (ens__wire_next(buf + off, blen - off, LIMIT, &it) == 1) {
         assert_int_equal(it.err, 0);
         assert_int_equal(ens__frame_seq(it.at), items + 1);
-        assert_true(it.len <= (it.piece ? ENS_WIRE_PIECE_MAX : ENS_WIRE_WHOLE_MAX));
+        assert_true(it.len <= (it.piece ? PHEAD + chunk : ENS_WIRE_WHOLE_MAX));
         assert_int_equal(it.piece, len > ENS_FRAG_CHUNK && items >= 1 && items <= pieces);
         off += it.len;
         items++;
@@ -568,6 +571,11 @@ static void round_trip(size_t len)
     free(after);
 }
 
+static void round_trip(size_t len)
+{
+    round_trip_sized(len, ENS_FRAG_CHUNK);
+}
+
 static void test_round_trip_empty_payload(void **state)
 {
     (void)state;
@@ -605,6 +613,22 @@ static void test_round_trip_one_mebibyte(void **state)
     (void)state;
     round_trip(1024 * 1024);
     round_trip(ENS_FRAME_HEADER_LEN + 1024 * 1024);
+}
+
+/* Pieces sized to a connection's send buffer: a quarter of it less an
+ * eighth, in whole 4 KiB, never below the default piece or above what
+ * readers take; frames cut so walk back whole, also in small reads. */
+static void test_pieces_sized_to_the_send_buffer(void **state)
+{
+    (void)state;
+    assert_int_equal(ens__frag_chunk_for(-1), ENS_FRAG_CHUNK);
+    assert_int_equal(ens__frag_chunk_for(4608), ENS_FRAG_CHUNK);
+    assert_int_equal(ens__frag_chunk_for(212992), 45056);   /* the default buffer */
+    assert_int_equal(ens__frag_chunk_for(1048576), 229376); /* SO_SNDBUF 512 KiB, doubled */
+    assert_int_equal(ens__frag_chunk_for(8388608), ENS_FRAG_CHUNK_MAX);
+    round_trip_sized(1024 * 1024, ens__frag_chunk_for(1048576));
+    round_trip_sized(ENS_FRAG_CHUNK + 1, ENS_FRAG_CHUNK_MAX);
+    round_trip_sized(3 * ENS_FRAG_CHUNK_MAX + 7, ENS_FRAG_CHUNK_MAX);
 }
 
 /* Placing a piece's bytes by hand (ens__frag_begin, then the bytes, then
@@ -706,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_around_one_piece),
         cmocka_unit_test(test_round_trip_three_pieces),
         cmocka_unit_test(test_round_trip_one_mebibyte),
+        cmocka_unit_test(test_pieces_sized_to_the_send_buffer),
         cmocka_unit_test(test_place_by_head_matches_feed),
         cmocka_unit_test(test_carry_keeps_what_a_walk_left_between_reads),
     };

@@ -10,6 +10,7 @@
  * large frame waits.
  */
 #include <dirent.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -176,9 +177,9 @@ static int open_fds(int pid)
     return n;
 }
 
-/* A bytes message of `size` to `to`, cut into the pieces it travels in:
- * the stream a sender writes (caller frees). */
-static uint8_t *pieces_of(ens_addr to, size_t size, size_t *len, size_t *piece_len)
+/* A bytes message of `size` to `to`, cut into pieces of chunk bytes: the
+ * stream a sender writes (caller frees). */
+static uint8_t *pieces_sized(ens_addr to, size_t size, size_t chunk, size_t *len, size_t *piece_len)
 {
     uint8_t *data = malloc(size);
     assert_non_null(data);
@@ -194,12 +195,23 @@ static uint8_t *pieces_of(ens_addr to, size_t size, size_t *len, size_t *piece_l
     size_t cap = 0;
     uint32_t seq = 0;
     *len = 0;
-    assert_int_equal(ens__frag_append(&out, len, &cap, frame, flen, &seq), 0);
+    assert_int_equal(ens__frag_append_sized(&out, len, &cap, frame, flen, chunk, &seq), 0);
     free(frame);
-    *piece_len = ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD + ENS_FRAG_CHUNK;
+    *piece_len = ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD + chunk;
     assert_true(*len > 3 * *piece_len);
     return out;
 }
+
+/* The same in pieces of ENS_FRAG_CHUNK. */
+static uint8_t *pieces_of(ens_addr to, size_t size, size_t *len, size_t *piece_len)
+{
+    return pieces_sized(to, size, ENS_FRAG_CHUNK, len, piece_len);
+}
+
+/* SO_SNDBUF of a raw sender's connection (0: the default): pieces above a
+ * quarter of the default buffer need more, as a real sender asks
+ * (proc_tx.c). */
+static int raw_sndbuf;
 
 /* In a child: connect raw to the sink, write the first `upto` bytes of
  * stream, then die by SIGKILL (or, with hold_fd >= 0, tell the parent and
@@ -218,6 +230,9 @@ static pid_t sender(fixture *f, const uint8_t *stream, size_t upto, bool kill_se
     int conn = -1;
     if (ctl < 0 || test_raw_connect_peer(ctl, f->sink, WAIT_MS, &conn) != 0)
         _exit(3);
+    if (raw_sndbuf != 0 &&
+        setsockopt(conn, SOL_SOCKET, SO_SNDBUF, &raw_sndbuf, sizeof(raw_sndbuf)) != 0)
+        _exit(6);
     for (size_t off = 0; off < upto;) {
         ssize_t n = send(conn, stream + off, upto - off, MSG_NOSIGNAL);
         if (n <= 0)
@@ -249,6 +264,7 @@ typedef struct rows {
     int named;
     int dead_bytes;    /* dead letters of an ens.Bytes */
     int ended_partial; /* frames in pieces dropped when their actor ended */
+    int out_of_order;  /* connections closed for a piece out of order */
 } rows;
 
 static int count_row(const ens_journal_row *row, void *arg)
@@ -260,6 +276,8 @@ static int count_row(const ens_journal_row *row, void *arg)
     if (strstr(row->ev.reason, "hung up in the middle of a frame") != NULL) {
         r->hung_up++;
         r->named += named;
+    } else if (strstr(row->ev.reason, "out of order: connection closed") != NULL) {
+        r->out_of_order++;
     } else if (strstr(row->ev.reason, "ended with a frame in pieces") != NULL) {
         r->ended_partial++;
     } else if (strstr(row->ev.reason, "stalled in the middle of a frame") != NULL) {
@@ -276,7 +294,7 @@ static rows journal_rows(fixture *f)
     ens_journal_filter flt = ENS_JOURNAL_FILTER_INIT;
     flt.kinds = 1u << ENS_EV_BADFRAME | 1u << ENS_EV_DEAD_LETTER;
     flt.limit = 0;
-    rows r = {0, 0, 0, 0, 0};
+    rows r = {0, 0, 0, 0, 0, 0};
     assert_true(ens_journal_query(j, &flt, count_row, &r) >= 0);
     ens_journal_close(j);
     return r;
@@ -359,6 +377,91 @@ static void test_sender_killed_mid_frame(void **state)
            dropped, r.hung_up, r.named);
     assert_int_equal(r.hung_up, dropped);
     assert_int_equal(r.named, dropped);
+}
+
+/* Pieces of the largest size readers take (ENS_FRAG_CHUNK_MAX, four times
+ * a look): a sender killed inside one, past what a look sees, or between
+ * two costs the sink only the partial frame, as with small pieces; a whole
+ * message in such pieces arrives. */
+static void test_sender_killed_inside_a_large_piece(void **state)
+{
+    fixture *f = *state;
+    size_t len = 0, piece = 0;
+    raw_sndbuf = 512 * 1024;
+    uint8_t *stream = pieces_sized(f->sink, HUGE_BYTES, ENS_FRAG_CHUNK_MAX, &len, &piece);
+    const size_t points[] = {70,     80 + 100000, piece, piece + 80, piece + 200000, 3 * piece + 5,
+                             len - 1};
+    const int n = (int)(sizeof(points) / sizeof(points[0]));
+    for (int k = 0; k < n; k++) {
+        reap_killed(sender(f, stream, points[k], true, -1));
+        expect_echo(f, "after a large piece cut short");
+    }
+    reap_killed(sender(f, stream, len, true, -1));
+    expect_bytes_seen(f, 1);
+    raw_sndbuf = 0;
+    free(stream);
+    assert_int_equal(ens_system_close(f->sys, WAIT_MS), 0);
+    f->sys = NULL;
+    rows r = journal_rows(f);
+    assert_int_equal(r.hung_up, n);
+    assert_int_equal(r.named, n);
+}
+
+/* A piece larger than a look that does not continue its frame (the first
+ * piece, then the third): the sink closes that connection with a row
+ * rather than wait for a look to see it whole (it never would), and
+ * answers on. The sender, alive, sees its connection close. */
+static void test_large_piece_out_of_order_closes_its_connection(void **state)
+{
+    fixture *f = *state;
+    size_t len = 0, piece = 0;
+    raw_sndbuf = 512 * 1024;
+    uint8_t *stream = pieces_sized(f->sink, HUGE_BYTES, ENS_FRAG_CHUNK_MAX, &len, &piece);
+    uint8_t *lie = malloc(2 * piece);
+    assert_non_null(lie);
+    memcpy(lie, stream, piece);
+    memcpy(lie + piece, stream + 2 * piece, piece);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int keep = sv[1];
+        ens__close_fds_except(&keep, 1);
+        int ctl = test_raw_connect(f->name, WAIT_MS, NULL);
+        int conn = -1;
+        if (ctl < 0 || test_raw_connect_peer(ctl, f->sink, WAIT_MS, &conn) != 0 ||
+            setsockopt(conn, SOL_SOCKET, SO_SNDBUF, &raw_sndbuf, sizeof(raw_sndbuf)) != 0)
+            _exit(3);
+        for (size_t off = 0; off < 2 * piece;) {
+            ssize_t w = send(conn, lie + off, 2 * piece - off, MSG_NOSIGNAL);
+            if (w <= 0)
+                _exit(4);
+            off += (size_t)w;
+        }
+        /* Until the sink (and the admin's copy) let go of the connection,
+         * or the deadline. */
+        struct pollfd p = {.fd = conn, .events = POLLRDHUP};
+        char verdict = poll(&p, 1, WAIT_MS) == 1 && (p.revents & (POLLHUP | POLLRDHUP)) ? 'c' : 't';
+        _exit(write(keep, &verdict, 1) == 1 ? 0 : 5);
+    }
+    close(sv[1]);
+    char verdict = 0;
+    assert_int_equal(read(sv[0], &verdict, 1), 1);
+    close(sv[0]);
+    int ws = 0;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    assert_int_equal(verdict, 'c');
+    expect_echo(f, "after a piece out of order");
+    raw_sndbuf = 0;
+    free(lie);
+    free(stream);
+    assert_int_equal(ens_system_close(f->sys, WAIT_MS), 0);
+    f->sys = NULL;
+    rows r = journal_rows(f);
+    assert_int_equal(r.out_of_order, 1);
 }
 
 /* One sender stalls after the first piece of a 1 MiB frame: the sink keeps
@@ -482,6 +585,9 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sender_killed_mid_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sender_killed_inside_a_large_piece, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_piece_out_of_order_closes_its_connection, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_stalled_sender_holds_nobody_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled_senders_in_every_slot, setup_short_stall,
                                         teardown),

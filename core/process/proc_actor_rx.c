@@ -378,6 +378,16 @@ static int read_conn(rxconn *c)
     }
     if (piece_goes_straight(c, (size_t)n))
         return read_piece(c);
+    /* A piece that cannot go straight is taken the batch way, whole in a
+     * look, where take_piece reports it; one larger than a look never would
+     * be: its sender's stream is not to be trusted further. */
+    ens_wire_item head;
+    if (ens__wire_head(st->buf, (size_t)n, wire_limit(), &head) == 1 && head.piece &&
+        head.len > ENS_STAGE_CHUNK) {
+        bad_stream(c, head.err != 0 ? "a malformed piece of a large frame: connection closed"
+                                    : "a piece of a large frame out of order: connection closed");
+        return CONN_GONE;
+    }
     const bool slot_free_now = slot_of(c->id) >= 0 || slot_available();
     size_t whole = 0;
     bool for_slot = false;
@@ -455,6 +465,10 @@ void ens__pa_on_rx_events(uv_poll_t *h, int status, int events)
             rxconn *c = ev[i].data.ptr;
             if (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                 c->hup = true;
+            /* What the edge announces came after the last FIONREAD: the
+             * count is stale (trusting it, the last piece of a burst was
+             * left waiting for an edge already taken). */
+            c->queued = 0;
             if (!c->wants_slot)
                 ready_push(c);
         }

@@ -121,6 +121,34 @@ static void big_free(ens_tx *tx)
     tx->big = (ens_tx_big){0};
 }
 
+/* The send buffer a connection gets once it carries a large frame: the
+ * kernel doubles it (1 MiB), and a quarter of that is what a piece may
+ * be (frag.h), so a 1 MiB message travels in 5 pieces rather than 32. Only
+ * connections that carry large frames get it: what a slow receiver leaves
+ * in the kernel is never counted against the mailbox bounds (they count
+ * the bytes waiting in this process), and a flood of small messages keeps
+ * the default buffer. */
+#define ENS_TX_LARGE_SNDBUF (512 * 1024)
+
+/* The bytes per piece for frames about to be cut for tx: while it has no
+ * connection ENS_FRAG_CHUNK; once it has one, its send buffer is raised
+ * (once) and the piece sized from what the kernel granted (capped by
+ * net.core.wmem_max: the size is read back, never assumed). */
+static size_t tx_chunk(ens_tx *tx)
+{
+    if (tx->fd < 0)
+        return ENS_FRAG_CHUNK;
+    if (tx->chunk == 0) {
+        int want = ENS_TX_LARGE_SNDBUF, got = 0;
+        socklen_t gl = sizeof(got);
+        (void)setsockopt(tx->fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+        tx->chunk = getsockopt(tx->fd, SOL_SOCKET, SO_SNDBUF, &got, &gl) == 0
+                        ? ens__frag_chunk_for(got)
+                        : ENS_FRAG_CHUNK;
+    }
+    return tx->chunk;
+}
+
 /* Take frame (len bytes, above a piece, owned) as tx's large frame on its
  * way: its pieces' heads get the next sequence numbers. ENS_ENOMEM leaves
  * tx unchanged and the frame with the caller. */
@@ -129,15 +157,16 @@ static int big_take(ens_tx *tx, uint8_t *frame, size_t len)
     ens_frame_hdr orig;
     if (ens__frame_hdr_read(frame, len, UINT32_MAX, &orig) < 0)
         return ENS_EINVAL;
-    size_t pieces = ens__frag_pieces(len);
+    const size_t chunk = tx_chunk(tx);
+    size_t pieces = ens__frag_pieces_of(len, chunk);
     uint8_t *heads = ens__malloc(pieces * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD));
     if (heads == NULL)
         return ENS_ENOMEM;
     for (size_t k = 0; k < pieces; k++)
-        ens__frag_head(heads + k * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD), &orig, len, k,
+        ens__frag_head(heads + k * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD), &orig, len, chunk, k,
                        ++tx->seq);
-    tx->big = (ens_tx_big){frame,  len, heads,
-                           pieces, 0,   len + pieces * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD)};
+    tx->big = (ens_tx_big){
+        frame, len, heads, pieces, chunk, 0, len + pieces * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD)};
     return 0;
 }
 
@@ -145,22 +174,22 @@ static int big_take(ens_tx *tx, uint8_t *frame, size_t len)
  * the socket is full, -1 when the receiver is gone. */
 static int big_flush(ens_tx *tx)
 {
-    enum { HEAD = ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD, PIECE = HEAD + ENS_FRAG_CHUNK };
+    enum { HEAD = ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD };
     ens_tx_big *b = &tx->big;
+    const size_t chunk = b->chunk, PIECE = HEAD + chunk;
     while (b->sent < b->wire) {
         struct iovec iov[64];
         int n = 0;
         for (size_t pos = b->sent; pos < b->wire && n < 63;) {
             size_t k = pos / PIECE, at = pos % PIECE;
-            size_t bytes = b->len - k * ENS_FRAG_CHUNK;
-            if (bytes > ENS_FRAG_CHUNK)
-                bytes = ENS_FRAG_CHUNK;
+            size_t bytes = b->len - k * chunk;
+            if (bytes > chunk)
+                bytes = chunk;
             if (at < HEAD) {
                 iov[n++] = (struct iovec){b->heads + k * HEAD + at, HEAD - at};
                 at = HEAD;
             }
-            iov[n++] =
-                (struct iovec){b->frame + k * ENS_FRAG_CHUNK + (at - HEAD), bytes - (at - HEAD)};
+            iov[n++] = (struct iovec){b->frame + k * chunk + (at - HEAD), bytes - (at - HEAD)};
             pos = k * PIECE + HEAD + bytes;
         }
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
@@ -308,9 +337,10 @@ void ens__tx_flush(ens_tx_table *t, ens_tx *tx)
 
 /* True if a frame of len bytes would take what tx holds waiting past the
  * byte bound. Counted as the buffer will hold it: a frame over
- * ENS_FRAG_CHUNK goes as pieces, each with its own header. A destination
- * holding nothing takes any one frame (the frame limit bounds it). */
-static bool over_bytes(const ens_tx_table *t, const ens_tx *tx, size_t len)
+ * ENS_FRAG_CHUNK goes as pieces of tx_chunk, each with its own header. A
+ * destination holding nothing takes any one frame (the frame limit bounds
+ * it). */
+static bool over_bytes(const ens_tx_table *t, ens_tx *tx, size_t len)
 {
     uint64_t waiting = tx->len - tx->off + (tx->big.wire - tx->big.sent);
     if (waiting == 0)
@@ -318,8 +348,7 @@ static bool over_bytes(const ens_tx_table *t, const ens_tx *tx, size_t len)
     uint64_t limit = t->bytes_limit != 0 ? t->bytes_limit : ENS_MAILBOX_BYTES_DEFAULT;
     uint64_t wire = len;
     if (len > ENS_FRAG_CHUNK)
-        wire +=
-            (len + ENS_FRAG_CHUNK - 1) / ENS_FRAG_CHUNK * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD);
+        wire += ens__frag_pieces_of(len, tx_chunk(tx)) * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD);
     return waiting + wire > limit;
 }
 
@@ -387,7 +416,8 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
             ens__tx_flush(t, tx);
         return 0;
     }
-    int rc = ens__frag_append(&tx->buf, &tx->len, &tx->cap, frame, len, &tx->seq);
+    int rc = ens__frag_append_sized(&tx->buf, &tx->len, &tx->cap, frame, len,
+                                    len > ENS_FRAG_CHUNK ? tx_chunk(tx) : ENS_FRAG_CHUNK, &tx->seq);
     free(frame);
     if (rc < 0)
         return rc;
@@ -426,6 +456,9 @@ void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd)
     }
     ens__fd_nonblock(fd);
     tx->fd = fd;
+    tx->chunk = 0;
+    if (tx->big.frame != NULL) /* cut for an earlier connection: room for its pieces */
+        (void)tx_chunk(tx);
     tx->state = ENS_TX_OPEN;
     ens__tx_flush(t, tx);
 }

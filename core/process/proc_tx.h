@@ -35,8 +35,9 @@ typedef struct ens_tx_big {
     size_t len;     /* of the frame */
     uint8_t *heads; /* the pieces' heads, ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD each */
     size_t pieces;
-    size_t sent; /* bytes of the pieces (heads included) the socket took */
-    size_t wire; /* bytes of the pieces in all */
+    size_t chunk; /* the frame's bytes per piece */
+    size_t sent;  /* bytes of the pieces (heads included) the socket took */
+    size_t wire;  /* bytes of the pieces in all */
 } ens_tx_big;
 
 typedef struct ens_tx {
@@ -53,6 +54,7 @@ typedef struct ens_tx {
     uint32_t seq;    /* sequence number of the last frame queued */
     uint32_t idle;   /* sweeps it has been empty for (ens__tx_sweep) */
     ens_tx_big big;  /* a large frame on its way, before the buffer */
+    size_t chunk;    /* bytes per piece on fd (0: not sized yet, see tx_chunk) */
     void *watch;     /* the owner's writability watcher, or NULL */
 } ens_tx;
 

@@ -206,7 +206,8 @@ int ens__stage_take(ens_stage *st, int fd, uint64_t conn, size_t whole)
 int ens__stage_take_piece(ens_stage *st, int fd, uint64_t conn, uint32_t seq, uint64_t flen,
                           unsigned i, uint64_t off)
 {
-    assert(i < ENS_STAGE_SLOTS && flen > ENS_PIECE_HEAD && flen <= ENS_STAGE_CHUNK);
+    assert(i < ENS_STAGE_SLOTS && flen > ENS_PIECE_HEAD &&
+           flen <= ENS_PIECE_HEAD + ENS_FRAG_CHUNK_MAX);
     assert(off + (flen - ENS_PIECE_HEAD) <= st->slot[i].total);
     st->len = ENS_PIECE_HEAD;
     st->done = 0;

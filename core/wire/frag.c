@@ -37,8 +37,22 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
     return 0;
 }
 
+size_t ens__frag_chunk_for(long sndbuf)
+{
+    if (sndbuf <= 0)
+        return ENS_FRAG_CHUNK;
+    size_t c = ((size_t)sndbuf / 4 - (size_t)sndbuf / 32) & ~(size_t)4095;
+    return c < ENS_FRAG_CHUNK ? ENS_FRAG_CHUNK : c > ENS_FRAG_CHUNK_MAX ? ENS_FRAG_CHUNK_MAX : c;
+}
+
 int ens__frag_append(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *frame, size_t len,
                      uint32_t *seq)
+{
+    return ens__frag_append_sized(buf, blen, cap, frame, len, ENS_FRAG_CHUNK, seq);
+}
+
+int ens__frag_append_sized(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *frame,
+                           size_t len, size_t chunk, uint32_t *seq)
 {
     if (len <= ENS_FRAG_CHUNK) {
         if (reserve(buf, cap, *blen + len) < 0)
@@ -48,7 +62,7 @@ int ens__frag_append(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *fr
         *blen += len;
         return 0;
     }
-    size_t pieces = ens__frag_pieces(len);
+    size_t pieces = ens__frag_pieces_of(len, chunk);
     if (reserve(buf, cap, *blen + len + pieces * (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD)) < 0)
         return ENS_ENOMEM;
     ens_frame_hdr orig;
@@ -58,18 +72,18 @@ int ens__frag_append(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *fr
         return ENS_EINVAL;
     for (size_t k = 0; k < pieces; k++) {
         uint8_t *p = *buf + *blen;
-        size_t n = ens__frag_head(p, &orig, len, k, ++*seq);
-        memcpy(p + ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD, frame + k * ENS_FRAG_CHUNK, n);
+        size_t n = ens__frag_head(p, &orig, len, chunk, k, ++*seq);
+        memcpy(p + ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD, frame + k * chunk, n);
         *blen += ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD + n;
     }
     return 0;
 }
 
-size_t ens__frag_head(uint8_t *out, const ens_frame_hdr *orig, size_t len, size_t index,
-                      uint32_t seq)
+size_t ens__frag_head(uint8_t *out, const ens_frame_hdr *orig, size_t len, size_t chunk,
+                      size_t index, uint32_t seq)
 {
-    size_t off = index * ENS_FRAG_CHUNK;
-    size_t n = len - off < ENS_FRAG_CHUNK ? len - off : ENS_FRAG_CHUNK;
+    size_t off = index * chunk;
+    size_t n = len - off < chunk ? len - off : chunk;
     ens_frame_hdr h = {
         .flags = ENS_FRAME_FRAGMENT,
         .payload_len = (uint32_t)(ENS_FRAG_HEAD + n),
@@ -102,7 +116,7 @@ bool ens__frag_parse(const uint8_t *frag, size_t flen, uint32_t max_frame, uint6
     *bytes = frag + ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD;
     *n = flen - ENS_FRAME_HEADER_LEN - ENS_FRAG_HEAD;
     return *total >= ENS_FRAME_HEADER_LEN && *total <= max_frame && *offset <= *total && *n > 0 &&
-           *n <= ENS_FRAG_CHUNK && *n <= *total - *offset;
+           *n <= ENS_FRAG_CHUNK_MAX && *n <= *total - *offset;
 }
 
 bool ens__frag_is_last(const uint8_t *frag, size_t flen)

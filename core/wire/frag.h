@@ -9,6 +9,8 @@
  * ENS_FRAME_FRAGMENT, type id 0, target and sender of the original, payload
  * = u64le total length of the original frame, u64le offset, then the bytes.
  * Fragments of one frame are consecutive on their connection, in order.
+ * A piece may be larger than a look (up to ENS_FRAG_CHUNK_MAX bytes): its
+ * reader takes it by its head (the first 80 bytes).
  */
 #ifndef ENS_CORE_FRAG_H
 #define ENS_CORE_FRAG_H
@@ -21,36 +23,61 @@
 
 /* Original bytes per fragment. A receiver takes a piece only once it is
  * whole in the kernel, and an AF_UNIX sender may write only while less than
- * a quarter of its send buffer (212 992 bytes by default) is queued: a
- * piece of 64 KiB could stall half-queued with its sender waiting for room,
- * 32 KiB cannot. */
-#define ENS_FRAG_CHUNK 32768u
-#define ENS_FRAG_HEAD  16u /* total + offset, before the bytes */
+ * a quarter of its send buffer is queued (unix_writable): a piece larger
+ * than that could stall half-queued with its sender waiting for room. So a
+ * sender sizes its pieces from its connection's send buffer
+ * (ens__frag_chunk_for); ENS_FRAG_CHUNK fits the default buffer (212 992
+ * bytes) and is what a sender uses when it cannot tell. Readers accept
+ * pieces of up to ENS_FRAG_CHUNK_MAX bytes. */
+#define ENS_FRAG_CHUNK     32768u
+#define ENS_FRAG_CHUNK_MAX 262144u
+#define ENS_FRAG_HEAD      16u /* total + offset, before the bytes */
+
+/* The piece size for a connection whose send buffer is sndbuf bytes (as
+ * SO_SNDBUF reads): a quarter of it less an eighth for the kernel's
+ * per-buffer overhead, in whole 4 KiB, between ENS_FRAG_CHUNK and
+ * ENS_FRAG_CHUNK_MAX. */
+size_t ens__frag_chunk_for(long sndbuf);
 
 /* Write the head of piece `index` (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD
- * bytes) of a frame of len bytes whose header is orig, with sequence
- * number seq, into out; returns the bytes of the frame that piece carries. */
-size_t ens__frag_head(uint8_t *out, const ens_frame_hdr *orig, size_t len, size_t index,
-                      uint32_t seq);
+ * bytes) of a frame of len bytes cut in pieces of chunk bytes, whose header
+ * is orig, with sequence number seq, into out; returns the bytes of the
+ * frame that piece carries. */
+size_t ens__frag_head(uint8_t *out, const ens_frame_hdr *orig, size_t len, size_t chunk,
+                      size_t index, uint32_t seq);
 
-/* The number of pieces a frame of len bytes (> ENS_FRAG_CHUNK) travels in. */
+/* The number of pieces of chunk bytes a frame of len bytes (> chunk)
+ * travels in. */
+static inline size_t ens__frag_pieces_of(size_t len, size_t chunk)
+{
+    return (len + chunk - 1) / chunk;
+}
+
+/* The same with pieces of ENS_FRAG_CHUNK. */
 static inline size_t ens__frag_pieces(size_t len)
 {
-    return (len + ENS_FRAG_CHUNK - 1) / ENS_FRAG_CHUNK;
+    return ens__frag_pieces_of(len, ENS_FRAG_CHUNK);
 }
 
 /* Append frame (borrowed, len bytes, header already written) to the
  * growing buffer *buf (len *blen, capacity *cap; realloc'ed), whole or as
- * fragments, stamping each piece with the next sequence number from *seq.
- * Returns 0 or ENS_ENOMEM (the buffer is then unchanged). */
+ * fragments of ENS_FRAG_CHUNK, stamping each piece with the next sequence
+ * number from *seq. Returns 0 or ENS_ENOMEM (the buffer is then
+ * unchanged). */
 int ens__frag_append(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *frame, size_t len,
                      uint32_t *seq);
+
+/* ens__frag_append with pieces of chunk bytes (ENS_FRAG_CHUNK to
+ * ENS_FRAG_CHUNK_MAX): a frame of up to chunk bytes goes whole only up to
+ * ENS_FRAG_CHUNK (what a reader's look takes whole). */
+int ens__frag_append_sized(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *frame,
+                           size_t len, size_t chunk, uint32_t *seq);
 
 /* The fields of a fragment frame of flen bytes (only its first
  * ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD need be there; *bytes points after
  * them): false unless its header passes ens__frame_hdr_read (flen its
  * length), it is a fragment, total is at least a header and at most
- * max_frame, and its 1 to ENS_FRAG_CHUNK bytes lie within total from
+ * max_frame, and its 1 to ENS_FRAG_CHUNK_MAX bytes lie within total from
  * offset. The one check of a piece's fields: every reader uses it
  * (core/wire/framing.h). */
 bool ens__frag_parse(const uint8_t *frag, size_t flen, uint32_t max_frame, uint64_t *total,

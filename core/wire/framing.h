@@ -33,7 +33,7 @@
 /* The longest whole frame a sender writes (a longer one goes in pieces),
  * and the longest piece. */
 #define ENS_WIRE_WHOLE_MAX ENS_FRAG_CHUNK
-#define ENS_WIRE_PIECE_MAX (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD + ENS_FRAG_CHUNK)
+#define ENS_WIRE_PIECE_MAX (ENS_FRAME_HEADER_LEN + ENS_FRAG_HEAD + ENS_FRAG_CHUNK_MAX)
 
 /* One frame of a stream, as ens__wire_head / ens__wire_next found it. */
 typedef struct ens_wire_item {
