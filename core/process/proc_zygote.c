@@ -18,8 +18,10 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -152,12 +154,76 @@ static void warm_up(void)
         free(frame);
 }
 
+/* Give the zygote's private memory anon_vmas of its own. Each page a
+ * process wrote since the program started (heap, libraries' data and
+ * relocations) lies in an area whose anon_vma chain has one link per
+ * ancestor (program -> admin -> zygote): every clone copies the whole
+ * chain and inserts each link into an interval tree that holds every
+ * living descendant's areas, so the zygote's clone cost about twice a
+ * first-generation fork. An area copied into a fresh mapping and moved
+ * back over the old one (mremap) starts a chain of one. Only areas that
+ * hold anonymous pages and are small are rebuilt (a sanitizer's shadow is
+ * terabytes); the stack is left alone (we run on it). */
+#define FRESH_MAX_AREAS 128
+#define FRESH_MAX_BYTES (64u << 20)
+static void fresh_anon_areas(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return;
+#else
+    struct fresh_area {
+        uintptr_t lo, hi;
+        int prot;
+    } area[FRESH_MAX_AREAS];
+    int n = 0;
+    FILE *f = fopen("/proc/self/smaps", "re");
+    if (f == NULL)
+        return;
+    char line[512];
+    uintptr_t lo = 0, hi = 0;
+    int prot = 0;
+    bool candidate = false;
+    while (fgets(line, sizeof(line), f) != NULL && n < FRESH_MAX_AREAS) {
+        unsigned long a, b, kb;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3 &&
+            strchr(line, '-') < strchr(line, ' ')) {
+            lo = a;
+            hi = b;
+            prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+                   (perms[2] == 'x' ? PROT_EXEC : 0);
+            /* private, readable, not code, not the stack nor a kernel area */
+            candidate = perms[3] == 'p' && perms[0] == 'r' && perms[2] != 'x' &&
+                        strstr(line, "[stack") == NULL && strstr(line, "[v") == NULL &&
+                        b - a <= FRESH_MAX_BYTES;
+        } else if (candidate && sscanf(line, "Anonymous: %lu kB", &kb) == 1) {
+            if (kb > 0)
+                area[n++] = (struct fresh_area){lo, hi, prot};
+            candidate = false;
+        }
+    }
+    fclose(f);
+    for (int i = 0; i < n; i++) {
+        size_t len = area[i].hi - area[i].lo;
+        void *old = (void *)area[i].lo;
+        void *fresh = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (fresh == MAP_FAILED)
+            continue;
+        memcpy(fresh, old, len);
+        if ((area[i].prot != (PROT_READ | PROT_WRITE) && mprotect(fresh, len, area[i].prot) < 0) ||
+            mremap(fresh, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, old) == MAP_FAILED)
+            munmap(fresh, len);
+    }
+#endif
+}
+
 /* The zygote: make `initial` spares, then one more per spare the admin
  * asks for. */
 _Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch, int initial)
 {
     ens__proctitle("ens-zygote %s", s->name);
     warm_up();
+    fresh_anon_areas();
     for (int i = 0; i < initial; i++) {
         if (!make_spare(s, admin, ch))
             _exit(0);
