@@ -5,8 +5,10 @@
  *  - admin -> zygote: ens__ctl_spare {enable: how many more spares};
  *  - zygote -> admin: ens__ctl_spawned {status: a spare's pid}, with the
  *    admin's end of that spare's channel;
- *  - admin -> spare: ens__ctl_fork, with the actor's control channel, stage
- *    memfd and receiving end. The spare becomes that actor.
+ *  - admin -> spare: ens__ctl_fork, with the actor's stage memfd and
+ *    receiving ends. The spare becomes that actor, and its channel the
+ *    actor's control channel (one socket pair less per spawn to make, pass
+ *    and release).
  * The zygote and the spares are single-threaded and run no libuv loop.
  * Spares are made with a raw clone(CLONE_PARENT): no lock of libc's is held
  * at the clone (one thread), and glibc's cached thread id in the spare is
@@ -32,15 +34,15 @@
 
 #define SPARE_WAIT_MS 5000 /* a spare on its way later than this: the zygote is stuck */
 
-enum { FD_CTL, FD_STAGE, FD_RX, N_FDS };
+enum { FD_STAGE, FD_RX };
 
 /* ---- in a spare --------------------------------------------------------- */
 
-/* The spare got its actor: take over the descriptors and run it. Besides
- * them the spare holds only its channel ch and what its loop opened. */
+/* The spare got its actor: take over the descriptors and run it, with ch
+ * as its control channel. Besides them the spare holds only what its loop
+ * opened. */
 _Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v *v, const int *fds)
 {
-    close(ch);
     size_t stage_len;
     ens_stage *st = ens__stage_map_fd(fds[FD_STAGE], &stage_len);
     close(fds[FD_STAGE]);
@@ -57,7 +59,7 @@ _Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v 
         .addr = v->addr,
         .parent = v->parent,
         .incarnation = v->incarnation,
-        .ctl = fds[FD_CTL],
+        .ctl = ch,
         .rx = &fds[FD_RX],
         .n_rx = v->rx_ids.count,
         .rx_ids = v->rx_ids.items,
@@ -370,7 +372,7 @@ static void wait_spare(ens_zygote *z)
     }
 }
 
-int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t *pid)
+int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t *pid, int *ctl)
 {
     if (b->n_rx < 1 || b->n_rx > ENS_ZYGOTE_MAX_RX)
         return ENS_EINVAL;
@@ -388,7 +390,6 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
     uint8_t *frame = NULL;
     size_t len = 0;
     int fds[ENS_CTL_MAX_FDS];
-    fds[FD_CTL] = b->ctl;
     fds[FD_STAGE] = stage_fd;
     for (size_t i = 0; i < b->n_rx; i++)
         fds[FD_RX + i] = b->rx[i];
@@ -405,14 +406,15 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
         if (frame == NULL &&
             (rc = ens__ctl_build(b->addr, &ens__ctl_fork, &v, 0, &frame, &len)) < 0)
             break;
-        ens_spare sp = z->spares[z->n_spares - 1];
+        ens_spare sp = z->spares[--z->n_spares];
         rc = ens__ctl_send_raw(sp.fd, frame, len, fds, nfds, false);
-        drop_spare(z, z->n_spares - 1);
         ask_spare(z);
         if (rc == 0) {
             *pid = sp.pid;
+            *ctl = sp.fd;
             break;
         }
+        close(sp.fd);
         /* That spare is gone (it is reaped later): the next one. */
     }
     free(frame);
