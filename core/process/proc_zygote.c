@@ -188,8 +188,7 @@ static void fresh_anon_areas(void)
     while (fgets(line, sizeof(line), f) != NULL && n < FRESH_MAX_AREAS) {
         unsigned long a, b, kb;
         char perms[8];
-        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3 &&
-            strchr(line, '-') < strchr(line, ' ')) {
+        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3) { /* an area's first line */
             lo = a;
             hi = b;
             prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
