@@ -5,8 +5,10 @@
  *  - admin -> zygote: ens__ctl_spare {enable: how many more spares};
  *  - zygote -> admin: ens__ctl_spawned {status: a spare's pid}, with the
  *    admin's end of that spare's channel;
- *  - admin -> spare: ens__ctl_fork, with the actor's control channel, stage
- *    memfd and receiving end. The spare becomes that actor.
+ *  - admin -> spare: ens__ctl_fork, with the actor's stage memfd and
+ *    receiving ends. The spare becomes that actor, and its channel the
+ *    actor's control channel (one socket pair less per spawn to make, pass
+ *    and release).
  * The zygote and the spares are single-threaded and run no libuv loop.
  * Spares are made with a raw clone(CLONE_PARENT): no lock of libc's is held
  * at the clone (one thread), and glibc's cached thread id in the spare is
@@ -18,8 +20,10 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -30,15 +34,15 @@
 
 #define SPARE_WAIT_MS 5000 /* a spare on its way later than this: the zygote is stuck */
 
-enum { FD_CTL, FD_STAGE, FD_RX, N_FDS };
+enum { FD_STAGE, FD_RX };
 
 /* ---- in a spare --------------------------------------------------------- */
 
-/* The spare got its actor: take over the descriptors and run it. Besides
- * them the spare holds only its channel ch and what its loop opened. */
+/* The spare got its actor: take over the descriptors and run it, with ch
+ * as its control channel. Besides them the spare holds only what its loop
+ * opened. */
 _Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v *v, const int *fds)
 {
-    close(ch);
     size_t stage_len;
     ens_stage *st = ens__stage_map_fd(fds[FD_STAGE], &stage_len);
     close(fds[FD_STAGE]);
@@ -55,7 +59,7 @@ _Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v 
         .addr = v->addr,
         .parent = v->parent,
         .incarnation = v->incarnation,
-        .ctl = fds[FD_CTL],
+        .ctl = ch,
         .rx = &fds[FD_RX],
         .n_rx = v->rx_ids.count,
         .rx_ids = v->rx_ids.items,
@@ -152,12 +156,75 @@ static void warm_up(void)
         free(frame);
 }
 
+/* Give the zygote's private memory anon_vmas of its own. Each page a
+ * process wrote since the program started (heap, libraries' data and
+ * relocations) lies in an area whose anon_vma chain has one link per
+ * ancestor (program -> admin -> zygote): every clone copies the whole
+ * chain and inserts each link into an interval tree that holds every
+ * living descendant's areas, so the zygote's clone cost about twice a
+ * first-generation fork. An area copied into a fresh mapping and moved
+ * back over the old one (mremap) starts a chain of one. Only areas that
+ * hold anonymous pages and are small are rebuilt (a sanitizer's shadow is
+ * terabytes); the stack is left alone (we run on it). */
+#define FRESH_MAX_AREAS 128
+#define FRESH_MAX_BYTES (64u << 20)
+static void fresh_anon_areas(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return;
+#else
+    struct fresh_area {
+        uintptr_t lo, hi;
+        int prot;
+    } area[FRESH_MAX_AREAS];
+    int n = 0;
+    FILE *f = fopen("/proc/self/smaps", "re");
+    if (f == NULL)
+        return;
+    char line[512];
+    uintptr_t lo = 0, hi = 0;
+    int prot = 0;
+    bool candidate = false;
+    while (fgets(line, sizeof(line), f) != NULL && n < FRESH_MAX_AREAS) {
+        unsigned long a, b, kb;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3) { /* an area's first line */
+            lo = a;
+            hi = b;
+            prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+                   (perms[2] == 'x' ? PROT_EXEC : 0);
+            /* private, readable, not code, not the stack nor a kernel area */
+            candidate = perms[3] == 'p' && perms[0] == 'r' && perms[2] != 'x' &&
+                        strstr(line, "[stack") == NULL && strstr(line, "[v") == NULL &&
+                        b - a <= FRESH_MAX_BYTES;
+        } else if (candidate && sscanf(line, "Anonymous: %lu kB", &kb) == 1) {
+            if (kb > 0)
+                area[n++] = (struct fresh_area){lo, hi, prot};
+            candidate = false;
+        }
+    }
+    fclose(f);
+    for (int i = 0; i < n; i++) {
+        size_t len = area[i].hi - area[i].lo;
+        void *old = (void *)area[i].lo;
+        void *fresh = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (fresh == MAP_FAILED)
+            continue;
+        memcpy(fresh, old, len);
+        if ((area[i].prot != (PROT_READ | PROT_WRITE) && mprotect(fresh, len, area[i].prot) < 0) ||
+            mremap(fresh, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, old) == MAP_FAILED)
+            munmap(fresh, len);
+    }
+#endif
+}
+
 /* The zygote: make `initial` spares, then one more per spare the admin
  * asks for. */
 _Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch, int initial)
 {
     ens__proctitle("ens-zygote %s", s->name);
     warm_up();
+    fresh_anon_areas();
     for (int i = 0; i < initial; i++) {
         if (!make_spare(s, admin, ch))
             _exit(0);
@@ -304,7 +371,7 @@ static void wait_spare(ens_zygote *z)
     }
 }
 
-int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t *pid)
+int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t *pid, int *ctl)
 {
     if (b->n_rx < 1 || b->n_rx > ENS_ZYGOTE_MAX_RX)
         return ENS_EINVAL;
@@ -322,7 +389,6 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
     uint8_t *frame = NULL;
     size_t len = 0;
     int fds[ENS_CTL_MAX_FDS];
-    fds[FD_CTL] = b->ctl;
     fds[FD_STAGE] = stage_fd;
     for (size_t i = 0; i < b->n_rx; i++)
         fds[FD_RX + i] = b->rx[i];
@@ -339,14 +405,15 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
         if (frame == NULL &&
             (rc = ens__ctl_build(b->addr, &ens__ctl_fork, &v, 0, &frame, &len)) < 0)
             break;
-        ens_spare sp = z->spares[z->n_spares - 1];
+        ens_spare sp = z->spares[--z->n_spares];
         rc = ens__ctl_send_raw(sp.fd, frame, len, fds, nfds, false);
-        drop_spare(z, z->n_spares - 1);
         ask_spare(z);
         if (rc == 0) {
             *pid = sp.pid;
+            *ctl = sp.fd;
             break;
         }
+        close(sp.fd);
         /* That spare is gone (it is reaped later): the next one. */
     }
     free(frame);

@@ -44,8 +44,8 @@
 
 #define ENS_ZYGOTE_SPARES 2 /* spare processes kept ready */
 /* Most receiving ends an incarnation started in a spare takes: one control
- * frame carries them with its channel and stage (ENS_CTL_MAX_FDS in all). */
-#define ENS_ZYGOTE_MAX_RX (ENS_CTL_MAX_FDS - 2)
+ * frame carries them with its stage (ENS_CTL_MAX_FDS in all). */
+#define ENS_ZYGOTE_MAX_RX (ENS_CTL_MAX_FDS - 1)
 
 typedef struct ens_spare {
     pid_t pid;
@@ -90,16 +90,18 @@ bool ens__zygote_on_readable(ens_zygote *z);
  * zygote to make one): the caller then makes its stage shareable. */
 bool ens__zygote_can_fork(const ens_zygote *z);
 
-/* Start an incarnation described by boot in a spare: boot->ctl (the
- * actor's end of its control channel), boot->rx[0..n_rx) (its receiving
- * ends, 1 to ENS_ZYGOTE_MAX_RX) and stage_fd (the memfd behind its stage) go to
- * the spare and stay owned by the caller. With no spare in hand but one on
- * its way, waits for it (at most a few seconds). On success *pid is the
- * actor's process, a child of the admin. Errors:
+/* Start an incarnation described by boot in a spare: boot->rx[0..n_rx)
+ * (its receiving ends, 1 to ENS_ZYGOTE_MAX_RX) and stage_fd (the memfd
+ * behind its stage) go to the spare and stay owned by the caller
+ * (boot->ctl is not used). The spare's channel becomes the actor's control
+ * channel: on success *ctl is the admin's end of it (the caller's to keep
+ * and close) and *pid the actor's process, a child of the admin. With no
+ * spare in hand but one on its way, waits for it (at most a few seconds).
+ * Errors:
  *  - ENS_ENOENT: no spare to be had (fork the actor yourself);
  *  - ENS_EINVAL: boot cannot go this way (no or too many receiving ends);
  *  - as ens__frame_build (a start argument too large for one message). */
-int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *boot, int stage_fd, pid_t *pid);
+int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *boot, int stage_fd, pid_t *pid, int *ctl);
 
 /* The admin reaped process pid: was it the zygote or a spare in hand?
  * Either is forgotten (the spares the zygote had sent are taken first). */

@@ -231,6 +231,9 @@ typedef struct admin {
     int ep;                 /* epoll: the channels and connections to wait on */
     int ep_zygote;          /* the zygote channel it watches, -1 if none */
     unsigned ep_zygote_gen; /* the zygote.gen of that channel */
+    /* Descriptor checks (ens__admin_fds_short) and receiving ends kept
+     * that may still come before the descriptors are counted again. */
+    size_t fds_unchecked;
 } admin;
 
 /* The admin's state (one per admin process; set up by ens__admin_main). */

@@ -32,9 +32,18 @@
 
 /* Descriptors kept free for connections between the actors that exist: a
  * spawn is refused (ENS_EAGAIN) rather than take the last of them, so that
- * running out of descriptors stops growth, not the actors already there. */
+ * running out of descriptors stops growth, not the actors already there.
+ * Counting walks every record, so a count that leaves room is trusted for
+ * a while: each check and each receiving end kept (ens__admin_rx_add)
+ * takes one unit, standing for FDS_PER_UNIT descriptors, of the room it
+ * found; a spawn holds about five. */
+#define FDS_PER_UNIT 16
 bool ens__admin_fds_short(void)
 {
+    if (admin_state.fds_unchecked > 0) {
+        admin_state.fds_unchecked--;
+        return false;
+    }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
         return false;
@@ -54,7 +63,10 @@ bool ens__admin_fds_short(void)
     close(probe);
     if ((rlim_t)probe > used)
         used = (rlim_t)probe;
-    return used + reserve >= rl.rlim_cur;
+    if (used + reserve >= rl.rlim_cur)
+        return true;
+    admin_state.fds_unchecked = (size_t)((rl.rlim_cur - reserve - used) / FDS_PER_UNIT);
+    return false;
 }
 
 /* ens_kill: SIGKILL the actor's process; ens__admin_on_child_exit then ends it for

@@ -131,6 +131,8 @@ int ens__admin_rx_add(arec *r, uint64_t id, int fd)
         r->cap_rx = cap;
     }
     r->rx[r->n_rx++] = (rxend){id, fd};
+    if (admin_state.fds_unchecked > 0) /* one more held: ens__admin_fds_short */
+        admin_state.fds_unchecked--;
     return 0;
 }
 

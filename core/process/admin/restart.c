@@ -29,13 +29,14 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Start an incarnation of r in one of the zygote's spares, with ctl as
- * its control channel and stage_fd (or r's kept memfd) as its stage.
- * Returns 0 (*pid set) or ENS_ENOENT (nothing started: fork it here). A
+/* Start an incarnation of r in one of the zygote's spares, with stage_fd
+ * (or r's kept memfd) as its stage. Returns 0 (*pid set, *ctl the admin's
+ * end of its control channel: the spare's) or ENS_ENOENT (nothing
+ * started: fork it here). A
  * fork here copies the admin's descriptor table and stage mappings, and
  * the child then closes and unmaps them: a cost that grows with the number
  * of actors, which is why restarts go through spares too. */
-static int zygote_fork(arec *r, bool sync, int ctl, int stage_fd, pid_t *pid)
+static int zygote_fork(arec *r, bool sync, int stage_fd, pid_t *pid, int *ctl)
 {
     if (stage_fd < 0)
         stage_fd = r->stage_fd;
@@ -52,7 +53,7 @@ static int zygote_fork(arec *r, bool sync, int ctl, int stage_fd, pid_t *pid)
         .addr = r->addr,
         .parent = r->parent,
         .incarnation = r->incarnation,
-        .ctl = ctl,
+        .ctl = -1,
         .rx = rx,
         .n_rx = r->n_rx,
         .rx_ids = rx_id,
@@ -62,7 +63,7 @@ static int zygote_fork(arec *r, bool sync, int ctl, int stage_fd, pid_t *pid)
         .spawn_flags = r->spawn_flags,
         .global = ens__admin_name_of(r->addr),
     };
-    return ens__zygote_fork(&admin_state.zygote, &boot, stage_fd, pid) == 0 ? 0 : ENS_ENOENT;
+    return ens__zygote_fork(&admin_state.zygote, &boot, stage_fd, pid, ctl) == 0 ? 0 : ENS_ENOENT;
 }
 
 /* Start a process for r (a new incarnation when r ran before). stage_fd is
@@ -70,18 +71,32 @@ static int zygote_fork(arec *r, bool sync, int ctl, int stage_fd, pid_t *pid)
  * incarnation goes through a zygote spare when there is one and r has at
  * most ENS_ZYGOTE_MAX_RX receiving ends; otherwise it is forked here and
  * inherits every receiving end the admin holds for it. */
+/* r runs as pid, with ctl the admin's end of its control channel. */
+static void forked(arec *r, pid_t pid, int ctl)
+{
+    ens__fd_nonblock(ctl);
+    r->ctl = ctl;
+    ens__admin_rec_set_pid(r, pid);
+    ens__admin_dirty(r);
+    r->exiting = false;
+}
+
 int ens__admin_fork_actor(arec *r, bool sync, int stage_fd)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        return ENS_EIO;
     /* What an init that does not finish gives back (ens__admin_on_child_exit):
      * every fork, a restart in place or a supervisor's start at the kept
      * address alike. */
     r->boot_state = r->stage != NULL ? r->stage->state : ENS_STAGE_IDLE;
     pid_t pid = -1;
-    if (zygote_fork(r, sync, sv[1], stage_fd, &pid) != 0)
-        pid = fork();
+    int ctl = -1;
+    if (zygote_fork(r, sync, stage_fd, &pid, &ctl) == 0) {
+        forked(r, pid, ctl);
+        return 0;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return ENS_EIO;
+    pid = fork();
     if (pid < 0) {
         close(sv[0]);
         close(sv[1]);
@@ -131,11 +146,7 @@ int ens__admin_fork_actor(arec *r, bool sync, int stage_fd)
         ens__actor_process_main(&boot);
     }
     close(sv[1]);
-    ens__fd_nonblock(sv[0]);
-    r->ctl = sv[0];
-    ens__admin_rec_set_pid(r, pid);
-    ens__admin_dirty(r);
-    r->exiting = false;
+    forked(r, pid, sv[0]);
     return 0;
 }
 
