@@ -99,7 +99,7 @@ static const char insert_sql[] =
     " run_id, run_seq, system_node)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
     " ?19, ?20, ?21)"
-    " ON CONFLICT (run_id, run_seq) DO NOTHING";
+    " ON CONFLICT (run_id, run_seq) WHERE run_id IS NOT NULL DO NOTHING";
 
 /* Prepare *st from sql once. */
 static int prepared(ens_jwriter *w, sqlite3_stmt **st, const char *sql)
