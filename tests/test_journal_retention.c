@@ -605,6 +605,32 @@ static void test_schema4_journal_is_read_and_migrated(void **state)
     assert_int_equal(seen.first_at, NOW_MS + 2000);
     assert_true(seen.all_kind == (int)e.kind);
     ens_journal_close(j);
+
+    /* A rare kind (3 rows in 2000: the reader scans the table and sorts
+     * what it finds) and a kind with no rows (failure_counts says so). */
+    w = open_writer(fx->db);
+    for (int i = 0; i < 3; i++) {
+        event_at(&e, reason, 3000 + i, NOW_MS - 5000 + i * 1000);
+        e.kind = ENS_EV_DEAD_LETTER;
+        assert_int_equal(ens__jwriter_append(w, &e), 0);
+    }
+    ens__jwriter_close(w);
+    if (ens_journal_open_why(fx->db, &j, why, sizeof(why)) != 0)
+        fail_msg("open: %s", why);
+    f.kinds = 1u << ENS_EV_DEAD_LETTER;
+    f.limit = 2;
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(ens_journal_query(j, &f, on_row, &seen), 2);
+    assert_int_equal(seen.first_at, NOW_MS - 3000); /* newest first, not first written */
+    assert_int_equal(seen.all_kind, ENS_EV_DEAD_LETTER);
+    f.limit = 0;
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(ens_journal_query(j, &f, on_row, &seen), 3);
+    f.kinds = 1u << ENS_EV_NOPLACE;
+    assert_int_equal(ens_journal_query(j, &f, on_row, &seen), 0);
+    f.kinds = 1u << 30; /* names no kind: refused as before */
+    assert_int_equal(ens_journal_query(j, &f, on_row, &seen), ENS_EINVAL);
+    ens_journal_close(j);
 }
 
 int main(void)
