@@ -20,12 +20,20 @@
  * 90 days), so at 10 M it also deletes a row for each row it adds;
  * --max-rows R sets its row limit instead (R = M: the same at-limit work
  * at a smaller size). The journal_at lines also give rows per CPU second
- * of the timed part.
+ * of the timed part. --template T keeps the filled journal at T (made on
+ * the first run, copied for each later one: a 10 M-row fill takes
+ * minutes); a template of an older schema is migrated in the copy.
+ * --keyed 1 gives every row of the fill and the tail a key (run 1, its
+ * number), as the process base's writer does: the key index then holds
+ * every row.
+ * Options come in any order before DIR.
  */
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,6 +202,14 @@ static void report(const char *base, int n, double v[RUNS])
            base, n, v[RUNS / 2], RUNS, v[0], v[RUNS / 2], v[RUNS - 1]);
 }
 
+/* Rows carry a key (run 1, their number) as the process base's do. */
+static bool keyed;
+
+static int append_row(ens_jwriter *w, const ens_event *e, int i)
+{
+    return keyed ? ens__jwriter_append_keyed(w, e, 1, (uint64_t)i + 1) : ens__jwriter_append(w, e);
+}
+
 /* Fill path to m rows through the writer, its own batching (not timed). */
 static void fill(const char *path, int m)
 {
@@ -207,7 +223,7 @@ static void fill(const char *path, int m)
     ens_event e;
     for (int i = 0; i < m; i++) {
         event_n(&e, i);
-        if (ens__jwriter_append(w, &e) != 0) {
+        if (append_row(w, &e, i) != 0) {
             fprintf(stderr, "bench_journal: %s\n", ens__jwriter_last_error(w));
             exit(1);
         }
@@ -236,7 +252,7 @@ static double tail_writer(const char *path, int first, int k)
     double t0 = now_s();
     for (int i = 0; i < k; i++) {
         event_n(&e, first + i);
-        if (ens__jwriter_append(w, &e) != 0)
+        if (append_row(w, &e, first + i) != 0)
             exit(1);
         if ((i + 1) % BATCH == 0 && ens__jwriter_flush(w) != 0) {
             fprintf(stderr, "bench_journal: %s\n", ens__jwriter_last_error(w));
@@ -289,18 +305,53 @@ static void time_query(ens_journal *j, const char *name, int m)
            name, m, v[RUNS / 2], RUNS, v[0], v[RUNS / 2], v[RUNS - 1]);
 }
 
-static int run_at(int m, int k, const char *dir)
+/* Copy the file from to to (created or truncated). */
+static void copy_file(const char *from, const char *to)
+{
+    remove_db(to);
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (in < 0 || out < 0) {
+        fprintf(stderr, "bench_journal: cannot copy %s to %s\n", from, to);
+        exit(1);
+    }
+    static char buf[1 << 20];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof(buf))) > 0) {
+        if (write(out, buf, (size_t)n) != n) {
+            fprintf(stderr, "bench_journal: cannot write %s\n", to);
+            exit(1);
+        }
+    }
+    close(in);
+    close(out);
+}
+
+static int run_at(int m, int k, const char *dir, const char *template)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/bench_journal_at_%d.db", dir, (int)getpid());
     double t0 = now_s();
-    fill(path, m);
-    fprintf(stderr, "bench_journal: filled %d rows in %.1f s\n", m, now_s() - t0);
+    struct stat st;
+    if (template != NULL && stat(template, &st) == 0) {
+        copy_file(template, path);
+        fprintf(stderr, "bench_journal: copied %s in %.1f s\n", template, now_s() - t0);
+    } else if (template != NULL) {
+        fill(template, m);
+        fprintf(stderr, "bench_journal: filled %d rows into %s in %.1f s\n", m, template,
+                now_s() - t0);
+        copy_file(template, path);
+    } else {
+        fill(path, m);
+        fprintf(stderr, "bench_journal: filled %d rows in %.1f s\n", m, now_s() - t0);
+    }
     double v = tail_writer(path, m, k), v_cpu = last_cpu_rate;
+    /* A profiler attached after "copied"/"filled" stops here to see the writer alone. */
+    fprintf(stderr, "bench_journal: writer tail done\n");
     double r = run_raw_into(path, k, m + k, false), r_cpu = last_cpu_rate;
-    printf("{\"bench\":\"journal_at\",\"base\":\"inproc\",\"n\":%d,\"tail\":%d,\"payload\":0,"
+    printf("{\"bench\":\"journal_at\",\"base\":\"%s\",\"n\":%d,\"tail\":%d,\"payload\":0,"
            "\"value\":%.0f,\"unit\":\"rows/s\",\"runs\":1,\"rows_per_cpu_s\":%.0f}\n",
-           m, k, v, v_cpu);
+           keyed ? "inproc_keyed" : "inproc", m, k, v, v_cpu);
     printf("{\"bench\":\"journal_at\",\"base\":\"raw\",\"n\":%d,\"tail\":%d,\"payload\":0,"
            "\"value\":%.0f,\"unit\":\"rows/s\",\"runs\":1,\"rows_per_cpu_s\":%.0f}\n",
            m + k, k, r, r_cpu);
@@ -323,20 +374,27 @@ int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "--at") == 0) {
         int m = atoi(argv[2]), k = 200000;
+        const char *template = NULL;
         int a = 3;
-        if (argc > a + 1 && strcmp(argv[a], "--tail") == 0) {
-            k = atoi(argv[a + 1]);
-            a += 2;
+        for (; argc > a + 1 && strncmp(argv[a], "--", 2) == 0; a += 2) {
+            if (strcmp(argv[a], "--tail") == 0)
+                k = atoi(argv[a + 1]);
+            else if (strcmp(argv[a], "--max-rows") == 0)
+                tail_max_rows = strtoull(argv[a + 1], NULL, 10);
+            else if (strcmp(argv[a], "--keyed") == 0)
+                keyed = atoi(argv[a + 1]) != 0;
+            else if (strcmp(argv[a], "--template") == 0)
+                template = argv[a + 1];
+            else
+                m = 0;
         }
-        if (argc > a + 1 && strcmp(argv[a], "--max-rows") == 0) {
-            tail_max_rows = strtoull(argv[a + 1], NULL, 10);
-            a += 2;
-        }
-        if (m <= 0 || k <= 0) {
-            fprintf(stderr, "usage: bench_journal --at M [--tail K] [--max-rows R] [DIR]\n");
+        if (m <= 0 || k <= 0 || (argc > a && strncmp(argv[a], "--", 2) == 0)) {
+            fprintf(stderr, "usage: bench_journal --at M [--tail K] [--max-rows R] [--template T]"
+                            " [--keyed 0|1]"
+                            " [DIR]\n");
             return 2;
         }
-        return run_at(m, k, argc > a ? argv[a] : "/tmp");
+        return run_at(m, k, argc > a ? argv[a] : "/tmp", template);
     }
     int n = argc > 1 ? atoi(argv[1]) : 100000;
     const char *dir = argc > 2 ? argv[2] : "/tmp";

@@ -67,6 +67,21 @@
     "CREATE INDEX IF NOT EXISTS failures_type ON failures(actor_type, at_ms);"                     \
     "CREATE INDEX IF NOT EXISTS failures_kind ON failures(kind, at_ms);"
 
+/* Version 5's indexes: every row costs the writer a seek in each index
+ * twice, once when written and once when retention deletes it, and at the
+ * retention limit that is most of its time. So: the key index holds keyed
+ * rows only (a partial index: rows without a key, all of the inproc
+ * base's, no longer pay for it; NULLs never collided anyway), and the kind
+ * index is gone (eleven values: a filter on kind alone walks failures_at
+ * newest first and stops at the limit; counts by kind read
+ * failure_counts). */
+#define INDEXES_V5                                                                                 \
+    "CREATE INDEX IF NOT EXISTS failures_at ON failures(at_ms);"                                   \
+    "CREATE INDEX IF NOT EXISTS failures_actor ON failures(actor_id, at_ms);"                      \
+    "CREATE INDEX IF NOT EXISTS failures_type ON failures(actor_type, at_ms);"                     \
+    "CREATE UNIQUE INDEX IF NOT EXISTS failures_run ON failures(run_id, run_seq)"                  \
+    " WHERE run_id IS NOT NULL;"
+
 /* Version 4: the counts the reader's count queries need, kept by the
  * writer in the transaction of each batch and each retention delete
  * (persistence/journal_writer.c), so `count by kind` reads a table of
@@ -191,8 +206,8 @@ static int exec(sqlite3 *db, const char *sql, char *why, size_t len, const char 
 
 static int create_current(sqlite3 *db, char *why, size_t len)
 {
-    return exec(db, "CREATE TABLE failures " FAILURES_V3 ";" INDEXES_V1 INDEXES_V2 COUNTS_V4, why,
-                len, "creating the journal tables");
+    return exec(db, "CREATE TABLE failures " FAILURES_V3 ";" INDEXES_V5 COUNTS_V4, why, len,
+                "creating the journal tables");
 }
 
 /* 0 -> 1: the loose prototype table becomes the STRICT one. Columns the
@@ -261,11 +276,24 @@ static int migrate_3_to_4(sqlite3 *db, char *why, size_t len)
                 why, len, "migrating from version 3");
 }
 
+/* 4 -> 5: the key index becomes partial (rebuilt from the keyed rows:
+ * one scan, inside the migration's transaction, so a crash leaves the old
+ * one), the kind index goes. */
+static int migrate_4_to_5(sqlite3 *db, char *why, size_t len)
+{
+    return exec(db,
+                "DROP INDEX IF EXISTS failures_run;"
+                "DROP INDEX IF EXISTS failures_kind;"
+                "CREATE UNIQUE INDEX failures_run ON failures(run_id, run_seq)"
+                " WHERE run_id IS NOT NULL;",
+                why, len, "migrating from version 4");
+}
+
 typedef int (*migrate_step)(sqlite3 *db, char *why, size_t len);
 
 /* steps[v] upgrades version v to v + 1. */
-static const migrate_step steps[ENS__JOURNAL_SCHEMA_VERSION] = {migrate_0_to_1, migrate_1_to_2,
-                                                                migrate_2_to_3, migrate_3_to_4};
+static const migrate_step steps[ENS__JOURNAL_SCHEMA_VERSION] = {
+    migrate_0_to_1, migrate_1_to_2, migrate_2_to_3, migrate_3_to_4, migrate_4_to_5};
 
 static int migrate_locked(sqlite3 *db, char *why, size_t len)
 {

@@ -33,8 +33,9 @@
 #define BUSY_TIMEOUT_MS 5000
 
 /* The writer's page cache (KiB; sqlite allocates it as pages are read):
- * an insert touches the right edge of the table and one leaf of each of
- * five indexes, and sqlite's default 2 MiB stopped holding their interior
+ * an insert touches the right edge of the table and one leaf of each
+ * index (four for keyed rows, three for others; five before schema 5),
+ * and sqlite's default 2 MiB stopped holding their interior
  * pages near a million rows (35 k rows/s there against 124 k at 100 k). */
 #define CACHE_KIB 65536
 /* Pages between checkpoints: a page written again before the checkpoint
@@ -99,7 +100,7 @@ static const char insert_sql[] =
     " run_id, run_seq, system_node)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
     " ?19, ?20, ?21)"
-    " ON CONFLICT (run_id, run_seq) DO NOTHING";
+    " ON CONFLICT (run_id, run_seq) WHERE run_id IS NOT NULL DO NOTHING";
 
 /* Prepare *st from sql once. */
 static int prepared(ens_jwriter *w, sqlite3_stmt **st, const char *sql)

@@ -190,6 +190,27 @@ static int64_t assert_counts_right(const char *path)
     return all.total;
 }
 
+/* What a listing gave: the first row's time and the kind all rows had
+ * (-1 when they differ). */
+typedef struct journal_rows_seen {
+    int n;
+    int64_t first_at;
+    int all_kind;
+} journal_rows_seen;
+
+static int on_row(const ens_journal_row *row, void *arg)
+{
+    journal_rows_seen *s = arg;
+    if (s->n == 0) {
+        s->first_at = row->ev.at_ms;
+        s->all_kind = (int)row->ev.kind;
+    } else if (s->all_kind != (int)row->ev.kind) {
+        s->all_kind = -1;
+    }
+    s->n++;
+    return 0;
+}
+
 /* The database file's size once its WAL is moved into it (another
  * connection's checkpoint: the writer may stay open). */
 static off_t db_size(const char *path)
@@ -437,11 +458,44 @@ static void test_prune_from_the_command_line(void **state)
     assert_int_equal(gone, 0);
 }
 
+/* Schema 4's indexes in place of schema 5's: the key index over every
+ * row, and the kind index. */
+static const char old_indexes[] = "DROP INDEX failures_run;"
+                                  "CREATE UNIQUE INDEX failures_run ON failures(run_id, run_seq);"
+                                  "CREATE INDEX failures_kind ON failures(kind, at_ms);";
+
+/* The indexes schema 5 has: the key index partial, no kind index. */
+static void assert_schema5_indexes(const char *path)
+{
+    sqlite3 *db = plain(path);
+    assert_int_equal(one_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                                 " AND name = 'failures_kind'"),
+                     0);
+    assert_int_equal(one_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                                 " AND name = 'failures_run' AND sql LIKE '%UNIQUE%'"
+                                 " AND sql LIKE '%WHERE run_id IS NOT NULL'"),
+                     1);
+    assert_int_equal(one_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                                 " AND name IN ('failures_at', 'failures_actor', 'failures_type')"),
+                     3);
+    sqlite3_close(db);
+}
+
+/* A journal as schema 4 left it (made from a current one). */
+static void make_schema4(const char *path)
+{
+    sqlite3 *db = plain(path);
+    exec_sql(db, old_indexes);
+    exec_sql(db, "UPDATE schema_version SET version = 4;");
+    sqlite3_close(db);
+}
+
 /* A journal as schema 3 left it: no failure_counts, version 3, auto_vacuum
  * off (made from a current one: its tables are schema 3's plus the counts). */
 static void make_schema3(const char *path)
 {
     sqlite3 *db = plain(path);
+    exec_sql(db, old_indexes);
     exec_sql(db, "DROP TABLE failure_counts; UPDATE schema_version SET version = 3;"
                  "PRAGMA journal_mode = DELETE; PRAGMA auto_vacuum = NONE; VACUUM;"
                  "PRAGMA journal_mode = WAL;");
@@ -473,6 +527,7 @@ static void test_schema3_journal_is_read_and_migrated(void **state)
     assert_int_equal(one_int(db, "SELECT sum(n) FROM failure_counts"), 3000);
     assert_int_equal(one_int(db, "PRAGMA auto_vacuum"), 0); /* stays off: no VACUUM */
     sqlite3_close(db);
+    assert_schema5_indexes(fx->db);
     assert_int_equal(assert_counts_right(fx->db), 3000);
     /* Retention works on it; its freed pages are reused, so at the limit
      * the file stops growing (it does not shrink). */
@@ -490,6 +545,94 @@ static void test_schema3_journal_is_read_and_migrated(void **state)
     ens__jwriter_close(w);
 }
 
+/* Schema 4 (every row in the key index, a kind index) is read as it is;
+ * the writer migrates it to 5: the key index holds the keyed rows only and
+ * still makes a keyed row written again one row; the kind index is gone
+ * and a filter on kind still finds its rows, newest first. */
+static void test_schema4_journal_is_read_and_migrated(void **state)
+{
+    fixture *fx = *state;
+    ens_jwriter *w = open_writer(fx->db);
+    ens_event e;
+    char reason[32];
+    for (int i = 0; i < 2000; i++) {
+        event_at(&e, reason, i, NOW_MS + i);
+        if (i % 2 == 0)
+            assert_int_equal(ens__jwriter_append_keyed(w, &e, 5, (uint64_t)i + 1), 0);
+        else
+            assert_int_equal(ens__jwriter_append(w, &e), 0);
+    }
+    ens__jwriter_close(w);
+    make_schema4(fx->db);
+    ens_journal *j = NULL;
+    char why[256] = "";
+    if (ens_journal_open_why(fx->db, &j, why, sizeof(why)) != 0)
+        fail_msg("open schema 4: %s", why);
+    groups g = {0};
+    assert_true(ens_journal_count(j, NULL, "kind", on_group, &g) > 0);
+    assert_int_equal(g.total, 2000);
+    ens_journal_close(j);
+
+    w = open_writer(fx->db);
+    sqlite3 *db = plain(fx->db);
+    assert_int_equal(one_int(db, "SELECT max(version) FROM schema_version"),
+                     ENS__JOURNAL_SCHEMA_VERSION);
+    assert_int_equal(one_int(db, "SELECT count(*) FROM failures WHERE run_id IS NOT NULL"), 1000);
+    sqlite3_close(db);
+    assert_schema5_indexes(fx->db);
+    /* Keyed rows given again (as after a writer died unacknowledged) are
+     * not written twice; a new key and unkeyed rows are. */
+    event_at(&e, reason, 2000, NOW_MS + 2000);
+    assert_int_equal(ens__jwriter_append_keyed(w, &e, 5, 1), 0);
+    assert_int_equal(ens__jwriter_append_keyed(w, &e, 5, 1999), 0);
+    assert_int_equal(ens__jwriter_append_keyed(w, &e, 5, 2001), 0);
+    assert_int_equal(ens__jwriter_append(w, &e), 0);
+    assert_int_equal(ens__jwriter_flush(w), 0);
+    assert_int_equal(ens__jwriter_duplicates(w), 2);
+    ens__jwriter_close(w);
+    int64_t rows, lo, hi;
+    row_span(fx->db, &rows, &lo, &hi);
+    assert_int_equal(rows, 2002);
+    assert_int_equal(assert_counts_right(fx->db), 2002);
+    /* A filter on kind alone, without its index. */
+    if (ens_journal_open_why(fx->db, &j, why, sizeof(why)) != 0)
+        fail_msg("open: %s", why);
+    ens_journal_filter f = ENS_JOURNAL_FILTER_INIT;
+    f.kinds = 1u << e.kind;
+    f.limit = 3;
+    journal_rows_seen seen = {0};
+    assert_int_equal(ens_journal_query(j, &f, on_row, &seen), 3);
+    assert_int_equal(seen.first_at, NOW_MS + 2000);
+    assert_true(seen.all_kind == (int)e.kind);
+    ens_journal_close(j);
+
+    /* A rare kind (3 rows in 2000: the reader scans the table and sorts
+     * what it finds) and a kind with no rows (failure_counts says so). */
+    w = open_writer(fx->db);
+    for (int i = 0; i < 3; i++) {
+        event_at(&e, reason, 3000 + i, NOW_MS - 5000 + i * 1000);
+        e.kind = ENS_EV_DEAD_LETTER;
+        assert_int_equal(ens__jwriter_append(w, &e), 0);
+    }
+    ens__jwriter_close(w);
+    if (ens_journal_open_why(fx->db, &j, why, sizeof(why)) != 0)
+        fail_msg("open: %s", why);
+    f.kinds = 1u << ENS_EV_DEAD_LETTER;
+    f.limit = 2;
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(ens_journal_query(j, &f, on_row, &seen), 2);
+    assert_int_equal(seen.first_at, NOW_MS - 3000); /* newest first, not first written */
+    assert_int_equal(seen.all_kind, ENS_EV_DEAD_LETTER);
+    f.limit = 0;
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(ens_journal_query(j, &f, on_row, &seen), 3);
+    f.kinds = 1u << ENS_EV_NOPLACE;
+    assert_int_equal(ens_journal_query(j, &f, on_row, &seen), 0);
+    f.kinds = 1u << 30; /* names no kind: refused as before */
+    assert_int_equal(ens_journal_query(j, &f, on_row, &seen), ENS_EINVAL);
+    ens_journal_close(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +644,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_system_options_map_to_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_from_the_command_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema3_journal_is_read_and_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema4_journal_is_read_and_migrated, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
