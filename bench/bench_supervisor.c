@@ -66,7 +66,7 @@ static int bench_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
     *n = (size_t)sup_bench_n;
     if (max < (size_t)sup_bench_n)
         return 0; /* room, please: called again */
-    *flags = (ens_sup_flags){ENS_ONE_FOR_ALL, 1000, 60000};
+    *flags = (ens_sup_flags){ENS_ONE_FOR_ALL, 1000, 60000, ENS_SUP_START_ORDERED};
     for (long i = 0; i < sup_bench_n; i++)
         specs[i] = sup_bench_specs[i];
     return 0;

@@ -31,6 +31,7 @@ int ens__sup_start_config(ens_ctx *c, void *state, const ens_msg *arg)
     st->flags.strategy = (ens_sup_strategy)cfg->strategy;
     st->flags.intensity = cfg->intensity;
     st->flags.period_ms = cfg->period_ms;
+    st->flags.start = (ens_sup_start)cfg->start;
     const ens_sup_spec_w *w = cfg->specs.items;
     int rc = 0;
     size_t n = cfg->specs.count;
@@ -70,9 +71,12 @@ int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spe
     if (n == 0 || n > ENS_SUP_MAX_SPECS)
         return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: %zu specs (1 to %u)", n,
                          (unsigned)ENS_SUP_MAX_SPECS);
-    if ((unsigned)f->strategy > ENS_SIMPLE_ONE_FOR_ONE || f->period_ms == 0)
+    if ((unsigned)f->strategy > ENS_SIMPLE_ONE_FOR_ONE || f->period_ms == 0 ||
+        (unsigned)f->start > ENS_SUP_START_CONCURRENT)
         return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: %s",
-                         f->period_ms == 0 ? "period_ms is 0" : "no such strategy");
+                         f->period_ms == 0                               ? "period_ms is 0"
+                         : (unsigned)f->start > ENS_SUP_START_CONCURRENT ? "no such start"
+                                                                         : "no such strategy");
     if (f->strategy == ENS_SIMPLE_ONE_FOR_ONE && n != 1)
         return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: simple_one_for_one takes one spec");
     for (size_t i = 0; i < n; i++) {

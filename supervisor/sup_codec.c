@@ -22,13 +22,13 @@
  * registration call; each id is its name's FNV-1a hash (checked when the
  * type table starts). */
 const ens_msgtype ens__msg_sup_config = {"ens.sup.Config",
-                                         "S(iuu)A(" SPEC_W_FMT ")B",
+                                         "S(iuui)A(" SPEC_W_FMT ")B",
                                          sizeof(ens_sup_config_v),
                                          ENS_SUP_MAX_SPECS,
                                          0xFA22E777u,
                                          NULL};
 const ens_msgtype ens__msg_sup_start = {"ens.sup.StartChild",
-                                        "S(iuu)A(" SPEC_W_FMT ")B",
+                                        "S(iuui)A(" SPEC_W_FMT ")B",
                                         sizeof(ens_sup_config_v),
                                         1,
                                         0xD021059Fu,
@@ -249,6 +249,7 @@ int ens__sup_config_build(const ens_sup_flags *f, const ens_child_spec *specs, s
         cfg->strategy = (int32_t)f->strategy;
         cfg->intensity = f->intensity;
         cfg->period_ms = f->period_ms;
+        cfg->start = (int32_t)f->start;
     }
     if (n == 0)
         return 0;

@@ -84,6 +84,7 @@ void ens__sup_run_deferred(ens_ctx *c, sup_state *st)
  * refused above ENS_SUP_PAGE_MAX rows: the reply could not be decoded). */
 static void which_children(ens_ctx *c, sup_state *st, const ens_sup_query_v *q, ens_from from)
 {
+    ens__sup_compact(st); /* offsets count children, not holes */
     size_t from_i = q->offset < st->n_kids ? q->offset : st->n_kids;
     size_t n = st->n_kids - from_i;
     if (q->limit == 0 && n > ENS_SUP_PAGE_MAX) {
@@ -119,9 +120,11 @@ static void which_children(ens_ctx *c, sup_state *st, const ens_sup_query_v *q, 
 
 static void count_children(ens_ctx *c, sup_state *st, ens_from from)
 {
-    ens_sup_counts_v v = {(uint32_t)st->n_kids, 0, 0, 0};
+    ens_sup_counts_v v = {(uint32_t)ens__sup_count(st), 0, 0, 0};
     for (size_t i = 0; i < st->n_kids; i++) {
         const sup_child *k = st->kids[i];
+        if (k == NULL)
+            continue;
         if (!ens_addr_is_none(k->addr))
             v.active++;
         if (k->is_supervisor)
@@ -185,7 +188,7 @@ static void start_child(ens_ctx *c, sup_state *st, const ens_sup_config_v *v, en
         const ens_sup_spec_w *w = v->specs.items;
         if (w->id != NULL && ens__sup_find_id(st, w->id) != NULL)
             err = ENS_EEXIST;
-        else if (st->n_kids >= ENS_SUP_MAX_SPECS)
+        else if (ens__sup_count(st) >= ENS_SUP_MAX_SPECS)
             err = ENS_ENOBUFS;
         else
             k = ens__sup_child_from_wire(w, &v->args, &err);

@@ -10,7 +10,9 @@
  * acknowledgement (ens_init_defer) and acknowledges once every child has
  * started, so a child supervisor counts as started only once its whole
  * subtree is up, and starting a tree returns when every worker in it has
- * run its init (OTP's start_link). It watches them (child exited and
+ * run its init (OTP's start_link). (ENS_SUP_START_CONCURRENT in the flags
+ * starts a range of children side by side instead: ens_sup_start.) It
+ * watches them (child exited and
  * child restarted notices from the runtime) and applies:
  *
  *  - restart types: permanent children are always restarted; transient ones
@@ -154,18 +156,46 @@ typedef enum ens_shutdown {
     ENS_SHUTDOWN_INFINITY,    /* exit request, wait as long as it takes */
 } ens_shutdown;
 
+/* How a supervisor starts a range of children: every child at its own
+ * start, and the group of a one_for_all / rest_for_one restart.
+ *  - ENS_SUP_START_ORDERED (the default, OTP's): one after another, each
+ *    spawned only once the one before has run its init. An init may rely on
+ *    its earlier siblings running (call them by name or address, or find
+ *    them registered), and a failed start leaves the later children
+ *    unstarted. Its cost grows with one spawn-to-init round trip per child.
+ *  - ENS_SUP_START_CONCURRENT: every child of the range is spawned at once
+ *    (runs of children of one definition with the same restart type and
+ *    start argument, no name and no kept address, through the batch spawn,
+ *    ens_spawn_many's path) and their inits run side by side; the range is
+ *    done when every one has run its init or failed. For children that do
+ *    not depend on each other's start (pools, independent workers). A
+ *    failure is handled by OTP's rules for a failed start as the ordered
+ *    start handles it, only the set of children that ran differs: at the
+ *    supervisor's own start, the children that started (before or after the
+ *    failed one) are stopped, the last started first, and the start fails
+ *    with ENS_EINIT naming the first child that failed; in a restart, the
+ *    children that started stay running and the first that failed is tried
+ *    again from the mailbox, counting toward the intensity. A child's
+ *    spawn that fails at once (no process, no descriptor) ends the
+ *    spawning of the rest of the range, as in the ordered start. */
+typedef enum ens_sup_start {
+    ENS_SUP_START_ORDERED = 0,
+    ENS_SUP_START_CONCURRENT,
+} ens_sup_start;
+
 /* Supervisor flags: at most `intensity` restarts within `period_ms`
  * (OTP's MaxR and MaxT, the period in milliseconds). intensity 0: the
  * first restart needed makes the supervisor give up. */
 typedef struct ens_sup_flags {
     ens_sup_strategy strategy;
     uint32_t intensity;
-    uint32_t period_ms; /* > 0 */
+    uint32_t period_ms;  /* > 0 */
+    ens_sup_start start; /* how a range of children is started (below) */
 } ens_sup_flags;
 
 #define ENS_SUP_FLAGS_INIT                                                                         \
     {                                                                                              \
-        ENS_ONE_FOR_ONE, 1, 5000                                                                   \
+        ENS_ONE_FOR_ONE, 1, 5000, ENS_SUP_START_ORDERED                                            \
     }
 
 /* Largest number of static children specs one supervisor holds (the
