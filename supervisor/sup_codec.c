@@ -65,6 +65,16 @@ const ens_msgtype ens_msg_sup_children = {"ens.sup.Children",
                                           NULL};
 const ens_msgtype ens_msg_sup_counts = {"ens.sup.Counts", "S(uuuu)", sizeof(ens_sup_counts_v), 0,
                                         0x98322AD5u,      NULL};
+const ens_msgtype ens__msg_sup_start_many = {
+    "ens.sup.StartChildren", "S(uu)B", sizeof(ens_sup_start_many_v), 0, 0xEEA062C8u, NULL};
+const ens_msgtype ens_msg_sup_started = {"ens.sup.Started",
+                                         "S(uu)A(S(" ENS_ADDR_FMT "ii))",
+                                         sizeof(ens_sup_started_v),
+                                         ENS_SPAWN_MANY_MAX,
+                                         0x796A4BEEu,
+                                         NULL};
+ENS__BUILTIN_MSGTYPE(ens__msg_sup_start_many);
+ENS__BUILTIN_MSGTYPE(ens_msg_sup_started);
 ENS__BUILTIN_MSGTYPE(ens__msg_sup_config);
 ENS__BUILTIN_MSGTYPE(ens__msg_sup_start);
 ENS__BUILTIN_MSGTYPE(ens__msg_sup_terminate);

@@ -76,13 +76,22 @@ typedef struct ens_sup_query_v {
     uint32_t limit;
 } ens_sup_query_v;
 
-extern const ens_msgtype ens__msg_sup_config;    /* "ens.sup.Config" */
-extern const ens_msgtype ens__msg_sup_start;     /* "ens.sup.StartChild" */
-extern const ens_msgtype ens__msg_sup_terminate; /* "ens.sup.TerminateChild" */
-extern const ens_msgtype ens__msg_sup_restart;   /* "ens.sup.RestartChild" */
-extern const ens_msgtype ens__msg_sup_delete;    /* "ens.sup.DeleteChild" */
-extern const ens_msgtype ens__msg_sup_which;     /* "ens.sup.WhichChildren" */
-extern const ens_msgtype ens__msg_sup_count;     /* "ens.sup.CountChildren" */
+/* "ens.sup.StartChildren": n dynamic children with one start argument
+ * (args: encoded, or empty for the template's). */
+typedef struct ens_sup_start_many_v {
+    uint32_t n;
+    uint32_t spare;
+    ens_bytes args;
+} ens_sup_start_many_v;
+
+extern const ens_msgtype ens__msg_sup_start_many; /* "ens.sup.StartChildren" */
+extern const ens_msgtype ens__msg_sup_config;     /* "ens.sup.Config" */
+extern const ens_msgtype ens__msg_sup_start;      /* "ens.sup.StartChild" */
+extern const ens_msgtype ens__msg_sup_terminate;  /* "ens.sup.TerminateChild" */
+extern const ens_msgtype ens__msg_sup_restart;    /* "ens.sup.RestartChild" */
+extern const ens_msgtype ens__msg_sup_delete;     /* "ens.sup.DeleteChild" */
+extern const ens_msgtype ens__msg_sup_which;      /* "ens.sup.WhichChildren" */
+extern const ens_msgtype ens__msg_sup_count;      /* "ens.sup.CountChildren" */
 
 #define SUP_ID_MAX 63
 
@@ -107,19 +116,21 @@ typedef struct sup_child {
     bool in_start;    /* in the running job's start list, not yet started */
     bool awaited;     /* spawned by a concurrent start: its init is awaited */
     size_t pos;       /* its index in sup_state.kids */
+    int start_status; /* its last start's failure (start_children's reply), or 0 */
 } sup_child;
 
 enum sup_job_kind {
     JOB_NONE = 0,
-    JOB_START,         /* the supervisor's start: every child, in order */
-    JOB_RESTART,       /* a restart: one child, or a group (one_for_all,
-                          rest_for_one) stopped in reverse first */
-    JOB_START_CHILD,   /* the start_child operation: then reply */
-    JOB_RESTART_CHILD, /* the restart_child operation: then reply */
-    JOB_TERMINATE,     /* the terminate_child operation: then reply */
-    JOB_GIVE_UP,       /* intensity reached: then exit with INTENSITY */
-    JOB_ABORT_START,   /* a child's start failed at start: then exit ERROR */
-    JOB_SHUTDOWN,      /* an exit request: then exit with SHUTDOWN */
+    JOB_START,          /* the supervisor's start: every child, in order */
+    JOB_RESTART,        /* a restart: one child, or a group (one_for_all,
+                           rest_for_one) stopped in reverse first */
+    JOB_START_CHILD,    /* the start_child operation: then reply */
+    JOB_START_CHILDREN, /* the start_children operation: then reply */
+    JOB_RESTART_CHILD,  /* the restart_child operation: then reply */
+    JOB_TERMINATE,      /* the terminate_child operation: then reply */
+    JOB_GIVE_UP,        /* intensity reached: then exit with INTENSITY */
+    JOB_ABORT_START,    /* a child's start failed at start: then exit ERROR */
+    JOB_SHUTDOWN,       /* an exit request: then exit with SHUTDOWN */
 };
 
 typedef struct sup_deferred {
@@ -307,6 +318,9 @@ bool ens__sup_operation(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from fr
  * from. */
 void ens__sup_terminated(ens_ctx *c, sup_state *st, sup_child *k, ens_addr addr, int reason,
                          ens_from from);
+/* A START_CHILDREN job ended: reply a row per child of kids[0..n) and
+ * drop those that did not start. */
+void ens__sup_started(ens_ctx *c, sup_state *st, sup_child **kids, size_t n, ens_from from);
 /* Reply (err, child, reason) to from with an ens.sup.Result; nothing when
  * from has no address. */
 void ens__sup_reply(ens_ctx *c, ens_from from, int err, ens_addr child, int reason);

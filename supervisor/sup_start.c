@@ -67,6 +67,7 @@ static void await_child(ens_ctx *c, sup_state *st, sup_child *k)
 
 static void fail_with(sup_job *j, sup_child *k, int rc)
 {
+    k->start_status = rc;
     if (j->failed != NULL)
         return; /* the first failure is the one reported */
     j->failed = k;
@@ -114,7 +115,9 @@ static void spawn_run(ens_ctx *c, sup_state *st, size_t from, size_t n)
 bool ens__sup_start_concurrent(ens_ctx *c, sup_state *st, size_t to)
 {
     sup_job *j = &st->job;
-    while (j->failed == NULL && j->spos < to) {
+    /* start_children: each child on its own, as ens_spawn_many's actors */
+    const bool each = j->kind == JOB_START_CHILDREN;
+    while ((j->failed == NULL || each) && j->spos < to) {
         sup_child *k = j->start[j->spos];
         if (j->kind == JOB_RESTART && k->restart == ENS_TEMPORARY) {
             j->spos++;

@@ -274,6 +274,7 @@ sup_job *ens__sup_job_begin(sup_state *st, int kind, sup_child **stop, size_t n_
     }
     for (size_t i = 0; i < j->n_start; i++) {
         start[i]->in_start = true;
+        start[i]->start_status = 0;
         if (kind == JOB_RESTART && ens_addr_is_none(start[i]->addr))
             start[i]->status = ENS_SUP_CHILD_RESTARTING;
     }
@@ -426,6 +427,8 @@ static void job_finish(ens_ctx *c, sup_state *st)
         if (ens_addr_is_none(j.start[i]->addr))
             ens__sup_child_stopped(st, j.start[i]);
     }
+    if (j.kind == JOB_START_CHILDREN)
+        ens__sup_started(c, st, j.start, j.n_start, j.from);
     free(j.start);
     switch (j.kind) {
     case JOB_START:
@@ -535,8 +538,8 @@ static bool job_start_range(ens_ctx *c, sup_state *st, size_t from, size_t to)
 {
     sup_job *j = &st->job;
     j->spos = from;
-    if (st->flags.start == ENS_SUP_START_CONCURRENT &&
-        (j->kind == JOB_START || j->kind == JOB_RESTART))
+    if (j->kind == JOB_START_CHILDREN || (st->flags.start == ENS_SUP_START_CONCURRENT &&
+                                          (j->kind == JOB_START || j->kind == JOB_RESTART)))
         return ens__sup_start_concurrent(c, st, to);
     while (j->failed == NULL && j->spos < to) {
         sup_child *k = j->start[j->spos++];
@@ -739,6 +742,7 @@ static bool on_child_exited(ens_ctx *c, sup_state *st, const ens_msg *m,
         }
         if ((j->starting == k || k->awaited) && v->reason == ENS_EXIT_INIT_FAILED) {
             ens__sup_child_stopped(st, k);
+            k->start_status = ENS_EINIT;
             if (j->failed == NULL) { /* a concurrent start keeps the first */
                 j->failed = k;
                 j->fail_status = ENS_EINIT;
@@ -823,7 +827,8 @@ static void on_exit_request(ens_ctx *c, sup_state *st)
     sup_job *j = &st->job;
     if (j->kind == JOB_GIVE_UP || j->kind == JOB_ABORT_START || j->kind == JOB_SHUTDOWN)
         return;
-    if (j->kind == JOB_START_CHILD || j->kind == JOB_RESTART_CHILD || j->kind == JOB_TERMINATE)
+    if (j->kind == JOB_START_CHILD || j->kind == JOB_RESTART_CHILD || j->kind == JOB_TERMINATE ||
+        j->kind == JOB_START_CHILDREN)
         ens__sup_reply(c, j->from, ENS_ESHUTDOWN, ENS_ADDR_NONE, 0);
     sup_child *w = j->waiting;
     uint64_t seq = j->seq, timer = j->timer;
@@ -1109,7 +1114,8 @@ void ens_supervisor_on_terminate(ens_ctx *c, void *state, int reason)
             (void)ens_reply_to(c, f, ENS_ESHUTDOWN, NULL, NULL);
     }
     const int k = st->job.kind;
-    if (k == JOB_TERMINATE || k == JOB_START_CHILD || k == JOB_RESTART_CHILD)
+    if (k == JOB_TERMINATE || k == JOB_START_CHILD || k == JOB_RESTART_CHILD ||
+        k == JOB_START_CHILDREN)
         ens__sup_reply(c, st->job.from, ENS_ESHUTDOWN, ENS_ADDR_NONE, 0);
     state_free(st);
     *(sup_state **)state = NULL;

@@ -541,6 +541,93 @@ static void test_concurrent_start(void **state)
     assert_int_equal(scn_shutdown(t, 60000), 0);
 }
 
+/* ens_supervisor_start_children: START_N dynamic children in one request
+ * (through the batch spawn), every one running and listed in order; then a
+ * pool of the odd definition whose init fails once (one child among many
+ * dropped with ENS_EINIT, the others running), and always (none started). */
+#define START_N 300u
+
+static ens_addr start_pool(scn *t, const ens_actor_def *def)
+{
+    ens_child_spec spec = ENS_CHILD_SPEC_INIT;
+    spec.id = "p";
+    spec.def = def;
+    spec.shutdown = ENS_SHUTDOWN_BRUTAL;
+    ens_sup_flags f = {ENS_SIMPLE_ONE_FOR_ONE, 5, 60000, ENS_SUP_START_ORDERED};
+    ens_addr sup = ENS_ADDR_NONE;
+    assert_int_equal(ens_supervisor_spawn(t->out, &f, &spec, 1, &sup), 0);
+    return sup;
+}
+
+static void test_start_children(void **state)
+{
+    scn *t = *state;
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.call_timeout_ms = 300000;
+    o.log_level = ENS_LOG_ERROR;
+    scn_start(t, &o);
+    __atomic_store_n(inits, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(odd_fail, 0, __ATOMIC_SEQ_CST);
+    static ens_addr out[START_N], again[START_N];
+    static int status[START_N];
+    static uint32_t restarts[START_N];
+
+    ens_addr sup = start_pool(t, &many_worker_def);
+    assert_int_equal(
+        ens_supervisor_start_children_wait(t->out, sup, NULL, NULL, START_N, out, status),
+        (int)START_N);
+    assert_int_equal(__atomic_load_n(inits, __ATOMIC_SEQ_CST), START_N);
+    for (uint32_t i = 0; i < START_N; i++) {
+        assert_int_equal(status[i], 0);
+        assert_false(ens_addr_is_none(out[i]));
+    }
+    count_is(t, sup, START_N, START_N);
+    read_pages(t, sup, START_N, again, restarts);
+    for (uint32_t i = 0; i < START_N; i++)
+        assert_true(ens_addr_equal(again[i], out[i])); /* which_children in start order */
+    /* Bad requests start nothing. */
+    assert_int_equal(ens_supervisor_start_children_wait(t->out, sup, NULL, NULL, 0, out, status),
+                     ENS_EINVAL);
+    assert_int_equal(ens_supervisor_start_children_wait(t->out, sup, NULL, NULL, 1, NULL, NULL),
+                     ENS_EINVAL);
+    count_is(t, sup, START_N, START_N);
+
+    /* One init among many fails: that child alone is dropped. */
+    ens_addr odd = start_pool(t, &conc_odd_def);
+    __atomic_store_n(inits, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(odd_fail, 2, __ATOMIC_SEQ_CST);
+    assert_int_equal(
+        ens_supervisor_start_children_wait(t->out, odd, NULL, NULL, START_N, out, status),
+        (int)START_N - 1);
+    uint32_t failed = 0;
+    for (uint32_t i = 0; i < START_N; i++) {
+        if (status[i] == 0) {
+            assert_false(ens_addr_is_none(out[i]));
+            continue;
+        }
+        failed++;
+        assert_int_equal(status[i], ENS_EINIT);
+        assert_true(ens_addr_is_none(out[i]));
+    }
+    assert_int_equal(failed, 1);
+    assert_int_equal(__atomic_load_n(inits, __ATOMIC_SEQ_CST), START_N - 1);
+    ens_sup_counts_v cnt;
+    assert_int_equal(ens_supervisor_count_children_wait(t->out, odd, &cnt), 0);
+    assert_int_equal(cnt.specs, START_N - 1);
+    assert_int_equal(cnt.active, START_N - 1);
+
+    /* Every init fails: none started, none kept. */
+    __atomic_store_n(odd_fail, 1, __ATOMIC_SEQ_CST);
+    assert_int_equal(ens_supervisor_start_children_wait(t->out, odd, NULL, NULL, 20, out, status),
+                     0);
+    for (uint32_t i = 0; i < 20; i++)
+        assert_int_equal(status[i], ENS_EINIT);
+    assert_int_equal(ens_supervisor_count_children_wait(t->out, odd, &cnt), 0);
+    assert_int_equal(cnt.specs, START_N - 1);
+    __atomic_store_n(odd_fail, 0, __ATOMIC_SEQ_CST);
+    assert_int_equal(scn_shutdown(t, 60000), 0);
+}
+
 /* The limits that stay: a page of 0 rows or above ENS_SUP_PAGE_MAX. */
 static void test_page_limits(void **state)
 {
@@ -572,7 +659,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         SCN_TEST(test_many_dynamic_children), SCN_TEST(test_static_thousand),
         SCN_TEST(test_static_five_thousand),  SCN_TEST(test_page_limits),
-        SCN_TEST(test_concurrent_start),
+        SCN_TEST(test_concurrent_start),      SCN_TEST(test_start_children),
     };
     return scn_run_bases("supervisor_many", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -366,6 +366,25 @@ ENS_API int ens_supervisor_start_child_wait(ens_ctx *outside, ens_addr sup,
                                             const ens_child_spec *spec, const ens_msgtype *argt,
                                             const void *arg, ens_addr *out);
 
+/* simple_one_for_one: add and start n children of the template at once,
+ * each with the start argument (argt, arg) (both NULL: the template's),
+ * through the batch spawn (as ENS_SUP_START_CONCURRENT starts a range: their
+ * inits run side by side). Each child succeeds or fails on its own, as with
+ * ens_spawn_many: one whose spawn or init fails is dropped, the others run.
+ * The reply comes once every init has run or failed: an ens_sup_started_v
+ * with one row per child in order (its address, or none, and 0 or its
+ * error: ENS_EINIT, ENS_EAGAIN, ENS_ENOMEM, ...). The blocking call fills
+ * out[0..n) and status[0..n) (status may be NULL) and returns the number
+ * started (0..n). Errors, with nothing started: ENS_EINVAL (n 0 or above
+ * ENS_SPAWN_MANY_MAX, argt/arg mismatch, a static strategy, the wrong
+ * context, out NULL), ENS_EBADTYPE, ENS_EMSGSIZE, ENS_ENOMEM,
+ * ENS_ESHUTDOWN, ENS_ETIMEDOUT / ENS_ENOACTOR from the request. */
+ENS_API int ens_supervisor_start_children(ens_ctx *c, ens_addr sup, const ens_msgtype *argt,
+                                          const void *arg, size_t n, ens_reply_cb cb, uint64_t tag);
+ENS_API int ens_supervisor_start_children_wait(ens_ctx *outside, ens_addr sup,
+                                               const ens_msgtype *argt, const void *arg, size_t n,
+                                               ens_addr *out, int *status);
+
 /* Stop a child with its shutdown rule (exit request and shutdown_ms, then
  * ens_kill; ens_kill at once; or an unbounded wait), without restarting it.
  * Static strategies: by id (child ignored); its spec is kept (status
@@ -472,12 +491,26 @@ typedef struct ens_sup_children_v {
     ens_array children; /* ens_sup_child_info items, in start order */
 } ens_sup_children_v;
 
+/* One row of "ens.sup.Started" (the reply of start_children). */
+typedef struct ens_sup_started_row {
+    ens_addr child; /* none when it did not start */
+    int32_t status; /* 0, or why it did not start */
+    int32_t spare;  /* 0 */
+} ens_sup_started_row;
+
+typedef struct ens_sup_started_v {
+    uint32_t started;   /* rows with status 0 */
+    uint32_t spare;     /* 0 */
+    ens_array children; /* ens_sup_started_row items, one per child asked for */
+} ens_sup_started_v;
+
 /* The reply types (built-in types, see ensemble/msg.h): what an operation's
  * callback reads with ens_msg_value. The requests themselves travel in
  * internal types: use the functions above. */
 ENS_API extern const ens_msgtype ens_msg_sup_result;   /* "ens.sup.Result" */
 ENS_API extern const ens_msgtype ens_msg_sup_children; /* "ens.sup.Children" */
 ENS_API extern const ens_msgtype ens_msg_sup_counts;   /* "ens.sup.Counts" */
+ENS_API extern const ens_msgtype ens_msg_sup_started;  /* "ens.sup.Started" */
 
 /* "one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one";
  * "unknown" otherwise. Static strings. */
