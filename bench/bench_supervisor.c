@@ -228,6 +228,33 @@ static double batch_spawn_ms(long n)
     return ms;
 }
 
+/* A simple_one_for_one pool of n started by one ens_supervisor_start_children
+ * request: ms per child until every init ran, or < 0. */
+static double pool_start_ms(long n)
+{
+    ens_system *s = start_system();
+    if (s == NULL)
+        return -1;
+    ens_ctx *out = ens_system_ctx(s);
+    ens_child_spec spec = ENS_CHILD_SPEC_INIT;
+    spec.id = "w";
+    spec.def = &worker_def;
+    ens_sup_flags f = {ENS_SIMPLE_ONE_FOR_ONE, 1000, 60000, ENS_SUP_START_ORDERED};
+    ens_addr sup;
+    ens_addr *addrs = calloc((size_t)n, sizeof(*addrs));
+    double ms = -1;
+    if (addrs != NULL && ens_supervisor_spawn(out, &f, &spec, 1, &sup) == 0) {
+        uint64_t t0 = bench_now_ns();
+        int rc = ens_supervisor_start_children_wait(out, sup, NULL, NULL, (size_t)n, addrs, NULL);
+        uint64_t t1 = bench_now_ns();
+        if (rc == n)
+            ms = (double)(t1 - t0) / 1e6 / (double)n;
+    }
+    free(addrs);
+    ens_system_stop(s, 120000);
+    return ms;
+}
+
 /* Bytes of heap per child record, as the supervisor keeps them. */
 static double record_bytes(long n)
 {
@@ -287,12 +314,13 @@ void bench_supervisor_group(void)
             specs[i].id = ids[i];
             specs[i].def = &worker_def;
         }
-        bench_result rs, rr, cs, cr, batch, raw, mem;
+        bench_result rs, rr, cs, cr, pool, batch, raw, mem;
         bench_result_init(&rs, "sup_start", "process", n, 0, "ms/child");
         bench_result_init(&rr, "sup_restart_all", "process", n, 0, "ms/child");
         bench_result_init(&cs, "sup_start_concurrent", "process", n, 0, "ms/child");
         bench_result_init(&cr, "sup_restart_all_concurrent", "process", n, 0, "ms/child");
         bench_result_init(&batch, "sup_batch_spawn", "process", n, 0, "ms/actor");
+        bench_result_init(&pool, "sup_start_children", "process", n, 0, "ms/child");
         bench_result_init(&raw, "sup_raw", "raw", n, 0, "ms/proc");
         bench_result_init(&mem, "sup_memory", "process", n, 0, "bytes/child");
         int rc = 0;
@@ -315,6 +343,9 @@ void bench_supervisor_group(void)
             double bm = rc == 0 ? batch_spawn_ms(n) : -1;
             if (bm > 0)
                 bench_add(&batch, bm);
+            double pm = rc == 0 ? pool_start_ms(n) : -1;
+            if (pm > 0)
+                bench_add(&pool, pm);
             double bytes = record_bytes(n);
             if (bytes >= 0)
                 bench_add(&mem, bytes);
@@ -338,6 +369,7 @@ void bench_supervisor_group(void)
         bench_print(&batch);
         bench_print(&cs);
         bench_print(&cr);
+        bench_print(&pool);
         bench_print(&mem);
     }
     munmap(p, 4096);

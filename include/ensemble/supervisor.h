@@ -23,7 +23,8 @@
  *    others are stopped in reverse start order, then all are started again
  *    in start order, one after another), rest_for_one (the failed child and
  *    those started after it, the same way), simple_one_for_one (one spec,
- *    children added at run time with ens_supervisor_start_child, each
+ *    children added at run time with ens_supervisor_start_child (or many
+ *    at once with ens_supervisor_start_children), each
  *    restarted alone).
  *  - restart intensity: more than `intensity` restarts within `period_ms`
  *    make the supervisor give up: it journals ENS_EV_ESCALATE, stops all its
