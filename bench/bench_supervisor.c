@@ -298,8 +298,14 @@ void bench_supervisor_group(void)
         return;
     }
     sup_inits = p;
+    /* For a profile by hand: ENS_BENCH_SUP_N=n runs that size alone, and
+     * ENS_BENCH_SUP_CONCURRENT_ONLY=1 only the concurrent tree. */
+    const char *only_n = getenv("ENS_BENCH_SUP_N");
+    const bool conc_only = getenv("ENS_BENCH_SUP_CONCURRENT_ONLY") != NULL;
     for (size_t si = 0; si < n_sizes; si++) {
-        const long n = sizes[si];
+        const long n = only_n != NULL && atol(only_n) > 0 ? atol(only_n) : sizes[si];
+        if (only_n != NULL && si > 0)
+            break;
         ens_child_spec *specs = calloc((size_t)n, sizeof(*specs));
         char(*ids)[16] = calloc((size_t)n, sizeof(*ids));
         if (specs == NULL || ids == NULL) {
@@ -331,7 +337,7 @@ void bench_supervisor_group(void)
             if (rate > 0)
                 bench_add(&raw, 1e3 / rate);
             sup_bench_start = ENS_SUP_START_ORDERED;
-            if ((rc = sup_run(n, specs, &a, &b)) == 0) {
+            if (!conc_only && (rc = sup_run(n, specs, &a, &b)) == 0) {
                 bench_add(&rs, a);
                 bench_add(&rr, b);
             }
@@ -340,10 +346,10 @@ void bench_supervisor_group(void)
                 bench_add(&cs, a);
                 bench_add(&cr, b);
             }
-            double bm = rc == 0 ? batch_spawn_ms(n) : -1;
+            double bm = rc == 0 && !conc_only ? batch_spawn_ms(n) : -1;
             if (bm > 0)
                 bench_add(&batch, bm);
-            double pm = rc == 0 ? pool_start_ms(n) : -1;
+            double pm = rc == 0 && !conc_only ? pool_start_ms(n) : -1;
             if (pm > 0)
                 bench_add(&pool, pm);
             double bytes = record_bytes(n);
