@@ -3,7 +3,9 @@
  * thousands of dynamic children: all start, which_children is read by
  * pages, count_children counts them, one crash restarts that child alone
  * (same address, the others untouched), terminating every child leaves
- * none, and on the process base every child process is reaped.
+ * none, and on the process base every child process is reaped. Also the
+ * concurrent start (ENS_SUP_START_CONCURRENT: start-all, restart-all, a
+ * failing child among many) and ens_supervisor_start_children.
  *
  * The count: ENS_TEST_SUP_MANY in the environment, else 10 000 on the
  * inproc base and TEST_PROCESS_DEFAULT on the process base (see there why
@@ -591,6 +593,22 @@ static void test_start_children(void **state)
     assert_int_equal(ens_supervisor_start_children_wait(t->out, sup, NULL, NULL, 1, NULL, NULL),
                      ENS_EINVAL);
     count_is(t, sup, START_N, START_N);
+    /* Terminating every other child leaves holes in the supervisor's
+     * start-order array (closed later): the rest keep their order. */
+    for (uint32_t i = 0; i < START_N; i += 2)
+        assert_int_equal(ens_supervisor_terminate_child_wait(t->out, sup, NULL, out[i]), 0);
+    count_is(t, sup, START_N / 2, START_N / 2);
+    ens_msg *page = NULL;
+    assert_int_equal(ens_supervisor_which_children_page_wait(t->out, sup, 10, START_N, &page), 0);
+    const ens_sup_children_v *left = ens_msg_value(page, &ens_msg_sup_children);
+    assert_non_null(left);
+    assert_int_equal(left->total, START_N / 2);
+    assert_int_equal(left->children.count, START_N / 2 - 10);
+    for (uint32_t i = 0; i < left->children.count; i++) {
+        const ens_sup_child_info *row = &((const ens_sup_child_info *)left->children.items)[i];
+        assert_true(ens_addr_equal(row->child, out[2 * (10 + i) + 1]));
+    }
+    ens_msg_free(page);
 
     /* One init among many fails: that child alone is dropped. */
     ens_addr odd = start_pool(t, &conc_odd_def);
