@@ -16,9 +16,11 @@
  *    same on every base).
  * Each size gets a fresh system (the admin is forked from this program).
  */
+#include <dirent.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -55,7 +57,8 @@ static const ens_actor_def worker_def = {
  * process base (~1 000 specs). sup_bench_n and sup_bench_specs are set before the
  * system starts (its processes are forked from this one). */
 static long sup_bench_n;
-static char sup_why[512]; /* why the last start failed (ens_errmsg) */
+static ens_sup_start sup_bench_start; /* ordered or concurrent, for the next run */
+static char sup_why[512];             /* why the last start failed (ens_errmsg) */
 static ens_child_spec *sup_bench_specs;
 
 static int bench_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
@@ -66,7 +69,7 @@ static int bench_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
     *n = (size_t)sup_bench_n;
     if (max < (size_t)sup_bench_n)
         return 0; /* room, please: called again */
-    *flags = (ens_sup_flags){ENS_ONE_FOR_ALL, 1000, 60000};
+    *flags = (ens_sup_flags){ENS_ONE_FOR_ALL, 1000, 60000, sup_bench_start};
     for (long i = 0; i < sup_bench_n; i++)
         specs[i] = sup_bench_specs[i];
     return 0;
@@ -85,6 +88,76 @@ static ens_system *start_system(void)
     return ens_system_start(&o, &s) == 0 ? s : NULL;
 }
 
+/* ENS_BENCH_SUP_FDS set: the admin's descriptors by kind, on stderr (a
+ * look at what an actor costs it, not a figure). The admin is the process
+ * child of this one whose title begins "ens-admin". */
+static void admin_fds(long n)
+{
+    if (getenv("ENS_BENCH_SUP_FDS") == NULL)
+        return;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int admin = 0;
+    while (d != NULL && admin == 0 && (e = readdir(d)) != NULL) {
+        char path[64], buf[256];
+        int pid = atoi(e->d_name);
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+        FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+        if (f == NULL)
+            continue;
+        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        if (strncmp(buf, "ens-admin", 9) != 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid); /* ours: a child of this process */
+        int ppid = 0;
+        if ((f = fopen(path, "r")) != NULL) {
+            len = fread(buf, 1, sizeof(buf) - 1, f);
+            fclose(f);
+            buf[len] = '\0';
+            const char *p = strrchr(buf, ')');
+            if (p == NULL || sscanf(p + 1, " %*c %d", &ppid) != 1)
+                ppid = 0;
+        }
+        if (ppid == getpid())
+            admin = pid;
+    }
+    if (d != NULL)
+        closedir(d);
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", admin);
+    d = admin > 0 ? opendir(dir) : NULL;
+    long sock = 0, pidfd = 0, memfd = 0, pipe = 0, other = 0, total = 0;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[320], to[256];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        ssize_t l = readlink(path, to, sizeof(to) - 1);
+        if (l < 0)
+            continue;
+        to[l] = '\0';
+        total++;
+        if (strncmp(to, "socket:", 7) == 0)
+            sock++;
+        else if (strstr(to, "pidfd") != NULL)
+            pidfd++;
+        else if (strncmp(to, "/memfd:", 7) == 0)
+            memfd++;
+        else if (strncmp(to, "pipe:", 5) == 0)
+            pipe++;
+        else
+            other++;
+    }
+    if (d != NULL)
+        closedir(d);
+    fprintf(stderr,
+            "ens-bench: admin %d with %ld children: %ld descriptors: %ld sockets, %ld pidfds, "
+            "%ld memfds, %ld pipes, %ld other\n",
+            admin, n, total, sock, pidfd, memfd, pipe, other);
+}
+
 /* One run at n children: ms per child to start all, then to restart all. */
 static int sup_run(long n, ens_child_spec *specs, double *start_ms, double *restart_ms)
 {
@@ -101,6 +174,8 @@ static int sup_run(long n, ens_child_spec *specs, double *start_ms, double *rest
     uint64_t t1 = bench_now_ns();
     if (rc < 0)
         snprintf(sup_why, sizeof(sup_why), "%s", ens_errmsg());
+    else
+        admin_fds(n);
     ens_msg *r = NULL;
     if (rc == 0)
         rc = ens_supervisor_which_children_page_wait(out, sup, 0, 1, &r);
@@ -127,6 +202,57 @@ static int sup_run(long n, ens_child_spec *specs, double *start_ms, double *rest
         *restart_ms = (double)(t3 - t2) / 1e6 / (double)n;
     }
     return rc;
+}
+
+/* The batch spawn's own figure at n: ms per actor for ens_spawn_many of n
+ * workers from outside (new system each time), or < 0. */
+static double batch_spawn_ms(long n)
+{
+    ens_system *s = start_system();
+    if (s == NULL)
+        return -1;
+    ens_addr *out = calloc((size_t)n, sizeof(*out));
+    int *status = calloc((size_t)n, sizeof(*status));
+    double ms = -1;
+    if (out != NULL && status != NULL) {
+        uint64_t t0 = bench_now_ns();
+        int rc =
+            ens_spawn_many(ens_system_ctx(s), &worker_def, NULL, NULL, 0, (size_t)n, out, status);
+        uint64_t t1 = bench_now_ns();
+        if (rc == n)
+            ms = (double)(t1 - t0) / 1e6 / (double)n;
+    }
+    free(out);
+    free(status);
+    ens_system_stop(s, 120000);
+    return ms;
+}
+
+/* A simple_one_for_one pool of n started by one ens_supervisor_start_children
+ * request: ms per child until every init ran, or < 0. */
+static double pool_start_ms(long n)
+{
+    ens_system *s = start_system();
+    if (s == NULL)
+        return -1;
+    ens_ctx *out = ens_system_ctx(s);
+    ens_child_spec spec = ENS_CHILD_SPEC_INIT;
+    spec.id = "w";
+    spec.def = &worker_def;
+    ens_sup_flags f = {ENS_SIMPLE_ONE_FOR_ONE, 1000, 60000, ENS_SUP_START_ORDERED};
+    ens_addr sup;
+    ens_addr *addrs = calloc((size_t)n, sizeof(*addrs));
+    double ms = -1;
+    if (addrs != NULL && ens_supervisor_spawn(out, &f, &spec, 1, &sup) == 0) {
+        uint64_t t0 = bench_now_ns();
+        int rc = ens_supervisor_start_children_wait(out, sup, NULL, NULL, (size_t)n, addrs, NULL);
+        uint64_t t1 = bench_now_ns();
+        if (rc == n)
+            ms = (double)(t1 - t0) / 1e6 / (double)n;
+    }
+    free(addrs);
+    ens_system_stop(s, 120000);
+    return ms;
 }
 
 /* Bytes of heap per child record, as the supervisor keeps them. */
@@ -172,8 +298,14 @@ void bench_supervisor_group(void)
         return;
     }
     sup_inits = p;
+    /* For a profile by hand: ENS_BENCH_SUP_N=n runs that size alone, and
+     * ENS_BENCH_SUP_CONCURRENT_ONLY=1 only the concurrent tree. */
+    const char *only_n = getenv("ENS_BENCH_SUP_N");
+    const bool conc_only = getenv("ENS_BENCH_SUP_CONCURRENT_ONLY") != NULL;
     for (size_t si = 0; si < n_sizes; si++) {
-        const long n = sizes[si];
+        const long n = only_n != NULL && atol(only_n) > 0 ? atol(only_n) : sizes[si];
+        if (only_n != NULL && si > 0)
+            break;
         ens_child_spec *specs = calloc((size_t)n, sizeof(*specs));
         char(*ids)[16] = calloc((size_t)n, sizeof(*ids));
         if (specs == NULL || ids == NULL) {
@@ -188,9 +320,13 @@ void bench_supervisor_group(void)
             specs[i].id = ids[i];
             specs[i].def = &worker_def;
         }
-        bench_result rs, rr, raw, mem;
+        bench_result rs, rr, cs, cr, pool, batch, raw, mem;
         bench_result_init(&rs, "sup_start", "process", n, 0, "ms/child");
         bench_result_init(&rr, "sup_restart_all", "process", n, 0, "ms/child");
+        bench_result_init(&cs, "sup_start_concurrent", "process", n, 0, "ms/child");
+        bench_result_init(&cr, "sup_restart_all_concurrent", "process", n, 0, "ms/child");
+        bench_result_init(&batch, "sup_batch_spawn", "process", n, 0, "ms/actor");
+        bench_result_init(&pool, "sup_start_children", "process", n, 0, "ms/child");
         bench_result_init(&raw, "sup_raw", "raw", n, 0, "ms/proc");
         bench_result_init(&mem, "sup_memory", "process", n, 0, "bytes/child");
         int rc = 0;
@@ -200,10 +336,22 @@ void bench_supervisor_group(void)
             double rate = raw_spawn_rate(n);
             if (rate > 0)
                 bench_add(&raw, 1e3 / rate);
-            if ((rc = sup_run(n, specs, &a, &b)) == 0) {
+            sup_bench_start = ENS_SUP_START_ORDERED;
+            if (!conc_only && (rc = sup_run(n, specs, &a, &b)) == 0) {
                 bench_add(&rs, a);
                 bench_add(&rr, b);
             }
+            sup_bench_start = ENS_SUP_START_CONCURRENT;
+            if (rc == 0 && (rc = sup_run(n, specs, &a, &b)) == 0) {
+                bench_add(&cs, a);
+                bench_add(&cr, b);
+            }
+            double bm = rc == 0 && !conc_only ? batch_spawn_ms(n) : -1;
+            if (bm > 0)
+                bench_add(&batch, bm);
+            double pm = rc == 0 && !conc_only ? pool_start_ms(n) : -1;
+            if (pm > 0)
+                bench_add(&pool, pm);
             double bytes = record_bytes(n);
             if (bytes >= 0)
                 bench_add(&mem, bytes);
@@ -224,6 +372,10 @@ void bench_supervisor_group(void)
         bench_print(&raw);
         bench_print(&rs);
         bench_print(&rr);
+        bench_print(&batch);
+        bench_print(&cs);
+        bench_print(&cr);
+        bench_print(&pool);
         bench_print(&mem);
     }
     munmap(p, 4096);

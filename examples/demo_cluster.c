@@ -130,7 +130,7 @@ static int serve(ens_system *sys, int host, const char *cmd, char *reply, size_t
         ens_child_spec spec = ENS_CHILD_SPEC_INIT;
         spec.id = "worker";
         spec.def = &worker_def;
-        ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000};
+        ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000, ENS_SUP_START_ORDERED};
         rc = ens_supervisor_spawn(ctx, &f, &spec, 1, &a);
     } else if (strncmp(cmd, "ask ", 4) == 0 || strncmp(cmd, "child ", 6) == 0) {
         const char *to = strchr(cmd, ' ') + 1;

@@ -56,7 +56,7 @@ static int workers_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flag
     (void)arg;
     (void)max;
     static const char *ids[] = {"worker-1", "worker-2", "worker-3"};
-    *flags = (ens_sup_flags){ENS_ONE_FOR_ONE, 2, 5000};
+    *flags = (ens_sup_flags){ENS_ONE_FOR_ONE, 2, 5000, ENS_SUP_START_ORDERED};
     for (size_t i = 0; i < 3; i++) {
         specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
         specs[i].id = ids[i];
@@ -199,7 +199,7 @@ static int app_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
     (void)c;
     (void)arg;
     (void)max;
-    *flags = (ens_sup_flags){ENS_ONE_FOR_ONE, 3, 10000};
+    *flags = (ens_sup_flags){ENS_ONE_FOR_ONE, 3, 10000, ENS_SUP_START_ORDERED};
     for (size_t i = 0; i < 3; i++)
         specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
     specs[0].id = "cache";

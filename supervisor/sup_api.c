@@ -31,6 +31,7 @@ int ens__sup_start_config(ens_ctx *c, void *state, const ens_msg *arg)
     st->flags.strategy = (ens_sup_strategy)cfg->strategy;
     st->flags.intensity = cfg->intensity;
     st->flags.period_ms = cfg->period_ms;
+    st->flags.start = (ens_sup_start)cfg->start;
     const ens_sup_spec_w *w = cfg->specs.items;
     int rc = 0;
     size_t n = cfg->specs.count;
@@ -70,9 +71,12 @@ int ens_supervisor_spawn(ens_ctx *c, const ens_sup_flags *f, const ens_child_spe
     if (n == 0 || n > ENS_SUP_MAX_SPECS)
         return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: %zu specs (1 to %u)", n,
                          (unsigned)ENS_SUP_MAX_SPECS);
-    if ((unsigned)f->strategy > ENS_SIMPLE_ONE_FOR_ONE || f->period_ms == 0)
+    if ((unsigned)f->strategy > ENS_SIMPLE_ONE_FOR_ONE || f->period_ms == 0 ||
+        (unsigned)f->start > ENS_SUP_START_CONCURRENT)
         return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: %s",
-                         f->period_ms == 0 ? "period_ms is 0" : "no such strategy");
+                         f->period_ms == 0                               ? "period_ms is 0"
+                         : (unsigned)f->start > ENS_SUP_START_CONCURRENT ? "no such start"
+                                                                         : "no such strategy");
     if (f->strategy == ENS_SIMPLE_ONE_FOR_ONE && n != 1)
         return ens__fail(ENS_EINVAL, "ens_supervisor_spawn: simple_one_for_one takes one spec");
     for (size_t i = 0; i < n; i++) {
@@ -249,6 +253,75 @@ int ens_supervisor_start_child_wait(ens_ctx *outside, ens_addr sup, const ens_ch
         wait_result(outside, sup, &ens__msg_sup_start, &cfg, out, "ens_supervisor_start_child_wait",
                     spec != NULL ? spec->id : NULL, ENS_ADDR_NONE);
     ens__sup_config_release(&cfg);
+    return rc;
+}
+
+/* The request of start_children; release with free(v->args.data). */
+static int start_many_request(const char *call, const ens_msgtype *argt, const void *arg, size_t n,
+                              ens_sup_start_many_v *v)
+{
+    ens__errmsg_clear();
+    memset(v, 0, sizeof(*v));
+    if ((argt == NULL) != (arg == NULL))
+        return ens__fail(ENS_EINVAL, "%s: argt and arg go together (one is NULL, the other not)",
+                         call);
+    if (n == 0 || n > ENS_SPAWN_MANY_MAX)
+        return ens__fail(ENS_EINVAL, "%s: %zu children (1 to %u)", call, n,
+                         (unsigned)ENS_SPAWN_MANY_MAX);
+    v->n = (uint32_t)n;
+    if (argt == NULL)
+        return 0;
+    uint8_t *f = NULL;
+    size_t len = 0;
+    int rc = ens_msg_encode(argt, arg, &f, &len);
+    if (rc < 0)
+        return rc;
+    if (len > UINT32_MAX) {
+        free(f);
+        return ENS_EMSGSIZE;
+    }
+    v->args.data = f;
+    v->args.len = (uint32_t)len;
+    return 0;
+}
+
+int ens_supervisor_start_children(ens_ctx *c, ens_addr sup, const ens_msgtype *argt,
+                                  const void *arg, size_t n, ens_reply_cb cb, uint64_t tag)
+{
+    ens_sup_start_many_v v;
+    int rc = start_many_request("ens_supervisor_start_children", argt, arg, n, &v);
+    if (rc == 0)
+        rc = sup_send(c, sup, &ens__msg_sup_start_many, &v, cb, tag);
+    free(v.args.data);
+    return rc;
+}
+
+int ens_supervisor_start_children_wait(ens_ctx *outside, ens_addr sup, const ens_msgtype *argt,
+                                       const void *arg, size_t n, ens_addr *out, int *status)
+{
+    if (out == NULL) {
+        ens__errmsg_clear();
+        return ens__fail(ENS_EINVAL, "ens_supervisor_start_children_wait: out is NULL");
+    }
+    ens_sup_start_many_v v;
+    int rc = start_many_request("ens_supervisor_start_children_wait", argt, arg, n, &v);
+    ens_msg *r = NULL;
+    if (rc == 0)
+        rc = sup_wait(outside, sup, &ens__msg_sup_start_many, &v, &r);
+    free(v.args.data);
+    const ens_sup_started_v *res = r != NULL ? ens_msg_value(r, &ens_msg_sup_started) : NULL;
+    if (rc == 0 && (res == NULL || res->children.count != n))
+        rc = ENS_EBADTYPE; /* not the reply of this request */
+    if (rc == 0) {
+        const ens_sup_started_row *rows = res->children.items;
+        for (size_t i = 0; i < n; i++) {
+            out[i] = rows[i].child;
+            if (status != NULL)
+                status[i] = rows[i].status;
+        }
+        rc = (int)res->started;
+    }
+    ens_msg_free(r);
     return rc;
 }
 

@@ -22,13 +22,13 @@
  * registration call; each id is its name's FNV-1a hash (checked when the
  * type table starts). */
 const ens_msgtype ens__msg_sup_config = {"ens.sup.Config",
-                                         "S(iuu)A(" SPEC_W_FMT ")B",
+                                         "S(iuui)A(" SPEC_W_FMT ")B",
                                          sizeof(ens_sup_config_v),
                                          ENS_SUP_MAX_SPECS,
                                          0xFA22E777u,
                                          NULL};
 const ens_msgtype ens__msg_sup_start = {"ens.sup.StartChild",
-                                        "S(iuu)A(" SPEC_W_FMT ")B",
+                                        "S(iuui)A(" SPEC_W_FMT ")B",
                                         sizeof(ens_sup_config_v),
                                         1,
                                         0xD021059Fu,
@@ -65,6 +65,16 @@ const ens_msgtype ens_msg_sup_children = {"ens.sup.Children",
                                           NULL};
 const ens_msgtype ens_msg_sup_counts = {"ens.sup.Counts", "S(uuuu)", sizeof(ens_sup_counts_v), 0,
                                         0x98322AD5u,      NULL};
+const ens_msgtype ens__msg_sup_start_many = {
+    "ens.sup.StartChildren", "S(uu)B", sizeof(ens_sup_start_many_v), 0, 0xEEA062C8u, NULL};
+const ens_msgtype ens_msg_sup_started = {"ens.sup.Started",
+                                         "S(uu)A(S(" ENS_ADDR_FMT "ii))",
+                                         sizeof(ens_sup_started_v),
+                                         ENS_SPAWN_MANY_MAX,
+                                         0x796A4BEEu,
+                                         NULL};
+ENS__BUILTIN_MSGTYPE(ens__msg_sup_start_many);
+ENS__BUILTIN_MSGTYPE(ens_msg_sup_started);
 ENS__BUILTIN_MSGTYPE(ens__msg_sup_config);
 ENS__BUILTIN_MSGTYPE(ens__msg_sup_start);
 ENS__BUILTIN_MSGTYPE(ens__msg_sup_terminate);
@@ -249,6 +259,7 @@ int ens__sup_config_build(const ens_sup_flags *f, const ens_child_spec *specs, s
         cfg->strategy = (int32_t)f->strategy;
         cfg->intensity = f->intensity;
         cfg->period_ms = f->period_ms;
+        cfg->start = (int32_t)f->start;
     }
     if (n == 0)
         return 0;

@@ -56,6 +56,7 @@ typedef struct ens_sup_config_v {
     int32_t strategy;
     uint32_t intensity;
     uint32_t period_ms;
+    int32_t start;   /* enum ens_sup_start */
     ens_array specs; /* ens_sup_spec_w items */
     ens_bytes args;  /* encoded start arguments, back to back */
 } ens_sup_config_v;
@@ -75,13 +76,22 @@ typedef struct ens_sup_query_v {
     uint32_t limit;
 } ens_sup_query_v;
 
-extern const ens_msgtype ens__msg_sup_config;    /* "ens.sup.Config" */
-extern const ens_msgtype ens__msg_sup_start;     /* "ens.sup.StartChild" */
-extern const ens_msgtype ens__msg_sup_terminate; /* "ens.sup.TerminateChild" */
-extern const ens_msgtype ens__msg_sup_restart;   /* "ens.sup.RestartChild" */
-extern const ens_msgtype ens__msg_sup_delete;    /* "ens.sup.DeleteChild" */
-extern const ens_msgtype ens__msg_sup_which;     /* "ens.sup.WhichChildren" */
-extern const ens_msgtype ens__msg_sup_count;     /* "ens.sup.CountChildren" */
+/* "ens.sup.StartChildren": n dynamic children with one start argument
+ * (args: encoded, or empty for the template's). */
+typedef struct ens_sup_start_many_v {
+    uint32_t n;
+    uint32_t spare;
+    ens_bytes args;
+} ens_sup_start_many_v;
+
+extern const ens_msgtype ens__msg_sup_start_many; /* "ens.sup.StartChildren" */
+extern const ens_msgtype ens__msg_sup_config;     /* "ens.sup.Config" */
+extern const ens_msgtype ens__msg_sup_start;      /* "ens.sup.StartChild" */
+extern const ens_msgtype ens__msg_sup_terminate;  /* "ens.sup.TerminateChild" */
+extern const ens_msgtype ens__msg_sup_restart;    /* "ens.sup.RestartChild" */
+extern const ens_msgtype ens__msg_sup_delete;     /* "ens.sup.DeleteChild" */
+extern const ens_msgtype ens__msg_sup_which;      /* "ens.sup.WhichChildren" */
+extern const ens_msgtype ens__msg_sup_count;      /* "ens.sup.CountChildren" */
 
 #define SUP_ID_MAX 63
 
@@ -102,19 +112,25 @@ typedef struct sup_child {
     bool retry;       /* its restart failed: tried again from the mailbox */
     int retry_status; /* and why */
     bool idle_queued; /* in sup_state.idle: its kept address may be released */
+    bool in_stop;     /* in the running job's stop list, not yet stopped */
+    bool in_start;    /* in the running job's start list, not yet started */
+    bool awaited;     /* spawned by a concurrent start: its init is awaited */
+    size_t pos;       /* its index in sup_state.kids */
+    int start_status; /* its last start's failure (start_children's reply), or 0 */
 } sup_child;
 
 enum sup_job_kind {
     JOB_NONE = 0,
-    JOB_START,         /* the supervisor's start: every child, in order */
-    JOB_RESTART,       /* a restart: one child, or a group (one_for_all,
-                          rest_for_one) stopped in reverse first */
-    JOB_START_CHILD,   /* the start_child operation: then reply */
-    JOB_RESTART_CHILD, /* the restart_child operation: then reply */
-    JOB_TERMINATE,     /* the terminate_child operation: then reply */
-    JOB_GIVE_UP,       /* intensity reached: then exit with INTENSITY */
-    JOB_ABORT_START,   /* a child's start failed at start: then exit ERROR */
-    JOB_SHUTDOWN,      /* an exit request: then exit with SHUTDOWN */
+    JOB_START,          /* the supervisor's start: every child, in order */
+    JOB_RESTART,        /* a restart: one child, or a group (one_for_all,
+                           rest_for_one) stopped in reverse first */
+    JOB_START_CHILD,    /* the start_child operation: then reply */
+    JOB_START_CHILDREN, /* the start_children operation: then reply */
+    JOB_RESTART_CHILD,  /* the restart_child operation: then reply */
+    JOB_TERMINATE,      /* the terminate_child operation: then reply */
+    JOB_GIVE_UP,        /* intensity reached: then exit with INTENSITY */
+    JOB_ABORT_START,    /* a child's start failed at start: then exit ERROR */
+    JOB_SHUTDOWN,       /* an exit request: then exit with SHUTDOWN */
 };
 
 typedef struct sup_deferred {
@@ -134,6 +150,7 @@ typedef struct sup_job {
     sup_child **start;  /* children to start, in order (malloc'ed) */
     size_t n_start, spos;
     sup_child *starting;  /* the child whose start notice is awaited, or NULL */
+    size_t n_awaited;     /* concurrent start: children whose init is awaited */
     sup_child *failed;    /* the child whose start failed (the rest is not
                              started), or NULL */
     int fail_status;      /* why: ENS_EINIT, or the spawn's error */
@@ -145,8 +162,9 @@ typedef struct sup_job {
 
 typedef struct sup_state {
     ens_sup_flags flags;
-    sup_child **kids; /* start order */
+    sup_child **kids; /* start order; NULL where a child was removed */
     size_t n_kids, cap_kids;
+    size_t n_holes;    /* NULL entries in kids (compacted when they are half) */
     sup_child **slots; /* the running children by address (sup_index.c) */
     size_t cap_slots;  /* 0 or a power of two, >= 2 * cap_kids */
     sup_child *tmpl;   /* simple_one_for_one: the template (not in kids) */
@@ -203,8 +221,17 @@ void ens__sup_config_release(ens_sup_config_v *cfg);
 
 /* Append k (owned from now on). ENS_ENOMEM. */
 int ens__sup_add(sup_state *st, sup_child *k);
-/* Drop k from the children (its reserved address released) and free it. */
+/* Drop k from the children (its reserved address released) and free it.
+ * O(1): its entry in kids becomes NULL (a hole) until ens__sup_compact. */
 void ens__sup_remove(ens_ctx *c, sup_state *st, sup_child *k);
+/* Close the holes of kids (order kept). O(n_kids); call it where no loop
+ * over kids runs. */
+void ens__sup_compact(sup_state *st);
+/* The children, holes not counted. */
+static inline size_t ens__sup_count(const sup_state *st)
+{
+    return st->n_kids - st->n_holes;
+}
 /* Release the address kept for k, if any: what waits there and what comes
  * later become dead letters. */
 void ens__sup_release(ens_ctx *c, sup_child *k);
@@ -219,6 +246,13 @@ void ens__sup_index_put(sup_state *st, sup_child *k);
 void ens__sup_index_del(sup_state *st, const sup_child *k);
 /* The running child at address a, or NULL. */
 sup_child *ens__sup_find_addr(const sup_state *st, ens_addr a);
+/* The spawn flags of k (ENS_SPAWN_NOTIFY_START, and by its strategy and
+ * restart type ENS_SPAWN_NO_RESTART and ENS__SPAWN_KEEP_ADDR). */
+uint32_t ens__sup_spawn_flags(const sup_state *st, const sup_child *k);
+/* k has just been spawned at a: indexed, marked running. */
+void ens__sup_spawned(sup_state *st, sup_child *k, ens_addr a);
+/* Journal a restart of k by this supervisor (ENS_EV_RESTART). */
+void ens__sup_restart_reported(ens_ctx *c, sup_state *st, const sup_child *k);
 /* Spawn k with its spec (flags by strategy and restart type, always
  * ENS_SPAWN_NOTIFY_START, and ENS__SPAWN_KEEP_ADDR unless temporary): at
  * the address kept for it when there is one (its name stays with that
@@ -238,6 +272,16 @@ sup_child **ens__sup_running_reversed(sup_state *st, size_t from, size_t to,
  * fields, then calls ens__sup_job_next. No job may be running. */
 sup_job *ens__sup_job_begin(sup_state *st, int kind, sup_child **stop, size_t n_stop,
                             sup_child **start, size_t n_start);
+/* ---- sup_start.c: the concurrent start of a range --------------------- */
+
+/* Spawn every child of the running job's j->start[j->spos..to) that needs
+ * it, runs of alike children through the batch spawn, each marked awaited;
+ * stops at a spawn that fails at once (j->failed). True while inits are
+ * awaited (j->n_awaited > 0). */
+bool ens__sup_start_concurrent(ens_ctx *c, sup_state *st, size_t to);
+/* The awaited k has run its init or failed: true when it was the last. */
+bool ens__sup_start_awaited_done(sup_state *st, sup_child *k);
+
 /* Go on with the job: the next stop, the next start, or its follow-up. */
 void ens__sup_job_next(ens_ctx *c, sup_state *st);
 /* Handle a message that may need a decision; true if it was deferred. */
@@ -274,6 +318,9 @@ bool ens__sup_operation(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from fr
  * from. */
 void ens__sup_terminated(ens_ctx *c, sup_state *st, sup_child *k, ens_addr addr, int reason,
                          ens_from from);
+/* A START_CHILDREN job ended: reply a row per child of kids[0..n) and
+ * drop those that did not start. */
+void ens__sup_started(ens_ctx *c, sup_state *st, sup_child **kids, size_t n, ens_from from);
 /* Reply (err, child, reason) to from with an ens.sup.Result; nothing when
  * from has no address. */
 void ens__sup_reply(ens_ctx *c, ens_from from, int err, ens_addr child, int reason);

@@ -84,6 +84,7 @@ void ens__sup_run_deferred(ens_ctx *c, sup_state *st)
  * refused above ENS_SUP_PAGE_MAX rows: the reply could not be decoded). */
 static void which_children(ens_ctx *c, sup_state *st, const ens_sup_query_v *q, ens_from from)
 {
+    ens__sup_compact(st); /* offsets count children, not holes */
     size_t from_i = q->offset < st->n_kids ? q->offset : st->n_kids;
     size_t n = st->n_kids - from_i;
     if (q->limit == 0 && n > ENS_SUP_PAGE_MAX) {
@@ -119,9 +120,11 @@ static void which_children(ens_ctx *c, sup_state *st, const ens_sup_query_v *q, 
 
 static void count_children(ens_ctx *c, sup_state *st, ens_from from)
 {
-    ens_sup_counts_v v = {(uint32_t)st->n_kids, 0, 0, 0};
+    ens_sup_counts_v v = {(uint32_t)ens__sup_count(st), 0, 0, 0};
     for (size_t i = 0; i < st->n_kids; i++) {
         const sup_child *k = st->kids[i];
+        if (k == NULL)
+            continue;
         if (!ens_addr_is_none(k->addr))
             v.active++;
         if (k->is_supervisor)
@@ -185,7 +188,7 @@ static void start_child(ens_ctx *c, sup_state *st, const ens_sup_config_v *v, en
         const ens_sup_spec_w *w = v->specs.items;
         if (w->id != NULL && ens__sup_find_id(st, w->id) != NULL)
             err = ENS_EEXIST;
-        else if (st->n_kids >= ENS_SUP_MAX_SPECS)
+        else if (ens__sup_count(st) >= ENS_SUP_MAX_SPECS)
             err = ENS_ENOBUFS;
         else
             k = ens__sup_child_from_wire(w, &v->args, &err);
@@ -286,8 +289,69 @@ static void delete_child(ens_ctx *c, sup_state *st, const ens_sup_child_ref_v *v
     reply(c, from, 0, ENS_ADDR_NONE);
 }
 
+/* start_children: n dynamic children in one concurrent start job. */
+static void start_children(ens_ctx *c, sup_state *st, const ens_sup_start_many_v *v, ens_from from)
+{
+    int err = 0;
+    if (st->flags.strategy != ENS_SIMPLE_ONE_FOR_ONE || v->n == 0 || v->n > ENS_SPAWN_MANY_MAX)
+        err = ENS_EINVAL;
+    sup_child **start = err == 0 ? calloc(v->n, sizeof(*start)) : NULL;
+    if (err == 0 && start == NULL)
+        err = ENS_ENOMEM;
+    size_t n = 0;
+    for (; err == 0 && n < v->n; n++) {
+        sup_child *k = dynamic_child(st, &v->args, &err);
+        if (k == NULL) {
+            err = err < 0 ? err : ENS_ENOMEM;
+            break;
+        }
+        if ((err = ens__sup_add(st, k)) < 0) {
+            ens__sup_child_free(k);
+            break;
+        }
+        start[n] = k;
+    }
+    if (err < 0) { /* all or nothing before anything starts */
+        for (size_t i = 0; i < n; i++)
+            ens__sup_remove(c, st, start[i]);
+        free(start);
+        reply(c, from, err, ENS_ADDR_NONE);
+        return;
+    }
+    sup_job *j = ens__sup_job_begin(st, JOB_START_CHILDREN, NULL, 0, start, n);
+    j->from = from;
+    ens__sup_job_next(c, st);
+}
+
+void ens__sup_started(ens_ctx *c, sup_state *st, sup_child **kids, size_t n, ens_from from)
+{
+    ens_sup_started_row *rows = calloc(n + 1, sizeof(*rows));
+    ens_sup_started_v v = {0, 0, {rows, (uint32_t)n}};
+    for (size_t i = 0; i < n; i++) {
+        sup_child *k = kids[i];
+        int s = ens_addr_is_none(k->addr) ? (k->start_status < 0 ? k->start_status : ENS_EINIT) : 0;
+        if (rows != NULL)
+            rows[i] = (ens_sup_started_row){k->addr, s, 0};
+        if (s == 0)
+            v.started++;
+        else
+            ens__sup_remove(c, st, k); /* as start_child: a child that did not start is dropped */
+    }
+    int rc = rows != NULL ? ens_reply_to(c, from, 0, &ens_msg_sup_started, &v) : ENS_ENOMEM;
+    if (rc < 0)
+        (void)ens_reply_to(c, from, rc, NULL, NULL);
+    free(rows);
+}
+
 bool ens__sup_operation(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from)
 {
+    const ens_sup_start_many_v *many = ens_msg_value(m, &ens__msg_sup_start_many);
+    if (many != NULL) {
+        if (st->job.kind != JOB_NONE)
+            return ens__sup_defer(c, st, m, from);
+        start_children(c, st, many, from);
+        return false;
+    }
     const ens_sup_config_v *start = ens_msg_value(m, &ens__msg_sup_start);
     const ens_sup_child_ref_v *term = ens_msg_value(m, &ens__msg_sup_terminate);
     const ens_sup_child_ref_v *rest = ens_msg_value(m, &ens__msg_sup_restart);

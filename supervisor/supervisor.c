@@ -81,8 +81,23 @@ int ens__sup_add(sup_state *st, sup_child *k)
         st->kids = n;
         st->cap_kids = cap;
     }
+    k->pos = st->n_kids;
     st->kids[st->n_kids++] = k;
     return 0;
+}
+
+void ens__sup_compact(sup_state *st)
+{
+    if (st->n_holes == 0)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_kids; i++)
+        if (st->kids[i] != NULL) {
+            st->kids[i]->pos = n;
+            st->kids[n++] = st->kids[i];
+        }
+    st->n_kids = n;
+    st->n_holes = 0;
 }
 
 void ens__sup_release(ens_ctx *c, sup_child *k)
@@ -104,30 +119,19 @@ void ens__sup_remove(ens_ctx *c, sup_state *st, sup_child *k)
             st->idle[i] = st->idle[--st->n_idle];
             k->idle_queued = false;
         }
-    for (size_t i = 0; i < st->n_kids; i++) {
-        if (st->kids[i] == k) {
-            memmove(&st->kids[i], &st->kids[i + 1], (st->n_kids - i - 1) * sizeof(st->kids[0]));
-            st->n_kids--;
-            ens__sup_child_free(k);
-            return;
-        }
+    if (k->pos < st->n_kids && st->kids[k->pos] == k) {
+        st->kids[k->pos] = NULL; /* a hole: closed by ens__sup_compact */
+        st->n_holes++;
     }
+    ens__sup_child_free(k);
 }
 
 sup_child *ens__sup_find_id(const sup_state *st, const char *id)
 {
     for (size_t i = 0; id != NULL && i < st->n_kids; i++)
-        if (strcmp(st->kids[i]->id, id) == 0)
+        if (st->kids[i] != NULL && strcmp(st->kids[i]->id, id) == 0)
             return st->kids[i];
     return NULL;
-}
-
-static size_t index_of(const sup_state *st, const sup_child *k)
-{
-    for (size_t i = 0; i < st->n_kids; i++)
-        if (st->kids[i] == k)
-            return i;
-    return st->n_kids;
 }
 
 /* A definition placed by capabilities (requirements or a check): in a
@@ -140,7 +144,7 @@ static bool placed(const ens_actor_def *d)
            ((d->requirements != NULL && d->requirements[0] != NULL) || d->capability_check != NULL);
 }
 
-int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
+uint32_t ens__sup_spawn_flags(const sup_state *st, const sup_child *k)
 {
     /* The runtime restarts one_for_one children in place after a crash
      * (counted through child restarted). Where siblings must restart too, or
@@ -156,6 +160,19 @@ int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
      * each time the supervisor starts it (placed()). */
     if (k->restart != ENS_TEMPORARY && !placed(k->def))
         flags |= ENS__SPAWN_KEEP_ADDR;
+    return flags;
+}
+
+void ens__sup_spawned(sup_state *st, sup_child *k, ens_addr a)
+{
+    k->addr = a;
+    ens__sup_index_put(st, k);
+    k->status = ENS_SUP_CHILD_RUNNING;
+}
+
+int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
+{
+    const uint32_t flags = ens__sup_spawn_flags(st, k);
     const ens_msgtype *argt = k->arg != NULL ? ens_msg_type(k->arg) : NULL;
     const void *argv = argt != NULL ? ens_msg_value(k->arg, argt) : NULL;
     ens_addr a = ENS_ADDR_NONE;
@@ -204,9 +221,7 @@ int ens__sup_spawn(ens_ctx *c, sup_state *st, sup_child *k)
         k->status = ENS_SUP_CHILD_STOPPED;
         return rc;
     }
-    k->addr = a;
-    ens__sup_index_put(st, k);
-    k->status = ENS_SUP_CHILD_RUNNING;
+    ens__sup_spawned(st, k, a);
     return 0;
 }
 
@@ -252,12 +267,17 @@ sup_job *ens__sup_job_begin(sup_state *st, int kind, sup_child **stop, size_t n_
     j->n_stop = stop != NULL ? n_stop : 0;
     j->start = start;
     j->n_start = start != NULL ? n_start : 0;
-    for (size_t i = 0; i < j->n_stop; i++)
+    for (size_t i = 0; i < j->n_stop; i++) {
+        stop[i]->in_stop = true;
         if (kind == JOB_RESTART && stop[i]->status == ENS_SUP_CHILD_RUNNING)
             stop[i]->status = ENS_SUP_CHILD_RESTARTING;
-    for (size_t i = 0; kind == JOB_RESTART && i < j->n_start; i++)
-        if (ens_addr_is_none(start[i]->addr))
+    }
+    for (size_t i = 0; i < j->n_start; i++) {
+        start[i]->in_start = true;
+        start[i]->start_status = 0;
+        if (kind == JOB_RESTART && ens_addr_is_none(start[i]->addr))
             start[i]->status = ENS_SUP_CHILD_RESTARTING;
+    }
     return j;
 }
 
@@ -272,7 +292,7 @@ sup_child **ens__sup_running_reversed(sup_state *st, size_t from, size_t to,
         return NULL;
     for (size_t i = to; i > from; i--) {
         sup_child *k = st->kids[i - 1];
-        if (k != except && !ens_addr_is_none(k->addr))
+        if (k != NULL && k != except && !ens_addr_is_none(k->addr))
             v[(*n)++] = k;
     }
     return v;
@@ -302,6 +322,7 @@ static void idle_note(sup_state *st, sup_child *k)
 
 void ens__sup_child_stopped(sup_state *st, sup_child *k)
 {
+    k->in_stop = false;
     ens__sup_index_del(st, k);
     if (!ens_addr_is_none(k->addr) && k->restart != ENS_TEMPORARY && !placed(k->def)) {
         k->kept = k->addr;
@@ -316,10 +337,8 @@ void ens__sup_child_stopped(sup_state *st, sup_child *k)
 static void job_stopped(sup_state *st, sup_child *k)
 {
     ens__sup_child_stopped(st, k);
-    const sup_job *j = &st->job;
-    for (size_t i = j->spos; j->kind == JOB_RESTART && i < j->n_start; i++)
-        if (j->start[i] == k)
-            k->status = ENS_SUP_CHILD_RESTARTING;
+    if (st->job.kind == JOB_RESTART && k->in_start)
+        k->status = ENS_SUP_CHILD_RESTARTING;
 }
 
 static void child_failed(ens_ctx *c, sup_state *st, sup_child *k, int reason, int status);
@@ -327,7 +346,7 @@ static void give_up(ens_ctx *c, sup_state *st, const sup_child *k);
 static void start_why(sup_state *st, const sup_child *k, int status);
 static void abort_start(ens_ctx *c, sup_state *st, const sup_child *k, int status);
 
-static void restart_reported(ens_ctx *c, sup_state *st, const sup_child *k)
+void ens__sup_restart_reported(ens_ctx *c, sup_state *st, const sup_child *k)
 {
     char why[160];
     snprintf(why, sizeof(why), "supervisor restarted child %s (%s)", k->id,
@@ -341,7 +360,7 @@ static void release_idle(ens_ctx *c, sup_state *st)
 {
     if (st->n_idle == SIZE_MAX) { /* the list could not be kept: every child */
         for (size_t i = 0; i < st->n_kids; i++)
-            if (st->kids[i]->status == ENS_SUP_CHILD_STOPPED)
+            if (st->kids[i] != NULL && st->kids[i]->status == ENS_SUP_CHILD_STOPPED)
                 ens__sup_release(c, st->kids[i]);
         st->n_idle = 0;
         return;
@@ -364,7 +383,7 @@ static void retry_soon(ens_ctx *c, sup_state *st)
     if (st->job.kind != JOB_NONE || st->retry_armed || st->n_retry == 0)
         return;
     for (size_t i = 0; i < st->n_kids; i++) {
-        if (!st->kids[i]->retry)
+        if (st->kids[i] == NULL || !st->kids[i]->retry)
             continue;
         if (ens_wakeup_after(c, 0, SUP_RETRY_PAYLOAD, NULL) == 0) {
             st->retry_armed = true;
@@ -386,7 +405,7 @@ static void retry_now(ens_ctx *c, sup_state *st)
     st->retry_armed = false;
     for (size_t i = 0; i < st->n_kids && st->job.kind == JOB_NONE && !st->stopping; i++) {
         sup_child *k = st->kids[i];
-        if (!k->retry)
+        if (k == NULL || !k->retry)
             continue;
         k->retry = false;
         st->n_retry--;
@@ -399,11 +418,17 @@ static void job_finish(ens_ctx *c, sup_state *st)
 {
     sup_job j = st->job;
     memset(&st->job, 0, sizeof(st->job));
+    for (size_t i = j.pos; i < j.n_stop; i++)
+        j.stop[i]->in_stop = false;
     free(j.stop);
     /* Children a failed start left out stay stopped. */
-    for (size_t i = j.spos; i < j.n_start; i++)
+    for (size_t i = j.spos; i < j.n_start; i++) {
+        j.start[i]->in_start = false;
         if (ens_addr_is_none(j.start[i]->addr))
             ens__sup_child_stopped(st, j.start[i]);
+    }
+    if (j.kind == JOB_START_CHILDREN)
+        ens__sup_started(c, st, j.start, j.n_start, j.from);
     free(j.start);
     switch (j.kind) {
     case JOB_START:
@@ -501,21 +526,24 @@ static bool stop_child(ens_ctx *c, sup_job *j, sup_child *k)
     return true;
 }
 
-/* Start the job's children j->start[from..to) that need it, in order: the
- * one place where a job spawns. Each is spawned with
+/* Start the job's children j->start[from..to) that need it: the one place
+ * where a job spawns. Ordered (the default): each is spawned with
  * ENS_SPAWN_NOTIFY_START and awaited (j->starting) until its init has run
- * before the next is spawned (OTP's ordered start): returns true while a
+ * before the next is spawned (OTP's ordered start). Concurrent (a start or
+ * restart job under ENS_SUP_START_CONCURRENT): sup_start.c spawns the whole
+ * range and awaits the inits together (j->n_awaited). Returns true while a
  * start is awaited (the job goes on from j->spos when it is), false when
- * the range is done or a spawn failed (j->failed). A batch spawn of many
- * actors of one definition would replace the loop for a run of children
- * that need no order among them (simple_one_for_one), awaiting their
- * notices together. */
+ * the range is done or a spawn failed (j->failed). */
 static bool job_start_range(ens_ctx *c, sup_state *st, size_t from, size_t to)
 {
     sup_job *j = &st->job;
     j->spos = from;
+    if (j->kind == JOB_START_CHILDREN || (st->flags.start == ENS_SUP_START_CONCURRENT &&
+                                          (j->kind == JOB_START || j->kind == JOB_RESTART)))
+        return ens__sup_start_concurrent(c, st, to);
     while (j->failed == NULL && j->spos < to) {
         sup_child *k = j->start[j->spos++];
+        k->in_start = false;
         if (j->kind == JOB_RESTART && k->restart == ENS_TEMPORARY) {
             ens__sup_remove(c, st, k); /* never restarted */
             continue;
@@ -530,7 +558,7 @@ static bool job_start_range(ens_ctx *c, sup_state *st, size_t from, size_t to)
             return false;
         }
         if (j->kind == JOB_RESTART)
-            restart_reported(c, st, k);
+            ens__sup_restart_reported(c, st, k);
         j->starting = k;
         return true;
     }
@@ -543,6 +571,7 @@ void ens__sup_job_next(ens_ctx *c, sup_state *st)
     while (j->pos < j->n_stop) {
         sup_child *k = j->stop[j->pos++];
         int reason = ENS_EXIT_SHUTDOWN;
+        k->in_stop = false;
         if (ens_addr_is_none(k->addr))
             continue; /* it ended on its own meanwhile */
         if (ens__sup_take_deferred_exit(st, k->addr, &reason) || !stop_child(c, j, k)) {
@@ -662,7 +691,7 @@ static void child_failed(ens_ctx *c, sup_state *st, sup_child *k, int reason, in
     /* one_for_one, simple_one_for_one: k alone; one_for_all: every child;
      * rest_for_one: k and those after it. The others are stopped in reverse
      * start order, then the group is started again in start order. */
-    size_t from = strategy == ENS_ONE_FOR_ALL ? 0 : index_of(st, k);
+    size_t from = strategy == ENS_ONE_FOR_ALL ? 0 : k->pos;
     size_t to =
         strategy == ENS_ONE_FOR_ONE || strategy == ENS_SIMPLE_ONE_FOR_ONE ? from + 1 : st->n_kids;
     size_t n_stop = 0;
@@ -677,7 +706,8 @@ static void child_failed(ens_ctx *c, sup_state *st, sup_child *k, int reason, in
     }
     size_t n_group = 0;
     for (size_t i = from; i < to; i++)
-        group[n_group++] = st->kids[i];
+        if (st->kids[i] != NULL)
+            group[n_group++] = st->kids[i];
     ens__sup_job_begin(st, JOB_RESTART, stop, n_stop, group, n_group);
     ens__sup_job_next(c, st);
 }
@@ -691,10 +721,8 @@ static bool job_busy(const sup_state *st)
 
 static bool in_pending_stop(const sup_state *st, const sup_child *k)
 {
-    for (size_t i = st->job.pos; i < st->job.n_stop; i++)
-        if (st->job.stop[i] == k)
-            return true;
-    return false;
+    (void)st;
+    return k->in_stop;
 }
 
 static const ens_from no_reply = {{0}, 0};
@@ -712,21 +740,29 @@ static bool on_child_exited(ens_ctx *c, sup_state *st, const ens_msg *m,
             job_child_done(c, st, v->reason);
             return false;
         }
-        if (j->starting == k && v->reason == ENS_EXIT_INIT_FAILED) {
+        if ((j->starting == k || k->awaited) && v->reason == ENS_EXIT_INIT_FAILED) {
             ens__sup_child_stopped(st, k);
-            j->starting = NULL;
-            j->failed = k;
-            j->fail_status = ENS_EINIT;
-            j->fail_detail = v->status < 0 ? v->status : ENS_EINIT;
-            ens__sup_job_next(c, st);
+            k->start_status = ENS_EINIT;
+            if (j->failed == NULL) { /* a concurrent start keeps the first */
+                j->failed = k;
+                j->fail_status = ENS_EINIT;
+                j->fail_detail = v->status < 0 ? v->status : ENS_EINIT;
+            }
+            if (j->starting == k) {
+                j->starting = NULL;
+                ens__sup_job_next(c, st);
+            } else if (ens__sup_start_awaited_done(st, k)) {
+                ens__sup_job_next(c, st);
+            }
             return false;
         }
-        if (j->starting == k) {
+        if (j->starting == k || k->awaited) {
             /* It started and ended already: its start notice comes from
              * another sender (or was lost with a crash). The start counts;
              * the end is handled after the job. */
             bool deferred = ens__sup_defer(c, st, m, no_reply);
-            job_child_started(c, st);
+            if (j->starting == k || ens__sup_start_awaited_done(st, k))
+                job_child_started(c, st);
             return deferred;
         }
         if (in_pending_stop(st, k)) {
@@ -748,7 +784,9 @@ static bool on_child_restarted(ens_ctx *c, sup_state *st, const ens_msg *m,
         return false;
     if (job_busy(st)) {
         bool deferred = ens__sup_defer(c, st, m, no_reply);
-        if (st->job.starting == k) /* restarted in place: its init had run */
+        if (st->job.starting == k ||
+            (k->awaited &&
+             ens__sup_start_awaited_done(st, k))) /* restarted in place: its init had run */
             job_child_started(c, st);
         return deferred;
     }
@@ -789,14 +827,23 @@ static void on_exit_request(ens_ctx *c, sup_state *st)
     sup_job *j = &st->job;
     if (j->kind == JOB_GIVE_UP || j->kind == JOB_ABORT_START || j->kind == JOB_SHUTDOWN)
         return;
-    if (j->kind == JOB_START_CHILD || j->kind == JOB_RESTART_CHILD || j->kind == JOB_TERMINATE)
+    if (j->kind == JOB_START_CHILD || j->kind == JOB_RESTART_CHILD || j->kind == JOB_TERMINATE ||
+        j->kind == JOB_START_CHILDREN)
         ens__sup_reply(c, j->from, ENS_ESHUTDOWN, ENS_ADDR_NONE, 0);
     sup_child *w = j->waiting;
     uint64_t seq = j->seq, timer = j->timer;
     bool killed = j->killed;
-    for (size_t i = j->spos; i < j->n_start; i++) /* never started */
+    for (size_t i = j->pos; i < j->n_stop; i++)
+        j->stop[i]->in_stop = false;
+    for (size_t i = j->spos; i < j->n_start; i++) { /* never started */
+        j->start[i]->in_start = false;
         if (ens_addr_is_none(j->start[i]->addr))
             ens__sup_child_stopped(st, j->start[i]);
+    }
+    if (j->n_awaited > 0) /* a concurrent start cut short: stop awaiting */
+        for (size_t i = 0; i < st->n_kids; i++)
+            if (st->kids[i] != NULL)
+                st->kids[i]->awaited = false;
     free(j->stop);
     free(j->start);
     memset(j, 0, sizeof(*j));
@@ -835,7 +882,8 @@ static void state_free(sup_state *st)
     if (st == NULL)
         return;
     for (size_t i = 0; i < st->n_kids; i++)
-        ens__sup_child_free(st->kids[i]);
+        if (st->kids[i] != NULL)
+            ens__sup_child_free(st->kids[i]);
     free(st->kids);
     free(st->slots);
     ens__sup_child_free(st->tmpl);
@@ -853,7 +901,7 @@ static void state_free(sup_state *st)
 static int check_flags(const ens_sup_flags *f)
 {
     if ((unsigned)f->strategy > ENS_SIMPLE_ONE_FOR_ONE || f->period_ms == 0 ||
-        f->intensity > 1000000)
+        f->intensity > 1000000 || (unsigned)f->start > ENS_SUP_START_CONCURRENT)
         return ENS_EINVAL;
     return 0;
 }
@@ -1020,6 +1068,8 @@ int ens_supervisor_on_receive(ens_ctx *c, void *state, const ens_msg *m)
     sup_state *st = state_of(state);
     if (st == NULL || st->stopping)
         return 0;
+    if (st->n_holes > 16 && 2 * st->n_holes > st->n_kids)
+        ens__sup_compact(st); /* no loop over kids runs here: amortised O(1) a removal */
     if (ens_msg_value(m, &ens_msg_exit_request) != NULL) {
         if (!st->shutting_down) /* later ones are ordinary messages */
             on_exit_request(c, st);
@@ -1039,8 +1089,13 @@ int ens_supervisor_on_receive(ens_ctx *c, void *state, const ens_msg *m)
     }
     const ens_child_started_v *started = ens_msg_value(m, &ens_msg_child_started);
     if (started != NULL) {
-        if (st->job.starting != NULL && ens_addr_equal(st->job.starting->addr, started->child))
+        if (st->job.starting != NULL && ens_addr_equal(st->job.starting->addr, started->child)) {
             job_child_started(c, st);
+        } else if (st->job.n_awaited > 0) {
+            sup_child *k = ens__sup_find_addr(st, started->child);
+            if (k != NULL && k->awaited && ens__sup_start_awaited_done(st, k))
+                job_child_started(c, st);
+        }
         return 0; /* else: one we stopped waiting for */
     }
     (void)ens__sup_handle(c, st, m, ens_from_current(c));
@@ -1059,7 +1114,8 @@ void ens_supervisor_on_terminate(ens_ctx *c, void *state, int reason)
             (void)ens_reply_to(c, f, ENS_ESHUTDOWN, NULL, NULL);
     }
     const int k = st->job.kind;
-    if (k == JOB_TERMINATE || k == JOB_START_CHILD || k == JOB_RESTART_CHILD)
+    if (k == JOB_TERMINATE || k == JOB_START_CHILD || k == JOB_RESTART_CHILD ||
+        k == JOB_START_CHILDREN)
         ens__sup_reply(c, st->job.from, ENS_ESHUTDOWN, ENS_ADDR_NONE, 0);
     state_free(st);
     *(sup_state **)state = NULL;

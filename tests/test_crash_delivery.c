@@ -371,7 +371,7 @@ static int all_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
     (void)c;
     (void)arg;
     (void)max;
-    *flags = (ens_sup_flags){ENS_ONE_FOR_ALL, 1000, 1000};
+    *flags = (ens_sup_flags){ENS_ONE_FOR_ALL, 1000, 1000, ENS_SUP_START_ORDERED};
     specs[0] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
     specs[0].id = "w";
     specs[0].def = &twice_def;

@@ -113,7 +113,7 @@ static void setup_taken(scn *t, erun *r)
 static void setup_supervisor(scn *t, erun *r)
 {
     ens_child_spec spec = {.id = "k1", .def = &idle_def, .restart = ENS_PERMANENT};
-    ens_sup_flags f = {ENS_ONE_FOR_ONE, 3, 5000};
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 3, 5000, ENS_SUP_START_ORDERED};
     assert_int_equal(ens_supervisor_spawn(t->out, &f, &spec, 1, &r->target), 0);
 }
 
@@ -237,7 +237,7 @@ static int sup_spawn_same_ids(scn *t, erun *r)
 {
     ens_child_spec spec[2] = {{.id = "twin", .def = &idle_def, .restart = ENS_PERMANENT},
                               {.id = "twin", .def = &idle_def, .restart = ENS_PERMANENT}};
-    ens_sup_flags f = {ENS_ONE_FOR_ONE, 3, 5000};
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 3, 5000, ENS_SUP_START_ORDERED};
     ens_addr a;
     snprintf(r->want[0], sizeof(r->want[0]), "share the id twin");
     return ens_supervisor_spawn(t->out, &f, spec, 2, &a);

@@ -144,7 +144,7 @@ static int group_configure(ens_sup_strategy strategy, ens_sup_flags *flags, ens_
 {
     static const char *ids[WORKERS] = {"w1", "w2", "w3", "w4"};
     /* The storm is the point: never give up. */
-    *flags = (ens_sup_flags){strategy, 1000000, 1000};
+    *flags = (ens_sup_flags){strategy, 1000000, 1000, ENS_SUP_START_ORDERED};
     for (size_t i = 0; i < WORKERS; i++) {
         specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
         specs[i].id = ids[i];
@@ -182,7 +182,7 @@ static int top_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
     (void)c;
     (void)arg;
     (void)max;
-    *flags = (ens_sup_flags){ENS_ONE_FOR_ONE, 1000000, 1000};
+    *flags = (ens_sup_flags){ENS_ONE_FOR_ONE, 1000000, 1000, ENS_SUP_START_ORDERED};
     specs[0] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
     specs[0].id = "group-a";
     specs[0].def = &group_a_def;

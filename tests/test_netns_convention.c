@@ -234,7 +234,7 @@ static int serve(ens_system *sys, int host, const char *cmd, char *reply, size_t
         spec.def = &worker_def;
         spec.arg_type = &ens_msg_string;
         spec.arg = &(ens_string_v){(char *)cmd + 4};
-        ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000};
+        ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000, ENS_SUP_START_ORDERED};
         rc = ens_supervisor_spawn(ctx, &f, &spec, 1, &a);
         if (rc < 0) {
             snprintf(reply, len, "refused %d %s", rc, ens_errmsg());

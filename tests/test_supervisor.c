@@ -42,7 +42,7 @@ static void run_row(scn *t, const row *rw)
     ens_child_spec specs[3] = {tsup_wspec("a", &w[0], 1, me, ENS_PERMANENT),
                                tsup_wspec("b", &w[1], 2, me, rw->restart),
                                tsup_wspec("c", &w[2], 3, me, ENS_PERMANENT)};
-    ens_sup_flags f = {rw->strategy, 5, 60000};
+    ens_sup_flags f = {rw->strategy, 5, 60000, ENS_SUP_START_ORDERED};
     ens_addr sup;
     assert_int_equal(ens_supervisor_spawn(t->out, &f, specs, 3, &sup), 0);
     tsup_rep_v r[TSUP_MAX_REPS];
@@ -378,7 +378,7 @@ static void run_static_ops(scn *t, bool inside)
     ens_addr cl = inside ? tsup_spawn_client(t) : ENS_ADDR_NONE, sup, none = ENS_ADDR_NONE;
     tsup_warg_v w;
     ens_child_spec a = tsup_wspec("a", &w, 1, ens_self(t->out), ENS_PERMANENT);
-    ens_sup_flags f = {ENS_ONE_FOR_ONE, 3, 60000};
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 3, 60000, ENS_SUP_START_ORDERED};
     assert_int_equal(ens_supervisor_spawn(t->out, &f, &a, 1, &sup), 0);
     tsup_expect_one(t, TAG_UP, 1);
 
@@ -451,7 +451,7 @@ static void run_simple(scn *t, bool inside)
     ens_addr cl = inside ? tsup_spawn_client(t) : ENS_ADDR_NONE, sup, none = ENS_ADDR_NONE;
     tsup_warg_v w;
     ens_child_spec tmpl = tsup_wspec("w", &w, 0, ens_self(t->out), ENS_TRANSIENT);
-    ens_sup_flags f = {ENS_SIMPLE_ONE_FOR_ONE, 5, 60000};
+    ens_sup_flags f = {ENS_SIMPLE_ONE_FOR_ONE, 5, 60000, ENS_SUP_START_ORDERED};
     assert_int_equal(ens_supervisor_spawn(t->out, &f, &tmpl, 1, &sup), 0);
     assert_int_equal(tsup_op(t, cl, OP_COUNT, sup, NULL, none, 0).specs, 0); /* none at start */
 

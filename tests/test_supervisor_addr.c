@@ -182,7 +182,7 @@ static void run_stream_row(scn *t, const srow *rw)
     tsup_warg_v w[3];
     ens_child_spec specs[3] = {seq_spec("a", &w[0], 1, me), seq_spec("b", &w[1], 2, me),
                                seq_spec("c", &w[2], 3, me)};
-    ens_sup_flags f = {rw->strategy, 5, 60000};
+    ens_sup_flags f = {rw->strategy, 5, 60000, ENS_SUP_START_ORDERED};
     ens_addr sup;
     assert_int_equal(ens_supervisor_spawn(t->out, &f, specs, simple ? 1 : 3, &sup), 0);
     tsup_kid before[4], after[4];
@@ -273,7 +273,7 @@ static void test_nested_tree_keeps_addresses(void **state)
     spec.arg = &w;
     spec.is_supervisor = true;
     spec.shutdown = ENS_SHUTDOWN_INFINITY;
-    ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000};
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000, ENS_SUP_START_ORDERED};
     ens_addr outer;
     assert_int_equal(ens_supervisor_spawn(t->out, &f, &spec, 1, &outer), 0);
     tsup_expect_one(t, TAG_UP, 1);
@@ -345,7 +345,8 @@ static void test_given_up_addresses_are_freed(void **state)
     ens_addr me = ens_self(t->out);
     tsup_warg_v w[2];
     ens_child_spec specs[2] = {seq_spec("a", &w[0], 1, me), seq_spec("b", &w[1], 2, me)};
-    ens_sup_flags f = {ENS_ONE_FOR_ONE, 0, 60000}; /* the first failure: give up */
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 0, 60000,
+                       ENS_SUP_START_ORDERED}; /* the first failure: give up */
     ens_addr sup;
     assert_int_equal(ens_supervisor_spawn(t->out, &f, specs, 2, &sup), 0);
     const int ups[2][2] = {{TAG_UP, 1}, {TAG_UP, 2}};

@@ -38,7 +38,7 @@ static void run_named_row(scn *t, const nrow *rw)
                                tsup_wspec("b", &w[1], 2, me, ENS_PERMANENT),
                                tsup_wspec("c", &w[2], 3, me, ENS_PERMANENT)};
     specs[1].name = NAME_B;
-    ens_sup_flags f = {rw->strategy, 5, 60000};
+    ens_sup_flags f = {rw->strategy, 5, 60000, ENS_SUP_START_ORDERED};
     ens_addr sup;
     assert_int_equal(ens_supervisor_spawn(t->out, &f, specs, 3, &sup), 0);
     tsup_rep_v r[TSUP_MAX_REPS];
@@ -134,7 +134,7 @@ static void test_named_child_name_taken(void **state)
     tsup_warg_v w[3];
     ens_child_spec s[2] = {tsup_wspec("a", &w[0], 1, me, ENS_PERMANENT),
                            tsup_wspec("b", &w[1], 2, me, ENS_PERMANENT)};
-    ens_sup_flags f = {ENS_ONE_FOR_ONE, 1, 60000};
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 1, 60000, ENS_SUP_START_ORDERED};
     ens_addr sup, other;
     s[0].name = "bad name";
     assert_int_equal(ens_supervisor_spawn(t->out, &f, s, 2, &sup), ENS_EINVAL);
@@ -204,7 +204,7 @@ static void test_intensity_window(void **state)
     tsup_warg_v w[2];
     ens_child_spec s[2] = {tsup_wspec("a", &w[0], 1, me, ENS_PERMANENT),
                            tsup_wspec("b", &w[1], 2, me, ENS_PERMANENT)};
-    ens_sup_flags f = {ENS_ONE_FOR_ONE, 1, WINDOW_MS};
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 1, WINDOW_MS, ENS_SUP_START_ORDERED};
     ens_addr sup;
     assert_int_equal(ens_supervisor_spawn(t->out, &f, s, 2, &sup), 0);
     tsup_rep_v r[TSUP_MAX_REPS];

@@ -49,7 +49,7 @@ static ens_addr start_pair(scn *t, ens_shutdown how, bool stubborn)
     w[1].stubborn = stubborn;
     specs[1].shutdown = how;
     specs[1].shutdown_ms = how == ENS_SHUTDOWN_TIMEOUT ? SHUT_MS : 600000;
-    ens_sup_flags f = {ENS_ONE_FOR_ONE, 3, 60000};
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 3, 60000, ENS_SUP_START_ORDERED};
     assert_int_equal(ens_supervisor_spawn(t->out, &f, specs, 2, &sup), 0);
     tsup_rep_v r[2];
     const int ups[2][2] = {{TAG_UP, 1}, {TAG_UP, 2}};
@@ -229,7 +229,7 @@ static void test_children_start_strictly_in_order(void **state)
                                tsup_wspec("c", &w[2], 3, me, ENS_PERMANENT)};
     for (int i = 0; i < 3; i++)
         w[i].init_ms = INIT_MS;
-    ens_sup_flags f = {ENS_ONE_FOR_ALL, 3, 60000};
+    ens_sup_flags f = {ENS_ONE_FOR_ALL, 3, 60000, ENS_SUP_START_ORDERED};
     assert_int_equal(ens_supervisor_spawn(t->out, &f, specs, 3, &sup), 0);
     tsup_rep_v r[TSUP_MAX_REPS];
     const int ups[3][2] = {{TAG_UP, 1}, {TAG_UP, 2}, {TAG_UP, 3}};
@@ -263,7 +263,7 @@ static void run_start_child_after_init(scn *t, bool inside)
     ens_addr cl = inside ? tsup_spawn_client(t) : none;
     tsup_warg_v w;
     ens_child_spec a = tsup_wspec("a", &w, 1, me, ENS_PERMANENT);
-    ens_sup_flags f = {ENS_ONE_FOR_ONE, 3, 60000};
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 3, 60000, ENS_SUP_START_ORDERED};
     assert_int_equal(ens_supervisor_spawn(t->out, &f, &a, 1, &sup), 0);
     tsup_expect_one(t, TAG_UP, 1);
 
@@ -316,7 +316,7 @@ static void test_simple_start_child_init_failure(void **state)
     ens_addr me = ens_self(t->out), sup, out = ENS_ADDR_NONE;
     tsup_warg_v w;
     ens_child_spec tmpl = tsup_wspec("w", &w, 0, me, ENS_TRANSIENT);
-    ens_sup_flags f = {ENS_SIMPLE_ONE_FOR_ONE, 3, 60000};
+    ens_sup_flags f = {ENS_SIMPLE_ONE_FOR_ONE, 3, 60000, ENS_SUP_START_ORDERED};
     assert_int_equal(ens_supervisor_spawn(t->out, &f, &tmpl, 1, &sup), 0);
     tsup_warg_v arg = {5, 1, 0, 0, me};
     assert_int_equal(ens_supervisor_start_child_wait(t->out, sup, NULL, &tsup_warg_t, &arg, &out),

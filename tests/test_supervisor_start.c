@@ -90,7 +90,7 @@ static void test_third_of_four_fails(void **state)
                                tsup_wspec("c3", &w[2], 3, me, ENS_PERMANENT),
                                tsup_wspec("c4", &w[3], 4, me, ENS_PERMANENT)};
     w[2].init_fail = 1;
-    ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000};
+    ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000, ENS_SUP_START_ORDERED};
     ens_addr sup = ENS_ADDR_NONE;
     assert_int_equal(ens_supervisor_spawn(t->out, &f, specs, 4, &sup), ENS_EINIT);
     assert_true(ens_addr_is_none(sup)); /* written on success only */

@@ -10,7 +10,9 @@
  * acknowledgement (ens_init_defer) and acknowledges once every child has
  * started, so a child supervisor counts as started only once its whole
  * subtree is up, and starting a tree returns when every worker in it has
- * run its init (OTP's start_link). It watches them (child exited and
+ * run its init (OTP's start_link). (ENS_SUP_START_CONCURRENT in the flags
+ * starts a range of children side by side instead: ens_sup_start.) It
+ * watches them (child exited and
  * child restarted notices from the runtime) and applies:
  *
  *  - restart types: permanent children are always restarted; transient ones
@@ -21,7 +23,8 @@
  *    others are stopped in reverse start order, then all are started again
  *    in start order, one after another), rest_for_one (the failed child and
  *    those started after it, the same way), simple_one_for_one (one spec,
- *    children added at run time with ens_supervisor_start_child, each
+ *    children added at run time with ens_supervisor_start_child (or many
+ *    at once with ens_supervisor_start_children), each
  *    restarted alone).
  *  - restart intensity: more than `intensity` restarts within `period_ms`
  *    make the supervisor give up: it journals ENS_EV_ESCALATE, stops all its
@@ -154,18 +157,46 @@ typedef enum ens_shutdown {
     ENS_SHUTDOWN_INFINITY,    /* exit request, wait as long as it takes */
 } ens_shutdown;
 
+/* How a supervisor starts a range of children: every child at its own
+ * start, and the group of a one_for_all / rest_for_one restart.
+ *  - ENS_SUP_START_ORDERED (the default, OTP's): one after another, each
+ *    spawned only once the one before has run its init. An init may rely on
+ *    its earlier siblings running (call them by name or address, or find
+ *    them registered), and a failed start leaves the later children
+ *    unstarted. Its cost grows with one spawn-to-init round trip per child.
+ *  - ENS_SUP_START_CONCURRENT: every child of the range is spawned at once
+ *    (runs of children of one definition with the same restart type and
+ *    start argument, no name and no kept address, through the batch spawn,
+ *    ens_spawn_many's path) and their inits run side by side; the range is
+ *    done when every one has run its init or failed. For children that do
+ *    not depend on each other's start (pools, independent workers). A
+ *    failure is handled by OTP's rules for a failed start as the ordered
+ *    start handles it, only the set of children that ran differs: at the
+ *    supervisor's own start, the children that started (before or after the
+ *    failed one) are stopped, the last started first, and the start fails
+ *    with ENS_EINIT naming the first child that failed; in a restart, the
+ *    children that started stay running and the first that failed is tried
+ *    again from the mailbox, counting toward the intensity. A child's
+ *    spawn that fails at once (no process, no descriptor) ends the
+ *    spawning of the rest of the range, as in the ordered start. */
+typedef enum ens_sup_start {
+    ENS_SUP_START_ORDERED = 0,
+    ENS_SUP_START_CONCURRENT,
+} ens_sup_start;
+
 /* Supervisor flags: at most `intensity` restarts within `period_ms`
  * (OTP's MaxR and MaxT, the period in milliseconds). intensity 0: the
  * first restart needed makes the supervisor give up. */
 typedef struct ens_sup_flags {
     ens_sup_strategy strategy;
     uint32_t intensity;
-    uint32_t period_ms; /* > 0 */
+    uint32_t period_ms;  /* > 0 */
+    ens_sup_start start; /* how a range of children is started (below) */
 } ens_sup_flags;
 
 #define ENS_SUP_FLAGS_INIT                                                                         \
     {                                                                                              \
-        ENS_ONE_FOR_ONE, 1, 5000                                                                   \
+        ENS_ONE_FOR_ONE, 1, 5000, ENS_SUP_START_ORDERED                                            \
     }
 
 /* Largest number of static children specs one supervisor holds (the
@@ -336,6 +367,25 @@ ENS_API int ens_supervisor_start_child_wait(ens_ctx *outside, ens_addr sup,
                                             const ens_child_spec *spec, const ens_msgtype *argt,
                                             const void *arg, ens_addr *out);
 
+/* simple_one_for_one: add and start n children of the template at once,
+ * each with the start argument (argt, arg) (both NULL: the template's),
+ * through the batch spawn (as ENS_SUP_START_CONCURRENT starts a range: their
+ * inits run side by side). Each child succeeds or fails on its own, as with
+ * ens_spawn_many: one whose spawn or init fails is dropped, the others run.
+ * The reply comes once every init has run or failed: an ens_sup_started_v
+ * with one row per child in order (its address, or none, and 0 or its
+ * error: ENS_EINIT, ENS_EAGAIN, ENS_ENOMEM, ...). The blocking call fills
+ * out[0..n) and status[0..n) (status may be NULL) and returns the number
+ * started (0..n). Errors, with nothing started: ENS_EINVAL (n 0 or above
+ * ENS_SPAWN_MANY_MAX, argt/arg mismatch, a static strategy, the wrong
+ * context, out NULL), ENS_EBADTYPE, ENS_EMSGSIZE, ENS_ENOMEM,
+ * ENS_ESHUTDOWN, ENS_ETIMEDOUT / ENS_ENOACTOR from the request. */
+ENS_API int ens_supervisor_start_children(ens_ctx *c, ens_addr sup, const ens_msgtype *argt,
+                                          const void *arg, size_t n, ens_reply_cb cb, uint64_t tag);
+ENS_API int ens_supervisor_start_children_wait(ens_ctx *outside, ens_addr sup,
+                                               const ens_msgtype *argt, const void *arg, size_t n,
+                                               ens_addr *out, int *status);
+
 /* Stop a child with its shutdown rule (exit request and shutdown_ms, then
  * ens_kill; ens_kill at once; or an unbounded wait), without restarting it.
  * Static strategies: by id (child ignored); its spec is kept (status
@@ -442,12 +492,26 @@ typedef struct ens_sup_children_v {
     ens_array children; /* ens_sup_child_info items, in start order */
 } ens_sup_children_v;
 
+/* One row of "ens.sup.Started" (the reply of start_children). */
+typedef struct ens_sup_started_row {
+    ens_addr child; /* none when it did not start */
+    int32_t status; /* 0, or why it did not start */
+    int32_t spare;  /* 0 */
+} ens_sup_started_row;
+
+typedef struct ens_sup_started_v {
+    uint32_t started;   /* rows with status 0 */
+    uint32_t spare;     /* 0 */
+    ens_array children; /* ens_sup_started_row items, one per child asked for */
+} ens_sup_started_v;
+
 /* The reply types (built-in types, see ensemble/msg.h): what an operation's
  * callback reads with ens_msg_value. The requests themselves travel in
  * internal types: use the functions above. */
 ENS_API extern const ens_msgtype ens_msg_sup_result;   /* "ens.sup.Result" */
 ENS_API extern const ens_msgtype ens_msg_sup_children; /* "ens.sup.Children" */
 ENS_API extern const ens_msgtype ens_msg_sup_counts;   /* "ens.sup.Counts" */
+ENS_API extern const ens_msgtype ens_msg_sup_started;  /* "ens.sup.Started" */
 
 /* "one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one";
  * "unknown" otherwise. Static strings. */

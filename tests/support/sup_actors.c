@@ -214,7 +214,8 @@ static int host_init(ens_ctx *c, void *state, const ens_msg *arg)
         specs[2].id = "c";
         specs[3].id = "stubborn";
         specs[3].shutdown_ms = (uint32_t)a->stubborn_ms;
-        ens_sup_flags f = {(ens_sup_strategy)a->strategy, a->intensity, 60000};
+        ens_sup_flags f = {(ens_sup_strategy)a->strategy, a->intensity, 60000,
+                           ENS_SUP_START_ORDERED};
         rc = ens_supervisor_spawn(c, &f, specs, a->stubborn_ms > 0 ? 4 : 3, &sup);
     }
     send_rep(c, s->to, TAG_SUP, 0, rc, 0, sup);
