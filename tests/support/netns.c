@@ -421,7 +421,17 @@ static void host_main(test_cluster *cl, int i, int cmd, int reply, int wait_ms)
     char journal[160];
     snprintf(journal, sizeof(journal), "%s/%s.db", cl->journal_dir, h->system);
     o.journal_path = cl->journal_dir[0] != '\0' ? journal : "";
-    o.log_path = "/dev/null";
+    /* ENS_TEST_NETNS_LOG_DIR: each system logs at debug level to
+     * <dir>/<system>.log (a failed run's story); otherwise nowhere. */
+    char log[160];
+    const char *log_dir = getenv("ENS_TEST_NETNS_LOG_DIR");
+    if (log_dir != NULL && log_dir[0] != '\0') {
+        snprintf(log, sizeof(log), "%s/%s.log", log_dir, h->system);
+        o.log_path = log;
+        o.log_level = ENS_LOG_DEBUG;
+    } else {
+        o.log_path = "/dev/null";
+    }
     o.convention.servers = h->servers;
     o.convention.name = cl->conv;
     o.convention.heartbeat_ms = cl->heartbeat_ms;
