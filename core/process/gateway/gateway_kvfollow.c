@@ -118,6 +118,12 @@ natsStatus ens__gw_kv_read(jsCtx *js, const char *bucket, int64_t wait_ms, ens_g
     so.Stream = stream;
     so.Config.DeliverPolicy = js_DeliverLastPerSubject;
     so.Config.AckPolicy = js_AckNone;
+    /* One copy, in memory: nats-server 2.9 otherwise gives a consumer as
+     * many copies as its stream, and a copy left on a server that was cut
+     * off while the consumer was made or removed was seen to stay "not
+     * current", failing that server's health check for minutes. */
+    so.Config.Replicas = 1;
+    so.Config.MemoryStorage = true;
     natsSubscription *sub = NULL;
     jsErrCode jerr = 0;
     natsStatus st = js_SubscribeSync(&sub, js, filter, &o, &so, &jerr);

@@ -63,7 +63,11 @@
 #define KV_OP_HEADER   "KV-Operation"
 #define KV_OP_DELETE   "DEL"
 #define KV_OP_PURGE    "PURGE"
-#define JS_NO_MESSAGE  10037 /* JetStream's "no message found" (not in libnats 3.4.1's nats.h) */
+/* JetStream's error codes that libnats 3.4.1's nats.h does not name: */
+#define JS_NO_MESSAGE     10037 /* no message found */
+#define JS_UNAVAILABLE    10008 /* JetStream system temporarily unavailable */
+#define JS_NOT_LEADER     10074 /* JetStream cluster can not handle request */
+#define JS_STREAM_OFFLINE 10118 /* stream is offline */
 
 /* An entry the follower saw, waiting for the loop. */
 typedef struct wentry {
@@ -541,7 +545,8 @@ static bool no_quorum(natsStatus st)
  * (no entry, or removed), or another status. kvStore_Get is not used: the
  * bucket allows direct gets (libnats makes it so), which any copy of the
  * stream answers, and a copy still catching up after a partition healed
- * answers an older holder, or none. */
+ * answers an older holder, or none. NATS_TIMEOUT too when the cluster
+ * answered that the stream has no leader now. */
 static natsStatus leader_get(ens_gw_names *n, const char *key, natsMsg **out)
 {
     char stream[128], subject[sizeof(n->prefix) + KEY_MAX + 1];
@@ -559,6 +564,11 @@ static natsStatus leader_get(ens_gw_names *n, const char *key, natsMsg **out)
     }
     if (st != NATS_OK && jerr == JS_NO_MESSAGE)
         st = NATS_NOT_FOUND;
+    /* Answered, but by a cluster electing the stream's leader (right
+     * after a partition healed): as if no leader answered. */
+    if (st != NATS_OK &&
+        (jerr == JS_UNAVAILABLE || jerr == JS_NOT_LEADER || jerr == JS_STREAM_OFFLINE))
+        st = NATS_TIMEOUT;
     *out = st == NATS_OK ? m : NULL;
     return st;
 }
@@ -657,7 +667,7 @@ static int release(ens_gw_names *n, const char *name, uint64_t rev, ens_addr add
         if (st == NATS_NOT_FOUND)
             return 0;
         if (st != NATS_OK)
-            return connected(n) ? ENS_EIO : ENS_EUNREACHABLE;
+            return connected(n) && !no_quorum(st) ? ENS_EIO : ENS_EUNREACHABLE;
         ens_addr holder;
         bool ours =
             holder_of(n, name, natsMsg_GetData(e), natsMsg_GetDataLength(e), &holder) == 0 &&
