@@ -118,10 +118,9 @@ natsStatus ens__gw_kv_read(jsCtx *js, const char *bucket, int64_t wait_ms, ens_g
     so.Stream = stream;
     so.Config.DeliverPolicy = js_DeliverLastPerSubject;
     so.Config.AckPolicy = js_AckNone;
-    /* One copy, in memory: nats-server 2.9 otherwise gives a consumer as
-     * many copies as its stream, and a copy left on a server that was cut
-     * off while the consumer was made or removed was seen to stay "not
-     * current", failing that server's health check for minutes. */
+    /* One copy, in memory: it lives for one read, and nats-server 2.9
+     * may otherwise give it as many copies as the stream (each a raft
+     * group to elect and remove). */
     so.Config.Replicas = 1;
     so.Config.MemoryStorage = true;
     natsSubscription *sub = NULL;
