@@ -68,6 +68,7 @@ typedef struct test_cluster_host {
     pid_t host;        /* the host process, leader of its group (0: none) */
     int cmd;           /* pipe to the host process */
     int reply;         /* pipe from it */
+    bool started;      /* its system was started before (a start again waits less) */
 } test_cluster_host;
 
 typedef struct test_cluster {
