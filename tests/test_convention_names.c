@@ -5,7 +5,8 @@
  * and reached from the others; create-or-get raced from the three starts
  * one actor; a name goes when its actor ends, and only the entry its owner
  * claimed; garbage in the bucket is refused; a claim or a deletion the
- * bucket refused never reaches a cache; after a restart of the server the
+ * bucket refused never reaches a cache, nor does a late copy of an older
+ * entry (a stream's copy catching up after a heal); after a restart of the server the
  * caches follow the bucket again, changes made meanwhile included; with
  * the server gone a registration says ENS_EUNREACHABLE; a member joining
  * after thousands of names, half of them deleted, reads them all (the
@@ -537,6 +538,82 @@ static void test_a_live_holders_purged_name_is_claimed_again(void **state)
         await_lookup(i, "purged.other", 0, taker);
 }
 
+/* Publish, as a copy of the bucket's stream republishes an entry it
+ * applies, name's entry at stream sequence seq: value (NULL: a removal). */
+static void republish_as_a_copy(bucket *b, const char *name, uint64_t seq, const char *value)
+{
+    char subject[128], text[24];
+    snprintf(subject, sizeof(subject), "ens-kv.ens-%s-names.%s", test_conv_name, name);
+    snprintf(text, sizeof(text), "%llu", (unsigned long long)seq);
+    natsMsg *m = NULL;
+    assert_int_equal(
+        natsMsg_Create(&m, subject, NULL, value, value != NULL ? (int)strlen(value) : 0), NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(m, "Nats-Sequence", text), NATS_OK);
+    if (value == NULL)
+        assert_int_equal(natsMsgHeader_Set(m, "KV-Operation", "DEL"), NATS_OK);
+    assert_int_equal(natsConnection_PublishMsg(b->nc, m), NATS_OK);
+    natsMsg_Destroy(m);
+}
+
+/* After a partition heals, the copy of the names stream that was cut off
+ * republishes what it missed as it catches up, after the leader
+ * republished those entries and newer ones, and a read served by that
+ * copy delivers entries from before the cut: an entry older than one a
+ * gateway passed on for its key (a put naming a former holder, a removal)
+ * never reaches the admin's cache. Before this was so, a host answered
+ * the cut side's actor, or none, for a name the majority had given to
+ * another actor, long after the heal. */
+static void test_a_late_copy_of_an_entry_never_rolls_a_cache_back(void **state)
+{
+    (void)state;
+    TEST_CONV_NEED_SERVER();
+    ens_addr held = ENS_ADDR_NONE, kept = ENS_ADDR_NONE, sync = ENS_ADDR_NONE;
+    assert_int_equal(ens_name_spawn(ctx(0), "copy.held", &tally_def, NULL, NULL, &held), 0);
+    assert_int_equal(ens_name_spawn(ctx(0), "copy.kept", &tally_def, NULL, NULL, &kept), 0);
+    for (int i = 1; i < 3; i++) {
+        await_lookup(i, "copy.held", 0, held);
+        await_lookup(i, "copy.kept", 0, kept);
+    }
+    bucket b = {0};
+    bucket_open(&b);
+    kvEntry *e = NULL;
+    assert_int_equal(kvStore_Get(&e, b.kv, "copy.held"), NATS_OK);
+    uint64_t held_rev = kvEntry_Revision(e);
+    kvEntry_Destroy(e);
+    assert_int_equal(kvStore_Get(&e, b.kv, "copy.kept"), NATS_OK);
+    uint64_t kept_rev = kvEntry_Revision(e);
+    kvEntry_Destroy(e);
+    assert_true(held_rev > 1 && kept_rev > 1);
+    /* A late copy of the current entry of copy.held (nothing changes),
+     * then earlier entries of both keys, as a copy catching up after a
+     * heal republishes them: a former holder of copy.held, a removal of
+     * copy.kept. */
+    char text[ENS_ADDR_STRLEN];
+    ens_addr_format(held, text, sizeof(text));
+    republish_as_a_copy(&b, "copy.held", held_rev, text);
+    ens_addr former = held;
+    former.node = held.node + 100;
+    ens_addr_format(former, text, sizeof(text));
+    republish_as_a_copy(&b, "copy.held", held_rev - 1, text);
+    republish_as_a_copy(&b, "copy.kept", kept_rev - 1, NULL);
+    assert_int_equal(natsConnection_FlushTimeout(b.nc, TEST_WAIT_MS), NATS_OK);
+    bucket_close(&b);
+    /* A claim after them: the server delivered the late copies to every
+     * gateway before it republishes this one, so once every cache has it
+     * each gateway has passed on whatever it took from them. */
+    assert_int_equal(ens_name_spawn(ctx(1), "copy.sync", &tally_def, NULL, NULL, &sync), 0);
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "copy.sync", 0, sync);
+    for (int i = 1; i < 3; i++) {
+        ens_addr a = ENS_ADDR_NONE;
+        assert_int_equal(ens_name_lookup(ctx(i), "copy.held", &a), 0);
+        if (!ens_addr_equal(a, held))
+            fail_msg("system %d finds copy.held at a former holder after a late copy", i);
+        assert_int_equal(ens_name_lookup(ctx(i), "copy.kept", &a), 0);
+        assert_true(ens_addr_equal(a, kept));
+    }
+}
+
 #define BULK_KEYS 5000 /* a names bucket that saw this many names */
 
 /* The address bulk entry i names. */
@@ -707,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_a_refused_claim_or_deletion_never_reaches_the_caches),
         cmocka_unit_test(test_names_are_followed_again_after_the_server_restarts),
         cmocka_unit_test(test_a_live_holders_purged_name_is_claimed_again),
+        cmocka_unit_test(test_a_late_copy_of_an_entry_never_rolls_a_cache_back),
         cmocka_unit_test(test_a_system_joining_after_many_names_reads_them_all),
         cmocka_unit_test(test_a_bucket_made_without_the_republish_still_takes_registrations),
         cmocka_unit_test(test_registration_is_refused_while_nats_is_unreachable),

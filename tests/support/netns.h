@@ -25,6 +25,10 @@
  * stops the system in order; every other line goes to
  * the test's serve callback, in the host process.
  *
+ * With ENS_TEST_NETNS_LOG_DIR set to a directory, each system logs at
+ * debug level to <dir>/<system>.log (kept after the test); otherwise its
+ * log goes nowhere.
+ *
  * Everything started is removed by test_cluster_stop and, if the test
  * fails half way, at the exit of the process that started it: host groups
  * and servers killed by pid and reaped, namespaces deleted, directories
@@ -64,6 +68,7 @@ typedef struct test_cluster_host {
     pid_t host;        /* the host process, leader of its group (0: none) */
     int cmd;           /* pipe to the host process */
     int reply;         /* pipe from it */
+    bool started;      /* its system was started before (a start again waits less) */
 } test_cluster_host;
 
 typedef struct test_cluster {

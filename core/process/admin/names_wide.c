@@ -421,6 +421,15 @@ void ens__admin_wide_on_ctl(arec *from, const ens_msg *m)
     const ens__ctl_gwname_v *v = m->value;
     if (from != gateway() || v->name == NULL || !ens_name_valid(v->name))
         return; /* only the gateway speaks for the bucket */
+    if (admin_state.sys->opts.log_level >= ENS_LOG_DEBUG &&
+        (v->op == ENS_GWNAME_SEEN || v->op == ENS_GWNAME_GONE)) {
+        char text[ENS_ADDR_STRLEN];
+        ens_addr_format(v->addr, text, sizeof(text));
+        ens__log(admin_state.sys, NULL, ENS_LOG_DEBUG,
+                 "name %s: the bucket: %s at revision %llu (status %d)", v->name,
+                 v->op == ENS_GWNAME_SEEN ? text : "removed", (unsigned long long)v->rev,
+                 (int)v->status);
+    }
     if (v->op == ENS_GWNAME_SEEN) {
         cache_seen(v);
     } else if (v->op == ENS_GWNAME_GONE) {

@@ -118,9 +118,24 @@ natsStatus ens__gw_kv_read(jsCtx *js, const char *bucket, int64_t wait_ms, ens_g
     so.Stream = stream;
     so.Config.DeliverPolicy = js_DeliverLastPerSubject;
     so.Config.AckPolicy = js_AckNone;
-    natsSubscription *sub = NULL;
+    /* One copy, in memory: it lives for one read, and nats-server 2.9
+     * may otherwise give it as many copies as the stream (each a raft
+     * group to elect and remove). */
+    so.Config.Replicas = 1;
+    so.Config.MemoryStorage = true;
+    /* First the stream's leader: without one (this side of a partition
+     * lacks the quorum) no consumer is asked for. A consumer asked for
+     * then is made when the cluster heals, long after this read gave up,
+     * and nats-server 2.9 was seen to keep such an orphan "not current",
+     * failing its server's health check for minutes. */
+    jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus st = js_SubscribeSync(&sub, js, filter, &o, &so, &jerr);
+    natsStatus st = js_GetStreamInfo(&si, js, stream, &o, &jerr);
+    jsStreamInfo_Destroy(si);
+    if (st != NATS_OK)
+        return st;
+    natsSubscription *sub = NULL;
+    st = js_SubscribeSync(&sub, js, filter, &o, &so, &jerr);
     if (st != NATS_OK)
         return st;
     /* A bucket of many keys arrives at once: none may be dropped. */

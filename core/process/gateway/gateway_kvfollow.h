@@ -53,10 +53,11 @@ natsStatus ens__gw_kv_subscribe(natsConnection *nc, const char *subject, int64_t
  * keys included) through js, in one pass of a consumer made for it and
  * removed after, calling cb for each. Entries written while it reads may
  * come too (each with its later seq). NATS_OK, or the NATS status of the
- * consumer's creation (nothing called then), of its info, of a wait for
- * an entry longer than wait_ms (NATS_TIMEOUT), or NATS_SLOW_CONSUMER
- * (entries were dropped): cb may then have been called for some keys,
- * not all. */
+ * stream's info (asked first: no consumer is made while the stream has
+ * no leader) or of the consumer's creation (nothing called then), of its
+ * info, of a wait for an entry longer than wait_ms (NATS_TIMEOUT), or
+ * NATS_SLOW_CONSUMER (entries were dropped): cb may then have been called
+ * for some keys, not all. */
 natsStatus ens__gw_kv_read(jsCtx *js, const char *bucket, int64_t wait_ms, ens_gw_kv_entry_cb cb,
                            void *arg);
 

@@ -22,12 +22,17 @@
  * subscribe to the bucket's own subjects: a claim the stream refuses (the
  * name taken) and a refused late release reach every subscriber there all
  * the same. The bucket republishes each entry it stored instead, with its
- * stream sequence, on "ens-kv.<bucket>.<key>". An entry both the read and
- * the subscription delivered is passed on once, and never an older one
- * after a newer: the read remembers each key's sequence, and what arrives
- * live at or below it is dropped. After a reconnect (libnats subscribes
- * again by itself) the bucket is read again: what changed while the
- * connection was down, deletions included, reaches the cache then.
+ * stream sequence, on "ens-kv.<bucket>.<key>" (every copy of the stream
+ * does, as it applies the entry: a copy cut off by a partition republishes
+ * what it missed when it catches up, after the newer entries the leader
+ * republished). An entry is passed on only if it is later than every
+ * entry of its key passed on before (gateway_kvseen.h), whichever of the
+ * read, the leader or a late copy delivered it: the admin's cache never
+ * goes back. After a reconnect (libnats subscribes again by itself), or
+ * when a member comes back from unreachable (a partition healed), the
+ * bucket is read again until a read reaches the sequence the stream's
+ * leader reported before it (a copy still catching up may serve the read):
+ * what changed meanwhile, deletions included, reaches the cache then.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -41,6 +46,7 @@
 #include <nats/nats.h>
 
 #include "core/process/gateway/gateway_kvfollow.h"
+#include "core/process/gateway/gateway_kvseen.h"
 #include "core/process/gateway/gateway_names.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
@@ -51,10 +57,17 @@
 #define JS_WAIT_MAX_MS 5000
 #define JS_WAIT_MIN_MS 200
 #define FOLLOW_POLL_MS 250
+#define BEHIND_MAX_NS  30000000000ull
 #define PURGE_EVERY_NS 2000000000ull
 #define PURGE_PENDING  64
 #define KV_OP_HEADER   "KV-Operation"
 #define KV_OP_DELETE   "DEL"
+#define KV_OP_PURGE    "PURGE"
+/* JetStream's error codes that libnats 3.4.1's nats.h does not name: */
+#define JS_NO_MESSAGE     10037 /* no message found */
+#define JS_UNAVAILABLE    10008 /* JetStream system temporarily unavailable */
+#define JS_NOT_LEADER     10074 /* JetStream cluster can not handle request */
+#define JS_STREAM_OFFLINE 10118 /* stream is offline */
 
 /* An entry the follower saw, waiting for the loop. */
 typedef struct wentry {
@@ -66,12 +79,6 @@ typedef struct wentry {
     char value[VALUE_MAX];
     int len; /* the value's bytes (copied only up to VALUE_MAX) */
 } wentry;
-
-/* A key's sequence as the last read found it (the follower's). */
-typedef struct read_seq {
-    char *key;
-    uint64_t seq;
-} read_seq;
 
 /* A release not done yet (NATS unreachable): tried again by the tick. */
 typedef struct kept {
@@ -99,9 +106,9 @@ struct ens_gw_names {
     pthread_mutex_t lock; /* the follower's queue */
     wentry *head, *tail;
     /* the follower's own: */
-    read_seq *reads; /* sorted by key; dropped once live entries pass reads_max */
-    size_t n_reads, cap_reads;
-    uint64_t reads_max;
+    ens_gw_kv_seen *seen;   /* the newest sequence passed on per key */
+    uint64_t read_max;      /* the newest sequence the current read delivered */
+    uint64_t behind_since;  /* reads served by a copy behind the stream since then (0: none) */
     bool reread;            /* the bucket was read before: removals are passed on too */
     atomic_bool read_again; /* asked by the loop (a member back from unreachable) */
     kept *kept;
@@ -203,55 +210,83 @@ static void queue(ens_gw_names *n, const ens_gw_kv_entry *e)
     (void)wr; /* a full eventfd is already awake */
 }
 
-static void reads_drop(ens_gw_names *n)
+/* One debug line per entry the follower meets (a heal's story). */
+static void trace(ens_gw_names *n, const char *what, const ens_gw_kv_entry *e)
 {
-    for (size_t i = 0; i < n->n_reads; i++)
-        free(n->reads[i].key);
-    free(n->reads);
-    n->reads = NULL;
-    n->n_reads = n->cap_reads = 0;
-    n->reads_max = 0;
+    if (n->sys->opts.log_level < ENS_LOG_DEBUG)
+        return;
+    ens__log(n->sys, NULL, ENS_LOG_DEBUG,
+             "gateway: names follower: %s %s seq %" PRIu64 " %s%s%.*s (passed on up to %" PRIu64
+             ")",
+             what, e->key, e->seq, e->put ? "put " : "removed", e->purged != 0 ? " (purged)" : "",
+             e->put ? (e->len > 0 && e->len < 64 ? e->len : 0) : 0,
+             e->put ? (const char *)e->data : "", ens__gw_kv_seen_max(n->seen));
 }
 
-static int read_seq_cmp(const void *a, const void *b)
+/* Whether e is later than every entry of its key passed on before (late
+ * copies from a catching-up copy of the stream, and stale reads, are not:
+ * gateway_kvseen.h). */
+static bool newer(ens_gw_names *n, const ens_gw_kv_entry *e)
 {
-    return strcmp(((const read_seq *)a)->key, ((const read_seq *)b)->key);
+    int rc = ens__gw_kv_seen_newer(n->seen, e->key, e->seq);
+    if (rc == ENS_ENOMEM)
+        ens__log(n->sys, NULL, ENS_LOG_ERROR,
+                 "gateway: out of memory: an entry of the names bucket may be seen twice, or "
+                 "an older one after it");
+    return rc != 0;
 }
 
-/* An entry of the read: remembered (its sequence), and passed on. */
+/* An entry of the read: passed on unless an entry as new of its key was. */
 static void on_read(void *arg, const ens_gw_kv_entry *e)
 {
     ens_gw_names *n = arg;
-    if (n->n_reads == n->cap_reads) {
-        size_t cap = n->cap_reads != 0 ? n->cap_reads * 2 : 32;
-        read_seq *t = realloc(n->reads, cap * sizeof(*t));
-        if (t != NULL) {
-            n->reads = t;
-            n->cap_reads = cap;
-        }
+    if (e->seq > n->read_max)
+        n->read_max = e->seq;
+    if (e->seq != 0 && !newer(n, e)) {
+        trace(n, "read, had", e);
+        return;
     }
-    char *key = n->n_reads < n->cap_reads ? strdup(e->key) : NULL;
-    if (key != NULL) {
-        n->reads[n->n_reads++] = (read_seq){key, e->seq};
-        if (e->seq > n->reads_max)
-            n->reads_max = e->seq;
-    } else {
-        /* Not remembered: a live duplicate of it may come after it; an
-         * older value of it cannot, once it is passed on, be told apart. */
-        ens__log(n->sys, NULL, ENS_LOG_ERROR,
-                 "gateway: out of memory: an entry of the names bucket may be seen twice");
-    }
+    trace(n, "read", e);
     if (e->put || n->reread) /* at the first read the admin's cache is empty */
         queue(n, e);
 }
 
-/* Read every key of the bucket; false (logged once) when it does not answer. */
+/* The stream's last sequence as its leader reports it. */
+static natsStatus stream_last(ens_gw_names *n, uint64_t *last)
+{
+    char stream[128];
+    snprintf(stream, sizeof(stream), "KV_%s", n->bucket);
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetStreamInfo(&si, n->follow_js, stream, NULL, &jerr);
+    if (st == NATS_OK)
+        *last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    return st;
+}
+
+/* Read every key of the bucket: true when the read was as new as the
+ * stream when it began; false (logged once) when the bucket did not
+ * answer or a copy that had not caught up served the read (a copy cut off
+ * by a partition is behind right after the heal): tried again. */
 static bool read_all(ens_gw_names *n, bool *told)
 {
-    reads_drop(n);
-    natsStatus st = ens__gw_kv_read(n->follow_js, n->bucket, js_wait_ms(n->sys), on_read, n);
+    ens__log(n->sys, NULL, ENS_LOG_DEBUG, "gateway: names follower: reading the bucket%s",
+             n->reread ? " again" : "");
+    uint64_t last = 0;
+    natsStatus st = stream_last(n, &last);
+    if (st == NATS_OK && last < ens__gw_kv_seen_max(n->seen)) {
+        /* Sequences never go back in one stream: the bucket was made anew. */
+        ens__log(n->sys, NULL, ENS_LOG_INFO,
+                 "gateway: the names bucket %s was made anew (its last sequence %" PRIu64
+                 " is below %" PRIu64 " seen before): following it from its start",
+                 n->bucket, last, ens__gw_kv_seen_max(n->seen));
+        ens__gw_kv_seen_clear(n->seen);
+    }
+    n->read_max = 0;
+    if (st == NATS_OK)
+        st = ens__gw_kv_read(n->follow_js, n->bucket, js_wait_ms(n->sys), on_read, n);
     if (st != NATS_OK) {
-        reads_drop(n);
         if (!*told)
             ens__log(n->sys, NULL, ENS_LOG_WARN,
                      "gateway: the names bucket %s cannot be read (%s): trying again every "
@@ -260,30 +295,48 @@ static bool read_all(ens_gw_names *n, bool *told)
         *told = true;
         return false;
     }
-    if (n->n_reads > 1)
-        qsort(n->reads, n->n_reads, sizeof(*n->reads), read_seq_cmp);
+    if (!ens__gw_kv_read_current(n->read_max, last)) {
+        /* The stream's last message may also be gone (an operator deleted
+         * it): after a while, the read is taken as it is. What a copy
+         * behind missed still comes when it catches up: it republishes
+         * each entry it applies. */
+        uint64_t now = ens__mono_ns();
+        if (n->behind_since == 0)
+            n->behind_since = now;
+        if (now - n->behind_since < BEHIND_MAX_NS) {
+            ens__log(n->sys, NULL, ENS_LOG_DEBUG,
+                     "gateway: names follower: the read ended at sequence %" PRIu64
+                     ", the stream is at %" PRIu64 " (a copy behind served it): read again",
+                     n->read_max, last);
+            return false;
+        }
+        ens__log(n->sys, NULL, ENS_LOG_WARN,
+                 "gateway: the names bucket %s: reads end at sequence %" PRIu64
+                 ", its stream is at %" PRIu64 ", for %llu s: taken as they are",
+                 n->bucket, n->read_max, last, BEHIND_MAX_NS / 1000000000ull);
+    }
+    n->behind_since = 0;
     n->reread = true;
     *told = false;
+    ens__log(n->sys, NULL, ENS_LOG_DEBUG,
+             "gateway: names follower: read up to sequence %" PRIu64 " (the stream's last: %" PRIu64
+             ")",
+             n->read_max, last);
     return true;
 }
 
-/* An entry the bucket republished: passed on unless the read had it or a
- * later one of its key. */
+/* An entry the bucket republished (the leader, or any copy of the stream
+ * as it applies it): passed on unless an entry as new of its key was. */
 static void on_live(ens_gw_names *n, natsMsg *msg)
 {
     ens_gw_kv_entry e;
     if (!ens__gw_kv_entry_of(msg, n->live_prefix, &e) || e.seq == 0)
         return; /* not the stream's: its republished entries carry their sequence */
-    if (n->reads != NULL) {
-        if (e.seq > n->reads_max) {
-            reads_drop(n); /* the stream is past everything read: no duplicate can come */
-        } else {
-            read_seq k = {(char *)e.key, 0};
-            const read_seq *r = bsearch(&k, n->reads, n->n_reads, sizeof(*n->reads), read_seq_cmp);
-            if (r != NULL && e.seq <= r->seq)
-                return;
-        }
+    if (!newer(n, &e)) {
+        trace(n, "live, had", &e);
+        return;
     }
+    trace(n, "live", &e);
     queue(n, &e);
 }
 
@@ -487,6 +540,39 @@ static bool no_quorum(natsStatus st)
     return st == NATS_TIMEOUT || st == NATS_NO_RESPONDERS;
 }
 
+/* The current entry of key as the stream's leader has it: NATS_OK (*out
+ * a put: the value, its revision in natsMsg_GetSequence), NATS_NOT_FOUND
+ * (no entry, or removed), or another status. kvStore_Get is not used: the
+ * bucket allows direct gets (libnats makes it so), which any copy of the
+ * stream answers, and a copy still catching up after a partition healed
+ * answers an older holder, or none. NATS_TIMEOUT too when the cluster
+ * answered that the stream has no leader now. */
+static natsStatus leader_get(ens_gw_names *n, const char *key, natsMsg **out)
+{
+    char stream[128], subject[sizeof(n->prefix) + KEY_MAX + 1];
+    snprintf(stream, sizeof(stream), "KV_%s", n->bucket);
+    snprintf(subject, sizeof(subject), "%s%s", n->prefix, key);
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetLastMsg(&m, n->js, stream, subject, NULL, &jerr);
+    const char *op = NULL;
+    if (st == NATS_OK && natsMsgHeader_Get(m, KV_OP_HEADER, &op) == NATS_OK && op != NULL &&
+        (strcmp(op, KV_OP_DELETE) == 0 || strcmp(op, KV_OP_PURGE) == 0)) {
+        natsMsg_Destroy(m);
+        m = NULL;
+        st = NATS_NOT_FOUND;
+    }
+    if (st != NATS_OK && jerr == JS_NO_MESSAGE)
+        st = NATS_NOT_FOUND;
+    /* Answered, but by a cluster electing the stream's leader (right
+     * after a partition healed): as if no leader answered. */
+    if (st != NATS_OK &&
+        (jerr == JS_UNAVAILABLE || jerr == JS_NOT_LEADER || jerr == JS_STREAM_OFFLINE))
+        st = NATS_TIMEOUT;
+    *out = st == NATS_OK ? m : NULL;
+    return st;
+}
+
 /* Create-or-get: 0 (claimed at *rev), 1 (taken: *holder at *rev), or an
  * error. */
 static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev, ens_addr *holder)
@@ -507,13 +593,13 @@ static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev
         if (!connected(n) || no_quorum(st))
             return unreachable(n, name, "registration");
         /* Taken (or refused otherwise): who holds it? */
-        kvEntry *e = NULL;
-        st = kvStore_Get(&e, n->kv, key);
+        natsMsg *e = NULL;
+        st = leader_get(n, key, &e);
         if (st == NATS_OK) {
-            rc = holder_of(n, name, kvEntry_Value(e), kvEntry_ValueLen(e), holder);
+            rc = holder_of(n, name, natsMsg_GetData(e), natsMsg_GetDataLength(e), holder);
             if (rc == 0)
-                *rev = kvEntry_Revision(e);
-            kvEntry_Destroy(e);
+                *rev = natsMsg_GetSequence(e);
+            natsMsg_Destroy(e);
             return rc < 0 ? rc : 1;
         }
         if (st != NATS_NOT_FOUND || ens__mono_ns() >= end) { /* not found: deleted meanwhile */
@@ -576,17 +662,18 @@ static int release(ens_gw_names *n, const char *name, uint64_t rev, ens_addr add
     char key[KEY_MAX + 1];
     key_of(name, key);
     if (rev == 0) { /* a claim whose answer was lost: delete it only if it is ours */
-        kvEntry *e = NULL;
-        natsStatus st = kvStore_Get(&e, n->kv, key);
+        natsMsg *e = NULL;
+        natsStatus st = leader_get(n, key, &e);
         if (st == NATS_NOT_FOUND)
             return 0;
         if (st != NATS_OK)
-            return connected(n) ? ENS_EIO : ENS_EUNREACHABLE;
+            return connected(n) && !no_quorum(st) ? ENS_EIO : ENS_EUNREACHABLE;
         ens_addr holder;
-        bool ours = holder_of(n, name, kvEntry_Value(e), kvEntry_ValueLen(e), &holder) == 0 &&
-                    ens_addr_equal(holder, addr);
-        rev = kvEntry_Revision(e);
-        kvEntry_Destroy(e);
+        bool ours =
+            holder_of(n, name, natsMsg_GetData(e), natsMsg_GetDataLength(e), &holder) == 0 &&
+            ens_addr_equal(holder, addr);
+        rev = natsMsg_GetSequence(e);
+        natsMsg_Destroy(e);
         if (!ours)
             return 0;
     }
@@ -764,6 +851,11 @@ ens_gw_names *ens__gw_names_open(ens_system *s, ens_gw_nats *g, int ctl, ens_add
     snprintf(n->bucket, sizeof(n->bucket), "ens-%s-names", s->opts.convention.name);
     snprintf(n->prefix, sizeof(n->prefix), "$KV.%s.", n->bucket);
     snprintf(n->live_prefix, sizeof(n->live_prefix), "ens-kv.%s.", n->bucket);
+    if ((n->seen = ens__gw_kv_seen_new()) == NULL) {
+        ens__log(s, NULL, ENS_LOG_ERROR, "gateway: out of memory: no names across hosts");
+        free(n);
+        return NULL;
+    }
     pthread_mutex_init(&n->lock, NULL);
     atomic_init(&n->stop, false);
     atomic_init(&n->read_again, false);
@@ -858,7 +950,7 @@ void ens__gw_names_close(ens_gw_names *n)
     if (n->thread_on)
         pthread_join(n->thread, NULL);
     natsSubscription_Destroy(n->live);
-    reads_drop(n);
+    ens__gw_kv_seen_free(n->seen);
     if (n->kv != NULL)
         kvStore_Destroy(n->kv);
     if (n->js != NULL)
