@@ -1,7 +1,7 @@
 /*
- * core/process/outside/proc_outside.c - the starting program's side of a process-base
- * system: forks the admin (or connects to it), then serves the outside
- * context: the host operations it uses (route, spawn, status, kill, names)
+ * core/process/outside/proc_outside.c - a program's side of a process-base
+ * system once it has its handle (outside_start.c: started or connected):
+ * it serves the outside context: the host operations it uses (route, spawn, status, kill, names)
  * and a poll() loop that runs only inside its blocking calls (the calls
  * themselves, ask, listen and the rest, are core/runtime/outside.c). It owns no
  * libuv loop, so a program that uses libuv itself keeps its loops to
@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/process/outside/outside.h"
 #include "core/process/proc.h"
 #include "core/process/proc_door.h"
 #include "core/process/proc_spin.h"
@@ -32,36 +33,6 @@
 #include "core/wire/why.h"
 #include "ensemble/error.h"
 
-typedef struct orx {
-    int fd;
-    ens_carry carry;     /* the head of a frame whose rest has not come yet */
-    ens_frag_asm pieces; /* a frame arriving in pieces */
-    /* The piece whose bytes are being received straight into `pieces`
-     * (got of place.n there so far); place.to NULL: none. */
-    ens_frag_place place;
-    size_t got;
-} orx;
-
-#define RX_READ (64u * 1024u) /* one read from a receiving end */
-
-typedef struct outside {
-    pid_t admin; /* our child, to reap; 0 when the admin is not ours */
-    int ctl;
-    bool admin_gone;
-    orx **rx; /* receiving ends (each its own block: epoll names it) */
-    size_t n_rx, cap_rx;
-    int ep;           /* epoll over ctl and the receiving ends, -1 if none */
-    uint8_t *scratch; /* RX_READ bytes every receiving end reads into */
-    ens_tx_table tx;
-    uint64_t spawn_corr;
-    bool spawn_done;
-    ens__ctl_status_v spawn_reply;
-    char spawn_why[512];     /* the text of an init failure of the spawn, "" if none */
-    ens__spawn_batch *batch; /* the ens_spawn_many under way, or NULL */
-    bool detach_only;        /* shutdown leaves the system running */
-    ens_spin spin;           /* before a wait for an answer (proc_spin.h) */
-} outside;
-
 static outside *base_of(ens_system *s)
 {
     return s->base;
@@ -70,8 +41,8 @@ static outside *base_of(ens_system *s)
 static int rx_add(outside *o, int fd);
 
 /* A new outside handle (NULL: out of memory or descriptors): its epoll
- * set and read buffer; io_start puts the control channel in. */
-static outside *outside_new(void)
+ * set and read buffer; ens__po_io_start puts the control channel in. */
+outside *ens__po_new(void)
 {
     outside *o = ens__calloc(1, sizeof(*o));
     if (o == NULL)
@@ -88,8 +59,8 @@ static outside *outside_new(void)
     return o;
 }
 
-/* Free a handle made by outside_new that holds nothing else yet. */
-static void outside_drop(outside *o)
+/* Free a handle made by ens__po_new that holds nothing else yet. */
+void ens__po_drop(outside *o)
 {
     close(o->ep);
     free(o->scratch);
@@ -98,7 +69,7 @@ static void outside_drop(outside *o)
 
 /* Watch o's control channel (data NULL) and the admin's connection to it.
  * Errors: ENS_ENOMEM (the kernel could not add them). */
-static int io_start(outside *o, int admin_conn)
+int ens__po_io_start(outside *o, int admin_conn)
 {
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
     if (epoll_ctl(o->ep, EPOLL_CTL_ADD, o->ctl, &e) < 0)
@@ -672,7 +643,7 @@ static void pump_ctl_tx(ens_tx_table *t)
 }
 
 /* Free this handle's side: descriptors, buffers, messages, o. */
-static void release(ens_system *s)
+void ens__po_release(ens_system *s)
 {
     outside *o = base_of(s);
     s->down = true;
@@ -722,7 +693,7 @@ static int end_system(ens_system *s, uint32_t timeout_ms)
 /* Close this handle: end the system (asked to, or when the system is this
  * program's own and not persistent), else detach, letting what was sent
  * still leave. */
-static int po_close(ens_system *s, uint32_t timeout_ms, bool end)
+int ens__po_close(ens_system *s, uint32_t timeout_ms, bool end)
 {
     outside *o = base_of(s);
     int rc = 0;
@@ -730,7 +701,7 @@ static int po_close(ens_system *s, uint32_t timeout_ms, bool end)
         ens__tx_drain(&o->tx, timeout_ms, pump_ctl_tx);
     else
         rc = end_system(s, timeout_ms);
-    release(s);
+    ens__po_release(s);
     return rc;
 }
 
@@ -774,44 +745,12 @@ static const ens__host_ops outside_host = {
 static const ens__outside_ops outside_loop = {
     .pump = po_pump,
     .run = po_run,
-    .close = po_close,
+    .close = ens__po_close,
 };
-
-static uint32_t make_node(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint32_t h = 2166136261u;
-    uint64_t parts[3] = {(uint64_t)getpid(), (uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec};
-    for (size_t i = 0; i < sizeof(parts); i++) {
-        /* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): all 24 bytes are set */
-        h ^= ((const uint8_t *)parts)[i];
-        h *= 16777619u;
-    }
-    return h > 1 ? h : 2; /* 0 is "none", 1 the inproc base */
-}
-
-/* Sort the few descriptors the admin keeps (those > 2 of fds[0..n)), for
- * ens__close_fds_except. */
-static size_t admin_keep(int *keep, const int *fds, size_t n_fds)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < n_fds; i++) {
-        if (fds[i] > 2)
-            keep[n++] = fds[i];
-    }
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
-            int t = keep[j];
-            keep[j] = keep[j - 1];
-            keep[j - 1] = t;
-        }
-    return n;
-}
 
 /* Make o the base of s, an outside program whose control channel (to the
  * admin) is ctl: its sending side, its host operations and its loop. */
-static void outside_attach(ens_system *s, outside *o, int ctl)
+void ens__po_attach(ens_system *s, outside *o, int ctl)
 {
     o->tx.ctl = ctl;
     o->tx.self = s->outside.self;
@@ -832,7 +771,7 @@ static void outside_attach(ens_system *s, outside *o, int ctl)
  * on, the gateway keeps trying, and the log says so (0). A server that
  * refused the credentials or the TLS handshake: ENS_EAUTH with NATS's
  * reason in ens_errmsg (the caller ends the system). */
-static int wait_joined(ens_system *s)
+int ens__po_wait_joined(ens_system *s)
 {
     outside *o = base_of(s);
     o->spawn_corr = ++s->next_corr;
@@ -853,201 +792,5 @@ static int wait_joined(ens_system *s)
                  "the convention %s was not joined within call_timeout_ms (%s): the system runs "
                  "and its gateway goes on trying",
                  s->opts.convention.name, ens_strerror(rc));
-    return 0;
-}
-
-int ens__process_start(ens_system *s)
-{
-    int rc = ens__ctl_register();
-    if (rc < 0)
-        return rc;
-    ens_door door;
-    rc = ens__door_open(s, &door);
-    if (rc < 0)
-        return rc;
-    outside *o = outside_new();
-    if (o == NULL) {
-        ens__door_close(&door, true);
-        return ENS_ENOMEM;
-    }
-    int ctl[2], conn[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
-        ens__door_close(&door, true);
-        outside_drop(o);
-        return ENS_EIO;
-    }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn) < 0) {
-        close(ctl[0]);
-        close(ctl[1]);
-        ens__door_close(&door, true);
-        outside_drop(o);
-        return ENS_EIO;
-    }
-    s->node = make_node();
-    s->outside.self = (ens_addr){ENS_ID_OUTSIDE, s->node, 0};
-    const bool persistent = s->opts.persistent;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        int err = errno == EAGAIN ? ENS_EAGAIN : ENS_ENOMEM;
-        close(ctl[0]);
-        close(ctl[1]);
-        close(conn[0]);
-        close(conn[1]);
-        ens__door_close(&door, true);
-        outside_drop(o);
-        return err;
-    }
-    if (pid == 0) {
-        /* A persistent admin is not tied to us: it runs in a session of its
-         * own, as the grandchild of a process that exits at once (so init,
-         * not this program, reaps it). */
-        if (!ens__child_setup(parent, !persistent))
-            _exit(ENS_PROC_EXIT_PARENT_GONE);
-        if (persistent) {
-            setsid();
-            pid_t admin = fork();
-            if (admin != 0)
-                _exit(admin < 0 ? 71 : 0);
-        }
-        int fds[5] = {ctl[1], conn[0], door.path_fd, door.abstract_fd, s->log_fd};
-        int keep[5];
-        size_t nk = admin_keep(keep, fds, 5);
-        ens__close_fds_except(keep, nk);
-        ens__admin_main(s, ctl[1], conn[0], &door);
-    }
-    close(ctl[1]);
-    close(conn[0]);
-    ens__door_close(&door, false); /* the admin's now: it removes the file */
-    if (persistent) {
-        int status;
-        waitpid(pid, &status, 0); /* the middle process, gone at once */
-        o->admin = 0;
-        o->detach_only = true;
-    } else {
-        o->admin = pid;
-    }
-    o->ctl = ctl[0];
-    ens__fd_nonblock(o->ctl);
-    if (io_start(o, conn[1]) < 0) {
-        /* Closing the control channel ends the admin (its starter left). */
-        close(conn[1]);
-        s->base = o;
-        release(s);
-        s->base = NULL;
-        if (!persistent)
-            waitpid(pid, NULL, 0);
-        return ENS_ENOMEM;
-    }
-    outside_attach(s, o, o->ctl);
-    if (s->opts.convention.servers != NULL) {
-        ens__errmsg_clear();
-        rc = wait_joined(s);
-        if (rc < 0) { /* refused: nothing of the system is left running */
-            po_close(s, s->opts.call_timeout_ms, true);
-            s->base = NULL;
-            return rc;
-        }
-    }
-    return 0;
-}
-
-int ens__process_connect(const char *name, ens_system **out)
-{
-    if (!ens__system_name_ok(name))
-        return ENS_EINVAL;
-    ens__msgtype_table_init();
-    int rc = ens__ctl_register();
-    if (rc < 0)
-        return rc;
-    int fd = -1;
-    ens_peer who;
-    rc = ens__door_connect(name, false, &fd, &who);
-    if (rc < 0)
-        return rc;
-    ens__fd_nonblock(fd);
-    /* The admin answers at once: the hello (our address, its settings), or
-     * why it refuses us (a Connected frame with the error), then closes. */
-    ens_msg *m = NULL;
-    int fds[ENS_CTL_MAX_FDS];
-    int nfds = 0;
-    uint64_t deadline = ens__mono_ns() + 5000000000u;
-    for (;;) {
-        nfds = ENS_CTL_MAX_FDS;
-        rc = ens__ctl_recv(fd, &m, fds, &nfds);
-        if (rc != 0)
-            break;
-        uint64_t now = ens__mono_ns();
-        if (now >= deadline) {
-            rc = ENS_ETIMEDOUT;
-            break;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
-    }
-    if (rc == 1 && m->hdr.type_id == ens__ctl_connected.id) {
-        const ens__ctl_status_v *refusal = m->value;
-        rc = refusal->status < 0 ? refusal->status : ENS_EIO;
-    } else if (rc == 1 && (m->hdr.type_id != ens__ctl_hello.id || nfds != 1)) {
-        rc = ENS_EIO;
-    }
-    const ens__ctl_hello_v *h = rc == 1 ? m->value : NULL;
-    /* Show the admin we are a real client: a connection that says nothing
-     * in time is closed (it holds one of the system's max_connections). */
-    if (h != NULL) {
-        ens__ctl_hello_v ack = {.addr = h->addr};
-        if (ens__ctl_send(fd, h->addr, &ens__ctl_hello, &ack, 0, NULL, 0) < 0)
-            rc = ENS_EIO;
-    }
-    if (rc != 1) {
-        ens_msg_free(m);
-        for (int i = 0; i < nfds; i++)
-            close(fds[i]);
-        close(fd);
-        return rc < 0 ? rc : ENS_EIO;
-    }
-    ens_system *s = calloc(1, sizeof(*s));
-    outside *o = outside_new();
-    char *copy = strdup(name);
-    if (s == NULL || o == NULL || copy == NULL || ens__outside_open(s) < 0) {
-        ens__outside_free(s);
-        free(s);
-        if (o != NULL)
-            outside_drop(o);
-        free(copy);
-        ens_msg_free(m);
-        close(fds[0]);
-        close(fd);
-        return ENS_ENOMEM;
-    }
-    ens_system_opts defaults = ENS_SYSTEM_OPTS_INIT;
-    s->opts = defaults;
-    s->opts.name = copy;
-    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): rc == 1, so h is set */
-    s->opts.max_frame_bytes = h->max_frame_bytes;
-    s->opts.mailbox_limit = h->mailbox_limit;
-    s->opts.mailbox_bytes_limit = h->mailbox_bytes_limit;
-    s->opts.call_timeout_ms = h->call_timeout_ms;
-    s->opts.log_level = (ens_log_level)h->log_level;
-    s->name = copy;
-    s->log_fd = 2;
-    s->node = h->addr.node;
-    s->outside.sys = s;
-    s->outside.self = h->addr;
-    ens_msg_free(m);
-    o->ctl = fd;
-    o->detach_only = true;
-    s->spawn_by_name = true;
-    if (io_start(o, fds[0]) < 0) {
-        close(fds[0]);
-        s->base = o;
-        release(s); /* closes fd: the admin forgets this program */
-        ens__outside_free(s);
-        free(copy);
-        free(s);
-        return ENS_ENOMEM;
-    }
-    outside_attach(s, o, fd);
-    *out = s;
     return 0;
 }
