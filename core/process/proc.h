@@ -260,6 +260,14 @@ extern ens_msgtype ens__ctl_capset, ens__ctl_gwcaps;
  * NATS server refused the gateway, the ack's status is ENS_EAUTH, after an
  * ens.ctl.InitFailed under the same correlation id with NATS's reason. */
 extern ens_msgtype ens__ctl_joined;
+/* "ens.ctl.Untold" (an ens__ctl_flag_v, fields 0): actor -> admin, after
+ * its ens.ctl.Exiting, right before the process ends: its own child-exited
+ * notice did not wholly leave for the parent (no connection in time, or
+ * the parent's socket full) - the parent gets no part of it, since a frame
+ * cut short by the sender's end is dropped. The admin then tells the
+ * parent itself when it reaps the process, with the reason and status of
+ * the Exiting, so the parent hears of the end exactly once. */
+extern ens_msgtype ens__ctl_untold;
 extern ens_msgtype ens__ctl_spawn, ens__ctl_spawned, ens__ctl_connect, ens__ctl_connected,
     ens__ctl_newconn, ens__ctl_closed, ens__ctl_started, ens__ctl_exiting, ens__ctl_event,
     ens__ctl_deadletter, ens__ctl_deadhandler, ens__ctl_shutdown, ens__ctl_status, ens__ctl_log,

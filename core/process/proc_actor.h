@@ -76,6 +76,7 @@ typedef struct proc_actor {
     ens__ctl_status_v rpc_reply;
     ens__spawn_batch *batch; /* the ens_spawn_many under way, or NULL */
     bool exit_announced;     /* the admin acked our Exiting (pa_route) */
+    bool notice_refused;     /* our child-exited notice was not queued (pa_route) */
     bool starting;           /* inside the main's ens__actor_start: it reports a start itself */
 } proc_actor;
 

@@ -195,14 +195,19 @@ int ens__pa_route(ens_system *s, uint8_t *frame, size_t len, const ens_frame_hdr
      * at once never finds the old actor still holding its name (the notice
      * and the admin's control channel are different sockets: only the ack
      * orders them). */
-    if (actor_proc.actor->status == ENS_ACTOR_DEAD && (h->flags & ENS_FRAME_SYSTEM) &&
-        h->type_id == ens_msg_child_exited.id && ens_addr_equal(h->sender, actor_proc.actor->addr))
+    const bool notice = actor_proc.actor->status == ENS_ACTOR_DEAD &&
+                        (h->flags & ENS_FRAME_SYSTEM) && h->type_id == ens_msg_child_exited.id &&
+                        ens_addr_equal(h->sender, actor_proc.actor->addr);
+    if (notice)
         announce_exit(s);
     if ((h->flags & ENS_FRAME_SYSTEM) && h->type_id == ens_msg_poison.id &&
         ens_addr_equal(h->sender, actor_proc.actor->addr) && ens__stage_in_hand(actor_proc.st) &&
         send_poison(s, frame, len) == 0)
         return 0;
-    return ens__tx_send(&actor_proc.tx, frame, len, h, bounded);
+    int rc = ens__tx_send(&actor_proc.tx, frame, len, h, bounded);
+    if (notice && rc < 0)
+        actor_proc.notice_refused = true;
+    return rc;
 }
 
 /* A PoisonMessage for the frame in hand (frame, taken on success): put in
@@ -445,6 +450,16 @@ static void pa_actor_gone(ens_system *s, ens_actor *a)
         actor_proc.st->state = ENS_STAGE_IDLE;
     }
     ens__tx_drain(&actor_proc.tx, 2000, ens__pa_pump_ctl_tx);
+    /* The drain is bounded (a parent that does not read must not hold its
+     * child's process forever): a notice that has not wholly left by now
+     * never reaches the parent - the bytes cut short by this process's end
+     * are dropped there - so the admin, which heard our Exiting and so
+     * would not tell the parent itself, is asked to. */
+    if (actor_proc.exit_announced &&
+        (actor_proc.notice_refused || ens__tx_holds(&actor_proc.tx, a->parent))) {
+        ens__ctl_flag_v untold = {0, 0};
+        ens__ctl_send(actor_proc.ctl, a->addr, &ens__ctl_untold, &untold, 0, NULL, 0);
+    }
     if (!actor_proc.exit_announced) { /* no parent to tell (see ens__pa_route) */
         ens__ctl_exit_v v = {a->stop_reason, a->stop_status};
         ens__ctl_send(actor_proc.ctl, a->addr, &ens__ctl_exiting, &v, 0, NULL, 0);

@@ -64,6 +64,7 @@ ens_msgtype ens__ctl_started = {"ens.ctl.Started", "S(ii)", sizeof(ens__ctl_exit
 ens_msgtype ens__ctl_initfailed = {
     "ens.ctl.InitFailed", "S(is)", sizeof(ens__ctl_why_v), 0, 0, NULL};
 ens_msgtype ens__ctl_exiting = {"ens.ctl.Exiting", "S(ii)", sizeof(ens__ctl_exit_v), 0, 0, NULL};
+ens_msgtype ens__ctl_untold = {"ens.ctl.Untold", "S(iu)", sizeof(ens__ctl_flag_v), 0, 0, NULL};
 ens_msgtype ens__ctl_event = {"ens.ctl.Event",
                               "S(I" ENS_ADDR_FMT ENS_ADDR_FMT ENS_ADDR_FMT "iiiuuusss)",
                               sizeof(ens__ctl_event_v),
@@ -95,7 +96,7 @@ int ens__ctl_register(void)
         &ens__ctl_kill,       &ens__ctl_fork,       &ens__ctl_spare,       &ens__ctl_ack,
         &ens__ctl_initfailed, &ens__ctl_poison,     &ens__ctl_release,     &ens__ctl_gwname,
         &ens__ctl_convsub,    &ens__ctl_capset,     &ens__ctl_gwcaps,      &ens__ctl_gwspawn,
-        &ens__ctl_joined};
+        &ens__ctl_joined,     &ens__ctl_untold};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rc = ens__msgtype_register_library(all[i]);
         if (rc < 0)

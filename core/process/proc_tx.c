@@ -31,6 +31,12 @@ static ens_tx *find(ens_tx_table *t, ens_addr peer)
     return NULL;
 }
 
+bool ens__tx_holds(ens_tx_table *t, ens_addr peer)
+{
+    const ens_tx *tx = find(t, peer);
+    return tx != NULL && ens__tx_has_bytes(tx);
+}
+
 static ens_tx *add(ens_tx_table *t, ens_addr peer)
 {
     if (t->n == t->cap) {

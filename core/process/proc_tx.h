@@ -106,6 +106,11 @@ bool ens__tx_connecting(const ens_tx_table *t);
 /* True when any destination still holds bytes. */
 bool ens__tx_pending(const ens_tx_table *t);
 
+/* True when the destination peer still holds bytes not yet sent (its
+ * connection not made, or its socket full): the last frame queued for it
+ * has not wholly left. */
+bool ens__tx_holds(ens_tx_table *t, ens_addr peer);
+
 /* True when tx holds bytes not yet sent. */
 bool ens__tx_has_bytes(const ens_tx *tx);
 

@@ -157,6 +157,7 @@ typedef struct arec {
     ens_addr requester;   /* who asked for the spawn */
     uint64_t req_corr;
     bool exiting; /* announced an orderly exit */
+    bool untold;  /* ... and its own notice to the parent did not leave (ens.ctl.Untold) */
     int exit_reason, exit_status;
     /* Reservations (reserve.c): the parent's incarnation that spawned it;
      * ended with its address kept for that parent (no process); the parent

@@ -570,6 +570,15 @@ static void on_exiting(arec *r, const ens_msg *m)
         ens__admin_ctl_out(r, r->addr, &ens__ctl_ack, &ack, m->hdr.corr, -1, false);
 }
 
+/* An exiting actor's own child-exited notice did not leave (ens.ctl.Untold):
+ * the parent is told here when the process is reaped (end_for_good). */
+static void on_untold(arec *r, const ens_msg *m)
+{
+    (void)m;
+    if (!r->outside && r->exiting)
+        r->untold = true;
+}
+
 /* A frame an endpoint could not deliver (ens.ctl.DeadLetter): the admin's
  * dead-letter rules apply, so a handler anywhere in the system sees it. */
 static void on_dead_letter(arec *r, const ens_msg *m)
@@ -634,6 +643,7 @@ static const ctl_handler handlers[] = {
     {&ens__ctl_started, on_started},
     {&ens__ctl_initfailed, on_init_failed},
     {&ens__ctl_exiting, on_exiting},
+    {&ens__ctl_untold, on_untold},
     {&ens__ctl_closed, on_closed},
     {&ens__ctl_event, on_event_report},
     {&ens__ctl_log, on_log_line},

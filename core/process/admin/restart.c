@@ -171,7 +171,8 @@ static void stop_orphans(ens_addr parent)
 }
 
 /* r ended for good: tell whoever waits, the parent if the actor could not
- * tell it itself, turn its queue into dead letters, forget it. */
+ * tell it itself (a crash, a kill, or an orderly exit whose own notice did
+ * not leave: ens.ctl.Untold), turn its queue into dead letters, forget it. */
 static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
 {
     ens_addr addr = r->addr;
@@ -179,7 +180,9 @@ static void end_for_good(arec *r, int reason, int status, int sig, bool orderly)
     if (ens_addr_equal(admin_state.dead_handler, addr))
         admin_state.dead_handler = ENS_ADDR_NONE;
     ens__admin_conv_forget(addr);
-    if (!orderly && !ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
+    const bool untold = r->untold;
+    r->untold = false; /* a kept address's next incarnation speaks for itself */
+    if ((!orderly || untold) && !ens_addr_is_none(r->parent) && r->parent.id != ENS_ID_OUTSIDE) {
         ens_child_exited_v ce = {addr, reason, sig, status, r->incarnation};
         ens__admin_send_to(addr, r->parent, &ens_msg_child_exited, &ce, ENS_FRAME_SYSTEM, 0, 0);
     }
