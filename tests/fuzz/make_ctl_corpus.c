@@ -1,7 +1,7 @@
 /*
  * tests/fuzz/make_ctl_corpus.c - writes the seed corpus of fuzz_ctl: one
  * valid control frame of each kind the admin reads (spawn with a start
- * argument, connect, closed, started, exiting, event, dead letter carrying
+ * argument, connect, closed, started, exiting, untold, event, dead letter carrying
  * a frame, dead-letter handler, shutdown, status, log, name, kill).
  * Usage: make_ctl_corpus <dir>   (see README.md)
  */
@@ -67,6 +67,8 @@ int main(int argc, char **argv)
     rc |= save(dir, "started", &ens__ctl_started, &ex, NULL, NULL);
     ex = (ens__ctl_exit_v){ENS_EXIT_ERROR, -22};
     rc |= save(dir, "exiting", &ens__ctl_exiting, &ex, NULL, NULL);
+    ens__ctl_flag_v untold = {0, 0};
+    rc |= save(dir, "untold", &ens__ctl_untold, &untold, NULL, NULL);
     ens__ctl_event_v ev = {1764370000000,
                            {16, 1, 0},
                            {0, 0, 0},
