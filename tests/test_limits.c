@@ -118,6 +118,53 @@ static int nofile_case(void)
     return spawn_until_refused("RLIMIT_NOFILE 96");
 }
 
+/* The admin holds two descriptors for an actor nobody has connected to
+ * (its control channel and its stage's memfd), and each connection to it
+ * adds one (the copy of the receiving end it keeps for restarts); its own
+ * connection to an actor is made only when it first sends it something.
+ * Under a limit of 600, of which an eighth is kept in reserve and some 48
+ * are the admin's own (standard streams, epoll, zygote, spares, log and
+ * slack), three per actor would let (600 - 75 - 48) / 3 = 159 actors
+ * start; four, what the admin held before for an actor spawned from
+ * outside (its own connection's two ends besides), at most
+ * (600 - 75) / 4 = 131. */
+#define NOFILE_MANY          600
+#define NOFILE_MANY_AT_LEAST ((NOFILE_MANY - NOFILE_MANY / 8 - 48) / 3)
+
+static int nofile_many_case(void)
+{
+    struct rlimit rl = {NOFILE_MANY, NOFILE_MANY};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 10;
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = "";
+    o.log_level = ENS_LOG_ERROR;
+    ens_system *s = NULL;
+    if (ens_system_start(&o, &s) != 0)
+        return 20;
+    static ens_addr a[MAX_SPAWN];
+    int n = 0, rc = 0;
+    while (n < MAX_SPAWN && (rc = ens_spawn(ens_system_ctx(s), &echo_def, NULL, NULL, &a[n])) == 0)
+        n++;
+    int code = 0;
+    if (n == MAX_SPAWN || rc != ENS_EAGAIN)
+        code = 21; /* the limit never bit, or something else did */
+    else if (n < NOFILE_MANY_AT_LEAST)
+        code = 22;
+    /* The first and the last still answer (asking all of them would
+     * connect to each, one more descriptor each: more than the reserve). */
+    else if (!echo_ok(s, a[0]) || !echo_ok(s, a[n - 1]))
+        code = 23;
+    printf("# RLIMIT_NOFILE %d: %d actors spawned (at least %d expected), then %s\n", NOFILE_MANY,
+           n, NOFILE_MANY_AT_LEAST, ens_err_name(rc));
+    fflush(stdout);
+    /* The shutdown's exit requests make the admin's connection to each
+     * actor in turn, near the limit. */
+    if (ens_system_close(s, WAIT_MS) != 0 && code == 0)
+        code = 24;
+    return code;
+}
+
 static int nproc_case(void)
 {
     struct rlimit rl = {48, 48};
@@ -130,6 +177,12 @@ static void test_nofile_limit(void **state)
 {
     (void)state;
     in_child(nofile_case);
+}
+
+static void test_nofile_three_descriptors_an_actor_at_most(void **state)
+{
+    (void)state;
+    in_child(nofile_many_case);
 }
 
 static void test_nproc_limit(void **state)
@@ -466,6 +519,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nofile_limit),
+        cmocka_unit_test(test_nofile_three_descriptors_an_actor_at_most),
         cmocka_unit_test(test_nproc_limit),
         cmocka_unit_test_teardown(test_bytes_waiting_for_a_slow_actor_are_bounded, slow_teardown),
         cmocka_unit_test_teardown(test_bytes_an_actor_holds_for_a_slow_actor_are_bounded,
