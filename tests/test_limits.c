@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -118,6 +119,313 @@ static int nofile_case(void)
     return spawn_until_refused("RLIMIT_NOFILE 96");
 }
 
+/* The admin holds two descriptors for an actor nobody has connected to
+ * (its control channel and its stage's memfd), and each connection to it
+ * adds one (the copy of the receiving end it keeps for restarts); its own
+ * connection to an actor is made only when it first sends it something.
+ * Under a limit of 600, of which an eighth is kept in reserve and some 48
+ * are the admin's own (standard streams, epoll, zygote, spares, log and
+ * slack), three per actor would let (600 - 75 - 48) / 3 = 159 actors
+ * start; four, what the admin held before for an actor spawned from
+ * outside (its own connection's two ends besides), at most
+ * (600 - 75) / 4 = 131. */
+#define NOFILE_MANY          600
+#define NOFILE_MANY_AT_LEAST ((NOFILE_MANY - NOFILE_MANY / 8 - 48) / 3)
+
+static int nofile_many_case(void)
+{
+    struct rlimit rl = {NOFILE_MANY, NOFILE_MANY};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 10;
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = "";
+    o.log_level = ENS_LOG_ERROR;
+    ens_system *s = NULL;
+    if (ens_system_start(&o, &s) != 0)
+        return 20;
+    static ens_addr a[MAX_SPAWN];
+    int n = 0, rc = 0;
+    while (n < MAX_SPAWN && (rc = ens_spawn(ens_system_ctx(s), &echo_def, NULL, NULL, &a[n])) == 0)
+        n++;
+    int code = 0;
+    if (n == MAX_SPAWN || rc != ENS_EAGAIN)
+        code = 21; /* the limit never bit, or something else did */
+    else if (n < NOFILE_MANY_AT_LEAST)
+        code = 22;
+    /* The first and the last still answer (asking all of them would
+     * connect to each, one more descriptor each: more than the reserve). */
+    else if (!echo_ok(s, a[0]) || !echo_ok(s, a[n - 1]))
+        code = 23;
+    printf("# RLIMIT_NOFILE %d: %d actors spawned (at least %d expected), then %s\n", NOFILE_MANY,
+           n, NOFILE_MANY_AT_LEAST, ens_err_name(rc));
+    fflush(stdout);
+    /* The shutdown's exit requests make the admin's connection to each
+     * actor in turn, near the limit. */
+    if (ens_system_close(s, WAIT_MS) != 0 && code == 0)
+        code = 24;
+    return code;
+}
+
+/* ---- a restart of all children costs the admin nothing for good ------- */
+
+#define RESTART_N 16
+
+static volatile uint32_t *restart_inits; /* shared with every actor process */
+
+static int counted_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)c;
+    (void)state;
+    (void)arg;
+    __atomic_add_fetch(restart_inits, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static const ens_actor_def counted_def = {
+    "limits.Counted", 0, counted_init, test_echo_receive, NULL, NULL, NULL, NULL, NULL};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {0, ms * 1000000};
+    nanosleep(&ts, NULL); /* polling /proc and a shared count: nothing to wait on */
+}
+
+/* The admin's descriptors with the zygote's two spares in hand (their
+ * channels are the admin's too, and come and go as spares are used): read
+ * once both spares run and the count holds for three reads in a row, or
+ * -1 past the deadline. */
+static int admin_fds_at_rest(int admin)
+{
+    const int64_t end = now_ms() + WAIT_MS;
+    int last = -1, same = 0;
+    while (now_ms() < end) {
+        int n =
+            test_children_named(admin, "ens-spare", NULL, 0) == 2 ? test_fds_linked(admin, "") : -1;
+        same = n >= 0 && n == last ? same + 1 : 0;
+        last = n;
+        if (same >= 2)
+            return n;
+        nap_ms(10);
+    }
+    return -1;
+}
+
+/* A one_for_all supervisor asks each child to exit (its connection to each
+ * of them, whose receiving end the admin keeps for the child's next
+ * incarnation) and starts them again at their kept addresses. Once they
+ * run again the admin holds what it held before, give or take its own
+ * connection to the supervisor (the killed child's notice): the
+ * supervisor lets go of its connection to a child that exited, and the
+ * next incarnation's end of it reads the end and closes. */
+static void test_restart_all_keeps_no_descriptors(void **state)
+{
+    (void)state;
+    void *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shared != MAP_FAILED);
+    restart_inits = shared;
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = "";
+    o.log_level = ENS_LOG_ERROR;
+    fflush(NULL); /* the admin is forked */
+    ens_system *s = NULL;
+    assert_int_equal(ens_system_start(&o, &s), 0);
+    ens_ctx *out = ens_system_ctx(s);
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(s, WAIT_MS, &st), 0);
+    const int admin = ens_status_admin_pid(st);
+    ens_status_free(st);
+
+    static ens_child_spec specs[RESTART_N];
+    static char ids[RESTART_N][8];
+    for (int i = 0; i < RESTART_N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "c%d", i);
+        specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
+        specs[i].id = ids[i];
+        specs[i].def = &counted_def;
+    }
+    ens_sup_flags f = {ENS_ONE_FOR_ALL, 5, 60000, ENS_SUP_START_ORDERED};
+    ens_addr sup = ENS_ADDR_NONE;
+    assert_int_equal(ens_supervisor_spawn(out, &f, specs, RESTART_N, &sup), 0);
+    assert_int_equal(__atomic_load_n(restart_inits, __ATOMIC_SEQ_CST), RESTART_N);
+    ens_msg *r = NULL;
+    assert_int_equal(ens_supervisor_which_children_page_wait(out, sup, 0, 1, &r), 0);
+    const ens_sup_children_v *v = ens_msg_value(r, &ens_msg_sup_children);
+    assert_non_null(v);
+    assert_int_equal(v->children.count, 1);
+    const int before = admin_fds_at_rest(admin);
+    assert_true(before > 0);
+    assert_int_equal(ens_kill(out, ((const ens_sup_child_info *)v->children.items)[0].child), 0);
+    ens_msg_free(r);
+
+    int64_t end = now_ms() + WAIT_MS;
+    while (__atomic_load_n(restart_inits, __ATOMIC_SEQ_CST) < 2 * RESTART_N && now_ms() < end)
+        nap_ms(5);
+    assert_int_equal(__atomic_load_n(restart_inits, __ATOMIC_SEQ_CST), 2 * RESTART_N);
+    int after = admin_fds_at_rest(admin);
+    end = now_ms() + WAIT_MS;
+    while (after > before + 2 && now_ms() < end)
+        after = admin_fds_at_rest(admin);
+    print_message("# admin: %d descriptors with %d children, %d after restarting them all\n",
+                  before, RESTART_N, after);
+    /* The admin's own connection to the supervisor (two); without letting
+     * go, one more per child (RESTART_N). */
+    assert_true(after <= before + 2);
+    /* Every child answers at its address. */
+    for (int i = 0; i < RESTART_N; i++) {
+        assert_int_equal(ens_supervisor_which_children_page_wait(out, sup, (uint32_t)i, 1, &r), 0);
+        v = ens_msg_value(r, &ens_msg_sup_children);
+        assert_non_null(v);
+        assert_true(echo_ok(s, ((const ens_sup_child_info *)v->children.items)[0].child));
+        ens_msg_free(r);
+    }
+    assert_int_equal(ens_system_close(s, WAIT_MS), 0);
+    munmap(shared, 4096);
+}
+
+/* ---- the admin's connection, made late, survives a crash --------------- */
+
+typedef struct late_shared {
+    int32_t parent_pid, child_pid;
+    uint32_t exited;  /* child-exited notices the parent got */
+    int32_t spawn_rc; /* the parent's spawn of the child, when it failed */
+    ens_addr child;   /* set by the parent once the child runs */
+} late_shared;
+
+static volatile late_shared *late;
+
+static int late_child_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)c;
+    (void)state;
+    (void)arg;
+    late->child_pid = (int32_t)getpid();
+    return 0;
+}
+
+static int late_child_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    (void)c;
+    (void)state;
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+    if (s != NULL && strcmp(s->text, "die") == 0)
+        abort(); /* spawned with ENS_SPAWN_NO_RESTART: it ends for good */
+    return 0;
+}
+
+static const ens_actor_def late_child_def = {
+    "limits.LateChild", 0, late_child_init, late_child_receive, NULL, NULL, NULL, NULL, NULL};
+
+static int late_parent_init(ens_ctx *c, void *state, const ens_msg *arg)
+{
+    (void)c;
+    (void)state;
+    (void)arg;
+    late->parent_pid = (int32_t)getpid();
+    return 0;
+}
+
+/* "go": start a child and stay in the handler (the test has the child
+ * crash for good, then kills this process there), so the admin's
+ * child-exited notice, on the admin's first connection to this actor,
+ * waits unread. */
+static int late_parent_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    (void)state;
+    if (ens_msg_value(m, &ens_msg_child_exited) != NULL) {
+        __atomic_add_fetch(&late->exited, 1, __ATOMIC_SEQ_CST);
+        return 0;
+    }
+    const ens_string_v *s = ens_msg_value(m, &ens_msg_string);
+    if (s != NULL && strcmp(s->text, "go") == 0 && ens_msg_attempt(m) == 1) {
+        ens_addr kid;
+        int rc = ens_spawn_flags(c, &late_child_def, NULL, NULL, ENS_SPAWN_NO_RESTART, &kid);
+        if (rc != 0) {
+            late->spawn_rc = rc;
+            return 0;
+        }
+        late->child = kid; /* the test has it crash (what we send leaves after we return) */
+        for (;;)
+            nap_ms(10); /* until killed */
+    }
+    return s != NULL ? ens_reply(c, &ens_msg_string, s) : 0;
+}
+
+static const ens_actor_def late_parent_def = {
+    "limits.LateParent", 0, late_parent_init, late_parent_receive, NULL, NULL, NULL, NULL, NULL};
+
+/* The admin's own connection to an actor is made on its first frame to it
+ * and handed over on the control channel. The actor killed before it read
+ * the hand-over: its next incarnation inherits the kept receiving end and
+ * gets the frame, once. */
+static void test_late_admin_connection_survives_a_crash(void **state)
+{
+    (void)state;
+    void *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shared != MAP_FAILED);
+    late = shared;
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = "";
+    o.log_level = ENS_LOG_ERROR;
+    fflush(NULL); /* the admin is forked */
+    ens_system *s = NULL;
+    assert_int_equal(ens_system_start(&o, &s), 0);
+    ens_ctx *out = ens_system_ctx(s);
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(s, WAIT_MS, &st), 0);
+    const int admin = ens_status_admin_pid(st);
+    ens_status_free(st);
+    ens_addr parent;
+    assert_int_equal(ens_spawn(out, &late_parent_def, NULL, NULL, &parent), 0);
+    assert_true(echo_ok(s, parent)); /* connected: what follows adds no connection of ours */
+    const int before = admin_fds_at_rest(admin);
+    assert_true(before > 0);
+    assert_int_equal(ens_send(out, parent, &ens_msg_string, &(ens_string_v){"go"}), 0);
+    int64_t end = now_ms() + WAIT_MS;
+    while (late->child_pid == 0 && late->spawn_rc == 0 && now_ms() < end) {
+        ens_msg *none = NULL; /* what the send left in this program leaves here */
+        if (ens_listen(out, 5, &none) == 0)
+            ens_msg_free(none);
+    }
+    assert_int_equal(late->spawn_rc, 0);
+    assert_true(late->child_pid > 0);
+    end = now_ms() + WAIT_MS;
+    while (late->child.id == 0 && now_ms() < end)
+        nap_ms(5);
+    ens_addr kid = late->child;
+    assert_int_equal(ens_send(out, kid, &ens_msg_string, &(ens_string_v){"die"}), 0);
+    end = now_ms() + WAIT_MS;
+    while (!test_gone_within(late->child_pid, 5) && now_ms() < end) {
+        ens_msg *none = NULL; /* what the send left in this program leaves here */
+        if (ens_listen(out, 5, &none) == 0)
+            ens_msg_free(none);
+    }
+    assert_true(test_gone_within(late->child_pid, WAIT_MS));
+    /* The child's record gone, the admin's connection to the parent made
+     * (two descriptors): the notice waits in it, the hand-over on the
+     * parent's control channel. */
+    end = now_ms() + WAIT_MS;
+    int now = admin_fds_at_rest(admin);
+    while (now != before + 2 && now_ms() < end)
+        now = admin_fds_at_rest(admin);
+    assert_int_equal(now, before + 2);
+    assert_int_equal(late->exited, 0);
+    assert_int_equal(kill(late->parent_pid, SIGKILL), 0);
+    end = now_ms() + WAIT_MS;
+    while (__atomic_load_n(&late->exited, __ATOMIC_SEQ_CST) == 0 && now_ms() < end)
+        nap_ms(5);
+    assert_true(echo_ok(s, parent)); /* the next incarnation answers, after the notice */
+    assert_int_equal(__atomic_load_n(&late->exited, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(ens_system_close(s, WAIT_MS), 0);
+    munmap(shared, 4096);
+}
+
 static int nproc_case(void)
 {
     struct rlimit rl = {48, 48};
@@ -130,6 +438,12 @@ static void test_nofile_limit(void **state)
 {
     (void)state;
     in_child(nofile_case);
+}
+
+static void test_nofile_three_descriptors_an_actor_at_most(void **state)
+{
+    (void)state;
+    in_child(nofile_many_case);
 }
 
 static void test_nproc_limit(void **state)
@@ -466,6 +780,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nofile_limit),
+        cmocka_unit_test(test_nofile_three_descriptors_an_actor_at_most),
+        cmocka_unit_test(test_restart_all_keeps_no_descriptors),
+        cmocka_unit_test(test_late_admin_connection_survives_a_crash),
         cmocka_unit_test(test_nproc_limit),
         cmocka_unit_test_teardown(test_bytes_waiting_for_a_slow_actor_are_bounded, slow_teardown),
         cmocka_unit_test_teardown(test_bytes_an_actor_holds_for_a_slow_actor_are_bounded,

@@ -500,8 +500,18 @@ void ens__pa_settle_sends(void)
 
 /* Deliver message m (owned) as the frame in hand, attempt as given; total
  * is the bytes of the batch area it stands for. */
+/* A child-exited notice: the connection to that child is let go once the
+ * notice is handled (ens__tx_let_go). */
+static void let_go_if_exited(const ens_msg *m)
+{
+    if ((m->hdr.flags & ENS_FRAME_SYSTEM) && m->hdr.type_id == ens_msg_child_exited.id &&
+        m->value != NULL)
+        ens__tx_let_go(&actor_proc.tx, ((const ens_child_exited_v *)m->value)->child);
+}
+
 void ens__pa_deliver(ens_msg *m, uint64_t total)
 {
+    let_go_if_exited(m);
     ens__stage_hand(actor_proc.st, m->hdr.attempt);
     actor_proc.cur_len = total;
     ens__actor_deliver(actor_proc.actor, m);
@@ -530,6 +540,7 @@ void ens__pa_mark_in_hand(uint64_t total)
  * hand, at its attempt. */
 void ens__pa_deliver_held(ens_msg *m)
 {
+    let_go_if_exited(m);
     ens__stage_hand_held(actor_proc.st, m->hdr.attempt);
     ens__actor_deliver(actor_proc.actor, m);
     ens_msg_free(m);

@@ -3,10 +3,12 @@
  * buffers (see core/process/proc_tx.h).
  */
 #include <errno.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -498,12 +500,32 @@ static void forget(ens_tx_table *t, ens_tx *tx)
     free(tx);
 }
 
+void ens__tx_let_go(ens_tx_table *t, ens_addr peer)
+{
+    ens_tx *tx = find(t, peer);
+    if (tx != NULL)
+        tx->let_go = true;
+}
+
+/* Bytes sent on fd that its receiver has not read yet, or -1. */
+static int unread_bytes(int fd)
+{
+    int n = 0;
+    return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
+}
+
 void ens__tx_sweep(ens_tx_table *t)
 {
     size_t keep = 0;
     for (size_t i = 0; i < t->n; i++) {
         ens_tx *tx = t->tx[i];
         bool empty = !ens__tx_has_bytes(tx);
+        const bool let_go = tx->let_go;
+        tx->let_go = false; /* one look: a peer started again is talked to again */
+        if (let_go && empty && tx->state == ENS_TX_OPEN && unread_bytes(tx->fd) == 0) {
+            forget(t, tx);
+            continue;
+        }
         if (!empty || tx->state == ENS_TX_CONNECTING) {
             tx->idle = 0;
         } else if (tx->state == ENS_TX_DEAD ||

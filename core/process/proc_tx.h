@@ -56,6 +56,8 @@ typedef struct ens_tx {
     ens_tx_big big;  /* a large frame on its way, before the buffer */
     size_t chunk;    /* bytes per piece on fd (0: not sized yet, see tx_chunk) */
     void *watch;     /* the owner's writability watcher, or NULL */
+    bool let_go;     /* its peer ended: closed at the next sweep if nothing of
+                        what it was sent waits there unread (ens__tx_let_go) */
 } ens_tx;
 
 typedef struct ens_tx_table {
@@ -120,6 +122,16 @@ bool ens__tx_has_bytes(const ens_tx *tx);
  * ended for good; a later send connects again and learns it). Keeps an
  * actor that talks to many short-lived actors from growing without bound. */
 void ens__tx_sweep(ens_tx_table *t);
+
+/* peer ended (its parent heard it exited): the next sweep closes the
+ * connection to it if this process holds nothing for it and the peer's
+ * receiving end holds nothing unread (SIOCOUTQ), so that a later send on
+ * a new connection cannot overtake an older frame. The admin keeps a copy
+ * of every receiving end for the address's next incarnation (a
+ * supervisor's child started again there): closed here, that copy is let
+ * go too once the next incarnation reads its end, instead of costing the
+ * admin a descriptor for as long as the sender lives. */
+void ens__tx_let_go(ens_tx_table *t, ens_addr peer);
 
 /* Flush everything, waiting up to timeout_ms (blocking poll), calling
  * pump_ctl (non-blocking) whenever the control channel is readable so the

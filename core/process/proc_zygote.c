@@ -98,7 +98,7 @@ _Noreturn static void spare_main(ens_system *s, pid_t admin, int ch)
         if (rc == 0)
             continue;
         const ens__ctl_fork_v *v = rc == 1 && m->hdr.type_id == ens__ctl_fork.id ? m->value : NULL;
-        if (v != NULL && v->rx_ids.count >= 1 && nfds == FD_RX + (int)v->rx_ids.count)
+        if (v != NULL && nfds == FD_RX + (int)v->rx_ids.count)
             become_actor(s, ch, v, fds); /* m stays: its value is the boot */
         _exit(0);
     }
@@ -373,7 +373,7 @@ static void wait_spare(ens_zygote *z)
 
 int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t *pid, int *ctl)
 {
-    if (b->n_rx < 1 || b->n_rx > ENS_ZYGOTE_MAX_RX)
+    if (b->n_rx > ENS_ZYGOTE_MAX_RX)
         return ENS_EINVAL;
     ens__ctl_fork_v v = {
         .def = (uint64_t)(uintptr_t)b->def,

@@ -91,7 +91,7 @@ bool ens__zygote_on_readable(ens_zygote *z);
 bool ens__zygote_can_fork(const ens_zygote *z);
 
 /* Start an incarnation described by boot in a spare: boot->rx[0..n_rx)
- * (its receiving ends, 1 to ENS_ZYGOTE_MAX_RX) and stage_fd (the memfd
+ * (its receiving ends, 0 to ENS_ZYGOTE_MAX_RX) and stage_fd (the memfd
  * behind its stage) go to the spare and stay owned by the caller
  * (boot->ctl is not used). The spare's channel becomes the actor's control
  * channel: on success *ctl is the admin's end of it (the caller's to keep
@@ -99,7 +99,7 @@ bool ens__zygote_can_fork(const ens_zygote *z);
  * spare in hand but one on its way, waits for it (at most a few seconds).
  * Errors:
  *  - ENS_ENOENT: no spare to be had (fork the actor yourself);
- *  - ENS_EINVAL: boot cannot go this way (no or too many receiving ends);
+ *  - ENS_EINVAL: boot cannot go this way (too many receiving ends);
  *  - as ens__frame_build (a start argument too large for one message). */
 int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *boot, int stage_fd, pid_t *pid, int *ctl);
 

@@ -25,7 +25,10 @@
  *    started first (each killed past its share of the time), then ends.
  * Frames from the admin to an endpoint (child exited, dead envelopes, exit
  * requests, error replies) travel on a data connection of its own per
- * endpoint, so they are staged and crash-safe like any other message.
+ * endpoint, so they are staged and crash-safe like any other message; to
+ * an actor it is made on the admin's first frame to it (most never get
+ * one), so an actor costs the admin two descriptors (control channel,
+ * stage memfd) and one per connection to it.
  *
  * The admin's modules, one job each:
  *  - records.c       the records: found by id and by pid, the turn's dirty
@@ -132,7 +135,8 @@ typedef struct arec {
     pid_t pid;                  /* 0 while no process runs */
     uint32_t incarnation;
     int ctl;                 /* admin's end of the control channel, -1 if none */
-    int tx;                  /* admin's sending end of its own connection */
+    int tx;                  /* admin's sending end of its own connection (-1: none
+                                yet; an actor's is made on the first frame to it) */
     uint8_t *out;            /* frames waiting for tx */
     uint32_t out_seq;        /* sequence number of the last frame queued on tx */
     ctlq *cq_head, *cq_tail; /* control frames waiting for room */

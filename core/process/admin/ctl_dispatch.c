@@ -36,7 +36,11 @@
  * Counting walks every record, so a count that leaves room is trusted for
  * a while: each check and each receiving end kept (ens__admin_rx_add)
  * takes one unit, standing for FDS_PER_UNIT descriptors, of the room it
- * found; a spawn holds about five. */
+ * found. An actor holds two (its control channel and its stage's memfd)
+ * and one per connection to it (the kept copy of the receiving end); the
+ * admin's own connection to it, two more, only once the admin has sent it
+ * something (exit requests at shutdown, notices of its children's ends,
+ * dead envelopes). */
 #define FDS_PER_UNIT 16
 bool ens__admin_fds_short(void)
 {
@@ -203,22 +207,15 @@ static void spawn_as(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_a
         r->stage =
             ens__stage_map(admin_state.sys->opts.max_frame_bytes, held_area_bytes(), &r->stage_len,
                            ens__zygote_can_fork(&admin_state.zygote) ? &stage_fd : NULL);
-        int sv[2] = {-1, -1};
         if (v->arg.len > 0 && (r->arg = ens__malloc(v->arg.len)) != NULL) {
             memcpy(r->arg, v->arg.data, v->arg.len);
             r->arg_len = v->arg.len;
         }
-        if (r->stage == NULL || (v->arg.len > 0 && r->arg == NULL) ||
-            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        /* The admin's own connection to it is made on its first frame to
+         * it (ens__admin_out_frame): most actors never get one. */
+        if (r->stage == NULL || (v->arg.len > 0 && r->arg == NULL)) {
             reply.status = ENS_ENOMEM;
         } else {
-            ens__fd_nonblock(sv[0]);
-            r->tx = sv[0];
-            ens__admin_dirty(r);
-            if (ens__admin_rx_add(r, admin_state.next_conn++, sv[1]) < 0) {
-                close(sv[1]);
-                reply.status = ENS_ENOMEM;
-            }
             r->sync_pending = v->sync != 0;
             r->requester = from->addr;
             r->req_corr = corr;

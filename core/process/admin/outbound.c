@@ -163,8 +163,43 @@ void ens__admin_out_flush(arec *r)
     }
 }
 
+/* The admin's own connection to actor r, made on its first frame to r:
+ * most actors never get one, and each costs the admin two descriptors (its
+ * sending end, and the copy of the receiving end it keeps so that what is
+ * queued on it survives a crash). The receiving end reaches r as any new
+ * connection does: on its control channel while a process runs, and from
+ * the kept copy in every later incarnation. 0, or ENS_EIO / ENS_ENOMEM
+ * (nothing made). */
+static int own_conn(arec *r)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return ENS_EIO;
+    uint64_t id = admin_state.next_conn++;
+    if (ens__admin_rx_add(r, id, sv[1]) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return ENS_ENOMEM;
+    }
+    ens__fd_nonblock(sv[0]);
+    r->tx = sv[0];
+    ens__admin_dirty(r);
+    ens__ctl_conn_v nc = {ENS_ADDR_NONE, id};
+    ens__admin_ctl_out(r, ENS_ADDR_NONE, &ens__ctl_newconn, &nc, 0, sv[1], false);
+    return 0;
+}
+
 void ens__admin_out_frame(arec *r, const uint8_t *frame, size_t len)
 {
+    if (r->tx < 0 && !r->outside) {
+        int rc = own_conn(r);
+        if (rc < 0) {
+            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                     "no connection from the admin to an actor: %s", ens_strerror(rc));
+            ens__admin_dead_letter(frame, len, "the admin could not connect to the actor");
+            return;
+        }
+    }
     if (ens__frag_append(&r->out, &r->out_len, &r->out_cap, frame, len, &r->out_seq) == 0)
         ens__admin_out_flush(r);
 }

@@ -40,7 +40,7 @@ static int zygote_fork(arec *r, bool sync, int stage_fd, pid_t *pid, int *ctl)
 {
     if (stage_fd < 0)
         stage_fd = r->stage_fd;
-    if (stage_fd < 0 || r->n_rx == 0 || r->n_rx > ENS_ZYGOTE_MAX_RX)
+    if (stage_fd < 0 || r->n_rx > ENS_ZYGOTE_MAX_RX)
         return ENS_ENOENT;
     int rx[ENS_ZYGOTE_MAX_RX];
     uint64_t rx_id[ENS_ZYGOTE_MAX_RX];
