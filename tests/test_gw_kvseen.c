@@ -9,6 +9,13 @@
  * the cut after the follower had passed on the newer ones. Each late or
  * stale entry must be dropped, whatever the order; a read is current only
  * when it reached the stream's last sequence.
+ *
+ * And the purge's proof of life (gateway_members.h): a gateway on the side
+ * of a cut without the quorum judged the far side lost, and its purge,
+ * tried again until the buckets answered, removed at the heal a name a
+ * far-side system had claimed during the cut. A lost node's names are
+ * removed only once its record in the members bucket is older than its
+ * writer's down_after_ms; a live one puts it every half of that.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,10 +23,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "core/process/gateway/gateway_kvseen.h"
+#include "core/process/gateway/gateway_members.h"
 #include "ensemble/error.h"
 
 static void test_a_key_passes_only_later_sequences(void **state)
@@ -80,12 +89,55 @@ static void test_a_read_is_current_only_up_to_the_streams_last_sequence(void **s
     assert_true(ens__gw_kv_read_current(0, 0)); /* an empty bucket */
 }
 
+#define MS 1000000ll
+
+static bool fresh(const char *record, int64_t age_ms)
+{
+    int64_t now = 1796688000000ll * MS; /* any time: only the difference counts */
+    return ens__gw_members_record_fresh(record, (int)strlen(record), now - age_ms * MS, now);
+}
+
+static void test_a_lost_nodes_names_wait_until_its_record_is_older_than_its_down_after(void **state)
+{
+    (void)state;
+    const char *a = "system=ns1n-a\nhost=vm\npid=42\nversion=0.1.0\nstarted=1796687990000\n"
+                    "heartbeat_ms=500\ndown_after_ms=2000\nactors=3\n";
+    /* The heal: A, on the side with the quorum, put its record every
+     * second throughout the cut; B's purge of A's names finds it fresh. */
+    assert_true(fresh(a, 0));
+    assert_true(fresh(a, 300));
+    assert_true(fresh(a, 1999));
+    /* A lost for real puts nothing: its names go one down_after_ms after
+     * its last record. */
+    assert_false(fresh(a, 2000));
+    assert_false(fresh(a, 2500));
+    assert_false(fresh(a, 600000));
+    /* Stamped by a server whose clock is ahead of this host's. */
+    assert_true(fresh(a, -50));
+    /* Each writer's own pace: a member judged after 10 s puts every 5 s. */
+    const char *slow = "system=x\nheartbeat_ms=500\ndown_after_ms=10000\n";
+    assert_true(fresh(slow, 6000));
+    assert_false(fresh(slow, 10001));
+    /* No down_after_ms (or one out of range): four heartbeats, at least
+     * the default 2000 ms. */
+    assert_true(fresh("system=x\nheartbeat_ms=1000\n", 3500));
+    assert_false(fresh("system=x\nheartbeat_ms=1000\n", 4001));
+    assert_false(fresh("system=x\ndown_after_ms=7\n", 2001));
+    assert_true(fresh("system=x\ndown_after_ms=7\n", 1999));
+    /* Nothing of a record: never a proof of life. */
+    assert_false(ens__gw_members_record_fresh("", 0, 0, 0));
+    assert_false(ens__gw_members_record_fresh(NULL, 10, 0, 0));
+    assert_false(ens__gw_members_record_fresh(a, (int)ENS_GW_RECORD_MAX + 1, 0, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_key_passes_only_later_sequences),
         cmocka_unit_test(test_many_keys_grow_the_table_and_keep_each_sequence),
         cmocka_unit_test(test_a_read_is_current_only_up_to_the_streams_last_sequence),
+        cmocka_unit_test(
+            test_a_lost_nodes_names_wait_until_its_record_is_older_than_its_down_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,15 @@ typedef struct ens_gw_change {
     char text[];
 } ens_gw_change;
 
+/* Whether a member's record data[0..len), stored at stamp_ns (the
+ * stream's time, ns since the epoch), was put less than its writer's
+ * down_after_ms (a field of the record; the default when it has none)
+ * before now_ns (this host's real time): its writer puts it every half of
+ * that, so a fresher record says its writer still reaches the bucket's
+ * quorum. A record that is no record of ours (empty, larger than
+ * ENS_GW_RECORD_MAX) is not fresh. */
+bool ens__gw_members_record_fresh(const void *data, int len, int64_t stamp_ns, int64_t now_ns);
+
 typedef struct ens_gw_members ens_gw_members;
 
 /* Start the membership of node `node` of s (its convention options) on the

@@ -41,12 +41,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nats/nats.h>
 
 #include "core/process/gateway/gateway_kvfollow.h"
 #include "core/process/gateway/gateway_kvseen.h"
+#include "core/process/gateway/gateway_members.h"
 #include "core/process/gateway/gateway_names.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
@@ -722,9 +724,46 @@ static void on_purge_read(void *arg, const ens_gw_kv_entry *e)
     l->rev = e->seq;
 }
 
+static int64_t real_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Whether lost node `node` still puts its record in the members bucket, as
+ * the bucket's leader holds it: 1 (put less than its down_after_ms ago: it
+ * reaches the buckets' quorum, only this gateway does not hear it), 0 (an
+ * older record, or none), ENS_EUNREACHABLE (the bucket did not answer). */
+static int still_puts_record(ens_gw_names *n, uint32_t node)
+{
+    const char *conv = n->sys->opts.convention.name;
+    char stream[128], subject[160];
+    snprintf(stream, sizeof(stream), "KV_ens-%s-members", conv);
+    snprintf(subject, sizeof(subject), "$KV.ens-%s-members.%" PRIu32, conv, node);
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetLastMsg(&m, n->js, stream, subject, NULL, &jerr);
+    if (st != NATS_OK)
+        return jerr == JS_NO_MESSAGE ? 0 : ENS_EUNREACHABLE;
+    const char *op = NULL;
+    bool removed = natsMsgHeader_Get(m, KV_OP_HEADER, &op) == NATS_OK && op != NULL &&
+                   (strcmp(op, KV_OP_DELETE) == 0 || strcmp(op, KV_OP_PURGE) == 0);
+    int64_t now = real_ns(), stamp = natsMsg_GetTime(m);
+    bool fresh = !removed && ens__gw_members_record_fresh(natsMsg_GetData(m),
+                                                          natsMsg_GetDataLength(m), stamp, now);
+    ens__log(n->sys, NULL, ENS_LOG_DEBUG,
+             "gateway: unreachable node %" PRIu32 ": its record in the members bucket %s %" PRId64
+             " ms ago (sequence %" PRIu64 ")",
+             node, removed ? "was removed" : "was put", (now - stamp) / 1000000,
+             natsMsg_GetSequence(m));
+    natsMsg_Destroy(m);
+    return fresh ? 1 : 0;
+}
+
 /* Remove the names of lost node `node`: true when done (every one found
- * removed or claimed anew), false when the bucket did not answer (tried
- * again). */
+ * removed or claimed anew), false when the buckets did not answer or the
+ * node still puts its record (tried again). */
 static bool purge_once(ens_gw_names *n, uint32_t node, bool first)
 {
     if (bucket_open(n) < 0) {
@@ -732,6 +771,30 @@ static bool purge_once(ens_gw_names *n, uint32_t node, bool first)
             ens__log(n->sys, NULL, ENS_LOG_WARN,
                      "gateway: the names of unreachable node %" PRIu32
                      " were not removed: the names bucket does not answer (tried again every "
+                     "2 s while it stays unreachable)",
+                     node);
+        return false;
+    }
+    /* A gateway on the side of a cut without the quorum judges the far
+     * side lost too; its purge, tried again until the buckets answer, gets
+     * through the moment the cut heals, before the far side's heartbeats
+     * say it is back (seen removing a name a far-side system claimed
+     * during the cut: its owner lost it, everyone then saw none). A node
+     * that is really lost puts no record: the purge waits until its record
+     * is older than its down_after_ms. */
+    int alive = still_puts_record(n, node);
+    if (alive != 0) {
+        if (alive == 1)
+            ens__log(n->sys, NULL, ENS_LOG_INFO,
+                     "gateway: the names of unreachable node %" PRIu32
+                     " are left for now: its record in the members bucket was put less than "
+                     "its down_after_ms ago (it may be cut off from this system only); tried "
+                     "again every 2 s while it stays unreachable",
+                     node);
+        else if (first)
+            ens__log(n->sys, NULL, ENS_LOG_WARN,
+                     "gateway: the names of unreachable node %" PRIu32
+                     " were not removed: the members bucket does not answer (tried again every "
                      "2 s while it stays unreachable)",
                      node);
         return false;
