@@ -130,6 +130,21 @@ static void test_a_lost_nodes_names_wait_until_its_record_is_older_than_its_down
     assert_false(ens__gw_members_record_fresh(a, (int)ENS_GW_RECORD_MAX + 1, 0, 0));
 }
 
+static void test_a_members_copy_without_this_gateways_recent_puts_is_not_current(void **state)
+{
+    (void)state;
+    int64_t now = 1796688000000ll * MS;
+    /* The leader: every member, this gateway included, put within 1 s. */
+    assert_true(ens__gw_members_stream_current(now - 300 * MS, now, 2000));
+    assert_true(ens__gw_members_stream_current(now + 40 * MS, now, 2000)); /* clocks apart */
+    /* A restarted server's copy, 10.7 s behind, answered a get with every
+     * member's record 10.7 s old: no proof that any of them is lost. */
+    assert_false(ens__gw_members_stream_current(now - 10745 * MS, now, 2000));
+    assert_false(ens__gw_members_stream_current(now - 2000 * MS, now, 2000));
+    assert_true(ens__gw_members_stream_current(now - 9000 * MS, now, 10000));
+    assert_false(ens__gw_members_stream_current(0, now, 2000)); /* an empty stream */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_a_read_is_current_only_up_to_the_streams_last_sequence),
         cmocka_unit_test(
             test_a_lost_nodes_names_wait_until_its_record_is_older_than_its_down_after),
+        cmocka_unit_test(test_a_members_copy_without_this_gateways_recent_puts_is_not_current),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

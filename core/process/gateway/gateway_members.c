@@ -292,6 +292,11 @@ bool ens__gw_members_record_fresh(const void *data, int len, int64_t stamp_ns, i
     return now_ns - stamp_ns < (int64_t)stale;
 }
 
+bool ens__gw_members_stream_current(int64_t last_ns, int64_t now_ns, uint32_t down_ms)
+{
+    return last_ns > 0 && now_ns - last_ns < (int64_t)down_ms * 1000000;
+}
+
 /* A key is a node id in decimal; anything else is no member's. */
 static bool node_of(const char *key, uint32_t *node)
 {

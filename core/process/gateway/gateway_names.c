@@ -734,16 +734,33 @@ static int64_t real_ns(void)
 /* Whether lost node `node` still puts its record in the members bucket, as
  * the bucket's leader holds it: 1 (put less than its down_after_ms ago: it
  * reaches the buckets' quorum, only this gateway does not hear it), 0 (an
- * older record, or none), ENS_EUNREACHABLE (the bucket did not answer). */
+ * older record, or none), ENS_EUNREACHABLE (the bucket did not answer, or
+ * a copy that is not current did: it has none of this gateway's own
+ * recent puts, so its records say nothing of who is alive now). */
 static int still_puts_record(ens_gw_names *n, uint32_t node)
 {
     const char *conv = n->sys->opts.convention.name;
     char stream[128], subject[160];
     snprintf(stream, sizeof(stream), "KV_ens-%s-members", conv);
     snprintf(subject, sizeof(subject), "$KV.ens-%s-members.%" PRIu32, conv, node);
-    natsMsg *m = NULL;
+    jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus st = js_GetLastMsg(&m, n->js, stream, subject, NULL, &jerr);
+    natsStatus st = js_GetStreamInfo(&si, n->js, stream, NULL, &jerr);
+    int64_t last = st == NATS_OK ? si->State.LastTime : 0;
+    jsStreamInfo_Destroy(si);
+    if (st != NATS_OK)
+        return ENS_EUNREACHABLE;
+    if (!ens__gw_members_stream_current(last, real_ns(),
+                                        ens__gw_down_after_ms(&n->sys->opts.convention))) {
+        ens__log(n->sys, NULL, ENS_LOG_DEBUG,
+                 "gateway: unreachable node %" PRIu32
+                 ": the members bucket answered from a copy whose last record is %" PRId64
+                 " ms old: not current",
+                 node, (real_ns() - last) / 1000000);
+        return ENS_EUNREACHABLE;
+    }
+    natsMsg *m = NULL;
+    st = js_GetLastMsg(&m, n->js, stream, subject, NULL, &jerr);
     if (st != NATS_OK)
         return jerr == JS_NO_MESSAGE ? 0 : ENS_EUNREACHABLE;
     const char *op = NULL;
@@ -794,8 +811,8 @@ static bool purge_once(ens_gw_names *n, uint32_t node, bool first)
         else if (first)
             ens__log(n->sys, NULL, ENS_LOG_WARN,
                      "gateway: the names of unreachable node %" PRIu32
-                     " were not removed: the members bucket does not answer (tried again every "
-                     "2 s while it stays unreachable)",
+                     " were not removed: the members bucket does not answer, or not from a "
+                     "current copy (tried again every 2 s while it stays unreachable)",
                      node);
         return false;
     }
