@@ -89,6 +89,26 @@ static void test_a_read_is_current_only_up_to_the_streams_last_sequence(void **s
     assert_true(ens__gw_kv_read_current(0, 0)); /* an empty bucket */
 }
 
+/* After the heal in the namespace test: B's follower had passed on
+ * part.taken up to sequence 6 when a re-read's stream info came from B's
+ * own copy, still at 2. Taken for a bucket made anew, it cleared the table
+ * and passed on B's entry from before the cut (sequence 2): B's cache
+ * answered none for A's name. Only another creation time is a new bucket. */
+static void test_a_copy_behind_is_not_a_bucket_made_anew(void **state)
+{
+    (void)state;
+    const int64_t created = 1796687990123456789ll;
+    assert_int_equal(ens__gw_kv_stream_judge(created, 2, created, 6), ENS_GW_KV_STREAM_BEHIND);
+    assert_int_equal(ens__gw_kv_stream_judge(created, 6, created, 6), ENS_GW_KV_STREAM_CURRENT);
+    assert_int_equal(ens__gw_kv_stream_judge(created, 9, created, 6), ENS_GW_KV_STREAM_CURRENT);
+    /* The bucket deleted and made again: fewer sequences, or as many. */
+    assert_int_equal(ens__gw_kv_stream_judge(created + 1, 2, created, 6), ENS_GW_KV_STREAM_ANEW);
+    assert_int_equal(ens__gw_kv_stream_judge(created + 1, 60, created, 6), ENS_GW_KV_STREAM_ANEW);
+    /* The first read: nothing known, nothing passed on. */
+    assert_int_equal(ens__gw_kv_stream_judge(created, 0, 0, 0), ENS_GW_KV_STREAM_CURRENT);
+    assert_int_equal(ens__gw_kv_stream_judge(created, 4, 0, 0), ENS_GW_KV_STREAM_CURRENT);
+}
+
 #define MS 1000000ll
 
 static bool fresh(const char *record, int64_t age_ms)
@@ -151,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_a_key_passes_only_later_sequences),
         cmocka_unit_test(test_many_keys_grow_the_table_and_keep_each_sequence),
         cmocka_unit_test(test_a_read_is_current_only_up_to_the_streams_last_sequence),
+        cmocka_unit_test(test_a_copy_behind_is_not_a_bucket_made_anew),
         cmocka_unit_test(
             test_a_lost_nodes_names_wait_until_its_record_is_older_than_its_down_after),
         cmocka_unit_test(test_a_members_copy_without_this_gateways_recent_puts_is_not_current),

@@ -111,6 +111,7 @@ struct ens_gw_names {
     ens_gw_kv_seen *seen;   /* the newest sequence passed on per key */
     uint64_t read_max;      /* the newest sequence the current read delivered */
     uint64_t behind_since;  /* reads served by a copy behind the stream since then (0: none) */
+    int64_t stream_created; /* the stream's creation time as last answered (0: not yet) */
     bool reread;            /* the bucket was read before: removals are passed on too */
     atomic_bool read_again; /* asked by the loop (a member back from unreachable) */
     kept *kept;
@@ -253,16 +254,19 @@ static void on_read(void *arg, const ens_gw_kv_entry *e)
         queue(n, e);
 }
 
-/* The stream's last sequence as its leader reports it. */
-static natsStatus stream_last(ens_gw_names *n, uint64_t *last)
+/* The stream's last sequence and creation time as its leader (or a copy
+ * taking itself for the leader) reports them. */
+static natsStatus stream_last(ens_gw_names *n, uint64_t *last, int64_t *created)
 {
     char stream[128];
     snprintf(stream, sizeof(stream), "KV_%s", n->bucket);
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus st = js_GetStreamInfo(&si, n->follow_js, stream, NULL, &jerr);
-    if (st == NATS_OK)
+    if (st == NATS_OK) {
         *last = si->State.LastSeq;
+        *created = si->Created;
+    }
     jsStreamInfo_Destroy(si);
     return st;
 }
@@ -276,14 +280,25 @@ static bool read_all(ens_gw_names *n, bool *told)
     ens__log(n->sys, NULL, ENS_LOG_DEBUG, "gateway: names follower: reading the bucket%s",
              n->reread ? " again" : "");
     uint64_t last = 0;
-    natsStatus st = stream_last(n, &last);
-    if (st == NATS_OK && last < ens__gw_kv_seen_max(n->seen)) {
-        /* Sequences never go back in one stream: the bucket was made anew. */
-        ens__log(n->sys, NULL, ENS_LOG_INFO,
-                 "gateway: the names bucket %s was made anew (its last sequence %" PRIu64
-                 " is below %" PRIu64 " seen before): following it from its start",
-                 n->bucket, last, ens__gw_kv_seen_max(n->seen));
-        ens__gw_kv_seen_clear(n->seen);
+    int64_t created = 0;
+    natsStatus st = stream_last(n, &last, &created);
+    ens_gw_kv_stream judged = ENS_GW_KV_STREAM_CURRENT;
+    if (st == NATS_OK) {
+        judged =
+            ens__gw_kv_stream_judge(created, last, n->stream_created, ens__gw_kv_seen_max(n->seen));
+        if (judged == ENS_GW_KV_STREAM_ANEW) {
+            ens__log(n->sys, NULL, ENS_LOG_INFO,
+                     "gateway: the names bucket %s was made anew (its stream was created "
+                     "again): following it from its start",
+                     n->bucket);
+            ens__gw_kv_seen_clear(n->seen);
+        } else if (judged == ENS_GW_KV_STREAM_BEHIND) {
+            ens__log(n->sys, NULL, ENS_LOG_DEBUG,
+                     "gateway: names follower: the stream's info came from a copy behind (its "
+                     "last sequence %" PRIu64 " is below %" PRIu64 " passed on)",
+                     last, ens__gw_kv_seen_max(n->seen));
+        }
+        n->stream_created = created;
     }
     n->read_max = 0;
     if (st == NATS_OK)
@@ -297,7 +312,7 @@ static bool read_all(ens_gw_names *n, bool *told)
         *told = true;
         return false;
     }
-    if (!ens__gw_kv_read_current(n->read_max, last)) {
+    if (judged == ENS_GW_KV_STREAM_BEHIND || !ens__gw_kv_read_current(n->read_max, last)) {
         /* The stream's last message may also be gone (an operator deleted
          * it): after a while, the read is taken as it is. What a copy
          * behind missed still comes when it catches up: it republishes
