@@ -538,6 +538,82 @@ static void test_a_live_holders_purged_name_is_claimed_again(void **state)
         await_lookup(i, "purged.other", 0, taker);
 }
 
+/* Put the record of a member that is no system here, as its gateway would:
+ * the members see it joined, then unreachable once nothing more of it
+ * comes for their down_after_ms. */
+static void put_member_record(kvStore *members, uint32_t node, uint32_t down_after_ms)
+{
+    char key[16], record[160];
+    snprintf(key, sizeof(key), "%" PRIu32, node);
+    snprintf(record, sizeof(record),
+             "system=far%" PRIu32 "\nhost=elsewhere\npid=1\nversion=0.1.0\nheartbeat_ms=500\n"
+             "down_after_ms=%" PRIu32 "\nactors=1\n",
+             node, down_after_ms);
+    assert_int_equal(kvStore_PutString(NULL, members, key, record), NATS_OK);
+}
+
+/* The side of a cut that lacks the buckets' quorum judges the far side
+ * lost, and its purge, tried again until the names bucket answers, got
+ * through as the cut healed, before the far side's heartbeats came back:
+ * it removed a name a far-side system held (the namespace test's
+ * test_partition_names_one_owner: every host then answered none). A
+ * member silent here whose record in the members bucket is younger than
+ * its down_after_ms (it puts it every half of that) still reaches the
+ * quorum: its names stay. One whose record is older is lost: its names
+ * go. Both fall silent together, the live-looking one judged first. */
+static void test_a_silent_member_that_still_puts_its_record_keeps_its_names(void **state)
+{
+    (void)state;
+    TEST_CONV_NEED_SERVER();
+    const uint32_t alive = 4000000011u, lost = 4000000012u;
+    const ens_addr alive_addr = {5, alive, 0}, lost_addr = {5, lost, 0};
+    char alive_text[ENS_ADDR_STRLEN], lost_text[ENS_ADDR_STRLEN], name[64];
+    ens_addr_format(alive_addr, alive_text, sizeof(alive_text));
+    ens_addr_format(lost_addr, lost_text, sizeof(lost_text));
+    bucket b = {0};
+    bucket_open(&b);
+    kvStore *members = NULL;
+    snprintf(name, sizeof(name), "ens-%s-members", test_conv_name);
+    assert_int_equal(js_KeyValue(&members, b.js, name), NATS_OK);
+    assert_int_equal(kvStore_PutString(NULL, b.kv, "far.alive", alive_text), NATS_OK);
+    assert_int_equal(kvStore_PutString(NULL, b.kv, "far.lost", lost_text), NATS_OK);
+    for (int i = 0; i < 3; i++) {
+        await_lookup(i, "far.alive", 0, alive_addr);
+        await_lookup(i, "far.lost", 0, lost_addr);
+    }
+    /* A record put less than 600 s ago, and one older than 200 ms when
+     * its writer is judged lost. */
+    put_member_record(members, alive, 600000);
+    put_member_record(members, lost, ENS_CONVENTION_DOWN_AFTER_MIN_MS);
+    kvEntry *e = NULL;
+    test_deadline d = test_deadline_in(TEST_WAIT_MS);
+    while (kvStore_Get(&e, b.kv, "far.lost") == NATS_OK) {
+        kvEntry_Destroy(e);
+        e = NULL;
+        if (test_deadline_passed(d))
+            fail_msg("the names of a silent member whose record is old were not removed");
+        test_nap_ms(50); /* the members' judgement offers nothing to wait on from here */
+    }
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "far.lost", ENS_ENOENT, ENS_ADDR_NONE);
+    /* Judged lost before, by every member: still there. */
+    assert_int_equal(kvStore_Get(&e, b.kv, "far.alive"), NATS_OK);
+    kvEntry_Destroy(e);
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "far.alive", 0, alive_addr);
+    /* The far members leave (their records deleted), their names go. */
+    assert_int_equal(kvStore_Delete(b.kv, "far.alive"), NATS_OK);
+    char key[16];
+    snprintf(key, sizeof(key), "%" PRIu32, alive);
+    assert_int_equal(kvStore_Delete(members, key), NATS_OK);
+    snprintf(key, sizeof(key), "%" PRIu32, lost);
+    assert_int_equal(kvStore_Delete(members, key), NATS_OK);
+    for (int i = 0; i < 3; i++)
+        await_lookup(i, "far.alive", ENS_ENOENT, ENS_ADDR_NONE);
+    kvStore_Destroy(members);
+    bucket_close(&b);
+}
+
 /* Publish, as a copy of the bucket's stream republishes an entry it
  * applies, name's entry at stream sequence seq: value (NULL: a removal). */
 static void republish_as_a_copy(bucket *b, const char *name, uint64_t seq, const char *value)
@@ -784,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_a_refused_claim_or_deletion_never_reaches_the_caches),
         cmocka_unit_test(test_names_are_followed_again_after_the_server_restarts),
         cmocka_unit_test(test_a_live_holders_purged_name_is_claimed_again),
+        cmocka_unit_test(test_a_silent_member_that_still_puts_its_record_keeps_its_names),
         cmocka_unit_test(test_a_late_copy_of_an_entry_never_rolls_a_cache_back),
         cmocka_unit_test(test_a_system_joining_after_many_names_reads_them_all),
         cmocka_unit_test(test_a_bucket_made_without_the_republish_still_takes_registrations),

@@ -117,3 +117,11 @@ bool ens__gw_kv_read_current(uint64_t read_max, uint64_t stream_last)
 {
     return read_max >= stream_last;
 }
+
+ens_gw_kv_stream ens__gw_kv_stream_judge(int64_t created_ns, uint64_t last,
+                                         int64_t known_created_ns, uint64_t seen_max)
+{
+    if (known_created_ns != 0 && created_ns != 0 && created_ns != known_created_ns)
+        return ENS_GW_KV_STREAM_ANEW;
+    return last < seen_max ? ENS_GW_KV_STREAM_BEHIND : ENS_GW_KV_STREAM_CURRENT;
+}

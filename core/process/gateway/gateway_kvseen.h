@@ -55,6 +55,25 @@ void ens__gw_kv_seen_clear(ens_gw_kv_seen *t);
  * message among them). A read served by a copy still catching up is not. */
 bool ens__gw_kv_read_current(uint64_t read_max, uint64_t stream_last);
 
+/* What the stream's state, as answered, says of the bucket followed:
+ * created_ns and last, the stream's creation time and last sequence in
+ * the answer; known_created_ns, the creation time answered before (0:
+ * none yet); seen_max, ens__gw_kv_seen_max. A stream created at another
+ * time is a bucket made anew (its sequences restart: the table is
+ * cleared). The same stream with a last sequence below one passed on was
+ * answered by a copy that is behind: nats-server 2.9 was seen to answer a
+ * stream's info, after a cut healed, from the copy that had been cut off
+ * (a last sequence of 2 where 6 had been passed on), and taking that for
+ * a new bucket rolled a cache back to an entry from before the cut. */
+typedef enum ens_gw_kv_stream {
+    ENS_GW_KV_STREAM_CURRENT, /* as new as anything passed on, or newer */
+    ENS_GW_KV_STREAM_BEHIND,  /* a copy behind answered: ask again */
+    ENS_GW_KV_STREAM_ANEW,    /* made anew */
+} ens_gw_kv_stream;
+
+ens_gw_kv_stream ens__gw_kv_stream_judge(int64_t created_ns, uint64_t last,
+                                         int64_t known_created_ns, uint64_t seen_max);
+
 #pragma GCC visibility pop
 
 #endif

@@ -278,6 +278,25 @@ static uint64_t stale_ns(const char *record)
     return down * 1000000u;
 }
 
+bool ens__gw_members_record_fresh(const void *data, int len, int64_t stamp_ns, int64_t now_ns)
+{
+    if (data == NULL || len <= 0 || (unsigned)len > ENS_GW_RECORD_MAX)
+        return false;
+    char *record = malloc((size_t)len + 1);
+    if (record == NULL) /* its writer's own pace is unknown: the default one */
+        return now_ns - stamp_ns < (int64_t)ENS_CONVENTION_DOWN_AFTER_MS * 1000000;
+    memcpy(record, data, (size_t)len);
+    record[len] = '\0';
+    uint64_t stale = stale_ns(record);
+    free(record);
+    return now_ns - stamp_ns < (int64_t)stale;
+}
+
+bool ens__gw_members_stream_current(int64_t last_ns, int64_t now_ns, uint32_t down_ms)
+{
+    return last_ns > 0 && now_ns - last_ns < (int64_t)down_ms * 1000000;
+}
+
 /* A key is a node id in decimal; anything else is no member's. */
 static bool node_of(const char *key, uint32_t *node)
 {

@@ -49,6 +49,23 @@ typedef struct ens_gw_change {
     char text[];
 } ens_gw_change;
 
+/* Whether a member's record data[0..len), stored at stamp_ns (the
+ * stream's time, ns since the epoch), was put less than its writer's
+ * down_after_ms (a field of the record; the default when it has none)
+ * before now_ns (this host's real time): its writer puts it every half of
+ * that, so a fresher record says its writer still reaches the bucket's
+ * quorum. A record that is no record of ours (empty, larger than
+ * ENS_GW_RECORD_MAX) is not fresh. */
+bool ens__gw_members_record_fresh(const void *data, int len, int64_t stamp_ns, int64_t now_ns);
+
+/* Whether a copy of the members bucket's stream whose last message was
+ * stored at last_ns (ns since the epoch; 0: none) is current at now_ns
+ * (this host's real time) for a gateway judging with down_ms: that gateway
+ * puts its own record every half of down_ms, so a copy that has nothing
+ * that recent was cut off or is catching up (nats-server 2.9 was seen to
+ * answer a get of a record from a restarted server's copy, 10 s behind). */
+bool ens__gw_members_stream_current(int64_t last_ns, int64_t now_ns, uint32_t down_ms);
+
 typedef struct ens_gw_members ens_gw_members;
 
 /* Start the membership of node `node` of s (its convention options) on the

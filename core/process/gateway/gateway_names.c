@@ -41,12 +41,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nats/nats.h>
 
 #include "core/process/gateway/gateway_kvfollow.h"
 #include "core/process/gateway/gateway_kvseen.h"
+#include "core/process/gateway/gateway_members.h"
 #include "core/process/gateway/gateway_names.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
@@ -109,6 +111,7 @@ struct ens_gw_names {
     ens_gw_kv_seen *seen;   /* the newest sequence passed on per key */
     uint64_t read_max;      /* the newest sequence the current read delivered */
     uint64_t behind_since;  /* reads served by a copy behind the stream since then (0: none) */
+    int64_t stream_created; /* the stream's creation time as last answered (0: not yet) */
     bool reread;            /* the bucket was read before: removals are passed on too */
     atomic_bool read_again; /* asked by the loop (a member back from unreachable) */
     kept *kept;
@@ -251,16 +254,19 @@ static void on_read(void *arg, const ens_gw_kv_entry *e)
         queue(n, e);
 }
 
-/* The stream's last sequence as its leader reports it. */
-static natsStatus stream_last(ens_gw_names *n, uint64_t *last)
+/* The stream's last sequence and creation time as its leader (or a copy
+ * taking itself for the leader) reports them. */
+static natsStatus stream_last(ens_gw_names *n, uint64_t *last, int64_t *created)
 {
     char stream[128];
     snprintf(stream, sizeof(stream), "KV_%s", n->bucket);
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus st = js_GetStreamInfo(&si, n->follow_js, stream, NULL, &jerr);
-    if (st == NATS_OK)
+    if (st == NATS_OK) {
         *last = si->State.LastSeq;
+        *created = si->Created;
+    }
     jsStreamInfo_Destroy(si);
     return st;
 }
@@ -274,14 +280,25 @@ static bool read_all(ens_gw_names *n, bool *told)
     ens__log(n->sys, NULL, ENS_LOG_DEBUG, "gateway: names follower: reading the bucket%s",
              n->reread ? " again" : "");
     uint64_t last = 0;
-    natsStatus st = stream_last(n, &last);
-    if (st == NATS_OK && last < ens__gw_kv_seen_max(n->seen)) {
-        /* Sequences never go back in one stream: the bucket was made anew. */
-        ens__log(n->sys, NULL, ENS_LOG_INFO,
-                 "gateway: the names bucket %s was made anew (its last sequence %" PRIu64
-                 " is below %" PRIu64 " seen before): following it from its start",
-                 n->bucket, last, ens__gw_kv_seen_max(n->seen));
-        ens__gw_kv_seen_clear(n->seen);
+    int64_t created = 0;
+    natsStatus st = stream_last(n, &last, &created);
+    ens_gw_kv_stream judged = ENS_GW_KV_STREAM_CURRENT;
+    if (st == NATS_OK) {
+        judged =
+            ens__gw_kv_stream_judge(created, last, n->stream_created, ens__gw_kv_seen_max(n->seen));
+        if (judged == ENS_GW_KV_STREAM_ANEW) {
+            ens__log(n->sys, NULL, ENS_LOG_INFO,
+                     "gateway: the names bucket %s was made anew (its stream was created "
+                     "again): following it from its start",
+                     n->bucket);
+            ens__gw_kv_seen_clear(n->seen);
+        } else if (judged == ENS_GW_KV_STREAM_BEHIND) {
+            ens__log(n->sys, NULL, ENS_LOG_DEBUG,
+                     "gateway: names follower: the stream's info came from a copy behind (its "
+                     "last sequence %" PRIu64 " is below %" PRIu64 " passed on)",
+                     last, ens__gw_kv_seen_max(n->seen));
+        }
+        n->stream_created = created;
     }
     n->read_max = 0;
     if (st == NATS_OK)
@@ -295,7 +312,7 @@ static bool read_all(ens_gw_names *n, bool *told)
         *told = true;
         return false;
     }
-    if (!ens__gw_kv_read_current(n->read_max, last)) {
+    if (judged == ENS_GW_KV_STREAM_BEHIND || !ens__gw_kv_read_current(n->read_max, last)) {
         /* The stream's last message may also be gone (an operator deleted
          * it): after a while, the read is taken as it is. What a copy
          * behind missed still comes when it catches up: it republishes
@@ -722,9 +739,63 @@ static void on_purge_read(void *arg, const ens_gw_kv_entry *e)
     l->rev = e->seq;
 }
 
+static int64_t real_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Whether lost node `node` still puts its record in the members bucket, as
+ * the bucket's leader holds it: 1 (put less than its down_after_ms ago: it
+ * reaches the buckets' quorum, only this gateway does not hear it), 0 (an
+ * older record, or none), ENS_EUNREACHABLE (the bucket did not answer, or
+ * a copy that is not current did: it has none of this gateway's own
+ * recent puts, so its records say nothing of who is alive now). */
+static int still_puts_record(ens_gw_names *n, uint32_t node)
+{
+    const char *conv = n->sys->opts.convention.name;
+    char stream[128], subject[160];
+    snprintf(stream, sizeof(stream), "KV_ens-%s-members", conv);
+    snprintf(subject, sizeof(subject), "$KV.ens-%s-members.%" PRIu32, conv, node);
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetStreamInfo(&si, n->js, stream, NULL, &jerr);
+    int64_t last = st == NATS_OK ? si->State.LastTime : 0;
+    jsStreamInfo_Destroy(si);
+    if (st != NATS_OK)
+        return ENS_EUNREACHABLE;
+    if (!ens__gw_members_stream_current(last, real_ns(),
+                                        ens__gw_down_after_ms(&n->sys->opts.convention))) {
+        ens__log(n->sys, NULL, ENS_LOG_DEBUG,
+                 "gateway: unreachable node %" PRIu32
+                 ": the members bucket answered from a copy whose last record is %" PRId64
+                 " ms old: not current",
+                 node, (real_ns() - last) / 1000000);
+        return ENS_EUNREACHABLE;
+    }
+    natsMsg *m = NULL;
+    st = js_GetLastMsg(&m, n->js, stream, subject, NULL, &jerr);
+    if (st != NATS_OK)
+        return jerr == JS_NO_MESSAGE ? 0 : ENS_EUNREACHABLE;
+    const char *op = NULL;
+    bool removed = natsMsgHeader_Get(m, KV_OP_HEADER, &op) == NATS_OK && op != NULL &&
+                   (strcmp(op, KV_OP_DELETE) == 0 || strcmp(op, KV_OP_PURGE) == 0);
+    int64_t now = real_ns(), stamp = natsMsg_GetTime(m);
+    bool fresh = !removed && ens__gw_members_record_fresh(natsMsg_GetData(m),
+                                                          natsMsg_GetDataLength(m), stamp, now);
+    ens__log(n->sys, NULL, ENS_LOG_DEBUG,
+             "gateway: unreachable node %" PRIu32 ": its record in the members bucket %s %" PRId64
+             " ms ago (sequence %" PRIu64 ")",
+             node, removed ? "was removed" : "was put", (now - stamp) / 1000000,
+             natsMsg_GetSequence(m));
+    natsMsg_Destroy(m);
+    return fresh ? 1 : 0;
+}
+
 /* Remove the names of lost node `node`: true when done (every one found
- * removed or claimed anew), false when the bucket did not answer (tried
- * again). */
+ * removed or claimed anew), false when the buckets did not answer or the
+ * node still puts its record (tried again). */
 static bool purge_once(ens_gw_names *n, uint32_t node, bool first)
 {
     if (bucket_open(n) < 0) {
@@ -733,6 +804,30 @@ static bool purge_once(ens_gw_names *n, uint32_t node, bool first)
                      "gateway: the names of unreachable node %" PRIu32
                      " were not removed: the names bucket does not answer (tried again every "
                      "2 s while it stays unreachable)",
+                     node);
+        return false;
+    }
+    /* A gateway on the side of a cut without the quorum judges the far
+     * side lost too; its purge, tried again until the buckets answer, gets
+     * through the moment the cut heals, before the far side's heartbeats
+     * say it is back (seen removing a name a far-side system claimed
+     * during the cut: its owner lost it, everyone then saw none). A node
+     * that is really lost puts no record: the purge waits until its record
+     * is older than its down_after_ms. */
+    int alive = still_puts_record(n, node);
+    if (alive != 0) {
+        if (alive == 1)
+            ens__log(n->sys, NULL, ENS_LOG_INFO,
+                     "gateway: the names of unreachable node %" PRIu32
+                     " are left for now: its record in the members bucket was put less than "
+                     "its down_after_ms ago (it may be cut off from this system only); tried "
+                     "again every 2 s while it stays unreachable",
+                     node);
+        else if (first)
+            ens__log(n->sys, NULL, ENS_LOG_WARN,
+                     "gateway: the names of unreachable node %" PRIu32
+                     " were not removed: the members bucket does not answer, or not from a "
+                     "current copy (tried again every 2 s while it stays unreachable)",
                      node);
         return false;
     }

@@ -54,10 +54,14 @@ void ens__gw_names_tick(ens_gw_names *n);
  * by the server and left alone; the other survivors' deletions of the
  * same revision are refused likewise, harmlessly). Blocks the loop for a
  * read of the bucket and one round trip per name found; logged, never
- * answered. When the bucket does not answer (its leader was on the far
- * side of a cut and a new one is being elected), tried again from the
- * tick every 2 s until done or the node is back. n NULL, node 0 or this
- * system's: nothing. */
+ * answered. Nothing is deleted while the node's record in the members
+ * bucket, from a copy holding this gateway's own recent puts, is younger
+ * than its down_after_ms: it still reaches the buckets' quorum (this
+ * gateway is the one cut off, or the node's heartbeats are not delivered
+ * yet after a heal). When a bucket does not answer (its leader was on the
+ * far side of a cut and a new one is being elected), or the record is
+ * young, tried again from the tick every 2 s until done or the node is
+ * back. n NULL, node 0 or this system's: nothing. */
 void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node);
 
 /* Member `node` was seen joined again after it was unreachable: its names
