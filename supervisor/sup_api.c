@@ -196,6 +196,24 @@ static int wait_result(ens_ctx *c, ens_addr sup, const ens_msgtype *t, const voi
     return rc;
 }
 
+/* A start argument encoded into *out (owned by the caller: free(out->data)).
+ * Errors: those of ens_msg_encode, ENS_EMSGSIZE (over 4 GiB). */
+static int encode_arg(const ens_msgtype *argt, const void *arg, ens_bytes *out)
+{
+    uint8_t *f = NULL;
+    size_t len = 0;
+    int rc = ens_msg_encode(argt, arg, &f, &len);
+    if (rc < 0)
+        return rc;
+    if (len > UINT32_MAX) {
+        free(f);
+        return ENS_EMSGSIZE;
+    }
+    out->data = f;
+    out->len = (uint32_t)len;
+    return 0;
+}
+
 /* The request of start_child: one spec, or (simple_one_for_one) the start
  * argument alone. Release with ens__sup_config_release. */
 static int start_request(const ens_child_spec *spec, const ens_msgtype *argt, const void *arg,
@@ -215,18 +233,7 @@ static int start_request(const ens_child_spec *spec, const ens_msgtype *argt, co
     memset(cfg, 0, sizeof(*cfg));
     if (argt == NULL)
         return 0;
-    uint8_t *f = NULL;
-    size_t len = 0;
-    int rc = ens_msg_encode(argt, arg, &f, &len);
-    if (rc < 0)
-        return rc;
-    if (len > UINT32_MAX) {
-        free(f);
-        return ENS_EMSGSIZE;
-    }
-    cfg->args.data = f;
-    cfg->args.len = (uint32_t)len;
-    return 0;
+    return encode_arg(argt, arg, &cfg->args);
 }
 
 int ens_supervisor_start_child(ens_ctx *c, ens_addr sup, const ens_child_spec *spec,
@@ -271,18 +278,7 @@ static int start_many_request(const char *call, const ens_msgtype *argt, const v
     v->n = (uint32_t)n;
     if (argt == NULL)
         return 0;
-    uint8_t *f = NULL;
-    size_t len = 0;
-    int rc = ens_msg_encode(argt, arg, &f, &len);
-    if (rc < 0)
-        return rc;
-    if (len > UINT32_MAX) {
-        free(f);
-        return ENS_EMSGSIZE;
-    }
-    v->args.data = f;
-    v->args.len = (uint32_t)len;
-    return 0;
+    return encode_arg(argt, arg, &v->args);
 }
 
 int ens_supervisor_start_children(ens_ctx *c, ens_addr sup, const ens_msgtype *argt,

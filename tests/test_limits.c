@@ -217,6 +217,23 @@ static int admin_fds_at_rest(int admin)
     return -1;
 }
 
+/* A process-base system without a journal, logging errors only, whose
+ * admin's pid is put in *admin (for its descriptors). */
+static ens_system *start_watched(int *admin)
+{
+    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
+    o.journal_path = "";
+    o.log_level = ENS_LOG_ERROR;
+    fflush(NULL); /* the admin is forked */
+    ens_system *s = NULL;
+    assert_int_equal(ens_system_start(&o, &s), 0);
+    ens_status *st = NULL;
+    assert_int_equal(ens_system_status(s, WAIT_MS, &st), 0);
+    *admin = ens_status_admin_pid(st);
+    ens_status_free(st);
+    return s;
+}
+
 /* A one_for_all supervisor asks each child to exit (its connection to each
  * of them, whose receiving end the admin keeps for the child's next
  * incarnation) and starts them again at their kept addresses. Once they
@@ -230,17 +247,9 @@ static void test_restart_all_keeps_no_descriptors(void **state)
     void *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(shared != MAP_FAILED);
     restart_inits = shared;
-    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
-    o.journal_path = "";
-    o.log_level = ENS_LOG_ERROR;
-    fflush(NULL); /* the admin is forked */
-    ens_system *s = NULL;
-    assert_int_equal(ens_system_start(&o, &s), 0);
+    int admin = 0;
+    ens_system *s = start_watched(&admin);
     ens_ctx *out = ens_system_ctx(s);
-    ens_status *st = NULL;
-    assert_int_equal(ens_system_status(s, WAIT_MS, &st), 0);
-    const int admin = ens_status_admin_pid(st);
-    ens_status_free(st);
 
     static ens_child_spec specs[RESTART_N];
     static char ids[RESTART_N][8];
@@ -370,17 +379,9 @@ static void test_late_admin_connection_survives_a_crash(void **state)
     void *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(shared != MAP_FAILED);
     late = shared;
-    ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
-    o.journal_path = "";
-    o.log_level = ENS_LOG_ERROR;
-    fflush(NULL); /* the admin is forked */
-    ens_system *s = NULL;
-    assert_int_equal(ens_system_start(&o, &s), 0);
+    int admin = 0;
+    ens_system *s = start_watched(&admin);
     ens_ctx *out = ens_system_ctx(s);
-    ens_status *st = NULL;
-    assert_int_equal(ens_system_status(s, WAIT_MS, &st), 0);
-    const int admin = ens_status_admin_pid(st);
-    ens_status_free(st);
     ens_addr parent;
     assert_int_equal(ens_spawn(out, &late_parent_def, NULL, NULL, &parent), 0);
     assert_true(echo_ok(s, parent)); /* connected: what follows adds no connection of ours */
