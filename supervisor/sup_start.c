@@ -6,10 +6,11 @@
  *
  * A run of children that the runtime would start alike - one definition,
  * one restart type (so the same spawn flags), equal start arguments, no
- * global name and no address kept from an earlier incarnation - goes
- * through the batch spawn (ens__spawn_many_shown: on the process base up
- * to 64 requests in flight to the admin); any other child through the
- * supervisor's own ens__sup_spawn (at its kept address, or named). Each
+ * global name, and all at new addresses or all at addresses kept from
+ * their earlier incarnations - goes through the batch spawn
+ * (ens__spawn_many_shown, or ens__spawn_many_at for kept addresses: on the
+ * process base up to 64 requests in flight to the admin); a named child
+ * through the supervisor's own ens__sup_spawn. Each
  * spawned child is marked awaited; its start notice, its init failure or
  * its end clears the mark (ens__sup_start_awaited_done) and the job goes
  * on when the last one has.
@@ -25,10 +26,11 @@
  * small, and a batch is never above ENS_SPAWN_MANY_MAX. */
 #define SUP_BATCH_MAX 1024u
 
-/* k may be started by a batch spawn: a new address, no name. */
+/* k may be started by a batch spawn: no name (a new address, or the one
+ * kept from its earlier incarnation). */
 static bool batchable(const sup_child *k)
 {
-    return ens_addr_is_none(k->kept) && k->name == NULL;
+    return k->name == NULL;
 }
 
 static bool same_arg(const ens_msg *a, const ens_msg *b)
@@ -50,10 +52,11 @@ static bool same_arg(const ens_msg *a, const ens_msg *b)
     return same;
 }
 
-/* b starts as a does. */
+/* b starts as a does (both at kept addresses, or both at new ones). */
 static bool alike(const sup_state *st, const sup_child *a, const sup_child *b)
 {
-    return batchable(b) && a->def == b->def && a->restart == b->restart &&
+    return batchable(b) && ens_addr_is_none(a->kept) == ens_addr_is_none(b->kept) &&
+           a->def == b->def && a->restart == b->restart &&
            ens__sup_spawn_flags(st, a) == ens__sup_spawn_flags(st, b) && same_arg(a->arg, b->arg);
 }
 
@@ -75,28 +78,48 @@ static void fail_with(sup_job *j, sup_child *k, int rc)
     j->fail_detail = rc;
 }
 
-/* Spawn the run j->start[from..from+n) (all alike) in one batch. The
- * children whose spawn failed are stopped; the first failure is the job's. */
+/* Spawn the run j->start[from..from+n) (all alike) in one batch: at the
+ * addresses they kept (a restart), or at new ones. The children whose
+ * spawn failed are stopped (a kept address stays kept, as in
+ * ens__sup_spawn; one the base did not keep after all is started anew on
+ * its own); the first failure is the job's. */
 static void spawn_run(ens_ctx *c, sup_state *st, size_t from, size_t n)
 {
     sup_job *j = &st->job;
     sup_child *k0 = j->start[from];
+    const bool kept = !ens_addr_is_none(k0->kept);
     ens_addr *out = calloc(n, sizeof(*out));
+    ens_addr *at = kept ? calloc(n, sizeof(*at)) : NULL;
     int *status = calloc(n, sizeof(*status));
     int rc = ENS_ENOMEM;
-    if (out != NULL && status != NULL) {
+    if (out != NULL && status != NULL && (at != NULL || !kept)) {
         const ens_msgtype *argt = k0->arg != NULL ? ens_msg_type(k0->arg) : NULL;
         const void *argv = argt != NULL ? ens_msg_value(k0->arg, argt) : NULL;
-        rc = ens__spawn_many_shown(c, k0->def, NULL, argt, argv, ens__sup_spawn_flags(st, k0), n,
-                                   out, status);
+        const uint32_t flags = ens__sup_spawn_flags(st, k0);
+        for (size_t i = 0; kept && i < n; i++)
+            at[i] = j->start[from + i]->kept;
+        rc = kept ? ens__spawn_many_at(c, k0->def, argt, argv, flags, n, at, out, status)
+                  : ens__spawn_many_shown(c, k0->def, NULL, argt, argv, flags, n, out, status);
     }
+    free(at);
     for (size_t i = 0; i < n; i++) {
         sup_child *k = j->start[from + i];
         k->in_start = false;
         int s = rc < 0 ? rc : status[i];
         if (s == 0 && !ens_addr_is_none(out[i])) {
+            k->kept = ENS_ADDR_NONE;
             ens__sup_spawned(st, k, out[i]);
             await_child(c, st, k);
+            continue;
+        }
+        if (kept && s == ENS_ENOENT) { /* no reservation after all: a new address */
+            ens_log(c, ENS_LOG_WARN, "child %s: its address was not kept; started anew", k->id);
+            k->kept = ENS_ADDR_NONE;
+            if ((s = ens__sup_spawn(c, st, k)) == 0) {
+                await_child(c, st, k);
+                continue;
+            }
+            fail_with(j, k, s);
             continue;
         }
         if (s == 0)

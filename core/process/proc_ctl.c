@@ -456,6 +456,8 @@ void ens__actor_proctitle(const char *type, const char *global, const char *syst
 int ens__spawn_batch_send(ens__spawn_batch *b, int ctl, ens_addr from)
 {
     while (b->sent < b->n && b->sent - b->answered < ENS__SPAWN_WINDOW) {
+        if (b->req.flags & (int32_t)ENS__SPAWN_AT)
+            b->req.at = b->out[b->sent]; /* each at its own reserved address */
         int rc = ens__ctl_send(ctl, from, &ens__ctl_spawn, &b->req, b->corr0 + b->sent, NULL, 0);
         if (rc < 0) {
             /* Nothing more reaches the admin: the rest fail with this. */

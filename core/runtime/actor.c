@@ -844,7 +844,8 @@ static int spawn_each(ens_system *s, ens_actor *parent, const ens_actor_def *d,
 {
     for (size_t i = 0; i < n; i++) {
         uint8_t *copy = NULL;
-        out[i] = ENS_ADDR_NONE;
+        if (!(flags & ENS__SPAWN_AT)) /* else out[i] is where it starts */
+            out[i] = ENS_ADDR_NONE;
         if (frame != NULL && (copy = ens__malloc(len)) == NULL) {
             status[i] = ENS_ENOMEM;
             continue;
@@ -860,9 +861,10 @@ static int spawn_each(ens_system *s, ens_actor *parent, const ens_actor_def *d,
     return 0;
 }
 
-int ens__spawn_many_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_def *shown,
-                          const ens_msgtype *argt, const void *arg, uint32_t flags, size_t n,
-                          ens_addr *out, int *status)
+/* ens__spawn_many_shown, or with at (n addresses) ens__spawn_many_at. */
+static int spawn_many(ens_ctx *c, const ens_actor_def *d, const ens_actor_def *shown,
+                      const ens_msgtype *argt, const void *arg, uint32_t flags, size_t n,
+                      const ens_addr *at, ens_addr *out, int *status)
 {
     if (out == NULL || n > ENS_SPAWN_MANY_MAX)
         return ENS_EINVAL;
@@ -887,9 +889,11 @@ int ens__spawn_many_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_de
     }
     ens_system *s = c->sys;
     for (size_t i = 0; i < n; i++) {
-        out[i] = ENS_ADDR_NONE;
-        status[i] = 1; /* not answered yet */
+        out[i] = at != NULL ? at[i] : ENS_ADDR_NONE; /* at: where each starts */
+        status[i] = 1;                               /* not answered yet */
     }
+    if (at != NULL)
+        flags |= ENS__SPAWN_AT;
     int rc = s->host->spawn_many != NULL
                  ? s->host->spawn_many(s, c->actor, d, shown, frame, len, c->actor == NULL, flags,
                                        n, out, status)
@@ -918,6 +922,24 @@ int ens__spawn_many_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_de
     }
     free(own);
     return started;
+}
+
+int ens__spawn_many_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_def *shown,
+                          const ens_msgtype *argt, const void *arg, uint32_t flags, size_t n,
+                          ens_addr *out, int *status)
+{
+    return spawn_many(c, d, shown, argt, arg, flags, n, NULL, out, status);
+}
+
+int ens__spawn_many_at(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                       uint32_t flags, size_t n, const ens_addr *at, ens_addr *out, int *status)
+{
+    if (c == NULL || c->actor == NULL || at == NULL)
+        return ENS_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!ens__addr_usable(at[i]))
+            return ENS_EINVAL;
+    return spawn_many(c, d, NULL, argt, arg, flags, n, at, out, status);
 }
 
 int ens_send(ens_ctx *c, ens_addr to, const ens_msgtype *t, const void *v)

@@ -470,6 +470,15 @@ int ens__spawn_many_shown(ens_ctx *c, const ens_actor_def *d, const ens_actor_de
                           const ens_msgtype *argt, const void *arg, uint32_t flags, size_t n,
                           ens_addr *out, int *status);
 
+/* ens__spawn_many_shown (shown NULL) of n new incarnations at the addresses
+ * the calling actor reserved, at[0..n) (as n calls of ens__spawn_at, but
+ * in one batch: a supervisor's concurrent restart). out[i] is at[i] when
+ * status[i] is 0. Errors: ENS_EINVAL (outside an actor, an unusable
+ * address), per actor ENS_ENOENT (no reservation at at[i]) and those of
+ * ens_spawn_many. */
+int ens__spawn_many_at(ens_ctx *c, const ens_actor_def *d, const ens_msgtype *argt, const void *arg,
+                       uint32_t flags, size_t n, const ens_addr *at, ens_addr *out, int *status);
+
 /* ens_spawn_flags of an actor that runs d and is shown everywhere (status
  * rows, journal rows, events) as the definition `shown`, for a wrapper
  * that runs another definition (the troupe's worker runs the user's). The

@@ -166,8 +166,10 @@ typedef enum ens_shutdown {
  *    unstarted. Its cost grows with one spawn-to-init round trip per child.
  *  - ENS_SUP_START_CONCURRENT: every child of the range is spawned at once
  *    (runs of children of one definition with the same restart type and
- *    start argument, no name and no kept address, through the batch spawn,
- *    ens_spawn_many's path) and their inits run side by side; the range is
+ *    start argument and no name, through the batch spawn, ens_spawn_many's
+ *    path, also at the addresses a restart keeps) and their inits run side
+ *    by side; the stops before a restart stay one at a time in reverse
+ *    order; the range is
  *    done when every one has run its init or failed. For children that do
  *    not depend on each other's start (pools, independent workers). A
  *    failure is handled by OTP's rules for a failed start as the ordered
