@@ -94,7 +94,8 @@ static void remove_db(const char *path)
     unlink(side);
 }
 
-static double run_writer(const char *path, int n)
+/* A writer on a new journal at path (the old one removed); exits on error. */
+static ens_jwriter *open_fresh(const char *path)
 {
     remove_db(path);
     ens_jwriter *w = NULL;
@@ -103,6 +104,12 @@ static double run_writer(const char *path, int n)
         fprintf(stderr, "bench_journal: %s\n", why);
         exit(1);
     }
+    return w;
+}
+
+static double run_writer(const char *path, int n)
+{
+    ens_jwriter *w = open_fresh(path);
     ens_event e;
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
@@ -213,13 +220,7 @@ static int append_row(ens_jwriter *w, const ens_event *e, int i)
 /* Fill path to m rows through the writer, its own batching (not timed). */
 static void fill(const char *path, int m)
 {
-    remove_db(path);
-    ens_jwriter *w = NULL;
-    char why[256];
-    if (ens__jwriter_open_why(path, "bench", &w, why, sizeof(why)) != 0) {
-        fprintf(stderr, "bench_journal: %s\n", why);
-        exit(1);
-    }
+    ens_jwriter *w = open_fresh(path);
     ens_event e;
     for (int i = 0; i < m; i++) {
         event_n(&e, i);

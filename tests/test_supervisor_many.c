@@ -258,6 +258,21 @@ static void test_many_dynamic_children(void **state)
     assert_int_equal(scn_shutdown(t, 30000), 0);
 }
 
+#define SPEC_ID_LEN 12
+
+/* n specs of brutally killed workers, ids PREFIX0, PREFIX1, ... kept in ids. */
+static void worker_specs(ens_child_spec *specs, char (*ids)[SPEC_ID_LEN], uint32_t n,
+                         const char *prefix)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(ids[i], SPEC_ID_LEN, "%s%u", prefix, i);
+        specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
+        specs[i].id = ids[i];
+        specs[i].def = &many_worker_def;
+        specs[i].shutdown = ENS_SHUTDOWN_BRUTAL;
+    }
+}
+
 /* More static specs than the old bound of 256: a configure callback asks
  * for room (the first call gives it 256) and is called again. It gives
  * configure_n specs (set before the system starts: the process base's
@@ -272,18 +287,13 @@ static int many_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
 {
     (void)c;
     (void)arg;
-    static char ids[STATIC_BIG][12];
+    static char ids[STATIC_BIG][SPEC_ID_LEN];
     configure_calls++;
     *n = configure_n;
     if (max < configure_n)
         return 0; /* room for configure_n, please */
     flags->strategy = ENS_ONE_FOR_ALL;
-    for (uint32_t i = 0; i < configure_n; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "w%u", i);
-        specs[i].id = ids[i];
-        specs[i].def = &many_worker_def;
-        specs[i].shutdown = ENS_SHUTDOWN_BRUTAL;
-    }
+    worker_specs(specs, ids, configure_n, "w");
     return 0;
 }
 ENS_SUPERVISOR_DEF(many_sup_def, "tmany.Sup", many_configure);
@@ -304,14 +314,8 @@ static void test_static_thousand(void **state)
     count_is(t, sup, STATIC_N, STATIC_N);
     /* The same through ens_supervisor_spawn (one config message). */
     static ens_child_spec specs[STATIC_N];
-    static char ids[STATIC_N][8];
-    for (uint32_t i = 0; i < STATIC_N; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "s%u", i);
-        specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
-        specs[i].id = ids[i];
-        specs[i].def = &many_worker_def;
-        specs[i].shutdown = ENS_SHUTDOWN_BRUTAL;
-    }
+    static char ids[STATIC_N][SPEC_ID_LEN];
+    worker_specs(specs, ids, STATIC_N, "s");
     ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000, ENS_SUP_START_ORDERED};
     ens_addr sup2 = ENS_ADDR_NONE;
     specs[STATIC_N - 1].id = "s7"; /* a duplicate id, found among 1 000 */
@@ -378,14 +382,8 @@ static void test_static_five_thousand(void **state)
     }
 
     static ens_child_spec specs[STATIC_BIG];
-    static char ids[STATIC_BIG][12];
-    for (uint32_t i = 0; i < STATIC_BIG; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "s%u", i);
-        specs[i] = (ens_child_spec)ENS_CHILD_SPEC_INIT;
-        specs[i].id = ids[i];
-        specs[i].def = &many_worker_def;
-        specs[i].shutdown = ENS_SHUTDOWN_BRUTAL;
-    }
+    static char ids[STATIC_BIG][SPEC_ID_LEN];
+    worker_specs(specs, ids, STATIC_BIG, "s");
     ens_sup_flags f = {ENS_ONE_FOR_ONE, 5, 60000, ENS_SUP_START_ORDERED};
     ens_addr sup2 = ENS_ADDR_NONE;
     int rc = ens_supervisor_spawn(t->out, &f, specs, STATIC_BIG, &sup2);
@@ -433,17 +431,13 @@ static int conc_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags,
 {
     (void)c;
     (void)arg;
-    static char ids[CONC_N][12];
+    static char ids[CONC_N][SPEC_ID_LEN];
     *n = CONC_N;
     if (max < CONC_N)
         return 0;
     *flags = (ens_sup_flags){ENS_ONE_FOR_ALL, 100, 60000, ENS_SUP_START_CONCURRENT};
-    for (uint32_t i = 0; i < CONC_N; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "c%u", i);
-        specs[i].id = ids[i];
-        specs[i].def = i == CONC_ODD ? &conc_odd_def : &many_worker_def;
-        specs[i].shutdown = ENS_SHUTDOWN_BRUTAL;
-    }
+    worker_specs(specs, ids, CONC_N, "c");
+    specs[CONC_ODD].def = &conc_odd_def;
     return 0;
 }
 ENS_SUPERVISOR_DEF(conc_sup_def, "tmany.ConcSup", conc_configure);
