@@ -29,6 +29,7 @@
 #include "ensemble/system.h"
 #include "persistence/journal_schema.h"
 #include "persistence/journal_writer.h"
+#include "persistence/journal_writer_state.h"
 
 #define BUSY_TIMEOUT_MS 5000
 
@@ -41,52 +42,6 @@
 /* Pages between checkpoints: a page written again before the checkpoint
  * is copied into the database once. */
 #define WAL_AUTOCHECKPOINT 8192
-/* Free pages given back to the file system per flush, once more than
- * VACUUM_KEEP wait in the free list (the rows of the next batches reuse
- * those). */
-#define VACUUM_STEP 256
-#define VACUUM_KEEP 1024
-
-#define DAY_MS INT64_C(86400000)
-
-/* One batched event: ev's strings point into strs (owned); its key
- * (run_id, run_seq), or run_id 0 for none. */
-typedef struct jentry {
-    ens_event ev;
-    char *strs;
-    uint64_t run_id, run_seq;
-} jentry;
-
-/* The rows one transaction adds to (or takes from) one (actor type, kind)
- * of failure_counts. */
-typedef struct jcount {
-    char *type, *kind;
-    int64_t n;
-} jcount;
-
-struct ens_jwriter {
-    sqlite3 *db;
-    sqlite3_stmt *ins;
-    char *path;
-    char *system;
-    char host[256];
-    uint32_t node; /* the system's node, written as system_node */
-    jentry *batch;
-    uint32_t n, cap; /* cap grows up to ENS__JWRITER_BATCH_MAX */
-    uint64_t dropped;
-    uint64_t duplicates; /* keyed events whose row was there already */
-    uint32_t flush_dups; /* the same, in the flush under way */
-    /* Retention (0: none of that kind) and its statements, prepared on first use. */
-    uint64_t max_rows;
-    int64_t max_age_ms;
-    sqlite3_stmt *rows_st, *oldest_st, *del_old_st, *del_aged_st, *count_st;
-    jcount *counts; /* the transaction's, written before its COMMIT */
-    uint32_t n_counts, cap_counts;
-    uint64_t pruned; /* rows deleted by retention, never reset */
-    int64_t (*clock_ms)(void);
-    char err[512];
-};
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -102,8 +57,7 @@ static const char insert_sql[] =
     " ?19, ?20, ?21)"
     " ON CONFLICT (run_id, run_seq) WHERE run_id IS NOT NULL DO NOTHING";
 
-/* Prepare *st from sql once. */
-static int prepared(ens_jwriter *w, sqlite3_stmt **st, const char *sql)
+int ens__jw_prepared(ens_jwriter *w, sqlite3_stmt **st, const char *sql)
 {
     if (*st != NULL)
         return SQLITE_OK;
@@ -165,8 +119,7 @@ static int ensure_parent(ens_jwriter *w, const char *path)
     return rc != 0 ? ENS_EIO : 0;
 }
 
-/* Map a sqlite failure of w->db to an ENS_E* code with a message. */
-static int db_fail(ens_jwriter *w, int rc, const char *doing)
+int ens__jw_db_fail(ens_jwriter *w, int rc, const char *doing)
 {
     int err = ens__jschema_err(rc);
     if (err == 0)
@@ -255,20 +208,20 @@ static int open_db(ens_jwriter *w)
      * writes the header; on an older journal it changes nothing. */
     rc = sqlite3_exec(w->db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return db_fail(w, rc, "cannot set auto_vacuum");
+        return ens__jw_db_fail(w, rc, "cannot set auto_vacuum");
     rc = sqlite3_exec(w->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return db_fail(w, rc, "cannot switch to WAL");
+        return ens__jw_db_fail(w, rc, "cannot switch to WAL");
     rc = sqlite3_exec(w->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return db_fail(w, rc, "cannot set synchronous");
+        return ens__jw_db_fail(w, rc, "cannot set synchronous");
     char tune[128];
     snprintf(tune, sizeof(tune),
              "PRAGMA cache_size = -%d; PRAGMA wal_autocheckpoint = %d; PRAGMA temp_store = MEMORY",
              CACHE_KIB, WAL_AUTOCHECKPOINT);
     rc = sqlite3_exec(w->db, tune, NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return db_fail(w, rc, "cannot size the page cache");
+        return ens__jw_db_fail(w, rc, "cannot size the page cache");
     char why[256] = "";
     int err = ens__jschema_migrate(w->db, why, sizeof(why));
     if (err != 0) {
@@ -277,7 +230,7 @@ static int open_db(ens_jwriter *w)
     }
     rc = sqlite3_prepare_v3(w->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &w->ins, NULL);
     if (rc != SQLITE_OK)
-        return db_fail(w, rc, "cannot prepare the insert");
+        return ens__jw_db_fail(w, rc, "cannot prepare the insert");
     /* sqlite has its WAL and shared-memory files open now: names planted
      * between the first check and sqlite's open show here. */
     return memory ? 0 : check_companions(w);
@@ -416,71 +369,6 @@ static void addr_text(ens_addr a, char buf[ENS_ADDR_STRLEN])
         ens_addr_format(a, buf, ENS_ADDR_STRLEN);
 }
 
-/* Add d to the transaction's count of (type, kind). SQLITE_NOMEM when a
- * new pair cannot be kept. */
-static int tally(ens_jwriter *w, const char *type, const char *kind, int64_t d)
-{
-    for (uint32_t i = w->n_counts; i-- > 0;) {
-        jcount *c = &w->counts[i];
-        if (strcmp(c->kind, kind) == 0 && strcmp(c->type, type) == 0) {
-            c->n += d;
-            return SQLITE_OK;
-        }
-    }
-    if (w->n_counts == w->cap_counts) {
-        uint32_t cap = w->cap_counts == 0 ? 16 : w->cap_counts * 2;
-        jcount *c = realloc(w->counts, cap * sizeof(*c));
-        if (c == NULL)
-            return SQLITE_NOMEM;
-        w->counts = c;
-        w->cap_counts = cap;
-    }
-    jcount *c = &w->counts[w->n_counts];
-    c->type = strdup(type);
-    c->kind = strdup(kind);
-    if (c->type == NULL || c->kind == NULL) {
-        free(c->type);
-        free(c->kind);
-        return SQLITE_NOMEM;
-    }
-    c->n = d;
-    w->n_counts++;
-    return SQLITE_OK;
-}
-
-/* Forget the transaction's counts (written, or rolled back). */
-static void tally_clear(ens_jwriter *w)
-{
-    for (uint32_t i = 0; i < w->n_counts; i++) {
-        free(w->counts[i].type);
-        free(w->counts[i].kind);
-    }
-    w->n_counts = 0;
-}
-
-/* Write the transaction's counts into failure_counts (before COMMIT). */
-static int tally_write(ens_jwriter *w)
-{
-    int rc = SQLITE_OK;
-    if (w->n_counts > 0)
-        rc = prepared(w, &w->count_st,
-                      "INSERT INTO failure_counts (actor_type, kind, n) VALUES (?1, ?2, ?3)"
-                      " ON CONFLICT (actor_type, kind) DO UPDATE SET n = n + excluded.n");
-    for (uint32_t i = 0; rc == SQLITE_OK && i < w->n_counts; i++) {
-        if (w->counts[i].n == 0)
-            continue;
-        sqlite3_bind_text(w->count_st, 1, w->counts[i].type, -1, SQLITE_STATIC);
-        sqlite3_bind_text(w->count_st, 2, w->counts[i].kind, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(w->count_st, 3, w->counts[i].n);
-        rc = sqlite3_step(w->count_st);
-        sqlite3_reset(w->count_st);
-        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-    }
-    if (w->count_st != NULL)
-        sqlite3_clear_bindings(w->count_st);
-    return rc;
-}
-
 static int insert_one(ens_jwriter *w, const jentry *e)
 {
     const ens_event *ev = &e->ev;
@@ -523,141 +411,7 @@ static int insert_one(ens_jwriter *w, const jentry *e)
         w->flush_dups++;
         return SQLITE_OK;
     }
-    return tally(w, ev->actor_type, ens_event_kind_name(ev->kind), 1);
-}
-
-/* Run a DELETE ... RETURNING actor_type, kind (bound) to its end,
- * taking each row from the transaction's counts; *changes gets the rows
- * it deleted. */
-static int step_changes(ens_jwriter *w, sqlite3_stmt *st, uint64_t *changes)
-{
-    int rc;
-    uint64_t n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *type = sqlite3_column_text(st, 0);
-        const unsigned char *kind = sqlite3_column_text(st, 1);
-        rc = tally(w, type != NULL ? (const char *)type : "",
-                   kind != NULL ? (const char *)kind : "", -1);
-        if (rc != SQLITE_OK)
-            break;
-        n++;
-    }
-    sqlite3_reset(st);
-    *changes = n;
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-/* In the transaction under way: delete the `limit` oldest rows (lowest
- * seq, the rowid: first written first). One grouped read of them gives
- * what to take from each (actor type, kind) and the highest seq among
- * them; then a single range delete on the rowid, with no subquery and no
- * row handed back. *deleted gets the rows deleted. */
-static int delete_oldest(ens_jwriter *w, sqlite3_int64 limit, uint64_t *deleted)
-{
-    *deleted = 0;
-    int rc = prepared(w, &w->oldest_st,
-                      "SELECT actor_type, kind, count(*), max(seq) FROM"
-                      " (SELECT seq, actor_type, kind FROM failures ORDER BY seq LIMIT ?1)"
-                      " GROUP BY actor_type, kind");
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_int64(w->oldest_st, 1, limit);
-    sqlite3_int64 last = INT64_MIN;
-    uint64_t n = 0;
-    while ((rc = sqlite3_step(w->oldest_st)) == SQLITE_ROW) {
-        const unsigned char *type = sqlite3_column_text(w->oldest_st, 0);
-        const unsigned char *kind = sqlite3_column_text(w->oldest_st, 1);
-        sqlite3_int64 k = sqlite3_column_int64(w->oldest_st, 2);
-        sqlite3_int64 top = sqlite3_column_int64(w->oldest_st, 3);
-        rc = tally(w, type != NULL ? (const char *)type : "",
-                   kind != NULL ? (const char *)kind : "", -k);
-        if (rc != SQLITE_OK)
-            break;
-        n += (uint64_t)k;
-        if (top > last)
-            last = top;
-    }
-    sqlite3_reset(w->oldest_st);
-    if (rc != SQLITE_DONE)
-        return rc;
-    if (n == 0)
-        return SQLITE_OK;
-    rc = prepared(w, &w->del_old_st, "DELETE FROM failures WHERE seq <= ?1");
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_int64(w->del_old_st, 1, last);
-    rc = sqlite3_step(w->del_old_st);
-    sqlite3_reset(w->del_old_st);
-    if (rc != SQLITE_DONE)
-        return rc;
-    /* The rows at or below the highest seq read are exactly the ones read
-     * (they were the lowest), so the counts taken match what went. */
-    *deleted = (uint64_t)sqlite3_changes64(w->db);
-    return *deleted == n ? SQLITE_OK : SQLITE_CORRUPT;
-}
-
-/* In the transaction under way: delete at most `most` of the oldest rows
- * past max_rows (first written first) or older than max_age_ms (0: no
- * limit of that kind). The row count comes from failure_counts (a few
- * rows, not a scan) and the transaction's own counts. *deleted gets what went. */
-static int retain_step(ens_jwriter *w, uint64_t max_rows, int64_t max_age_ms, uint32_t most,
-                       uint64_t *deleted)
-{
-    *deleted = 0;
-    int rc = SQLITE_OK;
-    if (max_age_ms > 0) {
-        rc = prepared(w, &w->del_aged_st,
-                      "DELETE FROM failures WHERE seq IN (SELECT seq FROM failures"
-                      " WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)"
-                      " RETURNING actor_type, kind");
-        if (rc != SQLITE_OK)
-            return rc;
-        sqlite3_bind_int64(w->del_aged_st, 1, w->clock_ms() - max_age_ms);
-        sqlite3_bind_int64(w->del_aged_st, 2, most);
-        rc = step_changes(w, w->del_aged_st, deleted);
-        if (rc != SQLITE_OK || *deleted >= most)
-            return rc;
-        most -= (uint32_t)*deleted;
-    }
-    if (max_rows == 0)
-        return SQLITE_OK;
-    rc = prepared(w, &w->rows_st, "SELECT total(n) FROM failure_counts");
-    if (rc != SQLITE_OK)
-        return rc;
-    rc = sqlite3_step(w->rows_st);
-    double rows = rc == SQLITE_ROW ? sqlite3_column_double(w->rows_st, 0) : 0;
-    sqlite3_reset(w->rows_st);
-    /* With this transaction's rows, not in failure_counts until its end. */
-    for (uint32_t i = 0; i < w->n_counts; i++)
-        rows += (double)w->counts[i].n;
-    if (rc != SQLITE_ROW)
-        return rc;
-    if (rows <= (double)max_rows)
-        return SQLITE_OK;
-    double over = rows - (double)max_rows;
-    uint64_t n = 0;
-    rc = delete_oldest(w, over < most ? (sqlite3_int64)over : most, &n);
-    *deleted += n;
-    return rc;
-}
-
-/* After a commit that deleted rows: give at most VACUUM_STEP free pages
- * back to the file system once more than VACUUM_KEEP wait (a journal
- * created with auto_vacuum off keeps them for new rows). Best effort: a
- * failure here loses nothing. */
-static void vacuum_step(ens_jwriter *w)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(w->db, "PRAGMA freelist_count", -1, &st, NULL) != SQLITE_OK)
-        return;
-    long long free_pages = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    if (free_pages <= VACUUM_KEEP)
-        return;
-    char sql[64];
-    snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%lld)",
-             free_pages - VACUUM_KEEP < VACUUM_STEP ? free_pages - VACUUM_KEEP : VACUUM_STEP);
-    sqlite3_exec(w->db, sql, NULL, NULL, NULL);
+    return ens__jw_tally(w, ev->actor_type, ens_event_kind_name(ev->kind), 1);
 }
 
 int ens__jwriter_flush(ens_jwriter *w)
@@ -675,14 +429,14 @@ int ens__jwriter_flush(ens_jwriter *w)
     }
     uint64_t deleted = 0;
     if (rc == SQLITE_OK) {
-        rc = retain_step(w, w->max_rows, w->max_age_ms, ENS__JWRITER_PRUNE_STEP, &deleted);
+        rc = ens__jw_retain_step(w, w->max_rows, w->max_age_ms, ENS__JWRITER_PRUNE_STEP, &deleted);
         doing = "cannot delete old rows";
     }
     if (rc == SQLITE_OK) {
-        rc = tally_write(w);
+        rc = ens__jw_tally_write(w);
         doing = "cannot count";
     }
-    tally_clear(w);
+    ens__jw_tally_clear(w);
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
         doing = "cannot commit";
@@ -690,7 +444,7 @@ int ens__jwriter_flush(ens_jwriter *w)
     if (rc != SQLITE_OK) {
         char what[96];
         snprintf(what, sizeof(what), "%s %u events", doing, w->n);
-        int err = db_fail(w, rc, what);
+        int err = ens__jw_db_fail(w, rc, what);
         if (!sqlite3_get_autocommit(w->db))
             sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
         return err;
@@ -698,7 +452,7 @@ int ens__jwriter_flush(ens_jwriter *w)
     sqlite3_clear_bindings(w->ins);
     w->pruned += deleted;
     if (deleted > 0)
-        vacuum_step(w);
+        ens__jw_vacuum_step(w);
     w->duplicates += w->flush_dups;
     for (uint32_t i = 0; i < w->n; i++)
         free(w->batch[i].strs);
@@ -733,141 +487,13 @@ int ens__jwriter_set_durable(ens_jwriter *w, bool full)
         return ENS_EINVAL;
     int rc = sqlite3_exec(w->db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
                           NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : db_fail(w, rc, "cannot set synchronous");
-}
-
-/* 0: the default; all bits: no limit (stored as 0). */
-static uint64_t rows_limit(uint64_t v)
-{
-    return v == 0 ? ENS_JOURNAL_MAX_ROWS_DEFAULT : v == ENS_JOURNAL_KEEP_ALL ? 0 : v;
-}
-
-static int64_t age_limit_ms(uint32_t days)
-{
-    if (days == 0)
-        days = ENS_JOURNAL_MAX_AGE_DAYS_DEFAULT;
-    return days == UINT32_MAX ? 0 : (int64_t)days * DAY_MS;
-}
-
-void ens__jwriter_set_retention(ens_jwriter *w, uint64_t max_rows, uint32_t max_age_days)
-{
-    if (w == NULL)
-        return;
-    w->max_rows = rows_limit(max_rows);
-    w->max_age_ms = age_limit_ms(max_age_days);
-}
-
-void ens__jwriter_set_retention_ms(ens_jwriter *w, uint64_t max_rows, int64_t max_age_ms)
-{
-    if (w == NULL)
-        return;
-    w->max_rows = max_rows;
-    w->max_age_ms = max_age_ms > 0 ? max_age_ms : 0;
+    return rc == SQLITE_OK ? 0 : ens__jw_db_fail(w, rc, "cannot set synchronous");
 }
 
 void ens__jwriter_set_clock(ens_jwriter *w, int64_t (*clock_ms)(void))
 {
     if (w != NULL)
         w->clock_ms = clock_ms != NULL ? clock_ms : wall_ms;
-}
-
-uint64_t ens__jwriter_pruned(const ens_jwriter *w)
-{
-    return w != NULL ? w->pruned : 0;
-}
-
-int ens__jwriter_prune(ens_jwriter *w, uint64_t max_rows, int64_t max_age_ms, uint64_t *deleted)
-{
-    if (w == NULL)
-        return ENS_EINVAL;
-    if (deleted != NULL)
-        *deleted = 0;
-    int err = ens__jwriter_flush(w);
-    if (err != 0)
-        return err;
-    for (;;) {
-        uint64_t n = 0;
-        int rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-            rc = retain_step(w, max_rows, max_age_ms > 0 ? max_age_ms : 0, ENS__JWRITER_PRUNE_STEP,
-                             &n);
-        if (rc == SQLITE_OK)
-            rc = tally_write(w);
-        tally_clear(w);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
-        if (rc != SQLITE_OK) {
-            err = db_fail(w, rc, "cannot delete old rows");
-            if (!sqlite3_get_autocommit(w->db))
-                sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
-            return err;
-        }
-        w->pruned += n;
-        if (deleted != NULL)
-            *deleted += n;
-        if (n == 0)
-            break;
-    }
-    /* All free pages back, in steps (each its own short transaction). */
-    for (;;) {
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(w->db, "PRAGMA freelist_count", -1, &st, NULL);
-        long long free_pages = 0;
-        if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-            free_pages = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_OK)
-            return db_fail(w, rc, "cannot read the free list");
-        if (free_pages == 0)
-            break;
-        long long before = free_pages;
-        char sql[64];
-        snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%d)", VACUUM_STEP * 4);
-        rc = sqlite3_exec(w->db, sql, NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-            return db_fail(w, rc, "cannot give free pages back");
-        st = NULL;
-        if (sqlite3_prepare_v2(w->db, "PRAGMA freelist_count", -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            free_pages = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        if (free_pages >= before)
-            break; /* auto_vacuum off (an older journal): pages stay for new rows */
-    }
-    /* Move the WAL's pages into the file and cut the WAL, so that the
-     * file's size says what the journal holds. */
-    sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    return 0;
-}
-
-int ens_journal_prune(const char *path, uint64_t max_rows, int64_t max_age_ms, uint64_t *deleted,
-                      char *why, size_t why_len)
-{
-    if (deleted != NULL)
-        *deleted = 0;
-    if (why != NULL && why_len > 0)
-        why[0] = '\0';
-    if (path == NULL || max_age_ms < 0) {
-        if (why != NULL && why_len > 0)
-            snprintf(why, why_len, "no journal path given");
-        return ENS_EINVAL;
-    }
-    /* Prune never creates a journal. */
-    struct stat st;
-    if (strcmp(path, ":memory:") == 0 || lstat(path, &st) != 0) {
-        if (why != NULL && why_len > 0)
-            snprintf(why, why_len, "%s", strerror(errno != 0 ? errno : ENOENT));
-        return ENS_ENOENT;
-    }
-    ens_jwriter *w = NULL;
-    int err = ens__jwriter_open_why(path, "", &w, why, why_len);
-    if (err != 0)
-        return err;
-    err = ens__jwriter_prune(w, max_rows, max_age_ms, deleted);
-    if (err != 0 && why != NULL && why_len > 0)
-        snprintf(why, why_len, "%s", w->err);
-    ens__jwriter_close(w);
-    return err;
 }
 
 const char *ens__jwriter_last_error(const ens_jwriter *w)
