@@ -50,78 +50,9 @@
 #include "core/process/gateway/gateway_kvseen.h"
 #include "core/process/gateway/gateway_members.h"
 #include "core/process/gateway/gateway_names.h"
+#include "core/process/gateway/gateway_names_state.h"
 #include "ensemble/error.h"
 #include "ensemble/registry.h"
-
-#define KEY_MAX        (3 * ENS_NAME_MAX + 1)
-#define VALUE_MAX      64 /* an address's text is shorter; a longer value is garbage */
-#define RETRY_EVERY_NS 500000000ull
-#define JS_WAIT_MAX_MS 5000
-#define JS_WAIT_MIN_MS 200
-#define FOLLOW_POLL_MS 250
-#define BEHIND_MAX_NS  30000000000ull
-#define PURGE_EVERY_NS 2000000000ull
-#define PURGE_PENDING  64
-#define KV_OP_HEADER   "KV-Operation"
-#define KV_OP_DELETE   "DEL"
-#define KV_OP_PURGE    "PURGE"
-/* JetStream's error codes that libnats 3.4.1's nats.h does not name: */
-#define JS_NO_MESSAGE     10037 /* no message found */
-#define JS_UNAVAILABLE    10008 /* JetStream system temporarily unavailable */
-#define JS_NOT_LEADER     10074 /* JetStream cluster can not handle request */
-#define JS_STREAM_OFFLINE 10118 /* stream is offline */
-
-/* An entry the follower saw, waiting for the loop. */
-typedef struct wentry {
-    struct wentry *next;
-    int32_t op; /* ENS_GWNAME_SEEN or ENS_GWNAME_GONE */
-    uint64_t rev;
-    uint32_t purged; /* GONE: removed as the names of this lost node (0: otherwise) */
-    char key[KEY_MAX + 1];
-    char value[VALUE_MAX];
-    int len; /* the value's bytes (copied only up to VALUE_MAX) */
-} wentry;
-
-/* A release not done yet (NATS unreachable): tried again by the tick. */
-typedef struct kept {
-    struct kept *next;
-    ens__ctl_gwname_v v; /* name owned */
-    uint64_t corr;
-} kept;
-
-struct ens_gw_names {
-    ens_system *sys;
-    ens_gw_nats *nats;
-    int ctl;
-    ens_addr self;
-    int wake_fd;
-    char bucket[96];
-    char prefix[112];      /* "$KV.<bucket>." */
-    char live_prefix[112]; /* "ens-kv.<bucket>.": the bucket's entries, republished */
-    jsCtx *js;             /* the loop's */
-    jsCtx *follow_js;      /* the follower's */
-    kvStore *kv;
-    natsSubscription *live;
-    pthread_t thread;
-    bool thread_on;
-    atomic_bool stop;
-    pthread_mutex_t lock; /* the follower's queue */
-    wentry *head, *tail;
-    /* the follower's own: */
-    ens_gw_kv_seen *seen;   /* the newest sequence passed on per key */
-    uint64_t read_max;      /* the newest sequence the current read delivered */
-    uint64_t behind_since;  /* reads served by a copy behind the stream since then (0: none) */
-    int64_t stream_created; /* the stream's creation time as last answered (0: not yet) */
-    bool reread;            /* the bucket was read before: removals are passed on too */
-    atomic_bool read_again; /* asked by the loop (a member back from unreachable) */
-    kept *kept;
-    uint64_t retry_at;
-    /* lost nodes whose names could not all be removed yet (the bucket had
-     * no leader: it was on the far side of the cut), tried again */
-    uint32_t purge_pending[PURGE_PENDING];
-    size_t n_purge;
-    uint64_t purge_at;
-};
 
 /* ---- names and keys ------------------------------------------------- */
 
@@ -141,8 +72,7 @@ static void key_of(const char *name, char *key)
     key[k] = '\0';
 }
 
-/* The name a key stands for, or false (not a key this module writes). */
-static bool name_of(const char *key, char *name, size_t len)
+bool ens__gw_name_of(const char *key, char *name, size_t len)
 {
     size_t k = 0;
     for (const char *p = key; *p != '\0'; p++) {
@@ -178,7 +108,7 @@ static bool connected(ens_gw_names *n)
     return natsConnection_Status(ens__gw_nats_conn(n->nats)) == NATS_CONN_STATUS_CONNECTED;
 }
 
-static int64_t js_wait_ms(const ens_system *s)
+int64_t ens__gw_js_wait_ms(const ens_system *s)
 {
     int64_t t = s->opts.call_timeout_ms / 2;
     return t < JS_WAIT_MIN_MS ? JS_WAIT_MIN_MS : t > JS_WAIT_MAX_MS ? JS_WAIT_MAX_MS : t;
@@ -302,7 +232,7 @@ static bool read_all(ens_gw_names *n, bool *told)
     }
     n->read_max = 0;
     if (st == NATS_OK)
-        st = ens__gw_kv_read(n->follow_js, n->bucket, js_wait_ms(n->sys), on_read, n);
+        st = ens__gw_kv_read(n->follow_js, n->bucket, ens__gw_js_wait_ms(n->sys), on_read, n);
     if (st != NATS_OK) {
         if (!*told)
             ens__log(n->sys, NULL, ENS_LOG_WARN,
@@ -453,7 +383,7 @@ static natsStatus republish_on(ens_gw_names *n, jsRePublish *rp, bool *on)
 /* Open the bucket (made by whichever system comes first: the server takes
  * a second creation with the same configuration as a no-op) and start
  * following it. 0, or an error with the reason logged. */
-static int bucket_open(ens_gw_names *n)
+int ens__gw_names_bucket_open(ens_gw_names *n)
 {
     if (n->kv != NULL)
         return 0;
@@ -462,7 +392,7 @@ static int bucket_open(ens_gw_names *n)
     natsConnection *nc = ens__gw_nats_conn(n->nats);
     jsOptions o;
     jsOptions_Init(&o);
-    o.Wait = js_wait_ms(n->sys);
+    o.Wait = ens__gw_js_wait_ms(n->sys);
     natsStatus st = NATS_OK;
     if (n->js == NULL)
         st = natsConnection_JetStream(&n->js, nc, &o);
@@ -594,7 +524,7 @@ static natsStatus leader_get(ens_gw_names *n, const char *key, natsMsg **out)
  * error. */
 static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev, ens_addr *holder)
 {
-    int rc = bucket_open(n);
+    int rc = ens__gw_names_bucket_open(n);
     if (rc == ENS_EUNREACHABLE)
         return unreachable(n, name, "registration");
     if (rc < 0)
@@ -602,7 +532,7 @@ static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev
     char key[KEY_MAX + 1], value[ENS_ADDR_STRLEN];
     key_of(name, key);
     ens_addr_format(addr, value, sizeof(value));
-    uint64_t end = ens__mono_ns() + (uint64_t)js_wait_ms(n->sys) * 1000000ull;
+    uint64_t end = ens__mono_ns() + (uint64_t)ens__gw_js_wait_ms(n->sys) * 1000000ull;
     for (;;) {
         natsStatus st = kvStore_CreateString(rev, n->kv, key, value);
         if (st == NATS_OK)
@@ -629,12 +559,8 @@ static int claim(ens_gw_names *n, const char *name, ens_addr addr, uint64_t *rev
     }
 }
 
-/* Delete key (of name) only if its last revision is rev: 0 done or moot
- * (the key moved on: another claim, left alone), ENS_EUNREACHABLE, or
- * another error (logged). lost: the node judged lost whose name this is
- * (the marker says so), 0 for a release. */
-static int delete_at(ens_gw_names *n, const char *name, const char *key, uint64_t rev,
-                     uint32_t lost)
+int ens__gw_names_delete_at(ens_gw_names *n, const char *name, const char *key, uint64_t rev,
+                            uint32_t lost)
 {
     char subject[sizeof(n->prefix) + KEY_MAX + 1];
     snprintf(subject, sizeof(subject), "%s%s", n->prefix, key);
@@ -673,7 +599,7 @@ static int delete_at(ens_gw_names *n, const char *name, const char *key, uint64_
  * ENS_EUNREACHABLE (kept by the caller), or another error. */
 static int release(ens_gw_names *n, const char *name, uint64_t rev, ens_addr addr)
 {
-    int rc = bucket_open(n);
+    int rc = ens__gw_names_bucket_open(n);
     if (rc < 0)
         return rc;
     char key[KEY_MAX + 1];
@@ -694,221 +620,7 @@ static int release(ens_gw_names *n, const char *name, uint64_t rev, ens_addr add
         if (!ours)
             return 0;
     }
-    return delete_at(n, name, key, rev, 0);
-}
-
-/* A name of the lost node, found by the purge's read. */
-typedef struct lost_name {
-    char key[KEY_MAX + 1];
-    uint64_t rev;
-} lost_name;
-
-typedef struct purge_scan {
-    ens_gw_names *n;
-    uint32_t node;
-    lost_name *found;
-    size_t count, cap;
-    bool short_of_memory;
-} purge_scan;
-
-static void on_purge_read(void *arg, const ens_gw_kv_entry *e)
-{
-    purge_scan *p = arg;
-    char name[ENS_NAME_MAX + 1], text[VALUE_MAX + 1];
-    ens_addr holder;
-    if (!e->put || e->seq == 0 || e->len <= 0 || e->len > VALUE_MAX || strlen(e->key) > KEY_MAX ||
-        !name_of(e->key, name, sizeof(name)))
-        return;
-    memcpy(text, e->data, (size_t)e->len);
-    text[e->len] = '\0';
-    if (strlen(text) != (size_t)e->len || ens_addr_parse(text, &holder) < 0 ||
-        holder.node != p->node)
-        return;
-    if (p->count == p->cap) {
-        size_t cap = p->cap != 0 ? p->cap * 2 : 16;
-        lost_name *t = realloc(p->found, cap * sizeof(*t));
-        if (t == NULL) {
-            p->short_of_memory = true;
-            return;
-        }
-        p->found = t;
-        p->cap = cap;
-    }
-    lost_name *l = &p->found[p->count++];
-    memcpy(l->key, e->key, strlen(e->key) + 1);
-    l->rev = e->seq;
-}
-
-static int64_t real_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-/* Whether lost node `node` still puts its record in the members bucket, as
- * the bucket's leader holds it: 1 (put less than its down_after_ms ago: it
- * reaches the buckets' quorum, only this gateway does not hear it), 0 (an
- * older record, or none), ENS_EUNREACHABLE (the bucket did not answer, or
- * a copy that is not current did: it has none of this gateway's own
- * recent puts, so its records say nothing of who is alive now). */
-static int still_puts_record(ens_gw_names *n, uint32_t node)
-{
-    const char *conv = n->sys->opts.convention.name;
-    char stream[128], subject[160];
-    snprintf(stream, sizeof(stream), "KV_ens-%s-members", conv);
-    snprintf(subject, sizeof(subject), "$KV.ens-%s-members.%" PRIu32, conv, node);
-    jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    natsStatus st = js_GetStreamInfo(&si, n->js, stream, NULL, &jerr);
-    int64_t last = st == NATS_OK ? si->State.LastTime : 0;
-    jsStreamInfo_Destroy(si);
-    if (st != NATS_OK)
-        return ENS_EUNREACHABLE;
-    if (!ens__gw_members_stream_current(last, real_ns(),
-                                        ens__gw_down_after_ms(&n->sys->opts.convention))) {
-        ens__log(n->sys, NULL, ENS_LOG_DEBUG,
-                 "gateway: unreachable node %" PRIu32
-                 ": the members bucket answered from a copy whose last record is %" PRId64
-                 " ms old: not current",
-                 node, (real_ns() - last) / 1000000);
-        return ENS_EUNREACHABLE;
-    }
-    natsMsg *m = NULL;
-    st = js_GetLastMsg(&m, n->js, stream, subject, NULL, &jerr);
-    if (st != NATS_OK)
-        return jerr == JS_NO_MESSAGE ? 0 : ENS_EUNREACHABLE;
-    const char *op = NULL;
-    bool removed = natsMsgHeader_Get(m, KV_OP_HEADER, &op) == NATS_OK && op != NULL &&
-                   (strcmp(op, KV_OP_DELETE) == 0 || strcmp(op, KV_OP_PURGE) == 0);
-    int64_t now = real_ns(), stamp = natsMsg_GetTime(m);
-    bool fresh = !removed && ens__gw_members_record_fresh(natsMsg_GetData(m),
-                                                          natsMsg_GetDataLength(m), stamp, now);
-    ens__log(n->sys, NULL, ENS_LOG_DEBUG,
-             "gateway: unreachable node %" PRIu32 ": its record in the members bucket %s %" PRId64
-             " ms ago (sequence %" PRIu64 ")",
-             node, removed ? "was removed" : "was put", (now - stamp) / 1000000,
-             natsMsg_GetSequence(m));
-    natsMsg_Destroy(m);
-    return fresh ? 1 : 0;
-}
-
-/* Remove the names of lost node `node`: true when done (every one found
- * removed or claimed anew), false when the buckets did not answer or the
- * node still puts its record (tried again). */
-static bool purge_once(ens_gw_names *n, uint32_t node, bool first)
-{
-    if (bucket_open(n) < 0) {
-        if (first)
-            ens__log(n->sys, NULL, ENS_LOG_WARN,
-                     "gateway: the names of unreachable node %" PRIu32
-                     " were not removed: the names bucket does not answer (tried again every "
-                     "2 s while it stays unreachable)",
-                     node);
-        return false;
-    }
-    /* A gateway on the side of a cut without the quorum judges the far
-     * side lost too; its purge, tried again until the buckets answer, gets
-     * through the moment the cut heals, before the far side's heartbeats
-     * say it is back (seen removing a name a far-side system claimed
-     * during the cut: its owner lost it, everyone then saw none). A node
-     * that is really lost puts no record: the purge waits until its record
-     * is older than its down_after_ms. */
-    int alive = still_puts_record(n, node);
-    if (alive != 0) {
-        if (alive == 1)
-            ens__log(n->sys, NULL, ENS_LOG_INFO,
-                     "gateway: the names of unreachable node %" PRIu32
-                     " are left for now: its record in the members bucket was put less than "
-                     "its down_after_ms ago (it may be cut off from this system only); tried "
-                     "again every 2 s while it stays unreachable",
-                     node);
-        else if (first)
-            ens__log(n->sys, NULL, ENS_LOG_WARN,
-                     "gateway: the names of unreachable node %" PRIu32
-                     " were not removed: the members bucket does not answer, or not from a "
-                     "current copy (tried again every 2 s while it stays unreachable)",
-                     node);
-        return false;
-    }
-    purge_scan p = {.n = n, .node = node};
-    natsStatus st = ens__gw_kv_read(n->js, n->bucket, js_wait_ms(n->sys), on_purge_read, &p);
-    if ((st != NATS_OK || p.short_of_memory) && first)
-        ens__log(n->sys, NULL, ENS_LOG_WARN,
-                 "gateway: the names of unreachable node %" PRIu32
-                 " were not all found (%s): tried again every 2 s while it stays unreachable",
-                 node, st != NATS_OK ? natsStatus_GetText(st) : "out of memory");
-    bool done = st == NATS_OK && !p.short_of_memory;
-    size_t removed = 0;
-    for (size_t i = 0; i < p.count; i++) {
-        char name[ENS_NAME_MAX + 1];
-        if (!name_of(p.found[i].key, name, sizeof(name)))
-            continue;
-        /* At the revision the lost node wrote: a name claimed anew since
-         * (another revision) is refused by the server, left alone. */
-        int rc = delete_at(n, name, p.found[i].key, p.found[i].rev, node);
-        if (rc == 0)
-            removed++;
-        else if (rc == ENS_EUNREACHABLE)
-            done = false;
-    }
-    if (st == NATS_OK)
-        ens__log(n->sys, NULL, ENS_LOG_INFO,
-                 "gateway: names of unreachable node %" PRIu32
-                 ": %zu found, %zu removed or already claimed anew",
-                 node, p.count, removed);
-    free(p.found);
-    return done;
-}
-
-static void purge_forget(ens_gw_names *n, uint32_t node)
-{
-    for (size_t i = 0; i < n->n_purge; i++)
-        if (n->purge_pending[i] == node) {
-            n->purge_pending[i] = n->purge_pending[--n->n_purge];
-            return;
-        }
-}
-
-void ens__gw_names_purge_node(ens_gw_names *n, uint32_t node)
-{
-    if (n == NULL || node == 0 || node == n->self.node)
-        return;
-    purge_forget(n, node);
-    if (purge_once(n, node, true))
-        return;
-    if (n->n_purge == PURGE_PENDING) {
-        ens__log(n->sys, NULL, ENS_LOG_WARN,
-                 "gateway: too many lost nodes wait for their names to be removed: node %" PRIu32
-                 "'s are left to the other members",
-                 node);
-        return;
-    }
-    n->purge_pending[n->n_purge++] = node;
-    n->purge_at = ens__mono_ns() + PURGE_EVERY_NS;
-}
-
-/* The lost nodes whose names are not all removed yet, tried again. */
-static void purge_retry(ens_gw_names *n)
-{
-    uint64_t now = ens__mono_ns();
-    if (n->n_purge == 0 || now < n->purge_at)
-        return;
-    for (size_t i = 0; i < n->n_purge;) {
-        if (purge_once(n, n->purge_pending[i], false))
-            n->purge_pending[i] = n->purge_pending[--n->n_purge];
-        else
-            i++;
-    }
-    n->purge_at = ens__mono_ns() + PURGE_EVERY_NS;
-}
-
-void ens__gw_names_member_back(ens_gw_names *n, uint32_t node)
-{
-    if (n == NULL)
-        return;
-    purge_forget(n, node);
-    atomic_store(&n->read_again, true);
+    return ens__gw_names_delete_at(n, name, key, rev, 0);
 }
 
 static void keep_release(ens_gw_names *n, const ens__ctl_gwname_v *v, uint64_t corr)
@@ -954,7 +666,7 @@ ens_gw_names *ens__gw_names_open(ens_system *s, ens_gw_nats *g, int ctl, ens_add
     pthread_mutex_init(&n->lock, NULL);
     atomic_init(&n->stop, false);
     atomic_init(&n->read_again, false);
-    (void)bucket_open(n); /* not connected yet: the tick opens it */
+    (void)ens__gw_names_bucket_open(n); /* not connected yet: the tick opens it */
     return n;
 }
 
@@ -989,7 +701,7 @@ static void send_seen(ens_gw_names *n)
     for (wentry *w = all, *next; w != NULL; w = next) {
         next = w->next;
         char name[ENS_NAME_MAX + 1];
-        if (!name_of(w->key, name, sizeof(name))) {
+        if (!ens__gw_name_of(w->key, name, sizeof(name))) {
             ens__log(n->sys, NULL, ENS_LOG_WARN,
                      "gateway: a key of the names bucket that is not a name: ignored");
         } else if (w->op == ENS_GWNAME_GONE) {
@@ -1013,7 +725,7 @@ void ens__gw_names_tick(ens_gw_names *n)
         uint64_t now = ens__mono_ns();
         if (now >= n->retry_at) {
             n->retry_at = now + RETRY_EVERY_NS;
-            if (bucket_open(n) == 0) {
+            if (ens__gw_names_bucket_open(n) == 0) {
                 kept *left = NULL;
                 for (kept *k = n->kept, *next; k != NULL; k = next) {
                     next = k->next;
@@ -1031,7 +743,7 @@ void ens__gw_names_tick(ens_gw_names *n)
             }
         }
     }
-    purge_retry(n);
+    ens__gw_names_purge_retry(n);
     send_seen(n);
 }
 
