@@ -26,6 +26,13 @@ void ens__admin_ctl_flush(arec *r)
         int rc = ens__ctl_send_raw(r->ctl, q->frame, q->len, &q->fd, q->fd >= 0 ? 1 : 0, false);
         if (rc == ENS_EAGAIN)
             return;
+        /* A peer gone (EPIPE, ECONNRESET) is told of its end elsewhere; any
+         * other failure loses this frame (e.g. ETOOMANYREFS: descriptors in
+         * flight beyond the admin's limit), which must not be silent. */
+        if (rc < 0 && errno != EPIPE && errno != ECONNRESET)
+            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                     "a control message (%zu bytes%s) to pid %d was not sent: %s", q->len,
+                     q->fd >= 0 ? ", with a descriptor" : "", (int)r->pid, strerror(errno));
         r->cq_head = q->next;
         if (r->cq_head == NULL)
             r->cq_tail = NULL;
