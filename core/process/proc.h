@@ -268,6 +268,15 @@ extern ens_msgtype ens__ctl_joined;
  * parent itself when it reaps the process, with the reason and status of
  * the Exiting, so the parent hears of the end exactly once. */
 extern ens_msgtype ens__ctl_untold;
+/* "ens.ctl.Regive" (an ens__ctl_conn_v: peer, conn_id): actor -> admin: a
+ * NewConn for conn_id came without its receiving end (the process was at
+ * its RLIMIT_NOFILE). The admin sends the NewConn again with its kept copy
+ * of that end, only while the actor's control channel holds nothing else
+ * for it (an actor that does not read asks in vain, and costs the admin no
+ * descriptors); a conn_id the admin does not keep for the actor is
+ * ignored. The actor asks again every ENS__REGIVE_MS until it has it. */
+extern ens_msgtype ens__ctl_regive;
+#define ENS__REGIVE_MS 250
 extern ens_msgtype ens__ctl_spawn, ens__ctl_spawned, ens__ctl_connect, ens__ctl_connected,
     ens__ctl_newconn, ens__ctl_closed, ens__ctl_started, ens__ctl_exiting, ens__ctl_event,
     ens__ctl_deadletter, ens__ctl_deadhandler, ens__ctl_shutdown, ens__ctl_status, ens__ctl_log,
@@ -334,8 +343,12 @@ int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds);
 
 /* ens__ctl_recv, and on ENS_ENOMEM *lost_corr is the lost frame's
  * correlation id (0 for a frame that expects no answer), so a request can
- * be answered with its failure. */
-int ens__ctl_recv_lost(int fd, ens_msg **out, int *fds, int *nfds, uint64_t *lost_corr);
+ * be answered with its failure. *fds_dropped (1 returned) says the kernel
+ * dropped descriptors the frame carried (MSG_CTRUNC: this process is at
+ * its RLIMIT_NOFILE, or more than *nfds came): the frame is whole, what it
+ * hands over is not (ens__tx_fds_dropped). */
+int ens__ctl_recv_lost(int fd, ens_msg **out, int *fds, int *nfds, uint64_t *lost_corr,
+                       bool *fds_dropped);
 
 /* Forward a failure event to the admin (actor side) in a control frame. */
 int ens__ctl_send_event(int fd, const ens_event *ev);

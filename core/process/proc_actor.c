@@ -194,6 +194,7 @@ bool ens__actor_process_prepare(void)
     uv_prepare_init(&actor_proc.loop, &actor_proc.flush);
     uv_prepare_start(&actor_proc.flush, ens__pa_on_prepare);
     uv_timer_init(&actor_proc.loop, &actor_proc.watch_retry);
+    uv_timer_init(&actor_proc.loop, &actor_proc.regive_timer);
     prepared = true;
     return true;
 }

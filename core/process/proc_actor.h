@@ -47,6 +47,8 @@ typedef struct wtimer {
     struct wtimer *next;
 } wtimer;
 
+#define ENS__REGIVE_MAX 64 /* connections asked for again at once */
+
 typedef struct proc_actor {
     ens_system *sys;
     ens_actor *actor;
@@ -78,6 +80,13 @@ typedef struct proc_actor {
     bool exit_announced;     /* the admin acked our Exiting (pa_route) */
     bool notice_refused;     /* our child-exited notice was not queued (pa_route) */
     bool starting;           /* inside the main's ens__actor_start: it reports a start itself */
+    /* NewConns that came without their receiving end (the process at its
+     * RLIMIT_NOFILE): asked for again (ens.ctl.Regive) every ENS__REGIVE_MS
+     * until they come, while the admin keeps them. */
+    ens__ctl_conn_v regive[ENS__REGIVE_MAX];
+    size_t n_regive;
+    uv_timer_t regive_timer;
+    bool regiven; /* a NewConn was asked for again: one may come twice */
 } proc_actor;
 
 /* The actor process's state (proc_actor.c). */

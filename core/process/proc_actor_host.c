@@ -28,6 +28,51 @@
 
 /* ---- control channel ------------------------------------------------------ */
 
+static void on_regive(uv_timer_t *h)
+{
+    (void)h;
+    for (size_t i = 0; i < actor_proc.n_regive; i++)
+        (void)ens__ctl_send(actor_proc.ctl, actor_proc.actor->addr, &ens__ctl_regive,
+                            &actor_proc.regive[i], 0, NULL, 0);
+}
+
+/* A NewConn came without its receiving end: the admin keeps a copy, so it
+ * is asked for again until there is room for it; what its sender sent
+ * waits in the kernel meanwhile, nothing is lost. */
+static void regive_later(const ens__ctl_conn_v *v)
+{
+    char from[ENS_ADDR_STRLEN];
+    ens_addr_format(v->peer, from, sizeof(from));
+    if (actor_proc.n_regive == ENS__REGIVE_MAX) {
+        ens__log(actor_proc.sys, NULL, ENS_LOG_ERROR,
+                 "a new connection from %s came without its descriptor (this process is at its "
+                 "limit of open descriptors, RLIMIT_NOFILE) and %d others wait already: it stays "
+                 "unread until this actor's next incarnation",
+                 from, ENS__REGIVE_MAX);
+        return;
+    }
+    ens__log(actor_proc.sys, NULL, ENS_LOG_ERROR,
+             "a new connection from %s came without its descriptor: this process is at its limit "
+             "of open descriptors (RLIMIT_NOFILE); asked for again every %d ms",
+             from, ENS__REGIVE_MS);
+    actor_proc.regive[actor_proc.n_regive++] = *v;
+    actor_proc.regiven = true;
+    if (!uv_is_active((uv_handle_t *)&actor_proc.regive_timer))
+        uv_timer_start(&actor_proc.regive_timer, on_regive, ENS__REGIVE_MS, ENS__REGIVE_MS);
+}
+
+static void regive_forget(uint64_t conn_id)
+{
+    for (size_t i = 0; i < actor_proc.n_regive; i++) {
+        if (actor_proc.regive[i].conn_id == conn_id) {
+            actor_proc.regive[i] = actor_proc.regive[--actor_proc.n_regive];
+            break;
+        }
+    }
+    if (actor_proc.n_regive == 0)
+        uv_timer_stop(&actor_proc.regive_timer);
+}
+
 static void handle_ctl(ens_msg *m, int *fds, int nfds)
 {
     uint32_t t = m->hdr.type_id;
@@ -39,7 +84,16 @@ static void handle_ctl(ens_msg *m, int *fds, int nfds)
         taken = true;
     } else if (t == ens__ctl_newconn.id && fd >= 0) {
         const ens__ctl_conn_v *v = m->value;
-        int rc = ens__pa_rx_add(fd, v->conn_id, v->peer);
+        if (actor_proc.n_regive > 0)
+            regive_forget(v->conn_id);
+        /* A second answer to a Regive: the end is here already. */
+        int rc = actor_proc.regiven && ens__pa_rx_find(v->conn_id) != NULL
+                     ? ENS_EEXIST
+                     : ens__pa_rx_add(fd, v->conn_id, v->peer);
+        if (rc == ENS_EEXIST) {
+            close(fd);
+            rc = 0;
+        }
         taken = rc == 0;
         if (rc == ENS_ENOMEM) /* its sender finds it closed: its messages become dead letters */
             ens__alloc_failed(actor_proc.sys, "a new connection to this actor was not kept");
@@ -70,7 +124,8 @@ static void pump_ctl(void)
         int fds[ENS_CTL_MAX_FDS];
         int nfds = ENS_CTL_MAX_FDS;
         uint64_t lost = 0;
-        int rc = ens__ctl_recv_lost(actor_proc.ctl, &m, fds, &nfds, &lost);
+        bool dropped = false;
+        int rc = ens__ctl_recv_lost(actor_proc.ctl, &m, fds, &nfds, &lost, &dropped);
         if (rc == 0)
             return;
         if (rc == ENS_EBADFRAME)
@@ -91,6 +146,10 @@ static void pump_ctl(void)
         }
         if (rc < 0)
             _exit(0); /* the admin is gone: so is the system */
+        if (dropped && m->hdr.type_id == ens__ctl_newconn.id)
+            regive_later(m->value);
+        else if (dropped)
+            ens__tx_fds_dropped(&actor_proc.tx, m);
         handle_ctl(m, fds, nfds);
     }
 }

@@ -58,6 +58,8 @@ ens_msgtype ens__ctl_connected = {
     "ens.ctl.Connected", "S(" ENS_ADDR_FMT "i)", sizeof(ens__ctl_status_v), 0, 0, NULL};
 ens_msgtype ens__ctl_newconn = {
     "ens.ctl.NewConn", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
+ens_msgtype ens__ctl_regive = {
+    "ens.ctl.Regive", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
 ens_msgtype ens__ctl_closed = {
     "ens.ctl.Closed", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
 ens_msgtype ens__ctl_started = {"ens.ctl.Started", "S(ii)", sizeof(ens__ctl_exit_v), 0, 0, NULL};
@@ -96,7 +98,7 @@ int ens__ctl_register(void)
         &ens__ctl_kill,       &ens__ctl_fork,       &ens__ctl_spare,       &ens__ctl_ack,
         &ens__ctl_initfailed, &ens__ctl_poison,     &ens__ctl_release,     &ens__ctl_gwname,
         &ens__ctl_convsub,    &ens__ctl_capset,     &ens__ctl_gwcaps,      &ens__ctl_gwspawn,
-        &ens__ctl_joined,     &ens__ctl_untold};
+        &ens__ctl_joined,     &ens__ctl_untold,     &ens__ctl_regive};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         int rc = ens__msgtype_register_library(all[i]);
         if (rc < 0)
@@ -171,12 +173,15 @@ int ens__ctl_send(int fd, ens_addr from, const ens_msgtype *t, const void *v, ui
 int ens__ctl_recv(int fd, ens_msg **out, int *fds, int *nfds)
 {
     uint64_t lost;
-    return ens__ctl_recv_lost(fd, out, fds, nfds, &lost);
+    bool dropped;
+    return ens__ctl_recv_lost(fd, out, fds, nfds, &lost, &dropped);
 }
 
-int ens__ctl_recv_lost(int fd, ens_msg **out, int *fds, int *nfds, uint64_t *lost_corr)
+int ens__ctl_recv_lost(int fd, ens_msg **out, int *fds, int *nfds, uint64_t *lost_corr,
+                       bool *fds_dropped)
 {
     *lost_corr = 0;
+    *fds_dropped = false;
     int maxfds = *nfds;
     *nfds = 0;
     uint8_t *buf = malloc(ENS_CTL_MAX);
@@ -218,6 +223,7 @@ int ens__ctl_recv_lost(int fd, ens_msg **out, int *fds, int *nfds, uint64_t *los
         *nfds = 0;
         return n <= 0 ? ENS_EIO : ENS_EBADFRAME;
     }
+    *fds_dropped = (mh.msg_flags & MSG_CTRUNC) != 0;
     ens_frame_hdr h;
     if (ens__frame_hdr_read(buf, (size_t)n, ENS_CTL_MAX, &h) == 0)
         *lost_corr = h.corr; /* read before the frame goes with a failed decode */

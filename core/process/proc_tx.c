@@ -437,6 +437,48 @@ int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hd
     return 0;
 }
 
+/* tx will never be connected: what waits for it, and what is sent to it
+ * later, are dead letters saying why. */
+static void tx_refused(ens_tx_table *t, ens_tx *tx, const char *why)
+{
+    tx->state = ENS_TX_DEAD;
+    if (tx->big.frame != NULL) {
+        send_dead(t, tx->big.frame, tx->big.len, why);
+        big_free(tx);
+    }
+    dead_letters(t, tx, 0, why);
+}
+
+#define NO_DESCRIPTOR                                                                              \
+    "no connection: the sender is at its limit of open descriptors (RLIMIT_NOFILE)"
+
+void ens__tx_fds_dropped(ens_tx_table *t, const ens_msg *m)
+{
+    if (m->hdr.type_id == ens__ctl_connected.id) {
+        const ens__ctl_status_v *v = m->value;
+        ens_tx *tx = find(t, v->addr);
+        char to[ENS_ADDR_STRLEN];
+        ens_addr_format(v->addr, to, sizeof(to));
+        if (t->sys != NULL)
+            ens__log(t->sys, NULL, ENS_LOG_ERROR,
+                     "the connection to %s was not taken: this process is at its limit of open "
+                     "descriptors (RLIMIT_NOFILE); what is sent to it is a dead letter",
+                     to);
+        if (tx != NULL && tx->state == ENS_TX_CONNECTING)
+            tx_refused(t, tx, NO_DESCRIPTOR);
+        return;
+    }
+    if (t->sys != NULL)
+        ens__log(t->sys, NULL, ENS_LOG_ERROR,
+                 "a control message (%s) came without its descriptors: this process is at its "
+                 "limit of open descriptors (RLIMIT_NOFILE)%s",
+                 m->info != NULL ? m->info->type->name : "?",
+                 m->hdr.type_id == ens__ctl_newconn.id
+                     ? "; a new connection to it is lost (what its sender sent on it becomes "
+                       "dead letters)"
+                     : "");
+}
+
 void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd)
 {
     ens_tx *tx = find(t, peer);
@@ -454,12 +496,7 @@ void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd)
         return;
     }
     if (status < 0 || fd < 0) {
-        tx->state = ENS_TX_DEAD;
-        if (tx->big.frame != NULL) {
-            send_dead(t, tx->big.frame, tx->big.len, "no live actor at that address");
-            big_free(tx);
-        }
-        dead_letters(t, tx, 0, "no live actor at that address");
+        tx_refused(t, tx, "no live actor at that address");
         return;
     }
     ens__fd_nonblock(fd);

@@ -96,6 +96,15 @@ void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd);
  * as dead letters and the failure is counted (ens__alloc_failed). */
 void ens__tx_ask_again(ens_tx_table *t);
 
+/* Control frame m came without the descriptors it carried (the kernel
+ * dropped them: this process is at its RLIMIT_NOFILE). An answer to a
+ * connection request makes that destination dead (its frames become dead
+ * letters saying why, not "no live actor"; the next sweep forgets it, so a
+ * later send asks again); any other frame is logged (an actor asks for a
+ * new connection's end again itself: ens.ctl.Regive; to a program that
+ * never restarts it is lost, and its sender's frames become dead letters). */
+void ens__tx_fds_dropped(ens_tx_table *t, const ens_msg *m);
+
 /* Send what every open destination holds, as far as the sockets take it. */
 void ens__tx_flush_all(ens_tx_table *t);
 

@@ -1,7 +1,7 @@
 /*
  * tests/fuzz/make_ctl_corpus.c - writes the seed corpus of fuzz_ctl: one
  * valid control frame of each kind the admin reads (spawn with a start
- * argument, connect, closed, started, exiting, untold, event, dead letter carrying
+ * argument, connect, closed, regive, started, exiting, untold, event, dead letter carrying
  * a frame, dead-letter handler, shutdown, status, log, name, kill).
  * Usage: make_ctl_corpus <dir>   (see README.md)
  */
@@ -63,6 +63,7 @@ int main(int argc, char **argv)
     ens__ctl_conn_v cn = {{17, 1, 0}, 3};
     rc |= save(dir, "connect", &ens__ctl_connect, &cn, NULL, NULL);
     rc |= save(dir, "closed", &ens__ctl_closed, &cn, NULL, NULL);
+    rc |= save(dir, "regive", &ens__ctl_regive, &cn, NULL, NULL);
     ens__ctl_exit_v ex = {-1, 0};
     rc |= save(dir, "started", &ens__ctl_started, &ex, NULL, NULL);
     ex = (ens__ctl_exit_v){ENS_EXIT_ERROR, -22};

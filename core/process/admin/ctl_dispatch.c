@@ -494,6 +494,22 @@ static void on_closed(arec *r, const ens_msg *m)
     }
 }
 
+/* An actor got a NewConn without its receiving end (ens.ctl.Regive): the
+ * same end again, from the admin's copy, while its channel is empty. */
+static void on_regive(arec *r, const ens_msg *m)
+{
+    const ens__ctl_conn_v *v = m->value;
+    if (r->outside || r->cq_n > 0)
+        return;
+    for (size_t i = 0; i < r->n_rx; i++) {
+        if (r->rx[i].id == v->conn_id) {
+            ens__ctl_conn_v nc = {v->peer, v->conn_id};
+            ens__admin_ctl_out(r, v->peer, &ens__ctl_newconn, &nc, 0, r->rx[i].fd, false);
+            return;
+        }
+    }
+}
+
 /* An actor's init returned or was acknowledged (ens.ctl.Started, reason
  * -1), or deferred its acknowledgement (reason -2): a synchronous spawn
  * waiting for it is answered once it started (a failed init is answered
@@ -641,6 +657,7 @@ static const ctl_handler handlers[] = {
     {&ens__ctl_initfailed, on_init_failed},
     {&ens__ctl_exiting, on_exiting},
     {&ens__ctl_untold, on_untold},
+    {&ens__ctl_regive, on_regive},
     {&ens__ctl_closed, on_closed},
     {&ens__ctl_event, on_event_report},
     {&ens__ctl_log, on_log_line},
@@ -672,7 +689,8 @@ void ens__admin_on_ctl(arec *r)
         int fds[ENS_CTL_MAX_FDS];
         int nfds = ENS_CTL_MAX_FDS;
         uint64_t lost_corr = 0;
-        int rc = ens__ctl_recv_lost(r->ctl, &m, fds, &nfds, &lost_corr);
+        bool dropped; /* nothing the admin is sent hands it descriptors */
+        int rc = ens__ctl_recv_lost(r->ctl, &m, fds, &nfds, &lost_corr, &dropped);
         for (int i = 0; i < nfds; i++)
             close(fds[i]); /* nobody sends the admin descriptors */
         if (rc == 0)

@@ -285,7 +285,8 @@ static void handle_ctl(ens_system *s)
         int fds[ENS_CTL_MAX_FDS];
         int nfds = ENS_CTL_MAX_FDS;
         uint64_t lost = 0;
-        int rc = ens__ctl_recv_lost(o->ctl, &m, fds, &nfds, &lost);
+        bool dropped = false;
+        int rc = ens__ctl_recv_lost(o->ctl, &m, fds, &nfds, &lost, &dropped);
         if (rc == 0)
             return;
         if (rc == ENS_EBADFRAME)
@@ -309,6 +310,8 @@ static void handle_ctl(ens_system *s)
             reap_admin(o, 1000);
             return;
         }
+        if (dropped)
+            ens__tx_fds_dropped(&o->tx, m);
         uint32_t t = m->hdr.type_id;
         int fd = nfds > 0 ? fds[0] : -1;
         bool taken = false;
