@@ -92,6 +92,12 @@ typedef const char *(*ens_tool_label_fn)(ens_addr a, void *arg);
  * else the exit status. */
 int ens_tool_connect(const char *prog, const char *name, ens_system **out);
 
+/* Take the status of s, printing why not (as prog, of system). NULL on
+ * failure, with *status the exit code (1); the result is the caller's
+ * (ens_status_free). */
+ens_status *ens_tool_take_status(ens_system *s, const char *prog, const char *system,
+                                 uint32_t timeout_ms, int *status);
+
 /* Print the status tree of s, called `system`, or its JSON document
  * {"actors": [...]}: one object per actor with its parent and depth, or
  * with as_tree each actor's children nested in its "children". With label,
