@@ -456,6 +456,58 @@ static void test_spares_killed_spawns_go_on(void **state)
     stop_all_gone(s, admin, pids, 4);
 }
 
+/* A batch spawn keeps more spares ready while it runs (the pool grows when
+ * a spawn finds none in hand); at rest the pool goes back to its floor of
+ * two, its surplus spares ended, and every actor of the batch started with
+ * its own status and answers. */
+#define BATCH 300
+static void test_pool_grows_for_a_batch_and_shrinks_back(void **state)
+{
+    (void)state;
+    pid_t admin;
+    pid_t zygote;
+    ens_system *s = start_steady(&admin, &zygote);
+    ens_ctx *out = ens_system_ctx(s);
+    static ens_addr a[BATCH];
+    static int status[BATCH];
+    assert_int_equal(ens_spawn_many(out, &echo_def, NULL, NULL, 0, BATCH, a, status), BATCH);
+    pid_t seen[64];
+    int most = children_named(admin, "ens-spare", seen, 64);
+    for (int i = 0; i < BATCH; i++) {
+        assert_int_equal(status[i], 0);
+        ens_int64_v x = {i};
+        assert_int_equal(ens_send(out, a[i], &ens_msg_int64, &x), 0);
+    }
+    for (int i = 0; i < BATCH; i++) {
+        ens_msg *m = NULL;
+        assert_int_equal(ens_listen(out, WAIT_MS, &m), 0);
+        const ens_int64_v *pid = ens_msg_value(m, &ens_msg_int64);
+        assert_non_null(pid);
+        assert_int_equal(test_ppid_of((int)pid->value), (int)admin);
+        ens_msg_free(m);
+    }
+    /* At rest: the floor again, made by the same zygote (none was late). */
+    for (int64_t end = now_ms() + WAIT_MS; now_ms() < end; nap()) {
+        int n = children_named(admin, "ens-spare", seen, 64);
+        if (n > most)
+            most = n;
+        if (n == 2)
+            break;
+    }
+    assert_true(wait_children(admin, "ens-spare", 2));
+    pid_t z[2];
+    assert_int_equal(children_named(admin, "ens-zygote", z, 2), 1);
+    assert_int_equal(z[0], zygote);
+    printf("# %d spares at most seen after the batch of %d, 2 at rest\n", most, BATCH);
+    /* The pool grows again for the next batch. */
+    assert_int_equal(ens_spawn_many(out, &echo_def, NULL, NULL, 0, 16, a, status), 16);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(status[i], 0);
+    assert_int_equal(ens_system_stop(s, WAIT_MS), 0);
+    assert_true(test_gone_within((int)admin, WAIT_MS));
+    assert_true(test_gone_within((int)zygote, WAIT_MS));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +518,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zygote_dying_too_often_is_not_replaced, setup,
                                         teardown),
         cmocka_unit_test(test_spares_killed_spawns_go_on),
+        cmocka_unit_test(test_pool_grows_for_a_batch_and_shrinks_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

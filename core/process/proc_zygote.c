@@ -2,7 +2,8 @@
  * core/process/proc_zygote.c - the zygote and its spares (see core/process/proc_zygote.h).
  *
  * Channels (SOCK_SEQPACKET, control frames):
- *  - admin -> zygote: ens__ctl_spare {enable: how many more spares};
+ *  - admin -> zygote: ens__ctl_spare {enable: how many more spares},
+ *    made in one go, each sent as soon as it is made;
  *  - zygote -> admin: ens__ctl_spawned {status: a spare's pid}, with the
  *    admin's end of that spare's channel;
  *  - admin -> spare: ens__ctl_fork, with the actor's stage memfd and
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -218,8 +220,7 @@ static void fresh_anon_areas(void)
 #endif
 }
 
-/* The zygote: make `initial` spares, then one more per spare the admin
- * asks for. */
+/* The zygote: make `initial` spares, then as many as the admin asks for. */
 _Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch, int initial)
 {
     ens__proctitle("ens-zygote %s", s->name);
@@ -244,7 +245,7 @@ _Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch, int initia
         if (m->hdr.type_id == ens__ctl_spare.id)
             more = ((const ens__ctl_flag_v *)m->value)->enable;
         ens_msg_free(m);
-        for (int i = 0; i < more && i < ENS_ZYGOTE_SPARES; i++) {
+        for (int i = 0; i < more && i < ENS_ZYGOTE_SPARES_MAX; i++) {
             if (!make_spare(s, admin, ch))
                 _exit(0);
         }
@@ -253,10 +254,25 @@ _Noreturn static void zygote_main(ens_system *s, pid_t admin, int ch, int initia
 
 /* ---- in the admin ------------------------------------------------------- */
 
+/* How many spares the admin may hold: a 64th of its descriptor limit (an
+ * eighth of the reserve it keeps, ctl_dispatch.c), within the floor and
+ * ENS_ZYGOTE_SPARES_MAX. */
+static int pool_cap(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return ENS_ZYGOTE_SPARES;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 64 >= ENS_ZYGOTE_SPARES_MAX)
+        return ENS_ZYGOTE_SPARES_MAX;
+    return rl.rlim_cur / 64 > ENS_ZYGOTE_SPARES ? (int)(rl.rlim_cur / 64) : ENS_ZYGOTE_SPARES;
+}
+
 void ens__zygote_init(ens_zygote *z)
 {
     memset(z, 0, sizeof(*z));
     z->fd = -1;
+    z->want = ENS_ZYGOTE_SPARES;
+    z->cap = pool_cap();
 }
 
 int ens__zygote_start(ens_system *s, pid_t admin, ens_zygote *z, void (*drop)(void))
@@ -264,7 +280,7 @@ int ens__zygote_start(ens_system *s, pid_t admin, ens_zygote *z, void (*drop)(vo
     assert(z->pid == 0 && z->fd < 0);
     z->stuck = false;
     z->asked = 0;
-    int initial = ENS_ZYGOTE_SPARES - z->n_spares;
+    int initial = z->want - z->n_spares;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return ENS_EIO;
@@ -312,14 +328,15 @@ static void drop_spare(ens_zygote *z, int i)
     z->spares[i] = z->spares[--z->n_spares];
 }
 
-/* Ask the zygote for one more spare. */
+/* Ask the zygote for the spares missing from the pool's size now. */
 static void ask_spare(ens_zygote *z)
 {
-    if (z->fd < 0 || z->n_spares + z->asked >= ENS_ZYGOTE_SPARES)
+    int more = z->want - z->n_spares - z->asked;
+    if (z->fd < 0 || more <= 0)
         return;
-    ens__ctl_flag_v v = {1, 0};
+    ens__ctl_flag_v v = {more, 0};
     if (ens__ctl_send(z->fd, ENS_ADDR_NONE, &ens__ctl_spare, &v, 0, NULL, 0) == 0)
-        z->asked++;
+        z->asked += more;
 }
 
 bool ens__zygote_on_readable(ens_zygote *z)
@@ -343,7 +360,7 @@ bool ens__zygote_on_readable(ens_zygote *z)
         ens_msg_free(m);
         if (z->asked > 0)
             z->asked--;
-        if (!spare || z->n_spares == ENS_ZYGOTE_SPARES) {
+        if (!spare || z->n_spares >= z->want) { /* the pool shrank meanwhile */
             if (nfds == 1)
                 close(fd); /* the spare, if any, ends on end of file */
             continue;
@@ -394,7 +411,14 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
         fds[FD_RX + i] = b->rx[i];
     const int nfds = FD_RX + (int)b->n_rx;
     int rc = 0;
+    z->last_fork_ns = ens__mono_ns();
     for (;;) {
+        if (z->n_spares == 0 && z->want < z->cap) {
+            /* Spawns come faster than one spare at a time is made: keep
+             * more ready, asked for now, while this one waits. */
+            z->want = z->want * 2 < z->cap ? z->want * 2 : z->cap;
+            ask_spare(z);
+        }
         if (z->n_spares == 0)
             wait_spare(z);
         if (z->n_spares == 0) {
@@ -445,6 +469,21 @@ ens_zygote_child ens__zygote_exited(ens_zygote *z, pid_t pid)
         }
     }
     return ENS_ZYGOTE_NOT_OURS;
+}
+
+uint64_t ens__zygote_tick(ens_zygote *z, uint64_t now)
+{
+    if (z->want <= ENS_ZYGOTE_SPARES)
+        return 0;
+    uint64_t at = z->last_fork_ns + (uint64_t)ENS_ZYGOTE_IDLE_MS * 1000000u;
+    if (now < at)
+        return at;
+    /* At rest: the floor again. Spares still on their way are let go as
+     * they come (ens__zygote_on_readable). */
+    z->want = ENS_ZYGOTE_SPARES;
+    while (z->n_spares > z->want)
+        drop_spare(z, z->n_spares - 1); /* it ends on end of file; reaped as not ours */
+    return 0;
 }
 
 void ens__zygote_stop(ens_zygote *z)

@@ -11,7 +11,7 @@
  * first writes costs 15-20 us (BENCHMARKS.md, spawn).
  *
  * So the admin forks a zygote before any actor exists, and the zygote
- * keeps ENS_ZYGOTE_SPARES spare processes ready: each is cloned with
+ * keeps at least ENS_ZYGOTE_SPARES spare processes ready: each is cloned with
  * CLONE_PARENT (the admin is its parent, like any actor's: SIGCHLD, waitpid
  * and restarts are unchanged), has taken its first page faults, and waits
  * on a channel the zygote hands to the admin. A first incarnation is one
@@ -22,6 +22,16 @@
  * address) go the same way: the admin keeps each actor's stage memfd, and
  * sends the receiving ends it holds for the actor (up to
  * ENS_ZYGOTE_MAX_RX; an actor with more is forked from the admin).
+ *
+ * The pool grows with demand and shrinks back at rest. A spawn that finds
+ * no spare in hand doubles the number kept ready (up to z->cap, a 64th of
+ * RLIMIT_NOFILE and at most ENS_ZYGOTE_SPARES_MAX: each spare in hand costs
+ * the admin its channel), and the zygote clones the spares asked for in
+ * one go, sending each as it is made, so a batch of spawns finds spares
+ * made while the admin served the earlier ones instead of waiting for a
+ * clone per spawn. ENS_ZYGOTE_IDLE_MS after the last spawn the surplus is
+ * let go (its channels closed: the spares end on end of file) and the
+ * pool is back at its floor.
  *
  * The zygote is an optimisation only: without it (it failed to start, or
  * died too often) the admin forks actors itself, as before. When it dies
@@ -38,11 +48,14 @@
 #define ENS_CORE_PROC_ZYGOTE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "core/process/proc.h"
 
-#define ENS_ZYGOTE_SPARES 2 /* spare processes kept ready */
+#define ENS_ZYGOTE_SPARES     2   /* spare processes kept ready at rest (the floor) */
+#define ENS_ZYGOTE_SPARES_MAX 32  /* most kept ready while spawns come fast */
+#define ENS_ZYGOTE_IDLE_MS    500 /* without a spawn this long, the pool shrinks to its floor */
 /* Most receiving ends an incarnation started in a spare takes: one control
  * frame carries them with its stage (ENS_CTL_MAX_FDS in all). */
 #define ENS_ZYGOTE_MAX_RX (ENS_CTL_MAX_FDS - 1)
@@ -57,9 +70,12 @@ typedef struct ens_zygote {
     int fd;       /* the admin's end of the zygote's channel, -1 if none */
     unsigned gen; /* +1 whenever fd is closed or replaced (fd numbers are reused) */
     bool stuck;   /* the admin killed it: a spare was late (SPARE_WAIT_MS) */
-    ens_spare spares[ENS_ZYGOTE_SPARES];
+    ens_spare spares[ENS_ZYGOTE_SPARES_MAX];
     int n_spares;
-    int asked; /* spares asked for and not yet received */
+    int asked;             /* spares asked for and not yet received */
+    int want;              /* spares to keep ready now: ENS_ZYGOTE_SPARES to cap */
+    int cap;               /* most spares in hand (set from RLIMIT_NOFILE) */
+    uint64_t last_fork_ns; /* when a spawn last took a spare (monotonic) */
 } ens_zygote;
 
 /* What ens__zygote_exited found a reaped process to be. */
@@ -106,6 +122,12 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *boot, int stage_fd, pi
 /* The admin reaped process pid: was it the zygote or a spare in hand?
  * Either is forgotten (the spares the zygote had sent are taken first). */
 ens_zygote_child ens__zygote_exited(ens_zygote *z, pid_t pid);
+
+/* The pool's timer, at every turn of the admin's loop (now: monotonic
+ * ns): ENS_ZYGOTE_IDLE_MS after the last spawn the spares kept beyond
+ * ENS_ZYGOTE_SPARES are let go. Returns when to call it again (0: not
+ * before the next spawn). */
+uint64_t ens__zygote_tick(ens_zygote *z, uint64_t now);
 
 /* At the admin's end: kill the zygote and the spares, close their
  * channels. The caller reaps them with its other children. */

@@ -483,6 +483,9 @@ _Noreturn void ens__admin_main(ens_system *s, int ctl, int tx, const ens_door *d
         uint64_t left_at = ens__admin_rkid_tick(now);
         if (left_at != 0 && (wake == 0 || left_at < wake))
             wake = left_at;
+        uint64_t shrink_at = ens__zygote_tick(&admin_state.zygote, now); /* spares at rest */
+        if (shrink_at != 0 && (wake == 0 || shrink_at < wake))
+            wake = shrink_at;
         uint64_t reclaim_at = ens__admin_wide_tick(now);
         if (reclaim_at != 0 && (wake == 0 || reclaim_at < wake))
             wake = reclaim_at;

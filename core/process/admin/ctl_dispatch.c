@@ -54,8 +54,9 @@ bool ens__admin_fds_short(void)
     rlim_t reserve = rl.rlim_cur / 8 > 32 ? rl.rlim_cur / 8 : 32;
     /* The descriptors the records hold, and the admin's own (standard
      * streams, signalfd, listening socket, epoll, journal, zygote, log and
-     * some slack)... */
-    rlim_t used = 16 + (rlim_t)admin_state.zygote.n_spares;
+     * some slack, and the most spares it may hold: the pool grows between
+     * two checks)... */
+    rlim_t used = 16 + (rlim_t)admin_state.zygote.cap;
     for (size_t i = 0; i < admin_state.n; i++)
         used += (admin_state.recs[i]->ctl >= 0) + (admin_state.recs[i]->tx >= 0) +
                 (admin_state.recs[i]->stage_fd >= 0) + (rlim_t)admin_state.recs[i]->n_rx;
