@@ -52,9 +52,13 @@ bool ens__spin_before_wait(ens_spin *sp, int fd)
     /* Input already there (it came while this turn ran): nothing to wait
      * for, and nothing learnt about whether spinning pays - a peer that
      * shares the CPU answers this way too, when it preempted this process
-     * in its turn. */
-    if (readable(fd))
+     * in its turn. Where spinning has not paid lately, the next waits do
+     * not look again (this look is a system call the wait would make
+     * anyway). */
+    if (readable(fd)) {
+        sp->skip = sp->backoff / 2;
         return true;
+    }
     const uint64_t end = now + sp->limit_ns;
     const long switched = involuntary_switches();
     bool seen, gap = false;

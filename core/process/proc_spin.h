@@ -14,7 +14,8 @@
  * sharing the CPU can answer only then, so its answer proves nothing), is
  * a miss and doubles the number of waits that sleep without spinning
  * before the next try (up to ENS_SPIN_BACKOFF_MAX); input already there
- * at the first look is neither. A process with no traffic in the last
+ * at the first look is neither (the next half of the back-off's waits do
+ * not look). A process with no traffic in the last
  * ENS_SPIN_WINDOW_NS never spins, so an idle system stays idle: at most one
  * spin follows the last message.
  */
