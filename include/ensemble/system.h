@@ -258,7 +258,7 @@ typedef struct ens_system_opts {
      * a miss, or a spin during which the spinner was preempted (a peer on
      * the same CPU can answer only then), doubles the waits that sleep
      * without a spin, up to 4 096; it never spins after 2 ms without
-     * traffic, so an idle system stays idle. Measured: 4-5x faster round
+     * traffic, so an idle system stays idle. Measured: 2.7-4x faster round
      * trips where the two actors run on different vCPUs, and no loss
      * beyond noise where they share one (BENCHMARKS.md, "spin").
      * ENS_SPIN_US_DEFAULT (50) in ENS_SYSTEM_OPTS_INIT; 0 = never spin;
