@@ -3,7 +3,7 @@
  *
  * Rows (bench / base):
  *   pingpong_one_cpu, pingpong_two_cpus, pingpong_unpinned, pingpong_busy:
- *     process (spin_us ENS_SPIN_US_SUGGESTED), process_nospin (spin_us 0), raw (the
+ *     process (spin_us ENS_SPIN_US_DEFAULT, the default), process_nospin (spin_us 0), raw (the
  *     socketpair round trip), raw_spin (the same with the same spin before
  *     each blocking read): us per round trip. Placement: both processes on
  *     CPU 0; the pinger (raw: the parent) on CPU 0 and the echo on CPU 1;
@@ -143,7 +143,7 @@ static void placement(const char *name, int cpu_a, int cpu_b, bool busy, long n)
     bench_result_init(&raw, name, "raw", n, 8, "us/roundtrip");
     bench_result_init(&raw_spin, name, "raw_spin", n, 8, "us/roundtrip");
     pp_sys a = {0}, b = {0};
-    int rc = pp_open(&a, "spin", ENS_SPIN_US_SUGGESTED, cpu_a, cpu_b);
+    int rc = pp_open(&a, "spin", ENS_SPIN_US_DEFAULT, cpu_a, cpu_b);
     if (rc == 0)
         rc = pp_open(&b, "nospin", 0, cpu_a, cpu_b);
     size_t len = 0;
@@ -160,7 +160,7 @@ static void placement(const char *name, int cpu_a, int cpu_b, bool busy, long n)
         if (rc == 0 && (us = raw_pingpong_pinned_us(f, len, n, cpu_a, cpu_b, 0)) >= 0)
             bench_add(&raw, us);
         if (rc == 0 && us >= 0 &&
-            (us = raw_pingpong_pinned_us(f, len, n, cpu_a, cpu_b, ENS_SPIN_US_SUGGESTED)) >= 0)
+            (us = raw_pingpong_pinned_us(f, len, n, cpu_a, cpu_b, ENS_SPIN_US_DEFAULT)) >= 0)
             bench_add(&raw_spin, us);
         if (us < 0)
             rc = ENS_EIO;
@@ -272,7 +272,7 @@ static void idle_cpu(void)
     int rc = 0;
     for (int i = 0; rc == 0 && i < bench.runs; i++) {
         double v;
-        if ((rc = idle_run("idle", ENS_SPIN_US_SUGGESTED, n, window, &v)) == 0)
+        if ((rc = idle_run("idle", ENS_SPIN_US_DEFAULT, n, window, &v)) == 0)
             bench_add(&on, v);
         if (rc == 0 && (rc = idle_run("idlenospin", 0, n, window, &v)) == 0)
             bench_add(&off, v);

@@ -5,17 +5,22 @@
  * messages are still handled in the order they were sent, requests
  * answered in between.
  */
+#include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "core/process/proc_spin.h"
 #include "ensemble/ensemble.h"
 
 #define WAIT_MS     30000u
@@ -58,17 +63,91 @@ static ens_system *start(uint32_t spin_us)
     return s;
 }
 
-static void test_default_is_off(void **state)
+static void test_default_is_on(void **state)
 {
     (void)state;
     ens_system_opts o = ENS_SYSTEM_OPTS_INIT;
-    assert_int_equal(o.spin_us, 0);
+    assert_int_equal(o.spin_us, ENS_SPIN_US_DEFAULT);
+    assert_true(o.spin_us > 0);
+}
+
+/* The echo of test_spin_for_a_peer_on_the_same_cpu_never_pays: answers each
+ * byte a few microseconds after it came (a timer wakes it: as a real-time
+ * process on the spinner's CPU it then preempts the spinner at once),
+ * until the socket closes. */
+static void late_echo(int fd)
+{
+    char b;
+    while (read(fd, &b, 1) == 1) {
+        struct timespec d = {0, 30000};
+        clock_nanosleep(CLOCK_MONOTONIC, 0, &d, NULL);
+        if (write(fd, &b, 1) != 1)
+            break;
+    }
+    _exit(0);
+}
+
+/* A peer that shares the spinner's CPU can answer only when the spinner
+ * loses the CPU: such a spin must count as a miss even though the answer
+ * is there when it ends (else the spin never backs off where it cannot
+ * pay, and costs every round trip a preemption and the rest of a spin).
+ * The peer is a SCHED_FIFO process pinned to the same CPU, so it runs in
+ * the middle of a spin, deterministically. */
+static void test_spin_for_a_peer_on_the_same_cpu_never_pays(void **state)
+{
+    (void)state;
+    cpu_set_t was, one;
+    assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+    int cpu = 0;
+    while (!CPU_ISSET(cpu, &was))
+        cpu++;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(sv[0]);
+        late_echo(sv[1]);
+    }
+    close(sv[1]);
+    struct sched_param prio = {.sched_priority = 1};
+    const bool rt = sched_setscheduler(pid, SCHED_FIFO, &prio) == 0;
+    const int rt_errno = errno;
+    ens_spin sp;
+    ens__spin_init(&sp, ENS_SPIN_US_DEFAULT);
+    bool echoed = true;
+    for (int i = 0; rt && echoed && i < 300; i++) {
+        char b = (char)i, r;
+        echoed = write(sv[0], &b, 1) == 1;
+        ens__spin_traffic(&sp); /* a conversation: the spin engages */
+        (void)ens__spin_before_wait(&sp, sv[0]);
+        echoed = echoed && read(sv[0], &r, 1) == 1 && r == b;
+    }
+    close(sv[0]); /* the echo ends */
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+    if (!rt) {
+        print_message("skipped: SCHED_FIFO refused (%s)\n", strerror(rt_errno));
+        skip();
+    }
+    assert_true(echoed);
+    uint64_t paid, wasted, sleeps;
+    ens__spin_counts(&sp, &paid, &wasted, &sleeps);
+    print_message("same cpu: %llu paid, %llu wasted, %llu sleeps\n", (unsigned long long)paid,
+                  (unsigned long long)wasted, (unsigned long long)sleeps);
+    assert_int_equal(paid, 0);
 }
 
 static void test_messages_stay_in_order_under_spin(void **state)
 {
     (void)state;
-    ens_system *s = start(ENS_SPIN_US_SUGGESTED);
+    ens_system *s = start(ENS_SPIN_US_DEFAULT);
     ens_ctx *out = ens_system_ctx(s);
     ens_addr seq;
     assert_int_equal(ens_spawn(out, &seq_def, NULL, NULL, &seq), 0);
@@ -138,7 +217,7 @@ static void pause_ms(long ms)
 static void test_idle_system_stays_idle_with_spin_on(void **state)
 {
     (void)state;
-    ens_system *s = start(ENS_SPIN_US_SUGGESTED);
+    ens_system *s = start(ENS_SPIN_US_DEFAULT);
     ens_ctx *out = ens_system_ctx(s);
     for (int i = 0; i < IDLE_ACTORS; i++) {
         ens_addr a;
@@ -166,7 +245,8 @@ static void test_idle_system_stays_idle_with_spin_on(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_is_off),
+        cmocka_unit_test(test_default_is_on),
+        cmocka_unit_test(test_spin_for_a_peer_on_the_same_cpu_never_pays),
         cmocka_unit_test(test_messages_stay_in_order_under_spin),
         cmocka_unit_test(test_idle_system_stays_idle_with_spin_on),
     };

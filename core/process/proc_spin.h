@@ -8,10 +8,14 @@
  * traffic and expects more soon (a reply, the next request of a
  * conversation) therefore first looks for it without sleeping, for at most
  * ens_system_opts.spin_us. It spins only while spinning pays: a spin that saw
- * its input within spin_us keeps spinning on; one that did not (or that
- * lost the CPU to others for longer than that) doubles the number of waits
- * that sleep without spinning before the next try (up to
- * ENS_SPIN_BACKOFF_MAX). A process with no traffic in the last
+ * its input arrive without losing its CPU (the peer answered from another
+ * CPU) keeps spinning on. One that did not, or that lost its CPU meanwhile
+ * (getrusage's involuntary switches, or a gap between two looks: a peer
+ * sharing the CPU can answer only then, so its answer proves nothing), is
+ * a miss and doubles the number of waits that sleep without spinning
+ * before the next try (up to ENS_SPIN_BACKOFF_MAX); input already there
+ * at the first look is neither (the next half of the back-off's waits do
+ * not look). A process with no traffic in the last
  * ENS_SPIN_WINDOW_NS never spins, so an idle system stays idle: at most one
  * spin follows the last message.
  */
@@ -22,7 +26,8 @@
 #include <stdint.h>
 
 #define ENS_SPIN_WINDOW_NS   2000000u /* traffic older than this: no spin */
-#define ENS_SPIN_BACKOFF_MAX 256u     /* waits without a spin after many misses */
+#define ENS_SPIN_BACKOFF_MAX 4096u    /* waits without a spin after many misses */
+#define ENS_SPIN_GAP_NS      20000u   /* a look this late: the spinner lost its CPU */
 #define ENS_SPIN_US_MAX      1000u    /* spin_us above this is taken as this */
 
 typedef struct ens_spin {

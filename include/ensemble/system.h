@@ -253,15 +253,16 @@ typedef struct ens_system_opts {
      * message (an actor's loop, the outside waiting for a reply) first
      * looks for it without sleeping for up to this many microseconds:
      * waking a process whose vCPU went idle costs tens of microseconds on
-     * a VM. It is adaptive (a process that misses backs off, doubling the
-     * waits without a spin up to 256) and never spins after 2 ms without
-     * traffic, so an idle system stays idle. It pays for actors kept on
-     * different CPUs (sched_setaffinity): 3.9-4.4x faster round trips
-     * measured; unpinned, the scheduler mostly keeps a conversation on one
-     * CPU, where a spin cannot be answered, and it is 1.2-2x slower, 1.4x
-     * with the other CPU busy
-     * (BENCHMARKS.md, "spin"). 0 = never spin (the default);
-     * ENS_SPIN_US_SUGGESTED when it pays; above 1 000 taken as 1 000. */
+     * a VM. It is adaptive: a spin counts as paid only when the message
+     * came while the spinner kept its CPU (the peer ran on another one);
+     * a miss, or a spin during which the spinner was preempted (a peer on
+     * the same CPU can answer only then), doubles the waits that sleep
+     * without a spin, up to 4 096; it never spins after 2 ms without
+     * traffic, so an idle system stays idle. Measured: 2.7-4x faster round
+     * trips where the two actors run on different vCPUs, and no loss
+     * beyond noise where they share one (BENCHMARKS.md, "spin").
+     * ENS_SPIN_US_DEFAULT (50) in ENS_SYSTEM_OPTS_INIT; 0 = never spin;
+     * above 1 000 taken as 1 000. */
     uint32_t spin_us;
 } ens_system_opts;
 
@@ -310,15 +311,17 @@ ENS_API int ens_log_default_path(const char *name, char *buf, size_t len);
  * flood test's 64 Ki-message bound is about 5 MiB of them). */
 #define ENS_MAILBOX_BYTES_DEFAULT ((uint64_t)64 << 20)
 
-/* A spin_us (ens_system_opts) for actors pinned to different CPUs. */
-#define ENS_SPIN_US_SUGGESTED 50u
+/* The default of spin_us (ens_system_opts). */
+#define ENS_SPIN_US_DEFAULT 50u
+/* The same value under its earlier name. */
+#define ENS_SPIN_US_SUGGESTED ENS_SPIN_US_DEFAULT
 
 #define ENS_SYSTEM_OPTS_INIT                                                                       \
     {                                                                                              \
         NULL, ENS_BASE_PROCESS, NULL, 16u << 20, 1u << 20, ENS_MAILBOX_BYTES_DEFAULT, 5000, false, \
             ENS_LOG_WARN, NULL, NULL, NULL, 256u, ENS_CHILD_EXIT_TIMEOUT_DEFAULT,                  \
             ENS_CONVENTION_OPTS_INIT, ENS_LOG_TO_DEFAULT, ENS_LOG_MAX_BYTES_DEFAULT,               \
-            ENS_JOURNAL_MAX_ROWS_DEFAULT, ENS_JOURNAL_MAX_AGE_DAYS_DEFAULT, 0u                     \
+            ENS_JOURNAL_MAX_ROWS_DEFAULT, ENS_JOURNAL_MAX_AGE_DAYS_DEFAULT, ENS_SPIN_US_DEFAULT    \
     }
 
 typedef struct ens_system ens_system;
