@@ -39,6 +39,12 @@ bool ens__tx_holds(ens_tx_table *t, ens_addr peer)
     return tx != NULL && ens__tx_has_bytes(tx);
 }
 
+bool ens__tx_open(ens_tx_table *t, ens_addr peer)
+{
+    const ens_tx *tx = find(t, peer);
+    return tx != NULL && tx->state == ENS_TX_OPEN;
+}
+
 static ens_tx *add(ens_tx_table *t, ens_addr peer)
 {
     if (t->n == t->cap) {

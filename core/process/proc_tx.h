@@ -113,6 +113,10 @@ bool ens__tx_pending(const ens_tx_table *t);
  * has not wholly left. */
 bool ens__tx_holds(ens_tx_table *t, ens_addr peer);
 
+/* True when the destination peer has a connection made (its own, or one
+ * offered at a connected spawn). */
+bool ens__tx_open(ens_tx_table *t, ens_addr peer);
+
 /* True when tx holds bytes not yet sent. */
 bool ens__tx_has_bytes(const ens_tx *tx);
 

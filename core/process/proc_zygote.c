@@ -69,6 +69,8 @@ _Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v 
         .sync = v->sync != 0,
         .spawn_flags = v->spawn_flags,
         .global = v->global,
+        .answer_to = v->answer_to,
+        .answer_corr = v->answer_corr,
     };
     ens__actor_process_main(&boot);
 }
@@ -383,6 +385,8 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
         .spawn_flags = b->spawn_flags,
         .sync = b->sync ? 1 : 0,
         .global = (char *)b->global,
+        .answer_to = b->answer_to,
+        .answer_corr = b->answer_corr,
         .rx_ids = {(void *)b->rx_ids, (uint32_t)b->n_rx},
         .arg = {b->arg_frame, b->arg_len},
     };
