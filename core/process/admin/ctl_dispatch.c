@@ -537,6 +537,8 @@ static void on_started(arec *r, const ens_msg *m)
         if (v->status == 0 && q != NULL && q->ctl >= 0)
             ens__admin_ctl_out(q, r->addr, &ens__ctl_spawned, &s, r->req_corr, -1, false);
         r->sync_pending = false;
+        if (r->answer_direct)
+            ens__zygote_top_up(&admin_state.zygote); /* its answer left: now its replacement */
         r->answer_direct = false;
     }
 }
@@ -563,6 +565,8 @@ void ens__admin_sync_failed(arec *r)
     if (!r->sync_pending)
         return;
     r->sync_pending = false;
+    if (r->answer_direct)
+        ens__zygote_top_up(&admin_state.zygote);
     r->answer_direct = false;
     arec *q = ens__admin_by_addr(r->requester);
     if (q == NULL || q->ctl < 0)
