@@ -407,7 +407,7 @@ static void pump(ens_system *s, int timeout_ms)
     outside *o = base_of(s);
     ens__tx_flush_all(&o->tx);
     size_t waiting = 0;
-    for (size_t i = 0; i < o->tx.n; i++) {
+    for (size_t i = 0; o->tx.maybe_bytes && i < o->tx.n; i++) {
         ens_tx *tx = o->tx.tx[i];
         waiting += tx->state == ENS_TX_OPEN && ens__tx_has_bytes(tx);
     }
