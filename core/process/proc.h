@@ -84,8 +84,9 @@ typedef struct {
     int32_t reason;
     int32_t status;
 } ens__ctl_exit_v; /* "S(ii)" actor -> admin: started (reason -1: init ran,
-                     or was acknowledged, with status; reason -2: init
-                     deferred its acknowledgement) or exiting */
+                     or was acknowledged, status 0, or 1 when the actor
+                     answered its spawner itself: ENS__SPAWN_DIRECT; reason
+                     -2: init deferred its acknowledgement) or exiting */
 
 typedef struct {
     int32_t status;
@@ -160,12 +161,14 @@ typedef struct {
     ens_addr addr, parent;
     uint32_t incarnation, spawn_flags;
     int32_t sync;
-    char *global;     /* its global name, for its process title; NULL or "" if none */
-    ens_array rx_ids; /* uint64_t: the ids of its receiving ends, in the order sent */
-    ens_bytes arg;    /* encoded start-argument frame, or empty */
-} ens__ctl_fork_v;    /* "S(U$(Uuu)$(Uuu)uuis)A(U)B" admin -> a spare process
-                        (core/process/proc_zygote.c), with the control channel, the stage
-                        memfd and the receiving ends: become this actor */
+    char *global;         /* its global name, for its process title; NULL or "" if none */
+    ens_addr answer_to;   /* who to answer once init succeeded (ENS__SPAWN_DIRECT) */
+    uint64_t answer_corr; /* that spawn's correlation id; 0: the admin answers */
+    ens_array rx_ids;     /* uint64_t: the ids of its receiving ends, in the order sent */
+    ens_bytes arg;        /* encoded start-argument frame, or empty */
+} ens__ctl_fork_v;        /* "S(U$(Uuu)$(Uuu)uuis$(Uuu)U)A(U)B" admin -> a spare process
+                            (core/process/proc_zygote.c), with the control channel, the stage
+                            memfd and the receiving ends: become this actor */
 
 /* Remote spawn and placement, between the admin and the gateway of a system
  * in a convention (core/process/admin/placement.c,
@@ -456,6 +459,8 @@ typedef struct ens_actor_boot {
     bool sync;            /* report init's result to the admin */
     uint32_t spawn_flags; /* enum ens_spawn_flag */
     const char *global;   /* its global name when it starts (process title), or NULL */
+    ens_addr answer_to;   /* the spawner it answers itself (ENS__SPAWN_DIRECT) */
+    uint64_t answer_corr; /* the spawn's correlation id; 0: the admin answers */
 } ens_actor_boot;
 
 _Noreturn void ens__actor_process_main(const ens_actor_boot *boot);

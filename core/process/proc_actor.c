@@ -249,6 +249,8 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     actor_proc.actor->incarnation = b->incarnation;
     s->log_actor = actor_proc.actor;
     actor_proc.actor->spawn_flags = b->spawn_flags;
+    actor_proc.answer_to = b->answer_to;
+    actor_proc.answer_corr = b->answer_corr;
     uv_poll_init(&actor_proc.loop, &actor_proc.ctl_poll, actor_proc.ctl);
     uv_poll_start(&actor_proc.ctl_poll, UV_READABLE, ens__pa_on_ctl);
 
@@ -275,6 +277,8 @@ _Noreturn void ens__actor_process_main(const ens_actor_boot *b)
     st->state = in_hand ? ENS_STAGE_HANDLING : ENS_STAGE_IDLE;
     /* Started, or deferred (reason -2): the ack reports it (ens__pa_init_done). */
     ens__ctl_exit_v started = {rc == ENS__INIT_DEFERRED ? -2 : -1, 0};
+    if (rc != ENS__INIT_DEFERRED)
+        started.status = ens__pa_answer_spawner();
     ens__ctl_send(actor_proc.ctl, b->addr, &ens__ctl_started, &started, 0, NULL, 0);
     for (size_t i = 0; i < b->n_rx; i++) {
         if (st->pend_bytes != 0 && b->rx_ids[i] == st->pend_conn)

@@ -80,6 +80,8 @@ typedef struct proc_actor {
     bool exit_announced;     /* the admin acked our Exiting (pa_route) */
     bool notice_refused;     /* our child-exited notice was not queued (pa_route) */
     bool starting;           /* inside the main's ens__actor_start: it reports a start itself */
+    ens_addr answer_to;      /* the spawner this actor answers itself (ENS__SPAWN_DIRECT) */
+    uint64_t answer_corr;    /* ... that spawn's correlation id; 0: none (the admin answers) */
     /* NewConns that came without their receiving end (the process at its
      * RLIMIT_NOFILE): asked for again (ens.ctl.Regive) every ENS__REGIVE_MS
      * until they come, while the admin keeps them. */
@@ -151,6 +153,13 @@ void ens__pa_process_stage(void);
 void ens__pa_pump_ctl_tx(ens_tx_table *t);
 
 void ens__pa_on_ctl(uv_poll_t *h, int status, int events);
+
+/* Once init succeeded: answer a spawn the admin left to this actor
+ * (ENS__SPAWN_DIRECT) on the connection made at the spawn, before the
+ * ens.ctl.Started report. The value for that report's status: 1 when the
+ * answer wholly left (the admin then does not answer), 0 otherwise (the
+ * admin answers; the spawner drops whichever comes second). */
+int32_t ens__pa_answer_spawner(void);
 
 void ens__pa_want_write(ens_tx_table *t, ens_tx *tx, bool want);
 

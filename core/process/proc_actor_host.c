@@ -595,12 +595,56 @@ void ens__pa_init_done(ens_system *s, ens_actor *a, int rc, const char *why)
     if (rc == 0 && actor_proc.starting)
         return;
     if (rc == 0) {
-        ens__ctl_exit_v started = {-1, 0};
+        ens__ctl_exit_v started = {-1, ens__pa_answer_spawner()};
         ens__ctl_send(actor_proc.ctl, a->addr, &ens__ctl_started, &started, 0, NULL, 0);
         return;
     }
     ens__ctl_why_v v = {rc, (char *)(why != NULL ? why : "")};
     ens__ctl_send(actor_proc.ctl, a->addr, &ens__ctl_initfailed, &v, 0, NULL, 0);
+}
+
+#define ANSWER_CONN_WAIT_MS 1000u
+
+int32_t ens__pa_answer_spawner(void)
+{
+    const uint64_t corr = actor_proc.answer_corr;
+    if (corr == 0)
+        return 0;
+    actor_proc.answer_corr = 0;
+    /* The connection the admin made at the spawn comes on the control
+     * channel right after the Fork (it was made before): taken now, not
+     * asked for. The wait is bounded only against a lost control message
+     * (the admin out of memory): then the admin answers. */
+    const uint64_t deadline = ens__mono_ns() + ANSWER_CONN_WAIT_MS * 1000000ull;
+    for (;;) {
+        pump_ctl();
+        if (ens__tx_open(&actor_proc.tx, actor_proc.answer_to))
+            break;
+        const uint64_t now = ens__mono_ns();
+        if (now >= deadline)
+            return 0;
+        struct pollfd p = {.fd = actor_proc.ctl, .events = POLLIN};
+        (void)poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+    }
+    const ens_addr self = actor_proc.actor->addr;
+    ens__ctl_status_v v = {self, 0};
+    ens_frame_hdr h = {.flags = ENS_FRAME_SYSTEM,
+                       .sender = self,
+                       .target = actor_proc.answer_to,
+                       .corr = corr,
+                       .attempt = 1};
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if (ens__frame_build(&ens__ctl_spawned, &v, &h, ENS_CTL_MAX, &frame, &len) < 0 ||
+        ens__tx_send(&actor_proc.tx, frame, len, &h, false) < 0)
+        return 0;
+    ens__tx_flush_all(&actor_proc.tx); /* with what init sent before it */
+    if (ens__tx_holds(&actor_proc.tx, actor_proc.answer_to))
+        return 0;
+    /* Test only: the process dies between its answer and its report. */
+    if (getenv("ENS__TEST_KILL_AFTER_ANSWER") != NULL && actor_proc.actor->incarnation == 1)
+        raise(SIGKILL);
+    return 1;
 }
 
 /* An actor process hosts its one actor; it has no outside program (its

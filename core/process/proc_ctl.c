@@ -33,7 +33,7 @@ ens_msgtype ens__ctl_kill = {
 ens_msgtype ens__ctl_release = {
     "ens.ctl.Release", "S(" ENS_ADDR_FMT "U)", sizeof(ens__ctl_conn_v), 0, 0, NULL};
 ens_msgtype ens__ctl_fork = {"ens.ctl.Fork",
-                             "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuis)A(U)B",
+                             "S(U" ENS_ADDR_FMT ENS_ADDR_FMT "uuis" ENS_ADDR_FMT "U)A(U)B",
                              sizeof(ens__ctl_fork_v),
                              0,
                              0,

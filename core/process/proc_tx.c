@@ -39,6 +39,12 @@ bool ens__tx_holds(ens_tx_table *t, ens_addr peer)
     return tx != NULL && ens__tx_has_bytes(tx);
 }
 
+bool ens__tx_open(ens_tx_table *t, ens_addr peer)
+{
+    const ens_tx *tx = find(t, peer);
+    return tx != NULL && tx->state == ENS_TX_OPEN;
+}
+
 static ens_tx *add(ens_tx_table *t, ens_addr peer)
 {
     if (t->n == t->cap) {
@@ -388,6 +394,7 @@ void ens__tx_ask_again(ens_tx_table *t)
 
 int ens__tx_send(ens_tx_table *t, uint8_t *frame, size_t len, const ens_frame_hdr *h, bool bounded)
 {
+    t->maybe_bytes = true;
     ens_tx *tx = find(t, h->target);
     if (tx == NULL) {
         tx = add(t, h->target);
@@ -510,10 +517,15 @@ void ens__tx_connected(ens_tx_table *t, ens_addr peer, int status, int fd)
 
 void ens__tx_flush_all(ens_tx_table *t)
 {
+    if (!t->maybe_bytes)
+        return;
+    bool left = false;
     for (size_t i = 0; i < t->n; i++) {
         if (ens__tx_has_bytes(t->tx[i]))
             ens__tx_flush(t, t->tx[i]);
+        left = left || ens__tx_has_bytes(t->tx[i]);
     }
+    t->maybe_bytes = left;
 }
 
 #define ENS_TX_IDLE_FREE  256u  /* empty sweeps before the buffer goes */
@@ -581,6 +593,8 @@ void ens__tx_sweep(ens_tx_table *t)
 
 bool ens__tx_pending(const ens_tx_table *t)
 {
+    if (!t->maybe_bytes)
+        return false;
     for (size_t i = 0; i < t->n; i++) {
         if (ens__tx_has_bytes(t->tx[i]))
             return true;

@@ -73,6 +73,12 @@ typedef struct ens_tx_table {
      * none left (want = false); may be NULL. */
     void (*want_write)(struct ens_tx_table *t, ens_tx *tx, bool want);
     void *owner;
+    /* False only when no destination holds bytes: set by every send,
+     * cleared by a walk (ens__tx_flush_all) that finds none left, so that
+     * a loop turn with nothing queued costs nothing however many
+     * destinations there are (a spawner with ENS_SPAWN_CONNECT has one per
+     * actor it started). */
+    bool maybe_bytes;
     /* The system whose count a dead letter lost to an allocation failure
      * goes to (ens__alloc_failed); may be NULL. */
     struct ens_system *sys;
@@ -121,6 +127,10 @@ bool ens__tx_pending(const ens_tx_table *t);
  * connection not made, or its socket full): the last frame queued for it
  * has not wholly left. */
 bool ens__tx_holds(ens_tx_table *t, ens_addr peer);
+
+/* True when the destination peer has a connection made (its own, or one
+ * offered at a connected spawn). */
+bool ens__tx_open(ens_tx_table *t, ens_addr peer);
 
 /* True when tx holds bytes not yet sent. */
 bool ens__tx_has_bytes(const ens_tx *tx);

@@ -71,6 +71,8 @@ _Noreturn static void become_actor(ens_system *s, int ch, const ens__ctl_fork_v 
         .sync = v->sync != 0,
         .spawn_flags = v->spawn_flags,
         .global = v->global,
+        .answer_to = v->answer_to,
+        .answer_corr = v->answer_corr,
     };
     ens__actor_process_main(&boot);
 }
@@ -400,6 +402,8 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
         .spawn_flags = b->spawn_flags,
         .sync = b->sync ? 1 : 0,
         .global = (char *)b->global,
+        .answer_to = b->answer_to,
+        .answer_corr = b->answer_corr,
         .rx_ids = {(void *)b->rx_ids, (uint32_t)b->n_rx},
         .arg = {b->arg_frame, b->arg_len},
     };
@@ -431,7 +435,11 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
             break;
         ens_spare sp = z->spares[--z->n_spares];
         rc = ens__ctl_send_raw(sp.fd, frame, len, fds, nfds, false);
-        ask_spare(z);
+        /* An actor that answers its spawner itself is on the spawner's
+         * critical path: the clone of its replacement (a core for 0.1-0.3
+         * ms) waits until it has answered (ens__zygote_top_up). */
+        if (rc != 0 || b->answer_corr == 0)
+            ask_spare(z);
         if (rc == 0) {
             *pid = sp.pid;
             *ctl = sp.fd;
@@ -442,6 +450,11 @@ int ens__zygote_fork(ens_zygote *z, const ens_actor_boot *b, int stage_fd, pid_t
     }
     free(frame);
     return rc;
+}
+
+void ens__zygote_top_up(ens_zygote *z)
+{
+    ask_spare(z);
 }
 
 bool ens__zygote_can_fork(const ens_zygote *z)

@@ -106,6 +106,11 @@ bool ens__zygote_on_readable(ens_zygote *z);
  * zygote to make one): the caller then makes its stage shareable. */
 bool ens__zygote_can_fork(const ens_zygote *z);
 
+/* Ask the zygote for a spare if fewer than ENS_ZYGOTE_SPARES are ready or
+ * asked for: after a fork for an actor that answers its spawner itself
+ * (ens__zygote_fork leaves that to its caller, once the answer left). */
+void ens__zygote_top_up(ens_zygote *z);
+
 /* Start an incarnation described by boot in a spare: boot->rx[0..n_rx)
  * (its receiving ends, 0 to ENS_ZYGOTE_MAX_RX) and stage_fd (the memfd
  * behind its stage) go to the spare and stay owned by the caller

@@ -221,6 +221,11 @@ typedef struct ens__host_ops {
  *    ENS_SPAWN_NOTIFY_START) as a first start is. */
 #define ENS__SPAWN_KEEP_ADDR (1u << 16)
 #define ENS__SPAWN_AT        (1u << 17)
+/*  - ENS__SPAWN_DIRECT (process base, the outside's synchronous spawn with
+ *    ENS_SPAWN_CONNECT): the new actor answers the spawn itself, on the
+ *    connection made at the spawn, once its init succeeded; failures are
+ *    still answered by the admin. The spawner takes the first answer. */
+#define ENS__SPAWN_DIRECT (1u << 18)
 #define ENS__SPAWN_PUBLIC                                                                          \
     ((uint32_t)(ENS_SPAWN_NO_RESTART | ENS_SPAWN_NOTIFY_START | ENS_SPAWN_CONNECT))
 

@@ -2,7 +2,9 @@
  * tests/fuzz/make_ctl_corpus.c - writes the seed corpus of fuzz_ctl: one
  * valid control frame of each kind the admin reads (spawn with a start
  * argument, connect, closed, regive, started, exiting, untold, event, dead letter carrying
- * a frame, dead-letter handler, shutdown, status, log, name, kill).
+ * a frame, dead-letter handler, shutdown, status, log, name, kill), and the
+ * frames a spawn's direct answer adds (a connected spawn asking for it, a
+ * Fork naming whom to answer, a Started saying it answered).
  * Usage: make_ctl_corpus <dir>   (see README.md)
  */
 #include <stdio.h>
@@ -64,8 +66,24 @@ int main(int argc, char **argv)
     rc |= save(dir, "connect", &ens__ctl_connect, &cn, NULL, NULL);
     rc |= save(dir, "closed", &ens__ctl_closed, &cn, NULL, NULL);
     rc |= save(dir, "regive", &ens__ctl_regive, &cn, NULL, NULL);
+    sp.flags = (int32_t)(ENS_SPAWN_CONNECT | ENS__SPAWN_DIRECT);
+    rc |= save(dir, "spawn_direct", &ens__ctl_spawn, &sp, NULL, NULL);
+    uint64_t rx_ids[2] = {4, 9};
+    ens__ctl_fork_v fk = {.def = 0x1000,
+                          .addr = {18, 1, 0},
+                          .incarnation = 1,
+                          .spawn_flags = ENS_SPAWN_CONNECT,
+                          .sync = 1,
+                          .global = "worker-1",
+                          .answer_to = {1, 1, 0},
+                          .answer_corr = 7,
+                          .rx_ids = {rx_ids, 2},
+                          .arg = {arg, (uint32_t)arg_len}};
+    rc |= save(dir, "fork", &ens__ctl_fork, &fk, NULL, NULL);
     ens__ctl_exit_v ex = {-1, 0};
     rc |= save(dir, "started", &ens__ctl_started, &ex, NULL, NULL);
+    ex = (ens__ctl_exit_v){-1, 1};
+    rc |= save(dir, "started_direct", &ens__ctl_started, &ex, NULL, NULL);
     ex = (ens__ctl_exit_v){ENS_EXIT_ERROR, -22};
     rc |= save(dir, "exiting", &ens__ctl_exiting, &ex, NULL, NULL);
     ens__ctl_flag_v untold = {0, 0};

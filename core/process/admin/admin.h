@@ -151,6 +151,7 @@ typedef struct arec {
     uint8_t *arg;
     size_t arg_len;
     bool sync_pending;    /* an outside spawn waits for init */
+    bool answer_direct;   /* the actor answers that spawn itself (ENS__SPAWN_DIRECT) */
     bool init_deferred;   /* its init ran and deferred its ack (ens_init_defer):
                              a crash before the ack is a crash in init */
     int init_rc;          /* its init failed: what the waiting spawn returns (0: not said) */

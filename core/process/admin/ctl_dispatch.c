@@ -132,7 +132,8 @@ static void do_spawn(arec *from, const ens_msg *m)
 
 static void spawn_as(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr claimed,
                      uint64_t rev, const ens_addr *parent);
-static void offer_pairs(arec *from, arec *r);
+static bool make_pairs(int a[2], int b[2]);
+static void offer_pairs(arec *from, arec *r, int a[2], int b[2]);
 
 void ens__admin_spawn(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_addr claimed,
                       uint64_t rev)
@@ -203,7 +204,15 @@ static void spawn_as(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_a
             !from->foreign && v->shown != 0 ? (const ens_actor_def *)(uintptr_t)v->shown : def;
         r->incarnation = 1;
         r->no_restart = (v->flags & ENS_SPAWN_NO_RESTART) != 0;
-        r->spawn_flags = (uint32_t)v->flags;
+        r->spawn_flags = (uint32_t)v->flags & ~ENS__SPAWN_DIRECT;
+        /* The outside's own connected spawn is answered by the actor, on
+         * the connection made below, once its init succeeded: one hop
+         * through the admin less before the first message. */
+        const bool connect = (v->flags & ENS_SPAWN_CONNECT) && !from->foreign;
+        int pa[2] = {-1, -1}, pb[2] = {-1, -1};
+        const bool paired = connect && make_pairs(pa, pb);
+        r->answer_direct =
+            paired && (v->flags & ENS__SPAWN_DIRECT) && v->sync != 0 && from->outside;
         int stage_fd = -1;
         r->stage =
             ens__stage_map(admin_state.sys->opts.max_frame_bytes, held_area_bytes(), &r->stage_len,
@@ -240,8 +249,14 @@ static void spawn_as(arec *from, const ens__ctl_spawn_v *v, uint64_t corr, ens_a
             ens__admin_rec_free(r);
         } else {
             reply.addr = r->addr;
-            if ((v->flags & ENS_SPAWN_CONNECT) && !from->foreign)
-                offer_pairs(from, r);
+        }
+        if (paired && reply.status == 0) {
+            offer_pairs(from, r, pa, pb);
+        } else if (paired) {
+            close(pa[0]);
+            close(pa[1]);
+            close(pb[0]);
+            close(pb[1]);
         }
     }
     /* A claim the spawn did not use is deleted again. */
@@ -323,22 +338,30 @@ static void give_pair(arec *from, arec *to, ens_addr peer, int sv[2], int32_t st
 }
 
 /* A spawn with ENS_SPAWN_CONNECT: the requester (the outside or the
- * parent) and the new actor are connected both ways now, before the
- * answer, so that the first message and its reply need no connection
- * round trip through the admin each. Best effort: without descriptors the
- * connections are asked for later as usual. */
-static void offer_pairs(arec *from, arec *r)
+ * parent) and the new actor are connected both ways at the spawn, before
+ * the answer, so that the first message and its reply need no connection
+ * round trip through the admin each. The pairs are made before the actor's
+ * process is started, so that one answering its spawner itself
+ * (ENS__SPAWN_DIRECT) knows its connection is coming. Best effort: without
+ * descriptors the connections are asked for later as usual. */
+static bool make_pairs(int a[2], int b[2])
 {
-    int a[2], b[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) < 0)
-        return;
+        return false;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) < 0) {
         close(a[0]);
         close(a[1]);
-        return;
+        return false;
     }
-    give_pair(from, r, r->addr, a, 1);
+    return true;
+}
+
+/* The actor's connection to its spawner goes first: it is what an actor
+ * answering the spawn itself waits for. */
+static void offer_pairs(arec *from, arec *r, int a[2], int b[2])
+{
     give_pair(r, from, from->addr, b, 1);
+    give_pair(from, r, r->addr, a, 1);
 }
 
 /* The type list (core/process/proc_types.h): the admin's table is the
@@ -513,20 +536,27 @@ static void on_regive(arec *r, const ens_msg *m)
 
 /* An actor's init returned or was acknowledged (ens.ctl.Started, reason
  * -1), or deferred its acknowledgement (reason -2): a synchronous spawn
- * waiting for it is answered once it started (a failed init is answered
- * when it is reaped: ens__admin_sync_failed). */
+ * waiting for it is answered once it started, here, unless the actor says
+ * it answered its spawner itself (status 1: ENS__SPAWN_DIRECT). A failed
+ * init is answered when it is reaped (ens__admin_sync_failed), also when
+ * the actor died after its own answer left and before this report came:
+ * the spawner takes the first answer and drops the other. */
 static void on_started(arec *r, const ens_msg *m)
 {
     const ens__ctl_exit_v *v = m->value;
+    const bool ran = v->reason == -1 && (v->status == 0 || v->status == 1);
     r->init_deferred = v->reason == -2;
-    if (v->reason == -1 && v->status == 0)
+    if (ran)
         r->init_crashes = 0; /* initialised: the backoff of restarts starts over */
-    if (r->sync_pending && v->reason == -1 && v->status == 0) {
+    if (r->sync_pending && ran) {
         ens__ctl_status_v s = {r->addr, 0};
         arec *q = ens__admin_by_addr(r->requester);
-        if (q != NULL && q->ctl >= 0)
+        if (v->status == 0 && q != NULL && q->ctl >= 0)
             ens__admin_ctl_out(q, r->addr, &ens__ctl_spawned, &s, r->req_corr, -1, false);
         r->sync_pending = false;
+        if (r->answer_direct)
+            ens__zygote_top_up(&admin_state.zygote); /* its answer left: now its replacement */
+        r->answer_direct = false;
     }
 }
 
@@ -552,6 +582,9 @@ void ens__admin_sync_failed(arec *r)
     if (!r->sync_pending)
         return;
     r->sync_pending = false;
+    if (r->answer_direct)
+        ens__zygote_top_up(&admin_state.zygote);
+    r->answer_direct = false;
     arec *q = ens__admin_by_addr(r->requester);
     if (q == NULL || q->ctl < 0)
         return;

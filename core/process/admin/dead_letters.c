@@ -34,6 +34,10 @@ void ens__admin_dead_letter(const uint8_t *frame, size_t len, const char *reason
     }
     if ((h.flags & ENS_FRAME_SYSTEM) && h.type_id == ens_msg_child_exited.id)
         return;
+    /* An actor's own answer to a spawner that is gone (ENS__SPAWN_DIRECT):
+     * nobody waits for it any more. */
+    if ((h.flags & ENS_FRAME_SYSTEM) && h.type_id == ens__ctl_spawned.id)
+        return;
     if ((h.flags & ENS_FRAME_REQUEST) && h.corr != 0 && !ens_addr_is_none(h.sender)) {
         ens_string_v why = {(char *)reason};
         ens__admin_send_to(h.target, h.sender, &ens_msg_string, &why,

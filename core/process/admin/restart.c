@@ -62,6 +62,8 @@ static int zygote_fork(arec *r, bool sync, int stage_fd, pid_t *pid, int *ctl)
         .sync = sync,
         .spawn_flags = r->spawn_flags,
         .global = ens__admin_name_of(r->addr),
+        .answer_to = sync && r->answer_direct ? r->requester : ENS_ADDR_NONE,
+        .answer_corr = sync && r->answer_direct ? r->req_corr : 0,
     };
     return ens__zygote_fork(&admin_state.zygote, &boot, stage_fd, pid, ctl) == 0 ? 0 : ENS_ENOENT;
 }
@@ -142,6 +144,8 @@ int ens__admin_fork_actor(arec *r, bool sync, int stage_fd)
             .sync = sync,
             .spawn_flags = r->spawn_flags,
             .global = ens__admin_name_of(r->addr),
+            .answer_to = sync && r->answer_direct ? r->requester : ENS_ADDR_NONE,
+            .answer_corr = sync && r->answer_direct ? r->req_corr : 0,
         };
         ens__actor_process_main(&boot);
     }

@@ -19,6 +19,7 @@
 
 typedef struct orx {
     int fd;
+    ens_addr peer;       /* who sends on it (from its NewConn), ENS_ADDR_NONE if not said */
     ens_carry carry;     /* the head of a frame whose rest has not come yet */
     ens_frag_asm pieces; /* a frame arriving in pieces */
     /* The piece whose bytes are being received straight into `pieces`
@@ -40,6 +41,8 @@ typedef struct outside {
     ens_tx_table tx;
     uint64_t spawn_corr;
     bool spawn_done;
+    bool spawn_direct; /* the new actor may answer the spawn itself (ENS__SPAWN_DIRECT) */
+    orx *reading;      /* the receiving end whose frames are being handed on, or NULL */
     ens__ctl_status_v spawn_reply;
     char spawn_why[512];     /* the text of an init failure of the spawn, "" if none */
     ens__spawn_batch *batch; /* the ens_spawn_many under way, or NULL */

@@ -38,7 +38,7 @@ static outside *base_of(ens_system *s)
     return s->base;
 }
 
-static int rx_add(outside *o, int fd);
+static int rx_add(outside *o, int fd, ens_addr peer);
 
 /* A new outside handle (NULL: out of memory or descriptors): its epoll
  * set and read buffer; ens__po_io_start puts the control channel in. */
@@ -74,10 +74,10 @@ int ens__po_io_start(outside *o, int admin_conn)
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
     if (epoll_ctl(o->ep, EPOLL_CTL_ADD, o->ctl, &e) < 0)
         return ENS_ENOMEM;
-    return rx_add(o, admin_conn) == 0 ? 0 : ENS_ENOMEM;
+    return rx_add(o, admin_conn, ENS_ADDR_NONE) == 0 ? 0 : ENS_ENOMEM;
 }
 
-static int rx_add(outside *o, int fd)
+static int rx_add(outside *o, int fd, ens_addr peer)
 {
     if (o->n_rx == o->cap_rx) {
         size_t cap = o->cap_rx ? o->cap_rx * 2 : 8;
@@ -92,6 +92,7 @@ static int rx_add(outside *o, int fd)
         return ENS_ENOMEM;
     ens__fd_nonblock(fd);
     r->fd = fd;
+    r->peer = peer;
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = r};
     if (epoll_ctl(o->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
         free(r);
@@ -117,11 +118,45 @@ static void rx_drop(outside *o, orx *r)
     free(r);
 }
 
+/* A new actor's own answer to the synchronous spawn under way
+ * (ENS__SPAWN_DIRECT), on the connection the admin made from it at the
+ * spawn: taken as the admin's answer would be. Such a frame is never a
+ * message: one that is not the answer waited for (a second answer, when
+ * the actor died after its own left and the admin's failure came first) is
+ * dropped. False if f is not an answer. */
+static bool take_answer(ens_system *s, const ens_framed *f)
+{
+    outside *o = base_of(s);
+    ens_frame_hdr h;
+    if (ens__frame_hdr_read(f->frame, f->len, s->opts.max_frame_bytes, &h) < 0 ||
+        !(h.flags & ENS_FRAME_SYSTEM) || h.type_id != ens__ctl_spawned.id)
+        return false;
+    if (!o->spawn_direct || o->spawn_done || h.corr != o->spawn_corr || o->reading == NULL ||
+        !ens_addr_equal(o->reading->peer, h.sender))
+        return true;
+    uint8_t *copy = ens__malloc(f->len);
+    ens_msg *m = NULL;
+    if (copy == NULL)
+        return true; /* the admin's answer follows: the Started report said not answered */
+    memcpy(copy, f->frame, f->len);
+    if (ens__msg_from_frame(copy, f->len, ENS_CTL_MAX, &m) < 0)
+        return true;
+    const ens__ctl_status_v *v = m->value;
+    if (v->status == 0 && ens_addr_equal(v->addr, h.sender)) {
+        o->spawn_reply = *v;
+        o->spawn_done = true;
+    }
+    ens_msg_free(m);
+    return true;
+}
+
 /* One frame from a receiving end (ens__frame_walk): a whole one goes to
  * the outside endpoint, a refused one is reported. */
 static void frame_found(void *arg, ens_framed *f)
 {
     ens_system *s = arg;
+    if (f->err == 0 && take_answer(s, f))
+        return;
     if (f->err != 0) {
         ens_event ev = {.kind = ENS_EV_BADFRAME,
                         .actor = s->outside.self,
@@ -240,7 +275,10 @@ static void read_rx(ens_system *s, orx *r)
             return;
         }
         size_t used = 0;
-        if (!take_frames(s, r, data, len, &used)) {
+        o->reading = r;
+        const bool taken = take_frames(s, r, data, len, &used);
+        o->reading = NULL;
+        if (!taken) {
             rx_drop(o, r); /* garbage: this stream cannot be resynchronised */
             return;
         }
@@ -320,7 +358,7 @@ static void handle_ctl(ens_system *s)
             ens__tx_connected(&o->tx, v->addr, v->status, fd);
             taken = true;
         } else if (t == ens__ctl_newconn.id && fd >= 0) {
-            int kept = rx_add(o, fd);
+            int kept = rx_add(o, fd, ((const ens__ctl_conn_v *)m->value)->peer);
             taken = kept == 0;
             if (kept ==
                 ENS_ENOMEM) /* the sender finds it closed: its messages become dead letters */
@@ -372,7 +410,7 @@ static void pump(ens_system *s, int timeout_ms)
     outside *o = base_of(s);
     ens__tx_flush_all(&o->tx);
     size_t waiting = 0;
-    for (size_t i = 0; i < o->tx.n; i++) {
+    for (size_t i = 0; o->tx.maybe_bytes && i < o->tx.n; i++) {
         ens_tx *tx = o->tx.tx[i];
         waiting += tx->state == ENS_TX_OPEN && ens__tx_has_bytes(tx);
     }
@@ -484,10 +522,13 @@ static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
         free(arg_frame);
         return ens__spawn_arg_refused(d->name, arg_len);
     }
+    /* A connected spawn is answered by the new actor itself on the
+     * connection made at the spawn; its failures still by the admin. */
+    const bool direct = (flags & ENS_SPAWN_CONNECT) != 0;
     ens__ctl_spawn_v v = {.def = (uint64_t)(uintptr_t)d,
                           .shown = (uint64_t)(uintptr_t)shown,
                           .sync = 1,
-                          .flags = (int32_t)flags,
+                          .flags = (int32_t)(flags | (direct ? ENS__SPAWN_DIRECT : 0)),
                           .name = (char *)d->name,
                           .arg = {arg_frame, (uint32_t)arg_len}};
     o->spawn_corr = ++s->next_corr;
@@ -497,7 +538,9 @@ static int po_spawn(ens_system *s, ens_actor *parent, const ens_actor_def *d,
     free(arg_frame);
     if (rc < 0)
         return ENS_ESHUTDOWN;
+    o->spawn_direct = direct;
     rc = spawn_wait(s);
+    o->spawn_direct = false;
     if (rc < 0)
         return rc;
     if (o->spawn_reply.status < 0)
