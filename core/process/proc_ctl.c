@@ -195,9 +195,18 @@ int ens__ctl_recv_lost(int fd, ens_msg **out, int *fds, int *nfds, uint64_t *los
     struct msghdr mh = {
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
     ssize_t n;
-    do
+    /* ECONNRESET: the peer ended with frames of ours unread in its queue
+     * (an actor whose init failed before it read what the admin sent). The
+     * error is reported once, ahead of what the peer sent before its end,
+     * which is still queued here: read on (the next read gets it, or the
+     * end of the channel). */
+    bool reset_seen = false;
+    for (;;) {
         n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+        if (n >= 0 || (errno != EINTR && (errno != ECONNRESET || reset_seen)))
+            break;
+        reset_seen = reset_seen || errno == ECONNRESET;
+    }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         free(buf);
         return 0;
