@@ -10,7 +10,8 @@
  * Everything that stops or starts children is a "job": a list of children
  * to stop one at a time in order (each by its shutdown rule: exit request
  * and a wait of shutdown_ms, then ens_kill; ens_kill at once; or a wait as
- * long as it takes), then a list of children to start one at a time in order
+ * long as it takes; under ENS_SUP_START_CONCURRENT all at once, sup_stop.c),
+ * then a list of children to start one at a time in order
  * (each spawned with ENS_SPAWN_NOTIFY_START and awaited until its init has
  * run or failed), then a follow-up (reply, exit, ...). While a job runs,
  * every other message that needs a decision is deferred (kept, with its

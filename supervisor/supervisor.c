@@ -13,15 +13,17 @@
  * shutdown_ms run out; ens_kill at once for brutal_kill; or a wait without
  * end), then started one at a time in start order, each awaited until its
  * init has run (&ens_msg_child_started) or failed (child exited with
- * INIT_FAILED), as OTP starts children. Messages that need a decision while a
- * job runs are deferred and handled in order afterwards; queries
- * (which/count children) are answered at once, except while the supervisor
- * is still starting.
+ * INIT_FAILED), as OTP starts children (under ENS_SUP_START_CONCURRENT
+ * both side by side: sup_stop.c, sup_start.c). Messages that need a
+ * decision while a job runs are deferred and handled in order afterwards;
+ * queries (which/count children) are answered at once, except while the
+ * supervisor is still starting.
  *
  * An exit request to the supervisor is deferred with ens_exit_defer: the
  * running job is cut short, every running child is stopped by its rule,
- * the last started first, and only then does the supervisor exit with
- * ENS_EXIT_SHUTDOWN, so a tree stops from the leaves up.
+ * the last started first (under ENS_SUP_START_CONCURRENT all at once, a
+ * concurrent stop in progress going on), and only then does the supervisor
+ * exit with ENS_EXIT_SHUTDOWN, so a tree stops from the leaves up.
  *
  * The operations (start/terminate/restart/delete child) are in sup_ops.c.
  */
