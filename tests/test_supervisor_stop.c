@@ -199,6 +199,23 @@ static void test_group_stops_at_once(void **state)
     expect_group_up(t, r);
     check_all_running(t, sup);
     assert_addr_eq(tsup_child_of(t, sup, "stubborn"), stubborn); /* its address kept */
+
+    /* The supervisor's own shutdown stops them side by side too (and ends
+     * the test without a ten-minute stop at the system's end). */
+    assert_int_equal(ens_exit_request(t->out, sup), 0);
+    int all[LAST_ORD + 1][2];
+    for (int i = 0; i < LAST_ORD; i++) {
+        all[i][0] = TAG_DOWN;
+        all[i][1] = i + 1;
+    }
+    all[LAST_ORD][0] = TAG_DEFER;
+    all[LAST_ORD][1] = STUBBORN;
+    tsup_expect_reps(t, (const int(*)[2])all, LAST_ORD + 1, r);
+    tsup_tell(t, stubborn, "stop_normal");
+    const int end[2][2] = {{TAG_DOWN, STUBBORN}, {TAG_EXITED, 0}};
+    tsup_expect_reps(t, end, 2, r);
+    assert_int_equal(r[1].tag, TAG_EXITED);
+    assert_int_equal(r[1].n, ENS_EXIT_SHUTDOWN);
 }
 
 /* A stubborn child among many is killed after its own timeout while the
