@@ -172,7 +172,8 @@ typedef enum ens_shutdown {
  *    by side; the range is done when every one has run its init or failed.
  *    Stops go side by side too: the group of a restart, the children of a
  *    supervisor that is asked to exit (or gives up, or fails its start),
- *    are all sent their exit request (ens_kill for brutal_kill) at once,
+ *    are all sent their exit request (ens_kill for brutal_kill) at once
+ *    (up to 256 awaited at a time, the next asked as those end),
  *    each killed when its own shutdown_ms run out (never, for
  *    ENS_SHUTDOWN_INFINITY: a supervisor child takes as long as its
  *    subtree), and the supervisor goes on once every end is known. So the
