@@ -7,6 +7,10 @@
  *    stops the n - 1 others, the last started first (exit request, each
  *    awaited), then starts all n again in order; from the kill until the
  *    n-th new init has run (counted in memory shared with every process);
+ *    ms per child. _concurrent: the same tree under ENS_SUP_START_CONCURRENT
+ *    (the n - 1 asked to stop at once, all n started in one batch).
+ *  sup_restart_stop: the stop part of it, from the kill until the first
+ *    new init began (the last end known to the supervisor, and one spawn);
  *    ms per child.
  *  sup_raw: the same run's baseline, fork + _exit + waitpid (raw_spawn_rate)
  *    of n processes; ms per process. ratio = raw ms / ensemble ms.
@@ -159,7 +163,8 @@ static void admin_fds(long n, const char *when)
 }
 
 /* One run at n children: ms per child to start all, then to restart all. */
-static int sup_run(long n, ens_child_spec *specs, double *start_ms, double *restart_ms)
+static int sup_run(long n, ens_child_spec *specs, double *start_ms, double *restart_ms,
+                   double *stop_ms)
 {
     sup_bench_n = n;
     sup_bench_specs = specs;
@@ -182,13 +187,16 @@ static int sup_run(long n, ens_child_spec *specs, double *start_ms, double *rest
     const ens_sup_children_v *v = r != NULL ? ens_msg_value(r, &ens_msg_sup_children) : NULL;
     if (rc == 0 && (v == NULL || v->children.count != 1))
         rc = ENS_EBADTYPE;
-    uint64_t t2 = 0, t3 = 0;
+    uint64_t t2 = 0, t3 = 0, t_first = 0;
     if (rc == 0) {
         ens_addr first = ((const ens_sup_child_info *)v->children.items)[0].child;
         t2 = bench_now_ns();
         rc = ens_kill(out, first);
         uint64_t end = t2 + 600ull * 1000000000u;
-        while (rc == 0 && __atomic_load_n(sup_inits, __ATOMIC_SEQ_CST) < 2 * (uint32_t)n) {
+        uint32_t got;
+        while (rc == 0 && (got = __atomic_load_n(sup_inits, __ATOMIC_SEQ_CST)) < 2 * (uint32_t)n) {
+            if (t_first == 0 && got > (uint32_t)n)
+                t_first = bench_now_ns();
             if (bench_now_ns() > end)
                 rc = ENS_ETIMEDOUT;
             usleep(100); /* a figure, not a test: polling the shared count */
@@ -202,6 +210,7 @@ static int sup_run(long n, ens_child_spec *specs, double *start_ms, double *rest
     if (rc == 0) {
         *start_ms = (double)(t1 - t0) / 1e6 / (double)n;
         *restart_ms = (double)(t3 - t2) / 1e6 / (double)n;
+        *stop_ms = (double)((t_first != 0 ? t_first : t3) - t2) / 1e6 / (double)n;
     }
     return rc;
 }
@@ -324,11 +333,13 @@ void bench_supervisor_group(void)
             specs[i].id = ids[i];
             specs[i].def = &worker_def;
         }
-        bench_result rs, rr, cs, cr, pool, batch, raw, mem;
+        bench_result rs, rr, cs, cr, pool, batch, raw, mem, so, sc;
         bench_result_init(&rs, "sup_start", "process", n, 0, "ms/child");
         bench_result_init(&rr, "sup_restart_all", "process", n, 0, "ms/child");
         bench_result_init(&cs, "sup_start_concurrent", "process", n, 0, "ms/child");
         bench_result_init(&cr, "sup_restart_all_concurrent", "process", n, 0, "ms/child");
+        bench_result_init(&so, "sup_restart_stop", "process", n, 0, "ms/child");
+        bench_result_init(&sc, "sup_restart_stop_concurrent", "process", n, 0, "ms/child");
         bench_result_init(&batch, "sup_batch_spawn", "process", n, 0, "ms/actor");
         bench_result_init(&pool, "sup_start_children", "process", n, 0, "ms/child");
         bench_result_init(&raw, "sup_raw", "raw", n, 0, "ms/proc");
@@ -336,19 +347,21 @@ void bench_supervisor_group(void)
         int rc = 0;
         const int runs = n >= 1000 ? (bench.runs < 3 ? bench.runs : 3) : bench.runs;
         for (int i = 0; rc == 0 && i < runs; i++) {
-            double a, b;
+            double a, b, st;
             double rate = raw_spawn_rate(n);
             if (rate > 0)
                 bench_add(&raw, 1e3 / rate);
             sup_bench_start = ENS_SUP_START_ORDERED;
-            if (!conc_only && (rc = sup_run(n, specs, &a, &b)) == 0) {
+            if (!conc_only && (rc = sup_run(n, specs, &a, &b, &st)) == 0) {
                 bench_add(&rs, a);
                 bench_add(&rr, b);
+                bench_add(&so, st);
             }
             sup_bench_start = ENS_SUP_START_CONCURRENT;
-            if (rc == 0 && (rc = sup_run(n, specs, &a, &b)) == 0) {
+            if (rc == 0 && (rc = sup_run(n, specs, &a, &b, &st)) == 0) {
                 bench_add(&cs, a);
                 bench_add(&cr, b);
+                bench_add(&sc, st);
             }
             double bm = rc == 0 && !conc_only ? batch_spawn_ms(n) : -1;
             if (bm > 0)
@@ -379,6 +392,8 @@ void bench_supervisor_group(void)
         bench_print(&batch);
         bench_print(&cs);
         bench_print(&cr);
+        bench_print(&so);
+        bench_print(&sc);
         bench_print(&pool);
         bench_print(&mem);
     }

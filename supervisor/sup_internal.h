@@ -10,7 +10,8 @@
  * Everything that stops or starts children is a "job": a list of children
  * to stop one at a time in order (each by its shutdown rule: exit request
  * and a wait of shutdown_ms, then ens_kill; ens_kill at once; or a wait as
- * long as it takes), then a list of children to start one at a time in order
+ * long as it takes; under ENS_SUP_START_CONCURRENT all at once, sup_stop.c),
+ * then a list of children to start one at a time in order
  * (each spawned with ENS_SPAWN_NOTIFY_START and awaited until its init has
  * run or failed), then a follow-up (reply, exit, ...). While a job runs,
  * every other message that needs a decision is deferred (kept, with its
@@ -115,6 +116,9 @@ typedef struct sup_child {
     bool in_stop;     /* in the running job's stop list, not yet stopped */
     bool in_start;    /* in the running job's start list, not yet started */
     bool awaited;     /* spawned by a concurrent start: its init is awaited */
+    bool stopping;    /* concurrent stop: asked to stop (or killed), its end awaited */
+    bool stop_killed; /* ... and sent ens_kill */
+    int64_t stop_due; /* ... killed at this time (ms, monotonic) if still running; 0: never */
     size_t pos;       /* its index in sup_state.kids */
     int start_status; /* its last start's failure (start_children's reply), or 0 */
 } sup_child;
@@ -144,10 +148,15 @@ typedef struct sup_job {
     sup_child **stop; /* children to stop, in order (malloc'ed) */
     size_t n_stop, pos;
     sup_child *waiting; /* the child whose exit notice is awaited, or NULL */
-    uint64_t timer;     /* its shutdown wake-up (0: none) */
+    uint64_t timer;     /* its shutdown wake-up (0: none); a concurrent stop: the
+                           wake-up for the earliest due[] still running */
     bool killed;        /* it was sent ens_kill */
     int last_reason;    /* the exit reason of the last child stopped */
-    sup_child **start;  /* children to start, in order (malloc'ed) */
+    size_t n_stopping;  /* concurrent stop: children whose end is awaited */
+    sup_child **due;    /* ... those with a shutdown timeout, by stop_due
+                           (malloc'ed); due[dpos..] not yet due */
+    size_t n_due, dpos;
+    sup_child **start; /* children to start, in order (malloc'ed) */
     size_t n_start, spos;
     sup_child *starting;  /* the child whose start notice is awaited, or NULL */
     size_t n_awaited;     /* concurrent start: children whose init is awaited */
@@ -272,6 +281,24 @@ sup_child **ens__sup_running_reversed(sup_state *st, size_t from, size_t to,
  * fields, then calls ens__sup_job_next. No job may be running. */
 sup_job *ens__sup_job_begin(sup_state *st, int kind, sup_child **stop, size_t n_stop,
                             sup_child **start, size_t n_start);
+/* k is stopped for the running job (a member of a group restart shows as
+ * restarting until it is started again). */
+void ens__sup_job_stopped(sup_state *st, sup_child *k);
+
+/* ---- sup_stop.c: the concurrent stop of a range ------------------------ */
+
+/* Begin stopping every child of j->stop[j->pos..n_stop) at once, each by
+ * its shutdown rule (its deferred exit notice taken when there is one);
+ * true while ends are awaited (j->n_stopping > 0). */
+bool ens__sup_stop_concurrent(ens_ctx *c, sup_state *st);
+/* k, being stopped (k->stopping), ended with reason: true when it was the
+ * last one awaited (the job goes on). */
+bool ens__sup_stop_done(ens_ctx *c, sup_state *st, sup_child *k, int reason);
+/* A wake-up while a concurrent stop runs: if it is the stop's, kill the
+ * children whose shutdown time has run out. True when that leaves none
+ * awaited (the job goes on). */
+bool ens__sup_stop_wakeup(ens_ctx *c, sup_state *st, const ens_wakeup_v *w);
+
 /* ---- sup_start.c: the concurrent start of a range --------------------- */
 
 /* Spawn every child of the running job's j->start[j->spos..to) that needs

@@ -13,15 +13,17 @@
  * shutdown_ms run out; ens_kill at once for brutal_kill; or a wait without
  * end), then started one at a time in start order, each awaited until its
  * init has run (&ens_msg_child_started) or failed (child exited with
- * INIT_FAILED), as OTP starts children. Messages that need a decision while a
- * job runs are deferred and handled in order afterwards; queries
- * (which/count children) are answered at once, except while the supervisor
- * is still starting.
+ * INIT_FAILED), as OTP starts children (under ENS_SUP_START_CONCURRENT
+ * both side by side: sup_stop.c, sup_start.c). Messages that need a
+ * decision while a job runs are deferred and handled in order afterwards;
+ * queries (which/count children) are answered at once, except while the
+ * supervisor is still starting.
  *
  * An exit request to the supervisor is deferred with ens_exit_defer: the
  * running job is cut short, every running child is stopped by its rule,
- * the last started first, and only then does the supervisor exit with
- * ENS_EXIT_SHUTDOWN, so a tree stops from the leaves up.
+ * the last started first (under ENS_SUP_START_CONCURRENT all at once, a
+ * concurrent stop in progress going on), and only then does the supervisor
+ * exit with ENS_EXIT_SHUTDOWN, so a tree stops from the leaves up.
  *
  * The operations (start/terminate/restart/delete child) are in sup_ops.c.
  */
@@ -332,9 +334,7 @@ void ens__sup_child_stopped(sup_state *st, sup_child *k)
     k->status = ENS_SUP_CHILD_STOPPED;
 }
 
-/* k is stopped for the running job: a member of a group restart shows as
- * restarting until it is started again. */
-static void job_stopped(sup_state *st, sup_child *k)
+void ens__sup_job_stopped(sup_state *st, sup_child *k)
 {
     ens__sup_child_stopped(st, k);
     if (st->job.kind == JOB_RESTART && k->in_start)
@@ -421,6 +421,7 @@ static void job_finish(ens_ctx *c, sup_state *st)
     for (size_t i = j.pos; i < j.n_stop; i++)
         j.stop[i]->in_stop = false;
     free(j.stop);
+    free(j.due);
     /* Children a failed start left out stay stopped. */
     for (size_t i = j.spos; i < j.n_start; i++) {
         j.start[i]->in_start = false;
@@ -568,6 +569,11 @@ static bool job_start_range(ens_ctx *c, sup_state *st, size_t from, size_t to)
 void ens__sup_job_next(ens_ctx *c, sup_state *st)
 {
     sup_job *j = &st->job;
+    if (j->n_stopping > 0)
+        return; /* a concurrent stop: ends still awaited */
+    if (st->flags.start == ENS_SUP_START_CONCURRENT && j->pos < j->n_stop &&
+        ens__sup_stop_concurrent(c, st))
+        return;
     while (j->pos < j->n_stop) {
         sup_child *k = j->stop[j->pos++];
         int reason = ENS_EXIT_SHUTDOWN;
@@ -576,7 +582,7 @@ void ens__sup_job_next(ens_ctx *c, sup_state *st)
             continue; /* it ended on its own meanwhile */
         if (ens__sup_take_deferred_exit(st, k->addr, &reason) || !stop_child(c, j, k)) {
             j->last_reason = reason;
-            job_stopped(st, k);
+            ens__sup_job_stopped(st, k);
             continue;
         }
         j->waiting = k;
@@ -597,7 +603,7 @@ static void job_child_done(ens_ctx *c, sup_state *st, int reason)
     j->last_reason = reason;
     sup_child *k = j->waiting;
     j->waiting = NULL;
-    job_stopped(st, k);
+    ens__sup_job_stopped(st, k);
     ens__sup_job_next(c, st);
 }
 
@@ -736,6 +742,11 @@ static bool on_child_exited(ens_ctx *c, sup_state *st, const ens_msg *m,
         return false; /* an earlier incarnation, or one we stopped waiting for */
     if (job_busy(st)) {
         sup_job *j = &st->job;
+        if (k->stopping) {
+            if (ens__sup_stop_done(c, st, k, v->reason))
+                ens__sup_job_next(c, st);
+            return false;
+        }
         if (j->waiting == k) {
             job_child_done(c, st, v->reason);
             return false;
@@ -816,6 +827,45 @@ bool ens__sup_handle(ens_ctx *c, sup_state *st, const ens_msg *m, ens_from from)
     return ens__sup_operation(c, st, m, from);
 }
 
+/* An exit request while a concurrent stop runs: the job becomes the
+ * shutdown in place (its stop list, the ends it awaits and their deadlines
+ * kept); its starts are dropped, and every other running child is asked to
+ * stop too, at once. */
+static void shutdown_while_stopping(ens_ctx *c, sup_state *st)
+{
+    sup_job *j = &st->job;
+    for (size_t i = j->spos; i < j->n_start; i++) { /* never started */
+        j->start[i]->in_start = false;
+        if (ens_addr_is_none(j->start[i]->addr))
+            ens__sup_child_stopped(st, j->start[i]);
+    }
+    free(j->start);
+    j->start = NULL;
+    j->n_start = j->spos = 0;
+    j->kind = JOB_SHUTDOWN;
+    j->failed = NULL;
+    j->target = NULL;
+    j->from = no_reply;
+    size_t n = 0;
+    sup_child **more = ens__sup_running_reversed(st, 0, st->n_kids, NULL, &n);
+    sup_child **grown = more != NULL ? realloc(j->stop, (j->n_stop + n) * sizeof(*grown)) : NULL;
+    if (grown == NULL) {
+        /* The children outside the stop are left to the runtime, which asks
+         * them to stop when the supervisor exits. */
+        ens_log(c, ENS_LOG_ERROR, "supervisor out of memory: exiting without stopping every child");
+        free(more);
+        return;
+    }
+    j->stop = grown;
+    for (size_t i = 0; i < n; i++)
+        if (!more[i]->stopping) {
+            more[i]->in_stop = true;
+            j->stop[j->n_stop++] = more[i];
+        }
+    free(more);
+    (void)ens__sup_stop_concurrent(c, st); /* ends are awaited: j->n_stopping > 0 */
+}
+
 /* An exit request: stop every child by its rule, the last started first,
  * then exit with ENS_EXIT_SHUTDOWN. A running job is cut short (its
  * requester is answered ENS_ESHUTDOWN); a child being stopped is still
@@ -830,6 +880,10 @@ static void on_exit_request(ens_ctx *c, sup_state *st)
     if (j->kind == JOB_START_CHILD || j->kind == JOB_RESTART_CHILD || j->kind == JOB_TERMINATE ||
         j->kind == JOB_START_CHILDREN)
         ens__sup_reply(c, j->from, ENS_ESHUTDOWN, ENS_ADDR_NONE, 0);
+    if (j->n_stopping > 0) {
+        shutdown_while_stopping(c, st);
+        return;
+    }
     sup_child *w = j->waiting;
     uint64_t seq = j->seq, timer = j->timer;
     bool killed = j->killed;
@@ -891,6 +945,7 @@ static void state_free(sup_state *st)
     ens_msg_free(st->start_arg);
     free(st->job.stop);
     free(st->job.start);
+    free(st->job.due);
     for (size_t i = 0; i < st->n_deferred; i++)
         ens_msg_free(st->deferred[i].m);
     free(st->deferred);
@@ -1078,6 +1133,11 @@ int ens_supervisor_on_receive(ens_ctx *c, void *state, const ens_msg *m)
     const ens_wakeup_v *w = ens_msg_value(m, &ens_msg_wakeup);
     if (w != NULL && w->payload == SUP_RETRY_PAYLOAD) {
         retry_now(c, st);
+        return 0;
+    }
+    if (w != NULL && st->job.n_stopping > 0) {
+        if (ens__sup_stop_wakeup(c, st, w))
+            ens__sup_job_next(c, st);
         return 0;
     }
     if (w != NULL) {

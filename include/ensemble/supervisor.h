@@ -95,7 +95,8 @@
  * ENS_SHUTDOWN_BRUTAL ends it with ens_kill at once (no exit request, no
  * terminate callback); ENS_SHUTDOWN_INFINITY sends an exit request and waits
  * as long as it takes (for child supervisors, which stop their own children
- * first). Children are stopped one at a time, the last started first.
+ * first). Children are stopped one at a time, the last started first (all at
+ * once under ENS_SUP_START_CONCURRENT, below).
  *
  * Stopping the supervisor. An exit request to a supervisor (from its parent
  * supervisor, or anyone) is deferred (ens_exit_defer): it stops its running
@@ -168,19 +169,30 @@ typedef enum ens_shutdown {
  *    (runs of children of one definition with the same restart type and
  *    start argument and no name, through the batch spawn, ens_spawn_many's
  *    path, also at the addresses a restart keeps) and their inits run side
- *    by side; the stops before a restart stay one at a time in reverse
- *    order; the range is
- *    done when every one has run its init or failed. For children that do
- *    not depend on each other's start (pools, independent workers). A
- *    failure is handled by OTP's rules for a failed start as the ordered
- *    start handles it, only the set of children that ran differs: at the
- *    supervisor's own start, the children that started (before or after the
- *    failed one) are stopped, the last started first, and the start fails
- *    with ENS_EINIT naming the first child that failed; in a restart, the
- *    children that started stay running and the first that failed is tried
- *    again from the mailbox, counting toward the intensity. A child's
- *    spawn that fails at once (no process, no descriptor) ends the
- *    spawning of the rest of the range, as in the ordered start. */
+ *    by side; the range is done when every one has run its init or failed.
+ *    Stops go side by side too: the group of a restart, the children of a
+ *    supervisor that is asked to exit (or gives up, or fails its start),
+ *    are all sent their exit request (ens_kill for brutal_kill) at once
+ *    (up to 256 awaited at a time, the next asked as those end),
+ *    each killed when its own shutdown_ms run out (never, for
+ *    ENS_SHUTDOWN_INFINITY: a supervisor child takes as long as its
+ *    subtree), and the supervisor goes on once every end is known. So the
+ *    order of the stops is not kept: a child may still be running, or see
+ *    its siblings go, while one started after it (which may depend on it)
+ *    is still stopping. Choose ORDERED where a child's terminate needs the
+ *    children started before it (a writer flushing into a store started
+ *    earlier, a connection closed before its pool). For children that do
+ *    not depend on each other's start or stop (pools, independent
+ *    workers). A failure is handled by OTP's rules for a failed start as
+ *    the ordered start handles it, only the set of children that ran
+ *    differs: at the supervisor's own start, the children that started
+ *    (before or after the failed one) are stopped (all at once, as above),
+ *    and the start fails with ENS_EINIT naming the first child that
+ *    failed; in a restart, the children that started stay running and the
+ *    first that failed is tried again from the mailbox, counting toward
+ *    the intensity. A child's spawn that fails at once (no process, no
+ *    descriptor) ends the spawning of the rest of the range, as in the
+ *    ordered start. */
 typedef enum ens_sup_start {
     ENS_SUP_START_ORDERED = 0,
     ENS_SUP_START_CONCURRENT,
