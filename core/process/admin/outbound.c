@@ -18,6 +18,18 @@
 
 #define CTLQ_DROP_AT 4096 /* queued events beyond this are dropped, counted */
 
+/* A send that failed otherwise than for room (errno says why). A peer
+ * gone (EPIPE, ECONNRESET) is told of its end elsewhere; any other failure
+ * loses the frame (e.g. ETOOMANYREFS: descriptors in flight beyond the
+ * admin's limit), which must not be silent. */
+static void send_failed(const arec *r, size_t len, bool with_fd)
+{
+    if (errno != EPIPE && errno != ECONNRESET)
+        ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                 "a control message (%zu bytes%s) to pid %d was not sent: %s", len,
+                 with_fd ? ", with a descriptor" : "", (int)r->pid, strerror(errno));
+}
+
 void ens__admin_ctl_flush(arec *r)
 {
     ens__admin_dirty(r);
@@ -26,13 +38,8 @@ void ens__admin_ctl_flush(arec *r)
         int rc = ens__ctl_send_raw(r->ctl, q->frame, q->len, &q->fd, q->fd >= 0 ? 1 : 0, false);
         if (rc == ENS_EAGAIN)
             return;
-        /* A peer gone (EPIPE, ECONNRESET) is told of its end elsewhere; any
-         * other failure loses this frame (e.g. ETOOMANYREFS: descriptors in
-         * flight beyond the admin's limit), which must not be silent. */
-        if (rc < 0 && errno != EPIPE && errno != ECONNRESET)
-            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
-                     "a control message (%zu bytes%s) to pid %d was not sent: %s", q->len,
-                     q->fd >= 0 ? ", with a descriptor" : "", (int)r->pid, strerror(errno));
+        if (rc < 0)
+            send_failed(r, q->len, q->fd >= 0);
         r->cq_head = q->next;
         if (r->cq_head == NULL)
             r->cq_tail = NULL;
@@ -59,10 +66,11 @@ void ens__admin_ctl_drop_all(arec *r)
     r->cq_n = 0;
 }
 
-/* Queue a control frame for r (fd, if >= 0, is borrowed: a duplicate
- * travels) and send what the channel takes. Events (droppable) beyond
- * CTLQ_DROP_AT waiting are dropped: a program that does not read its
- * channel must not make the admin grow without bound. */
+/* Send a control frame to r, or queue it behind what waits for room (fd,
+ * if >= 0, is borrowed: it travels, or a duplicate waits with the frame).
+ * Events (droppable) beyond CTLQ_DROP_AT waiting are dropped: a program
+ * that does not read its channel must not make the admin grow without
+ * bound. */
 void ens__admin_ctl_out(arec *r, ens_addr from, const ens_msgtype *t, const void *v, uint64_t corr,
                         int fd, bool droppable)
 {
@@ -78,26 +86,48 @@ void ens__admin_ctl_out(arec *r, ens_addr from, const ens_msgtype *t, const void
                      (unsigned long long)dropped);
         return;
     }
-    ctlq *q = ens__calloc(1, sizeof(*q));
-    if (q == NULL) {
-        ens__alloc_failed(admin_state.sys, "a control message (a reply or notice) was not sent");
-        return;
-    }
-    q->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
-    int built = ens__ctl_build(from, t, v, corr, &q->frame, &q->len);
-    if (built < 0 || (fd >= 0 && q->fd < 0)) {
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int built = ens__ctl_build(from, t, v, corr, &frame, &len);
+    if (built < 0) {
         if (built == ENS_ENOMEM)
             ens__alloc_failed(admin_state.sys,
                               "a control message (a reply or notice) was not sent");
         else
             ens__log(admin_state.sys, NULL, ENS_LOG_ERROR, "a control message was not sent: %s",
-                     ens_strerror(built < 0 ? built : ENS_EIO));
-        if (q->fd >= 0)
-            close(q->fd);
-        free(q->frame);
-        free(q);
+                     ens_strerror(built));
         return;
     }
+    /* Nothing waits before it: it leaves now, with the caller's descriptor
+     * itself (the kernel takes its own reference), so no duplicate is made
+     * (each was a descriptor of the admin's for as long as it waited). */
+    if (r->cq_head == NULL) {
+        int rc = ens__ctl_send_raw(r->ctl, frame, len, &fd, fd >= 0 ? 1 : 0, false);
+        if (rc != ENS_EAGAIN) {
+            if (rc < 0)
+                send_failed(r, len, fd >= 0);
+            free(frame);
+            return;
+        }
+    }
+    ctlq *q = ens__calloc(1, sizeof(*q));
+    if (q != NULL)
+        q->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+    if (q == NULL || (fd >= 0 && q->fd < 0)) {
+        if (q == NULL)
+            ens__alloc_failed(admin_state.sys,
+                              "a control message (a reply or notice) was not sent");
+        else
+            ens__log(admin_state.sys, NULL, ENS_LOG_ERROR,
+                     "a control message carrying a descriptor was not queued for pid %d: %s (the "
+                     "admin is at its limit of open descriptors, RLIMIT_NOFILE)",
+                     (int)r->pid, strerror(errno));
+        free(q);
+        free(frame);
+        return;
+    }
+    q->frame = frame;
+    q->len = len;
     if (r->cq_tail != NULL)
         r->cq_tail->next = q;
     else
