@@ -77,6 +77,17 @@ static void stopped(sup_state *st, sup_child *k, int reason)
 
 static bool dispatch(ens_ctx *c, sup_state *st);
 
+/* No deadline is watched any more: the wake-up cancelled, the list gone. */
+static void forget_deadlines(ens_ctx *c, sup_job *j)
+{
+    if (j->timer != 0)
+        (void)ens_wakeup_cancel(c, j->timer);
+    j->timer = 0;
+    free(j->due);
+    j->due = NULL;
+    j->n_due = j->dpos = 0;
+}
+
 /* After ends: ask the next children of the range when the window is half
  * empty; true when no end is awaited any more (the job goes on). */
 static bool finish_or_refill(ens_ctx *c, sup_state *st)
@@ -86,12 +97,7 @@ static bool finish_or_refill(ens_ctx *c, sup_state *st)
         (void)dispatch(c, st);
     if (j->n_stopping > 0)
         return false;
-    if (j->timer != 0)
-        (void)ens_wakeup_cancel(c, j->timer);
-    j->timer = 0;
-    free(j->due);
-    j->due = NULL;
-    j->n_due = j->dpos = 0;
+    forget_deadlines(c, j);
     return true;
 }
 
@@ -136,12 +142,7 @@ static int by_due(const void *a, const void *b)
 static void plan(ens_ctx *c, sup_state *st)
 {
     sup_job *j = &st->job;
-    if (j->timer != 0)
-        (void)ens_wakeup_cancel(c, j->timer);
-    j->timer = 0;
-    free(j->due);
-    j->due = NULL;
-    j->n_due = j->dpos = 0;
+    forget_deadlines(c, j);
     size_t n = 0;
     for (size_t i = 0; i < j->n_stop; i++)
         n += j->stop[i]->stopping && !j->stop[i]->stop_killed && j->stop[i]->stop_due != 0;

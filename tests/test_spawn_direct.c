@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "support/echo.h"
 #include "support/procfs.h"
 #include "support/scenario.h"
 
@@ -40,19 +41,8 @@ static int worker_init(ens_ctx *c, void *state, const ens_msg *arg)
     return __atomic_load_n(&shared->fail_inits, __ATOMIC_SEQ_CST) ? ENS_EIO : 0;
 }
 
-/* Answers an int64 with the same value plus 1 000. */
-static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
-{
-    (void)state;
-    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
-    if (v == NULL)
-        return 0;
-    ens_int64_v r = {v->value + 1000};
-    return ens_reply(c, &ens_msg_int64, &r);
-}
-
 static const ens_actor_def worker_def = {
-    "tdirect.Worker", 0, worker_init, worker_receive, NULL, NULL, NULL, NULL, NULL};
+    "tdirect.Worker", 0, worker_init, test_plus_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* Says who it is, then waits (30 s at most) until the test releases it. */
 static int blocker_init(ens_ctx *c, void *state, const ens_msg *arg)
@@ -67,7 +57,7 @@ static int blocker_init(ens_ctx *c, void *state, const ens_msg *arg)
 }
 
 static const ens_actor_def blocker_def = {
-    "tdirect.Blocker", 0, blocker_init, worker_receive, NULL, NULL, NULL, NULL, NULL};
+    "tdirect.Blocker", 0, blocker_init, test_plus_receive, NULL, NULL, NULL, NULL, NULL};
 
 static bool is_process(const scn *t)
 {
@@ -81,7 +71,7 @@ static void expect_answer(scn *t, ens_addr a, int64_t x)
     assert_int_equal(ens_ask(t->out, a, &ens_msg_int64, &(ens_int64_v){x}, SCN_WAIT_MS, &r), 0);
     const ens_int64_v *v = ens_msg_value(r, &ens_msg_int64);
     assert_non_null(v);
-    assert_int_equal(v->value, x + 1000);
+    assert_int_equal(v->value, x + TEST_PLUS);
     ens_msg_free(r);
 }
 

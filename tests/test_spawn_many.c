@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "support/echo.h"
 #include "support/scenario.h"
 
 typedef struct seen {
@@ -38,19 +39,8 @@ static int worker_init(ens_ctx *c, void *state, const ens_msg *arg)
     return k == shared->fail_at ? ENS_EIO : 0;
 }
 
-/* Answers an int64 with the same value plus 1 000. */
-static int worker_receive(ens_ctx *c, void *state, const ens_msg *m)
-{
-    (void)state;
-    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
-    if (v == NULL)
-        return 0;
-    ens_int64_v r = {v->value + 1000};
-    return ens_reply(c, &ens_msg_int64, &r);
-}
-
 static const ens_actor_def worker_def = {
-    "tmany.Worker", 0, worker_init, worker_receive, NULL, NULL, NULL, NULL, NULL};
+    "tmany.Worker", 0, worker_init, test_plus_receive, NULL, NULL, NULL, NULL, NULL};
 
 static const ens_actor_def no_receive_def = {
     "tmany.NoReceive", 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
@@ -72,7 +62,7 @@ static void all_answer(scn *t, const ens_addr *a, const int *status, size_t n)
     for (size_t k = 0; k < live; k++) {
         ens_msg *m = scn_listen_type(t, &ens_msg_int64, SCN_WAIT_MS);
         assert_non_null(m);
-        int64_t i = ((const ens_int64_v *)ens_msg_value(m, &ens_msg_int64))->value - 1000;
+        int64_t i = ((const ens_int64_v *)ens_msg_value(m, &ens_msg_int64))->value - TEST_PLUS;
         ens_msg_free(m);
         assert_true(i >= 0 && (size_t)i < n);
         assert_int_equal(status[i], 0);

@@ -17,6 +17,13 @@ int test_echo_receive(ens_ctx *c, void *state, const ens_msg *m)
     return s != NULL ? ens_reply(c, &ens_msg_string, s) : 0;
 }
 
+int test_plus_receive(ens_ctx *c, void *state, const ens_msg *m)
+{
+    (void)state;
+    const ens_int64_v *v = ens_msg_value(m, &ens_msg_int64);
+    return v != NULL ? ens_reply(c, &ens_msg_int64, &(ens_int64_v){v->value + TEST_PLUS}) : 0;
+}
+
 void test_expect_echo(ens_ctx *c, ens_addr to, const char *text, uint32_t wait_ms)
 {
     ens_msg *r = NULL;
