@@ -404,7 +404,7 @@ static void test_static_five_thousand(void **state)
  * workers go through the batch spawn, one child of another definition
  * (conc_odd_def, at CONC_ODD) splits them. Its init fails when *odd_fail
  * says so: 1 always, 2 once (then it is set back to 0). */
-#define CONC_N   200u
+#define CONC_N   300u /* more than the 256 stops a supervisor awaits at once (sup_stop.c) */
 #define CONC_ODD 77u
 static volatile uint32_t *odd_fail; /* shared with every actor process */
 
