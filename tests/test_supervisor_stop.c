@@ -32,13 +32,9 @@
 /* The host (argument tsup_sarg_v: strategy, intensity, stubborn_ms, to):
  * starts the group's supervisor as its child, reports TAG_SUP with it, and
  * TAG_EXITED when it exits. */
-typedef struct host_st {
-    ens_addr to;
-} host_st;
-
 static int host_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
-    host_st *s = state;
+    tsup_host_st *s = state;
     const tsup_sarg_v *a = ens_msg_value(arg, &tsup_sarg_t);
     s->to = a->to;
     tsup_sarg_v sub = {ENS_ONE_FOR_ONE, 0, 1, ENS_PERMANENT, 0, 0, a->to};
@@ -71,18 +67,8 @@ static int host_init(ens_ctx *c, void *state, const ens_msg *arg)
     return 0;
 }
 
-static int host_receive(ens_ctx *c, void *state, const ens_msg *m)
-{
-    host_st *s = state;
-    const ens_child_exited_v *e = ens_msg_value(m, &ens_msg_child_exited);
-    if (e != NULL)
-        ens_send(c, s->to, &tsup_rep_t,
-                 &(tsup_rep_v){TAG_EXITED, e->status, e->reason, 0, scn_now_ns(), 0, e->child});
-    return 0;
-}
-
 static const ens_actor_def host_def = {
-    "tstop.Host", sizeof(host_st), host_init, host_receive, NULL, NULL, NULL, NULL, NULL};
+    "tstop.Host", sizeof(tsup_host_st), host_init, tsup_host_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* Start the group under a host; returns the supervisor once every child
  * has run its init. */

@@ -186,9 +186,7 @@ static int nested_configure(ens_ctx *c, const ens_msg *arg, ens_sup_flags *flags
 }
 
 /* The host: starts a supervisor as its child and reports its exit. */
-typedef struct host_st {
-    ens_addr to;
-} host_st;
+typedef tsup_host_st host_st;
 
 static int host_init(ens_ctx *c, void *state, const ens_msg *arg)
 {
@@ -222,7 +220,7 @@ static int host_init(ens_ctx *c, void *state, const ens_msg *arg)
     return 0;
 }
 
-static int host_receive(ens_ctx *c, void *state, const ens_msg *m)
+int tsup_host_receive(ens_ctx *c, void *state, const ens_msg *m)
 {
     host_st *s = state;
     const ens_child_exited_v *e = ens_msg_value(m, &ens_msg_child_exited);
@@ -232,7 +230,7 @@ static int host_receive(ens_ctx *c, void *state, const ens_msg *m)
 }
 
 const ens_actor_def tsup_host_def = {
-    "tsup.Host", sizeof(host_st), host_init, host_receive, NULL, NULL, NULL, NULL, NULL};
+    "tsup.Host", sizeof(host_st), host_init, tsup_host_receive, NULL, NULL, NULL, NULL, NULL};
 
 /* The client: runs operations from inside an actor, reports their results. */
 typedef struct client_st {

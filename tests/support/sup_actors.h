@@ -100,6 +100,13 @@ extern const ens_actor_def *const tsup_nested_def;
 /* The host (argument tsup_sarg_v): starts a supervisor, reports TAG_SUP and
  * its exit (TAG_EXITED). */
 extern const ens_actor_def tsup_host_def;
+
+/* A host's state, and its receive callback (TAG_EXITED to `to` when its
+ * supervisor exits), for hosts that start their supervisor otherwise. */
+typedef struct tsup_host_st {
+    ens_addr to;
+} tsup_host_st;
+int tsup_host_receive(ens_ctx *c, void *state, const ens_msg *m);
 /* The client (argument tsup_warg_v, only `to`): runs tsup_op_v operations. */
 extern const ens_actor_def tsup_client_def;
 
